@@ -1,0 +1,103 @@
+package trust
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Claims is the signed payload of a health code. Everything but CT is in
+// clear for any reader: issuing province, a random id and validity — never
+// anything about the person (seed rule 1).
+type Claims struct {
+	Issuer   string `json:"iss"`
+	JTI      string `json:"jti"`
+	IssuedAt int64  `json:"iat"`
+	Expires  int64  `json:"exp"`
+	Version  int    `json:"v"`
+	CT       string `json:"ct"` // compact JWE of Content
+}
+
+// JTILen is the size of a code id before encoding: 128 bits.
+const JTILen = 16
+
+// NewJTI draws a 128-bit code id from r (crypto/rand if nil), base64url.
+func NewJTI(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, JTILen)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("jti: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// CodeIssuer signs codes for one province with one signing key, encrypting
+// their content under one content key. Build a new one when either key
+// changes. It is safe for concurrent use.
+type CodeIssuer struct {
+	province string
+	signer   *StatementSigner
+	keyExp   time.Time
+	ck       ContentKey
+	enc      jose.Encrypter
+}
+
+// NewCodeIssuer prepares issuance for province. keyExpires is when the
+// signing key stops verifying: no code may outlive it.
+func NewCodeIssuer(province string, signer *StatementSigner, keyExpires time.Time, ck ContentKey) (*CodeIssuer, error) {
+	enc, err := newContentEncrypter(ck)
+	if err != nil {
+		return nil, err
+	}
+	return &CodeIssuer{province: province, signer: signer, keyExp: keyExpires, ck: ck, enc: enc}, nil
+}
+
+// KeyID is the thumbprint of the key that signs.
+func (ci *CodeIssuer) KeyID() string { return ci.signer.KeyID() }
+
+// ContentKeyID is the id of the content key codes are encrypted under.
+func (ci *CodeIssuer) ContentKeyID() string { return ci.ck.ID }
+
+// Issue makes the text of a code ("HCF1:" + compact JWS). The validity is
+// cut to the signing key's and content key's remaining life.
+func (ci *CodeIssuer) Issue(jti string, iat, exp time.Time, c Content) (string, Claims, error) {
+	if err := c.Validate(); err != nil {
+		return "", Claims{}, err
+	}
+	if exp.Sub(iat) > MaxCodeLifetime {
+		exp = iat.Add(MaxCodeLifetime)
+	}
+	for _, limit := range []time.Time{ci.keyExp, ci.ck.Expires} {
+		if !limit.IsZero() && exp.After(limit) {
+			exp = limit
+		}
+	}
+	if !exp.After(iat) {
+		return "", Claims{}, fmt.Errorf("issue: signing or content key expires before the code would start")
+	}
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return "", Claims{}, err
+	}
+	obj, err := ci.enc.Encrypt(plain)
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("encrypt content: %w", err)
+	}
+	ct, err := obj.CompactSerialize()
+	if err != nil {
+		return "", Claims{}, err
+	}
+	cl := Claims{Issuer: ci.province, JTI: jti, IssuedAt: iat.Unix(), Expires: exp.Unix(), Version: FormatVersion, CT: ct}
+	jws, err := ci.signer.Sign(TypCode, cl)
+	if err != nil {
+		return "", Claims{}, err
+	}
+	return CodePrefix + jws, cl, nil
+}

@@ -1,0 +1,47 @@
+package trust
+
+import "time"
+
+// Size limits, applied before any parsing so that hostile input is refused
+// while it is still cheap to refuse.
+const (
+	// MaxCodeLen bounds the text of a health code, prefix included. A real
+	// code is about 650 bytes; a QR code cannot carry much more than 2 KB.
+	MaxCodeLen = 2048
+	// MaxStatementLen bounds any signed statement received from a peer.
+	MaxStatementLen = 256 << 10
+	// MaxTrustListLen bounds the federation trust list document.
+	MaxTrustListLen = 1 << 20
+	// MaxRevocationEntries bounds the entries of one revocation statement.
+	MaxRevocationEntries = 10000
+	// MaxTrustListSignatures bounds the signatures on one trust list.
+	MaxTrustListSignatures = 32
+)
+
+// Time rules.
+const (
+	// ClockSkew is how far a verifier's clock may disagree with an issuer's.
+	ClockSkew = 2 * time.Minute
+	// MaxCodeLifetime is the longest validity any code may claim (paper codes).
+	MaxCodeLifetime = 7 * 24 * time.Hour
+	// DefaultCodeLifetime is the validity of a phone code.
+	DefaultCodeLifetime = 24 * time.Hour
+)
+
+// Header "typ" values, one per kind of statement.
+const (
+	TypCode       = "hcfed-code+jwt"
+	TypKeyset     = "hcfed-keyset+jwt"
+	TypTrustList  = "hcfed-trustlist+jwt"
+	TypRevocation = "hcfed-revocation+jwt"
+	TypContentKey = "hcfed-contentkey+jwt"
+	TypHeartbeat  = "hcfed-heartbeat+jwt"
+	TypSnapshot   = "hcfed-revsnapshot+jwt"
+)
+
+// CodePrefix starts the text of every health code; the digit is the format
+// version, so a scanner can tell an HCFed code from any other QR code.
+const CodePrefix = "HCF1:"
+
+// FormatVersion is the "v" claim of codes in this format.
+const FormatVersion = 1

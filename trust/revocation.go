@@ -1,0 +1,111 @@
+package trust
+
+import (
+	"fmt"
+	"time"
+)
+
+// RevocationEntry revokes one code until it would have expired anyway.
+type RevocationEntry struct {
+	JTI     string `json:"jti"`
+	Expires int64  `json:"exp"`
+}
+
+// Revocation is a province's signed statement that codes it issued are
+// revoked. Seq increases by one per statement, so a peer that sees a gap
+// knows it missed one and asks for a snapshot.
+type Revocation struct {
+	Issuer   string            `json:"iss"`
+	Seq      uint64            `json:"seq"`
+	IssuedAt int64             `json:"iat"`
+	Entries  []RevocationEntry `json:"entries"`
+}
+
+// RevocationSnapshot is a province's signed list of every revocation of a
+// live code, up to and including Seq: a catch-up point for new or
+// long-offline peers.
+type RevocationSnapshot struct {
+	Issuer   string            `json:"iss"`
+	Seq      uint64            `json:"seq"`
+	IssuedAt int64             `json:"iat"`
+	Entries  []RevocationEntry `json:"entries"`
+}
+
+// ParseRevocation verifies a revocation statement with the issuing
+// province's keys. Any of its keys that is active or retired may sign; a
+// compromised key may not.
+func ParseRevocation(raw string, province string, keys map[string]*Key) (*Revocation, error) {
+	var r Revocation
+	if err := parseSignedByProvince(raw, TypRevocation, province, keys, &r); err != nil {
+		return nil, err
+	}
+	if r.Issuer != province {
+		return nil, fail(ReasonWrongSigner, fmt.Sprintf("revocation of %q on the subject of %q", r.Issuer, province))
+	}
+	if err := checkEntries(r.Entries); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ParseRevocationSnapshot verifies a revocation snapshot like ParseRevocation.
+func ParseRevocationSnapshot(raw string, province string, keys map[string]*Key) (*RevocationSnapshot, error) {
+	var r RevocationSnapshot
+	if err := parseSignedByProvince(raw, TypSnapshot, province, keys, &r); err != nil {
+		return nil, err
+	}
+	if r.Issuer != province {
+		return nil, fail(ReasonWrongSigner, fmt.Sprintf("snapshot of %q on the subject of %q", r.Issuer, province))
+	}
+	return &r, checkEntriesN(r.Entries, 50*MaxRevocationEntries)
+}
+
+func checkEntries(es []RevocationEntry) error { return checkEntriesN(es, MaxRevocationEntries) }
+
+func checkEntriesN(es []RevocationEntry, max int) error {
+	if len(es) > max {
+		return fail(ReasonOversized, fmt.Sprintf("%d entries", len(es)))
+	}
+	for _, e := range es {
+		if len(e.JTI) != 22 || e.Expires <= 0 {
+			return fail(ReasonMalformed, "revocation entry")
+		}
+	}
+	return nil
+}
+
+// parseSignedByProvince verifies a compact statement of typ signed by one
+// of province's usable signing keys and decodes its payload into v.
+func parseSignedByProvince(raw, typ, province string, keys map[string]*Key, v any) error {
+	c, err := parseCompact(raw, typ, MaxStatementLen)
+	if err != nil {
+		return err
+	}
+	k, ok := keys[c.header.Kid]
+	if !ok {
+		return fail(ReasonWrongSigner, fmt.Sprintf("kid is not a key of %s", province))
+	}
+	if k.State == KeyCompromised {
+		return fail(ReasonKeyCompromised, "")
+	}
+	if k.State == KeyNext {
+		return fail(ReasonKeyNotActive, "")
+	}
+	payload, err := c.verify(k.Public)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(payload, v)
+}
+
+// Live drops entries whose code has expired by now: a revoked code that
+// has expired fails on its own, so peers need not remember it.
+func Live(es []RevocationEntry, now time.Time) []RevocationEntry {
+	out := es[:0:0]
+	for _, e := range es {
+		if time.Unix(e.Expires, 0).Add(ClockSkew).After(now) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
