@@ -1,0 +1,265 @@
+// Package config reads a node's YAML configuration, applies HCNODE_*
+// environment overrides and checks the result, so that a bad setting stops
+// the node at start with a message naming the setting.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a province node's configuration.
+type Config struct {
+	Province   string `yaml:"province"`   // GB/T 2260 code, e.g. "440000"
+	Name       string `yaml:"name"`       // e.g. "Guangdong"
+	Federation string `yaml:"federation"` // federation id, e.g. "demo"
+	DataDir    string `yaml:"data_dir"`   // database, KEK, JetStream store
+	KEKFile    string `yaml:"kek_file"`   // relative to data_dir unless absolute; $HCNODE_KEK wins
+	Listen     string `yaml:"listen"`     // HTTP address
+	PublicURL  string `yaml:"public_url"` // how residents and peers reach this node
+
+	Codes   Codes   `yaml:"codes"`
+	Keys    Keys    `yaml:"keys"`
+	NATS    NATS    `yaml:"nats"`
+	Trust   Trust   `yaml:"trust"`
+	Privacy Privacy `yaml:"privacy"`
+	Limits  Limits  `yaml:"limits"`
+	Log     Log     `yaml:"log"`
+}
+
+// Codes sets code validity.
+type Codes struct {
+	Lifetime      time.Duration `yaml:"lifetime"`       // phone codes, default 24h
+	PaperLifetime time.Duration `yaml:"paper_lifetime"` // paper codes, default 7 days
+}
+
+// Keys sets the signing-key and content-key schedules.
+type Keys struct {
+	Rotation     time.Duration `yaml:"rotation"`      // default 7 days
+	PublishAhead time.Duration `yaml:"publish_ahead"` // next key published this long before it signs; default 24h
+	ContentEpoch time.Duration `yaml:"content_epoch"` // default 24h
+}
+
+// NATS says how the node reaches the federation.
+type NATS struct {
+	Embedded   bool     `yaml:"embedded"`    // run a NATS server in-process
+	Listen     string   `yaml:"listen"`      // embedded server address, default 127.0.0.1:4222
+	URLs       []string `yaml:"urls"`        // external cluster
+	CredsFile  string   `yaml:"creds_file"`  // NATS credentials
+	NKeySeed   string   `yaml:"nkey_seed_file"`
+	User       string   `yaml:"user"`
+	Password   string   `yaml:"password"` // prefer $HCNODE_NATS_PASSWORD
+	CAFile     string   `yaml:"ca_file"`
+	CertFile   string   `yaml:"cert_file"`
+	KeyFile    string   `yaml:"key_file"`
+	ServerConf string   `yaml:"server_config"` // embedded server config file (permissions)
+}
+
+// Trust says which federation trust list to start from.
+type Trust struct {
+	ListFile   string        `yaml:"list_file"`   // first trust list
+	ListSHA256 string        `yaml:"list_sha256"` // its pinned hash
+	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync
+}
+
+// Privacy sets what is collected and kept.
+type Privacy struct {
+	NoticeVersion string   `yaml:"notice_version"`
+	Purpose       string   `yaml:"purpose"`
+	Collect       []string `yaml:"collect"` // of name, id_number, phone
+	Retention     struct {
+		Subjects time.Duration `yaml:"subjects"` // personal data kept this long after last use
+		Codes    time.Duration `yaml:"codes"`    // code bookkeeping kept this long after expiry
+		Audit    time.Duration `yaml:"audit"`
+	} `yaml:"retention"`
+}
+
+// Limits bound what clients may send.
+type Limits struct {
+	BodyBytes    int64   `yaml:"body_bytes"`    // request body limit
+	ScannerRate  float64 `yaml:"scanner_rate"`  // verifies per second per scanner
+	ScannerBurst int     `yaml:"scanner_burst"` // burst above the rate
+}
+
+// Log sets logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Default returns a configuration that works for a local demo of province.
+func Default(province string) Config {
+	c := Config{
+		Province:   province,
+		Federation: "demo",
+		KEKFile:    "kek.key",
+		Listen:     "127.0.0.1:8080",
+		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour},
+		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
+		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222"},
+		Trust:      Trust{StaleLimit: 24 * time.Hour},
+		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20},
+		Log:        Log{Level: "info", Format: "json"},
+	}
+	c.Privacy.NoticeVersion = "2026-11"
+	c.Privacy.Purpose = "epidemic-prevention"
+	c.Privacy.Collect = []string{"name", "id_number"}
+	c.Privacy.Retention.Subjects = 90 * 24 * time.Hour
+	c.Privacy.Retention.Codes = 30 * 24 * time.Hour
+	c.Privacy.Retention.Audit = 365 * 24 * time.Hour
+	return c
+}
+
+// Load reads path over the defaults, then applies environment overrides,
+// then validates. Unknown YAML keys are errors: a typo must not silently
+// fall back to a default.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	var probe struct {
+		Province string `yaml:"province"`
+	}
+	_ = yaml.Unmarshal(b, &probe)
+	c := Default(probe.Province)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	if err := c.ApplyEnv(os.LookupEnv); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// ApplyEnv applies HCNODE_* overrides from lookup.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		"HCNODE_PROVINCE":      &c.Province,
+		"HCNODE_NAME":          &c.Name,
+		"HCNODE_FEDERATION":    &c.Federation,
+		"HCNODE_DATA_DIR":      &c.DataDir,
+		"HCNODE_KEK_FILE":      &c.KEKFile,
+		"HCNODE_LISTEN":        &c.Listen,
+		"HCNODE_PUBLIC_URL":    &c.PublicURL,
+		"HCNODE_NATS_USER":     &c.NATS.User,
+		"HCNODE_NATS_PASSWORD": &c.NATS.Password,
+		"HCNODE_NATS_CREDS":    &c.NATS.CredsFile,
+		"HCNODE_LOG_LEVEL":     &c.Log.Level,
+		"HCNODE_LOG_FORMAT":    &c.Log.Format,
+	}
+	for k, p := range str {
+		if v, ok := lookup(k); ok {
+			*p = v
+		}
+	}
+	if v, ok := lookup("HCNODE_NATS_URLS"); ok {
+		c.NATS.URLs = strings.Split(v, ",")
+		c.NATS.Embedded = false
+	}
+	if v, ok := lookup("HCNODE_NATS_EMBEDDED"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: HCNODE_NATS_EMBEDDED=%q is not a boolean", v)
+		}
+		c.NATS.Embedded = b
+	}
+	return nil
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if len(c.Province) != 6 || strings.Trim(c.Province, "0123456789") != "" {
+		bad("province", "%q is not a six-digit GB/T 2260 code", c.Province)
+	}
+	if c.Federation == "" || strings.Trim(c.Federation, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || len(c.Federation) > 32 {
+		bad("federation", "%q must be 1-32 of a-z, 0-9, -", c.Federation)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if c.Codes.Lifetime <= 0 || c.Codes.Lifetime > 7*24*time.Hour {
+		bad("codes.lifetime", "%v must be within (0, 168h]", c.Codes.Lifetime)
+	}
+	if c.Codes.PaperLifetime < c.Codes.Lifetime || c.Codes.PaperLifetime > 7*24*time.Hour {
+		bad("codes.paper_lifetime", "%v must be within [codes.lifetime, 168h]", c.Codes.PaperLifetime)
+	}
+	if c.Keys.Rotation < time.Hour {
+		bad("keys.rotation", "%v is shorter than 1h", c.Keys.Rotation)
+	}
+	if c.Keys.PublishAhead <= 0 || c.Keys.PublishAhead >= c.Keys.Rotation {
+		bad("keys.publish_ahead", "%v must be within (0, keys.rotation)", c.Keys.PublishAhead)
+	}
+	if c.Keys.ContentEpoch < time.Minute {
+		bad("keys.content_epoch", "%v is shorter than 1m", c.Keys.ContentEpoch)
+	}
+	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
+		bad("nats", "either embedded: true or urls")
+	}
+	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
+		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	}
+	for _, f := range c.Privacy.Collect {
+		if f != "name" && f != "id_number" && f != "phone" {
+			bad("privacy.collect", "unknown field %q (name, id_number, phone)", f)
+		}
+	}
+	if c.Privacy.NoticeVersion == "" {
+		bad("privacy.notice_version", "required")
+	}
+	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
+		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)
+	}
+	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
+		bad("limits.scanner_rate", "rate and burst must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q (debug, info, warn, error)", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}
+
+// Collects reports whether field is in privacy.collect.
+func (c *Config) Collects(field string) bool {
+	for _, f := range c.Privacy.Collect {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+// KEKPath resolves kek_file against data_dir.
+func (c *Config) KEKPath() string {
+	if c.KEKFile == "" || filepath.IsAbs(c.KEKFile) {
+		return c.KEKFile
+	}
+	return filepath.Join(c.DataDir, c.KEKFile)
+}
+
+// DBPath is the node's SQLite file.
+func (c *Config) DBPath() string { return filepath.Join(c.DataDir, "node.db") }

@@ -1,0 +1,80 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadAppliesDefaultsAndResolvesDataDir(t *testing.T) {
+	p := write(t, "province: \"440000\"\ndata_dir: data\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Codes.Lifetime.Hours() != 24 || !c.NATS.Embedded || c.DataDir != filepath.Join(filepath.Dir(p), "data") {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	if c.KEKPath() != filepath.Join(c.DataDir, "kek.key") {
+		t.Fatalf("kek path %s", c.KEKPath())
+	}
+}
+
+func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
+	cases := map[string]string{
+		"province":             "province: \"44\"\ndata_dir: d\n",
+		"unknown":              "province: \"440000\"\ndata_dir: d\nprovnice: x\n",
+		"codes.lifetime":       "province: \"440000\"\ndata_dir: d\ncodes:\n  lifetime: 900h\n",
+		"keys.publish_ahead":   "province: \"440000\"\ndata_dir: d\nkeys:\n  rotation: 2h\n  publish_ahead: 3h\n",
+		"privacy.collect":      "province: \"440000\"\ndata_dir: d\nprivacy:\n  collect: [name, birthday]\n",
+		"limits.body_bytes":    "province: \"440000\"\ndata_dir: d\nlimits:\n  body_bytes: 10\n",
+		"trust.list_sha256":    "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: t.json\n",
+		"listen":               "province: \"440000\"\ndata_dir: d\nlisten: nonsense\n",
+		"federation":           "province: \"440000\"\ndata_dir: d\nfederation: \"Bad Fed\"\n",
+		"nats":                 "province: \"440000\"\ndata_dir: d\nnats:\n  embedded: false\n",
+		"log.level":            "province: \"440000\"\ndata_dir: d\nlog:\n  level: loud\n",
+		"codes.paper_lifetime": "province: \"440000\"\ndata_dir: d\ncodes:\n  paper_lifetime: 1h\n",
+	}
+	for want, body := range cases {
+		t.Run(want, func(t *testing.T) {
+			_, err := Load(write(t, body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			key := want
+			if want == "unknown" {
+				key = "provnice"
+			}
+			if !strings.Contains(err.Error(), key) {
+				t.Fatalf("error %q does not name %q", err, key)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	p := write(t, "province: \"440000\"\ndata_dir: d\n")
+	t.Setenv("HCNODE_LISTEN", "127.0.0.1:9999")
+	t.Setenv("HCNODE_NATS_URLS", "nats://a:4222,nats://b:4222")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.NATS.Embedded || len(c.NATS.URLs) != 2 {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	t.Setenv("HCNODE_NATS_EMBEDDED", "maybe")
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "HCNODE_NATS_EMBEDDED") {
+		t.Fatalf("bad bool accepted: %v", err)
+	}
+}

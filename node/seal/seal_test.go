@@ -1,0 +1,80 @@
+package seal
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSealOpensOnlyWithSameKeyAndAAD(t *testing.T) {
+	k, err := NewKey(NewKeyMaterial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := k.Seal([]byte("subject:1:name"), []byte("张三"))
+	if bytes.Contains(ct, []byte("张三")) {
+		t.Fatal("plaintext visible in ciphertext")
+	}
+	pt, err := k.Open([]byte("subject:1:name"), ct)
+	if err != nil || string(pt) != "张三" {
+		t.Fatalf("open: %q %v", pt, err)
+	}
+	if _, err := k.Open([]byte("subject:2:name"), ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("moved ciphertext opened: %v", err)
+	}
+	other, _ := NewKey(NewKeyMaterial())
+	if _, err := other.Open([]byte("subject:1:name"), ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("other key opened: %v", err)
+	}
+	ct[len(ct)-1] ^= 1
+	if _, err := k.Open([]byte("subject:1:name"), ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("tampered ciphertext opened: %v", err)
+	}
+	if _, err := k.Open(nil, []byte{1, 2}); !errors.Is(err, ErrOpen) {
+		t.Fatalf("short ciphertext: %v", err)
+	}
+}
+
+func TestKEKFileRoundTripAndRules(t *testing.T) {
+	t.Setenv(EnvKEK, "")
+	path := filepath.Join(t.TempDir(), "kek")
+	if err := WriteKEKFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteKEKFile(path); err == nil {
+		t.Fatal("overwrote an existing KEK file")
+	}
+	k, err := LoadKEK(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadKEK(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k2.Open(nil, k.Seal(nil, []byte("x"))); err != nil {
+		t.Fatal("same file gave different keys")
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKEK(path); err == nil {
+		t.Fatal("accepted a world-readable KEK file")
+	}
+	if _, err := LoadKEK(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("accepted a missing KEK file")
+	}
+}
+
+func TestKEKFromEnvironment(t *testing.T) {
+	t.Setenv(EnvKEK, "not base64!")
+	if _, err := LoadKEK(""); err == nil {
+		t.Fatal("accepted a malformed KEK")
+	}
+	t.Setenv(EnvKEK, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	if _, err := LoadKEK(""); err != nil {
+		t.Fatalf("valid env KEK refused: %v", err)
+	}
+}

@@ -1,0 +1,370 @@
+package trust
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is what one node currently trusts, and the single place that
+// decides whether a new statement may change it. Statements arrive from any
+// transport; none is trusted until it passes the chain: the trust list
+// names members and their root keys, a root key signs its province's
+// keyset, the keyset's keys sign revocations and content-key grants.
+//
+// Reads (Snapshot, Revoked) are lock-free and safe from any goroutine;
+// Apply* calls are serialised.
+type State struct {
+	self   string
+	encKey *ecdsa.PrivateKey // decrypts content-key grants sent to self
+	pinned string            // SHA-256 of the first trust list, if any
+
+	mu          sync.Mutex
+	trustList   *ParsedTrustList
+	selfMember  *Member // used while no trust list is held
+	keysets     map[string]*VerifiedKeyset
+	contentKeys map[string]map[string]ContentKey
+	revSeq      map[string]uint64
+	staleLimit  time.Duration
+	lastSync    time.Time
+
+	snap    atomic.Pointer[Snapshot]
+	revoked revokedSet
+}
+
+// StateConfig configures a State.
+type StateConfig struct {
+	Self         string            // this node's province id
+	EncKey       *ecdsa.PrivateKey // this node's content-key-grant decryption key
+	PinnedSHA256 string            // hash of the first trust list to accept
+	// SelfRoot makes this province a member on its own authority while no
+	// trust list is held: a standalone node trusts its own codes.
+	SelfRoot *ecdsa.PublicKey
+	// StaleLimit is how long trust data stays usable after the last
+	// successful sync (MarkSynced); zero means only the trust list's own
+	// expiry applies.
+	StaleLimit time.Duration
+}
+
+// NewState makes an empty State.
+func NewState(cfg StateConfig) (*State, error) {
+	if !isProvinceID(cfg.Self) {
+		return nil, fmt.Errorf("state: province id %q is not six digits", cfg.Self)
+	}
+	s := &State{self: cfg.Self, encKey: cfg.EncKey, pinned: cfg.PinnedSHA256, staleLimit: cfg.StaleLimit,
+		keysets: map[string]*VerifiedKeyset{}, contentKeys: map[string]map[string]ContentKey{}, revSeq: map[string]uint64{}}
+	s.revoked.m = map[string]map[string]int64{}
+	if cfg.SelfRoot != nil {
+		kid, err := Thumbprint(cfg.SelfRoot)
+		if err != nil {
+			return nil, err
+		}
+		s.selfMember = &Member{ID: cfg.Self, Status: MemberActive, Root: cfg.SelfRoot, RootKID: kid}
+	}
+	s.mu.Lock()
+	s.rebuild()
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Snapshot returns the current immutable snapshot for Verify.
+func (s *State) Snapshot() *Snapshot { return s.snap.Load() }
+
+// Revoked reports whether iss revoked jti. It implements RevocationSet.
+func (s *State) Revoked(iss, jti string) bool { return s.revoked.has(iss, jti) }
+
+// TrustList returns the trust list held, or nil.
+func (s *State) TrustList() *ParsedTrustList {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trustList
+}
+
+// Keyset returns the keyset held for province, or nil.
+func (s *State) Keyset(province string) *VerifiedKeyset {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keysets[province]
+}
+
+// RevocationSeq returns the last revocation seq applied for province.
+func (s *State) RevocationSeq(province string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revSeq[province]
+}
+
+// ContentKeyIDs returns the ids of content keys held for province.
+func (s *State) ContentKeyIDs(province string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.contentKeys[province] {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// MarkSynced records that the node's view was confirmed current at now.
+func (s *State) MarkSynced(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastSync = now
+	s.rebuild()
+}
+
+// ApplyTrustList accepts a new trust list if AcceptTrustList allows it.
+// Keysets of provinces that are no longer members, or whose root key
+// changed, are dropped: they must be re-sent under the new root.
+func (s *State) ApplyTrustList(raw []byte, now time.Time) error {
+	next, err := ParseTrustList(raw)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := AcceptTrustList(s.trustList, next, s.pinned, now); err != nil {
+		return err
+	}
+	s.trustList = next
+	for id, ks := range s.keysets {
+		m, ok := next.Members[id]
+		if !ok || m.Status == MemberRemoved || ks.signedBy != m.RootKID {
+			delete(s.keysets, id)
+		}
+	}
+	s.rebuild()
+	return nil
+}
+
+// member returns the member entry for province under the current trust.
+func (s *State) member(province string) (Member, bool) {
+	if s.trustList != nil {
+		m, ok := s.trustList.Members[province]
+		return m, ok
+	}
+	if s.selfMember != nil && province == s.selfMember.ID {
+		return *s.selfMember, true
+	}
+	return Member{}, false
+}
+
+// ApplyKeyset accepts a keyset for province signed by its listed root key.
+func (s *State) ApplyKeyset(province, raw string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.member(province)
+	if !ok || m.Status == MemberRemoved {
+		return fail(ReasonUnknownIssuer, province)
+	}
+	next, err := ParseKeyset(raw, province, m.Root)
+	if err != nil {
+		return err
+	}
+	next.signedBy = m.RootKID
+	if err := AcceptKeyset(s.keysets[province], next, now); err != nil {
+		return err
+	}
+	s.keysets[province] = next
+	s.rebuild()
+	return nil
+}
+
+// ApplyGrant accepts a content-key grant from province addressed to this
+// node. Grants to other nodes fail with ReasonNotRecipient, which callers
+// should ignore quietly.
+func (s *State) ApplyGrant(province, raw string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ks := s.keysets[province]
+	if ks == nil {
+		return fail(ReasonUnknownIssuer, "no keyset for "+province)
+	}
+	if s.encKey == nil {
+		return fail(ReasonNotRecipient, "this node has no encryption key")
+	}
+	ck, err := OpenContentKeyGrant(raw, province, ks.Signing, s.self, s.encKey)
+	if err != nil {
+		return err
+	}
+	if now.After(ck.Expires) {
+		return fail(ReasonExpired, "content key "+ck.ID)
+	}
+	s.putContentKey(province, ck)
+	s.rebuild()
+	return nil
+}
+
+// AddOwnContentKey installs one of this node's own content keys.
+func (s *State) AddOwnContentKey(ck ContentKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putContentKey(s.self, ck)
+	s.rebuild()
+}
+
+func (s *State) putContentKey(province string, ck ContentKey) {
+	if s.contentKeys[province] == nil {
+		s.contentKeys[province] = map[string]ContentKey{}
+	}
+	s.contentKeys[province][ck.ID] = ck
+}
+
+// ApplyRevocation applies a revocation statement from province. It returns
+// gap=true, and applies nothing, when the statement's seq is not the next
+// one expected: the caller should then fetch a revocation snapshot. A seq
+// already applied is ignored (replay) with ReasonRollback.
+func (s *State) ApplyRevocation(province, raw string, now time.Time) (gap bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ks := s.keysets[province]
+	if ks == nil {
+		return false, fail(ReasonUnknownIssuer, "no keyset for "+province)
+	}
+	r, err := ParseRevocation(raw, province, ks.Signing)
+	if err != nil {
+		return false, err
+	}
+	last := s.revSeq[province]
+	if r.Seq <= last {
+		return false, fail(ReasonRollback, fmt.Sprintf("revocation seq %d, holding %d", r.Seq, last))
+	}
+	if r.Seq != last+1 {
+		return true, nil
+	}
+	s.revoked.add(province, Live(r.Entries, now))
+	s.revSeq[province] = r.Seq
+	return false, nil
+}
+
+// ApplyRevocationSnapshot replaces what is known of province's
+// revocations with a signed snapshot, if it is not older than what is held.
+func (s *State) ApplyRevocationSnapshot(province, raw string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ks := s.keysets[province]
+	if ks == nil {
+		return fail(ReasonUnknownIssuer, "no keyset for "+province)
+	}
+	r, err := ParseRevocationSnapshot(raw, province, ks.Signing)
+	if err != nil {
+		return err
+	}
+	if r.Seq < s.revSeq[province] {
+		return fail(ReasonRollback, fmt.Sprintf("snapshot seq %d, holding %d", r.Seq, s.revSeq[province]))
+	}
+	s.revoked.add(province, Live(r.Entries, now))
+	s.revSeq[province] = r.Seq
+	return nil
+}
+
+// RevokeOwn records revocations of this node's own codes directly: the
+// node's database is their source of truth, so they need no signature.
+func (s *State) RevokeOwn(seq uint64, entries []RevocationEntry, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked.add(s.self, Live(entries, now))
+	if seq > s.revSeq[s.self] {
+		s.revSeq[s.self] = seq
+	}
+}
+
+// Prune forgets revocations and content keys whose codes have all expired.
+func (s *State) Prune(now time.Time) {
+	s.revoked.prune(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, ks := range s.contentKeys {
+		for id, ck := range ks {
+			if now.After(ck.Expires.Add(ClockSkew)) {
+				delete(ks, id)
+				changed = true
+			}
+		}
+	}
+	if changed {
+		s.rebuild()
+	}
+}
+
+// rebuild publishes a new Snapshot from the held statements. Callers hold mu.
+func (s *State) rebuild() {
+	snap := &Snapshot{Members: map[string]Member{}, Keys: map[string]map[string]*Key{},
+		ContentKeys: map[string]map[string]ContentKey{}}
+	if s.trustList != nil {
+		for id, m := range s.trustList.Members {
+			snap.Members[id] = m
+		}
+		snap.StaleAfter = s.trustList.ExpiresAt()
+	} else if s.selfMember != nil {
+		snap.Members[s.self] = *s.selfMember
+	}
+	if s.staleLimit > 0 && !s.lastSync.IsZero() {
+		if limit := s.lastSync.Add(s.staleLimit); snap.StaleAfter.IsZero() || limit.Before(snap.StaleAfter) {
+			snap.StaleAfter = limit
+		}
+	}
+	for id, ks := range s.keysets {
+		snap.Keys[id] = ks.Signing
+	}
+	for id, cks := range s.contentKeys {
+		c := make(map[string]ContentKey, len(cks))
+		for kid, ck := range cks {
+			c[kid] = ck
+		}
+		snap.ContentKeys[id] = c
+	}
+	s.snap.Store(snap)
+}
+
+// revokedSet is the exact set of revoked live codes, by issuer and jti,
+// holding each code's expiry so it can be forgotten once the code expires.
+type revokedSet struct {
+	mu sync.RWMutex
+	m  map[string]map[string]int64
+}
+
+func (r *revokedSet) has(iss, jti string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.m[iss][jti]
+	return ok
+}
+
+func (r *revokedSet) add(iss string, es []RevocationEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[iss] == nil {
+		r.m[iss] = map[string]int64{}
+	}
+	for _, e := range es {
+		r.m[iss][e.JTI] = e.Expires
+	}
+}
+
+func (r *revokedSet) prune(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cut := now.Add(-ClockSkew).Unix()
+	for _, set := range r.m {
+		for jti, exp := range set {
+			if exp < cut {
+				delete(set, jti)
+			}
+		}
+	}
+}
+
+// RevokedLen returns how many revoked live codes are held, for metrics.
+func (s *State) RevokedLen() int {
+	s.revoked.mu.RLock()
+	defer s.revoked.mu.RUnlock()
+	n := 0
+	for _, set := range s.revoked.m {
+		n += len(set)
+	}
+	return n
+}
