@@ -1,0 +1,331 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ConnConfig configures a node's connection to its federation's NATS.
+// Credentials are given as file paths or values; none is ever logged.
+type ConnConfig struct {
+	// URLs of the federation's NATS servers. Required.
+	URLs []string
+	// Federation is the federation id. Required.
+	Federation string
+	// Province is who this connection speaks for. When set, the
+	// connection refuses to publish or serve under any other province's
+	// name, and its inbox prefix defaults to _INBOX_<province> so the
+	// server can keep each province's replies private. Empty for an
+	// operator or an observer.
+	Province string
+	// Name is the connection name shown by the server; default
+	// hcfed-<province>.
+	Name string
+
+	// CredsFile is a NATS .creds file (user JWT and NKey seed).
+	CredsFile string
+	// NKeySeedFile is a file holding an NKey seed.
+	NKeySeedFile string
+	// User and Password authenticate with a user name and password.
+	User, Password string
+	// CAFile is a PEM bundle of the CAs trusted for the server's cert.
+	CAFile string
+	// CertFile and KeyFile are the client certificate for mutual TLS.
+	CertFile, KeyFile string
+	// InboxPrefix overrides the reply inbox prefix (see Province).
+	InboxPrefix string
+
+	// MaxStateLen bounds a state value; default DefaultMaxStateLen.
+	MaxStateLen int
+	// MaxRevocationLen bounds a revocation message; default
+	// DefaultMaxRevocationLen.
+	MaxRevocationLen int
+	// Replicas is the JetStream replication EnsureStreams asks for;
+	// default 1. A production cluster wants 3.
+	Replicas int
+
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Conn is a node's connection to its federation: core NATS plus
+// JetStream, reconnecting forever with backoff. It is safe for concurrent
+// use. Close it to stop every goroutine it started.
+type Conn struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	fed      string
+	province string
+	bucket   string
+	stream   string
+	maxState int
+	maxRev   int
+	replicas int
+	log      *slog.Logger
+
+	life   context.Context // cancelled by Close
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	active atomic.Int64 // goroutines running, for tests
+	closed atomic.Bool
+
+	mu        sync.Mutex
+	kv        jetstream.KeyValue // nil until first needed
+	reconnect chan struct{}      // closed and replaced on each reconnection
+
+	deniedMu sync.Mutex
+	denied   map[*denialWaiter]struct{}
+
+	stats counters
+}
+
+// Connect connects to the federation's NATS and waits until connected,
+// retrying with backoff until ctx is done. A refused authentication ends
+// the wait at once. Once connected, the connection reconnects forever.
+func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
+	if len(cfg.URLs) == 0 {
+		return nil, errors.New("nats connect: no server URLs")
+	}
+	if err := ValidateFederation(cfg.Federation); err != nil {
+		return nil, err
+	}
+	if cfg.Province != "" {
+		if err := ValidateProvince(cfg.Province); err != nil {
+			return nil, err
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "nats", "fed", cfg.Federation)
+	if cfg.Province != "" {
+		log = log.With("province", cfg.Province)
+	}
+	life, stop := context.WithCancel(context.Background())
+	c := &Conn{
+		fed:       cfg.Federation,
+		province:  cfg.Province,
+		bucket:    bucketName(cfg.Federation),
+		stream:    streamName(cfg.Federation),
+		maxState:  orDefault(cfg.MaxStateLen, DefaultMaxStateLen),
+		maxRev:    orDefault(cfg.MaxRevocationLen, DefaultMaxRevocationLen),
+		replicas:  orDefault(cfg.Replicas, 1),
+		log:       log,
+		life:      life,
+		stop:      stop,
+		denied:    map[*denialWaiter]struct{}{},
+		reconnect: make(chan struct{}),
+	}
+	connected := make(chan struct{}, 1)
+	closed := make(chan struct{})
+	opts, err := c.options(cfg, connected, closed)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("nats connect: %w", err)
+	}
+	if !nc.IsConnected() {
+		select {
+		case <-connected:
+		case <-closed:
+			stop()
+			return nil, fmt.Errorf("nats connect: %w", nc.LastError())
+		case <-ctx.Done():
+			last := nc.LastError()
+			nc.Close()
+			stop()
+			return nil, fmt.Errorf("nats connect: %w (last error: %v)", ctx.Err(), last)
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		stop()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	c.nc, c.js = nc, js
+	log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
+	return c, nil
+}
+
+// options builds the nats.go options for cfg. connected is signalled on
+// the first connection, closed is closed when the connection closes.
+func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- struct{}) ([]nats.Option, error) {
+	name := cfg.Name
+	if name == "" {
+		name = "hcfed"
+		if cfg.Province != "" {
+			name += "-" + cfg.Province
+		}
+	}
+	inbox := cfg.InboxPrefix
+	if inbox == "" && cfg.Province != "" {
+		inbox = "_INBOX_" + cfg.Province
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.CustomReconnectDelay(reconnectDelay),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
+		nats.ConnectHandler(func(*nats.Conn) {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			c.stats.disconnects.Add(1)
+			if err != nil {
+				c.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.stats.reconnects.Add(1)
+			c.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			c.mu.Lock()
+			close(c.reconnect)
+			c.reconnect = make(chan struct{})
+			c.mu.Unlock()
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			c.log.Info("nats connection closed")
+			close(closed)
+		}),
+		nats.ErrorHandler(c.asyncError),
+	}
+	if inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(inbox))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey seed: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.CAFile))
+	}
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.CertFile, cfg.KeyFile))
+	}
+	return opts, nil
+}
+
+// reconnectDelay is exponential backoff from reconnectMin to reconnectMax
+// with up to 20% jitter, so that every node of a federation does not
+// reconnect in the same instant after a server restart.
+func reconnectDelay(attempts int) time.Duration {
+	d := reconnectMax
+	if attempts < 16 {
+		d = min(reconnectMin<<attempts, reconnectMax)
+	}
+	return d + rand.N(d/5+1)
+}
+
+// Close stops every watcher and consumer started on c, waits for them,
+// and closes the connection. It is safe to call more than once.
+func (c *Conn) Close() {
+	if !c.closed.CompareAndSwap(false, true) {
+		return
+	}
+	c.stop()
+	c.wg.Wait()
+	c.nc.Close()
+}
+
+// Province is the province this connection speaks for, or "".
+func (c *Conn) Province() string { return c.province }
+
+// Federation is the federation id.
+func (c *Conn) Federation() string { return c.fed }
+
+// Connected reports whether the connection is up right now.
+func (c *Conn) Connected() bool { return c.nc.IsConnected() }
+
+// nextReconnect returns a channel closed at the next reconnection.
+func (c *Conn) nextReconnect() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reconnect
+}
+
+// mayPublish refuses to publish or serve t for another province.
+func (c *Conn) mayPublish(t Topic) error {
+	if c.province == "" || t.Province == c.province {
+		return nil
+	}
+	if t.Kind == KindTrustList {
+		return fmt.Errorf("%w: the trust list is published by the federation operators", ErrForeignProvince)
+	}
+	return fmt.Errorf("%w: %s is not %s's", ErrForeignProvince, t, c.province)
+}
+
+// run starts fn on a goroutine owned by c. ctx is cancelled when the
+// caller's context is, or when c is closed.
+func (c *Conn) run(ctx context.Context, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopAfter := context.AfterFunc(c.life, cancel)
+	c.wg.Add(1)
+	c.active.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.active.Add(-1)
+		defer stopAfter()
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// wait blocks for d or until ctx is done, and reports whether d elapsed.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// safely calls fn, turning a panic into an error so that one bad
+// statement or handler bug cannot stop a watcher or kill the node.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return fn()
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

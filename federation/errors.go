@@ -1,0 +1,21 @@
+package federation
+
+import "errors"
+
+// Errors returned by this package, to be checked with errors.Is. Errors
+// from nats.go are wrapped, not replaced, so errors.Is also finds them.
+var (
+	// ErrInvalidName reports a federation id, province id, key or subject
+	// that does not fit the naming rules of subjects.go.
+	ErrInvalidName = errors.New("federation: invalid name")
+	// ErrTooLarge reports a message over its size limit.
+	ErrTooLarge = errors.New("federation: message too large")
+	// ErrNotFound reports a state key that holds no value.
+	ErrNotFound = errors.New("federation: not found")
+	// ErrPermissionDenied reports that the NATS server refused a publish
+	// because of the connection's permissions.
+	ErrPermissionDenied = errors.New("federation: permission denied by the server")
+	// ErrForeignProvince reports an attempt to publish under the name of
+	// a province other than the connection's own.
+	ErrForeignProvince = errors.New("federation: not this connection's province")
+)

@@ -1,0 +1,119 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testFed is the federation id of every test.
+const testFed = "demo"
+
+// runServer starts an embedded server on a random port with its JetStream
+// store in a temp dir, shut down when the test ends.
+func runServer(t *testing.T) *Server {
+	t.Helper()
+	return runServerWith(t, ServerConfig{})
+}
+
+func runServerWith(t *testing.T, cfg ServerConfig) *Server {
+	t.Helper()
+	if cfg.Port == 0 {
+		cfg.Port = -1
+	}
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = t.TempDir()
+	}
+	s, err := StartServer(cfg)
+	if err != nil {
+		t.Fatalf("StartServer: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// connect connects to s as province (empty: an operator), closed when the
+// test ends. mods adjust the config before connecting.
+func connect(t *testing.T, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
+	t.Helper()
+	cfg := ConnConfig{URLs: []string{s.ClientURL()}, Federation: testFed, Province: province}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// connectReady connects and makes sure the streams exist.
+func connectReady(t *testing.T, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
+	t.Helper()
+	c := connect(t, s, province, mods...)
+	if err := c.EnsureStreams(testCtx(t)); err != nil {
+		t.Fatalf("EnsureStreams: %v", err)
+	}
+	return c
+}
+
+// testCtx is a context that ends with the test or after 20 seconds.
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkFor calls f every interval until it returns nil, failing the test
+// with f's last error if that has not happened within timeout.
+func checkFor(t *testing.T, timeout, interval time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", timeout, err)
+		}
+		<-time.After(interval)
+	}
+}
+
+// recorder collects what a handler is given, safe for concurrent use.
+type recorder[T any] struct {
+	mu  sync.Mutex
+	got []T
+}
+
+func (r *recorder[T]) add(v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, v)
+}
+
+func (r *recorder[T]) all() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]T(nil), r.got...)
+}
+
+// waitLen waits until r holds n values and returns them.
+func (r *recorder[T]) waitLen(t *testing.T, n int) []T {
+	t.Helper()
+	var got []T
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got = r.all(); len(got) < n {
+			return fmt.Errorf("have %d values, want %d", len(got), n)
+		}
+		return nil
+	})
+	return got
+}

@@ -1,0 +1,60 @@
+package federation
+
+import (
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Size limits. A message over its limit is dropped and counted on receipt,
+// before any handler sees it, and refused before sending.
+const (
+	// DefaultMaxStateLen bounds a latest-state value read from the bucket.
+	// The largest such statement is the federation trust list.
+	DefaultMaxStateLen = trust.MaxTrustListLen
+	// DefaultMaxRevocationLen bounds one revocation statement read from
+	// the stream: it is a signed statement like any other.
+	DefaultMaxRevocationLen = trust.MaxStatementLen
+)
+
+// Shape of the JetStream assets EnsureStreams creates.
+const (
+	// bucketHistory keeps a few overwritten values per key for operators
+	// investigating an incident; watchers only ever see the latest.
+	bucketHistory = 5
+	// bucketMaxValueSize matches nats-server's default max_payload.
+	bucketMaxValueSize = 1 << 20
+	// bucketMaxBytes bounds the bucket so that a misbehaving member
+	// writing many keys under its prefix cannot fill the disk.
+	bucketMaxBytes = 256 << 20
+
+	// streamMaxAge keeps revocation deltas a little longer than the
+	// longest-lived code (trust.MaxCodeLifetime, 7 days): after that a
+	// revocation is moot because the code has expired anyway.
+	streamMaxAge = trust.MaxCodeLifetime + 24*time.Hour
+	// streamDuplicates is how long a Nats-Msg-Id is remembered. It covers
+	// a node that is down for a day and then drains its outbox again;
+	// later duplicates are still harmless because peers apply each
+	// (province, seq) once.
+	streamDuplicates = 24 * time.Hour
+	// streamMaxMsgSize matches nats-server's default max_payload.
+	streamMaxMsgSize = 1 << 20
+	// streamMaxBytes bounds the stream; the oldest deltas go first.
+	streamMaxBytes = 1 << 30
+)
+
+// Timing.
+const (
+	// readyTimeout bounds how long StartServer waits for the server.
+	readyTimeout = 10 * time.Second
+	// pingInterval and maxPingsOut notice a dead server within a minute.
+	pingInterval = 20 * time.Second
+	maxPingsOut  = 3
+	// reconnectMin and reconnectMax bound the reconnect backoff.
+	reconnectMin = 250 * time.Millisecond
+	reconnectMax = 15 * time.Second
+	// flushTimeout bounds a flush when the caller's context has no deadline.
+	flushTimeout = 10 * time.Second
+	// drainTimeout bounds how long a stopped watcher may take to close.
+	drainTimeout = 5 * time.Second
+)

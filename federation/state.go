@@ -1,0 +1,247 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StateUpdate is one value of the state bucket as a watcher sees it.
+type StateUpdate struct {
+	// Topic is what the key names; the province in it is the one whose
+	// permissions allowed the write, not yet a verified signer.
+	Topic Topic
+	// Key is the bucket key, as ParseKey read it.
+	Key string
+	// Value is the raw statement; nil if Deleted.
+	Value []byte
+	// Revision is the bucket's sequence for this value.
+	Revision uint64
+	// Created is when the server stored the value.
+	Created time.Time
+	// Deleted reports that the key was deleted or purged.
+	Deleted bool
+	// Initial reports that the value was delivered in the catch-up pass
+	// of WatchState, not as a live update.
+	Initial bool
+}
+
+// PutState stores raw as the latest value of key (see Topic.Key) and
+// returns its revision once JetStream has acknowledged it. A connection
+// that speaks for a province may only write that province's keys.
+func (c *Conn) PutState(ctx context.Context, key string, raw []byte) (uint64, error) {
+	t, err := ParseKey(key)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.mayPublish(t); err != nil {
+		return 0, err
+	}
+	if len(raw) > c.maxState {
+		return 0, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, key, len(raw), c.maxState)
+	}
+	kv, err := c.bucketHandle(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ctx, done := c.guard(ctx, exactly("$KV."+c.bucket+"."+key))
+	defer done()
+	rev, err := kv.Put(ctx, key, raw)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	if err = explain(ctx, err); err != nil {
+		return 0, fmt.Errorf("put %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// GetState returns the latest value of key and its revision, or an error
+// wrapping ErrNotFound if the key holds none.
+func (c *Conn) GetState(ctx context.Context, key string) ([]byte, uint64, error) {
+	if _, err := ParseKey(key); err != nil {
+		return nil, 0, err
+	}
+	kv, err := c.bucketHandle(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get %s: %w", key, err)
+	}
+	if len(e.Value()) > c.maxState {
+		c.stats.stateOversized.Add(1)
+		return nil, 0, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, key, len(e.Value()), c.maxState)
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// WatchState calls handler with every current value of the bucket (the
+// catch-up pass, Initial set) and then with every change, until ctx is
+// cancelled or c is closed. It returns once the catch-up pass has been
+// handed to handler, so the caller knows it is current; live updates go
+// on in a goroutine owned by c.
+//
+// Values over MaxStateLen and keys that ParseKey refuses are dropped and
+// counted, never handed on. A handler panic is recovered and counted: the
+// verifying layer drops bad statements itself, and nothing a peer
+// publishes can stop the watch. handler is never called concurrently.
+func (c *Conn) WatchState(ctx context.Context, handler func(StateUpdate)) error {
+	kv, err := c.bucketHandle(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", c.bucket, err)
+	}
+	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true}
+	c.run(ctx, func(ctx context.Context) {
+		c.watch(ctx, kv, w, sw)
+	})
+	select {
+	case <-sw.caughtUp:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.life.Done():
+		return errors.New("watch: connection closed")
+	}
+}
+
+// stateWatch is the progress of one WatchState across restarts.
+type stateWatch struct {
+	handler  func(StateUpdate)
+	caughtUp chan struct{} // closed at the end of the first catch-up pass
+	initial  bool          // still in the catch-up pass
+	last     uint64        // highest revision seen
+}
+
+// watch delivers updates until ctx is done. When the watcher ends while c
+// is open, or the connection comes back after an outage (the server may
+// have lost the watcher's consumer, and nats.go would only notice after
+// missing heartbeats for ~10 s), it watches again from the revision after
+// the last one seen, so nothing is missed or repeated.
+func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher, sw *stateWatch) {
+	failures := 0
+	for {
+		if w != nil {
+			if c.drainWatcher(ctx, w, sw) {
+				failures = 0 // reconnected: restart at once
+			} else {
+				failures++
+			}
+		}
+		if ctx.Err() != nil || c.nc.IsClosed() {
+			return
+		}
+		c.stats.restarts.Add(1)
+		if failures > 0 && !wait(ctx, reconnectDelay(failures-1)) {
+			return
+		}
+		var err error
+		if w, err = kv.WatchAll(ctx, jetstream.ResumeFromRevision(sw.last+1)); err != nil {
+			c.log.Warn("state watch restart failed", "bucket", c.bucket, "err", err)
+			w, failures = nil, failures+1
+		}
+	}
+}
+
+// drainWatcher hands w's updates to the handler until ctx is done, w ends
+// or the connection is re-established, and reports whether it stopped for
+// a reconnection. It always leaves w stopped and its channel drained, so
+// nats.go's delivery goroutine cannot block.
+func (c *Conn) drainWatcher(ctx context.Context, w jetstream.KeyWatcher, sw *stateWatch) (reconnected bool) {
+	defer func() {
+		_ = w.Stop()
+		timeout := time.NewTimer(drainTimeout)
+		defer timeout.Stop()
+		for {
+			select {
+			case _, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+			case <-timeout.C:
+				c.log.Warn("state watch did not close in time", "bucket", c.bucket)
+				return
+			}
+		}
+	}()
+	reconnect := c.nextReconnect()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-reconnect:
+			c.log.Info("state watch resuming after reconnect", "bucket", c.bucket, "from", sw.last+1)
+			return true
+		case e, ok := <-w.Updates():
+			if !ok {
+				c.log.Warn("state watch ended", "bucket", c.bucket)
+				return false
+			}
+			if e == nil { // end of the catch-up pass
+				if sw.initial {
+					sw.initial = false
+					close(sw.caughtUp)
+				}
+				continue
+			}
+			sw.last = max(sw.last, e.Revision())
+			c.deliverState(e, sw.initial, sw.handler)
+		}
+	}
+}
+
+func (c *Conn) deliverState(e jetstream.KeyValueEntry, initial bool, handler func(StateUpdate)) {
+	t, err := ParseKey(e.Key())
+	if err != nil {
+		c.stats.stateBadKey.Add(1)
+		c.log.Warn("state value dropped: bad key", "revision", e.Revision(), "err", err)
+		return
+	}
+	if len(e.Value()) > c.maxState {
+		c.stats.stateOversized.Add(1)
+		c.log.Warn("state value dropped: too large", "key", e.Key(), "revision", e.Revision(), "bytes", len(e.Value()), "limit", c.maxState)
+		return
+	}
+	u := StateUpdate{
+		Topic: t, Key: e.Key(), Value: e.Value(), Revision: e.Revision(), Created: e.Created(),
+		Deleted: e.Operation() != jetstream.KeyValuePut, Initial: initial,
+	}
+	if u.Deleted {
+		u.Value = nil
+	}
+	c.stats.stateDelivered.Add(1)
+	if err := safely(func() error { handler(u); return nil }); err != nil {
+		c.stats.handlerErrors.Add(1)
+		c.log.Error("state handler failed", "key", u.Key, "revision", u.Revision, "err", err)
+	}
+}
+
+// bucketHandle returns the state bucket, looking it up on first use.
+func (c *Conn) bucketHandle(ctx context.Context) (jetstream.KeyValue, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kv != nil {
+		return c.kv, nil
+	}
+	kv, err := c.js.KeyValue(ctx, c.bucket)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("state bucket %s: %w (has EnsureStreams run?)", c.bucket, err)
+		}
+		return nil, fmt.Errorf("state bucket %s: %w", c.bucket, err)
+	}
+	c.kv = kv
+	return kv, nil
+}
