@@ -1,0 +1,218 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// auditHeadKey is the meta row holding the chain head, "<seq>:<hex hash>",
+// written in the same transaction as the entry it names. Comparing it with
+// the last row is what reveals a truncated tail, which the links alone
+// cannot.
+const auditHeadKey = reservedMeta + "audit.head"
+
+// auditGenesis is the Prev of the first entry.
+var auditGenesis = make([]byte, sha256.Size)
+
+// ErrAuditBroken is wrapped by every *AuditError: the audit chain does not
+// verify.
+var ErrAuditBroken = errors.New("audit chain broken")
+
+// AuditError names the first entry at which the audit chain fails to
+// verify, and how.
+type AuditError struct {
+	Seq    uint64 // the first bad (or missing) entry
+	Reason string
+}
+
+// Error implements error.
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("store: audit chain broken at seq %d: %s", e.Seq, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrAuditBroken) match.
+func (e *AuditError) Unwrap() error { return ErrAuditBroken }
+
+// AppendAudit appends an entry to the hash chain, filling Seq, Prev and
+// Hash. Time must be set by the caller.
+//
+// Appends are group-committed like InsertCode, and serialized: each entry
+// links to the one committed just before it, never two to the same Prev.
+// Actor and Action must be set; Target and Detail must carry no personal
+// data.
+func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
+	return db.AppendAuditBatch(ctx, []AuditEntry{e})
+}
+
+// AppendAuditBatch appends entries to the chain in order, all or none, as
+// AppendAudit does for one. It is for a caller that buffers entries
+// itself (an auditor goroutine that must not make each verification wait
+// for a commit). Seq, Prev and Hash of the given entries are ignored.
+func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error {
+	const op = "append audit"
+	for _, e := range entries {
+		if e.Time.IsZero() || e.Actor == "" || e.Action == "" {
+			return invalid(op, "missing time, actor or action")
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	entries = append([]AuditEntry(nil), entries...) // the caller may reuse its slice once we return
+	return db.batch.do(ctx, func(bt *batchTx) error {
+		return bt.atomically(func() error { return appendAudit(bt, entries) })
+	})
+}
+
+// appendAudit chains entries onto the head recorded in meta, inserts them
+// and moves the head, inside the caller's batch.
+func appendAudit(bt *batchTx, entries []AuditEntry) error {
+	const op = "append audit"
+	row, err := bt.queryRow(`SELECT value FROM meta WHERE key = ?`, auditHeadKey)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	seq, prev, err := readAuditHead(row)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	for _, e := range entries {
+		seq++
+		e.Seq, e.Prev = seq, prev
+		e.Hash = auditHash(e)
+		if _, err := bt.exec(`INSERT INTO audit (seq, time, actor, action, target, detail, prev, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			int64(e.Seq), nanos(e.Time), e.Actor, e.Action, e.Target, e.Detail, e.Prev, e.Hash); err != nil {
+			return wrap(op, err)
+		}
+		prev = e.Hash
+	}
+	_, err = bt.exec(`INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, auditHeadKey, formatAuditHead(seq, prev))
+	return wrap(op, err)
+}
+
+// VerifyAudit recomputes the chain and reports the first broken link:
+// an edited, deleted, reordered or truncated entry.
+//
+// It returns how many entries verified before the first failure (all of
+// them on success) and, for a broken chain, an *AuditError wrapping
+// ErrAuditBroken. The whole check reads one snapshot, so appends running
+// meanwhile do not disturb it.
+func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, wrap("verify audit", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	headSeq, headHash, err := readAuditHead(tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, auditHeadKey))
+	if err != nil {
+		return 0, wrap("verify audit", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq`)
+	if err != nil {
+		return 0, wrap("verify audit", err)
+	}
+	defer rows.Close()
+	n, last := 0, auditGenesis
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return n, wrap("verify audit", err)
+		}
+		want := uint64(n) + 1
+		switch {
+		case e.Seq != want:
+			return n, &AuditError{Seq: want, Reason: "entry missing or out of order"}
+		case !bytes.Equal(e.Prev, last):
+			return n, &AuditError{Seq: e.Seq, Reason: "link to the previous entry broken"}
+		case !bytes.Equal(auditHash(e), e.Hash):
+			return n, &AuditError{Seq: e.Seq, Reason: "entry altered"}
+		}
+		last = e.Hash
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, wrap("verify audit", err)
+	}
+	switch {
+	case headSeq > uint64(n):
+		return n, &AuditError{Seq: uint64(n) + 1, Reason: fmt.Sprintf("log truncated: head is seq %d", headSeq)}
+	case headSeq < uint64(n):
+		return int(headSeq), &AuditError{Seq: headSeq + 1, Reason: "entries beyond the recorded head"}
+	case !bytes.Equal(headHash, last):
+		return max(n-1, 0), &AuditError{Seq: headSeq, Reason: "last entry does not match the recorded head"}
+	}
+	return n, nil
+}
+
+// AuditEntries lists up to limit entries with seq greater than after, in
+// order, for display and export by the operator CLI.
+func (db *DB) AuditEntries(ctx context.Context, after uint64, limit int) ([]AuditEntry, error) {
+	if after > maxInt64 || limit <= 0 {
+		return nil, invalid("audit entries", "after or limit out of range")
+	}
+	return queryAll(ctx, db.r, "audit entries", scanAudit,
+		`SELECT `+auditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, int64(after), limit)
+}
+
+const auditColumns = `seq, time, actor, action, target, detail, prev, hash`
+
+func scanAudit(r rowScanner) (AuditEntry, error) {
+	var e AuditEntry
+	var seq, t int64
+	err := r.Scan(&seq, &t, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Prev, &e.Hash)
+	e.Seq, e.Time = uint64(seq), fromNanos(t)
+	return e, err
+}
+
+// auditHash is SHA-256 over Prev followed by the canonical encoding of the
+// entry: seq and time (Unix nanoseconds) as 8-byte big-endian integers,
+// then actor, action, target and detail, each as an 8-byte big-endian
+// length and its bytes. Length prefixes keep field boundaries unambiguous.
+func auditHash(e AuditEntry) []byte {
+	h := sha256.New()
+	h.Write(e.Prev)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], e.Seq)
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(e.Time.UnixNano()))
+	h.Write(n[:])
+	for _, s := range [...]string{e.Actor, e.Action, e.Target, e.Detail} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	return h.Sum(nil)
+}
+
+func formatAuditHead(seq uint64, hash []byte) string {
+	return strconv.FormatUint(seq, 10) + ":" + hex.EncodeToString(hash)
+}
+
+// readAuditHead reads the chain head from its meta row: seq 0 and the
+// genesis hash when the log is empty.
+func readAuditHead(row *sql.Row) (uint64, []byte, error) {
+	var v string
+	switch err := row.Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, auditGenesis, nil
+	case err != nil:
+		return 0, nil, err
+	}
+	s, h, ok := strings.Cut(v, ":")
+	seq, err1 := strconv.ParseUint(s, 10, 63)
+	hash, err2 := hex.DecodeString(h)
+	if !ok || err1 != nil || err2 != nil || len(hash) != sha256.Size {
+		return 0, nil, fmt.Errorf("audit head malformed: %w", ErrAuditBroken)
+	}
+	return seq, hash, nil
+}

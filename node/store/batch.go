@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group-commit limits.
+const (
+	// maxBatch is the most operations committed in one transaction.
+	maxBatch = 256
+	// queueLen is how many operations may wait for the writer before
+	// callers block on enqueueing.
+	queueLen = 4 * maxBatch
+)
+
+// A request moves from pending to taken (the writer owns it and will answer
+// on done) or to cancelled (its caller gave up first; it is never written).
+const (
+	reqPending int32 = iota
+	reqTaken
+	reqCancelled
+)
+
+// request is one caller's operation waiting for group commit.
+type request struct {
+	op    func(*batchTx) error
+	state atomic.Int32
+	done  chan error // buffered: the writer never blocks on a caller
+}
+
+// batcher owns the goroutine that commits queued operations in shared
+// transactions, paying one BEGIN, COMMIT and fsync for up to maxBatch of
+// them. It is stopped by close, which commits what is queued first.
+type batcher struct {
+	w       *sql.DB
+	mu      sync.RWMutex // guards closed against sends on a closed queue
+	closed  bool
+	queue   chan *request
+	stopped chan struct{}
+	// inflight counts queued and running operations not yet answered (or
+	// cancelled): the write backlog.
+	inflight atomic.Int64
+	// commits counts batch transactions attempted, for measuring how many
+	// operations share one.
+	commits atomic.Int64
+}
+
+// batchTx is the transaction one batch runs in, with statements prepared
+// once per batch.
+type batchTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func newBatcher(w *sql.DB) *batcher {
+	b := &batcher{w: w, queue: make(chan *request, queueLen), stopped: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+// do queues op and waits until the transaction it ran in has committed
+// (nil, or the op's own error) or failed.
+//
+// If ctx ends while op is still queued, do returns ctx.Err() and op is
+// guaranteed never to run. If the writer has already taken op, do waits for
+// that transaction instead, which is bounded by one commit, so its answer is
+// always the truth: no write is lost behind a context error and a retry
+// after one never writes twice.
+//
+// op must be all-or-nothing on its own: if it fails with ErrConflict, ErrStatusChanged,
+// ErrNotFound or ErrInvalid, it must have written nothing (a single
+// statement, checks before any write, or batchTx.atomically), and the batch
+// goes on without it.
+// Any other error aborts the whole batch, and every op in it gets that
+// error.
+func (b *batcher) do(ctx context.Context, op func(*batchTx) error) error {
+	r := &request{op: op, done: make(chan error, 1)}
+	if err := b.enqueue(ctx, r); err != nil {
+		return err
+	}
+	defer b.inflight.Add(-1)
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqCancelled) {
+			return ctx.Err()
+		}
+		return <-r.done
+	}
+}
+
+func (b *batcher) enqueue(ctx context.Context, r *request) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return fmt.Errorf("store: %w", ErrClosed)
+	}
+	select {
+	case b.queue <- r:
+		b.inflight.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops accepting operations, lets the writer commit everything
+// already queued, and waits for it to exit.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.queue)
+	}
+	b.mu.Unlock()
+	<-b.stopped
+}
+
+// run is the writer goroutine: it takes whatever is queued, up to maxBatch,
+// and commits it in one transaction. While one batch commits, the next one
+// accumulates, so the batch size follows the load.
+func (b *batcher) run() {
+	defer close(b.stopped)
+	batch := make([]*request, 0, maxBatch)
+	for r := range b.queue {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-b.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit runs the live requests of batch in one transaction and answers
+// each of them.
+func (b *batcher) commit(batch []*request) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.state.CompareAndSwap(reqPending, reqTaken) {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	b.commits.Add(1)
+	errs := make([]error, len(live))
+	if err := b.runTx(live, errs); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	for i, r := range live {
+		r.done <- errs[i]
+	}
+}
+
+// runTx runs every op in one transaction, recording each op's own error in
+// errs. It returns an error, meaning nothing was committed, when the
+// transaction itself failed or an op failed in a way that may have left the
+// transaction unusable.
+func (b *batcher) runTx(live []*request, errs []error) error {
+	// The batch is shared, so no caller's context may cancel it.
+	tx, err := b.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("store: group commit: %w", err)
+	}
+	bt := &batchTx{tx: tx, stmts: make(map[string]*sql.Stmt)}
+	for i, r := range live {
+		errs[i] = r.op(bt)
+		if errs[i] != nil && !opLocal(errs[i]) {
+			tx.Rollback() //nolint:errcheck // the op's error is the one to report
+			return fmt.Errorf("store: group commit aborted: %w", errs[i])
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: group commit: %w", err)
+	}
+	return nil
+}
+
+// opLocal reports whether err concerns only the op that returned it: a
+// constraint violation (SQLite rolls back just that statement) or a check
+// made before writing.
+func opLocal(err error) bool {
+	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrStatusChanged)
+}
+
+// atomically runs fn inside a savepoint, for ops of several statements:
+// if fn fails with an op-local error part way, what it wrote is rolled
+// back and the batch goes on without it.
+func (bt *batchTx) atomically(fn func() error) error {
+	if _, err := bt.exec(`SAVEPOINT op`); err != nil {
+		return err
+	}
+	err := fn()
+	if err != nil && !opLocal(err) {
+		return err // fatal: the whole batch is rolled back anyway
+	}
+	if err != nil {
+		if _, rbErr := bt.exec(`ROLLBACK TO op`); rbErr != nil {
+			// Deliberately not wrapping err: this must abort the batch.
+			return fmt.Errorf("store: rolling back a failed op: %w", rbErr)
+		}
+	}
+	if _, relErr := bt.exec(`RELEASE op`); relErr != nil {
+		return fmt.Errorf("store: releasing savepoint: %w", relErr)
+	}
+	return err
+}
+
+// exec runs query in the batch's transaction, preparing it on first use.
+func (bt *batchTx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := bt.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+// queryRow runs a one-row query in the batch's transaction.
+func (bt *batchTx) queryRow(query string, args ...any) (*sql.Row, error) {
+	st, err := bt.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRow(args...), nil
+}
+
+func (bt *batchTx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := bt.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := bt.tx.Prepare(query) // closed by the transaction's end
+	if err != nil {
+		return nil, err
+	}
+	bt.stmts[query] = st
+	return st, nil
+}
+
+// WriteBacklog is the number of group-committed writes (InsertCode,
+// AppendAudit) queued or being committed right now, for a metrics gauge:
+// a backlog that keeps growing means the disk cannot keep up.
+func (db *DB) WriteBacklog() int { return int(db.batch.inflight.Load()) }

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// insertCodeSQL writes the row only while the subject's status is still
+// the one the code encodes, so a code signed just before a status change
+// and recorded just after it can never escape that change's revocation.
+const insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ?)`
+
+// InsertCode records an issued code. Calls from many goroutines are
+// grouped into one transaction (group commit); it returns once the row is
+// durable.
+//
+// If ctx ends first, InsertCode returns ctx.Err() only when the row was
+// never written; once the row is in a transaction it waits for the commit
+// and reports its outcome. It returns ErrConflict for a jti already
+// recorded, ErrNotFound when the subject does not exist (so a code issued
+// while its subject was being deleted is never recorded, and must not be
+// handed out), ErrStatusChanged when the subject's status is no longer
+// c.Status (issue again with the new status), ErrInvalid for a missing
+// jti, subject, kid, status or time, and ErrClosed after Close.
+func (db *DB) InsertCode(ctx context.Context, c Code) error {
+	const op = "insert code"
+	if c.JTI == "" || c.SubjectID == "" || c.KID == "" || c.Status == "" || c.IssuedAt.IsZero() || c.Expires.IsZero() {
+		return invalid(op, "missing jti, subject, kid, status or time")
+	}
+	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
+		c.SubjectID, c.Status}
+	return db.batch.do(ctx, func(bt *batchTx) error {
+		res, err := bt.exec(insertCodeSQL, args...)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(op, err)
+		} else if n == 0 {
+			var exists int
+			if err := bt.tx.QueryRow(`SELECT count(*) FROM subjects WHERE id = ?`, c.SubjectID).Scan(&exists); err != nil {
+				return wrap(op, err)
+			}
+			if exists == 0 {
+				return fmt.Errorf("%s: subject: %w", op, ErrNotFound)
+			}
+			return fmt.Errorf("%s: %w", op, ErrStatusChanged)
+		}
+		return nil
+	})
+}
+
+// Code reads one code's bookkeeping; ErrNotFound for an unknown jti.
+// SubjectID and TextCT are empty once the subject was deleted.
+func (db *DB) Code(ctx context.Context, jti string) (Code, error) {
+	var c Code
+	var subject *string
+	var issued, expires int64
+	err := db.r.QueryRowContext(ctx, `SELECT jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct
+		FROM codes WHERE jti = ?`, jti).
+		Scan(&c.JTI, &subject, &c.KID, &issued, &expires, &c.Paper, &c.Revoked, &c.TextCT)
+	if err != nil {
+		return Code{}, wrap("code", err)
+	}
+	if subject != nil {
+		c.SubjectID = *subject
+	}
+	c.IssuedAt, c.Expires = fromNanos(issued), fromNanos(expires)
+	return c, nil
+}
+
+// LiveRevocations lists every revoked code that has not yet expired at now,
+// for revocation snapshots, soonest expiry first. It includes the codes of
+// deleted subjects.
+func (db *DB) LiveRevocations(ctx context.Context, now time.Time) ([]RevocationEntry, error) {
+	return queryAll(ctx, db.r, "live revocations", scanRevocationEntry,
+		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, nanos(now))
+}

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestInsertCodeFromManyGoroutinesWritesEveryRow(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	enrol(t, db, "s1")
+	const workers, perWorker = 64, 20
+	fanOut(t, workers, perWorker, func(w, i int) error {
+		return db.InsertCode(t.Context(), testCode(jti(fmt.Sprint("w", w), i), "s1"))
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path)
+	if n := count(t, db, `SELECT COUNT(*) FROM codes`); n != workers*perWorker {
+		t.Fatalf("%d code rows, want %d", n, workers*perWorker)
+	}
+	c, err := db.Code(t.Context(), jti("w63", perWorker-1))
+	if err != nil || c.SubjectID != "s1" || c.KID != "kid-1" || !c.IssuedAt.Equal(t0) {
+		t.Errorf("Code = %+v, %v", c, err)
+	}
+}
+
+func TestInsertCodeConflictFailsOnlyItsCaller(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	insertCode(t, db, testCode("dup", "s1"))
+
+	// Hold the writer so that every call below lands in one batch.
+	release := holdWriter(t, db)
+	const n = 20
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := testCode(jti("ok", i), "s1")
+			if i == n {
+				c.JTI = "dup"
+			}
+			errs[i] = db.InsertCode(ctx, c)
+		}()
+	}
+	waitFor(t, "all calls queued", func() bool { return db.WriteBacklog() == n+1 })
+	release()
+	wg.Wait()
+	for i, err := range errs[:n] {
+		if err != nil {
+			t.Errorf("call %d: %v, want nil", i, err)
+		}
+	}
+	wantErr(t, errs[n], ErrConflict)
+	if got := count(t, db, `SELECT COUNT(*) FROM codes`); got != n+1 {
+		t.Errorf("%d rows, want %d", got, n+1)
+	}
+}
+
+func TestInsertCodeRefusesMissingFieldsAndUnknownSubject(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	wantErr(t, db.InsertCode(ctx, Code{JTI: "x", SubjectID: "s1"}), ErrInvalid)
+	wantErr(t, db.InsertCode(ctx, testCode("x", "nobody")), ErrNotFound)
+	_, err := db.Code(ctx, "x")
+	wantErr(t, err, ErrNotFound)
+}
+
+func TestCloseDrainsQueuedCodes(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	enrol(t, db, "s1")
+	release := holdWriter(t, db)
+	const n = 100
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := db.InsertCode(context.Background(), testCode(jti("q", i), "s1")); err != nil {
+				failed.Add(1)
+				t.Errorf("InsertCode queued before Close: %v", err)
+			}
+		}()
+	}
+	waitFor(t, "all calls queued", func() bool { return db.WriteBacklog() == n })
+	closed := make(chan error)
+	go func() { closed <- db.Close() }()
+	waitFor(t, "Close to stop new writes", func() bool {
+		db.batch.mu.RLock()
+		defer db.batch.mu.RUnlock()
+		return db.batch.closed
+	})
+	wantErr(t, db.InsertCode(context.Background(), testCode("after", "s1")), ErrClosed)
+	release()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+	db = openAt(t, path)
+	if got := count(t, db, `SELECT COUNT(*) FROM codes`); got != n {
+		t.Fatalf("%d rows after Close, want all %d queued ones", got, n)
+	}
+}
+
+func TestInsertCodeCancelledWhileQueuedIsNeverWritten(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	release := holdWriter(t, db)
+
+	// "first" is taken by the writer, which then blocks on the held
+	// connection; "cancelled" waits in the queue behind it.
+	first := make(chan error, 1)
+	go func() { first <- db.InsertCode(context.Background(), testCode("first", "s1")) }()
+	waitFor(t, "writer to take the first call", func() bool {
+		return db.WriteBacklog() == 1 && len(db.batch.queue) == 0
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan error, 1)
+	go func() { cancelled <- db.InsertCode(ctx, testCode("cancelled", "s1")) }()
+	waitFor(t, "second call queued", func() bool { return len(db.batch.queue) == 1 })
+	cancel()
+	wantErr(t, <-cancelled, context.Canceled)
+
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Code(context.Background(), "cancelled"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("cancelled code: err = %v, want it never written", err)
+	}
+}
+
+func TestInsertCodeCancelledAfterTakenReportsTheCommit(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	release := holdWriter(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- db.InsertCode(ctx, testCode("taken", "s1")) }()
+	waitFor(t, "writer to take the call", func() bool {
+		return db.WriteBacklog() == 1 && len(db.batch.queue) == 0
+	})
+	cancel()
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("InsertCode = %v, want nil: the row was committed", err)
+	}
+	if _, err := db.Code(context.Background(), "taken"); err != nil {
+		t.Fatalf("taken code not written: %v", err)
+	}
+}
+
+// holdWriter occupies the single write connection, so group-committed
+// calls queue up behind it, until the returned release is called.
+func holdWriter(t *testing.T, db *DB) (release func()) {
+	t.Helper()
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { tx.Rollback() }) }
+	t.Cleanup(release)
+	return release
+}
+
+// BenchmarkInsertCodeParallel measures group-committed issuance with as
+// many concurrent callers as a busy node has issuance requests in flight.
+// Throughput is about callers per commit over fsync latency, so it is
+// reported for several concurrency levels, with the batch size achieved.
+func BenchmarkInsertCodeParallel(b *testing.B) {
+	for _, callers := range []int{16, 64, 256} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			db, _ := openTestDB(b)
+			enrol(b, db, "s1")
+			var next atomic.Int64
+			b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+			commits := db.batch.commits.Load()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if err := db.InsertCode(ctx, testCode(jti("b", int(next.Add(1))), "s1")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "codes/s")
+			b.ReportMetric(float64(b.N)/float64(db.batch.commits.Load()-commits), "codes/commit")
+		})
+	}
+}
+
+func TestInsertCodeRefusesCodeSignedBeforeAStatusChange(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := context.Background()
+	enrol(t, db, "s1")
+	signedGreen := testCode("jti-before-change", "s1")
+	if _, err := db.SetStatus(ctx, "s1", "red", t0); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, db.InsertCode(ctx, signedGreen), ErrStatusChanged)
+	if _, err := db.Code(ctx, signedGreen.JTI); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refused code was recorded: %v", err)
+	}
+	red := testCode("jti-after-change", "s1")
+	red.Status = "red"
+	if err := db.InsertCode(ctx, red); err != nil {
+		t.Fatalf("code with the current status: %v", err)
+	}
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrationFiles holds the schema, one file per version: 0001_init.sql,
+// 0002_....sql. A released migration is never edited; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one embedded schema step.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations, checking that their
+// versions run 1, 2, 3... without gaps or duplicates.
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	var ms []migration // ReadDir sorts by name, and names start with the zero-padded version
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if !ok || err != nil || v != len(ms)+1 {
+			return nil, fmt.Errorf("store: migrations: %q out of sequence, want version %d", e.Name(), len(ms)+1)
+		}
+		body, err := fs.ReadFile(migrationFiles, "migrations/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("store: migrations: %w", err)
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	return ms, nil
+}
+
+// migrate applies every migration the database has not seen yet, each in
+// its own transaction together with its schema_migrations row, so that a
+// crash leaves the schema at a whole version. It refuses a database written
+// by a newer build.
+func migrate(ctx context.Context, w *sql.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL,
+		applied INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return wrap("migrate", err)
+	}
+	var newest int
+	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return wrap("migrate", err)
+	}
+	if newest > len(ms) {
+		return fmt.Errorf("store: migrate: database schema version %d is newer than this build's %d", newest, len(ms))
+	}
+	for _, m := range ms[newest:] {
+		if err := applyMigration(ctx, w, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMigration runs one migration unless another process applied it
+// first (the check runs under the write lock BEGIN IMMEDIATE took).
+func applyMigration(ctx context.Context, w *sql.DB, m migration) error {
+	op := "migrate " + m.name
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+		return wrap(op, err)
+	}
+	if done > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return wrap(op, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UnixNano()); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, tx.Commit())
+}

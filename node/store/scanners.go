@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// defaultScope is the least a scanner can see: colour and masked name.
+const defaultScope = "status"
+
+// AddScanner registers a scanner with its token in one transaction.
+//
+// An empty s.Scope becomes "status"; t.Role and t.ScannerID may be left
+// empty and are then "scanner" and s.ID. A zero t (nil Hash) registers the
+// scanner without a token. It returns ErrConflict if the id or token hash
+// is taken.
+func (db *DB) AddScanner(ctx context.Context, s Scanner, t Token) error {
+	const op = "add scanner"
+	if s.ID == "" {
+		return invalid(op, "missing id")
+	}
+	if s.Scope == "" {
+		s.Scope = defaultScope
+	}
+	withToken := len(t.Hash) > 0
+	t, ok := bindToken(t, Token{Role: "scanner", ScannerID: s.ID})
+	if withToken && !ok {
+		return invalid(op, "token is not this scanner's token")
+	}
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scanners (id, name, place, scope, created, disabled)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			s.ID, s.Name, s.Place, s.Scope, nanos(s.Created), boolInt(s.Disabled)); err != nil {
+			return err
+		}
+		if !withToken {
+			return nil
+		}
+		return insertToken(ctx, tx, t)
+	})
+}
+
+const scannerColumns = `id, name, place, scope, created, disabled`
+
+// Scanners lists registered scanners, removed ones included (Disabled),
+// oldest first.
+func (db *DB) Scanners(ctx context.Context) ([]Scanner, error) {
+	return queryAll(ctx, db.r, "scanners", scanScanner,
+		`SELECT `+scannerColumns+` FROM scanners ORDER BY created, id`)
+}
+
+// Scanner reads one scanner; ErrNotFound for an unknown id.
+func (db *DB) Scanner(ctx context.Context, id string) (Scanner, error) {
+	s, err := scanScanner(db.r.QueryRowContext(ctx, `SELECT `+scannerColumns+` FROM scanners WHERE id = ?`, id))
+	if err != nil {
+		return Scanner{}, wrap("scanner", err)
+	}
+	return s, nil
+}
+
+// RemoveScanner disables a scanner and deletes its tokens, in one
+// transaction. The row stays, so audit entries naming the scanner still
+// resolve. It returns ErrNotFound for an unknown id.
+func (db *DB) RemoveScanner(ctx context.Context, id string) error {
+	return db.write(ctx, "remove scanner", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE scanners SET disabled = 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("scanner", err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE scanner_id = ?`, id)
+		return err
+	})
+}
+
+func scanScanner(r rowScanner) (Scanner, error) {
+	var s Scanner
+	var created int64
+	err := r.Scan(&s.ID, &s.Name, &s.Place, &s.Scope, &created, &s.Disabled)
+	s.Created = fromNanos(created)
+	return s, err
+}

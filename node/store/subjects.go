@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// statuses are the health statuses a subject may have.
+var statuses = map[string]bool{"green": true, "yellow": true, "red": true}
+
+// CreateSubject enrols a subject with its consent and resident token in one
+// transaction.
+//
+// c.SubjectID and t.SubjectID may be left empty and are then taken from
+// s.ID; t.Role may be empty and is then "resident" — an enrolment can mint
+// no other kind of token. A zero t (nil Hash) enrols without a token, for
+// residents who have no phone. It returns ErrConflict if the id (or token
+// hash) is taken and ErrInvalid for a missing id, data key or consent, or
+// an unknown status.
+func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) error {
+	const op = "create subject"
+	switch {
+	case s.ID == "" || len(s.DataKey) == 0:
+		return invalid(op, "missing id or data key")
+	case !statuses[s.Status]:
+		return invalid(op, "unknown status")
+	case c.SubjectID != "" && c.SubjectID != s.ID:
+		return invalid(op, "consent is for another subject")
+	case c.NoticeVersion == "" || c.AcceptedAt.IsZero():
+		return invalid(op, "consent without notice version or acceptance time")
+	}
+	withToken := len(t.Hash) > 0
+	t, ok := bindToken(t, Token{Role: "resident", SubjectID: s.ID})
+	if withToken && !ok {
+		return invalid(op, "token is not this subject's resident token")
+	}
+	fields, err := json.Marshal(nonNil(c.Fields))
+	if err != nil {
+		return wrap(op, err)
+	}
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects
+			(id, data_key, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.DataKey, s.NameCT, s.IDNumberCT, s.PhoneCT, s.MaskedCT, s.Status,
+			nanos(s.StatusSince), nanos(s.Created), nanos(s.RetainUntil)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consents
+			(subject_id, notice_version, accepted_at, fields, purpose) VALUES (?, ?, ?, ?, ?)`,
+			s.ID, c.NoticeVersion, nanos(c.AcceptedAt), string(fields), c.Purpose); err != nil {
+			return err
+		}
+		if !withToken {
+			return nil
+		}
+		return insertToken(ctx, tx, t)
+	})
+}
+
+// Subject reads one subject; ErrNotFound if absent or deleted.
+func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
+	var s Subject
+	var since, created, retain int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, data_key, name_ct, id_number_ct, phone_ct, masked_ct,
+		status, status_since, created, retain_until FROM subjects WHERE id = ?`, id).
+		Scan(&s.ID, &s.DataKey, &s.NameCT, &s.IDNumberCT, &s.PhoneCT, &s.MaskedCT,
+			&s.Status, &since, &created, &retain)
+	if err != nil {
+		return Subject{}, wrap("subject", err)
+	}
+	s.StatusSince, s.Created, s.RetainUntil = fromNanos(since), fromNanos(created), fromNanos(retain)
+	return s, nil
+}
+
+// Consent reads a subject's consent record; ErrNotFound if the subject is
+// absent or deleted.
+func (db *DB) Consent(ctx context.Context, subjectID string) (Consent, error) {
+	var c Consent
+	var accepted int64
+	var fields string
+	err := db.r.QueryRowContext(ctx, `SELECT subject_id, notice_version, accepted_at, fields, purpose
+		FROM consents WHERE subject_id = ?`, subjectID).
+		Scan(&c.SubjectID, &c.NoticeVersion, &accepted, &fields, &c.Purpose)
+	if err != nil {
+		return Consent{}, wrap("consent", err)
+	}
+	c.AcceptedAt = fromNanos(accepted)
+	if err := json.Unmarshal([]byte(fields), &c.Fields); err != nil {
+		return Consent{}, wrap("consent", fmt.Errorf("decoding fields: %w", err))
+	}
+	if len(c.Fields) == 0 {
+		c.Fields = nil
+	}
+	return c, nil
+}
+
+// SetStatus changes a subject's status and, in the same transaction,
+// revokes every unexpired, unrevoked code of theirs, appending one outbox
+// revocation (next seq) if there were any. It returns that revocation, or
+// nil when no code needed revoking.
+//
+// A code counts as unexpired when it expires after now; now also becomes
+// the status's start and the revocation's creation time. Setting the status
+// a subject already has still revokes their live codes. It returns
+// ErrNotFound for an unknown subject and ErrInvalid for an unknown status.
+func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time) (*Revocation, error) {
+	const op = "set status"
+	if !statuses[status] || now.IsZero() {
+		return nil, invalid(op, "unknown status or zero time")
+	}
+	var rev *Revocation
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`,
+			status, nanos(now), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("subject", err)
+		}
+		rev, err = revokeLive(ctx, tx, id, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rev, nil
+}
+
+// DeleteSubject revokes the subject's unexpired codes (outbox, as
+// SetStatus), then deletes the subject row with its data key, consent and
+// tokens in one transaction. Code rows keep only jti and expiry.
+//
+// Code rows keep their jti, key id, times and revoked flag (needed for
+// revocation snapshots until they expire) but lose their subject link and
+// sealed text.
+//
+// It returns the revocation, nil if no code was live, and ErrNotFound for
+// an unknown (or already deleted) subject.
+func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time) (*Revocation, error) {
+	const op = "delete subject"
+	if now.IsZero() {
+		return nil, invalid(op, "zero time")
+	}
+	var rev *Revocation
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
+			return notFound("subject", err)
+		}
+		var err error
+		if rev, err = revokeLive(ctx, tx, id, now); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`,
+			`DELETE FROM tokens WHERE subject_id = ?`,
+			`DELETE FROM consents WHERE subject_id = ?`,
+			`DELETE FROM subjects WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rev, nil
+}
+
+// revokeLive marks the subject's unexpired, unrevoked codes revoked and
+// appends them to the outbox as one revocation; nil if there were none.
+func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) (*Revocation, error) {
+	entries, err := queryAll(ctx, tx, "revoke", scanRevocationEntry, `UPDATE codes SET revoked = 1
+		WHERE subject_id = ? AND revoked = 0 AND expires > ?
+		RETURNING jti, expires`, subjectID, nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	return appendRevocation(ctx, tx, entries, now)
+}
+
+// notFound turns a missing row (sql.ErrNoRows or nil from a zero
+// RowsAffected) into ErrNotFound naming what was missing, and passes other
+// errors through.
+func notFound(what string, err error) error {
+	if err == nil || errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}
+
+// nonNil makes a nil slice encode as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

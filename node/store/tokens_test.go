@@ -1,0 +1,86 @@
+package store
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestTokenRoundTripAndRoleChecks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	op := Token{Hash: []byte("operator-hash"), Role: "operator", Label: "ops desk", Created: t0}
+	if err := db.InsertToken(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Token(ctx, op.Hash)
+	if err != nil || !reflect.DeepEqual(got, op) {
+		t.Fatalf("Token = %+v, %v; want %+v", got, err, op)
+	}
+	wantErr(t, db.InsertToken(ctx, op), ErrConflict)
+	_, err = db.Token(ctx, []byte("unknown"))
+	wantErr(t, err, ErrNotFound)
+
+	for name, tc := range map[string]struct {
+		tok  Token
+		want error
+	}{
+		"unknown role":              {Token{Hash: []byte("h1"), Role: "admin"}, ErrInvalid},
+		"resident without subject":  {Token{Hash: []byte("h2"), Role: "resident"}, ErrInvalid},
+		"operator bound to subject": {Token{Hash: []byte("h3"), Role: "operator", SubjectID: "s1"}, ErrInvalid},
+		"scanner without scanner":   {Token{Hash: []byte("h4"), Role: "scanner"}, ErrInvalid},
+		"resident of nobody":        {Token{Hash: []byte("h5"), Role: "resident", SubjectID: "nobody"}, ErrNotFound},
+		"missing hash":              {Token{Role: "operator"}, ErrInvalid},
+	} {
+		t.Run(name, func(t *testing.T) { wantErr(t, db.InsertToken(ctx, tc.tok), tc.want) })
+	}
+}
+
+func TestScannerRoundTripAndRemoveDeletesItsTokens(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	sc := Scanner{ID: "sc1", Name: "Gate 3", Place: "station", Created: t0}
+	tok := Token{Hash: []byte("scanner-hash-1"), Created: t0}
+	if err := db.AddScanner(ctx, sc, tok); err != nil {
+		t.Fatal(err)
+	}
+	other := Scanner{ID: "sc2", Name: "Desk", Place: "workplace", Scope: "status", Created: t0.Add(time.Minute)}
+	if err := db.AddScanner(ctx, other, Token{Hash: []byte("scanner-hash-2")}); err != nil {
+		t.Fatal(err)
+	}
+	spare := Token{Hash: []byte("scanner-hash-1b"), Role: "scanner", ScannerID: "sc1", Created: t0}
+	if err := db.InsertToken(ctx, spare); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, db.AddScanner(ctx, sc, Token{}), ErrConflict)
+
+	sc.Scope = "status" // the default
+	if got, err := db.Scanner(ctx, "sc1"); err != nil || !reflect.DeepEqual(got, sc) {
+		t.Fatalf("Scanner = %+v, %v; want %+v", got, err, sc)
+	}
+	if got, err := db.Token(ctx, tok.Hash); err != nil || got.Role != "scanner" || got.ScannerID != "sc1" {
+		t.Fatalf("scanner token = %+v, %v", got, err)
+	}
+	if all, err := db.Scanners(ctx); err != nil || !reflect.DeepEqual(all, []Scanner{sc, other}) {
+		t.Fatalf("Scanners = %+v, %v", all, err)
+	}
+
+	if err := db.RemoveScanner(ctx, "sc1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range [][]byte{tok.Hash, spare.Hash} {
+		_, err := db.Token(ctx, h)
+		wantErr(t, err, ErrNotFound)
+	}
+	if _, err := db.Token(ctx, []byte("scanner-hash-2")); err != nil {
+		t.Errorf("another scanner's token went too: %v", err)
+	}
+	if got, _ := db.Scanner(ctx, "sc1"); !got.Disabled {
+		t.Error("removed scanner not disabled")
+	}
+	wantErr(t, db.RemoveScanner(ctx, "nope"), ErrNotFound)
+	_, err := db.Scanner(ctx, "nope")
+	wantErr(t, err, ErrNotFound)
+}
