@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+)
+
+func newKeysCmd() *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "List, rotate or mark compromised the node's signing keys"}
+
+	list := &cobra.Command{Use: "list", Short: "List signing keys and their states", Args: cobra.NoArgs}
+	lc := addClientFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out any
+		if err := lc.do(cmd.Context(), http.MethodGet, "/v1/keys", nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+
+	rotate := &cobra.Command{Use: "rotate", Short: "Retire the active key now and activate the next one", Args: cobra.NoArgs,
+		Long: `rotate retires the active signing key and activates the next. Codes the
+old key signed keep verifying until they expire; new codes use the new key.
+Peers receive the new keyset before any code it signs.`}
+	rc := addClientFlags(rotate)
+	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out any
+		if err := rc.do(cmd.Context(), http.MethodPost, "/v1/keys/rotate", nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+
+	var yes bool
+	comp := &cobra.Command{Use: "compromise KID", Short: "Mark a signing key compromised: every code it signed fails at once", Args: cobra.ExactArgs(1)}
+	cc := addClientFlags(comp)
+	comp.Flags().BoolVar(&yes, "yes", false, "confirm: codes signed by this key stop verifying everywhere")
+	comp.RunE = func(cmd *cobra.Command, args []string) error {
+		if !yes {
+			fmt.Fprintf(cmd.OutOrStdout(), "This marks key %s compromised. Every code it signed will fail verification in every\n"+
+				"province as soon as they receive the new keyset; residents must get new codes.\nRun again with --yes to do it.\n", args[0])
+			return nil
+		}
+		var out any
+		if err := cc.do(cmd.Context(), http.MethodPost, "/v1/keys/"+url.PathEscape(args[0])+"/compromise", nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	keys.AddCommand(list, rotate, comp)
+	return keys
+}
+
+func newScannerCmd() *cobra.Command {
+	sc := &cobra.Command{Use: "scanner", Short: "Register, list or remove scanner devices"}
+
+	var name, place string
+	add := &cobra.Command{Use: "add", Short: "Register a scanner; prints its token once", Args: cobra.NoArgs}
+	ac := addClientFlags(add)
+	add.Flags().StringVar(&name, "name", "", "device name (required)")
+	add.Flags().StringVar(&place, "place", "checkpoint", "kind of place: checkpoint, station, workplace...")
+	_ = add.MarkFlagRequired("name")
+	add.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out any
+		if err := ac.do(cmd.Context(), http.MethodPost, "/v1/scanners", map[string]string{"name": name, "place": place}, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+
+	list := &cobra.Command{Use: "list", Short: "List registered scanners", Args: cobra.NoArgs}
+	lc := addClientFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out any
+		if err := lc.do(cmd.Context(), http.MethodGet, "/v1/scanners", nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+
+	rm := &cobra.Command{Use: "remove ID", Short: "Remove a scanner; its token stops working at once", Args: cobra.ExactArgs(1)}
+	rmc := addClientFlags(rm)
+	rm.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := rmc.do(cmd.Context(), http.MethodDelete, "/v1/scanners/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "removed scanner %s\n", args[0])
+		return nil
+	}
+	sc.AddCommand(add, list, rm)
+	return sc
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// client calls a running node's API with an operator token, so that
+// administration works while the node serves.
+type client struct {
+	url, token string
+	http       *http.Client
+}
+
+func addClientFlags(cmd *cobra.Command) *client {
+	c := &client{http: &http.Client{Timeout: 30 * time.Second}}
+	cmd.Flags().StringVar(&c.url, "url", os.Getenv("HCNODE_URL"), "node URL (or $HCNODE_URL)")
+	cmd.Flags().StringVar(&c.token, "token", os.Getenv("HCNODE_TOKEN"), "operator token (or $HCNODE_TOKEN)")
+	return c
+}
+
+func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	if c.url == "" || c.token == "" {
+		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+			return fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
+		}
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = b
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func newIssueCmd() *cobra.Command {
+	var subject, qrOut string
+	var paper bool
+	cmd := &cobra.Command{Use: "issue", Short: "Issue a code for an enrolled resident (through a running node)"}
+	cl := addClientFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		var out struct {
+			Code  string `json:"code"`
+			JTI   string `json:"jti"`
+			Exp   int64  `json:"exp"`
+			QRURL string `json:"qr_url"`
+		}
+		if err := cl.do(ctx, http.MethodPost, "/v1/subjects/"+subject+"/codes", map[string]bool{"paper": paper}, &out); err != nil {
+			return err
+		}
+		if qrOut != "" {
+			var png []byte
+			if err := cl.do(ctx, http.MethodGet, out.QRURL, nil, &png); err != nil {
+				return err
+			}
+			if err := os.WriteFile(qrOut, png, 0o600); err != nil {
+				return err
+			}
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	cmd.Flags().StringVar(&subject, "subject", "", "subject id (required)")
+	cmd.Flags().BoolVar(&paper, "paper", false, "a paper code: longer validity, for people without phones")
+	cmd.Flags().StringVar(&qrOut, "qr", "", "also write the QR image to this PNG file")
+	_ = cmd.MarkFlagRequired("subject")
+	return cmd
+}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hcfed/hcfed/node"
+)
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.n.Ready(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(ctx); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) jwks(c echo.Context) error {
+	ks := s.n.State().Keyset(s.n.Province())
+	if ks == nil {
+		return node.Errorf(node.EUnavailable, "no keyset yet")
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	return c.JSON(http.StatusOK, ks.JWKS())
+}
+
+func (s *Server) keyset(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	return c.Blob(http.StatusOK, "application/jose", []byte(s.n.Keyset()))
+}
+
+func (s *Server) trustList(c echo.Context) error {
+	if s.cfg.TrustList == nil {
+		return node.Errorf(node.ENotFound, "this node holds no federation trust list")
+	}
+	doc := s.cfg.TrustList()
+	if doc == nil {
+		return node.Errorf(node.ENotFound, "this node holds no federation trust list")
+	}
+	return c.Blob(http.StatusOK, "application/jose+json", doc)
+}
+
+func (s *Server) privacy(c echo.Context) error {
+	return c.JSON(http.StatusOK, s.n.PrivacyNotice())
+}
+
+func (s *Server) federation(c echo.Context) error {
+	if s.cfg.Federation != nil {
+		return c.JSON(http.StatusOK, s.cfg.Federation())
+	}
+	return c.JSON(http.StatusOK, s.n.FederationView())
+}
+
+func (s *Server) enrol(c echo.Context) error {
+	var in node.Enrolment
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	out, err := s.n.Enrol(c.Request().Context(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) setStatus(c echo.Context) error {
+	var in struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	if err := s.n.SetStatus(c.Request().Context(), principal(c), c.Param("id"), in.Status, in.Reason); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id"), "status": in.Status})
+}
+
+func (s *Server) issue(c echo.Context) error {
+	var in struct {
+		Paper bool `json:"paper"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
+	out, err := s.n.IssueCode(c.Request().Context(), principal(c), c.Param("id"), in.Paper)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"code": out.Code, "jti": out.JTI, "exp": out.Expires.Unix(), "qr_url": out.QRURL})
+}
+
+func (s *Server) deleteSubject(c echo.Context) error {
+	if err := s.n.DeleteSubject(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) qr(c echo.Context) error {
+	png, err := s.n.CodeQR(c.Request().Context(), principal(c), c.Param("jti"))
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "image/png", png)
+}
+
+func (s *Server) verify(c echo.Context) error {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	v, err := s.n.Verify(c.Request().Context(), principal(c), in.Code)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) addScanner(c echo.Context) error {
+	var in struct {
+		Name  string `json:"name"`
+		Place string `json:"place"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	out, err := s.n.AddScanner(c.Request().Context(), principal(c), in.Name, in.Place)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) listScanners(c echo.Context) error {
+	list, err := s.n.Scanners(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	type item struct {
+		ID      string    `json:"id"`
+		Name    string    `json:"name"`
+		Place   string    `json:"place"`
+		Scope   string    `json:"scope"`
+		Created time.Time `json:"created"`
+	}
+	out := make([]item, 0, len(list))
+	for _, sc := range list {
+		if !sc.Disabled {
+			out = append(out, item{sc.ID, sc.Name, sc.Place, sc.Scope, sc.Created})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"scanners": out})
+}
+
+func (s *Server) removeScanner(c echo.Context) error {
+	if err := s.n.RemoveScanner(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) listKeys(c echo.Context) error {
+	keys, err := s.n.Keys(principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (s *Server) rotateKeys(c echo.Context) error {
+	if err := s.n.RotateKeys(c.Request().Context(), principal(c)); err != nil {
+		return err
+	}
+	return s.listKeys(c)
+}
+
+func (s *Server) compromiseKey(c echo.Context) error {
+	if err := s.n.CompromiseKey(c.Request().Context(), principal(c), c.Param("kid")); err != nil {
+		return err
+	}
+	return s.listKeys(c)
+}

@@ -1,0 +1,217 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hcfed/hcfed/node"
+)
+
+// Ready reports whether the node can serve; nil means ready. The
+// federation layer supplies one that checks its connection.
+type Ready func(ctx context.Context) error
+
+// Config wires a Server.
+type Config struct {
+	Node   *node.Node
+	Logger *slog.Logger
+	Ready  Ready // optional extra readiness check
+	// Federation answers GET /v1/federation; nil serves the node's own view.
+	Federation func() any
+	// TrustList answers GET /.well-known/hcfed/trustlist; nil is 404.
+	TrustList func() []byte
+}
+
+// Server is a node's HTTP API.
+type Server struct {
+	n    *node.Node
+	log  *slog.Logger
+	cfg  Config
+	echo *echo.Echo
+	http *http.Server
+}
+
+
+// New builds the routes.
+func New(cfg Config) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{n: cfg.Node, log: cfg.Logger, cfg: cfg, echo: e}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	e.HTTPErrorHandler = s.errorHandler
+	limit := cfg.Node.Settings().Limits.BodyBytes
+	e.Use(middleware.RequestID())
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
+	e.Use(middleware.BodyLimit(strconv.FormatInt(limit, 10)))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Node.Metrics().Registry, promhttp.HandlerOpts{})))
+	e.GET("/.well-known/jwks.json", s.jwks)
+	e.GET("/.well-known/hcfed/keyset", s.keyset)
+	e.GET("/.well-known/hcfed/trustlist", s.trustList)
+	e.GET("/v1/privacy", s.privacy)
+	e.GET("/v1/federation", s.federation)
+
+	v1 := e.Group("/v1", noStore, s.auth)
+	v1.POST("/subjects", s.enrol)
+	v1.PUT("/subjects/:id/status", s.setStatus)
+	v1.POST("/subjects/:id/codes", s.issue)
+	v1.DELETE("/subjects/:id", s.deleteSubject)
+	v1.GET("/codes/:jti/qr.png", s.qr)
+	v1.POST("/verify", s.verify)
+	v1.POST("/scanners", s.addScanner)
+	v1.GET("/scanners", s.listScanners)
+	v1.DELETE("/scanners/:id", s.removeScanner)
+	v1.GET("/keys", s.listKeys)
+	v1.POST("/keys/rotate", s.rotateKeys)
+	v1.POST("/keys/:kid/compromise", s.compromiseKey)
+	return s
+}
+
+// Handler is the API as an http.Handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves on l until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.http.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
+	s.log.Error("panic in handler", "err", err, "route", c.Path(), "request_id", requestID(c))
+	return err
+}
+
+func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
+
+// observe records metrics and one log line per request: route pattern,
+// status, duration and request id — never bodies, tokens or path ids.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	m := s.n.Metrics()
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		m.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		m.HTTPSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if status >= 500 || s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+			s.log.Info("http", "method", c.Request().Method, "route", route, "status", status,
+				"ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
+		}
+		return nil
+	}
+}
+
+// noStore forbids caching of anything under /v1: scanners and browsers
+// must not keep what they were shown (seed rule 7).
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// auth resolves the bearer token into a principal for the handlers.
+func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return node.Errorf(node.EUnauthorized, "missing or malformed bearer token")
+		}
+		p, err := s.n.Authenticate(c.Request().Context(), strings.TrimSpace(tok))
+		if err != nil {
+			return err
+		}
+		c.Set("principal", p)
+		return next(c)
+	}
+}
+
+func principal(c echo.Context) node.Principal {
+	p, _ := c.Get("principal").(node.Principal)
+	return p
+}
+
+// bind decodes a JSON body strictly: unknown fields, trailing data and
+// wrong types are EInvalid, and nothing is changed.
+func bind(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return he
+		}
+		return node.Errorf(node.ETooLarge, "request body too large or unreadable")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return node.Errorf(node.EInvalid, "invalid JSON: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return node.Errorf(node.EInvalid, "invalid JSON: trailing data")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return "field " + te.Field + " has the wrong type"
+	case errors.As(err, &se):
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "malformed"
+}

@@ -1,0 +1,61 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrorCode is a stable, snake_case error code that API clients switch on.
+type ErrorCode string
+
+// Error codes. node/api maps each to one HTTP status.
+const (
+	EInvalid         ErrorCode = "invalid"
+	EUnauthorized    ErrorCode = "unauthorized"
+	EForbidden       ErrorCode = "forbidden"
+	ENotFound        ErrorCode = "not_found"
+	EConflict        ErrorCode = "conflict"
+	EConsentRequired ErrorCode = "consent_required"
+	ENotCollected    ErrorCode = "field_not_collected"
+	ETooLarge        ErrorCode = "too_large"
+	ERateLimited     ErrorCode = "rate_limited"
+	EUnavailable     ErrorCode = "unavailable"
+	EInternal        ErrorCode = "internal"
+)
+
+// Error is an error meant for the client: its message is safe to show.
+type Error struct {
+	Code    ErrorCode
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCodeOf returns the code of err, or EInternal for anything that is
+// not an *Error: such errors are never shown to a client.
+func ErrorCodeOf(err error) ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessageOf returns the client-safe message of err.
+func ErrorMessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+func errorsIsCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,243 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Federation is what the node tells the federation layer. A standalone
+// node has none.
+type Federation interface {
+	// KeysChanged is called after the node's keyset or content keys
+	// changed, so the new keyset and content-key grants can be published.
+	KeysChanged(ctx context.Context)
+	// RevocationsPending is called after a revocation was committed to the
+	// outbox, so it can be published.
+	RevocationsPending(ctx context.Context)
+}
+
+// Config wires a Node. DB, KEK and Settings are required.
+type Config struct {
+	DB       *store.DB
+	KEK      *seal.Key
+	Settings config.Config
+	// State is the trust state to verify with; nil makes a standalone
+	// state in which only this province is a member.
+	State   *trust.State
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time // defaults to time.Now
+	Rand    io.Reader        // defaults to crypto/rand
+}
+
+// Node is one province's node. Its methods are safe for concurrent use.
+type Node struct {
+	cfg     config.Config
+	db      *store.DB
+	kek     *seal.Key
+	state   *trust.State
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	rand    io.Reader
+	fed     Federation
+
+	keyMu     sync.Mutex // serialises key changes
+	keys      *keyring
+	keysetExp time.Time
+	keysetRaw atomic.Pointer[string]
+	issuer    atomic.Pointer[trust.CodeIssuer]
+	signer    atomic.Pointer[trust.StatementSigner]
+
+	limiters *scannerLimiters
+	auditor  *auditor
+}
+
+// New opens a node whose keys were created by InitKeys.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.DB == nil || cfg.KEK == nil {
+		return nil, errors.New("node: DB and KEK are required")
+	}
+	if err := cfg.Settings.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg.Settings, db: cfg.DB, kek: cfg.KEK, state: cfg.State, log: cfg.Logger,
+		metrics: cfg.Metrics, now: cfg.Now, rand: cfg.Rand}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	n.log = n.log.With("province", n.cfg.Province)
+	if n.metrics == nil {
+		n.metrics = NewMetrics()
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.rand == nil {
+		n.rand = rand.Reader
+	}
+	prov, err := n.db.GetMeta(ctx, "province")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if prov != n.cfg.Province {
+		return nil, Errorf(EUnavailable, "database belongs to province %q, config says %q: run 'hcnode init' or fix the config", prov, n.cfg.Province)
+	}
+	if n.keys, err = loadKeyring(ctx, n.db, n.kek); err != nil {
+		return nil, err
+	}
+	if n.state == nil {
+		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: n.keys.enc,
+			SelfRoot: &n.keys.root.PublicKey}); err != nil {
+			return nil, err
+		}
+	}
+	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
+	n.auditor = newAuditor(n.db, n.log)
+	if err := n.loadOwnRevocations(ctx); err != nil {
+		return nil, err
+	}
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	if _, err := n.maintainKeys(ctx, n.now()); err != nil {
+		return nil, err
+	}
+	if err := n.republish(ctx, n.now()); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// EncKey is the node's content-key-grant decryption key, for building a
+// federation trust state before New.
+func EncKey(ctx context.Context, db *store.DB, kek *seal.Key) (*trust.Key, error) {
+	kr, err := loadKeyring(ctx, db, kek)
+	if err != nil {
+		return nil, err
+	}
+	return &trust.Key{Public: &kr.enc.PublicKey}, nil
+}
+
+// SetFederation attaches the federation layer. Call before Run.
+func (n *Node) SetFederation(f Federation) { n.fed = f }
+
+// Province is the node's province id.
+func (n *Node) Province() string { return n.cfg.Province }
+
+// Settings returns the node's configuration.
+func (n *Node) Settings() config.Config { return n.cfg }
+
+// State is the node's trust state.
+func (n *Node) State() *trust.State { return n.state }
+
+// Metrics are the node's metrics.
+func (n *Node) Metrics() *Metrics { return n.metrics }
+
+// Now is the node's clock.
+func (n *Node) Now() time.Time { return n.now() }
+
+// Keyset is the node's current signed keyset statement.
+func (n *Node) Keyset() string {
+	if p := n.keysetRaw.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Signer signs statements with the node's active signing key.
+func (n *Node) Signer() *trust.StatementSigner { return n.signer.Load() }
+
+// ContentKeys returns the node's own live content keys.
+func (n *Node) ContentKeys() []trust.ContentKey {
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	return append([]trust.ContentKey(nil), n.keys.content...)
+}
+
+// Run does the node's periodic work until ctx ends: key schedule, pruning
+// of expired revocations. It returns when ctx is done.
+func (n *Node) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := n.Tick(ctx); err != nil {
+				n.log.Error("periodic maintenance failed", "err", err)
+			}
+		}
+	}
+}
+
+// Tick runs the periodic work once, at the node's clock.
+func (n *Node) Tick(ctx context.Context) error {
+	now := n.now()
+	n.state.Prune(now)
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	changed, err := n.maintainKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
+	epochMoved := n.issuer.Load() == nil || n.issuer.Load().ContentKeyID() != trust.ContentKeyID(n.cfg.Province, id)
+	if changed || now.Add(n.cfg.Keys.Rotation).After(n.keysetExp) {
+		return n.republish(ctx, now)
+	}
+	if epochMoved {
+		return n.installIssuer(ctx, now)
+	}
+	return nil
+}
+
+// Close flushes the audit log.
+func (n *Node) Close() error {
+	n.auditor.close()
+	return nil
+}
+
+func (n *Node) loadOwnRevocations(ctx context.Context) error {
+	es, err := n.db.LiveRevocations(ctx, n.now())
+	if err != nil {
+		return err
+	}
+	seq, err := n.db.LastRevocationSeq(ctx)
+	if err != nil {
+		return err
+	}
+	n.state.RevokeOwn(seq, toTrustEntries(es), n.now())
+	return nil
+}
+
+func toTrustEntries(es []store.RevocationEntry) []trust.RevocationEntry {
+	out := make([]trust.RevocationEntry, len(es))
+	for i, e := range es {
+		out[i] = trust.RevocationEntry{JTI: e.JTI, Expires: e.Expires.Unix()}
+	}
+	return out
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// internal wraps an unexpected error; it is logged by the API layer and
+// never shown to a client.
+func internal(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }

@@ -1,0 +1,78 @@
+package node
+
+import (
+	"context"
+	"errors"
+)
+
+// Notice is the privacy notice a resident consents to (seed rules 2-4):
+// what is collected and why, what a scanner sees, where the code may be
+// used, how long data is kept, and how to appeal or delete. It is served
+// in Chinese and English, with a version that consent records refer to.
+type Notice struct {
+	Version       string            `json:"version"`
+	Province      string            `json:"province"`
+	Purpose       string            `json:"purpose"`
+	Collected     []string          `json:"collected"`
+	ScannerSees   []string          `json:"scanner_sees"`
+	NeverInCode   []string          `json:"never_in_code"`
+	Retention     map[string]string `json:"retention"`
+	CodeValidity  map[string]string `json:"code_validity"`
+	YourRights    []string          `json:"your_rights"`
+	Text          map[string]string `json:"text"`
+	ConsentFields []string          `json:"consent_fields"`
+}
+
+// PrivacyNotice returns the current notice.
+func (n *Node) PrivacyNotice() Notice {
+	c := n.cfg
+	return Notice{
+		Version: c.Privacy.NoticeVersion, Province: c.Province, Purpose: c.Privacy.Purpose,
+		Collected:   c.Privacy.Collect,
+		ScannerSees: []string{"status colour", "masked name (first character)", "issuing province", "validity"},
+		NeverInCode: []string{"name", "id_number", "phone", "birth date", "address", "travel history"},
+		Retention: map[string]string{
+			"personal_data": c.Privacy.Retention.Subjects.String(),
+			"code_records":  c.Privacy.Retention.Codes.String(),
+			"audit_log":     c.Privacy.Retention.Audit.String(),
+		},
+		CodeValidity: map[string]string{"phone": c.Codes.Lifetime.String(), "paper": c.Codes.PaperLifetime.String()},
+		YourRights:   []string{"see which data is held", "appeal a status you think is wrong", "delete your record at any time (DELETE /v1/subjects/{id})", "a paper code at a service point if you have no phone"},
+		Text: map[string]string{
+			"zh-CN": "本健康码仅用于" + c.Privacy.Purpose + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + c.Privacy.Purpose + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
+		},
+		ConsentFields: []string{"notice_version", "accepted"},
+	}
+}
+
+// FederationView is the node's view of the federation when it runs alone.
+func (n *Node) FederationView() any {
+	snap := n.state.Snapshot()
+	members := []map[string]any{}
+	for id, m := range snap.Members {
+		ks := n.state.Keyset(id)
+		var ver uint64
+		if ks != nil {
+			ver = ks.Version
+		}
+		members = append(members, map[string]any{"id": id, "name": m.Name, "status": m.Status,
+			"keyset_version": ver, "revocation_seq": n.state.RevocationSeq(id)})
+	}
+	return map[string]any{"self": n.cfg.Province, "mode": "standalone", "members": members}
+}
+
+// Ready reports whether the node can issue and verify: database reachable
+// and keys loaded.
+func (n *Node) Ready(ctx context.Context) error {
+	if n.issuer.Load() == nil {
+		return errors.New("no code issuer: keys not loaded")
+	}
+	if _, err := n.db.GetMeta(ctx, "province"); err != nil {
+		return errors.New("database not reachable")
+	}
+	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {
+		return errors.New("trust data is stale")
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// ScannerScope is the only scope a scanner can have: it sees the status
+// colour and the masked name, never more.
+const ScannerScope = "status"
+
+// NewScanner is a scanner registration: its token is shown once.
+type NewScanner struct {
+	ID    string `json:"id"`
+	Token string `json:"token"`
+}
+
+// AddScanner registers a scanning device of a kind of place.
+func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) (NewScanner, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return NewScanner{}, err
+	}
+	name, place = strings.TrimSpace(name), strings.TrimSpace(place)
+	if name == "" || len(name) > 100 || len(place) > 50 {
+		return NewScanner{}, Errorf(EInvalid, "name is required (≤100 bytes), place ≤50 bytes")
+	}
+	id, err := randomID(n.rand, "sc_")
+	if err != nil {
+		return NewScanner{}, internal("add scanner", err)
+	}
+	tok, hash, err := NewToken(n.rand)
+	if err != nil {
+		return NewScanner{}, internal("add scanner", err)
+	}
+	now := n.now()
+	err = n.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
+		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now})
+	if err != nil {
+		return NewScanner{}, internal("add scanner", err)
+	}
+	n.audit(ctx, string(p.Role), "scanner.add", id, map[string]any{"place": place})
+	return NewScanner{ID: id, Token: tok}, nil
+}
+
+// Scanners lists registered scanners (never their tokens).
+func (n *Node) Scanners(ctx context.Context, p Principal) ([]store.Scanner, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return nil, err
+	}
+	return n.db.Scanners(ctx)
+}
+
+// RemoveScanner disables a scanner; its token stops working at once.
+func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error {
+	if err := require(p, RoleOperator); err != nil {
+		return err
+	}
+	err := n.db.RemoveScanner(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(ENotFound, "no such scanner")
+	}
+	if err != nil {
+		return internal("remove scanner", err)
+	}
+	n.audit(ctx, string(p.Role), "scanner.remove", id, nil)
+	return nil
+}

@@ -1,0 +1,320 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// ConsentInput is what the resident agreed to at enrolment.
+type ConsentInput struct {
+	NoticeVersion string `json:"notice_version"`
+	Accepted      bool   `json:"accepted"`
+}
+
+// Enrolment is a request to enrol a resident. Fields the node is not
+// configured to collect must be empty.
+type Enrolment struct {
+	Name     string       `json:"name"`
+	IDNumber string       `json:"id_number"`
+	Phone    string       `json:"phone"`
+	Status   string       `json:"status"` // initial status; default green
+	Consent  ConsentInput `json:"consent"`
+}
+
+// Enrolled is the result of an enrolment: the resident token is shown once.
+type Enrolled struct {
+	ID            string `json:"id"`
+	ResidentToken string `json:"resident_token"`
+	Status        string `json:"status"`
+}
+
+// masked is the sealed record of what a scanner may show.
+type masked struct {
+	Name string `json:"dn"`
+	Doc  string `json:"doc"`
+}
+
+func fieldAAD(id, field string) []byte { return []byte("subject:" + id + ":" + field) }
+
+// Enrol registers a resident with their informed consent. It refuses
+// without consent to the current notice, and refuses personal data the
+// node is not configured to collect (minimal collection).
+func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return Enrolled{}, err
+	}
+	if !in.Consent.Accepted {
+		return Enrolled{}, Errorf(EConsentRequired, "the resident has not accepted the privacy notice")
+	}
+	if in.Consent.NoticeVersion != n.cfg.Privacy.NoticeVersion {
+		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, n.cfg.Privacy.NoticeVersion)
+	}
+	fields, err := n.checkFields(in)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	status := in.Status
+	if status == "" {
+		status = string(trust.Green)
+	}
+	if !trust.Status(status).Valid() {
+		return Enrolled{}, Errorf(EInvalid, "status must be green, yellow or red")
+	}
+	now := n.now()
+	id, err := randomID(n.rand, "s_")
+	if err != nil {
+		return Enrolled{}, internal("enrol", err)
+	}
+	dkRaw := seal.NewKeyMaterial()
+	dk, err := seal.NewKey(dkRaw)
+	if err != nil {
+		return Enrolled{}, internal("enrol", err)
+	}
+	m, _ := json.Marshal(masked{Name: trust.MaskName(in.Name), Doc: trust.MaskDocument(in.IDNumber)})
+	s := store.Subject{ID: id, DataKey: n.kek.Seal(fieldAAD(id, "dk"), dkRaw),
+		NameCT: dk.Seal(fieldAAD(id, "name"), []byte(in.Name)), IDNumberCT: dk.Seal(fieldAAD(id, "id_number"), []byte(in.IDNumber)),
+		MaskedCT: dk.Seal(fieldAAD(id, "masked"), m), Status: status, StatusSince: now, Created: now,
+		RetainUntil: now.Add(n.cfg.Privacy.Retention.Subjects)}
+	if in.Phone != "" {
+		s.PhoneCT = dk.Seal(fieldAAD(id, "phone"), []byte(in.Phone))
+	}
+	tok, hash, err := NewToken(n.rand)
+	if err != nil {
+		return Enrolled{}, internal("enrol", err)
+	}
+	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
+	if err := n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now}); err != nil {
+		return Enrolled{}, internal("enrol", err)
+	}
+	n.audit(ctx, "operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields})
+	return Enrolled{ID: id, ResidentToken: tok, Status: status}, nil
+}
+
+// checkFields validates the personal fields and returns which were given.
+func (n *Node) checkFields(in Enrolment) ([]string, error) {
+	var fields []string
+	for _, f := range []struct{ name, value string }{{"name", in.Name}, {"id_number", in.IDNumber}, {"phone", in.Phone}} {
+		if f.value == "" {
+			continue
+		}
+		if !n.cfg.Collects(f.name) {
+			return nil, Errorf(ENotCollected, "this node does not collect %s; leave it out", f.name)
+		}
+		fields = append(fields, f.name)
+	}
+	if n.cfg.Collects("name") {
+		if c := utf8.RuneCountInString(in.Name); c < 1 || c > 64 || strings.TrimSpace(in.Name) != in.Name {
+			return nil, Errorf(EInvalid, "name is required, 1-64 characters, no surrounding spaces")
+		}
+	}
+	if n.cfg.Collects("id_number") && !ValidIDNumber(in.IDNumber) {
+		return nil, Errorf(EInvalid, "id_number is not a valid 18-character resident identity number")
+	}
+	if in.Phone != "" && (len(in.Phone) < 5 || len(in.Phone) > 20 || strings.Trim(in.Phone, "+0123456789") != "") {
+		return nil, Errorf(EInvalid, "phone must be 5-20 digits, optionally starting with +")
+	}
+	return fields, nil
+}
+
+// ValidIDNumber checks an 18-character resident identity number's form
+// and its GB 11643 check character.
+func ValidIDNumber(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		sum += int(s[i]-'0') * weights[i]
+	}
+	return s[17] == "10X98765432"[sum%11]
+}
+
+func randomID(r io.Reader, prefix string) (string, error) {
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// subject loads a subject, mapping absence to ENotFound.
+func (n *Node) subject(ctx context.Context, id string) (store.Subject, error) {
+	s, err := n.db.Subject(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s, Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return s, internal("subject", err)
+	}
+	return s, nil
+}
+
+// SetStatus changes a resident's health status and revokes every
+// unexpired code issued to them, committed in one transaction and then
+// published.
+func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason string) error {
+	if err := require(p, RoleOperator); err != nil {
+		return err
+	}
+	if !trust.Status(status).Valid() {
+		return Errorf(EInvalid, "status must be green, yellow or red")
+	}
+	if len(reason) > 200 {
+		return Errorf(EInvalid, "reason is limited to 200 characters")
+	}
+	rev, err := n.db.SetStatus(ctx, id, status, n.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return internal("set status", err)
+	}
+	n.metrics.StatusChanges.Inc()
+	n.revoked(ctx, rev)
+	n.audit(ctx, "operator", "subject.status", id, map[string]any{"status": status, "revoked": revCount(rev)})
+	return nil
+}
+
+// DeleteSubject revokes a resident's codes and deletes their record; the
+// data key goes with it, so any copy of the ciphertext is unreadable.
+func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error {
+	if err := requireSubject(p, id); err != nil {
+		return err
+	}
+	rev, err := n.db.DeleteSubject(ctx, id, n.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return internal("delete subject", err)
+	}
+	n.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
+	n.revoked(ctx, rev)
+	n.audit(ctx, string(p.Role), "subject.delete", id, map[string]any{"revoked": revCount(rev)})
+	return nil
+}
+
+func revCount(r *store.Revocation) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Entries)
+}
+
+// revoked applies a committed revocation locally at once and tells the
+// federation layer to publish it.
+func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
+	if rev == nil {
+		return
+	}
+	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
+	n.metrics.Revoked.Add(float64(len(rev.Entries)))
+	if n.fed != nil {
+		n.fed.RevocationsPending(ctx)
+	}
+}
+
+// Issued is a newly issued code.
+type Issued struct {
+	Code    string    `json:"code"`
+	JTI     string    `json:"jti"`
+	Expires time.Time `json:"exp"`
+	QRURL   string    `json:"qr_url"`
+}
+
+// IssueCode issues a code for a resident: to the resident themselves, or
+// by an operator. Paper codes (longer validity, for people without
+// phones) only by an operator at a service point.
+func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
+	if err := requireSubject(p, id); err != nil {
+		return Issued{}, err
+	}
+	if paper && p.Role != RoleOperator {
+		return Issued{}, Errorf(EForbidden, "paper codes are issued by an operator")
+	}
+	start := time.Now()
+	var out Issued
+	var err error
+	// A status change between reading the subject and recording the code
+	// makes the store refuse the code; issuing again picks up the new status.
+	for attempt := 0; attempt < 3; attempt++ {
+		out, err = n.issueOnce(ctx, id, paper)
+		if !errors.Is(err, store.ErrStatusChanged) {
+			break
+		}
+	}
+	if err != nil {
+		return Issued{}, err
+	}
+	kind := "phone"
+	if paper {
+		kind = "paper"
+	}
+	n.metrics.Issued.WithLabelValues(kind).Inc()
+	n.metrics.IssueSeconds.Observe(time.Since(start).Seconds())
+	return out, nil
+}
+
+func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
+	s, err := n.subject(ctx, id)
+	if err != nil {
+		return Issued{}, err
+	}
+	dk, err := n.dataKey(s)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	m, err := n.openMasked(s, dk)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	ci := n.issuer.Load()
+	now := n.now()
+	jti, err := trust.NewJTI(n.rand)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	life := n.cfg.Codes.Lifetime
+	if paper {
+		life = n.cfg.Codes.PaperLifetime
+	}
+	code, cl, err := ci.Issue(jti, now, now.Add(life), trust.Content{Status: trust.Status(s.Status), Name: m.Name, Doc: m.Doc})
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	exp := time.Unix(cl.Expires, 0)
+	err = n.db.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
+		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code))})
+	switch {
+	case errors.Is(err, store.ErrStatusChanged):
+		return Issued{}, err
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, Errorf(ENotFound, "no such subject")
+	case err != nil:
+		return Issued{}, internal("issue", err)
+	}
+	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
+}
+
+func (n *Node) openMasked(s store.Subject, dk *seal.Key) (masked, error) {
+	var m masked
+	b, err := dk.Open(fieldAAD(s.ID, "masked"), s.MaskedCT)
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(b, &m)
+}

@@ -1,0 +1,52 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Verification is what a scanner is told about a code: validity, why not,
+// the issuing province, and — only when valid — the colour and the masked
+// name. Nothing else leaves the node (seed rules 5 and 7).
+type Verification struct {
+	Valid      bool   `json:"valid"`
+	Reason     string `json:"reason"`
+	Issuer     string `json:"issuer,omitempty"`
+	Status     string `json:"status,omitempty"`
+	MaskedName string `json:"masked_name,omitempty"`
+	Expires    int64  `json:"exp,omitempty"`
+}
+
+// Verify checks a code for a registered scanner. An invalid code is a
+// normal result (Valid false, a Reason), not an error.
+func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verification, error) {
+	if err := require(p, RoleScanner); err != nil {
+		return Verification{}, err
+	}
+	now := n.now()
+	if !n.limiters.allow(p.ScannerID, now) {
+		return Verification{}, Errorf(ERateLimited, "too many verifications from this scanner; slow down")
+	}
+	start := time.Now()
+	res := trust.Verify(code, n.state.Snapshot(), n.state, now)
+	n.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
+	issuer := res.Issuer
+	if issuer == "" {
+		issuer = "none"
+	} else if _, ok := n.state.Snapshot().Members[issuer]; !ok {
+		issuer = "other" // bounded label cardinality: only members get their own
+	}
+	n.metrics.Verified.WithLabelValues(issuer, string(res.Reason)).Inc()
+	target := ""
+	if res.JTI != "" {
+		target = hashJTI(res.Issuer, res.JTI)
+	}
+	n.audit(ctx, "scanner:"+p.ScannerID, "code.verify", target, map[string]any{"reason": res.Reason, "iss": res.Issuer})
+	v := Verification{Valid: res.Valid(), Reason: string(res.Reason), Issuer: res.Issuer}
+	if res.Valid() {
+		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()
+	}
+	return v, nil
+}
