@@ -38,6 +38,18 @@ func NewJTI(r io.Reader) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// isJTI reports whether s is a code id as NewJTI makes them: JTILen bytes
+// in strict, unpadded base64url. Revocation matches on it exactly, so it
+// has one spelling.
+func isJTI(s string) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(JTILen) {
+		return false
+	}
+	var b [JTILen]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(s))
+	return err == nil && n == JTILen
+}
+
 // CodeIssuer signs codes for one province with one signing key, encrypting
 // their content under one content key. Build a new one when either key
 // changes. It is safe for concurrent use.
@@ -70,6 +82,9 @@ func (ci *CodeIssuer) ContentKeyID() string { return ci.ck.ID }
 func (ci *CodeIssuer) Issue(jti string, iat, exp time.Time, c Content) (string, Claims, error) {
 	if err := c.Validate(); err != nil {
 		return "", Claims{}, err
+	}
+	if !isJTI(jti) {
+		return "", Claims{}, fmt.Errorf("issue: jti %q is not %d bytes of base64url (use NewJTI)", jti, JTILen)
 	}
 	if exp.Sub(iat) > MaxCodeLifetime {
 		exp = iat.Add(MaxCodeLifetime)

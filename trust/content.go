@@ -1,7 +1,11 @@
 package trust
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -74,10 +78,8 @@ func NewContentKey(id string, nbf, exp time.Time, r io.Reader) (ContentKey, erro
 	return ContentKey{ID: id, Key: k, NotBefore: nbf, Expires: exp}, nil
 }
 
-var (
-	contentKeyAlgs = []jose.KeyAlgorithm{jose.DIRECT}
-	contentEncs    = []jose.ContentEncryption{jose.A256GCM}
-)
+// contentEncs is the only content encryption HCFed uses.
+var contentEncs = []jose.ContentEncryption{jose.A256GCM}
 
 // newContentEncrypter prepares dir/A256GCM encryption under ck.
 func newContentEncrypter(ck ContentKey) (jose.Encrypter, error) {
@@ -88,30 +90,93 @@ func newContentEncrypter(ck ContentKey) (jose.Encrypter, error) {
 	return jose.NewEncrypter(jose.A256GCM, rcpt, nil)
 }
 
-// openContent decrypts the ct claim of a code issued by iss.
+// contentHeader is the only protected header a code's ct may carry.
+type contentHeader struct {
+	Alg string `json:"alg"`
+	Enc string `json:"enc"`
+	Kid string `json:"kid"`
+}
+
+// GCM parameters of A256GCM (RFC 7518 section 5.3).
+const (
+	gcmIVLen  = 12
+	gcmTagLen = 16
+)
+
+// openContent decrypts the ct claim of a code issued by iss. The ct is a
+// compact JWE with alg dir and enc A256GCM (RFC 7516 section 5.2) and a
+// header of exactly alg, enc and kid in canonical form, every part in
+// strict base64url: the one shape Issue writes. It is opened directly
+// rather than by a general-purpose JWE parser, which would accept options
+// (zip, other algorithms, unprotected headers) a code never has.
 func openContent(ct, iss string, keys map[string]ContentKey) (Content, Reason) {
 	if len(ct) > MaxCodeLen {
 		return Content{}, ReasonMalformed
 	}
-	jwe, err := jose.ParseEncryptedCompact(ct, contentKeyAlgs, contentEncs)
-	if err != nil {
+	if strings.Count(ct, ".") != 4 || strings.ContainsAny(ct, "\r\n") {
 		return Content{}, ReasonBadContent
 	}
-	kid := jwe.Header.KeyID
-	ck, ok := keys[kid]
-	if !ok || !strings.HasPrefix(kid, iss+"/") {
+	h64, rest, _ := strings.Cut(ct, ".")
+	ek, rest, _ := strings.Cut(rest, ".")
+	iv64, rest, _ := strings.Cut(rest, ".")
+	c64, tag64, _ := strings.Cut(rest, ".")
+	h, ok := decodeContentHeader(h64)
+	if !ok || ek != "" { // dir carries no encrypted key
+		return Content{}, ReasonBadContent
+	}
+	ck, found := keys[h.Kid]
+	if !found || !strings.HasPrefix(h.Kid, iss+"/") {
 		return Content{}, ReasonNoContentKey
 	}
-	plain, err := jwe.Decrypt(ck.Key)
-	if err != nil {
+	plain, ok := openGCM(ck.Key, h64, iv64, c64, tag64)
+	if !ok {
 		return Content{}, ReasonBadContent
 	}
+	// Content is what Issue marshalled: canonical, which refuses unknown
+	// fields, and masked.
 	var c Content
-	if err := decodeStrict(plain, &c); err != nil {
-		return Content{}, ReasonBadContent
-	}
-	if c.Validate() != nil {
+	if json.Unmarshal(plain, &c) != nil || !isCanonical(c, plain) || c.Validate() != nil {
 		return Content{}, ReasonBadContent
 	}
 	return c, ReasonOK
+}
+
+// decodeContentHeader reads a ct header, held to canonical form like a
+// JWS header so that no two parsers can read it differently.
+func decodeContentHeader(h64 string) (contentHeader, bool) {
+	var h contentHeader
+	hb, err := base64.RawURLEncoding.Strict().DecodeString(h64)
+	if err != nil || json.Unmarshal(hb, &h) != nil {
+		return h, false
+	}
+	if !isCanonical(h, hb) {
+		return h, false
+	}
+	return h, h.Alg == string(jose.DIRECT) && h.Enc == string(jose.A256GCM) && h.Kid != ""
+}
+
+// openGCM authenticates and decrypts one A256GCM JWE body under key; the
+// additional data is the encoded protected header (RFC 7516 section 5.2
+// step 14).
+func openGCM(key []byte, h64, iv64, c64, tag64 string) ([]byte, bool) {
+	if len(key) != ContentKeyLen { // aes.NewCipher would quietly pick AES-128 or -192
+		return nil, false
+	}
+	strict := base64.RawURLEncoding.Strict()
+	iv, err1 := strict.DecodeString(iv64)
+	sealed, err2 := strict.DecodeString(c64)
+	tag, err3 := strict.DecodeString(tag64)
+	if err1 != nil || err2 != nil || err3 != nil || len(iv) != gcmIVLen || len(tag) != gcmTagLen {
+		return nil, false
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, false
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, false
+	}
+	plain, err := aead.Open(nil, iv, append(sealed, tag...), []byte(h64))
+	return plain, err == nil
 }

@@ -62,6 +62,8 @@ type VerifiedKeyset struct {
 	Signing map[string]*Key // by kid
 	EncKey  *ecdsa.PublicKey
 	EncKID  string
+
+	signedBy string // root kid that signed it, set when applied to a State
 }
 
 // ParseKeyset verifies a keyset statement with the province's root key.
@@ -105,6 +107,10 @@ func ParseKeyset(raw string, province string, root *ecdsa.PublicKey) (*VerifiedK
 		}
 		if k.State == KeyRetired && k.RetiredAt.IsZero() {
 			return nil, fail(ReasonMalformed, "retired key without retired_at")
+		}
+		if _, dup := v.Signing[kid]; dup {
+			// Two states for one key: which the root meant is unknowable.
+			return nil, fail(ReasonMalformed, "key listed twice: "+kid)
 		}
 		v.Signing[kid] = k
 	}

@@ -67,7 +67,7 @@ func checkEntriesN(es []RevocationEntry, max int) error {
 		return fail(ReasonOversized, fmt.Sprintf("%d entries", len(es)))
 	}
 	for _, e := range es {
-		if len(e.JTI) != 22 || e.Expires <= 0 {
+		if !isJTI(e.JTI) || e.Expires <= 0 {
 			return fail(ReasonMalformed, "revocation entry")
 		}
 	}

@@ -3,9 +3,12 @@ package trust
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -24,14 +27,25 @@ type header struct {
 // verified.
 type compact struct {
 	header  header
+	input   string // BASE64URL(header) "." BASE64URL(payload): what was signed
 	payload []byte // not yet trusted
-	jws     *jose.JSONWebSignature
+	sig     []byte // r || s, 32 bytes each
 }
+
+// es256SigLen is the size of an ES256 signature: r and s, 32 bytes each.
+const es256SigLen = 64
 
 // parseCompact checks size, shape and header of a compact JWS of the given
 // typ. It counts the dots before splitting anything (the go-jose
 // CVE-2025-27144 shape: a token of many dots made older parsers allocate
-// without bound) and decodes the header strictly.
+// without bound) and decodes every part strictly, so each statement has
+// one encoding (short of ECDSA's own (r, n-s) malleability).
+//
+// The header has already been held to exactly {alg: ES256, kid, typ}, so
+// none of JWS's optional machinery (b64, crit, embedded keys) can apply,
+// and the signature is checked directly over the signing input rather
+// than by a second, general-purpose JWS parser that could read the token
+// differently.
 func parseCompact(s, typ string, maxLen int) (*compact, error) {
 	if len(s) > maxLen {
 		return nil, fail(ReasonOversized, fmt.Sprintf("%d bytes, limit %d", len(s), maxLen))
@@ -39,8 +53,13 @@ func parseCompact(s, typ string, maxLen int) (*compact, error) {
 	if strings.Count(s, ".") != 2 {
 		return nil, fail(ReasonMalformed, "not a compact JWS")
 	}
+	// encoding/base64 skips CR and LF even in strict mode; refused here,
+	// they would give one statement many spellings.
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fail(ReasonMalformed, "line break in compact JWS")
+	}
 	h64, rest, _ := strings.Cut(s, ".")
-	p64, _, _ := strings.Cut(rest, ".")
+	p64, sig64, _ := strings.Cut(rest, ".")
 	h, err := decodeHeader(h64, typ)
 	if err != nil {
 		return nil, err
@@ -49,11 +68,11 @@ func parseCompact(s, typ string, maxLen int) (*compact, error) {
 	if err != nil {
 		return nil, fail(ReasonMalformed, "payload encoding")
 	}
-	jws, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		return nil, fail(ReasonMalformed, "jws: "+err.Error())
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(sig64)
+	if err != nil || len(sig) != es256SigLen {
+		return nil, fail(ReasonMalformed, "signature encoding")
 	}
-	return &compact{header: h, payload: payload, jws: jws}, nil
+	return &compact{header: h, input: s[:len(h64)+1+len(p64)], payload: payload, sig: sig}, nil
 }
 
 // decodeHeader decodes a base64url protected header strictly: exactly the
@@ -64,19 +83,15 @@ func decodeHeader(h64, typ string) (header, error) {
 	if err != nil {
 		return h, fail(ReasonMalformed, "header encoding")
 	}
-	dec := json.NewDecoder(bytes.NewReader(hb))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&h); err != nil {
-		// Unknown fields (jwk, jku, x5u, crit...) land here.
+	if err := json.Unmarshal(hb, &h); err != nil {
 		return h, fail(ReasonBadHeader, "header: "+err.Error())
 	}
-	if dec.More() {
-		return h, fail(ReasonBadHeader, "trailing data in header")
-	}
-	// encoding/json matches field names case-insensitively and keeps the
-	// last of duplicate keys; requiring the canonical encoding closes both
-	// doors, so this check and go-jose can never read different headers.
-	if canon, _ := json.Marshal(h); !bytes.Equal(canon, hb) {
+	// Requiring the canonical encoding refuses every field but alg, kid
+	// and typ (jwk, jku, x5u, x5c, crit, b64...), trailing data, and the
+	// two ways encoding/json is lenient — case-insensitive names and the
+	// last of duplicate keys — so no two parsers can read different
+	// headers from the same bytes.
+	if !isCanonical(h, hb) {
 		return h, fail(ReasonBadHeader, "header is not in canonical form")
 	}
 	if h.Alg != string(jose.ES256) {
@@ -91,13 +106,27 @@ func decodeHeader(h64, typ string) (header, error) {
 	return h, nil
 }
 
-// verify checks the signature with pub and returns the verified payload.
+// verify checks the ES256 signature with pub (RFC 7518 section 3.4) and
+// returns the verified payload.
 func (c *compact) verify(pub *ecdsa.PublicKey) ([]byte, error) {
-	payload, err := c.jws.Verify(pub)
-	if err != nil {
+	if pub == nil || pub.Curve != elliptic.P256() {
+		return nil, fail(ReasonBadSignature, "not a P-256 key")
+	}
+	digest := sha256.Sum256([]byte(c.input))
+	r := new(big.Int).SetBytes(c.sig[:es256SigLen/2])
+	s := new(big.Int).SetBytes(c.sig[es256SigLen/2:])
+	if !ecdsa.Verify(pub, digest[:], r, s) {
 		return nil, fail(ReasonBadSignature, "")
 	}
-	return payload, nil
+	return c.payload, nil
+}
+
+// isCanonical reports whether b is exactly the JSON encoding/json writes
+// for v: the one encoding HCFed signs, so the one it accepts where an
+// encoding must be unique.
+func isCanonical(v any, b []byte) bool {
+	canon, err := json.Marshal(v)
+	return err == nil && bytes.Equal(canon, b)
 }
 
 // decodeStrict unmarshals a verified payload, refusing unknown fields so

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -63,10 +65,15 @@ func ParseTrustList(raw []byte) (*ParsedTrustList, error) {
 	if len(raw) > MaxTrustListLen {
 		return nil, fail(ReasonOversized, fmt.Sprintf("%d bytes", len(raw)))
 	}
-	if err := checkTrustListHeaders(raw); err != nil {
+	canon, err := checkTrustListHeaders(raw)
+	if err != nil {
 		return nil, err
 	}
-	jws, err := jose.ParseSignedJSON(string(raw), []jose.SignatureAlgorithm{jose.ES256})
+	// go-jose parses the document exactly as checked, re-encoded: its JSON
+	// reader is case-sensitive and ours is not, so handing it raw would
+	// let {"signatures":[A],"Signatures":[B]} have B's headers checked and
+	// A's signatures counted.
+	jws, err := jose.ParseSignedJSON(string(canon), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return nil, fail(ReasonMalformed, "trust list: "+err.Error())
 	}
@@ -83,36 +90,46 @@ func ParseTrustList(raw []byte) (*ParsedTrustList, error) {
 	return p, nil
 }
 
+// trustListDoc is a trust list document: the JWS JSON general
+// serialization, one signature per operator.
+type trustListDoc struct {
+	Payload    string         `json:"payload"`
+	Signatures []trustListSig `json:"signatures"`
+}
+
+type trustListSig struct {
+	Protected string          `json:"protected"`
+	Header    json.RawMessage `json:"header,omitempty"`
+	Signature string          `json:"signature"`
+}
+
 // checkTrustListHeaders reads the document's raw JSON and holds every
 // signature's protected header to the same rule as compact statements:
 // alg ES256, typ hcfed-trustlist+jwt, kid, and nothing else; no
-// unprotected headers; general serialization only.
-func checkTrustListHeaders(raw []byte) error {
-	var doc struct {
-		Payload    string `json:"payload"`
-		Signatures []struct {
-			Protected string          `json:"protected"`
-			Header    json.RawMessage `json:"header"`
-			Signature string          `json:"signature"`
-		} `json:"signatures"`
-	}
+// unprotected headers; general serialization only. It returns the
+// document re-encoded as read, for go-jose to parse.
+func checkTrustListHeaders(raw []byte) ([]byte, error) {
+	var doc trustListDoc
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return fail(ReasonMalformed, "trust list: "+err.Error())
+		return nil, fail(ReasonMalformed, "trust list: "+err.Error())
+	}
+	if dec.More() {
+		return nil, fail(ReasonMalformed, "trust list: trailing data")
 	}
 	if len(doc.Signatures) == 0 || len(doc.Signatures) > MaxTrustListSignatures {
-		return fail(ReasonMalformed, fmt.Sprintf("trust list: %d signatures", len(doc.Signatures)))
+		return nil, fail(ReasonMalformed, fmt.Sprintf("trust list: %d signatures", len(doc.Signatures)))
 	}
 	for _, sig := range doc.Signatures {
 		if len(sig.Header) > 0 {
-			return fail(ReasonBadHeader, "trust list: unprotected header")
+			return nil, fail(ReasonBadHeader, "trust list: unprotected header")
 		}
 		if _, err := decodeHeader(sig.Protected, TypTrustList); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return json.Marshal(doc)
 }
 
 // index validates the payload's structure and parses its keys.
@@ -215,15 +232,23 @@ func AcceptTrustList(held, next *ParsedTrustList, pinnedSHA256 string, now time.
 // SignTrustList adds one operator's signature to a trust list. doc is the
 // document signed so far, or nil to start from payload; key signs payload
 // as found in doc when doc is given. Payload bytes are signed as they are,
-// so every operator signs exactly the same bytes.
+// so every operator signs exactly the same bytes. The result is always
+// the general serialization, even with one signature.
 func SignTrustList(doc, payload []byte, key *ecdsa.PrivateKey) ([]byte, error) {
-	var held *jose.JSONWebSignature
+	var out trustListDoc
 	if doc != nil {
-		j, err := jose.ParseSignedJSON(string(doc), []jose.SignatureAlgorithm{jose.ES256})
+		held, err := readTrustListDoc(doc)
 		if err != nil {
-			return nil, fmt.Errorf("trust list document: %w", err)
+			return nil, err
 		}
-		held, payload = j, j.UnsafePayloadWithoutVerification()
+		out = held
+	}
+	if out.Payload != "" {
+		p, err := base64.RawURLEncoding.DecodeString(out.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("trust list document: payload: %w", err)
+		}
+		payload = p
 	}
 	kid, err := Thumbprint(&key.PublicKey)
 	if err != nil {
@@ -239,8 +264,35 @@ func SignTrustList(doc, payload []byte, key *ecdsa.PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if held != nil {
-		obj.Signatures = append(held.Signatures, obj.Signatures...)
+	jws, err := obj.CompactSerialize()
+	if err != nil {
+		return nil, err
 	}
-	return []byte(obj.FullSerialize()), nil
+	h64, rest, _ := strings.Cut(jws, ".")
+	p64, sig64, _ := strings.Cut(rest, ".")
+	if out.Payload == "" {
+		out.Payload = p64
+	}
+	out.Signatures = append(out.Signatures, trustListSig{Protected: h64, Signature: sig64})
+	return json.Marshal(out)
+}
+
+// readTrustListDoc reads a document signed so far, in the general form or
+// the flattened form earlier versions wrote for a single signature.
+func readTrustListDoc(doc []byte) (trustListDoc, error) {
+	var d struct {
+		trustListDoc
+		trustListSig
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
+	}
+	out := d.trustListDoc
+	if d.Protected != "" || d.Signature != "" {
+		out.Signatures = append([]trustListSig{d.trustListSig}, out.Signatures...)
+	}
+	if out.Payload == "" {
+		return trustListDoc{}, fmt.Errorf("trust list document: no payload")
+	}
+	return out, nil
 }

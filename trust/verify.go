@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -38,9 +39,12 @@ func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 		return Result{Reason: ReasonOf(err)}
 	}
 	// The payload is read before the signature is checked only to learn
-	// which province's keys to check it with.
+	// which province's keys to check it with. It must be the canonical
+	// encoding of its claims — which also refuses unknown, duplicate and
+	// case-variant claims — so that a code has one encoding, short of
+	// ECDSA's own (r, n-s).
 	var cl Claims
-	if decodeStrict(c.payload, &cl) != nil || !wellFormed(&cl) {
+	if json.Unmarshal(c.payload, &cl) != nil || !wellFormed(&cl) || !isCanonical(&cl, c.payload) {
 		return Result{Reason: ReasonMalformed}
 	}
 	res := Result{Issuer: cl.Issuer, JTI: cl.JTI, KeyID: c.header.Kid,
@@ -92,7 +96,7 @@ func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 // wellFormed checks the shape of claims that do not need a key to check.
 func wellFormed(cl *Claims) bool {
 	return cl.Version == FormatVersion && isProvinceID(cl.Issuer) &&
-		len(cl.JTI) == 22 && cl.CT != "" && cl.IssuedAt > 0 && cl.Expires > 0
+		isJTI(cl.JTI) && cl.CT != "" && cl.IssuedAt > 0 && cl.Expires > 0
 }
 
 // isProvinceID reports whether s looks like a GB/T 2260 code: six digits.

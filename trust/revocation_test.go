@@ -1,0 +1,172 @@
+package trust
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func revocationOf(t *testing.T, p *testProvince, seq uint64, now time.Time, jtis ...string) Revocation {
+	t.Helper()
+	r := Revocation{Issuer: p.ID, Seq: seq, IssuedAt: now.Unix()}
+	for _, j := range jtis {
+		r.Entries = append(r.Entries, RevocationEntry{JTI: j, Expires: now.Add(time.Hour).Unix()})
+	}
+	return r
+}
+
+func signRevocation(t *testing.T, s *StatementSigner, r any) string {
+	t.Helper()
+	raw, err := s.Sign(TypRevocation, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestParseRevocationAcceptsActiveAndRetiredKeys(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	jti := mustJTI(t)
+	for _, s := range []*StatementSigner{f.GD.Active, f.GD.Retired} {
+		r, err := ParseRevocation(signRevocation(t, s, revocationOf(t, f.GD, 7, f.Now, jti)), gd, f.GD.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Issuer != gd || r.Seq != 7 || len(r.Entries) != 1 || r.Entries[0].JTI != jti {
+			t.Fatalf("revocation %+v", r)
+		}
+	}
+	// An empty statement is fine: it only advances seq.
+	if _, err := ParseRevocation(signRevocation(t, f.GD.Active, revocationOf(t, f.GD, 8, f.Now)), gd, f.GD.Keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Shanghai cannot revoke Guangdong's codes: neither with its own key nor
+// by naming Guangdong as issuer.
+func TestParseRevocationRejectsStatementSignedByAnotherProvince(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	raw := signRevocation(t, f.SH.Active, revocationOf(t, f.GD, 1, f.Now, mustJTI(t)))
+	_, err := ParseRevocation(raw, gd, f.GD.Keys)
+	wantReason(t, err, ReasonWrongSigner)
+	// Signed by Guangdong's key but about Shanghai.
+	raw = signRevocation(t, f.GD.Active, revocationOf(t, f.SH, 1, f.Now, mustJTI(t)))
+	_, err = ParseRevocation(raw, gd, f.GD.Keys)
+	wantReason(t, err, ReasonWrongSigner)
+	_, err = ParseRevocation(raw, sh, f.SH.Keys)
+	wantReason(t, err, ReasonWrongSigner)
+}
+
+func TestParseRevocationRejectsCompromisedAndNextKeys(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	r := revocationOf(t, f.GD, 1, f.Now, mustJTI(t))
+	_, err := ParseRevocation(signRevocation(t, f.GD.Compromised, r), gd, f.GD.Keys)
+	wantReason(t, err, ReasonKeyCompromised)
+	_, err = ParseRevocation(signRevocation(t, f.GD.Next, r), gd, f.GD.Keys)
+	wantReason(t, err, ReasonKeyNotActive)
+}
+
+func TestParseRevocationRejectsBadSignatureAndType(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	r := revocationOf(t, f.GD, 1, f.Now, mustJTI(t))
+	h, p, s := splitJWS(t, signRevocation(t, f.GD.Active, r))
+	sig := mustDecode(t, s)
+	sig[40] ^= 1
+	_, err := ParseRevocation(h+"."+p+"."+b64(sig), gd, f.GD.Keys)
+	wantReason(t, err, ReasonBadSignature)
+
+	snap, err := f.GD.Active.Sign(TypSnapshot, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseRevocation(snap, gd, f.GD.Keys)
+	wantReason(t, err, ReasonWrongType)
+	_, err = ParseRevocationSnapshot(signRevocation(t, f.GD.Active, r), gd, f.GD.Keys)
+	wantReason(t, err, ReasonWrongType)
+}
+
+func TestParseRevocationRejectsMalformedEntries(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	for name, e := range map[string]RevocationEntry{
+		"empty jti":     {JTI: "", Expires: f.Now.Unix()},
+		"short jti":     {JTI: "abc", Expires: f.Now.Unix()},
+		"long jti":      {JTI: mustJTI(t) + "A", Expires: f.Now.Unix()},
+		"no expiry":     {JTI: mustJTI(t), Expires: 0},
+		"negative exp":  {JTI: mustJTI(t), Expires: -5},
+		"code text jti": {JTI: "HCF1:eyJhbGciOiJFUzI1N", Expires: f.Now.Unix()}, // 22 chars but not base64url
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := revocationOf(t, f.GD, 1, f.Now)
+			r.Entries = []RevocationEntry{e}
+			_, err := ParseRevocation(signRevocation(t, f.GD.Active, r), gd, f.GD.Keys)
+			wantReason(t, err, ReasonMalformed)
+		})
+	}
+	// Unknown fields are refused, not ignored.
+	payload, _ := json.Marshal(revocationOf(t, f.GD, 1, f.Now, mustJTI(t)))
+	raw, err := f.GD.Active.SignBytes(TypRevocation, []byte(strings.Replace(string(payload), `{"iss"`, `{"all":true,"iss"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseRevocation(raw, gd, f.GD.Keys)
+	wantReason(t, err, ReasonMalformed)
+}
+
+func TestParseRevocationRejectsTooManyEntries(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	entries := make([]RevocationEntry, MaxRevocationEntries+1)
+	for i := range entries {
+		entries[i] = RevocationEntry{JTI: "AAAAAAAAAAAAAAAAAAAAAA", Expires: f.Now.Unix()}
+	}
+	wantReason(t, checkEntries(entries), ReasonOversized)
+	wantReason(t, checkEntries(entries[:MaxRevocationEntries]), ReasonOK)
+	// Signed, the same list is refused for its size before it is parsed.
+	r := revocationOf(t, f.GD, 1, f.Now)
+	r.Entries = entries
+	_, err := ParseRevocation(signRevocation(t, f.GD.Active, r), gd, f.GD.Keys)
+	wantReason(t, err, ReasonOversized)
+}
+
+func TestParseRevocationSnapshotChecksSignerAndIssuer(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	snap := RevocationSnapshot{Issuer: gd, Seq: 40, IssuedAt: f.Now.Unix(),
+		Entries: []RevocationEntry{{JTI: mustJTI(t), Expires: f.Now.Add(time.Hour).Unix()}}}
+	raw, err := f.GD.Active.Sign(TypSnapshot, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseRevocationSnapshot(raw, gd, f.GD.Keys)
+	if err != nil || got.Seq != 40 || len(got.Entries) != 1 {
+		t.Fatalf("snapshot %+v, %v", got, err)
+	}
+	_, err = ParseRevocationSnapshot(raw, sh, f.SH.Keys)
+	wantReason(t, err, ReasonWrongSigner)
+	snap.Issuer = sh
+	raw, _ = f.GD.Active.Sign(TypSnapshot, snap)
+	_, err = ParseRevocationSnapshot(raw, gd, f.GD.Keys)
+	wantReason(t, err, ReasonWrongSigner)
+	snap.Issuer, snap.Entries[0].JTI = gd, "short"
+	raw, _ = f.GD.Active.Sign(TypSnapshot, snap)
+	_, err = ParseRevocationSnapshot(raw, gd, f.GD.Keys)
+	wantReason(t, err, ReasonMalformed)
+}
+
+func TestLiveDropsEntriesOfExpiredCodesAfterSkew(t *testing.T) {
+	now := testNow
+	es := []RevocationEntry{
+		{JTI: "a", Expires: now.Add(-ClockSkew - time.Second).Unix()}, // expired beyond skew: dropped
+		{JTI: "b", Expires: now.Add(-ClockSkew + time.Second).Unix()}, // within skew: kept
+		{JTI: "c", Expires: now.Add(time.Hour).Unix()},
+	}
+	live := Live(es, now)
+	if len(live) != 2 || live[0].JTI != "b" || live[1].JTI != "c" {
+		t.Fatalf("Live = %+v", live)
+	}
+	if es[0].JTI != "a" || len(es) != 3 {
+		t.Fatal("Live changed its input")
+	}
+	if len(Live(nil, now)) != 0 {
+		t.Fatal("Live(nil) not empty")
+	}
+}
