@@ -9,21 +9,41 @@ import (
 )
 
 // ContentKeyGrant is a province's signed statement giving one member node
-// its content key for an epoch. Key is a compact JWE (ECDH-ES+A256KW,
-// A256GCM) of the raw key, encrypted to the recipient node's enc key, so
-// only that node can read it even though every node sees the statement.
+// the content keys it needs: usually the current epoch's, the next one's,
+// and older ones whose codes are still live. Each key is a compact JWE
+// (ECDH-ES+A256KW, A256GCM) of the raw key, encrypted to the recipient
+// node's enc key, so only that node can read it though every node sees the
+// statement. A newer grant replaces an older one.
 type ContentKeyGrant struct {
-	Issuer    string `json:"iss"`
-	To        string `json:"to"`
+	Issuer   string       `json:"iss"`
+	To       string       `json:"to"`
+	IssuedAt int64        `json:"iat"`
+	Keys     []GrantedKey `json:"keys"`
+}
+
+// GrantedKey is one sealed content key in a grant.
+type GrantedKey struct {
 	KeyID     string `json:"ckid"`
-	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
 	Expires   int64  `json:"exp"`
 	Key       string `json:"key"`
 }
 
-// GrantContentKey seals ck to the recipient's enc key and signs the grant.
+// MaxGrantKeys bounds the keys in one grant: a week of daily epochs and a
+// few more.
+const MaxGrantKeys = 16
+
+// GrantContentKey seals one content key to the recipient; see GrantContentKeys.
 func GrantContentKey(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicKey, ck ContentKey, now time.Time) (string, error) {
+	return GrantContentKeys(s, issuer, to, toEnc, []ContentKey{ck}, now)
+}
+
+// GrantContentKeys seals each content key to the recipient's enc key and
+// signs the grant.
+func GrantContentKeys(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicKey, cks []ContentKey, now time.Time) (string, error) {
+	if len(cks) == 0 || len(cks) > MaxGrantKeys {
+		return "", fmt.Errorf("grant: %d content keys, want 1..%d", len(cks), MaxGrantKeys)
+	}
 	encKID, err := Thumbprint(toEnc)
 	if err != nil {
 		return "", err
@@ -33,41 +53,55 @@ func GrantContentKey(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicK
 	if err != nil {
 		return "", fmt.Errorf("grant: %w", err)
 	}
-	obj, err := enc.Encrypt(ck.Key)
-	if err != nil {
-		return "", fmt.Errorf("grant: %w", err)
+	g := ContentKeyGrant{Issuer: issuer, To: to, IssuedAt: now.Unix()}
+	for _, ck := range cks {
+		obj, err := enc.Encrypt(ck.Key)
+		if err != nil {
+			return "", fmt.Errorf("grant: %w", err)
+		}
+		sealed, err := obj.CompactSerialize()
+		if err != nil {
+			return "", err
+		}
+		g.Keys = append(g.Keys, GrantedKey{KeyID: ck.ID, NotBefore: ck.NotBefore.Unix(), Expires: ck.Expires.Unix(), Key: sealed})
 	}
-	sealed, err := obj.CompactSerialize()
-	if err != nil {
-		return "", err
-	}
-	g := ContentKeyGrant{Issuer: issuer, To: to, KeyID: ck.ID, IssuedAt: now.Unix(),
-		NotBefore: ck.NotBefore.Unix(), Expires: ck.Expires.Unix(), Key: sealed}
 	return s.Sign(TypContentKey, g)
 }
 
 // OpenContentKeyGrant verifies a grant from province (with its keys) and,
-// if it is addressed to self, decrypts the content key with encKey.
-func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string, encKey *ecdsa.PrivateKey) (ContentKey, error) {
+// if it is addressed to self, decrypts its content keys with encKey. Every
+// key must be one of province's own ("<province>/..."), or nothing is
+// accepted.
+func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string, encKey *ecdsa.PrivateKey) ([]ContentKey, error) {
 	var g ContentKeyGrant
 	if err := ParseSigned(raw, TypContentKey, province, keys, &g); err != nil {
-		return ContentKey{}, err
+		return nil, err
 	}
-	if g.Issuer != province || len(g.KeyID) <= len(province) || g.KeyID[:len(province)+1] != province+"/" {
-		return ContentKey{}, fail(ReasonWrongSigner, "grant for another province's content key")
+	if g.Issuer != province {
+		return nil, fail(ReasonWrongSigner, "grant issued in the name of "+g.Issuer)
 	}
 	if g.To != self {
-		return ContentKey{}, fail(ReasonNotRecipient, "grant addressed to "+g.To)
+		return nil, fail(ReasonNotRecipient, "grant addressed to "+g.To)
 	}
-	jwe, err := jose.ParseEncryptedCompact(g.Key, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, contentEncs)
-	if err != nil {
-		return ContentKey{}, fail(ReasonMalformed, "grant key: "+err.Error())
+	if len(g.Keys) == 0 || len(g.Keys) > MaxGrantKeys {
+		return nil, fail(ReasonMalformed, fmt.Sprintf("grant with %d keys", len(g.Keys)))
 	}
-	key, err := jwe.Decrypt(encKey)
-	if err != nil || len(key) != ContentKeyLen {
-		return ContentKey{}, fail(ReasonBadContent, "grant key does not decrypt")
+	out := make([]ContentKey, 0, len(g.Keys))
+	for _, gk := range g.Keys {
+		if len(gk.KeyID) <= len(province)+1 || gk.KeyID[:len(province)+1] != province+"/" {
+			return nil, fail(ReasonWrongSigner, "grant for another province's content key")
+		}
+		jwe, err := jose.ParseEncryptedCompact(gk.Key, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, contentEncs)
+		if err != nil {
+			return nil, fail(ReasonMalformed, "grant key: "+err.Error())
+		}
+		key, err := jwe.Decrypt(encKey)
+		if err != nil || len(key) != ContentKeyLen {
+			return nil, fail(ReasonBadContent, "grant key does not decrypt")
+		}
+		out = append(out, ContentKey{ID: gk.KeyID, Key: key, NotBefore: time.Unix(gk.NotBefore, 0), Expires: time.Unix(gk.Expires, 0)})
 	}
-	return ContentKey{ID: g.KeyID, Key: key, NotBefore: time.Unix(g.NotBefore, 0), Expires: time.Unix(g.Expires, 0)}, nil
+	return out, nil
 }
 
 // Heartbeat is a node's signed report of how current it is, so peers can

@@ -19,7 +19,14 @@ func grant(t *testing.T, from *testProvince, to *testProvince, ck ContentKey, no
 func TestOpenContentKeyGrantGivesRecipientTheKey(t *testing.T) {
 	f := newTestFederation(t, testNow)
 	raw := grant(t, f.GD, f.SH, f.GD.CK, f.Now)
-	ck, err := OpenContentKeyGrant(raw, gd, f.GD.Keys, sh, f.SH.Enc)
+	cks, err := OpenContentKeyGrant(raw, gd, f.GD.Keys, sh, f.SH.Enc)
+	if err == nil && len(cks) != 1 {
+		t.Fatalf("grant of one key opened to %d keys", len(cks))
+	}
+	var ck ContentKey
+	if len(cks) > 0 {
+		ck = cks[0]
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +114,27 @@ func TestParseSignedReadsHeartbeatAndRefusesUnknownFields(t *testing.T) {
 	wantReason(t, ParseSigned(raw, TypHeartbeat, gd, f.GD.Keys, &other), ReasonMalformed)
 	wantReason(t, ParseSigned(raw, TypRevocation, gd, f.GD.Keys, &got), ReasonWrongType)
 	wantReason(t, ParseSigned(raw, TypHeartbeat, sh, f.SH.Keys, &got), ReasonWrongSigner)
+}
+
+func TestGrantOfSeveralKeysOpensAllAndRefusesAForeignOne(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	next := f.GD.CK
+	next.ID = f.GD.CK.ID + "-next"
+	raw, err := GrantContentKeys(f.GD.Active, gd, sh, &f.SH.Enc.PublicKey, []ContentKey{f.GD.CK, next}, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cks, err := OpenContentKeyGrant(raw, gd, f.GD.Keys, sh, f.SH.Enc)
+	if err != nil || len(cks) != 2 || cks[1].ID != next.ID {
+		t.Fatalf("opened %v, %v", cks, err)
+	}
+	foreign := f.GD.CK
+	foreign.ID = "310000/1"
+	raw, err = GrantContentKeys(f.GD.Active, gd, sh, &f.SH.Enc.PublicKey, []ContentKey{f.GD.CK, foreign}, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenContentKeyGrant(raw, gd, f.GD.Keys, sh, f.SH.Enc); ReasonOf(err) != ReasonWrongSigner {
+		t.Fatalf("grant smuggling another province's key: %v", err)
+	}
 }

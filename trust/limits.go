@@ -12,8 +12,16 @@ const (
 	MaxStatementLen = 256 << 10
 	// MaxTrustListLen bounds the federation trust list document.
 	MaxTrustListLen = 1 << 20
-	// MaxRevocationEntries bounds the entries of one revocation statement.
-	MaxRevocationEntries = 10000
+	// MaxRevocationEntries bounds the entries of one revocation statement;
+	// at about 66 encoded bytes an entry it keeps a statement within
+	// MaxStatementLen. A status change revokes one resident's few codes.
+	MaxRevocationEntries = 3000
+	// MaxSnapshotLen bounds a revocation snapshot, the one statement that
+	// carries every live revocation of a province for catch-up. It travels
+	// through the JetStream object store, not as one NATS message.
+	MaxSnapshotLen = 64 << 20
+	// MaxSnapshotEntries bounds a snapshot's entries (~60 bytes each).
+	MaxSnapshotEntries = 1_000_000
 	// MaxTrustListSignatures bounds the signatures on one trust list.
 	MaxTrustListSignatures = 32
 )

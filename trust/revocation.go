@@ -51,13 +51,13 @@ func ParseRevocation(raw string, province string, keys map[string]*Key) (*Revoca
 // ParseRevocationSnapshot verifies a revocation snapshot like ParseRevocation.
 func ParseRevocationSnapshot(raw string, province string, keys map[string]*Key) (*RevocationSnapshot, error) {
 	var r RevocationSnapshot
-	if err := parseSignedByProvince(raw, TypSnapshot, province, keys, &r); err != nil {
+	if err := parseSignedByProvinceN(raw, TypSnapshot, province, keys, &r, MaxSnapshotLen); err != nil {
 		return nil, err
 	}
 	if r.Issuer != province {
 		return nil, fail(ReasonWrongSigner, fmt.Sprintf("snapshot of %q on the subject of %q", r.Issuer, province))
 	}
-	return &r, checkEntriesN(r.Entries, 50*MaxRevocationEntries)
+	return &r, checkEntriesN(r.Entries, MaxSnapshotEntries)
 }
 
 func checkEntries(es []RevocationEntry) error { return checkEntriesN(es, MaxRevocationEntries) }
@@ -77,7 +77,11 @@ func checkEntriesN(es []RevocationEntry, max int) error {
 // parseSignedByProvince verifies a compact statement of typ signed by one
 // of province's usable signing keys and decodes its payload into v.
 func parseSignedByProvince(raw, typ, province string, keys map[string]*Key, v any) error {
-	c, err := parseCompact(raw, typ, MaxStatementLen)
+	return parseSignedByProvinceN(raw, typ, province, keys, v, MaxStatementLen)
+}
+
+func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v any, maxLen int) error {
+	c, err := parseCompact(raw, typ, maxLen)
 	if err != nil {
 		return err
 	}

@@ -170,3 +170,48 @@ func TestLiveDropsEntriesOfExpiredCodesAfterSkew(t *testing.T) {
 		t.Fatal("Live(nil) not empty")
 	}
 }
+
+func TestRevocationOfMaxEntriesFitsStatementLimit(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	entries := make([]RevocationEntry, MaxRevocationEntries)
+	for i := range entries {
+		jti, err := NewJTI(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[i] = RevocationEntry{JTI: jti, Expires: f.Now.Add(time.Hour).Unix()}
+	}
+	raw, err := f.GD.Active.Sign(TypRevocation, Revocation{Issuer: gd, Seq: 1, IssuedAt: f.Now.Unix(), Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) > MaxStatementLen {
+		t.Fatalf("a revocation of %d entries is %d bytes, over MaxStatementLen %d", MaxRevocationEntries, len(raw), MaxStatementLen)
+	}
+	if _, err := ParseRevocation(raw, gd, f.GD.Keys); err != nil {
+		t.Fatalf("largest allowed revocation refused: %v", err)
+	}
+}
+
+func TestSnapshotLargerThanAStatementIsAccepted(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	entries := make([]RevocationEntry, 3*MaxRevocationEntries)
+	for i := range entries {
+		jti, err := NewJTI(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[i] = RevocationEntry{JTI: jti, Expires: f.Now.Add(time.Hour).Unix()}
+	}
+	raw, err := f.GD.Active.Sign(TypSnapshot, RevocationSnapshot{Issuer: gd, Seq: 9, IssuedAt: f.Now.Unix(), Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) <= MaxStatementLen {
+		t.Fatalf("test snapshot too small to test anything: %d bytes", len(raw))
+	}
+	r, err := ParseRevocationSnapshot(raw, gd, f.GD.Keys)
+	if err != nil || len(r.Entries) != len(entries) {
+		t.Fatalf("snapshot of %d bytes: %v", len(raw), err)
+	}
+}

@@ -185,14 +185,20 @@ func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 	if s.encKey == nil {
 		return fail(ReasonNotRecipient, "this node has no encryption key")
 	}
-	ck, err := OpenContentKeyGrant(raw, province, ks.Signing, s.self, s.encKey)
+	cks, err := OpenContentKeyGrant(raw, province, ks.Signing, s.self, s.encKey)
 	if err != nil {
 		return err
 	}
-	if now.After(ck.Expires) {
-		return fail(ReasonExpired, "content key "+ck.ID)
+	live := 0
+	for _, ck := range cks {
+		if !now.After(ck.Expires) {
+			s.putContentKey(province, ck)
+			live++
+		}
 	}
-	s.putContentKey(province, ck)
+	if live == 0 {
+		return fail(ReasonExpired, "every content key in the grant has expired")
+	}
 	s.rebuild()
 	return nil
 }
