@@ -130,7 +130,7 @@ func (s *State) ApplyTrustList(raw []byte, now time.Time) error {
 	}
 	s.trustList = next
 	for id, ks := range s.keysets {
-		m, ok := next.Members[id]
+		m, ok := s.member(id)
 		if !ok || m.Status == MemberRemoved || ks.signedBy != m.RootKID {
 			delete(s.keysets, id)
 		}
@@ -140,10 +140,14 @@ func (s *State) ApplyTrustList(raw []byte, now time.Time) error {
 }
 
 // member returns the member entry for province under the current trust.
+// A province the trust list does not name yet (a node started before the
+// operators listed it) trusts itself on its own authority, so it can serve
+// its own residents; peers accept it only once the list names it.
 func (s *State) member(province string) (Member, bool) {
 	if s.trustList != nil {
-		m, ok := s.trustList.Members[province]
-		return m, ok
+		if m, ok := s.trustList.Members[province]; ok {
+			return m, true
+		}
 	}
 	if s.selfMember != nil && province == s.selfMember.ID {
 		return *s.selfMember, true
@@ -305,7 +309,8 @@ func (s *State) rebuild() {
 			snap.Members[id] = m
 		}
 		snap.StaleAfter = s.trustList.ExpiresAt()
-	} else if s.selfMember != nil {
+	}
+	if _, listed := snap.Members[s.self]; !listed && s.selfMember != nil {
 		snap.Members[s.self] = *s.selfMember
 	}
 	if s.staleLimit > 0 && !s.lastSync.IsZero() {

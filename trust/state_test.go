@@ -281,3 +281,27 @@ func TestStatePruneForgetsOnlyExpiredRevocationsAndContentKeys(t *testing.T) {
 		t.Fatal("expired content key kept")
 	}
 }
+
+func TestStateOfUnlistedProvinceTrustsItselfButNotPeersAccept(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	cq := newTestProvince(t, "500000", f.Now)
+	doc := signTrustList(t, f.trustList(t, f.Ops, 2, 1), f.Ops.Keys[0], f.Ops.Keys[1])
+	s, err := NewState(StateConfig{Self: cq.ID, EncKey: cq.Enc, SelfRoot: &cq.Root.PublicKey,
+		PinnedSHA256: mustParseTrustList(t, doc).SHA256()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyTrustList(doc, f.Now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyKeyset(cq.ID, cq.signedKeyset(t, 1, f.Now), f.Now); err != nil {
+		t.Fatalf("unlisted node refused its own keyset: %v", err)
+	}
+	s.AddOwnContentKey(cq.CK)
+	code, _ := cq.good(t, f.Now)
+	if r := Verify(code, s.Snapshot(), s, f.Now); r.Reason != ReasonOK {
+		t.Fatalf("unlisted node's own code: %q", r.Reason)
+	}
+	// A listed peer does not accept the unlisted province.
+	wantReason(t, f.State.ApplyKeyset(cq.ID, cq.signedKeyset(t, 1, f.Now), f.Now), ReasonUnknownIssuer)
+}

@@ -47,3 +47,15 @@ func scanStatement(r rowScanner) (Statement, error) {
 	s.Version, s.Received = uint64(version), fromNanos(received)
 	return s, err
 }
+
+// DeleteStatements deletes every cached statement whose key starts with
+// prefix and whose version is at most maxVersion: revocation deltas that a
+// newer snapshot covers.
+func (db *DB) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
+	if prefix == "" || maxVersion > maxInt64 {
+		return invalid("delete statements", "missing prefix or version out of range")
+	}
+	_, err := db.w.ExecContext(ctx, `DELETE FROM statements WHERE substr(key, 1, length(?1)) = ?1 AND version <= ?2`,
+		prefix, int64(maxVersion))
+	return wrap("delete statements", err)
+}

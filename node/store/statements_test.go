@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,4 +43,36 @@ func TestPutStatementKeepsNewestVersion(t *testing.T) {
 	_, err = db.Statement(ctx, "nope")
 	wantErr(t, err, ErrNotFound)
 	wantErr(t, db.PutStatement(ctx, Statement{Key: "k", Raw: []byte("x"), Version: 1 << 63}), ErrInvalid)
+}
+
+func TestDeleteStatementsRemovesOnlyCoveredKeysOfThePrefix(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := t.Context()
+	for _, s := range []Statement{
+		{Key: "440000.revocations.1", Raw: []byte("a"), Version: 1},
+		{Key: "440000.revocations.2", Raw: []byte("b"), Version: 2},
+		{Key: "440000.revocations.3", Raw: []byte("c"), Version: 3},
+		{Key: "440000.keyset", Raw: []byte("k"), Version: 1},
+		{Key: "310000.revocations.1", Raw: []byte("d"), Version: 1},
+		{Key: "440000_revocations.1", Raw: []byte("e"), Version: 1},
+	} {
+		if err := db.PutStatement(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteStatements(ctx, "440000.revocations.", 2); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.Statements(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, s := range left {
+		keys = append(keys, s.Key)
+	}
+	want := "310000.revocations.1,440000.keyset,440000.revocations.3,440000_revocations.1"
+	if got := strings.Join(keys, ","); got != want {
+		t.Fatalf("left %s, want %s", got, want)
+	}
 }

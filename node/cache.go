@@ -1,0 +1,54 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+const cursorKey = "federation.revocation_cursor"
+
+// StatementCache returns the node's federation.Cache: verified statements
+// from peers kept in the node's database, so a node restarted while NATS is
+// down still verifies with what it knew.
+func (n *Node) StatementCache() federation.Cache { return &cache{n: n} }
+
+type cache struct{ n *Node }
+
+func (c *cache) PutStatement(ctx context.Context, key string, raw []byte, version uint64) error {
+	return c.n.db.PutStatement(ctx, store.Statement{Key: key, Raw: raw, Version: version, Received: c.n.now()})
+}
+
+func (c *cache) Statements(ctx context.Context) ([]federation.CachedStatement, error) {
+	ss, err := c.n.db.Statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]federation.CachedStatement, len(ss))
+	for i, s := range ss {
+		out[i] = federation.CachedStatement{Key: s.Key, Raw: s.Raw, Version: s.Version}
+	}
+	return out, nil
+}
+
+func (c *cache) RevocationCursor(ctx context.Context) (uint64, error) {
+	v, err := c.n.db.GetMeta(ctx, cursorKey)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(v, 10, 64)
+}
+
+func (c *cache) SetRevocationCursor(ctx context.Context, seq uint64) error {
+	return c.n.db.SetMeta(ctx, cursorKey, strconv.FormatUint(seq, 10))
+}
+
+func (c *cache) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
+	return c.n.db.DeleteStatements(ctx, prefix, maxVersion)
+}
