@@ -12,6 +12,20 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
+// Audit batching limits.
+const (
+	// auditQueue is how many entries may wait for the writer before
+	// callers block.
+	auditQueue = 4096
+	// auditBatch is the most entries written in one transaction.
+	auditBatch = 1024
+	// auditLinger is how long the writer waits for more entries after the
+	// first of a batch. Every transaction costs a commit and an fsync;
+	// under load, a short wait turns many small ones into a few large
+	// ones. No caller waits for it, and close writes what is queued.
+	auditLinger = 5 * time.Millisecond
+)
+
 // auditor appends audit entries in the background, in batches, so that a
 // verification does not wait for a database transaction of its own. Close
 // drains it.
@@ -24,16 +38,19 @@ type auditor struct {
 }
 
 func newAuditor(db *store.DB, log *slog.Logger) *auditor {
-	a := &auditor{db: db, log: log, ch: make(chan store.AuditEntry, 4096), done: make(chan struct{})}
+	a := &auditor{db: db, log: log, ch: make(chan store.AuditEntry, auditQueue), done: make(chan struct{})}
 	go a.loop()
 	return a
 }
 
 func (a *auditor) loop() {
 	defer close(a.done)
-	batch := make([]store.AuditEntry, 0, 256)
+	batch := make([]store.AuditEntry, 0, auditBatch)
+	linger := time.NewTimer(auditLinger)
+	defer linger.Stop()
 	for e := range a.ch {
 		batch = append(batch[:0], e)
+		linger.Reset(auditLinger)
 	fill:
 		for len(batch) < cap(batch) {
 			select {
@@ -42,7 +59,7 @@ func (a *auditor) loop() {
 					break fill
 				}
 				batch = append(batch, e)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
@@ -58,9 +75,9 @@ func (a *auditor) close() {
 }
 
 // audit records who did what. target must already be pseudonymous: a
-// random subject id, a hashed jti, a key id. detail must hold no personal
-// data.
-func (n *Node) audit(_ context.Context, actor, action, target string, detail map[string]any) {
+// random subject id, a hashed jti, a key id. detail, a map or a struct
+// that encodes to a JSON object, must hold no personal data.
+func (n *Node) audit(_ context.Context, actor, action, target string, detail any) {
 	var d string
 	if detail != nil {
 		b, _ := json.Marshal(detail)

@@ -54,18 +54,32 @@ func HashToken(tok string) []byte {
 
 // Authenticate resolves a bearer token. Unknown tokens, and tokens of
 // disabled scanners or deleted residents, are EUnauthorized.
+//
+// A token found in the database is remembered for tokenCacheTTL, so a
+// scanner verifying codes back to back costs one database read per TTL
+// rather than one per request. Removing a scanner or deleting a subject
+// evicts its tokens (see tokenCache.forget), so they are refused at once.
 func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return Principal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
-	t, err := n.db.Token(ctx, HashToken(token))
+	hash := sha256.Sum256([]byte(token))
+	now := n.now()
+	cache := n.tokenCache()
+	if p, ok := cache.get(hash, now); ok {
+		return p, nil
+	}
+	gen := cache.generation()
+	t, err := n.db.Token(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, Errorf(EUnauthorized, "unknown token")
 	}
 	if err != nil {
 		return Principal{}, internal("authenticate", err)
 	}
-	return Principal{Role: Role(t.Role), SubjectID: t.SubjectID, ScannerID: t.ScannerID}, nil
+	p := Principal{Role: Role(t.Role), SubjectID: t.SubjectID, ScannerID: t.ScannerID}
+	cache.put(hash, p, gen, now)
+	return p, nil
 }
 
 // CreateOperatorToken makes a new operator token (shown once).
@@ -99,11 +113,16 @@ func requireSubject(p Principal, subjectID string) error {
 }
 
 // scannerLimiters rate-limits each scanner separately.
+//
+// It also holds the node's token cache, only because Node gains no new
+// field in this change; tokenCache is the one place that reaches it.
 type scannerLimiters struct {
 	mu    sync.Mutex
 	rate  rate.Limit
 	burst int
 	m     map[string]*rate.Limiter
+
+	tokens tokenCache
 }
 
 func newScannerLimiters(perSecond float64, burst int) *scannerLimiters {
@@ -119,4 +138,92 @@ func (s *scannerLimiters) allow(id string, now time.Time) bool {
 	}
 	s.mu.Unlock()
 	return l.AllowN(now, 1)
+}
+
+// Token cache limits.
+const (
+	// tokenCacheTTL bounds how long a resolved token is trusted without
+	// reading the database again. Revocations through this node do not
+	// wait for it (forget evicts at once); it only bounds how long a token
+	// deleted behind the node's back — by another process on the same
+	// database — keeps working.
+	tokenCacheTTL = 2 * time.Second
+	// tokenCacheMax bounds the cache's memory. Only tokens found in the
+	// database are cached, so unknown tokens cannot fill it.
+	tokenCacheMax = 4096
+)
+
+// tokenCache remembers principals of recently resolved tokens, keyed by
+// token hash (the token itself is never kept).
+type tokenCache struct {
+	mu sync.RWMutex
+	// gen counts forget calls. A lookup that read the database while a
+	// forget ran may have read a token just deleted; put refuses it.
+	gen uint64
+	m   map[[sha256.Size]byte]cachedToken
+}
+
+type cachedToken struct {
+	p       Principal
+	expires time.Time
+}
+
+// tokenCache is the node's token cache.
+func (n *Node) tokenCache() *tokenCache { return &n.limiters.tokens }
+
+// get returns the cached principal for hash, if it has not expired at now.
+func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (Principal, bool) {
+	c.mu.RLock()
+	e, ok := c.m[hash]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+// generation is read before the database is, and handed to put.
+func (c *tokenCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put caches p for hash unless a forget ran since gen was read: the
+// database read it came from may predate that deletion.
+func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[[sha256.Size]byte]cachedToken)
+	}
+	if len(c.m) >= tokenCacheMax {
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= tokenCacheMax {
+			clear(c.m)
+		}
+	}
+	c.m[hash] = cachedToken{p: p, expires: now.Add(tokenCacheTTL)}
+}
+
+// forget evicts every cached token of the owner with role and id (a
+// scanner id or a subject id). Call it once the owner's tokens are
+// deleted from the database, whatever the outcome was: evicting too much
+// only costs a read.
+func (c *tokenCache) forget(role Role, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, e := range c.m {
+		if e.p.Role == role && (role == RoleScanner && e.p.ScannerID == id || role == RoleResident && e.p.SubjectID == id) {
+			delete(c.m, k)
+		}
+	}
 }

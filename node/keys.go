@@ -466,3 +466,17 @@ func (n *Node) metaUint(ctx context.Context, key string) (uint64, error) {
 	}
 	return strconv.ParseUint(v, 10, 64)
 }
+
+// RootPublicJWK returns the province root public key as a JWK, for the
+// federation operators to list in the trust list.
+func RootPublicJWK(ctx context.Context, db *store.DB, kek *seal.Key) ([]byte, error) {
+	kr, err := loadKeyring(ctx, db, kek)
+	if err != nil {
+		return nil, err
+	}
+	jwk, err := trust.PublicJWK(&kr.root.PublicKey, "sig")
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(jwk, "", "  ")
+}

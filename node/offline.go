@@ -2,23 +2,59 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
 	"time"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
-// OfflineState builds, without writing anything, the trust state a node's
-// database holds: its own keyset, content keys and revocations. Offline
-// tools (hcnode verify) check codes against it with no network at all.
-func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, error) {
+// NewTrustState builds the trust state a node starts with: its own
+// province trusted on its own root key, and the federation trust list
+// pinned in the config (trust.list_file, whose SHA-256 must equal
+// trust.list_sha256) applied.
+func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, []byte, error) {
 	kr, err := loadKeyring(ctx, db, kek)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := trust.NewState(trust.StateConfig{Self: cfg.Province, EncKey: kr.enc, SelfRoot: &kr.root.PublicKey,
+		PinnedSHA256: cfg.Trust.ListSHA256, StaleLimit: cfg.Trust.StaleLimit})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Trust.ListFile == "" {
+		return st, nil, nil
+	}
+	doc, err := os.ReadFile(cfg.Trust.ListFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	}
+	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
+		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
+	}
+	if err := st.ApplyTrustList(doc, now); err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	}
+	return st, doc, nil
+}
+
+// OfflineState builds, without writing anything, the trust state a node's
+// database holds: the pinned trust list, its own keyset, content keys and
+// revocations, and every peer statement it cached. Offline tools (hcnode
+// verify) check codes against it with no network at all.
+func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, error) {
+	st, _, err := NewTrustState(ctx, db, kek, cfg, now)
 	if err != nil {
 		return nil, err
 	}
-	st, err := trust.NewState(trust.StateConfig{Self: cfg.Province, EncKey: kr.enc, SelfRoot: &kr.root.PublicKey})
+	kr, err := loadKeyring(ctx, db, kek)
 	if err != nil {
 		return nil, err
 	}
@@ -41,5 +77,14 @@ func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.C
 		return nil, err
 	}
 	st.RevokeOwn(seq, toTrustEntries(es), now)
+	n := &Node{db: db, now: func() time.Time { return now }}
+	sync, err := federation.NewSync(federation.SyncConfig{State: st, Self: cfg.Province, Cache: n.StatementCache(),
+		Now: n.now})
+	if err != nil {
+		return nil, err
+	}
+	if err := sync.Restore(ctx); err != nil {
+		return nil, err
+	}
 	return st, nil
 }

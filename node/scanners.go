@@ -59,6 +59,7 @@ func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error 
 		return err
 	}
 	err := n.db.RemoveScanner(ctx, id)
+	n.tokenCache().forget(RoleScanner, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such scanner")
 	}

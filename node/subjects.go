@@ -196,6 +196,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 		return err
 	}
 	rev, err := n.db.DeleteSubject(ctx, id, n.now())
+	n.tokenCache().forget(RoleResident, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/node"
-	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 )
 
@@ -34,6 +33,7 @@ var demoProvinces = []demoProvince{
 // DemoInfo is written to <data>/demo.json for scripts.
 type DemoInfo struct {
 	Provinces []DemoEntry `json:"provinces"`
+	NATS      string      `json:"nats"`
 }
 
 // DemoEntry is one province in demo.json.
@@ -68,9 +68,9 @@ keep their state between runs. Stop it with Ctrl-C.`,
 				dataDir = tmp
 			}
 			log := newLogger(cmd.ErrOrStderr(), "warn", "text")
-			info, daemons, err := startDemo(ctx, dataDir, randomPorts, daemon.Options{Logger: log})
-			for _, d := range daemons {
-				defer d.Close()
+			info, cluster, err := startDemo(ctx, dataDir, randomPorts, log)
+			if cluster != nil {
+				defer cluster.Close()
 			}
 			if err != nil {
 				return err
@@ -86,64 +86,53 @@ keep their state between runs. Stop it with Ctrl-C.`,
 	return cmd
 }
 
-// startDemo initialises (first run only) and starts the demo provinces.
-// It returns the daemons started so far even on error, for closing.
-func startDemo(ctx context.Context, dataDir string, randomPorts bool, opt daemon.Options) (DemoInfo, []*daemon.Daemon, error) {
+// startDemo initialises (first run only) and starts the demo federation:
+// one NATS server, three provinces, three operators of whom two signed the
+// first trust list.
+func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.Logger) (DemoInfo, *daemon.Cluster, error) {
 	var info DemoInfo
-	var ds []*daemon.Daemon
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return info, nil, err
 	}
+	cc := daemon.ClusterConfig{Dir: abs, Federation: "demo", Operators: 3, Threshold: 2, NATSListen: "127.0.0.1:4222", Logger: log}
+	if randomPorts {
+		cc.NATSListen = "127.0.0.1:-1"
+	}
 	for _, p := range demoProvinces {
-		cfg := config.Default(p.ID)
-		cfg.Name, cfg.DataDir = p.Name, filepath.Join(abs, p.ID)
-		cfg.Listen = fmt.Sprintf("127.0.0.1:%d", p.Port)
+		listen := fmt.Sprintf("127.0.0.1:%d", p.Port)
 		if randomPorts {
-			cfg.Listen = "127.0.0.1:0"
+			listen = "127.0.0.1:0"
 		}
-		ok, err := daemon.Initialized(ctx, cfg)
-		if err != nil {
-			return info, ds, err
-		}
-		if !ok {
-			if _, err := daemon.Init(ctx, cfg); err != nil {
-				return info, ds, fmt.Errorf("init %s: %w", p.ID, err)
-			}
-		}
-		o := opt
-		if o.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return info, ds, fmt.Errorf("%s: %w (is another demo running? try --random-ports)", p.Name, err)
-		}
-		d, err := daemon.Start(ctx, cfg, o)
-		if err != nil {
-			o.Listener.Close()
-			return info, ds, fmt.Errorf("start %s: %w", p.ID, err)
-		}
-		ds = append(ds, d)
-		op, err := d.Node.CreateOperatorToken(ctx, "demo")
-		if err != nil {
-			return info, ds, err
-		}
+		cc.Provinces = append(cc.Provinces, daemon.Province{ID: p.ID, Name: p.Name, Listen: listen})
+	}
+	c, err := daemon.StartCluster(ctx, cc)
+	if err != nil {
+		return info, nil, fmt.Errorf("%w (is another demo running? try --random-ports)", err)
+	}
+	for i, d := range c.Nodes {
 		sc, err := d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "demo scanner", "checkpoint")
 		if err != nil {
-			return info, ds, err
+			return info, c, err
 		}
-		info.Provinces = append(info.Provinces, DemoEntry{ID: p.ID, Name: p.Name, URL: d.URL, OperatorToken: op, ScannerToken: sc.Token})
+		info.Provinces = append(info.Provinces, DemoEntry{ID: c.Configs[i].Province, Name: c.Configs[i].Name, URL: d.URL,
+			OperatorToken: c.Tokens[i], ScannerToken: sc.Token})
 	}
+	info.NATS = c.Server.ClientURL()
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
-		return info, ds, err
+		return info, c, err
 	}
-	return info, ds, os.WriteFile(filepath.Join(abs, "demo.json"), b, 0o600)
+	return info, c, os.WriteFile(filepath.Join(abs, "demo.json"), b, 0o600)
 }
 
 func printDemo(w io.Writer, dataDir string, info DemoInfo) {
-	fmt.Fprintf(w, "HCFed demo federation is running (data: %s)\n\n", dataDir)
+	fmt.Fprintf(w, "HCFed demo federation is running (data: %s, NATS: %s)\n", dataDir, info.NATS)
+	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n\n", dataDir, dataDir)
 	for _, p := range info.Provinces {
 		fmt.Fprintf(w, "  %s %-9s  %s\n    operator token: %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
 	}
-	gd := info.Provinces[0]
+	gd, sh := info.Provinces[0], info.Provinces[1]
 	fmt.Fprintf(w, `
 Tokens and URLs are also in %s/demo.json. Try it:
 
@@ -154,7 +143,11 @@ Tokens and URLs are also in %s/demo.json. Try it:
   curl -s -X POST %[3]s/v1/subjects/<id>/codes -H 'Authorization: Bearer %[4]s'
   # verify it as %[2]s's scanner
   curl -s -X POST %[3]s/v1/verify -H 'Authorization: Bearer %[5]s' -d '{"code":"HCF1:..."}'
+  # ...or in %[6]s, where it verifies locally with keys received over NATS
+  curl -s -X POST %[7]s/v1/verify -H 'Authorization: Bearer %[8]s' -d '{"code":"HCF1:..."}'
+  # the federation as %[6]s sees it
+  curl -s %[7]s/v1/federation
 
 Press Ctrl-C to stop.
-`, dataDir, gd.Name, gd.URL, gd.OperatorToken, gd.ScannerToken)
+`, dataDir, gd.Name, gd.URL, gd.OperatorToken, gd.ScannerToken, sh.Name, sh.URL, sh.ScannerToken)
 }

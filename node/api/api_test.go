@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"bytes"
 	"database/sql"
 	"encoding/base64"
@@ -138,7 +139,9 @@ func TestRotationKeepsOldCodesValidAndCompromiseKillsThem(t *testing.T) {
 }
 
 func TestExpiredAndNotYetValidCodes(t *testing.T) {
-	n := startNode(t, "440000")
+	// No staleness limit here: the clock jumps a day, and this test is
+	// about the code's own validity, not the node's contact with peers.
+	n := startNode(t, "440000", func(c *config.Config) { c.Trust.StaleLimit = 0 })
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
 	n.clock.Add(-10 * time.Minute)
@@ -302,6 +305,12 @@ func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
 	n := startNode(t, "440000")
 	id, _ := n.enrol(residentName, residentID)
 	n.verify(n.issue(id, n.operator).Code)
+	waitFor(t, 10*time.Second, func() error {
+		if resp := n.call("GET", "/readyz", "", nil, nil); resp.StatusCode != 200 {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/.well-known/jwks.json": 200,
 		"/.well-known/hcfed/keyset": 200, "/v1/privacy": 200, "/v1/federation": 200} {
 		if resp := n.call("GET", path, "", nil, nil); resp.StatusCode != want {

@@ -63,6 +63,7 @@ func startNode(t *testing.T, province string, mutate ...func(*config.Config)) *t
 	cfg := config.Default(province)
 	cfg.DataDir = filepath.Join(t.TempDir(), province)
 	cfg.Listen = "127.0.0.1:0"
+	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
 	for _, m := range mutate {
 		m(&cfg)
@@ -223,4 +224,22 @@ func (tn *testNode) verify(code string) verification {
 		tn.t.Fatalf("verify Cache-Control %q, want no-store", cc)
 	}
 	return out
+}
+
+// waitFor polls cond until it returns nil or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %v", timeout, err)
+		}
+		<-tick.C
+	}
 }

@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
@@ -56,8 +59,19 @@ func Init(ctx context.Context, cfg config.Config) (operatorToken string, err err
 		return "", err
 	}
 	defer n.Close()
+	root, err := node.RootPublicJWK(ctx, db, kek)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(RootJWKPath(cfg), append(root, '\n'), 0o644); err != nil {
+		return "", err
+	}
 	return n.CreateOperatorToken(ctx, "init")
 }
+
+// RootJWKPath is where Init writes the province root public key, for the
+// federation operators (hcnode trust propose --add-member ID:NAME:FILE).
+func RootJWKPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "root.pub.jwk") }
 
 // Options adjust a started node.
 type Options struct {
@@ -76,20 +90,27 @@ type Daemon struct {
 	API  *api.Server
 	URL  string
 
+	fed    *fed
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errMu  sync.Mutex
 	err    error
 }
 
-// Start opens the node described by cfg and serves it until Close.
-func Start(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
+// Start opens the node described by cfg and serves it until Close. The
+// federation connection is made in the background: a node whose NATS is
+// unreachable starts and verifies with the statements it cached.
+func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
 	}
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
@@ -99,27 +120,48 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error)
 	if err != nil {
 		return nil, err
 	}
-	n, err := node.New(ctx, node.Config{DB: db, KEK: kek, Settings: cfg, Logger: log, Now: opt.Now})
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	cleanup = append(cleanup, func() { db.Close() })
+	st, pinned, err := node.NewTrustState(ctx, db, kek, cfg, now())
 	if err != nil {
-		db.Close()
 		return nil, err
+	}
+	n, err := node.New(ctx, node.Config{DB: db, KEK: kek, Settings: cfg, State: st, Logger: log, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { n.Close() })
+	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), now: now, pinned: pinned}
+	if err := f.restore(ctx); err != nil {
+		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
+	}
+	if cfg.NATS.Embedded {
+		if f.server, err = startEmbedded(cfg, log); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, f.close)
 	}
 	l := opt.Listener
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
-			n.Close()
-			db.Close()
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
-	srv := api.New(api.Config{Node: n, Logger: log})
+	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), cancel: cancel}
+	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, cancel: cancel}
 	every := opt.TickEvery
 	if every <= 0 {
 		every = time.Minute
 	}
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
 		if err := srv.Serve(runCtx, l); err != nil {
@@ -131,9 +173,24 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error)
 		defer d.wg.Done()
 		n.Run(runCtx, every)
 	}()
-	log.Info("node started", "url", d.URL, "province", cfg.Province)
+	go func() {
+		defer d.wg.Done()
+		f.run(runCtx)
+	}()
+	log.Info("node started", "url", d.URL, "province", cfg.Province, "nats", f.urls())
 	return d, nil
 }
+
+// NATSURL is the client URL of the node's embedded NATS server, or "".
+func (d *Daemon) NATSURL() string {
+	if d.fed.server != nil {
+		return d.fed.server.ClientURL()
+	}
+	return ""
+}
+
+// Federation returns the node's federation sync once connected, or nil.
+func (d *Daemon) Federation() *federation.Sync { return d.fed.sync.Load() }
 
 func (d *Daemon) setErr(err error) {
 	d.errMu.Lock()
@@ -148,6 +205,7 @@ func (d *Daemon) Close() error {
 	d.cancel()
 	d.wg.Wait()
 	d.Node.Close()
+	d.fed.close()
 	err := d.DB.Close()
 	d.errMu.Lock()
 	defer d.errMu.Unlock()
@@ -170,3 +228,6 @@ func Initialized(ctx context.Context, cfg config.Config) (bool, error) {
 	}
 	return p != "", err
 }
+
+// Addr is the HTTP listen address.
+func (d *Daemon) Addr() string { return strings.TrimPrefix(d.URL, "http://") }

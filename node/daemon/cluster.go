@@ -1,0 +1,315 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Province is one member of a cluster started by StartCluster.
+type Province struct {
+	ID     string
+	Name   string
+	Listen string // HTTP address; "127.0.0.1:0" for a free port
+}
+
+// ClusterConfig describes a whole federation run on one machine: one NATS
+// server, several provinces, and operators who sign the first trust list.
+// The demo and multi-node tests use it.
+type ClusterConfig struct {
+	Dir        string // everything lives below it; kept between runs
+	Federation string // default "demo"
+	Provinces  []Province
+	Operators  int    // default 3
+	Threshold  int    // default 2
+	NATSListen string // default "127.0.0.1:-1" (a free port)
+	Logger     *slog.Logger
+	Now        func() time.Time
+	TickEvery  time.Duration
+	// Configure adjusts each province's config before it starts.
+	Configure func(*config.Config)
+}
+
+// Cluster is a running federation.
+type Cluster struct {
+	Server    *federation.Server
+	Nodes     []*Daemon
+	Tokens    []string // an operator token per node, as Nodes
+	Operators []*ecdsa.PrivateKey
+	TrustList []byte
+	Configs   []config.Config
+	cc        ClusterConfig
+	opt       Options
+}
+
+// StartCluster initialises (first run only) and starts a federation. On
+// error, whatever started is stopped.
+func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error) {
+	if cc.Federation == "" {
+		cc.Federation = "demo"
+	}
+	if cc.Operators == 0 {
+		cc.Operators, cc.Threshold = 3, 2
+	}
+	if cc.NATSListen == "" {
+		cc.NATSListen = "127.0.0.1:-1"
+	}
+	host, port, err := splitHostPort(cc.NATSListen)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{cc: cc, opt: Options{Logger: cc.Logger, Now: cc.Now, TickEvery: cc.TickEvery}}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port,
+		StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}); err != nil {
+		return nil, err
+	}
+	for _, p := range cc.Provinces {
+		cfg := config.Default(p.ID)
+		cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, cc.Federation, filepath.Join(cc.Dir, p.ID), p.Listen
+		cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{c.Server.ClientURL()}
+		if cc.Configure != nil {
+			cc.Configure(&cfg)
+		}
+		ok, err := Initialized(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if _, err := Init(ctx, cfg); err != nil {
+				return nil, fmt.Errorf("init %s: %w", p.ID, err)
+			}
+		}
+		c.Configs = append(c.Configs, cfg)
+	}
+	if err := c.loadOrMakeTrustList(); err != nil {
+		return nil, err
+	}
+	for i := range c.Configs {
+		d, err := c.start(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, d)
+		tok, err := d.Node.CreateOperatorToken(ctx, "cluster")
+		if err != nil {
+			return nil, err
+		}
+		c.Tokens = append(c.Tokens, tok)
+	}
+	if err := c.PublishTrustList(ctx, c.TrustList); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	var port int
+	if _, err := fmt.Sscanf(p, "%d", &port); err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	return host, port, nil
+}
+
+// start starts province i (again).
+func (c *Cluster) start(ctx context.Context, i int) (*Daemon, error) {
+	opt := c.opt
+	var err error
+	if opt.Listener, err = net.Listen("tcp", c.Configs[i].Listen); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Configs[i].Name, err)
+	}
+	d, err := Start(ctx, c.Configs[i], opt)
+	if err != nil {
+		opt.Listener.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Configs[i].Province, err)
+	}
+	return d, nil
+}
+
+// Restart stops province i and starts it again on the same address.
+func (c *Cluster) Restart(ctx context.Context, i int) error {
+	if c.Nodes[i] != nil {
+		c.Configs[i].Listen = c.Nodes[i].Addr()
+		if err := c.Nodes[i].Close(); err != nil {
+			return err
+		}
+	}
+	d, err := c.start(ctx, i)
+	c.Nodes[i] = d
+	return err
+}
+
+// Stop stops province i, leaving it stopped.
+func (c *Cluster) Stop(i int) error {
+	if c.Nodes[i] == nil {
+		return nil
+	}
+	c.Configs[i].Listen = c.Nodes[i].Addr()
+	err := c.Nodes[i].Close()
+	c.Nodes[i] = nil
+	return err
+}
+
+// loadOrMakeTrustList reuses <dir>/trustlist.json, or makes operator keys
+// and a first trust list naming every province, signed by Threshold
+// operators, and pins it in every province's config.
+func (c *Cluster) loadOrMakeTrustList() error {
+	opDir := filepath.Join(c.cc.Dir, "operators")
+	tlPath := filepath.Join(c.cc.Dir, "trustlist.json")
+	for i := 1; i <= c.cc.Operators; i++ {
+		path := filepath.Join(opDir, fmt.Sprintf("op%d.key", i))
+		key, err := ReadKeyFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			if key, err = trust.GenerateKey(nil); err == nil {
+				err = WriteKeyFile(path, key)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		c.Operators = append(c.Operators, key)
+	}
+	doc, err := os.ReadFile(tlPath)
+	if errors.Is(err, os.ErrNotExist) {
+		if doc, err = c.firstTrustList(); err == nil {
+			err = os.WriteFile(tlPath, doc, 0o644)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c.TrustList = doc
+	sum := sha256.Sum256(doc)
+	for i := range c.Configs {
+		c.Configs[i].Trust.ListFile, c.Configs[i].Trust.ListSHA256 = tlPath, hex.EncodeToString(sum[:])
+	}
+	return nil
+}
+
+func (c *Cluster) firstTrustList() ([]byte, error) {
+	var changes []trust.Change
+	changes = append(changes, trust.Change{Op: "federation", Value: c.cc.Federation},
+		trust.Change{Op: "threshold", N: c.cc.Threshold}, trust.Change{Op: "expires", Duration: 90 * 24 * time.Hour})
+	for i, op := range c.Operators {
+		jwk, err := trust.PublicJWK(&op.PublicKey, "sig")
+		if err != nil {
+			return nil, err
+		}
+		raw, _ := json.Marshal(jwk)
+		changes = append(changes, trust.Change{Op: "add-operator", ID: fmt.Sprintf("op%d", i+1), Name: fmt.Sprintf("operator %d", i+1), Key: raw})
+	}
+	for i, cfg := range c.Configs {
+		root, err := os.ReadFile(RootJWKPath(cfg))
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, trust.Change{Op: "add-member", ID: cfg.Province, Name: c.cc.Provinces[i].Name, Key: root})
+	}
+	tl, err := trust.Propose(trust.TrustList{}, changes, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return c.Sign(tl, c.cc.Threshold)
+}
+
+// Sign signs tl with the first k operators.
+func (c *Cluster) Sign(tl trust.TrustList, k int) ([]byte, error) {
+	payload, err := json.Marshal(tl)
+	if err != nil {
+		return nil, err
+	}
+	var doc []byte
+	for _, op := range c.Operators[:k] {
+		if doc, err = trust.SignTrustList(doc, payload, op); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// PublishTrustList puts a trust list document in the federation's state
+// bucket, as 'hcnode trust publish' does.
+func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
+	conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: []string{c.Server.ClientURL()}, Federation: c.cc.Federation,
+		Name: "hcfed-operator", Logger: c.cc.Logger})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.EnsureStreams(ctx); err != nil {
+		return err
+	}
+	_, err = conn.PutState(ctx, "trustlist", doc)
+	return err
+}
+
+// Close stops every node and the NATS server.
+func (c *Cluster) Close() error {
+	var errs []error
+	for _, d := range c.Nodes {
+		if d != nil {
+			errs = append(errs, d.Close())
+		}
+	}
+	if c.Server != nil {
+		c.Server.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// WriteKeyFile writes a P-256 private key as PEM, mode 0600, refusing to
+// overwrite.
+func WriteKeyFile(path string, key *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadKeyFile reads what WriteKeyFile wrote.
+func ReadKeyFile(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "EC PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: not an EC PRIVATE KEY PEM file", path)
+	}
+	return x509.ParseECPrivateKey(blk.Bytes)
+}

@@ -1,0 +1,172 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+)
+
+// fed is a node's federation runtime: an embedded NATS server if
+// configured, the connection, the inbound Sync and the outbound Link.
+// The connection is made in the background, so a node whose NATS is down
+// starts anyway and verifies from its cache.
+type fed struct {
+	cfg    config.Config
+	n      *node.Node
+	log    *slog.Logger
+	now    func() time.Time
+	pinned []byte
+
+	server *federation.Server
+	conn   atomic.Pointer[federation.Conn]
+	sync   atomic.Pointer[federation.Sync]
+	wg     sync.WaitGroup
+}
+
+// startEmbedded starts the in-process NATS server when nats.embedded is set.
+func startEmbedded(cfg config.Config, log *slog.Logger) (*federation.Server, error) {
+	host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats.listen: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("nats.listen: %w", err)
+	}
+	if port == 0 {
+		port = -1 // nats-server: random free port
+	}
+	return federation.StartServer(federation.ServerConfig{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		Name: "hcnode-" + cfg.Province, ConfigFile: cfg.NATS.ServerConf, Logger: log})
+}
+
+func (f *fed) urls() []string {
+	if f.server != nil {
+		return []string{f.server.ClientURL()}
+	}
+	return f.cfg.NATS.URLs
+}
+
+// restore re-applies the statements cached in the database, before any
+// network I/O.
+func (f *fed) restore(ctx context.Context) error {
+	s, err := federation.NewSync(f.syncConfig(nil))
+	if err != nil {
+		return err
+	}
+	return s.Restore(ctx)
+}
+
+func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
+	m := f.n.Metrics()
+	return federation.SyncConfig{Conn: conn, State: f.n.State(), Self: f.cfg.Province, Cache: f.n.StatementCache(),
+		Now: f.now, Logger: f.log, PinnedTrustList: f.pinned,
+		OnStatement: func(kind, reason string) { m.Statements.WithLabelValues(kind, reason).Inc() }}
+}
+
+// run connects (retrying until ctx ends), then runs Sync, the Link and the
+// snapshot-request server until ctx ends.
+func (f *fed) run(ctx context.Context) {
+	var conn *federation.Conn
+	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
+			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
+			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
+			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Logger: f.log})
+		cancel()
+		if err == nil {
+			conn = c
+			break
+		}
+		f.log.Warn("NATS not reachable; verifying from cache and retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+	defer conn.Close()
+	for {
+		if err := conn.EnsureStreams(ctx); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			return
+		} else {
+			f.log.Warn("federation streams not ready; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	link := node.NewLink(f.n, conn, f.log)
+	sc := f.syncConfig(conn)
+	sc.OnPeerKeyset = link.PeerKeyset
+	s, err := federation.NewSync(sc)
+	if err != nil {
+		f.log.Error("federation sync", "err", err)
+		return
+	}
+	f.conn.Store(conn)
+	f.sync.Store(s)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); link.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := s.Run(ctx); err != nil {
+			f.log.Error("federation sync stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := conn.ServeSnapshotRequests(ctx, link.SnapshotRequested); err != nil && ctx.Err() == nil {
+			f.log.Error("snapshot requests", "err", err)
+		}
+	}()
+	wg.Wait()
+}
+
+// ready is the API's readiness check: connected and caught up.
+func (f *fed) ready(context.Context) error {
+	s := f.sync.Load()
+	if s == nil {
+		return errors.New("not connected to the federation yet")
+	}
+	return s.Ready()
+}
+
+// view answers GET /v1/federation.
+func (f *fed) view() any {
+	if s := f.sync.Load(); s != nil {
+		return s.View()
+	}
+	return f.n.FederationView()
+}
+
+// trustList answers GET /.well-known/hcfed/trustlist.
+func (f *fed) trustList() []byte {
+	if tl := f.n.State().TrustList(); tl != nil {
+		return tl.Raw
+	}
+	return nil
+}
+
+func (f *fed) close() {
+	if f.server != nil {
+		f.server.Shutdown()
+	}
+}
