@@ -69,4 +69,3 @@ func writeConfig(path string, cfg config.Config) error {
 	}
 	return os.WriteFile(path, b, 0o600)
 }
-

@@ -1,11 +1,11 @@
 package api_test
 
 import (
-	"fmt"
 	"bytes"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"maps"
 	"os"
@@ -161,7 +161,7 @@ func TestInvalidCodesAre200WithReason(t *testing.T) {
 		"hello":                             "malformed",
 		"HCF1:" + strings.Repeat(".", 1500): "malformed",
 		"HCF1:" + strings.Repeat("A", 3000): "oversized",
-		"HCF1:eyJhbGciOiJub25lIiwia2lkIjoieCIsInR5cCI6ImhjZmVkLWNvZGUrand0In0.e30.":     "bad_algorithm",
+		"HCF1:eyJhbGciOiJub25lIiwia2lkIjoieCIsInR5cCI6ImhjZmVkLWNvZGUrand0In0.e30.": "bad_algorithm",
 	} {
 		if v := n.verify(code); v.Valid || v.Reason != want {
 			t.Errorf("code %.20q: %+v, want %s", code, v, want)
@@ -413,5 +413,3 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-
-

@@ -70,4 +70,3 @@ func fromEcho(he *echo.HTTPError) error {
 	}
 	return errors.New(he.Error())
 }
-

@@ -52,10 +52,10 @@ type Keys struct {
 
 // NATS says how the node reaches the federation.
 type NATS struct {
-	Embedded   bool     `yaml:"embedded"`    // run a NATS server in-process
-	Listen     string   `yaml:"listen"`      // embedded server address, default 127.0.0.1:4222
-	URLs       []string `yaml:"urls"`        // external cluster
-	CredsFile  string   `yaml:"creds_file"`  // NATS credentials
+	Embedded   bool     `yaml:"embedded"`   // run a NATS server in-process
+	Listen     string   `yaml:"listen"`     // embedded server address, default 127.0.0.1:4222
+	URLs       []string `yaml:"urls"`       // external cluster
+	CredsFile  string   `yaml:"creds_file"` // NATS credentials
 	NKeySeed   string   `yaml:"nkey_seed_file"`
 	User       string   `yaml:"user"`
 	Password   string   `yaml:"password"` // prefer $HCNODE_NATS_PASSWORD
