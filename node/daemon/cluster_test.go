@@ -1,0 +1,312 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
+)
+
+// federation is a cluster under test with a scanner token per province.
+type fedTest struct {
+	t        *testing.T
+	c        *daemon.Cluster
+	scanners []string
+}
+
+var threeProvinces = []daemon.Province{
+	{ID: "440000", Name: "Guangdong", Listen: "127.0.0.1:0"},
+	{ID: "310000", Name: "Shanghai", Listen: "127.0.0.1:0"},
+	{ID: "110000", Name: "Beijing", Listen: "127.0.0.1:0"},
+}
+
+func startFederation(t *testing.T, provinces []daemon.Province, configure func(*config.Config)) *fedTest {
+	t.Helper()
+	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: t.TempDir(), Provinces: provinces,
+		Configure: func(cfg *config.Config) {
+			cfg.Privacy.Collect = []string{"name", "id_number"}
+			cfg.Limits.ScannerRate, cfg.Limits.ScannerBurst = 1000, 1000
+			if configure != nil {
+				configure(cfg)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	f := &fedTest{t: t, c: c}
+	for _, d := range c.Nodes {
+		sc, err := d.Node.AddScanner(context.Background(), node.Principal{Role: node.RoleOperator}, "gate", "checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.scanners = append(f.scanners, sc.Token)
+	}
+	return f
+}
+
+func (f *fedTest) call(i int, method, path, token string, body, out any) int {
+	f.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.c.Nodes[i].URL+path, r)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			f.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (f *fedTest) enrolAndIssue(i int, name, id string) (subject, code string) {
+	f.t.Helper()
+	var s struct{ ID string }
+	if st := f.call(i, "POST", "/v1/subjects", f.c.Tokens[i], map[string]any{"name": name, "id_number": id,
+		"consent": map[string]any{"notice_version": "2026-11", "accepted": true}}, &s); st != 201 {
+		f.t.Fatalf("enrol: %d", st)
+	}
+	return s.ID, f.issue(i, s.ID)
+}
+
+func (f *fedTest) issue(i int, subject string) string {
+	f.t.Helper()
+	var c struct{ Code string }
+	if st := f.call(i, "POST", "/v1/subjects/"+subject+"/codes", f.c.Tokens[i], nil, &c); st != 201 {
+		f.t.Fatalf("issue: %d", st)
+	}
+	return c.Code
+}
+
+func (f *fedTest) verify(i int, code string) string {
+	f.t.Helper()
+	var v struct{ Reason string }
+	if st := f.call(i, "POST", "/v1/verify", f.scanners[i], map[string]string{"code": code}, &v); st != 200 {
+		f.t.Fatalf("verify: %d", st)
+	}
+	return v.Reason
+}
+
+// eventually waits until province i answers want for code.
+func (f *fedTest) eventually(i int, code, want string) time.Duration {
+	f.t.Helper()
+	start := time.Now()
+	deadline := start.Add(15 * time.Second)
+	for {
+		got := f.verify(i, code)
+		if got == want {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: verify says %q, want %q", f.c.Configs[i].Province, got, want)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
+
+func (f *fedTest) setStatus(i int, subject, status string) {
+	f.t.Helper()
+	if st := f.call(i, "PUT", "/v1/subjects/"+subject+"/status", f.c.Tokens[i], map[string]string{"status": status}, nil); st != 200 {
+		f.t.Fatalf("status: %d", st)
+	}
+}
+
+func TestCodeOfOneProvinceVerifiesInEveryOtherAndRevocationPropagates(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	for i := range f.c.Nodes {
+		f.eventually(i, code, "ok")
+	}
+	f.setStatus(0, subject, "red")
+	for i := range f.c.Nodes {
+		took := f.eventually(i, code, "revoked")
+		t.Logf("%s rejects the revoked code after %v", f.c.Configs[i].Province, took)
+	}
+	red := f.issue(0, subject)
+	for i := range f.c.Nodes {
+		f.eventually(i, red, "ok")
+	}
+}
+
+func TestRotationAndCompromisePropagate(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	subject, old := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	f.eventually(1, old, "ok")
+	var keys struct{ Keys []struct{ KID, State string } }
+	if st := f.call(0, "POST", "/v1/keys/rotate", f.c.Tokens[0], nil, &keys); st != 200 {
+		t.Fatalf("rotate: %d", st)
+	}
+	fresh := f.issue(0, subject)
+	f.eventually(1, fresh, "ok")
+	f.eventually(2, fresh, "ok")
+	if got := f.verify(1, old); got != "ok" {
+		t.Fatalf("code of the retired key in 310000: %s", got)
+	}
+	var retired string
+	for _, k := range keys.Keys {
+		if k.State == "retired" {
+			retired = k.KID
+		}
+	}
+	if st := f.call(0, "POST", "/v1/keys/"+retired+"/compromise", f.c.Tokens[0], nil, nil); st != 200 {
+		t.Fatalf("compromise: %d", st)
+	}
+	for i := range f.c.Nodes {
+		f.eventually(i, old, "key_compromised")
+		if got := f.verify(i, fresh); got != "ok" {
+			t.Fatalf("%s: code of the healthy key: %s", f.c.Configs[i].Province, got)
+		}
+	}
+}
+
+func TestNodeDownWhilePeerRotatesAndRevokesCatchesUp(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	f.eventually(1, code, "ok")
+	if err := f.c.Stop(1); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.call(0, "POST", "/v1/keys/rotate", f.c.Tokens[0], nil, nil); st != 200 {
+		t.Fatalf("rotate: %d", st)
+	}
+	f.setStatus(0, subject, "yellow")
+	fresh := f.issue(0, subject)
+	f.eventually(2, code, "revoked")
+	if err := f.c.Restart(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually(1, code, "revoked")
+	f.eventually(1, fresh, "ok")
+}
+
+func TestNodeRestartedWithoutNATSVerifiesFromCache(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	subject, revoked := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	_, valid := f.enrolAndIssue(0, "李四", "110105194912310046")
+	f.setStatus(0, subject, "red")
+	f.eventually(1, revoked, "revoked")
+	f.eventually(1, valid, "ok")
+	// NATS goes away; Shanghai restarts and has only its database.
+	f.c.Configs[1].NATS.URLs = []string{"nats://127.0.0.1:1"}
+	if err := f.c.Restart(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.verify(1, valid); got != "ok" {
+		t.Fatalf("valid Guangdong code in Shanghai without NATS: %s", got)
+	}
+	if got := f.verify(1, revoked); got != "revoked" {
+		t.Fatalf("revoked Guangdong code in Shanghai without NATS: %s", got)
+	}
+	var fv struct{ Connected bool }
+	f.call(1, "GET", "/v1/federation", "", nil, &fv)
+	if fv.Connected {
+		t.Fatal("federation view claims a connection to an unreachable NATS")
+	}
+}
+
+func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	f.eventually(1, code, "ok")
+	// Guangdong loses NATS, so the status change is committed to its
+	// outbox but cannot be published; then it stops.
+	good := f.c.Configs[0].NATS.URLs
+	f.c.Configs[0].NATS.URLs = []string{"nats://127.0.0.1:1"}
+	if err := f.c.Restart(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.setStatus(0, subject, "red")
+	if got := f.verify(0, code); got != "revoked" {
+		t.Fatalf("home node: %s", got)
+	}
+	if err := f.c.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.verify(1, code); got != "ok" {
+		t.Fatalf("the revocation reached Shanghai without NATS? %s", got)
+	}
+	f.c.Configs[0].NATS.URLs = good
+	if err := f.c.Restart(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually(1, code, "revoked")
+	f.eventually(2, code, "revoked")
+}
+
+func TestForgedStatementsAreCountedAndValidTrafficFlows(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	f.eventually(1, code, "ok")
+	conn := operatorConn(t, f.c)
+	ctx := context.Background()
+	for key, raw := range map[string][]byte{
+		"440000.keyset":    []byte("garbage"),
+		"110000.keyset":    []byte(f.c.Nodes[0].Node.Keyset()), // Guangdong's keyset under Beijing's name
+		"440000.heartbeat": []byte(strings.Repeat("A", 100)),
+	} {
+		if _, err := conn.PutState(ctx, key, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Valid traffic after the forgeries: a new code still verifies.
+	subject2, code2 := f.enrolAndIssue(0, "李四", "110105194912310046")
+	_ = subject2
+	f.eventually(1, code2, "ok")
+	waitMetric(t, f.c.Nodes[1], `hcfed_statements_total{kind="keyset",reason="malformed"}`)
+	waitMetric(t, f.c.Nodes[1], `hcfed_statements_total{kind="keyset",reason="wrong_signer"}`)
+	if got := f.verify(1, code); got != "ok" {
+		t.Fatalf("earlier code after forgeries: %s", got)
+	}
+	// Guangdong republishes its real keyset on schedule; Beijing's stays Beijing's.
+	if got := f.verify(2, f.issue(2, mustEnrol(t, f, 2))); got != "ok" {
+		t.Fatalf("Beijing's own code after a forged Beijing keyset: %s", got)
+	}
+}
+
+func mustEnrol(t *testing.T, f *fedTest, i int) string {
+	t.Helper()
+	s, _ := f.enrolAndIssue(i, "王五", "310115198506078825")
+	return s
+}
+
+func waitMetric(t *testing.T, d *daemon.Daemon, series string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(d.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), series) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metric %s never appeared", series)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
+
