@@ -1,8 +1,10 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"os"
 	"strings"
@@ -145,5 +147,41 @@ func TestDemoConfigNeedsItsPasswords(t *testing.T) {
 	t.Setenv("HCFED_NATS_310000_PASSWORD", "")
 	if err := start(); err == nil || !strings.Contains(err.Error(), `"310000" has an empty password`) {
 		t.Errorf("started with an empty password: %v", err)
+	}
+}
+
+// TestDemoConfigConfinesSnapshots checks the snapshot bucket under the
+// shipped permissions: a province stores its own snapshot, reads
+// everyone's, asks another province for a fresh one, and the server
+// refuses its snapshot under another province's name.
+func TestDemoConfigConfinesSnapshots(t *testing.T) {
+	s, pw := startDemoConfig(t)
+	ctx := testCtx(t)
+	connectReady(t, s, "", asUser("operator", pw["operator"]))
+	gd := connectReady(t, s, "440000", asUser("440000", pw["440000"]))
+	sh := connectReady(t, s, "310000", asUser("310000", pw["310000"]))
+
+	snap := []byte("eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"seq":7}`)) + ".sig")
+	if err := gd.PutSnapshot(ctx, "440000", snap); err != nil {
+		t.Fatalf("440000 stores its snapshot: %v", err)
+	}
+	if got, err := sh.GetSnapshot(ctx, "440000"); err != nil || !bytes.Equal(got, snap) {
+		t.Fatalf("310000 reads 440000's snapshot: %q, %v", got, err)
+	}
+	published := make(chan struct{}, 1)
+	if err := gd.ServeSnapshotRequests(ctx, func(context.Context) error { published <- struct{}{}; return nil }); err != nil {
+		t.Fatalf("440000 serves snapshot requests: %v", err)
+	}
+	if err := sh.RequestSnapshot(ctx, "440000", 7); err != nil {
+		t.Fatalf("310000 asks 440000 for a snapshot: %v", err)
+	}
+	<-published
+
+	rogue := connect(t, s, "", asUser("440000", pw["440000"]), func(c *ConnConfig) { c.InboxPrefix = "_INBOX_440000" })
+	if err := rogue.PutSnapshot(ctx, "310000", snap); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("440000 stores 310000's snapshot: %v, want ErrPermissionDenied", err)
+	}
+	if _, err := sh.GetSnapshot(ctx, "310000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("310000's snapshot after the refused put: %v", err)
 	}
 }

@@ -62,16 +62,17 @@ type ConnConfig struct {
 // JetStream, reconnecting forever with backoff. It is safe for concurrent
 // use. Close it to stop every goroutine it started.
 type Conn struct {
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	fed      string
-	province string
-	bucket   string
-	stream   string
-	maxState int
-	maxRev   int
-	replicas int
-	log      *slog.Logger
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	fed        string
+	province   string
+	bucket     string
+	stream     string
+	snapBucket string
+	maxState   int
+	maxRev     int
+	replicas   int
+	log        *slog.Logger
 
 	life   context.Context // cancelled by Close
 	stop   context.CancelFunc
@@ -80,8 +81,9 @@ type Conn struct {
 	closed atomic.Bool
 
 	mu        sync.Mutex
-	kv        jetstream.KeyValue // nil until first needed
-	reconnect chan struct{}      // closed and replaced on each reconnection
+	kv        jetstream.KeyValue    // nil until first needed
+	obs       jetstream.ObjectStore // nil until first needed
+	reconnect chan struct{}         // closed and replaced on each reconnection
 
 	deniedMu sync.Mutex
 	denied   map[*denialWaiter]struct{}
@@ -114,18 +116,19 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	}
 	life, stop := context.WithCancel(context.Background())
 	c := &Conn{
-		fed:       cfg.Federation,
-		province:  cfg.Province,
-		bucket:    bucketName(cfg.Federation),
-		stream:    streamName(cfg.Federation),
-		maxState:  orDefault(cfg.MaxStateLen, DefaultMaxStateLen),
-		maxRev:    orDefault(cfg.MaxRevocationLen, DefaultMaxRevocationLen),
-		replicas:  orDefault(cfg.Replicas, 1),
-		log:       log,
-		life:      life,
-		stop:      stop,
-		denied:    map[*denialWaiter]struct{}{},
-		reconnect: make(chan struct{}),
+		fed:        cfg.Federation,
+		province:   cfg.Province,
+		bucket:     bucketName(cfg.Federation),
+		stream:     streamName(cfg.Federation),
+		snapBucket: snapshotBucketName(cfg.Federation),
+		maxState:   orDefault(cfg.MaxStateLen, DefaultMaxStateLen),
+		maxRev:     orDefault(cfg.MaxRevocationLen, DefaultMaxRevocationLen),
+		replicas:   orDefault(cfg.Replicas, 1),
+		log:        log,
+		life:       life,
+		stop:       stop,
+		denied:     map[*denialWaiter]struct{}{},
+		reconnect:  make(chan struct{}),
 	}
 	connected := make(chan struct{}, 1)
 	closed := make(chan struct{})

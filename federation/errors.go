@@ -18,4 +18,7 @@ var (
 	// ErrForeignProvince reports an attempt to publish under the name of
 	// a province other than the connection's own.
 	ErrForeignProvince = errors.New("federation: not this connection's province")
+	// ErrNotReady reports that a Sync has not caught up, or is not
+	// connected.
+	ErrNotReady = errors.New("federation: not ready")
 )

@@ -13,12 +13,12 @@ const testFed = "demo"
 
 // runServer starts an embedded server on a random port with its JetStream
 // store in a temp dir, shut down when the test ends.
-func runServer(t *testing.T) *Server {
+func runServer(t testing.TB) *Server {
 	t.Helper()
 	return runServerWith(t, ServerConfig{})
 }
 
-func runServerWith(t *testing.T, cfg ServerConfig) *Server {
+func runServerWith(t testing.TB, cfg ServerConfig) *Server {
 	t.Helper()
 	if cfg.Port == 0 {
 		cfg.Port = -1
@@ -36,7 +36,7 @@ func runServerWith(t *testing.T, cfg ServerConfig) *Server {
 
 // connect connects to s as province (empty: an operator), closed when the
 // test ends. mods adjust the config before connecting.
-func connect(t *testing.T, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
+func connect(t testing.TB, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
 	t.Helper()
 	cfg := ConnConfig{URLs: []string{s.ClientURL()}, Federation: testFed, Province: province}
 	for _, m := range mods {
@@ -53,7 +53,7 @@ func connect(t *testing.T, s *Server, province string, mods ...func(*ConnConfig)
 }
 
 // connectReady connects and makes sure the streams exist.
-func connectReady(t *testing.T, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
+func connectReady(t testing.TB, s *Server, province string, mods ...func(*ConnConfig)) *Conn {
 	t.Helper()
 	c := connect(t, s, province, mods...)
 	if err := c.EnsureStreams(testCtx(t)); err != nil {
@@ -63,7 +63,7 @@ func connectReady(t *testing.T, s *Server, province string, mods ...func(*ConnCo
 }
 
 // testCtx is a context that ends with the test or after 20 seconds.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -72,7 +72,7 @@ func testCtx(t *testing.T) context.Context {
 
 // checkFor calls f every interval until it returns nil, failing the test
 // with f's last error if that has not happened within timeout.
-func checkFor(t *testing.T, timeout, interval time.Duration, f func() error) {
+func checkFor(t testing.TB, timeout, interval time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
@@ -106,7 +106,7 @@ func (r *recorder[T]) all() []T {
 }
 
 // waitLen waits until r holds n values and returns them.
-func (r *recorder[T]) waitLen(t *testing.T, n int) []T {
+func (r *recorder[T]) waitLen(t testing.TB, n int) []T {
 	t.Helper()
 	var got []T
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {

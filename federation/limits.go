@@ -15,6 +15,15 @@ const (
 	// DefaultMaxRevocationLen bounds one revocation statement read from
 	// the stream: it is a signed statement like any other.
 	DefaultMaxRevocationLen = trust.MaxStatementLen
+	// MaxSnapshotLen bounds one revocation snapshot in the snapshot
+	// bucket. A snapshot of 100,000 live revocations is about 6.5 MB; this
+	// leaves room for five times that, and refuses anything larger before
+	// it is downloaded.
+	MaxSnapshotLen = 32 << 20
+	// maxPointerLen bounds the small pointer value of a revsnapshot key.
+	maxPointerLen = 1 << 10
+	// maxSnapshotRequestLen bounds a snapshot request.
+	maxSnapshotRequestLen = 1 << 10
 )
 
 // Shape of the JetStream assets EnsureStreams creates.
@@ -41,6 +50,13 @@ const (
 	streamMaxMsgSize = 1 << 20
 	// streamMaxBytes bounds the stream; the oldest deltas go first.
 	streamMaxBytes = 1 << 30
+
+	// snapshotBucketMaxBytes bounds the snapshot bucket: one snapshot per
+	// province, replaced in place (a put writes the new chunks, then
+	// purges the old). 34 provinces at a realistic 6.5 MB each need about
+	// 220 MB; the bound keeps the three assets within the 2 GB file store
+	// of configs/nats-server.conf.
+	snapshotBucketMaxBytes = 512 << 20
 )
 
 // Timing.
@@ -57,4 +73,7 @@ const (
 	flushTimeout = 10 * time.Second
 	// drainTimeout bounds how long a stopped watcher may take to close.
 	drainTimeout = 5 * time.Second
+	// minRepublish is the least time between two snapshots published on
+	// request (ServeSnapshotRequests): a burst of requests costs one.
+	minRepublish = 5 * time.Second
 )

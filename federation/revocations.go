@@ -190,3 +190,14 @@ func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata,
 		c.log.Error("revocation handler failed", "stream_seq", seq, "province", t.Province, "err", err)
 	}
 }
+
+// revocationEnd returns the stream sequence of the last message in the
+// revocation stream (0 if it has none), so a consumer knows when it has
+// caught up even if nothing is delivered.
+func (c *Conn) revocationEnd(ctx context.Context) (uint64, error) {
+	s, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return 0, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+	}
+	return s.CachedInfo().State.LastSeq, nil
+}

@@ -21,8 +21,13 @@ type Stats struct {
 	// their subject names no valid province.
 	RevocationsBadSubject uint64
 	// RequestsOversized counts requests to Serve dropped for exceeding
-	// MaxStateLen.
+	// MaxStateLen, and snapshot requests over their small limit.
 	RequestsOversized uint64
+	// SnapshotsFetched counts snapshots downloaded by GetSnapshot.
+	SnapshotsFetched uint64
+	// SnapshotsOversized counts snapshots refused for exceeding
+	// MaxSnapshotLen.
+	SnapshotsOversized uint64
 	// HandlerErrors counts handler calls that returned an error or
 	// panicked.
 	HandlerErrors uint64
@@ -38,7 +43,7 @@ type Stats struct {
 // Dropped is the number of messages dropped before reaching a handler.
 func (s Stats) Dropped() uint64 {
 	return s.StateOversized + s.StateBadKey + s.RevocationsOversized +
-		s.RevocationsBadSubject + s.RequestsOversized
+		s.RevocationsBadSubject + s.RequestsOversized + s.SnapshotsOversized
 }
 
 type counters struct {
@@ -46,6 +51,7 @@ type counters struct {
 	revDelivered, revOversized, revBadSubject   atomic.Uint64
 	requestsOversized, handlerErrors, restarts  atomic.Uint64
 	permissionDenied, disconnects, reconnects   atomic.Uint64
+	snapFetched, snapOversized                  atomic.Uint64
 }
 
 // Stats returns a snapshot of c's counters.
@@ -59,6 +65,8 @@ func (c *Conn) Stats() Stats {
 		RevocationsOversized:  s.revOversized.Load(),
 		RevocationsBadSubject: s.revBadSubject.Load(),
 		RequestsOversized:     s.requestsOversized.Load(),
+		SnapshotsFetched:      s.snapFetched.Load(),
+		SnapshotsOversized:    s.snapOversized.Load(),
 		HandlerErrors:         s.handlerErrors.Load(),
 		Restarts:              s.restarts.Load(),
 		PermissionDenied:      s.permissionDenied.Load(),
@@ -69,3 +77,50 @@ func (c *Conn) Stats() Stats {
 
 // Dropped is the number of messages c dropped before reaching a handler.
 func (c *Conn) Dropped() uint64 { return c.Stats().Dropped() }
+
+// SyncStats counts what a Sync did, for metrics. Counters only grow;
+// Pending, Parked and Cursor are gauges.
+type SyncStats struct {
+	// Applied and Rejected count statements (OnStatement reports each).
+	Applied, Rejected uint64
+	// Skipped counts revocation deltas skipped unverified because a
+	// snapshot or earlier delta already covered their seq.
+	Skipped uint64
+	// Gaps counts revocation gaps found; SnapshotsApplied the snapshots
+	// applied; SnapshotRequests the requests sent for fresh ones.
+	Gaps, SnapshotsApplied, SnapshotRequests uint64
+	// ParkedDropped counts deltas of a blocked province dropped for lack
+	// of room; a snapshot must cover them.
+	ParkedDropped uint64
+	// CacheErrors counts failed cache writes.
+	CacheErrors uint64
+	// Pending is how many statements wait for what they depend on.
+	Pending int
+	// Parked is how many deltas wait behind a gap or a missing keyset,
+	// and Blocked how many provinces they belong to.
+	Parked, Blocked int
+	// Cursor is the revocation stream sequence handled so far.
+	Cursor uint64
+}
+
+type syncCounters struct {
+	applied, rejected, skipped, gaps   atomic.Uint64
+	snapshots, requests, parkedDropped atomic.Uint64
+	cacheErrors                        atomic.Uint64
+}
+
+// Stats returns a snapshot of s's counters.
+func (s *Sync) Stats() SyncStats {
+	c := &s.stats
+	st := SyncStats{
+		Applied: c.applied.Load(), Rejected: c.rejected.Load(), Skipped: c.skipped.Load(),
+		Gaps: c.gaps.Load(), SnapshotsApplied: c.snapshots.Load(), SnapshotRequests: c.requests.Load(),
+		ParkedDropped: c.parkedDropped.Load(), CacheErrors: c.cacheErrors.Load(),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.Pending = s.pending.len()
+	st.Parked, st.Blocked = s.revs.parkedCount(), len(s.revs.blocked)
+	st.Cursor = s.revs.cursor()
+	return st
+}

@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// EnsureStreams creates the federation's state bucket and revocation
-// stream if they are missing, and updates them if their configuration has
+// EnsureStreams creates the federation's state bucket, revocation stream
+// and snapshot bucket if they are missing, and updates them if their configuration has
 // drifted from what this package expects. It only writes when something
 // is missing or different, so once an operator has created them a
 // province whose permissions allow no stream administration can call it
@@ -45,7 +45,19 @@ func (c *Conn) EnsureStreams(ctx context.Context) error {
 			return err
 		},
 	}
-	for _, a := range []asset{kv, rev} {
+	snap := asset{
+		stream: "OBJ_" + c.snapBucket,
+		drift:  c.snapshotBucketDrift,
+		create: func(ctx context.Context) error {
+			_, err := c.js.CreateObjectStore(ctx, c.snapshotBucketConfig())
+			return err
+		},
+		update: func(ctx context.Context) error {
+			_, err := c.js.UpdateObjectStore(ctx, c.snapshotBucketConfig())
+			return err
+		},
+	}
+	for _, a := range []asset{kv, rev, snap} {
 		if err := c.ensure(ctx, a); err != nil {
 			return explain(ctx, fmt.Errorf("ensure %s: %w", a.stream, err))
 		}
@@ -93,7 +105,8 @@ func (c *Conn) isAPISubject(s string) bool {
 		return true
 	}
 	return strings.HasPrefix(s, "$JS.API.STREAM.") &&
-		(strings.HasSuffix(s, ".KV_"+c.bucket) || strings.HasSuffix(s, "."+c.stream))
+		(strings.HasSuffix(s, ".KV_"+c.bucket) || strings.HasSuffix(s, "."+c.stream) ||
+			strings.HasSuffix(s, ".OBJ_"+c.snapBucket))
 }
 
 func (c *Conn) bucketConfig() jetstream.KeyValueConfig {
@@ -114,6 +127,26 @@ func (c *Conn) bucketDrift(have jetstream.StreamConfig) []string {
 	check("history", have.MaxMsgsPerSubject == bucketHistory)
 	check("max_value_size", have.MaxMsgSize == bucketMaxValueSize)
 	check("max_bytes", have.MaxBytes == bucketMaxBytes)
+	check("storage", have.Storage == jetstream.FileStorage)
+	check("replicas", have.Replicas == c.replicas)
+	check("ttl", have.MaxAge == 0)
+	return d
+}
+
+func (c *Conn) snapshotBucketConfig() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      c.snapBucket,
+		Description: "HCFed " + c.fed + ": the latest signed revocation snapshot of each province, by province id",
+		MaxBytes:    snapshotBucketMaxBytes,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.replicas,
+	}
+}
+
+func (c *Conn) snapshotBucketDrift(have jetstream.StreamConfig) []string {
+	var d drift
+	check := d.check
+	check("max_bytes", have.MaxBytes == snapshotBucketMaxBytes)
 	check("storage", have.Storage == jetstream.FileStorage)
 	check("replicas", have.Replicas == c.replicas)
 	check("ttl", have.MaxAge == 0)

@@ -17,6 +17,11 @@ const (
 	KindRevocations Kind = "revocations" // revocation deltas (stream only)
 	KindHeartbeat   Kind = "heartbeat"   // a node's report of how current it is
 	KindRevSnapshot Kind = "revsnapshot" // all live revocations up to a seq
+	// KindSnapshotRequest asks a province (Peer) to publish a fresh
+	// revocation snapshot. It is sent under the asking province's own name
+	// (Province), so per-province publish permissions allow it; it is a
+	// request only, never stored.
+	KindSnapshotRequest Kind = "snapreq"
 )
 
 // Topic names one statement slot: its kind, the province it belongs to
@@ -31,11 +36,12 @@ const (
 //	hcfed.<fed>.<p>.contentkey.<peer>       <p>.contentkey.<peer>
 //	hcfed.<fed>.<p>.revocations             (stream only, no key)
 //	hcfed.<fed>.<p>.heartbeat               <p>.heartbeat
-//	hcfed.<fed>.<p>.revsnapshot             <p>.revsnapshot
+//	hcfed.<fed>.<p>.revsnapshot             <p>.revsnapshot (a pointer, see PutSnapshot)
+//	hcfed.<fed>.<p>.snapreq.<home>          (request only, no key)
 type Topic struct {
 	Kind     Kind
 	Province string // GB/T 2260 code of the publishing province
-	Peer     string // KindContentKey only: the province it is granted to
+	Peer     string // KindContentKey: the province it is granted to; KindSnapshotRequest: the province asked
 }
 
 // subjectRoot is the first token of every federation subject.
@@ -76,13 +82,13 @@ func (t Topic) Validate() error {
 			return fmt.Errorf("%w: the trust list belongs to no province", ErrInvalidName)
 		}
 		return nil
-	case KindContentKey:
+	case KindContentKey, KindSnapshotRequest:
 		if err := ValidateProvince(t.Peer); err != nil {
 			return err
 		}
 	case KindKeyset, KindRevocations, KindHeartbeat, KindRevSnapshot:
 		if t.Peer != "" {
-			return fmt.Errorf("%w: only a content key names a peer", ErrInvalidName)
+			return fmt.Errorf("%w: only a content key or snapshot request names a peer", ErrInvalidName)
 		}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalidName, t.Kind)
@@ -95,7 +101,7 @@ func (t Topic) suffix() string {
 	switch t.Kind {
 	case KindTrustList:
 		return string(t.Kind)
-	case KindContentKey:
+	case KindContentKey, KindSnapshotRequest:
 		return t.Province + "." + string(t.Kind) + "." + t.Peer
 	default:
 		return t.Province + "." + string(t.Kind)
@@ -114,15 +120,27 @@ func (t Topic) Subject(fed string) (string, error) {
 }
 
 // Key returns the key of t in the federation's state bucket. Revocation
-// deltas live on the stream and have no key.
+// deltas live on the stream and snapshot requests are never stored: they
+// have no key.
 func (t Topic) Key() (string, error) {
 	if err := t.Validate(); err != nil {
 		return "", err
 	}
-	if t.Kind == KindRevocations {
-		return "", fmt.Errorf("%w: revocation deltas have no state key", ErrInvalidName)
+	if err := t.hasKey(); err != nil {
+		return "", err
 	}
 	return t.suffix(), nil
+}
+
+// hasKey refuses the kinds that have no state key.
+func (t Topic) hasKey() error {
+	switch t.Kind {
+	case KindRevocations:
+		return fmt.Errorf("%w: revocation deltas have no state key", ErrInvalidName)
+	case KindSnapshotRequest:
+		return fmt.Errorf("%w: snapshot requests have no state key", ErrInvalidName)
+	}
+	return nil
 }
 
 // String renders t for logs.
@@ -135,8 +153,8 @@ func ParseKey(key string) (Topic, error) {
 	if err != nil {
 		return Topic{}, fmt.Errorf("key %q: %w", key, err)
 	}
-	if t.Kind == KindRevocations {
-		return Topic{}, fmt.Errorf("%w: key %q: revocation deltas have no state key", ErrInvalidName, key)
+	if err := t.hasKey(); err != nil {
+		return Topic{}, fmt.Errorf("key %q: %w", key, err)
 	}
 	return t, nil
 }
@@ -164,18 +182,31 @@ func parseSuffix(tokens []string) (Topic, error) {
 	switch {
 	case len(tokens) == 1 && tokens[0] == string(KindTrustList):
 		t = Topic{Kind: KindTrustList}
-	case len(tokens) == 2 && tokens[1] != string(KindContentKey):
+	case len(tokens) == 2 && !namesPeer(Kind(tokens[1])):
 		t = Topic{Kind: Kind(tokens[1]), Province: tokens[0]}
-	case len(tokens) == 3 && tokens[1] == string(KindContentKey):
-		t = Topic{Kind: KindContentKey, Province: tokens[0], Peer: tokens[2]}
+	case len(tokens) == 3 && namesPeer(Kind(tokens[1])):
+		t = Topic{Kind: Kind(tokens[1]), Province: tokens[0], Peer: tokens[2]}
 	default:
 		return Topic{}, fmt.Errorf("%w: not a federation name", ErrInvalidName)
 	}
 	return t, t.Validate()
 }
 
+// namesPeer reports whether topics of kind k name a peer province.
+func namesPeer(k Kind) bool { return k == KindContentKey || k == KindSnapshotRequest }
+
 // bucketName is the state bucket of federation fed (validated).
 func bucketName(fed string) string { return "hcfed_" + fed }
+
+// snapshotBucketName is the object store bucket of revocation snapshots
+// of federation fed (validated).
+func snapshotBucketName(fed string) string { return "hcfed_" + fed + "_snap" }
+
+// snapshotRequests is the subject on which province home receives
+// snapshot requests from every other province.
+func snapshotRequests(fed, home string) string {
+	return subjectRoot + "." + fed + ".*." + string(KindSnapshotRequest) + "." + home
+}
 
 // streamName is the revocation stream of federation fed (validated).
 func streamName(fed string) string { return "HCFED_" + fed + "_REV" }

@@ -18,6 +18,7 @@ func TestTopicNames(t *testing.T) {
 		{Topic{Kind: KindRevocations, Province: "110000"}, "hcfed.demo.110000.revocations", ""},
 		{Topic{Kind: KindHeartbeat, Province: "310000"}, "hcfed.demo.310000.heartbeat", "310000.heartbeat"},
 		{Topic{Kind: KindRevSnapshot, Province: "310000"}, "hcfed.demo.310000.revsnapshot", "310000.revsnapshot"},
+		{Topic{Kind: KindSnapshotRequest, Province: "310000", Peer: "440000"}, "hcfed.demo.310000.snapreq.440000", ""},
 	} {
 		subject, err := tc.topic.Subject(testFed)
 		if err != nil || subject != tc.subject {
@@ -73,6 +74,7 @@ func TestNamesRefuseBadIDs(t *testing.T) {
 		{Kind: KindTrustList, Province: "440000"},
 		{Kind: KindKeyset, Province: "440000", Peer: "310000"},
 		{Kind: KindContentKey, Province: "440000"},
+		{Kind: KindSnapshotRequest, Province: "440000"},
 	} {
 		if err := topic.Validate(); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("%+v.Validate = %v", topic, err)
@@ -84,6 +86,7 @@ func TestParseRefusesForeignShapes(t *testing.T) {
 	for _, key := range []string{
 		"", ".", "keyset", "440000", "440000.keyset.x", "440000.revocations", "440000.trustlist",
 		"440000.contentkey", "440000.contentkey.31000", "440000.unknown", "trustlist.x", "*.keyset", ">",
+		"440000.snapreq.310000", "440000.snapreq",
 	} {
 		if tp, err := ParseKey(key); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("ParseKey(%q) = %+v, %v", key, tp, err)

@@ -1,0 +1,217 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Cache keeps every statement Sync has verified and applied, so that a
+// node restarted while NATS is unreachable still verifies with what it
+// knew (until trust_stale), and the revocation stream position Sync has
+// reached. The node implements it over SQLite. Sync calls it from one
+// goroutine at a time.
+type Cache interface {
+	// PutStatement stores raw under key, replacing what is stored under
+	// key if version is not lower than its version; a lower version is
+	// ignored without error, so a replay never rolls the cache back.
+	PutStatement(ctx context.Context, key string, raw []byte, version uint64) error
+	// Statements returns every stored statement, in any order.
+	Statements(ctx context.Context) ([]CachedStatement, error)
+	// RevocationCursor returns the last revocation stream sequence saved
+	// with SetRevocationCursor, or 0.
+	RevocationCursor(ctx context.Context) (uint64, error)
+	// SetRevocationCursor saves the revocation stream sequence up to which
+	// every message has been handled and every applied one cached.
+	SetRevocationCursor(ctx context.Context, seq uint64) error
+}
+
+// CachePruner may be implemented by a Cache to let Sync forget revocation
+// deltas that a cached snapshot has made redundant, so the cache and
+// Restore stay small. Without it, deltas accumulate until the node prunes
+// them itself.
+type CachePruner interface {
+	// DeleteStatements deletes every statement whose key starts with
+	// prefix and whose version is at most maxVersion.
+	DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error
+}
+
+// CachedStatement is one statement as a Cache returns it.
+type CachedStatement struct {
+	Key     string
+	Raw     []byte
+	Version uint64
+}
+
+// Cache keys are the state bucket key of each statement (see Topic.Key):
+// "trustlist", "<p>.keyset", "<p>.contentkey.<self>", and for a snapshot
+// "<p>.revsnapshot" holding the snapshot itself, not the bucket's pointer.
+// Revocation deltas have no bucket key and are cached as
+// "<p>.revocations.<seq>".
+
+// deltaKey is the cache key of province p's revocation delta seq.
+func deltaKey(p string, seq uint64) string {
+	return p + "." + string(KindRevocations) + "." + strconv.FormatUint(seq, 10)
+}
+
+// deltaPrefix is the cache key prefix of province p's deltas.
+func deltaPrefix(p string) string { return p + "." + string(KindRevocations) + "." }
+
+// cacheEntry is a cached statement with what its key names.
+type cacheEntry struct {
+	CachedStatement
+	topic Topic
+	seq   uint64 // deltas: the seq in the key
+}
+
+// readCacheKey reads a cache key back; ok is false for a key Sync did not
+// write.
+func readCacheKey(key string) (Topic, uint64, bool) {
+	if p, seq, found := strings.Cut(key, "."+string(KindRevocations)+"."); found {
+		n, err := strconv.ParseUint(seq, 10, 64)
+		if err != nil || ValidateProvince(p) != nil {
+			return Topic{}, 0, false
+		}
+		return Topic{Kind: KindRevocations, Province: p}, n, true
+	}
+	t, err := ParseKey(key)
+	return t, 0, err == nil
+}
+
+// restoreOrder is the order in which Restore applies cached statements:
+// each kind is verified against the ones before it.
+var restoreOrder = map[Kind]int{
+	KindTrustList: 0, KindKeyset: 1, KindContentKey: 2, KindRevSnapshot: 3, KindRevocations: 4,
+}
+
+// Restore re-applies the statements in the Cache to the State, in
+// dependency order (pinned trust list, cached trust list, keysets,
+// content-key grants, revocation snapshots, then each province's deltas
+// in seq order), verifying each one again. Call it before Run, and
+// without a connection if need be: a node started while NATS is down
+// then verifies with what it last knew. A cached statement that no longer
+// applies (expired, superseded) is skipped and logged; only a failure to
+// read the cache is returned.
+func (s *Sync) Restore(ctx context.Context) error {
+	if s.cache == nil {
+		return nil
+	}
+	all, err := s.cache.Statements(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	var entries []cacheEntry
+	for _, st := range all {
+		t, seq, ok := readCacheKey(st.Key)
+		if !ok || t.Kind == KindHeartbeat || (t.Kind == KindContentKey && t.Peer != s.self) {
+			continue
+		}
+		entries = append(entries, cacheEntry{CachedStatement: st, topic: t, seq: seq})
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if oa, ob := restoreOrder[a.topic.Kind], restoreOrder[b.topic.Kind]; oa != ob {
+			return oa < ob
+		}
+		if a.topic.Province != b.topic.Province {
+			return a.topic.Province < b.topic.Province
+		}
+		return a.seq < b.seq
+	})
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applyPinned()
+	applied := 0
+	for _, e := range entries {
+		if s.restoreOne(e) {
+			applied++
+		}
+	}
+	s.log.Info("federation state restored from cache", "statements", len(entries), "applied", applied)
+	return nil
+}
+
+// restoreOne applies one cached statement and reports whether it took.
+// Callers hold s.mu.
+func (s *Sync) restoreOne(e cacheEntry) bool {
+	now := s.now()
+	p := e.topic.Province
+	var err error
+	switch e.topic.Kind {
+	case KindTrustList:
+		if s.holdsTrustList(e.Raw) {
+			return true
+		}
+		err = s.state.ApplyTrustList(e.Raw, now)
+	case KindKeyset:
+		if s.holdsKeyset(p, e.Raw) {
+			return true
+		}
+		err = s.state.ApplyKeyset(p, string(e.Raw), now)
+	case KindContentKey:
+		err = s.state.ApplyGrant(p, string(e.Raw), now)
+	case KindRevSnapshot:
+		if e.Version <= s.state.RevocationSeq(p) {
+			return false
+		}
+		err = s.state.ApplyRevocationSnapshot(p, string(e.Raw), now)
+		if err == nil {
+			s.revs.snapshotCached(p, e.Version)
+		}
+	case KindRevocations:
+		if e.seq <= s.state.RevocationSeq(p) {
+			return false
+		}
+		var gap bool
+		gap, err = s.state.ApplyRevocation(p, string(e.Raw), now)
+		if gap {
+			// A hole in the cache (a delta was lost, or pruned without its
+			// snapshot): the live sync fills it from a snapshot.
+			s.log.Info("cached revocations have a gap", "province", p, "seq", e.seq,
+				"holding", s.state.RevocationSeq(p))
+			return false
+		}
+		if err == nil {
+			s.revs.deltaCached(p)
+		}
+	}
+	if err != nil {
+		s.log.Info("cached statement no longer applies", "kind", string(e.topic.Kind), "province", p,
+			"reason", string(trust.ReasonOf(err)))
+		return false
+	}
+	return true
+}
+
+// cachePut stores an applied statement, logging (not returning) a
+// failure: the statement is applied either way, and a cache that cannot
+// be written only weakens a later restart. Callers hold s.mu.
+func (s *Sync) cachePut(ctx context.Context, key string, raw []byte, version uint64) bool {
+	if s.cache == nil {
+		return true
+	}
+	if err := s.cache.PutStatement(ctx, key, raw, version); err != nil {
+		s.stats.cacheErrors.Add(1)
+		s.log.Error("statement not cached", "key", key, "err", err)
+		return false
+	}
+	return true
+}
+
+// cachePrune forgets province p's cached deltas up to seq, now that a
+// snapshot at seq is cached. Callers hold s.mu.
+func (s *Sync) cachePrune(ctx context.Context, p string, seq uint64) {
+	pr, ok := s.cache.(CachePruner)
+	if !ok {
+		return
+	}
+	if err := pr.DeleteStatements(ctx, deltaPrefix(p), seq); err != nil {
+		s.stats.cacheErrors.Add(1)
+		s.log.Warn("cached revocations not pruned", "province", p, "err", err)
+	}
+}

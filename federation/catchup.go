@@ -1,0 +1,241 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Timing of snapshot catch-up.
+const (
+	// workerTick is how often the catch-up worker looks for work it was
+	// not woken for (retries after backoff, lagging pointers).
+	workerTick = time.Second
+	// lagGrace is how long a province's snapshot pointer may be ahead of
+	// what is held before the snapshot is fetched: the deltas it covers
+	// are usually still on their way through the stream.
+	lagGrace = 5 * time.Second
+	// fetchTimeout bounds one snapshot download.
+	fetchTimeout = 30 * time.Second
+	// requestTimeout bounds one request for a fresh snapshot.
+	requestTimeout = 5 * time.Second
+	// retryMin and retryMax bound the backoff between two attempts to
+	// fill the same province's gap.
+	retryMin = time.Second
+	retryMax = time.Minute
+	// fetchParallel is how many snapshots are downloaded at once when
+	// catching up at start.
+	fetchParallel = 4
+)
+
+// onPointer records a province's snapshot pointer and wakes the worker,
+// which fetches the snapshot if the province is blocked on a gap or stays
+// behind the pointer for longer than lagGrace.
+func (s *Sync) onPointer(p string, raw []byte) {
+	if p == s.self {
+		return
+	}
+	ptr, err := parsePointer(raw)
+	if err != nil {
+		s.reject(KindRevSnapshot, p, trust.ReasonMalformed, err)
+		return
+	}
+	s.mu.Lock()
+	s.revs.pointers[p] = &pointerSeen{seq: ptr.Seq, seen: s.now()}
+	if q := s.revs.blocked[p]; q != nil {
+		q.nextTry, q.attempts = time.Time{}, 0 // a new snapshot may fill the gap
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+// catchUpPointers fetches, in parallel, the snapshot of every province
+// whose pointer is ahead of what is held: the start of a catch-up, before
+// the stream is read, so that the deltas the snapshots cover are skipped
+// unverified.
+func (s *Sync) catchUpPointers(ctx context.Context) {
+	s.mu.Lock()
+	var due []string
+	for p, ptr := range s.revs.pointers {
+		if ptr.seq > s.state.RevocationSeq(p) {
+			due = append(due, p)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(due)
+	sem := make(chan struct{}, fetchParallel)
+	var wg sync.WaitGroup
+	for _, p := range due {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.catchUp(ctx, p)
+		})
+	}
+	wg.Wait()
+}
+
+// worker fills gaps and follows lagging pointers until ctx ends.
+func (s *Sync) worker(ctx context.Context) {
+	t := time.NewTicker(workerTick)
+	defer t.Stop()
+	for {
+		for _, p := range s.dueProvinces() {
+			if ctx.Err() != nil {
+				return
+			}
+			s.catchUp(ctx, p)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// dueProvinces lists the provinces whose snapshot should be fetched now:
+// blocked on a gap and past their backoff; behind their pointer for
+// longer than lagGrace; or with many deltas cached since their last
+// cached snapshot while a newer one exists (compaction).
+func (s *Sync) dueProvinces() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	due := map[string]bool{}
+	for p, q := range s.revs.blocked {
+		if q.wait == waitSnapshot && !now.Before(q.nextTry) {
+			due[p] = true
+		}
+	}
+	for p, ptr := range s.revs.pointers {
+		if now.Before(ptr.nextTry) {
+			continue
+		}
+		behind := ptr.seq > s.state.RevocationSeq(p) && now.Sub(ptr.seen) >= lagGrace
+		compact := s.cache != nil && s.revs.deltas[p] >= compactAfter && ptr.seq > s.revs.cachedSnap[p]
+		if behind || compact {
+			due[p] = true
+		}
+	}
+	out := make([]string, 0, len(due))
+	for p := range due {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// catchUp fetches and applies p's snapshot, applies what it unblocks, and
+// if p is still blocked on a gap asks p's node for a fresh snapshot and
+// backs off before the next attempt.
+func (s *Sync) catchUp(ctx context.Context, p string) {
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	raw, err := s.conn.GetSnapshot(fctx, p)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+
+	s.mu.Lock()
+	switch {
+	case err == nil:
+		s.applySnapshot(ctx, p, raw)
+	case errors.Is(err, ErrNotFound):
+		s.log.Info("no snapshot stored", "province", p)
+	case errors.Is(err, ErrTooLarge):
+		s.reject(KindRevSnapshot, p, trust.ReasonOversized, err)
+	default:
+		s.log.Warn("snapshot not fetched", "province", p, "err", err)
+	}
+	s.resolve(p)
+	now := s.now()
+	if ptr := s.revs.pointers[p]; ptr != nil {
+		ptr.attempts++
+		ptr.nextTry = now.Add(backoff(ptr.attempts))
+	}
+	var need uint64
+	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot {
+		q.attempts++
+		q.nextTry = now.Add(backoff(q.attempts))
+		need = q.droppedMax
+		if n := len(q.parked); n > 0 {
+			need = max(need, q.parked[n-1].seq)
+		}
+	}
+	s.mu.Unlock()
+
+	if need > 0 {
+		s.requestSnapshot(ctx, p, need)
+	}
+}
+
+// requestSnapshot asks p's node to publish a snapshot covering need.
+func (s *Sync) requestSnapshot(ctx context.Context, p string, need uint64) {
+	s.stats.requests.Add(1)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if err := s.conn.RequestSnapshot(rctx, p, need); err != nil {
+		s.log.Info("fresh snapshot requested; no answer", "province", p, "need", need, "err", err)
+		return
+	}
+	s.log.Info("fresh snapshot requested", "province", p, "need", need)
+}
+
+// applySnapshot verifies and applies p's snapshot if it is newer than
+// what is held, and caches it; an older one is still verified and cached
+// when that lets cached deltas be pruned. Callers hold s.mu.
+func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
+	c, err := peekClaims(raw)
+	if err != nil {
+		s.reject(KindRevSnapshot, p, trust.ReasonMalformed, err)
+		return
+	}
+	switch {
+	case c.Seq > s.state.RevocationSeq(p):
+		if err := s.state.ApplyRevocationSnapshot(p, string(raw), s.now()); err != nil {
+			if trust.ReasonOf(err) == trust.ReasonUnknownIssuer {
+				s.log.Debug("snapshot waits for its keyset", "province", p)
+				return
+			}
+			s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
+			return
+		}
+		s.stats.snapshots.Add(1)
+		s.accepted(KindRevSnapshot)
+	case s.cache != nil && c.Seq > s.revs.cachedSnap[p] && s.revs.deltas[p] > 0:
+		// Nothing new for State, but caching it lets deltas go.
+		ks := s.state.Keyset(p)
+		if ks == nil {
+			return
+		}
+		if _, err := trust.ParseRevocationSnapshot(string(raw), p, ks.Signing); err != nil {
+			s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
+			return
+		}
+	default:
+		return
+	}
+	key := p + "." + string(KindRevSnapshot)
+	if s.cachePut(ctx, key, raw, c.Seq) {
+		s.revs.snapshotCached(p, c.Seq)
+		s.cachePrune(ctx, p, c.Seq)
+	}
+}
+
+// backoff is the wait before attempt n+1, from retryMin doubling to
+// retryMax.
+func backoff(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	if n > 7 {
+		return retryMax
+	}
+	return min(retryMin<<(n-1), retryMax)
+}

@@ -1,0 +1,75 @@
+package federation
+
+import (
+	"sort"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// pendingSet holds statements that could not be applied yet because what
+// they depend on has not arrived: a keyset whose province no trust list
+// held names yet, a grant or heartbeat whose issuer's keyset is missing.
+// It holds the latest value per key only (a newer value supersedes an
+// older one, which would be refused as a rollback anyway) and at most max
+// statements; the oldest is dropped when it is full. Callers hold Sync.mu.
+type pendingSet struct {
+	max   int
+	items map[string]pendingItem
+}
+
+type pendingItem struct {
+	st     statement
+	reason trust.Reason
+	since  time.Time
+}
+
+// put holds st. If that overflows the set, the oldest statement is
+// removed and returned with full set.
+func (ps *pendingSet) put(st statement, reason trust.Reason, now time.Time) (evicted pendingItem, full bool) {
+	if ps.items == nil {
+		ps.items = map[string]pendingItem{}
+	}
+	since := now
+	if !st.since.IsZero() {
+		since = st.since // held before, and tried again
+	} else if old, ok := ps.items[st.key]; ok && string(old.st.raw) == string(st.raw) {
+		since = old.since
+	}
+	ps.items[st.key] = pendingItem{st: st, reason: reason, since: since}
+	if len(ps.items) <= ps.max {
+		return pendingItem{}, false
+	}
+	oldest := ""
+	for k, it := range ps.items {
+		if oldest == "" || it.since.Before(ps.items[oldest].since) {
+			oldest = k
+		}
+	}
+	evicted = ps.items[oldest]
+	delete(ps.items, oldest)
+	return evicted, true
+}
+
+// drain removes and returns every held statement, keysets first (the
+// others depend on them), then oldest first.
+func (ps *pendingSet) drain() []pendingItem {
+	out := make([]pendingItem, 0, len(ps.items))
+	for _, it := range ps.items {
+		out = append(out, it)
+	}
+	clear(ps.items)
+	sort.Slice(out, func(i, j int) bool {
+		ki, kj := out[i].st.topic.Kind == KindKeyset, out[j].st.topic.Kind == KindKeyset
+		if ki != kj {
+			return ki
+		}
+		if !out[i].since.Equal(out[j].since) {
+			return out[i].since.Before(out[j].since)
+		}
+		return out[i].st.key < out[j].st.key
+	})
+	return out
+}
+
+func (ps *pendingSet) len() int { return len(ps.items) }

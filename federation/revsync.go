@@ -1,0 +1,320 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Revocation deltas arrive on one stream, all provinces interleaved. Each
+// province's deltas must be applied in its own seq order. A delta whose
+// seq is already covered (by an earlier delta or a snapshot) is skipped
+// after reading its seq from the unverified payload: skipping is always
+// safe, since a forged message could only have been refused. Only a delta
+// that would be applied is verified.
+//
+// When a province's next delta is not the next seq (a gap: deltas lost,
+// or aged out of the stream), or it arrives before the province's keyset,
+// that province is blocked: its later deltas are parked, in seq order and
+// up to a bound, while other provinces go on. The catch-up worker fills a
+// gap from the province's snapshot, asking the home node for a fresh one
+// if the stored one is too old, and then the parked deltas are applied.
+// The saved stream cursor never passes the first message of a blocked
+// province, so a restart re-reads (and cheaply skips) rather than loses.
+
+// Bounds on the deltas parked for one blocked province. Beyond them a
+// delta is dropped (its seq remembered), and only a snapshot at least
+// that new unblocks the province.
+const (
+	maxParked      = 4096
+	maxParkedBytes = 16 << 20
+	// cursorEvery is how many messages may be handled between two saves
+	// of the stream cursor while catching up.
+	cursorEvery = 1024
+	// compactAfter is how many deltas of a province may be cached after
+	// its last cached snapshot before the worker fetches a newer snapshot
+	// to cache instead, so Restore stays quick.
+	compactAfter = 1024
+)
+
+// What a blocked province waits for.
+const (
+	waitSnapshot = "snapshot" // a gap: a snapshot must fill it
+	waitKeyset   = "keyset"   // its deltas arrived before its keyset
+)
+
+// revTracker is the revocation progress of every province. Sync.mu
+// guards it.
+type revTracker struct {
+	blocked    map[string]*revQueue
+	pointers   map[string]*pointerSeen // latest revsnapshot pointer per province
+	cachedSnap map[string]uint64       // seq of the snapshot cached per province
+	deltas     map[string]int          // deltas cached since that snapshot
+
+	last       uint64 // last stream sequence handled
+	saved      uint64 // last stream sequence saved as the cursor
+	sinceSave  int
+	endAtStart uint64 // stream's last sequence when consumption began
+}
+
+func newRevTracker() revTracker {
+	return revTracker{blocked: map[string]*revQueue{}, pointers: map[string]*pointerSeen{},
+		cachedSnap: map[string]uint64{}, deltas: map[string]int{}}
+}
+
+// revQueue is a blocked province: what it waits for and its parked deltas.
+type revQueue struct {
+	wait       string
+	holdFrom   uint64 // stream sequence of the first message not applied
+	parked     []parkedDelta
+	bytes      int
+	droppedMax uint64 // highest seq dropped for lack of room
+	attempts   int
+	nextTry    time.Time
+}
+
+type parkedDelta struct {
+	seq    uint64
+	stream uint64
+	raw    []byte
+}
+
+// pointerSeen is the latest snapshot pointer of a province.
+type pointerSeen struct {
+	seq      uint64
+	seen     time.Time
+	attempts int
+	nextTry  time.Time
+}
+
+func (r *revTracker) snapshotCached(p string, seq uint64) {
+	r.cachedSnap[p] = max(r.cachedSnap[p], seq)
+	r.deltas[p] = 0
+}
+
+func (r *revTracker) deltaCached(p string) { r.deltas[p]++ }
+
+// retryPointerNow makes p's snapshot due again at once, after its keyset
+// changed (the snapshot may have failed for want of it).
+func (r *revTracker) retryPointerNow(p string) {
+	if ptr := r.pointers[p]; ptr != nil {
+		ptr.nextTry, ptr.attempts = time.Time{}, 0
+	}
+	if q := r.blocked[p]; q != nil {
+		q.nextTry = time.Time{}
+	}
+}
+
+// cursor is the stream sequence up to which every message is handled.
+func (r *revTracker) cursor() uint64 {
+	c := r.last
+	for _, q := range r.blocked {
+		c = min(c, q.holdFrom-1)
+	}
+	return c
+}
+
+func (r *revTracker) parkedCount() int {
+	n := 0
+	for _, q := range r.blocked {
+		n += len(q.parked)
+	}
+	return n
+}
+
+// consume starts the revocation consumer after the cached cursor.
+func (s *Sync) consume(ctx context.Context) error {
+	var cursor uint64
+	if s.cache != nil {
+		c, err := s.cache.RevocationCursor(ctx)
+		if err != nil {
+			return fmt.Errorf("revocation cursor: %w", err)
+		}
+		cursor = c
+	}
+	end, err := s.conn.revocationEnd(ctx)
+	if err != nil {
+		return err
+	}
+	if cursor > end {
+		// The stream is younger than the cursor (recreated, or another
+		// server): start over; covered deltas are skipped cheaply.
+		s.log.Warn("revocation cursor is past the stream's end; reading the stream from its start",
+			"cursor", cursor, "stream_last", end)
+		cursor = 0
+	}
+	s.mu.Lock()
+	s.revs.last, s.revs.saved, s.revs.endAtStart = cursor, cursor, end
+	s.mu.Unlock()
+	if err := s.conn.ConsumeRevocations(ctx, cursor+1, s.onRevocation); err != nil {
+		return err
+	}
+	if end <= cursor {
+		s.setCaughtUp()
+	}
+	return nil
+}
+
+// onRevocation is the revocation consumer's handler.
+func (s *Sync) onRevocation(m RevocationMsg) error {
+	if !s.enter() {
+		return nil
+	}
+	defer s.exit()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handleDelta(m)
+	s.revs.last = max(s.revs.last, m.StreamSeq)
+	s.revs.sinceSave++
+	if m.Pending == 0 || s.revs.sinceSave >= cursorEvery {
+		s.saveCursor(context.Background())
+	}
+	if m.Pending == 0 || m.StreamSeq >= s.revs.endAtStart {
+		s.setCaughtUp()
+	}
+	return nil
+}
+
+// handleDelta skips, applies or parks one delta. Callers hold s.mu.
+func (s *Sync) handleDelta(m RevocationMsg) {
+	p := m.Province
+	if p == s.self {
+		return // the node's own database is the truth about its revocations
+	}
+	c, err := peekClaims(m.Data)
+	if err != nil {
+		s.reject(KindRevocations, p, trust.ReasonMalformed, err)
+		return
+	}
+	if c.Seq <= s.state.RevocationSeq(p) {
+		s.stats.skipped.Add(1)
+		return
+	}
+	d := parkedDelta{seq: c.Seq, stream: m.StreamSeq, raw: m.Data}
+	if q := s.revs.blocked[p]; q != nil {
+		s.park(q, d)
+		return
+	}
+	s.applyDelta(p, d)
+}
+
+// applyDelta verifies and applies d, or blocks p if it cannot be applied
+// yet, and reports whether it was applied. Callers hold s.mu.
+func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
+	gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
+	switch {
+	case err != nil && trust.ReasonOf(err) == trust.ReasonUnknownIssuer && s.isMember(p):
+		s.block(p, waitKeyset, d)
+		return false
+	case err != nil:
+		s.reject(KindRevocations, p, trust.ReasonOf(err), err)
+		return false
+	case gap:
+		s.stats.gaps.Add(1)
+		s.log.Info("revocation gap; fetching a snapshot", "province", p, "seq", d.seq,
+			"holding", s.state.RevocationSeq(p))
+		s.block(p, waitSnapshot, d)
+		s.wake()
+		return false
+	}
+	s.accepted(KindRevocations)
+	if s.cachePut(context.Background(), deltaKey(p, d.seq), d.raw, d.seq) {
+		s.revs.deltaCached(p)
+	}
+	return true
+}
+
+// block parks d and marks p blocked until wait is satisfied. Callers hold
+// s.mu.
+func (s *Sync) block(p, wait string, d parkedDelta) {
+	q := s.revs.blocked[p]
+	if q == nil {
+		q = &revQueue{holdFrom: d.stream}
+		s.revs.blocked[p] = q
+	}
+	q.wait = wait
+	s.park(q, d)
+}
+
+// park holds d in seq order, or drops it if q is full. Callers hold s.mu.
+func (s *Sync) park(q *revQueue, d parkedDelta) {
+	i := sort.Search(len(q.parked), func(i int) bool { return q.parked[i].seq >= d.seq })
+	if i < len(q.parked) && q.parked[i].seq == d.seq {
+		return // the same seq again: the first one is tried first
+	}
+	if len(q.parked) >= maxParked || q.bytes+len(d.raw) > maxParkedBytes {
+		q.droppedMax = max(q.droppedMax, d.seq)
+		s.stats.parkedDropped.Add(1)
+		return
+	}
+	q.parked = append(q.parked, parkedDelta{})
+	copy(q.parked[i+1:], q.parked[i:])
+	q.parked[i] = d
+	q.bytes += len(d.raw)
+}
+
+// resolve applies what p's parked deltas it now can, after a snapshot or
+// keyset of p was applied, and unblocks p once none is left. Callers
+// hold s.mu.
+func (s *Sync) resolve(p string) {
+	q := s.revs.blocked[p]
+	if q == nil {
+		return
+	}
+	if held := s.state.RevocationSeq(p); q.droppedMax > held {
+		q.wait = waitSnapshot // deltas were dropped: only a snapshot can cover them
+		return
+	}
+	for len(q.parked) > 0 {
+		d := q.parked[0]
+		if d.seq > s.state.RevocationSeq(p) {
+			gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
+			switch {
+			case err != nil && trust.ReasonOf(err) == trust.ReasonUnknownIssuer && s.isMember(p):
+				q.wait = waitKeyset
+				return
+			case err != nil:
+				s.reject(KindRevocations, p, trust.ReasonOf(err), err)
+			case gap:
+				q.wait = waitSnapshot
+				return
+			default:
+				s.accepted(KindRevocations)
+				if s.cachePut(context.Background(), deltaKey(p, d.seq), d.raw, d.seq) {
+					s.revs.deltaCached(p)
+				}
+			}
+		}
+		q.parked = q.parked[1:]
+		q.bytes -= len(d.raw)
+	}
+	delete(s.revs.blocked, p)
+	s.log.Info("revocations caught up", "province", p, "seq", s.state.RevocationSeq(p))
+	s.saveCursor(context.Background())
+}
+
+// resolveAll tries every blocked province again, after a new trust list.
+// Callers hold s.mu.
+func (s *Sync) resolveAll() {
+	for p := range s.revs.blocked {
+		s.resolve(p)
+	}
+}
+
+// saveCursor saves the stream cursor if it moved. Callers hold s.mu.
+func (s *Sync) saveCursor(ctx context.Context) {
+	s.revs.sinceSave = 0
+	c := s.revs.cursor()
+	if s.cache == nil || c <= s.revs.saved {
+		return
+	}
+	if err := s.cache.SetRevocationCursor(ctx, c); err != nil {
+		s.stats.cacheErrors.Add(1)
+		s.log.Error("revocation cursor not saved", "cursor", c, "err", err)
+		return
+	}
+	s.revs.saved = c
+}

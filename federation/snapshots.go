@@ -1,0 +1,234 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A revocation snapshot is one signed statement holding every live
+// revocation of a province: about 6.5 MB for 100,000 entries, far over
+// NATS's max_payload. It is kept in a JetStream object store bucket,
+// hcfed_<fed>_snap, as the object named by the province id; JetStream
+// splits it into chunks. The province's revsnapshot key in the state
+// bucket then holds only a small pointer, {seq, size, digest}, so that
+// every watcher learns a new snapshot exists without downloading it, and
+// fetches it only when it needs it (catch-up, a gap in seq).
+
+// snapshotPointer is the value of a province's revsnapshot key. Like every
+// value read from NATS it is untrusted: a reader uses its seq only to
+// decide whether a download is worth it, and verifies what it downloads.
+type snapshotPointer struct {
+	Seq    uint64 `json:"seq"`
+	Size   uint64 `json:"size"`
+	Digest string `json:"digest"`
+}
+
+// parsePointer reads a revsnapshot value.
+func parsePointer(b []byte) (snapshotPointer, error) {
+	var p snapshotPointer
+	if len(b) > maxPointerLen {
+		return p, fmt.Errorf("%w: snapshot pointer is %d bytes", ErrTooLarge, len(b))
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("snapshot pointer: %w", err)
+	}
+	return p, nil
+}
+
+// PutSnapshot stores raw, province's signed revocation snapshot, as the
+// province's object in the snapshot bucket, replacing the previous one,
+// and then points the province's revsnapshot key at it so that watchers
+// learn of it. raw must be a compact JWS whose payload has a "seq"; it is
+// not verified here. A connection that speaks for a province may only
+// store that province's snapshot.
+func (c *Conn) PutSnapshot(ctx context.Context, province string, raw []byte) error {
+	t := Topic{Kind: KindRevSnapshot, Province: province}
+	key, err := t.Key()
+	if err != nil {
+		return err
+	}
+	if err := c.mayPublish(t); err != nil {
+		return err
+	}
+	if len(raw) > MaxSnapshotLen {
+		return fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, len(raw), MaxSnapshotLen)
+	}
+	claims, err := peekClaims(raw)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", province, err)
+	}
+	obs, err := c.snapshotHandle(ctx)
+	if err != nil {
+		return err
+	}
+	gctx, done := c.guard(ctx, c.isSnapshotSubject)
+	info, err := obs.PutBytes(gctx, province, raw)
+	err = explain(gctx, err)
+	done()
+	if err != nil {
+		return fmt.Errorf("put snapshot of %s: %w", province, err)
+	}
+	ptr, err := json.Marshal(snapshotPointer{Seq: claims.Seq, Size: info.Size, Digest: info.Digest})
+	if err != nil {
+		return err
+	}
+	if _, err := c.PutState(ctx, key, ptr); err != nil {
+		return fmt.Errorf("snapshot of %s stored, pointer not: %w", province, err)
+	}
+	return nil
+}
+
+// GetSnapshot returns province's latest snapshot as stored, unverified,
+// or an error wrapping ErrNotFound if there is none. A snapshot over
+// MaxSnapshotLen is refused, and counted, before it is downloaded.
+func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error) {
+	if err := ValidateProvince(province); err != nil {
+		return nil, err
+	}
+	obs, err := c.snapshotHandle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := obs.GetInfo(ctx, province)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
+	}
+	if info.Size > MaxSnapshotLen {
+		c.stats.snapOversized.Add(1)
+		return nil, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, MaxSnapshotLen)
+	}
+	res, err := obs.Get(ctx, province)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
+	}
+	defer res.Close()
+	// The object may have been replaced since GetInfo: read at most one
+	// byte past the limit so a larger replacement is refused too. The
+	// object store checks the SHA-256 digest at the end.
+	b, err := io.ReadAll(io.LimitReader(res, MaxSnapshotLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
+	}
+	if len(b) > MaxSnapshotLen {
+		c.stats.snapOversized.Add(1)
+		return nil, fmt.Errorf("%w: snapshot of %s exceeds %d bytes", ErrTooLarge, province, MaxSnapshotLen)
+	}
+	c.stats.snapFetched.Add(1)
+	return b, nil
+}
+
+// snapshotHandle returns the snapshot bucket, looking it up on first use.
+func (c *Conn) snapshotHandle(ctx context.Context) (jetstream.ObjectStore, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.obs != nil {
+		return c.obs, nil
+	}
+	obs, err := c.js.ObjectStore(ctx, c.snapBucket)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("snapshot bucket %s: %w (has EnsureStreams run?)", c.snapBucket, err)
+		}
+		return nil, fmt.Errorf("snapshot bucket %s: %w", c.snapBucket, err)
+	}
+	c.obs = obs
+	return obs, nil
+}
+
+// isSnapshotSubject matches the subjects a snapshot put publishes to.
+func (c *Conn) isSnapshotSubject(s string) bool {
+	return len(s) > len(c.snapBucket)+4 && s[:4+len(c.snapBucket)] == "$O."+c.snapBucket+"." ||
+		s == "$JS.API.STREAM.PURGE.OBJ_"+c.snapBucket
+}
+
+// snapshotRequest is the body of a request for a fresh snapshot: who asks
+// and the seq it needs covered. The home node may ignore both.
+type snapshotRequest struct {
+	From string `json:"from"`
+	Need uint64 `json:"need"`
+}
+
+// RequestSnapshot asks home's node to publish a fresh revocation
+// snapshot covering at least seq need. It returns once the home node has
+// acknowledged the request (not once it has published), and an error
+// wrapping nats.ErrNoResponders if no node of home is listening. The
+// request is sent under this connection's own province name.
+func (c *Conn) RequestSnapshot(ctx context.Context, home string, need uint64) error {
+	if c.province == "" {
+		return errors.New("snapshot request: the connection speaks for no province")
+	}
+	t := Topic{Kind: KindSnapshotRequest, Province: c.province, Peer: home}
+	body, err := json.Marshal(snapshotRequest{From: c.province, Need: need})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Request(ctx, t, body); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ServeSnapshotRequests answers other provinces' requests for a fresh
+// snapshot of this connection's province by calling publish, which should
+// sign the province's live revocations and PutSnapshot them. Requests are
+// acknowledged at once; publish runs on a goroutine owned by c, never
+// concurrently, and requests arriving while it runs or within
+// minRepublish of its last run are coalesced into one more run, so many
+// peers asking at once cost one snapshot. It stops when ctx ends or c is
+// closed.
+func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx context.Context) error) error {
+	if c.province == "" {
+		return errors.New("serve snapshot requests: the connection speaks for no province")
+	}
+	subject := snapshotRequests(c.fed, c.province)
+	wanted := make(chan struct{}, 1)
+	sub, err := c.nc.QueueSubscribe(subject, serveQueue, func(m *nats.Msg) {
+		if len(m.Data) > maxSnapshotRequestLen {
+			c.stats.requestsOversized.Add(1)
+			return
+		}
+		select {
+		case wanted <- struct{}{}:
+		default: // a run is already due
+		}
+		if m.Reply != "" {
+			if err := m.Respond([]byte(`{"ok":true}`)); err != nil {
+				c.log.Warn("snapshot request not acknowledged", "err", err)
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("serve snapshot requests: %w", err)
+	}
+	if err := c.flush(ctx); err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("serve snapshot requests: %w", err)
+	}
+	c.run(ctx, func(ctx context.Context) {
+		defer func() { _ = sub.Drain() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wanted:
+			}
+			err := safely(func() error { return publish(ctx) })
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("requested snapshot not published", "err", err)
+			}
+			if !wait(ctx, minRepublish) {
+				return
+			}
+		}
+	})
+	return nil
+}

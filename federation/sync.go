@@ -1,0 +1,477 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// SyncConfig configures a Sync.
+type SyncConfig struct {
+	// Conn is the federation connection. Required by Run; a Sync with no
+	// Conn can only Restore and report its View.
+	Conn *Conn
+	// State is what this node trusts; Sync changes it only through its
+	// Apply methods. Required.
+	State *trust.State
+	// Self is this node's province id. Required.
+	Self string
+	// Cache keeps applied statements and the revocation cursor across
+	// restarts; nil keeps nothing.
+	Cache Cache
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives sync events; nil discards them. Statements are never
+	// logged, only their kind, province and reason.
+	Logger *slog.Logger
+	// OnStatement is told the outcome of every statement received: kind
+	// (a Kind) and reason "ok" when applied, else the trust.Reason it was
+	// refused for. It is called synchronously and must not block.
+	// Statements merely repeated (the same bytes again, a revocation
+	// already covered) are not reported.
+	OnStatement func(kind, reason string)
+	// OnPeerKeyset is called after another province's new keyset was
+	// applied, so the node can send that province its content-key grants.
+	// It is called synchronously and must not block.
+	OnPeerKeyset func(province string)
+	// PinnedTrustList is the trust list document given at install. It is
+	// applied first if State holds no trust list.
+	PinnedTrustList []byte
+
+	// StaleAfter is how long a member may go without a heartbeat before
+	// View marks it stale; default DefaultStaleAfter.
+	StaleAfter time.Duration
+	// ExpiryWarning is how far ahead of the trust list's (or a keyset's)
+	// expiry View starts warning; default DefaultExpiryWarning.
+	ExpiryWarning time.Duration
+	// SyncInterval is how often, while connected, State.MarkSynced is
+	// called; default DefaultSyncInterval.
+	SyncInterval time.Duration
+	// MaxPending bounds the statements held while waiting for the
+	// statement they depend on; default DefaultMaxPending.
+	MaxPending int
+}
+
+// Defaults of SyncConfig.
+const (
+	DefaultStaleAfter    = 2 * time.Minute
+	DefaultExpiryWarning = 7 * 24 * time.Hour
+	DefaultSyncInterval  = 10 * time.Second
+	DefaultMaxPending    = 256
+)
+
+// Sync is the verifying half of a node's federation link: it watches the
+// state bucket and the revocation stream, and applies to a trust.State
+// every statement that verifies, in whatever order statements arrive. It
+// never trusts the transport: a statement that fails is dropped, counted
+// and logged, and the watch goes on.
+//
+// A statement that depends on one not yet received (a keyset before the
+// trust list naming its province, a grant before its issuer's keyset) is
+// held in a small bounded set and tried again after each trust list or
+// keyset applied. Revocation deltas are applied in each province's seq
+// order; a gap is filled from the province's snapshot (see PutSnapshot)
+// while other provinces' deltas go on.
+type Sync struct {
+	conn         *Conn
+	state        *trust.State
+	self         string
+	cache        Cache
+	now          func() time.Time
+	log          *slog.Logger
+	onStatement  func(kind, reason string)
+	onPeerKeyset func(province string)
+	pinned       []byte
+	staleAfter   time.Duration
+	warnAhead    time.Duration
+	syncEvery    time.Duration
+
+	// mu serialises statement processing: the state watcher, the
+	// revocation consumer and the catch-up worker each hold it while they
+	// apply, so the pending set and revocation tracking need no more.
+	mu        sync.Mutex
+	pending   pendingSet
+	retrying  bool // draining pending: do not start another drain
+	needRetry bool // a trust list or keyset was applied: drain pending
+	revs      revTracker
+
+	hbMu       sync.RWMutex
+	heartbeats map[string]heartbeatSeen
+
+	running  atomic.Bool
+	caughtUp atomic.Bool
+	kick     chan struct{} // wakes the catch-up worker
+
+	// alive lets Run wait for handlers running on the Conn's goroutines;
+	// once stopped is set, late handler calls return at once.
+	alive   sync.RWMutex
+	stopped bool
+
+	stats syncCounters
+}
+
+// NewSync makes a Sync. It does no I/O.
+func NewSync(cfg SyncConfig) (*Sync, error) {
+	if cfg.State == nil {
+		return nil, errors.New("sync: a trust.State is required")
+	}
+	if err := ValidateProvince(cfg.Self); err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	if cfg.Conn != nil && cfg.Conn.Province() != "" && cfg.Conn.Province() != cfg.Self {
+		return nil, fmt.Errorf("sync: connection speaks for %s, not %s", cfg.Conn.Province(), cfg.Self)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Sync{
+		conn: cfg.Conn, state: cfg.State, self: cfg.Self, cache: cfg.Cache, now: now,
+		log:          log.With("component", "sync", "self", cfg.Self),
+		onStatement:  cfg.OnStatement,
+		onPeerKeyset: cfg.OnPeerKeyset,
+		pinned:       cfg.PinnedTrustList,
+		staleAfter:   orDefaultDuration(cfg.StaleAfter, DefaultStaleAfter),
+		warnAhead:    orDefaultDuration(cfg.ExpiryWarning, DefaultExpiryWarning),
+		syncEvery:    orDefaultDuration(cfg.SyncInterval, DefaultSyncInterval),
+		pending:      pendingSet{max: orDefault(cfg.MaxPending, DefaultMaxPending)},
+		revs:         newRevTracker(),
+		heartbeats:   map[string]heartbeatSeen{},
+		kick:         make(chan struct{}, 1),
+	}
+	return s, nil
+}
+
+// Run applies the pinned trust list if State holds none, catches up on
+// the state bucket, fetches the snapshots of provinces it is behind,
+// consumes the revocation stream from the cached cursor, and then follows
+// both until ctx ends. Steps that fail (NATS unreachable, bucket missing)
+// are retried with backoff. Run may be called once; it returns nil when
+// ctx ends, and only after its handlers have stopped.
+func (s *Sync) Run(ctx context.Context) error {
+	if s.conn == nil {
+		return errors.New("sync: Run needs a connection")
+	}
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("sync: Run called twice")
+	}
+	defer s.stop(ctx)
+	s.mu.Lock()
+	s.applyPinned()
+	s.mu.Unlock()
+
+	if !s.retry(ctx, "watch state", func() error { return s.conn.WatchState(ctx, s.onState) }) {
+		return nil
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.catchUpPointers(ctx)
+	if !s.retry(ctx, "consume revocations", func() error { return s.consume(ctx) }) {
+		return nil
+	}
+	wg.Go(func() { s.worker(ctx) })
+	wg.Go(func() { s.markSynced(ctx) })
+	<-ctx.Done()
+	return nil
+}
+
+// retry calls fn until it succeeds or ctx ends, and reports whether it
+// succeeded.
+func (s *Sync) retry(ctx context.Context, what string, fn func() error) bool {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.log.Warn("federation sync step failed; retrying", "step", what, "err", err)
+		if !wait(ctx, reconnectDelay(min(attempt, 6))) {
+			return false
+		}
+	}
+}
+
+// stop waits for handlers still running on the Conn's goroutines, makes
+// later ones return at once, and saves the revocation cursor.
+func (s *Sync) stop(ctx context.Context) {
+	s.alive.Lock()
+	s.stopped = true
+	s.alive.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saveCursor(ctx)
+}
+
+// enter is called by every handler; exit must follow if it returns true.
+func (s *Sync) enter() bool {
+	s.alive.RLock()
+	if s.stopped {
+		s.alive.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (s *Sync) exit() { s.alive.RUnlock() }
+
+// markSynced tells State, every SyncInterval while connected and caught
+// up, that its view is current, so that its staleness limit measures the
+// time since the last contact with the federation.
+func (s *Sync) markSynced(ctx context.Context) {
+	t := time.NewTicker(s.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.syncTick()
+		}
+	}
+}
+
+// syncTick marks State synced if the federation is in reach.
+func (s *Sync) syncTick() {
+	if s.caughtUp.Load() && s.conn.Connected() {
+		s.state.MarkSynced(s.now())
+	}
+}
+
+// setCaughtUp records the end of the initial catch-up.
+func (s *Sync) setCaughtUp() {
+	if s.caughtUp.CompareAndSwap(false, true) {
+		s.state.MarkSynced(s.now())
+		s.log.Info("federation sync caught up")
+	}
+}
+
+// Ready reports nil once the initial catch-up is done and the connection
+// is up, else an error wrapping ErrNotReady that says which is missing.
+func (s *Sync) Ready() error {
+	switch {
+	case s.conn == nil:
+		return fmt.Errorf("%w: no federation connection", ErrNotReady)
+	case !s.conn.Connected():
+		return fmt.Errorf("%w: not connected to NATS", ErrNotReady)
+	case !s.caughtUp.Load():
+		return fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
+	}
+	return nil
+}
+
+// statement is one statement received under topic, not yet verified.
+type statement struct {
+	topic Topic
+	key   string
+	raw   []byte
+	since time.Time // when it was first held back, if it was
+}
+
+// onState is the state watcher's handler.
+func (s *Sync) onState(u StateUpdate) {
+	if !s.enter() {
+		return
+	}
+	defer s.exit()
+	if u.Deleted {
+		return // keep the last good statement
+	}
+	t := u.Topic
+	switch t.Kind {
+	case KindTrustList, KindKeyset, KindHeartbeat:
+	case KindContentKey:
+		if t.Peer != s.self || t.Province == s.self {
+			return // another node's grant: not ours to read
+		}
+	case KindRevSnapshot:
+		s.onPointer(t.Province, u.Value)
+		return
+	default:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handle(statement{topic: t, key: u.Key, raw: u.Value})
+}
+
+// handle processes st and then, if it unlocked others, the pending set.
+// Callers hold s.mu.
+func (s *Sync) handle(st statement) {
+	s.process(st)
+	if s.retrying {
+		return
+	}
+	s.retrying = true
+	defer func() { s.retrying = false }()
+	for s.needRetry {
+		s.needRetry = false
+		for _, it := range s.pending.drain() {
+			it.st.since = it.since
+			s.process(it.st)
+		}
+	}
+}
+
+// process applies st, or holds it back if it waits for another
+// statement, or drops it. Callers hold s.mu.
+func (s *Sync) process(st statement) {
+	p := st.topic.Province
+	version, changed, err := s.apply(st)
+	if err == nil {
+		if !changed {
+			return
+		}
+		s.accepted(st.topic.Kind)
+		if st.topic.Kind != KindHeartbeat {
+			s.cachePut(context.Background(), st.key, st.raw, version)
+		}
+		s.afterApply(st.topic.Kind, p)
+		return
+	}
+	reason := trust.ReasonOf(err)
+	if reason == trust.ReasonRollback && p == s.self && st.topic.Kind == KindKeyset {
+		// The node applies its own keyset before publishing it: the
+		// bucket's copy may lag behind until the next publication.
+		s.log.Debug("own keyset in the bucket is older than the one held")
+		return
+	}
+	if reason == trust.ReasonUnknownIssuer {
+		if ev, full := s.pending.put(st, reason, s.now()); full {
+			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
+		}
+		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
+		return
+	}
+	s.reject(st.topic.Kind, p, reason, err)
+}
+
+// apply applies one statement to State and returns the version to cache
+// it under, and whether anything changed: the same bytes as held are
+// not applied again. Callers hold s.mu.
+func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
+	now := s.now()
+	p := st.topic.Province
+	switch st.topic.Kind {
+	case KindTrustList:
+		if s.holdsTrustList(st.raw) {
+			return 0, false, nil
+		}
+		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
+			return 0, false, err
+		}
+		return s.state.TrustList().Version, true, nil
+	case KindKeyset:
+		if s.holdsKeyset(p, st.raw) {
+			return 0, false, nil
+		}
+		if err := s.state.ApplyKeyset(p, string(st.raw), now); err != nil {
+			return 0, false, err
+		}
+		return s.state.Keyset(p).Version, true, nil
+	case KindContentKey:
+		if err := s.state.ApplyGrant(p, string(st.raw), now); err != nil {
+			return 0, false, err
+		}
+		c, _ := peekClaims(st.raw) // verified just now
+		return uint64(max(c.IssuedAt, 0)), true, nil
+	case KindHeartbeat:
+		return 0, true, s.recordHeartbeat(p, st.raw, now)
+	}
+	return 0, false, fmt.Errorf("sync: no rule for %s", st.topic.Kind)
+}
+
+// afterApply wakes what waited for a trust list or keyset. Callers hold
+// s.mu.
+func (s *Sync) afterApply(kind Kind, p string) {
+	switch kind {
+	case KindTrustList:
+		s.needRetry = true
+		s.resolveAll()
+	case KindKeyset:
+		s.needRetry = true
+		s.resolve(p)
+		s.revs.retryPointerNow(p)
+		s.wake()
+		if p != s.self && s.onPeerKeyset != nil {
+			s.onPeerKeyset(p)
+		}
+	}
+}
+
+func (s *Sync) holdsTrustList(raw []byte) bool {
+	tl := s.state.TrustList()
+	return tl != nil && string(tl.Raw) == string(raw)
+}
+
+func (s *Sync) holdsKeyset(p string, raw []byte) bool {
+	ks := s.state.Keyset(p)
+	return ks != nil && ks.Raw == string(raw)
+}
+
+// applyPinned installs the pinned trust list if State holds none.
+// Callers hold s.mu.
+func (s *Sync) applyPinned() {
+	if len(s.pinned) == 0 || s.state.TrustList() != nil {
+		return
+	}
+	if err := s.state.ApplyTrustList(s.pinned, s.now()); err != nil {
+		s.reject(KindTrustList, "", trust.ReasonOf(err), fmt.Errorf("pinned trust list: %w", err))
+		return
+	}
+	v := s.state.TrustList().Version
+	s.cachePut(context.Background(), string(KindTrustList), s.pinned, v)
+	s.log.Info("pinned trust list applied", "version", v)
+}
+
+// isMember reports whether p is a member the current trust names.
+func (s *Sync) isMember(p string) bool {
+	m, ok := s.state.Snapshot().Members[p]
+	return ok && m.Status != trust.MemberRemoved
+}
+
+// accepted counts an applied statement.
+func (s *Sync) accepted(kind Kind) {
+	s.stats.applied.Add(1)
+	if s.onStatement != nil {
+		s.onStatement(string(kind), string(trust.ReasonOK))
+	}
+}
+
+// reject counts and logs a dropped statement: its kind, province and
+// reason, never its bytes.
+func (s *Sync) reject(kind Kind, p string, reason trust.Reason, err error) {
+	s.stats.rejected.Add(1)
+	if s.onStatement != nil {
+		s.onStatement(string(kind), string(reason))
+	}
+	s.log.Warn("statement rejected", "kind", string(kind), "province", p, "reason", string(reason), "err", err)
+}
+
+// wake asks the catch-up worker to look for work.
+func (s *Sync) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func orDefaultDuration(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
