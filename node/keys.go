@@ -151,6 +151,9 @@ func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Du
 
 // loadKeyring opens every key of the node.
 func loadKeyring(ctx context.Context, db *store.DB, kek *seal.Key) (*keyring, error) {
+	if at, _ := db.GetMeta(ctx, "sunset.at"); at != "" {
+		return nil, Errorf(EUnavailable, "this node was sunset: its purpose has ended and its personal data and keys are gone")
+	}
 	kr := &keyring{}
 	for _, kind := range []string{kindRoot, kindEnc} {
 		rows, err := db.Keys(ctx, kind)

@@ -63,6 +63,8 @@ type Node struct {
 
 	limiters *scannerLimiters
 	auditor  *auditor
+
+	lastRetention time.Time
 }
 
 // New opens a node whose keys were created by InitKeys.
@@ -187,6 +189,12 @@ func (n *Node) Run(ctx context.Context, every time.Duration) {
 func (n *Node) Tick(ctx context.Context) error {
 	now := n.now()
 	n.state.Prune(now)
+	if now.Sub(n.lastRetention) >= retentionEvery {
+		if _, err := n.Retain(ctx); err != nil {
+			return err
+		}
+		n.lastRetention = now
+	}
 	n.keyMu.Lock()
 	defer n.keyMu.Unlock()
 	changed, err := n.maintainKeys(ctx, now)

@@ -47,6 +47,7 @@ and prints an operator token once. It refuses to touch an initialised node.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Initialised province %s in %s\n", province, abs)
 			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s (back it up; without it the keys are lost)\n", cfgPath, cfg.KEKPath())
+			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
 			fmt.Fprintf(out, "  operator token: %s\n  (shown once; stored only as a hash)\n", tok)
 			fmt.Fprintf(out, "Start it with: hcnode serve --config %s\n", cfgPath)
 			return nil

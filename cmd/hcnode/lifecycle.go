@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// openStore opens the database named by a config file, for offline
+// commands run while the node is stopped (or, read-only, while it runs).
+func openStore(cmd *cobra.Command, cfgPath string) (*store.DB, config.Config, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, cfg, err
+	}
+	db, err := store.Open(cmd.Context(), cfg.DBPath())
+	return db, cfg, err
+}
+
+func newAuditCmd() *cobra.Command {
+	audit := &cobra.Command{Use: "audit", Short: "Check the node's hash-chained audit log"}
+	var cfgPath string
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the audit chain; exit 1 if any entry was edited, deleted, reordered or truncated",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, _, err := openStore(cmd, cfgPath)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			n, err := db.VerifyAudit(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("audit log is NOT intact after %d good entries: %w", n, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %d entries, chain and head match\n", n)
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
+	audit.AddCommand(verify)
+	return audit
+}
+
+func newSunsetCmd() *cobra.Command {
+	var cfgPath string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "sunset",
+		Short: "End the node's purpose: delete all personal data and keys, keep anonymous counts",
+		Long: `sunset is for the end of the epidemic (or of the node's purpose). Run it on a
+stopped node. Without --yes it only says what it would delete. With --yes
+it deletes every resident record, consent, code, token, scanner, key and
+cached statement in one transaction, keeping only anonymous counts and the
+audit log. Deleting the keys makes any backup of the database unreadable
+without the keys (crypto-shredding). The node will not start again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, cfg, err := openStore(cmd, cfgPath)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := node.SunsetPlan(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
+			fmt.Fprintf(w, "  %d resident records (with their data keys) and %d consent records\n", c.Subjects, c.Consents)
+			fmt.Fprintf(w, "  %d code records, %d tokens, %d scanners\n", c.Codes, c.Tokens, c.Scanners)
+			fmt.Fprintf(w, "  %d keys (signing, root, encryption, content), %d cached peer statements, %d outbox rows\n", c.Keys, c.Statements, c.Revocations)
+			fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
+			if !yes {
+				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
+				return nil
+			}
+			if _, err := node.Sunset(cmd.Context(), db, "operator", time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "Done: personal data and keys deleted.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
+	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	return cmd
+}

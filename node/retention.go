@@ -1,0 +1,55 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Retention reports what one retention pass deleted.
+type Retention struct {
+	Codes       int `json:"codes"`
+	Revocations int `json:"revocations"`
+	Subjects    int `json:"subjects"`
+}
+
+// Retain deletes what is past its retention period (seed rule 8): the
+// bookkeeping of codes expired longer than privacy.retention.codes, outbox
+// revocations whose codes have all expired, and subjects past their
+// retention date — those are revoked and crypto-shredded exactly as when a
+// resident deletes their own record. It runs in the periodic tick.
+func (n *Node) Retain(ctx context.Context) (Retention, error) {
+	var r Retention
+	now := n.now()
+	var err error
+	if r.Codes, err = n.db.DeleteExpiredCodes(ctx, now.Add(-n.cfg.Privacy.Retention.Codes)); err != nil {
+		return r, err
+	}
+	// An outbox row lists codes issued at most MaxCodeLifetime before it.
+	if r.Revocations, err = n.db.DeletePublishedRevocations(ctx, now.Add(-trust.MaxCodeLifetime-trust.ClockSkew)); err != nil {
+		return r, err
+	}
+	ids, err := n.db.SubjectsPastRetention(ctx, now, 1000)
+	if err != nil {
+		return r, err
+	}
+	for _, id := range ids {
+		rev, err := n.db.DeleteSubject(ctx, id, now)
+		if err != nil {
+			return r, err
+		}
+		n.revoked(ctx, rev)
+		n.audit(ctx, "system", "subject.retention_delete", id, map[string]any{"revoked": revCount(rev)})
+		r.Subjects++
+	}
+	n.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
+	n.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
+	if r.Codes+r.Subjects+r.Revocations > 0 {
+		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations)
+	}
+	return r, nil
+}
+
+// retentionEvery is how often Tick runs a retention pass.
+const retentionEvery = time.Hour

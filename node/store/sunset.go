@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// SunsetCounts is what a node holds that a sunset wipes: the anonymous
+// counts kept afterwards, and what the operator is shown before confirming.
+type SunsetCounts struct {
+	Subjects    int `json:"subjects"`
+	Consents    int `json:"consents"`
+	Codes       int `json:"codes"`
+	Tokens      int `json:"tokens"`
+	Scanners    int `json:"scanners"`
+	Keys        int `json:"keys"`
+	Statements  int `json:"statements"`
+	Revocations int `json:"revocations"`
+}
+
+var sunsetTables = []struct {
+	table string
+	field func(*SunsetCounts) *int
+}{
+	{"subjects", func(c *SunsetCounts) *int { return &c.Subjects }},
+	{"consents", func(c *SunsetCounts) *int { return &c.Consents }},
+	{"codes", func(c *SunsetCounts) *int { return &c.Codes }},
+	{"tokens", func(c *SunsetCounts) *int { return &c.Tokens }},
+	{"scanners", func(c *SunsetCounts) *int { return &c.Scanners }},
+	{"keys", func(c *SunsetCounts) *int { return &c.Keys }},
+	{"statements", func(c *SunsetCounts) *int { return &c.Statements }},
+	{"revocations", func(c *SunsetCounts) *int { return &c.Revocations }},
+}
+
+// Counts reads how many rows each kind of record has.
+func (db *DB) Counts(ctx context.Context) (SunsetCounts, error) {
+	var c SunsetCounts
+	for _, t := range sunsetTables {
+		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(t.field(&c)); err != nil {
+			return c, wrap("counts", err)
+		}
+	}
+	return c, nil
+}
+
+// Sunset ends the node's purpose in one transaction: it deletes every
+// subject (with consents and tokens), every code, scanner, key, cached
+// statement and outbox row, and keeps only the anonymous counts (in meta,
+// under "sunset.*") and the audit log, which holds no personal data.
+// Deleting the keys and data keys crypto-shreds any copy of the data.
+func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
+	var c SunsetCounts
+	err := db.write(ctx, "sunset", func(tx *sql.Tx) error {
+		for _, t := range sunsetTables {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(t.field(&c)); err != nil {
+				return err
+			}
+		}
+		for _, table := range []string{"tokens", "consents", "codes", "subjects", "scanners", "keys", "statements", "revocations"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+		}
+		for k, v := range map[string]string{
+			"sunset.at": strconv.FormatInt(now.Unix(), 10), "sunset.subjects": strconv.Itoa(c.Subjects),
+			"sunset.codes": strconv.Itoa(c.Codes), "sunset.scanners": strconv.Itoa(c.Scanners),
+		} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}

@@ -1,0 +1,26 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// SunsetPlan says what Sunset would delete, so the operator can read it
+// before confirming.
+func SunsetPlan(ctx context.Context, db *store.DB) (store.SunsetCounts, error) {
+	return db.Counts(ctx)
+}
+
+// Sunset ends the purpose of a stopped node (seed suggestion 3): every
+// resident record, consent, code, token, scanner, key, content key and
+// cached statement is deleted — data keys and the KEK-sealed keys with
+// them, so any backup becomes unreadable — keeping only anonymous counts
+// and the audit log. The node will not start again.
+func Sunset(ctx context.Context, db *store.DB, actor string, now time.Time) (store.SunsetCounts, error) {
+	if err := db.AppendAudit(ctx, store.AuditEntry{Time: now, Actor: actor, Action: "node.sunset"}); err != nil {
+		return store.SunsetCounts{}, err
+	}
+	return db.Sunset(ctx, now)
+}
