@@ -29,9 +29,11 @@ type GrantedKey struct {
 	Key       string `json:"key"`
 }
 
-// MaxGrantKeys bounds the keys in one grant: a week of daily epochs and a
-// few more.
-const MaxGrantKeys = 16
+// MaxGrantKeys bounds the keys in one grant. A node grants every content
+// key that may still decrypt a live code: MaxCodeLifetime divided by the
+// epoch, plus the current and next epoch — 30 at the shortest epoch a node
+// accepts (6 h).
+const MaxGrantKeys = 64
 
 // GrantContentKey seals one content key to the recipient; see GrantContentKeys.
 func GrantContentKey(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicKey, ck ContentKey, now time.Time) (string, error) {

@@ -212,8 +212,10 @@ func (c *Config) Validate() error {
 	if c.Keys.PublishAhead <= 0 || c.Keys.PublishAhead >= c.Keys.Rotation {
 		bad("keys.publish_ahead", "%v must be within (0, keys.rotation)", c.Keys.PublishAhead)
 	}
-	if c.Keys.ContentEpoch < time.Minute {
-		bad("keys.content_epoch", "%v is shorter than 1m", c.Keys.ContentEpoch)
+	// Every content key that can still decrypt a live code is granted to
+	// each peer in one statement; 6 h keeps that to about 30 keys.
+	if c.Keys.ContentEpoch < 6*time.Hour {
+		bad("keys.content_epoch", "%v is shorter than 6h", c.Keys.ContentEpoch)
 	}
 	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
 		bad("nats", "either embedded: true or urls")
