@@ -44,6 +44,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"nats":                 "province: \"440000\"\ndata_dir: d\nnats:\n  embedded: false\n",
 		"log.level":            "province: \"440000\"\ndata_dir: d\nlog:\n  level: loud\n",
 		"codes.paper_lifetime": "province: \"440000\"\ndata_dir: d\ncodes:\n  paper_lifetime: 1h\n",
+		"keys.content_epoch":   "province: \"440000\"\ndata_dir: d\nkeys:\n  content_epoch: 1h\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
