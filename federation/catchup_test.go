@@ -98,8 +98,10 @@ func revokedThrough(st *trust.State, p string, n int) error {
 	return nil
 }
 
-func TestSyncFillsGapFromSnapshot(t *testing.T) {
-	f := newFixture(t)
+// caughtUpAfterDelta1 starts a server where 440000 has published its
+// keyset and delta 1, and a 310000 Sync that has caught up on them.
+func (f *fixture) caughtUpAfterDelta1(t *testing.T) (*Conn, *syncUnderTest) {
+	t.Helper()
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
@@ -109,6 +111,12 @@ func TestSyncFillsGapFromSnapshot(t *testing.T) {
 	if err := revokedThrough(u.state, gd, 1); err != nil {
 		t.Fatal(err)
 	}
+	return gdc, u
+}
+
+func TestSyncFillsGapFromSnapshot(t *testing.T) {
+	f := newFixture(t)
+	gdc, u := f.caughtUpAfterDelta1(t)
 
 	// Deltas 2 and 3 are lost; the snapshot at 3 covers them. Delta 4 is
 	// the first this peer hears of it.
@@ -206,12 +214,43 @@ func TestSyncGapDoesNotBlockOtherProvinces(t *testing.T) {
 	})
 }
 
+// TestSyncParksBoundedAndVerifiesWhatItDrops fills a blocked province's
+// parking with more deltas than it holds. The overflow is dropped, its
+// highest seq remembered so that only a snapshot that new unblocks the
+// province; a forged delta claiming a far higher seq is verified before
+// it can raise that bar.
+func TestSyncParksBoundedAndVerifiesWhatItDrops(t *testing.T) {
+	f := newFixture(t)
+	gdc, u := f.caughtUpAfterDelta1(t)
+
+	const dropped = 10
+	last := uint64(2 + maxParked + dropped) // delta 2 is lost
+	publishDeltas(t, gdc, gd, 3, f.signDeltas(gd, 3, last))
+	publishRev(t, gdc, gd, 1_000_000, f.revocationOf(bj, 1_000_000, f.entries(gd, 0, 1)))
+	u.waitOutcome(t, "revocations/wrong_signer", 1)
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if st := u.Stats(); st.Parked != maxParked || st.ParkedDropped != dropped || st.Blocked != 1 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
+
+	putSnapshot(t, gdc, gd, f.snapshot(gd, last))
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, int(last)) })
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
+}
+
 // TestSyncCatchesUpFromSnapshotSkippingCoveredDeltas is the catch-up of
 // a fresh node: the snapshot is applied and every delta it covers is
-// skipped without a signature check. (BenchmarkCatchUp100k does the same
-// at scale; this size keeps the snapshot under trust.MaxStatementLen.)
+// skipped without a signature check. BenchmarkCatchUp100k does the same
+// at scale.
 func TestSyncCatchesUpFromSnapshotSkippingCoveredDeltas(t *testing.T) {
-	const n = 3000
+	const n = 5000
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)

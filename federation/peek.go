@@ -45,3 +45,81 @@ func peekClaims(raw []byte) (peeked, error) {
 	}
 	return p, nil
 }
+
+// peekSeq returns the unverified seq of a revocation delta, as peekClaims
+// would, but reads the canonical form trust writes,
+// {"iss":"<id>","seq":<n>,...}, without a JSON decoder: the stream
+// consumer calls it for every message, covered or not. Anything that
+// encoding/json could read as a second "seq" key (one spelled with other
+// case, escapes or non-ASCII letters) sends it to peekClaims, so both
+// always agree.
+func peekSeq(raw []byte) (uint64, error) {
+	first := bytes.IndexByte(raw, '.')
+	if first < 0 {
+		return 0, errNotCompact
+	}
+	rest := raw[first+1:]
+	second := bytes.IndexByte(rest, '.')
+	if second < 0 {
+		return 0, errNotCompact
+	}
+	var buf [256]byte
+	payload := buf[:0]
+	if n := base64.RawURLEncoding.DecodedLen(second); n > len(buf) {
+		payload = make([]byte, 0, n)
+	}
+	payload = payload[:base64.RawURLEncoding.DecodedLen(second)]
+	n, err := base64.RawURLEncoding.Decode(payload, rest[:second])
+	if err != nil {
+		return 0, errNotCompact
+	}
+	if seq, ok := canonicalSeq(payload[:n]); ok {
+		return seq, nil
+	}
+	var p peeked
+	if err := json.Unmarshal(payload[:n], &p); err != nil {
+		return 0, errNotCompact
+	}
+	return p.Seq, nil
+}
+
+// canonicalSeq reads seq from a payload in the canonical form, and
+// reports false for anything else.
+func canonicalSeq(p []byte) (uint64, bool) {
+	const head, mid = `{"iss":"`, `","seq":`
+	const idLen = 6
+	if len(p) < len(head)+idLen+len(mid)+2 || string(p[:len(head)]) != head ||
+		string(p[len(head)+idLen:len(head)+idLen+len(mid)]) != mid {
+		return 0, false
+	}
+	for _, c := range p[len(head) : len(head)+idLen] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	p = p[len(head)+idLen+len(mid):]
+	end := 0
+	for end < len(p) && end < 20 && p[end] >= '0' && p[end] <= '9' {
+		end++
+	}
+	if end == 0 || end == len(p) || (p[end] != ',' && p[end] != '}') || (end > 1 && p[0] == '0') {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range p[:end] {
+		d := uint64(c - '0')
+		if seq > (1<<64-1-d)/10 {
+			return 0, false // overflows: let the decoder refuse it
+		}
+		seq = seq*10 + d
+	}
+	for i, c := range p[end:] {
+		if c == '\\' || c >= 0x80 {
+			return 0, false
+		}
+		if (c|0x20) == 's' && i+3 <= len(p[end:]) && (p[end+i+1]|0x20) == 'e' && (p[end+i+2]|0x20) == 'q' {
+			return 0, false
+		}
+	}
+	return seq, true
+}

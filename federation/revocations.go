@@ -30,8 +30,19 @@ type RevocationMsg struct {
 	Data []byte
 }
 
-// consumerBatch bounds how many messages a revocation consumer buffers.
-const consumerBatch = 64
+// Pull settings of the revocation consumer.
+const (
+	// consumerMaxBytes bounds what a revocation consumer buffers, whatever
+	// the size of its messages. (A bound in messages, 64 at first, made
+	// nats.go's ordered consumer stall for two heartbeats now and then
+	// while a burst was being published: ~10 s under the race detector.)
+	consumerMaxBytes = 8 << 20
+	// consumerHeartbeat is how often an idle consumer hears from the
+	// server; after two missed, nats.go recreates the consumer, so this
+	// bounds any stall. consumerExpiry is the life of one pull request.
+	consumerHeartbeat = 2 * time.Second
+	consumerExpiry    = 10 * time.Second
+)
 
 // revocationMsgID is the dedupe id of a province's revocation statement.
 func revocationMsgID(province string, seq uint64) string {
@@ -111,7 +122,8 @@ func (c *Conn) openRevocations(ctx context.Context, from uint64) (jetstream.Mess
 	if err != nil {
 		return nil, fmt.Errorf("revocation consumer on %s: %w", c.stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(consumerBatch))
+	it, err := cons.Messages(jetstream.PullMaxBytes(consumerMaxBytes),
+		jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullExpiry(consumerExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("revocation consumer on %s: %w", c.stream, err)
 	}

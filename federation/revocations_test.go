@@ -147,3 +147,25 @@ func TestConsumeRevocationsDropsOversizedAndSurvivesHandlerErrors(t *testing.T) 
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestConsumeRevocationsKeepsUpWithABurst consumes while thousands of
+// deltas are published at once. With a pull batch of 64 messages the
+// ordered consumer used to stall for two heartbeats (~10 s under -race)
+// every few runs.
+func TestConsumeRevocationsKeepsUpWithABurst(t *testing.T) {
+	s := runServer(t)
+	writer := connectReady(t, s, "440000")
+	reader := connectReady(t, s, "310000")
+	got, _ := consumeInto(t, reader, 0)
+	raws := make([][]byte, 4000)
+	for i := range raws {
+		raws[i] = append(fmt.Appendf(nil, "delta %d ", i), bytes.Repeat([]byte("x"), 500)...)
+	}
+	publishDeltas(t, writer, "440000", 1, raws)
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := len(got.all()); n != len(raws) {
+			return fmt.Errorf("%d of %d delivered", n, len(raws))
+		}
+		return nil
+	})
+}

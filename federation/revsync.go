@@ -184,18 +184,18 @@ func (s *Sync) handleDelta(m RevocationMsg) {
 	if p == s.self {
 		return // the node's own database is the truth about its revocations
 	}
-	c, err := peekClaims(m.Data)
+	seq, err := peekSeq(m.Data)
 	if err != nil {
 		s.reject(KindRevocations, p, trust.ReasonMalformed, err)
 		return
 	}
-	if c.Seq <= s.state.RevocationSeq(p) {
+	if seq <= s.state.RevocationSeq(p) {
 		s.stats.skipped.Add(1)
 		return
 	}
-	d := parkedDelta{seq: c.Seq, stream: m.StreamSeq, raw: m.Data}
+	d := parkedDelta{seq: seq, stream: m.StreamSeq, raw: m.Data}
 	if q := s.revs.blocked[p]; q != nil {
-		s.park(q, d)
+		s.park(p, q, d)
 		return
 	}
 	s.applyDelta(p, d)
@@ -236,16 +236,25 @@ func (s *Sync) block(p, wait string, d parkedDelta) {
 		s.revs.blocked[p] = q
 	}
 	q.wait = wait
-	s.park(q, d)
+	s.park(p, q, d)
 }
 
-// park holds d in seq order, or drops it if q is full. Callers hold s.mu.
-func (s *Sync) park(q *revQueue, d parkedDelta) {
+// park holds p's delta d in seq order, or drops it if q is full. Callers
+// hold s.mu.
+func (s *Sync) park(p string, q *revQueue, d parkedDelta) {
 	i := sort.Search(len(q.parked), func(i int) bool { return q.parked[i].seq >= d.seq })
 	if i < len(q.parked) && q.parked[i].seq == d.seq {
 		return // the same seq again: the first one is tried first
 	}
 	if len(q.parked) >= maxParked || q.bytes+len(d.raw) > maxParkedBytes {
+		// Only a snapshot at least this new can unblock p now, so a
+		// forged seq must not get here: verify it if p's keys are known.
+		if ks := s.state.Keyset(p); ks != nil {
+			if _, err := trust.ParseRevocation(string(d.raw), p, ks.Signing); err != nil {
+				s.reject(KindRevocations, p, trust.ReasonOf(err), err)
+				return
+			}
+		}
 		q.droppedMax = max(q.droppedMax, d.seq)
 		s.stats.parkedDropped.Add(1)
 		return

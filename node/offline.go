@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -27,6 +28,17 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	st, err := trust.NewState(trust.StateConfig{Self: cfg.Province, EncKey: kr.enc, SelfRoot: &kr.root.PublicKey,
 		PinnedSHA256: cfg.Trust.ListSHA256, StaleLimit: cfg.Trust.StaleLimit})
 	if err != nil {
+		return nil, nil, err
+	}
+	// The list this node last accepted is its anchor; the pinned file is
+	// for the first start only. Re-applying an old pinned list instead
+	// would break the chain after operator rotations.
+	if cached, err := db.Statement(ctx, "trustlist"); err == nil {
+		if err := st.RestoreTrustList(cached.Raw); err != nil {
+			return nil, nil, fmt.Errorf("cached trust list: %w", err)
+		}
+		return st, nil, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
 	if cfg.Trust.ListFile == "" {

@@ -115,6 +115,32 @@ func (s *State) MarkSynced(now time.Time) {
 	s.rebuild()
 }
 
+// RestoreTrustList installs a trust list this node accepted before, read
+// back from its own database, as the list it holds: the anchor that the
+// next version must chain from (as a TUF client keeps its last trusted
+// root). It checks the document and that its own operators signed it, but
+// not the chain from the pinned first version, which the node already
+// walked when it accepted it. It never replaces a newer list. Only ever
+// pass it the node's own cache: anything received from a peer goes
+// through ApplyTrustList.
+func (s *State) RestoreTrustList(raw []byte) error {
+	p, err := ParseTrustList(raw)
+	if err != nil {
+		return err
+	}
+	if len(p.SignedBy) < p.Threshold {
+		return fail(ReasonThreshold, fmt.Sprintf("cached trust list v%d signed by %d of its operators, need %d", p.Version, len(p.SignedBy), p.Threshold))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.trustList != nil && p.Version <= s.trustList.Version {
+		return fail(ReasonRollback, fmt.Sprintf("cached trust list v%d, holding v%d", p.Version, s.trustList.Version))
+	}
+	s.trustList = p
+	s.rebuild()
+	return nil
+}
+
 // ApplyTrustList accepts a new trust list if AcceptTrustList allows it.
 // Keysets of provinces that are no longer members, or whose root key
 // changed, are dropped: they must be re-sent under the new root.

@@ -305,3 +305,30 @@ func TestStateOfUnlistedProvinceTrustsItselfButNotPeersAccept(t *testing.T) {
 	// A listed peer does not accept the unlisted province.
 	wantReason(t, f.State.ApplyKeyset(cq.ID, cq.signedKeyset(t, 1, f.Now), f.Now), ReasonUnknownIssuer)
 }
+
+func TestStateRestoresCachedTrustListAsAnchor(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	// v2 rotates every operator: only v2's own operators can sign v3.
+	newOps := newOperators(t, "new", 3)
+	v2 := f.trustList(t, newOps, 2, 2)
+	doc2 := signTrustList(t, v2, f.Ops.Keys[0], f.Ops.Keys[1], newOps.Keys[0], newOps.Keys[1])
+	if err := f.State.ApplyTrustList(doc2, f.Now); err != nil {
+		t.Fatal(err)
+	}
+	doc3 := signTrustList(t, f.trustList(t, newOps, 2, 3), newOps.Keys[0], newOps.Keys[1])
+
+	restarted, err := NewState(StateConfig{Self: sh, EncKey: f.SH.Enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.RestoreTrustList(doc2); err != nil {
+		t.Fatalf("restoring the cached v2: %v", err)
+	}
+	if err := restarted.ApplyTrustList(doc3, f.Now); err != nil {
+		t.Fatalf("v3 after restoring v2: %v", err)
+	}
+	wantReason(t, restarted.RestoreTrustList(doc2), ReasonRollback)
+	under := signTrustList(t, f.trustList(t, newOps, 2, 4), newOps.Keys[0])
+	fresh, _ := NewState(StateConfig{Self: sh})
+	wantReason(t, fresh.RestoreTrustList(under), ReasonThreshold)
+}

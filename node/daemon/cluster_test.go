@@ -309,4 +309,3 @@ func waitMetric(t *testing.T, d *daemon.Daemon, series string) {
 		time.Sleep(20 * time.Millisecond) // polling interval of a deadline-bounded wait
 	}
 }
-

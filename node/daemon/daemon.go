@@ -138,7 +138,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { n.Close() })
-	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), now: now, pinned: pinned}
+	// Sync names peers "province" in its own log lines (and itself "self"),
+	// so it gets the logger without this node's province attached.
+	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned}
 	if err := f.restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // fed is a node's federation runtime: an embedded NATS server if
@@ -22,16 +23,20 @@ import (
 // The connection is made in the background, so a node whose NATS is down
 // starts anyway and verifies from its cache.
 type fed struct {
-	cfg    config.Config
-	n      *node.Node
-	log    *slog.Logger
-	now    func() time.Time
-	pinned []byte
+	cfg     config.Config
+	n       *node.Node
+	log     *slog.Logger
+	syncLog *slog.Logger
+	now     func() time.Time
+	pinned  []byte
 
 	server *federation.Server
 	conn   atomic.Pointer[federation.Conn]
 	sync   atomic.Pointer[federation.Sync]
 	wg     sync.WaitGroup
+
+	expiryMu sync.Mutex
+	warned   expiryWarned // the last trust-list expiry warning logged
 }
 
 // startEmbedded starts the in-process NATS server when nats.embedded is set.
@@ -71,13 +76,20 @@ func (f *fed) restore(ctx context.Context) error {
 func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
 	m := f.n.Metrics()
 	return federation.SyncConfig{Conn: conn, State: f.n.State(), Self: f.cfg.Province, Cache: f.n.StatementCache(),
-		Now: f.now, Logger: f.log, PinnedTrustList: f.pinned,
-		OnStatement: func(kind, reason string) { m.Statements.WithLabelValues(kind, reason).Inc() }}
+		Now: f.now, Logger: f.syncLog, PinnedTrustList: f.pinned,
+		OnStatement: func(kind, reason string) {
+			m.Statements.WithLabelValues(kind, reason).Inc()
+			if kind == string(federation.KindTrustList) && reason == string(trust.ReasonOK) {
+				f.checkTrustExpiry()
+			}
+		}}
 }
 
 // run connects (retrying until ctx ends), then runs Sync, the Link and the
 // snapshot-request server until ctx ends.
 func (f *fed) run(ctx context.Context) {
+	f.wg.Go(func() { f.watchTrustExpiry(ctx) })
+	defer f.wg.Wait()
 	var conn *federation.Conn
 	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -169,4 +181,75 @@ func (f *fed) close() {
 	if f.server != nil {
 		f.server.Shutdown()
 	}
+}
+
+// trustWatchEvery is how often the held trust list's remaining life is
+// measured again; trustWarnRepeat is how often a warning already logged
+// for the same list is repeated.
+const (
+	trustWatchEvery = 2 * time.Second
+	trustWarnRepeat = time.Hour
+)
+
+// expiryWarned is the last expiry warning logged: for which version, how
+// bad (1 expires soon, 2 expired) and when.
+type expiryWarned struct {
+	version uint64
+	level   int
+	at      time.Time
+}
+
+// watchTrustExpiry keeps hcfed_trustlist_expires_in_seconds current and
+// warns while the trust list held nears its expiry, until ctx ends. It
+// runs whether or not NATS is reachable: a federation whose trust list
+// expires unnoticed goes dark, every verification answering trust_stale.
+func (f *fed) watchTrustExpiry(ctx context.Context) {
+	t := time.NewTicker(trustWatchEvery)
+	defer t.Stop()
+	for {
+		f.checkTrustExpiry()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkTrustExpiry measures the trust list held once: the gauge, and a
+// warning (within federation.DefaultExpiryWarning, the window in which
+// GET /v1/federation warns too) or an error (expired) when the level or
+// version changed or trustWarnRepeat passed since the last one.
+func (f *fed) checkTrustExpiry() {
+	tl := f.n.State().TrustList()
+	if tl == nil {
+		return
+	}
+	now := f.now()
+	left := tl.ExpiresAt().Sub(now)
+	f.n.Metrics().TrustExpiresIn.Set(left.Seconds())
+	level := 0
+	if left <= 0 {
+		level = 2
+	} else if left < federation.DefaultExpiryWarning {
+		level = 1
+	}
+	f.expiryMu.Lock()
+	defer f.expiryMu.Unlock()
+	if level == 0 {
+		f.warned = expiryWarned{}
+		return
+	}
+	if w := f.warned; w.version == tl.Version && w.level == level && now.Sub(w.at) < trustWarnRepeat {
+		return
+	}
+	f.warned = expiryWarned{version: tl.Version, level: level, at: now}
+	exp := tl.ExpiresAt().UTC().Format(time.RFC3339)
+	if level == 2 {
+		f.log.Error("trust list expired: verification answers trust_stale until the operators publish a new version",
+			"kind", string(federation.KindTrustList), "version", tl.Version, "expires", exp)
+		return
+	}
+	f.log.Warn("trust list expires soon: the federation operators must sign and publish a new version",
+		"kind", string(federation.KindTrustList), "version", tl.Version, "expires", exp, "expires_in", left.Round(time.Second).String())
 }

@@ -1,0 +1,174 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Latest-state statements (trust list, keysets, content-key grants,
+// heartbeats) arrive through the state watcher, one at a time, in any
+// order. Each is applied through trust.State or held back until what it
+// depends on has arrived, or dropped.
+
+// statement is one statement received under topic, not yet verified.
+type statement struct {
+	topic Topic
+	key   string
+	raw   []byte
+	since time.Time // when it was first held back, if it was
+}
+
+// onState is the state watcher's handler.
+func (s *Sync) onState(u StateUpdate) {
+	if !s.enter() {
+		return
+	}
+	defer s.exit()
+	if u.Deleted {
+		return // keep the last good statement
+	}
+	t := u.Topic
+	switch t.Kind {
+	case KindTrustList, KindKeyset, KindHeartbeat:
+	case KindContentKey:
+		if t.Peer != s.self || t.Province == s.self {
+			return // another node's grant: not ours to read
+		}
+	case KindRevSnapshot:
+		s.onPointer(t.Province, u.Value)
+		return
+	default:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handle(statement{topic: t, key: u.Key, raw: u.Value})
+}
+
+// handle processes st and then, as long as statements applied may have
+// unlocked others, the pending set. Callers hold s.mu.
+func (s *Sync) handle(st statement) {
+	s.process(st)
+	for s.needRetry {
+		s.needRetry = false
+		for _, it := range s.pending.drain() {
+			it.st.since = it.since
+			s.process(it.st)
+		}
+	}
+}
+
+// process applies st, or holds it back if it waits for another
+// statement, or drops it. Callers hold s.mu.
+func (s *Sync) process(st statement) {
+	p := st.topic.Province
+	version, changed, err := s.apply(st)
+	if err == nil {
+		if !changed {
+			return
+		}
+		s.accepted(st.topic.Kind)
+		if st.topic.Kind != KindHeartbeat {
+			s.cachePut(context.Background(), st.key, st.raw, version)
+		}
+		s.afterApply(st.topic.Kind, p)
+		return
+	}
+	reason := trust.ReasonOf(err)
+	if reason == trust.ReasonRollback && p == s.self && st.topic.Kind == KindKeyset {
+		// The node applies its own keyset before publishing it: the
+		// bucket's copy may lag behind until the next publication.
+		s.log.Debug("own keyset in the bucket is older than the one held")
+		return
+	}
+	if reason == trust.ReasonUnknownIssuer {
+		if ev, full := s.pending.put(st, reason, s.now()); full {
+			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
+		}
+		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
+		return
+	}
+	s.reject(st.topic.Kind, p, reason, err)
+}
+
+// apply applies one statement to State and returns the version to cache
+// it under, and whether anything changed: the same bytes as held are
+// not applied again. Callers hold s.mu.
+func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
+	now := s.now()
+	p := st.topic.Province
+	switch st.topic.Kind {
+	case KindTrustList:
+		if s.holdsTrustList(st.raw) {
+			return 0, false, nil
+		}
+		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
+			return 0, false, err
+		}
+		return s.state.TrustList().Version, true, nil
+	case KindKeyset:
+		if s.holdsKeyset(p, st.raw) {
+			return 0, false, nil
+		}
+		if err := s.state.ApplyKeyset(p, string(st.raw), now); err != nil {
+			return 0, false, err
+		}
+		return s.state.Keyset(p).Version, true, nil
+	case KindContentKey:
+		if err := s.state.ApplyGrant(p, string(st.raw), now); err != nil {
+			return 0, false, err
+		}
+		c, _ := peekClaims(st.raw) // verified just now
+		return uint64(max(c.IssuedAt, 0)), true, nil
+	case KindHeartbeat:
+		return 0, true, s.recordHeartbeat(p, st.raw, now)
+	}
+	return 0, false, fmt.Errorf("sync: no rule for %s", st.topic.Kind)
+}
+
+// afterApply wakes what waited for a trust list or keyset. Callers hold
+// s.mu.
+func (s *Sync) afterApply(kind Kind, p string) {
+	switch kind {
+	case KindTrustList:
+		s.needRetry = true
+		s.resolveAll()
+	case KindKeyset:
+		s.needRetry = true
+		s.resolve(p)
+		s.revs.retryPointerNow(p)
+		s.wake()
+		if p != s.self && s.onPeerKeyset != nil {
+			s.onPeerKeyset(p)
+		}
+	}
+}
+
+func (s *Sync) holdsTrustList(raw []byte) bool {
+	tl := s.state.TrustList()
+	return tl != nil && string(tl.Raw) == string(raw)
+}
+
+func (s *Sync) holdsKeyset(p string, raw []byte) bool {
+	ks := s.state.Keyset(p)
+	return ks != nil && ks.Raw == string(raw)
+}
+
+// applyPinned installs the pinned trust list if State holds none.
+// Callers hold s.mu.
+func (s *Sync) applyPinned() {
+	if len(s.pinned) == 0 || s.state.TrustList() != nil {
+		return
+	}
+	if err := s.state.ApplyTrustList(s.pinned, s.now()); err != nil {
+		s.reject(KindTrustList, "", trust.ReasonOf(err), fmt.Errorf("pinned trust list: %w", err))
+		return
+	}
+	v := s.state.TrustList().Version
+	s.cachePut(context.Background(), string(KindTrustList), s.pinned, v)
+	s.log.Info("pinned trust list applied", "version", v)
+}
