@@ -245,3 +245,32 @@ func (c *Conn) bucketHandle(ctx context.Context) (jetstream.KeyValue, error) {
 	c.kv = kv
 	return kv, nil
 }
+
+// StateHistory returns the values the bucket still keeps for key, oldest
+// first (at most the bucket's history depth), skipping deletions and
+// values over the size limit. A node that missed several trust list
+// versions walks them in order with it.
+func (c *Conn) StateHistory(ctx context.Context, key string) ([][]byte, error) {
+	if _, err := ParseKey(key); err != nil {
+		return nil, err
+	}
+	kv, err := c.bucketHandle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := kv.History(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", key, err)
+	}
+	var out [][]byte
+	for _, e := range entries {
+		if e.Operation() != jetstream.KeyValuePut || len(e.Value()) > c.maxState {
+			continue
+		}
+		out = append(out, e.Value())
+	}
+	return out, nil
+}

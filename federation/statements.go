@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
@@ -107,7 +108,9 @@ func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
 			return 0, false, nil
 		}
 		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
-			return 0, false, err
+			if !s.walkTrustLists(st.raw, now) {
+				return 0, false, err
+			}
 		}
 		return s.state.TrustList().Version, true, nil
 	case KindKeyset:
@@ -146,6 +149,50 @@ func (s *Sync) afterApply(kind Kind, p string) {
 			s.onPeerKeyset(p)
 		}
 	}
+}
+
+// walkTrustLists handles a trust list that does not chain from the one
+// held because versions in between were missed (the node was offline
+// across operator rotations): it applies the versions the bucket still
+// keeps, in order, each by the normal rules, and then raw. It reports
+// whether raw ended up accepted. Nothing is skipped: every step must pass
+// AcceptTrustList from the step before. Callers hold s.mu.
+func (s *Sync) walkTrustLists(raw []byte, now time.Time) bool {
+	held := s.state.TrustList()
+	next, err := trust.ParseTrustList(raw)
+	if s.conn == nil || held == nil || err != nil || next.Version <= held.Version+1 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	history, err := s.conn.StateHistory(ctx, string(KindTrustList))
+	if err != nil {
+		s.log.Warn("trust list history unavailable", "err", err)
+		return false
+	}
+	type step struct {
+		version uint64
+		raw     []byte
+	}
+	var steps []step
+	for _, h := range history {
+		if p, err := trust.ParseTrustList(h); err == nil && p.Version > held.Version && p.Version < next.Version {
+			steps = append(steps, step{p.Version, h})
+		}
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
+	for _, st := range steps {
+		if s.state.TrustList().Version >= st.version {
+			continue
+		}
+		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
+			s.log.Warn("trust list history step refused", "version", st.version, "reason", trust.ReasonOf(err))
+			return false
+		}
+		s.cachePut(ctx, string(KindTrustList), st.raw, st.version)
+		s.log.Info("trust list history step applied", "version", st.version)
+	}
+	return s.state.ApplyTrustList(raw, now) == nil
 }
 
 func (s *Sync) holdsTrustList(raw []byte) bool {

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -314,16 +313,10 @@ func TestTrustListNearExpiryWarnsAndExpiredAnswersTrustStale(t *testing.T) {
 
 // Two operator rotations, each one signed as the rules ask, must not
 // cost a node the trust list it holds: neither when it restarts (it
-// re-applies its pinned first version, and the cached latest one is not
-// signed by k operators of that first version), nor when it was offline
-// meanwhile (the state bucket holds only the latest version, not the
-// chain of versions between). Both fail today — a restarted node falls
-// back to v1 and un-suspends the province v3 suspended — so the test runs
-// only with HCFED_KNOWN_BUGS=1, as a regression test for the fix.
+// restores the list it last accepted, not its pinned first version), nor
+// when it was offline meanwhile (it walks the versions the state bucket
+// keeps, each checked against the one before).
 func TestNodeKeepsTrustAcrossOperatorRotations(t *testing.T) {
-	if os.Getenv("HCFED_KNOWN_BUGS") == "" {
-		t.Skip("known bug: trust list chain lost across operator rotations (see docs/runbook.md); set HCFED_KNOWN_BUGS=1")
-	}
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
