@@ -17,9 +17,10 @@ import (
 )
 
 // NewTrustState builds the trust state a node starts with: its own
-// province trusted on its own root key, and the federation trust list
-// pinned in the config (trust.list_file, whose SHA-256 must equal
-// trust.list_sha256) applied.
+// province trusted on its own root key, and the federation trust list it
+// last accepted (from its database) — or, on first start or when the
+// operators pinned a newer one, the list in trust.list_file, whose SHA-256
+// must equal trust.list_sha256.
 func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, []byte, error) {
 	kr, err := loadKeyring(ctx, db, kek)
 	if err != nil {
@@ -30,14 +31,17 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	if err != nil {
 		return nil, nil, err
 	}
-	// The list this node last accepted is its anchor; the pinned file is
-	// for the first start only. Re-applying an old pinned list instead
-	// would break the chain after operator rotations.
+	// The list this node last accepted is its anchor, not the pinned file:
+	// re-applying an old pinned list would break the chain after operator
+	// rotations. A pinned file newer than the cached list is the
+	// operators' explicit re-bootstrap (its hash is in the config) and
+	// wins.
+	var cachedVersion uint64
 	if cached, err := db.Statement(ctx, "trustlist"); err == nil {
 		if err := st.RestoreTrustList(cached.Raw); err != nil {
 			return nil, nil, fmt.Errorf("cached trust list: %w", err)
 		}
-		return st, nil, nil
+		cachedVersion = st.TrustList().Version
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
@@ -51,8 +55,18 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
 		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
 	}
-	if err := st.ApplyTrustList(doc, now); err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	if cachedVersion == 0 {
+		if err := st.ApplyTrustList(doc, now); err != nil {
+			return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+		}
+		return st, doc, nil
+	}
+	if p, err := trust.ParseTrustList(doc); err == nil && p.Version > cachedVersion {
+		if err := st.ApplyTrustList(doc, now); err != nil {
+			if err := st.RestoreTrustList(doc); err != nil {
+				return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+			}
+		}
 	}
 	return st, doc, nil
 }
