@@ -19,7 +19,7 @@ const (
 	// bucket. A snapshot of 100,000 live revocations is about 6.5 MB; this
 	// leaves room for five times that, and refuses anything larger before
 	// it is downloaded.
-	MaxSnapshotLen = 32 << 20
+	MaxSnapshotLen = trust.MaxSnapshotLen
 	// maxPointerLen bounds the small pointer value of a revsnapshot key.
 	maxPointerLen = 1 << 10
 	// maxSnapshotRequestLen bounds a snapshot request.

@@ -28,10 +28,17 @@ type Link struct {
 	// clobbered) converges. Default 30 s.
 	Republish time.Duration
 
-	snapMu  sync.Mutex
-	snapSeq uint64 // seq of the last snapshot published
-	snapped bool
+	snapMu   sync.Mutex
+	snapSeq  uint64 // seq of the last snapshot published
+	snapped  bool
+	snapTime time.Time // when it was published
 }
+
+// snapshotEvery bounds how often a snapshot of every live revocation is
+// signed and uploaded (megabytes in an outbreak). Deltas carry each
+// revocation at once; the snapshot is the catch-up point, and a peer that
+// needs a fresher one asks for it.
+const snapshotEvery = time.Minute
 
 // NewLink makes the outbound half of a node's federation link and
 // attaches it to the node.
@@ -207,7 +214,7 @@ func (l *Link) publishSnapshot(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
-	if !force && l.snapped && seq == l.snapSeq {
+	if !force && l.snapped && (seq == l.snapSeq || now.Sub(l.snapTime) < snapshotEvery) {
 		return nil
 	}
 	es, err := l.n.db.LiveRevocations(ctx, now)
@@ -222,6 +229,6 @@ func (l *Link) publishSnapshot(ctx context.Context, force bool) error {
 	if err := l.conn.PutSnapshot(ctx, l.n.Province(), []byte(raw)); err != nil {
 		return err
 	}
-	l.snapSeq, l.snapped = seq, true
+	l.snapSeq, l.snapped, l.snapTime = seq, true, now
 	return nil
 }

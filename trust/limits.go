@@ -19,9 +19,9 @@ const (
 	// MaxSnapshotLen bounds a revocation snapshot, the one statement that
 	// carries every live revocation of a province for catch-up. It travels
 	// through the JetStream object store, not as one NATS message.
-	MaxSnapshotLen = 64 << 20
+	MaxSnapshotLen = 32 << 20
 	// MaxSnapshotEntries bounds a snapshot's entries (~60 bytes each).
-	MaxSnapshotEntries = 1_000_000
+	MaxSnapshotEntries = 500_000
 	// MaxTrustListSignatures bounds the signatures on one trust list.
 	MaxTrustListSignatures = 32
 )
