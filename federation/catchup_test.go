@@ -64,7 +64,7 @@ func publishDeltas(t testing.TB, c *Conn, p string, first uint64, raws [][]byte)
 		if _, err := c.js.PublishAsync(subject, raw, jetstream.WithMsgID(id)); err != nil {
 			t.Fatal(err)
 		}
-		if i%4096 == 4095 {
+		if i%1024 == 1023 { // below nats.go's default of 4,000 pending async publishes
 			waitPublished(t, c)
 		}
 	}
