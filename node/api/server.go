@@ -44,7 +44,6 @@ type Server struct {
 	http *http.Server
 }
 
-
 // New builds the routes.
 func New(cfg Config) *Server {
 	e := echo.New()
@@ -82,6 +81,7 @@ func New(cfg Config) *Server {
 	v1.GET("/keys", s.listKeys)
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.POST("/keys/:kid/compromise", s.compromiseKey)
+	s.privacyRoutes(v1)
 	return s
 }
 
@@ -179,14 +179,15 @@ func principal(c echo.Context) node.Principal {
 // bind decodes a JSON body strictly: unknown fields, trailing data and
 // wrong types are EInvalid, and nothing is changed.
 func bind(c echo.Context, v any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return he
-		}
-		return node.Errorf(node.ETooLarge, "request body too large or unreadable")
+		return err
 	}
+	return decode(body, v)
+}
+
+// decode is bind's check and decoding of a body already read.
+func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
 	}
@@ -195,10 +196,42 @@ func bind(c echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return node.Errorf(node.EInvalid, "invalid JSON: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	if len(bytes.Trim(body[dec.InputOffset():], jsonSpace)) != 0 {
 		return node.Errorf(node.EInvalid, "invalid JSON: trailing data")
 	}
 	return nil
+}
+
+// jsonSpace is the whitespace JSON allows between tokens.
+const jsonSpace = " \t\r\n"
+
+// readBody reads the request body, within the body limit.
+func readBody(c echo.Context) ([]byte, error) {
+	body, err := readAll(c.Request())
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, he
+		}
+		return nil, node.Errorf(node.ETooLarge, "request body too large or unreadable")
+	}
+	return body, nil
+}
+
+// maxPresize bounds the buffer readAll allocates on the client's word
+// (Content-Length) before reading. The body limit middleware has refused
+// longer bodies already; this only keeps readBody safe on its own.
+const maxPresize = 64 << 10
+
+// readAll reads a request body into one buffer of its declared length,
+// rather than growing one as io.ReadAll does.
+func readAll(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= maxPresize {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r.Body, b)
+		return b, err
+	}
+	return io.ReadAll(r.Body)
 }
 
 // jsonProblem describes a decoding error without echoing the input.
