@@ -30,6 +30,7 @@ type Principal struct {
 	Role      Role
 	SubjectID string // residents
 	ScannerID string // scanners
+	Place     string // scanners: their kind of place, recorded with each verification
 }
 
 // tokenPrefix marks HCFed tokens so that secret scanners can find leaks.
@@ -78,6 +79,16 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 		return Principal{}, internal("authenticate", err)
 	}
 	p := Principal{Role: Role(t.Role), SubjectID: t.SubjectID, ScannerID: t.ScannerID}
+	if p.Role == RoleScanner {
+		sc, err := n.db.Scanner(ctx, t.ScannerID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, Errorf(EUnauthorized, "unknown token")
+		}
+		if err != nil {
+			return Principal{}, internal("authenticate", err)
+		}
+		p.Place = sc.Place
+	}
 	cache.put(hash, p, gen, now)
 	return p, nil
 }

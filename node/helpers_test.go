@@ -24,6 +24,7 @@ func startNode(tb testing.TB, mutate ...func(*config.Config)) *daemon.Daemon {
 	cfg := config.Default("440000")
 	cfg.DataDir = filepath.Join(tb.TempDir(), "440000")
 	cfg.Listen = "127.0.0.1:0"
+	cfg.NATS.Listen = "127.0.0.1:0"
 	for _, m := range mutate {
 		m(&cfg)
 	}

@@ -43,7 +43,7 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	if res.JTI != "" {
 		target = hashJTI(res.Issuer, res.JTI)
 	}
-	n.audit(ctx, "scanner:"+p.ScannerID, "code.verify", target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason})
+	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
 	v := Verification{Valid: res.Valid(), Reason: string(res.Reason), Issuer: res.Issuer}
 	if res.Valid() {
 		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()
@@ -51,9 +51,10 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	return v, nil
 }
 
-// verifyDetail is what the audit log keeps of a verification. It encodes
-// as the map it replaced did (keys in order), without the map's cost.
+// verifyDetail is what the audit log keeps of a verification: a struct
+// rather than a map, as it is encoded once per verification.
 type verifyDetail struct {
 	Issuer string       `json:"iss"`
 	Reason trust.Reason `json:"reason"`
+	Place  string       `json:"place,omitempty"` // the scanner's kind of place, for the resident's right to know
 }
