@@ -23,12 +23,24 @@ type client struct {
 
 func addClientFlags(cmd *cobra.Command) *client {
 	c := &client{http: &http.Client{Timeout: 30 * time.Second}}
-	cmd.Flags().StringVar(&c.url, "url", os.Getenv("HCNODE_URL"), "node URL (or $HCNODE_URL)")
-	cmd.Flags().StringVar(&c.token, "token", os.Getenv("HCNODE_TOKEN"), "operator token (or $HCNODE_TOKEN)")
+	// Environment fallbacks are read when the command runs, not used as
+	// flag defaults: cobra prints defaults in --help, and a token must not
+	// appear there.
+	cmd.Flags().StringVar(&c.url, "url", "", "node URL (or $HCNODE_URL)")
+	cmd.Flags().StringVar(&c.token, "token", "", "operator token (or $HCNODE_TOKEN)")
 	return c
 }
 
+// orEnv returns v, or the value of environment variable name if v is empty.
+func orEnv(v, name string) string {
+	if v == "" {
+		return os.Getenv(name)
+	}
+	return v
+}
+
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	c.url, c.token = orEnv(c.url, "HCNODE_URL"), orEnv(c.token, "HCNODE_TOKEN")
 	if c.url == "" || c.token == "" {
 		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
 	}

@@ -382,6 +382,7 @@ func newTrustPublishCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			user, password := orEnv(user, "HCNODE_NATS_USER"), orEnv(password, "HCNODE_NATS_PASSWORD")
 			conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
 				Name: "hcnode-trust-publish", User: user, Password: password, CredsFile: creds})
 			if err != nil {
@@ -409,8 +410,8 @@ func newTrustPublishCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
-	cmd.Flags().StringVar(&user, "user", os.Getenv("HCNODE_NATS_USER"), "NATS user (or $HCNODE_NATS_USER)")
-	cmd.Flags().StringVar(&password, "password", os.Getenv("HCNODE_NATS_PASSWORD"), "NATS password (or $HCNODE_NATS_PASSWORD)")
+	cmd.Flags().StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
+	cmd.Flags().StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
 	cmd.Flags().StringVar(&creds, "creds", "", "NATS credentials file")
 	return cmd
 }

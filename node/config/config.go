@@ -81,6 +81,9 @@ type Privacy struct {
 		Subjects time.Duration `yaml:"subjects"` // personal data kept this long after last use
 		Codes    time.Duration `yaml:"codes"`    // code bookkeeping kept this long after expiry
 		Audit    time.Duration `yaml:"audit"`
+		// Lookups bounds how long contact data obtained from another
+		// province for a case is kept, sealed, before it is deleted.
+		Lookups time.Duration `yaml:"lookups"`
 	} `yaml:"retention"`
 }
 
@@ -117,6 +120,7 @@ func Default(province string) Config {
 	c.Privacy.Retention.Subjects = 90 * 24 * time.Hour
 	c.Privacy.Retention.Codes = 30 * 24 * time.Hour
 	c.Privacy.Retention.Audit = 365 * 24 * time.Hour
+	c.Privacy.Retention.Lookups = 30 * 24 * time.Hour
 	return c
 }
 
@@ -138,8 +142,13 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
-	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
-		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	// Relative paths in the file mean relative to the file, not to
+	// wherever the node happens to be started from.
+	for _, p := range []*string{&c.DataDir, &c.Trust.ListFile, &c.NATS.CredsFile, &c.NATS.NKeySeed, &c.NATS.CAFile,
+		&c.NATS.CertFile, &c.NATS.KeyFile, &c.NATS.ServerConf} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
 	}
 	if err := c.ApplyEnv(os.LookupEnv); err != nil {
 		return Config{}, err
@@ -230,6 +239,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Privacy.NoticeVersion == "" {
 		bad("privacy.notice_version", "required")
+	}
+	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > 90*24*time.Hour {
+		bad("privacy.retention.lookups", "%v must be within (0, 2160h]", c.Privacy.Retention.Lookups)
 	}
 	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
 		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)

@@ -79,3 +79,15 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		t.Fatalf("bad bool accepted: %v", err)
 	}
 }
+
+func TestRelativePathsResolveAgainstTheConfigFile(t *testing.T) {
+	p := write(t, "province: \"440000\"\ndata_dir: data\ntrust:\n  list_file: tl.json\n  list_sha256: "+strings.Repeat("0", 64)+"\nnats:\n  ca_file: /abs/ca.pem\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(p)
+	if c.Trust.ListFile != filepath.Join(dir, "tl.json") || c.NATS.CAFile != "/abs/ca.pem" || c.DataDir != filepath.Join(dir, "data") {
+		t.Fatalf("paths: %q %q %q", c.Trust.ListFile, c.NATS.CAFile, c.DataDir)
+	}
+}
