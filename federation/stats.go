@@ -21,7 +21,9 @@ type Stats struct {
 	// their subject names no valid province.
 	RevocationsBadSubject uint64
 	// RequestsOversized counts requests to Serve dropped for exceeding
-	// MaxStateLen, and snapshot requests over their small limit.
+	// MaxStateLen, snapshot requests over their small limit, and lookup
+	// requests, lookup replies and receipts over theirs (or, for the
+	// last two kinds, on a subject naming no valid sender).
 	RequestsOversized uint64
 	// SnapshotsFetched counts snapshots downloaded by GetSnapshot.
 	SnapshotsFetched uint64

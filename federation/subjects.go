@@ -22,6 +22,14 @@ const (
 	// (Province), so per-province publish permissions allow it; it is a
 	// request only, never stored.
 	KindSnapshotRequest Kind = "snapreq"
+	// KindLookup asks a province (Peer) for the contact data of the
+	// holder of one of its codes (a sealed trust.LookupRequest). Like
+	// KindSnapshotRequest it is sent under the asking province's own name
+	// (Province) and never stored; the answer comes back as the reply.
+	KindLookup Kind = "lookup"
+	// KindReceipts carries a sealed trust.Receipt of verifications by
+	// Province of codes issued by Peer; fire-and-forget, never stored.
+	KindReceipts Kind = "receipts"
 )
 
 // Topic names one statement slot: its kind, the province it belongs to
@@ -38,10 +46,12 @@ const (
 //	hcfed.<fed>.<p>.heartbeat               <p>.heartbeat
 //	hcfed.<fed>.<p>.revsnapshot             <p>.revsnapshot (a pointer, see PutSnapshot)
 //	hcfed.<fed>.<p>.snapreq.<home>          (request only, no key)
+//	hcfed.<fed>.<p>.lookup.<home>           (request only, no key)
+//	hcfed.<fed>.<p>.receipts.<home>         (message only, no key)
 type Topic struct {
 	Kind     Kind
 	Province string // GB/T 2260 code of the publishing province
-	Peer     string // KindContentKey: the province it is granted to; KindSnapshotRequest: the province asked
+	Peer     string // KindContentKey: the province it is granted to; KindSnapshotRequest, KindLookup, KindReceipts: the province addressed
 }
 
 // subjectRoot is the first token of every federation subject.
@@ -82,13 +92,13 @@ func (t Topic) Validate() error {
 			return fmt.Errorf("%w: the trust list belongs to no province", ErrInvalidName)
 		}
 		return nil
-	case KindContentKey, KindSnapshotRequest:
+	case KindContentKey, KindSnapshotRequest, KindLookup, KindReceipts:
 		if err := ValidateProvince(t.Peer); err != nil {
 			return err
 		}
 	case KindKeyset, KindRevocations, KindHeartbeat, KindRevSnapshot:
 		if t.Peer != "" {
-			return fmt.Errorf("%w: only a content key or snapshot request names a peer", ErrInvalidName)
+			return fmt.Errorf("%w: only a content key or a message to a province names a peer", ErrInvalidName)
 		}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalidName, t.Kind)
@@ -101,7 +111,7 @@ func (t Topic) suffix() string {
 	switch t.Kind {
 	case KindTrustList:
 		return string(t.Kind)
-	case KindContentKey, KindSnapshotRequest:
+	case KindContentKey, KindSnapshotRequest, KindLookup, KindReceipts:
 		return t.Province + "." + string(t.Kind) + "." + t.Peer
 	default:
 		return t.Province + "." + string(t.Kind)
@@ -137,8 +147,8 @@ func (t Topic) hasKey() error {
 	switch t.Kind {
 	case KindRevocations:
 		return fmt.Errorf("%w: revocation deltas have no state key", ErrInvalidName)
-	case KindSnapshotRequest:
-		return fmt.Errorf("%w: snapshot requests have no state key", ErrInvalidName)
+	case KindSnapshotRequest, KindLookup, KindReceipts:
+		return fmt.Errorf("%w: %s messages have no state key", ErrInvalidName, t.Kind)
 	}
 	return nil
 }
@@ -193,7 +203,9 @@ func parseSuffix(tokens []string) (Topic, error) {
 }
 
 // namesPeer reports whether topics of kind k name a peer province.
-func namesPeer(k Kind) bool { return k == KindContentKey || k == KindSnapshotRequest }
+func namesPeer(k Kind) bool {
+	return k == KindContentKey || k == KindSnapshotRequest || k == KindLookup || k == KindReceipts
+}
 
 // bucketName is the state bucket of federation fed (validated).
 func bucketName(fed string) string { return "hcfed_" + fed }
@@ -206,6 +218,12 @@ func snapshotBucketName(fed string) string { return "hcfed_" + fed + "_snap" }
 // snapshot requests from every other province.
 func snapshotRequests(fed, home string) string {
 	return subjectRoot + "." + fed + ".*." + string(KindSnapshotRequest) + "." + home
+}
+
+// toProvince is the subject on which province home receives messages of
+// kind from every other province.
+func toProvince(fed string, kind Kind, home string) string {
+	return subjectRoot + "." + fed + ".*." + string(kind) + "." + home
 }
 
 // streamName is the revocation stream of federation fed (validated).

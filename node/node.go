@@ -63,6 +63,7 @@ type Node struct {
 
 	limiters *scannerLimiters
 	auditor  *auditor
+	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
 	lastRetention time.Time
 }

@@ -13,6 +13,8 @@ type Notice struct {
 	Version       string            `json:"version"`
 	Province      string            `json:"province"`
 	Purpose       string            `json:"purpose"`
+	Mechanism     map[string]string `json:"mechanism"` // how a code is made and checked (rule 4)
+	UseScope      []string          `json:"use_scope"` // where a code may be asked for, and where not (rule 4)
 	Collected     []string          `json:"collected"`
 	ScannerSees   []string          `json:"scanner_sees"`
 	NeverInCode   []string          `json:"never_in_code"`
@@ -28,6 +30,14 @@ func (n *Node) PrivacyNotice() Notice {
 	c := n.cfg
 	return Notice{
 		Version: c.Privacy.NoticeVersion, Province: c.Province, Purpose: c.Privacy.Purpose,
+		Mechanism: map[string]string{
+			"zh-CN": "健康码由本省节点根据卫生健康部门登记的健康状态生成并签名。二维码中只有签发省份、随机编号和有效期是公开的；健康状态颜色和脱敏姓名经过加密，只有联邦成员节点能读取。登记的扫码设备通过其所属省份的节点核验，节点只返回颜色、脱敏姓名和有效期。健康状态变更时，旧码立即作废。",
+			"en":    "Your code is made and signed by this province's node from the health status the health authority recorded. Only the issuing province, a random id and the validity are readable in the QR; the status colour and masked name are encrypted so that only member nodes can read them. A registered scanner checks the code through its own province's node, which answers with the colour, the masked name and the validity only. When your status changes, your old codes stop working at once.",
+		},
+		UseScope: []string{
+			"checking health status at entrances to public places, transport and workplaces, for " + c.Privacy.Purpose,
+			"not for any other purpose: not for identification, employment, credit, or tracking people",
+		},
 		Collected:   c.Privacy.Collect,
 		ScannerSees: []string{"status colour", "masked name (first character)", "issuing province", "validity"},
 		NeverInCode: []string{"name", "id_number", "phone", "birth date", "address", "travel history"},
@@ -35,9 +45,15 @@ func (n *Node) PrivacyNotice() Notice {
 			"personal_data": c.Privacy.Retention.Subjects.String(),
 			"code_records":  c.Privacy.Retention.Codes.String(),
 			"audit_log":     c.Privacy.Retention.Audit.String(),
+			"contact_data_obtained_from_other_provinces": c.Privacy.Retention.Lookups.String(),
 		},
 		CodeValidity: map[string]string{"phone": c.Codes.Lifetime.String(), "paper": c.Codes.PaperLifetime.String()},
-		YourRights:   []string{"see which data is held", "appeal a status you think is wrong", "delete your record at any time (DELETE /v1/subjects/{id})", "a paper code at a service point if you have no phone"},
+		YourRights: []string{"see what is held about you and the consent you gave (GET /v1/subjects/{id})",
+			"see when and at what kind of place your codes were verified in this province (GET /v1/subjects/{id}/verifications)",
+			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province stating a legal basis, never your ID number",
+			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals)",
+			"delete your record at any time (DELETE /v1/subjects/{id})",
+			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
 			"zh-CN": "本健康码仅用于" + c.Privacy.Purpose + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
 			"en":    "This health code serves only " + c.Privacy.Purpose + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",

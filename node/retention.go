@@ -12,13 +12,16 @@ type Retention struct {
 	Codes       int `json:"codes"`
 	Revocations int `json:"revocations"`
 	Subjects    int `json:"subjects"`
+	Lookups     int `json:"lookups"`
 }
 
 // Retain deletes what is past its retention period (seed rule 8): the
 // bookkeeping of codes expired longer than privacy.retention.codes, outbox
-// revocations whose codes have all expired, and subjects past their
-// retention date — those are revoked and crypto-shredded exactly as when a
-// resident deletes their own record. It runs in the periodic tick.
+// revocations whose codes have all expired, contact data obtained from
+// other provinces once its privacy.retention.lookups ends, and subjects
+// past their retention date — those are revoked and crypto-shredded
+// exactly as when a resident deletes their own record. It runs in the
+// periodic tick.
 func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	var r Retention
 	now := n.now()
@@ -28,6 +31,10 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	}
 	// An outbox row lists codes issued at most MaxCodeLifetime before it.
 	if r.Revocations, err = n.db.DeletePublishedRevocations(ctx, now.Add(-trust.MaxCodeLifetime-trust.ClockSkew)); err != nil {
+		return r, err
+	}
+	// Contact data obtained from other provinces, past its case retention.
+	if r.Lookups, err = n.db.DeleteExpiredLookups(ctx, now); err != nil {
 		return r, err
 	}
 	ids, err := n.db.SubjectsPastRetention(ctx, now, 1000)
@@ -45,8 +52,9 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	}
 	n.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
 	n.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
-	if r.Codes+r.Subjects+r.Revocations > 0 {
-		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations)
+	n.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
+	if r.Codes+r.Subjects+r.Revocations+r.Lookups > 0 {
+		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations, "lookups", r.Lookups)
 	}
 	return r, nil
 }

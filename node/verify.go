@@ -44,6 +44,7 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		target = hashJTI(res.Issuer, res.JTI)
 	}
 	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
+	n.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
 	v := Verification{Valid: res.Valid(), Reason: string(res.Reason), Issuer: res.Issuer}
 	if res.Valid() {
 		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()

@@ -45,6 +45,10 @@ const (
 	TypContentKey = "hcfed-contentkey+jwt"
 	TypHeartbeat  = "hcfed-heartbeat+jwt"
 	TypSnapshot   = "hcfed-revsnapshot+jwt"
+	// Between two nodes only, sealed to the recipient (sealed.go).
+	TypLookup       = "hcfed-lookup+jwt"
+	TypLookupAnswer = "hcfed-lookupanswer+jwt"
+	TypReceipt      = "hcfed-receipt+jwt"
 )
 
 // CodePrefix starts the text of every health code; the digit is the format

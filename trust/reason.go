@@ -37,6 +37,14 @@ const (
 	ReasonNotRecipient Reason = "not_recipient"
 )
 
+// Reasons for refusing a cross-province lookup or receipt (lookup.go).
+const (
+	ReasonReplayed     Reason = "replayed"       // its nonce was seen within the window
+	ReasonNoLegalBasis Reason = "no_legal_basis" // no usable legal basis stated
+	ReasonNotMember    Reason = "not_member"     // the asker is not an active member
+	ReasonRateLimited  Reason = "rate_limited"   // the asker sent too many
+)
+
 // Error is a refusal with a stable reason. Functions in this package that
 // refuse input return an *Error; use ReasonOf to read its reason.
 type Error struct {

@@ -159,7 +159,8 @@ func NewStatementSigner(key *ecdsa.PrivateKey) (*StatementSigner, error) {
 		return nil, err
 	}
 	s := &StatementSigner{kid: kid, key: key, signers: map[string]jose.Signer{}}
-	for _, typ := range []string{TypCode, TypKeyset, TypRevocation, TypContentKey, TypHeartbeat, TypSnapshot} {
+	for _, typ := range []string{TypCode, TypKeyset, TypRevocation, TypContentKey, TypHeartbeat, TypSnapshot,
+		TypLookup, TypLookupAnswer, TypReceipt} {
 		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", kid)
 		sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
 		if err != nil {

@@ -21,6 +21,9 @@ func newInitCmd() *cobra.Command {
   kek.key      the key-encryption key (mode 0600; or set HCNODE_KEK instead)
   node.db      the database, with a new root key, encryption key, signing key
                and content key, all sealed under the KEK
+  keys.db      the residents' data keys, sealed under the KEK, kept apart from
+               node.db so that deleting a resident shreds every copy of
+               node.db: keep it out of long-lived backups (docs/privacy.md)
   hcnode.yaml  a config file to run the node with 'hcnode serve --config'
 and prints an operator token once. It refuses to touch an initialised node.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -73,7 +73,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
-			fmt.Fprintf(w, "  %d resident records (with their data keys) and %d consent records\n", c.Subjects, c.Consents)
+			fmt.Fprintf(w, "  %d resident records (with their data keys), %d consent records, %d appeals\n", c.Subjects, c.Consents, c.Appeals)
 			fmt.Fprintf(w, "  %d code records, %d tokens, %d scanners\n", c.Codes, c.Tokens, c.Scanners)
 			fmt.Fprintf(w, "  %d keys (signing, root, encryption, content), %d cached peer statements, %d outbox rows\n", c.Keys, c.Statements, c.Revocations)
 			fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")

@@ -82,6 +82,7 @@ func New(cfg Config) *Server {
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.POST("/keys/:kid/compromise", s.compromiseKey)
 	s.privacyRoutes(v1)
+	s.lookupRoutes(v1)
 	return s
 }
 

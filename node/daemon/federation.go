@@ -85,8 +85,9 @@ func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
 		}}
 }
 
-// run connects (retrying until ctx ends), then runs Sync, the Link and the
-// snapshot-request server until ctx ends.
+// run connects (retrying until ctx ends), then runs Sync, the Link, the
+// snapshot-request server and the cross-province lookup and receipt
+// service until ctx ends.
 func (f *fed) run(ctx context.Context) {
 	f.wg.Go(func() { f.watchTrustExpiry(ctx) })
 	defer f.wg.Wait()
@@ -135,8 +136,14 @@ func (f *fed) run(ctx context.Context) {
 	f.conn.Store(conn)
 	f.sync.Store(s)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); link.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := node.NewPeers(f.n, conn, f.log).Run(ctx); err != nil && ctx.Err() == nil {
+			f.log.Error("cross-province lookups and receipts", "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := s.Run(ctx); err != nil {

@@ -164,6 +164,32 @@ func (db *DB) AuditEntries(ctx context.Context, after uint64, limit int) ([]Audi
 		`SELECT `+auditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, int64(after), limit)
 }
 
+// maxAuditTargets bounds how many targets one AuditByTargets query names,
+// below SQLite's limit on bound parameters.
+const maxAuditTargets = 500
+
+// AuditByTargets lists up to limit entries of action whose target is one of
+// targets, newest first: the verifications of a resident's codes, found by
+// their hashed jtis, for the resident's right to know.
+func (db *DB) AuditByTargets(ctx context.Context, action string, targets []string, limit int) ([]AuditEntry, error) {
+	const op = "audit by targets"
+	if action == "" || len(targets) > maxAuditTargets || limit <= 0 {
+		return nil, invalid(op, "empty action, too many targets or bad limit")
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(targets)+2)
+	args = append(args, action)
+	for _, t := range targets {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	marks := strings.Repeat(",?", len(targets))[1:]
+	return queryAll(ctx, db.r, op, scanAudit, `SELECT `+auditColumns+` FROM audit
+		WHERE action = ? AND target IN (`+marks+`) ORDER BY seq DESC LIMIT ?`, args...)
+}
+
 const auditColumns = `seq, time, actor, action, target, detail, prev, hash`
 
 func scanAudit(r rowScanner) (AuditEntry, error) {

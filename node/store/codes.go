@@ -78,3 +78,16 @@ func (db *DB) LiveRevocations(ctx context.Context, now time.Time) ([]RevocationE
 	return queryAll(ctx, db.r, "live revocations", scanRevocationEntry,
 		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, nanos(now))
 }
+
+// CodesOf lists the jtis of a subject's recorded codes, newest first, up to
+// limit: the codes whose verifications the resident may ask about. Rows of
+// codes past their retention are gone, and so are their entries here.
+func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, invalid("codes of", "limit must be positive")
+	}
+	return queryAll(ctx, db.r, "codes of", func(r rowScanner) (string, error) {
+		var jti string
+		return jti, r.Scan(&jti)
+	}, `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`, subjectID, limit)
+}

@@ -28,6 +28,7 @@ const (
 type DB struct {
 	w     *sql.DB  // exactly one connection: every write goes through it
 	r     *sql.DB  // read-only pool
+	k     *sql.DB  // the key store (keys.db): one connection, reads and writes
 	batch *batcher // group commit for InsertCode and AppendAudit
 
 	closeOnce sync.Once
@@ -35,7 +36,8 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database file at path, in WAL mode,
-// and applies pending migrations in order.
+// with its key store KeysPath(path), and applies pending migrations in
+// order.
 //
 // Writes are serialized on a single connection (BEGIN IMMEDIATE), so
 // concurrent writers queue in Go instead of failing with SQLITE_BUSY;
@@ -43,23 +45,37 @@ type DB struct {
 // synchronous=FULL: a committed status change, revocation or issued code
 // survives a power cut, not just a crash of the process.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" || strings.Contains(path, "?") {
+	return OpenWithKeys(ctx, path, KeysPath(path))
+}
+
+// OpenWithKeys is Open with the key store at keysPath. It is for
+// inspecting a copy of a database against a given key store, as a test of
+// crypto-shredding does; a node always runs with Open.
+func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
+	if path == "" || strings.Contains(path, "?") || keysPath == "" || strings.Contains(keysPath, "?") {
 		return nil, fmt.Errorf("store: open: path must be a file name without '?': %w", ErrInvalid)
 	}
-	w, err := openPool(ctx, path, false, 1)
+	k, err := openKeys(ctx, keysPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, w); err != nil {
+	w, err := openPool(ctx, path, false, 1)
+	if err != nil {
+		k.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, w, k); err != nil {
 		w.Close()
+		k.Close()
 		return nil, err
 	}
 	r, err := openPool(ctx, path, true, max(minReaders, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		w.Close()
+		k.Close()
 		return nil, err
 	}
-	return &DB{w: w, r: r, batch: newBatcher(w)}, nil
+	return &DB{w: w, r: r, k: k, batch: newBatcher(w)}, nil
 }
 
 // openPool opens one connection pool on path and checks that a connection
@@ -84,12 +100,15 @@ func openPool(ctx context.Context, path string, readOnly bool, conns int) (*sql.
 // parameters, not statements run after Open, because modernc.org/sqlite
 // applies them to every connection the pool opens, including ones opened
 // later to replace a broken one.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, pragmas ...string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	if readOnly {
 		q.Set("_query_only", "1")
 	} else {
@@ -107,7 +126,7 @@ func dsn(path string, readOnly bool) string {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.batch.close()
-		db.closeErr = errors.Join(db.r.Close(), db.w.Close())
+		db.closeErr = errors.Join(db.r.Close(), db.w.Close(), db.k.Close())
 		if db.closeErr != nil {
 			db.closeErr = fmt.Errorf("store: close: %w", db.closeErr)
 		}

@@ -3,11 +3,16 @@
 //
 // It keeps what a province node must not lose: its own keys (sealed under
 // the KEK by the caller), enrolled subjects and their consent, the
-// bookkeeping of issued codes, the revocation outbox, scanners and bearer
-// tokens, the hash-chained audit log and the cache of verified peer
+// bookkeeping of issued codes, appeals, the revocation outbox, scanners and
+// bearer tokens, the hash-chained audit log and the cache of verified peer
 // statements. Every personal field arrives as ciphertext, so nothing here is
 // readable without the KEK, and no error this package returns carries
 // personal data.
+//
+// Each subject's data key lives apart, in the key store keys.db next to
+// node.db (KeysPath). Deleting a subject shreds its key there first, so a
+// copy of node.db made before the deletion no longer opens; only a copy of
+// keys.db made before it would (docs/privacy.md).
 //
 // The store is the source of truth for revocation: SetStatus and
 // DeleteSubject revoke a subject's live codes and append the numbered

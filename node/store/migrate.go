@@ -47,11 +47,19 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// beforeMigration are Go steps that run inside a migration's transaction,
+// before its SQL, for what SQL alone cannot do. Each reports how many rows
+// it moved.
+var beforeMigration = map[string]func(ctx context.Context, tx *sql.Tx, keys *sql.DB) (int, error){
+	"0004_subject_keys_apart.sql": moveSubjectKeys,
+}
+
 // migrate applies every migration the database has not seen yet, each in
 // its own transaction together with its schema_migrations row, so that a
 // crash leaves the schema at a whole version. It refuses a database written
-// by a newer build.
-func migrate(ctx context.Context, w *sql.DB) error {
+// by a newer build. keys is the key store, for the migration that moves
+// data keys into it.
+func migrate(ctx context.Context, w, keys *sql.DB) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -70,36 +78,61 @@ func migrate(ctx context.Context, w *sql.DB) error {
 	if newest > len(ms) {
 		return fmt.Errorf("store: migrate: database schema version %d is newer than this build's %d", newest, len(ms))
 	}
+	moved := 0
 	for _, m := range ms[newest:] {
-		if err := applyMigration(ctx, w, m); err != nil {
+		n, err := applyMigration(ctx, w, keys, m)
+		if err != nil {
 			return err
+		}
+		moved += n
+	}
+	if moved > 0 {
+		// The moved keys' old copies are in free pages and in the WAL.
+		if err := purgeFreePages(ctx, w); err != nil {
+			return wrap("migrate", err)
 		}
 	}
 	return nil
 }
 
+// purgeFreePages rewrites the database without its free pages and empties
+// the WAL, so that what a migration removed is gone from the files.
+func purgeFreePages(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `VACUUM`); err != nil {
+		return err
+	}
+	_, err := w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
 // applyMigration runs one migration unless another process applied it
 // first (the check runs under the write lock BEGIN IMMEDIATE took).
-func applyMigration(ctx context.Context, w *sql.DB, m migration) error {
+func applyMigration(ctx context.Context, w, keys *sql.DB, m migration) (int, error) {
 	op := "migrate " + m.name
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
-		return wrap(op, err)
+		return 0, wrap(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	var done int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
-		return wrap(op, err)
+		return 0, wrap(op, err)
 	}
 	if done > 0 {
-		return nil
+		return 0, nil
+	}
+	moved := 0
+	if before := beforeMigration[m.name]; before != nil {
+		if moved, err = before(ctx, tx, keys); err != nil {
+			return 0, wrap(op, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return wrap(op, err)
+		return 0, wrap(op, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().UnixNano()); err != nil {
-		return wrap(op, err)
+		return 0, wrap(op, err)
 	}
-	return wrap(op, tx.Commit())
+	return moved, wrap(op, tx.Commit())
 }

@@ -80,6 +80,7 @@ func TestOutboxSurvivesCrashAndRestart(t *testing.T) {
 	crashed := filepath.Join(t.TempDir(), "node.db")
 	for _, suffix := range []string{"", "-wal"} {
 		copyFile(t, path+suffix, crashed+suffix)
+		copyFile(t, KeysPath(path)+suffix, KeysPath(crashed)+suffix)
 	}
 	db2 := openAt(t, crashed)
 	pending, err := db2.PendingRevocations(ctx)

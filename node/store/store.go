@@ -43,7 +43,7 @@ type KeyRow struct {
 // the subject's own data key, which is itself sealed under the KEK.
 type Subject struct {
 	ID          string
-	DataKey     []byte // sealed per-subject data key; deleting it crypto-shreds the row
+	DataKey     []byte // sealed per-subject data key, kept in keys.db; deleting it crypto-shreds the row
 	NameCT      []byte
 	IDNumberCT  []byte
 	PhoneCT     []byte // nil when not collected

@@ -13,7 +13,9 @@ import (
 var statuses = map[string]bool{"green": true, "yellow": true, "red": true}
 
 // CreateSubject enrols a subject with its consent and resident token in one
-// transaction.
+// transaction. The data key goes to the key store first: a subject row
+// never exists without its key, and should the enrolment fail after the
+// key was stored, the key is deleted again.
 //
 // c.SubjectID and t.SubjectID may be left empty and are then taken from
 // s.ID; t.Role may be empty and is then "resident" — an enrolment can mint
@@ -42,11 +44,14 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) 
 	if err != nil {
 		return wrap(op, err)
 	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	if err := db.putSubjectKey(ctx, s.ID, s.DataKey); err != nil {
+		return err
+	}
+	err = db.write(ctx, op, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects
-			(id, data_key, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.DataKey, s.NameCT, s.IDNumberCT, s.PhoneCT, s.MaskedCT, s.Status,
+			(id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.NameCT, s.IDNumberCT, s.PhoneCT, s.MaskedCT, s.Status,
 			nanos(s.StatusSince), nanos(s.Created), nanos(s.RetainUntil)); err != nil {
 			return err
 		}
@@ -60,18 +65,27 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) 
 		}
 		return insertToken(ctx, tx, t)
 	})
+	if err != nil {
+		// The id is this enrolment's (putSubjectKey refused a taken one).
+		_ = db.shredSubjectKey(context.WithoutCancel(ctx), s.ID)
+	}
+	return err
 }
 
-// Subject reads one subject; ErrNotFound if absent or deleted.
+// Subject reads one subject, with its data key from the key store;
+// ErrNotFound if absent, deleted, or its key is shredded.
 func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 	var s Subject
 	var since, created, retain int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, data_key, name_ct, id_number_ct, phone_ct, masked_ct,
+	err := db.r.QueryRowContext(ctx, `SELECT id, name_ct, id_number_ct, phone_ct, masked_ct,
 		status, status_since, created, retain_until FROM subjects WHERE id = ?`, id).
-		Scan(&s.ID, &s.DataKey, &s.NameCT, &s.IDNumberCT, &s.PhoneCT, &s.MaskedCT,
+		Scan(&s.ID, &s.NameCT, &s.IDNumberCT, &s.PhoneCT, &s.MaskedCT,
 			&s.Status, &since, &created, &retain)
 	if err != nil {
 		return Subject{}, wrap("subject", err)
+	}
+	if s.DataKey, err = db.subjectKey(ctx, id); err != nil {
+		return Subject{}, err
 	}
 	s.StatusSince, s.Created, s.RetainUntil = fromNanos(since), fromNanos(created), fromNanos(retain)
 	return s, nil
@@ -132,9 +146,12 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time) (
 	return rev, nil
 }
 
-// DeleteSubject revokes the subject's unexpired codes (outbox, as
-// SetStatus), then deletes the subject row with its data key, consent and
-// tokens in one transaction. Code rows keep only jti and expiry.
+// DeleteSubject shreds the subject's data key in the key store first, then
+// revokes the subject's unexpired codes (outbox, as SetStatus) and deletes
+// the subject row with its consent, tokens and appeals in one transaction.
+// Should that transaction fail, the key is already gone: the leftover
+// rows are unreadable, Subject reports ErrNotFound, and calling
+// DeleteSubject again finishes the job.
 //
 // Code rows keep their jti, key id, times and revoked flag (needed for
 // revocation snapshots until they expire) but lose their subject link and
@@ -146,6 +163,13 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time) (*Rev
 	const op = "delete subject"
 	if now.IsZero() {
 		return nil, invalid(op, "zero time")
+	}
+	var one int
+	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
+		return nil, wrap(op, notFound("subject", err))
+	}
+	if err := db.shredSubjectKey(ctx, id); err != nil {
+		return nil, err
 	}
 	var rev *Revocation
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
@@ -161,6 +185,7 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time) (*Rev
 			`UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`,
 			`DELETE FROM tokens WHERE subject_id = ?`,
 			`DELETE FROM consents WHERE subject_id = ?`,
+			`DELETE FROM appeals WHERE subject_id = ?`,
 			`DELETE FROM subjects WHERE id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

@@ -19,6 +19,8 @@ type SunsetCounts struct {
 	Keys        int `json:"keys"`
 	Statements  int `json:"statements"`
 	Revocations int `json:"revocations"`
+	Appeals     int `json:"appeals"`
+	Lookups     int `json:"lookups"` // contact data obtained from other provinces
 }
 
 var sunsetTables = []struct {
@@ -33,6 +35,8 @@ var sunsetTables = []struct {
 	{"keys", func(c *SunsetCounts) *int { return &c.Keys }},
 	{"statements", func(c *SunsetCounts) *int { return &c.Statements }},
 	{"revocations", func(c *SunsetCounts) *int { return &c.Revocations }},
+	{"appeals", func(c *SunsetCounts) *int { return &c.Appeals }},
+	{"lookups", func(c *SunsetCounts) *int { return &c.Lookups }},
 }
 
 // Counts reads how many rows each kind of record has.
@@ -46,20 +50,25 @@ func (db *DB) Counts(ctx context.Context) (SunsetCounts, error) {
 	return c, nil
 }
 
-// Sunset ends the node's purpose in one transaction: it deletes every
-// subject (with consents and tokens), every code, scanner, key, cached
-// statement and outbox row, and keeps only the anonymous counts (in meta,
-// under "sunset.*") and the audit log, which holds no personal data.
-// Deleting the keys and data keys crypto-shreds any copy of the data.
+// Sunset ends the node's purpose. It first empties the key store, which
+// crypto-shreds every subject's data wherever a copy of node.db survives;
+// then, in one transaction, it deletes every subject (with consents,
+// tokens and appeals), every code, scanner, key, cached statement and
+// outbox row and every contact record obtained from another province,
+// and keeps only the anonymous counts (in meta, under "sunset.*") and the
+// audit log, which holds no personal data.
 func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
 	var c SunsetCounts
+	if err := db.shredAllSubjectKeys(ctx); err != nil {
+		return c, err
+	}
 	err := db.write(ctx, "sunset", func(tx *sql.Tx) error {
 		for _, t := range sunsetTables {
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(t.field(&c)); err != nil {
 				return err
 			}
 		}
-		for _, table := range []string{"tokens", "consents", "codes", "subjects", "scanners", "keys", "statements", "revocations"} {
+		for _, table := range []string{"tokens", "consents", "appeals", "codes", "subjects", "scanners", "keys", "statements", "revocations", "lookups"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}

@@ -1,0 +1,160 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Messages from one province's node to another's: identity lookups
+// (request/reply) and verification receipts (fire and forget). Both are
+// sent under the sender's own province name, hcfed.<fed>.<from>.<kind>.<to>,
+// so per-province publish permissions already allow them and the receiver
+// learns the sender from the subject; the payload is sealed to the
+// receiving node and signed by the sender, and the receiver checks that
+// the signer is the province the subject names. Any member can subscribe
+// to these subjects and can publish to another province's reply inbox, so
+// the transport gives no confidentiality and no authenticity: the sealing
+// and the signatures do.
+
+// ErrNoResponders reports that no node of the province addressed is
+// listening. It wraps nats.ErrNoResponders too.
+var ErrNoResponders = fmt.Errorf("federation: no node of that province is listening: %w", nats.ErrNoResponders)
+
+// Size limits of province-to-province messages.
+const (
+	maxLookupLen  = trust.MaxLookupLen
+	maxReceiptLen = trust.MaxReceiptLen
+)
+
+// RequestLookup sends a sealed lookup request to home's node, under this
+// connection's own province name, and returns the first reply that accept
+// takes. Replies accept refuses — anyone on the federation can publish to
+// the reply inbox — are skipped, so a rogue responder cannot shadow the
+// real one; the wait ends with ctx. It returns an error wrapping
+// nats.ErrNoResponders when no node of home is listening.
+func (c *Conn) RequestLookup(ctx context.Context, home string, req []byte, accept func(reply []byte) error) ([]byte, error) {
+	if c.province == "" {
+		return nil, errors.New("lookup: the connection speaks for no province")
+	}
+	t := Topic{Kind: KindLookup, Province: c.province, Peer: home}
+	subject, err := t.Subject(c.fed)
+	if err != nil {
+		return nil, err
+	}
+	if len(req) > maxLookupLen {
+		return nil, fmt.Errorf("%w: lookup request is %d bytes, limit %d", ErrTooLarge, len(req), maxLookupLen)
+	}
+	inbox := c.nc.NewInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("lookup %s: %w", t, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := c.nc.PublishRequest(subject, inbox, req); err != nil {
+		return nil, fmt.Errorf("lookup %s: %w", t, err)
+	}
+	var last error
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if last != nil {
+				return nil, fmt.Errorf("lookup %s: %w (last reply refused: %v)", t, err, last)
+			}
+			return nil, fmt.Errorf("lookup %s: %w", t, err)
+		}
+		if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+			return nil, fmt.Errorf("lookup %s: %w", t, ErrNoResponders)
+		}
+		if len(m.Data) > maxLookupLen {
+			c.stats.requestsOversized.Add(1)
+			continue
+		}
+		if last = accept(m.Data); last == nil {
+			return m.Data, nil
+		}
+	}
+}
+
+// ServeLookups answers lookup requests addressed to this connection's
+// province with handler, which is told the asking province as named by
+// the subject; a nil reply sends nothing. Requests are handled one at a
+// time, in order. It stops when ctx ends or c is closed.
+func (c *Conn) ServeLookups(ctx context.Context, handler func(asker string, req []byte) []byte) error {
+	return c.serveFrom(ctx, KindLookup, maxLookupLen, handler)
+}
+
+// PublishReceipts sends a sealed receipt to home's node, under this
+// connection's own province name. Nothing confirms delivery: a receipt
+// sent while home's node is away is lost.
+func (c *Conn) PublishReceipts(ctx context.Context, home string, raw []byte) error {
+	if c.province == "" {
+		return errors.New("receipts: the connection speaks for no province")
+	}
+	t := Topic{Kind: KindReceipts, Province: c.province, Peer: home}
+	subject, err := t.Subject(c.fed)
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxReceiptLen {
+		return fmt.Errorf("%w: receipt is %d bytes, limit %d", ErrTooLarge, len(raw), maxReceiptLen)
+	}
+	if err := c.nc.Publish(subject, raw); err != nil {
+		return fmt.Errorf("receipts %s: %w", t, err)
+	}
+	return nil
+}
+
+// ServeReceipts passes each receipt addressed to this connection's
+// province to handler, with the sending province as named by the
+// subject, one at a time. It stops when ctx ends or c is closed.
+func (c *Conn) ServeReceipts(ctx context.Context, handler func(verifier string, raw []byte)) error {
+	return c.serveFrom(ctx, KindReceipts, maxReceiptLen, func(from string, raw []byte) []byte {
+		handler(from, raw)
+		return nil
+	})
+}
+
+// serveFrom subscribes to messages of kind addressed to this connection's
+// province from any other, in the queue group of Serve. Messages over
+// maxLen, or on a subject that does not parse, are dropped and counted.
+func (c *Conn) serveFrom(ctx context.Context, kind Kind, maxLen int, handler func(from string, data []byte) []byte) error {
+	if c.province == "" {
+		return fmt.Errorf("serve %s: the connection speaks for no province", kind)
+	}
+	subject := toProvince(c.fed, kind, c.province)
+	sub, err := c.nc.QueueSubscribe(subject, serveQueue, func(m *nats.Msg) {
+		t, err := ParseSubject(c.fed, m.Subject)
+		if err != nil || t.Kind != kind || t.Peer != c.province || t.Province == c.province || len(m.Data) > maxLen {
+			c.stats.requestsOversized.Add(1)
+			return
+		}
+		var reply []byte
+		if err := safely(func() error { reply = handler(t.Province, m.Data); return nil }); err != nil {
+			c.stats.handlerErrors.Add(1)
+			c.log.Error("handler failed", "kind", string(kind), "from", t.Province, "err", err)
+			return
+		}
+		if reply != nil && m.Reply != "" {
+			if err := m.Respond(reply); err != nil {
+				c.log.Warn("reply not sent", "kind", string(kind), "to", t.Province, "err", err)
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", kind, err)
+	}
+	if err := c.flush(ctx); err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("serve %s: %w", kind, err)
+	}
+	c.run(ctx, func(ctx context.Context) {
+		<-ctx.Done()
+		_ = sub.Drain()
+	})
+	return nil
+}

@@ -1,0 +1,166 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestPeerMessageNames(t *testing.T) {
+	for topic, want := range map[Topic]string{
+		{Kind: KindLookup, Province: "310000", Peer: "440000"}:   "hcfed.demo.310000.lookup.440000",
+		{Kind: KindReceipts, Province: "310000", Peer: "440000"}: "hcfed.demo.310000.receipts.440000",
+	} {
+		got, err := topic.Subject(testFed)
+		if err != nil || got != want {
+			t.Errorf("%v.Subject = %q, %v; want %q", topic, got, err, want)
+		}
+		if back, err := ParseSubject(testFed, want); err != nil || back != topic {
+			t.Errorf("ParseSubject(%q) = %+v, %v", want, back, err)
+		}
+		if key, err := topic.Key(); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("%v has a state key %q", topic, key)
+		}
+		if err := (Topic{Kind: topic.Kind, Province: "310000"}).Validate(); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("%s without the province addressed: %v", topic.Kind, err)
+		}
+	}
+}
+
+// A lookup reaches the home node with the asker named by the subject, and
+// the asker takes the first reply it accepts: a rogue member answering
+// first on the asker's inbox does not shadow the home node's answer.
+func TestRequestLookupSkipsRepliesItDoesNotAccept(t *testing.T) {
+	s := runServer(t)
+	gd := connect(t, s, "440000")
+	sh := connect(t, s, "310000")
+	ctx := testCtx(t)
+	var askers recorder[string]
+	if err := gd.ServeLookups(ctx, func(asker string, req []byte) []byte {
+		askers.add(asker)
+		time.Sleep(50 * time.Millisecond) // the rogue answers first
+		return append([]byte("answer to "), req...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rogue, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rogue.Close()
+	if _, err := rogue.Subscribe("hcfed.demo.*.lookup.440000", func(m *nats.Msg) { _ = m.Respond([]byte("forged")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := rogue.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var refused []string
+	reply, err := sh.RequestLookup(ctx, "440000", []byte("q1"), func(b []byte) error {
+		if string(b) != "answer to q1" {
+			refused = append(refused, string(b))
+			return errors.New("not the answer")
+		}
+		return nil
+	})
+	if err != nil || string(reply) != "answer to q1" {
+		t.Fatalf("RequestLookup = %q, %v", reply, err)
+	}
+	if len(refused) != 1 || refused[0] != "forged" {
+		t.Fatalf("replies refused: %q", refused)
+	}
+	if got := askers.all(); len(got) != 1 || got[0] != "310000" {
+		t.Fatalf("home saw askers %q", got)
+	}
+}
+
+func TestRequestLookupWithoutHomeFailsFast(t *testing.T) {
+	s := runServer(t)
+	sh := connect(t, s, "310000")
+	start := time.Now()
+	_, err := sh.RequestLookup(testCtx(t), "440000", []byte("q"), func([]byte) error { return nil })
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("RequestLookup with nobody serving: %v", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatalf("took %v", time.Since(start))
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+	defer cancel()
+	gd := connect(t, s, "440000")
+	if err := gd.ServeLookups(testCtx(t), func(string, []byte) []byte { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sh.RequestLookup(ctx, "440000", []byte("q"), func([]byte) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RequestLookup to a home that stays silent: %v", err)
+	}
+	operator := connect(t, s, "")
+	if _, err := operator.RequestLookup(testCtx(t), "440000", nil, nil); err == nil {
+		t.Fatal("a connection for no province sent a lookup")
+	}
+	if err := operator.ServeLookups(testCtx(t), nil); err == nil {
+		t.Fatal("a connection for no province served lookups")
+	}
+}
+
+func TestReceiptsReachTheHomeNodeWithTheSenderNamed(t *testing.T) {
+	s := runServer(t)
+	gd := connect(t, s, "440000")
+	sh := connect(t, s, "310000")
+	type got struct{ from, body string }
+	var seen recorder[got]
+	if err := gd.ServeReceipts(testCtx(t), func(from string, raw []byte) { seen.add(got{from, string(raw)}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.PublishReceipts(testCtx(t), "440000", []byte("r1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.PublishReceipts(testCtx(t), "440000", make([]byte, maxReceiptLen+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized receipt: %v", err)
+	}
+	if all := seen.waitLen(t, 1); all[0] != (got{"310000", "r1"}) {
+		t.Fatalf("home received %+v", all)
+	}
+}
+
+// TestDemoConfigAllowsLookupsAndReceipts checks the shipped permissions:
+// a province asks another under its own name and gets the answer on its
+// own inbox, and the server refuses a lookup sent under another
+// province's name.
+func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
+	s, pw := startDemoConfig(t)
+	ctx := testCtx(t)
+	gd := connect(t, s, "440000", asUser("440000", pw["440000"]))
+	sh := connect(t, s, "310000", asUser("310000", pw["310000"]))
+	if err := gd.ServeLookups(ctx, func(asker string, req []byte) []byte { return []byte("to " + asker) }); err != nil {
+		t.Fatal(err)
+	}
+	receipts := make(chan string, 1)
+	if err := gd.ServeReceipts(ctx, func(from string, _ []byte) { receipts <- from }); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := sh.RequestLookup(ctx, "440000", []byte("q"), func([]byte) error { return nil })
+	if err != nil || string(reply) != "to 310000" {
+		t.Fatalf("310000 asks 440000: %q, %v", reply, err)
+	}
+	if err := sh.PublishReceipts(ctx, "440000", []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	if from := <-receipts; from != "310000" {
+		t.Fatalf("receipt from %q", from)
+	}
+	// 110000's user, without the local check, tries 310000's name.
+	rogue := connect(t, s, "", asUser("110000", pw["110000"]), func(c *ConnConfig) { c.InboxPrefix = "_INBOX_110000" })
+	if err := rogue.nc.PublishRequest("hcfed.demo.310000.lookup.440000", "_INBOX_110000.x", []byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if rogue.Stats().PermissionDenied == 0 {
+			return fmt.Errorf("no permission violation reported")
+		}
+		return nil
+	})
+}

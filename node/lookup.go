@@ -1,0 +1,241 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Cross-province identity lookup, the asking side (seed rules 6 and 11):
+// this province's health authority must contact a traveler whose code
+// another province issued. Only the home node holds their name and phone
+// number; it answers an active member that states a legal basis and a
+// case, records the request where its resident can see it, and seals the
+// answer to this node. This node shows the contact data to the operator
+// once and keeps it sealed for privacy.retention.lookups, no longer.
+
+// Audit actions of lookups, at both ends.
+const (
+	actionLookupRequest = "lookup.request" // asker: sent, before the answer
+	actionLookupResult  = "lookup.result"  // asker: what came back
+	actionLookupAnswer  = "lookup.answer"  // home: answered (target: the subject, when found)
+	actionLookupRefuse  = "lookup.refuse"  // home: refused, and why
+)
+
+// lookupTimeout bounds how long an operator waits for the home node.
+const lookupTimeout = 5 * time.Second
+
+// LookupInput names the code, as its text or as issuer and jti, and why.
+type LookupInput struct {
+	Code       string `json:"code"`
+	Issuer     string `json:"iss"`
+	JTI        string `json:"jti"`
+	LegalBasis string `json:"legal_basis"`
+	CaseID     string `json:"case_id"`
+}
+
+// LookupResult is what the operator is shown, once.
+type LookupResult struct {
+	Found   bool       `json:"found"`
+	Name    string     `json:"name,omitempty"`
+	Phone   string     `json:"phone,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"` // when this node deletes its sealed copy
+}
+
+// Lookup asks the home node of a code for the contact data of its holder,
+// for an operator, stating a legal basis and a case. Every step is in the
+// audit log; the contact data is kept sealed under the KEK until the
+// lookup retention ends.
+func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupResult, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return LookupResult{}, err
+	}
+	home, jti, err := n.lookupTarget(in)
+	if err != nil {
+		return LookupResult{}, err
+	}
+	nonce, err := trust.NewNonce(n.rand)
+	if err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
+	now := n.now()
+	req := trust.LookupRequest{Issuer: n.cfg.Province, To: home, JTI: jti, LegalBasis: in.LegalBasis,
+		CaseID: in.CaseID, IssuedAt: now.Unix(), Nonce: nonce}
+	if err := req.Validate(); err != nil {
+		return LookupResult{}, Errorf(EInvalid, "%s", strings.TrimPrefix(err.Error(), string(trust.ReasonOf(err))+": "))
+	}
+	peers := n.peers.Load()
+	if peers == nil {
+		return LookupResult{}, Errorf(EUnavailable, "%v; try again later", errNoPeers)
+	}
+	if !n.activeMember(home) {
+		return LookupResult{}, Errorf(EInvalid, "%s is not an active member of the federation", home)
+	}
+	ks, err := n.peerKeys(home)
+	if err != nil || ks.EncKey == nil {
+		return LookupResult{}, Errorf(EUnavailable, "no encryption key of %s held yet; try again later", home)
+	}
+	raw, err := trust.SealLookupRequest(n.Signer(), req, ks.EncKey)
+	if err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
+	target := hashJTI(home, jti)
+	n.audit(ctx, "operator", actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
+	res, err := peers.ask(ctx, &req, []byte(raw))
+	if err != nil {
+		n.audit(ctx, "operator", actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
+		if errors.Is(err, federation.ErrNoResponders) {
+			return LookupResult{}, Errorf(EUnavailable, "no node of %s is reachable; try again later", home)
+		}
+		return LookupResult{}, Errorf(EUnavailable, "%s did not answer; try again later", home)
+	}
+	return n.lookupAnswered(ctx, &req, target, res)
+}
+
+// lookupTarget resolves the code looked up: from its text, or from issuer
+// and jti as an operator read them.
+func (n *Node) lookupTarget(in LookupInput) (home, jti string, err error) {
+	switch {
+	case in.Code != "" && (in.Issuer != "" || in.JTI != ""):
+		return "", "", Errorf(EInvalid, "give either code or iss and jti, not both")
+	case in.Code != "":
+		// The code need not be valid now (a revoked or expired code
+		// still names its holder); its issuer and id are all that is read.
+		res := trust.Verify(in.Code, n.state.Snapshot(), nil, n.now())
+		if res.Issuer == "" || res.JTI == "" {
+			return "", "", Errorf(EInvalid, "code is not a health code (%s)", res.Reason)
+		}
+		home, jti = res.Issuer, res.JTI
+	default:
+		home, jti = in.Issuer, in.JTI
+	}
+	if home == n.cfg.Province {
+		return "", "", Errorf(EInvalid, "that is a code of this province: its holder's record is here")
+	}
+	return home, jti, nil
+}
+
+// ask sends a sealed request to its home node and waits, up to
+// lookupTimeout, for an answer that verifies.
+func (p *Peers) ask(ctx context.Context, req *trust.LookupRequest, raw []byte) (trust.LookupResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	var res trust.LookupResult
+	_, err := p.conn.RequestLookup(ctx, req.To, raw, func(reply []byte) error {
+		ks, err := p.n.peerKeys(req.To)
+		if err != nil {
+			return err
+		}
+		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, p.n.keys.enc, p.n.now())
+		if err != nil {
+			p.log.Warn("lookup answer refused", "home", req.To, "reason", string(trust.ReasonOf(err)))
+		}
+		return err
+	})
+	return res, err
+}
+
+// lookupAnswered records and returns a verified answer.
+func (n *Node) lookupAnswered(ctx context.Context, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
+	detail := map[string]any{"to": req.To, "case_id": req.CaseID}
+	if res.Refused != "" {
+		detail["outcome"], detail["reason"] = "refused", res.Refused
+		n.audit(ctx, "operator", actionLookupResult, target, detail)
+		return LookupResult{}, refusal(req.To, res.Refused)
+	}
+	if !res.Found {
+		detail["outcome"] = "not_found"
+		n.audit(ctx, "operator", actionLookupResult, target, detail)
+		return LookupResult{Found: false}, nil
+	}
+	now := n.now()
+	id, err := randomID(n.rand, "l_")
+	if err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
+	plain, err := json.Marshal(res.Contact)
+	if err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
+	exp := now.Add(n.cfg.Privacy.Retention.Lookups)
+	if err := n.db.InsertLookup(ctx, store.Lookup{ID: id, Home: req.To, JTIHash: target, CaseID: req.CaseID,
+		ContactCT: n.kek.Seal(lookupAAD(id), plain), Created: now, Expires: exp}); err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
+	detail["outcome"], detail["lookup"], detail["expires"] = "found", id, exp.Unix()
+	n.audit(ctx, "operator", actionLookupResult, target, detail)
+	exp = exp.UTC()
+	return LookupResult{Found: true, Name: res.Contact.Name, Phone: res.Contact.Phone, Expires: &exp}, nil
+}
+
+func lookupAAD(id string) []byte { return []byte("lookup:" + id + ":contact") }
+
+// refusal turns a home node's refusal into an error for the operator.
+func refusal(home string, why trust.Reason) error {
+	switch why {
+	case trust.ReasonNotMember:
+		return Errorf(EForbidden, "%s refused: this province is not an active member of the federation", home)
+	case trust.ReasonRateLimited:
+		return Errorf(ERateLimited, "%s refused: too many lookups from this province; try again later", home)
+	case trust.ReasonNoLegalBasis:
+		return Errorf(EInvalid, "%s refused: the legal basis is missing or unusable", home)
+	}
+	return Errorf(EUnavailable, "%s refused the request (%s); check this node's clock and try again", home, why)
+}
+
+// LookupRecord is one lookup of a resident's identity by another province,
+// as the resident is told of it.
+type LookupRecord struct {
+	Time       time.Time `json:"time"`
+	Province   string    `json:"province"`
+	LegalBasis string    `json:"legal_basis"`
+	CaseID     string    `json:"case_id"`
+	Disclosed  []string  `json:"disclosed"` // which fields were sent
+}
+
+// maxLookupsListed bounds one listing, newest first.
+const maxLookupsListed = 500
+
+// LookupsOf tells a resident (or an operator) every time another province
+// obtained their contact data from this node: when, which province, on
+// what legal basis, for which case. It reads the audit log, where each
+// answer was recorded as it was sent.
+func (n *Node) LookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
+	if err := requireSubject(p, subjectID); err != nil {
+		return nil, err
+	}
+	if _, err := n.subject(ctx, subjectID); err != nil {
+		return nil, err
+	}
+	entries, err := n.db.AuditByTargets(ctx, actionLookupAnswer, []string{subjectID}, maxLookupsListed)
+	if err != nil {
+		return nil, internal("lookups of", err)
+	}
+	out := make([]LookupRecord, 0, len(entries))
+	for _, e := range entries {
+		var d answerDetail
+		province, ok := strings.CutPrefix(e.Actor, "peer:")
+		if !ok || json.Unmarshal([]byte(e.Detail), &d) != nil {
+			continue
+		}
+		out = append(out, LookupRecord{Time: e.Time, Province: province, LegalBasis: d.LegalBasis, CaseID: d.CaseID,
+			Disclosed: d.Fields})
+	}
+	return out, nil
+}
+
+// answerDetail is what the audit log keeps of an answered lookup: no
+// personal data, the code id hashed.
+type answerDetail struct {
+	LegalBasis string   `json:"legal_basis"`
+	CaseID     string   `json:"case_id"`
+	JTI        string   `json:"jti"`
+	Found      bool     `json:"found"`
+	Fields     []string `json:"fields,omitempty"`
+}

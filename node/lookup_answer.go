@@ -1,0 +1,147 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Cross-province identity lookup, the home side: another province asks
+// this node for the contact data of the holder of one of its codes.
+//
+// Checks, in order: the asking province's rate (before any cryptography,
+// so a flood costs little and fills no audit log); the request opens with
+// this node's enc key and verifies under the asker's keys, in the asker's
+// name, addressed here, fresh and with a legal basis; its nonce was not
+// seen; the asker is an active member. A request that does not verify is
+// not answered (nobody would believe an unsigned refusal, and a signed one
+// needs a verified nonce to echo); every later refusal is signed. Every
+// request within the rate is in the audit log, as "peer:<asker>", with the
+// code id hashed and no personal data.
+
+// answer handles one lookup request from asker and returns the signed
+// answer, or nil to stay silent.
+func (p *Peers) answer(asker string, raw []byte) []byte {
+	n := p.n
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	now := n.now()
+	actor := "peer:" + asker
+	limited := !p.lookupLimit.allow(asker, now)
+	req, err := p.openRequest(asker, raw)
+	if req == nil {
+		if !limited {
+			n.audit(ctx, actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
+		}
+		p.log.Warn("lookup request refused", "from", asker, "reason", string(trust.ReasonOf(err)))
+		return nil
+	}
+	target := hashJTI(n.cfg.Province, req.JTI)
+	if limited {
+		// Not audited: the rate is what keeps the audit log from flooding.
+		return p.refuse(req, trust.ReasonRateLimited)
+	}
+	refuse := func(why trust.Reason) []byte {
+		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case_id": req.CaseID})
+		return p.refuse(req, why)
+	}
+	if err != nil { // verified, but no usable legal basis or case: neither is recorded
+		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": trust.ReasonOf(err)})
+		return p.refuse(req, trust.ReasonOf(err))
+	}
+	if err := p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now); err != nil {
+		return refuse(trust.ReasonOf(err))
+	}
+	if !n.activeMember(asker) {
+		return refuse(trust.ReasonNotMember)
+	}
+	ks, err := n.peerKeys(asker)
+	if err != nil || ks.EncKey == nil {
+		return refuse(trust.ReasonNotRecipient)
+	}
+	contact, subjectID, fields, err := n.contactOf(ctx, req.JTI)
+	if err != nil {
+		p.log.Error("lookup not answered", "from", asker, "err", err)
+		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case_id": req.CaseID})
+		return nil
+	}
+	ans, err := trust.AnswerLookup(n.Signer(), req, ks.EncKey, contact, now)
+	if err != nil {
+		p.log.Error("lookup not answered", "from", asker, "err", err)
+		return nil
+	}
+	d := answerDetail{LegalBasis: req.LegalBasis, CaseID: req.CaseID, JTI: target, Found: contact != nil, Fields: fields}
+	if contact != nil {
+		n.audit(ctx, actor, actionLookupAnswer, subjectID, d)
+	} else {
+		n.audit(ctx, actor, actionLookupAnswer, target, d)
+	}
+	return []byte(ans)
+}
+
+// openRequest decrypts and verifies a request from asker; see
+// trust.OpenLookupRequest for the request it returns with an error.
+func (p *Peers) openRequest(asker string, raw []byte) (*trust.LookupRequest, error) {
+	ks, err := p.n.peerKeys(asker)
+	if err != nil {
+		return nil, err
+	}
+	return trust.OpenLookupRequest(string(raw), asker, ks.Signing, p.n.cfg.Province, p.n.keys.enc, p.n.now())
+}
+
+// refuse signs a refusal of req.
+func (p *Peers) refuse(req *trust.LookupRequest, why trust.Reason) []byte {
+	raw, err := trust.RefuseLookup(p.n.Signer(), req, why, p.n.now())
+	if err != nil {
+		p.log.Error("lookup refusal not signed", "err", err)
+		return nil
+	}
+	return []byte(raw)
+}
+
+// contactOf returns the contact data of the holder of this province's code
+// jti — the name and phone number held, each only if collected — with
+// their subject id and the fields disclosed; nil if the code is unknown or
+// its holder deleted their record.
+func (n *Node) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, error) {
+	code, err := n.db.Code(ctx, jti)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
+		return nil, "", nil, nil
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	s, err := n.db.Subject(ctx, code.SubjectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil, nil
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	dk, err := n.dataKey(s)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	var c trust.Contact
+	var fields []string
+	for _, f := range []struct {
+		name string
+		ct   []byte
+		to   *string
+	}{{"name", s.NameCT, &c.Name}, {"phone", s.PhoneCT, &c.Phone}} {
+		if len(f.ct) == 0 {
+			continue
+		}
+		b, err := dk.Open(fieldAAD(s.ID, f.name), f.ct)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if len(b) > 0 {
+			*f.to = string(b)
+			fields = append(fields, f.name)
+		}
+	}
+	return &c, s.ID, fields, nil
+}

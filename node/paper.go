@@ -1,0 +1,189 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"time"
+
+	"github.com/hajimehoshi/bitmapfont/v3"
+	qrcode "github.com/yeqown/go-qrcode/v2"
+	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Paper page geometry: A6 (105 × 148 mm) at 150 dpi.
+const (
+	paperWidth  = 620
+	paperHeight = 874
+	paperBand   = 150 // height of the status colour band
+	paperQRMax  = 440 // the QR's largest side, quiet zone included
+)
+
+// paperZone is the time zone printed on paper codes: China Standard Time,
+// which every province keeps.
+var paperZone = time.FixedZone("UTC+8", 8*3600)
+
+// PaperCode renders one of a resident's paper codes as a printable page
+// (seed rule 9: a code for people without a phone): a large band in the
+// status colour, the QR, the issuing province, the validity and the masked
+// name and document number — exactly what a scanner is shown, read back
+// from the code itself, so the page can never say more than the code.
+// Only an operator, at a service point, prints one.
+func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return nil, err
+	}
+	c, err := n.db.Code(ctx, jti)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.SubjectID == "" || !c.Paper)) {
+		return nil, Errorf(ENotFound, "no such paper code; issue one with {\"paper\":true}")
+	}
+	if err != nil {
+		return nil, internal("paper", err)
+	}
+	_, dk, err := n.subjectWithKey(ctx, c.SubjectID)
+	if err != nil {
+		return nil, err
+	}
+	text, err := dk.Open(codeAAD(c.SubjectID, jti), c.TextCT)
+	if err != nil {
+		return nil, internal("paper", err)
+	}
+	res := trust.Verify(string(text), n.state.Snapshot(), n.state, n.now())
+	if !res.Valid() {
+		return nil, Errorf(ENotFound, "this code no longer verifies (%s); issue a new one", res.Reason)
+	}
+	page, err := renderPaper(paperPage{Code: string(text), Province: res.Issuer, Content: res.Content,
+		From: res.IssuedAt, Until: res.Expires})
+	if err != nil {
+		return nil, internal("paper", err)
+	}
+	return page, nil
+}
+
+// paperPage is what a printed code shows.
+type paperPage struct {
+	Code        string
+	Province    string
+	Content     trust.Content
+	From, Until time.Time
+}
+
+// statusInk is each status's band colour and the colour of text on it.
+var statusInk = map[trust.Status]struct {
+	band, text color.RGBA
+	zh         string
+}{
+	trust.Green:  {color.RGBA{0x1b, 0x9e, 0x4b, 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff}, "绿码"},
+	trust.Yellow: {color.RGBA{0xf5, 0xc5, 0x18, 0xff}, color.RGBA{0x00, 0x00, 0x00, 0xff}, "黄码"},
+	trust.Red:    {color.RGBA{0xd7, 0x30, 0x27, 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff}, "红码"},
+}
+
+// renderPaper draws the page. Latin text uses basicfont; the masked name
+// and the status in Chinese use a 12-pixel bitmap font with simplified
+// Chinese glyphs. Both are scaled up by whole pixels so they stay sharp
+// on paper.
+func renderPaper(pg paperPage) ([]byte, error) {
+	ink, ok := statusInk[pg.Content.Status]
+	if !ok {
+		return nil, fmt.Errorf("paper: unknown status %q", pg.Content.Status)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, paperWidth, paperHeight))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(0, 0, paperWidth, paperBand), image.NewUniform(ink.band), image.Point{}, draw.Src)
+
+	latin, cjk := basicfont.Face7x13, bitmapfont.FaceSC
+	black := color.RGBA{0, 0, 0, 0xff}
+	status := map[trust.Status]string{trust.Green: "GREEN", trust.Yellow: "YELLOW", trust.Red: "RED"}[pg.Content.Status]
+	x := 32 + drawText(img, latin, status, 32, 30, 6, ink.text)
+	drawText(img, cjk, ink.zh, x+28, 35, 6, ink.text)
+
+	qr, err := qrImage(pg.Code, paperQRMax)
+	if err != nil {
+		return nil, err
+	}
+	at := image.Pt((paperWidth-qr.Bounds().Dx())/2, paperBand+10)
+	draw.Draw(img, qr.Bounds().Add(at), qr, image.Point{}, draw.Src)
+
+	y := at.Y + qr.Bounds().Dy() + 8
+	lines := []struct {
+		face  font.Face
+		scale int
+		text  string
+	}{
+		{cjk, 3, pg.Content.Name + "  " + pg.Content.Doc},
+		{latin, 2, "Province " + pg.Province},
+		{latin, 2, "From  " + pg.From.In(paperZone).Format("2006-01-02 15:04") + " UTC+8"},
+		{latin, 2, "Until " + pg.Until.In(paperZone).Format("2006-01-02 15:04") + " UTC+8"},
+	}
+	for _, l := range lines {
+		drawText(img, l.face, l.text, 40, y, l.scale, black)
+		y += l.scale*l.face.Metrics().Height.Ceil() + 8
+	}
+	drawText(img, latin, "Paper health code. No personal data in clear; show it to a registered scanner.", 40, paperHeight-30, 1, black)
+
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("paper: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// drawText draws s with face at (x, y) (the top left of its line), scaled
+// by a whole factor, and returns its scaled width.
+func drawText(dst draw.Image, face font.Face, s string, x, y, scale int, c color.Color) int {
+	m := face.Metrics()
+	w, h := font.MeasureString(face, s).Ceil(), m.Height.Ceil()
+	if w == 0 || h == 0 {
+		return 0
+	}
+	mask := image.NewAlpha(image.Rect(0, 0, w, h))
+	(&font.Drawer{Dst: mask, Src: image.Opaque, Face: face, Dot: fixed.Point26_6{Y: m.Ascent}}).DrawString(s)
+	big := image.NewAlpha(image.Rect(0, 0, w*scale, h*scale))
+	xdraw.NearestNeighbor.Scale(big, big.Bounds(), mask, mask.Bounds(), draw.Src, nil)
+	draw.DrawMask(dst, big.Bounds().Add(image.Pt(x, y)), image.NewUniform(c), image.Point{}, big, image.Point{}, draw.Over)
+	return w * scale
+}
+
+// qrImage renders text as a QR code (error correction M) with whole-pixel
+// modules and a four-module quiet zone, at most side pixels square.
+func qrImage(text string, side int) (image.Image, error) {
+	q, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	if err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	var w matrixWriter
+	if err := q.Save(&w); err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	const quiet = 4
+	modules := len(w.bits) + 2*quiet
+	px := max(side/modules, 1)
+	img := image.NewGray(image.Rect(0, 0, modules*px, modules*px))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	for y, row := range w.bits {
+		for x, set := range row {
+			if set {
+				r := image.Rect((x+quiet)*px, (y+quiet)*px, (x+quiet+1)*px, (y+quiet+1)*px)
+				draw.Draw(img, r, image.Black, image.Point{}, draw.Src)
+			}
+		}
+	}
+	return img, nil
+}
+
+// matrixWriter keeps the QR's modules instead of writing a file.
+type matrixWriter struct{ bits [][]bool }
+
+func (m *matrixWriter) Write(mat qrcode.Matrix) error { m.bits = mat.Bitmap(); return nil }
+func (m *matrixWriter) Close() error                  { return nil }

@@ -1,0 +1,167 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// PeerConn is what Peers needs of the federation connection;
+// *federation.Conn implements it.
+type PeerConn interface {
+	RequestLookup(ctx context.Context, home string, req []byte, accept func(reply []byte) error) ([]byte, error)
+	ServeLookups(ctx context.Context, handler func(asker string, req []byte) []byte) error
+	PublishReceipts(ctx context.Context, home string, raw []byte) error
+	ServeReceipts(ctx context.Context, handler func(verifier string, raw []byte)) error
+}
+
+// Province-to-province limits.
+const (
+	// lookupRate and lookupBurst bound the lookups one province may ask
+	// of this node: enough for a health authority's case workers, far
+	// too few to harvest a province's residents.
+	lookupRate  = rate.Limit(1) // per second
+	lookupBurst = 30
+	// receiptRate and receiptBurst bound the receipts one province may
+	// send (a batch every receiptEvery, up to MaxReceiptEntries each).
+	receiptRate  = rate.Limit(5)
+	receiptBurst = 20
+	// maxNonces bounds each replay cache: at lookupRate, 34 provinces
+	// fill about a tenth of it within trust.LookupWindow.
+	maxNonces = 1 << 16
+	// peerTimeout bounds the work done for one message from a peer.
+	peerTimeout = 10 * time.Second
+)
+
+// Peers is a node's province-to-province service while it is connected
+// to the federation: it asks other provinces' nodes for contact data
+// (Node.Lookup), answers their lookups of its own residents, and sends and
+// receives verification receipts. Build it with NewPeers and Run it.
+type Peers struct {
+	n    *Node
+	conn PeerConn
+	log  *slog.Logger
+
+	lookupLimit   *peerLimiter
+	receiptLimit  *peerLimiter
+	lookupNonces  *trust.ReplayCache
+	receiptNonces *trust.ReplayCache
+	receipts      receiptQueue
+
+	// open is read-held by every handler of a peer's message while it
+	// runs; Run takes it to close, so that no handler touches the node
+	// (its audit log, its database) after Run returns, though the NATS
+	// subscriptions still drain.
+	open   sync.RWMutex
+	closed bool
+
+	// ReceiptEvery is how often queued receipts are sent; default 2 s.
+	ReceiptEvery time.Duration
+}
+
+// NewPeers prepares the province-to-province service of n over conn.
+func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
+	if log == nil {
+		log = n.log
+	}
+	since := n.now()
+	return &Peers{n: n, conn: conn, log: log,
+		lookupLimit: newPeerLimiter(lookupRate, lookupBurst), receiptLimit: newPeerLimiter(receiptRate, receiptBurst),
+		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
+		receipts: receiptQueue{byHome: map[string][]trust.ReceiptEntry{}}, ReceiptEvery: 2 * time.Second}
+}
+
+// Run serves lookups and receipts addressed to this node, and sends its
+// queued receipts, until ctx ends. While it runs the node asks its
+// lookups and queues its receipts through it.
+func (p *Peers) Run(ctx context.Context) error {
+	err := p.conn.ServeLookups(ctx, func(asker string, req []byte) (reply []byte) {
+		p.handle(func() { reply = p.answer(asker, req) })
+		return reply
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.conn.ServeReceipts(ctx, func(verifier string, raw []byte) {
+		p.handle(func() { p.receive(verifier, raw) })
+	}); err != nil {
+		return err
+	}
+	p.n.peers.Store(p)
+	defer p.n.peers.CompareAndSwap(p, nil)
+	defer func() {
+		p.open.Lock()
+		p.closed = true
+		p.open.Unlock()
+	}()
+	t := time.NewTicker(p.ReceiptEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			p.sendReceipts(ctx)
+		}
+	}
+}
+
+// handle runs fn for one message from a peer unless Run has returned.
+func (p *Peers) handle(fn func()) {
+	p.open.RLock()
+	defer p.open.RUnlock()
+	if !p.closed {
+		fn()
+	}
+}
+
+// peerLimiter rate-limits each peer province separately, on the node's
+// clock. Peers are members of the trust list, so the map stays small.
+type peerLimiter struct {
+	mu    sync.Mutex
+	rate  rate.Limit
+	burst int
+	m     map[string]*rate.Limiter
+}
+
+func newPeerLimiter(r rate.Limit, burst int) *peerLimiter {
+	return &peerLimiter{rate: r, burst: burst, m: map[string]*rate.Limiter{}}
+}
+
+func (l *peerLimiter) allow(province string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[province]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.m[province] = lim
+	}
+	return lim.AllowN(now, 1)
+}
+
+// activeMember reports whether province is an active member of the
+// federation as this node sees it now.
+func (n *Node) activeMember(province string) bool {
+	m, ok := n.state.Snapshot().Members[province]
+	return ok && m.Status == trust.MemberActive
+}
+
+// peerKeys returns what a statement from province is checked with: its
+// signing keys and its node's enc key, or an error if no keyset is held
+// (a removed province's is dropped).
+func (n *Node) peerKeys(province string) (*trust.VerifiedKeyset, error) {
+	ks := n.state.Keyset(province)
+	if ks == nil {
+		return nil, &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset held for " + province}
+	}
+	return ks, nil
+}
+
+// errNoPeers is returned while the node is not connected to the federation.
+var errNoPeers = errors.New("not connected to the federation")

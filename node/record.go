@@ -1,0 +1,77 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// Record is what the node holds about one resident, for the resident's
+// right to know (seed rules 2 and 8, suggestion 2). The personal fields
+// themselves are shown only to the resident; an operator sees the masked
+// forms a scanner would see.
+type Record struct {
+	ID          string            `json:"id"`
+	Status      string            `json:"status"`
+	StatusSince time.Time         `json:"status_since"`
+	Created     time.Time         `json:"created"`
+	RetainUntil time.Time         `json:"retain_until"`
+	Consent     RecordConsent     `json:"consent"`
+	Held        map[string]string `json:"held"` // field → value (resident) or masked value (operator)
+}
+
+// RecordConsent is the consent a resident gave at enrolment.
+type RecordConsent struct {
+	NoticeVersion string    `json:"notice_version"`
+	AcceptedAt    time.Time `json:"accepted_at"`
+	Fields        []string  `json:"fields"`
+	Purpose       string    `json:"purpose"`
+}
+
+// SubjectRecord returns a resident's record: to the resident with their
+// personal fields decrypted, to an operator with them masked.
+func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
+	if err := requireSubject(p, id); err != nil {
+		return Record{}, err
+	}
+	s, dk, err := n.subjectWithKey(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	c, err := n.db.Consent(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Record{}, Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return Record{}, internal("record", err)
+	}
+	r := Record{ID: s.ID, Status: s.Status, StatusSince: s.StatusSince, Created: s.Created, RetainUntil: s.RetainUntil,
+		Consent: RecordConsent{NoticeVersion: c.NoticeVersion, AcceptedAt: c.AcceptedAt, Fields: c.Fields, Purpose: c.Purpose},
+		Held:    map[string]string{}}
+	if p.Role != RoleResident {
+		m, err := n.openMasked(s, dk)
+		if err != nil {
+			return Record{}, internal("record", err)
+		}
+		r.Held["masked_name"], r.Held["masked_id_number"] = m.Name, m.Doc
+		return r, nil
+	}
+	for _, f := range []struct {
+		name string
+		ct   []byte
+	}{{"name", s.NameCT}, {"id_number", s.IDNumberCT}, {"phone", s.PhoneCT}} {
+		if len(f.ct) == 0 {
+			continue
+		}
+		v, err := dk.Open(fieldAAD(s.ID, f.name), f.ct)
+		if err != nil {
+			return Record{}, internal("record", err)
+		}
+		if len(v) > 0 {
+			r.Held[f.name] = string(v)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+)
+
+// KeysFile is the name of the key store, kept next to the database.
+const KeysFile = "keys.db"
+
+// KeysPath is the key store that belongs to the database at dbPath: keys.db
+// in the same directory.
+func KeysPath(dbPath string) string { return filepath.Join(filepath.Dir(dbPath), KeysFile) }
+
+// The key store holds each subject's data key (sealed under the KEK by the
+// caller) in its own SQLite file, apart from the ciphertext it unlocks.
+// Crypto-shredding then holds against copies of the database: a copy of
+// node.db taken before a deletion holds the subject's ciphertext, but the
+// key is gone from keys.db, and a copy of node.db never held it. Only a copy
+// of keys.db taken before the deletion defeats it, which is why keys.db is
+// kept out of long-lived backups (docs/privacy.md).
+//
+// secure_delete overwrites a deleted key with zeros instead of leaving it in
+// a free page, and after each deletion the WAL is checkpointed and truncated
+// (shredKeys), so the sealed key does not linger in keys.db-wal either.
+const keysSchema = `CREATE TABLE IF NOT EXISTS subject_keys (
+	id     TEXT PRIMARY KEY,
+	sealed BLOB NOT NULL
+) STRICT, WITHOUT ROWID`
+
+// openKeys opens the key store at path with the database's pragmas plus
+// secure_delete, on one connection that reads and writes: key reads are
+// single-row lookups, and one connection keeps a checkpoint from ever
+// waiting on a reader of this process.
+func openKeys(ctx context.Context, path string) (*sql.DB, error) {
+	k, err := sql.Open("sqlite", dsn(path, false, "secure_delete(1)"))
+	if err != nil {
+		return nil, fmt.Errorf("store: open keys: %w", err)
+	}
+	k.SetMaxOpenConns(1)
+	k.SetMaxIdleConns(1)
+	k.SetConnMaxLifetime(0)
+	k.SetConnMaxIdleTime(0)
+	if _, err := k.ExecContext(ctx, keysSchema); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("store: open keys %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// putSubjectKey stores a subject's sealed data key; ErrConflict if the id
+// already has one.
+func (db *DB) putSubjectKey(ctx context.Context, id string, sealed []byte) error {
+	_, err := db.k.ExecContext(ctx, `INSERT INTO subject_keys (id, sealed) VALUES (?, ?)`, id, sealed)
+	return wrap("put subject key", err)
+}
+
+// subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
+func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
+	var sealed []byte
+	err := db.k.QueryRowContext(ctx, `SELECT sealed FROM subject_keys WHERE id = ?`, id).Scan(&sealed)
+	return sealed, wrap("subject key", err)
+}
+
+// shredSubjectKey deletes a subject's data key (absent is fine) and purges
+// it from the WAL.
+func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
+	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys WHERE id = ?`, id); err != nil {
+		return wrap("shred subject key", err)
+	}
+	return db.truncateKeysWAL(ctx)
+}
+
+// shredAllSubjectKeys deletes every data key and purges them from the WAL
+// and the file's free pages.
+func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
+	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys`); err != nil {
+		return wrap("shred subject keys", err)
+	}
+	if _, err := db.k.ExecContext(ctx, `VACUUM`); err != nil {
+		return wrap("shred subject keys", err)
+	}
+	return db.truncateKeysWAL(ctx)
+}
+
+// truncateKeysWAL copies the WAL into keys.db and truncates it to zero
+// bytes, so that frames holding deleted keys do not survive in it. With
+// secure_delete the checkpointed pages hold zeros where the keys were.
+//
+// Another process reading keys.db at that moment (the operator CLI) can
+// keep the checkpoint from finishing; the frames are then overwritten by a
+// later checkpoint, and SQLite removes the WAL when the last connection
+// closes.
+func (db *DB) truncateKeysWAL(ctx context.Context) error {
+	var busy, logFrames, done int
+	if err := db.k.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return wrap("checkpoint keys", err)
+	}
+	return nil
+}
+
+// moveSubjectKeys copies the data keys that older schemas kept in the
+// subjects table into the key store, before the migration that drops the
+// column. It runs inside that migration's transaction on node.db, so a
+// crash before the drop commits only leaves keys copied twice (the copy
+// ignores ids it already has).
+func moveSubjectKeys(ctx context.Context, tx *sql.Tx, k *sql.DB) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, data_key FROM subjects`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	type row struct {
+		id     string
+		sealed []byte
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.sealed); err != nil {
+			return 0, err
+		}
+		all = append(all, r)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(all) == 0 {
+		return 0, nil
+	}
+	ktx, err := k.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer ktx.Rollback() //nolint:errcheck // no-op after Commit
+	for _, r := range all {
+		if _, err := ktx.ExecContext(ctx, `INSERT INTO subject_keys (id, sealed) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
+			r.id, r.sealed); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), ktx.Commit()
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// fileBytes reads path and its WAL, as someone copying the files would.
+func fileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	var all []byte
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
+}
+
+func TestDataKeysLiveOnlyInTheKeyStoreAndDeletionLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	s := testSubject("s1")
+	s.DataKey = []byte("SEALED-KEY-MARKER-s1-0123456789")
+	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
+		t.Fatal(err)
+	}
+	enrol(t, db, "s2")
+	got, err := db.Subject(ctx, "s1")
+	if err != nil || !bytes.Equal(got.DataKey, s.DataKey) {
+		t.Fatalf("Subject = %+v, %v; want the data key from the key store", got, err)
+	}
+	if !bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Fatal("key store files do not hold the key: this test checks nothing")
+	}
+	if bytes.Contains(fileBytes(t, path), s.DataKey) {
+		t.Fatal("node.db holds the data key")
+	}
+
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Fatal("the deleted subject's key survives in keys.db or its WAL")
+	}
+	_, err = db.Subject(ctx, "s1")
+	wantErr(t, err, ErrNotFound)
+	if _, err := db.Subject(ctx, "s2"); err != nil {
+		t.Fatalf("another subject lost its key: %v", err)
+	}
+}
+
+func TestSubjectWhoseKeyIsShreddedIsNotFoundAndDeleteFinishes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	insertCode(t, db, testCode("c1", "s1"))
+	// As if DeleteSubject died between shredding the key and deleting rows.
+	if err := db.shredSubjectKey(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Subject(ctx, "s1")
+	wantErr(t, err, ErrNotFound)
+	rev, err := db.DeleteSubject(ctx, "s1", t0.Add(time.Hour))
+	if err != nil || rev == nil || len(rev.Entries) != 1 {
+		t.Fatalf("DeleteSubject after a shredded key = %+v, %v; want it to revoke and delete", rev, err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 0 {
+		t.Fatalf("%d subject rows left", n)
+	}
+}
+
+func TestCreateSubjectThatFailsLeavesNoKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	tok := Token{Hash: []byte("taken"), Created: t0}
+	if err := db.CreateSubject(ctx, testSubject("s1"), testConsent(), tok); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, db.CreateSubject(ctx, testSubject("s2"), testConsent(), tok), ErrConflict)
+	if _, err := db.subjectKey(ctx, "s2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("failed enrolment left its key: %v", err)
+	}
+	wantErr(t, db.CreateSubject(ctx, testSubject("s1"), testConsent(), Token{}), ErrConflict)
+	if _, err := db.Subject(ctx, "s1"); err != nil {
+		t.Fatalf("a refused duplicate enrolment broke the first: %v", err)
+	}
+}
+
+func TestMigrationMovesDataKeysOutOfTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := t.TempDir() + "/node.db"
+	// A database as the first schema left it: data keys in the subjects table.
+	init1, err := migrationFiles.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawDB(t, path)
+	mustExec(t, raw, `PRAGMA journal_mode=WAL`,
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`,
+		string(init1), `INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`)
+	marker := []byte("OLD-SEALED-KEY-MARKER-0123456789")
+	if _, err := raw.Exec(`INSERT INTO subjects (id, data_key, name_ct, status, status_since, created, retain_until)
+		VALUES ('old', ?, x'00', 'green', 1, 1, 1)`, marker); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := db.Subject(ctx, "old")
+	if err != nil || !bytes.Equal(s.DataKey, marker) {
+		t.Fatalf("Subject after migration = %+v, %v; want its key from the key store", s, err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM pragma_table_info('subjects') WHERE name = 'data_key'`); n != 0 {
+		t.Fatal("subjects still has a data_key column")
+	}
+	if bytes.Contains(fileBytes(t, path), marker) {
+		t.Fatal("the moved key is still in node.db or its WAL")
+	}
+}

@@ -1,0 +1,71 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Right-to-know limits.
+const (
+	// maxCodesAsked bounds how many of a resident's codes one request
+	// looks up (a daily code kept for the code retention is about 30).
+	maxCodesAsked = 200
+	// maxVerificationsListed bounds one listing, newest first.
+	maxVerificationsListed = 500
+)
+
+// actionVerify is the audit action of a verification.
+const actionVerify = "code.verify"
+
+// VerificationRecord is one verification of a resident's code, as the
+// resident is told of it: when, at what kind of place, with what result,
+// and by which province's scanner — never which scanner or where exactly.
+type VerificationRecord struct {
+	Time     time.Time `json:"time"`
+	JTI      string    `json:"jti"`
+	Place    string    `json:"place"` // kind of place: checkpoint, station, workplace...
+	Reason   string    `json:"reason"`
+	Valid    bool      `json:"valid"`
+	Province string    `json:"province"`
+}
+
+// Verifications tells a resident (or an operator) when and at what kind of
+// place their codes were verified by this node's scanners, from the audit
+// log: the resident's right to know how their code is used. Verifications
+// in other provinces are in those provinces' audit logs, not here.
+func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
+	if err := requireSubject(p, subjectID); err != nil {
+		return nil, err
+	}
+	if _, err := n.subject(ctx, subjectID); err != nil {
+		return nil, err
+	}
+	jtis, err := n.db.CodesOf(ctx, subjectID, maxCodesAsked)
+	if err != nil {
+		return nil, internal("verifications", err)
+	}
+	byTarget := make(map[string]string, len(jtis))
+	targets := make([]string, 0, len(jtis))
+	for _, jti := range jtis {
+		h := hashJTI(n.cfg.Province, jti)
+		byTarget[h] = jti
+		targets = append(targets, h)
+	}
+	entries, err := n.db.AuditByTargets(ctx, actionVerify, targets, maxVerificationsListed)
+	if err != nil {
+		return nil, internal("verifications", err)
+	}
+	out := make([]VerificationRecord, 0, len(entries))
+	for _, e := range entries {
+		var d verifyDetail
+		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+			continue // not written by Verify
+		}
+		out = append(out, VerificationRecord{Time: e.Time, JTI: byTarget[e.Target], Place: d.Place,
+			Reason: string(d.Reason), Valid: d.Reason == trust.ReasonOK, Province: n.cfg.Province})
+	}
+	return out, nil
+}

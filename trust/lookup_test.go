@@ -1,0 +1,247 @@
+package trust
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const testBasis = "《传染病防治法》第三十一条: 密切接触者追踪"
+
+// lookupReq is a good request from Shanghai to Guangdong at now.
+func lookupReq(t testing.TB, now time.Time) LookupRequest {
+	t.Helper()
+	nonce, err := NewNonce(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return LookupRequest{Issuer: sh, To: gd, JTI: mustJTI(t), LegalBasis: testBasis, CaseID: "SH-2026-0042",
+		IssuedAt: now.Unix(), Nonce: nonce}
+}
+
+// sealAny signs any payload as typ with s and seals it to enc, bypassing
+// every check SealLookupRequest makes.
+func sealAny(t testing.TB, s *StatementSigner, typ string, payload any, to *testProvince) string {
+	t.Helper()
+	jws, err := s.Sign(typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sealTo([]byte(jws), sealedCty, &to.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// openAtGD opens raw as Guangdong, the request coming on Shanghai's subject.
+func openAtGD(f *testFederation, raw string, now time.Time) (*LookupRequest, error) {
+	return OpenLookupRequest(raw, sh, f.SH.Keys, gd, f.GD.Enc, now)
+}
+
+func TestLookupRoundTripGivesAskerTheContactAndNobodyElse(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	raw, err := SealLookupRequest(f.SH.Active, req, &f.GD.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(raw, ".") != jweDots {
+		t.Fatalf("request is not sealed: %q", raw)
+	}
+	// Beijing sees the request on NATS and cannot read it.
+	_, err = OpenLookupRequest(raw, sh, f.SH.Keys, bj, f.BJ.Enc, f.Now)
+	wantReason(t, err, ReasonNotRecipient)
+
+	got, err := openAtGD(f, raw, f.Now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != req {
+		t.Fatalf("opened %+v, want %+v", *got, req)
+	}
+	contact := &Contact{Name: "张三", Phone: "+8613800138000"}
+	ans, err := AnswerLookup(f.GD.Active, got, &f.SH.Enc.PublicKey, contact, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ans, "13800138000") || strings.Contains(ans, b64([]byte("13800138000"))) {
+		t.Fatal("the answer carries the phone number in clear")
+	}
+	res, err := OpenLookupAnswer(ans, &req, f.GD.Keys, f.SH.Enc, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Found || res.Contact != *contact || res.Refused != "" {
+		t.Fatalf("result %+v", res)
+	}
+	// Beijing, holding the answer, cannot read the contact data.
+	_, err = OpenLookupAnswer(ans, &req, f.GD.Keys, f.BJ.Enc, f.Now)
+	wantReason(t, err, ReasonNotRecipient)
+}
+
+func TestLookupAnswersNotFoundAndRefusals(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	ans, err := AnswerLookup(f.GD.Active, &req, &f.SH.Enc.PublicKey, nil, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := OpenLookupAnswer(ans, &req, f.GD.Keys, f.SH.Enc, f.Now); err != nil || res.Found || res.Refused != "" {
+		t.Fatalf("not found: %+v, %v", res, err)
+	}
+	ans, err = RefuseLookup(f.GD.Active, &req, ReasonNotMember, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := OpenLookupAnswer(ans, &req, f.GD.Keys, f.SH.Enc, f.Now); err != nil || res.Found || res.Refused != ReasonNotMember {
+		t.Fatalf("refusal: %+v, %v", res, err)
+	}
+	if _, err := RefuseLookup(f.GD.Active, &req, "Not A Reason", f.Now); err == nil {
+		t.Fatal("refusal with a free-text reason was signed")
+	}
+}
+
+func TestOpenLookupRequestRefuses(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	good := func() LookupRequest { return lookupReq(t, f.Now) }
+	with := func(mod func(*LookupRequest)) LookupRequest { r := good(); mod(&r); return r }
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want Reason
+	}{
+		{"signed by another province's key", sealAny(t, f.BJ.Active, TypLookup, good(), f.GD), ReasonWrongSigner},
+		{"in another province's name", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Issuer = bj }), f.GD), ReasonWrongSigner},
+		{"with a compromised key", sealAny(t, f.SH.Compromised, TypLookup, good(), f.GD), ReasonKeyCompromised},
+		{"with a key not yet active", sealAny(t, f.SH.Next, TypLookup, good(), f.GD), ReasonKeyNotActive},
+		{"addressed to another province", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.To = bj }), f.GD), ReasonNotRecipient},
+		{"sealed to another node", sealAny(t, f.SH.Active, TypLookup, good(), f.BJ), ReasonNotRecipient},
+		{"stale", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.IssuedAt = f.Now.Add(-LookupWindow - time.Second).Unix() }), f.GD), ReasonExpired},
+		{"from the future", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.IssuedAt = f.Now.Add(ClockSkew + time.Minute).Unix() }), f.GD), ReasonNotYetValid},
+		{"of another typ", sealAny(t, f.SH.Active, TypLookupAnswer, good(), f.GD), ReasonWrongType},
+		{"a heartbeat", sealAny(t, f.SH.Active, TypHeartbeat, good(), f.GD), ReasonWrongType},
+		{"without legal basis", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = "" }), f.GD), ReasonNoLegalBasis},
+		{"with a blank legal basis", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = "   " }), f.GD), ReasonNoLegalBasis},
+		{"with a legal basis too long", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = strings.Repeat("法", MaxLegalBasisLen+1) }), f.GD), ReasonNoLegalBasis},
+		{"with a control character", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = "law\x00" }), f.GD), ReasonNoLegalBasis},
+		{"without case", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.CaseID = "" }), f.GD), ReasonNoLegalBasis},
+		{"for no code", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.JTI = "x" }), f.GD), ReasonMalformed},
+		{"with a short nonce", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Nonce = "abc" }), f.GD), ReasonMalformed},
+		{"with an unknown field", sealAny(t, f.SH.Active, TypLookup, map[string]any{"iss": sh, "to": gd, "x": 1}, f.GD), ReasonMalformed},
+		{"not sealed", mustSign(t, f.SH.Active, TypLookup, good()), ReasonMalformed},
+		{"oversized", strings.Repeat("A", MaxLookupLen+1), ReasonOversized},
+		{"garbage", "a.b.c.d.e", ReasonMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := openAtGD(f, tc.raw, f.Now)
+			wantReason(t, err, tc.want)
+			// Only a request that failed on its purpose comes back, to
+			// be refused with a signed answer.
+			if (req != nil) != (tc.want == ReasonNoLegalBasis) {
+				t.Fatalf("request returned with %v: %+v", err, req)
+			}
+		})
+	}
+}
+
+func TestSealedStatementWithAnotherContentTypeIsRefused(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	jws := mustSign(t, f.SH.Active, TypLookup, lookupReq(t, f.Now))
+	raw, err := sealTo([]byte(jws), contactCty, &f.GD.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = openAtGD(f, raw, f.Now)
+	wantReason(t, err, ReasonBadHeader)
+}
+
+func TestSealLookupRequestRefusesWhatTheHomeWouldRefuse(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	for _, mod := range []func(*LookupRequest){
+		func(r *LookupRequest) { r.LegalBasis = "" },
+		func(r *LookupRequest) { r.To = sh },
+		func(r *LookupRequest) { r.Nonce = "" },
+		func(r *LookupRequest) { r.CaseID = " SH-1" },
+	} {
+		r := lookupReq(t, f.Now)
+		mod(&r)
+		if _, err := SealLookupRequest(f.SH.Active, r, &f.GD.Enc.PublicKey); err == nil {
+			t.Errorf("sealed %+v", r)
+		}
+	}
+}
+
+func TestOpenLookupAnswerRefuses(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	answer := func(mod func(*LookupAnswer)) LookupAnswer {
+		a := LookupAnswer{Issuer: gd, To: sh, Nonce: req.Nonce, IssuedAt: f.Now.Unix()}
+		mod(&a)
+		return a
+	}
+	none := func(*LookupAnswer) {}
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want Reason
+	}{
+		{"signed by another province's key", mustSign(t, f.BJ.Active, TypLookupAnswer, answer(none)), ReasonWrongSigner},
+		{"in another province's name", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Issuer = bj })), ReasonWrongSigner},
+		{"addressed to another province", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.To = bj })), ReasonNotRecipient},
+		{"to another request", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Nonce = mustJTI(t) })), ReasonReplayed},
+		{"stale", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.IssuedAt = f.Now.Add(-time.Hour).Unix() })), ReasonExpired},
+		{"of another typ", mustSign(t, f.GD.Active, TypLookup, answer(none)), ReasonWrongType},
+		{"found without data", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Found = true })), ReasonMalformed},
+		{"refused with data", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Refused = ReasonNotMember; a.Data = "x" })), ReasonMalformed},
+		{"data sealed to another node", foundFor(t, f, answer, f.BJ), ReasonNotRecipient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenLookupAnswer(tc.raw, &req, f.GD.Keys, f.SH.Enc, f.Now)
+			wantReason(t, err, tc.want)
+		})
+	}
+}
+
+// foundFor is a found answer whose contact is sealed to province to.
+func foundFor(t *testing.T, f *testFederation, answer func(func(*LookupAnswer)) LookupAnswer, to *testProvince) string {
+	t.Helper()
+	data, err := sealTo([]byte(`{"name":"张三"}`), contactCty, &to.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Found, a.Data = true, data }))
+}
+
+func mustSign(t testing.TB, s *StatementSigner, typ string, payload any) string {
+	t.Helper()
+	raw, err := s.Sign(typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestReplayCacheRefusesSecondUseAndOlderThanItself(t *testing.T) {
+	now := testNow
+	c := NewReplayCache(now.Add(-time.Minute), 3)
+	iat := now.Unix()
+	if err := c.Use(sh, "n1", iat, now); err != nil {
+		t.Fatal(err)
+	}
+	wantReason(t, c.Use(sh, "n1", iat, now), ReasonReplayed)
+	if err := c.Use(bj, "n1", iat, now); err != nil {
+		t.Fatalf("the same nonce from another province: %v", err)
+	}
+	wantReason(t, c.Use(sh, "n2", now.Add(-2*time.Minute).Unix(), now), ReasonExpired)
+	if err := c.Use(sh, "n3", iat, now); err != nil {
+		t.Fatal(err)
+	}
+	// Full of nonces still in their window: fail closed.
+	wantReason(t, c.Use(sh, "n4", iat, now), ReasonRateLimited)
+	// Once they are out of the window they make room.
+	later := now.Add(LookupWindow + ClockSkew + time.Second)
+	if err := c.Use(sh, "n4", later.Unix(), later); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}

@@ -1,0 +1,120 @@
+package trust
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Verification receipts tell a resident's home node where and when their
+// code was verified in other provinces, so the resident can know it (the
+// right to know, seed suggestion 3 of "How to strengthen supervision").
+// The verifying node batches them per home province: each entry names the
+// code, the kind of place and the time — never the scanner, its exact
+// location or anything the scanner was shown. The home province learns
+// where its resident's code was scanned; it is the resident's own health
+// authority and already holds far more, and the receipt is sealed to it
+// so that no other member learns it.
+
+// Receipt limits.
+const (
+	// MaxReceiptEntries bounds the entries of one receipt.
+	MaxReceiptEntries = 500
+	// MaxReceiptLen bounds a sealed receipt (about 80 bytes an entry,
+	// base64url twice).
+	MaxReceiptLen = 128 << 10
+	// MaxReceiptAge is how long before its receipt an entry's
+	// verification may have happened.
+	MaxReceiptAge = time.Hour
+	// maxPlaceLen bounds a kind of place.
+	maxPlaceLen = 32
+)
+
+// Receipt is a verifying province's signed batch of verifications of
+// codes issued by province To.
+type Receipt struct {
+	Issuer   string         `json:"iss"`
+	To       string         `json:"to"`
+	IssuedAt int64          `json:"iat"`
+	Nonce    string         `json:"nonce"`
+	Entries  []ReceiptEntry `json:"entries"`
+}
+
+// ReceiptEntry is one verification: which code, at what kind of place
+// (checkpoint, station, workplace...), when.
+type ReceiptEntry struct {
+	JTI   string `json:"jti"`
+	Place string `json:"place,omitempty"`
+	Time  int64  `json:"t"`
+}
+
+// Validate checks a receipt's fields.
+func (r Receipt) Validate() error {
+	switch {
+	case !isProvinceID(r.Issuer) || !isProvinceID(r.To) || r.Issuer == r.To:
+		return fail(ReasonMalformed, "iss and to must be two province ids")
+	case !isJTI(r.Nonce) || r.IssuedAt <= 0:
+		return fail(ReasonMalformed, "nonce or iat missing")
+	case len(r.Entries) == 0 || len(r.Entries) > MaxReceiptEntries:
+		return fail(ReasonMalformed, fmt.Sprintf("%d entries, want 1..%d", len(r.Entries), MaxReceiptEntries))
+	}
+	for _, e := range r.Entries {
+		if !isJTI(e.JTI) || !isPlace(e.Place) {
+			return fail(ReasonMalformed, "entry with a bad jti or place")
+		}
+		if e.Time > r.IssuedAt+int64(ClockSkew/time.Second) || e.Time < r.IssuedAt-int64(MaxReceiptAge/time.Second) {
+			return fail(ReasonMalformed, "entry time outside the receipt's window")
+		}
+	}
+	return nil
+}
+
+// isPlace reports whether s is a kind of place: up to 32 of [a-z0-9_-].
+func isPlace(s string) bool {
+	return len(s) <= maxPlaceLen && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == ""
+}
+
+// ValidPlace reports whether s may be sent as a kind of place.
+func ValidPlace(s string) bool { return isPlace(s) }
+
+// SealReceipt validates r, signs it as the verifying province and seals
+// it to the home node's enc key.
+func SealReceipt(s *StatementSigner, r Receipt, homeEnc *ecdsa.PublicKey) (string, error) {
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(TypReceipt, r)
+	if err != nil {
+		return "", err
+	}
+	return sealTo([]byte(jws), sealedCty, homeEnc)
+}
+
+// OpenReceipt decrypts a sealed receipt with self's encKey and verifies
+// it: typ, signed by one of verifier's keys, in verifier's name, addressed
+// to self, fields valid, issued within LookupWindow of now. Replays within
+// the window are the caller's to refuse (ReplayCache).
+func OpenReceipt(raw, verifier string, verifierKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*Receipt, error) {
+	inner, err := openSealed(raw, sealedCty, encKey, MaxReceiptLen)
+	if err != nil {
+		return nil, err
+	}
+	var r Receipt
+	if err := parseSignedByProvinceN(inner, TypReceipt, verifier, verifierKeys, &r, MaxReceiptLen); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Issuer != verifier:
+		return nil, fail(ReasonWrongSigner, "receipt made in the name of "+r.Issuer)
+	case r.To != self:
+		return nil, fail(ReasonNotRecipient, "receipt addressed to "+r.To)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := fresh(r.IssuedAt, now); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -1,0 +1,61 @@
+package trust
+
+import (
+	"testing"
+	"time"
+)
+
+func receipt(t testing.TB, now time.Time, n int) Receipt {
+	t.Helper()
+	r := Receipt{Issuer: sh, To: gd, IssuedAt: now.Unix(), Nonce: mustJTI(t)}
+	for i := 0; i < n; i++ {
+		r.Entries = append(r.Entries, ReceiptEntry{JTI: mustJTI(t), Place: "station", Time: now.Add(-time.Duration(i) * time.Second).Unix()})
+	}
+	return r
+}
+
+func TestReceiptRoundTrip(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	r := receipt(t, f.Now, 3)
+	raw, err := SealReceipt(f.SH.Active, r, &f.GD.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := OpenReceipt(raw, sh, f.SH.Keys, gd, f.GD.Enc, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Entries) != 3 || got.Entries[0] != r.Entries[0] {
+		t.Fatalf("opened %+v", got)
+	}
+	_, err = OpenReceipt(raw, sh, f.SH.Keys, bj, f.BJ.Enc, f.Now)
+	wantReason(t, err, ReasonNotRecipient)
+}
+
+func TestOpenReceiptRefuses(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	with := func(mod func(*Receipt)) Receipt { r := receipt(t, f.Now, 2); mod(&r); return r }
+	none := func(*Receipt) {}
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want Reason
+	}{
+		{"signed by another province's key", sealAny(t, f.BJ.Active, TypReceipt, with(none), f.GD), ReasonWrongSigner},
+		{"in another province's name", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Issuer = bj }), f.GD), ReasonWrongSigner},
+		{"addressed to another province", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.To = bj }), f.GD), ReasonNotRecipient},
+		{"stale", sealAny(t, f.SH.Active, TypReceipt, receipt(t, f.Now.Add(-LookupWindow-time.Second), 2), f.GD), ReasonExpired},
+		{"of another typ", sealAny(t, f.SH.Active, TypLookup, with(none), f.GD), ReasonWrongType},
+		{"empty", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries = nil }), f.GD), ReasonMalformed},
+		{"too many", sealAny(t, f.SH.Active, TypReceipt, receipt(t, f.Now, MaxReceiptEntries+1), f.GD), ReasonMalformed},
+		{"an old verification", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Time -= 2 * 3600 }), f.GD), ReasonMalformed},
+		{"a place that is not a kind", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Place = "人民广场 gate 3" }), f.GD), ReasonMalformed},
+		{"with a scanner id", sealAny(t, f.SH.Active, TypReceipt, map[string]any{"iss": sh, "to": gd, "iat": f.Now.Unix(),
+			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "t": f.Now.Unix(), "scanner": "sc_1"}}}, f.GD), ReasonMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenReceipt(tc.raw, sh, f.SH.Keys, gd, f.GD.Enc, f.Now)
+			wantReason(t, err, tc.want)
+		})
+	}
+}
