@@ -456,8 +456,8 @@ func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
 	}
 	n.signer.Store(signer)
 	n.issuer.Store(ci)
-	if n.fed != nil {
-		n.fed.KeysChanged(ctx)
+	if f := n.federation(); f != nil {
+		f.KeysChanged(ctx)
 	}
 	return nil
 }

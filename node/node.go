@@ -52,7 +52,7 @@ type Node struct {
 	metrics *Metrics
 	now     func() time.Time
 	rand    io.Reader
-	fed     Federation
+	fed     atomic.Pointer[fedBox] // set once connected, from another goroutine
 
 	keyMu     sync.Mutex // serialises key changes
 	keys      *keyring
@@ -133,8 +133,20 @@ func EncKey(ctx context.Context, db *store.DB, kek *seal.Key) (*trust.Key, error
 	return &trust.Key{Public: &kr.enc.PublicKey}, nil
 }
 
-// SetFederation attaches the federation layer. Call before Run.
-func (n *Node) SetFederation(f Federation) { n.fed = f }
+// fedBox holds a Federation so it can be swapped atomically.
+type fedBox struct{ Federation }
+
+// SetFederation attaches the federation layer. It may be called while the
+// node serves: the federation connects in the background.
+func (n *Node) SetFederation(f Federation) { n.fed.Store(&fedBox{f}) }
+
+// federation returns the attached federation layer, or nil.
+func (n *Node) federation() Federation {
+	if b := n.fed.Load(); b != nil {
+		return b.Federation
+	}
+	return nil
+}
 
 // Province is the node's province id.
 func (n *Node) Province() string { return n.cfg.Province }

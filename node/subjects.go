@@ -224,8 +224,8 @@ func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 	}
 	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
 	n.metrics.Revoked.Add(float64(len(rev.Entries)))
-	if n.fed != nil {
-		n.fed.RevocationsPending(ctx)
+	if f := n.federation(); f != nil {
+		f.RevocationsPending(ctx)
 	}
 }
 
