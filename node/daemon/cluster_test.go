@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"encoding/json"
 	"io"
@@ -112,17 +113,17 @@ func (f *fedTest) verify(i int, code string) string {
 func (f *fedTest) eventually(i int, code, want string) time.Duration {
 	f.t.Helper()
 	start := time.Now()
-	deadline := start.Add(15 * time.Second)
-	for {
-		got := f.verify(i, code)
-		if got == want {
-			return time.Since(start)
+	var got string
+	err := poll(15*time.Second, 10*time.Millisecond, func() error {
+		if got = f.verify(i, code); got != want {
+			return fmt.Errorf("verify says %q, want %q", got, want)
 		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("%s: verify says %q, want %q", f.c.Configs[i].Province, got, want)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
+		return nil
+	})
+	if err != nil {
+		f.t.Fatalf("%s: %v", f.c.Configs[i].Province, err)
 	}
+	return time.Since(start)
 }
 
 func (f *fedTest) setStatus(i int, subject, status string) {
@@ -292,20 +293,19 @@ func mustEnrol(t *testing.T, f *fedTest, i int) string {
 
 func waitMetric(t *testing.T, d *daemon.Daemon, series string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err := poll(10*time.Second, 20*time.Millisecond, func() error {
 		resp, err := http.Get(d.URL + "/metrics")
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(b), series) {
-			return
+		if !strings.Contains(string(b), series) {
+			return fmt.Errorf("metric %s never appeared", series)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metric %s never appeared", series)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a deadline-bounded wait
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

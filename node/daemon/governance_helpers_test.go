@@ -235,16 +235,28 @@ func metricSum(t *testing.T, d *daemon.Daemon, prefix, except string) float64 {
 // waitFor polls cond until it returns nil, failing the test after 15 s.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	if err := poll(15*time.Second, 10*time.Millisecond, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// poll checks cond every interval until it returns nil or timeout passes,
+// and returns cond's last error: the one wait every test here uses.
+func poll(timeout, interval time.Duration, cond func() error) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
+		select {
+		case <-deadline.C:
+			return err
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
 	}
 }
 
