@@ -68,14 +68,18 @@ func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupR
 	req := trust.LookupRequest{Issuer: n.cfg.Province, To: home, JTI: jti, LegalBasis: in.LegalBasis,
 		CaseID: in.CaseID, IssuedAt: now.Unix(), Nonce: nonce}
 	if err := req.Validate(); err != nil {
-		return LookupResult{}, Errorf(EInvalid, "%s", strings.TrimPrefix(err.Error(), string(trust.ReasonOf(err))+": "))
+		msg := err.Error()
+		if te := (*trust.Error)(nil); errors.As(err, &te) {
+			msg = te.Detail
+		}
+		return LookupResult{}, Errorf(EInvalid, "%s", msg)
+	}
+	if !n.activeMember(home) {
+		return LookupResult{}, Errorf(EInvalid, "%s is not an active member of the federation", home)
 	}
 	peers := n.peers.Load()
 	if peers == nil {
 		return LookupResult{}, Errorf(EUnavailable, "%v; try again later", errNoPeers)
-	}
-	if !n.activeMember(home) {
-		return LookupResult{}, Errorf(EInvalid, "%s is not an active member of the federation", home)
 	}
 	ks, err := n.peerKeys(home)
 	if err != nil || ks.EncKey == nil {

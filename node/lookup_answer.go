@@ -32,10 +32,10 @@ func (p *Peers) answer(asker string, raw []byte) []byte {
 	limited := !p.lookupLimit.allow(asker, now)
 	req, err := p.openRequest(asker, raw)
 	if req == nil {
-		if !limited {
+		if !limited { // beyond the rate, neither audited nor logged: a flood fills nothing
 			n.audit(ctx, actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
+			p.log.Warn("lookup request refused", "from", asker, "reason", string(trust.ReasonOf(err)))
 		}
-		p.log.Warn("lookup request refused", "from", asker, "reason", string(trust.ReasonOf(err)))
 		return nil
 	}
 	target := hashJTI(n.cfg.Province, req.JTI)

@@ -78,28 +78,32 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 }
 
 // Run serves lookups and receipts addressed to this node, and sends its
-// queued receipts, until ctx ends. While it runs the node asks its
-// lookups and queues its receipts through it.
+// queued receipts, until ctx ends (it then returns nil, or ctx's error if
+// it ended before serving began). While it runs the node asks its lookups
+// and queues its receipts through it.
 func (p *Peers) Run(ctx context.Context) error {
-	err := p.conn.ServeLookups(ctx, func(asker string, req []byte) (reply []byte) {
-		p.handle(func() { reply = p.answer(asker, req) })
-		return reply
-	})
-	if err != nil {
-		return err
-	}
-	if err := p.conn.ServeReceipts(ctx, func(verifier string, raw []byte) {
-		p.handle(func() { p.receive(verifier, raw) })
-	}); err != nil {
-		return err
-	}
-	p.n.peers.Store(p)
-	defer p.n.peers.CompareAndSwap(p, nil)
 	defer func() {
 		p.open.Lock()
 		p.closed = true
 		p.open.Unlock()
 	}()
+	if !p.retry(ctx, "lookups", func() error {
+		return p.conn.ServeLookups(ctx, func(asker string, req []byte) (reply []byte) {
+			p.handle(func() { reply = p.answer(asker, req) })
+			return reply
+		})
+	}) {
+		return ctx.Err()
+	}
+	if !p.retry(ctx, "receipts", func() error {
+		return p.conn.ServeReceipts(ctx, func(verifier string, raw []byte) {
+			p.handle(func() { p.receive(verifier, raw) })
+		})
+	}) {
+		return ctx.Err()
+	}
+	p.n.peers.Store(p)
+	defer p.n.peers.CompareAndSwap(p, nil)
 	t := time.NewTicker(p.ReceiptEvery)
 	defer t.Stop()
 	for {
@@ -108,6 +112,23 @@ func (p *Peers) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			p.sendReceipts(ctx)
+		}
+	}
+}
+
+// retry calls serve until it succeeds (a subscription can fail while
+// NATS reconnects) or ctx ends, and reports whether it succeeded.
+func (p *Peers) retry(ctx context.Context, what string, serve func() error) bool {
+	for {
+		err := serve()
+		if err == nil {
+			return true
+		}
+		p.log.Warn("not serving peers yet; retrying", "what", what, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (p *Peers) receive(verifier string, raw []byte) {
 	n := p.n
 	now := n.now()
 	if !p.receiptLimit.allow(verifier, now) {
-		p.log.Warn("verification receipt dropped: rate", "from", verifier)
+		p.log.Debug("verification receipt dropped: rate", "from", verifier)
 		return
 	}
 	ks, err := n.peerKeys(verifier)
@@ -176,16 +176,9 @@ func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID 
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	jtis, err := n.db.CodesOf(ctx, subjectID, maxCodesAsked)
+	byTarget, targets, err := n.codeTargets(ctx, subjectID)
 	if err != nil {
 		return nil, internal("foreign verifications", err)
-	}
-	byTarget := make(map[string]string, len(jtis))
-	targets := make([]string, 0, len(jtis))
-	for _, jti := range jtis {
-		h := hashJTI(n.cfg.Province, jti)
-		byTarget[h] = jti
-		targets = append(targets, h)
 	}
 	entries, err := n.db.AuditByTargets(ctx, actionPeerVerify, targets, maxVerificationsListed)
 	if err != nil {
@@ -202,4 +195,21 @@ func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID 
 			Reason: string(trust.ReasonOK), Valid: true, Province: province})
 	}
 	return out, nil
+}
+
+// codeTargets returns the audit targets (hashed code ids) of a resident's
+// recorded codes, and the code id behind each.
+func (n *Node) codeTargets(ctx context.Context, subjectID string) (map[string]string, []string, error) {
+	jtis, err := n.db.CodesOf(ctx, subjectID, maxCodesAsked)
+	if err != nil {
+		return nil, nil, err
+	}
+	byTarget := make(map[string]string, len(jtis))
+	targets := make([]string, 0, len(jtis))
+	for _, jti := range jtis {
+		h := hashJTI(n.cfg.Province, jti)
+		byTarget[h] = jti
+		targets = append(targets, h)
+	}
+	return byTarget, targets, nil
 }

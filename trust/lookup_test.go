@@ -245,3 +245,28 @@ func TestReplayCacheRefusesSecondUseAndOlderThanItself(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// FuzzOpenLookupRequest: whatever arrives on a lookup subject, Guangdong
+// accepts only a request from Shanghai, to itself, with a legal basis.
+func FuzzOpenLookupRequest(f *testing.F) {
+	fed := newTestFederation(f, testNow)
+	raw, err := SealLookupRequest(fed.SH.Active, lookupReq(f, fed.Now), &fed.GD.Enc.PublicKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add(raw[:len(raw)/2])
+	f.Add(strings.Replace(raw, ".", "..", 1))
+	f.Fuzz(func(t *testing.T, raw string) {
+		req, err := openAtGD(fed, raw, fed.Now)
+		if err != nil {
+			if req != nil && ReasonOf(err) != ReasonNoLegalBasis {
+				t.Fatalf("request returned with %v", err)
+			}
+			return
+		}
+		if req.Issuer != sh || req.To != gd || req.Validate() != nil {
+			t.Fatalf("accepted %+v", req)
+		}
+	})
+}
