@@ -40,9 +40,13 @@ func TestRequestLookupSkipsRepliesItDoesNotAccept(t *testing.T) {
 	sh := connect(t, s, "310000")
 	ctx := testCtx(t)
 	var askers recorder[string]
+	rogueAnswered := make(chan struct{})
 	if err := gd.ServeLookups(ctx, func(asker string, req []byte) []byte {
 		askers.add(asker)
-		time.Sleep(50 * time.Millisecond) // the rogue answers first
+		select { // the home node answers only after the rogue has
+		case <-rogueAnswered:
+		case <-time.After(10 * time.Second):
+		}
 		return append([]byte("answer to "), req...)
 	}); err != nil {
 		t.Fatal(err)
@@ -52,7 +56,11 @@ func TestRequestLookupSkipsRepliesItDoesNotAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rogue.Close()
-	if _, err := rogue.Subscribe("hcfed.demo.*.lookup.440000", func(m *nats.Msg) { _ = m.Respond([]byte("forged")) }); err != nil {
+	if _, err := rogue.Subscribe("hcfed.demo.*.lookup.440000", func(m *nats.Msg) {
+		_ = m.Respond([]byte("forged"))
+		_ = rogue.Flush()
+		close(rogueAnswered)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := rogue.Flush(); err != nil {

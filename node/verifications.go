@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
@@ -32,10 +33,11 @@ type VerificationRecord struct {
 	Province string    `json:"province"`
 }
 
-// Verifications tells a resident (or an operator) when and at what kind of
-// place their codes were verified by this node's scanners, from the audit
-// log: the resident's right to know how their code is used. Verifications
-// in other provinces are in those provinces' audit logs, not here.
+// Verifications tells a resident (or an operator) when, in which
+// province and at what kind of place their codes were verified: by this
+// node's scanners, from its audit log, and by other provinces' scanners,
+// from the receipts those provinces sent (ForeignVerifications). It is the
+// resident's right to know how their code is used. Newest first.
 func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
@@ -43,16 +45,9 @@ func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string)
 	if _, err := n.subject(ctx, subjectID); err != nil {
 		return nil, err
 	}
-	jtis, err := n.db.CodesOf(ctx, subjectID, maxCodesAsked)
+	byTarget, targets, err := n.codeTargets(ctx, subjectID)
 	if err != nil {
 		return nil, internal("verifications", err)
-	}
-	byTarget := make(map[string]string, len(jtis))
-	targets := make([]string, 0, len(jtis))
-	for _, jti := range jtis {
-		h := hashJTI(n.cfg.Province, jti)
-		byTarget[h] = jti
-		targets = append(targets, h)
 	}
 	entries, err := n.db.AuditByTargets(ctx, actionVerify, targets, maxVerificationsListed)
 	if err != nil {
@@ -67,5 +62,11 @@ func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string)
 		out = append(out, VerificationRecord{Time: e.Time, JTI: byTarget[e.Target], Place: d.Place,
 			Reason: string(d.Reason), Valid: d.Reason == trust.ReasonOK, Province: n.cfg.Province})
 	}
+	foreign, err := n.ForeignVerifications(ctx, p, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, foreign...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out, nil
 }

@@ -76,6 +76,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 			fmt.Fprintf(w, "  %d resident records (with their data keys), %d consent records, %d appeals\n", c.Subjects, c.Consents, c.Appeals)
 			fmt.Fprintf(w, "  %d code records, %d tokens, %d scanners\n", c.Codes, c.Tokens, c.Scanners)
 			fmt.Fprintf(w, "  %d keys (signing, root, encryption, content), %d cached peer statements, %d outbox rows\n", c.Keys, c.Statements, c.Revocations)
+			fmt.Fprintf(w, "  %d contact records obtained from other provinces by lookup\n", c.Lookups)
 			fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
 			if !yes {
 				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")

@@ -36,7 +36,7 @@ func (s *Server) verifications(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"verifications": list,
-		"note": "verifications by this province's scanners only; other provinces keep their own"})
+		"note": "verifications by this province's scanners and those other provinces reported; a report sent while this node was unreachable is missing"})
 }
 
 func (s *Server) appealsOf(c echo.Context) error {
