@@ -4,16 +4,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/trust"
 )
 
 func newInitCmd() *cobra.Command {
-	var province, name, dataDir, listen, federation string
+	var province, name, dataDir, listen, federation, trustList, trustSum string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new province node: KEK, keys, database, config file and an operator token",
@@ -25,7 +28,13 @@ func newInitCmd() *cobra.Command {
                node.db so that deleting a resident shreds every copy of
                node.db: keep it out of long-lived backups (docs/privacy.md)
   hcnode.yaml  a config file to run the node with 'hcnode serve --config'
-and prints an operator token once. It refuses to touch an initialised node.`,
+  root.pub.jwk the province root public key, for the federation operators
+and prints an operator token once. It refuses to touch an initialised node.
+
+With --trust-list FILE --trust-list-sha256 HEX it pins the federation's
+first trust list: the file must have exactly that SHA-256 (obtained from
+the operators out of band) and be validly signed by its own threshold of
+operators; it is copied to <data>/trustlist.json.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := config.Default(province)
 			cfg.Name, cfg.DataDir, cfg.Listen, cfg.Federation = name, dataDir, listen, federation
@@ -34,6 +43,17 @@ and prints an operator token once. It refuses to touch an initialised node.`,
 				return err
 			}
 			cfg.DataDir = abs
+			var pinned *trust.ParsedTrustList
+			if trustList != "" || trustSum != "" {
+				if pinned, err = pinTrustList(trustList, trustSum); err != nil {
+					return err
+				}
+				if cmd.Flags().Changed("federation") && federation != pinned.Federation {
+					return fmt.Errorf("--federation %s, but the trust list is of federation %s", federation, pinned.Federation)
+				}
+				cfg.Federation = pinned.Federation
+				cfg.Trust.ListFile, cfg.Trust.ListSHA256 = filepath.Join(abs, "trustlist.json"), pinned.SHA256()
+			}
 			if ok, err := daemon.Initialized(cmd.Context(), cfg); err != nil {
 				return err
 			} else if ok {
@@ -42,6 +62,11 @@ and prints an operator token once. It refuses to touch an initialised node.`,
 			tok, err := daemon.Init(cmd.Context(), cfg)
 			if err != nil {
 				return err
+			}
+			if pinned != nil {
+				if err := os.WriteFile(cfg.Trust.ListFile, pinned.Raw, 0o644); err != nil {
+					return err
+				}
 			}
 			cfgPath := filepath.Join(abs, "hcnode.yaml")
 			if err := writeConfig(cfgPath, cfg); err != nil {
@@ -52,6 +77,13 @@ and prints an operator token once. It refuses to touch an initialised node.`,
 			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s (back it up; without it the keys are lost)\n", cfgPath, cfg.KEKPath())
 			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
 			fmt.Fprintf(out, "  operator token: %s\n  (shown once; stored only as a hash)\n", tok)
+			if pinned != nil {
+				fmt.Fprintf(out, "  trust list:     version %d of federation %s pinned (sha256 %s)\n", pinned.Version, pinned.Federation, pinned.SHA256())
+				if _, listed := pinned.Members[province]; !listed {
+					fmt.Fprintf(out, "  NOTE: the trust list does not name %s yet: other provinces will not accept its codes\n"+
+						"  until the operators add it with the root key above.\n", province)
+				}
+			}
 			fmt.Fprintf(out, "Start it with: hcnode serve --config %s\n", cfgPath)
 			return nil
 		},
@@ -61,6 +93,8 @@ and prints an operator token once. It refuses to touch an initialised node.`,
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory to create (required)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	cmd.Flags().StringVar(&federation, "federation", "demo", "federation id")
+	cmd.Flags().StringVar(&trustList, "trust-list", "", "the federation's first trust list, to pin")
+	cmd.Flags().StringVar(&trustSum, "trust-list-sha256", "", "its SHA-256, from the operators (required with --trust-list)")
 	_ = cmd.MarkFlagRequired("province")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
@@ -72,4 +106,24 @@ func writeConfig(path string, cfg config.Config) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
+}
+
+// pinTrustList checks a trust list given at install: its hash is the one
+// the operators published, and it is signed by its own threshold.
+func pinTrustList(path, sum string) (*trust.ParsedTrustList, error) {
+	if path == "" || sum == "" {
+		return nil, fmt.Errorf("--trust-list and --trust-list-sha256 go together")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := trust.ParseTrustList(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := trust.AcceptTrustList(nil, p, strings.ToLower(sum), time.Now()); err != nil {
+		return nil, fmt.Errorf("refusing to pin %s: %w", path, err)
+	}
+	return p, nil
 }
