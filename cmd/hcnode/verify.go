@@ -9,9 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/node"
-	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/seal"
-	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -37,19 +35,15 @@ the code is not valid.`,
 				}
 			}
 			code = strings.TrimSpace(code)
-			cfg, err := config.Load(cfgPath)
-			if err != nil {
-				return err
-			}
-			kek, err := seal.LoadKEK(cfg.KEKPath())
-			if err != nil {
-				return err
-			}
-			db, err := store.Open(cmd.Context(), cfg.DBPath())
+			db, cfg, err := openStore(cmd, cfgPath)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			kek, err := seal.LoadKEK(cfg.KEKPath())
+			if err != nil {
+				return err
+			}
 			now := time.Now()
 			st, err := node.OfflineState(cmd.Context(), db, kek, cfg, now)
 			if err != nil {

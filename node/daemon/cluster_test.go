@@ -126,6 +126,18 @@ func (f *fedTest) eventually(i int, code, want string) time.Duration {
 	return time.Since(start)
 }
 
+// unreachableNATS is a NATS URL where nothing listens.
+var unreachableNATS = []string{"nats://127.0.0.1:1"}
+
+// restartWithNATS restarts province i talking to the NATS servers at urls.
+func (f *fedTest) restartWithNATS(i int, urls []string) {
+	f.t.Helper()
+	f.c.Configs[i].NATS.URLs = urls
+	if err := f.c.Restart(context.Background(), i); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func (f *fedTest) setStatus(i int, subject, status string) {
 	f.t.Helper()
 	if st := f.call(i, "PUT", "/v1/subjects/"+subject+"/status", f.c.Tokens[i], map[string]string{"status": status}, nil); st != 200 {
@@ -209,10 +221,7 @@ func TestNodeRestartedWithoutNATSVerifiesFromCache(t *testing.T) {
 	f.eventually(1, revoked, "revoked")
 	f.eventually(1, valid, "ok")
 	// NATS goes away; Shanghai restarts and has only its database.
-	f.c.Configs[1].NATS.URLs = []string{"nats://127.0.0.1:1"}
-	if err := f.c.Restart(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
+	f.restartWithNATS(1, unreachableNATS)
 	if got := f.verify(1, valid); got != "ok" {
 		t.Fatalf("valid Guangdong code in Shanghai without NATS: %s", got)
 	}
@@ -233,10 +242,7 @@ func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T)
 	// Guangdong loses NATS, so the status change is committed to its
 	// outbox but cannot be published; then it stops.
 	good := f.c.Configs[0].NATS.URLs
-	f.c.Configs[0].NATS.URLs = []string{"nats://127.0.0.1:1"}
-	if err := f.c.Restart(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
+	f.restartWithNATS(0, unreachableNATS)
 	f.setStatus(0, subject, "red")
 	if got := f.verify(0, code); got != "revoked" {
 		t.Fatalf("home node: %s", got)
@@ -247,10 +253,7 @@ func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T)
 	if got := f.verify(1, code); got != "ok" {
 		t.Fatalf("the revocation reached Shanghai without NATS? %s", got)
 	}
-	f.c.Configs[0].NATS.URLs = good
-	if err := f.c.Restart(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
+	f.restartWithNATS(0, good)
 	f.eventually(1, code, "revoked")
 	f.eventually(2, code, "revoked")
 }

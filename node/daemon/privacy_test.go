@@ -10,31 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 )
-
-// lockedBuffer collects the cluster's logs from every goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]byte(nil), l.b.Bytes()...)
-}
 
 // idWithCheck completes 17 digits with their GB 11643 check character.
 func idWithCheck(base string) string {
@@ -59,7 +40,7 @@ type person struct{ name, id, phone string }
 // numbers: none may appear.
 func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir, Provinces: threeProvinces,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Configure: func(cfg *config.Config) {
@@ -129,7 +110,7 @@ func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
 			t.Errorf("no %s file was searched: this test checks less than it says", want)
 		}
 	}
-	l := logs.Bytes()
+	l := []byte(logs.String())
 	if len(l) == 0 {
 		t.Fatal("no logs captured: the log check checked nothing")
 	}
