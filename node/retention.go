@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -13,15 +15,21 @@ type Retention struct {
 	Revocations int `json:"revocations"`
 	Subjects    int `json:"subjects"`
 	Lookups     int `json:"lookups"`
+	Audit       int `json:"audit"`
 }
 
 // Retain deletes what is past its retention period (seed rule 8): the
 // bookkeeping of codes expired longer than privacy.retention.codes, outbox
 // revocations whose codes have all expired, contact data obtained from
-// other provinces once its privacy.retention.lookups ends, and subjects
+// other provinces once its privacy.retention.lookups ends, subjects
 // past their retention date — those are revoked and crypto-shredded
-// exactly as when a resident deletes their own record. It runs in the
-// periodic tick.
+// exactly as when a resident deletes their own record — and audit entries
+// older than privacy.retention.audit (store.PruneAudit, which keeps the
+// chain verifiable from an anchor). It runs in the periodic tick.
+//
+// An audit chain that does not verify is not pruned: it is kept whole as
+// evidence and logged as an error, and the rest of the pass, and the tick,
+// go on. A non-positive privacy.retention.audit keeps the log whole.
 func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	var r Retention
 	now := n.now()
@@ -50,11 +58,22 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 		n.audit(ctx, "system", "subject.retention_delete", id, map[string]any{"revoked": revCount(rev)})
 		r.Subjects++
 	}
+	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {
+		r.Audit, err = n.db.PruneAudit(ctx, now.Add(-keep))
+		switch {
+		case errors.Is(err, store.ErrAuditBroken):
+			n.log.Error("audit log not pruned: its chain does not verify", "err", err)
+		case err != nil:
+			return r, err
+		}
+	}
 	n.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
 	n.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
 	n.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
-	if r.Codes+r.Subjects+r.Revocations+r.Lookups > 0 {
-		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations, "lookups", r.Lookups)
+	n.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
+	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Audit > 0 {
+		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
+			"lookups", r.Lookups, "audit", r.Audit)
 	}
 	return r, nil
 }

@@ -7,10 +7,12 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // auditHeadKey is the meta row holding the chain head, "<seq>:<hex hash>",
@@ -18,6 +20,19 @@ import (
 // the last row is what reveals a truncated tail, which the links alone
 // cannot.
 const auditHeadKey = reservedMeta + "audit.head"
+
+// auditAnchorKey is the meta row holding the chain anchor, "<seq>:<hex
+// hash>": the last entry PruneAudit deleted, which the first remaining entry
+// links to. It is absent until the first prune.
+const auditAnchorKey = reservedMeta + "audit.anchor"
+
+// The entry PruneAudit appends names the anchor it moved to, so that the
+// anchor is covered by the chain itself. AppendAudit refuses the action:
+// only a prune writes one.
+const (
+	auditPruneActor  = "system"
+	auditPruneAction = "audit.prune"
+)
 
 // auditGenesis is the Prev of the first entry.
 var auditGenesis = make([]byte, sha256.Size)
@@ -62,6 +77,9 @@ func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error 
 		if e.Time.IsZero() || e.Actor == "" || e.Action == "" {
 			return invalid(op, "missing time, actor or action")
 		}
+		if e.Action == auditPruneAction {
+			return invalid(op, "action "+auditPruneAction+" is written by PruneAudit only")
+		}
 	}
 	if len(entries) == 0 {
 		return nil
@@ -80,10 +98,11 @@ func appendAudit(bt *batchTx, entries []AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	seq, prev, err := readAuditHead(row)
+	head, err := readAuditMark(row)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
+	seq, prev := head.seq, head.hash
 	for _, e := range entries {
 		seq++
 		e.Seq, e.Prev = seq, prev
@@ -96,62 +115,243 @@ func appendAudit(bt *batchTx, entries []AuditEntry) error {
 		prev = e.Hash
 	}
 	_, err = bt.exec(`INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, auditHeadKey, formatAuditHead(seq, prev))
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, auditHeadKey, auditMark{seq, prev}.String())
 	return wrap(op, err)
 }
 
+// PruneAudit deletes the oldest audit entries whose time is before
+// before, for audit-log retention (privacy.retention.audit), and returns
+// how many went. It deletes a prefix of the chain only: it stops at the
+// first entry not yet due, so an entry timed out of order waits for those
+// before it, and it never deletes the newest entry.
+//
+// In the same transaction it moves the chain anchor to the last deleted
+// entry and appends an audit.prune entry naming that anchor, timed at the
+// newest entry or at before, whichever is later (the store has no clock).
+// The prefix is verified before anything is deleted: if it does not
+// verify, PruneAudit deletes nothing and returns the *AuditError, so
+// retention never erases the evidence of tampering.
+func (db *DB) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	var n int
+	err := db.write(ctx, "prune audit", func(tx *sql.Tx) error {
+		var err error
+		n, err = pruneAudit(&batchTx{tx: tx, stmts: make(map[string]*sql.Stmt)}, before)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// pruneAudit does PruneAudit's work in bt's transaction.
+func pruneAudit(bt *batchTx, before time.Time) (int, error) {
+	q := func(query string, args ...any) *sql.Row { return bt.tx.QueryRow(query, args...) }
+	head, anchor, err := readAuditMarks(q)
+	if err != nil {
+		return 0, err
+	}
+	// keep is the oldest entry kept: the first one not yet due, or the newest.
+	keep := head.seq
+	var fresh int64
+	switch err := q(`SELECT seq FROM audit WHERE seq > ? AND time >= ? ORDER BY seq LIMIT 1`,
+		int64(anchor.seq), nanos(before)).Scan(&fresh); {
+	case err == nil:
+		keep = min(keep, uint64(fresh))
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, err
+	}
+	if keep <= anchor.seq+1 {
+		return 0, nil
+	}
+	to, err := verifyAuditPrefix(bt.tx, anchor, keep)
+	if err != nil {
+		return 0, err
+	}
+	var newest int64
+	if err := q(`SELECT time FROM audit WHERE seq = ?`, int64(head.seq)).Scan(&newest); err != nil {
+		return 0, err
+	}
+	if _, err := bt.exec(`INSERT INTO audit_prune_guard (one) VALUES (1)`); err != nil {
+		return 0, err
+	}
+	res, err := bt.exec(`DELETE FROM audit WHERE seq > ? AND seq <= ?`, int64(anchor.seq), int64(to.seq))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := bt.exec(`DELETE FROM audit_prune_guard`); err != nil {
+		return 0, err
+	}
+	if _, err := bt.exec(`INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, auditAnchorKey, to.String()); err != nil {
+		return 0, err
+	}
+	detail, err := json.Marshal(auditPruned{Through: to.seq, Hash: hex.EncodeToString(to.hash), Before: before.UTC()})
+	if err != nil {
+		return 0, err
+	}
+	at := fromNanos(newest)
+	if before.After(at) {
+		at = before
+	}
+	return int(n), appendAudit(bt, []AuditEntry{{Time: at, Actor: auditPruneActor, Action: auditPruneAction, Detail: string(detail)}})
+}
+
+// verifyAuditPrefix walks the chain from anchor through keep, the first
+// entry to be kept, and returns the mark of the entry before keep: the new
+// anchor.
+func verifyAuditPrefix(tx *sql.Tx, anchor auditMark, keep uint64) (auditMark, error) {
+	rows, err := tx.Query(`SELECT `+auditColumns+` FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq`,
+		int64(anchor.seq), int64(keep))
+	if err != nil {
+		return auditMark{}, err
+	}
+	defer rows.Close()
+	w := newAuditWalk(anchor)
+	to := anchor
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return auditMark{}, err
+		}
+		if err := w.step(e); err != nil {
+			return auditMark{}, err
+		}
+		if e.Seq < keep {
+			to = auditMark{e.Seq, e.Hash}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return auditMark{}, err
+	}
+	if w.next != keep+1 {
+		return auditMark{}, &AuditError{Seq: w.next, Reason: "entry missing before the retention cut"}
+	}
+	return to, nil
+}
+
+// auditPruned is the Detail of an audit.prune entry.
+type auditPruned struct {
+	Through uint64    `json:"through"` // the new anchor's seq
+	Hash    string    `json:"hash"`    // and its hash, in hex
+	Before  time.Time `json:"before"`  // the retention cut
+}
+
+// parseAuditPruned reads the anchor an audit.prune entry names.
+func parseAuditPruned(detail string) (auditMark, error) {
+	var p auditPruned
+	if err := json.Unmarshal([]byte(detail), &p); err != nil {
+		return auditMark{}, err
+	}
+	h, err := hex.DecodeString(p.Hash)
+	if err != nil || len(h) != sha256.Size || p.Through == 0 {
+		return auditMark{}, errors.New("bad anchor")
+	}
+	return auditMark{p.Through, h}, nil
+}
+
 // VerifyAudit recomputes the chain and reports the first broken link:
-// an edited, deleted, reordered or truncated entry.
+// an edited, deleted, reordered or truncated entry, or oldest entries
+// deleted other than by PruneAudit.
+//
+// The chain starts at the anchor PruneAudit left (the genesis value before
+// any prune): the first entry must follow it in seq and link to its hash,
+// and the newest audit.prune entry in the chain must name that very
+// anchor, so an anchor moved to hide a deletion is reported too.
 //
 // It returns how many entries verified before the first failure (all of
 // them on success) and, for a broken chain, an *AuditError wrapping
 // ErrAuditBroken. The whole check reads one snapshot, so appends running
 // meanwhile do not disturb it.
 func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
+	const op = "verify audit"
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, wrap("verify audit", err)
+		return 0, wrap(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	headSeq, headHash, err := readAuditHead(tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, auditHeadKey))
+	q := func(query string, args ...any) *sql.Row { return tx.QueryRowContext(ctx, query, args...) }
+	head, anchor, err := readAuditMarks(q)
 	if err != nil {
-		return 0, wrap("verify audit", err)
+		return 0, wrap(op, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq`)
 	if err != nil {
-		return 0, wrap("verify audit", err)
+		return 0, wrap(op, err)
 	}
 	defer rows.Close()
-	n, last := 0, auditGenesis
+	w := newAuditWalk(anchor)
 	for rows.Next() {
 		e, err := scanAudit(rows)
 		if err != nil {
-			return n, wrap("verify audit", err)
+			return w.count(), wrap(op, err)
 		}
-		want := uint64(n) + 1
-		switch {
-		case e.Seq != want:
-			return n, &AuditError{Seq: want, Reason: "entry missing or out of order"}
-		case !bytes.Equal(e.Prev, last):
-			return n, &AuditError{Seq: e.Seq, Reason: "link to the previous entry broken"}
-		case !bytes.Equal(auditHash(e), e.Hash):
-			return n, &AuditError{Seq: e.Seq, Reason: "entry altered"}
+		if err := w.step(e); err != nil {
+			return w.count(), err
 		}
-		last = e.Hash
-		n++
 	}
 	if err := rows.Err(); err != nil {
-		return n, wrap("verify audit", err)
+		return w.count(), wrap(op, err)
 	}
+	n, end := w.count(), w.next-1
 	switch {
-	case headSeq > uint64(n):
-		return n, &AuditError{Seq: uint64(n) + 1, Reason: fmt.Sprintf("log truncated: head is seq %d", headSeq)}
-	case headSeq < uint64(n):
-		return int(headSeq), &AuditError{Seq: headSeq + 1, Reason: "entries beyond the recorded head"}
-	case !bytes.Equal(headHash, last):
-		return max(n-1, 0), &AuditError{Seq: headSeq, Reason: "last entry does not match the recorded head"}
+	case head.seq > end:
+		return n, &AuditError{Seq: end + 1, Reason: fmt.Sprintf("log truncated: head is seq %d", head.seq)}
+	case head.seq < end:
+		return int(max(head.seq, anchor.seq) - anchor.seq), &AuditError{Seq: head.seq + 1, Reason: "entries beyond the recorded head"}
+	case !bytes.Equal(head.hash, w.last):
+		return max(n-1, 0), &AuditError{Seq: head.seq, Reason: "last entry does not match the recorded head"}
+	case w.pruned.seq != anchor.seq || !bytes.Equal(w.pruned.hash, anchor.hash):
+		return 0, &AuditError{Seq: anchor.seq + 1, Reason: fmt.Sprintf(
+			"anchor at seq %d is not the one the last audit.prune entry recorded (seq %d)", anchor.seq, w.pruned.seq)}
 	}
 	return n, nil
+}
+
+// auditWalk follows the chain entry by entry from a mark: the anchor, or
+// the genesis value.
+type auditWalk struct {
+	from   auditMark
+	next   uint64    // the seq the next entry must have
+	last   []byte    // the hash the next entry must link to
+	pruned auditMark // the anchor named by the newest audit.prune entry seen
+}
+
+func newAuditWalk(from auditMark) *auditWalk {
+	return &auditWalk{from: from, next: from.seq + 1, last: from.hash, pruned: auditMark{0, auditGenesis}}
+}
+
+// count is how many entries verified so far.
+func (w *auditWalk) count() int { return int(w.next - w.from.seq - 1) }
+
+// step checks that e is the next entry of the chain.
+func (w *auditWalk) step(e AuditEntry) error {
+	first := w.next == w.from.seq+1
+	switch {
+	case first && e.Seq < w.next:
+		return &AuditError{Seq: e.Seq, Reason: fmt.Sprintf("entry at or before the anchor (seq %d)", w.from.seq)}
+	case e.Seq != w.next:
+		return &AuditError{Seq: w.next, Reason: "entry missing or out of order"}
+	case first && !bytes.Equal(e.Prev, w.last):
+		return &AuditError{Seq: e.Seq, Reason: "first entry does not link to the anchor"}
+	case !bytes.Equal(e.Prev, w.last):
+		return &AuditError{Seq: e.Seq, Reason: "link to the previous entry broken"}
+	case !bytes.Equal(auditHash(e), e.Hash):
+		return &AuditError{Seq: e.Seq, Reason: "entry altered"}
+	}
+	if e.Actor == auditPruneActor && e.Action == auditPruneAction {
+		m, err := parseAuditPruned(e.Detail)
+		if err != nil || m.seq >= e.Seq {
+			return &AuditError{Seq: e.Seq, Reason: "audit.prune entry malformed"}
+		}
+		w.pruned = m
+	}
+	w.next, w.last = e.Seq+1, e.Hash
+	return nil
 }
 
 // AuditEntries lists up to limit entries with seq greater than after, in
@@ -220,25 +420,42 @@ func auditHash(e AuditEntry) []byte {
 	return h.Sum(nil)
 }
 
-func formatAuditHead(seq uint64, hash []byte) string {
-	return strconv.FormatUint(seq, 10) + ":" + hex.EncodeToString(hash)
+// auditMark is a position in the chain, the head or the anchor: a seq and
+// the hash of the entry at it, stored in meta as "<seq>:<hex hash>".
+type auditMark struct {
+	seq  uint64
+	hash []byte
 }
 
-// readAuditHead reads the chain head from its meta row: seq 0 and the
-// genesis hash when the log is empty.
-func readAuditHead(row *sql.Row) (uint64, []byte, error) {
+func (m auditMark) String() string {
+	return strconv.FormatUint(m.seq, 10) + ":" + hex.EncodeToString(m.hash)
+}
+
+// readAuditMarks reads the chain head and anchor with q, in one snapshot.
+func readAuditMarks(q func(query string, args ...any) *sql.Row) (head, anchor auditMark, err error) {
+	const query = `SELECT value FROM meta WHERE key = ?`
+	if head, err = readAuditMark(q(query, auditHeadKey)); err != nil {
+		return head, anchor, err
+	}
+	anchor, err = readAuditMark(q(query, auditAnchorKey))
+	return head, anchor, err
+}
+
+// readAuditMark reads a chain mark from its meta row: seq 0 and the
+// genesis hash when the row is absent (an empty or never pruned log).
+func readAuditMark(row *sql.Row) (auditMark, error) {
 	var v string
 	switch err := row.Scan(&v); {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, auditGenesis, nil
+		return auditMark{0, auditGenesis}, nil
 	case err != nil:
-		return 0, nil, err
+		return auditMark{}, err
 	}
 	s, h, ok := strings.Cut(v, ":")
 	seq, err1 := strconv.ParseUint(s, 10, 63)
 	hash, err2 := hex.DecodeString(h)
 	if !ok || err1 != nil || err2 != nil || len(hash) != sha256.Size {
-		return 0, nil, fmt.Errorf("audit head malformed: %w", ErrAuditBroken)
+		return auditMark{}, fmt.Errorf("audit head or anchor malformed: %w", ErrAuditBroken)
 	}
-	return seq, hash, nil
+	return auditMark{seq, hash}, nil
 }

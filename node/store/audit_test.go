@@ -220,3 +220,256 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 		})
 	}
 }
+
+// pruneAt prunes every entry timed before t0+cut, failing the test on error.
+func pruneAt(t *testing.T, db *DB, cut time.Duration) int {
+	t.Helper()
+	n, err := db.PruneAudit(t.Context(), t0.Add(cut))
+	if err != nil {
+		t.Fatalf("PruneAudit: %v", err)
+	}
+	return n
+}
+
+// wantVerified checks that VerifyAudit passes with n entries.
+func wantVerified(t *testing.T, db *DB, n int) {
+	t.Helper()
+	if got, err := db.VerifyAudit(t.Context()); err != nil || got != n {
+		t.Fatalf("VerifyAudit = %d, %v; want %d, nil", got, err, n)
+	}
+}
+
+func TestPruneAuditDeletesDueEntriesAndTheRestVerifiesFromTheAnchor(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	appendEntries(t, db, 8) // t0 .. t0+7s
+	es, err := db.AuditEntries(ctx, 0, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pruneAt(t, db, 5*time.Second); n != 5 {
+		t.Fatalf("PruneAudit deleted %d, want 5 (seq 1-5)", n)
+	}
+	wantVerified(t, db, 4) // seq 6-8 and the audit.prune entry
+	if v, err := db.GetMeta(ctx, auditAnchorKey); err != nil || v != (auditMark{5, es[4].Hash}).String() {
+		t.Errorf("anchor = %q, %v; want seq 5 and its hash", v, err)
+	}
+	rest, err := db.AuditEntries(ctx, 0, 10)
+	if err != nil || len(rest) != 4 || rest[0].Seq != 6 || !bytes.Equal(rest[0].Prev, es[4].Hash) {
+		t.Fatalf("entries after prune = %+v, %v", rest, err)
+	}
+	p := rest[3]
+	if p.Seq != 9 || p.Actor != auditPruneActor || p.Action != auditPruneAction || !p.Time.Equal(t0.Add(7*time.Second)) {
+		t.Errorf("prune entry = %+v; want seq 9 audit.prune timed at the newest entry", p)
+	}
+	if m, err := parseAuditPruned(p.Detail); err != nil || m.seq != 5 || !bytes.Equal(m.hash, es[4].Hash) {
+		t.Errorf("prune entry names %+v, %v; want the anchor", m, err)
+	}
+	// Nothing more is due: a second pass deletes nothing and records nothing.
+	if n := pruneAt(t, db, 5*time.Second); n != 0 {
+		t.Errorf("second PruneAudit deleted %d", n)
+	}
+	wantVerified(t, db, 4)
+}
+
+func TestPruneAuditKeepsTheNewestEntry(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	if n := pruneAt(t, db, time.Hour); n != 0 {
+		t.Fatalf("PruneAudit of an empty log deleted %d", n)
+	}
+	appendEntries(t, db, 1)
+	if n := pruneAt(t, db, time.Hour); n != 0 {
+		t.Fatalf("PruneAudit of a one-entry log deleted %d", n)
+	}
+	appendEntries(t, db, 2) // seq 2 and 3, at t0 and t0+1s
+	if n := pruneAt(t, db, time.Hour); n != 2 {
+		t.Fatalf("PruneAudit deleted %d, want 2", n)
+	}
+	es, err := db.AuditEntries(t.Context(), 0, 10)
+	if err != nil || len(es) != 2 || es[0].Seq != 3 || es[1].Action != auditPruneAction || !es[1].Time.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("entries = %+v, %v; want seq 3 kept and the prune entry, timed at the cut", es, err)
+	}
+	// Later, everything is due: only the newest (the last prune entry) stays.
+	if n := pruneAt(t, db, 2*time.Hour); n != 1 {
+		t.Fatalf("second PruneAudit deleted %d, want 1", n)
+	}
+	wantVerified(t, db, 2)
+}
+
+func TestPruneAuditStopsAtTheFirstEntryNotYetDue(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	var batch []AuditEntry
+	for _, s := range []int{0, 10, 1, 2} { // seq 2 is timed out of order
+		batch = append(batch, AuditEntry{Time: t0.Add(time.Duration(s) * time.Second), Actor: "system", Action: "key.rotate"})
+	}
+	if err := db.AppendAuditBatch(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := pruneAt(t, db, 5*time.Second); n != 1 {
+		t.Fatalf("PruneAudit deleted %d, want only seq 1: the chain is cut at a prefix", n)
+	}
+	wantVerified(t, db, 4)
+}
+
+func TestPruneAuditRefusesAChainThatDoesNotVerify(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	appendEntries(t, db, 4)
+	raw := rawDB(t, path)
+	mustExec(t, raw, `DROP TRIGGER audit_no_update`, `UPDATE audit SET detail = '{}' WHERE seq = 2`)
+	n, err := db.PruneAudit(t.Context(), t0.Add(time.Hour))
+	var ae *AuditError
+	if !errors.As(err, &ae) || ae.Seq != 2 || n != 0 {
+		t.Fatalf("PruneAudit over an edited entry = %d, %v; want an *AuditError at seq 2", n, err)
+	}
+	if got := count(t, db, `SELECT COUNT(*) FROM audit`); got != 4 {
+		t.Errorf("%d entries left, want all 4 kept as evidence", got)
+	}
+	if _, err := db.GetMeta(t.Context(), auditAnchorKey); !errors.Is(err, ErrNotFound) {
+		t.Errorf("anchor after a refused prune: %v", err)
+	}
+}
+
+func TestAuditDeleteIsRefusedExceptThroughPruneAudit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	appendEntries(t, db, 4)
+	pruneAt(t, db, 2*time.Second)
+	for _, q := range []string{`DELETE FROM audit WHERE seq = 3`, `DELETE FROM audit`} {
+		if _, err := db.w.Exec(q); err == nil {
+			t.Errorf("%s: accepted", q)
+		}
+	}
+	if got := count(t, db, `SELECT COUNT(*) FROM audit_prune_guard`); got != 0 {
+		t.Errorf("PruneAudit left its guard behind (%d rows)", got)
+	}
+	// Even with the guard set, the newest entry cannot go.
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // the test only probes the trigger
+	if _, err := tx.Exec(`INSERT INTO audit_prune_guard (one) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)`); err == nil {
+		t.Error("deleting the newest entry with the guard set: accepted")
+	}
+	tx.Rollback() //nolint:errcheck // release the writer
+	wantErr(t, db.SetMeta(ctx, auditAnchorKey, "0:00"), ErrInvalid)
+	wantErr(t, db.AppendAudit(ctx, AuditEntry{Time: t0, Actor: auditPruneActor, Action: auditPruneAction,
+		Detail: `{"through":1,"hash":"00"}`}), ErrInvalid)
+	wantVerified(t, db, 3) // seq 3, 4 and the prune entry
+}
+
+func TestAppendAfterPruneChainsOntoTheHead(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	appendEntries(t, db, 5)
+	pruneAt(t, db, 3*time.Second) // seq 1-3 go; 4, 5 and the prune entry (6) stay
+	appendEntries(t, db, 2)
+	wantVerified(t, db, 5)
+	es, err := db.AuditEntries(ctx, 5, 10)
+	if err != nil || len(es) != 3 || es[1].Seq != 7 || !bytes.Equal(es[1].Prev, es[0].Hash) {
+		t.Fatalf("entries after the prune entry = %+v, %v", es, err)
+	}
+	// A restart and a second prune continue the same chain.
+	db.Close()
+	db = openAt(t, path)
+	if n := pruneAt(t, db, time.Hour); n != 4 {
+		t.Fatalf("second PruneAudit deleted %d, want 4 (seq 4-7)", n)
+	}
+	appendEntries(t, db, 1)
+	wantVerified(t, db, 3) // seq 8, the second prune entry (9) and 10
+}
+
+func TestVerifyAuditDetectsTamperingAfterPrune(t *testing.T) {
+	t.Parallel()
+	// 8 entries, seq 1-3 pruned (anchor at 3), the prune entry at seq 9.
+	db, pristine := openTestDB(t)
+	appendEntries(t, db, 8)
+	es, err := db.AuditEntries(t.Context(), 0, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruneAt(t, db, 3*time.Second)
+	wantVerified(t, db, 6)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setAnchor := func(t *testing.T, raw *sql.DB, m auditMark) {
+		t.Helper()
+		if _, err := raw.Exec(`UPDATE meta SET value = ? WHERE key = ?`, m.String(), auditAnchorKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		attack  func(t *testing.T, raw *sql.DB)
+		wantSeq uint64
+		wantN   int
+	}{
+		{"delete the oldest rows without moving the anchor", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `DELETE FROM audit WHERE seq IN (4, 5)`)
+		}, 4, 0},
+		{"delete the oldest rows and move the anchor to match", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `DELETE FROM audit WHERE seq IN (4, 5)`)
+			setAnchor(t, raw, auditMark{5, es[4].Hash})
+		}, 6, 0},
+		{"move the anchor past the first row", func(t *testing.T, raw *sql.DB) {
+			setAnchor(t, raw, auditMark{5, es[4].Hash})
+		}, 4, 0},
+		{"change the anchor's hash", func(t *testing.T, raw *sql.DB) {
+			setAnchor(t, raw, auditMark{3, es[1].Hash})
+		}, 4, 0},
+		{"remove the anchor", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `DELETE FROM meta WHERE key = '`+auditAnchorKey+`'`)
+		}, 1, 0},
+		{"edit a row", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `UPDATE audit SET detail = '{}' WHERE seq = 6`)
+		}, 6, 2},
+		{"delete a middle row", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `DELETE FROM audit WHERE seq = 6`)
+		}, 6, 2},
+		{"swap two rows", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw,
+				`UPDATE audit SET seq = 1000 WHERE seq = 5`,
+				`UPDATE audit SET seq = 5 WHERE seq = 6`,
+				`UPDATE audit SET seq = 6 WHERE seq = 1000`)
+		}, 5, 1},
+		{"delete the last row", func(t *testing.T, raw *sql.DB) {
+			mustExec(t, raw, `DELETE FROM audit WHERE seq = 9`)
+		}, 9, 5},
+		{"restore a pruned row", func(t *testing.T, raw *sql.DB) {
+			e := es[2]
+			if _, err := raw.Exec(`INSERT INTO audit (seq, time, actor, action, target, detail, prev, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Target, e.Detail, e.Prev, e.Hash); err != nil {
+				t.Fatal(err)
+			}
+		}, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "node.db")
+			copyFile(t, pristine, path)
+			raw := rawDB(t, path)
+			mustExec(t, raw, `DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`)
+			tc.attack(t, raw)
+			raw.Close()
+
+			n, err := openAt(t, path).VerifyAudit(t.Context())
+			var ae *AuditError
+			if !errors.As(err, &ae) || !errors.Is(err, ErrAuditBroken) {
+				t.Fatalf("VerifyAudit = %d, %v; want an *AuditError", n, err)
+			}
+			if ae.Seq != tc.wantSeq || n != tc.wantN {
+				t.Fatalf("VerifyAudit = %d, %v; want failure at seq %d after %d good entries", n, err, tc.wantSeq, tc.wantN)
+			}
+		})
+	}
+}
