@@ -114,3 +114,26 @@ func TestRetiredKeyStillVerifiesItsLiveCodes(t *testing.T) {
 		t.Fatalf("live code of the retired key: %+v", v)
 	}
 }
+
+// The retention pass prunes audit entries older than
+// privacy.retention.audit, and what remains still verifies from its anchor.
+func TestRetentionPrunesTheAuditLogAndTheChainStillVerifies(t *testing.T) {
+	n := startNode(t, "440000", func(c *config.Config) {
+		c.Trust.StaleLimit = 0
+		c.Privacy.Retention.Audit = 48 * time.Hour
+	})
+	id, resident := n.enrol(residentName, residentID)
+	n.verify(n.issue(id, resident).Code)
+	n.clock.Add(72 * time.Hour)
+	n.verify(n.issue(id, resident).Code)
+	r, err := n.d.Node.Retain(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Audit == 0 {
+		t.Fatalf("nothing pruned from the audit log: %+v", r)
+	}
+	if _, err := n.d.DB.VerifyAudit(context.Background()); err != nil {
+		t.Fatalf("audit chain after retention: %v", err)
+	}
+}

@@ -237,6 +237,12 @@ func (c *Config) Validate() error {
 			bad("privacy.collect", "unknown field %q (name, id_number, phone)", f)
 		}
 	}
+	for name, d := range map[string]time.Duration{"subjects": c.Privacy.Retention.Subjects, "codes": c.Privacy.Retention.Codes,
+		"audit": c.Privacy.Retention.Audit} {
+		if d <= 0 {
+			bad("privacy.retention."+name, "%v must be positive: every kind of record has a retention period", d)
+		}
+	}
 	if c.Privacy.NoticeVersion == "" {
 		bad("privacy.notice_version", "required")
 	}

@@ -32,19 +32,20 @@ func TestLoadAppliesDefaultsAndResolvesDataDir(t *testing.T) {
 
 func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 	cases := map[string]string{
-		"province":             "province: \"44\"\ndata_dir: d\n",
-		"unknown":              "province: \"440000\"\ndata_dir: d\nprovnice: x\n",
-		"codes.lifetime":       "province: \"440000\"\ndata_dir: d\ncodes:\n  lifetime: 900h\n",
-		"keys.publish_ahead":   "province: \"440000\"\ndata_dir: d\nkeys:\n  rotation: 2h\n  publish_ahead: 3h\n",
-		"privacy.collect":      "province: \"440000\"\ndata_dir: d\nprivacy:\n  collect: [name, birthday]\n",
-		"limits.body_bytes":    "province: \"440000\"\ndata_dir: d\nlimits:\n  body_bytes: 10\n",
-		"trust.list_sha256":    "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: t.json\n",
-		"listen":               "province: \"440000\"\ndata_dir: d\nlisten: nonsense\n",
-		"federation":           "province: \"440000\"\ndata_dir: d\nfederation: \"Bad Fed\"\n",
-		"nats":                 "province: \"440000\"\ndata_dir: d\nnats:\n  embedded: false\n",
-		"log.level":            "province: \"440000\"\ndata_dir: d\nlog:\n  level: loud\n",
-		"codes.paper_lifetime": "province: \"440000\"\ndata_dir: d\ncodes:\n  paper_lifetime: 1h\n",
-		"keys.content_epoch":   "province: \"440000\"\ndata_dir: d\nkeys:\n  content_epoch: 1h\n",
+		"province":                "province: \"44\"\ndata_dir: d\n",
+		"unknown":                 "province: \"440000\"\ndata_dir: d\nprovnice: x\n",
+		"codes.lifetime":          "province: \"440000\"\ndata_dir: d\ncodes:\n  lifetime: 900h\n",
+		"keys.publish_ahead":      "province: \"440000\"\ndata_dir: d\nkeys:\n  rotation: 2h\n  publish_ahead: 3h\n",
+		"privacy.collect":         "province: \"440000\"\ndata_dir: d\nprivacy:\n  collect: [name, birthday]\n",
+		"limits.body_bytes":       "province: \"440000\"\ndata_dir: d\nlimits:\n  body_bytes: 10\n",
+		"trust.list_sha256":       "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: t.json\n",
+		"listen":                  "province: \"440000\"\ndata_dir: d\nlisten: nonsense\n",
+		"federation":              "province: \"440000\"\ndata_dir: d\nfederation: \"Bad Fed\"\n",
+		"nats":                    "province: \"440000\"\ndata_dir: d\nnats:\n  embedded: false\n",
+		"log.level":               "province: \"440000\"\ndata_dir: d\nlog:\n  level: loud\n",
+		"codes.paper_lifetime":    "province: \"440000\"\ndata_dir: d\ncodes:\n  paper_lifetime: 1h\n",
+		"keys.content_epoch":      "province: \"440000\"\ndata_dir: d\nkeys:\n  content_epoch: 1h\n",
+		"privacy.retention.audit": "province: \"440000\"\ndata_dir: d\nprivacy:\n  retention:\n    audit: 0s\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
