@@ -144,4 +144,3 @@ func parseAuditPruned(detail string) (auditMark, error) {
 	}
 	return auditMark{p.Through, h}, nil
 }
-
