@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
@@ -30,6 +31,10 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		return Verification{}, Errorf(ERateLimited, "too many verifications from this scanner; slow down")
 	}
 	start := time.Now()
+	// Keyboard-wedge scanners end what they read with CR/LF; that is the
+	// scanner's framing, not part of the code, which trust holds to one
+	// exact encoding.
+	code = strings.TrimRight(code, "\r\n\t ")
 	res := trust.Verify(code, n.state.Snapshot(), n.state, now)
 	n.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
 	issuer := res.Issuer

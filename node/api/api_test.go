@@ -41,6 +41,20 @@ func TestEnrolIssueVerifyThenStatusChangeRevokes(t *testing.T) {
 	}
 }
 
+func TestVerifyAcceptsTheLineEndingAScannerAppends(t *testing.T) {
+	n := startNode(t, "440000")
+	id, resident := n.enrol(residentName, residentID)
+	c := n.issue(id, resident)
+	for _, suffix := range []string{"\r\n", "\n", "\r"} {
+		if v := n.verify(c.Code + suffix); !v.Valid {
+			t.Fatalf("code + %q: %+v", suffix, v)
+		}
+	}
+	if v := n.verify("\n" + c.Code); v.Valid {
+		t.Fatal("leading garbage accepted: only the scanner's line ending is trimmed")
+	}
+}
+
 func TestCodeCarriesOnlyPublicClaimsInClear(t *testing.T) {
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
