@@ -1,0 +1,273 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// maintainKeys applies the key schedule at now: publish the next signing
+// key ahead of time, promote it when due, drop keys whose codes have all
+// expired, and keep content keys for this epoch and the next. It reports
+// whether anything changed.
+func (n *Node) maintainKeys(ctx context.Context, now time.Time) (bool, error) {
+	kr := n.keys
+	changed := false
+	rot, ahead := n.cfg.Keys.Rotation, n.cfg.Keys.PublishAhead
+	act := kr.active()
+	if act != nil && kr.next() == nil && !now.Before(act.row.NotBefore.Add(rot-ahead)) {
+		nbf := act.row.NotBefore.Add(rot)
+		if nbf.Before(now) {
+			nbf = now
+		}
+		if err := n.addSignKey(ctx, trust.KeyNext, nbf, now); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	if act == nil || !now.Before(act.row.NotBefore.Add(rot)) {
+		if err := n.promote(ctx, now); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	keep := kr.sign[:0]
+	for _, k := range kr.sign {
+		st := trust.KeyState(k.row.State)
+		if (st == trust.KeyRetired || st == trust.KeyCompromised) && now.After(k.row.Expires.Add(trust.ClockSkew)) {
+			if err := n.db.DeleteKey(ctx, k.row.KID); err != nil {
+				return false, err
+			}
+			changed = true
+			continue
+		}
+		keep = append(keep, k)
+	}
+	kr.sign = keep
+	for _, t := range []time.Time{now, now.Add(n.cfg.Keys.ContentEpoch)} {
+		id, _, _ := epochOf(t, n.cfg.Keys.ContentEpoch)
+		if n.contentKey(trust.ContentKeyID(n.cfg.Province, id)) != nil {
+			continue
+		}
+		row, err := newContentKeyRow(n.kek, n.cfg.Province, t, n.cfg.Keys.ContentEpoch)
+		if err != nil {
+			return false, err
+		}
+		if err := n.db.InsertKey(ctx, row); err != nil {
+			return false, err
+		}
+		k, _ := n.kek.Open(keyAAD(row.KID), row.Sealed)
+		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
+		changed = true
+	}
+	live := kr.content[:0]
+	for _, ck := range kr.content {
+		if now.After(ck.Expires.Add(trust.ClockSkew)) {
+			if err := n.db.DeleteKey(ctx, ck.ID); err != nil {
+				return false, err
+			}
+			changed = true
+			continue
+		}
+		live = append(live, ck)
+	}
+	kr.content = live
+	return changed, nil
+}
+
+func (n *Node) contentKey(id string) *trust.ContentKey {
+	for i := range n.keys.content {
+		if n.keys.content[i].ID == id {
+			return &n.keys.content[i]
+		}
+	}
+	return nil
+}
+
+func (n *Node) addSignKey(ctx context.Context, state trust.KeyState, nbf, now time.Time) error {
+	exp := nbf.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
+	row, priv, err := newECKeyRow(n.kek, kindSign, string(state), nbf, exp, now)
+	if err != nil {
+		return err
+	}
+	if err := n.db.InsertKey(ctx, row); err != nil {
+		return err
+	}
+	n.keys.sign = append(n.keys.sign, &signKey{row: row, priv: priv})
+	return nil
+}
+
+// promote retires the active key and makes the next key active, creating
+// one if there is none (the node was down past its rotation time, or a
+// rotation was asked for early).
+func (n *Node) promote(ctx context.Context, now time.Time) error {
+	if act := n.keys.active(); act != nil {
+		act.row.State, act.row.RetiredAt = string(trust.KeyRetired), now
+		if err := n.db.UpdateKey(ctx, act.row.KID, act.row.State, now, act.row.Expires); err != nil {
+			return err
+		}
+	}
+	if nx := n.keys.next(); nx != nil {
+		// It becomes active now; its expiry still bounds every code it signs.
+		nx.row.State, nx.row.NotBefore = string(trust.KeyActive), minTime(nx.row.NotBefore, now)
+		nx.row.Expires = nx.row.NotBefore.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
+		if err := n.db.UpdateKey(ctx, nx.row.KID, nx.row.State, time.Time{}, nx.row.Expires); err != nil {
+			return err
+		}
+	} else if err := n.addSignKey(ctx, trust.KeyActive, now, now); err != nil {
+		return err
+	}
+	n.metrics.KeyRotations.Inc()
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// RotateKeys retires the active signing key now and activates the next.
+func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
+	if err := require(p, RoleOperator); err != nil {
+		return err
+	}
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	now := n.now()
+	if err := n.promote(ctx, now); err != nil {
+		return err
+	}
+	n.audit(ctx, "operator", "key.rotate", n.keys.active().row.KID, nil)
+	return n.republish(ctx, now)
+}
+
+// CompromiseKey marks a signing key compromised: every code it signed
+// fails verification everywhere once peers have the new keyset. If it was
+// the active key, a new one takes over at once.
+func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
+	if err := require(p, RoleOperator); err != nil {
+		return err
+	}
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	now := n.now()
+	var target *signKey
+	for _, k := range n.keys.sign {
+		if k.row.KID == kid {
+			target = k
+		}
+	}
+	if target == nil {
+		return Errorf(ENotFound, "no signing key %s", kid)
+	}
+	wasActive := target.row.State == string(trust.KeyActive)
+	target.row.State = string(trust.KeyCompromised)
+	if err := n.db.UpdateKey(ctx, kid, target.row.State, target.row.RetiredAt, target.row.Expires); err != nil {
+		return err
+	}
+	if wasActive {
+		if err := n.promote(ctx, now); err != nil {
+			return err
+		}
+	}
+	n.audit(ctx, "operator", "key.compromise", kid, nil)
+	return n.republish(ctx, now)
+}
+
+// KeyInfo describes one of the node's signing keys, for operators.
+type KeyInfo struct {
+	KID       string    `json:"kid"`
+	State     string    `json:"state"`
+	NotBefore time.Time `json:"nbf"`
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	Expires   time.Time `json:"exp"`
+}
+
+// Keys lists the node's signing keys.
+func (n *Node) Keys(p Principal) ([]KeyInfo, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return nil, err
+	}
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	out := make([]KeyInfo, 0, len(n.keys.sign))
+	for _, k := range n.keys.sign {
+		out = append(out, KeyInfo{KID: k.row.KID, State: k.row.State, NotBefore: k.row.NotBefore, RetiredAt: k.row.RetiredAt, Expires: k.row.Expires})
+	}
+	return out, nil
+}
+
+// republish signs a new keyset version from the keyring, installs it in
+// the node's trust state, rebuilds the code issuer and hands the keyset
+// and content keys to the federation. Callers hold keyMu.
+func (n *Node) republish(ctx context.Context, now time.Time) error {
+	ver, err := n.metaUint(ctx, "keyset_version")
+	if err != nil {
+		return err
+	}
+	ks := trust.Keyset{Issuer: n.cfg.Province, Version: ver + 1, IssuedAt: now.Unix(),
+		Expires: now.Add(2 * n.cfg.Keys.Rotation).Unix()}
+	for _, k := range n.keys.sign {
+		e, err := trust.KeysetEntryFor(k.trustKey())
+		if err != nil {
+			return err
+		}
+		ks.Keys = append(ks.Keys, e)
+	}
+	if ks.Enc, err = trust.EncJWK(&n.keys.enc.PublicKey); err != nil {
+		return err
+	}
+	raw, err := trust.SignKeyset(n.keys.root, ks)
+	if err != nil {
+		return err
+	}
+	if err := n.state.ApplyKeyset(n.cfg.Province, raw, now); err != nil {
+		return fmt.Errorf("own keyset refused by own trust state: %w", err)
+	}
+	if err := n.db.SetMeta(ctx, "keyset_version", strconv.FormatUint(ks.Version, 10)); err != nil {
+		return err
+	}
+	if err := n.db.SetMeta(ctx, "keyset", raw); err != nil {
+		return err
+	}
+	n.keysetRaw.Store(&raw)
+	n.keysetExp = time.Unix(ks.Expires, 0)
+	return n.installIssuer(ctx, now)
+}
+
+// installIssuer makes the code issuer and statement signer for the
+// current active key and content key, and gives the own content keys to
+// the trust state. Callers hold keyMu.
+func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
+	act := n.keys.active()
+	if act == nil {
+		return fmt.Errorf("no active signing key")
+	}
+	signer, err := trust.NewStatementSigner(act.priv)
+	if err != nil {
+		return err
+	}
+	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
+	ck := n.contentKey(trust.ContentKeyID(n.cfg.Province, id))
+	if ck == nil {
+		return fmt.Errorf("no content key for the current epoch")
+	}
+	for _, c := range n.keys.content {
+		n.state.AddOwnContentKey(c)
+	}
+	ci, err := trust.NewCodeIssuer(n.cfg.Province, signer, act.row.Expires, *ck)
+	if err != nil {
+		return err
+	}
+	n.signer.Store(signer)
+	n.issuer.Store(ci)
+	if f := n.federation(); f != nil {
+		f.KeysChanged(ctx)
+	}
+	return nil
+}
