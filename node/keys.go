@@ -36,7 +36,8 @@ func (k *signKey) trustKey() *trust.Key {
 
 // keyring is the node's own key material, opened from the store.
 type keyring struct {
-	root    *ecdsa.PrivateKey
+	root    *ecdsa.PrivateKey // the active root: signs the keyset
+	roots   []rootKey         // every root held: active, next (awaiting the trust list), retired
 	enc     *ecdsa.PrivateKey
 	sign    []*signKey // by NotBefore
 	content []trust.ContentKey
@@ -61,6 +62,22 @@ func (kr *keyring) next() *signKey {
 }
 
 func keyAAD(kid string) []byte { return []byte("key:" + kid) }
+
+// rootKey is one of the province's root keys.
+type rootKey struct {
+	row  store.KeyRow
+	priv *ecdsa.PrivateKey
+}
+
+// rootByKID returns the root key with that thumbprint, or nil.
+func (kr *keyring) rootByKID(kid string) *rootKey {
+	for i := range kr.roots {
+		if kr.roots[i].row.KID == kid {
+			return &kr.roots[i]
+		}
+	}
+	return nil
+}
 
 // newECKeyRow generates a P-256 key and its sealed row.
 func newECKeyRow(kek *seal.Key, kind, state string, nbf, exp, now time.Time) (store.KeyRow, *ecdsa.PrivateKey, error) {
@@ -163,14 +180,24 @@ func loadKeyring(ctx context.Context, db *store.DB, kek *seal.Key) (*keyring, er
 		if len(rows) == 0 {
 			return nil, Errorf(EUnavailable, "no %s key: run 'hcnode init' first", kind)
 		}
-		priv, err := openECKey(kek, rows[len(rows)-1])
-		if err != nil {
-			return nil, err
+		if kind == kindEnc {
+			if kr.enc, err = openECKey(kek, rows[len(rows)-1]); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		if kind == kindRoot {
-			kr.root = priv
-		} else {
-			kr.enc = priv
+		for _, row := range rows {
+			priv, err := openECKey(kek, row)
+			if err != nil {
+				return nil, err
+			}
+			kr.roots = append(kr.roots, rootKey{row: row, priv: priv})
+			if row.State == "active" {
+				kr.root = priv // the newest active root
+			}
+		}
+		if kr.root == nil {
+			return nil, Errorf(EUnavailable, "no active root key")
 		}
 	}
 	rows, err := db.Keys(ctx, kindSign)

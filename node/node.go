@@ -66,6 +66,7 @@ type Node struct {
 	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
 	lastRetention time.Time
+	trustKick     chan struct{} // a new trust list was applied
 }
 
 // New opens a node whose keys were created by InitKeys.
@@ -107,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.trustKick = make(chan struct{}, 1)
 	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
 	n.auditor = newAuditor(n.db, n.log)
 	if err := n.loadOwnRevocations(ctx); err != nil {
@@ -194,7 +196,20 @@ func (n *Node) Run(ctx context.Context, every time.Duration) {
 			if err := n.Tick(ctx); err != nil {
 				n.log.Error("periodic maintenance failed", "err", err)
 			}
+		case <-n.trustKick:
+			if err := n.TrustListChanged(ctx); err != nil {
+				n.log.Error("re-signing the keyset for the new trust list failed", "err", err)
+			}
 		}
+	}
+}
+
+// TrustListApplied tells the node, without blocking, that a new trust list
+// was applied; Run then re-signs the keyset if the list names a new root.
+func (n *Node) TrustListApplied() {
+	select {
+	case n.trustKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -222,7 +224,11 @@ func (n *Node) republish(ctx context.Context, now time.Time) error {
 	if ks.Enc, err = trust.EncJWK(&n.keys.enc.PublicKey); err != nil {
 		return err
 	}
-	raw, err := trust.SignKeyset(n.keys.root, ks)
+	root, err := n.signingRoot(ctx, now)
+	if err != nil {
+		return err
+	}
+	raw, err := trust.SignKeyset(root, ks)
 	if err != nil {
 		return err
 	}
@@ -270,4 +276,100 @@ func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
 		f.KeysChanged(ctx)
 	}
 	return nil
+}
+
+// signingRoot is the root key the keyset must be signed with: the one the
+// trust list names for this province. When the operators have listed the
+// next root (a root rotation), it becomes the active root here and the
+// old one is retired. A province the list does not name yet signs with its
+// active root. Callers hold keyMu.
+func (n *Node) signingRoot(ctx context.Context, now time.Time) (*ecdsa.PrivateKey, error) {
+	kr := n.keys
+	tl := n.state.TrustList()
+	if tl == nil {
+		return kr.root, nil
+	}
+	m, listed := tl.Members[n.cfg.Province]
+	if !listed {
+		return kr.root, nil
+	}
+	named := kr.rootByKID(m.RootKID)
+	if named == nil {
+		return nil, fmt.Errorf("the trust list names root key %s for %s, which this node does not hold", m.RootKID, n.cfg.Province)
+	}
+	if named.row.State == "active" {
+		return named.priv, nil
+	}
+	for i := range kr.roots {
+		r := &kr.roots[i]
+		if r.row.State == "active" {
+			r.row.State, r.row.RetiredAt = "retired", now
+			if err := n.db.UpdateKey(ctx, r.row.KID, r.row.State, now, r.row.Expires); err != nil {
+				return nil, err
+			}
+		}
+	}
+	named.row.State = "active"
+	if err := n.db.UpdateKey(ctx, named.row.KID, named.row.State, time.Time{}, named.row.Expires); err != nil {
+		return nil, err
+	}
+	kr.root = named.priv
+	n.log.Info("root key rotated as the trust list now names it", "root", named.row.KID, "trustlist_version", tl.Version)
+	n.audit(ctx, "system", "key.root_activate", named.row.KID, map[string]any{"trustlist_version": tl.Version})
+	return kr.root, nil
+}
+
+// RootRotation is a new root key waiting for the federation operators.
+type RootRotation struct {
+	KID string          `json:"kid"`
+	JWK json.RawMessage `json:"jwk"`
+}
+
+// RotateRoot makes the province's next root key (or returns the one
+// already waiting). Nothing changes until the operators publish a trust
+// list naming it (hcnode trust propose --set-root); then the node signs
+// its keyset with it and retires the old root.
+func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return RootRotation{}, err
+	}
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	for _, r := range n.keys.roots {
+		if r.row.State == "next" {
+			return RootRotation{KID: r.row.KID, JWK: r.row.Public}, nil
+		}
+	}
+	now := n.now()
+	row, priv, err := newECKeyRow(n.kek, kindRoot, "next", now, now.Add(100*365*24*time.Hour), now)
+	if err != nil {
+		return RootRotation{}, internal("rotate root", err)
+	}
+	if err := n.db.InsertKey(ctx, row); err != nil {
+		return RootRotation{}, internal("rotate root", err)
+	}
+	n.keys.roots = append(n.keys.roots, rootKey{row: row, priv: priv})
+	n.audit(ctx, "operator", "key.root_next", row.KID, nil)
+	return RootRotation{KID: row.KID, JWK: row.Public}, nil
+}
+
+// TrustListChanged is told that a new trust list was applied. If it
+// names a different root for this province, the node's own keyset (which
+// the trust state then dropped) is signed again with that root.
+func (n *Node) TrustListChanged(ctx context.Context) error {
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	tl := n.state.TrustList()
+	if tl == nil {
+		return nil
+	}
+	m, listed := tl.Members[n.cfg.Province]
+	active, err := trust.Thumbprint(&n.keys.root.PublicKey)
+	if err != nil {
+		return err
+	}
+	if n.state.Keyset(n.cfg.Province) != nil && (!listed || m.RootKID == active) {
+		return nil
+	}
+	return n.republish(ctx, n.now())
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"net/http"
 	"net/url"
 
@@ -50,7 +52,30 @@ Peers receive the new keyset before any code it signs.`}
 		}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
-	keys.AddCommand(list, rotate, comp)
+	var rootOut string
+	rootRot := &cobra.Command{Use: "rotate-root", Short: "Make the province's next root key for the operators to list", Args: cobra.NoArgs,
+		Long: `rotate-root makes (or shows) the province's next root key and writes its
+public JWK to --out. Nothing changes until the federation operators publish
+a trust list naming it ('hcnode trust propose --set-root ID:FILE'); then the
+node signs its keyset with the new root and retires the old one. Codes keep
+verifying throughout.`}
+	rrc := addClientFlags(rootRot)
+	rootRot.Flags().StringVar(&rootOut, "out", "root.next.pub.jwk", "where to write the new root public key")
+	rootRot.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out struct {
+			KID string          `json:"kid"`
+			JWK json.RawMessage `json:"jwk"`
+		}
+		if err := rrc.do(cmd.Context(), http.MethodPost, "/v1/keys/root/rotate", nil, &out); err != nil {
+			return err
+		}
+		if err := os.WriteFile(rootOut, append(out.JWK, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "next root key %s written to %s: give it to the federation operators\n", out.KID, rootOut)
+		return nil
+	}
+	keys.AddCommand(list, rotate, comp, rootRot)
 	return keys
 }
 

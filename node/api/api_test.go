@@ -252,7 +252,7 @@ func TestScannerTokenReachesOnlyVerify(t *testing.T) {
 	for _, r := range []struct{ method, path string }{
 		{"POST", "/v1/subjects"}, {"PUT", "/v1/subjects/" + id + "/status"}, {"POST", "/v1/subjects/" + id + "/codes"},
 		{"DELETE", "/v1/subjects/" + id}, {"GET", c.QRURL}, {"GET", "/v1/scanners"}, {"POST", "/v1/scanners"},
-		{"GET", "/v1/keys"}, {"POST", "/v1/keys/rotate"},
+		{"GET", "/v1/keys"}, {"POST", "/v1/keys/rotate"}, {"POST", "/v1/keys/root/rotate"},
 	} {
 		var e apiError
 		resp := n.call(r.method, r.path, n.scanner, `{}`, &e)

@@ -229,3 +229,11 @@ func (s *Server) compromiseKey(c echo.Context) error {
 	}
 	return s.listKeys(c)
 }
+
+func (s *Server) rotateRoot(c echo.Context) error {
+	r, err := s.n.RotateRoot(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

@@ -81,6 +81,7 @@ func New(cfg Config) *Server {
 	v1.GET("/keys", s.listKeys)
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.POST("/keys/:kid/compromise", s.compromiseKey)
+	v1.POST("/keys/root/rotate", s.rotateRoot)
 	s.privacyRoutes(v1)
 	s.lookupRoutes(v1)
 	return s

@@ -81,6 +81,7 @@ func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
 			m.Statements.WithLabelValues(kind, reason).Inc()
 			if kind == string(federation.KindTrustList) && reason == string(trust.ReasonOK) {
 				f.checkTrustExpiry()
+				f.n.TrustListApplied()
 			}
 		}}
 }
