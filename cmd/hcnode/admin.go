@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"net/http"
 	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
 )
