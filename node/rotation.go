@@ -140,6 +140,9 @@ func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
 	}
 	n.keyMu.Lock()
 	defer n.keyMu.Unlock()
+	if err := n.canPublishKeyset(); err != nil {
+		return err
+	}
 	now := n.now()
 	if err := n.promote(ctx, now); err != nil {
 		return err
@@ -157,6 +160,9 @@ func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error
 	}
 	n.keyMu.Lock()
 	defer n.keyMu.Unlock()
+	if err := n.canPublishKeyset(); err != nil {
+		return err
+	}
 	now := n.now()
 	var target *signKey
 	for _, k := range n.keys.sign {
@@ -372,4 +378,24 @@ func (n *Node) TrustListChanged(ctx context.Context) error {
 		return nil
 	}
 	return n.republish(ctx, n.now())
+}
+
+// canPublishKeyset refuses a key change that no peer could accept, before
+// anything is committed: a province the trust list removed, or one whose
+// listed root this node does not hold. Callers hold keyMu.
+func (n *Node) canPublishKeyset() error {
+	tl := n.state.TrustList()
+	if tl == nil {
+		return nil
+	}
+	m, listed := tl.Members[n.cfg.Province]
+	switch {
+	case !listed:
+		return nil
+	case m.Status == trust.MemberRemoved:
+		return Errorf(EConflict, "province %s was removed from the federation (trust list v%d): its keys cannot change", n.cfg.Province, tl.Version)
+	case n.keys.rootByKID(m.RootKID) == nil:
+		return Errorf(EConflict, "the trust list names root key %s for %s, which this node does not hold", m.RootKID, n.cfg.Province)
+	}
+	return nil
 }

@@ -85,3 +85,26 @@ func keysetSigner(t *testing.T, f *fedTest, i int) string {
 	}
 	return hdr.Kid
 }
+
+// A province the federation removed cannot change its keys: the node says
+// so and commits nothing, rather than half-rotating into a keyset no peer
+// would accept.
+func TestRemovedProvinceKeyChangesAreRefusedAndCommitNothing(t *testing.T) {
+	f := startFederation(t, threeProvinces, nil)
+	ops := f.c.Operators
+	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(), trust.Change{Op: "remove", ID: "110000"}), ops[0], ops[1]))
+	f.waitVersion(2)
+	var before, after struct{ Keys []struct{ KID, State string } }
+	f.call(2, "GET", "/v1/keys", f.c.Tokens[2], nil, &before)
+	var e struct{ Error struct{ Code, Message string } }
+	if st := f.call(2, "POST", "/v1/keys/rotate", f.c.Tokens[2], nil, &e); st != 409 || e.Error.Code != "conflict" || !strings.Contains(e.Error.Message, "removed") {
+		t.Fatalf("rotate on a removed province: %d %+v", st, e)
+	}
+	if st := f.call(2, "POST", "/v1/keys/"+before.Keys[0].KID+"/compromise", f.c.Tokens[2], nil, &e); st != 409 {
+		t.Fatalf("compromise on a removed province: %d %+v", st, e)
+	}
+	f.call(2, "GET", "/v1/keys", f.c.Tokens[2], nil, &after)
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatalf("keys changed: %v → %v", before, after)
+	}
+}
