@@ -96,7 +96,9 @@ func TestRemovedProvinceKeyChangesAreRefusedAndCommitNothing(t *testing.T) {
 	f.waitVersion(2)
 	var before, after struct{ Keys []struct{ KID, State string } }
 	f.call(2, "GET", "/v1/keys", f.c.Tokens[2], nil, &before)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if st := f.call(2, "POST", "/v1/keys/rotate", f.c.Tokens[2], nil, &e); st != 409 || e.Error.Code != "conflict" || !strings.Contains(e.Error.Message, "removed") {
 		t.Fatalf("rotate on a removed province: %d %+v", st, e)
 	}
