@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,6 +127,15 @@ func TestRetentionPrunesTheAuditLogAndTheChainStillVerifies(t *testing.T) {
 	n.verify(n.issue(id, resident).Code)
 	n.clock.Add(72 * time.Hour)
 	n.verify(n.issue(id, resident).Code)
+	// The audit writer batches in the background: wait until the five
+	// entries so far (operator token, scanner, enrolment, two
+	// verifications) are in the log.
+	waitFor(t, 10*time.Second, func() error {
+		if c, err := n.d.DB.VerifyAudit(context.Background()); err != nil || c < 5 {
+			return fmt.Errorf("%d audit entries written (%v)", c, err)
+		}
+		return nil
+	})
 	r, err := n.d.Node.Retain(context.Background())
 	if err != nil {
 		t.Fatal(err)
