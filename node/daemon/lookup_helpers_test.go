@@ -186,6 +186,21 @@ func tap(t *testing.T, f *lookupFed) *wiretap {
 	return w
 }
 
+// waitOn returns what was captured under subjectPrefix once there is
+// something: the tap's subscription delivers asynchronously, after the
+// HTTP call that caused the traffic may already have returned.
+func (w *wiretap) waitOn(t *testing.T, subjectPrefix string) []*nats.Msg {
+	t.Helper()
+	var got []*nats.Msg
+	_ = poll(5*time.Second, 5*time.Millisecond, func() error {
+		if got = w.on(subjectPrefix); len(got) == 0 {
+			return fmt.Errorf("nothing on %s yet", subjectPrefix)
+		}
+		return nil
+	})
+	return got
+}
+
 func (w *wiretap) on(subjectPrefix string) []*nats.Msg {
 	w.mu.Lock()
 	defer w.mu.Unlock()

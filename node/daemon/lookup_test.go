@@ -37,8 +37,8 @@ func TestCrossProvinceLookupGivesTheContactOnlyToTheAskerAndTellsTheResident(t *
 		t.Fatalf("expires %v (%v), want 30 days from now", got["expires"], err)
 	}
 	// On the wire: the request and the answer are sealed.
-	requireOpaque(t, "request", w.on("hcfed.demo.310000.lookup."), traveler.JTI, legalBasis, "SH-2026-0042")
-	requireOpaque(t, "answer", w.on("_INBOX_310000."), "黄小明", "13912345601")
+	requireOpaque(t, "request", w.waitOn(t, "hcfed.demo.310000.lookup."), traveler.JTI, legalBasis, "SH-2026-0042")
+	requireOpaque(t, "answer", w.waitOn(t, "_INBOX_310000."), "黄小明", "13912345601")
 
 	// Guangdong recorded whom it told what, why, with no personal data.
 	answers := f.auditOf(gd, "lookup.answer", 1)
@@ -110,7 +110,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	gdEnc := f.c.Nodes[sh].Node.State().Keyset("440000").EncKey
 
 	// Replayed: the request captured on the wire, sent again.
-	sent := w.on("hcfed.demo.310000.lookup.440000")
+	sent := w.waitOn(t, "hcfed.demo.310000.lookup.440000")
 	if len(sent) != 1 {
 		t.Fatalf("%d requests captured", len(sent))
 	}
@@ -213,7 +213,7 @@ func TestVerificationInAnotherProvinceReachesTheResident(t *testing.T) {
 	if e.Actor != "peer:310000" || strings.Contains(e.Detail, "sc_") || strings.Contains(e.Detail+e.Target, traveler.JTI) {
 		t.Fatalf("Guangdong's audit entry: %+v", e)
 	}
-	requireOpaque(t, "receipt", w.on("hcfed.demo.310000.receipts.440000"), traveler.JTI, "checkpoint")
+	requireOpaque(t, "receipt", w.waitOn(t, "hcfed.demo.310000.receipts.440000"), traveler.JTI, "checkpoint")
 	if _, err := f.c.Nodes[gd].Node.ForeignVerifications(context.Background(), node.Principal{Role: node.RoleResident, SubjectID: "s_other"}, traveler.ID); err == nil {
 		t.Fatal("another resident read the verifications")
 	}
