@@ -133,8 +133,10 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// RotateKeys retires the active signing key now and activates the next.
-func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
+// changeKeys runs an operator's change to the signing keys: under keyMu,
+// refused before anything is committed when no peer could accept the
+// resulting keyset, and followed by a newly signed keyset.
+func (n *Node) changeKeys(ctx context.Context, p Principal, change func(now time.Time) error) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
@@ -144,47 +146,50 @@ func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
 		return err
 	}
 	now := n.now()
-	if err := n.promote(ctx, now); err != nil {
+	if err := change(now); err != nil {
 		return err
 	}
-	n.audit(ctx, "operator", "key.rotate", n.keys.active().row.KID, nil)
 	return n.republish(ctx, now)
+}
+
+// RotateKeys retires the active signing key now and activates the next.
+func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
+	return n.changeKeys(ctx, p, func(now time.Time) error {
+		if err := n.promote(ctx, now); err != nil {
+			return err
+		}
+		n.audit(ctx, "operator", "key.rotate", n.keys.active().row.KID, nil)
+		return nil
+	})
 }
 
 // CompromiseKey marks a signing key compromised: every code it signed
 // fails verification everywhere once peers have the new keyset. If it was
 // the active key, a new one takes over at once.
 func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
-	if err := require(p, RoleOperator); err != nil {
-		return err
-	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	if err := n.canPublishKeyset(); err != nil {
-		return err
-	}
-	now := n.now()
-	var target *signKey
-	for _, k := range n.keys.sign {
-		if k.row.KID == kid {
-			target = k
+	return n.changeKeys(ctx, p, func(now time.Time) error {
+		var target *signKey
+		for _, k := range n.keys.sign {
+			if k.row.KID == kid {
+				target = k
+			}
 		}
-	}
-	if target == nil {
-		return Errorf(ENotFound, "no signing key %s", kid)
-	}
-	wasActive := target.row.State == string(trust.KeyActive)
-	target.row.State = string(trust.KeyCompromised)
-	if err := n.db.UpdateKey(ctx, kid, target.row.State, target.row.RetiredAt, target.row.Expires); err != nil {
-		return err
-	}
-	if wasActive {
-		if err := n.promote(ctx, now); err != nil {
+		if target == nil {
+			return Errorf(ENotFound, "no signing key %s", kid)
+		}
+		wasActive := target.row.State == string(trust.KeyActive)
+		target.row.State = string(trust.KeyCompromised)
+		if err := n.db.UpdateKey(ctx, kid, target.row.State, target.row.RetiredAt, target.row.Expires); err != nil {
 			return err
 		}
-	}
-	n.audit(ctx, "operator", "key.compromise", kid, nil)
-	return n.republish(ctx, now)
+		if wasActive {
+			if err := n.promote(ctx, now); err != nil {
+				return err
+			}
+		}
+		n.audit(ctx, "operator", "key.compromise", kid, nil)
+		return nil
+	})
 }
 
 // KeyInfo describes one of the node's signing keys, for operators.
