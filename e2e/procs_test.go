@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // binaries are the programs under test, built once per test run.
@@ -187,19 +189,7 @@ func (ps *procs) dumpIfFailed() {
 // fixed sleep, is how the tests wait for the federation to converge.
 func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not after %s: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
+	testkit.WaitFor(t, timeout, pollEvery, what, check)
 }
 
 // pollEvery is how often waitFor checks. Verifying through a peer's

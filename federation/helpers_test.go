@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // testFed is the federation id of every test.
@@ -74,17 +76,7 @@ func testCtx(t testing.TB) context.Context {
 // with f's last error if that has not happened within timeout.
 func checkFor(t testing.TB, timeout, interval time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", timeout, err)
-		}
-		<-time.After(interval)
-	}
+	testkit.WaitFor(t, timeout, interval, "condition", f)
 }
 
 // recorder collects what a handler is given, safe for concurrent use.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
+
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
@@ -229,17 +231,5 @@ func (tn *testNode) verify(code string) verification {
 // waitFor polls cond until it returns nil or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", timeout, err)
-		}
-		<-tick.C
-	}
+	testkit.WaitFor(t, timeout, 20*time.Millisecond, "condition", cond)
 }

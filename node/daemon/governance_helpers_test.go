@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
+
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
@@ -235,30 +237,11 @@ func metricSum(t *testing.T, d *daemon.Daemon, prefix, except string) float64 {
 // waitFor polls cond until it returns nil, failing the test after 15 s.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	if err := poll(15*time.Second, 10*time.Millisecond, cond); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
+	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, what, cond)
 }
 
-// poll checks cond every interval until it returns nil or timeout passes,
-// and returns cond's last error: the one wait every test here uses.
-func poll(timeout, interval time.Duration, cond func() error) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-deadline.C:
-			return err
-		case <-tick.C:
-		}
-	}
-}
+// poll is testkit.Poll: the one wait every test here uses.
+var poll = testkit.Poll
 
 // propose is trust.Propose, failing the test on error.
 func propose(t *testing.T, cur trust.TrustList, now time.Time, changes ...trust.Change) trust.TrustList {

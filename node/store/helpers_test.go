@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // t0 is the tests' "now".
@@ -105,17 +106,11 @@ func insertCode(t testing.TB, db *DB, c Code) {
 	}
 }
 
-// waitFor polls cond, yielding the processor, until it holds or the
-// deadline passes: a condition wait, not a sleep.
+// waitFor polls cond until it holds or 10 s pass: a condition wait,
+// not a sleep.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
+	testkit.WaitFor(t, 10*time.Second, time.Millisecond, what, testkit.Holds(cond))
 }
 
 // fanOut runs fn(w, i) for i in [0, each) in each of workers goroutines,

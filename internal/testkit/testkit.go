@@ -1,0 +1,46 @@
+// Package testkit holds what the project's tests share: one way to wait
+// for a condition with a deadline, instead of sleeping.
+package testkit
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Poll calls cond every interval until it returns nil, and returns nil;
+// once timeout has passed it returns cond's last error instead.
+func Poll(timeout, interval time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still not after %s: %w", timeout, err)
+		}
+		<-tick.C
+	}
+}
+
+// WaitFor polls cond every interval until it returns nil, and fails t
+// with what and cond's last error if that has not happened within timeout.
+func WaitFor(t testing.TB, timeout, interval time.Duration, what string, cond func() error) {
+	t.Helper()
+	if err := Poll(timeout, interval, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// Holds adapts a boolean condition for Poll and WaitFor.
+func Holds(cond func() bool) func() error {
+	return func() error {
+		if cond() {
+			return nil
+		}
+		return fmt.Errorf("condition false")
+	}
+}
