@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -44,6 +46,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if c.url == "" || c.token == "" {
 		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
 	}
+	if err := checkNodeURL(c.url); err != nil {
+		return err
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -60,7 +65,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -84,6 +89,20 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		return nil
 	}
 	return json.Unmarshal(b, out)
+}
+
+// checkNodeURL refuses a node URL the HTTP client would misread, with a
+// sentence saying what to write instead. There is no default scheme: a
+// token must not go out over plain HTTP by a guess.
+func checkNodeURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("--url %q is not a node URL: write it with its scheme, as http://HOST:PORT or https://HOST", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("--url %q: the scheme must be http or https, not %q", raw, u.Scheme)
+	}
+	return nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,18 +9,39 @@ import (
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/store"
 )
 
+// offlineStore is a node's database opened by an offline command, with
+// the data directory locked so that no node runs beside it.
+type offlineStore struct {
+	*store.DB
+	lock *datadir.Lock
+}
+
+// Close closes the database and releases the data directory.
+func (s offlineStore) Close() error { return errors.Join(s.DB.Close(), s.lock.Unlock()) }
+
 // openStore opens the database named by a config file, for offline
-// commands run while the node is stopped (or, read-only, while it runs).
-func openStore(cmd *cobra.Command, cfgPath string) (*store.DB, config.Config, error) {
+// commands. It refuses while the node (or another command) runs on the
+// same data directory: an offline command beside a live node would read
+// or change data the node holds in memory.
+func openStore(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return nil, cfg, err
+		return offlineStore{}, cfg, err
+	}
+	lock, err := datadir.Acquire(cfg.DataDir, cmd.CommandPath())
+	if err != nil {
+		return offlineStore{}, cfg, err
 	}
 	db, err := store.Open(cmd.Context(), cfg.DBPath())
-	return db, cfg, err
+	if err != nil {
+		lock.Unlock()
+		return offlineStore{}, cfg, err
+	}
+	return offlineStore{DB: db, lock: lock}, cfg, nil
 }
 
 func newAuditCmd() *cobra.Command {
@@ -54,8 +76,8 @@ func newSunsetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sunset",
 		Short: "End the node's purpose: delete all personal data and keys, keep anonymous counts",
-		Long: `sunset is for the end of the epidemic (or of the node's purpose). Run it on a
-stopped node. Without --yes it only says what it would delete. With --yes
+		Long: `sunset is for the end of the epidemic (or of the node's purpose). It refuses to run
+while the node runs. Without --yes it only says what it would delete. With --yes
 it deletes every resident record, consent, code, token, scanner, key and
 cached statement in one transaction, keeping only anonymous counts and the
 audit log. Deleting the keys makes any backup of the database unreadable
@@ -67,7 +89,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			defer db.Close()
-			c, err := node.SunsetPlan(cmd.Context(), db)
+			c, err := node.SunsetPlan(cmd.Context(), db.DB)
 			if err != nil {
 				return err
 			}
@@ -82,7 +104,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
 				return nil
 			}
-			if _, err := node.Sunset(cmd.Context(), db, "operator", time.Now()); err != nil {
+			if _, err := node.Sunset(cmd.Context(), db.DB, "operator", time.Now()); err != nil {
 				return err
 			}
 			fmt.Fprintln(w, "Done: personal data and keys deleted.")

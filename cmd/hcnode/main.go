@@ -8,19 +8,69 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
+	root := newRoot(os.Stdout, os.Stderr)
+	if cmd, err := root.ExecuteC(); err != nil {
 		fmt.Fprintln(os.Stderr, "hcnode:", err)
+		if isUsageError(err) {
+			fmt.Fprintln(os.Stderr)
+			fmt.Fprint(os.Stderr, cmd.UsageString())
+		}
 		os.Exit(1)
 	}
+}
+
+// usageError is a command line cobra could not make sense of.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// isUsageError reports whether err is about how hcnode was called rather
+// than about what it did, so that main prints the usage with it. Cobra
+// reports an unknown command as a plain error; flag errors come through
+// the FlagErrorFunc as usageError.
+func isUsageError(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// version is the module version and VCS revision this binary was built
+// from, as the Go toolchain recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " (" + rev + dirty + ")"
+	}
+	return v + " " + bi.GoVersion
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -29,7 +79,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "A province node of the HCFed health-code federation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),

@@ -45,7 +45,7 @@ the code is not valid.`,
 				return err
 			}
 			now := time.Now()
-			st, err := node.OfflineState(cmd.Context(), db, kek, cfg, now)
+			st, err := node.OfflineState(cmd.Context(), db.DB, kek, cfg, now)
 			if err != nil {
 				return err
 			}

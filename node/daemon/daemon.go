@@ -20,6 +20,7 @@ import (
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -31,9 +32,11 @@ func Init(ctx context.Context, cfg config.Config) (operatorToken string, err err
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	lock, err := datadir.Acquire(cfg.DataDir, "init")
+	if err != nil {
 		return "", fmt.Errorf("init: %w", err)
 	}
+	defer lock.Unlock()
 	if os.Getenv(seal.EnvKEK) == "" {
 		if _, err := os.Stat(cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
 			if err := seal.WriteKEKFile(cfg.KEKPath()); err != nil {
@@ -93,6 +96,7 @@ type Daemon struct {
 	fed    *fed
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	lock   *datadir.Lock // held from Start until Close
 	errMu  sync.Mutex
 	err    error
 }
@@ -112,11 +116,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if now == nil {
 		now = time.Now
 	}
-	kek, err := seal.LoadKEK(cfg.KEKPath())
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, cfg.DBPath())
+	lock, err := datadir.Acquire(cfg.DataDir, "serve")
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +128,15 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 			}
 		}
 	}()
+	cleanup = append(cleanup, func() { lock.Unlock() })
+	kek, err := seal.LoadKEK(cfg.KEKPath())
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return nil, err
+	}
 	cleanup = append(cleanup, func() { db.Close() })
 	st, pinned, err := node.NewTrustState(ctx, db, kek, cfg, now())
 	if err != nil {
@@ -158,7 +167,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	}
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, cancel: cancel}
+	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, cancel: cancel, lock: lock}
 	every := opt.TickEvery
 	if every <= 0 {
 		every = time.Minute
@@ -208,7 +217,7 @@ func (d *Daemon) Close() error {
 	d.wg.Wait()
 	d.Node.Close()
 	d.fed.close()
-	err := d.DB.Close()
+	err := errors.Join(d.DB.Close(), d.lock.Unlock())
 	d.errMu.Lock()
 	defer d.errMu.Unlock()
 	return errors.Join(d.err, err)
