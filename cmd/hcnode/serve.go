@@ -28,7 +28,18 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			<-ctx.Done()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+		wait:
+			for {
+				select {
+				case <-hup:
+					_ = d.ReloadTLS() // logged; the old certificate stays in use
+				case <-ctx.Done():
+					break wait
+				}
+			}
 			log.Info("shutting down")
 			return d.Close()
 		},

@@ -53,6 +53,7 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = ipExtractor(cfg.Node.Settings().TrustedProxies)
 	limit := cfg.Node.Settings().Limits.BodyBytes
 	e.Use(middleware.RequestID())
 	e.Use(s.observe)

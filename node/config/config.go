@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,12 @@ type Config struct {
 	KEKFile    string `yaml:"kek_file"`   // relative to data_dir unless absolute; $HCNODE_KEK wins
 	Listen     string `yaml:"listen"`     // HTTP address
 	PublicURL  string `yaml:"public_url"` // how residents and peers reach this node
+	// TLS makes the node serve HTTPS itself; empty serves plain HTTP, for
+	// a node behind a reverse proxy that terminates TLS.
+	TLS TLS `yaml:"tls"`
+	// TrustedProxies are the CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; empty trusts no proxy header.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	Codes   Codes   `yaml:"codes"`
 	Keys    Keys    `yaml:"keys"`
@@ -94,6 +101,13 @@ type Limits struct {
 	ScannerBurst int     `yaml:"scanner_burst"` // burst above the rate
 }
 
+// TLS names the node's HTTPS certificate and key (PEM files). Both are
+// read again when they change, or on SIGHUP.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
 // Log sets logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -145,7 +159,7 @@ func Load(path string) (Config, error) {
 	// Relative paths in the file mean relative to the file, not to
 	// wherever the node happens to be started from.
 	for _, p := range []*string{&c.DataDir, &c.Trust.ListFile, &c.NATS.CredsFile, &c.NATS.NKeySeed, &c.NATS.CAFile,
-		&c.NATS.CertFile, &c.NATS.KeyFile, &c.NATS.ServerConf} {
+		&c.NATS.CertFile, &c.NATS.KeyFile, &c.NATS.ServerConf, &c.TLS.CertFile, &c.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
@@ -171,6 +185,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"HCNODE_NATS_CREDS":    &c.NATS.CredsFile,
 		"HCNODE_LOG_LEVEL":     &c.Log.Level,
 		"HCNODE_LOG_FORMAT":    &c.Log.Format,
+		"HCNODE_TLS_CERT_FILE": &c.TLS.CertFile,
+		"HCNODE_TLS_KEY_FILE":  &c.TLS.KeyFile,
 	}
 	for k, p := range str {
 		if v, ok := lookup(k); ok {
@@ -208,6 +224,14 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("trusted_proxies", "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", p)
+		}
 	}
 	if c.Codes.Lifetime <= 0 || c.Codes.Lifetime > 7*24*time.Hour {
 		bad("codes.lifetime", "%v must be within (0, 168h]", c.Codes.Lifetime)

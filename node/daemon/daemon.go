@@ -5,7 +5,9 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,6 +86,9 @@ type Options struct {
 	Listener net.Listener
 	// TickEvery is how often key maintenance runs; default 1 minute.
 	TickEvery time.Duration
+	// TLSCheckEvery is how often the TLS certificate files are checked
+	// for a change; default 10 seconds. SIGHUP (ReloadTLS) checks at once.
+	TLSCheckEvery time.Duration
 }
 
 // Daemon is a running node.
@@ -96,7 +101,9 @@ type Daemon struct {
 	fed    *fed
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	lock   *datadir.Lock // held from Start until Close
+	lock   *datadir.Lock     // held from Start until Close
+	certs  *api.CertReloader // nil when serving plain HTTP
+	log    *slog.Logger
 	errMu  sync.Mutex
 	err    error
 }
@@ -165,9 +172,23 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
+	scheme := "http://"
+	var certs *api.CertReloader
+	if cfg.TLS.CertFile != "" {
+		if certs, err = api.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			l.Close()
+			return nil, err
+		}
+		l, scheme = tls.NewListener(l, certs.Config()), "https://"
+	}
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, cancel: cancel, lock: lock}
+	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + l.Addr().String(), fed: f, cancel: cancel, lock: lock,
+		certs: certs, log: log}
+	if certs != nil {
+		d.wg.Add(1)
+		go d.watchTLS(runCtx, cmp.Or(opt.TLSCheckEvery, 10*time.Second))
+	}
 	every := opt.TickEvery
 	if every <= 0 {
 		every = time.Minute
@@ -241,4 +262,40 @@ func Initialized(ctx context.Context, cfg config.Config) (bool, error) {
 }
 
 // Addr is the HTTP listen address.
-func (d *Daemon) Addr() string { return strings.TrimPrefix(d.URL, "http://") }
+func (d *Daemon) Addr() string {
+	return strings.TrimPrefix(strings.TrimPrefix(d.URL, "http://"), "https://")
+}
+
+// ReloadTLS reads the TLS certificate and key files again (on SIGHUP) and
+// serves them from the next handshake on if they changed and are valid;
+// connections already open are kept. A bad pair keeps the old one and is
+// returned as the error.
+func (d *Daemon) ReloadTLS() error {
+	if d.certs == nil {
+		return nil
+	}
+	changed, err := d.certs.Reload()
+	if err != nil {
+		d.log.Error("tls certificate reload failed; keeping the one in use", "err", err)
+		return err
+	}
+	if changed {
+		d.log.Info("tls certificate reloaded")
+	}
+	return nil
+}
+
+// watchTLS reloads the certificate when its files change.
+func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
+	defer d.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = d.ReloadTLS()
+		}
+	}
+}
