@@ -85,7 +85,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
-		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd())
+		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
 	return root
 }
 

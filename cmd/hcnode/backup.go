@@ -1,0 +1,194 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/datadir"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+func newBackupCmd() *cobra.Command {
+	var cfgPath, out, keysOut string
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Copy the node's database while it serves (and, apart, its key store)",
+		Long: `backup writes a consistent copy of node.db to --out, taken while the node
+serves: every change committed before the copy began is in it. It is safe
+to run beside a running node; it only reads.
+
+Residents' data keys (keys.db) are copied only with --keys-out, which must
+be another directory: a copy of keys.db brings back the data of residents
+who asked to be deleted after it was taken, so keep key-store copies apart
+from database copies, encrypted, and only for as long as you must (see
+docs/runbook.md). Without a key-store copy, a restore keeps the node's
+current keys.db, and residents enrolled after the backup are lost.
+
+The KEK is not copied: keep it in its own custody.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return errors.New("--out DIR is required: where to write node.db")
+			}
+			if keysOut != "" && sameDir(out, keysOut) {
+				return errors.New("--keys-out must be another directory than --out: keep key-store copies apart")
+			}
+			w := cmd.OutOrStdout()
+			dst := filepath.Join(out, "node.db")
+			if err := store.Backup(cmd.Context(), cfg.DBPath(), dst); err != nil {
+				return err
+			}
+			prov, seq, err := store.CheckBackup(cmd.Context(), dst)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "database of province %s copied to %s (revocations up to seq %d)\n", prov, dst, seq)
+			if keysOut != "" {
+				kdst := filepath.Join(keysOut, store.KeysFile)
+				if err := store.Backup(cmd.Context(), store.KeysPath(cfg.DBPath()), kdst); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "key store copied to %s: keep it apart, encrypted, and short-lived\n", kdst)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
+	cmd.Flags().StringVar(&out, "out", "", "directory for the database copy (created; node.db must not exist in it)")
+	cmd.Flags().StringVar(&keysOut, "keys-out", "", "directory for a copy of the key store (keys.db), apart from --out")
+	return cmd
+}
+
+func newRestoreCmd() *cobra.Command {
+	var cfgPath, from, keysFrom string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "restore",
+		Short: "Put a backup back in place of the node's database (node stopped)",
+		Long: `restore replaces the node's node.db with the copy in --from (and keys.db with
+the one in --keys-from, if given). It refuses while the node runs, and a
+backup of another province. Without --yes it says what it would do and
+changes nothing. The files it replaces are kept beside them, renamed
+*.before-restore-TIME.
+
+At its next start the node reconciles with the federation before it
+publishes anything: it takes back its own revocations published after the
+backup from the revocation stream, so codes revoked then stay revoked and
+no revocation sequence number is used twice, and it publishes a keyset
+with a version above the one peers hold.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			if from == "" {
+				return errors.New("--from DIR is required: the directory holding the node.db copy")
+			}
+			lock, err := datadir.Acquire(cfg.DataDir, "restore")
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			src := filepath.Join(from, "node.db")
+			prov, seq, err := store.CheckBackup(cmd.Context(), src)
+			if err != nil {
+				return err
+			}
+			if prov != cfg.Province {
+				return fmt.Errorf("%s is a backup of province %s, and this node is %s: refusing", src, prov, cfg.Province)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Restore of province %s from %s (revocations up to seq %d) would:\n", prov, src, seq)
+			fmt.Fprintf(w, "  replace %s (kept as %s.before-restore-TIME)\n", cfg.DBPath(), cfg.DBPath())
+			if keysFrom != "" {
+				fmt.Fprintf(w, "  replace %s with %s\n", store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile))
+			} else {
+				fmt.Fprintf(w, "  keep the current key store %s\n", store.KeysPath(cfg.DBPath()))
+			}
+			fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
+			if !yes {
+				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
+				return nil
+			}
+			stamp := time.Now().UTC().Format("20060102T150405Z")
+			if err := putBack(src, cfg.DBPath(), stamp); err != nil {
+				return err
+			}
+			if keysFrom != "" {
+				if err := putBack(filepath.Join(keysFrom, store.KeysFile), store.KeysPath(cfg.DBPath()), stamp); err != nil {
+					return err
+				}
+			}
+			db, err := store.Open(cmd.Context(), cfg.DBPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.SetMeta(cmd.Context(), store.Restored, time.Now().UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
+	cmd.Flags().StringVar(&from, "from", "", "directory holding the node.db copy")
+	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory holding a keys.db copy (optional)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "really replace the database")
+	return cmd
+}
+
+// putBack copies the backup src over dst, keeping dst (and its WAL) as
+// dst.before-restore-STAMP.
+func putBack(src, dst, stamp string) error {
+	tmp := dst + ".restoring"
+	if err := copyFile(src, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Stat(dst + suffix); err == nil {
+			if err := os.Rename(dst+suffix, dst+suffix+".before-restore-"+stamp); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Rename(tmp, dst)
+}
+
+// copyFile copies src to a new file dst (mode 0600) and syncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return errors.Join(out.Sync(), out.Close())
+}
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && filepath.Clean(aa) == filepath.Clean(bb)
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// Backup writes a consistent copy of the SQLite file at src to dst (which
+// must not exist), while other connections, in this process or another,
+// keep reading and writing src. It opens src read-only and uses VACUUM
+// INTO, which copies one read transaction's view of the database: every
+// transaction committed before the copy began is in it, none after. The
+// copy is compacted, has no WAL and is created with mode 0600.
+//
+// Use it for node.db and for keys.db alike; where each copy goes, and for
+// how long it is kept, is the operator's decision (docs/runbook.md).
+func Backup(ctx context.Context, src, dst string) error {
+	const op = "backup"
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("store: %s: %s already exists: %w", op, dst, ErrConflict)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	// Create the file first so that SQLite writes into a file that only
+	// its owner can read.
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	pool, err := sql.Open("sqlite", "file:"+src+"?"+q.Encode())
+	if err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	defer pool.Close()
+	if _, err := pool.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("store: %s of %s: %w", op, src, err)
+	}
+	return nil
+}
+
+// Restored is the meta key that marks a database put back from a backup,
+// with the time of the restore: the node reconciles its revocation
+// sequence and keyset version with the federation's before it publishes.
+const Restored = "restored_at"
+
+// ErrNotABackup is returned by CheckBackup for a file that is not a node
+// database.
+var ErrNotABackup = errors.New("not a node database")
+
+// CheckBackup opens the copy at path read-only and returns the province
+// it belongs to and its newest revocation seq, so that a restore can
+// refuse another province's backup and say what it is about to do.
+func CheckBackup(ctx context.Context, path string) (province string, lastSeq uint64, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return "", 0, fmt.Errorf("store: backup: %w", err)
+	}
+	pool, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return "", 0, err
+	}
+	defer pool.Close()
+	if err := pool.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'province'`).Scan(&province); err != nil {
+		return "", 0, fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
+	}
+	var seq int64
+	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&seq); err != nil {
+		return "", 0, fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
+	}
+	return province, uint64(seq), nil
+}
