@@ -173,20 +173,22 @@ func Load(path string) (Config, error) {
 // ApplyEnv applies HCNODE_* overrides from lookup.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
-		"HCNODE_PROVINCE":      &c.Province,
-		"HCNODE_NAME":          &c.Name,
-		"HCNODE_FEDERATION":    &c.Federation,
-		"HCNODE_DATA_DIR":      &c.DataDir,
-		"HCNODE_KEK_FILE":      &c.KEKFile,
-		"HCNODE_LISTEN":        &c.Listen,
-		"HCNODE_PUBLIC_URL":    &c.PublicURL,
-		"HCNODE_NATS_USER":     &c.NATS.User,
-		"HCNODE_NATS_PASSWORD": &c.NATS.Password,
-		"HCNODE_NATS_CREDS":    &c.NATS.CredsFile,
-		"HCNODE_LOG_LEVEL":     &c.Log.Level,
-		"HCNODE_LOG_FORMAT":    &c.Log.Format,
-		"HCNODE_TLS_CERT_FILE": &c.TLS.CertFile,
-		"HCNODE_TLS_KEY_FILE":  &c.TLS.KeyFile,
+		"HCNODE_PROVINCE":          &c.Province,
+		"HCNODE_NAME":              &c.Name,
+		"HCNODE_FEDERATION":        &c.Federation,
+		"HCNODE_DATA_DIR":          &c.DataDir,
+		"HCNODE_KEK_FILE":          &c.KEKFile,
+		"HCNODE_LISTEN":            &c.Listen,
+		"HCNODE_PUBLIC_URL":        &c.PublicURL,
+		"HCNODE_NATS_USER":         &c.NATS.User,
+		"HCNODE_NATS_PASSWORD":     &c.NATS.Password,
+		"HCNODE_NATS_CREDS":        &c.NATS.CredsFile,
+		"HCNODE_LOG_LEVEL":         &c.Log.Level,
+		"HCNODE_LOG_FORMAT":        &c.Log.Format,
+		"HCNODE_TRUST_LIST_FILE":   &c.Trust.ListFile,
+		"HCNODE_TRUST_LIST_SHA256": &c.Trust.ListSHA256,
+		"HCNODE_TLS_CERT_FILE":     &c.TLS.CertFile,
+		"HCNODE_TLS_KEY_FILE":      &c.TLS.KeyFile,
 	}
 	for k, p := range str {
 		if v, ok := lookup(k); ok {
