@@ -106,17 +106,29 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 		}
 		cc.Provinces = append(cc.Provinces, daemon.Province{ID: p.ID, Name: p.Name, Listen: listen})
 	}
+	// With --data, a restart reuses the tokens of the first run (if they
+	// still work) instead of minting new ones beside them.
+	earlier := readDemoInfo(filepath.Join(abs, "demo.json"))
+	cc.Tokens = map[string]string{}
+	for _, p := range earlier.Provinces {
+		cc.Tokens[p.ID] = p.OperatorToken
+	}
 	c, err := daemon.StartCluster(ctx, cc)
 	if err != nil {
 		return info, nil, fmt.Errorf("%w (is another demo running? try --random-ports)", err)
 	}
 	for i, d := range c.Nodes {
-		sc, err := d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "demo scanner", "checkpoint")
-		if err != nil {
-			return info, c, err
+		id := c.Configs[i].Province
+		scanner := earlier.scannerToken(id)
+		if p, err := d.Node.Authenticate(ctx, scanner); err != nil || p.Role != node.RoleScanner {
+			sc, err := d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "demo scanner", "checkpoint")
+			if err != nil {
+				return info, c, err
+			}
+			scanner = sc.Token
 		}
-		info.Provinces = append(info.Provinces, DemoEntry{ID: c.Configs[i].Province, Name: c.Configs[i].Name, URL: d.URL,
-			OperatorToken: c.Tokens[i], ScannerToken: sc.Token})
+		info.Provinces = append(info.Provinces, DemoEntry{ID: id, Name: c.Configs[i].Name, URL: d.URL,
+			OperatorToken: c.Tokens[i], ScannerToken: scanner})
 	}
 	info.NATS = c.Server.ClientURL()
 	b, err := json.MarshalIndent(info, "", "  ")
@@ -124,6 +136,26 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 		return info, c, err
 	}
 	return info, c, os.WriteFile(filepath.Join(abs, "demo.json"), b, 0o600)
+}
+
+// readDemoInfo reads an earlier run's demo.json; a missing or unreadable
+// file is an empty one.
+func readDemoInfo(path string) DemoInfo {
+	var info DemoInfo
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &info)
+	}
+	return info
+}
+
+// scannerToken is the scanner token the earlier run gave province id.
+func (info DemoInfo) scannerToken(id string) string {
+	for _, p := range info.Provinces {
+		if p.ID == id {
+			return p.ScannerToken
+		}
+	}
+	return ""
 }
 
 func printDemo(w io.Writer, dataDir string, info DemoInfo) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -43,6 +44,10 @@ type ClusterConfig struct {
 	TickEvery  time.Duration
 	// Configure adjusts each province's config before it starts.
 	Configure func(*config.Config)
+	// Tokens are operator tokens from an earlier run, by province id. One
+	// that still authenticates as an operator is reused; otherwise, and for
+	// a province initialised now, the cluster has a token made.
+	Tokens map[string]string
 }
 
 // Cluster is a running federation.
@@ -94,12 +99,14 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		if err != nil {
 			return nil, err
 		}
+		tok := cc.Tokens[p.ID]
 		if !ok {
-			if _, err := Init(ctx, cfg); err != nil {
+			if tok, err = Init(ctx, cfg); err != nil {
 				return nil, fmt.Errorf("init %s: %w", p.ID, err)
 			}
 		}
 		c.Configs = append(c.Configs, cfg)
+		c.Tokens = append(c.Tokens, tok)
 	}
 	if err := c.loadOrMakeTrustList(); err != nil {
 		return nil, err
@@ -110,11 +117,12 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 			return nil, err
 		}
 		c.Nodes = append(c.Nodes, d)
-		tok, err := d.Node.CreateOperatorToken(ctx, "cluster")
-		if err != nil {
+		if p, err := d.Node.Authenticate(ctx, c.Tokens[i]); err == nil && p.Role == node.RoleOperator {
+			continue
+		}
+		if c.Tokens[i], err = d.Node.CreateOperatorToken(ctx, "cluster"); err != nil {
 			return nil, err
 		}
-		c.Tokens = append(c.Tokens, tok)
 	}
 	if err := c.PublishTrustList(ctx, c.TrustList); err != nil {
 		return nil, err
