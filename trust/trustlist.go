@@ -181,4 +181,3 @@ func AcceptTrustList(held, next *ParsedTrustList, pinnedSHA256 string, now time.
 	}
 	return nil
 }
-
