@@ -20,6 +20,9 @@ import (
 // writes for its kid and typ.
 func FuzzHeaderMalleability(f *testing.F) {
 	f.Add([]byte(codeHeader("k")))
+	f.Add([]byte(codeHeader("k") + "\n")) // near misses: the one byte a lax reader would skip
+	f.Add([]byte(" " + codeHeader("k")))
+	f.Add([]byte(`{"alg":"ES256","kid":"k\u0041","typ":"hcfed-code+jwt"}`))
 	f.Add([]byte(`{"alg":"dir","enc":"A256GCM","kid":"440000/2025-03-01"}`))
 	f.Fuzz(func(t *testing.T, hb []byte) {
 		for _, names := range [][]string{jwsHeaderNames, contentHeaderNames} {
@@ -57,6 +60,7 @@ func FuzzHeaderMalleability(f *testing.F) {
 // StatementSigner writes for that typ.
 func FuzzCompactMalleability(f *testing.F) {
 	f.Add("e30.e30.AAAA")
+	f.Add(b64([]byte(codeHeader("k"))) + ".e30." + b64(make([]byte, es256SigLen))[:85] + "B") // non-zero trailing bits
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, typ := range append([]string{TypTrustList}, statementTypes...) {
 			c, err := parseCompact(s, typ, MaxStatementLen)
