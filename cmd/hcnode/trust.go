@@ -203,10 +203,10 @@ func newTrustProposeCmd() *cobra.Command {
 }
 
 // checkProposalOut refuses to write an unsigned proposal over the trust
-// list in force (--current) or over any signed trust list: the signed
-// file is what nodes pin and operators sign from, and an unsigned
-// proposal cannot replace it. There is no flag to force it: a proposal
-// always goes to a file of its own.
+// list in force (--current), or over any file but an earlier unsigned
+// proposal: a signed trust list is what nodes pin and operators sign
+// from, and an unsigned proposal cannot replace it. There is no flag to
+// force it: a proposal always goes to a file of its own.
 func checkProposalOut(out, current string) error {
 	outInfo, err := os.Stat(out)
 	if errors.Is(err, os.ErrNotExist) {
@@ -220,12 +220,17 @@ func checkProposalOut(out, current string) error {
 			return fmt.Errorf("refusing to write the proposal over %s, the trust list in force: write it to another file (--out)", out)
 		}
 	}
-	if raw, err := os.ReadFile(out); err == nil {
-		if _, err := trust.ParseTrustList(raw); err == nil {
-			return fmt.Errorf("refusing to write the proposal over %s, a signed trust list: write it to another file (--out)", out)
-		}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return err
 	}
-	return nil
+	if _, err := trust.DecodeTrustList(raw); err == nil {
+		return nil // an earlier proposal may be rewritten
+	}
+	if _, err := trust.ParseTrustList(raw); err == nil {
+		return fmt.Errorf("refusing to write the proposal over %s, a signed trust list: write it to another file (--out)", out)
+	}
+	return fmt.Errorf("refusing to write the proposal over %s, which is not a trust list proposal: write it to another file (--out)", out)
 }
 
 // unsignedProposal reports whether raw is an unsigned proposal rather
