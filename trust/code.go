@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // Claims is the signed payload of a health code. Everything but CT is in
@@ -58,17 +56,15 @@ type CodeIssuer struct {
 	signer   *StatementSigner
 	keyExp   time.Time
 	ck       ContentKey
-	enc      jose.Encrypter
 }
 
 // NewCodeIssuer prepares issuance for province. keyExpires is when the
 // signing key stops verifying: no code may outlive it.
 func NewCodeIssuer(province string, signer *StatementSigner, keyExpires time.Time, ck ContentKey) (*CodeIssuer, error) {
-	enc, err := newContentEncrypter(ck)
-	if err != nil {
+	if err := checkContentKey(ck); err != nil {
 		return nil, err
 	}
-	return &CodeIssuer{province: province, signer: signer, keyExp: keyExpires, ck: ck, enc: enc}, nil
+	return &CodeIssuer{province: province, signer: signer, keyExp: keyExpires, ck: ck}, nil
 }
 
 // KeyID is the thumbprint of the key that signs.
@@ -101,13 +97,9 @@ func (ci *CodeIssuer) Issue(jti string, iat, exp time.Time, c Content) (string, 
 	if err != nil {
 		return "", Claims{}, err
 	}
-	obj, err := ci.enc.Encrypt(plain)
+	ct, err := sealContent(ci.ck, plain)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("encrypt content: %w", err)
-	}
-	ct, err := obj.CompactSerialize()
-	if err != nil {
-		return "", Claims{}, err
 	}
 	cl := Claims{Issuer: ci.province, JTI: jti, IssuedAt: iat.Unix(), Expires: exp.Unix(), Version: FormatVersion, CT: ct}
 	jws, err := ci.signer.Sign(TypCode, cl)

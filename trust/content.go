@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,20 +80,69 @@ func NewContentKey(id string, nbf, exp time.Time, r io.Reader) (ContentKey, erro
 // contentEncs is the only content encryption HCFed uses.
 var contentEncs = []jose.ContentEncryption{jose.A256GCM}
 
-// newContentEncrypter prepares dir/A256GCM encryption under ck.
-func newContentEncrypter(ck ContentKey) (jose.Encrypter, error) {
-	if len(ck.Key) != ContentKeyLen {
-		return nil, fmt.Errorf("content key %s: want %d bytes", ck.ID, ContentKeyLen)
-	}
-	rcpt := jose.Recipient{Algorithm: jose.DIRECT, Key: ck.Key, KeyID: ck.ID}
-	return jose.NewEncrypter(jose.A256GCM, rcpt, nil)
-}
+// Values of a code's content header.
+const (
+	algDir     = "dir"
+	encA256GCM = "A256GCM"
+)
+
+// contentHeaderNames are the members of a code content header, in order.
+var contentHeaderNames = []string{"alg", "enc", "kid"}
 
 // contentHeader is the only protected header a code's ct may carry.
 type contentHeader struct {
 	Alg string `json:"alg"`
 	Enc string `json:"enc"`
 	Kid string `json:"kid"`
+}
+
+// checkContentKey refuses a content key that cannot encrypt codes.
+func checkContentKey(ck ContentKey) error {
+	if len(ck.Key) != ContentKeyLen {
+		return fmt.Errorf("content key %s: want %d bytes", ck.ID, ContentKeyLen)
+	}
+	if ck.ID == "" || !isPlainValue(ck.ID) {
+		return fmt.Errorf("content key id %q: not a plain header value", ck.ID)
+	}
+	return nil
+}
+
+// sealContent encrypts plain under ck as the compact JWE openContent
+// reads: alg dir, enc A256GCM, kid ck.ID, in canonical form, the
+// protected header as additional data (RFC 7516 section 5.1).
+func sealContent(ck ContentKey, plain []byte) (string, error) {
+	if err := checkContentKey(ck); err != nil {
+		return "", err
+	}
+	hb, err := marshalFields(contentHeaderNames, []string{algDir, encA256GCM, ck.ID})
+	if err != nil {
+		return "", err
+	}
+	aead, err := newGCM(ck.Key)
+	if err != nil {
+		return "", err
+	}
+	iv := make([]byte, gcmIVLen)
+	if _, err := rand.Read(iv); err != nil {
+		return "", fmt.Errorf("content iv: %w", err)
+	}
+	h64 := b64url.EncodeToString(hb)
+	sealed := aead.Seal(nil, iv, plain, []byte(h64))
+	n := len(sealed) - gcmTagLen
+	return h64 + ".." + b64url.EncodeToString(iv) + "." + b64url.EncodeToString(sealed[:n]) + "." +
+		b64url.EncodeToString(sealed[n:]), nil
+}
+
+// newGCM is AES-256-GCM under key.
+func newGCM(key []byte) (cipher.AEAD, error) {
+	if len(key) != ContentKeyLen { // aes.NewCipher would quietly pick AES-128 or -192
+		return nil, fmt.Errorf("content key: want %d bytes", ContentKeyLen)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // GCM parameters of A256GCM (RFC 7518 section 5.3).
@@ -144,36 +192,29 @@ func openContent(ct, iss string, keys map[string]ContentKey) (Content, Reason) {
 // decodeContentHeader reads a ct header, held to canonical form like a
 // JWS header so that no two parsers can read it differently.
 func decodeContentHeader(h64 string) (contentHeader, bool) {
-	var h contentHeader
-	hb, err := base64.RawURLEncoding.Strict().DecodeString(h64)
-	if err != nil || json.Unmarshal(hb, &h) != nil {
-		return h, false
+	hb, err := b64url.DecodeString(h64)
+	if err != nil {
+		return contentHeader{}, false
 	}
-	if !isCanonical(h, hb) {
-		return h, false
+	v, ok := unmarshalFields(hb, contentHeaderNames)
+	if !ok {
+		return contentHeader{}, false
 	}
-	return h, h.Alg == string(jose.DIRECT) && h.Enc == string(jose.A256GCM) && h.Kid != ""
+	h := contentHeader{Alg: v[0], Enc: v[1], Kid: v[2]}
+	return h, h.Alg == algDir && h.Enc == encA256GCM && h.Kid != ""
 }
 
 // openGCM authenticates and decrypts one A256GCM JWE body under key; the
 // additional data is the encoded protected header (RFC 7516 section 5.2
 // step 14).
 func openGCM(key []byte, h64, iv64, c64, tag64 string) ([]byte, bool) {
-	if len(key) != ContentKeyLen { // aes.NewCipher would quietly pick AES-128 or -192
-		return nil, false
-	}
-	strict := base64.RawURLEncoding.Strict()
-	iv, err1 := strict.DecodeString(iv64)
-	sealed, err2 := strict.DecodeString(c64)
-	tag, err3 := strict.DecodeString(tag64)
+	iv, err1 := b64url.DecodeString(iv64)
+	sealed, err2 := b64url.DecodeString(c64)
+	tag, err3 := b64url.DecodeString(tag64)
 	if err1 != nil || err2 != nil || err3 != nil || len(iv) != gcmIVLen || len(tag) != gcmTagLen {
 		return nil, false
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, false
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newGCM(key)
 	if err != nil {
 		return nil, false
 	}

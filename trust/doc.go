@@ -10,4 +10,10 @@
 // Every signature in HCFed is ES256 over P-256, and every key id is the
 // RFC 7638 thumbprint of the public key. A statement's "typ" header is
 // always checked, so one kind of statement can never pass for another.
+//
+// One codec (jws.go) writes and reads every JWS — codes, statements, the
+// trust list's signatures — and the content of codes, in one canonical
+// form: what a node accepts is byte for byte what a node writes, and
+// parse → serialize gives back the input. go-jose is used only for JWKs,
+// thumbprints and the ECDH-ES encryption of sealed statements and grants.
 package trust

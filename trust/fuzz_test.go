@@ -180,14 +180,44 @@ func FuzzParseTrustList(f *testing.F) {
 				t.Fatalf("accepted member %q: %+v", id, m)
 			}
 		}
-		for _, sig := range p.jws.Signatures {
-			h := sig.Protected
-			if h.Algorithm != string(jose.ES256) || h.KeyID == "" || h.JSONWebKey != nil || len(h.ExtraHeaders) != 1 ||
-				h.ExtraHeaders[jose.HeaderType] != TypTrustList || sig.Unprotected.KeyID != "" || len(sig.Unprotected.ExtraHeaders) != 0 {
-				t.Fatalf("go-jose reads a signature header we should have refused: %+v / %+v", h, sig.Unprotected)
-			}
-		}
+		checkTrustListWithJose(t, raw, p)
 	})
+}
+
+// checkTrustListWithJose holds an accepted trust list to its canonical
+// form (rebuilt from what was parsed, it is byte for byte the input) and
+// to go-jose's independent reading: the same signature headers, each
+// exactly alg ES256, kid and the trust list typ, and a go-jose-verified
+// signature from every operator counted as a signer.
+func checkTrustListWithJose(t *testing.T, raw []byte, p *ParsedTrustList) {
+	t.Helper()
+	doc := trustListDoc{Payload: b64(p.Payload)}
+	for _, sig := range p.sigs {
+		protected, _, _ := strings.Cut(sig.input, ".")
+		doc.Signatures = append(doc.Signatures, trustListSig{Protected: protected, Signature: b64(sig.sig)})
+	}
+	if again, err := json.Marshal(doc); err != nil || string(again) != string(raw) {
+		t.Fatalf("accepted document re-encodes as %q", again)
+	}
+	jws, err := jose.ParseSignedJSON(string(raw), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatalf("go-jose cannot parse an accepted trust list: %v", err)
+	}
+	if len(jws.Signatures) != len(p.sigs) {
+		t.Fatalf("go-jose reads %d signatures, we read %d", len(jws.Signatures), len(p.sigs))
+	}
+	for i, sig := range jws.Signatures {
+		h := sig.Protected
+		if h.Algorithm != string(jose.ES256) || h.KeyID != p.sigs[i].kid || h.JSONWebKey != nil || len(h.ExtraHeaders) != 1 ||
+			h.ExtraHeaders[jose.HeaderType] != TypTrustList || sig.Unprotected.KeyID != "" || len(sig.Unprotected.ExtraHeaders) != 0 {
+			t.Fatalf("go-jose reads a signature header we should have refused: %+v / %+v", h, sig.Unprotected)
+		}
+	}
+	for _, id := range p.SignedBy {
+		if _, _, _, err := jws.VerifyMulti(p.Operators[id]); err != nil {
+			t.Fatalf("signer %s: go-jose finds no signature of theirs: %v", id, err)
+		}
+	}
 }
 
 // FuzzDecodeHeader holds the protected-header check to its promise: a

@@ -1,18 +1,13 @@
 package trust
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // Operator is a federation operator: one person's key, one vote.
@@ -54,82 +49,32 @@ type ParsedTrustList struct {
 	Operators map[string]*ecdsa.PublicKey // by operator id
 	// SignedBy lists the operators of this list whose signature verifies.
 	SignedBy []string
-	jws      *jose.JSONWebSignature
+	sigs     []trustListSignature
 }
 
-// ParseTrustList checks a trust list document: size, JWS JSON form, that
-// every signature header is ES256 with typ hcfed-trustlist+jwt and nothing
-// else, the payload's structure and keys, and which of its own operators
-// signed it.
+// ParseTrustList checks a trust list document: size, that it is the
+// canonical JWS JSON general serialization SignTrustList writes, that
+// every signature header is exactly ES256 with kid and typ
+// hcfed-trustlist+jwt, the payload's structure and keys, and which of its
+// own operators signed it.
 func ParseTrustList(raw []byte) (*ParsedTrustList, error) {
 	if len(raw) > MaxTrustListLen {
 		return nil, fail(ReasonOversized, fmt.Sprintf("%d bytes", len(raw)))
 	}
-	canon, err := checkTrustListHeaders(raw)
+	payload, sigs, err := decodeTrustListDoc(raw)
 	if err != nil {
 		return nil, err
 	}
-	// go-jose parses the document exactly as checked, re-encoded: its JSON
-	// reader is case-sensitive and ours is not, so handing it raw would
-	// let {"signatures":[A],"Signatures":[B]} have B's headers checked and
-	// A's signatures counted.
-	jws, err := jose.ParseSignedJSON(string(canon), []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		return nil, fail(ReasonMalformed, "trust list: "+err.Error())
-	}
-	payload := jws.UnsafePayloadWithoutVerification()
 	var tl TrustList
 	if err := decodeStrict(payload, &tl); err != nil {
 		return nil, err
 	}
-	p := &ParsedTrustList{TrustList: tl, Raw: raw, Payload: payload, jws: jws}
+	p := &ParsedTrustList{TrustList: tl, Raw: raw, Payload: payload, sigs: sigs}
 	if err := p.index(); err != nil {
 		return nil, err
 	}
 	p.SignedBy = p.signers(p.Operators)
 	return p, nil
-}
-
-// trustListDoc is a trust list document: the JWS JSON general
-// serialization, one signature per operator.
-type trustListDoc struct {
-	Payload    string         `json:"payload"`
-	Signatures []trustListSig `json:"signatures"`
-}
-
-type trustListSig struct {
-	Protected string          `json:"protected"`
-	Header    json.RawMessage `json:"header,omitempty"`
-	Signature string          `json:"signature"`
-}
-
-// checkTrustListHeaders reads the document's raw JSON and holds every
-// signature's protected header to the same rule as compact statements:
-// alg ES256, typ hcfed-trustlist+jwt, kid, and nothing else; no
-// unprotected headers; general serialization only. It returns the
-// document re-encoded as read, for go-jose to parse.
-func checkTrustListHeaders(raw []byte) ([]byte, error) {
-	var doc trustListDoc
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fail(ReasonMalformed, "trust list: "+err.Error())
-	}
-	if dec.More() {
-		return nil, fail(ReasonMalformed, "trust list: trailing data")
-	}
-	if len(doc.Signatures) == 0 || len(doc.Signatures) > MaxTrustListSignatures {
-		return nil, fail(ReasonMalformed, fmt.Sprintf("trust list: %d signatures", len(doc.Signatures)))
-	}
-	for _, sig := range doc.Signatures {
-		if len(sig.Header) > 0 {
-			return nil, fail(ReasonBadHeader, "trust list: unprotected header")
-		}
-		if _, err := decodeHeader(sig.Protected, TypTrustList); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(doc)
 }
 
 // index validates the payload's structure and parses its keys.
@@ -174,14 +119,22 @@ func (p *ParsedTrustList) index() error {
 	return nil
 }
 
-// signers returns the ids, sorted, of the operators in ops whose key made
-// one of the document's signatures. An operator counts once however many
-// times it signed.
+// signers returns the ids, sorted, of the operators in ops that signed
+// the document: one of its signatures names the operator key's
+// thumbprint as kid and verifies with that key. An operator counts once
+// however many times it signed.
 func (p *ParsedTrustList) signers(ops map[string]*ecdsa.PublicKey) []string {
 	var ids []string
 	for id, pub := range ops {
-		if _, _, _, err := p.jws.VerifyMulti(pub); err == nil {
-			ids = append(ids, id)
+		kid, err := Thumbprint(pub)
+		if err != nil {
+			continue
+		}
+		for _, sig := range p.sigs {
+			if sig.kid == kid && verifyES256(pub, sig.input, sig.sig) {
+				ids = append(ids, id)
+				break
+			}
 		}
 	}
 	sort.Strings(ids)
@@ -227,72 +180,4 @@ func AcceptTrustList(held, next *ParsedTrustList, pinnedSHA256 string, now time.
 		return fail(ReasonThreshold, fmt.Sprintf("signed by %d of its own operators, need %d", n, next.Threshold))
 	}
 	return nil
-}
-
-// SignTrustList adds one operator's signature to a trust list. doc is the
-// document signed so far, or nil to start from payload; key signs payload
-// as found in doc when doc is given. Payload bytes are signed as they are,
-// so every operator signs exactly the same bytes. The result is always
-// the general serialization, even with one signature.
-func SignTrustList(doc, payload []byte, key *ecdsa.PrivateKey) ([]byte, error) {
-	var out trustListDoc
-	if doc != nil {
-		held, err := readTrustListDoc(doc)
-		if err != nil {
-			return nil, err
-		}
-		out = held
-	}
-	if out.Payload != "" {
-		p, err := base64.RawURLEncoding.DecodeString(out.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("trust list document: payload: %w", err)
-		}
-		payload = p
-	}
-	kid, err := Thumbprint(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	opts := (&jose.SignerOptions{}).WithType(TypTrustList)
-	sk := jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}
-	sg, err := jose.NewSigner(sk, opts)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := sg.Sign(payload)
-	if err != nil {
-		return nil, err
-	}
-	jws, err := obj.CompactSerialize()
-	if err != nil {
-		return nil, err
-	}
-	h64, rest, _ := strings.Cut(jws, ".")
-	p64, sig64, _ := strings.Cut(rest, ".")
-	if out.Payload == "" {
-		out.Payload = p64
-	}
-	out.Signatures = append(out.Signatures, trustListSig{Protected: h64, Signature: sig64})
-	return json.Marshal(out)
-}
-
-// readTrustListDoc reads a document signed so far, in the general form or
-// the flattened form earlier versions wrote for a single signature.
-func readTrustListDoc(doc []byte) (trustListDoc, error) {
-	var d struct {
-		trustListDoc
-		trustListSig
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
-	}
-	out := d.trustListDoc
-	if d.Protected != "" || d.Signature != "" {
-		out.Signatures = append([]trustListSig{d.trustListSig}, out.Signatures...)
-	}
-	if out.Payload == "" {
-		return trustListDoc{}, fmt.Errorf("trust list document: no payload")
-	}
-	return out, nil
 }

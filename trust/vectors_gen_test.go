@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The generator behind TestVectors -update. Vectors are made from a fresh
+// The generator behind TestVectors -update=codes. Vectors are made from a fresh
 // fixture federation (random keys) at testNow; only their public side is
 // written down.
 
@@ -21,7 +21,7 @@ func writeVectors(t *testing.T) {
 	codes, revoked := codeVectors(t, f)
 	fx := vectorFixture{
 		Comment: "TEST ONLY. Verifier-side fixture for the vectors beside it: public keys, and content keys " +
-			"that exist only to decrypt these test codes. Regenerate with: go test ./trust -run TestVectors -update",
+			"that exist only to decrypt these test codes. Regenerate with: go test ./trust -run TestVectors -update=codes",
 		Now: now.Unix(), StaleAfter: f.Snap.StaleAfter.Unix(),
 		Revoked: []vectorRevoked{{Issuer: gd, JTI: revoked}},
 	}

@@ -11,13 +11,22 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "regenerate trust/testdata/vectors and the fuzz seed corpora")
+// update names the vector set to regenerate: "codes", "statements" or
+// "all". Vectors are the compatibility contract: each set is regenerated
+// only on purpose, never as a side effect of regenerating another.
+var update = flag.String("update", "", "regenerate a vector set of trust/testdata/vectors (codes, statements or all) and its fuzz seeds")
+
+// updating reports whether -update asks for set.
+func updating(set string) bool { return *update == set || *update == "all" }
 
 // Test vectors, age-style: testdata/vectors/<kind>/good_*.txt must pass,
-// fail_<reason>_*.txt must fail with that reason. They are checked against
-// fixture_TEST_ONLY.json alone, which holds public keys, the symmetric
-// content keys needed to read codes, and a fixed now — no private key.
-// Regenerate with: go test ./trust -run TestVectors -update
+// fail_<reason>_*.txt must fail with that reason. Codes, keysets and
+// revocations (the "codes" set) are checked against fixture_TEST_ONLY.json
+// alone, which holds public keys, the symmetric content keys needed to
+// read codes, and a fixed now — no private key. Trust lists, grants,
+// snapshots and sealed lookups (the "statements" set) have their own
+// fixture (vectors_statements_test.go).
+// Regenerate with: go test ./trust -run TestVectors -update=codes
 const (
 	vectorDir   = "testdata/vectors"
 	fixtureFile = "fixture_TEST_ONLY.json"
@@ -60,7 +69,8 @@ var codeReasons = []Reason{ReasonOK, ReasonMalformed, ReasonOversized, ReasonBad
 	ReasonKeyNotActive, ReasonKeyCompromised, ReasonBadSignature, ReasonBadLifetime, ReasonExpired,
 	ReasonNotYetValid, ReasonRevoked, ReasonNoContentKey, ReasonBadContent}
 
-var allReasons = append(append([]Reason{}, codeReasons...), ReasonWrongSigner, ReasonRollback, ReasonThreshold, ReasonNotRecipient)
+var allReasons = append(append([]Reason{}, codeReasons...), ReasonWrongSigner, ReasonRollback, ReasonThreshold, ReasonNotRecipient,
+	ReasonReplayed, ReasonNoLegalBasis)
 
 // vectorReason reads the expected reason from a vector's file name.
 func vectorReason(t *testing.T, name string) Reason {
@@ -81,7 +91,7 @@ func vectorReason(t *testing.T, name string) Reason {
 }
 
 func TestVectors(t *testing.T) {
-	if *update {
+	if updating("codes") {
 		writeVectors(t)
 	}
 	fx, snap, rev, now := loadVectorFixture(t)
@@ -176,18 +186,7 @@ func loadVectorFixture(t testing.TB) (*vectorFixture, *Snapshot, revokedList, ti
 			t.Fatal(err)
 		}
 		snap.Members[m.ID] = Member{ID: m.ID, Status: m.Status, Root: root, RootKID: rootKID}
-		snap.Keys[m.ID] = map[string]*Key{}
-		for _, e := range m.Keys {
-			pub, kid, err := ParsePublicJWK(e.JWK)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k := &Key{ID: kid, State: e.State, NotBefore: time.Unix(e.NotBefore, 0), Expires: time.Unix(e.Expires, 0), Public: pub}
-			if e.RetiredAt != 0 {
-				k.RetiredAt = time.Unix(e.RetiredAt, 0)
-			}
-			snap.Keys[m.ID][kid] = k
-		}
+		snap.Keys[m.ID] = vectorKeys(t, m.Keys)
 		snap.ContentKeys[m.ID] = map[string]ContentKey{}
 		for _, c := range m.ContentKeys {
 			key, err := base64.RawURLEncoding.DecodeString(c.Key)
@@ -202,4 +201,22 @@ func loadVectorFixture(t testing.TB) (*vectorFixture, *Snapshot, revokedList, ti
 		rev[[2]string{r.Issuer, r.JTI}] = true
 	}
 	return &fx, snap, rev, time.Unix(fx.Now, 0)
+}
+
+// vectorKeys reads a fixture's keyset entries as a peer holds them.
+func vectorKeys(t testing.TB, entries []KeysetEntry) map[string]*Key {
+	t.Helper()
+	keys := map[string]*Key{}
+	for _, e := range entries {
+		pub, kid, err := ParsePublicJWK(e.JWK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := &Key{ID: kid, State: e.State, NotBefore: time.Unix(e.NotBefore, 0), Expires: time.Unix(e.Expires, 0), Public: pub}
+		if e.RetiredAt != 0 {
+			k.RetiredAt = time.Unix(e.RetiredAt, 0)
+		}
+		keys[kid] = k
+	}
+	return keys
 }

@@ -82,15 +82,7 @@ func TestVerifyRejectsBadContent(t *testing.T) {
 
 func sealRaw(t *testing.T, ck ContentKey, plain []byte) string {
 	t.Helper()
-	enc, err := newContentEncrypter(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := enc.Encrypt(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
+	s, err := sealContent(ck, plain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,6 +167,9 @@ func newTrustProposeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("proposal refused: %w", err)
 			}
+			if err := checkProposalOut(out, current); err != nil {
+				return err
+			}
 			b, err := json.MarshalIndent(next, "", "  ")
 			if err != nil {
 				return err
@@ -197,6 +200,48 @@ func newTrustProposeCmd() *cobra.Command {
 	f.DurationVar(&expires, "expires", 0, "validity from now, e.g. 2160h (default: keep, or 90 days)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// checkProposalOut refuses to write an unsigned proposal over the trust
+// list in force (--current), or over any file but an earlier unsigned
+// proposal: a signed trust list is what nodes pin and operators sign
+// from, and an unsigned proposal cannot replace it. There is no flag to
+// force it: a proposal always goes to a file of its own.
+func checkProposalOut(out, current string) error {
+	outInfo, err := os.Stat(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if current != "" {
+		if curInfo, err := os.Stat(current); err == nil && os.SameFile(outInfo, curInfo) {
+			return fmt.Errorf("refusing to write the proposal over %s, the trust list in force: write it to another file (--out)", out)
+		}
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	if _, err := trust.DecodeTrustList(raw); err == nil {
+		return nil // an earlier proposal may be rewritten
+	}
+	if _, err := trust.ParseTrustList(raw); err == nil {
+		return fmt.Errorf("refusing to write the proposal over %s, a signed trust list: write it to another file (--out)", out)
+	}
+	return fmt.Errorf("refusing to write the proposal over %s, which is not a trust list proposal: write it to another file (--out)", out)
+}
+
+// unsignedProposal reports whether raw is an unsigned proposal rather
+// than a signed trust list, and if so says what it still needs.
+func unsignedProposal(path string, raw []byte) error {
+	tl, err := trust.DecodeTrustList(raw)
+	if err != nil {
+		return nil
+	}
+	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %d signatures (has 0); each operator signs it with 'hcnode trust sign'",
+		path, tl.Version, tl.Threshold)
 }
 
 func newTrustShowCmd() *cobra.Command {
@@ -332,6 +377,9 @@ func newTrustVerifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := unsignedProposal(args[0], raw); err != nil {
+				return err
+			}
 			return checkTrustList(cmd.OutOrStdout(), raw, current, pin)
 		},
 	}
@@ -351,6 +399,9 @@ func checkTrustList(w io.Writer, raw []byte, current, pin string) error {
 		b, err := os.ReadFile(current)
 		if err != nil {
 			return err
+		}
+		if err := unsignedProposal(current, b); err != nil {
+			return fmt.Errorf("current trust list: %w", err)
 		}
 		if held, err = trust.ParseTrustList(b); err != nil {
 			return fmt.Errorf("current trust list: %w", err)
@@ -376,6 +427,9 @@ func newTrustPublishCmd() *cobra.Command {
 			raw, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
+			}
+			if err := unsignedProposal(args[0], raw); err != nil {
+				return fmt.Errorf("refusing to publish: %w", err)
 			}
 			next, err := trust.ParseTrustList(raw)
 			if err != nil {
