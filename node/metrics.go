@@ -22,6 +22,7 @@ type Metrics struct {
 	Statements     *prometheus.CounterVec
 	TrustExpiresIn prometheus.Gauge
 	Deleted        *prometheus.CounterVec
+	Receipts       *prometheus.CounterVec // see receiptMetric
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -63,5 +64,6 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	m.Receipts = receiptMetric(r)
 	return m
 }

@@ -64,6 +64,7 @@ type Node struct {
 	limiters *scannerLimiters
 	auditor  *auditor
 	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
+	qrs      qrCache               // rendered QR images by code id
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied

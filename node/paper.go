@@ -11,13 +11,12 @@ import (
 	"image/png"
 	"time"
 
-	"github.com/hajimehoshi/bitmapfont/v3"
-	qrcode "github.com/yeqown/go-qrcode/v2"
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/hcfed/hcfed/node/paperfont"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -90,9 +89,9 @@ var statusInk = map[trust.Status]struct {
 }
 
 // renderPaper draws the page. Latin text uses basicfont; the masked name
-// and the status in Chinese use a 12-pixel bitmap font with simplified
-// Chinese glyphs. Both are scaled up by whole pixels so they stay sharp
-// on paper.
+// and the status in Chinese use paperfont, a 12-pixel bitmap font with
+// the CJK ideographs. Both are scaled up by whole pixels so they stay
+// sharp on paper.
 func renderPaper(pg paperPage) ([]byte, error) {
 	ink, ok := statusInk[pg.Content.Status]
 	if !ok {
@@ -102,7 +101,11 @@ func renderPaper(pg paperPage) ([]byte, error) {
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	draw.Draw(img, image.Rect(0, 0, paperWidth, paperBand), image.NewUniform(ink.band), image.Point{}, draw.Src)
 
-	latin, cjk := basicfont.Face7x13, bitmapfont.FaceSC
+	cjk, err := paperfont.Face()
+	if err != nil {
+		return nil, err
+	}
+	latin := basicfont.Face7x13
 	black := color.RGBA{0, 0, 0, 0xff}
 	status := map[trust.Status]string{trust.Green: "GREEN", trust.Yellow: "YELLOW", trust.Red: "RED"}[pg.Content.Status]
 	x := 32 + drawText(img, latin, status, 32, 30, 6, ink.text)
@@ -154,36 +157,3 @@ func drawText(dst draw.Image, face font.Face, s string, x, y, scale int, c color
 	draw.DrawMask(dst, big.Bounds().Add(image.Pt(x, y)), image.NewUniform(c), image.Point{}, big, image.Point{}, draw.Over)
 	return w * scale
 }
-
-// qrImage renders text as a QR code (error correction M) with whole-pixel
-// modules and a four-module quiet zone, at most side pixels square.
-func qrImage(text string, side int) (image.Image, error) {
-	q, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
-	if err != nil {
-		return nil, fmt.Errorf("qr: %w", err)
-	}
-	var w matrixWriter
-	if err := q.Save(&w); err != nil {
-		return nil, fmt.Errorf("qr: %w", err)
-	}
-	const quiet = 4
-	modules := len(w.bits) + 2*quiet
-	px := max(side/modules, 1)
-	img := image.NewGray(image.Rect(0, 0, modules*px, modules*px))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	for y, row := range w.bits {
-		for x, set := range row {
-			if set {
-				r := image.Rect((x+quiet)*px, (y+quiet)*px, (x+quiet+1)*px, (y+quiet+1)*px)
-				draw.Draw(img, r, image.Black, image.Point{}, draw.Src)
-			}
-		}
-	}
-	return img, nil
-}
-
-// matrixWriter keeps the QR's modules instead of writing a file.
-type matrixWriter struct{ bits [][]bool }
-
-func (m *matrixWriter) Write(mat qrcode.Matrix) error { m.bits = mat.Bitmap(); return nil }
-func (m *matrixWriter) Close() error                  { return nil }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -61,7 +62,8 @@ type Peers struct {
 	open   sync.RWMutex
 	closed bool
 
-	// ReceiptEvery is how often queued receipts are sent; default 2 s.
+	// ReceiptEvery is how often queued receipts are sent:
+	// privacy.receipts_every, by default an hour.
 	ReceiptEvery time.Duration
 }
 
@@ -74,7 +76,7 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	return &Peers{n: n, conn: conn, log: log,
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst), receiptLimit: newPeerLimiter(receiptRate, receiptBurst),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
-		receipts: receiptQueue{byHome: map[string][]trust.ReceiptEntry{}}, ReceiptEvery: 2 * time.Second}
+		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour)}
 }
 
 // Run serves lookups and receipts addressed to this node, and sends its

@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // Notice is the privacy notice a resident consents to (seed rules 2-4):
@@ -23,11 +25,34 @@ type Notice struct {
 	YourRights    []string          `json:"your_rights"`
 	Text          map[string]string `json:"text"`
 	ConsentFields []string          `json:"consent_fields"`
+
+	// VerifiedElsewhere says what this province learns when another
+	// province verifies the resident's code (verification receipts),
+	// or that it learns nothing: privacy.receipts.
+	VerifiedElsewhere map[string]string `json:"verified_elsewhere"`
+}
+
+// receiptNotice is what the notice says of verification receipts, when
+// they are on (send) and off, in Chinese and English.
+var receiptNotice = map[string]map[string]string{
+	config.ReceiptsSend: {
+		"zh-CN": "您的健康码在其他省份被核验时，核验省份会告知本省节点核验的日期和场所类型（如车站、检查站），不包括具体时间、具体地点或扫码设备。该回执加密后只发给本省，按审计日志的期限保存，仅用于让您查询自己的健康码在哪天、在哪个省份的何种场所被核验过。",
+		"en":    "When your code is verified in another province, that province tells this province's node the day and the kind of place (station, checkpoint...) — never the time of day, the exact place or the scanner. The receipt is sealed to this province alone, kept for the audit log's retention, and used only so that you can see on which day, in which province and at what kind of place your code was verified.",
+	},
+	config.ReceiptsOff: {
+		"zh-CN": "本省不接收核验回执：您的健康码在其他省份被核验时，其他省份发来的回执不经读取即被丢弃，本省不会得知。本省核验其他省份的健康码时，也不告知其签发省份。",
+		"en":    "This province takes no verification receipts: when your code is verified in another province, any receipt that province sends is discarded unread, and this province does not learn of it. Nor does this province tell other provinces when it verifies their codes.",
+	},
 }
 
 // PrivacyNotice returns the current notice.
 func (n *Node) PrivacyNotice() Notice {
 	c := n.cfg
+	verifications := "see when and at what kind of place your codes were verified in this province (GET /v1/subjects/{id}/verifications)"
+	if c.Privacy.Receipts == config.ReceiptsSend {
+		verifications = "see when and at what kind of place your codes were verified in this province, and on which day, in which province and at what kind of place in other provinces (GET /v1/subjects/{id}/verifications)"
+	}
+	elsewhere := receiptNotice[c.Privacy.Receipts]
 	return Notice{
 		Version: c.Privacy.NoticeVersion, Province: c.Province, Purpose: c.Privacy.Purpose,
 		Mechanism: map[string]string{
@@ -49,16 +74,17 @@ func (n *Node) PrivacyNotice() Notice {
 		},
 		CodeValidity: map[string]string{"phone": c.Codes.Lifetime.String(), "paper": c.Codes.PaperLifetime.String()},
 		YourRights: []string{"see what is held about you and the consent you gave (GET /v1/subjects/{id})",
-			"see when and at what kind of place your codes were verified in this province (GET /v1/subjects/{id}/verifications)",
+			verifications,
 			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province stating a legal basis, never your ID number",
 			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals)",
 			"delete your record at any time (DELETE /v1/subjects/{id})",
 			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
-			"zh-CN": "本健康码仅用于" + c.Privacy.Purpose + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
-			"en":    "This health code serves only " + c.Privacy.Purpose + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
+			"zh-CN": "本健康码仅用于" + c.Privacy.Purpose + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + c.Privacy.Purpose + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
 		},
-		ConsentFields: []string{"notice_version", "accepted"},
+		VerifiedElsewhere: elsewhere,
+		ConsentFields:     []string{"notice_version", "accepted"},
 	}
 }
 

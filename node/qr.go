@@ -2,46 +2,118 @@ package node
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"image"
+	"image/draw"
+	"image/png"
+	"sync"
+	"sync/atomic"
 
 	qrcode "github.com/yeqown/go-qrcode/v2"
-	"github.com/yeqown/go-qrcode/writer/standard"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
 
+// QR image geometry and cache bounds.
+const (
+	// qrModulePx is the side of one QR module on a phone screen.
+	qrModulePx = 6
+	// qrQuietModules is the quiet zone around a QR, in modules (the
+	// standard asks for four).
+	qrQuietModules = 4
+	// maxQRCached bounds the rendered QR images kept in memory (a few
+	// kilobytes each: a few megabytes in all).
+	maxQRCached = 1024
+)
+
 // QRPNG renders text as a QR code PNG with error-correction level M and a
-// quiet zone, sized for a phone screen.
+// four-module quiet zone, sized for a phone screen.
 func QRPNG(text string) ([]byte, error) {
-	q, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	img, err := qrImagePx(text, qrModulePx)
 	if err != nil {
-		return nil, fmt.Errorf("qr: %w", err)
+		return nil, err
 	}
 	var buf bytes.Buffer
-	w := standard.NewWithWriter(nopCloser{&buf}, standard.WithBuiltinImageEncoder(standard.PNG_FORMAT),
-		standard.WithQRWidth(6), standard.WithBorderWidth(24))
-	if err := q.Save(w); err != nil {
+	if err := png.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("qr: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-type nopCloser struct{ io.Writer }
+// qrImage renders text as a QR code (error correction M) with whole-pixel
+// modules and a quiet zone, at most side pixels square.
+func qrImage(text string, side int) (image.Image, error) {
+	bits, err := qrModules(text)
+	if err != nil {
+		return nil, err
+	}
+	return drawQR(bits, max(side/(len(bits)+2*qrQuietModules), 1)), nil
+}
 
-func (nopCloser) Close() error { return nil }
+// qrImagePx renders text as a QR code with px pixels a module.
+func qrImagePx(text string, px int) (image.Image, error) {
+	bits, err := qrModules(text)
+	if err != nil {
+		return nil, err
+	}
+	return drawQR(bits, px), nil
+}
+
+// qrModules encodes text (error correction M) into its module matrix,
+// true for dark. Only the encoder of go-qrcode is used; the image is ours.
+func qrModules(text string) ([][]bool, error) {
+	q, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	if err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	var w matrixWriter
+	if err := q.Save(&w); err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	return w.bits, nil
+}
+
+// drawQR draws a module matrix in black on white, px pixels a module,
+// with the quiet zone.
+func drawQR(bits [][]bool, px int) *image.Gray {
+	modules := len(bits) + 2*qrQuietModules
+	img := image.NewGray(image.Rect(0, 0, modules*px, modules*px))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	for y, row := range bits {
+		for x, set := range row {
+			if set {
+				r := image.Rect((x+qrQuietModules)*px, (y+qrQuietModules)*px, (x+qrQuietModules+1)*px, (y+qrQuietModules+1)*px)
+				draw.Draw(img, r, image.Black, image.Point{}, draw.Src)
+			}
+		}
+	}
+	return img
+}
+
+// matrixWriter keeps the QR's modules instead of writing a file.
+type matrixWriter struct{ bits [][]bool }
+
+func (m *matrixWriter) Write(mat qrcode.Matrix) error { m.bits = mat.Bitmap(); return nil }
+func (m *matrixWriter) Close() error                  { return nil }
 
 func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectID + ":code:" + jti) }
 
 // CodeQR renders one of a resident's codes as a QR image, for the
 // resident or an operator. The code's text is kept sealed under the
 // resident's data key, so deleting the resident makes it unreadable.
+//
+// Rendered images are cached by code id (qrCache): a resident's phone
+// reloading its code costs a database read, not an unseal and an encode.
+// The code's row is read every time, so a revoked, expired or deleted
+// code is refused (and dropped from the cache) even if a hook missed it.
 func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
 	c, err := n.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.SubjectID == "") {
+		n.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "no such code")
 	}
 	if err != nil {
@@ -51,7 +123,11 @@ func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, err
 		return nil, err
 	}
 	if c.Revoked || n.now().After(c.Expires) {
+		n.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "this code is revoked or expired; issue a new one")
+	}
+	if png, ok := n.qrs.get(jti, c.SubjectID); ok {
+		return png, nil
 	}
 	s, err := n.subject(ctx, c.SubjectID)
 	if err != nil {
@@ -65,7 +141,12 @@ func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, err
 	if err != nil {
 		return nil, internal("qr", err)
 	}
-	return QRPNG(string(text))
+	png, err := QRPNG(string(text))
+	if err != nil {
+		return nil, internal("qr", err)
+	}
+	n.qrs.put(jti, c.SubjectID, png)
+	return png, nil
 }
 
 func (n *Node) dataKey(s store.Subject) (*seal.Key, error) {
@@ -74,4 +155,85 @@ func (n *Node) dataKey(s store.Subject) (*seal.Key, error) {
 		return nil, err
 	}
 	return seal.NewKey(raw)
+}
+
+// qrCache is a bounded LRU of rendered QR images by code id. An image
+// holds nothing but the code's own text; it is dropped when its code is
+// revoked (Node.revoked), its resident deleted, or when it is found
+// revoked or expired on a read. The zero value is ready to use.
+type qrCache struct {
+	mu      sync.Mutex
+	byJTI   map[string]*list.Element
+	lru     list.List // of *qrEntry, most recently used first
+	renders atomic.Int64
+}
+
+type qrEntry struct {
+	jti, subject string
+	png          []byte
+}
+
+// get returns the cached image of jti if it was rendered for subject.
+func (q *qrCache) get(jti, subject string) ([]byte, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	el, ok := q.byJTI[jti]
+	if !ok || el.Value.(*qrEntry).subject != subject {
+		return nil, false
+	}
+	q.lru.MoveToFront(el)
+	return el.Value.(*qrEntry).png, true
+}
+
+// put caches a newly rendered image, evicting the least recently used
+// beyond maxQRCached.
+func (q *qrCache) put(jti, subject string, png []byte) {
+	q.renders.Add(1)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.byJTI == nil {
+		q.byJTI = map[string]*list.Element{}
+	}
+	if el, ok := q.byJTI[jti]; ok {
+		q.lru.Remove(el)
+	}
+	q.byJTI[jti] = q.lru.PushFront(&qrEntry{jti: jti, subject: subject, png: png})
+	for q.lru.Len() > maxQRCached {
+		old := q.lru.Back()
+		q.lru.Remove(old)
+		delete(q.byJTI, old.Value.(*qrEntry).jti)
+	}
+}
+
+// forget drops the images of the given codes.
+func (q *qrCache) forget(jtis ...string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, jti := range jtis {
+		if el, ok := q.byJTI[jti]; ok {
+			q.lru.Remove(el)
+			delete(q.byJTI, jti)
+		}
+	}
+}
+
+// forgetSubject drops every image of a resident's codes.
+func (q *qrCache) forgetSubject(subject string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for el := q.lru.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*qrEntry); e.subject == subject {
+			q.lru.Remove(el)
+			delete(q.byJTI, e.jti)
+		}
+		el = next
+	}
+}
+
+// len is how many images are cached.
+func (q *qrCache) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lru.Len()
 }

@@ -1,78 +1,140 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
 // Verification receipts (the cross-province part of the right to know):
 // when this node verifies a valid code of another province, it queues
-// {jti, kind of place, time} for that province — never the scanner — and
-// every few seconds sends each home node one signed batch sealed to it.
-// The home node records each entry against its own code in its audit log,
-// so its resident can see "verified in 310000 at a station at 10:32".
+// {code id, kind of place, day} for that province — never the scanner,
+// never the time of day — and every privacy.receipts_every (default an
+// hour) sends each home node one signed batch sealed to it, entries
+// deduplicated and sorted so that their order says nothing either. The
+// home node records each entry against its own code in its audit log, so
+// its resident can see "verified in 310000 at a station on 2026-11-30".
 //
-// The trade-off: the home province learns where (by kind of place and
-// province) and when its resident's code was scanned elsewhere. It is the
-// resident's own health authority, which issued the code and holds their
-// identity already; the resident's right to know where their code was
-// used needs someone to hold it, and the home node is the one the resident
-// can ask. No other member learns it (receipts are sealed), the visited
-// province keeps what it kept before, and sending is fire and forget: a
-// home node that is away misses the receipts sent meanwhile.
+// The trade-off: the home province learns in which province, at what kind
+// of place and on which day its resident's code was scanned elsewhere. It
+// is the resident's own health authority, which issued the code and holds
+// their identity already; the resident's right to know where their code
+// was used needs someone to hold it, and the home node is the one the
+// resident can ask. The privacy notice the resident consents to says so,
+// and a province whose config says privacy.receipts: off neither sends
+// receipts nor records those sent to it (it discards them unread). No
+// other member learns it (receipts are sealed), the visited province keeps
+// what it kept before, and sending is fire and forget: a home node that is
+// away misses the receipts sent meanwhile.
 
 // Receipt limits.
 const (
 	// actionPeerVerify is the home node's audit action for a
 	// verification of one of its codes in another province.
 	actionPeerVerify = "code.verify.peer"
-	// maxQueuedReceipts bounds what waits to be sent; beyond it new
-	// entries are dropped (and logged), as a receipt is best effort.
-	maxQueuedReceipts = 50_000
+	// maxQueuedReceipts bounds what waits to be sent (an entry is about
+	// 150 bytes in memory); beyond it new entries are dropped and
+	// counted, as a receipt is best effort.
+	maxQueuedReceipts = 200_000
 )
 
-// receiptQueue holds entries waiting to be sent, by home province.
+// Events counted by hcfed_receipts_total.
+const (
+	receiptQueued   = "queued"   // entries queued to send
+	receiptWithheld = "withheld" // entries not queued: privacy.receipts is off
+	receiptDropped  = "dropped"  // entries not queued: the queue is full
+	receiptSent     = "sent"     // entries sent
+	receiptRecorded = "recorded" // entries recorded for this province's residents
+	receiptIgnored  = "ignored"  // receipts received and discarded unread: privacy.receipts is off
+	receiptRefused  = "refused"  // receipts received that failed their checks
+)
+
+// receiptMetric registers hcfed_receipts_total on r.
+func receiptMetric(r *prometheus.Registry) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_receipts_total",
+		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent and " +
+			"recorded; whole receipts received and ignored (receipts off) or refused."}, []string{"event"})
+	r.MustRegister(c)
+	return c
+}
+
+// receiptQueue holds entries waiting to be sent, by home province, as
+// sets: a code scanned at the same kind of place twice in a day is one
+// entry.
 type receiptQueue struct {
 	mu      sync.Mutex
-	byHome  map[string][]trust.ReceiptEntry
+	byHome  map[string]map[trust.ReceiptEntry]struct{}
 	n       int
 	dropped int
 }
 
-func (q *receiptQueue) add(home string, e trust.ReceiptEntry) {
+// add queues e for home and returns the event to count, or "" for an
+// entry already queued.
+func (q *receiptQueue) add(home string, e trust.ReceiptEntry) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	set := q.byHome[home]
+	if _, dup := set[e]; dup {
+		return ""
+	}
 	if q.n >= maxQueuedReceipts {
 		q.dropped++
-		return
+		return receiptDropped
 	}
-	q.byHome[home] = append(q.byHome[home], e)
+	if set == nil {
+		if q.byHome == nil {
+			q.byHome = map[string]map[trust.ReceiptEntry]struct{}{}
+		}
+		set = map[trust.ReceiptEntry]struct{}{}
+		q.byHome[home] = set
+	}
+	set[e] = struct{}{}
 	q.n++
+	return receiptQueued
 }
 
-// take empties the queue and returns what it held, and how many entries
-// were dropped since the last take.
+// take empties the queue and returns what it held, each home's entries
+// sorted, and how many entries were dropped since the last take.
 func (q *receiptQueue) take() (map[string][]trust.ReceiptEntry, int) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	all, dropped := q.byHome, q.dropped
-	q.byHome, q.n, q.dropped = map[string][]trust.ReceiptEntry{}, 0, 0
-	return all, dropped
+	q.byHome, q.n, q.dropped = nil, 0, 0
+	q.mu.Unlock()
+	out := make(map[string][]trust.ReceiptEntry, len(all))
+	for home, set := range all {
+		es := make([]trust.ReceiptEntry, 0, len(set))
+		for e := range set {
+			es = append(es, e)
+		}
+		slices.SortFunc(es, func(a, b trust.ReceiptEntry) int {
+			return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.JTI, b.JTI), cmp.Compare(a.Place, b.Place))
+		})
+		out[home] = es
+	}
+	return out, dropped
 }
 
 // noteVerification queues a receipt for the home node of a valid code of
-// another province, if the node is connected. The kind of place is sent
-// only if it is a short lowercase token; anything else is sent as
-// "other", so no free-text location leaves the province.
+// another province, if receipts are on and the node is connected. The
+// kind of place is sent only if it is a short lowercase token; anything
+// else is sent as "other", so no free-text location leaves the province.
 func (n *Node) noteVerification(res trust.Result, place string, now time.Time) {
 	if !res.Valid() || res.Issuer == n.cfg.Province {
+		return
+	}
+	if n.cfg.Privacy.Receipts == config.ReceiptsOff {
+		n.metrics.Receipts.WithLabelValues(receiptWithheld).Inc()
 		return
 	}
 	p := n.peers.Load()
@@ -82,7 +144,9 @@ func (n *Node) noteVerification(res trust.Result, place string, now time.Time) {
 	if place = strings.ToLower(place); !trust.ValidPlace(place) {
 		place = "other"
 	}
-	p.receipts.add(res.Issuer, trust.ReceiptEntry{JTI: res.JTI, Place: place, Time: now.Unix()})
+	if ev := p.receipts.add(res.Issuer, trust.ReceiptEntry{JTI: res.JTI, Place: place, Day: trust.ReceiptDay(now)}); ev != "" {
+		n.metrics.Receipts.WithLabelValues(ev).Inc()
+	}
 }
 
 // sendReceipts signs, seals and publishes the queued entries, one receipt
@@ -103,7 +167,9 @@ func (p *Peers) sendReceipts(ctx context.Context) {
 			es = es[len(batch):]
 			if err := p.sendReceipt(ctx, home, ks, batch, now); err != nil {
 				p.log.Warn("verification receipt not sent", "home", home, "entries", len(batch), "err", err)
+				continue
 			}
+			p.n.metrics.Receipts.WithLabelValues(receiptSent).Add(float64(len(batch)))
 		}
 	}
 }
@@ -124,8 +190,14 @@ func (p *Peers) sendReceipt(ctx context.Context, home string, ks *trust.Verified
 // receive records a receipt from verifier: each entry for a code this
 // node issued and still links to its holder goes into the audit log,
 // against the code's hashed id, as the resident's own verifications do.
+// With privacy.receipts off the receipt is discarded unread.
 func (p *Peers) receive(verifier string, raw []byte) {
 	n := p.n
+	if n.cfg.Privacy.Receipts == config.ReceiptsOff {
+		n.metrics.Receipts.WithLabelValues(receiptIgnored).Inc()
+		p.log.Debug("verification receipt ignored: privacy.receipts is off", "from", verifier)
+		return
+	}
 	now := n.now()
 	if !p.receiptLimit.allow(verifier, now) {
 		p.log.Debug("verification receipt dropped: rate", "from", verifier)
@@ -143,6 +215,7 @@ func (p *Peers) receive(verifier string, raw []byte) {
 		err = p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
 	}
 	if err != nil {
+		n.metrics.Receipts.WithLabelValues(receiptRefused).Inc()
 		p.log.Warn("verification receipt refused", "from", verifier, "reason", string(trust.ReasonOf(err)))
 		return
 	}
@@ -157,21 +230,37 @@ func (p *Peers) receive(verifier string, raw []byte) {
 			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
 			return
 		}
-		n.audit(ctx, "peer:"+verifier, actionPeerVerify, hashJTI(n.cfg.Province, e.JTI), peerVerifyDetail{Place: e.Place, Time: e.Time})
+		n.audit(ctx, "peer:"+verifier, actionPeerVerify, hashJTI(n.cfg.Province, e.JTI), peerVerifyDetail{Place: e.Place, Day: e.Day})
+		n.metrics.Receipts.WithLabelValues(receiptRecorded).Inc()
 	}
 }
 
-// peerVerifyDetail is what the audit log keeps of a verification elsewhere.
+// peerVerifyDetail is what the audit log keeps of a verification
+// elsewhere: the kind of place and the day. T is read only, from entries
+// written before receipts carried days.
 type peerVerifyDetail struct {
 	Place string `json:"place,omitempty"`
-	Time  int64  `json:"t"`
+	Day   string `json:"day,omitempty"`
+	T     int64  `json:"t,omitempty"`
+}
+
+// day is the entry's receipt day, and its start.
+func (d peerVerifyDetail) day() (string, time.Time, error) {
+	day := d.Day
+	if day == "" && d.T != 0 {
+		day = trust.ReceiptDay(time.Unix(d.T, 0))
+	}
+	start, err := trust.ParseReceiptDay(day)
+	return day, start, err
 }
 
 // ForeignVerifications lists the verifications of a resident's codes by
 // other provinces' scanners that those provinces reported in receipts,
 // newest first, in the shape of Verifications (Province is the verifying
-// province; Valid is always true: only valid codes are reported). It is
-// the hook through which GET /v1/subjects/{id}/verifications shows them.
+// province; Valid is always true: only valid codes are reported; Day is
+// the day and Time its start, as a receipt carries no time of day; one
+// record per code, province, kind of place and day). It is the hook
+// through which GET /v1/subjects/{id}/verifications shows them.
 func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
@@ -185,13 +274,19 @@ func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID 
 		return nil, internal("foreign verifications", err)
 	}
 	out := make([]VerificationRecord, 0, len(entries))
+	seen := map[[4]string]bool{}
 	for _, e := range entries {
 		var d peerVerifyDetail
 		province, ok := strings.CutPrefix(e.Actor, "peer:")
 		if !ok || json.Unmarshal([]byte(e.Detail), &d) != nil {
 			continue
 		}
-		out = append(out, VerificationRecord{Time: time.Unix(d.Time, 0).UTC(), JTI: byTarget[e.Target], Place: d.Place,
+		day, start, err := d.day()
+		if err != nil || seen[[4]string{e.Target, province, d.Place, day}] {
+			continue
+		}
+		seen[[4]string{e.Target, province, d.Place, day}] = true
+		out = append(out, VerificationRecord{Time: start, Day: day, JTI: byTarget[e.Target], Place: d.Place,
 			Reason: string(trust.ReasonOK), Valid: true, Province: province})
 	}
 	return out, nil

@@ -197,6 +197,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	}
 	rev, err := n.db.DeleteSubject(ctx, id, n.now())
 	n.tokenCache().forget(RoleResident, id)
+	n.qrs.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -223,6 +224,9 @@ func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 		return
 	}
 	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
+	for _, e := range rev.Entries {
+		n.qrs.forget(e.JTI)
+	}
 	n.metrics.Revoked.Add(float64(len(rev.Entries)))
 	if f := n.federation(); f != nil {
 		f.RevocationsPending(ctx)

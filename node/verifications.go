@@ -26,6 +26,7 @@ const actionVerify = "code.verify"
 // and by which province's scanner — never which scanner or where exactly.
 type VerificationRecord struct {
 	Time     time.Time `json:"time"`
+	Day      string    `json:"day,omitempty"` // set instead of a time of day for another province's: 2026-11-30 (UTC+8)
 	JTI      string    `json:"jti"`
 	Place    string    `json:"place"` // kind of place: checkpoint, station, workplace...
 	Reason   string    `json:"reason"`

@@ -7,15 +7,18 @@ import (
 	"time"
 )
 
-// Verification receipts tell a resident's home node where and when their
-// code was verified in other provinces, so the resident can know it (the
-// right to know, seed suggestion 3 of "How to strengthen supervision").
-// The verifying node batches them per home province: each entry names the
-// code, the kind of place and the time — never the scanner, its exact
-// location or anything the scanner was shown. The home province learns
-// where its resident's code was scanned; it is the resident's own health
-// authority and already holds far more, and the receipt is sealed to it
-// so that no other member learns it.
+// Verification receipts tell a resident's home node on which day and at
+// what kind of place their code was verified in other provinces, so the
+// resident can know it (the right to know, seed suggestion 3 of "How to
+// strengthen supervision"). The verifying node batches them per home
+// province: each entry names the code, the kind of place and the day —
+// never the time of day, the scanner, its exact location or anything the
+// scanner was shown. The home province learns in which province its
+// resident's code was scanned, and on which day; it is the resident's own
+// health authority and already holds far more, and the receipt is sealed
+// to it so that no other member learns it. Residents are told of it in
+// the privacy notice they consent to, and a province can turn receipts
+// off.
 
 // Receipt limits.
 const (
@@ -24,9 +27,10 @@ const (
 	// MaxReceiptLen bounds a sealed receipt (about 80 bytes an entry,
 	// base64url twice).
 	MaxReceiptLen = 128 << 10
-	// MaxReceiptAge is how long before its receipt an entry's
-	// verification may have happened.
-	MaxReceiptAge = time.Hour
+	// MaxReceiptAgeDays is how many days before its receipt's own day an
+	// entry's verification may have happened: receipts are sent in
+	// batches, and a batch sent just after midnight holds the day before.
+	MaxReceiptAgeDays = 1
 	// maxPlaceLen bounds a kind of place.
 	maxPlaceLen = 32
 )
@@ -42,11 +46,31 @@ type Receipt struct {
 }
 
 // ReceiptEntry is one verification: which code, at what kind of place
-// (checkpoint, station, workplace...), when.
+// (checkpoint, station, workplace...), on which day (ReceiptDay). There is
+// deliberately no time of day: the format cannot carry it.
 type ReceiptEntry struct {
 	JTI   string `json:"jti"`
 	Place string `json:"place,omitempty"`
-	Time  int64  `json:"t"`
+	Day   string `json:"day"`
+}
+
+// ReceiptZone is the time zone receipt days are counted in: China
+// Standard Time, which every province keeps.
+var ReceiptZone = time.FixedZone("UTC+8", 8*3600)
+
+// receiptDayLayout is how a receipt day is written: 2026-11-30.
+const receiptDayLayout = "2006-01-02"
+
+// ReceiptDay is the day of t as a receipt carries it.
+func ReceiptDay(t time.Time) string { return t.In(ReceiptZone).Format(receiptDayLayout) }
+
+// ParseReceiptDay returns the start of a receipt day, in ReceiptZone.
+func ParseReceiptDay(day string) (time.Time, error) {
+	t, err := time.ParseInLocation(receiptDayLayout, day, ReceiptZone)
+	if err != nil || t.Format(receiptDayLayout) != day {
+		return time.Time{}, fail(ReasonMalformed, "day must be YYYY-MM-DD")
+	}
+	return t, nil
 }
 
 // Validate checks a receipt's fields.
@@ -59,12 +83,17 @@ func (r Receipt) Validate() error {
 	case len(r.Entries) == 0 || len(r.Entries) > MaxReceiptEntries:
 		return fail(ReasonMalformed, fmt.Sprintf("%d entries, want 1..%d", len(r.Entries), MaxReceiptEntries))
 	}
+	today, _ := ParseReceiptDay(ReceiptDay(time.Unix(r.IssuedAt, 0).Add(ClockSkew)))
 	for _, e := range r.Entries {
 		if !isJTI(e.JTI) || !isPlace(e.Place) {
 			return fail(ReasonMalformed, "entry with a bad jti or place")
 		}
-		if e.Time > r.IssuedAt+int64(ClockSkew/time.Second) || e.Time < r.IssuedAt-int64(MaxReceiptAge/time.Second) {
-			return fail(ReasonMalformed, "entry time outside the receipt's window")
+		day, err := ParseReceiptDay(e.Day)
+		if err != nil {
+			return err
+		}
+		if day.After(today) || day.Before(today.AddDate(0, 0, -MaxReceiptAgeDays)) {
+			return fail(ReasonMalformed, "entry day outside the receipt's window")
 		}
 	}
 	return nil

@@ -9,7 +9,7 @@ func receipt(t testing.TB, now time.Time, n int) Receipt {
 	t.Helper()
 	r := Receipt{Issuer: sh, To: gd, IssuedAt: now.Unix(), Nonce: mustJTI(t)}
 	for i := 0; i < n; i++ {
-		r.Entries = append(r.Entries, ReceiptEntry{JTI: mustJTI(t), Place: "station", Time: now.Add(-time.Duration(i) * time.Second).Unix()})
+		r.Entries = append(r.Entries, ReceiptEntry{JTI: mustJTI(t), Place: "station", Day: ReceiptDay(now)})
 	}
 	return r
 }
@@ -48,14 +48,38 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		{"of another typ", sealAny(t, f.SH.Active, TypLookup, with(none), f.GD), ReasonWrongType},
 		{"empty", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries = nil }), f.GD), ReasonMalformed},
 		{"too many", sealAny(t, f.SH.Active, TypReceipt, receipt(t, f.Now, MaxReceiptEntries+1), f.GD), ReasonMalformed},
-		{"an old verification", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Time -= 2 * 3600 }), f.GD), ReasonMalformed},
+		{"a verification two days old", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Day = ReceiptDay(f.Now.AddDate(0, 0, -2)) }), f.GD), ReasonMalformed},
+		{"a verification tomorrow", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Day = ReceiptDay(f.Now.AddDate(0, 0, 1)) }), f.GD), ReasonMalformed},
+		{"a day that is not a date", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Day = "2026-11-31" }), f.GD), ReasonMalformed},
+		{"with the time of the verification", sealAny(t, f.SH.Active, TypReceipt, map[string]any{"iss": sh, "to": gd, "iat": f.Now.Unix(),
+			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "day": ReceiptDay(f.Now), "t": f.Now.Unix()}}}, f.GD), ReasonMalformed},
 		{"a place that is not a kind", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Place = "人民广场 gate 3" }), f.GD), ReasonMalformed},
 		{"with a scanner id", sealAny(t, f.SH.Active, TypReceipt, map[string]any{"iss": sh, "to": gd, "iat": f.Now.Unix(),
-			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "t": f.Now.Unix(), "scanner": "sc_1"}}}, f.GD), ReasonMalformed},
+			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "day": ReceiptDay(f.Now), "scanner": "sc_1"}}}, f.GD), ReasonMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := OpenReceipt(tc.raw, sh, f.SH.Keys, gd, f.GD.Enc, f.Now)
 			wantReason(t, err, tc.want)
 		})
+	}
+}
+
+// A receipt day is China Standard Time's: 23:30 UTC is already the next
+// day in every province, and a batch sent just after midnight may still
+// carry the day before.
+func TestReceiptDayIsChinaStandardTimesAndAcceptsYesterday(t *testing.T) {
+	late := time.Date(2026, 11, 29, 23, 30, 0, 0, time.UTC)
+	if got := ReceiptDay(late); got != "2026-11-30" {
+		t.Fatalf("ReceiptDay(%v) = %s, want 2026-11-30", late, got)
+	}
+	f := newTestFederation(t, testNow)
+	r := receipt(t, f.Now, 1)
+	r.Entries[0].Day = ReceiptDay(f.Now.AddDate(0, 0, -1))
+	raw, err := SealReceipt(f.SH.Active, r, &f.GD.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReceipt(raw, sh, f.SH.Keys, gd, f.GD.Enc, f.Now); err != nil {
+		t.Fatalf("yesterday's verification refused: %v", err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is a province node's configuration.
@@ -92,7 +92,24 @@ type Privacy struct {
 		// province for a case is kept, sealed, before it is deleted.
 		Lookups time.Duration `yaml:"lookups"`
 	} `yaml:"retention"`
+	// Receipts says whether verification receipts are exchanged with
+	// other provinces: ReceiptsSend (the default) sends the home province
+	// of each valid foreign code verified here its day and kind of place,
+	// and records for this province's residents the receipts others send;
+	// ReceiptsOff does neither. The privacy notice says which. Changing
+	// it changes the notice: give the notice a new notice_version.
+	Receipts string `yaml:"receipts"`
+	// ReceiptsEvery is how often queued receipts are sent, in one batch
+	// per home province: the coarser, the less the time a batch arrives
+	// says about when a code was scanned. Default 1h, within [1s, 24h].
+	ReceiptsEvery time.Duration `yaml:"receipts_every"`
 }
+
+// Values of privacy.receipts.
+const (
+	ReceiptsSend = "send"
+	ReceiptsOff  = "off"
+)
 
 // Limits bound what clients may send.
 type Limits struct {
@@ -135,6 +152,8 @@ func Default(province string) Config {
 	c.Privacy.Retention.Codes = 30 * 24 * time.Hour
 	c.Privacy.Retention.Audit = 365 * 24 * time.Hour
 	c.Privacy.Retention.Lookups = 30 * 24 * time.Hour
+	c.Privacy.Receipts = ReceiptsSend
+	c.Privacy.ReceiptsEvery = time.Hour
 	return c
 }
 
@@ -274,6 +293,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > 90*24*time.Hour {
 		bad("privacy.retention.lookups", "%v must be within (0, 2160h]", c.Privacy.Retention.Lookups)
+	}
+	if c.Privacy.Receipts != ReceiptsSend && c.Privacy.Receipts != ReceiptsOff {
+		bad("privacy.receipts", "%q (send, off)", c.Privacy.Receipts)
+	}
+	if c.Privacy.ReceiptsEvery < time.Second || c.Privacy.ReceiptsEvery > 24*time.Hour {
+		bad("privacy.receipts_every", "%v must be within [1s, 24h]", c.Privacy.ReceiptsEvery)
 	}
 	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
 		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, body string) string {
@@ -48,6 +49,8 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"privacy.retention.audit": "province: \"440000\"\ndata_dir: d\nprivacy:\n  retention:\n    audit: 0s\n",
 		"tls":                     "province: \"440000\"\ndata_dir: d\ntls:\n  cert_file: c.pem\n",
 		"trusted_proxies":         "province: \"440000\"\ndata_dir: d\ntrusted_proxies: [10.0.0.1]\n",
+		"privacy.receipts":        "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts: \"yes\"\n",
+		"privacy.receipts_every":  "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts_every: 48h\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
@@ -92,5 +95,24 @@ func TestRelativePathsResolveAgainstTheConfigFile(t *testing.T) {
 	dir := filepath.Dir(p)
 	if c.Trust.ListFile != filepath.Join(dir, "tl.json") || c.NATS.CAFile != "/abs/ca.pem" || c.DataDir != filepath.Join(dir, "data") {
 		t.Fatalf("paths: %q %q %q", c.Trust.ListFile, c.NATS.CAFile, c.DataDir)
+	}
+}
+
+// Receipts are sent by default, hourly; "off" in the file turns them off
+// (and is read as the word, not as YAML 1.1's boolean).
+func TestReceiptsDefaultToSendHourlyAndTheFileTurnsThemOff(t *testing.T) {
+	c, err := Load(write(t, "province: \"440000\"\ndata_dir: d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Privacy.Receipts != ReceiptsSend || c.Privacy.ReceiptsEvery != time.Hour {
+		t.Fatalf("defaults: receipts %q every %v", c.Privacy.Receipts, c.Privacy.ReceiptsEvery)
+	}
+	c, err = Load(write(t, "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts: off\n  receipts_every: 10m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Privacy.Receipts != ReceiptsOff || c.Privacy.ReceiptsEvery != 10*time.Minute {
+		t.Fatalf("from the file: receipts %q every %v", c.Privacy.Receipts, c.Privacy.ReceiptsEvery)
 	}
 }

@@ -49,6 +49,7 @@ func startLookupFederation(t *testing.T) *lookupFed {
 		Now: clock.Now, Configure: func(cfg *config.Config) {
 			scannerFriendly(cfg)
 			cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+			cfg.Privacy.ReceiptsEvery = time.Second
 		}})
 	if err != nil {
 		t.Fatal(err)

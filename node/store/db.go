@@ -55,6 +55,9 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 	if path == "" || strings.Contains(path, "?") || keysPath == "" || strings.Contains(keysPath, "?") {
 		return nil, fmt.Errorf("store: open: path must be a file name without '?': %w", ErrInvalid)
 	}
+	if err := restrictFiles(path, keysPath); err != nil {
+		return nil, err
+	}
 	k, err := openKeys(ctx, keysPath)
 	if err != nil {
 		return nil, err
