@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
@@ -60,21 +58,16 @@ func appealAAD(subjectID, appealID, field string) []byte {
 	return []byte("subject:" + subjectID + ":appeal:" + appealID + ":" + field)
 }
 
-// checkAppealText checks a message or note: at most MaxAppealText
-// characters of valid UTF-8 without control characters other than line
-// breaks and tabs.
+// checkAppealText checks a message or note, trimmed: at most
+// MaxAppealText characters of text as checkText allows it, line breaks
+// and tabs included.
 func checkAppealText(what, s string, required bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if required && s == "" {
 		return "", Errorf(EInvalid, "%s is required", what)
 	}
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxAppealText {
-		return "", Errorf(EInvalid, "%s is limited to %d characters", what, MaxAppealText)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return "", Errorf(EInvalid, "%s holds a control character", what)
-		}
+	if err := checkText(what, s, MaxAppealText, true); err != nil {
+		return "", err
 	}
 	return s, nil
 }

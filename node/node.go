@@ -62,6 +62,9 @@ type Node struct {
 	signer    atomic.Pointer[trust.StatementSigner]
 
 	limiters *scannerLimiters
+	indexKey []byte // the subjects' blind index key (subjectindex.go)
+	// residentLimits rate-limits each resident's requests (Admit).
+	residentLimits *keyedLimiter
 	auditor  *auditor
 	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
@@ -102,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.keys, err = loadKeyring(ctx, n.db, n.kek); err != nil {
 		return nil, err
 	}
+	if err := n.openSubjectIndex(ctx); err != nil {
+		return nil, err
+	}
 	if n.state == nil {
 		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: n.keys.enc,
 			SelfRoot: &n.keys.root.PublicKey}); err != nil {
@@ -110,6 +116,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.trustKick = make(chan struct{}, 1)
 	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
+	n.residentLimits = newKeyedLimiter(n.cfg.Limits.ResidentRate, n.cfg.Limits.ResidentBurst)
 	n.auditor = newAuditor(n.db, n.log)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
