@@ -62,11 +62,11 @@ type Node struct {
 	signer    atomic.Pointer[trust.StatementSigner]
 
 	limiters *scannerLimiters
-	indexKey []byte // the subjects' blind index key (subjectindex.go)
-	// residentLimits rate-limits each resident's requests (Admit).
-	residentLimits *keyedLimiter
 	auditor  *auditor
 	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
+
+	indexKey       []byte        // the subjects' blind index key (subjectindex.go)
+	residentLimits *keyedLimiter // each resident's request rate (Admit)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied

@@ -40,15 +40,14 @@ func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectI
 // resident or an operator. The code's text is kept sealed under the
 // resident's data key, so deleting the resident makes it unreadable.
 func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	// Another subject's code is answered as an unknown one, word for word,
+	// so that the answer does not tell whether a code id exists.
 	c, err := n.db.Code(ctx, jti)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.SubjectID == "") {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.SubjectID == "" || requireSubject(p, c.SubjectID) != nil)) {
 		return nil, Errorf(ENotFound, "no such code")
 	}
 	if err != nil {
 		return nil, internal("qr", err)
-	}
-	if err := requireSubject(p, c.SubjectID); err != nil {
-		return nil, err
 	}
 	if c.Revoked || n.now().After(c.Expires) {
 		return nil, Errorf(ENotFound, "this code is revoked or expired; issue a new one")

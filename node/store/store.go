@@ -48,15 +48,16 @@ type Subject struct {
 	IDNumberCT  []byte
 	PhoneCT     []byte // nil when not collected
 	MaskedCT    []byte // sealed JSON of the masked display fields
+	Status      string // green|yellow|red
+	StatusSince time.Time
+	Created     time.Time
+	RetainUntil time.Time
+
 	// IDIndex is the keyed blind index of the ID number (HMAC under a key
 	// sealed by the KEK), kept in keys.db and unique: one ID number, one
 	// subject. Nil when the ID number is not collected. CreateSubject
 	// writes it; Subject does not read it back.
 	IDIndex []byte
-	Status      string // green|yellow|red
-	StatusSince time.Time
-	Created     time.Time
-	RetainUntil time.Time
 }
 
 // Consent records what the resident agreed to, and when.
