@@ -40,8 +40,11 @@ func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectI
 // resident or an operator. The code's text is kept sealed under the
 // resident's data key, so deleting the resident makes it unreadable.
 func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
-	// Another subject's code is answered as an unknown one, word for word,
-	// so that the answer does not tell whether a code id exists.
+	if err := require(p, RoleOperator, RoleResident); err != nil {
+		return nil, err // whatever the code: a scanner learns nothing of it
+	}
+	// Another resident's code is answered as an unknown one, word for
+	// word, so that the answer does not tell whether a code id exists.
 	c, err := n.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.SubjectID == "" || requireSubject(p, c.SubjectID) != nil)) {
 		return nil, Errorf(ENotFound, "no such code")
