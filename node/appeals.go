@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
@@ -18,8 +18,12 @@ const (
 	// MaxAppealText is the longest appeal message or resolution note, in
 	// characters.
 	MaxAppealText = 500
-	// maxAppealsListed bounds one listing of appeals.
+	// maxAppealsListed bounds one listing of appeals, and one page of the
+	// open-appeals queue.
 	maxAppealsListed = 100
+	// maxOpenAppeals bounds a resident's open appeals: one resident cannot
+	// bury the queue; a further appeal waits for one to be resolved.
+	maxOpenAppeals = 3
 )
 
 // Appeal outcomes.
@@ -60,21 +64,16 @@ func appealAAD(subjectID, appealID, field string) []byte {
 	return []byte("subject:" + subjectID + ":appeal:" + appealID + ":" + field)
 }
 
-// checkAppealText checks a message or note: at most MaxAppealText
-// characters of valid UTF-8 without control characters other than line
-// breaks and tabs.
+// checkAppealText checks a message or note, trimmed: at most
+// MaxAppealText characters of text as checkText allows it, line breaks
+// and tabs included.
 func checkAppealText(what, s string, required bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if required && s == "" {
 		return "", Errorf(EInvalid, "%s is required", what)
 	}
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxAppealText {
-		return "", Errorf(EInvalid, "%s is limited to %d characters", what, MaxAppealText)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return "", Errorf(EInvalid, "%s holds a control character", what)
-		}
+	if err := checkText(what, s, MaxAppealText, true); err != nil {
+		return "", err
 	}
 	return s, nil
 }
@@ -107,44 +106,93 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	}
 	now := n.now().UTC()
 	err = n.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
-		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))})
-	if errors.Is(err, store.ErrNotFound) {
+		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))}, maxOpenAppeals)
+	switch {
+	case errors.Is(err, store.ErrTooManyOpen):
+		return Appeal{}, Errorf(ELimitReached, "%d appeals are open already; a further appeal waits until one is resolved", maxOpenAppeals)
+	case errors.Is(err, store.ErrNotFound):
 		return Appeal{}, Errorf(ENotFound, "no such subject")
-	}
-	if err != nil {
+	case err != nil:
 		return Appeal{}, internal("appeal", err)
 	}
 	n.audit(ctx, string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id})
 	return Appeal{ID: id, SubjectID: s.ID, Created: now, Status: AppealOpen, Message: message}, nil
 }
 
-// OpenAppeals lists the oldest open appeals, for an operator to resolve,
-// with each resident's current status.
-func (n *Node) OpenAppeals(ctx context.Context, p Principal) ([]Appeal, error) {
+// AppealPage is one page of the open-appeals queue. Next, when not empty,
+// is the cursor of the following page.
+type AppealPage struct {
+	Appeals []Appeal `json:"appeals"`
+	Next    string   `json:"next,omitempty"`
+}
+
+// OpenAppeals lists open appeals, oldest first, for an operator to
+// resolve, with each resident's current status: up to limit (at most
+// maxAppealsListed; 0 means that many) after the cursor after ("" for the
+// start), which a previous page's Next gave.
+func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
 	if err := require(p, RoleOperator); err != nil {
-		return nil, err
+		return AppealPage{}, err
 	}
-	rows, err := n.db.OpenAppeals(ctx, maxAppealsListed)
+	if limit == 0 {
+		limit = maxAppealsListed
+	}
+	if limit < 1 || limit > maxAppealsListed {
+		return AppealPage{}, Errorf(EInvalid, "limit must be within 1-%d", maxAppealsListed)
+	}
+	cur, err := parseAppealCursor(after)
 	if err != nil {
-		return nil, internal("open appeals", err)
+		return AppealPage{}, err
 	}
-	out := make([]Appeal, 0, len(rows))
+	rows, err := n.db.OpenAppeals(ctx, cur, limit+1)
+	if err != nil {
+		return AppealPage{}, internal("open appeals", err)
+	}
+	page := AppealPage{Appeals: make([]Appeal, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = appealCursor(rows[limit-1])
+	}
 	for _, r := range rows {
 		s, dk, err := n.subjectWithKey(ctx, r.SubjectID)
 		if ErrorCodeOf(err) == ENotFound {
 			continue // deleted meanwhile; its appeals went with it
 		}
 		if err != nil {
-			return nil, err
+			return AppealPage{}, err
 		}
 		a, err := openAppeal(r, dk)
 		if err != nil {
-			return nil, internal("open appeals", err)
+			return AppealPage{}, internal("open appeals", err)
 		}
 		a.SubjectStatus = s.Status
-		out = append(out, a)
+		page.Appeals = append(page.Appeals, a)
 	}
-	return out, nil
+	return page, nil
+}
+
+// appealCursor is the opaque cursor after appeal r: its creation time and
+// id, which order the queue.
+func appealCursor(r store.Appeal) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.Created.UnixNano(), 10) + "." + r.ID))
+}
+
+// parseAppealCursor reads what appealCursor wrote; "" is the start.
+func parseAppealCursor(s string) (store.AppealCursor, error) {
+	if s == "" {
+		return store.AppealCursor{}, nil
+	}
+	bad := Errorf(EInvalid, "after is not a cursor this node gave; use the next of the previous page")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(s) > 128 {
+		return store.AppealCursor{}, bad
+	}
+	ns, id, ok := strings.Cut(string(raw), ".")
+	t, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || t <= 0 || id == "" {
+		return store.AppealCursor{}, bad
+	}
+	return store.AppealCursor{Created: time.Unix(0, t).UTC(), ID: id}, nil
 }
 
 // AppealsOf lists a resident's appeals and their outcomes, newest first,

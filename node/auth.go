@@ -128,27 +128,81 @@ func requireSubject(p Principal, subjectID string) error {
 // It also holds the node's token cache, only because Node gains no new
 // field in this change; tokenCache is the one place that reaches it.
 type scannerLimiters struct {
-	mu    sync.Mutex
-	rate  rate.Limit
-	burst int
-	m     map[string]*rate.Limiter
+	keyedLimiter
 
 	tokens tokenCache
 }
 
 func newScannerLimiters(perSecond float64, burst int) *scannerLimiters {
-	return &scannerLimiters{rate: rate.Limit(perSecond), burst: burst, m: map[string]*rate.Limiter{}}
+	s := &scannerLimiters{}
+	s.keyedLimiter.init(perSecond, burst)
+	return s
 }
 
-func (s *scannerLimiters) allow(id string, now time.Time) bool {
-	s.mu.Lock()
-	l, ok := s.m[id]
+// limiterPruneAt is how many keys a keyedLimiter holds before it drops
+// the limiters that are full again.
+const limiterPruneAt = 4096
+
+// keyedLimiter rate-limits each key (a scanner id, a subject id)
+// separately, with one token bucket per key.
+type keyedLimiter struct {
+	mu      sync.Mutex
+	rate    rate.Limit
+	burst   int
+	m       map[string]*rate.Limiter
+	pruneAt int
+}
+
+func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
+	k := &keyedLimiter{}
+	k.init(perSecond, burst)
+	return k
+}
+
+func (k *keyedLimiter) init(perSecond float64, burst int) {
+	k.rate, k.burst, k.m, k.pruneAt = rate.Limit(perSecond), burst, map[string]*rate.Limiter{}, limiterPruneAt
+}
+
+func (k *keyedLimiter) allow(id string, now time.Time) bool {
+	k.mu.Lock()
+	l, ok := k.m[id]
 	if !ok {
-		l = rate.NewLimiter(s.rate, s.burst)
-		s.m[id] = l
+		if len(k.m) >= k.pruneAt {
+			k.prune(now)
+		}
+		l = rate.NewLimiter(k.rate, k.burst)
+		k.m[id] = l
 	}
-	s.mu.Unlock()
+	k.mu.Unlock()
 	return l.AllowN(now, 1)
+}
+
+// prune drops the limiters whose bucket is full again — a new one would
+// be the same — so that a limiter per resident does not grow with every
+// resident ever seen. It runs again only once the map has doubled, so its
+// cost per call stays constant.
+func (k *keyedLimiter) prune(now time.Time) {
+	for id, l := range k.m {
+		if l.TokensAt(now) >= float64(k.burst) {
+			delete(k.m, id)
+		}
+	}
+	k.pruneAt = max(limiterPruneAt, 2*len(k.m))
+}
+
+// Admit rate-limits a resident's requests, per subject
+// (limits.resident_rate and limits.resident_burst), so that one resident
+// token cannot take the node's time from scanners and other residents —
+// rendering QR images, issuing codes, filing appeals. Other roles pass:
+// scanners have their own limit (Verify), operators are staff.
+func (n *Node) Admit(p Principal) error {
+	if p.Role != RoleResident {
+		return nil
+	}
+	if !n.residentLimits.allow(p.SubjectID, n.now()) {
+		return Errorf(ERateLimited, "too many requests from this resident; slow down")
+	}
+	return nil
 }
 
 // Token cache limits.

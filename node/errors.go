@@ -22,6 +22,9 @@ const (
 	ERateLimited     ErrorCode = "rate_limited"
 	EUnavailable     ErrorCode = "unavailable"
 	EInternal        ErrorCode = "internal"
+	// ELimitReached: a bound on what one resident may hold at once (open
+	// appeals) is reached; it clears when one is resolved.
+	ELimitReached ErrorCode = "limit_reached"
 )
 
 // Error is an error meant for the client: its message is safe to show.

@@ -66,6 +66,9 @@ type Node struct {
 	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 	qrs      qrCache               // rendered QR images by code id
 
+	indexKey       []byte        // the subjects' blind index key (subjectindex.go)
+	residentLimits *keyedLimiter // each resident's request rate (Admit)
+
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
 }
@@ -103,6 +106,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.keys, err = loadKeyring(ctx, n.db, n.kek); err != nil {
 		return nil, err
 	}
+	if err := n.openSubjectIndex(ctx); err != nil {
+		return nil, err
+	}
 	if n.state == nil {
 		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: n.keys.enc,
 			SelfRoot: &n.keys.root.PublicKey}); err != nil {
@@ -111,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.trustKick = make(chan struct{}, 1)
 	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
+	n.residentLimits = newKeyedLimiter(n.cfg.Limits.ResidentRate, n.cfg.Limits.ResidentBurst)
 	n.auditor = newAuditor(n.db, n.log)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err

@@ -111,16 +111,21 @@ func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectI
 // The code's row is read every time, so a revoked, expired or deleted
 // code is refused (and dropped from the cache) even if a hook missed it.
 func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	if err := require(p, RoleOperator, RoleResident); err != nil {
+		return nil, err // whatever the code: a scanner learns nothing of it
+	}
+	// Another resident's code is answered as an unknown one, word for
+	// word, so that the answer does not tell whether a code id exists.
 	c, err := n.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.SubjectID == "") {
 		n.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "no such code")
 	}
+	if err == nil && requireSubject(p, c.SubjectID) != nil {
+		return nil, Errorf(ENotFound, "no such code")
+	}
 	if err != nil {
 		return nil, internal("qr", err)
-	}
-	if err := requireSubject(p, c.SubjectID); err != nil {
-		return nil, err
 	}
 	if c.Revoked || n.now().After(c.Expires) {
 		n.qrs.forget(jti)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
@@ -59,6 +58,7 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 	if in.Consent.NoticeVersion != n.cfg.Privacy.NoticeVersion {
 		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, n.cfg.Privacy.NoticeVersion)
 	}
+	in.IDNumber = NormaliseIDNumber(in.IDNumber)
 	fields, err := n.checkFields(in)
 	if err != nil {
 		return Enrolled{}, err
@@ -88,12 +88,21 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 	if in.Phone != "" {
 		s.PhoneCT = dk.Seal(fieldAAD(id, "phone"), []byte(in.Phone))
 	}
+	if in.IDNumber != "" {
+		s.IDIndex = idIndex(n.indexKey, in.IDNumber)
+	}
 	tok, hash, err := NewToken(n.rand)
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
 	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
-	if err := n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now}); err != nil {
+	err = n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now})
+	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
+		// One ID number, one subject: the operator is told which one, to
+		// issue its codes or change its status rather than enrol again.
+		return Enrolled{}, Errorf(EConflict, "this ID number is already enrolled as subject %s", dup.SubjectID)
+	}
+	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
 	n.audit(ctx, "operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields})
@@ -113,8 +122,11 @@ func (n *Node) checkFields(in Enrolment) ([]string, error) {
 		fields = append(fields, f.name)
 	}
 	if n.cfg.Collects("name") {
-		if c := utf8.RuneCountInString(in.Name); c < 1 || c > 64 || strings.TrimSpace(in.Name) != in.Name {
-			return nil, Errorf(EInvalid, "name is required, 1-64 characters, no surrounding spaces")
+		if in.Name == "" || strings.TrimSpace(in.Name) != in.Name {
+			return nil, Errorf(EInvalid, "name is required, 1-%d characters, no surrounding spaces", maxNameLen)
+		}
+		if err := checkText("name", in.Name, maxNameLen, false); err != nil {
+			return nil, err
 		}
 	}
 	if n.cfg.Collects("id_number") && !ValidIDNumber(in.IDNumber) {
@@ -173,8 +185,8 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	if !trust.Status(status).Valid() {
 		return Errorf(EInvalid, "status must be green, yellow or red")
 	}
-	if len(reason) > 200 {
-		return Errorf(EInvalid, "reason is limited to 200 characters")
+	if err := checkText("reason", reason, maxReasonLen, false); err != nil {
+		return err
 	}
 	rev, err := n.db.SetStatus(ctx, id, status, n.now())
 	if errors.Is(err, store.ErrNotFound) {

@@ -44,8 +44,12 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		issuer = "other" // bounded label cardinality: only members get their own
 	}
 	n.metrics.Verified.WithLabelValues(issuer, string(res.Reason)).Inc()
+	// Only a code whose signature checked out is attributed to the code id
+	// it names, and so to its holder's verification history: anyone can
+	// write a real jti under a bad signature. Others are counted (by
+	// reason, above) and audited without a target.
 	target := ""
-	if res.JTI != "" {
+	if res.JTI != "" && signatureChecked(res.Reason) {
 		target = hashJTI(res.Issuer, res.JTI)
 	}
 	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
@@ -63,4 +67,18 @@ type verifyDetail struct {
 	Issuer string       `json:"iss"`
 	Reason trust.Reason `json:"reason"`
 	Place  string       `json:"place,omitempty"` // the scanner's kind of place, for the resident's right to know
+}
+
+// signatureChecked reports whether trust.Verify reaches reason only after
+// the code's signature verified under its issuer's key: the code is
+// genuine, whatever else is wrong with it (expired, revoked...). Every
+// other reason — a bad signature, an unknown or compromised key, an
+// unknown issuer — says nothing about who wrote the code.
+func signatureChecked(r trust.Reason) bool {
+	switch r {
+	case trust.ReasonOK, trust.ReasonBadLifetime, trust.ReasonNotYetValid, trust.ReasonExpired,
+		trust.ReasonRevoked, trust.ReasonNoContentKey, trust.ReasonBadContent:
+		return true
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -62,12 +63,21 @@ func (s *Server) fileAppeal(c echo.Context) error {
 	return c.JSON(http.StatusCreated, a)
 }
 
+// openAppeals pages the queue: ?after=<the previous page's next>&limit=N.
 func (s *Server) openAppeals(c echo.Context) error {
-	list, err := s.n.OpenAppeals(c.Request().Context(), principal(c))
+	limit := 0
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return node.Errorf(node.EInvalid, "limit must be a positive number")
+		}
+		limit = n
+	}
+	page, err := s.n.OpenAppeals(c.Request().Context(), principal(c), c.QueryParam("after"), limit)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"appeals": list})
+	return c.JSON(http.StatusOK, page)
 }
 
 func (s *Server) resolveAppeal(c echo.Context) error {

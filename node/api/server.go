@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -169,6 +170,9 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := s.n.Admit(p); err != nil {
+			return err
+		}
 		c.Set("principal", p)
 		return next(c)
 	}
@@ -179,8 +183,9 @@ func principal(c echo.Context) node.Principal {
 	return p
 }
 
-// bind decodes a JSON body strictly: unknown fields, trailing data and
-// wrong types are EInvalid, and nothing is changed.
+// bind decodes a JSON body strictly: unknown fields, keys that match a
+// field only case-insensitively, duplicate keys, trailing data and wrong
+// types are EInvalid, and nothing is changed.
 func bind(c echo.Context, v any) error {
 	body, err := readBody(c)
 	if err != nil {
@@ -189,19 +194,27 @@ func bind(c echo.Context, v any) error {
 	return decode(body, v)
 }
 
-// decode is bind's check and decoding of a body already read.
+// decode is bind's check and decoding of a body already read; v must be a
+// pointer.
 func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
 	}
+	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	// Decoded into a fresh value and copied only once all is well, so
+	// that a refused body (a wrong type, trailing data) changes nothing.
+	fresh := reflect.New(reflect.TypeOf(v).Elem())
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(fresh.Interface()); err != nil {
 		return node.Errorf(node.EInvalid, "invalid JSON: %s", jsonProblem(err))
 	}
 	if len(bytes.Trim(body[dec.InputOffset():], jsonSpace)) != 0 {
 		return node.Errorf(node.EInvalid, "invalid JSON: trailing data")
 	}
+	reflect.ValueOf(v).Elem().Set(fresh.Elem())
 	return nil
 }
 

@@ -116,6 +116,10 @@ type Limits struct {
 	BodyBytes    int64   `yaml:"body_bytes"`    // request body limit
 	ScannerRate  float64 `yaml:"scanner_rate"`  // verifies per second per scanner
 	ScannerBurst int     `yaml:"scanner_burst"` // burst above the rate
+	// ResidentRate bounds each resident's requests per second, on every
+	// route their token reaches (codes, QR images, appeals, history).
+	ResidentRate  float64 `yaml:"resident_rate"`
+	ResidentBurst int     `yaml:"resident_burst"` // burst above the rate
 }
 
 // TLS names the node's HTTPS certificate and key (PEM files). Both are
@@ -142,7 +146,7 @@ func Default(province string) Config {
 		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
 		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222"},
 		Trust:      Trust{StaleLimit: 24 * time.Hour},
-		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20},
+		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20, ResidentRate: 1, ResidentBurst: 20},
 		Log:        Log{Level: "info", Format: "json"},
 	}
 	c.Privacy.NoticeVersion = "2026-11"
@@ -305,6 +309,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
 		bad("limits.scanner_rate", "rate and burst must be positive")
+	}
+	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
+		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -51,6 +51,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"trusted_proxies":         "province: \"440000\"\ndata_dir: d\ntrusted_proxies: [10.0.0.1]\n",
 		"privacy.receipts":        "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts: \"yes\"\n",
 		"privacy.receipts_every":  "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts_every: 48h\n",
+		"limits.resident_rate":    "province: \"440000\"\ndata_dir: d\nlimits:\n  resident_rate: 2\n  resident_burst: 0\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -21,17 +23,33 @@ type Appeal struct {
 // appealOutcomes are the statuses an appeal may be resolved to.
 var appealOutcomes = map[string]bool{"upheld": true, "rejected": true}
 
-// CreateAppeal records a new open appeal. It returns ErrNotFound when the
-// subject does not exist, ErrConflict for a taken id and ErrInvalid for a
-// missing id, subject, message or time.
-func (db *DB) CreateAppeal(ctx context.Context, a Appeal) error {
+// ErrTooManyOpen is returned by CreateAppeal when the subject already has
+// as many open appeals as allowed.
+var ErrTooManyOpen = errors.New("too many open appeals")
+
+// CreateAppeal records a new open appeal, unless the subject already has
+// maxOpen open appeals (counted in the same transaction): then it returns
+// ErrTooManyOpen. It returns ErrNotFound when the subject does not exist,
+// ErrConflict for a taken id and ErrInvalid for a missing id, subject,
+// message or time, or a maxOpen below 1.
+func (db *DB) CreateAppeal(ctx context.Context, a Appeal, maxOpen int) error {
 	const op = "create appeal"
-	if a.ID == "" || a.SubjectID == "" || len(a.MessageCT) == 0 || a.Created.IsZero() {
-		return invalid(op, "missing id, subject, message or time")
+	if a.ID == "" || a.SubjectID == "" || len(a.MessageCT) == 0 || a.Created.IsZero() || maxOpen < 1 {
+		return invalid(op, "missing id, subject, message, time or bound")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct)
-		VALUES (?, ?, ?, 'open', ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT)
-	return wrap(op, err)
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		var open int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM appeals WHERE subject_id = ? AND status = 'open'`,
+			a.SubjectID).Scan(&open); err != nil {
+			return err
+		}
+		if open >= maxOpen {
+			return ErrTooManyOpen
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct)
+			VALUES (?, ?, ?, 'open', ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT)
+		return err
+	})
 }
 
 const appealColumns = `id, subject_id, created, status, message_ct, note_ct, applied_status, resolved_at`
@@ -54,13 +72,23 @@ func (db *DB) Appeal(ctx context.Context, id string) (Appeal, error) {
 	return a, nil
 }
 
-// OpenAppeals lists up to limit open appeals, oldest first.
-func (db *DB) OpenAppeals(ctx context.Context, limit int) ([]Appeal, error) {
+// AppealCursor is a place in the queue of open appeals: the creation time
+// and id of the last appeal a page held. The zero cursor is the start.
+type AppealCursor struct {
+	Created time.Time
+	ID      string
+}
+
+// OpenAppeals lists up to limit open appeals after the cursor, oldest
+// first (by creation time, then id: a stable order, so that paging neither
+// skips nor repeats an appeal that stays open).
+func (db *DB) OpenAppeals(ctx context.Context, after AppealCursor, limit int) ([]Appeal, error) {
 	if limit <= 0 {
 		return nil, invalid("open appeals", "limit must be positive")
 	}
 	return queryAll(ctx, db.r, "open appeals", scanAppeal,
-		`SELECT `+appealColumns+` FROM appeals WHERE status = 'open' ORDER BY created, id LIMIT ?`, limit)
+		`SELECT `+appealColumns+` FROM appeals WHERE status = 'open' AND (created, id) > (?, ?)
+		ORDER BY created, id LIMIT ?`, nanos(after.Created), after.ID, limit)
 }
 
 // AppealsOf lists up to limit of a subject's appeals, newest first.

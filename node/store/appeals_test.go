@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"sort"
 	"testing"
 	"time"
 )
@@ -14,17 +16,17 @@ func TestAppealLifecycleAndCascadeOnDelete(t *testing.T) {
 	enrol(t, db, "s1")
 	enrol(t, db, "s2")
 	a := Appeal{ID: "a1", SubjectID: "s1", Created: t0, MessageCT: []byte("sealed message")}
-	if err := db.CreateAppeal(ctx, a); err != nil {
+	if err := db.CreateAppeal(ctx, a, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateAppeal(ctx, Appeal{ID: "a2", SubjectID: "s2", Created: t0.Add(time.Minute), MessageCT: []byte("m")}); err != nil {
+	if err := db.CreateAppeal(ctx, Appeal{ID: "a2", SubjectID: "s2", Created: t0.Add(time.Minute), MessageCT: []byte("m")}, 3); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, db.CreateAppeal(ctx, Appeal{ID: "a3", SubjectID: "nobody", Created: t0, MessageCT: []byte("m")}), ErrNotFound)
-	wantErr(t, db.CreateAppeal(ctx, a), ErrConflict)
-	wantErr(t, db.CreateAppeal(ctx, Appeal{ID: "a4", SubjectID: "s1", Created: t0}), ErrInvalid)
+	wantErr(t, db.CreateAppeal(ctx, Appeal{ID: "a3", SubjectID: "nobody", Created: t0, MessageCT: []byte("m")}, 3), ErrNotFound)
+	wantErr(t, db.CreateAppeal(ctx, a, 3), ErrConflict)
+	wantErr(t, db.CreateAppeal(ctx, Appeal{ID: "a4", SubjectID: "s1", Created: t0}, 3), ErrInvalid)
 
-	open, err := db.OpenAppeals(ctx, 10)
+	open, err := db.OpenAppeals(ctx, AppealCursor{}, 10)
 	if err != nil || len(open) != 2 || open[0].ID != "a1" || open[0].Status != "open" || string(open[0].MessageCT) != "sealed message" {
 		t.Fatalf("OpenAppeals = %+v, %v", open, err)
 	}
@@ -40,7 +42,7 @@ func TestAppealLifecycleAndCascadeOnDelete(t *testing.T) {
 	if err != nil || got.Status != "upheld" || got.AppliedStatus != "green" || string(got.NoteCT) != "sealed note" || !got.ResolvedAt.Equal(at) {
 		t.Fatalf("resolved appeal = %+v, %v", got, err)
 	}
-	if open, _ := db.OpenAppeals(ctx, 10); len(open) != 1 || open[0].ID != "a2" {
+	if open, _ := db.OpenAppeals(ctx, AppealCursor{}, 10); len(open) != 1 || open[0].ID != "a2" {
 		t.Fatalf("open after resolving a1 = %+v", open)
 	}
 	if mine, _ := db.AppealsOf(ctx, "s1", 10); len(mine) != 1 || mine[0].ID != "a1" {
@@ -76,5 +78,87 @@ func TestSunsetEmptiesTheKeyStore(t *testing.T) {
 	}
 	if b := fileBytes(t, KeysPath(path)); len(b) == 0 || bytes.Contains(b, s.DataKey) {
 		t.Fatal("a data key survives sunset in keys.db or its WAL")
+	}
+}
+
+func TestCreateAppealBoundsOpenAppealsPerSubject(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	file := func(id, subject string) error {
+		return db.CreateAppeal(ctx, Appeal{ID: id, SubjectID: subject, Created: t0, MessageCT: []byte("m")}, 2)
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if err := file(id, "s1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, file("a3", "s1"), ErrTooManyOpen)
+	if err := file("b1", "s2"); err != nil {
+		t.Fatalf("another subject is bounded by s1's appeals: %v", err)
+	}
+	if err := db.ResolveAppeal(ctx, "a1", "rejected", nil, "", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := file("a3", "s1"); err != nil {
+		t.Fatalf("resolving one appeal does not make room for the next: %v", err)
+	}
+	wantErr(t, db.CreateAppeal(ctx, Appeal{ID: "a4", SubjectID: "s1", Created: t0, MessageCT: []byte("m")}, 0), ErrInvalid)
+}
+
+func TestOpenAppealsPagesInAStableOrderWithoutSkipsOrRepeats(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	var want []string
+	for i := 0; i < 7; i++ {
+		s := fmt.Sprintf("s%d", i)
+		enrol(t, db, s)
+		// Two appeals share each creation time: the id breaks the tie.
+		for _, suffix := range []string{"b", "a"} {
+			id := fmt.Sprintf("ap%d%s", i/2, suffix+s)
+			if err := db.CreateAppeal(ctx, Appeal{ID: id, SubjectID: s, Created: t0.Add(time.Duration(i/2) * time.Minute),
+				MessageCT: []byte("m")}, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all, err := db.OpenAppeals(ctx, AppealCursor{}, 100)
+	if err != nil || len(all) != 14 {
+		t.Fatalf("OpenAppeals = %d, %v", len(all), err)
+	}
+	for _, a := range all {
+		want = append(want, a.ID)
+	}
+	if !sort.SliceIsSorted(all, func(i, j int) bool {
+		return all[i].Created.Before(all[j].Created) || all[i].Created.Equal(all[j].Created) && all[i].ID < all[j].ID
+	}) {
+		t.Fatalf("not in (created, id) order: %v", want)
+	}
+	var got []string
+	var cur AppealCursor
+	for pages := 0; ; pages++ {
+		page, err := db.OpenAppeals(ctx, cur, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if pages == 1 { // resolving an appeal already listed moves nothing
+			if err := db.ResolveAppeal(ctx, want[0], "rejected", nil, "", t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, a := range page {
+			got = append(got, a.ID)
+		}
+		last := page[len(page)-1]
+		cur = AppealCursor{Created: last.Created, ID: last.ID}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("paged %v\nwant  %v", got, want)
 	}
 }

@@ -53,7 +53,7 @@ func TestDatabaseKeyStoreAndSidecarFilesAreOwnerOnly(t *testing.T) {
 	if err := db.SetMeta(ctx, "province", "440000"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.putSubjectKey(ctx, "s1", []byte("sealed")); err != nil {
+	if err := db.putSubjectKey(ctx, "s1", []byte("sealed"), nil); err != nil {
 		t.Fatal(err)
 	}
 	// While open in WAL mode both databases have their -wal and -shm.

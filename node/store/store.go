@@ -52,6 +52,12 @@ type Subject struct {
 	StatusSince time.Time
 	Created     time.Time
 	RetainUntil time.Time
+
+	// IDIndex is the keyed blind index of the ID number (HMAC under a key
+	// sealed by the KEK), kept in keys.db and unique: one ID number, one
+	// subject. Nil when the ID number is not collected. CreateSubject
+	// writes it; Subject does not read it back.
+	IDIndex []byte
 }
 
 // Consent records what the resident agreed to, and when.

@@ -25,10 +25,15 @@ func KeysPath(dbPath string) string { return filepath.Join(filepath.Dir(dbPath),
 // secure_delete overwrites a deleted key with zeros instead of leaving it in
 // a free page, and after each deletion the WAL is checkpointed and truncated
 // (shredKeys), so the sealed key does not linger in keys.db-wal either.
+//
+// The subjects' blind index (subjectindex.go) lives here too, for the same
+// reason: a value of it links an ID number to a subject id, so it must go
+// with the data key and leave no copy in node.db's free pages.
 const keysSchema = `CREATE TABLE IF NOT EXISTS subject_keys (
 	id     TEXT PRIMARY KEY,
 	sealed BLOB NOT NULL
-) STRICT, WITHOUT ROWID`
+) STRICT, WITHOUT ROWID;
+` + subjectIndexSchema
 
 // openKeys opens the key store at path with the database's pragmas plus
 // secure_delete, on one connection that reads and writes: key reads are
@@ -50,11 +55,25 @@ func openKeys(ctx context.Context, path string) (*sql.DB, error) {
 	return k, nil
 }
 
-// putSubjectKey stores a subject's sealed data key; ErrConflict if the id
-// already has one.
-func (db *DB) putSubjectKey(ctx context.Context, id string, sealed []byte) error {
-	_, err := db.k.ExecContext(ctx, `INSERT INTO subject_keys (id, sealed) VALUES (?, ?)`, id, sealed)
-	return wrap("put subject key", err)
+// putSubjectKey stores a subject's sealed data key and, if idx is not
+// nil, its blind index value, in one transaction; ErrConflict if the id
+// already has a key, and a *DuplicateError if another subject holds idx.
+func (db *DB) putSubjectKey(ctx context.Context, id string, sealed, idx []byte) error {
+	const op = "put subject key"
+	tx, err := db.k.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if _, err := tx.ExecContext(ctx, `INSERT INTO subject_keys (id, sealed) VALUES (?, ?)`, id, sealed); err != nil {
+		return wrap(op, err)
+	}
+	if idx != nil {
+		if err := insertIndex(ctx, tx, id, idx); err != nil {
+			return wrap(op, err)
+		}
+	}
+	return wrap(op, tx.Commit())
 }
 
 // subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
@@ -66,17 +85,29 @@ func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 
 // shredSubjectKey deletes a subject's data key (absent is fine) and purges
 // it from the WAL.
+// Its blind index value goes in the same transaction.
 func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
-	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys WHERE id = ?`, id); err != nil {
-		return wrap("shred subject key", err)
+	const op = "shred subject key"
+	tx, err := db.k.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for _, q := range []string{`DELETE FROM subject_keys WHERE id = ?`, `DELETE FROM subject_index WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return wrap(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, err)
 	}
 	return db.truncateKeysWAL(ctx)
 }
 
-// shredAllSubjectKeys deletes every data key and purges them from the WAL
-// and the file's free pages.
+// shredAllSubjectKeys deletes every data key, the blind index and its key,
+// and purges them from the WAL and the file's free pages.
 func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
-	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys`); err != nil {
+	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys; DELETE FROM subject_index; DELETE FROM subject_index_key`); err != nil {
 		return wrap("shred subject keys", err)
 	}
 	if _, err := db.k.ExecContext(ctx, `VACUUM`); err != nil {

@@ -21,8 +21,9 @@ var statuses = map[string]bool{"green": true, "yellow": true, "red": true}
 // s.ID; t.Role may be empty and is then "resident" — an enrolment can mint
 // no other kind of token. A zero t (nil Hash) enrols without a token, for
 // residents who have no phone. It returns ErrConflict if the id (or token
-// hash) is taken and ErrInvalid for a missing id, data key or consent, or
-// an unknown status.
+// hash) is taken, a *DuplicateError (which is an ErrConflict) naming the
+// subject that already holds s.IDIndex, and ErrInvalid for a missing id,
+// data key or consent, or an unknown status.
 func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) error {
 	const op = "create subject"
 	switch {
@@ -44,7 +45,7 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) 
 	if err != nil {
 		return wrap(op, err)
 	}
-	if err := db.putSubjectKey(ctx, s.ID, s.DataKey); err != nil {
+	if err := db.putSubjectKey(ctx, s.ID, s.DataKey, s.IDIndex); err != nil {
 		return err
 	}
 	err = db.write(ctx, op, func(tx *sql.Tx) error {
