@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.trustKick = make(chan struct{}, 1)
 	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
-	n.auditor = newAuditor(n.db, n.log)
+	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}

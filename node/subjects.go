@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hcfed/hcfed/node/seal"
@@ -93,10 +94,10 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 		return Enrolled{}, internal("enrol", err)
 	}
 	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
-	if err := n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now}); err != nil {
+	if err := n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
+		n.auditEntry("operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields})); err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
-	n.audit(ctx, "operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields})
 	return Enrolled{ID: id, ResidentToken: tok, Status: status}, nil
 }
 
@@ -173,10 +174,12 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	if !trust.Status(status).Valid() {
 		return Errorf(EInvalid, "status must be green, yellow or red")
 	}
-	if len(reason) > 200 {
-		return Errorf(EInvalid, "reason is limited to 200 characters")
+	reason, err := checkStatusReason(reason)
+	if err != nil {
+		return err
 	}
-	rev, err := n.db.SetStatus(ctx, id, status, n.now())
+	rev, err := n.db.SetStatus(ctx, id, status, n.now(),
+		n.auditEntry("operator", "subject.status", id, map[string]any{"status": status, "reason": reason}))
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -185,8 +188,25 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	}
 	n.metrics.StatusChanges.Inc()
 	n.revoked(ctx, rev)
-	n.audit(ctx, "operator", "subject.status", id, map[string]any{"status": status, "revoked": revCount(rev)})
 	return nil
+}
+
+// checkStatusReason checks the reason an operator gives for a status
+// change, which the audit log records as given: at most maxStatusReason
+// bytes of valid UTF-8 without control characters. It is the operator's
+// words about a pseudonymous subject; operators must not name persons in
+// it (docs/design-changes.md).
+func checkStatusReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > maxStatusReason || !utf8.ValidString(reason) {
+		return "", Errorf(EInvalid, "reason is limited to %d bytes of UTF-8 text", maxStatusReason)
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) {
+			return "", Errorf(EInvalid, "reason holds a control character")
+		}
+	}
+	return reason, nil
 }
 
 // DeleteSubject revokes a resident's codes and deletes their record; the
@@ -195,7 +215,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	rev, err := n.db.DeleteSubject(ctx, id, n.now())
+	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(string(p.Role), "subject.delete", id, nil))
 	n.tokenCache().forget(RoleResident, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
@@ -205,7 +225,6 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	}
 	n.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
 	n.revoked(ctx, rev)
-	n.audit(ctx, string(p.Role), "subject.delete", id, map[string]any{"revoked": revCount(rev)})
 	return nil
 }
 
