@@ -107,14 +107,14 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	}
 	now := n.now().UTC()
 	err = n.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
-		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))})
+		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))},
+		n.auditEntry(string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id}))
 	if errors.Is(err, store.ErrNotFound) {
 		return Appeal{}, Errorf(ENotFound, "no such subject")
 	}
 	if err != nil {
 		return Appeal{}, internal("appeal", err)
 	}
-	n.audit(ctx, string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id})
 	return Appeal{ID: id, SubjectID: s.ID, Created: now, Status: AppealOpen, Message: message}, nil
 }
 

@@ -25,15 +25,18 @@ var appealOutcomes = map[string]bool{"upheld": true, "rejected": true}
 
 // CreateAppeal records a new open appeal. It returns ErrNotFound when the
 // subject does not exist, ErrConflict for a taken id and ErrInvalid for a
-// missing id, subject, message or time.
-func (db *DB) CreateAppeal(ctx context.Context, a Appeal) error {
+// missing id, subject, message or time. The audit entries are appended in
+// the same transaction.
+func (db *DB) CreateAppeal(ctx context.Context, a Appeal, audit ...AuditEntry) error {
 	const op = "create appeal"
 	if a.ID == "" || a.SubjectID == "" || len(a.MessageCT) == 0 || a.Created.IsZero() {
 		return invalid(op, "missing id, subject, message or time")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct)
+	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct)
 		VALUES (?, ?, ?, 'open', ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT)
-	return wrap(op, err)
+		return err
+	})
 }
 
 const appealColumns = `id, subject_id, created, status, message_ct, note_ct, applied_status, resolved_at`
