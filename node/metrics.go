@@ -64,10 +64,11 @@ func NewMetrics() *Metrics {
 		AuditLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_audit_entries_lost_total",
 			Help: "Audit entries that could not be written at all (database closed); should stay 0."}),
 	}
-	for _, c := range []prometheus.Collector{m.AuditFailures, m.AuditLost, m.Issued, m.Verified, m.VerifySeconds, m.IssueSeconds, m.HTTPRequests,
+	for _, c := range []prometheus.Collector{m.Issued, m.Verified, m.VerifySeconds, m.IssueSeconds, m.HTTPRequests,
 		m.HTTPSeconds, m.StatusChanges, m.Revoked, m.OutboxPending, m.KeyRotations, m.Statements, m.TrustExpiresIn, m.Deleted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	r.MustRegister(m.AuditFailures, m.AuditLost)
 	return m
 }
