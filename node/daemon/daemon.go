@@ -81,7 +81,16 @@ type Options struct {
 	Listener net.Listener
 	// TickEvery is how often key maintenance runs; default 1 minute.
 	TickEvery time.Duration
+	// ShutdownTimeout bounds how long Close waits for running HTTP
+	// requests; default api.DefaultShutdownTimeout. Close as a whole
+	// returns within it plus closeGrace.
+	ShutdownTimeout time.Duration
 }
+
+// closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
+// for the node's other work (federation connection, maintenance) to stop
+// before it closes the node and the database anyway.
+const closeGrace = 5 * time.Second
 
 // Daemon is a running node.
 type Daemon struct {
@@ -91,8 +100,10 @@ type Daemon struct {
 	URL  string
 
 	fed    *fed
+	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	bound  time.Duration // how long Close waits for wg
 	errMu  sync.Mutex
 	err    error
 }
@@ -156,9 +167,15 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
-	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList})
+	shutdown := opt.ShutdownTimeout
+	if shutdown <= 0 {
+		shutdown = api.DefaultShutdownTimeout
+	}
+	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
+		ShutdownTimeout: shutdown})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, cancel: cancel}
+	d := &Daemon{Node: n, DB: db, API: srv, URL: "http://" + l.Addr().String(), fed: f, log: log, cancel: cancel,
+		bound: shutdown + closeGrace}
 	every := opt.TickEvery
 	if every <= 0 {
 		every = time.Minute
@@ -202,16 +219,32 @@ func (d *Daemon) setErr(err error) {
 	}
 }
 
-// Close stops serving, drains the audit log and closes the database.
+// Close stops serving, drains the audit log and closes the database. It
+// returns within the shutdown timeout plus closeGrace even when requests
+// or the federation connection do not stop: it then closes the node and
+// the database anyway and says so in its error. Requests still running
+// afterwards fail or have their audit entries counted lost, loudly; none
+// panics.
 func (d *Daemon) Close() error {
 	d.cancel()
-	d.wg.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(stopped)
+	}()
+	var late error
+	select {
+	case <-stopped:
+	case <-time.After(d.bound):
+		late = fmt.Errorf("shutdown: work still running after %s; closing the node anyway", d.bound)
+		d.log.Error("shutdown did not finish in time; closing the node anyway", "after", d.bound)
+	}
 	d.Node.Close()
 	d.fed.close()
 	err := d.DB.Close()
 	d.errMu.Lock()
 	defer d.errMu.Unlock()
-	return errors.Join(d.err, err)
+	return errors.Join(d.err, late, err)
 }
 
 // Initialized reports whether cfg's data directory already holds a node.
