@@ -248,7 +248,8 @@ func TestKeyChangeFailingHalfWayLeavesDatabaseKeyringAndIssuerAgreeing(t *testin
 	for i := range before {
 		if after[i].KID != before[i].KID || after[i].State != before[i].State ||
 			rows[i].KID != before[i].KID || rows[i].State != before[i].State {
-			t.Fatalf("key %d: before %+v, in memory %+v, in the database %+v", i, before[i], after[i], rows[i])
+			t.Fatalf("key %d: before %s %s, in memory %s %s, in the database %s %s", i, before[i].KID, before[i].State,
+				after[i].KID, after[i].State, rows[i].KID, rows[i].State)
 		}
 		if before[i].State == "active" {
 			active = before[i].KID

@@ -71,6 +71,13 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 		if err := st.ApplyTrustList(doc, now); err != nil {
 			return nil, nil, fmt.Errorf("trust.list_file: %w", err)
 		}
+		// Held from now on: the next start checks a pinned file against it.
+		if write {
+			if err := db.PutStatement(ctx, store.Statement{Key: "trustlist", Raw: doc,
+				Version: st.TrustList().Version, Received: now}); err != nil {
+				return nil, nil, fmt.Errorf("recording the pinned trust list: %w", err)
+			}
+		}
 		return st, doc, nil
 	}
 	p, err := trust.ParseTrustList(doc)
