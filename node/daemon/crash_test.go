@@ -2,8 +2,8 @@ package daemon_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -68,7 +68,9 @@ func TestManualRotationPublishesTheNextKeyFirstOrIsRefused(t *testing.T) {
 	f.restartWithNATS(0, unreachableNATS)
 	var before, after keyList
 	f.call(0, "GET", "/v1/keys", f.c.Tokens[0], nil, &before)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if st := f.call(0, "POST", "/v1/keys/rotate", f.c.Tokens[0], nil, &e); st != 409 || e.Error.Code != "conflict" ||
 		!strings.Contains(e.Error.Message, "not connected") {
 		t.Fatalf("rotation without a federation: %d %+v, want 409 saying why", st, e)
