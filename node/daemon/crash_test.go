@@ -170,7 +170,7 @@ func TestPinnedTrustListThatDoesNotParseStopsTheStart(t *testing.T) {
 // body the client has not finished sending.
 type stallListener struct {
 	net.Listener
-	want    int64
+	want    atomic.Int64
 	waiting chan struct{}
 	once    sync.Once
 }
@@ -190,7 +190,7 @@ type stallConn struct {
 }
 
 func (c *stallConn) Read(p []byte) (int, error) {
-	if c.read.Load() >= c.l.want {
+	if want := c.l.want.Load(); want > 0 && c.read.Load() >= want {
 		c.l.once.Do(func() { close(c.l.waiting) })
 	}
 	n, err := c.Conn.Read(p)
@@ -240,7 +240,7 @@ func TestShutdownEndsWithinItsBoundAndALateRequestDoesNotPanic(t *testing.T) {
 	head := fmt.Sprintf("POST /v1/verify HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer %s\r\n"+
 		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", sc.Token, len(body))
 	first := head + body[:10]
-	l.want = int64(len(first))
+	l.want.Store(int64(len(first)))
 	conn, err := net.Dial("tcp", inner.Addr().String())
 	if err != nil {
 		t.Fatal(err)
