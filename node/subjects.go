@@ -228,13 +228,6 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	return nil
 }
 
-func revCount(r *store.Revocation) int {
-	if r == nil {
-		return 0
-	}
-	return len(r.Entries)
-}
-
 // revoked applies a committed revocation locally at once and tells the
 // federation layer to publish it.
 func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
