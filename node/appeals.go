@@ -106,7 +106,8 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	}
 	now := n.now().UTC()
 	err = n.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
-		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))}, maxOpenAppeals)
+		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))}, maxOpenAppeals,
+		n.auditEntry(string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id}))
 	switch {
 	case errors.Is(err, store.ErrTooManyOpen):
 		return Appeal{}, Errorf(ELimitReached, "%d appeals are open already; a further appeal waits until one is resolved", maxOpenAppeals)
@@ -115,7 +116,6 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	case err != nil:
 		return Appeal{}, internal("appeal", err)
 	}
-	n.audit(ctx, string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id})
 	return Appeal{ID: id, SubjectID: s.ID, Created: now, Status: AppealOpen, Message: message}, nil
 }
 
@@ -221,9 +221,10 @@ func (n *Node) AppealsOf(ctx context.Context, p Principal, subjectID string) ([]
 }
 
 // ResolveAppeal closes an open appeal. An upheld appeal may set a new
-// health status, applied through SetStatus (so the resident's live codes
-// are revoked) before the appeal is closed: should closing fail, the
-// operator resolves again and setting the same status again is harmless.
+// health status: it is applied in the same transaction that closes the
+// appeal, only if the appeal is still open, and revokes the resident's
+// live codes as SetStatus does. Of two concurrent resolutions exactly one
+// wins; the other gets EConflict and changes nothing.
 func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Resolution) (Appeal, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return Appeal{}, err
@@ -255,17 +256,19 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 	if err != nil {
 		return Appeal{}, err
 	}
-	if r.Status != "" {
-		if err := n.SetStatus(ctx, p, row.SubjectID, r.Status, "appeal"); err != nil {
-			return Appeal{}, err
-		}
-	}
 	var noteCT []byte
 	if note != "" {
 		noteCT = dk.Seal(appealAAD(row.SubjectID, id, "note"), []byte(note))
 	}
 	now := n.now().UTC()
-	switch err := n.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now); {
+	audit := []store.AuditEntry{n.auditEntry(string(p.Role), "appeal.resolve", row.SubjectID,
+		map[string]any{"appeal": id, "outcome": r.Outcome, "status": r.Status})}
+	if r.Status != "" {
+		audit = append(audit, n.auditEntry(string(p.Role), "subject.status", row.SubjectID,
+			map[string]any{"status": r.Status, "reason": "appeal " + id}))
+	}
+	rev, err := n.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now, audit...)
+	switch {
 	case errors.Is(err, store.ErrConflict):
 		return Appeal{}, Errorf(EConflict, "this appeal was resolved meanwhile")
 	case errors.Is(err, store.ErrNotFound):
@@ -273,8 +276,10 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 	case err != nil:
 		return Appeal{}, internal("resolve appeal", err)
 	}
-	n.audit(ctx, string(p.Role), "appeal.resolve", row.SubjectID,
-		map[string]any{"appeal": id, "outcome": r.Outcome, "status": r.Status})
+	if r.Status != "" {
+		n.metrics.StatusChanges.Inc()
+		n.revoked(ctx, rev)
+	}
 	row.Status, row.NoteCT, row.AppliedStatus, row.ResolvedAt = r.Outcome, noteCT, r.Status, now
 	a, err := openAppeal(row, dk)
 	if err != nil {

@@ -61,6 +61,34 @@ func (kr *keyring) next() *signKey {
 	return nil
 }
 
+// contentKey returns the content key with that id, or nil.
+func (kr *keyring) contentKey(id string) *trust.ContentKey {
+	for i := range kr.content {
+		if kr.content[i].ID == id {
+			return &kr.content[i]
+		}
+	}
+	return nil
+}
+
+// clone copies the keyring for a key change to work on: rows are copied,
+// private keys (never modified) shared.
+func (kr *keyring) clone() *keyring {
+	c := &keyring{root: kr.root, enc: kr.enc, roots: append([]rootKey(nil), kr.roots...),
+		content: append([]trust.ContentKey(nil), kr.content...)}
+	for _, k := range kr.sign {
+		cp := *k
+		c.sign = append(c.sign, &cp)
+	}
+	return c
+}
+
+// adopt takes over o's keys once a key change committed. enc never
+// changes and is left alone: other goroutines read it without keyMu.
+func (kr *keyring) adopt(o *keyring) {
+	kr.root, kr.roots, kr.sign, kr.content = o.root, o.roots, o.sign, o.content
+}
+
 func keyAAD(kid string) []byte { return []byte("key:" + kid) }
 
 // rootKey is one of the province's root keys.
@@ -150,12 +178,7 @@ func InitKeys(ctx context.Context, db *store.DB, kek *seal.Key, province string,
 		return err
 	}
 	rows = append(rows, ck)
-	for _, r := range rows {
-		if err := db.InsertKey(ctx, r); err != nil {
-			return err
-		}
-	}
-	return db.SetMeta(ctx, "province", province)
+	return db.ChangeKeys(ctx, store.KeyChange{Insert: rows, Meta: map[string]string{"province": province}})
 }
 
 func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Duration) (store.KeyRow, error) {

@@ -23,6 +23,8 @@ type Metrics struct {
 	TrustExpiresIn prometheus.Gauge
 	Deleted        *prometheus.CounterVec
 	Receipts       *prometheus.CounterVec // see receiptMetric
+	AuditFailures  prometheus.Counter
+	AuditLost      prometheus.Counter
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -58,6 +60,10 @@ func NewMetrics() *Metrics {
 			Help: "Seconds until the held trust list expires."}),
 		Deleted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_deletions_total",
 			Help: "Records deleted, by kind and cause."}, []string{"kind", "cause"}),
+		AuditFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_audit_write_failures_total",
+			Help: "Failed attempts to write a batch of audit entries; the batch is retried."}),
+		AuditLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_audit_entries_lost_total",
+			Help: "Audit entries that could not be written at all (database closed); should stay 0."}),
 	}
 	for _, c := range []prometheus.Collector{m.Issued, m.Verified, m.VerifySeconds, m.IssueSeconds, m.HTTPRequests,
 		m.HTTPSeconds, m.StatusChanges, m.Revoked, m.OutboxPending, m.KeyRotations, m.Statements, m.TrustExpiresIn, m.Deleted,
@@ -65,5 +71,6 @@ func NewMetrics() *Metrics {
 		f(c)
 	}
 	m.Receipts = receiptMetric(r)
+	r.MustRegister(m.AuditFailures, m.AuditLost)
 	return m
 }

@@ -118,16 +118,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.trustKick = make(chan struct{}, 1)
 	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
 	n.residentLimits = newKeyedLimiter(n.cfg.Limits.ResidentRate, n.cfg.Limits.ResidentBurst)
-	n.auditor = newAuditor(n.db, n.log)
+	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}
 	n.keyMu.Lock()
 	defer n.keyMu.Unlock()
-	if _, err := n.maintainKeys(ctx, n.now()); err != nil {
+	kc := n.beginKeys(n.now())
+	if err := n.maintainKeys(kc); err != nil {
 		return nil, err
 	}
-	if err := n.republish(ctx, n.now()); err != nil {
+	if err := n.commitKeys(ctx, kc); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -233,14 +234,14 @@ func (n *Node) Tick(ctx context.Context) error {
 	}
 	n.keyMu.Lock()
 	defer n.keyMu.Unlock()
-	changed, err := n.maintainKeys(ctx, now)
-	if err != nil {
+	kc := n.beginKeys(now)
+	if err := n.maintainKeys(kc); err != nil {
 		return err
 	}
 	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
 	epochMoved := n.issuer.Load() == nil || n.issuer.Load().ContentKeyID() != trust.ContentKeyID(n.cfg.Province, id)
-	if changed || now.Add(n.cfg.Keys.Rotation).After(n.keysetExp) {
-		return n.republish(ctx, now)
+	if kc.changed() || now.Add(n.cfg.Keys.Rotation).After(n.keysetExp) {
+		return n.commitKeys(ctx, kc)
 	}
 	if epochMoved {
 		return n.installIssuer(ctx, now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +22,20 @@ import (
 // last accepted (from its database) — or, on first start or when the
 // operators pinned a newer one, the list in trust.list_file, whose SHA-256
 // must equal trust.list_sha256.
+//
+// A pinned list newer than the held one must follow from it by the chain
+// rules (signed by k operators of both). One that does not is refused,
+// and the node does not start, unless trust.rebootstrap_unsafe says the
+// operators re-bootstrapped the federation: then it replaces the held list
+// and the re-bootstrap is audited. A pinned file that does not parse is
+// refused too.
 func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, []byte, error) {
+	return newTrustState(ctx, db, kek, cfg, now, true)
+}
+
+// newTrustState is NewTrustState; with write false it records nothing (a
+// re-bootstrap is held in memory only), for offline tools.
+func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time, write bool) (*trust.State, []byte, error) {
 	kr, err := loadKeyring(ctx, db, kek)
 	if err != nil {
 		return nil, nil, err
@@ -33,9 +47,7 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	}
 	// The list this node last accepted is its anchor, not the pinned file:
 	// re-applying an old pinned list would break the chain after operator
-	// rotations. A pinned file newer than the cached list is the
-	// operators' explicit re-bootstrap (its hash is in the config) and
-	// wins.
+	// rotations.
 	var cachedVersion uint64
 	if cached, err := db.Statement(ctx, "trustlist"); err == nil {
 		if err := st.RestoreTrustList(cached.Raw); err != nil {
@@ -59,13 +71,42 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 		if err := st.ApplyTrustList(doc, now); err != nil {
 			return nil, nil, fmt.Errorf("trust.list_file: %w", err)
 		}
+		// Held from now on: the next start checks a pinned file against it.
+		if write {
+			if err := db.PutStatement(ctx, store.Statement{Key: "trustlist", Raw: doc,
+				Version: st.TrustList().Version, Received: now}); err != nil {
+				return nil, nil, fmt.Errorf("recording the pinned trust list: %w", err)
+			}
+		}
 		return st, doc, nil
 	}
-	if p, err := trust.ParseTrustList(doc); err == nil && p.Version > cachedVersion {
-		if err := st.ApplyTrustList(doc, now); err != nil {
-			if err := st.RestoreTrustList(doc); err != nil {
-				return nil, nil, fmt.Errorf("trust.list_file: %w", err)
-			}
+	p, err := trust.ParseTrustList(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file %s: %w", cfg.Trust.ListFile, err)
+	}
+	if p.Version <= cachedVersion {
+		return st, doc, nil
+	}
+	chainErr := st.ApplyTrustList(doc, now)
+	if chainErr == nil {
+		return st, doc, nil
+	}
+	if !cfg.Trust.RebootstrapUnsafe {
+		return nil, nil, fmt.Errorf("trust.list_file %s (version %d) does not follow from the trust list this node holds "+
+			"(version %d): %w. Refusing to start. Only if the federation operators re-bootstrapped the federation and "+
+			"gave you this file out of band, start once with trust.rebootstrap_unsafe: true (serve --trust-rebootstrap-unsafe)",
+			cfg.Trust.ListFile, p.Version, cachedVersion, chainErr)
+	}
+	if err := st.RestoreTrustList(doc); err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	}
+	if write {
+		detail, _ := json.Marshal(map[string]any{"from_version": cachedVersion, "to_version": p.Version,
+			"list_sha256": cfg.Trust.ListSHA256, "chain": trust.ReasonOf(chainErr)})
+		e := store.AuditEntry{Time: now.UTC().Truncate(time.Microsecond), Actor: "operator", Action: "trust.rebootstrap",
+			Detail: string(detail)}
+		if err := db.PutStatement(ctx, store.Statement{Key: "trustlist", Raw: doc, Version: p.Version, Received: now}, e); err != nil {
+			return nil, nil, fmt.Errorf("recording the re-bootstrapped trust list: %w", err)
 		}
 	}
 	return st, doc, nil
@@ -76,7 +117,7 @@ func NewTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 // revocations, and every peer statement it cached. Offline tools (hcnode
 // verify) check codes against it with no network at all.
 func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, error) {
-	st, _, err := NewTrustState(ctx, db, kek, cfg, now)
+	st, _, err := newTrustState(ctx, db, kek, cfg, now, false)
 	if err != nil {
 		return nil, err
 	}

@@ -116,5 +116,5 @@ func (n *Node) Ready(ctx context.Context) error {
 	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {
 		return errors.New("trust data is stale")
 	}
-	return nil
+	return n.auditor.healthy()
 }

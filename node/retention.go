@@ -50,12 +50,11 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 		return r, err
 	}
 	for _, id := range ids {
-		rev, err := n.db.DeleteSubject(ctx, id, now)
+		rev, err := n.db.DeleteSubject(ctx, id, now, n.auditEntry("system", "subject.retention_delete", id, nil))
 		if err != nil {
 			return r, err
 		}
 		n.revoked(ctx, rev)
-		n.audit(ctx, "system", "subject.retention_delete", id, map[string]any{"revoked": revCount(rev)})
 		r.Subjects++
 	}
 	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {

@@ -5,19 +5,17 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
 )
 
-// maintainKeys applies the key schedule at now: publish the next signing
-// key ahead of time, promote it when due, drop keys whose codes have all
-// expired, and keep content keys for this epoch and the next. It reports
-// whether anything changed.
-func (n *Node) maintainKeys(ctx context.Context, now time.Time) (bool, error) {
-	kr := n.keys
-	changed := false
+// maintainKeys applies the key schedule at kc's time to kc: publish the
+// next signing key ahead of time, promote it when due, drop keys whose
+// codes have all expired, and keep content keys for this epoch and the
+// next. Nothing is written until commitKeys.
+func (n *Node) maintainKeys(kc *keyChange) error {
+	kr, now := kc.kr, kc.now
 	rot, ahead := n.cfg.Keys.Rotation, n.cfg.Keys.PublishAhead
 	act := kr.active()
 	if act != nil && kr.next() == nil && !now.Before(act.row.NotBefore.Add(rot-ahead)) {
@@ -25,25 +23,21 @@ func (n *Node) maintainKeys(ctx context.Context, now time.Time) (bool, error) {
 		if nbf.Before(now) {
 			nbf = now
 		}
-		if err := n.addSignKey(ctx, trust.KeyNext, nbf, now); err != nil {
-			return false, err
+		if err := n.addSignKey(kc, trust.KeyNext, nbf); err != nil {
+			return err
 		}
-		changed = true
 	}
 	if act == nil || !now.Before(act.row.NotBefore.Add(rot)) {
-		if err := n.promote(ctx, now); err != nil {
-			return false, err
+		if err := n.promote(kc); err != nil {
+			return err
 		}
-		changed = true
+		kc.audit(n.auditEntry("system", "key.promote", kr.active().row.KID, nil))
 	}
 	keep := kr.sign[:0]
 	for _, k := range kr.sign {
 		st := trust.KeyState(k.row.State)
 		if (st == trust.KeyRetired || st == trust.KeyCompromised) && now.After(k.row.Expires.Add(trust.ClockSkew)) {
-			if err := n.db.DeleteKey(ctx, k.row.KID); err != nil {
-				return false, err
-			}
-			changed = true
+			kc.drop(k.row.KID)
 			continue
 		}
 		keep = append(keep, k)
@@ -51,78 +45,59 @@ func (n *Node) maintainKeys(ctx context.Context, now time.Time) (bool, error) {
 	kr.sign = keep
 	for _, t := range []time.Time{now, now.Add(n.cfg.Keys.ContentEpoch)} {
 		id, _, _ := epochOf(t, n.cfg.Keys.ContentEpoch)
-		if n.contentKey(trust.ContentKeyID(n.cfg.Province, id)) != nil {
+		if kr.contentKey(trust.ContentKeyID(n.cfg.Province, id)) != nil {
 			continue
 		}
 		row, err := newContentKeyRow(n.kek, n.cfg.Province, t, n.cfg.Keys.ContentEpoch)
 		if err != nil {
-			return false, err
+			return err
 		}
-		if err := n.db.InsertKey(ctx, row); err != nil {
-			return false, err
-		}
+		kc.insert(row)
 		k, _ := n.kek.Open(keyAAD(row.KID), row.Sealed)
 		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
-		changed = true
 	}
 	live := kr.content[:0]
 	for _, ck := range kr.content {
 		if now.After(ck.Expires.Add(trust.ClockSkew)) {
-			if err := n.db.DeleteKey(ctx, ck.ID); err != nil {
-				return false, err
-			}
-			changed = true
+			kc.drop(ck.ID)
 			continue
 		}
 		live = append(live, ck)
 	}
 	kr.content = live
-	return changed, nil
-}
-
-func (n *Node) contentKey(id string) *trust.ContentKey {
-	for i := range n.keys.content {
-		if n.keys.content[i].ID == id {
-			return &n.keys.content[i]
-		}
-	}
 	return nil
 }
 
-func (n *Node) addSignKey(ctx context.Context, state trust.KeyState, nbf, now time.Time) error {
+// addSignKey adds a new signing key in state, starting at nbf, to kc.
+func (n *Node) addSignKey(kc *keyChange, state trust.KeyState, nbf time.Time) error {
 	exp := nbf.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
-	row, priv, err := newECKeyRow(n.kek, kindSign, string(state), nbf, exp, now)
+	row, priv, err := newECKeyRow(n.kek, kindSign, string(state), nbf, exp, kc.now)
 	if err != nil {
 		return err
 	}
-	if err := n.db.InsertKey(ctx, row); err != nil {
-		return err
-	}
-	n.keys.sign = append(n.keys.sign, &signKey{row: row, priv: priv})
+	kc.insert(row)
+	kc.kr.sign = append(kc.kr.sign, &signKey{row: row, priv: priv})
 	return nil
 }
 
-// promote retires the active key and makes the next key active, creating
-// one if there is none (the node was down past its rotation time, or a
-// rotation was asked for early).
-func (n *Node) promote(ctx context.Context, now time.Time) error {
-	if act := n.keys.active(); act != nil {
+// promote retires kc's active key and makes the next key active, creating
+// one if there is none (the node was down past its rotation time, or the
+// active key was compromised).
+func (n *Node) promote(kc *keyChange) error {
+	now := kc.now
+	if act := kc.kr.active(); act != nil {
 		act.row.State, act.row.RetiredAt = string(trust.KeyRetired), now
-		if err := n.db.UpdateKey(ctx, act.row.KID, act.row.State, now, act.row.Expires); err != nil {
-			return err
-		}
+		kc.update(act.row)
 	}
-	if nx := n.keys.next(); nx != nil {
+	if nx := kc.kr.next(); nx != nil {
 		// It becomes active now; its expiry still bounds every code it signs.
 		nx.row.State, nx.row.NotBefore = string(trust.KeyActive), minTime(nx.row.NotBefore, now)
 		nx.row.Expires = nx.row.NotBefore.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
-		if err := n.db.UpdateKey(ctx, nx.row.KID, nx.row.State, time.Time{}, nx.row.Expires); err != nil {
-			return err
-		}
-	} else if err := n.addSignKey(ctx, trust.KeyActive, now, now); err != nil {
+		kc.update(nx.row)
+	} else if err := n.addSignKey(kc, trust.KeyActive, now); err != nil {
 		return err
 	}
-	n.metrics.KeyRotations.Inc()
+	kc.rotations++
 	return nil
 }
 
@@ -135,8 +110,9 @@ func minTime(a, b time.Time) time.Time {
 
 // changeKeys runs an operator's change to the signing keys: under keyMu,
 // refused before anything is committed when no peer could accept the
-// resulting keyset, and followed by a newly signed keyset.
-func (n *Node) changeKeys(ctx context.Context, p Principal, change func(now time.Time) error) error {
+// resulting keyset, and committed with a newly signed keyset in one
+// transaction. prepare, if set, runs first, under the same lock.
+func (n *Node) changeKeys(ctx context.Context, p Principal, prepare func(now time.Time) error, change func(kc *keyChange) error) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
@@ -146,30 +122,47 @@ func (n *Node) changeKeys(ctx context.Context, p Principal, change func(now time
 		return err
 	}
 	now := n.now()
-	if err := change(now); err != nil {
+	if prepare != nil {
+		if err := prepare(now); err != nil {
+			return err
+		}
+	}
+	kc := n.beginKeys(now)
+	if err := change(kc); err != nil {
 		return err
 	}
-	return n.republish(ctx, now)
+	return n.commitKeys(ctx, kc)
 }
 
 // RotateKeys retires the active signing key now and activates the next.
+// A node with peers never activates a key they have not been offered:
+// when no next key was published ahead, it publishes one first and waits
+// for the federation's acknowledgement, and refuses if it cannot.
 func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
-	return n.changeKeys(ctx, p, func(now time.Time) error {
-		if err := n.promote(ctx, now); err != nil {
+	prepare := func(now time.Time) error {
+		if n.keys.next() != nil || !n.hasPeers() {
+			return nil
+		}
+		return n.publishNextKey(ctx, now)
+	}
+	return n.changeKeys(ctx, p, prepare, func(kc *keyChange) error {
+		if err := n.promote(kc); err != nil {
 			return err
 		}
-		n.audit(ctx, "operator", "key.rotate", n.keys.active().row.KID, nil)
+		kc.audit(n.auditEntry("operator", "key.rotate", kc.kr.active().row.KID, nil))
 		return nil
 	})
 }
 
 // CompromiseKey marks a signing key compromised: every code it signed
 // fails verification everywhere once peers have the new keyset. If it was
-// the active key, a new one takes over at once.
+// the active key, a new one takes over at once: a compromised key must
+// stop signing even when no next key was published or the federation is
+// unreachable.
 func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
-	return n.changeKeys(ctx, p, func(now time.Time) error {
+	return n.changeKeys(ctx, p, nil, func(kc *keyChange) error {
 		var target *signKey
-		for _, k := range n.keys.sign {
+		for _, k := range kc.kr.sign {
 			if k.row.KID == kid {
 				target = k
 			}
@@ -179,15 +172,13 @@ func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error
 		}
 		wasActive := target.row.State == string(trust.KeyActive)
 		target.row.State = string(trust.KeyCompromised)
-		if err := n.db.UpdateKey(ctx, kid, target.row.State, target.row.RetiredAt, target.row.Expires); err != nil {
-			return err
-		}
+		kc.update(target.row)
 		if wasActive {
-			if err := n.promote(ctx, now); err != nil {
+			if err := n.promote(kc); err != nil {
 				return err
 			}
 		}
-		n.audit(ctx, "operator", "key.compromise", kid, nil)
+		kc.audit(n.auditEntry("operator", "key.compromise", kid, nil))
 		return nil
 	})
 }
@@ -215,87 +206,13 @@ func (n *Node) Keys(p Principal) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// republish signs a new keyset version from the keyring, installs it in
-// the node's trust state, rebuilds the code issuer and hands the keyset
-// and content keys to the federation. Callers hold keyMu.
-func (n *Node) republish(ctx context.Context, now time.Time) error {
-	ver, err := n.metaUint(ctx, "keyset_version")
-	if err != nil {
-		return err
-	}
-	ks := trust.Keyset{Issuer: n.cfg.Province, Version: ver + 1, IssuedAt: now.Unix(),
-		Expires: now.Add(2 * n.cfg.Keys.Rotation).Unix()}
-	for _, k := range n.keys.sign {
-		e, err := trust.KeysetEntryFor(k.trustKey())
-		if err != nil {
-			return err
-		}
-		ks.Keys = append(ks.Keys, e)
-	}
-	if ks.Enc, err = trust.EncJWK(&n.keys.enc.PublicKey); err != nil {
-		return err
-	}
-	root, err := n.signingRoot(ctx, now)
-	if err != nil {
-		return err
-	}
-	raw, err := trust.SignKeyset(root, ks)
-	if err != nil {
-		return err
-	}
-	if err := n.state.ApplyKeyset(n.cfg.Province, raw, now); err != nil {
-		return fmt.Errorf("own keyset refused by own trust state: %w", err)
-	}
-	if err := n.db.SetMeta(ctx, "keyset_version", strconv.FormatUint(ks.Version, 10)); err != nil {
-		return err
-	}
-	if err := n.db.SetMeta(ctx, "keyset", raw); err != nil {
-		return err
-	}
-	n.keysetRaw.Store(&raw)
-	n.keysetExp = time.Unix(ks.Expires, 0)
-	return n.installIssuer(ctx, now)
-}
-
-// installIssuer makes the code issuer and statement signer for the
-// current active key and content key, and gives the own content keys to
-// the trust state. Callers hold keyMu.
-func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
-	act := n.keys.active()
-	if act == nil {
-		return fmt.Errorf("no active signing key")
-	}
-	signer, err := trust.NewStatementSigner(act.priv)
-	if err != nil {
-		return err
-	}
-	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
-	ck := n.contentKey(trust.ContentKeyID(n.cfg.Province, id))
-	if ck == nil {
-		return fmt.Errorf("no content key for the current epoch")
-	}
-	for _, c := range n.keys.content {
-		n.state.AddOwnContentKey(c)
-	}
-	ci, err := trust.NewCodeIssuer(n.cfg.Province, signer, act.row.Expires, *ck)
-	if err != nil {
-		return err
-	}
-	n.signer.Store(signer)
-	n.issuer.Store(ci)
-	if f := n.federation(); f != nil {
-		f.KeysChanged(ctx)
-	}
-	return nil
-}
-
-// signingRoot is the root key the keyset must be signed with: the one the
-// trust list names for this province. When the operators have listed the
-// next root (a root rotation), it becomes the active root here and the
-// old one is retired. A province the list does not name yet signs with its
-// active root. Callers hold keyMu.
-func (n *Node) signingRoot(ctx context.Context, now time.Time) (*ecdsa.PrivateKey, error) {
-	kr := n.keys
+// signingRoot is the root key kc's keyset must be signed with: the one
+// the trust list names for this province. When the operators have listed
+// the next root (a root rotation), it becomes the active root in kc and
+// the old one is retired. A province the list does not name yet signs
+// with its active root. Callers hold keyMu.
+func (n *Node) signingRoot(kc *keyChange) (*ecdsa.PrivateKey, error) {
+	kr := kc.kr
 	tl := n.state.TrustList()
 	if tl == nil {
 		return kr.root, nil
@@ -314,19 +231,15 @@ func (n *Node) signingRoot(ctx context.Context, now time.Time) (*ecdsa.PrivateKe
 	for i := range kr.roots {
 		r := &kr.roots[i]
 		if r.row.State == "active" {
-			r.row.State, r.row.RetiredAt = "retired", now
-			if err := n.db.UpdateKey(ctx, r.row.KID, r.row.State, now, r.row.Expires); err != nil {
-				return nil, err
-			}
+			r.row.State, r.row.RetiredAt = "retired", kc.now
+			kc.update(r.row)
 		}
 	}
-	named.row.State = "active"
-	if err := n.db.UpdateKey(ctx, named.row.KID, named.row.State, time.Time{}, named.row.Expires); err != nil {
-		return nil, err
-	}
+	named.row.State, named.row.RetiredAt = "active", time.Time{}
+	kc.update(named.row)
 	kr.root = named.priv
-	n.log.Info("root key rotated as the trust list now names it", "root", named.row.KID, "trustlist_version", tl.Version)
-	n.audit(ctx, "system", "key.root_activate", named.row.KID, map[string]any{"trustlist_version": tl.Version})
+	kc.rootKID = named.row.KID
+	kc.audit(n.auditEntry("system", "key.root_activate", named.row.KID, map[string]any{"trustlist_version": tl.Version}))
 	return kr.root, nil
 }
 
@@ -356,11 +269,14 @@ func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error
 	if err != nil {
 		return RootRotation{}, internal("rotate root", err)
 	}
-	if err := n.db.InsertKey(ctx, row); err != nil {
+	kc := n.beginKeys(now)
+	kc.insert(row)
+	kc.kr.roots = append(kc.kr.roots, rootKey{row: row, priv: priv})
+	kc.audit(n.auditEntry("operator", "key.root_next", row.KID, nil))
+	if err := n.db.ChangeKeys(ctx, kc.w); err != nil {
 		return RootRotation{}, internal("rotate root", err)
 	}
-	n.keys.roots = append(n.keys.roots, rootKey{row: row, priv: priv})
-	n.audit(ctx, "operator", "key.root_next", row.KID, nil)
+	n.keys.adopt(kc.kr)
 	return RootRotation{KID: row.KID, JWK: row.Public}, nil
 }
 

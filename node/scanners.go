@@ -37,11 +37,11 @@ func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) 
 	}
 	now := n.now()
 	err = n.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
-		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now})
+		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now},
+		n.auditEntry(string(p.Role), "scanner.add", id, map[string]any{"place": place}))
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
-	n.audit(ctx, string(p.Role), "scanner.add", id, map[string]any{"place": place})
 	return NewScanner{ID: id, Token: tok}, nil
 }
 
@@ -58,7 +58,7 @@ func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error 
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	err := n.db.RemoveScanner(ctx, id)
+	err := n.db.RemoveScanner(ctx, id, n.auditEntry(string(p.Role), "scanner.remove", id, nil))
 	n.tokenCache().forget(RoleScanner, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such scanner")
@@ -66,6 +66,5 @@ func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error 
 	if err != nil {
 		return internal("remove scanner", err)
 	}
-	n.audit(ctx, string(p.Role), "scanner.remove", id, nil)
 	return nil
 }

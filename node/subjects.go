@@ -96,7 +96,8 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 		return Enrolled{}, internal("enrol", err)
 	}
 	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
-	err = n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now})
+	err = n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
+		n.auditEntry("operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.
@@ -105,7 +106,6 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
-	n.audit(ctx, "operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields})
 	return Enrolled{ID: id, ResidentToken: tok, Status: status}, nil
 }
 
@@ -188,7 +188,9 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	if err := checkText("reason", reason, maxReasonLen, false); err != nil {
 		return err
 	}
-	rev, err := n.db.SetStatus(ctx, id, status, n.now())
+	reason = strings.TrimSpace(reason)
+	rev, err := n.db.SetStatus(ctx, id, status, n.now(),
+		n.auditEntry("operator", "subject.status", id, map[string]any{"status": status, "reason": reason}))
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -197,7 +199,6 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	}
 	n.metrics.StatusChanges.Inc()
 	n.revoked(ctx, rev)
-	n.audit(ctx, "operator", "subject.status", id, map[string]any{"status": status, "revoked": revCount(rev)})
 	return nil
 }
 
@@ -207,7 +208,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	rev, err := n.db.DeleteSubject(ctx, id, n.now())
+	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(string(p.Role), "subject.delete", id, nil))
 	n.tokenCache().forget(RoleResident, id)
 	n.qrs.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -218,15 +219,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	}
 	n.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
 	n.revoked(ctx, rev)
-	n.audit(ctx, string(p.Role), "subject.delete", id, map[string]any{"revoked": revCount(rev)})
 	return nil
-}
-
-func revCount(r *store.Revocation) int {
-	if r == nil {
-		return 0
-	}
-	return len(r.Entries)
 }
 
 // revoked applies a committed revocation locally at once and tells the

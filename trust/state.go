@@ -185,21 +185,41 @@ func (s *State) member(province string) (Member, bool) {
 func (s *State) ApplyKeyset(province, raw string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m, ok := s.member(province)
-	if !ok || m.Status == MemberRemoved {
-		return fail(ReasonUnknownIssuer, province)
-	}
-	next, err := ParseKeyset(raw, province, m.Root)
+	next, err := s.checkKeyset(province, raw, now)
 	if err != nil {
-		return err
-	}
-	next.signedBy = m.RootKID
-	if err := AcceptKeyset(s.keysets[province], next, now); err != nil {
 		return err
 	}
 	s.keysets[province] = next
 	s.rebuild()
 	return nil
+}
+
+// CheckKeyset reports what ApplyKeyset would answer for raw now, and
+// changes nothing: a node checks its own new keyset before committing the
+// key change it describes.
+func (s *State) CheckKeyset(province, raw string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.checkKeyset(province, raw, now)
+	return err
+}
+
+// checkKeyset parses raw and checks it against the held keyset; callers
+// hold mu.
+func (s *State) checkKeyset(province, raw string, now time.Time) (*VerifiedKeyset, error) {
+	m, ok := s.member(province)
+	if !ok || m.Status == MemberRemoved {
+		return nil, fail(ReasonUnknownIssuer, province)
+	}
+	next, err := ParseKeyset(raw, province, m.Root)
+	if err != nil {
+		return nil, err
+	}
+	next.signedBy = m.RootKID
+	if err := AcceptKeyset(s.keysets[province], next, now); err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
 // ApplyGrant accepts a content-key grant from province addressed to this

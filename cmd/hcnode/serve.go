@@ -13,13 +13,19 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var cfgPath string
+	var rebootstrap bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a province node until interrupted",
+		Long: `serve runs a province node until SIGINT or SIGTERM, then shuts down within a
+bound. A second signal exits at once, without finishing the shutdown.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				return err
+			}
+			if rebootstrap {
+				cfg.Trust.RebootstrapUnsafe = true
 			}
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -40,10 +46,20 @@ func newServeCmd() *cobra.Command {
 					break wait
 				}
 			}
+			stop()
+			force := make(chan os.Signal, 1)
+			signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+			go func() {
+				<-force
+				log.Error("second signal: exiting without finishing the shutdown")
+				os.Exit(1)
+			}()
 			log.Info("shutting down")
 			return d.Close()
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "config file")
+	cmd.Flags().BoolVar(&rebootstrap, "trust-rebootstrap-unsafe", false,
+		"DANGEROUS: accept a pinned trust list that does not follow from the held one (the operators' re-bootstrap); audited")
 	return cmd
 }

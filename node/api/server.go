@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -34,7 +35,14 @@ type Config struct {
 	Federation func() any
 	// TrustList answers GET /.well-known/hcfed/trustlist; nil is 404.
 	TrustList func() []byte
+	// ShutdownTimeout bounds the graceful drain of requests when Serve's
+	// context ends; default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
+
+// DefaultShutdownTimeout is how long Serve waits for running requests
+// when it stops, unless Config says otherwise.
+const DefaultShutdownTimeout = 10 * time.Second
 
 // Server is a node's HTTP API.
 type Server struct {
@@ -102,10 +110,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		timeout := s.cfg.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = DefaultShutdownTimeout
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := s.http.Shutdown(sctx); err != nil {
-			return err
+			// Requests still running finish on their own; the node they
+			// call refuses or records what arrives after it closed.
+			return fmt.Errorf("http shutdown: requests still running after %s: %w", timeout, err)
 		}
 		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -77,6 +77,11 @@ type Trust struct {
 	ListFile   string        `yaml:"list_file"`   // first trust list
 	ListSHA256 string        `yaml:"list_sha256"` // its pinned hash
 	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync
+	// RebootstrapUnsafe lets a pinned list_file newer than the held trust
+	// list replace it although it does not follow from it by the chain
+	// rules: the operators' re-bootstrap of a federation, given out of
+	// band. It is audited. Set it for one start only.
+	RebootstrapUnsafe bool `yaml:"rebootstrap_unsafe"`
 }
 
 // Privacy sets what is collected and kept.

@@ -89,7 +89,16 @@ type Options struct {
 	// TLSCheckEvery is how often the TLS certificate files are checked
 	// for a change; default 10 seconds. SIGHUP (ReloadTLS) checks at once.
 	TLSCheckEvery time.Duration
+	// ShutdownTimeout bounds how long Close waits for running HTTP
+	// requests; default api.DefaultShutdownTimeout. Close as a whole
+	// returns within it plus closeGrace.
+	ShutdownTimeout time.Duration
 }
+
+// closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
+// for the node's other work (federation connection, maintenance) to stop
+// before it closes the node and the database anyway.
+const closeGrace = 5 * time.Second
 
 // Daemon is a running node.
 type Daemon struct {
@@ -99,11 +108,12 @@ type Daemon struct {
 	URL  string
 
 	fed    *fed
+	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	lock   *datadir.Lock     // held from Start until Close
 	certs  *api.CertReloader // nil when serving plain HTTP
-	log    *slog.Logger
+	bound  time.Duration     // how long Close waits for wg
 	errMu  sync.Mutex
 	err    error
 }
@@ -181,10 +191,15 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		}
 		l, scheme = tls.NewListener(l, certs.Config()), "https://"
 	}
-	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList})
+	shutdown := opt.ShutdownTimeout
+	if shutdown <= 0 {
+		shutdown = api.DefaultShutdownTimeout
+	}
+	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
+		ShutdownTimeout: shutdown})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + l.Addr().String(), fed: f, cancel: cancel, lock: lock,
-		certs: certs, log: log}
+	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + l.Addr().String(), fed: f, log: log, cancel: cancel,
+		bound: shutdown + closeGrace, lock: lock, certs: certs}
 	if certs != nil {
 		d.wg.Add(1)
 		go d.watchTLS(runCtx, cmp.Or(opt.TLSCheckEvery, 10*time.Second))
@@ -232,16 +247,32 @@ func (d *Daemon) setErr(err error) {
 	}
 }
 
-// Close stops serving, drains the audit log and closes the database.
+// Close stops serving, drains the audit log and closes the database. It
+// returns within the shutdown timeout plus closeGrace even when requests
+// or the federation connection do not stop: it then closes the node and
+// the database anyway and says so in its error. Requests still running
+// afterwards fail or have their audit entries counted lost, loudly; none
+// panics.
 func (d *Daemon) Close() error {
 	d.cancel()
-	d.wg.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(stopped)
+	}()
+	var late error
+	select {
+	case <-stopped:
+	case <-time.After(d.bound):
+		late = fmt.Errorf("shutdown: work still running after %s; closing the node anyway", d.bound)
+		d.log.Error("shutdown did not finish in time; closing the node anyway", "after", d.bound)
+	}
 	d.Node.Close()
 	d.fed.close()
 	err := errors.Join(d.DB.Close(), d.lock.Unlock())
 	d.errMu.Lock()
 	defer d.errMu.Unlock()
-	return errors.Join(d.err, err)
+	return errors.Join(d.err, late, err)
 }
 
 // Initialized reports whether cfg's data directory already holds a node.

@@ -31,13 +31,14 @@ var ErrTooManyOpen = errors.New("too many open appeals")
 // maxOpen open appeals (counted in the same transaction): then it returns
 // ErrTooManyOpen. It returns ErrNotFound when the subject does not exist,
 // ErrConflict for a taken id and ErrInvalid for a missing id, subject,
-// message or time, or a maxOpen below 1.
-func (db *DB) CreateAppeal(ctx context.Context, a Appeal, maxOpen int) error {
+// message or time, or a maxOpen below 1. The audit entries are appended in
+// the same transaction.
+func (db *DB) CreateAppeal(ctx context.Context, a Appeal, maxOpen int, audit ...AuditEntry) error {
 	const op = "create appeal"
 	if a.ID == "" || a.SubjectID == "" || len(a.MessageCT) == 0 || a.Created.IsZero() || maxOpen < 1 {
 		return invalid(op, "missing id, subject, message, time or bound")
 	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		var open int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM appeals WHERE subject_id = ? AND status = 'open'`,
 			a.SubjectID).Scan(&open); err != nil {
@@ -101,26 +102,39 @@ func (db *DB) AppealsOf(ctx context.Context, subjectID string, limit int) ([]App
 }
 
 // ResolveAppeal closes an open appeal with outcome (upheld or rejected),
-// the sealed note, the status it applied ("" for none) and the time. It
-// returns ErrNotFound for an unknown id, ErrConflict when the appeal is
-// already resolved, and ErrInvalid for a bad outcome, status or time.
-func (db *DB) ResolveAppeal(ctx context.Context, id, outcome string, noteCT []byte, applied string, at time.Time) error {
+// the sealed note, the status it applied ("" for none) and the time, and
+// appends the audit entries, all in one transaction. A status to apply is
+// set on the appeal's subject in that same transaction, revoking their
+// live codes as SetStatus does, and only if the appeal was still open:
+// of two concurrent resolutions exactly one commits, and the loser changes
+// nothing. It returns the revocation (nil if none), ErrNotFound for an
+// unknown id, ErrConflict when the appeal is already resolved, and
+// ErrInvalid for a bad outcome, status or time.
+func (db *DB) ResolveAppeal(ctx context.Context, id, outcome string, noteCT []byte, applied string, at time.Time, audit ...AuditEntry) (*Revocation, error) {
 	const op = "resolve appeal"
 	if !appealOutcomes[outcome] || (applied != "" && !statuses[applied]) || at.IsZero() {
-		return invalid(op, "unknown outcome or status, or zero time")
+		return nil, invalid(op, "unknown outcome or status, or zero time")
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
-		WHERE id = ? AND status = 'open'`, outcome, noteCT, applied, nanos(at), id)
+	var rev *Revocation
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		var subject string
+		err := tx.QueryRowContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
+			WHERE id = ? AND status = 'open' RETURNING subject_id`, outcome, noteCT, applied, nanos(at), id).Scan(&subject)
+		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM appeals WHERE id = ?`, id).Scan(&one); err != nil {
+				return notFound("appeal", err)
+			}
+			return ErrConflict
+		}
+		if err != nil || applied == "" {
+			return err
+		}
+		rev, err = setStatus(ctx, tx, subject, applied, at)
+		return err
+	})
 	if err != nil {
-		return wrap(op, err)
+		return nil, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap(op, err)
-	} else if n == 1 {
-		return nil
-	}
-	if _, err := db.Appeal(ctx, id); err != nil {
-		return wrap(op, err)
-	}
-	return wrap(op, ErrConflict)
+	return rev, nil
 }

@@ -70,14 +70,8 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
 // itself (an auditor goroutine that must not make each verification wait
 // for a commit). Seq, Prev and Hash of the given entries are ignored.
 func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error {
-	const op = "append audit"
-	for _, e := range entries {
-		if e.Time.IsZero() || e.Actor == "" || e.Action == "" {
-			return invalid(op, "missing time, actor or action")
-		}
-		if e.Action == auditPruneAction {
-			return invalid(op, "action "+auditPruneAction+" is written by PruneAudit only")
-		}
+	if err := checkAudit(entries); err != nil {
+		return err
 	}
 	if len(entries) == 0 {
 		return nil
@@ -88,10 +82,51 @@ func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error 
 	})
 }
 
-// appendAudit chains entries onto the head recorded in meta, inserts them
-// and moves the head, inside the caller's batch.
-func appendAudit(bt *batchTx, entries []AuditEntry) error {
+// checkAudit refuses entries no caller may append: without time, actor or
+// action, or claiming to be a prune.
+func checkAudit(entries []AuditEntry) error {
 	const op = "append audit"
+	for _, e := range entries {
+		if e.Time.IsZero() || e.Actor == "" || e.Action == "" {
+			return invalid(op, "missing time, actor or action")
+		}
+		if e.Action == auditPruneAction {
+			return invalid(op, "action "+auditPruneAction+" is written by PruneAudit only")
+		}
+	}
+	return nil
+}
+
+// txStmts is what appendAudit needs of a transaction: a group-commit
+// batch (*batchTx) or one mutation's own transaction (sqlTx), so that an
+// operator's change and its audit entry commit together, through one
+// append path.
+type txStmts interface {
+	exec(query string, args ...any) (sql.Result, error)
+	queryRow(query string, args ...any) (*sql.Row, error)
+}
+
+// sqlTx adapts a *sql.Tx to txStmts.
+type sqlTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t sqlTx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, query, args...)
+}
+
+func (t sqlTx) queryRow(query string, args ...any) (*sql.Row, error) {
+	return t.tx.QueryRowContext(t.ctx, query, args...), nil
+}
+
+// appendAudit chains entries onto the head recorded in meta, inserts them
+// and moves the head, inside the caller's transaction.
+func appendAudit(bt txStmts, entries []AuditEntry) error {
+	const op = "append audit"
+	if len(entries) == 0 {
+		return nil
+	}
 	row, err := bt.queryRow(`SELECT value FROM meta WHERE key = ?`, auditHeadKey)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)

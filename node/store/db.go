@@ -153,6 +153,21 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) e
 	return nil
 }
 
+// writeAudited is write that also appends audit to the audit chain in the
+// same transaction, so that an operator's change and its record commit
+// together or not at all: a crash can lose neither one alone.
+func (db *DB) writeAudited(ctx context.Context, op string, audit []AuditEntry, fn func(tx *sql.Tx) error) error {
+	if err := checkAudit(audit); err != nil {
+		return err
+	}
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, audit)
+	})
+}
+
 // execOne runs a single write statement that must touch exactly one row,
 // reporting ErrNotFound when it touched none.
 func (db *DB) execOne(ctx context.Context, op, what, query string, args ...any) error {

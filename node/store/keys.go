@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,90 @@ func (db *DB) UpdateKey(ctx context.Context, kid, state string, retiredAt, expir
 	return db.execOne(ctx, "update key", "key",
 		`UPDATE keys SET state = ?, retired_at = ?, expires = ? WHERE kid = ?`,
 		state, nanos(retiredAt), nanos(expires), kid)
+}
+
+// KeyChange is one change to the node's keys — a rotation, a compromise,
+// a scheduled promotion, a root rotation — written by ChangeKeys in one
+// transaction, so that a failure half-way leaves every key as it was.
+type KeyChange struct {
+	Insert []KeyRow
+	// Update sets state, not_before, retired_at and expires of existing
+	// keys, by KID.
+	Update []KeyRow
+	Delete []string // KIDs
+	// Meta are node-level settings written with the keys: the keyset
+	// signed over them and its version.
+	Meta  map[string]string
+	Audit []AuditEntry
+}
+
+// Empty reports whether the change writes nothing.
+func (c KeyChange) Empty() bool {
+	return len(c.Insert) == 0 && len(c.Update) == 0 && len(c.Delete) == 0 && len(c.Meta) == 0 && len(c.Audit) == 0
+}
+
+// ChangeKeys writes a KeyChange in one transaction, its audit entries
+// included. It returns ErrConflict for a taken kid, ErrNotFound for an
+// unknown kid to update or delete and ErrInvalid for a malformed row or a
+// reserved meta key; then nothing is written.
+func (db *DB) ChangeKeys(ctx context.Context, c KeyChange) error {
+	const op = "change keys"
+	for _, k := range c.Insert {
+		if k.KID == "" || k.State == "" || !keyKinds[k.Kind] {
+			return invalid(op, "kid, kind or state")
+		}
+	}
+	for _, k := range c.Update {
+		if k.KID == "" || k.State == "" {
+			return invalid(op, "kid or state")
+		}
+	}
+	for key := range c.Meta {
+		if key == "" || strings.HasPrefix(key, reservedMeta) {
+			return invalid(op, "empty or reserved meta key")
+		}
+	}
+	return db.writeAudited(ctx, op, c.Audit, func(tx *sql.Tx) error {
+		for _, k := range c.Insert {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				k.KID, k.Kind, k.State, nanos(k.NotBefore), nanos(k.RetiredAt), nanos(k.Expires),
+				k.Public, k.Sealed, nanos(k.Created)); err != nil {
+				return err
+			}
+		}
+		for _, k := range c.Update {
+			if err := execOneTx(ctx, tx, "key", `UPDATE keys SET state = ?, not_before = ?, retired_at = ?, expires = ? WHERE kid = ?`,
+				k.State, nanos(k.NotBefore), nanos(k.RetiredAt), nanos(k.Expires), k.KID); err != nil {
+				return err
+			}
+		}
+		for _, kid := range c.Delete {
+			if err := execOneTx(ctx, tx, "key", `DELETE FROM keys WHERE kid = ?`, kid); err != nil {
+				return err
+			}
+		}
+		for key, v := range c.Meta {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// execOneTx runs a statement in tx that must touch exactly one row,
+// reporting ErrNotFound naming what when it touched none.
+func execOneTx(ctx context.Context, tx *sql.Tx, what, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return notFound(what, err)
+	}
+	return nil
 }
 
 // Keys lists the node's keys of one kind, oldest first.

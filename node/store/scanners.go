@@ -13,8 +13,8 @@ const defaultScope = "status"
 // An empty s.Scope becomes "status"; t.Role and t.ScannerID may be left
 // empty and are then "scanner" and s.ID. A zero t (nil Hash) registers the
 // scanner without a token. It returns ErrConflict if the id or token hash
-// is taken.
-func (db *DB) AddScanner(ctx context.Context, s Scanner, t Token) error {
+// is taken. The audit entries are appended in the same transaction.
+func (db *DB) AddScanner(ctx context.Context, s Scanner, t Token, audit ...AuditEntry) error {
 	const op = "add scanner"
 	if s.ID == "" {
 		return invalid(op, "missing id")
@@ -27,7 +27,7 @@ func (db *DB) AddScanner(ctx context.Context, s Scanner, t Token) error {
 	if withToken && !ok {
 		return invalid(op, "token is not this scanner's token")
 	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scanners (id, name, place, scope, created, disabled)
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			s.ID, s.Name, s.Place, s.Scope, nanos(s.Created), boolInt(s.Disabled)); err != nil {
@@ -60,9 +60,10 @@ func (db *DB) Scanner(ctx context.Context, id string) (Scanner, error) {
 
 // RemoveScanner disables a scanner and deletes its tokens, in one
 // transaction. The row stays, so audit entries naming the scanner still
-// resolve. It returns ErrNotFound for an unknown id.
-func (db *DB) RemoveScanner(ctx context.Context, id string) error {
-	return db.write(ctx, "remove scanner", func(tx *sql.Tx) error {
+// resolve. It returns ErrNotFound for an unknown id. The audit entries are
+// appended in the same transaction.
+func (db *DB) RemoveScanner(ctx context.Context, id string, audit ...AuditEntry) error {
+	return db.writeAudited(ctx, "remove scanner", audit, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE scanners SET disabled = 1 WHERE id = ?`, id)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 )
 
 const statementColumns = `key, raw, version, received`
@@ -12,17 +13,20 @@ const statementColumns = `key, raw, version, received`
 // A statement whose Version is lower than the cached one is ignored (nil
 // error), so a late or replayed message never rolls the cache back; an
 // equal version replaces the row (a re-signed copy). Use Statement to see
-// what is cached.
-func (db *DB) PutStatement(ctx context.Context, s Statement) error {
+// what is cached. The audit entries, if any, are appended in the same
+// transaction (an operators' re-bootstrap of the trust list is audited).
+func (db *DB) PutStatement(ctx context.Context, s Statement, audit ...AuditEntry) error {
 	const op = "put statement"
 	if s.Key == "" || len(s.Raw) == 0 || s.Version > maxInt64 {
 		return invalid(op, "missing key or body, or version out of range")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO statements (`+statementColumns+`) VALUES (?, ?, ?, ?)
+	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO statements (`+statementColumns+`) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET raw = excluded.raw, version = excluded.version, received = excluded.received
 		WHERE excluded.version >= statements.version`,
-		s.Key, s.Raw, int64(s.Version), nanos(s.Received))
-	return wrap(op, err)
+			s.Key, s.Raw, int64(s.Version), nanos(s.Received))
+		return err
+	})
 }
 
 // Statement reads the cached statement under key; ErrNotFound if none.

@@ -23,8 +23,9 @@ var statuses = map[string]bool{"green": true, "yellow": true, "red": true}
 // residents who have no phone. It returns ErrConflict if the id (or token
 // hash) is taken, a *DuplicateError (which is an ErrConflict) naming the
 // subject that already holds s.IDIndex, and ErrInvalid for a missing id,
-// data key or consent, or an unknown status.
-func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) error {
+// data key or consent, or an unknown status. The audit entries are
+// appended in the same transaction.
+func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token, audit ...AuditEntry) error {
 	const op = "create subject"
 	switch {
 	case s.ID == "" || len(s.DataKey) == 0:
@@ -48,7 +49,7 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token) 
 	if err := db.putSubjectKey(ctx, s.ID, s.DataKey, s.IDIndex); err != nil {
 		return err
 	}
-	err = db.write(ctx, op, func(tx *sql.Tx) error {
+	err = db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects
 			(id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -123,28 +124,35 @@ func (db *DB) Consent(ctx context.Context, subjectID string) (Consent, error) {
 // the status's start and the revocation's creation time. Setting the status
 // a subject already has still revokes their live codes. It returns
 // ErrNotFound for an unknown subject and ErrInvalid for an unknown status.
-func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time) (*Revocation, error) {
+// The audit entries are appended in the same transaction.
+func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time, audit ...AuditEntry) (*Revocation, error) {
 	const op = "set status"
 	if !statuses[status] || now.IsZero() {
 		return nil, invalid(op, "unknown status or zero time")
 	}
 	var rev *Revocation
-	err := db.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`,
-			status, nanos(now), id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return notFound("subject", err)
-		}
-		rev, err = revokeLive(ctx, tx, id, now)
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		var err error
+		rev, err = setStatus(ctx, tx, id, status, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rev, nil
+}
+
+// setStatus is SetStatus inside the caller's transaction.
+func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time) (*Revocation, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`,
+		status, nanos(now), id)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return nil, notFound("subject", err)
+	}
+	return revokeLive(ctx, tx, id, now)
 }
 
 // DeleteSubject shreds the subject's data key in the key store first, then
@@ -159,8 +167,9 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time) (
 // sealed text.
 //
 // It returns the revocation, nil if no code was live, and ErrNotFound for
-// an unknown (or already deleted) subject.
-func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time) (*Revocation, error) {
+// an unknown (or already deleted) subject. The audit entries are appended
+// in the same transaction as the deletion.
+func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit ...AuditEntry) (*Revocation, error) {
 	const op = "delete subject"
 	if now.IsZero() {
 		return nil, invalid(op, "zero time")
@@ -173,7 +182,7 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time) (*Rev
 		return nil, err
 	}
 	var rev *Revocation
-	err := db.write(ctx, op, func(tx *sql.Tx) error {
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
 			return notFound("subject", err)

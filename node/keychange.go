@@ -1,0 +1,230 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// keysetPublishTimeout bounds the wait for the federation to acknowledge a
+// keyset that a manual rotation publishes before it activates a key.
+const keysetPublishTimeout = 10 * time.Second
+
+// keyChange is one change to the node's keys being prepared: a copy of
+// the keyring to change, and the writes that will commit it. The keyring,
+// keyset, issuer and signer the node serves with change only once
+// commitKeys has committed the writes, all in one transaction.
+type keyChange struct {
+	kr        *keyring
+	now       time.Time
+	w         store.KeyChange
+	rotations int    // signing-key promotions, for the metric
+	rootKID   string // a root activated by this change, for the log
+}
+
+// beginKeys starts a key change at now. Callers hold keyMu.
+func (n *Node) beginKeys(now time.Time) *keyChange {
+	return &keyChange{kr: n.keys.clone(), now: now}
+}
+
+// changed reports whether the change writes anything.
+func (kc *keyChange) changed() bool { return !kc.w.Empty() }
+
+func (kc *keyChange) insert(row store.KeyRow) { kc.w.Insert = append(kc.w.Insert, row) }
+
+// update records a key's new state; a key inserted or updated earlier in
+// this change is written once, with its last state.
+func (kc *keyChange) update(row store.KeyRow) {
+	for i := range kc.w.Insert {
+		if kc.w.Insert[i].KID == row.KID {
+			kc.w.Insert[i] = row
+			return
+		}
+	}
+	for i := range kc.w.Update {
+		if kc.w.Update[i].KID == row.KID {
+			kc.w.Update[i] = row
+			return
+		}
+	}
+	kc.w.Update = append(kc.w.Update, row)
+}
+
+func (kc *keyChange) drop(kid string) { kc.w.Delete = append(kc.w.Delete, kid) }
+
+func (kc *keyChange) audit(e store.AuditEntry) { kc.w.Audit = append(kc.w.Audit, e) }
+
+// commitKeys signs a new keyset over the changed keyring and checks that
+// the node's own trust state accepts it, builds the issuer and signer for
+// it, and only then commits the keys, the keyset and the audit entries in
+// one transaction. After the commit it swaps all of them in. On any error
+// nothing changed, in the database or in memory. Callers hold keyMu.
+func (n *Node) commitKeys(ctx context.Context, kc *keyChange) error {
+	now := kc.now
+	root, err := n.signingRoot(kc)
+	if err != nil {
+		return err
+	}
+	ver, err := n.metaUint(ctx, "keyset_version")
+	if err != nil {
+		return err
+	}
+	ks := trust.Keyset{Issuer: n.cfg.Province, Version: ver + 1, IssuedAt: now.Unix(),
+		Expires: now.Add(2 * n.cfg.Keys.Rotation).Unix()}
+	for _, k := range kc.kr.sign {
+		e, err := trust.KeysetEntryFor(k.trustKey())
+		if err != nil {
+			return err
+		}
+		ks.Keys = append(ks.Keys, e)
+	}
+	if ks.Enc, err = trust.EncJWK(&kc.kr.enc.PublicKey); err != nil {
+		return err
+	}
+	raw, err := trust.SignKeyset(root, ks)
+	if err != nil {
+		return err
+	}
+	if err := n.state.CheckKeyset(n.cfg.Province, raw, now); err != nil {
+		return fmt.Errorf("own keyset refused by own trust state: %w", err)
+	}
+	signer, ci, err := n.newIssuer(kc.kr, now)
+	if err != nil {
+		return err
+	}
+	kc.w.Meta = map[string]string{"keyset_version": strconv.FormatUint(ks.Version, 10), "keyset": raw}
+	if err := n.db.ChangeKeys(ctx, kc.w); err != nil {
+		return err
+	}
+	n.keys.adopt(kc.kr)
+	if kc.rootKID != "" {
+		n.log.Info("root key rotated as the trust list now names it", "root", kc.rootKID)
+	}
+	n.metrics.KeyRotations.Add(float64(kc.rotations))
+	if err := n.state.ApplyKeyset(n.cfg.Province, raw, now); err != nil {
+		// Checked above under keyMu; only a trust list applied meanwhile
+		// can refuse it, and TrustListChanged then signs again.
+		n.log.Error("own keyset refused after its keys were committed", "err", err)
+	}
+	n.keysetRaw.Store(&raw)
+	n.keysetExp = time.Unix(ks.Expires, 0)
+	n.install(ctx, n.keys, signer, ci)
+	return nil
+}
+
+// newIssuer builds the code issuer and statement signer for kr's active
+// signing key and the content key of now's epoch.
+func (n *Node) newIssuer(kr *keyring, now time.Time) (*trust.StatementSigner, *trust.CodeIssuer, error) {
+	act := kr.active()
+	if act == nil {
+		return nil, nil, fmt.Errorf("no active signing key")
+	}
+	signer, err := trust.NewStatementSigner(act.priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
+	ck := kr.contentKey(trust.ContentKeyID(n.cfg.Province, id))
+	if ck == nil {
+		return nil, nil, fmt.Errorf("no content key for the current epoch")
+	}
+	ci, err := trust.NewCodeIssuer(n.cfg.Province, signer, act.row.Expires, *ck)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, ci, nil
+}
+
+// install makes signer and ci the node's, gives kr's content keys to the
+// trust state and tells the federation. Callers hold keyMu.
+func (n *Node) install(ctx context.Context, kr *keyring, signer *trust.StatementSigner, ci *trust.CodeIssuer) {
+	for _, c := range kr.content {
+		n.state.AddOwnContentKey(c)
+	}
+	n.signer.Store(signer)
+	n.issuer.Store(ci)
+	if f := n.federation(); f != nil {
+		f.KeysChanged(ctx)
+	}
+}
+
+// installIssuer makes the code issuer and statement signer for the
+// current active key and content key, as the content-key epoch moves on.
+// Callers hold keyMu.
+func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
+	signer, ci, err := n.newIssuer(n.keys, now)
+	if err != nil {
+		return err
+	}
+	n.install(ctx, n.keys, signer, ci)
+	return nil
+}
+
+// republish signs and commits a new keyset version over unchanged keys (a
+// keyset nearing expiry, a new trust list). Callers hold keyMu.
+func (n *Node) republish(ctx context.Context, now time.Time) error {
+	return n.commitKeys(ctx, n.beginKeys(now))
+}
+
+// keysetPublisher is a Federation that can publish the node's keyset and
+// wait until the federation holds it.
+type keysetPublisher interface {
+	PublishKeyset(ctx context.Context, raw string) error
+}
+
+// PublishKeyset puts raw, the node's keyset, in the federation's state
+// bucket and returns once JetStream has acknowledged it.
+func (l *Link) PublishKeyset(ctx context.Context, raw string) error {
+	_, err := l.putState(ctx, federation.Topic{Kind: federation.KindKeyset, Province: l.n.Province()}, []byte(raw))
+	return err
+}
+
+// hasPeers reports whether the trust list names another province that
+// could verify this node's codes.
+func (n *Node) hasPeers() bool {
+	tl := n.state.TrustList()
+	if tl == nil {
+		return false
+	}
+	for id, m := range tl.Members {
+		if id != n.cfg.Province && m.Status != trust.MemberRemoved {
+			return true
+		}
+	}
+	return false
+}
+
+// publishNextKey adds a next signing key, commits it and publishes the
+// keyset naming it, waiting for the federation's acknowledgement, so that
+// the rotation that follows activates a key peers already hold. Without a
+// federation connection, or when publishing fails, it refuses: the new key
+// (if committed) stays next and the active key keeps signing. Callers
+// hold keyMu.
+func (n *Node) publishNextKey(ctx context.Context, now time.Time) error {
+	pub, ok := n.federation().(keysetPublisher)
+	if !ok {
+		return Errorf(EConflict, "no next signing key was published ahead and this node is not connected to the "+
+			"federation, so peers could not verify codes of a new key; rotate again once connected, or let the scheduled rotation run")
+	}
+	kc := n.beginKeys(now)
+	if err := n.addSignKey(kc, trust.KeyNext, now); err != nil {
+		return err
+	}
+	kc.audit(n.auditEntry("operator", "key.next", kc.kr.next().row.KID, nil))
+	if err := n.commitKeys(ctx, kc); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, keysetPublishTimeout)
+	defer cancel()
+	if err := pub.PublishKeyset(pctx, n.Keyset()); err != nil {
+		n.log.Warn("rotation refused: the next signing key could not be published", "err", err)
+		return Errorf(EUnavailable, "the new signing key could not be published to the federation, so it was not "+
+			"activated (it is published as next; the active key keeps signing): rotate again once the federation is reachable")
+	}
+	return nil
+}
