@@ -22,6 +22,9 @@ const (
 	ERateLimited     ErrorCode = "rate_limited"
 	EUnavailable     ErrorCode = "unavailable"
 	EInternal        ErrorCode = "internal"
+	// ETooManyCodes refuses a code to a resident who holds
+	// codes.max_live live codes already.
+	ETooManyCodes ErrorCode = "too_many_codes"
 )
 
 // Error is an error meant for the client: its message is safe to show.

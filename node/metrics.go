@@ -22,6 +22,7 @@ type Metrics struct {
 	Statements     *prometheus.CounterVec
 	TrustExpiresIn prometheus.Gauge
 	Deleted        *prometheus.CounterVec
+	OutboxPoisoned prometheus.Gauge
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -63,5 +64,8 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
+		Help: "Revocation statements set aside because they can never be published; peers get their codes from snapshots."})
+	f(m.OutboxPoisoned)
 	return m
 }

@@ -217,13 +217,14 @@ func revCount(r *store.Revocation) int {
 }
 
 // revoked applies a committed revocation locally at once and tells the
-// federation layer to publish it.
+// federation layer to publish it (rev may span several statements).
 func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 	if rev == nil {
 		return
 	}
 	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
 	n.metrics.Revoked.Add(float64(len(rev.Entries)))
+	n.metrics.OutboxPending.Add(float64(rev.Seq - min(rev.FirstSeq, rev.Seq) + 1))
 	if f := n.federation(); f != nil {
 		f.RevocationsPending(ctx)
 	}
@@ -299,10 +300,14 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	}
 	exp := time.Unix(cl.Expires, 0)
 	err = n.db.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
-		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code))})
+		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
+		MaxLive: n.cfg.Codes.MaxLive})
 	switch {
 	case errors.Is(err, store.ErrStatusChanged):
 		return Issued{}, err
+	case errors.Is(err, store.ErrTooManyCodes):
+		return Issued{}, Errorf(ETooManyCodes, "this resident already holds %d live codes, the most allowed; "+
+			"show one of them, or wait until one expires (an operator setting the status again revokes them all)", n.cfg.Codes.MaxLive)
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
 	case err != nil:

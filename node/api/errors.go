@@ -23,6 +23,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.ERateLimited:     http.StatusTooManyRequests,
 	node.EUnavailable:     http.StatusServiceUnavailable,
 	"method_not_allowed":  http.StatusMethodNotAllowed,
+	node.ETooManyCodes:    http.StatusConflict,
 }
 
 type errorBody struct {

@@ -46,6 +46,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"codes.paper_lifetime":    "province: \"440000\"\ndata_dir: d\ncodes:\n  paper_lifetime: 1h\n",
 		"keys.content_epoch":      "province: \"440000\"\ndata_dir: d\nkeys:\n  content_epoch: 1h\n",
 		"privacy.retention.audit": "province: \"440000\"\ndata_dir: d\nprivacy:\n  retention:\n    audit: 0s\n",
+		"codes.max_live":          "province: \"440000\"\ndata_dir: d\ncodes:\n  max_live: 0\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
