@@ -276,6 +276,12 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	if err != nil {
 		return Issued{}, err
 	}
+	now := n.now()
+	if live, err := n.db.LiveCodes(ctx, id, now); err != nil {
+		return Issued{}, internal("issue", err)
+	} else if live >= n.cfg.Codes.MaxLive {
+		return Issued{}, n.tooManyCodes() // refused before the cost of signing
+	}
 	dk, err := n.dataKey(s)
 	if err != nil {
 		return Issued{}, internal("issue", err)
@@ -285,7 +291,6 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 		return Issued{}, internal("issue", err)
 	}
 	ci := n.issuer.Load()
-	now := n.now()
 	jti, err := trust.NewJTI(n.rand)
 	if err != nil {
 		return Issued{}, internal("issue", err)
@@ -306,14 +311,19 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	case errors.Is(err, store.ErrStatusChanged):
 		return Issued{}, err
 	case errors.Is(err, store.ErrTooManyCodes):
-		return Issued{}, Errorf(ETooManyCodes, "this resident already holds %d live codes, the most allowed; "+
-			"show one of them, or wait until one expires (an operator setting the status again revokes them all)", n.cfg.Codes.MaxLive)
+		return Issued{}, n.tooManyCodes()
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
 	case err != nil:
 		return Issued{}, internal("issue", err)
 	}
 	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
+}
+
+// tooManyCodes refuses a code past codes.max_live.
+func (n *Node) tooManyCodes() error {
+	return Errorf(ETooManyCodes, "this resident already holds %d live codes, the most allowed; "+
+		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", n.cfg.Codes.MaxLive)
 }
 
 func (n *Node) openMasked(s store.Subject, dk *seal.Key) (masked, error) {

@@ -107,3 +107,13 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 		return jti, r.Scan(&jti)
 	}, `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`, subjectID, limit)
 }
+
+// LiveCodes counts a subject's live codes at now: unexpired and not
+// revoked. InsertCode enforces Code.MaxLive itself; this lets a caller
+// refuse cheaply before signing a code that would be refused anyway.
+func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`,
+		subjectID, nanos(now)).Scan(&n)
+	return n, wrap("live codes", err)
+}

@@ -24,6 +24,9 @@ func TestInsertCodeRefusesPastMaxLiveCodes(t *testing.T) {
 	for i := range maxLive {
 		insertCode(t, db, bounded(jti("a", i), t0))
 	}
+	if n, err := db.LiveCodes(ctx, "s1", t0); err != nil || n != maxLive {
+		t.Fatalf("LiveCodes = %d, %v", n, err)
+	}
 	wantErr(t, db.InsertCode(ctx, bounded("over", t0)), ErrTooManyCodes)
 	if n := count(t, db, `SELECT count(*) FROM codes WHERE jti = 'over'`); n != 0 {
 		t.Fatal("the refused code was recorded")
