@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 var client = &http.Client{Timeout: 10 * time.Second}
@@ -80,6 +83,9 @@ func (n *node) verify(code string) (verification, error) {
 	return v, err
 }
 
+// enrolments counts enrolments, so that each has its own ID number.
+var enrolments atomic.Int64
+
 // enrolAndIssue enrols a resident in n with consent to n's current
 // privacy notice and issues a code; it returns the subject id and code.
 func (n *node) enrolAndIssue(t *testing.T) (subject, code string) {
@@ -88,7 +94,7 @@ func (n *node) enrolAndIssue(t *testing.T) (subject, code string) {
 	call(t, "GET", n.url+"/v1/privacy", "", nil, &notice, 200)
 	var enrolled struct{ ID string }
 	call(t, "POST", n.url+"/v1/subjects", n.operator, map[string]any{
-		"name": "张三", "id_number": "11010519491231002X",
+		"name": "张三", "id_number": testkit.IDNumber("110105194912", int(enrolments.Add(1))),
 		"consent": map[string]any{"notice_version": notice.Version, "accepted": true},
 	}, &enrolled, 201)
 	var issued struct{ Code string }

@@ -60,7 +60,7 @@ func publishDeltas(t testing.TB, c *Conn, p string, first uint64, raws [][]byte)
 		t.Fatal(err)
 	}
 	for i, raw := range raws {
-		id := revocationMsgID(p, first+uint64(i))
+		id := revocationMsgID(p, first+uint64(i), raw)
 		if _, err := c.js.PublishAsync(subject, raw, jetstream.WithMsgID(id)); err != nil {
 			t.Fatal(err)
 		}

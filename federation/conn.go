@@ -250,14 +250,40 @@ func reconnectDelay(attempts int) time.Duration {
 }
 
 // Close stops every watcher and consumer started on c, waits for them,
-// and closes the connection. It is safe to call more than once.
+// and closes the connection. It is safe to call more than once. It
+// returns within about 2 × closeWait whatever the server does: a
+// goroutine stuck in a nats.go call past closeWait is cut off by closing
+// the connection under it, and one that outlives that too is left behind
+// (and logged) rather than holding up shutdown.
 func (c *Conn) Close() {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
 	}
 	c.stop()
-	c.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	if !waitClosed(done, closeWait) {
+		c.log.Warn("nats goroutines still running at close; closing the connection under them", "running", c.active.Load())
+	}
 	c.nc.Close()
+	if !waitClosed(done, closeWait) {
+		c.log.Error("nats goroutines did not stop; giving up on them", "running", c.active.Load())
+	}
+}
+
+// waitClosed waits for done up to d, and reports whether it closed.
+func waitClosed(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Province is the province this connection speaks for, or "".

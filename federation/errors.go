@@ -21,4 +21,11 @@ var (
 	// ErrNotReady reports that a Sync has not caught up, or is not
 	// connected.
 	ErrNotReady = errors.New("federation: not ready")
+	// ErrStreamMissing reports that no revocation stream answered a
+	// publish: it was deleted, or never created (EnsureStreams makes it).
+	ErrStreamMissing = errors.New("federation: revocation stream missing")
+	// ErrNotStored reports a publish that JetStream acknowledged as a
+	// duplicate while the stream holds other bytes under that message id:
+	// the statement was not published.
+	ErrNotStored = errors.New("federation: acknowledged but not stored")
 )

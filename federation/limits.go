@@ -73,6 +73,8 @@ const (
 	flushTimeout = 10 * time.Second
 	// drainTimeout bounds how long a stopped watcher may take to close.
 	drainTimeout = 5 * time.Second
+	// closeWait bounds each of Close's two waits for its goroutines.
+	closeWait = 5 * time.Second
 	// minRepublish is the least time between two snapshots published on
 	// request (ServeSnapshotRequests): a burst of requests costs one.
 	minRepublish = 5 * time.Second

@@ -1,7 +1,10 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,7 +22,8 @@ type RevocationMsg struct {
 	// StreamSeq is the message's sequence in the stream; persist the last
 	// one applied and resume from StreamSeq+1.
 	StreamSeq uint64
-	// MsgID is the publisher's Nats-Msg-Id, "<province>-<seq>".
+	// MsgID is the publisher's Nats-Msg-Id, "<province>-<seq>-<hash>"
+	// (see revocationMsgID).
 	MsgID string
 	// Published is when the server stored the message.
 	Published time.Time
@@ -44,18 +48,36 @@ const (
 	consumerExpiry    = 10 * time.Second
 )
 
-// revocationMsgID is the dedupe id of a province's revocation statement.
-func revocationMsgID(province string, seq uint64) string {
-	return province + "-" + strconv.FormatUint(seq, 10)
+// revocationMsgID is the dedupe id of a province's revocation statement:
+// its province, its seq and a hash of its exact bytes. Anyone who reaches
+// NATS can publish with any Nats-Msg-Id, and JetStream acknowledges a
+// later message with an id it holds as a duplicate, without storing it.
+// With "<province>-<seq>" alone, a client publishing first with the next
+// id made the real revocation look stored. The hash cannot be claimed
+// before the signed statement exists (its signature is fresh each time
+// it is signed), and a duplicate ack is still checked against the stream.
+func revocationMsgID(province string, seq uint64, raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return province + "-" + strconv.FormatUint(seq, 10) + "-" + hex.EncodeToString(sum[:msgIDHashLen])
 }
 
+// msgIDHashLen is how many bytes of SHA-256 a message id carries: 128
+// bits, beyond guessing.
+const msgIDHashLen = 16
+
 // PublishRevocation publishes raw, the province's revocation statement
-// number seq, to the revocation stream and returns once JetStream has
-// acknowledged it: only then may an outbox mark it published. Publishing
-// the same (province, seq) again within the stream's duplicate window is
-// acknowledged without storing a second copy, so an outbox can safely
-// publish again after a crash. A connection that speaks for a province may
-// only publish that province's revocations.
+// number seq, to the revocation stream and returns once the stream holds
+// it: only then may an outbox mark it published. The same bytes published
+// again within the stream's duplicate window are acknowledged without a
+// second copy; a duplicate ack counts only if the message the stream
+// holds at the acknowledged sequence is raw (else ErrNotStored: sign
+// again, which gives another id). A connection that speaks for a
+// province may only publish that province's revocations.
+//
+// Errors: ErrTooLarge when raw is over MaxRevocationLen, the server's
+// max_payload or the stream's max message size (publishing it again can
+// never succeed); ErrStreamMissing when no stream answers (EnsureStreams
+// recreates it); ErrPermissionDenied; ErrNotStored.
 func (c *Conn) PublishRevocation(ctx context.Context, province string, seq uint64, raw []byte) error {
 	t := Topic{Kind: KindRevocations, Province: province}
 	subject, err := t.Subject(c.fed)
@@ -65,21 +87,46 @@ func (c *Conn) PublishRevocation(ctx context.Context, province string, seq uint6
 	if err := c.mayPublish(t); err != nil {
 		return err
 	}
+	id := revocationMsgID(province, seq, raw)
 	if len(raw) > c.maxRev {
-		return fmt.Errorf("%w: revocation %s is %d bytes, limit %d", ErrTooLarge, revocationMsgID(province, seq), len(raw), c.maxRev)
+		return fmt.Errorf("%w: revocation %s is %d bytes, limit %d", ErrTooLarge, id, len(raw), c.maxRev)
 	}
-	ctx, done := c.guard(ctx, exactly(subject))
+	getSubject := "$JS.API.STREAM.MSG.GET." + c.stream
+	ctx, done := c.guard(ctx, func(s string) bool { return s == subject || s == getSubject })
 	defer done()
-	id := revocationMsgID(province, seq)
 	ack, err := c.js.Publish(ctx, subject, raw, jetstream.WithMsgID(id), jetstream.WithExpectStream(c.stream))
-	if errors.Is(err, nats.ErrMaxPayload) {
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, jetstream.ErrStreamNotFound):
+		err = fmt.Errorf("%w: %w", ErrStreamMissing, err)
 	}
 	if err = explain(ctx, err); err != nil {
 		return fmt.Errorf("publish revocation %s: %w", id, err)
 	}
 	if ack.Duplicate {
+		if err := c.checkStored(ctx, ack.Sequence, raw); err != nil {
+			return fmt.Errorf("publish revocation %s: %w", id, explain(ctx, err))
+		}
 		c.log.Debug("revocation already in stream", "msg_id", id, "stream_seq", ack.Sequence)
+	}
+	return nil
+}
+
+// checkStored makes sure the revocation stream holds raw at stream
+// sequence seq.
+func (c *Conn) checkStored(ctx context.Context, seq uint64, raw []byte) error {
+	st, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return fmt.Errorf("%w: duplicate ack not checked: %w", ErrNotStored, err)
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		return fmt.Errorf("%w: duplicate ack for stream seq %d not checked: %w", ErrNotStored, seq, err)
+	}
+	if !bytes.Equal(m.Data, raw) {
+		c.log.Warn("revocation acknowledged as a duplicate of another message: not published", "stream_seq", seq)
+		return fmt.Errorf("%w: stream seq %d holds another message under this id", ErrNotStored, seq)
 	}
 	return nil
 }
@@ -99,21 +146,43 @@ func (c *Conn) PublishRevocation(ctx context.Context, province string, seq uint6
 // province, are dropped and counted. A handler error or panic is logged
 // and counted and the message is not delivered again: the stream is not
 // stopped by one bad message. handler is never called concurrently.
+//
+// A stream deleted and created again starts its sequences afresh: the
+// consumer then reads the new stream from its start.
 func (c *Conn) ConsumeRevocations(ctx context.Context, from uint64, handler func(RevocationMsg) error) error {
+	born, err := c.revocationStreamCreated(ctx)
+	if err != nil {
+		return err
+	}
 	it, err := c.openRevocations(ctx, from)
 	if err != nil {
 		return err
 	}
 	c.run(ctx, func(ctx context.Context) {
-		c.consume(ctx, it, from, handler)
+		c.consume(ctx, it, from, born, handler)
 	})
 	return nil
 }
 
+// revocationStreamCreated is when the revocation stream was created.
+func (c *Conn) revocationStreamCreated(ctx context.Context) (time.Time, error) {
+	s, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+	}
+	return s.CachedInfo().Created, nil
+}
+
 // openRevocations creates an ordered consumer starting at stream
 // sequence from.
+//
+// nats.go recreates an ordered consumer that fails, by default forever
+// and holding a lock that its Stop needs: once the stream was deleted, a
+// consumer could then neither deliver nor be stopped, and Close hung. One
+// attempt per failure (MaxResetAttempts) hands the failure back to
+// consume, which retries with its own backoff and stops with ctx.
 func (c *Conn) openRevocations(ctx context.Context, from uint64) (jetstream.MessagesContext, error) {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, MaxResetAttempts: 1}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
@@ -131,8 +200,9 @@ func (c *Conn) openRevocations(ctx context.Context, from uint64) (jetstream.Mess
 }
 
 // consume delivers messages until ctx is done, reopening the consumer
-// after the last delivered sequence if it fails while c is still open.
-func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from uint64, handler func(RevocationMsg) error) {
+// after the last delivered sequence if it fails while c is still open,
+// or at the start of the stream if it was created again since born.
+func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from uint64, born time.Time, handler func(RevocationMsg) error) {
 	next := max(from, 1)
 	for attempt := 0; ; attempt++ {
 		if it != nil {
@@ -147,7 +217,16 @@ func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from u
 		if !wait(ctx, reconnectDelay(attempt)) {
 			return
 		}
-		var err error
+		created, err := c.revocationStreamCreated(ctx)
+		if err != nil {
+			c.log.Warn("revocation consumer restart failed", "from", next, "err", err)
+			it = nil
+			continue
+		}
+		if !created.Equal(born) {
+			c.log.Warn("revocation stream was created again; reading it from its start", "was_at", next)
+			born, next = created, 1
+		}
 		if it, err = c.openRevocations(ctx, next); err != nil {
 			c.log.Warn("revocation consumer restart failed", "from", next, "err", err)
 			it = nil

@@ -90,7 +90,7 @@ func TestConsumeRevocationsInOrderAndResumes(t *testing.T) {
 	got := first.waitLen(t, 4)
 	want := []string{"440000/1", "310000/1", "440000/2", "310000/2"}
 	for i, m := range got {
-		if m.StreamSeq != uint64(i+1) || string(m.Data) != want[i] || m.Province != want[i][:6] || m.MsgID != want[i][:6]+"-"+want[i][7:] {
+		if m.StreamSeq != uint64(i+1) || string(m.Data) != want[i] || m.Province != want[i][:6] || m.MsgID != revocationMsgID(want[i][:6], uint64(want[i][7]-'0'), m.Data) {
 			t.Errorf("message %d: %+v, want %s at stream seq %d", i, m, want[i], i+1)
 		}
 	}

@@ -19,9 +19,45 @@ import (
 // twice is a no-op on the server, and a lost race is re-read and compared
 // again.
 func (c *Conn) EnsureStreams(ctx context.Context) error {
+	kv, rev, snap := c.assets()
+	return c.ensureAll(ctx, kv, rev, snap)
+}
+
+// EnsureRevocationStream is EnsureStreams for the revocation stream only:
+// what a node's outbox calls when the stream has gone, so that drift in
+// another asset this node may not repair cannot keep it from recreating
+// the one it needs.
+func (c *Conn) EnsureRevocationStream(ctx context.Context) error {
+	_, rev, _ := c.assets()
+	return c.ensureAll(ctx, rev)
+}
+
+// HasRevocationStream reports whether the revocation stream exists.
+func (c *Conn) HasRevocationStream(ctx context.Context) (bool, error) {
+	_, err := c.js.Stream(ctx, c.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+	}
+	return true, nil
+}
+
+func (c *Conn) ensureAll(ctx context.Context, assets ...asset) error {
 	ctx, done := c.guard(ctx, c.isAPISubject)
 	defer done()
-	kv := asset{
+	for _, a := range assets {
+		if err := c.ensure(ctx, a); err != nil {
+			return explain(ctx, fmt.Errorf("ensure %s: %w", a.stream, err))
+		}
+	}
+	return nil
+}
+
+// assets are the three JetStream streams EnsureStreams looks after.
+func (c *Conn) assets() (kv, rev, snap asset) {
+	kv = asset{
 		stream: "KV_" + c.bucket,
 		drift:  c.bucketDrift,
 		create: func(ctx context.Context) error {
@@ -33,7 +69,7 @@ func (c *Conn) EnsureStreams(ctx context.Context) error {
 			return err
 		},
 	}
-	rev := asset{
+	rev = asset{
 		stream: c.stream,
 		drift:  c.streamDrift,
 		create: func(ctx context.Context) error {
@@ -45,7 +81,7 @@ func (c *Conn) EnsureStreams(ctx context.Context) error {
 			return err
 		},
 	}
-	snap := asset{
+	snap = asset{
 		stream: "OBJ_" + c.snapBucket,
 		drift:  c.snapshotBucketDrift,
 		create: func(ctx context.Context) error {
@@ -57,12 +93,7 @@ func (c *Conn) EnsureStreams(ctx context.Context) error {
 			return err
 		},
 	}
-	for _, a := range []asset{kv, rev, snap} {
-		if err := c.ensure(ctx, a); err != nil {
-			return explain(ctx, fmt.Errorf("ensure %s: %w", a.stream, err))
-		}
-	}
-	return nil
+	return kv, rev, snap
 }
 
 // asset is a JetStream stream EnsureStreams looks after.

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // BenchmarkIssueParallel is issuance as the API runs it — subject read,
@@ -15,8 +17,10 @@ import (
 // concurrent callers, so that the store's group commit can share one fsync
 // among many codes. codes/s is the figure to compare with the target.
 func BenchmarkIssueParallel(b *testing.B) {
-	d := startNode(b)
-	const subjects = 8
+	// Each subject may hold codes.max_live live codes: enough subjects, at
+	// the largest bound, for every code a 2 s run issues.
+	d := startNode(b, func(c *config.Config) { c.Codes.MaxLive = config.MaxLiveCodes })
+	const subjects = 64
 	ids := make([]string, subjects)
 	for i := range ids {
 		ids[i] = enrol(b, d.Node, i).ID

@@ -23,7 +23,8 @@ const (
 	EUnavailable     ErrorCode = "unavailable"
 	EInternal        ErrorCode = "internal"
 	// ELimitReached: a bound on what one resident may hold at once (open
-	// appeals) is reached; it clears when one is resolved.
+	// appeals, live codes: codes.max_live) is reached; it clears when one
+	// is resolved, or expires or is revoked.
 	ELimitReached ErrorCode = "limit_reached"
 )
 

@@ -2,12 +2,12 @@ package node_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
@@ -62,12 +62,4 @@ func enrol(tb testing.TB, n *node.Node, i int) node.Enrolled {
 
 // idNumber makes a distinct resident identity number with a valid GB 11643
 // check character.
-func idNumber(i int) string {
-	base := fmt.Sprintf("110105194912%05d", i%100000)
-	for _, c := range "0123456789X" {
-		if s := base + string(c); node.ValidIDNumber(s) {
-			return s
-		}
-	}
-	panic("unreachable: one check character always fits")
-}
+func idNumber(i int) string { return testkit.IDNumber("110105194912", i) }

@@ -25,6 +25,7 @@ type Metrics struct {
 	Receipts       *prometheus.CounterVec // see receiptMetric
 	AuditFailures  prometheus.Counter
 	AuditLost      prometheus.Counter
+	OutboxPoisoned prometheus.Gauge
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -72,5 +73,8 @@ func NewMetrics() *Metrics {
 	}
 	m.Receipts = receiptMetric(r)
 	r.MustRegister(m.AuditFailures, m.AuditLost)
+	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
+		Help: "Revocation statements set aside because they can never be published; peers get their codes from snapshots."})
+	f(m.OutboxPoisoned)
 	return m
 }

@@ -223,7 +223,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 }
 
 // revoked applies a committed revocation locally at once and tells the
-// federation layer to publish it.
+// federation layer to publish it (rev may span several statements).
 func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 	if rev == nil {
 		return
@@ -233,6 +233,7 @@ func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 		n.qrs.forget(e.JTI)
 	}
 	n.metrics.Revoked.Add(float64(len(rev.Entries)))
+	n.metrics.OutboxPending.Add(float64(rev.Seq - min(rev.FirstSeq, rev.Seq) + 1))
 	if f := n.federation(); f != nil {
 		f.RevocationsPending(ctx)
 	}
@@ -284,6 +285,12 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	if err != nil {
 		return Issued{}, err
 	}
+	now := n.now()
+	if live, err := n.db.LiveCodes(ctx, id, now); err != nil {
+		return Issued{}, internal("issue", err)
+	} else if live >= n.cfg.Codes.MaxLive {
+		return Issued{}, n.tooManyCodes() // refused before the cost of signing
+	}
 	dk, err := n.dataKey(s)
 	if err != nil {
 		return Issued{}, internal("issue", err)
@@ -293,7 +300,6 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 		return Issued{}, internal("issue", err)
 	}
 	ci := n.issuer.Load()
-	now := n.now()
 	jti, err := trust.NewJTI(n.rand)
 	if err != nil {
 		return Issued{}, internal("issue", err)
@@ -308,16 +314,25 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	}
 	exp := time.Unix(cl.Expires, 0)
 	err = n.db.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
-		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code))})
+		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
+		MaxLive: n.cfg.Codes.MaxLive})
 	switch {
 	case errors.Is(err, store.ErrStatusChanged):
 		return Issued{}, err
+	case errors.Is(err, store.ErrTooManyCodes):
+		return Issued{}, n.tooManyCodes()
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
 	case err != nil:
 		return Issued{}, internal("issue", err)
 	}
 	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
+}
+
+// tooManyCodes refuses a code past codes.max_live.
+func (n *Node) tooManyCodes() error {
+	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+
+		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", n.cfg.Codes.MaxLive)
 }
 
 func (n *Node) openMasked(s store.Subject, dk *seal.Key) (masked, error) {

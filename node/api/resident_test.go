@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -17,17 +17,8 @@ import (
 // Tests of what one resident, or someone with a resident's token, may do
 // to the node and to other residents (issue 9, items 2, 3, 10, 11, 12).
 
-// idNumberN makes the n-th distinct resident identity number with a valid
-// GB 11643 check character.
-func idNumberN(n int) string {
-	base := fmt.Sprintf("310115198506%05d", n%100000)
-	for _, c := range "0123456789X" {
-		if s := base + string(c); node.ValidIDNumber(s) {
-			return s
-		}
-	}
-	panic("unreachable: one check character always fits")
-}
+// idNumberN makes the n-th distinct resident identity number.
+func idNumberN(n int) string { return testkit.IDNumber("310115198506", n) }
 
 // generous lifts the resident rate limit, for tests of other bounds.
 func generous(c *config.Config) { c.Limits.ResidentRate, c.Limits.ResidentBurst = 1000, 10000 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 // Config is a province node's configuration.
@@ -48,7 +50,20 @@ type Config struct {
 type Codes struct {
 	Lifetime      time.Duration `yaml:"lifetime"`       // phone codes, default 24h
 	PaperLifetime time.Duration `yaml:"paper_lifetime"` // paper codes, default 7 days
+	// MaxLive bounds the live (unexpired, unrevoked) codes one resident
+	// may hold; issuing past it is refused (limit_reached). Default
+	// DefaultMaxLiveCodes, at most MaxLiveCodes.
+	MaxLive int `yaml:"max_live"`
 }
+
+// Bounds of codes.max_live. A resident's live codes are revoked together,
+// so the bound keeps any one status change within one revocation
+// statement (trust.MaxRevocationEntries) and one resident from flooding
+// the federation's revocations.
+const (
+	DefaultMaxLiveCodes = 8
+	MaxLiveCodes        = trust.MaxRevocationEntries
+)
 
 // Keys sets the signing-key and content-key schedules.
 type Keys struct {
@@ -147,7 +162,7 @@ func Default(province string) Config {
 		Federation: "demo",
 		KEKFile:    "kek.key",
 		Listen:     "127.0.0.1:8080",
-		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour},
+		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour, MaxLive: DefaultMaxLiveCodes},
 		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
 		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222"},
 		Trust:      Trust{StaleLimit: 24 * time.Hour},
@@ -268,6 +283,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Codes.PaperLifetime < c.Codes.Lifetime || c.Codes.PaperLifetime > 7*24*time.Hour {
 		bad("codes.paper_lifetime", "%v must be within [codes.lifetime, 168h]", c.Codes.PaperLifetime)
+	}
+	if c.Codes.MaxLive < 1 || c.Codes.MaxLive > MaxLiveCodes {
+		bad("codes.max_live", "%d must be within [1, %d]", c.Codes.MaxLive, MaxLiveCodes)
 	}
 	if c.Keys.Rotation < time.Hour {
 		bad("keys.rotation", "%v is shorter than 1h", c.Keys.Rotation)

@@ -52,6 +52,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"privacy.receipts":        "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts: \"yes\"\n",
 		"privacy.receipts_every":  "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts_every: 48h\n",
 		"limits.resident_rate":    "province: \"440000\"\ndata_dir: d\nlimits:\n  resident_rate: 2\n  resident_burst: 0\n",
+		"codes.max_live":          "province: \"440000\"\ndata_dir: d\ncodes:\n  max_live: 0\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {

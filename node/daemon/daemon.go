@@ -164,6 +164,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { n.Close() })
+	if err := n.RefreshOutboxMetrics(ctx); err != nil {
+		return nil, fmt.Errorf("revocation outbox: %w", err)
+	}
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned}

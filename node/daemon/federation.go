@@ -33,6 +33,7 @@ type fed struct {
 	server *federation.Server
 	conn   atomic.Pointer[federation.Conn]
 	sync   atomic.Pointer[federation.Sync]
+	link   atomic.Pointer[node.Link]
 	wg     sync.WaitGroup
 
 	expiryMu sync.Mutex
@@ -136,6 +137,7 @@ func (f *fed) run(ctx context.Context) {
 	}
 	f.conn.Store(conn)
 	f.sync.Store(s)
+	f.link.Store(link)
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); link.Run(ctx) }()
@@ -160,13 +162,20 @@ func (f *fed) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// ready is the API's readiness check: connected and caught up.
-func (f *fed) ready(context.Context) error {
+// ready is the API's readiness check: connected, caught up, and the
+// revocation outbox flowing.
+func (f *fed) ready(ctx context.Context) error {
 	s := f.sync.Load()
 	if s == nil {
 		return errors.New("not connected to the federation yet")
 	}
-	return s.Ready()
+	if err := s.Ready(); err != nil {
+		return err
+	}
+	if l := f.link.Load(); l != nil {
+		return l.Ready(ctx)
+	}
+	return nil
 }
 
 // view answers GET /v1/federation.

@@ -73,7 +73,7 @@ func newBatcher(w *sql.DB) *batcher {
 // after one never writes twice.
 //
 // op must be all-or-nothing on its own: if it fails with ErrConflict, ErrStatusChanged,
-// ErrNotFound or ErrInvalid, it must have written nothing (a single
+// ErrTooManyCodes, ErrNotFound or ErrInvalid, it must have written nothing (a single
 // statement, checks before any write, or batchTx.atomically), and the batch
 // goes on without it.
 // Any other error aborts the whole batch, and every op in it gets that
@@ -198,7 +198,8 @@ func (b *batcher) runTx(live []*request, errs []error) error {
 // constraint violation (SQLite rolls back just that statement) or a check
 // made before writing.
 func opLocal(err error) bool {
-	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrStatusChanged)
+	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrStatusChanged) ||
+		errors.Is(err, ErrTooManyCodes)
 }
 
 // atomically runs fn inside a savepoint, for ops of several statements:

@@ -2,15 +2,21 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // insertCodeSQL writes the row only while the subject's status is still
 // the one the code encodes, so a code signed just before a status change
-// and recorded just after it can never escape that change's revocation.
+// and recorded just after it can never escape that change's revocation;
+// and only while the subject holds fewer than MaxLive live codes (when
+// MaxLive is positive), so that no resident can make one status change
+// revoke more codes than a revocation statement carries.
 const insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
-	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ?)`
+	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ?)
+	AND (? <= 0 OR (SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?) < ?)`
 
 // InsertCode records an issued code. Calls from many goroutines are
 // grouped into one transaction (group commit); it returns once the row is
@@ -22,7 +28,8 @@ const insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expir
 // recorded, ErrNotFound when the subject does not exist (so a code issued
 // while its subject was being deleted is never recorded, and must not be
 // handed out), ErrStatusChanged when the subject's status is no longer
-// c.Status (issue again with the new status), ErrInvalid for a missing
+// c.Status (issue again with the new status), ErrTooManyCodes when the
+// subject already holds c.MaxLive live codes, ErrInvalid for a missing
 // jti, subject, kid, status or time, and ErrClosed after Close.
 func (db *DB) InsertCode(ctx context.Context, c Code) error {
 	const op = "insert code"
@@ -30,7 +37,7 @@ func (db *DB) InsertCode(ctx context.Context, c Code) error {
 		return invalid(op, "missing jti, subject, kid, status or time")
 	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
-		c.SubjectID, c.Status}
+		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive}
 	return db.batch.do(ctx, func(bt *batchTx) error {
 		res, err := bt.exec(insertCodeSQL, args...)
 		if err != nil {
@@ -39,17 +46,26 @@ func (db *DB) InsertCode(ctx context.Context, c Code) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return wrap(op, err)
 		} else if n == 0 {
-			var exists int
-			if err := bt.tx.QueryRow(`SELECT count(*) FROM subjects WHERE id = ?`, c.SubjectID).Scan(&exists); err != nil {
-				return wrap(op, err)
-			}
-			if exists == 0 {
-				return fmt.Errorf("%s: subject: %w", op, ErrNotFound)
-			}
-			return fmt.Errorf("%s: %w", op, ErrStatusChanged)
+			return whyNotInserted(bt.tx, c)
 		}
 		return nil
 	})
+}
+
+// whyNotInserted tells why insertCodeSQL wrote nothing for c.
+func whyNotInserted(tx *sql.Tx, c Code) error {
+	const op = "insert code"
+	var status string
+	err := tx.QueryRow(`SELECT status FROM subjects WHERE id = ?`, c.SubjectID).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: subject: %w", op, ErrNotFound)
+	case err != nil:
+		return wrap(op, err)
+	case status != c.Status:
+		return fmt.Errorf("%s: %w", op, ErrStatusChanged)
+	}
+	return fmt.Errorf("%s: %w (%d)", op, ErrTooManyCodes, c.MaxLive)
 }
 
 // Code reads one code's bookkeeping; ErrNotFound for an unknown jti.
@@ -90,4 +106,14 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 		var jti string
 		return jti, r.Scan(&jti)
 	}, `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`, subjectID, limit)
+}
+
+// LiveCodes counts a subject's live codes at now: unexpired and not
+// revoked. InsertCode enforces Code.MaxLive itself; this lets a caller
+// refuse cheaply before signing a code that would be refused anyway.
+func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`,
+		subjectID, nanos(now)).Scan(&n)
+	return n, wrap("live codes", err)
 }

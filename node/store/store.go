@@ -15,6 +15,10 @@ var ErrConflict = errors.New("conflict")
 // changed after the code was signed: the code must not be handed out.
 var ErrStatusChanged = errors.New("subject status changed")
 
+// ErrTooManyCodes is returned by InsertCode when the subject already
+// holds Code.MaxLive live codes.
+var ErrTooManyCodes = errors.New("too many live codes")
+
 // ErrInvalid is returned when an argument breaks the contract documented on
 // the types below (an unknown status or role, a zero time, an id mismatch),
 // before anything is written.
@@ -103,6 +107,10 @@ type Code struct {
 	// the resident can be shown the same QR again; nil if not kept. It is
 	// erased with the subject (and unreadable once the data key is gone).
 	TextCT []byte
+	// MaxLive, when positive, makes InsertCode refuse the code while the
+	// subject holds this many live (unexpired at IssuedAt, unrevoked)
+	// codes. Not stored.
+	MaxLive int
 }
 
 // RevocationEntry is one revoked code.
@@ -113,8 +121,11 @@ type RevocationEntry struct {
 
 // Revocation is one revocation statement's content in the outbox: it is
 // committed with the status change that caused it and published after.
+// What SetStatus and DeleteSubject return may span several statements
+// (FirstSeq..Seq) when it revokes more codes than one statement holds.
 type Revocation struct {
 	Seq       uint64 // 1, 2, 3... per node, no gaps
+	FirstSeq  uint64 // the first seq of the change; Seq for one statement
 	Entries   []RevocationEntry
 	Created   time.Time
 	Published bool

@@ -1,0 +1,40 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const stuck = 30 * time.Second
+	cases := []struct {
+		name    string
+		st      store.OutboxState
+		covered uint64
+		stream  error
+		want    string // "" for ready
+	}{
+		{"empty", store.OutboxState{}, 0, nil, ""},
+		{"draining", store.OutboxState{Pending: 40, OldestPending: now.Add(-stuck)}, 0, nil, ""},
+		{"stuck", store.OutboxState{Pending: 3, OldestPending: now.Add(-stuck - time.Second)}, 0, nil, "outbox stuck: 3 statements pending"},
+		{"set aside, no snapshot yet", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 6, nil, "revocation 7 could not be published (too_large)"},
+		{"set aside, covered", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 7, nil, ""},
+		{"stream gone", store.OutboxState{}, 0, errors.New("permission denied"), "revocation stream missing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := outboxProblem(c.st, c.covered, c.stream, now, stuck)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("not ready: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("readiness error %v, want one saying %q", err, c.want)
+			}
+		})
+	}
+}
