@@ -145,9 +145,13 @@ const HC = (() => {
   function start(init) {
     document.querySelectorAll("[data-lang]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.lang)));
     apply();
-    init().catch((e) => {
+    // data-ready marks the page settled (tests and the curious wait on it),
+    // with the milliseconds it took since navigation began.
+    const ready = () => { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; };
+    init().then(ready, (e) => {
       if (e instanceof APIError && e.status === 401) fatal("fatal.bad_link_title", "fatal.bad_link");
       else { document.getElementById("fatal-detail").textContent = errorText(e); fatal("fatal.error_title", "fatal.error"); }
+      ready();
     });
   }
 

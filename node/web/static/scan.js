@@ -8,7 +8,7 @@
   const KEY = "hcfed.scanner.token";
   // SHOW_FOR is how long a result stays; SCAN_EVERY how often a camera
   // frame is decoded; MAX_WIDTH the width frames are scaled down to.
-  const SHOW_FOR = 6000, SCAN_EVERY = 200, MAX_WIDTH = 800;
+  const SHOW_FOR = 5000, SCAN_EVERY = 200, MAX_WIDTH = 800;
   let token, fed, stream, timer, hideTimer, busy = false, last = null;
 
   function provinceName(id) {
@@ -100,8 +100,10 @@
     try {
       me = await HC.api("GET", "/v1/whoami", token);
     } catch (e) {
-      if (e instanceof HC.APIError && e.status === 401) localStorage.removeItem(KEY);
-      throw e;
+      if (!(e instanceof HC.APIError && e.status === 401)) throw e;
+      localStorage.removeItem(KEY);
+      HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner");
+      return;
     }
     if (me.role !== "scanner") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     fed = await HC.api("GET", "/v1/federation");
