@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -141,6 +143,15 @@ func (tb *tab) requests() []string {
 	return append([]string(nil), tb.urls...)
 }
 
+// front makes the tab the visible one, as the person using it would:
+// Chromium throttles timers and skips frames in hidden tabs.
+func (tb *tab) front() {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, page.BringToFront, cdp.Empty{}); err != nil {
+		tb.t.Fatalf("%s: %v", tb.name, err)
+	}
+}
+
 func (tb *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, pageTimeout)
@@ -165,12 +176,26 @@ func eval[T any](tb *tab, expr string) T {
 // waitJS waits until the expression is truthy in the page.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, pageTimeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(25*time.Millisecond),
-		chromedp.WithPollingTimeout(pageTimeout))); err != nil {
+	if err := tb.poll(expr); err != nil {
 		tb.t.Fatalf("%s: waiting for %s (%s): %v", tb.name, what, expr, err)
 	}
+}
+
+// poll evaluates expr until it is truthy, through reloads (an evaluation
+// in a page being replaced fails, and is tried again).
+func (tb *tab) poll(expr string) error {
+	return testkit.Poll(pageTimeout, 25*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+		defer cancel()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 }
 
 // load is one page load: the bytes it transferred and the milliseconds
@@ -186,6 +211,10 @@ func (tb *tab) open(u string) load {
 	tb.mu.Lock()
 	tb.bytes = 0
 	tb.mu.Unlock()
+	tb.front()
+	// A link that differs only in its fragment does not load a new page;
+	// the page reloads itself, and is not settled until it has.
+	eval[bool](tb, `(() => { if (document.body) document.body.dataset.ready = ""; return true; })()`)
 	tb.do(chromedp.Navigate(u))
 	tb.waitJS("the page to settle", `document.body && document.body.dataset.ready === "1"`)
 	tb.mu.Lock()
@@ -256,11 +285,15 @@ func decodeQR(t *testing.T, pngBytes []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		t.Fatalf("decoding the QR: %v", err)
+	// A generated image first (PURE_BARCODE), then the general search.
+	var res *gozxing.Result
+	for _, hint := range []gozxing.DecodeHintType{gozxing.DecodeHintType_PURE_BARCODE, gozxing.DecodeHintType_TRY_HARDER} {
+		if res, err = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{hint: true}); err == nil {
+			return res.GetText()
+		}
 	}
-	return res.GetText()
+	t.Fatalf("decoding the QR (%v): %v", img.Bounds(), err)
+	return ""
 }
 
 // writeY4M writes a short YUV4MPEG2 (4:2:0) video of img, centred on a

@@ -176,8 +176,8 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		for _, m := range v.Members {
 			sel := fmt.Sprintf(`#fed-table tr[data-province="%s"]`, m.ID)
 			console.waitJS("row of "+m.ID, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
-			if row := console.text(sel); !strings.Contains(row, fmt.Sprintf("v%d", m.KeysetVersion)) || !strings.Contains(row, "fresh") {
-				t.Errorf("row of %s: %q, want keyset v%d and fresh", m.ID, row, m.KeysetVersion)
+			if row := console.text(sel); !strings.Contains(row, fmt.Sprintf("v%d", m.KeysetVersion)) || !strings.Contains(row, "fresh") || !strings.Contains(row, "1 active") {
+				t.Errorf("row of %s: %q, want keyset v%d, one active key and fresh", m.ID, row, m.KeysetVersion)
 			}
 		}
 		if n := eval[int](console, `document.querySelectorAll("#fed-table tbody tr").length`); n != 3 {
@@ -261,7 +261,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 		start := time.Now()
 		scan.click("#camera-start")
-		scan.waitJS("a camera result", `!document.getElementById("result").hidden`)
+		if err := scan.poll(`!document.getElementById("result").hidden`); err != nil {
+			t.Fatalf("no camera result: %v; video %s", err, eval[string](scan, `(() => { const v = document.getElementById("video"); return v.videoWidth + "x" + v.videoHeight + ", frames tried " + v.dataset.frames + ", status " + document.getElementById("camera-status").textContent; })()`))
+		}
 		res := scan.result()
 		t.Logf("camera: %dx%d frames, code read and checked %d ms after the camera started", img.Bounds().Dx(), img.Bounds().Dy(), time.Since(start).Milliseconds())
 		scan.click("#camera-stop")
@@ -315,6 +317,42 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
+		wallet.setValue("#appeal-msg", "I was never in contact")
+		wallet.click(`#appeal-form button[type="submit"]`)
+		wallet.waitJS("the appeal", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "wallet.appeal_sent")))
+		console.open(d.url(gd) + "/console")
+		console.waitJS("the appeal in the queue", `document.querySelectorAll("#appeal-list li[data-appeal]").length === 1`)
+		id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
+		p := "#ap-" + id + "-"
+		console.setValue(p+"outcome", "upheld")
+		console.setValue(p+"status", "green")
+		console.setValue(p+"note", "contact record corrected")
+		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+		console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
+		wallet.waitJS("the wallet to turn green again", `document.getElementById("qr-frame").classList.contains("status-green")`)
+		wallet.waitJS("the outcome in the wallet", `document.getElementById("appeals").textContent.includes("upheld")`)
+		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
+			t.Errorf("wallet appeals %q lack the operator's note", got)
+		}
+	})
+
+	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
+		wallet.click("#delete-start")
+		if w := wallet.text(".danger-zone"); !strings.Contains(w, "stops working") || !strings.Contains(w, "cannot be undone") {
+			t.Errorf("no clear warning before deletion: %q", w)
+		}
+		wallet.click("#delete-yes")
+		wallet.waitJS("the deletion", `!document.getElementById("fatal").hidden`)
+		if got := wallet.text("#fatal h2"); got != en(t, "wallet.deleted_title") {
+			t.Errorf("after deletion the wallet says %q", got)
+		}
+		wallet.open(walletURL)
+		if got := wallet.text("#fatal h2"); got != en(t, "fatal.bad_link_title") {
+			t.Errorf("the deleted resident's link says %q, want %q", got, en(t, "fatal.bad_link_title"))
+		}
 	})
 
 	t.Run("bad and expired links give a clear page", func(t *testing.T) {

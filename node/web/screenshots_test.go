@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -43,6 +44,7 @@ func takeScreenshots(t *testing.T, wallet, scan, console *tab, code string) {
 				{"scan", scan, func(tb *tab) { tb.paste(code) }},
 				{"console", console, func(*tab) {}},
 			} {
+				start := time.Now()
 				p.tb.do(chromedp.EmulateViewport(sz.w, sz.h))
 				u := eval[string](p.tb, `location.origin + location.pathname`)
 				p.tb.open(u + "?lang=" + lang)
@@ -52,7 +54,7 @@ func takeScreenshots(t *testing.T, wallet, scan, console *tab, code string) {
 				if err := os.WriteFile(name, shot, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("wrote %s (%d KB)", name, len(shot)>>10)
+				t.Logf("wrote %s (%d KB, %d ms)", name, len(shot)>>10, time.Since(start).Milliseconds())
 				if p.name == "scan" {
 					p.tb.click("#result-close")
 				}
@@ -67,6 +69,7 @@ func takeScreenshots(t *testing.T, wallet, scan, console *tab, code string) {
 func capture(t *testing.T, tb *tab) []byte {
 	t.Helper()
 	var raw []byte
+	tb.front()
 	tb.do(chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 		var err error
 		raw, err = chromedp.CaptureScreenshot()(ctx, target)

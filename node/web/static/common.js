@@ -144,6 +144,9 @@ const HC = (() => {
 
   function start(init) {
     document.querySelectorAll("[data-lang]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.lang)));
+    // A new link opened in a tab already showing this page changes only the
+    // fragment, which loads nothing: start again with the new token.
+    window.addEventListener("hashchange", () => { if (/(^#|&)token=/.test(location.hash)) location.reload(); });
     apply();
     // data-ready marks the page settled (tests and the curious wait on it),
     // with the milliseconds it took since navigation began.

@@ -32,18 +32,21 @@ const CON = (() => {
     const tb = $("fed-table").querySelector("tbody");
     HC.clear(tb);
     const yes = HC.t("common.yes"), no = HC.t("common.no");
+    const labels = [...$("fed-table").querySelectorAll("thead th")].map((th) => th.textContent);
     for (const m of f.members || []) {
       const hb = m.heartbeat;
+      const states = Object.entries(m.key_states || {}).sort().map(([st, n]) => n + " " + HC.t("key." + st)).join(", ");
       const row = HC.el("tr", { "data-province": m.id, class: m.stale ? "row-warn" : "" },
         HC.el("th", { scope: "row", text: m.name + " (" + m.id + ")" + (m.id === f.self ? " ★" : "") }),
         HC.el("td", { text: HC.t("member." + m.status) }),
         HC.el("td", { class: m.keyset_expires_soon ? "warn" : "", text: "v" + m.keyset_version +
           (m.keyset_expires ? " · " + HC.t("fed.until", { when: HC.fmtTime(m.keyset_expires) }) : "") +
-          (m.keyset_expires_soon ? " ⚠ " + HC.t("fed.expires_soon") : "") }),
+          (m.keyset_expires_soon ? " ⚠ " + HC.t("fed.expires_soon") : "") + (states ? " · " + HC.t("fed.keys", { states }) : "") }),
         HC.el("td", { text: (m.content_keys || []).map((k) => k.split("/").pop()).join(", ") || "—" }),
         HC.el("td", { class: m.revocation_lag ? "warn" : "", text: m.revocation_seq + " / " + m.revocation_lag }),
         HC.el("td", { text: hb ? HC.t("fed.age", { s: Math.round(hb.age_seconds) }) + " · " + HC.t("fed.hb_detail", { ks: hb.keyset_version, tl: hb.trustlist_version }) : "—" }),
         HC.el("td", { class: m.stale ? "warn" : "ok", text: m.stale ? "⚠ " + HC.t("fed.stale") : "✓ " + HC.t("fed.fresh_yes") }));
+      [...row.children].forEach((c, i) => c.setAttribute("data-label", labels[i] || ""));
       tb.append(row);
     }
     const tl = f.trust_list;

@@ -8,7 +8,7 @@
   const KEY = "hcfed.scanner.token";
   // SHOW_FOR is how long a result stays; SCAN_EVERY how often a camera
   // frame is decoded; MAX_WIDTH the width frames are scaled down to.
-  const SHOW_FOR = 5000, SCAN_EVERY = 200, MAX_WIDTH = 800;
+  const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640;
   let token, fed, stream, timer, hideTimer, busy = false, last = null;
 
   function provinceName(id) {
@@ -56,6 +56,12 @@
     $("code-input").focus();
   }
 
+  // decode reads a QR code in a frame with the bundled jsQR, or null.
+  function decode(img) {
+    const qr = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
+    return qr && qr.data ? qr.data : null;
+  }
+
   async function startCamera() {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
@@ -77,9 +83,9 @@
       canvas.width = Math.round(video.videoWidth * scale);
       canvas.height = Math.round(video.videoHeight * scale);
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-      const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-      const qr = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
-      if (qr && qr.data) check(qr.data);
+      video.dataset.frames = String(Number(video.dataset.frames || 0) + 1); // frames tried, for diagnosis
+      const text = decode(ctx.getImageData(0, 0, canvas.width, canvas.height));
+      if (text) check(text);
     }, SCAN_EVERY);
   }
 

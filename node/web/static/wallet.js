@@ -48,8 +48,12 @@
     }
   }
 
+  // stop ends the clock and the polling: the page has nothing left to show.
+  const timers = [];
+  function stop() { timers.forEach(clearInterval); cleanup(); }
+
   function showErr(e) {
-    if (e instanceof HC.APIError && e.status === 401) { cleanup(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
+    if (e instanceof HC.APIError && e.status === 401) { stop(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
     $("code-note").textContent = HC.errorText(e);
   }
 
@@ -126,7 +130,7 @@
       try {
         await HC.api("DELETE", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
         localStorage.removeItem(KEY);
-        cleanup();
+        stop();
         HC.fatal("wallet.deleted_title", "wallet.deleted");
       } catch (e) { $("code-note").textContent = HC.errorText(e); }
     });
@@ -145,10 +149,10 @@
     renderNotice();
     wire();
     tick();
-    setInterval(tick, 1000);
+    timers.push(setInterval(tick, 1000));
     await newCode();
     tick();
-    setInterval(() => poll().catch(showErr), POLL_EVERY);
+    timers.push(setInterval(() => poll().catch(showErr), POLL_EVERY));
     HC.onLang(() => { renderStatus(); renderHeld(); renderNotice(); renderLists(); tick(); });
     await loadLists();
   });
