@@ -75,6 +75,9 @@ type MemberView struct {
 	KeysetVersion     uint64    `json:"keyset_version"`
 	KeysetExpires     time.Time `json:"keyset_expires,omitzero"`
 	KeysetExpiresSoon bool      `json:"keyset_expires_soon"`
+	// KeyStates counts the member's signing keys by state (next, active,
+	// retired, compromised) in the keyset held.
+	KeyStates map[string]int `json:"key_states,omitempty"`
 	// ContentKeys are the ids of the member's content keys held.
 	ContentKeys []string `json:"content_keys"`
 	// RevocationSeq is the last revocation seq of the member applied.
@@ -142,6 +145,10 @@ func (s *Sync) memberView(id string, m trust.Member, now time.Time) MemberView {
 		mv.KeysetVersion = ks.Version
 		mv.KeysetExpires = time.Unix(ks.Expires, 0)
 		mv.KeysetExpiresSoon = now.Add(s.warnAhead).After(mv.KeysetExpires)
+		mv.KeyStates = map[string]int{}
+		for _, k := range ks.Signing {
+			mv.KeyStates[string(k.State)]++
+		}
 	}
 	seen, ok := s.heartbeats[id]
 	if !ok {

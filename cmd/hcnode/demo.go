@@ -163,10 +163,13 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n\n", dataDir, dataDir)
 	for _, p := range info.Provinces {
 		fmt.Fprintf(w, "  %s %-9s  %s\n    operator token: %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
+		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.OperatorToken, p.URL, p.ScannerToken)
 	}
 	gd, sh := info.Provinces[0], info.Provinces[1]
 	fmt.Fprintf(w, `
-Tokens and URLs are also in %s/demo.json. Try it:
+Tokens and URLs are also in %s/demo.json. Open a console link above in a
+browser: enrol a resident there and open the wallet link it shows on a phone
+(or another browser), then check the code with a scanner link. Or with curl:
 
   # enrol a resident in %[2]s (with consent to the current notice)
   curl -s -X POST %[3]s/v1/subjects -H 'Authorization: Bearer %[4]s' \

@@ -74,7 +74,10 @@ func (s *Server) enrol(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, out)
+	return c.JSON(http.StatusCreated, struct {
+		node.Enrolled
+		WalletURL string `json:"wallet_url"`
+	}{out, s.walletURL(c, out.ResidentToken)})
 }
 
 func (s *Server) setStatus(c echo.Context) error {
@@ -177,7 +180,10 @@ func (s *Server) addScanner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, out)
+	return c.JSON(http.StatusCreated, struct {
+		node.NewScanner
+		ScannerURL string `json:"scanner_url"`
+	}{out, s.scannerURL(c, out.Token)})
 }
 
 func (s *Server) listScanners(c echo.Context) error {

@@ -94,6 +94,7 @@ func New(cfg Config) *Server {
 	v1.POST("/keys/root/rotate", s.rotateRoot)
 	s.privacyRoutes(v1)
 	s.lookupRoutes(v1)
+	s.pageRoutes(v1)
 	return s
 }
 

@@ -1,0 +1,143 @@
+package api_test
+
+import (
+	"bytes"
+	"image/png"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func TestPagesAreServedWithAStrictPolicyInTheAskedLanguage(t *testing.T) {
+	tn := startNode(t, "440000")
+	for _, route := range []string{"/", "/wallet", "/scan", "/console"} {
+		resp, body := get(t, tn.d.URL+route, map[string]string{"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", route, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' blob: data:", "media-src 'self' blob:"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", route, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP allows something unsafe: %q", route, csp)
+		}
+		if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", route, got)
+		}
+		if resp.Header.Get("Set-Cookie") != "" {
+			t.Errorf("%s sets a cookie", route)
+		}
+		if !bytes.Contains(body, []byte(`<html lang="en">`)) {
+			t.Errorf("%s: not served in English for an English Accept-Language", route)
+		}
+		camera := strings.Contains(resp.Header.Get("Permissions-Policy"), "camera=(self)")
+		if camera != (route == "/scan") {
+			t.Errorf("%s: Permissions-Policy %q; only /scan may use the camera", route, resp.Header.Get("Permissions-Policy"))
+		}
+	}
+	_, body := get(t, tn.d.URL+"/wallet", map[string]string{"Accept-Language": "zh-CN,zh;q=0.9"})
+	if !bytes.Contains(body, []byte(`<html lang="zh-CN">`)) {
+		t.Error("/wallet not served in Chinese for a Chinese Accept-Language")
+	}
+	_, body = get(t, tn.d.URL+"/wallet?lang=en", map[string]string{"Accept-Language": "zh-CN"})
+	if !bytes.Contains(body, []byte(`<html lang="en">`)) {
+		t.Error("?lang=en does not override Accept-Language")
+	}
+}
+
+func TestAssetsRevalidateByContentHash(t *testing.T) {
+	tn := startNode(t, "440000")
+	resp, body := get(t, tn.d.URL+"/assets/common.js", nil)
+	if resp.StatusCode != http.StatusOK || len(body) == 0 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("common.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("common.js: ETag %q, CSP %q", etag, resp.Header.Get("Content-Security-Policy"))
+	}
+	resp, _ = get(t, tn.d.URL+"/assets/common.js", map[string]string{"If-None-Match": etag})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation with the same ETag: %d, want 304", resp.StatusCode)
+	}
+	resp, _ = get(t, tn.d.URL+"/assets/../node.db", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("path outside the assets: %d, want 404", resp.StatusCode)
+	}
+	resp, _ = get(t, tn.d.URL+"/assets/wallet.html", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a page under /assets: %d, want 404 (pages are served at their routes only)", resp.StatusCode)
+	}
+}
+
+func TestEnrolmentAndScannerRegistrationReturnLinksWithTheTokenInTheFragment(t *testing.T) {
+	tn := startNode(t, "440000")
+	var enrolled struct {
+		ID            string `json:"id"`
+		ResidentToken string `json:"resident_token"`
+		WalletURL     string `json:"wallet_url"`
+	}
+	tn.call("POST", "/v1/subjects", tn.operator, enrolment(residentName, residentID), &enrolled)
+	if want := tn.d.URL + "/wallet#token=" + enrolled.ResidentToken; enrolled.WalletURL != want {
+		t.Fatalf("wallet_url %q, want %q", enrolled.WalletURL, want)
+	}
+	var sc struct {
+		Token      string `json:"token"`
+		ScannerURL string `json:"scanner_url"`
+	}
+	tn.call("POST", "/v1/scanners", tn.operator, map[string]string{"name": "gate 2", "place": "station"}, &sc)
+	if want := tn.d.URL + "/scan#token=" + sc.Token; sc.ScannerURL != want {
+		t.Fatalf("scanner_url %q, want %q", sc.ScannerURL, want)
+	}
+
+	var me map[string]string
+	tn.call("GET", "/v1/whoami", enrolled.ResidentToken, nil, &me)
+	if me["role"] != "resident" || me["subject_id"] != enrolled.ID || me["province"] != "440000" {
+		t.Fatalf("whoami of a resident: %v", me)
+	}
+	var e apiError
+	if resp := tn.call("GET", "/v1/whoami", "hct_not-a-token", nil, &e); resp.StatusCode != http.StatusUnauthorized || e.Error.Code != "unauthorized" {
+		t.Fatalf("whoami with a bad token: %d %+v", resp.StatusCode, e)
+	}
+
+	resp := tn.call("POST", "/v1/qr", tn.operator, map[string]string{"url": enrolled.WalletURL}, nil)
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("link QR: %d %s", resp.StatusCode, raw)
+	}
+	if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
+		t.Fatalf("link QR is not a PNG: %v", err)
+	}
+	for _, bad := range []string{"https://evil.example/wallet#token=x", tn.d.URL + "/console#token=x", tn.d.URL + "/wallet?token=x"} {
+		if resp := tn.call("POST", "/v1/qr", tn.operator, map[string]string{"url": bad}, &e); resp.StatusCode != http.StatusBadRequest || e.Error.Code != "invalid" {
+			t.Errorf("link QR of %q: %d %+v, want 400 invalid", bad, resp.StatusCode, e)
+		}
+	}
+	if resp := tn.call("POST", "/v1/qr", enrolled.ResidentToken, map[string]string{"url": enrolled.WalletURL}, &e); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("link QR for a resident: %d, want 403", resp.StatusCode)
+	}
+}

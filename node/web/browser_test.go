@@ -1,0 +1,315 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/web"
+)
+
+// The test resident. The ID number carries a valid GB 11643 check character.
+const (
+	testName   = "李四光"
+	testID     = "11010519491231002X"
+	testMasked = "李*"
+)
+
+// Page weight limits, transferred bytes of a cold load (issue 10).
+const (
+	maxWalletBytes  = 150 << 10
+	maxConsoleBytes = 150 << 10
+	maxScanBytes    = 400 << 10
+)
+
+func en(t *testing.T, key string) string {
+	t.Helper()
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := cat[web.LangEN].Msg[key]
+	if !ok {
+		t.Fatalf("no message %q", key)
+	}
+	return s
+}
+
+// TestPagesInChromiumAgainstADemoFederation drives the three pages the way
+// their users would, in headless Chromium, against a real federation of
+// three provinces (embedded NATS, SQLite): an operator in Guangdong enrols
+// a resident, the resident's phone opens the wallet from the enrolment
+// link, a scanner registered in Shanghai checks the code by paste and by
+// camera, the operator sets the resident red, and bad links explain
+// themselves. One federation and one browser serve every step.
+func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	b := startBrowser(t)
+	d := startDemo(t)
+	const gd, sh = 0, 1
+	weights := map[string]load{}
+
+	// The operator console in Guangdong: enrol with the consent screen.
+	console := b.newTab(t, "console GD")
+	weights["console"] = console.open(d.url(gd) + "/console#token=" + d.c.Tokens[gd])
+	if h := eval[string](console, `location.hash`); h != "" {
+		t.Errorf("console kept the token in the address bar: %q", h)
+	}
+	if !strings.Contains(console.text("#consent-notice"), "health code") || !strings.Contains(console.text("#consent-version"), "2026-11") {
+		t.Errorf("consent screen does not show the notice and its version: %q / %q", console.text("#consent-notice"), console.text("#consent-version"))
+	}
+	console.setValue("#en-name", testName)
+	console.setValue("#en-id", testID)
+	console.click("#en-consent")
+	console.click(`#enrol-form button[type="submit"]`)
+	console.waitJS("the enrolment result", `!document.getElementById("enrolled").hidden && document.getElementById("wallet-qr").naturalWidth > 0`)
+	walletURL := console.text("#wallet-link")
+	subjectID := console.text("#enrolled-id")
+	if got := decodeQR(t, console.imagePNG("#wallet-qr")); got != walletURL {
+		t.Fatalf("the wallet link QR reads %q, the link is %q", got, walletURL)
+	}
+	if !strings.HasPrefix(walletURL, d.url(gd)+"/wallet#token=") {
+		t.Fatalf("wallet link %q does not carry the token in the fragment of this node's wallet", walletURL)
+	}
+
+	t.Run("console lists all three provinces with their versions", func(t *testing.T) {
+		var v struct {
+			Members []struct {
+				ID            string `json:"id"`
+				KeysetVersion uint64 `json:"keyset_version"`
+			} `json:"members"`
+		}
+		d.call(gd, "GET", "/v1/federation", "", nil, &v)
+		for _, m := range v.Members {
+			sel := fmt.Sprintf(`#fed-table tr[data-province="%s"]`, m.ID)
+			console.waitJS("row of "+m.ID, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+			if row := console.text(sel); !strings.Contains(row, fmt.Sprintf("v%d", m.KeysetVersion)) || !strings.Contains(row, "fresh") || !strings.Contains(row, "1 active") {
+				t.Errorf("row of %s: %q, want keyset v%d, one active key and fresh", m.ID, row, m.KeysetVersion)
+			}
+		}
+		if n := eval[int](console, `document.querySelectorAll("#fed-table tbody tr").length`); n != 3 {
+			t.Errorf("federation table has %d rows, want 3", n)
+		}
+		if tl := console.text("#trust-info"); !strings.Contains(tl, "trust list v1") {
+			t.Errorf("trust list line %q", tl)
+		}
+	})
+
+	// The resident's phone opens the wallet from the link.
+	wallet := b.newTab(t, "wallet GD")
+	weights["wallet"] = wallet.open(walletURL)
+	wallet.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	qrPNG := wallet.imagePNG("#qr")
+	code := decodeQR(t, qrPNG)
+	t.Run("wallet QR decodes to a code the node accepts", func(t *testing.T) {
+		if !strings.HasPrefix(code, "HCF1:") {
+			t.Fatalf("wallet QR reads %q", code)
+		}
+		sc := addScanner(t, d, gd)
+		var v verification
+		d.call(gd, "POST", "/v1/verify", sc, map[string]string{"code": code}, &v)
+		if !v.Valid || v.Status != "green" || v.MaskedName != testMasked {
+			t.Fatalf("POST /v1/verify of the wallet's code: %+v", v)
+		}
+		if got := wallet.text("#status-word"); got != "Green" {
+			t.Errorf("wallet status word %q, want Green", got)
+		}
+		if got := wallet.text("#masked-name"); got != testMasked {
+			t.Errorf("wallet masked name %q", got)
+		}
+		if !strings.Contains(wallet.text("#province"), "Guangdong") || wallet.text("#countdown") == "" || wallet.text("#clock") == "" {
+			t.Errorf("wallet lacks province, clock or countdown")
+		}
+		if h := eval[string](wallet, `location.hash`); h != "" {
+			t.Errorf("wallet kept the token in the address bar: %q", h)
+		}
+		wallet.click(`[data-lang="zh-CN"]`)
+		if got := wallet.text("#status-word"); got != "绿码" {
+			t.Errorf("after switching to Chinese the status reads %q, want 绿码", got)
+		}
+		wallet.click(`[data-lang="en"]`)
+	})
+
+	// A scanner registered in Shanghai through its console.
+	consoleSH := b.newTab(t, "console SH")
+	consoleSH.open(d.url(sh) + "/console#token=" + d.c.Tokens[sh])
+	consoleSH.setValue("#sc-name", "Hongqiao gate 3")
+	consoleSH.click(`#scanner-form button[type="submit"]`)
+	consoleSH.waitJS("the registration link", `!document.getElementById("scanner-link").hidden && document.getElementById("scanner-qr").naturalWidth > 0`)
+	scannerURL := consoleSH.text("#scanner-url")
+	if got := decodeQR(t, consoleSH.imagePNG("#scanner-qr")); got != scannerURL || !strings.HasPrefix(scannerURL, d.url(sh)+"/scan#token=") {
+		t.Fatalf("scanner link %q, its QR reads %q", scannerURL, got)
+	}
+	scan := b.newTab(t, "scanner SH")
+	weights["scan"] = scan.open(scannerURL)
+
+	t.Run("scanner in another province shows green and the masked name for a pasted code", func(t *testing.T) {
+		res := scan.paste(code)
+		if !res.green() || res.Name != testMasked || !strings.Contains(res.Status, "Green") || !strings.Contains(res.Province, "Guangdong") {
+			t.Fatalf("scan result %+v", res)
+		}
+		scan.click("#result-close")
+		if v := eval[string](scan, `document.getElementById("code-input").value`); v != "" {
+			t.Errorf("the code stays in the field: %q", v)
+		}
+	})
+
+	if screenshotsWanted() {
+		t.Run("screenshots", func(t *testing.T) { takeScreenshots(t, wallet, scan, console, code) })
+	}
+
+	t.Run("scanner in another province reads the wallet QR through the camera", func(t *testing.T) {
+		img, err := png.Decode(bytes.NewReader(qrPNG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeY4M(b.camera, img); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		scan.click("#camera-start")
+		if err := scan.poll(`!document.getElementById("result").hidden`); err != nil {
+			t.Fatalf("no camera result: %v; video %s", err, eval[string](scan, `(() => { const v = document.getElementById("video"); return v.videoWidth + "x" + v.videoHeight + ", frames tried " + v.dataset.frames + ", status " + document.getElementById("camera-status").textContent; })()`))
+		}
+		res := scan.result()
+		t.Logf("camera: %dx%d frames, code read and checked %d ms after the camera started", img.Bounds().Dx(), img.Bounds().Dy(), time.Since(start).Milliseconds())
+		scan.click("#camera-stop")
+		if !res.green() || res.Name != testMasked {
+			t.Fatalf("camera scan result %+v", res)
+		}
+		scan.waitJS("the result to clear by itself", `document.getElementById("result").hidden && document.getElementById("result-name").textContent === ""`)
+	})
+
+	t.Run("scanner keeps nothing but its token, and no page holds the name or ID number", func(t *testing.T) {
+		if keys := scan.storageKeys(); len(keys) != 1 || keys[0] != "local:hcfed.scanner.token" {
+			t.Errorf("scanner storage keys %v, want only its token", keys)
+		}
+		for _, tb := range []*tab{scan, console, consoleSH} {
+			c := tb.contents()
+			for _, secret := range []string{testName, testID, code, code[:40]} {
+				if strings.Contains(c, secret) {
+					t.Errorf("%s holds %q in its DOM or storage", tb.name, secret[:min(len(secret), 20)])
+				}
+			}
+		}
+		if !strings.Contains(wallet.contents(), testName) {
+			t.Errorf("the wallet does not show the resident their own record")
+		}
+	})
+
+	t.Run("after the operator sets red the wallet shows red and the scanner shows revoked in words", func(t *testing.T) {
+		console.setValue("#subject-id", subjectID)
+		console.click(`#find-form button[type="submit"]`)
+		console.waitJS("the resident record", `!document.getElementById("subject").hidden`)
+		if rec := console.text("#subject-record"); !strings.Contains(rec, testMasked) && !strings.Contains(rec, "李") {
+			t.Errorf("operator view of the record %q", rec)
+		}
+		console.setValue("#st-status", "red")
+		console.setValue("#st-reason", "close contact")
+		console.click(`#status-form button[type="submit"]`)
+		console.waitJS("the status change", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, en(t, "console.status_done")))
+		wallet.waitJS("the wallet to turn red", `document.getElementById("qr-frame").classList.contains("status-red")`)
+		if got := wallet.text("#status-word"); got != "Red" {
+			t.Errorf("wallet status word %q, want Red", got)
+		}
+		cat, _ := web.Catalogue()
+		poll(t, "the revocation to reach Shanghai", func() error {
+			res := scan.paste(code)
+			scan.click("#result-close")
+			if res.Reason != "revoked" {
+				return fmt.Errorf("result %+v", res)
+			}
+			if res.green() || res.Status != "Not valid" || res.Text != cat[web.LangEN].Reasons["revoked"] {
+				t.Errorf("revoked result %+v", res)
+			}
+			return nil
+		})
+	})
+
+	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
+		wallet.setValue("#appeal-msg", "I was never in contact")
+		wallet.click(`#appeal-form button[type="submit"]`)
+		wallet.waitJS("the appeal", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "wallet.appeal_sent")))
+		console.open(d.url(gd) + "/console")
+		console.waitJS("the appeal in the queue", `document.querySelectorAll("#appeal-list li[data-appeal]").length === 1`)
+		id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
+		p := "#ap-" + id + "-"
+		console.setValue(p+"outcome", "upheld")
+		console.setValue(p+"status", "green")
+		console.setValue(p+"note", "contact record corrected")
+		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+		console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
+		wallet.waitJS("the wallet to turn green again", `document.getElementById("qr-frame").classList.contains("status-green")`)
+		wallet.waitJS("the outcome in the wallet", `document.getElementById("appeals").textContent.includes("upheld")`)
+		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
+			t.Errorf("wallet appeals %q lack the operator's note", got)
+		}
+	})
+
+	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
+		wallet.click("#delete-start")
+		if w := wallet.text(".danger-zone"); !strings.Contains(w, "stops working") || !strings.Contains(w, "cannot be undone") {
+			t.Errorf("no clear warning before deletion: %q", w)
+		}
+		wallet.click("#delete-yes")
+		wallet.waitJS("the deletion", `!document.getElementById("fatal").hidden`)
+		if got := wallet.text("#fatal h2"); got != en(t, "wallet.deleted_title") {
+			t.Errorf("after deletion the wallet says %q", got)
+		}
+		wallet.open(walletURL)
+		if got := wallet.text("#fatal h2"); got != en(t, "fatal.bad_link_title") {
+			t.Errorf("the deleted resident's link says %q, want %q", got, en(t, "fatal.bad_link_title"))
+		}
+	})
+
+	t.Run("bad and expired links give a clear page", func(t *testing.T) {
+		bad := b.newTab(t, "bad links")
+		for _, c := range []struct{ url, title, text string }{
+			{d.url(gd) + "/wallet#token=hct_not-a-real-token", "fatal.bad_link_title", "fatal.bad_link"},
+			{d.url(gd) + "/console#token=hct_not-a-real-token", "fatal.bad_link_title", "fatal.bad_link"},
+			{d.url(sh) + "/scan", "fatal.no_link_title", "fatal.no_link_scanner"},
+			{d.url(gd) + "/wallet#token=" + d.c.Tokens[gd], "fatal.bad_link_title", "fatal.wrong_role"},
+		} {
+			bad.open(c.url)
+			if got := bad.text("#fatal h2"); got != en(t, c.title) {
+				t.Errorf("%s: heading %q, want %q", c.url, got, en(t, c.title))
+			}
+			if got := bad.text("#fatal p"); got != en(t, c.text) {
+				t.Errorf("%s: text %q, want %q", c.url, got, en(t, c.text))
+			}
+		}
+		// The operator removes the Shanghai scanner: its stored link expires.
+		consoleSH.click(`#scanner-table tr:last-child button`)
+		consoleSH.waitJS("the removal", `document.getElementById("scanner-result").textContent.includes("removed")`)
+		scan.open(d.url(sh) + "/scan")
+		if got := scan.text("#fatal p"); got != en(t, "fatal.bad_link_scanner") {
+			t.Errorf("removed scanner: %q", got)
+		}
+	})
+
+	t.Run("no page requests another origin", func(t *testing.T) {
+		console.sameOrigin(d.url(gd))
+		wallet.sameOrigin(d.url(gd))
+		consoleSH.sameOrigin(d.url(sh))
+		scan.sameOrigin(d.url(sh))
+	})
+
+	t.Run("page weight and first render", func(t *testing.T) {
+		for _, p := range []struct {
+			name string
+			max  float64
+		}{{"wallet", maxWalletBytes}, {"console", maxConsoleBytes}, {"scan", maxScanBytes}} {
+			w := weights[p.name]
+			t.Logf("%-8s %6.1f KB transferred (limit %.0f KB), first contentful paint %4.0f ms, settled %4.0f ms",
+				p.name, w.bytes/1024, p.max/1024, w.paintMs, w.ready)
+			if w.bytes <= 0 || w.bytes > p.max {
+				t.Errorf("%s weighs %.0f bytes, limit %.0f", p.name, w.bytes, p.max)
+			}
+		}
+	})
+}

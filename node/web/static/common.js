@@ -1,0 +1,163 @@
+"use strict";
+// Shared by every page: the language, the token taken from the link's
+// fragment, calls to the node's JSON API, and small DOM helpers. No
+// framework; HC_I18N comes from i18n.js, loaded first.
+const HC = (() => {
+  const cat = HC_I18N;
+  let lang = cat[document.documentElement.lang] ? document.documentElement.lang : "zh-CN";
+  const listeners = [];
+
+  function t(key, vars) {
+    let s = cat[lang].msg[key];
+    if (s === undefined) s = cat.en.msg[key];
+    if (s === undefined) s = key;
+    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+    return s;
+  }
+
+  // reason is the sentence for a verification reason code.
+  function reason(code) {
+    return cat[lang].reasons[code] || t("reason.unknown", { code: code });
+  }
+
+  function apply(root) {
+    const r = root || document;
+    r.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
+    r.querySelectorAll("[data-i18n-label]").forEach((e) => { e.setAttribute("aria-label", t(e.dataset.i18nLabel)); });
+    r.querySelectorAll("[data-i18n-alt]").forEach((e) => { e.setAttribute("alt", t(e.dataset.i18nAlt)); });
+    r.querySelectorAll("[data-i18n-placeholder]").forEach((e) => { e.setAttribute("placeholder", t(e.dataset.i18nPlaceholder)); });
+    document.documentElement.lang = lang;
+    if (document.body.dataset.title) document.title = t(document.body.dataset.title);
+    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
+  }
+
+  function setLang(l) {
+    if (!cat[l]) return;
+    lang = l;
+    apply();
+    listeners.forEach((f) => f());
+  }
+
+  // onLang registers a function that re-renders text made by script.
+  function onLang(f) { listeners.push(f); }
+
+  // takeToken reads token=... from the URL fragment (never sent to any
+  // server), removes it from the address bar and history, and keeps it in
+  // storage if one is given; without a fragment it returns the stored one.
+  function takeToken(storage, key) {
+    const frag = new URLSearchParams(location.hash.slice(1));
+    let tok = frag.get("token");
+    if (tok) {
+      history.replaceState(null, "", location.pathname + location.search);
+      if (storage) storage.setItem(key, tok);
+      return tok;
+    }
+    return storage ? storage.getItem(key) : null;
+  }
+
+  class APIError extends Error {
+    constructor(status, code, message) {
+      super(message || code || String(status));
+      this.status = status;
+      this.code = code || "";
+    }
+  }
+
+  // api calls the node: JSON in, JSON (or a Blob for images) out, the
+  // token in the Authorization header only, no cookies, nothing cached.
+  async function api(method, path, token, body) {
+    const headers = {};
+    if (token) headers.Authorization = "Bearer " + token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let r;
+    try {
+      r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
+    } catch (e) {
+      throw new APIError(0, "network", t("error.network"));
+    }
+    if (!r.ok) {
+      let e = {};
+      try { e = (await r.json()).error || {}; } catch (_) { /* not JSON */ }
+      throw new APIError(r.status, e.code, e.message);
+    }
+    if (r.status === 204) return null;
+    const ct = r.headers.get("Content-Type") || "";
+    return ct.includes("json") ? r.json() : r.blob();
+  }
+
+  // errorText is what to tell a person about a failed call.
+  function errorText(e) {
+    if (e instanceof APIError && e.code) {
+      const k = "error." + e.code;
+      const s = t(k);
+      if (s === k) return e.message;
+      // The node's own message says what exactly was refused (in English).
+      return e.message && e.code !== "internal" ? s + " (" + e.message + ")" : s;
+    }
+    return e && e.message ? e.message : String(e);
+  }
+
+  // fatal replaces the page with a clear explanation: a bad or expired
+  // link must never leave a blank page.
+  function fatal(titleKey, textKey) {
+    const main = document.getElementById("main");
+    if (main) main.hidden = true;
+    const box = document.getElementById("fatal");
+    box.hidden = false;
+    box.querySelector("h2").dataset.i18n = titleKey;
+    box.querySelector("p").dataset.i18n = textKey;
+    apply(box);
+    box.focus();
+  }
+
+  // el builds an element: attributes (text sets textContent), children.
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "text") e.textContent = v;
+      else if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+
+  function fmtTime(d) {
+    if (!(d instanceof Date)) d = new Date(d);
+    return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" }).format(d);
+  }
+
+  function fmtDuration(sec) {
+    sec = Math.max(0, Math.floor(sec));
+    const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
+    const p = (n) => String(n).padStart(2, "0");
+    return h + ":" + p(m) + ":" + p(s);
+  }
+
+  // statusWord is a status in words: colour is never the only signal.
+  function statusWord(st) { return t("status." + (st || "unknown")); }
+
+  function start(init) {
+    document.querySelectorAll("[data-lang]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.lang)));
+    // A new link opened in a tab already showing this page changes only the
+    // fragment, which loads nothing: start again with the new token.
+    window.addEventListener("hashchange", () => { if (/(^#|&)token=/.test(location.hash)) location.reload(); });
+    apply();
+    // data-ready marks the page settled (tests and the curious wait on it),
+    // with the milliseconds it took since navigation began.
+    const ready = () => { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; };
+    init().then(ready, (e) => {
+      if (e instanceof APIError && e.status === 401) fatal("fatal.bad_link_title", "fatal.bad_link");
+      else { document.getElementById("fatal-detail").textContent = errorText(e); fatal("fatal.error_title", "fatal.error"); }
+      ready();
+    });
+  }
+
+  return { t, reason, apply, setLang, onLang, takeToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+    fmtDuration, statusWord, start, get lang() { return lang; } };
+})();

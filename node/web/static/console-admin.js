@@ -1,0 +1,112 @@
+"use strict";
+// The operator console, part two: the appeals queue, scanner devices with
+// their registration link as a QR, and the signing keys.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const { state, call, say, showImage } = CON;
+  let appeals = [], scanners = [], keys = [];
+
+  async function loadAppeals() { appeals = (await call("GET", "/v1/appeals")).appeals || []; renderAppeals(); }
+
+  function statusSelect(id) {
+    return HC.el("select", { id },
+      HC.el("option", { value: "", text: HC.t("console.keep_status") }),
+      ...["green", "yellow", "red"].map((s) => HC.el("option", { value: s, text: HC.statusWord(s) })));
+  }
+
+  function renderAppeals() {
+    const ul = $("appeal-list");
+    HC.clear(ul);
+    if (!appeals.length) { ul.append(HC.el("li", { class: "muted", text: HC.t("console.no_appeals") })); return; }
+    for (const a of appeals) {
+      const p = "ap-" + a.id + "-";
+      const form = HC.el("form", { class: "inline", onsubmit: (ev) => resolve(ev, a.id, p) },
+        HC.el("label", { for: p + "outcome", text: HC.t("console.outcome") }),
+        HC.el("select", { id: p + "outcome" }, HC.el("option", { value: "upheld", text: HC.t("appeal.upheld") }),
+          HC.el("option", { value: "rejected", text: HC.t("appeal.rejected") })),
+        HC.el("label", { for: p + "status", text: HC.t("console.new_status") }), statusSelect(p + "status"),
+        HC.el("label", { for: p + "note", text: HC.t("console.note") }), HC.el("input", { id: p + "note", required: true, maxlength: "500" }),
+        HC.el("button", { type: "submit", text: HC.t("console.resolve") }));
+      ul.append(HC.el("li", { "data-appeal": a.id },
+        HC.el("p", { text: HC.t("console.appeal_item", { when: HC.fmtTime(a.created), subject: a.subject_id, status: HC.statusWord(a.subject_status) }) }),
+        HC.el("blockquote", { text: a.message }), form));
+    }
+  }
+
+  async function resolve(ev, id, p) {
+    ev.preventDefault();
+    const body = { outcome: $(p + "outcome").value, note: $(p + "note").value };
+    if ($(p + "status").value) body.status = $(p + "status").value;
+    try {
+      await call("PUT", "/v1/appeals/" + encodeURIComponent(id), body);
+      say("appeal-result", HC.t("console.resolved"));
+      await loadAppeals();
+    } catch (e) { say("appeal-result", e); }
+  }
+
+  async function loadScanners() { scanners = (await call("GET", "/v1/scanners")).scanners || []; renderScanners(); }
+
+  function renderScanners() {
+    const tb = $("scanner-table").querySelector("tbody");
+    HC.clear(tb);
+    for (const s of scanners) {
+      tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: s.place }),
+        HC.el("td", { text: HC.fmtTime(s.created) }),
+        HC.el("td", {}, HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
+          "aria-label": HC.t("console.scanner_remove") + " " + s.name, onclick: () => removeScanner(s) }))));
+    }
+  }
+
+  async function removeScanner(s) {
+    try {
+      await call("DELETE", "/v1/scanners/" + encodeURIComponent(s.id));
+      say("scanner-result", HC.t("console.scanner_removed", { name: s.name }));
+      await loadScanners();
+    } catch (e) { say("scanner-result", e); }
+  }
+
+  async function addScanner(ev) {
+    ev.preventDefault();
+    try {
+      const out = await call("POST", "/v1/scanners", { name: $("sc-name").value, place: $("sc-place").value });
+      $("sc-name").value = "";
+      $("scanner-url").textContent = out.scanner_url;
+      showImage($("scanner-qr"), await call("POST", "/v1/qr", { url: out.scanner_url }));
+      $("scanner-link").hidden = false;
+      say("scanner-result", HC.t("console.scanner_added"));
+      await loadScanners();
+    } catch (e) { say("scanner-result", e); }
+  }
+
+  async function loadKeys() { keys = (await call("GET", "/v1/keys")).keys || []; renderKeys(); }
+
+  function renderKeys() {
+    const tb = $("key-table").querySelector("tbody");
+    HC.clear(tb);
+    for (const k of keys) {
+      tb.append(HC.el("tr", { "data-kid": k.kid }, HC.el("td", {}, HC.el("code", { title: k.kid, text: k.kid.slice(0, 12) + "…" })),
+        HC.el("td", { class: "key-" + k.state, text: HC.t("key." + k.state) }),
+        HC.el("td", { text: HC.fmtTime(k.nbf) }), HC.el("td", { text: HC.fmtTime(k.exp) })));
+    }
+  }
+
+  function wire() {
+    $("scanner-form").addEventListener("submit", addScanner);
+    $("rotate-btn").addEventListener("click", () => { $("rotate-confirm").hidden = false; $("rotate-yes").focus(); });
+    $("rotate-no").addEventListener("click", () => { $("rotate-confirm").hidden = true; });
+    $("rotate-yes").addEventListener("click", async () => {
+      try {
+        keys = (await call("POST", "/v1/keys/rotate")).keys || [];
+        renderKeys();
+        $("rotate-confirm").hidden = true;
+        say("key-result", HC.t("console.rotated"));
+      } catch (e) { say("key-result", e); }
+    });
+  }
+
+  CON.onStart.push(async () => {
+    wire();
+    HC.onLang(() => { renderAppeals(); renderScanners(); renderKeys(); });
+    await Promise.all([loadAppeals(), loadScanners(), loadKeys()]);
+  });
+})();

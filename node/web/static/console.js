@@ -1,0 +1,171 @@
+"use strict";
+// The operator console, part one: the session, the federation table
+// (refreshed every few seconds) and residents: enrolment with the consent
+// screen, status, paper code, the wallet link as a QR, deletion. The
+// operator token is kept for this tab only (sessionStorage).
+const CON = (() => {
+  const $ = (id) => document.getElementById(id);
+  const KEY = "hcfed.console.token";
+  // FED_EVERY is how often the federation table refreshes; TRUST_WARN how
+  // close to expiry the trust list is shown in the warning colour.
+  const FED_EVERY = 5000, TRUST_WARN = 7 * 24 * 3600;
+  const state = { token: null, me: null, notice: null, fed: null, subject: null, blobs: {} };
+  const call = (method, path, body) => HC.api(method, path, state.token, body);
+
+  // showImage puts a fetched PNG into an img, releasing the last one.
+  function showImage(img, blob) {
+    if (state.blobs[img.id]) URL.revokeObjectURL(state.blobs[img.id]);
+    state.blobs[img.id] = URL.createObjectURL(blob);
+    img.src = state.blobs[img.id];
+  }
+
+  function say(id, e) { $(id).textContent = e instanceof Error ? HC.errorText(e) : e; }
+
+  async function loadFed() {
+    state.fed = await HC.api("GET", "/v1/federation");
+    renderFed();
+  }
+
+  function renderFed() {
+    const f = state.fed;
+    if (!f) return;
+    const tb = $("fed-table").querySelector("tbody");
+    HC.clear(tb);
+    const yes = HC.t("common.yes"), no = HC.t("common.no");
+    const labels = [...$("fed-table").querySelectorAll("thead th")].map((th) => th.textContent);
+    for (const m of f.members || []) {
+      const hb = m.heartbeat;
+      const states = Object.entries(m.key_states || {}).sort().map(([st, n]) => n + " " + HC.t("key." + st)).join(", ");
+      const row = HC.el("tr", { "data-province": m.id, class: m.stale ? "row-warn" : "" },
+        HC.el("th", { scope: "row", text: m.name + " (" + m.id + ")" + (m.id === f.self ? " ★" : "") }),
+        HC.el("td", { text: HC.t("member." + m.status) }),
+        HC.el("td", { class: m.keyset_expires_soon ? "warn" : "", text: "v" + m.keyset_version +
+          (m.keyset_expires ? " · " + HC.t("fed.until", { when: HC.fmtTime(m.keyset_expires) }) : "") +
+          (m.keyset_expires_soon ? " ⚠ " + HC.t("fed.expires_soon") : "") + (states ? " · " + HC.t("fed.keys", { states }) : "") }),
+        HC.el("td", { text: (m.content_keys || []).map((k) => k.split("/").pop()).join(", ") || "—" }),
+        HC.el("td", { class: m.revocation_lag ? "warn" : "", text: m.revocation_seq + " / " + m.revocation_lag }),
+        HC.el("td", { text: hb ? HC.t("fed.age", { s: Math.round(hb.age_seconds) }) + " · " + HC.t("fed.hb_detail", { ks: hb.keyset_version, tl: hb.trustlist_version }) : "—" }),
+        HC.el("td", { class: m.stale ? "warn" : "ok", text: m.stale ? "⚠ " + HC.t("fed.stale") : "✓ " + HC.t("fed.fresh_yes") }));
+      [...row.children].forEach((c, i) => c.setAttribute("data-label", labels[i] || ""));
+      tb.append(row);
+    }
+    const tl = f.trust_list;
+    const info = $("trust-info");
+    if (tl) {
+      const left = (new Date(tl.expires) - Date.now()) / 1000;
+      info.className = left < TRUST_WARN || tl.expires_soon ? "warn" : "";
+      info.textContent = HC.t("fed.trust", { fed: tl.federation, version: tl.version, threshold: tl.threshold,
+        left: HC.t("fed.days", { d: (left / 86400).toFixed(1) }), when: HC.fmtTime(tl.expires) }) +
+        (info.className ? " ⚠ " + HC.t("fed.expires_soon") : "") + " · " + HC.t("fed.connected") + ": " + (f.connected ? yes : no);
+    } else {
+      info.className = "warn";
+      info.textContent = "⚠ " + HC.t("fed.no_trust");
+    }
+    const w = $("fed-warnings");
+    HC.clear(w);
+    for (const s of f.warnings || []) w.append(HC.el("li", { class: "warn", text: "⚠ " + s }));
+    $("fed-time").textContent = HC.fmtTime(new Date());
+  }
+
+  function renderNotice() {
+    const n = state.notice;
+    $("consent-notice").textContent = n.text[HC.lang] || n.text.en;
+    $("consent-version").textContent = HC.t("console.notice_version", { version: n.version,
+      fields: n.collected.map((f) => HC.t("field." + f)).join(", ") });
+    $("en-phone-row").hidden = !n.collected.includes("phone");
+  }
+
+  async function enrol(ev) {
+    ev.preventDefault();
+    const body = { name: $("en-name").value, id_number: $("en-id").value, status: $("en-status").value,
+      consent: { notice_version: state.notice.version, accepted: $("en-consent").checked } };
+    if (!$("en-phone-row").hidden && $("en-phone").value) body.phone = $("en-phone").value;
+    try {
+      const out = await call("POST", "/v1/subjects", body);
+      // The personal data leaves this page as soon as it has been sent.
+      $("enrol-form").reset();
+      say("enrol-result", HC.t("console.enrol_done"));
+      $("enrolled-id").textContent = out.id;
+      $("wallet-link").textContent = out.wallet_url;
+      showImage($("wallet-qr"), await call("POST", "/v1/qr", { url: out.wallet_url }));
+      $("enrolled").hidden = false;
+      $("recent-ids").append(HC.el("option", { value: out.id }));
+      $("subject-id").value = out.id;
+    } catch (e) { say("enrol-result", e); }
+  }
+
+  async function openSubject(ev) {
+    if (ev) ev.preventDefault();
+    const id = $("subject-id").value.trim();
+    try {
+      state.subject = await call("GET", "/v1/subjects/" + encodeURIComponent(id));
+      renderSubject();
+      $("subject").hidden = false;
+      $("paper").hidden = true;
+      say("subject-result", "");
+    } catch (e) { $("subject").hidden = true; say("subject-result", e); }
+  }
+
+  function renderSubject() {
+    const r = state.subject;
+    if (!r) return;
+    const dl = $("subject-record");
+    HC.clear(dl);
+    const add = (k, v) => dl.append(HC.el("dt", { text: k }), HC.el("dd", { text: v }));
+    add(HC.t("console.subject_id"), r.id);
+    add(HC.t("wallet.status"), HC.statusWord(r.status) + " · " + HC.fmtTime(r.status_since));
+    for (const [k, v] of Object.entries(r.held || {})) add(HC.t("field." + k), v);
+    add(HC.t("console.consent"), HC.t("wallet.notice_meta", { version: r.consent.notice_version, when: HC.fmtTime(r.consent.accepted_at) }));
+    add(HC.t("wallet.retain_until"), HC.fmtTime(r.retain_until));
+  }
+
+  function wireResidents() {
+    $("enrol-form").addEventListener("submit", enrol);
+    $("find-form").addEventListener("submit", openSubject);
+    $("status-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await call("PUT", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/status", { status: $("st-status").value, reason: $("st-reason").value });
+        $("st-reason").value = "";
+        await openSubject();
+        say("subject-result", HC.t("console.status_done"));
+      } catch (e) { say("subject-result", e); }
+    });
+    $("paper-btn").addEventListener("click", async () => {
+      try {
+        const c = await call("POST", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/codes", { paper: true });
+        showImage($("paper-img"), await call("GET", "/v1/codes/" + encodeURIComponent(c.jti) + "/paper.png"));
+        $("paper").hidden = false;
+      } catch (e) { say("subject-result", e); }
+    });
+    $("print-btn").addEventListener("click", () => { document.body.classList.add("printing"); window.print(); document.body.classList.remove("printing"); });
+    $("subject-delete").addEventListener("click", () => { $("subject-delete-confirm").hidden = false; $("subject-delete-yes").focus(); });
+    $("subject-delete-no").addEventListener("click", () => { $("subject-delete-confirm").hidden = true; });
+    $("subject-delete-yes").addEventListener("click", async () => {
+      try {
+        await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id));
+        $("subject").hidden = true;
+        $("subject-delete-confirm").hidden = true;
+        say("subject-result", HC.t("console.deleted"));
+      } catch (e) { say("subject-result", e); }
+    });
+  }
+
+  const onStart = [];
+  HC.start(async () => {
+    state.token = HC.takeToken(sessionStorage, KEY);
+    if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
+    state.me = await call("GET", "/v1/whoami");
+    if (state.me.role !== "operator") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    $("self").textContent = (state.me.province_name || "") + " " + state.me.province;
+    [state.notice] = await Promise.all([HC.api("GET", "/v1/privacy"), loadFed()]);
+    renderNotice();
+    wireResidents();
+    $("main").hidden = false;
+    setInterval(() => loadFed().catch((e) => say("trust-info", e)), FED_EVERY);
+    HC.onLang(() => { renderFed(); renderNotice(); renderSubject(); });
+    await Promise.all(onStart.map((f) => f()));
+  });
+
+  return { state, call, say, showImage, onStart };
+})();

@@ -1,0 +1,132 @@
+"use strict";
+// The checkpoint scanner: camera (jsQR, bundled) or a typed/pasted code,
+// checked by this scanner's own node; a full-screen result in colour and
+// words, cleared after a few seconds. Nothing is kept but the scanner
+// token: no history, no code, no name.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const KEY = "hcfed.scanner.token";
+  // SHOW_FOR is how long a result stays; SCAN_EVERY how often a camera
+  // frame is decoded; MAX_WIDTH the width frames are scaled down to.
+  const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640;
+  let token, fed, stream, timer, hideTimer, busy = false, last = null;
+
+  function provinceName(id) {
+    const m = fed && fed.members && fed.members.find((x) => x.id === id);
+    return m ? m.name + " (" + id + ")" : id || "";
+  }
+
+  async function check(code) {
+    if (busy) return;
+    busy = true;
+    try {
+      const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() });
+      show(v);
+    } catch (e) {
+      if (e instanceof HC.APIError && e.status === 401) { stopCamera(); localStorage.removeItem(KEY); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
+      show({ valid: false, reason: "", error: HC.errorText(e) });
+    } finally {
+      busy = false;
+    }
+  }
+
+  // show fills the full-screen result; words always say what the colour says.
+  function show(v) {
+    const st = v.valid ? v.status : "invalid";
+    last = v;
+    $("result").className = "result status-" + st;
+    $("result-status").textContent = v.valid ? HC.t("scan.valid_status", { status: HC.statusWord(v.status) }) : HC.t("scan.invalid");
+    $("result-name").textContent = v.valid ? v.masked_name : "";
+    $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
+    $("result-reason").textContent = v.error || HC.reason(v.reason);
+    $("result").dataset.reason = v.reason || "";
+    $("result").hidden = false;
+    $("result").focus();
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hide, SHOW_FOR);
+  }
+
+  function hide() {
+    clearTimeout(hideTimer);
+    last = null;
+    $("result").hidden = true;
+    $("result").className = "result status-none";
+    ["result-status", "result-name", "result-province", "result-reason"].forEach((id) => { $(id).textContent = ""; });
+    $("result").dataset.reason = "";
+    $("code-input").focus();
+  }
+
+  // decode reads a QR code in a frame with the bundled jsQR, or null.
+  function decode(img) {
+    const qr = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
+    return qr && qr.data ? qr.data : null;
+  }
+
+  async function startCamera() {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) {
+      $("camera-status").textContent = HC.t("scan.camera_denied");
+      return;
+    }
+    const video = $("video");
+    video.srcObject = stream;
+    await video.play();
+    $("camera-start").hidden = true;
+    $("camera-stop").hidden = false;
+    $("camera-status").textContent = HC.t("scan.camera_on");
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    timer = setInterval(() => {
+      if (busy || !$("result").hidden || !video.videoWidth) return;
+      const scale = Math.min(1, MAX_WIDTH / video.videoWidth);
+      canvas.width = Math.round(video.videoWidth * scale);
+      canvas.height = Math.round(video.videoHeight * scale);
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      video.dataset.frames = String(Number(video.dataset.frames || 0) + 1); // frames tried, for diagnosis
+      const text = decode(ctx.getImageData(0, 0, canvas.width, canvas.height));
+      if (text) check(text);
+    }, SCAN_EVERY);
+  }
+
+  function stopCamera() {
+    clearInterval(timer);
+    if (stream) stream.getTracks().forEach((tr) => tr.stop());
+    stream = null;
+    $("video").srcObject = null;
+    $("camera-start").hidden = false;
+    $("camera-stop").hidden = true;
+    $("camera-status").textContent = HC.t("scan.camera_off");
+  }
+
+  HC.start(async () => {
+    token = HC.takeToken(localStorage, KEY);
+    if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_scanner"); return; }
+    let me;
+    try {
+      me = await HC.api("GET", "/v1/whoami", token);
+    } catch (e) {
+      if (!(e instanceof HC.APIError && e.status === 401)) throw e;
+      localStorage.removeItem(KEY);
+      HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner");
+      return;
+    }
+    if (me.role !== "scanner") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    fed = await HC.api("GET", "/v1/federation");
+    $("main").hidden = false;
+    const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: me.province_name || me.province }); };
+    info();
+    HC.onLang(() => { info(); if (last) show(last); });
+    $("camera-start").addEventListener("click", startCamera);
+    $("camera-stop").addEventListener("click", stopCamera);
+    $("result-close").addEventListener("click", hide);
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("result").hidden) hide(); });
+    $("paste-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const code = $("code-input").value;
+      $("code-input").value = "";
+      if (code.trim()) check(code);
+    });
+    $("code-input").focus();
+  });
+})();

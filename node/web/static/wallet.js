@@ -1,0 +1,159 @@
+"use strict";
+// The traveler's wallet: the resident's own code as a QR framed in its
+// status colour, a running clock and countdown, a fresh code before the
+// old one expires, and the resident's rights: the notice, appeals, where
+// the codes were checked, identity lookups, deletion. The resident token
+// comes in the link's fragment and is kept on this phone only.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const KEY = "hcfed.wallet.token";
+  // REFRESH_BEFORE is how long before expiry a new code is fetched;
+  // POLL_EVERY how often the status is checked, so that a change made by
+  // the health authority shows within seconds.
+  const REFRESH_BEFORE = 300, POLL_EVERY = 5000;
+  let token, me, record, notice, code, qrURL, fed;
+
+  function cleanup() { if (qrURL) URL.revokeObjectURL(qrURL); qrURL = null; }
+
+  async function newCode() {
+    code = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token);
+    const png = await HC.api("GET", code.qr_url, token);
+    cleanup();
+    qrURL = URL.createObjectURL(png);
+    $("qr").src = qrURL;
+    $("qr").dataset.jti = code.jti;
+    renderStatus();
+  }
+
+  function renderStatus() {
+    const st = record ? record.status : "";
+    $("qr-frame").className = "qr-frame status-" + (st || "none");
+    $("status-word").textContent = HC.statusWord(st);
+    $("masked-name").textContent = maskName((record && record.held && record.held.name) || "");
+    $("province").textContent = me.province_name || me.province;
+  }
+
+  // maskName shows the first character only, as scanners see it.
+  function maskName(n) { const c = Array.from(n.trim()); return c.length ? c[0] + "*" : ""; }
+
+  function tick() {
+    $("clock").textContent = HC.fmtTime(new Date());
+    if (!code) return;
+    const left = code.exp - Date.now() / 1000;
+    $("countdown").textContent = HC.fmtDuration(left);
+    if (left < REFRESH_BEFORE && !tick.busy) {
+      tick.busy = true;
+      newCode().then(() => { $("code-note").textContent = HC.t("wallet.refreshed"); })
+        .catch(showErr).finally(() => { tick.busy = false; });
+    }
+  }
+
+  // stop ends the clock and the polling: the page has nothing left to show.
+  const timers = [];
+  function stop() { timers.forEach(clearInterval); cleanup(); }
+
+  function showErr(e) {
+    if (e instanceof HC.APIError && e.status === 401) { stop(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
+    $("code-note").textContent = HC.errorText(e);
+  }
+
+  // poll reloads the record; a new status (the old codes are revoked by
+  // the node) gets a new code at once.
+  async function poll() {
+    const prev = record && record.status;
+    record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
+    if (prev && prev !== record.status) {
+      await newCode();
+      $("code-note").textContent = HC.t("wallet.status_changed", { status: HC.statusWord(record.status) });
+      loadLists().catch(showErr);
+    }
+    renderStatus();
+    renderHeld();
+  }
+
+  function renderHeld() {
+    const dl = $("held");
+    HC.clear(dl);
+    for (const [k, v] of Object.entries(record.held || {})) dl.append(HC.el("dt", { text: HC.t("field." + k) }), HC.el("dd", { text: v }));
+    dl.append(HC.el("dt", { text: HC.t("wallet.status") }), HC.el("dd", { text: HC.statusWord(record.status) }));
+    dl.append(HC.el("dt", { text: HC.t("wallet.retain_until") }), HC.el("dd", { text: HC.fmtTime(record.retain_until) }));
+  }
+
+  function renderNotice() {
+    $("notice-meta").textContent = HC.t("wallet.notice_meta", { version: record.consent.notice_version,
+      when: HC.fmtTime(record.consent.accepted_at) });
+    $("notice-text").textContent = notice.text[HC.lang] || notice.text.en;
+  }
+
+  function list(ul, items, render, emptyKey) {
+    HC.clear(ul);
+    if (!items || !items.length) { ul.append(HC.el("li", { class: "muted", text: HC.t(emptyKey) })); return; }
+    for (const it of items) ul.append(HC.el("li", {}, render(it)));
+  }
+
+  function provinceName(id) {
+    const m = fed && fed.members && fed.members.find((x) => x.id === id);
+    return m ? m.name + " (" + id + ")" : id;
+  }
+
+  let lists = {};
+  async function loadLists() {
+    const base = "/v1/subjects/" + encodeURIComponent(me.subject_id);
+    const [a, v, l] = await Promise.all([HC.api("GET", base + "/appeals", token), HC.api("GET", base + "/verifications", token),
+      HC.api("GET", base + "/lookups", token)]);
+    lists = { appeals: a.appeals, verifications: v.verifications, lookups: l.lookups };
+    renderLists();
+  }
+
+  function renderLists() {
+    list($("appeals"), lists.appeals, (a) => HC.t("wallet.appeal_item", { when: HC.fmtTime(a.created), state: HC.t("appeal." + a.status),
+      message: a.message, note: a.note ? " — " + a.note : "" }), "wallet.none");
+    list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: HC.fmtTime(v.time),
+      province: provinceName(v.province), place: v.place || "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
+    list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),
+      basis: l.legal_basis, case: l.case_id, fields: (l.disclosed || []).map((f) => HC.t("field." + f)).join(", ") }), "wallet.none");
+  }
+
+  function wire() {
+    $("appeal-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await HC.api("POST", "/v1/appeals", token, { message: $("appeal-msg").value });
+        $("appeal-msg").value = "";
+        $("appeal-result").textContent = HC.t("wallet.appeal_sent");
+        await loadLists();
+      } catch (e) { $("appeal-result").textContent = HC.errorText(e); }
+    });
+    $("delete-start").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-yes").focus(); });
+    $("delete-no").addEventListener("click", () => { $("delete-confirm").hidden = true; $("delete-start").focus(); });
+    $("delete-yes").addEventListener("click", async () => {
+      try {
+        await HC.api("DELETE", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
+        localStorage.removeItem(KEY);
+        stop();
+        HC.fatal("wallet.deleted_title", "wallet.deleted");
+      } catch (e) { $("code-note").textContent = HC.errorText(e); }
+    });
+  }
+
+  HC.start(async () => {
+    token = HC.takeToken(localStorage, KEY);
+    if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
+    me = await HC.api("GET", "/v1/whoami", token);
+    if (me.role !== "resident") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
+      HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
+    $("main").hidden = false;
+    renderStatus();
+    renderHeld();
+    renderNotice();
+    wire();
+    tick();
+    timers.push(setInterval(tick, 1000));
+    await newCode();
+    tick();
+    timers.push(setInterval(() => poll().catch(showErr), POLL_EVERY));
+    HC.onLang(() => { renderStatus(); renderHeld(); renderNotice(); renderLists(); tick(); });
+    await loadLists();
+  });
+})();

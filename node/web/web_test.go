@@ -1,0 +1,196 @@
+package web_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hcfed/hcfed/node/web"
+)
+
+// trustReasons lists every constant of type trust.Reason, read from the
+// trust package's source, so that a reason added there without a sentence
+// here fails this package's tests.
+func trustReasons(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "trust", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, sp := range gd.Specs {
+				vs := sp.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+					continue
+				}
+				for _, v := range vs.Values {
+					if lit, ok := v.(*ast.BasicLit); ok {
+						s, _ := strconv.Unquote(lit.Value)
+						out = append(out, s)
+					}
+				}
+			}
+		}
+	}
+	if len(out) < 19 {
+		t.Fatalf("found %d trust.Reason constants, want at least the 19 code reasons", len(out))
+	}
+	return out
+}
+
+func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range trustReasons(t) {
+		for _, lang := range []string{web.LangZH, web.LangEN} {
+			if s := strings.TrimSpace(cat[lang].Reasons[r]); s == "" {
+				t.Errorf("reason %q has no %s sentence", r, lang)
+			}
+		}
+		if cat[web.LangZH].Reasons[r] == cat[web.LangEN].Reasons[r] {
+			t.Errorf("reason %q: the zh-CN sentence is the English one", r)
+		}
+	}
+}
+
+func TestCatalogueLanguagesHaveTheSameKeys(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat) != 2 {
+		t.Fatalf("catalogue has %d languages, want zh-CN and en", len(cat))
+	}
+	zh, en := cat[web.LangZH], cat[web.LangEN]
+	for k := range en.Msg {
+		if strings.TrimSpace(zh.Msg[k]) == "" {
+			t.Errorf("message %q has no zh-CN text", k)
+		}
+	}
+	for k := range zh.Msg {
+		if strings.TrimSpace(en.Msg[k]) == "" {
+			t.Errorf("message %q has no English text", k)
+		}
+	}
+	for k := range zh.Reasons {
+		if en.Reasons[k] == "" {
+			t.Errorf("reason %q has no English sentence", k)
+		}
+	}
+}
+
+// keyUses finds the message keys the pages name literally: data-i18n*
+// attributes in HTML and HC.t("...") calls in scripts.
+var keyUses = regexp.MustCompile(`data-i18n(?:-[a-z]+)?="([^"]+)"|HC\.t\("([^"]+)"`)
+
+func TestEveryMessageThePagesUseIsInTheCatalogue(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = fs.WalkDir(web.Assets(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(name, "vendor/") || name == "i18n.js" {
+			return err
+		}
+		raw, err := fs.ReadFile(web.Assets(), name)
+		if err != nil {
+			return err
+		}
+		for _, m := range keyUses.FindAllStringSubmatch(string(raw), -1) {
+			k := m[1] + m[2]
+			n++
+			if strings.HasSuffix(k, ".") { // a prefix completed at run time: "status." + st
+				if !hasPrefix(cat[web.LangEN].Msg, k) {
+					t.Errorf("%s uses messages %q…, none of which the catalogue has", name, k)
+				}
+				continue
+			}
+			if _, ok := cat[web.LangEN].Msg[k]; !ok {
+				t.Errorf("%s uses message %q, which the catalogue lacks", name, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("found %d message uses; the pattern no longer matches the pages", n)
+	}
+}
+
+// TestPagesHoldNoInlineScriptOrStyle keeps the pages within the strict
+// Content-Security-Policy: no inline script, handler attribute or style.
+func TestPagesHoldNoInlineScriptOrStyle(t *testing.T) {
+	inline := regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	for _, p := range web.Pages() {
+		raw, err := fs.ReadFile(web.Assets(), p.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := inline.FindIndex(raw); loc != nil {
+			t.Errorf("%s: inline script or style at %q", p.File, raw[loc[0]:min(loc[1]+20, len(raw))])
+		}
+		for _, src := range regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(raw), -1) {
+			u := src[1]
+			if strings.Contains(u, "//") {
+				t.Errorf("%s refers to another origin: %s", p.File, u)
+			}
+			if a, ok := strings.CutPrefix(u, "/assets/"); ok {
+				if _, err := fs.Stat(web.Assets(), a); err != nil {
+					t.Errorf("%s refers to a missing asset %s", p.File, u)
+				}
+			}
+		}
+	}
+}
+
+func TestNegotiatePicksTheLanguage(t *testing.T) {
+	for _, c := range []struct{ query, accept, want string }{
+		{"", "", web.LangZH},
+		{"", "en-US,en;q=0.9", web.LangEN},
+		{"", "zh-CN,zh;q=0.9,en;q=0.8", web.LangZH},
+		{"", "fr-FR, en;q=0.5, zh;q=0.4", web.LangEN},
+		{"", "en;q=0.2, zh-TW;q=0.8", web.LangZH},
+		{"en", "zh-CN", web.LangEN},
+		{"zh-CN", "en", web.LangZH},
+		{"xx", "en", web.LangEN},
+		{"", "de", web.LangZH},
+	} {
+		if got := web.Negotiate(c.query, c.accept); got != c.want {
+			t.Errorf("Negotiate(%q, %q) = %q, want %q", c.query, c.accept, got, c.want)
+		}
+	}
+}
+
+func hasPrefix(m map[string]string, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
