@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -25,6 +24,9 @@ type keyChange struct {
 	w         store.KeyChange
 	rotations int    // signing-key promotions, for the metric
 	rootKID   string // a root activated by this change, for the log
+	// minVersion is a keyset version the new keyset must exceed: one the
+	// federation holds that the database does not know (after a restore).
+	minVersion uint64
 }
 
 // beginKeys starts a key change at now. Callers hold keyMu.
@@ -74,7 +76,7 @@ func (n *Node) commitKeys(ctx context.Context, kc *keyChange) error {
 	if err != nil {
 		return err
 	}
-	ks := trust.Keyset{Issuer: n.cfg.Province, Version: ver + 1, IssuedAt: now.Unix(),
+	ks := trust.Keyset{Issuer: n.cfg.Province, Version: max(ver, kc.minVersion) + 1, IssuedAt: now.Unix(),
 		Expires: now.Add(2 * n.cfg.Keys.Rotation).Unix()}
 	for _, k := range kc.kr.sign {
 		e, err := trust.KeysetEntryFor(k.trustKey())
@@ -177,10 +179,12 @@ type keysetPublisher interface {
 	PublishKeyset(ctx context.Context, raw string) error
 }
 
-// PublishKeyset puts raw, the node's keyset, in the federation's state
-// bucket and returns once JetStream has acknowledged it.
+// PublishKeyset puts the node's current keyset in the federation's state
+// bucket and returns once JetStream acknowledged it. raw is the keyset
+// the caller means; the one published is the node's newest, which is raw
+// or a later one, never an older one (putKeyset).
 func (l *Link) PublishKeyset(ctx context.Context, raw string) error {
-	_, err := l.putState(ctx, federation.Topic{Kind: federation.KindKeyset, Province: l.n.Province()}, []byte(raw))
+	_, err := l.putKeyset(ctx)
 	return err
 }
 

@@ -35,6 +35,8 @@ type Link struct {
 	// Ready reports the outbox stuck. Default outboxStuckAfter.
 	StuckAfter time.Duration
 
+	keysetMu sync.Mutex // serialises keyset puts (putKeyset)
+
 	snapMu   sync.Mutex
 	snapSeq  uint64 // seq of the last snapshot published
 	snapped  bool
@@ -55,6 +57,10 @@ const outboxStuckAfter = 30 * time.Second
 // revocation at once; the snapshot is the catch-up point, and a peer that
 // needs a fresher one asks for it.
 const snapshotEvery = time.Minute
+
+// reconcileRetry is how long the link waits before trying again to
+// reconcile a restored database (reconcile).
+const reconcileRetry = 5 * time.Second
 
 // NewLink makes the outbound half of a node's federation link and
 // attaches it to the node.
@@ -93,6 +99,16 @@ func (l *Link) SnapshotRequested(ctx context.Context) error {
 // Run publishes until ctx ends. It drains the outbox first, so a node that
 // crashed after committing a revocation publishes it on restart.
 func (l *Link) Run(ctx context.Context) {
+	// A restored database first takes back what the federation already
+	// holds from it; nothing is published before that succeeded.
+	for err := l.reconcile(ctx); err != nil; err = l.reconcile(ctx) {
+		l.log.Error("reconciling the restored database with the federation failed; retrying before publishing", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(reconcileRetry):
+		}
+	}
 	kick(l.keysKick)
 	kick(l.revKick)
 	kick(l.snapKick) // covers what the outbox set aside before a restart
@@ -134,8 +150,7 @@ func (l *Link) report(err error, what string) {
 // member that has published an encryption key, and a heartbeat.
 func (l *Link) publishKeys(ctx context.Context) error {
 	self := l.n.Province()
-	ks := l.n.Keyset()
-	if _, err := l.putState(ctx, federation.Topic{Kind: federation.KindKeyset, Province: self}, []byte(ks)); err != nil {
+	if _, err := l.putKeyset(ctx); err != nil {
 		return err
 	}
 	now := l.n.Now()
@@ -181,6 +196,17 @@ func (l *Link) publishHeartbeat(ctx context.Context) error {
 	}
 	_, err = l.putState(ctx, federation.Topic{Kind: federation.KindHeartbeat, Province: self}, []byte(raw))
 	return err
+}
+
+// putKeyset puts the node's newest keyset in the state bucket. The
+// keyset is read and put under keysetMu, so of two puts racing (a manual
+// rotation's and the periodic one) the later always carries the newer
+// keyset: peers refuse an older one as a rollback, and one that only
+// ever saw the older would refuse the new key's statements.
+func (l *Link) putKeyset(ctx context.Context) (uint64, error) {
+	l.keysetMu.Lock()
+	defer l.keysetMu.Unlock()
+	return l.putState(ctx, federation.Topic{Kind: federation.KindKeyset, Province: l.n.Province()}, []byte(l.n.Keyset()))
 }
 
 func (l *Link) putState(ctx context.Context, t federation.Topic, raw []byte) (uint64, error) {

@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -123,20 +121,11 @@ with a version above the one peers hold.`,
 				return nil
 			}
 			stamp := time.Now().UTC().Format("20060102T150405Z")
-			if err := putBack(src, cfg.DBPath(), stamp); err != nil {
-				return err
-			}
+			keysSrc := ""
 			if keysFrom != "" {
-				if err := putBack(filepath.Join(keysFrom, store.KeysFile), store.KeysPath(cfg.DBPath()), stamp); err != nil {
-					return err
-				}
+				keysSrc = filepath.Join(keysFrom, store.KeysFile)
 			}
-			db, err := store.Open(cmd.Context(), cfg.DBPath())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.SetMeta(cmd.Context(), store.Restored, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			if err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), stamp); err != nil {
 				return err
 			}
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
@@ -148,42 +137,6 @@ with a version above the one peers hold.`,
 	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory holding a keys.db copy (optional)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "really replace the database")
 	return cmd
-}
-
-// putBack copies the backup src over dst, keeping dst (and its WAL) as
-// dst.before-restore-STAMP.
-func putBack(src, dst, stamp string) error {
-	tmp := dst + ".restoring"
-	if err := copyFile(src, tmp); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if _, err := os.Stat(dst + suffix); err == nil {
-			if err := os.Rename(dst+suffix, dst+suffix+".before-restore-"+stamp); err != nil {
-				return err
-			}
-		}
-	}
-	return os.Rename(tmp, dst)
-}
-
-// copyFile copies src to a new file dst (mode 0600) and syncs it.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return errors.Join(out.Sync(), out.Close())
 }
 
 // sameDir reports whether a and b name the same directory.

@@ -202,7 +202,7 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			path := filepath.Join(t.TempDir(), "node.db")
-			copyFile(t, pristine, path)
+			mustCopy(t, pristine, path)
 			raw := rawDB(t, path)
 			mustExec(t, raw, `DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`)
 			tc.attack(t, raw, es)
@@ -456,7 +456,7 @@ func TestVerifyAuditDetectsTamperingAfterPrune(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "node.db")
-			copyFile(t, pristine, path)
+			mustCopy(t, pristine, path)
 			raw := rawDB(t, path)
 			mustExec(t, raw, `DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`)
 			tc.attack(t, raw)

@@ -51,18 +51,14 @@ func appendRevocation(ctx context.Context, tx *sql.Tx, entries []RevocationEntry
 
 // appendStatement adds one outbox row holding entries with the next seq.
 func appendStatement(ctx context.Context, tx *sql.Tx, entries []RevocationEntry, now time.Time) (uint64, error) {
-	out := make([]outboxEntry, len(entries))
-	for i, e := range entries {
-		out[i] = outboxEntry{JTI: e.JTI, Exp: nanos(e.Expires)}
-	}
-	body, err := json.Marshal(out)
+	body, err := encodeEntries(entries)
 	if err != nil {
 		return 0, err
 	}
 	var seq int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO revocations (seq, entries, created)
 		SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM revocations
-		RETURNING seq`, string(body), nanos(now)).Scan(&seq)
+		RETURNING seq`, body, nanos(now)).Scan(&seq)
 	return uint64(seq), err
 }
 

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -79,8 +77,8 @@ func TestOutboxSurvivesCrashAndRestart(t *testing.T) {
 	// without a checkpoint, and start a new node on the copy.
 	crashed := filepath.Join(t.TempDir(), "node.db")
 	for _, suffix := range []string{"", "-wal"} {
-		copyFile(t, path+suffix, crashed+suffix)
-		copyFile(t, KeysPath(path)+suffix, KeysPath(crashed)+suffix)
+		mustCopy(t, path+suffix, crashed+suffix)
+		mustCopy(t, KeysPath(path)+suffix, KeysPath(crashed)+suffix)
 	}
 	db2 := openAt(t, crashed)
 	pending, err := db2.PendingRevocations(ctx)
@@ -129,21 +127,9 @@ func TestLiveRevocationsSkipExpiredCodes(t *testing.T) {
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
+func mustCopy(t *testing.T, from, to string) {
 	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
+	if err := copyFile(from, to); err != nil {
 		t.Fatal(err)
 	}
 }

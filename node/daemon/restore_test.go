@@ -1,0 +1,126 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// TestBackupTakenWhileServingRestoresToANodePeersStillFollow takes an
+// online backup of a province while it issues and revokes codes, keeps
+// going after the backup, then restores the backup and checks that the
+// restored node verifies every code issued before the backup, refuses
+// every code revoked before it and also those revoked after it (taken
+// back from the federation), uses no revocation seq twice, and that its
+// peers accept its next revocation and keyset.
+func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
+	ctx := context.Background()
+	f := startFederation(t, threeProvinces, func(c *config.Config) { c.Limits.ResidentRate, c.Limits.ResidentBurst = 1000, 1000 })
+	const home = 0
+	var valid, revoked []string // issued before the backup: left valid, revoked
+	// Before the backup: some codes stay valid, some are revoked.
+	for i := range 6 {
+		subject, code := f.enrolAndIssue(home, fmt.Sprintf("居民%d", i), testkit.IDNumber("440106199001", i))
+		if i%2 == 0 {
+			f.setStatus(home, subject, "red")
+			revoked = append(revoked, code)
+		} else {
+			valid = append(valid, code)
+		}
+	}
+	// While the backup is taken, the node keeps issuing and revoking.
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	var churned atomic.Int64
+	busy.Go(func() {
+		for i := 100; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			subject, _ := f.enrolAndIssue(home, "过客", testkit.IDNumber("440106199001", i))
+			f.setStatus(home, subject, "yellow")
+			churned.Add(1)
+		}
+	})
+	backup := filepath.Join(t.TempDir(), "node.db")
+	testkit.WaitFor(t, 10*time.Second, time.Millisecond, "some churn before the backup", func() error {
+		if churned.Load() == 0 {
+			return fmt.Errorf("none yet")
+		}
+		return nil
+	})
+	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	busy.Wait()
+	_, seqAtBackup, err := store.CheckBackup(ctx, backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// After the backup: a code is revoked; the backup does not know it.
+	lateSubject, lateCode := f.enrolAndIssue(home, "晚到", testkit.IDNumber("440106199001", 9000))
+	f.setStatus(home, lateSubject, "red")
+	for i := range f.c.Nodes {
+		f.eventually(i, lateCode, "revoked")
+	}
+	seqBeforeRestore := f.c.Nodes[home].Node.State().RevocationSeq(f.c.Configs[home].Province)
+	if seqBeforeRestore <= seqAtBackup {
+		t.Fatalf("seq %d after the backup's %d: nothing was revoked after the backup", seqBeforeRestore, seqAtBackup)
+	}
+
+	// Restore the backup in place of the stopped node's database.
+	if err := f.c.Stop(home); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Restore(ctx, backup, "", f.c.Configs[home].DBPath(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Restart(ctx, home); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the restored node to reconcile", func() error {
+		if _, err := f.c.Nodes[home].DB.GetMeta(ctx, store.Restored); err == nil {
+			return fmt.Errorf("still marked restored")
+		}
+		return nil
+	})
+	for i := range f.c.Nodes {
+		for _, c := range valid {
+			f.eventually(i, c, "ok")
+		}
+		for _, c := range revoked {
+			f.eventually(i, c, "revoked")
+		}
+		// Revoked after the backup: taken back from the federation.
+		f.eventually(i, lateCode, "revoked")
+	}
+	last, err := f.c.Nodes[home].DB.LastRevocationSeq(ctx)
+	if err != nil || last < seqBeforeRestore {
+		t.Fatalf("restored node's last revocation seq %d (%v), the federation had %d", last, err, seqBeforeRestore)
+	}
+
+	// The restored node's next revocation and a new code reach its peers.
+	next, nextCode := f.enrolAndIssue(home, "新人", testkit.IDNumber("440106199001", 9001))
+	for i := range f.c.Nodes {
+		f.eventually(i, nextCode, "ok")
+	}
+	f.setStatus(home, next, "red")
+	for i := range f.c.Nodes {
+		f.eventually(i, nextCode, "revoked")
+	}
+	if got := f.c.Nodes[home].Node.State().RevocationSeq(f.c.Configs[home].Province); got <= seqBeforeRestore {
+		t.Fatalf("a new revocation got seq %d, at or below the federation's %d: a seq was used twice", got, seqBeforeRestore)
+	}
+}

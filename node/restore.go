@@ -1,0 +1,138 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// reconcile brings a node whose database was restored from a backup
+// (hcnode restore sets store.Restored) level with what the federation
+// already holds from it, before the link publishes anything:
+//
+//   - its own revocations published after the backup are read back from
+//     the stream, verified, and adopted into the outbox as published, so
+//     that codes revoked then stay revoked (here and in every snapshot)
+//     and no revocation seq is used for a second statement;
+//   - its keyset is signed again with a version above the one in the
+//     federation's bucket, which peers would otherwise refuse as a
+//     rollback.
+//
+// On success the mark is removed; on error it stays, and the link tries
+// again before publishing.
+func (l *Link) reconcile(ctx context.Context) error {
+	n := l.n
+	if _, err := n.db.GetMeta(ctx, store.Restored); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	held, err := l.heldKeyset(ctx)
+	if err != nil {
+		return err
+	}
+	keys := n.ownVerifyKeys(held)
+	raws, err := l.conn.OwnRevocations(ctx)
+	if err != nil {
+		return err
+	}
+	local, err := n.db.LastRevocationSeq(ctx)
+	if err != nil {
+		return err
+	}
+	var pubs []store.Published
+	var entries []trust.RevocationEntry
+	var refused int
+	for _, raw := range raws {
+		rev, err := trust.ParseRevocation(string(raw), n.cfg.Province, keys)
+		if err != nil {
+			refused++ // not ours, or signed by a key neither held nor listed: never adopted
+			continue
+		}
+		if rev.Seq <= local {
+			continue
+		}
+		p := store.Published{Seq: rev.Seq}
+		for _, e := range rev.Entries {
+			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
+		}
+		pubs = append(pubs, p)
+		entries = append(entries, rev.Entries...)
+	}
+	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), n.auditEntry("system", "restore.reconcile", "",
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local}))
+	if err != nil {
+		return err
+	}
+	if a.LastSeq > 0 {
+		n.state.RevokeOwn(a.LastSeq, entries, n.now())
+	}
+	var floor uint64
+	if held != nil {
+		floor = held.Version
+	}
+	if err := n.resignKeyset(ctx, floor); err != nil {
+		return err
+	}
+	if err := n.db.DeleteMeta(ctx, store.Restored); err != nil {
+		return err
+	}
+	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
+		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor)
+	return nil
+}
+
+// heldKeyset is this province's keyset as the federation's bucket holds
+// it, verified with the province's root key; nil if there is none.
+func (l *Link) heldKeyset(ctx context.Context) (*trust.VerifiedKeyset, error) {
+	key, err := federation.Topic{Kind: federation.KindKeyset, Province: l.n.Province()}.Key()
+	if err != nil {
+		return nil, err
+	}
+	raw, _, err := l.conn.GetState(ctx, key)
+	if errors.Is(err, federation.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ks, err := trust.ParseKeyset(string(raw), l.n.Province(), &l.n.keys.root.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("own keyset in the federation's bucket does not verify with the root key held: %w", err)
+	}
+	return ks, nil
+}
+
+// ownVerifyKeys are the signing keys that may have signed this
+// province's statements: the ones held, and those of the keyset the
+// federation holds (keys made after the backup).
+func (n *Node) ownVerifyKeys(held *trust.VerifiedKeyset) map[string]*trust.Key {
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	keys := map[string]*trust.Key{}
+	if held != nil {
+		for kid, k := range held.Signing {
+			keys[kid] = k
+		}
+	}
+	for _, k := range n.keys.sign {
+		keys[k.row.KID] = k.trustKey()
+	}
+	return keys
+}
+
+// resignKeyset signs the keyset again, unchanged but for a version above
+// floor, and commits it like any key change.
+func (n *Node) resignKeyset(ctx context.Context, floor uint64) error {
+	n.keyMu.Lock()
+	defer n.keyMu.Unlock()
+	kc := n.beginKeys(n.now())
+	kc.minVersion = floor
+	kc.audit(n.auditEntry("system", "key.resign", "", map[string]any{"above": floor}))
+	return n.commitKeys(ctx, kc)
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Published is a revocation statement the province published, as its
+// peers hold it: its seq and entries.
+type Published struct {
+	Seq     uint64
+	Entries []RevocationEntry
+}
+
+// Adoption says what AdoptPublished did.
+type Adoption struct {
+	Adopted    int    // statements taken back into the outbox as published
+	Confirmed  int    // outbox rows already held, now known to be published
+	Renumbered int    // pending rows moved above the adopted seqs
+	LastSeq    uint64 // the highest seq in the outbox afterwards
+}
+
+// AdoptPublished takes back revocations this province published that the
+// database does not hold, as after a restore from a backup taken before
+// they were made. In one transaction, with the audit entries:
+//
+//   - a statement whose seq the outbox lacks is inserted as published, and
+//     its codes are marked revoked (a code the database never saw gets a
+//     row without subject or text, so that snapshots carry it until it
+//     expires);
+//   - an outbox row with that seq and the same entries was published and
+//     is marked so;
+//   - an outbox row with that seq but other entries was made after the
+//     restore and not yet published: it moves above every published seq,
+//     so that no seq ever names two statements.
+//
+// Remember to remove the Restored mark (DeleteMeta) once reconciled.
+func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Time, audit ...AuditEntry) (Adoption, error) {
+	const op = "adopt published revocations"
+	var a Adoption
+	slices.SortFunc(pubs, func(x, y Published) int { return cmp.Compare(x.Seq, y.Seq) })
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		a = Adoption{}
+		var moved []string // entries of pending rows that must move, in seq order
+		for _, p := range pubs {
+			if p.Seq == 0 || p.Seq > maxInt64 {
+				return invalid(op, "seq out of range")
+			}
+			body, err := encodeEntries(p.Entries)
+			if err != nil {
+				return err
+			}
+			var held string
+			var published bool
+			err = tx.QueryRowContext(ctx, `SELECT entries, published FROM revocations WHERE seq = ?`, int64(p.Seq)).Scan(&held, &published)
+			switch {
+			case err == sql.ErrNoRows:
+			case err != nil:
+				return err
+			case sameEntries(held, body):
+				if !published {
+					if _, err := tx.ExecContext(ctx, `UPDATE revocations SET published = 1 WHERE seq = ?`, int64(p.Seq)); err != nil {
+						return err
+					}
+					a.Confirmed++
+				}
+				continue
+			case published:
+				return fmt.Errorf("%s: seq %d was published with other entries than the stream holds", op, p.Seq)
+			default:
+				moved = append(moved, held)
+				if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE seq = ?`, int64(p.Seq)); err != nil {
+					return err
+				}
+				a.Renumbered++
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (seq, entries, created, published) VALUES (?, ?, ?, 1)`,
+				int64(p.Seq), body, nanos(now)); err != nil {
+				return err
+			}
+			for _, e := range p.Entries {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO codes (jti, kid, issued_at, expires, revoked) VALUES (?, '', 0, ?, 1)
+					ON CONFLICT (jti) DO UPDATE SET revoked = 1`, e.JTI, nanos(e.Expires)); err != nil {
+					return err
+				}
+			}
+			a.Adopted++
+		}
+		// Pending rows above the adopted seqs may also be taken: move the
+		// displaced rows after everything, in their order.
+		for _, body := range moved {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (seq, entries, created)
+				SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM revocations`, body, nanos(now)); err != nil {
+				return err
+			}
+		}
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&last); err != nil {
+			return err
+		}
+		a.LastSeq = uint64(last)
+		return nil
+	})
+	return a, err
+}
+
+func encodeEntries(es []RevocationEntry) (string, error) {
+	out := make([]outboxEntry, len(es))
+	for i, e := range es {
+		out[i] = outboxEntry{JTI: e.JTI, Exp: nanos(e.Expires)}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// sameEntries reports whether two outbox bodies revoke the same codes.
+// Expiry times travel in whole seconds in statements and in nanoseconds
+// in the outbox, so only the code ids are compared.
+func sameEntries(a, b string) bool {
+	var x, y []outboxEntry
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil || len(x) != len(y) {
+		return false
+	}
+	ids := func(es []outboxEntry) []string {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.JTI
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(ids(x), ids(y))
+}
+
+// DeleteMeta removes a meta key; removing one that is absent is no error.
+func (db *DB) DeleteMeta(ctx context.Context, key string) error {
+	return db.write(ctx, "delete meta", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key)
+		return err
+	})
+}
