@@ -206,7 +206,7 @@ func (s *Sync) handleDelta(m RevocationMsg) {
 func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
 	gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
 	switch {
-	case err != nil && trust.ReasonOf(err) == trust.ReasonUnknownIssuer && s.isMember(p):
+	case err != nil && s.waitsForKeyset(p, d.raw, err):
 		s.block(p, waitKeyset, d)
 		return false
 	case err != nil:
@@ -225,6 +225,28 @@ func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
 		s.revs.deltaCached(p)
 	}
 	return true
+}
+
+// waitsForKeyset reports whether p's statement raw, refused with err, may
+// verify once a newer keyset of p arrives: p is a member whose keyset has
+// not arrived yet, or raw's key is unknown or not yet active in a keyset
+// issued no later than raw. A rotation's keyset (in the bucket) and the
+// first statements of its new key (on the stream) travel apart, and
+// either may arrive first. A keyset issued after raw that still does not
+// make its key active never will: raw is refused. Callers hold s.mu.
+func (s *Sync) waitsForKeyset(p string, raw []byte, err error) bool {
+	if !s.isMember(p) {
+		return false
+	}
+	switch trust.ReasonOf(err) {
+	case trust.ReasonUnknownIssuer:
+		return true
+	case trust.ReasonUnknownKey, trust.ReasonKeyNotActive:
+		ks := s.state.Keyset(p)
+		c, perr := peekClaims(raw)
+		return ks != nil && perr == nil && ks.IssuedAt <= c.IssuedAt
+	}
+	return false
 }
 
 // block parks d and marks p blocked until wait is satisfied. Callers hold
@@ -282,7 +304,7 @@ func (s *Sync) resolve(p string) {
 		if d.seq > s.state.RevocationSeq(p) {
 			gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
 			switch {
-			case err != nil && trust.ReasonOf(err) == trust.ReasonUnknownIssuer && s.isMember(p):
+			case err != nil && s.waitsForKeyset(p, d.raw, err):
 				q.wait = waitKeyset
 				return
 			case err != nil:

@@ -86,7 +86,7 @@ func (s *Sync) process(st statement) {
 		s.log.Debug("own keyset in the bucket is older than the one held")
 		return
 	}
-	if reason == trust.ReasonUnknownIssuer {
+	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err)) {
 		if ev, full := s.pending.put(st, reason, s.now()); full {
 			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
 		}
