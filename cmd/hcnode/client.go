@@ -21,6 +21,9 @@ import (
 type client struct {
 	url, token string
 	http       *http.Client
+	// public is a client of the node's public routes (GET /v1/privacy):
+	// it needs no token.
+	public bool
 }
 
 func addClientFlags(cmd *cobra.Command) *client {
@@ -30,6 +33,14 @@ func addClientFlags(cmd *cobra.Command) *client {
 	// appear there.
 	cmd.Flags().StringVar(&c.url, "url", "", "node URL (or $HCNODE_URL)")
 	cmd.Flags().StringVar(&c.token, "token", "", "operator token (or $HCNODE_TOKEN)")
+	return c
+}
+
+// addURLFlag is addClientFlags for a command that reads only the node's
+// public routes: --url, and no token.
+func addURLFlag(cmd *cobra.Command) *client {
+	c := &client{http: &http.Client{Timeout: 30 * time.Second}, public: true}
+	cmd.Flags().StringVar(&c.url, "url", "", "node URL (or $HCNODE_URL)")
 	return c
 }
 
@@ -43,7 +54,10 @@ func orEnv(v, name string) string {
 
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
 	c.url, c.token = orEnv(c.url, "HCNODE_URL"), orEnv(c.token, "HCNODE_TOKEN")
-	if c.url == "" || c.token == "" {
+	if c.public && c.url == "" {
+		return fmt.Errorf("need --url (or $HCNODE_URL)")
+	}
+	if c.url == "" || (c.token == "" && !c.public) {
 		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
 	}
 	if err := checkNodeURL(c.url); err != nil {
@@ -61,7 +75,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -86,7 +86,28 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
 		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
+	root.AddCommand(newEnrolCmd(), newNoticeCmd(), newStatusCmd(), newSubjectCmd(), newAppealsCmd(), newLookupCmd(), newLookupsCmd())
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group below root (keys,
+// scanner, appeals...) refuse a subcommand it does not know, as root does,
+// where cobra would print the group's help and succeed.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.DisableFlagsInUseLine = true
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		}
+		return cmd.Help()
+	}
 }
 
 // newLogger makes the process logger: JSON or text on stderr.

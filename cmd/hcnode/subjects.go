@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
+)
+
+// subjectPath is the API path of a resident's record, plus suffix.
+func subjectPath(id, suffix string) string { return "/v1/subjects/" + url.PathEscape(id) + suffix }
+
+func newStatusCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "status SUBJECT green|yellow|red",
+		Short: "Set a resident's health status; their live codes are revoked at once",
+		Long: `status sets a resident's health status, with the reason the audit log
+records. Every live code of the resident is revoked in every province; the
+resident gets codes of the new colour.`,
+		Args: cobra.ExactArgs(2),
+	}
+	cl := addClientFlags(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log (required)")
+	_ = cmd.MarkFlagRequired("reason")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var out any
+		in := map[string]string{"status": args[1], "reason": reason}
+		if err := cl.do(cmd.Context(), http.MethodPut, subjectPath(args[0], "/status"), in, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
+}
+
+func newSubjectCmd() *cobra.Command {
+	sub := &cobra.Command{Use: "subject", Short: "Show or delete a resident's record"}
+
+	show := &cobra.Command{Use: "show ID", Short: "Show a resident's record: consent, status, retention; personal fields masked",
+		Args: cobra.ExactArgs(1)}
+	sc := addClientFlags(show)
+	show.RunE = func(cmd *cobra.Command, args []string) error {
+		var out any
+		if err := sc.do(cmd.Context(), http.MethodGet, subjectPath(args[0], ""), nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+
+	var yes bool
+	del := &cobra.Command{Use: "delete ID", Short: "Delete a resident's record: codes revoked, data crypto-shredded",
+		Args: cobra.ExactArgs(1)}
+	dc := addClientFlags(del)
+	del.Flags().BoolVar(&yes, "yes", false, "confirm: the record cannot be brought back")
+	del.RunE = func(cmd *cobra.Command, args []string) error {
+		if !yes {
+			fmt.Fprintf(cmd.OutOrStdout(), "This deletes resident %s: every live code of theirs is revoked in every province, and\n"+
+				"their record and data key are deleted, so no copy of their data can be read again. It cannot be undone.\n"+
+				"Nothing was changed. Run again with --yes to do it.\n", args[0])
+			return nil
+		}
+		if err := dc.do(cmd.Context(), http.MethodDelete, subjectPath(args[0], ""), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "deleted subject %s\n", args[0])
+		return nil
+	}
+	sub.AddCommand(show, del)
+	return sub
+}
+
+func newLookupCmd() *cobra.Command {
+	var in node.LookupInput
+	cmd := &cobra.Command{
+		Use:   "lookup --code CODE | --iss PROVINCE --jti JTI",
+		Short: "Ask another province for the holder of its code: name and phone, with a legal basis and a case",
+		Long: `lookup asks the home province of a code for its holder's name and phone,
+stating the legal basis and the case. Both provinces audit it, and the
+resident can see it. The answer is printed once; this node keeps it sealed
+until privacy.retention.lookups ends. Name the code by its text (--code) or
+by its issuing province and id as a scanner showed them (--iss, --jti).`,
+		Args: cobra.NoArgs,
+	}
+	cl := addClientFlags(cmd)
+	cmd.Flags().StringVar(&in.Code, "code", "", "the code's text (HCF1:...)")
+	cmd.Flags().StringVar(&in.Issuer, "iss", "", "the code's issuing province, e.g. 110000")
+	cmd.Flags().StringVar(&in.JTI, "jti", "", "the code's id")
+	cmd.Flags().StringVar(&in.LegalBasis, "legal-basis", "", "the legal basis of the request (required)")
+	cmd.Flags().StringVar(&in.CaseID, "case-id", "", "the case it is for (required)")
+	_ = cmd.MarkFlagRequired("legal-basis")
+	_ = cmd.MarkFlagRequired("case-id")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		switch {
+		case in.Code != "" && (in.Issuer != "" || in.JTI != ""):
+			return errors.New("name the code either by --code or by --iss and --jti, not both")
+		case in.Code == "" && (in.Issuer == "" || in.JTI == ""):
+			return errors.New("name the code by --code, or by both --iss and --jti")
+		}
+		var out any
+		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/lookups", in, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
+}
+
+func newLookupsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lookups SUBJECT",
+		Short: "List every time another province obtained a resident's contact data from this one",
+		Args:  cobra.ExactArgs(1),
+	}
+	cl := addClientFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var out any
+		if err := cl.do(cmd.Context(), http.MethodGet, subjectPath(args[0], "/lookups"), nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
+}
