@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -56,6 +57,10 @@ const outboxStuckAfter = 30 * time.Second
 // needs a fresher one asks for it.
 const snapshotEvery = time.Minute
 
+// outboxBackoff spaces attempts to drain the revocation outbox after a
+// failure; a new revocation or the Republish tick tries again sooner.
+var outboxBackoff = backoff.Policy{Min: 500 * time.Millisecond, Max: 5 * time.Second}
+
 // NewLink makes the outbound half of a node's federation link and
 // attaches it to the node.
 func NewLink(n *Node, conn *federation.Conn, log *slog.Logger) *Link {
@@ -100,6 +105,7 @@ func (l *Link) Run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	failures := 0 // consecutive failed drains of the outbox
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,7 +115,10 @@ func (l *Link) Run(ctx context.Context) {
 		case <-l.revKick:
 			if err := l.drainOutbox(ctx); err != nil {
 				l.report(err, "revocations")
-				retry.Reset(500 * time.Millisecond)
+				retry.Reset(outboxBackoff.Delay(failures))
+				failures++
+			} else {
+				failures = 0
 			}
 		case <-l.snapKick:
 			l.report(l.publishSnapshot(ctx, false), "snapshot")
