@@ -140,6 +140,13 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		stop()
 		return nil, err
 	}
+	if dl, ok := ctx.Deadline(); ok {
+		// nats.go dials and greets each server for up to its Timeout,
+		// holding a lock Close waits for: keep a pass over every server
+		// within the caller's deadline.
+		per := time.Until(dl) / time.Duration(len(cfg.URLs))
+		opts = append(opts, nats.Timeout(max(min(per, nats.DefaultTimeout), minDialTimeout)))
+	}
 	var dialErr lastError
 	opts = append(opts, nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dialErr.set(err) }))
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
@@ -298,6 +305,10 @@ func (c *Conn) Province() string { return c.province }
 
 // Federation is the federation id.
 func (c *Conn) Federation() string { return c.fed }
+
+// Server is the URL of the server the connection is on, password
+// redacted, for messages.
+func (c *Conn) Server() string { return c.nc.ConnectedUrlRedacted() }
 
 // Connected reports whether the connection is up right now.
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }

@@ -17,8 +17,7 @@ import (
 type ConnectError struct {
 	// Servers are the URLs tried, passwords redacted, comma-separated.
 	Servers string
-	// As is who the connection presented itself as: `user "NAME"`, a
-	// credentials or NKey file, or "no credentials".
+	// As is who the connection presented itself as (ConnConfig.Identity).
 	As string
 	// Kind is ErrUnreachable or ErrAuthFailed.
 	Kind error
@@ -30,7 +29,7 @@ type ConnectError struct {
 // Error says in one sentence what went wrong.
 func (e *ConnectError) Error() string {
 	if errors.Is(e.Kind, ErrAuthFailed) {
-		return fmt.Sprintf("NATS server %s refused the credentials of %s (wrong user, password or credentials?): %v", e.Servers, e.As, e.Err)
+		return fmt.Sprintf("NATS server %s refused %s: wrong user, password or credentials (%v)", e.Servers, e.As, e.Err)
 	}
 	return fmt.Sprintf("NATS server %s not reachable: %v", e.Servers, e.Err)
 }
@@ -56,7 +55,7 @@ func IsAuthError(err error) bool {
 // what nats.go last reported (nil if nothing), fallback the context's
 // error.
 func connectError(cfg ConnConfig, cause, fallback error) *ConnectError {
-	e := &ConnectError{Servers: redactURLs(cfg.URLs), As: presentedAs(cfg), Kind: ErrUnreachable, Err: cause}
+	e := &ConnectError{Servers: redactURLs(cfg.URLs), As: cfg.Identity(), Kind: ErrUnreachable, Err: cause}
 	if cause == nil {
 		e.Err = fmt.Errorf("no answer before the deadline (%w)", fallback)
 	}
@@ -78,8 +77,10 @@ func redactURLs(urls []string) string {
 	return strings.Join(out, ",")
 }
 
-// presentedAs names the credentials cfg presents, never their secret.
-func presentedAs(cfg ConnConfig) string {
+// Identity names the credentials cfg presents, never their secret, for
+// messages that say whom the server refused: `user "NAME"`, a credentials,
+// NKey seed or certificate file, or "a connection without credentials".
+func (cfg ConnConfig) Identity() string {
 	switch {
 	case cfg.User != "":
 		return fmt.Sprintf("user %q", cfg.User)
@@ -90,7 +91,7 @@ func presentedAs(cfg ConnConfig) string {
 	case cfg.CertFile != "":
 		return "client certificate " + cfg.CertFile
 	}
-	return "no credentials"
+	return "a connection without credentials"
 }
 
 // lastError keeps the last error of a connection attempt: nats.go

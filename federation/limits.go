@@ -72,6 +72,9 @@ const (
 	// share.
 	reconnectMin = 250 * time.Millisecond
 	reconnectMax = 15 * time.Second
+	// minDialTimeout is the least time Connect gives one server to
+	// answer, however close the caller's deadline.
+	minDialTimeout = 100 * time.Millisecond
 	// flushTimeout bounds a flush when the caller's context has no deadline.
 	flushTimeout = 10 * time.Second
 	// drainTimeout bounds how long a stopped watcher may take to close.
