@@ -24,6 +24,9 @@ type ConnectError struct {
 	// Err is the last error nats.go reported, or the context's error if
 	// it reported none before the deadline.
 	Err error
+	// ended is the context's error if it ended the wait, so that
+	// errors.Is finds context.DeadlineExceeded too.
+	ended error
 }
 
 // Error says in one sentence what went wrong.
@@ -35,7 +38,12 @@ func (e *ConnectError) Error() string {
 }
 
 // Unwrap returns the kind and the cause.
-func (e *ConnectError) Unwrap() []error { return []error{e.Kind, e.Err} }
+func (e *ConnectError) Unwrap() []error {
+	if e.ended != nil {
+		return []error{e.Kind, e.Err, e.ended}
+	}
+	return []error{e.Kind, e.Err}
+}
 
 // IsAuthError reports whether err is the server refusing the
 // connection's credentials (a wrong password, an unknown user, an
@@ -53,11 +61,14 @@ func IsAuthError(err error) bool {
 
 // connectError classifies the failure of a first connection: cause is
 // what nats.go last reported (nil if nothing), fallback the context's
-// error.
+// error (nil if the connection closed before it ended).
 func connectError(cfg ConnConfig, cause, fallback error) *ConnectError {
-	e := &ConnectError{Servers: redactURLs(cfg.URLs), As: cfg.Identity(), Kind: ErrUnreachable, Err: cause}
-	if cause == nil {
-		e.Err = fmt.Errorf("no answer before the deadline (%w)", fallback)
+	e := &ConnectError{Servers: redactURLs(cfg.URLs), As: cfg.Identity(), Kind: ErrUnreachable, Err: cause, ended: fallback}
+	switch {
+	case cause == nil && fallback == nil:
+		e.Err = errors.New("connection closed")
+	case cause == nil:
+		e.Err, e.ended = fmt.Errorf("no answer before the deadline (%w)", fallback), nil
 	}
 	if IsAuthError(cause) {
 		e.Kind = ErrAuthFailed

@@ -108,7 +108,12 @@ func (f *fed) run(ctx context.Context) {
 			return
 		}
 		d := streamsBackoff.Delay(attempt)
-		f.log.Warn("federation streams not ready; retrying", "err", err, "retry_in", d.String())
+		if errors.Is(err, federation.ErrPermissionDenied) {
+			f.log.Error("federation streams missing or different, and this node's NATS user may not set them up: the federation operator must (trust publish does); retrying",
+				"err", err, "retry_in", d.String())
+		} else {
+			f.log.Warn("federation streams not ready; retrying", "err", err, "retry_in", d.String())
+		}
 		if !backoff.Wait(ctx, d) {
 			return
 		}
