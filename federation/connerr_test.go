@@ -3,22 +3,18 @@ package federation
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // TestConnectToNothingIsUnreachableWithTheDialError connects to a port
 // nothing listens on: Connect retries until its deadline, then says which
 // server and why (the dial error, not a bare "context deadline exceeded").
 func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "nats://" + l.Addr().String()
-	l.Close()
+	url := testkit.DeadNATSURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // signedTrustList writes a trust list of federation "demo" signed by its
@@ -61,18 +62,6 @@ func silentServer(t *testing.T) string {
 	return "nats://" + l.Addr().String()
 }
 
-// freePort is a URL where nothing listens: a port just released.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "nats://" + addr
-}
-
 // TestTrustPublishEndsWithinItsTimeoutSayingWhy runs 'trust publish'
 // against a port nothing listens on, a server that never answers, and a
 // real server given a wrong password: each fails within its --timeout
@@ -91,7 +80,7 @@ func TestTrustPublishEndsWithinItsTimeoutSayingWhy(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 
 	const timeout, margin = 1500 * time.Millisecond, 500 * time.Millisecond
-	refused, silent := freePort(t), silentServer(t)
+	refused, silent := testkit.DeadNATSURL(t), silentServer(t)
 	for _, tc := range []struct {
 		name string
 		args []string
