@@ -24,7 +24,7 @@ const (
 	// requestTimeout bounds one request for a fresh snapshot.
 	requestTimeout = 5 * time.Second
 	// retryMin and retryMax bound the backoff between two attempts to
-	// fill the same province's gap.
+	// fill the same province's gap (catchupRetry).
 	retryMin = time.Second
 	retryMax = time.Minute
 	// fetchParallel is how many snapshots are downloaded at once when
@@ -157,12 +157,12 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	now := s.now()
 	if ptr := s.revs.pointers[p]; ptr != nil {
 		ptr.attempts++
-		ptr.nextTry = now.Add(backoff(ptr.attempts))
+		ptr.nextTry = now.Add(catchupRetry(ptr.attempts))
 	}
 	var need uint64
 	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot {
 		q.attempts++
-		q.nextTry = now.Add(backoff(q.attempts))
+		q.nextTry = now.Add(catchupRetry(q.attempts))
 		need = q.droppedMax
 		if n := len(q.parked); n > 0 {
 			need = max(need, q.parked[n-1].seq)
@@ -228,14 +228,11 @@ func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
 	}
 }
 
-// backoff is the wait before attempt n+1, from retryMin doubling to
-// retryMax.
-func backoff(n int) time.Duration {
+// catchupRetry is the wait before attempt n+1 to fill a gap, after n
+// failed ones.
+func catchupRetry(n int) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	if n > 7 {
-		return retryMax
-	}
-	return min(retryMin<<(n-1), retryMax)
+	return catchupBackoff.Delay(n - 1)
 }

@@ -115,11 +115,16 @@ func TestDemoConfigRefusesBadCredentials(t *testing.T) {
 		mod(&cfg)
 		c, err := Connect(ctx, cfg)
 		cancel()
+		var ce *ConnectError
 		if err == nil {
 			c.Close()
 			t.Errorf("%s: connected", name)
 		} else if errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: waited for the deadline instead of failing: %v", name, err)
+		} else if !errors.Is(err, ErrAuthFailed) || !errors.As(err, &ce) || ce.Servers != s.ClientURL() {
+			t.Errorf("%s: %v, want a ConnectError for %s wrapping ErrAuthFailed", name, err, s.ClientURL())
+		} else if strings.Contains(err.Error(), pw["310000"]) || strings.Contains(err.Error(), pw["440000"]) {
+			t.Errorf("%s: the password shows in %q", name, err)
 		}
 	}
 }

@@ -1,11 +1,11 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +72,7 @@ type Conn struct {
 	maxState   int
 	maxRev     int
 	replicas   int
+	inbox      string // reply inbox prefix, without the final dot
 	log        *slog.Logger
 
 	life   context.Context // cancelled by Close
@@ -93,7 +94,9 @@ type Conn struct {
 
 // Connect connects to the federation's NATS and waits until connected,
 // retrying with backoff until ctx is done. A refused authentication ends
-// the wait at once. Once connected, the connection reconnects forever.
+// the wait at once (nats.go gives up after the second refusal by the same
+// server). A failure is a *ConnectError wrapping ErrUnreachable or
+// ErrAuthFailed. Once connected, the connection reconnects forever.
 func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("nats connect: no server URLs")
@@ -137,6 +140,15 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		stop()
 		return nil, err
 	}
+	if dl, ok := ctx.Deadline(); ok {
+		// nats.go dials and greets each server for up to its Timeout,
+		// holding a lock Close waits for: keep a pass over every server
+		// within the caller's deadline.
+		per := time.Until(dl) / time.Duration(len(cfg.URLs))
+		opts = append(opts, nats.Timeout(max(min(per, nats.DefaultTimeout), minDialTimeout)))
+	}
+	var dialErr lastError
+	opts = append(opts, nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dialErr.set(err) }))
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
 	if err != nil {
 		stop()
@@ -147,12 +159,12 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		case <-connected:
 		case <-closed:
 			stop()
-			return nil, fmt.Errorf("nats connect: %w", nc.LastError())
+			return nil, connectError(cfg, cmp.Or(nc.LastError(), dialErr.get()), ctx.Err())
 		case <-ctx.Done():
-			last := nc.LastError()
+			last := cmp.Or(nc.LastError(), dialErr.get())
 			nc.Close()
 			stop()
-			return nil, fmt.Errorf("nats connect: %w (last error: %v)", ctx.Err(), last)
+			return nil, connectError(cfg, last, ctx.Err())
 		}
 	}
 	js, err := jetstream.New(nc)
@@ -207,8 +219,12 @@ func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- 
 			c.reconnect = make(chan struct{})
 			c.mu.Unlock()
 		}),
-		nats.ClosedHandler(func(*nats.Conn) {
-			c.log.Info("nats connection closed")
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if err := nc.LastError(); IsAuthError(err) {
+				c.log.Error("nats connection closed: the server refused this connection's credentials", "err", err)
+			} else {
+				c.log.Info("nats connection closed")
+			}
 			close(closed)
 		}),
 		nats.ErrorHandler(c.asyncError),
@@ -216,6 +232,7 @@ func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- 
 	if inbox != "" {
 		opts = append(opts, nats.CustomInboxPrefix(inbox))
 	}
+	c.inbox = cmp.Or(inbox, nats.InboxPrefix[:len(nats.InboxPrefix)-1])
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
@@ -238,15 +255,12 @@ func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- 
 	return opts, nil
 }
 
-// reconnectDelay is exponential backoff from reconnectMin to reconnectMax
-// with up to 20% jitter, so that every node of a federation does not
-// reconnect in the same instant after a server restart.
+// reconnectDelay is the wait before nats.go's next pass over the server
+// list: reconnectBackoff, so that every node of a federation does not
+// reconnect in the same instant after a server restart. nats.go counts
+// passes from 1.
 func reconnectDelay(attempts int) time.Duration {
-	d := reconnectMax
-	if attempts < 16 {
-		d = min(reconnectMin<<attempts, reconnectMax)
-	}
-	return d + rand.N(d/5+1)
+	return reconnectBackoff.Delay(attempts - 1)
 }
 
 // Close stops every watcher and consumer started on c, waits for them,
@@ -292,6 +306,10 @@ func (c *Conn) Province() string { return c.province }
 // Federation is the federation id.
 func (c *Conn) Federation() string { return c.fed }
 
+// Server is the URL of the server the connection is on, password
+// redacted, for messages.
+func (c *Conn) Server() string { return c.nc.ConnectedUrlRedacted() }
+
 // Connected reports whether the connection is up right now.
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 
@@ -327,18 +345,6 @@ func (c *Conn) run(ctx context.Context, fn func(ctx context.Context)) {
 		defer cancel()
 		fn(ctx)
 	}()
-}
-
-// wait blocks for d or until ctx is done, and reports whether d elapsed.
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // safely calls fn, turning a panic into an error so that one bad

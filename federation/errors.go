@@ -24,6 +24,14 @@ var (
 	// ErrStreamMissing reports that no revocation stream answered a
 	// publish: it was deleted, or never created (EnsureStreams makes it).
 	ErrStreamMissing = errors.New("federation: revocation stream missing")
+	// ErrUnreachable reports that Connect reached no NATS server before
+	// its context ended (refused, timed out, TLS failed). Connect's errors
+	// are *ConnectError, which also says which servers.
+	ErrUnreachable = errors.New("federation: NATS server not reachable")
+	// ErrAuthFailed reports that the NATS server refused the connection's
+	// credentials: a wrong user or password, an unknown, expired or
+	// revoked credential.
+	ErrAuthFailed = errors.New("federation: NATS server refused the credentials")
 	// ErrNotStored reports a publish that JetStream acknowledged as a
 	// duplicate while the stream holds other bytes under that message id:
 	// the statement was not published.

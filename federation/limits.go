@@ -3,6 +3,7 @@ package federation
 import (
 	"time"
 
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -66,9 +67,14 @@ const (
 	// pingInterval and maxPingsOut notice a dead server within a minute.
 	pingInterval = 20 * time.Second
 	maxPingsOut  = 3
-	// reconnectMin and reconnectMax bound the reconnect backoff.
+	// reconnectMin and reconnectMax bound the reconnect backoff
+	// (reconnectBackoff), which watcher, consumer and sync-step restarts
+	// share.
 	reconnectMin = 250 * time.Millisecond
 	reconnectMax = 15 * time.Second
+	// minDialTimeout is the least time Connect gives one server to
+	// answer, however close the caller's deadline.
+	minDialTimeout = 100 * time.Millisecond
 	// flushTimeout bounds a flush when the caller's context has no deadline.
 	flushTimeout = 10 * time.Second
 	// drainTimeout bounds how long a stopped watcher may take to close.
@@ -78,4 +84,13 @@ const (
 	// minRepublish is the least time between two snapshots published on
 	// request (ServeSnapshotRequests): a burst of requests costs one.
 	minRepublish = 5 * time.Second
+)
+
+// Retry policies (internal/backoff: exponential, full jitter).
+var (
+	// reconnectBackoff spaces NATS reconnects and the restarts of state
+	// watchers, revocation consumers and sync steps.
+	reconnectBackoff = backoff.Policy{Min: reconnectMin, Max: reconnectMax}
+	// catchupBackoff spaces attempts to fill the same province's gap.
+	catchupBackoff = backoff.Policy{Min: retryMin, Max: retryMax}
 )

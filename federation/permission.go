@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -19,6 +20,10 @@ import (
 // pubDenied extracts the subject from nats-server's publish violation,
 // `Permissions Violation for Publish to "<subject>"`.
 var pubDenied = regexp.MustCompile(`Publish to "([^"]+)"`)
+
+// subDenied extracts the subject from a subscription violation,
+// `Permissions Violation for Subscription to "<subject>"`.
+var subDenied = regexp.MustCompile(`Subscription to "([^"]+)"`)
 
 type denialWaiter struct {
 	match  func(subject string) bool
@@ -64,20 +69,38 @@ func (c *Conn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		c.stats.permissionDenied.Add(1)
 		if m := pubDenied.FindStringSubmatch(err.Error()); m != nil {
 			c.log.Warn("nats publish refused by permissions", "subject", m[1])
-			cause := fmt.Errorf("%w: %w", ErrPermissionDenied, err)
-			c.deniedMu.Lock()
-			for w := range c.denied {
-				if w.match(m[1]) {
-					w.cancel(cause)
-				}
-			}
-			c.deniedMu.Unlock()
+			c.deny(err, func(w *denialWaiter) bool { return w.match(m[1]) })
 			return
 		}
+		// Without its reply inbox no request of this connection can be
+		// answered: every waiting operation fails now rather than at its
+		// timeout.
+		if m := subDenied.FindStringSubmatch(err.Error()); m != nil && c.inbox != "" && strings.HasPrefix(m[1], c.inbox+".") {
+			c.log.Error("nats refused this connection's reply inbox: its user may not receive replies there", "subject", m[1])
+			c.deny(err, func(*denialWaiter) bool { return true })
+			return
+		}
+	}
+	if IsAuthError(err) {
+		c.log.Error("nats server refused this connection's credentials", "err", err)
+		return
 	}
 	if sub != nil {
 		c.log.Warn("nats async error", "subject", sub.Subject, "err", err)
 		return
 	}
 	c.log.Warn("nats async error", "err", err)
+}
+
+// deny cancels, with an ErrPermissionDenied cause wrapping err, every
+// waiting operation that hit accepts.
+func (c *Conn) deny(err error, hit func(*denialWaiter) bool) {
+	cause := fmt.Errorf("%w: %w", ErrPermissionDenied, err)
+	c.deniedMu.Lock()
+	defer c.deniedMu.Unlock()
+	for w := range c.denied {
+		if hit(w) {
+			w.cancel(cause)
+		}
+	}
 }

@@ -214,7 +214,7 @@ func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from u
 			return
 		}
 		c.stats.restarts.Add(1)
-		if !wait(ctx, reconnectDelay(attempt)) {
+		if !reconnectBackoff.Sleep(ctx, attempt) {
 			return
 		}
 		created, err := c.revocationStreamCreated(ctx)

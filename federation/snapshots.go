@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -225,7 +226,7 @@ func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx conte
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("requested snapshot not published", "err", err)
 			}
-			if !wait(ctx, minRepublish) {
+			if !backoff.Wait(ctx, minRepublish) {
 				return
 			}
 		}

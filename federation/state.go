@@ -144,7 +144,7 @@ func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.Key
 			return
 		}
 		c.stats.restarts.Add(1)
-		if failures > 0 && !wait(ctx, reconnectDelay(failures-1)) {
+		if failures > 0 && !reconnectBackoff.Sleep(ctx, failures-1) {
 			return
 		}
 		var err error

@@ -196,7 +196,7 @@ func (s *Sync) retry(ctx context.Context, what string, fn func() error) bool {
 			return false
 		}
 		s.log.Warn("federation sync step failed; retrying", "step", what, "err", err)
-		if !wait(ctx, reconnectDelay(min(attempt, 6))) {
+		if !reconnectBackoff.Sleep(ctx, attempt) {
 			return false
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -34,6 +35,9 @@ const (
 	// is closing, before its entries are counted lost (loudly).
 	auditFinalTries = 3
 )
+
+// auditBackoff spaces attempts to write a failed batch.
+var auditBackoff = backoff.Policy{Min: auditRetryMin, Max: auditRetryMax}
 
 // auditor appends audit entries of high-volume events (verifications,
 // lookups) in the background, in batches, so that a verification does not
@@ -116,8 +120,8 @@ func (a *auditor) loop() {
 // the auditor is closing it tries auditFinalTries more times, then counts
 // the entries lost.
 func (a *auditor) write(batch []store.AuditEntry) {
-	backoff, final := auditRetryMin, 0
-	for {
+	final := 0
+	for attempt := 0; ; attempt++ {
 		err := a.db.AppendAuditBatch(context.Background(), batch)
 		if err == nil {
 			a.setFailing(nil)
@@ -125,7 +129,8 @@ func (a *auditor) write(batch []store.AuditEntry) {
 		}
 		a.m.AuditFailures.Inc()
 		a.setFailing(err)
-		a.log.Error("audit append failed; retrying", "err", err, "entries", len(batch), "retry_in", backoff)
+		d := auditBackoff.Delay(attempt)
+		a.log.Error("audit append failed; retrying", "err", err, "entries", len(batch), "retry_in", d.String())
 		if errors.Is(err, store.ErrClosed) {
 			a.lost(err, len(batch))
 			return
@@ -136,8 +141,7 @@ func (a *auditor) write(batch []store.AuditEntry) {
 				a.lost(err, len(batch))
 				return
 			}
-		case <-time.After(backoff):
-			backoff = min(2*backoff, auditRetryMax)
+		case <-time.After(d):
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -58,9 +59,13 @@ const outboxStuckAfter = 30 * time.Second
 // needs a fresher one asks for it.
 const snapshotEvery = time.Minute
 
-// reconcileRetry is how long the link waits before trying again to
-// reconcile a restored database (reconcile).
-const reconcileRetry = 5 * time.Second
+// reconcileBackoff spaces attempts to reconcile a restored database with
+// the federation (reconcile).
+var reconcileBackoff = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+
+// outboxBackoff spaces attempts to drain the revocation outbox after a
+// failure; a new revocation or the Republish tick tries again sooner.
+var outboxBackoff = backoff.Policy{Min: 500 * time.Millisecond, Max: 5 * time.Second}
 
 // NewLink makes the outbound half of a node's federation link and
 // attaches it to the node.
@@ -101,12 +106,14 @@ func (l *Link) SnapshotRequested(ctx context.Context) error {
 func (l *Link) Run(ctx context.Context) {
 	// A restored database first takes back what the federation already
 	// holds from it; nothing is published before that succeeded.
-	for err := l.reconcile(ctx); err != nil; err = l.reconcile(ctx) {
+	for n := 0; ; n++ {
+		err := l.reconcile(ctx)
+		if err == nil {
+			break
+		}
 		l.log.Error("reconciling the restored database with the federation failed; retrying before publishing", "err", err)
-		select {
-		case <-ctx.Done():
+		if !reconcileBackoff.Sleep(ctx, n) {
 			return
-		case <-time.After(reconcileRetry):
 		}
 	}
 	kick(l.keysKick)
@@ -116,6 +123,7 @@ func (l *Link) Run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	failures := 0 // consecutive failed drains of the outbox
 	for {
 		select {
 		case <-ctx.Done():
@@ -125,7 +133,10 @@ func (l *Link) Run(ctx context.Context) {
 		case <-l.revKick:
 			if err := l.drainOutbox(ctx); err != nil {
 				l.report(err, "revocations")
-				retry.Reset(500 * time.Millisecond)
+				retry.Reset(outboxBackoff.Delay(failures))
+				failures++
+			} else {
+				failures = 0
 			}
 		case <-l.snapKick:
 			l.report(l.publishSnapshot(ctx, false), "snapshot")

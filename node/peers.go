@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -121,19 +122,21 @@ func (p *Peers) Run(ctx context.Context) error {
 // retry calls serve until it succeeds (a subscription can fail while
 // NATS reconnects) or ctx ends, and reports whether it succeeded.
 func (p *Peers) retry(ctx context.Context, what string, serve func() error) bool {
-	for {
+	for attempt := 0; ; attempt++ {
 		err := serve()
 		if err == nil {
 			return true
 		}
-		p.log.Warn("not serving peers yet; retrying", "what", what, "err", err)
-		select {
-		case <-ctx.Done():
+		d := peersBackoff.Delay(attempt)
+		p.log.Warn("not serving peers yet; retrying", "what", what, "err", err, "retry_in", d.String())
+		if !backoff.Wait(ctx, d) {
 			return false
-		case <-time.After(time.Second):
 		}
 	}
 }
+
+// peersBackoff spaces attempts to start serving lookups and receipts.
+var peersBackoff = backoff.Policy{Min: time.Second, Max: 15 * time.Second}
 
 // handle runs fn for one message from a peer unless Run has returned.
 func (p *Peers) handle(fn func()) {

@@ -118,6 +118,9 @@ func pinTrustList(path, sum string) (*trust.ParsedTrustList, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := unsignedProposal(path, raw); err != nil {
+		return nil, fmt.Errorf("refusing to pin: %w", err)
+	}
 	p, err := trust.ParseTrustList(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -21,6 +23,11 @@ func TestMain(m *testing.M) {
 // fresh directory, with the real hcnode binary (this test binary) and,
 // where a scenario asks for one with 'natsserver', a real NATS server.
 func TestScripts(t *testing.T) {
+	// The shipped NATS configuration reads its users' passwords from the
+	// environment when 'natsserver -shipped' starts it in this process.
+	for _, user := range shippedNATSUsers {
+		t.Setenv("HCFED_NATS_"+strings.ToUpper(user)+"_PASSWORD", rand.Text())
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -38,16 +45,36 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// shippedConfig is the NATS server configuration shipped for the demo
+// federation, and shippedNATSUsers its users.
+const shippedConfig = "../../configs/nats-server.conf"
+
+var shippedNATSUsers = []string{"operator", "440000", "310000", "110000"}
+
 // cmdNATSServer starts an embedded NATS server with JetStream for the
-// rest of the scenario and sets $NATS_URL to its client URL.
+// rest of the scenario and sets $NATS_URL to its client URL. With
+// -shipped it runs configs/nats-server.conf (federation "demo", a user
+// per province and one for the operator, with their permissions) and
+// sets $NATS_<USER>_PASSWORD for each user (NATS_OPERATOR_PASSWORD,
+// NATS_440000_PASSWORD...).
 //
-//	natsserver
+//	natsserver [-shipped]
 func cmdNATSServer(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: natsserver")
+	shipped := len(args) == 1 && args[0] == "-shipped"
+	if neg || (len(args) != 0 && !shipped) {
+		ts.Fatalf("usage: natsserver [-shipped]")
 	}
-	srv, err := federation.StartServer(federation.ServerConfig{Host: "127.0.0.1", Port: -1,
-		StoreDir: ts.MkAbs(".nats"), Name: "hcnode-script"})
+	cfg := federation.ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: ts.MkAbs(".nats"), Name: "hcnode-script"}
+	if shipped {
+		conf, err := filepath.Abs(shippedConfig)
+		ts.Check(err)
+		cfg.ConfigFile = conf
+		for _, user := range shippedNATSUsers {
+			name := strings.ToUpper(user) + "_PASSWORD"
+			ts.Setenv("NATS_"+name, os.Getenv("HCFED_NATS_"+name))
+		}
+	}
+	srv, err := federation.StartServer(cfg)
 	ts.Check(err)
 	ts.Defer(srv.Shutdown)
 	ts.Setenv("NATS_URL", srv.ClientURL())

@@ -2,19 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -415,68 +412,4 @@ func checkTrustList(w io.Writer, raw []byte, current, pin string) error {
 	}
 	fmt.Fprintf(w, "nodes would accept version %d (signed by %s; sha256 %s)\n", next.Version, strings.Join(next.SignedBy, ", "), next.SHA256())
 	return nil
-}
-
-func newTrustPublishCmd() *cobra.Command {
-	var natsURL, user, password, creds string
-	cmd := &cobra.Command{
-		Use:   "publish FILE",
-		Short: "Publish a signed trust list to the federation; refuses one nodes would not accept",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			if err := unsignedProposal(args[0], raw); err != nil {
-				return fmt.Errorf("refusing to publish: %w", err)
-			}
-			next, err := trust.ParseTrustList(raw)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			user, password := orEnv(user, "HCNODE_NATS_USER"), orEnv(password, "HCNODE_NATS_PASSWORD")
-			conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
-				Name: "hcnode-trust-publish", User: user, Password: password, CredsFile: creds})
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if err := conn.EnsureStreams(ctx); err != nil {
-				return err
-			}
-			held, err := currentTrustList(ctx, conn)
-			if err != nil {
-				return err
-			}
-			if held == nil {
-				fmt.Fprintln(cmd.OutOrStdout(), "the federation holds no trust list yet: publishing the first version (nodes accept it only if it matches their pinned hash)")
-			} else if err := trust.AcceptTrustList(held, next, "", time.Now()); err != nil {
-				return fmt.Errorf("refusing to publish: nodes holding version %d would refuse this one: %w", held.Version, err)
-			}
-			rev, err := conn.PutState(ctx, "trustlist", raw)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published trust list version %d (revision %s, sha256 %s)\n", next.Version, strconv.FormatUint(rev, 10), next.SHA256())
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
-	cmd.Flags().StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
-	cmd.Flags().StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
-	cmd.Flags().StringVar(&creds, "creds", "", "NATS credentials file")
-	return cmd
-}
-
-func currentTrustList(ctx context.Context, conn *federation.Conn) (*trust.ParsedTrustList, error) {
-	raw, _, err := conn.GetState(ctx, "trustlist")
-	if errors.Is(err, federation.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return trust.ParseTrustList(raw)
 }

@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 )
@@ -59,4 +60,17 @@ func IDNumber(prefix string, i int) string {
 		sum += int(base[k]-'0') * weights[k]
 	}
 	return base + string("10X98765432"[sum%11])
+}
+
+// DeadNATSURL is a NATS URL where nothing listens: a loopback port just
+// released, so a connection is refused at once.
+func DeadNATSURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "nats://" + addr
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
@@ -93,38 +94,28 @@ func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
 func (f *fed) run(ctx context.Context) {
 	f.wg.Go(func() { f.watchTrustExpiry(ctx) })
 	defer f.wg.Wait()
-	var conn *federation.Conn
-	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
-			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
-			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
-			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Logger: f.log})
-		cancel()
-		if err == nil {
-			conn = c
-			break
-		}
-		f.log.Warn("NATS not reachable; verifying from cache and retrying", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
+	conn := f.connect(ctx)
+	if conn == nil {
+		return
 	}
 	defer conn.Close()
-	for {
-		if err := conn.EnsureStreams(ctx); err == nil {
+	for attempt := 0; ; attempt++ {
+		err := conn.EnsureStreams(ctx)
+		if err == nil {
 			break
-		} else if ctx.Err() != nil {
+		}
+		if ctx.Err() != nil {
 			return
+		}
+		d := streamsBackoff.Delay(attempt)
+		if errors.Is(err, federation.ErrPermissionDenied) {
+			f.log.Error("federation streams missing or different, and this node's NATS user may not set them up: the federation operator must (trust publish does); retrying",
+				"err", err, "retry_in", d.String())
 		} else {
-			f.log.Warn("federation streams not ready; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
+			f.log.Warn("federation streams not ready; retrying", "err", err, "retry_in", d.String())
+		}
+		if !backoff.Wait(ctx, d) {
+			return
 		}
 	}
 	link := node.NewLink(f.n, conn, f.log)
@@ -160,6 +151,49 @@ func (f *fed) run(ctx context.Context) {
 		}
 	}()
 	wg.Wait()
+}
+
+// Connecting to the federation: each attempt is bounded by
+// connectAttempt (within it nats.go retries on its own backoff), and
+// attempts are spaced by connectBackoff; EnsureStreams is retried on
+// streamsBackoff.
+const connectAttempt = 5 * time.Second
+
+var (
+	connectBackoff = backoff.Policy{Min: 250 * time.Millisecond, Max: 10 * time.Second}
+	streamsBackoff = backoff.Policy{Min: time.Second, Max: 15 * time.Second}
+)
+
+// connect connects to the federation's NATS, retrying until ctx ends
+// (then it returns nil). Each failure is logged as what it is: a server
+// that refuses this node's credentials is an error an operator must fix
+// (nats.user and nats.password, or the creds file), an unreachable one a
+// warning while the node verifies from its cache.
+func (f *fed) connect(ctx context.Context) *federation.Conn {
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, connectAttempt)
+		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
+			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
+			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
+			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Logger: f.log})
+		cancel()
+		if err == nil {
+			return c
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := connectBackoff.Delay(attempt)
+		if federation.IsAuthError(err) {
+			f.log.Error("NATS refused this node's credentials (check nats.user and nats.password, or the creds file); verifying from cache and retrying",
+				"err", err, "retry_in", d.String())
+		} else {
+			f.log.Warn("NATS not reachable; verifying from cache and retrying", "err", err, "retry_in", d.String())
+		}
+		if !backoff.Wait(ctx, d) {
+			return nil
+		}
+	}
 }
 
 // ready is the API's readiness check: connected, caught up, and the

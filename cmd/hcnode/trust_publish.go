@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// defaultNATSTimeout bounds a one-shot command's whole conversation with
+// NATS: connecting, checking and publishing.
+const defaultNATSTimeout = 15 * time.Second
+
+func newTrustPublishCmd() *cobra.Command {
+	var natsURL, user, password, creds string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "publish FILE",
+		Short: "Publish a signed trust list to the federation; refuses one nodes would not accept",
+		Long: `Publish a signed trust list to the federation's NATS, as the federation
+operator's NATS user. It refuses a list that nodes holding the current one
+would refuse, and gives up after --timeout, saying which server it could
+not reach and why: not reachable, credentials refused, or no permission
+for the trust list's subject.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if err := unsignedProposal(args[0], raw); err != nil {
+				return fmt.Errorf("refusing to publish: %w", err)
+			}
+			next, err := trust.ParseTrustList(raw)
+			if err != nil {
+				return err
+			}
+			if timeout <= 0 {
+				return usageError{fmt.Errorf("--timeout %s: must be positive", timeout)}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			cfg := federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
+				Name: "hcnode-trust-publish", User: orEnv(user, "HCNODE_NATS_USER"),
+				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds}
+			return publishTrustList(ctx, cmd.OutOrStdout(), cfg, timeout, next, raw)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
+	f.StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
+	f.StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
+	f.StringVar(&creds, "creds", "", "NATS credentials file")
+	f.DurationVar(&timeout, "timeout", defaultNATSTimeout, "give up after this long (connecting, checking and publishing together)")
+	return cmd
+}
+
+// publishTrustList connects, checks next against the trust list the
+// federation holds and publishes it, all within ctx.
+func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfig, timeout time.Duration, next *trust.ParsedTrustList, raw []byte) error {
+	conn, err := federation.Connect(ctx, cfg)
+	if err != nil {
+		return natsError(cfg, "", "connect", timeout, err)
+	}
+	defer conn.Close()
+	fail := func(step string, err error) error { return natsError(cfg, conn.Server(), step, timeout, err) }
+	if err := conn.EnsureStreams(ctx); err != nil {
+		return fail("set up the federation's streams", err)
+	}
+	held, _, err := conn.GetState(ctx, "trustlist")
+	switch {
+	case errors.Is(err, federation.ErrNotFound):
+		fmt.Fprintln(w, "the federation holds no trust list yet: publishing the first version (nodes accept it only if it matches their pinned hash)")
+	case err != nil:
+		return fail("read the trust list it holds", err)
+	default:
+		cur, err := trust.ParseTrustList(held)
+		if err != nil {
+			return fmt.Errorf("the trust list the federation holds: %w", err)
+		}
+		if err := trust.AcceptTrustList(cur, next, "", time.Now()); err != nil {
+			return fmt.Errorf("refusing to publish: nodes holding version %d would refuse this one: %w", cur.Version, err)
+		}
+	}
+	rev, err := conn.PutState(ctx, "trustlist", raw)
+	if err != nil {
+		return fail("publish the trust list", err)
+	}
+	fmt.Fprintf(w, "published trust list version %d (revision %d, sha256 %s)\n", next.Version, rev, next.SHA256())
+	return nil
+}
+
+// violation is the server's own words for a refused subject.
+var violation = regexp.MustCompile(`Permissions Violation for (Publish|Subscription) to "([^"]*)"`)
+
+// natsFailure is a one-sentence message for an operator that still
+// matches the underlying errors with errors.Is.
+type natsFailure struct {
+	msg string
+	err error
+}
+
+func (e *natsFailure) Error() string { return e.msg }
+func (e *natsFailure) Unwrap() error { return e.err }
+
+// natsError says in one sentence which NATS server a one-shot command
+// could not use and why: not reachable within the timeout, credentials
+// refused, no permission for a subject, or no answer in time. server is
+// the server connected to, "" if none.
+func natsError(cfg federation.ConnConfig, server, step string, timeout time.Duration, err error) error {
+	var msg string
+	var ce *federation.ConnectError
+	switch {
+	case errors.As(err, &ce) && errors.Is(err, federation.ErrAuthFailed):
+		msg = fmt.Sprintf("NATS server %s refused %s: wrong user, password or credentials file (%v)", ce.Servers, ce.As, ce.Err)
+	case errors.As(err, &ce):
+		msg = fmt.Sprintf("NATS server %s not reachable within %s: %v", ce.Servers, timeout, ce.Err)
+	case errors.Is(err, federation.ErrPermissionDenied):
+		what := "a subject it needs"
+		if m := violation.FindStringSubmatch(err.Error()); m != nil && m[1] == "Publish" {
+			what = fmt.Sprintf("publishing to %q", m[2])
+		} else if m != nil {
+			what = fmt.Sprintf("receiving replies on %q", m[2])
+		}
+		msg = fmt.Sprintf("NATS server %s refused %s permission to %s: no permission for %s (the trust list is published as the federation operator's NATS user)",
+			server, cfg.Identity(), step, what)
+	case errors.Is(err, context.DeadlineExceeded):
+		msg = fmt.Sprintf("NATS server %s did not answer within %s when asked to %s (%v)", server, timeout, step, err)
+	default:
+		msg = fmt.Sprintf("NATS server %s: could not %s: %v", server, step, err)
+	}
+	return &natsFailure{msg: msg, err: err}
+}

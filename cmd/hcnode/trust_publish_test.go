@@ -1,0 +1,117 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+// signedTrustList writes a trust list of federation "demo" signed by its
+// one operator, and returns its path.
+func signedTrustList(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	for _, args := range [][]string{
+		{"trust", "keygen", "--out", p("alice")},
+		{"trust", "keygen", "--out", p("gd-root")},
+		{"trust", "propose", "--federation", "demo", "--threshold", "1", "--add-operator", "alice:Alice:" + p("alice.pub.jwk"),
+			"--add-member", "440000:Guangdong:" + p("gd-root.pub.jwk"), "--out", p("v1.proposal.json")},
+		{"trust", "sign", "--key", p("alice.key"), "--in", p("v1.proposal.json"), "--out", p("v1.json")},
+	} {
+		if out, err := run(t, args...); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args[:2], " "), err, out)
+		}
+	}
+	return p("v1.json")
+}
+
+// silentServer accepts TCP connections and never says a word, as a
+// firewall or a wrong port might.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return "nats://" + l.Addr().String()
+}
+
+// TestTrustPublishEndsWithinItsTimeoutSayingWhy runs 'trust publish'
+// against a port nothing listens on, a server that never answers, and a
+// real server given a wrong password: each fails within its --timeout
+// (plus a margin for the process), with a sentence naming the server and
+// the cause, and an error errors.Is can classify.
+func TestTrustPublishEndsWithinItsTimeoutSayingWhy(t *testing.T) {
+	tl := signedTrustList(t)
+	t.Setenv("HCFED_NATS_OPERATOR_PASSWORD", rand.Text())
+	for _, u := range []string{"440000", "310000", "110000"} {
+		t.Setenv("HCFED_NATS_"+u+"_PASSWORD", rand.Text())
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(), ConfigFile: "../../configs/nats-server.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	const timeout, margin = 1500 * time.Millisecond, 500 * time.Millisecond
+	refused, silent := testkit.DeadNATSURL(t), silentServer(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+		kind error
+	}{
+		{"nothing listens", []string{"--nats", refused}, "NATS server " + refused + " not reachable within 1.5s: ", federation.ErrUnreachable},
+		{"no answer", []string{"--nats", silent}, "NATS server " + silent + " not reachable within 1.5s: ", federation.ErrUnreachable},
+		{"two servers, neither answers", []string{"--nats", silent + "," + refused}, "NATS server " + silent + "," + refused + " not reachable", federation.ErrUnreachable},
+		{"wrong password", []string{"--nats", srv.ClientURL(), "--user", "operator", "--password", "wrong"},
+			"NATS server " + srv.ClientURL() + ` refused user "operator": wrong user, password or credentials file (nats: Authorization Violation)`, federation.ErrAuthFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			out, err := run(t, append([]string{"trust", "publish", tl, "--timeout", timeout.String()}, tc.args...)...)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("published: %s", out)
+			}
+			if took > timeout+margin {
+				t.Errorf("took %s, deadline %s", took, timeout)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q\nwant prefix %q", err, tc.want)
+			}
+			if !errors.Is(err, tc.kind) {
+				t.Errorf("error %v is not %v", err, tc.kind)
+			}
+			if strings.Contains(err.Error(), "wrong\"") || strings.Contains(out, "wrong") {
+				t.Errorf("the password shows: %q %q", err, out)
+			}
+		})
+	}
+}

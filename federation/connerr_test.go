@@ -1,0 +1,59 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+// TestConnectToNothingIsUnreachableWithTheDialError connects to a port
+// nothing listens on: Connect retries until its deadline, then says which
+// server and why (the dial error, not a bare "context deadline exceeded").
+func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
+	url := testkit.DeadNATSURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := Connect(ctx, ConnConfig{URLs: []string{url}, Federation: testFed, User: "operator", Password: "secret"})
+	if err == nil {
+		c.Close()
+		t.Fatal("connected to nothing")
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("took %s with a 1s deadline", took)
+	}
+	var ce *ConnectError
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrAuthFailed) || !errors.As(err, &ce) {
+		t.Fatalf("%v: want a ConnectError wrapping ErrUnreachable", err)
+	}
+	if want := "NATS server " + url + " not reachable: "; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("error %q, want %q… connection refused", err, want)
+	}
+	if ce.As != `user "operator"` || strings.Contains(err.Error(), "secret") {
+		t.Errorf("As = %q, error %q", ce.As, err)
+	}
+}
+
+// TestRefusedReplyInboxFailsOperationsAtOnce connects as a province's
+// user of the shipped configuration without its own inbox prefix, as a
+// command run with the wrong user does: the server refuses the reply
+// inbox's subscription, and a JetStream call fails at once with
+// ErrPermissionDenied instead of waiting for its deadline.
+func TestRefusedReplyInboxFailsOperationsAtOnce(t *testing.T) {
+	s, pw := startDemoConfig(t)
+	c := connect(t, s, "", asUser("440000", pw["440000"]))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := c.EnsureStreams(ctx)
+	if !errors.Is(err, ErrPermissionDenied) || !strings.Contains(err.Error(), `Subscription to "_INBOX.`) {
+		t.Fatalf("EnsureStreams: %v, want ErrPermissionDenied for the reply inbox", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("refusal took %s: it should not wait for the deadline", took)
+	}
+}

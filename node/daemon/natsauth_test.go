@@ -1,0 +1,89 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
+)
+
+// TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay starts a node
+// whose NATS password the shipped server configuration refuses: it keeps
+// serving and retrying, and says at error level that its credentials
+// were refused (not that NATS is unreachable), with the delay before the
+// next attempt as a duration ("1.2s"), not nanoseconds.
+func TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay(t *testing.T) {
+	for _, user := range []string{"OPERATOR", "440000", "310000", "110000"} {
+		t.Setenv("HCFED_NATS_"+user+"_PASSWORD", rand.Text())
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(),
+		ConfigFile: "../../configs/nats-server.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	ctx := context.Background()
+	cfg := config.Default("440000")
+	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
+	cfg.NATS.User, cfg.NATS.Password = "440000", "not-the-password"
+	if _, err := daemon.Init(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	refusals := func() []map[string]any {
+		var out []map[string]any
+		for _, rec := range logs.lines(t) {
+			if msg, _ := rec["msg"].(string); strings.Contains(msg, "NATS refused this node's credentials") {
+				out = append(out, rec)
+			}
+		}
+		return out
+	}
+	waitFor(t, "two logged refusals of the node's NATS credentials", func() error {
+		if n := len(refusals()); n < 2 {
+			return fmt.Errorf("%d logged", n)
+		}
+		return nil
+	})
+	for _, rec := range refusals() {
+		if rec["level"] != "ERROR" {
+			t.Errorf("refusal logged at %v, want ERROR", rec["level"])
+		}
+		s, ok := rec["retry_in"].(string)
+		if !ok {
+			t.Fatalf("retry_in = %#v, want a duration string", rec["retry_in"])
+		}
+		if d, err := time.ParseDuration(s); err != nil || d <= 0 || d > 10*time.Second {
+			t.Errorf("retry_in = %q (%v, %v), want a positive duration within the policy", s, d, err)
+		}
+		if e, _ := rec["err"].(string); !strings.Contains(e, `refused user "440000"`) || strings.Contains(e, "not-the-password") {
+			t.Errorf("err = %q: want the refused user, never the password", e)
+		}
+	}
+	for _, rec := range logs.lines(t) {
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "not reachable") {
+			t.Errorf("a refused password logged as %q", msg)
+		}
+	}
+}
