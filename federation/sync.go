@@ -251,9 +251,14 @@ func (s *Sync) syncTick() {
 }
 
 // setCaughtUp records the end of the initial catch-up.
+// State is marked synced before caughtUp is set, so that whoever sees
+// Ready also sees a fresh state.
 func (s *Sync) setCaughtUp() {
+	if s.caughtUp.Load() {
+		return
+	}
+	s.state.MarkSynced(s.now())
 	if s.caughtUp.CompareAndSwap(false, true) {
-		s.state.MarkSynced(s.now())
 		s.log.Info("federation sync caught up")
 	}
 }
