@@ -62,9 +62,11 @@ func requireAdmin(p Principal) error {
 	return Errorf(EForbidden, "only an admin account may do that")
 }
 
-// checkAccountName keeps names usable in the audit log ("operator:NAME")
-// and on a command line, and apart from account ids.
-func checkAccountName(name string) error {
+// CheckAccountName refuses (EInvalid) an account name that is not 1-64 of
+// A-Z, a-z, 0-9, '.', '_', '-' starting with a letter or digit, or that
+// starts with "ac_": names appear in the audit log ("operator:NAME") and
+// on command lines, and must not be mistaken for account ids.
+func CheckAccountName(name string) error {
 	ok := name != "" && len(name) <= maxAccountName && !strings.HasPrefix(strings.ToLower(name), accountIDPrefix)
 	for i, r := range name {
 		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
@@ -120,7 +122,7 @@ func (n *Node) CreateAccount(ctx context.Context, p Principal, name, role, label
 }
 
 func (n *Node) createAccount(ctx context.Context, actor, name, role, label string) (NewAccountToken, error) {
-	if err := checkAccountName(name); err != nil {
+	if err := CheckAccountName(name); err != nil {
 		return NewAccountToken{}, err
 	}
 	if role != AccountAdmin && role != AccountOperator {

@@ -33,6 +33,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"natsserver": cmdNATSServer,
 			"sha256":     cmdSHA256,
+			"startnode":  cmdStartNode,
+			"jsonfield":  cmdJSONField,
 		},
 	})
 }

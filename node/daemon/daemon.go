@@ -43,6 +43,9 @@ func InitAdmin(ctx context.Context, cfg config.Config, admin string) (operatorTo
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
+	if err := node.CheckAccountName(admin); err != nil {
+		return "", fmt.Errorf("admin account: %w", err)
+	}
 	lock, err := datadir.Acquire(cfg.DataDir, "init")
 	if err != nil {
 		return "", fmt.Errorf("init: %w", err)
