@@ -33,12 +33,7 @@ func newAccountAddCmd() *cobra.Command {
 	cmd.Flags().StringVar(&role, "role", "operator", "operator, or admin (may manage accounts)")
 	cmd.Flags().StringVar(&label, "label", "", "what the first token is for, e.g. the device")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var out any
-		in := map[string]string{"name": args[0], "role": role, "label": label}
-		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/accounts", in, &out); err != nil {
-			return err
-		}
-		return printJSON(cmd.OutOrStdout(), out)
+		return cl.print(cmd, http.MethodPost, "/v1/accounts", map[string]string{"name": args[0], "role": role, "label": label})
 	}
 	return cmd
 }
@@ -47,11 +42,7 @@ func newAccountListCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List accounts and their tokens' ids and expiry (an operator sees its own)", Args: cobra.NoArgs}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var out any
-		if err := cl.do(cmd.Context(), http.MethodGet, "/v1/accounts", nil, &out); err != nil {
-			return err
-		}
-		return printJSON(cmd.OutOrStdout(), out)
+		return cl.print(cmd, http.MethodGet, "/v1/accounts", nil)
 	}
 	return cmd
 }
@@ -63,12 +54,8 @@ func newAccountTokenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&label, "label", "", "what the token is for, e.g. the device")
 	cmd.Flags().StringVar(&lifetime, "lifetime", "", "how long it works, e.g. 24h (default and most: tokens.operator_lifetime)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var out any
-		in := map[string]string{"label": label, "lifetime": lifetime}
-		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/accounts/"+url.PathEscape(args[0])+"/tokens", in, &out); err != nil {
-			return err
-		}
-		return printJSON(cmd.OutOrStdout(), out)
+		return cl.print(cmd, http.MethodPost, "/v1/accounts/"+url.PathEscape(args[0])+"/tokens",
+			map[string]string{"label": label, "lifetime": lifetime})
 	}
 	return cmd
 }
@@ -100,4 +87,13 @@ func newAccountDisableCmd() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// print calls the node and prints its JSON answer.
+func (c *client) print(cmd *cobra.Command, method, path string, in any) error {
+	var out any
+	if err := c.do(cmd.Context(), method, path, in, &out); err != nil {
+		return err
+	}
+	return printJSON(cmd.OutOrStdout(), out)
 }
