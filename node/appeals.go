@@ -107,7 +107,7 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	now := n.now().UTC()
 	err = n.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
 		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))}, maxOpenAppeals,
-		n.auditEntry(string(p.Role), "appeal.file", s.ID, map[string]any{"appeal": id}))
+		n.auditEntry(p.Actor(), "appeal.file", s.ID, map[string]any{"appeal": id}))
 	switch {
 	case errors.Is(err, store.ErrTooManyOpen):
 		return Appeal{}, Errorf(ELimitReached, "%d appeals are open already; a further appeal waits until one is resolved", maxOpenAppeals)
@@ -261,10 +261,10 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 		noteCT = dk.Seal(appealAAD(row.SubjectID, id, "note"), []byte(note))
 	}
 	now := n.now().UTC()
-	audit := []store.AuditEntry{n.auditEntry(string(p.Role), "appeal.resolve", row.SubjectID,
+	audit := []store.AuditEntry{n.auditEntry(p.Actor(), "appeal.resolve", row.SubjectID,
 		map[string]any{"appeal": id, "outcome": r.Outcome, "status": r.Status})}
 	if r.Status != "" {
-		audit = append(audit, n.auditEntry(string(p.Role), "subject.status", row.SubjectID,
+		audit = append(audit, n.auditEntry(p.Actor(), "subject.status", row.SubjectID,
 			map[string]any{"status": r.Status, "reason": "appeal " + id}))
 	}
 	rev, err := n.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now, audit...)

@@ -31,6 +31,29 @@ type Principal struct {
 	SubjectID string // residents
 	ScannerID string // scanners
 	Place     string // scanners: their kind of place, recorded with each verification
+	// Operators: the account the token belongs to (admin accounts are
+	// operators who may also manage accounts), the token's id, and when
+	// it stops working.
+	AccountID string
+	Account   string
+	Admin     bool
+	TokenID   string
+	Expires   time.Time
+}
+
+// Actor is how the audit log names p: an operator by account,
+// "admin:<name>" or "operator:<name>"; scanners and residents by role.
+// An operator principal without an account (made in code, not from a
+// token) is "operator".
+func (p Principal) Actor() string {
+	switch {
+	case p.Role != RoleOperator || p.Account == "":
+		return string(p.Role)
+	case p.Admin:
+		return AccountAdmin + ":" + p.Account
+	default:
+		return AccountOperator + ":" + p.Account
+	}
 }
 
 // tokenPrefix marks HCFed tokens so that secret scanners can find leaks.
@@ -53,13 +76,16 @@ func HashToken(tok string) []byte {
 	return h[:]
 }
 
-// Authenticate resolves a bearer token. Unknown tokens, and tokens of
-// disabled scanners or deleted residents, are EUnauthorized.
+// Authenticate resolves a bearer token. Unknown tokens, expired operator
+// tokens, and tokens of disabled scanners, accounts or deleted residents
+// are EUnauthorized.
 //
-// A token found in the database is remembered for tokenCacheTTL, so a
-// scanner verifying codes back to back costs one database read per TTL
-// rather than one per request. Removing a scanner or deleting a subject
-// evicts its tokens (see tokenCache.forget), so they are refused at once.
+// A token found in the database is remembered for tokenCacheTTL (never
+// past its expiry), so a scanner verifying codes back to back costs one
+// database read per TTL rather than one per request. Removing a scanner,
+// deleting a subject, revoking an operator token or disabling an account
+// evicts the tokens concerned (see tokenCache.forget), so they are refused
+// at once.
 func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return Principal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
@@ -79,7 +105,8 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 		return Principal{}, internal("authenticate", err)
 	}
 	p := Principal{Role: Role(t.Role), SubjectID: t.SubjectID, ScannerID: t.ScannerID}
-	if p.Role == RoleScanner {
+	switch p.Role {
+	case RoleScanner:
 		sc, err := n.db.Scanner(ctx, t.ScannerID)
 		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, Errorf(EUnauthorized, "unknown token")
@@ -88,22 +115,30 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 			return Principal{}, internal("authenticate", err)
 		}
 		p.Place = sc.Place
+	case RoleOperator:
+		if p, err = n.operatorPrincipal(ctx, t, now); err != nil {
+			return Principal{}, err
+		}
 	}
 	cache.put(hash, p, gen, now)
 	return p, nil
 }
 
-// CreateOperatorToken makes a new operator token (shown once).
-func (n *Node) CreateOperatorToken(ctx context.Context, label string) (string, error) {
-	tok, hash, err := NewToken(n.rand)
+// operatorPrincipal resolves an operator token to its account, refusing
+// an expired token or a disabled account.
+func (n *Node) operatorPrincipal(ctx context.Context, t store.Token, now time.Time) (Principal, error) {
+	if !now.Before(t.Expires) {
+		return Principal{}, Errorf(EUnauthorized, "token expired; ask an admin for a new one")
+	}
+	a, err := n.db.Account(ctx, t.AccountID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.Disabled {
+		return Principal{}, Errorf(EUnauthorized, "unknown token")
+	}
 	if err != nil {
-		return "", err
+		return Principal{}, internal("authenticate", err)
 	}
-	if err := n.db.InsertToken(ctx, store.Token{Hash: hash, Role: string(RoleOperator), Label: label, Created: n.now()}); err != nil {
-		return "", internal("operator token", err)
-	}
-	n.audit(ctx, "system", "token.operator", label, nil)
-	return tok, nil
+	return Principal{Role: RoleOperator, AccountID: a.ID, Account: a.Name, Admin: a.Role == AccountAdmin,
+		TokenID: t.ID, Expires: t.Expires}, nil
 }
 
 func require(p Principal, roles ...Role) error {
@@ -255,7 +290,9 @@ func (c *tokenCache) generation() uint64 {
 }
 
 // put caches p for hash unless a forget ran since gen was read: the
-// database read it came from may predate that deletion.
+// database read it came from may predate that deletion. An operator
+// token is cached no later than its expiry, so that get never returns an
+// expired one.
 func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -275,7 +312,11 @@ func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now ti
 			clear(c.m)
 		}
 	}
-	c.m[hash] = cachedToken{p: p, expires: now.Add(tokenCacheTTL)}
+	until := now.Add(tokenCacheTTL)
+	if !p.Expires.IsZero() && p.Expires.Before(until) {
+		until = p.Expires
+	}
+	c.m[hash] = cachedToken{p: p, expires: until}
 }
 
 // forget evicts every cached token of the owner with role and id (a
@@ -283,11 +324,27 @@ func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now ti
 // deleted from the database, whatever the outcome was: evicting too much
 // only costs a read.
 func (c *tokenCache) forget(role Role, id string) {
+	c.evict(func(p Principal) bool {
+		return p.Role == role && (role == RoleScanner && p.ScannerID == id || role == RoleResident && p.SubjectID == id)
+	})
+}
+
+// forgetAccount evicts the cached token tokenID of an account, or all of
+// its tokens when tokenID is empty; as forget, after the database change.
+func (c *tokenCache) forgetAccount(accountID, tokenID string) {
+	c.evict(func(p Principal) bool {
+		return p.Role == RoleOperator && p.AccountID == accountID && (tokenID == "" || p.TokenID == tokenID)
+	})
+}
+
+// evict drops every cached principal that match selects, and makes puts
+// of database reads begun before it fail.
+func (c *tokenCache) evict(match func(Principal) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	for k, e := range c.m {
-		if e.p.Role == role && (role == RoleScanner && e.p.ScannerID == id || role == RoleResident && e.p.SubjectID == id) {
+		if match(e.p) {
 			delete(c.m, k)
 		}
 	}

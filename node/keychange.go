@@ -209,7 +209,7 @@ func (n *Node) hasPeers() bool {
 // federation connection, or when publishing fails, it refuses: the new key
 // (if committed) stays next and the active key keeps signing. Callers
 // hold keyMu.
-func (n *Node) publishNextKey(ctx context.Context, now time.Time) error {
+func (n *Node) publishNextKey(ctx context.Context, now time.Time, actor string) error {
 	pub, ok := n.federation().(keysetPublisher)
 	if !ok {
 		return Errorf(EConflict, "no next signing key was published ahead and this node is not connected to the "+
@@ -219,7 +219,7 @@ func (n *Node) publishNextKey(ctx context.Context, now time.Time) error {
 	if err := n.addSignKey(kc, trust.KeyNext, now); err != nil {
 		return err
 	}
-	kc.audit(n.auditEntry("operator", "key.next", kc.kr.next().row.KID, nil))
+	kc.audit(n.auditEntry(actor, "key.next", kc.kr.next().row.KID, nil))
 	if err := n.commitKeys(ctx, kc); err != nil {
 		return err
 	}

@@ -89,17 +89,17 @@ func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupR
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
-	target := hashJTI(home, jti)
-	n.audit(ctx, "operator", actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
+	target, actor := hashJTI(home, jti), p.Actor()
+	n.audit(ctx, actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
 	res, err := peers.ask(ctx, &req, []byte(raw))
 	if err != nil {
-		n.audit(ctx, "operator", actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
+		n.audit(ctx, actor, actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
 		if errors.Is(err, federation.ErrNoResponders) {
 			return LookupResult{}, Errorf(EUnavailable, "no node of %s is reachable; try again later", home)
 		}
 		return LookupResult{}, Errorf(EUnavailable, "%s did not answer; try again later", home)
 	}
-	return n.lookupAnswered(ctx, &req, target, res)
+	return n.lookupAnswered(ctx, actor, &req, target, res)
 }
 
 // lookupTarget resolves the code looked up: from its text, or from issuer
@@ -146,16 +146,16 @@ func (p *Peers) ask(ctx context.Context, req *trust.LookupRequest, raw []byte) (
 }
 
 // lookupAnswered records and returns a verified answer.
-func (n *Node) lookupAnswered(ctx context.Context, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
+func (n *Node) lookupAnswered(ctx context.Context, actor string, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
 	detail := map[string]any{"to": req.To, "case_id": req.CaseID}
 	if res.Refused != "" {
 		detail["outcome"], detail["reason"] = "refused", res.Refused
-		n.audit(ctx, "operator", actionLookupResult, target, detail)
+		n.audit(ctx, actor, actionLookupResult, target, detail)
 		return LookupResult{}, refusal(req.To, res.Refused)
 	}
 	if !res.Found {
 		detail["outcome"] = "not_found"
-		n.audit(ctx, "operator", actionLookupResult, target, detail)
+		n.audit(ctx, actor, actionLookupResult, target, detail)
 		return LookupResult{Found: false}, nil
 	}
 	now := n.now()
@@ -173,7 +173,7 @@ func (n *Node) lookupAnswered(ctx context.Context, req *trust.LookupRequest, tar
 		return LookupResult{}, internal("lookup", err)
 	}
 	detail["outcome"], detail["lookup"], detail["expires"] = "found", id, exp.Unix()
-	n.audit(ctx, "operator", actionLookupResult, target, detail)
+	n.audit(ctx, actor, actionLookupResult, target, detail)
 	exp = exp.UTC()
 	return LookupResult{Found: true, Name: res.Contact.Name, Phone: res.Contact.Phone, Expires: &exp}, nil
 }

@@ -143,13 +143,13 @@ func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
 		if n.keys.next() != nil || !n.hasPeers() {
 			return nil
 		}
-		return n.publishNextKey(ctx, now)
+		return n.publishNextKey(ctx, now, p.Actor())
 	}
 	return n.changeKeys(ctx, p, prepare, func(kc *keyChange) error {
 		if err := n.promote(kc); err != nil {
 			return err
 		}
-		kc.audit(n.auditEntry("operator", "key.rotate", kc.kr.active().row.KID, nil))
+		kc.audit(n.auditEntry(p.Actor(), "key.rotate", kc.kr.active().row.KID, nil))
 		return nil
 	})
 }
@@ -178,7 +178,7 @@ func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error
 				return err
 			}
 		}
-		kc.audit(n.auditEntry("operator", "key.compromise", kid, nil))
+		kc.audit(n.auditEntry(p.Actor(), "key.compromise", kid, nil))
 		return nil
 	})
 }
@@ -272,7 +272,7 @@ func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error
 	kc := n.beginKeys(now)
 	kc.insert(row)
 	kc.kr.roots = append(kc.kr.roots, rootKey{row: row, priv: priv})
-	kc.audit(n.auditEntry("operator", "key.root_next", row.KID, nil))
+	kc.audit(n.auditEntry(p.Actor(), "key.root_next", row.KID, nil))
 	if err := n.db.ChangeKeys(ctx, kc.w); err != nil {
 		return RootRotation{}, internal("rotate root", err)
 	}

@@ -38,7 +38,7 @@ func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) 
 	now := n.now()
 	err = n.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
 		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now},
-		n.auditEntry(string(p.Role), "scanner.add", id, map[string]any{"place": place}))
+		n.auditEntry(p.Actor(), "scanner.add", id, map[string]any{"place": place}))
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
@@ -58,7 +58,7 @@ func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error 
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	err := n.db.RemoveScanner(ctx, id, n.auditEntry(string(p.Role), "scanner.remove", id, nil))
+	err := n.db.RemoveScanner(ctx, id, n.auditEntry(p.Actor(), "scanner.remove", id, nil))
 	n.tokenCache().forget(RoleScanner, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such scanner")

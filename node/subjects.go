@@ -97,7 +97,7 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 	}
 	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
 	err = n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
-		n.auditEntry("operator", "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
+		n.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.
@@ -190,7 +190,7 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 	}
 	reason = strings.TrimSpace(reason)
 	rev, err := n.db.SetStatus(ctx, id, status, n.now(),
-		n.auditEntry("operator", "subject.status", id, map[string]any{"status": status, "reason": reason}))
+		n.auditEntry(p.Actor(), "subject.status", id, map[string]any{"status": status, "reason": reason}))
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -208,7 +208,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(string(p.Role), "subject.delete", id, nil))
+	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(p.Actor(), "subject.delete", id, nil))
 	n.tokenCache().forget(RoleResident, id)
 	n.qrs.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {

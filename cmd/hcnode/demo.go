@@ -121,7 +121,11 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 		id := c.Configs[i].Province
 		scanner := earlier.scannerToken(id)
 		if p, err := d.Node.Authenticate(ctx, scanner); err != nil || p.Role != node.RoleScanner {
-			sc, err := d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "demo scanner", "checkpoint")
+			admin, err := d.Node.Authenticate(ctx, c.Tokens[i])
+			if err != nil {
+				return info, c, err
+			}
+			sc, err := d.Node.AddScanner(ctx, admin, "demo scanner", "checkpoint")
 			if err != nil {
 				return info, c, err
 			}

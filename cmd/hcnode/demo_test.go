@@ -39,6 +39,9 @@ func TestDemoRestartWithDataReusesItsTokens(t *testing.T) {
 			if err != nil || got.Role != role {
 				t.Errorf("%s: reused %s token: %v %v", p.ID, role, got.Role, err)
 			}
+			if role == node.RoleOperator && (!got.Admin || got.Account != "admin") {
+				t.Errorf("%s: the demo's operator token is %q's, admin %v; want the admin account's", p.ID, got.Account, got.Admin)
+			}
 		}
 	}
 }

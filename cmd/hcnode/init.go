@@ -16,10 +16,10 @@ import (
 )
 
 func newInitCmd() *cobra.Command {
-	var province, name, dataDir, listen, federation, trustList, trustSum string
+	var province, name, dataDir, listen, federation, trustList, trustSum, admin string
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a new province node: KEK, keys, database, config file and an operator token",
+		Short: "Create a new province node: KEK, keys, database, config file and the first admin account",
 		Long: `init creates, in --data:
   kek.key      the key-encryption key (mode 0600; or set HCNODE_KEK instead)
   node.db      the database, with a new root key, encryption key, signing key
@@ -29,7 +29,9 @@ func newInitCmd() *cobra.Command {
                node.db: keep it out of long-lived backups (docs/privacy.md)
   hcnode.yaml  a config file to run the node with 'hcnode serve --config'
   root.pub.jwk the province root public key, for the federation operators
-and prints an operator token once. It refuses to touch an initialised node.
+and the first admin account (--admin, default "admin"), whose token it
+prints once: use it to create named accounts for the people who run the
+node ('hcnode account add'). It refuses to touch an initialised node.
 
 With --trust-list FILE --trust-list-sha256 HEX it pins the federation's
 first trust list: the file must have exactly that SHA-256 (obtained from
@@ -59,7 +61,7 @@ operators; it is copied to <data>/trustlist.json.`,
 			} else if ok {
 				return fmt.Errorf("%s already holds a node; refusing to re-initialise it", dataDir)
 			}
-			tok, err := daemon.Init(cmd.Context(), cfg)
+			tok, err := daemon.InitAdmin(cmd.Context(), cfg, admin)
 			if err != nil {
 				return err
 			}
@@ -76,7 +78,8 @@ operators; it is copied to <data>/trustlist.json.`,
 			fmt.Fprintf(out, "Initialised province %s in %s\n", province, abs)
 			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s (back it up; without it the keys are lost)\n", cfgPath, cfg.KEKPath())
 			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
-			fmt.Fprintf(out, "  operator token: %s\n  (shown once; stored only as a hash)\n", tok)
+			fmt.Fprintf(out, "  admin account:  %s\n", admin)
+			fmt.Fprintf(out, "  operator token: %s\n  (the admin's; shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
 			if pinned != nil {
 				fmt.Fprintf(out, "  trust list:     version %d of federation %s pinned (sha256 %s)\n", pinned.Version, pinned.Federation, pinned.SHA256())
 				if _, listed := pinned.Members[province]; !listed {
@@ -95,6 +98,7 @@ operators; it is copied to <data>/trustlist.json.`,
 	cmd.Flags().StringVar(&federation, "federation", "demo", "federation id")
 	cmd.Flags().StringVar(&trustList, "trust-list", "", "the federation's first trust list, to pin")
 	cmd.Flags().StringVar(&trustSum, "trust-list-sha256", "", "its SHA-256, from the operators (required with --trust-list)")
+	cmd.Flags().StringVar(&admin, "admin", daemon.DefaultAdmin, "name of the first admin account, whose token init prints")
 	_ = cmd.MarkFlagRequired("province")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd

@@ -155,6 +155,12 @@ func (s *Server) whoami(c echo.Context) error {
 	if p.SubjectID != "" {
 		out["subject_id"] = p.SubjectID
 	}
+	if p.Account != "" {
+		out["account"], out["account_role"] = p.Account, node.AccountOperator
+		if p.Admin {
+			out["account_role"] = node.AccountAdmin
+		}
+	}
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -95,6 +95,7 @@ func New(cfg Config) *Server {
 	s.privacyRoutes(v1)
 	s.lookupRoutes(v1)
 	s.pageRoutes(v1)
+	s.accountRoutes(v1)
 	return s
 }
 

@@ -44,7 +44,22 @@ type Config struct {
 	Privacy Privacy `yaml:"privacy"`
 	Limits  Limits  `yaml:"limits"`
 	Log     Log     `yaml:"log"`
+	Tokens  Tokens  `yaml:"tokens"`
 }
+
+// Tokens sets bearer-token lifetimes.
+type Tokens struct {
+	// OperatorLifetime is how long an operator account's token works,
+	// and the longest an admin may ask for; default 720h.
+	OperatorLifetime time.Duration `yaml:"operator_lifetime"`
+}
+
+// Operator token lifetime bounds (tokens.operator_lifetime).
+const (
+	MinOperatorLifetime     = time.Hour
+	MaxOperatorLifetime     = 8760 * time.Hour
+	DefaultOperatorLifetime = 720 * time.Hour
+)
 
 // Codes sets code validity.
 type Codes struct {
@@ -168,6 +183,7 @@ func Default(province string) Config {
 		Trust:      Trust{StaleLimit: 24 * time.Hour},
 		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20, ResidentRate: 1, ResidentBurst: 20},
 		Log:        Log{Level: "info", Format: "json"},
+		Tokens:     Tokens{OperatorLifetime: DefaultOperatorLifetime},
 	}
 	c.Privacy.NoticeVersion = "2026-11"
 	c.Privacy.Purpose = "epidemic-prevention"
@@ -335,6 +351,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
 		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
+	}
+	if c.Tokens.OperatorLifetime < MinOperatorLifetime || c.Tokens.OperatorLifetime > MaxOperatorLifetime {
+		bad("tokens.operator_lifetime", "%v must be within [%v, %v]", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

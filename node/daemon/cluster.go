@@ -120,9 +120,11 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		if p, err := d.Node.Authenticate(ctx, c.Tokens[i]); err == nil && p.Role == node.RoleOperator {
 			continue
 		}
-		if c.Tokens[i], err = d.Node.CreateOperatorToken(ctx, "cluster"); err != nil {
+		tok, err := d.Node.BootstrapAdmin(ctx, DefaultAdmin, "cluster")
+		if err != nil {
 			return nil, err
 		}
+		c.Tokens[i] = tok.Token
 	}
 	if err := c.PublishTrustList(ctx, c.TrustList); err != nil {
 		return nil, err

@@ -40,8 +40,9 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 	if err != nil {
 		return nil, err
 	}
+	var tok string
 	if !ok {
-		if _, err := Init(ctx, cfg); err != nil {
+		if tok, err = Init(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("init %s: %w", p.ID, err)
 		}
 	}
@@ -58,9 +59,12 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 		c.Configs, c.cc.Provinces = c.Configs[:len(c.Configs)-1], c.cc.Provinces[:len(c.cc.Provinces)-1]
 		return nil, err
 	}
-	tok, err := d.Node.CreateOperatorToken(ctx, "cluster")
-	if err != nil {
-		return nil, errors.Join(err, d.Close())
+	if tok == "" {
+		minted, err := d.Node.BootstrapAdmin(ctx, DefaultAdmin, "cluster")
+		if err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		tok = minted.Token
 	}
 	c.Nodes = append(c.Nodes, d)
 	c.Tokens = append(c.Tokens, tok)

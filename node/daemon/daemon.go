@@ -27,12 +27,24 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
+// DefaultAdmin is the name of the first admin account Init makes.
+const DefaultAdmin = "admin"
+
 // Init prepares a new province's data directory: a KEK file (unless
-// $HCNODE_KEK is set), the database with fresh keys, and a first operator
-// token, which it returns (shown once, stored hashed).
+// $HCNODE_KEK is set), the database with fresh keys, and the first admin
+// account, named DefaultAdmin, with a token, which it returns (shown
+// once, stored hashed).
 func Init(ctx context.Context, cfg config.Config) (operatorToken string, err error) {
+	return InitAdmin(ctx, cfg, DefaultAdmin)
+}
+
+// InitAdmin is Init with the first admin account named admin.
+func InitAdmin(ctx context.Context, cfg config.Config, admin string) (operatorToken string, err error) {
 	if err := cfg.Validate(); err != nil {
 		return "", err
+	}
+	if err := node.CheckAccountName(admin); err != nil {
+		return "", fmt.Errorf("admin account: %w", err)
 	}
 	lock, err := datadir.Acquire(cfg.DataDir, "init")
 	if err != nil {
@@ -71,7 +83,8 @@ func Init(ctx context.Context, cfg config.Config) (operatorToken string, err err
 	if err := os.WriteFile(RootJWKPath(cfg), append(root, '\n'), 0o644); err != nil {
 		return "", err
 	}
-	return n.CreateOperatorToken(ctx, "init")
+	tok, err := n.BootstrapAdmin(ctx, admin, "init")
+	return tok.Token, err
 }
 
 // RootJWKPath is where Init writes the province root public key, for the

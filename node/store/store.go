@@ -76,9 +76,12 @@ type Consent struct {
 // Token is a bearer token, stored only as its SHA-256 hash.
 type Token struct {
 	Hash      []byte
-	Role      string // operator|scanner|resident
-	SubjectID string // resident tokens
-	ScannerID string // scanner tokens
+	Role      string    // operator|scanner|resident
+	SubjectID string    // resident tokens
+	ScannerID string    // scanner tokens
+	AccountID string    // operator tokens: whose token it is
+	ID        string    // operator tokens: what lists show and revocation names
+	Expires   time.Time // operator tokens: refused from then on
 	Label     string
 	Created   time.Time
 }
@@ -136,7 +139,7 @@ type Revocation struct {
 type AuditEntry struct {
 	Seq    uint64
 	Time   time.Time
-	Actor  string // "operator", "scanner:<id>", "resident", "system", "peer:<province>"
+	Actor  string // "admin:<account>", "operator:<account>", "scanner:<id>", "resident", "system", "peer:<province>"
 	Action string // "enrol", "status", "issue", "verify", "delete", "key.rotate", ...
 	Target string
 	Detail string // JSON, no personal data

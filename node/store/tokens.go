@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // roles are the roles a token may carry.
@@ -25,13 +26,23 @@ func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 	case len(t.Hash) == 0 || !roles[t.Role]:
 		return fmt.Errorf("token: missing hash or unknown role: %w", ErrInvalid)
 	case (t.Role == "resident") != (t.SubjectID != ""),
-		(t.Role == "scanner") != (t.ScannerID != ""):
+		(t.Role == "scanner") != (t.ScannerID != ""),
+		(t.Role == "operator") != (t.AccountID != ""):
 		return fmt.Errorf("token: owner does not match role: %w", ErrInvalid)
+	case t.Role == "operator" && (t.ID == "" || t.Expires.IsZero()),
+		t.Role != "operator" && (t.ID != "" || !t.Expires.IsZero()):
+		return fmt.Errorf("token: an operator token, and only one, has an id and an expiry: %w", ErrInvalid)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, role, subject_id, scanner_id, label, created)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.Role, nullable(t.SubjectID), nullable(t.ScannerID), t.Label, nanos(t.Created))
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, role, subject_id, scanner_id, account_id, id, expires, label, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.Role, nullable(t.SubjectID), nullable(t.ScannerID), nullable(t.AccountID), nullable(t.ID),
+		nullableTime(t.Expires), t.Label, nanos(t.Created))
 	return err
+}
+
+// nullableTime stores the zero time as NULL.
+func nullableTime(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: nanos(t), Valid: !t.IsZero()}
 }
 
 // bindToken fills t's empty role and owner from owner, and reports whether
@@ -50,18 +61,30 @@ func bindToken(t, owner Token) (Token, bool) {
 	return t, t.Role == owner.Role && t.SubjectID == owner.SubjectID && t.ScannerID == owner.ScannerID
 }
 
+// tokenColumns are read by scanToken, in its order.
+const tokenColumns = `hash, role, subject_id, scanner_id, account_id, id, expires, label, created`
+
 // Token finds a token by hash; ErrNotFound if unknown (or revoked with its
-// subject or scanner).
+// subject, scanner or account). An operator token is returned even when
+// expired: the caller compares Expires with its own clock.
 func (db *DB) Token(ctx context.Context, hash []byte) (Token, error) {
-	var t Token
-	var subject, scanner sql.NullString
-	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT hash, role, subject_id, scanner_id, label, created
-		FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.Hash, &t.Role, &subject, &scanner, &t.Label, &created)
+	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return Token{}, wrap("token", err)
 	}
-	t.SubjectID, t.ScannerID, t.Created = subject.String, scanner.String, fromNanos(created)
 	return t, nil
+}
+
+func scanToken(r rowScanner) (Token, error) {
+	var t Token
+	var subject, scanner, account, id sql.NullString
+	var expires sql.NullInt64
+	var created int64
+	err := r.Scan(&t.Hash, &t.Role, &subject, &scanner, &account, &id, &expires, &t.Label, &created)
+	t.SubjectID, t.ScannerID, t.AccountID, t.ID = subject.String, scanner.String, account.String, id.String
+	t.Created = fromNanos(created)
+	if expires.Valid {
+		t.Expires = fromNanos(expires.Int64)
+	}
+	return t, err
 }

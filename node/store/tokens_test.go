@@ -10,7 +10,11 @@ func TestTokenRoundTripAndRoleChecks(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db, _ := openTestDB(t)
-	op := Token{Hash: []byte("operator-hash"), Role: "operator", Label: "ops desk", Created: t0}
+	if err := db.CreateAccount(ctx, Account{ID: "ac_1", Name: "li.na", Role: "operator", Created: t0}, Token{}); err != nil {
+		t.Fatal(err)
+	}
+	op := Token{Hash: []byte("operator-hash"), Role: "operator", AccountID: "ac_1", ID: "tk_1", Expires: t0.Add(time.Hour),
+		Label: "ops desk", Created: t0}
 	if err := db.InsertToken(ctx, op); err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +36,12 @@ func TestTokenRoundTripAndRoleChecks(t *testing.T) {
 		"scanner without scanner":   {Token{Hash: []byte("h4"), Role: "scanner"}, ErrInvalid},
 		"resident of nobody":        {Token{Hash: []byte("h5"), Role: "resident", SubjectID: "nobody"}, ErrNotFound},
 		"missing hash":              {Token{Role: "operator"}, ErrInvalid},
+		"operator of no account":    {Token{Hash: []byte("h6"), Role: "operator", ID: "tk_6", Expires: t0}, ErrInvalid},
+		"operator without expiry":   {Token{Hash: []byte("h7"), Role: "operator", AccountID: "ac_1", ID: "tk_7"}, ErrInvalid},
+		"operator without id":       {Token{Hash: []byte("h8"), Role: "operator", AccountID: "ac_1", Expires: t0}, ErrInvalid},
+		"operator of an unknown account": {Token{Hash: []byte("h9"), Role: "operator", AccountID: "ac_x", ID: "tk_9",
+			Expires: t0}, ErrNotFound},
+		"scanner with an expiry": {Token{Hash: []byte("h10"), Role: "scanner", ScannerID: "sc", Expires: t0}, ErrInvalid},
 	} {
 		t.Run(name, func(t *testing.T) { wantErr(t, db.InsertToken(ctx, tc.tok), tc.want) })
 	}
