@@ -12,6 +12,7 @@ import (
 
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -76,7 +77,11 @@ operators; it is copied to <data>/trustlist.json.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Initialised province %s in %s\n", province, abs)
-			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s (back it up; without it the keys are lost)\n", cfgPath, cfg.KEKPath())
+			kek := cfg.KEKPath() + " (back it up; without it the keys are lost)"
+			if os.Getenv(seal.EnvKEK) != "" {
+				kek = "from $" + seal.EnvKEK + " (no file written; keep it where it came from: without it the keys are lost)"
+			}
+			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s\n", cfgPath, kek)
 			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
 			fmt.Fprintf(out, "  admin account:  %s\n", admin)
 			fmt.Fprintf(out, "  operator token: %s\n  (the admin's; shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
