@@ -144,15 +144,44 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time, a
 
 // setStatus is SetStatus inside the caller's transaction.
 func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time) (*Revocation, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`,
-		status, nanos(now), id)
-	if err != nil {
+	if _, err := updateStatus(ctx, tx, id, status, now, false); err != nil {
 		return nil, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return nil, notFound("subject", err)
-	}
 	return revokeLive(ctx, tx, id, now)
+}
+
+// updateStatus sets subject id's status, starting now, and reports whether
+// it changed. With onlyIfChanged, a subject that already has status is
+// left as it is (its status_since too) and false is returned; without,
+// the row is always written and true returned. An unknown subject is
+// ErrNotFound. SetStatus and SetStatusBatch both change a status through
+// here.
+func updateStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time, onlyIfChanged bool) (bool, error) {
+	q := `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`
+	args := []any{status, nanos(now), id}
+	if onlyIfChanged {
+		q += ` AND status <> ?`
+		args = append(args, status)
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return true, nil
+	}
+	if !onlyIfChanged {
+		return false, notFound("subject", nil)
+	}
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
+		return false, notFound("subject", err)
+	}
+	return false, nil
 }
 
 // DeleteSubject shreds the subject's data key in the key store first, then
@@ -213,16 +242,19 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 // revokeLive marks the subject's unexpired, unrevoked codes revoked and
 // appends them to the outbox as one revocation; nil if there were none.
 func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) (*Revocation, error) {
-	entries, err := queryAll(ctx, tx, "revoke", scanRevocationEntry, `UPDATE codes SET revoked = 1
-		WHERE subject_id = ? AND revoked = 0 AND expires > ?
-		RETURNING jti, expires`, subjectID, nanos(now))
-	if err != nil {
+	entries, err := revokeLiveEntries(ctx, tx, subjectID, now)
+	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	if len(entries) == 0 {
-		return nil, nil
-	}
 	return appendRevocation(ctx, tx, entries, now)
+}
+
+// revokeLiveEntries marks the subject's unexpired, unrevoked codes revoked
+// and returns them, for the caller to append to the outbox.
+func revokeLiveEntries(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) ([]RevocationEntry, error) {
+	return queryAll(ctx, tx, "revoke", scanRevocationEntry, `UPDATE codes SET revoked = 1
+		WHERE subject_id = ? AND revoked = 0 AND expires > ?
+		RETURNING jti, expires`, subjectID, nanos(now))
 }
 
 // notFound turns a missing row (sql.ErrNoRows or nil from a zero

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// MaxStatusBatch bounds how many status changes SetStatusBatch commits in
+// one transaction: the write lock is held for the whole batch, so issuance
+// waits at most one batch.
+const MaxStatusBatch = 2000
+
+// StatusChange is one subject's new status in a SetStatusBatch.
+type StatusChange struct {
+	SubjectID string
+	Status    string
+	// Audit is appended to the audit chain, in the batch's transaction,
+	// if and only if the change is applied.
+	Audit AuditEntry
+}
+
+// StatusOutcome is what SetStatusBatch did with one StatusChange.
+type StatusOutcome int
+
+// Outcomes of a StatusChange.
+const (
+	StatusApplied   StatusOutcome = iota + 1 // the status changed; live codes revoked
+	StatusUnchanged                          // the subject already had it: nothing written, nothing revoked
+	StatusNoSubject                          // no such subject (or deleted)
+)
+
+// SetStatusBatch applies changes in one transaction, each as SetStatus
+// would, with two differences that make a batch idempotent: a subject
+// that already has the status is left alone (StatusUnchanged: no write, no
+// revocation, no audit entry), and an unknown subject is reported as
+// StatusNoSubject rather than failing the batch. The codes revoked by all
+// applied changes are appended to the outbox together, in as few
+// statements as the entry limit allows, and returned (nil if none).
+//
+// The outcomes are in the order of changes. Either the whole batch
+// commits or none of it does: an error means nothing was changed. It
+// returns ErrInvalid for an unknown status, a zero time, a bad audit entry
+// or more than MaxStatusBatch changes.
+func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now time.Time) ([]StatusOutcome, *Revocation, error) {
+	const op = "set status batch"
+	if now.IsZero() || len(changes) > MaxStatusBatch {
+		return nil, nil, invalid(op, "zero time or batch too large")
+	}
+	for _, c := range changes {
+		if !statuses[c.Status] || c.SubjectID == "" {
+			return nil, nil, invalid(op, "unknown status or empty subject id")
+		}
+		if err := checkAudit([]AuditEntry{c.Audit}); err != nil {
+			return nil, nil, err
+		}
+	}
+	outcomes := make([]StatusOutcome, len(changes))
+	var rev *Revocation
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		var entries []RevocationEntry
+		var audit []AuditEntry
+		for i, c := range changes {
+			changed, err := updateStatus(ctx, tx, c.SubjectID, c.Status, now, true)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				outcomes[i] = StatusNoSubject
+				continue
+			case err != nil:
+				return err
+			case !changed:
+				outcomes[i] = StatusUnchanged
+				continue
+			}
+			outcomes[i] = StatusApplied
+			live, err := revokeLiveEntries(ctx, tx, c.SubjectID, now)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, live...)
+			audit = append(audit, c.Audit)
+		}
+		if len(entries) > 0 {
+			var err error
+			if rev, err = appendRevocation(ctx, tx, entries, now); err != nil {
+				return err
+			}
+		}
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, audit)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return outcomes, rev, nil
+}
