@@ -39,6 +39,8 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"keys.publish_ahead":      "province: \"440000\"\ndata_dir: d\nkeys:\n  rotation: 2h\n  publish_ahead: 3h\n",
 		"privacy.collect":         "province: \"440000\"\ndata_dir: d\nprivacy:\n  collect: [name, birthday]\n",
 		"limits.body_bytes":       "province: \"440000\"\ndata_dir: d\nlimits:\n  body_bytes: 10\n",
+		"limits.bulk_bytes":       "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_bytes: 10\n",
+		"limits.bulk_line_bytes":  "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_line_bytes: 100000\n",
 		"trust.list_sha256":       "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: t.json\n",
 		"listen":                  "province: \"440000\"\ndata_dir: d\nlisten: nonsense\n",
 		"federation":              "province: \"440000\"\ndata_dir: d\nfederation: \"Bad Fed\"\n",
