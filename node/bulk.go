@@ -55,6 +55,7 @@ type BulkSummary struct {
 	Applied   int    `json:"applied"`
 	Unchanged int    `json:"unchanged"`
 	Refused   int    `json:"refused"`
+	LastLine  int    `json:"last_line"`           // every line up to this one is committed or refused
 	Revoked   int    `json:"revoked"`             // codes revoked
 	FirstSeq  uint64 `json:"first_seq,omitempty"` // outbox seqs of those revocations
 	LastSeq   uint64 `json:"last_seq,omitempty"`
@@ -174,6 +175,7 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 		}
 		b.n.metrics.BulkLines.WithLabelValues(r.Result).Inc()
 	}
+	b.Summary.LastLine = out[len(out)-1].Line
 	b.n.metrics.StatusChanges.Add(float64(applied))
 	b.pending, b.changes, b.at = nil, b.changes[:0], b.at[:0]
 	return out, nil
