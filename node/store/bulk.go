@@ -59,10 +59,11 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 	outcomes := make([]StatusOutcome, len(changes))
 	var rev *Revocation
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		p := newPrepTx(ctx, tx)
 		var entries []RevocationEntry
 		var audit []AuditEntry
 		for i, c := range changes {
-			changed, err := updateStatus(ctx, tx, c.SubjectID, c.Status, now, true)
+			changed, err := updateStatus(p, c.SubjectID, c.Status, now, true)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				outcomes[i] = StatusNoSubject
@@ -74,7 +75,7 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 				continue
 			}
 			outcomes[i] = StatusApplied
-			live, err := revokeLiveEntries(ctx, tx, c.SubjectID, now)
+			live, err := revokeLiveEntries(p, c.SubjectID, now)
 			if err != nil {
 				return err
 			}
@@ -87,10 +88,59 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 				return err
 			}
 		}
-		return appendAudit(sqlTx{ctx: ctx, tx: tx}, audit)
+		return appendAudit(p, audit)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return outcomes, rev, nil
+}
+
+// prepTx runs statements in one transaction, each prepared once and kept
+// until the transaction ends: a batch of many lines parses its SQL once.
+// It serves appendAudit as a txStmts.
+type prepTx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func newPrepTx(ctx context.Context, tx *sql.Tx) *prepTx {
+	return &prepTx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
+}
+
+func (p *prepTx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := p.tx.PrepareContext(p.ctx, query) // closed when the transaction ends
+	if err != nil {
+		return nil, err
+	}
+	p.stmts[query] = st
+	return st, nil
+}
+
+func (p *prepTx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(p.ctx, args...)
+}
+
+func (p *prepTx) queryRow(query string, args ...any) (*sql.Row, error) {
+	st, err := p.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(p.ctx, args...), nil
+}
+
+// stmtQuerier lets queryAll run a prepared statement; its query argument
+// is ignored.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.st.QueryContext(ctx, args...)
 }

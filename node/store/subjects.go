@@ -144,7 +144,8 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time, a
 
 // setStatus is SetStatus inside the caller's transaction.
 func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time) (*Revocation, error) {
-	if _, err := updateStatus(ctx, tx, id, status, now, false); err != nil {
+	p := newPrepTx(ctx, tx)
+	if _, err := updateStatus(p, id, status, now, false); err != nil {
 		return nil, err
 	}
 	return revokeLive(ctx, tx, id, now)
@@ -156,14 +157,14 @@ func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time
 // the row is always written and true returned. An unknown subject is
 // ErrNotFound. SetStatus and SetStatusBatch both change a status through
 // here.
-func updateStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time, onlyIfChanged bool) (bool, error) {
+func updateStatus(p *prepTx, id, status string, now time.Time, onlyIfChanged bool) (bool, error) {
 	q := `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`
 	args := []any{status, nanos(now), id}
 	if onlyIfChanged {
 		q += ` AND status <> ?`
 		args = append(args, status)
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	res, err := p.exec(q, args...)
 	if err != nil {
 		return false, err
 	}
@@ -177,8 +178,12 @@ func updateStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.T
 	if !onlyIfChanged {
 		return false, notFound("subject", nil)
 	}
+	row, err := p.queryRow(`SELECT 1 FROM subjects WHERE id = ?`, id)
+	if err != nil {
+		return false, err
+	}
 	var one int
-	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
+	if err := row.Scan(&one); err != nil {
 		return false, notFound("subject", err)
 	}
 	return false, nil
@@ -242,7 +247,7 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 // revokeLive marks the subject's unexpired, unrevoked codes revoked and
 // appends them to the outbox as one revocation; nil if there were none.
 func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) (*Revocation, error) {
-	entries, err := revokeLiveEntries(ctx, tx, subjectID, now)
+	entries, err := revokeLiveEntries(newPrepTx(ctx, tx), subjectID, now)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
@@ -251,10 +256,14 @@ func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time
 
 // revokeLiveEntries marks the subject's unexpired, unrevoked codes revoked
 // and returns them, for the caller to append to the outbox.
-func revokeLiveEntries(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) ([]RevocationEntry, error) {
-	return queryAll(ctx, tx, "revoke", scanRevocationEntry, `UPDATE codes SET revoked = 1
+func revokeLiveEntries(p *prepTx, subjectID string, now time.Time) ([]RevocationEntry, error) {
+	st, err := p.stmt(`UPDATE codes SET revoked = 1
 		WHERE subject_id = ? AND revoked = 0 AND expires > ?
-		RETURNING jti, expires`, subjectID, nanos(now))
+		RETURNING jti, expires`)
+	if err != nil {
+		return nil, err
+	}
+	return queryAll(p.ctx, stmtQuerier{st}, "revoke", scanRevocationEntry, "", subjectID, nanos(now))
 }
 
 // notFound turns a missing row (sql.ErrNoRows or nil from a zero
