@@ -3,7 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
+	"maps"
 	"time"
 )
 
@@ -62,25 +63,17 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 		p := newPrepTx(ctx, tx)
 		var entries []RevocationEntry
 		var audit []AuditEntry
-		for i, c := range changes {
-			changed, err := updateStatus(p, c.SubjectID, c.Status, now, true)
-			switch {
-			case errors.Is(err, ErrNotFound):
-				outcomes[i] = StatusNoSubject
-				continue
-			case err != nil:
-				return err
-			case !changed:
-				outcomes[i] = StatusUnchanged
-				continue
-			}
-			outcomes[i] = StatusApplied
-			live, err := revokeLiveEntries(p, c.SubjectID, now)
+		for _, run := range distinctRuns(changes) {
+			live, err := setStatusRun(p, changes, run, outcomes, now)
 			if err != nil {
 				return err
 			}
 			entries = append(entries, live...)
-			audit = append(audit, c.Audit)
+			for _, i := range run {
+				if outcomes[i] == StatusApplied {
+					audit = append(audit, changes[i].Audit)
+				}
+			}
 		}
 		if len(entries) > 0 {
 			var err error
@@ -94,6 +87,100 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 		return nil, nil, err
 	}
 	return outcomes, rev, nil
+}
+
+// setStatusRun applies changes[i] for i in run, whose subjects are
+// distinct, recording each outcome, and returns the codes it revoked.
+func setStatusRun(p *prepTx, changes []StatusChange, run []int, outcomes []StatusOutcome, now time.Time) ([]RevocationEntry, error) {
+	byStatus := map[string][]string{}
+	for _, i := range run {
+		byStatus[changes[i].Status] = append(byStatus[changes[i].Status], changes[i].SubjectID)
+	}
+	applied := map[string]bool{}
+	for status, ids := range byStatus {
+		changed, err := updateStatuses(p, ids, status, now, true)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(applied, changed)
+	}
+	var appliedIDs, rest []string
+	for _, i := range run {
+		if id := changes[i].SubjectID; applied[id] {
+			appliedIDs = append(appliedIDs, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	exists := map[string]bool{}
+	if len(rest) > 0 {
+		var err error
+		if exists, err = idSet(p, `SELECT id FROM subjects WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(rest)); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range run {
+		switch id := changes[i].SubjectID; {
+		case applied[id]:
+			outcomes[i] = StatusApplied
+		case exists[id]:
+			outcomes[i] = StatusUnchanged
+		default:
+			outcomes[i] = StatusNoSubject
+		}
+	}
+	if len(appliedIDs) == 0 {
+		return nil, nil
+	}
+	return revokeLiveEntries(p, appliedIDs, now)
+}
+
+// distinctRuns splits the indices of changes, in order, into consecutive
+// runs in which no subject appears twice, so that each run can be applied
+// set-wise and a later line for a subject still follows an earlier one.
+func distinctRuns(changes []StatusChange) [][]int {
+	var runs [][]int
+	var run []int
+	seen := map[string]bool{}
+	for i, c := range changes {
+		if seen[c.SubjectID] {
+			runs, run, seen = append(runs, run), nil, map[string]bool{}
+		}
+		seen[c.SubjectID] = true
+		run = append(run, i)
+	}
+	if len(run) > 0 {
+		runs = append(runs, run)
+	}
+	return runs
+}
+
+// jsonIDs encodes ids as a JSON array, for json_each.
+func jsonIDs(ids []string) string {
+	b, _ := json.Marshal(ids) // strings always encode
+	return string(b)
+}
+
+// idSet runs a query returning one text column and collects its values.
+func idSet(p *prepTx, query string, args ...any) (map[string]bool, error) {
+	st, err := p.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(p.ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	set := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		set[id] = true
+	}
+	return set, rows.Err()
 }
 
 // prepTx runs statements in one transaction, each prepared once and kept

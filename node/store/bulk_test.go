@@ -103,3 +103,35 @@ func TestSetStatusBatchRevocationsSplitIntoStatementsAndRefuseBadInput(t *testin
 		t.Errorf("a refused batch changed %d subjects", n)
 	}
 }
+
+func TestSetStatusBatchAppliesRepeatedSubjectLinesInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	insertCode(t, db, testCode("c1", "s1"))
+	batch := []StatusChange{bulkChange("s1", "yellow"), bulkChange("s2", "green"), bulkChange("s1", "red"),
+		bulkChange("s1", "red"), bulkChange("s2", "red")}
+	out, rev, err := db.SetStatusBatch(ctx, batch, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []StatusOutcome{StatusApplied, StatusUnchanged, StatusApplied, StatusUnchanged, StatusApplied}
+	for i := range want {
+		if out[i] != want[i] {
+			t.Errorf("outcome %d = %v, want %v", i, out[i], want[i])
+		}
+	}
+	for id, status := range map[string]string{"s1": "red", "s2": "red"} {
+		if s, err := db.Subject(ctx, id); err != nil || s.Status != status {
+			t.Errorf("%s: %q, %v; want %s (the last line wins)", id, s.Status, err, status)
+		}
+	}
+	if rev == nil || len(rev.Entries) != 1 || rev.Entries[0].JTI != "c1" {
+		t.Errorf("revocation = %+v, want c1 once", rev)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'subject.status'`); n != 3 {
+		t.Errorf("%d audit entries, want 3 (one per applied line)", n)
+	}
+}
