@@ -54,7 +54,9 @@ func BenchmarkHTTPBulkStatus(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sum struct{ Summary *struct{ Applied, Revoked int } }
+	var sum struct {
+		Summary *struct{ Applied, Revoked int }
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if err := json.Unmarshal(sc.Bytes(), &sum); err != nil {
