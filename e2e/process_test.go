@@ -76,6 +76,10 @@ func TestProvincesAsSeparateProcesses(t *testing.T) {
 		})
 	}
 
+	t.Run("a bulk stream killed mid-batch keeps exactly its acknowledged lines", func(t *testing.T) {
+		bulkKilledMidStream(t, fed)
+	})
+
 	t.Run("nats-server refused nothing a node did", func(t *testing.T) {
 		// Every node publishes its keyset, grants, heartbeats, revocations
 		// and snapshots, watches and consumes, and answers snapshot

@@ -26,6 +26,7 @@ type Metrics struct {
 	AuditFailures  prometheus.Counter
 	AuditLost      prometheus.Counter
 	OutboxPoisoned prometheus.Gauge
+	BulkLines      *prometheus.CounterVec // lines of POST /v1/statuses, by result
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -76,5 +77,8 @@ func NewMetrics() *Metrics {
 	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
 		Help: "Revocation statements set aside because they can never be published; peers get their codes from snapshots."})
 	f(m.OutboxPoisoned)
+	m.BulkLines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_bulk_lines_total",
+		Help: "Lines of bulk status changes, by result (applied, unchanged, refused); counted once committed."}, []string{"result"})
+	f(m.BulkLines)
 	return m
 }

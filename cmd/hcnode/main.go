@@ -87,7 +87,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
 		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newEnrolCmd(), newNoticeCmd(), newStatusCmd(), newSubjectCmd(), newAppealsCmd(), newLookupCmd(), newLookupsCmd(),
-		newAccountCmd())
+		newAccountCmd(), newStatusesCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -67,7 +67,8 @@ func New(cfg Config) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
-	e.Use(middleware.BodyLimit(strconv.FormatInt(limit, 10)))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.FormatInt(limit, 10),
+		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath }})) // limits.bulk_bytes instead
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -81,6 +82,7 @@ func New(cfg Config) *Server {
 	v1 := e.Group("/v1", noStore, s.auth)
 	v1.POST("/subjects", s.enrol)
 	v1.PUT("/subjects/:id/status", s.setStatus)
+	v1.POST("/statuses", s.setStatuses)
 	v1.POST("/subjects/:id/codes", s.issue)
 	v1.DELETE("/subjects/:id", s.deleteSubject)
 	v1.GET("/codes/:jti/qr.png", s.qr)

@@ -155,6 +155,10 @@ type Limits struct {
 	// route their token reaches (codes, QR images, appeals, history).
 	ResidentRate  float64 `yaml:"resident_rate"`
 	ResidentBurst int     `yaml:"resident_burst"` // burst above the rate
+	// BulkBytes bounds one POST /v1/statuses body, which body_bytes does
+	// not bound; BulkLineBytes bounds each of its lines.
+	BulkBytes     int64 `yaml:"bulk_bytes"`
+	BulkLineBytes int   `yaml:"bulk_line_bytes"`
 }
 
 // TLS names the node's HTTPS certificate and key (PEM files). Both are
@@ -185,6 +189,7 @@ func Default(province string) Config {
 		Log:        Log{Level: "info", Format: "json"},
 		Tokens:     Tokens{OperatorLifetime: DefaultOperatorLifetime},
 	}
+	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
 	c.Privacy.NoticeVersion = "2026-11"
 	c.Privacy.Purpose = "epidemic-prevention"
 	c.Privacy.Collect = []string{"name", "id_number"}
@@ -345,6 +350,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
 		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)
+	}
+	if c.Limits.BulkBytes < 1024 || c.Limits.BulkBytes > 16<<30 {
+		bad("limits.bulk_bytes", "%d must be within [1024, 17179869184]", c.Limits.BulkBytes)
+	}
+	if c.Limits.BulkLineBytes < 256 || c.Limits.BulkLineBytes > 64<<10 {
+		bad("limits.bulk_line_bytes", "%d must be within [256, 65536]", c.Limits.BulkLineBytes)
 	}
 	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
 		bad("limits.scanner_rate", "rate and burst must be positive")

@@ -144,15 +144,27 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time, a
 
 // setStatus is SetStatus inside the caller's transaction.
 func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time) (*Revocation, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE subjects SET status = ?, status_since = ? WHERE id = ?`,
-		status, nanos(now), id)
+	changed, err := updateStatuses(newPrepTx(ctx, tx), []string{id}, status, now, false)
 	if err != nil {
 		return nil, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return nil, notFound("subject", err)
+	if !changed[id] {
+		return nil, notFound("subject", nil)
 	}
 	return revokeLive(ctx, tx, id, now)
+}
+
+// updateStatuses sets the status of the subjects ids (each named once),
+// starting now, and returns the ids whose row it wrote; unknown ids are
+// not among them. With onlyIfChanged, a subject that already has status
+// is left as it is (its status_since too). SetStatus and SetStatusBatch
+// both change statuses through here, one statement for all ids.
+func updateStatuses(p *prepTx, ids []string, status string, now time.Time, onlyIfChanged bool) (map[string]bool, error) {
+	q := `UPDATE subjects SET status = ?1, status_since = ?2 WHERE id IN (SELECT value FROM json_each(?3))`
+	if onlyIfChanged {
+		q += ` AND status <> ?1`
+	}
+	return idSet(p, q+` RETURNING id`, status, nanos(now), jsonIDs(ids))
 }
 
 // DeleteSubject shreds the subject's data key in the key store first, then
@@ -213,16 +225,23 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 // revokeLive marks the subject's unexpired, unrevoked codes revoked and
 // appends them to the outbox as one revocation; nil if there were none.
 func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) (*Revocation, error) {
-	entries, err := queryAll(ctx, tx, "revoke", scanRevocationEntry, `UPDATE codes SET revoked = 1
-		WHERE subject_id = ? AND revoked = 0 AND expires > ?
-		RETURNING jti, expires`, subjectID, nanos(now))
+	entries, err := revokeLiveEntries(newPrepTx(ctx, tx), []string{subjectID}, now)
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	return appendRevocation(ctx, tx, entries, now)
+}
+
+// revokeLiveEntries marks the unexpired, unrevoked codes of the subjects
+// ids revoked and returns them, for the caller to append to the outbox.
+func revokeLiveEntries(p *prepTx, ids []string, now time.Time) ([]RevocationEntry, error) {
+	st, err := p.stmt(`UPDATE codes SET revoked = 1
+		WHERE subject_id IN (SELECT value FROM json_each(?)) AND revoked = 0 AND expires > ?
+		RETURNING jti, expires`)
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	return appendRevocation(ctx, tx, entries, now)
+	return queryAll(p.ctx, stmtQuerier{st}, "revoke", scanRevocationEntry, "", jsonIDs(ids), nanos(now))
 }
 
 // notFound turns a missing row (sql.ErrNoRows or nil from a zero

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
+)
+
+// runCLI runs hcnode with args and returns stdout, stderr and the error.
+func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRoot(&out, &errOut)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gd")
+	out, _, err := runCLI(t, "", "init", "--province", "440000", "--name", "Guangdong", "--data", dir, "--listen", "127.0.0.1:0")
+	m := initToken.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "hcnode.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Listener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	t.Setenv("HCNODE_URL", d.URL)
+	t.Setenv("HCNODE_TOKEN", m[1])
+
+	var ids []string
+	for i := range 3 {
+		out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", i), "--accept-notice", "2026-11")
+		var e struct{ ID string }
+		if err != nil || json.Unmarshal([]byte(out), &e) != nil {
+			t.Fatalf("enrol: %v %s", err, out)
+		}
+		ids = append(ids, e.ID)
+	}
+	bad := `{"subject":"s_nobody","status":"red","ref":"b1"}`
+	input := fmt.Sprintf(`{"subject":%q,"status":"yellow","ref":"a"}`+"\n"+bad+"\n"+
+		`{"subject":%q,"status":"red"}`+"\n"+`not json`+"\n"+`{"subject":%q,"status":"green"}`+"\n", ids[0], ids[1], ids[2])
+	retry := filepath.Join(t.TempDir(), "retry.ndjson")
+	stdout, stderr, err := runCLI(t, input, "statuses", "-", "--retry", retry)
+	if err != nil {
+		t.Fatalf("statuses: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "done: 5 lines: 2 applied, 1 unchanged, 2 refused") {
+		t.Errorf("stderr = %q, want the summary", stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"line":2`) || !strings.Contains(lines[0], `"not_found"`) ||
+		!strings.Contains(lines[1], `"line":4`) || !strings.Contains(lines[1], `"invalid"`) {
+		t.Errorf("stdout = %q, want the refused lines 2 and 4 with their codes", stdout)
+	}
+	got, err := os.ReadFile(retry)
+	if err != nil || string(got) != bad+"\nnot json\n" {
+		t.Errorf("retry file = %q, %v; want exactly the refused input lines", got, err)
+	}
+	// Sent again: nothing changes.
+	_, stderr, err = runCLI(t, input, "statuses", "-")
+	if err != nil || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
+		t.Errorf("repeat: %v %q", err, stderr)
+	}
+}

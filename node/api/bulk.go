@@ -1,0 +1,172 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hcfed/hcfed/node"
+)
+
+// bulkStatusPath is the bulk status route; the global body limit does not
+// apply to it (limits.bulk_bytes does).
+const bulkStatusPath = "/v1/statuses"
+
+// bulkIdle is how long a bulk stream may wait for the client's next batch
+// of lines, or for the client to take the results, before it is cut: the
+// server's read and write timeouts are pushed out by this much per batch.
+const bulkIdle = 60 * time.Second
+
+// bulkLine is a line of the response stream other than a line's result
+// (node.BulkResult): a progress count after each batch, the final
+// summary, or the error that stopped the stream (lines after the last progress count were not
+// committed and may be sent again).
+type bulkLine struct {
+	Progress *node.BulkSummary `json:"progress,omitempty"`
+	Summary  *node.BulkSummary `json:"summary,omitempty"`
+	Error    *node.BulkError   `json:"error,omitempty"`
+}
+
+// setStatuses is POST /v1/statuses: a body of NDJSON status lines
+// (node.StatusLine), applied in batches; the response streams NDJSON
+// results, each batch's only after it committed. With ?report=refused
+// only refused lines are reported, with the progress and summary.
+func (s *Server) setStatuses(c echo.Context) error {
+	b, err := s.n.BulkStatus(principal(c))
+	if err != nil {
+		return err
+	}
+	limits := s.n.Settings().Limits
+	onlyRefused := c.QueryParam("report") == "refused"
+	res := c.Response()
+	rc := http.NewResponseController(res.Writer)
+	// Read the body while writing results (HTTP/1 would otherwise drain
+	// it first); unsupported writers (tests, HTTP/2) need nothing.
+	_ = rc.EnableFullDuplex()
+	extend := func() {
+		_ = rc.SetReadDeadline(time.Now().Add(bulkIdle))
+		_ = rc.SetWriteDeadline(time.Now().Add(bulkIdle))
+	}
+	extend()
+	body := http.MaxBytesReader(res.Writer, c.Request().Body, limits.BulkBytes)
+	in := bufio.NewReaderSize(body, limits.BulkLineBytes)
+	out := bufio.NewWriterSize(res, 64<<10)
+	enc := json.NewEncoder(out)
+	started := false
+	flush := func() error {
+		results, err := b.Flush(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		if !started {
+			res.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+			res.WriteHeader(http.StatusOK)
+			started = true
+		}
+		for i := range results {
+			if !onlyRefused || results[i].Result == node.BulkRefused {
+				_ = enc.Encode(&results[i])
+			}
+		}
+		p := b.Summary
+		_ = enc.Encode(bulkLine{Progress: &p})
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		res.Flush()
+		extend()
+		return nil
+	}
+	stop := func(err error) error {
+		if !started {
+			return err // nothing committed yet: a plain error response
+		}
+		_ = enc.Encode(bulkLine{Error: &node.BulkError{Code: node.ErrorCodeOf(err), Message: node.ErrorMessageOf(err)}})
+		_ = out.Flush()
+		return nil
+	}
+	for line := 1; ; line++ {
+		raw, readErr := readBulkLine(in)
+		if readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, bufio.ErrBufferFull) {
+			if ferr := flush(); ferr != nil {
+				return stop(ferr)
+			}
+			return stop(bodyError(readErr))
+		}
+		full := false
+		switch {
+		case errors.Is(readErr, bufio.ErrBufferFull):
+			full = b.Refuse(line, "", node.Errorf(node.ETooLarge, "line longer than %d bytes", limits.BulkLineBytes))
+		case len(bytes.TrimSpace(raw)) > 0:
+			var l node.StatusLine
+			if err := decode(raw, &l); err != nil {
+				full = b.Refuse(line, refOf(raw), err)
+			} else {
+				full = b.Add(line, l)
+			}
+		}
+		if full {
+			if err := flush(); err != nil {
+				return stop(err)
+			}
+		}
+		if errors.Is(readErr, io.EOF) {
+			break
+		}
+	}
+	if err := flush(); err != nil {
+		return stop(err)
+	}
+	if !started {
+		return node.Errorf(node.EInvalid, "request body is empty; send one JSON status change per line")
+	}
+	sum := b.Summary
+	_ = enc.Encode(bulkLine{Summary: &sum})
+	return out.Flush()
+}
+
+// readBulkLine reads one line without its newline. A line longer than the
+// reader's buffer is skipped to its end and reported as
+// bufio.ErrBufferFull; io.EOF comes with the last line's bytes, if any.
+func readBulkLine(r *bufio.Reader) ([]byte, error) {
+	raw, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if errors.Is(err, io.EOF) {
+			// The long line was the last one; the caller stops after it.
+			return nil, errors.Join(bufio.ErrBufferFull, io.EOF)
+		}
+		return nil, bufio.ErrBufferFull
+	}
+	return bytes.TrimSuffix(raw, []byte{'\n'}), err
+}
+
+// refOf returns the ref of a line that failed strict decoding, if it can
+// be read at all, so the client can match the refusal to its line.
+func refOf(raw []byte) string {
+	var l struct {
+		Ref string `json:"ref"`
+	}
+	_ = json.Unmarshal(raw, &l)
+	return l.Ref
+}
+
+// bodyError maps a failed body read onto a client error.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return node.Errorf(node.ETooLarge, "body longer than limits.bulk_bytes (%d bytes); later lines were not read", mbe.Limit)
+	}
+	return node.Errorf(node.EInvalid, "reading the body failed; later lines were not read")
+}

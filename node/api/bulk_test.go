@@ -1,0 +1,172 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hcfed/hcfed/node/config"
+)
+
+// outboxRows is the node's highest outbox seq.
+func outboxRows(t *testing.T, tn *testNode) uint64 {
+	t.Helper()
+	seq, err := tn.d.DB.LastRevocationSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+// bulkOut is the decoded response stream of POST /v1/statuses.
+type bulkOut struct {
+	results  map[int]map[string]any // by line
+	progress []map[string]any
+	summary  map[string]any
+	err      map[string]any
+}
+
+func (tn *testNode) bulk(body string) (*http.Response, bulkOut) {
+	tn.t.Helper()
+	resp := tn.call("POST", "/v1/statuses", tn.operator, body, nil)
+	out := bulkOut{results: map[int]map[string]any{}}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			tn.t.Fatalf("response line %q: %v", sc.Text(), err)
+		}
+		switch {
+		case m["line"] != nil:
+			out.results[int(m["line"].(float64))] = m
+		case m["progress"] != nil:
+			out.progress = append(out.progress, m["progress"].(map[string]any))
+		case m["summary"] != nil:
+			out.summary = m["summary"].(map[string]any)
+		case m["error"] != nil:
+			out.err = m["error"].(map[string]any)
+		}
+	}
+	return resp, out
+}
+
+func TestBulkStatusAppliesGoodLinesRefusesBadOnesByLineAndIsIdempotent(t *testing.T) {
+	tn := startNode(t, "440000")
+	a, ta := tn.enrol(residentName, idNumberN(1))
+	b, tb := tn.enrol(residentName, idNumberN(2))
+	codeA, codeB := tn.issue(a, ta), tn.issue(b, tb)
+	long := strings.Repeat("x", 5000)
+	body := strings.Join([]string{
+		fmt.Sprintf(`{"subject":%q,"status":"yellow","reason":"outbreak","ref":"r1"}`, a),
+		`{"subject":"s_nobody","status":"red","ref":"r2"}`,
+		fmt.Sprintf(`{"subject":%q,"status":"purple","ref":"r3"}`, b),
+		fmt.Sprintf(`{"subject":%q,"status":"red","Ref":"r4"}`, b), // case-folded key: strict decoding refuses
+		``,
+		`{"subject":"` + long + `"}`,
+		fmt.Sprintf(`{"subject":%q,"status":"red","ref":"r7"}`, b),
+		fmt.Sprintf(`{"subject":%q,"status":"green","ref":"r8","reason":"bad\u0007"}`, a),
+	}, "\n")
+	resp, out := tn.bulk(body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	want := map[int]string{1: "applied", 2: "refused", 3: "refused", 4: "refused", 6: "refused", 7: "applied", 8: "refused"}
+	codes := map[int]string{2: "not_found", 3: "invalid", 4: "invalid", 6: "too_large", 8: "invalid"}
+	for line, result := range want {
+		r := out.results[line]
+		if r == nil || r["result"] != result {
+			t.Errorf("line %d = %v, want %s", line, r, result)
+			continue
+		}
+		if c := codes[line]; c != "" {
+			if e, _ := r["error"].(map[string]any); e == nil || e["code"] != c {
+				t.Errorf("line %d error = %v, want code %s", line, r["error"], c)
+			}
+		}
+	}
+	if len(out.results) != len(want) {
+		t.Errorf("%d results, want %d (blank lines are skipped)", len(out.results), len(want))
+	}
+	if out.results[1]["ref"] != "r1" || out.results[2]["ref"] != "r2" {
+		t.Errorf("refs not echoed: %v %v", out.results[1], out.results[2])
+	}
+	if out.summary == nil || out.summary["applied"] != 2.0 || out.summary["refused"] != 5.0 || out.summary["revoked"] != 2.0 {
+		t.Fatalf("summary = %v, want 2 applied, 5 refused, 2 revoked", out.summary)
+	}
+	if len(out.progress) == 0 {
+		t.Error("no progress line")
+	}
+	for _, c := range []string{codeA.Code, codeB.Code} {
+		if v := tn.verify(c); v.Valid || v.Reason != "revoked" {
+			t.Errorf("verify after bulk = %+v, want revoked", v)
+		}
+	}
+
+	// The same body again changes nothing.
+	before := outboxRows(t, tn)
+	_, again := tn.bulk(body)
+	if again.summary["applied"] != 0.0 || again.summary["unchanged"] != 2.0 || again.summary["revoked"] != 0.0 {
+		t.Errorf("repeat summary = %v, want 0 applied, 2 unchanged, 0 revoked", again.summary)
+	}
+	if after := outboxRows(t, tn); after != before {
+		t.Errorf("outbox rows %d -> %d on a repeat", before, after)
+	}
+
+	// Retrying exactly a refused line, corrected, applies it.
+	_, retry := tn.bulk(fmt.Sprintf(`{"subject":%q,"status":"green","ref":"r8"}`, a))
+	if retry.results[1]["result"] != "applied" {
+		t.Errorf("retry = %v", retry.results[1])
+	}
+	if m := tn.metric(`hcfed_bulk_lines_total{result="applied"}`); !strings.HasSuffix(m, " 3") {
+		t.Errorf("metric line %q, want 3 applied bulk lines", m)
+	}
+}
+
+func TestBulkStatusNeedsAnOperatorAndIsNotBoundByTheBodyLimit(t *testing.T) {
+	tn := startNode(t, "440000")
+	a, ta := tn.enrol(residentName, idNumberN(1))
+	var e apiError
+	resp := tn.call("POST", "/v1/statuses", ta, fmt.Sprintf(`{"subject":%q,"status":"red"}`, a), &e)
+	if resp.StatusCode != http.StatusForbidden || e.Error.Code != "forbidden" {
+		t.Errorf("resident: HTTP %d %+v, want 403 forbidden", resp.StatusCode, e)
+	}
+	// 40,000 lines, far above limits.body_bytes (16 KiB): all are read.
+	var body bytes.Buffer
+	for i := range 40000 {
+		fmt.Fprintf(&body, `{"subject":"s_missing%d","status":"red"}`+"\n", i)
+	}
+	fmt.Fprintf(&body, `{"subject":%q,"status":"red"}`, a)
+	_, out := tn.bulk(body.String())
+	if out.summary == nil || out.summary["lines"] != 40001.0 || out.summary["applied"] != 1.0 {
+		t.Fatalf("summary = %v, err = %v; want 40001 lines, 1 applied", out.summary, out.err)
+	}
+	if len(out.progress) != 81 {
+		t.Errorf("%d progress lines, want one per 500-line batch (81)", len(out.progress))
+	}
+	// The global limit still holds elsewhere.
+	resp = tn.call("PUT", "/v1/subjects/"+a+"/status", tn.operator, `{"status":"red","reason":"`+strings.Repeat("x", 20000)+`"}`, nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("PUT with a 20 KB body: HTTP %d, want 413", resp.StatusCode)
+	}
+}
+
+func TestBulkStatusBodyOverBulkBytesStopsAfterCommittingWhatWasRead(t *testing.T) {
+	tn := startNode(t, "440000", func(c *config.Config) { c.Limits.BulkBytes = 64 << 10 })
+	a, _ := tn.enrol(residentName, idNumberN(1))
+	var body bytes.Buffer
+	fmt.Fprintf(&body, `{"subject":%q,"status":"red"}`+"\n", a)
+	for i := 0; body.Len() < 100<<10; i++ {
+		fmt.Fprintf(&body, `{"subject":"s_missing%d","status":"red"}`+"\n", i)
+	}
+	_, out := tn.bulk(body.String())
+	if out.err == nil || out.err["code"] != "too_large" {
+		t.Fatalf("stream error = %v, want too_large", out.err)
+	}
+	if out.summary != nil || out.results[1]["result"] != "applied" {
+		t.Errorf("summary %v, line 1 %v: want no summary and line 1 applied", out.summary, out.results[1])
+	}
+}

@@ -1,0 +1,182 @@
+package node
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+const (
+	// BulkBatchLines is how many lines of a bulk status change commit in
+	// one transaction, with their revocations and audit entries.
+	BulkBatchLines = 500
+	// maxBulkRefLen bounds the client's line reference, echoed back.
+	maxBulkRefLen = 128
+)
+
+// Results of one line of a bulk status change.
+const (
+	BulkApplied   = "applied"   // committed: the status changed, live codes revoked
+	BulkUnchanged = "unchanged" // the subject already had that status: nothing done
+	BulkRefused   = "refused"   // not applied; Error says why, the line may be retried
+)
+
+// StatusLine is one line of a bulk status change: a subject's new status,
+// why, and the client's own reference for the line.
+type StatusLine struct {
+	Subject string `json:"subject"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+// BulkError is why a line was refused: a stable code and a message safe
+// to show.
+type BulkError struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
+// BulkResult is what became of one line; Line counts from 1.
+type BulkResult struct {
+	Line   int        `json:"line"`
+	Ref    string     `json:"ref,omitempty"`
+	Result string     `json:"result"`
+	Error  *BulkError `json:"error,omitempty"`
+}
+
+// BulkSummary counts the committed lines of a bulk status change so far.
+type BulkSummary struct {
+	Lines     int    `json:"lines"`
+	Applied   int    `json:"applied"`
+	Unchanged int    `json:"unchanged"`
+	Refused   int    `json:"refused"`
+	LastLine  int    `json:"last_line"`           // every line up to this one is committed or refused
+	Revoked   int    `json:"revoked"`             // codes revoked
+	FirstSeq  uint64 `json:"first_seq,omitempty"` // outbox seqs of those revocations
+	LastSeq   uint64 `json:"last_seq,omitempty"`
+}
+
+// BulkStatus applies a stream of status changes in batches. Lines are
+// added in order with Add or Refuse; Flush commits the pending batch and
+// returns the results of its lines, in line order. A line is reported
+// applied only once its batch has committed. Not safe for concurrent use.
+type BulkStatus struct {
+	n       *Node
+	pending []BulkResult // every pending line; Result empty until decided
+	changes []store.StatusChange
+	at      []int // pending index of each change
+	Summary BulkSummary
+}
+
+// BulkStatus starts a bulk status change for p, who must be an operator.
+func (n *Node) BulkStatus(p Principal) (*BulkStatus, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return nil, err
+	}
+	return &BulkStatus{n: n}, nil
+}
+
+// Add validates line number line (status, reason, ref) and queues it for
+// the next Flush, or refuses it. It reports whether the batch is full and
+// should be flushed.
+func (b *BulkStatus) Add(line int, l StatusLine) bool {
+	if err := b.check(l); err != nil {
+		return b.Refuse(line, l.Ref, err)
+	}
+	reason := strings.TrimSpace(l.Reason)
+	b.at = append(b.at, len(b.pending))
+	b.pending = append(b.pending, BulkResult{Line: line, Ref: l.Ref})
+	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status,
+		Audit: b.n.auditEntry("operator", "subject.status", l.Subject,
+			map[string]any{"status": l.Status, "reason": reason, "bulk": true})})
+	return b.full()
+}
+
+// Refuse records line as refused for err (its code and client-safe
+// message), reported in order at the next Flush. It reports whether the
+// batch is full.
+func (b *BulkStatus) Refuse(line int, ref string, err error) bool {
+	if checkText("ref", ref, maxBulkRefLen, false) != nil {
+		ref = "" // never echo a malformed reference
+	}
+	b.pending = append(b.pending, BulkResult{Line: line, Ref: ref, Result: BulkRefused,
+		Error: &BulkError{Code: ErrorCodeOf(err), Message: ErrorMessageOf(err)}})
+	return b.full()
+}
+
+func (b *BulkStatus) full() bool { return len(b.pending) >= BulkBatchLines }
+
+func (b *BulkStatus) check(l StatusLine) error {
+	switch {
+	case l.Subject == "":
+		return Errorf(EInvalid, "subject is required")
+	case !trust.Status(l.Status).Valid():
+		return Errorf(EInvalid, "status must be green, yellow or red")
+	}
+	if err := checkText("subject", l.Subject, maxBulkRefLen, false); err != nil {
+		return err
+	}
+	if err := checkText("ref", l.Ref, maxBulkRefLen, false); err != nil && l.Ref != "" {
+		return err
+	}
+	return checkText("reason", l.Reason, maxReasonLen, false)
+}
+
+// Flush commits the pending lines in one transaction, publishes their
+// revocations and returns every pending line's result. On error nothing
+// of the batch was committed and no result is returned: the caller
+// reports the batch's lines as not acknowledged.
+func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
+	if len(b.pending) == 0 {
+		return nil, nil
+	}
+	if len(b.changes) > 0 {
+		outcomes, rev, err := b.n.db.SetStatusBatch(ctx, b.changes, b.n.now())
+		if err != nil {
+			if errors.Is(err, store.ErrInvalid) {
+				return nil, Errorf(EInvalid, "batch refused")
+			}
+			return nil, internal("bulk status", err)
+		}
+		for i, o := range outcomes {
+			r := &b.pending[b.at[i]]
+			switch o {
+			case store.StatusApplied:
+				r.Result = BulkApplied
+			case store.StatusUnchanged:
+				r.Result = BulkUnchanged
+			default:
+				r.Result, r.Error = BulkRefused, &BulkError{Code: ENotFound, Message: "no such subject"}
+			}
+		}
+		b.n.revoked(ctx, rev)
+		if rev != nil {
+			b.Summary.Revoked += len(rev.Entries)
+			b.Summary.FirstSeq = cmp.Or(b.Summary.FirstSeq, rev.FirstSeq)
+			b.Summary.LastSeq = rev.Seq
+		}
+	}
+	out, applied := b.pending, 0
+	for _, r := range out {
+		b.Summary.Lines++
+		switch r.Result {
+		case BulkApplied:
+			b.Summary.Applied++
+			applied++
+		case BulkUnchanged:
+			b.Summary.Unchanged++
+		default:
+			b.Summary.Refused++
+		}
+		b.n.metrics.BulkLines.WithLabelValues(r.Result).Inc()
+	}
+	b.Summary.LastLine = out[len(out)-1].Line
+	b.n.metrics.StatusChanges.Add(float64(applied))
+	b.pending, b.changes, b.at = nil, b.changes[:0], b.at[:0]
+	return out, nil
+}
