@@ -100,8 +100,15 @@ func (r *recorder[T]) all() []T {
 // waitLen waits until r holds n values and returns them.
 func (r *recorder[T]) waitLen(t testing.TB, n int) []T {
 	t.Helper()
+	return r.waitLenWithin(t, n, 10*time.Second)
+}
+
+// waitLenWithin is waitLen with its own deadline, for waits that include
+// a consumer noticing a failure by its missed heartbeats.
+func (r *recorder[T]) waitLenWithin(t testing.TB, n int, d time.Duration) []T {
+	t.Helper()
 	var got []T
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	checkFor(t, d, 10*time.Millisecond, func() error {
 		if got = r.all(); len(got) < n {
 			return fmt.Errorf("have %d values, want %d", len(got), n)
 		}
