@@ -45,7 +45,10 @@ const (
 	// server; after two missed, nats.go recreates the consumer, so this
 	// bounds any stall. consumerExpiry is the life of one pull request.
 	consumerHeartbeat = 2 * time.Second
-	consumerExpiry    = 10 * time.Second
+	// streamCheckEvery is how often a running consumer checks that the
+	// revocation stream was not created again (watchStreamBirth).
+	streamCheckEvery = 5 * time.Second
+	consumerExpiry   = 10 * time.Second
 )
 
 // revocationMsgID is the dedupe id of a province's revocation statement:
@@ -206,7 +209,7 @@ func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from u
 	next := max(from, 1)
 	for attempt := 0; ; attempt++ {
 		if it != nil {
-			if c.drainConsumer(ctx, it, &next, handler) {
+			if c.drainConsumer(ctx, it, born, &next, handler) {
 				attempt = 0
 			}
 		}
@@ -237,8 +240,11 @@ func (c *Conn) consume(ctx context.Context, it jetstream.MessagesContext, from u
 // drainConsumer hands it's messages to handler until ctx is done or it
 // fails, advancing next past each message, and reports whether it
 // delivered anything. It always leaves it stopped.
-func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, next *uint64, handler func(RevocationMsg) error) (delivered bool) {
+func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, born time.Time, next *uint64, handler func(RevocationMsg) error) (delivered bool) {
 	defer it.Stop()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go c.watchStreamBirth(wctx, it, born)
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -255,6 +261,31 @@ func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, 
 		*next = meta.Sequence.Stream + 1
 		delivered = true
 		c.deliverRevocation(msg, meta, handler)
+	}
+}
+
+// watchStreamBirth stops it when the revocation stream turns out to have
+// been created again since born. nats.go resets a failed ordered consumer
+// itself, at the next sequence of the old stream; if the stream was
+// deleted and created again meanwhile, the new stream has nothing there
+// yet and the consumer would wait, with healthy heartbeats, until the new
+// stream grew past the old one's end. Stopping it hands the choice back to
+// consume, which reopens the new stream from its start. It returns when
+// ctx is done.
+func (c *Conn) watchStreamBirth(ctx context.Context, it jetstream.MessagesContext, born time.Time) {
+	t := time.NewTicker(streamCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			created, err := c.revocationStreamCreated(ctx)
+			if err == nil && !created.Equal(born) {
+				it.Stop()
+				return
+			}
+		}
 	}
 }
 
