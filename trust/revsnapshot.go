@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"strings"
 )
 
 // A revocation snapshot is a small signed manifest plus binary chunks.
@@ -269,7 +268,7 @@ func ParseRevocationSnapshot(bundle []byte, province string, keys map[string]*Ke
 
 // decodeJTI decodes a code id's text into id, reporting whether it is one.
 func decodeJTI(s string, id *[JTILen]byte) bool {
-	if len(s) != jtiTextLen || strings.IndexByte(s, '=') >= 0 {
+	if len(s) != jtiTextLen {
 		return false
 	}
 	n, err := base64.RawURLEncoding.Strict().Decode(id[:], []byte(s))
