@@ -159,7 +159,7 @@ func (s *Sync) restoreOne(e cacheEntry) bool {
 		if e.Version <= s.state.RevocationSeq(p) {
 			return false
 		}
-		err = s.state.ApplyRevocationSnapshot(p, string(e.Raw), now)
+		err = s.state.ApplyRevocationSnapshot(p, e.Raw, now)
 		if err == nil {
 			s.revs.snapshotCached(p, e.Version)
 		}

@@ -198,7 +198,7 @@ func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
 	}
 	switch {
 	case c.Seq > s.state.RevocationSeq(p):
-		if err := s.state.ApplyRevocationSnapshot(p, string(raw), s.now()); err != nil {
+		if err := s.state.ApplyRevocationSnapshot(p, raw, s.now()); err != nil {
 			if trust.ReasonOf(err) == trust.ReasonUnknownIssuer {
 				s.log.Debug("snapshot waits for its keyset", "province", p)
 				return
@@ -214,7 +214,7 @@ func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
 		if ks == nil {
 			return
 		}
-		if _, err := trust.ParseRevocationSnapshot(string(raw), p, ks.Signing); err != nil {
+		if _, err := trust.ParseRevocationSnapshot(raw, p, ks.Signing); err != nil {
 			s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
 			return
 		}

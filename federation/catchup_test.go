@@ -341,7 +341,7 @@ func BenchmarkCatchUp100k(b *testing.B) {
 func (f *fixture) checkSnapshotLimit(raw []byte) error {
 	keys := map[string]*trust.Key{f.p(gd).signer.KeyID(): {ID: f.p(gd).signer.KeyID(), State: trust.KeyActive,
 		Public: f.p(gd).signer.Public(), Expires: f.now.Add(time.Hour)}}
-	if _, err := trust.ParseRevocationSnapshot(string(raw), gd, keys); trust.ReasonOf(err) == trust.ReasonOversized {
+	if _, err := trust.ParseRevocationSnapshot(raw, gd, keys); trust.ReasonOf(err) == trust.ReasonOversized {
 		return err
 	}
 	return nil

@@ -50,6 +50,9 @@ type ConnConfig struct {
 	// MaxRevocationLen bounds a revocation message; default
 	// DefaultMaxRevocationLen.
 	MaxRevocationLen int
+	// MaxSnapshotLen bounds a revocation snapshot object; default
+	// DefaultMaxSnapshotLen.
+	MaxSnapshotLen int
 	// Replicas is the JetStream replication EnsureStreams asks for;
 	// default 1. A production cluster wants 3.
 	Replicas int
@@ -71,6 +74,7 @@ type Conn struct {
 	snapBucket string
 	maxState   int
 	maxRev     int
+	maxSnap    int
 	replicas   int
 	inbox      string // reply inbox prefix, without the final dot
 	log        *slog.Logger
@@ -126,6 +130,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		snapBucket: snapshotBucketName(cfg.Federation),
 		maxState:   orDefault(cfg.MaxStateLen, DefaultMaxStateLen),
 		maxRev:     orDefault(cfg.MaxRevocationLen, DefaultMaxRevocationLen),
+		maxSnap:    orDefault(cfg.MaxSnapshotLen, DefaultMaxSnapshotLen),
 		replicas:   orDefault(cfg.Replicas, 1),
 		log:        log,
 		life:       life,

@@ -192,12 +192,11 @@ func (f *fixture) revocationOf(p string, seq uint64, es []trust.RevocationEntry)
 // from revocation do).
 func (f *fixture) snapshot(p string, seq uint64) []byte {
 	f.t.Helper()
-	raw, err := f.p(p).signer.Sign(trust.TypSnapshot, trust.RevocationSnapshot{Issuer: p, Seq: seq,
-		IssuedAt: f.now.Unix(), Entries: f.entries(p, 1, int(seq)+1)})
+	raw, err := trust.BuildRevocationSnapshot(f.p(p).signer, p, seq, f.now.Unix(), f.entries(p, 1, int(seq)+1))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return []byte(raw)
+	return raw
 }
 
 // heartbeat is p's heartbeat issued at.

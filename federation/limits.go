@@ -16,11 +16,11 @@ const (
 	// DefaultMaxRevocationLen bounds one revocation statement read from
 	// the stream: it is a signed statement like any other.
 	DefaultMaxRevocationLen = trust.MaxStatementLen
-	// MaxSnapshotLen bounds one revocation snapshot in the snapshot
-	// bucket. A snapshot of 100,000 live revocations is about 6.5 MB; this
-	// leaves room for five times that, and refuses anything larger before
-	// it is downloaded.
-	MaxSnapshotLen = trust.MaxSnapshotLen
+	// DefaultMaxSnapshotLen bounds one revocation snapshot object in the snapshot
+	// bucket: a signed manifest and binary chunks of 20 bytes an entry
+	// (trust/revsnapshot.go), 100 MB for 5,000,000 live revocations. A
+	// larger object is refused before it is downloaded.
+	DefaultMaxSnapshotLen = trust.MaxSnapshotLen
 	// maxPointerLen bounds the small pointer value of a revsnapshot key.
 	maxPointerLen = 1 << 10
 	// maxSnapshotRequestLen bounds a snapshot request.
@@ -54,9 +54,11 @@ const (
 
 	// snapshotBucketMaxBytes bounds the snapshot bucket: one snapshot per
 	// province, replaced in place (a put writes the new chunks, then
-	// purges the old). 34 provinces at a realistic 6.5 MB each need about
-	// 220 MB; the bound keeps the three assets within the 2 GB file store
-	// of configs/nats-server.conf.
+	// purges the old). At 20 bytes a revocation, 34 provinces holding
+	// 100,000 each need 68 MB, and a province in an outbreak with
+	// 5,000,000 needs 100 MB, twice while it replaces its snapshot; the
+	// bound keeps the three assets within the 2 GB file store of
+	// configs/nats-server.conf.
 	snapshotBucketMaxBytes = 512 << 20
 )
 

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// A revocation snapshot is one signed statement holding every live
-// revocation of a province: about 6.5 MB for 100,000 entries, far over
-// NATS's max_payload. It is kept in a JetStream object store bucket,
-// hcfed_<fed>_snap, as the object named by the province id; JetStream
-// splits it into chunks. The province's revsnapshot key in the state
+// A revocation snapshot holds every live revocation of a province: a small
+// signed manifest followed by binary chunks of 20 bytes an entry, whose
+// SHA-256 the manifest names (trust/revsnapshot.go), so 100 MB for
+// 5,000,000 entries, far over NATS's max_payload. It is kept in a
+// JetStream object store bucket, hcfed_<fed>_snap, as the one object named
+// by the province id (the server's permissions let a province write only
+// that object's metadata); JetStream splits it into chunks of its own. The province's revsnapshot key in the state
 // bucket then holds only a small pointer, {seq, size, digest}, so that
 // every watcher learns a new snapshot exists without downloading it, and
 // fetches it only when it needs it (catch-up, a gap in seq).
@@ -42,13 +45,15 @@ func parsePointer(b []byte) (snapshotPointer, error) {
 	return p, nil
 }
 
-// PutSnapshot stores raw, province's signed revocation snapshot, as the
+// PutSnapshot stores province's signed revocation snapshot, the
+// concatenation of parts (a bundle, or its manifest line and its chunks,
+// so that a publisher need not copy them into one slice), as the
 // province's object in the snapshot bucket, replacing the previous one,
 // and then points the province's revsnapshot key at it so that watchers
-// learn of it. raw must be a compact JWS whose payload has a "seq"; it is
-// not verified here. A connection that speaks for a province may only
-// store that province's snapshot.
-func (c *Conn) PutSnapshot(ctx context.Context, province string, raw []byte) error {
+// learn of it. It must start with a compact JWS whose payload has a
+// "seq"; it is not verified here. A connection that speaks for a province
+// may only store that province's snapshot.
+func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte) error {
 	t := Topic{Kind: KindRevSnapshot, Province: province}
 	key, err := t.Key()
 	if err != nil {
@@ -57,10 +62,19 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, raw []byte) err
 	if err := c.mayPublish(t); err != nil {
 		return err
 	}
-	if len(raw) > MaxSnapshotLen {
-		return fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, len(raw), MaxSnapshotLen)
+	size := 0
+	readers := make([]io.Reader, len(parts))
+	for i, p := range parts {
+		size += len(p)
+		readers[i] = bytes.NewReader(p)
 	}
-	claims, err := peekClaims(raw)
+	if size > c.maxSnap {
+		return fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, size, c.maxSnap)
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("snapshot of %s: %w", province, errNotCompact)
+	}
+	claims, err := peekClaims(parts[0])
 	if err != nil {
 		return fmt.Errorf("snapshot of %s: %w", province, err)
 	}
@@ -69,7 +83,7 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, raw []byte) err
 		return err
 	}
 	gctx, done := c.guard(ctx, c.isSnapshotSubject)
-	info, err := obs.PutBytes(gctx, province, raw)
+	info, err := obs.Put(gctx, jetstream.ObjectMeta{Name: province}, io.MultiReader(readers...))
 	err = explain(gctx, err)
 	done()
 	if err != nil {
@@ -87,7 +101,7 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, raw []byte) err
 
 // GetSnapshot returns province's latest snapshot as stored, unverified,
 // or an error wrapping ErrNotFound if there is none. A snapshot over
-// MaxSnapshotLen is refused, and counted, before it is downloaded.
+// the connection's MaxSnapshotLen is refused, and counted, before it is downloaded.
 func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error) {
 	if err := ValidateProvince(province); err != nil {
 		return nil, err
@@ -103,9 +117,9 @@ func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
 	}
-	if info.Size > MaxSnapshotLen {
+	if info.Size > uint64(c.maxSnap) {
 		c.stats.snapOversized.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, MaxSnapshotLen)
+		return nil, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, c.maxSnap)
 	}
 	res, err := obs.Get(ctx, province)
 	if err != nil {
@@ -115,16 +129,17 @@ func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error)
 	// The object may have been replaced since GetInfo: read at most one
 	// byte past the limit so a larger replacement is refused too. The
 	// object store checks the SHA-256 digest at the end.
-	b, err := io.ReadAll(io.LimitReader(res, MaxSnapshotLen+1))
+	b := bytes.NewBuffer(make([]byte, 0, int(info.Size)+1))
+	_, err = b.ReadFrom(io.LimitReader(res, int64(c.maxSnap)+1))
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
 	}
-	if len(b) > MaxSnapshotLen {
+	if b.Len() > c.maxSnap {
 		c.stats.snapOversized.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s exceeds %d bytes", ErrTooLarge, province, MaxSnapshotLen)
+		return nil, fmt.Errorf("%w: snapshot of %s exceeds %d bytes", ErrTooLarge, province, c.maxSnap)
 	}
 	c.stats.snapFetched.Add(1)
-	return b, nil
+	return b.Bytes(), nil
 }
 
 // snapshotHandle returns the snapshot bucket, looking it up on first use.

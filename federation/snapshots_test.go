@@ -56,9 +56,15 @@ func TestPutSnapshotStoresLargeSnapshotAndPointsAtIt(t *testing.T) {
 	}
 }
 
+// testMaxSnapshotLen is the snapshot limit of connections in tests that
+// need to cross it cheaply.
+const testMaxSnapshotLen = 1 << 20
+
+func smallSnapshotLimit(cfg *ConnConfig) { cfg.MaxSnapshotLen = testMaxSnapshotLen }
+
 func TestPutSnapshotRefusals(t *testing.T) {
 	s := runServer(t)
-	gd := connectReady(t, s, "440000")
+	gd := connectReady(t, s, "440000", smallSnapshotLimit)
 	ctx := testCtx(t)
 	for name, tc := range map[string]struct {
 		province string
@@ -67,7 +73,7 @@ func TestPutSnapshotRefusals(t *testing.T) {
 	}{
 		"another province's": {"310000", fakeSnapshot(1, 10), ErrForeignProvince},
 		"a bad province id":  {"44000", fakeSnapshot(1, 10), ErrInvalidName},
-		"over the limit":     {"440000", fakeSnapshot(1, MaxSnapshotLen+1), ErrTooLarge},
+		"over the limit":     {"440000", fakeSnapshot(1, testMaxSnapshotLen+1), ErrTooLarge},
 		"not a statement":    {"440000", []byte("no dots"), errNotCompact},
 	} {
 		if err := gd.PutSnapshot(ctx, tc.province, tc.raw); !errors.Is(err, tc.want) {
@@ -83,17 +89,17 @@ func TestPutSnapshotRefusals(t *testing.T) {
 // behind PutSnapshot's back: GetSnapshot refuses it from its size alone.
 func TestGetSnapshotRefusesOversizedObject(t *testing.T) {
 	s := runServer(t)
-	gd := connectReady(t, s, "440000")
+	gd := connectReady(t, s, "440000", smallSnapshotLimit)
 	ctx := testCtx(t)
 	obs, err := gd.snapshotHandle(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := obs.PutBytes(ctx, "440000", make([]byte, MaxSnapshotLen+1)); err != nil {
+	if _, err := obs.PutBytes(ctx, "440000", make([]byte, testMaxSnapshotLen+1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := gd.GetSnapshot(ctx, "440000"); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("GetSnapshot of %d bytes: %v, want ErrTooLarge", MaxSnapshotLen+1, err)
+		t.Fatalf("GetSnapshot of %d bytes: %v, want ErrTooLarge", testMaxSnapshotLen+1, err)
 	}
 	if st := gd.Stats(); st.SnapshotsOversized != 1 || st.SnapshotsFetched != 0 {
 		t.Fatalf("stats %+v", st)

@@ -28,7 +28,7 @@ type Stats struct {
 	// SnapshotsFetched counts snapshots downloaded by GetSnapshot.
 	SnapshotsFetched uint64
 	// SnapshotsOversized counts snapshots refused for exceeding
-	// MaxSnapshotLen.
+	// the connection's MaxSnapshotLen.
 	SnapshotsOversized uint64
 	// HandlerErrors counts handler calls that returned an error or
 	// panicked.

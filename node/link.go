@@ -385,9 +385,12 @@ func (n *Node) RefreshOutboxMetrics(ctx context.Context) error {
 	return nil
 }
 
-// publishSnapshot publishes every live revocation of this province as one
-// signed statement, the catch-up point for peers that missed some. Unless
-// forced it does nothing when no revocation happened since the last one.
+// publishSnapshot publishes every live revocation of this province as a
+// signed snapshot, the catch-up point for peers that missed some. Rows
+// are encoded as they are read from the store, 20 bytes an entry (no
+// list of entries is ever held), and the manifest is signed once every
+// chunk is hashed. Unless forced it does nothing when no revocation
+// happened since the last one.
 func (l *Link) publishSnapshot(ctx context.Context, force bool) error {
 	l.snapMu.Lock()
 	defer l.snapMu.Unlock()
@@ -399,19 +402,40 @@ func (l *Link) publishSnapshot(ctx context.Context, force bool) error {
 	if !force && l.snapped && (seq == l.snapSeq || now.Sub(l.snapTime) < snapshotEvery) {
 		return nil
 	}
-	es, err := l.n.db.LiveRevocations(ctx, now)
+	manifest, body, err := l.encodeSnapshot(ctx, seq, now)
 	if err != nil {
 		return err
 	}
-	raw, err := l.n.Signer().Sign(trust.TypSnapshot, trust.RevocationSnapshot{Issuer: l.n.Province(), Seq: seq,
-		IssuedAt: now.Unix(), Entries: toTrustEntries(es)})
-	if err != nil {
-		return err
-	}
-	if err := l.conn.PutSnapshot(ctx, l.n.Province(), []byte(raw)); err != nil {
+	if err := l.conn.PutSnapshot(ctx, l.n.Province(), []byte(manifest), []byte{'\n'}, body); err != nil {
 		return err
 	}
 	l.snapSeq, l.snapped, l.snapTime = seq, true, now
 	l.covered.Store(seq)
 	return nil
+}
+
+// encodeSnapshot streams the live revocations from the store into a
+// snapshot's chunks and signs its manifest.
+func (l *Link) encodeSnapshot(ctx context.Context, seq uint64, now time.Time) (manifest string, body []byte, err error) {
+	n, err := l.n.db.CountLiveRevocations(ctx, now)
+	if err != nil {
+		return "", nil, fmt.Errorf("snapshot: %w", err)
+	}
+	// Room for the count read now, and a few more revoked meanwhile.
+	body = make([]byte, 0, (n+n/64+1)*trust.SnapshotEntryLen)
+	var w trust.SnapshotEncoder
+	err = l.n.db.EachLiveRevocation(ctx, now, func(e store.RevocationEntry) error {
+		chunk, err := w.Add(e.JTI, e.Expires.Unix())
+		body = append(body, chunk...)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("snapshot: %w", err)
+	}
+	body = append(body, w.Flush()...)
+	manifest, err = l.n.Signer().Sign(trust.TypSnapshot, w.Manifest(l.n.Province(), seq, now.Unix()))
+	if err != nil {
+		return "", nil, err
+	}
+	return manifest, body, nil
 }

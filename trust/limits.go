@@ -16,12 +16,18 @@ const (
 	// at about 66 encoded bytes an entry it keeps a statement within
 	// MaxStatementLen. A status change revokes one resident's few codes.
 	MaxRevocationEntries = 3000
-	// MaxSnapshotLen bounds a revocation snapshot, the one statement that
-	// carries every live revocation of a province for catch-up. It travels
-	// through the JetStream object store, not as one NATS message.
-	MaxSnapshotLen = 32 << 20
-	// MaxSnapshotEntries bounds a snapshot's entries (~60 bytes each).
-	MaxSnapshotEntries = 500_000
+	// MaxSnapshotEntries bounds a revocation snapshot's entries: ten
+	// million live revocations, twice the largest province's worst
+	// outbreak. Encoded they take SnapshotEntryLen (20) bytes each.
+	MaxSnapshotEntries = 10_000_000
+	// SnapshotChunkEntries is the most entries in one snapshot chunk: a
+	// chunk is at most 1,000,000 bytes, within NATS's default max_payload.
+	SnapshotChunkEntries = 50_000
+	// MaxSnapshotChunks bounds the chunks one manifest names.
+	MaxSnapshotChunks = MaxSnapshotEntries / SnapshotChunkEntries
+	// MaxSnapshotLen bounds a snapshot bundle: the manifest (a statement)
+	// and every chunk (see revsnapshot.go).
+	MaxSnapshotLen = MaxStatementLen + 1 + MaxSnapshotEntries*SnapshotEntryLen
 	// MaxTrustListSignatures bounds the signatures on one trust list.
 	MaxTrustListSignatures = 32
 )

@@ -35,6 +35,9 @@ const (
 	ReasonRollback     Reason = "rollback"
 	ReasonThreshold    Reason = "threshold"
 	ReasonNotRecipient Reason = "not_recipient"
+	// ReasonBadChunk refuses a revocation snapshot chunk whose size or
+	// SHA-256 differs from what its signed manifest says.
+	ReasonBadChunk Reason = "bad_chunk"
 )
 
 // Reasons for refusing a cross-province lookup or receipt (lookup.go).

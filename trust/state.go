@@ -55,7 +55,7 @@ func NewState(cfg StateConfig) (*State, error) {
 	}
 	s := &State{self: cfg.Self, encKey: cfg.EncKey, pinned: cfg.PinnedSHA256, staleLimit: cfg.StaleLimit,
 		keysets: map[string]*VerifiedKeyset{}, contentKeys: map[string]map[string]ContentKey{}, revSeq: map[string]uint64{}}
-	s.revoked.m = map[string]map[string]int64{}
+	s.revoked.m = map[string]map[[JTILen]byte]uint32{}
 	if cfg.SelfRoot != nil {
 		kid, err := Thumbprint(cfg.SelfRoot)
 		if err != nil {
@@ -297,21 +297,24 @@ func (s *State) ApplyRevocation(province, raw string, now time.Time) (gap bool, 
 
 // ApplyRevocationSnapshot replaces what is known of province's
 // revocations with a signed snapshot, if it is not older than what is held.
-func (s *State) ApplyRevocationSnapshot(province, raw string, now time.Time) error {
+func (s *State) ApplyRevocationSnapshot(province string, bundle []byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ks := s.keysets[province]
 	if ks == nil {
 		return fail(ReasonUnknownIssuer, "no keyset for "+province)
 	}
-	r, err := ParseRevocationSnapshot(raw, province, ks.Signing)
+	r, err := ParseRevocationSnapshot(bundle, province, ks.Signing)
 	if err != nil {
 		return err
 	}
 	if r.Seq < s.revSeq[province] {
 		return fail(ReasonRollback, fmt.Sprintf("snapshot seq %d, holding %d", r.Seq, s.revSeq[province]))
 	}
-	s.revoked.add(province, Live(r.Entries, now))
+	// Revocations are never withdrawn, so adding the snapshot's entries
+	// to those held replaces the set up to r.Seq without building a
+	// second copy of it.
+	s.revoked.addSnapshot(province, r, now)
 	s.revSeq[province] = r.Seq
 	return nil
 }
@@ -375,53 +378,4 @@ func (s *State) rebuild() {
 		snap.ContentKeys[id] = c
 	}
 	s.snap.Store(snap)
-}
-
-// revokedSet is the exact set of revoked live codes, by issuer and jti,
-// holding each code's expiry so it can be forgotten once the code expires.
-type revokedSet struct {
-	mu sync.RWMutex
-	m  map[string]map[string]int64
-}
-
-func (r *revokedSet) has(iss, jti string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, ok := r.m[iss][jti]
-	return ok
-}
-
-func (r *revokedSet) add(iss string, es []RevocationEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m[iss] == nil {
-		r.m[iss] = map[string]int64{}
-	}
-	for _, e := range es {
-		r.m[iss][e.JTI] = e.Expires
-	}
-}
-
-func (r *revokedSet) prune(now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cut := now.Add(-ClockSkew).Unix()
-	for _, set := range r.m {
-		for jti, exp := range set {
-			if exp < cut {
-				delete(set, jti)
-			}
-		}
-	}
-}
-
-// RevokedLen returns how many revoked live codes are held, for metrics.
-func (s *State) RevokedLen() int {
-	s.revoked.mu.RLock()
-	defer s.revoked.mu.RUnlock()
-	n := 0
-	for _, set := range s.revoked.m {
-		n += len(set)
-	}
-	return n
 }

@@ -202,8 +202,8 @@ func TestStateApplyRevocationInSequenceAndReportsGaps(t *testing.T) {
 		t.Fatalf("seq %d after a gap", f.State.RevocationSeq(gd))
 	}
 	// A snapshot closes the gap.
-	snap, err := f.GD.Active.Sign(TypSnapshot, RevocationSnapshot{Issuer: gd, Seq: 3, IssuedAt: f.Now.Unix(),
-		Entries: []RevocationEntry{{JTI: cl.JTI, Expires: cl.Expires}, {JTI: otherCl.JTI, Expires: otherCl.Expires}}})
+	snap, err := BuildRevocationSnapshot(f.GD.Active, gd, 3, f.Now.Unix(),
+		[]RevocationEntry{{JTI: cl.JTI, Expires: cl.Expires}, {JTI: otherCl.JTI, Expires: otherCl.Expires}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestStateApplyRevocationInSequenceAndReportsGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.verify(t, other, f.Now, ReasonRevoked)
-	old, _ := f.GD.Active.Sign(TypSnapshot, RevocationSnapshot{Issuer: gd, Seq: 2, IssuedAt: f.Now.Unix()})
+	old, _ := BuildRevocationSnapshot(f.GD.Active, gd, 2, f.Now.Unix(), nil)
 	wantReason(t, f.State.ApplyRevocationSnapshot(gd, old, f.Now), ReasonRollback)
 	// Another province's key cannot revoke Guangdong's codes.
 	_, err = f.State.ApplyRevocation(gd, signRevocation(t, f.SH.Active, revocationOf(t, f.GD, 4, f.Now, cl.JTI)), f.Now)

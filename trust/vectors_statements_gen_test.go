@@ -40,7 +40,6 @@ func writeStatementVectors(t *testing.T) {
 	for kind, vs := range map[string]map[string]string{
 		"trustlist":    trustListVectors(t, f, ops),
 		"grant":        grantVectors(t, f),
-		"snapshot":     snapshotVectors(t, f),
 		"lookup":       lookupVectors(t, f),
 		"lookupanswer": lookupAnswerVectors(t, f, req),
 	} {
@@ -192,41 +191,6 @@ func grantVectors(t *testing.T, f *testFederation) map[string]string {
 	}
 }
 
-// snapshotVectors are Guangdong's revocation snapshots.
-func snapshotVectors(t *testing.T, f *testFederation) map[string]string {
-	now, g := f.Now, f.GD
-	snap := RevocationSnapshot{Issuer: gd, Seq: 42, IssuedAt: now.Unix()}
-	for range 3 {
-		snap.Entries = append(snap.Entries, RevocationEntry{JTI: mustJTI(t), Expires: now.Add(time.Hour).Unix()})
-	}
-	edited := func(edit func(*RevocationSnapshot)) RevocationSnapshot {
-		c := snap
-		c.Entries = append([]RevocationEntry(nil), snap.Entries...)
-		edit(&c)
-		return c
-	}
-	good := mustSign(t, g.Active, TypSnapshot, snap)
-	extra, _ := json.Marshal(snap)
-	extraRaw, _ := g.Active.SignBytes(TypSnapshot, []byte(strings.Replace(string(extra), `{"iss"`, `{"iss_sh":"x","iss"`, 1)))
-	return map[string]string{
-		"good_active_key":  good,
-		"good_retired_key": mustSign(t, g.Retired, TypSnapshot, snap),
-		"good_empty":       mustSign(t, g.Active, TypSnapshot, edited(func(s *RevocationSnapshot) { s.Entries = nil })),
-
-		"fail_wrong_signer_sh_key":     mustSign(t, f.SH.Active, TypSnapshot, snap),
-		"fail_wrong_signer_issuer_sh":  mustSign(t, g.Active, TypSnapshot, edited(func(s *RevocationSnapshot) { s.Issuer = sh })),
-		"fail_key_compromised_signer":  mustSign(t, g.Compromised, TypSnapshot, snap),
-		"fail_key_not_active_next":     mustSign(t, g.Next, TypSnapshot, snap),
-		"fail_malformed_bad_jti":       mustSign(t, g.Active, TypSnapshot, edited(func(s *RevocationSnapshot) { s.Entries[1].JTI = "not-a-jti" })),
-		"fail_malformed_zero_exp":      mustSign(t, g.Active, TypSnapshot, edited(func(s *RevocationSnapshot) { s.Entries[2].Expires = 0 })),
-		"fail_malformed_unknown_field": extraRaw,
-		"fail_wrong_type_revocation":   mustSign(t, g.Active, TypRevocation, snap),
-		"fail_bad_signature_flipped":   flipSig(t, good),
-		"fail_bad_header_jwk": forgeJWS(t, g.Active.key, `{"alg":"ES256","jwk":`+string(jwkJSON(t, g.Active.Public()))+
-			`,"kid":"`+g.Active.KeyID()+`","typ":"`+TypSnapshot+`"}`, string(extra)),
-	}
-}
-
 // lookupVectors are sealed requests from Shanghai to Guangdong.
 func lookupVectors(t *testing.T, f *testFederation) map[string]string {
 	now, s := f.Now, f.SH
@@ -321,7 +285,7 @@ func writeMalleabilitySeeds(t *testing.T, f *testFederation, held []byte) {
 		`{"alg":"ES256","kid":"k","typ":"hcfed-code+jwt","x":""}`, `{"alg":"ES256", "kid":"k","typ":"t"}`)
 	writeFuzzCorpus(t, "FuzzHeaderMalleability", "[]byte", headers)
 	writeFuzzCorpus(t, "FuzzCompactMalleability", "string", []string{body, keyset, malleate(t, code)[len(CodePrefix):],
-		mustSign(t, f.GD.Active, TypSnapshot, RevocationSnapshot{Issuer: gd, Seq: 1, IssuedAt: f.Now.Unix()}), body + "\n"})
+		mustSign(t, f.GD.Active, TypSnapshot, SnapshotManifest{Issuer: gd, Seq: 1, IssuedAt: f.Now.Unix(), Format: SnapshotFormat}), body + "\n"})
 }
 
 // writeFuzzCorpus replaces the seed files of one single-argument fuzz

@@ -12,8 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// The "statements" vector set: trust lists, content-key grants, revocation
-// snapshots and sealed lookups (requests and answers), named good_* and
+// The "statements" vector set: trust lists, content-key grants and sealed lookups (requests and answers), named good_* and
 // fail_<reason>_* like the code vectors. They are checked against
 // statements_fixture_TEST_ONLY.json, which holds public signing keys, the
 // trust list nodes hold, a lookup request the answers answer, a fixed
@@ -106,10 +105,6 @@ func TestStatementVectors(t *testing.T) {
 					t.Errorf("grant gave content key %q of %d bytes", ck.ID, len(ck.Key))
 				}
 			}
-			return err
-		},
-		"snapshot": func(raw string) error {
-			_, err := ParseRevocationSnapshot(raw, gd, v.keys[gd])
 			return err
 		},
 		"lookup": func(raw string) error {

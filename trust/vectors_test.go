@@ -23,9 +23,9 @@ func updating(set string) bool { return *update == set || *update == "all" }
 // fail_<reason>_*.txt must fail with that reason. Codes, keysets and
 // revocations (the "codes" set) are checked against fixture_TEST_ONLY.json
 // alone, which holds public keys, the symmetric content keys needed to
-// read codes, and a fixed now — no private key. Trust lists, grants,
-// snapshots and sealed lookups (the "statements" set) have their own
-// fixture (vectors_statements_test.go).
+// read codes, and a fixed now — no private key. Trust lists, grants
+// and sealed lookups (the "statements" set) and revocation snapshots
+// have their own fixtures (vectors_statements_test.go, vectors_snapshot_test.go).
 // Regenerate with: go test ./trust -run TestVectors -update=codes
 const (
 	vectorDir   = "testdata/vectors"
@@ -69,7 +69,7 @@ var codeReasons = []Reason{ReasonOK, ReasonMalformed, ReasonOversized, ReasonBad
 	ReasonKeyNotActive, ReasonKeyCompromised, ReasonBadSignature, ReasonBadLifetime, ReasonExpired,
 	ReasonNotYetValid, ReasonRevoked, ReasonNoContentKey, ReasonBadContent}
 
-var allReasons = append(append([]Reason{}, codeReasons...), ReasonWrongSigner, ReasonRollback, ReasonThreshold, ReasonNotRecipient,
+var allReasons = append(append([]Reason{}, codeReasons...), ReasonWrongSigner, ReasonRollback, ReasonThreshold, ReasonNotRecipient, ReasonBadChunk,
 	ReasonReplayed, ReasonNoLegalBasis)
 
 // vectorReason reads the expected reason from a vector's file name.

@@ -95,6 +95,37 @@ func (db *DB) LiveRevocations(ctx context.Context, now time.Time) ([]RevocationE
 		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, nanos(now))
 }
 
+// CountLiveRevocations counts the revoked codes not yet expired at now: a
+// snapshot publisher sizes its buffer with it.
+func (db *DB) CountLiveRevocations(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE revoked = 1 AND expires > ?`, nanos(now)).Scan(&n)
+	return n, wrap("count live revocations", err)
+}
+
+// EachLiveRevocation calls fn with every revoked code that has not yet
+// expired at now, soonest expiry first, as LiveRevocations lists them, but
+// one row at a time: a snapshot of millions of revocations is encoded as
+// it is read, never held as a list. It stops at fn's first error and
+// returns it.
+func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(RevocationEntry) error) error {
+	rows, err := db.r.QueryContext(ctx, `SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires`, nanos(now))
+	if err != nil {
+		return wrap("live revocations", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanRevocationEntry(rows)
+		if err != nil {
+			return wrap("live revocations", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return wrap("live revocations", rows.Err())
+}
+
 // CodesOf lists the jtis of a subject's recorded codes, newest first, up to
 // limit: the codes whose verifications the resident may ask about. Rows of
 // codes past their retention are gone, and so are their entries here.

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,6 +127,42 @@ func TestLiveRevocationsSkipExpiredCodes(t *testing.T) {
 	}
 	if len(live) != 2 || live[0].JTI != "long" || live[1].JTI != "other" {
 		t.Fatalf("LiveRevocations = %+v, want long and other", live)
+	}
+}
+
+func TestEachLiveRevocationStreamsWhatLiveRevocationsListsAndStopsOnError(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	short := testCode("short", "s1")
+	short.Expires = t0.Add(time.Hour)
+	insertCode(t, db, short)
+	insertCode(t, db, testCode("long", "s1"))
+	insertCode(t, db, testCode("other", "s1"))
+	if _, err := db.SetStatus(ctx, "s1", "red", t0); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(2 * time.Hour)
+	want, err := db.LiveRevocations(ctx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []RevocationEntry
+	if err := db.EachLiveRevocation(ctx, at, func(e RevocationEntry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b RevocationEntry) int { return strings.Compare(a.JTI, b.JTI) })
+	if len(got) != 2 || len(want) != 2 || got[0].JTI != want[0].JTI || got[1].JTI != want[1].JTI {
+		t.Fatalf("EachLiveRevocation = %+v, want %+v", got, want)
+	}
+	if n, err := db.CountLiveRevocations(ctx, at); n != 2 || err != nil {
+		t.Fatalf("CountLiveRevocations = %d, %v; want 2", n, err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := db.EachLiveRevocation(ctx, at, func(RevocationEntry) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("EachLiveRevocation after fn failed: %v after %d calls, want stop after 1", err, calls)
 	}
 }
 
