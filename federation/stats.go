@@ -103,6 +103,9 @@ type SyncStats struct {
 	Parked, Blocked int
 	// Cursor is the revocation stream sequence handled so far.
 	Cursor uint64
+	// CacheBacklog is how many applied statements wait to be written to
+	// the Cache.
+	CacheBacklog int
 }
 
 type syncCounters struct {
@@ -124,5 +127,6 @@ func (s *Sync) Stats() SyncStats {
 	st.Pending = s.pending.len()
 	st.Parked, st.Blocked = s.revs.parkedCount(), len(s.revs.blocked)
 	st.Cursor = s.revs.cursor()
+	st.CacheBacklog = s.persist.backlog()
 	return st
 }

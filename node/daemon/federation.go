@@ -16,6 +16,7 @@ import (
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fed is a node's federation runtime: an embedded NATS server if
@@ -269,4 +270,24 @@ func (f *fed) checkTrustExpiry() {
 	}
 	f.log.Warn("trust list expires soon: the federation operators must sign and publish a new version",
 		"kind", string(federation.KindTrustList), "version", tl.Version, "expires", exp, "expires_in", left.Round(time.Second).String())
+}
+
+// registerCacheMetrics exports the federation cache's write failures and
+// backlog (statements applied but not yet written) from the running Sync.
+func (f *fed) registerCacheMetrics(r *prometheus.Registry) {
+	stat := func(get func(federation.SyncStats) int) func() float64 {
+		return func() float64 {
+			if s := f.sync.Load(); s != nil {
+				return float64(get(s.Stats()))
+			}
+			return 0
+		}
+	}
+	r.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_cache_write_failures_total",
+			Help: "Failed writes of applied federation statements to the database (retried; the cursor is held)."},
+			stat(func(st federation.SyncStats) int { return int(st.CacheErrors) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_federation_cache_backlog",
+			Help: "Applied federation statements not yet written to the database."},
+			stat(func(st federation.SyncStats) int { return st.CacheBacklog })))
 }
