@@ -56,7 +56,7 @@ func (db *DB) Token(ctx context.Context, hash []byte) (Token, error) {
 	var t Token
 	var subject, scanner sql.NullString
 	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT hash, role, subject_id, scanner_id, label, created
+	err := db.readRow(ctx, `SELECT hash, role, subject_id, scanner_id, label, created
 		FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.Hash, &t.Role, &subject, &scanner, &t.Label, &created)
 	if err != nil {
