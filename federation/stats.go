@@ -130,3 +130,10 @@ func (s *Sync) Stats() SyncStats {
 	st.CacheBacklog = s.persist.backlog()
 	return st
 }
+
+// CacheHealth returns the failed cache writes so far and the applied
+// statements waiting to be written. Unlike Stats it does not wait for
+// Sync's lock, which a handler may hold while the cache backlog is full.
+func (s *Sync) CacheHealth() (failures uint64, backlog int) {
+	return s.stats.cacheErrors.Load(), s.persist.backlog()
+}

@@ -275,19 +275,24 @@ func (f *fed) checkTrustExpiry() {
 // registerCacheMetrics exports the federation cache's write failures and
 // backlog (statements applied but not yet written) from the running Sync.
 func (f *fed) registerCacheMetrics(r *prometheus.Registry) {
-	stat := func(get func(federation.SyncStats) int) func() float64 {
+	stat := func(backlog bool) func() float64 {
 		return func() float64 {
-			if s := f.sync.Load(); s != nil {
-				return float64(get(s.Stats()))
+			s := f.sync.Load()
+			if s == nil {
+				return 0
 			}
-			return 0
+			failures, n := s.CacheHealth()
+			if backlog {
+				return float64(n)
+			}
+			return float64(failures)
 		}
 	}
 	r.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_cache_write_failures_total",
 			Help: "Failed writes of applied federation statements to the database (retried; the cursor is held)."},
-			stat(func(st federation.SyncStats) int { return int(st.CacheErrors) })),
+			stat(false)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_federation_cache_backlog",
 			Help: "Applied federation statements not yet written to the database."},
-			stat(func(st federation.SyncStats) int { return st.CacheBacklog })))
+			stat(true)))
 }
