@@ -124,7 +124,6 @@ func (s *Sync) Restore(ctx context.Context) error {
 	})
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.applyPinned()
 	applied := 0
 	for _, e := range entries {
@@ -132,7 +131,13 @@ func (s *Sync) Restore(ctx context.Context) error {
 			applied++
 		}
 	}
+	s.mu.Unlock()
 	s.log.Info("federation state restored from cache", "statements", len(entries), "applied", applied)
+	if err := s.flush(ctx); err != nil {
+		// What was restored came from the cache; only the pinned trust
+		// list may be missing from it, and it is pinned anyway.
+		s.log.Error("federation cache not written after restore", "err", err)
+	}
 	return nil
 }
 
@@ -186,32 +191,4 @@ func (s *Sync) restoreOne(e cacheEntry) bool {
 		return false
 	}
 	return true
-}
-
-// cachePut stores an applied statement, logging (not returning) a
-// failure: the statement is applied either way, and a cache that cannot
-// be written only weakens a later restart. Callers hold s.mu.
-func (s *Sync) cachePut(ctx context.Context, key string, raw []byte, version uint64) bool {
-	if s.cache == nil {
-		return true
-	}
-	if err := s.cache.PutStatement(ctx, key, raw, version); err != nil {
-		s.stats.cacheErrors.Add(1)
-		s.log.Error("statement not cached", "key", key, "err", err)
-		return false
-	}
-	return true
-}
-
-// cachePrune forgets province p's cached deltas up to seq, now that a
-// snapshot at seq is cached. Callers hold s.mu.
-func (s *Sync) cachePrune(ctx context.Context, p string, seq uint64) {
-	pr, ok := s.cache.(CachePruner)
-	if !ok {
-		return
-	}
-	if err := pr.DeleteStatements(ctx, deltaPrefix(p), seq); err != nil {
-		s.stats.cacheErrors.Add(1)
-		s.log.Warn("cached revocations not pruned", "province", p, "err", err)
-	}
 }

@@ -145,7 +145,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	s.mu.Lock()
 	switch {
 	case err == nil:
-		s.applySnapshot(ctx, p, raw)
+		s.applySnapshot(p, raw)
 	case errors.Is(err, ErrNotFound):
 		s.log.Info("no snapshot stored", "province", p)
 	case errors.Is(err, ErrTooLarge):
@@ -190,7 +190,7 @@ func (s *Sync) requestSnapshot(ctx context.Context, p string, need uint64) {
 // applySnapshot verifies and applies p's snapshot if it is newer than
 // what is held, and caches it; an older one is still verified and cached
 // when that lets cached deltas be pruned. Callers hold s.mu.
-func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
+func (s *Sync) applySnapshot(p string, raw []byte) {
 	c, err := peekClaims(raw)
 	if err != nil {
 		s.reject(KindRevSnapshot, p, trust.ReasonMalformed, err)
@@ -222,10 +222,9 @@ func (s *Sync) applySnapshot(ctx context.Context, p string, raw []byte) {
 		return
 	}
 	key := p + "." + string(KindRevSnapshot)
-	if s.cachePut(ctx, key, raw, c.Seq) {
-		s.revs.snapshotCached(p, c.Seq)
-		s.cachePrune(ctx, p, c.Seq)
-	}
+	s.cachePut(key, raw, c.Seq, s.holdNext())
+	s.revs.snapshotCached(p, c.Seq)
+	s.cachePrune(p, c.Seq)
 }
 
 // catchupRetry is the wait before attempt n+1 to fill a gap, after n

@@ -95,4 +95,7 @@ var (
 	reconnectBackoff = backoff.Policy{Min: reconnectMin, Max: reconnectMax}
 	// catchupBackoff spaces attempts to fill the same province's gap.
 	catchupBackoff = backoff.Policy{Min: retryMin, Max: retryMax}
+	// persistBackoff spaces attempts to write the statement cache after a
+	// failure (persist.go).
+	persistBackoff = backoff.Policy{Min: persistRetryMin, Max: persistRetryMax}
 )

@@ -148,6 +148,7 @@ func (s *Sync) consume(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.revs.last, s.revs.saved, s.revs.endAtStart = cursor, cursor, end
+	s.persist.reset(cursor)
 	s.mu.Unlock()
 	if err := s.conn.ConsumeRevocations(ctx, cursor+1, s.onRevocation); err != nil {
 		return err
@@ -170,7 +171,7 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	s.revs.last = max(s.revs.last, m.StreamSeq)
 	s.revs.sinceSave++
 	if m.Pending == 0 || s.revs.sinceSave >= cursorEvery {
-		s.saveCursor(context.Background())
+		s.saveCursor()
 	}
 	if m.Pending == 0 || m.StreamSeq >= s.revs.endAtStart {
 		s.setCaughtUp()
@@ -221,9 +222,8 @@ func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
 		return false
 	}
 	s.accepted(KindRevocations)
-	if s.cachePut(context.Background(), deltaKey(p, d.seq), d.raw, d.seq) {
-		s.revs.deltaCached(p)
-	}
+	s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
+	s.revs.deltaCached(p)
 	return true
 }
 
@@ -314,9 +314,8 @@ func (s *Sync) resolve(p string) {
 				return
 			default:
 				s.accepted(KindRevocations)
-				if s.cachePut(context.Background(), deltaKey(p, d.seq), d.raw, d.seq) {
-					s.revs.deltaCached(p)
-				}
+				s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
+				s.revs.deltaCached(p)
 			}
 		}
 		q.parked = q.parked[1:]
@@ -324,7 +323,7 @@ func (s *Sync) resolve(p string) {
 	}
 	delete(s.revs.blocked, p)
 	s.log.Info("revocations caught up", "province", p, "seq", s.state.RevocationSeq(p))
-	s.saveCursor(context.Background())
+	s.saveCursor()
 }
 
 // resolveAll tries every blocked province again, after a new trust list.
@@ -335,17 +334,14 @@ func (s *Sync) resolveAll() {
 	}
 }
 
-// saveCursor saves the stream cursor if it moved. Callers hold s.mu.
-func (s *Sync) saveCursor(ctx context.Context) {
+// saveCursor hands the stream cursor to the persister, which saves it
+// once every write queued before it is written. Callers hold s.mu.
+func (s *Sync) saveCursor() {
 	s.revs.sinceSave = 0
 	c := s.revs.cursor()
 	if s.cache == nil || c <= s.revs.saved {
 		return
 	}
-	if err := s.cache.SetRevocationCursor(ctx, c); err != nil {
-		s.stats.cacheErrors.Add(1)
-		s.log.Error("revocation cursor not saved", "cursor", c, "err", err)
-		return
-	}
 	s.revs.saved = c
+	s.persist.setWant(c)
 }

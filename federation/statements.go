@@ -74,7 +74,7 @@ func (s *Sync) process(st statement) {
 		}
 		s.accepted(st.topic.Kind)
 		if st.topic.Kind != KindHeartbeat {
-			s.cachePut(context.Background(), st.key, st.raw, version)
+			s.cachePut(st.key, st.raw, version, s.holdNext())
 		}
 		s.afterApply(st.topic.Kind, p)
 		return
@@ -189,7 +189,7 @@ func (s *Sync) walkTrustLists(raw []byte, now time.Time) bool {
 			s.log.Warn("trust list history step refused", "version", st.version, "reason", trust.ReasonOf(err))
 			return false
 		}
-		s.cachePut(ctx, string(KindTrustList), st.raw, st.version)
+		s.cachePut(string(KindTrustList), st.raw, st.version, s.holdNext())
 		s.log.Info("trust list history step applied", "version", st.version)
 	}
 	return s.state.ApplyTrustList(raw, now) == nil
@@ -216,6 +216,6 @@ func (s *Sync) applyPinned() {
 		return
 	}
 	v := s.state.TrustList().Version
-	s.cachePut(context.Background(), string(KindTrustList), s.pinned, v)
+	s.cachePut(string(KindTrustList), s.pinned, v, s.holdNext())
 	s.log.Info("pinned trust list applied", "version", v)
 }

@@ -103,6 +103,9 @@ type SyncStats struct {
 	Parked, Blocked int
 	// Cursor is the revocation stream sequence handled so far.
 	Cursor uint64
+	// CacheBacklog is how many applied statements wait to be written to
+	// the Cache.
+	CacheBacklog int
 }
 
 type syncCounters struct {
@@ -124,5 +127,13 @@ func (s *Sync) Stats() SyncStats {
 	st.Pending = s.pending.len()
 	st.Parked, st.Blocked = s.revs.parkedCount(), len(s.revs.blocked)
 	st.Cursor = s.revs.cursor()
+	st.CacheBacklog = s.persist.backlog()
 	return st
+}
+
+// CacheHealth returns the failed cache writes so far and the applied
+// statements waiting to be written. Unlike Stats it does not wait for
+// Sync's lock, which a handler may hold while the cache backlog is full.
+func (s *Sync) CacheHealth() (failures uint64, backlog int) {
+	return s.stats.cacheErrors.Load(), s.persist.backlog()
 }

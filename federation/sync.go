@@ -99,6 +99,7 @@ type Sync struct {
 	pending   pendingSet
 	needRetry bool // a trust list or keyset was applied: drain pending
 	revs      revTracker
+	persist   *persister // cache writes, off mu
 
 	hbMu       sync.RWMutex
 	heartbeats map[string]heartbeatSeen
@@ -145,6 +146,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		syncEvery:    orDefaultDuration(cfg.SyncInterval, DefaultSyncInterval),
 		pending:      pendingSet{max: orDefault(cfg.MaxPending, DefaultMaxPending)},
 		revs:         newRevTracker(),
+		persist:      newPersister(),
 		heartbeats:   map[string]heartbeatSeen{},
 		kick:         make(chan struct{}, 1),
 	}
@@ -174,6 +176,7 @@ func (s *Sync) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { s.runPersister(ctx) })
 	s.catchUpPointers(ctx)
 	if !s.retry(ctx, "consume revocations", func() error { return s.consume(ctx) }) {
 		return nil
@@ -211,8 +214,11 @@ func (s *Sync) stop(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.saveCursor(ctx)
+	s.saveCursor()
+	s.mu.Unlock()
+	if err := s.flush(ctx); err != nil {
+		s.log.Error("federation cache not flushed at stop; the cursor stays where it was saved", "err", err)
+	}
 }
 
 // enter is called by every handler; exit must follow if it returns true.
@@ -273,6 +279,8 @@ func (s *Sync) Ready() error {
 		return fmt.Errorf("%w: not connected to NATS", ErrNotReady)
 	case !s.caughtUp.Load():
 		return fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
+	case s.persist.failing.Load():
+		return fmt.Errorf("%w: federation cache writes failing", ErrNotReady)
 	}
 	return nil
 }

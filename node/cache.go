@@ -52,3 +52,19 @@ func (c *cache) SetRevocationCursor(ctx context.Context, seq uint64) error {
 func (c *cache) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
 	return c.n.db.DeleteStatements(ctx, prefix, maxVersion)
 }
+
+// WriteBatch implements federation.BatchCache: the statements and the
+// cursor in one transaction.
+func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor uint64) error {
+	now := c.n.now()
+	sops := make([]store.StatementOp, len(ops))
+	for i, o := range ops {
+		sops[i] = store.StatementOp{DeletePrefix: o.Prefix, MaxVersion: o.MaxVersion,
+			Put: store.Statement{Key: o.Put.Key, Raw: o.Put.Raw, Version: o.Put.Version, Received: now}}
+	}
+	var key, value string
+	if cursor > 0 {
+		key, value = cursorKey, strconv.FormatUint(cursor, 10)
+	}
+	return c.n.db.WriteStatements(ctx, sops, key, value)
+}

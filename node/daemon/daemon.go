@@ -183,6 +183,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned}
+	f.registerCacheMetrics(n.Metrics().Registry)
 	if err := f.restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
 	}

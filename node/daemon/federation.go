@@ -17,6 +17,7 @@ import (
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fed is a node's federation runtime: an embedded NATS server if
@@ -303,4 +304,29 @@ func (f *fed) checkTrustExpiry() {
 	}
 	f.log.Warn("trust list expires soon: the federation operators must sign and publish a new version",
 		"kind", string(federation.KindTrustList), "version", tl.Version, "expires", exp, "expires_in", left.Round(time.Second).String())
+}
+
+// registerCacheMetrics exports the federation cache's write failures and
+// backlog (statements applied but not yet written) from the running Sync.
+func (f *fed) registerCacheMetrics(r *prometheus.Registry) {
+	stat := func(backlog bool) func() float64 {
+		return func() float64 {
+			s := f.sync.Load()
+			if s == nil {
+				return 0
+			}
+			failures, n := s.CacheHealth()
+			if backlog {
+				return float64(n)
+			}
+			return float64(failures)
+		}
+	}
+	r.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_cache_write_failures_total",
+			Help: "Failed writes of applied federation statements to the database (retried; the cursor is held)."},
+			stat(false)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_federation_cache_backlog",
+			Help: "Applied federation statements not yet written to the database."},
+			stat(true)))
 }

@@ -74,7 +74,7 @@ func (db *DB) Code(ctx context.Context, jti string) (Code, error) {
 	var c Code
 	var subject *string
 	var issued, expires int64
-	err := db.r.QueryRowContext(ctx, `SELECT jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct
+	err := db.readRow(ctx, `SELECT jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct
 		FROM codes WHERE jti = ?`, jti).
 		Scan(&c.JTI, &subject, &c.KID, &issued, &expires, &c.Paper, &c.Revoked, &c.TextCT)
 	if err != nil {
@@ -144,7 +144,7 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 // refuse cheaply before signing a code that would be refused anyway.
 func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`,
+	err := db.readRow(ctx, `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`,
 		subjectID, nanos(now)).Scan(&n)
 	return n, wrap("live codes", err)
 }

@@ -31,6 +31,8 @@ type DB struct {
 	k     *sql.DB  // the key store (keys.db): one connection, reads and writes
 	batch *batcher // group commit for InsertCode and AppendAudit
 
+	prepared prepared // hot-path reads, prepared once
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -129,6 +131,7 @@ func dsn(path string, readOnly bool, pragmas ...string) string {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.batch.close()
+		db.prepared.close()
 		db.closeErr = errors.Join(db.r.Close(), db.w.Close(), db.k.Close())
 		if db.closeErr != nil {
 			db.closeErr = fmt.Errorf("store: close: %w", db.closeErr)

@@ -3,9 +3,77 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 const statementColumns = `key, raw, version, received`
+
+// SQL of the statement cache, shared by the single and batched writes.
+const (
+	putStatementSQL = `INSERT INTO statements (` + statementColumns + `) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET raw = excluded.raw, version = excluded.version, received = excluded.received
+		WHERE excluded.version >= statements.version`
+	deleteStatementsSQL = `DELETE FROM statements WHERE substr(key, 1, length(?1)) = ?1 AND version <= ?2`
+	setMetaSQL          = `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+)
+
+// StatementOp is one write of WriteStatements: Put (as PutStatement), or,
+// when DeletePrefix is set, a delete (as DeleteStatements).
+type StatementOp struct {
+	Put          Statement
+	DeletePrefix string
+	MaxVersion   uint64
+}
+
+// WriteStatements applies ops in order and, if metaKey is not empty, sets
+// the meta setting metaKey to metaValue, all in one transaction (one
+// fsync): the statement cache's group commit, for a peer ingesting many
+// revocation deltas. Nothing is written if any op is invalid or fails.
+func (db *DB) WriteStatements(ctx context.Context, ops []StatementOp, metaKey, metaValue string) error {
+	const op = "write statements"
+	for _, o := range ops {
+		if o.DeletePrefix != "" {
+			if o.MaxVersion > maxInt64 {
+				return invalid(op, "version out of range")
+			}
+		} else if o.Put.Key == "" || len(o.Put.Raw) == 0 || o.Put.Version > maxInt64 {
+			return invalid(op, "missing key or body, or version out of range")
+		}
+	}
+	if metaKey != "" && strings.HasPrefix(metaKey, reservedMeta) {
+		return invalid(op, "reserved meta key")
+	}
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		var put, del *sql.Stmt
+		for _, o := range ops {
+			var err error
+			if o.DeletePrefix != "" {
+				if del == nil {
+					if del, err = tx.PrepareContext(ctx, deleteStatementsSQL); err != nil {
+						return err
+					}
+				}
+				_, err = del.ExecContext(ctx, o.DeletePrefix, int64(o.MaxVersion))
+			} else {
+				if put == nil {
+					if put, err = tx.PrepareContext(ctx, putStatementSQL); err != nil {
+						return err
+					}
+				}
+				_, err = put.ExecContext(ctx, o.Put.Key, o.Put.Raw, int64(o.Put.Version), nanos(o.Put.Received))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if metaKey == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, setMetaSQL, metaKey, metaValue)
+		return err
+	})
+}
 
 // PutStatement caches a verified peer statement under its key, replacing
 // an older version.
@@ -21,10 +89,7 @@ func (db *DB) PutStatement(ctx context.Context, s Statement, audit ...AuditEntry
 		return invalid(op, "missing key or body, or version out of range")
 	}
 	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO statements (`+statementColumns+`) VALUES (?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET raw = excluded.raw, version = excluded.version, received = excluded.received
-		WHERE excluded.version >= statements.version`,
-			s.Key, s.Raw, int64(s.Version), nanos(s.Received))
+		_, err := tx.ExecContext(ctx, putStatementSQL, s.Key, s.Raw, int64(s.Version), nanos(s.Received))
 		return err
 	})
 }
@@ -59,7 +124,6 @@ func (db *DB) DeleteStatements(ctx context.Context, prefix string, maxVersion ui
 	if prefix == "" || maxVersion > maxInt64 {
 		return invalid("delete statements", "missing prefix or version out of range")
 	}
-	_, err := db.w.ExecContext(ctx, `DELETE FROM statements WHERE substr(key, 1, length(?1)) = ?1 AND version <= ?2`,
-		prefix, int64(maxVersion))
+	_, err := db.w.ExecContext(ctx, deleteStatementsSQL, prefix, int64(maxVersion))
 	return wrap("delete statements", err)
 }

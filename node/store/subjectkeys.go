@@ -79,7 +79,7 @@ func (db *DB) putSubjectKey(ctx context.Context, id string, sealed, idx []byte) 
 // subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
 func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 	var sealed []byte
-	err := db.k.QueryRowContext(ctx, `SELECT sealed FROM subject_keys WHERE id = ?`, id).Scan(&sealed)
+	err := db.prepared.queryRow(ctx, db.k, `SELECT sealed FROM subject_keys WHERE id = ?`, id).Scan(&sealed)
 	return sealed, wrap("subject key", err)
 }
 

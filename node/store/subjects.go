@@ -79,7 +79,7 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token, 
 func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 	var s Subject
 	var since, created, retain int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, name_ct, id_number_ct, phone_ct, masked_ct,
+	err := db.readRow(ctx, `SELECT id, name_ct, id_number_ct, phone_ct, masked_ct,
 		status, status_since, created, retain_until FROM subjects WHERE id = ?`, id).
 		Scan(&s.ID, &s.NameCT, &s.IDNumberCT, &s.PhoneCT, &s.MaskedCT,
 			&s.Status, &since, &created, &retain)

@@ -68,7 +68,7 @@ const tokenColumns = `hash, role, subject_id, scanner_id, account_id, id, expire
 // subject, scanner or account). An operator token is returned even when
 // expired: the caller compares Expires with its own clock.
 func (db *DB) Token(ctx context.Context, hash []byte) (Token, error) {
-	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(db.readRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return Token{}, wrap("token", err)
 	}
