@@ -96,52 +96,10 @@ func persisted(u *syncUnderTest, c *sqlCache, cursor uint64) error {
 //
 //	go test -run '^$' -bench CatchUp100kSQLite -benchtime 1x ./federation
 func BenchmarkCatchUp100kSQLite(b *testing.B) {
-	const n = 100_000
-	f := newFixture(b)
-	deltas := f.signDeltas(gd, 1, n)
-	snap := f.snapshot(gd, n)
-	for _, withSnapshot := range []bool{true, false} {
-		name := "deltas"
-		if withSnapshot {
-			name = "snapshot"
-		}
-		b.Run(name, func(b *testing.B) {
-			if withSnapshot {
-				if err := f.checkSnapshotLimit(snap); err != nil {
-					b.Skipf("trust refuses a %d-byte snapshot (%v)", len(snap), err)
-				}
-			}
-			s := runServer(b)
-			gdc := connectReady(b, s, gd)
-			put(b, gdc, "440000.keyset", f.keyset(gd, 1))
-			publishDeltas(b, gdc, gd, 1, deltas)
-			if withSnapshot {
-				putSnapshot(b, gdc, gd, snap)
-			}
-			var total time.Duration
-			for b.Loop() {
-				c := openSQLCache(b)
-				u := f.newSync(connectReady(b, s, sh), sh, func(cfg *SyncConfig) { cfg.Logger, cfg.Cache = nil, c })
-				start := time.Now()
-				u.run(b)
-				checkFor(b, 600*time.Second, time.Millisecond, func() error {
-					if err := u.Ready(); err != nil {
-						return err
-					}
-					if err := revokedThrough(u.state, gd, n); err != nil {
-						return err
-					}
-					return persisted(u, c, n)
-				})
-				total += time.Since(start)
-				u.stop()
-			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/catchup")
-			if !withSnapshot {
-				b.ReportMetric(float64(n*b.N)/total.Seconds(), "deltas/s")
-			}
-		})
-	}
+	benchCatchUp(b, 100_000, 600*time.Second, func(b *testing.B, n int) (Cache, func(*syncUnderTest) error) {
+		c := openSQLCache(b)
+		return c, func(u *syncUnderTest) error { return persisted(u, c, uint64(n)) }
+	})
 }
 
 // BenchmarkIngestSQLite measures one peer's ingest of a revocation storm
