@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -126,15 +127,19 @@ func TestSyncFillsGapFromSnapshot(t *testing.T) {
 	if st := u.Stats(); st.Gaps != 1 || st.SnapshotsApplied != 1 || st.Blocked != 0 || st.Parked != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if c, ok := u.cache.Get("440000.revsnapshot"); !ok || c.Version != 3 {
-		t.Errorf("snapshot cached: %+v, %v", c, ok)
-	}
-	if _, ok := u.cache.Get("440000.revocations.1"); ok {
-		t.Error("delta 1 still cached after the snapshot at 3 covering it")
-	}
-	if _, ok := u.cache.Get("440000.revocations.4"); !ok {
-		t.Error("delta 4 not cached")
-	}
+	// The cache is written off the lock, after the state changed.
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if c, ok := u.cache.Get("440000.revsnapshot"); !ok || c.Version != 3 {
+			return fmt.Errorf("snapshot cached: %+v, %v", c, ok)
+		}
+		if _, ok := u.cache.Get("440000.revocations.1"); ok {
+			return errors.New("delta 1 still cached after the snapshot at 3 covering it")
+		}
+		if _, ok := u.cache.Get("440000.revocations.4"); !ok {
+			return errors.New("delta 4 not cached")
+		}
+		return nil
+	})
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if c, _ := u.cache.RevocationCursor(t.Context()); c != 2 {
 			return fmt.Errorf("cursor %d, want 2 (both stream messages handled)", c)

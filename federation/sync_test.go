@@ -55,17 +55,21 @@ func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
 	if st := u.Stats(); st.Rejected != 0 || st.Pending != 0 || st.Blocked != 0 {
 		t.Errorf("stats %+v: the grant to 110000 must be ignored, not rejected", st)
 	}
-	for key, version := range map[string]uint64{"trustlist": 1, "440000.keyset": 1, "440000.revocations.1": 1} {
-		if c, ok := u.cache.Get(key); !ok || c.Version != version {
-			t.Errorf("cache[%s] = %+v, %v; want version %d", key, c, ok, version)
+	// The cache is written off the lock, after the state changed.
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		for key, version := range map[string]uint64{"trustlist": 1, "440000.keyset": 1, "440000.revocations.1": 1} {
+			if c, ok := u.cache.Get(key); !ok || c.Version != version {
+				return fmt.Errorf("cache[%s] = %+v, %v; want version %d", key, c, ok, version)
+			}
 		}
-	}
-	if _, ok := u.cache.Get("440000.contentkey.310000"); !ok {
-		t.Error("grant not cached")
-	}
-	if c, _ := u.cache.RevocationCursor(t.Context()); c != 1 {
-		t.Errorf("cursor %d, want 1", c)
-	}
+		if _, ok := u.cache.Get("440000.contentkey.310000"); !ok {
+			return errors.New("grant not cached")
+		}
+		if c, _ := u.cache.RevocationCursor(t.Context()); c != 1 {
+			return fmt.Errorf("cursor %d, want 1", c)
+		}
+		return nil
+	})
 
 	// Live updates keep coming: a new keyset and the next delta.
 	put(t, gdc, "440000.keyset", f.keyset(gd, 2))
