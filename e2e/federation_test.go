@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,16 +274,4 @@ func nodeURL(t *testing.T, p *proc) string {
 		return fmt.Errorf("no \"node started\" line in %s yet", p.log)
 	})
 	return url
-}
-
-// deadNATSURL is a NATS URL where nothing listens.
-func deadNATSURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "nats://" + addr
 }

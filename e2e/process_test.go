@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // convergeWithin bounds how long a statement may take to reach every peer.
@@ -61,7 +63,7 @@ func TestProvincesAsSeparateProcesses(t *testing.T) {
 			// 440000 comes back pointing at a NATS URL where nothing
 			// listens: the revocation is committed and cannot be published.
 			gd.proc.kill()
-			fed.restart(t, gd, "HCNODE_NATS_URLS="+deadNATSURL(t))
+			fed.restart(t, gd, "HCNODE_NATS_URLS="+testkit.DeadNATSURL(t))
 			if status, err := do("GET", gd.url+"/readyz", "", nil, nil); status != http.StatusServiceUnavailable {
 				t.Fatalf("440000 without NATS: /readyz %d (%v), want 503", status, err)
 			}

@@ -23,6 +23,12 @@ func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) 
 	if err := require(p, RoleOperator); err != nil {
 		return NewScanner{}, err
 	}
+	if err := checkText("name", name, maxScannerNameLen, false); err != nil {
+		return NewScanner{}, err
+	}
+	if err := checkText("place", place, maxScannerPlaceLen, false); err != nil {
+		return NewScanner{}, err
+	}
 	name, place = strings.TrimSpace(name), strings.TrimSpace(place)
 	if name == "" || len(name) > 100 || len(place) > 50 {
 		return NewScanner{}, Errorf(EInvalid, "name is required (≤100 bytes), place ≤50 bytes")

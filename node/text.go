@@ -11,6 +11,10 @@ const (
 	maxNameLen = 64
 	// maxReasonLen bounds the reason given for a status change.
 	maxReasonLen = 200
+	// maxScannerNameLen and maxScannerPlaceLen bound a scanner's name and
+	// kind of place (also in bytes: 100 and 50, checked by AddScanner).
+	maxScannerNameLen  = 100
+	maxScannerPlaceLen = 50
 )
 
 // checkText checks a free-text field someone typed — a name, a reason, an
