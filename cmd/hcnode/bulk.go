@@ -182,35 +182,15 @@ func withNewline(b []byte) []byte {
 }
 
 // stream sends body to path and calls fn with each line of a 200 answer as
-// it arrives; another status is an error, as in do. Its client has no
+// it arrives; another status is an error, as in do (send). Its client has no
 // timeout: the caller's context bounds it.
 func (c *client) stream(ctx context.Context, method, path string, body io.Reader, fn func([]byte) error) error {
-	c.url, c.token = orEnv(c.url, "HCNODE_URL"), orEnv(c.token, "HCNODE_TOKEN")
-	if c.url == "" || c.token == "" {
-		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
-	}
-	if err := checkNodeURL(c.url); err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, body)
+	resp, err := c.send(ctx, method, path, "application/x-ndjson", body)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct {
-			Error struct{ Code, Message string }
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
-		}
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	sc := bufio.NewScanner(resp.Body)

@@ -53,16 +53,6 @@ func orEnv(v, name string) string {
 }
 
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
-	c.url, c.token = orEnv(c.url, "HCNODE_URL"), orEnv(c.token, "HCNODE_TOKEN")
-	if c.public && c.url == "" {
-		return fmt.Errorf("need --url (or $HCNODE_URL)")
-	}
-	if c.url == "" || (c.token == "" && !c.public) {
-		return fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
-	}
-	if err := checkNodeURL(c.url); err != nil {
-		return err
-	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -71,31 +61,14 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, body)
+	resp, err := c.send(ctx, method, path, "application/json", body)
 	if err != nil {
 		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string }
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
-		}
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	if out == nil {
 		return nil
@@ -105,6 +78,46 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		return nil
 	}
 	return json.Unmarshal(b, out)
+}
+
+// send checks the URL and credentials, sends one request and returns the
+// response of a status below 300; any other status is returned as the
+// API's error (code, message and HTTP status), with the body closed.
+func (c *client) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	c.url, c.token = orEnv(c.url, "HCNODE_URL"), orEnv(c.token, "HCNODE_TOKEN")
+	if c.public && c.url == "" {
+		return nil, fmt.Errorf("need --url (or $HCNODE_URL)")
+	}
+	if c.url == "" || (c.token == "" && !c.public) {
+		return nil, fmt.Errorf("need --url and --token (or $HCNODE_URL and $HCNODE_TOKEN)")
+	}
+	if err := checkNodeURL(c.url); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+		return nil, fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
+	}
+	return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 }
 
 // checkNodeURL refuses a node URL the HTTP client would misread, with a
