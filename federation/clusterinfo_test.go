@@ -61,7 +61,7 @@ func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent
 	}
 }
 
-func TestClusterInfoReportsQuorumLostAndItsReturn(t *testing.T) {
+func TestClusterInfoReportsTheRevocationStreamUnavailableWhenQuorumIsLost(t *testing.T) {
 	nc := natstest.Start(t, natstest.Config{})
 	ctx := testCtx(t)
 	c := connectCluster(t, nc, 3)
@@ -71,11 +71,9 @@ func TestClusterInfoReportsQuorumLostAndItsReturn(t *testing.T) {
 	nc.WaitStreamsCurrent(natstest.GlobalAccount, c.stream)
 	// Keep the server this connection is on; kill the other two.
 	on := c.ClusterInfo(ctx).Server
-	var killed []int
 	for i := range nc.Size() {
 		if nc.Name(i) != on {
 			nc.Kill(i)
-			killed = append(killed, i)
 		}
 	}
 	testkit.WaitFor(t, 15*time.Second, 50*time.Millisecond, "the revocation stream reported unavailable", func() error {
@@ -88,15 +86,4 @@ func TestClusterInfoReportsQuorumLostAndItsReturn(t *testing.T) {
 	if !c.Connected() {
 		t.Fatal("the connection to the surviving server dropped")
 	}
-	for _, i := range killed {
-		nc.Restart(i)
-	}
-	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "every asset available again", func() error {
-		for _, h := range c.ClusterInfo(ctx).Streams {
-			if !h.Available() {
-				return fmt.Errorf("%s: %+v", h.Asset, h)
-			}
-		}
-		return nil
-	})
 }

@@ -27,9 +27,10 @@ type clusterSeen struct {
 	downSince time.Time
 }
 
-// watchCluster keeps f.cluster current until ctx ends.
+// watchCluster keeps f.cluster current until ctx ends: every
+// clusterInfoEvery, or twice within a shorter grace.
 func (f *fed) watchCluster(ctx context.Context, conn *federation.Conn) {
-	t := time.NewTicker(clusterInfoEvery)
+	t := time.NewTicker(min(clusterInfoEvery, f.jsGrace/2))
 	defer t.Stop()
 	for {
 		f.recordCluster(conn.ClusterInfo(ctx))
