@@ -265,3 +265,16 @@ func (c *Cluster) WaitStreamsCurrent(account string, streams ...string) {
 		return c.StreamsCurrent(account, streams...)
 	})
 }
+
+// StreamLeader is the index of the running server leading stream in
+// account, or -1.
+func (c *Cluster) StreamLeader(account, stream string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, ns := range c.servers {
+		if ns != nil && ns.JetStreamIsStreamLeader(account, stream) {
+			return i
+		}
+	}
+	return -1
+}
