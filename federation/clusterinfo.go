@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -14,8 +15,8 @@ import (
 type ClusterInfo struct {
 	Connected bool `json:"connected"`
 	// Server is the name of the server the connection is on, URL its
-	// client URL (password redacted), and Cluster its cluster's name
-	// ("" for a server that is not in a cluster).
+	// client URL without any user or password (the view is public), and
+	// Cluster its cluster's name ("" for a server not in a cluster).
 	Server  string `json:"server"`
 	URL     string `json:"url"`
 	Cluster string `json:"cluster"`
@@ -86,7 +87,7 @@ const (
 func (c *Conn) ClusterInfo(ctx context.Context) ClusterInfo {
 	info := ClusterInfo{Connected: c.nc.IsConnected(), Reconnects: c.stats.reconnects.Load(), At: time.Now()}
 	if info.Connected {
-		info.Server, info.URL, info.Cluster = c.nc.ConnectedServerName(), c.nc.ConnectedUrlRedacted(), c.nc.ConnectedClusterName()
+		info.Server, info.URL, info.Cluster = c.nc.ConnectedServerName(), withoutUser(c.nc.ConnectedUrl()), c.nc.ConnectedClusterName()
 	}
 	assets := []struct{ asset, stream string }{
 		{AssetState, "KV_" + c.bucket}, {AssetRevocations, c.stream}, {AssetSnapshots, "OBJ_" + c.snapBucket},
@@ -132,4 +133,14 @@ func (c *Conn) streamHealth(ctx context.Context, asset, stream string) StreamHea
 		}
 	}
 	return h
+}
+
+// withoutUser is a URL without its user information.
+func withoutUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }

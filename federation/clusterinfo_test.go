@@ -50,7 +50,7 @@ func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent
 		}
 		return nil
 	})
-	if !info.Connected || info.Cluster != nc.ClusterName() || !slices.Contains(names, info.Server) || info.URL == "" {
+	if !info.Connected || info.Cluster != nc.ClusterName() || !slices.Contains(names, info.Server) || !slices.Contains(nc.ClientURLs(), info.URL) {
 		t.Fatalf("connection: %+v", info)
 	}
 	if got := []string{info.Streams[0].Asset, info.Streams[1].Asset, info.Streams[2].Asset}; !slices.Equal(got, []string{AssetState, AssetRevocations, AssetSnapshots}) {
@@ -85,5 +85,11 @@ func TestClusterInfoReportsTheRevocationStreamUnavailableWhenQuorumIsLost(t *tes
 	})
 	if !c.Connected() {
 		t.Fatal("the connection to the surviving server dropped")
+	}
+}
+
+func TestClusterInfoURLCarriesNoUserOrPassword(t *testing.T) {
+	if got := withoutUser("nats://440000:s3cret@127.0.0.1:4222"); got != "nats://127.0.0.1:4222" {
+		t.Fatalf("withoutUser: %q", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
@@ -280,6 +281,9 @@ func (c *Cluster) Sign(tl trust.TrustList, k int) ([]byte, error) {
 	return doc, nil
 }
 
+// ensureAttempts bounds PublishTrustList's attempts to set up the streams.
+const ensureAttempts = 4
+
 // PublishTrustList puts a trust list document in the federation's state
 // bucket, as 'hcnode trust publish' does.
 func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
@@ -289,7 +293,18 @@ func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.EnsureStreams(ctx); err != nil {
+	// On a loaded cluster the creation of R3 streams may outlast one
+	// JetStream API request: try again a few times.
+	for attempt := 0; ; attempt++ {
+		err = conn.EnsureStreams(ctx)
+		if err == nil || attempt == ensureAttempts-1 || errors.Is(err, federation.ErrPermissionDenied) {
+			break
+		}
+		if !backoff.Wait(ctx, streamsBackoff.Delay(attempt)) {
+			return ctx.Err()
+		}
+	}
+	if err != nil {
 		return err
 	}
 	_, err = conn.PutState(ctx, "trustlist", doc)
