@@ -29,7 +29,7 @@ type clusterTest struct {
 }
 
 // jsGrace is the test nodes' JetStream grace before /readyz says so.
-const jsGrace = 2 * time.Second
+const jsGrace = time.Second
 
 func startOnNATSCluster(t *testing.T) *clusterTest {
 	t.Helper()
