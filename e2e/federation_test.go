@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,11 @@ type federation struct {
 	natsURL string
 	natsd   *proc
 	nodes   map[string]*node
+	// replicas is the nodes' nats.replicas and trust publish's
+	// --replicas; 0 means 1. natsCluster are the nats-server processes of
+	// a cluster (startNATSCluster), by server number - 1.
+	replicas    int
+	natsCluster []*proc
 }
 
 // node is one province's hcnode process and what the test knows of it.
@@ -63,15 +69,25 @@ type node struct {
 // trust list is made with the CLI by three operators, two of whom sign.
 func startFederation(t *testing.T) *federation {
 	t.Helper()
+	return startFederationOn(t, (*federation).startNATS, 1)
+}
+
+// startFederationOn is startFederation with the NATS side started by
+// startNATS, and the nodes' nats.replicas set to replicas.
+func startFederationOn(t *testing.T, startNATS func(*federation, *testing.T), replicas int) *federation {
+	t.Helper()
 	fed := &federation{bin: buildBinaries(t), root: t.TempDir(), env: baseEnv(),
-		natsPW: map[string]string{}, nodes: map[string]*node{}}
+		natsPW: map[string]string{}, nodes: map[string]*node{}, replicas: replicas}
+	if replicas > 1 {
+		fed.env = append(fed.env, "HCNODE_NATS_REPLICAS="+strconv.Itoa(replicas))
+	}
 	for _, d := range []string{"configs", "data", "ops", "trust", "nats", "run", "logs"} {
 		if err := os.Mkdir(filepath.Join(fed.root, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fed.procs = newProcs(t, filepath.Join(fed.root, "logs"))
-	fed.startNATS(t)
+	startNATS(fed, t)
 	for _, p := range provinces {
 		fed.initProvince(t, p.id, p.name)
 	}
@@ -185,7 +201,8 @@ func (fed *federation) makeTrustList(t *testing.T) (path, sum string) {
 func (fed *federation) publishTrustList(t *testing.T, path string) {
 	t.Helper()
 	env := slices.Concat(fed.env, []string{"HCNODE_NATS_USER=operator", "HCNODE_NATS_PASSWORD=" + fed.natsPW["operator"]})
-	out := fed.procs.run(t, fed.root, env, fed.bin.hcnode, "trust", "publish", path, "--nats", fed.natsURL)
+	out := fed.procs.run(t, fed.root, env, fed.bin.hcnode, "trust", "publish", path, "--nats", fed.natsURL,
+		"--replicas", strconv.Itoa(max(fed.replicas, 1)))
 	if !strings.Contains(out, "published trust list version 1") {
 		t.Fatalf("hcnode trust publish:\n%s", out)
 	}
@@ -219,7 +236,7 @@ func (fed *federation) writeConfig(t *testing.T, id, trustList, sum string) {
 	case trust == nil || trust["list_file"] == nil || trust["list_sha256"] == nil:
 		t.Fatalf("configs/%s.yaml: trust %v: want list_file and list_sha256 placeholders", id, trust)
 	}
-	nats["urls"] = []string{fed.natsURL}
+	nats["urls"] = strings.Split(fed.natsURL, ",")
 	trust["list_file"], trust["list_sha256"] = trustList, sum
 	cfg["listen"] = "127.0.0.1:0"
 	if b, err = yaml.Marshal(cfg); err != nil {

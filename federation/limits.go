@@ -99,3 +99,7 @@ var (
 	// failure (persist.go).
 	persistBackoff = backoff.Policy{Min: persistRetryMin, Max: persistRetryMax}
 )
+
+// ClusterInfoTimeout bounds the stream-info requests of one
+// Conn.ClusterInfo: with JetStream's quorum lost nobody answers them.
+const ClusterInfoTimeout = 2 * time.Second

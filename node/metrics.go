@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/hcfed/hcfed/federation"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -81,4 +82,64 @@ func NewMetrics() *Metrics {
 		Help: "Lines of bulk status changes, by result (applied, unchanged, refused); counted once committed."}, []string{"result"})
 	f(m.BulkLines)
 	return m
+}
+
+// RegisterNATSCluster exports the NATS side of the federation as read by
+// info (false: not connected yet): the connection, its server and
+// cluster, reconnects, and each JetStream asset's replica health.
+func (m *Metrics) RegisterNATSCluster(info func() (federation.ClusterInfo, bool)) {
+	m.Registry.MustRegister(&natsCollector{info: info})
+}
+
+var (
+	natsConnectedDesc = prometheus.NewDesc("hcfed_nats_connected",
+		"1 while the node's NATS connection is up.", nil, nil)
+	natsReconnectsDesc = prometheus.NewDesc("hcfed_nats_reconnects_total",
+		"Reconnections of the node's NATS connection (to the same or another server of the cluster).", nil, nil)
+	natsServerDesc = prometheus.NewDesc("hcfed_nats_connected_server_info",
+		"1 for the NATS server the node is connected to, by server and cluster name.", []string{"server", "cluster"}, nil)
+	jsReplicasDesc = prometheus.NewDesc("hcfed_jetstream_replicas",
+		"Configured JetStream replicas of each federation asset (state, revocations, snapshots).", []string{"asset"}, nil)
+	jsCurrentDesc = prometheus.NewDesc("hcfed_jetstream_replicas_current",
+		"Replicas of each federation asset up to date with its leader, the leader included; 0 when unreadable.", []string{"asset"}, nil)
+	jsAvailableDesc = prometheus.NewDesc("hcfed_jetstream_asset_available",
+		"1 while a federation asset has a leader and a quorum of current replicas (it accepts writes).", []string{"asset"}, nil)
+)
+
+// natsCollector reads the cluster info on each scrape.
+type natsCollector struct {
+	info func() (federation.ClusterInfo, bool)
+}
+
+// Describe sends the collector's descriptors.
+func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{natsConnectedDesc, natsReconnectsDesc, natsServerDesc, jsReplicasDesc, jsCurrentDesc, jsAvailableDesc} {
+		ch <- d
+	}
+}
+
+// Collect sends the current values.
+func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
+	info, ok := c.info()
+	connected := 0.0
+	if ok && info.Connected {
+		connected = 1
+	}
+	ch <- prometheus.MustNewConstMetric(natsConnectedDesc, prometheus.GaugeValue, connected)
+	ch <- prometheus.MustNewConstMetric(natsReconnectsDesc, prometheus.CounterValue, float64(info.Reconnects))
+	if !ok {
+		return
+	}
+	if info.Connected {
+		ch <- prometheus.MustNewConstMetric(natsServerDesc, prometheus.GaugeValue, 1, info.Server, info.Cluster)
+	}
+	for _, s := range info.Streams {
+		avail := 0.0
+		if s.Available() {
+			avail = 1
+		}
+		ch <- prometheus.MustNewConstMetric(jsReplicasDesc, prometheus.GaugeValue, float64(s.Replicas), s.Asset)
+		ch <- prometheus.MustNewConstMetric(jsCurrentDesc, prometheus.GaugeValue, float64(s.Current), s.Asset)
+		ch <- prometheus.MustNewConstMetric(jsAvailableDesc, prometheus.GaugeValue, avail, s.Asset)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -23,6 +24,7 @@ const defaultNATSTimeout = 15 * time.Second
 func newTrustPublishCmd() *cobra.Command {
 	var natsURL, user, password, creds string
 	var timeout time.Duration
+	var replicas int
 	cmd := &cobra.Command{
 		Use:   "publish FILE",
 		Short: "Publish a signed trust list to the federation; refuses one nodes would not accept",
@@ -47,11 +49,14 @@ for the trust list's subject.`,
 			if timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout %s: must be positive", timeout)}
 			}
+			if replicas < 1 || replicas > config.MaxNATSReplicas {
+				return usageError{fmt.Errorf("--replicas %d: must be within [1, %d]", replicas, config.MaxNATSReplicas)}
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			cfg := federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
 				Name: "hcnode-trust-publish", User: orEnv(user, "HCNODE_NATS_USER"),
-				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds}
+				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds, Replicas: replicas}
 			return publishTrustList(ctx, cmd.OutOrStdout(), cfg, timeout, next, raw)
 		},
 	}
@@ -60,6 +65,7 @@ for the trust list's subject.`,
 	f.StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
 	f.StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
 	f.StringVar(&creds, "creds", "", "NATS credentials file")
+	f.IntVar(&replicas, "replicas", 1, "JetStream replicas of the federation's streams it creates: the nodes' nats.replicas (3 on a 3-server cluster)")
 	f.DurationVar(&timeout, "timeout", defaultNATSTimeout, "give up after this long (connecting, checking and publishing together)")
 	return cmd
 }

@@ -100,7 +100,14 @@ type NATS struct {
 	CertFile   string   `yaml:"cert_file"`
 	KeyFile    string   `yaml:"key_file"`
 	ServerConf string   `yaml:"server_config"` // embedded server config file (permissions)
+	// Replicas is the JetStream replication of the federation's streams,
+	// KV bucket and object store: 1 (the default) for one server, 3 on a
+	// cluster of three or more. Within [1, MaxNATSReplicas].
+	Replicas int `yaml:"replicas"`
 }
+
+// MaxNATSReplicas is the largest JetStream replication nats-server allows.
+const MaxNATSReplicas = 5
 
 // Trust says which federation trust list to start from.
 type Trust struct {
@@ -183,7 +190,7 @@ func Default(province string) Config {
 		Listen:     "127.0.0.1:8080",
 		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour, MaxLive: DefaultMaxLiveCodes},
 		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
-		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222"},
+		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222", Replicas: 1},
 		Trust:      Trust{StaleLimit: 24 * time.Hour},
 		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20, ResidentRate: 1, ResidentBurst: 20},
 		Log:        Log{Level: "info", Format: "json"},
@@ -270,6 +277,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.NATS.Embedded = b
 	}
+	if v, ok := lookup("HCNODE_NATS_REPLICAS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("config: HCNODE_NATS_REPLICAS=%q is not a number", v)
+		}
+		c.NATS.Replicas = n
+	}
 	return nil
 }
 
@@ -321,6 +335,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
 		bad("nats", "either embedded: true or urls")
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > MaxNATSReplicas {
+		bad("nats.replicas", "%d must be within [1, %d]", c.NATS.Replicas, MaxNATSReplicas)
 	}
 	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
 		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")

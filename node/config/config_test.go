@@ -56,6 +56,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"tokens.operator_lifetime": "province: \"440000\"\ndata_dir: d\ntokens:\n  operator_lifetime: 30m\n",
 		"limits.bulk_bytes":        "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_bytes: 10\n",
 		"limits.bulk_line_bytes":   "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_line_bytes: 100000\n",
+		"nats.replicas":            "province: \"440000\"\ndata_dir: d\nnats:\n  replicas: 6\n",
 	}
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
@@ -119,5 +120,33 @@ func TestReceiptsDefaultToSendHourlyAndTheFileTurnsThemOff(t *testing.T) {
 	}
 	if c.Privacy.Receipts != ReceiptsOff || c.Privacy.ReceiptsEvery != 10*time.Minute {
 		t.Fatalf("from the file: receipts %q every %v", c.Privacy.Receipts, c.Privacy.ReceiptsEvery)
+	}
+}
+
+func TestNATSReplicasDefaultToOneAndAcceptThreeButNotZero(t *testing.T) {
+	c, err := Load(write(t, "province: \"440000\"\ndata_dir: d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.Replicas != 1 {
+		t.Fatalf("default nats.replicas %d, want 1", c.NATS.Replicas)
+	}
+	c, err = Load(write(t, "province: \"440000\"\ndata_dir: d\nnats:\n  urls: [nats://a:4222]\n  embedded: false\n  replicas: 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.Replicas != 3 {
+		t.Fatalf("nats.replicas %d, want 3", c.NATS.Replicas)
+	}
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nnats:\n  replicas: 0\n")); err == nil || !strings.Contains(err.Error(), "nats.replicas") {
+		t.Fatalf("replicas 0: %v", err)
+	}
+	t.Setenv("HCNODE_NATS_REPLICAS", "3")
+	if c, err = Load(write(t, "province: \"440000\"\ndata_dir: d\n")); err != nil || c.NATS.Replicas != 3 {
+		t.Fatalf("HCNODE_NATS_REPLICAS=3: %d, %v", c.NATS.Replicas, err)
+	}
+	t.Setenv("HCNODE_NATS_REPLICAS", "three")
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\n")); err == nil || !strings.Contains(err.Error(), "HCNODE_NATS_REPLICAS") {
+		t.Fatalf("HCNODE_NATS_REPLICAS=three: %v", err)
 	}
 }

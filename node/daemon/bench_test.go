@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/natstest"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
@@ -28,19 +29,25 @@ func provinces(n int) []daemon.Province {
 }
 
 // BenchmarkRevocationPropagation measures, for federations of 3, 10 and 34
-// nodes in one process on one embedded NATS server, the time from the
+// nodes in one process, on one embedded NATS server and (",nats=cluster")
+// on a 3-server NATS cluster with every asset R3, the time from the
 // issuing node's status-change call to every peer rejecting the code.
 // Each op is one revocation; run with -benchtime=100x for a usable p99.
 func BenchmarkRevocationPropagation(b *testing.B) {
 	for _, n := range []int{3, 10, 34} {
-		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) { benchPropagation(b, n) })
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) { benchPropagation(b, n, false) })
+		b.Run(fmt.Sprintf("nodes=%d,nats=cluster", n), func(b *testing.B) { benchPropagation(b, n, true) })
 	}
 }
 
-func benchPropagation(b *testing.B, n int) {
+func benchPropagation(b *testing.B, n int, onCluster bool) {
 	ctx := context.Background()
-	c, err := daemon.StartCluster(ctx, daemon.ClusterConfig{Dir: b.TempDir(), Provinces: provinces(n),
-		Configure: func(cfg *config.Config) { cfg.Privacy.Collect = []string{"name", "id_number"} }})
+	cc := daemon.ClusterConfig{Dir: b.TempDir(), Provinces: provinces(n),
+		Configure: func(cfg *config.Config) { cfg.Privacy.Collect = []string{"name", "id_number"} }}
+	if onCluster {
+		cc.NATSURLs, cc.Replicas = natstest.Start(b, natstest.Config{}).ClientURLs(), 3
+	}
+	c, err := daemon.StartCluster(ctx, cc)
 	if err != nil {
 		b.Fatal(err)
 	}

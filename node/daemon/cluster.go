@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
@@ -39,9 +40,17 @@ type ClusterConfig struct {
 	Operators  int    // default 3
 	Threshold  int    // default 2
 	NATSListen string // default "127.0.0.1:-1" (a free port)
-	Logger     *slog.Logger
-	Now        func() time.Time
-	TickEvery  time.Duration
+	// NATSURLs, when set, are the client URLs of NATS servers already
+	// running (a cluster); no server is started and NATSListen is unused.
+	NATSURLs []string
+	// Replicas is every province's nats.replicas (and the operator's
+	// connection's); default 1. Set 3 on a 3-server cluster.
+	Replicas int
+	// JetStreamGrace is every node's Options.JetStreamGrace.
+	JetStreamGrace time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+	TickEvery      time.Duration
 	// Configure adjusts each province's config before it starts.
 	Configure func(*config.Config)
 	// Tokens are operator tokens from an earlier run, by province id. One
@@ -52,7 +61,7 @@ type ClusterConfig struct {
 
 // Cluster is a running federation.
 type Cluster struct {
-	Server    *federation.Server
+	Server    *federation.Server // nil when ClusterConfig.NATSURLs is set
 	Nodes     []*Daemon
 	Tokens    []string // an operator token per node, as Nodes
 	Operators []*ecdsa.PrivateKey
@@ -78,20 +87,23 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cc: cc, opt: Options{Logger: cc.Logger, Now: cc.Now, TickEvery: cc.TickEvery}}
+	c := &Cluster{cc: cc, opt: Options{Logger: cc.Logger, Now: cc.Now, TickEvery: cc.TickEvery,
+		JetStreamGrace: cc.JetStreamGrace}}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
-	if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port,
-		StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}); err != nil {
-		return nil, err
+	if len(cc.NATSURLs) == 0 {
+		if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port,
+			StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range cc.Provinces {
 		cfg := config.Default(p.ID)
 		cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, cc.Federation, filepath.Join(cc.Dir, p.ID), p.Listen
-		cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{c.Server.ClientURL()}
+		cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(cc.Replicas, 1)
 		if cc.Configure != nil {
 			cc.Configure(&cfg)
 		}
@@ -130,6 +142,15 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		return nil, err
 	}
 	return c, nil
+}
+
+// NATSURLs are the client URLs of the federation's NATS: the cluster's
+// own server, or ClusterConfig.NATSURLs.
+func (c *Cluster) NATSURLs() []string {
+	if c.Server != nil {
+		return []string{c.Server.ClientURL()}
+	}
+	return c.cc.NATSURLs
 }
 
 func splitHostPort(addr string) (string, int, error) {
@@ -260,16 +281,30 @@ func (c *Cluster) Sign(tl trust.TrustList, k int) ([]byte, error) {
 	return doc, nil
 }
 
+// ensureAttempts bounds PublishTrustList's attempts to set up the streams.
+const ensureAttempts = 4
+
 // PublishTrustList puts a trust list document in the federation's state
 // bucket, as 'hcnode trust publish' does.
 func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
-	conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: []string{c.Server.ClientURL()}, Federation: c.cc.Federation,
-		Name: "hcfed-operator", Logger: c.cc.Logger})
+	conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
+		Name: "hcfed-operator", Replicas: c.cc.Replicas, Logger: c.cc.Logger})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.EnsureStreams(ctx); err != nil {
+	// On a loaded cluster the creation of R3 streams may outlast one
+	// JetStream API request: try again a few times.
+	for attempt := 0; ; attempt++ {
+		err = conn.EnsureStreams(ctx)
+		if err == nil || attempt == ensureAttempts-1 || errors.Is(err, federation.ErrPermissionDenied) {
+			break
+		}
+		if !backoff.Wait(ctx, streamsBackoff.Delay(attempt)) {
+			return ctx.Err()
+		}
+	}
+	if err != nil {
 		return err
 	}
 	_, err = conn.PutState(ctx, "trustlist", doc)

@@ -27,7 +27,7 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 	}
 	cfg := config.Default(p.ID)
 	cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, c.cc.Federation, filepath.Join(c.cc.Dir, p.ID), p.Listen
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{c.Server.ClientURL()}
+	cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(c.cc.Replicas, 1)
 	if c.cc.Configure != nil {
 		c.cc.Configure(&cfg)
 	}

@@ -106,6 +106,10 @@ type Options struct {
 	// requests; default api.DefaultShutdownTimeout. Close as a whole
 	// returns within it plus closeGrace.
 	ShutdownTimeout time.Duration
+	// JetStreamGrace is how long the revocation stream may be unavailable
+	// (no leader with a quorum) before the node reports itself not ready;
+	// default jetStreamDownAfter.
+	JetStreamGrace time.Duration
 }
 
 // closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
@@ -182,8 +186,10 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	}
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
-	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned}
+	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned,
+		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter)}
 	f.registerCacheMetrics(n.Metrics().Registry)
+	n.Metrics().RegisterNATSCluster(f.clusterInfo)
 	if err := f.restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
 	}

@@ -31,12 +31,14 @@ type fed struct {
 	syncLog *slog.Logger
 	now     func() time.Time
 	pinned  []byte
+	jsGrace time.Duration // see Options.JetStreamGrace
 
-	server *federation.Server
-	conn   atomic.Pointer[federation.Conn]
-	sync   atomic.Pointer[federation.Sync]
-	link   atomic.Pointer[node.Link]
-	wg     sync.WaitGroup
+	server  *federation.Server
+	conn    atomic.Pointer[federation.Conn]
+	cluster atomic.Pointer[clusterSeen] // the NATS cluster as last read
+	sync    atomic.Pointer[federation.Sync]
+	link    atomic.Pointer[node.Link]
+	wg      sync.WaitGroup
 
 	expiryMu sync.Mutex
 	warned   expiryWarned // the last trust-list expiry warning logged
@@ -131,8 +133,9 @@ func (f *fed) run(ctx context.Context) {
 	f.sync.Store(s)
 	f.link.Store(link)
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); link.Run(ctx) }()
+	go func() { defer wg.Done(); f.watchCluster(ctx, conn) }()
 	go func() {
 		defer wg.Done()
 		if err := node.NewPeers(f.n, conn, f.log).Run(ctx); err != nil && ctx.Err() == nil {
@@ -176,7 +179,7 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
 			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
 			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
-			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Logger: f.log})
+			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Replicas: f.cfg.NATS.Replicas, Logger: f.log})
 		cancel()
 		if err == nil {
 			return c
@@ -207,6 +210,9 @@ func (f *fed) ready(ctx context.Context) error {
 	if err := s.Ready(); err != nil {
 		return err
 	}
+	if err := f.jetStreamProblem(); err != nil {
+		return err
+	}
 	if l := f.link.Load(); l != nil {
 		return l.Ready(ctx)
 	}
@@ -216,7 +222,12 @@ func (f *fed) ready(ctx context.Context) error {
 // view answers GET /v1/federation.
 func (f *fed) view() any {
 	if s := f.sync.Load(); s != nil {
-		return s.View()
+		v := federationView{FederationView: s.View()}
+		if info, ok := f.clusterInfo(); ok {
+			v.NATS = &info
+			v.Warnings = append(v.Warnings, clusterWarnings(info)...)
+		}
+		return v
 	}
 	return f.n.FederationView()
 }

@@ -1,0 +1,95 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/natstest"
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+func connectCluster(t *testing.T, nc *natstest.Cluster, replicas int) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, ConnConfig{URLs: nc.ClientURLs(), Federation: testFed, Replicas: replicas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent(t *testing.T) {
+	nc := natstest.Start(t, natstest.Config{})
+	ctx := testCtx(t)
+	if err := connectCluster(t, nc, 1).EnsureStreams(ctx); err != nil {
+		t.Fatalf("EnsureStreams R1: %v", err)
+	}
+	c := connectCluster(t, nc, 3)
+	for _, h := range c.ClusterInfo(ctx).Streams {
+		if h.Replicas != 1 {
+			t.Fatalf("before: %s has %d replicas, want 1", h.Stream, h.Replicas)
+		}
+	}
+	if err := c.EnsureStreams(ctx); err != nil {
+		t.Fatalf("EnsureStreams R3 over R1: %v", err)
+	}
+	nc.WaitStreamsCurrent(natstest.GlobalAccount, "KV_"+c.bucket, c.stream, "OBJ_"+c.snapBucket)
+	names := []string{nc.Name(0), nc.Name(1), nc.Name(2)}
+	var info ClusterInfo
+	testkit.WaitFor(t, 10*time.Second, 20*time.Millisecond, "three current replicas of every asset", func() error {
+		info = c.ClusterInfo(ctx)
+		for _, h := range info.Streams {
+			if h.Replicas != 3 || !h.Healthy() || !slices.Contains(names, h.Leader) {
+				return fmt.Errorf("%s: %+v", h.Asset, h)
+			}
+		}
+		return nil
+	})
+	if !info.Connected || info.Cluster != nc.ClusterName() || !slices.Contains(names, info.Server) || !slices.Contains(nc.ClientURLs(), info.URL) {
+		t.Fatalf("connection: %+v", info)
+	}
+	if got := []string{info.Streams[0].Asset, info.Streams[1].Asset, info.Streams[2].Asset}; !slices.Equal(got, []string{AssetState, AssetRevocations, AssetSnapshots}) {
+		t.Fatalf("assets %v", got)
+	}
+	if _, err := c.PutState(ctx, "440000.keyset", []byte("k")); err != nil {
+		t.Fatalf("put on the R3 bucket: %v", err)
+	}
+}
+
+func TestClusterInfoReportsTheRevocationStreamUnavailableWhenQuorumIsLost(t *testing.T) {
+	nc := natstest.Start(t, natstest.Config{})
+	ctx := testCtx(t)
+	c := connectCluster(t, nc, 3)
+	if err := c.EnsureStreams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc.WaitStreamsCurrent(natstest.GlobalAccount, c.stream)
+	// Keep the server this connection is on; kill the other two.
+	on := c.ClusterInfo(ctx).Server
+	for i := range nc.Size() {
+		if nc.Name(i) != on {
+			nc.Kill(i)
+		}
+	}
+	testkit.WaitFor(t, 15*time.Second, 50*time.Millisecond, "the revocation stream reported unavailable", func() error {
+		info := c.ClusterInfo(ctx)
+		if h := info.Streams[1]; h.Available() {
+			return fmt.Errorf("still available: %+v", h)
+		}
+		return nil
+	})
+	if !c.Connected() {
+		t.Fatal("the connection to the surviving server dropped")
+	}
+}
+
+func TestClusterInfoURLCarriesNoUserOrPassword(t *testing.T) {
+	if got := withoutUser("nats://440000:s3cret@127.0.0.1:4222"); got != "nats://127.0.0.1:4222" {
+		t.Fatalf("withoutUser: %q", got)
+	}
+}

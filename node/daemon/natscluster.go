@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+)
+
+// The NATS cluster as the node sees it (federation.Conn.ClusterInfo) is
+// read every clusterInfoEvery; the revocation stream unavailable (no
+// leader with a quorum) for jetStreamDownAfter makes the node not ready.
+// The grace covers a Raft election after one server of a cluster dies,
+// which takes a few seconds and must not take every node out of its load
+// balancer at once.
+const (
+	clusterInfoEvery   = 2 * time.Second
+	jetStreamDownAfter = 10 * time.Second
+)
+
+// clusterSeen is the last cluster info read, and since when the
+// revocation stream has been unavailable (zero: it is available).
+type clusterSeen struct {
+	info      federation.ClusterInfo
+	downSince time.Time
+}
+
+// watchCluster keeps f.cluster current until ctx ends: every
+// clusterInfoEvery, or twice within a shorter grace.
+func (f *fed) watchCluster(ctx context.Context, conn *federation.Conn) {
+	t := time.NewTicker(min(clusterInfoEvery, f.jsGrace/2))
+	defer t.Stop()
+	for {
+		f.recordCluster(conn.ClusterInfo(ctx))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (f *fed) recordCluster(info federation.ClusterInfo) {
+	seen := clusterSeen{info: info}
+	if rev, ok := revocationHealth(info); !ok || !rev.Available() {
+		seen.downSince = f.now()
+		if old := f.cluster.Load(); old != nil && !old.downSince.IsZero() {
+			seen.downSince = old.downSince
+		} else {
+			f.log.Warn("JetStream revocation stream unavailable: revocations wait in the outbox", "detail", describeHealth(rev))
+		}
+	} else if old := f.cluster.Load(); old != nil && !old.downSince.IsZero() {
+		f.log.Info("JetStream revocation stream available again", "leader", rev.Leader, "current", rev.Current)
+	}
+	f.cluster.Store(&seen)
+}
+
+func revocationHealth(info federation.ClusterInfo) (federation.StreamHealth, bool) {
+	for _, s := range info.Streams {
+		if s.Asset == federation.AssetRevocations {
+			return s, true
+		}
+	}
+	return federation.StreamHealth{}, false
+}
+
+// describeHealth says what is wrong with a stream, in plain words.
+func describeHealth(h federation.StreamHealth) string {
+	switch {
+	case h.Error != "":
+		return h.Error
+	case h.Leader == "" && h.Replicas > 1:
+		return "no leader (JetStream quorum lost?)"
+	default:
+		return strconv.Itoa(h.Current) + " of " + strconv.Itoa(h.Replicas) + " replicas current"
+	}
+}
+
+// clusterInfo is the last cluster info read, if any.
+func (f *fed) clusterInfo() (federation.ClusterInfo, bool) {
+	if c := f.cluster.Load(); c != nil {
+		return c.info, true
+	}
+	return federation.ClusterInfo{}, false
+}
+
+// jetStreamProblem is the readiness rule: the revocation stream
+// unavailable for f.jsGrace.
+func (f *fed) jetStreamProblem() error {
+	c := f.cluster.Load()
+	if c == nil || c.downSince.IsZero() {
+		return nil
+	}
+	if d := f.now().Sub(c.downSince); d >= f.jsGrace {
+		rev, _ := revocationHealth(c.info)
+		return fmt.Errorf("JetStream revocation stream unavailable for %s (%s): verifying from what is held; revocations wait in the outbox",
+			d.Round(time.Second), describeHealth(rev))
+	}
+	return nil
+}
+
+// clusterWarnings are what GET /v1/federation warns of the NATS side:
+// an asset unavailable or with fewer current replicas than configured.
+func clusterWarnings(info federation.ClusterInfo) []string {
+	var w []string
+	for _, s := range info.Streams {
+		if !s.Healthy() {
+			w = append(w, "JetStream "+s.Asset+": "+describeHealth(s))
+		}
+	}
+	return w
+}
+
+// federationView is GET /v1/federation once connected: the federation
+// and the NATS cluster as this node sees them.
+type federationView struct {
+	federation.FederationView
+	NATS *federation.ClusterInfo `json:"nats"`
+}
+
+// ClusterInfo is the NATS cluster as the node last read it (every
+// clusterInfoEvery); false until the node has connected.
+func (d *Daemon) ClusterInfo() (federation.ClusterInfo, bool) { return d.fed.clusterInfo() }
