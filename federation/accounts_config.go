@@ -29,6 +29,10 @@ type AccountsOptions struct {
 	// ExtraFileBytes is added to each account's computed file quota
 	// (headroom); default 0.
 	ExtraFileBytes int64
+	// Keep are seeds to keep, by file name (Seed.File): a user whose seed
+	// is here keeps its key, so regenerating for a new member locks no
+	// one out. The others get new seeds.
+	Keep map[string][]byte
 	// ClusterBlock is copied verbatim into the configuration (a
 	// `cluster { ... }` block), for a clustered deployment; empty for one
 	// server.
@@ -77,8 +81,11 @@ func GenerateServerConfig(members []string, o AccountsOptions) (*GeneratedConfig
 	users := map[string][]userEntry{}
 	add := func(owner, role, file string) error {
 		kp, err := nkeys.CreateUser()
+		if old, ok := o.Keep[file]; ok {
+			kp, err = nkeys.FromSeed(old)
+		}
 		if err != nil {
-			return fmt.Errorf("nkey: %w", err)
+			return fmt.Errorf("nkey %s: %w", file, err)
 		}
 		seed, err := kp.Seed()
 		if err != nil {
@@ -88,20 +95,19 @@ func GenerateServerConfig(members []string, o AccountsOptions) (*GeneratedConfig
 		if err != nil {
 			return fmt.Errorf("nkey: %w", err)
 		}
+		if !nkeys.IsValidPublicUserKey(pub) {
+			return fmt.Errorf("nkey %s: not a user seed", file)
+		}
 		out.Seeds = append(out.Seeds, Seed{File: file, Account: accountName(owner), Role: role, Public: pub, Seed: seed})
 		users[owner] = append(users[owner], userEntry{pub: pub, role: role, perms: g.permissions(owner, role)})
 		return nil
 	}
-	if err := add(operatorTag, RoleOperator, "operator.nk"); err != nil {
+	if err := add(operatorTag, RoleOperator, SeedFile("", RoleOperator)); err != nil {
 		return nil, err
 	}
 	for _, p := range members {
 		for _, r := range []string{RoleNode, RoleAdmin, RoleVerifier} {
-			file := p + ".nk"
-			if r != RoleNode {
-				file = p + "-" + r + ".nk"
-			}
-			if err := add(p, r, file); err != nil {
+			if err := add(p, r, SeedFile(p, r)); err != nil {
 				return nil, err
 			}
 		}
@@ -141,7 +147,7 @@ func (g *generator) permissions(owner, role string) perms {
 	aggKV, aggRev := "KV_"+bucketName(g.fed), streamName(g.fed)
 	ownKV, ownRev, ownSnap := "KV_"+ownBucketName(g.fed, p), ownStreamName(g.fed, p), "OBJ_"+ownSnapshotBucketName(g.fed, p)
 	read := []string{"$JS.API.INFO"}
-	for _, s := range []string{aggKV, aggRev, ownSnap} {
+	for _, s := range []string{aggKV, aggRev, ownKV, ownRev, ownSnap} {
 		read = append(read, "$JS.API.STREAM.INFO."+s)
 	}
 	read = append(read, "$JS.API.STREAM.MSG.GET."+aggKV, "$JS.API.STREAM.MSG.GET."+aggRev,
@@ -167,7 +173,6 @@ func (g *generator) permissions(owner, role string) perms {
 		subjectRoot + "." + g.fed + "." + p + ".>",
 		"$KV." + ownBucketName(g.fed, p) + "." + p + ".>",
 		"$O." + ownSnapshotBucketName(g.fed, p) + ".>",
-		"$JS.API.STREAM.INFO." + ownKV, "$JS.API.STREAM.INFO." + ownRev,
 		"$JS.API.STREAM.MSG.GET." + ownRev,
 		"$JS.API.STREAM.PURGE." + ownSnap,
 		"_R_.>", // replies to requests that came through a service import

@@ -3,7 +3,6 @@ package federation
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -120,7 +119,7 @@ func (c *Conn) writeSnapshotHandle(ctx context.Context) (jetstream.ObjectStore, 
 func (c *Conn) accountAssets(revOnly bool) ([]asset, error) {
 	iso := c.iso
 	if iso.members == nil {
-		return nil, errors.New("accounts mode: EnsureStreams needs the federation's members (ConnConfig.Members)")
+		return c.existingAssets(revOnly), nil
 	}
 	province := iso.owner != operatorTag
 	var out []asset
@@ -144,6 +143,59 @@ func (c *Conn) accountAssets(revOnly bool) ([]asset, error) {
 	}
 	out = append(out, c.kvAsset(own), c.kvAsset(agg))
 	return out, nil
+}
+
+// isOwnAsset tells the own assets from the aggregates.
+func (c *Conn) isOwnAsset(a asset) bool {
+	return c.iso != nil && (a.stream == c.iso.ownStream || a.stream == "KV_"+c.iso.ownBucket || a.stream == "OBJ_"+c.iso.ownSnap)
+}
+
+// ensureOwnAssets is EnsureStreams for the own assets only: SetupAccounts
+// creates every account's own assets first, so that each aggregate finds
+// its sources when it is created (the server retries a missing source
+// only after a backoff).
+func (c *Conn) ensureOwnAssets(ctx context.Context) error {
+	all, err := c.accountAssets(false)
+	if err != nil {
+		return err
+	}
+	var own []asset
+	for _, a := range all {
+		if c.isOwnAsset(a) {
+			own = append(own, a)
+		}
+	}
+	return c.ensureAll(ctx, own...)
+}
+
+// existingAssets only check that this account's assets exist: what a
+// node does, whose user may not create them (its account's admin does,
+// with the member list; see SetupAccounts).
+func (c *Conn) existingAssets(revOnly bool) []asset {
+	names := []string{c.stream}
+	if c.iso.ownStream != "" {
+		names = append(names, c.iso.ownStream)
+	}
+	if !revOnly {
+		names = append(names, "KV_"+c.bucket, "KV_"+c.iso.ownBucket)
+		if c.iso.ownSnap != "" {
+			names = append(names, "OBJ_"+c.iso.ownSnap)
+		}
+	}
+	if c.iso.owner == operatorTag {
+		names = names[1:] // the operators' account has no revocation stream
+		if revOnly {
+			return nil
+		}
+	}
+	out := make([]asset, len(names))
+	for i, n := range names {
+		missing := func(context.Context) error {
+			return fmt.Errorf("%w: %s is missing and only the account's admin creates it (hcnode nats-setup)", ErrPermissionDenied, n)
+		}
+		out[i] = asset{stream: n, drift: func(jetstream.StreamConfig) []string { return nil }, create: missing, update: missing}
+	}
+	return out
 }
 
 // kvSource sources owner's own bucket into the aggregate, one subject

@@ -34,21 +34,13 @@ func runAccountsServer(t testing.TB, opts ...func(*AccountsOptions)) *accountsFe
 	if err := os.WriteFile(conf, gen.Config, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range gen.Seeds {
-		if err := os.WriteFile(filepath.Join(dir, s.File), s.Seed, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := WriteSeeds(dir, gen, false); err != nil {
+		t.Fatal(err)
 	}
 	f := &accountsFed{s: runServerWith(t, ServerConfig{ConfigFile: conf}), dir: dir, members: members}
-	ctx := testCtx(t)
-	for _, who := range []string{"", gd, sh, bj} {
-		role := RoleAdmin
-		if who == "" {
-			role = RoleOperator
-		}
-		if err := f.conn(t, who, role).EnsureStreams(ctx); err != nil {
-			t.Fatalf("EnsureStreams as %s %q: %v", role, who, err)
-		}
+	if err := SetupAccounts(testCtx(t), SetupConfig{URLs: []string{f.s.ClientURL()}, Federation: testFed,
+		Members: members, SeedDir: dir}); err != nil {
+		t.Fatalf("SetupAccounts: %v", err)
 	}
 	return f
 }
@@ -57,13 +49,12 @@ func runAccountsServer(t testing.TB, opts ...func(*AccountsOptions)) *accountsFe
 // seed the generator wrote for that user.
 func (f *accountsFed) conn(t testing.TB, p, role string, mods ...func(*ConnConfig)) *Conn {
 	t.Helper()
-	file := "operator.nk"
-	switch role {
-	case RoleNode:
-		file = p + ".nk"
-	case RoleAdmin, RoleVerifier:
-		file = p + "-" + role + ".nk"
-	}
+	file := SeedFile(p, role)
+	mods = append([]func(*ConnConfig){func(c *ConnConfig) {
+		if role == RoleNode || role == RoleVerifier {
+			c.Members = nil // as a node: it only checks that the assets exist
+		}
+	}}, mods...)
 	return connect(t, f.s, p, append([]func(*ConnConfig){func(c *ConnConfig) {
 		c.Isolation, c.Members, c.NKeySeedFile = IsolationAccounts, f.members, filepath.Join(f.dir, file)
 	}}, mods...)...)
