@@ -86,7 +86,7 @@ type Conn struct {
 	maxRev     int
 	maxSnap    int
 	replicas   int
-	inbox      string // reply inbox prefix, without the final dot
+	inbox      string     // reply inbox prefix, without the final dot
 	iso        *isolation // nil in the single-account mode
 	log        *slog.Logger
 
