@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteSeeds writes each seed of gen to its file in dir, readable by its
@@ -131,4 +132,41 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SeedMembers lists the provinces that have an admin seed in dir: the
+// members of the configuration GenerateServerConfig wrote there.
+func SeedMembers(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		p, ok := strings.CutSuffix(e.Name(), "-"+RoleAdmin+".nk")
+		if ok && ValidateProvince(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// WriteAccountsConfig generates the accounts-mode configuration of
+// members into dir, keeping the seeds already there and adding the
+// missing ones, and returns the configuration file's path.
+func WriteAccountsConfig(dir string, members []string, o AccountsOptions) (string, error) {
+	keep, err := ReadSeeds(dir, members)
+	if err != nil {
+		return "", err
+	}
+	o.Keep = keep
+	gen, err := GenerateServerConfig(members, o)
+	if err != nil {
+		return "", err
+	}
+	if _, err := WriteSeeds(dir, gen, false); err != nil {
+		return "", err
+	}
+	conf := filepath.Join(dir, "nats-server.conf")
+	return conf, os.WriteFile(conf, gen.Config, 0o600)
 }

@@ -21,7 +21,7 @@ import (
 const defaultNATSTimeout = 15 * time.Second
 
 func newTrustPublishCmd() *cobra.Command {
-	var natsURL, user, password, creds string
+	var natsURL, user, password, creds, seed string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "publish FILE",
@@ -51,7 +51,10 @@ for the trust list's subject.`,
 			defer cancel()
 			cfg := federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
 				Name: "hcnode-trust-publish", User: orEnv(user, "HCNODE_NATS_USER"),
-				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds}
+				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds, NKeySeedFile: seed}
+			if seed != "" {
+				cfg.Isolation = federation.IsolationAccounts // operator.nk of 'hcnode nats-config'
+			}
 			return publishTrustList(ctx, cmd.OutOrStdout(), cfg, timeout, next, raw)
 		},
 	}
@@ -60,6 +63,7 @@ for the trust list's subject.`,
 	f.StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
 	f.StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
 	f.StringVar(&creds, "creds", "", "NATS credentials file")
+	f.StringVar(&seed, "nkey-seed", "", "the operators' NKey seed (operator.nk of 'hcnode nats-config': one account per province)")
 	f.DurationVar(&timeout, "timeout", defaultNATSTimeout, "give up after this long (connecting, checking and publishing together)")
 	return cmd
 }

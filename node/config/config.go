@@ -100,6 +100,10 @@ type NATS struct {
 	CertFile   string   `yaml:"cert_file"`
 	KeyFile    string   `yaml:"key_file"`
 	ServerConf string   `yaml:"server_config"` // embedded server config file (permissions)
+	// Isolation is "accounts" when the NATS server runs a configuration
+	// written by 'hcnode nats-config' (one account per province); empty
+	// for the single-account federation.
+	Isolation string `yaml:"isolation"`
 }
 
 // Trust says which federation trust list to start from.
@@ -321,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
 		bad("nats", "either embedded: true or urls")
+	}
+	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
+		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
 	}
 	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
 		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
