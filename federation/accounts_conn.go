@@ -141,8 +141,21 @@ func (c *Conn) accountAssets(revOnly bool) ([]asset, error) {
 	for _, o := range append([]string{operatorTag}, iso.members...) {
 		agg.Sources = append(agg.Sources, c.kvSource(o))
 	}
-	out = append(out, c.kvAsset(own), c.kvAsset(agg))
+	out = append(out, c.kvAsset(own), c.streamAsset(aggregateKV(agg)))
 	return out, nil
+}
+
+// aggregateKV is the stream of a KV bucket filled only by its sources:
+// as jetstream.CreateKeyValue would make it, but capturing no subjects,
+// so that nothing published in the account (a JetStream ack sent to a
+// reply subject its user names, say) can land in it.
+func aggregateKV(kv jetstream.KeyValueConfig) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: "KV_" + kv.Bucket, Description: kv.Description, MaxMsgsPerSubject: int64(kv.History),
+		MaxBytes: kv.MaxBytes, MaxMsgSize: kv.MaxValueSize, Storage: kv.Storage, Replicas: kv.Replicas,
+		AllowRollup: true, DenyDelete: true, AllowDirect: true, Discard: jetstream.DiscardNew,
+		MaxMsgs: -1, MaxConsumers: -1, Sources: kv.Sources,
+	}
 }
 
 // isOwnAsset tells the own assets from the aggregates.

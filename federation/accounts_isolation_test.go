@@ -48,6 +48,14 @@ func TestAccountsProvinceCannotWriteDeleteOrPurgeAnotherProvincesData(t *testing
 		revision = r
 		return err
 	})
+	for _, c := range []*Conn{shc, bjc, gdc} {
+		checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			if n := revocationsOf(t, c, sh); n != 1 {
+				return fmt.Errorf("%s holds %d revocations of sh, want 1", c.Province(), n)
+			}
+			return nil
+		})
+	}
 	ownSnap := "hcfed_demo_snap_" + sh
 	junk := []byte("junk")
 	pub := func(subj string) func(*nats.Conn) error {
@@ -73,8 +81,8 @@ func TestAccountsProvinceCannotWriteDeleteOrPurgeAnotherProvincesData(t *testing
 		expectDenied(t, gdc, what, attempt)
 	}
 	// Reply subjects are not checked by permissions: the server's own
-	// JetStream ack to gd's publish goes where gd says, but only inside
-	// gd's account.
+	// JetStream ack to gd's publish goes where gd says, inside gd's
+	// account, where the aggregate captures no subject.
 	if err := gdc.nc.PublishRequest("$KV.hcfed_demo_440000.440000.heartbeat", "$KV.hcfed_demo.310000.keyset", junk); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +91,7 @@ func TestAccountsProvinceCannotWriteDeleteOrPurgeAnotherProvincesData(t *testing
 	}
 	_ = gdc.nc.Flush()
 
-	for _, c := range []*Conn{shc, bjc} {
+	for _, c := range []*Conn{shc, bjc, gdc} {
 		got, r, err := c.GetState(ctx, sh+".keyset")
 		if err != nil || !bytes.Equal(got, keyset) || r != revision {
 			t.Errorf("%s sees sh's keyset rev %d (%v), want the original at rev %d", c.Province(), r, err, revision)
@@ -92,18 +100,26 @@ func TestAccountsProvinceCannotWriteDeleteOrPurgeAnotherProvincesData(t *testing
 		if err != nil || !bytes.Equal(b, snap) {
 			t.Errorf("%s reads sh's snapshot: %d bytes, %v; want the original", c.Province(), len(b), err)
 		}
-		st, err := c.js.Stream(ctx, streamName(testFed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter("hcfed.demo.310000.revocations"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := info.State.Subjects["hcfed.demo.310000.revocations"]; n != 1 {
+		if n := revocationsOf(t, c, sh); n != 1 {
 			t.Errorf("%s holds %d revocations of sh, want 1", c.Province(), n)
 		}
 	}
+}
+
+// revocationsOf counts the revocations of p in c's revocation aggregate.
+func revocationsOf(t *testing.T, c *Conn, p string) uint64 {
+	t.Helper()
+	ctx := testCtx(t)
+	st, err := c.js.Stream(ctx, streamName(testFed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := "hcfed.demo." + p + ".revocations"
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subj]
 }
 
 func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
