@@ -46,6 +46,22 @@ func TestAccountsOnlyTheAdminCreatesAnAccountsAssets(t *testing.T) {
 			t.Fatalf("EnsureStreams by %s after setup: %v", c.Province(), err)
 		}
 	}
+	// What the admin created is what it would create: a second setup
+	// changes nothing.
+	admin := f.conn(t, sh, RoleAdmin)
+	assets, err := admin.accountAssets(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range assets {
+		s, err := admin.js.Stream(ctx, a.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := a.drift(s.CachedInfo().Config); len(d) != 0 {
+			t.Errorf("%s drifted from what setup made: %v", a.stream, d)
+		}
+	}
 }
 
 func TestAccountsNewMemberGetsSourcedAndKeepsEveryonesSeeds(t *testing.T) {
