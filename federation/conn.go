@@ -57,6 +57,16 @@ type ConnConfig struct {
 	// default 1. A production cluster wants 3.
 	Replicas int
 
+	// Isolation is "" for the single-account federation (every province
+	// in one NATS account, separated by permissions) or
+	// IsolationAccounts for a server running the configuration
+	// GenerateServerConfig writes: the connection then writes its own
+	// account's assets and reads the aggregates (accounts.go).
+	Isolation string
+	// Members are the federation's provinces. In accounts mode
+	// EnsureStreams sources the aggregates from each; ignored otherwise.
+	Members []string
+
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -76,7 +86,8 @@ type Conn struct {
 	maxRev     int
 	maxSnap    int
 	replicas   int
-	inbox      string // reply inbox prefix, without the final dot
+	inbox      string     // reply inbox prefix, without the final dot
+	iso        *isolation // nil in the single-account mode
 	log        *slog.Logger
 
 	life   context.Context // cancelled by Close
@@ -88,6 +99,8 @@ type Conn struct {
 	mu        sync.Mutex
 	kv        jetstream.KeyValue    // nil until first needed
 	obs       jetstream.ObjectStore // nil until first needed
+	ownKV     jetstream.KeyValue    // accounts mode: nil until first needed
+	ownObs    jetstream.ObjectStore // accounts mode: nil until first needed
 	reconnect chan struct{}         // closed and replaced on each reconnection
 
 	deniedMu sync.Mutex
@@ -122,6 +135,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		log = log.With("province", cfg.Province)
 	}
 	life, stop := context.WithCancel(context.Background())
+	var err error
 	c := &Conn{
 		fed:        cfg.Federation,
 		province:   cfg.Province,
@@ -137,6 +151,10 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		stop:       stop,
 		denied:     map[*denialWaiter]struct{}{},
 		reconnect:  make(chan struct{}),
+	}
+	if c.iso, err = newIsolation(cfg); err != nil {
+		stop()
+		return nil, err
 	}
 	connected := make(chan struct{}, 1)
 	closed := make(chan struct{})

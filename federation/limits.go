@@ -62,6 +62,31 @@ const (
 	snapshotBucketMaxBytes = 512 << 20
 )
 
+// Shape and quotas of the assets of accounts mode (accounts.go). A
+// province's own assets are bounded here, and every aggregate is bounded
+// by the sum of what its sources may hold, so that no member can fill
+// another account's aggregate; GenerateServerConfig gives each account a
+// file quota that holds all of them.
+const (
+	// ownBucketMaxBytes bounds a province's own state bucket: a keyset,
+	// a heartbeat, a snapshot pointer and a content key per peer, with
+	// their history.
+	ownBucketMaxBytes = 16 << 20
+	// ownStreamMaxBytes bounds a province's own revocation stream; the
+	// oldest deltas go first.
+	ownStreamMaxBytes = 128 << 20
+	// ownSnapshotMaxBytes holds one snapshot of trust.MaxSnapshotLen
+	// twice, while it is replaced.
+	ownSnapshotMaxBytes = 2*trust.MaxSnapshotLen + 16<<20
+	// accountMaxMemBytes is each account's memory-storage quota; the
+	// federation stores nothing in memory.
+	accountMaxMemBytes = 8 << 20
+	// DefaultAccountMaxConsumers is each account's consumer quota: its
+	// node's watchers and consumers, and one sourcing consumer per other
+	// account on each of its own streams.
+	DefaultAccountMaxConsumers = 512
+)
+
 // Timing.
 const (
 	// readyTimeout bounds how long StartServer waits for the server.

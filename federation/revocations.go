@@ -94,10 +94,10 @@ func (c *Conn) PublishRevocation(ctx context.Context, province string, seq uint6
 	if len(raw) > c.maxRev {
 		return fmt.Errorf("%w: revocation %s is %d bytes, limit %d", ErrTooLarge, id, len(raw), c.maxRev)
 	}
-	getSubject := "$JS.API.STREAM.MSG.GET." + c.stream
+	getSubject := "$JS.API.STREAM.MSG.GET." + c.writeStream()
 	ctx, done := c.guard(ctx, func(s string) bool { return s == subject || s == getSubject })
 	defer done()
-	ack, err := c.js.Publish(ctx, subject, raw, jetstream.WithMsgID(id), jetstream.WithExpectStream(c.stream))
+	ack, err := c.js.Publish(ctx, subject, raw, jetstream.WithMsgID(id), jetstream.WithExpectStream(c.writeStream()))
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -119,7 +119,7 @@ func (c *Conn) PublishRevocation(ctx context.Context, province string, seq uint6
 // checkStored makes sure the revocation stream holds raw at stream
 // sequence seq.
 func (c *Conn) checkStored(ctx context.Context, seq uint64, raw []byte) error {
-	st, err := c.js.Stream(ctx, c.stream)
+	st, err := c.js.Stream(ctx, c.writeStream())
 	if err != nil {
 		return fmt.Errorf("%w: duplicate ack not checked: %w", ErrNotStored, err)
 	}

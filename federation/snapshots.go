@@ -78,7 +78,7 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 	if err != nil {
 		return fmt.Errorf("snapshot of %s: %w", province, err)
 	}
-	obs, err := c.snapshotHandle(ctx)
+	obs, err := c.writeSnapshotHandle(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,6 +105,9 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error) {
 	if err := ValidateProvince(province); err != nil {
 		return nil, err
+	}
+	if c.iso != nil {
+		return c.getSnapshotDirect(ctx, province)
 	}
 	obs, err := c.snapshotHandle(ctx)
 	if err != nil {
@@ -162,8 +165,9 @@ func (c *Conn) snapshotHandle(ctx context.Context) (jetstream.ObjectStore, error
 
 // isSnapshotSubject matches the subjects a snapshot put publishes to.
 func (c *Conn) isSnapshotSubject(s string) bool {
-	return len(s) > len(c.snapBucket)+4 && s[:4+len(c.snapBucket)] == "$O."+c.snapBucket+"." ||
-		s == "$JS.API.STREAM.PURGE.OBJ_"+c.snapBucket
+	b := c.writeSnapBucket()
+	return len(s) > len(b)+4 && s[:4+len(b)] == "$O."+b+"." ||
+		s == "$JS.API.STREAM.PURGE.OBJ_"+b
 }
 
 // snapshotRequest is the body of a request for a fresh snapshot: who asks

@@ -44,11 +44,11 @@ func (c *Conn) PutState(ctx context.Context, key string, raw []byte) (uint64, er
 	if len(raw) > c.maxState {
 		return 0, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, key, len(raw), c.maxState)
 	}
-	kv, err := c.bucketHandle(ctx)
+	kv, err := c.writeBucketHandle(ctx)
 	if err != nil {
 		return 0, err
 	}
-	ctx, done := c.guard(ctx, exactly("$KV."+c.bucket+"."+key))
+	ctx, done := c.guard(ctx, exactly("$KV."+c.writeBucket()+"."+key))
 	defer done()
 	rev, err := kv.Put(ctx, key, raw)
 	if errors.Is(err, nats.ErrMaxPayload) {

@@ -19,6 +19,13 @@ import (
 // twice is a no-op on the server, and a lost race is re-read and compared
 // again.
 func (c *Conn) EnsureStreams(ctx context.Context) error {
+	if c.iso != nil {
+		assets, err := c.accountAssets(false)
+		if err != nil {
+			return err
+		}
+		return c.ensureAll(ctx, assets...)
+	}
 	kv, rev, snap := c.assets()
 	return c.ensureAll(ctx, kv, rev, snap)
 }
@@ -28,6 +35,13 @@ func (c *Conn) EnsureStreams(ctx context.Context) error {
 // another asset this node may not repair cannot keep it from recreating
 // the one it needs.
 func (c *Conn) EnsureRevocationStream(ctx context.Context) error {
+	if c.iso != nil {
+		assets, err := c.accountAssets(true)
+		if err != nil {
+			return err
+		}
+		return c.ensureAll(ctx, assets...)
+	}
 	_, rev, _ := c.assets()
 	return c.ensureAll(ctx, rev)
 }
@@ -134,6 +148,9 @@ func (c *Conn) ensure(ctx context.Context, a asset) error {
 func (c *Conn) isAPISubject(s string) bool {
 	if s == "$JS.API.INFO" {
 		return true
+	}
+	if c.iso != nil {
+		return strings.HasPrefix(s, "$JS.API.STREAM.")
 	}
 	return strings.HasPrefix(s, "$JS.API.STREAM.") &&
 		(strings.HasSuffix(s, ".KV_"+c.bucket) || strings.HasSuffix(s, "."+c.stream) ||

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/daemon"
 )
@@ -95,7 +96,8 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 	if err != nil {
 		return info, nil, err
 	}
-	cc := daemon.ClusterConfig{Dir: abs, Federation: "demo", Operators: 3, Threshold: 2, NATSListen: "127.0.0.1:4222", Logger: log}
+	cc := daemon.ClusterConfig{Dir: abs, Federation: "demo", Operators: 3, Threshold: 2, NATSListen: "127.0.0.1:4222", Logger: log,
+		Isolation: federation.IsolationAccounts}
 	if randomPorts {
 		cc.NATSListen = "127.0.0.1:-1"
 	}
@@ -164,7 +166,8 @@ func (info DemoInfo) scannerToken(id string) string {
 
 func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 	fmt.Fprintf(w, "HCFed demo federation is running (data: %s, NATS: %s)\n", dataDir, info.NATS)
-	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n\n", dataDir, dataDir)
+	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n", dataDir, dataDir)
+	fmt.Fprintf(w, "NATS: one account per province, NKey users only (configuration and seeds in %s/nats-accounts)\n\n", dataDir)
 	for _, p := range info.Provinces {
 		fmt.Fprintf(w, "  %s %-9s  %s\n    operator token: %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
 		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.OperatorToken, p.URL, p.ScannerToken)

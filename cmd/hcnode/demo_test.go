@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node"
 )
 
@@ -43,5 +48,43 @@ func TestDemoRestartWithDataReusesItsTokens(t *testing.T) {
 				t.Errorf("%s: the demo's operator token is %q's, admin %v; want the admin account's", p.ID, got.Account, got.Admin)
 			}
 		}
+	}
+}
+
+// TestDemoNATSRequiresCredentialsAndTheProvincesSync runs the demo and
+// checks that its NATS refuses a client without credentials, and that
+// every province, on its own account, still holds every other's keyset.
+func TestDemoNATSRequiresCredentialsAndTheProvincesSync(t *testing.T) {
+	ctx := context.Background()
+	info, c, err := startDemo(ctx, t.TempDir(), true, slog.New(slog.DiscardHandler))
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	anon, err := federation.Connect(cctx, federation.ConnConfig{URLs: []string{info.NATS}, Federation: "demo"})
+	if err == nil {
+		anon.Close()
+		t.Fatal("the demo's NATS let a client in without credentials")
+	}
+	if !errors.Is(err, federation.ErrAuthFailed) {
+		t.Fatalf("anonymous connect: %v, want the credentials refused", err)
+	}
+	for i, d := range c.Nodes {
+		testkit.WaitFor(t, 30*time.Second, 20*time.Millisecond, "peer keysets", func() error {
+			s := d.Federation()
+			if s == nil {
+				return errors.New("no sync yet")
+			}
+			for _, p := range info.Provinces {
+				if p.ID != info.Provinces[i].ID && d.Node.State().Keyset(p.ID) == nil {
+					return fmt.Errorf("%s does not hold %s's keyset", info.Provinces[i].ID, p.ID)
+				}
+			}
+			return nil
+		})
 	}
 }

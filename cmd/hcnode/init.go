@@ -71,6 +71,19 @@ operators; it is copied to <data>/trustlist.json.`,
 					return err
 				}
 			}
+			if cfg.NATS.Embedded {
+				// The embedded NATS gets credentials: one account per
+				// member known now (this province, and the pinned list's).
+				members := []string{province}
+				if pinned != nil {
+					for id := range pinned.Members {
+						members = append(members, id)
+					}
+				}
+				if err := daemon.UseEmbeddedAccounts(&cfg, members); err != nil {
+					return fmt.Errorf("embedded nats credentials: %w", err)
+				}
+			}
 			cfgPath := filepath.Join(abs, "hcnode.yaml")
 			if err := writeConfig(cfgPath, cfg); err != nil {
 				return err
@@ -83,6 +96,9 @@ operators; it is copied to <data>/trustlist.json.`,
 			}
 			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s\n", cfgPath, kek)
 			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
+			if cfg.NATS.ServerConf != "" {
+				fmt.Fprintf(out, "  embedded NATS:  %s, one account per province, NKey seeds beside it (0600)\n", cfg.NATS.ServerConf)
+			}
 			fmt.Fprintf(out, "  admin account:  %s\n", admin)
 			fmt.Fprintf(out, "  operator token: %s\n  (the admin's; shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
 			if pinned != nil {

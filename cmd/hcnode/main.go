@@ -88,6 +88,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newEnrolCmd(), newNoticeCmd(), newStatusCmd(), newSubjectCmd(), newAppealsCmd(), newLookupCmd(), newLookupsCmd(),
 		newAccountCmd(), newStatusesCmd())
+	root.AddCommand(newNATSConfigCmd(), newNATSSetupCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

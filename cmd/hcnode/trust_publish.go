@@ -22,7 +22,7 @@ import (
 const defaultNATSTimeout = 15 * time.Second
 
 func newTrustPublishCmd() *cobra.Command {
-	var natsURL, user, password, creds string
+	var natsURL, user, password, creds, seed string
 	var timeout time.Duration
 	var replicas int
 	cmd := &cobra.Command{
@@ -56,7 +56,10 @@ for the trust list's subject.`,
 			defer cancel()
 			cfg := federation.ConnConfig{URLs: strings.Split(natsURL, ","), Federation: next.Federation,
 				Name: "hcnode-trust-publish", User: orEnv(user, "HCNODE_NATS_USER"),
-				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds, Replicas: replicas}
+				Password: orEnv(password, "HCNODE_NATS_PASSWORD"), CredsFile: creds, NKeySeedFile: seed, Replicas: replicas}
+			if seed != "" {
+				cfg.Isolation = federation.IsolationAccounts // operator.nk of 'hcnode nats-config'
+			}
 			return publishTrustList(ctx, cmd.OutOrStdout(), cfg, timeout, next, raw)
 		},
 	}
@@ -66,6 +69,7 @@ for the trust list's subject.`,
 	f.StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
 	f.StringVar(&creds, "creds", "", "NATS credentials file")
 	f.IntVar(&replicas, "replicas", 1, "JetStream replicas of the federation's streams it creates: the nodes' nats.replicas (3 on a 3-server cluster)")
+	f.StringVar(&seed, "nkey-seed", "", "the operators' NKey seed (operator.nk of 'hcnode nats-config': one account per province)")
 	f.DurationVar(&timeout, "timeout", defaultNATSTimeout, "give up after this long (connecting, checking and publishing together)")
 	return cmd
 }

@@ -104,6 +104,10 @@ type NATS struct {
 	// KV bucket and object store: 1 (the default) for one server, 3 on a
 	// cluster of three or more. Within [1, MaxNATSReplicas].
 	Replicas int `yaml:"replicas"`
+	// Isolation is "accounts" when the NATS server runs a configuration
+	// written by 'hcnode nats-config' (one account per province); empty
+	// for the single-account federation.
+	Isolation string `yaml:"isolation"`
 }
 
 // MaxNATSReplicas is the largest JetStream replication nats-server allows.
@@ -338,6 +342,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > MaxNATSReplicas {
 		bad("nats.replicas", "%d must be within [1, %d]", c.NATS.Replicas, MaxNATSReplicas)
+	}
+	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
+		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
 	}
 	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
 		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")

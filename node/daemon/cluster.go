@@ -53,6 +53,11 @@ type ClusterConfig struct {
 	TickEvery      time.Duration
 	// Configure adjusts each province's config before it starts.
 	Configure func(*config.Config)
+	// Isolation federation.IsolationAccounts gives the NATS server a
+	// configuration with one account per province and NKey users, written
+	// (seeds kept between runs) under Dir/nats-accounts; empty runs it
+	// without authentication, in one account.
+	Isolation string
 	// Tokens are operator tokens from an earlier run, by province id. One
 	// that still authenticates as an operator is reused; otherwise, and for
 	// a province initialised now, the cluster has a token made.
@@ -69,6 +74,7 @@ type Cluster struct {
 	Configs   []config.Config
 	cc        ClusterConfig
 	opt       Options
+	accounts  string // Dir/nats-accounts in accounts mode, else ""
 }
 
 // StartCluster initialises (first run only) and starts a federation. On
@@ -94,9 +100,25 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 			c.Close()
 		}
 	}()
+	var conf string
+	if cc.Isolation == federation.IsolationAccounts {
+		if len(cc.NATSURLs) > 0 {
+			return nil, errors.New("cluster: accounts isolation needs the cluster's own NATS server, whose configuration it writes")
+		}
+		c.accounts = filepath.Join(cc.Dir, "nats-accounts")
+		if conf, err = federation.WriteAccountsConfig(c.accounts, c.provinceIDs(), federation.AccountsOptions{Federation: cc.Federation}); err != nil {
+			return nil, err
+		}
+	}
 	if len(cc.NATSURLs) == 0 {
-		if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port,
+		if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port, ConfigFile: conf,
 			StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	if c.accounts != "" {
+		if err := federation.SetupAccounts(ctx, federation.SetupConfig{URLs: c.NATSURLs(),
+			Federation: cc.Federation, Members: c.provinceIDs(), SeedDir: c.accounts}); err != nil {
 			return nil, err
 		}
 	}
@@ -104,6 +126,10 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		cfg := config.Default(p.ID)
 		cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, cc.Federation, filepath.Join(cc.Dir, p.ID), p.Listen
 		cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(cc.Replicas, 1)
+		if c.accounts != "" {
+			cfg.NATS.Isolation = federation.IsolationAccounts
+			cfg.NATS.NKeySeed = filepath.Join(c.accounts, federation.SeedFile(p.ID, federation.RoleNode))
+		}
 		if cc.Configure != nil {
 			cc.Configure(&cfg)
 		}
@@ -152,6 +178,19 @@ func (c *Cluster) NATSURLs() []string {
 	}
 	return c.cc.NATSURLs
 }
+
+// provinceIDs are the ids of the cluster's provinces.
+func (c *Cluster) provinceIDs() []string {
+	ids := make([]string, len(c.cc.Provinces))
+	for i, p := range c.cc.Provinces {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// AccountsDir is where the accounts-mode NATS configuration and seeds
+// are, or "" when the cluster's NATS runs without authentication.
+func (c *Cluster) AccountsDir() string { return c.accounts }
 
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
@@ -287,8 +326,13 @@ const ensureAttempts = 4
 // PublishTrustList puts a trust list document in the federation's state
 // bucket, as 'hcnode trust publish' does.
 func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
-	conn, err := federation.Connect(ctx, federation.ConnConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
-		Name: "hcfed-operator", Replicas: c.cc.Replicas, Logger: c.cc.Logger})
+	cfg := federation.ConnConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
+		Name: "hcfed-operator", Replicas: c.cc.Replicas, Logger: c.cc.Logger}
+	if c.accounts != "" {
+		cfg.Isolation = federation.IsolationAccounts
+		cfg.NKeySeedFile = filepath.Join(c.accounts, federation.SeedFile("", federation.RoleOperator))
+	}
+	conn, err := federation.Connect(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ import (
 // itself, and its peers hold its statements back unapplied; its root key,
 // for the operators to list, is at RootJWKPath of its config.
 func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) {
+	if c.accounts != "" {
+		return nil, errors.New("add province: the cluster's NATS has one account per province; regenerate its configuration with the new member (hcnode nats-config) and restart it")
+	}
 	pinned, err := c.heldTrustList()
 	if err != nil {
 		return nil, err

@@ -198,6 +198,11 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 			return nil, err
 		}
 		cleanup = append(cleanup, f.close)
+		if cfg.NATS.Isolation == federation.IsolationAccounts && cfg.NATS.ServerConf != "" {
+			if err := setupEmbeddedAccounts(ctx, cfg, f.server.ClientURL()); err != nil {
+				return nil, fmt.Errorf("embedded nats accounts: %w", err)
+			}
+		}
 	}
 	l := opt.Listener
 	if l == nil {

@@ -179,7 +179,8 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
 			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
 			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
-			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Replicas: f.cfg.NATS.Replicas, Logger: f.log})
+			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Replicas: f.cfg.NATS.Replicas,
+			Isolation: f.cfg.NATS.Isolation, Logger: f.log})
 		cancel()
 		if err == nil {
 			return c

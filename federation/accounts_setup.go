@@ -1,0 +1,172 @@
+package federation
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WriteSeeds writes each seed of gen to its file in dir, readable by its
+// owner only (0600), and returns the files it wrote. A file that already
+// holds its seed (kept, see AccountsOptions.Keep) is left alone. It
+// refuses to replace a file holding another seed unless force is set: the
+// server configuration names the new public keys, and a node holding the
+// old seed would be locked out.
+func WriteSeeds(dir string, gen *GeneratedConfig, force bool) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var todo []Seed
+	for _, s := range gen.Seeds {
+		old, err := os.ReadFile(filepath.Join(dir, s.File))
+		switch {
+		case err == nil && bytes.Equal(bytes.TrimSpace(old), s.Seed):
+			continue
+		case err == nil && !force:
+			return nil, fmt.Errorf("%s holds another seed: refusing to replace it (the node holding it would be locked out); pass --force to replace seeds", filepath.Join(dir, s.File))
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return nil, err
+		}
+		todo = append(todo, s)
+	}
+	var wrote []string
+	for _, s := range todo {
+		path := filepath.Join(dir, s.File)
+		if err := os.WriteFile(path, s.Seed, 0o600); err != nil {
+			return wrote, err
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return wrote, err
+		}
+		wrote = append(wrote, s.File)
+	}
+	return wrote, nil
+}
+
+// ReadSeeds reads the seed files GenerateServerConfig names for members
+// from dir, for AccountsOptions.Keep; missing files are skipped.
+func ReadSeeds(dir string, members []string) (map[string][]byte, error) {
+	files := []string{SeedFile("", RoleOperator)}
+	for _, p := range members {
+		for _, r := range []string{RoleNode, RoleAdmin, RoleVerifier} {
+			files = append(files, SeedFile(p, r))
+		}
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[f] = bytes.TrimSpace(b)
+	}
+	return out, nil
+}
+
+// SeedFile is the file name GenerateServerConfig gives the seed of
+// province p's user in role (p is ignored for RoleOperator).
+func SeedFile(p, role string) string {
+	switch role {
+	case RoleOperator:
+		return "operator.nk"
+	case RoleNode:
+		return p + ".nk"
+	}
+	return p + "-" + role + ".nk"
+}
+
+// SetupConfig says where a federation in accounts mode runs and where the
+// operators keep the admin seeds GenerateServerConfig made.
+type SetupConfig struct {
+	URLs       []string
+	Federation string
+	Members    []string
+	SeedDir    string // holds operator.nk and <p>-admin.nk
+	Replicas   int
+}
+
+// SetupAccounts creates or updates the JetStream assets of every account:
+// the operators' with the operator seed, each province's with its admin
+// seed, sourcing the aggregates from every member. Run it after starting
+// the server with a configuration GenerateServerConfig wrote, and again
+// after regenerating it for a new member (the aggregates gain a source).
+func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
+	members, err := checkMembers(cfg.Federation, cfg.Members)
+	if err != nil {
+		return err
+	}
+	var conns []*Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for _, who := range append([]string{""}, members...) {
+		role := RoleAdmin
+		if who == "" {
+			role = RoleOperator
+		}
+		c, err := Connect(ctx, ConnConfig{URLs: cfg.URLs, Federation: cfg.Federation, Province: who,
+			Name: "hcfed-setup", NKeySeedFile: filepath.Join(cfg.SeedDir, SeedFile(who, role)),
+			Isolation: IsolationAccounts, Members: members, Replicas: cfg.Replicas})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", role, who, err)
+		}
+		conns = append(conns, c)
+		if err := c.ensureOwnAssets(ctx); err != nil {
+			return fmt.Errorf("%s %s: %w", role, who, err)
+		}
+	}
+	var errs []error
+	for _, c := range conns {
+		if err := c.EnsureStreams(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("account of %s: %w", cmp.Or(c.Province(), "the operators"), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SeedMembers lists the provinces that have an admin seed in dir: the
+// members of the configuration GenerateServerConfig wrote there.
+func SeedMembers(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		p, ok := strings.CutSuffix(e.Name(), "-"+RoleAdmin+".nk")
+		if ok && ValidateProvince(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// WriteAccountsConfig generates the accounts-mode configuration of
+// members into dir, keeping the seeds already there and adding the
+// missing ones, and returns the configuration file's path.
+func WriteAccountsConfig(dir string, members []string, o AccountsOptions) (string, error) {
+	keep, err := ReadSeeds(dir, members)
+	if err != nil {
+		return "", err
+	}
+	o.Keep = keep
+	gen, err := GenerateServerConfig(members, o)
+	if err != nil {
+		return "", err
+	}
+	if _, err := WriteSeeds(dir, gen, false); err != nil {
+		return "", err
+	}
+	conf := filepath.Join(dir, "nats-server.conf")
+	return conf, os.WriteFile(conf, gen.Config, 0o600)
+}
