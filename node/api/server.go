@@ -50,9 +50,9 @@ type Server struct {
 	n       *node.Node
 	metrics *node.Metrics
 	log     *slog.Logger
-	cfg  Config
-	echo *echo.Echo
-	http *http.Server
+	cfg     Config
+	echo    *echo.Echo
+	http    *http.Server
 }
 
 // New builds the routes.

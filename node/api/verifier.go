@@ -29,7 +29,7 @@ type Verifier interface {
 type VerifierConfig struct {
 	Verifier Verifier
 	Logger   *slog.Logger
-	Ready    Ready      // the federation's readiness, checked after the replica's own
+	Ready    Ready // the federation's readiness, checked after the replica's own
 	// Federation answers GET /v1/federation.
 	Federation      func() any
 	ShutdownTimeout time.Duration
