@@ -38,6 +38,18 @@ type replicaTest struct {
 	*fedTest
 	replicas []*daemon.Verifier
 	dirs     []string
+	cfgs     []config.Config
+}
+
+// runReplica starts a replica with cfg until the test ends.
+func (f *replicaTest) runReplica(cfg config.Config) *daemon.Verifier {
+	f.t.Helper()
+	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { v.Close() })
+	return v
 }
 
 // startReplica registers a replica named name at province i and starts it.
@@ -49,12 +61,8 @@ func (f *replicaTest) startReplica(i int, name string) *daemon.Verifier {
 	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(f.t.TempDir(), name), "127.0.0.1:0"
 	cfg.Replica = config.Replica{Home: f.c.Nodes[i].URL, Token: added.Token, Refresh: replicaRefresh,
 		MaxStale: replicaMaxStale, SendEvery: 100 * time.Millisecond}
-	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { v.Close() })
-	f.replicas, f.dirs = append(f.replicas, v), append(f.dirs, cfg.DataDir)
+	v := f.runReplica(cfg)
+	f.replicas, f.dirs, f.cfgs = append(f.replicas, v), append(f.dirs, cfg.DataDir), append(f.cfgs, cfg)
 	waitFor(f.t, name+" ready", func() error {
 		if st, body := httpDo(f.t, "GET", v.URL+"/readyz", "", nil); st != 200 {
 			return fmt.Errorf("readyz %d %s", st, body)
@@ -278,7 +286,7 @@ func requireNoPersonalDataOrKeys(t *testing.T, dir string, secrets []string) {
 		}
 		tables = append(tables, n)
 	}
-	if want := []string{"replica_meta", "replica_outbox"}; !slices.Equal(tables, want) {
+	if want := []string{"replica_meta", "replica_outbox", "replica_statements"}; !slices.Equal(tables, want) {
 		t.Errorf("replica tables %v, want only %v", tables, want)
 	}
 }
@@ -297,5 +305,29 @@ func TestVerifierReplicaRefusesScannersWhenHomeUnreachablePastMaxStale(t *testin
 	rt.eventuallyAtReplicas(f.scanners[0], code, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
 	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "home node") {
 		t.Errorf("readyz with home down: %d %s, want 503 naming the home node", st, body)
+	}
+}
+
+// A replica restarted while NATS is unreachable verifies from the
+// statements it cached: a code revoked before stays revoked, a live one
+// verifies.
+func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing.T) {
+	f := startFederation(t, threeProvinces[:1], nil)
+	rt := &replicaTest{fedTest: f}
+	r := rt.startReplica(0, "r1")
+	subjectA, codeA := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	_, codeB := f.enrolAndIssue(0, "李四", idWithCheck("44010619900101123"))
+	rt.eventuallyAtReplicas(f.scanners[0], codeB, "ok", 15*time.Second)
+	f.setStatus(0, subjectA, "red")
+	rt.eventuallyAtReplicas(f.scanners[0], codeA, "revoked", 15*time.Second)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rt.cfgs[0]
+	cfg.NATS.URLs = unreachableNATS
+	rt.replicas[0] = rt.runReplica(cfg)
+	rt.eventuallyAtReplicas(f.scanners[0], codeB, "ok", 15*time.Second)
+	if got := rt.verifyAt(rt.replicas[0], f.scanners[0], codeA); got != "revoked" {
+		t.Fatalf("revoked code after a restart without NATS: %q", got)
 	}
 }

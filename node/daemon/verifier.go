@@ -31,6 +31,8 @@ type Verifier struct {
 	API     *api.Server
 	URL     string
 
+	cfg    config.Config
+	now    func() time.Time
 	sync   atomic.Pointer[federation.Sync]
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -92,6 +94,13 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err != nil {
 		return nil, err
 	}
+	restore, err := federation.NewSync(verifierSync(cfg, r, nil, now, log))
+	if err != nil {
+		return nil, err
+	}
+	if err := restore.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
+	}
 	l := opt.Listener
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -109,7 +118,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	}
 	shutdown := cmp.Or(opt.ShutdownTimeout, api.DefaultShutdownTimeout)
 	runCtx, cancel := context.WithCancel(context.Background())
-	v := &Verifier{Replica: r, DB: db, URL: scheme + l.Addr().String(), log: log, cancel: cancel,
+	v := &Verifier{Replica: r, DB: db, URL: scheme + l.Addr().String(), cfg: cfg, now: now, log: log, cancel: cancel,
 		lock: lock, certs: certs, bound: shutdown + closeGrace}
 	v.API = api.NewVerifier(api.VerifierConfig{Verifier: r, Logger: log, Ready: v.ready, Federation: v.view,
 		ShutdownTimeout: shutdown})
@@ -126,7 +135,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	}()
 	go func() {
 		defer v.wg.Done()
-		v.follow(runCtx, cfg, now)
+		v.follow(runCtx)
 	}()
 	log.Info("verifier replica started", "url", v.URL, "province", cfg.Province, "home", cfg.Replica.Home)
 	return v, nil
@@ -135,19 +144,14 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 // follow connects to the federation's NATS (retrying until ctx ends) and
 // applies what it publishes to the replica's trust state, the province's
 // own revocations included. It creates no stream and publishes nothing.
-func (v *Verifier) follow(ctx context.Context, cfg config.Config, now func() time.Time) {
-	f := &fed{cfg: cfg, log: v.log.With("province", cfg.Province)}
+func (v *Verifier) follow(ctx context.Context) {
+	f := &fed{cfg: v.cfg, log: v.log.With("province", v.cfg.Province)}
 	conn := f.connect(ctx)
 	if conn == nil {
 		return
 	}
 	defer conn.Close()
-	st := v.Replica.State()
-	s, err := federation.NewSync(federation.SyncConfig{Conn: conn, State: st, Self: cfg.Province, Replica: true,
-		Now: now, Logger: v.log, PinnedTrustList: v.Replica.PinnedTrustList(),
-		OnStatement: func(kind, reason string) {
-			v.Replica.Metrics().Statements.WithLabelValues(kind, reason).Inc()
-		}})
+	s, err := federation.NewSync(verifierSync(v.cfg, v.Replica, conn, v.now, v.log))
 	if err != nil {
 		v.log.Error("federation sync", "err", err)
 		return
@@ -156,6 +160,16 @@ func (v *Verifier) follow(ctx context.Context, cfg config.Config, now func() tim
 	if err := s.Run(ctx); err != nil {
 		v.log.Error("federation sync stopped", "err", err)
 	}
+}
+
+// verifierSync is a replica's sync configuration: its own province's
+// revocations followed, grants ignored, statements cached in replica.db.
+func verifierSync(cfg config.Config, r *replica.Replica, conn *federation.Conn, now func() time.Time, log *slog.Logger) federation.SyncConfig {
+	return federation.SyncConfig{Conn: conn, State: r.State(), Self: cfg.Province, Replica: true, Cache: r.StatementCache(),
+		Now: now, Logger: log, PinnedTrustList: r.PinnedTrustList(),
+		OnStatement: func(kind, reason string) {
+			r.Metrics().Statements.WithLabelValues(kind, reason).Inc()
+		}}
 }
 
 // ready: connected to the federation and caught up.

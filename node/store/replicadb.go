@@ -9,8 +9,9 @@ import (
 )
 
 // ReplicaDB is a verifier replica's own database (replica.db): its sealed
-// enc key, and the verification records waiting to be sent to its home
-// node. It has none of the node's tables: a replica holds no personal
+// enc key, the verification records waiting to be sent to its home node,
+// and the federation statements it verified (public: trust list,
+// keysets, revocations), so that it restarts without NATS. It has none of the node's tables: a replica holds no personal
 // data, no codes and no signing keys, and it cannot write them by mistake
 // because it has nowhere to. Like DB it writes with synchronous=FULL, so a
 // record queued before a power cut is still sent.
@@ -29,6 +30,11 @@ CREATE TABLE IF NOT EXISTS replica_outbox (
 	id      TEXT PRIMARY KEY,
 	body    BLOB NOT NULL,
 	created INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS replica_statements (
+	key     TEXT PRIMARY KEY,
+	raw     BLOB NOT NULL,
+	version INTEGER NOT NULL
 ) STRICT;`
 
 // OpenReplica opens (creating if needed) a replica database at path.
@@ -129,4 +135,45 @@ func (r *ReplicaDB) Sent(ctx context.Context, ids []string) error {
 		}
 	}
 	return wrap("sent", tx.Commit())
+}
+
+// SetMeta sets a setting.
+func (r *ReplicaDB) SetMeta(ctx context.Context, key string, value []byte) error {
+	_, err := r.db.ExecContext(ctx, `INSERT INTO replica_meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return wrap("replica meta", err)
+}
+
+// PutStatement caches a verified federation statement under key, unless
+// a higher version is cached there.
+func (r *ReplicaDB) PutStatement(ctx context.Context, key string, raw []byte, version uint64) error {
+	if key == "" || len(raw) == 0 || version > maxInt64 {
+		return invalid("put statement", "missing key or body, or version out of range")
+	}
+	_, err := r.db.ExecContext(ctx, `INSERT INTO replica_statements (key, raw, version) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET raw = excluded.raw, version = excluded.version
+		WHERE excluded.version >= replica_statements.version`, key, raw, int64(version))
+	return wrap("put statement", err)
+}
+
+// Statements lists every cached statement.
+func (r *ReplicaDB) Statements(ctx context.Context) ([]Statement, error) {
+	return queryAll(ctx, r.db, "statements", func(s rowScanner) (Statement, error) {
+		var x Statement
+		var version int64
+		err := s.Scan(&x.Key, &x.Raw, &version)
+		x.Version = uint64(version)
+		return x, err
+	}, `SELECT key, raw, version FROM replica_statements ORDER BY key`)
+}
+
+// DeleteStatements deletes the cached statements under prefix up to
+// maxVersion, as DB.DeleteStatements does.
+func (r *ReplicaDB) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
+	if prefix == "" || maxVersion > maxInt64 {
+		return invalid("delete statements", "missing prefix or version out of range")
+	}
+	_, err := r.db.ExecContext(ctx, `DELETE FROM replica_statements WHERE substr(key, 1, length(?1)) = ?1 AND version <= ?2`,
+		prefix, int64(maxVersion))
+	return wrap("delete statements", err)
 }
