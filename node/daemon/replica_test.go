@@ -42,9 +42,9 @@ type replicaTest struct {
 }
 
 // runReplica starts a replica with cfg until the test ends.
-func (f *replicaTest) runReplica(cfg config.Config) *daemon.Verifier {
+func (f *replicaTest) runReplica(cfg config.Config, opt ...daemon.Options) *daemon.Verifier {
 	f.t.Helper()
-	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+	v, err := daemon.StartVerifier(context.Background(), cfg, append(opt, daemon.Options{})[0])
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func (f *replicaTest) runReplica(cfg config.Config) *daemon.Verifier {
 }
 
 // startReplica registers a replica named name at province i and starts it.
-func (f *replicaTest) startReplica(i int, name string) *daemon.Verifier {
+func (f *replicaTest) startReplica(i int, name string, opt ...daemon.Options) *daemon.Verifier {
 	f.t.Helper()
 	var added node.NewReplica
 	f.mustCall(i, "POST", "/v1/replicas", f.c.Tokens[i], map[string]string{"name": name}, &added, 201)
@@ -61,7 +61,7 @@ func (f *replicaTest) startReplica(i int, name string) *daemon.Verifier {
 	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(f.t.TempDir(), name), "127.0.0.1:0"
 	cfg.Replica = config.Replica{Home: f.c.Nodes[i].URL, Token: added.Token, Refresh: replicaRefresh,
 		MaxStale: replicaMaxStale, SendEvery: 100 * time.Millisecond}
-	v := f.runReplica(cfg)
+	v := f.runReplica(cfg, opt...)
 	f.replicas, f.dirs, f.cfgs = append(f.replicas, v), append(f.dirs, cfg.DataDir), append(f.cfgs, cfg)
 	waitFor(f.t, name+" ready", func() error {
 		if st, body := httpDo(f.t, "GET", v.URL+"/readyz", "", nil); st != 200 {
@@ -330,4 +330,23 @@ func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing
 	if got := rt.verifyAt(rt.replicas[0], f.scanners[0], codeA); got != "revoked" {
 		t.Fatalf("revoked code after a restart without NATS: %q", got)
 	}
+}
+
+// A record the home node refuses (here: from a replica whose clock is
+// ten minutes ahead, so from the future) is dropped and counted, and the
+// queue keeps flowing instead of being held by it.
+func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
+	f := startFederation(t, threeProvinces[:1], nil)
+	rt := &replicaTest{fedTest: f}
+	r := rt.startReplica(0, "r1", daemon.Options{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
+	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	waitFor(t, "the refused record dropped and the queue empty", func() error {
+		_, m := httpDo(t, "GET", r.URL+"/metrics", "", nil)
+		if strings.Contains(m, "\nhcfed_replica_records_refused_total 0\n") || !strings.Contains(m, "\nhcfed_replica_records_refused_total ") ||
+			!strings.Contains(m, "\nhcfed_replica_outbox 0\n") {
+			return fmt.Errorf("no record refused yet, or the queue not empty")
+		}
+		return nil
+	})
 }

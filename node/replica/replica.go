@@ -61,6 +61,7 @@ type Replica struct {
 	scanners atomic.Pointer[map[string]node.Principal] // by node.ScannerTokenHash
 	synced   atomic.Int64                              // Unix nanoseconds of the last refresh from home
 	failures prometheus.Counter                        // failed refreshes and sends
+	refused  prometheus.Counter                        // records home refused as invalid
 }
 
 // New opens a replica: its enc key (made at the first start), and the
@@ -235,7 +236,9 @@ func (r *Replica) Ready(context.Context) error { return r.stale() }
 func (r *Replica) registerMetrics() {
 	r.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_home_failures_total",
 		Help: "Failed requests of this verifier replica to its home node (refreshes and record batches)."})
-	r.metrics.Registry.MustRegister(r.failures,
+	r.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_records_refused_total",
+		Help: "Verification records the home node refused as invalid, dropped; should stay 0."})
+	r.metrics.Registry.MustRegister(r.failures, r.refused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_replica_sync_age_seconds",
 			Help: "Seconds since this verifier replica last refreshed its scanners and content keys from its home node."},
 			func() float64 {

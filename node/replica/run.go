@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -142,8 +143,33 @@ func (r *Replica) sendBatch(ctx context.Context) (int, error) {
 		req.Records = append(req.Records, rec)
 		ids[i] = o.ID
 	}
-	if err := r.home.do(ctx, http.MethodPost, RecordsPath, req, &RecordsAnswer{}); err != nil {
+	err = r.home.do(ctx, http.MethodPost, RecordsPath, req, &RecordsAnswer{})
+	if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
+		// Home refuses something in the batch (a record older than it
+		// accepts, after a long outage): send each alone, and drop
+		// only those it refuses alone, so one cannot hold the queue.
+		return len(out), r.sendOneByOne(ctx, req.Records)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(out), r.db.Sent(ctx, ids)
+}
+
+// sendOneByOne sends records one request each, deleting each that home
+// acknowledged or refused as invalid; a refusal is logged and counted.
+func (r *Replica) sendOneByOne(ctx context.Context, recs []node.ReplicaRecord) error {
+	for _, rec := range recs {
+		err := r.home.do(ctx, http.MethodPost, RecordsPath, RecordsRequest{Records: []node.ReplicaRecord{rec}}, &RecordsAnswer{})
+		if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
+			r.refused.Inc()
+			r.log.Error("home node refused a verification record; it is dropped", "record", rec.ID, "err", err)
+		} else if err != nil {
+			return err
+		}
+		if err := r.db.Sent(ctx, []string{rec.ID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
