@@ -36,7 +36,7 @@ const (
 // which fetches the snapshot if the province is blocked on a gap or stays
 // behind the pointer for longer than lagGrace.
 func (s *Sync) onPointer(p string, raw []byte) {
-	if p == s.self {
+	if s.ownsRevocations(p) {
 		return
 	}
 	ptr, err := parsePointer(raw)

@@ -182,7 +182,7 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 // handleDelta skips, applies or parks one delta. Callers hold s.mu.
 func (s *Sync) handleDelta(m RevocationMsg) {
 	p := m.Province
-	if p == s.self {
+	if s.ownsRevocations(p) {
 		return // the node's own database is the truth about its revocations
 	}
 	seq, err := peekSeq(m.Data)

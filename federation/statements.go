@@ -36,7 +36,7 @@ func (s *Sync) onState(u StateUpdate) {
 	switch t.Kind {
 	case KindTrustList, KindKeyset, KindHeartbeat:
 	case KindContentKey:
-		if t.Peer != s.self || t.Province == s.self {
+		if s.replica || t.Peer != s.self || t.Province == s.self {
 			return // another node's grant: not ours to read
 		}
 	case KindRevSnapshot:

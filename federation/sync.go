@@ -43,6 +43,12 @@ type SyncConfig struct {
 	// PinnedTrustList is the trust list document given at install. It is
 	// applied first if State holds no trust list.
 	PinnedTrustList []byte
+	// Replica makes this Sync a verifier replica's: it applies Self's own
+	// revocation deltas and snapshots from the federation as it does a
+	// peer's (a replica has no database that is their source of truth),
+	// and ignores content-key grants, which are encrypted to the home
+	// node's key; a replica receives its content keys from its home node.
+	Replica bool
 
 	// StaleAfter is how long a member may go without a heartbeat before
 	// View marks it stale; default DefaultStaleAfter.
@@ -88,6 +94,7 @@ type Sync struct {
 	onStatement  func(kind, reason string)
 	onPeerKeyset func(province string)
 	pinned       []byte
+	replica      bool
 	staleAfter   time.Duration
 	warnAhead    time.Duration
 	syncEvery    time.Duration
@@ -141,6 +148,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		onStatement:  cfg.OnStatement,
 		onPeerKeyset: cfg.OnPeerKeyset,
 		pinned:       cfg.PinnedTrustList,
+		replica:      cfg.Replica,
 		staleAfter:   orDefaultDuration(cfg.StaleAfter, DefaultStaleAfter),
 		warnAhead:    orDefaultDuration(cfg.ExpiryWarning, DefaultExpiryWarning),
 		syncEvery:    orDefaultDuration(cfg.SyncInterval, DefaultSyncInterval),
@@ -284,6 +292,10 @@ func (s *Sync) Ready() error {
 	}
 	return nil
 }
+
+// ownsRevocations reports whether p's revocations are this node's own,
+// known from its database rather than from the federation.
+func (s *Sync) ownsRevocations(p string) bool { return p == s.self && !s.replica }
 
 // isMember reports whether p is a member the current trust names.
 func (s *Sync) isMember(p string) bool {

@@ -174,6 +174,19 @@ func newScannerLimiters(perSecond float64, burst int) *scannerLimiters {
 	return s
 }
 
+// ScannerLimiter rate-limits each scanner separately, at
+// limits.scanner_rate and limits.scanner_burst, as Verify does; a
+// verifier replica limits its scanners with it.
+type ScannerLimiter struct{ k *keyedLimiter }
+
+// NewScannerLimiter makes a ScannerLimiter.
+func NewScannerLimiter(perSecond float64, burst int) ScannerLimiter {
+	return ScannerLimiter{k: newKeyedLimiter(perSecond, burst)}
+}
+
+// Allow reports whether scanner id may verify one more code at now.
+func (l ScannerLimiter) Allow(id string, now time.Time) bool { return l.k.allow(id, now) }
+
 // limiterPruneAt is how many keys a keyedLimiter holds before it drops
 // the limiters that are full again.
 const limiterPruneAt = 4096

@@ -26,6 +26,14 @@ const (
 	// appeals, live codes: codes.max_live) is reached; it clears when one
 	// is resolved, or expires or is revoked.
 	ELimitReached ErrorCode = "limit_reached"
+	// ERoleVerifier: the node is a verifier replica, which answers only
+	// verification (and health, metrics, federation status); everything
+	// else is done at its province's home node.
+	ERoleVerifier ErrorCode = "role_verifier"
+	// EReplicaStale: a verifier replica has not heard from its home node
+	// for longer than replica.max_stale, so it cannot know which scanners
+	// are still registered and refuses them all until it does.
+	EReplicaStale ErrorCode = "replica_stale"
 )
 
 // Error is an error meant for the client: its message is safe to show.

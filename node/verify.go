@@ -37,13 +37,7 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	code = strings.TrimRight(code, "\r\n\t ")
 	res := trust.Verify(code, n.state.Snapshot(), n.state, now)
 	n.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
-	issuer := res.Issuer
-	if issuer == "" {
-		issuer = "none"
-	} else if _, ok := n.state.Snapshot().Members[issuer]; !ok {
-		issuer = "other" // bounded label cardinality: only members get their own
-	}
-	n.metrics.Verified.WithLabelValues(issuer, string(res.Reason)).Inc()
+	n.metrics.Verified.WithLabelValues(IssuerLabel(n.state.Snapshot(), res.Issuer), string(res.Reason)).Inc()
 	// Only a code whose signature checked out is attributed to the code id
 	// it names, and so to its holder's verification history: anyone can
 	// write a real jti under a bad signature. Others are counted (by
@@ -54,11 +48,29 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	}
 	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
 	n.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
+	return VerificationOf(res), nil
+}
+
+// VerificationOf is what a scanner is told of res.
+func VerificationOf(res trust.Result) Verification {
 	v := Verification{Valid: res.Valid(), Reason: string(res.Reason), Issuer: res.Issuer}
 	if res.Valid() {
 		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()
 	}
-	return v, nil
+	return v
+}
+
+// IssuerLabel is the metrics label of a code's issuer under s: "none"
+// when the code named none, "other" for a province that is no member,
+// else its id.
+func IssuerLabel(s *trust.Snapshot, issuer string) string {
+	if issuer == "" {
+		return "none"
+	}
+	if _, ok := s.Members[issuer]; !ok {
+		return "other"
+	}
+	return issuer
 }
 
 // verifyDetail is what the audit log keeps of a verification: a struct
@@ -67,6 +79,8 @@ type verifyDetail struct {
 	Issuer string       `json:"iss"`
 	Reason trust.Reason `json:"reason"`
 	Place  string       `json:"place,omitempty"` // the scanner's kind of place, for the resident's right to know
+	// Replica names the verifier replica the scanner used, if any.
+	Replica string `json:"replica,omitempty"`
 }
 
 // signatureChecked reports whether trust.Verify reaches reason only after

@@ -86,6 +86,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
 		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
+	root.AddCommand(newReplicaCmd())
 	root.AddCommand(newEnrolCmd(), newNoticeCmd(), newStatusCmd(), newSubjectCmd(), newAppealsCmd(), newLookupCmd(), newLookupsCmd(),
 		newAccountCmd(), newStatusesCmd())
 	root.AddCommand(newNATSConfigCmd(), newNATSSetupCmd())

@@ -18,7 +18,10 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run a province node until interrupted",
 		Long: `serve runs a province node until SIGINT or SIGTERM, then shuts down within a
-bound. A second signal exits at once, without finishing the shutdown.`,
+bound. A second signal exits at once, without finishing the shutdown.
+
+With role: verifier in the config it runs a verify-only replica of the
+province's home node (see 'hcnode replica').`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
@@ -30,7 +33,15 @@ bound. A second signal exits at once, without finishing the shutdown.`,
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := daemon.Start(ctx, cfg, daemon.Options{Logger: log})
+			var d interface {
+				ReloadTLS() error
+				Close() error
+			}
+			if cfg.IsVerifier() {
+				d, err = daemon.StartVerifier(ctx, cfg, daemon.Options{Logger: log})
+			} else {
+				d, err = daemon.Start(ctx, cfg, daemon.Options{Logger: log})
+			}
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,8 @@ var statusOf = map[node.ErrorCode]int{
 	node.ERateLimited:     http.StatusTooManyRequests,
 	node.ELimitReached:    http.StatusConflict,
 	node.EUnavailable:     http.StatusServiceUnavailable,
+	node.ERoleVerifier:    http.StatusForbidden,
+	node.EReplicaStale:    http.StatusServiceUnavailable,
 	"method_not_allowed":  http.StatusMethodNotAllowed,
 }
 

@@ -126,25 +126,33 @@ func (s *Server) qr(c echo.Context) error {
 }
 
 func (s *Server) verify(c echo.Context) error {
-	body, err := readBody(c)
+	code, err := verifyBody(c)
 	if err != nil {
 		return err
-	}
-	code, ok := plainCode(body)
-	if !ok {
-		var in struct {
-			Code string `json:"code"`
-		}
-		if err := decode(body, &in); err != nil {
-			return err
-		}
-		code = in.Code
 	}
 	v, err := s.n.Verify(c.Request().Context(), principal(c), code)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// verifyBody reads the code of a POST /v1/verify body.
+func verifyBody(c echo.Context) (string, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return "", err
+	}
+	if code, ok := plainCode(body); ok {
+		return code, nil
+	}
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(body, &in); err != nil {
+		return "", err
+	}
+	return in.Code, nil
 }
 
 // plainCode reads a verify body of the form scanners send — {"code":"…"}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/replica"
 )
 
 // Ready reports whether the node can serve; nil means ready. The
@@ -46,18 +47,19 @@ const DefaultShutdownTimeout = 10 * time.Second
 
 // Server is a node's HTTP API.
 type Server struct {
-	n    *node.Node
-	log  *slog.Logger
-	cfg  Config
-	echo *echo.Echo
-	http *http.Server
+	n       *node.Node
+	metrics *node.Metrics
+	log     *slog.Logger
+	cfg     Config
+	echo    *echo.Echo
+	http    *http.Server
 }
 
 // New builds the routes.
 func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{n: cfg.Node, log: cfg.Logger, cfg: cfg, echo: e}
+	s := &Server{n: cfg.Node, metrics: cfg.Node.Metrics(), log: cfg.Logger, cfg: cfg, echo: e}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +70,7 @@ func New(cfg Config) *Server {
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.FormatInt(limit, 10),
-		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath }})) // limits.bulk_bytes instead
+		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath || c.Path() == replica.RecordsPath }})) // limits.bulk_bytes, maxRecordsBody instead
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -98,6 +100,7 @@ func New(cfg Config) *Server {
 	s.lookupRoutes(v1)
 	s.pageRoutes(v1)
 	s.accountRoutes(v1)
+	s.replicaRoutes(v1, e.Group("/v1/replica", noStore, middleware.BodyLimit(strconv.Itoa(maxRecordsBody)), s.replicaAuth))
 	return s
 }
 
@@ -142,7 +145,7 @@ func requestID(c echo.Context) string { return c.Response().Header().Get(echo.He
 // observe records metrics and one log line per request: route pattern,
 // status, duration and request id — never bodies, tokens or path ids.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	m := s.n.Metrics()
+	m := s.metrics
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)

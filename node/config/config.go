@@ -45,6 +45,11 @@ type Config struct {
 	Limits  Limits  `yaml:"limits"`
 	Log     Log     `yaml:"log"`
 	Tokens  Tokens  `yaml:"tokens"`
+
+	// Role is RoleHome (default) or RoleVerifier; Replica configures a
+	// verifier (replica.go).
+	Role    string  `yaml:"role"`
+	Replica Replica `yaml:"replica"`
 }
 
 // Tokens sets bearer-token lifetimes.
@@ -199,6 +204,9 @@ func Default(province string) Config {
 		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20, ResidentRate: 1, ResidentBurst: 20},
 		Log:        Log{Level: "info", Format: "json"},
 		Tokens:     Tokens{OperatorLifetime: DefaultOperatorLifetime},
+		Role:       RoleHome,
+		Replica: Replica{Refresh: DefaultReplicaRefresh, MaxStale: DefaultReplicaMaxStale,
+			SendEvery: DefaultReplicaSendEvery},
 	}
 	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
 	c.Privacy.NoticeVersion = "2026-11"
@@ -234,7 +242,7 @@ func Load(path string) (Config, error) {
 	// Relative paths in the file mean relative to the file, not to
 	// wherever the node happens to be started from.
 	for _, p := range []*string{&c.DataDir, &c.Trust.ListFile, &c.NATS.CredsFile, &c.NATS.NKeySeed, &c.NATS.CAFile,
-		&c.NATS.CertFile, &c.NATS.KeyFile, &c.NATS.ServerConf, &c.TLS.CertFile, &c.TLS.KeyFile} {
+		&c.NATS.CertFile, &c.NATS.KeyFile, &c.NATS.ServerConf, &c.TLS.CertFile, &c.TLS.KeyFile, &c.Replica.TokenFile, &c.Replica.CAFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
@@ -264,6 +272,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"HCNODE_TRUST_LIST_SHA256": &c.Trust.ListSHA256,
 		"HCNODE_TLS_CERT_FILE":     &c.TLS.CertFile,
 		"HCNODE_TLS_KEY_FILE":      &c.TLS.KeyFile,
+		"HCNODE_ROLE":              &c.Role,
+		"HCNODE_REPLICA_TOKEN":     &c.Replica.Token,
 	}
 	for k, p := range str {
 		if v, ok := lookup(k); ok {
@@ -390,6 +400,7 @@ func (c *Config) Validate() error {
 	if c.Tokens.OperatorLifetime < MinOperatorLifetime || c.Tokens.OperatorLifetime > MaxOperatorLifetime {
 		bad("tokens.operator_lifetime", "%v must be within [%v, %v]", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
 	}
+	c.validateRole(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

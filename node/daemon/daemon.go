@@ -43,6 +43,9 @@ func InitAdmin(ctx context.Context, cfg config.Config, admin string) (operatorTo
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
+	if cfg.IsVerifier() {
+		return "", errors.New("init: a verifier replica is not initialised: register it at its home node with 'hcnode replica add' and serve it")
+	}
 	if err := node.CheckAccountName(admin); err != nil {
 		return "", fmt.Errorf("admin account: %w", err)
 	}
@@ -141,6 +144,9 @@ type Daemon struct {
 func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.IsVerifier() {
+		return nil, errors.New("start: role verifier runs with StartVerifier, never on a node database")
 	}
 	log := opt.Logger
 	if log == nil {

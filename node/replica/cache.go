@@ -1,0 +1,56 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// cursorMeta holds the revocation stream position the sync reached.
+const cursorMeta = "federation.revocation_cursor"
+
+// StatementCache returns the replica's federation.Cache: the statements
+// its sync verified, kept in replica.db, so that a replica restarted
+// while NATS is unreachable verifies with what it knew, revocations
+// included.
+func (r *Replica) StatementCache() federation.Cache { return cache{db: r.db} }
+
+type cache struct{ db *store.ReplicaDB }
+
+func (c cache) PutStatement(ctx context.Context, key string, raw []byte, version uint64) error {
+	return c.db.PutStatement(ctx, key, raw, version)
+}
+
+func (c cache) Statements(ctx context.Context) ([]federation.CachedStatement, error) {
+	ss, err := c.db.Statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]federation.CachedStatement, len(ss))
+	for i, s := range ss {
+		out[i] = federation.CachedStatement{Key: s.Key, Raw: s.Raw, Version: s.Version}
+	}
+	return out, nil
+}
+
+func (c cache) RevocationCursor(ctx context.Context) (uint64, error) {
+	v, err := c.db.Meta(ctx, cursorMeta)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(string(v), 10, 64)
+}
+
+func (c cache) SetRevocationCursor(ctx context.Context, seq uint64) error {
+	return c.db.SetMeta(ctx, cursorMeta, []byte(strconv.FormatUint(seq, 10)))
+}
+
+func (c cache) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
+	return c.db.DeleteStatements(ctx, prefix, maxVersion)
+}

@@ -1,0 +1,259 @@
+package replica
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// encKeyMeta is where the replica's enc private key is kept, sealed
+// under the KEK.
+const encKeyMeta = "enc_key"
+
+// Config wires a Replica. Settings (role verifier), DB and KEK are
+// required.
+type Config struct {
+	Settings config.Config
+	DB       *store.ReplicaDB
+	KEK      *seal.Key
+	Logger   *slog.Logger
+	Now      func() time.Time // defaults to time.Now
+	Rand     io.Reader        // defaults to crypto/rand
+}
+
+// Replica is a running verifier replica's state. Its methods are safe for
+// concurrent use.
+type Replica struct {
+	cfg     config.Config
+	db      *store.ReplicaDB
+	state   *trust.State
+	pinned  []byte
+	enc     *ecdsa.PrivateKey
+	metrics *node.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+	home    *homeClient
+	limiter node.ScannerLimiter
+
+	scanners atomic.Pointer[map[string]node.Principal] // by node.ScannerTokenHash
+	synced   atomic.Int64                              // Unix nanoseconds of the last refresh from home
+	failures prometheus.Counter                        // failed refreshes and sends
+	refused  prometheus.Counter                        // records home refused as invalid
+}
+
+// New opens a replica: its enc key (made at the first start), and the
+// trust state it verifies with, starting from the pinned trust list.
+func New(ctx context.Context, cfg Config) (*Replica, error) {
+	s := cfg.Settings
+	if !s.IsVerifier() || cfg.DB == nil || cfg.KEK == nil {
+		return nil, errors.New("replica: a verifier config, DB and KEK are required")
+	}
+	r := &Replica{cfg: s, db: cfg.DB, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, metrics: node.NewMetrics(),
+		limiter: node.NewScannerLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst)}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("province", s.Province, "role", config.RoleVerifier)
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.rand == nil {
+		r.rand = rand.Reader
+	}
+	var err error
+	if r.enc, err = r.loadEncKey(ctx, cfg.KEK); err != nil {
+		return nil, err
+	}
+	if r.state, r.pinned, err = newState(s, r.now()); err != nil {
+		return nil, err
+	}
+	tok := s.Replica.Token
+	if tok == "" {
+		b, err := os.ReadFile(s.Replica.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("replica.token_file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if r.home, err = newHomeClient(s.Replica, tok); err != nil {
+		return nil, err
+	}
+	r.registerMetrics()
+	return r, nil
+}
+
+// loadEncKey opens the replica's enc key, making it at the first start.
+func (r *Replica) loadEncKey(ctx context.Context, kek *seal.Key) (*ecdsa.PrivateKey, error) {
+	aad := []byte("hcfed replica enc key")
+	fresh, err := ecdsa.GenerateKey(elliptic.P256(), r.rand)
+	if err != nil {
+		return nil, fmt.Errorf("replica enc key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(fresh)
+	if err != nil {
+		return nil, fmt.Errorf("replica enc key: %w", err)
+	}
+	held, err := r.db.InitMeta(ctx, encKeyMeta, kek.Seal(aad, der))
+	if err != nil {
+		return nil, err
+	}
+	if der, err = kek.Open(aad, held); err != nil {
+		return nil, fmt.Errorf("replica enc key does not open with this KEK: %w", err)
+	}
+	return x509.ParseECPrivateKey(der)
+}
+
+// newState makes the trust state from the pinned trust list, if any.
+func newState(s config.Config, now time.Time) (*trust.State, []byte, error) {
+	st, err := trust.NewState(trust.StateConfig{Self: s.Province, PinnedSHA256: s.Trust.ListSHA256, StaleLimit: s.Trust.StaleLimit})
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Trust.ListFile == "" {
+		return st, nil, nil
+	}
+	doc, err := os.ReadFile(s.Trust.ListFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	}
+	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != s.Trust.ListSHA256 {
+		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256", s.Trust.ListFile)
+	}
+	if err := st.ApplyTrustList(doc, now); err != nil {
+		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+	}
+	return st, doc, nil
+}
+
+// State is the trust state the replica verifies with; the federation sync
+// applies statements to it.
+func (r *Replica) State() *trust.State { return r.state }
+
+// PinnedTrustList is the pinned trust list document, for the sync.
+func (r *Replica) PinnedTrustList() []byte { return r.pinned }
+
+// Metrics are the replica's metrics.
+func (r *Replica) Metrics() *node.Metrics { return r.metrics }
+
+// Settings returns the replica's configuration.
+func (r *Replica) Settings() config.Config { return r.cfg }
+
+// stale reports why scanners are refused: no refresh from home within
+// replica.max_stale; nil while fresh.
+func (r *Replica) stale() error {
+	last := r.synced.Load()
+	if last == 0 {
+		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node yet; scanners are refused until it does")
+	}
+	if age := r.now().Sub(time.Unix(0, last)); age > r.cfg.Replica.MaxStale {
+		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node for %s; scanners are refused until it does",
+			age.Round(time.Second))
+	}
+	return nil
+}
+
+// Authenticate resolves a scanner token against the scanners the home
+// node registered, as of the last refresh. Past replica.max_stale without
+// one, every token is refused (EReplicaStale): the replica cannot know
+// which scanners were removed meanwhile.
+func (r *Replica) Authenticate(_ context.Context, token string) (node.Principal, error) {
+	if !strings.HasPrefix(token, "hct_") || len(token) > 128 {
+		return node.Principal{}, node.Errorf(node.EUnauthorized, "missing or malformed bearer token")
+	}
+	if err := r.stale(); err != nil {
+		return node.Principal{}, err
+	}
+	if set := r.scanners.Load(); set != nil {
+		if p, ok := (*set)[node.ScannerTokenHash(token)]; ok {
+			return p, nil
+		}
+	}
+	return node.Principal{}, node.Errorf(node.EUnauthorized, "unknown token")
+}
+
+// Verify checks a code for a scanner, as the home node's Verify does, and
+// queues the record of it for the home node before answering.
+func (r *Replica) Verify(ctx context.Context, p node.Principal, code string) (node.Verification, error) {
+	if p.Role != node.RoleScanner {
+		return node.Verification{}, node.Errorf(node.EForbidden, "this token may not do that")
+	}
+	now := r.now()
+	if !r.limiter.Allow(p.ScannerID, now) {
+		return node.Verification{}, node.Errorf(node.ERateLimited, "too many verifications from this scanner; slow down")
+	}
+	start := time.Now()
+	code = strings.TrimRight(code, "\r\n\t ")
+	snap := r.state.Snapshot()
+	res := trust.Verify(code, snap, r.state, now)
+	r.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
+	r.metrics.Verified.WithLabelValues(node.IssuerLabel(snap, res.Issuer), string(res.Reason)).Inc()
+	id := make([]byte, 16)
+	if _, err := io.ReadFull(r.rand, id); err != nil {
+		return node.Verification{}, fmt.Errorf("verify: record id: %w", err)
+	}
+	rec := node.NewReplicaRecord(base64.RawURLEncoding.EncodeToString(id), p, res, now)
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return node.Verification{}, fmt.Errorf("verify: %w", err)
+	}
+	// The record is durable before the scanner sees the result: a
+	// verification the home node never hears of would be one the
+	// resident cannot learn of.
+	if err := r.db.Enqueue(ctx, store.OutboxRecord{ID: rec.ID, Body: body, Created: now}); err != nil {
+		return node.Verification{}, fmt.Errorf("verify: queue record: %w", err)
+	}
+	return node.VerificationOf(res), nil
+}
+
+// Ready reports nil while the replica has heard from its home node within
+// replica.max_stale.
+func (r *Replica) Ready(context.Context) error { return r.stale() }
+
+// registerMetrics adds the replica's own metrics.
+func (r *Replica) registerMetrics() {
+	r.failures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_home_failures_total",
+		Help: "Failed requests of this verifier replica to its home node (refreshes and record batches)."})
+	r.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_records_refused_total",
+		Help: "Verification records the home node refused as invalid, dropped; should stay 0."})
+	r.metrics.Registry.MustRegister(r.failures, r.refused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_replica_sync_age_seconds",
+			Help: "Seconds since this verifier replica last refreshed its scanners and content keys from its home node."},
+			func() float64 {
+				if last := r.synced.Load(); last != 0 {
+					return r.now().Sub(time.Unix(0, last)).Seconds()
+				}
+				return -1
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_replica_outbox",
+			Help: "Verification records queued at this replica, not yet acknowledged by its home node."},
+			func() float64 {
+				n, err := r.db.OutboxLen(context.Background())
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+}

@@ -1,0 +1,175 @@
+package replica
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/backoff"
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Run refreshes the scanners and content keys from the home node every
+// replica.refresh, and sends the queued verification records every
+// replica.send_every, until ctx ends.
+func (r *Replica) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.sendLoop(ctx)
+	}()
+	r.refreshLoop(ctx)
+	<-done
+}
+
+func (r *Replica) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Replica.Refresh)
+	defer t.Stop()
+	registered, failing := false, false
+	for {
+		err := r.refresh(ctx, &registered)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.failures.Inc()
+			if !failing {
+				r.log.Warn("refresh from the home node failed; scanners stay as they were until replica.max_stale",
+					"err", err, "max_stale", r.cfg.Replica.MaxStale.String())
+			}
+			failing = true
+		case err == nil && failing:
+			r.log.Info("refresh from the home node works again")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refresh registers the replica's enc key once per process, then fetches
+// the scanners and content keys and installs them.
+func (r *Replica) refresh(ctx context.Context, registered *bool) error {
+	if !*registered {
+		jwk, err := trust.EncJWK(&r.enc.PublicKey)
+		if err != nil {
+			return err
+		}
+		if err := r.home.do(ctx, http.MethodPost, RegisterPath, RegisterRequest{EncKey: jwk}, nil); err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+		*registered = true
+	}
+	var s node.ReplicaSync
+	if err := r.home.do(ctx, http.MethodGet, SyncPath, nil, &s); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if s.Province != r.cfg.Province {
+		return fmt.Errorf("sync: the home node is province %s, this replica's is %s", s.Province, r.cfg.Province)
+	}
+	cks, err := trust.OpenContentKeys(s.ContentKeys, r.enc)
+	if err != nil {
+		return fmt.Errorf("sync: content keys: %w", err)
+	}
+	set := make(map[string]node.Principal, len(s.Scanners))
+	for _, sc := range s.Scanners {
+		if sc.Scope != node.ScannerScope {
+			continue // a scope this build does not know grants nothing
+		}
+		set[sc.TokenHash] = node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: sc.Place}
+	}
+	now := r.now()
+	r.state.SetContentKeys(cks, now)
+	r.scanners.Store(&set)
+	r.synced.Store(now.UnixNano())
+	return nil
+}
+
+// sendBackoff spaces attempts to send records while home is unreachable.
+var sendBackoff = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+
+func (r *Replica) sendLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Replica.SendEvery)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := r.sendBatch(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.failures.Inc()
+				d := sendBackoff.Delay(failures)
+				failures++
+				r.log.Warn("verification records not sent home; retrying", "err", err, "retry_in", d.String())
+				if !backoff.Wait(ctx, d) {
+					return
+				}
+				continue
+			}
+			failures = 0
+			if n < node.MaxReplicaRecords {
+				break
+			}
+		}
+	}
+}
+
+// sendBatch sends up to MaxReplicaRecords queued records and deletes them
+// once home acknowledged them; it returns how many it sent.
+func (r *Replica) sendBatch(ctx context.Context) (int, error) {
+	out, err := r.db.Outbox(ctx, node.MaxReplicaRecords)
+	if err != nil || len(out) == 0 {
+		return 0, err
+	}
+	req := RecordsRequest{Records: make([]node.ReplicaRecord, 0, len(out))}
+	ids := make([]string, len(out))
+	for i, o := range out {
+		var rec node.ReplicaRecord
+		if err := json.Unmarshal(o.Body, &rec); err != nil {
+			return 0, fmt.Errorf("queued record %s: %w", o.ID, err)
+		}
+		req.Records = append(req.Records, rec)
+		ids[i] = o.ID
+	}
+	err = r.home.do(ctx, http.MethodPost, RecordsPath, req, &RecordsAnswer{})
+	if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
+		// Home refuses something in the batch (a record older than it
+		// accepts, after a long outage): send each alone, and drop
+		// only those it refuses alone, so one cannot hold the queue.
+		return len(out), r.sendOneByOne(ctx, req.Records)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(out), r.db.Sent(ctx, ids)
+}
+
+// sendOneByOne sends records one request each, deleting each that home
+// acknowledged or refused as invalid; a refusal is logged and counted.
+func (r *Replica) sendOneByOne(ctx context.Context, recs []node.ReplicaRecord) error {
+	for _, rec := range recs {
+		err := r.home.do(ctx, http.MethodPost, RecordsPath, RecordsRequest{Records: []node.ReplicaRecord{rec}}, &RecordsAnswer{})
+		if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
+			r.refused.Inc()
+			r.log.Error("home node refused a verification record; it is dropped", "record", rec.ID, "err", err)
+		} else if err != nil {
+			return err
+		}
+		if err := r.db.Sent(ctx, []string{rec.ID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package node
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// ReplicaRecord is one verification a verifier replica made, as it
+// queues it and sends it home: which scanner, when, the result, and the
+// code id only when the code's signature checked out (for the resident's
+// verification history, and the receipt to a foreign code's home
+// province). It holds no personal data.
+type ReplicaRecord struct {
+	ID        string       `json:"id"` // drawn by the replica; the home node appends each id once
+	Time      time.Time    `json:"time"`
+	ScannerID string       `json:"scanner"`
+	Place     string       `json:"place,omitempty"`
+	Issuer    string       `json:"iss,omitempty"`
+	JTI       string       `json:"jti,omitempty"`
+	Reason    trust.Reason `json:"reason"`
+}
+
+// NewReplicaRecord is the record of a verification of res by the scanner
+// p at now, with id.
+func NewReplicaRecord(id string, p Principal, res trust.Result, now time.Time) ReplicaRecord {
+	rec := ReplicaRecord{ID: id, Time: now.UTC(), ScannerID: p.ScannerID, Place: p.Place, Issuer: res.Issuer, Reason: res.Reason}
+	if res.JTI != "" && signatureChecked(res.Reason) {
+		rec.JTI = res.JTI
+	}
+	return rec
+}
+
+// check refuses a record no replica writes.
+func (rec ReplicaRecord) check(now time.Time) error {
+	switch {
+	case rec.ID == "" || len(rec.ID) > maxReplicaRecordID || strings.Trim(rec.ID, idChars) != "":
+		return Errorf(EInvalid, "record id missing or malformed")
+	case rec.Time.IsZero() || rec.Time.After(now.Add(trust.ClockSkew)) || rec.Time.Before(now.Add(-replicaRecordMaxAge)):
+		return Errorf(EInvalid, "record %s: time out of range", rec.ID)
+	case rec.ScannerID == "" || len(rec.ScannerID) > maxReplicaRecordID || strings.Trim(rec.ScannerID, idChars) != "":
+		return Errorf(EInvalid, "record %s: scanner id missing or malformed", rec.ID)
+	case len(rec.Issuer) > 6 || len(rec.JTI) > maxReplicaRecordID || strings.Trim(rec.JTI, idChars) != "",
+		rec.Reason == "" || len(rec.Reason) > 32 || strings.Trim(string(rec.Reason), "abcdefghijklmnopqrstuvwxyz_") != "":
+		return Errorf(EInvalid, "record %s: issuer, code id or reason malformed", rec.ID)
+	case rec.JTI != "" && (rec.Issuer == "" || !signatureChecked(rec.Reason)):
+		return Errorf(EInvalid, "record %s: a code id only with its issuer and a checked signature", rec.ID)
+	}
+	return checkText("place", rec.Place, maxScannerPlaceLen, false)
+}
+
+// idChars are the characters of record, scanner and code ids (base64url
+// and the prefixes' underscore).
+const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+// AcceptRecords appends the verifications a replica sends to the audit
+// log, as if its scanners had verified here, attributed to the scanner
+// and naming the replica; the valid foreign codes among them are queued
+// for a receipt to their home province, as Verify does. A record id
+// already appended is skipped, so a batch sent again counts once. It
+// returns how many records were new.
+func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs []ReplicaRecord) (int, error) {
+	if len(recs) > MaxReplicaRecords {
+		return 0, Errorf(ETooLarge, "at most %d records per request", MaxReplicaRecords)
+	}
+	now := r.n.now()
+	in := make([]store.ReplicaRecord, len(recs))
+	byID := make(map[string]ReplicaRecord, len(recs))
+	for i, rec := range recs {
+		if err := rec.check(now); err != nil {
+			return 0, err
+		}
+		target := ""
+		if rec.JTI != "" {
+			target = hashJTI(rec.Issuer, rec.JTI)
+		}
+		e := r.n.auditEntry("scanner:"+rec.ScannerID, actionVerify, target,
+			verifyDetail{Issuer: rec.Issuer, Reason: rec.Reason, Place: rec.Place, Replica: rp.Name})
+		e.Time = rec.Time.UTC().Truncate(time.Microsecond)
+		in[i] = store.ReplicaRecord{ID: rp.ID + "/" + rec.ID, Audit: e}
+		byID[in[i].ID] = rec
+	}
+	fresh, err := r.n.db.AcceptReplicaRecords(ctx, rp.ID, in, now, now.Add(-2*replicaRecordMaxAge))
+	if err != nil {
+		return 0, internal("replica records", err)
+	}
+	for _, f := range fresh {
+		rec := byID[f.ID]
+		r.n.metrics.Verified.WithLabelValues(IssuerLabel(r.n.state.Snapshot(), rec.Issuer), string(rec.Reason)).Inc()
+		if rec.JTI != "" {
+			r.n.noteVerification(trust.Result{Reason: rec.Reason, Issuer: rec.Issuer, JTI: rec.JTI}, rec.Place, rec.Time)
+		}
+	}
+	return len(fresh), nil
+}

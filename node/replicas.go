@@ -1,0 +1,232 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// Replica limits.
+const (
+	// MaxReplicaRecords bounds the records of one POST /v1/replica/records.
+	MaxReplicaRecords = 500
+	// replicaRecordMaxAge bounds how old a record a replica may send, and
+	// how long its id is remembered so that a batch sent again is not
+	// counted twice.
+	replicaRecordMaxAge = 7 * 24 * time.Hour
+	// maxReplicaRecordID bounds a record id (the replica draws 128 bits).
+	maxReplicaRecordID = 64
+	// maxReplicaNameLen bounds a replica's name.
+	maxReplicaNameLen = 64
+)
+
+// Replicas is a home node's side of its verifier replicas: their
+// registration by operators, and what they ask of the home node — the
+// scanners and content keys (ReplicaSync) and the verifications their
+// scanners made (AcceptRecords). It is a type of its own so that Node
+// does not grow with it.
+type Replicas struct{ n *Node }
+
+// Replicas returns the node's replica service.
+func (n *Node) Replicas() *Replicas { return &Replicas{n: n} }
+
+// NewReplica is a replica registration: its token is shown once.
+type NewReplica struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+// ReplicaInfo is a registered replica as operators see it.
+type ReplicaInfo struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	KeyID    string    `json:"key_id,omitempty"` // thumbprint of the key it registered
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// ReplicaPrincipal is an authenticated replica.
+type ReplicaPrincipal struct {
+	ID   string
+	Name string
+}
+
+// Add registers a replica and returns its token, stored hashed.
+func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplica, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return NewReplica{}, err
+	}
+	name = strings.TrimSpace(name)
+	if err := checkText("name", name, maxReplicaNameLen, false); err != nil {
+		return NewReplica{}, err
+	}
+	if name == "" {
+		return NewReplica{}, Errorf(EInvalid, "name is required")
+	}
+	id, err := randomID(r.n.rand, "rp_")
+	if err != nil {
+		return NewReplica{}, internal("add replica", err)
+	}
+	tok, hash, err := NewToken(r.n.rand)
+	if err != nil {
+		return NewReplica{}, internal("add replica", err)
+	}
+	err = r.n.db.AddReplica(ctx, store.Replica{ID: id, Name: name, TokenHash: hash, Created: r.n.now()},
+		r.n.auditEntry(p.Actor(), "replica.add", id, nil))
+	if errors.Is(err, store.ErrConflict) {
+		return NewReplica{}, Errorf(EConflict, "a replica of that name exists")
+	}
+	if err != nil {
+		return NewReplica{}, internal("add replica", err)
+	}
+	return NewReplica{ID: id, Name: name, Token: tok}, nil
+}
+
+// List lists the registered replicas (never their tokens).
+func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return nil, err
+	}
+	rs, err := r.n.db.Replicas(ctx)
+	if err != nil {
+		return nil, internal("list replicas", err)
+	}
+	out := make([]ReplicaInfo, 0, len(rs))
+	for _, x := range rs {
+		info := ReplicaInfo{ID: x.ID, Name: x.Name, Created: x.Created, LastSeen: x.LastSeen}
+		if pub, kid, err := trust.ParsePublicJWK(json.RawMessage(x.EncKey)); err == nil && pub != nil {
+			info.KeyID = kid
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Remove deletes a replica, by id or name; its token stops working at
+// the replica's next request.
+func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) error {
+	if err := require(p, RoleOperator); err != nil {
+		return err
+	}
+	err := r.n.db.RemoveReplica(ctx, idOrName, r.n.auditEntry(p.Actor(), "replica.remove", idOrName, nil))
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(ENotFound, "no such replica")
+	}
+	if err != nil {
+		return internal("remove replica", err)
+	}
+	return nil
+}
+
+// Authenticate resolves a replica token. It reads the database on every
+// call: replicas ask every few seconds, and a removed one must be refused
+// at once.
+func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrincipal, error) {
+	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
+		return ReplicaPrincipal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
+	}
+	x, err := r.n.db.ReplicaByToken(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
+	}
+	if err != nil {
+		return ReplicaPrincipal{}, internal("authenticate replica", err)
+	}
+	return ReplicaPrincipal{ID: x.ID, Name: x.Name}, nil
+}
+
+// Register records the public key rp's content keys are sealed to. The
+// first key a replica registers is kept: another one later is
+// EConflict, and the operator removes the replica and adds it again (a
+// replica whose data directory was lost made a new key).
+func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey json.RawMessage) error {
+	pub, kid, err := trust.ParsePublicJWK(encKey)
+	if err != nil {
+		return Errorf(EInvalid, "enc_key is not a P-256 public JWK")
+	}
+	canon, err := trust.EncJWK(pub)
+	if err != nil {
+		return internal("register replica", err)
+	}
+	held, err := r.n.db.RegisterReplicaKey(ctx, rp.ID, string(canon), r.n.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(EUnauthorized, "unknown replica token")
+	}
+	if err != nil {
+		return internal("register replica", err)
+	}
+	if _, heldKID, err := trust.ParsePublicJWK(json.RawMessage(held)); err != nil || heldKID != kid {
+		return Errorf(EConflict, "this replica registered another key: remove it and add it again ('hcnode replica remove', 'hcnode replica add')")
+	}
+	return nil
+}
+
+// ReplicaScanner is one of the province's scanners as a replica learns
+// it: the SHA-256 of its token (base64url), never the token.
+type ReplicaScanner struct {
+	ID        string `json:"id"`
+	Place     string `json:"place"`
+	Scope     string `json:"scope"`
+	TokenHash string `json:"token_sha256"`
+}
+
+// ReplicaSync is what a replica receives from its home node every
+// replica.refresh: the province's registered scanners, and every content
+// key the home node holds (its own and those granted by peers), sealed to
+// the replica's registered key.
+type ReplicaSync struct {
+	Province    string           `json:"province"`
+	Time        time.Time        `json:"time"`
+	Scanners    []ReplicaScanner `json:"scanners"`
+	ContentKeys string           `json:"content_keys"` // compact JWE, trust.SealContentKeys
+}
+
+// Sync answers a replica's refresh.
+func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal) (ReplicaSync, error) {
+	now := r.n.now()
+	held, err := r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
+	if errors.Is(err, store.ErrNotFound) {
+		return ReplicaSync{}, Errorf(EUnauthorized, "unknown replica token")
+	}
+	if err != nil {
+		return ReplicaSync{}, internal("replica sync", err)
+	}
+	pub, _, err := trust.ParsePublicJWK(json.RawMessage(held))
+	if held == "" || err != nil {
+		return ReplicaSync{}, Errorf(EConflict, "register the replica's key first (POST /v1/replica/register)")
+	}
+	toks, err := r.n.db.ScannerTokens(ctx)
+	if err != nil {
+		return ReplicaSync{}, internal("replica sync", err)
+	}
+	out := ReplicaSync{Province: r.n.cfg.Province, Time: now, Scanners: make([]ReplicaScanner, 0, len(toks))}
+	for _, t := range toks {
+		out.Scanners = append(out.Scanners, ReplicaScanner{ID: t.ScannerID, Place: t.Place, Scope: t.Scope,
+			TokenHash: base64.RawURLEncoding.EncodeToString(t.Hash)})
+	}
+	var cks []trust.ContentKey
+	for _, byID := range r.n.state.Snapshot().ContentKeys {
+		for _, ck := range byID {
+			cks = append(cks, ck)
+		}
+	}
+	if out.ContentKeys, err = trust.SealContentKeys(cks, pub); err != nil {
+		return ReplicaSync{}, internal("replica sync", err)
+	}
+	return out, nil
+}
+
+// ScannerTokenHash is the key a replica looks a scanner token up by: the
+// base64url SHA-256 that ReplicaScanner.TokenHash carries.
+func ScannerTokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}

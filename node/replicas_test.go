@@ -1,0 +1,143 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// newEncJWK makes a replica enc key and its public JWK.
+func newEncJWK(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := trust.EncJWK(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, jwk
+}
+
+func wantReplicaCode(t *testing.T, what string, err error, code node.ErrorCode) {
+	t.Helper()
+	var e *node.Error
+	if !errors.As(err, &e) || e.Code != code {
+		t.Fatalf("%s: %v, want %s", what, err, code)
+	}
+}
+
+// A replica's first registered key is kept; its sync carries the
+// scanners' token hashes and the node's content keys sealed to that key;
+// removing it refuses its token at once.
+func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	rs := n.Replicas()
+	added, err := rs.Add(ctx, operator, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rs.Add(ctx, operator, "R1")
+	wantReplicaCode(t, "a second replica named R1", err, node.EConflict)
+	rp, err := rs.Authenticate(ctx, added.Token)
+	if err != nil || rp.Name != "r1" {
+		t.Fatalf("authenticate: %+v %v", rp, err)
+	}
+	_, err = rs.Sync(ctx, rp)
+	wantReplicaCode(t, "sync before registering a key", err, node.EConflict)
+	key, jwk := newEncJWK(t)
+	if err := rs.Register(ctx, rp, jwk); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Register(ctx, rp, jwk); err != nil {
+		t.Fatalf("registering the same key again: %v", err)
+	}
+	_, other := newEncJWK(t)
+	wantReplicaCode(t, "registering another key", rs.Register(ctx, rp, other), node.EConflict)
+
+	sc, err := n.AddScanner(ctx, operator, "gate", "checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rs.Sync(ctx, rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Scanners) != 1 || s.Scanners[0].ID != sc.ID || s.Scanners[0].TokenHash != node.ScannerTokenHash(sc.Token) {
+		t.Fatalf("sync scanners %+v, want the one scanner by its token hash", s.Scanners)
+	}
+	cks, err := trust.OpenContentKeys(s.ContentKeys, key)
+	if err != nil || len(cks) == 0 {
+		t.Fatalf("content keys: %d, %v", len(cks), err)
+	}
+
+	if err := rs.Remove(ctx, operator, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rs.Authenticate(ctx, added.Token)
+	wantReplicaCode(t, "a removed replica's token", err, node.EUnauthorized)
+	wantReplicaCode(t, "removing it again", rs.Remove(ctx, operator, "r1"), node.ENotFound)
+}
+
+// Records a replica sends are appended to the audit log once each, even
+// when the batch is sent again, and refused when malformed.
+func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
+	d := startNode(t)
+	n := d.Node
+	ctx := context.Background()
+	added, err := n.Replicas().Add(ctx, operator, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := n.Replicas().Authenticate(ctx, added.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := n.Now()
+	p := node.Principal{Role: node.RoleScanner, ScannerID: "sc_abc", Place: "station"}
+	recs := []node.ReplicaRecord{
+		node.NewReplicaRecord("id1", p, trust.Result{Reason: trust.ReasonOK, Issuer: "110000", JTI: "jti1"}, now),
+		node.NewReplicaRecord("id2", p, trust.Result{Reason: trust.ReasonBadSignature, Issuer: "110000", JTI: "jti2"}, now),
+	}
+	if recs[1].JTI != "" {
+		t.Fatal("a record of a code whose signature failed keeps its code id")
+	}
+	countVerifies := func() int {
+		es, err := d.DB.AuditEntries(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := 0
+		for _, e := range es {
+			if e.Action == "code.verify" && e.Actor == "scanner:sc_abc" {
+				c++
+			}
+		}
+		return c
+	}
+	for round, want := range []int{2, 0} {
+		got, err := n.Replicas().AcceptRecords(ctx, rp, recs)
+		if err != nil || got != want {
+			t.Fatalf("round %d: accepted %d, %v; want %d", round, got, err, want)
+		}
+	}
+	if c := countVerifies(); c != 2 {
+		t.Fatalf("%d audit entries after sending the batch twice, want 2", c)
+	}
+	bad := recs[0]
+	bad.ID, bad.Time = "id3", now.Add(time.Hour)
+	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+	wantReplicaCode(t, "a record from the future", err, node.EInvalid)
+	bad.Time, bad.Reason = now, trust.ReasonBadSignature
+	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+	wantReplicaCode(t, "a code id with an unchecked signature", err, node.EInvalid)
+}

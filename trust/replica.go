@@ -1,0 +1,106 @@
+package trust
+
+import (
+	"crypto/ecdsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A verifier replica holds no province key of its own, so it cannot open
+// the content-key grants peers address to its province (they are sealed
+// to the home node's enc key). Its home node hands it the content keys it
+// holds instead — its own and those peers granted it — as one compact JWE
+// (ECDH-ES+A256KW, A256GCM) sealed to an enc key the replica made itself
+// and registered with its home node. The content keys are never sent in
+// the clear, whatever the transport.
+
+// replicaKeysCty is the content type of sealed replica content keys.
+const replicaKeysCty = "hcfed-replica-keys+json"
+
+// Replica content-key limits.
+const (
+	// MaxReplicaKeys bounds the content keys in one sealed set: every
+	// member's grant at its largest (MaxGrantKeys) for 40 members.
+	MaxReplicaKeys = 40 * MaxGrantKeys
+	// MaxReplicaKeysLen bounds the sealed set.
+	MaxReplicaKeysLen = 1 << 20
+)
+
+// replicaKey is one content key in a sealed set.
+type replicaKey struct {
+	ID        string `json:"ckid"`
+	NotBefore int64  `json:"nbf"`
+	Expires   int64  `json:"exp"`
+	Key       string `json:"key"` // base64url
+}
+
+// SealContentKeys seals cks to a replica's enc key.
+func SealContentKeys(cks []ContentKey, to *ecdsa.PublicKey) (string, error) {
+	if len(cks) > MaxReplicaKeys {
+		return "", fmt.Errorf("replica keys: %d content keys, limit %d", len(cks), MaxReplicaKeys)
+	}
+	out := make([]replicaKey, 0, len(cks))
+	for _, ck := range cks {
+		if err := checkContentKey(ck); err != nil {
+			return "", err
+		}
+		out = append(out, replicaKey{ID: ck.ID, NotBefore: ck.NotBefore.Unix(), Expires: ck.Expires.Unix(),
+			Key: base64.RawURLEncoding.EncodeToString(ck.Key)})
+	}
+	plain, err := json.Marshal(out)
+	if err != nil {
+		return "", err
+	}
+	return sealTo(plain, replicaKeysCty, to)
+}
+
+// OpenContentKeys decrypts a set sealed by SealContentKeys with the
+// replica's enc key. Every key must name its province ("<province>/...")
+// and be a whole AES-256 key, or nothing is accepted.
+func OpenContentKeys(raw string, encKey *ecdsa.PrivateKey) ([]ContentKey, error) {
+	plain, err := openSealed(raw, replicaKeysCty, encKey, MaxReplicaKeysLen)
+	if err != nil {
+		return nil, err
+	}
+	var in []replicaKey
+	if err := json.Unmarshal([]byte(plain), &in); err != nil || len(in) > MaxReplicaKeys {
+		return nil, fail(ReasonMalformed, "replica content keys")
+	}
+	out := make([]ContentKey, 0, len(in))
+	for _, k := range in {
+		key, err := base64.RawURLEncoding.DecodeString(k.Key)
+		ck := ContentKey{ID: k.ID, Key: key, NotBefore: time.Unix(k.NotBefore, 0), Expires: time.Unix(k.Expires, 0)}
+		if err != nil || checkContentKey(ck) != nil || !isProvinceID(contentKeyProvince(k.ID)) {
+			return nil, fail(ReasonMalformed, "replica content key "+k.ID)
+		}
+		out = append(out, ck)
+	}
+	return out, nil
+}
+
+// contentKeyProvince is the province a content key id names.
+func contentKeyProvince(id string) string {
+	p, _, _ := strings.Cut(id, "/")
+	return p
+}
+
+// SetContentKeys replaces every content key held with cks, which the
+// caller received over a channel it trusts: a verifier replica's home
+// node, which read them from its own keys and from grants it verified.
+// Only a replica, which holds no keys of its own, calls it. Keys that
+// expired before now are left out.
+func (s *State) SetContentKeys(cks []ContentKey, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.contentKeys = map[string]map[string]ContentKey{}
+	for _, ck := range cks {
+		if now.After(ck.Expires.Add(ClockSkew)) {
+			continue
+		}
+		s.putContentKey(contentKeyProvince(ck.ID), ck)
+	}
+	s.rebuild()
+}
