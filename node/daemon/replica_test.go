@@ -17,6 +17,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
@@ -39,6 +40,8 @@ type replicaTest struct {
 	replicas []*daemon.Verifier
 	dirs     []string
 	cfgs     []config.Config
+	// configure, when set, adjusts a replica's config before it starts.
+	configure func(*config.Config)
 }
 
 // runReplica starts a replica with cfg until the test ends.
@@ -61,6 +64,9 @@ func (f *replicaTest) startReplica(i int, name string, opt ...daemon.Options) *d
 	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(f.t.TempDir(), name), "127.0.0.1:0"
 	cfg.Replica = config.Replica{Home: f.c.Nodes[i].URL, Token: added.Token, Refresh: replicaRefresh,
 		MaxStale: replicaMaxStale, SendEvery: 100 * time.Millisecond}
+	if f.configure != nil {
+		f.configure(&cfg)
+	}
 	v := f.runReplica(cfg, opt...)
 	f.replicas, f.dirs, f.cfgs = append(f.replicas, v), append(f.dirs, cfg.DataDir), append(f.cfgs, cfg)
 	waitFor(f.t, name+" ready", func() error {
@@ -349,4 +355,30 @@ func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// With one NATS account per province, a replica connects as its
+// province's verifier user, which may read the account's copies of the
+// federation but publish and serve nothing, and still refuses a code
+// revoked at home and verifies the other province's codes. The node's
+// own seed is not on the replica at all.
+func TestVerifierReplicaInAccountsModeFollowsTheFederationAsTheReadOnlyUser(t *testing.T) {
+	f := &replicaTest{fedTest: startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces[:2],
+		Isolation: federation.IsolationAccounts})}
+	seed := filepath.Join(f.c.AccountsDir(), federation.SeedFile(f.c.Nodes[0].Node.Province(), federation.RoleVerifier))
+	f.configure = func(cfg *config.Config) { cfg.NATS.NKeySeed = seed }
+	r := f.startReplica(0, "r1")
+	if f.cfgs[0].NATS.NKeySeed != seed || f.cfgs[0].NATS.Isolation != federation.IsolationAccounts {
+		t.Fatalf("replica NATS settings: seed %q isolation %q", f.cfgs[0].NATS.NKeySeed, f.cfgs[0].NATS.Isolation)
+	}
+	subjectA, codeA := f.enrolAndIssue(0, "黄小明", idWithCheck("44010619900101123"))
+	_, codeB := f.enrolAndIssue(1, "周建国", idWithCheck("31011519700707789"))
+	gd := f.scanners[0]
+	f.eventuallyAtReplicas(gd, codeA, "ok", 15*time.Second)
+	f.eventuallyAtReplicas(gd, codeB, "ok", 15*time.Second)
+	f.setStatus(0, subjectA, "red")
+	f.eventuallyAtReplicas(gd, codeA, "revoked", 15*time.Second)
+	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 200 {
+		t.Errorf("replica readyz on the read-only user: %d %s", st, body)
+	}
 }
