@@ -13,8 +13,12 @@ import (
 
 const (
 	// BulkBatchLines is how many lines of a bulk status change commit in
-	// one transaction, with their revocations and audit entries.
-	BulkBatchLines = 500
+	// one transaction, with their revocations and audit entries; the
+	// store's maximum (store.MaxStatusBatch). Batches of 2,000 took about
+	// a fifth less CPU in the storm benchmark than batches of 500 (fewer
+	// commits at the home node, fewer and larger revocation statements for
+	// every peer to verify and cache); issuance waits at most one batch.
+	BulkBatchLines = 2000
 	// maxBulkRefLen bounds the client's line reference, echoed back.
 	maxBulkRefLen = 128
 )

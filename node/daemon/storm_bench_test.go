@@ -76,13 +76,14 @@ func runStorm(b *testing.B, n, peers int) {
 	heap0, disk0 := heapAfterGC(), s.peerDiskBytes()
 
 	b.StartTimer()
-	start := time.Now()
+	cpu0, start := cpuTime(b), time.Now()
 	applied := make(chan time.Duration, 1)
 	go func() { applied <- s.waitPeersApplied(start) }()
 	home := s.sendBulk(ctx)
 	peersAt := <-applied
 	persisted := s.waitPeersPersisted(start)
 	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
 
 	s.checkRefused()
 	heap1, disk1 := heapAfterGC(), s.peerDiskBytes()
@@ -95,6 +96,7 @@ func runStorm(b *testing.B, n, peers int) {
 	b.ReportMetric(rev/home.Seconds(), "lines/s")
 	b.ReportMetric(peersAt.Seconds(), "peers-s")
 	b.ReportMetric(persisted.Seconds(), "persisted-s")
+	b.ReportMetric(cpu.Seconds(), "cpu-s")
 	b.ReportMetric(float64(peakRSS(b))/(1<<20), "rss-MB")
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/(rev*float64(peers+1)), "heap-B/rev")
 	b.ReportMetric(float64(int64(heap1)-int64(heap2))/rev, "peer-B/rev")

@@ -156,3 +156,12 @@ func scrapeMetric(d *daemon.Daemon, series string) (float64, error) {
 	}
 	return 0, fmt.Errorf("%s not in /metrics", series)
 }
+
+// cpuTime is the CPU time, user and system, the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
