@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	nodepkg "github.com/hcfed/hcfed/node"
 )
 
 // bulkKilledMidStream sends a bulk status stream to 440000 and kills the
@@ -30,9 +32,9 @@ func bulkKilledMidStream(t *testing.T, fed *federation) {
 	}
 	req.Header.Set("Authorization", "Bearer "+gd.operator)
 	go func() {
-		// The first batch: the acknowledged change and 499 unknown subjects.
+		// The first batch: the acknowledged change and unknown subjects.
 		fmt.Fprintf(pw, `{"subject":%q,"status":"red","ref":"acked"}`+"\n", acked)
-		for i := range 499 {
+		for i := range nodepkg.BulkBatchLines - 1 {
 			fmt.Fprintf(pw, `{"subject":"s_unknown%d","status":"red"}`+"\n", i)
 		}
 		// The second batch is never completed.
@@ -60,8 +62,8 @@ func bulkKilledMidStream(t *testing.T, fed *federation) {
 			LastLine int `json:"last_line"`
 		}
 	}
-	if err := json.Unmarshal([]byte(progress), &p); err != nil || p.Progress.Applied != 1 || p.Progress.LastLine != 500 {
-		t.Fatalf("first progress %q (%v), want 1 applied up to line 500", progress, err)
+	if err := json.Unmarshal([]byte(progress), &p); err != nil || p.Progress.Applied != 1 || p.Progress.LastLine != nodepkg.BulkBatchLines {
+		t.Fatalf("first progress %q (%v), want 1 applied up to line %d", progress, err, nodepkg.BulkBatchLines)
 	}
 	if !strings.Contains(ackedResult, `"result":"applied"`) {
 		t.Fatalf("acknowledged line: %q", ackedResult)

@@ -32,6 +32,8 @@ func TestPeekSeqAgreesWithTheDecoder(t *testing.T) {
 		`{"iss":"440000", "seq":17}`,
 		`{"seq":17,"iss":"440000"}`,
 		`{"iss":"440000","seq":17,"entries":[{"jti":"xxSeQxxxxxxxxxxxxxxxxx","exp":2}]}`,
+		`{"iss":"440000","seq":17,"entries":[{"jti":"seq","exp":2}]}`,
+		`{"iss":"440000","seq":17,"x":{"sEq":99}}`,
 		`{"iss":"440000","seq":17`,
 		`{"iss":"440000","seq":17,`, // fast path reads 17; the decoder refuses
 		`not json`,
@@ -48,6 +50,10 @@ func TestPeekSeqAgreesWithTheDecoder(t *testing.T) {
 			}
 			t.Errorf("%s: peekSeq = %d, %v; peekClaims = %d, %v", payload, got, gotErr, want.Seq, wantErr)
 		}
+	}
+	// The letters of seq inside a jti do not send a payload to the decoder.
+	if seq, ok := canonicalSeq([]byte(`{"iss":"440000","seq":17,"entries":[{"jti":"xxSeQxxxxxxxxxxxxxxxxx","exp":2}]}`)); !ok || seq != 17 {
+		t.Errorf("canonicalSeq with seq inside a jti = %d, %v; want 17, true", seq, ok)
 	}
 	if _, err := peekSeq([]byte("no dots")); err == nil {
 		t.Error("peekSeq of no JWS")

@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -12,8 +13,12 @@ import (
 
 const (
 	// BulkBatchLines is how many lines of a bulk status change commit in
-	// one transaction, with their revocations and audit entries.
-	BulkBatchLines = 500
+	// one transaction, with their revocations and audit entries; the
+	// store's maximum (store.MaxStatusBatch). Batches of 2,000 took about
+	// a fifth less CPU in the storm benchmark than batches of 500 (fewer
+	// commits at the home node, fewer and larger revocation statements for
+	// every peer to verify and cache); issuance waits at most one batch.
+	BulkBatchLines = 2000
 	// maxBulkRefLen bounds the client's line reference, echoed back.
 	maxBulkRefLen = 128
 )
@@ -70,7 +75,9 @@ type BulkStatus struct {
 	pending []BulkResult // every pending line; Result empty until decided
 	changes []store.StatusChange
 	at      []int // pending index of each change
-	Summary BulkSummary
+	// lastDetail is the audit detail of the last line added.
+	lastDetail bulkDetail
+	Summary    BulkSummary
 }
 
 // BulkStatus starts a bulk status change for p, who must be an operator.
@@ -91,11 +98,25 @@ func (b *BulkStatus) Add(line int, l StatusLine) bool {
 	reason := strings.TrimSpace(l.Reason)
 	b.at = append(b.at, len(b.pending))
 	b.pending = append(b.pending, BulkResult{Line: line, Ref: l.Ref})
-	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status,
-		Audit: b.n.auditEntry("operator", "subject.status", l.Subject,
-			map[string]any{"status": l.Status, "reason": reason, "bulk": true})})
+	audit := b.n.auditEntry("operator", "subject.status", l.Subject, nil)
+	audit.Detail = b.detail(l.Status, reason)
+	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status, Audit: audit})
 	return b.full()
 }
+
+// detail is the audit detail of a bulk line with status and reason. A
+// stream usually repeats one status and reason for every line: the last
+// one encoded is kept rather than encoded again for each line.
+func (b *BulkStatus) detail(status, reason string) string {
+	if d := &b.lastDetail; d.json == "" || d.status != status || d.reason != reason {
+		raw, _ := json.Marshal(map[string]any{"status": status, "reason": reason, "bulk": true}) // strings always encode
+		*d = bulkDetail{status: status, reason: reason, json: string(raw)}
+	}
+	return b.lastDetail.json
+}
+
+// bulkDetail is an encoded audit detail and what it encodes.
+type bulkDetail struct{ status, reason, json string }
 
 // Refuse records line as refused for err (its code and client-safe
 // message), reported in order at the next Flush. It reports whether the

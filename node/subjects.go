@@ -281,14 +281,14 @@ func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool
 }
 
 func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
-	s, err := n.subject(ctx, id)
-	if err != nil {
-		return Issued{}, err
-	}
 	now := n.now()
-	if live, err := n.db.LiveCodes(ctx, id, now); err != nil {
+	s, live, err := n.db.SubjectForIssue(ctx, id, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, Errorf(ENotFound, "no such subject")
+	case err != nil:
 		return Issued{}, internal("issue", err)
-	} else if live >= n.cfg.Codes.MaxLive {
+	case live >= n.cfg.Codes.MaxLive:
 		return Issued{}, n.tooManyCodes() // refused before the cost of signing
 	}
 	dk, err := n.dataKey(s)

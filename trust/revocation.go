@@ -77,6 +77,9 @@ func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v a
 	if err != nil {
 		return err
 	}
+	if r, ok := v.(*Revocation); ok {
+		return decodeRevocation(payload, r)
+	}
 	return decodeStrict(payload, v)
 }
 

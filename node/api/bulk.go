@@ -105,7 +105,7 @@ func (s *Server) setStatuses(c echo.Context) error {
 			full = b.Refuse(line, "", node.Errorf(node.ETooLarge, "line longer than %d bytes", limits.BulkLineBytes))
 		case len(bytes.TrimSpace(raw)) > 0:
 			var l node.StatusLine
-			if err := decode(raw, &l); err != nil {
+			if err := decodeStatusLine(raw, &l); err != nil {
 				full = b.Refuse(line, refOf(raw), err)
 			} else {
 				full = b.Add(line, l)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -144,8 +145,8 @@ func TestBulkStatusNeedsAnOperatorAndIsNotBoundByTheBodyLimit(t *testing.T) {
 	if out.summary == nil || out.summary["lines"] != 40001.0 || out.summary["applied"] != 1.0 {
 		t.Fatalf("summary = %v, err = %v; want 40001 lines, 1 applied", out.summary, out.err)
 	}
-	if len(out.progress) != 81 {
-		t.Errorf("%d progress lines, want one per 500-line batch (81)", len(out.progress))
+	if want := (40001 + node.BulkBatchLines - 1) / node.BulkBatchLines; len(out.progress) != want {
+		t.Errorf("%d progress lines, want one per %d-line batch (%d)", len(out.progress), node.BulkBatchLines, want)
 	}
 	// The global limit still holds elsewhere.
 	resp = tn.call("PUT", "/v1/subjects/"+a+"/status", tn.operator, `{"status":"red","reason":"`+strings.Repeat("x", 20000)+`"}`, nil)

@@ -473,3 +473,32 @@ func TestVerifyAuditDetectsTamperingAfterPrune(t *testing.T) {
 		})
 	}
 }
+
+// A batch of more entries than one INSERT writes (whole groups, then
+// single rows) is chained in order and verifies.
+func TestAppendAuditBatchOverOneInsertGroupChainsInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	appendEntries(t, db, 1)
+	n := 2*auditRowsPerInsert + 7
+	batch := make([]AuditEntry, n)
+	for i := range batch {
+		batch[i] = AuditEntry{Time: t0, Actor: "operator", Action: "subject.status", Target: fmt.Sprintf("s-%03d", i), Detail: "{}"}
+	}
+	if err := db.AppendAuditBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	es, err := db.AuditEntries(ctx, 1, n+10)
+	if err != nil || len(es) != n {
+		t.Fatalf("AuditEntries = %d, %v; want %d", len(es), err, n)
+	}
+	for i, e := range es {
+		if e.Seq != uint64(i+2) || e.Target != batch[i].Target {
+			t.Errorf("entry %d = seq %d %s, want seq %d %s", i, e.Seq, e.Target, i+2, batch[i].Target)
+		}
+	}
+	if got, err := db.VerifyAudit(ctx); err != nil || got != n+1 {
+		t.Fatalf("VerifyAudit = %d, %v; want %d", got, err, n+1)
+	}
+}

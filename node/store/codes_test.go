@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestInsertCodeFromManyGoroutinesWritesEveryRow(t *testing.T) {
@@ -224,5 +226,55 @@ func TestInsertCodeRefusesCodeSignedBeforeAStatusChange(t *testing.T) {
 	red.Status = "red"
 	if err := db.InsertCode(ctx, red); err != nil {
 		t.Fatalf("code with the current status: %v", err)
+	}
+}
+
+// SubjectForIssue reads the subject and counts its live codes as LiveCodes
+// does (not revoked, not expired), from the live-code index, in one query;
+// an unknown subject is ErrNotFound.
+func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
+	db, path := openTestDB(t)
+	ctx := context.Background()
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	for i := range 3 {
+		if err := db.InsertCode(ctx, testCode(jti("s1-", i), "s1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.InsertCode(ctx, testCode("s2-only", "s2")); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, rawDB(t, path), `UPDATE codes SET revoked = 1 WHERE jti = '`+jti("s1-", 0)+`'`)
+	for _, at := range []time.Time{t0, testCode("x", "s1").Expires} {
+		s, live, err := db.SubjectForIssue(ctx, "s1", at)
+		want, werr := db.LiveCodes(ctx, "s1", at)
+		if err != nil || werr != nil || s.ID != "s1" || len(s.DataKey) == 0 || live != want {
+			t.Errorf("at %v: SubjectForIssue = %s, %d live, %v; LiveCodes = %d, %v", at, s.ID, live, err, want, werr)
+		}
+	}
+	if _, live, _ := db.SubjectForIssue(ctx, "s1", t0); live != 2 {
+		t.Errorf("%d live codes, want 2 (one of three revoked)", live)
+	}
+	if _, _, err := db.SubjectForIssue(ctx, "nobody", t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown subject: %v, want ErrNotFound", err)
+	}
+	var plan strings.Builder
+	rows, err := rawDB(t, path).Query(`EXPLAIN QUERY PLAN SELECT `+subjectColumns+`, (SELECT count(*) FROM codes
+		WHERE subject_id = subjects.id AND revoked = 0 AND expires > ?) FROM subjects WHERE id = ?`, 0, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if !strings.Contains(plan.String(), "codes_live_by_subject") {
+		t.Errorf("the live-code count does not read codes_live_by_subject:\n%s", plan.String())
 	}
 }
