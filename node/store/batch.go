@@ -38,6 +38,7 @@ type request struct {
 // them. It is stopped by close, which commits what is queued first.
 type batcher struct {
 	w       *sql.DB
+	prep    *prepared    // the writer's statements, prepared once for every batch
 	mu      sync.RWMutex // guards closed against sends on a closed queue
 	closed  bool
 	queue   chan *request
@@ -50,15 +51,21 @@ type batcher struct {
 	commits atomic.Int64
 }
 
-// batchTx is the transaction one batch runs in, with statements prepared
-// once per batch.
+// batchTx is the transaction one batch runs in, with its statements bound
+// to it once per batch.
 type batchTx struct {
 	tx    *sql.Tx
+	prep  *prepared
+	w     *sql.DB
 	stmts map[string]*sql.Stmt
+	// fresh are the queries first met in this batch, prepared on the
+	// writer once the batch is over (the writer's one connection is the
+	// transaction's until then).
+	fresh []string
 }
 
-func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan *request, queueLen), stopped: make(chan struct{})}
+func newBatcher(w *sql.DB, prep *prepared) *batcher {
+	b := &batcher{w: w, prep: prep, queue: make(chan *request, queueLen), stopped: make(chan struct{})}
 	go b.run()
 	return b
 }
@@ -180,7 +187,8 @@ func (b *batcher) runTx(live []*request, errs []error) error {
 	if err != nil {
 		return fmt.Errorf("store: group commit: %w", err)
 	}
-	bt := &batchTx{tx: tx, stmts: make(map[string]*sql.Stmt)}
+	bt := &batchTx{tx: tx, prep: b.prep, w: b.w, stmts: make(map[string]*sql.Stmt)}
+	defer bt.prepareFresh()
 	for i, r := range live {
 		errs[i] = r.op(bt)
 		if errs[i] != nil && !opLocal(errs[i]) {
@@ -243,8 +251,17 @@ func (bt *batchTx) queryRow(query string, args ...any) (*sql.Row, error) {
 	return st.QueryRow(args...), nil
 }
 
+// stmt returns query's statement in the batch's transaction: the
+// writer's prepared statement bound to it, or, the first time the query
+// is met, one prepared in the transaction (SQLite parsed every statement
+// again in every batch before).
 func (bt *batchTx) stmt(query string) (*sql.Stmt, error) {
 	if st, ok := bt.stmts[query]; ok {
+		return st, nil
+	}
+	if pst, ok := bt.prep.lookup(bt.w, query); ok {
+		st := bt.tx.Stmt(pst) // closed by the transaction's end; pst stays prepared
+		bt.stmts[query] = st
 		return st, nil
 	}
 	st, err := bt.tx.Prepare(query) // closed by the transaction's end
@@ -252,7 +269,20 @@ func (bt *batchTx) stmt(query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	bt.stmts[query] = st
+	bt.fresh = append(bt.fresh, query)
 	return st, nil
+}
+
+// prepareFresh prepares the batch's fresh queries on the writer, after
+// its transaction has ended. A failure only means the next batch prepares
+// the query in its transaction again.
+func (bt *batchTx) prepareFresh() {
+	if bt.prep == nil {
+		return
+	}
+	for _, q := range bt.fresh {
+		bt.prep.stmt(context.Background(), bt.w, q) //nolint:errcheck // see above
+	}
 }
 
 // WriteBacklog is the number of group-committed writes (InsertCode,

@@ -32,6 +32,7 @@ type DB struct {
 	batch *batcher // group commit for InsertCode and AppendAudit
 
 	prepared prepared // hot-path reads, prepared once
+	keyCache keyCache // sealed subject keys read from keys.db
 
 	closeOnce sync.Once
 	closeErr  error
@@ -80,7 +81,9 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	return &DB{w: w, r: r, k: k, batch: newBatcher(w)}, nil
+	db := &DB{w: w, r: r, k: k}
+	db.batch = newBatcher(w, &db.prepared)
+	return db, nil
 }
 
 // openPool opens one connection pool on path and checks that a connection

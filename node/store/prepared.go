@@ -38,6 +38,18 @@ func (p *prepared) queryRow(ctx context.Context, pool *sql.DB, query string, arg
 	return st.QueryRowContext(ctx, args...)
 }
 
+// lookup returns query's statement on pool if it has been prepared. A
+// nil p has none: the batchTx of a DB.write prepares in its transaction.
+func (p *prepared) lookup(pool *sql.DB, query string) (*sql.Stmt, bool) {
+	if p == nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.stmts[preparedKey{pool, query}]
+	return st, ok
+}
+
 func (p *prepared) stmt(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
 	k := preparedKey{pool, query}
 	p.mu.Lock()
