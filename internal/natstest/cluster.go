@@ -20,8 +20,10 @@ import (
 
 // Limits of the harness's waits.
 const (
-	// ReadyTimeout bounds a server's start until it accepts clients.
-	ReadyTimeout = 10 * time.Second
+	// ReadyTimeout bounds a server's start until it accepts clients. A
+	// clustered JetStream server took over 10 s on a loaded 2-core
+	// machine.
+	ReadyTimeout = 30 * time.Second
 	// LeaderTimeout bounds the wait for a JetStream meta leader, and for
 	// stream replicas to become current: a Raft election after a server
 	// is killed takes a few seconds.
