@@ -81,8 +81,8 @@ func CheckAccountName(name string) error {
 
 // tokenLifetime is the lifetime asked for, within the configured one (the
 // default and the most).
-func (n *Node) tokenLifetime(asked time.Duration) (time.Duration, error) {
-	most := n.cfg.Tokens.OperatorLifetime
+func (a *access) tokenLifetime(asked time.Duration) (time.Duration, error) {
+	most := a.tokenLife
 	switch {
 	case asked == 0:
 		return most, nil
@@ -92,53 +92,52 @@ func (n *Node) tokenLifetime(asked time.Duration) (time.Duration, error) {
 	return asked, nil
 }
 
-// mintAccountToken draws a token for account a, valid for life from now.
-func (n *Node) mintAccountToken(a store.Account, label string, life time.Duration, now time.Time) (store.Token, NewAccountToken, error) {
-	tok, hash, err := NewToken(n.rand)
+// mintAccountToken draws a token for account acc, valid for life from now.
+func (a *access) mintAccountToken(acc store.Account, label string, life time.Duration, now time.Time) (store.Token, NewAccountToken, error) {
+	tok, hash, err := NewToken(a.rand)
 	if err != nil {
 		return store.Token{}, NewAccountToken{}, err
 	}
-	id, err := randomID(n.rand, tokenIDPrefix)
+	id, err := randomID(a.rand, tokenIDPrefix)
 	if err != nil {
 		return store.Token{}, NewAccountToken{}, err
 	}
 	exp := now.Add(life).UTC()
-	t := store.Token{Hash: hash, Role: string(RoleOperator), AccountID: a.ID, ID: id, Expires: exp, Label: label, Created: now}
-	return t, NewAccountToken{AccountID: a.ID, Account: a.Name, Role: a.Role, TokenID: id, Token: tok, Expires: exp}, nil
+	t := store.Token{Hash: hash, Role: string(RoleOperator), AccountID: acc.ID, ID: id, Expires: exp, Label: label, Created: now}
+	return t, NewAccountToken{AccountID: acc.ID, Account: acc.Name, Role: acc.Role, TokenID: id, Token: tok, Expires: exp}, nil
 }
 
-// CreateAccount makes a named account with role admin or operator and
-// its first token, labelled label and valid for tokens.operator_lifetime
-// (shown once). Only an admin may; a name taken, in any case, is
-// EConflict.
-func (n *Node) CreateAccount(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
+// createAccountFor makes an account on p's behalf (see
+// Node.CreateAccount).
+func (a *access) createAccountFor(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
 	if err := requireAdmin(p); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
 		return NewAccountToken{}, err
 	}
-	return n.createAccount(ctx, p.Actor(), name, role, strings.TrimSpace(label))
+	return a.createAccount(ctx, p.Actor(), name, role, strings.TrimSpace(label))
 }
 
-func (n *Node) createAccount(ctx context.Context, actor, name, role, label string) (NewAccountToken, error) {
+// createAccount makes an account and its first token, audited as actor.
+func (a *access) createAccount(ctx context.Context, actor, name, role, label string) (NewAccountToken, error) {
 	if err := CheckAccountName(name); err != nil {
 		return NewAccountToken{}, err
 	}
 	if role != AccountAdmin && role != AccountOperator {
 		return NewAccountToken{}, Errorf(EInvalid, "role must be %s or %s", AccountAdmin, AccountOperator)
 	}
-	id, err := randomID(n.rand, accountIDPrefix)
+	id, err := randomID(a.rand, accountIDPrefix)
 	if err != nil {
 		return NewAccountToken{}, internal("create account", err)
 	}
-	now := n.now()
-	a := store.Account{ID: id, Name: name, Role: role, Created: now}
-	t, out, err := n.mintAccountToken(a, label, n.cfg.Tokens.OperatorLifetime, now)
+	now := a.now()
+	acc := store.Account{ID: id, Name: name, Role: role, Created: now}
+	t, out, err := a.mintAccountToken(acc, label, a.tokenLife, now)
 	if err != nil {
 		return NewAccountToken{}, internal("create account", err)
 	}
-	err = n.db.CreateAccount(ctx, a, t, n.auditEntry(actor, "account.create", id,
+	err = a.db.CreateAccount(ctx, acc, t, a.auditEntry(actor, "account.create", id,
 		map[string]any{"name": name, "role": role, "token": t.ID, "expires": t.Expires.Unix()}))
 	if errors.Is(err, store.ErrConflict) {
 		return NewAccountToken{}, Errorf(EConflict, "an account named %q exists already (names are never reused)", name)
@@ -149,9 +148,8 @@ func (n *Node) createAccount(ctx context.Context, actor, name, role, label strin
 	return out, nil
 }
 
-// Accounts lists accounts with their tokens (ids, never secrets): every
-// account to an admin, only their own to an operator.
-func (n *Node) Accounts(ctx context.Context, p Principal) ([]Account, error) {
+// accounts lists accounts with their tokens (see Node.Accounts).
+func (a *access) accounts(ctx context.Context, p Principal) ([]Account, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
@@ -159,79 +157,79 @@ func (n *Node) Accounts(ctx context.Context, p Principal) ([]Account, error) {
 	var toks []store.Token
 	var err error
 	if p.Admin {
-		list, err = n.db.Accounts(ctx)
+		list, err = a.db.Accounts(ctx)
 	} else if p.AccountID != "" {
-		var a store.Account
-		a, err = n.db.Account(ctx, p.AccountID)
-		list = []store.Account{a}
+		var acc store.Account
+		acc, err = a.db.Account(ctx, p.AccountID)
+		list = []store.Account{acc}
 	}
 	if err == nil && len(list) > 0 {
 		own := p.AccountID
 		if p.Admin {
 			own = ""
 		}
-		toks, err = n.db.AccountTokens(ctx, own)
+		toks, err = a.db.AccountTokens(ctx, own)
 	}
 	if err != nil {
 		return nil, internal("accounts", err)
 	}
-	now := n.now()
+	now := a.now()
 	byAccount := map[string][]AccountToken{}
 	for _, t := range toks {
 		byAccount[t.AccountID] = append(byAccount[t.AccountID],
 			AccountToken{ID: t.ID, Label: t.Label, Created: t.Created, Expires: t.Expires, Expired: !now.Before(t.Expires)})
 	}
 	out := make([]Account, 0, len(list))
-	for _, a := range list {
-		out = append(out, Account{ID: a.ID, Name: a.Name, Role: a.Role, Created: a.Created, Disabled: a.Disabled,
-			Tokens: append([]AccountToken{}, byAccount[a.ID]...)})
+	for _, acc := range list {
+		out = append(out, Account{ID: acc.ID, Name: acc.Name, Role: acc.Role, Created: acc.Created, Disabled: acc.Disabled,
+			Tokens: append([]AccountToken{}, byAccount[acc.ID]...)})
 	}
 	return out, nil
 }
 
 // account finds an account by id or name, mapping absence to ENotFound.
-func (n *Node) account(ctx context.Context, ref string) (store.Account, error) {
-	a, err := n.db.Account(ctx, ref)
+func (a *access) account(ctx context.Context, ref string) (store.Account, error) {
+	acc, err := a.db.Account(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
-		return a, Errorf(ENotFound, "no such account")
+		return acc, Errorf(ENotFound, "no such account")
 	}
 	if err != nil {
-		return a, internal("account", err)
+		return acc, internal("account", err)
 	}
-	return a, nil
+	return acc, nil
 }
 
-// CreateAccountToken mints another token for an account (named by id or
-// name), for lifetime, or tokens.operator_lifetime when zero. Only an
-// admin may: a leaked token must not be able to outlive itself.
-func (n *Node) CreateAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
+// createAccountToken mints another token for an account (see
+// Node.CreateAccountToken).
+func (a *access) createAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
 	if err := requireAdmin(p); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
 		return NewAccountToken{}, err
 	}
-	life, err := n.tokenLifetime(lifetime)
+	life, err := a.tokenLifetime(lifetime)
 	if err != nil {
 		return NewAccountToken{}, err
 	}
-	a, err := n.account(ctx, ref)
+	acc, err := a.account(ctx, ref)
 	if err != nil {
 		return NewAccountToken{}, err
 	}
-	return n.addAccountToken(ctx, p.Actor(), a, strings.TrimSpace(label), life)
+	return a.addAccountToken(ctx, p.Actor(), acc, strings.TrimSpace(label), life)
 }
 
-func (n *Node) addAccountToken(ctx context.Context, actor string, a store.Account, label string, life time.Duration) (NewAccountToken, error) {
-	now := n.now()
-	t, out, err := n.mintAccountToken(a, label, life, now)
+// addAccountToken mints a token for acc, valid for life, audited as actor.
+func (a *access) addAccountToken(ctx context.Context, actor string, acc store.Account, label string, life time.Duration) (NewAccountToken, error) {
+	now := a.now()
+	t, out, err := a.mintAccountToken(acc, label, life, now)
 	if err != nil {
 		return NewAccountToken{}, internal("account token", err)
 	}
-	err = n.db.AddAccountToken(ctx, t, n.auditEntry(actor, "account.token", a.ID,
+	err = a.db.AddAccountToken(ctx, t, a.auditEntry(actor, "account.token", acc.ID,
 		map[string]any{"token": t.ID, "expires": t.Expires.Unix()}))
 	if errors.Is(err, store.ErrDisabled) {
-		return NewAccountToken{}, Errorf(EConflict, "account %s is disabled", a.Name)
+		return NewAccountToken{}, Errorf(EConflict, "account %s is disabled", acc.Name)
 	}
 	if err != nil {
 		return NewAccountToken{}, internal("account token", err)
@@ -239,24 +237,23 @@ func (n *Node) addAccountToken(ctx context.Context, actor string, a store.Accoun
 	return out, nil
 }
 
-// RevokeAccountToken deletes one token of an account (by id or name); it
-// is refused from the next request on, cached or not. An admin may revoke
-// any token, an operator only their own account's.
-func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
+// revokeAccountToken deletes one token of an account and evicts it from
+// the token cache (see Node.RevokeAccountToken).
+func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	a, err := n.account(ctx, ref)
+	acc, err := a.account(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if !p.Admin && a.ID != p.AccountID {
+	if !p.Admin && acc.ID != p.AccountID {
 		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
 	}
-	err = n.db.RevokeAccountToken(ctx, a.ID, tokenID, n.auditEntry(p.Actor(), "account.revoke", a.ID, map[string]any{"token": tokenID}))
-	n.tokenCache().forgetAccount(a.ID, tokenID)
+	err = a.db.RevokeAccountToken(ctx, acc.ID, tokenID, a.auditEntry(p.Actor(), "account.revoke", acc.ID, map[string]any{"token": tokenID}))
+	a.tokens.forgetAccount(acc.ID, tokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(ENotFound, "account %s has no token %s", a.Name, tokenID)
+		return Errorf(ENotFound, "account %s has no token %s", acc.Name, tokenID)
 	}
 	if err != nil {
 		return internal("revoke token", err)
@@ -264,22 +261,20 @@ func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID
 	return nil
 }
 
-// DisableAccount disables an account (by id or name) and revokes all its
-// tokens at once. Only an admin may, and never the last enabled admin.
-// The account stays listed, and its name is never given to another, so
-// that the audit log keeps naming one person.
-func (n *Node) DisableAccount(ctx context.Context, p Principal, ref string) error {
+// disableAccount disables an account and evicts its cached tokens (see
+// Node.DisableAccount).
+func (a *access) disableAccount(ctx context.Context, p Principal, ref string) error {
 	if err := requireAdmin(p); err != nil {
 		return err
 	}
-	a, err := n.account(ctx, ref)
+	acc, err := a.account(ctx, ref)
 	if err != nil {
 		return err
 	}
-	_, err = n.db.DisableAccount(ctx, a.ID, n.auditEntry(p.Actor(), "account.disable", a.ID, map[string]any{"name": a.Name}))
-	n.tokenCache().forgetAccount(a.ID, "")
+	_, err = a.db.DisableAccount(ctx, acc.ID, a.auditEntry(p.Actor(), "account.disable", acc.ID, map[string]any{"name": acc.Name}))
+	a.tokens.forgetAccount(acc.ID, "")
 	if errors.Is(err, store.ErrLastAdmin) {
-		return Errorf(EConflict, "%s is the last enabled admin account; create another admin first", a.Name)
+		return Errorf(EConflict, "%s is the last enabled admin account; create another admin first", acc.Name)
 	}
 	if err != nil {
 		return internal("disable account", err)
@@ -287,21 +282,18 @@ func (n *Node) DisableAccount(ctx context.Context, p Principal, ref string) erro
 	return nil
 }
 
-// BootstrapAdmin mints a token, labelled label, for the admin account
-// name, creating the account first if there is none (the first admin,
-// at init). It is audited as "system": it runs with access to the data
-// directory, not through the API. An existing account of that name that
-// is no admin, or is disabled, is refused.
-func (n *Node) BootstrapAdmin(ctx context.Context, name, label string) (NewAccountToken, error) {
-	a, err := n.db.Account(ctx, name)
+// bootstrapAdmin mints a token for the admin account name, creating it
+// if there is none (see Node.BootstrapAdmin).
+func (a *access) bootstrapAdmin(ctx context.Context, name, label string) (NewAccountToken, error) {
+	acc, err := a.db.Account(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return n.createAccount(ctx, "system", name, AccountAdmin, label)
+		return a.createAccount(ctx, "system", name, AccountAdmin, label)
 	}
 	if err != nil {
 		return NewAccountToken{}, internal("bootstrap admin", err)
 	}
-	if a.Role != AccountAdmin || a.Disabled {
-		return NewAccountToken{}, Errorf(EConflict, "account %s exists and is not an enabled admin", a.Name)
+	if acc.Role != AccountAdmin || acc.Disabled {
+		return NewAccountToken{}, Errorf(EConflict, "account %s exists and is not an enabled admin", acc.Name)
 	}
-	return n.addAccountToken(ctx, "system", a, label, n.cfg.Tokens.OperatorLifetime)
+	return a.addAccountToken(ctx, "system", acc, label, a.tokenLife)
 }

@@ -186,12 +186,17 @@ func (a *auditor) close() {
 // detail, a map or a struct that encodes to a JSON object, must hold no
 // personal data.
 func (n *Node) auditEntry(actor, action, target string, detail any) store.AuditEntry {
+	return newAuditEntry(n.now(), actor, action, target, detail)
+}
+
+// newAuditEntry builds an audit entry at now (see Node.auditEntry).
+func newAuditEntry(now time.Time, actor, action, target string, detail any) store.AuditEntry {
 	var d string
 	if detail != nil {
 		b, _ := json.Marshal(detail)
 		d = string(b)
 	}
-	return store.AuditEntry{Time: n.now().UTC().Truncate(time.Microsecond), Actor: actor, Action: action, Target: target, Detail: d}
+	return store.AuditEntry{Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Action: action, Target: target, Detail: d}
 }
 
 // audit records who did what, in the background (see auditor). A change

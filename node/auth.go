@@ -7,10 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -76,28 +73,21 @@ func HashToken(tok string) []byte {
 	return h[:]
 }
 
-// Authenticate resolves a bearer token. Unknown tokens, expired operator
-// tokens, and tokens of disabled scanners, accounts or deleted residents
-// are EUnauthorized.
-//
-// A token found in the database is remembered for tokenCacheTTL (never
-// past its expiry), so a scanner verifying codes back to back costs one
-// database read per TTL rather than one per request. Removing a scanner,
-// deleting a subject, revoking an operator token or disabling an account
-// evicts the tokens concerned (see tokenCache.forget), so they are refused
-// at once.
-func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
+// authenticate resolves a bearer token (see Node.Authenticate). A token
+// found in the database is cached for tokenCacheTTL, never past its
+// expiry; the writes that delete tokens evict them (see tokenCache.forget).
+func (a *access) authenticate(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return Principal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
 	hash := sha256.Sum256([]byte(token))
-	now := n.now()
-	cache := n.tokenCache()
+	now := a.now()
+	cache := &a.tokens
 	if p, ok := cache.get(hash, now); ok {
 		return p, nil
 	}
 	gen := cache.generation()
-	t, err := n.db.Token(ctx, hash[:])
+	t, err := a.db.Token(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, Errorf(EUnauthorized, "unknown token")
 	}
@@ -107,7 +97,7 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 	p := Principal{Role: Role(t.Role), SubjectID: t.SubjectID, ScannerID: t.ScannerID}
 	switch p.Role {
 	case RoleScanner:
-		sc, err := n.db.Scanner(ctx, t.ScannerID)
+		sc, err := a.db.Scanner(ctx, t.ScannerID)
 		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, Errorf(EUnauthorized, "unknown token")
 		}
@@ -116,7 +106,7 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 		}
 		p.Place = sc.Place
 	case RoleOperator:
-		if p, err = n.operatorPrincipal(ctx, t, now); err != nil {
+		if p, err = a.operatorPrincipal(ctx, t, now); err != nil {
 			return Principal{}, err
 		}
 	}
@@ -126,21 +116,22 @@ func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error
 
 // operatorPrincipal resolves an operator token to its account, refusing
 // an expired token or a disabled account.
-func (n *Node) operatorPrincipal(ctx context.Context, t store.Token, now time.Time) (Principal, error) {
+func (a *access) operatorPrincipal(ctx context.Context, t store.Token, now time.Time) (Principal, error) {
 	if !now.Before(t.Expires) {
 		return Principal{}, Errorf(EUnauthorized, "token expired; ask an admin for a new one")
 	}
-	a, err := n.db.Account(ctx, t.AccountID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && a.Disabled {
+	acc, err := a.db.Account(ctx, t.AccountID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && acc.Disabled {
 		return Principal{}, Errorf(EUnauthorized, "unknown token")
 	}
 	if err != nil {
 		return Principal{}, internal("authenticate", err)
 	}
-	return Principal{Role: RoleOperator, AccountID: a.ID, Account: a.Name, Admin: a.Role == AccountAdmin,
+	return Principal{Role: RoleOperator, AccountID: acc.ID, Account: acc.Name, Admin: acc.Role == AccountAdmin,
 		TokenID: t.ID, Expires: t.Expires}, nil
 }
 
+// require allows only the given roles.
 func require(p Principal, roles ...Role) error {
 	for _, r := range roles {
 		if p.Role == r {
@@ -158,207 +149,26 @@ func requireSubject(p Principal, subjectID string) error {
 	return Errorf(EForbidden, "this token may not reach that record")
 }
 
-// scannerLimiters rate-limits each scanner separately.
-//
-// It also holds the node's token cache, only because Node gains no new
-// field in this change; tokenCache is the one place that reaches it.
-type scannerLimiters struct {
-	keyedLimiter
-
-	tokens tokenCache
-}
-
-func newScannerLimiters(perSecond float64, burst int) *scannerLimiters {
-	s := &scannerLimiters{}
-	s.keyedLimiter.init(perSecond, burst)
-	return s
-}
-
-// ScannerLimiter rate-limits each scanner separately, at
-// limits.scanner_rate and limits.scanner_burst, as Verify does; a
-// verifier replica limits its scanners with it.
-type ScannerLimiter struct{ k *keyedLimiter }
-
-// NewScannerLimiter makes a ScannerLimiter.
-func NewScannerLimiter(perSecond float64, burst int) ScannerLimiter {
-	return ScannerLimiter{k: newKeyedLimiter(perSecond, burst)}
-}
-
-// Allow reports whether scanner id may verify one more code at now.
-func (l ScannerLimiter) Allow(id string, now time.Time) bool { return l.k.allow(id, now) }
-
-// limiterPruneAt is how many keys a keyedLimiter holds before it drops
-// the limiters that are full again.
-const limiterPruneAt = 4096
-
-// keyedLimiter rate-limits each key (a scanner id, a subject id)
-// separately, with one token bucket per key.
-type keyedLimiter struct {
-	mu      sync.Mutex
-	rate    rate.Limit
-	burst   int
-	m       map[string]*rate.Limiter
-	pruneAt int
-}
-
-func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
-	k := &keyedLimiter{}
-	k.init(perSecond, burst)
-	return k
-}
-
-func (k *keyedLimiter) init(perSecond float64, burst int) {
-	k.rate, k.burst, k.m, k.pruneAt = rate.Limit(perSecond), burst, map[string]*rate.Limiter{}, limiterPruneAt
-}
-
-func (k *keyedLimiter) allow(id string, now time.Time) bool {
-	k.mu.Lock()
-	l, ok := k.m[id]
-	if !ok {
-		if len(k.m) >= k.pruneAt {
-			k.prune(now)
-		}
-		l = rate.NewLimiter(k.rate, k.burst)
-		k.m[id] = l
-	}
-	k.mu.Unlock()
-	return l.AllowN(now, 1)
-}
-
-// prune drops the limiters whose bucket is full again — a new one would
-// be the same — so that a limiter per resident does not grow with every
-// resident ever seen. It runs again only once the map has doubled, so its
-// cost per call stays constant.
-func (k *keyedLimiter) prune(now time.Time) {
-	for id, l := range k.m {
-		if l.TokensAt(now) >= float64(k.burst) {
-			delete(k.m, id)
-		}
-	}
-	k.pruneAt = max(limiterPruneAt, 2*len(k.m))
-}
-
-// Admit rate-limits a resident's requests, per subject
-// (limits.resident_rate and limits.resident_burst), so that one resident
-// token cannot take the node's time from scanners and other residents —
-// rendering QR images, issuing codes, filing appeals. Other roles pass:
-// scanners have their own limit (Verify), operators are staff.
-func (n *Node) Admit(p Principal) error {
+// admit rate-limits a resident's requests (see Node.Admit).
+func (a *access) admit(p Principal) error {
 	if p.Role != RoleResident {
 		return nil
 	}
-	if !n.residentLimits.allow(p.SubjectID, n.now()) {
+	if !a.residents.allow(p.SubjectID, a.now()) {
 		return Errorf(ERateLimited, "too many requests from this resident; slow down")
 	}
 	return nil
 }
 
-// Token cache limits.
-const (
-	// tokenCacheTTL bounds how long a resolved token is trusted without
-	// reading the database again. Revocations through this node do not
-	// wait for it (forget evicts at once); it only bounds how long a token
-	// deleted behind the node's back — by another process on the same
-	// database — keeps working.
-	tokenCacheTTL = 2 * time.Second
-	// tokenCacheMax bounds the cache's memory. Only tokens found in the
-	// database are cached, so unknown tokens cannot fill it.
-	tokenCacheMax = 4096
-)
-
-// tokenCache remembers principals of recently resolved tokens, keyed by
-// token hash (the token itself is never kept).
-type tokenCache struct {
-	mu sync.RWMutex
-	// gen counts forget calls. A lookup that read the database while a
-	// forget ran may have read a token just deleted; put refuses it.
-	gen uint64
-	m   map[[sha256.Size]byte]cachedToken
-}
-
-type cachedToken struct {
-	p       Principal
-	expires time.Time
-}
-
-// tokenCache is the node's token cache.
-func (n *Node) tokenCache() *tokenCache { return &n.limiters.tokens }
-
-// get returns the cached principal for hash, if it has not expired at now.
-func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (Principal, bool) {
-	c.mu.RLock()
-	e, ok := c.m[hash]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.expires) {
-		return Principal{}, false
+// admitScan rate-limits scanner id's verifications, at
+// limits.scanner_rate and limits.scanner_burst.
+func (a *access) admitScan(id string, now time.Time) error {
+	if !a.scanners.allow(id, now) {
+		return Errorf(ERateLimited, "too many verifications from this scanner; slow down")
 	}
-	return e.p, true
+	return nil
 }
 
-// generation is read before the database is, and handed to put.
-func (c *tokenCache) generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
-
-// put caches p for hash unless a forget ran since gen was read: the
-// database read it came from may predate that deletion. An operator
-// token is cached no later than its expiry, so that get never returns an
-// expired one.
-func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if c.m == nil {
-		c.m = make(map[[sha256.Size]byte]cachedToken)
-	}
-	if len(c.m) >= tokenCacheMax {
-		for k, e := range c.m {
-			if !now.Before(e.expires) {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= tokenCacheMax {
-			clear(c.m)
-		}
-	}
-	until := now.Add(tokenCacheTTL)
-	if !p.Expires.IsZero() && p.Expires.Before(until) {
-		until = p.Expires
-	}
-	c.m[hash] = cachedToken{p: p, expires: until}
-}
-
-// forget evicts every cached token of the owner with role and id (a
-// scanner id or a subject id). Call it once the owner's tokens are
-// deleted from the database, whatever the outcome was: evicting too much
-// only costs a read.
-func (c *tokenCache) forget(role Role, id string) {
-	c.evict(func(p Principal) bool {
-		return p.Role == role && (role == RoleScanner && p.ScannerID == id || role == RoleResident && p.SubjectID == id)
-	})
-}
-
-// forgetAccount evicts the cached token tokenID of an account, or all of
-// its tokens when tokenID is empty; as forget, after the database change.
-func (c *tokenCache) forgetAccount(accountID, tokenID string) {
-	c.evict(func(p Principal) bool {
-		return p.Role == RoleOperator && p.AccountID == accountID && (tokenID == "" || p.TokenID == tokenID)
-	})
-}
-
-// evict drops every cached principal that match selects, and makes puts
-// of database reads begun before it fail.
-func (c *tokenCache) evict(match func(Principal) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	for k, e := range c.m {
-		if match(e.p) {
-			delete(c.m, k)
-		}
-	}
-}
+// forgetResident evicts the cached tokens of subject id, once its tokens
+// are deleted from the database.
+func (a *access) forgetResident(id string) { a.tokens.forget(RoleResident, id) }

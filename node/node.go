@@ -61,13 +61,12 @@ type Node struct {
 	issuer    atomic.Pointer[trust.CodeIssuer]
 	signer    atomic.Pointer[trust.StatementSigner]
 
-	limiters *scannerLimiters
-	auditor  *auditor
-	peers    atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
-	qrs      qrCache               // rendered QR images by code id
+	access  *access // scanners, accounts, tokens and rate limits (access.go)
+	auditor *auditor
+	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
+	qrs     qrCache               // rendered QR images by code id
 
-	indexKey       []byte        // the subjects' blind index key (subjectindex.go)
-	residentLimits *keyedLimiter // each resident's request rate (Admit)
+	indexKey []byte // the subjects' blind index key (subjectindex.go)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
@@ -116,8 +115,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.trustKick = make(chan struct{}, 1)
-	n.limiters = newScannerLimiters(n.cfg.Limits.ScannerRate, n.cfg.Limits.ScannerBurst)
-	n.residentLimits = newKeyedLimiter(n.cfg.Limits.ResidentRate, n.cfg.Limits.ResidentBurst)
+	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err

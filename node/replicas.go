@@ -32,10 +32,17 @@ const (
 // scanners and content keys (ReplicaSync) and the verifications their
 // scanners made (AcceptRecords). It is a type of its own so that Node
 // does not grow with it.
-type Replicas struct{ n *Node }
+//
+// The registry and the replicas' tokens (Add, List, Remove, Authenticate,
+// Register) need only the node's access service; Sync and AcceptRecords
+// also read the node's trust state and feed its verification path.
+type Replicas struct {
+	a *access
+	n *Node
+}
 
 // Replicas returns the node's replica service.
-func (n *Node) Replicas() *Replicas { return &Replicas{n: n} }
+func (n *Node) Replicas() *Replicas { return &Replicas{a: n.access, n: n} }
 
 // NewReplica is a replica registration: its token is shown once.
 type NewReplica struct {
@@ -71,16 +78,16 @@ func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplic
 	if name == "" {
 		return NewReplica{}, Errorf(EInvalid, "name is required")
 	}
-	id, err := randomID(r.n.rand, "rp_")
+	id, err := randomID(r.a.rand, "rp_")
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}
-	tok, hash, err := NewToken(r.n.rand)
+	tok, hash, err := NewToken(r.a.rand)
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}
-	err = r.n.db.AddReplica(ctx, store.Replica{ID: id, Name: name, TokenHash: hash, Created: r.n.now()},
-		r.n.auditEntry(p.Actor(), "replica.add", id, nil))
+	err = r.a.db.AddReplica(ctx, store.Replica{ID: id, Name: name, TokenHash: hash, Created: r.a.now()},
+		r.a.auditEntry(p.Actor(), "replica.add", id, nil))
 	if errors.Is(err, store.ErrConflict) {
 		return NewReplica{}, Errorf(EConflict, "a replica of that name exists")
 	}
@@ -95,7 +102,7 @@ func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error)
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	rs, err := r.n.db.Replicas(ctx)
+	rs, err := r.a.db.Replicas(ctx)
 	if err != nil {
 		return nil, internal("list replicas", err)
 	}
@@ -116,7 +123,7 @@ func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) err
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	err := r.n.db.RemoveReplica(ctx, idOrName, r.n.auditEntry(p.Actor(), "replica.remove", idOrName, nil))
+	err := r.a.db.RemoveReplica(ctx, idOrName, r.a.auditEntry(p.Actor(), "replica.remove", idOrName, nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such replica")
 	}
@@ -133,7 +140,7 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
-	x, err := r.n.db.ReplicaByToken(ctx, HashToken(token))
+	x, err := r.a.db.ReplicaByToken(ctx, HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
 	}
@@ -156,7 +163,7 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey jso
 	if err != nil {
 		return internal("register replica", err)
 	}
-	held, err := r.n.db.RegisterReplicaKey(ctx, rp.ID, string(canon), r.n.now())
+	held, err := r.a.db.RegisterReplicaKey(ctx, rp.ID, string(canon), r.a.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(EUnauthorized, "unknown replica token")
 	}

@@ -18,8 +18,8 @@ type NewScanner struct {
 	Token string `json:"token"`
 }
 
-// AddScanner registers a scanning device of a kind of place.
-func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) (NewScanner, error) {
+// addScanner registers a scanning device (see Node.AddScanner).
+func (a *access) addScanner(ctx context.Context, p Principal, name, place string) (NewScanner, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return NewScanner{}, err
 	}
@@ -33,39 +33,40 @@ func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) 
 	if name == "" || len(name) > 100 || len(place) > 50 {
 		return NewScanner{}, Errorf(EInvalid, "name is required (≤100 bytes), place ≤50 bytes")
 	}
-	id, err := randomID(n.rand, "sc_")
+	id, err := randomID(a.rand, "sc_")
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
-	tok, hash, err := NewToken(n.rand)
+	tok, hash, err := NewToken(a.rand)
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
-	now := n.now()
-	err = n.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
+	now := a.now()
+	err = a.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
 		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now},
-		n.auditEntry(p.Actor(), "scanner.add", id, map[string]any{"place": place}))
+		a.auditEntry(p.Actor(), "scanner.add", id, map[string]any{"place": place}))
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
 	return NewScanner{ID: id, Token: tok}, nil
 }
 
-// Scanners lists registered scanners (never their tokens).
-func (n *Node) Scanners(ctx context.Context, p Principal) ([]store.Scanner, error) {
+// listScanners lists registered scanners (see Node.Scanners).
+func (a *access) listScanners(ctx context.Context, p Principal) ([]store.Scanner, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	return n.db.Scanners(ctx)
+	return a.db.Scanners(ctx)
 }
 
-// RemoveScanner disables a scanner; its token stops working at once.
-func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error {
+// removeScanner disables a scanner and evicts its cached token (see
+// Node.RemoveScanner).
+func (a *access) removeScanner(ctx context.Context, p Principal, id string) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	err := n.db.RemoveScanner(ctx, id, n.auditEntry(p.Actor(), "scanner.remove", id, nil))
-	n.tokenCache().forget(RoleScanner, id)
+	err := a.db.RemoveScanner(ctx, id, a.auditEntry(p.Actor(), "scanner.remove", id, nil))
+	a.tokens.forget(RoleScanner, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such scanner")
 	}

@@ -209,7 +209,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 		return err
 	}
 	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(p.Actor(), "subject.delete", id, nil))
-	n.tokenCache().forget(RoleResident, id)
+	n.access.forgetResident(id)
 	n.qrs.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")

@@ -27,8 +27,8 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		return Verification{}, err
 	}
 	now := n.now()
-	if !n.limiters.allow(p.ScannerID, now) {
-		return Verification{}, Errorf(ERateLimited, "too many verifications from this scanner; slow down")
+	if err := n.access.admitScan(p.ScannerID, now); err != nil {
+		return Verification{}, err
 	}
 	start := time.Now()
 	// Keyboard-wedge scanners end what they read with CR/LF; that is the

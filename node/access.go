@@ -1,0 +1,127 @@
+package node
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// access owns who may call the node and how often: registered scanners,
+// operator accounts and their tokens, the resolution of bearer tokens
+// (with its cache), and the per-scanner and per-resident rate limits. It
+// reaches the database, the clock and the random source it is given, and
+// nothing else of the node, so that none of this state lives on Node.
+//
+// Node keeps one thin exported entry point per operation (below), so that
+// node/api, the daemon and the tests speak to the node alone.
+type access struct {
+	db   *store.DB
+	now  func() time.Time
+	rand io.Reader
+	// tokenLife is tokens.operator_lifetime: the default and the longest
+	// lifetime of an operator token.
+	tokenLife time.Duration
+
+	tokens    tokenCache    // principals of recently resolved tokens
+	scanners  *keyedLimiter // each scanner's verification rate (Verify)
+	residents *keyedLimiter // each resident's request rate (Admit)
+}
+
+// newAccess builds the node's access service from its settings.
+func newAccess(db *store.DB, s config.Config, now func() time.Time, rand io.Reader) *access {
+	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime,
+		scanners:  newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
+		residents: newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst)}
+}
+
+// auditEntry builds an audit entry at the access service's clock (see
+// Node.auditEntry).
+func (a *access) auditEntry(actor, action, target string, detail any) store.AuditEntry {
+	return newAuditEntry(a.now(), actor, action, target, detail)
+}
+
+// Authenticate resolves a bearer token. Unknown tokens, expired operator
+// tokens, and tokens of disabled scanners, accounts or deleted residents
+// are EUnauthorized.
+//
+// A token found in the database is remembered for tokenCacheTTL (never
+// past its expiry), so a scanner verifying codes back to back costs one
+// database read per TTL rather than one per request. Removing a scanner,
+// deleting a subject, revoking an operator token or disabling an account
+// evicts the tokens concerned (see tokenCache.forget), so they are refused
+// at once.
+func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
+	return n.access.authenticate(ctx, token)
+}
+
+// Admit rate-limits a resident's requests, per subject
+// (limits.resident_rate and limits.resident_burst), so that one resident
+// token cannot take the node's time from scanners and other residents —
+// rendering QR images, issuing codes, filing appeals. Other roles pass:
+// scanners have their own limit (Verify), operators are staff.
+func (n *Node) Admit(p Principal) error { return n.access.admit(p) }
+
+// AddScanner registers a scanning device of a kind of place; its token
+// is shown once. Operators only.
+func (n *Node) AddScanner(ctx context.Context, p Principal, name, place string) (NewScanner, error) {
+	return n.access.addScanner(ctx, p, name, place)
+}
+
+// Scanners lists registered scanners (never their tokens). Operators only.
+func (n *Node) Scanners(ctx context.Context, p Principal) ([]store.Scanner, error) {
+	return n.access.listScanners(ctx, p)
+}
+
+// RemoveScanner disables a scanner; its token stops working at once.
+// Operators only.
+func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error {
+	return n.access.removeScanner(ctx, p, id)
+}
+
+// CreateAccount makes a named account with role admin or operator and
+// its first token, labelled label and valid for tokens.operator_lifetime
+// (shown once). Only an admin may; a name taken, in any case, is
+// EConflict.
+func (n *Node) CreateAccount(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
+	return n.access.createAccountFor(ctx, p, name, role, label)
+}
+
+// Accounts lists accounts with their tokens (ids, never secrets): every
+// account to an admin, only their own to an operator.
+func (n *Node) Accounts(ctx context.Context, p Principal) ([]Account, error) {
+	return n.access.accounts(ctx, p)
+}
+
+// CreateAccountToken mints another token for an account (named by id or
+// name), for lifetime, or tokens.operator_lifetime when zero. Only an
+// admin may: a leaked token must not be able to outlive itself.
+func (n *Node) CreateAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
+	return n.access.createAccountToken(ctx, p, ref, label, lifetime)
+}
+
+// RevokeAccountToken deletes one token of an account (by id or name); it
+// is refused from the next request on, cached or not. An admin may revoke
+// any token, an operator only their own account's.
+func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
+	return n.access.revokeAccountToken(ctx, p, ref, tokenID)
+}
+
+// DisableAccount disables an account (by id or name) and revokes all its
+// tokens at once. Only an admin may, and never the last enabled admin.
+// The account stays listed, and its name is never given to another, so
+// that the audit log keeps naming one person.
+func (n *Node) DisableAccount(ctx context.Context, p Principal, ref string) error {
+	return n.access.disableAccount(ctx, p, ref)
+}
+
+// BootstrapAdmin mints a token, labelled label, for the admin account
+// name, creating the account first if there is none (the first admin,
+// at init). It is audited as "system": it runs with access to the data
+// directory, not through the API. An existing account of that name that
+// is no admin, or is disabled, is refused.
+func (n *Node) BootstrapAdmin(ctx context.Context, name, label string) (NewAccountToken, error) {
+	return n.access.bootstrapAdmin(ctx, name, label)
+}

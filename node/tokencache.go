@@ -1,0 +1,114 @@
+package node
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Token cache limits.
+const (
+	// tokenCacheTTL bounds how long a resolved token is trusted without
+	// reading the database again. Revocations through this node do not
+	// wait for it (forget evicts at once); it only bounds how long a token
+	// deleted behind the node's back — by another process on the same
+	// database — keeps working.
+	tokenCacheTTL = 2 * time.Second
+	// tokenCacheMax bounds the cache's memory. Only tokens found in the
+	// database are cached, so unknown tokens cannot fill it.
+	tokenCacheMax = 4096
+)
+
+// tokenCache remembers principals of recently resolved tokens, keyed by
+// token hash (the token itself is never kept).
+type tokenCache struct {
+	mu sync.RWMutex
+	// gen counts forget calls. A lookup that read the database while a
+	// forget ran may have read a token just deleted; put refuses it.
+	gen uint64
+	m   map[[sha256.Size]byte]cachedToken
+}
+
+type cachedToken struct {
+	p       Principal
+	expires time.Time
+}
+
+// get returns the cached principal for hash, if it has not expired at now.
+func (c *tokenCache) get(hash [sha256.Size]byte, now time.Time) (Principal, bool) {
+	c.mu.RLock()
+	e, ok := c.m[hash]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+// generation is read before the database is, and handed to put.
+func (c *tokenCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put caches p for hash unless a forget ran since gen was read: the
+// database read it came from may predate that deletion. An operator
+// token is cached no later than its expiry, so that get never returns an
+// expired one.
+func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[[sha256.Size]byte]cachedToken)
+	}
+	if len(c.m) >= tokenCacheMax {
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= tokenCacheMax {
+			clear(c.m)
+		}
+	}
+	until := now.Add(tokenCacheTTL)
+	if !p.Expires.IsZero() && p.Expires.Before(until) {
+		until = p.Expires
+	}
+	c.m[hash] = cachedToken{p: p, expires: until}
+}
+
+// forget evicts every cached token of the owner with role and id (a
+// scanner id or a subject id). Call it once the owner's tokens are
+// deleted from the database, whatever the outcome was: evicting too much
+// only costs a read.
+func (c *tokenCache) forget(role Role, id string) {
+	c.evict(func(p Principal) bool {
+		return p.Role == role && (role == RoleScanner && p.ScannerID == id || role == RoleResident && p.SubjectID == id)
+	})
+}
+
+// forgetAccount evicts the cached token tokenID of an account, or all of
+// its tokens when tokenID is empty; as forget, after the database change.
+func (c *tokenCache) forgetAccount(accountID, tokenID string) {
+	c.evict(func(p Principal) bool {
+		return p.Role == RoleOperator && p.AccountID == accountID && (tokenID == "" || p.TokenID == tokenID)
+	})
+}
+
+// evict drops every cached principal that match selects, and makes puts
+// of database reads begun before it fail.
+func (c *tokenCache) evict(match func(Principal) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, e := range c.m {
+		if match(e.p) {
+			delete(c.m, k)
+		}
+	}
+}
