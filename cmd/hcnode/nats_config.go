@@ -21,8 +21,8 @@ const natsServerConf = "nats-server.conf"
 func newNATSConfigCmd() *cobra.Command {
 	var (
 		listFile, out, host, storeDir, name, clusterFile, confName string
-		port, replicas, consumers                        int
-		force, dryRun                                    bool
+		port, replicas, consumers                                  int
+		force, dryRun                                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "nats-config --trust-list FILE --out DIR",
