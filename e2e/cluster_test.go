@@ -116,14 +116,16 @@ func (fed *federation) startNATSCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		conf := clusterPorts.ReplaceAllStringFunc(string(b), func(p string) string { return moved[p] })
-		if err := os.WriteFile(filepath.Join(fed.root, "nats", filepath.Base(name)), []byte(conf), 0o600); err != nil {
+		path := filepath.Join(fed.root, "nats", filepath.Base(name))
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		fed.natsConfs = append(fed.natsConfs, path)
 		urls = append(urls, "nats://127.0.0.1:"+moved[strconv.Itoa(4222+i)])
 	}
 	fed.natsURL = strings.Join(urls, ",")
-	fed.natsCluster = make([]*proc, len(clusterConfigs))
-	for i := range clusterConfigs {
+	fed.natsCluster = make([]*proc, len(fed.natsConfs))
+	for i := range fed.natsConfs {
 		fed.startClusterMember(t, i)
 	}
 	waitFor(t, 30*time.Second, "JetStream on the NATS cluster", func() error {
@@ -149,8 +151,7 @@ func (fed *federation) startClusterMember(t *testing.T, i int) {
 		env = append(env, "HCFED_NATS_"+strings.ToUpper(user)+"_PASSWORD="+pw)
 	}
 	dir := filepath.Join(fed.root, "nats")
-	conf := filepath.Join(dir, filepath.Base(clusterConfigs[i]))
-	fed.natsCluster[i] = fed.procs.start(t, fmt.Sprintf("nats-server-%d", i+1), dir, env, fed.bin.natsd, "-c", conf)
+	fed.natsCluster[i] = fed.procs.start(t, fmt.Sprintf("nats-server-%d", i+1), dir, env, fed.bin.natsd, "-c", fed.natsConfs[i])
 }
 
 func freePort(t *testing.T) int {

@@ -53,6 +53,9 @@ type federation struct {
 	// a cluster (startNATSCluster), by server number - 1.
 	replicas    int
 	natsCluster []*proc
+	// natsConfs are the configuration files of the cluster's servers, in
+	// nats/, by server number - 1.
+	natsConfs []string
 }
 
 // node is one province's hcnode process and what the test knows of it.
@@ -76,17 +79,10 @@ func startFederation(t *testing.T) *federation {
 // startNATS, and the nodes' nats.replicas set to replicas.
 func startFederationOn(t *testing.T, startNATS func(*federation, *testing.T), replicas int) *federation {
 	t.Helper()
-	fed := &federation{bin: buildBinaries(t), root: t.TempDir(), env: baseEnv(),
-		natsPW: map[string]string{}, nodes: map[string]*node{}, replicas: replicas}
+	fed := newFederation(t, replicas)
 	if replicas > 1 {
 		fed.env = append(fed.env, "HCNODE_NATS_REPLICAS="+strconv.Itoa(replicas))
 	}
-	for _, d := range []string{"configs", "data", "ops", "trust", "nats", "run", "logs"} {
-		if err := os.Mkdir(filepath.Join(fed.root, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fed.procs = newProcs(t, filepath.Join(fed.root, "logs"))
 	startNATS(fed, t)
 	for _, p := range provinces {
 		fed.initProvince(t, p.id, p.name)
@@ -96,6 +92,28 @@ func startFederationOn(t *testing.T, startNATS func(*federation, *testing.T), re
 	for _, p := range provinces {
 		fed.writeConfig(t, p.id, list, sum)
 	}
+	fed.startNodes(t)
+	return fed
+}
+
+// newFederation builds the binaries and lays out root; nothing runs yet.
+func newFederation(t *testing.T, replicas int) *federation {
+	t.Helper()
+	fed := &federation{bin: buildBinaries(t), root: t.TempDir(), env: baseEnv(),
+		natsPW: map[string]string{}, nodes: map[string]*node{}, replicas: replicas}
+	for _, d := range []string{"configs", "data", "ops", "trust", "nats", "run", "logs"} {
+		if err := os.Mkdir(filepath.Join(fed.root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fed.procs = newProcs(t, filepath.Join(fed.root, "logs"))
+	return fed
+}
+
+// startNodes starts every province's node with the config writeConfig
+// wrote, waits until each serves, and registers a scanner at each.
+func (fed *federation) startNodes(t *testing.T) {
+	t.Helper()
 	for _, p := range provinces { // start all, then wait for each
 		fed.start(t, fed.nodes[p.id])
 	}
@@ -106,7 +124,6 @@ func startFederationOn(t *testing.T, startNATS func(*federation, *testing.T), re
 		call(t, "POST", n.url+"/v1/scanners", n.operator, map[string]string{"name": "e2e scanner", "place": "checkpoint"}, &sc, 201)
 		n.scanner = sc.Token
 	}
-	return fed
 }
 
 // startNATS starts nats-server with the shipped configuration on a free

@@ -58,7 +58,7 @@ type GeneratedConfig struct {
 const (
 	RoleNode     = "node"     // a province's node: writes its own assets, reads the aggregates, serves its requests
 	RoleAdmin    = "admin"    // creates and updates the JetStream assets of one province's account (held by the operators)
-	RoleVerifier = "verifier" // a verify-only replica: reads the aggregates and snapshots, publishes and serves nothing
+	RoleVerifier = "verifier" // a verify-only replica: reads the aggregates and snapshots, asks for fresh snapshots, publishes and serves nothing else
 	RoleOperator = "operator" // the federation operators: the trust list and their own account's assets
 )
 
@@ -165,7 +165,11 @@ func (g *generator) permissions(owner, role string) perms {
 	}
 	inbox := "_INBOX_" + p + ".>"
 	if role == RoleVerifier {
-		return perms{pub: read, sub: []string{inbox}}
+		// Its one publication: asking a province for a fresh snapshot in
+		// its own province's name when it finds a gap (a request, never
+		// stored; the server routes only the imports naming this account).
+		ask := subjectRoot + "." + g.fed + "." + p + "." + string(KindSnapshotRequest) + ".*"
+		return perms{pub: append(read, ask), sub: []string{inbox}}
 	}
 	pub := append([]string{
 		subjectRoot + "." + g.fed + "." + p + ".>",

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -226,5 +227,45 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 	}
 	if _, err := kv.Get(ctx, "440000.junk0"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("gd's junk key in bj's aggregate: %v, want not found", err)
+	}
+}
+
+// A verifier replica's user may ask a province for a fresh snapshot under
+// its own province's name (a request, never stored: a replica that finds
+// a gap in a province's deltas need not wait for the periodic snapshot),
+// and still publishes nothing else: no revocation, state, lookup,
+// receipt, or request in another province's name.
+func TestAccountsVerifierMayRequestSnapshotsAndPublishNothingElse(t *testing.T) {
+	f := runAccountsServer(t)
+	ctx := testCtx(t)
+	shc, bjv := f.node(t, sh), f.conn(t, bj, RoleVerifier)
+	asked := make(chan struct{}, 4)
+	if err := shc.ServeSnapshotRequests(ctx, func(context.Context) error { asked <- struct{}{}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := bjv.RequestSnapshot(ctx, sh, 1); err != nil {
+		t.Fatalf("bj's verifier asks sh for a snapshot: %v", err)
+	}
+	select {
+	case <-asked:
+	case <-ctx.Done():
+		t.Fatal("sh's node was never asked to publish a snapshot")
+	}
+	pub := func(subj string) func(*nats.Conn) error {
+		return func(nc *nats.Conn) error { return nc.PublishRequest(subj, "_INBOX_110000.x", []byte("{}")) }
+	}
+	for what, attempt := range map[string]func(*nats.Conn) error{
+		"publish bj's revocations":      pub("hcfed.demo.110000.revocations"),
+		"put bj's keyset":               pub("$KV.hcfed_demo_110000.110000.keyset"),
+		"ask sh for a lookup":           pub("hcfed.demo.110000.lookup.310000"),
+		"send sh receipts":              pub("hcfed.demo.110000.receipts.310000"),
+		"ask for a snapshot as gd":      pub("hcfed.demo.440000.snapreq.310000"),
+		"put a chunk in bj's snapshots": pub("$O.hcfed_demo_snap_110000.C.x"),
+		"serve bj's snapshot requests": func(nc *nats.Conn) error {
+			_, err := nc.Subscribe("hcfed.demo.*.snapreq.110000", func(*nats.Msg) {})
+			return err
+		},
+	} {
+		expectDenied(t, bjv, what, attempt)
 	}
 }

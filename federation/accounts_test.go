@@ -60,3 +60,24 @@ func TestAccountsStateRevocationsAndSnapshotsReachEveryProvince(t *testing.T) {
 		t.Fatalf("GetSnapshot of a province without one: %v, want ErrNotFound", err)
 	}
 }
+
+// In accounts mode a node's and a verifier's ClusterInfo read the assets
+// their users may read: the snapshot asset is the province's own bucket
+// (there is no shared one), so no stream info is refused by the server.
+func TestAccountsClusterInfoReadsOnlyAssetsTheUserMayRead(t *testing.T) {
+	f := runAccountsServer(t)
+	for _, c := range []*Conn{f.node(t, gd), f.conn(t, sh, RoleVerifier)} {
+		info := c.ClusterInfo(testCtx(t))
+		if len(info.Streams) != 3 {
+			t.Fatalf("%s: %d assets", c.Province(), len(info.Streams))
+		}
+		for _, s := range info.Streams {
+			if s.Error != "" || s.Replicas != 1 || s.Current != 1 {
+				t.Errorf("%s: %s (%s): error %q, %d/%d replicas", c.Province(), s.Asset, s.Stream, s.Error, s.Current, s.Replicas)
+			}
+		}
+		if want := "OBJ_" + ownSnapshotBucketName(testFed, c.Province()); info.Streams[2].Stream != want {
+			t.Errorf("%s: snapshots asset %s, want %s", c.Province(), info.Streams[2].Stream, want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (c *Conn) ClusterInfo(ctx context.Context) ClusterInfo {
 		info.Server, info.URL, info.Cluster = c.nc.ConnectedServerName(), withoutUser(c.nc.ConnectedUrl()), c.nc.ConnectedClusterName()
 	}
 	assets := []struct{ asset, stream string }{
-		{AssetState, "KV_" + c.bucket}, {AssetRevocations, c.stream}, {AssetSnapshots, "OBJ_" + c.snapBucket},
+		{AssetState, "KV_" + c.bucket}, {AssetRevocations, c.stream}, {AssetSnapshots, "OBJ_" + c.writeSnapBucket()}, // accounts mode: its own bucket
 	}
 	info.Streams = make([]StreamHealth, len(assets))
 	var wg sync.WaitGroup

@@ -20,9 +20,9 @@ const natsServerConf = "nats-server.conf"
 
 func newNATSConfigCmd() *cobra.Command {
 	var (
-		listFile, out, host, storeDir, name, clusterFile string
-		port, replicas, consumers                        int
-		force, dryRun                                    bool
+		listFile, out, host, storeDir, name, clusterFile, confName string
+		port, replicas, consumers                                  int
+		force, dryRun                                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "nats-config --trust-list FILE --out DIR",
@@ -39,11 +39,19 @@ verify-only replicas, <province>-admin.nk and operator.nk for the operators
 
 Seeds already in DIR are kept, so a member can be added without locking the
 others out; --force replaces them all. Run 'hcnode nats-setup' after the
-server (re)starts with the configuration.`,
+server (re)starts with the configuration.
+
+For a cluster, run it once per server into the same --out, each with its
+own --conf, --server-name, --port, --store-dir and --cluster-block, and
+--replicas 3: the seeds written by the first run are kept by the others, so
+every server holds the same accounts and users.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listFile == "" || out == "" {
 				return usageError{errors.New("--trust-list and --out are required")}
+			}
+			if confName == "" || filepath.Base(confName) != confName {
+				return usageError{fmt.Errorf("--conf %q: a file name inside --out, without a directory", confName)}
 			}
 			fed, members, err := trustListMembers(listFile)
 			if err != nil {
@@ -67,14 +75,14 @@ server (re)starts with the configuration.`,
 			if err != nil {
 				return err
 			}
-			explainNATSConfig(cmd.OutOrStdout(), out, fed, members, gen, keep, dryRun)
+			explainNATSConfig(cmd.OutOrStdout(), filepath.Join(out, confName), fed, members, gen, keep, dryRun)
 			if dryRun {
 				return nil
 			}
 			if _, err := federation.WriteSeeds(out, gen, force); err != nil {
 				return err
 			}
-			conf := filepath.Join(out, natsServerConf)
+			conf := filepath.Join(out, confName)
 			if err := os.WriteFile(conf, gen.Config, 0o644); err != nil {
 				return err
 			}
@@ -90,6 +98,7 @@ server (re)starts with the configuration.`,
 	f.StringVar(&storeDir, "store-dir", "", "JetStream store directory written into the configuration")
 	f.StringVar(&name, "server-name", "", "server_name written into the configuration")
 	f.StringVar(&clusterFile, "cluster-block", "", "file holding a cluster { ... } block to include (clustered servers)")
+	f.StringVar(&confName, "conf", natsServerConf, "file name of the configuration in --out: one per server of a cluster (nats-1.conf, ...), all sharing the seeds in --out")
 	f.IntVar(&replicas, "replicas", 1, "JetStream replicas the nodes use: account quotas are multiplied by it")
 	f.IntVar(&consumers, "max-consumers", federation.DefaultAccountMaxConsumers, "consumer quota of each account")
 	f.BoolVar(&force, "force", false, "replace the seeds already in --out (every node needs its new seed)")
@@ -98,13 +107,13 @@ server (re)starts with the configuration.`,
 }
 
 // explainNATSConfig says what nats-config writes, before it writes it.
-func explainNATSConfig(w io.Writer, dir, fed string, members []string, gen *federation.GeneratedConfig, keep map[string][]byte, dryRun bool) {
+func explainNATSConfig(w io.Writer, conf, fed string, members []string, gen *federation.GeneratedConfig, keep map[string][]byte, dryRun bool) {
 	verb := "writing"
 	if dryRun {
 		verb = "would write"
 	}
 	fmt.Fprintf(w, "federation %s, %d provinces (%s): one NATS account each, plus one for the operators\n", fed, len(members), strings.Join(members, ", "))
-	fmt.Fprintf(w, "%s %s (public keys only)\n", verb, filepath.Join(dir, natsServerConf))
+	fmt.Fprintf(w, "%s %s (public keys only)\n", verb, conf)
 	for _, s := range gen.Seeds {
 		state := "new seed"
 		if _, ok := keep[s.File]; ok {

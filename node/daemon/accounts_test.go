@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // TestEmbeddedNATSWithAccountsRefusesAnonymousAndTheNodeConnects starts a
@@ -53,4 +55,38 @@ func TestEmbeddedNATSWithAccountsRefusesAnonymousAndTheNodeConnects(t *testing.T
 	if !errors.Is(err, federation.ErrAuthFailed) {
 		t.Fatalf("anonymous connect: %v, want the credentials refused", err)
 	}
+}
+
+// A province joins a running federation whose NATS has one account per
+// province: AddProvince regenerates the configuration with its account
+// (the others' seeds kept), the server reloads it and the accounts are
+// set up again. The members already running keep their connections; the
+// new node connects with its own seed, and once the operators list it its
+// codes verify everywhere and it gets a peer's content key (a grant the
+// other account's aggregate now sources from that peer).
+func TestNewProvinceJoinsLiveWithItsOwnNATSAccount(t *testing.T) {
+	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Isolation: federation.IsolationAccounts})
+	gdSeed := readFile(t, filepath.Join(f.c.AccountsDir(), federation.SeedFile("440000", federation.RoleNode)))
+	_, gdCode := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	js := f.addProvince(daemon.Province{ID: "320000", Name: "Jiangsu", Listen: "127.0.0.1:0"})
+	if got := f.c.Configs[js].NATS.NKeySeed; got != filepath.Join(f.c.AccountsDir(), "320000.nk") {
+		t.Fatalf("Jiangsu's NATS seed %q", got)
+	}
+	if again := readFile(t, filepath.Join(f.c.AccountsDir(), federation.SeedFile("440000", federation.RoleNode))); !bytes.Equal(again, gdSeed) {
+		t.Fatal("adding a member replaced Guangdong's seed")
+	}
+	_, jsCode := f.enrolAndIssue(js, "李四", "110105194912310046")
+	if got := f.verify(js, jsCode); got != "ok" {
+		t.Fatalf("Jiangsu's own code in Jiangsu before it is listed: %s", got)
+	}
+	root := readFile(t, daemon.RootJWKPath(f.c.Configs[js]))
+	ops := f.c.Operators
+	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(),
+		trust.Change{Op: "add-member", ID: "320000", Name: "Jiangsu", Key: root}), ops[0], ops[2]))
+	for i := range f.c.Nodes {
+		f.eventually(i, jsCode, "ok")
+	}
+	f.eventually(js, gdCode, "ok")
+	_, later := f.enrolAndIssue(1, "王五", "110105194912310054")
+	f.eventually(js, later, "ok")
 }

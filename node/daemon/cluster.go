@@ -74,7 +74,8 @@ type Cluster struct {
 	Configs   []config.Config
 	cc        ClusterConfig
 	opt       Options
-	accounts  string // Dir/nats-accounts in accounts mode, else ""
+	accounts  string                  // Dir/nats-accounts in accounts mode, else ""
+	serverCfg federation.ServerConfig // what Server was started with
 }
 
 // StartCluster initialises (first run only) and starts a federation. On
@@ -111,8 +112,9 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		}
 	}
 	if len(cc.NATSURLs) == 0 {
-		if c.Server, err = federation.StartServer(federation.ServerConfig{Host: host, Port: port, ConfigFile: conf,
-			StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}); err != nil {
+		c.serverCfg = federation.ServerConfig{Host: host, Port: port, ConfigFile: conf,
+			StoreDir: filepath.Join(cc.Dir, "nats"), Name: "hcfed-" + cc.Federation, Logger: cc.Logger}
+		if c.Server, err = federation.StartServer(c.serverCfg); err != nil {
 			return nil, err
 		}
 	}

@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -20,10 +23,13 @@ import (
 // operators publish a version that lists it, the new node trusts only
 // itself, and its peers hold its statements back unapplied; its root key,
 // for the operators to list, is at RootJWKPath of its config.
+//
+// In accounts mode the new member first gets its NATS account, as the
+// operators would give it one: the configuration is regenerated with it
+// (every seed kept), the cluster's NATS server is restarted on it (the
+// running nodes reconnect), and the accounts are set up again, so every
+// aggregate gains a source. Not a config reload: see restartServer.
 func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) {
-	if c.accounts != "" {
-		return nil, errors.New("add province: the cluster's NATS has one account per province; regenerate its configuration with the new member (hcnode nats-config) and restart it")
-	}
 	pinned, err := c.heldTrustList()
 	if err != nil {
 		return nil, err
@@ -31,6 +37,10 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 	cfg := config.Default(p.ID)
 	cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, c.cc.Federation, filepath.Join(c.cc.Dir, p.ID), p.Listen
 	cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(c.cc.Replicas, 1)
+	if c.accounts != "" {
+		cfg.NATS.Isolation = federation.IsolationAccounts
+		cfg.NATS.NKeySeed = filepath.Join(c.accounts, federation.SeedFile(p.ID, federation.RoleNode))
+	}
 	if c.cc.Configure != nil {
 		c.cc.Configure(&cfg)
 	}
@@ -38,6 +48,9 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 		if have.Province == p.ID {
 			return nil, fmt.Errorf("add province: %s is already in the cluster", p.ID)
 		}
+	}
+	if err := c.addAccount(ctx, p.ID); err != nil {
+		return nil, err
 	}
 	ok, err := Initialized(ctx, cfg)
 	if err != nil {
@@ -72,6 +85,49 @@ func (c *Cluster) AddProvince(ctx context.Context, p Province) (*Daemon, error) 
 	c.Nodes = append(c.Nodes, d)
 	c.Tokens = append(c.Tokens, tok)
 	return d, nil
+}
+
+// addAccount gives province id a NATS account on the cluster's server in
+// accounts mode (nothing otherwise): the configuration regenerated with
+// it, seeds kept; the server restarted; every account set up again.
+func (c *Cluster) addAccount(ctx context.Context, id string) error {
+	if c.accounts == "" {
+		return nil
+	}
+	members := append(c.provinceIDs(), id)
+	if _, err := federation.WriteAccountsConfig(c.accounts, members, federation.AccountsOptions{Federation: c.cc.Federation}); err != nil {
+		return fmt.Errorf("add province: %w", err)
+	}
+	if err := c.restartServer(); err != nil {
+		return fmt.Errorf("add province: %w", err)
+	}
+	if err := federation.SetupAccounts(ctx, federation.SetupConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
+		Members: members, SeedDir: c.accounts}); err != nil {
+		return fmt.Errorf("add province: %w", err)
+	}
+	return nil
+}
+
+// restartServer stops the cluster's NATS server and starts it again on
+// the same address and store, with its configuration read again. A config
+// reload (nats-server v2.15.2, Server.ReloadOptions) was tried first: it
+// applied the new account, users and quotas, and the new account's
+// sources from the others worked, but the others' sources into the new
+// account's aggregates never became active (no error; the same
+// configuration works at once after a restart). docs/design-changes.md,
+// "Province isolation on NATS".
+func (c *Cluster) restartServer() error {
+	sc := c.serverCfg
+	u, err := url.Parse(c.Server.ClientURL())
+	if err != nil {
+		return err
+	}
+	if sc.Port, err = strconv.Atoi(u.Port()); err != nil {
+		return err
+	}
+	c.Server.Shutdown()
+	c.Server, err = federation.StartServer(sc)
+	return err
 }
 
 // heldTrustList is the trust list document the first running node holds.

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.yaml.in/yaml/v3"
+)
+
+// clusterBlocks are the shipped cluster blocks of the production topology,
+// which `hcnode nats-config --cluster-block` copies into each server's
+// generated configuration.
+var clusterBlocks = []string{"cluster/cluster-block-1.conf", "cluster/cluster-block-2.conf", "cluster/cluster-block-3.conf"}
+
+// failoverWithin bounds how long a revocation published while a server is
+// down may take to reach every peer: the server re-establishes a source
+// on the new leader of a province's own stream only at its next source
+// health check (every 10 s), after the Raft election.
+const failoverWithin = 45 * time.Second
+
+// TestProvincesWithOwnAccountsOnANATSClusterOfProcesses runs the
+// production topology as separate processes: one NATS account per
+// province, its configuration generated from the trust list by `hcnode
+// nats-config` for each of three nats-server processes (with the shipped
+// cluster blocks), the accounts' R3 assets made by `hcnode nats-setup
+// --replicas 3`, the trust list published with the operators' seed, and
+// nodes connecting with their own seed (nats.isolation: accounts). A
+// revocation reaches every peer; with one server killed, revocations made
+// then still reach every peer; the server rejoins and catches up; and no
+// server logged a refused operation.
+func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds hcnode and nats-server and runs a federation of processes on a NATS cluster")
+	}
+	fed := newFederation(t, 3)
+	for _, p := range provinces {
+		fed.initProvince(t, p.id, p.name)
+	}
+	list, sum := fed.makeTrustList(t)
+	fed.startAccountsCluster(t, list)
+	out := fed.procs.run(t, fed.root, fed.env, fed.bin.hcnode, "trust", "publish", list, "--nats", fed.natsURL,
+		"--nkey-seed", filepath.Join(fed.root, "nats", "operator.nk"), "--replicas", "3")
+	if !strings.Contains(out, "published trust list version 1") {
+		t.Fatalf("hcnode trust publish:\n%s", out)
+	}
+	for _, p := range provinces {
+		fed.writeConfig(t, p.id, list, sum)
+		fed.useAccounts(t, p.id)
+	}
+	fed.startNodes(t)
+	gd, sh, bj := fed.nodes["440000"], fed.nodes["310000"], fed.nodes["110000"]
+
+	subject, code := gd.enrolAndIssue(t)
+	waitValid(t, code, sh, bj)
+	gd.setStatus(t, subject, "red")
+	waitRevoked(t, code, gd, sh, bj)
+
+	var fv struct {
+		NATS struct {
+			Cluster string
+			Streams []struct {
+				Asset, Error      string
+				Replicas, Current int
+			}
+		}
+	}
+	call(t, "GET", sh.url+"/v1/federation", "", nil, &fv, 200)
+	if fv.NATS.Cluster != "hcfed-demo" || len(fv.NATS.Streams) == 0 {
+		t.Fatalf("310000's view of NATS: %+v", fv.NATS)
+	}
+	for _, s := range fv.NATS.Streams {
+		if s.Replicas != 3 || s.Error != "" {
+			t.Errorf("%s: %d replicas (want 3), error %q", s.Asset, s.Replicas, s.Error)
+		}
+	}
+
+	// Codes valid everywhere, then one server dies and they are revoked:
+	// each revocation reaches every peer through the accounts' copies.
+	type issued struct{ subject, code string }
+	var codes []issued
+	for range 2 {
+		s, c := gd.enrolAndIssue(t)
+		waitValid(t, c, sh, bj)
+		codes = append(codes, issued{s, c})
+	}
+	killed := time.Now()
+	fed.natsCluster[0].kill()
+	for _, c := range codes {
+		gd.setStatus(t, c.subject, "red")
+	}
+	for _, c := range codes {
+		for _, n := range []*node{gd, sh, bj} {
+			waitFor(t, failoverWithin, n.id+" rejects the code revoked with a server down", func() error {
+				return verdict(n, c.code, "revoked")
+			})
+		}
+	}
+	t.Logf("revocations made with a server killed reached every peer %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	// It comes back on its store and catches up.
+	fed.startClusterMember(t, 0)
+	waitFor(t, failoverWithin, "every asset with three current replicas", func() error {
+		call(t, "GET", bj.url+"/v1/federation", "", nil, &fv, 200)
+		for _, s := range fv.NATS.Streams {
+			if s.Current != 3 {
+				return fmt.Errorf("%s: %d current replicas", s.Asset, s.Current)
+			}
+		}
+		return nil
+	})
+
+	if refused := natsRefusals(t, fed.root); len(refused) > 0 {
+		t.Errorf("nats-server refused %d operations, the first:\n%s", len(refused), strings.Join(refused[:min(len(refused), 5)], "\n"))
+	}
+}
+
+// startAccountsCluster generates each server's configuration from the
+// trust list with `hcnode nats-config` (one account per province, seeds
+// shared in nats/, the shipped cluster blocks with their ports moved to
+// free ones), starts the three nats-server processes, waits for
+// JetStream, and runs `hcnode nats-setup --replicas 3`.
+func (fed *federation) startAccountsCluster(t *testing.T, trustList string) {
+	t.Helper()
+	moved := map[string]string{}
+	for _, p := range []string{"6222", "6223", "6224"} {
+		moved[p] = strconv.Itoa(freePort(t))
+	}
+	dir := filepath.Join(fed.root, "nats")
+	var urls []string
+	for i, name := range clusterBlocks {
+		b, err := os.ReadFile(filepath.Join(repoConfigs, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block := filepath.Join(dir, filepath.Base(name))
+		if err := os.WriteFile(block, []byte(clusterPorts.ReplaceAllStringFunc(string(b), func(p string) string { return moved[p] })), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		port, conf := freePort(t), fmt.Sprintf("nats-%d.conf", i+1)
+		fed.procs.run(t, fed.root, fed.env, fed.bin.hcnode, "nats-config", "--trust-list", trustList, "--out", dir,
+			"--conf", conf, "--server-name", fmt.Sprintf("hcfed-demo-%d", i+1), "--host", "127.0.0.1",
+			"--port", strconv.Itoa(port), "--store-dir", fmt.Sprintf("./data/nats-%d", i+1),
+			"--cluster-block", block, "--replicas", "3")
+		fed.natsConfs = append(fed.natsConfs, filepath.Join(dir, conf))
+		urls = append(urls, "nats://127.0.0.1:"+strconv.Itoa(port))
+	}
+	fed.natsURL = strings.Join(urls, ",")
+	fed.natsCluster = make([]*proc, len(fed.natsConfs))
+	for i := range fed.natsConfs {
+		fed.startClusterMember(t, i)
+	}
+	waitFor(t, 30*time.Second, "JetStream on the NATS cluster", func() error {
+		opt, err := nats.NkeyOptionFromSeed(filepath.Join(dir, "operator.nk"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(fed.natsURL, opt)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(ctx)
+		return err
+	})
+	out := fed.procs.run(t, fed.root, fed.env, fed.bin.hcnode, "nats-setup", "--dir", dir, "--trust-list", trustList,
+		"--nats", fed.natsURL, "--replicas", "3")
+	if !strings.Contains(out, "done:") {
+		t.Fatalf("hcnode nats-setup:\n%s", out)
+	}
+}
+
+// useAccounts turns the province's config writeConfig wrote to accounts
+// mode on the cluster: no user, its own seed, three replicas.
+func (fed *federation) useAccounts(t *testing.T, id string) {
+	t.Helper()
+	path := fed.nodes[id].config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	n := cfg["nats"].(map[string]any)
+	delete(n, "user")
+	n["isolation"], n["replicas"] = "accounts", 3
+	n["nkey_seed_file"] = filepath.Join(fed.root, "nats", id+".nk")
+	if b, err = yaml.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// natsRefusals are the lines of the processes' logs in which nats-server
+// reported a permissions violation or a client was refused by one.
+func natsRefusals(t *testing.T, root string) []string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(root, "logs", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused []string
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "Violation") || strings.Contains(line, "refused by permissions") {
+				refused = append(refused, filepath.Base(path)+": "+line)
+			}
+		}
+	}
+	return refused
+}
