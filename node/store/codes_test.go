@@ -301,3 +301,18 @@ func TestSubjectForIssueReadsOnlyWhatIssuanceUses(t *testing.T) {
 		t.Errorf("SubjectForIssue read personal ciphertexts issuance does not open: %+v", s)
 	}
 }
+
+// The hot one-row reads no longer watch their context while they run,
+// but still refuse one already cancelled.
+func TestSubjectForIssueRefusesACancelledContext(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); err != nil {
+		t.Fatalf("live context: %v", err)
+	}
+	cancel()
+	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v, want context.Canceled", err)
+	}
+}
