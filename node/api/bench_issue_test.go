@@ -140,16 +140,20 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// phase's figure took whatever load its own seconds had, and the
 	// ratio swung by a third between runs.
 	var hw, hc, bw, bc, rw, rcpu time.Duration
+	var hcommits, bcommits, rcommits int64
 	b.ResetTimer()
 	for done := 0; done < b.N; done += issueBenchRound {
 		ops := min(issueBenchRound, b.N-done)
 		for _, p := range []struct {
 			fns       []func() error
 			wall, cpu *time.Duration
-		}{{httpFns, &hw, &hc}, {baseFns, &bw, &bc}, {rawFns, &rw, &rcpu}} {
+			commits   *int64
+		}{{httpFns, &hw, &hc, &hcommits}, {baseFns, &bw, &bc, &bcommits}, {rawFns, &rw, &rcpu, &rcommits}} {
+			c0 := d.DB.GroupCommits()
 			w, c := issueRound(b, p.fns, ops)
 			*p.wall += w
 			*p.cpu += c
+			*p.commits += d.DB.GroupCommits() - c0
 		}
 	}
 	b.StopTimer()
@@ -163,6 +167,10 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	b.ReportMetric(float64(hc.Microseconds())/n, "http-cpu-us/op")
 	b.ReportMetric(float64(bc.Microseconds())/n, "base-cpu-us/op")
 	b.ReportMetric(float64(rcpu.Microseconds())/n, "raw-cpu-us/op")
+	// Codes per group commit: how full each phase keeps the batches.
+	b.ReportMetric(n/float64(max(hcommits, 1)), "http-codes/commit")
+	b.ReportMetric(n/float64(max(bcommits, 1)), "base-codes/commit")
+	b.ReportMetric(n/float64(max(rcommits, 1)), "raw-codes/commit")
 }
 
 // baselineIssuer is a code issuer with a fresh key, for the baseline.
