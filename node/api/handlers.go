@@ -107,7 +107,17 @@ func (s *Server) issue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"code": out.Code, "jti": out.JTI, "exp": out.Expires.Unix(), "qr_url": out.QRURL})
+	return c.JSON(http.StatusCreated, issuedJSON{Code: out.Code, Exp: out.Expires.Unix(), JTI: out.JTI, QRURL: out.QRURL})
+}
+
+// issuedJSON is the body of a code issuance, its fields in the order a
+// map of them was encoded in before: a struct encodes without sorting
+// keys or boxing values.
+type issuedJSON struct {
+	Code  string `json:"code"`
+	Exp   int64  `json:"exp"`
+	JTI   string `json:"jti"`
+	QRURL string `json:"qr_url"`
 }
 
 func (s *Server) deleteSubject(c echo.Context) error {

@@ -289,3 +289,8 @@ func (bt *batchTx) prepareFresh() {
 // AppendAudit) queued or being committed right now, for a metrics gauge:
 // a backlog that keeps growing means the disk cannot keep up.
 func (db *DB) WriteBacklog() int { return int(db.batch.inflight.Load()) }
+
+// GroupCommits is how many group-commit transactions (InsertCode,
+// AppendAudit) have been attempted since Open, for benchmarks that report
+// how many operations share one.
+func (db *DB) GroupCommits() int64 { return db.batch.commits.Load() }

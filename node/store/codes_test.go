@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,8 +261,7 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 		t.Errorf("unknown subject: %v, want ErrNotFound", err)
 	}
 	var plan strings.Builder
-	rows, err := rawDB(t, path).Query(`EXPLAIN QUERY PLAN SELECT `+subjectColumns+`, (SELECT count(*) FROM codes
-		WHERE subject_id = subjects.id AND revoked = 0 AND expires > ?) FROM subjects WHERE id = ?`, 0, "s1")
+	rows, err := rawDB(t, path).Query(`EXPLAIN QUERY PLAN `+issueSubjectQuery, 0, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,5 +276,43 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 	}
 	if !strings.Contains(plan.String(), "codes_live_by_subject") {
 		t.Errorf("the live-code count does not read codes_live_by_subject:\n%s", plan.String())
+	}
+}
+
+// SubjectForIssue reads the status, masked fields and data key that
+// issuance uses, and not the name, ID-number or phone ciphertexts, which
+// issuance never opens.
+func TestSubjectForIssueReadsOnlyWhatIssuanceUses(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := context.Background()
+	want := testSubject("s1")
+	want.PhoneCT = []byte("ct-phone")
+	if err := db.CreateSubject(ctx, want, testConsent(), Token{}); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := db.SubjectForIssue(ctx, "s1", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != "s1" || s.Status != want.Status || !bytes.Equal(s.MaskedCT, want.MaskedCT) || !bytes.Equal(s.DataKey, want.DataKey) {
+		t.Errorf("SubjectForIssue = %+v, want id, status, masked fields and data key of %+v", s, want)
+	}
+	if s.NameCT != nil || s.IDNumberCT != nil || s.PhoneCT != nil {
+		t.Errorf("SubjectForIssue read personal ciphertexts issuance does not open: %+v", s)
+	}
+}
+
+// The hot one-row reads no longer watch their context while they run,
+// but still refuse one already cancelled.
+func TestSubjectForIssueRefusesACancelledContext(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); err != nil {
+		t.Fatalf("live context: %v", err)
+	}
+	cancel()
+	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v, want context.Canceled", err)
 	}
 }
