@@ -32,7 +32,6 @@ type DB struct {
 	batch *batcher // group commit for InsertCode and AppendAudit
 
 	prepared prepared // hot-path reads, prepared once
-	keyCache keyCache // sealed subject keys read from keys.db
 
 	closeOnce sync.Once
 	closeErr  error

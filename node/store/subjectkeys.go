@@ -77,19 +77,10 @@ func (db *DB) putSubjectKey(ctx context.Context, id string, sealed, idx []byte) 
 }
 
 // subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
-// Keys read are kept in db.keyCache (sealed, as in the file): a key never
-// changes once written, and shredding evicts it.
 func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
-	sealed, gen, ok := db.keyCache.get(id)
-	if ok {
-		return sealed, nil
-	}
+	var sealed []byte
 	err := db.prepared.queryRow(ctx, db.k, `SELECT sealed FROM subject_keys WHERE id = ?`, id).Scan(&sealed)
-	if err != nil {
-		return nil, wrap("subject key", err)
-	}
-	db.keyCache.put(id, sealed, gen)
-	return sealed, nil
+	return sealed, wrap("subject key", err)
 }
 
 // shredSubjectKey deletes a subject's data key (absent is fine) and purges
@@ -97,7 +88,6 @@ func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 // Its blind index value goes in the same transaction.
 func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
 	const op = "shred subject key"
-	defer db.keyCache.forget(id) // after the commit too: a read begun before it cannot cache the key
 	tx, err := db.k.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
@@ -117,7 +107,6 @@ func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
 // shredAllSubjectKeys deletes every data key, the blind index and its key,
 // and purges them from the WAL and the file's free pages.
 func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
-	defer db.keyCache.forgetAll()
 	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys; DELETE FROM subject_index; DELETE FROM subject_index_key`); err != nil {
 		return wrap("shred subject keys", err)
 	}
