@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,18 +24,7 @@ import (
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
 	fx := newFixture(t)
 	members := []string{gd, sh, bj}
-	gen, err := GenerateServerConfig(members, AccountsOptions{Federation: testFed, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nats-server.conf")
-	if err := os.WriteFile(conf, gen.Config, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WriteSeeds(dir, gen, false); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed, Replicas: 3})
 	nc := natstest.Start(t, natstest.Config{Configure: func(_ int, o *server.Options) {
 		var g server.Options // the generated accounts, users and quotas; ports and cluster stay the harness's
 		if err := g.ProcessConfigFile(conf); err != nil {

@@ -25,18 +25,7 @@ func runAccountsServer(t testing.TB, opts ...func(*AccountsOptions)) *accountsFe
 	for _, m := range opts {
 		m(&o)
 	}
-	gen, err := GenerateServerConfig(members, o)
-	if err != nil {
-		t.Fatalf("GenerateServerConfig: %v", err)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nats-server.conf")
-	if err := os.WriteFile(conf, gen.Config, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WriteSeeds(dir, gen, false); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, conf := writeGenerated(t, members, o)
 	f := &accountsFed{s: runServerWith(t, ServerConfig{ConfigFile: conf}), dir: dir, members: members}
 	if err := SetupAccounts(testCtx(t), SetupConfig{URLs: []string{f.s.ClientURL()}, Federation: testFed,
 		Members: members, SeedDir: dir}); err != nil {
@@ -64,4 +53,25 @@ func (f *accountsFed) conn(t testing.TB, p, role string, mods ...func(*ConnConfi
 func (f *accountsFed) node(t testing.TB, p string) *Conn {
 	t.Helper()
 	return f.conn(t, p, RoleNode)
+}
+
+// writeGenerated generates the accounts configuration of members and
+// writes it, with every seed, into a new directory, as an operator would
+// hand them out; it returns what was generated, the directory and the
+// configuration file.
+func writeGenerated(t testing.TB, members []string, o AccountsOptions) (gen *GeneratedConfig, dir, conf string) {
+	t.Helper()
+	gen, err := GenerateServerConfig(members, o)
+	if err != nil {
+		t.Fatalf("GenerateServerConfig: %v", err)
+	}
+	dir = t.TempDir()
+	conf = filepath.Join(dir, "nats-server.conf")
+	if err := os.WriteFile(conf, gen.Config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteSeeds(dir, gen, false); err != nil {
+		t.Fatal(err)
+	}
+	return gen, dir, conf
 }

@@ -13,18 +13,7 @@ import (
 
 func TestAccountsOnlyTheAdminCreatesAnAccountsAssets(t *testing.T) {
 	members := []string{gd, sh}
-	gen, err := GenerateServerConfig(members, AccountsOptions{Federation: testFed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nats-server.conf")
-	if err := os.WriteFile(conf, gen.Config, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WriteSeeds(dir, gen, false); err != nil {
-		t.Fatal(err)
-	}
+	gen, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed})
 	if strings.Contains(string(gen.Config), string(gen.Seeds[0].Seed)) {
 		t.Fatal("the server configuration holds a seed")
 	}

@@ -210,20 +210,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 			}
 		}
 	}
-	l := opt.Listener
-	if l == nil {
-		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-		}
-	}
-	scheme := "http://"
-	var certs *api.CertReloader
-	if cfg.TLS.CertFile != "" {
-		if certs, err = api.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			l.Close()
-			return nil, err
-		}
-		l, scheme = tls.NewListener(l, certs.Config()), "https://"
+	l, scheme, certs, err := listen(cfg, opt)
+	if err != nil {
+		return nil, err
 	}
 	shutdown := opt.ShutdownTimeout
 	if shutdown <= 0 {
@@ -363,4 +352,23 @@ func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
 			_ = d.ReloadTLS()
 		}
 	}
+}
+
+// listen opens the HTTP listener (opt.Listener, or cfg.Listen), behind TLS
+// when cfg.TLS names a certificate; it returns the URL scheme to print and
+// the certificate reloader (nil without TLS).
+func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, certs *api.CertReloader, err error) {
+	if l = opt.Listener; l == nil {
+		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, "", nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+	}
+	if cfg.TLS.CertFile == "" {
+		return l, "http://", nil, nil
+	}
+	if certs, err = api.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+		l.Close()
+		return nil, "", nil, err
+	}
+	return tls.NewListener(l, certs.Config()), "https://", certs, nil
 }

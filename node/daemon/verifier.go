@@ -3,11 +3,9 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -101,20 +99,9 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err := restore.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
 	}
-	l := opt.Listener
-	if l == nil {
-		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-		}
-	}
-	scheme := "http://"
-	var certs *api.CertReloader
-	if cfg.TLS.CertFile != "" {
-		if certs, err = api.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			l.Close()
-			return nil, err
-		}
-		l, scheme = tls.NewListener(l, certs.Config()), "https://"
+	l, scheme, certs, err := listen(cfg, opt)
+	if err != nil {
+		return nil, err
 	}
 	shutdown := cmp.Or(opt.ShutdownTimeout, api.DefaultShutdownTimeout)
 	runCtx, cancel := context.WithCancel(context.Background())
