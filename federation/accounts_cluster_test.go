@@ -22,6 +22,7 @@ import (
 // and then retries, so this took 3.7 to 19.9 s in five runs (see
 // docs/design-changes.md, "Province isolation on NATS").
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
+	natstest.SkipFailoverInShortRun(t)
 	fx := newFixture(t)
 	members := []string{gd, sh, bj}
 	_, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed, Replicas: 3})

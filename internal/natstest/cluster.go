@@ -280,3 +280,13 @@ func (c *Cluster) StreamLeader(account, stream string) int {
 	}
 	return -1
 }
+
+// SkipFailoverInShortRun skips a test that kills servers and waits out
+// Raft elections and source health checks (tens of seconds) when the run
+// is -short: CI's race-detector run is, and the full run covers them.
+func SkipFailoverInShortRun(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("server failover takes tens of seconds; run without -short")
+	}
+}
