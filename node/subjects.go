@@ -281,6 +281,10 @@ func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool
 }
 
 func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
+	// Announce the insert to come, so that the store's writer holds its
+	// next group commit open for it while this issuance reads and signs.
+	res := n.db.Reserve()
+	defer res.Release()
 	now := n.now()
 	s, live, err := n.db.SubjectForIssue(ctx, id, now)
 	switch {
@@ -313,7 +317,7 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 		return Issued{}, internal("issue", err)
 	}
 	exp := time.Unix(cl.Expires, 0)
-	err = n.db.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
+	err = res.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
 		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
 		MaxLive: n.cfg.Codes.MaxLive})
 	switch {

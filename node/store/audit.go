@@ -79,7 +79,7 @@ func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error 
 	entries = append([]AuditEntry(nil), entries...) // the caller may reuse its slice once we return
 	return db.batch.do(ctx, func(bt *batchTx) error {
 		return bt.atomically(func() error { return appendAudit(bt, entries) })
-	})
+	}, nil)
 }
 
 // checkAudit refuses entries no caller may append: without time, actor or

@@ -32,8 +32,17 @@ const insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expir
 // subject already holds c.MaxLive live codes, ErrInvalid for a missing
 // jti, subject, kid, status or time, and ErrClosed after Close.
 func (db *DB) InsertCode(ctx context.Context, c Code) error {
+	return db.insertCode(ctx, c, nil)
+}
+
+// insertCode is InsertCode, calling queued (if not nil) once the code is
+// queued for the writer or refused before it.
+func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
 	const op = "insert code"
 	if c.JTI == "" || c.SubjectID == "" || c.KID == "" || c.Status == "" || c.IssuedAt.IsZero() || c.Expires.IsZero() {
+		if queued != nil {
+			queued()
+		}
 		return invalid(op, "missing jti, subject, kid, status or time")
 	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
@@ -49,7 +58,7 @@ func (db *DB) InsertCode(ctx context.Context, c Code) error {
 			return whyNotInserted(bt.tx, c)
 		}
 		return nil
-	})
+	}, queued)
 }
 
 // whyNotInserted tells why insertCodeSQL wrote nothing for c.

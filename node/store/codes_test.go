@@ -261,7 +261,7 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 		t.Errorf("unknown subject: %v, want ErrNotFound", err)
 	}
 	var plan strings.Builder
-	rows, err := rawDB(t, path).Query(`EXPLAIN QUERY PLAN `+issueSubjectQuery, 0, "s1")
+	rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+issueSubjectQuery, 0, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ const (
 type DB struct {
 	w     *sql.DB  // exactly one connection: every write goes through it
 	r     *sql.DB  // read-only pool
-	k     *sql.DB  // the key store (keys.db): one connection, reads and writes
+	k     *sql.DB  // the key store (keys.db): one connection, writes and the WAL's truncation
 	batch *batcher // group commit for InsertCode and AppendAudit
 
 	prepared prepared // hot-path reads, prepared once
@@ -74,7 +74,7 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	r, err := openPool(ctx, path, true, max(minReaders, runtime.GOMAXPROCS(0)))
+	r, err := openReadPool(ctx, path, keysPath, max(minReaders, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		w.Close()
 		k.Close()
@@ -92,6 +92,12 @@ func openPool(ctx context.Context, path string, readOnly bool, conns int) (*sql.
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
+	return sizePool(ctx, pool, conns)
+}
+
+// sizePool gives pool conns long-lived connections and checks that one
+// can be made.
+func sizePool(ctx context.Context, pool *sql.DB, conns int) (*sql.DB, error) {
 	pool.SetMaxOpenConns(conns)
 	pool.SetMaxIdleConns(conns)
 	pool.SetConnMaxLifetime(0)

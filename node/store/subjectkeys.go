@@ -36,9 +36,9 @@ const keysSchema = `CREATE TABLE IF NOT EXISTS subject_keys (
 ` + subjectIndexSchema
 
 // openKeys opens the key store at path with the database's pragmas plus
-// secure_delete, on one connection that reads and writes: key reads are
-// single-row lookups, and one connection keeps a checkpoint from ever
-// waiting on a reader of this process.
+// secure_delete, on one connection for its writes and its checkpoints.
+// Hot reads go through the database's read pool, which attaches the key
+// store read-only (openReadPool).
 func openKeys(ctx context.Context, path string) (*sql.DB, error) {
 	k, err := sql.Open("sqlite", dsn(path, false, "secure_delete(1)"))
 	if err != nil {
@@ -79,7 +79,7 @@ func (db *DB) putSubjectKey(ctx context.Context, id string, sealed, idx []byte) 
 // subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
 func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 	var sealed []byte
-	err := db.prepared.queryRow(ctx, db.k, `SELECT sealed FROM subject_keys WHERE id = ?`, id).Scan(&sealed)
+	err := db.readRow(ctx, `SELECT sealed FROM keys.subject_keys WHERE id = ?`, id).Scan(&sealed)
 	return sealed, wrap("subject key", err)
 }
 

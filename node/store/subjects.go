@@ -95,20 +95,18 @@ func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time) (Subject, int, error) {
 	var s Subject
 	var live int
-	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &live)
+	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &live, &s.DataKey)
 	if err != nil {
 		return Subject{}, 0, wrap("subject", err)
-	}
-	if s.DataKey, err = db.subjectKey(ctx, s.ID); err != nil {
-		return Subject{}, 0, err
 	}
 	return s, live, nil
 }
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count comes
 // from codes_live_by_subject.
-const issueSubjectQuery = `SELECT id, masked_ct, status, (SELECT count(*) FROM codes
-	WHERE subject_id = subjects.id AND revoked = 0 AND expires > ?) FROM subjects WHERE id = ?`
+const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, (SELECT count(*) FROM codes
+	WHERE subject_id = s.id AND revoked = 0 AND expires > ?), k.sealed
+	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?`
 
 // subjectColumns are the columns Subject reads, in its Scan order.
 const subjectColumns = `id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until`

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+// lingerForever makes db's writer hold a batch open for announced writes
+// as long as a test could wait, so that only the announcements decide
+// when it commits.
+func lingerForever(db *DB) { db.batch.maxLinger = time.Hour }
+
+// insertAsync inserts c from another goroutine and returns its result
+// channel, once the writer has taken c into the batch it is filling.
+func insertAsync(t *testing.T, db *DB, c Code) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- db.InsertCode(context.Background(), c) }()
+	testkit.WaitFor(t, 10*time.Second, time.Millisecond, "the writer takes the code", func() error {
+		if db.batch.inflight.Load() != 1 || len(db.batch.queue) != 0 {
+			return errors.New("not taken yet")
+		}
+		return nil
+	})
+	return done
+}
+
+// A write announced with Reserve joins the batch the writer was filling
+// when it was announced: the two codes share one commit, where without
+// the announcement the first would have committed alone.
+func TestReservedInsertJoinsTheBatchOpenWhenItWasAnnounced(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	lingerForever(db)
+	res := db.Reserve()
+	defer res.Release()
+	commits := db.GroupCommits()
+	first := insertAsync(t, db, testCode("first", "s1"))
+	select {
+	case err := <-first:
+		t.Fatalf("the first code committed (%v) while a reserved write was still to come", err)
+	default:
+	}
+	if err := res.InsertCode(context.Background(), testCode("second", "s1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if got := db.GroupCommits() - commits; got != 1 {
+		t.Errorf("%d commits for two codes, want 1", got)
+	}
+	for _, j := range []string{"first", "second"} {
+		if _, err := db.Code(context.Background(), j); err != nil {
+			t.Errorf("code %s: %v", j, err)
+		}
+	}
+}
+
+// A reservation that ends without a write (the issuance failed before
+// inserting) lets the writer commit at once instead of waiting out its
+// linger.
+func TestReleasedReservationLetsTheWriterCommit(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	lingerForever(db)
+	res := db.Reserve()
+	first := insertAsync(t, db, testCode("first", "s1"))
+	res.Release()
+	res.Release() // a second Release, as a deferred one after InsertCode, is a no-op
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer still waits for a released reservation")
+	}
+	if n := db.batch.announced.Load(); n != 0 {
+		t.Errorf("%d writes still announced, want 0", n)
+	}
+}
+
+// The writer waits for an announced write at most maxLinger: a
+// reservation whose holder never writes nor releases (a stuck request)
+// delays other writes by that, not forever.
+func TestLingerForAnAnnouncedWriteIsBounded(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	res := db.Reserve()
+	defer res.Release()
+	alone := insertAsync(t, db, testCode("alone", "s1"))
+	select {
+	case err := <-alone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the writer waited over 10 s for an announced write; it may wait %v", maxLinger)
+	}
+	if n := db.batch.announced.Load(); n != 1 {
+		t.Errorf("%d writes announced, want the 1 still outstanding", n)
+	}
+}
+
+// A reserved insert that the store refuses before queueing it (a missing
+// field) still ends the announcement.
+func TestRefusedReservedInsertEndsTheAnnouncement(t *testing.T) {
+	db, _ := openTestDB(t)
+	res := db.Reserve()
+	c := testCode("bad", "s1")
+	c.KID = ""
+	wantErr(t, res.InsertCode(context.Background(), c), ErrInvalid)
+	if n := db.batch.announced.Load(); n != 0 {
+		t.Errorf("%d writes still announced after a refused insert, want 0", n)
+	}
+}
