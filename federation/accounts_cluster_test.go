@@ -20,8 +20,9 @@ import (
 // only once the server has set their sources up again on the own
 // stream's new leader: nats-server checks a source's health every 10 s
 // and then retries with a backoff up to 2 minutes, so this took 3.7 to
-// 19.9 s in five runs, and more than 45 s once in the e2e test (see
-// docs/design-changes.md, "Province isolation on NATS").
+// 19.9 s in five runs. No node watches its sources here (and Kill hands
+// leadership over); sourcewatch_test.go bounds the worst case with
+// WatchSources and a crash (see docs/design-changes.md, "NATS cluster").
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
 	fx := newFixture(t)

@@ -64,7 +64,7 @@ type sourceWatcher struct {
 	c         *Conn
 	cfg       SourceWatch
 	quietFrom map[string]time.Time // stream/source never heard from: since when we see it so
-	lastDown  map[string]time.Time // stream: last stepdown asked for and granted
+	lastDown  map[string]time.Time // stream: last stepdown asked for
 }
 
 func newSourceWatcher(c *Conn, cfg SourceWatch) *sourceWatcher {
@@ -76,9 +76,9 @@ func newSourceWatcher(c *Conn, cfg SourceWatch) *sourceWatcher {
 // ends: every cfg.Every it reads their source info, and an aggregate with
 // a source quiet for cfg.StallAfter is asked to step down
 // ($JS.API.STREAM.LEADER.STEPDOWN, which only a node's user may ask of
-// its own account's aggregates), at most once per cfg.StepdownGap.
-// Each stepdown is logged (stream and source names only) and counted in
-// Stats.SourceStepdowns. A single server, or aggregates of one replica,
+// its own account's aggregates), at most once per cfg.StepdownGap
+// whether granted or not. Each request is logged (stream and source
+// names only); granted ones are counted in Stats.SourceStepdowns. A single server, or aggregates of one replica,
 // have nothing to step down to: it then only reads. It returns at once
 // outside accounts mode, and for the operators' connection.
 func (c *Conn) WatchSources(ctx context.Context, cfg SourceWatch) {
@@ -120,12 +120,16 @@ func (w *sourceWatcher) check(ctx context.Context, stream string) {
 		return
 	}
 	s := stalled[0]
+	w.attempted(w.cfg.Now(), stream)
 	if err := w.c.StepDownStream(ctx, stream, ""); err != nil {
-		w.c.log.Warn("aggregate with a stalled source: stepdown refused; retrying at the next check",
-			"stream", stream, "source", s.Source, "quiet", s.Quiet.Round(time.Second).String(), "err", err)
+		msg := "aggregate with a stalled source: stepdown refused; trying again after the stepdown gap"
+		if errors.Is(err, ErrPermissionDenied) {
+			msg = "aggregate with a stalled source: this node's NATS user may not step it down; regenerate the server configuration (hcnode nats-config) so that it may"
+		}
+		w.c.log.Warn(msg, "stream", stream, "source", s.Source, "quiet", s.Quiet.Round(time.Second).String(),
+			"retry_in", w.cfg.StepdownGap.String(), "err", err)
 		return
 	}
-	w.steppedDown(w.cfg.Now(), stream)
 	w.c.stats.sourceStepdowns.Add(1)
 	w.c.log.Warn("aggregate with a stalled source asked to step down: its new leader sets every source up afresh",
 		"stream", stream, "source", s.Source, "stalled_sources", len(stalled),
@@ -182,16 +186,17 @@ func (w *sourceWatcher) stalled(now time.Time, stream string, sources []*jetstre
 	return out
 }
 
-// mayStepDown reports whether StepdownGap has passed since stream's last
-// stepdown.
+// mayStepDown reports whether StepdownGap has passed since the last
+// stepdown asked of stream.
 func (w *sourceWatcher) mayStepDown(now time.Time, stream string) bool {
 	last, ok := w.lastDown[stream]
 	return !ok || now.Sub(last) >= w.cfg.StepdownGap
 }
 
-// steppedDown records a granted stepdown of stream: its sources are
-// timed afresh under the new leader.
-func (w *sourceWatcher) steppedDown(now time.Time, stream string) {
+// attempted records a stepdown asked of stream, granted or not (one
+// refused while the aggregate elects a leader is moot: the new leader
+// sets its sources up afresh): its sources are timed afresh.
+func (w *sourceWatcher) attempted(now time.Time, stream string) {
 	w.lastDown[stream] = now
 	for k := range w.quietFrom {
 		if strings.HasPrefix(k, stream+"/") {

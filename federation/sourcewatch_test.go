@@ -161,7 +161,7 @@ func TestSourceWatcherCallsASourceStalledAfterStallAfterAndStepsDownOncePerGap(t
 	if !w.mayStepDown(t0, "REV") {
 		t.Fatal("first stepdown refused")
 	}
-	w.steppedDown(t0.Add(15*time.Second), "REV")
+	w.attempted(t0.Add(15*time.Second), "REV")
 	if got := w.stalled(t0.Add(16*time.Second), "REV", never); len(got) != 0 {
 		t.Fatalf("after the stepdown a source never heard from is timed afresh, got %+v", got)
 	}
