@@ -27,7 +27,8 @@ var clusterBlocks = []string{"cluster/cluster-block-1.conf", "cluster/cluster-bl
 // nats-server waits 30 s, then retries after a backoff growing by 10 s a
 // failure up to 2 minutes (40.8 s in this test without the nodes'
 // watchers); each node steps its account's copy down once a source has
-// been quiet for 15 s (federation.Conn.WatchSources): 17.5 and 17.8 s.
+// been quiet for 15 s (federation.Conn.WatchSources): 15.5 to 17.8 s in
+// four runs.
 const failoverWithin = 30 * time.Second
 
 // rejoinWithin bounds how long the restarted server takes to hold a
