@@ -43,9 +43,9 @@ const (
 
 // SourceWatch configures Conn.WatchSources; zero values take the defaults.
 type SourceWatch struct {
-	Every       time.Duration
-	StallAfter  time.Duration
-	StepdownGap time.Duration
+	Every       time.Duration // how often to read the source info; DefaultSourceCheckEvery
+	StallAfter  time.Duration // quiet this long is stalled; DefaultSourceStallAfter
+	StepdownGap time.Duration // between two stepdowns of one aggregate; DefaultSourceStepdownGap
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
