@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,13 +22,18 @@ import (
 var clusterBlocks = []string{"cluster/cluster-block-1.conf", "cluster/cluster-block-2.conf", "cluster/cluster-block-3.conf"}
 
 // failoverWithin bounds how long a revocation published while a server is
-// down may take to reach every peer: the server re-establishes a source
-// on the new leader of a province's own stream only at its next source
-// health check (every 10 s), after the Raft election, and a source whose
-// set-up failed during the election is retried with a backoff growing by
-// 10 s a failure up to 2 minutes (nats-server's retryMaximum). Usually
-// 4 to 20 s; once, in CI on a clone, more than 45 s.
-const failoverWithin = 150 * time.Second
+// down may take to reach every peer. A source of a province's copy whose
+// set-up meets the election of the origin's stream goes unanswered, and
+// nats-server waits 30 s, then retries after a backoff growing by 10 s a
+// failure up to 2 minutes (40.8 s in this test without the nodes'
+// watchers); each node steps its account's copy down once a source has
+// been quiet for 15 s (federation.Conn.WatchSources): 15.5 to 17.8 s in
+// four runs.
+const failoverWithin = 30 * time.Second
+
+// rejoinWithin bounds how long the restarted server takes to hold a
+// current replica of every asset again.
+const rejoinWithin = 150 * time.Second
 
 // TestProvincesWithOwnAccountsOnANATSClusterOfProcesses runs the
 // production topology as separate processes: one NATS account per
@@ -36,8 +42,9 @@ const failoverWithin = 150 * time.Second
 // cluster blocks), the accounts' R3 assets made by `hcnode nats-setup
 // --replicas 3`, the trust list published with the operators' seed, and
 // nodes connecting with their own seed (nats.isolation: accounts). A
-// revocation reaches every peer; with one server killed, revocations made
-// then still reach every peer; the server rejoins and catches up; and no
+// revocation reaches every peer; with one server killed (SIGKILL), in the
+// worst case for 310000's copy, revocations made then still reach every
+// peer within failoverWithin; the server rejoins and catches up; and no
 // server logged a refused operation.
 func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
@@ -94,8 +101,21 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 		waitValid(t, c, sh, bj)
 		codes = append(codes, issued{s, c})
 	}
+	// The worst case, made certain: server 1 leads 440000's own
+	// revocation stream, and 310000's copy of the revocations sets its
+	// source up again during that stream's election (its admin steps it
+	// over to server 3 right after the kill). Nobody answers such a
+	// set-up; nats-server waits 30 s and backs off 10 s more, unless
+	// 310000's node steps its copy down (federation.Conn.WatchSources).
+	urls := strings.Split(fed.natsURL, ",")
+	gdAdmin, shAdmin := fed.adminConn(t, "440000", urls), fed.adminConn(t, "310000", urls[1:])
+	moveStreamLeader(t, gdAdmin, "HCFED_demo_REV_440000", "hcfed-demo-1")
+	moveStreamLeader(t, shAdmin, "HCFED_demo_REV", "hcfed-demo-2")
 	killed := time.Now()
 	fed.natsCluster[0].kill()
+	waitFor(t, 10*time.Second, "310000's admin steps its copy over to server 3", func() error {
+		return stepDown(shAdmin, "HCFED_demo_REV", "hcfed-demo-3")
+	})
 	for _, c := range codes {
 		gd.setStatus(t, c.subject, "red")
 	}
@@ -106,11 +126,12 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("revocations made with a server killed reached every peer %v after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("revocations made with a server killed reached every peer %v after the kill; the nodes stepped %d of their accounts' copies down",
+		time.Since(killed).Round(time.Millisecond), len(logLines(t, fed.root, "asked to step down")))
 
 	// It comes back on its store and catches up.
 	fed.startClusterMember(t, 0)
-	waitFor(t, failoverWithin, "every asset with three current replicas", func() error {
+	waitFor(t, rejoinWithin, "every asset with three current replicas", func() error {
 		call(t, "GET", bj.url+"/v1/federation", "", nil, &fv, 200)
 		for _, s := range fv.NATS.Streams {
 			if s.Current != 3 {
@@ -212,21 +233,93 @@ func (fed *federation) useAccounts(t *testing.T, id string) {
 // reported a permissions violation or a client was refused by one.
 func natsRefusals(t *testing.T, root string) []string {
 	t.Helper()
+	return logLines(t, root, "Violation", "refused by permissions")
+}
+
+// logLines are the lines of the processes' logs that hold any of substrs,
+// each prefixed with its log's name.
+func logLines(t *testing.T, root string, substrs ...string) []string {
+	t.Helper()
 	logs, err := filepath.Glob(filepath.Join(root, "logs", "*.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var refused []string
+	var found []string
 	for _, path := range logs {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "Violation") || strings.Contains(line, "refused by permissions") {
-				refused = append(refused, filepath.Base(path)+": "+line)
+			for _, sub := range substrs {
+				if strings.Contains(line, sub) {
+					found = append(found, filepath.Base(path)+": "+line)
+					break
+				}
 			}
 		}
 	}
-	return refused
+	return found
+}
+
+// adminConn connects to urls with province id's admin seed (the one
+// nats-setup uses), closed at the end of the test.
+func (fed *federation) adminConn(t *testing.T, id string, urls []string) *nats.Conn {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(fed.root, "nats", id+"-admin.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), opt, nats.CustomInboxPrefix("_INBOX_"+id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// stepDown asks the leader of stream (in nc's account) to hand over to
+// the server named to.
+func stepDown(nc *nats.Conn, stream, to string) error {
+	body := fmt.Sprintf(`{"placement":{"preferred":%q}}`, to)
+	msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, []byte(body), 2*time.Second)
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Success bool
+		Error   *struct{ Description string }
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return err
+	}
+	if !resp.Success {
+		return fmt.Errorf("stepdown of %s refused: %+v", stream, resp.Error)
+	}
+	return nil
+}
+
+// moveStreamLeader makes the server named to lead stream.
+func moveStreamLeader(t *testing.T, nc *nats.Conn, stream, to string) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, stream+" led by "+to, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if c := s.CachedInfo().Cluster; c != nil && c.Leader == to {
+			return nil
+		} else if c != nil && c.Leader != "" {
+			if err := stepDown(nc, stream, to); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("not yet led by %s", to)
+	})
 }

@@ -20,37 +20,14 @@ import (
 // only once the server has set their sources up again on the own
 // stream's new leader: nats-server checks a source's health every 10 s
 // and then retries with a backoff up to 2 minutes, so this took 3.7 to
-// 19.9 s in five runs, and more than 45 s once in the e2e test (see
-// docs/design-changes.md, "Province isolation on NATS").
+// 19.9 s in five runs. No node watches its sources here (and Kill hands
+// leadership over); sourcewatch_test.go bounds the worst case with
+// WatchSources and a crash (see docs/design-changes.md, "NATS cluster").
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
 	fx := newFixture(t)
-	members := []string{gd, sh, bj}
-	_, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed, Replicas: 3})
-	nc := natstest.Start(t, natstest.Config{Configure: func(_ int, o *server.Options) {
-		var g server.Options // the generated accounts, users and quotas; ports and cluster stay the harness's
-		if err := g.ProcessConfigFile(conf); err != nil {
-			t.Errorf("generated config: %v", err)
-			return
-		}
-		o.Accounts, o.Nkeys, o.Users, o.SystemAccount, o.NoAuthUser = g.Accounts, g.Nkeys, g.Users, g.SystemAccount, g.NoAuthUser
-	}})
-	ctx := t.Context()
-	if err := SetupAccounts(ctx, SetupConfig{URLs: nc.ClientURLs(), Federation: testFed, Members: members,
-		SeedDir: dir, Replicas: 3}); err != nil {
-		t.Fatalf("SetupAccounts on the cluster: %v", err)
-	}
-	conn := func(p, role string) *Conn {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := Connect(cctx, ConnConfig{URLs: nc.ClientURLs(), Federation: testFed, Province: p, Replicas: 3,
-			Isolation: IsolationAccounts, NKeySeedFile: filepath.Join(dir, SeedFile(p, role))})
-		if err != nil {
-			t.Fatalf("connect %s as %s: %v", p, role, err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
+	ac := startAccountsCluster(t, []string{gd, sh, bj})
+	nc, ctx, conn := ac.nc, t.Context(), ac.conn
 	gdc, shc, bjv := conn(gd, RoleNode), conn(sh, RoleNode), conn(bj, RoleVerifier)
 	for _, c := range []*Conn{gdc, shc, bjv} {
 		if err := c.EnsureStreams(ctx); err != nil {
@@ -96,4 +73,50 @@ func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.
 	nc.WaitStreamsCurrent(accountName(gd), own)
 	nc.WaitStreamsCurrent(accountName(sh), streamName(testFed))
 	t.Logf("caught up %v after the kill", time.Since(start))
+}
+
+// accountsCluster is a federation in accounts mode on natstest's 3-server
+// cluster, every asset R3, set up by SetupAccounts with the generated seeds.
+type accountsCluster struct {
+	t   *testing.T
+	nc  *natstest.Cluster
+	dir string
+}
+
+// startAccountsCluster generates the accounts configuration of members,
+// starts the cluster on it (ports and routes stay the harness's) and
+// creates every account's R3 assets.
+func startAccountsCluster(t *testing.T, members []string) *accountsCluster {
+	t.Helper()
+	_, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed, Replicas: 3})
+	nc := natstest.Start(t, natstest.Config{Configure: func(_ int, o *server.Options) {
+		var g server.Options // the generated accounts, users and quotas; ports and cluster stay the harness's
+		if err := g.ProcessConfigFile(conf); err != nil {
+			t.Errorf("generated config: %v", err)
+			return
+		}
+		o.Accounts, o.Nkeys, o.Users, o.SystemAccount, o.NoAuthUser = g.Accounts, g.Nkeys, g.Users, g.SystemAccount, g.NoAuthUser
+	}})
+	// Idempotent; retried because a loaded machine can take longer than
+	// its request timeout to create an R3 stream on a fresh cluster.
+	testkit.WaitFor(t, 2*natstest.LeaderTimeout, 100*time.Millisecond, "SetupAccounts on the cluster", func() error {
+		return SetupAccounts(t.Context(), SetupConfig{URLs: nc.ClientURLs(), Federation: testFed, Members: members,
+			SeedDir: dir, Replicas: 3})
+	})
+	return &accountsCluster{t: t, nc: nc, dir: dir}
+}
+
+// conn connects to the cluster as province p's user in role, closed at
+// the end of the test.
+func (ac *accountsCluster) conn(p, role string) *Conn {
+	ac.t.Helper()
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(cctx, ConnConfig{URLs: ac.nc.ClientURLs(), Federation: testFed, Province: p, Replicas: 3,
+		Isolation: IsolationAccounts, NKeySeedFile: filepath.Join(ac.dir, SeedFile(p, role))})
+	if err != nil {
+		ac.t.Fatalf("connect %s as %s: %v", p, role, err)
+	}
+	ac.t.Cleanup(c.Close)
+	return c
 }

@@ -177,6 +177,7 @@ func (g *generator) permissions(owner, role string) perms {
 		"$O." + ownSnapshotBucketName(g.fed, p) + ".>",
 		"$JS.API.STREAM.MSG.GET." + ownRev,
 		"$JS.API.STREAM.PURGE." + ownSnap,
+		stepdownSubject(aggKV), stepdownSubject(aggRev), // WatchSources: a new leader sets stalled sources up afresh
 		"_R_.>", // replies to requests that came through a service import
 	}, read...)
 	sub := []string{inbox}

@@ -40,6 +40,9 @@ type Stats struct {
 	PermissionDenied uint64
 	// Disconnects and Reconnects count connection losses and recoveries.
 	Disconnects, Reconnects uint64
+	// SourceStepdowns counts stepdowns of this account's aggregates that
+	// WatchSources asked for and the server granted (accounts mode).
+	SourceStepdowns uint64
 }
 
 // Dropped is the number of messages dropped before reaching a handler.
@@ -54,6 +57,7 @@ type counters struct {
 	requestsOversized, handlerErrors, restarts  atomic.Uint64
 	permissionDenied, disconnects, reconnects   atomic.Uint64
 	snapFetched, snapOversized                  atomic.Uint64
+	sourceStepdowns                             atomic.Uint64
 }
 
 // Stats returns a snapshot of c's counters.
@@ -74,6 +78,7 @@ func (c *Conn) Stats() Stats {
 		PermissionDenied:      s.permissionDenied.Load(),
 		Disconnects:           s.disconnects.Load(),
 		Reconnects:            s.reconnects.Load(),
+		SourceStepdowns:       s.sourceStepdowns.Load(),
 	}
 }
 

@@ -54,6 +54,8 @@ type Cluster struct {
 	clients []int // client port of each server
 	routes  []int // cluster port of each server
 	dirs    []string
+	proxies [][]*routeProxy // proxies[i][j] carries server i's route to j
+	sink    *sink           // the cluster address every server advertises
 
 	mu      sync.Mutex
 	servers []*server.Server // nil while killed
@@ -76,6 +78,10 @@ func Start(t testing.TB, cfg Config) *Cluster {
 		c.routes = append(c.routes, FreePort(t))
 		c.dirs = append(c.dirs, filepath.Join(base, c.Name(i)))
 	}
+	if err := c.startProxies(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.closeProxies) // after Shutdown: cleanups run last first
 	t.Cleanup(c.Shutdown)
 	var wg sync.WaitGroup
 	errs := make([]error, cfg.Servers)
@@ -142,11 +148,12 @@ func (c *Cluster) options(i int) *server.Options {
 		StoreDir:   c.dirs[i],
 		NoSigs:     true,
 		NoLog:      true,
-		Cluster:    server.ClusterOpts{Name: c.cfg.Name, Host: "127.0.0.1", Port: c.routes[i]},
+		Cluster: server.ClusterOpts{Name: c.cfg.Name, Host: "127.0.0.1", Port: c.routes[i],
+			Advertise: c.sink.ln.Addr().String()},
 	}
-	for j, p := range c.routes {
+	for j := range c.routes {
 		if j != i {
-			o.Routes = append(o.Routes, &url.URL{Scheme: "nats", Host: "127.0.0.1:" + strconv.Itoa(p)})
+			o.Routes = append(o.Routes, &url.URL{Scheme: "nats", Host: c.proxies[i][j].addr()})
 		}
 	}
 	if c.cfg.Configure != nil {
@@ -171,8 +178,11 @@ func (c *Cluster) start(i int) error {
 	return nil
 }
 
-// Kill stops server i abruptly (no lame-duck stepdown) and waits until it
-// has stopped. Its store directory and ports are kept for Restart.
+// Kill shuts server i down and waits until it has stopped. Its store
+// directory and ports are kept for Restart. Like a server stopped with
+// SIGTERM or SIGINT (not lame duck mode), it first hands the leadership of
+// every Raft group it leads to another server: the others need no
+// election. Crash stops it as SIGKILL would.
 func (c *Cluster) Kill(i int) {
 	c.mu.Lock()
 	ns := c.servers[i]
@@ -185,13 +195,37 @@ func (c *Cluster) Kill(i int) {
 	ns.WaitForShutdown()
 }
 
-// Restart starts a killed server i again with the same name, ports and
-// store directory, and waits until it accepts clients.
+// Crash stops server i as SIGKILL stops a server process: its route
+// connections are cut first (the other servers see them close, as when
+// the kernel closes a killed process's sockets), so the leadership it
+// held is handed to no one and every Raft group it led elects a new
+// leader once its followers miss its heartbeats. Then it is shut down
+// (its clients reconnect to the others) and waits until it has stopped;
+// Restart brings it back on its store.
+func (c *Cluster) Crash(i int) {
+	c.t.Helper()
+	ns := c.Server(i)
+	if ns == nil {
+		return
+	}
+	c.cutRoutes(i, true)
+	testkit.WaitFor(c.t, LeaderTimeout, pollEvery, c.Name(i)+" cut off from its routes", func() error {
+		if n := ns.NumRoutes(); n > 0 {
+			return fmt.Errorf("%d routes still up", n)
+		}
+		return nil
+	})
+	c.Kill(i)
+}
+
+// Restart starts a killed or crashed server i again with the same name,
+// ports and store directory, and waits until it accepts clients.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	if c.Server(i) != nil {
 		c.t.Fatalf("restart %s: it is running", c.Name(i))
 	}
+	c.cutRoutes(i, false)
 	if err := c.start(i); err != nil {
 		c.t.Fatal(err)
 	}
@@ -230,15 +264,22 @@ func (c *Cluster) MetaLeader() int {
 	return -1
 }
 
-// WaitMetaLeader waits until JetStream has a meta leader and every
+// WaitMetaLeader waits until JetStream has a meta leader that sees
+// every running server online (else a stream asking for three replicas
+// fails with "no suitable peers for placement, peer offline"), and every
 // running server's view of the meta group is current.
 func (c *Cluster) WaitMetaLeader() {
 	c.t.Helper()
 	testkit.WaitFor(c.t, LeaderTimeout, pollEvery, "a JetStream meta leader", func() error {
-		if c.MetaLeader() < 0 {
+		l := c.MetaLeader()
+		if l < 0 {
 			return fmt.Errorf("no meta leader among %d running servers", len(c.running()))
 		}
-		for _, ns := range c.running() {
+		up := c.running()
+		if ns := c.Server(l); ns == nil || len(ns.JetStreamClusterPeers()) < len(up) {
+			return fmt.Errorf("the meta leader sees fewer than the %d running servers online", len(up))
+		}
+		for _, ns := range up {
 			if !ns.JetStreamIsCurrent() {
 				return fmt.Errorf("%s is not current with the meta group", ns.Name())
 			}
@@ -288,5 +329,55 @@ func SkipFailoverInShortRun(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("server failover takes tens of seconds; run without -short")
+	}
+}
+
+// startProxies starts a route proxy for every ordered pair of servers and
+// the sink every server advertises as its cluster address.
+func (c *Cluster) startProxies() error {
+	sk, err := newSink()
+	if err != nil {
+		return err
+	}
+	c.sink = sk
+	c.proxies = make([][]*routeProxy, len(c.routes))
+	for i := range c.routes {
+		c.proxies[i] = make([]*routeProxy, len(c.routes))
+		for j, port := range c.routes {
+			if i == j {
+				continue
+			}
+			p, err := newRouteProxy("127.0.0.1:" + strconv.Itoa(port))
+			if err != nil {
+				c.closeProxies()
+				return err
+			}
+			c.proxies[i][j] = p
+		}
+	}
+	return nil
+}
+
+// cutRoutes cuts or restores every route to and from server i.
+func (c *Cluster) cutRoutes(i int, cut bool) {
+	for j := range c.proxies {
+		if j != i {
+			c.proxies[i][j].setCut(cut)
+			c.proxies[j][i].setCut(cut)
+		}
+	}
+}
+
+// closeProxies stops the route proxies and the sink.
+func (c *Cluster) closeProxies() {
+	for _, row := range c.proxies {
+		for _, p := range row {
+			if p != nil {
+				p.close()
+			}
+		}
+	}
+	if c.sink != nil {
+		c.sink.close()
 	}
 }

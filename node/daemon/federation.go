@@ -133,9 +133,10 @@ func (f *fed) run(ctx context.Context) {
 	f.sync.Store(s)
 	f.link.Store(link)
 	var wg sync.WaitGroup
-	wg.Add(5)
+	wg.Add(6)
 	go func() { defer wg.Done(); link.Run(ctx) }()
 	go func() { defer wg.Done(); f.watchCluster(ctx, conn) }()
+	go func() { defer wg.Done(); conn.WatchSources(ctx, federation.SourceWatch{Now: f.now}) }() // accounts mode only
 	go func() {
 		defer wg.Done()
 		if err := node.NewPeers(f.n, conn, f.log).Run(ctx); err != nil && ctx.Err() == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The NATS cluster as the node sees it (federation.Conn.ClusterInfo) is
@@ -123,3 +124,17 @@ type federationView struct {
 // ClusterInfo is the NATS cluster as the node last read it (every
 // clusterInfoEvery); false until the node has connected.
 func (d *Daemon) ClusterInfo() (federation.ClusterInfo, bool) { return d.fed.clusterInfo() }
+
+// registerSourceMetrics exports the stepdowns of this account's
+// aggregates the node asked for because a source had stalled
+// (federation.Conn.WatchSources, accounts mode).
+func (f *fed) registerSourceMetrics(r *prometheus.Registry) {
+	r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_nats_source_stepdowns_total",
+		Help: "Stepdowns of this province's copies of the federation's streams asked for because a source had stalled (accounts mode); each is logged."},
+		func() float64 {
+			if c := f.conn.Load(); c != nil {
+				return float64(c.Stats().SourceStepdowns)
+			}
+			return 0
+		}))
+}

@@ -1,0 +1,127 @@
+package natstest
+
+import (
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// routeDialTimeout bounds a proxy's connection to the server it forwards to.
+const routeDialTimeout = 2 * time.Second
+
+// routeProxy forwards the route connections one server makes to another
+// (one proxy per ordered pair), so that Crash can cut every route of a
+// server at once, as the kernel does when a server process is killed.
+type routeProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// newRouteProxy listens on a loopback port and forwards to target.
+func newRouteProxy(target string) (*routeProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &routeProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	return p, nil
+}
+
+// addr is the proxy's host:port.
+func (p *routeProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *routeProxy) accept() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.DialTimeout("tcp", p.target, routeDialTimeout)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			in.Close()
+			out.Close()
+			continue
+		}
+		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Go(func() { p.pipe(in, out) })
+		p.wg.Go(func() { p.pipe(out, in) })
+	}
+}
+
+// pipe copies src to dst until either fails, then closes both.
+func (p *routeProxy) pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	p.mu.Lock()
+	delete(p.conns, src)
+	delete(p.conns, dst)
+	p.mu.Unlock()
+	src.Close()
+	dst.Close()
+}
+
+// setCut cuts (closing every connection and refusing new ones) or
+// restores the proxy.
+func (p *routeProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if !cut {
+		return
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// close stops the proxy and waits for its goroutines.
+func (p *routeProxy) close() {
+	p.ln.Close()
+	p.setCut(true)
+	p.wg.Wait()
+}
+
+// sink accepts connections and closes them at once: the cluster address
+// every server advertises, so that no server dials another's route port
+// directly (an implicit route, learned from a third server's gossip, would
+// bypass the proxies).
+type sink struct {
+	ln net.Listener
+	wg sync.WaitGroup
+}
+
+func newSink() (*sink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &sink{ln: ln}
+	s.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	})
+	return s, nil
+}
+
+func (s *sink) close() {
+	s.ln.Close()
+	s.wg.Wait()
+}
