@@ -31,6 +31,7 @@ func TestProvincesOnANATSClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hcnode and nats-server and runs a federation of processes on a NATS cluster")
 	}
+	t.Parallel() // mostly waits on processes and NATS timers; the federations share nothing
 	fed := startFederationOn(t, (*federation).startNATSCluster, 3)
 	gd, sh, bj := fed.nodes["440000"], fed.nodes["310000"], fed.nodes["110000"]
 
