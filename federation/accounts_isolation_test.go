@@ -196,10 +196,12 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 	if full == nil {
 		t.Fatal("gd wrote past its state quota")
 	}
-	// gd creates consumers on its aggregate until its quota refuses.
+	// gd creates consumers on its aggregate until its quota refuses. The
+	// quota counts consumers of either storage; memory ones spare the test
+	// seconds of writing and, at shutdown, flushing 512 consumer stores.
 	var refused error
 	for i := 0; i <= DefaultAccountMaxConsumers && refused == nil; i++ {
-		_, refused = gdc.js.CreateConsumer(ctx, streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i)})
+		_, refused = gdc.js.CreateConsumer(ctx, streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i), MemoryStorage: true})
 	}
 	if refused == nil || !strings.Contains(refused.Error(), "maximum consumers") {
 		t.Fatalf("consumer %d of gd: %v, want its quota to refuse it", DefaultAccountMaxConsumers+1, refused)
