@@ -145,6 +145,7 @@ func (ct *clusterTest) streams() []string {
 }
 
 func TestOnANATSClusterR3CodesVerifyAcrossProvincesAndRevocationsPropagate(t *testing.T) {
+	t.Parallel()
 	ct := startOnNATSCluster(t)
 	subject, code := ct.enrolAndIssue(0, "张三", "11010519491231002X")
 	for i := range ct.c.Nodes {
@@ -187,6 +188,7 @@ const burstSize = 40
 
 func TestOnANATSClusterAServerKilledDuringARevocationBurstLosesNoAcknowledgedRevocation(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel()
 	ct := startOnNATSCluster(t)
 	subjects := make([]string, burstSize)
 	codes := make([]string, burstSize)
@@ -265,6 +267,7 @@ func TestOnANATSClusterAServerKilledDuringARevocationBurstLosesNoAcknowledgedRev
 
 func TestOnANATSClusterWithQuorumLostNodesVerifyFromWhatTheyHoldAndPublishTheOutboxOnReturn(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel()
 	ct := startOnNATSCluster(t)
 	subject, code := ct.enrolAndIssue(0, "张三", "11010519491231002X")
 	_, other := ct.enrolAndIssue(2, "李四", testkit.IDNumber("310105198001", 1))

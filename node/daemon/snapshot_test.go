@@ -31,6 +31,7 @@ func TestPeerBehindCatchesUpFromSnapshotOverTheOldLimit(t *testing.T) {
 		// and federation's TestSyncFillsGapFromSnapshot.
 		t.Skip("writes 600,000 rows")
 	}
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:2], nil)
 	victim, _ := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	code, jti := f.issueJTI(0, victim)
