@@ -24,6 +24,7 @@ import (
 // docs/design-changes.md, "Province isolation on NATS").
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel()
 	fx := newFixture(t)
 	members := []string{gd, sh, bj}
 	_, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed, Replicas: 3})
