@@ -166,18 +166,22 @@ func TestOnANATSClusterR3CodesVerifyAcrossProvincesAndRevocationsPropagate(t *te
 			}
 		}
 	}
-	ct.call(1, "GET", "/v1/federation", "", nil, &fv)
-	if fv.NATS.Cluster != ct.nats.ClusterName() || fv.NATS.Server == "" || len(fv.NATS.Streams) != 3 {
-		t.Fatalf("GET /v1/federation nats: %+v", fv.NATS)
-	}
-	for _, s := range fv.NATS.Streams {
-		if s.Replicas != 3 || s.Current != 3 {
-			t.Fatalf("GET /v1/federation: %+v", s)
+	// A follower just written to may lag a moment (Current 2 was seen
+	// under load): the view must show all three current once it has
+	// caught up.
+	waitFor(t, "GET /v1/federation showing three streams R3, each with three current replicas", func() error {
+		ct.call(1, "GET", "/v1/federation", "", nil, &fv)
+		if fv.NATS.Cluster != ct.nats.ClusterName() || fv.NATS.Server == "" || len(fv.NATS.Streams) != 3 {
+			return fmt.Errorf("nats: %+v", fv.NATS)
 		}
-	}
-	if got := metricValue(t, ct.c.Nodes[1], `hcfed_jetstream_replicas_current{asset="revocations"}`); got != 3 {
-		t.Fatalf("hcfed_jetstream_replicas_current{asset=revocations} = %v", got)
-	}
+		for _, s := range fv.NATS.Streams {
+			if s.Replicas != 3 || s.Current != 3 {
+				return fmt.Errorf("%+v", s)
+			}
+		}
+		return nil
+	})
+	ct.waitMetric(ct.c.Nodes[1], `hcfed_jetstream_replicas_current{asset="revocations"}`, 3)
 	if got := metricValue(t, ct.c.Nodes[1], fmt.Sprintf(`hcfed_nats_connected_server_info{cluster=%q,server=%q}`, ct.nats.ClusterName(), fv.NATS.Server)); got != 1 {
 		t.Fatalf("hcfed_nats_connected_server_info = %v", got)
 	}
