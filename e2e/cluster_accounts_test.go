@@ -50,6 +50,7 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hcnode and nats-server and runs a federation of processes on a NATS cluster")
 	}
+	t.Parallel() // mostly waits on processes and NATS timers; the federations share nothing
 	fed := newFederation(t, 3)
 	for _, p := range provinces {
 		fed.initProvince(t, p.id, p.name)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +31,7 @@ func TestProvincesOnANATSClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hcnode and nats-server and runs a federation of processes on a NATS cluster")
 	}
+	t.Parallel() // mostly waits on processes and NATS timers; the federations share nothing
 	fed := startFederationOn(t, (*federation).startNATSCluster, 3)
 	gd, sh, bj := fed.nodes["440000"], fed.nodes["310000"], fed.nodes["110000"]
 
@@ -154,14 +155,11 @@ func (fed *federation) startClusterMember(t *testing.T, i int) {
 	fed.natsCluster[i] = fed.procs.start(t, fmt.Sprintf("nats-server-%d", i+1), dir, env, fed.bin.natsd, "-c", fed.natsConfs[i])
 }
 
+// freePort is testkit.FreePort: a port for a nats-server process that
+// must be told it (its cluster routes) before it starts.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testkit.FreePort(t)
 }
 
 // TestClusterConfigsAreTheSingleServerAccountsOnThreeRoutedServers checks

@@ -6,6 +6,7 @@
 // node runs inside the test process, so crashes (SIGKILL) and restarts are
 // real.
 //
-// The tests build both binaries, so they take a while; they skip under
+// The tests build both binaries once per run and run side by side (they
+// mostly wait on processes); they still take a while and skip under
 // `go test -short`.
 package e2e

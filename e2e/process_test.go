@@ -25,6 +25,7 @@ func TestProvincesAsSeparateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hcnode and nats-server and runs a federation of processes")
 	}
+	t.Parallel() // mostly waits on processes and NATS timers; the federations share nothing
 	fed := startFederation(t)
 	gd, sh, bj := fed.nodes["440000"], fed.nodes["310000"], fed.nodes["110000"]
 

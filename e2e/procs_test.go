@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,17 +20,53 @@ type binaries struct {
 	natsd  string // the real nats-server, built from the module cache
 }
 
-// buildBinaries builds hcnode and nats-server into a temporary directory,
-// concurrently. nats-server is built from the version go.mod requires, so
-// the test runs the server the federation package is tested against.
+// built holds the binaries of this test run: the first test that needs
+// them builds them, the others (which may run in parallel) reuse them,
+// and TestMain removes them at the end. Linking both takes seconds, which
+// each of the process tests used to spend again.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  binaries
+	skip string // why they cannot be built here; the tests skip
+	err  error
+}
+
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinaries returns hcnode and nats-server, building them on the
+// first call into a temporary directory, concurrently. nats-server is
+// built from the version go.mod requires, so the test runs the server the
+// federation package is tested against.
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
+	built.once.Do(func() { built.bin, built.skip, built.err = build() })
+	if built.skip != "" {
+		t.Skip(built.skip)
+	}
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// build builds the binaries into built.dir.
+func build() (binaries, string, error) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("needs the go command to build hcnode and nats-server: %v", err)
+		return binaries{}, fmt.Sprintf("needs the go command to build hcnode and nats-server: %v", err), nil
 	}
-	dir := t.TempDir()
-	b := binaries{hcnode: filepath.Join(dir, "hcnode"), natsd: filepath.Join(dir, "nats-server")}
+	if built.dir, err = os.MkdirTemp("", "hcfed-e2e-bin-"); err != nil {
+		return binaries{}, "", err
+	}
+	b := binaries{hcnode: filepath.Join(built.dir, "hcnode"), natsd: filepath.Join(built.dir, "nats-server")}
 	builds := []struct{ out, pkg string }{
 		{b.hcnode, "github.com/hcfed/hcfed/cmd/hcnode"},
 		{b.natsd, "github.com/nats-io/nats-server/v2"},
@@ -46,12 +83,7 @@ func buildBinaries(t *testing.T) binaries {
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b
+	return b, "", errors.Join(errs...)
 }
 
 // baseEnv is the test's environment without HCNODE_* and HCFED_*

@@ -25,6 +25,7 @@ import (
 // WatchSources and a crash (see docs/design-changes.md, "NATS cluster").
 func TestAccountsOnAThreeServerClusterR3KeepFlowingWithAServerKilled(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel()
 	fx := newFixture(t)
 	ac := startAccountsCluster(t, []string{gd, sh, bj})
 	nc, ctx, conn := ac.nc, t.Context(), ac.conn

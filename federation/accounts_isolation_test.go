@@ -33,6 +33,7 @@ func expectDenied(t *testing.T, c *Conn, what string, attempt func(nc *nats.Conn
 }
 
 func TestAccountsProvinceCannotWriteDeleteOrPurgeAnotherProvincesData(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	f := runAccountsServer(t)
 	ctx := testCtx(t)
@@ -124,6 +125,7 @@ func revocationsOf(t *testing.T, c *Conn, p string) uint64 {
 }
 
 func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
+	t.Parallel()
 	f := runAccountsServer(t)
 	ctx := testCtx(t)
 	gdc, shc, bjc := f.node(t, gd), f.node(t, sh), f.node(t, bj)
@@ -181,6 +183,7 @@ func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
 }
 
 func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	f := runAccountsServer(t)
 	ctx := testCtx(t)
@@ -196,10 +199,12 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 	if full == nil {
 		t.Fatal("gd wrote past its state quota")
 	}
-	// gd creates consumers on its aggregate until its quota refuses.
+	// gd creates consumers on its aggregate until its quota refuses. The
+	// quota counts consumers of either storage; memory ones spare the test
+	// seconds of writing and, at shutdown, flushing 512 consumer stores.
 	var refused error
 	for i := 0; i <= DefaultAccountMaxConsumers && refused == nil; i++ {
-		_, refused = gdc.js.CreateConsumer(ctx, streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i)})
+		_, refused = gdc.js.CreateConsumer(ctx, streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i), MemoryStorage: true})
 	}
 	if refused == nil || !strings.Contains(refused.Error(), "maximum consumers") {
 		t.Fatalf("consumer %d of gd: %v, want its quota to refuse it", DefaultAccountMaxConsumers+1, refused)
@@ -236,6 +241,7 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 // and still publishes nothing else: no revocation, state, lookup,
 // receipt, or request in another province's name.
 func TestAccountsVerifierMayRequestSnapshotsAndPublishNothingElse(t *testing.T) {
+	t.Parallel()
 	f := runAccountsServer(t)
 	ctx := testCtx(t)
 	shc, bjv := f.node(t, sh), f.conn(t, bj, RoleVerifier)

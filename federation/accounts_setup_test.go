@@ -12,6 +12,7 @@ import (
 )
 
 func TestAccountsOnlyTheAdminCreatesAnAccountsAssets(t *testing.T) {
+	t.Parallel()
 	members := []string{gd, sh}
 	gen, dir, conf := writeGenerated(t, members, AccountsOptions{Federation: testFed})
 	if strings.Contains(string(gen.Config), string(gen.Seeds[0].Seed)) {
@@ -54,6 +55,7 @@ func TestAccountsOnlyTheAdminCreatesAnAccountsAssets(t *testing.T) {
 }
 
 func TestAccountsNewMemberGetsSourcedAndKeepsEveryonesSeeds(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	members := []string{gd, sh}
 	dir, store := t.TempDir(), t.TempDir()

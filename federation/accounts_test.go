@@ -9,6 +9,7 @@ import (
 )
 
 func TestAccountsStateRevocationsAndSnapshotsReachEveryProvince(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	f := runAccountsServer(t)
 	ctx := testCtx(t)
@@ -65,6 +66,7 @@ func TestAccountsStateRevocationsAndSnapshotsReachEveryProvince(t *testing.T) {
 // their users may read: the snapshot asset is the province's own bucket
 // (there is no shared one), so no stream info is refused by the server.
 func TestAccountsClusterInfoReadsOnlyAssetsTheUserMayRead(t *testing.T) {
+	t.Parallel()
 	f := runAccountsServer(t)
 	for _, c := range []*Conn{f.node(t, gd), f.conn(t, sh, RoleVerifier)} {
 		info := c.ClusterInfo(testCtx(t))

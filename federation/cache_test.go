@@ -14,6 +14,7 @@ import (
 // a fresh State from the cache alone: it verifies 440000's codes and
 // knows which are revoked.
 func TestSyncRestoresFromCacheWithNATSDown(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)
@@ -80,6 +81,7 @@ func TestSyncRestoresFromCacheWithNATSDown(t *testing.T) {
 // cache in the worst order, with a hole in the deltas and an unrelated
 // key, and without a Conn at all.
 func TestRestoreOrdersStatementsAndSkipsWhatNoLongerApplies(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cache := &MemCache{}
 	ctx := testCtx(t)
@@ -120,6 +122,7 @@ func TestRestoreOrdersStatementsAndSkipsWhatNoLongerApplies(t *testing.T) {
 }
 
 func TestReadCacheKey(t *testing.T) {
+	t.Parallel()
 	for key, want := range map[string]string{
 		"trustlist":                "trustlist//0",
 		"440000.keyset":            "keyset/440000/0",

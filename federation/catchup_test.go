@@ -116,6 +116,7 @@ func (f *fixture) caughtUpAfterDelta1(t *testing.T) (*Conn, *syncUnderTest) {
 }
 
 func TestSyncFillsGapFromSnapshot(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	gdc, u := f.caughtUpAfterDelta1(t)
 
@@ -151,6 +152,7 @@ func TestSyncFillsGapFromSnapshot(t *testing.T) {
 // TestSyncRequestsFreshSnapshotWhenStoredOneIsTooOld has the stored
 // snapshot older than the gap: the peer asks 440000 for a fresh one.
 func TestSyncRequestsFreshSnapshotWhenStoredOneIsTooOld(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)
@@ -184,6 +186,7 @@ func TestSyncRequestsFreshSnapshotWhenStoredOneIsTooOld(t *testing.T) {
 // TestSyncGapDoesNotBlockOtherProvinces leaves 440000's gap unfillable:
 // 110000's deltas still apply, and the cursor stays before the gap.
 func TestSyncGapDoesNotBlockOtherProvinces(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)
@@ -225,6 +228,7 @@ func TestSyncGapDoesNotBlockOtherProvinces(t *testing.T) {
 // province; a forged delta claiming a far higher seq is verified before
 // it can raise that bar.
 func TestSyncParksBoundedAndVerifiesWhatItDrops(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	gdc, u := f.caughtUpAfterDelta1(t)
 
@@ -255,6 +259,7 @@ func TestSyncParksBoundedAndVerifiesWhatItDrops(t *testing.T) {
 // skipped without a signature check. BenchmarkCatchUp100k does the same
 // at scale.
 func TestSyncCatchesUpFromSnapshotSkippingCoveredDeltas(t *testing.T) {
+	t.Parallel()
 	const n = 5000
 	f := newFixture(t)
 	s := runServer(t)

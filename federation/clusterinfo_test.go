@@ -24,6 +24,7 @@ func connectCluster(t *testing.T, nc *natstest.Cluster, replicas int) *Conn {
 }
 
 func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent(t *testing.T) {
+	t.Parallel()
 	nc := natstest.Start(t, natstest.Config{})
 	ctx := testCtx(t)
 	if err := connectCluster(t, nc, 1).EnsureStreams(ctx); err != nil {
@@ -62,6 +63,7 @@ func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent
 }
 
 func TestClusterInfoReportsTheRevocationStreamUnavailableWhenQuorumIsLost(t *testing.T) {
+	t.Parallel()
 	nc := natstest.Start(t, natstest.Config{})
 	ctx := testCtx(t)
 	c := connectCluster(t, nc, 3)
@@ -89,6 +91,7 @@ func TestClusterInfoReportsTheRevocationStreamUnavailableWhenQuorumIsLost(t *tes
 }
 
 func TestClusterInfoURLCarriesNoUserOrPassword(t *testing.T) {
+	t.Parallel()
 	if got := withoutUser("nats://440000:s3cret@127.0.0.1:4222"); got != "nats://127.0.0.1:4222" {
 		t.Fatalf("withoutUser: %q", got)
 	}

@@ -14,6 +14,7 @@ import (
 // nothing listens on: Connect retries until its deadline, then says which
 // server and why (the dial error, not a bare "context deadline exceeded").
 func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
+	t.Parallel()
 	url := testkit.DeadNATSURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

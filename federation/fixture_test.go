@@ -50,6 +50,11 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
+// newFixture makes a federation's keys and statements for one test.
+//
+// Every test in this package calls t.Parallel unless it sets environment
+// variables (startDemoConfig, t.Setenv): they mostly wait on NATS, and each
+// has its own server, ports, store directory and fixture.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, now: time.Now(), operator: newKey(t), provinces: map[string]*province{}}

@@ -43,6 +43,7 @@ func streamHolds(t *testing.T, c *Conn, raw []byte) bool {
 }
 
 func TestPublishRevocationIsNotFooledByASquattedMsgID(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -97,6 +98,7 @@ func revocationSubject(t *testing.T, p string) string {
 }
 
 func TestPublishRevocationReportsAMissingStreamAndServerSizeRefusal(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	op := connectReady(t, s, "")
 	c := connect(t, s, "440000")
@@ -126,6 +128,7 @@ func TestPublishRevocationReportsAMissingStreamAndServerSizeRefusal(t *testing.T
 }
 
 func TestCloseEndsWhileTheRevocationStreamIsGone(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	op := connectReady(t, s, "")
 	reader := connect(t, s, "310000")
@@ -162,6 +165,7 @@ func TestCloseEndsWhileTheRevocationStreamIsGone(t *testing.T) {
 }
 
 func TestConsumerReadsARecreatedStreamFromItsStart(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	op := connectReady(t, s, "")
 	gd := connectReady(t, s, "440000")

@@ -15,6 +15,7 @@ func compactWith(payload string) []byte {
 // encoding/json reads, on canonical payloads and on ones built to make
 // a naive scanner read another seq.
 func TestPeekSeqAgreesWithTheDecoder(t *testing.T) {
+	t.Parallel()
 	for _, payload := range []string{
 		`{"iss":"440000","seq":17,"iat":1,"entries":[{"jti":"AAAAAAAAAAAAAAAAAAAAAA","exp":2}]}`,
 		`{"iss":"440000","seq":0,"iat":1,"entries":[]}`,

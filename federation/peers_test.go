@@ -11,6 +11,7 @@ import (
 )
 
 func TestPeerMessageNames(t *testing.T) {
+	t.Parallel()
 	for topic, want := range map[Topic]string{
 		{Kind: KindLookup, Province: "310000", Peer: "440000"}:   "hcfed.demo.310000.lookup.440000",
 		{Kind: KindReceipts, Province: "310000", Peer: "440000"}: "hcfed.demo.310000.receipts.440000",
@@ -35,6 +36,7 @@ func TestPeerMessageNames(t *testing.T) {
 // the asker takes the first reply it accepts: a rogue member answering
 // first on the asker's inbox does not shadow the home node's answer.
 func TestRequestLookupSkipsRepliesItDoesNotAccept(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connect(t, s, "440000")
 	sh := connect(t, s, "310000")
@@ -86,6 +88,7 @@ func TestRequestLookupSkipsRepliesItDoesNotAccept(t *testing.T) {
 }
 
 func TestRequestLookupWithoutHomeFailsFast(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	sh := connect(t, s, "310000")
 	start := time.Now()
@@ -115,6 +118,7 @@ func TestRequestLookupWithoutHomeFailsFast(t *testing.T) {
 }
 
 func TestReceiptsReachTheHomeNodeWithTheSenderNamed(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connect(t, s, "440000")
 	sh := connect(t, s, "310000")

@@ -39,6 +39,7 @@ func cursorOf(t *testing.T, c Cache) uint64 {
 // persister the failed write was logged and dropped and the cursor moved
 // past the delta anyway.
 func TestCursorNeverPassesADeltaTheCacheFailedToWrite(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRequestServe(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connect(t, s, "440000")
 	sh := connect(t, s, "310000")

@@ -20,6 +20,7 @@ func streamMsgs(t *testing.T, c *Conn) uint64 {
 }
 
 func TestPublishRevocationAcksAndDedupes(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -41,6 +42,7 @@ func TestPublishRevocationAcksAndDedupes(t *testing.T) {
 }
 
 func TestPublishRevocationRefusesOtherProvincesAndBadIDs(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -70,6 +72,7 @@ func consumeInto(t *testing.T, c *Conn, from uint64) (*recorder[RevocationMsg], 
 }
 
 func TestConsumeRevocationsInOrderAndResumes(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000")
 	sh := connectReady(t, s, "310000")
@@ -118,6 +121,7 @@ func TestConsumeRevocationsInOrderAndResumes(t *testing.T) {
 }
 
 func TestConsumeRevocationsDropsOversizedAndSurvivesHandlerErrors(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	const limit = 1024
 	writer := connectReady(t, s, "440000")
@@ -153,6 +157,7 @@ func TestConsumeRevocationsDropsOversizedAndSurvivesHandlerErrors(t *testing.T) 
 // ordered consumer used to stall for two heartbeats (~10 s under -race)
 // every few runs.
 func TestConsumeRevocationsKeepsUpWithABurst(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	writer := connectReady(t, s, "440000")
 	reader := connectReady(t, s, "310000")

@@ -47,6 +47,7 @@ func (f *fixture) keysetOfTwo(v uint64, iat time.Time, first trust.KeyState, nex
 // accepting a revoked code. A keyset issued after the delta that still
 // does not make its key active refuses it.
 func TestDeltaOfAKeyNotYetActiveWaitsForTheKeysetThatActivatesIt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestServerStartsAndClientConnects(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	u := s.ClientURL()
 	_, port, err := net.SplitHostPort(u[len("nats://"):])
@@ -28,12 +29,14 @@ func TestServerStartsAndClientConnects(t *testing.T) {
 }
 
 func TestStartServerRequiresStoreDir(t *testing.T) {
+	t.Parallel()
 	if _, err := StartServer(ServerConfig{Port: -1}); err == nil {
 		t.Fatal("started without a store dir")
 	}
 }
 
 func TestStartServerRefusesMissingConfigFile(t *testing.T) {
+	t.Parallel()
 	_, err := StartServer(ServerConfig{Port: -1, StoreDir: t.TempDir(), ConfigFile: filepath.Join(t.TempDir(), "missing.conf")})
 	if err == nil {
 		t.Fatal("started with a missing config file")
@@ -41,6 +44,7 @@ func TestStartServerRefusesMissingConfigFile(t *testing.T) {
 }
 
 func TestConnectGivesUpWhenNoServerListens(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	url := s.ClientURL()
 	s.Shutdown()
@@ -53,6 +57,7 @@ func TestConnectGivesUpWhenNoServerListens(t *testing.T) {
 }
 
 func TestConnectRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	for _, cfg := range []ConnConfig{
 		{Federation: testFed},
@@ -66,6 +71,7 @@ func TestConnectRefusesBadConfig(t *testing.T) {
 }
 
 func TestConnReconnectsAfterServerRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := runServerWith(t, ServerConfig{StoreDir: dir})
 	_, portStr, _ := net.SplitHostPort(s.ClientURL()[len("nats://"):])

@@ -19,6 +19,7 @@ func fakeSnapshot(seq uint64, n int) []byte {
 }
 
 func TestPutSnapshotStoresLargeSnapshotAndPointsAtIt(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000")
 	sh := connectReady(t, s, "310000")
@@ -63,6 +64,7 @@ const testMaxSnapshotLen = 1 << 20
 func smallSnapshotLimit(cfg *ConnConfig) { cfg.MaxSnapshotLen = testMaxSnapshotLen }
 
 func TestPutSnapshotRefusals(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000", smallSnapshotLimit)
 	ctx := testCtx(t)
@@ -88,6 +90,7 @@ func TestPutSnapshotRefusals(t *testing.T) {
 // TestGetSnapshotRefusesOversizedObject stores an object over the limit
 // behind PutSnapshot's back: GetSnapshot refuses it from its size alone.
 func TestGetSnapshotRefusesOversizedObject(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000", smallSnapshotLimit)
 	ctx := testCtx(t)
@@ -107,6 +110,7 @@ func TestGetSnapshotRefusesOversizedObject(t *testing.T) {
 }
 
 func TestSnapshotRequestsAreServedAndCoalesced(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000")
 	sh := connectReady(t, s, "310000")

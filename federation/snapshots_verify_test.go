@@ -11,6 +11,7 @@ import (
 // chunk byte changed in the bucket: the peer refuses it as bad_chunk,
 // applies nothing from it, and fills the gap from the next good one.
 func TestSyncRefusesSnapshotWithTamperedChunk(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	gdc, u := f.caughtUpAfterDelta1(t)
 	tampered := f.snapshot(gd, 3)
@@ -28,6 +29,7 @@ func TestSyncRefusesSnapshotWithTamperedChunk(t *testing.T) {
 // TestSyncRefusesSnapshotManifestSignedByAnotherProvince stores, as
 // Guangdong's snapshot, one whose manifest Shanghai's key signed.
 func TestSyncRefusesSnapshotManifestSignedByAnotherProvince(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	gdc, u := f.caughtUpAfterDelta1(t)
 	forged, err := trust.BuildRevocationSnapshot(f.p(sh).signer, gd, 3, f.now.Unix(), f.entries(gd, 1, 4))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestWatchStateCatchesUpThenFollows(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	gd := connectReady(t, s, "440000")
 	sh := connectReady(t, s, "310000")
@@ -61,6 +62,7 @@ func TestWatchStateCatchesUpThenFollows(t *testing.T) {
 }
 
 func TestWatchStateStartedBeforeAnyValue(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -84,6 +86,7 @@ func TestWatchStateStartedBeforeAnyValue(t *testing.T) {
 }
 
 func TestWatchStateStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx, cancel := context.WithCancel(testCtx(t))
@@ -107,6 +110,7 @@ func TestWatchStateStopsWhenCancelled(t *testing.T) {
 }
 
 func TestWatchStateSurvivesHandlerPanic(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -134,6 +138,7 @@ func TestWatchStateSurvivesHandlerPanic(t *testing.T) {
 }
 
 func TestGetState(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -154,6 +159,7 @@ func TestGetState(t *testing.T) {
 }
 
 func TestPutStateRefusesOtherProvincesAndBadKeys(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
@@ -181,6 +187,7 @@ func TestPutStateRefusesOtherProvincesAndBadKeys(t *testing.T) {
 // value that the server accepted is dropped and counted while later
 // values still arrive.
 func TestOversizedStateIsDroppedAndTheWatchGoesOn(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	const limit = 1024
 	watcher := connectReady(t, s, "310000", func(c *ConnConfig) { c.MaxStateLen = limit })

@@ -8,6 +8,7 @@ import (
 )
 
 func TestEnsureStreamsTwiceIsFine(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "440000")
 	if err := c.EnsureStreams(testCtx(t)); err != nil {
@@ -32,6 +33,7 @@ func TestEnsureStreamsTwiceIsFine(t *testing.T) {
 }
 
 func TestEnsureStreamsFromThreeNodesAtOnce(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	provinces := []string{"440000", "310000", "110000"}
 	conns := make([]*Conn, len(provinces))
@@ -58,6 +60,7 @@ func TestEnsureStreamsFromThreeNodesAtOnce(t *testing.T) {
 }
 
 func TestEnsureStreamsRepairsDrift(t *testing.T) {
+	t.Parallel()
 	s := runServer(t)
 	c := connectReady(t, s, "")
 	ctx := testCtx(t)

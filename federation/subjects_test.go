@@ -7,6 +7,7 @@ import (
 )
 
 func TestTopicNames(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		topic   Topic
 		subject string
@@ -46,6 +47,7 @@ func TestTopicNames(t *testing.T) {
 }
 
 func TestNamesRefuseBadIDs(t *testing.T) {
+	t.Parallel()
 	for _, fed := range []string{"", "Demo", "de.mo", "de mo", "*", ">", "demo.>", strings.Repeat("a", 33), "démo"} {
 		if err := ValidateFederation(fed); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("ValidateFederation(%q) = %v", fed, err)
@@ -83,6 +85,7 @@ func TestNamesRefuseBadIDs(t *testing.T) {
 }
 
 func TestParseRefusesForeignShapes(t *testing.T) {
+	t.Parallel()
 	for _, key := range []string{
 		"", ".", "keyset", "440000", "440000.keyset.x", "440000.revocations", "440000.trustlist",
 		"440000.contentkey", "440000.contentkey.31000", "440000.unknown", "trustlist.x", "*.keyset", ">",

@@ -21,6 +21,7 @@ func publishRev(t testing.TB, c *Conn, p string, seq uint64, raw []byte) {
 }
 
 func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	op := connectReady(t, s, "")
@@ -87,6 +88,7 @@ func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
 // the transport would), each followed by a valid heartbeat that must
 // still be applied.
 func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := runServer(t)
 	rogue := connectReady(t, s, "", func(c *ConnConfig) { c.MaxRevocationLen = 1 << 20 })
@@ -175,6 +177,7 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 // depend on: a delta and a grant before their issuer's keyset, and a
 // keyset before the trust list naming its province.
 func TestSyncResolvesOutOfOrderArrival(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.trustList = f.signTrustList(1, map[string]trust.MemberStatus{gd: trust.MemberActive, sh: trust.MemberActive})
 	v2 := f.signTrustList(2, map[string]trust.MemberStatus{gd: trust.MemberActive, sh: trust.MemberActive, bj: trust.MemberActive})
@@ -226,6 +229,7 @@ func TestSyncResolvesOutOfOrderArrival(t *testing.T) {
 }
 
 func TestPendingSetDropsTheOldestWhenFull(t *testing.T) {
+	t.Parallel()
 	ps := pendingSet{max: 2}
 	now := time.Now()
 	st := func(key string) statement {

@@ -26,6 +26,7 @@ func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestViewReportsMembersAndFreshness(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	clk := newClock(f.now)
 	s := runServer(t)
@@ -94,6 +95,7 @@ func TestViewReportsMembersAndFreshness(t *testing.T) {
 }
 
 func TestViewWarnsOfExpiry(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	u := f.newSync(nil, sh, func(c *SyncConfig) { c.ExpiryWarning = 31 * 24 * time.Hour })
 	if v := u.View(); v.TrustList != nil || !slices.Equal(v.Warnings, []string{"no trust list held"}) || v.Ready {
@@ -121,6 +123,7 @@ func TestViewWarnsOfExpiry(t *testing.T) {
 }
 
 func TestSyncMarksStateSynced(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	clk := newClock(f.now)
 	s := runServer(t)

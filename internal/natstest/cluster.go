@@ -6,7 +6,6 @@ package natstest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -98,15 +97,10 @@ func Start(t testing.TB, cfg Config) *Cluster {
 	return c
 }
 
-// FreePort is a loopback TCP port free a moment ago.
+// FreePort is a loopback TCP port free a moment ago (testkit.FreePort).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testkit.FreePort(t)
 }
 
 // Name is server i's name: n1, n2, ...

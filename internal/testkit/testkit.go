@@ -4,7 +4,9 @@ package testkit
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -73,4 +75,33 @@ func DeadNATSURL(t testing.TB) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "nats://" + addr
+}
+
+// The range FreePort picks from: below the ports the kernel hands out by
+// itself (32768-60999 on Linux, 49152-65535 elsewhere).
+const (
+	freePortMin = 20000
+	freePortMax = 32767
+)
+
+// FreePort is a loopback TCP port free a moment ago, for a server that
+// must be told its port before it starts (a NATS cluster's routes). It is
+// picked at random below the kernel's ephemeral range: a port the kernel
+// chose for a listener on port 0 and that was then released could be
+// handed out again, to another test's listener or outgoing connection,
+// before the server binds it; seen as a NATS server of a test cluster
+// never ready when tests ran in parallel.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 1000 {
+		p := freePortMin + rand.IntN(freePortMax-freePortMin+1)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
+	t.Fatalf("no free loopback port in %d-%d", freePortMin, freePortMax)
+	return 0
 }

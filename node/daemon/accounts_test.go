@@ -21,6 +21,7 @@ import (
 // its seed and gets as far as syncing; a client without credentials is
 // refused.
 func TestEmbeddedNATSWithAccountsRefusesAnonymousAndTheNodeConnects(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := config.Default("440000")
 	cfg.Name, cfg.DataDir, cfg.NATS.Listen = "Guangdong", filepath.Join(t.TempDir(), "gd"), "127.0.0.1:0"
@@ -65,6 +66,7 @@ func TestEmbeddedNATSWithAccountsRefusesAnonymousAndTheNodeConnects(t *testing.T
 // codes verify everywhere and it gets a peer's content key (a grant the
 // other account's aggregate now sources from that peer).
 func TestNewProvinceJoinsLiveWithItsOwnNATSAccount(t *testing.T) {
+	t.Parallel()
 	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Isolation: federation.IsolationAccounts})
 	gdSeed := readFile(t, filepath.Join(f.c.AccountsDir(), federation.SeedFile("440000", federation.RoleNode)))
 	_, gdCode := f.enrolAndIssue(0, "张三", "11010519491231002X")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestBulkStatusRevocationsAreRefusedByEveryPeer(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	var subjects, codes []string
 	for i := range 3 {

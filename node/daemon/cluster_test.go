@@ -16,6 +16,12 @@ import (
 	"github.com/hcfed/hcfed/node/daemon"
 )
 
+// Every test here calls t.Parallel unless it changes the process (the
+// umask, the environment) or bounds a time tightly: they mostly wait (on
+// NATS, on the nodes' timers, on a peer's silence), each has its own
+// directories, ports and NATS server, and go test runs two at a time
+// (-parallel defaults to GOMAXPROCS).
+
 // federation is a cluster under test with a scanner token per province.
 type fedTest struct {
 	t        *testing.T
@@ -146,6 +152,7 @@ func (f *fedTest) setStatus(i int, subject, status string) {
 }
 
 func TestCodeOfOneProvinceVerifiesInEveryOtherAndRevocationPropagates(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	for i := range f.c.Nodes {
@@ -163,6 +170,7 @@ func TestCodeOfOneProvinceVerifiesInEveryOtherAndRevocationPropagates(t *testing
 }
 
 func TestRotationAndCompromisePropagate(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, old := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, old, "ok")
@@ -194,6 +202,7 @@ func TestRotationAndCompromisePropagate(t *testing.T) {
 }
 
 func TestNodeDownWhilePeerRotatesAndRevokesCatchesUp(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -214,6 +223,7 @@ func TestNodeDownWhilePeerRotatesAndRevokesCatchesUp(t *testing.T) {
 }
 
 func TestNodeRestartedWithoutNATSVerifiesFromCache(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, revoked := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	_, valid := f.enrolAndIssue(0, "李四", "110105194912310046")
@@ -236,6 +246,7 @@ func TestNodeRestartedWithoutNATSVerifiesFromCache(t *testing.T) {
 }
 
 func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -259,6 +270,7 @@ func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T)
 }
 
 func TestForgedStatementsAreCountedAndValidTrafficFlows(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")

@@ -40,6 +40,7 @@ func (f *fedTest) auditEntries(i int) []store.AuditEntry {
 // waits for the federation before activating it; with no federation
 // connection it is refused and nothing changes.
 func TestManualRotationPublishesTheNextKeyFirstOrIsRefused(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:2], nil)
 	subject, _ := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	waitFor(t, "440000 connected", func() error {
@@ -115,6 +116,7 @@ func (f *fedTest) pin(i int, doc []byte) {
 // it stops the start with a clear error; with the re-bootstrap setting it
 // replaces the held list, is audited, and is kept for later starts.
 func TestPinnedTrustListBreakingTheChainIsRefusedUnlessReBootstrapIsAsked(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:1], nil)
 	held := f.heldV2()
 	strangers := []*ecdsa.PrivateKey{newKey(t), newKey(t), newKey(t)}
@@ -156,6 +158,7 @@ func TestPinnedTrustListBreakingTheChainIsRefusedUnlessReBootstrapIsAsked(t *tes
 // A pinned trust list file that does not parse stops the start; its
 // error is reported, not swallowed.
 func TestPinnedTrustListThatDoesNotParseStopsTheStart(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:1], nil)
 	f.heldV2()
 	f.pin(0, []byte(`{"not":"a trust list"}`))

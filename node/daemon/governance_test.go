@@ -19,6 +19,7 @@ import (
 // statement's bytes. The legitimate version published afterwards proves
 // the attacks left nothing broken behind.
 func TestTrustListAttacksOnNATSAreRefusedCountedAndLogged(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -98,6 +99,7 @@ func TestTrustListAttacksOnNATSAreRefusedCountedAndLogged(t *testing.T) {
 // compromise: the test reports how long each took, from publication, to
 // change the answer of every node's scanner API.
 func TestSuspensionAndReinstatementReachPeers(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	for i := range f.c.Nodes {
@@ -126,6 +128,7 @@ func TestSuspensionAndReinstatementReachPeers(t *testing.T) {
 // dropped, and what it goes on publishing (its keyset, which its link
 // republishes every 30 s) is not applied again.
 func TestRemovedProvinceStatementsAreIgnored(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -166,6 +169,7 @@ func TestRemovedProvinceStatementsAreIgnored(t *testing.T) {
 // NATS, pinned to the list in force, and its codes verify in every other
 // node once the operators list it, with no restart anywhere.
 func TestNewProvinceJoinsLive(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, gdCode := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	js := f.addProvince(daemon.Province{ID: "320000", Name: "Jiangsu", Listen: "127.0.0.1:0"})
@@ -198,6 +202,7 @@ func TestNewProvinceJoinsLive(t *testing.T) {
 // has no root-rotation command, so the test signs the province's keyset
 // with the new root itself, as that command would.
 func TestRootKeyRotationOnlyThroughTrustList(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -249,6 +254,7 @@ func TestRootKeyRotationOnlyThroughTrustList(t *testing.T) {
 // warning and /v1/federation; once expired, verification answers
 // trust_stale; a fresh version published by k operators recovers.
 func TestTrustListNearExpiryWarnsAndExpiredAnswersTrustStale(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	clock := &testClock{}
 	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Now: clock.Now,
@@ -317,6 +323,7 @@ func TestTrustListNearExpiryWarnsAndExpiredAnswersTrustStale(t *testing.T) {
 // when it was offline meanwhile (it walks the versions the state bucket
 // keeps, each checked against the one before).
 func TestNodeKeepsTrustAcrossOperatorRotations(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")

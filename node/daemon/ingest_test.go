@@ -27,6 +27,7 @@ func (f *fedTest) revocationCursor(i int) string {
 // revoked code is still refused. Before the persister, the failed write
 // was dropped and the cursor moved past it: the restarted peer said "ok".
 func TestFailedCacheWriteHoldsTheCursorAndTheRevocationSurvivesRestartWithoutNATS(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")

@@ -87,14 +87,20 @@ func (f *lookupFed) enrolWithPhone(i int, name, id, phone string) resident {
 }
 
 // waitPeersReady waits until every node holds every other's keyset with
-// its encryption key: lookups need both directions.
+// its encryption key (lookups need both directions) and a content key of
+// each (a code verified elsewhere right after its issue is otherwise
+// no_content_key: the key is granted over NATS, after the keyset).
 func (f *lookupFed) waitPeersReady() {
 	f.t.Helper()
 	for _, d := range f.c.Nodes {
 		for _, other := range f.c.Configs {
-			waitFor(f.t, d.Node.Province()+" holding the keyset of "+other.Province, func() error {
-				if ks := d.Node.State().Keyset(other.Province); ks == nil || ks.EncKey == nil {
-					return errors.New("not yet")
+			waitFor(f.t, d.Node.Province()+" holding the keyset and a content key of "+other.Province, func() error {
+				st := d.Node.State()
+				if ks := st.Keyset(other.Province); ks == nil || ks.EncKey == nil {
+					return errors.New("no keyset yet")
+				}
+				if len(st.ContentKeyIDs(other.Province)) == 0 {
+					return errors.New("no content key yet")
 				}
 				return nil
 			})

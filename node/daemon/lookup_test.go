@@ -15,6 +15,7 @@ import (
 )
 
 func TestCrossProvinceLookupGivesTheContactOnlyToTheAskerAndTellsTheResident(t *testing.T) {
+	t.Parallel()
 	f := startLookupFederation(t)
 	w := tap(t, f)
 	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
@@ -99,6 +100,7 @@ func TestCrossProvinceLookupGivesTheContactOnlyToTheAskerAndTellsTheResident(t *
 // answered with contact data, each with its signed refusal or its silence
 // checked, and Guangdong's audit entry for each.
 func TestCrossProvinceLookupRefusals(t *testing.T) {
+	t.Parallel()
 	f := startLookupFederation(t)
 	w := tap(t, f)
 	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
@@ -187,6 +189,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 // sends Guangdong a sealed receipt, and Guangdong lists it for its
 // resident — province, kind of place and time, no scanner.
 func TestVerificationInAnotherProvinceReachesTheResident(t *testing.T) {
+	t.Parallel()
 	f := startLookupFederation(t)
 	w := tap(t, f)
 	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")

@@ -171,6 +171,7 @@ func openNodeDB(t *testing.T, f *fedTest, i int) *sql.DB {
 // and publishes a snapshot that carries its codes to peers; later
 // revocations flow as usual.
 func TestRevocationThatCanNeverBePublishedIsSetAsideAndLaterOnesFlow(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	victim, _ := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	victimCode, victimJTI := f.issueJTI(0, victim)
@@ -259,6 +260,7 @@ func rawJetStream(t *testing.T, f *fedTest) jetstream.JetStream {
 // ("<province>-<seq>"); JetStream then acknowledged the real revocation
 // as a duplicate without storing it, and no peer ever heard of it.
 func TestSquattedMsgIDDoesNotHideARevocation(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -284,6 +286,7 @@ func TestSquattedMsgIDDoesNotHideARevocation(t *testing.T) {
 // it, its outbox resumes, peers read the new stream from its start, and
 // the nodes still shut down (the deferred cluster Close).
 func TestDeletedRevocationStreamIsRecreatedAndRevocationsFlow(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, code, "ok")
@@ -306,6 +309,7 @@ func TestDeletedRevocationStreamIsRecreatedAndRevocationsFlow(t *testing.T) {
 // NATS is unreachable are counted by hcfed_revocation_outbox_pending even
 // after a restart, before any connection (it used to read 0).
 func TestOutboxPendingMetricIsRightAfterRestart(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	ids := []string{"11010519491231002X", "110105194912310046", "310115198506078825"}
 	var subjects, codes []string

@@ -39,6 +39,7 @@ type person struct{ name, id, phone string }
 // and every log line for the residents' names, ID numbers and phone
 // numbers: none may appear.
 func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir, Provinces: threeProvinces,

@@ -67,6 +67,7 @@ func (f *lookupFed) receipts(i int, event string) float64 {
 // kind of place and the day: the audit entry's detail holds nothing else
 // (no time of day, no scanner), and the resident is shown the day.
 func TestReceiptTellsTheHomeProvinceTheDayAndKindOfPlaceOnly(t *testing.T) {
+	t.Parallel()
 	f := startReceiptFederation(t)
 	_, code := f.enrolAndIssue(gd, "黄小明", idWithCheck("44010619900101123"))
 	f.verifyUntil(sh, code, "Guangdong recording Shanghai's receipt", func() error {
@@ -89,6 +90,7 @@ func TestReceiptTellsTheHomeProvinceTheDayAndKindOfPlaceOnly(t *testing.T) {
 // provinces send about its residents, unread: nothing is recorded, and
 // its notice says so.
 func TestHomeProvinceWithReceiptsOffRecordsNone(t *testing.T) {
+	t.Parallel()
 	f := startReceiptFederation(t, "440000")
 	traveler, code := f.enrolAndIssue(gd, "黄小明", idWithCheck("44010619900101123"))
 	f.verifyUntil(sh, code, "Guangdong ignoring Shanghai's receipt", func() error {
@@ -122,6 +124,7 @@ func TestHomeProvinceWithReceiptsOffRecordsNone(t *testing.T) {
 // codes it verifies: nothing is queued or published, while a province
 // with receipts on, verifying the same code, is recorded at home.
 func TestProvinceWithReceiptsOffSendsNone(t *testing.T) {
+	t.Parallel()
 	f := startReceiptFederation(t, "310000")
 	w := tap(t, f)
 	_, code := f.enrolAndIssue(gd, "黄小明", idWithCheck("44010619900101123"))

@@ -147,6 +147,7 @@ func startReplicaFederation(t *testing.T) *replicaTest {
 // the resident's history, the receipt to Shanghai), refuse every
 // non-verify route, and hold no personal data and no key rows.
 func TestVerifierReplicasFollowHomeAndHoldNoPersonalData(t *testing.T) {
+	t.Parallel()
 	f := startReplicaFederation(t)
 	people := []person{{"黄小明", idWithCheck("44010619900101123"), ""}, {"周建国", idWithCheck("31011519700707789"), ""}}
 	subjectA, codeA := f.enrolAndIssue(0, people[0].name, people[0].id)
@@ -300,6 +301,7 @@ func requireNoPersonalDataOrKeys(t *testing.T, dir string, secrets []string) {
 // With its home node down for longer than replica.max_stale, a replica
 // refuses every scanner (replica_stale) and /readyz answers 503.
 func TestVerifierReplicaRefusesScannersWhenHomeUnreachablePastMaxStale(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:1], nil)
 	rt := &replicaTest{fedTest: f}
 	r := rt.startReplica(0, "r1")
@@ -318,6 +320,7 @@ func TestVerifierReplicaRefusesScannersWhenHomeUnreachablePastMaxStale(t *testin
 // statements it cached: a code revoked before stays revoked, a live one
 // verifies.
 func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:1], nil)
 	rt := &replicaTest{fedTest: f}
 	r := rt.startReplica(0, "r1")
@@ -342,6 +345,7 @@ func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing
 // ten minutes ahead, so from the future) is dropped and counted, and the
 // queue keeps flowing instead of being held by it.
 func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces[:1], nil)
 	rt := &replicaTest{fedTest: f}
 	r := rt.startReplica(0, "r1", daemon.Options{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
@@ -363,6 +367,7 @@ func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
 // revoked at home and verifies the other province's codes. The node's
 // own seed is not on the replica at all.
 func TestVerifierReplicaInAccountsModeFollowsTheFederationAsTheReadOnlyUser(t *testing.T) {
+	t.Parallel()
 	f := &replicaTest{fedTest: startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces[:2],
 		Isolation: federation.IsolationAccounts})}
 	seed := filepath.Join(f.c.AccountsDir(), federation.SeedFile(f.c.Nodes[0].Node.Province(), federation.RoleVerifier))

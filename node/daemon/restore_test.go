@@ -22,6 +22,7 @@ import (
 // back from the federation), uses no revocation seq twice, and that its
 // peers accept its next revocation and keyset.
 func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := startFederation(t, threeProvinces, func(c *config.Config) { c.Limits.ResidentRate, c.Limits.ResidentBurst = 1000, 1000 })
 	const home = 0

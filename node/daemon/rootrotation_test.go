@@ -17,6 +17,7 @@ import (
 // node re-signs its keyset with it and every peer follows — codes issued
 // before and after keep verifying everywhere.
 func TestProvinceRootRotationThroughTheTrustList(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	subject, before := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	f.eventually(1, before, "ok")
@@ -90,6 +91,7 @@ func keysetSigner(t *testing.T, f *fedTest, i int) string {
 // so and commits nothing, rather than half-rotating into a keyset no peer
 // would accept.
 func TestRemovedProvinceKeyChangesAreRefusedAndCommitNothing(t *testing.T) {
+	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)
 	ops := f.c.Operators
 	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(), trust.Change{Op: "remove", ID: "110000"}), ops[0], ops[1]))

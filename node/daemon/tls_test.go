@@ -94,6 +94,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // working, that plain HTTP and TLS 1.1 are refused, and that a bad pair
 // keeps the certificate in use.
 func TestHTTPSWithACertificateSwappedWhileServing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := config.Default("440000")
