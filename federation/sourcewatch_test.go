@@ -38,14 +38,7 @@ func TestAccountsRevocationReachesAnotherProvinceSoonAfterTheServerLeadingItsCop
 	watched := make(chan struct{})
 	go func() { defer close(watched); shc.WatchSources(ctx, SourceWatch{}) }()
 	t.Cleanup(func() { shc.Close(); <-watched })
-	var atSH recorder[RevocationMsg]
-	if err := shc.ConsumeRevocations(ctx, 0, func(m RevocationMsg) error { atSH.add(m); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := gdc.PublishRevocation(ctx, gd, 1, fx.revocation(gd, 1)); err != nil {
-		t.Fatalf("PublishRevocation: %v", err)
-	}
-	atSH.waitLen(t, 1)
+	atSH := firstRevocationReaches(t, fx, gdc, shc)
 
 	// One server leads both: gd's own stream moves to the leader of sh's copy.
 	shCopy, gdOwn := streamName(testFed), ownStreamName(testFed, gd)
@@ -86,14 +79,7 @@ func TestAccountsWatcherStepsDownACopyWhoseSourceSetUpWentUnanswered(t *testing.
 	ac := startAccountsCluster(t, []string{gd, sh, bj})
 	nc, ctx := ac.nc, t.Context()
 	gdc, shc, shAdmin := ac.conn(gd, RoleNode), ac.conn(sh, RoleNode), ac.conn(sh, RoleAdmin)
-	var atSH recorder[RevocationMsg]
-	if err := shc.ConsumeRevocations(ctx, 0, func(m RevocationMsg) error { atSH.add(m); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := gdc.PublishRevocation(ctx, gd, 1, fx.revocation(gd, 1)); err != nil {
-		t.Fatalf("PublishRevocation: %v", err)
-	}
-	atSH.waitLen(t, 1)
+	atSH := firstRevocationReaches(t, fx, gdc, shc)
 	// gd's own stream on one server, sh's copy on another.
 	shCopy, gdOwn := streamName(testFed), ownStreamName(testFed, gd)
 	y := nc.StreamLeader(accountName(sh), shCopy)
@@ -233,4 +219,20 @@ func moveLeader(t *testing.T, ac *accountsCluster, owner, stream string, to int)
 		return fmt.Errorf("led by %d", l)
 	})
 	ac.nc.WaitStreamsCurrent(accountName(owner), stream)
+}
+
+// firstRevocationReaches has sh's node follow revocations and gd's node
+// publish its first one, and returns what sh's node has received once
+// that one has arrived: the sourcing works before a test breaks it.
+func firstRevocationReaches(t *testing.T, fx *fixture, gdc, shc *Conn) *recorder[RevocationMsg] {
+	t.Helper()
+	var atSH recorder[RevocationMsg]
+	if err := shc.ConsumeRevocations(t.Context(), 0, func(m RevocationMsg) error { atSH.add(m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := gdc.PublishRevocation(t.Context(), gd, 1, fx.revocation(gd, 1)); err != nil {
+		t.Fatalf("PublishRevocation: %v", err)
+	}
+	atSH.waitLen(t, 1)
+	return &atSH
 }
