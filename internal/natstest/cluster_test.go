@@ -12,46 +12,11 @@ import (
 )
 
 func TestR3StreamSurvivesAKilledServerAndItsReplicaCatchesUpOnRestart(t *testing.T) {
-	c := natstest.Start(t, natstest.Config{})
-	nc, err := nats.Connect(c.ClientURL(0) + "," + c.ClientURL(1) + "," + c.ClientURL(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(ctx, "t.a", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
-	info, _ := s.Info(ctx)
-	leader := -1
-	for i := range c.Size() {
-		if c.Name(i) == info.Cluster.Leader {
-			leader = i
-		}
-	}
-	if leader < 0 {
-		t.Fatalf("stream leader %q is none of the servers", info.Cluster.Leader)
-	}
+	c, js, s, leader := startR3Stream(t)
 	c.Kill(leader)
-	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "a publish after the stream leader was killed", func() error {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		defer pcancel()
-		_, err := js.Publish(pctx, "t.b", []byte("2"), jetstream.WithMsgID("b"))
-		return err
-	})
-	c.Restart(leader)
-	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
-	if ns := c.Server(leader); !ns.JetStreamIsStreamCurrent(natstest.GlobalAccount, "T") {
-		t.Fatal("restarted server's replica not current")
-	}
-	info, err = s.Info(ctx)
+	publishAfter(t, js, "the stream leader was killed")
+	restartCurrent(t, c, leader)
+	info, err := s.Info(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,33 +31,10 @@ func TestR3StreamSurvivesAKilledServerAndItsReplicaCatchesUpOnRestart(t *testing
 // which hands the leadership over, 0.25 s), and the crashed server
 // catches up when it returns.
 func TestCrashedStreamLeaderHandsOverNothingAndTheOthersElectANewLeader(t *testing.T) {
-	c := natstest.Start(t, natstest.Config{})
-	nc, err := nats.Connect(c.ClientURL(0) + "," + c.ClientURL(1) + "," + c.ClientURL(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx := t.Context()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(ctx, "t.a", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
-	leader := c.StreamLeader(natstest.GlobalAccount, "T")
-	if leader < 0 {
-		t.Fatal("no stream leader")
-	}
+	c, js, _, leader := startR3Stream(t)
 	begin := time.Now()
 	c.Crash(leader)
-	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "a publish after the stream leader crashed", func() error {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		defer pcancel()
-		_, err := js.Publish(pctx, "t.b", []byte("2"), jetstream.WithMsgID("b"))
-		return err
-	})
+	publishAfter(t, js, "the stream leader crashed")
 	took := time.Since(begin)
 	t.Logf("a new leader took a write %v after the crash began", took.Round(time.Millisecond))
 	// An election waits at least 4 s of missed heartbeats; a handover
@@ -100,9 +42,57 @@ func TestCrashedStreamLeaderHandsOverNothingAndTheOthersElectANewLeader(t *testi
 	if took < 2*time.Second {
 		t.Fatalf("a new leader took a write %v after the crash: the leadership was handed over, not elected", took)
 	}
-	c.Restart(leader)
+	restartCurrent(t, c, leader)
+}
+
+// startR3Stream starts a cluster with stream T (three replicas) holding
+// one message, current on every server, and returns its leader.
+func startR3Stream(t *testing.T) (*natstest.Cluster, jetstream.JetStream, jetstream.Stream, int) {
+	t.Helper()
+	c := natstest.Start(t, natstest.Config{})
+	nc, err := nats.Connect(c.ClientURL(0) + "," + c.ClientURL(1) + "," + c.ClientURL(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), "t.a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
 	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
-	if ns := c.Server(leader); !ns.JetStreamIsStreamCurrent(natstest.GlobalAccount, "T") {
+	leader := c.StreamLeader(natstest.GlobalAccount, "T")
+	if leader < 0 {
+		t.Fatal("no stream leader")
+	}
+	return c, js, s, leader
+}
+
+// publishAfter waits until the cluster takes a second message into T,
+// after what happened to it.
+func publishAfter(t *testing.T, js jetstream.JetStream, what string) {
+	t.Helper()
+	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "a publish after "+what, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := js.Publish(ctx, "t.b", []byte("2"), jetstream.WithMsgID("b"))
+		return err
+	})
+}
+
+// restartCurrent restarts server i and waits until its replica of T is
+// current.
+func restartCurrent(t *testing.T, c *natstest.Cluster, i int) {
+	t.Helper()
+	c.Restart(i)
+	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
+	if !c.Server(i).JetStreamIsStreamCurrent(natstest.GlobalAccount, "T") {
 		t.Fatal("restarted server's replica not current")
 	}
 }
