@@ -27,7 +27,7 @@ const (
 // DB is the node's SQLite database. It is safe for concurrent use.
 type DB struct {
 	w     *sql.DB  // exactly one connection: every write goes through it
-	r     *sql.DB  // read-only pool
+	r     *sql.DB  // read-only pool, keys.db attached read-only as "keys" (readpool.go)
 	k     *sql.DB  // the key store (keys.db): one connection, writes and the WAL's truncation
 	batch *batcher // group commit for InsertCode and AppendAudit
 
