@@ -132,3 +132,56 @@ func TestMigrationMovesDataKeysOutOfTheDatabase(t *testing.T) {
 		t.Fatal("the moved key is still in node.db or its WAL")
 	}
 }
+
+// The read pool attaches keys.db, so issuance's reads hold it while a
+// deletion truncates its WAL: the truncation waits for them, and the
+// deleted key leaves no trace even with reads running throughout.
+func TestDeletionLeavesNoTraceOfTheKeyWhileIssuanceReadsRun(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	s := testSubject("s1")
+	s.DataKey = []byte("SEALED-KEY-MARKER-s1-busy-reads")
+	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
+		t.Fatal(err)
+	}
+	enrol(t, db, "s2")
+	if !bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Fatal("key store files do not hold the key: this test checks nothing")
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	var reads [4]int
+	for i := range reads {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				if _, _, err := db.SubjectForIssue(ctx, "s2", t0); err != nil {
+					errs <- err
+					return
+				}
+				reads[i]++
+			}
+		}()
+	}
+	_, delErr := db.DeleteSubject(ctx, "s1", t0)
+	close(stop)
+	for range reads {
+		if err := <-errs; err != nil {
+			t.Errorf("issuance read during the deletion: %v", err)
+		}
+	}
+	if delErr != nil {
+		t.Fatal(delErr)
+	}
+	if reads[0]+reads[1]+reads[2]+reads[3] == 0 {
+		t.Fatal("no read ran alongside the deletion: this test checks nothing")
+	}
+	if bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Fatal("the deleted subject's key survives in keys.db or its WAL")
+	}
+}
