@@ -160,15 +160,13 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err != nil {
 		return nil, err
 	}
-	var cleanup []func()
+	var cleanup undo
 	defer func() {
 		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
-			}
+			cleanup.run()
 		}
 	}()
-	cleanup = append(cleanup, func() { lock.Unlock() })
+	cleanup.add(func() { lock.Unlock() })
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
 		return nil, err
@@ -177,7 +175,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { db.Close() })
+	cleanup.add(func() { db.Close() })
 	st, pinned, err := node.NewTrustState(ctx, db, kek, cfg, now())
 	if err != nil {
 		return nil, err
@@ -186,7 +184,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { n.Close() })
+	cleanup.add(func() { n.Close() })
 	if err := n.RefreshOutboxMetrics(ctx); err != nil {
 		return nil, fmt.Errorf("revocation outbox: %w", err)
 	}
@@ -204,7 +202,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		if f.server, err = startEmbedded(cfg, log); err != nil {
 			return nil, err
 		}
-		cleanup = append(cleanup, f.close)
+		cleanup.add(f.close)
 		if cfg.NATS.Isolation == federation.IsolationAccounts && cfg.NATS.ServerConf != "" {
 			if err := setupEmbeddedAccounts(ctx, cfg, f.server.ClientURL()); err != nil {
 				return nil, fmt.Errorf("embedded nats accounts: %w", err)
@@ -372,4 +370,16 @@ func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, cert
 		return nil, "", nil, err
 	}
 	return tls.NewListener(l, certs.Config()), "https://", certs, nil
+}
+
+// undo holds the clean-ups of a start under way (lock, database, node,
+// federation), run in reverse if the start fails.
+type undo []func()
+
+func (u *undo) add(f func()) { *u = append(*u, f) }
+
+func (u undo) run() {
+	for i := len(u) - 1; i >= 0; i-- {
+		u[i]()
+	}
 }

@@ -63,15 +63,13 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err != nil {
 		return nil, err
 	}
-	var cleanup []func()
+	var cleanup undo
 	defer func() {
 		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
-			}
+			cleanup.run()
 		}
 	}()
-	cleanup = append(cleanup, func() { lock.Unlock() })
+	cleanup.add(func() { lock.Unlock() })
 	if os.Getenv(seal.EnvKEK) == "" {
 		if _, err := os.Stat(cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
 			if err := seal.WriteKEKFile(cfg.KEKPath()); err != nil {
@@ -87,7 +85,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { db.Close() })
+	cleanup.add(func() { db.Close() })
 	r, err := replica.New(ctx, replica.Config{Settings: cfg, DB: db, KEK: kek, Logger: log, Now: now})
 	if err != nil {
 		return nil, err
