@@ -74,20 +74,11 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 	gd.setStatus(t, subject, "red")
 	waitRevoked(t, code, gd, sh, bj)
 
-	var fv struct {
-		NATS struct {
-			Cluster string
-			Streams []struct {
-				Asset, Error      string
-				Replicas, Current int
-			}
-		}
+	fv := natsViewOf(t, sh)
+	if fv.Cluster != "hcfed-demo" || len(fv.Streams) == 0 {
+		t.Fatalf("310000's view of NATS: %+v", fv)
 	}
-	call(t, "GET", sh.url+"/v1/federation", "", nil, &fv, 200)
-	if fv.NATS.Cluster != "hcfed-demo" || len(fv.NATS.Streams) == 0 {
-		t.Fatalf("310000's view of NATS: %+v", fv.NATS)
-	}
-	for _, s := range fv.NATS.Streams {
+	for _, s := range fv.Streams {
 		if s.Replicas != 3 || s.Error != "" {
 			t.Errorf("%s: %d replicas (want 3), error %q", s.Asset, s.Replicas, s.Error)
 		}
@@ -132,15 +123,7 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 
 	// It comes back on its store and catches up.
 	fed.startClusterMember(t, 0)
-	waitFor(t, rejoinWithin, "every asset with three current replicas", func() error {
-		call(t, "GET", bj.url+"/v1/federation", "", nil, &fv, 200)
-		for _, s := range fv.NATS.Streams {
-			if s.Current != 3 {
-				return fmt.Errorf("%s: %d current replicas", s.Asset, s.Current)
-			}
-		}
-		return nil
-	})
+	waitAllCurrent(t, bj, rejoinWithin)
 
 	if refused := natsRefusals(t, fed.root); len(refused) > 0 {
 		t.Errorf("nats-server refused %d operations, the first:\n%s", len(refused), strings.Join(refused[:min(len(refused), 5)], "\n"))

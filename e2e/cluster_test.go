@@ -40,20 +40,11 @@ func TestProvincesOnANATSClusterOfProcesses(t *testing.T) {
 	gd.setStatus(t, subject, "red")
 	waitRevoked(t, code, gd, sh, bj)
 
-	var fv struct {
-		NATS struct {
-			Cluster string
-			Streams []struct {
-				Asset             string
-				Replicas, Current int
-			}
-		}
+	fv := natsViewOf(t, sh)
+	if fv.Cluster != "hcfed-demo" || len(fv.Streams) != 3 {
+		t.Fatalf("310000's view of NATS: %+v", fv)
 	}
-	call(t, "GET", sh.url+"/v1/federation", "", nil, &fv, 200)
-	if fv.NATS.Cluster != "hcfed-demo" || len(fv.NATS.Streams) != 3 {
-		t.Fatalf("310000's view of NATS: %+v", fv.NATS)
-	}
-	for _, s := range fv.NATS.Streams {
+	for _, s := range fv.Streams {
 		if s.Replicas != 3 {
 			t.Fatalf("%s has %d replicas, want 3", s.Asset, s.Replicas)
 		}
@@ -69,27 +60,9 @@ func TestProvincesOnANATSClusterOfProcesses(t *testing.T) {
 	// It comes back on the same store and catches up: three current
 	// replicas of every asset again, as the nodes see it.
 	fed.startClusterMember(t, 0)
-	waitFor(t, convergeWithin, "every asset with three current replicas", func() error {
-		call(t, "GET", bj.url+"/v1/federation", "", nil, &fv, 200)
-		for _, s := range fv.NATS.Streams {
-			if s.Current != 3 {
-				return fmt.Errorf("%s: %d current replicas", s.Asset, s.Current)
-			}
-		}
-		return nil
-	})
+	waitAllCurrent(t, bj, convergeWithin)
 
-	var refused []string
-	logs, _ := filepath.Glob(filepath.Join(fed.root, "logs", "*.log"))
-	for _, path := range logs {
-		b, _ := os.ReadFile(path)
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "Violation") || strings.Contains(line, "refused by permissions") {
-				refused = append(refused, filepath.Base(path)+": "+line)
-			}
-		}
-	}
-	if len(refused) > 0 {
+	if refused := natsRefusals(t, fed.root); len(refused) > 0 {
 		t.Errorf("nats-server refused %d operations, the first:\n%s", len(refused), strings.Join(refused[:min(len(refused), 5)], "\n"))
 	}
 }
@@ -197,4 +170,34 @@ func TestClusterConfigsAreTheSingleServerAccountsOnThreeRoutedServers(t *testing
 	if len(names) != 3 || len(ports) != 6 {
 		t.Errorf("server names %v and ports %v are not distinct", names, ports)
 	}
+}
+
+// natsView is what a node's GET /v1/federation says of NATS.
+type natsView struct {
+	Cluster string
+	Streams []struct {
+		Asset, Error      string
+		Replicas, Current int
+	}
+}
+
+// natsViewOf reads n's view of NATS.
+func natsViewOf(t *testing.T, n *node) natsView {
+	t.Helper()
+	var fv struct{ NATS natsView }
+	call(t, "GET", n.url+"/v1/federation", "", nil, &fv, 200)
+	return fv.NATS
+}
+
+// waitAllCurrent waits until n sees three current replicas of every asset.
+func waitAllCurrent(t *testing.T, n *node, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, "every asset with three current replicas", func() error {
+		for _, s := range natsViewOf(t, n).Streams {
+			if s.Current != 3 {
+				return fmt.Errorf("%s: %d current replicas", s.Asset, s.Current)
+			}
+		}
+		return nil
+	})
 }
