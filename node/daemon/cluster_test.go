@@ -118,9 +118,15 @@ func (f *fedTest) verify(i int, code string) string {
 // eventually waits until province i answers want for code.
 func (f *fedTest) eventually(i int, code, want string) time.Duration {
 	f.t.Helper()
+	return f.eventuallyWithin(i, code, want, 15*time.Second)
+}
+
+// eventuallyWithin is eventually with its own deadline.
+func (f *fedTest) eventuallyWithin(i int, code, want string, within time.Duration) time.Duration {
+	f.t.Helper()
 	start := time.Now()
 	var got string
-	err := poll(15*time.Second, 10*time.Millisecond, func() error {
+	err := poll(within, 10*time.Millisecond, func() error {
 		if got = f.verify(i, code); got != want {
 			return fmt.Errorf("verify says %q, want %q", got, want)
 		}
