@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -141,5 +142,25 @@ func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(jsReplicasDesc, prometheus.GaugeValue, float64(s.Replicas), s.Asset)
 		ch <- prometheus.MustNewConstMetric(jsCurrentDesc, prometheus.GaugeValue, float64(s.Current), s.Asset)
 		ch <- prometheus.MustNewConstMetric(jsAvailableDesc, prometheus.GaugeValue, avail, s.Asset)
+	}
+}
+
+// watchIssueCache exports db's issuance-cache hits and misses as
+// hcfed_issue_cache_requests_total{result}. Metrics shared by several
+// nodes (tests) export the first one's.
+func (m *Metrics) watchIssueCache(db *store.DB) {
+	for _, result := range []string{"hit", "miss"} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_issue_cache_requests_total",
+			Help:        "Issuance's reads of a resident, by whether the issuance cache (codes.issue_cache) answered.",
+			ConstLabels: prometheus.Labels{"result": result}}, func() float64 {
+			hits, misses := db.IssueCacheStats()
+			if result == "hit" {
+				return float64(hits)
+			}
+			return float64(misses)
+		})
+		if err := m.Registry.Register(c); err != nil {
+			return
+		}
 	}
 }

@@ -114,6 +114,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.db.SetIssueCacheEntries(n.cfg.Codes.IssueCache)
+	n.metrics.watchIssueCache(n.db)
 	n.trustKick = make(chan struct{}, 1)
 	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
 	n.auditor = newAuditor(n.db, n.log, n.metrics)

@@ -286,14 +286,14 @@ func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, er
 	res := n.db.Reserve()
 	defer res.Release()
 	now := n.now()
-	s, live, err := n.db.SubjectForIssue(ctx, id, now)
+	s, err := n.db.SubjectForIssue(ctx, id, now, n.cfg.Codes.MaxLive)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
+	case errors.Is(err, store.ErrTooManyCodes):
+		return Issued{}, n.tooManyCodes() // refused before the cost of signing
 	case err != nil:
 		return Issued{}, internal("issue", err)
-	case live >= n.cfg.Codes.MaxLive:
-		return Issued{}, n.tooManyCodes() // refused before the cost of signing
 	}
 	dk, err := n.dataKey(s)
 	if err != nil {

@@ -27,6 +27,13 @@ func TestEnrolIssueVerifyThenStatusChangeRevokes(t *testing.T) {
 	if !v.Valid || v.Reason != "ok" || v.Status != "green" || v.MaskedName != "张*" || v.Issuer != "440000" || v.Exp != c.Exp {
 		t.Fatalf("fresh code: %+v", v)
 	}
+	// A code refreshed soon after is signed from the issuance cache.
+	if v := n.verify(n.issue(id, resident).Code); !v.Valid || v.Status != "green" || v.MaskedName != "张*" {
+		t.Fatalf("second code: %+v", v)
+	}
+	if m := n.metric(`hcfed_issue_cache_requests_total{result="hit"}`); !strings.HasSuffix(m, " 1") {
+		t.Errorf("issuance cache hits: %q, want 1", m)
+	}
 
 	var st map[string]string
 	if resp := n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "red", "reason": "close contact"}, &st); resp.StatusCode != 200 {
@@ -38,6 +45,11 @@ func TestEnrolIssueVerifyThenStatusChangeRevokes(t *testing.T) {
 	c2 := n.issue(id, n.operator)
 	if v := n.verify(c2.Code); !v.Valid || v.Status != "red" {
 		t.Fatalf("new code after status change: %+v", v)
+	}
+	// The status change dropped the cached read: the code after it was
+	// read afresh, not signed green and refused by the store first.
+	if hit, miss := n.metric(`hcfed_issue_cache_requests_total{result="hit"}`), n.metric(`hcfed_issue_cache_requests_total{result="miss"}`); !strings.HasSuffix(hit, " 1") || !strings.HasSuffix(miss, " 2") {
+		t.Errorf("issuance cache: %q, %q; want 1 hit and 2 misses (the first code, the first after the status change)", hit, miss)
 	}
 }
 

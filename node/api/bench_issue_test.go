@@ -29,14 +29,24 @@ import (
 // one run, HTTP issuance (POST /v1/subjects/:id/codes on a real node over
 // loopback, the load generator sharing the cores) and its baseline: sign
 // a code and record it with the store's group-committed InsertCode, from
-// as many concurrent callers. It issues b.N codes in each of three
-// phases, timed apart: HTTP with net/http's client ("http-", "ratio":
-// HTTP codes/s over baseline codes/s, target ≥ 0.6), the baseline
-// ("base-"), and HTTP with a lean keep-alive load generator as
-// BenchmarkHTTPVerifyRawClient's ("raw-", "raw-ratio"), whose own CPU
-// takes less from the server on 2 shared cores. The phases take turns,
-// issueBenchRound codes at a time, so that all three see the same
-// database sizes and the same load from the rest of the machine.
+// as many concurrent callers. It issues b.N codes in each of four
+// phases, timed apart:
+//
+//   - "http-", "ratio" (HTTP codes/s over baseline codes/s, target ≥ 0.6):
+//     HTTP with net/http's client, every resident in the issuance cache
+//     (codes.issue_cache), as when residents refresh their codes: the
+//     node does what the baseline does, behind HTTP;
+//   - "cold-", "cold-ratio": the same with the cache off, so that every
+//     code also pays the read of its resident from the database, which
+//     the baseline does not do;
+//   - "base-": the baseline;
+//   - "raw-", "raw-ratio": as "http-", with a lean keep-alive load
+//     generator as BenchmarkHTTPVerifyRawClient's, whose own CPU takes
+//     less from the server on 2 shared cores.
+//
+// The phases take turns, issueBenchRound codes at a time, so that all
+// see the same database sizes and the same load from the rest of the
+// machine.
 //
 //	go test -run '^$' -bench HTTPIssueVsBaseline -benchtime 4000x ./node/api
 func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
@@ -44,8 +54,8 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// codes.max_live (8) after both phases: issuance counts a subject's
 	// live codes before signing and again in the insert, and 64 subjects
 	// holding hundreds of codes each (max_live raised to its ceiling)
-	// made that count, not issuance, grow with b.N. Three phases issue.
-	subjects := max(64, (3*b.N+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
+	// made that count, not issuance, grow with b.N. Four phases issue.
+	subjects := max(64, (4*b.N+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
 	cfg := config.Default("440000")
 	cfg.DataDir = filepath.Join(b.TempDir(), "440000")
 	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
@@ -139,16 +149,39 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// from the rest of a shared machine: run one after the other, each
 	// phase's figure took whatever load its own seconds had, and the
 	// ratio swung by a third between runs.
-	var hw, hc, bw, bc, rw, rcpu time.Duration
-	var hcommits, bcommits, rcommits int64
+	var hw, hc, cw, cc, bw, bc, rw, rcpu time.Duration
+	var hcommits, ccommits, bcommits, rcommits int64
+	// cache turns the issuance cache on, with every resident in it, or off.
+	cached := true
+	cache := func(on bool) {
+		if on == cached {
+			return
+		}
+		cached = on
+		if !on {
+			d.DB.SetIssueCacheEntries(0)
+			return
+		}
+		d.DB.SetIssueCacheEntries(cfg.Codes.IssueCache)
+		for _, id := range ids {
+			if _, err := d.DB.SubjectForIssue(ctx, id, time.Now(), 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	b.ResetTimer()
 	for done := 0; done < b.N; done += issueBenchRound {
 		ops := min(issueBenchRound, b.N-done)
 		for _, p := range []struct {
 			fns       []func() error
+			cached    bool
 			wall, cpu *time.Duration
 			commits   *int64
-		}{{httpFns, &hw, &hc, &hcommits}, {baseFns, &bw, &bc, &bcommits}, {rawFns, &rw, &rcpu, &rcommits}} {
+		}{{httpFns, false, &cw, &cc, &ccommits}, {httpFns, true, &hw, &hc, &hcommits},
+			{baseFns, true, &bw, &bc, &bcommits}, {rawFns, true, &rw, &rcpu, &rcommits}} {
+			b.StopTimer()
+			cache(p.cached)
+			b.StartTimer()
 			c0 := d.DB.GroupCommits()
 			w, c := issueRound(b, p.fns, ops)
 			*p.wall += w
@@ -158,17 +191,21 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	}
 	b.StopTimer()
 	n := float64(b.N)
-	httpRate, baseRate, rawRate := n/hw.Seconds(), n/bw.Seconds(), n/rw.Seconds()
+	httpRate, coldRate, baseRate, rawRate := n/hw.Seconds(), n/cw.Seconds(), n/bw.Seconds(), n/rw.Seconds()
 	b.ReportMetric(httpRate, "http-codes/s")
+	b.ReportMetric(coldRate, "cold-codes/s")
 	b.ReportMetric(baseRate, "base-codes/s")
 	b.ReportMetric(rawRate, "raw-codes/s")
 	b.ReportMetric(httpRate/baseRate, "ratio")
+	b.ReportMetric(coldRate/baseRate, "cold-ratio")
 	b.ReportMetric(rawRate/baseRate, "raw-ratio")
 	b.ReportMetric(float64(hc.Microseconds())/n, "http-cpu-us/op")
+	b.ReportMetric(float64(cc.Microseconds())/n, "cold-cpu-us/op")
 	b.ReportMetric(float64(bc.Microseconds())/n, "base-cpu-us/op")
 	b.ReportMetric(float64(rcpu.Microseconds())/n, "raw-cpu-us/op")
 	// Codes per group commit: how full each phase keeps the batches.
 	b.ReportMetric(n/float64(max(hcommits, 1)), "http-codes/commit")
+	b.ReportMetric(n/float64(max(ccommits, 1)), "cold-codes/commit")
 	b.ReportMetric(n/float64(max(bcommits, 1)), "base-codes/commit")
 	b.ReportMetric(n/float64(max(rcommits, 1)), "raw-codes/commit")
 }

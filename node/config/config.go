@@ -74,7 +74,18 @@ type Codes struct {
 	// may hold; issuing past it is refused (limit_reached). Default
 	// DefaultMaxLiveCodes, at most MaxLiveCodes.
 	MaxLive int `yaml:"max_live"`
+	// IssueCache is how many residents issuance remembers (status and
+	// ciphertexts, for up to ten minutes) so that a resident refreshing
+	// a code, or a queue of paper codes, signs without a database read.
+	// Default DefaultIssueCache, 0 turns it off, at most MaxIssueCache.
+	IssueCache int `yaml:"issue_cache"`
 }
+
+// Bounds of codes.issue_cache: an entry takes about 300 bytes.
+const (
+	DefaultIssueCache = 1 << 16
+	MaxIssueCache     = 1 << 22
+)
 
 // Bounds of codes.max_live. A resident's live codes are revoked together,
 // so the bound keeps any one status change within one revocation
@@ -197,7 +208,7 @@ func Default(province string) Config {
 		Federation: "demo",
 		KEKFile:    "kek.key",
 		Listen:     "127.0.0.1:8080",
-		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour, MaxLive: DefaultMaxLiveCodes},
+		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour, MaxLive: DefaultMaxLiveCodes, IssueCache: DefaultIssueCache},
 		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
 		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222", Replicas: 1},
 		Trust:      Trust{StaleLimit: 24 * time.Hour},
@@ -335,6 +346,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Codes.MaxLive < 1 || c.Codes.MaxLive > MaxLiveCodes {
 		bad("codes.max_live", "%d must be within [1, %d]", c.Codes.MaxLive, MaxLiveCodes)
+	}
+	if c.Codes.IssueCache < 0 || c.Codes.IssueCache > MaxIssueCache {
+		bad("codes.issue_cache", "%d must be within [0, %d] (0 turns it off)", c.Codes.IssueCache, MaxIssueCache)
 	}
 	if c.Keys.Rotation < time.Hour {
 		bad("keys.rotation", "%v is shorter than 1h", c.Keys.Rotation)

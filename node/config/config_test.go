@@ -53,6 +53,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"privacy.receipts_every":   "province: \"440000\"\ndata_dir: d\nprivacy:\n  receipts_every: 48h\n",
 		"limits.resident_rate":     "province: \"440000\"\ndata_dir: d\nlimits:\n  resident_rate: 2\n  resident_burst: 0\n",
 		"codes.max_live":           "province: \"440000\"\ndata_dir: d\ncodes:\n  max_live: 0\n",
+		"codes.issue_cache":        "province: \"440000\"\ndata_dir: d\ncodes:\n  issue_cache: -1\n",
 		"tokens.operator_lifetime": "province: \"440000\"\ndata_dir: d\ntokens:\n  operator_lifetime: 30m\n",
 		"limits.bulk_bytes":        "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_bytes: 10\n",
 		"limits.bulk_line_bytes":   "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_line_bytes: 100000\n",

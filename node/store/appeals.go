@@ -116,8 +116,8 @@ func (db *DB) ResolveAppeal(ctx context.Context, id, outcome string, noteCT []by
 		return nil, invalid(op, "unknown outcome or status, or zero time")
 	}
 	var rev *Revocation
+	var subject string
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		var subject string
 		err := tx.QueryRowContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
 			WHERE id = ? AND status = 'open' RETURNING subject_id`, outcome, noteCT, applied, nanos(at), id).Scan(&subject)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -135,6 +135,9 @@ func (db *DB) ResolveAppeal(ctx context.Context, id, outcome string, noteCT []by
 	})
 	if err != nil {
 		return nil, err
+	}
+	if applied != "" {
+		db.issue.forget(subject)
 	}
 	return rev, nil
 }

@@ -86,6 +86,13 @@ func (db *DB) SetStatusBatch(ctx context.Context, changes []StatusChange, now ti
 	if err != nil {
 		return nil, nil, err
 	}
+	var applied []string
+	for i, o := range outcomes {
+		if o == StatusApplied {
+			applied = append(applied, changes[i].SubjectID)
+		}
+	}
+	db.issue.forget(applied...)
 	return outcomes, rev, nil
 }
 

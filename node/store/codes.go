@@ -47,7 +47,7 @@ func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
 	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
 		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive}
-	return db.batch.do(ctx, func(bt *batchTx) error {
+	err := db.batch.do(ctx, func(bt *batchTx) error {
 		res, err := bt.exec(insertCodeSQL, args...)
 		if err != nil {
 			return wrap(op, err)
@@ -59,6 +59,10 @@ func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
 		}
 		return nil
 	}, queued)
+	if errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
+		db.issue.forget(c.SubjectID) // issuance's cached read of the subject is out of date
+	}
+	return err
 }
 
 // whyNotInserted tells why insertCodeSQL wrote nothing for c.

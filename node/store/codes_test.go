@@ -230,11 +230,13 @@ func TestInsertCodeRefusesCodeSignedBeforeAStatusChange(t *testing.T) {
 	}
 }
 
-// SubjectForIssue reads the subject and counts its live codes as LiveCodes
-// does (not revoked, not expired), from the live-code index, in one query;
+// SubjectForIssue, reading from the database, counts the subject's live
+// codes as LiveCodes does (not revoked, not expired), from the live-code
+// index, in its one query, and refuses a subject holding maxLive of them;
 // an unknown subject is ErrNotFound.
 func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 	db, path := openTestDB(t)
+	db.SetIssueCacheEntries(0) // every call reads
 	ctx := context.Background()
 	enrol(t, db, "s1")
 	enrol(t, db, "s2")
@@ -248,16 +250,26 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 	}
 	mustExec(t, rawDB(t, path), `UPDATE codes SET revoked = 1 WHERE jti = '`+jti("s1-", 0)+`'`)
 	for _, at := range []time.Time{t0, testCode("x", "s1").Expires} {
-		s, live, err := db.SubjectForIssue(ctx, "s1", at)
-		want, werr := db.LiveCodes(ctx, "s1", at)
-		if err != nil || werr != nil || s.ID != "s1" || len(s.DataKey) == 0 || live != want {
-			t.Errorf("at %v: SubjectForIssue = %s, %d live, %v; LiveCodes = %d, %v", at, s.ID, live, err, want, werr)
+		live, err := db.LiveCodes(ctx, "s1", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := db.SubjectForIssue(ctx, "s1", at, live+1); err != nil || s.ID != "s1" || len(s.DataKey) == 0 {
+			t.Errorf("at %v with %d live codes, bound %d: %+v, %v", at, live, live+1, s, err)
+		}
+		if live > 0 {
+			if _, err := db.SubjectForIssue(ctx, "s1", at, live); !errors.Is(err, ErrTooManyCodes) {
+				t.Errorf("at %v with %d live codes, bound %d: %v, want ErrTooManyCodes", at, live, live, err)
+			}
 		}
 	}
-	if _, live, _ := db.SubjectForIssue(ctx, "s1", t0); live != 2 {
-		t.Errorf("%d live codes, want 2 (one of three revoked)", live)
+	if _, err := db.SubjectForIssue(ctx, "s1", t0, 2); !errors.Is(err, ErrTooManyCodes) {
+		t.Errorf("2 live codes (one of three revoked), bound 2: %v, want ErrTooManyCodes", err)
 	}
-	if _, _, err := db.SubjectForIssue(ctx, "nobody", t0); !errors.Is(err, ErrNotFound) {
+	if _, err := db.SubjectForIssue(ctx, "s1", t0, 0); err != nil {
+		t.Errorf("no bound: %v", err)
+	}
+	if _, err := db.SubjectForIssue(ctx, "nobody", t0, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown subject: %v, want ErrNotFound", err)
 	}
 	var plan strings.Builder
@@ -290,29 +302,34 @@ func TestSubjectForIssueReadsOnlyWhatIssuanceUses(t *testing.T) {
 	if err := db.CreateSubject(ctx, want, testConsent(), Token{}); err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := db.SubjectForIssue(ctx, "s1", t0)
-	if err != nil {
-		t.Fatal(err)
+	for _, from := range []string{"database", "cache"} {
+		s, err := db.SubjectForIssue(ctx, "s1", t0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ID != "s1" || s.Status != want.Status || !bytes.Equal(s.MaskedCT, want.MaskedCT) || !bytes.Equal(s.DataKey, want.DataKey) {
+			t.Errorf("SubjectForIssue from the %s = %+v, want id, status, masked fields and data key of %+v", from, s, want)
+		}
+		if s.NameCT != nil || s.IDNumberCT != nil || s.PhoneCT != nil {
+			t.Errorf("SubjectForIssue from the %s returned personal ciphertexts issuance does not open: %+v", from, s)
+		}
 	}
-	if s.ID != "s1" || s.Status != want.Status || !bytes.Equal(s.MaskedCT, want.MaskedCT) || !bytes.Equal(s.DataKey, want.DataKey) {
-		t.Errorf("SubjectForIssue = %+v, want id, status, masked fields and data key of %+v", s, want)
-	}
-	if s.NameCT != nil || s.IDNumberCT != nil || s.PhoneCT != nil {
-		t.Errorf("SubjectForIssue read personal ciphertexts issuance does not open: %+v", s)
+	if hits, misses := db.IssueCacheStats(); hits != 1 || misses != 1 {
+		t.Errorf("issuance cache: %d hits, %d misses; want the second read served from it", hits, misses)
 	}
 }
 
 // The hot one-row reads no longer watch their context while they run,
-// but still refuse one already cancelled.
+// but still refuse one already cancelled, cached or not.
 func TestSubjectForIssueRefusesACancelledContext(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); err != nil {
+	if _, err := db.SubjectForIssue(ctx, "s1", t0, 0); err != nil {
 		t.Fatalf("live context: %v", err)
 	}
 	cancel()
-	if _, _, err := db.SubjectForIssue(ctx, "s1", t0); !errors.Is(err, context.Canceled) {
+	if _, err := db.SubjectForIssue(ctx, "s1", t0, 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v, want context.Canceled", err)
 	}
 }

@@ -30,6 +30,7 @@ type DB struct {
 	r     *sql.DB  // read-only pool, keys.db attached read-only as "keys" (readpool.go)
 	k     *sql.DB  // the key store (keys.db): one connection, writes and the WAL's truncation
 	batch *batcher // group commit for InsertCode and AppendAudit
+	issue *issueCache
 
 	prepared prepared // hot-path reads, prepared once
 
@@ -80,7 +81,7 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, k: k}
+	db := &DB{w: w, r: r, k: k, issue: newIssueCache(DefaultIssueCacheEntries)}
 	db.batch = newBatcher(w, &db.prepared)
 	return db, nil
 }

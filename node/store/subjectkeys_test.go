@@ -139,6 +139,7 @@ func TestMigrationMovesDataKeysOutOfTheDatabase(t *testing.T) {
 func TestDeletionLeavesNoTraceOfTheKeyWhileIssuanceReadsRun(t *testing.T) {
 	ctx := t.Context()
 	db, path := openTestDB(t)
+	db.SetIssueCacheEntries(0) // every read goes to the database
 	s := testSubject("s1")
 	s.DataKey = []byte("SEALED-KEY-MARKER-s1-busy-reads")
 	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
@@ -160,7 +161,7 @@ func TestDeletionLeavesNoTraceOfTheKeyWhileIssuanceReadsRun(t *testing.T) {
 					return
 				default:
 				}
-				if _, _, err := db.SubjectForIssue(ctx, "s2", t0); err != nil {
+				if _, err := db.SubjectForIssue(ctx, "s2", t0, 0); err != nil {
 					errs <- err
 					return
 				}

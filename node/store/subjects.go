@@ -87,19 +87,35 @@ func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 
 // SubjectForIssue reads what issuing a code needs of a subject — its id,
 // status, masked display fields (MaskedCT) and data key; the other fields
-// are left zero — together with LiveCodes at now, in one query: issuance
-// checks the live-code bound before it signs, and a second read
-// transaction cost about a tenth of an HTTP issuance's CPU. The bound is
-// checked again inside InsertCode. The name, ID-number and phone
-// ciphertexts are not read: issuance never opens them.
-func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time) (Subject, int, error) {
+// are left zero. The name, ID-number and phone ciphertexts are not read:
+// issuance never opens them. The returned slices must not be modified.
+//
+// It answers from the issuance cache when it can (issuecache.go). From the
+// database, it counts the subject's live codes at now in the same query
+// and returns ErrTooManyCodes when they reach maxLive (maxLive ≤ 0: no
+// bound), so that issuance is refused before it signs; such a subject is
+// not cached. A cached answer skips the count: InsertCode checks the
+// bound (and the status, and that the subject still exists) in any case,
+// and a refusal there drops the entry.
+func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, maxLive int) (Subject, error) {
+	if err := ctx.Err(); err != nil {
+		return Subject{}, err
+	}
+	if s, ok := db.issue.get(id); ok {
+		return s, nil
+	}
+	gen := db.issue.generation()
 	var s Subject
 	var live int
 	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &live, &s.DataKey)
-	if err != nil {
-		return Subject{}, 0, wrap("subject", err)
+	switch {
+	case err != nil:
+		return Subject{}, wrap("subject", err)
+	case maxLive > 0 && live >= maxLive:
+		return Subject{}, fmt.Errorf("store: subject: %w (%d)", ErrTooManyCodes, maxLive)
 	}
-	return s, live, nil
+	db.issue.fill(s, gen)
+	return s, nil
 }
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count comes
@@ -170,6 +186,7 @@ func (db *DB) SetStatus(ctx context.Context, id, status string, now time.Time, a
 	if err != nil {
 		return nil, err
 	}
+	db.issue.forget(id)
 	return rev, nil
 }
 
@@ -221,9 +238,13 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
 		return nil, wrap(op, notFound("subject", err))
 	}
+	db.issue.forget(id)
 	if err := db.shredSubjectKey(ctx, id); err != nil {
 		return nil, err
 	}
+	// Forgotten again once the deletion committed: a read that began
+	// before the shredding must not fill the cache with the sealed key.
+	defer db.issue.forget(id)
 	var rev *Revocation
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		var one int

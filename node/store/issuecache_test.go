@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// cachedStatus reads id for issuance twice and returns the status the
+// second read saw and whether it was served by the cache.
+func cachedStatus(t *testing.T, db *DB, id string) (status string, hit bool) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.SubjectForIssue(ctx, id, t0, 0); err != nil {
+		t.Fatalf("SubjectForIssue(%s): %v", id, err)
+	}
+	hits0, _ := db.IssueCacheStats()
+	s, err := db.SubjectForIssue(ctx, id, t0, 0)
+	if err != nil {
+		t.Fatalf("SubjectForIssue(%s): %v", id, err)
+	}
+	hits, _ := db.IssueCacheStats()
+	return s.Status, hits > hits0
+}
+
+// Every way a status changes drops the subject's cached issuance read once
+// it has committed, so the next code is signed with the new status, not
+// signed, refused by InsertCode and signed again.
+func TestIssueCacheDropsASubjectWhoseStatusChanged(t *testing.T) {
+	ctx := context.Background()
+	for _, change := range []struct {
+		name string
+		set  func(db *DB, id string) error
+	}{
+		{"SetStatus", func(db *DB, id string) error {
+			_, err := db.SetStatus(ctx, id, "yellow", t0)
+			return err
+		}},
+		{"SetStatusBatch", func(db *DB, id string) error {
+			out, _, err := db.SetStatusBatch(ctx, []StatusChange{{SubjectID: id, Status: "yellow",
+				Audit: AuditEntry{Time: t0, Actor: "system", Action: "status"}}}, t0)
+			if err == nil && out[0] != StatusApplied {
+				err = fmt.Errorf("outcome %v", out[0])
+			}
+			return err
+		}},
+		{"ResolveAppeal", func(db *DB, id string) error {
+			if err := db.CreateAppeal(ctx, Appeal{ID: "a-" + id, SubjectID: id, Created: t0, MessageCT: []byte("m")}, 3); err != nil {
+				return err
+			}
+			_, err := db.ResolveAppeal(ctx, "a-"+id, "upheld", []byte("n"), "yellow", t0)
+			return err
+		}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			db, _ := openTestDB(t)
+			enrol(t, db, "s1")
+			if status, hit := cachedStatus(t, db, "s1"); !hit || status != "green" {
+				t.Fatalf("before the change: %s, cached %v; want green from the cache", status, hit)
+			}
+			if err := change.set(db, "s1"); err != nil {
+				t.Fatal(err)
+			}
+			s, err := db.SubjectForIssue(ctx, "s1", t0, 0)
+			if err != nil || s.Status != "yellow" {
+				t.Errorf("after the change: %+v, %v; want yellow", s, err)
+			}
+		})
+	}
+}
+
+// A deletion leaves no entry (with its sealed data key) in the cache, and
+// issuance then finds no subject.
+func TestIssueCacheForgetsADeletedSubject(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := context.Background()
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	cachedStatus(t, db, "s1")
+	cachedStatus(t, db, "s2")
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.issue.len(); n != 1 {
+		t.Errorf("%d cached subjects after deleting one of two, want 1", n)
+	}
+	if _, err := db.SubjectForIssue(ctx, "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted subject: %v, want ErrNotFound", err)
+	}
+	if _, err := db.Sunset(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.issue.len(); n != 0 {
+		t.Errorf("%d cached subjects after the sunset, want none", n)
+	}
+}
+
+// A cached read may be stale when the row changed by a path that does not
+// tell the cache (here, a raw UPDATE); InsertCode still refuses the code
+// signed with it, and the refusal drops the entry. A cached read skips the
+// live-code count, which InsertCode enforces; the read after that
+// refusal counts again and refuses before signing.
+func TestRefusedInsertDropsTheCachedSubject(t *testing.T) {
+	db, path := openTestDB(t)
+	ctx := context.Background()
+	enrol(t, db, "s1")
+	cachedStatus(t, db, "s1")
+	mustExec(t, rawDB(t, path), `UPDATE subjects SET status = 'red' WHERE id = 's1'`)
+	if status, hit := cachedStatus(t, db, "s1"); !hit || status != "green" {
+		t.Fatalf("stale entry: %s, cached %v; this test checks nothing", status, hit)
+	}
+	if err := db.InsertCode(ctx, testCode("j-stale", "s1")); !errors.Is(err, ErrStatusChanged) {
+		t.Fatalf("code signed with the stale status: %v, want ErrStatusChanged", err)
+	}
+	if s, err := db.SubjectForIssue(ctx, "s1", t0, 0); err != nil || s.Status != "red" {
+		t.Fatalf("after the refusal: %+v, %v; want red read again", s, err)
+	}
+
+	const maxLive = 2
+	enrol(t, db, "s2")
+	if _, err := db.SubjectForIssue(ctx, "s2", t0, maxLive); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxLive {
+		c := testCode(jti("s2-", i), "s2")
+		c.MaxLive = maxLive
+		insertCode(t, db, c)
+	}
+	if _, err := db.SubjectForIssue(ctx, "s2", t0, maxLive); err != nil {
+		t.Fatalf("cached read at the bound: %v; the cache does not count", err)
+	}
+	over := testCode("s2-over", "s2")
+	over.MaxLive = maxLive
+	if err := db.InsertCode(ctx, over); !errors.Is(err, ErrTooManyCodes) {
+		t.Fatalf("code past the bound: %v, want ErrTooManyCodes", err)
+	}
+	for range 2 {
+		if _, err := db.SubjectForIssue(ctx, "s2", t0, maxLive); !errors.Is(err, ErrTooManyCodes) {
+			t.Errorf("read after the refusal: %v, want ErrTooManyCodes before signing", err)
+		}
+	}
+}
+
+// A read that began before a change committed does not fill the cache
+// after it; the cache holds at most its bound, and an entry serves for
+// issueCacheMaxAge at most.
+func TestIssueCacheGenerationsBoundAndAge(t *testing.T) {
+	now := t0
+	c := newIssueCache(3)
+	c.now = func() time.Time { return now }
+	s := func(id string) Subject {
+		return Subject{ID: id, Status: "green", MaskedCT: []byte("m"), DataKey: []byte("k")}
+	}
+
+	gen := c.generation()
+	c.forget("other")
+	c.fill(s("raced"), gen)
+	if _, ok := c.get("raced"); ok {
+		t.Error("a read begun before a forget filled the cache")
+	}
+	for i := range 10 {
+		c.fill(s(fmt.Sprint("s", i)), c.generation())
+		if n := c.len(); n > 3 {
+			t.Fatalf("%d entries, bound 3", n)
+		}
+	}
+	if _, ok := c.get("s9"); !ok {
+		t.Error("the latest fill was not kept")
+	}
+	now = now.Add(issueCacheMaxAge + time.Second)
+	if _, ok := c.get("s9"); ok {
+		t.Error("an entry older than issueCacheMaxAge was served")
+	}
+	c.resize(0)
+	c.fill(s("off"), c.generation())
+	if n := c.len(); n != 0 {
+		t.Errorf("a disabled cache holds %d entries", n)
+	}
+}
