@@ -152,7 +152,8 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	var hw, hc, cw, cc, bw, bc, rw, rcpu time.Duration
 	var hcommits, ccommits, bcommits, rcommits int64
 	// cache turns the issuance cache on, with every resident in it, or off.
-	cached := true
+	d.DB.SetIssueCacheEntries(0)
+	cached := false
 	cache := func(on bool) {
 		if on == cached {
 			return

@@ -81,7 +81,7 @@ type Codes struct {
 	IssueCache int `yaml:"issue_cache"`
 }
 
-// Bounds of codes.issue_cache: an entry takes about 300 bytes.
+// Bounds of codes.issue_cache: an entry takes about 400 bytes.
 const (
 	DefaultIssueCache = 1 << 16
 	MaxIssueCache     = 1 << 22

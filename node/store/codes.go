@@ -35,10 +35,15 @@ func (db *DB) InsertCode(ctx context.Context, c Code) error {
 	return db.insertCode(ctx, c, nil)
 }
 
-// insertCode is InsertCode, calling queued (if not nil) once the code is
-// queued for the writer or refused before it.
-func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
+// insertCode is InsertCode; a reserved insert (res not nil) ends its
+// reservation once the code is queued for the writer or refused before
+// it, and is paced as issuance (maxLinger).
+func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 	const op = "insert code"
+	var queued func()
+	if res != nil {
+		queued = res.Release
+	}
 	if c.JTI == "" || c.SubjectID == "" || c.KID == "" || c.Status == "" || c.IssuedAt.IsZero() || c.Expires.IsZero() {
 		if queued != nil {
 			queued()
@@ -47,7 +52,7 @@ func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
 	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
 		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive}
-	err := db.batch.do(ctx, func(bt *batchTx) error {
+	r := &request{reserved: res != nil, done: make(chan error, 1), op: func(bt *batchTx) error {
 		res, err := bt.exec(insertCodeSQL, args...)
 		if err != nil {
 			return wrap(op, err)
@@ -58,7 +63,8 @@ func (db *DB) insertCode(ctx context.Context, c Code, queued func()) error {
 			return whyNotInserted(bt.tx, c)
 		}
 		return nil
-	}, queued)
+	}}
+	err := db.batch.doRequest(ctx, r, queued)
 	if errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
 		db.issue.forget(c.SubjectID) // issuance's cached read of the subject is out of date
 	}

@@ -9,7 +9,8 @@ import (
 // Issuance cache defaults.
 const (
 	// DefaultIssueCacheEntries is how many subjects the issuance cache
-	// holds unless SetIssueCacheEntries says otherwise (about 20 MB).
+	// holds unless SetIssueCacheEntries says otherwise (about 26 MB: some
+	// 400 bytes an entry).
 	DefaultIssueCacheEntries = 1 << 16
 	// issueCacheMaxAge bounds how long an entry is served: the ciphertexts
 	// of a resident who stopped asking for codes leave memory after it.

@@ -37,7 +37,7 @@ func (r *Reservation) Release() {
 // InsertCode is DB.InsertCode for the reserved write: the announcement
 // ends once the code is queued (or refused before it).
 func (r *Reservation) InsertCode(ctx context.Context, c Code) error {
-	return r.db.insertCode(ctx, c, r.Release)
+	return r.db.insertCode(ctx, c, r)
 }
 
 // wake tells a lingering writer that the announced count fell.

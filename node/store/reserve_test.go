@@ -18,15 +18,92 @@ func lingerForever(db *DB) { db.batch.maxLinger = time.Hour }
 // channel, once the writer has taken c into the batch it is filling.
 func insertAsync(t *testing.T, db *DB, c Code) <-chan error {
 	t.Helper()
+	return insertTaken(t, db, 1, func() error { return db.InsertCode(context.Background(), c) })
+}
+
+// insertTaken runs insert in another goroutine and returns its result
+// channel, once the writer has taken it: inflight writes are in the
+// batch the writer is filling, none left in its queue.
+func insertTaken(t *testing.T, db *DB, inflight int64, insert func() error) <-chan error {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- db.InsertCode(context.Background(), c) }()
+	go func() { done <- insert() }()
 	testkit.WaitFor(t, 10*time.Second, time.Millisecond, "the writer takes the code", func() error {
-		if db.batch.inflight.Load() != 1 || len(db.batch.queue) != 0 {
+		if db.batch.inflight.Load() != inflight || len(db.batch.queue) != 0 {
 			return errors.New("not taken yet")
 		}
 		return nil
 	})
 	return done
+}
+
+// While issuance is concurrent — the last commit held two codes, one of
+// them reserved — the writer holds the next batch of issuance open for
+// the pace (maxLinger after that commit began): a code queued alone
+// waits, and the next one joins its commit. Plain inserts are not paced.
+func TestConcurrentIssuanceCommitsArePaced(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	lingerForever(db)
+	ctx := context.Background()
+	reserved := func(j string) func() error {
+		res := db.Reserve()
+		return func() error { return res.InsertCode(ctx, testCode(j, "s1")) }
+	}
+	second := reserved("two")
+	first := insertTaken(t, db, 1, reserved("one"))
+	if err := second(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	commits := db.GroupCommits()
+	third := insertTaken(t, db, 1, reserved("three"))
+	fourth := insertTaken(t, db, 2, reserved("four"))
+	select {
+	case err := <-third:
+		t.Fatalf("the third code committed (%v) before the pace", err)
+	default:
+	}
+	db.Close() // commits what the writer holds
+	for _, done := range []<-chan error{third, fourth} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := db.GroupCommits() - commits; got != 1 {
+		t.Errorf("%d commits for two paced codes, want 1", got)
+	}
+}
+
+// Plain inserts (the audit log's, a benchmark's) are never paced: after a
+// commit of two, the next insert commits without waiting.
+func TestPlainInsertsAreNotPaced(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	lingerForever(db)
+	ctx := context.Background()
+	res := db.Reserve()
+	first := insertAsync(t, db, testCode("one", "s1"))
+	second := insertTaken(t, db, 2, func() error { return db.InsertCode(ctx, testCode("two", "s1")) })
+	res.Release()
+	for _, done := range []<-chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := make(chan error, 1)
+	go func() { third <- db.InsertCode(ctx, testCode("three", "s1")) }()
+	select {
+	case err := <-third:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a plain insert waited over 10 s after a commit of two plain inserts")
+	}
 }
 
 // A write announced with Reserve joins the batch the writer was filling
