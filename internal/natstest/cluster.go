@@ -5,10 +5,12 @@
 package natstest
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,7 +87,17 @@ func Start(t testing.TB, cfg Config) *Cluster {
 	var wg sync.WaitGroup
 	errs := make([]error, cfg.Servers)
 	for i := range cfg.Servers {
-		wg.Go(func() { errs[i] = c.start(i) })
+		wg.Go(func() {
+			// A port picked by FreePort can be taken by another test
+			// process before the server binds it; a fresh server may
+			// then take fresh ports. A restart keeps its ports.
+			for range 3 {
+				if errs[i] = c.start(i); !errors.Is(errs[i], errPortTaken) {
+					return
+				}
+				c.repick(i)
+			}
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -161,16 +173,63 @@ func (c *Cluster) start(i int) error {
 	if err != nil {
 		return fmt.Errorf("nats server %s: %w", c.Name(i), err)
 	}
+	log := &errorLog{}
+	ns.SetLogger(log, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(ReadyTimeout) {
 		ns.Shutdown()
-		return fmt.Errorf("nats server %s not ready after %s", c.Name(i), ReadyTimeout)
+		errs := log.String()
+		if strings.Contains(errs, "Error listening on") {
+			return fmt.Errorf("nats server %s: %w: %s", c.Name(i), errPortTaken, errs)
+		}
+		return fmt.Errorf("nats server %s not ready after %s (errors logged: %q)", c.Name(i), ReadyTimeout, errs)
 	}
 	c.mu.Lock()
 	c.servers[i] = ns
 	c.mu.Unlock()
 	return nil
 }
+
+// errPortTaken is a start that failed because a port was taken.
+var errPortTaken = errors.New("port taken")
+
+// repick gives server i, which never ran, fresh client and route ports.
+func (c *Cluster) repick(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clients[i], c.routes[i] = FreePort(c.t), FreePort(c.t)
+	for j := range c.proxies {
+		if j != i {
+			c.proxies[j][i].retarget("127.0.0.1:" + strconv.Itoa(c.routes[i]))
+		}
+	}
+}
+
+// errorLog keeps a server's error lines, for the message of a start that
+// failed: the servers run with NoLog.
+type errorLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *errorLog) add(format string, v []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+}
+
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "; ")
+}
+
+func (l *errorLog) Errorf(format string, v ...any) { l.add(format, v) }
+func (l *errorLog) Fatalf(format string, v ...any) { l.add(format, v) }
+func (l *errorLog) Noticef(string, ...any)         {}
+func (l *errorLog) Warnf(string, ...any)           {}
+func (l *errorLog) Debugf(string, ...any)          {}
+func (l *errorLog) Tracef(string, ...any)          {}
 
 // Kill shuts server i down and waits until it has stopped. Its store
 // directory and ports are kept for Restart. Like a server stopped with

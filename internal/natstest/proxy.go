@@ -14,13 +14,13 @@ const routeDialTimeout = 2 * time.Second
 // (one proxy per ordered pair), so that Crash can cut every route of a
 // server at once, as the kernel does when a server process is killed.
 type routeProxy struct {
-	ln     net.Listener
-	target string
+	ln net.Listener
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	target string
+	cut    bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
 }
 
 // newRouteProxy listens on a loopback port and forwards to target.
@@ -34,6 +34,13 @@ func newRouteProxy(target string) (*routeProxy, error) {
 	return p, nil
 }
 
+// retarget makes the proxy forward new connections to target.
+func (p *routeProxy) retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+}
+
 // addr is the proxy's host:port.
 func (p *routeProxy) addr() string { return p.ln.Addr().String() }
 
@@ -43,7 +50,10 @@ func (p *routeProxy) accept() {
 		if err != nil {
 			return
 		}
-		out, err := net.DialTimeout("tcp", p.target, routeDialTimeout)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		out, err := net.DialTimeout("tcp", target, routeDialTimeout)
 		if err != nil {
 			in.Close()
 			continue
