@@ -312,11 +312,16 @@ func openAppeal(r store.Appeal, dk *seal.Key) (Appeal, error) {
 
 // subjectWithKey loads a subject and opens its data key.
 func (n *Node) subjectWithKey(ctx context.Context, id string) (store.Subject, *seal.Key, error) {
-	s, err := n.subject(ctx, id)
+	return loadSubjectWithKey(ctx, n.db, n.kek, id)
+}
+
+// loadSubjectWithKey loads a subject from db and opens its data key with kek.
+func loadSubjectWithKey(ctx context.Context, db *store.DB, kek *seal.Key, id string) (store.Subject, *seal.Key, error) {
+	s, err := loadSubject(ctx, db, id)
 	if err != nil {
 		return s, nil, err
 	}
-	dk, err := n.dataKey(s)
+	dk, err := openDataKey(kek, s)
 	if err != nil {
 		return s, nil, internal("data key", err)
 	}

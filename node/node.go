@@ -63,8 +63,8 @@ type Node struct {
 
 	access  *access // scanners, accounts, tokens and rate limits (access.go)
 	auditor *auditor
+	codes   *codes                // code issuance and rendering (codes.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
-	qrs     qrCache               // rendered QR images by code id
 
 	indexKey []byte // the subjects' blind index key (subjectindex.go)
 
@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.trustKick = make(chan struct{}, 1)
 	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
+	n.codes = newCodes(n.db, n.kek, n.state, &n.issuer, n.cfg, n.metrics, n.now, n.rand)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}

@@ -33,32 +33,27 @@ const (
 // which every province keeps.
 var paperZone = time.FixedZone("UTC+8", 8*3600)
 
-// PaperCode renders one of a resident's paper codes as a printable page
-// (seed rule 9: a code for people without a phone): a large band in the
-// status colour, the QR, the issuing province, the validity and the masked
-// name and document number — exactly what a scanner is shown, read back
-// from the code itself, so the page can never say more than the code.
-// Only an operator, at a service point, prints one.
-func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
+// paper implements Node.PaperCode.
+func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	c, err := n.db.Code(ctx, jti)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.SubjectID == "" || !c.Paper)) {
+	row, err := c.db.Code(ctx, jti)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.SubjectID == "" || !row.Paper)) {
 		return nil, Errorf(ENotFound, "no such paper code; issue one with {\"paper\":true}")
 	}
 	if err != nil {
 		return nil, internal("paper", err)
 	}
-	_, dk, err := n.subjectWithKey(ctx, c.SubjectID)
+	_, dk, err := loadSubjectWithKey(ctx, c.db, c.kek, row.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	text, err := dk.Open(codeAAD(c.SubjectID, jti), c.TextCT)
+	text, err := dk.Open(codeAAD(row.SubjectID, jti), row.TextCT)
 	if err != nil {
 		return nil, internal("paper", err)
 	}
-	res := trust.Verify(string(text), n.state.Snapshot(), n.state, n.now())
+	res := trust.Verify(string(text), c.state.Snapshot(), c.state, c.now())
 	if !res.Valid() {
 		return nil, Errorf(ENotFound, "this code no longer verifies (%s); issue a new one", res.Reason)
 	}

@@ -14,7 +14,6 @@ import (
 
 	qrcode "github.com/yeqown/go-qrcode/v2"
 
-	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -100,49 +99,40 @@ type matrixWriter struct{ bits [][]bool }
 func (m *matrixWriter) Write(mat qrcode.Matrix) error { m.bits = mat.Bitmap(); return nil }
 func (m *matrixWriter) Close() error                  { return nil }
 
-func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectID + ":code:" + jti) }
-
-// CodeQR renders one of a resident's codes as a QR image, for the
-// resident or an operator. The code's text is kept sealed under the
-// resident's data key, so deleting the resident makes it unreadable.
-//
-// Rendered images are cached by code id (qrCache): a resident's phone
-// reloading its code costs a database read, not an unseal and an encode.
-// The code's row is read every time, so a revoked, expired or deleted
-// code is refused (and dropped from the cache) even if a hook missed it.
-func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
+// qr implements Node.CodeQR.
+func (c *codes) qr(ctx context.Context, p Principal, jti string) ([]byte, error) {
 	if err := require(p, RoleOperator, RoleResident); err != nil {
 		return nil, err // whatever the code: a scanner learns nothing of it
 	}
 	// Another resident's code is answered as an unknown one, word for
 	// word, so that the answer does not tell whether a code id exists.
-	c, err := n.db.Code(ctx, jti)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.SubjectID == "") {
-		n.qrs.forget(jti)
+	row, err := c.db.Code(ctx, jti)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && row.SubjectID == "") {
+		c.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "no such code")
 	}
-	if err == nil && requireSubject(p, c.SubjectID) != nil {
+	if err == nil && requireSubject(p, row.SubjectID) != nil {
 		return nil, Errorf(ENotFound, "no such code")
 	}
 	if err != nil {
 		return nil, internal("qr", err)
 	}
-	if c.Revoked || n.now().After(c.Expires) {
-		n.qrs.forget(jti)
+	if row.Revoked || c.now().After(row.Expires) {
+		c.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "this code is revoked or expired; issue a new one")
 	}
-	if png, ok := n.qrs.get(jti, c.SubjectID); ok {
+	if png, ok := c.qrs.get(jti, row.SubjectID); ok {
 		return png, nil
 	}
-	s, err := n.subject(ctx, c.SubjectID)
+	s, err := loadSubject(ctx, c.db, row.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	dk, err := n.dataKey(s)
+	dk, err := openDataKey(c.kek, s)
 	if err != nil {
 		return nil, internal("qr", err)
 	}
-	text, err := dk.Open(codeAAD(s.ID, jti), c.TextCT)
+	text, err := dk.Open(codeAAD(s.ID, jti), row.TextCT)
 	if err != nil {
 		return nil, internal("qr", err)
 	}
@@ -150,21 +140,13 @@ func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, err
 	if err != nil {
 		return nil, internal("qr", err)
 	}
-	n.qrs.put(jti, c.SubjectID, png)
+	c.qrs.put(jti, row.SubjectID, png)
 	return png, nil
-}
-
-func (n *Node) dataKey(s store.Subject) (*seal.Key, error) {
-	raw, err := n.kek.Open(fieldAAD(s.ID, "dk"), s.DataKey)
-	if err != nil {
-		return nil, err
-	}
-	return seal.NewKey(raw)
 }
 
 // qrCache is a bounded LRU of rendered QR images by code id. An image
 // holds nothing but the code's own text; it is dropped when its code is
-// revoked (Node.revoked), its resident deleted, or when it is found
+// revoked (Node.revoked, codes.forgetRevoked), its resident deleted, or when it is found
 // revoked or expired on a read. The zero value is ready to use.
 type qrCache struct {
 	mu      sync.Mutex

@@ -51,7 +51,7 @@ func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Recor
 		Consent: RecordConsent{NoticeVersion: c.NoticeVersion, AcceptedAt: c.AcceptedAt, Fields: c.Fields, Purpose: c.Purpose},
 		Held:    map[string]string{}}
 	if p.Role != RoleResident {
-		m, err := n.openMasked(s, dk)
+		m, err := openMasked(s, dk)
 		if err != nil {
 			return Record{}, internal("record", err)
 		}

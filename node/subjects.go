@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
@@ -44,6 +43,28 @@ type masked struct {
 }
 
 func fieldAAD(id, field string) []byte { return []byte("subject:" + id + ":" + field) }
+
+// openMasked opens a subject's masked record with its data key.
+func openMasked(s store.Subject, dk *seal.Key) (masked, error) {
+	var m masked
+	b, err := dk.Open(fieldAAD(s.ID, "masked"), s.MaskedCT)
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(b, &m)
+}
+
+// dataKey opens a subject's data key with the node's KEK.
+func (n *Node) dataKey(s store.Subject) (*seal.Key, error) { return openDataKey(n.kek, s) }
+
+// openDataKey opens a subject's data key, sealed under kek.
+func openDataKey(kek *seal.Key, s store.Subject) (*seal.Key, error) {
+	raw, err := kek.Open(fieldAAD(s.ID, "dk"), s.DataKey)
+	if err != nil {
+		return nil, err
+	}
+	return seal.NewKey(raw)
+}
 
 // Enrol registers a resident with their informed consent. It refuses
 // without consent to the current notice, and refuses personal data the
@@ -165,7 +186,12 @@ func randomID(r io.Reader, prefix string) (string, error) {
 
 // subject loads a subject, mapping absence to ENotFound.
 func (n *Node) subject(ctx context.Context, id string) (store.Subject, error) {
-	s, err := n.db.Subject(ctx, id)
+	return loadSubject(ctx, n.db, id)
+}
+
+// loadSubject loads a subject from db, mapping absence to ENotFound.
+func loadSubject(ctx context.Context, db *store.DB, id string) (store.Subject, error) {
+	s, err := db.Subject(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return s, Errorf(ENotFound, "no such subject")
 	}
@@ -210,7 +236,7 @@ func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error 
 	}
 	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(p.Actor(), "subject.delete", id, nil))
 	n.access.forgetResident(id)
-	n.qrs.forgetSubject(id)
+	n.codes.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -229,121 +255,10 @@ func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
 		return
 	}
 	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
-	for _, e := range rev.Entries {
-		n.qrs.forget(e.JTI)
-	}
+	n.codes.forgetRevoked(rev)
 	n.metrics.Revoked.Add(float64(len(rev.Entries)))
 	n.metrics.OutboxPending.Add(float64(rev.Seq - min(rev.FirstSeq, rev.Seq) + 1))
 	if f := n.federation(); f != nil {
 		f.RevocationsPending(ctx)
 	}
-}
-
-// Issued is a newly issued code.
-type Issued struct {
-	Code    string    `json:"code"`
-	JTI     string    `json:"jti"`
-	Expires time.Time `json:"exp"`
-	QRURL   string    `json:"qr_url"`
-}
-
-// IssueCode issues a code for a resident: to the resident themselves, or
-// by an operator. Paper codes (longer validity, for people without
-// phones) only by an operator at a service point.
-func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
-	if err := requireSubject(p, id); err != nil {
-		return Issued{}, err
-	}
-	if paper && p.Role != RoleOperator {
-		return Issued{}, Errorf(EForbidden, "paper codes are issued by an operator")
-	}
-	start := time.Now()
-	var out Issued
-	var err error
-	// A status change between reading the subject and recording the code
-	// makes the store refuse the code; issuing again picks up the new status.
-	for attempt := 0; attempt < 3; attempt++ {
-		out, err = n.issueOnce(ctx, id, paper)
-		if !errors.Is(err, store.ErrStatusChanged) {
-			break
-		}
-	}
-	if err != nil {
-		return Issued{}, err
-	}
-	kind := "phone"
-	if paper {
-		kind = "paper"
-	}
-	n.metrics.Issued.WithLabelValues(kind).Inc()
-	n.metrics.IssueSeconds.Observe(time.Since(start).Seconds())
-	return out, nil
-}
-
-func (n *Node) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
-	// Announce the insert to come, so that the store's writer holds its
-	// next group commit open for it while this issuance reads and signs.
-	res := n.db.Reserve()
-	defer res.Release()
-	now := n.now()
-	s, err := n.db.SubjectForIssue(ctx, id, now, n.cfg.Codes.MaxLive)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Issued{}, Errorf(ENotFound, "no such subject")
-	case errors.Is(err, store.ErrTooManyCodes):
-		return Issued{}, n.tooManyCodes() // refused before the cost of signing
-	case err != nil:
-		return Issued{}, internal("issue", err)
-	}
-	dk, err := n.dataKey(s)
-	if err != nil {
-		return Issued{}, internal("issue", err)
-	}
-	m, err := n.openMasked(s, dk)
-	if err != nil {
-		return Issued{}, internal("issue", err)
-	}
-	ci := n.issuer.Load()
-	jti, err := trust.NewJTI(n.rand)
-	if err != nil {
-		return Issued{}, internal("issue", err)
-	}
-	life := n.cfg.Codes.Lifetime
-	if paper {
-		life = n.cfg.Codes.PaperLifetime
-	}
-	code, cl, err := ci.Issue(jti, now, now.Add(life), trust.Content{Status: trust.Status(s.Status), Name: m.Name, Doc: m.Doc})
-	if err != nil {
-		return Issued{}, internal("issue", err)
-	}
-	exp := time.Unix(cl.Expires, 0)
-	err = res.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
-		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
-		MaxLive: n.cfg.Codes.MaxLive})
-	switch {
-	case errors.Is(err, store.ErrStatusChanged):
-		return Issued{}, err
-	case errors.Is(err, store.ErrTooManyCodes):
-		return Issued{}, n.tooManyCodes()
-	case errors.Is(err, store.ErrNotFound):
-		return Issued{}, Errorf(ENotFound, "no such subject")
-	case err != nil:
-		return Issued{}, internal("issue", err)
-	}
-	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
-}
-
-// tooManyCodes refuses a code past codes.max_live.
-func (n *Node) tooManyCodes() error {
-	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+
-		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", n.cfg.Codes.MaxLive)
-}
-
-func (n *Node) openMasked(s store.Subject, dk *seal.Key) (masked, error) {
-	var m masked
-	b, err := dk.Open(fieldAAD(s.ID, "masked"), s.MaskedCT)
-	if err != nil {
-		return m, err
-	}
-	return m, json.Unmarshal(b, &m)
 }

@@ -1,0 +1,182 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// codes owns code issuance and code rendering: signing a resident's codes
+// and recording them, rendering a code as a QR image (with the cache of
+// rendered images) and as a printable paper page. It reaches the
+// database, the KEK, the trust state, the clock and the random source it
+// is given, and reads the current code issuer through issuer, which the
+// node's key schedule (keychange.go) sets; none of this state lives on
+// Node.
+//
+// Node keeps one thin exported entry point per operation (below), so that
+// node/api, node/web and the tests speak to the node alone.
+type codes struct {
+	db      *store.DB
+	kek     *seal.Key
+	state   *trust.State
+	issuer  *atomic.Pointer[trust.CodeIssuer] // Node.issuer, swapped by key rotation
+	cfg     config.Codes
+	metrics *Metrics
+	now     func() time.Time
+	rand    io.Reader
+
+	qrs qrCache // rendered QR images by code id
+}
+
+// newCodes builds the node's code service.
+func newCodes(db *store.DB, kek *seal.Key, state *trust.State, issuer *atomic.Pointer[trust.CodeIssuer],
+	s config.Config, m *Metrics, now func() time.Time, rand io.Reader) *codes {
+	return &codes{db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, metrics: m, now: now, rand: rand}
+}
+
+// forgetRevoked drops the cached images of codes just revoked.
+func (c *codes) forgetRevoked(rev *store.Revocation) {
+	for _, e := range rev.Entries {
+		c.qrs.forget(e.JTI)
+	}
+}
+
+// forgetSubject drops the cached images of a deleted resident's codes.
+func (c *codes) forgetSubject(id string) { c.qrs.forgetSubject(id) }
+
+// Issued is a newly issued code.
+type Issued struct {
+	Code    string    `json:"code"`
+	JTI     string    `json:"jti"`
+	Expires time.Time `json:"exp"`
+	QRURL   string    `json:"qr_url"`
+}
+
+// IssueCode issues a code for a resident: to the resident themselves, or
+// by an operator. Paper codes (longer validity, for people without
+// phones) only by an operator at a service point.
+func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
+	return n.codes.issue(ctx, p, id, paper)
+}
+
+// CodeQR renders one of a resident's codes as a QR image, for the
+// resident or an operator. The code's text is kept sealed under the
+// resident's data key, so deleting the resident makes it unreadable.
+//
+// Rendered images are cached by code id (qrCache): a resident's phone
+// reloading its code costs a database read, not an unseal and an encode.
+// The code's row is read every time, so a revoked, expired or deleted
+// code is refused (and dropped from the cache) even if a hook missed it.
+func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	return n.codes.qr(ctx, p, jti)
+}
+
+// PaperCode renders one of a resident's paper codes as a printable page
+// (seed rule 9: a code for people without a phone): a large band in the
+// status colour, the QR, the issuing province, the validity and the masked
+// name and document number — exactly what a scanner is shown, read back
+// from the code itself, so the page can never say more than the code.
+// Only an operator, at a service point, prints one.
+func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	return n.codes.paper(ctx, p, jti)
+}
+
+// issue implements Node.IssueCode.
+func (c *codes) issue(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
+	if err := requireSubject(p, id); err != nil {
+		return Issued{}, err
+	}
+	if paper && p.Role != RoleOperator {
+		return Issued{}, Errorf(EForbidden, "paper codes are issued by an operator")
+	}
+	start := time.Now()
+	var out Issued
+	var err error
+	// A status change between reading the subject and recording the code
+	// makes the store refuse the code; issuing again picks up the new status.
+	for attempt := 0; attempt < 3; attempt++ {
+		out, err = c.issueOnce(ctx, id, paper)
+		if !errors.Is(err, store.ErrStatusChanged) {
+			break
+		}
+	}
+	if err != nil {
+		return Issued{}, err
+	}
+	kind := "phone"
+	if paper {
+		kind = "paper"
+	}
+	c.metrics.Issued.WithLabelValues(kind).Inc()
+	c.metrics.IssueSeconds.Observe(time.Since(start).Seconds())
+	return out, nil
+}
+
+func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
+	// Announce the insert to come, so that the store's writer holds its
+	// next group commit open for it while this issuance reads and signs.
+	res := c.db.Reserve()
+	defer res.Release()
+	now := c.now()
+	s, err := c.db.SubjectForIssue(ctx, id, now, c.cfg.MaxLive)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, Errorf(ENotFound, "no such subject")
+	case errors.Is(err, store.ErrTooManyCodes):
+		return Issued{}, c.tooManyCodes() // refused before the cost of signing
+	case err != nil:
+		return Issued{}, internal("issue", err)
+	}
+	dk, err := openDataKey(c.kek, s)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	m, err := openMasked(s, dk)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	ci := c.issuer.Load()
+	jti, err := trust.NewJTI(c.rand)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	life := c.cfg.Lifetime
+	if paper {
+		life = c.cfg.PaperLifetime
+	}
+	code, cl, err := ci.Issue(jti, now, now.Add(life), trust.Content{Status: trust.Status(s.Status), Name: m.Name, Doc: m.Doc})
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
+	exp := time.Unix(cl.Expires, 0)
+	err = res.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
+		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
+		MaxLive: c.cfg.MaxLive})
+	switch {
+	case errors.Is(err, store.ErrStatusChanged):
+		return Issued{}, err
+	case errors.Is(err, store.ErrTooManyCodes):
+		return Issued{}, c.tooManyCodes()
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, Errorf(ENotFound, "no such subject")
+	case err != nil:
+		return Issued{}, internal("issue", err)
+	}
+	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
+}
+
+// tooManyCodes refuses a code past codes.max_live.
+func (c *codes) tooManyCodes() error {
+	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+
+		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", c.cfg.MaxLive)
+}
+
+func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectID + ":code:" + jti) }
