@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -177,5 +178,49 @@ func TestIssueCacheGenerationsBoundAndAge(t *testing.T) {
 	c.fill(s("off"), c.generation())
 	if n := c.len(); n != 0 {
 		t.Errorf("a disabled cache holds %d entries", n)
+	}
+}
+
+// An entry leaves memory once it is issueCacheMaxAge old even if its
+// resident never asks again (no read of it to find it stale): a sweep
+// drops it, and only it; the sweep stops once the cache is empty, and
+// Close empties the cache.
+func TestIssueCacheSweepsIdleEntries(t *testing.T) {
+	var clock atomic.Int64 // the sweep reads the time on its own goroutine
+	clock.Store(t0.UnixNano())
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	c := newIssueCache(8)
+	c.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	c.sweepEvery = time.Millisecond
+	s := func(id string) Subject {
+		return Subject{ID: id, Status: "green", MaskedCT: []byte("m"), DataKey: []byte("k")}
+	}
+	has := func(id string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.entries[id]
+		return ok
+	}
+
+	c.fill(s("idle"), c.generation())
+	advance(issueCacheMaxAge / 2)
+	c.fill(s("young"), c.generation())
+	advance(issueCacheMaxAge/2 + time.Second)
+	waitFor(t, "the idle entry is swept", func() bool { return !has("idle") })
+	if !has("young") {
+		t.Fatal("an entry half its maximum age was swept")
+	}
+	advance(issueCacheMaxAge)
+	waitFor(t, "the cache is empty and no sweep is armed", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.entries) == 0 && c.sweeper == nil
+	})
+
+	c.fill(s("at-close"), c.generation())
+	c.close()
+	c.fill(s("after-close"), c.generation())
+	if n := c.len(); n != 0 {
+		t.Errorf("%d entries after close, want none", n)
 	}
 }
