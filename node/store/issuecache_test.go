@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,5 +223,77 @@ func TestIssueCacheSweepsIdleEntries(t *testing.T) {
 	c.fill(s("after-close"), c.generation())
 	if n := c.len(); n != 0 {
 		t.Errorf("%d entries after close, want none", n)
+	}
+}
+
+// shredRaceCtx is a context for DeleteSubject that plays an issuance read
+// racing the deletion — begun after the deletion dropped the cache entry,
+// reading the key before it is shredded — and then ends (a client gone)
+// once the shred has committed, so that the deletion fails after it.
+type shredRaceCtx struct {
+	context.Context
+	db   *DB
+	id   string
+	gen0 uint64
+
+	mu     sync.Mutex
+	read   bool // the racing read filled the cache
+	ended  bool
+	doneCh chan struct{}
+}
+
+func (c *shredRaceCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended || c.db.issue.generation() == c.gen0 { // ended, or the deletion has not begun
+		return c.doneCh
+	}
+	_, err := c.db.subjectKey(context.Background(), c.id)
+	switch {
+	case err == nil && !c.read:
+		if _, err := c.db.SubjectForIssue(context.Background(), c.id, t0, 0); err == nil {
+			c.read = true
+		}
+	case errors.Is(err, ErrNotFound):
+		c.ended = true
+		close(c.doneCh)
+	}
+	return c.doneCh
+}
+
+func (c *shredRaceCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A deletion that fails after its key was shredded (its context ended
+// before the WAL's truncation) leaves no cached read of the subject: a
+// read that raced the shredding cannot keep the sealed key in memory, nor
+// let issuance sign and record codes for a subject whose key is gone.
+func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	ctx := &shredRaceCtx{Context: context.Background(), db: db, id: "s1", gen0: db.issue.generation(), doneCh: make(chan struct{})}
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err == nil {
+		t.Fatal("the deletion succeeded: this test checks nothing")
+	}
+	ctx.mu.Lock()
+	read, ended := ctx.read, ctx.ended
+	ctx.mu.Unlock()
+	if !read || !ended {
+		t.Fatalf("racing read %v, context ended after the shred %v: this test checks nothing", read, ended)
+	}
+	if _, err := db.subjectKey(context.Background(), "s1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the key was not shredded (%v): this test checks nothing", err)
+	}
+	if n := db.issue.len(); n != 0 {
+		t.Errorf("%d cached subjects after the shred, want none", n)
+	}
+	if s, err := db.SubjectForIssue(context.Background(), "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
 	}
 }
