@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // cachedStatus reads id for issuance twice and returns the status the
@@ -228,13 +230,15 @@ func TestIssueCacheSweepsIdleEntries(t *testing.T) {
 
 // shredRaceCtx is a context for DeleteSubject that plays an issuance read
 // racing the deletion — begun after the deletion dropped the cache entry,
-// reading the key before it is shredded — and then ends (a client gone)
-// once the shred has committed, so that the deletion fails after it.
+// reading the key before it is shredded — and then, with end, ends (a
+// client gone) once the shred has committed, so that the deletion fails
+// after it.
 type shredRaceCtx struct {
 	context.Context
 	db   *DB
 	id   string
 	gen0 uint64
+	end  bool
 
 	mu     sync.Mutex
 	read   bool // the racing read filled the cache
@@ -254,7 +258,7 @@ func (c *shredRaceCtx) Done() <-chan struct{} {
 		if _, err := c.db.SubjectForIssue(context.Background(), c.id, t0, 0); err == nil {
 			c.read = true
 		}
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound) && c.end:
 		c.ended = true
 		close(c.doneCh)
 	}
@@ -277,7 +281,7 @@ func (c *shredRaceCtx) Err() error {
 func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
-	ctx := &shredRaceCtx{Context: context.Background(), db: db, id: "s1", gen0: db.issue.generation(), doneCh: make(chan struct{})}
+	ctx := &shredRaceCtx{Context: context.Background(), db: db, id: "s1", gen0: db.issue.generation(), end: true, doneCh: make(chan struct{})}
 	if _, err := db.DeleteSubject(ctx, "s1", t0); err == nil {
 		t.Fatal("the deletion succeeded: this test checks nothing")
 	}
@@ -295,5 +299,61 @@ func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
 	}
 	if s, err := db.SubjectForIssue(context.Background(), "s1", t0, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
+	}
+}
+
+// Once the key is shredded, issuance no longer reads the subject from the
+// cache, though the deletion's transaction has yet to commit (here it
+// waits for another writer): a read that raced the shredding does not
+// keep signing codes with the shredded key until the deletion is over.
+func TestShreddedKeyLeavesTheCacheBeforeTheDeletionCommits(t *testing.T) {
+	db, path := openTestDB(t)
+	enrol(t, db, "s1")
+	bg := context.Background()
+	lock, err := rawDB(t, path).Conn(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	ctx := &shredRaceCtx{Context: bg, db: db, id: "s1", gen0: db.issue.generation(), doneCh: make(chan struct{})}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := db.DeleteSubject(ctx, "s1", t0)
+		deleted <- err
+	}()
+	err = testkit.Poll(5*time.Second, time.Millisecond, func() error {
+		if _, err := db.subjectKey(bg, "s1"); !errors.Is(err, ErrNotFound) {
+			return errors.New("the key is not shredded yet")
+		}
+		if db.issue.len() != 0 {
+			return errors.New("the shredded subject is still cached")
+		}
+		return nil
+	})
+	select {
+	case err := <-deleted:
+		t.Fatalf("the deletion ended (%v) while another writer held the database: this test checks nothing", err)
+	default:
+	}
+	if err != nil {
+		t.Errorf("while the deletion waits to commit: %v", err)
+	}
+	ctx.mu.Lock()
+	read := ctx.read
+	ctx.mu.Unlock()
+	if !read {
+		t.Error("no read raced the shredding: this test checks nothing")
+	}
+	if s, err := db.SubjectForIssue(bg, "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
+	}
+	if _, err := lock.ExecContext(bg, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
 	}
 }
