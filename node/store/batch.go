@@ -26,8 +26,8 @@ const (
 	// than it delays; with nothing announced the writer never waits.
 	//
 	// It is also the pace of issuance's commits while issuance is
-	// concurrent (the previous commit held two or more requests, one of
-	// them reserved): a batch holding a reserved insert is committed no
+	// concurrent (the previous commit held two or more reserved
+	// inserts): a batch holding a reserved insert is committed no
 	// sooner than maxLinger after the previous commit began. Issuances
 	// over HTTP reach the writer spread out — most of each one's time is
 	// the HTTP exchange, before it can announce anything — so without a
@@ -79,8 +79,9 @@ type batcher struct {
 	maxLinger time.Duration
 	// lastStart is when the last commit began, and paced whether the
 	// next batch of issuance waits for the pace (maxLinger): the last
-	// commit held a reserved insert among two or more requests. The
-	// writer goroutine's alone.
+	// commit held two or more reserved inserts (an issuance beside an
+	// audit append is not concurrent issuance). The writer goroutine's
+	// alone.
 	lastStart time.Time
 	paced     bool
 }
@@ -196,9 +197,20 @@ func (b *batcher) run() {
 		}
 		batch = b.linger(batch)
 		b.lastStart = time.Now()
-		b.paced = len(batch) >= 2 && slices.ContainsFunc(batch, func(r *request) bool { return r.reserved })
+		b.paced = reservedIn(batch) >= 2
 		b.commit(batch)
 	}
+}
+
+// reservedIn counts the reserved inserts (issuances) in batch.
+func reservedIn(batch []*request) int {
+	n := 0
+	for _, r := range batch {
+		if r.reserved {
+			n++
+		}
+	}
+	return n
 }
 
 // linger holds batch open while writes announced by a Reservation are on

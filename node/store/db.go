@@ -140,6 +140,7 @@ func dsn(path string, readOnly bool, pragmas ...string) string {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.batch.close()
+		db.issue.close()
 		db.prepared.close()
 		db.closeErr = errors.Join(db.r.Close(), db.w.Close(), db.k.Close())
 		if db.closeErr != nil {

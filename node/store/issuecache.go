@@ -15,6 +15,9 @@ const (
 	// issueCacheMaxAge bounds how long an entry is served: the ciphertexts
 	// of a resident who stopped asking for codes leave memory after it.
 	issueCacheMaxAge = 10 * time.Minute
+	// issueCacheSweep is how often, while the cache holds entries, it
+	// drops those that would pass issueCacheMaxAge before the next sweep.
+	issueCacheSweep = time.Minute
 )
 
 // issueCache remembers, per subject, what issuance reads: the status,
@@ -37,6 +40,10 @@ type issueCache struct {
 	gen     uint64
 	entries map[string]issueEntry
 	now     func() time.Time
+	// sweeper runs sweep every sweepEvery (issueCacheSweep, but for
+	// tests) while entries are held; nil when none is armed.
+	sweeper    *time.Timer
+	sweepEvery time.Duration
 
 	hits, misses atomic.Int64
 }
@@ -48,7 +55,7 @@ type issueEntry struct {
 }
 
 func newIssueCache(max int) *issueCache {
-	return &issueCache{max: max, entries: make(map[string]issueEntry), now: time.Now}
+	return &issueCache{max: max, entries: make(map[string]issueEntry), now: time.Now, sweepEvery: issueCacheSweep}
 }
 
 // get returns id's entry if one is held and not older than
@@ -93,6 +100,42 @@ func (c *issueCache) fill(s Subject, gen uint64) {
 		}
 	}
 	c.entries[s.ID] = issueEntry{status: s.Status, maskedCT: s.MaskedCT, sealed: s.DataKey, filled: c.now()}
+	if c.sweeper == nil {
+		c.sweeper = time.AfterFunc(c.sweepEvery, c.sweep)
+	}
+}
+
+// sweep drops the entries that would be older than issueCacheMaxAge at
+// the next sweep — an entry whose resident stopped asking is not read
+// again, so get alone would keep it — and arms the next sweep while
+// entries are left.
+func (c *issueCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweeper = nil
+	now := c.now()
+	for id, e := range c.entries {
+		if now.Sub(e.filled) > issueCacheMaxAge-c.sweepEvery {
+			delete(c.entries, id)
+		}
+	}
+	if len(c.entries) > 0 && c.max > 0 {
+		c.sweeper = time.AfterFunc(c.sweepEvery, c.sweep)
+	}
+}
+
+// close drops every entry, stops the sweep and turns the cache off: a
+// closed DB keeps nothing of its residents in memory.
+func (c *issueCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.max = 0
+	clear(c.entries)
+	if c.sweeper != nil {
+		c.sweeper.Stop()
+		c.sweeper = nil
+	}
 }
 
 // forget drops the entries of ids, whose rows changed or went, and makes

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // cachedStatus reads id for issuance twice and returns the status the
@@ -177,5 +181,179 @@ func TestIssueCacheGenerationsBoundAndAge(t *testing.T) {
 	c.fill(s("off"), c.generation())
 	if n := c.len(); n != 0 {
 		t.Errorf("a disabled cache holds %d entries", n)
+	}
+}
+
+// An entry leaves memory once it is issueCacheMaxAge old even if its
+// resident never asks again (no read of it to find it stale): a sweep
+// drops it, and only it; the sweep stops once the cache is empty, and
+// Close empties the cache.
+func TestIssueCacheSweepsIdleEntries(t *testing.T) {
+	var clock atomic.Int64 // the sweep reads the time on its own goroutine
+	clock.Store(t0.UnixNano())
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	c := newIssueCache(8)
+	c.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	c.sweepEvery = time.Millisecond
+	s := func(id string) Subject {
+		return Subject{ID: id, Status: "green", MaskedCT: []byte("m"), DataKey: []byte("k")}
+	}
+	has := func(id string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.entries[id]
+		return ok
+	}
+
+	c.fill(s("idle"), c.generation())
+	advance(issueCacheMaxAge / 2)
+	c.fill(s("young"), c.generation())
+	advance(issueCacheMaxAge/2 + time.Second)
+	waitFor(t, "the idle entry is swept", func() bool { return !has("idle") })
+	if !has("young") {
+		t.Fatal("an entry half its maximum age was swept")
+	}
+	advance(issueCacheMaxAge)
+	waitFor(t, "the cache is empty and no sweep is armed", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.entries) == 0 && c.sweeper == nil
+	})
+
+	c.fill(s("at-close"), c.generation())
+	c.close()
+	c.fill(s("after-close"), c.generation())
+	if n := c.len(); n != 0 {
+		t.Errorf("%d entries after close, want none", n)
+	}
+}
+
+// shredRaceCtx is a context for DeleteSubject that plays an issuance read
+// racing the deletion — begun after the deletion dropped the cache entry,
+// reading the key before it is shredded — and then, with end, ends (a
+// client gone) once the shred has committed, so that the deletion fails
+// after it.
+type shredRaceCtx struct {
+	context.Context
+	db   *DB
+	id   string
+	gen0 uint64
+	end  bool
+
+	mu     sync.Mutex
+	read   bool // the racing read filled the cache
+	ended  bool
+	doneCh chan struct{}
+}
+
+func (c *shredRaceCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended || c.db.issue.generation() == c.gen0 { // ended, or the deletion has not begun
+		return c.doneCh
+	}
+	_, err := c.db.subjectKey(context.Background(), c.id)
+	switch {
+	case err == nil && !c.read:
+		if _, err := c.db.SubjectForIssue(context.Background(), c.id, t0, 0); err == nil {
+			c.read = true
+		}
+	case errors.Is(err, ErrNotFound) && c.end:
+		c.ended = true
+		close(c.doneCh)
+	}
+	return c.doneCh
+}
+
+func (c *shredRaceCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A deletion that fails after its key was shredded (its context ended
+// before the WAL's truncation) leaves no cached read of the subject: a
+// read that raced the shredding cannot keep the sealed key in memory, nor
+// let issuance sign and record codes for a subject whose key is gone.
+func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	ctx := &shredRaceCtx{Context: context.Background(), db: db, id: "s1", gen0: db.issue.generation(), end: true, doneCh: make(chan struct{})}
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err == nil {
+		t.Fatal("the deletion succeeded: this test checks nothing")
+	}
+	ctx.mu.Lock()
+	read, ended := ctx.read, ctx.ended
+	ctx.mu.Unlock()
+	if !read || !ended {
+		t.Fatalf("racing read %v, context ended after the shred %v: this test checks nothing", read, ended)
+	}
+	if _, err := db.subjectKey(context.Background(), "s1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the key was not shredded (%v): this test checks nothing", err)
+	}
+	if n := db.issue.len(); n != 0 {
+		t.Errorf("%d cached subjects after the shred, want none", n)
+	}
+	if s, err := db.SubjectForIssue(context.Background(), "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
+	}
+}
+
+// Once the key is shredded, issuance no longer reads the subject from the
+// cache, though the deletion's transaction has yet to commit (here it
+// waits for another writer): a read that raced the shredding does not
+// keep signing codes with the shredded key until the deletion is over.
+func TestShreddedKeyLeavesTheCacheBeforeTheDeletionCommits(t *testing.T) {
+	db, path := openTestDB(t)
+	enrol(t, db, "s1")
+	bg := context.Background()
+	lock, err := rawDB(t, path).Conn(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	ctx := &shredRaceCtx{Context: bg, db: db, id: "s1", gen0: db.issue.generation(), doneCh: make(chan struct{})}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := db.DeleteSubject(ctx, "s1", t0)
+		deleted <- err
+	}()
+	err = testkit.Poll(5*time.Second, time.Millisecond, func() error {
+		if _, err := db.subjectKey(bg, "s1"); !errors.Is(err, ErrNotFound) {
+			return errors.New("the key is not shredded yet")
+		}
+		if db.issue.len() != 0 {
+			return errors.New("the shredded subject is still cached")
+		}
+		return nil
+	})
+	select {
+	case err := <-deleted:
+		t.Fatalf("the deletion ended (%v) while another writer held the database: this test checks nothing", err)
+	default:
+	}
+	if err != nil {
+		t.Errorf("while the deletion waits to commit: %v", err)
+	}
+	ctx.mu.Lock()
+	read := ctx.read
+	ctx.mu.Unlock()
+	if !read {
+		t.Error("no read raced the shredding: this test checks nothing")
+	}
+	if s, err := db.SubjectForIssue(bg, "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
+	}
+	if _, err := lock.ExecContext(bg, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
 	}
 }

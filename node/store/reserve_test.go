@@ -106,6 +106,46 @@ func TestPlainInsertsAreNotPaced(t *testing.T) {
 	}
 }
 
+// An issuance that shared its commit with a plain write (the audit entry
+// of a verification) was not concurrent issuance: the next code, issued
+// alone, commits without waiting for the pace, and so does the audit
+// append beside it.
+func TestIssuanceBesideAnAuditAppendIsNotPaced(t *testing.T) {
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	lingerForever(db)
+	ctx := context.Background()
+	audit := func(target string) func() error {
+		return func() error {
+			return db.AppendAudit(ctx, AuditEntry{Time: t0, Actor: "scanner:x", Action: "verify", Target: target, Detail: "{}"})
+		}
+	}
+	res := db.Reserve()
+	commits := db.GroupCommits()
+	verified := insertTaken(t, db, 1, audit("v1")) // the writer lingers for res
+	if err := res.InsertCode(ctx, testCode("issued", "s1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-verified; err != nil {
+		t.Fatal(err)
+	}
+	if got := db.GroupCommits() - commits; got != 1 {
+		t.Fatalf("%d commits for a code and an audit entry, want 1: this test checks nothing", got)
+	}
+
+	next := db.Reserve()
+	alone := make(chan error, 1)
+	go func() { alone <- next.InsertCode(ctx, testCode("alone", "s1")) }()
+	select {
+	case err := <-alone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone issuance waited over 10 s for the pace after a commit of one code and one audit entry")
+	}
+}
+
 // A write announced with Reserve joins the batch the writer was filling
 // when it was announced: the two codes share one commit, where without
 // the announcement the first would have committed alone.

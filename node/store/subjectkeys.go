@@ -101,6 +101,9 @@ func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
 	if err := tx.Commit(); err != nil {
 		return wrap(op, err)
 	}
+	// A read that raced the shredding may have cached the key: issuance
+	// stops signing with it now, not when the deletion commits.
+	db.issue.forget(id)
 	return db.truncateKeysWAL(ctx)
 }
 

@@ -239,12 +239,13 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 		return nil, wrap(op, notFound("subject", err))
 	}
 	db.issue.forget(id)
+	// Forgotten again once the deletion is over, committed or failed
+	// (even after the shredding): a read that began before the shredding
+	// must not leave the sealed key in the cache.
+	defer db.issue.forget(id)
 	if err := db.shredSubjectKey(ctx, id); err != nil {
 		return nil, err
 	}
-	// Forgotten again once the deletion committed: a read that began
-	// before the shredding must not fill the cache with the sealed key.
-	defer db.issue.forget(id)
 	var rev *Revocation
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		var one int
