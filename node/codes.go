@@ -18,7 +18,7 @@ import (
 // rendered images) and as a printable paper page. It reaches the
 // database, the KEK, the trust state, the clock and the random source it
 // is given, and reads the current code issuer through issuer, which the
-// node's key schedule (keychange.go) sets; none of this state lives on
+// node's key schedule (keyschedule.go) sets; none of this state lives on
 // Node.
 //
 // Node keeps one thin exported entry point per operation (below), so that
@@ -27,7 +27,7 @@ type codes struct {
 	db      *store.DB
 	kek     *seal.Key
 	state   *trust.State
-	issuer  *atomic.Pointer[trust.CodeIssuer] // Node.issuer, swapped by key rotation
+	issuer  *atomic.Pointer[trust.CodeIssuer] // keySchedule.issuer, swapped by key rotation
 	cfg     config.Codes
 	metrics *Metrics
 	now     func() time.Time

@@ -29,9 +29,9 @@ type keyChange struct {
 	minVersion uint64
 }
 
-// beginKeys starts a key change at now. Callers hold keyMu.
-func (n *Node) beginKeys(now time.Time) *keyChange {
-	return &keyChange{kr: n.keys.clone(), now: now}
+// beginKeys starts a key change at now. Callers hold ks.mu.
+func (ks *keySchedule) beginKeys(now time.Time) *keyChange {
+	return &keyChange{kr: ks.kr.clone(), now: now}
 }
 
 // changed reports whether the change writes anything.
@@ -65,63 +65,63 @@ func (kc *keyChange) audit(e store.AuditEntry) { kc.w.Audit = append(kc.w.Audit,
 // the node's own trust state accepts it, builds the issuer and signer for
 // it, and only then commits the keys, the keyset and the audit entries in
 // one transaction. After the commit it swaps all of them in. On any error
-// nothing changed, in the database or in memory. Callers hold keyMu.
-func (n *Node) commitKeys(ctx context.Context, kc *keyChange) error {
+// nothing changed, in the database or in memory. Callers hold ks.mu.
+func (ks *keySchedule) commitKeys(ctx context.Context, kc *keyChange) error {
 	now := kc.now
-	root, err := n.signingRoot(kc)
+	root, err := ks.signingRoot(kc)
 	if err != nil {
 		return err
 	}
-	ver, err := n.metaUint(ctx, "keyset_version")
+	ver, err := ks.metaUint(ctx, "keyset_version")
 	if err != nil {
 		return err
 	}
-	ks := trust.Keyset{Issuer: n.cfg.Province, Version: max(ver, kc.minVersion) + 1, IssuedAt: now.Unix(),
-		Expires: now.Add(2 * n.cfg.Keys.Rotation).Unix()}
+	set := trust.Keyset{Issuer: ks.province, Version: max(ver, kc.minVersion) + 1, IssuedAt: now.Unix(),
+		Expires: now.Add(2 * ks.cfg.Rotation).Unix()}
 	for _, k := range kc.kr.sign {
 		e, err := trust.KeysetEntryFor(k.trustKey())
 		if err != nil {
 			return err
 		}
-		ks.Keys = append(ks.Keys, e)
+		set.Keys = append(set.Keys, e)
 	}
-	if ks.Enc, err = trust.EncJWK(&kc.kr.enc.PublicKey); err != nil {
+	if set.Enc, err = trust.EncJWK(&kc.kr.enc.PublicKey); err != nil {
 		return err
 	}
-	raw, err := trust.SignKeyset(root, ks)
+	raw, err := trust.SignKeyset(root, set)
 	if err != nil {
 		return err
 	}
-	if err := n.state.CheckKeyset(n.cfg.Province, raw, now); err != nil {
+	if err := ks.state.CheckKeyset(ks.province, raw, now); err != nil {
 		return fmt.Errorf("own keyset refused by own trust state: %w", err)
 	}
-	signer, ci, err := n.newIssuer(kc.kr, now)
+	signer, ci, err := ks.newIssuer(kc.kr, now)
 	if err != nil {
 		return err
 	}
-	kc.w.Meta = map[string]string{"keyset_version": strconv.FormatUint(ks.Version, 10), "keyset": raw}
-	if err := n.db.ChangeKeys(ctx, kc.w); err != nil {
+	kc.w.Meta = map[string]string{"keyset_version": strconv.FormatUint(set.Version, 10), "keyset": raw}
+	if err := ks.db.ChangeKeys(ctx, kc.w); err != nil {
 		return err
 	}
-	n.keys.adopt(kc.kr)
+	ks.kr.adopt(kc.kr)
 	if kc.rootKID != "" {
-		n.log.Info("root key rotated as the trust list now names it", "root", kc.rootKID)
+		ks.log.Info("root key rotated as the trust list now names it", "root", kc.rootKID)
 	}
-	n.metrics.KeyRotations.Add(float64(kc.rotations))
-	if err := n.state.ApplyKeyset(n.cfg.Province, raw, now); err != nil {
-		// Checked above under keyMu; only a trust list applied meanwhile
+	ks.metrics.KeyRotations.Add(float64(kc.rotations))
+	if err := ks.state.ApplyKeyset(ks.province, raw, now); err != nil {
+		// Checked above under ks.mu; only a trust list applied meanwhile
 		// can refuse it, and TrustListChanged then signs again.
-		n.log.Error("own keyset refused after its keys were committed", "err", err)
+		ks.log.Error("own keyset refused after its keys were committed", "err", err)
 	}
-	n.keysetRaw.Store(&raw)
-	n.keysetExp = time.Unix(ks.Expires, 0)
-	n.install(ctx, n.keys, signer, ci)
+	ks.keysetRaw.Store(&raw)
+	ks.keysetExp = time.Unix(set.Expires, 0)
+	ks.install(ctx, ks.kr, signer, ci)
 	return nil
 }
 
 // newIssuer builds the code issuer and statement signer for kr's active
 // signing key and the content key of now's epoch.
-func (n *Node) newIssuer(kr *keyring, now time.Time) (*trust.StatementSigner, *trust.CodeIssuer, error) {
+func (ks *keySchedule) newIssuer(kr *keyring, now time.Time) (*trust.StatementSigner, *trust.CodeIssuer, error) {
 	act := kr.active()
 	if act == nil {
 		return nil, nil, fmt.Errorf("no active signing key")
@@ -130,12 +130,12 @@ func (n *Node) newIssuer(kr *keyring, now time.Time) (*trust.StatementSigner, *t
 	if err != nil {
 		return nil, nil, err
 	}
-	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
-	ck := kr.contentKey(trust.ContentKeyID(n.cfg.Province, id))
+	id, _, _ := epochOf(now, ks.cfg.ContentEpoch)
+	ck := kr.contentKey(trust.ContentKeyID(ks.province, id))
 	if ck == nil {
 		return nil, nil, fmt.Errorf("no content key for the current epoch")
 	}
-	ci, err := trust.NewCodeIssuer(n.cfg.Province, signer, act.row.Expires, *ck)
+	ci, err := trust.NewCodeIssuer(ks.province, signer, act.row.Expires, *ck)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -143,34 +143,34 @@ func (n *Node) newIssuer(kr *keyring, now time.Time) (*trust.StatementSigner, *t
 }
 
 // install makes signer and ci the node's, gives kr's content keys to the
-// trust state and tells the federation. Callers hold keyMu.
-func (n *Node) install(ctx context.Context, kr *keyring, signer *trust.StatementSigner, ci *trust.CodeIssuer) {
+// trust state and tells the federation. Callers hold ks.mu.
+func (ks *keySchedule) install(ctx context.Context, kr *keyring, signer *trust.StatementSigner, ci *trust.CodeIssuer) {
 	for _, c := range kr.content {
-		n.state.AddOwnContentKey(c)
+		ks.state.AddOwnContentKey(c)
 	}
-	n.signer.Store(signer)
-	n.issuer.Store(ci)
-	if f := n.federation(); f != nil {
+	ks.signer.Store(signer)
+	ks.issuer.Store(ci)
+	if f := ks.federation(); f != nil {
 		f.KeysChanged(ctx)
 	}
 }
 
 // installIssuer makes the code issuer and statement signer for the
 // current active key and content key, as the content-key epoch moves on.
-// Callers hold keyMu.
-func (n *Node) installIssuer(ctx context.Context, now time.Time) error {
-	signer, ci, err := n.newIssuer(n.keys, now)
+// Callers hold ks.mu.
+func (ks *keySchedule) installIssuer(ctx context.Context, now time.Time) error {
+	signer, ci, err := ks.newIssuer(ks.kr, now)
 	if err != nil {
 		return err
 	}
-	n.install(ctx, n.keys, signer, ci)
+	ks.install(ctx, ks.kr, signer, ci)
 	return nil
 }
 
 // republish signs and commits a new keyset version over unchanged keys (a
-// keyset nearing expiry, a new trust list). Callers hold keyMu.
-func (n *Node) republish(ctx context.Context, now time.Time) error {
-	return n.commitKeys(ctx, n.beginKeys(now))
+// keyset nearing expiry, a new trust list). Callers hold ks.mu.
+func (ks *keySchedule) republish(ctx context.Context, now time.Time) error {
+	return ks.commitKeys(ctx, ks.beginKeys(now))
 }
 
 // keysetPublisher is a Federation that can publish the node's keyset and
@@ -190,13 +190,13 @@ func (l *Link) PublishKeyset(ctx context.Context, raw string) error {
 
 // hasPeers reports whether the trust list names another province that
 // could verify this node's codes.
-func (n *Node) hasPeers() bool {
-	tl := n.state.TrustList()
+func (ks *keySchedule) hasPeers() bool {
+	tl := ks.state.TrustList()
 	if tl == nil {
 		return false
 	}
 	for id, m := range tl.Members {
-		if id != n.cfg.Province && m.Status != trust.MemberRemoved {
+		if id != ks.province && m.Status != trust.MemberRemoved {
 			return true
 		}
 	}
@@ -208,25 +208,25 @@ func (n *Node) hasPeers() bool {
 // the rotation that follows activates a key peers already hold. Without a
 // federation connection, or when publishing fails, it refuses: the new key
 // (if committed) stays next and the active key keeps signing. Callers
-// hold keyMu.
-func (n *Node) publishNextKey(ctx context.Context, now time.Time, actor string) error {
-	pub, ok := n.federation().(keysetPublisher)
+// hold ks.mu.
+func (ks *keySchedule) publishNextKey(ctx context.Context, now time.Time, actor string) error {
+	pub, ok := ks.federation().(keysetPublisher)
 	if !ok {
 		return Errorf(EConflict, "no next signing key was published ahead and this node is not connected to the "+
 			"federation, so peers could not verify codes of a new key; rotate again once connected, or let the scheduled rotation run")
 	}
-	kc := n.beginKeys(now)
-	if err := n.addSignKey(kc, trust.KeyNext, now); err != nil {
+	kc := ks.beginKeys(now)
+	if err := ks.addSignKey(kc, trust.KeyNext, now); err != nil {
 		return err
 	}
-	kc.audit(n.auditEntry(actor, "key.next", kc.kr.next().row.KID, nil))
-	if err := n.commitKeys(ctx, kc); err != nil {
+	kc.audit(ks.auditEntry(actor, "key.next", kc.kr.next().row.KID, nil))
+	if err := ks.commitKeys(ctx, kc); err != nil {
 		return err
 	}
 	pctx, cancel := context.WithTimeout(ctx, keysetPublishTimeout)
 	defer cancel()
-	if err := pub.PublishKeyset(pctx, n.Keyset()); err != nil {
-		n.log.Warn("rotation refused: the next signing key could not be published", "err", err)
+	if err := pub.PublishKeyset(pctx, ks.keyset()); err != nil {
+		ks.log.Warn("rotation refused: the next signing key could not be published", "err", err)
 		return Errorf(EUnavailable, "the new signing key could not be published to the federation, so it was not "+
 			"activated (it is published as next; the active key keeps signing): rotate again once the federation is reachable")
 	}

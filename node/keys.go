@@ -84,7 +84,7 @@ func (kr *keyring) clone() *keyring {
 }
 
 // adopt takes over o's keys once a key change committed. enc never
-// changes and is left alone: other goroutines read it without keyMu.
+// changes and is left alone: other goroutines read it without keySchedule.mu.
 func (kr *keyring) adopt(o *keyring) {
 	kr.root, kr.roots, kr.sign, kr.content = o.root, o.roots, o.sign, o.content
 }
@@ -247,14 +247,6 @@ func loadKeyring(ctx context.Context, db *store.DB, kek *seal.Key) (*keyring, er
 		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
 	}
 	return kr, nil
-}
-
-func (n *Node) metaUint(ctx context.Context, key string) (uint64, error) {
-	v, err := n.db.GetMeta(ctx, key)
-	if err != nil || v == "" {
-		return 0, ignoreNotFound(err)
-	}
-	return strconv.ParseUint(v, 10, 64)
 }
 
 // RootPublicJWK returns the province root public key as a JWK, for the

@@ -195,7 +195,7 @@ func (l *Link) publishHeartbeat(ctx context.Context) error {
 	if ks := st.Keyset(self); ks != nil {
 		hb.KeysetVersion = ks.Version
 	}
-	if ci := l.n.issuer.Load(); ci != nil {
+	if ci := l.n.keys.codeIssuer(); ci != nil {
 		hb.ContentKeyID = ci.ContentKeyID()
 	}
 	if tl := st.TrustList(); tl != nil {

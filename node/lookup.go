@@ -136,7 +136,7 @@ func (p *Peers) ask(ctx context.Context, req *trust.LookupRequest, raw []byte) (
 		if err != nil {
 			return err
 		}
-		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, p.n.keys.enc, p.n.now())
+		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, p.n.keys.encKey(), p.n.now())
 		if err != nil {
 			p.log.Warn("lookup answer refused", "home", req.To, "reason", string(trust.ReasonOf(err)))
 		}

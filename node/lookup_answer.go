@@ -88,7 +88,7 @@ func (p *Peers) openRequest(asker string, raw []byte) (*trust.LookupRequest, err
 	if err != nil {
 		return nil, err
 	}
-	return trust.OpenLookupRequest(string(raw), asker, ks.Signing, p.n.cfg.Province, p.n.keys.enc, p.n.now())
+	return trust.OpenLookupRequest(string(raw), asker, ks.Signing, p.n.cfg.Province, p.n.keys.encKey(), p.n.now())
 }
 
 // refuse signs a refusal of req.

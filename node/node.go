@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,14 +53,8 @@ type Node struct {
 	rand    io.Reader
 	fed     atomic.Pointer[fedBox] // set once connected, from another goroutine
 
-	keyMu     sync.Mutex // serialises key changes
-	keys      *keyring
-	keysetExp time.Time
-	keysetRaw atomic.Pointer[string]
-	issuer    atomic.Pointer[trust.CodeIssuer]
-	signer    atomic.Pointer[trust.StatementSigner]
-
-	access  *access // scanners, accounts, tokens and rate limits (access.go)
+	keys    *keySchedule // the node's own keys and their schedule (keyschedule.go)
+	access  *access      // scanners, accounts, tokens and rate limits (access.go)
 	auditor *auditor
 	codes   *codes                // code issuance and rendering (codes.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
@@ -102,15 +95,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if prov != n.cfg.Province {
 		return nil, Errorf(EUnavailable, "database belongs to province %q, config says %q: run 'hcnode init' or fix the config", prov, n.cfg.Province)
 	}
-	if n.keys, err = loadKeyring(ctx, n.db, n.kek); err != nil {
+	kr, err := loadKeyring(ctx, n.db, n.kek)
+	if err != nil {
 		return nil, err
 	}
 	if err := n.openSubjectIndex(ctx); err != nil {
 		return nil, err
 	}
 	if n.state == nil {
-		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: n.keys.enc,
-			SelfRoot: &n.keys.root.PublicKey}); err != nil {
+		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: kr.enc,
+			SelfRoot: &kr.root.PublicKey}); err != nil {
 			return nil, err
 		}
 	}
@@ -119,17 +113,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.trustKick = make(chan struct{}, 1)
 	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
-	n.codes = newCodes(n.db, n.kek, n.state, &n.issuer, n.cfg, n.metrics, n.now, n.rand)
+	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
+	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	kc := n.beginKeys(n.now())
-	if err := n.maintainKeys(kc); err != nil {
-		return nil, err
-	}
-	if err := n.commitKeys(ctx, kc); err != nil {
+	if err := n.keys.start(ctx); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -153,8 +142,11 @@ type fedBox struct{ Federation }
 func (n *Node) SetFederation(f Federation) { n.fed.Store(&fedBox{f}) }
 
 // federation returns the attached federation layer, or nil.
-func (n *Node) federation() Federation {
-	if b := n.fed.Load(); b != nil {
+func (n *Node) federation() Federation { return loadFederation(&n.fed) }
+
+// loadFederation returns the federation layer held in p, or nil.
+func loadFederation(p *atomic.Pointer[fedBox]) Federation {
+	if b := p.Load(); b != nil {
 		return b.Federation
 	}
 	return nil
@@ -176,22 +168,13 @@ func (n *Node) Metrics() *Metrics { return n.metrics }
 func (n *Node) Now() time.Time { return n.now() }
 
 // Keyset is the node's current signed keyset statement.
-func (n *Node) Keyset() string {
-	if p := n.keysetRaw.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
+func (n *Node) Keyset() string { return n.keys.keyset() }
 
 // Signer signs statements with the node's active signing key.
-func (n *Node) Signer() *trust.StatementSigner { return n.signer.Load() }
+func (n *Node) Signer() *trust.StatementSigner { return n.keys.signer.Load() }
 
 // ContentKeys returns the node's own live content keys.
-func (n *Node) ContentKeys() []trust.ContentKey {
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	return append([]trust.ContentKey(nil), n.keys.content...)
-}
+func (n *Node) ContentKeys() []trust.ContentKey { return n.keys.contentKeys() }
 
 // Run does the node's periodic work until ctx ends: key schedule, pruning
 // of expired revocations. It returns when ctx is done.
@@ -233,21 +216,7 @@ func (n *Node) Tick(ctx context.Context) error {
 		}
 		n.lastRetention = now
 	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	kc := n.beginKeys(now)
-	if err := n.maintainKeys(kc); err != nil {
-		return err
-	}
-	id, _, _ := epochOf(now, n.cfg.Keys.ContentEpoch)
-	epochMoved := n.issuer.Load() == nil || n.issuer.Load().ContentKeyID() != trust.ContentKeyID(n.cfg.Province, id)
-	if kc.changed() || now.Add(n.cfg.Keys.Rotation).After(n.keysetExp) {
-		return n.commitKeys(ctx, kc)
-	}
-	if epochMoved {
-		return n.installIssuer(ctx, now)
-	}
-	return nil
+	return n.keys.tick(ctx, now)
 }
 
 // Close flushes the audit log.

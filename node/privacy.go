@@ -107,7 +107,7 @@ func (n *Node) FederationView() any {
 // Ready reports whether the node can issue and verify: database reachable
 // and keys loaded.
 func (n *Node) Ready(ctx context.Context) error {
-	if n.issuer.Load() == nil {
+	if n.keys.codeIssuer() == nil {
 		return errors.New("no code issuer: keys not loaded")
 	}
 	if _, err := n.db.GetMeta(ctx, "province"); err != nil {

@@ -209,7 +209,7 @@ func (p *Peers) receive(verifier string, raw []byte) {
 	}
 	var r *trust.Receipt
 	if err == nil {
-		r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.enc, now)
+		r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.encKey(), now)
 	}
 	if err == nil {
 		err = p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)

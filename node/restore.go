@@ -36,7 +36,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys := n.ownVerifyKeys(held)
+	keys := n.keys.verifyKeys(held)
 	raws, err := l.conn.OwnRevocations(ctx)
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if held != nil {
 		floor = held.Version
 	}
-	if err := n.resignKeyset(ctx, floor); err != nil {
+	if err := n.keys.resign(ctx, floor); err != nil {
 		return err
 	}
 	if err := n.db.DeleteMeta(ctx, store.Restored); err != nil {
@@ -101,38 +101,9 @@ func (l *Link) heldKeyset(ctx context.Context) (*trust.VerifiedKeyset, error) {
 	if err != nil {
 		return nil, err
 	}
-	ks, err := trust.ParseKeyset(string(raw), l.n.Province(), &l.n.keys.root.PublicKey)
+	ks, err := trust.ParseKeyset(string(raw), l.n.Province(), l.n.keys.rootPublic())
 	if err != nil {
 		return nil, fmt.Errorf("own keyset in the federation's bucket does not verify with the root key held: %w", err)
 	}
 	return ks, nil
-}
-
-// ownVerifyKeys are the signing keys that may have signed this
-// province's statements: the ones held, and those of the keyset the
-// federation holds (keys made after the backup).
-func (n *Node) ownVerifyKeys(held *trust.VerifiedKeyset) map[string]*trust.Key {
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	keys := map[string]*trust.Key{}
-	if held != nil {
-		for kid, k := range held.Signing {
-			keys[kid] = k
-		}
-	}
-	for _, k := range n.keys.sign {
-		keys[k.row.KID] = k.trustKey()
-	}
-	return keys
-}
-
-// resignKeyset signs the keyset again, unchanged but for a version above
-// floor, and commits it like any key change.
-func (n *Node) resignKeyset(ctx context.Context, floor uint64) error {
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	kc := n.beginKeys(n.now())
-	kc.minVersion = floor
-	kc.audit(n.auditEntry("system", "key.resign", "", map[string]any{"above": floor}))
-	return n.commitKeys(ctx, kc)
 }

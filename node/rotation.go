@@ -14,24 +14,24 @@ import (
 // next signing key ahead of time, promote it when due, drop keys whose
 // codes have all expired, and keep content keys for this epoch and the
 // next. Nothing is written until commitKeys.
-func (n *Node) maintainKeys(kc *keyChange) error {
+func (ks *keySchedule) maintainKeys(kc *keyChange) error {
 	kr, now := kc.kr, kc.now
-	rot, ahead := n.cfg.Keys.Rotation, n.cfg.Keys.PublishAhead
+	rot, ahead := ks.cfg.Rotation, ks.cfg.PublishAhead
 	act := kr.active()
 	if act != nil && kr.next() == nil && !now.Before(act.row.NotBefore.Add(rot-ahead)) {
 		nbf := act.row.NotBefore.Add(rot)
 		if nbf.Before(now) {
 			nbf = now
 		}
-		if err := n.addSignKey(kc, trust.KeyNext, nbf); err != nil {
+		if err := ks.addSignKey(kc, trust.KeyNext, nbf); err != nil {
 			return err
 		}
 	}
 	if act == nil || !now.Before(act.row.NotBefore.Add(rot)) {
-		if err := n.promote(kc); err != nil {
+		if err := ks.promote(kc); err != nil {
 			return err
 		}
-		kc.audit(n.auditEntry("system", "key.promote", kr.active().row.KID, nil))
+		kc.audit(ks.auditEntry("system", "key.promote", kr.active().row.KID, nil))
 	}
 	keep := kr.sign[:0]
 	for _, k := range kr.sign {
@@ -43,17 +43,17 @@ func (n *Node) maintainKeys(kc *keyChange) error {
 		keep = append(keep, k)
 	}
 	kr.sign = keep
-	for _, t := range []time.Time{now, now.Add(n.cfg.Keys.ContentEpoch)} {
-		id, _, _ := epochOf(t, n.cfg.Keys.ContentEpoch)
-		if kr.contentKey(trust.ContentKeyID(n.cfg.Province, id)) != nil {
+	for _, t := range []time.Time{now, now.Add(ks.cfg.ContentEpoch)} {
+		id, _, _ := epochOf(t, ks.cfg.ContentEpoch)
+		if kr.contentKey(trust.ContentKeyID(ks.province, id)) != nil {
 			continue
 		}
-		row, err := newContentKeyRow(n.kek, n.cfg.Province, t, n.cfg.Keys.ContentEpoch)
+		row, err := newContentKeyRow(ks.kek, ks.province, t, ks.cfg.ContentEpoch)
 		if err != nil {
 			return err
 		}
 		kc.insert(row)
-		k, _ := n.kek.Open(keyAAD(row.KID), row.Sealed)
+		k, _ := ks.kek.Open(keyAAD(row.KID), row.Sealed)
 		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
 	}
 	live := kr.content[:0]
@@ -69,9 +69,9 @@ func (n *Node) maintainKeys(kc *keyChange) error {
 }
 
 // addSignKey adds a new signing key in state, starting at nbf, to kc.
-func (n *Node) addSignKey(kc *keyChange, state trust.KeyState, nbf time.Time) error {
-	exp := nbf.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
-	row, priv, err := newECKeyRow(n.kek, kindSign, string(state), nbf, exp, kc.now)
+func (ks *keySchedule) addSignKey(kc *keyChange, state trust.KeyState, nbf time.Time) error {
+	exp := nbf.Add(ks.cfg.Rotation + trust.MaxCodeLifetime)
+	row, priv, err := newECKeyRow(ks.kek, kindSign, string(state), nbf, exp, kc.now)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (n *Node) addSignKey(kc *keyChange, state trust.KeyState, nbf time.Time) er
 // promote retires kc's active key and makes the next key active, creating
 // one if there is none (the node was down past its rotation time, or the
 // active key was compromised).
-func (n *Node) promote(kc *keyChange) error {
+func (ks *keySchedule) promote(kc *keyChange) error {
 	now := kc.now
 	if act := kc.kr.active(); act != nil {
 		act.row.State, act.row.RetiredAt = string(trust.KeyRetired), now
@@ -92,9 +92,9 @@ func (n *Node) promote(kc *keyChange) error {
 	if nx := kc.kr.next(); nx != nil {
 		// It becomes active now; its expiry still bounds every code it signs.
 		nx.row.State, nx.row.NotBefore = string(trust.KeyActive), minTime(nx.row.NotBefore, now)
-		nx.row.Expires = nx.row.NotBefore.Add(n.cfg.Keys.Rotation + trust.MaxCodeLifetime)
+		nx.row.Expires = nx.row.NotBefore.Add(ks.cfg.Rotation + trust.MaxCodeLifetime)
 		kc.update(nx.row)
-	} else if err := n.addSignKey(kc, trust.KeyActive, now); err != nil {
+	} else if err := ks.addSignKey(kc, trust.KeyActive, now); err != nil {
 		return err
 	}
 	kc.rotations++
@@ -108,30 +108,30 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// changeKeys runs an operator's change to the signing keys: under keyMu,
+// changeKeys runs an operator's change to the signing keys: under ks.mu,
 // refused before anything is committed when no peer could accept the
 // resulting keyset, and committed with a newly signed keyset in one
 // transaction. prepare, if set, runs first, under the same lock.
-func (n *Node) changeKeys(ctx context.Context, p Principal, prepare func(now time.Time) error, change func(kc *keyChange) error) error {
+func (ks *keySchedule) changeKeys(ctx context.Context, p Principal, prepare func(now time.Time) error, change func(kc *keyChange) error) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	if err := n.canPublishKeyset(); err != nil {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if err := ks.canPublishKeyset(); err != nil {
 		return err
 	}
-	now := n.now()
+	now := ks.now()
 	if prepare != nil {
 		if err := prepare(now); err != nil {
 			return err
 		}
 	}
-	kc := n.beginKeys(now)
+	kc := ks.beginKeys(now)
 	if err := change(kc); err != nil {
 		return err
 	}
-	return n.commitKeys(ctx, kc)
+	return ks.commitKeys(ctx, kc)
 }
 
 // RotateKeys retires the active signing key now and activates the next.
@@ -139,17 +139,22 @@ func (n *Node) changeKeys(ctx context.Context, p Principal, prepare func(now tim
 // when no next key was published ahead, it publishes one first and waits
 // for the federation's acknowledgement, and refuses if it cannot.
 func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
+	return n.keys.rotate(ctx, p)
+}
+
+// rotate implements Node.RotateKeys.
+func (ks *keySchedule) rotate(ctx context.Context, p Principal) error {
 	prepare := func(now time.Time) error {
-		if n.keys.next() != nil || !n.hasPeers() {
+		if ks.kr.next() != nil || !ks.hasPeers() {
 			return nil
 		}
-		return n.publishNextKey(ctx, now, p.Actor())
+		return ks.publishNextKey(ctx, now, p.Actor())
 	}
-	return n.changeKeys(ctx, p, prepare, func(kc *keyChange) error {
-		if err := n.promote(kc); err != nil {
+	return ks.changeKeys(ctx, p, prepare, func(kc *keyChange) error {
+		if err := ks.promote(kc); err != nil {
 			return err
 		}
-		kc.audit(n.auditEntry(p.Actor(), "key.rotate", kc.kr.active().row.KID, nil))
+		kc.audit(ks.auditEntry(p.Actor(), "key.rotate", kc.kr.active().row.KID, nil))
 		return nil
 	})
 }
@@ -160,7 +165,12 @@ func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
 // stop signing even when no next key was published or the federation is
 // unreachable.
 func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
-	return n.changeKeys(ctx, p, nil, func(kc *keyChange) error {
+	return n.keys.compromise(ctx, p, kid)
+}
+
+// compromise implements Node.CompromiseKey.
+func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) error {
+	return ks.changeKeys(ctx, p, nil, func(kc *keyChange) error {
 		var target *signKey
 		for _, k := range kc.kr.sign {
 			if k.row.KID == kid {
@@ -174,11 +184,11 @@ func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error
 		target.row.State = string(trust.KeyCompromised)
 		kc.update(target.row)
 		if wasActive {
-			if err := n.promote(kc); err != nil {
+			if err := ks.promote(kc); err != nil {
 				return err
 			}
 		}
-		kc.audit(n.auditEntry(p.Actor(), "key.compromise", kid, nil))
+		kc.audit(ks.auditEntry(p.Actor(), "key.compromise", kid, nil))
 		return nil
 	})
 }
@@ -194,13 +204,18 @@ type KeyInfo struct {
 
 // Keys lists the node's signing keys.
 func (n *Node) Keys(p Principal) ([]KeyInfo, error) {
+	return n.keys.list(p)
+}
+
+// list implements Node.Keys.
+func (ks *keySchedule) list(p Principal) ([]KeyInfo, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	out := make([]KeyInfo, 0, len(n.keys.sign))
-	for _, k := range n.keys.sign {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	out := make([]KeyInfo, 0, len(ks.kr.sign))
+	for _, k := range ks.kr.sign {
 		out = append(out, KeyInfo{KID: k.row.KID, State: k.row.State, NotBefore: k.row.NotBefore, RetiredAt: k.row.RetiredAt, Expires: k.row.Expires})
 	}
 	return out, nil
@@ -210,20 +225,20 @@ func (n *Node) Keys(p Principal) ([]KeyInfo, error) {
 // the trust list names for this province. When the operators have listed
 // the next root (a root rotation), it becomes the active root in kc and
 // the old one is retired. A province the list does not name yet signs
-// with its active root. Callers hold keyMu.
-func (n *Node) signingRoot(kc *keyChange) (*ecdsa.PrivateKey, error) {
+// with its active root. Callers hold ks.mu.
+func (ks *keySchedule) signingRoot(kc *keyChange) (*ecdsa.PrivateKey, error) {
 	kr := kc.kr
-	tl := n.state.TrustList()
+	tl := ks.state.TrustList()
 	if tl == nil {
 		return kr.root, nil
 	}
-	m, listed := tl.Members[n.cfg.Province]
+	m, listed := tl.Members[ks.province]
 	if !listed {
 		return kr.root, nil
 	}
 	named := kr.rootByKID(m.RootKID)
 	if named == nil {
-		return nil, fmt.Errorf("the trust list names root key %s for %s, which this node does not hold", m.RootKID, n.cfg.Province)
+		return nil, fmt.Errorf("the trust list names root key %s for %s, which this node does not hold", m.RootKID, ks.province)
 	}
 	if named.row.State == "active" {
 		return named.priv, nil
@@ -239,7 +254,7 @@ func (n *Node) signingRoot(kc *keyChange) (*ecdsa.PrivateKey, error) {
 	kc.update(named.row)
 	kr.root = named.priv
 	kc.rootKID = named.row.KID
-	kc.audit(n.auditEntry("system", "key.root_activate", named.row.KID, map[string]any{"trustlist_version": tl.Version}))
+	kc.audit(ks.auditEntry("system", "key.root_activate", named.row.KID, map[string]any{"trustlist_version": tl.Version}))
 	return kr.root, nil
 }
 
@@ -254,29 +269,34 @@ type RootRotation struct {
 // list naming it (hcnode trust propose --set-root); then the node signs
 // its keyset with it and retires the old root.
 func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error) {
+	return n.keys.rotateRoot(ctx, p)
+}
+
+// rotateRoot implements Node.RotateRoot.
+func (ks *keySchedule) rotateRoot(ctx context.Context, p Principal) (RootRotation, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return RootRotation{}, err
 	}
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	for _, r := range n.keys.roots {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for _, r := range ks.kr.roots {
 		if r.row.State == "next" {
 			return RootRotation{KID: r.row.KID, JWK: r.row.Public}, nil
 		}
 	}
-	now := n.now()
-	row, priv, err := newECKeyRow(n.kek, kindRoot, "next", now, now.Add(100*365*24*time.Hour), now)
+	now := ks.now()
+	row, priv, err := newECKeyRow(ks.kek, kindRoot, "next", now, now.Add(100*365*24*time.Hour), now)
 	if err != nil {
 		return RootRotation{}, internal("rotate root", err)
 	}
-	kc := n.beginKeys(now)
+	kc := ks.beginKeys(now)
 	kc.insert(row)
 	kc.kr.roots = append(kc.kr.roots, rootKey{row: row, priv: priv})
-	kc.audit(n.auditEntry(p.Actor(), "key.root_next", row.KID, nil))
-	if err := n.db.ChangeKeys(ctx, kc.w); err != nil {
+	kc.audit(ks.auditEntry(p.Actor(), "key.root_next", row.KID, nil))
+	if err := ks.db.ChangeKeys(ctx, kc.w); err != nil {
 		return RootRotation{}, internal("rotate root", err)
 	}
-	n.keys.adopt(kc.kr)
+	ks.kr.adopt(kc.kr)
 	return RootRotation{KID: row.KID, JWK: row.Public}, nil
 }
 
@@ -284,39 +304,44 @@ func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error
 // names a different root for this province, the node's own keyset (which
 // the trust state then dropped) is signed again with that root.
 func (n *Node) TrustListChanged(ctx context.Context) error {
-	n.keyMu.Lock()
-	defer n.keyMu.Unlock()
-	tl := n.state.TrustList()
+	return n.keys.trustListChanged(ctx)
+}
+
+// trustListChanged implements Node.TrustListChanged.
+func (ks *keySchedule) trustListChanged(ctx context.Context) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	tl := ks.state.TrustList()
 	if tl == nil {
 		return nil
 	}
-	m, listed := tl.Members[n.cfg.Province]
-	active, err := trust.Thumbprint(&n.keys.root.PublicKey)
+	m, listed := tl.Members[ks.province]
+	active, err := trust.Thumbprint(&ks.kr.root.PublicKey)
 	if err != nil {
 		return err
 	}
-	if n.state.Keyset(n.cfg.Province) != nil && (!listed || m.RootKID == active) {
+	if ks.state.Keyset(ks.province) != nil && (!listed || m.RootKID == active) {
 		return nil
 	}
-	return n.republish(ctx, n.now())
+	return ks.republish(ctx, ks.now())
 }
 
 // canPublishKeyset refuses a key change that no peer could accept, before
 // anything is committed: a province the trust list removed, or one whose
-// listed root this node does not hold. Callers hold keyMu.
-func (n *Node) canPublishKeyset() error {
-	tl := n.state.TrustList()
+// listed root this node does not hold. Callers hold ks.mu.
+func (ks *keySchedule) canPublishKeyset() error {
+	tl := ks.state.TrustList()
 	if tl == nil {
 		return nil
 	}
-	m, listed := tl.Members[n.cfg.Province]
+	m, listed := tl.Members[ks.province]
 	switch {
 	case !listed:
 		return nil
 	case m.Status == trust.MemberRemoved:
-		return Errorf(EConflict, "province %s was removed from the federation (trust list v%d): its keys cannot change", n.cfg.Province, tl.Version)
-	case n.keys.rootByKID(m.RootKID) == nil:
-		return Errorf(EConflict, "the trust list names root key %s for %s, which this node does not hold", m.RootKID, n.cfg.Province)
+		return Errorf(EConflict, "province %s was removed from the federation (trust list v%d): its keys cannot change", ks.province, tl.Version)
+	case ks.kr.rootByKID(m.RootKID) == nil:
+		return Errorf(EConflict, "the trust list names root key %s for %s, which this node does not hold", m.RootKID, ks.province)
 	}
 	return nil
 }

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// keySchedule owns the node's own keys and their schedule: the keyring
+// (roots, encryption key, signing keys, content keys), the signed keyset
+// and the code issuer and statement signer built over them, and every
+// change to them — the periodic schedule (rotation.go: publish ahead,
+// promote, drop, content-key epochs), the operators' rotations and
+// compromises, root rotation, re-signing for a new trust list or after a
+// restore (keychange.go commits each change in one transaction). It
+// reaches the database, the KEK, the trust state, the metrics, the clock
+// and the logger it is given, and the federation through Node.fed (to
+// tell it of new keys); none of this state lives on Node.
+//
+// Node keeps one thin exported entry point per operation (rotation.go,
+// node.go), so that node/api, the daemon and the tests speak to the node
+// alone.
+type keySchedule struct {
+	db       *store.DB
+	kek      *seal.Key
+	state    *trust.State
+	province string
+	cfg      config.Keys
+	log      *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	fed      *atomic.Pointer[fedBox] // Node.fed: set once the node connects
+
+	mu        sync.Mutex // serialises key changes
+	kr        *keyring   // guarded by mu, but for kr.enc, which never changes
+	keysetExp time.Time  // guarded by mu
+	keysetRaw atomic.Pointer[string]
+	issuer    atomic.Pointer[trust.CodeIssuer] // also read by codes (codes.go)
+	signer    atomic.Pointer[trust.StatementSigner]
+}
+
+// newKeySchedule builds the key schedule over kr, a keyring loadKeyring
+// opened. Nothing is signed or installed until start.
+func newKeySchedule(kr *keyring, db *store.DB, kek *seal.Key, state *trust.State, s config.Config,
+	log *slog.Logger, m *Metrics, now func() time.Time, fed *atomic.Pointer[fedBox]) *keySchedule {
+	return &keySchedule{db: db, kek: kek, state: state, province: s.Province, cfg: s.Keys, log: log,
+		metrics: m, now: now, fed: fed, kr: kr}
+}
+
+// start applies the key schedule at the node's clock and commits a newly
+// signed keyset, installing the issuer and signer: node.New calls it once.
+func (ks *keySchedule) start(ctx context.Context) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	kc := ks.beginKeys(ks.now())
+	if err := ks.maintainKeys(kc); err != nil {
+		return err
+	}
+	return ks.commitKeys(ctx, kc)
+}
+
+// tick applies the key schedule at now (Node.Tick): it commits a change
+// to the keys, or a new keyset version when the keyset nears its expiry,
+// or else installs a new issuer when the content-key epoch moved on.
+func (ks *keySchedule) tick(ctx context.Context, now time.Time) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	kc := ks.beginKeys(now)
+	if err := ks.maintainKeys(kc); err != nil {
+		return err
+	}
+	id, _, _ := epochOf(now, ks.cfg.ContentEpoch)
+	epochMoved := ks.issuer.Load() == nil || ks.issuer.Load().ContentKeyID() != trust.ContentKeyID(ks.province, id)
+	if kc.changed() || now.Add(ks.cfg.Rotation).After(ks.keysetExp) {
+		return ks.commitKeys(ctx, kc)
+	}
+	if epochMoved {
+		return ks.installIssuer(ctx, now)
+	}
+	return nil
+}
+
+// keyset is the node's current signed keyset statement (Node.Keyset).
+func (ks *keySchedule) keyset() string {
+	if p := ks.keysetRaw.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// codeIssuer is the current code issuer, nil before start.
+func (ks *keySchedule) codeIssuer() *trust.CodeIssuer { return ks.issuer.Load() }
+
+// contentKeys returns a copy of the node's own live content keys
+// (Node.ContentKeys).
+func (ks *keySchedule) contentKeys() []trust.ContentKey {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return append([]trust.ContentKey(nil), ks.kr.content...)
+}
+
+// encKey is the node's content-key-grant and lookup decryption key. It
+// never changes, so it is read without mu.
+func (ks *keySchedule) encKey() *ecdsa.PrivateKey { return ks.kr.enc }
+
+// rootPublic is the public half of the active root key, read without mu
+// as Link.heldKeyset always has.
+func (ks *keySchedule) rootPublic() *ecdsa.PublicKey { return &ks.kr.root.PublicKey }
+
+// verifyKeys are the signing keys that may have signed this province's
+// statements: the ones held, and those of held, the keyset the federation
+// holds (keys made after the backup).
+func (ks *keySchedule) verifyKeys(held *trust.VerifiedKeyset) map[string]*trust.Key {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	keys := map[string]*trust.Key{}
+	if held != nil {
+		for kid, k := range held.Signing {
+			keys[kid] = k
+		}
+	}
+	for _, k := range ks.kr.sign {
+		keys[k.row.KID] = k.trustKey()
+	}
+	return keys
+}
+
+// resign signs the keyset again, unchanged but for a version above
+// floor, and commits it like any key change.
+func (ks *keySchedule) resign(ctx context.Context, floor uint64) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	kc := ks.beginKeys(ks.now())
+	kc.minVersion = floor
+	kc.audit(ks.auditEntry("system", "key.resign", "", map[string]any{"above": floor}))
+	return ks.commitKeys(ctx, kc)
+}
+
+// federation returns the attached federation layer, or nil.
+func (ks *keySchedule) federation() Federation { return loadFederation(ks.fed) }
+
+// auditEntry builds an audit entry at the key schedule's clock (see
+// Node.auditEntry).
+func (ks *keySchedule) auditEntry(actor, action, target string, detail any) store.AuditEntry {
+	return newAuditEntry(ks.now(), actor, action, target, detail)
+}
+
+// metaUint reads a numeric meta value; a missing one is 0.
+func (ks *keySchedule) metaUint(ctx context.Context, key string) (uint64, error) {
+	v, err := ks.db.GetMeta(ctx, key)
+	if err != nil || v == "" {
+		return 0, ignoreNotFound(err)
+	}
+	return strconv.ParseUint(v, 10, 64)
+}
