@@ -112,9 +112,15 @@ func (ks *keySchedule) contentKeys() []trust.ContentKey {
 // never changes, so it is read without mu.
 func (ks *keySchedule) encKey() *ecdsa.PrivateKey { return ks.kr.enc }
 
-// rootPublic is the public half of the active root key, read without mu
-// as Link.heldKeyset always has.
-func (ks *keySchedule) rootPublic() *ecdsa.PublicKey { return &ks.kr.root.PublicKey }
+// rootPublic is a copy of the public half of the active root key, read
+// under mu: a root rotation replaces the key while a restored node's link
+// reconciles (Link.heldKeyset read it without the lock before).
+func (ks *keySchedule) rootPublic() *ecdsa.PublicKey {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	pub := ks.kr.root.PublicKey
+	return &pub
+}
 
 // verifyKeys are the signing keys that may have signed this province's
 // statements: the ones held, and those of held, the keyset the federation
