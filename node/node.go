@@ -210,6 +210,13 @@ func (n *Node) TrustListApplied() {
 func (n *Node) Tick(ctx context.Context) error {
 	now := n.now()
 	n.state.Prune(now)
+	if n.db.KeysWALPending() {
+		// A deletion's shredding found a reader on keys.db: its WAL may
+		// still hold the deleted key's old frames until truncated.
+		if err := n.db.FinishShredding(ctx); err != nil {
+			n.log.Warn("keys.db's WAL still holds frames of a shredded data key; retrying at the next tick", "err", err)
+		}
+	}
 	if now.Sub(n.lastRetention) >= retentionEvery {
 		if _, err := n.Retain(ctx); err != nil {
 			return err

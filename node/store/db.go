@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,6 +32,9 @@ type DB struct {
 	k     *sql.DB  // the key store (keys.db): one connection, writes and the WAL's truncation
 	batch *batcher // group commit for InsertCode and AppendAudit
 	issue *issueCache
+	// keysWALPending is set while keys.db's WAL may hold frames of a
+	// shredded key (truncateKeysWAL).
+	keysWALPending atomic.Bool
 
 	prepared prepared // hot-path reads, prepared once
 

@@ -29,6 +29,10 @@ var ErrInvalid = errors.New("invalid argument")
 // database/sql's own closed-database error.
 var ErrClosed = errors.New("store closed")
 
+// ErrBusy is returned by FinishShredding while another reader still holds
+// keys.db, so that its WAL cannot be truncated yet.
+var ErrBusy = errors.New("busy")
+
 // KeyRow is one of the node's own keys. Private material arrives already
 // sealed under the KEK by the caller; the store never sees it in clear.
 type KeyRow struct {

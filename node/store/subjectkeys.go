@@ -123,14 +123,37 @@ func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 // bytes, so that frames holding deleted keys do not survive in it. With
 // secure_delete the checkpointed pages hold zeros where the keys were.
 //
-// Another process reading keys.db at that moment (the operator CLI) can
-// keep the checkpoint from finishing; the frames are then overwritten by a
-// later checkpoint, and SQLite removes the WAL when the last connection
-// closes.
+// A reader that holds keys.db past the busy timeout (another process,
+// such as the operator CLI, or a reader this slow) keeps the checkpoint
+// from finishing. The deletion still stands — the key is gone from the
+// table and no read finds it — but its old frames are still in the WAL:
+// KeysWALPending then reports it, and FinishShredding, which the node
+// calls on every tick, truncates the WAL once the reader has let go.
 func (db *DB) truncateKeysWAL(ctx context.Context) error {
 	var busy, logFrames, done int
 	if err := db.k.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		db.keysWALPending.Store(true)
 		return wrap("checkpoint keys", err)
+	}
+	db.keysWALPending.Store(busy != 0)
+	return nil
+}
+
+// KeysWALPending reports whether keys.db's WAL may still hold frames of a
+// shredded key: its last truncation found a reader in the way.
+func (db *DB) KeysWALPending() bool { return db.keysWALPending.Load() }
+
+// FinishShredding truncates keys.db's WAL if a shredding left frames in
+// it (KeysWALPending); it reports ErrBusy while a reader still holds it.
+func (db *DB) FinishShredding(ctx context.Context) error {
+	if !db.keysWALPending.Load() {
+		return nil
+	}
+	if err := db.truncateKeysWAL(ctx); err != nil {
+		return err
+	}
+	if db.keysWALPending.Load() {
+		return fmt.Errorf("store: checkpoint keys: a reader holds keys.db: %w", ErrBusy)
 	}
 	return nil
 }

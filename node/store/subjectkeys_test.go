@@ -186,3 +186,64 @@ func TestDeletionLeavesNoTraceOfTheKeyWhileIssuanceReadsRun(t *testing.T) {
 		t.Fatal("the deleted subject's key survives in keys.db or its WAL")
 	}
 }
+
+// A reader that holds keys.db through a deletion (another process, here
+// a raw connection with an open read transaction) keeps its WAL from being
+// truncated: the deletion stands, KeysWALPending says that the WAL may
+// still hold the key's old frames, and FinishShredding truncates it once
+// the reader has let go, leaving no trace of the key.
+func TestShreddingHeldBackByAReaderIsFinishedLater(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	s := testSubject("s1")
+	s.DataKey = []byte("SEALED-KEY-MARKER-s1-held-reader")
+	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawDB(t, KeysPath(path))
+	raw.SetMaxOpenConns(1)
+	reader, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	var n int
+	if _, err := reader.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM subject_keys`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("reader: %d keys, %v", n, err)
+	}
+	if _, err := db.k.ExecContext(ctx, `PRAGMA busy_timeout = 50`); err != nil { // not 10 s of waiting
+		t.Fatal(err)
+	}
+
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err != nil {
+		t.Fatalf("deletion with a reader on keys.db: %v", err)
+	}
+	if _, err := db.Subject(ctx, "s1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted subject: %v, want ErrNotFound", err)
+	}
+	if !db.KeysWALPending() {
+		t.Fatal("KeysWALPending is false with a reader holding the WAL")
+	}
+	if !bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Fatal("the key's frames are already gone: this test checks nothing")
+	}
+	if err := db.FinishShredding(ctx); !errors.Is(err, ErrBusy) {
+		t.Errorf("FinishShredding with the reader still there: %v, want ErrBusy", err)
+	}
+
+	if _, err := reader.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FinishShredding(ctx); err != nil {
+		t.Fatalf("FinishShredding once the reader let go: %v", err)
+	}
+	if db.KeysWALPending() {
+		t.Error("KeysWALPending after FinishShredding succeeded")
+	}
+	if bytes.Contains(fileBytes(t, KeysPath(path)), s.DataKey) {
+		t.Error("the deleted key is still in keys.db or its WAL")
+	}
+}
