@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,7 +218,7 @@ func reservedIn(batch []*request) int {
 // never past maxBatch. It returns batch with whatever joined it.
 func (b *batcher) linger(batch []*request) []*request {
 	var pace <-chan time.Time
-	if b.paced && slices.ContainsFunc(batch, func(r *request) bool { return r.reserved }) {
+	if b.paced && reservedIn(batch) > 0 {
 		if d := time.Until(b.lastStart.Add(b.maxLinger)); d > 0 {
 			pt := time.NewTimer(d)
 			defer pt.Stop()

@@ -124,20 +124,6 @@ func (c *issueCache) sweep() {
 	}
 }
 
-// close drops every entry, stops the sweep and turns the cache off: a
-// closed DB keeps nothing of its residents in memory.
-func (c *issueCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.max = 0
-	clear(c.entries)
-	if c.sweeper != nil {
-		c.sweeper.Stop()
-		c.sweeper = nil
-	}
-}
-
 // forget drops the entries of ids, whose rows changed or went, and makes
 // every read begun before it unable to fill. It is called after the
 // change committed.
@@ -151,20 +137,26 @@ func (c *issueCache) forget(ids ...string) {
 }
 
 // clear drops every entry.
-func (c *issueCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.entries)
-}
+func (c *issueCache) clear() { c.resize(-1) }
 
-// resize sets the bound, dropping every entry; 0 disables the cache.
+// close drops every entry and turns the cache off: a closed DB keeps
+// nothing of its residents in memory.
+func (c *issueCache) close() { c.resize(0) }
+
+// resize drops every entry, stops the sweep and sets the bound to max:
+// 0 turns the cache off, -1 keeps the bound it has.
 func (c *issueCache) resize(max int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.max = max
-	c.entries = make(map[string]issueEntry)
+	clear(c.entries)
+	if c.sweeper != nil {
+		c.sweeper.Stop()
+		c.sweeper = nil
+	}
+	if max >= 0 {
+		c.max = max
+	}
 }
 
 func (c *issueCache) len() int {

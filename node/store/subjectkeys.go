@@ -102,7 +102,9 @@ func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
 		return wrap(op, err)
 	}
 	// A read that raced the shredding may have cached the key: issuance
-	// stops signing with it now, not when the deletion commits.
+	// stops signing with it now, not when the deletion commits. A read
+	// begun before this cannot fill the cache after it (generation), and
+	// one begun after finds no key.
 	db.issue.forget(id)
 	return db.truncateKeysWAL(ctx)
 }
@@ -113,6 +115,7 @@ func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys; DELETE FROM subject_index; DELETE FROM subject_index_key`); err != nil {
 		return wrap("shred subject keys", err)
 	}
+	db.issue.clear() // as shredSubjectKey's forget, for everyone
 	if _, err := db.k.ExecContext(ctx, `VACUUM`); err != nil {
 		return wrap("shred subject keys", err)
 	}

@@ -238,11 +238,9 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
 		return nil, wrap(op, notFound("subject", err))
 	}
+	// Dropped from the issuance cache now, and again by the shredding as
+	// it commits: no read after that can put the sealed key back.
 	db.issue.forget(id)
-	// Forgotten again once the deletion is over, committed or failed
-	// (even after the shredding): a read that began before the shredding
-	// must not leave the sealed key in the cache.
-	defer db.issue.forget(id)
 	if err := db.shredSubjectKey(ctx, id); err != nil {
 		return nil, err
 	}

@@ -59,8 +59,6 @@ func (db *DB) Counts(ctx context.Context) (SunsetCounts, error) {
 // audit log, which holds no personal data.
 func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
 	var c SunsetCounts
-	db.issue.clear()
-	defer db.issue.clear()
 	if err := db.shredAllSubjectKeys(ctx); err != nil {
 		return c, err
 	}
