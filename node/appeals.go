@@ -83,6 +83,11 @@ func checkAppealText(what, s string, required bool) (string, error) {
 // for a resident who has no phone, naming them by subjectID (a resident's
 // own filing may leave it empty).
 func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message string) (Appeal, error) {
+	return n.records.fileAppeal(ctx, p, subjectID, message)
+}
+
+// fileAppeal implements Node.FileAppeal.
+func (rs *records) fileAppeal(ctx context.Context, p Principal, subjectID, message string) (Appeal, error) {
 	if p.Role == RoleResident && subjectID == "" {
 		subjectID = p.SubjectID
 	}
@@ -96,18 +101,18 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 	if err != nil {
 		return Appeal{}, err
 	}
-	s, dk, err := n.subjectWithKey(ctx, subjectID)
+	s, dk, err := rs.subjectWithKey(ctx, subjectID)
 	if err != nil {
 		return Appeal{}, err
 	}
-	id, err := randomID(n.rand, "ap_")
+	id, err := randomID(rs.rand, "ap_")
 	if err != nil {
 		return Appeal{}, internal("appeal", err)
 	}
-	now := n.now().UTC()
-	err = n.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
+	now := rs.now().UTC()
+	err = rs.db.CreateAppeal(ctx, store.Appeal{ID: id, SubjectID: s.ID, Created: now,
 		MessageCT: dk.Seal(appealAAD(s.ID, id, "message"), []byte(message))}, maxOpenAppeals,
-		n.auditEntry(p.Actor(), "appeal.file", s.ID, map[string]any{"appeal": id}))
+		rs.auditEntry(p.Actor(), "appeal.file", s.ID, map[string]any{"appeal": id}))
 	switch {
 	case errors.Is(err, store.ErrTooManyOpen):
 		return Appeal{}, Errorf(ELimitReached, "%d appeals are open already; a further appeal waits until one is resolved", maxOpenAppeals)
@@ -131,6 +136,11 @@ type AppealPage struct {
 // maxAppealsListed; 0 means that many) after the cursor after ("" for the
 // start), which a previous page's Next gave.
 func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
+	return n.records.openAppeals(ctx, p, after, limit)
+}
+
+// openAppeals implements Node.OpenAppeals.
+func (rs *records) openAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return AppealPage{}, err
 	}
@@ -144,7 +154,7 @@ func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit
 	if err != nil {
 		return AppealPage{}, err
 	}
-	rows, err := n.db.OpenAppeals(ctx, cur, limit+1)
+	rows, err := rs.db.OpenAppeals(ctx, cur, limit+1)
 	if err != nil {
 		return AppealPage{}, internal("open appeals", err)
 	}
@@ -154,7 +164,7 @@ func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit
 		page.Next = appealCursor(rows[limit-1])
 	}
 	for _, r := range rows {
-		s, dk, err := n.subjectWithKey(ctx, r.SubjectID)
+		s, dk, err := rs.subjectWithKey(ctx, r.SubjectID)
 		if ErrorCodeOf(err) == ENotFound {
 			continue // deleted meanwhile; its appeals went with it
 		}
@@ -198,14 +208,19 @@ func parseAppealCursor(s string) (store.AppealCursor, error) {
 // AppealsOf lists a resident's appeals and their outcomes, newest first,
 // for that resident or an operator.
 func (n *Node) AppealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
+	return n.records.appealsOf(ctx, p, subjectID)
+}
+
+// appealsOf implements Node.AppealsOf.
+func (rs *records) appealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	_, dk, err := n.subjectWithKey(ctx, subjectID)
+	_, dk, err := rs.subjectWithKey(ctx, subjectID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := n.db.AppealsOf(ctx, subjectID, maxAppealsListed)
+	rows, err := rs.db.AppealsOf(ctx, subjectID, maxAppealsListed)
 	if err != nil {
 		return nil, internal("appeals", err)
 	}
@@ -226,6 +241,11 @@ func (n *Node) AppealsOf(ctx context.Context, p Principal, subjectID string) ([]
 // live codes as SetStatus does. Of two concurrent resolutions exactly one
 // wins; the other gets EConflict and changes nothing.
 func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Resolution) (Appeal, error) {
+	return n.records.resolveAppeal(ctx, p, id, r)
+}
+
+// resolveAppeal implements Node.ResolveAppeal.
+func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r Resolution) (Appeal, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return Appeal{}, err
 	}
@@ -242,7 +262,7 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 	if err != nil {
 		return Appeal{}, err
 	}
-	row, err := n.db.Appeal(ctx, id)
+	row, err := rs.db.Appeal(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Appeal{}, Errorf(ENotFound, "no such appeal")
 	}
@@ -252,7 +272,7 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 	if row.Status != AppealOpen {
 		return Appeal{}, Errorf(EConflict, "this appeal was already resolved (%s)", row.Status)
 	}
-	_, dk, err := n.subjectWithKey(ctx, row.SubjectID)
+	_, dk, err := rs.subjectWithKey(ctx, row.SubjectID)
 	if err != nil {
 		return Appeal{}, err
 	}
@@ -260,14 +280,14 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 	if note != "" {
 		noteCT = dk.Seal(appealAAD(row.SubjectID, id, "note"), []byte(note))
 	}
-	now := n.now().UTC()
-	audit := []store.AuditEntry{n.auditEntry(p.Actor(), "appeal.resolve", row.SubjectID,
+	now := rs.now().UTC()
+	audit := []store.AuditEntry{rs.auditEntry(p.Actor(), "appeal.resolve", row.SubjectID,
 		map[string]any{"appeal": id, "outcome": r.Outcome, "status": r.Status})}
 	if r.Status != "" {
-		audit = append(audit, n.auditEntry(p.Actor(), "subject.status", row.SubjectID,
+		audit = append(audit, rs.auditEntry(p.Actor(), "subject.status", row.SubjectID,
 			map[string]any{"status": r.Status, "reason": "appeal " + id}))
 	}
-	rev, err := n.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now, audit...)
+	rev, err := rs.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now, audit...)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return Appeal{}, Errorf(EConflict, "this appeal was resolved meanwhile")
@@ -277,8 +297,8 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 		return Appeal{}, internal("resolve appeal", err)
 	}
 	if r.Status != "" {
-		n.metrics.StatusChanges.Inc()
-		n.revoked(ctx, rev)
+		rs.metrics.StatusChanges.Inc()
+		rs.revoked(ctx, rev)
 	}
 	row.Status, row.NoteCT, row.AppliedStatus, row.ResolvedAt = r.Outcome, noteCT, r.Status, now
 	a, err := openAppeal(row, dk)
@@ -308,11 +328,6 @@ func openAppeal(r store.Appeal, dk *seal.Key) (Appeal, error) {
 		a.ResolvedAt = &at
 	}
 	return a, nil
-}
-
-// subjectWithKey loads a subject and opens its data key.
-func (n *Node) subjectWithKey(ctx context.Context, id string) (store.Subject, *seal.Key, error) {
-	return loadSubjectWithKey(ctx, n.db, n.kek, id)
 }
 
 // loadSubjectWithKey loads a subject from db and opens its data key with kek.

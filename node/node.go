@@ -57,6 +57,7 @@ type Node struct {
 	access  *access      // scanners, accounts, tokens and rate limits (access.go)
 	auditor *auditor
 	codes   *codes                // code issuance and rendering (codes.go)
+	records *records              // a resident's record, verifications and appeals (records.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
 	indexKey []byte // the subjects' blind index key (subjectindex.go)
@@ -115,6 +116,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
+	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.revoked)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}

@@ -129,15 +129,15 @@ func (q *receiptQueue) take() (map[string][]trust.ReceiptEntry, int) {
 // another province, if receipts are on and the node is connected. The
 // kind of place is sent only if it is a short lowercase token; anything
 // else is sent as "other", so no free-text location leaves the province.
-func (n *Node) noteVerification(res trust.Result, place string, now time.Time) {
-	if !res.Valid() || res.Issuer == n.cfg.Province {
+func (rs *records) noteVerification(res trust.Result, place string, now time.Time) {
+	if !res.Valid() || res.Issuer == rs.province {
 		return
 	}
-	if n.cfg.Privacy.Receipts == config.ReceiptsOff {
-		n.metrics.Receipts.WithLabelValues(receiptWithheld).Inc()
+	if rs.receipts == config.ReceiptsOff {
+		rs.metrics.Receipts.WithLabelValues(receiptWithheld).Inc()
 		return
 	}
-	p := n.peers.Load()
+	p := rs.peers.Load()
 	if p == nil {
 		return
 	}
@@ -145,7 +145,7 @@ func (n *Node) noteVerification(res trust.Result, place string, now time.Time) {
 		place = "other"
 	}
 	if ev := p.receipts.add(res.Issuer, trust.ReceiptEntry{JTI: res.JTI, Place: place, Day: trust.ReceiptDay(now)}); ev != "" {
-		n.metrics.Receipts.WithLabelValues(ev).Inc()
+		rs.metrics.Receipts.WithLabelValues(ev).Inc()
 	}
 }
 
@@ -262,14 +262,19 @@ func (d peerVerifyDetail) day() (string, time.Time, error) {
 // record per code, province, kind of place and day). It is the hook
 // through which GET /v1/subjects/{id}/verifications shows them.
 func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
+	return n.records.foreignVerifications(ctx, p, subjectID)
+}
+
+// foreignVerifications implements Node.ForeignVerifications.
+func (rs *records) foreignVerifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	byTarget, targets, err := n.codeTargets(ctx, subjectID)
+	byTarget, targets, err := rs.codeTargets(ctx, subjectID)
 	if err != nil {
 		return nil, internal("foreign verifications", err)
 	}
-	entries, err := n.db.AuditByTargets(ctx, actionPeerVerify, targets, maxVerificationsListed)
+	entries, err := rs.db.AuditByTargets(ctx, actionPeerVerify, targets, maxVerificationsListed)
 	if err != nil {
 		return nil, internal("foreign verifications", err)
 	}
@@ -294,15 +299,15 @@ func (n *Node) ForeignVerifications(ctx context.Context, p Principal, subjectID 
 
 // codeTargets returns the audit targets (hashed code ids) of a resident's
 // recorded codes, and the code id behind each.
-func (n *Node) codeTargets(ctx context.Context, subjectID string) (map[string]string, []string, error) {
-	jtis, err := n.db.CodesOf(ctx, subjectID, maxCodesAsked)
+func (rs *records) codeTargets(ctx context.Context, subjectID string) (map[string]string, []string, error) {
+	jtis, err := rs.db.CodesOf(ctx, subjectID, maxCodesAsked)
 	if err != nil {
 		return nil, nil, err
 	}
 	byTarget := make(map[string]string, len(jtis))
 	targets := make([]string, 0, len(jtis))
 	for _, jti := range jtis {
-		h := hashJTI(n.cfg.Province, jti)
+		h := hashJTI(rs.province, jti)
 		byTarget[h] = jti
 		targets = append(targets, h)
 	}

@@ -33,14 +33,19 @@ type RecordConsent struct {
 // SubjectRecord returns a resident's record: to the resident with their
 // personal fields decrypted, to an operator with them masked.
 func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
+	return n.records.subjectRecord(ctx, p, id)
+}
+
+// subjectRecord implements Node.SubjectRecord.
+func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
 	if err := requireSubject(p, id); err != nil {
 		return Record{}, err
 	}
-	s, dk, err := n.subjectWithKey(ctx, id)
+	s, dk, err := rs.subjectWithKey(ctx, id)
 	if err != nil {
 		return Record{}, err
 	}
-	c, err := n.db.Consent(ctx, id)
+	c, err := rs.db.Consent(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Record{}, Errorf(ENotFound, "no such subject")
 	}

@@ -40,17 +40,22 @@ type VerificationRecord struct {
 // from the receipts those provinces sent (ForeignVerifications). It is the
 // resident's right to know how their code is used. Newest first.
 func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
+	return n.records.verifications(ctx, p, subjectID)
+}
+
+// verifications implements Node.Verifications.
+func (rs *records) verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	if _, err := n.subject(ctx, subjectID); err != nil {
+	if _, err := loadSubject(ctx, rs.db, subjectID); err != nil {
 		return nil, err
 	}
-	byTarget, targets, err := n.codeTargets(ctx, subjectID)
+	byTarget, targets, err := rs.codeTargets(ctx, subjectID)
 	if err != nil {
 		return nil, internal("verifications", err)
 	}
-	entries, err := n.db.AuditByTargets(ctx, actionVerify, targets, maxVerificationsListed)
+	entries, err := rs.db.AuditByTargets(ctx, actionVerify, targets, maxVerificationsListed)
 	if err != nil {
 		return nil, internal("verifications", err)
 	}
@@ -61,9 +66,9 @@ func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string)
 			continue // not written by Verify
 		}
 		out = append(out, VerificationRecord{Time: e.Time, JTI: byTarget[e.Target], Place: d.Place,
-			Reason: string(d.Reason), Valid: d.Reason == trust.ReasonOK, Province: n.cfg.Province})
+			Reason: string(d.Reason), Valid: d.Reason == trust.ReasonOK, Province: rs.province})
 	}
-	foreign, err := n.ForeignVerifications(ctx, p, subjectID)
+	foreign, err := rs.foreignVerifications(ctx, p, subjectID)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		target = hashJTI(res.Issuer, res.JTI)
 	}
 	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
-	n.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
+	n.records.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
 	return VerificationOf(res), nil
 }
 

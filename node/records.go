@@ -1,0 +1,60 @@
+package node
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// records owns the privacy records a resident can see about themselves
+// and dispute (seed rules 6, 8 and 9): their record (record.go), the
+// verifications of their codes, here and, from receipts, elsewhere
+// (verifications.go, receipts.go), and their appeals (appeals.go); and,
+// on the visited side, the queueing of a receipt for the home province of
+// a foreign code verified here (noteVerification). It keeps no state in
+// memory: everything is in the database, and the receipt queue is the
+// connected Peers'. It reaches the database, the KEK, the settings, the
+// metrics, the clock and the random source it is given, Node.peers to
+// queue receipts, and revoked, Node's hook that applies and publishes a
+// revocation (an upheld appeal that sets a status revokes codes); none of
+// this state lives on Node.
+//
+// Node keeps one thin exported entry point per operation (in the files
+// above), so that node/api, node/web and the tests speak to the node
+// alone.
+type records struct {
+	db       *store.DB
+	kek      *seal.Key
+	province string
+	receipts string // privacy.receipts: config.ReceiptsSend or config.ReceiptsOff
+	metrics  *Metrics
+	now      func() time.Time
+	rand     io.Reader
+	peers    *atomic.Pointer[Peers] // Node.peers: set while connected
+	// revoked applies a committed revocation and tells the federation
+	// (Node.revoked).
+	revoked func(context.Context, *store.Revocation)
+}
+
+// newRecords builds the node's privacy records service.
+func newRecords(db *store.DB, kek *seal.Key, s config.Config, m *Metrics, now func() time.Time, rand io.Reader,
+	peers *atomic.Pointer[Peers], revoked func(context.Context, *store.Revocation)) *records {
+	return &records{db: db, kek: kek, province: s.Province, receipts: s.Privacy.Receipts, metrics: m, now: now,
+		rand: rand, peers: peers, revoked: revoked}
+}
+
+// auditEntry builds an audit entry at the records service's clock (see
+// Node.auditEntry).
+func (rs *records) auditEntry(actor, action, target string, detail any) store.AuditEntry {
+	return newAuditEntry(rs.now(), actor, action, target, detail)
+}
+
+// subjectWithKey loads a subject and opens its data key.
+func (rs *records) subjectWithKey(ctx context.Context, id string) (store.Subject, *seal.Key, error) {
+	return loadSubjectWithKey(ctx, rs.db, rs.kek, id)
+}
