@@ -322,7 +322,8 @@ func (c *Cluster) Sign(tl trust.TrustList, k int) ([]byte, error) {
 	return doc, nil
 }
 
-// ensureAttempts bounds PublishTrustList's attempts to set up the streams.
+// ensureAttempts bounds PublishTrustList's attempts to set up the streams
+// and to put the trust list.
 const ensureAttempts = 4
 
 // PublishTrustList puts a trust list document in the federation's state
@@ -340,21 +341,31 @@ func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
 	}
 	defer conn.Close()
 	// On a loaded cluster the creation of R3 streams may outlast one
-	// JetStream API request: try again a few times.
+	// JetStream API request, and the first put into a bucket just created
+	// may find its stream still electing a leader ("no response from
+	// stream"): try each again a few times.
+	if err := retryOnCluster(ctx, conn.EnsureStreams); err != nil {
+		return err
+	}
+	return retryOnCluster(ctx, func(ctx context.Context) error {
+		_, err := conn.PutState(ctx, "trustlist", doc)
+		return err
+	})
+}
+
+// retryOnCluster runs fn up to ensureAttempts times while it fails with
+// anything but a refusal that another try cannot change.
+func retryOnCluster(ctx context.Context, fn func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		err = conn.EnsureStreams(ctx)
-		if err == nil || attempt == ensureAttempts-1 || errors.Is(err, federation.ErrPermissionDenied) {
-			break
+		err := fn(ctx)
+		if err == nil || attempt == ensureAttempts-1 || errors.Is(err, federation.ErrPermissionDenied) ||
+			errors.Is(err, federation.ErrTooLarge) {
+			return err
 		}
 		if !backoff.Wait(ctx, streamsBackoff.Delay(attempt)) {
 			return ctx.Err()
 		}
 	}
-	if err != nil {
-		return err
-	}
-	_, err = conn.PutState(ctx, "trustlist", doc)
-	return err
 }
 
 // Close stops every node and the NATS server.
