@@ -63,9 +63,12 @@ func startR3Stream(t *testing.T) (*natstest.Cluster, jetstream.JetStream, jetstr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(t.Context(), "t.a", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
+	// The stream's Raft group may still be electing its first leader
+	// ("no response from stream" once on a loaded machine).
+	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "the first write to stream T", func() error {
+		_, err := js.Publish(t.Context(), "t.a", []byte("1"), jetstream.WithMsgID("first")) // stored once, however often tried
+		return err
+	})
 	c.WaitStreamsCurrent(natstest.GlobalAccount, "T")
 	leader := c.StreamLeader(natstest.GlobalAccount, "T")
 	if leader < 0 {
