@@ -126,7 +126,16 @@ func (c *Cluster) Size() int { return len(c.clients) }
 
 // ClientURL is server i's client URL, whether it runs or not.
 func (c *Cluster) ClientURL(i int) string {
-	return "nats://127.0.0.1:" + strconv.Itoa(c.clients[i])
+	client, _ := c.ports(i)
+	return "nats://127.0.0.1:" + strconv.Itoa(client)
+}
+
+// ports are server i's client and route ports (repick may change them
+// before its first start).
+func (c *Cluster) ports(i int) (client, route int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clients[i], c.routes[i]
 }
 
 // ClientURLs are every server's client URL, as a node's nats.urls.
@@ -146,15 +155,16 @@ func (c *Cluster) Server(i int) *server.Server {
 }
 
 func (c *Cluster) options(i int) *server.Options {
+	client, route := c.ports(i)
 	o := &server.Options{
 		ServerName: c.Name(i),
 		Host:       "127.0.0.1",
-		Port:       c.clients[i],
+		Port:       client,
 		JetStream:  true,
 		StoreDir:   c.dirs[i],
 		NoSigs:     true,
 		NoLog:      true,
-		Cluster: server.ClusterOpts{Name: c.cfg.Name, Host: "127.0.0.1", Port: c.routes[i],
+		Cluster: server.ClusterOpts{Name: c.cfg.Name, Host: "127.0.0.1", Port: route,
 			Advertise: c.sink.ln.Addr().String()},
 	}
 	for j := range c.routes {
