@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -31,6 +35,47 @@ const (
 // lookupTimeout bounds how long an operator waits for the home node.
 const lookupTimeout = 5 * time.Second
 
+// lookups owns cross-province identity lookups at both ends: asking a
+// code's home province for its holder's contact data, for an operator
+// (this file), answering another province's request for a resident's
+// (lookup_answer.go), and telling a resident of every answer (LookupsOf).
+// It keeps no state in memory: the sealed contact data is in the
+// database, the answers are in the audit log, and the per-province rate
+// limit and replay cache of requests are the connected Peers' (built anew
+// with each connection). It reaches the database, the KEK, the trust
+// state, the node's keys (to sign and to open), the province and
+// privacy.retention.lookups settings, the clock and the random source it
+// is given, Node.peers to reach other provinces, and the auditor to record
+// every step; none of this state lives on Node.
+//
+// Node keeps one thin exported entry point per operation (below), so that
+// node/api and the tests speak to the node alone.
+type lookups struct {
+	db        *store.DB
+	kek       *seal.Key
+	state     *trust.State
+	keys      *keySchedule // its statement signer and encryption key
+	province  string
+	retention time.Duration // privacy.retention.lookups
+	now       func() time.Time
+	rand      io.Reader
+	peers     *atomic.Pointer[Peers] // Node.peers: set while connected
+	auditor   *auditor
+}
+
+// newLookups builds the node's lookup service.
+func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedule, s config.Config,
+	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor) *lookups {
+	return &lookups{db: db, kek: kek, state: state, keys: keys, province: s.Province,
+		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a}
+}
+
+// audit records a step of a lookup in the background, at the lookup
+// service's clock (see Node.audit).
+func (l *lookups) audit(actor, action, target string, detail any) {
+	l.auditor.add(newAuditEntry(l.now(), actor, action, target, detail))
+}
+
 // LookupInput names the code, as its text or as issuer and jti, and why.
 type LookupInput struct {
 	Code       string `json:"code"`
@@ -53,19 +98,24 @@ type LookupResult struct {
 // audit log; the contact data is kept sealed under the KEK until the
 // lookup retention ends.
 func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupResult, error) {
+	return n.lookups.lookup(ctx, p, in)
+}
+
+// lookup asks for a contact; see Node.Lookup.
+func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (LookupResult, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return LookupResult{}, err
 	}
-	home, jti, err := n.lookupTarget(in)
+	home, jti, err := l.target(in)
 	if err != nil {
 		return LookupResult{}, err
 	}
-	nonce, err := trust.NewNonce(n.rand)
+	nonce, err := trust.NewNonce(l.rand)
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
-	now := n.now()
-	req := trust.LookupRequest{Issuer: n.cfg.Province, To: home, JTI: jti, LegalBasis: in.LegalBasis,
+	now := l.now()
+	req := trust.LookupRequest{Issuer: l.province, To: home, JTI: jti, LegalBasis: in.LegalBasis,
 		CaseID: in.CaseID, IssuedAt: now.Unix(), Nonce: nonce}
 	if err := req.Validate(); err != nil {
 		msg := err.Error()
@@ -74,44 +124,44 @@ func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupR
 		}
 		return LookupResult{}, Errorf(EInvalid, "%s", msg)
 	}
-	if !n.activeMember(home) {
+	if !activeMember(l.state, home) {
 		return LookupResult{}, Errorf(EInvalid, "%s is not an active member of the federation", home)
 	}
-	peers := n.peers.Load()
+	peers := l.peers.Load()
 	if peers == nil {
 		return LookupResult{}, Errorf(EUnavailable, "%v; try again later", errNoPeers)
 	}
-	ks, err := n.peerKeys(home)
+	ks, err := peerKeys(l.state, home)
 	if err != nil || ks.EncKey == nil {
 		return LookupResult{}, Errorf(EUnavailable, "no encryption key of %s held yet; try again later", home)
 	}
-	raw, err := trust.SealLookupRequest(n.Signer(), req, ks.EncKey)
+	raw, err := trust.SealLookupRequest(l.keys.signer.Load(), req, ks.EncKey)
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
 	target, actor := hashJTI(home, jti), p.Actor()
-	n.audit(ctx, actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
-	res, err := peers.ask(ctx, &req, []byte(raw))
+	l.audit(actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
+	res, err := l.ask(ctx, peers, &req, []byte(raw))
 	if err != nil {
-		n.audit(ctx, actor, actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
+		l.audit(actor, actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
 		if errors.Is(err, federation.ErrNoResponders) {
 			return LookupResult{}, Errorf(EUnavailable, "no node of %s is reachable; try again later", home)
 		}
 		return LookupResult{}, Errorf(EUnavailable, "%s did not answer; try again later", home)
 	}
-	return n.lookupAnswered(ctx, actor, &req, target, res)
+	return l.answered(ctx, actor, &req, target, res)
 }
 
-// lookupTarget resolves the code looked up: from its text, or from issuer
-// and jti as an operator read them.
-func (n *Node) lookupTarget(in LookupInput) (home, jti string, err error) {
+// target resolves the code looked up: from its text, or from issuer and
+// jti as an operator read them.
+func (l *lookups) target(in LookupInput) (home, jti string, err error) {
 	switch {
 	case in.Code != "" && (in.Issuer != "" || in.JTI != ""):
 		return "", "", Errorf(EInvalid, "give either code or iss and jti, not both")
 	case in.Code != "":
 		// The code need not be valid now (a revoked or expired code
 		// still names its holder); its issuer and id are all that is read.
-		res := trust.Verify(in.Code, n.state.Snapshot(), nil, n.now())
+		res := trust.Verify(in.Code, l.state.Snapshot(), nil, l.now())
 		if res.Issuer == "" || res.JTI == "" {
 			return "", "", Errorf(EInvalid, "code is not a health code (%s)", res.Reason)
 		}
@@ -119,24 +169,24 @@ func (n *Node) lookupTarget(in LookupInput) (home, jti string, err error) {
 	default:
 		home, jti = in.Issuer, in.JTI
 	}
-	if home == n.cfg.Province {
+	if home == l.province {
 		return "", "", Errorf(EInvalid, "that is a code of this province: its holder's record is here")
 	}
 	return home, jti, nil
 }
 
-// ask sends a sealed request to its home node and waits, up to
+// ask sends a sealed request to its home node over p and waits, up to
 // lookupTimeout, for an answer that verifies.
-func (p *Peers) ask(ctx context.Context, req *trust.LookupRequest, raw []byte) (trust.LookupResult, error) {
+func (l *lookups) ask(ctx context.Context, p *Peers, req *trust.LookupRequest, raw []byte) (trust.LookupResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	var res trust.LookupResult
 	_, err := p.conn.RequestLookup(ctx, req.To, raw, func(reply []byte) error {
-		ks, err := p.n.peerKeys(req.To)
+		ks, err := peerKeys(l.state, req.To)
 		if err != nil {
 			return err
 		}
-		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, p.n.keys.encKey(), p.n.now())
+		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, l.keys.encKey(), l.now())
 		if err != nil {
 			p.log.Warn("lookup answer refused", "home", req.To, "reason", string(trust.ReasonOf(err)))
 		}
@@ -145,21 +195,21 @@ func (p *Peers) ask(ctx context.Context, req *trust.LookupRequest, raw []byte) (
 	return res, err
 }
 
-// lookupAnswered records and returns a verified answer.
-func (n *Node) lookupAnswered(ctx context.Context, actor string, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
+// answered records and returns a verified answer.
+func (l *lookups) answered(ctx context.Context, actor string, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
 	detail := map[string]any{"to": req.To, "case_id": req.CaseID}
 	if res.Refused != "" {
 		detail["outcome"], detail["reason"] = "refused", res.Refused
-		n.audit(ctx, actor, actionLookupResult, target, detail)
+		l.audit(actor, actionLookupResult, target, detail)
 		return LookupResult{}, refusal(req.To, res.Refused)
 	}
 	if !res.Found {
 		detail["outcome"] = "not_found"
-		n.audit(ctx, actor, actionLookupResult, target, detail)
+		l.audit(actor, actionLookupResult, target, detail)
 		return LookupResult{Found: false}, nil
 	}
-	now := n.now()
-	id, err := randomID(n.rand, "l_")
+	now := l.now()
+	id, err := randomID(l.rand, "l_")
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
@@ -167,13 +217,13 @@ func (n *Node) lookupAnswered(ctx context.Context, actor string, req *trust.Look
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
-	exp := now.Add(n.cfg.Privacy.Retention.Lookups)
-	if err := n.db.InsertLookup(ctx, store.Lookup{ID: id, Home: req.To, JTIHash: target, CaseID: req.CaseID,
-		ContactCT: n.kek.Seal(lookupAAD(id), plain), Created: now, Expires: exp}); err != nil {
+	exp := now.Add(l.retention)
+	if err := l.db.InsertLookup(ctx, store.Lookup{ID: id, Home: req.To, JTIHash: target, CaseID: req.CaseID,
+		ContactCT: l.kek.Seal(lookupAAD(id), plain), Created: now, Expires: exp}); err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
 	detail["outcome"], detail["lookup"], detail["expires"] = "found", id, exp.Unix()
-	n.audit(ctx, actor, actionLookupResult, target, detail)
+	l.audit(actor, actionLookupResult, target, detail)
 	exp = exp.UTC()
 	return LookupResult{Found: true, Name: res.Contact.Name, Phone: res.Contact.Phone, Expires: &exp}, nil
 }
@@ -211,13 +261,18 @@ const maxLookupsListed = 500
 // what legal basis, for which case. It reads the audit log, where each
 // answer was recorded as it was sent.
 func (n *Node) LookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
+	return n.lookups.lookupsOf(ctx, p, subjectID)
+}
+
+// lookupsOf lists a resident's lookups; see Node.LookupsOf.
+func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	if _, err := n.subject(ctx, subjectID); err != nil {
+	if _, err := loadSubject(ctx, l.db, subjectID); err != nil {
 		return nil, err
 	}
-	entries, err := n.db.AuditByTargets(ctx, actionLookupAnswer, []string{subjectID}, maxLookupsListed)
+	entries, err := l.db.AuditByTargets(ctx, actionLookupAnswer, []string{subjectID}, maxLookupsListed)
 	if err != nil {
 		return nil, internal("lookups of", err)
 	}

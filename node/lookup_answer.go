@@ -21,79 +21,79 @@ import (
 // request within the rate is in the audit log, as "peer:<asker>", with the
 // code id hashed and no personal data.
 
-// answer handles one lookup request from asker and returns the signed
-// answer, or nil to stay silent.
-func (p *Peers) answer(asker string, raw []byte) []byte {
-	n := p.n
+// answer handles one lookup request from asker, received over p (whose
+// rate limit and replay cache it applies, and whose logger it logs to),
+// and returns the signed answer, or nil to stay silent.
+func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
-	now := n.now()
+	now := l.now()
 	actor := "peer:" + asker
 	limited := !p.lookupLimit.allow(asker, now)
-	req, err := p.openRequest(asker, raw)
+	req, err := l.openRequest(asker, raw)
 	if req == nil {
 		if !limited { // beyond the rate, neither audited nor logged: a flood fills nothing
-			n.audit(ctx, actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
+			l.audit(actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
 			p.log.Warn("lookup request refused", "from", asker, "reason", string(trust.ReasonOf(err)))
 		}
 		return nil
 	}
-	target := hashJTI(n.cfg.Province, req.JTI)
+	target := hashJTI(l.province, req.JTI)
 	if limited {
 		// Not audited: the rate is what keeps the audit log from flooding.
-		return p.refuse(req, trust.ReasonRateLimited)
+		return l.refuse(p, req, trust.ReasonRateLimited)
 	}
 	refuse := func(why trust.Reason) []byte {
-		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case_id": req.CaseID})
-		return p.refuse(req, why)
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case_id": req.CaseID})
+		return l.refuse(p, req, why)
 	}
 	if err != nil { // verified, but no usable legal basis or case: neither is recorded
-		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": trust.ReasonOf(err)})
-		return p.refuse(req, trust.ReasonOf(err))
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": trust.ReasonOf(err)})
+		return l.refuse(p, req, trust.ReasonOf(err))
 	}
 	if err := p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now); err != nil {
 		return refuse(trust.ReasonOf(err))
 	}
-	if !n.activeMember(asker) {
+	if !activeMember(l.state, asker) {
 		return refuse(trust.ReasonNotMember)
 	}
-	ks, err := n.peerKeys(asker)
+	ks, err := peerKeys(l.state, asker)
 	if err != nil || ks.EncKey == nil {
 		return refuse(trust.ReasonNotRecipient)
 	}
-	contact, subjectID, fields, err := n.contactOf(ctx, req.JTI)
+	contact, subjectID, fields, err := l.contactOf(ctx, req.JTI)
 	if err != nil {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
-		n.audit(ctx, actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case_id": req.CaseID})
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case_id": req.CaseID})
 		return nil
 	}
-	ans, err := trust.AnswerLookup(n.Signer(), req, ks.EncKey, contact, now)
+	ans, err := trust.AnswerLookup(l.keys.signer.Load(), req, ks.EncKey, contact, now)
 	if err != nil {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
 		return nil
 	}
 	d := answerDetail{LegalBasis: req.LegalBasis, CaseID: req.CaseID, JTI: target, Found: contact != nil, Fields: fields}
 	if contact != nil {
-		n.audit(ctx, actor, actionLookupAnswer, subjectID, d)
+		l.audit(actor, actionLookupAnswer, subjectID, d)
 	} else {
-		n.audit(ctx, actor, actionLookupAnswer, target, d)
+		l.audit(actor, actionLookupAnswer, target, d)
 	}
 	return []byte(ans)
 }
 
 // openRequest decrypts and verifies a request from asker; see
 // trust.OpenLookupRequest for the request it returns with an error.
-func (p *Peers) openRequest(asker string, raw []byte) (*trust.LookupRequest, error) {
-	ks, err := p.n.peerKeys(asker)
+func (l *lookups) openRequest(asker string, raw []byte) (*trust.LookupRequest, error) {
+	ks, err := peerKeys(l.state, asker)
 	if err != nil {
 		return nil, err
 	}
-	return trust.OpenLookupRequest(string(raw), asker, ks.Signing, p.n.cfg.Province, p.n.keys.encKey(), p.n.now())
+	return trust.OpenLookupRequest(string(raw), asker, ks.Signing, l.province, l.keys.encKey(), l.now())
 }
 
-// refuse signs a refusal of req.
-func (p *Peers) refuse(req *trust.LookupRequest, why trust.Reason) []byte {
-	raw, err := trust.RefuseLookup(p.n.Signer(), req, why, p.n.now())
+// refuse signs a refusal of req, received over p.
+func (l *lookups) refuse(p *Peers, req *trust.LookupRequest, why trust.Reason) []byte {
+	raw, err := trust.RefuseLookup(l.keys.signer.Load(), req, why, l.now())
 	if err != nil {
 		p.log.Error("lookup refusal not signed", "err", err)
 		return nil
@@ -105,22 +105,22 @@ func (p *Peers) refuse(req *trust.LookupRequest, why trust.Reason) []byte {
 // jti — the name and phone number held, each only if collected — with
 // their subject id and the fields disclosed; nil if the code is unknown or
 // its holder deleted their record.
-func (n *Node) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, error) {
-	code, err := n.db.Code(ctx, jti)
+func (l *lookups) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, error) {
+	code, err := l.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
 		return nil, "", nil, nil
 	}
 	if err != nil {
 		return nil, "", nil, err
 	}
-	s, err := n.db.Subject(ctx, code.SubjectID)
+	s, err := l.db.Subject(ctx, code.SubjectID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil, nil
 	}
 	if err != nil {
 		return nil, "", nil, err
 	}
-	dk, err := n.dataKey(s)
+	dk, err := openDataKey(l.kek, s)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -58,6 +58,7 @@ type Node struct {
 	auditor *auditor
 	codes   *codes                // code issuance and rendering (codes.go)
 	records *records              // a resident's record, verifications and appeals (records.go)
+	lookups *lookups              // cross-province lookups, asking and answering (lookup.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
 	indexKey []byte // the subjects' blind index key (subjectindex.go)
@@ -117,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.revoked)
+	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}

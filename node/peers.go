@@ -92,7 +92,7 @@ func (p *Peers) Run(ctx context.Context) error {
 	}()
 	if !p.retry(ctx, "lookups", func() error {
 		return p.conn.ServeLookups(ctx, func(asker string, req []byte) (reply []byte) {
-			p.handle(func() { reply = p.answer(asker, req) })
+			p.handle(func() { reply = p.n.lookups.answer(p, asker, req) })
 			return reply
 		})
 	}) {
@@ -172,17 +172,17 @@ func (l *peerLimiter) allow(province string, now time.Time) bool {
 }
 
 // activeMember reports whether province is an active member of the
-// federation as this node sees it now.
-func (n *Node) activeMember(province string) bool {
-	m, ok := n.state.Snapshot().Members[province]
+// federation as state, the node's trust state, sees it now.
+func activeMember(state *trust.State, province string) bool {
+	m, ok := state.Snapshot().Members[province]
 	return ok && m.Status == trust.MemberActive
 }
 
 // peerKeys returns what a statement from province is checked with: its
-// signing keys and its node's enc key, or an error if no keyset is held
-// (a removed province's is dropped).
-func (n *Node) peerKeys(province string) (*trust.VerifiedKeyset, error) {
-	ks := n.state.Keyset(province)
+// signing keys and its node's enc key, or an error if state, the node's
+// trust state, holds no keyset of it (a removed province's is dropped).
+func peerKeys(state *trust.State, province string) (*trust.VerifiedKeyset, error) {
+	ks := state.Keyset(province)
 	if ks == nil {
 		return nil, &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset held for " + province}
 	}

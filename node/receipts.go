@@ -158,8 +158,8 @@ func (p *Peers) sendReceipts(ctx context.Context) {
 	}
 	now := p.n.now()
 	for home, es := range all {
-		ks, err := p.n.peerKeys(home)
-		if err != nil || ks.EncKey == nil || !p.n.activeMember(home) {
+		ks, err := peerKeys(p.n.state, home)
+		if err != nil || ks.EncKey == nil || !activeMember(p.n.state, home) {
 			continue
 		}
 		for len(es) > 0 {
@@ -203,8 +203,8 @@ func (p *Peers) receive(verifier string, raw []byte) {
 		p.log.Debug("verification receipt dropped: rate", "from", verifier)
 		return
 	}
-	ks, err := n.peerKeys(verifier)
-	if err == nil && !n.activeMember(verifier) {
+	ks, err := peerKeys(n.state, verifier)
+	if err == nil && !activeMember(n.state, verifier) {
 		err = &trust.Error{Reason: trust.ReasonNotMember}
 	}
 	var r *trust.Receipt
