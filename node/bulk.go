@@ -71,7 +71,7 @@ type BulkSummary struct {
 // returns the results of its lines, in line order. A line is reported
 // applied only once its batch has committed. Not safe for concurrent use.
 type BulkStatus struct {
-	n       *Node
+	r       *residents
 	pending []BulkResult // every pending line; Result empty until decided
 	changes []store.StatusChange
 	at      []int // pending index of each change
@@ -81,11 +81,14 @@ type BulkStatus struct {
 }
 
 // BulkStatus starts a bulk status change for p, who must be an operator.
-func (n *Node) BulkStatus(p Principal) (*BulkStatus, error) {
+func (n *Node) BulkStatus(p Principal) (*BulkStatus, error) { return n.residents.bulkStatus(p) }
+
+// bulkStatus implements Node.BulkStatus.
+func (r *residents) bulkStatus(p Principal) (*BulkStatus, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	return &BulkStatus{n: n}, nil
+	return &BulkStatus{r: r}, nil
 }
 
 // Add validates line number line (status, reason, ref) and queues it for
@@ -98,7 +101,7 @@ func (b *BulkStatus) Add(line int, l StatusLine) bool {
 	reason := strings.TrimSpace(l.Reason)
 	b.at = append(b.at, len(b.pending))
 	b.pending = append(b.pending, BulkResult{Line: line, Ref: l.Ref})
-	audit := b.n.auditEntry("operator", "subject.status", l.Subject, nil)
+	audit := b.r.auditEntry("operator", "subject.status", l.Subject, nil)
 	audit.Detail = b.detail(l.Status, reason)
 	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status, Audit: audit})
 	return b.full()
@@ -157,7 +160,7 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 		return nil, nil
 	}
 	if len(b.changes) > 0 {
-		outcomes, rev, err := b.n.db.SetStatusBatch(ctx, b.changes, b.n.now())
+		outcomes, rev, err := b.r.db.SetStatusBatch(ctx, b.changes, b.r.now())
 		if err != nil {
 			if errors.Is(err, store.ErrInvalid) {
 				return nil, Errorf(EInvalid, "batch refused")
@@ -175,7 +178,7 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 				r.Result, r.Error = BulkRefused, &BulkError{Code: ENotFound, Message: "no such subject"}
 			}
 		}
-		b.n.revoked(ctx, rev)
+		b.r.revoked(ctx, rev)
 		if rev != nil {
 			b.Summary.Revoked += len(rev.Entries)
 			b.Summary.FirstSeq = cmp.Or(b.Summary.FirstSeq, rev.FirstSeq)
@@ -194,10 +197,10 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 		default:
 			b.Summary.Refused++
 		}
-		b.n.metrics.BulkLines.WithLabelValues(r.Result).Inc()
+		b.r.metrics.BulkLines.WithLabelValues(r.Result).Inc()
 	}
 	b.Summary.LastLine = out[len(out)-1].Line
-	b.n.metrics.StatusChanges.Add(float64(applied))
+	b.r.metrics.StatusChanges.Add(float64(applied))
 	b.pending, b.changes, b.at = nil, b.changes[:0], b.at[:0]
 	return out, nil
 }

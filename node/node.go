@@ -61,7 +61,7 @@ type Node struct {
 	lookups *lookups              // cross-province lookups, asking and answering (lookup.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
-	indexKey []byte // the subjects' blind index key (subjectindex.go)
+	residents *residents // enrolment, status, deletion and the blind index (residents.go)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
@@ -101,7 +101,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := n.openSubjectIndex(ctx); err != nil {
+	indexKey, err := openSubjectIndex(ctx, n.db, n.kek, n.log)
+	if err != nil {
 		return nil, err
 	}
 	if n.state == nil {
@@ -117,7 +118,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
-	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.revoked)
+	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
+		n.codes, n.access, &n.fed)
+	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.residents.revoked)
 	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err

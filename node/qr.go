@@ -146,8 +146,9 @@ func (c *codes) qr(ctx context.Context, p Principal, jti string) ([]byte, error)
 
 // qrCache is a bounded LRU of rendered QR images by code id. An image
 // holds nothing but the code's own text; it is dropped when its code is
-// revoked (Node.revoked, codes.forgetRevoked), its resident deleted, or when it is found
-// revoked or expired on a read. The zero value is ready to use.
+// revoked (residents.revoked, codes.forgetRevoked), its resident deleted,
+// or when it is found revoked or expired on a read. The zero value is
+// ready to use.
 type qrCache struct {
 	mu      sync.Mutex
 	byJTI   map[string]*list.Element

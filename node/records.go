@@ -20,8 +20,8 @@ import (
 // memory: everything is in the database, and the receipt queue is the
 // connected Peers'. It reaches the database, the KEK, the settings, the
 // metrics, the clock and the random source it is given, Node.peers to
-// queue receipts, and revoked, Node's hook that applies and publishes a
-// revocation (an upheld appeal that sets a status revokes codes); none of
+// queue receipts, and revoked, the residents' hook that applies and
+// publishes a revocation (an upheld appeal that sets a status revokes codes); none of
 // this state lives on Node.
 //
 // Node keeps one thin exported entry point per operation (in the files
@@ -37,7 +37,7 @@ type records struct {
 	rand     io.Reader
 	peers    *atomic.Pointer[Peers] // Node.peers: set while connected
 	// revoked applies a committed revocation and tells the federation
-	// (Node.revoked).
+	// (residents.revoked).
 	revoked func(context.Context, *store.Revocation)
 }
 

@@ -54,7 +54,7 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 		if err != nil {
 			return r, err
 		}
-		n.revoked(ctx, rev)
+		n.residents.revoked(ctx, rev)
 		r.Subjects++
 	}
 	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {

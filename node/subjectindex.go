@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/hcfed/hcfed/node/seal"
@@ -45,20 +46,25 @@ func idIndex(key []byte, idNumber string) []byte {
 
 // openSubjectIndex opens the blind index key, creating it on first start,
 // and gives every subject enrolled before the index existed its value.
-func (n *Node) openSubjectIndex(ctx context.Context) error {
-	sealed, complete, err := n.db.SubjectIndexKey(ctx, n.kek.Seal([]byte(subjectIndexAAD), seal.NewKeyMaterial()))
+// node.New calls it where it did when the key was Node's, before the
+// trust state and the services are built, and hands the key to residents
+// (residents.go), which owns it.
+func openSubjectIndex(ctx context.Context, db *store.DB, kek *seal.Key, log *slog.Logger) ([]byte, error) {
+	sealed, complete, err := db.SubjectIndexKey(ctx, kek.Seal([]byte(subjectIndexAAD), seal.NewKeyMaterial()))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key, err := n.kek.Open([]byte(subjectIndexAAD), sealed)
+	key, err := kek.Open([]byte(subjectIndexAAD), sealed)
 	if err != nil {
-		return fmt.Errorf("subject index key does not open with this KEK: %w", err)
+		return nil, fmt.Errorf("subject index key does not open with this KEK: %w", err)
 	}
-	n.indexKey = key
 	if complete {
-		return nil
+		return key, nil
 	}
-	return n.backfillSubjectIndex(ctx)
+	if err := backfillSubjectIndex(ctx, db, kek, key, log); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // backfillSubjectIndex computes the index value of each subject that has
@@ -67,10 +73,10 @@ func (n *Node) openSubjectIndex(ctx context.Context) error {
 // it is left without a value, named in the log for an operator to resolve
 // (delete one), and the backfill runs again at the next start until none
 // is left.
-func (n *Node) backfillSubjectIndex(ctx context.Context) error {
+func backfillSubjectIndex(ctx context.Context, db *store.DB, kek *seal.Key, key []byte, log *slog.Logger) error {
 	after, indexed, dups := "", 0, 0
 	for {
-		subs, last, err := n.db.UnindexedSubjects(ctx, after, backfillPage)
+		subs, last, err := db.UnindexedSubjects(ctx, after, backfillPage)
 		if err != nil {
 			return err
 		}
@@ -79,7 +85,7 @@ func (n *Node) backfillSubjectIndex(ctx context.Context) error {
 		}
 		after = last
 		for _, s := range subs {
-			dk, err := n.dataKey(s)
+			dk, err := openDataKey(kek, s)
 			if err != nil {
 				return fmt.Errorf("subject index: data key of %s: %w", s.ID, err)
 			}
@@ -87,12 +93,12 @@ func (n *Node) backfillSubjectIndex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("subject index: id number of %s: %w", s.ID, err)
 			}
-			err = n.db.SetSubjectIndex(ctx, s.ID, idIndex(n.indexKey, NormaliseIDNumber(string(num))))
+			err = db.SetSubjectIndex(ctx, s.ID, idIndex(key, NormaliseIDNumber(string(num))))
 			var dup *store.DuplicateError
 			switch {
 			case errors.As(err, &dup):
 				dups++
-				n.log.Warn("two subjects hold one ID number: delete one of them", "subject", s.ID, "other", dup.SubjectID)
+				log.Warn("two subjects hold one ID number: delete one of them", "subject", s.ID, "other", dup.SubjectID)
 			case errors.Is(err, store.ErrNotFound):
 				// deleted meanwhile
 			case err != nil:
@@ -103,10 +109,10 @@ func (n *Node) backfillSubjectIndex(ctx context.Context) error {
 		}
 	}
 	if indexed > 0 || dups > 0 {
-		n.log.Info("subject index backfilled", "indexed", indexed, "duplicates", dups)
+		log.Info("subject index backfilled", "indexed", indexed, "duplicates", dups)
 	}
 	if dups > 0 {
 		return nil
 	}
-	return n.db.MarkSubjectIndexComplete(ctx)
+	return db.MarkSubjectIndexComplete(ctx)
 }

@@ -54,9 +54,6 @@ func openMasked(s store.Subject, dk *seal.Key) (masked, error) {
 	return m, json.Unmarshal(b, &m)
 }
 
-// dataKey opens a subject's data key with the node's KEK.
-func (n *Node) dataKey(s store.Subject) (*seal.Key, error) { return openDataKey(n.kek, s) }
-
 // openDataKey opens a subject's data key, sealed under kek.
 func openDataKey(kek *seal.Key, s store.Subject) (*seal.Key, error) {
 	raw, err := kek.Open(fieldAAD(s.ID, "dk"), s.DataKey)
@@ -70,17 +67,22 @@ func openDataKey(kek *seal.Key, s store.Subject) (*seal.Key, error) {
 // without consent to the current notice, and refuses personal data the
 // node is not configured to collect (minimal collection).
 func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, error) {
+	return n.residents.enrol(ctx, p, in)
+}
+
+// enrol implements Node.Enrol.
+func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return Enrolled{}, err
 	}
 	if !in.Consent.Accepted {
 		return Enrolled{}, Errorf(EConsentRequired, "the resident has not accepted the privacy notice")
 	}
-	if in.Consent.NoticeVersion != n.cfg.Privacy.NoticeVersion {
-		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, n.cfg.Privacy.NoticeVersion)
+	if in.Consent.NoticeVersion != r.cfg.Privacy.NoticeVersion {
+		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, r.cfg.Privacy.NoticeVersion)
 	}
 	in.IDNumber = NormaliseIDNumber(in.IDNumber)
-	fields, err := n.checkFields(in)
+	fields, err := r.checkFields(in)
 	if err != nil {
 		return Enrolled{}, err
 	}
@@ -91,8 +93,8 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 	if !trust.Status(status).Valid() {
 		return Enrolled{}, Errorf(EInvalid, "status must be green, yellow or red")
 	}
-	now := n.now()
-	id, err := randomID(n.rand, "s_")
+	now := r.now()
+	id, err := randomID(r.rand, "s_")
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
@@ -102,23 +104,23 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 		return Enrolled{}, internal("enrol", err)
 	}
 	m, _ := json.Marshal(masked{Name: trust.MaskName(in.Name), Doc: trust.MaskDocument(in.IDNumber)})
-	s := store.Subject{ID: id, DataKey: n.kek.Seal(fieldAAD(id, "dk"), dkRaw),
+	s := store.Subject{ID: id, DataKey: r.kek.Seal(fieldAAD(id, "dk"), dkRaw),
 		NameCT: dk.Seal(fieldAAD(id, "name"), []byte(in.Name)), IDNumberCT: dk.Seal(fieldAAD(id, "id_number"), []byte(in.IDNumber)),
 		MaskedCT: dk.Seal(fieldAAD(id, "masked"), m), Status: status, StatusSince: now, Created: now,
-		RetainUntil: now.Add(n.cfg.Privacy.Retention.Subjects)}
+		RetainUntil: now.Add(r.cfg.Privacy.Retention.Subjects)}
 	if in.Phone != "" {
 		s.PhoneCT = dk.Seal(fieldAAD(id, "phone"), []byte(in.Phone))
 	}
 	if in.IDNumber != "" {
-		s.IDIndex = idIndex(n.indexKey, in.IDNumber)
+		s.IDIndex = idIndex(r.indexKey, in.IDNumber)
 	}
-	tok, hash, err := NewToken(n.rand)
+	tok, hash, err := NewToken(r.rand)
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
-	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: n.cfg.Privacy.Purpose}
-	err = n.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
-		n.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
+	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose}
+	err = r.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
+		r.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.
@@ -131,18 +133,18 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 }
 
 // checkFields validates the personal fields and returns which were given.
-func (n *Node) checkFields(in Enrolment) ([]string, error) {
+func (r *residents) checkFields(in Enrolment) ([]string, error) {
 	var fields []string
 	for _, f := range []struct{ name, value string }{{"name", in.Name}, {"id_number", in.IDNumber}, {"phone", in.Phone}} {
 		if f.value == "" {
 			continue
 		}
-		if !n.cfg.Collects(f.name) {
+		if !r.cfg.Collects(f.name) {
 			return nil, Errorf(ENotCollected, "this node does not collect %s; leave it out", f.name)
 		}
 		fields = append(fields, f.name)
 	}
-	if n.cfg.Collects("name") {
+	if r.cfg.Collects("name") {
 		if in.Name == "" || strings.TrimSpace(in.Name) != in.Name {
 			return nil, Errorf(EInvalid, "name is required, 1-%d characters, no surrounding spaces", maxNameLen)
 		}
@@ -150,7 +152,7 @@ func (n *Node) checkFields(in Enrolment) ([]string, error) {
 			return nil, err
 		}
 	}
-	if n.cfg.Collects("id_number") && !ValidIDNumber(in.IDNumber) {
+	if r.cfg.Collects("id_number") && !ValidIDNumber(in.IDNumber) {
 		return nil, Errorf(EInvalid, "id_number is not a valid 18-character resident identity number")
 	}
 	if in.Phone != "" && (len(in.Phone) < 5 || len(in.Phone) > 20 || strings.Trim(in.Phone, "+0123456789") != "") {
@@ -184,11 +186,6 @@ func randomID(r io.Reader, prefix string) (string, error) {
 	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// subject loads a subject, mapping absence to ENotFound.
-func (n *Node) subject(ctx context.Context, id string) (store.Subject, error) {
-	return loadSubject(ctx, n.db, id)
-}
-
 // loadSubject loads a subject from db, mapping absence to ENotFound.
 func loadSubject(ctx context.Context, db *store.DB, id string) (store.Subject, error) {
 	s, err := db.Subject(ctx, id)
@@ -205,6 +202,11 @@ func loadSubject(ctx context.Context, db *store.DB, id string) (store.Subject, e
 // unexpired code issued to them, committed in one transaction and then
 // published.
 func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason string) error {
+	return n.residents.setStatus(ctx, p, id, status, reason)
+}
+
+// setStatus implements Node.SetStatus.
+func (r *residents) setStatus(ctx context.Context, p Principal, id, status, reason string) error {
 	if err := require(p, RoleOperator); err != nil {
 		return err
 	}
@@ -215,50 +217,40 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 		return err
 	}
 	reason = strings.TrimSpace(reason)
-	rev, err := n.db.SetStatus(ctx, id, status, n.now(),
-		n.auditEntry(p.Actor(), "subject.status", id, map[string]any{"status": status, "reason": reason}))
+	rev, err := r.db.SetStatus(ctx, id, status, r.now(),
+		r.auditEntry(p.Actor(), "subject.status", id, map[string]any{"status": status, "reason": reason}))
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
 	if err != nil {
 		return internal("set status", err)
 	}
-	n.metrics.StatusChanges.Inc()
-	n.revoked(ctx, rev)
+	r.metrics.StatusChanges.Inc()
+	r.revoked(ctx, rev)
 	return nil
 }
 
 // DeleteSubject revokes a resident's codes and deletes their record; the
 // data key goes with it, so any copy of the ciphertext is unreadable.
 func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error {
+	return n.residents.deleteSubject(ctx, p, id)
+}
+
+// deleteSubject implements Node.DeleteSubject.
+func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) error {
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	rev, err := n.db.DeleteSubject(ctx, id, n.now(), n.auditEntry(p.Actor(), "subject.delete", id, nil))
-	n.access.forgetResident(id)
-	n.codes.forgetSubject(id)
+	rev, err := r.db.DeleteSubject(ctx, id, r.now(), r.auditEntry(p.Actor(), "subject.delete", id, nil))
+	r.access.forgetResident(id)
+	r.codes.forgetSubject(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
 	if err != nil {
 		return internal("delete subject", err)
 	}
-	n.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
-	n.revoked(ctx, rev)
+	r.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
+	r.revoked(ctx, rev)
 	return nil
-}
-
-// revoked applies a committed revocation locally at once and tells the
-// federation layer to publish it (rev may span several statements).
-func (n *Node) revoked(ctx context.Context, rev *store.Revocation) {
-	if rev == nil {
-		return
-	}
-	n.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), n.now())
-	n.codes.forgetRevoked(rev)
-	n.metrics.Revoked.Add(float64(len(rev.Entries)))
-	n.metrics.OutboxPending.Add(float64(rev.Seq - min(rev.FirstSeq, rev.Seq) + 1))
-	if f := n.federation(); f != nil {
-		f.RevocationsPending(ctx)
-	}
 }
