@@ -115,19 +115,21 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.metrics.watchIssueCache(n.db)
 	n.trustKick = make(chan struct{}, 1)
 	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
-	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
 		n.codes, n.access, &n.fed)
 	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.residents.revoked)
-	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.keys.start(ctx); err != nil {
 		return nil, err
 	}
+	// The audit log's writer starts once nothing in New can fail: a New
+	// that failed left it running, with nothing to close it.
+	n.auditor = newAuditor(n.db, n.log, n.metrics)
+	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor)
 	return n, nil
 }
 
