@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/store"
@@ -14,16 +15,20 @@ const cursorKey = "federation.revocation_cursor"
 // StatementCache returns the node's federation.Cache: verified statements
 // from peers kept in the node's database, so a node restarted while NATS is
 // down still verifies with what it knew.
-func (n *Node) StatementCache() federation.Cache { return &cache{n: n} }
+func (n *Node) StatementCache() federation.Cache { return &cache{db: n.db, now: n.now} }
 
-type cache struct{ n *Node }
+// cache is a federation.Cache in db, stamping what it stores at now.
+type cache struct {
+	db  *store.DB
+	now func() time.Time
+}
 
 func (c *cache) PutStatement(ctx context.Context, key string, raw []byte, version uint64) error {
-	return c.n.db.PutStatement(ctx, store.Statement{Key: key, Raw: raw, Version: version, Received: c.n.now()})
+	return c.db.PutStatement(ctx, store.Statement{Key: key, Raw: raw, Version: version, Received: c.now()})
 }
 
 func (c *cache) Statements(ctx context.Context) ([]federation.CachedStatement, error) {
-	ss, err := c.n.db.Statements(ctx)
+	ss, err := c.db.Statements(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +40,7 @@ func (c *cache) Statements(ctx context.Context) ([]federation.CachedStatement, e
 }
 
 func (c *cache) RevocationCursor(ctx context.Context) (uint64, error) {
-	v, err := c.n.db.GetMeta(ctx, cursorKey)
+	v, err := c.db.GetMeta(ctx, cursorKey)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
 		return 0, nil
 	}
@@ -46,17 +51,17 @@ func (c *cache) RevocationCursor(ctx context.Context) (uint64, error) {
 }
 
 func (c *cache) SetRevocationCursor(ctx context.Context, seq uint64) error {
-	return c.n.db.SetMeta(ctx, cursorKey, strconv.FormatUint(seq, 10))
+	return c.db.SetMeta(ctx, cursorKey, strconv.FormatUint(seq, 10))
 }
 
 func (c *cache) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
-	return c.n.db.DeleteStatements(ctx, prefix, maxVersion)
+	return c.db.DeleteStatements(ctx, prefix, maxVersion)
 }
 
 // WriteBatch implements federation.BatchCache: the statements and the
 // cursor in one transaction.
 func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor uint64) error {
-	now := c.n.now()
+	now := c.now()
 	sops := make([]store.StatementOp, len(ops))
 	for i, o := range ops {
 		sops[i] = store.StatementOp{DeletePrefix: o.Prefix, MaxVersion: o.MaxVersion,
@@ -66,5 +71,5 @@ func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor
 	if cursor > 0 {
 		key, value = cursorKey, strconv.FormatUint(cursor, 10)
 	}
-	return c.n.db.WriteStatements(ctx, sops, key, value)
+	return c.db.WriteStatements(ctx, sops, key, value)
 }

@@ -144,9 +144,9 @@ func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.C
 		return nil, err
 	}
 	st.RevokeOwn(seq, toTrustEntries(es), now)
-	n := &Node{db: db, now: func() time.Time { return now }}
-	sync, err := federation.NewSync(federation.SyncConfig{State: st, Self: cfg.Province, Cache: n.StatementCache(),
-		Now: n.now})
+	clock := func() time.Time { return now }
+	sync, err := federation.NewSync(federation.SyncConfig{State: st, Self: cfg.Province, Cache: &cache{db: db, now: clock},
+		Now: clock})
 	if err != nil {
 		return nil, err
 	}
