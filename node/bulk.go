@@ -72,6 +72,7 @@ type BulkSummary struct {
 // applied only once its batch has committed. Not safe for concurrent use.
 type BulkStatus struct {
 	r       *residents
+	actor   string       // who the audit log names for each change (Principal.Actor)
 	pending []BulkResult // every pending line; Result empty until decided
 	changes []store.StatusChange
 	at      []int // pending index of each change
@@ -88,7 +89,7 @@ func (r *residents) bulkStatus(p Principal) (*BulkStatus, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, err
 	}
-	return &BulkStatus{r: r}, nil
+	return &BulkStatus{r: r, actor: p.Actor()}, nil
 }
 
 // Add validates line number line (status, reason, ref) and queues it for
@@ -101,7 +102,7 @@ func (b *BulkStatus) Add(line int, l StatusLine) bool {
 	reason := strings.TrimSpace(l.Reason)
 	b.at = append(b.at, len(b.pending))
 	b.pending = append(b.pending, BulkResult{Line: line, Ref: l.Ref})
-	audit := b.r.auditEntry("operator", "subject.status", l.Subject, nil)
+	audit := b.r.auditEntry(b.actor, "subject.status", l.Subject, nil)
 	audit.Detail = b.detail(l.Status, reason)
 	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status, Audit: audit})
 	return b.full()

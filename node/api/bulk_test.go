@@ -171,3 +171,30 @@ func TestBulkStatusBodyOverBulkBytesStopsAfterCommittingWhatWasRead(t *testing.T
 		t.Errorf("summary %v, line 1 %v: want no summary and line 1 applied", out.summary, out.results[1])
 	}
 }
+
+// Every audit entry names the operator's account (admin:<name> or
+// operator:<name>), the bulk path's status changes as much as SetStatus's.
+func TestBulkStatusAuditNamesTheOperatorsAccount(t *testing.T) {
+	tn := startNode(t, "440000")
+	a, _ := tn.enrol(residentName, idNumberN(1))
+	b, _ := tn.enrol(residentName, idNumberN(2))
+	_, out := tn.bulk(fmt.Sprintf(`{"subject":%q,"status":"red","reason":"contact"}`+"\n"+`{"subject":%q,"status":"yellow"}`, a, b))
+	if out.summary == nil || out.summary["applied"] != 2.0 {
+		t.Fatalf("summary = %v, err = %v; want 2 applied", out.summary, out.err)
+	}
+	entries, err := tn.d.DB.AuditEntries(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]string{}
+	for _, e := range entries {
+		if e.Action == "subject.status" {
+			targets[e.Target] = e.Actor
+		}
+	}
+	for _, id := range []string{a, b} {
+		if targets[id] != "admin:admin" {
+			t.Errorf("status change of %s audited as %q, want admin:admin (the token's account)", id, targets[id])
+		}
+	}
+}
