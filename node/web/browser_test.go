@@ -274,6 +274,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			{d.url(gd) + "/console#token=hct_not-a-real-token", "fatal.bad_link_title", "fatal.bad_link"},
 			{d.url(sh) + "/scan", "fatal.no_link_title", "fatal.no_link_scanner"},
 			{d.url(gd) + "/wallet#token=" + d.c.Tokens[gd], "fatal.bad_link_title", "fatal.wrong_role"},
+			{d.url(sh) + "/scan#token=" + d.c.Tokens[sh], "fatal.bad_link_title", "fatal.wrong_role"},
 		} {
 			bad.open(c.url)
 			if got := bad.text("#fatal h2"); got != en(t, c.title) {
@@ -281,6 +282,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			}
 			if got := bad.text("#fatal p"); got != en(t, c.text) {
 				t.Errorf("%s: text %q, want %q", c.url, got, en(t, c.text))
+			}
+			// A token the page refused (unknown, or another role's: an
+			// operator's) is not kept on the device.
+			if keys := bad.storageKeys(); len(keys) != 0 {
+				t.Errorf("%s: refused link left %v in storage, want nothing", c.url, keys)
 			}
 		}
 		// The operator removes the Shanghai scanner: its stored link expires.

@@ -44,7 +44,9 @@ const HC = (() => {
   // takeToken reads token=... from the URL fragment (never sent to any
   // server), removes it from the address bar and history, and keeps it in
   // storage if one is given; without a fragment it returns the stored one.
+  let kept = null;
   function takeToken(storage, key) {
+    kept = storage ? { storage, key } : null;
     const frag = new URLSearchParams(location.hash.slice(1));
     let tok = frag.get("token");
     if (tok) {
@@ -54,6 +56,11 @@ const HC = (() => {
     }
     return storage ? storage.getItem(key) : null;
   }
+
+  // dropToken forgets the token takeToken kept: the node refused it
+  // (unknown, expired) or it is another role's, and no page keeps a token
+  // it cannot use — least of all an operator's in a wallet's storage.
+  function dropToken() { if (kept) kept.storage.removeItem(kept.key); }
 
   class APIError extends Error {
     constructor(status, code, message) {
@@ -152,12 +159,12 @@ const HC = (() => {
     // with the milliseconds it took since navigation began.
     const ready = () => { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; };
     init().then(ready, (e) => {
-      if (e instanceof APIError && e.status === 401) fatal("fatal.bad_link_title", "fatal.bad_link");
+      if (e instanceof APIError && e.status === 401) { dropToken(); fatal("fatal.bad_link_title", "fatal.bad_link"); }
       else { document.getElementById("fatal-detail").textContent = errorText(e); fatal("fatal.error_title", "fatal.error"); }
       ready();
     });
   }
 
-  return { t, reason, apply, setLang, onLang, takeToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+  return { t, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
     fmtDuration, statusWord, start, get lang() { return lang; } };
 })();

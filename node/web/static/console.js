@@ -156,7 +156,7 @@ const CON = (() => {
     state.token = HC.takeToken(sessionStorage, KEY);
     if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
     state.me = await call("GET", "/v1/whoami");
-    if (state.me.role !== "operator") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (state.me.role !== "operator") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     $("self").textContent = (state.me.province_name || "") + " " + state.me.province;
     [state.notice] = await Promise.all([HC.api("GET", "/v1/privacy"), loadFed()]);
     renderNotice();

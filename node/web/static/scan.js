@@ -111,7 +111,7 @@
       HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner");
       return;
     }
-    if (me.role !== "scanner") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (me.role !== "scanner") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     fed = await HC.api("GET", "/v1/federation");
     $("main").hidden = false;
     const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: me.province_name || me.province }); };

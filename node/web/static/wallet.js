@@ -53,7 +53,7 @@
   function stop() { timers.forEach(clearInterval); cleanup(); }
 
   function showErr(e) {
-    if (e instanceof HC.APIError && e.status === 401) { stop(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
+    if (e instanceof HC.APIError && e.status === 401) { stop(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
     $("code-note").textContent = HC.errorText(e);
   }
 
@@ -140,7 +140,7 @@
     token = HC.takeToken(localStorage, KEY);
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
     me = await HC.api("GET", "/v1/whoami", token);
-    if (me.role !== "resident") { HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (me.role !== "resident") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
       HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
     $("main").hidden = false;
