@@ -276,6 +276,9 @@ func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		kind, _, _ := strings.Cut(te.Value, " ")        // "number 12" names the input: keep "number"
+		return "a JSON object is expected, not " + kind // the whole body or line
 	case errors.As(err, &te):
 		return "field " + te.Field + " has the wrong type"
 	case errors.As(err, &se):

@@ -127,3 +127,19 @@ func rawless(v strictTarget) strictTarget {
 	v.Raw = nil
 	return v
 }
+
+// A body (or bulk line) that is not an object where one is expected is
+// told so, not of an empty field ("field  has the wrong type").
+func TestDecodeOfANonObjectBodySaysAnObjectIsExpected(t *testing.T) {
+	for body, kind := range map[string]string{`[]`: "array", `"x"`: "string", `1`: "number", `true`: "bool"} {
+		var v strictTarget
+		err := decode([]byte(body), &v)
+		if want := "invalid JSON: a JSON object is expected, not " + kind; node.ErrorCodeOf(err) != node.EInvalid || node.ErrorMessageOf(err) != want {
+			t.Errorf("%s: %v, want invalid: %s", body, err, want)
+		}
+	}
+	var v strictTarget
+	if err := decode([]byte(`{"inner":{"a":"yes"}}`), &v); node.ErrorMessageOf(err) != "invalid JSON: field inner.a has the wrong type" {
+		t.Errorf("nested wrong type: %v", err)
+	}
+}
