@@ -383,3 +383,34 @@ func (f *fixture) checkSnapshotLimit(raw []byte) error {
 	}
 	return nil
 }
+
+// TestSyncKeepsGenuineDeltaParkedAfterForgedOneOfSameSeq parks, behind a
+// gap, a forged delta 4 and then the genuine delta 4. Once a snapshot
+// fills the gap the forgery is refused and the genuine delta applied: a
+// message that fails its signature cannot make the province's real
+// revocation of that seq be dropped unverified.
+func TestSyncKeepsGenuineDeltaParkedAfterForgedOneOfSameSeq(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s := runServer(t)
+	gdc := connectReady(t, s, gd)
+	bjc := connectReady(t, s, bj)
+	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	put(t, bjc, "110000.keyset", f.keyset(bj, 1))
+	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u.waitReady(t)
+
+	publishRev(t, gdc, gd, 3, f.revocation(gd, 3)) // delta 2 is lost: 440000 blocks
+	publishRev(t, gdc, gd, 4, f.revocationOf(bj, 4, f.entries(gd, 0, 1)))
+	publishRev(t, gdc, gd, 4, f.revocation(gd, 4))
+	publishRev(t, bjc, bj, 1, f.revocation(bj, 1)) // handled after every delta above
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, bj, 1) })
+
+	putSnapshot(t, gdc, gd, f.snapshot(gd, 2))
+	u.waitOutcome(t, "revocations/wrong_signer", 1)
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 4) })
+	if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
+		t.Errorf("stats %+v: want nothing blocked or parked", st)
+	}
+}

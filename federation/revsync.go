@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -264,9 +265,15 @@ func (s *Sync) block(p, wait string, d parkedDelta) {
 // park holds p's delta d in seq order, or drops it if q is full. Callers
 // hold s.mu.
 func (s *Sync) park(p string, q *revQueue, d parkedDelta) {
-	i := sort.Search(len(q.parked), func(i int) bool { return q.parked[i].seq >= d.seq })
-	if i < len(q.parked) && q.parked[i].seq == d.seq {
-		return // the same seq again: the first one is tried first
+	// Deltas of one seq are kept in arrival order: the first to verify is
+	// applied and the others are then covered. Keeping only the first, an
+	// unverified message claiming a seq would make the real one of that
+	// seq be dropped unseen.
+	i := sort.Search(len(q.parked), func(i int) bool { return q.parked[i].seq > d.seq })
+	for j := i - 1; j >= 0 && q.parked[j].seq == d.seq; j-- {
+		if bytes.Equal(q.parked[j].raw, d.raw) {
+			return // the same message again
+		}
 	}
 	if len(q.parked) >= maxParked || q.bytes+len(d.raw) > maxParkedBytes {
 		// Only a snapshot at least this new can unblock p now, so a

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,59 @@ func TestDeltaOfAKeyNotYetActiveWaitsForTheKeysetThatActivatesIt(t *testing.T) {
 	u.waitOutcome(t, "revocations/key_not_active", 1)
 	if u.state.Revoked(gd, jti(gd, 2)) {
 		t.Fatal("a delta whose key is not active in a later keyset was applied")
+	}
+}
+
+// TestForgedDeltaNamingANextKeyDoesNotBlockTheProvince: a delta whose
+// header names the province's published next key but whose signature is
+// not that key's is a forgery, not a statement waiting for the keyset
+// that activates its key. It is refused at once, and the province's
+// genuine deltas go on applying instead of being parked behind it until
+// a keyset or snapshot comes.
+func TestForgedDeltaNamingANextKeyDoesNotBlockTheProvince(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s := runServer(t)
+	gdc := connectReady(t, s, gd)
+	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u.waitReady(t)
+	k2, err := trust.NewStatementSigner(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, gdc, "440000.keyset", f.keysetOfTwo(1, f.now.Add(-time.Minute), trust.KeyActive, k2, trust.KeyNext))
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if ks := u.state.Keyset(gd); ks == nil || ks.Version != 1 {
+			return fmt.Errorf("keyset v1 not applied")
+		}
+		return nil
+	})
+
+	// k2's header on a statement signed by another key.
+	other, err := trust.NewStatementSigner(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Sign(trust.TypRevocation, trust.Revocation{Issuer: gd, Seq: 1, IssuedAt: f.now.Unix(),
+		Entries: f.entries(gd, 100, 101)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofK2, err := k2.Sign(trust.TypRevocation, trust.Revocation{Issuer: gd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged = ofK2[:strings.IndexByte(ofK2, '.')] + forged[strings.IndexByte(forged, '.'):]
+
+	publishRev(t, gdc, gd, 1, []byte(forged))
+	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	publishRev(t, gdc, gd, 2, f.revocation(gd, 2))
+	u.waitOutcome(t, "revocations/bad_signature", 1)
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 2) })
+	if u.state.Revoked(gd, jti(gd, 100)) {
+		t.Error("the forged delta was applied")
+	}
+	if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
+		t.Errorf("stats %+v: want nothing blocked or parked", st)
 	}
 }

@@ -70,12 +70,15 @@ func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v a
 	if k.State == KeyCompromised {
 		return fail(ReasonKeyCompromised, "")
 	}
-	if k.State == KeyNext {
-		return fail(ReasonKeyNotActive, "")
-	}
 	payload, err := c.verify(k.Public)
 	if err != nil {
 		return err
+	}
+	// Checked after the signature: a peer holds a statement of a key not
+	// yet active until the keyset that activates it arrives, so a forgery
+	// merely naming a next key must be refused as one, not held.
+	if k.State == KeyNext {
+		return fail(ReasonKeyNotActive, "")
 	}
 	if r, ok := v.(*Revocation); ok {
 		return decodeRevocation(payload, r)

@@ -67,6 +67,19 @@ func TestParseRevocationRejectsCompromisedAndNextKeys(t *testing.T) {
 	wantReason(t, err, ReasonKeyNotActive)
 }
 
+// TestParseRevocationNamingANextKeyWithAnotherKeysSignatureIsBadSignature:
+// key_not_active tells a peer to wait for the keyset that activates the
+// key, so only a statement that key really signed may get it; a forgery
+// that merely names a next key is a bad signature.
+func TestParseRevocationNamingANextKeyWithAnotherKeysSignatureIsBadSignature(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	r := revocationOf(t, f.GD, 1, f.Now, mustJTI(t))
+	next, _, _ := splitJWS(t, signRevocation(t, f.GD.Next, r))
+	_, p, s := splitJWS(t, signRevocation(t, mustSigner(t, mustKey(t)), r))
+	_, err := ParseRevocation(next+"."+p+"."+s, gd, f.GD.Keys)
+	wantReason(t, err, ReasonBadSignature)
+}
+
 func TestParseRevocationRejectsBadSignatureAndType(t *testing.T) {
 	f := newTestFederation(t, testNow)
 	r := revocationOf(t, f.GD, 1, f.Now, mustJTI(t))
