@@ -59,6 +59,7 @@ func (s *Server) setStatuses(c echo.Context) error {
 	out := bufio.NewWriterSize(res, 64<<10)
 	enc := json.NewEncoder(out)
 	started := false
+	seen := false // a line was read: added or refused
 	flush := func() error {
 		results, err := b.Flush(c.Request().Context())
 		if err != nil {
@@ -102,8 +103,10 @@ func (s *Server) setStatuses(c echo.Context) error {
 		full := false
 		switch {
 		case errors.Is(readErr, bufio.ErrBufferFull):
+			seen = true
 			full = b.Refuse(line, "", node.Errorf(node.ETooLarge, "line longer than %d bytes", limits.BulkLineBytes))
 		case len(bytes.TrimSpace(raw)) > 0:
+			seen = true
 			var l node.StatusLine
 			if err := decodeStatusLine(raw, &l); err != nil {
 				full = b.Refuse(line, refOf(raw), err)
@@ -120,11 +123,14 @@ func (s *Server) setStatuses(c echo.Context) error {
 			break
 		}
 	}
+	if !seen {
+		// Checked before the last flush, which starts the response: an
+		// empty body (or blank lines only) is a client's mistake, a wrong
+		// file most likely, not a batch of nothing.
+		return node.Errorf(node.EInvalid, "request body is empty; send one JSON status change per line")
+	}
 	if err := flush(); err != nil {
 		return stop(err)
-	}
-	if !started {
-		return node.Errorf(node.EInvalid, "request body is empty; send one JSON status change per line")
 	}
 	sum := b.Summary
 	_ = enc.Encode(bulkLine{Summary: &sum})

@@ -198,3 +198,17 @@ func TestBulkStatusAuditNamesTheOperatorsAccount(t *testing.T) {
 		}
 	}
 }
+
+// An empty body, or one of blank lines only, is refused with a 400 and a
+// reason code before any response is streamed: it is a wrong file more
+// likely than a batch of nothing.
+func TestBulkStatusRefusesAnEmptyBody(t *testing.T) {
+	tn := startNode(t, "440000")
+	for _, body := range []string{"", "\n", "  \n\n\t\n"} {
+		var e apiError
+		resp := tn.call("POST", "/v1/statuses", tn.operator, body, &e)
+		if resp.StatusCode != http.StatusBadRequest || e.Error.Code != "invalid" || !strings.Contains(e.Error.Message, "empty") {
+			t.Errorf("body %q: HTTP %d %+v, want 400 invalid naming the empty body", body, resp.StatusCode, e)
+		}
+	}
+}
