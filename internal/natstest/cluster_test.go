@@ -59,10 +59,16 @@ func startR3Stream(t *testing.T) (*natstest.Cluster, jetstream.JetStream, jetstr
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Retried: a loaded machine can take longer than the request's 5 s to
+	// create an R3 stream on a fresh cluster (CI once saw "context
+	// deadline exceeded"); creating it again with the same config is a
+	// no-op.
+	var s jetstream.Stream
+	testkit.WaitFor(t, natstest.LeaderTimeout, 100*time.Millisecond, "stream T created", func() error {
+		var err error
+		s, err = js.CreateOrUpdateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
+		return err
+	})
 	// The stream's Raft group may still be electing its first leader
 	// ("no response from stream" once on a loaded machine).
 	testkit.WaitFor(t, natstest.LeaderTimeout, 50*time.Millisecond, "the first write to stream T", func() error {
