@@ -163,10 +163,10 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot {
 		q.attempts++
 		q.nextTry = now.Add(catchupRetry(q.attempts))
-		need = q.droppedMax
-		if n := len(q.parked); n > 0 {
-			need = max(need, q.parked[n-1].seq)
-		}
+		// Only verified seqs: a parked or blindly dropped delta's seq
+		// may be a forger's. The home node publishes a fresh snapshot
+		// whatever need says.
+		need = max(q.droppedMax, s.state.RevocationSeq(p)+1)
 	}
 	s.mu.Unlock()
 
@@ -189,7 +189,8 @@ func (s *Sync) requestSnapshot(ctx context.Context, p string, need uint64) {
 
 // applySnapshot verifies and applies p's snapshot if it is newer than
 // what is held, and caches it; an older one is still verified and cached
-// when that lets cached deltas be pruned. Callers hold s.mu.
+// when that lets cached deltas be pruned, and verified when it may cover
+// deltas dropped unverified (coversBlindDrops). Callers hold s.mu.
 func (s *Sync) applySnapshot(p string, raw []byte) {
 	c, err := peekClaims(raw)
 	if err != nil {
@@ -210,21 +211,50 @@ func (s *Sync) applySnapshot(p string, raw []byte) {
 		s.accepted(KindRevSnapshot)
 	case s.cache != nil && c.Seq > s.revs.cachedSnap[p] && s.revs.deltas[p] > 0:
 		// Nothing new for State, but caching it lets deltas go.
-		ks := s.state.Keyset(p)
-		if ks == nil {
-			return
-		}
-		if _, err := trust.ParseRevocationSnapshot(raw, p, ks.Signing); err != nil {
-			s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
+		if !s.verifySnapshot(p, raw) {
 			return
 		}
 	default:
+		// Nothing new for State, but it may still cover deltas dropped
+		// unverified (a province whose blocking deltas were all forged).
+		if s.coversBlindDrops(p, c.IssuedAt) && s.verifySnapshot(p, raw) {
+			s.revs.blocked[p].blindDrop = time.Time{}
+		}
 		return
+	}
+	if s.coversBlindDrops(p, c.IssuedAt) {
+		s.revs.blocked[p].blindDrop = time.Time{}
 	}
 	key := p + "." + string(KindRevSnapshot)
 	s.cachePut(key, raw, c.Seq, s.holdNext())
 	s.revs.snapshotCached(p, c.Seq)
 	s.cachePrune(p, c.Seq)
+}
+
+// coversBlindDrops reports whether a snapshot of p issued at iat (Unix
+// seconds, p's clock), once verified, covers the deltas of p dropped
+// unverified: p is blocked with such drops, and iat is later than the
+// last of them by more than trust.ClockSkew. p's node published each of
+// those deltas before this node dropped it, and reads the seq it signs
+// after the time it signs, so the snapshot's seq covers every genuine
+// one, whatever seqs forged ones claimed. Callers hold s.mu.
+func (s *Sync) coversBlindDrops(p string, iat int64) bool {
+	q := s.revs.blocked[p]
+	return q != nil && !q.blindDrop.IsZero() && time.Unix(iat, 0).After(q.blindDrop.Add(trust.ClockSkew))
+}
+
+// verifySnapshot reports whether raw is p's snapshot, signed by a key of
+// p's keyset, refusing it if not. Callers hold s.mu.
+func (s *Sync) verifySnapshot(p string, raw []byte) bool {
+	ks := s.state.Keyset(p)
+	if ks == nil {
+		return false
+	}
+	if _, err := trust.ParseRevocationSnapshot(raw, p, ks.Signing); err != nil {
+		s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
+		return false
+	}
+	return true
 }
 
 // catchupRetry is the wait before attempt n+1 to fill a gap, after n

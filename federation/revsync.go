@@ -27,8 +27,11 @@ import (
 // province, so a restart re-reads (and cheaply skips) rather than loses.
 
 // Bounds on the deltas parked for one blocked province. Beyond them a
-// delta is dropped (its seq remembered), and only a snapshot at least
-// that new unblocks the province.
+// delta is dropped. If the province's keyset is held the delta is
+// verified first and its seq remembered: only a snapshot at least that
+// new unblocks the province. If not, its seq is anyone's claim, so only
+// when it was dropped is remembered: only a snapshot signed after that
+// unblocks the province (see coversBlindDrops).
 const (
 	maxParked      = 4096
 	maxParkedBytes = 16 << 20
@@ -72,7 +75,8 @@ type revQueue struct {
 	holdFrom   uint64 // stream sequence of the first message not applied
 	parked     []parkedDelta
 	bytes      int
-	droppedMax uint64 // highest seq dropped for lack of room
+	droppedMax uint64    // highest verified seq dropped for lack of room
+	blindDrop  time.Time // when one was last dropped unverified (no keyset), by s.now
 	attempts   int
 	nextTry    time.Time
 }
@@ -278,13 +282,17 @@ func (s *Sync) park(p string, q *revQueue, d parkedDelta) {
 	if len(q.parked) >= maxParked || q.bytes+len(d.raw) > maxParkedBytes {
 		// Only a snapshot at least this new can unblock p now, so a
 		// forged seq must not get here: verify it if p's keys are known.
-		if ks := s.state.Keyset(p); ks != nil {
+		// If not, its seq may be a forger's: only the time is kept, and a
+		// snapshot signed after it covers whatever was dropped.
+		if ks := s.state.Keyset(p); ks == nil {
+			q.blindDrop = s.now()
+		} else {
 			if _, err := trust.ParseRevocation(string(d.raw), p, ks.Signing); err != nil {
 				s.reject(KindRevocations, p, trust.ReasonOf(err), err)
 				return
 			}
+			q.droppedMax = max(q.droppedMax, d.seq)
 		}
-		q.droppedMax = max(q.droppedMax, d.seq)
 		s.stats.parkedDropped.Add(1)
 		return
 	}
@@ -302,7 +310,7 @@ func (s *Sync) resolve(p string) {
 	if q == nil {
 		return
 	}
-	if held := s.state.RevocationSeq(p); q.droppedMax > held {
+	if held := s.state.RevocationSeq(p); q.droppedMax > held || !q.blindDrop.IsZero() {
 		q.wait = waitSnapshot // deltas were dropped: only a snapshot can cover them
 		return
 	}
