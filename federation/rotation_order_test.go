@@ -49,22 +49,7 @@ func (f *fixture) keysetOfTwo(v uint64, iat time.Time, first trust.KeyState, nex
 // does not make its key active refuses it.
 func TestDeltaOfAKeyNotYetActiveWaitsForTheKeysetThatActivatesIt(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	u := f.newSync(connectReady(t, s, sh), sh).run(t)
-	u.waitReady(t)
-	k2, err := trust.NewStatementSigner(newKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, gdc, "440000.keyset", f.keysetOfTwo(1, f.now.Add(-time.Minute), trust.KeyActive, k2, trust.KeyNext))
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if ks := u.state.Keyset(gd); ks == nil || ks.Version != 1 {
-			return fmt.Errorf("keyset v1 not applied")
-		}
-		return nil
-	})
+	f, gdc, u, k2 := withNextKey(t)
 	delta := func(seq uint64, at time.Time) []byte {
 		raw, err := k2.Sign(trust.TypRevocation, trust.Revocation{Issuer: gd, Seq: seq, IssuedAt: at.Unix(),
 			Entries: f.entries(gd, int(seq), int(seq)+1)})
@@ -116,22 +101,7 @@ func TestDeltaOfAKeyNotYetActiveWaitsForTheKeysetThatActivatesIt(t *testing.T) {
 // a keyset or snapshot comes.
 func TestForgedDeltaNamingANextKeyDoesNotBlockTheProvince(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	u := f.newSync(connectReady(t, s, sh), sh).run(t)
-	u.waitReady(t)
-	k2, err := trust.NewStatementSigner(newKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, gdc, "440000.keyset", f.keysetOfTwo(1, f.now.Add(-time.Minute), trust.KeyActive, k2, trust.KeyNext))
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if ks := u.state.Keyset(gd); ks == nil || ks.Version != 1 {
-			return fmt.Errorf("keyset v1 not applied")
-		}
-		return nil
-	})
+	f, gdc, u, k2 := withNextKey(t)
 
 	// k2's header on a statement signed by another key.
 	other, err := trust.NewStatementSigner(newKey(t))
@@ -160,4 +130,28 @@ func TestForgedDeltaNamingANextKeyDoesNotBlockTheProvince(t *testing.T) {
 	if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
 		t.Errorf("stats %+v: want nothing blocked or parked", st)
 	}
+}
+
+// withNextKey starts a server, 440000's connection and a running Sync of
+// 310000 that holds 440000's keyset version 1: the fixture's key active
+// and k2, returned, published as its next key.
+func withNextKey(t *testing.T) (*fixture, *Conn, *syncUnderTest, *trust.StatementSigner) {
+	t.Helper()
+	f := newFixture(t)
+	s := runServer(t)
+	gdc := connectReady(t, s, gd)
+	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u.waitReady(t)
+	k2, err := trust.NewStatementSigner(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, gdc, "440000.keyset", f.keysetOfTwo(1, f.now.Add(-time.Minute), trust.KeyActive, k2, trust.KeyNext))
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if ks := u.state.Keyset(gd); ks == nil || ks.Version != 1 {
+			return fmt.Errorf("keyset v1 not applied")
+		}
+		return nil
+	})
+	return f, gdc, u, k2
 }
