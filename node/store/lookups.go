@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -45,12 +47,35 @@ func (db *DB) Lookup(ctx context.Context, id string) (Lookup, error) {
 }
 
 // DeleteExpiredLookups deletes every lookup whose expiry is at or before
-// now, and returns how many went.
+// now, and returns how many went. The contact is sealed under the KEK,
+// which outlives it, so deleting the row must also erase its bytes:
+// secure_delete overwrites the freed cells with zeros (only for this
+// statement; node.db's other writes keep the default).
 func (db *DB) DeleteExpiredLookups(ctx context.Context, now time.Time) (int, error) {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
-	if err != nil {
-		return 0, wrap("delete expired lookups", err)
+	const op = "delete expired lookups"
+	var n int64
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		return withSecureDelete(ctx, tx, func() error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+	})
+	return int(n), err
+}
+
+// withSecureDelete runs fn with secure_delete on for tx's connection, so
+// that what fn deletes is overwritten with zeros rather than left in a
+// free cell or page of node.db; it is turned off again whatever fn
+// returns.
+func withSecureDelete(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return err
 	}
-	n, err := res.RowsAffected()
-	return int(n), wrap("delete expired lookups", err)
+	err := fn()
+	_, off := tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
+	return errors.Join(err, off)
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -42,5 +44,56 @@ func TestLookupsAreKeptUntilTheyExpire(t *testing.T) {
 	}
 	if _, err := db.Lookup(ctx, "l_1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+// A lookup's contact data is sealed under the KEK, not under a key that
+// deletion shreds: once the retention pass deletes it, nothing of it may
+// stay in node.db (a free cell of its page), or the file and the KEK
+// would still open it.
+func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "node.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gone := Lookup{ID: "l_gone", Home: "440000", JTIHash: "h1", CaseID: "SH-1",
+		ContactCT: []byte("SEALED-CONTACT-MARKER-l_gone-0123456789"), Created: t0, Expires: t0.Add(time.Hour)}
+	kept := Lookup{ID: "l_kept", Home: "440000", JTIHash: "h2", CaseID: "SH-2",
+		ContactCT: []byte("SEALED-CONTACT-MARKER-l_kept-0123456789"), Created: t0, Expires: t0.Add(48 * time.Hour)}
+	for _, l := range []Lookup{gone, kept} {
+		if err := db.InsertLookup(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Written to the file long before it expires, as in a running node.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(fileBytes(t, path), gone.ContactCT) {
+		t.Fatal("node.db does not hold the contact: this test checks nothing")
+	}
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteExpiredLookups(ctx, gone.Expires); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredLookups = %d, %v; want 1", n, err)
+	}
+	var on int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&on); err != nil || on != 0 {
+		t.Fatalf("secure_delete after the deletion = %d, %v; want it off again for other writes", on, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := fileBytes(t, path)
+	if bytes.Contains(all, gone.ContactCT) {
+		t.Fatal("the expired lookup's sealed contact survives in node.db")
+	}
+	if !bytes.Contains(all, kept.ContactCT) {
+		t.Fatal("the lookup not yet due lost its contact")
 	}
 }
