@@ -51,6 +51,7 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	}
 	for _, id := range ids {
 		rev, err := n.db.DeleteSubject(ctx, id, now, n.auditEntry("system", "subject.retention_delete", id, nil))
+		n.residents.forget(id)
 		if err != nil {
 			return r, err
 		}

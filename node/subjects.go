@@ -242,8 +242,7 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 		return err
 	}
 	rev, err := r.db.DeleteSubject(ctx, id, r.now(), r.auditEntry(p.Actor(), "subject.delete", id, nil))
-	r.access.forgetResident(id)
-	r.codes.forgetSubject(id)
+	r.forget(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}
@@ -253,4 +252,13 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 	r.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
 	r.revoked(ctx, rev)
 	return nil
+}
+
+// forget drops what memory holds of a deleted resident: their cached
+// tokens and the QR images of their codes. Every deletion calls it —
+// the resident's own, an operator's and the retention pass's — whatever
+// the deletion returned (the key may be shredded even if it failed).
+func (r *residents) forget(id string) {
+	r.access.forgetResident(id)
+	r.codes.forgetSubject(id)
 }
