@@ -420,6 +420,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", "%q (debug, info, warn, error)", c.Log.Level)
 	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q (json, text)", c.Log.Format)
+	}
 	return errors.Join(errs...)
 }
 

@@ -151,3 +151,21 @@ func TestNATSReplicasDefaultToOneAndAcceptThreeButNotZero(t *testing.T) {
 		t.Fatalf("HCNODE_NATS_REPLICAS=three: %v", err)
 	}
 }
+
+// log.format is json or text: a typo such as "txt" must stop the node
+// naming the setting, not quietly log JSON.
+func TestLogFormatOtherThanJSONOrTextIsRefusedByName(t *testing.T) {
+	for _, f := range []string{"json", "text"} {
+		if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: "+f+"\n")); err != nil {
+			t.Fatalf("log.format %s: %v", f, err)
+		}
+	}
+	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: txt\n"))
+	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json, text") {
+		t.Fatalf("log.format txt: %v", err)
+	}
+	t.Setenv("HCNODE_LOG_FORMAT", "logfmt")
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\n")); err == nil || !strings.Contains(err.Error(), "log.format") {
+		t.Fatalf("HCNODE_LOG_FORMAT=logfmt: %v", err)
+	}
+}
