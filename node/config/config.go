@@ -133,7 +133,7 @@ const MaxNATSReplicas = 5
 type Trust struct {
 	ListFile   string        `yaml:"list_file"`   // first trust list
 	ListSHA256 string        `yaml:"list_sha256"` // its pinned hash
-	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync
+	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync; 0 never
 	// RebootstrapUnsafe lets a pinned list_file newer than the held trust
 	// list replace it although it does not follow from it by the chain
 	// rules: the operators' re-bootstrap of a federation, given out of
@@ -372,6 +372,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
 		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	}
+	if c.Trust.StaleLimit < 0 {
+		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
 	}
 	for _, f := range c.Privacy.Collect {
 		if f != "name" && f != "id_number" && f != "phone" {

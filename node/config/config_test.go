@@ -169,3 +169,15 @@ func TestLogFormatOtherThanJSONOrTextIsRefusedByName(t *testing.T) {
 		t.Fatalf("HCNODE_LOG_FORMAT=logfmt: %v", err)
 	}
 }
+
+// A negative trust.stale_limit would turn the staleness check off as 0
+// does, without saying so: it is refused by name; 0 (off) stays allowed.
+func TestNegativeTrustStaleLimitIsRefusedByName(t *testing.T) {
+	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  stale_limit: -24h\n"))
+	if err == nil || !strings.Contains(err.Error(), "trust.stale_limit") {
+		t.Fatalf("trust.stale_limit -24h: %v", err)
+	}
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  stale_limit: 0s\n")); err != nil {
+		t.Fatalf("trust.stale_limit 0s: %v", err)
+	}
+}
