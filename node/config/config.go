@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -329,6 +330,10 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		bad("public_url", "%q must be an https:// (or http://) address such as https://hc.example.gov.cn, without query or fragment: wallet and scanner links are built on it", c.PublicURL)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")

@@ -181,3 +181,20 @@ func TestNegativeTrustStaleLimitIsRefusedByName(t *testing.T) {
 		t.Fatalf("trust.stale_limit 0s: %v", err)
 	}
 }
+
+// public_url is the base of the wallet and scanner links people are
+// given: one without http(s):// and a host, or with a query or fragment,
+// would make every link broken, so it is refused by name.
+func TestPublicURLMustBeAnHTTPSOrHTTPBase(t *testing.T) {
+	for _, u := range []string{"https://hc.example.gov.cn", "https://hc.example.gov.cn/health/", "http://127.0.0.1:8080"} {
+		if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\npublic_url: "+u+"\n")); err != nil {
+			t.Fatalf("public_url %s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"hc.example.gov.cn", "https//hc.example.gov.cn", "ftp://hc.example.gov.cn", "https://", "https://hc.example.gov.cn/?a=1", "https://hc.example.gov.cn/#x"} {
+		_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\npublic_url: \""+u+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "public_url") {
+			t.Errorf("public_url %s: %v", u, err)
+		}
+	}
+}
