@@ -293,7 +293,15 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 	}
 	if v, ok := lookup("HCNODE_NATS_URLS"); ok {
-		c.NATS.URLs = strings.Split(v, ",")
+		c.NATS.URLs = nil
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.NATS.URLs = append(c.NATS.URLs, u)
+			}
+		}
+		if len(c.NATS.URLs) == 0 {
+			return fmt.Errorf("config: HCNODE_NATS_URLS=%q names no URL (nats://host:4222, comma-separated); unset it to use the file's nats settings", v)
+		}
 		c.NATS.Embedded = false
 	}
 	if v, ok := lookup("HCNODE_NATS_EMBEDDED"); ok {

@@ -198,3 +198,24 @@ func TestPublicURLMustBeAnHTTPSOrHTTPBase(t *testing.T) {
 		}
 	}
 }
+
+// HCNODE_NATS_URLS is split on commas with the spaces around each URL
+// dropped; one naming no URL at all (HCNODE_NATS_URLS= from an env file
+// template) is refused by name, not taken as the one URL "".
+func TestNATSURLsOverrideIsTrimmedAndAnEmptyOneRefused(t *testing.T) {
+	p := write(t, "province: \"440000\"\ndata_dir: d\n")
+	t.Setenv("HCNODE_NATS_URLS", "nats://a:4222, nats://b:4222 ,")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.NATS.URLs) != 2 || c.NATS.URLs[0] != "nats://a:4222" || c.NATS.URLs[1] != "nats://b:4222" {
+		t.Fatalf("nats.urls %q", c.NATS.URLs)
+	}
+	for _, v := range []string{"", " , "} {
+		t.Setenv("HCNODE_NATS_URLS", v)
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "HCNODE_NATS_URLS") {
+			t.Errorf("HCNODE_NATS_URLS=%q: %v", v, err)
+		}
+	}
+}
