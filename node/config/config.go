@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,7 +134,7 @@ const MaxNATSReplicas = 5
 type Trust struct {
 	ListFile   string        `yaml:"list_file"`   // first trust list
 	ListSHA256 string        `yaml:"list_sha256"` // its pinned hash
-	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync
+	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync; 0 never
 	// RebootstrapUnsafe lets a pinned list_file newer than the held trust
 	// list replace it although it does not follow from it by the chain
 	// rules: the operators' re-bootstrap of a federation, given out of
@@ -292,7 +293,15 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 	}
 	if v, ok := lookup("HCNODE_NATS_URLS"); ok {
-		c.NATS.URLs = strings.Split(v, ",")
+		c.NATS.URLs = nil
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.NATS.URLs = append(c.NATS.URLs, u)
+			}
+		}
+		if len(c.NATS.URLs) == 0 {
+			return fmt.Errorf("config: HCNODE_NATS_URLS=%q names no URL (nats://host:4222, comma-separated); unset it to use the file's nats settings", v)
+		}
 		c.NATS.Embedded = false
 	}
 	if v, ok := lookup("HCNODE_NATS_EMBEDDED"); ok {
@@ -329,6 +338,10 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		bad("public_url", "%q must be an https:// (or http://) address such as https://hc.example.gov.cn, without query or fragment: wallet and scanner links are built on it", c.PublicURL)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")
@@ -372,6 +385,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
 		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	}
+	if c.Trust.StaleLimit < 0 {
+		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
 	}
 	for _, f := range c.Privacy.Collect {
 		if f != "name" && f != "id_number" && f != "phone" {
@@ -419,6 +435,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "%q (debug, info, warn, error)", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q (json, text)", c.Log.Format)
 	}
 	return errors.Join(errs...)
 }

@@ -151,3 +151,71 @@ func TestNATSReplicasDefaultToOneAndAcceptThreeButNotZero(t *testing.T) {
 		t.Fatalf("HCNODE_NATS_REPLICAS=three: %v", err)
 	}
 }
+
+// log.format is json or text: a typo such as "txt" must stop the node
+// naming the setting, not quietly log JSON.
+func TestLogFormatOtherThanJSONOrTextIsRefusedByName(t *testing.T) {
+	for _, f := range []string{"json", "text"} {
+		if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: "+f+"\n")); err != nil {
+			t.Fatalf("log.format %s: %v", f, err)
+		}
+	}
+	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: txt\n"))
+	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json, text") {
+		t.Fatalf("log.format txt: %v", err)
+	}
+	t.Setenv("HCNODE_LOG_FORMAT", "logfmt")
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\n")); err == nil || !strings.Contains(err.Error(), "log.format") {
+		t.Fatalf("HCNODE_LOG_FORMAT=logfmt: %v", err)
+	}
+}
+
+// A negative trust.stale_limit would turn the staleness check off as 0
+// does, without saying so: it is refused by name; 0 (off) stays allowed.
+func TestNegativeTrustStaleLimitIsRefusedByName(t *testing.T) {
+	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  stale_limit: -24h\n"))
+	if err == nil || !strings.Contains(err.Error(), "trust.stale_limit") {
+		t.Fatalf("trust.stale_limit -24h: %v", err)
+	}
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  stale_limit: 0s\n")); err != nil {
+		t.Fatalf("trust.stale_limit 0s: %v", err)
+	}
+}
+
+// public_url is the base of the wallet and scanner links people are
+// given: one without http(s):// and a host, or with a query or fragment,
+// would make every link broken, so it is refused by name.
+func TestPublicURLMustBeAnHTTPSOrHTTPBase(t *testing.T) {
+	for _, u := range []string{"https://hc.example.gov.cn", "https://hc.example.gov.cn/health/", "http://127.0.0.1:8080"} {
+		if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\npublic_url: "+u+"\n")); err != nil {
+			t.Fatalf("public_url %s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"hc.example.gov.cn", "https//hc.example.gov.cn", "ftp://hc.example.gov.cn", "https://", "https://hc.example.gov.cn/?a=1", "https://hc.example.gov.cn/#x"} {
+		_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\npublic_url: \""+u+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "public_url") {
+			t.Errorf("public_url %s: %v", u, err)
+		}
+	}
+}
+
+// HCNODE_NATS_URLS is split on commas with the spaces around each URL
+// dropped; one naming no URL at all (HCNODE_NATS_URLS= from an env file
+// template) is refused by name, not taken as the one URL "".
+func TestNATSURLsOverrideIsTrimmedAndAnEmptyOneRefused(t *testing.T) {
+	p := write(t, "province: \"440000\"\ndata_dir: d\n")
+	t.Setenv("HCNODE_NATS_URLS", "nats://a:4222, nats://b:4222 ,")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.NATS.URLs) != 2 || c.NATS.URLs[0] != "nats://a:4222" || c.NATS.URLs[1] != "nats://b:4222" {
+		t.Fatalf("nats.urls %q", c.NATS.URLs)
+	}
+	for _, v := range []string{"", " , "} {
+		t.Setenv("HCNODE_NATS_URLS", v)
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "HCNODE_NATS_URLS") {
+			t.Errorf("HCNODE_NATS_URLS=%q: %v", v, err)
+		}
+	}
+}

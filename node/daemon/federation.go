@@ -28,7 +28,7 @@ type fed struct {
 	cfg     config.Config
 	n       *node.Node
 	log     *slog.Logger
-	syncLog *slog.Logger
+	syncLog *slog.Logger // without "province": sync and the NATS connection add their own
 	now     func() time.Time
 	pinned  []byte
 	jsGrace time.Duration // see Options.JetStreamGrace
@@ -181,7 +181,7 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
 			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
 			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Replicas: f.cfg.NATS.Replicas,
-			Isolation: f.cfg.NATS.Isolation, Logger: f.log})
+			Isolation: f.cfg.NATS.Isolation, Logger: f.syncLog}) // the connection adds "province" itself
 		cancel()
 		if err == nil {
 			return c

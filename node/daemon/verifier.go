@@ -130,7 +130,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 // applies what it publishes to the replica's trust state, the province's
 // own revocations included. It creates no stream and publishes nothing.
 func (v *Verifier) follow(ctx context.Context) {
-	f := &fed{cfg: v.cfg, log: v.log.With("province", v.cfg.Province)}
+	f := &fed{cfg: v.cfg, log: v.log.With("province", v.cfg.Province), syncLog: v.log}
 	conn := f.connect(ctx)
 	if conn == nil {
 		return
