@@ -29,6 +29,7 @@ type codes struct {
 	state   *trust.State
 	issuer  *atomic.Pointer[trust.CodeIssuer] // keySchedule.issuer, swapped by key rotation
 	cfg     config.Codes
+	retain  time.Duration // privacy.retention.subjects: kept this long after last use
 	metrics *Metrics
 	now     func() time.Time
 	rand    io.Reader
@@ -39,7 +40,8 @@ type codes struct {
 // newCodes builds the node's code service.
 func newCodes(db *store.DB, kek *seal.Key, state *trust.State, issuer *atomic.Pointer[trust.CodeIssuer],
 	s config.Config, m *Metrics, now func() time.Time, rand io.Reader) *codes {
-	return &codes{db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, metrics: m, now: now, rand: rand}
+	return &codes{db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, retain: s.Privacy.Retention.Subjects,
+		metrics: m, now: now, rand: rand}
 }
 
 // forgetRevoked drops the cached images of codes just revoked.
@@ -157,9 +159,16 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 		return Issued{}, internal("issue", err)
 	}
 	exp := time.Unix(cl.Expires, 0)
-	err = res.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
+	rec := store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
 		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
-		MaxLive: c.cfg.MaxLive})
+		MaxLive: c.cfg.MaxLive}
+	// A resident asking for a code is still using the service: their
+	// record is kept privacy.retention.subjects from now, not from their
+	// enrolment. Moved at most once a retainSlack, not with every code.
+	if keep := now.Add(c.retain); s.RetainUntil.Before(keep.Add(-retainSlack)) {
+		rec.RetainUntil = keep
+	}
+	err = res.InsertCode(ctx, rec)
 	switch {
 	case errors.Is(err, store.ErrStatusChanged):
 		return Issued{}, err
@@ -178,5 +187,9 @@ func (c *codes) tooManyCodes() error {
 	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+
 		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", c.cfg.MaxLive)
 }
+
+// retainSlack is how far a resident's retention date may lag behind
+// their last code before issuance moves it.
+const retainSlack = 24 * time.Hour
 
 func codeAAD(subjectID, jti string) []byte { return []byte("subject:" + subjectID + ":code:" + jti) }

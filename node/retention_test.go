@@ -42,3 +42,41 @@ func TestRetentionDeletionForgetsTheResidentsCachedTokenAndQRImages(t *testing.T
 		t.Fatalf("%d QR images of a resident deleted by retention still cached, want 0", got)
 	}
 }
+
+// Retention counts from a resident's last code, not from their enrolment
+// (privacy.retention.subjects: "kept this long after last use"): a
+// resident who asks for a code two days before the date set at enrolment
+// is kept past it, and deleted privacy.retention.subjects after that
+// code, not before.
+func TestRetentionCountsFromTheResidentsLastCode(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	n := d.Node
+	ctx := context.Background()
+	e := enrol(t, n, 1)
+	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
+	keep := n.Settings().Privacy.Retention.Subjects
+	start := clock.Now()
+	clock.Add(keep - 48*time.Hour)
+	if err := n.Tick(ctx); err != nil { // keys rotated for the new date; nothing is due for retention yet
+		t.Fatal(err)
+	}
+	if _, err := n.IssueCode(ctx, resident, e.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	retain := func(want int) {
+		t.Helper()
+		if r, err := n.Retain(ctx); err != nil || r.Subjects != want {
+			t.Fatalf("retention pass at +%v: %+v, %v; want %d subjects deleted", clock.Now().Sub(start), r, err, want)
+		}
+	}
+	clock.Add(48 * time.Hour) // the date set at enrolment
+	retain(0)
+	clock.Add(keep - 48*time.Hour - time.Second) // a second before keep after the code
+	retain(0)
+	if _, err := n.SubjectRecord(ctx, operator, e.ID); err != nil {
+		t.Fatalf("record a second before its retention date: %v", err)
+	}
+	clock.Add(time.Second)
+	retain(1)
+}

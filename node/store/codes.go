@@ -62,9 +62,18 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 		} else if n == 0 {
 			return whyNotInserted(bt.tx, c)
 		}
+		if !c.RetainUntil.IsZero() {
+			if _, err := bt.exec(`UPDATE subjects SET retain_until = ?1 WHERE id = ?2 AND retain_until < ?1`,
+				nanos(c.RetainUntil), c.SubjectID); err != nil {
+				return wrap(op, err)
+			}
+		}
 		return nil
 	}}
 	err := db.batch.doRequest(ctx, r, queued)
+	if err == nil && !c.RetainUntil.IsZero() {
+		db.issue.forget(c.SubjectID) // its cached retention date is out of date
+	}
 	if errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
 		db.issue.forget(c.SubjectID) // issuance's cached read of the subject is out of date
 	}

@@ -50,6 +50,7 @@ type issueCache struct {
 
 type issueEntry struct {
 	status           string
+	retainUntil      time.Time
 	maskedCT, sealed []byte // shared with callers, who only read them
 	filled           time.Time
 }
@@ -73,7 +74,7 @@ func (c *issueCache) get(id string) (Subject, bool) {
 		return Subject{}, false
 	}
 	c.hits.Add(1)
-	return Subject{ID: id, Status: e.status, MaskedCT: e.maskedCT, DataKey: e.sealed}, true
+	return Subject{ID: id, Status: e.status, RetainUntil: e.retainUntil, MaskedCT: e.maskedCT, DataKey: e.sealed}, true
 }
 
 // generation is read before a database read whose result may fill the
@@ -99,7 +100,7 @@ func (c *issueCache) fill(s Subject, gen uint64) {
 			break
 		}
 	}
-	c.entries[s.ID] = issueEntry{status: s.Status, maskedCT: s.MaskedCT, sealed: s.DataKey, filled: c.now()}
+	c.entries[s.ID] = issueEntry{status: s.Status, retainUntil: s.RetainUntil, maskedCT: s.MaskedCT, sealed: s.DataKey, filled: c.now()}
 	if c.sweeper == nil {
 		c.sweeper = time.AfterFunc(c.sweepEvery, c.sweep)
 	}

@@ -114,6 +114,11 @@ type Code struct {
 	// the resident can be shown the same QR again; nil if not kept. It is
 	// erased with the subject (and unreadable once the data key is gone).
 	TextCT []byte
+	// RetainUntil, when set, moves the subject's retention date
+	// (privacy.retention.subjects) forward to it, in the code's own
+	// transaction, if it is earlier: a resident who asks for codes is
+	// still using the service. Not stored with the code.
+	RetainUntil time.Time
 	// MaxLive, when positive, makes InsertCode refuse the code while the
 	// subject holds this many live (unexpired at IssuedAt, unrevoked)
 	// codes. Not stored.

@@ -107,7 +107,9 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 	gen := db.issue.generation()
 	var s Subject
 	var live int
-	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &live, &s.DataKey)
+	var retain int64
+	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &retain, &live, &s.DataKey)
+	s.RetainUntil = fromNanos(retain)
 	switch {
 	case err != nil:
 		return Subject{}, wrap("subject", err)
@@ -120,7 +122,7 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count comes
 // from codes_live_by_subject.
-const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, (SELECT count(*) FROM codes
+const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, (SELECT count(*) FROM codes
 	WHERE subject_id = s.id AND revoked = 0 AND expires > ?), k.sealed
 	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?`
 
