@@ -111,7 +111,8 @@ with a version above the one peers hold.`,
 			fmt.Fprintf(w, "Restore of province %s from %s (revocations up to seq %d) would:\n", prov, src, seq)
 			fmt.Fprintf(w, "  replace %s (kept as %s.before-restore-TIME)\n", cfg.DBPath(), cfg.DBPath())
 			if keysFrom != "" {
-				fmt.Fprintf(w, "  replace %s with %s\n", store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile))
+				fmt.Fprintf(w, "  replace %s with %s; the replaced one is kept as %s.before-restore-TIME\n",
+					store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile), store.KeysPath(cfg.DBPath()))
 			} else {
 				fmt.Fprintf(w, "  keep the current key store %s\n", store.KeysPath(cfg.DBPath()))
 			}
@@ -129,6 +130,14 @@ with a version above the one peers hold.`,
 				return err
 			}
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
+			if keysSrc != "" {
+				// The replaced key store holds the data key of every
+				// resident it knew: deleting one now does not erase
+				// their data while this copy exists.
+				fmt.Fprintf(w, "The replaced key store is kept as %s.before-restore-%s: it holds the data keys of residents "+
+					"deleted since, so their data is not erased while it exists. Shred it once the restore is confirmed.\n",
+					store.KeysPath(cfg.DBPath()), stamp)
+			}
 			return nil
 		},
 	}
