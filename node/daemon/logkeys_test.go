@@ -25,20 +25,8 @@ func TestNodeLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	cfg := config.Default("440000")
 	cfg.DataDir = filepath.Join(t.TempDir(), "440000")
 	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	ctx := context.Background()
-	if _, err := daemon.Init(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	waitFor(t, "the node's 'nats connected' log line", func() error {
 		if !strings.Contains(logs.String(), `"msg":"nats connected"`) {
 			return errors.New("not yet")
@@ -77,4 +65,26 @@ func duplicateKey(t *testing.T, line string) string {
 		}
 	}
 	return ""
+}
+
+// initAndStart initialises cfg's node and starts it as 'hcnode serve'
+// does, with opts and HTTP on a loopback port of its own, closed when the
+// test ends.
+func initAndStart(t *testing.T, cfg config.Config, opts daemon.Options) *daemon.Daemon {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := daemon.Init(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listener = l
+	d, err := daemon.Start(ctx, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

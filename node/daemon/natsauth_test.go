@@ -1,11 +1,9 @@
 package daemon_test
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,24 +30,12 @@ func TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay(t *testing.T) {
 	}
 	t.Cleanup(srv.Shutdown)
 
-	ctx := context.Background()
 	cfg := config.Default("440000")
 	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
 	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
 	cfg.NATS.User, cfg.NATS.Password = "440000", "not-the-password"
-	if _, err := daemon.Init(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 
 	refusals := func() []map[string]any {
 		var out []map[string]any
