@@ -31,7 +31,10 @@ NDJSON, and with --retry the refused input lines themselves are written to
 that file, ready to be corrected and sent again. A subject that already has
 the status is "unchanged": sending the same file twice changes nothing. If
 the stream stops early, every line up to the last progress report's
-last_line was committed (or refused); send the rest again.`,
+last_line was committed (or refused); send the rest again.
+
+Exit status: 0 when every line was applied or unchanged, 2 when the whole
+file was read but some lines were refused, 1 on any other error.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cl := addClientFlags(cmd)
@@ -171,8 +174,15 @@ func sendStatuses(cmd *cobra.Command, cl *client, in io.Reader, retry io.Writer)
 	if err == nil && !done {
 		err = fmt.Errorf("the node's answer ended without a summary; lines up to %d were committed or refused, send the rest again", last.LastLine)
 	}
+	if err == nil && last.Refused > 0 {
+		err = exitStatus{code: exitRefused, error: fmt.Errorf("%d lines refused (their results are on stdout); correct and send them again", last.Refused)}
+	}
 	return err
 }
+
+// exitRefused is statuses' exit status when every line was read and
+// committed or refused, and some were refused.
+const exitRefused = 2
 
 func withNewline(b []byte) []byte {
 	if len(b) > 0 && b[len(b)-1] == '\n' {

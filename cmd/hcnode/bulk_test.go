@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -65,8 +66,9 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 		`{"subject":%q,"status":"red"}`+"\n"+`not json`+"\n"+`{"subject":%q,"status":"green"}`+"\n", ids[0], ids[1], ids[2])
 	retry := filepath.Join(t.TempDir(), "retry.ndjson")
 	stdout, stderr, err := runCLI(t, input, "statuses", "-", "--retry", retry)
-	if err != nil {
-		t.Fatalf("statuses: %v\n%s", err, stderr)
+	var ex exitStatus
+	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(err.Error(), "2 lines refused") {
+		t.Fatalf("statuses with refused lines: %v, want exit status %d naming 2 refused lines\n%s", err, exitRefused, stderr)
 	}
 	if !strings.Contains(stderr, "done: 5 lines: 2 applied, 1 unchanged, 2 refused") {
 		t.Errorf("stderr = %q, want the summary", stderr)
@@ -82,7 +84,12 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 	}
 	// Sent again: nothing changes.
 	_, stderr, err = runCLI(t, input, "statuses", "-")
-	if err != nil || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
+	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
 		t.Errorf("repeat: %v %q", err, stderr)
+	}
+	// Only good lines: exit status 0.
+	good := fmt.Sprintf(`{"subject":%q,"status":"green"}`+"\n", ids[0])
+	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil {
+		t.Errorf("statuses with no refused line: %v %q, want success", err, stderr)
 	}
 }

@@ -27,9 +27,24 @@ func main() {
 			fmt.Fprintln(os.Stderr)
 			fmt.Fprint(os.Stderr, cmd.UsageString())
 		}
+		var ex exitStatus
+		if errors.As(err, &ex) {
+			os.Exit(ex.code)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitStatus is an error that ends hcnode with its own exit status
+// rather than 1: a command that finished but has something to report,
+// such as statuses' refused lines (2), so that a script can tell it
+// from a failure.
+type exitStatus struct {
+	code int
+	error
+}
+
+func (e exitStatus) Unwrap() error { return e.error }
 
 // usageError is a command line cobra could not make sense of.
 type usageError struct{ error }
