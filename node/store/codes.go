@@ -71,11 +71,11 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 		return nil
 	}}
 	err := db.batch.doRequest(ctx, r, queued)
-	if err == nil && !c.RetainUntil.IsZero() {
-		db.issue.forget(c.SubjectID) // its cached retention date is out of date
-	}
-	if errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
-		db.issue.forget(c.SubjectID) // issuance's cached read of the subject is out of date
+	// Issuance's cached read of the subject is out of date when the code
+	// moved its retention date, or was refused for what that read said.
+	if (err == nil && !c.RetainUntil.IsZero()) ||
+		errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
+		db.issue.forget(c.SubjectID)
 	}
 	return err
 }
