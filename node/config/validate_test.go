@@ -1,0 +1,68 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The range checks' messages are what an operator reads when the node
+// refuses to start, and scripts may match them: the settings bounded by
+// [lo, hi] are refused below and above the range in these exact words.
+func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
+	verifier := func(c *Config) {
+		c.Role = RoleVerifier
+		c.Replica.Home, c.Replica.Token = "https://home.example", "t"
+		c.NATS.Embedded, c.NATS.URLs = false, []string{"nats://a:4222"}
+	}
+	low := Default("440000")
+	low.DataDir = "d"
+	verifier(&low)
+	low.Codes.MaxLive, low.NATS.Replicas = 0, 0
+	low.Limits.BodyBytes, low.Limits.BulkBytes, low.Limits.BulkLineBytes = 1023, 1023, 255
+	low.Tokens.OperatorLifetime = 59 * time.Minute
+	low.Replica.Refresh, low.Replica.SendEvery = 99*time.Millisecond, 99*time.Millisecond
+	high := Default("440000")
+	high.DataDir = "d"
+	verifier(&high)
+	high.Codes.MaxLive, high.NATS.Replicas = MaxLiveCodes+1, MaxNATSReplicas+1
+	high.Limits.BodyBytes, high.Limits.BulkBytes, high.Limits.BulkLineBytes = 1<<20+1, 16<<30+1, 64<<10+1
+	high.Tokens.OperatorLifetime = MaxOperatorLifetime + time.Second
+	high.Replica.Refresh, high.Replica.SendEvery = time.Minute+time.Millisecond, time.Minute+time.Millisecond
+	high.Replica.MaxStale = 2 * high.Replica.Refresh
+	for name, tc := range map[string]struct {
+		c    Config
+		want []string
+	}{
+		"low": {low, []string{
+			"config: codes.max_live: 0 must be within [1, 3000]",
+			"config: nats.replicas: 0 must be within [1, 5]",
+			"config: limits.body_bytes: 1023 must be within [1024, 1048576]",
+			"config: limits.bulk_bytes: 1023 must be within [1024, 17179869184]",
+			"config: limits.bulk_line_bytes: 255 must be within [256, 65536]",
+			"config: tokens.operator_lifetime: 59m0s must be within [1h0m0s, 8760h0m0s]",
+			"config: replica.refresh: 99ms must be within [100ms, 1m0s]",
+			"config: replica.send_every: 99ms must be within [100ms, 1m0s]",
+		}},
+		"high": {high, []string{
+			"config: codes.max_live: 3001 must be within [1, 3000]",
+			"config: nats.replicas: 6 must be within [1, 5]",
+			"config: limits.body_bytes: 1048577 must be within [1024, 1048576]",
+			"config: limits.bulk_bytes: 17179869185 must be within [1024, 17179869184]",
+			"config: limits.bulk_line_bytes: 65537 must be within [256, 65536]",
+			"config: tokens.operator_lifetime: 8760h0m1s must be within [1h0m0s, 8760h0m0s]",
+			"config: replica.refresh: 1m0.001s must be within [100ms, 1m0s]",
+			"config: replica.send_every: 1m0.001s must be within [100ms, 1m0s]",
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := tc.c.Validate()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
+				t.Fatalf("errors:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
