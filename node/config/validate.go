@@ -1,0 +1,135 @@
+// Validation: every setting checked at start, each refusal naming the
+// setting.
+
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if len(c.Province) != 6 || strings.Trim(c.Province, "0123456789") != "" {
+		bad("province", "%q is not a six-digit GB/T 2260 code", c.Province)
+	}
+	if c.Federation == "" || strings.Trim(c.Federation, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || len(c.Federation) > 32 {
+		bad("federation", "%q must be 1-32 of a-z, 0-9, -", c.Federation)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		bad("public_url", "%q must be an https:// (or http://) address such as https://hc.example.gov.cn, without query or fragment: wallet and scanner links are built on it", c.PublicURL)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("trusted_proxies", "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", p)
+		}
+	}
+	if c.Codes.Lifetime <= 0 || c.Codes.Lifetime > 7*24*time.Hour {
+		bad("codes.lifetime", "%v must be within (0, 168h]", c.Codes.Lifetime)
+	}
+	if c.Codes.PaperLifetime < c.Codes.Lifetime || c.Codes.PaperLifetime > 7*24*time.Hour {
+		bad("codes.paper_lifetime", "%v must be within [codes.lifetime, 168h]", c.Codes.PaperLifetime)
+	}
+	if c.Codes.MaxLive < 1 || c.Codes.MaxLive > MaxLiveCodes {
+		bad("codes.max_live", "%d must be within [1, %d]", c.Codes.MaxLive, MaxLiveCodes)
+	}
+	if c.Codes.IssueCache < 0 || c.Codes.IssueCache > MaxIssueCache {
+		bad("codes.issue_cache", "%d must be within [0, %d] (0 turns it off)", c.Codes.IssueCache, MaxIssueCache)
+	}
+	if c.Keys.Rotation < time.Hour {
+		bad("keys.rotation", "%v is shorter than 1h", c.Keys.Rotation)
+	}
+	if c.Keys.PublishAhead <= 0 || c.Keys.PublishAhead >= c.Keys.Rotation {
+		bad("keys.publish_ahead", "%v must be within (0, keys.rotation)", c.Keys.PublishAhead)
+	}
+	// Every content key that can still decrypt a live code is granted to
+	// each peer in one statement; 6 h keeps that to about 30 keys.
+	if c.Keys.ContentEpoch < 6*time.Hour {
+		bad("keys.content_epoch", "%v is shorter than 6h", c.Keys.ContentEpoch)
+	}
+	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
+		bad("nats", "either embedded: true or urls")
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > MaxNATSReplicas {
+		bad("nats.replicas", "%d must be within [1, %d]", c.NATS.Replicas, MaxNATSReplicas)
+	}
+	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
+		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
+	}
+	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
+		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	}
+	if c.Trust.StaleLimit < 0 {
+		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
+	}
+	for _, f := range c.Privacy.Collect {
+		if f != "name" && f != "id_number" && f != "phone" {
+			bad("privacy.collect", "unknown field %q (name, id_number, phone)", f)
+		}
+	}
+	for name, d := range map[string]time.Duration{"subjects": c.Privacy.Retention.Subjects, "codes": c.Privacy.Retention.Codes,
+		"audit": c.Privacy.Retention.Audit} {
+		if d <= 0 {
+			bad("privacy.retention."+name, "%v must be positive: every kind of record has a retention period", d)
+		}
+	}
+	if c.Privacy.NoticeVersion == "" {
+		bad("privacy.notice_version", "required")
+	}
+	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > 90*24*time.Hour {
+		bad("privacy.retention.lookups", "%v must be within (0, 2160h]", c.Privacy.Retention.Lookups)
+	}
+	if c.Privacy.Receipts != ReceiptsSend && c.Privacy.Receipts != ReceiptsOff {
+		bad("privacy.receipts", "%q (send, off)", c.Privacy.Receipts)
+	}
+	if c.Privacy.ReceiptsEvery < time.Second || c.Privacy.ReceiptsEvery > 24*time.Hour {
+		bad("privacy.receipts_every", "%v must be within [1s, 24h]", c.Privacy.ReceiptsEvery)
+	}
+	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
+		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)
+	}
+	if c.Limits.BulkBytes < 1024 || c.Limits.BulkBytes > 16<<30 {
+		bad("limits.bulk_bytes", "%d must be within [1024, 17179869184]", c.Limits.BulkBytes)
+	}
+	if c.Limits.BulkLineBytes < 256 || c.Limits.BulkLineBytes > 64<<10 {
+		bad("limits.bulk_line_bytes", "%d must be within [256, 65536]", c.Limits.BulkLineBytes)
+	}
+	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
+		bad("limits.scanner_rate", "rate and burst must be positive")
+	}
+	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
+		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
+	}
+	if c.Tokens.OperatorLifetime < MinOperatorLifetime || c.Tokens.OperatorLifetime > MaxOperatorLifetime {
+		bad("tokens.operator_lifetime", "%v must be within [%v, %v]", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
+	}
+	c.validateRole(bad)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q (debug, info, warn, error)", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q (json, text)", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
