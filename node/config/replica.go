@@ -75,15 +75,11 @@ func (c *Config) validateRole(bad func(field, format string, a ...any)) {
 	if r.Token == "" && r.TokenFile == "" {
 		bad("replica.token_file", "required (or $HCNODE_REPLICA_TOKEN): the token 'hcnode replica add' printed at home")
 	}
-	if r.Refresh < MinReplicaRefresh || r.Refresh > MaxReplicaRefresh {
-		bad("replica.refresh", "%v must be within [%v, %v]", r.Refresh, MinReplicaRefresh, MaxReplicaRefresh)
-	}
+	within(bad, "replica.refresh", r.Refresh, MinReplicaRefresh, MaxReplicaRefresh)
 	if r.MaxStale < 2*r.Refresh || r.MaxStale > MaxReplicaMaxStale {
 		bad("replica.max_stale", "%v must be within [2 × replica.refresh, %v]", r.MaxStale, MaxReplicaMaxStale)
 	}
-	if r.SendEvery < MinReplicaRefresh || r.SendEvery > MaxReplicaRefresh {
-		bad("replica.send_every", "%v must be within [%v, %v]", r.SendEvery, MinReplicaRefresh, MaxReplicaRefresh)
-	}
+	within(bad, "replica.send_every", r.SendEvery, MinReplicaRefresh, MaxReplicaRefresh)
 	if c.NATS.Embedded {
 		bad("nats.embedded", "a verifier follows its federation's NATS: set nats.urls, not embedded")
 	}

@@ -49,9 +49,7 @@ func (c *Config) Validate() error {
 	if c.Codes.PaperLifetime < c.Codes.Lifetime || c.Codes.PaperLifetime > 7*24*time.Hour {
 		bad("codes.paper_lifetime", "%v must be within [codes.lifetime, 168h]", c.Codes.PaperLifetime)
 	}
-	if c.Codes.MaxLive < 1 || c.Codes.MaxLive > MaxLiveCodes {
-		bad("codes.max_live", "%d must be within [1, %d]", c.Codes.MaxLive, MaxLiveCodes)
-	}
+	within(bad, "codes.max_live", c.Codes.MaxLive, 1, MaxLiveCodes)
 	if c.Codes.IssueCache < 0 || c.Codes.IssueCache > MaxIssueCache {
 		bad("codes.issue_cache", "%d must be within [0, %d] (0 turns it off)", c.Codes.IssueCache, MaxIssueCache)
 	}
@@ -69,9 +67,7 @@ func (c *Config) Validate() error {
 	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
 		bad("nats", "either embedded: true or urls")
 	}
-	if c.NATS.Replicas < 1 || c.NATS.Replicas > MaxNATSReplicas {
-		bad("nats.replicas", "%d must be within [1, %d]", c.NATS.Replicas, MaxNATSReplicas)
-	}
+	within(bad, "nats.replicas", c.NATS.Replicas, 1, MaxNATSReplicas)
 	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
 		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
 	}
@@ -104,24 +100,16 @@ func (c *Config) Validate() error {
 	if c.Privacy.ReceiptsEvery < time.Second || c.Privacy.ReceiptsEvery > 24*time.Hour {
 		bad("privacy.receipts_every", "%v must be within [1s, 24h]", c.Privacy.ReceiptsEvery)
 	}
-	if c.Limits.BodyBytes < 1024 || c.Limits.BodyBytes > 1<<20 {
-		bad("limits.body_bytes", "%d must be within [1024, 1048576]", c.Limits.BodyBytes)
-	}
-	if c.Limits.BulkBytes < 1024 || c.Limits.BulkBytes > 16<<30 {
-		bad("limits.bulk_bytes", "%d must be within [1024, 17179869184]", c.Limits.BulkBytes)
-	}
-	if c.Limits.BulkLineBytes < 256 || c.Limits.BulkLineBytes > 64<<10 {
-		bad("limits.bulk_line_bytes", "%d must be within [256, 65536]", c.Limits.BulkLineBytes)
-	}
+	within(bad, "limits.body_bytes", c.Limits.BodyBytes, 1024, 1<<20)
+	within(bad, "limits.bulk_bytes", c.Limits.BulkBytes, 1024, 16<<30)
+	within(bad, "limits.bulk_line_bytes", c.Limits.BulkLineBytes, 256, 64<<10)
 	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
 		bad("limits.scanner_rate", "rate and burst must be positive")
 	}
 	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
 		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
 	}
-	if c.Tokens.OperatorLifetime < MinOperatorLifetime || c.Tokens.OperatorLifetime > MaxOperatorLifetime {
-		bad("tokens.operator_lifetime", "%v must be within [%v, %v]", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
-	}
+	within(bad, "tokens.operator_lifetime", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
 	c.validateRole(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -132,4 +120,12 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q (json, text)", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// within reports field unless lo <= v <= hi, in the words every such
+// bound uses: "v must be within [lo, hi]".
+func within[T int | int64 | time.Duration](bad func(field, format string, a ...any), field string, v, lo, hi T) {
+	if v < lo || v > hi {
+		bad(field, "%v must be within [%v, %v]", v, lo, hi)
+	}
 }
