@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// Validate reports the first setting that cannot work, naming it.
+// Validate reports every setting that cannot work, each naming its key,
+// joined in the order the settings are checked.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, a ...any) {
@@ -82,10 +83,12 @@ func (c *Config) Validate() error {
 			bad("privacy.collect", "unknown field %q (name, id_number, phone)", f)
 		}
 	}
-	for name, d := range map[string]time.Duration{"subjects": c.Privacy.Retention.Subjects, "codes": c.Privacy.Retention.Codes,
-		"audit": c.Privacy.Retention.Audit} {
-		if d <= 0 {
-			bad("privacy.retention."+name, "%v must be positive: every kind of record has a retention period", d)
+	for _, r := range []struct {
+		name string
+		d    time.Duration
+	}{{"subjects", c.Privacy.Retention.Subjects}, {"codes", c.Privacy.Retention.Codes}, {"audit", c.Privacy.Retention.Audit}} {
+		if r.d <= 0 {
+			bad("privacy.retention."+r.name, "%v must be positive: every kind of record has a retention period", r.d)
 		}
 	}
 	if c.Privacy.NoticeVersion == "" {

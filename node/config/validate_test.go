@@ -66,3 +66,17 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 		})
 	}
 }
+
+func TestBadRetentionPeriodsAreReportedInAFixedOrder(t *testing.T) {
+	want := "config: privacy.retention.subjects: 0s must be positive: every kind of record has a retention period\n" +
+		"config: privacy.retention.codes: -1s must be positive: every kind of record has a retention period\n" +
+		"config: privacy.retention.audit: 0s must be positive: every kind of record has a retention period"
+	for range 20 { // a map's order would differ between some of these runs
+		c := Default("110000")
+		c.Privacy.Retention.Subjects, c.Privacy.Retention.Codes, c.Privacy.Retention.Audit = 0, -time.Second, 0
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Validate() = %v\nwant it to contain, in this order:\n%s", err, want)
+		}
+	}
+}
