@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -60,6 +61,7 @@ func (s *Server) setStatuses(c echo.Context) error {
 	enc := json.NewEncoder(out)
 	started := false
 	seen := false // a line was read: added or refused
+	line := 0     // the last line read
 	flush := func() error {
 		results, err := b.Flush(c.Request().Context())
 		if err != nil {
@@ -78,7 +80,7 @@ func (s *Server) setStatuses(c echo.Context) error {
 		p := b.Summary
 		_ = enc.Encode(bulkLine{Progress: &p})
 		if err := out.Flush(); err != nil {
-			return err
+			return errClientGone{err}
 		}
 		res.Flush()
 		extend()
@@ -88,11 +90,13 @@ func (s *Server) setStatuses(c echo.Context) error {
 		if !started {
 			return err // nothing committed yet: a plain error response
 		}
+		// The error handler does not see this error: log it here.
+		s.logStreamError(c, err, b.Summary.LastLine, line)
 		_ = enc.Encode(bulkLine{Error: &node.BulkError{Code: node.ErrorCodeOf(err), Message: node.ErrorMessageOf(err)}})
 		_ = out.Flush()
 		return nil
 	}
-	for line := 1; ; line++ {
+	for line = 1; ; line++ {
 		raw, readErr := readBulkLine(in)
 		if readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, bufio.ErrBufferFull) {
 			if ferr := flush(); ferr != nil {
@@ -135,6 +139,30 @@ func (s *Server) setStatuses(c echo.Context) error {
 	sum := b.Summary
 	_ = enc.Encode(bulkLine{Summary: &sum})
 	return out.Flush()
+}
+
+// errClientGone is a failed write of the response stream: the client
+// went away or stopped reading.
+type errClientGone struct{ error }
+
+func (e errClientGone) Unwrap() error { return e.error }
+
+// logStreamError logs the error that stopped a bulk stream after its
+// response started (the error handler logs those that come before): an
+// internal error at error level, a client that went away at warn level,
+// a client's mistake (body too large, unreadable) not at all, since the
+// stream tells the client. It names the request, the last committed line
+// and the last line read; never a line's content, which names a subject.
+func (s *Server) logStreamError(c echo.Context, err error, committed, line int) {
+	var gone errClientGone
+	switch {
+	case errors.As(err, &gone) || errors.Is(err, context.Canceled):
+		s.log.Warn("bulk status: client gone, stream stopped", "err", err, "request_id", requestID(c),
+			"last_committed_line", committed, "line", line)
+	case node.ErrorCodeOf(err) == node.EInternal:
+		s.log.Error("bulk status: internal error, stream stopped", "err", err, "route", c.Path(),
+			"request_id", requestID(c), "last_committed_line", committed, "line", line)
+	}
 }
 
 // readBulkLine reads one line without its newline. A line longer than the

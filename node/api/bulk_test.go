@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -209,6 +210,62 @@ func TestBulkStatusRefusesAnEmptyBody(t *testing.T) {
 		resp := tn.call("POST", "/v1/statuses", tn.operator, body, &e)
 		if resp.StatusCode != http.StatusBadRequest || e.Error.Code != "invalid" || !strings.Contains(e.Error.Message, "empty") {
 			t.Errorf("body %q: HTTP %d %+v, want 400 invalid naming the empty body", body, resp.StatusCode, e)
+		}
+	}
+}
+
+// An internal error after the response stream has started (here a batch
+// whose commit fails, past a committed one) is reported in the stream
+// and logged at error level with the request id, the last committed line
+// and the line reached, and without the subject's personal data.
+func TestBulkStatusInternalErrorMidStreamIsLogged(t *testing.T) {
+	tn := startNode(t, "440000")
+	a, _ := tn.enrol(residentName, idNumberN(1))
+	b, _ := tn.enrol(residentName, idNumberN(2))
+	raw, err := sql.Open("sqlite", tn.cfg.DBPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// A runtime error that is not a constraint violation: the store
+	// reports it as an internal error, not as a refused batch.
+	if _, err := raw.Exec(fmt.Sprintf(`CREATE TRIGGER fail_b BEFORE UPDATE ON subjects WHEN NEW.id = %q
+		BEGIN SELECT json('injected'); END`, b)); err != nil {
+		t.Fatal(err)
+	}
+	// The first batch (a, then missing subjects) fills and commits,
+	// which starts the stream; the second, with b, fails.
+	var body bytes.Buffer
+	fmt.Fprintf(&body, `{"subject":%q,"status":"yellow"}`+"\n", a)
+	for i := 1; i < node.BulkBatchLines; i++ {
+		fmt.Fprintf(&body, `{"subject":"s_missing%d","status":"red"}`+"\n", i)
+	}
+	fmt.Fprintf(&body, `{"subject":%q,"status":"yellow"}`, b)
+	resp, out := tn.bulk(body.String())
+	if resp.StatusCode != http.StatusOK || out.err == nil || out.err["code"] != "internal" || out.results[1]["result"] != "applied" {
+		t.Fatalf("HTTP %d, stream error %v, line 1 %v: want 200, an internal error in the stream, line 1 applied", resp.StatusCode, out.err, out.results[1])
+	}
+	reqID := resp.Header.Get("X-Request-Id")
+	if reqID == "" {
+		t.Fatal("no request id on the response")
+	}
+	var found map[string]any
+	for _, l := range bytes.Split(tn.logs.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(l, &m) == nil && m["level"] == "ERROR" && m["request_id"] == reqID {
+			found = m
+		}
+	}
+	if found == nil {
+		t.Fatalf("no error-level log line with request id %s in:\n%s", reqID, tn.logs.Bytes())
+	}
+	last, line := float64(node.BulkBatchLines), float64(node.BulkBatchLines+1)
+	if found["last_committed_line"] != last || found["line"] != line || found["err"] == nil || found["err"] == "" {
+		t.Errorf("log line %v: want last_committed_line %v, line %v and the error", found, last, line)
+	}
+	for _, personal := range []string{residentName, idNumberN(2), residentTel} {
+		if bytes.Contains(tn.logs.Bytes(), []byte(personal)) {
+			t.Errorf("logs hold personal data %q", personal)
 		}
 	}
 }

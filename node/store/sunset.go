@@ -39,6 +39,10 @@ var sunsetTables = []struct {
 	{"lookups", func(c *SunsetCounts) *int { return &c.Lookups }},
 }
 
+// sunsetDeletes are the tables Sunset empties, in an order that keeps
+// foreign keys satisfied.
+var sunsetDeletes = []string{"tokens", "consents", "appeals", "codes", "subjects", "scanners", "keys", "statements", "revocations", "lookups"}
+
 // Counts reads how many rows each kind of record has.
 func (db *DB) Counts(ctx context.Context) (SunsetCounts, error) {
 	var c SunsetCounts
@@ -56,7 +60,10 @@ func (db *DB) Counts(ctx context.Context) (SunsetCounts, error) {
 // tokens and appeals), every code, scanner, key, cached statement and
 // outbox row and every contact record obtained from another province,
 // and keeps only the anonymous counts (in meta, under "sunset.*") and the
-// audit log, which holds no personal data.
+// audit log, which holds no personal data. The deletions run under
+// secure_delete and the WAL is truncated after them, so that nothing
+// deleted stays readable in node.db or its WAL to whoever still holds the
+// KEK (lookups' contact data and the node's keys are sealed under it).
 func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
 	var c SunsetCounts
 	if err := db.shredAllSubjectKeys(ctx); err != nil {
@@ -68,10 +75,18 @@ func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
 				return err
 			}
 		}
-		for _, table := range []string{"tokens", "consents", "appeals", "codes", "subjects", "scanners", "keys", "statements", "revocations", "lookups"} {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
-				return fmt.Errorf("%s: %w", table, err)
+		// Under secure_delete, as DeleteExpiredLookups: the deleted rows
+		// and freed pages are overwritten with zeros, not left readable
+		// in node.db to whoever still holds the KEK (lookups, keys).
+		if err := withSecureDelete(ctx, tx, func() error {
+			for _, table := range sunsetDeletes {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+					return fmt.Errorf("%s: %w", table, err)
+				}
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		for k, v := range map[string]string{
 			"sunset.at": strconv.FormatInt(now.Unix(), 10), "sunset.subjects": strconv.Itoa(c.Subjects),
@@ -84,5 +99,24 @@ func (db *DB) Sunset(ctx context.Context, now time.Time) (SunsetCounts, error) {
 		}
 		return nil
 	})
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	return c, db.truncateWAL(ctx, "sunset")
+}
+
+// truncateWAL copies node.db's WAL into the file and truncates it to zero
+// bytes, so that the frames holding what was just deleted (their earlier
+// versions, from before the deletion) do not survive in it. It fails if a
+// reader kept the checkpoint from finishing (SQLite then empties the WAL
+// when the last connection closes).
+func (db *DB) truncateWAL(ctx context.Context, op string) error {
+	var busy, logFrames, done int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return wrap(op+": checkpoint", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("store: %s: checkpoint: a reader holds node.db, whose WAL keeps deleted rows until its last connection closes", op)
+	}
+	return nil
 }

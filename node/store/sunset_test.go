@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestSunsetWipesEverythingButCountsAndAudit(t *testing.T) {
@@ -34,5 +37,64 @@ func TestSunsetWipesEverythingButCountsAndAudit(t *testing.T) {
 	}
 	if n, err := db.VerifyAudit(ctx); err != nil || n != 1 {
 		t.Fatalf("audit after sunset: %d %v", n, err)
+	}
+}
+
+// Sunset's deletions erase what they delete: a lookup's contact is sealed
+// under the KEK, which outlives the sunset until the operator destroys
+// it, so no byte of it (nor of a subject's sealed name) may stay in a
+// free cell of node.db or in its WAL once Sunset returns.
+func TestSunsetLeavesNoContactOrNameInTheDatabaseFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "node.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	contact := []byte("SEALED-CONTACT-MARKER-sunset-0123456789")
+	name := []byte("SEALED-NAME-MARKER-张三丰-0123456789")
+	s := testSubject("s1")
+	s.NameCT = name
+	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InsertLookup(ctx, Lookup{ID: "l_1", Home: "440000", JTIHash: "h1", CaseID: "SH-1",
+		ContactCT: contact, Created: t0, Expires: t0.Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// Written to the file long before the sunset, as in a running node.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if all := fileBytes(t, path); !bytes.Contains(all, contact) || !bytes.Contains(all, name) {
+		t.Fatal("node.db does not hold the contact and the name: this test checks nothing")
+	}
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := db.Sunset(ctx, t0); err != nil || c.Lookups != 1 || c.Subjects != 1 {
+		t.Fatalf("Sunset = %+v, %v; want 1 lookup, 1 subject", c, err)
+	}
+	var on int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&on); err != nil || on != 0 {
+		t.Fatalf("secure_delete after the sunset = %d, %v; want it off again", on, err)
+	}
+	// Checked while the store is still open (its WAL in place), then
+	// after it closed.
+	for _, when := range []string{"open", "closed"} {
+		if when == "closed" {
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all := fileBytes(t, path)
+		if bytes.Contains(all, contact) {
+			t.Errorf("store %s: the lookup's sealed contact survives the sunset in node.db or its WAL", when)
+		}
+		if bytes.Contains(all, name) {
+			t.Errorf("store %s: the subject's sealed name survives the sunset in node.db or its WAL", when)
+		}
 	}
 }
