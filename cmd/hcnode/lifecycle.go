@@ -32,6 +32,9 @@ func openStore(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config,
 	if err != nil {
 		return offlineStore{}, cfg, err
 	}
+	if err := datadir.RequireNode(cfg.DataDir, cfg.DBPath()); err != nil {
+		return offlineStore{}, cfg, err
+	}
 	lock, err := datadir.Acquire(cfg.DataDir, cmd.CommandPath())
 	if err != nil {
 		return offlineStore{}, cfg, err

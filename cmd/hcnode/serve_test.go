@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,17 +10,24 @@ import (
 	"github.com/hcfed/hcfed/node/seal"
 )
 
-// TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty runs serve on a
-// data directory 'hcnode init' never ran in, with a KEK available from the
-// environment: it refuses, names 'hcnode init', and writes nothing there
-// (no database, no lock file), nor creates a directory that was missing.
+// TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty runs serve, and
+// the commands that open the node's database offline, on a data directory
+// 'hcnode init' never ran in, with a KEK available from the environment:
+// each refuses, names 'hcnode init', and writes nothing there (no
+// database, no lock file), nor creates a directory that was missing.
 func TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty(t *testing.T) {
-	t.Setenv(seal.EnvKEK, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	t.Setenv(seal.EnvKEK, base64.StdEncoding.EncodeToString(seal.NewKeyMaterial()))
 	root := t.TempDir()
-	for _, tc := range []struct {
+	type cmdCase struct {
 		name   string
+		args   []string
 		create bool
-	}{{"empty", true}, {"missing", false}} {
+	}
+	var cases []cmdCase
+	for _, c := range [][]string{{"serve"}, {"audit", "verify"}, {"sunset"}, {"verify", "not-a-code"}} {
+		cases = append(cases, cmdCase{strings.Join(c, "-") + "-empty", c, true}, cmdCase{strings.Join(c, "-") + "-missing", c, false})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(root, tc.name)
 			if tc.create {
@@ -32,14 +40,14 @@ func TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty(t *testing.T) {
 			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, err := run(t, "serve", "--config", cfgPath)
+			out, err := run(t, append(tc.args, "--config", cfgPath)...)
 			if err == nil || !strings.Contains(err.Error(), "hcnode init") {
-				t.Fatalf("serve on an uninitialised data directory: err %v (output %q), want one naming 'hcnode init'", err, out)
+				t.Fatalf("%v on an uninitialised data directory: err %v (output %q), want one naming 'hcnode init'", tc.args, err, out)
 			}
 			entries, rerr := os.ReadDir(dir)
 			switch {
 			case !tc.create && !os.IsNotExist(rerr):
-				t.Errorf("serve created the missing data directory (%v, %d entries)", rerr, len(entries))
+				t.Errorf("%v created the missing data directory (%v, %d entries)", tc.args, rerr, len(entries))
 			case tc.create && rerr != nil:
 				t.Fatal(rerr)
 			case len(entries) > 0:
@@ -47,7 +55,7 @@ func TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty(t *testing.T) {
 				for _, e := range entries {
 					names = append(names, e.Name())
 				}
-				t.Errorf("serve left %v in the data directory, want it as it was (empty)", names)
+				t.Errorf("%v left %v in the data directory, want it as it was (empty)", tc.args, names)
 			}
 		})
 	}

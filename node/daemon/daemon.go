@@ -148,12 +148,8 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if cfg.IsVerifier() {
 		return nil, errors.New("start: role verifier runs with StartVerifier, never on a node database")
 	}
-	// Checked before the lock and the store, which would create the
-	// directory, its lock file and empty databases: a mistyped data_dir is
-	// left as it was found.
-	if _, err := os.Stat(cfg.DBPath()); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("start: data directory %s holds no node (no %s): run 'hcnode init' first",
-			cfg.DataDir, filepath.Base(cfg.DBPath()))
+	if err := datadir.RequireNode(cfg.DataDir, cfg.DBPath()); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
 	}
 	log := opt.Logger
 	if log == nil {
