@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // Notice is the privacy notice a resident consents to (seed rules 2-4):
@@ -111,6 +112,13 @@ func (n *Node) Ready(ctx context.Context) error {
 		return errors.New("no code issuer: keys not loaded")
 	}
 	if _, err := n.db.GetMeta(ctx, "province"); err != nil {
+		return errors.New("database not reachable")
+	}
+	// Until the link has taken back what the federation holds from this
+	// node (reconcile), a code revoked after the backup still verifies.
+	if _, err := n.db.GetMeta(ctx, store.Restored); err == nil {
+		return errors.New("database restored from a backup and not yet reconciled with the federation: codes revoked after the backup may still verify")
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return errors.New("database not reachable")
 	}
 	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {
