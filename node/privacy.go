@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // Notice is the privacy notice a resident consents to (seed rules 2-4):
@@ -45,6 +46,20 @@ var receiptNotice = map[string]map[string]string{
 	},
 }
 
+// purposeWords states a known privacy.purpose in words of each language
+// of the notice; another purpose is stated as configured.
+var purposeWords = map[string]map[string]string{
+	"epidemic-prevention": {"zh-CN": "疫情防控", "en": "epidemic prevention and control"},
+}
+
+// purposeIn is the purpose as the notice in lang states it.
+func purposeIn(purpose, lang string) string {
+	if w, ok := purposeWords[purpose][lang]; ok {
+		return w
+	}
+	return purpose
+}
+
 // PrivacyNotice returns the current notice.
 func (n *Node) PrivacyNotice() Notice {
 	c := n.cfg
@@ -60,7 +75,7 @@ func (n *Node) PrivacyNotice() Notice {
 			"en":    "Your code is made and signed by this province's node from the health status the health authority recorded. Only the issuing province, a random id and the validity are readable in the QR; the status colour and masked name are encrypted so that only member nodes can read them. A registered scanner checks the code through its own province's node, which answers with the colour, the masked name and the validity only. When your status changes, your old codes stop working at once.",
 		},
 		UseScope: []string{
-			"checking health status at entrances to public places, transport and workplaces, for " + c.Privacy.Purpose,
+			"checking health status at entrances to public places, transport and workplaces, for " + purposeIn(c.Privacy.Purpose, "en"),
 			"not for any other purpose: not for identification, employment, credit, or tracking people",
 		},
 		Collected:   c.Privacy.Collect,
@@ -80,8 +95,8 @@ func (n *Node) PrivacyNotice() Notice {
 			"delete your record at any time (DELETE /v1/subjects/{id})",
 			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
-			"zh-CN": "本健康码仅用于" + c.Privacy.Purpose + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
-			"en":    "This health code serves only " + c.Privacy.Purpose + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
+			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
 		},
 		VerifiedElsewhere: elsewhere,
 		ConsentFields:     []string{"notice_version", "accepted"},
@@ -111,6 +126,13 @@ func (n *Node) Ready(ctx context.Context) error {
 		return errors.New("no code issuer: keys not loaded")
 	}
 	if _, err := n.db.GetMeta(ctx, "province"); err != nil {
+		return errors.New("database not reachable")
+	}
+	// Until the link has taken back what the federation holds from this
+	// node (reconcile), a code revoked after the backup still verifies.
+	if _, err := n.db.GetMeta(ctx, store.Restored); err == nil {
+		return errors.New("database restored from a backup and not yet reconciled with the federation: codes revoked after the backup may still verify")
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return errors.New("database not reachable")
 	}
 	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {

@@ -97,6 +97,11 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 		if err != nil {
 			return fmt.Errorf("the trust list the federation holds: %w", err)
 		}
+		// A retry after a timeout whose publication went through: done.
+		if cur.SHA256() == next.SHA256() {
+			fmt.Fprintf(w, "the federation already holds this trust list (version %d, sha256 %s): nothing to publish\n", next.Version, next.SHA256())
+			return nil
+		}
 		if err := trust.AcceptTrustList(cur, next, "", time.Now()); err != nil {
 			return fmt.Errorf("refusing to publish: nodes holding version %d would refuse this one: %w", cur.Version, err)
 		}

@@ -46,3 +46,34 @@ func TestNoticeStatesVerificationReceiptsAsConfigured(t *testing.T) {
 		})
 	}
 }
+
+// The notice a resident reads states the purpose in words of its own
+// language: the default purpose's identifier ("epidemic-prevention") stood
+// in the Chinese sentence as it is ("本健康码仅用于epidemic-prevention"). A
+// purpose the province configured otherwise is stated as configured.
+func TestNoticeStatesThePurposeInWordsOfEachLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		purpose string
+		zh, en  string
+	}{
+		{"epidemic-prevention", "本健康码仅用于疫情防控。", "This health code serves only epidemic prevention and control."},
+		{"return to work", "本健康码仅用于return to work。", "This health code serves only return to work."},
+	} {
+		t.Run(tc.purpose, func(t *testing.T) {
+			n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Purpose = tc.purpose })
+			var notice node.Notice
+			if resp := n.call("GET", "/v1/privacy", "", nil, &notice); resp.StatusCode != 200 {
+				t.Fatalf("GET /v1/privacy: %d", resp.StatusCode)
+			}
+			if !strings.HasPrefix(notice.Text["zh-CN"], tc.zh) {
+				t.Errorf("zh-CN notice %q, want it to begin %q", notice.Text["zh-CN"], tc.zh)
+			}
+			if !strings.HasPrefix(notice.Text["en"], tc.en) {
+				t.Errorf("en notice %q, want it to begin %q", notice.Text["en"], tc.en)
+			}
+			if notice.Purpose != tc.purpose {
+				t.Errorf("notice purpose %q, want the configured %q (consent records refer to it)", notice.Purpose, tc.purpose)
+			}
+		})
+	}
+}

@@ -163,6 +163,18 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		t.Run("screenshots", func(t *testing.T) { takeScreenshots(t, wallet, scan, console, code) })
 	}
 
+	t.Run("a check that does not reach the node says not checked, never not valid", func(t *testing.T) {
+		// The scanner's network drops: every call fails before the node.
+		eval[bool](scan, `(() => { window.hcRealFetch = window.fetch; window.fetch = () => Promise.reject(new TypeError("offline")); return true; })()`)
+		res := scan.paste(code)
+		eval[bool](scan, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
+		scan.click("#result-close")
+		if res.Status != en(t, "scan.unchecked") || strings.Contains(res.Class, "status-invalid") || res.green() ||
+			res.Name != "" || res.Text != en(t, "error.network") {
+			t.Errorf("a check that never reached the node shows %+v, want %q and the network error, not a verdict", res, en(t, "scan.unchecked"))
+		}
+	})
+
 	t.Run("scanner in another province reads the wallet QR through the camera", func(t *testing.T) {
 		img, err := png.Decode(bytes.NewReader(qrPNG))
 		if err != nil {

@@ -100,7 +100,7 @@ const HC = (() => {
       const s = t(k);
       if (s === k) return e.message;
       // The node's own message says what exactly was refused (in English).
-      return e.message && e.code !== "internal" ? s + " (" + e.message + ")" : s;
+      return e.message && e.message !== s && e.code !== "internal" ? s + " (" + e.message + ")" : s;
     }
     return e && e.message ? e.message : String(e);
   }

@@ -31,11 +31,14 @@
   }
 
   // show fills the full-screen result; words always say what the colour says.
+  // A check that failed (no answer from the node) is no verdict: it says
+  // "not checked", never "not valid".
   function show(v) {
-    const st = v.valid ? v.status : "invalid";
+    const st = v.valid ? v.status : v.error ? "unchecked" : "invalid";
     last = v;
     $("result").className = "result status-" + st;
-    $("result-status").textContent = v.valid ? HC.t("scan.valid_status", { status: HC.statusWord(v.status) }) : HC.t("scan.invalid");
+    $("result-status").textContent = v.valid ? HC.t("scan.valid_status", { status: HC.statusWord(v.status) })
+      : HC.t(v.error ? "scan.unchecked" : "scan.invalid");
     $("result-name").textContent = v.valid ? v.masked_name : "";
     $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
     $("result-reason").textContent = v.error || HC.reason(v.reason);
