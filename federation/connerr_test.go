@@ -24,7 +24,9 @@ func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
 		c.Close()
 		t.Fatal("connected to nothing")
 	}
-	if took := time.Since(start); took > 1500*time.Millisecond {
+	// Connect retries until its deadline: a retry loop that ignored it
+	// would run for ever. The margin is wide for loaded machines.
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %s with a 1s deadline", took)
 	}
 	var ce *ConnectError

@@ -96,8 +96,10 @@ func TestRequestLookupWithoutHomeFailsFast(t *testing.T) {
 	if !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("RequestLookup with nobody serving: %v", err)
 	}
-	if time.Since(start) > 2*time.Second {
-		t.Fatalf("took %v", time.Since(start))
+	// Far below testCtx's 20 s, which a request waiting for an answer
+	// would run into; wide enough for a loaded machine.
+	if took := time.Since(start); took > 8*time.Second {
+		t.Fatalf("took %v: it waited instead of failing on no responders", took)
 	}
 	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
 	defer cancel()
