@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -377,12 +379,31 @@ func newTrustVerifyCmd() *cobra.Command {
 			if err := unsignedProposal(args[0], raw); err != nil {
 				return err
 			}
-			return checkTrustList(cmd.OutOrStdout(), raw, current, pin)
+			sum, err := parsePin("--pin", pin)
+			if err != nil {
+				return err
+			}
+			return checkTrustList(cmd.OutOrStdout(), raw, current, sum)
 		},
 	}
 	cmd.Flags().StringVar(&current, "current", "", "the trust list nodes hold now")
-	cmd.Flags().StringVar(&pin, "pin", "", "SHA-256 pinned at install (first version)")
+	cmd.Flags().StringVar(&pin, "pin", "", "SHA-256 pinned at install (first version): 64 hex digits")
 	return cmd
+}
+
+// parsePin checks a trust list hash given on the command line: 64 hex
+// digits, a SHA-256 as sha256sum prints it (either case). A typo would
+// otherwise only show as a list that does not match its pin (reason
+// wrong_signer), as if the file were wrong.
+func parsePin(flag, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	sum := strings.ToLower(s)
+	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 2*sha256.Size {
+		return "", usageError{fmt.Errorf("%s %q is not a SHA-256: want 64 hex digits, as sha256sum prints them", flag, s)}
+	}
+	return sum, nil
 }
 
 // checkTrustList applies the nodes' acceptance rules to raw.
