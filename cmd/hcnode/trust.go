@@ -108,11 +108,11 @@ func newTrustProposeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cur trust.TrustList
 			if current != "" {
-				f, err := readTrustFile(current)
+				held, err := readListInForce(current)
 				if err != nil {
-					return err
+					return fmt.Errorf("--current: %w", err)
 				}
-				cur = f.list
+				cur = held.TrustList
 			}
 			var changes []trust.Change
 			if fed != "" {
@@ -185,7 +185,7 @@ func newTrustProposeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&current, "current", "", "the trust list in force (omit to bootstrap a new federation)")
+	f.StringVar(&current, "current", "", "the trust list in force, signed by its k operators (omit to bootstrap a new federation)")
 	f.StringVar(&out, "out", "", "proposal file to write (required)")
 	f.StringVar(&fed, "federation", "", "federation id (when bootstrapping)")
 	f.StringArrayVar(&adds, "add-member", nil, "add a province: ID:NAME:ROOT.jwk")
@@ -241,6 +241,37 @@ func unsignedProposal(path string, raw []byte) error {
 	}
 	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %d signatures (has 0); each operator signs it with 'hcnode trust sign'",
 		path, tl.Version, tl.Threshold)
+}
+
+// readListInForce reads the trust list nodes hold now, as given by
+// --current: a signed list, signed by its own threshold of operators, as
+// every list a node accepted is. A proposal, or a list still being
+// signed, is refused: propose would number the next version after it and
+// show only the changes since it, so operators would sign changes they
+// were never shown; verify would judge a list against one no node holds.
+// Its expiry is not checked: the next version of an expired list is what
+// operators must then propose.
+func readListInForce(path string) (*trust.ParsedTrustList, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := unsignedProposal(path, raw); err != nil {
+		return nil, err
+	}
+	p, err := trust.ParseTrustList(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(p.SignedBy) < p.Threshold {
+		by := strings.Join(p.SignedBy, ", ")
+		if by == "" {
+			by = "none of its operators"
+		}
+		return nil, fmt.Errorf("%s is not a trust list in force: version %d is signed by %d of the %d operators it needs (%s); give the list nodes hold",
+			path, p.Version, len(p.SignedBy), p.Threshold, by)
+	}
+	return p, nil
 }
 
 func newTrustShowCmd() *cobra.Command {
@@ -414,14 +445,7 @@ func checkTrustList(w io.Writer, raw []byte, current, pin string) error {
 	}
 	var held *trust.ParsedTrustList
 	if current != "" {
-		b, err := os.ReadFile(current)
-		if err != nil {
-			return err
-		}
-		if err := unsignedProposal(current, b); err != nil {
-			return fmt.Errorf("current trust list: %w", err)
-		}
-		if held, err = trust.ParseTrustList(b); err != nil {
+		if held, err = readListInForce(current); err != nil {
 			return fmt.Errorf("current trust list: %w", err)
 		}
 	} else if pin == "" {
