@@ -366,9 +366,20 @@ func newTrustSignCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			kid, err := trust.Thumbprint(&key.PublicKey)
+			if err != nil {
+				return err
+			}
 			var doc []byte
 			if f.signed != nil {
 				doc = f.raw
+				if f.signed.SignedWith(&key.PublicKey) {
+					// A second signature with the same key counts for
+					// nothing and only makes the document longer.
+					fmt.Fprintf(cmd.OutOrStdout(), "version %d is already signed with key %s: nothing written; signed by %d of %d needed operators: %s\n",
+						f.signed.Version, kid, len(f.signed.SignedBy), f.signed.Threshold, strings.Join(f.signed.SignedBy, ", "))
+					return nil
+				}
 			}
 			signed, err := trust.SignTrustList(doc, f.raw, key)
 			if err != nil {
@@ -381,7 +392,6 @@ func newTrustSignCmd() *cobra.Command {
 			if err := os.WriteFile(out, signed, 0o644); err != nil {
 				return err
 			}
-			kid, _ := trust.Thumbprint(&key.PublicKey)
 			fmt.Fprintf(cmd.OutOrStdout(), "signed version %d with key %s; now signed by %d of %d needed operators: %s\n",
 				p.Version, kid, len(p.SignedBy), p.Threshold, strings.Join(p.SignedBy, ", "))
 			return nil
