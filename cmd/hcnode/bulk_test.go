@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/config"
-	"github.com/hcfed/hcfed/node/daemon"
 )
 
 // runCLI runs hcnode with args and returns stdout, stderr and the error.
@@ -29,28 +26,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) 
 }
 
 func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gd")
-	out, _, err := runCLI(t, "", "init", "--province", "440000", "--name", "Guangdong", "--data", dir, "--listen", "127.0.0.1:0")
-	m := initToken.FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "hcnode.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Listener: l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	t.Setenv("HCNODE_URL", d.URL)
-	t.Setenv("HCNODE_TOKEN", m[1])
+	useNode(t, startTestNode(t))
 
 	var ids []string
 	for i := range 3 {
