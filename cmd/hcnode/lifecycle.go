@@ -97,20 +97,24 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
+			if yes {
+				fmt.Fprintf(w, "Sunset of province %s: permanently deleting\n", cfg.Province)
+			} else {
+				fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
+			}
 			fmt.Fprintf(w, "  %d resident records (with their data keys), %d consent records, %d appeals\n", c.Subjects, c.Consents, c.Appeals)
 			fmt.Fprintf(w, "  %d code records, %d tokens, %d scanners\n", c.Codes, c.Tokens, c.Scanners)
 			fmt.Fprintf(w, "  %d keys (signing, root, encryption, content), %d cached peer statements, %d outbox rows\n", c.Keys, c.Statements, c.Revocations)
 			fmt.Fprintf(w, "  %d contact records obtained from other provinces by lookup\n", c.Lookups)
-			fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
 			if !yes {
+				fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
 				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
 				return nil
 			}
 			if _, err := node.Sunset(cmd.Context(), db.DB, "operator", time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "Done: personal data and keys deleted.")
+			fmt.Fprintln(w, "Done: personal data and keys deleted; only these counts and the audit log are kept. The node will not start again.")
 			return nil
 		},
 	}
