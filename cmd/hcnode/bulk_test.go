@@ -63,9 +63,12 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
 		t.Errorf("repeat: %v %q", err, stderr)
 	}
-	// Only good lines: exit status 0.
-	good := fmt.Sprintf(`{"subject":%q,"status":"green"}`+"\n", ids[0])
-	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil {
-		t.Errorf("statuses with no refused line: %v %q, want success", err, stderr)
+	// Only good lines: exit status 0; one of each is said in the singular.
+	if out, _, err := runCLI(t, "", "issue", "--subject", ids[0]); err != nil {
+		t.Fatalf("issue: %v %s", err, out)
+	}
+	good := fmt.Sprintf(`{"subject":%q,"status":"red"}`+"\n", ids[0])
+	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil || !strings.Contains(stderr, "done: 1 line: 1 applied, 0 unchanged, 0 refused; 1 code revoked") {
+		t.Errorf("statuses with no refused line: %v %q, want success and its summary in the singular", err, stderr)
 	}
 }

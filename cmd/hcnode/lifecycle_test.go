@@ -7,7 +7,8 @@ import (
 	"github.com/hcfed/hcfed/internal/testkit"
 )
 
-// sunset without --yes says what it would delete and deletes nothing;
+// sunset without --yes says what it would delete (one of a kind in the
+// singular) and deletes nothing;
 // with --yes it says what it deletes, never "would", and deletes it.
 func TestSunsetSaysWhatItWouldDeleteThenWhatItDeletes(t *testing.T) {
 	n := startTestNode(t)
@@ -19,7 +20,8 @@ func TestSunsetSaysWhatItWouldDeleteThenWhatItDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := run(t, "sunset", "--config", n.cfgPath)
-	if err != nil || !strings.Contains(out, "would permanently delete:") || !strings.Contains(out, "Nothing was changed.") {
+	if err != nil || !strings.Contains(out, "would permanently delete:") || !strings.Contains(out, "Nothing was changed.") ||
+		!strings.Contains(out, "  1 resident record (with their data keys), 1 consent record, 0 appeals\n") {
 		t.Fatalf("sunset without --yes: %v\n%s", err, out)
 	}
 	out, err = run(t, "sunset", "--config", n.cfgPath, "--yes")

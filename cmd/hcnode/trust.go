@@ -177,7 +177,7 @@ func newTrustProposeCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %s: version %d, to be signed by %d operators\n", out, next.Version, next.Threshold)
+			fmt.Fprintf(w, "wrote %s: version %d, to be signed by %s\n", out, next.Version, count(next.Threshold, "operator"))
 			for _, l := range trust.Diff(cur, next) {
 				fmt.Fprintln(w, "  "+l)
 			}
@@ -239,8 +239,8 @@ func unsignedProposal(path string, raw []byte) error {
 	if err != nil {
 		return nil
 	}
-	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %d signatures (has 0); each operator signs it with 'hcnode trust sign'",
-		path, tl.Version, tl.Threshold)
+	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %s (has 0); each operator signs it with 'hcnode trust sign'",
+		path, tl.Version, count(tl.Threshold, "signature"))
 }
 
 // readListInForce reads the trust list nodes hold now, as given by
@@ -268,8 +268,8 @@ func readListInForce(path string) (*trust.ParsedTrustList, error) {
 		if by == "" {
 			by = "none of its operators"
 		}
-		return nil, fmt.Errorf("%s is not a trust list in force: version %d is signed by %d of the %d operators it needs (%s); give the list nodes hold",
-			path, p.Version, len(p.SignedBy), p.Threshold, by)
+		return nil, fmt.Errorf("%s is not a trust list in force: version %d is signed by %d of the %s it needs (%s); give the list nodes hold",
+			path, p.Version, len(p.SignedBy), count(p.Threshold, "operator"), by)
 	}
 	return p, nil
 }
@@ -299,9 +299,9 @@ func describeTrustList(w io.Writer, f trustFile) {
 		for _, id := range f.signed.SignedBy {
 			signed[id] = true
 		}
-		fmt.Fprintf(w, "signed by %d of %d operators (%d needed), sha256 %s\n", len(f.signed.SignedBy), len(tl.Operators), tl.Threshold, f.signed.SHA256())
+		fmt.Fprintf(w, "signed by %d of %s (%d needed), sha256 %s\n", len(f.signed.SignedBy), count(len(tl.Operators), "operator"), tl.Threshold, f.signed.SHA256())
 	} else {
-		fmt.Fprintf(w, "unsigned proposal; %d of %d operators must sign\n", tl.Threshold, len(tl.Operators))
+		fmt.Fprintf(w, "unsigned proposal; %d of %s must sign\n", tl.Threshold, count(len(tl.Operators), "operator"))
 	}
 	fmt.Fprintln(w, "operators:")
 	for _, o := range tl.Operators {
@@ -376,8 +376,8 @@ func newTrustSignCmd() *cobra.Command {
 				if f.signed.SignedWith(&key.PublicKey) {
 					// A second signature with the same key counts for
 					// nothing and only makes the document longer.
-					fmt.Fprintf(cmd.OutOrStdout(), "version %d is already signed with key %s: nothing written; signed by %d of %d needed operators: %s\n",
-						f.signed.Version, kid, len(f.signed.SignedBy), f.signed.Threshold, strings.Join(f.signed.SignedBy, ", "))
+					fmt.Fprintf(cmd.OutOrStdout(), "version %d is already signed with key %s: nothing written; signed by %d of %s: %s\n",
+						f.signed.Version, kid, len(f.signed.SignedBy), count(f.signed.Threshold, "needed operator"), strings.Join(f.signed.SignedBy, ", "))
 					return nil
 				}
 			}
@@ -392,8 +392,8 @@ func newTrustSignCmd() *cobra.Command {
 			if err := os.WriteFile(out, signed, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "signed version %d with key %s; now signed by %d of %d needed operators: %s\n",
-				p.Version, kid, len(p.SignedBy), p.Threshold, strings.Join(p.SignedBy, ", "))
+			fmt.Fprintf(cmd.OutOrStdout(), "signed version %d with key %s; now signed by %d of %s: %s\n",
+				p.Version, kid, len(p.SignedBy), count(p.Threshold, "needed operator"), strings.Join(p.SignedBy, ", "))
 			return nil
 		},
 	}
