@@ -22,7 +22,7 @@ type Metrics struct {
 	OutboxPending  prometheus.Gauge
 	KeyRotations   prometheus.Counter
 	Statements     *prometheus.CounterVec
-	TrustExpiresIn prometheus.Gauge
+	TrustExpiresIn *prometheus.GaugeVec // no labels: absent until a trust list is held (a 0 would fire the expiry alert)
 	Deleted        *prometheus.CounterVec
 	Receipts       *prometheus.CounterVec // see receiptMetric
 	AuditFailures  prometheus.Counter
@@ -60,8 +60,8 @@ func NewMetrics() *Metrics {
 			Help: "Signing-key rotations."}),
 		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_statements_total",
 			Help: "Statements received from the federation, by kind and result reason."}, []string{"kind", "reason"}),
-		TrustExpiresIn: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_trustlist_expires_in_seconds",
-			Help: "Seconds until the held trust list expires."}),
+		TrustExpiresIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcfed_trustlist_expires_in_seconds",
+			Help: "Seconds until the held trust list expires; absent while the node holds none (standalone)."}, nil),
 		Deleted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_deletions_total",
 			Help: "Records deleted, by kind and cause."}, []string{"kind", "cause"}),
 		AuditFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_audit_write_failures_total",

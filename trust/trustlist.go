@@ -141,6 +141,14 @@ func (p *ParsedTrustList) signers(ops map[string]*ecdsa.PublicKey) []string {
 	return ids
 }
 
+// SignedWith reports whether one of the document's signatures is by pub
+// (its kid is pub's thumbprint and it verifies), whether or not pub is
+// one of the list's operators: a leaving operator signs for the list it
+// leaves.
+func (p *ParsedTrustList) SignedWith(pub *ecdsa.PublicKey) bool {
+	return len(p.signers(map[string]*ecdsa.PublicKey{"": pub})) == 1
+}
+
 // SHA256 is the hex SHA-256 of the document, for pinning at install.
 func (p *ParsedTrustList) SHA256() string {
 	h := sha256.Sum256(p.Raw)

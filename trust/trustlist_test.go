@@ -163,6 +163,21 @@ func TestAcceptTrustListCountsAnOperatorOnce(t *testing.T) {
 	wantReason(t, AcceptTrustList(f.Held, twice, "", f.Now), ReasonThreshold)
 }
 
+func TestSignedWithFindsTheSignatureOfAKeyOperatorOrNot(t *testing.T) {
+	f := newTLFixture(t)
+	outsider, other := mustKey(t), mustKey(t)
+	p := f.next(t, 2, nil, f.Ops.Keys[0], outsider)
+	for _, tc := range []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		want bool
+	}{{"operator", f.Ops.Keys[0], true}, {"non-operator", outsider, true}, {"operator not signed", f.Ops.Keys[1], false}, {"unknown", other, false}} {
+		if got := p.SignedWith(&tc.key.PublicKey); got != tc.want {
+			t.Errorf("%s: SignedWith = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestAcceptTrustListIgnoresSignaturesOfNonOperators(t *testing.T) {
 	f := newTLFixture(t)
 	outsider := mustKey(t)

@@ -108,16 +108,24 @@ with a version above the one peers hold.`,
 				return fmt.Errorf("%s is a backup of province %s, and this node is %s: refusing", src, prov, cfg.Province)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Restore of province %s from %s (revocations up to seq %d) would:\n", prov, src, seq)
-			fmt.Fprintf(w, "  replace %s (kept as %s.before-restore-TIME)\n", cfg.DBPath(), cfg.DBPath())
+			// The plan: what it would do without --yes, what it is doing
+			// with it (then "Restored." says it is done).
+			form := func(would, doing string) string {
+				if yes {
+					return doing
+				}
+				return would
+			}
+			fmt.Fprintf(w, form("Restore of province %s from %s (revocations up to seq %d) would:\n", "Restoring province %s from %s (revocations up to seq %d):\n"), prov, src, seq)
+			fmt.Fprintf(w, "  %s %s (kept as %s.before-restore-TIME)\n", form("replace", "replacing"), cfg.DBPath(), cfg.DBPath())
 			if keysFrom != "" {
-				fmt.Fprintf(w, "  replace %s with %s; the replaced one is kept as %s.before-restore-TIME\n",
+				fmt.Fprintf(w, "  %s %s with %s; the replaced one is kept as %s.before-restore-TIME\n", form("replace", "replacing"),
 					store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile), store.KeysPath(cfg.DBPath()))
 			} else {
-				fmt.Fprintf(w, "  keep the current key store %s\n", store.KeysPath(cfg.DBPath()))
+				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
-			fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
 			if !yes {
+				fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
 				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
 				return nil
 			}

@@ -109,6 +109,12 @@ type bulkSummary struct {
 	LastSeq                                     uint64 `json:"last_seq"`
 }
 
+// String is the summary as statuses prints it.
+func (s bulkSummary) String() string {
+	return fmt.Sprintf("%s: %d applied, %d unchanged, %d refused; %s revoked",
+		count(s.Lines, "line"), s.Applied, s.Unchanged, s.Refused, count(s.Revoked, "code"))
+}
+
 func sendStatuses(cmd *cobra.Command, cl *client, in io.Reader, retry io.Writer) error {
 	sent := &sentLines{lines: map[int][]byte{}}
 	pr, pw := io.Pipe()
@@ -157,12 +163,10 @@ func sendStatuses(cmd *cobra.Command, cl *client, in io.Reader, retry io.Writer)
 		case m.Progress != nil:
 			last = *m.Progress
 			sent.forgetUpTo(last.LastLine)
-			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: %d lines: %d applied, %d unchanged, %d refused; %d codes revoked\n",
-				last.Lines, last.Applied, last.Unchanged, last.Refused, last.Revoked)
+			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: %s\n", last)
 		case m.Summary != nil:
 			last, done = *m.Summary, true
-			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: done: %d lines: %d applied, %d unchanged, %d refused; %d codes revoked (outbox seqs %d..%d)\n",
-				last.Lines, last.Applied, last.Unchanged, last.Refused, last.Revoked, last.FirstSeq, last.LastSeq)
+			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: done: %s (outbox seqs %d..%d)\n", last, last.FirstSeq, last.LastSeq)
 		case m.Error != nil:
 			var e struct{ Code, Message string }
 			_ = json.Unmarshal(m.Error, &e)
@@ -175,7 +179,7 @@ func sendStatuses(cmd *cobra.Command, cl *client, in io.Reader, retry io.Writer)
 		err = fmt.Errorf("the node's answer ended without a summary; lines up to %d were committed or refused, send the rest again", last.LastLine)
 	}
 	if err == nil && last.Refused > 0 {
-		err = exitStatus{code: exitRefused, error: fmt.Errorf("%d lines refused (their results are on stdout); correct and send them again", last.Refused)}
+		err = exitStatus{code: exitRefused, error: fmt.Errorf("%s refused (results on stdout); correct and send again", count(last.Refused, "line"))}
 	}
 	return err
 }

@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/config"
-	"github.com/hcfed/hcfed/node/daemon"
 )
 
 // runCLI runs hcnode with args and returns stdout, stderr and the error.
@@ -29,28 +26,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) 
 }
 
 func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gd")
-	out, _, err := runCLI(t, "", "init", "--province", "440000", "--name", "Guangdong", "--data", dir, "--listen", "127.0.0.1:0")
-	m := initToken.FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "hcnode.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Listener: l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	t.Setenv("HCNODE_URL", d.URL)
-	t.Setenv("HCNODE_TOKEN", m[1])
+	useNode(t, startTestNode(t))
 
 	var ids []string
 	for i := range 3 {
@@ -87,9 +63,12 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
 		t.Errorf("repeat: %v %q", err, stderr)
 	}
-	// Only good lines: exit status 0.
-	good := fmt.Sprintf(`{"subject":%q,"status":"green"}`+"\n", ids[0])
-	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil {
-		t.Errorf("statuses with no refused line: %v %q, want success", err, stderr)
+	// Only good lines: exit status 0; one of each is said in the singular.
+	if out, _, err := runCLI(t, "", "issue", "--subject", ids[0]); err != nil {
+		t.Fatalf("issue: %v %s", err, out)
+	}
+	good := fmt.Sprintf(`{"subject":%q,"status":"red"}`+"\n", ids[0])
+	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil || !strings.Contains(stderr, "done: 1 line: 1 applied, 0 unchanged, 0 refused; 1 code revoked") {
+		t.Errorf("statuses with no refused line: %v %q, want success and its summary in the singular", err, stderr)
 	}
 }

@@ -142,11 +142,14 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func newIssueCmd() *cobra.Command {
-	var subject, qrOut string
+	var subject, qrOut, pageOut string
 	var paper bool
 	cmd := &cobra.Command{Use: "issue", Short: "Issue a code for an enrolled resident (through a running node)"}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if pageOut != "" && !paper {
+			return usageError{errors.New("--page needs --paper: only a paper code has a printable page")}
+		}
 		ctx := cmd.Context()
 		var out struct {
 			Code  string `json:"code"`
@@ -166,11 +169,21 @@ func newIssueCmd() *cobra.Command {
 				return err
 			}
 		}
+		if pageOut != "" {
+			var page []byte
+			if err := cl.do(ctx, http.MethodGet, "/v1/codes/"+url.PathEscape(out.JTI)+"/paper.png", nil, &page); err != nil {
+				return fmt.Errorf("code %s issued, but its printable page: %w", out.JTI, err)
+			}
+			if err := os.WriteFile(pageOut, page, 0o600); err != nil {
+				return err
+			}
+		}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	cmd.Flags().StringVar(&subject, "subject", "", "subject id (required)")
 	cmd.Flags().BoolVar(&paper, "paper", false, "a paper code: longer validity, for people without phones")
 	cmd.Flags().StringVar(&qrOut, "qr", "", "also write the QR image to this PNG file")
+	cmd.Flags().StringVar(&pageOut, "page", "", "with --paper: also write the printable page (QR, status, validity) to this PNG file")
 	_ = cmd.MarkFlagRequired("subject")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,6 +138,10 @@ func pinTrustList(path, sum string) (*trust.ParsedTrustList, error) {
 	if path == "" || sum == "" {
 		return nil, fmt.Errorf("--trust-list and --trust-list-sha256 go together")
 	}
+	sum, err := parsePin("--trust-list-sha256", sum)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -150,7 +153,7 @@ func pinTrustList(path, sum string) (*trust.ParsedTrustList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := trust.AcceptTrustList(nil, p, strings.ToLower(sum), time.Now()); err != nil {
+	if err := trust.AcceptTrustList(nil, p, sum, time.Now()); err != nil {
 		return nil, fmt.Errorf("refusing to pin %s: %w", path, err)
 	}
 	return p, nil

@@ -62,9 +62,9 @@ func newAuditCmd() *cobra.Command {
 			defer db.Close()
 			n, err := db.VerifyAudit(cmd.Context())
 			if err != nil {
-				return fmt.Errorf("audit log is NOT intact after %d good entries: %w", n, err)
+				return fmt.Errorf("audit log is NOT intact after %s: %w", count(n, "good entry", "good entries"), err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %d entries, chain and head match\n", n)
+			fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %s, chain and head match\n", count(n, "entry", "entries"))
 			return nil
 		},
 	}
@@ -97,20 +97,26 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
-			fmt.Fprintf(w, "  %d resident records (with their data keys), %d consent records, %d appeals\n", c.Subjects, c.Consents, c.Appeals)
-			fmt.Fprintf(w, "  %d code records, %d tokens, %d scanners\n", c.Codes, c.Tokens, c.Scanners)
-			fmt.Fprintf(w, "  %d keys (signing, root, encryption, content), %d cached peer statements, %d outbox rows\n", c.Keys, c.Statements, c.Revocations)
-			fmt.Fprintf(w, "  %d contact records obtained from other provinces by lookup\n", c.Lookups)
-			fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
+			if yes {
+				fmt.Fprintf(w, "Sunset of province %s: permanently deleting\n", cfg.Province)
+			} else {
+				fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
+			}
+			fmt.Fprintf(w, "  %s (with their data keys), %s, %s\n",
+				count(c.Subjects, "resident record"), count(c.Consents, "consent record"), count(c.Appeals, "appeal"))
+			fmt.Fprintf(w, "  %s, %s, %s\n", count(c.Codes, "code record"), count(c.Tokens, "token"), count(c.Scanners, "scanner"))
+			fmt.Fprintf(w, "  %s (signing, root, encryption, content), %s, %s\n",
+				count(c.Keys, "key"), count(c.Statements, "cached peer statement"), count(c.Revocations, "outbox row"))
+			fmt.Fprintf(w, "  %s obtained from other provinces by lookup\n", count(c.Lookups, "contact record"))
 			if !yes {
+				fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
 				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
 				return nil
 			}
 			if _, err := node.Sunset(cmd.Context(), db.DB, "operator", time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "Done: personal data and keys deleted.")
+			fmt.Fprintln(w, "Done: personal data and keys deleted; only these counts and the audit log are kept. The node will not start again.")
 			return nil
 		},
 	}

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/node"
-	"github.com/hcfed/hcfed/node/config"
-	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -31,27 +27,8 @@ func run(t *testing.T, args ...string) (string, error) {
 // the same data directory each refuse with the lock error, and that
 // sunset changed nothing.
 func TestOneProcessPerDataDirectory(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gd")
-	if out, err := run(t, "init", "--province", "440000", "--name", "Guangdong", "--data", dir, "--listen", "127.0.0.1:0"); err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(dir, "hcnode.yaml")
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// NATS is out of reach: the node starts all the same, and this test
-	// needs no port of its own.
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Listener: l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startTestNode(t)
+	cfgPath := d.cfgPath
 	keysBefore := countKeys(t, d.DB)
 
 	for _, args := range [][]string{

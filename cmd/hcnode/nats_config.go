@@ -112,7 +112,7 @@ func explainNATSConfig(w io.Writer, conf, fed string, members []string, gen *fed
 	if dryRun {
 		verb = "would write"
 	}
-	fmt.Fprintf(w, "federation %s, %d provinces (%s): one NATS account each, plus one for the operators\n", fed, len(members), strings.Join(members, ", "))
+	fmt.Fprintf(w, "federation %s, %s (%s): one NATS account each, plus one for the operators\n", fed, count(len(members), "province"), strings.Join(members, ", "))
 	fmt.Fprintf(w, "%s %s (public keys only)\n", verb, conf)
 	for _, s := range gen.Seeds {
 		state := "new seed"

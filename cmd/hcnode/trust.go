@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,11 +108,11 @@ func newTrustProposeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cur trust.TrustList
 			if current != "" {
-				f, err := readTrustFile(current)
+				held, err := readListInForce(current)
 				if err != nil {
-					return err
+					return fmt.Errorf("--current: %w", err)
 				}
-				cur = f.list
+				cur = held.TrustList
 			}
 			var changes []trust.Change
 			if fed != "" {
@@ -175,7 +177,7 @@ func newTrustProposeCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %s: version %d, to be signed by %d operators\n", out, next.Version, next.Threshold)
+			fmt.Fprintf(w, "wrote %s: version %d, to be signed by %s\n", out, next.Version, count(next.Threshold, "operator"))
 			for _, l := range trust.Diff(cur, next) {
 				fmt.Fprintln(w, "  "+l)
 			}
@@ -183,7 +185,7 @@ func newTrustProposeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&current, "current", "", "the trust list in force (omit to bootstrap a new federation)")
+	f.StringVar(&current, "current", "", "the trust list in force, signed by its k operators (omit to bootstrap a new federation)")
 	f.StringVar(&out, "out", "", "proposal file to write (required)")
 	f.StringVar(&fed, "federation", "", "federation id (when bootstrapping)")
 	f.StringArrayVar(&adds, "add-member", nil, "add a province: ID:NAME:ROOT.jwk")
@@ -237,8 +239,39 @@ func unsignedProposal(path string, raw []byte) error {
 	if err != nil {
 		return nil
 	}
-	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %d signatures (has 0); each operator signs it with 'hcnode trust sign'",
-		path, tl.Version, tl.Threshold)
+	return fmt.Errorf("%s is an unsigned proposal (version %d): needs %s (has 0); each operator signs it with 'hcnode trust sign'",
+		path, tl.Version, count(tl.Threshold, "signature"))
+}
+
+// readListInForce reads the trust list nodes hold now, as given by
+// --current: a signed list, signed by its own threshold of operators, as
+// every list a node accepted is. A proposal, or a list still being
+// signed, is refused: propose would number the next version after it and
+// show only the changes since it, so operators would sign changes they
+// were never shown; verify would judge a list against one no node holds.
+// Its expiry is not checked: the next version of an expired list is what
+// operators must then propose.
+func readListInForce(path string) (*trust.ParsedTrustList, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := unsignedProposal(path, raw); err != nil {
+		return nil, err
+	}
+	p, err := trust.ParseTrustList(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(p.SignedBy) < p.Threshold {
+		by := strings.Join(p.SignedBy, ", ")
+		if by == "" {
+			by = "none of its operators"
+		}
+		return nil, fmt.Errorf("%s is not a trust list in force: version %d is signed by %d of the %s it needs (%s); give the list nodes hold",
+			path, p.Version, len(p.SignedBy), count(p.Threshold, "operator"), by)
+	}
+	return p, nil
 }
 
 func newTrustShowCmd() *cobra.Command {
@@ -266,9 +299,9 @@ func describeTrustList(w io.Writer, f trustFile) {
 		for _, id := range f.signed.SignedBy {
 			signed[id] = true
 		}
-		fmt.Fprintf(w, "signed by %d of %d operators (%d needed), sha256 %s\n", len(f.signed.SignedBy), len(tl.Operators), tl.Threshold, f.signed.SHA256())
+		fmt.Fprintf(w, "signed by %d of %s (%d needed), sha256 %s\n", len(f.signed.SignedBy), count(len(tl.Operators), "operator"), tl.Threshold, f.signed.SHA256())
 	} else {
-		fmt.Fprintf(w, "unsigned proposal; %d of %d operators must sign\n", tl.Threshold, len(tl.Operators))
+		fmt.Fprintf(w, "unsigned proposal; %d of %s must sign\n", tl.Threshold, count(len(tl.Operators), "operator"))
 	}
 	fmt.Fprintln(w, "operators:")
 	for _, o := range tl.Operators {
@@ -333,9 +366,20 @@ func newTrustSignCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			kid, err := trust.Thumbprint(&key.PublicKey)
+			if err != nil {
+				return err
+			}
 			var doc []byte
 			if f.signed != nil {
 				doc = f.raw
+				if f.signed.SignedWith(&key.PublicKey) {
+					// A second signature with the same key counts for
+					// nothing and only makes the document longer.
+					fmt.Fprintf(cmd.OutOrStdout(), "version %d is already signed with key %s: nothing written; signed by %d of %s: %s\n",
+						f.signed.Version, kid, len(f.signed.SignedBy), count(f.signed.Threshold, "needed operator"), strings.Join(f.signed.SignedBy, ", "))
+					return nil
+				}
 			}
 			signed, err := trust.SignTrustList(doc, f.raw, key)
 			if err != nil {
@@ -348,9 +392,8 @@ func newTrustSignCmd() *cobra.Command {
 			if err := os.WriteFile(out, signed, 0o644); err != nil {
 				return err
 			}
-			kid, _ := trust.Thumbprint(&key.PublicKey)
-			fmt.Fprintf(cmd.OutOrStdout(), "signed version %d with key %s; now signed by %d of %d needed operators: %s\n",
-				p.Version, kid, len(p.SignedBy), p.Threshold, strings.Join(p.SignedBy, ", "))
+			fmt.Fprintf(cmd.OutOrStdout(), "signed version %d with key %s; now signed by %d of %s: %s\n",
+				p.Version, kid, len(p.SignedBy), count(p.Threshold, "needed operator"), strings.Join(p.SignedBy, ", "))
 			return nil
 		},
 	}
@@ -377,12 +420,31 @@ func newTrustVerifyCmd() *cobra.Command {
 			if err := unsignedProposal(args[0], raw); err != nil {
 				return err
 			}
-			return checkTrustList(cmd.OutOrStdout(), raw, current, pin)
+			sum, err := parsePin("--pin", pin)
+			if err != nil {
+				return err
+			}
+			return checkTrustList(cmd.OutOrStdout(), raw, current, sum)
 		},
 	}
 	cmd.Flags().StringVar(&current, "current", "", "the trust list nodes hold now")
-	cmd.Flags().StringVar(&pin, "pin", "", "SHA-256 pinned at install (first version)")
+	cmd.Flags().StringVar(&pin, "pin", "", "SHA-256 pinned at install (first version): 64 hex digits")
 	return cmd
+}
+
+// parsePin checks a trust list hash given on the command line: 64 hex
+// digits, a SHA-256 as sha256sum prints it (either case). A typo would
+// otherwise only show as a list that does not match its pin (reason
+// wrong_signer), as if the file were wrong.
+func parsePin(flag, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	sum := strings.ToLower(s)
+	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 2*sha256.Size {
+		return "", usageError{fmt.Errorf("%s %q is not a SHA-256: want 64 hex digits, as sha256sum prints them", flag, s)}
+	}
+	return sum, nil
 }
 
 // checkTrustList applies the nodes' acceptance rules to raw.
@@ -393,14 +455,7 @@ func checkTrustList(w io.Writer, raw []byte, current, pin string) error {
 	}
 	var held *trust.ParsedTrustList
 	if current != "" {
-		b, err := os.ReadFile(current)
-		if err != nil {
-			return err
-		}
-		if err := unsignedProposal(current, b); err != nil {
-			return fmt.Errorf("current trust list: %w", err)
-		}
-		if held, err = trust.ParseTrustList(b); err != nil {
+		if held, err = readListInForce(current); err != nil {
 			return fmt.Errorf("current trust list: %w", err)
 		}
 	} else if pin == "" {

@@ -292,7 +292,7 @@ func (f *fed) checkTrustExpiry() {
 	}
 	now := f.now()
 	left := tl.ExpiresAt().Sub(now)
-	f.n.Metrics().TrustExpiresIn.Set(left.Seconds())
+	f.n.Metrics().TrustExpiresIn.WithLabelValues().Set(left.Seconds())
 	level := 0
 	if left <= 0 {
 		level = 2
