@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +96,37 @@ func readTrustFile(path string) (trustFile, error) {
 		return trustFile{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return trustFile{list: tl, raw: raw}, nil
+}
+
+// keepsSignatures refuses to overwrite out, another file than in, when
+// it holds the same trust list version as next with signatures next
+// lacks: an operator who signed the proposal again, not the partly signed
+// list, would otherwise silently drop the others' signatures. Another
+// version in out (the list in force, as the README's flow keeps it) is
+// replaced.
+func keepsSignatures(in, out string, next *trust.ParsedTrustList) error {
+	if filepath.Clean(in) == filepath.Clean(out) {
+		return nil
+	}
+	if _, err := os.Stat(out); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	old, err := readTrustFile(out)
+	if err != nil || old.signed == nil || old.signed.Version != next.Version {
+		return nil // not a signed copy of this version: nothing of it to keep
+	}
+	var lost []string
+	for _, name := range old.signed.SignedBy {
+		if !slices.Contains(next.SignedBy, name) {
+			lost = append(lost, name)
+		}
+	}
+	if len(lost) > 0 {
+		return usageError{fmt.Errorf("%s already holds version %d signed by %s, which %s lacks: writing it would drop %s; "+
+			"sign --in %s instead, or remove it first", out, next.Version, strings.Join(old.signed.SignedBy, ", "), in,
+			noun(len(lost), "that signature", "those signatures"), out)}
+	}
+	return nil
 }
 
 func newTrustProposeCmd() *cobra.Command {
@@ -387,6 +420,9 @@ func newTrustSignCmd() *cobra.Command {
 			}
 			p, err := trust.ParseTrustList(signed)
 			if err != nil {
+				return err
+			}
+			if err := keepsSignatures(in, out, p); err != nil {
 				return err
 			}
 			if err := os.WriteFile(out, signed, 0o644); err != nil {
