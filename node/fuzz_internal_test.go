@@ -74,8 +74,8 @@ func FuzzAuthenticate(f *testing.F) {
 func FuzzParseAppealCursor(f *testing.F) {
 	f.Add(appealCursor(store.Appeal{ID: "ap_1", Created: time.Unix(1_800_000_000, 5)}))
 	f.Add("")
-	f.Add("MC5h")                       // "0.a"
-	f.Add("LTEuYQ")                     // "-1.a"
+	f.Add("MC5h")                         // "0.a"
+	f.Add("LTEuYQ")                       // "-1.a"
 	f.Add("OTIyMzM3MjAzNjg1NDc3NTgwOC5h") // one past max int64
 	f.Add(strings.Repeat("A", 129))
 	f.Fuzz(func(t *testing.T, s string) {
