@@ -47,7 +47,13 @@ func FuzzRequest(f *testing.F) {
 	})
 	subject, resident := tn.enrol(residentName, residentID)
 	code := tn.issue(subject, tn.operator)
-	tokens := []string{"", tn.operator, tn.scanner, resident, "hct_AAAA"}
+	var rep struct {
+		Token string `json:"token"`
+	}
+	if resp := tn.call("POST", "/v1/replicas", tn.operator, map[string]string{"name": "verify-1"}, &rep); resp.StatusCode != http.StatusCreated {
+		f.Fatalf("add replica: %d", resp.StatusCode)
+	}
+	tokens := []string{"", tn.operator, tn.scanner, resident, "hct_AAAA", rep.Token}
 	for i := range fuzzRoutes {
 		for _, p := range []string{subject, code.JTI, "admin", "lang=en", "after=MC5h&limit=2", "%zz", "../x", "app.js"} {
 			f.Add(uint8(i), p, uint8(1), []byte(nil))
@@ -59,9 +65,14 @@ func FuzzRequest(f *testing.F) {
 		`{"name":"ops","role":"operator"}`, `{"lifetime":"-1h"}`, `{"lifetime":"9999999999h"}`, `{"message":"wrong"}`,
 		`{"outcome":"upheld","note":"n","status":"green"}`, `{"url":"http://x/wallet#token=a"}`, `{"paper":true}`,
 		`{"subject":"` + subject + `","status":"yellow"}` + "\n",
+		`{"enc_key":{"kty":"EC","crv":"P-256","x":"","y":""}}`,
+		`{"records":[{"id":"r1","time":"2026-11-30T08:00:00Z","scanner":"sc_x","reason":"ok"}]}`,
 	} {
 		for i := range fuzzRoutes {
 			f.Add(uint8(i), subject, uint8(1), []byte(b))
+			if strings.HasPrefix(fuzzRoutes[i].path, "/v1/replica/") {
+				f.Add(uint8(i), subject, uint8(len(tokens)-1), []byte(b))
+			}
 		}
 	}
 	f.Add(uint8(0), "", uint8(1), bytes.Repeat([]byte("x"), int(tn.cfg.Limits.BodyBytes)+1))
