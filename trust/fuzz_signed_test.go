@@ -406,3 +406,35 @@ func FuzzParseReceiptDay(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenLookupRequestPayload: a lookup request Shanghai signed and
+// sealed to Guangdong, whatever its payload, is refused with a known
+// reason (handed back only when the legal basis alone is wanting), or is
+// Shanghai's, addressed to Guangdong, fresh and valid.
+// FuzzOpenLookupRequest mutates the sealed bytes; this one reaches what
+// is inside.
+func FuzzOpenLookupRequestPayload(f *testing.F) {
+	fed := newTestFederation(f, testNow)
+	f.Add(mustJSON(f, lookupReq(f, testNow)))
+	noBasis := lookupReq(f, testNow)
+	noBasis.LegalBasis = " "
+	f.Add(mustJSON(f, noBasis))
+	f.Add([]byte(`{"iss":"310000","to":"440000"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		raw, err := sealTo([]byte(signedPayload(t, fed.SH.Active, TypLookup, payload)), sealedCty, &fed.GD.Enc.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := openAtGD(fed, raw, testNow)
+		knownReason(t, err)
+		if err != nil {
+			if req != nil && ReasonOf(err) != ReasonNoLegalBasis {
+				t.Fatalf("request returned with %v", err)
+			}
+			return
+		}
+		if req.Issuer != sh || req.To != gd || req.Validate() != nil || fresh(req.IssuedAt, testNow) != nil {
+			t.Fatalf("accepted %+v", req)
+		}
+	})
+}

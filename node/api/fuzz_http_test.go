@@ -63,7 +63,7 @@ func FuzzRequest(f *testing.F) {
 		`{"name":"李四","id_number":"110105194912310021","consent":{"notice_version":"2026-11","accepted":true}}`,
 		`{"status":"red","reason":"close contact"}`, `{"code":"` + code.Code + `"}`, `{"name":"gate","place":"station"}`,
 		`{"name":"ops","role":"operator"}`, `{"lifetime":"-1h"}`, `{"lifetime":"9999999999h"}`, `{"message":"wrong"}`,
-		`{"outcome":"upheld","note":"n","status":"green"}`, `{"url":"http://x/wallet#token=a"}`, `{"paper":true}`,
+		`{"outcome":"upheld","note":"n","status":"green"}`, `{"url":"http://x/wallet#token=a"}`, `{"url":"http://node.test/scan#token=hct_x"}`, `{"paper":true}`,
 		`{"subject":"` + subject + `","status":"yellow"}` + "\n",
 		`{"enc_key":{"kty":"EC","crv":"P-256","x":"","y":""}}`,
 		`{"records":[{"id":"r1","time":"2026-11-30T08:00:00Z","scanner":"sc_x","reason":"ok"}]}`,
