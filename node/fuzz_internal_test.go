@@ -21,7 +21,9 @@ import (
 // FuzzAuthenticate: whatever a client puts after "Bearer ", it is either
 // one of the tokens this node minted, resolved to its own principal, or
 // refused as EUnauthorized — never another error, and never a principal
-// for a token over the length limit or without the prefix.
+// for a token over the length limit or without the prefix. The same holds
+// for replica tokens on the replica routes, and neither kind of token
+// opens the other's routes.
 func FuzzAuthenticate(f *testing.F) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(f.TempDir(), "node.db"))
@@ -43,6 +45,11 @@ func FuzzAuthenticate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	reps := &Replicas{a: a}
+	rep, err := reps.Add(ctx, adminP, "verify-1")
+	if err != nil {
+		f.Fatal(err)
+	}
 	minted := map[string]Role{admin.Token: RoleOperator, sc.Token: RoleScanner}
 	for tok := range minted {
 		f.Add(tok)
@@ -50,10 +57,19 @@ func FuzzAuthenticate(f *testing.F) {
 		f.Add(tok + "A")
 		f.Add(strings.ToUpper(tok))
 	}
+	f.Add(rep.Token)
 	f.Add("")
 	f.Add(tokenPrefix)
 	f.Add(tokenPrefix + strings.Repeat("A", 200))
 	f.Fuzz(func(t *testing.T, tok string) {
+		rp, err := reps.Authenticate(ctx, tok)
+		if tok == rep.Token {
+			if err != nil || rp.ID != rep.ID {
+				t.Fatalf("replica token resolved to %+v, %v", rp, err)
+			}
+		} else if ErrorCodeOf(err) != EUnauthorized || rp != (ReplicaPrincipal{}) {
+			t.Fatalf("token %q resolved to replica %+v, %v; want %s", tok, rp, err, EUnauthorized)
+		}
 		p, err := a.authenticate(ctx, tok)
 		if role, ok := minted[tok]; ok {
 			if err != nil || p.Role != role {
