@@ -11,7 +11,7 @@ import (
 // FuzzClientIP: with trusted_proxies set, X-Forwarded-For is believed only
 // from a trusted proxy: a request from any other address is that address,
 // whatever the header says, and one from a proxy is the proxy or an
-// address the header names — never anything else.
+// address the header names (in any spelling) — never anything else.
 func FuzzClientIP(f *testing.F) {
 	extract := ipExtractor([]string{"10.0.0.0/8", "not a cidr"})
 	for _, s := range []string{"", "203.0.113.9", "203.0.113.9, 10.1.1.1", "10.2.2.2,10.3.3.3", "::1", " x ,,", "1.2.3.4\x00"} {
@@ -34,7 +34,8 @@ func FuzzClientIP(f *testing.F) {
 		}
 		named := false
 		for _, p := range strings.Split(xff, ",") {
-			named = named || strings.TrimSpace(p) == got
+			a, err := netip.ParseAddr(strings.TrimSpace(p))
+			named = named || (err == nil && a.String() == got) // the header may spell it otherwise: "0::" is "::"
 		}
 		if !named {
 			t.Fatalf("request from proxy %s with X-Forwarded-For %q is %q, which it does not name", addr, xff, got)
