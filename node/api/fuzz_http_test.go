@@ -78,6 +78,9 @@ func FuzzRequest(f *testing.F) {
 	f.Add(uint8(0), "", uint8(1), bytes.Repeat([]byte("x"), int(tn.cfg.Limits.BodyBytes)+1))
 	f.Fuzz(func(t *testing.T, route uint8, param string, role uint8, body []byte) {
 		r := fuzzRoutes[int(route)%len(fuzzRoutes)]
+		if r.method == "DELETE" && r.path == "/v1/subjects/{}" && param == subject {
+			return // keep the seeded resident, whom most routes are about; others may go
+		}
 		target := r.path
 		if before, ok := strings.CutSuffix(target, "?{}"); ok {
 			target = before + "?" + param
