@@ -51,7 +51,7 @@ func (s *syncBuffer) Bytes() []byte {
 // testNode is one province node on a real SQLite file and a real HTTP
 // listener, started the way 'hcnode serve' starts it.
 type testNode struct {
-	t        *testing.T
+	t        testing.TB
 	cfg      config.Config
 	d        *daemon.Daemon
 	clock    *clock
@@ -60,7 +60,7 @@ type testNode struct {
 	scanner  string
 }
 
-func startNode(t *testing.T, province string, mutate ...func(*config.Config)) *testNode {
+func startNode(t testing.TB, province string, mutate ...func(*config.Config)) *testNode {
 	t.Helper()
 	cfg := config.Default(province)
 	cfg.DataDir = filepath.Join(t.TempDir(), province)
