@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"image/color"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -701,6 +702,38 @@ func TestPrivacyDocNamesOnlyExistingTests(t *testing.T) {
 	for i := 1; i <= 11; i++ {
 		if !bytes.Contains(doc, []byte(fmt.Sprintf("### Rule %d ", i))) {
 			t.Errorf("docs/privacy.md has no section for rule %d", i)
+		}
+	}
+}
+
+// Rule 7 again: no-store is on every answer under /v1, not only the
+// routes behind a token: the public notice and federation view, an
+// unknown route, and a body refused for its size before any handler.
+func TestEveryAnswerUnderV1ForbidsCaching(t *testing.T) {
+	n := startNode(t, "440000")
+	big := strings.Repeat("x", int(n.cfg.Limits.BodyBytes)+1)
+	for _, r := range []struct {
+		method, path string
+		body         string
+		status       int
+	}{
+		{"GET", "/v1/privacy", "", 200},
+		{"GET", "/v1/federation", "", 200},
+		{"GET", "/v1/no-such-route", "", 401}, // the group asks for a token first
+		{"POST", "/v1/verify", big, 413},
+	} {
+		req, err := http.NewRequest(r.method, n.d.URL+r.path, strings.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != r.status || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+			t.Errorf("%s %s: %d, Cache-Control %q, Pragma %q; want %d with no-store, no-cache", r.method, r.path,
+				resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"), r.status)
 		}
 	}
 }

@@ -69,6 +69,7 @@ func New(cfg Config) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
+	e.Use(noStore)
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.FormatInt(limit, 10),
 		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath || c.Path() == replica.RecordsPath }})) // limits.bulk_bytes, maxRecordsBody instead
 
@@ -81,7 +82,7 @@ func New(cfg Config) *Server {
 	e.GET("/v1/privacy", s.privacy)
 	e.GET("/v1/federation", s.federation)
 
-	v1 := e.Group("/v1", noStore, s.auth)
+	v1 := e.Group("/v1", s.auth)
 	v1.POST("/subjects", s.enrol)
 	v1.PUT("/subjects/:id/status", s.setStatus)
 	v1.POST("/statuses", s.setStatuses)
@@ -100,7 +101,7 @@ func New(cfg Config) *Server {
 	s.lookupRoutes(v1)
 	s.pageRoutes(v1)
 	s.accountRoutes(v1)
-	s.replicaRoutes(v1, e.Group("/v1/replica", noStore, middleware.BodyLimit(strconv.Itoa(maxRecordsBody)), s.replicaAuth))
+	s.replicaRoutes(v1, e.Group("/v1/replica", middleware.BodyLimit(strconv.Itoa(maxRecordsBody)), s.replicaAuth))
 	return s
 }
 
@@ -168,13 +169,17 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // noStore forbids caching of anything under /v1: scanners and browsers
-// must not keep what they were shown (seed rule 7).
+// must not keep what they were shown (seed rule 7). It runs for every
+// request, before the body limit and routing, so that the public /v1
+// routes and the errors raised before a handler (413, 404) carry it too.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
+		if p := c.Request().URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+			h := c.Response().Header()
+			h.Set("Cache-Control", "no-store")
+			h.Set("Pragma", "no-cache")
+			h.Set("X-Content-Type-Options", "nosniff")
+		}
 		return next(c)
 	}
 }

@@ -53,6 +53,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
+	e.Use(noStore)
 	e.Use(middleware.BodyLimit(strconv.FormatInt(v.Settings().Limits.BodyBytes, 10)))
 
 	e.GET("/healthz", s.healthz)
@@ -94,9 +95,9 @@ func NewVerifier(cfg VerifierConfig) *Server {
 			return err
 		}
 		return c.JSON(http.StatusOK, out)
-	}, noStore)
+	})
 	e.Any("/*", func(echo.Context) error {
 		return node.Errorf(node.ERoleVerifier, "this is a verify-only replica: only POST /v1/verify is served here; use the province's home node")
-	}, noStore)
+	})
 	return s
 }
