@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
+
+	"github.com/hcfed/hcfed/internal/strictjson"
 )
 
 // isCanonical reports whether b is exactly the JSON encoding/json writes
@@ -15,9 +17,15 @@ func isCanonical(v any, b []byte) bool {
 	return err == nil && bytes.Equal(canon, b)
 }
 
-// decodeStrict unmarshals a verified payload, refusing unknown fields so
-// that a statement means exactly what its type says.
+// decodeStrict unmarshals a verified payload, refusing unknown fields,
+// keys that match a field only case-insensitively ("ISS" for "iss") and
+// keys given twice in one object (anywhere, JWKs included), so that a
+// statement means exactly what its type says — to this decoder and to any
+// other reader (jq, a verifier that keeps the first duplicate) alike.
 func decodeStrict(b []byte, v any) error {
+	if err := strictjson.CheckKeys(b, v); err != nil {
+		return fail(ReasonMalformed, "payload: "+err.Error())
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -226,7 +226,7 @@ func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
 	}
-	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
+	if err := checkKeys(body, v); err != nil {
 		return err
 	}
 	// Decoded into a fresh value and copied only once all is well, so
