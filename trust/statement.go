@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-
-	"github.com/hcfed/hcfed/internal/strictjson"
 )
 
 // isCanonical reports whether b is exactly the JSON encoding/json writes
@@ -23,7 +21,7 @@ func isCanonical(v any, b []byte) bool {
 // statement means exactly what its type says — to this decoder and to any
 // other reader (jq, a verifier that keeps the first duplicate) alike.
 func decodeStrict(b []byte, v any) error {
-	if err := strictjson.CheckKeys(b, v); err != nil {
+	if err := CheckJSONKeys(b, v); err != nil {
 		return fail(ReasonMalformed, "payload: "+err.Error())
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -3,11 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/hcfed/hcfed/trust"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/hcfed/hcfed/internal/strictjson"
 	"github.com/hcfed/hcfed/node"
 )
 
@@ -51,7 +51,7 @@ func TestDecodeRefusesCaseVariantAndDuplicateKeysEverywhere(t *testing.T) {
 		`{"E":"x"}`,
 		`{"Skip":"x"}`,
 		`{"name":"\u004eame"}` + `}`,
-		strings.Repeat(`{"any":`, strictjson.MaxDepth+1) + `1` + strings.Repeat(`}`, strictjson.MaxDepth+1),
+		strings.Repeat(`{"any":`, trust.MaxJSONDepth+1) + `1` + strings.Repeat(`}`, trust.MaxJSONDepth+1),
 	} {
 		var v strictTarget
 		err := decode([]byte(body), &v)
@@ -111,7 +111,7 @@ func FuzzStrictDecode(f *testing.F) {
 				kj, _ := json.Marshal(key)
 				dup := append(append(append(append([]byte("{"), kj...), ':'), val...), ',')
 				dup = append(dup, body[open+1:]...)
-				if key != k && strictjson.CheckKeys([]byte("{"+string(kj)+":null}"), new(strictTarget)) == nil {
+				if key != k && trust.CheckJSONKeys([]byte("{"+string(kj)+":null}"), new(strictTarget)) == nil {
 					continue // upper case is a field of its own
 				}
 				if decode(dup, new(strictTarget)) == nil {

@@ -1,16 +1,17 @@
-// Package strictjson refuses the JSON object keys encoding/json lets
-// through even with DisallowUnknownFields: a key that matches a field only
-// case-insensitively ("ISS" for "iss") and a key given twice in one object
-// (where encoding/json keeps the last). Either lets one payload mean two
-// things — to encoding/json and to a reader that matches keys exactly or
-// keeps the first duplicate — so HCFed refuses both wherever it decodes
-// JSON it must read exactly as it was meant: the HTTP API's request bodies
-// (node/api) and every signed statement and trust list (trust).
+package trust
+
+// This file holds the strict JSON key rule: it refuses the object keys
+// encoding/json lets through even with DisallowUnknownFields: a key that
+// matches a field only case-insensitively ("ISS" for "iss") and a key
+// given twice in one object (where encoding/json keeps the last). Either
+// lets one payload mean two things — to encoding/json and to a reader that
+// matches keys exactly or keeps the first duplicate — so HCFed refuses
+// both wherever it decodes JSON it must read exactly as it was meant:
+// every signed statement and trust list (decodeStrict) and the HTTP API's
+// request bodies (node/api, through CheckJSONKeys).
 //
-// CheckKeys only checks keys; decoding is left to encoding/json, which
-// runs after it and reports syntax and type errors. The package uses the
-// standard library only, so trust may import it.
-package strictjson
+// CheckJSONKeys only checks keys; decoding is left to encoding/json,
+// which runs after it and reports syntax and type errors.
 
 import (
 	"bytes"
@@ -22,31 +23,31 @@ import (
 	"sync"
 )
 
-// MaxDepth bounds how deeply a checked document may nest objects and
+// MaxJSONDepth bounds how deeply a checked document may nest objects and
 // arrays; no HCFed request or statement nests more than four.
-const MaxDepth = 32
+const MaxJSONDepth = 32
 
 // maxKeyInError is how much of a refused key an error quotes.
 const maxKeyInError = 40
 
-// Problem is why CheckKeys refused a document.
-type Problem int
+// KeyProblem is why CheckJSONKeys refused a document.
+type KeyProblem int
 
-// The problems CheckKeys reports.
+// The problems CheckJSONKeys reports.
 const (
-	// Duplicate: a key given twice in one object.
-	Duplicate Problem = iota + 1
-	// NotAField: a key that is not spelled exactly as a field's JSON
+	// KeyDuplicate: a key given twice in one object.
+	KeyDuplicate KeyProblem = iota + 1
+	// KeyNotAField: a key that is not spelled exactly as a field's JSON
 	// name — unknown, or a case variant of a field.
-	NotAField
-	// TooDeep: objects and arrays nested deeper than MaxDepth.
-	TooDeep
+	KeyNotAField
+	// KeyTooDeep: objects and arrays nested deeper than MaxJSONDepth.
+	KeyTooDeep
 )
 
-// KeyError is a key CheckKeys refuses: which key, and why.
+// KeyError is a key CheckJSONKeys refuses: which key, and why.
 type KeyError struct {
-	Problem Problem
-	Key     string // the key as written (unescaped); empty for TooDeep
+	Problem KeyProblem
+	Key     string // the key as written (unescaped); empty for KeyTooDeep
 }
 
 // Error says why, quoting at most 40 bytes of the key, with invalid UTF-8
@@ -54,16 +55,16 @@ type KeyError struct {
 // deeply`. node/api's clients see these words; keep them stable.
 func (e *KeyError) Error() string {
 	switch e.Problem {
-	case Duplicate:
-		return "duplicate key " + quoteKey(e.Key)
-	case NotAField:
-		return "unknown field " + quoteKey(e.Key)
+	case KeyDuplicate:
+		return "duplicate key " + quoteJSONKey(e.Key)
+	case KeyNotAField:
+		return "unknown field " + quoteJSONKey(e.Key)
 	default:
 		return "nested too deeply"
 	}
 }
 
-// CheckKeys walks body's tokens alongside the type of v (typically the
+// CheckJSONKeys walks body's tokens alongside the type of v (typically the
 // pointer about to be passed to a decoder; only its type is used) and
 // returns a *KeyError for the first object key the decoder should not
 // take: given twice in one object, or, where the object decodes into a
@@ -72,8 +73,8 @@ func (e *KeyError) Error() string {
 // UnmarshalText (json.RawMessage included) are checked for duplicates
 // only. Syntax errors are not its concern: it returns nil for them and
 // the decoder that runs next reports them.
-func CheckKeys(body []byte, v any) error {
-	w := walker{dec: json.NewDecoder(bytes.NewReader(body))}
+func CheckJSONKeys(body []byte, v any) error {
+	w := keyWalker{dec: json.NewDecoder(bytes.NewReader(body))}
 	w.dec.UseNumber()
 	err := w.value(reflect.TypeOf(v))
 	var ke *KeyError
@@ -83,13 +84,13 @@ func CheckKeys(body []byte, v any) error {
 	return nil // nil, or a syntax error the decoder reports
 }
 
-type walker struct {
+type keyWalker struct {
 	dec   *json.Decoder
 	depth int
 }
 
 // value walks one JSON value that decodes into t (nil: anything).
-func (w *walker) value(t reflect.Type) error {
+func (w *keyWalker) value(t reflect.Type) error {
 	tok, err := w.dec.Token()
 	if err != nil {
 		return err
@@ -98,11 +99,11 @@ func (w *walker) value(t reflect.Type) error {
 	if !ok {
 		return nil
 	}
-	if w.depth++; w.depth > MaxDepth {
-		return &KeyError{Problem: TooDeep}
+	if w.depth++; w.depth > MaxJSONDepth {
+		return &KeyError{Problem: KeyTooDeep}
 	}
 	defer func() { w.depth-- }()
-	t = target(t)
+	t = keyTarget(t)
 	if d == '[' {
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
@@ -123,13 +124,13 @@ func (w *walker) value(t reflect.Type) error {
 }
 
 // object walks the members of an object that decodes into t.
-func (w *walker) object(t reflect.Type) error {
+func (w *keyWalker) object(t reflect.Type) error {
 	var fields map[string]reflect.Type
 	var elem reflect.Type
 	switch {
 	case t == nil:
 	case t.Kind() == reflect.Struct:
-		fields = fieldsOf(t)
+		fields = jsonFieldsOf(t)
 	case t.Kind() == reflect.Map:
 		elem = t.Elem()
 	}
@@ -141,14 +142,14 @@ func (w *walker) object(t reflect.Type) error {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return &KeyError{Problem: Duplicate, Key: key}
+			return &KeyError{Problem: KeyDuplicate, Key: key}
 		}
 		seen[key] = true
 		vt := elem
 		if fields != nil {
 			ft, ok := fields[key]
 			if !ok {
-				return &KeyError{Problem: NotAField, Key: key}
+				return &KeyError{Problem: KeyNotAField, Key: key}
 			}
 			vt = ft
 		}
@@ -159,8 +160,8 @@ func (w *walker) object(t reflect.Type) error {
 	return nil
 }
 
-// quoteKey quotes a key for an error message, cut short.
-func quoteKey(k string) string {
+// quoteJSONKey quotes a key for an error message, cut short.
+func quoteJSONKey(k string) string {
 	if len(k) > maxKeyInError {
 		k = k[:maxKeyInError] + "…"
 	}
@@ -172,10 +173,10 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// target is the type whose fields a JSON value fills: t without pointers,
+// keyTarget is the type whose fields a JSON value fills: t without pointers,
 // or nil when its keys are not fields (an interface, or a type that
 // decodes itself).
-func target(t reflect.Type) reflect.Type {
+func keyTarget(t reflect.Type) reflect.Type {
 	for t != nil {
 		if t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler) ||
 			t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
@@ -193,15 +194,15 @@ func target(t reflect.Type) reflect.Type {
 	return nil
 }
 
-// structFields caches fieldsOf per struct type: a cache of what the
+// jsonStructFields caches jsonFieldsOf per struct type: a cache of what the
 // program's types are, not state.
-var structFields sync.Map // reflect.Type → map[string]reflect.Type
+var jsonStructFields sync.Map // reflect.Type → map[string]reflect.Type
 
-// fieldsOf maps the exact JSON names of a struct's fields, as
+// jsonFieldsOf maps the exact JSON names of a struct's fields, as
 // encoding/json writes them, to their types; fields of embedded structs
 // are promoted unless an outer field has their name.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
-	if m, ok := structFields.Load(t); ok {
+func jsonFieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := jsonStructFields.Load(t); ok {
 		return m.(map[string]reflect.Type)
 	}
 	m := make(map[string]reflect.Type)
@@ -214,7 +215,7 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		}
 		name, _, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
-			if et := target(f.Type); et != nil && et.Kind() == reflect.Struct {
+			if et := keyTarget(f.Type); et != nil && et.Kind() == reflect.Struct {
 				embedded = append(embedded, et)
 				continue
 			}
@@ -228,12 +229,12 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		m[name] = f.Type
 	}
 	for _, et := range embedded {
-		for name, ft := range fieldsOf(et) {
+		for name, ft := range jsonFieldsOf(et) {
 			if _, ok := m[name]; !ok {
 				m[name] = ft
 			}
 		}
 	}
-	structFields.Store(t, m)
+	jsonStructFields.Store(t, m)
 	return m
 }

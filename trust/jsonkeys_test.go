@@ -1,4 +1,4 @@
-package strictjson
+package trust
 
 import (
 	"errors"
@@ -22,29 +22,29 @@ type statement struct {
 func TestCheckKeysSaysWhichKeyAndWhy(t *testing.T) {
 	long := strings.Repeat("k", 50)
 	for body, want := range map[string]KeyError{
-		`{"iss":"a","iss":"b"}`:                     {Duplicate, "iss"},
-		`{"version":1,"version":2}`:                 {Duplicate, "version"},
-		`{"iss":"a","ISS":"b"}`:                     {NotAField, "ISS"},
-		`{"Version":1}`:                             {NotAField, "Version"},
-		`{"\u0069ss":"a","iss":"b"}`:                {Duplicate, "iss"}, // escapes are read as the key they spell
-		`{"entries":[{"state":"a"},{"STATE":"b"}]}`: {NotAField, "STATE"},
-		`{"entries":[{"state":"a","state":"b"}]}`:   {Duplicate, "state"},
-		`{"extra":{"k":1,"k":2}}`:                   {Duplicate, "k"},
-		`{"` + long + `":1}`:                        {NotAField, long},
-		strings.Repeat(`[`, MaxDepth+1) + strings.Repeat(`]`, MaxDepth+1): {TooDeep, ""},
+		`{"iss":"a","iss":"b"}`:                     {KeyDuplicate, "iss"},
+		`{"version":1,"version":2}`:                 {KeyDuplicate, "version"},
+		`{"iss":"a","ISS":"b"}`:                     {KeyNotAField, "ISS"},
+		`{"Version":1}`:                             {KeyNotAField, "Version"},
+		`{"\u0069ss":"a","iss":"b"}`:                {KeyDuplicate, "iss"}, // escapes are read as the key they spell
+		`{"entries":[{"state":"a"},{"STATE":"b"}]}`: {KeyNotAField, "STATE"},
+		`{"entries":[{"state":"a","state":"b"}]}`:   {KeyDuplicate, "state"},
+		`{"extra":{"k":1,"k":2}}`:                   {KeyDuplicate, "k"},
+		`{"` + long + `":1}`:                        {KeyNotAField, long},
+		strings.Repeat(`[`, MaxJSONDepth+1) + strings.Repeat(`]`, MaxJSONDepth+1): {KeyTooDeep, ""},
 	} {
-		err := CheckKeys([]byte(body), new(statement))
+		err := CheckJSONKeys([]byte(body), new(statement))
 		var ke *KeyError
 		if !errors.As(err, &ke) || *ke != want {
 			t.Errorf("%s: %v, want %+v", body, err, want)
 		}
 	}
 	for err, want := range map[*KeyError]string{
-		{Duplicate, "iss"}:    `duplicate key "iss"`,
-		{NotAField, "ISS"}:    `unknown field "ISS"`,
-		{NotAField, long}:     `unknown field "` + long[:40] + `…"`,
-		{NotAField, "a\xffb"}: `unknown field "a?b"`,
-		{Problem: TooDeep}:    `nested too deeply`,
+		{KeyDuplicate, "iss"}:    `duplicate key "iss"`,
+		{KeyNotAField, "ISS"}:    `unknown field "ISS"`,
+		{KeyNotAField, long}:     `unknown field "` + long[:40] + `…"`,
+		{KeyNotAField, "a\xffb"}: `unknown field "a?b"`,
+		{Problem: KeyTooDeep}:    `nested too deeply`,
 	} {
 		if got := err.Error(); got != want {
 			t.Errorf("%+v says %s, want %s", *err, got, want)
@@ -60,7 +60,7 @@ func TestCheckKeysPassesExactKeysAndLeavesSyntaxErrors(t *testing.T) {
 		`{}`, `null`, `[]`, `1`,
 		`{"iss":`, `{"iss":"a",}`, `{"iss":"a"}}`, ``,
 	} {
-		if err := CheckKeys([]byte(body), new(statement)); err != nil {
+		if err := CheckJSONKeys([]byte(body), new(statement)); err != nil {
 			t.Errorf("%s: %v", body, err)
 		}
 	}
