@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hcfed/hcfed/trust"
 	"io"
 	"net/http"
 	"os"
@@ -106,6 +107,12 @@ func readEnrolment(stdin io.Reader, name string) (node.Enrolment, error) {
 	}
 	if len(b) > maxEnrolFile {
 		return e, fmt.Errorf("%s is over %d bytes: one resident's enrolment is expected", name, maxEnrolFile)
+	}
+	// The API's key rule: a key given twice or spelled as no field is
+	// refused here as it would be there, not silently collapsed by the
+	// decoding below before the enrolment is sent again as JSON.
+	if err := trust.CheckJSONKeys(b, &e); err != nil {
+		return e, fmt.Errorf("%s is not an enrolment as POST /v1/subjects takes it: %w", name, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
