@@ -279,13 +279,51 @@ func signES256(key *ecdsa.PrivateKey, input string) ([]byte, error) {
 	return sig, nil
 }
 
-// verifyES256 checks an r || s signature over input with pub.
+// verifyES256 checks an r || s signature over input with pub. It does
+// what ecdsa.Verify does with r and s as big.Ints — refuse a zero r or s,
+// DER-encode, ecdsa.VerifyASN1 — without the big.Ints and the general
+// ASN.1 builder, which cost a few µs a code.
 func verifyES256(pub *ecdsa.PublicKey, input string, sig []byte) bool {
 	if pub == nil || pub.Curve != elliptic.P256() || len(sig) != es256SigLen {
 		return false
 	}
+	var der [es256MaxDERLen]byte
+	n, ok := es256DER(der[:], sig)
+	if !ok {
+		return false
+	}
 	digest := sha256.Sum256([]byte(input))
-	r := new(big.Int).SetBytes(sig[:es256SigLen/2])
-	s := new(big.Int).SetBytes(sig[es256SigLen/2:])
-	return ecdsa.Verify(pub, digest[:], r, s)
+	return ecdsa.VerifyASN1(pub, digest[:], der[:n])
+}
+
+// es256MaxDERLen bounds the DER form of an ES256 signature: a SEQUENCE of
+// two INTEGERs of up to 33 bytes (32 and a leading zero), short lengths.
+const es256MaxDERLen = 2 + 2*(2+es256SigLen/2+1)
+
+// es256DER writes r || s as the DER SEQUENCE { INTEGER r, INTEGER s } into
+// dst (es256MaxDERLen bytes) and returns its length; false if r or s is
+// zero, which no valid signature has.
+func es256DER(dst, sig []byte) (int, bool) {
+	n := 2
+	for _, v := range [][]byte{sig[:es256SigLen/2], sig[es256SigLen/2:]} {
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) == 0 {
+			return 0, false
+		}
+		l := len(v)
+		if v[0]&0x80 != 0 {
+			l++ // a leading zero keeps the integer positive
+		}
+		dst[n], dst[n+1] = 0x02, byte(l) // INTEGER
+		n += 2
+		if l > len(v) {
+			dst[n] = 0
+			n++
+		}
+		n += copy(dst[n:], v)
+	}
+	dst[0], dst[1] = 0x30, byte(n-2) // SEQUENCE
+	return n, true
 }
