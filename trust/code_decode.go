@@ -24,8 +24,10 @@ func decodeClaims(payload []byte, cl *Claims) bool {
 	if canonicalClaims(payload, cl) {
 		return true
 	}
-	*cl = Claims{}
-	return json.Unmarshal(payload, cl) == nil && isCanonical(cl, payload)
+	var slow Claims // its own variable, so that cl need not escape to the heap
+	ok := json.Unmarshal(payload, &slow) == nil && isCanonical(&slow, payload)
+	*cl = slow
+	return ok
 }
 
 // decodeContent reads decrypted content into c and reports whether it is
@@ -34,8 +36,10 @@ func decodeContent(plain []byte, c *Content) bool {
 	if canonicalContent(plain, c) {
 		return true
 	}
-	*c = Content{}
-	return json.Unmarshal(plain, c) == nil && isCanonical(c, plain)
+	var slow Content
+	ok := json.Unmarshal(plain, &slow) == nil && isCanonical(&slow, plain)
+	*c = slow
+	return ok
 }
 
 // canonicalClaims reads payload into cl if it is exactly

@@ -235,8 +235,8 @@ func decodeContentHeader(h64 string) (contentHeader, bool) {
 	if err != nil {
 		return contentHeader{}, false
 	}
-	v, ok := unmarshalFields(hb, contentHeaderNames)
-	if !ok {
+	var v [3]string // contentHeaderNames
+	if !unmarshalFieldsInto(hb, contentHeaderNames, v[:]) {
 		return contentHeader{}, false
 	}
 	h := contentHeader{Alg: v[0], Enc: v[1], Kid: v[2]}
@@ -254,14 +254,14 @@ func openGCM(ck *ContentKey, h64, iv64, c64, tag64 string) ([]byte, bool) {
 	if b64url.DecodedLen(len(iv64)) != gcmIVLen || b64url.DecodedLen(len(tag64)) != gcmTagLen {
 		return nil, false
 	}
-	var iv [gcmIVLen]byte
-	if _, err := b64url.Decode(iv[:], []byte(iv64)); err != nil {
+	cn := b64url.DecodedLen(len(c64))
+	buf := make([]byte, cn+gcmTagLen+gcmIVLen)
+	iv := buf[cn+gcmTagLen:]
+	if _, err := b64url.Decode(iv, []byte(iv64)); err != nil {
 		return nil, false
 	}
-	cn := b64url.DecodedLen(len(c64))
-	buf := make([]byte, cn+gcmTagLen)
-	n1, err1 := b64url.Decode(buf, []byte(c64))
-	n2, err2 := b64url.Decode(buf[n1:], []byte(tag64))
+	n1, err1 := b64url.Decode(buf[:cn+gcmTagLen], []byte(c64))
+	n2, err2 := b64url.Decode(buf[n1:cn+gcmTagLen], []byte(tag64))
 	if err1 != nil || err2 != nil || n2 != gcmTagLen {
 		return nil, false
 	}
@@ -270,6 +270,6 @@ func openGCM(ck *ContentKey, h64, iv64, c64, tag64 string) ([]byte, bool) {
 		return nil, false
 	}
 	sealed := buf[:n1+n2]
-	plain, err := aead.Open(sealed[:0], iv[:], sealed, []byte(h64))
+	plain, err := aead.Open(sealed[:0], iv, sealed, []byte(h64))
 	return plain, err == nil
 }

@@ -99,8 +99,13 @@ func marshalFields(names, values []string) ([]byte, error) {
 // names, and nothing else: any other member, order, spacing, escape or
 // trailing byte is refused. Its result re-marshals to exactly b.
 func unmarshalFields(b []byte, names []string) ([]string, bool) {
-	s := string(b)
 	values := make([]string, len(names))
+	return values, unmarshalFieldsInto(b, names, values)
+}
+
+// unmarshalFieldsInto is unmarshalFields into values, len(names) long.
+func unmarshalFieldsInto(b []byte, names, values []string) bool {
+	s := string(b)
 	for i, n := range names {
 		sep := `,"`
 		if i == 0 {
@@ -108,15 +113,15 @@ func unmarshalFields(b []byte, names []string) ([]string, bool) {
 		}
 		rest, ok := strings.CutPrefix(s, sep+n+`":"`)
 		if !ok {
-			return nil, false
+			return false
 		}
 		v, rest, ok := strings.Cut(rest, `"`)
 		if !ok || !isPlainValue(v) {
-			return nil, false
+			return false
 		}
 		values[i], s = v, rest
 	}
-	return values, s == "}"
+	return s == "}"
 }
 
 // marshal writes h in canonical form.
@@ -143,8 +148,8 @@ func decodeHeader(h64, typ string) (header, error) {
 	if err != nil {
 		return header{}, fail(ReasonMalformed, "header encoding")
 	}
-	v, ok := unmarshalFields(hb, jwsHeaderNames)
-	if !ok {
+	var v [3]string // jwsHeaderNames
+	if !unmarshalFieldsInto(hb, jwsHeaderNames, v[:]) {
 		// Refuses every member but alg, kid and typ (jwk, jku, x5u, x5c,
 		// crit, b64...), reordering, whitespace, escapes, duplicates and
 		// case variants: no two parsers can read different headers from
@@ -170,7 +175,8 @@ type compact struct {
 	header  header
 	input   string // BASE64URL(header) "." BASE64URL(payload): what was signed
 	payload []byte // not yet trusted
-	sig     []byte // r || s, 32 bytes each
+	sig     []byte // r || s, 32 bytes each: sigBuf[:] when parsed
+	sigBuf  [es256SigLen]byte
 }
 
 // parseCompact checks size, shape and header of a compact JWS of the given
@@ -205,11 +211,17 @@ func parseCompact(s, typ string, maxLen int) (*compact, error) {
 	if err != nil {
 		return nil, fail(ReasonMalformed, "payload encoding")
 	}
-	sig, err := decodeSignature(sig64)
-	if err != nil {
-		return nil, err
+	c := &compact{header: h, input: s[:len(h64)+1+len(p64)], payload: payload}
+	// As decodeSignature, into c: with no line break, a part that decodes
+	// at all decodes to exactly DecodedLen bytes.
+	if b64url.DecodedLen(len(sig64)) != es256SigLen {
+		return nil, fail(ReasonMalformed, "signature encoding")
 	}
-	return &compact{header: h, input: s[:len(h64)+1+len(p64)], payload: payload, sig: sig}, nil
+	if _, err := b64url.Decode(c.sigBuf[:], []byte(sig64)); err != nil {
+		return nil, fail(ReasonMalformed, "signature encoding")
+	}
+	c.sig = c.sigBuf[:]
+	return c, nil
 }
 
 // decodeSignature decodes an ES256 signature part: 64 bytes, strictly.
