@@ -64,7 +64,7 @@ func NewCodeIssuer(province string, signer *StatementSigner, keyExpires time.Tim
 	if err := checkContentKey(ck); err != nil {
 		return nil, err
 	}
-	return &CodeIssuer{province: province, signer: signer, keyExp: keyExpires, ck: ck}, nil
+	return &CodeIssuer{province: province, signer: signer, keyExp: keyExpires, ck: ck.withAEAD()}, nil
 }
 
 // KeyID is the thumbprint of the key that signs.

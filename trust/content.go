@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -60,6 +59,46 @@ type ContentKey struct {
 	Key       []byte // ContentKeyLen bytes
 	NotBefore time.Time
 	Expires   time.Time // no code encrypted under it outlives this
+
+	// aead is AES-256-GCM under Key, built once (withAEAD) where content
+	// keys enter trust, so that Verify does not expand the key per code.
+	// A ContentKey built as a literal has none and builds it per use.
+	aead *contentAEAD
+}
+
+// contentAEAD is a content key's cipher and the key slice it was built
+// from (the same array, not a copy), so that a ContentKey whose Key is
+// replaced after the fact does not use the old key's cipher.
+type contentAEAD struct {
+	key    []byte
+	cipher cipher.AEAD
+}
+
+// withAEAD returns ck with its cipher built, if Key is a whole AES-256
+// key; otherwise ck unchanged, to fail where it is used as before.
+func (ck ContentKey) withAEAD() ContentKey {
+	if ck.aead.builtFrom(ck.Key) {
+		return ck
+	}
+	ck.aead = nil
+	if a, err := newGCM(ck.Key); err == nil {
+		ck.aead = &contentAEAD{key: ck.Key, cipher: a}
+	}
+	return ck
+}
+
+// gcm is AES-256-GCM under ck.Key: the cipher built by withAEAD if it was
+// built from this Key, else a new one.
+func (ck *ContentKey) gcm() (cipher.AEAD, error) {
+	if ck.aead.builtFrom(ck.Key) {
+		return ck.aead.cipher, nil
+	}
+	return newGCM(ck.Key)
+}
+
+// builtFrom reports whether a is the cipher of exactly this key slice.
+func (a *contentAEAD) builtFrom(key []byte) bool {
+	return a != nil && len(a.key) == len(key) && len(key) > 0 && &a.key[0] == &key[0]
 }
 
 // ContentKeyID names the content key of province for epoch.
@@ -74,7 +113,7 @@ func NewContentKey(id string, nbf, exp time.Time, r io.Reader) (ContentKey, erro
 	if _, err := io.ReadFull(r, k); err != nil {
 		return ContentKey{}, fmt.Errorf("content key: %w", err)
 	}
-	return ContentKey{ID: id, Key: k, NotBefore: nbf, Expires: exp}, nil
+	return ContentKey{ID: id, Key: k, NotBefore: nbf, Expires: exp}.withAEAD(), nil
 }
 
 // contentEncs is the only content encryption HCFed uses.
@@ -118,7 +157,7 @@ func sealContent(ck ContentKey, plain []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	aead, err := newGCM(ck.Key)
+	aead, err := ck.gcm()
 	if err != nil {
 		return "", err
 	}
@@ -176,14 +215,14 @@ func openContent(ct, iss string, keys map[string]ContentKey) (Content, Reason) {
 	if !found || !strings.HasPrefix(h.Kid, iss+"/") {
 		return Content{}, ReasonNoContentKey
 	}
-	plain, ok := openGCM(ck.Key, h64, iv64, c64, tag64)
+	plain, ok := openGCM(&ck, h64, iv64, c64, tag64)
 	if !ok {
 		return Content{}, ReasonBadContent
 	}
 	// Content is what Issue marshalled: canonical, which refuses unknown
 	// fields, and masked.
 	var c Content
-	if json.Unmarshal(plain, &c) != nil || !isCanonical(c, plain) || c.Validate() != nil {
+	if !decodeContent(plain, &c) || c.Validate() != nil {
 		return Content{}, ReasonBadContent
 	}
 	return c, ReasonOK
@@ -196,28 +235,41 @@ func decodeContentHeader(h64 string) (contentHeader, bool) {
 	if err != nil {
 		return contentHeader{}, false
 	}
-	v, ok := unmarshalFields(hb, contentHeaderNames)
-	if !ok {
+	var v [3]string // contentHeaderNames
+	if !unmarshalFieldsInto(hb, contentHeaderNames, v[:]) {
 		return contentHeader{}, false
 	}
 	h := contentHeader{Alg: v[0], Enc: v[1], Kid: v[2]}
 	return h, h.Alg == algDir && h.Enc == encA256GCM && h.Kid != ""
 }
 
-// openGCM authenticates and decrypts one A256GCM JWE body under key; the
+// openGCM authenticates and decrypts one A256GCM JWE body under ck; the
 // additional data is the encoded protected header (RFC 7516 section 5.2
-// step 14).
-func openGCM(key []byte, h64, iv64, c64, tag64 string) ([]byte, bool) {
-	iv, err1 := b64url.DecodeString(iv64)
-	sealed, err2 := b64url.DecodeString(c64)
-	tag, err3 := b64url.DecodeString(tag64)
-	if err1 != nil || err2 != nil || err3 != nil || len(iv) != gcmIVLen || len(tag) != gcmTagLen {
+// step 14). The ciphertext and tag are decoded into one buffer and
+// decrypted in place.
+func openGCM(ck *ContentKey, h64, iv64, c64, tag64 string) ([]byte, bool) {
+	// The lengths are checked before decoding: Decode writes up to
+	// DecodedLen bytes. Success, with no line breaks (openContent refused
+	// them), decodes exactly DecodedLen bytes.
+	if b64url.DecodedLen(len(iv64)) != gcmIVLen || b64url.DecodedLen(len(tag64)) != gcmTagLen {
 		return nil, false
 	}
-	aead, err := newGCM(key)
+	cn := b64url.DecodedLen(len(c64))
+	buf := make([]byte, cn+gcmTagLen+gcmIVLen)
+	iv := buf[cn+gcmTagLen:]
+	if _, err := b64url.Decode(iv, []byte(iv64)); err != nil {
+		return nil, false
+	}
+	n1, err1 := b64url.Decode(buf[:cn+gcmTagLen], []byte(c64))
+	n2, err2 := b64url.Decode(buf[n1:cn+gcmTagLen], []byte(tag64))
+	if err1 != nil || err2 != nil || n2 != gcmTagLen {
+		return nil, false
+	}
+	aead, err := ck.gcm()
 	if err != nil {
 		return nil, false
 	}
-	plain, err := aead.Open(nil, iv, append(sealed, tag...), []byte(h64))
+	sealed := buf[:n1+n2]
+	plain, err := aead.Open(sealed[:0], iv, sealed, []byte(h64))
 	return plain, err == nil
 }

@@ -101,7 +101,7 @@ func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string
 		if err != nil || len(key) != ContentKeyLen {
 			return nil, fail(ReasonBadContent, "grant key does not decrypt")
 		}
-		out = append(out, ContentKey{ID: gk.KeyID, Key: key, NotBefore: time.Unix(gk.NotBefore, 0), Expires: time.Unix(gk.Expires, 0)})
+		out = append(out, ContentKey{ID: gk.KeyID, Key: key, NotBefore: time.Unix(gk.NotBefore, 0), Expires: time.Unix(gk.Expires, 0)}.withAEAD())
 	}
 	return out, nil
 }

@@ -83,8 +83,9 @@ func newTestProvince(t testing.TB, id string, now time.Time) *testProvince {
 	add(p.Next, KeyNext, now.Add(day), time.Time{}, now.Add(21*day))
 	add(p.Retired, KeyRetired, now.Add(-8*day), now.Add(-day), now.Add(6*day))
 	add(p.Compromised, KeyCompromised, now.Add(-20*day), time.Time{}, now.Add(day))
+	// withAEAD, as where a node's keys enter trust (NewContentKey, State).
 	p.CK = ContentKey{ID: ContentKeyID(id, now.Format("2006-01-02")), Key: fixedBytes(id, ContentKeyLen),
-		NotBefore: now.Add(-10 * day), Expires: now.Add(10 * day)}
+		NotBefore: now.Add(-10 * day), Expires: now.Add(10 * day)}.withAEAD()
 	return p
 }
 

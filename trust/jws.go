@@ -99,8 +99,13 @@ func marshalFields(names, values []string) ([]byte, error) {
 // names, and nothing else: any other member, order, spacing, escape or
 // trailing byte is refused. Its result re-marshals to exactly b.
 func unmarshalFields(b []byte, names []string) ([]string, bool) {
-	s := string(b)
 	values := make([]string, len(names))
+	return values, unmarshalFieldsInto(b, names, values)
+}
+
+// unmarshalFieldsInto is unmarshalFields into values, len(names) long.
+func unmarshalFieldsInto(b []byte, names, values []string) bool {
+	s := string(b)
 	for i, n := range names {
 		sep := `,"`
 		if i == 0 {
@@ -108,15 +113,15 @@ func unmarshalFields(b []byte, names []string) ([]string, bool) {
 		}
 		rest, ok := strings.CutPrefix(s, sep+n+`":"`)
 		if !ok {
-			return nil, false
+			return false
 		}
 		v, rest, ok := strings.Cut(rest, `"`)
 		if !ok || !isPlainValue(v) {
-			return nil, false
+			return false
 		}
 		values[i], s = v, rest
 	}
-	return values, s == "}"
+	return s == "}"
 }
 
 // marshal writes h in canonical form.
@@ -143,8 +148,8 @@ func decodeHeader(h64, typ string) (header, error) {
 	if err != nil {
 		return header{}, fail(ReasonMalformed, "header encoding")
 	}
-	v, ok := unmarshalFields(hb, jwsHeaderNames)
-	if !ok {
+	var v [3]string // jwsHeaderNames
+	if !unmarshalFieldsInto(hb, jwsHeaderNames, v[:]) {
 		// Refuses every member but alg, kid and typ (jwk, jku, x5u, x5c,
 		// crit, b64...), reordering, whitespace, escapes, duplicates and
 		// case variants: no two parsers can read different headers from
@@ -170,7 +175,8 @@ type compact struct {
 	header  header
 	input   string // BASE64URL(header) "." BASE64URL(payload): what was signed
 	payload []byte // not yet trusted
-	sig     []byte // r || s, 32 bytes each
+	sig     []byte // r || s, 32 bytes each: sigBuf[:] when parsed
+	sigBuf  [es256SigLen]byte
 }
 
 // parseCompact checks size, shape and header of a compact JWS of the given
@@ -205,11 +211,17 @@ func parseCompact(s, typ string, maxLen int) (*compact, error) {
 	if err != nil {
 		return nil, fail(ReasonMalformed, "payload encoding")
 	}
-	sig, err := decodeSignature(sig64)
-	if err != nil {
-		return nil, err
+	c := &compact{header: h, input: s[:len(h64)+1+len(p64)], payload: payload}
+	// As decodeSignature, into c: with no line break, a part that decodes
+	// at all decodes to exactly DecodedLen bytes.
+	if b64url.DecodedLen(len(sig64)) != es256SigLen {
+		return nil, fail(ReasonMalformed, "signature encoding")
 	}
-	return &compact{header: h, input: s[:len(h64)+1+len(p64)], payload: payload, sig: sig}, nil
+	if _, err := b64url.Decode(c.sigBuf[:], []byte(sig64)); err != nil {
+		return nil, fail(ReasonMalformed, "signature encoding")
+	}
+	c.sig = c.sigBuf[:]
+	return c, nil
 }
 
 // decodeSignature decodes an ES256 signature part: 64 bytes, strictly.
@@ -279,13 +291,51 @@ func signES256(key *ecdsa.PrivateKey, input string) ([]byte, error) {
 	return sig, nil
 }
 
-// verifyES256 checks an r || s signature over input with pub.
+// verifyES256 checks an r || s signature over input with pub. It does
+// what ecdsa.Verify does with r and s as big.Ints — refuse a zero r or s,
+// DER-encode, ecdsa.VerifyASN1 — without the big.Ints and the general
+// ASN.1 builder, which cost a few µs a code.
 func verifyES256(pub *ecdsa.PublicKey, input string, sig []byte) bool {
 	if pub == nil || pub.Curve != elliptic.P256() || len(sig) != es256SigLen {
 		return false
 	}
+	var der [es256MaxDERLen]byte
+	n, ok := es256DER(der[:], sig)
+	if !ok {
+		return false
+	}
 	digest := sha256.Sum256([]byte(input))
-	r := new(big.Int).SetBytes(sig[:es256SigLen/2])
-	s := new(big.Int).SetBytes(sig[es256SigLen/2:])
-	return ecdsa.Verify(pub, digest[:], r, s)
+	return ecdsa.VerifyASN1(pub, digest[:], der[:n])
+}
+
+// es256MaxDERLen bounds the DER form of an ES256 signature: a SEQUENCE of
+// two INTEGERs of up to 33 bytes (32 and a leading zero), short lengths.
+const es256MaxDERLen = 2 + 2*(2+es256SigLen/2+1)
+
+// es256DER writes r || s as the DER SEQUENCE { INTEGER r, INTEGER s } into
+// dst (es256MaxDERLen bytes) and returns its length; false if r or s is
+// zero, which no valid signature has.
+func es256DER(dst, sig []byte) (int, bool) {
+	n := 2
+	for _, v := range [][]byte{sig[:es256SigLen/2], sig[es256SigLen/2:]} {
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) == 0 {
+			return 0, false
+		}
+		l := len(v)
+		if v[0]&0x80 != 0 {
+			l++ // a leading zero keeps the integer positive
+		}
+		dst[n], dst[n+1] = 0x02, byte(l) // INTEGER
+		n += 2
+		if l > len(v) {
+			dst[n] = 0
+			n++
+		}
+		n += copy(dst[n:], v)
+	}
+	dst[0], dst[1] = 0x30, byte(n-2) // SEQUENCE
+	return n, true
 }

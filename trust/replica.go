@@ -76,7 +76,7 @@ func OpenContentKeys(raw string, encKey *ecdsa.PrivateKey) ([]ContentKey, error)
 		if err != nil || checkContentKey(ck) != nil || !isProvinceID(contentKeyProvince(k.ID)) {
 			return nil, fail(ReasonMalformed, "replica content key "+k.ID)
 		}
-		out = append(out, ck)
+		out = append(out, ck.withAEAD())
 	}
 	return out, nil
 }

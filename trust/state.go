@@ -265,7 +265,7 @@ func (s *State) putContentKey(province string, ck ContentKey) {
 	if s.contentKeys[province] == nil {
 		s.contentKeys[province] = map[string]ContentKey{}
 	}
-	s.contentKeys[province][ck.ID] = ck
+	s.contentKeys[province][ck.ID] = ck.withAEAD() // built here once, not per Verify
 }
 
 // ApplyRevocation applies a revocation statement from province. It returns

@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -44,7 +43,7 @@ func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 	// case-variant claims — so that a code has one encoding, short of
 	// ECDSA's own (r, n-s).
 	var cl Claims
-	if json.Unmarshal(c.payload, &cl) != nil || !wellFormed(&cl) || !isCanonical(&cl, c.payload) {
+	if !decodeClaims(c.payload, &cl) || !wellFormed(&cl) {
 		return Result{Reason: ReasonMalformed}
 	}
 	res := Result{Issuer: cl.Issuer, JTI: cl.JTI, KeyID: c.header.Kid,
