@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,9 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // The JOSE codec. HCFed writes and reads its compact JWS (codes and every
@@ -313,29 +317,30 @@ func verifyES256(pub *ecdsa.PublicKey, input string, sig []byte) bool {
 const es256MaxDERLen = 2 + 2*(2+es256SigLen/2+1)
 
 // es256DER writes r || s as the DER SEQUENCE { INTEGER r, INTEGER s } into
-// dst (es256MaxDERLen bytes) and returns its length; false if r or s is
-// zero, which no valid signature has.
+// dst (es256MaxDERLen bytes) with cryptobyte, as crypto/ecdsa encodes a
+// signature, and returns its length; false if r or s is zero, which no
+// valid signature has.
 func es256DER(dst, sig []byte) (int, bool) {
-	n := 2
-	for _, v := range [][]byte{sig[:es256SigLen/2], sig[es256SigLen/2:]} {
-		for len(v) > 0 && v[0] == 0 {
-			v = v[1:]
+	b := cryptobyte.NewFixedBuilder(dst[:0])
+	ok := true
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		for _, v := range [][]byte{sig[:es256SigLen/2], sig[es256SigLen/2:]} {
+			v = bytes.TrimLeft(v, "\x00")
+			if len(v) == 0 {
+				ok = false
+				return
+			}
+			b.AddASN1(cbasn1.INTEGER, func(b *cryptobyte.Builder) {
+				if v[0]&0x80 != 0 {
+					b.AddUint8(0) // a leading zero keeps the integer positive
+				}
+				b.AddBytes(v)
+			})
 		}
-		if len(v) == 0 {
-			return 0, false
-		}
-		l := len(v)
-		if v[0]&0x80 != 0 {
-			l++ // a leading zero keeps the integer positive
-		}
-		dst[n], dst[n+1] = 0x02, byte(l) // INTEGER
-		n += 2
-		if l > len(v) {
-			dst[n] = 0
-			n++
-		}
-		n += copy(dst[n:], v)
+	})
+	der, err := b.Bytes()
+	if !ok || err != nil {
+		return 0, false
 	}
-	dst[0], dst[1] = 0x30, byte(n-2) // SEQUENCE
-	return n, true
+	return len(der), true
 }
