@@ -34,7 +34,12 @@ const (
 	// (about 0.5 ms: the WAL's writes and the fsync) came out of the same
 	// cores as the HTTP work. One code alone, or a writer that is always
 	// busy, never waits for it.
-	maxLinger = 2 * time.Millisecond
+	//
+	// 1 ms rather than 2: on 2 shared cores an announced issuance often
+	// waits for a core behind the HTTP work, and a writer holding its
+	// batch open 2 ms for it sat idle longer than the smaller commits
+	// that follow cost (docs/design-changes.md, "the linger halved").
+	maxLinger = time.Millisecond
 )
 
 // A request moves from pending to taken (the writer owns it and will answer
