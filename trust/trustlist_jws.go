@@ -43,6 +43,11 @@ type trustListSignature struct {
 // hcfed-trustlist+jwt — and returns the payload and the signatures.
 func decodeTrustListDoc(raw []byte) ([]byte, []trustListSignature, error) {
 	var doc trustListDoc
+	// The canonical-form check below refuses a duplicate or mis-cased key
+	// too, but only after the headers, and without naming the key.
+	if err := CheckJSONKeys(raw, &doc); err != nil {
+		return nil, nil, fail(ReasonMalformed, "trust list: "+err.Error())
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
@@ -114,12 +119,18 @@ func SignTrustList(doc, payload []byte, key *ecdsa.PrivateKey) ([]byte, error) {
 
 // readTrustListDoc reads a document signed so far, in the general form or
 // the flattened form earlier versions wrote for a single signature. Its
+// keys are checked as a signed statement's are (CheckJSONKeys): a key
+// given twice, mis-cased or unknown is refused, not collapsed or ignored,
+// so an operator signs the payload every reader of the file sees. Its
 // payload must be strict base64url: what is signed is the payload as
 // written in the document.
 func readTrustListDoc(doc []byte) (trustListDoc, error) {
 	var d struct {
 		trustListDoc
 		trustListSig
+	}
+	if err := CheckJSONKeys(doc, &d); err != nil {
+		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
