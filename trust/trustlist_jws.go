@@ -43,11 +43,6 @@ type trustListSignature struct {
 // hcfed-trustlist+jwt — and returns the payload and the signatures.
 func decodeTrustListDoc(raw []byte) ([]byte, []trustListSignature, error) {
 	var doc trustListDoc
-	// The canonical-form check below refuses a duplicate or mis-cased key
-	// too, but only after the headers, and without naming the key.
-	if err := CheckJSONKeys(raw, &doc); err != nil {
-		return nil, nil, fail(ReasonMalformed, "trust list: "+err.Error())
-	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
@@ -79,6 +74,11 @@ func decodeTrustListDoc(raw []byte) ([]byte, []trustListSignature, error) {
 		return nil, nil, fail(ReasonMalformed, "trust list: payload encoding")
 	}
 	// Checked last, so that a document refused for its headers says so.
+	// A key given twice or mis-cased is not canonical either; the key
+	// check names it.
+	if err := CheckJSONKeys(raw, &doc); err != nil {
+		return nil, nil, fail(ReasonMalformed, "trust list: "+err.Error())
+	}
 	if !isCanonical(doc, raw) {
 		return nil, nil, fail(ReasonMalformed, "trust list: document is not in canonical form")
 	}
