@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 // Fuzz targets for what the federation package reads off NATS before any
@@ -100,10 +102,13 @@ func FuzzReadCacheKey(f *testing.F) {
 }
 
 // FuzzParsePointer: a revsnapshot pointer value read from the state bucket
-// is refused (ErrTooLarge above maxPointerLen), or is a JSON object that
+// is refused (ErrTooLarge above maxPointerLen), or is a JSON object with
+// no key given twice, mis-cased or unknown (trust.CheckJSONKeys) that
 // encoding/json reads the same way.
 func FuzzParsePointer(f *testing.F) {
 	f.Add([]byte(`{"seq":12,"size":4096,"digest":"SHA-256=abc"}`))
+	f.Add([]byte(`{"seq":12,"size":4096,"digest":"SHA-256=abc","seq":99}`))
+	f.Add([]byte(`{"Seq":12,"size":4096,"digest":"SHA-256=abc"}`))
 	f.Add([]byte(`{"seq":-1}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(strings.Repeat(" ", maxPointerLen) + "{}"))
@@ -119,6 +124,9 @@ func FuzzParsePointer(f *testing.F) {
 			return
 		}
 		var want snapshotPointer
+		if err := trust.CheckJSONKeys(b, &want); err != nil {
+			t.Fatalf("%q read as %+v, but its keys are refused: %v", b, p, err)
+		}
 		if json.Unmarshal(b, &want) != nil || want != p {
 			t.Fatalf("%q read as %+v, encoding/json reads %+v", b, p, want)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/hcfed/hcfed/internal/backoff"
+	"github.com/hcfed/hcfed/trust"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -38,6 +39,11 @@ func parsePointer(b []byte) (snapshotPointer, error) {
 	var p snapshotPointer
 	if len(b) > maxPointerLen {
 		return p, fmt.Errorf("%w: snapshot pointer is %d bytes", ErrTooLarge, len(b))
+	}
+	// A key given twice, mis-cased or unknown is refused (as in a signed
+	// statement), not collapsed or ignored by encoding/json.
+	if err := trust.CheckJSONKeys(b, &p); err != nil {
+		return p, fmt.Errorf("snapshot pointer: %w", err)
 	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return p, fmt.Errorf("snapshot pointer: %w", err)

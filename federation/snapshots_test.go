@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,23 @@ func TestSnapshotRequestsAreServedAndCoalesced(t *testing.T) {
 	})
 	if n := len(runs.all()); n != 1 {
 		t.Fatalf("%d runs; the queued run must wait for minRepublish and stop with ctx", n)
+	}
+}
+
+// A revsnapshot pointer is a peer's value: a key given twice, mis-cased
+// or unknown is refused (onPointer rejects it as malformed), not
+// collapsed to the last or ignored as encoding/json alone would.
+func TestParsePointerRefusesDuplicateCaseVariantAndUnknownKeys(t *testing.T) {
+	if p, err := parsePointer([]byte(`{"seq":12,"size":4096,"digest":"SHA-256=abc"}`)); err != nil || p.Seq != 12 {
+		t.Fatalf("a well-formed pointer reads as %+v, %v", p, err)
+	}
+	for in, want := range map[string]string{
+		`{"seq":12,"size":4096,"digest":"SHA-256=abc","seq":99}`: `duplicate key "seq"`,
+		`{"SEQ":99,"size":4096,"digest":"SHA-256=abc"}`:          `unknown field "SEQ"`,
+		`{"seq":12,"size":4096,"digest":"SHA-256=abc","next":1}`: `unknown field "next"`,
+	} {
+		if p, err := parsePointer([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s reads as %+v, %v; want it refused saying %s", in, p, err, want)
+		}
 	}
 }

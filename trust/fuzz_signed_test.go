@@ -290,6 +290,7 @@ func FuzzOpenContentKeys(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`[{"ckid":"x/1","nbf":1,"exp":2,"key":""}]`))
+	f.Add([]byte(`[{"ckid":"440000/1","CKID":"x/1","nbf":1,"exp":2,"key":""}]`))
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		raw, err := sealTo(plain, replicaKeysCty, &replica.PublicKey)
 		if err != nil {

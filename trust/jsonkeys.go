@@ -8,7 +8,10 @@ package trust
 // matches keys exactly or keeps the first duplicate — so HCFed refuses
 // both wherever it decodes JSON it must read exactly as it was meant:
 // every signed statement and trust list (decodeStrict) and the HTTP API's
-// request bodies (node/api, through CheckJSONKeys).
+// request bodies (node/api, through CheckJSONKeys), and the other JSON that
+// comes from outside the process: a replica's sealed content keys, a trust
+// list document an operator signs, a peer's revsnapshot pointer, an
+// enrolment file.
 //
 // CheckJSONKeys only checks keys; decoding is left to encoding/json,
 // which runs after it and reports syntax and type errors.

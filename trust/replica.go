@@ -65,9 +65,15 @@ func OpenContentKeys(raw string, encKey *ecdsa.PrivateKey) ([]ContentKey, error)
 	if err != nil {
 		return nil, err
 	}
+	// Strict, as every statement: the home node is a peer process, and a
+	// key given twice or mis-cased must not mean one key to us and
+	// another to a reader that matches keys exactly.
 	var in []replicaKey
-	if err := json.Unmarshal([]byte(plain), &in); err != nil || len(in) > MaxReplicaKeys {
-		return nil, fail(ReasonMalformed, "replica content keys")
+	if err := decodeStrict([]byte(plain), &in); err != nil {
+		return nil, err
+	}
+	if len(in) > MaxReplicaKeys {
+		return nil, fail(ReasonMalformed, fmt.Sprintf("replica content keys: %d, limit %d", len(in), MaxReplicaKeys))
 	}
 	out := make([]ContentKey, 0, len(in))
 	for _, k := range in {

@@ -122,3 +122,106 @@ func TestVerifyRefusesCodeWithDuplicateOrCaseVariantClaim(t *testing.T) {
 		})
 	}
 }
+
+// keyCase is one edit of a document and the words its refusal must carry.
+type keyCase struct {
+	e    keyEdit
+	want string
+}
+
+// Content keys a replica's home sealed to it were read by json.Unmarshal:
+// a key given twice was collapsed to the last, a mis-cased or unknown one
+// taken or ignored. They are now read as every statement is.
+func TestOpenContentKeysRefusesDuplicateCaseVariantAndUnknownKeys(t *testing.T) {
+	fed := newTestFederation(t, testNow)
+	replica := mustKey(t)
+	plain := mustJSON(t, []replicaKey{{ID: fed.GD.CK.ID, NotBefore: 1, Expires: 2, Key: b64(fed.GD.CK.Key)}})
+	open := func(plain []byte) error {
+		raw, err := sealTo(plain, replicaKeysCty, &replica.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenContentKeys(raw, replica)
+		return err
+	}
+	if err := open(plain); err != nil {
+		t.Fatalf("the unedited set is refused: %v", err)
+	}
+	otherKey := b64(make([]byte, ContentKeyLen))
+	for name, c := range map[string]keyCase{
+		"duplicate key":     {keyEdit{`"key":`, `"key":"` + otherKey + `","key":`}, `duplicate key "key"`},
+		"duplicate ckid":    {keyEdit{`"ckid":`, `"ckid":"310000/x","ckid":`}, `duplicate key "ckid"`},
+		"case-variant ckid": {keyEdit{`"ckid":`, `"CKID":`}, `unknown field "CKID"`},
+		"unknown field":     {keyEdit{`"nbf":`, `"note":"x","nbf":`}, `unknown field "note"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := open(edited(t, plain, c.e))
+			wantReason(t, err, ReasonMalformed)
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("refused with %q, want it to say %s", err, c.want)
+			}
+		})
+	}
+}
+
+// The document an operator adds a signature to (hcnode trust sign) was
+// read by json.Unmarshal: given the payload twice, SignTrustList signed
+// the last one, which a reader keeping the first never showed.
+func TestSignTrustListRefusesDocWithDuplicateCaseVariantOrUnknownKey(t *testing.T) {
+	f := newTLFixture(t)
+	payload, err := json.Marshal(f.trustList(t, f.Ops, 2, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := SignTrustList(nil, payload, f.Ops.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SignTrustList(doc, nil, f.Ops.Keys[1]); err != nil {
+		t.Fatalf("the unedited document is refused: %v", err)
+	}
+	other := b64([]byte(`{"fed":"hcfed-other"}`))
+	for name, c := range map[string]keyCase{
+		"duplicate payload":       {keyEdit{`{"payload":`, `{"payload":"` + other + `","payload":`}, `duplicate key "payload"`},
+		"duplicate protected":     {keyEdit{`"protected":`, `"protected":"e30","protected":`}, `duplicate key "protected"`},
+		"case-variant signatures": {keyEdit{`"signatures":`, `"Signatures":`}, `unknown field "Signatures"`},
+		"unknown field":           {keyEdit{`"signatures":`, `"note":"x","signatures":`}, `unknown field "note"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := SignTrustList(edited(t, doc, c.e), nil, f.Ops.Keys[1])
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("signed, or refused with %v; want it refused saying %s", err, c.want)
+			}
+		})
+	}
+}
+
+// A signed trust list document with a key given twice or mis-cased was
+// refused only as "not in canonical form"; the refusal now names the key.
+func TestParseTrustListNamesTheDuplicateOrCaseVariantDocumentKey(t *testing.T) {
+	f := newTLFixture(t)
+	payload, err := json.Marshal(f.trustList(t, f.Ops, 2, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := SignTrustList(nil, payload, f.Ops.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseTrustList(doc); err != nil {
+		t.Fatalf("the unedited document is refused: %v", err)
+	}
+	for name, c := range map[string]keyCase{
+		"duplicate payload":       {keyEdit{`{"payload":`, `{"payload":"e30","payload":`}, `duplicate key "payload"`},
+		"duplicate signature":     {keyEdit{`"signature":`, `"signature":"","signature":`}, `duplicate key "signature"`},
+		"case-variant signatures": {keyEdit{`"signatures":`, `"SIGNATURES":`}, `unknown field "SIGNATURES"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseTrustList(edited(t, doc, c.e))
+			wantReason(t, err, ReasonMalformed)
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("refused with %q, want it to say %s", err, c.want)
+			}
+		})
+	}
+}

@@ -74,6 +74,11 @@ func decodeTrustListDoc(raw []byte) ([]byte, []trustListSignature, error) {
 		return nil, nil, fail(ReasonMalformed, "trust list: payload encoding")
 	}
 	// Checked last, so that a document refused for its headers says so.
+	// A key given twice or mis-cased is not canonical either; the key
+	// check names it.
+	if err := CheckJSONKeys(raw, &doc); err != nil {
+		return nil, nil, fail(ReasonMalformed, "trust list: "+err.Error())
+	}
 	if !isCanonical(doc, raw) {
 		return nil, nil, fail(ReasonMalformed, "trust list: document is not in canonical form")
 	}
@@ -114,12 +119,18 @@ func SignTrustList(doc, payload []byte, key *ecdsa.PrivateKey) ([]byte, error) {
 
 // readTrustListDoc reads a document signed so far, in the general form or
 // the flattened form earlier versions wrote for a single signature. Its
+// keys are checked as a signed statement's are (CheckJSONKeys): a key
+// given twice, mis-cased or unknown is refused, not collapsed or ignored,
+// so an operator signs the payload every reader of the file sees. Its
 // payload must be strict base64url: what is signed is the payload as
 // written in the document.
 func readTrustListDoc(doc []byte) (trustListDoc, error) {
 	var d struct {
 		trustListDoc
 		trustListSig
+	}
+	if err := CheckJSONKeys(doc, &d); err != nil {
+		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
