@@ -19,7 +19,18 @@ import (
 // here fails this package's tests.
 func trustReasons(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "trust", "*.go"))
+	out := stringConsts(t, filepath.Join("..", "..", "trust"), "Reason")
+	if len(out) < 19 {
+		t.Fatalf("found %d trust.Reason constants, want at least the 19 code reasons", len(out))
+	}
+	return out
+}
+
+// stringConsts lists the string constants of the named type declared in
+// the non-test Go files of dir, read from source.
+func stringConsts(t *testing.T, dir, typeName string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +51,7 @@ func trustReasons(t *testing.T) []string {
 			}
 			for _, sp := range gd.Specs {
 				vs := sp.(*ast.ValueSpec)
-				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typeName {
 					continue
 				}
 				for _, v := range vs.Values {
@@ -52,10 +63,30 @@ func trustReasons(t *testing.T) []string {
 			}
 		}
 	}
-	if len(out) < 19 {
-		t.Fatalf("found %d trust.Reason constants, want at least the 19 code reasons", len(out))
-	}
 	return out
+}
+
+// An error the node answers is shown to the person by its code's sentence
+// (HC.errorText); a code without one showed the node's English message
+// as it came, on the Chinese pages too (a resident past codes.max_live
+// read "this resident already holds 8 live codes…").
+func TestEveryNodeErrorCodeHasAChineseAndAnEnglishSentence(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := append(stringConsts(t, "..", "ErrorCode"), "method_not_allowed") // node.ErrorCode, and the router's own
+	if len(codes) < 15 {
+		t.Fatalf("found %d node.ErrorCode constants, want at least 14", len(codes)-1)
+	}
+	for _, c := range codes {
+		zh, en := cat[web.LangZH].Msg["error."+c], cat[web.LangEN].Msg["error."+c]
+		if strings.TrimSpace(zh) == "" || strings.TrimSpace(en) == "" {
+			t.Errorf("error code %q lacks a zh-CN or an English sentence (error.%s)", c, c)
+		} else if zh == en {
+			t.Errorf("error code %q: the zh-CN sentence is the English one", c)
+		}
+	}
 }
 
 func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
