@@ -135,6 +135,25 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet.click(`[data-lang="en"]`)
 	})
 
+	// Every load of the wallet issued a code, and a resident holds at most
+	// codes.max_live: the ninth visit in a day showed "Something went
+	// wrong" and no code.
+	t.Run("wallet opened again shows its live code, past codes.max_live visits", func(t *testing.T) {
+		first := eval[string](wallet, `document.getElementById("qr").dataset.jti`)
+		for i := 0; i <= d.c.Configs[gd].Codes.MaxLive; i++ {
+			wallet.open(d.url(gd) + "/wallet")
+			if err := wallet.poll(`document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`); err != nil {
+				t.Fatalf("visit %d shows no code (%v): %q", i+2, err, wallet.text("#fatal")+" "+wallet.text("#code-note"))
+			}
+			if got := eval[string](wallet, `document.getElementById("qr").dataset.jti`); got != first {
+				t.Fatalf("visit %d shows code %q, want the live code %q", i+2, got, first)
+			}
+		}
+		if got := decodeQR(t, wallet.imagePNG("#qr")); got != code {
+			t.Fatalf("after %d visits the wallet's QR reads another code", d.c.Configs[gd].Codes.MaxLive+2)
+		}
+	})
+
 	// A scanner registered in Shanghai through its console.
 	consoleSH := b.newTab(t, "console SH")
 	consoleSH.open(d.url(sh) + "/console#token=" + d.c.Tokens[sh])
