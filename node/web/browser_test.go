@@ -132,6 +132,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#status-word"); got != "绿码" {
 			t.Errorf("after switching to Chinese the status reads %q, want 绿码", got)
 		}
+		if got := wallet.text("#province"); got != "广东省" {
+			t.Errorf("in Chinese the wallet names the province %q, want 广东省 (the trust list spells it Guangdong)", got)
+		}
 		wallet.click(`[data-lang="en"]`)
 	})
 
@@ -175,6 +178,15 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		scan.click("#result-close")
 		if v := eval[string](scan, `document.getElementById("code-input").value`); v != "" {
 			t.Errorf("the code stays in the field: %q", v)
+		}
+		scan.click(`[data-lang="zh-CN"]`)
+		defer scan.click(`[data-lang="en"]`)
+		if res := scan.paste(code); !res.green() || !strings.Contains(res.Province, "广东省 (440000)") {
+			t.Errorf("in Chinese the scan result names the issuer %q, want 广东省 (440000)", res.Province)
+		}
+		scan.click("#result-close")
+		if got := scan.text("#scanner-info"); !strings.Contains(got, "上海市") {
+			t.Errorf("in Chinese the scanner says %q, without 上海市", got)
 		}
 	})
 

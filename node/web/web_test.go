@@ -106,6 +106,36 @@ func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
 	}
 }
 
+// The zh-CN pages name a member province as GB/T 2260 does, not as the
+// trust list spells it (Guangdong): one name for each of the 34
+// province-level divisions, by the code's first two digits. English
+// keeps the trust list's spelling.
+func TestChineseNamesEveryProvinceLevelDivisionByItsGBT2260Code(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := strings.Fields("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82")
+	zh := cat[web.LangZH].Provinces
+	if len(zh) != len(prefixes) {
+		t.Errorf("zh-CN names %d province-level divisions, want %d", len(zh), len(prefixes))
+	}
+	han := regexp.MustCompile(`^\p{Han}+$`)
+	for _, p := range prefixes {
+		if !han.MatchString(zh[p]) {
+			t.Errorf("division %s0000 has the zh-CN name %q", p, zh[p])
+		}
+	}
+	for p, want := range map[string]string{"11": "北京市", "31": "上海市", "44": "广东省", "45": "广西壮族自治区", "82": "澳门特别行政区"} {
+		if zh[p] != want {
+			t.Errorf("division %s0000 is %q in zh-CN, want %q", p, zh[p], want)
+		}
+	}
+	if n := len(cat[web.LangEN].Provinces); n != 0 {
+		t.Errorf("English renames %d provinces; it keeps the trust list's spelling", n)
+	}
+}
+
 func TestCatalogueLanguagesHaveTheSameKeys(t *testing.T) {
 	cat, err := web.Catalogue()
 	if err != nil {

@@ -1,6 +1,9 @@
 "use strict";
 // The pages' zh-CN and English messages, and one sentence per verification
-// reason code (node/web/web_test.go checks that every trust.Reason has both).
+// reason code (node/web/web_test.go checks that every trust.Reason has both),
+// and the names of the province-level divisions by the first two digits of
+// their GB/T 2260 code, where the trust list's spelling is not the
+// language's (zh-CN; English keeps the trust list's).
 // Strict JSON after the constant name, so that Go can read it too.
 const HC_I18N = {
  "en": {
@@ -210,7 +213,8 @@ const HC_I18N = {
    "no_legal_basis": "No usable legal basis was given.",
    "not_member": "The asking province is not an active member.",
    "rate_limited": "The asking province sent too many requests."
-  }
+  },
+  "provinces": {}
  },
  "zh-CN": {
   "msg": {
@@ -419,6 +423,42 @@ const HC_I18N = {
    "no_legal_basis": "未提供有效的法律依据。",
    "not_member": "查询省份不是正常成员。",
    "rate_limited": "查询省份请求过于频繁。"
+  },
+  "provinces": {
+   "11": "北京市",
+   "12": "天津市",
+   "13": "河北省",
+   "14": "山西省",
+   "15": "内蒙古自治区",
+   "21": "辽宁省",
+   "22": "吉林省",
+   "23": "黑龙江省",
+   "31": "上海市",
+   "32": "江苏省",
+   "33": "浙江省",
+   "34": "安徽省",
+   "35": "福建省",
+   "36": "江西省",
+   "37": "山东省",
+   "41": "河南省",
+   "42": "湖北省",
+   "43": "湖南省",
+   "44": "广东省",
+   "45": "广西壮族自治区",
+   "46": "海南省",
+   "50": "重庆市",
+   "51": "四川省",
+   "52": "贵州省",
+   "53": "云南省",
+   "54": "西藏自治区",
+   "61": "陕西省",
+   "62": "甘肃省",
+   "63": "青海省",
+   "64": "宁夏回族自治区",
+   "65": "新疆维吾尔自治区",
+   "71": "台湾省",
+   "81": "香港特别行政区",
+   "82": "澳门特别行政区"
   }
  }
 };

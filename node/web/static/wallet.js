@@ -60,7 +60,7 @@
     $("qr-frame").className = "qr-frame status-" + (st || "none");
     $("status-word").textContent = HC.statusWord(st);
     $("masked-name").textContent = maskName((record && record.held && record.held.name) || "");
-    $("province").textContent = me.province_name || me.province;
+    $("province").textContent = HC.province(me.province, me.province_name);
   }
 
   // maskName shows the first character only, as scanners see it.
@@ -123,7 +123,7 @@
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
-    return m ? m.name + " (" + id + ")" : id;
+    return m ? HC.province(id, m.name) + " (" + id + ")" : id;
   }
 
   let lists = {};
