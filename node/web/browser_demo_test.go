@@ -26,7 +26,11 @@ func startDemo(t *testing.T) *demo {
 		{ID: "440000", Name: "Guangdong", Listen: "127.0.0.1:0"},
 		{ID: "310000", Name: "Shanghai", Listen: "127.0.0.1:0"},
 		{ID: "110000", Name: "Beijing", Listen: "127.0.0.1:0"},
-	}, Configure: func(cfg *config.Config) { cfg.Limits.ScannerRate, cfg.Limits.ScannerBurst = 100, 100 }})
+	}, Configure: func(cfg *config.Config) {
+		// A person scans and reloads at human pace; the tests do not.
+		cfg.Limits.ScannerRate, cfg.Limits.ScannerBurst = 100, 100
+		cfg.Limits.ResidentRate, cfg.Limits.ResidentBurst = 100, 100
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

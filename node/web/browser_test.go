@@ -132,7 +132,29 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#status-word"); got != "绿码" {
 			t.Errorf("after switching to Chinese the status reads %q, want 绿码", got)
 		}
+		if got := wallet.text("#province"); got != "广东省" {
+			t.Errorf("in Chinese the wallet names the province %q, want 广东省 (the trust list spells it Guangdong)", got)
+		}
 		wallet.click(`[data-lang="en"]`)
+	})
+
+	// Every load of the wallet issued a code, and a resident holds at most
+	// codes.max_live: the ninth visit in a day showed "Something went
+	// wrong" and no code.
+	t.Run("wallet opened again shows its live code, past codes.max_live visits", func(t *testing.T) {
+		first := eval[string](wallet, `document.getElementById("qr").dataset.jti`)
+		for i := 0; i <= d.c.Configs[gd].Codes.MaxLive; i++ {
+			wallet.open(d.url(gd) + "/wallet")
+			if err := wallet.poll(`document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`); err != nil {
+				t.Fatalf("visit %d shows no code (%v): %q", i+2, err, wallet.text("#fatal")+" "+wallet.text("#code-note"))
+			}
+			if got := eval[string](wallet, `document.getElementById("qr").dataset.jti`); got != first {
+				t.Fatalf("visit %d shows code %q, want the live code %q", i+2, got, first)
+			}
+		}
+		if got := decodeQR(t, wallet.imagePNG("#qr")); got != code {
+			t.Fatalf("after %d visits the wallet's QR reads another code", d.c.Configs[gd].Codes.MaxLive+2)
+		}
 	})
 
 	// A scanner registered in Shanghai through its console.
@@ -156,6 +178,15 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		scan.click("#result-close")
 		if v := eval[string](scan, `document.getElementById("code-input").value`); v != "" {
 			t.Errorf("the code stays in the field: %q", v)
+		}
+		scan.click(`[data-lang="zh-CN"]`)
+		defer scan.click(`[data-lang="en"]`)
+		if res := scan.paste(code); !res.green() || !strings.Contains(res.Province, "广东省 (440000)") {
+			t.Errorf("in Chinese the scan result names the issuer %q, want 广东省 (440000)", res.Province)
+		}
+		scan.click("#result-close")
+		if got := scan.text("#scanner-info"); !strings.Contains(got, "上海市") {
+			t.Errorf("in Chinese the scanner says %q, without 上海市", got)
 		}
 	})
 

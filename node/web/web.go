@@ -89,11 +89,16 @@ func Negotiate(query, acceptLanguage string) string {
 	return LangZH
 }
 
-// Messages is one language of the catalogue: interface text by key, and a
-// sentence for every verification reason code.
+// Messages is one language of the catalogue: interface text by key, a
+// sentence for every verification reason code, and province names.
 type Messages struct {
 	Msg     map[string]string `json:"msg"`
 	Reasons map[string]string `json:"reasons"`
+	// Provinces names the province-level divisions in this language, by
+	// the first two digits of their GB/T 2260 code ("44": 广东省). The pages
+	// show it for a member whose id is such a code (NN0000), and the name
+	// the trust list gives elsewhere; the trust list is unchanged.
+	Provinces map[string]string `json:"provinces"`
 }
 
 // catalogueFile is the catalogue, a script that defines one constant

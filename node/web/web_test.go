@@ -19,7 +19,18 @@ import (
 // here fails this package's tests.
 func trustReasons(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "trust", "*.go"))
+	out := stringConsts(t, filepath.Join("..", "..", "trust"), "Reason")
+	if len(out) < 19 {
+		t.Fatalf("found %d trust.Reason constants, want at least the 19 code reasons", len(out))
+	}
+	return out
+}
+
+// stringConsts lists the string constants of the named type declared in
+// the non-test Go files of dir, read from source.
+func stringConsts(t *testing.T, dir, typeName string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +51,7 @@ func trustReasons(t *testing.T) []string {
 			}
 			for _, sp := range gd.Specs {
 				vs := sp.(*ast.ValueSpec)
-				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typeName {
 					continue
 				}
 				for _, v := range vs.Values {
@@ -52,10 +63,30 @@ func trustReasons(t *testing.T) []string {
 			}
 		}
 	}
-	if len(out) < 19 {
-		t.Fatalf("found %d trust.Reason constants, want at least the 19 code reasons", len(out))
-	}
 	return out
+}
+
+// An error the node answers is shown to the person by its code's sentence
+// (HC.errorText); a code without one showed the node's English message
+// as it came, on the Chinese pages too (a resident past codes.max_live
+// read "this resident already holds 8 live codes…").
+func TestEveryNodeErrorCodeHasAChineseAndAnEnglishSentence(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := append(stringConsts(t, "..", "ErrorCode"), "method_not_allowed") // node.ErrorCode, and the router's own
+	if len(codes) < 15 {
+		t.Fatalf("found %d node.ErrorCode constants, want at least 14", len(codes)-1)
+	}
+	for _, c := range codes {
+		zh, en := cat[web.LangZH].Msg["error."+c], cat[web.LangEN].Msg["error."+c]
+		if strings.TrimSpace(zh) == "" || strings.TrimSpace(en) == "" {
+			t.Errorf("error code %q lacks a zh-CN or an English sentence (error.%s)", c, c)
+		} else if zh == en {
+			t.Errorf("error code %q: the zh-CN sentence is the English one", c)
+		}
+	}
 }
 
 func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
@@ -72,6 +103,36 @@ func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
 		if cat[web.LangZH].Reasons[r] == cat[web.LangEN].Reasons[r] {
 			t.Errorf("reason %q: the zh-CN sentence is the English one", r)
 		}
+	}
+}
+
+// The zh-CN pages name a member province as GB/T 2260 does, not as the
+// trust list spells it (Guangdong): one name for each of the 34
+// province-level divisions, by the code's first two digits. English
+// keeps the trust list's spelling.
+func TestChineseNamesEveryProvinceLevelDivisionByItsGBT2260Code(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := strings.Fields("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82")
+	zh := cat[web.LangZH].Provinces
+	if len(zh) != len(prefixes) {
+		t.Errorf("zh-CN names %d province-level divisions, want %d", len(zh), len(prefixes))
+	}
+	han := regexp.MustCompile(`^\p{Han}+$`)
+	for _, p := range prefixes {
+		if !han.MatchString(zh[p]) {
+			t.Errorf("division %s0000 has the zh-CN name %q", p, zh[p])
+		}
+	}
+	for p, want := range map[string]string{"11": "北京市", "31": "上海市", "44": "广东省", "45": "广西壮族自治区", "82": "澳门特别行政区"} {
+		if zh[p] != want {
+			t.Errorf("division %s0000 is %q in zh-CN, want %q", p, zh[p], want)
+		}
+	}
+	if n := len(cat[web.LangEN].Provinces); n != 0 {
+		t.Errorf("English renames %d provinces; it keeps the trust list's spelling", n)
 	}
 }
 

@@ -146,6 +146,15 @@ const HC = (() => {
     return h + ":" + p(m) + ":" + p(s);
   }
 
+  // province is how a page names a province: in a language whose
+  // catalogue names the province-level division of a GB/T 2260 code
+  // NN0000, that name (广东省); otherwise the name the trust list gives
+  // (listName), or the code.
+  function province(id, listName) {
+    const m = /^(\d{2})0000$/.exec(id || "");
+    return (m && (cat[lang].provinces || {})[m[1]]) || listName || id || "";
+  }
+
   // statusWord is a status in words: colour is never the only signal.
   function statusWord(st) { return t("status." + (st || "unknown")); }
 
@@ -166,5 +175,5 @@ const HC = (() => {
   }
 
   return { t, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
-    fmtDuration, statusWord, start, get lang() { return lang; } };
+    fmtDuration, province, statusWord, start, get lang() { return lang; } };
 })();

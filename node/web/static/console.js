@@ -37,7 +37,7 @@ const CON = (() => {
       const hb = m.heartbeat;
       const states = Object.entries(m.key_states || {}).sort().map(([st, n]) => n + " " + HC.t("key." + st)).join(", ");
       const row = HC.el("tr", { "data-province": m.id, class: m.stale ? "row-warn" : "" },
-        HC.el("th", { scope: "row", text: m.name + " (" + m.id + ")" + (m.id === f.self ? " ★" : "") }),
+        HC.el("th", { scope: "row", text: HC.province(m.id, m.name) + " (" + m.id + ")" + (m.id === f.self ? " ★" : "") }),
         HC.el("td", { text: HC.t("member." + m.status) }),
         HC.el("td", { class: m.keyset_expires_soon ? "warn" : "", text: "v" + m.keyset_version +
           (m.keyset_expires ? " · " + HC.t("fed.until", { when: HC.fmtTime(m.keyset_expires) }) : "") +
@@ -157,13 +157,14 @@ const CON = (() => {
     if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
     state.me = await call("GET", "/v1/whoami");
     if (state.me.role !== "operator") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
-    $("self").textContent = (state.me.province_name || "") + " " + state.me.province;
+    const showSelf = () => { $("self").textContent = HC.province(state.me.province, state.me.province_name) + " " + state.me.province; };
+    showSelf();
     [state.notice] = await Promise.all([HC.api("GET", "/v1/privacy"), loadFed()]);
     renderNotice();
     wireResidents();
     $("main").hidden = false;
     setInterval(() => loadFed().catch((e) => say("trust-info", e)), FED_EVERY);
-    HC.onLang(() => { renderFed(); renderNotice(); renderSubject(); });
+    HC.onLang(() => { showSelf(); renderFed(); renderNotice(); renderSubject(); });
     await Promise.all(onStart.map((f) => f()));
   });
 

@@ -1,6 +1,9 @@
 "use strict";
 // The pages' zh-CN and English messages, and one sentence per verification
-// reason code (node/web/web_test.go checks that every trust.Reason has both).
+// reason code (node/web/web_test.go checks that every trust.Reason has both),
+// and the names of the province-level divisions by the first two digits of
+// their GB/T 2260 code, where the trust list's spelling is not the
+// language's (zh-CN; English keeps the trust list's).
 // Strict JSON after the constant name, so that Go can read it too.
 const HC_I18N = {
  "en": {
@@ -20,6 +23,10 @@ const HC_I18N = {
    "error.rate_limited": "Too many requests; wait a moment.",
    "error.unavailable": "The node is not ready; try again shortly.",
    "error.internal": "The node had an internal error.",
+   "error.limit_reached": "A limit is reached: too many live codes or open appeals at once. Show a code you already have, or wait until one expires or is answered.",
+   "error.role_verifier": "This is a verify-only node; do this at the province's home node.",
+   "error.replica_stale": "This checking node has lost touch with its province's home node and cannot check codes now; try again shortly.",
+   "error.method_not_allowed": "That action is not allowed here.",
    "fatal.bad_link_title": "This link does not work",
    "fatal.bad_link": "The link is wrong, has expired or was withdrawn. Ask the service point or your provincial health authority for a new one.",
    "fatal.bad_link_scanner": "This scanner is not (or no longer) registered. Ask your operator for a new registration link.",
@@ -206,7 +213,8 @@ const HC_I18N = {
    "no_legal_basis": "No usable legal basis was given.",
    "not_member": "The asking province is not an active member.",
    "rate_limited": "The asking province sent too many requests."
-  }
+  },
+  "provinces": {}
  },
  "zh-CN": {
   "msg": {
@@ -225,6 +233,10 @@ const HC_I18N = {
    "error.rate_limited": "请求过于频繁，请稍候。",
    "error.unavailable": "节点尚未就绪，请稍后重试。",
    "error.internal": "节点内部错误。",
+   "error.limit_reached": "已达上限：同时持有的有效健康码或待处理的申诉过多。请出示已有的健康码，或等待其过期或得到答复。",
+   "error.role_verifier": "此节点只提供查验；请到本省主节点办理。",
+   "error.replica_stale": "此查验节点暂时与本省主节点失去联系，目前无法查验，请稍后重试。",
+   "error.method_not_allowed": "此处不允许该操作。",
    "fatal.bad_link_title": "此链接无法使用",
    "fatal.bad_link": "链接有误、已过期或已被撤销。请向服务点或本省卫生健康部门索取新链接。",
    "fatal.bad_link_scanner": "此扫码设备未登记或登记已撤销。请向管理员索取新的登记链接。",
@@ -411,6 +423,42 @@ const HC_I18N = {
    "no_legal_basis": "未提供有效的法律依据。",
    "not_member": "查询省份不是正常成员。",
    "rate_limited": "查询省份请求过于频繁。"
+  },
+  "provinces": {
+   "11": "北京市",
+   "12": "天津市",
+   "13": "河北省",
+   "14": "山西省",
+   "15": "内蒙古自治区",
+   "21": "辽宁省",
+   "22": "吉林省",
+   "23": "黑龙江省",
+   "31": "上海市",
+   "32": "江苏省",
+   "33": "浙江省",
+   "34": "安徽省",
+   "35": "福建省",
+   "36": "江西省",
+   "37": "山东省",
+   "41": "河南省",
+   "42": "湖北省",
+   "43": "湖南省",
+   "44": "广东省",
+   "45": "广西壮族自治区",
+   "46": "海南省",
+   "50": "重庆市",
+   "51": "四川省",
+   "52": "贵州省",
+   "53": "云南省",
+   "54": "西藏自治区",
+   "61": "陕西省",
+   "62": "甘肃省",
+   "63": "青海省",
+   "64": "宁夏回族自治区",
+   "65": "新疆维吾尔自治区",
+   "71": "台湾省",
+   "81": "香港特别行政区",
+   "82": "澳门特别行政区"
   }
  }
 };

@@ -13,7 +13,7 @@
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
-    return m ? m.name + " (" + id + ")" : id || "";
+    return m ? HC.province(id, m.name) + " (" + id + ")" : id || "";
   }
 
   async function check(code) {
@@ -117,7 +117,7 @@
     if (me.role !== "scanner") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     fed = await HC.api("GET", "/v1/federation");
     $("main").hidden = false;
-    const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: me.province_name || me.province }); };
+    const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: HC.province(me.province, me.province_name) }); };
     info();
     HC.onLang(() => { info(); if (last) show(last); });
     $("camera-start").addEventListener("click", startCamera);

@@ -7,6 +7,11 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.wallet.token";
+  // CODE_KEY keeps the code shown last (its id, expiry and image path:
+  // no code text, nothing personal), so that opening the wallet again
+  // shows that code while it lives instead of issuing one each time: a
+  // resident holds at most codes.max_live live codes.
+  const CODE_KEY = "hcfed.wallet.code";
   // REFRESH_BEFORE is how long before expiry a new code is fetched;
   // POLL_EVERY how often the status is checked, so that a change made by
   // the health authority shows within seconds.
@@ -16,8 +21,16 @@
   function cleanup() { if (qrURL) URL.revokeObjectURL(qrURL); qrURL = null; }
 
   async function newCode() {
-    code = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token);
-    const png = await HC.api("GET", code.qr_url, token);
+    const c = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token);
+    await display(c);
+    localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
+  }
+
+  // display shows a code; its image is refused (404) once it is revoked
+  // or expired.
+  async function display(c) {
+    const png = await HC.api("GET", c.qr_url, token);
+    code = c;
     cleanup();
     qrURL = URL.createObjectURL(png);
     $("qr").src = qrURL;
@@ -25,12 +38,29 @@
     renderStatus();
   }
 
+  // firstCode shows the code kept from the last visit if the node still
+  // serves it and it has a while to run; otherwise it issues a new one.
+  async function firstCode() {
+    let kept = null;
+    try { kept = JSON.parse(localStorage.getItem(CODE_KEY) || "null"); } catch (_) { /* not ours: issue anew */ }
+    if (kept && kept.subject === me.subject_id && typeof kept.qr_url === "string" && kept.qr_url.startsWith("/v1/codes/") &&
+        kept.exp - Date.now() / 1000 > REFRESH_BEFORE) {
+      try {
+        await display(kept);
+        return;
+      } catch (e) {
+        if (!(e instanceof HC.APIError && e.status === 404)) throw e;
+      }
+    }
+    await newCode();
+  }
+
   function renderStatus() {
     const st = record ? record.status : "";
     $("qr-frame").className = "qr-frame status-" + (st || "none");
     $("status-word").textContent = HC.statusWord(st);
     $("masked-name").textContent = maskName((record && record.held && record.held.name) || "");
-    $("province").textContent = me.province_name || me.province;
+    $("province").textContent = HC.province(me.province, me.province_name);
   }
 
   // maskName shows the first character only, as scanners see it.
@@ -93,7 +123,7 @@
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
-    return m ? m.name + " (" + id + ")" : id;
+    return m ? HC.province(id, m.name) + " (" + id + ")" : id;
   }
 
   let lists = {};
@@ -130,6 +160,7 @@
       try {
         await HC.api("DELETE", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
         localStorage.removeItem(KEY);
+        localStorage.removeItem(CODE_KEY);
         stop();
         HC.fatal("wallet.deleted_title", "wallet.deleted");
       } catch (e) { $("code-note").textContent = HC.errorText(e); }
@@ -140,7 +171,7 @@
     token = HC.takeToken(localStorage, KEY);
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
     me = await HC.api("GET", "/v1/whoami", token);
-    if (me.role !== "resident") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (me.role !== "resident") { HC.dropToken(); localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
       HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
     $("main").hidden = false;
@@ -150,7 +181,7 @@
     wire();
     tick();
     timers.push(setInterval(tick, 1000));
-    await newCode();
+    await firstCode();
     tick();
     timers.push(setInterval(() => poll().catch(showErr), POLL_EVERY));
     HC.onLang(() => { renderStatus(); renderHeld(); renderNotice(); renderLists(); tick(); });
