@@ -124,14 +124,15 @@ func TestInsertCodeCancelledWhileQueuedIsNeverWritten(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
 	release := holdWriter(t, db)
+	commits := db.GroupCommits()
 
 	// "first" is taken by the writer, which then blocks on the held
-	// connection; "cancelled" waits in the queue behind it.
+	// connection; "cancelled" waits in the queue behind it. The writer
+	// counts a commit once it has taken its batch, before it begins the
+	// transaction: until then "cancelled" could still join first's batch.
 	first := make(chan error, 1)
 	go func() { first <- db.InsertCode(context.Background(), testCode("first", "s1")) }()
-	waitFor(t, "writer to take the first call", func() bool {
-		return db.WriteBacklog() == 1 && len(db.batch.queue) == 0
-	})
+	waitFor(t, "writer to take the first call", func() bool { return db.GroupCommits() == commits+1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
 	go func() { cancelled <- db.InsertCode(ctx, testCode("cancelled", "s1")) }()
@@ -153,12 +154,13 @@ func TestInsertCodeCancelledAfterTakenReportsTheCommit(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
 	release := holdWriter(t, db)
+	commits := db.GroupCommits()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- db.InsertCode(ctx, testCode("taken", "s1")) }()
-	waitFor(t, "writer to take the call", func() bool {
-		return db.WriteBacklog() == 1 && len(db.batch.queue) == 0
-	})
+	// Taken means marked so by the writer (counted as a commit), not just
+	// received from the queue: a cancel before the mark withdraws the call.
+	waitFor(t, "writer to take the call", func() bool { return db.GroupCommits() == commits+1 })
 	cancel()
 	release()
 	if err := <-done; err != nil {
