@@ -50,3 +50,46 @@ func TestDeletionRevokesACodeStillAcceptedInItsExpiryGrace(t *testing.T) {
 		t.Fatalf("after the deletion: %+v, want revoked", v)
 	}
 }
+
+// A resident whose phone was lost has their wallet token replaced at a
+// service point: the old token stops working at once (even cached), the
+// new one works, and nobody but an operator can do it.
+func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
+	n := startNode(t, "440000")
+	id, old := n.enrol(residentName, residentID)
+	if resp := n.call("GET", "/v1/subjects/"+id, old, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("record with the first token: HTTP %d", resp.StatusCode) // and the token is cached now
+	}
+	for who, tok := range map[string]string{"the resident": old, "a scanner": n.scanner} {
+		var e apiError
+		if resp := n.call("POST", "/v1/subjects/"+id+"/token", tok, nil, &e); resp.StatusCode != http.StatusForbidden || e.Error.Code != "forbidden" {
+			t.Errorf("%s replacing the token: HTTP %d %+v, want 403 forbidden", who, resp.StatusCode, e)
+		}
+	}
+	var e apiError
+	if resp := n.call("POST", "/v1/subjects/s_nosuch/token", n.operator, nil, &e); resp.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
+		t.Errorf("unknown subject: HTTP %d %+v, want 404 not_found", resp.StatusCode, e)
+	}
+
+	var out struct {
+		ID            string `json:"id"`
+		ResidentToken string `json:"resident_token"`
+		WalletURL     string `json:"wallet_url"`
+	}
+	if resp := n.call("POST", "/v1/subjects/"+id+"/token", n.operator, nil, &out); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("operator replacing the token: HTTP %d", resp.StatusCode)
+	}
+	if out.ID != id || out.ResidentToken == "" || out.ResidentToken == old || out.WalletURL != n.d.URL+"/wallet#token="+out.ResidentToken {
+		t.Fatalf("replacement = %+v", out)
+	}
+	if resp := n.call("GET", "/v1/subjects/"+id, old, nil, &e); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old token after the replacement: HTTP %d, want 401", resp.StatusCode)
+	}
+	if resp := n.call("POST", "/v1/subjects/"+id+"/codes", old, nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old token issuing a code: HTTP %d, want 401", resp.StatusCode)
+	}
+	if resp := n.call("GET", "/v1/subjects/"+id, out.ResidentToken, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("new token: HTTP %d, want 200", resp.StatusCode)
+	}
+	n.issue(id, out.ResidentToken)
+}
