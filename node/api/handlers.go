@@ -128,9 +128,17 @@ func (s *Server) deleteSubject(c echo.Context) error {
 }
 
 // replaceResidentToken gives a resident a new wallet link and revokes
-// the old one (a lost phone).
+// the old one (a lost phone); the body names the resident's ID number.
 func (s *Server) replaceResidentToken(c echo.Context) error {
-	out, err := s.n.ReplaceResidentToken(c.Request().Context(), principal(c), c.Param("id"))
+	var in struct {
+		IDNumber string `json:"id_number"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
+	out, err := s.n.ReplaceResidentToken(c.Request().Context(), principal(c), c.Param("id"), in.IDNumber)
 	if err != nil {
 		return err
 	}

@@ -60,15 +60,34 @@ func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
 	if resp := n.call("GET", "/v1/subjects/"+id, old, nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("record with the first token: HTTP %d", resp.StatusCode) // and the token is cached now
 	}
+	card := map[string]string{"id_number": residentID}
 	for who, tok := range map[string]string{"the resident": old, "a scanner": n.scanner} {
 		var e apiError
-		if resp := n.call("POST", "/v1/subjects/"+id+"/token", tok, nil, &e); resp.StatusCode != http.StatusForbidden || e.Error.Code != "forbidden" {
+		if resp := n.call("POST", "/v1/subjects/"+id+"/token", tok, card, &e); resp.StatusCode != http.StatusForbidden || e.Error.Code != "forbidden" {
 			t.Errorf("%s replacing the token: HTTP %d %+v, want 403 forbidden", who, resp.StatusCode, e)
 		}
 	}
+	// An operator mints a token (and so the record in clear) only for the
+	// resident in front of them: the ID number on their card is required.
+	for _, c := range []struct {
+		body       any
+		status     int
+		code, what string
+	}{
+		{nil, http.StatusBadRequest, "invalid", "without an ID number"},
+		{map[string]string{"id_number": "110105194912310021"}, http.StatusForbidden, "forbidden", "with another ID number"},
+	} {
+		var e apiError
+		if resp := n.call("POST", "/v1/subjects/"+id+"/token", n.operator, c.body, &e); resp.StatusCode != c.status || e.Error.Code != c.code {
+			t.Errorf("operator %s: HTTP %d %+v, want %d %s", c.what, resp.StatusCode, e, c.status, c.code)
+		}
+	}
 	var e apiError
-	if resp := n.call("POST", "/v1/subjects/s_nosuch/token", n.operator, nil, &e); resp.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
+	if resp := n.call("POST", "/v1/subjects/s_nosuch/token", n.operator, card, &e); resp.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
 		t.Errorf("unknown subject: HTTP %d %+v, want 404 not_found", resp.StatusCode, e)
+	}
+	if resp := n.call("GET", "/v1/subjects/"+id, old, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after refused replacements the first token must still work: HTTP %d", resp.StatusCode)
 	}
 
 	var out struct {
@@ -76,7 +95,7 @@ func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
 		ResidentToken string `json:"resident_token"`
 		WalletURL     string `json:"wallet_url"`
 	}
-	if resp := n.call("POST", "/v1/subjects/"+id+"/token", n.operator, nil, &out); resp.StatusCode != http.StatusCreated {
+	if resp := n.call("POST", "/v1/subjects/"+id+"/token", n.operator, map[string]string{"id_number": "11010519491231002x"}, &out); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("operator replacing the token: HTTP %d", resp.StatusCode)
 	}
 	if out.ID != id || out.ResidentToken == "" || out.ResidentToken == old || out.WalletURL != n.d.URL+"/wallet#token="+out.ResidentToken {
