@@ -140,9 +140,8 @@ func (db *DB) CountLiveRevocations(ctx context.Context, now time.Time) (int, err
 	return n, wrap("count live revocations", err)
 }
 
-// EachLiveRevocation calls fn with every revoked code LiveRevocations
-// lists at now, soonest expiry first, as LiveRevocations lists them, but
-// one row at a time: a snapshot of millions of revocations is encoded as
+// EachLiveRevocation calls fn with each revoked code LiveRevocations
+// lists at now, soonest expiry first, but one row at a time: a snapshot of millions of revocations is encoded as
 // it is read, never held as a list. It stops at fn's first error and
 // returns it.
 func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(RevocationEntry) error) error {
