@@ -12,7 +12,9 @@ import (
 // this node for the contact data of the holder of one of its codes.
 //
 // Checks, in order: the asking province's rate (before any cryptography,
-// so a flood costs little and fills no audit log); the request opens with
+// so a flood costs little and fills no audit log: beyond the rate, a few
+// requests are opened only to sign their rate_limited refusal, and the
+// rest are dropped unopened); the request opens with
 // this node's enc key and verifies under the asker's keys, in the asker's
 // name, addressed here, fresh and with a legal basis; its nonce was not
 // seen; the asker is an active member. A request that does not verify is
@@ -30,6 +32,9 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	now := l.now()
 	actor := "peer:" + asker
 	limited := !p.lookupLimit.allow(asker, now)
+	if limited && !p.refusalLimit.allow(asker, now) {
+		return nil // far beyond the rate: not even opened
+	}
 	req, err := l.openRequest(asker, raw)
 	if req == nil {
 		if !limited { // beyond the rate, neither audited nor logged: a flood fills nothing

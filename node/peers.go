@@ -30,6 +30,12 @@ const (
 	// too few to harvest a province's residents.
 	lookupRate  = rate.Limit(1) // per second
 	lookupBurst = 30
+	// lookupRefusalRate and lookupRefusalBurst bound the signed
+	// rate_limited refusals sent to a province beyond its lookupRate:
+	// each costs opening the request and signing. Past them a request is
+	// dropped unopened, and its asker times out.
+	lookupRefusalRate  = rate.Limit(0.2) // one each 5 s
+	lookupRefusalBurst = 5
 	// receiptRate and receiptBurst bound the receipts one province may
 	// send (a batch every receiptEvery, up to MaxReceiptEntries each).
 	receiptRate  = rate.Limit(5)
@@ -51,6 +57,7 @@ type Peers struct {
 	log  *slog.Logger
 
 	lookupLimit   *peerLimiter
+	refusalLimit  *peerLimiter // signed refusals beyond lookupLimit
 	receiptLimit  *peerLimiter
 	lookupNonces  *trust.ReplayCache
 	receiptNonces *trust.ReplayCache
@@ -76,6 +83,7 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	since := n.now()
 	return &Peers{n: n, conn: conn, log: log,
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst), receiptLimit: newPeerLimiter(receiptRate, receiptBurst),
+		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour)}
 }

@@ -127,6 +127,27 @@ func (s *Server) deleteSubject(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// replaceResidentToken gives a resident a new wallet link and revokes
+// the old one (a lost phone); the body names the resident's ID number.
+func (s *Server) replaceResidentToken(c echo.Context) error {
+	var in struct {
+		IDNumber string `json:"id_number"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
+	out, err := s.n.ReplaceResidentToken(c.Request().Context(), principal(c), c.Param("id"), in.IDNumber)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, struct {
+		node.ResidentToken
+		WalletURL string `json:"wallet_url"`
+	}{out, s.walletURL(c, out.ResidentToken)})
+}
+
 func (s *Server) qr(c echo.Context) error {
 	png, err := s.n.CodeQR(c.Request().Context(), principal(c), c.Param("jti"))
 	if err != nil {

@@ -88,6 +88,7 @@ func New(cfg Config) *Server {
 	v1.POST("/statuses", s.setStatuses)
 	v1.POST("/subjects/:id/codes", s.issue)
 	v1.DELETE("/subjects/:id", s.deleteSubject)
+	v1.POST("/subjects/:id/token", s.replaceResidentToken)
 	v1.GET("/codes/:jti/qr.png", s.qr)
 	v1.POST("/verify", s.verify)
 	v1.POST("/scanners", s.addScanner)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 // insertCodeSQL writes the row only while the subject's status is still
@@ -115,29 +117,35 @@ func (db *DB) Code(ctx context.Context, jti string) (Code, error) {
 	return c, nil
 }
 
-// LiveRevocations lists every revoked code that has not yet expired at now,
-// for revocation snapshots, soonest expiry first. It includes the codes of
-// deleted subjects.
+// acceptedCut is the expiry, in the codes table's nanoseconds, of the
+// oldest code a verifier still accepts at now: trust.Verify accepts a code
+// until trust.ClockSkew past its expiry, so revoking a subject's codes,
+// and the revocations a node holds and publishes, must reach that far
+// back, or a code revoked in that window would keep verifying.
+func acceptedCut(now time.Time) int64 { return nanos(now.Add(-trust.ClockSkew)) }
+
+// LiveRevocations lists every revoked code that a verifier may still
+// accept at now (see acceptedCut), for revocation snapshots, soonest
+// expiry first. It includes the codes of deleted subjects.
 func (db *DB) LiveRevocations(ctx context.Context, now time.Time) ([]RevocationEntry, error) {
 	return queryAll(ctx, db.r, "live revocations", scanRevocationEntry,
-		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, nanos(now))
+		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, acceptedCut(now))
 }
 
-// CountLiveRevocations counts the revoked codes not yet expired at now: a
-// snapshot publisher sizes its buffer with it.
+// CountLiveRevocations counts the revoked codes LiveRevocations lists at
+// now: a snapshot publisher sizes its buffer with it.
 func (db *DB) CountLiveRevocations(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE revoked = 1 AND expires > ?`, nanos(now)).Scan(&n)
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM codes WHERE revoked = 1 AND expires > ?`, acceptedCut(now)).Scan(&n)
 	return n, wrap("count live revocations", err)
 }
 
-// EachLiveRevocation calls fn with every revoked code that has not yet
-// expired at now, soonest expiry first, as LiveRevocations lists them, but
-// one row at a time: a snapshot of millions of revocations is encoded as
+// EachLiveRevocation calls fn with each revoked code LiveRevocations
+// lists at now, soonest expiry first, but one row at a time: a snapshot of millions of revocations is encoded as
 // it is read, never held as a list. It stops at fn's first error and
 // returns it.
 func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(RevocationEntry) error) error {
-	rows, err := db.r.QueryContext(ctx, `SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires`, nanos(now))
+	rows, err := db.r.QueryContext(ctx, `SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires`, acceptedCut(now))
 	if err != nil {
 		return wrap("live revocations", err)
 	}

@@ -285,8 +285,10 @@ func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time
 	return appendRevocation(ctx, tx, entries, now)
 }
 
-// revokeLiveEntries marks the unexpired, unrevoked codes of the subjects
-// ids revoked and returns them, for the caller to append to the outbox.
+// revokeLiveEntries marks the unrevoked codes of the subjects ids that a
+// verifier may still accept at now (acceptedCut: up to trust.ClockSkew
+// past their expiry) revoked and returns them, for the caller to append to
+// the outbox.
 func revokeLiveEntries(p *prepTx, ids []string, now time.Time) ([]RevocationEntry, error) {
 	st, err := p.stmt(`UPDATE codes SET revoked = 1
 		WHERE subject_id IN (SELECT value FROM json_each(?)) AND revoked = 0 AND expires > ?
@@ -294,7 +296,7 @@ func revokeLiveEntries(p *prepTx, ids []string, now time.Time) ([]RevocationEntr
 	if err != nil {
 		return nil, err
 	}
-	return queryAll(p.ctx, stmtQuerier{st}, "revoke", scanRevocationEntry, "", jsonIDs(ids), nanos(now))
+	return queryAll(p.ctx, stmtQuerier{st}, "revoke", scanRevocationEntry, "", jsonIDs(ids), acceptedCut(now))
 }
 
 // notFound turns a missing row (sql.ErrNoRows or nil from a zero

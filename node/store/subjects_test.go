@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 func TestCreateSubjectRoundTripsSubjectConsentAndToken(t *testing.T) {
@@ -78,12 +80,17 @@ func TestSetStatusRevokesExactlyLiveUnrevokedCodes(t *testing.T) {
 
 	live1, live2 := testCode("live-1", "s1"), testCode("live-2", "s1")
 	live2.Expires = now.Add(time.Minute)
+	// A verifier accepts a code until trust.ClockSkew past its expiry: a
+	// code that expired just now is still revoked, one that expired
+	// ClockSkew ago is not.
+	grace := testCode("grace", "s1")
+	grace.Expires = now
 	expired := testCode("expired", "s1")
-	expired.Expires = now // expiring exactly now is expired
+	expired.Expires = now.Add(-trust.ClockSkew)
 	revoked := testCode("revoked", "s1")
 	revoked.Revoked = true
 	other := testCode("other", "s2")
-	for _, c := range []Code{live1, live2, expired, revoked, other} {
+	for _, c := range []Code{live1, live2, grace, expired, revoked, other} {
 		insertCode(t, db, c)
 	}
 
@@ -91,11 +98,11 @@ func TestSetStatusRevokesExactlyLiveUnrevokedCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []RevocationEntry{{JTI: "live-2", Expires: live2.Expires}, {JTI: "live-1", Expires: live1.Expires}}
+	want := []RevocationEntry{{JTI: "grace", Expires: grace.Expires}, {JTI: "live-2", Expires: live2.Expires}, {JTI: "live-1", Expires: live1.Expires}}
 	if rev == nil || rev.Seq != 1 || !reflect.DeepEqual(rev.Entries, want) || !rev.Created.Equal(now) || rev.Published {
 		t.Fatalf("revocation = %+v, want seq 1 with %v", rev, want)
 	}
-	for jti, wantRevoked := range map[string]bool{"live-1": true, "live-2": true, "expired": false, "revoked": true, "other": false} {
+	for jti, wantRevoked := range map[string]bool{"live-1": true, "live-2": true, "grace": true, "expired": false, "revoked": true, "other": false} {
 		c, err := db.Code(ctx, jti)
 		if err != nil || c.Revoked != wantRevoked {
 			t.Errorf("code %s revoked = %v (%v), want %v", jti, c.Revoked, err, wantRevoked)

@@ -40,6 +40,26 @@ func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 	return err
 }
 
+// ReplaceResidentTokens deletes every resident token of subject t.SubjectID
+// and stores t in its place, in one transaction with the audit entries:
+// ErrNotFound if the subject does not exist, ErrInvalid if t is not a
+// resident token of it.
+func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...AuditEntry) error {
+	if t.Role != "resident" || t.SubjectID == "" {
+		return invalid("replace resident tokens", "not a resident token")
+	}
+	return db.writeAudited(ctx, "replace resident tokens", audit, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, t.SubjectID).Scan(&one); err != nil {
+			return notFound("subject", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE subject_id = ? AND role = 'resident'`, t.SubjectID); err != nil {
+			return err
+		}
+		return insertToken(ctx, tx, t)
+	})
+}
+
 // nullableTime stores the zero time as NULL.
 func nullableTime(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: nanos(t), Valid: !t.IsZero()}

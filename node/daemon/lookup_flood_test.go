@@ -1,0 +1,99 @@
+package daemon_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hcfed/hcfed/trust"
+)
+
+// A province flooding another with lookups beyond its rate costs the home
+// node no cryptography past a few signed refusals: the requests are
+// dropped before they are opened, so the flood neither takes the node's
+// CPU nor holds up the lookups of other provinces, which share its
+// handler. Before, every request was decrypted and verified and its
+// refusal signed.
+func TestLookupFloodBeyondTheRateIsDroppedUnopened(t *testing.T) {
+	t.Parallel()
+	f := startLookupFederation(t)
+	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
+	f.waitPeersReady()
+	gdEnc := f.c.Nodes[sh].Node.State().Keyset("440000").EncKey
+	good := map[string]string{"iss": "440000", "jti": traveler.JTI, "legal_basis": legalBasis, "case_id": "SH-1"}
+
+	nc, err := nats.Connect(f.c.Server.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	inbox := nats.NewInbox()
+	var mu sync.Mutex
+	answers := map[string][]trust.LookupAnswer{} // by the reply subject's last token
+	ks := f.c.Nodes[gd].Node.State().Keyset("440000").Signing
+	if _, err := nc.Subscribe(inbox+".*", func(m *nats.Msg) { // one subscription: replies in the order sent
+		var a trust.LookupAnswer
+		if err := trust.ParseSigned(string(m.Data), trust.TypLookupAnswer, "440000", ks, &a); err != nil {
+			t.Errorf("unsigned answer: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		key := m.Subject[len(inbox)+1:]
+		answers[key] = append(answers[key], a)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	const flood = 120
+	for i := 0; i < flood; i++ {
+		raw := seal(t, f.c.Nodes[sh].Node.Signer(), f.request(good), gdEnc)
+		if err := nc.PublishRequest("hcfed.demo.310000.lookup.440000", inbox+".flood", raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Beijing asks once after the flood: its answer comes after every
+	// answer to the flood, which the home node handled before it.
+	req := f.request(good)
+	req.Issuer = "110000"
+	if err := nc.PublishRequest("hcfed.demo.110000.lookup.440000", inbox+".bj", seal(t, f.c.Nodes[bj].Node.Signer(), req, gdEnc)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Beijing's answer after the flood", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(answers["bj"]) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if bj := answers["bj"][0]; !bj.Found || bj.Refused != "" {
+		t.Errorf("Beijing, within its own rate: %+v, want found", bj)
+	}
+	var found, limited int
+	for _, a := range answers["flood"] {
+		switch {
+		case a.Found:
+			found++
+		case a.Refused == trust.ReasonRateLimited:
+			limited++
+		default:
+			t.Errorf("flood answer %+v", a)
+		}
+	}
+	if limited == 0 {
+		t.Errorf("no request beyond the rate was refused as rate_limited: the asker must be told")
+	}
+	if answered := found + limited; answered > flood/2 {
+		t.Errorf("%d of %d flooded requests answered (%d found, %d rate_limited): each was opened and its refusal signed",
+			answered, flood, found, limited)
+	}
+	t.Logf("%d found, %d rate_limited, %d dropped unopened", found, limited, flood-found-limited)
+}

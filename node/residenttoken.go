@@ -1,0 +1,67 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// ResidentToken is a resident's new token, shown once.
+type ResidentToken struct {
+	ID            string `json:"id"`
+	ResidentToken string `json:"resident_token"`
+}
+
+// ReplaceResidentToken gives a resident a new token and revokes every
+// token they held, at once, cached or not: the way out for a resident
+// whose phone (and the wallet link on it) was lost or seen by someone
+// else, who would otherwise read their record and issue their codes for
+// as long as the record exists. Operators only, at a service point, with
+// the resident present: when the record holds an ID number, idNumber must
+// be it (from the resident's identity card), so that a token — and with it
+// the record in clear, which operators otherwise see masked — is never
+// minted for a resident who is not there. The resident's live codes are
+// not revoked by it (a status change does that).
+func (n *Node) ReplaceResidentToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
+	return n.residents.replaceToken(ctx, p, id, idNumber)
+}
+
+// replaceToken implements Node.ReplaceResidentToken.
+func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return ResidentToken{}, err
+	}
+	s, dk, err := loadSubjectWithKey(ctx, r.db, r.kek, id)
+	if err != nil {
+		return ResidentToken{}, err
+	}
+	if len(s.IDNumberCT) > 0 {
+		held, err := dk.Open(fieldAAD(s.ID, "id_number"), s.IDNumberCT)
+		if err != nil {
+			return ResidentToken{}, internal("replace resident token", err)
+		}
+		switch {
+		case len(held) == 0:
+		case idNumber == "":
+			return ResidentToken{}, Errorf(EInvalid, "id_number is required: the resident's, from their identity card")
+		case subtle.ConstantTimeCompare([]byte(NormaliseIDNumber(idNumber)), held) != 1:
+			return ResidentToken{}, Errorf(EForbidden, "id_number is not this resident's; check the identity card")
+		}
+	}
+	tok, hash, err := NewToken(r.rand)
+	if err != nil {
+		return ResidentToken{}, internal("replace resident token", err)
+	}
+	err = r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: r.now()},
+		r.auditEntry(p.Actor(), "subject.token", id, nil))
+	r.access.forgetResident(id) // whatever the outcome: evicting too much only costs a read
+	if errors.Is(err, store.ErrNotFound) {
+		return ResidentToken{}, Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return ResidentToken{}, internal("replace resident token", err)
+	}
+	return ResidentToken{ID: id, ResidentToken: tok}, nil
+}
