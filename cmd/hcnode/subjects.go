@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +42,7 @@ resident gets codes of the new colour.`,
 }
 
 func newSubjectCmd() *cobra.Command {
-	sub := &cobra.Command{Use: "subject", Short: "Show or delete a resident's record"}
+	sub := &cobra.Command{Use: "subject", Short: "Show or delete a resident's record, or replace their token"}
 
 	show := &cobra.Command{Use: "show ID", Short: "Show a resident's record: consent, status, retention; personal fields masked",
 		Args: cobra.ExactArgs(1)}
@@ -70,8 +73,48 @@ func newSubjectCmd() *cobra.Command {
 		fmt.Fprintf(cmd.OutOrStdout(), "deleted subject %s\n", args[0])
 		return nil
 	}
-	sub.AddCommand(show, del)
+	sub.AddCommand(show, del, newSubjectTokenCmd())
 	return sub
+}
+
+// newSubjectTokenCmd replaces a resident's token (POST
+// /v1/subjects/{id}/token).
+func newSubjectTokenCmd() *cobra.Command {
+	var idNumber string
+	cmd := &cobra.Command{
+		Use:   "token ID --id-number N|-",
+		Short: "Give a resident a new token and wallet link; every earlier one stops working at once",
+		Long: `token gives a resident a new token and wallet link, for a phone that was
+lost or seen by someone else: every token the resident held stops working at
+once, in the wallet and the API. Their live codes stay valid (a status change
+revokes them). With the resident present: the node checks the ID number on
+their identity card against the record (--id-number -: read it from stdin,
+so it stays out of ps and shell history). Prints id, resident token and wallet
+link, shown this once.`,
+		Args: cobra.ExactArgs(1),
+	}
+	cl := addClientFlags(cmd)
+	cmd.Flags().StringVar(&idNumber, "id-number", "", `the resident's ID number, from their identity card ("-": from stdin)`)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if idNumber == "-" {
+			line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 256)).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("reading the ID number from stdin: %w", err)
+			}
+			idNumber = strings.TrimSpace(line)
+		}
+		var out struct {
+			ID            string `json:"id"`
+			ResidentToken string `json:"resident_token"`
+			WalletURL     string `json:"wallet_url"`
+		}
+		in := map[string]string{"id_number": idNumber}
+		if err := cl.do(cmd.Context(), http.MethodPost, subjectPath(args[0], "/token"), in, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
 }
 
 func newLookupCmd() *cobra.Command {
