@@ -47,6 +47,12 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 		case idNumber == "":
 			return ResidentToken{}, Errorf(EInvalid, "id_number is required: the resident's, from their identity card")
 		case subtle.ConstantTimeCompare([]byte(NormaliseIDNumber(idNumber)), held) != 1:
+			// Audited, as the replacement is: a refusal answers whether an
+			// ID number is this resident's, so an operator trying numbers
+			// leaves a record of each try.
+			if err := r.db.AppendAudit(ctx, r.auditEntry(p.Actor(), "subject.token_refused", id, nil)); err != nil {
+				return ResidentToken{}, internal("replace resident token", err)
+			}
 			return ResidentToken{}, Errorf(EForbidden, "id_number is not this resident's; check the identity card")
 		}
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,24 @@ func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
 		if resp := n.call("POST", "/v1/subjects/"+id+"/token", n.operator, c.body, &e); resp.StatusCode != c.status || e.Error.Code != c.code {
 			t.Errorf("operator %s: HTTP %d %+v, want %d %s", c.what, resp.StatusCode, e, c.status, c.code)
 		}
+	}
+	// The refusal says whether a number is the resident's: each one is
+	// audited, with who asked and for whom, never the number tried.
+	entries, err := n.d.DB.AuditEntries(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, a := range entries {
+		if a.Action == "subject.token_refused" {
+			refused++
+			if a.Target != id || a.Actor == "" || strings.Contains(a.Detail, "110105194912310021") {
+				t.Errorf("refusal audited as %+v", a)
+			}
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d refusals of a wrong ID number audited, want 1", refused)
 	}
 	var e apiError
 	if resp := n.call("POST", "/v1/subjects/s_nosuch/token", n.operator, card, &e); resp.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
