@@ -16,8 +16,8 @@ const wrongIDNumber = "440106199001011234"
 // link working; the resident's own gives a new link, shown as a QR, that
 // opens a wallet with a code the node accepts on newPhone, while the old
 // link opens the unauthorized page on oldPhone. It returns the new link.
+// Not a t.Helper: a failure names its line here.
 func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, subjectID, oldURL string) string {
-	t.Helper()
 	oldToken, ok := strings.CutPrefix(oldURL, d.url(i)+"/wallet#token=")
 	if !ok {
 		t.Fatalf("wallet link %q", oldURL)
