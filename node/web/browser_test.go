@@ -294,6 +294,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	lostWallet, newWallet := wallet, b.newTab(t, "wallet GD new phone")
+	t.Run("a lost phone gets a new wallet link in the console and the old link is refused", func(t *testing.T) {
+		walletURL = lostPhone(t, d, gd, console, lostWallet, newWallet, subjectID, walletURL)
+		wallet = newWallet // the resident's phone from now on
+	})
+
 	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
 		wallet.click("#delete-start")
 		if w := wallet.text(".danger-zone"); !strings.Contains(w, "stops working") || !strings.Contains(w, "cannot be undone") {
@@ -344,6 +350,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	t.Run("no page requests another origin", func(t *testing.T) {
 		console.sameOrigin(d.url(gd))
 		wallet.sameOrigin(d.url(gd))
+		lostWallet.sameOrigin(d.url(gd))
 		consoleSH.sameOrigin(d.url(sh))
 		scan.sameOrigin(d.url(sh))
 	})

@@ -1,8 +1,9 @@
 "use strict";
 // The operator console, part one: the session, the federation table
 // (refreshed every few seconds) and residents: enrolment with the consent
-// screen, status, paper code, the wallet link as a QR, deletion. The
-// operator token is kept for this tab only (sessionStorage).
+// screen, status, paper code, the wallet link as a QR, a new wallet link
+// for a lost phone, deletion. The operator token is kept for this tab only
+// (sessionStorage).
 const CON = (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.console.token";
@@ -102,6 +103,7 @@ const CON = (() => {
       renderSubject();
       $("subject").hidden = false;
       $("paper").hidden = true;
+      closeToken();
       say("subject-result", "");
     } catch (e) { $("subject").hidden = true; say("subject-result", e); }
   }
@@ -117,6 +119,53 @@ const CON = (() => {
     for (const [k, v] of Object.entries(r.held || {})) add(HC.t("field." + k), v);
     add(HC.t("console.consent"), HC.t("wallet.notice_meta", { version: r.consent.notice_version, when: HC.fmtTime(r.consent.accepted_at) }));
     add(HC.t("wallet.retain_until"), HC.fmtTime(r.retain_until));
+  }
+
+  // TOKEN_ERRORS names, for the refusals a new wallet link meets at the
+  // counter, the sentence that says what to do (HC.errorText for others).
+  const TOKEN_ERRORS = { invalid: () => HC.t("console.token_invalid"), forbidden: () => HC.t("console.token_forbidden"),
+    not_found: () => HC.t("console.token_not_found") };
+
+  // closeToken hides the new-wallet-link form and forgets the last link
+  // shown: it is shown once, to the resident it was made for.
+  function closeToken() {
+    $("token-form").hidden = true;
+    $("tk-id").value = "";
+    $("token-new").hidden = true;
+    $("token-link").textContent = "";
+    if (state.blobs["token-qr"]) { URL.revokeObjectURL(state.blobs["token-qr"]); delete state.blobs["token-qr"]; }
+    $("token-qr").removeAttribute("src");
+    say("token-result", "");
+  }
+
+  function openToken() {
+    closeToken();
+    // The ID number is asked for when the record holds one (the node checks it).
+    const held = !!(state.subject.held || {}).masked_id_number;
+    $("tk-id-row").hidden = !held;
+    $("tk-id").required = held;
+    $("token-form").hidden = false;
+    (held ? $("tk-id") : $("token-form").querySelector("button[type=submit]")).focus();
+  }
+
+  // newToken replaces the resident's token (a lost or seen phone) and
+  // shows the new wallet link as a QR for the new phone. The ID number
+  // leaves the page with the call: the field is cleared before it is made.
+  async function newToken(ev) {
+    ev.preventDefault();
+    const id = state.subject.id, body = {};
+    if (!$("tk-id-row").hidden) body.id_number = $("tk-id").value;
+    $("tk-id").value = "";
+    try {
+      const out = await call("POST", "/v1/subjects/" + encodeURIComponent(id) + "/token", body);
+      $("token-form").hidden = true;
+      $("token-link").textContent = out.wallet_url;
+      showImage($("token-qr"), await call("POST", "/v1/qr", { url: out.wallet_url }));
+      $("token-new").hidden = false;
+      say("token-result", HC.t("console.token_done"));
+    } catch (e) {
+      say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code]() : e);
+    }
   }
 
   function wireResidents() {
@@ -138,6 +187,9 @@ const CON = (() => {
         $("paper").hidden = false;
       } catch (e) { say("subject-result", e); }
     });
+    $("token-start").addEventListener("click", openToken);
+    $("token-no").addEventListener("click", closeToken);
+    $("token-form").addEventListener("submit", newToken);
     $("print-btn").addEventListener("click", () => { document.body.classList.add("printing"); window.print(); document.body.classList.remove("printing"); });
     $("subject-delete").addEventListener("click", () => { $("subject-delete-confirm").hidden = false; $("subject-delete-yes").focus(); });
     $("subject-delete-no").addEventListener("click", () => { $("subject-delete-confirm").hidden = true; });
@@ -146,6 +198,7 @@ const CON = (() => {
         await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id));
         $("subject").hidden = true;
         $("subject-delete-confirm").hidden = true;
+        closeToken();
         say("subject-result", HC.t("console.deleted"));
       } catch (e) { say("subject-result", e); }
     });

@@ -1,0 +1,82 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// wrongIDNumber is a well-formed ID number that is not the test resident's.
+const wrongIDNumber = "440106199001011234"
+
+// lostPhone drives the console's new wallet link for the test resident of
+// province i, whose phone (and the link on it, oldURL) was lost: a wrong
+// ID number is refused with the catalogue's sentence and leaves the old
+// link working; the resident's own gives a new link, shown as a QR, that
+// opens a wallet with a code the node accepts on newPhone, while the old
+// link opens the unauthorized page on oldPhone. It returns the new link.
+// Not a t.Helper: a failure names its line here.
+func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, subjectID, oldURL string) string {
+	oldToken, ok := strings.CutPrefix(oldURL, d.url(i)+"/wallet#token=")
+	if !ok {
+		t.Fatalf("wallet link %q", oldURL)
+	}
+	console.setValue("#subject-id", subjectID)
+	console.click(`#find-form button[type="submit"]`)
+	console.waitJS("the resident record", `!document.getElementById("subject").hidden`)
+	if rec := console.text("#subject-record"); strings.Contains(rec, "field.") {
+		t.Errorf("the record names a field by its catalogue key: %q", rec)
+	}
+	console.click("#token-start")
+	if w := console.text("#token-warning"); eval[bool](console, `document.getElementById("token-form").hidden`) ||
+		!strings.Contains(w, "stops working at once") || !strings.Contains(w, "stay valid") || !strings.Contains(w, "change the status") {
+		t.Errorf("before making a new link the console says %q; want what it does: the old link stops, codes stay valid until a status change", w)
+	}
+
+	console.setValue("#tk-id", wrongIDNumber)
+	console.click(`#token-form button[type="submit"]`)
+	console.waitJS("the refusal", fmt.Sprintf(`document.getElementById("token-result").textContent === %q`, en(t, "console.token_forbidden")))
+	if v := eval[string](console, `document.getElementById("tk-id").value`); v != "" {
+		t.Errorf("after the call the ID number stays in the field: %q", v)
+	}
+	if !eval[bool](console, `document.getElementById("token-new").hidden`) {
+		t.Errorf("a refused ID number shows a wallet link")
+	}
+	if st := d.call(i, "GET", "/v1/whoami", oldToken, nil, nil); st != http.StatusOK {
+		t.Fatalf("after a wrong ID number the old wallet link answers %d, want 200 (nothing was replaced)", st)
+	}
+
+	console.setValue("#tk-id", testID)
+	console.click(`#token-form button[type="submit"]`)
+	console.waitJS("the new wallet link", `!document.getElementById("token-new").hidden && document.getElementById("token-qr").naturalWidth > 0`)
+	newURL := console.text("#token-link")
+	if got := decodeQR(t, console.imagePNG("#token-qr")); got != newURL {
+		t.Fatalf("the new wallet link QR reads %q, the link is %q", got, newURL)
+	}
+	if !strings.HasPrefix(newURL, d.url(i)+"/wallet#token=") || newURL == oldURL {
+		t.Fatalf("new wallet link %q (old %q)", newURL, oldURL)
+	}
+	if got := console.text("#token-result"); got != en(t, "console.token_done") {
+		t.Errorf("after the new link the console says %q", got)
+	}
+	// The ID number left the page with the call: not in a field, the DOM,
+	// storage or the address bar.
+	if strings.Contains(console.contents(), testID) || strings.Contains(eval[string](console, `location.href`), testID) {
+		t.Errorf("the console keeps the ID number after the call")
+	}
+
+	oldPhone.open(oldURL)
+	if h, p := oldPhone.text("#fatal h2"), oldPhone.text("#fatal p"); h != en(t, "fatal.bad_link_title") || p != en(t, "fatal.bad_link") {
+		t.Errorf("the lost phone's link opens %q / %q, want the unauthorized page", h, p)
+	}
+
+	newPhone.open(newURL)
+	newPhone.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	var v verification
+	d.call(i, "POST", "/v1/verify", addScanner(t, d, i), map[string]string{"code": decodeQR(t, newPhone.imagePNG("#qr"))}, &v)
+	if !v.Valid || v.MaskedName != testMasked || newPhone.text("#status-word") != "Green" {
+		t.Fatalf("the new phone's wallet shows %q and a code verifying as %+v", newPhone.text("#status-word"), v)
+	}
+	return newURL
+}
