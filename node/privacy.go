@@ -95,8 +95,8 @@ func (n *Node) PrivacyNotice() Notice {
 			"delete your record at any time (DELETE /v1/subjects/{id})",
 			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
-			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
-			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
+			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字、签发省份和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name, the issuing province and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
 		},
 		VerifiedElsewhere: elsewhere,
 		ConsentFields:     []string{"notice_version", "accepted"},

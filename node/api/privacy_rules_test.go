@@ -95,6 +95,16 @@ func TestRule02ConsentRequiredBeforeCode(t *testing.T) {
 		len(notice.NeverInCode) == 0 || !slices.Contains(notice.ConsentFields, "accepted") {
 		t.Fatalf("notice does not say what is collected and shown: %+v", notice)
 	}
+	// The short text a resident reads before consenting names all a
+	// scanner is shown, the issuing province too (the scan page shows it).
+	for lang, want := range map[string][]string{"en": {"status colour", "first character", "issuing province", "validity"},
+		"zh-CN": {"健康状态颜色", "姓名首字", "签发省份", "有效期"}} {
+		for _, w := range want {
+			if !strings.Contains(notice.Text[lang], w) {
+				t.Errorf("notice text (%s) does not say a scanner sees %q: %s", lang, w, notice.Text[lang])
+			}
+		}
+	}
 	id, resident := n.enrol(residentName, residentID)
 	var rec record
 	n.call("GET", "/v1/subjects/"+id, resident, nil, &rec)
