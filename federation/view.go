@@ -53,6 +53,9 @@ type FederationView struct {
 	// Warnings lists what an operator should act on, in plain words:
 	// expiries within the warning window, stale members.
 	Warnings []string `json:"warnings"`
+	// SelfSuspended is set while the trust list held suspends this node's
+	// own province: every node, this one included, refuses its codes.
+	SelfSuspended bool `json:"self_suspended"`
 }
 
 // TrustListView describes the trust list held.
@@ -115,6 +118,11 @@ func (s *Sync) View() FederationView {
 		ExpiresSoon: now.Add(s.warnAhead).After(tl.ExpiresAt()), Threshold: tl.Threshold}
 	if v.TrustList.ExpiresSoon {
 		v.Warnings = append(v.Warnings, "trust list v"+strconv.FormatUint(tl.Version, 10)+" expires "+tl.ExpiresAt().UTC().Format(time.RFC3339))
+	}
+	if m, ok := tl.Members[s.self]; ok && m.Status == trust.MemberSuspended {
+		v.SelfSuspended = true
+		v.Warnings = append(v.Warnings, "this province ("+s.self+") is suspended by trust list v"+strconv.FormatUint(tl.Version, 10)+
+			": every node, this one included, refuses its codes (issuer_suspended)")
 	}
 	s.hbMu.RLock()
 	defer s.hbMu.RUnlock()

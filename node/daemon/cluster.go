@@ -166,7 +166,7 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		}
 		c.Tokens[i] = tok.Token
 	}
-	if err := c.PublishTrustList(ctx, c.TrustList); err != nil {
+	if err := c.publishFirstTrustList(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -329,24 +329,11 @@ const ensureAttempts = 4
 // PublishTrustList puts a trust list document in the federation's state
 // bucket, as 'hcnode trust publish' does.
 func (c *Cluster) PublishTrustList(ctx context.Context, doc []byte) error {
-	cfg := federation.ConnConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
-		Name: "hcfed-operator", Replicas: c.cc.Replicas, Logger: c.cc.Logger}
-	if c.accounts != "" {
-		cfg.Isolation = federation.IsolationAccounts
-		cfg.NKeySeedFile = filepath.Join(c.accounts, federation.SeedFile("", federation.RoleOperator))
-	}
-	conn, err := federation.Connect(ctx, cfg)
+	conn, err := c.operatorConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	// On a loaded cluster the creation of R3 streams may outlast one
-	// JetStream API request, and the first put into a bucket just created
-	// may find its stream still electing a leader ("no response from
-	// stream"): try each again a few times.
-	if err := retryOnCluster(ctx, conn.EnsureStreams); err != nil {
-		return err
-	}
 	return retryOnCluster(ctx, func(ctx context.Context) error {
 		_, err := conn.PutState(ctx, "trustlist", doc)
 		return err

@@ -197,6 +197,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter)}
 	f.registerCacheMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)
+	f.registerSuspendedMetric(n.Metrics().Registry)
 	n.Metrics().RegisterNATSCluster(f.clusterInfo)
 	if err := f.restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)

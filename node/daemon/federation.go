@@ -42,6 +42,9 @@ type fed struct {
 
 	expiryMu sync.Mutex
 	warned   expiryWarned // the last trust-list expiry warning logged
+	// suspendedAt is the trust-list version that suspends this province
+	// last logged (see checkSelfSuspended); 0 while not suspended.
+	suspendedAt uint64
 }
 
 // startEmbedded starts the in-process NATS server when nats.embedded is set.
@@ -86,6 +89,7 @@ func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
 			m.Statements.WithLabelValues(kind, reason).Inc()
 			if kind == string(federation.KindTrustList) && reason == string(trust.ReasonOK) {
 				f.checkTrustExpiry()
+				f.checkSelfSuspended()
 				f.n.TrustListApplied()
 			}
 		}}
@@ -273,6 +277,7 @@ func (f *fed) watchTrustExpiry(ctx context.Context) {
 	defer t.Stop()
 	for {
 		f.checkTrustExpiry()
+		f.checkSelfSuspended()
 		select {
 		case <-ctx.Done():
 			return

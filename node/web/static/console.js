@@ -62,6 +62,12 @@ const CON = (() => {
       info.className = "warn";
       info.textContent = "⚠ " + HC.t("fed.no_trust");
     }
+    // The banner's text is set only when it changes, so that a screen
+    // reader announces it once, not at every refresh.
+    const sb = $("suspended-banner");
+    const sbText = f.self_suspended ? "⚠ " + HC.t("fed.self_suspended", { id: f.self, version: tl ? tl.version : "?" }) : "";
+    if (sb.textContent !== sbText) sb.textContent = sbText;
+    sb.hidden = !f.self_suspended;
     const w = $("fed-warnings");
     HC.clear(w);
     for (const s of f.warnings || []) w.append(HC.el("li", { class: "warn", text: "⚠ " + s }));

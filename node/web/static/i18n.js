@@ -193,7 +193,8 @@ const HC_I18N = {
    "fed.trust": "Federation {fed}: trust list v{version} ({threshold} operator signatures needed), expires in {left} ({when})",
    "fed.days": "{d} days",
    "fed.connected": "connected",
-   "fed.no_trust": "No trust list held: this node cannot verify other provinces."
+   "fed.no_trust": "No trust list held: this node cannot verify other provinces.",
+   "fed.self_suspended": "This province ({id}) is suspended from the federation by trust list v{version}. Every checkpoint, in this province and in every other, answers “Not valid” for its codes until the federation operators reinstate it. Codes can still be issued; they verify again once it is reinstated."
   },
   "reasons": {
    "ok": "Valid: signed by a member province, current, not revoked.",
@@ -414,7 +415,8 @@ const HC_I18N = {
    "fed.trust": "联邦 {fed}：信任列表 v{version}（需 {threshold} 名运营方签名），{left}后过期（{when}）",
    "fed.days": "{d} 天",
    "fed.connected": "已连接",
-   "fed.no_trust": "未持有信任列表：本节点无法查验其他省份的健康码。"
+   "fed.no_trust": "未持有信任列表：本节点无法查验其他省份的健康码。",
+   "fed.self_suspended": "本省（{id}）已被信任列表 v{version} 暂停联邦成员资格。在联邦运营方恢复之前，本省及其他各省的查验点对本省健康码均显示“无效”。仍可签发健康码，恢复后即可重新通过查验。"
   },
   "reasons": {
    "ok": "有效：由成员省份签发，在有效期内，未被撤销。",
