@@ -139,6 +139,7 @@ func (a *access) createAccount(ctx context.Context, actor, name, role, label str
 	}
 	err = a.db.CreateAccount(ctx, acc, t, a.auditEntry(actor, "account.create", id,
 		map[string]any{"name": name, "role": role, "token": t.ID, "expires": t.Expires.Unix()}))
+	a.tokenCreated(t.Hash)
 	if errors.Is(err, store.ErrConflict) {
 		return NewAccountToken{}, Errorf(EConflict, "an account named %q exists already (names are never reused)", name)
 	}
@@ -228,6 +229,7 @@ func (a *access) addAccountToken(ctx context.Context, actor string, acc store.Ac
 	}
 	err = a.db.AddAccountToken(ctx, t, a.auditEntry(actor, "account.token", acc.ID,
 		map[string]any{"token": t.ID, "expires": t.Expires.Unix()}))
+	a.tokenCreated(t.Hash)
 	if errors.Is(err, store.ErrDisabled) {
 		return NewAccountToken{}, Errorf(EConflict, "account %s is disabled", acc.Name)
 	}

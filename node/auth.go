@@ -86,9 +86,13 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 	if p, ok := cache.get(hash, now); ok {
 		return p, nil
 	}
+	if cache.missed(hash, now) {
+		return Principal{}, Errorf(EUnauthorized, "unknown token")
+	}
 	gen := cache.generation()
 	t, err := a.db.Token(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
+		cache.putMiss(hash, gen, now)
 		return Principal{}, Errorf(EUnauthorized, "unknown token")
 	}
 	if err != nil {
@@ -168,6 +172,11 @@ func (a *access) admitScan(id string, now time.Time) error {
 	}
 	return nil
 }
+
+// tokenCreated tells the token cache that a token with hash is in the
+// database now (see tokenCache.created). Call it after the write,
+// whatever its outcome.
+func (a *access) tokenCreated(hash []byte) { a.tokens.created(hash) }
 
 // forgetResident evicts the cached tokens of subject id, once its tokens
 // are deleted from the database.

@@ -82,8 +82,8 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	}
 	since := n.now()
 	return &Peers{n: n, conn: conn, log: log,
-		lookupLimit: newPeerLimiter(lookupRate, lookupBurst), receiptLimit: newPeerLimiter(receiptRate, receiptBurst),
-		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst),
+		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
+		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour)}
 }
@@ -156,19 +156,30 @@ func (p *Peers) handle(fn func()) {
 }
 
 // peerLimiter rate-limits each peer province separately, on the node's
-// clock. Peers are members of the trust list, so the map stays small.
+// clock. The province named by a message is not checked yet when the
+// limit applies, so only provinces the trust list lists get a bucket of
+// their own; every other name shares one (unlistedPeer), and the map
+// stays as small as the trust list.
 type peerLimiter struct {
-	mu    sync.Mutex
-	rate  rate.Limit
-	burst int
-	m     map[string]*rate.Limiter
+	mu     sync.Mutex
+	rate   rate.Limit
+	burst  int
+	listed func(province string) bool
+	m      map[string]*rate.Limiter
 }
 
-func newPeerLimiter(r rate.Limit, burst int) *peerLimiter {
-	return &peerLimiter{rate: r, burst: burst, m: map[string]*rate.Limiter{}}
+// unlistedPeer is the key of the bucket shared by every province the
+// trust list does not list (not a province id: those are digits).
+const unlistedPeer = "unlisted"
+
+func newPeerLimiter(r rate.Limit, burst int, listed func(string) bool) *peerLimiter {
+	return &peerLimiter{rate: r, burst: burst, listed: listed, m: map[string]*rate.Limiter{}}
 }
 
 func (l *peerLimiter) allow(province string, now time.Time) bool {
+	if !l.listed(province) {
+		province = unlistedPeer
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.m[province]
@@ -177,6 +188,13 @@ func (l *peerLimiter) allow(province string, now time.Time) bool {
 		l.m[province] = lim
 	}
 	return lim.AllowN(now, 1)
+}
+
+// listed reports whether the trust list n holds lists province, in any
+// status.
+func (n *Node) listed(province string) bool {
+	_, ok := n.state.Snapshot().Members[province]
+	return ok
 }
 
 // activeMember reports whether province is an active member of the

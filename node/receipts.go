@@ -274,7 +274,7 @@ func (rs *records) foreignVerifications(ctx context.Context, p Principal, subjec
 	if err != nil {
 		return nil, internal("foreign verifications", err)
 	}
-	entries, err := rs.db.AuditByTargets(ctx, actionPeerVerify, targets, maxVerificationsListed)
+	entries, err := rs.db.AuditByTargetsPerActor(ctx, actionPeerVerify, targets, maxForeignPerProvince, maxVerificationsListed)
 	if err != nil {
 		return nil, internal("foreign verifications", err)
 	}

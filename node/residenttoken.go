@@ -63,6 +63,7 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	err = r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: r.now()},
 		r.auditEntry(p.Actor(), "subject.token", id, nil))
 	r.access.forgetResident(id) // whatever the outcome: evicting too much only costs a read
+	r.access.tokenCreated(hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return ResidentToken{}, Errorf(ENotFound, "no such subject")
 	}

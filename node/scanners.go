@@ -45,6 +45,7 @@ func (a *access) addScanner(ctx context.Context, p Principal, name, place string
 	err = a.db.AddScanner(ctx, store.Scanner{ID: id, Name: name, Place: place, Scope: ScannerScope, Created: now},
 		store.Token{Hash: hash, Role: string(RoleScanner), ScannerID: id, Label: name, Created: now},
 		a.auditEntry(p.Actor(), "scanner.add", id, map[string]any{"place": place}))
+	a.tokenCreated(hash)
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}

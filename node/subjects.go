@@ -121,6 +121,7 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose}
 	err = r.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
 		r.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
+	r.access.tokenCreated(hash)
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.

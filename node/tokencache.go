@@ -17,6 +17,16 @@ const (
 	// tokenCacheMax bounds the cache's memory. Only tokens found in the
 	// database are cached, so unknown tokens cannot fill it.
 	tokenCacheMax = 4096
+	// tokenMissTTL bounds how long a token not found in the database is
+	// refused without reading it again, so that a client repeating an
+	// unknown token costs one read per tokenMissTTL. A token created
+	// through this node is taken off at once (created); this only bounds
+	// how long one created by another process on the same database is
+	// refused — and only if it was presented before it existed.
+	tokenMissTTL = 2 * time.Second
+	// tokenMissMax bounds the memory of the unknown tokens remembered:
+	// random tokens each cost a read, but cannot grow the node.
+	tokenMissMax = 4096
 )
 
 // tokenCache remembers principals of recently resolved tokens, keyed by
@@ -27,6 +37,52 @@ type tokenCache struct {
 	// forget ran may have read a token just deleted; put refuses it.
 	gen uint64
 	m   map[[sha256.Size]byte]cachedToken
+	// misses holds hashes of tokens the database did not have, until when
+	// they are refused unread.
+	misses map[[sha256.Size]byte]time.Time
+}
+
+// missed reports whether hash was not found in the database less than
+// tokenMissTTL before now.
+func (c *tokenCache) missed(hash [sha256.Size]byte, now time.Time) bool {
+	c.mu.RLock()
+	until, ok := c.misses[hash]
+	c.mu.RUnlock()
+	return ok && now.Before(until)
+}
+
+// putMiss remembers that hash was not in the database, unless a token
+// was created (or forgotten) since gen was read: the read may predate it.
+func (c *tokenCache) putMiss(hash [sha256.Size]byte, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.misses == nil {
+		c.misses = make(map[[sha256.Size]byte]time.Time)
+	}
+	if len(c.misses) >= tokenMissMax {
+		for k, until := range c.misses {
+			if !now.Before(until) {
+				delete(c.misses, k)
+			}
+		}
+		if len(c.misses) >= tokenMissMax {
+			clear(c.misses)
+		}
+	}
+	c.misses[hash] = now.Add(tokenMissTTL)
+}
+
+// created takes hash off the unknown tokens once a token with it is in
+// the database, and makes putMiss of reads begun before it fail, so the
+// new token works from its first request.
+func (c *tokenCache) created(hash []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.misses, [sha256.Size]byte(hash))
 }
 
 type cachedToken struct {

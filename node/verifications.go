@@ -16,6 +16,10 @@ const (
 	maxCodesAsked = 200
 	// maxVerificationsListed bounds one listing, newest first.
 	maxVerificationsListed = 500
+	// maxForeignPerProvince bounds the receipts of one other province in a
+	// listing, so that a province flooding receipts leaves room for the
+	// others' (a month of one code a day at three kinds of place is 90).
+	maxForeignPerProvince = 200
 )
 
 // actionVerify is the audit action of a verification.

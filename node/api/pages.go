@@ -2,16 +2,17 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/web"
@@ -29,7 +30,8 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 const maxLinkURL = 512
 
 // pages holds each page rendered in each language, and every asset with
-// its ETag, built once at start.
+// its ETag and its gzipped form, built once at start: a request for an
+// asset costs a copy of stored bytes, never a compression.
 type pages struct {
 	html   map[string]map[string][]byte // route → lang → page
 	camera map[string]bool
@@ -38,8 +40,47 @@ type pages struct {
 
 type asset struct {
 	body  []byte
+	gz    []byte // body gzipped, or nil where that is no smaller
 	etag  string
 	ctype string
+}
+
+// gzipAsset compresses an asset once, at start; nil if that saves nothing.
+func gzipAsset(body []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if b.Len() >= len(body) {
+		return nil, nil
+	}
+	return b.Bytes(), nil
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: it
+// names gzip (or *) without q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		f, err := strconv.ParseFloat(q, 64)
+		return err == nil && f > 0
+	}
+	return false
 }
 
 func loadPages() (*pages, error) {
@@ -72,7 +113,11 @@ func loadPages() (*pages, error) {
 		if strings.HasPrefix(ctype, "text/") && !strings.Contains(ctype, "charset") {
 			ctype += "; charset=utf-8"
 		}
-		p.assets[name] = asset{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
+		gz, err := gzipAsset(body)
+		if err != nil {
+			return err
+		}
+		p.assets[name] = asset{body: body, gz: gz, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
 		return nil
 	})
 	return p, err
@@ -89,7 +134,7 @@ func (s *Server) pageRoutes(v1 *echo.Group) {
 	for route := range p.html {
 		s.echo.GET(route, p.page(route))
 	}
-	assets := s.echo.Group("/assets", pageHeaders(false), middleware.Gzip())
+	assets := s.echo.Group("/assets", pageHeaders(false))
 	assets.GET("/*", p.asset)
 	v1.GET("/whoami", s.whoami)
 	v1.POST("/qr", s.linkQR)
@@ -131,7 +176,8 @@ func (p *pages) page(route string) echo.HandlerFunc {
 	})
 }
 
-// asset serves an embedded file, revalidated by its content hash.
+// asset serves an embedded file, revalidated by its content hash, gzipped
+// (as stored at start) for a client that accepts it.
 func (p *pages) asset(c echo.Context) error {
 	a, ok := p.assets[c.Param("*")]
 	if !ok {
@@ -140,10 +186,19 @@ func (p *pages) asset(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", a.etag)
+	body := a.body
+	if a.gz != nil {
+		h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+		if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+			h.Set(echo.HeaderContentEncoding, "gzip")
+			body = a.gz
+		}
+	}
 	if c.Request().Header.Get("If-None-Match") == a.etag {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.Blob(http.StatusOK, a.ctype, a.body)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	return c.Blob(http.StatusOK, a.ctype, body)
 }
 
 // whoami tells a page whose token it holds, so that a wrong or expired

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"image/png"
 	"io"
 	"net/http"
@@ -139,5 +140,50 @@ func TestEnrolmentAndScannerRegistrationReturnLinksWithTheTokenInTheFragment(t *
 	}
 	if resp := tn.call("POST", "/v1/qr", enrolled.ResidentToken, map[string]string{"url": enrolled.WalletURL}, &e); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("link QR for a resident: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestAssetsAreGzippedOnceAndServedFromMemory pins that an asset is
+// compressed once, at start, not per request: two requests get the same
+// gzipped bytes, whole, with their length known before the body is sent
+// (a per-request compressor streams them without one); a client that does
+// not accept gzip gets the plain bytes.
+func TestAssetsAreGzippedOnceAndServedFromMemory(t *testing.T) {
+	tn := startNode(t, "440000")
+	url := tn.d.URL + "/assets/vendor/jsQR.min.js"
+	gz := map[string]string{"Accept-Encoding": "gzip"}
+	first, a := get(t, url, gz)
+	second, b := get(t, url, gz)
+	for i, resp := range []*http.Response{first, second} {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("request %d: %d, Content-Encoding %q, want 200 gzip", i+1, resp.StatusCode, resp.Header.Get("Content-Encoding"))
+		}
+		if resp.ContentLength != int64(len(a)) {
+			t.Fatalf("request %d: Content-Length %d, want %d: the gzipped bytes were not served from memory", i+1, resp.ContentLength, len(a))
+		}
+		if !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") || resp.Header.Get("ETag") == "" {
+			t.Fatalf("request %d: Vary %q, ETag %q", i+1, resp.Header.Get("Vary"), resp.Header.Get("ETag"))
+		}
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("two requests for the same asset got different gzipped bytes")
+	}
+	plainResp, plain := get(t, url, map[string]string{"Accept-Encoding": "identity"})
+	if plainResp.Header.Get("Content-Encoding") != "" || plainResp.ContentLength != int64(len(plain)) {
+		t.Fatalf("identity: Content-Encoding %q, Content-Length %d", plainResp.Header.Get("Content-Encoding"), plainResp.ContentLength)
+	}
+	if plainResp.Header.Get("ETag") != first.Header.Get("ETag") {
+		t.Fatalf("ETag %q plain, %q gzipped: caching headers changed", plainResp.Header.Get("ETag"), first.Header.Get("ETag"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(unzipped, plain) || len(a) >= len(plain) {
+		t.Fatalf("gzipped %d bytes unzip to %d (err %v), plain is %d", len(a), len(unzipped), err, len(plain))
+	}
+	if resp, _ := get(t, url, map[string]string{"Accept-Encoding": "gzip;q=0"}); resp.Header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip;q=0 refuses gzip, but got it")
 	}
 }

@@ -53,6 +53,7 @@ type Server struct {
 	cfg     Config
 	echo    *echo.Echo
 	http    *http.Server
+	ready   readiness // what /readyz last answered, to log its changes only
 }
 
 // New builds the routes.
@@ -74,7 +75,7 @@ func New(cfg Config) *Server {
 		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath || c.Path() == replica.RecordsPath }})) // limits.bulk_bytes, maxRecordsBody instead
 
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	e.GET(readyzRoute, s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Node.Metrics().Registry, promhttp.HandlerOpts{})))
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/.well-known/hcfed/keyset", s.keyset)
@@ -161,8 +162,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		m.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 		m.HTTPSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		if status >= 500 || s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
-			s.log.Info("http", "method", c.Request().Method, "route", route, "status", status,
+		// A failing request is logged, except /readyz's 503s: readiness
+		// logs its changes instead, so a poller cannot flood the log.
+		level := slog.LevelDebug
+		if status >= 500 && route != readyzRoute {
+			level = slog.LevelInfo
+		}
+		if s.log.Enabled(c.Request().Context(), level) {
+			s.log.Log(c.Request().Context(), level, "http", "method", c.Request().Method, "route", route, "status", status,
 				"ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
 		}
 		return nil

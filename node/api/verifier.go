@@ -57,19 +57,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.Use(middleware.BodyLimit(strconv.FormatInt(v.Settings().Limits.BodyBytes, 10)))
 
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		for _, ready := range []Ready{v.Ready, cfg.Ready} {
-			if ready == nil {
-				continue
-			}
-			if err := ready(ctx); err != nil {
-				return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
-			}
-		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-	})
+	e.GET(readyzRoute, func(c echo.Context) error { return s.answerReady(c, v.Ready, cfg.Ready) })
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(v.Metrics().Registry, promhttp.HandlerOpts{})))
 	e.GET("/v1/federation", func(c echo.Context) error {
 		if cfg.Federation == nil {

@@ -315,6 +315,34 @@ func (db *DB) AuditByTargets(ctx context.Context, action string, targets []strin
 		WHERE action = ? AND target IN (`+marks+`) ORDER BY seq DESC LIMIT ?`, args...)
 }
 
+// AuditByTargetsPerActor is AuditByTargets for entries many actors write:
+// identical entries (same actor, target and detail) count once, as their
+// newest, and each actor keeps at most perActor of them, before the
+// newest limit are taken. So one actor writing many entries (a province
+// flooding receipts) cannot push the other actors' out of the list.
+func (db *DB) AuditByTargetsPerActor(ctx context.Context, action string, targets []string, perActor, limit int) ([]AuditEntry, error) {
+	const op = "audit by targets per actor"
+	if action == "" || len(targets) > maxAuditTargets || limit <= 0 || perActor <= 0 {
+		return nil, invalid(op, "empty action, too many targets or bad limit")
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(targets)+3)
+	args = append(args, action)
+	for _, t := range targets {
+		args = append(args, t)
+	}
+	args = append(args, perActor, limit)
+	marks := strings.Repeat(",?", len(targets))[1:]
+	return queryAll(ctx, db.r, op, scanAudit, `WITH latest AS (
+			SELECT MAX(seq) AS seq, actor FROM audit WHERE action = ? AND target IN (`+marks+`)
+			GROUP BY actor, target, detail),
+		ranked AS (SELECT seq, ROW_NUMBER() OVER (PARTITION BY actor ORDER BY seq DESC) AS n FROM latest)
+		SELECT `+auditColumns+` FROM audit WHERE seq IN (SELECT seq FROM ranked WHERE n <= ?)
+		ORDER BY seq DESC LIMIT ?`, args...)
+}
+
 const auditColumns = `seq, time, actor, action, target, detail, prev, hash`
 
 func scanAudit(r rowScanner) (AuditEntry, error) {

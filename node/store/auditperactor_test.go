@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestAuditByTargetsPerActorKeepsOtherActorsUnderAFlood pins that one
+// actor's flood of entries (a province sending receipt after receipt)
+// cannot hide another actor's older entry from the newest-first listing,
+// as it did when the listing took the newest entries before anything else;
+// and that repeats of one entry count once.
+func TestAuditByTargetsPerActorKeepsOtherActorsUnderAFlood(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTestDB(t)
+	at := time.Unix(1_800_000_000, 0)
+	add := func(actor, detail string) {
+		t.Helper()
+		at = at.Add(time.Second)
+		if err := db.AppendAudit(ctx, AuditEntry{Time: at, Actor: actor, Action: "peer.verify", Target: "t1", Detail: detail}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("peer:310000", `{"place":"station","day":"2026-11-30"}`)
+	for i := range 600 {
+		add("peer:440000", fmt.Sprintf(`{"place":"p%d","day":"2026-11-30"}`, i))
+		add("peer:440000", `{"place":"checkpoint","day":"2026-11-30"}`) // the same receipt again
+	}
+	const limit, perActor = 500, 200
+	if old, _ := db.AuditByTargets(ctx, "peer.verify", []string{"t1"}, limit); countActor(old, "peer:310000") != 0 {
+		t.Fatal("the flood no longer hides the other province from AuditByTargets: is the test still a flood?")
+	}
+	got, err := db.AuditByTargetsPerActor(ctx, "peer.verify", []string{"t1"}, perActor, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if countActor(got, "peer:310000") != 1 || countActor(got, "peer:440000") != perActor {
+		t.Fatalf("%d entries of 310000 (want 1), %d of the flooding 440000 (want %d)",
+			countActor(got, "peer:310000"), countActor(got, "peer:440000"), perActor)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq >= got[i-1].Seq {
+			t.Fatal("not newest first")
+		}
+	}
+}
+
+func countActor(es []AuditEntry, actor string) int {
+	n := 0
+	for _, e := range es {
+		if e.Actor == actor {
+			n++
+		}
+	}
+	return n
+}

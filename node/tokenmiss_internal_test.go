@@ -1,0 +1,100 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// zeros is a random source that is not: it lets a test know a token
+// before the node draws it.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+func newTestAccess(t *testing.T, now *time.Time) (*access, *store.DB) {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return newAccess(db, config.Default("440000"), func() time.Time { return *now }, rand.Reader), db
+}
+
+// TestUnknownTokenIsReadOncePerTTL pins that repeating an unknown token
+// costs one database read per tokenMissTTL, not one per request: with the
+// database closed after the first miss, the repeats are still refused as
+// unknown (a read would fail as internal), until the TTL has passed.
+func TestUnknownTokenIsReadOncePerTTL(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	a, db := newTestAccess(t, &now)
+	unknown, _, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("unknown token: %v, want %q", err, EUnauthorized)
+	}
+	db.Close() // any further read fails
+	for i := range 100 {
+		if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
+			t.Fatalf("repeat %d of an unknown token: %v, want %q unread", i+1, err, EUnauthorized)
+		}
+	}
+	now = now.Add(tokenMissTTL)
+	if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) == EUnauthorized {
+		t.Fatal("an unknown token was refused unread past tokenMissTTL")
+	}
+}
+
+// TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce pins the two limits
+// of the miss cache: random tokens cannot grow it past tokenMissMax, and
+// a token created after it was refused works from its next request.
+func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	a, _ := newTestAccess(t, &now)
+	for range 2*tokenMissMax + 10 {
+		tok, _, err := NewToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.authenticate(ctx, tok); ErrorCodeOf(err) != EUnauthorized {
+			t.Fatalf("random token: %v", err)
+		}
+	}
+	if n := len(a.tokens.misses); n > tokenMissMax {
+		t.Fatalf("%d unknown tokens remembered, want at most %d", n, tokenMissMax)
+	}
+
+	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := a.authenticate(ctx, admin.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := NewToken(zeros{}) // the token the scanner will get
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.authenticate(ctx, next); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("token not yet created: %v, want %q", err, EUnauthorized)
+	}
+	a.rand = zeros{}
+	sc, err := a.addScanner(ctx, op, "gate", "checkpoint")
+	if err != nil || sc.Token != next {
+		t.Fatalf("scanner token %q, %v; want the one refused before", sc.Token, err)
+	}
+	if p, err := a.authenticate(ctx, sc.Token); err != nil || p.ScannerID != sc.ID {
+		t.Fatalf("a token created after it was refused: %+v, %v; want it to work at once", p, err)
+	}
+}
