@@ -31,6 +31,7 @@ const failoverArrival = 30 * time.Second
 // publishes with the server down reaches sh within failoverArrival.
 func TestAccountsRevocationReachesAnotherProvinceSoonAfterTheServerLeadingItsCopyIsKilled(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel() // waits on nats-server's timers: elections, the 15 s stall
 	fx := newFixture(t)
 	ac := startAccountsCluster(t, []string{gd, sh, bj})
 	nc, ctx := ac.nc, t.Context()
@@ -75,6 +76,7 @@ func TestAccountsRevocationReachesAnotherProvinceSoonAfterTheServerLeadingItsCop
 // failoverArrival.
 func TestAccountsWatcherStepsDownACopyWhoseSourceSetUpWentUnanswered(t *testing.T) {
 	natstest.SkipFailoverInShortRun(t)
+	t.Parallel() // waits on nats-server's timers: elections, the 15 s stall
 	fx := newFixture(t)
 	ac := startAccountsCluster(t, []string{gd, sh, bj})
 	nc, ctx := ac.nc, t.Context()

@@ -100,6 +100,9 @@ func TestTrustPublishEndsWithinItsTimeoutSayingWhy(t *testing.T) {
 			"NATS server " + srv.ClientURL() + ` refused user "operator": wrong user, password or credentials file (nats: Authorization Violation)`, federation.ErrAuthFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The cases mostly wait out the timeout, each on its own
+			// command and connection: side by side, 1.5 s for all, not each.
+			t.Parallel()
 			start := time.Now()
 			out, err := run(t, append([]string{"trust", "publish", tl, "--timeout", timeout.String()}, tc.args...)...)
 			took := time.Since(start)
