@@ -304,13 +304,7 @@ func (db *DB) AuditByTargets(ctx context.Context, action string, targets []strin
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(targets)+2)
-	args = append(args, action)
-	for _, t := range targets {
-		args = append(args, t)
-	}
-	args = append(args, limit)
-	marks := strings.Repeat(",?", len(targets))[1:]
+	marks, args := targetArgs(action, targets, limit)
 	return queryAll(ctx, db.r, op, scanAudit, `SELECT `+auditColumns+` FROM audit
 		WHERE action = ? AND target IN (`+marks+`) ORDER BY seq DESC LIMIT ?`, args...)
 }
@@ -328,13 +322,7 @@ func (db *DB) AuditByTargetsPerActor(ctx context.Context, action string, targets
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(targets)+3)
-	args = append(args, action)
-	for _, t := range targets {
-		args = append(args, t)
-	}
-	args = append(args, perActor, limit)
-	marks := strings.Repeat(",?", len(targets))[1:]
+	marks, args := targetArgs(action, targets, perActor, limit)
 	return queryAll(ctx, db.r, op, scanAudit, `WITH latest AS (
 			SELECT MAX(seq) AS seq, actor FROM audit WHERE action = ? AND target IN (`+marks+`)
 			GROUP BY actor, target, detail),
@@ -411,4 +399,16 @@ func readAuditMark(row *sql.Row) (auditMark, error) {
 		return auditMark{}, fmt.Errorf("audit head or anchor malformed: %w", ErrAuditBroken)
 	}
 	return auditMark{seq, hash}, nil
+}
+
+// targetArgs is the query arguments of an audit query by targets: action,
+// each target, then tail; and the placeholders of the targets' IN list.
+// targets must not be empty.
+func targetArgs(action string, targets []string, tail ...any) (marks string, args []any) {
+	args = make([]any, 0, 1+len(targets)+len(tail))
+	args = append(args, action)
+	for _, t := range targets {
+		args = append(args, t)
+	}
+	return strings.Repeat(",?", len(targets))[1:], append(args, tail...)
 }
