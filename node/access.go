@@ -25,9 +25,13 @@ type access struct {
 	// lifetime of an operator token.
 	tokenLife time.Duration
 
-	tokens    tokenCache    // principals of recently resolved tokens
-	scanners  *keyedLimiter // each scanner's verification rate (Verify)
-	residents *keyedLimiter // each resident's request rate (Admit)
+	tokens tokenCache // principals of recently resolved tokens
+	// replicaMisses remembers replica tokens not found (only its misses
+	// are used): a replica's token is read on every call, so that a
+	// removed replica is refused at once, but an unknown one need not be.
+	replicaMisses tokenCache
+	scanners      *keyedLimiter // each scanner's verification rate (Verify)
+	residents     *keyedLimiter // each resident's request rate (Admit)
 }
 
 // newAccess builds the node's access service from its settings.

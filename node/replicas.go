@@ -94,6 +94,7 @@ func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplic
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}
+	r.a.replicaMisses.created(hash)
 	return NewReplica{ID: id, Name: name, Token: tok}, nil
 }
 
@@ -135,13 +136,21 @@ func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) err
 
 // Authenticate resolves a replica token. It reads the database on every
 // call: replicas ask every few seconds, and a removed one must be refused
-// at once.
+// at once. A token not found is refused unread for tokenMissTTL after
+// (as the other tokens are, see tokenCache), so that repeating an unknown
+// one costs a read per tokenMissTTL, not one per request.
 func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrincipal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
-	x, err := r.a.db.ReplicaByToken(ctx, HashToken(token))
+	hash, now, misses := sha256.Sum256([]byte(token)), r.a.now(), &r.a.replicaMisses
+	if misses.missed(hash, now) {
+		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
+	}
+	gen := misses.generation()
+	x, err := r.a.db.ReplicaByToken(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
+		misses.putMiss(hash, gen, now)
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
 	}
 	if err != nil {

@@ -98,3 +98,51 @@ func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
 		t.Fatalf("a token created after it was refused: %+v, %v; want it to work at once", p, err)
 	}
 }
+
+// TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce pins the
+// same for replica tokens, which have their own table and their own
+// misses: a repeated unknown one is refused unread (with the database
+// closed, a read would fail as internal), and one refused before its
+// replica was added works at once.
+func TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	a, db := newTestAccess(t, &now)
+	r := &Replicas{a: a}
+	op := Principal{Role: RoleOperator}
+
+	next, _, err := NewToken(zeros{}) // the token the replica will get
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Authenticate(ctx, next); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("replica token not yet created: %v, want %q", err, EUnauthorized)
+	}
+	a.rand = zeros{}
+	rp, err := r.Add(ctx, op, "station")
+	if err != nil || rp.Token != next {
+		t.Fatalf("replica token %q, %v; want the one refused before", rp.Token, err)
+	}
+	if got, err := r.Authenticate(ctx, rp.Token); err != nil || got.ID != rp.ID {
+		t.Fatalf("a replica token created after it was refused: %+v, %v; want it to work at once", got, err)
+	}
+
+	a.rand = rand.Reader
+	unknown, _, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("unknown replica token: %v, want %q", err, EUnauthorized)
+	}
+	db.Close() // any further read fails
+	for i := range 100 {
+		if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
+			t.Fatalf("repeat %d of an unknown replica token: %v, want %q unread", i+1, err, EUnauthorized)
+		}
+	}
+	now = now.Add(tokenMissTTL)
+	if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) == EUnauthorized {
+		t.Fatal("an unknown replica token was refused unread past tokenMissTTL")
+	}
+}
