@@ -168,15 +168,7 @@ func TestOpenContentKeysRefusesDuplicateCaseVariantAndUnknownKeys(t *testing.T) 
 // read by json.Unmarshal: given the payload twice, SignTrustList signed
 // the last one, which a reader keeping the first never showed.
 func TestSignTrustListRefusesDocWithDuplicateCaseVariantOrUnknownKey(t *testing.T) {
-	f := newTLFixture(t)
-	payload, err := json.Marshal(f.trustList(t, f.Ops, 2, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := SignTrustList(nil, payload, f.Ops.Keys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, doc := onceSignedTrustList(t)
 	if _, err := SignTrustList(doc, nil, f.Ops.Keys[1]); err != nil {
 		t.Fatalf("the unedited document is refused: %v", err)
 	}
@@ -199,15 +191,7 @@ func TestSignTrustListRefusesDocWithDuplicateCaseVariantOrUnknownKey(t *testing.
 // A signed trust list document with a key given twice or mis-cased was
 // refused only as "not in canonical form"; the refusal now names the key.
 func TestParseTrustListNamesTheDuplicateOrCaseVariantDocumentKey(t *testing.T) {
-	f := newTLFixture(t)
-	payload, err := json.Marshal(f.trustList(t, f.Ops, 2, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := SignTrustList(nil, payload, f.Ops.Keys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, doc := onceSignedTrustList(t)
 	if _, err := ParseTrustList(doc); err != nil {
 		t.Fatalf("the unedited document is refused: %v", err)
 	}
@@ -224,4 +208,20 @@ func TestParseTrustListNamesTheDuplicateOrCaseVariantDocumentKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onceSignedTrustList is a fixture and a document of its trust list v2
+// signed by its first operator: one signature short of its threshold.
+func onceSignedTrustList(t *testing.T) (*tlFixture, []byte) {
+	t.Helper()
+	f := newTLFixture(t)
+	payload, err := json.Marshal(f.trustList(t, f.Ops, 2, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := SignTrustList(nil, payload, f.Ops.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, doc
 }
