@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func TestDemoRestartKeepsALaterTrustListQuietly(t *testing.T) {
 	waitDemoVersion(t, c.Nodes, 2)
 	c.Close()
 
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	_, c2, err := startDemo(ctx, dir, true, slog.New(slog.NewJSONHandler(logs, nil)))
 	if c2 != nil {
 		defer c2.Close()
@@ -83,22 +82,4 @@ func waitDemoVersion(t *testing.T, nodes []*daemon.Daemon, v uint64) {
 			return nil
 		})
 	}
-}
-
-// lockedBuffer is a log sink safe for the nodes' goroutines and the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

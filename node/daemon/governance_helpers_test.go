@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -322,23 +321,9 @@ func containsPrefix(ss []string, prefix string) bool {
 	return false
 }
 
-// syncBuffer is a log sink safe for the nodes' goroutines and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the nodes' goroutines and the test,
+// which reads it as JSON lines.
+type syncBuffer struct{ testkit.Buffer }
 
 // lines decodes the JSON log lines written so far.
 func (b *syncBuffer) lines(t *testing.T) []map[string]any {
