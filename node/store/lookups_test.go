@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -54,12 +53,7 @@ func TestLookupsAreKeptUntilTheyExpire(t *testing.T) {
 func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "node.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := openTestDB(t)
 	gone := Lookup{ID: "l_gone", Home: "440000", JTIHash: "h1", CaseID: "SH-1",
 		ContactCT: []byte("SEALED-CONTACT-MARKER-l_gone-0123456789"), Created: t0, Expires: t0.Add(time.Hour)}
 	kept := Lookup{ID: "l_kept", Home: "440000", JTIHash: "h2", CaseID: "SH-2",
@@ -76,9 +70,7 @@ func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
 	if !bytes.Contains(fileBytes(t, path), gone.ContactCT) {
 		t.Fatal("node.db does not hold the contact: this test checks nothing")
 	}
-	if db, err = Open(ctx, path); err != nil {
-		t.Fatal(err)
-	}
+	db = openAt(t, path)
 	if n, err := db.DeleteExpiredLookups(ctx, gone.Expires); err != nil || n != 1 {
 		t.Fatalf("DeleteExpiredLookups = %d, %v; want 1", n, err)
 	}

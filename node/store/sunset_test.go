@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -47,12 +46,7 @@ func TestSunsetWipesEverythingButCountsAndAudit(t *testing.T) {
 func TestSunsetLeavesNoContactOrNameInTheDatabaseFile(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "node.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := openTestDB(t)
 	contact := []byte("SEALED-CONTACT-MARKER-sunset-0123456789")
 	name := []byte("SEALED-NAME-MARKER-张三丰-0123456789")
 	s := testSubject("s1")
@@ -71,9 +65,7 @@ func TestSunsetLeavesNoContactOrNameInTheDatabaseFile(t *testing.T) {
 	if all := fileBytes(t, path); !bytes.Contains(all, contact) || !bytes.Contains(all, name) {
 		t.Fatal("node.db does not hold the contact and the name: this test checks nothing")
 	}
-	if db, err = Open(ctx, path); err != nil {
-		t.Fatal(err)
-	}
+	db = openAt(t, path)
 	if c, err := db.Sunset(ctx, t0); err != nil || c.Lookups != 1 || c.Subjects != 1 {
 		t.Fatalf("Sunset = %+v, %v; want 1 lookup, 1 subject", c, err)
 	}
