@@ -35,22 +35,33 @@ func TestUnknownTokenIsReadOncePerTTL(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	a, db := newTestAccess(t, &now)
+	checkUnknownReadOncePerTTL(t, "token", &now, db, func(tok string) error {
+		_, err := a.authenticate(ctx, tok)
+		return err
+	})
+}
+
+// checkUnknownReadOncePerTTL presents an unknown token to authenticate,
+// closes db, and checks that repeats are refused as unknown unread (a
+// read would fail as internal) until tokenMissTTL has passed on *now.
+func checkUnknownReadOncePerTTL(t *testing.T, what string, now *time.Time, db *store.DB, authenticate func(token string) error) {
+	t.Helper()
 	unknown, _, err := NewToken(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
-		t.Fatalf("unknown token: %v, want %q", err, EUnauthorized)
+	if err := authenticate(unknown); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("unknown %s: %v, want %q", what, err, EUnauthorized)
 	}
 	db.Close() // any further read fails
 	for i := range 100 {
-		if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
-			t.Fatalf("repeat %d of an unknown token: %v, want %q unread", i+1, err, EUnauthorized)
+		if err := authenticate(unknown); ErrorCodeOf(err) != EUnauthorized {
+			t.Fatalf("repeat %d of an unknown %s: %v, want %q unread", i+1, what, err, EUnauthorized)
 		}
 	}
-	now = now.Add(tokenMissTTL)
-	if _, err := a.authenticate(ctx, unknown); ErrorCodeOf(err) == EUnauthorized {
-		t.Fatal("an unknown token was refused unread past tokenMissTTL")
+	*now = now.Add(tokenMissTTL)
+	if err := authenticate(unknown); ErrorCodeOf(err) == EUnauthorized {
+		t.Fatalf("an unknown %s was refused unread past tokenMissTTL", what)
 	}
 }
 
@@ -127,22 +138,8 @@ func TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce(t *testing.T) 
 		t.Fatalf("a replica token created after it was refused: %+v, %v; want it to work at once", got, err)
 	}
 
-	a.rand = rand.Reader
-	unknown, _, err := NewToken(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
-		t.Fatalf("unknown replica token: %v, want %q", err, EUnauthorized)
-	}
-	db.Close() // any further read fails
-	for i := range 100 {
-		if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) != EUnauthorized {
-			t.Fatalf("repeat %d of an unknown replica token: %v, want %q unread", i+1, err, EUnauthorized)
-		}
-	}
-	now = now.Add(tokenMissTTL)
-	if _, err := r.Authenticate(ctx, unknown); ErrorCodeOf(err) == EUnauthorized {
-		t.Fatal("an unknown replica token was refused unread past tokenMissTTL")
-	}
+	checkUnknownReadOncePerTTL(t, "replica token", &now, db, func(tok string) error {
+		_, err := r.Authenticate(ctx, tok)
+		return err
+	})
 }
