@@ -146,7 +146,7 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 		return Issued{}, internal("issue", err)
 	}
 	ci := c.issuer.Load()
-	jti, err := trust.NewJTI(c.rand)
+	jti, err := trust.NewCodeID(now, c.rand)
 	if err != nil {
 		return Issued{}, internal("issue", err)
 	}

@@ -293,6 +293,32 @@ func TestNewJTIIsRandom128Bits(t *testing.T) {
 	}
 }
 
+// A code id is a jti as NewJTI's, its first 48 bits the issuance time in
+// milliseconds and its other 80 from the random source, so ids issued in
+// the same milliseconds share their first characters and no two are alike.
+func TestNewCodeIDCarriesTheMillisecondAndRandomBits(t *testing.T) {
+	at := time.UnixMilli(0x0123_4567_89ab)
+	seen := map[string]bool{}
+	for range 100 {
+		j, err := NewCodeID(at, nil)
+		if err != nil || !isJTI(j) || seen[j] {
+			t.Fatalf("code id %q, %v", j, err)
+		}
+		seen[j] = true
+		if !strings.HasPrefix(j, "ASNFZ4mr") { // 01 23 45 67 89 ab
+			t.Fatalf("code id %q does not start with the time", j)
+		}
+	}
+	sum := sha256.Sum256(nil)
+	j, err := NewCodeID(at, bytes.NewReader(sum[:]))
+	if want := b64(append([]byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab}, sum[:JTILen-codeIDTimeLen]...)); err != nil || j != want {
+		t.Fatalf("code id %q, %v; want %q", j, err, want)
+	}
+	if _, err := NewCodeID(at, bytes.NewReader(make([]byte, JTILen-codeIDTimeLen-1))); err == nil {
+		t.Fatal("short random source accepted")
+	}
+}
+
 func TestReasonOfReadsReasonsThroughWrapping(t *testing.T) {
 	if ReasonOf(nil) != ReasonOK {
 		t.Fatal("nil error is not ok")
