@@ -114,11 +114,11 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 		return nil
 	}
 	baseline := func() error {
-		jti, err := trust.NewJTI(nil)
+		now := time.Now()
+		jti, err := trust.NewCodeID(now, nil)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
 		exp := now.Add(time.Hour)
 		if _, _, err := ci.Issue(jti, now, exp, trust.Content{Status: trust.Green, Name: "张*", Doc: "****1234"}); err != nil {
 			return err

@@ -162,6 +162,11 @@ func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(Rev
 	return wrap("live revocations", rows.Err())
 }
 
+const (
+	codesOfSQL   = `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`
+	liveCodesSQL = `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`
+)
+
 // CodesOf lists the jtis of a subject's recorded codes, newest first, up to
 // limit: the codes whose verifications the resident may ask about. Rows of
 // codes past their retention are gone, and so are their entries here.
@@ -172,7 +177,7 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 	return queryAll(ctx, db.r, "codes of", func(r rowScanner) (string, error) {
 		var jti string
 		return jti, r.Scan(&jti)
-	}, `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`, subjectID, limit)
+	}, codesOfSQL, subjectID, limit)
 }
 
 // LiveCodes counts a subject's live codes at now: unexpired and not
@@ -180,7 +185,6 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 // refuse cheaply before signing a code that would be refused anyway.
 func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (int, error) {
 	var n int
-	err := db.readRow(ctx, `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`,
-		subjectID, nanos(now)).Scan(&n)
+	err := db.readRow(ctx, liveCodesSQL, subjectID, nanos(now)).Scan(&n)
 	return n, wrap("live codes", err)
 }

@@ -274,12 +274,45 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 	if _, err := db.SubjectForIssue(ctx, "nobody", t0, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown subject: %v, want ErrNotFound", err)
 	}
-	var plan strings.Builder
-	rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+issueSubjectQuery, 0, "s1")
+	if plan := queryPlan(t, db, issueSubjectQuery, 0, "s1"); !strings.Contains(plan, liveCountPlan) {
+		t.Errorf("the live-code count is not a range of codes_of_subject, read without the rows:\n%s", plan)
+	}
+}
+
+// liveCountPlan is how SQLite reads a subject's live-code count.
+const liveCountPlan = "COVERING INDEX codes_of_subject (subject_id=? AND revoked=? AND expires>?)"
+
+// Every query of one subject's codes reads codes_of_subject, the one index
+// of them (0011), and the live-code counts read no rows.
+func TestSubjectCodeQueriesUseCodesOfSubject(t *testing.T) {
+	db, _ := openTestDB(t)
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+		want      string
+	}{
+		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, "s1", "green", 8, "s1", 1, 8}, liveCountPlan},
+		{"issuance's read", issueSubjectQuery, []any{0, "s1"}, liveCountPlan},
+		{"live codes", liveCodesSQL, []any{"s1", 0}, liveCountPlan},
+		{"codes of", codesOfSQL, []any{"s1", 10}, "INDEX codes_of_subject (subject_id=?)"},
+		{"revoke", revokeLiveSQL, []any{`["s1"]`, 0}, "INDEX codes_of_subject (subject_id=? AND revoked=? AND expires>?)"},
+		{"deletion", detachCodesSQL, []any{"s1"}, "INDEX codes_of_subject (subject_id=?)"},
+	} {
+		if plan := queryPlan(t, db, c.sql, c.args...); !strings.Contains(plan, c.want) {
+			t.Errorf("%s: plan does not read %q:\n%s", c.name, c.want, plan)
+		}
+	}
+}
+
+// queryPlan is SQLite's plan for q, a line a step.
+func queryPlan(t *testing.T, db *DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	var plan strings.Builder
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
@@ -288,9 +321,10 @@ func TestSubjectForIssueCountsLiveCodesLikeLiveCodes(t *testing.T) {
 		}
 		plan.WriteString(detail + "\n")
 	}
-	if !strings.Contains(plan.String(), "codes_live_by_subject") {
-		t.Errorf("the live-code count does not read codes_live_by_subject:\n%s", plan.String())
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return plan.String()
 }
 
 // SubjectForIssue reads the status, masked fields and data key that

@@ -120,8 +120,12 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 	return s, nil
 }
 
-// issueSubjectQuery is SubjectForIssue's query: the live-code count comes
-// from codes_live_by_subject.
+// detachCodesSQL keeps a deleted subject's codes, for revocation and
+// expiry, without the subject or the code texts sealed under their key.
+const detachCodesSQL = `UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`
+
+// issueSubjectQuery is SubjectForIssue's query: the live-code count is a
+// range of codes_of_subject.
 const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, (SELECT count(*) FROM codes
 	WHERE subject_id = s.id AND revoked = 0 AND expires > ?), k.sealed
 	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?`
@@ -257,7 +261,7 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 			return err
 		}
 		for _, q := range []string{
-			`UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`,
+			detachCodesSQL,
 			`DELETE FROM tokens WHERE subject_id = ?`,
 			`DELETE FROM consents WHERE subject_id = ?`,
 			`DELETE FROM appeals WHERE subject_id = ?`,
@@ -285,14 +289,18 @@ func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time
 	return appendRevocation(ctx, tx, entries, now)
 }
 
+// revokeLiveSQL revokes the live codes of the subjects in a JSON array of
+// ids whose expiry is past a cut, returning them.
+const revokeLiveSQL = `UPDATE codes SET revoked = 1
+	WHERE subject_id IN (SELECT value FROM json_each(?)) AND revoked = 0 AND expires > ?
+	RETURNING jti, expires`
+
 // revokeLiveEntries marks the unrevoked codes of the subjects ids that a
 // verifier may still accept at now (acceptedCut: up to trust.ClockSkew
 // past their expiry) revoked and returns them, for the caller to append to
 // the outbox.
 func revokeLiveEntries(p *prepTx, ids []string, now time.Time) ([]RevocationEntry, error) {
-	st, err := p.stmt(`UPDATE codes SET revoked = 1
-		WHERE subject_id IN (SELECT value FROM json_each(?)) AND revoked = 0 AND expires > ?
-		RETURNING jti, expires`)
+	st, err := p.stmt(revokeLiveSQL)
 	if err != nil {
 		return nil, err
 	}
