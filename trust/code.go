@@ -10,8 +10,9 @@ import (
 )
 
 // Claims is the signed payload of a health code. Everything but CT is in
-// clear for any reader: issuing province, a random id and validity — never
-// anything about the person (seed rule 1).
+// clear for any reader: issuing province, an id (NewCodeID: its issuance
+// time and 80 random bits) and validity — never anything about the person
+// (seed rule 1).
 type Claims struct {
 	Issuer   string `json:"iss"`
 	JTI      string `json:"jti"`
@@ -24,7 +25,8 @@ type Claims struct {
 // JTILen is the size of a code id before encoding: 128 bits.
 const JTILen = 16
 
-// NewJTI draws a 128-bit code id from r (crypto/rand if nil), base64url.
+// NewJTI draws a 128-bit id from r (crypto/rand if nil), base64url: a
+// nonce, or a code id in tests; the node makes code ids with NewCodeID.
 func NewJTI(r io.Reader) (string, error) {
 	if r == nil {
 		r = rand.Reader
