@@ -5,7 +5,8 @@
 -- of expires so that the live-code count (subject_id = ? AND revoked = 0
 -- AND expires > ?) is still one range of it, read without the rows. It
 -- also serves a subject's deletion (ON DELETE SET NULL) and the listing
--- of their codes.
-CREATE INDEX codes_of_subject ON codes (subject_id, revoked, expires) WHERE subject_id IS NOT NULL;
+-- of their codes. The two are dropped first, so that the new index takes
+-- the pages they free.
 DROP INDEX codes_live_by_subject;
 DROP INDEX codes_by_subject;
+CREATE INDEX codes_of_subject ON codes (subject_id, revoked, expires) WHERE subject_id IS NOT NULL;
