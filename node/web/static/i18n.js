@@ -9,8 +9,7 @@ const HC_I18N = {
  "en": {
   "msg": {
    "common.cancel": "Cancel",
-   "common.yes": "yes",
-   "common.no": "no",
+   "common.list_sep": ", ",
    "error.network": "The node cannot be reached. Check the network and try again.",
    "error.unauthorized": "This token is not valid (any more).",
    "error.forbidden": "This token may not do that.",
@@ -192,7 +191,9 @@ const HC_I18N = {
    "fed.fresh_yes": "fresh",
    "fed.trust": "Federation {fed}: trust list v{version} ({threshold} operator signatures needed), expires in {left} ({when})",
    "fed.days": "{d} days",
-   "fed.connected": "connected",
+   "fed.connected": "connected to the federation's NATS",
+   "fed.not_connected": "not connected to the federation's NATS",
+   "fed.key_count": "{n} {state}",
    "fed.no_trust": "No trust list held: this node cannot verify other provinces.",
    "fed.self_suspended": "This province ({id}) is suspended from the federation by trust list v{version}. Every checkpoint, in this province and in every other, answers “Not valid” for its codes until the federation operators reinstate it. Codes can still be issued; they verify again once it is reinstated."
   },
@@ -231,8 +232,7 @@ const HC_I18N = {
  "zh-CN": {
   "msg": {
    "common.cancel": "取消",
-   "common.yes": "是",
-   "common.no": "否",
+   "common.list_sep": "、",
    "error.network": "无法连接节点，请检查网络后重试。",
    "error.unauthorized": "此令牌无效或已失效。",
    "error.forbidden": "此令牌无权执行该操作。",
@@ -414,7 +414,9 @@ const HC_I18N = {
    "fed.fresh_yes": "正常",
    "fed.trust": "联邦 {fed}：信任列表 v{version}（需 {threshold} 名运营方签名），{left}后过期（{when}）",
    "fed.days": "{d} 天",
-   "fed.connected": "已连接",
+   "fed.connected": "已连接联邦 NATS",
+   "fed.not_connected": "未连接联邦 NATS",
+   "fed.key_count": "{state} {n} 个",
    "fed.no_trust": "未持有信任列表：本节点无法查验其他省份的健康码。",
    "fed.self_suspended": "本省（{id}）已被信任列表 v{version} 暂停联邦成员资格。在联邦运营方恢复之前，本省及其他各省的查验点对本省健康码均显示“无效”。仍可签发健康码，恢复后即可重新通过查验。"
   },
