@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 
 	"github.com/hcfed/hcfed/node/web"
 )
@@ -56,6 +60,14 @@ func consoleResultsFollowTheLanguage(t *testing.T, console *tab) {
 	}
 }
 
+// timezone makes the tab's clock run in zone (IANA name; "" for the host's).
+func (tb *tab) timezone(zone string) {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+		tb.t.Fatalf("%s: time zone %q: %v", tb.name, zone, err)
+	}
+}
+
 // resultFollowsTheLanguage switches tb to Chinese and back, checking that
 // the sentence in sel reads want (by language) each way.
 func resultFollowsTheLanguage(t *testing.T, tb *tab, sel string, want map[string]string) {
@@ -65,5 +77,45 @@ func resultFollowsTheLanguage(t *testing.T, tb *tab, sel string, want map[string
 		if got := tb.text(sel); got != want[lang] {
 			t.Errorf("%s: in %s %s reads %q, want %q", tb.name, lang, sel, got, want[lang])
 		}
+	}
+}
+
+// walletShowsForeignDay checks how the wallet dates a verification
+// another province reported: a receipt carries its day in China's time
+// (2026-11-30) and no time of day, and the wallet showed its start as a
+// time in the phone's zone: "Nov 29, 2026, 8:00:00 AM" in California for
+// a check made on the 30th. It waits for the receipt of a scan in
+// province from, reopening the wallet (which lists once per load).
+func walletShowsForeignDay(t *testing.T, d *demo, home int, wallet *tab, subjectID, from string) {
+	tb := wallet
+	tb.timezone("America/Los_Angeles")
+	defer tb.timezone("") // the host's again
+	var day string
+	poll(t, "a receipt from "+from, func() error {
+		var v struct {
+			Verifications []struct {
+				Province string `json:"province"`
+				Day      string `json:"day"`
+			} `json:"verifications"`
+		}
+		d.call(home, "GET", "/v1/subjects/"+subjectID+"/verifications", d.c.Tokens[home], nil, &v)
+		for _, r := range v.Verifications {
+			if r.Province == from && r.Day != "" {
+				day = r.Day
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet in %+v", v.Verifications)
+	})
+	tb.open(d.url(home) + "/wallet")
+	sel := fmt.Sprintf(`[...document.querySelectorAll("#verifications li")].find((li) => li.textContent.includes("(%s)"))`, from)
+	tb.waitJS("the verification in "+from, sel)
+	got := eval[string](tb, sel+".textContent")
+	d0, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := d0.Format("Jan 2, 2006") + " — "; !strings.HasPrefix(got, want) {
+		t.Errorf("the wallet dates a check made in %s on %s %q, want it to start %q (the day, no time of day)", from, day, got, want)
 	}
 }

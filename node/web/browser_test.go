@@ -301,6 +301,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {
+		walletShowsForeignDay(t, d, gd, wallet, subjectID, d.c.Configs[sh].Province)
+	})
+
 	lostWallet, newWallet := wallet, b.newTab(t, "wallet GD new phone")
 	t.Run("a lost phone gets a new wallet link in the console and the old link is refused", func(t *testing.T) {
 		walletURL = lostPhone(t, d, gd, console, lostWallet, newWallet, subjectID, walletURL)

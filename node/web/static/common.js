@@ -175,6 +175,17 @@ const HC = (() => {
     return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" }).format(d);
   }
 
+  // fmtDay writes a calendar day, "2026-11-30" (another province's
+  // receipt: a day in China's time, no time of day), as the language
+  // writes a date: without a time of day it does not have, and without
+  // moving it into this device's time zone (its midnight in Beijing is
+  // the day before in Europe).
+  function fmtDay(day) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || "");
+    if (!m) return day || "";
+    return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(Date.UTC(+m[1], m[2] - 1, +m[3])));
+  }
+
   function fmtDuration(sec) {
     sec = Math.max(0, Math.floor(sec));
     const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
@@ -211,5 +222,5 @@ const HC = (() => {
   }
 
   return { t, list, say, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
-    fmtDuration, province, statusWord, start, get lang() { return lang; } };
+    fmtDay, fmtDuration, province, statusWord, start, get lang() { return lang; } };
 })();
