@@ -84,7 +84,8 @@ func resultFollowsTheLanguage(t *testing.T, tb *tab, sel string, want map[string
 // another province reported: a receipt carries its day in China's time
 // (2026-11-30) and no time of day, and the wallet showed its start as a
 // time in the phone's zone: "Nov 29, 2026, 8:00:00 AM" in California for
-// a check made on the 30th. It waits for the receipt of a scan in
+// a check made on the 30th; and the kind of place, in Chinese too, was
+// the API's English word (checkpoint). It waits for the receipt of a scan in
 // province from, reopening the wallet (which lists once per load).
 func walletShowsForeignDay(t *testing.T, d *demo, home int, wallet *tab, subjectID, from string) {
 	tb := wallet
@@ -117,5 +118,13 @@ func walletShowsForeignDay(t *testing.T, d *demo, home int, wallet *tab, subject
 	}
 	if want := d0.Format("Jan 2, 2006") + " — "; !strings.HasPrefix(got, want) {
 		t.Errorf("the wallet dates a check made in %s on %s %q, want it to start %q (the day, no time of day)", from, day, got, want)
+	}
+	// The kind of place travels as a word of the API (checkpoint) and is
+	// said in the wallet's language.
+	tb.switchLang(web.LangZH)
+	defer tb.switchLang(web.LangEN)
+	got = eval[string](tb, sel+".textContent")
+	if want := fmt.Sprintf("%d年%d月%d日 — ", d0.Year(), d0.Month(), d0.Day()); !strings.HasPrefix(got, want) || !strings.Contains(got, msg(t, web.LangZH, "place.checkpoint")) {
+		t.Errorf("in Chinese the wallet lists the check as %q, want it to start %q and name the place %q", got, want, msg(t, web.LangZH, "place.checkpoint"))
 	}
 }

@@ -202,6 +202,14 @@ const HC = (() => {
     return (m && (cat[lang].provinces || {})[m[1]]) || listName || id || "";
   }
 
+  // place is a scanner's kind of place (checkpoint, station: what the
+  // console offers) in the language's words; another, typed through the
+  // API or the CLI, as it was written.
+  function place(p) {
+    const s = cat[lang].msg["place." + p];
+    return s === undefined ? p : s;
+  }
+
   // statusWord is a status in words: colour is never the only signal.
   function statusWord(st) { return t("status." + (st || "unknown")); }
 
@@ -222,5 +230,5 @@ const HC = (() => {
   }
 
   return { t, list, say, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
-    fmtDay, fmtDuration, province, statusWord, start, get lang() { return lang; } };
+    fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

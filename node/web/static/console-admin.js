@@ -50,7 +50,7 @@
     const tb = $("scanner-table").querySelector("tbody");
     HC.clear(tb);
     for (const s of scanners) {
-      tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: s.place }),
+      tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: HC.place(s.place) }),
         HC.el("td", { text: HC.fmtTime(s.created) }),
         HC.el("td", {}, HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
           "aria-label": HC.t("console.scanner_remove") + " " + s.name, onclick: () => removeScanner(s) }))));

@@ -140,7 +140,7 @@
     list($("appeals"), lists.appeals, (a) => HC.t("wallet.appeal_item", { when: HC.fmtTime(a.created), state: HC.t("appeal." + a.status),
       message: a.message, note: a.note ? " — " + a.note : "" }), "wallet.none");
     list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: v.day ? HC.fmtDay(v.day) : HC.fmtTime(v.time),
-      province: provinceName(v.province), place: v.place || "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
+      province: provinceName(v.province), place: v.place ? HC.place(v.place) : "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
     list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),
       basis: l.legal_basis, case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
   }
