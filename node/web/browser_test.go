@@ -25,17 +25,10 @@ const (
 	maxScanBytes    = 400 << 10
 )
 
+// en is the catalogue's English message key.
 func en(t *testing.T, key string) string {
 	t.Helper()
-	cat, err := web.Catalogue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, ok := cat[web.LangEN].Msg[key]
-	if !ok {
-		t.Fatalf("no message %q", key)
-	}
-	return s
+	return msg(t, web.LangEN, key)
 }
 
 // TestPagesInChromiumAgainstADemoFederation drives the three pages the way
