@@ -25,17 +25,10 @@ const (
 	maxScanBytes    = 400 << 10
 )
 
+// en is the catalogue's English message key.
 func en(t *testing.T, key string) string {
 	t.Helper()
-	cat, err := web.Catalogue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, ok := cat[web.LangEN].Msg[key]
-	if !ok {
-		t.Fatalf("no message %q", key)
-	}
-	return s
+	return msg(t, web.LangEN, key)
 }
 
 // TestPagesInChromiumAgainstADemoFederation drives the three pages the way
@@ -76,6 +69,8 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	if !strings.HasPrefix(walletURL, d.url(gd)+"/wallet#token=") {
 		t.Fatalf("wallet link %q does not carry the token in the fragment of this node's wallet", walletURL)
 	}
+
+	t.Run("console result sentences follow a language switch", func(t *testing.T) { consoleResultsFollowTheLanguage(t, console) })
 
 	t.Run("console lists all three provinces with their versions", func(t *testing.T) {
 		var v struct {
@@ -199,6 +194,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		eval[bool](scan, `(() => { window.hcRealFetch = window.fetch; window.fetch = () => Promise.reject(new TypeError("offline")); return true; })()`)
 		res := scan.paste(code)
 		eval[bool](scan, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
+		resultFollowsTheLanguage(t, scan, "#result-reason", map[string]string{web.LangZH: msg(t, web.LangZH, "error.network"), web.LangEN: en(t, "error.network")})
 		scan.click("#result-close")
 		if res.Status != en(t, "scan.unchecked") || strings.Contains(res.Class, "status-invalid") || res.green() ||
 			res.Name != "" || res.Text != en(t, "error.network") {
@@ -260,6 +256,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#status-word"); got != "Red" {
 			t.Errorf("wallet status word %q, want Red", got)
 		}
+		resultFollowsTheLanguage(t, wallet, "#code-note", map[string]string{
+			web.LangZH: strings.ReplaceAll(msg(t, web.LangZH, "wallet.status_changed"), "{status}", "红码"),
+			web.LangEN: strings.ReplaceAll(en(t, "wallet.status_changed"), "{status}", "Red")})
 		cat, _ := web.Catalogue()
 		poll(t, "the revocation to reach Shanghai", func() error {
 			res := scan.paste(code)
@@ -278,6 +277,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet.setValue("#appeal-msg", "I was never in contact")
 		wallet.click(`#appeal-form button[type="submit"]`)
 		wallet.waitJS("the appeal", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "wallet.appeal_sent")))
+		resultFollowsTheLanguage(t, wallet, "#appeal-result", map[string]string{web.LangZH: msg(t, web.LangZH, "wallet.appeal_sent"), web.LangEN: en(t, "wallet.appeal_sent")})
 		console.open(d.url(gd) + "/console")
 		console.waitJS("the appeal in the queue", `document.querySelectorAll("#appeal-list li[data-appeal]").length === 1`)
 		id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
@@ -292,6 +292,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
 			t.Errorf("wallet appeals %q lack the operator's note", got)
 		}
+	})
+
+	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {
+		walletShowsForeignDay(t, d, gd, wallet, subjectID, d.c.Configs[sh].Province)
 	})
 
 	lostWallet, newWallet := wallet, b.newTab(t, "wallet GD new phone")

@@ -7,21 +7,54 @@ const HC = (() => {
   let lang = cat[document.documentElement.lang] ? document.documentElement.lang : "zh-CN";
   const listeners = [];
 
+  // t is the message key in the current language, its {name}s replaced by
+  // vars; a var that is a function is called, so that a parameter that is
+  // itself words (a status) is said in the language of the moment too.
   function t(key, vars) {
     let s = cat[lang].msg[key];
     if (s === undefined) s = cat.en.msg[key];
     if (s === undefined) s = key;
-    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, (m, k) => {
+        const v = typeof vars[k] === "function" ? vars[k]() : vars[k];
+        return v === undefined ? m : String(v);
+      });
+    }
     return s;
   }
+
+  // list joins words as the language lists them (姓名、身份证号).
+  function list(items) { return items.join(t("common.list_sep")); }
 
   // reason is the sentence for a verification reason code.
   function reason(code) {
     return cat[lang].reasons[code] || t("reason.unknown", { code: code });
   }
 
+  // said keeps what say showed in each element: the message key and its
+  // parameters, or the error, never the text, so that apply says it again
+  // in the language switched to. Elements carry data-said to be found.
+  const said = new WeakMap();
+  function sayText(what, vars) { return what instanceof Error ? errorText(what) : t(what, vars); }
+
+  // say shows in el the message key with its parameters, or the sentence
+  // for an error (errorText), and keeps it to follow a language switch;
+  // nothing ("" or null) clears el.
+  function say(el, what, vars) {
+    if (!what) {
+      said.delete(el);
+      delete el.dataset.said;
+      el.textContent = "";
+      return;
+    }
+    said.set(el, { what, vars });
+    el.dataset.said = "";
+    el.textContent = sayText(what, vars);
+  }
+
   function apply(root) {
     const r = root || document;
+    r.querySelectorAll("[data-said]").forEach((e) => { const s = said.get(e); if (s) e.textContent = sayText(s.what, s.vars); });
     r.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
     r.querySelectorAll("[data-i18n-label]").forEach((e) => { e.setAttribute("aria-label", t(e.dataset.i18nLabel)); });
     r.querySelectorAll("[data-i18n-alt]").forEach((e) => { e.setAttribute("alt", t(e.dataset.i18nAlt)); });
@@ -62,11 +95,14 @@ const HC = (() => {
   // it cannot use — least of all an operator's in a wallet's storage.
   function dropToken() { if (kept) kept.storage.removeItem(kept.key); }
 
+  // APIError is a failed call: the HTTP status (0: no answer), the
+  // node's error code, and its own message (detail, in English), if any.
   class APIError extends Error {
-    constructor(status, code, message) {
-      super(message || code || String(status));
+    constructor(status, code, detail) {
+      super(detail || code || String(status));
       this.status = status;
       this.code = code || "";
+      this.detail = detail || "";
     }
   }
 
@@ -81,7 +117,7 @@ const HC = (() => {
       r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
     } catch (e) {
-      throw new APIError(0, "network", t("error.network"));
+      throw new APIError(0, "network");
     }
     if (!r.ok) {
       let e = {};
@@ -100,7 +136,7 @@ const HC = (() => {
       const s = t(k);
       if (s === k) return e.message;
       // The node's own message says what exactly was refused (in English).
-      return e.message && e.message !== s && e.code !== "internal" ? s + " (" + e.message + ")" : s;
+      return e.detail && e.code !== "internal" ? s + " (" + e.detail + ")" : s;
     }
     return e && e.message ? e.message : String(e);
   }
@@ -139,6 +175,17 @@ const HC = (() => {
     return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" }).format(d);
   }
 
+  // fmtDay writes a calendar day, "2026-11-30" (another province's
+  // receipt: a day in China's time, no time of day), as the language
+  // writes a date: without a time of day it does not have, and without
+  // moving it into this device's time zone (its midnight in Beijing is
+  // the day before in Europe).
+  function fmtDay(day) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || "");
+    if (!m) return day || "";
+    return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(Date.UTC(+m[1], m[2] - 1, +m[3])));
+  }
+
   function fmtDuration(sec) {
     sec = Math.max(0, Math.floor(sec));
     const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
@@ -155,6 +202,14 @@ const HC = (() => {
     return (m && (cat[lang].provinces || {})[m[1]]) || listName || id || "";
   }
 
+  // place is a scanner's kind of place (checkpoint, station: what the
+  // console offers) in the language's words; another, typed through the
+  // API or the CLI, as it was written.
+  function place(p) {
+    const s = cat[lang].msg["place." + p];
+    return s === undefined ? p : s;
+  }
+
   // statusWord is a status in words: colour is never the only signal.
   function statusWord(st) { return t("status." + (st || "unknown")); }
 
@@ -169,11 +224,11 @@ const HC = (() => {
     const ready = () => { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; };
     init().then(ready, (e) => {
       if (e instanceof APIError && e.status === 401) { dropToken(); fatal("fatal.bad_link_title", "fatal.bad_link"); }
-      else { document.getElementById("fatal-detail").textContent = errorText(e); fatal("fatal.error_title", "fatal.error"); }
+      else { say(document.getElementById("fatal-detail"), e); fatal("fatal.error_title", "fatal.error"); }
       ready();
     });
   }
 
-  return { t, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
-    fmtDuration, province, statusWord, start, get lang() { return lang; } };
+  return { t, list, say, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+    fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

@@ -39,7 +39,7 @@
     if ($(p + "status").value) body.status = $(p + "status").value;
     try {
       await call("PUT", "/v1/appeals/" + encodeURIComponent(id), body);
-      say("appeal-result", HC.t("console.resolved"));
+      say("appeal-result", "console.resolved");
       await loadAppeals();
     } catch (e) { say("appeal-result", e); }
   }
@@ -50,7 +50,7 @@
     const tb = $("scanner-table").querySelector("tbody");
     HC.clear(tb);
     for (const s of scanners) {
-      tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: s.place }),
+      tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: HC.place(s.place) }),
         HC.el("td", { text: HC.fmtTime(s.created) }),
         HC.el("td", {}, HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
           "aria-label": HC.t("console.scanner_remove") + " " + s.name, onclick: () => removeScanner(s) }))));
@@ -60,7 +60,7 @@
   async function removeScanner(s) {
     try {
       await call("DELETE", "/v1/scanners/" + encodeURIComponent(s.id));
-      say("scanner-result", HC.t("console.scanner_removed", { name: s.name }));
+      say("scanner-result", "console.scanner_removed", { name: s.name });
       await loadScanners();
     } catch (e) { say("scanner-result", e); }
   }
@@ -73,7 +73,7 @@
       $("scanner-url").textContent = out.scanner_url;
       showImage($("scanner-qr"), await call("POST", "/v1/qr", { url: out.scanner_url }));
       $("scanner-link").hidden = false;
-      say("scanner-result", HC.t("console.scanner_added"));
+      say("scanner-result", "console.scanner_added");
       await loadScanners();
     } catch (e) { say("scanner-result", e); }
   }
@@ -99,7 +99,7 @@
         keys = (await call("POST", "/v1/keys/rotate")).keys || [];
         renderKeys();
         $("rotate-confirm").hidden = true;
-        say("key-result", HC.t("console.rotated"));
+        say("key-result", "console.rotated");
       } catch (e) { say("key-result", e); }
     });
   }

@@ -20,10 +20,20 @@ const CON = (() => {
     img.src = state.blobs[img.id];
   }
 
-  function say(id, e) { $(id).textContent = e instanceof Error ? HC.errorText(e) : e; }
+  // say shows a result sentence (a message key and its parameters, or an
+  // error) that follows a language switch (HC.say).
+  function say(id, what, vars) { HC.say($(id), what, vars); }
 
+  // loadFed refreshes the federation table; a failed refresh is said in
+  // the trust line (the table keeps the last answer) until one succeeds.
   async function loadFed() {
-    state.fed = await HC.api("GET", "/v1/federation");
+    try {
+      state.fed = await HC.api("GET", "/v1/federation");
+      state.fedErr = null;
+    } catch (e) {
+      if (!state.fed) throw e;
+      state.fedErr = e;
+    }
     renderFed();
   }
 
@@ -32,11 +42,10 @@ const CON = (() => {
     if (!f) return;
     const tb = $("fed-table").querySelector("tbody");
     HC.clear(tb);
-    const yes = HC.t("common.yes"), no = HC.t("common.no");
     const labels = [...$("fed-table").querySelectorAll("thead th")].map((th) => th.textContent);
     for (const m of f.members || []) {
       const hb = m.heartbeat;
-      const states = Object.entries(m.key_states || {}).sort().map(([st, n]) => n + " " + HC.t("key." + st)).join(", ");
+      const states = HC.list(Object.entries(m.key_states || {}).sort().map(([st, n]) => HC.t("fed.key_count", { n, state: HC.t("key." + st) })));
       const row = HC.el("tr", { "data-province": m.id, class: m.stale ? "row-warn" : "" },
         HC.el("th", { scope: "row", text: HC.province(m.id, m.name) + " (" + m.id + ")" + (m.id === f.self ? " ★" : "") }),
         HC.el("td", { text: HC.t("member." + m.status) }),
@@ -52,12 +61,15 @@ const CON = (() => {
     }
     const tl = f.trust_list;
     const info = $("trust-info");
-    if (tl) {
+    HC.say(info, state.fedErr);
+    if (state.fedErr) {
+      info.className = "warn";
+    } else if (tl) {
       const left = (new Date(tl.expires) - Date.now()) / 1000;
       info.className = left < TRUST_WARN || tl.expires_soon ? "warn" : "";
       info.textContent = HC.t("fed.trust", { fed: tl.federation, version: tl.version, threshold: tl.threshold,
         left: HC.t("fed.days", { d: (left / 86400).toFixed(1) }), when: HC.fmtTime(tl.expires) }) +
-        (info.className ? " ⚠ " + HC.t("fed.expires_soon") : "") + " · " + HC.t("fed.connected") + ": " + (f.connected ? yes : no);
+        (info.className ? " ⚠ " + HC.t("fed.expires_soon") : "") + " · " + HC.t(f.connected ? "fed.connected" : "fed.not_connected");
     } else {
       info.className = "warn";
       info.textContent = "⚠ " + HC.t("fed.no_trust");
@@ -78,7 +90,7 @@ const CON = (() => {
     const n = state.notice;
     $("consent-notice").textContent = n.text[HC.lang] || n.text.en;
     $("consent-version").textContent = HC.t("console.notice_version", { version: n.version,
-      fields: n.collected.map((f) => HC.t("field." + f)).join(", ") });
+      fields: HC.list(n.collected.map((f) => HC.t("field." + f))) });
     $("en-phone-row").hidden = !n.collected.includes("phone");
   }
 
@@ -91,7 +103,7 @@ const CON = (() => {
       const out = await call("POST", "/v1/subjects", body);
       // The personal data leaves this page as soon as it has been sent.
       $("enrol-form").reset();
-      say("enrol-result", HC.t("console.enrol_done"));
+      say("enrol-result", "console.enrol_done");
       $("enrolled-id").textContent = out.id;
       $("wallet-link").textContent = out.wallet_url;
       showImage($("wallet-qr"), await call("POST", "/v1/qr", { url: out.wallet_url }));
@@ -129,8 +141,8 @@ const CON = (() => {
 
   // TOKEN_ERRORS names, for the refusals a new wallet link meets at the
   // counter, the sentence that says what to do (HC.errorText for others).
-  const TOKEN_ERRORS = { invalid: () => HC.t("console.token_invalid"), forbidden: () => HC.t("console.token_forbidden"),
-    not_found: () => HC.t("console.token_not_found") };
+  const TOKEN_ERRORS = { invalid: "console.token_invalid", forbidden: "console.token_forbidden",
+    not_found: "console.token_not_found" };
 
   // closeToken hides the new-wallet-link form and forgets the last link
   // shown: it is shown once, to the resident it was made for.
@@ -168,9 +180,9 @@ const CON = (() => {
       $("token-link").textContent = out.wallet_url;
       showImage($("token-qr"), await call("POST", "/v1/qr", { url: out.wallet_url }));
       $("token-new").hidden = false;
-      say("token-result", HC.t("console.token_done"));
+      say("token-result", "console.token_done");
     } catch (e) {
-      say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code]() : e);
+      say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
     }
   }
 
@@ -183,7 +195,7 @@ const CON = (() => {
         await call("PUT", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/status", { status: $("st-status").value, reason: $("st-reason").value });
         $("st-reason").value = "";
         await openSubject();
-        say("subject-result", HC.t("console.status_done"));
+        say("subject-result", "console.status_done");
       } catch (e) { say("subject-result", e); }
     });
     $("paper-btn").addEventListener("click", async () => {
@@ -205,7 +217,7 @@ const CON = (() => {
         $("subject").hidden = true;
         $("subject-delete-confirm").hidden = true;
         closeToken();
-        say("subject-result", HC.t("console.deleted"));
+        say("subject-result", "console.deleted");
       } catch (e) { say("subject-result", e); }
     });
   }
@@ -222,7 +234,7 @@ const CON = (() => {
     renderNotice();
     wireResidents();
     $("main").hidden = false;
-    setInterval(() => loadFed().catch((e) => say("trust-info", e)), FED_EVERY);
+    setInterval(loadFed, FED_EVERY);
     HC.onLang(() => { showSelf(); renderFed(); renderNotice(); renderSubject(); });
     await Promise.all(onStart.map((f) => f()));
   });

@@ -24,29 +24,35 @@
       show(v);
     } catch (e) {
       if (e instanceof HC.APIError && e.status === 401) { stopCamera(); localStorage.removeItem(KEY); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
-      show({ valid: false, reason: "", error: HC.errorText(e) });
+      show({ valid: false, reason: "", error: e });
     } finally {
       busy = false;
     }
   }
 
-  // show fills the full-screen result; words always say what the colour says.
-  // A check that failed (no answer from the node) is no verdict: it says
-  // "not checked", never "not valid".
+  // show fills the full-screen result and clears it after SHOW_FOR.
   function show(v) {
-    const st = v.valid ? v.status : v.error ? "unchecked" : "invalid";
     last = v;
+    render(v);
+    $("result").hidden = false;
+    $("result").focus();
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hide, SHOW_FOR);
+  }
+
+  // render writes the result in the current language (again after a
+  // switch: v keeps the answer or the error, not sentences); words always
+  // say what the colour says. A check that failed (no answer from the
+  // node) is no verdict: it says "not checked", never "not valid".
+  function render(v) {
+    const st = v.valid ? v.status : v.error ? "unchecked" : "invalid";
     $("result").className = "result status-" + st;
     $("result-status").textContent = v.valid ? HC.t("scan.valid_status", { status: HC.statusWord(v.status) })
       : HC.t(v.error ? "scan.unchecked" : "scan.invalid");
     $("result-name").textContent = v.valid ? v.masked_name : "";
     $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
-    $("result-reason").textContent = v.error || HC.reason(v.reason);
+    $("result-reason").textContent = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
     $("result").dataset.reason = v.reason || "";
-    $("result").hidden = false;
-    $("result").focus();
-    clearTimeout(hideTimer);
-    hideTimer = setTimeout(hide, SHOW_FOR);
   }
 
   function hide() {
@@ -69,7 +75,7 @@
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     } catch (e) {
-      $("camera-status").textContent = HC.t("scan.camera_denied");
+      HC.say($("camera-status"), "scan.camera_denied");
       return;
     }
     const video = $("video");
@@ -77,7 +83,7 @@
     await video.play();
     $("camera-start").hidden = true;
     $("camera-stop").hidden = false;
-    $("camera-status").textContent = HC.t("scan.camera_on");
+    HC.say($("camera-status"), "scan.camera_on");
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     timer = setInterval(() => {
@@ -99,7 +105,7 @@
     $("video").srcObject = null;
     $("camera-start").hidden = false;
     $("camera-stop").hidden = true;
-    $("camera-status").textContent = HC.t("scan.camera_off");
+    HC.say($("camera-status"), "scan.camera_off");
   }
 
   HC.start(async () => {
@@ -119,7 +125,7 @@
     $("main").hidden = false;
     const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: HC.province(me.province, me.province_name) }); };
     info();
-    HC.onLang(() => { info(); if (last) show(last); });
+    HC.onLang(() => { info(); if (last) render(last); });
     $("camera-start").addEventListener("click", startCamera);
     $("camera-stop").addEventListener("click", stopCamera);
     $("result-close").addEventListener("click", hide);

@@ -73,7 +73,7 @@
     $("countdown").textContent = HC.fmtDuration(left);
     if (left < REFRESH_BEFORE && !tick.busy) {
       tick.busy = true;
-      newCode().then(() => { $("code-note").textContent = HC.t("wallet.refreshed"); })
+      newCode().then(() => { HC.say($("code-note"), "wallet.refreshed"); })
         .catch(showErr).finally(() => { tick.busy = false; });
     }
   }
@@ -84,7 +84,7 @@
 
   function showErr(e) {
     if (e instanceof HC.APIError && e.status === 401) { stop(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
-    $("code-note").textContent = HC.errorText(e);
+    HC.say($("code-note"), e);
   }
 
   // poll reloads the record; a new status (the old codes are revoked by
@@ -94,7 +94,8 @@
     record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
     if (prev && prev !== record.status) {
       await newCode();
-      $("code-note").textContent = HC.t("wallet.status_changed", { status: HC.statusWord(record.status) });
+      const st = record.status;
+      HC.say($("code-note"), "wallet.status_changed", { status: () => HC.statusWord(st) });
       loadLists().catch(showErr);
     }
     renderStatus();
@@ -138,10 +139,10 @@
   function renderLists() {
     list($("appeals"), lists.appeals, (a) => HC.t("wallet.appeal_item", { when: HC.fmtTime(a.created), state: HC.t("appeal." + a.status),
       message: a.message, note: a.note ? " — " + a.note : "" }), "wallet.none");
-    list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: HC.fmtTime(v.time),
-      province: provinceName(v.province), place: v.place || "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
+    list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: v.day ? HC.fmtDay(v.day) : HC.fmtTime(v.time),
+      province: provinceName(v.province), place: v.place ? HC.place(v.place) : "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
     list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),
-      basis: l.legal_basis, case: l.case_id, fields: (l.disclosed || []).map((f) => HC.t("field." + f)).join(", ") }), "wallet.none");
+      basis: l.legal_basis, case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
   }
 
   function wire() {
@@ -150,9 +151,9 @@
       try {
         await HC.api("POST", "/v1/appeals", token, { message: $("appeal-msg").value });
         $("appeal-msg").value = "";
-        $("appeal-result").textContent = HC.t("wallet.appeal_sent");
+        HC.say($("appeal-result"), "wallet.appeal_sent");
         await loadLists();
-      } catch (e) { $("appeal-result").textContent = HC.errorText(e); }
+      } catch (e) { HC.say($("appeal-result"), e); }
     });
     $("delete-start").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-yes").focus(); });
     $("delete-no").addEventListener("click", () => { $("delete-confirm").hidden = true; $("delete-start").focus(); });
@@ -163,7 +164,7 @@
         localStorage.removeItem(CODE_KEY);
         stop();
         HC.fatal("wallet.deleted_title", "wallet.deleted");
-      } catch (e) { $("code-note").textContent = HC.errorText(e); }
+      } catch (e) { HC.say($("code-note"), e); }
     });
   }
 

@@ -1,0 +1,130 @@
+package web_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hcfed/hcfed/node/web"
+)
+
+// msg is the catalogue's message key in lang.
+func msg(t *testing.T, lang, key string) string {
+	t.Helper()
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := cat[lang].Msg[key]
+	if !ok {
+		t.Fatalf("no %s message %q", lang, key)
+	}
+	return s
+}
+
+// switchLang presses the page's language button, as its user would.
+func (tb *tab) switchLang(lang string) {
+	tb.t.Helper()
+	tb.click(fmt.Sprintf(`[data-lang=%q]`, lang))
+	tb.waitJS("the page in "+lang, fmt.Sprintf(`document.documentElement.lang === %q`, lang))
+}
+
+// consoleResultsFollowTheLanguage checks, on a console that has just
+// enrolled a resident, that the sentences shown after an action (the
+// enrolment done, a refusal with the node's own detail) are said again in
+// the language switched to: they stayed in the language of the moment
+// they were shown.
+func consoleResultsFollowTheLanguage(t *testing.T, console *tab) {
+	if got := console.text("#enrol-result"); got != en(t, "console.enrol_done") {
+		t.Fatalf("after enrolment the console says %q", got)
+	}
+	console.setValue("#subject-id", "no-such-resident")
+	console.click(`#find-form button[type="submit"]`)
+	console.waitJS("the refusal", fmt.Sprintf(`document.getElementById("subject-result").textContent.startsWith(%q)`, en(t, "error.not_found")))
+	detail := strings.TrimPrefix(console.text("#subject-result"), en(t, "error.not_found"))
+
+	console.switchLang(web.LangZH)
+	if got, want := console.text("#enrol-result"), msg(t, web.LangZH, "console.enrol_done"); got != want {
+		t.Errorf("in Chinese the enrolment result reads %q, want %q", got, want)
+	}
+	if got, want := console.text("#subject-result"), msg(t, web.LangZH, "error.not_found")+detail; got != want {
+		t.Errorf("in Chinese the refusal reads %q, want %q", got, want)
+	}
+	console.switchLang(web.LangEN)
+	if got := console.text("#enrol-result"); got != en(t, "console.enrol_done") {
+		t.Errorf("back in English the enrolment result reads %q", got)
+	}
+}
+
+// timezone makes the tab's clock run in zone (IANA name; "" for the host's).
+func (tb *tab) timezone(zone string) {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+		tb.t.Fatalf("%s: time zone %q: %v", tb.name, zone, err)
+	}
+}
+
+// resultFollowsTheLanguage switches tb to Chinese and back, checking that
+// the sentence in sel reads want (by language) each way.
+func resultFollowsTheLanguage(t *testing.T, tb *tab, sel string, want map[string]string) {
+	t.Helper()
+	for _, lang := range []string{web.LangZH, web.LangEN} {
+		tb.switchLang(lang)
+		if got := tb.text(sel); got != want[lang] {
+			t.Errorf("%s: in %s %s reads %q, want %q", tb.name, lang, sel, got, want[lang])
+		}
+	}
+}
+
+// walletShowsForeignDay checks how the wallet dates a verification
+// another province reported: a receipt carries its day in China's time
+// (2026-11-30) and no time of day, and the wallet showed its start as a
+// time in the phone's zone: "Nov 29, 2026, 8:00:00 AM" in California for
+// a check made on the 30th; and the kind of place, in Chinese too, was
+// the API's English word (checkpoint). It waits for the receipt of a scan in
+// province from, reopening the wallet (which lists once per load).
+func walletShowsForeignDay(t *testing.T, d *demo, home int, wallet *tab, subjectID, from string) {
+	tb := wallet
+	tb.timezone("America/Los_Angeles")
+	defer tb.timezone("") // the host's again
+	var day string
+	poll(t, "a receipt from "+from, func() error {
+		var v struct {
+			Verifications []struct {
+				Province string `json:"province"`
+				Day      string `json:"day"`
+			} `json:"verifications"`
+		}
+		d.call(home, "GET", "/v1/subjects/"+subjectID+"/verifications", d.c.Tokens[home], nil, &v)
+		for _, r := range v.Verifications {
+			if r.Province == from && r.Day != "" {
+				day = r.Day
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet in %+v", v.Verifications)
+	})
+	tb.open(d.url(home) + "/wallet")
+	sel := fmt.Sprintf(`[...document.querySelectorAll("#verifications li")].find((li) => li.textContent.includes("(%s)"))`, from)
+	tb.waitJS("the verification in "+from, sel)
+	got := eval[string](tb, sel+".textContent")
+	d0, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := d0.Format("Jan 2, 2006") + " — "; !strings.HasPrefix(got, want) {
+		t.Errorf("the wallet dates a check made in %s on %s %q, want it to start %q (the day, no time of day)", from, day, got, want)
+	}
+	// The kind of place travels as a word of the API (checkpoint) and is
+	// said in the wallet's language.
+	tb.switchLang(web.LangZH)
+	defer tb.switchLang(web.LangEN)
+	got = eval[string](tb, sel+".textContent")
+	if want := fmt.Sprintf("%d年%d月%d日 — ", d0.Year(), d0.Month(), d0.Day()); !strings.HasPrefix(got, want) || !strings.Contains(got, msg(t, web.LangZH, "place.checkpoint")) {
+		t.Errorf("in Chinese the wallet lists the check as %q, want it to start %q and name the place %q", got, want, msg(t, web.LangZH, "place.checkpoint"))
+	}
+}
