@@ -123,6 +123,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if h := eval[string](wallet, `location.hash`); h != "" {
 			t.Errorf("wallet kept the token in the address bar: %q", h)
 		}
+		// At phone width the QR lies inside its frame's white padding, with
+		// as much of it on either side: an image wider than the frame ran
+		// over the right border and ate the QR's quiet zone there.
+		if off := eval[string](wallet, qrInsideFrameJS); off != "" {
+			t.Errorf("the wallet's QR at %d px: %s", phoneW, off)
+		}
 		wallet.click(`[data-lang="zh-CN"]`)
 		if got := wallet.text("#status-word"); got != "绿码" {
 			t.Errorf("after switching to Chinese the status reads %q, want 绿码", got)
@@ -373,3 +379,15 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 }
+
+// qrInsideFrameJS says how the wallet's QR leaves its frame's content box
+// or sits off its centre by more than a pixel, or nothing if it does not.
+const qrInsideFrameJS = `(() => {
+	const q = document.getElementById("qr").getBoundingClientRect();
+	const f = document.getElementById("qr-frame"), r = f.getBoundingClientRect(), cs = getComputedStyle(f);
+	const left = r.left + parseFloat(cs.borderLeftWidth) + parseFloat(cs.paddingLeft);
+	const right = r.right - parseFloat(cs.borderRightWidth) - parseFloat(cs.paddingRight);
+	if (q.left < left - 0.5 || q.right > right + 0.5) return "spans " + q.left + "–" + q.right + ", the frame's inside " + left + "–" + right;
+	if (Math.abs((q.left - left) - (right - q.right)) > 1) return "off centre: " + (q.left - left) + " px left, " + (right - q.right) + " px right";
+	return "";
+})()`
