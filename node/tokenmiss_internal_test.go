@@ -41,6 +41,22 @@ func TestUnknownTokenIsReadOncePerTTL(t *testing.T) {
 	})
 }
 
+// testAdmin makes the first admin account and returns the principal its
+// token resolves to.
+func testAdmin(t *testing.T, a *access) Principal {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := a.authenticate(ctx, admin.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
 // checkUnknownReadOncePerTTL presents an unknown token to authenticate,
 // closes db, and checks that repeats are refused as unknown unread (a
 // read would fail as internal) until tokenMissTTL has passed on *now.
@@ -93,14 +109,7 @@ func TestRefusedTokensAreReadOncePerTTLAndANewTokenWorksAtOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	a, db := newTestAccess(t, &now)
-	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := a.authenticate(ctx, admin.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := testAdmin(t, a)
 	short, err := a.createAccountToken(ctx, op, "admin", "short", minTokenLife)
 	if err != nil {
 		t.Fatal(err)
@@ -159,14 +168,7 @@ func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
 		t.Fatalf("%d unknown tokens remembered, want at most %d", n, tokenMissMax)
 	}
 
-	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := a.authenticate(ctx, admin.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := testAdmin(t, a)
 	next, _, err := NewToken(zeros{}) // the token the scanner will get
 	if err != nil {
 		t.Fatal(err)
