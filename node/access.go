@@ -56,7 +56,10 @@ func (a *access) auditEntry(actor, action, target string, detail any) store.Audi
 // database read per TTL rather than one per request. Removing a scanner,
 // deleting a subject, revoking an operator token or disabling an account
 // evicts the tokens concerned (see tokenCache.forget), so they are refused
-// at once.
+// at once. A refused token is refused again without a read for
+// tokenMissTTL, so that repeating an unknown or expired token, or one of
+// a disabled account, costs one read per TTL too; a new token works from
+// its first request.
 func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
 	return n.access.authenticate(ctx, token)
 }

@@ -76,6 +76,8 @@ func HashToken(tok string) []byte {
 // authenticate resolves a bearer token (see Node.Authenticate). A token
 // found in the database is cached for tokenCacheTTL, never past its
 // expiry; the writes that delete tokens evict them (see tokenCache.forget).
+// A token refused after a read (unknown, expired, of a disabled account
+// or scanner) is refused again unread for tokenMissTTL.
 func (a *access) authenticate(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return Principal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
@@ -86,13 +88,27 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 	if p, ok := cache.get(hash, now); ok {
 		return p, nil
 	}
-	if cache.missed(hash, now) {
-		return Principal{}, Errorf(EUnauthorized, "unknown token")
+	if refusal := cache.missed(hash, now); refusal != nil {
+		return Principal{}, refusal
 	}
 	gen := cache.generation()
+	p, err := a.readPrincipal(ctx, hash, now)
+	var refusal *Error
+	if errors.As(err, &refusal) && refusal.Code == EUnauthorized {
+		cache.putMiss(hash, gen, now, refusal)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	cache.put(hash, p, gen, now)
+	return p, nil
+}
+
+// readPrincipal reads the token with hash, and its scanner or account,
+// from the database; a token that does not resolve is EUnauthorized.
+func (a *access) readPrincipal(ctx context.Context, hash [sha256.Size]byte, now time.Time) (Principal, error) {
 	t, err := a.db.Token(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
-		cache.putMiss(hash, gen, now)
 		return Principal{}, Errorf(EUnauthorized, "unknown token")
 	}
 	if err != nil {
@@ -102,7 +118,7 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 	switch p.Role {
 	case RoleScanner:
 		sc, err := a.db.Scanner(ctx, t.ScannerID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || err == nil && sc.Disabled {
 			return Principal{}, Errorf(EUnauthorized, "unknown token")
 		}
 		if err != nil {
@@ -110,11 +126,8 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 		}
 		p.Place = sc.Place
 	case RoleOperator:
-		if p, err = a.operatorPrincipal(ctx, t, now); err != nil {
-			return Principal{}, err
-		}
+		return a.operatorPrincipal(ctx, t, now)
 	}
-	cache.put(hash, p, gen, now)
 	return p, nil
 }
 

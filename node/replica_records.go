@@ -44,12 +44,27 @@ func (rec ReplicaRecord) check(now time.Time) error {
 	case rec.ScannerID == "" || len(rec.ScannerID) > maxReplicaRecordID || strings.Trim(rec.ScannerID, idChars) != "":
 		return Errorf(EInvalid, "record %s: scanner id missing or malformed", rec.ID)
 	case len(rec.Issuer) > 6 || len(rec.JTI) > maxReplicaRecordID || strings.Trim(rec.JTI, idChars) != "",
-		rec.Reason == "" || len(rec.Reason) > 32 || strings.Trim(string(rec.Reason), "abcdefghijklmnopqrstuvwxyz_") != "":
+		!codeReason(rec.Reason):
 		return Errorf(EInvalid, "record %s: issuer, code id or reason malformed", rec.ID)
 	case rec.JTI != "" && (rec.Issuer == "" || !signatureChecked(rec.Reason)):
 		return Errorf(EInvalid, "record %s: a code id only with its issuer and a checked signature", rec.ID)
 	}
 	return checkText("place", rec.Place, maxScannerPlaceLen, false)
+}
+
+// codeReason reports whether r is a reason trust.Verify gives a code: the
+// only reasons a replica's record may carry, because each becomes a label
+// of the verification counter on /metrics and a word in the audit log.
+func codeReason(r trust.Reason) bool {
+	switch r {
+	case trust.ReasonOK, trust.ReasonMalformed, trust.ReasonOversized, trust.ReasonBadAlgorithm, trust.ReasonWrongType,
+		trust.ReasonBadHeader, trust.ReasonTrustStale, trust.ReasonUnknownIssuer, trust.ReasonIssuerSuspended,
+		trust.ReasonUnknownKey, trust.ReasonKeyNotActive, trust.ReasonKeyCompromised, trust.ReasonBadSignature,
+		trust.ReasonBadLifetime, trust.ReasonExpired, trust.ReasonNotYetValid, trust.ReasonRevoked,
+		trust.ReasonNoContentKey, trust.ReasonBadContent:
+		return true
+	}
+	return false
 }
 
 // idChars are the characters of record, scanner and code ids (base64url

@@ -144,14 +144,15 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
 	hash, now, misses := sha256.Sum256([]byte(token)), r.a.now(), &r.a.replicaMisses
-	if misses.missed(hash, now) {
-		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
+	if refusal := misses.missed(hash, now); refusal != nil {
+		return ReplicaPrincipal{}, refusal
 	}
 	gen := misses.generation()
 	x, err := r.a.db.ReplicaByToken(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
-		misses.putMiss(hash, gen, now)
-		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
+		refusal := Errorf(EUnauthorized, "unknown replica token")
+		misses.putMiss(hash, gen, now, refusal)
+		return ReplicaPrincipal{}, refusal
 	}
 	if err != nil {
 		return ReplicaPrincipal{}, internal("authenticate replica", err)

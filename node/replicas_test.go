@@ -140,4 +140,13 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	bad.Time, bad.Reason = now, trust.ReasonBadSignature
 	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
 	wantReplicaCode(t, "a code id with an unchecked signature", err, node.EInvalid)
+	// The reason becomes a label of hcfed_verifications_total on a public
+	// /metrics: only the reasons trust.Verify gives a code are taken, so
+	// that a replica can neither grow the label set without bound nor
+	// write words of its own (a name in pinyin) into it.
+	for _, r := range []trust.Reason{"zhang_san", trust.ReasonRollback} {
+		bad.ID, bad.JTI, bad.Reason = "id4", "", r
+		_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+		wantReplicaCode(t, "a record with reason "+string(r), err, node.EInvalid)
+	}
 }

@@ -17,14 +17,17 @@ const (
 	// tokenCacheMax bounds the cache's memory. Only tokens found in the
 	// database are cached, so unknown tokens cannot fill it.
 	tokenCacheMax = 4096
-	// tokenMissTTL bounds how long a token not found in the database is
-	// refused without reading it again, so that a client repeating an
-	// unknown token costs one read per tokenMissTTL. A token created
-	// through this node is taken off at once (created); this only bounds
-	// how long one created by another process on the same database is
-	// refused — and only if it was presented before it existed.
+	// tokenMissTTL bounds how long a token refused after a read — not in
+	// the database, expired, or of a disabled account or scanner — is
+	// refused again without reading it, so that a client repeating it
+	// costs one read per tokenMissTTL. A token created through this node
+	// is taken off at once (created); this only bounds how long one
+	// created by another process on the same database is refused — and
+	// only if it was presented before it existed. No refusal is ever
+	// lifted for the same token through this node (an expiry never moves,
+	// a disabled account is never enabled again), so none waits for it.
 	tokenMissTTL = 2 * time.Second
-	// tokenMissMax bounds the memory of the unknown tokens remembered:
+	// tokenMissMax bounds the memory of the refused tokens remembered:
 	// random tokens each cost a read, but cannot grow the node.
 	tokenMissMax = 4096
 )
@@ -37,34 +40,44 @@ type tokenCache struct {
 	// forget ran may have read a token just deleted; put refuses it.
 	gen uint64
 	m   map[[sha256.Size]byte]cachedToken
-	// misses holds hashes of tokens the database did not have, until when
-	// they are refused unread.
-	misses map[[sha256.Size]byte]time.Time
+	// misses holds hashes of tokens refused after a read, with the
+	// refusal and until when it is repeated unread.
+	misses map[[sha256.Size]byte]tokenMiss
 }
 
-// missed reports whether hash was not found in the database less than
-// tokenMissTTL before now.
-func (c *tokenCache) missed(hash [sha256.Size]byte, now time.Time) bool {
+// tokenMiss is a refusal remembered: the same error, until a time.
+type tokenMiss struct {
+	until   time.Time
+	refusal Error
+}
+
+// missed returns the refusal of hash if the database refused it less
+// than tokenMissTTL before now, and nil otherwise.
+func (c *tokenCache) missed(hash [sha256.Size]byte, now time.Time) *Error {
 	c.mu.RLock()
-	until, ok := c.misses[hash]
+	m, ok := c.misses[hash]
 	c.mu.RUnlock()
-	return ok && now.Before(until)
+	if !ok || !now.Before(m.until) {
+		return nil
+	}
+	return &m.refusal
 }
 
-// putMiss remembers that hash was not in the database, unless a token
-// was created (or forgotten) since gen was read: the read may predate it.
-func (c *tokenCache) putMiss(hash [sha256.Size]byte, gen uint64, now time.Time) {
+// putMiss remembers that hash was refused with refusal after a read,
+// unless a token was created (or forgotten) since gen was read: the read
+// may predate it.
+func (c *tokenCache) putMiss(hash [sha256.Size]byte, gen uint64, now time.Time, refusal *Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
 	if c.misses == nil {
-		c.misses = make(map[[sha256.Size]byte]time.Time)
+		c.misses = make(map[[sha256.Size]byte]tokenMiss)
 	}
 	if len(c.misses) >= tokenMissMax {
-		for k, until := range c.misses {
-			if !now.Before(until) {
+		for k, m := range c.misses {
+			if !now.Before(m.until) {
 				delete(c.misses, k)
 			}
 		}
@@ -72,10 +85,10 @@ func (c *tokenCache) putMiss(hash [sha256.Size]byte, gen uint64, now time.Time) 
 			clear(c.misses)
 		}
 	}
-	c.misses[hash] = now.Add(tokenMissTTL)
+	c.misses[hash] = tokenMiss{until: now.Add(tokenMissTTL), refusal: *refusal}
 }
 
-// created takes hash off the unknown tokens once a token with it is in
+// created takes hash off the refused tokens once a token with it is in
 // the database, and makes putMiss of reads begun before it fail, so the
 // new token works from its first request.
 func (c *tokenCache) created(hash []byte) {

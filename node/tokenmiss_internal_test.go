@@ -41,6 +41,22 @@ func TestUnknownTokenIsReadOncePerTTL(t *testing.T) {
 	})
 }
 
+// testAdmin makes the first admin account and returns the principal its
+// token resolves to.
+func testAdmin(t *testing.T, a *access) Principal {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := a.authenticate(ctx, admin.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
 // checkUnknownReadOncePerTTL presents an unknown token to authenticate,
 // closes db, and checks that repeats are refused as unknown unread (a
 // read would fail as internal) until tokenMissTTL has passed on *now.
@@ -50,19 +66,86 @@ func checkUnknownReadOncePerTTL(t *testing.T, what string, now *time.Time, db *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := authenticate(unknown); ErrorCodeOf(err) != EUnauthorized {
-		t.Fatalf("unknown %s: %v, want %q", what, err, EUnauthorized)
+	checkRefusedReadOncePerTTL(t, "unknown "+what, now, db, authenticate, unknown)
+}
+
+// checkRefusedReadOncePerTTL presents each token to authenticate, which
+// must refuse it as EUnauthorized, closes db, and checks that repeats get
+// the same refusal unread (a read would fail as internal) until
+// tokenMissTTL has passed on *now.
+func checkRefusedReadOncePerTTL(t *testing.T, what string, now *time.Time, db *store.DB, authenticate func(token string) error, tokens ...string) {
+	t.Helper()
+	first := make([]string, len(tokens))
+	for i, tok := range tokens {
+		err := authenticate(tok)
+		if ErrorCodeOf(err) != EUnauthorized {
+			t.Fatalf("%s %d: %v, want %q", what, i, err, EUnauthorized)
+		}
+		first[i] = ErrorMessageOf(err)
 	}
 	db.Close() // any further read fails
-	for i := range 100 {
-		if err := authenticate(unknown); ErrorCodeOf(err) != EUnauthorized {
-			t.Fatalf("repeat %d of an unknown %s: %v, want %q unread", i+1, what, err, EUnauthorized)
+	for i, tok := range tokens {
+		for r := range 100 {
+			if err := authenticate(tok); ErrorCodeOf(err) != EUnauthorized || ErrorMessageOf(err) != first[i] {
+				t.Fatalf("repeat %d of %s %d: %v, want %q (%s) unread", r+1, what, i, err, EUnauthorized, first[i])
+			}
 		}
 	}
 	*now = now.Add(tokenMissTTL)
-	if err := authenticate(unknown); ErrorCodeOf(err) == EUnauthorized {
-		t.Fatalf("an unknown %s was refused unread past tokenMissTTL", what)
+	for i, tok := range tokens {
+		if err := authenticate(tok); ErrorCodeOf(err) == EUnauthorized {
+			t.Fatalf("%s %d was refused unread past tokenMissTTL", what, i)
+		}
 	}
+}
+
+// TestRefusedTokensAreReadOncePerTTLAndANewTokenWorksAtOnce pins that a
+// token found in the database but refused — an expired operator token,
+// the token of a disabled account or of a removed scanner (rows another
+// process may leave behind) — costs one read per tokenMissTTL, as an
+// unknown one does, with the same refusal each time; and that a new
+// token minted after one was refused works from its first request.
+func TestRefusedTokensAreReadOncePerTTLAndANewTokenWorksAtOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	a, db := newTestAccess(t, &now)
+	op := testAdmin(t, a)
+	short, err := a.createAccountToken(ctx, op, "admin", "short", minTokenLife)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(minTokenLife)
+	if _, err := a.authenticate(ctx, short.Token); ErrorCodeOf(err) != EUnauthorized {
+		t.Fatalf("expired token: %v, want %q", err, EUnauthorized)
+	}
+	fresh, err := a.createAccountToken(ctx, op, "admin", "fresh", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.authenticate(ctx, fresh.Token); err != nil || p.TokenID != fresh.TokenID {
+		t.Fatalf("a token minted after an expired one was refused: %+v, %v; want it to work at once", p, err)
+	}
+
+	accTok, accHash, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAccount(ctx, store.Account{ID: "ac_gone", Name: "gone", Role: AccountOperator, Created: now, Disabled: true},
+		store.Token{Hash: accHash, ID: "tk_gone", Expires: now.Add(time.Hour), Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	scTok, scHash, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddScanner(ctx, store.Scanner{ID: "sc_gone", Name: "gate", Place: "checkpoint", Created: now, Disabled: true},
+		store.Token{Hash: scHash, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	checkRefusedReadOncePerTTL(t, "refused token", &now, db, func(tok string) error {
+		_, err := a.authenticate(ctx, tok)
+		return err
+	}, short.Token, accTok, scTok)
 }
 
 // TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce pins the two limits
@@ -85,14 +168,7 @@ func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
 		t.Fatalf("%d unknown tokens remembered, want at most %d", n, tokenMissMax)
 	}
 
-	admin, err := a.bootstrapAdmin(ctx, "admin", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := a.authenticate(ctx, admin.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := testAdmin(t, a)
 	next, _, err := NewToken(zeros{}) // the token the scanner will get
 	if err != nil {
 		t.Fatal(err)

@@ -349,6 +349,14 @@ func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
 func TestNoPlaintextPersonalDataInDatabaseOrLogs(t *testing.T) {
 	n := startNode(t, "440000")
 	people := []struct{ name, id string }{{residentName, residentID}, {"欧阳娜娜", "110105194912310046"}, {"Zhang Wei", "440106199001011235"}}
+	// Tokens (and so wallet and scanner links) and whole codes are secrets
+	// too: the logs, the metrics and the database may hold a token's hash
+	// and a code's id, never either in clear, on the paths that succeed
+	// and on those that are refused (another's record, a resident at the
+	// scanner route, an unknown token, a damaged code).
+	unknown := "hct_" + strings.Repeat("A", 43)
+	secrets := []string{residentTel, "删除者", "310115198506078825", n.operator, n.scanner, unknown}
+	var others []string // each resident's subject id, tried with the next one's token
 	for _, p := range people {
 		id, resident := n.enrol(p.name, p.id)
 		c := n.issue(id, resident)
@@ -356,12 +364,26 @@ func TestNoPlaintextPersonalDataInDatabaseOrLogs(t *testing.T) {
 		n.call("GET", c.QRURL, resident, nil, nil)
 		n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "yellow"}, nil)
 		n.verify(c.Code)
+		for _, other := range others {
+			n.call("GET", "/v1/subjects/"+other, resident, nil, nil)
+		}
+		n.call("POST", "/v1/verify", resident, map[string]string{"code": c.Code}, nil)
+		n.call("POST", "/v1/verify", unknown, map[string]string{"code": c.Code}, nil)
+		n.call("POST", "/v1/verify", n.scanner, map[string]string{"code": c.Code + "x"}, nil)
+		others = append(others, id)
+		secrets = append(secrets, resident, c.Code)
 	}
 	del, _ := n.enrol("删除者", "310115198506078825")
 	n.call("DELETE", "/v1/subjects/"+del, n.operator, nil, nil)
+	var scraped bytes.Buffer
+	if _, err := scraped.ReadFrom(n.call("GET", "/metrics", "", nil, nil).Body); err != nil ||
+		!bytes.Contains(scraped.Bytes(), []byte("hcfed_http_requests_total")) {
+		t.Fatalf("metrics: %v %.200s", err, scraped.Bytes())
+	}
+	metrics := scraped.Bytes()
 	n.stop()
 	files, _ := filepath.Glob(filepath.Join(n.cfg.DataDir, "*"))
-	blobs := map[string][]byte{"logs": n.logs.Bytes()}
+	blobs := map[string][]byte{"logs": n.logs.Bytes(), "metrics": metrics}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err == nil {
@@ -371,7 +393,6 @@ func TestNoPlaintextPersonalDataInDatabaseOrLogs(t *testing.T) {
 	if _, ok := blobs["node.db"]; !ok {
 		t.Fatal("database file not found")
 	}
-	secrets := []string{residentTel, "删除者", "310115198506078825"}
 	for _, p := range people {
 		secrets = append(secrets, p.name, p.id)
 	}

@@ -1,0 +1,78 @@
+package api_test
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// TestEveryRouteRefusesCallersOfTheWrongRole walks every route the
+// server registers — so that a route added later without a role check
+// fails here — and calls it with a body of "{}" as an anonymous client,
+// as a registered scanner, and as a resident aiming at another resident
+// (the path's :id is the other's subject id, :jti the other's code). Only
+// the public routes, a scanner's verification, whoami and a resident's
+// own appeal answer them; every other answer is a refusal that does not
+// depend on what the route would do.
+func TestEveryRouteRefusesCallersOfTheWrongRole(t *testing.T) {
+	n := startNode(t, "440000", generous)
+	victim, victimTok := n.enrol(residentName, residentID)
+	code := n.issue(victim, victimTok)
+	_, other := n.enrol(otherName, otherID)
+
+	public := map[string]bool{"GET /v1/privacy": true, "GET /v1/federation": true}
+	scannerMay := map[string]bool{"POST /v1/verify": true, "GET /v1/whoami": true}
+	residentMay := map[string]bool{"GET /v1/whoami": true, "POST /v1/appeals": true}
+	// Another resident's code image is answered as an unknown code's
+	// (TestQRImageAnswersAnotherResidentsCodeAsAnUnknownOne).
+	residentWant := map[string]int{"GET /v1/codes/:jti/qr.png": http.StatusNotFound}
+
+	routes := n.d.API.Handler().(*echo.Echo).Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
+	tried := 0
+	for _, r := range routes {
+		key := r.Method + " " + r.Path
+		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || public[key] || r.Method == echo.RouteNotFound {
+			continue
+		}
+		path := strings.NewReplacer(":id", victim, ":jti", code.JTI, ":kid", "kid", ":token", "tk_x").Replace(r.Path)
+		replicaRoute := strings.HasPrefix(r.Path, "/v1/replica/")
+		for _, c := range []struct {
+			who, token string
+			may        bool
+			want       int
+		}{
+			{"anonymous", "", false, http.StatusUnauthorized},
+			{"scanner", n.scanner, scannerMay[key], http.StatusForbidden},
+			{"another resident", other, residentMay[key], http.StatusForbidden},
+		} {
+			if c.may {
+				continue
+			}
+			want := c.want
+			if w, ok := residentWant[key]; ok && c.who == "another resident" {
+				want = w
+			}
+			if replicaRoute {
+				want = http.StatusUnauthorized // only a replica's token opens them
+			}
+			var e apiError
+			resp := n.call(r.Method, path, c.token, "{}", nil)
+			if resp.StatusCode != want {
+				n.call(r.Method, path, c.token, "{}", &e)
+				t.Errorf("%s as %s: HTTP %d %+v, want %d", key, c.who, resp.StatusCode, e, want)
+			}
+		}
+		tried++
+	}
+	if tried < 30 {
+		t.Fatalf("only %d routes tried: the walk missed the API", tried)
+	}
+	// Nothing of the victim's changed: the record and the code are there.
+	if st, _ := n.status("GET", code.QRURL, victimTok, nil); st != http.StatusOK {
+		t.Fatalf("the victim's own code after the walk: HTTP %d", st)
+	}
+}
