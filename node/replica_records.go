@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -73,7 +74,10 @@ const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
 
 // AcceptRecords appends the verifications a replica sends to the audit
 // log, as if its scanners had verified here, attributed to the scanner
-// and naming the replica; the valid foreign codes among them are queued
+// and naming the replica. Each record's scanner must be registered here
+// (one removed since it scanned still is), and the place recorded is the
+// one registered for it, not the record's: a replica can neither make up
+// a scanner nor write a place of its own into a resident's history; the valid foreign codes among them are queued
 // for a receipt to their home province, as Verify does. A record id
 // already appended is skipped, so a batch sent again counts once. It
 // returns how many records were new.
@@ -84,10 +88,24 @@ func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs 
 	now := r.n.now()
 	in := make([]store.ReplicaRecord, len(recs))
 	byID := make(map[string]ReplicaRecord, len(recs))
+	places := make(map[string]string) // scanner id: its registered place
 	for i, rec := range recs {
 		if err := rec.check(now); err != nil {
 			return 0, err
 		}
+		place, ok := places[rec.ScannerID]
+		if !ok {
+			sc, err := r.n.db.Scanner(ctx, rec.ScannerID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return 0, Errorf(EInvalid, "record %s: scanner %s is not registered here", rec.ID, rec.ScannerID)
+			case err != nil:
+				return 0, internal("replica records", err)
+			}
+			place = sc.Place
+			places[rec.ScannerID] = place
+		}
+		rec.Place = place
 		target := ""
 		if rec.JTI != "" {
 			target = hashJTI(rec.Issuer, rec.JTI)

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,7 +104,11 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := n.Now()
-	p := node.Principal{Role: node.RoleScanner, ScannerID: "sc_abc", Place: "station"}
+	sc, err := n.AddScanner(ctx, operator, "gate 1", "station")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "station"}
 	recs := []node.ReplicaRecord{
 		node.NewReplicaRecord("id1", p, trust.Result{Reason: trust.ReasonOK, Issuer: "110000", JTI: "jti1"}, now),
 		node.NewReplicaRecord("id2", p, trust.Result{Reason: trust.ReasonBadSignature, Issuer: "110000", JTI: "jti2"}, now),
@@ -118,7 +123,7 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 		}
 		c := 0
 		for _, e := range es {
-			if e.Action == "code.verify" && e.Actor == "scanner:sc_abc" {
+			if e.Action == "code.verify" && e.Actor == "scanner:"+sc.ID {
 				c++
 			}
 		}
@@ -132,6 +137,26 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	}
 	if c := countVerifies(); c != 2 {
 		t.Fatalf("%d audit entries after sending the batch twice, want 2", c)
+	}
+	// A scanner the replica made up is refused; a place of its own is
+	// replaced by the scanner's registered one.
+	forged := node.NewReplicaRecord("id5", node.Principal{Role: node.RoleScanner, ScannerID: "sc_madeup", Place: "station"},
+		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
+	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{forged})
+	wantReplicaCode(t, "a record of a scanner not registered here", err, node.EInvalid)
+	elsewhere := node.NewReplicaRecord("id6", node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "Zhang San's flat"},
+		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
+	if got, err := n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{elsewhere}); err != nil || got != 1 {
+		t.Fatalf("a record with a place of its own: %d, %v", got, err)
+	}
+	es, err := d.DB.AuditEntries(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if strings.Contains(e.Detail, "flat") {
+			t.Errorf("the audit log took the replica's place: %s", e.Detail)
+		}
 	}
 	bad := recs[0]
 	bad.ID, bad.Time = "id3", now.Add(time.Hour)
