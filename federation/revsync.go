@@ -172,7 +172,9 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	defer s.exit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.handleDelta(m)
+	if !m.Dropped {
+		s.handleDelta(m)
+	}
 	s.revs.last = max(s.revs.last, m.StreamSeq)
 	s.revs.sinceSave++
 	if m.Pending == 0 || s.revs.sinceSave >= cursorEvery {
