@@ -34,7 +34,10 @@ const (
 
 // onPointer records a province's snapshot pointer and wakes the worker,
 // which fetches the snapshot if the province is blocked on a gap or stays
-// behind the pointer for longer than lagGrace.
+// behind the pointer for longer than lagGrace. A pointer of a province
+// that the trust list held does not name is recorded too (a list naming
+// it may come next), but acted on only once a list names it: see
+// pointerDue.
 func (s *Sync) onPointer(p string, raw []byte) {
 	if s.ownsRevocations(p) {
 		return
@@ -61,7 +64,7 @@ func (s *Sync) catchUpPointers(ctx context.Context) {
 	s.mu.Lock()
 	var due []string
 	for p, ptr := range s.revs.pointers {
-		if ptr.seq > s.state.RevocationSeq(p) {
+		if s.pointerDue(p, ptr) {
 			due = append(due, p)
 		}
 	}
@@ -114,7 +117,7 @@ func (s *Sync) dueProvinces() []string {
 		}
 	}
 	for p, ptr := range s.revs.pointers {
-		if now.Before(ptr.nextTry) {
+		if now.Before(ptr.nextTry) || !s.isMember(p) { // see pointerDue
 			continue
 		}
 		behind := ptr.seq > s.state.RevocationSeq(p) && now.Sub(ptr.seen) >= lagGrace
@@ -129,6 +132,16 @@ func (s *Sync) dueProvinces() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// pointerDue reports whether p's pointer may lead to a download: p is a
+// member and the pointer is ahead of what is held. A pointer's seq is
+// anyone's claim; a snapshot of a province no trust list held names could
+// never be applied, so downloading it (up to trust.MaxSnapshotLen, again
+// after every backoff, ahead of members' catch-ups) would only serve
+// whoever wrote it. Callers hold s.mu.
+func (s *Sync) pointerDue(p string, ptr *pointerSeen) bool {
+	return s.isMember(p) && ptr.seq > s.state.RevocationSeq(p)
 }
 
 // catchUp fetches and applies p's snapshot, applies what it unblocks, and

@@ -140,6 +140,7 @@ func (s *Sync) afterApply(kind Kind, p string) {
 	case KindTrustList:
 		s.needRetry = true
 		s.resolveAll()
+		s.wake() // pointers of provinces it names may now be due
 	case KindKeyset:
 		s.needRetry = true
 		s.resolve(p)
