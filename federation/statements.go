@@ -87,7 +87,7 @@ func (s *Sync) process(st statement) {
 		return
 	}
 	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err)) {
-		if ev, full := s.pending.put(st, reason, s.now()); full {
+		if ev, full := s.pending.put(st, reason, s.now(), s.isMember(p)); full {
 			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
 		}
 		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
