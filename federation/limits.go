@@ -108,6 +108,9 @@ const (
 	drainTimeout = 5 * time.Second
 	// closeWait bounds each of Close's two waits for its goroutines.
 	closeWait = 5 * time.Second
+	// refetchTimeout bounds reading again the keysets a new trust list
+	// dropped (refetchDroppedKeysets).
+	refetchTimeout = 5 * time.Second
 	// minRepublish is the least time between two snapshots published on
 	// request (ServeSnapshotRequests): a burst of requests costs one.
 	minRepublish = 5 * time.Second

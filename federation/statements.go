@@ -107,11 +107,13 @@ func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
 		if s.holdsTrustList(st.raw) {
 			return 0, false, nil
 		}
+		had := s.state.Snapshot().Keys
 		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
 			if !s.walkTrustLists(st.raw, now) {
 				return 0, false, err
 			}
 		}
+		s.refetchDroppedKeysets(had)
 		return s.state.TrustList().Version, true, nil
 	case KindKeyset:
 		if s.holdsKeyset(p, st.raw) {
@@ -194,6 +196,45 @@ func (s *Sync) walkTrustLists(raw []byte, now time.Time) bool {
 		s.log.Info("trust list history step applied", "version", st.version)
 	}
 	return s.state.ApplyTrustList(raw, now) == nil
+}
+
+// refetchDroppedKeysets reads again from the bucket the keyset of each
+// member whose keyset (one of had) the trust list just applied dropped,
+// because the list names a new root for it. The keyset that root signed
+// may have arrived before the list and been refused (wrong_signer, as a
+// forgery would be), and the bucket does not deliver it again: it is
+// held as pending, and tried when the pending set is drained, after the
+// list. Callers hold s.mu.
+func (s *Sync) refetchDroppedKeysets(had map[string]map[string]*trust.Key) {
+	if s.conn == nil {
+		return
+	}
+	var ctx context.Context
+	for p := range had {
+		if p == s.self || s.state.Keyset(p) != nil || !s.isMember(p) {
+			continue
+		}
+		if ctx == nil {
+			c, cancel := context.WithTimeout(context.Background(), refetchTimeout)
+			defer cancel()
+			ctx = c
+		}
+		t := Topic{Kind: KindKeyset, Province: p}
+		key, err := t.Key()
+		if err != nil {
+			continue
+		}
+		raw, _, err := s.conn.GetState(ctx, key)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.Warn("keyset not read again after its root changed", "province", p, "err", err)
+			}
+			continue
+		}
+		if ev, full := s.pending.put(statement{topic: t, key: key, raw: raw}, trust.ReasonUnknownIssuer, s.now(), true); full {
+			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
+		}
+	}
 }
 
 func (s *Sync) holdsTrustList(raw []byte) bool {
