@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -48,12 +49,30 @@ func (s *Sync) onPointer(p string, raw []byte) {
 		return
 	}
 	s.mu.Lock()
+	if _, held := s.revs.pointers[p]; !held && !s.isMember(p) && s.strangerPointers() >= maxStrangerPointers {
+		s.mu.Unlock()
+		s.reject(KindRevSnapshot, p, trust.ReasonNotMember,
+			fmt.Errorf("pointers of %d provinces no trust list names are held already", maxStrangerPointers))
+		return
+	}
 	s.revs.pointers[p] = &pointerSeen{seq: ptr.Seq, seen: s.now()}
 	if q := s.revs.blocked[p]; q != nil {
 		q.nextTry, q.attempts = time.Time{}, 0 // a new snapshot may fill the gap
 	}
 	s.mu.Unlock()
 	s.wake()
+}
+
+// strangerPointers counts the pointers held of provinces the trust list
+// held does not name. Callers hold s.mu.
+func (s *Sync) strangerPointers() int {
+	n := 0
+	for p := range s.revs.pointers {
+		if !s.isMember(p) {
+			n++
+		}
+	}
+	return n
 }
 
 // catchUpPointers fetches, in parallel, the snapshot of every province

@@ -110,3 +110,30 @@ func TestSyncFetchesSnapshotOnceTheTrustListNamesItsProvince(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSyncHoldsABoundedNumberOfStrangersPointers: pointers written under
+// made-up province ids are held up to maxStrangerPointers and refused
+// past it (not_member); a member's pointer is always held.
+func TestSyncHoldsABoundedNumberOfStrangersPointers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.newSync(nil, sh)
+	if err := u.Restore(testCtx(t)); err != nil { // applies the pinned trust list
+		t.Fatal(err)
+	}
+	const extra = 10
+	for i := range maxStrangerPointers + extra {
+		u.onPointer(fmt.Sprintf("%06d", 120000+i), []byte(`{"seq":1000000,"size":1,"digest":"x"}`))
+	}
+	u.onPointer(gd, []byte(`{"seq":3,"size":1,"digest":"x"}`))
+	u.mu.Lock()
+	held := len(u.revs.pointers)
+	_, member := u.revs.pointers[gd]
+	u.mu.Unlock()
+	if held != maxStrangerPointers+1 || !member {
+		t.Errorf("%d pointers held (%s's: %v), want %d strangers' and %s's", held, gd, member, maxStrangerPointers, gd)
+	}
+	if n := u.outcomes.count("revsnapshot/not_member"); n != extra {
+		t.Errorf("%d strangers' pointers refused, want %d", n, extra)
+	}
+}
