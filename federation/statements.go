@@ -211,7 +211,9 @@ func (s *Sync) refetchDroppedKeysets(had map[string]map[string]*trust.Key) {
 	}
 	var ctx context.Context
 	for p := range had {
-		if p == s.self || s.state.Keyset(p) != nil || !s.isMember(p) {
+		// A node signs its own keyset with its new root itself, after the
+		// list; a replica has only the federation's copy.
+		if (p == s.self && !s.replica) || s.state.Keyset(p) != nil || !s.isMember(p) {
 			continue
 		}
 		if ctx == nil {
