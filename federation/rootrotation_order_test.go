@@ -18,8 +18,27 @@ import (
 // bucket does not deliver the new one again, so the province would have
 // no keyset at this peer (its codes unknown_key, its grants and deltas
 // refused) until it next changed its keys.
+//
+// A verifier replica of the rotating province has only the federation's
+// copy of its own keyset, and must follow the same way.
 func TestKeysetOfANewRootArrivingBeforeTheTrustListIsApplied(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		self    string
+		replica bool
+	}{
+		{"peer", sh, false},
+		{"replica of the province", gd, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testKeysetOfANewRootBeforeTheTrustList(t, tc.self, tc.replica)
+		})
+	}
+}
+
+func testKeysetOfANewRootBeforeTheTrustList(t *testing.T, self string, replica bool) {
 	f := newFixture(t)
 	all := map[string]trust.MemberStatus{gd: trust.MemberActive, sh: trust.MemberActive, bj: trust.MemberActive}
 	s := runServer(t)
@@ -27,7 +46,7 @@ func TestKeysetOfANewRootArrivingBeforeTheTrustListIsApplied(t *testing.T) {
 	gdc := connectReady(t, s, gd)
 	put(t, op, "trustlist", f.trustList)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u := f.newSync(connectReady(t, s, self), self, func(c *SyncConfig) { c.Replica = replica }).run(t)
 	u.waitReady(t)
 	if ks := u.state.Keyset(gd); ks == nil || ks.Version != 1 {
 		t.Fatalf("keyset of %s before the rotation: %+v", gd, ks)
