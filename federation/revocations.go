@@ -154,9 +154,10 @@ func (c *Conn) checkStored(ctx context.Context, seq uint64, raw []byte) error {
 //
 // Messages over MaxRevocationLen, or whose subject names no valid
 // province, are dropped and counted, and handed on without their data
-// (RevocationMsg.Dropped) only to mark the stream position. A handler error or panic is logged
-// and counted and the message is not delivered again: the stream is not
-// stopped by one bad message. handler is never called concurrently.
+// (RevocationMsg.Dropped) only to mark the stream position. A handler
+// error or panic is logged and counted and the message is not delivered
+// again: the stream is not stopped by one bad message. handler is never
+// called concurrently.
 //
 // A stream deleted and created again starts its sequences afresh: the
 // consumer then reads the new stream from its start.

@@ -211,8 +211,8 @@ func (c *Conn) RequestSnapshot(ctx context.Context, home string, need uint64) er
 // concurrently, and requests arriving while it runs or within
 // minRepublish of its last run (republishIdle times its duration, if
 // longer) are coalesced into one more run, so many peers asking at once
-// cost one snapshot, and nobody asking can keep it publishing. It stops when ctx ends or c is
-// closed.
+// cost one snapshot, and nobody asking can keep it publishing. It stops
+// when ctx ends or c is closed.
 func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx context.Context) error) error {
 	if c.province == "" {
 		return errors.New("serve snapshot requests: the connection speaks for no province")

@@ -87,9 +87,7 @@ func (s *Sync) process(st statement) {
 		return
 	}
 	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err)) {
-		if ev, full := s.pending.put(st, reason, s.now(), s.isMember(p)); full {
-			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
-		}
+		s.hold(st, reason)
 		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
 		return
 	}
@@ -233,9 +231,16 @@ func (s *Sync) refetchDroppedKeysets(had map[string]map[string]*trust.Key) {
 			}
 			continue
 		}
-		if ev, full := s.pending.put(statement{topic: t, key: key, raw: raw}, trust.ReasonUnknownIssuer, s.now(), true); full {
-			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
-		}
+		s.hold(statement{topic: t, key: key, raw: raw}, trust.ReasonUnknownIssuer)
+	}
+}
+
+// hold puts st, which waits for what it depends on, in the pending set,
+// and rejects the statement that makes room if the set is full. Callers
+// hold s.mu.
+func (s *Sync) hold(st statement, reason trust.Reason) {
+	if ev, full := s.pending.put(st, reason, s.now(), s.isMember(st.topic.Province)); full {
+		s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
 	}
 }
 
