@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -34,7 +35,10 @@ const (
 
 // onPointer records a province's snapshot pointer and wakes the worker,
 // which fetches the snapshot if the province is blocked on a gap or stays
-// behind the pointer for longer than lagGrace.
+// behind the pointer for longer than lagGrace. A pointer of a province
+// that the trust list held does not name is recorded too (a list naming
+// it may come next), but acted on only once a list names it: see
+// pointerDue.
 func (s *Sync) onPointer(p string, raw []byte) {
 	if s.ownsRevocations(p) {
 		return
@@ -45,12 +49,30 @@ func (s *Sync) onPointer(p string, raw []byte) {
 		return
 	}
 	s.mu.Lock()
+	if _, held := s.revs.pointers[p]; !held && !s.isMember(p) && s.strangerPointers() >= maxStrangerPointers {
+		s.mu.Unlock()
+		s.reject(KindRevSnapshot, p, trust.ReasonNotMember,
+			fmt.Errorf("pointers of %d provinces no trust list names are held already", maxStrangerPointers))
+		return
+	}
 	s.revs.pointers[p] = &pointerSeen{seq: ptr.Seq, seen: s.now()}
 	if q := s.revs.blocked[p]; q != nil {
 		q.nextTry, q.attempts = time.Time{}, 0 // a new snapshot may fill the gap
 	}
 	s.mu.Unlock()
 	s.wake()
+}
+
+// strangerPointers counts the pointers held of provinces the trust list
+// held does not name. Callers hold s.mu.
+func (s *Sync) strangerPointers() int {
+	n := 0
+	for p := range s.revs.pointers {
+		if !s.isMember(p) {
+			n++
+		}
+	}
+	return n
 }
 
 // catchUpPointers fetches, in parallel, the snapshot of every province
@@ -61,7 +83,7 @@ func (s *Sync) catchUpPointers(ctx context.Context) {
 	s.mu.Lock()
 	var due []string
 	for p, ptr := range s.revs.pointers {
-		if ptr.seq > s.state.RevocationSeq(p) {
+		if s.pointerDue(p, ptr) {
 			due = append(due, p)
 		}
 	}
@@ -114,7 +136,7 @@ func (s *Sync) dueProvinces() []string {
 		}
 	}
 	for p, ptr := range s.revs.pointers {
-		if now.Before(ptr.nextTry) {
+		if now.Before(ptr.nextTry) || !s.isMember(p) { // see pointerDue
 			continue
 		}
 		behind := ptr.seq > s.state.RevocationSeq(p) && now.Sub(ptr.seen) >= lagGrace
@@ -129,6 +151,16 @@ func (s *Sync) dueProvinces() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// pointerDue reports whether p's pointer may lead to a download: p is a
+// member and the pointer is ahead of what is held. A pointer's seq is
+// anyone's claim; a snapshot of a province no trust list held names could
+// never be applied, so downloading it (up to trust.MaxSnapshotLen, again
+// after every backoff, ahead of members' catch-ups) would only serve
+// whoever wrote it. Callers hold s.mu.
+func (s *Sync) pointerDue(p string, ptr *pointerSeen) bool {
+	return s.isMember(p) && ptr.seq > s.state.RevocationSeq(p)
 }
 
 // catchUp fetches and applies p's snapshot, applies what it unblocks, and

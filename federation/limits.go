@@ -108,9 +108,19 @@ const (
 	drainTimeout = 5 * time.Second
 	// closeWait bounds each of Close's two waits for its goroutines.
 	closeWait = 5 * time.Second
+	// refetchTimeout bounds reading again the keysets a new trust list
+	// dropped (refetchDroppedKeysets).
+	refetchTimeout = 5 * time.Second
 	// minRepublish is the least time between two snapshots published on
 	// request (ServeSnapshotRequests): a burst of requests costs one.
 	minRepublish = 5 * time.Second
+	// republishIdle is how many times as long as its last run a province
+	// waits before it publishes another snapshot on request, if that is
+	// longer than minRepublish: requests are anyone's to send, and a
+	// snapshot of millions of entries takes seconds to build and store,
+	// so requests can keep its node publishing at most a fifth of the
+	// time.
+	republishIdle = 4
 )
 
 // Retry policies (internal/backoff: exponential, full jitter).

@@ -12,7 +12,13 @@ import (
 // held names yet, a grant or heartbeat whose issuer's keyset is missing.
 // It holds the latest value per key only (a newer value supersedes an
 // older one, which would be refused as a rollback anyway) and at most max
-// statements; the oldest is dropped when it is full. Callers hold Sync.mu.
+// statements. When it is full, the oldest statement of a province that no
+// trust list held names goes first, and only if there is none the oldest
+// of a member: each member has a few statements at most to hold (a grant,
+// a heartbeat), so a flood under the names of strangers — anyone may write
+// a key under any province id a trust list does not hold — cannot push
+// out a member's grant while it waits for its keyset. Callers hold
+// Sync.mu.
 type pendingSet struct {
 	max   int
 	items map[string]pendingItem
@@ -22,11 +28,13 @@ type pendingItem struct {
 	st     statement
 	reason trust.Reason
 	since  time.Time
+	member bool // its province was a member when it was held
 }
 
-// put holds st. If that overflows the set, the oldest statement is
-// removed and returned with full set.
-func (ps *pendingSet) put(st statement, reason trust.Reason, now time.Time) (evicted pendingItem, full bool) {
+// put holds st, whose province is a member or not. If that overflows the
+// set, the statement to drop (see pendingSet) is removed and returned
+// with full set.
+func (ps *pendingSet) put(st statement, reason trust.Reason, now time.Time, member bool) (evicted pendingItem, full bool) {
 	if ps.items == nil {
 		ps.items = map[string]pendingItem{}
 	}
@@ -36,13 +44,18 @@ func (ps *pendingSet) put(st statement, reason trust.Reason, now time.Time) (evi
 	} else if old, ok := ps.items[st.key]; ok && string(old.st.raw) == string(st.raw) {
 		since = old.since
 	}
-	ps.items[st.key] = pendingItem{st: st, reason: reason, since: since}
+	ps.items[st.key] = pendingItem{st: st, reason: reason, since: since, member: member}
 	if len(ps.items) <= ps.max {
 		return pendingItem{}, false
 	}
 	oldest := ""
 	for k, it := range ps.items {
-		if oldest == "" || it.since.Before(ps.items[oldest].since) {
+		if oldest == "" {
+			oldest = k
+			continue
+		}
+		o := ps.items[oldest]
+		if it.member == o.member && it.since.Before(o.since) || !it.member && o.member {
 			oldest = k
 		}
 	}

@@ -30,8 +30,15 @@ type RevocationMsg struct {
 	// Pending is how many messages of the stream follow this one; zero
 	// means the consumer has caught up.
 	Pending uint64
-	// Data is the raw revocation statement.
+	// Data is the raw revocation statement; nil if Dropped.
 	Data []byte
+	// Dropped reports a message the Conn refused before any handler
+	// could read it (over MaxRevocationLen, or a subject naming no valid
+	// province; counted in Stats): it carries no Data, and is handed on
+	// only so that the handler knows the stream went past it. Without it,
+	// a handler waiting to reach the stream's end never would if the
+	// last message was dropped.
+	Dropped bool
 }
 
 // Pull settings of the revocation consumer.
@@ -146,9 +153,11 @@ func (c *Conn) checkStored(ctx context.Context, seq uint64, raw []byte) error {
 // seq and asks for a snapshot when it finds a gap.
 //
 // Messages over MaxRevocationLen, or whose subject names no valid
-// province, are dropped and counted. A handler error or panic is logged
-// and counted and the message is not delivered again: the stream is not
-// stopped by one bad message. handler is never called concurrently.
+// province, are dropped and counted, and handed on without their data
+// (RevocationMsg.Dropped) only to mark the stream position. A handler
+// error or panic is logged and counted and the message is not delivered
+// again: the stream is not stopped by one bad message. handler is never
+// called concurrently.
 //
 // A stream deleted and created again starts its sequences afresh: the
 // consumer then reads the new stream from its start.
@@ -291,25 +300,22 @@ func (c *Conn) watchStreamBirth(ctx context.Context, it jetstream.MessagesContex
 
 func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata, handler func(RevocationMsg) error) {
 	seq := meta.Sequence.Stream
+	m := RevocationMsg{StreamSeq: seq, Published: meta.Timestamp, Pending: meta.NumPending, Dropped: true}
 	t, err := ParseSubject(c.fed, msg.Subject())
-	if err != nil || t.Kind != KindRevocations {
+	switch {
+	case err != nil || t.Kind != KindRevocations:
 		c.stats.revBadSubject.Add(1)
 		c.log.Warn("revocation dropped: bad subject", "stream_seq", seq, "subject", msg.Subject())
-		return
-	}
-	if len(msg.Data()) > c.maxRev {
+	case len(msg.Data()) > c.maxRev:
 		c.stats.revOversized.Add(1)
 		c.log.Warn("revocation dropped: too large", "stream_seq", seq, "province", t.Province, "bytes", len(msg.Data()), "limit", c.maxRev)
-		return
+	default:
+		m.Province, m.MsgID, m.Data, m.Dropped = t.Province, msg.Headers().Get(jetstream.MsgIDHeader), msg.Data(), false
+		c.stats.revDelivered.Add(1)
 	}
-	m := RevocationMsg{
-		Province: t.Province, StreamSeq: seq, MsgID: msg.Headers().Get(jetstream.MsgIDHeader),
-		Published: meta.Timestamp, Pending: meta.NumPending, Data: msg.Data(),
-	}
-	c.stats.revDelivered.Add(1)
 	if err := safely(func() error { return handler(m) }); err != nil {
 		c.stats.handlerErrors.Add(1)
-		c.log.Error("revocation handler failed", "stream_seq", seq, "province", t.Province, "err", err)
+		c.log.Error("revocation handler failed", "stream_seq", seq, "province", m.Province, "err", err)
 	}
 }
 

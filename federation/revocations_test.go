@@ -143,8 +143,13 @@ func TestConsumeRevocationsDropsOversizedAndSurvivesHandlerErrors(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	msgs := got.waitLen(t, 2)
-	if string(msgs[0].Data) != "bad" || string(msgs[1].Data) != "good" || msgs[1].StreamSeq != 3 {
+	// The oversized message is handed on without its bytes, marked
+	// Dropped, so the handler knows the stream went past it.
+	msgs := got.waitLen(t, 3)
+	if !msgs[0].Dropped || msgs[0].Data != nil || msgs[0].StreamSeq != 1 {
+		t.Fatalf("oversized message delivered as %+v", msgs[0])
+	}
+	if msgs[1].Dropped || string(msgs[1].Data) != "bad" || msgs[2].Dropped || string(msgs[2].Data) != "good" || msgs[2].StreamSeq != 3 {
 		t.Fatalf("delivered %+v", msgs)
 	}
 	if st := reader.Stats(); st.RevocationsOversized != 1 || st.HandlerErrors != 1 || st.RevocationsDelivered != 2 {

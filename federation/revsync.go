@@ -42,6 +42,13 @@ const (
 	// its last cached snapshot before the worker fetches a newer snapshot
 	// to cache instead, so Restore stays quick.
 	compactAfter = 1024
+	// maxStrangerPointers bounds the snapshot pointers held of provinces
+	// the trust list held does not name: a province about to join keeps
+	// its pointer, but anyone writing keys under made-up province ids
+	// cannot grow the map without bound. A stranger's pointer past the
+	// bound is refused (not_member); once listed, the province catches up
+	// from its next pointer or, at a gap, from its snapshot.
+	maxStrangerPointers = 64
 )
 
 // What a blocked province waits for.
@@ -172,7 +179,9 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	defer s.exit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.handleDelta(m)
+	if !m.Dropped {
+		s.handleDelta(m)
+	}
 	s.revs.last = max(s.revs.last, m.StreamSeq)
 	s.revs.sinceSave++
 	if m.Pending == 0 || s.revs.sinceSave >= cursorEvery {

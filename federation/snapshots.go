@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/trust"
@@ -208,9 +209,10 @@ func (c *Conn) RequestSnapshot(ctx context.Context, home string, need uint64) er
 // sign the province's live revocations and PutSnapshot them. Requests are
 // acknowledged at once; publish runs on a goroutine owned by c, never
 // concurrently, and requests arriving while it runs or within
-// minRepublish of its last run are coalesced into one more run, so many
-// peers asking at once cost one snapshot. It stops when ctx ends or c is
-// closed.
+// minRepublish of its last run (republishIdle times its duration, if
+// longer) are coalesced into one more run, so many peers asking at once
+// cost one snapshot, and nobody asking can keep it publishing. It stops
+// when ctx ends or c is closed.
 func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx context.Context) error) error {
 	if c.province == "" {
 		return errors.New("serve snapshot requests: the connection speaks for no province")
@@ -247,11 +249,12 @@ func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx conte
 				return
 			case <-wanted:
 			}
+			start := time.Now()
 			err := safely(func() error { return publish(ctx) })
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("requested snapshot not published", "err", err)
 			}
-			if !backoff.Wait(ctx, minRepublish) {
+			if !backoff.Wait(ctx, max(minRepublish, republishIdle*time.Since(start))) {
 				return
 			}
 		}

@@ -175,3 +175,49 @@ func TestParsePointerRefusesDuplicateCaseVariantAndUnknownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotRequestsCannotKeepAProvincePublishing: anyone may ask a
+// province for a fresh snapshot, and one of millions of entries takes
+// seconds to build and store. Asking again as soon as each run ends
+// must not keep the home node publishing back to back: after a run that
+// took d, the next waits republishIdle times d (when that is longer than
+// minRepublish).
+func TestSnapshotRequestsCannotKeepAProvincePublishing(t *testing.T) {
+	t.Parallel()
+	const cost = 1500 * time.Millisecond // republishIdle*cost > minRepublish
+	s := runServer(t)
+	gd := connectReady(t, s, "440000")
+	sh := connectReady(t, s, "310000")
+	type run struct{ start, end time.Time }
+	var runs recorder[run]
+	err := gd.ServeSnapshotRequests(testCtx(t), func(ctx context.Context) error {
+		r := run{start: time.Now()}
+		select { // a large snapshot being built and stored
+		case <-time.After(cost):
+		case <-ctx.Done():
+		}
+		r.end = time.Now()
+		runs.add(r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.RequestSnapshot(testCtx(t), "440000", 1); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := len(runs.all()); n < 1 {
+			return errors.New("first run not done")
+		}
+		return nil
+	})
+	if err := sh.RequestSnapshot(testCtx(t), "440000", 2); err != nil { // at once again
+		t.Fatal(err)
+	}
+	got := runs.waitLenWithin(t, 2, 15*time.Second)
+	took := got[0].end.Sub(got[0].start)
+	if idle := got[1].start.Sub(got[0].end); idle < republishIdle*took {
+		t.Fatalf("second run started %v after a run of %v; want at least %v", idle, took, republishIdle*took)
+	}
+}

@@ -87,9 +87,7 @@ func (s *Sync) process(st statement) {
 		return
 	}
 	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err)) {
-		if ev, full := s.pending.put(st, reason, s.now()); full {
-			s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
-		}
+		s.hold(st, reason)
 		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
 		return
 	}
@@ -107,11 +105,13 @@ func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
 		if s.holdsTrustList(st.raw) {
 			return 0, false, nil
 		}
+		had := s.state.Snapshot().Keys
 		if err := s.state.ApplyTrustList(st.raw, now); err != nil {
 			if !s.walkTrustLists(st.raw, now) {
 				return 0, false, err
 			}
 		}
+		s.refetchDroppedKeysets(had)
 		return s.state.TrustList().Version, true, nil
 	case KindKeyset:
 		if s.holdsKeyset(p, st.raw) {
@@ -140,6 +140,7 @@ func (s *Sync) afterApply(kind Kind, p string) {
 	case KindTrustList:
 		s.needRetry = true
 		s.resolveAll()
+		s.wake() // pointers of provinces it names may now be due
 	case KindKeyset:
 		s.needRetry = true
 		s.resolve(p)
@@ -193,6 +194,54 @@ func (s *Sync) walkTrustLists(raw []byte, now time.Time) bool {
 		s.log.Info("trust list history step applied", "version", st.version)
 	}
 	return s.state.ApplyTrustList(raw, now) == nil
+}
+
+// refetchDroppedKeysets reads again from the bucket the keyset of each
+// member whose keyset (one of had) the trust list just applied dropped,
+// because the list names a new root for it. The keyset that root signed
+// may have arrived before the list and been refused (wrong_signer, as a
+// forgery would be), and the bucket does not deliver it again: it is
+// held as pending, and tried when the pending set is drained, after the
+// list. Callers hold s.mu.
+func (s *Sync) refetchDroppedKeysets(had map[string]map[string]*trust.Key) {
+	if s.conn == nil {
+		return
+	}
+	var ctx context.Context
+	for p := range had {
+		// A node signs its own keyset with its new root itself, after the
+		// list; a replica has only the federation's copy.
+		if (p == s.self && !s.replica) || s.state.Keyset(p) != nil || !s.isMember(p) {
+			continue
+		}
+		if ctx == nil {
+			c, cancel := context.WithTimeout(context.Background(), refetchTimeout)
+			defer cancel()
+			ctx = c
+		}
+		t := Topic{Kind: KindKeyset, Province: p}
+		key, err := t.Key()
+		if err != nil {
+			continue
+		}
+		raw, _, err := s.conn.GetState(ctx, key)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.Warn("keyset not read again after its root changed", "province", p, "err", err)
+			}
+			continue
+		}
+		s.hold(statement{topic: t, key: key, raw: raw}, trust.ReasonUnknownIssuer)
+	}
+}
+
+// hold puts st, which waits for what it depends on, in the pending set,
+// and rejects the statement that makes room if the set is full. Callers
+// hold s.mu.
+func (s *Sync) hold(st statement, reason trust.Reason) {
+	if ev, full := s.pending.put(st, reason, s.now(), s.isMember(st.topic.Province)); full {
+		s.reject(ev.st.topic.Kind, ev.st.topic.Province, ev.reason, errors.New("dropped: too many statements waiting"))
+	}
 }
 
 func (s *Sync) holdsTrustList(raw []byte) bool {

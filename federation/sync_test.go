@@ -236,15 +236,15 @@ func TestPendingSetDropsTheOldestWhenFull(t *testing.T) {
 		return statement{topic: Topic{Kind: KindKeyset}, key: key, raw: []byte(key)}
 	}
 	for i, key := range []string{"a", "b"} {
-		if _, full := ps.put(st(key), trust.ReasonUnknownIssuer, now.Add(time.Duration(i)*time.Second)); full {
+		if _, full := ps.put(st(key), trust.ReasonUnknownIssuer, now.Add(time.Duration(i)*time.Second), false); full {
 			t.Fatalf("full after %d", i+1)
 		}
 	}
 	// A newer value for a held key replaces it and takes no more room.
-	if _, full := ps.put(statement{topic: Topic{Kind: KindKeyset}, key: "a", raw: []byte("a2")}, trust.ReasonUnknownIssuer, now.Add(2*time.Second)); full {
+	if _, full := ps.put(statement{topic: Topic{Kind: KindKeyset}, key: "a", raw: []byte("a2")}, trust.ReasonUnknownIssuer, now.Add(2*time.Second), false); full {
 		t.Fatal("full after replacing a value")
 	}
-	ev, full := ps.put(st("c"), trust.ReasonUnknownIssuer, now.Add(3*time.Second))
+	ev, full := ps.put(st("c"), trust.ReasonUnknownIssuer, now.Add(3*time.Second), false)
 	if !full || ev.st.key != "b" {
 		t.Fatalf("evicted %q (full %v), want the oldest, b", ev.st.key, full)
 	}
