@@ -66,6 +66,7 @@ func TestViewReportsMembersAndFreshness(t *testing.T) {
 	if !slices.Contains(v.Warnings, "no recent heartbeat from 110000") || slices.Contains(v.Warnings, "no recent heartbeat from 440000") {
 		t.Errorf("warnings %q", v.Warnings)
 	}
+	requireWarningsInStep(t, v)
 
 	// Three minutes without a heartbeat: 440000 is stale. A new one
 	// makes it fresh again; a replayed old one is refused.
