@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -71,6 +72,39 @@ func (h StreamHealth) Healthy() bool {
 // not enough.
 func (h StreamHealth) Available() bool {
 	return h.Error == "" && (h.Replicas <= 1 || (h.Leader != "" && h.Current > h.Replicas/2))
+}
+
+// Describe says what is wrong with a stream, in plain words: the error
+// reading it, a lost leader, or how many of its replicas are current.
+func (h StreamHealth) Describe() string {
+	_, detail := h.problem()
+	return detail
+}
+
+// Warning is GET /v1/federation's warning of the stream (meant for one
+// that is not Healthy): its code and parameters, and the sentence
+// "JetStream <asset>: " followed by Describe's.
+func (h StreamHealth) Warning() Warning {
+	w, _ := h.problem()
+	return w
+}
+
+// problem is the stream's Warning and its Describe sentence.
+func (h StreamHealth) problem() (Warning, string) {
+	w := Warning{Params: map[string]string{"asset": h.Asset}}
+	var detail string
+	switch {
+	case h.Error != "":
+		w.Code, w.Params["error"], detail = WarningStreamError, h.Error, h.Error
+	case h.Leader == "" && h.Replicas > 1:
+		w.Code, detail = WarningStreamNoLeader, "no leader (JetStream quorum lost?)"
+	default:
+		current, replicas := strconv.Itoa(h.Current), strconv.Itoa(h.Replicas)
+		w.Code, w.Params["current"], w.Params["replicas"] = WarningStreamReplicasBehind, current, replicas
+		detail = current + " of " + replicas + " replicas current"
+	}
+	w.Text = "JetStream " + h.Asset + ": " + detail
+	return w, detail
 }
 
 // Asset names of StreamHealth.

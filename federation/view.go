@@ -2,7 +2,6 @@ package federation
 
 import (
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
@@ -50,9 +49,13 @@ type FederationView struct {
 	Connected bool           `json:"connected"`
 	TrustList *TrustListView `json:"trust_list"` // null: no trust list held
 	Members   []MemberView   `json:"members"`
-	// Warnings lists what an operator should act on, in plain words:
-	// expiries within the warning window, stale members.
+	// Warnings lists what an operator should act on, in plain English
+	// words: expiries within the warning window, stale members.
 	Warnings []string `json:"warnings"`
+	// WarningDetails are the same warnings, in the same order, each with
+	// its stable code and parameters beside its sentence: what a console
+	// says in its own language. Add to both with AddWarnings.
+	WarningDetails []Warning `json:"warning_details"`
 	// SelfSuspended is set while the trust list held suspends this node's
 	// own province: every node, this one included, refuses its codes.
 	SelfSuspended bool `json:"self_suspended"`
@@ -107,37 +110,44 @@ type HeartbeatView struct {
 // View returns the federation as this node sees it now.
 func (s *Sync) View() FederationView {
 	now := s.now()
-	v := FederationView{Self: s.self, Ready: s.Ready() == nil, Members: []MemberView{}, Warnings: []string{}}
+	v := FederationView{Self: s.self, Ready: s.Ready() == nil, Members: []MemberView{}, Warnings: []string{}, WarningDetails: []Warning{}}
 	v.Connected = s.conn != nil && s.conn.Connected()
 	tl := s.state.TrustList()
 	if tl == nil {
-		v.Warnings = append(v.Warnings, "no trust list held")
+		v.AddWarnings(Warning{Code: WarningNoTrustList, Text: "no trust list held"})
 		return v
 	}
 	v.TrustList = &TrustListView{Federation: tl.Federation, Version: tl.Version, Expires: tl.ExpiresAt(),
 		ExpiresSoon: now.Add(s.warnAhead).After(tl.ExpiresAt()), Threshold: tl.Threshold}
+	version := warnVersion(tl.Version)
 	if v.TrustList.ExpiresSoon {
-		v.Warnings = append(v.Warnings, "trust list v"+strconv.FormatUint(tl.Version, 10)+" expires "+tl.ExpiresAt().UTC().Format(time.RFC3339))
+		expires := warnTime(tl.ExpiresAt())
+		v.AddWarnings(Warning{Code: WarningTrustListExpires, Params: map[string]string{"version": version, "expires": expires},
+			Text: "trust list v" + version + " expires " + expires})
 	}
 	if m, ok := tl.Members[s.self]; ok && m.Status == trust.MemberSuspended {
 		v.SelfSuspended = true
-		v.Warnings = append(v.Warnings, "this province ("+s.self+") is suspended by trust list v"+strconv.FormatUint(tl.Version, 10)+
-			": every node, this one included, refuses its codes (issuer_suspended)")
+		v.AddWarnings(Warning{Code: WarningSelfSuspended, Params: map[string]string{"province": s.self, "version": version},
+			Text: "this province (" + s.self + ") is suspended by trust list v" + version +
+				": every node, this one included, refuses its codes (issuer_suspended)"})
 	}
 	s.hbMu.RLock()
 	defer s.hbMu.RUnlock()
 	for id, m := range tl.Members {
 		mv := s.memberView(id, m, now)
 		if mv.KeysetExpiresSoon {
-			v.Warnings = append(v.Warnings, "keyset of "+id+" expires "+mv.KeysetExpires.UTC().Format(time.RFC3339))
+			expires := warnTime(mv.KeysetExpires)
+			v.AddWarnings(Warning{Code: WarningKeysetExpires, Params: map[string]string{"province": id, "expires": expires},
+				Text: "keyset of " + id + " expires " + expires})
 		}
 		if mv.Stale && m.Status == trust.MemberActive {
-			v.Warnings = append(v.Warnings, "no recent heartbeat from "+id)
+			v.AddWarnings(Warning{Code: WarningNoHeartbeat, Params: map[string]string{"province": id},
+				Text: "no recent heartbeat from " + id})
 		}
 		v.Members = append(v.Members, mv)
 	}
 	sort.Slice(v.Members, func(i, j int) bool { return v.Members[i].ID < v.Members[j].ID })
-	sort.Strings(v.Warnings)
+	v.sortWarnings()
 	return v
 }
 

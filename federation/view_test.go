@@ -66,6 +66,7 @@ func TestViewReportsMembersAndFreshness(t *testing.T) {
 	if !slices.Contains(v.Warnings, "no recent heartbeat from 110000") || slices.Contains(v.Warnings, "no recent heartbeat from 440000") {
 		t.Errorf("warnings %q", v.Warnings)
 	}
+	requireWarningsInStep(t, v)
 
 	// Three minutes without a heartbeat: 440000 is stale. A new one
 	// makes it fresh again; a replayed old one is refused.
@@ -100,6 +101,8 @@ func TestViewWarnsOfExpiry(t *testing.T) {
 	u := f.newSync(nil, sh, func(c *SyncConfig) { c.ExpiryWarning = 31 * 24 * time.Hour })
 	if v := u.View(); v.TrustList != nil || !slices.Equal(v.Warnings, []string{"no trust list held"}) || v.Ready {
 		t.Fatalf("view without a trust list: %+v", v)
+	} else if w := requireWarningsInStep(t, v)[WarningNoTrustList]; len(w) != 1 || len(w[0].Params) != 0 {
+		t.Errorf("without a trust list: %+v", v.WarningDetails)
 	}
 	if err := u.Restore(testCtx(t)); err != nil { // applies the pinned list
 		t.Fatal(err)
@@ -120,6 +123,7 @@ func TestViewWarnsOfExpiry(t *testing.T) {
 	if expiring != 2 {
 		t.Errorf("warnings %q", v.Warnings)
 	}
+	requireCodedWarnings(t, v)
 }
 
 func TestSyncMarksStateSynced(t *testing.T) {

@@ -231,7 +231,7 @@ func (f *fed) view() any {
 		v := federationView{FederationView: s.View()}
 		if info, ok := f.clusterInfo(); ok {
 			v.NATS = &info
-			v.Warnings = append(v.Warnings, clusterWarnings(info)...)
+			v.AddWarnings(clusterWarnings(info)...)
 		}
 		return v
 	}

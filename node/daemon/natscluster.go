@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
@@ -50,7 +49,7 @@ func (f *fed) recordCluster(info federation.ClusterInfo) {
 		if old := f.cluster.Load(); old != nil && !old.downSince.IsZero() {
 			seen.downSince = old.downSince
 		} else {
-			f.log.Warn("JetStream revocation stream unavailable: revocations wait in the outbox", "detail", describeHealth(rev))
+			f.log.Warn("JetStream revocation stream unavailable: revocations wait in the outbox", "detail", rev.Describe())
 		}
 	} else if old := f.cluster.Load(); old != nil && !old.downSince.IsZero() {
 		f.log.Info("JetStream revocation stream available again", "leader", rev.Leader, "current", rev.Current)
@@ -65,18 +64,6 @@ func revocationHealth(info federation.ClusterInfo) (federation.StreamHealth, boo
 		}
 	}
 	return federation.StreamHealth{}, false
-}
-
-// describeHealth says what is wrong with a stream, in plain words.
-func describeHealth(h federation.StreamHealth) string {
-	switch {
-	case h.Error != "":
-		return h.Error
-	case h.Leader == "" && h.Replicas > 1:
-		return "no leader (JetStream quorum lost?)"
-	default:
-		return strconv.Itoa(h.Current) + " of " + strconv.Itoa(h.Replicas) + " replicas current"
-	}
 }
 
 // clusterInfo is the last cluster info read, if any.
@@ -97,18 +84,18 @@ func (f *fed) jetStreamProblem() error {
 	if d := f.now().Sub(c.downSince); d >= f.jsGrace {
 		rev, _ := revocationHealth(c.info)
 		return fmt.Errorf("JetStream revocation stream unavailable for %s (%s): verifying from what is held; revocations wait in the outbox",
-			d.Round(time.Second), describeHealth(rev))
+			d.Round(time.Second), rev.Describe())
 	}
 	return nil
 }
 
 // clusterWarnings are what GET /v1/federation warns of the NATS side:
 // an asset unavailable or with fewer current replicas than configured.
-func clusterWarnings(info federation.ClusterInfo) []string {
-	var w []string
+func clusterWarnings(info federation.ClusterInfo) []federation.Warning {
+	var w []federation.Warning
 	for _, s := range info.Streams {
 		if !s.Healthy() {
-			w = append(w, "JetStream "+s.Asset+": "+describeHealth(s))
+			w = append(w, s.Warning())
 		}
 	}
 	return w

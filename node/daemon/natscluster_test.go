@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,10 +304,18 @@ func TestOnANATSClusterWithQuorumLostNodesVerifyFromWhatTheyHoldAndPublishTheOut
 		}
 		return nil
 	})
-	var fv struct{ Warnings []string }
+	var fv struct {
+		Warnings       []string
+		WarningDetails []federation.Warning `json:"warning_details"`
+	}
 	ct.call(1, "GET", "/v1/federation", "", nil, &fv)
 	if !strings.Contains(strings.Join(fv.Warnings, "\n"), "JetStream revocations") {
 		t.Fatalf("GET /v1/federation warnings without quorum: %q", fv.Warnings)
+	}
+	if !slices.ContainsFunc(fv.WarningDetails, func(w federation.Warning) bool {
+		return strings.HasPrefix(string(w.Code), "stream_") && w.Params["asset"] == federation.AssetRevocations
+	}) {
+		t.Fatalf("GET /v1/federation warning details without quorum: %+v", fv.WarningDetails)
 	}
 	// A status change made now is committed, not published.
 	ct.setStatus(0, subject, "red")

@@ -3,10 +3,12 @@ package daemon_test
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -80,16 +82,21 @@ func TestSuspendedProvinceLogsOnceSetsGaugeReportsAndClearsOnReinstatement(t *te
 func (f *fedTest) requireSelfSuspended(i int, want bool) {
 	f.t.Helper()
 	var v struct {
-		SelfSuspended bool `json:"self_suspended"`
-		Warnings      []string
+		SelfSuspended  bool `json:"self_suspended"`
+		Warnings       []string
+		WarningDetails []federation.Warning `json:"warning_details"`
 	}
 	if st := f.call(i, "GET", "/v1/federation", "", nil, &v); st != 200 {
 		f.t.Fatalf("GET /v1/federation: %d", st)
 	}
-	warned := containsPrefix(v.Warnings, "this province ("+f.c.Configs[i].Province+") is suspended")
-	if v.SelfSuspended != want || warned != want {
-		f.t.Errorf("%s /v1/federation: self_suspended %v, warning %v (%q), want %v",
-			f.c.Configs[i].Province, v.SelfSuspended, warned, v.Warnings, want)
+	self := f.c.Configs[i].Province
+	warned := containsPrefix(v.Warnings, "this province ("+self+") is suspended")
+	coded := slices.ContainsFunc(v.WarningDetails, func(w federation.Warning) bool {
+		return w.Code == federation.WarningSelfSuspended && w.Params["province"] == self && w.Params["version"] != ""
+	})
+	if v.SelfSuspended != want || warned != want || coded != want {
+		f.t.Errorf("%s /v1/federation: self_suspended %v, warning %v (%q), coded %v (%+v), want %v",
+			self, v.SelfSuspended, warned, v.Warnings, coded, v.WarningDetails, want)
 	}
 }
 

@@ -171,7 +171,8 @@ func (v *Verifier) view() any {
 	if s := v.sync.Load(); s != nil {
 		return s.View()
 	}
-	return federation.FederationView{Self: v.Replica.Settings().Province, Members: []federation.MemberView{}, Warnings: []string{}}
+	return federation.FederationView{Self: v.Replica.Settings().Province, Members: []federation.MemberView{},
+		Warnings: []string{}, WarningDetails: []federation.Warning{}}
 }
 
 // Federation returns the replica's federation sync once connected, or nil.

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hcfed/hcfed/node/web"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // msg is the catalogue's message key in lang.
@@ -126,5 +129,64 @@ func walletShowsForeignDay(t *testing.T, d *demo, home int, wallet *tab, subject
 	got = eval[string](tb, sel+".textContent")
 	if want := fmt.Sprintf("%d年%d月%d日 — ", d0.Year(), d0.Month(), d0.Day()); !strings.HasPrefix(got, want) || !strings.Contains(got, msg(t, web.LangZH, "place.checkpoint")) {
 		t.Errorf("in Chinese the wallet lists the check as %q, want it to start %q and name the place %q", got, want, msg(t, web.LangZH, "place.checkpoint"))
+	}
+}
+
+// consoleSaysWarningsInItsLanguage has the federation operators publish a
+// trust list that expires in three days and checks that the console of
+// node home lists the warning in English and, switched, in Chinese, its
+// time written by the page's date formatter in either (the Chinese
+// console showed the node's English sentence with a UTC time); and that a
+// warning code the console has no sentence for is shown in the node's
+// English words.
+func consoleSaysWarningsInItsLanguage(t *testing.T, d *demo, home int, console *tab) {
+	held := d.c.Nodes[home].Node.State().TrustList()
+	next, err := trust.Propose(held.TrustList, []trust.Change{{Op: "expires", Duration: 3 * 24 * time.Hour}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := d.c.Sign(next, len(d.c.Operators))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.c.PublishTrustList(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	version := strconv.FormatUint(next.Version, 10)
+	var expires string
+	poll(t, "the warning of trust list v"+version, func() error {
+		var v struct {
+			WarningDetails []struct {
+				Code   string            `json:"code"`
+				Params map[string]string `json:"params"`
+			} `json:"warning_details"`
+		}
+		d.call(home, "GET", "/v1/federation", "", nil, &v)
+		for _, w := range v.WarningDetails {
+			if w.Code == "trust_list_expires" && w.Params["version"] == version {
+				expires = w.Params["expires"]
+				return nil
+			}
+		}
+		return fmt.Errorf("warnings %+v", v.WarningDetails)
+	})
+	console.open(d.url(home) + "/console")
+	const sel = `#fed-warnings li[data-warning="trust_list_expires"]`
+	console.waitJS("the warning", fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	for _, lang := range []string{web.LangEN, web.LangZH} {
+		console.switchLang(lang)
+		when := eval[string](console, fmt.Sprintf(`HC.fmtTime(%q)`, expires))
+		want := "⚠ " + strings.NewReplacer("{version}", version, "{expires}", when).Replace(msg(t, lang, "warning.trust_list_expires"))
+		if got := console.text(sel); got != want || strings.Contains(got, expires) {
+			t.Errorf("in %s the console warns %q, want %q", lang, got, want)
+		}
+	}
+	// A code from a newer node: the console falls back to its sentence.
+	got := eval[string](console, `(() => {
+		CON.state.fed.warning_details.push({ code: "from_a_newer_node", params: {}, text: "something new" });
+		HC.setLang("en");
+		return document.querySelector('#fed-warnings li[data-warning="from_a_newer_node"]').textContent; })()`)
+	if got != "⚠ something new" {
+		t.Errorf("a warning code without a sentence is shown as %q, want the node's text", got)
 	}
 }

@@ -357,6 +357,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("console says the federation's warnings in its language", func(t *testing.T) {
+		consoleSaysWarningsInItsLanguage(t, d, gd, console)
+	})
+
 	t.Run("no page requests another origin", func(t *testing.T) {
 		console.sameOrigin(d.url(gd))
 		wallet.sameOrigin(d.url(gd))

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,6 +86,42 @@ func TestEveryNodeErrorCodeHasAChineseAndAnEnglishSentence(t *testing.T) {
 			t.Errorf("error code %q lacks a zh-CN or an English sentence (error.%s)", c, c)
 		} else if zh == en {
 			t.Errorf("error code %q: the zh-CN sentence is the English one", c)
+		}
+	}
+}
+
+// The console lists the federation's warnings in its language from their
+// codes (warning.<code>); a code without a sentence showed the node's
+// English words, with a UTC time, on the Chinese console too. Both
+// languages' sentences name the same parameters, so that neither leaves
+// one out.
+func TestEveryFederationWarningCodeHasAChineseAndAnEnglishSentence(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := stringConsts(t, filepath.Join("..", "..", "federation"), "WarningCode")
+	if len(codes) < 8 {
+		t.Fatalf("found %d federation.WarningCode constants, want at least 8", len(codes))
+	}
+	placeholders := regexp.MustCompile(`\{(\w+)\}`)
+	names := func(s string) string {
+		var out []string
+		for _, m := range placeholders.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	for _, c := range codes {
+		zh, en := cat[web.LangZH].Msg["warning."+c], cat[web.LangEN].Msg["warning."+c]
+		switch {
+		case strings.TrimSpace(zh) == "" || strings.TrimSpace(en) == "":
+			t.Errorf("warning code %q lacks a zh-CN or an English sentence (warning.%s)", c, c)
+		case zh == en:
+			t.Errorf("warning code %q: the zh-CN sentence is the English one", c)
+		case names(zh) != names(en):
+			t.Errorf("warning code %q: the zh-CN sentence names {%s}, the English one {%s}", c, names(zh), names(en))
 		}
 	}
 }

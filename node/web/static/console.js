@@ -37,6 +37,22 @@ const CON = (() => {
     renderFed();
   }
 
+  // warningText says a federation warning in the console's language from
+  // its code (warning.<code>), a time in the operator's locale and a
+  // province by its name; a code this console has no sentence for is said
+  // in the node's English words.
+  function warningText(w, f) {
+    const key = "warning." + w.code;
+    if (!w.code || HC.t(key) === key) return w.text;
+    const p = Object.assign({}, w.params);
+    if (p.expires) p.expires = HC.fmtTime(p.expires);
+    if (p.province) {
+      const m = (f.members || []).find((x) => x.id === p.province);
+      p.province = HC.province(p.province, m && m.name) + " (" + p.province + ")";
+    }
+    return HC.t(key, p);
+  }
+
   function renderFed() {
     const f = state.fed;
     if (!f) return;
@@ -82,7 +98,8 @@ const CON = (() => {
     sb.hidden = !f.self_suspended;
     const w = $("fed-warnings");
     HC.clear(w);
-    for (const s of f.warnings || []) w.append(HC.el("li", { class: "warn", text: "⚠ " + s }));
+    const ws = f.warning_details || (f.warnings || []).map((text) => ({ text }));
+    for (const x of ws) w.append(HC.el("li", { class: "warn", "data-warning": x.code || "", text: "⚠ " + warningText(x, f) }));
     $("fed-time").textContent = HC.fmtTime(new Date());
   }
 

@@ -1,6 +1,8 @@
 "use strict";
-// The pages' zh-CN and English messages, and one sentence per verification
-// reason code (node/web/web_test.go checks that every trust.Reason has both),
+// The pages' zh-CN and English messages, among them one per federation
+// warning code (warning.<code>), and one sentence per verification reason
+// code (node/web/web_test.go checks that every federation.WarningCode and
+// every trust.Reason has both),
 // and the names of the province-level divisions by the first two digits of
 // their GB/T 2260 code, where the trust list's spelling is not the
 // language's (zh-CN; English keeps the trust list's).
@@ -204,6 +206,14 @@ const HC_I18N = {
    "fed.not_connected": "not connected to the federation's NATS",
    "fed.key_count": "{n} {state}",
    "fed.no_trust": "No trust list held: this node cannot verify other provinces.",
+   "warning.no_trust_list": "No trust list held: codes of other provinces cannot be verified until one arrives.",
+   "warning.trust_list_expires": "Trust list v{version} expires {expires}: the federation operators must sign and publish the next version before then.",
+   "warning.self_suspended": "{province} is suspended by trust list v{version}: every node, this one included, refuses its codes.",
+   "warning.keyset_expires": "The keyset of {province} expires {expires}: that province must publish a new one before then.",
+   "warning.no_heartbeat": "No recent heartbeat from {province}: its node may be down or cut off from the federation.",
+   "warning.stream_error": "The JetStream {asset} stream cannot be read: {error}",
+   "warning.stream_no_leader": "The JetStream {asset} stream has no leader (quorum lost?): it accepts no writes.",
+   "warning.stream_replicas_behind": "The JetStream {asset} stream has {current} of {replicas} replicas current.",
    "fed.self_suspended": "This province ({id}) is suspended from the federation by trust list v{version}. Every checkpoint, in this province and in every other, answers “Not valid” for its codes until the federation operators reinstate it. Codes can still be issued; they verify again once it is reinstated."
   },
   "reasons": {
@@ -436,6 +446,14 @@ const HC_I18N = {
    "fed.not_connected": "未连接联邦 NATS",
    "fed.key_count": "{state} {n} 个",
    "fed.no_trust": "未持有信任列表：本节点无法查验其他省份的健康码。",
+   "warning.no_trust_list": "未持有信任列表：收到之前无法查验其他省份的健康码。",
+   "warning.trust_list_expires": "信任列表 v{version} 将于 {expires} 过期：联邦运营方须在此之前签署并发布下一版本。",
+   "warning.self_suspended": "{province}已被信任列表 v{version} 暂停：所有节点（包括本节点）均拒绝其健康码。",
+   "warning.keyset_expires": "{province}的密钥集将于 {expires} 过期：该省须在此之前发布新的密钥集。",
+   "warning.no_heartbeat": "近期未收到{province}的心跳：其节点可能已停止或与联邦断开。",
+   "warning.stream_error": "无法读取 JetStream {asset} 流：{error}",
+   "warning.stream_no_leader": "JetStream {asset} 流没有主节点（可能失去法定人数）：无法写入。",
+   "warning.stream_replicas_behind": "JetStream {asset} 流的 {replicas} 个副本中只有 {current} 个为最新。",
    "fed.self_suspended": "本省（{id}）已被信任列表 v{version} 暂停联邦成员资格。在联邦运营方恢复之前，本省及其他各省的查验点对本省健康码均显示“无效”。仍可签发健康码，恢复后即可重新通过查验。"
   },
   "reasons": {
