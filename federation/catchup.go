@@ -182,6 +182,8 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 		s.log.Info("no snapshot stored", "province", p)
 	case errors.Is(err, ErrTooLarge):
 		s.reject(KindRevSnapshot, p, trust.ReasonOversized, err)
+	case errors.Is(err, ErrMalformed):
+		s.reject(KindRevSnapshot, p, trust.ReasonMalformed, err)
 	default:
 		s.log.Warn("snapshot not fetched", "province", p, "err", err)
 	}

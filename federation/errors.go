@@ -10,6 +10,10 @@ var (
 	ErrInvalidName = errors.New("federation: invalid name")
 	// ErrTooLarge reports a message over its size limit.
 	ErrTooLarge = errors.New("federation: message too large")
+	// ErrMalformed reports stored data in a shape no honest writer
+	// produces, refused before it is read: a snapshot object whose
+	// metadata claims more chunks than its size needs, or an empty chunk.
+	ErrMalformed = errors.New("federation: malformed object")
 	// ErrNotFound reports a state key that holds no value.
 	ErrNotFound = errors.New("federation: not found")
 	// ErrPermissionDenied reports that the NATS server refused a publish

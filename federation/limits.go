@@ -21,6 +21,12 @@ const (
 	// (trust/revsnapshot.go), 100 MB for 5,000,000 live revocations. A
 	// larger object is refused before it is downloaded.
 	DefaultMaxSnapshotLen = trust.MaxSnapshotLen
+	// snapshotObjectChunkLen is the size of the chunks PutSnapshot stores
+	// a snapshot object in (the object store's default, well within
+	// max_payload); a reader refuses metadata claiming more chunks than
+	// that size needs, so it fetches at most DefaultMaxSnapshotLen/
+	// snapshotObjectChunkLen + 1 (763) chunks.
+	snapshotObjectChunkLen = 128 << 10
 	// maxPointerLen bounds the small pointer value of a revsnapshot key.
 	maxPointerLen = 1 << 10
 	// maxSnapshotRequestLen bounds a snapshot request.

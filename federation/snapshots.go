@@ -21,7 +21,7 @@ import (
 // 5,000,000 entries, far over NATS's max_payload. It is kept in a
 // JetStream object store bucket, hcfed_<fed>_snap, as the one object named
 // by the province id (the server's permissions let a province write only
-// that object's metadata); JetStream splits it into chunks of its own. The province's revsnapshot key in the state
+// that object's metadata); JetStream splits it into chunks of its own (snapshots_read.go). The province's revsnapshot key in the state
 // bucket then holds only a small pointer, {seq, size, digest}, so that
 // every watcher learns a new snapshot exists without downloading it, and
 // fetches it only when it needs it (catch-up, a gap in seq).
@@ -90,7 +90,8 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 		return err
 	}
 	gctx, done := c.guard(ctx, c.isSnapshotSubject)
-	info, err := obs.Put(gctx, jetstream.ObjectMeta{Name: province}, io.MultiReader(readers...))
+	meta := jetstream.ObjectMeta{Name: province, Opts: &jetstream.ObjectMetaOptions{ChunkSize: snapshotObjectChunkLen}}
+	info, err := obs.Put(gctx, meta, io.MultiReader(readers...))
 	err = explain(gctx, err)
 	done()
 	if err != nil {
@@ -107,49 +108,19 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 }
 
 // GetSnapshot returns province's latest snapshot as stored, unverified,
-// or an error wrapping ErrNotFound if there is none. A snapshot over
-// the connection's MaxSnapshotLen is refused, and counted, before it is downloaded.
+// or an error wrapping ErrNotFound if there is none. A snapshot over the
+// connection's MaxSnapshotLen (ErrTooLarge), or whose metadata claims
+// more chunks than its size needs (ErrMalformed), is refused, and
+// counted, before any chunk is downloaded.
 func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error) {
 	if err := ValidateProvince(province); err != nil {
 		return nil, err
 	}
-	if c.iso != nil {
-		return c.getSnapshotDirect(ctx, province)
-	}
-	obs, err := c.snapshotHandle(ctx)
+	js, bucket, err := c.snapshotSource(province)
 	if err != nil {
 		return nil, err
 	}
-	info, err := obs.GetInfo(ctx, province)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
-	}
-	if info.Size > uint64(c.maxSnap) {
-		c.stats.snapOversized.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, c.maxSnap)
-	}
-	res, err := obs.Get(ctx, province)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
-	}
-	defer res.Close()
-	// The object may have been replaced since GetInfo: read at most one
-	// byte past the limit so a larger replacement is refused too. The
-	// object store checks the SHA-256 digest at the end.
-	b := bytes.NewBuffer(make([]byte, 0, int(info.Size)+1))
-	_, err = b.ReadFrom(io.LimitReader(res, int64(c.maxSnap)+1))
-	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
-	}
-	if b.Len() > c.maxSnap {
-		c.stats.snapOversized.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s exceeds %d bytes", ErrTooLarge, province, c.maxSnap)
-	}
-	c.stats.snapFetched.Add(1)
-	return b.Bytes(), nil
+	return c.readSnapshot(ctx, js, bucket, province)
 }
 
 // snapshotHandle returns the snapshot bucket, looking it up on first use.

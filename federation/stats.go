@@ -30,6 +30,9 @@ type Stats struct {
 	// SnapshotsOversized counts snapshots refused for exceeding
 	// the connection's MaxSnapshotLen.
 	SnapshotsOversized uint64
+	// SnapshotsMalformed counts snapshots refused because their metadata
+	// claims more chunks than their size needs, or a chunk is empty.
+	SnapshotsMalformed uint64
 	// HandlerErrors counts handler calls that returned an error or
 	// panicked.
 	HandlerErrors uint64
@@ -48,7 +51,8 @@ type Stats struct {
 // Dropped is the number of messages dropped before reaching a handler.
 func (s Stats) Dropped() uint64 {
 	return s.StateOversized + s.StateBadKey + s.RevocationsOversized +
-		s.RevocationsBadSubject + s.RequestsOversized + s.SnapshotsOversized
+		s.RevocationsBadSubject + s.RequestsOversized + s.SnapshotsOversized +
+		s.SnapshotsMalformed
 }
 
 type counters struct {
@@ -56,7 +60,7 @@ type counters struct {
 	revDelivered, revOversized, revBadSubject   atomic.Uint64
 	requestsOversized, handlerErrors, restarts  atomic.Uint64
 	permissionDenied, disconnects, reconnects   atomic.Uint64
-	snapFetched, snapOversized                  atomic.Uint64
+	snapFetched, snapOversized, snapMalformed   atomic.Uint64
 	sourceStepdowns                             atomic.Uint64
 }
 
@@ -73,6 +77,7 @@ func (c *Conn) Stats() Stats {
 		RequestsOversized:     s.requestsOversized.Load(),
 		SnapshotsFetched:      s.snapFetched.Load(),
 		SnapshotsOversized:    s.snapOversized.Load(),
+		SnapshotsMalformed:    s.snapMalformed.Load(),
 		HandlerErrors:         s.handlerErrors.Load(),
 		Restarts:              s.restarts.Load(),
 		PermissionDenied:      s.permissionDenied.Load(),
