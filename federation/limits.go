@@ -24,9 +24,14 @@ const (
 	// snapshotObjectChunkLen is the size of the chunks PutSnapshot stores
 	// a snapshot object in (the object store's default, well within
 	// max_payload); a reader refuses metadata claiming more chunks than
-	// that size needs, so it fetches at most DefaultMaxSnapshotLen/
-	// snapshotObjectChunkLen + 1 (763) chunks.
+	// that size needs (and snapshotChunkSlack), so it fetches at most
+	// DefaultMaxSnapshotLen/snapshotObjectChunkLen + 5 (767) chunks.
 	snapshotObjectChunkLen = 128 << 10
+	// snapshotChunkSlack is how many chunks a snapshot object may hold
+	// beyond what its size needs: a node of an earlier release stored a
+	// short chunk at the end of each part of its snapshot (three parts),
+	// and its snapshots must still be read while the federation upgrades.
+	snapshotChunkSlack = 4
 	// maxPointerLen bounds the small pointer value of a revsnapshot key.
 	maxPointerLen = 1 << 10
 	// maxSnapshotRequestLen bounds a snapshot request.

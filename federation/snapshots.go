@@ -91,7 +91,7 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 	}
 	gctx, done := c.guard(ctx, c.isSnapshotSubject)
 	meta := jetstream.ObjectMeta{Name: province, Opts: &jetstream.ObjectMetaOptions{ChunkSize: snapshotObjectChunkLen}}
-	info, err := obs.Put(gctx, meta, io.MultiReader(readers...))
+	info, err := obs.Put(gctx, meta, fullReader{io.MultiReader(readers...)})
 	err = explain(gctx, err)
 	done()
 	if err != nil {
@@ -231,4 +231,18 @@ func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx conte
 		}
 	})
 	return nil
+}
+
+// fullReader fills every Read from r as far as r goes. The object store
+// stores each Read of its source as one chunk, and a MultiReader's read
+// ends at each part's end: each part added a short chunk, and readers
+// refuse metadata claiming more chunks than the size needs.
+type fullReader struct{ r io.Reader }
+
+func (f fullReader) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
 }

@@ -87,11 +87,11 @@ func (c *Conn) readSnapshot(ctx context.Context, js jetstream.JetStream, bucket,
 }
 
 // checkSnapshotChunks refuses a snapshot object's metadata that claims
-// more chunks than size bytes fill at snapshotObjectChunkLen bytes each
-// (which would make a reader fetch chunks of a few bytes, or of none),
-// or no chunk for a non-empty object.
+// more chunks than size bytes fill at snapshotObjectChunkLen bytes each,
+// give or take snapshotChunkSlack (which would make a reader fetch chunks
+// of a few bytes, or of none), or no chunk for a non-empty object.
 func checkSnapshotChunks(size uint64, chunks uint32) error {
-	most := (size + snapshotObjectChunkLen - 1) / snapshotObjectChunkLen
+	most := (size+snapshotObjectChunkLen-1)/snapshotObjectChunkLen + snapshotChunkSlack
 	if uint64(chunks) > most {
 		return fmt.Errorf("its metadata claims %d chunks for %d bytes, at most %d", chunks, size, most)
 	}

@@ -51,10 +51,10 @@ var manyChunkObjects = map[string]struct {
 	claimed uint32
 	chunks  [][]byte
 }{
-	"one byte in an empty chunk and a full one": {1, 2, [][]byte{{}, {'x'}}},
-	"empty, in empty chunks":                    {0, 3, [][]byte{{}, {}, {}}},
-	"a chunk more than its size needs":          {snapshotObjectChunkLen + 1, 3, [][]byte{bytes.Repeat([]byte("x"), snapshotObjectChunkLen), {'x'}, {}}},
-	"bytes in no chunk":                         {1, 0, nil},
+	"one byte in empty chunks and a full one": {1, 2 + snapshotChunkSlack, append(make([][]byte, 1+snapshotChunkSlack), []byte{'x'})},
+	"empty, in empty chunks":                  {0, 1 + snapshotChunkSlack, make([][]byte, 1+snapshotChunkSlack)},
+	"more chunks than its size needs":         {snapshotObjectChunkLen + 1, 3 + snapshotChunkSlack, append([][]byte{bytes.Repeat([]byte("x"), snapshotObjectChunkLen), {'x'}}, make([][]byte, 1+snapshotChunkSlack)...)},
+	"bytes in no chunk":                       {1, 0, nil},
 }
 
 // TestGetSnapshotRefusesTooManyChunks: a member that writes its snapshot
@@ -135,5 +135,37 @@ func TestGetSnapshotIgnoresChunksAppendedByOthers(t *testing.T) {
 	}
 	if got, err := sh.GetSnapshot(ctx, "440000"); err != nil || !bytes.Equal(got, snap) {
 		t.Fatalf("GetSnapshot after stray chunks: %d bytes, %v; want the %d put", len(got), err, len(snap))
+	}
+}
+
+// TestPutSnapshotStoresWholeChunks: a snapshot put in parts of any sizes
+// is stored in as many chunks as its size needs, so that readers, which
+// refuse more, take it. Before, each part ended in a short chunk of its
+// own, and the 5M-entry snapshot of BenchmarkSnapshotRoundTrip (three
+// parts) claimed 765 chunks where 764 were allowed.
+func TestPutSnapshotStoresWholeChunks(t *testing.T) {
+	t.Parallel()
+	s := runServer(t)
+	gd := connectReady(t, s, "440000")
+	sh := connectReady(t, s, "310000")
+	ctx := testCtx(t)
+	snap := fakeSnapshot(7, 3*snapshotObjectChunkLen+100)
+	parts := [][]byte{snap[:100], snap[100 : 100+snapshotObjectChunkLen+5], snap[100+snapshotObjectChunkLen+5 : len(snap)-7], snap[len(snap)-7:]}
+	if err := gd.PutSnapshot(ctx, "440000", parts...); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := sh.snapshotHandle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := obs.GetInfo(ctx, "440000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size != uint64(len(snap)) || info.Chunks != 4 {
+		t.Errorf("four parts of %d bytes in all stored as %d bytes in %d chunks, want 4", len(snap), info.Size, info.Chunks)
+	}
+	if got, err := sh.GetSnapshot(ctx, "440000"); err != nil || !bytes.Equal(got, snap) {
+		t.Fatalf("GetSnapshot: %d bytes, %v", len(got), err)
 	}
 }
