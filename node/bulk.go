@@ -3,7 +3,6 @@ package node
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -75,7 +74,8 @@ type BulkStatus struct {
 	actor   string       // who the audit log names for each change (Principal.Actor)
 	pending []BulkResult // every pending line; Result empty until decided
 	changes []store.StatusChange
-	at      []int // pending index of each change
+	reasons []string // the reason of each change, sealed by Flush
+	at      []int    // pending index of each change
 	// lastDetail is the audit detail of the last line added.
 	lastDetail bulkDetail
 	Summary    BulkSummary
@@ -99,28 +99,43 @@ func (b *BulkStatus) Add(line int, l StatusLine) bool {
 	if err := b.check(l); err != nil {
 		return b.Refuse(line, l.Ref, err)
 	}
-	reason := strings.TrimSpace(l.Reason)
 	b.at = append(b.at, len(b.pending))
 	b.pending = append(b.pending, BulkResult{Line: line, Ref: l.Ref})
-	audit := b.r.auditEntry(b.actor, "subject.status", l.Subject, nil)
-	audit.Detail = b.detail(l.Status, reason)
-	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status, Audit: audit})
+	b.changes = append(b.changes, store.StatusChange{SubjectID: l.Subject, Status: l.Status,
+		Audit: b.r.auditEntry(b.actor, "subject.status", l.Subject, nil)})
+	b.reasons = append(b.reasons, strings.TrimSpace(l.Reason))
 	return b.full()
 }
 
-// detail is the audit detail of a bulk line with status and reason. A
-// stream usually repeats one status and reason for every line: the last
-// one encoded is kept rather than encoded again for each line.
-func (b *BulkStatus) detail(status, reason string) string {
-	if d := &b.lastDetail; d.json == "" || d.status != status || d.reason != reason {
-		raw, _ := json.Marshal(map[string]any{"status": status, "reason": reason, "bulk": true}) // strings always encode
-		*d = bulkDetail{status: status, reason: reason, json: string(raw)}
+// seal completes the audit entries of the pending changes: each reason
+// sealed under its subject's data key (reason.go), read for the whole
+// batch in one query. A line without a reason shares the last encoded
+// detail of its status rather than encoding it again.
+func (b *BulkStatus) seal(ctx context.Context) error {
+	ids := make([]string, len(b.changes))
+	for i, c := range b.changes {
+		ids[i] = c.SubjectID
 	}
-	return b.lastDetail.json
+	sealed, err := b.r.sealReasons(ctx, ids, b.reasons)
+	if err != nil {
+		return err
+	}
+	for i := range b.changes {
+		c := &b.changes[i]
+		if sealed[i] != nil {
+			c.Audit.Detail = statusDetail(c.Status, sealed[i], true)
+			continue
+		}
+		if d := &b.lastDetail; d.json == "" || d.status != c.Status {
+			*d = bulkDetail{status: c.Status, json: statusDetail(c.Status, nil, true)}
+		}
+		c.Audit.Detail = b.lastDetail.json
+	}
+	return nil
 }
 
-// bulkDetail is an encoded audit detail and what it encodes.
-type bulkDetail struct{ status, reason, json string }
+// bulkDetail is an encoded audit detail without a reason and its status.
+type bulkDetail struct{ status, json string }
 
 // Refuse records line as refused for err (its code and client-safe
 // message), reported in order at the next Flush. It reports whether the
@@ -161,6 +176,9 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 		return nil, nil
 	}
 	if len(b.changes) > 0 {
+		if err := b.seal(ctx); err != nil {
+			return nil, internal("bulk status", err)
+		}
 		outcomes, rev, err := b.r.db.SetStatusBatch(ctx, b.changes, b.r.now())
 		if err != nil {
 			if errors.Is(err, store.ErrInvalid) {
@@ -202,6 +220,6 @@ func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 	}
 	b.Summary.LastLine = out[len(out)-1].Line
 	b.r.metrics.StatusChanges.Add(float64(applied))
-	b.pending, b.changes, b.at = nil, b.changes[:0], b.at[:0]
+	b.pending, b.changes, b.reasons, b.at = nil, b.changes[:0], b.reasons[:0], b.at[:0]
 	return out, nil
 }

@@ -217,9 +217,13 @@ func (r *residents) setStatus(ctx context.Context, p Principal, id, status, reas
 	if err := checkText("reason", reason, maxReasonLen, false); err != nil {
 		return err
 	}
-	reason = strings.TrimSpace(reason)
-	rev, err := r.db.SetStatus(ctx, id, status, r.now(),
-		r.auditEntry(p.Actor(), "subject.status", id, map[string]any{"status": status, "reason": reason}))
+	sealed, err := r.sealReasons(ctx, []string{id}, []string{strings.TrimSpace(reason)})
+	if err != nil {
+		return internal("set status", err)
+	}
+	audit := r.auditEntry(p.Actor(), "subject.status", id, nil)
+	audit.Detail = statusDetail(status, sealed[0], false)
+	rev, err := r.db.SetStatus(ctx, id, status, r.now(), audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
 	}

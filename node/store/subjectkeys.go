@@ -83,6 +83,33 @@ func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 	return sealed, wrap("subject key", err)
 }
 
+// SubjectKeys reads the sealed data keys of the subjects ids in one query,
+// by subject id; a subject that is absent or shredded has none. A caller
+// that seals something new of a subject (the reason of a status change)
+// reads the key here, so that it is shredded with the rest.
+func (db *DB) SubjectKeys(ctx context.Context, ids []string) (map[string][]byte, error) {
+	const op = "subject keys"
+	out := make(map[string][]byte, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, sealed FROM keys.subject_keys
+		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
+			return nil, wrap(op, err)
+		}
+		out[id] = sealed
+	}
+	return out, wrap(op, rows.Err())
+}
+
 // shredSubjectKey deletes a subject's data key (absent is fine) and purges
 // it from the WAL.
 // Its blind index value goes in the same transaction.
