@@ -133,10 +133,20 @@ func newECKeyRow(kek *seal.Key, kind, state string, nbf, exp, now time.Time) (st
 		Public: pub, Sealed: kek.Seal(keyAAD(jwk.KeyID), der), Created: now}, priv, nil
 }
 
+// wrongKEK is the error for a key of the database that the KEK given does
+// not open: the KEK of another data directory (another province's, or
+// $HCNODE_KEK left over from one), or a file replaced by a new one. It
+// tells staff where the node took its KEK from and what to do.
+func wrongKEK(what string, err error) error {
+	return fmt.Errorf("the KEK does not open %s of this database: it is not the KEK this data directory was "+
+		"initialised with (%s wins over kek_file when set); give the node its own KEK, from the province's offline "+
+		"copy if need be, and start it again. Nothing was changed: %w", what, "$"+seal.EnvKEK, err)
+}
+
 func openECKey(kek *seal.Key, row store.KeyRow) (*ecdsa.PrivateKey, error) {
 	der, err := kek.Open(keyAAD(row.KID), row.Sealed)
 	if err != nil {
-		return nil, fmt.Errorf("key %s does not open with this KEK: %w", row.KID, err)
+		return nil, wrongKEK("key "+row.KID, err)
 	}
 	return x509.ParseECPrivateKey(der)
 }
@@ -242,7 +252,7 @@ func loadKeyring(ctx context.Context, db *store.DB, kek *seal.Key) (*keyring, er
 	for _, row := range crow {
 		k, err := kek.Open(keyAAD(row.KID), row.Sealed)
 		if err != nil {
-			return nil, fmt.Errorf("content key %s does not open with this KEK: %w", row.KID, err)
+			return nil, wrongKEK("content key "+row.KID, err)
 		}
 		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
 	}

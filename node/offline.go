@@ -62,14 +62,15 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	}
 	doc, err := os.ReadFile(cfg.Trust.ListFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+		return nil, nil, fmt.Errorf("trust.list_file %s cannot be read: put the trust list the federation operators "+
+			"gave you there, or correct trust.list_file (HCNODE_TRUST_LIST_FILE): %w", cfg.Trust.ListFile, err)
 	}
 	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
 		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
 	}
 	if cachedVersion == 0 {
 		if err := st.ApplyTrustList(doc, now); err != nil {
-			return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+			return nil, nil, pinnedListRefused(cfg.Trust.ListFile, err)
 		}
 		// Held from now on: the next start checks a pinned file against it.
 		if write {
@@ -82,7 +83,7 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	}
 	p, err := trust.ParseTrustList(doc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file %s: %w", cfg.Trust.ListFile, err)
+		return nil, nil, pinnedListRefused(cfg.Trust.ListFile, err)
 	}
 	if p.Version <= cachedVersion {
 		return st, doc, nil
@@ -110,6 +111,14 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 		}
 	}
 	return st, doc, nil
+}
+
+// pinnedListRefused is the error for a pinned trust list file that does
+// not parse or that the node may not accept (expired, short of its
+// operators' signatures): what is wrong with it, and what staff do.
+func pinnedListRefused(file string, err error) error {
+	return fmt.Errorf("trust.list_file %s is refused (%w): ask the federation operators for the trust list in "+
+		"force, check it with 'hcnode trust verify FILE', and pin it with its SHA-256 (trust.list_sha256)", file, err)
 }
 
 // OfflineState builds, without writing anything, the trust state a node's

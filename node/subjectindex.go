@@ -56,7 +56,7 @@ func openSubjectIndex(ctx context.Context, db *store.DB, kek *seal.Key, log *slo
 	}
 	key, err := kek.Open([]byte(subjectIndexAAD), sealed)
 	if err != nil {
-		return nil, fmt.Errorf("subject index key does not open with this KEK: %w", err)
+		return nil, wrongKEK("the subject index key", err)
 	}
 	if complete {
 		return key, nil

@@ -24,6 +24,13 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return Config{}, fmt.Errorf("config %s is not valid YAML (%w): check the indentation and quoting there", path, err)
+	}
+	if err := checkShape(&doc); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
 	var probe struct {
 		Province string `yaml:"province"`
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
@@ -363,6 +364,10 @@ func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
 func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, certs *api.CertReloader, err error) {
 	if l = opt.Listener; l == nil {
 		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, "", nil, fmt.Errorf("listen %s: the address is already in use by another program (another "+
+					"hcnode?): stop it, or set listen (HCNODE_LISTEN) to a free port: %w", cfg.Listen, err)
+			}
 			return nil, "", nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
