@@ -16,7 +16,7 @@ import (
 )
 
 func newInitCmd() *cobra.Command {
-	var province, name, dataDir, listen, federation, trustList, trustSum, admin string
+	var province, name, dataDir, listen, natsListen, federation, trustList, trustSum, admin string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new province node: KEK, keys, database, config file and the first admin account",
@@ -40,6 +40,7 @@ operators; it is copied to <data>/trustlist.json.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := config.Default(province)
 			cfg.Name, cfg.DataDir, cfg.Listen, cfg.Federation = name, dataDir, listen, federation
+			cfg.NATS.Listen = natsListen
 			abs, err := filepath.Abs(dataDir)
 			if err != nil {
 				return err
@@ -115,6 +116,8 @@ operators; it is copied to <data>/trustlist.json.`,
 	cmd.Flags().StringVar(&name, "name", "", "province name, e.g. Guangdong")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory to create (required)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", config.Default("").NATS.Listen,
+		"the embedded NATS server's address (another one for a second node on this machine)")
 	cmd.Flags().StringVar(&federation, "federation", "demo", "federation id")
 	cmd.Flags().StringVar(&trustList, "trust-list", "", "the federation's first trust list, to pin")
 	cmd.Flags().StringVar(&trustSum, "trust-list-sha256", "", "its SHA-256, from the operators (required with --trust-list)")

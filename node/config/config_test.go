@@ -79,12 +79,19 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 func TestEnvironmentOverridesFile(t *testing.T) {
 	p := write(t, "province: \"440000\"\ndata_dir: d\n")
 	t.Setenv("HCNODE_LISTEN", "127.0.0.1:9999")
-	t.Setenv("HCNODE_NATS_URLS", "nats://a:4222,nats://b:4222")
+	t.Setenv("HCNODE_NATS_LISTEN", "127.0.0.1:4333")
 	c, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9999" || c.NATS.Embedded || len(c.NATS.URLs) != 2 {
+	if c.Listen != "127.0.0.1:9999" || c.NATS.Listen != "127.0.0.1:4333" || !c.NATS.Embedded {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	t.Setenv("HCNODE_NATS_URLS", "nats://a:4222,nats://b:4222")
+	if c, err = Load(p); err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.Embedded || len(c.NATS.URLs) != 2 {
 		t.Fatalf("env not applied: %+v", c)
 	}
 	t.Setenv("HCNODE_NATS_EMBEDDED", "maybe")
