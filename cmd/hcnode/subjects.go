@@ -28,9 +28,18 @@ resident gets codes of the new colour.`,
 		Args: cobra.ExactArgs(2),
 	}
 	cl := addClientFlags(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log (required)")
+	cmd.Flags().StringVar(&reason, "reason", "", `why, for the audit log (required; "-": one line from stdin, kept out of ps and shell history)`)
 	_ = cmd.MarkFlagRequired("reason")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if reason == "-" {
+			var err error
+			if reason, err = stdinLine(cmd, "the reason"); err != nil {
+				return err
+			}
+			if reason == "" {
+				return errors.New("--reason -: stdin held no reason; give one line saying why")
+			}
+		}
 		var out any
 		in := map[string]string{"status": args[1], "reason": reason}
 		if err := cl.do(cmd.Context(), http.MethodPut, subjectPath(args[0], "/status"), in, &out); err != nil {
@@ -39,6 +48,17 @@ resident gets codes of the new colour.`,
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	return cmd
+}
+
+// stdinLine reads one line of at most 256 bytes from the command's stdin,
+// trimmed: a value given as "-" so that it stays out of ps and the shell's
+// history.
+func stdinLine(cmd *cobra.Command, what string) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 256)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading %s from stdin: %w", what, err)
+	}
+	return strings.TrimSpace(line), nil
 }
 
 func newSubjectCmd() *cobra.Command {
@@ -97,11 +117,10 @@ link, shown this once.`,
 	cmd.Flags().StringVar(&idNumber, "id-number", "", `the resident's ID number, from their identity card ("-": from stdin)`)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if idNumber == "-" {
-			line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 256)).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("reading the ID number from stdin: %w", err)
+			var err error
+			if idNumber, err = stdinLine(cmd, "the ID number"); err != nil {
+				return err
 			}
-			idNumber = strings.TrimSpace(line)
 		}
 		var out struct {
 			ID            string `json:"id"`
