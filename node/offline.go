@@ -60,17 +60,13 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	if cfg.Trust.ListFile == "" {
 		return st, nil, nil
 	}
-	doc, err := os.ReadFile(cfg.Trust.ListFile)
+	doc, err := ReadPinnedTrustList(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file %s cannot be read: put the trust list the federation operators "+
-			"gave you there, or correct trust.list_file (HCNODE_TRUST_LIST_FILE): %w", cfg.Trust.ListFile, err)
-	}
-	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
-		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
+		return nil, nil, err
 	}
 	if cachedVersion == 0 {
 		if err := st.ApplyTrustList(doc, now); err != nil {
-			return nil, nil, pinnedListRefused(cfg.Trust.ListFile, err)
+			return nil, nil, PinnedListRefused(cfg.Trust.ListFile, err)
 		}
 		// Held from now on: the next start checks a pinned file against it.
 		if write {
@@ -83,7 +79,7 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	}
 	p, err := trust.ParseTrustList(doc)
 	if err != nil {
-		return nil, nil, pinnedListRefused(cfg.Trust.ListFile, err)
+		return nil, nil, PinnedListRefused(cfg.Trust.ListFile, err)
 	}
 	if p.Version <= cachedVersion {
 		return st, doc, nil
@@ -113,10 +109,25 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 	return st, doc, nil
 }
 
-// pinnedListRefused is the error for a pinned trust list file that does
+// ReadPinnedTrustList reads the trust list file the config pins
+// (trust.list_file) and checks it has the pinned SHA-256, saying what
+// staff do when it cannot be read or does not match.
+func ReadPinnedTrustList(cfg config.Config) ([]byte, error) {
+	doc, err := os.ReadFile(cfg.Trust.ListFile)
+	if err != nil {
+		return nil, fmt.Errorf("trust.list_file %s cannot be read: put the trust list the federation operators "+
+			"gave you there, or correct trust.list_file (HCNODE_TRUST_LIST_FILE): %w", cfg.Trust.ListFile, err)
+	}
+	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
+		return nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
+	}
+	return doc, nil
+}
+
+// PinnedListRefused is the error for a pinned trust list file that does
 // not parse or that the node may not accept (expired, short of its
 // operators' signatures): what is wrong with it, and what staff do.
-func pinnedListRefused(file string, err error) error {
+func PinnedListRefused(file string, err error) error {
 	return fmt.Errorf("trust.list_file %s is refused (%w): ask the federation operators for the trust list in "+
 		"force, check it with 'hcnode trust verify FILE', and pin it with its SHA-256 (trust.list_sha256)", file, err)
 }

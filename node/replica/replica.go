@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,15 +133,12 @@ func newState(s config.Config, now time.Time) (*trust.State, []byte, error) {
 	if s.Trust.ListFile == "" {
 		return st, nil, nil
 	}
-	doc, err := os.ReadFile(s.Trust.ListFile)
+	doc, err := node.ReadPinnedTrustList(s)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
-	}
-	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != s.Trust.ListSHA256 {
-		return nil, nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256", s.Trust.ListFile)
+		return nil, nil, err
 	}
 	if err := st.ApplyTrustList(doc, now); err != nil {
-		return nil, nil, fmt.Errorf("trust.list_file: %w", err)
+		return nil, nil, node.PinnedListRefused(s.Trust.ListFile, err)
 	}
 	return st, doc, nil
 }
