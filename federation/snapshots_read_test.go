@@ -114,14 +114,7 @@ func TestGetSnapshotIgnoresChunksAppendedByOthers(t *testing.T) {
 	if err := gd.PutSnapshot(ctx, "440000", snap); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := bj.snapshotHandle(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := obs.GetInfo(ctx, "440000")
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := storedSnapshotInfo(t, bj, "440000")
 	if info.Chunks != 3 {
 		t.Fatalf("PutSnapshot stored %d bytes in %d chunks, want 3 of %d bytes", info.Size, info.Chunks, snapshotObjectChunkLen)
 	}
@@ -154,18 +147,25 @@ func TestPutSnapshotStoresWholeChunks(t *testing.T) {
 	if err := gd.PutSnapshot(ctx, "440000", parts...); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := sh.snapshotHandle(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := obs.GetInfo(ctx, "440000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Size != uint64(len(snap)) || info.Chunks != 4 {
+	if info := storedSnapshotInfo(t, sh, "440000"); info.Size != uint64(len(snap)) || info.Chunks != 4 {
 		t.Errorf("four parts of %d bytes in all stored as %d bytes in %d chunks, want 4", len(snap), info.Size, info.Chunks)
 	}
 	if got, err := sh.GetSnapshot(ctx, "440000"); err != nil || !bytes.Equal(got, snap) {
 		t.Fatalf("GetSnapshot: %d bytes, %v", len(got), err)
 	}
+}
+
+// storedSnapshotInfo is the object store's record of province's snapshot
+// as c reads it: its size, chunks and NUID.
+func storedSnapshotInfo(t *testing.T, c *Conn, province string) *jetstream.ObjectInfo {
+	t.Helper()
+	obs, err := c.snapshotHandle(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := obs.GetInfo(testCtx(t), province)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
