@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet.click(`[data-lang="en"]`)
 	})
 
+	t.Run("the language chosen is remembered across reloads and pages", func(t *testing.T) {
+		languageIsRemembered(t, wallet, d.url(gd), "/wallet")
+	})
+
 	// Every load of the wallet issued a code, and a resident holds at most
 	// codes.max_live: the ninth visit in a day showed "Something went
 	// wrong" and no code.
@@ -231,8 +236,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 
 	t.Run("scanner keeps nothing but its token, and no page holds the name or ID number", func(t *testing.T) {
-		if keys := scan.storageKeys(); len(keys) != 1 || keys[0] != "local:hcfed.scanner.token" {
-			t.Errorf("scanner storage keys %v, want only its token", keys)
+		// Its token, and the language chosen with its switch (a code).
+		if keys := scan.storageKeys(); len(keys) != 2 || !slices.Contains(keys, "local:hcfed.scanner.token") || !slices.Contains(keys, "local:hcfed.lang") {
+			t.Errorf("scanner storage keys %v, want only its token and its language", keys)
+		}
+		if l := eval[string](scan, `localStorage.getItem("hcfed.lang") || ""`); l != web.LangEN {
+			t.Errorf("the scanner keeps %q as its language, want the code %q", l, web.LangEN)
 		}
 		for _, tb := range []*tab{scan, console, consoleSH} {
 			c := tb.contents()
