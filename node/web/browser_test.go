@@ -163,6 +163,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("wallet says its code expired when it could not refresh it", func(t *testing.T) { walletSaysAnExpiredCodeIsExpired(t, wallet) })
+	t.Run("wallet does not repeat its status to a screen reader at every poll", func(t *testing.T) {
+		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
+	})
+
 	// A scanner registered in Shanghai through its console.
 	consoleSH := b.newTab(t, "console SH")
 	consoleSH.open(d.url(sh) + "/console#token=" + d.c.Tokens[sh])
