@@ -201,6 +201,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("scanner says why its camera did not open and what to do", func(t *testing.T) {
+		scannerSaysWhyTheCameraDidNotOpen(t, scan, d.url(sh)+"/scan")
+	})
+	t.Run("scanner result keeps the focus off what it covers", func(t *testing.T) { scannerResultCoversWhatIsBehind(t, scan, code) })
+	t.Run("scanner marks every status by a shape as well as a colour", func(t *testing.T) { scannerMarksEveryStatusByShape(t, scan) })
+
 	if screenshotsWanted() {
 		t.Run("screenshots", func(t *testing.T) { takeScreenshots(t, wallet, scan, console, code) })
 	}
