@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,5 +189,48 @@ func consoleSaysWarningsInItsLanguage(t *testing.T, d *demo, home int, console *
 		return document.querySelector('#fed-warnings li[data-warning="from_a_newer_node"]').textContent; })()`)
 	if got != "⚠ something new" {
 		t.Errorf("a warning code without a sentence is shown as %q, want the node's text", got)
+	}
+}
+
+// languageIsRemembered switches the wallet in tb (opened in English, the
+// browser's language) to Chinese, reloads it and opens the node's front
+// page: both come up in Chinese, as chosen, and the device keeps the
+// language code and nothing else for it (the choice was forgotten at
+// every load). A ?lang= in a link still wins for its page. It leaves tb
+// in English, on the wallet at page.
+func languageIsRemembered(t *testing.T, tb *tab, origin, page string) {
+	before := tb.storageKeys()
+	tb.switchLang(web.LangZH)
+	tb.open(origin + page)
+	if got := eval[string](tb, `document.documentElement.lang`); got != web.LangZH {
+		t.Errorf("reloaded after switching to Chinese, %s opens in %q", page, got)
+	}
+	if got, want := tb.text("h1"), msg(t, web.LangZH, "wallet.title"); got != want {
+		t.Errorf("reloaded after switching to Chinese, %s is titled %q, want %q", page, got, want)
+	}
+	tb.open(origin + "/")
+	if got, want := tb.text("h1"), msg(t, web.LangZH, "index.title"); got != want || eval[string](tb, `document.documentElement.lang`) != web.LangZH {
+		t.Errorf("after switching the wallet to Chinese the front page is titled %q, want %q", got, want)
+	}
+	if got := eval[string](tb, `localStorage.getItem("hcfed.lang") || ""`); got != web.LangZH {
+		t.Errorf("the device keeps %q for the language, want the code %q only", got, web.LangZH)
+	}
+	// Nothing but the language is stored for it.
+	others := func(keys []string) []string {
+		keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "local:hcfed.lang" })
+		slices.Sort(keys)
+		return keys
+	}
+	if after := tb.storageKeys(); !slices.Equal(others(after), others(before)) {
+		t.Errorf("switching the language changed the stored keys from %v to %v, want only local:hcfed.lang added", before, after)
+	}
+	tb.open(origin + "/?lang=en")
+	if got := eval[string](tb, `document.documentElement.lang`); got != web.LangEN {
+		t.Errorf("a link with ?lang=en opens in %q on a device that remembers Chinese", got)
+	}
+	tb.switchLang(web.LangEN)
+	tb.open(origin + page)
+	if got := eval[string](tb, `document.documentElement.lang`); got != web.LangEN {
+		t.Errorf("switched back to English, %s reopens in %q", page, got)
 	}
 }

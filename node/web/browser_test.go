@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet.click(`[data-lang="en"]`)
 	})
 
+	t.Run("the language chosen is remembered across reloads and pages", func(t *testing.T) {
+		languageIsRemembered(t, wallet, d.url(gd), "/wallet")
+	})
+
 	// Every load of the wallet issued a code, and a resident holds at most
 	// codes.max_live: the ninth visit in a day showed "Something went
 	// wrong" and no code.
@@ -156,6 +161,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := decodeQR(t, wallet.imagePNG("#qr")); got != code {
 			t.Fatalf("after %d visits the wallet's QR reads another code", d.c.Configs[gd].Codes.MaxLive+2)
 		}
+	})
+
+	t.Run("wallet says its code expired when it could not refresh it", func(t *testing.T) { walletSaysAnExpiredCodeIsExpired(t, wallet) })
+	t.Run("wallet does not repeat its status to a screen reader at every poll", func(t *testing.T) {
+		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
 	})
 
 	// A scanner registered in Shanghai through its console.
@@ -190,6 +200,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			t.Errorf("in Chinese the scanner says %q, without 上海市", got)
 		}
 	})
+
+	t.Run("scanner says why its camera did not open and what to do", func(t *testing.T) {
+		scannerSaysWhyTheCameraDidNotOpen(t, scan, d.url(sh)+"/scan")
+	})
+	t.Run("scanner result keeps the focus off what it covers", func(t *testing.T) { scannerResultCoversWhatIsBehind(t, scan, code) })
+	t.Run("scanner marks every status by a shape as well as a colour", func(t *testing.T) { scannerMarksEveryStatusByShape(t, scan) })
 
 	if screenshotsWanted() {
 		t.Run("screenshots", func(t *testing.T) { takeScreenshots(t, wallet, scan, console, code) })
@@ -231,8 +247,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 
 	t.Run("scanner keeps nothing but its token, and no page holds the name or ID number", func(t *testing.T) {
-		if keys := scan.storageKeys(); len(keys) != 1 || keys[0] != "local:hcfed.scanner.token" {
-			t.Errorf("scanner storage keys %v, want only its token", keys)
+		// Its token, and the language chosen with its switch (a code).
+		if keys := scan.storageKeys(); len(keys) != 2 || !slices.Contains(keys, "local:hcfed.scanner.token") || !slices.Contains(keys, "local:hcfed.lang") {
+			t.Errorf("scanner storage keys %v, want only its token and its language", keys)
+		}
+		if l := eval[string](scan, `localStorage.getItem("hcfed.lang") || ""`); l != web.LangEN {
+			t.Errorf("the scanner keeps %q as its language, want the code %q", l, web.LangEN)
 		}
 		for _, tb := range []*tab{scan, console, consoleSH} {
 			c := tb.contents()

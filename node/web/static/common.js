@@ -4,7 +4,20 @@
 // framework; HC_I18N comes from i18n.js, loaded first.
 const HC = (() => {
   const cat = HC_I18N;
+  // LANG_KEY keeps on this device the language chosen with the pages'
+  // switch, so that a reload or another page of this node opens in it:
+  // the language code only ("en"), nothing personal. A ?lang= in the link
+  // still wins for that page (the node served it in that language). It
+  // is read here, before any text is written, so that the page is first
+  // shown in it rather than in the negotiated language.
+  const LANG_KEY = "hcfed.lang";
   let lang = cat[document.documentElement.lang] ? document.documentElement.lang : "zh-CN";
+  if (!new URLSearchParams(location.search).has("lang")) {
+    let kept = null;
+    try { kept = localStorage.getItem(LANG_KEY); } catch (_) { /* storage off: the negotiated language */ }
+    if (kept && Object.hasOwn(cat, kept)) lang = kept;
+  }
+  document.documentElement.lang = lang;
   const listeners = [];
 
   // t is the message key in the current language, its {name}s replaced by
@@ -65,8 +78,9 @@ const HC = (() => {
   }
 
   function setLang(l) {
-    if (!cat[l]) return;
+    if (!Object.hasOwn(cat, l)) return;
     lang = l;
+    try { localStorage.setItem(LANG_KEY, l); } catch (_) { /* not kept: this page still switches */ }
     apply();
     listeners.forEach((f) => f());
   }

@@ -31,9 +31,14 @@
   }
 
   // show fills the full-screen result and clears it after SHOW_FOR.
+  // behind is what the full-screen result covers: inert while it shows,
+  // so that Tab cannot reach controls nobody sees.
+  function behind(inert) { ["main", "bar"].forEach((id) => { $(id).inert = inert; }); }
+
   function show(v) {
     last = v;
     render(v);
+    behind(true);
     $("result").hidden = false;
     $("result").focus();
     clearTimeout(hideTimer);
@@ -62,6 +67,7 @@
     $("result").className = "result status-none";
     ["result-status", "result-name", "result-province", "result-reason"].forEach((id) => { $(id).textContent = ""; });
     $("result").dataset.reason = "";
+    behind(false);
     $("code-input").focus();
   }
 
@@ -71,16 +77,34 @@
     return qr && qr.data ? qr.data : null;
   }
 
+  // CAMERA_ERRORS says, by the name of getUserMedia's error, why the
+  // camera did not open and what to do: "allow camera access" helps
+  // neither a device without a camera nor one whose camera is taken.
+  const CAMERA_ERRORS = { NotAllowedError: "scan.camera_denied", SecurityError: "scan.camera_denied",
+    NotFoundError: "scan.camera_none", OverconstrainedError: "scan.camera_none", NotReadableError: "scan.camera_busy" };
+
   async function startCamera() {
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch (e) {
-      HC.say($("camera-status"), "scan.camera_denied");
+    // Browsers offer the camera only to a page over HTTPS (or from the
+    // device itself): over plain http the API is missing altogether.
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      HC.say($("camera-status"), "scan.camera_insecure");
       return;
     }
+    $("camera-start").disabled = true; // one stream, however often it is pressed
     const video = $("video");
-    video.srcObject = stream;
-    await video.play();
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      video.srcObject = stream;
+      await video.play();
+    } catch (e) {
+      if (stream) stream.getTracks().forEach((tr) => tr.stop());
+      stream = null;
+      video.srcObject = null;
+      HC.say($("camera-status"), (e && Object.hasOwn(CAMERA_ERRORS, e.name)) ? CAMERA_ERRORS[e.name] : "scan.camera_failed");
+      return;
+    } finally {
+      $("camera-start").disabled = false;
+    }
     $("camera-start").hidden = true;
     $("camera-stop").hidden = false;
     HC.say($("camera-status"), "scan.camera_on");

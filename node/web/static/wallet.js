@@ -55,12 +55,23 @@
     await newCode();
   }
 
+  // setText writes s into el only where it differs: the status word is a
+  // live region, and a screen reader says it again at every rewrite, even
+  // of the same word (every poll, every second).
+  function setText(el, s) { if (el.textContent !== s) el.textContent = s; }
+
+  // expired: the code shown has run out, its refresh having failed (no
+  // network, the node down); it is no longer shown as the status.
+  function expired() { return !!code && code.exp <= Date.now() / 1000; }
+
   function renderStatus() {
     const st = record ? record.status : "";
-    $("qr-frame").className = "qr-frame status-" + (st || "none");
-    $("status-word").textContent = HC.statusWord(st);
-    $("masked-name").textContent = maskName((record && record.held && record.held.name) || "");
-    $("province").textContent = HC.province(me.province, me.province_name);
+    const over = expired();
+    const cls = "qr-frame status-" + (over ? "expired" : st || "none");
+    if ($("qr-frame").className !== cls) $("qr-frame").className = cls;
+    setText($("status-word"), over ? HC.t("wallet.expired") : HC.statusWord(st));
+    setText($("masked-name"), maskName((record && record.held && record.held.name) || ""));
+    setText($("province"), HC.province(me.province, me.province_name));
   }
 
   // maskName shows the first character only, as scanners see it.
@@ -71,6 +82,7 @@
     if (!code) return;
     const left = code.exp - Date.now() / 1000;
     $("countdown").textContent = HC.fmtDuration(left);
+    renderStatus();
     if (left < REFRESH_BEFORE && !tick.busy) {
       tick.busy = true;
       newCode().then(() => { HC.say($("code-note"), "wallet.refreshed"); })
