@@ -94,14 +94,8 @@ and shell history). Entries written before the tag was kept are not found.`,
 	cmd.Flags().StringVar(&caseID, "case-id", "", `the case id ("-": one line from stdin)`)
 	_ = cmd.MarkFlagRequired("case-id")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if caseID == "-" {
-			var err error
-			if caseID, err = stdinLine(cmd, "the case id"); err != nil {
-				return err
-			}
-			if caseID == "" {
-				return errors.New("--case-id -: stdin held no case id; give it on one line")
-			}
+		if err := dashFromStdin(cmd, &caseID, "the case id", "--case-id -: stdin held no case id; give it on one line"); err != nil {
+			return err
 		}
 		var out any
 		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/audit/lookups", map[string]string{"case_id": caseID}, &out); err != nil {

@@ -100,16 +100,7 @@ func TestMigrationLeavesNoClearCaseIDOfAKeptLookup(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := t.TempDir() + "/node.db"
-	raw := rawDB(t, path)
-	mustExec(t, raw, `PRAGMA journal_mode=WAL`,
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:11] {
-		mustExec(t, raw, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.version, m.name))
-	}
+	raw := rawDBAtVersion(t, path, 11)
 	const caseID = "SH-CASE-MARKER-2026-0042"
 	mustExec(t, raw, fmt.Sprintf(`INSERT INTO lookups (id, home, jti_hash, case_id, contact_ct, created, expires)
 		VALUES ('l_old', '440000', 'h', '%s', x'5345414c4544', 1, 2)`, caseID))
@@ -158,21 +149,8 @@ func TestAuditOfLookupsFindsLookupEntriesOnlyThroughTheirIndex(t *testing.T) {
 			t.Fatalf("needles %q: %v", bad, err)
 		}
 	}
-	var plan strings.Builder
-	rows, err := db.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+auditOfLookupsQuery(2), "x", "y", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(detail + "\n")
-	}
-	if !strings.Contains(plan.String(), "audit_lookups") {
-		t.Fatalf("the search does not use the lookup entries' index:\n%s", plan.String())
+	plan := queryPlan(t, db, auditOfLookupsQuery(2), "x", "y", 1)
+	if !strings.Contains(plan, "audit_lookups") {
+		t.Fatalf("the search does not use the lookup entries' index:\n%s", plan)
 	}
 }
