@@ -45,8 +45,9 @@ const lookupTimeout = 5 * time.Second
 // with each connection). It reaches the database, the KEK, the trust
 // state, the node's keys (to sign and to open), the province and
 // privacy.retention.lookups settings, the clock and the random source it
-// is given, Node.peers to reach other provinces, and the auditor to record
-// every step; none of this state lives on Node.
+// is given, Node.peers to reach other provinces, the auditor to record
+// every step, and the key of the case tags it records instead of case ids
+// (lookupcase.go); none of this state lives on Node.
 //
 // Node keeps one thin exported entry point per operation (below), so that
 // node/api and the tests speak to the node alone.
@@ -61,14 +62,18 @@ type lookups struct {
 	rand      io.Reader
 	peers     *atomic.Pointer[Peers] // Node.peers: set while connected
 	auditor   *auditor
+	caseKey   []byte // keys the case tags of the audit log (lookupcase.go)
 }
 
 // newLookups builds the node's lookup service.
 func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedule, s config.Config,
-	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor) *lookups {
+	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte) *lookups {
 	return &lookups{db: db, kek: kek, state: state, keys: keys, province: s.Province,
-		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a}
+		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a, caseKey: caseKey}
 }
+
+// caseTag is the tag the audit log keeps for caseID (lookupcase.go).
+func (l *lookups) caseTag(caseID string) string { return caseTag(l.caseKey, caseID) }
 
 // audit records a step of a lookup in the background, at the lookup
 // service's clock (see Node.audit).
@@ -139,11 +144,11 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
-	target, actor := hashJTI(home, jti), p.Actor()
-	l.audit(actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case_id": in.CaseID})
+	target, actor, tag := hashJTI(home, jti), p.Actor(), l.caseTag(in.CaseID)
+	l.audit(actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case": tag})
 	res, err := l.ask(ctx, peers, &req, []byte(raw))
 	if err != nil {
-		l.audit(actor, actionLookupResult, target, map[string]any{"to": home, "case_id": in.CaseID, "outcome": "no_answer"})
+		l.audit(actor, actionLookupResult, target, map[string]any{"to": home, "case": tag, "outcome": "no_answer"})
 		if errors.Is(err, federation.ErrNoResponders) {
 			return LookupResult{}, Errorf(EUnavailable, "no node of %s is reachable; try again later", home)
 		}
@@ -197,7 +202,8 @@ func (l *lookups) ask(ctx context.Context, p *Peers, req *trust.LookupRequest, r
 
 // answered records and returns a verified answer.
 func (l *lookups) answered(ctx context.Context, actor string, req *trust.LookupRequest, target string, res trust.LookupResult) (LookupResult, error) {
-	detail := map[string]any{"to": req.To, "case_id": req.CaseID}
+	tag := l.caseTag(req.CaseID)
+	detail := map[string]any{"to": req.To, "case": tag}
 	if res.Refused != "" {
 		detail["outcome"], detail["reason"] = "refused", res.Refused
 		l.audit(actor, actionLookupResult, target, detail)
@@ -218,7 +224,7 @@ func (l *lookups) answered(ctx context.Context, actor string, req *trust.LookupR
 		return LookupResult{}, internal("lookup", err)
 	}
 	exp := now.Add(l.retention)
-	if err := l.db.InsertLookup(ctx, store.Lookup{ID: id, Home: req.To, JTIHash: target, CaseID: req.CaseID,
+	if err := l.db.InsertLookup(ctx, store.Lookup{ID: id, Home: req.To, JTIHash: target, CaseTag: tag,
 		ContactCT: l.kek.Seal(lookupAAD(id), plain), Created: now, Expires: exp}); err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
@@ -269,7 +275,8 @@ func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) 
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}
-	if _, err := loadSubject(ctx, l.db, subjectID); err != nil {
+	_, dk, err := loadSubjectWithKey(ctx, l.db, l.kek, subjectID)
+	if err != nil {
 		return nil, err
 	}
 	entries, err := l.db.AuditByTargets(ctx, actionLookupAnswer, []string{subjectID}, maxLookupsListed)
@@ -283,17 +290,28 @@ func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) 
 		if !ok || json.Unmarshal([]byte(e.Detail), &d) != nil {
 			continue
 		}
-		out = append(out, LookupRecord{Time: e.Time, Province: province, LegalBasis: d.LegalBasis, CaseID: d.CaseID,
+		caseID := d.CaseID // an entry written before the case was sealed
+		if len(d.CaseSealed) > 0 {
+			b, err := dk.Open(caseAAD(subjectID), d.CaseSealed)
+			if err != nil {
+				return nil, internal("lookups of", err)
+			}
+			caseID = string(b)
+		}
+		out = append(out, LookupRecord{Time: e.Time, Province: province, LegalBasis: d.LegalBasis, CaseID: caseID,
 			Disclosed: d.Fields})
 	}
 	return out, nil
 }
 
 // answerDetail is what the audit log keeps of an answered lookup: no
-// personal data, the code id hashed.
+// personal data, the code id hashed, the case as its tag and, when the
+// holder was found, sealed under their data key for them to read.
 type answerDetail struct {
 	LegalBasis string   `json:"legal_basis"`
-	CaseID     string   `json:"case_id"`
+	Case       string   `json:"case,omitempty"`        // the case tag (lookupcase.go)
+	CaseSealed []byte   `json:"case_sealed,omitempty"` // base64, under the holder's data key
+	CaseID     string   `json:"case_id,omitempty"`     // only in entries written before: the case in clear
 	JTI        string   `json:"jti"`
 	Found      bool     `json:"found"`
 	Fields     []string `json:"fields,omitempty"`

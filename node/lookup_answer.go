@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -21,7 +22,8 @@ import (
 // not answered (nobody would believe an unsigned refusal, and a signed one
 // needs a verified nonce to echo); every later refusal is signed. Every
 // request within the rate is in the audit log, as "peer:<asker>", with the
-// code id hashed and no personal data.
+// code id hashed, the case as its tag (lookupcase.go) and no personal
+// data.
 
 // answer handles one lookup request from asker, received over p (whose
 // rate limit and replay cache it applies, and whose logger it logs to),
@@ -43,13 +45,13 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		}
 		return nil
 	}
-	target := hashJTI(l.province, req.JTI)
+	target, tag := hashJTI(l.province, req.JTI), l.caseTag(req.CaseID)
 	if limited {
 		// Not audited: the rate is what keeps the audit log from flooding.
 		return l.refuse(p, req, trust.ReasonRateLimited)
 	}
 	refuse := func(why trust.Reason) []byte {
-		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case_id": req.CaseID})
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case": tag})
 		return l.refuse(p, req, why)
 	}
 	if err != nil { // verified, but no usable legal basis or case: neither is recorded
@@ -66,10 +68,10 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	if err != nil || ks.EncKey == nil {
 		return refuse(trust.ReasonNotRecipient)
 	}
-	contact, subjectID, fields, err := l.contactOf(ctx, req.JTI)
+	contact, subjectID, fields, dk, err := l.contactOf(ctx, req.JTI)
 	if err != nil {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
-		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case_id": req.CaseID})
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case": tag})
 		return nil
 	}
 	ans, err := trust.AnswerLookup(l.keys.signer.Load(), req, ks.EncKey, contact, now)
@@ -77,8 +79,9 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
 		return nil
 	}
-	d := answerDetail{LegalBasis: req.LegalBasis, CaseID: req.CaseID, JTI: target, Found: contact != nil, Fields: fields}
+	d := answerDetail{LegalBasis: req.LegalBasis, Case: tag, JTI: target, Found: contact != nil, Fields: fields}
 	if contact != nil {
+		d.CaseSealed = dk.Seal(caseAAD(subjectID), []byte(req.CaseID))
 		l.audit(actor, actionLookupAnswer, subjectID, d)
 	} else {
 		l.audit(actor, actionLookupAnswer, target, d)
@@ -108,26 +111,26 @@ func (l *lookups) refuse(p *Peers, req *trust.LookupRequest, why trust.Reason) [
 
 // contactOf returns the contact data of the holder of this province's code
 // jti — the name and phone number held, each only if collected — with
-// their subject id and the fields disclosed; nil if the code is unknown or
-// its holder deleted their record.
-func (l *lookups) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, error) {
+// their subject id, the fields disclosed and their data key; nil if the
+// code is unknown or its holder deleted their record.
+func (l *lookups) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, *seal.Key, error) {
 	code, err := l.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
-		return nil, "", nil, nil
+		return nil, "", nil, nil, nil
 	}
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	s, err := l.db.Subject(ctx, code.SubjectID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", nil, nil
+		return nil, "", nil, nil, nil
 	}
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	dk, err := openDataKey(l.kek, s)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	var c trust.Contact
 	var fields []string
@@ -141,12 +144,12 @@ func (l *lookups) contactOf(ctx context.Context, jti string) (*trust.Contact, st
 		}
 		b, err := dk.Open(fieldAAD(s.ID, f.name), f.ct)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		if len(b) > 0 {
 			*f.to = string(b)
 			fields = append(fields, f.name)
 		}
 	}
-	return &c, s.ID, fields, nil
+	return &c, s.ID, fields, dk, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // The asking node refuses, before anything leaves it, every lookup the
@@ -64,5 +66,43 @@ func TestLookupsOfIsTheResidentsOwn(t *testing.T) {
 	}
 	if _, err := n.ForeignVerifications(ctx, node.Principal{Role: node.RoleScanner, ScannerID: "sc_1"}, a.ID); node.ErrorCodeOf(err) != node.EForbidden {
 		t.Fatalf("a scanner reads verifications: %v", err)
+	}
+}
+
+// Audit entries written before the case tag hold the case id in clear
+// until the audit retention prunes them: the auditor's search finds them
+// by it (and no other case that begins the same), and the resident still
+// reads their case.
+func TestLookupAuditFindsEntriesWrittenBeforeTheCaseTag(t *testing.T) {
+	d := startNode(t)
+	n, ctx := d.Node, context.Background()
+	a := enrol(t, n, 1)
+	for _, c := range []string{"SH-OLD-1", "SH-OLD-10"} {
+		if err := d.DB.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), Actor: "peer:310000", Action: "lookup.answer",
+			Target: a.ID, Detail: `{"legal_basis":"law","case_id":"` + c + `","jti":"h","found":true,"fields":["name"]}`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := n.LookupAudit(ctx, operator, "SH-OLD-1")
+	if err != nil || len(got) != 1 || got[0].Target != a.ID || !strings.Contains(string(got[0].Detail), `"SH-OLD-1"`) {
+		t.Fatalf("LookupAudit = %+v, %v", got, err)
+	}
+	seen, err := n.LookupsOf(ctx, node.Principal{Role: node.RoleResident, SubjectID: a.ID}, a.ID)
+	if err != nil || len(seen) != 2 || seen[0].CaseID != "SH-OLD-10" || seen[1].CaseID != "SH-OLD-1" {
+		t.Fatalf("the resident is told %+v, %v", seen, err)
+	}
+	for _, tc := range []struct {
+		p      node.Principal
+		caseID string
+		want   node.ErrorCode
+	}{
+		{node.Principal{Role: node.RoleResident, SubjectID: a.ID}, "SH-OLD-1", node.EForbidden},
+		{node.Principal{Role: node.RoleScanner, ScannerID: "sc_1"}, "SH-OLD-1", node.EForbidden},
+		{operator, "", node.EInvalid},
+		{operator, strings.Repeat("x", 65), node.EInvalid},
+	} {
+		if _, err := n.LookupAudit(ctx, tc.p, tc.caseID); node.ErrorCodeOf(err) != tc.want {
+			t.Errorf("LookupAudit(%+v, %q) = %v, want %s", tc.p, tc.caseID, err, tc.want)
+		}
 	}
 }

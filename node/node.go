@@ -105,6 +105,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	caseKey, err := openCaseKey(ctx, n.db, n.kek)
+	if err != nil {
+		return nil, err
+	}
 	if n.state == nil {
 		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: kr.enc,
 			SelfRoot: &kr.root.PublicKey}); err != nil {
@@ -129,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// The audit log's writer starts once nothing in New can fail: a New
 	// that failed left it running, with nothing to close it.
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
-	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor)
+	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey)
 	return n, nil
 }
 

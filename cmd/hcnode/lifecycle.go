@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,7 +49,7 @@ func openStore(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config,
 }
 
 func newAuditCmd() *cobra.Command {
-	audit := &cobra.Command{Use: "audit", Short: "Check the node's hash-chained audit log"}
+	audit := &cobra.Command{Use: "audit", Short: "Check the node's hash-chained audit log, or find the lookups of a case in it"}
 	var cfgPath string
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -69,8 +70,40 @@ func newAuditCmd() *cobra.Command {
 		},
 	}
 	verify.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
-	audit.AddCommand(verify)
+	audit.AddCommand(verify, newAuditLookupsCmd())
 	return audit
+}
+
+// newAuditLookupsCmd is the auditor's way to the lookups of one case: the
+// audit log keeps a case id only as a keyed tag, which the running node
+// computes.
+func newAuditLookupsCmd() *cobra.Command {
+	var caseID string
+	cmd := &cobra.Command{
+		Use:   "lookups --case-id ID",
+		Short: "List every audit entry of a cross-province lookup made for one case, at this node",
+		Long: `lookups lists the audit entries of the identity lookups made for a case: those
+this node asked (lookup.request, lookup.result) and those it answered or
+refused (lookup.answer, lookup.refuse), newest first. The audit log does not
+hold case ids, only a tag the node computes with its own key, so ask the
+running node. Give the case id as "-" to read it from stdin (kept out of ps
+and shell history). Entries written before the tag was kept are not found.`,
+		Args: cobra.NoArgs,
+	}
+	cl := addClientFlags(cmd)
+	cmd.Flags().StringVar(&caseID, "case-id", "", `the case id ("-": one line from stdin)`)
+	_ = cmd.MarkFlagRequired("case-id")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := dashFromStdin(cmd, &caseID, "the case id", "--case-id -: stdin held no case id; give it on one line"); err != nil {
+			return err
+		}
+		var out any
+		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/audit/lookups", map[string]string{"case_id": caseID}, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
 }
 
 func newSunsetCmd() *cobra.Command {

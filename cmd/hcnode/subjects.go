@@ -31,14 +31,8 @@ resident gets codes of the new colour.`,
 	cmd.Flags().StringVar(&reason, "reason", "", `why, for the audit log (required; "-": one line from stdin, kept out of ps and shell history)`)
 	_ = cmd.MarkFlagRequired("reason")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if reason == "-" {
-			var err error
-			if reason, err = stdinLine(cmd, "the reason"); err != nil {
-				return err
-			}
-			if reason == "" {
-				return errors.New("--reason -: stdin held no reason; give one line saying why")
-			}
+		if err := dashFromStdin(cmd, &reason, "the reason", "--reason -: stdin held no reason; give one line saying why"); err != nil {
+			return err
 		}
 		var out any
 		in := map[string]string{"status": args[1], "reason": reason}
@@ -59,6 +53,23 @@ func stdinLine(cmd *cobra.Command, what string) (string, error) {
 		return "", fmt.Errorf("reading %s from stdin: %w", what, err)
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// dashFromStdin replaces a flag's value "-" by one line of stdin (see
+// stdinLine), refusing an empty line with the sentence missing.
+func dashFromStdin(cmd *cobra.Command, v *string, what, missing string) error {
+	if *v != "-" {
+		return nil
+	}
+	line, err := stdinLine(cmd, what)
+	if err != nil {
+		return err
+	}
+	if line == "" {
+		return errors.New(missing)
+	}
+	*v = line
+	return nil
 }
 
 func newSubjectCmd() *cobra.Command {

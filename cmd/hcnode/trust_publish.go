@@ -32,7 +32,11 @@ func newTrustPublishCmd() *cobra.Command {
 operator's NATS user. It refuses a list that nodes holding the current one
 would refuse, and gives up after --timeout, saying which server it could
 not reach and why: not reachable, credentials refused, or no permission
-for the trust list's subject.`,
+for the trust list's subject. It asks no confirmation: the k operators'
+signatures are that (check them with 'hcnode trust show FILE' and 'hcnode
+trust diff'); before publishing it prints what every node will apply
+(members suspended or removed, keys, operators), relative to the version
+the federation holds.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := os.ReadFile(args[0])
@@ -104,6 +108,11 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 		}
 		if err := trust.AcceptTrustList(cur, next, "", time.Now()); err != nil {
 			return fmt.Errorf("refusing to publish: nodes holding version %d would refuse this one: %w", cur.Version, err)
+		}
+		// What every node will apply, in the words the operators signed.
+		fmt.Fprintf(w, "replacing version %d held by the federation; every node applies:\n", cur.Version)
+		for _, l := range trust.Diff(cur.TrustList, next.TrustList) {
+			fmt.Fprintln(w, "  "+l)
 		}
 	}
 	rev, err := conn.PutState(ctx, "trustlist", raw)

@@ -30,7 +30,7 @@ var fuzzRoutes = []fuzzRoute{
 	{"GET", "/v1/codes/{}/paper.png"}, {"GET", "/v1/whoami"}, {"POST", "/v1/qr"}, {"POST", "/v1/replicas"},
 	{"GET", "/v1/replicas"}, {"DELETE", "/v1/replicas/{}"}, {"POST", "/v1/replica/register"},
 	{"GET", "/v1/replica/sync"}, {"POST", "/v1/replica/records"}, {"GET", "/wallet?{}"}, {"GET", "/assets/{}"},
-	{"GET", "/v1/privacy"}, {"GET", "/v1/federation"}, {"PATCH", "/v1/subjects/{}"},
+	{"GET", "/v1/privacy"}, {"GET", "/v1/federation"}, {"PATCH", "/v1/subjects/{}"}, {"POST", "/v1/audit/lookups"},
 }
 
 // FuzzRequest sends arbitrary requests — route, path or query parameter,

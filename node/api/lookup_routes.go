@@ -11,11 +11,29 @@ import (
 // lookupRoutes are the cross-province identity lookup (seed rules 6 and
 // 11): an operator asks a traveler's home province for their contact data
 // with a legal basis and a case, and a resident sees every such lookup of
-// their identity by another province. g is the authenticated, no-store
-// /v1 group: the contact data is never cached.
+// their identity by another province; an auditor finds the lookups of a
+// case, given its id in the body (never in the URL, where access logs
+// keep it). g is the authenticated, no-store /v1 group: the contact data
+// is never cached.
 func (s *Server) lookupRoutes(g *echo.Group) {
 	g.POST("/lookups", s.lookup)
 	g.GET("/subjects/:id/lookups", s.lookupsOf)
+	g.POST("/audit/lookups", s.lookupAudit)
+}
+
+func (s *Server) lookupAudit(c echo.Context) error {
+	var in struct {
+		CaseID string `json:"case_id"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	entries, err := s.n.LookupAudit(c.Request().Context(), principal(c), in.CaseID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries,
+		"note": "every audit entry of a lookup for this case, at this node, newest first"})
 }
 
 func (s *Server) lookup(c echo.Context) error {

@@ -76,6 +76,7 @@ type Cluster struct {
 	opt       Options
 	accounts  string                  // Dir/nats-accounts in accounts mode, else ""
 	serverCfg federation.ServerConfig // what Server was started with
+	bound     []net.Listener          // per province, bound by StartCluster until its node takes it
 }
 
 // StartCluster initialises (first run only) and starts a federation. On
@@ -101,6 +102,9 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 			c.Close()
 		}
 	}()
+	if err := c.bindAll(); err != nil {
+		return nil, err
+	}
 	var conf string
 	if cc.Isolation == federation.IsolationAccounts {
 		if len(cc.NATSURLs) > 0 {
@@ -206,12 +210,32 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// start starts province i (again).
+// bindAll binds every province's HTTP listener before anything starts
+// or is written (the NATS server, a province's first init), so that a
+// port in use is refused with nothing to undo.
+func (c *Cluster) bindAll() error {
+	c.bound = make([]net.Listener, len(c.cc.Provinces))
+	for i, p := range c.cc.Provinces {
+		l, err := net.Listen("tcp", p.Listen)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		c.bound[i] = l
+	}
+	return nil
+}
+
+// start starts province i (again), on the listener bindAll bound for it
+// if it is still unused.
 func (c *Cluster) start(ctx context.Context, i int) (*Daemon, error) {
 	opt := c.opt
-	var err error
-	if opt.Listener, err = net.Listen("tcp", c.Configs[i].Listen); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Configs[i].Name, err)
+	if i < len(c.bound) && c.bound[i] != nil {
+		opt.Listener, c.bound[i] = c.bound[i], nil
+	} else {
+		var err error
+		if opt.Listener, err = net.Listen("tcp", c.Configs[i].Listen); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Configs[i].Name, err)
+		}
 	}
 	d, err := Start(ctx, c.Configs[i], opt)
 	if err != nil {
@@ -358,6 +382,11 @@ func retryOnCluster(ctx context.Context, fn func(context.Context) error) error {
 // Close stops every node and the NATS server.
 func (c *Cluster) Close() error {
 	var errs []error
+	for _, l := range c.bound {
+		if l != nil {
+			l.Close() // bound by a start that failed before its node took it
+		}
+	}
 	for _, d := range c.Nodes {
 		if d != nil {
 			errs = append(errs, d.Close())

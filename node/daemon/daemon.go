@@ -171,6 +171,14 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		}
 	}()
 	cleanup.add(func() { lock.Unlock() })
+	// The HTTP listener is bound before anything else starts (the embedded
+	// NATS server, migrations, key generation), so a port in use is refused
+	// with nothing to undo.
+	l, scheme, certs, err := listen(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	cleanup.add(func() { l.Close() })
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
 		return nil, err
@@ -213,10 +221,6 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 				return nil, fmt.Errorf("embedded nats accounts: %w", err)
 			}
 		}
-	}
-	l, scheme, certs, err := listen(cfg, opt)
-	if err != nil {
-		return nil, err
 	}
 	shutdown := opt.ShutdownTimeout
 	if shutdown <= 0 {

@@ -70,6 +70,13 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 		}
 	}()
 	cleanup.add(func() { lock.Unlock() })
+	// Bound first, as Start does: a port in use is refused before a KEK
+	// or a database is made.
+	l, scheme, certs, err := listen(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	cleanup.add(func() { l.Close() })
 	if os.Getenv(seal.EnvKEK) == "" {
 		if _, err := os.Stat(cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
 			if err := seal.WriteKEKFile(cfg.KEKPath()); err != nil {
@@ -96,10 +103,6 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	}
 	if err := restore.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
-	}
-	l, scheme, certs, err := listen(cfg, opt)
-	if err != nil {
-		return nil, err
 	}
 	shutdown := cmp.Or(opt.ShutdownTimeout, api.DefaultShutdownTimeout)
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -114,16 +114,7 @@ func TestMigrationAttachesOldOperatorTokensToAnInitAdmin(t *testing.T) {
 	path := t.TempDir() + "/node.db"
 	// A database as migration 0007 left it, with an operator token from
 	// an old init and a scanner with its token.
-	raw := rawDB(t, path)
-	mustExec(t, raw, `PRAGMA journal_mode=WAL`,
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:7] {
-		mustExec(t, raw, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.version, m.name))
-	}
+	raw := rawDBAtVersion(t, path, 7)
 	mustExec(t, raw,
 		fmt.Sprintf(`INSERT INTO tokens (hash, role, label, created) VALUES (x'0102030405060708090a', 'operator', 'init', %d)`, t0.UnixNano()),
 		`INSERT INTO scanners (id, name, place, scope, created) VALUES ('sc1', 'gate', 'checkpoint', 'status', 1)`,

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -329,6 +330,34 @@ func (db *DB) AuditByTargetsPerActor(ctx context.Context, action string, targets
 		ranked AS (SELECT seq, ROW_NUMBER() OVER (PARTITION BY actor ORDER BY seq DESC) AS n FROM latest)
 		SELECT `+auditColumns+` FROM audit WHERE seq IN (SELECT seq FROM ranked WHERE n <= ?)
 		ORDER BY seq DESC LIMIT ?`, args...)
+}
+
+// AuditOfLookups lists up to limit entries of cross-province lookups
+// (actions lookup.*) whose detail contains any of needles (at most
+// maxLookupNeedles), newest first: an auditor's search for the lookups
+// of one case, by its tag. It reads the partial index of lookup entries
+// (migration 0012), not the whole log.
+func (db *DB) AuditOfLookups(ctx context.Context, needles []string, limit int) ([]AuditEntry, error) {
+	const op = "audit of lookups"
+	if len(needles) == 0 || len(needles) > maxLookupNeedles || slices.Contains(needles, "") || limit <= 0 {
+		return nil, invalid(op, "no needle, too many, an empty one or a bad limit")
+	}
+	args := make([]any, 0, len(needles)+1)
+	for _, n := range needles {
+		args = append(args, n)
+	}
+	return queryAll(ctx, db.r, op, scanAudit, auditOfLookupsQuery(len(needles)), append(args, limit)...)
+}
+
+// maxLookupNeedles bounds how many strings one AuditOfLookups matches.
+const maxLookupNeedles = 4
+
+// auditOfLookupsQuery repeats the partial index's condition word for word:
+// that is what lets SQLite use it.
+func auditOfLookupsQuery(needles int) string {
+	match := strings.Repeat(`instr(detail, ?) > 0 OR `, needles-1) + `instr(detail, ?) > 0`
+	return `SELECT ` + auditColumns + ` FROM audit
+	WHERE action GLOB 'lookup.*' AND (` + match + `) ORDER BY seq DESC LIMIT ?`
 }
 
 const auditColumns = `seq, time, actor, action, target, detail, prev, hash`

@@ -47,6 +47,24 @@ func rawDB(t testing.TB, path string) *sql.DB {
 	return raw
 }
 
+// rawDBAtVersion makes a database at path as the first version
+// migrations left it (their SQL only, not their Go steps) and opens it
+// with rawDB, for a test of the migrations after.
+func rawDBAtVersion(t testing.TB, path string, version int) *sql.DB {
+	t.Helper()
+	raw := rawDB(t, path)
+	mustExec(t, raw, `PRAGMA journal_mode=WAL`,
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:version] {
+		mustExec(t, raw, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.version, m.name))
+	}
+	return raw
+}
+
 // mustExec runs statements on db, failing the test on error.
 func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
 	t.Helper()

@@ -13,7 +13,7 @@ type Lookup struct {
 	ID        string
 	Home      string // the province that answered
 	JTIHash   string // the code looked up, pseudonymised as in the audit log
-	CaseID    string
+	CaseTag   string // the case it was asked for, as the audit log keeps it: a keyed tag, never the case id
 	ContactCT []byte // sealed under the KEK by the caller
 	Created   time.Time
 	Expires   time.Time
@@ -24,12 +24,12 @@ type Lookup struct {
 // ErrConflict for an id already used.
 func (db *DB) InsertLookup(ctx context.Context, l Lookup) error {
 	const op = "insert lookup"
-	if l.ID == "" || l.Home == "" || l.JTIHash == "" || l.CaseID == "" || len(l.ContactCT) == 0 ||
+	if l.ID == "" || l.Home == "" || l.JTIHash == "" || l.CaseTag == "" || len(l.ContactCT) == 0 ||
 		l.Created.IsZero() || !l.Expires.After(l.Created) {
 		return invalid(op, "missing field or expiry not after creation")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO lookups (id, home, jti_hash, case_id, contact_ct, created, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, l.ID, l.Home, l.JTIHash, l.CaseID, l.ContactCT, nanos(l.Created), nanos(l.Expires))
+	_, err := db.w.ExecContext(ctx, `INSERT INTO lookups (id, home, jti_hash, case_tag, contact_ct, created, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, l.ID, l.Home, l.JTIHash, l.CaseTag, l.ContactCT, nanos(l.Created), nanos(l.Expires))
 	return wrap(op, err)
 }
 
@@ -37,8 +37,8 @@ func (db *DB) InsertLookup(ctx context.Context, l Lookup) error {
 func (db *DB) Lookup(ctx context.Context, id string) (Lookup, error) {
 	var l Lookup
 	var created, expires int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, home, jti_hash, case_id, contact_ct, created, expires
-		FROM lookups WHERE id = ?`, id).Scan(&l.ID, &l.Home, &l.JTIHash, &l.CaseID, &l.ContactCT, &created, &expires)
+	err := db.r.QueryRowContext(ctx, `SELECT id, home, jti_hash, case_tag, contact_ct, created, expires
+		FROM lookups WHERE id = ?`, id).Scan(&l.ID, &l.Home, &l.JTIHash, &l.CaseTag, &l.ContactCT, &created, &expires)
 	if err != nil {
 		return Lookup{}, wrap("lookup", err)
 	}

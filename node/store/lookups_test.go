@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,7 +13,7 @@ func TestLookupsAreKeptUntilTheyExpire(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db, _ := openTestDB(t)
-	l := Lookup{ID: "l_1", Home: "440000", JTIHash: "h", CaseID: "SH-1", ContactCT: []byte("sealed"),
+	l := Lookup{ID: "l_1", Home: "440000", JTIHash: "h", CaseTag: "tag-1", ContactCT: []byte("sealed"),
 		Created: t0, Expires: t0.Add(30 * 24 * time.Hour)}
 	if err := db.InsertLookup(ctx, l); err != nil {
 		t.Fatal(err)
@@ -21,7 +23,7 @@ func TestLookupsAreKeptUntilTheyExpire(t *testing.T) {
 	}
 	for _, bad := range []func(*Lookup){
 		func(l *Lookup) { l.ContactCT = nil },
-		func(l *Lookup) { l.CaseID = "" },
+		func(l *Lookup) { l.CaseTag = "" },
 		func(l *Lookup) { l.Expires = l.Created },
 	} {
 		b := l
@@ -54,9 +56,9 @@ func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db, path := openTestDB(t)
-	gone := Lookup{ID: "l_gone", Home: "440000", JTIHash: "h1", CaseID: "SH-1",
+	gone := Lookup{ID: "l_gone", Home: "440000", JTIHash: "h1", CaseTag: "tag-1",
 		ContactCT: []byte("SEALED-CONTACT-MARKER-l_gone-0123456789"), Created: t0, Expires: t0.Add(time.Hour)}
-	kept := Lookup{ID: "l_kept", Home: "440000", JTIHash: "h2", CaseID: "SH-2",
+	kept := Lookup{ID: "l_kept", Home: "440000", JTIHash: "h2", CaseTag: "tag-2",
 		ContactCT: []byte("SEALED-CONTACT-MARKER-l_kept-0123456789"), Created: t0, Expires: t0.Add(48 * time.Hour)}
 	for _, l := range []Lookup{gone, kept} {
 		if err := db.InsertLookup(ctx, l); err != nil {
@@ -87,5 +89,68 @@ func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
 	}
 	if !bytes.Contains(all, kept.ContactCT) {
 		t.Fatal("the lookup not yet due lost its contact")
+	}
+}
+
+// Migration 0012: a lookup kept from before held its case id in clear,
+// which the migration cannot turn into a keyed tag; it is blanked, and
+// its bytes are gone from node.db and its WAL, while the sealed contact
+// stays until its retention.
+func TestMigrationLeavesNoClearCaseIDOfAKeptLookup(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := t.TempDir() + "/node.db"
+	raw := rawDBAtVersion(t, path, 11)
+	const caseID = "SH-CASE-MARKER-2026-0042"
+	mustExec(t, raw, fmt.Sprintf(`INSERT INTO lookups (id, home, jti_hash, case_id, contact_ct, created, expires)
+		VALUES ('l_old', '440000', 'h', '%s', x'5345414c4544', 1, 2)`, caseID))
+	raw.Close()
+	if !bytes.Contains(fileBytes(t, path), []byte(caseID)) {
+		t.Fatal("the old row's case id is not in the files: this test checks nothing")
+	}
+
+	db := openAt(t, path)
+	l, err := db.Lookup(ctx, "l_old")
+	if err != nil || l.CaseTag != "" || string(l.ContactCT) != "SEALED" {
+		t.Fatalf("the kept lookup after the migration = %+v, %v", l, err)
+	}
+	if bytes.Contains(fileBytes(t, path), []byte(caseID)) {
+		t.Fatal("the clear case id is still in node.db or its WAL")
+	}
+}
+
+// AuditOfLookups finds lookup entries by what their detail holds (a case
+// tag), newest first, and no other entry that happens to hold it; it reads
+// the lookup entries' partial index, not the whole log.
+func TestAuditOfLookupsFindsLookupEntriesOnlyThroughTheirIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for _, e := range []AuditEntry{
+		{Actor: "admin:a", Action: "lookup.request", Target: "h1", Detail: `{"case":"TAG1","to":"440000"}`},
+		{Actor: "scanner:s", Action: "code.verify", Target: "h1", Detail: `{"case":"TAG1"}`},
+		{Actor: "admin:a", Action: "lookup.request", Target: "h2", Detail: `{"case":"TAG2","to":"440000"}`},
+		{Actor: "admin:a", Action: "lookup.result", Target: "h1", Detail: `{"case":"TAG1","outcome":"found"}`},
+	} {
+		e.Time = t0
+		if err := db.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.AuditOfLookups(ctx, []string{`"case":"TAG1"`}, 10)
+	if err != nil || len(got) != 2 || got[0].Action != "lookup.result" || got[1].Action != "lookup.request" || got[1].Target != "h1" {
+		t.Fatalf("AuditOfLookups = %+v, %v", got, err)
+	}
+	if got, err := db.AuditOfLookups(ctx, []string{`"case":"TAG2"`, `"case":"TAG9"`}, 10); err != nil || len(got) != 1 || got[0].Target != "h2" {
+		t.Fatalf("AuditOfLookups of either of two = %+v, %v", got, err)
+	}
+	for _, bad := range [][]string{nil, {""}, {"a", ""}, {"a", "b", "c", "d", "e"}} {
+		if _, err := db.AuditOfLookups(ctx, bad, 10); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("needles %q: %v", bad, err)
+		}
+	}
+	plan := queryPlan(t, db, auditOfLookupsQuery(2), "x", "y", 1)
+	if !strings.Contains(plan, "audit_lookups") {
+		t.Fatalf("the search does not use the lookup entries' index:\n%s", plan)
 	}
 }

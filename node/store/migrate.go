@@ -52,6 +52,19 @@ func loadMigrations() ([]migration, error) {
 // it moved.
 var beforeMigration = map[string]func(ctx context.Context, tx *sql.Tx, keys *sql.DB) (int, error){
 	"0004_subject_keys_apart.sql": moveSubjectKeys,
+	"0012_lookup_case_tag.sql":    blankLookupCases,
+}
+
+// blankLookupCases empties the clear case ids of the lookups kept so far
+// (see 0012_lookup_case_tag.sql) and reports how many, so that migrate
+// rewrites the files without their old bytes.
+func blankLookupCases(ctx context.Context, tx *sql.Tx, _ *sql.DB) (int, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE lookups SET case_id = '' WHERE case_id != ''`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // migrate applies every migration the database has not seen yet, each in
@@ -87,7 +100,8 @@ func migrate(ctx context.Context, w, keys *sql.DB) error {
 		moved += n
 	}
 	if moved > 0 {
-		// The moved keys' old copies are in free pages and in the WAL.
+		// The moved keys' (or blanked case ids') old copies are in free
+		// pages and in the WAL.
 		if err := purgeFreePages(ctx, w); err != nil {
 			return wrap("migrate", err)
 		}

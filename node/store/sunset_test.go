@@ -54,7 +54,7 @@ func TestSunsetLeavesNoContactOrNameInTheDatabaseFile(t *testing.T) {
 	if err := db.CreateSubject(ctx, s, testConsent(), Token{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.InsertLookup(ctx, Lookup{ID: "l_1", Home: "440000", JTIHash: "h1", CaseID: "SH-1",
+	if err := db.InsertLookup(ctx, Lookup{ID: "l_1", Home: "440000", JTIHash: "h1", CaseTag: "tag-1",
 		ContactCT: contact, Created: t0, Expires: t0.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

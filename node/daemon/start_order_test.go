@@ -1,0 +1,132 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
+)
+
+// busyAddr is a loopback address another program holds until the test
+// ends.
+func busyAddr(t *testing.T) string {
+	t.Helper()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	return busy.Addr().String()
+}
+
+// TestServeRefusesAPortInUseBeforeStartingNATS: 'hcnode serve' with its
+// HTTP port taken refuses in the same words as before, and before it
+// starts anything: no embedded NATS server started (its store directory
+// was never made, nats-server never logged). Before, the embedded server
+// started, made its JetStream store, and was stopped again.
+func TestServeRefusesAPortInUseBeforeStartingNATS(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default("440000")
+	cfg.DataDir = filepath.Join(t.TempDir(), "gd")
+	cfg.NATS.Embedded, cfg.NATS.Listen = true, "127.0.0.1:0"
+	if _, err := daemon.Init(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = busyAddr(t)
+	var logs testkit.Buffer
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err == nil {
+		d.Close()
+		t.Fatal("serve started on a port in use")
+	}
+	if !strings.Contains(err.Error(), cfg.Listen+": the address is already in use by another program") {
+		t.Fatalf("refused with %q", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "nats")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the embedded NATS server's store exists (%v): it was started", err)
+	}
+	if strings.Contains(logs.String(), "nats-server") {
+		t.Errorf("nats-server logged, so it was started:\n%s", logs.String())
+	}
+}
+
+// TestDemoRefusesAPortInUseBeforeStartingAnything: a demo (a cluster)
+// whose third province's port is taken refuses, naming the province, with
+// nothing started or written: no NATS server, no province initialised.
+// Before, the NATS server had started and every province was initialised
+// before the port was tried.
+func TestDemoRefusesAPortInUseBeforeStartingAnything(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	provinces := append([]daemon.Province(nil), threeProvinces...)
+	provinces[0].Listen, provinces[1].Listen, provinces[2].Listen = freeAddr(t), freeAddr(t), busyAddr(t)
+	var logs testkit.Buffer
+	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir, Provinces: provinces,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err == nil {
+		c.Close()
+		t.Fatal("the demo started with a port in use")
+	}
+	if !strings.Contains(err.Error(), "Beijing") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("refused with %q", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("the refused demo left %v in its directory", left)
+	}
+	if strings.Contains(logs.String(), "nats-server") {
+		t.Errorf("nats-server logged, so it was started:\n%s", logs.String())
+	}
+	// The addresses it bound for the first two were given back.
+	for _, p := range provinces[:2] {
+		l, err := net.Listen("tcp", p.Listen)
+		if err != nil {
+			t.Fatalf("%s's address is still held after the refusal: %v", p.Name, err)
+		}
+		l.Close()
+	}
+}
+
+// freeAddr is a loopback address free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestVerifierRefusesAPortInUseBeforeMakingAnything: a verifier replica
+// with its HTTP port taken refuses before it makes its KEK or its
+// database. Before, both were made first.
+func TestVerifierRefusesAPortInUseBeforeMakingAnything(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default("440000")
+	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(t.TempDir(), "v1"), busyAddr(t)
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
+	cfg.Replica = config.Replica{Home: "http://127.0.0.1:1", Token: "rp_token", Refresh: time.Second, MaxStale: time.Minute,
+		SendEvery: time.Second}
+	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+	if err == nil {
+		v.Close()
+		t.Fatal("the verifier started on a port in use")
+	}
+	if !strings.Contains(err.Error(), "already in use by another program") {
+		t.Fatalf("refused with %q", err)
+	}
+	for _, path := range []string{cfg.KEKPath(), cfg.ReplicaDBPath()} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was made (%v)", path, err)
+		}
+	}
+}
