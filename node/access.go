@@ -111,7 +111,8 @@ func (n *Node) CreateAccountToken(ctx context.Context, p Principal, ref, label s
 
 // RevokeAccountToken deletes one token of an account (by id or name); it
 // is refused from the next request on, cached or not. An admin may revoke
-// any token, an operator only their own account's.
+// any token, an operator only their own account's: to an operator,
+// another account is EForbidden whether it exists or not.
 func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
 	return n.access.revokeAccountToken(ctx, p, ref, tokenID)
 }

@@ -246,11 +246,13 @@ func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, token
 		return err
 	}
 	acc, err := a.account(ctx, ref)
+	// An operator is told the same whether another account exists or not:
+	// only an admin may see which accounts there are.
+	if !p.Admin && (ErrorCodeOf(err) == ENotFound || err == nil && acc.ID != p.AccountID) {
+		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
+	}
 	if err != nil {
 		return err
-	}
-	if !p.Admin && acc.ID != p.AccountID {
-		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
 	}
 	err = a.db.RevokeAccountToken(ctx, acc.ID, tokenID, a.auditEntry(p.Actor(), "account.revoke", acc.ID, map[string]any{"token": tokenID}))
 	a.tokens.forgetAccount(acc.ID, tokenID)

@@ -185,6 +185,30 @@ func TestExpiredOperatorTokenIsRefusedEvenWhenCached(t *testing.T) {
 	}
 }
 
+// An operator who is no admin gets one answer for another account's
+// tokens whether the account exists or not, so that trying names does not
+// tell them which accounts there are; an admin, who lists them all, is
+// told that a name is unknown.
+func TestAnOperatorCannotTellWhetherAnotherAccountExists(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	adm := admin(t, n)
+	mine := newAccount(t, n, adm, "li.na", node.AccountOperator)
+	other := newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
+	op, err := n.Authenticate(ctx, mine.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID)
+	wantCode(t, exists, node.EForbidden)
+	for _, ref := range []string{"no.such.person", other.AccountID + "x", "ac_nobody"} {
+		if err := n.RevokeAccountToken(ctx, op, ref, other.TokenID); err == nil || err.Error() != exists.Error() {
+			t.Errorf("an operator revoking a token of unknown account %q: %v; want the answer for an existing one: %v", ref, err, exists)
+		}
+	}
+	wantCode(t, n.RevokeAccountToken(ctx, adm, "no.such.person", other.TokenID), node.ENotFound)
+}
+
 func TestOnlyAnAdminManagesAccounts(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
