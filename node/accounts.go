@@ -110,7 +110,7 @@ func (a *access) mintAccountToken(acc store.Account, label string, life time.Dur
 // createAccountFor makes an account on p's behalf (see
 // Node.CreateAccount).
 func (a *access) createAccountFor(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := Permit(p, OpCreateAccount, ""); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
@@ -203,7 +203,7 @@ func (a *access) account(ctx context.Context, ref string) (store.Account, error)
 // createAccountToken mints another token for an account (see
 // Node.CreateAccountToken).
 func (a *access) createAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := Permit(p, OpCreateAccountToken, ""); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {

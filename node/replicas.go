@@ -68,7 +68,7 @@ type ReplicaPrincipal struct {
 
 // Add registers a replica and returns its token, stored hashed.
 func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplica, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpAddReplica, ""); err != nil {
 		return NewReplica{}, err
 	}
 	name = strings.TrimSpace(name)

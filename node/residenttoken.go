@@ -30,7 +30,7 @@ func (n *Node) ReplaceResidentToken(ctx context.Context, p Principal, id, idNumb
 
 // replaceToken implements Node.ReplaceResidentToken.
 func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpReplaceResidentToken, id); err != nil {
 		return ResidentToken{}, err
 	}
 	s, dk, err := loadSubjectWithKey(ctx, r.db, r.kek, id)

@@ -14,7 +14,7 @@ import (
 // their identity by another province. g is the authenticated, no-store
 // /v1 group: the contact data is never cached.
 func (s *Server) lookupRoutes(g *echo.Group) {
-	g.POST("/lookups", s.lookup)
+	g.POST("/lookups", s.lookup, permit(node.OpLookup))
 	g.GET("/subjects/:id/lookups", s.lookupsOf)
 }
 
