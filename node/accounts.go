@@ -94,7 +94,7 @@ func (a *access) tokenLifetime(asked time.Duration) (time.Duration, error) {
 
 // mintAccountToken draws a token for account acc, valid for life from now.
 func (a *access) mintAccountToken(acc store.Account, label string, life time.Duration, now time.Time) (store.Token, NewAccountToken, error) {
-	tok, hash, err := NewToken(a.rand)
+	tok, hash, err := a.newToken()
 	if err != nil {
 		return store.Token{}, NewAccountToken{}, err
 	}

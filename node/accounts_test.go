@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	crand "crypto/rand"
 	"database/sql"
 	"fmt"
 	"net"
@@ -290,17 +289,16 @@ func TestTwoOperatorsAreAuditedUnderTheirOwnNames(t *testing.T) {
 }
 
 // A node initialised before accounts existed keeps its operator token:
-// migration 0008 gives it to an admin account named "init".
+// migration 0008 gives it to an admin account named "init", and 0012
+// lists it among the tokens issued before tokens carried a check.
 func TestOperatorTokenFromBeforeAccountsKeepsWorking(t *testing.T) {
 	cfg := config.Default("440000")
 	cfg.DataDir, cfg.Listen, cfg.NATS.Listen = filepath.Join(t.TempDir(), "440000"), "127.0.0.1:0", "127.0.0.1:0"
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	oldToken, hash, err := node.NewToken(crand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldToken := randomToken(t, 32) // of the form before tokens carried a check: listed by migration 0012
+	hash := node.HashToken(oldToken)
 	writeSchema7WithOperatorToken(t, cfg.DBPath(), hash)
 	if _, err := daemon.Init(context.Background(), cfg); err != nil {
 		t.Fatalf("init over the old database: %v", err)

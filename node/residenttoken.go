@@ -56,7 +56,7 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 			return ResidentToken{}, Errorf(EForbidden, "id_number is not this resident's; check the identity card")
 		}
 	}
-	tok, hash, err := NewToken(r.rand)
+	tok, hash, err := r.access.newToken()
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}

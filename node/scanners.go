@@ -37,7 +37,7 @@ func (a *access) addScanner(ctx context.Context, p Principal, name, place string
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
-	tok, hash, err := NewToken(a.rand)
+	tok, hash, err := a.newToken()
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}

@@ -114,7 +114,7 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if in.IDNumber != "" {
 		s.IDIndex = idIndex(r.indexKey, in.IDNumber)
 	}
-	tok, hash, err := NewToken(r.rand)
+	tok, hash, err := r.access.newToken()
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
