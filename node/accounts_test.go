@@ -184,20 +184,28 @@ func TestExpiredOperatorTokenIsRefusedEvenWhenCached(t *testing.T) {
 	}
 }
 
+// twoOperators starts a node with an admin and two operator accounts,
+// li.na (mine, op is its principal) and zhao.lei (other).
+func twoOperators(t *testing.T) (n *node.Node, adm, op node.Principal, mine, other node.NewAccountToken) {
+	t.Helper()
+	n = startNode(t).Node
+	adm = admin(t, n)
+	mine = newAccount(t, n, adm, "li.na", node.AccountOperator)
+	other = newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
+	op, err := n.Authenticate(context.Background(), mine.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, adm, op, mine, other
+}
+
 // An operator who is no admin gets one answer for another account's
 // tokens whether the account exists or not, so that trying names does not
 // tell them which accounts there are; an admin, who lists them all, is
 // told that a name is unknown.
 func TestAnOperatorCannotTellWhetherAnotherAccountExists(t *testing.T) {
-	n := startNode(t).Node
 	ctx := context.Background()
-	adm := admin(t, n)
-	mine := newAccount(t, n, adm, "li.na", node.AccountOperator)
-	other := newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
-	op, err := n.Authenticate(ctx, mine.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, adm, op, _, other := twoOperators(t)
 	exists := n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID)
 	wantCode(t, exists, node.EForbidden)
 	for _, ref := range []string{"no.such.person", other.AccountID + "x", "ac_nobody"} {
@@ -209,16 +217,9 @@ func TestAnOperatorCannotTellWhetherAnotherAccountExists(t *testing.T) {
 }
 
 func TestOnlyAnAdminManagesAccounts(t *testing.T) {
-	n := startNode(t).Node
 	ctx := context.Background()
-	adm := admin(t, n)
-	mine := newAccount(t, n, adm, "li.na", node.AccountOperator)
-	other := newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
-	op, err := n.Authenticate(ctx, mine.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = n.CreateAccount(ctx, op, "mallory", node.AccountAdmin, "")
+	n, adm, op, mine, other := twoOperators(t)
+	_, err := n.CreateAccount(ctx, op, "mallory", node.AccountAdmin, "")
 	wantCode(t, err, node.EForbidden)
 	_, err = n.CreateAccountToken(ctx, op, "li.na", "", 0)
 	wantCode(t, err, node.EForbidden)
