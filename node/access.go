@@ -7,6 +7,7 @@ import (
 
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // access owns who may call the node and how often: registered scanners,
@@ -24,6 +25,11 @@ type access struct {
 	// tokenLife is tokens.operator_lifetime: the default and the longest
 	// lifetime of an operator token.
 	tokenLife time.Duration
+	// check mints tokens and refuses, unread, those the node cannot have
+	// issued (tokencheck.go).
+	check tokenCheck
+	// reads counts the tokens looked up in the database.
+	reads prometheus.Counter
 
 	tokens tokenCache // principals of recently resolved tokens
 	// replicaMisses remembers replica tokens not found (only its misses
@@ -35,8 +41,8 @@ type access struct {
 }
 
 // newAccess builds the node's access service from its settings.
-func newAccess(db *store.DB, s config.Config, now func() time.Time, rand io.Reader) *access {
-	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime,
+func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now func() time.Time, rand io.Reader) *access {
+	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, reads: m.TokenReads,
 		scanners:  newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
 		residents: newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst)}
 }
@@ -59,7 +65,10 @@ func (a *access) auditEntry(actor, action, target string, detail any) store.Audi
 // at once. A refused token is refused again without a read for
 // tokenMissTTL, so that repeating an unknown or expired token, or one of
 // a disabled account, costs one read per TTL too; a new token works from
-// its first request.
+// its first request. A token the node cannot have issued — its keyed
+// check fails, or it is of the form tokens had before the check and was
+// not among them (tokencheck.go) — is refused without a read: guessing
+// costs the node an HMAC, not a database read.
 func (n *Node) Authenticate(ctx context.Context, token string) (Principal, error) {
 	return n.access.authenticate(ctx, token)
 }
@@ -111,7 +120,8 @@ func (n *Node) CreateAccountToken(ctx context.Context, p Principal, ref, label s
 
 // RevokeAccountToken deletes one token of an account (by id or name); it
 // is refused from the next request on, cached or not. An admin may revoke
-// any token, an operator only their own account's.
+// any token, an operator only their own account's: to an operator,
+// another account is EForbidden whether it exists or not.
 func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
 	return n.access.revokeAccountToken(ctx, p, ref, tokenID)
 }

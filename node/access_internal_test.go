@@ -25,7 +25,7 @@ func TestAccessServesScannersAndAccountsWithoutANode(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	now := time.Unix(1_800_000_000, 0)
 	settings := config.Default("440000")
-	a := newAccess(db, settings, func() time.Time { return now }, rand.Reader)
+	a := newAccess(db, settings, testTokenCheck(t), NewMetrics(), func() time.Time { return now }, rand.Reader)
 
 	minted, err := a.bootstrapAdmin(ctx, "admin", "test")
 	if err != nil {

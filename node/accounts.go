@@ -94,7 +94,7 @@ func (a *access) tokenLifetime(asked time.Duration) (time.Duration, error) {
 
 // mintAccountToken draws a token for account acc, valid for life from now.
 func (a *access) mintAccountToken(acc store.Account, label string, life time.Duration, now time.Time) (store.Token, NewAccountToken, error) {
-	tok, hash, err := NewToken(a.rand)
+	tok, hash, err := a.newToken()
 	if err != nil {
 		return store.Token{}, NewAccountToken{}, err
 	}
@@ -110,7 +110,7 @@ func (a *access) mintAccountToken(acc store.Account, label string, life time.Dur
 // createAccountFor makes an account on p's behalf (see
 // Node.CreateAccount).
 func (a *access) createAccountFor(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := Permit(p, OpCreateAccount, ""); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
@@ -203,7 +203,7 @@ func (a *access) account(ctx context.Context, ref string) (store.Account, error)
 // createAccountToken mints another token for an account (see
 // Node.CreateAccountToken).
 func (a *access) createAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := Permit(p, OpCreateAccountToken, ""); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
@@ -246,11 +246,13 @@ func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, token
 		return err
 	}
 	acc, err := a.account(ctx, ref)
+	// An operator is told the same whether another account exists or not:
+	// only an admin may see which accounts there are.
+	if !p.Admin && (ErrorCodeOf(err) == ENotFound || err == nil && acc.ID != p.AccountID) {
+		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
+	}
 	if err != nil {
 		return err
-	}
-	if !p.Admin && acc.ID != p.AccountID {
-		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
 	}
 	err = a.db.RevokeAccountToken(ctx, acc.ID, tokenID, a.auditEntry(p.Actor(), "account.revoke", acc.ID, map[string]any{"token": tokenID}))
 	a.tokens.forgetAccount(acc.ID, tokenID)

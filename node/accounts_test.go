@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	crand "crypto/rand"
 	"database/sql"
 	"fmt"
 	"net"
@@ -185,17 +184,42 @@ func TestExpiredOperatorTokenIsRefusedEvenWhenCached(t *testing.T) {
 	}
 }
 
-func TestOnlyAnAdminManagesAccounts(t *testing.T) {
-	n := startNode(t).Node
-	ctx := context.Background()
-	adm := admin(t, n)
-	mine := newAccount(t, n, adm, "li.na", node.AccountOperator)
-	other := newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
-	op, err := n.Authenticate(ctx, mine.Token)
+// twoOperators starts a node with an admin and two operator accounts,
+// li.na (mine, op is its principal) and zhao.lei (other).
+func twoOperators(t *testing.T) (n *node.Node, adm, op node.Principal, mine, other node.NewAccountToken) {
+	t.Helper()
+	n = startNode(t).Node
+	adm = admin(t, n)
+	mine = newAccount(t, n, adm, "li.na", node.AccountOperator)
+	other = newAccount(t, n, adm, "zhao.lei", node.AccountOperator)
+	op, err := n.Authenticate(context.Background(), mine.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = n.CreateAccount(ctx, op, "mallory", node.AccountAdmin, "")
+	return n, adm, op, mine, other
+}
+
+// An operator who is no admin gets one answer for another account's
+// tokens whether the account exists or not, so that trying names does not
+// tell them which accounts there are; an admin, who lists them all, is
+// told that a name is unknown.
+func TestAnOperatorCannotTellWhetherAnotherAccountExists(t *testing.T) {
+	ctx := context.Background()
+	n, adm, op, _, other := twoOperators(t)
+	exists := n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID)
+	wantCode(t, exists, node.EForbidden)
+	for _, ref := range []string{"no.such.person", other.AccountID + "x", "ac_nobody"} {
+		if err := n.RevokeAccountToken(ctx, op, ref, other.TokenID); err == nil || err.Error() != exists.Error() {
+			t.Errorf("an operator revoking a token of unknown account %q: %v; want the answer for an existing one: %v", ref, err, exists)
+		}
+	}
+	wantCode(t, n.RevokeAccountToken(ctx, adm, "no.such.person", other.TokenID), node.ENotFound)
+}
+
+func TestOnlyAnAdminManagesAccounts(t *testing.T) {
+	ctx := context.Background()
+	n, adm, op, mine, other := twoOperators(t)
+	_, err := n.CreateAccount(ctx, op, "mallory", node.AccountAdmin, "")
 	wantCode(t, err, node.EForbidden)
 	_, err = n.CreateAccountToken(ctx, op, "li.na", "", 0)
 	wantCode(t, err, node.EForbidden)
@@ -266,17 +290,16 @@ func TestTwoOperatorsAreAuditedUnderTheirOwnNames(t *testing.T) {
 }
 
 // A node initialised before accounts existed keeps its operator token:
-// migration 0008 gives it to an admin account named "init".
+// migration 0008 gives it to an admin account named "init", and 0012
+// lists it among the tokens issued before tokens carried a check.
 func TestOperatorTokenFromBeforeAccountsKeepsWorking(t *testing.T) {
 	cfg := config.Default("440000")
 	cfg.DataDir, cfg.Listen, cfg.NATS.Listen = filepath.Join(t.TempDir(), "440000"), "127.0.0.1:0", "127.0.0.1:0"
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	oldToken, hash, err := node.NewToken(crand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldToken := randomToken(t, 32) // of the form before tokens carried a check: listed by migration 0012
+	hash := node.HashToken(oldToken)
 	writeSchema7WithOperatorToken(t, cfg.DBPath(), hash)
 	if _, err := daemon.Init(context.Background(), cfg); err != nil {
 		t.Fatalf("init over the old database: %v", err)

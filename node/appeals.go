@@ -88,6 +88,9 @@ func (n *Node) FileAppeal(ctx context.Context, p Principal, subjectID, message s
 
 // fileAppeal implements Node.FileAppeal.
 func (rs *records) fileAppeal(ctx context.Context, p Principal, subjectID, message string) (Appeal, error) {
+	if err := Permit(p, OpFileAppeal, subjectID); err != nil {
+		return Appeal{}, err
+	}
 	if p.Role == RoleResident && subjectID == "" {
 		subjectID = p.SubjectID
 	}
@@ -246,7 +249,7 @@ func (n *Node) ResolveAppeal(ctx context.Context, p Principal, id string, r Reso
 
 // resolveAppeal implements Node.ResolveAppeal.
 func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r Resolution) (Appeal, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpResolveAppeal, ""); err != nil {
 		return Appeal{}, err
 	}
 	if r.Outcome != AppealUpheld && r.Outcome != AppealRejected {

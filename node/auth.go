@@ -3,9 +3,7 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -56,16 +54,10 @@ func (p Principal) Actor() string {
 // tokenPrefix marks HCFed tokens so that secret scanners can find leaks.
 const tokenPrefix = "hct_"
 
-// NewToken draws a random bearer token and returns it with its hash. Only
-// the hash is stored; the token is shown once.
-func NewToken(r io.Reader) (string, []byte, error) {
-	b := make([]byte, 32)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", nil, err
-	}
-	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return tok, HashToken(tok), nil
-}
+// newToken mints a bearer token with its check (tokencheck.go) and
+// returns it with its hash. Only the hash is stored; the token is shown
+// once.
+func (a *access) newToken() (string, []byte, error) { return a.check.mint(a.rand) }
 
 // HashToken is the stored form of a token.
 func HashToken(tok string) []byte {
@@ -77,7 +69,8 @@ func HashToken(tok string) []byte {
 // found in the database is cached for tokenCacheTTL, never past its
 // expiry; the writes that delete tokens evict them (see tokenCache.forget).
 // A token refused after a read (unknown, expired, of a disabled account
-// or scanner) is refused again unread for tokenMissTTL.
+// or scanner) is refused again unread for tokenMissTTL. A token the node
+// cannot have issued (its check fails) is refused unread, at any rate.
 func (a *access) authenticate(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return Principal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
@@ -88,10 +81,14 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 	if p, ok := cache.get(hash, now); ok {
 		return p, nil
 	}
+	if !a.check.mayExist(token, hash) {
+		return Principal{}, Errorf(EUnauthorized, "unknown token")
+	}
 	if refusal := cache.missed(hash, now); refusal != nil {
 		return Principal{}, refusal
 	}
 	gen := cache.generation()
+	a.reads.Inc()
 	p, err := a.readPrincipal(ctx, hash, now)
 	var refusal *Error
 	if errors.As(err, &refusal) && refusal.Code == EUnauthorized {

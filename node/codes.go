@@ -93,7 +93,7 @@ func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, 
 
 // issue implements Node.IssueCode.
 func (c *codes) issue(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
-	if err := requireSubject(p, id); err != nil {
+	if err := Permit(p, OpIssueCode, id); err != nil {
 		return Issued{}, err
 	}
 	if paper && p.Role != RoleOperator {

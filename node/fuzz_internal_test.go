@@ -32,7 +32,7 @@ func FuzzAuthenticate(f *testing.F) {
 	}
 	f.Cleanup(func() { db.Close() })
 	now := time.Unix(1_800_000_000, 0)
-	a := newAccess(db, config.Default("440000"), func() time.Time { return now }, rand.Reader)
+	a := newAccess(db, config.Default("440000"), testTokenCheck(f), NewMetrics(), func() time.Time { return now }, rand.Reader)
 	admin, err := a.bootstrapAdmin(ctx, "admin", "fuzz")
 	if err != nil {
 		f.Fatal(err)

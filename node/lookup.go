@@ -108,7 +108,7 @@ func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupR
 
 // lookup asks for a contact; see Node.Lookup.
 func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (LookupResult, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpLookup, ""); err != nil {
 		return LookupResult{}, err
 	}
 	home, jti, err := l.target(in)

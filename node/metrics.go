@@ -29,6 +29,7 @@ type Metrics struct {
 	AuditLost      prometheus.Counter
 	OutboxPoisoned prometheus.Gauge
 	BulkLines      *prometheus.CounterVec // lines of POST /v1/statuses, by result
+	TokenReads     prometheus.Counter     // bearer tokens looked up in the database
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -82,6 +83,9 @@ func NewMetrics() *Metrics {
 	m.BulkLines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_bulk_lines_total",
 		Help: "Lines of bulk status changes, by result (applied, unchanged, refused); counted once committed."}, []string{"result"})
 	f(m.BulkLines)
+	m.TokenReads = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_token_reads_total",
+		Help: "Bearer tokens (and replica tokens) looked up in the database: those neither cached nor refused unread. Guessed tokens do not raise it."})
+	f(m.TokenReads)
 	return m
 }
 

@@ -118,7 +118,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.db.SetIssueCacheEntries(n.cfg.Codes.IssueCache)
 	n.metrics.watchIssueCache(n.db)
 	n.trustKick = make(chan struct{}, 1)
-	n.access = newAccess(n.db, n.cfg, n.now, n.rand)
+	check, err := openTokenCheck(ctx, n.db, n.kek)
+	if err != nil {
+		return nil, err
+	}
+	n.access = newAccess(n.db, n.cfg, check, n.metrics, n.now, n.rand)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,

@@ -68,7 +68,7 @@ type ReplicaPrincipal struct {
 
 // Add registers a replica and returns its token, stored hashed.
 func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplica, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpAddReplica, ""); err != nil {
 		return NewReplica{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -82,7 +82,7 @@ func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplic
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}
-	tok, hash, err := NewToken(r.a.rand)
+	tok, hash, err := r.a.newToken()
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}
@@ -138,16 +138,22 @@ func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) err
 // call: replicas ask every few seconds, and a removed one must be refused
 // at once. A token not found is refused unread for tokenMissTTL after
 // (as the other tokens are, see tokenCache), so that repeating an unknown
-// one costs a read per tokenMissTTL, not one per request.
+// one costs a read per tokenMissTTL, not one per request; one the node
+// cannot have issued (its check fails, see tokencheck.go) is refused
+// unread.
 func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrincipal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return ReplicaPrincipal{}, Errorf(EUnauthorized, "missing or malformed bearer token")
 	}
 	hash, now, misses := sha256.Sum256([]byte(token)), r.a.now(), &r.a.replicaMisses
+	if !r.a.check.mayExist(token, hash) {
+		return ReplicaPrincipal{}, Errorf(EUnauthorized, "unknown replica token")
+	}
 	if refusal := misses.missed(hash, now); refusal != nil {
 		return ReplicaPrincipal{}, refusal
 	}
 	gen := misses.generation()
+	r.a.reads.Inc()
 	x, err := r.a.db.ReplicaByToken(ctx, hash[:])
 	if errors.Is(err, store.ErrNotFound) {
 		refusal := Errorf(EUnauthorized, "unknown replica token")

@@ -30,7 +30,7 @@ func (n *Node) ReplaceResidentToken(ctx context.Context, p Principal, id, idNumb
 
 // replaceToken implements Node.ReplaceResidentToken.
 func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpReplaceResidentToken, id); err != nil {
 		return ResidentToken{}, err
 	}
 	s, dk, err := loadSubjectWithKey(ctx, r.db, r.kek, id)
@@ -56,7 +56,7 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 			return ResidentToken{}, Errorf(EForbidden, "id_number is not this resident's; check the identity card")
 		}
 	}
-	tok, hash, err := NewToken(r.rand)
+	tok, hash, err := r.access.newToken()
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}

@@ -20,7 +20,7 @@ type NewScanner struct {
 
 // addScanner registers a scanning device (see Node.AddScanner).
 func (a *access) addScanner(ctx context.Context, p Principal, name, place string) (NewScanner, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpAddScanner, ""); err != nil {
 		return NewScanner{}, err
 	}
 	if err := checkText("name", name, maxScannerNameLen, false); err != nil {
@@ -37,7 +37,7 @@ func (a *access) addScanner(ctx context.Context, p Principal, name, place string
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}
-	tok, hash, err := NewToken(a.rand)
+	tok, hash, err := a.newToken()
 	if err != nil {
 		return NewScanner{}, internal("add scanner", err)
 	}

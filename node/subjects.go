@@ -72,7 +72,7 @@ func (n *Node) Enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, 
 
 // enrol implements Node.Enrol.
 func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrolled, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpEnrol, ""); err != nil {
 		return Enrolled{}, err
 	}
 	if !in.Consent.Accepted {
@@ -114,7 +114,7 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if in.IDNumber != "" {
 		s.IDIndex = idIndex(r.indexKey, in.IDNumber)
 	}
-	tok, hash, err := NewToken(r.rand)
+	tok, hash, err := r.access.newToken()
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
@@ -208,7 +208,7 @@ func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason st
 
 // setStatus implements Node.SetStatus.
 func (r *residents) setStatus(ctx context.Context, p Principal, id, status, reason string) error {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpSetStatus, id); err != nil {
 		return err
 	}
 	if !trust.Status(status).Valid() {

@@ -75,16 +75,7 @@ func (c *tokenCache) putMiss(hash [sha256.Size]byte, gen uint64, now time.Time, 
 	if c.misses == nil {
 		c.misses = make(map[[sha256.Size]byte]tokenMiss)
 	}
-	if len(c.misses) >= tokenMissMax {
-		for k, m := range c.misses {
-			if !now.Before(m.until) {
-				delete(c.misses, k)
-			}
-		}
-		if len(c.misses) >= tokenMissMax {
-			clear(c.misses)
-		}
-	}
+	trim(c.misses, tokenMissMax, now)
 	c.misses[hash] = tokenMiss{until: now.Add(tokenMissTTL), refusal: *refusal}
 }
 
@@ -101,6 +92,26 @@ func (c *tokenCache) created(hash []byte) {
 type cachedToken struct {
 	p       Principal
 	expires time.Time
+}
+
+func (e cachedToken) expiry() time.Time { return e.expires }
+func (m tokenMiss) expiry() time.Time   { return m.until }
+
+// trim makes room in m, which holds at most max entries, for one more:
+// when full, it drops the entries expired at now, and all of them if
+// none was. Whatever it drops only costs a read.
+func trim[V interface{ expiry() time.Time }](m map[[sha256.Size]byte]V, max int, now time.Time) {
+	if len(m) < max {
+		return
+	}
+	for k, v := range m {
+		if !now.Before(v.expiry()) {
+			delete(m, k)
+		}
+	}
+	if len(m) >= max {
+		clear(m)
+	}
 }
 
 // get returns the cached principal for hash, if it has not expired at now.
@@ -134,16 +145,7 @@ func (c *tokenCache) put(hash [sha256.Size]byte, p Principal, gen uint64, now ti
 	if c.m == nil {
 		c.m = make(map[[sha256.Size]byte]cachedToken)
 	}
-	if len(c.m) >= tokenCacheMax {
-		for k, e := range c.m {
-			if !now.Before(e.expires) {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= tokenCacheMax {
-			clear(c.m)
-		}
-	}
+	trim(c.m, tokenCacheMax, now)
 	until := now.Add(tokenCacheTTL)
 	if !p.Expires.IsZero() && p.Expires.Before(until) {
 		until = p.Expires

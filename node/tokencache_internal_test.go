@@ -46,3 +46,39 @@ func TestTokenCacheStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// trim drops only the expired entries of a full map when some are, and
+// everything when none is; a map with room is left alone.
+func TestTrimDropsTheExpiredElseEverything(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	fill := func(n, expired int) map[[sha256.Size]byte]tokenMiss {
+		m := make(map[[sha256.Size]byte]tokenMiss)
+		for i := range n {
+			until := now.Add(time.Second)
+			if i < expired {
+				until = now
+			}
+			m[sha256.Sum256([]byte{byte(i)})] = tokenMiss{until: until}
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name               string
+		n, expired, remain int
+	}{
+		{"room left", 3, 2, 3},
+		{"full, some expired", 4, 2, 2},
+		{"full, none expired", 4, 0, 0},
+	} {
+		m := fill(c.n, c.expired)
+		trim(m, 4, now)
+		if len(m) != c.remain {
+			t.Errorf("%s: %d entries left, want %d", c.name, len(m), c.remain)
+		}
+		for _, v := range m {
+			if c.n == 4 && !now.Before(v.until) {
+				t.Errorf("%s: an expired entry was kept", c.name)
+			}
+		}
+	}
+}

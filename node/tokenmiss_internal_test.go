@@ -24,7 +24,7 @@ func newTestAccess(t *testing.T, now *time.Time) (*access, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return newAccess(db, config.Default("440000"), func() time.Time { return *now }, rand.Reader), db
+	return newAccess(db, config.Default("440000"), testTokenCheck(t), NewMetrics(), func() time.Time { return *now }, rand.Reader), db
 }
 
 // TestUnknownTokenIsReadOncePerTTL pins that repeating an unknown token
@@ -35,7 +35,7 @@ func TestUnknownTokenIsReadOncePerTTL(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	a, db := newTestAccess(t, &now)
-	checkUnknownReadOncePerTTL(t, "token", &now, db, func(tok string) error {
+	checkUnknownReadOncePerTTL(t, "token", a, &now, db, func(tok string) error {
 		_, err := a.authenticate(ctx, tok)
 		return err
 	})
@@ -60,9 +60,9 @@ func testAdmin(t *testing.T, a *access) Principal {
 // checkUnknownReadOncePerTTL presents an unknown token to authenticate,
 // closes db, and checks that repeats are refused as unknown unread (a
 // read would fail as internal) until tokenMissTTL has passed on *now.
-func checkUnknownReadOncePerTTL(t *testing.T, what string, now *time.Time, db *store.DB, authenticate func(token string) error) {
+func checkUnknownReadOncePerTTL(t *testing.T, what string, a *access, now *time.Time, db *store.DB, authenticate func(token string) error) {
 	t.Helper()
-	unknown, _, err := NewToken(rand.Reader)
+	unknown, _, err := a.check.mint(rand.Reader) // passes the check, so is read
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestRefusedTokensAreReadOncePerTTLAndANewTokenWorksAtOnce(t *testing.T) {
 		t.Fatalf("a token minted after an expired one was refused: %+v, %v; want it to work at once", p, err)
 	}
 
-	accTok, accHash, err := NewToken(rand.Reader)
+	accTok, accHash, err := a.newToken()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRefusedTokensAreReadOncePerTTLAndANewTokenWorksAtOnce(t *testing.T) {
 		store.Token{Hash: accHash, ID: "tk_gone", Expires: now.Add(time.Hour), Created: now}); err != nil {
 		t.Fatal(err)
 	}
-	scTok, scHash, err := NewToken(rand.Reader)
+	scTok, scHash, err := a.newToken()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	a, _ := newTestAccess(t, &now)
 	for range 2*tokenMissMax + 10 {
-		tok, _, err := NewToken(rand.Reader)
+		tok, _, err := a.newToken() // passes the check, so is read
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestUnknownTokensStayBoundedAndANewTokenWorksAtOnce(t *testing.T) {
 	}
 
 	op := testAdmin(t, a)
-	next, _, err := NewToken(zeros{}) // the token the scanner will get
+	next, _, err := a.check.mint(zeros{}) // the token the scanner will get
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce(t *testing.T) 
 	r := &Replicas{a: a}
 	op := Principal{Role: RoleOperator}
 
-	next, _, err := NewToken(zeros{}) // the token the replica will get
+	next, _, err := a.check.mint(zeros{}) // the token the replica will get
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce(t *testing.T) 
 		t.Fatalf("a replica token created after it was refused: %+v, %v; want it to work at once", got, err)
 	}
 
-	checkUnknownReadOncePerTTL(t, "replica token", &now, db, func(tok string) error {
+	checkUnknownReadOncePerTTL(t, "replica token", a, &now, db, func(tok string) error {
 		_, err := r.Authenticate(ctx, tok)
 		return err
 	})

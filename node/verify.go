@@ -23,7 +23,7 @@ type Verification struct {
 // Verify checks a code for a registered scanner. An invalid code is a
 // normal result (Valid false, a Reason), not an error.
 func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verification, error) {
-	if err := require(p, RoleScanner); err != nil {
+	if err := Permit(p, OpVerify, ""); err != nil {
 		return Verification{}, err
 	}
 	now := n.now()

@@ -16,7 +16,7 @@ import (
 // keep it). g is the authenticated, no-store /v1 group: the contact data
 // is never cached.
 func (s *Server) lookupRoutes(g *echo.Group) {
-	g.POST("/lookups", s.lookup)
+	g.POST("/lookups", s.lookup, permit(node.OpLookup))
 	g.GET("/subjects/:id/lookups", s.lookupsOf)
 	g.POST("/audit/lookups", s.lookupAudit)
 }

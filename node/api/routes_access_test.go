@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
@@ -11,13 +12,14 @@ import (
 
 // TestEveryRouteRefusesCallersOfTheWrongRole walks every route the
 // server registers — so that a route added later without a role check
-// fails here — and calls it with a body of "{}" as an anonymous client,
-// as a registered scanner, and as a resident aiming at another resident
-// (the path's :id is the other's subject id, :jti the other's code). Only
+// fails here — and calls it with a body of "{}", and again with a
+// malformed one, as an anonymous client, as a registered scanner, and as
+// a resident aiming at another resident (the path's :id is the other's subject id, :jti the other's code). Only
 // the public routes, a scanner's verification, whoami and a resident's
 // own appeal answer them; every other answer is a refusal that does not
 // depend on what the route would do.
 func TestEveryRouteRefusesCallersOfTheWrongRole(t *testing.T) {
+	const malformedBody = `{"name": [`
 	n := startNode(t, "440000", generous)
 	victim, victimTok := n.enrol(residentName, residentID)
 	code := n.issue(victim, victimTok)
@@ -59,11 +61,15 @@ func TestEveryRouteRefusesCallersOfTheWrongRole(t *testing.T) {
 			if replicaRoute {
 				want = http.StatusUnauthorized // only a replica's token opens them
 			}
-			var e apiError
-			resp := n.call(r.Method, path, c.token, "{}", nil)
-			if resp.StatusCode != want {
-				n.call(r.Method, path, c.token, "{}", &e)
-				t.Errorf("%s as %s: HTTP %d %+v, want %d", key, c.who, resp.StatusCode, e, want)
+			// A malformed body gets the same refusal: the role is checked
+			// before the body is read, so a caller who may not use the
+			// route learns nothing of what it expects.
+			for _, body := range []string{"{}", malformedBody} {
+				if resp := n.call(r.Method, path, c.token, body, nil); resp.StatusCode != want {
+					var e apiError
+					json.NewDecoder(resp.Body).Decode(&e) //nolint:errcheck // for the message only
+					t.Errorf("%s as %s with body %q: HTTP %d %+v, want %d", key, c.who, body, resp.StatusCode, e, want)
+				}
 			}
 		}
 		tried++

@@ -1,0 +1,59 @@
+package node
+
+// Operation names an operation whose input comes in a request body, for
+// Permit: the api asks Permit before it reads the body, so that a caller
+// who may not call the operation is refused (EForbidden) whatever the
+// body holds, and learns nothing of what the operation expects.
+type Operation int
+
+// Operations that take a request body. Each checks its caller through
+// Permit first, so that the node and the api apply one rule.
+const (
+	OpEnrol                Operation = iota + 1 // Enrol: operators
+	OpSetStatus                                 // SetStatus: operators
+	OpIssueCode                                 // IssueCode: operators and the resident whose record it is
+	OpReplaceResidentToken                      // ReplaceResidentToken: operators
+	OpAddScanner                                // AddScanner: operators
+	OpAddReplica                                // Replicas.Add: operators
+	OpFileAppeal                                // FileAppeal: operators and residents (whose record: see FileAppeal)
+	OpResolveAppeal                             // ResolveAppeal: operators
+	OpLookup                                    // Lookup: operators
+	OpVerify                                    // Verify: scanners
+	OpCreateAccount                             // CreateAccount: admins
+	OpCreateAccountToken                        // CreateAccountToken: admins
+)
+
+// permits is the caller check of each operation; target is the subject
+// id of the record the operation reaches, where it names one.
+var permits = map[Operation]func(p Principal, target string) error{
+	OpEnrol:                operatorsOnly,
+	OpSetStatus:            operatorsOnly,
+	OpIssueCode:            requireSubject,
+	OpReplaceResidentToken: operatorsOnly,
+	OpAddScanner:           operatorsOnly,
+	OpAddReplica:           operatorsOnly,
+	OpFileAppeal:           func(p Principal, _ string) error { return require(p, RoleOperator, RoleResident) },
+	OpResolveAppeal:        operatorsOnly,
+	OpLookup:               operatorsOnly,
+	OpVerify:               func(p Principal, _ string) error { return require(p, RoleScanner) },
+	OpCreateAccount:        func(p Principal, _ string) error { return requireAdmin(p) },
+	OpCreateAccountToken:   func(p Principal, _ string) error { return requireAdmin(p) },
+}
+
+// operatorsOnly allows operators, whatever the target.
+func operatorsOnly(p Principal, _ string) error { return require(p, RoleOperator) }
+
+// Permit returns the refusal op gives p before it looks at its input:
+// EForbidden for a role that may never call it, or for a resident aiming
+// at another's record (target: the subject id the request's path names,
+// for the operations on one record; ignored by the others). It reads
+// nothing, so the api calls it before reading a body. A nil is no
+// permission: the operation checks again, with its input. An unknown op
+// is refused.
+func Permit(p Principal, op Operation, target string) error {
+	check, ok := permits[op]
+	if !ok {
+		return Errorf(EForbidden, "this token may not do that")
+	}
+	return check(p, target)
+}
