@@ -298,7 +298,7 @@ func TestOperatorTokenFromBeforeAccountsKeepsWorking(t *testing.T) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	oldToken := randomToken(t, 32) // of the form before tokens carried a check: listed by migration 0012
+	oldToken := randomToken(t, 32) // of the form before tokens carried a check: listed by migration 0013
 	hash := node.HashToken(oldToken)
 	writeSchema7WithOperatorToken(t, cfg.DBPath(), hash)
 	if _, err := daemon.Init(context.Background(), cfg); err != nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/hcfed/hcfed/node/seal"
@@ -46,26 +45,9 @@ const (
 	maxLookupAudit = 500
 )
 
-// openCaseKey opens the case tag key, creating it on first start. New
-// runs with the data directory locked, so no other process races it.
+// openCaseKey opens the case tag key, creating it on first start.
 func openCaseKey(ctx context.Context, db *store.DB, kek *seal.Key) ([]byte, error) {
-	v, err := db.GetMeta(ctx, caseKeyMeta)
-	if errors.Is(err, store.ErrNotFound) {
-		v = base64.StdEncoding.EncodeToString(kek.Seal([]byte(caseKeyAAD), seal.NewKeyMaterial()))
-		err = db.SetMeta(ctx, caseKeyMeta, v)
-	}
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return nil, errors.New("the case tag key in the database is malformed")
-	}
-	key, err := kek.Open([]byte(caseKeyAAD), sealed)
-	if err != nil {
-		return nil, wrongKEK("the case tag key", err)
-	}
-	return key, nil
+	return openSecret(ctx, db, kek, caseKeyMeta, caseKeyAAD, "the case tag key")
 }
 
 // caseTag is the tag under which the audit log and the lookups table keep

@@ -23,7 +23,7 @@ import (
 //
 // Tokens issued before the check existed are shorter (the secret alone).
 // Their hashes were listed when the database was migrated (store
-// migration 0012), and only a short token whose hash is on that list is
+// migration 0013), and only a short token whose hash is on that list is
 // looked up; every other short one is refused unread as well.
 
 // Token format limits and labels.
@@ -37,6 +37,9 @@ const (
 	tokenLen = len(tokenPrefix) + (tokenSecretLen+tokenTagLen)*4/3
 	// legacyTokenLen is the length of a token issued before the check.
 	legacyTokenLen = len(tokenPrefix) + (tokenSecretLen*8+5)/6
+	// tokenCheckMeta is the meta row holding the check's key, sealed by
+	// the KEK (openSecret).
+	tokenCheckMeta = "auth.token_check_key"
 	// tokenCheckAAD binds the sealed key to its place.
 	tokenCheckAAD = "key:token-check"
 	// tokenCheckLabel separates this HMAC's inputs from any other use of
@@ -58,13 +61,9 @@ type tokenCheck struct {
 // openTokenCheck opens the check's key, creating it on first start, and
 // reads the list of tokens issued before it.
 func openTokenCheck(ctx context.Context, db *store.DB, kek *seal.Key) (tokenCheck, error) {
-	sealed, err := db.TokenCheckKey(ctx, kek.Seal([]byte(tokenCheckAAD), seal.NewKeyMaterial()))
+	key, err := openSecret(ctx, db, kek, tokenCheckMeta, tokenCheckAAD, "the token check key")
 	if err != nil {
 		return tokenCheck{}, err
-	}
-	key, err := kek.Open([]byte(tokenCheckAAD), sealed)
-	if err != nil {
-		return tokenCheck{}, wrongKEK("the token check key", err)
 	}
 	hashes, err := db.LegacyTokens(ctx)
 	if err != nil {

@@ -121,6 +121,21 @@ func TestMetaRoundTripAndReservedKeys(t *testing.T) {
 	wantErr(t, db.SetMeta(ctx, auditHeadKey, "0:00"), ErrInvalid)
 }
 
+func TestMetaOnceKeepsTheFirstValue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for _, v := range []string{"first", "second"} {
+		if got, err := db.MetaOnce(ctx, "auth.token_check_key", v); err != nil || got != "first" {
+			t.Fatalf("MetaOnce(%q) = %q, %v; want the first value kept", v, got, err)
+		}
+	}
+	_, err := db.MetaOnce(ctx, auditHeadKey, "0:00")
+	wantErr(t, err, ErrInvalid)
+	_, err = db.MetaOnce(ctx, "x", "")
+	wantErr(t, err, ErrInvalid)
+}
+
 func TestKeysLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

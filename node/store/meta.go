@@ -30,3 +30,20 @@ func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return wrap("set meta", err)
 }
+
+// MetaOnce writes value under key unless key already holds one, and
+// returns the value held: of two processes racing, both get the one
+// written first. It is for values made once and never replaced, such as
+// the node's secrets sealed by the KEK.
+func (db *DB) MetaOnce(ctx context.Context, key, value string) (string, error) {
+	if key == "" || strings.HasPrefix(key, reservedMeta) || value == "" {
+		return "", invalid("meta once", "empty or reserved key, or empty value")
+	}
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", wrap("meta once", err)
+	}
+	var held string
+	err := db.w.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&held)
+	return held, wrap("meta once", err)
+}
