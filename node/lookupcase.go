@@ -94,7 +94,7 @@ func (n *Node) LookupAudit(ctx context.Context, p Principal, caseID string) ([]L
 
 // audited lists a case's audit entries; see Node.LookupAudit.
 func (l *lookups) audited(ctx context.Context, p Principal, caseID string) ([]LookupAuditEntry, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := Permit(p, OpLookupAudit, ""); err != nil {
 		return nil, err
 	}
 	if caseID == "" || len([]rune(caseID)) > trust.MaxCaseIDLen {

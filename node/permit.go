@@ -18,6 +18,7 @@ const (
 	OpFileAppeal                                // FileAppeal: operators and residents (whose record: see FileAppeal)
 	OpResolveAppeal                             // ResolveAppeal: operators
 	OpLookup                                    // Lookup: operators
+	OpLookupAudit                               // LookupAudit: operators
 	OpVerify                                    // Verify: scanners
 	OpCreateAccount                             // CreateAccount: admins
 	OpCreateAccountToken                        // CreateAccountToken: admins
@@ -35,6 +36,7 @@ var permits = map[Operation]func(p Principal, target string) error{
 	OpFileAppeal:           func(p Principal, _ string) error { return require(p, RoleOperator, RoleResident) },
 	OpResolveAppeal:        operatorsOnly,
 	OpLookup:               operatorsOnly,
+	OpLookupAudit:          operatorsOnly,
 	OpVerify:               func(p Principal, _ string) error { return require(p, RoleScanner) },
 	OpCreateAccount:        func(p Principal, _ string) error { return requireAdmin(p) },
 	OpCreateAccountToken:   func(p Principal, _ string) error { return requireAdmin(p) },

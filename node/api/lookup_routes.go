@@ -18,7 +18,7 @@ import (
 func (s *Server) lookupRoutes(g *echo.Group) {
 	g.POST("/lookups", s.lookup, permit(node.OpLookup))
 	g.GET("/subjects/:id/lookups", s.lookupsOf)
-	g.POST("/audit/lookups", s.lookupAudit)
+	g.POST("/audit/lookups", s.lookupAudit, permit(node.OpLookupAudit))
 }
 
 func (s *Server) lookupAudit(c echo.Context) error {
