@@ -45,6 +45,18 @@ func waitBlocked(t *testing.T, u *syncUnderTest, parked int) {
 	})
 }
 
+// waitUnblocked waits until u holds no province blocked and no delta
+// parked.
+func waitUnblocked(t *testing.T, u *syncUnderTest) {
+	t.Helper()
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
+			return fmt.Errorf("stats %+v: want nothing blocked or parked", st)
+		}
+		return nil
+	})
+}
+
 // TestDeltaOfANewKeyIsAppliedFromTheHeldCopyOnceItsKeysetArrives: a key
 // created at once (a compromised active key replaced with no next key
 // published) signs deltas and a grant that reach a peer before the
@@ -99,12 +111,7 @@ func TestDeltaOfAMadeUpKidIsRefusedByANewerKeysetAndBlocksNothing(t *testing.T) 
 	waitBlocked(t, u, 1)
 	put(t, gdc, "440000.keyset", f.keysetOfTwo(2, f.now.Add(time.Minute), trust.KeyActive, newSigner(t), trust.KeyNext))
 	u.waitOutcome(t, "revocations/unknown_key", 1)
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
-			return fmt.Errorf("stats %+v: want nothing blocked or parked", st)
-		}
-		return nil
-	})
+	waitUnblocked(t, u)
 	if u.state.Revoked(gd, jti(gd, 2)) {
 		t.Fatal("the made-up delta was applied")
 	}
@@ -125,15 +132,10 @@ func TestDeltaOfAMadeUpKidIsRefusedByANewerKeysetAndBlocksNothing(t *testing.T) 
 func TestDeltaOfAMadeUpKidWaitsBoundedAndHoldsUpNoGenuineDelta(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
 	var ahead atomic.Int64
-	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) {
+	gdc, u := f.caughtUpAfterDelta1(t, func(c *SyncConfig) {
 		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	}).run(t)
-	u.waitReady(t)
+	})
 	rogue := newSigner(t)
 
 	// Dated past the clock-skew allowance: it could hold the province
@@ -158,12 +160,7 @@ func TestDeltaOfAMadeUpKidWaitsBoundedAndHoldsUpNoGenuineDelta(t *testing.T) {
 	waitBlocked(t, u, 1)
 	ahead.Store(int64(DefaultKeysetWait))
 	u.waitOutcome(t, "revocations/unknown_key", 2)
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
-			return fmt.Errorf("stats %+v: want nothing blocked or parked", st)
-		}
-		return nil
-	})
+	waitUnblocked(t, u)
 	if u.state.Revoked(gd, jti(gd, 5)) {
 		t.Fatal("a made-up delta was applied")
 	}

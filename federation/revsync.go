@@ -429,9 +429,9 @@ func (s *Sync) expireKeysetWaits() {
 			s.resolve(p)
 		}
 	}
-	for _, it := range s.pending.expired(s.now(), s.keysetWait) {
+	for _, it := range s.pending.expired(now, s.keysetWait) {
 		it.st.since = it.since
-		s.process(it.st)
+		s.handle(it.st)
 	}
 }
 
