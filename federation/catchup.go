@@ -106,6 +106,7 @@ func (s *Sync) worker(ctx context.Context) {
 	t := time.NewTicker(workerTick)
 	defer t.Stop()
 	for {
+		s.expireKeysetWaits()
 		for _, p := range s.dueProvinces() {
 			if ctx.Err() != nil {
 				return

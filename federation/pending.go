@@ -9,7 +9,9 @@ import (
 
 // pendingSet holds statements that could not be applied yet because what
 // they depend on has not arrived: a keyset whose province no trust list
-// held names yet, a grant or heartbeat whose issuer's keyset is missing.
+// held names yet, a grant or heartbeat whose issuer's keyset is missing
+// or does not hold (as active) the key that signed it yet; the latter
+// wait at most Sync.keysetWait (expired).
 // It holds the latest value per key only (a newer value supersedes an
 // older one, which would be refused as a rollback anyway) and at most max
 // statements. When it is full, the oldest statement of a province that no
@@ -82,6 +84,24 @@ func (ps *pendingSet) drain() []pendingItem {
 		}
 		return out[i].st.key < out[j].st.key
 	})
+	return out
+}
+
+// expired removes and returns, oldest first, the statements held for a
+// key of their province's keyset (unknown_key, key_not_active) since
+// longer ago than wait, so that they are refused. A statement held for
+// want of a keyset or trust list at all stays until one arrives or the
+// set makes room.
+func (ps *pendingSet) expired(now time.Time, wait time.Duration) []pendingItem {
+	var out []pendingItem
+	for k, it := range ps.items {
+		forKey := it.reason == trust.ReasonUnknownKey || it.reason == trust.ReasonKeyNotActive
+		if forKey && now.Sub(it.since) >= wait {
+			out = append(out, it)
+			delete(ps.items, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].since.Before(out[j].since) })
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 // that would be applied is verified.
 //
 // When a province's next delta is not the next seq (a gap: deltas lost,
-// or aged out of the stream), or it arrives before the province's keyset,
+// or aged out of the stream), or it arrives before the province's keyset
+// or before the keyset that lists or activates its key (waitsForKeyset),
 // that province is blocked: its later deltas are parked, in seq order and
-// up to a bound, while other provinces go on. The catch-up worker fills a
+// up to a bound, while other provinces go on. While it waits for a
+// keyset, the next seq is still applied as it arrives if it verifies. The catch-up worker fills a
 // gap from the province's snapshot, asking the home node for a fresh one
 // if the stored one is too old, and then the parked deltas are applied.
 // The saved stream cursor never passes the first message of a blocked
@@ -92,6 +95,7 @@ type parkedDelta struct {
 	seq    uint64
 	stream uint64
 	raw    []byte
+	since  time.Time // when it arrived, by s.now: bounds its wait for a keyset
 }
 
 // pointerSeen is the latest snapshot pointer of a province.
@@ -208,8 +212,18 @@ func (s *Sync) handleDelta(m RevocationMsg) {
 		s.stats.skipped.Add(1)
 		return
 	}
-	d := parkedDelta{seq: seq, stream: m.StreamSeq, raw: m.Data}
+	d := parkedDelta{seq: seq, stream: m.StreamSeq, raw: m.Data, since: s.now()}
 	if q := s.revs.blocked[p]; q != nil {
+		if q.wait == waitKeyset && seq == s.state.RevocationSeq(p)+1 {
+			// The next seq while p waits for a keyset: applied now if
+			// it verifies. A statement with a made-up kid claiming that
+			// seq waits (nobody can check it yet), but must not hold up
+			// the genuine one; once this is applied it is covered.
+			if s.applyDelta(p, d) {
+				s.resolve(p)
+			}
+			return
+		}
 		s.park(p, q, d)
 		return
 	}
@@ -221,7 +235,7 @@ func (s *Sync) handleDelta(m RevocationMsg) {
 func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
 	gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
 	switch {
-	case err != nil && s.waitsForKeyset(p, d.raw, err):
+	case err != nil && s.waitsForKeyset(p, d.raw, err, d.since):
 		s.block(p, waitKeyset, d)
 		return false
 	case err != nil:
@@ -235,20 +249,32 @@ func (s *Sync) applyDelta(p string, d parkedDelta) (applied bool) {
 		s.wake()
 		return false
 	}
-	s.accepted(KindRevocations)
-	s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
-	s.revs.deltaCached(p)
+	s.deltaApplied(p, d)
 	return true
 }
 
-// waitsForKeyset reports whether p's statement raw, refused with err, may
-// verify once a newer keyset of p arrives: p is a member whose keyset has
-// not arrived yet, or raw's key is unknown or not yet active in a keyset
-// issued no later than raw. A rotation's keyset (in the bucket) and the
-// first statements of its new key (on the stream) travel apart, and
-// either may arrive first. A keyset issued after raw that still does not
-// make its key active never will: raw is refused. Callers hold s.mu.
-func (s *Sync) waitsForKeyset(p string, raw []byte, err error) bool {
+// deltaApplied records p's delta d, just applied. Callers hold s.mu.
+func (s *Sync) deltaApplied(p string, d parkedDelta) {
+	s.accepted(KindRevocations)
+	s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
+	s.revs.deltaCached(p)
+}
+
+// waitsForKeyset reports whether p's statement raw, refused with err and
+// first received at since, may verify once a newer keyset of p arrives:
+// p is a member whose keyset has not arrived yet, or raw's key is unknown
+// or not yet active in a keyset issued no later than raw. A rotation's
+// keyset (in the bucket) and the first statements of its new key (on the
+// stream) travel apart, and either may arrive first. A keyset issued
+// after raw that still does not make its key active never will: raw is
+// refused.
+//
+// raw's iat is unverified (an unknown kid's signature cannot be checked),
+// so the wait is bounded twice: a statement claiming to be issued later
+// than now (and trust.ClockSkew) waits for nothing, or its kid would hold
+// it until a keyset that never comes; and none waits for a key longer
+// than s.keysetWait. Callers hold s.mu.
+func (s *Sync) waitsForKeyset(p string, raw []byte, err error, since time.Time) bool {
 	if !s.isMember(p) {
 		return false
 	}
@@ -258,7 +284,10 @@ func (s *Sync) waitsForKeyset(p string, raw []byte, err error) bool {
 	case trust.ReasonUnknownKey, trust.ReasonKeyNotActive:
 		ks := s.state.Keyset(p)
 		c, perr := peekClaims(raw)
-		return ks != nil && perr == nil && ks.IssuedAt <= c.IssuedAt
+		now := s.now()
+		return ks != nil && perr == nil && ks.IssuedAt <= c.IssuedAt &&
+			!time.Unix(c.IssuedAt, 0).After(now.Add(trust.ClockSkew)) &&
+			now.Sub(since) < s.keysetWait
 	}
 	return false
 }
@@ -293,6 +322,9 @@ func (s *Sync) park(p string, q *revQueue, d parkedDelta) {
 		// forged seq must not get here: verify it if p's keys are known.
 		// If not, its seq may be a forger's: only the time is kept, and a
 		// snapshot signed after it covers whatever was dropped.
+		// A delta of a key p's keyset does not hold yet is refused
+		// (unknown_key) like a forgery: were it p's, the gap it leaves
+		// is filled from p's next snapshot.
 		if ks := s.state.Keyset(p); ks == nil {
 			q.blindDrop = s.now()
 		} else {
@@ -328,7 +360,10 @@ func (s *Sync) resolve(p string) {
 		if d.seq > s.state.RevocationSeq(p) {
 			gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
 			switch {
-			case err != nil && s.waitsForKeyset(p, d.raw, err):
+			case err != nil && s.waitsForKeyset(p, d.raw, err, d.since):
+				if s.applyRival(p, q) {
+					continue // d is covered now
+				}
 				q.wait = waitKeyset
 				return
 			case err != nil:
@@ -337,9 +372,7 @@ func (s *Sync) resolve(p string) {
 				q.wait = waitSnapshot
 				return
 			default:
-				s.accepted(KindRevocations)
-				s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
-				s.revs.deltaCached(p)
+				s.deltaApplied(p, d)
 			}
 		}
 		q.parked = q.parked[1:]
@@ -350,11 +383,55 @@ func (s *Sync) resolve(p string) {
 	s.saveCursor()
 }
 
+// applyRival applies a delta parked after q's first with the same seq,
+// while the first waits for a keyset, and reports whether one was
+// applied: a statement with a made-up kid claiming a seq must not hold
+// up p's genuine delta of that seq. Rivals refused for good are removed.
+// Callers hold s.mu.
+func (s *Sync) applyRival(p string, q *revQueue) bool {
+	seq := q.parked[0].seq
+	for i := 1; i < len(q.parked) && q.parked[i].seq == seq; {
+		d := q.parked[i]
+		gap, err := s.state.ApplyRevocation(p, string(d.raw), s.now())
+		switch {
+		case err == nil && !gap:
+			s.deltaApplied(p, d)
+			return true
+		case err != nil && !s.waitsForKeyset(p, d.raw, err, d.since):
+			s.reject(KindRevocations, p, trust.ReasonOf(err), err)
+			q.parked = append(q.parked[:i], q.parked[i+1:]...)
+			q.bytes -= len(d.raw)
+			continue
+		}
+		i++
+	}
+	return false
+}
+
 // resolveAll tries every blocked province again, after a new trust list.
 // Callers hold s.mu.
 func (s *Sync) resolveAll() {
 	for p := range s.revs.blocked {
 		s.resolve(p)
+	}
+}
+
+// expireKeysetWaits refuses what has waited for a keyset of its province
+// for longer than s.keysetWait (see waitsForKeyset): the delta a blocked
+// province waits on, after which its parked deltas go on, and held
+// statements. The catch-up worker calls it every workerTick.
+func (s *Sync) expireKeysetWaits() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for p, q := range s.revs.blocked {
+		if q.wait == waitKeyset && slices.ContainsFunc(q.parked, func(d parkedDelta) bool { return now.Sub(d.since) >= s.keysetWait }) {
+			s.resolve(p)
+		}
+	}
+	for _, it := range s.pending.expired(now, s.keysetWait) {
+		it.st.since = it.since
+		s.handle(it.st)
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 // the snapshot seq that unblocks 440000: a snapshot signed before the
 // drops does not unblock it (the genuine delta 4 could be lost), and
 // one signed after them (and trust.ClockSkew) does, whatever seqs the
-// forgeries claimed. Later genuine deltas then apply.
+// forgeries claimed. Later genuine deltas then apply, while the parked
+// forgeries (signed by a key 440000's keyset does not hold) wait for a
+// keyset at most DefaultKeysetWait and are then refused as unknown_key.
 func TestSyncSnapshotSignedAfterUnverifiedDropsUnblocksProvince(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -80,19 +82,27 @@ func TestSyncSnapshotSignedAfterUnverifiedDropsUnblocksProvince(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 20*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
-			return fmt.Errorf("stats %+v: want 440000 unblocked", st)
-		}
-		return revokedThrough(u.state, gd, 4)
-	})
+	checkFor(t, 20*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 4) })
 	if len(published.all()) == 0 {
-		t.Fatal("unblocked without the fresh snapshot")
+		t.Fatal("caught up without the fresh snapshot")
 	}
 	if got := u.state.RevocationSeq(gd); got != 4 {
 		t.Errorf("seq held %d, want 4: a forged seq was applied", got)
 	}
-
 	publishRev(t, gdc, gd, 5, f.revocation(gd, 5))
 	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 5) })
+
+	ahead.Add(int64(DefaultKeysetWait))
+	checkFor(t, 20*time.Second, 5*time.Millisecond, func() error {
+		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
+			return fmt.Errorf("stats %+v: want 440000 unblocked", st)
+		}
+		return nil
+	})
+	if n := u.outcomes.count("revocations/unknown_key"); n == 0 {
+		t.Error("the forgeries were not refused as unknown_key")
+	}
+	if got := u.state.RevocationSeq(gd); got != 5 {
+		t.Errorf("seq held %d, want 5: a forged seq was applied", got)
+	}
 }

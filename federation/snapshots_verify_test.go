@@ -27,7 +27,8 @@ func TestSyncRefusesSnapshotWithTamperedChunk(t *testing.T) {
 }
 
 // TestSyncRefusesSnapshotManifestSignedByAnotherProvince stores, as
-// Guangdong's snapshot, one whose manifest Shanghai's key signed.
+// Guangdong's snapshot, one whose manifest Shanghai's key signed: a key
+// Guangdong's keyset does not hold (unknown_key).
 func TestSyncRefusesSnapshotManifestSignedByAnotherProvince(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -38,7 +39,7 @@ func TestSyncRefusesSnapshotManifestSignedByAnotherProvince(t *testing.T) {
 	}
 	putSnapshot(t, gdc, gd, forged)
 	publishRev(t, gdc, gd, 4, f.revocation(gd, 4))
-	u.waitOutcome(t, "revsnapshot/wrong_signer", 1)
+	u.waitOutcome(t, "revsnapshot/unknown_key", 1)
 	if err := revokedThrough(u.state, gd, 2); err == nil {
 		t.Fatal("code 2 revoked by a snapshot Guangdong did not sign")
 	}

@@ -86,7 +86,11 @@ func (s *Sync) process(st statement) {
 		s.log.Debug("own keyset in the bucket is older than the one held")
 		return
 	}
-	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err)) {
+	since := st.since
+	if since.IsZero() {
+		since = s.now()
+	}
+	if reason == trust.ReasonUnknownIssuer || (st.topic.Kind != KindKeyset && s.waitsForKeyset(p, st.raw, err, since)) {
 		s.hold(st, reason)
 		s.log.Debug("statement waits for what it depends on", "kind", string(st.topic.Kind), "province", p)
 		return

@@ -62,6 +62,10 @@ type SyncConfig struct {
 	// MaxPending bounds the statements held while waiting for the
 	// statement they depend on; default DefaultMaxPending.
 	MaxPending int
+	// KeysetWait bounds how long a member's statement whose key its
+	// keyset does not hold (yet) or not as active waits for a keyset that
+	// does, before it is refused; default DefaultKeysetWait.
+	KeysetWait time.Duration
 }
 
 // Defaults of SyncConfig.
@@ -70,6 +74,13 @@ const (
 	DefaultExpiryWarning = 7 * 24 * time.Hour
 	DefaultSyncInterval  = 10 * time.Second
 	DefaultMaxPending    = 256
+	// DefaultKeysetWait covers a rotation's keyset (in the bucket) and
+	// the first statements of its new key (on the stream) travelling
+	// apart, and the home node publishing its keyset again after a
+	// failure. Nobody can check the signature of a statement whose key
+	// is unknown, so a forged one must not be held for longer: a delta it
+	// is refused for is filled from a snapshot, as a gap is.
+	DefaultKeysetWait = 5 * time.Minute
 )
 
 // Sync is the verifying half of a node's federation link: it watches the
@@ -98,6 +109,7 @@ type Sync struct {
 	staleAfter   time.Duration
 	warnAhead    time.Duration
 	syncEvery    time.Duration
+	keysetWait   time.Duration
 
 	// mu serialises statement processing: the state watcher, the
 	// revocation consumer and the catch-up worker each hold it while they
@@ -152,6 +164,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		staleAfter:   orDefaultDuration(cfg.StaleAfter, DefaultStaleAfter),
 		warnAhead:    orDefaultDuration(cfg.ExpiryWarning, DefaultExpiryWarning),
 		syncEvery:    orDefaultDuration(cfg.SyncInterval, DefaultSyncInterval),
+		keysetWait:   orDefaultDuration(cfg.KeysetWait, DefaultKeysetWait),
 		pending:      pendingSet{max: orDefault(cfg.MaxPending, DefaultMaxPending)},
 		revs:         newRevTracker(),
 		persist:      newPersister(),

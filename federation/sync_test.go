@@ -86,7 +86,9 @@ func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
 // TestSyncDropsForgedStatementsAndGoesOn publishes forged statements
 // straight onto NATS, from a connection with no province (as a rogue with
 // the transport would), each followed by a valid heartbeat that must
-// still be applied.
+// still be applied. Statements signed by a key 440000's keyset does not
+// hold wait for a keyset that does, at most KeysetWait (short here), and
+// are then refused as unknown_key.
 func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -94,13 +96,21 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 	rogue := connectReady(t, s, "", func(c *ConnConfig) { c.MaxRevocationLen = 1 << 20 })
 	gdc := connectReady(t, s, gd)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 2))
-	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.KeysetWait = time.Second }).run(t)
 	u.waitReady(t)
 
 	v3 := string(f.keyset(gd, 3))
 	other := string(f.keyset(gd, 4))
 	badSig := v3[:strings.LastIndexByte(v3, '.')] + other[strings.LastIndexByte(other, '.'):]
 	grantByBJ, err := trust.GrantContentKey(f.p(bj).signer, gd, sh, &f.p(sh).enc.PublicKey, f.p(gd).ck, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantInBJsName, err := trust.GrantContentKey(f.p(gd).signer, bj, sh, &f.p(sh).enc.PublicKey, f.p(gd).ck, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hbInBJsName, err := f.p(gd).signer.Sign(trust.TypHeartbeat, trust.Heartbeat{Issuer: bj, IssuedAt: f.now.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +130,10 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 		{"wrong typ", "440000.keyset", f.revocation(gd, 1), "keyset/wrong_type"},
 		{"garbage bytes", "440000.keyset", garbage, "keyset/malformed"},
 		{"oversized statement", "440000.keyset", oversized, "keyset/oversized"},
-		{"grant signed by another province's key", "440000.contentkey.310000", []byte(grantByBJ), "contentkey/wrong_signer"},
-		{"heartbeat of 110000 under 440000", "440000.heartbeat", f.heartbeat(bj, f.now, 0), "heartbeat/wrong_signer"},
+		{"grant signed by another province's key", "440000.contentkey.310000", []byte(grantByBJ), "contentkey/unknown_key"},
+		{"heartbeat of 110000 under 440000", "440000.heartbeat", f.heartbeat(bj, f.now, 0), "heartbeat/unknown_key"},
+		{"grant in 110000's name signed by 440000's key", "440000.contentkey.310000", []byte(grantInBJsName), "contentkey/wrong_signer"},
+		{"heartbeat in 110000's name signed by 440000's key", "440000.heartbeat", []byte(hbInBJsName), "heartbeat/wrong_signer"},
 		{"garbage trust list", "trustlist", garbage, "trustlist/malformed"},
 		{"garbage snapshot pointer", "440000.revsnapshot", garbage, "revsnapshot/malformed"},
 	} {
@@ -143,7 +155,7 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 	publishRev(t, rogue, gd, 901, []byte(d1[:strings.LastIndexByte(d1, '.')]+d2[strings.LastIndexByte(d2, '.'):]))
 	u.waitOutcome(t, "revocations/bad_signature", 1)
 	publishRev(t, rogue, gd, 902, f.revocationOf(bj, 1, f.entries(gd, 1, 2)))
-	u.waitOutcome(t, "revocations/wrong_signer", 1)
+	u.waitOutcome(t, "revocations/unknown_key", 1)
 	publishRev(t, rogue, gd, 903, bytes.Repeat([]byte("A"), DefaultMaxRevocationLen+1))
 	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
 	u.waitOutcome(t, "revocations/ok", 1)
@@ -168,8 +180,8 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 		}
 		return nil
 	})
-	if st := u.Stats(); st.Rejected != 12 {
-		t.Errorf("stats %+v, want 12 rejections", st)
+	if st := u.Stats(); st.Rejected != 14 {
+		t.Errorf("stats %+v, want 14 rejections", st)
 	}
 }
 

@@ -65,13 +65,14 @@ func TestOpenContentKeyGrantRefusesKeyOfAnotherProvince(t *testing.T) {
 
 func TestOpenContentKeyGrantChecksSignerAndIssuer(t *testing.T) {
 	f := newTestFederation(t, testNow)
-	// Signed by Shanghai, presented as Guangdong's.
+	// Signed by Shanghai, presented as Guangdong's: Shanghai's key is
+	// not in Guangdong's keyset.
 	raw, err := GrantContentKey(f.SH.Active, gd, bj, &f.BJ.Enc.PublicKey, f.GD.CK, f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = OpenContentKeyGrant(raw, gd, f.GD.Keys, bj, f.BJ.Enc)
-	wantReason(t, err, ReasonWrongSigner)
+	wantReason(t, err, ReasonUnknownKey)
 	// Signed by Guangdong's key, but naming Shanghai as issuer.
 	raw, err = GrantContentKey(f.GD.Active, sh, bj, &f.BJ.Enc.PublicKey, f.GD.CK, f.Now)
 	if err != nil {
@@ -113,7 +114,7 @@ func TestParseSignedReadsHeartbeatAndRefusesUnknownFields(t *testing.T) {
 	var other struct{ Issuer string }
 	wantReason(t, ParseSigned(raw, TypHeartbeat, gd, f.GD.Keys, &other), ReasonMalformed)
 	wantReason(t, ParseSigned(raw, TypRevocation, gd, f.GD.Keys, &got), ReasonWrongType)
-	wantReason(t, ParseSigned(raw, TypHeartbeat, sh, f.SH.Keys, &got), ReasonWrongSigner)
+	wantReason(t, ParseSigned(raw, TypHeartbeat, sh, f.SH.Keys, &got), ReasonUnknownKey)
 }
 
 func TestGrantOfSeveralKeysOpensAllAndRefusesAForeignOne(t *testing.T) {

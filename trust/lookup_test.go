@@ -111,7 +111,7 @@ func TestOpenLookupRequestRefuses(t *testing.T) {
 		raw  string
 		want Reason
 	}{
-		{"signed by another province's key", sealAny(t, f.BJ.Active, TypLookup, good(), f.GD), ReasonWrongSigner},
+		{"signed by a key not in the sender's keyset", sealAny(t, f.BJ.Active, TypLookup, good(), f.GD), ReasonUnknownKey},
 		{"in another province's name", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Issuer = bj }), f.GD), ReasonWrongSigner},
 		{"with a compromised key", sealAny(t, f.SH.Compromised, TypLookup, good(), f.GD), ReasonKeyCompromised},
 		{"with a key not yet active", sealAny(t, f.SH.Next, TypLookup, good(), f.GD), ReasonKeyNotActive},
@@ -186,7 +186,7 @@ func TestOpenLookupAnswerRefuses(t *testing.T) {
 		raw  string
 		want Reason
 	}{
-		{"signed by another province's key", mustSign(t, f.BJ.Active, TypLookupAnswer, answer(none)), ReasonWrongSigner},
+		{"signed by a key not in the sender's keyset", mustSign(t, f.BJ.Active, TypLookupAnswer, answer(none)), ReasonUnknownKey},
 		{"in another province's name", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Issuer = bj })), ReasonWrongSigner},
 		{"addressed to another province", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.To = bj })), ReasonNotRecipient},
 		{"to another request", mustSign(t, f.GD.Active, TypLookupAnswer, answer(func(a *LookupAnswer) { a.Nonce = mustJTI(t) })), ReasonReplayed},

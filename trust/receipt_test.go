@@ -41,7 +41,7 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		raw  string
 		want Reason
 	}{
-		{"signed by another province's key", sealAny(t, f.BJ.Active, TypReceipt, with(none), f.GD), ReasonWrongSigner},
+		{"signed by a key not in the sender's keyset", sealAny(t, f.BJ.Active, TypReceipt, with(none), f.GD), ReasonUnknownKey},
 		{"in another province's name", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Issuer = bj }), f.GD), ReasonWrongSigner},
 		{"addressed to another province", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.To = bj }), f.GD), ReasonNotRecipient},
 		{"stale", sealAny(t, f.SH.Active, TypReceipt, receipt(t, f.Now.Add(-LookupWindow-time.Second), 2), f.GD), ReasonExpired},

@@ -63,9 +63,14 @@ func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v a
 	if err != nil {
 		return err
 	}
+	// A kid not in province's keyset is unknown here, whoever's key it
+	// may be: a key of another province is no more known to province's
+	// keyset than a made-up one, and a key province has just created is
+	// known once its keyset arrives (the federation holds such a
+	// statement until a keyset issued no earlier than it says).
 	k, ok := keys[c.header.Kid]
 	if !ok {
-		return fail(ReasonWrongSigner, fmt.Sprintf("kid is not a key of %s", province))
+		return fail(ReasonUnknownKey, fmt.Sprintf("kid is not in the keyset of %s", province))
 	}
 	if k.State == KeyCompromised {
 		return fail(ReasonKeyCompromised, "")

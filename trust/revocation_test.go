@@ -43,19 +43,20 @@ func TestParseRevocationAcceptsActiveAndRetiredKeys(t *testing.T) {
 	}
 }
 
-// Shanghai cannot revoke Guangdong's codes: neither with its own key nor
-// by naming Guangdong as issuer.
+// Shanghai cannot revoke Guangdong's codes: neither with its own key
+// (not in Guangdong's keyset: unknown_key, as any kid Guangdong has not
+// published) nor by naming Guangdong as issuer.
 func TestParseRevocationRejectsStatementSignedByAnotherProvince(t *testing.T) {
 	f := newTestFederation(t, testNow)
 	raw := signRevocation(t, f.SH.Active, revocationOf(t, f.GD, 1, f.Now, mustJTI(t)))
 	_, err := ParseRevocation(raw, gd, f.GD.Keys)
-	wantReason(t, err, ReasonWrongSigner)
+	wantReason(t, err, ReasonUnknownKey)
 	// Signed by Guangdong's key but about Shanghai.
 	raw = signRevocation(t, f.GD.Active, revocationOf(t, f.SH, 1, f.Now, mustJTI(t)))
 	_, err = ParseRevocation(raw, gd, f.GD.Keys)
 	wantReason(t, err, ReasonWrongSigner)
 	_, err = ParseRevocation(raw, sh, f.SH.Keys)
-	wantReason(t, err, ReasonWrongSigner)
+	wantReason(t, err, ReasonUnknownKey) // Guangdong's key is not in Shanghai's keyset
 }
 
 func TestParseRevocationRejectsCompromisedAndNextKeys(t *testing.T) {
@@ -179,5 +180,59 @@ func TestRevocationOfMaxEntriesFitsStatementLimit(t *testing.T) {
 	}
 	if _, err := ParseRevocation(raw, gd, f.GD.Keys); err != nil {
 		t.Fatalf("largest allowed revocation refused: %v", err)
+	}
+}
+
+// TestProvinceStatementReasonTellsAnUnknownKidFromAnotherIssuer: a
+// statement whose kid is not in the province's keyset is unknown_key —
+// the reason the federation holds a statement on, until a keyset issued
+// no earlier than it says whether its key exists — whether the kid is
+// made up or another province's. Only a key that is in the keyset, used
+// for another issuer, is wrong_signer.
+func TestProvinceStatementReasonTellsAnUnknownKidFromAnotherIssuer(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	rogue := mustSigner(t, mustKey(t))
+	jti := mustJTI(t)
+	revocation := func(s *StatementSigner, iss *testProvince) error {
+		_, err := ParseRevocation(signRevocation(t, s, revocationOf(t, iss, 1, f.Now, jti)), gd, f.GD.Keys)
+		return err
+	}
+	snapshot := func(s *StatementSigner, iss *testProvince) error {
+		raw, err := BuildRevocationSnapshot(s, iss.ID, 1, f.Now.Unix(), []RevocationEntry{{JTI: jti, Expires: f.Now.Add(time.Hour).Unix()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ParseRevocationSnapshot(raw, gd, f.GD.Keys)
+		return err
+	}
+	heartbeat := func(s *StatementSigner, iss *testProvince) error {
+		raw, err := s.Sign(TypHeartbeat, Heartbeat{Issuer: iss.ID, IssuedAt: f.Now.Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hb Heartbeat
+		return ParseSigned(raw, TypHeartbeat, gd, f.GD.Keys, &hb)
+	}
+	grant := func(s *StatementSigner, iss *testProvince) error {
+		raw, err := GrantContentKey(s, iss.ID, sh, &f.SH.Enc.PublicKey, f.GD.CK, f.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenContentKeyGrant(raw, gd, f.GD.Keys, sh, f.SH.Enc)
+		return err
+	}
+	for name, parse := range map[string]func(*StatementSigner, *testProvince) error{
+		"revocation": revocation, "snapshot": snapshot, "heartbeat": heartbeat, "grant": grant,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantReason(t, parse(rogue, f.GD), ReasonUnknownKey)       // a kid nobody published
+			wantReason(t, parse(f.SH.Active, f.GD), ReasonUnknownKey) // Shanghai's key: unknown to Guangdong's keyset
+			if name != "heartbeat" {                                  // a heartbeat's issuer is checked by its reader
+				wantReason(t, parse(f.GD.Active, f.SH), ReasonWrongSigner) // Guangdong's key, Shanghai's name
+			}
+			if err := parse(f.GD.Active, f.GD); err != nil {
+				t.Fatalf("Guangdong's own statement: %v", err)
+			}
+		})
 	}
 }

@@ -90,7 +90,7 @@ func TestSnapshotManifestOfAnotherProvinceRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReason(t, f.State.ApplyRevocationSnapshot(gd, bySH, f.Now), ReasonWrongSigner)
+	wantReason(t, f.State.ApplyRevocationSnapshot(gd, bySH, f.Now), ReasonUnknownKey)
 	ofSH, _ := BuildRevocationSnapshot(f.GD.Active, sh, 3, f.Now.Unix(), es)
 	wantReason(t, f.State.ApplyRevocationSnapshot(gd, ofSH, f.Now), ReasonWrongSigner)
 	if f.State.Revoked(gd, es[0].JTI) {

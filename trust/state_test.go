@@ -213,9 +213,10 @@ func TestStateApplyRevocationInSequenceAndReportsGaps(t *testing.T) {
 	f.verify(t, other, f.Now, ReasonRevoked)
 	old, _ := BuildRevocationSnapshot(f.GD.Active, gd, 2, f.Now.Unix(), nil)
 	wantReason(t, f.State.ApplyRevocationSnapshot(gd, old, f.Now), ReasonRollback)
-	// Another province's key cannot revoke Guangdong's codes.
+	// Another province's key cannot revoke Guangdong's codes: it is not
+	// in Guangdong's keyset.
 	_, err = f.State.ApplyRevocation(gd, signRevocation(t, f.SH.Active, revocationOf(t, f.GD, 4, f.Now, cl.JTI)), f.Now)
-	wantReason(t, err, ReasonWrongSigner)
+	wantReason(t, err, ReasonUnknownKey)
 	_, err = f.State.ApplyRevocation(bj, rev(1), f.Now)
 	wantReason(t, err, ReasonUnknownIssuer)
 }

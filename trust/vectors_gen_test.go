@@ -194,7 +194,7 @@ func revocationVectors(t *testing.T, f *testFederation) map[string]string {
 	return map[string]string{
 		"good_active_key":              good,
 		"good_retired_key":             sign(f.GD.Retired, r),
-		"fail_wrong_signer_sh_key":     sign(f.SH.Active, r),
+		"fail_unknown_key_sh_key":      sign(f.SH.Active, r),
 		"fail_key_compromised_signer":  sign(f.GD.Compromised, r),
 		"fail_key_not_active_next":     sign(f.GD.Next, r),
 		"fail_malformed_bad_jti":       sign(f.GD.Active, badJTI),

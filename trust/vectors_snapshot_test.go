@@ -119,7 +119,7 @@ func writeSnapshotVectors(t *testing.T) {
 		"fail_bad_chunk_tampered":       vec(good, tampered),
 		"fail_bad_chunk_truncated":      vec(good, body[:len(body)-SnapshotEntryLen]),
 		"fail_bad_chunk_extra_entry":    vec(good, append(append([]byte(nil), body...), body[:SnapshotEntryLen]...)),
-		"fail_wrong_signer_sh_key":      vec(mustSign(t, f.SH.Active, TypSnapshot, m), body),
+		"fail_unknown_key_sh_key":       vec(mustSign(t, f.SH.Active, TypSnapshot, m), body),
 		"fail_wrong_signer_issuer_sh":   vec(mustSign(t, g.Active, TypSnapshot, edited(func(m *SnapshotManifest) { m.Issuer = sh })), body),
 		"fail_key_compromised_signer":   vec(mustSign(t, g.Compromised, TypSnapshot, m), body),
 		"fail_key_not_active_next":      vec(mustSign(t, g.Next, TypSnapshot, m), body),

@@ -121,7 +121,8 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	if ans := f.send(asSH, sent[0].Data); ans == nil || ans.Refused != trust.ReasonReplayed || ans.Found {
 		t.Fatalf("replayed request answered %+v", ans)
 	}
-	// Signed by Beijing's key in Shanghai's name.
+	// Signed by Beijing's key in Shanghai's name: a key Shanghai's keyset
+	// does not hold (unknown_key).
 	req := f.request(good)
 	if ans := f.send(asSH, seal(t, f.c.Nodes[bj].Node.Signer(), req, gdEnc)); ans != nil {
 		t.Fatalf("request signed by the wrong province's key answered %+v", ans)
@@ -138,7 +139,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 		t.Fatalf("request without legal basis answered %+v", ans)
 	}
 	refusals := f.auditOf(gd, "lookup.refuse", 3)
-	for i, want := range []trust.Reason{trust.ReasonReplayed, trust.ReasonWrongSigner, trust.ReasonNoLegalBasis} {
+	for i, want := range []trust.Reason{trust.ReasonReplayed, trust.ReasonUnknownKey, trust.ReasonNoLegalBasis} {
 		if got := detailField(t, refusals[i], "reason"); got != string(want) || refusals[i].Actor != "peer:310000" {
 			t.Errorf("refusal %d: %+v, want reason %s", i, refusals[i], want)
 		}
