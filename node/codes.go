@@ -24,15 +24,16 @@ import (
 // Node keeps one thin exported entry point per operation (below), so that
 // node/api, node/web and the tests speak to the node alone.
 type codes struct {
-	db      *store.DB
-	kek     *seal.Key
-	state   *trust.State
-	issuer  *atomic.Pointer[trust.CodeIssuer] // keySchedule.issuer, swapped by key rotation
-	cfg     config.Codes
-	retain  time.Duration // privacy.retention.subjects: kept this long after last use
-	metrics *Metrics
-	now     func() time.Time
-	rand    io.Reader
+	province string
+	db       *store.DB
+	kek      *seal.Key
+	state    *trust.State
+	issuer   *atomic.Pointer[trust.CodeIssuer] // keySchedule.issuer, swapped by key rotation
+	cfg      config.Codes
+	retain   time.Duration // privacy.retention.subjects: kept this long after last use
+	metrics  *Metrics
+	now      func() time.Time
+	rand     io.Reader
 
 	qrs qrCache // rendered QR images by code id
 }
@@ -40,7 +41,7 @@ type codes struct {
 // newCodes builds the node's code service.
 func newCodes(db *store.DB, kek *seal.Key, state *trust.State, issuer *atomic.Pointer[trust.CodeIssuer],
 	s config.Config, m *Metrics, now func() time.Time, rand io.Reader) *codes {
-	return &codes{db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, retain: s.Privacy.Retention.Subjects,
+	return &codes{province: s.Province, db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, retain: s.Privacy.Retention.Subjects,
 		metrics: m, now: now, rand: rand}
 }
 

@@ -15,6 +15,7 @@ import (
 	qrcode "github.com/yeqown/go-qrcode/v2"
 
 	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // QR image geometry and cache bounds.
@@ -121,6 +122,10 @@ func (c *codes) qr(ctx context.Context, p Principal, jti string) ([]byte, error)
 		c.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "this code is revoked or expired; issue a new one")
 	}
+	if c.keyCompromised(row.KID) {
+		c.qrs.forget(jti)
+		return nil, Errorf(ENotFound, "this code was signed by a key since withdrawn as compromised, so no scanner accepts it; issue a new one")
+	}
 	if png, ok := c.qrs.get(jti, row.SubjectID); ok {
 		return png, nil
 	}
@@ -142,6 +147,22 @@ func (c *codes) qr(ctx context.Context, p Principal, jti string) ([]byte, error)
 	}
 	c.qrs.put(jti, row.SubjectID, png)
 	return png, nil
+}
+
+// keyCompromised reports whether the node's own keyset, as its trust
+// state holds it, marks signing key kid compromised. Such a key's codes
+// are refused by every verifier (trust.ReasonKeyCompromised) but not
+// revoked one by one, so the code row alone does not say they are dead:
+// their image is refused as a revoked code's is, so that the wallet,
+// which keeps showing the code it showed last while the node serves its
+// image, issues a code of the new key instead.
+func (c *codes) keyCompromised(kid string) bool {
+	ks := c.state.Keyset(c.province)
+	if ks == nil {
+		return false
+	}
+	k, ok := ks.Signing[kid]
+	return ok && k.State == trust.KeyCompromised
 }
 
 // qrCache is a bounded LRU of rendered QR images by code id. An image

@@ -322,3 +322,33 @@ func mustExecKeys(t *testing.T, db *sql.DB, stmts ...string) {
 		}
 	}
 }
+
+// A code signed by a key the operators then marked compromised fails at
+// every scanner (key_compromised), but nothing revokes it: its image was
+// still served, so the wallet kept showing it (it shows the code it showed
+// last while that code lives) for up to a day. Its image is now refused
+// as a revoked one's is, so the wallet issues a code of the new key.
+func TestQRImageOfACodeOfACompromisedKeyIsRefusedAndANewCodeVerifies(t *testing.T) {
+	n := startNode(t, "440000")
+	id, resident := n.enrol(residentName, residentID)
+	old := n.issue(id, resident)
+	if st, _ := n.status("GET", old.QRURL, resident, nil); st != http.StatusOK {
+		t.Fatalf("QR before the compromise: %d", st)
+	}
+	if resp := n.call("POST", "/v1/keys/"+kidOf(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("compromise: %d", resp.StatusCode)
+	}
+	if v := n.verify(old.Code); v.Reason != "key_compromised" {
+		t.Fatalf("code of the compromised key: %+v", v)
+	}
+	if st, code := n.status("GET", old.QRURL, resident, nil); st != http.StatusNotFound || code != "not_found" {
+		t.Fatalf("QR of a code of a compromised key: %d %s, want 404 not_found, as for a revoked code", st, code)
+	}
+	fresh := n.issue(id, resident)
+	if v := n.verify(fresh.Code); !v.Valid {
+		t.Fatalf("the code issued after the compromise: %+v", v)
+	}
+	if st, _ := n.status("GET", fresh.QRURL, resident, nil); st != http.StatusOK {
+		t.Fatalf("QR of the new code: %d", st)
+	}
+}

@@ -67,7 +67,7 @@ func New(cfg Config) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(cfg.Node.Settings().TrustedProxies)
 	limit := cfg.Node.Settings().Limits.BodyBytes
-	e.Use(middleware.RequestID())
+	e.Use(requestIDs(cfg.Node.Settings().TrustedProxies))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
 	e.Use(noStore)

@@ -50,7 +50,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(v.Settings().TrustedProxies)
-	e.Use(middleware.RequestID())
+	e.Use(requestIDs(v.Settings().TrustedProxies))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
 	e.Use(noStore)
