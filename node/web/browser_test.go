@@ -205,6 +205,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		scannerSaysWhyTheCameraDidNotOpen(t, scan, d.url(sh)+"/scan")
 	})
 	t.Run("scanner result keeps the focus off what it covers", func(t *testing.T) { scannerResultCoversWhatIsBehind(t, scan, code) })
+	t.Run("scanner takes a code typed or pasted over the last result", func(t *testing.T) { scannerTakesACodeTypedOverTheResult(t, scan, code) })
 	t.Run("scanner marks every status by a shape as well as a colour", func(t *testing.T) { scannerMarksEveryStatusByShape(t, scan) })
 
 	if screenshotsWanted() {

@@ -71,6 +71,32 @@
     $("code-input").focus();
   }
 
+  // keyOverResult: a keyboard-wedge scanner types the next traveler's
+  // code while the last result still shows. Its first character closes
+  // the result, which gives the focus back to the code field, and goes on
+  // into it with every one after, so that the whole code is checked when
+  // its Enter arrives; a lone Escape or Enter only closes the result (an
+  // Enter going on would submit an empty field).
+  function keyOverResult(e) {
+    if ($("result").hidden) return;
+    if (e.key === "Escape" || e.key === "Enter") {
+      e.preventDefault();
+      hide();
+    } else if ([...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      hide();
+    }
+  }
+
+  // pasteOverResult puts a code pasted while a result shows into the code
+  // field, closing the result, rather than dropping it.
+  function pasteOverResult(e) {
+    if ($("result").hidden) return;
+    e.preventDefault();
+    hide();
+    const f = $("code-input");
+    f.setRangeText((e.clipboardData && e.clipboardData.getData("text")) || "", f.selectionStart, f.selectionEnd, "end");
+  }
+
   // decode reads a QR code in a frame with the bundled jsQR, or null.
   function decode(img) {
     const qr = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
@@ -153,7 +179,8 @@
     $("camera-start").addEventListener("click", startCamera);
     $("camera-stop").addEventListener("click", stopCamera);
     $("result-close").addEventListener("click", hide);
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("result").hidden) hide(); });
+    document.addEventListener("keydown", keyOverResult, true);
+    document.addEventListener("paste", pasteOverResult, true);
     $("paste-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const code = $("code-input").value;
