@@ -164,6 +164,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 
 	t.Run("wallet says its code expired when it could not refresh it", func(t *testing.T) { walletSaysAnExpiredCodeIsExpired(t, wallet) })
+	t.Run("wallet offline calls the node less and less often", func(t *testing.T) { walletBacksOffWhileOffline(t, b, walletURL) })
 	t.Run("wallet does not repeat its status to a screen reader at every poll", func(t *testing.T) {
 		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
 	})
