@@ -6,6 +6,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/hcfed/hcfed/node/web"
 )
 
 // scannerSaysWhyTheCameraDidNotOpen opens the scanner page at u once per
@@ -92,9 +94,10 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 	shown := `!document.getElementById("result").hidden`
 	field := func() string { return eval[string](scan, `document.getElementById("code-input").value`) }
 
-	if res := scan.paste(notACode); res.green() {
-		t.Fatalf("%q shows %+v", notACode, res)
+	if res := scan.paste(notACode); res.green() || res.Next != nextStep(t, web.LangEN, res.Reason) {
+		t.Fatalf("%q shows %+v, want the next step for its reason", notACode, res)
 	}
+	resultFollowsTheLanguage(t, scan, "#result-next", map[string]string{web.LangZH: nextStep(t, web.LangZH, "malformed"), web.LangEN: nextStep(t, web.LangEN, "malformed")})
 	scan.do(chromedp.KeyEvent(code + "\r"))
 	if err := scan.poll(shown + ` && document.getElementById("result").dataset.reason === "ok"`); err != nil {
 		t.Fatalf("a code typed over the result was not checked: the result shows %+v, the field holds %d characters of the %d typed",

@@ -221,7 +221,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		resultFollowsTheLanguage(t, scan, "#result-reason", map[string]string{web.LangZH: msg(t, web.LangZH, "error.network"), web.LangEN: en(t, "error.network")})
 		scan.click("#result-close")
 		if res.Status != en(t, "scan.unchecked") || strings.Contains(res.Class, "status-invalid") || res.green() ||
-			res.Name != "" || res.Text != en(t, "error.network") {
+			res.Name != "" || res.Text != en(t, "error.network") || res.Next != "" {
 			t.Errorf("a check that never reached the node shows %+v, want %q and the network error, not a verdict", res, en(t, "scan.unchecked"))
 		}
 	})
@@ -294,7 +294,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			if res.Reason != "revoked" {
 				return fmt.Errorf("result %+v", res)
 			}
-			if res.green() || res.Status != "Not valid" || res.Text != cat[web.LangEN].Reasons["revoked"] {
+			if res.green() || res.Status != "Not valid" || res.Text != cat[web.LangEN].Reasons["revoked"] || res.Next != cat[web.LangEN].NextSteps["revoked"] {
 				t.Errorf("revoked result %+v", res)
 			}
 			return nil

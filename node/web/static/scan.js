@@ -57,6 +57,7 @@
     $("result-name").textContent = v.valid ? v.masked_name : "";
     $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
     $("result-reason").textContent = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
+    $("result-next").textContent = v.valid || v.error ? "" : HC.nextStep(v.reason);
     $("result").dataset.reason = v.reason || "";
   }
 
@@ -65,7 +66,7 @@
     last = null;
     $("result").hidden = true;
     $("result").className = "result status-none";
-    ["result-status", "result-name", "result-province", "result-reason"].forEach((id) => { $(id).textContent = ""; });
+    ["result-status", "result-name", "result-province", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
