@@ -118,7 +118,7 @@ func addScanner(t *testing.T, d *demo, i int) string {
 
 // scanResult is what the scanner's full-screen result says.
 type scanResult struct {
-	Class, Status, Name, Province, Text, Reason string
+	Class, Status, Name, Province, Text, Next, Reason string
 }
 
 func (r scanResult) green() bool { return strings.Contains(r.Class, "status-green") }
@@ -127,7 +127,7 @@ func (tb *tab) result() scanResult {
 	tb.t.Helper()
 	return eval[scanResult](tb, `(() => { const r = document.getElementById("result"); return {Class: r.className, Status: document.getElementById("result-status").textContent,
 		Name: document.getElementById("result-name").textContent, Province: document.getElementById("result-province").textContent,
-		Text: document.getElementById("result-reason").textContent, Reason: r.dataset.reason}; })()`)
+		Text: document.getElementById("result-reason").textContent, Next: document.getElementById("result-next").textContent, Reason: r.dataset.reason}; })()`)
 }
 
 // paste types a code into the scanner's field as a keyboard wedge would

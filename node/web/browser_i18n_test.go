@@ -19,13 +19,27 @@ import (
 // msg is the catalogue's message key in lang.
 func msg(t *testing.T, lang, key string) string {
 	t.Helper()
+	return catalogueEntry(t, lang, "message", key, func(m web.Messages) map[string]string { return m.Msg })
+}
+
+// nextStep is the catalogue's next step for a guard after a code is
+// refused for reason, in lang.
+func nextStep(t *testing.T, lang, reason string) string {
+	t.Helper()
+	return catalogueEntry(t, lang, "next step for reason", reason, func(m web.Messages) map[string]string { return m.NextSteps })
+}
+
+// catalogueEntry is key in the part of lang's catalogue that part picks
+// (what names it in the failure).
+func catalogueEntry(t *testing.T, lang, what, key string, part func(web.Messages) map[string]string) string {
+	t.Helper()
 	cat, err := web.Catalogue()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := cat[lang].Msg[key]
+	s, ok := part(cat[lang])[key]
 	if !ok {
-		t.Fatalf("no %s message %q", lang, key)
+		t.Fatalf("no %s %s %q", lang, what, key)
 	}
 	return s
 }

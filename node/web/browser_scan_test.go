@@ -3,6 +3,11 @@ package web_test
 import (
 	"fmt"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/hcfed/hcfed/node/web"
 )
 
 // scannerSaysWhyTheCameraDidNotOpen opens the scanner page at u once per
@@ -75,4 +80,53 @@ func scannerMarksEveryStatusByShape(t *testing.T, scan *tab) {
 		}
 		seen[marks[i]] = true
 	}
+}
+
+// scannerTakesACodeTypedOverTheResult shows a result on the scanner and
+// types the next code over it at once, as a keyboard-wedge scanner in a
+// queue does (a burst of key events, then Enter): the result closes at
+// its first character and the whole code is checked, where every
+// keystroke went to the result and the code was lost. A code pasted over
+// a result goes into the field too; a lone Enter or Escape only closes
+// the result. code is a code the node finds valid.
+func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
+	const notACode = "not-a-health-code"
+	shown := `!document.getElementById("result").hidden`
+	field := func() string { return eval[string](scan, `document.getElementById("code-input").value`) }
+
+	if res := scan.paste(notACode); res.green() || res.Next != nextStep(t, web.LangEN, res.Reason) {
+		t.Fatalf("%q shows %+v, want the next step for its reason", notACode, res)
+	}
+	resultFollowsTheLanguage(t, scan, "#result-next", map[string]string{web.LangZH: nextStep(t, web.LangZH, "malformed"), web.LangEN: nextStep(t, web.LangEN, "malformed")})
+	scan.do(chromedp.KeyEvent(code + "\r"))
+	if err := scan.poll(shown + ` && document.getElementById("result").dataset.reason === "ok"`); err != nil {
+		t.Fatalf("a code typed over the result was not checked: the result shows %+v, the field holds %d characters of the %d typed",
+			scan.result(), len(field()), len(code))
+	}
+	if res := scan.result(); !res.green() || res.Name != testMasked {
+		t.Errorf("the code typed over the result shows %+v", res)
+	}
+
+	for _, key := range []struct{ name, keys string }{{"Enter", "\r"}, {"Escape", kb.Escape}} {
+		if !eval[bool](scan, shown) {
+			scan.paste(code)
+		}
+		scan.do(chromedp.KeyEvent(key.keys))
+		if eval[bool](scan, shown) || field() != "" {
+			t.Errorf("a lone %s over the result leaves it shown (%v) or the field holding %q", key.name, eval[bool](scan, shown), field())
+		}
+		if !eval[bool](scan, `document.activeElement === document.getElementById("code-input")`) {
+			t.Errorf("after a lone %s the focus is on %q, want the code field", key.name, eval[string](scan, `document.activeElement.id`))
+		}
+	}
+
+	scan.paste(notACode)
+	eval[bool](scan, fmt.Sprintf(`(() => { const d = new DataTransfer(); d.setData("text/plain", %q);
+		document.activeElement.dispatchEvent(new ClipboardEvent("paste", { clipboardData: d, bubbles: true, cancelable: true })); return true; })()`, code))
+	if eval[bool](scan, shown) || field() != code {
+		t.Errorf("a code pasted over the result leaves it shown (%v) and the field holding %d characters of its %d", eval[bool](scan, shown), len(field()), len(code))
+	}
+	scan.click(`#paste-form button[type="submit"]`)
+	scan.waitJS("the pasted code's result", shown+` && document.getElementById("result").dataset.reason === "ok"`)
+	scan.click("#result-close")
 }

@@ -164,6 +164,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 
 	t.Run("wallet says its code expired when it could not refresh it", func(t *testing.T) { walletSaysAnExpiredCodeIsExpired(t, wallet) })
+	t.Run("wallet offline calls the node less and less often", func(t *testing.T) { walletBacksOffWhileOffline(t, b, walletURL) })
 	t.Run("wallet does not repeat its status to a screen reader at every poll", func(t *testing.T) {
 		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
 	})
@@ -205,6 +206,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		scannerSaysWhyTheCameraDidNotOpen(t, scan, d.url(sh)+"/scan")
 	})
 	t.Run("scanner result keeps the focus off what it covers", func(t *testing.T) { scannerResultCoversWhatIsBehind(t, scan, code) })
+	t.Run("scanner takes a code typed or pasted over the last result", func(t *testing.T) { scannerTakesACodeTypedOverTheResult(t, scan, code) })
 	t.Run("scanner marks every status by a shape as well as a colour", func(t *testing.T) { scannerMarksEveryStatusByShape(t, scan) })
 
 	if screenshotsWanted() {
@@ -219,7 +221,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		resultFollowsTheLanguage(t, scan, "#result-reason", map[string]string{web.LangZH: msg(t, web.LangZH, "error.network"), web.LangEN: en(t, "error.network")})
 		scan.click("#result-close")
 		if res.Status != en(t, "scan.unchecked") || strings.Contains(res.Class, "status-invalid") || res.green() ||
-			res.Name != "" || res.Text != en(t, "error.network") {
+			res.Name != "" || res.Text != en(t, "error.network") || res.Next != "" {
 			t.Errorf("a check that never reached the node shows %+v, want %q and the network error, not a verdict", res, en(t, "scan.unchecked"))
 		}
 	})
@@ -292,7 +294,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 			if res.Reason != "revoked" {
 				return fmt.Errorf("result %+v", res)
 			}
-			if res.green() || res.Status != "Not valid" || res.Text != cat[web.LangEN].Reasons["revoked"] {
+			if res.green() || res.Status != "Not valid" || res.Text != cat[web.LangEN].Reasons["revoked"] || res.Next != cat[web.LangEN].NextSteps["revoked"] {
 				t.Errorf("revoked result %+v", res)
 			}
 			return nil

@@ -1,9 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 )
 
 // walletSaysAnExpiredCodeIsExpired takes the phone of the wallet in tb
@@ -13,8 +19,7 @@ import (
 // "Green" with "Valid for 0:00:00" under a dead code. Back online, with
 // its clock right, it shows the status again.
 func walletSaysAnExpiredCodeIsExpired(t *testing.T, tb *tab) {
-	eval[bool](tb, `(() => { window.hcRealFetch = window.fetch; window.fetch = () => Promise.reject(new TypeError("offline"));
-		window.hcRealNow = Date.now; Date.now = () => window.hcRealNow() + 25 * 3600 * 1000; return true; })()`)
+	eval[bool](tb, offlineADayOnJS)
 	restored := false
 	restore := func() {
 		if !restored {
@@ -33,6 +38,62 @@ func walletSaysAnExpiredCodeIsExpired(t *testing.T, tb *tab) {
 	tb.waitJS("the reason the code was not refreshed", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
 	restore()
 	tb.waitJS("the status again", `document.getElementById("qr-frame").classList.contains("status-green") && document.getElementById("status-word").textContent === "Green"`)
+}
+
+// offlineADayOnJS takes a phone offline (every call fails before the
+// node, and is counted in hcCalls, "METHOD url") and moves its clock a
+// day on, past its code's expiry; hcRealFetch and hcRealNow undo it.
+const offlineADayOnJS = `(() => { window.hcCalls = []; window.hcRealFetch = window.fetch;
+	window.fetch = (u, o) => { window.hcCalls.push(((o && o.method) || "GET") + " " + u); return Promise.reject(new TypeError("offline")); };
+	window.hcRealNow = Date.now; Date.now = () => window.hcRealNow() + 25 * 3600 * 1000; return true; })()`
+
+// Offline wallet: the stretch of virtual time it is watched for, and the
+// most calls to the node it may make in it (refreshing its expired code
+// and polling its record, each waiting 1 s doubling to a minute after a
+// failure: about 16 and 15). It made 720, one refresh every second and
+// one poll every five.
+const (
+	offlineStretch  = 10 * time.Minute
+	maxOfflineCalls = 40
+)
+
+// walletBacksOffWhileOffline opens the wallet at u in a phone of its own,
+// takes it offline a day on, past its code's expiry, and runs its clock
+// (virtual time: timers fire without waiting) through offlineStretch: it
+// calls the node at most maxOfflineCalls times, where it tried to refresh
+// the code every second, and writes its note (a live region) once, where
+// it rewrote it at each failure. When the network is back it calls again
+// at once. The phone's clock stays stopped: the tab is for this alone.
+func walletBacksOffWhileOffline(t *testing.T, b *browser, u string) {
+	tb := b.newTab(t, "wallet GD offline")
+	tb.open(u)
+	tb.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	eval[bool](tb, `(() => { window.hcNoteWrites = 0;
+		new MutationObserver((m) => { window.hcNoteWrites += m.length; }).observe(document.getElementById("code-note"), { childList: true, characterData: true, subtree: true });
+		return true; })()`)
+	eval[bool](tb, offlineADayOnJS)
+	tb.runClock(offlineStretch)
+	calls := eval[[]string](tb, `window.hcCalls`)
+	refreshes := 0
+	for _, c := range calls {
+		if strings.HasPrefix(c, "POST ") && strings.HasSuffix(c, "/codes") {
+			refreshes++
+		}
+	}
+	t.Logf("offline for %v the wallet called the node %d times, %d of them to refresh its code", offlineStretch, len(calls), refreshes)
+	if len(calls) > maxOfflineCalls || refreshes < 5 {
+		t.Errorf("offline for %v the wallet called the node %d times (%d refreshes), want at most %d, and refreshes still tried",
+			offlineStretch, len(calls), refreshes, maxOfflineCalls)
+	}
+	if n, note := eval[int](tb, `window.hcNoteWrites`), tb.text("#code-note"); n > 1 || note != en(t, "error.network") {
+		t.Errorf("offline, the wallet wrote its note %d times and it reads %q, want once: %q", n, note, en(t, "error.network"))
+	}
+
+	eval[bool](tb, `(() => { window.hcCalls = []; window.dispatchEvent(new Event("online")); return true; })()`)
+	tb.runClock(5 * time.Second)
+	if n := len(eval[[]string](tb, `window.hcCalls.filter((c) => c.startsWith("POST "))`)); n < 2 {
+		t.Errorf("in 5 s after the network came back the wallet tried %d times to refresh its code, want at once and again after 1 s", n)
+	}
 }
 
 // walletStatusIsNotRewrittenAtEachPoll watches the wallet's status word,
@@ -61,5 +122,33 @@ func walletStatusIsNotRewrittenAtEachPoll(t *testing.T, tb *tab, pollURL string)
 	})
 	if n := eval[int](tb, `window.hcStatusWrites`); n != 0 {
 		t.Errorf("the status word (a live region) was rewritten %d times in two polls without a change of status", n)
+	}
+}
+
+// runClock runs the tab's clock d on in virtual time, firing its timers
+// as fast as the page handles them, and leaves it stopped: a tab whose
+// clock ran this way is not used for anything else.
+func (tb *tab) runClock(d time.Duration) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, pageTimeout)
+	defer cancel()
+	expired := make(chan struct{})
+	var once sync.Once
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*emulation.EventVirtualTimeBudgetExpired); ok {
+			once.Do(func() { close(expired) })
+		}
+	}); err != nil {
+		tb.t.Fatalf("%s: %v", tb.name, err)
+	}
+	budget := float64(d.Milliseconds())
+	if _, err := chromedp.Call(ctx, emulation.SetVirtualTimePolicy, emulation.SetVirtualTimePolicyParams{
+		Policy: emulation.VirtualTimePolicyAdvance, Budget: &budget}); err != nil {
+		tb.t.Fatalf("%s: running the clock: %v", tb.name, err)
+	}
+	select {
+	case <-expired:
+	case <-ctx.Done():
+		tb.t.Fatalf("%s: the clock did not run %v in %v", tb.name, d, pageTimeout)
 	}
 }

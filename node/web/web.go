@@ -90,10 +90,16 @@ func Negotiate(query, acceptLanguage string) string {
 }
 
 // Messages is one language of the catalogue: interface text by key, a
-// sentence for every verification reason code, and province names.
+// sentence for every verification reason code, the guard's next step for
+// each a scanner can show, and province names.
 type Messages struct {
 	Msg     map[string]string `json:"msg"`
 	Reasons map[string]string `json:"reasons"`
+	// NextSteps tells the guard at a scanner what to do after a code is
+	// refused, by reason: one short step (show the current code, follow
+	// the local procedure), shown under the reason's sentence, which says
+	// what happened. A reason without one gets reason.unknown_next_step.
+	NextSteps map[string]string `json:"next_steps"`
 	// Provinces names the province-level divisions in this language, by
 	// the first two digits of their GB/T 2260 code ("44": 广东省). The pages
 	// show it for a member whose id is such a code (NN0000), and the name

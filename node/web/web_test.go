@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hcfed/hcfed/node/web"
 )
@@ -27,15 +28,36 @@ func trustReasons(t *testing.T) []string {
 	return out
 }
 
+// scannerReasons lists the reasons a scanner can show for a refused
+// code: the trust.Reason constants declared with ReasonOK (the reasons
+// Verify returns), but ok.
+func scannerReasons(t *testing.T) []string {
+	t.Helper()
+	for _, block := range stringConstBlocks(t, filepath.Join("..", "..", "trust"), "Reason") {
+		if slices.Contains(block, "ok") {
+			return slices.DeleteFunc(block, func(r string) bool { return r == "ok" })
+		}
+	}
+	t.Fatal("no block of trust.Reason constants declares ok")
+	return nil
+}
+
 // stringConsts lists the string constants of the named type declared in
 // the non-test Go files of dir, read from source.
 func stringConsts(t *testing.T, dir, typeName string) []string {
+	t.Helper()
+	return slices.Concat(stringConstBlocks(t, dir, typeName)...)
+}
+
+// stringConstBlocks lists them by declaration: one list per const ( ... )
+// block that declares any.
+func stringConstBlocks(t *testing.T, dir, typeName string) [][]string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out [][]string
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -50,6 +72,7 @@ func stringConsts(t *testing.T, dir, typeName string) []string {
 			if !ok || gd.Tok != token.CONST {
 				continue
 			}
+			var block []string
 			for _, sp := range gd.Specs {
 				vs := sp.(*ast.ValueSpec)
 				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typeName {
@@ -58,9 +81,12 @@ func stringConsts(t *testing.T, dir, typeName string) []string {
 				for _, v := range vs.Values {
 					if lit, ok := v.(*ast.BasicLit); ok {
 						s, _ := strconv.Unquote(lit.Value)
-						out = append(out, s)
+						block = append(block, s)
 					}
 				}
+			}
+			if len(block) > 0 {
+				out = append(out, block)
 			}
 		}
 	}
@@ -139,6 +165,36 @@ func TestEveryVerificationReasonHasAChineseAndAnEnglishSentence(t *testing.T) {
 		}
 		if cat[web.LangZH].Reasons[r] == cat[web.LangEN].Reasons[r] {
 			t.Errorf("reason %q: the zh-CN sentence is the English one", r)
+		}
+	}
+}
+
+// maxNextStepRunes bounds a guard's next step: one short sentence, read
+// at a glance with a queue waiting.
+const maxNextStepRunes = 100
+
+// A guard reading "The signature does not match: the code was altered or
+// forged" learnt what happened, not what to do with the traveler in
+// front of them: every reason a scanner can show comes with one short
+// next step in both languages.
+func TestEveryReasonTheScannerShowsSaysWhatToDoNext(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := scannerReasons(t)
+	if len(reasons) < 18 {
+		t.Fatalf("found %d reasons a scanner can show, want the 18 code reasons but ok", len(reasons))
+	}
+	for _, r := range reasons {
+		zh, en := cat[web.LangZH].NextSteps[r], cat[web.LangEN].NextSteps[r]
+		for lang, s := range map[string]string{web.LangZH: zh, web.LangEN: en} {
+			if n := utf8.RuneCountInString(s); strings.TrimSpace(s) == "" || n > maxNextStepRunes {
+				t.Errorf("reason %q: the %s next step %q has %d characters, want 1 to %d", r, lang, s, n, maxNextStepRunes)
+			}
+		}
+		if zh == en {
+			t.Errorf("reason %q: the zh-CN next step is the English one", r)
 		}
 	}
 }

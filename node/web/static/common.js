@@ -44,6 +44,11 @@ const HC = (() => {
     return cat[lang].reasons[code] || t("reason.unknown", { code: code });
   }
 
+  // nextStep is what a guard does after a code refused for this reason.
+  function nextStep(code) {
+    return cat[lang].next_steps[code] || t("reason.unknown_next_step");
+  }
+
   // said keeps what say showed in each element: the message key and its
   // parameters, or the error, never the text, so that apply says it again
   // in the language switched to. Elements carry data-said to be found.
@@ -243,6 +248,6 @@ const HC = (() => {
     });
   }
 
-  return { t, list, say, reason, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

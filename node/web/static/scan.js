@@ -57,6 +57,7 @@
     $("result-name").textContent = v.valid ? v.masked_name : "";
     $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
     $("result-reason").textContent = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
+    $("result-next").textContent = v.valid || v.error ? "" : HC.nextStep(v.reason);
     $("result").dataset.reason = v.reason || "";
   }
 
@@ -65,10 +66,36 @@
     last = null;
     $("result").hidden = true;
     $("result").className = "result status-none";
-    ["result-status", "result-name", "result-province", "result-reason"].forEach((id) => { $(id).textContent = ""; });
+    ["result-status", "result-name", "result-province", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
+  }
+
+  // keyOverResult: a keyboard-wedge scanner types the next traveler's
+  // code while the last result still shows. Its first character closes
+  // the result, which gives the focus back to the code field, and goes on
+  // into it with every one after, so that the whole code is checked when
+  // its Enter arrives; a lone Escape or Enter only closes the result (an
+  // Enter going on would submit an empty field).
+  function keyOverResult(e) {
+    if ($("result").hidden) return;
+    if (e.key === "Escape" || e.key === "Enter") {
+      e.preventDefault();
+      hide();
+    } else if ([...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      hide();
+    }
+  }
+
+  // pasteOverResult puts a code pasted while a result shows into the code
+  // field, closing the result, rather than dropping it.
+  function pasteOverResult(e) {
+    if ($("result").hidden) return;
+    e.preventDefault();
+    hide();
+    const f = $("code-input");
+    f.setRangeText((e.clipboardData && e.clipboardData.getData("text")) || "", f.selectionStart, f.selectionEnd, "end");
   }
 
   // decode reads a QR code in a frame with the bundled jsQR, or null.
@@ -153,7 +180,8 @@
     $("camera-start").addEventListener("click", startCamera);
     $("camera-stop").addEventListener("click", stopCamera);
     $("result-close").addEventListener("click", hide);
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("result").hidden) hide(); });
+    document.addEventListener("keydown", keyOverResult, true);
+    document.addEventListener("paste", pasteOverResult, true);
     $("paste-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const code = $("code-input").value;

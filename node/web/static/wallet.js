@@ -16,6 +16,12 @@
   // POLL_EVERY how often the status is checked, so that a change made by
   // the health authority shows within seconds.
   const REFRESH_BEFORE = 300, POLL_EVERY = 5000;
+  // RETRY_FIRST and RETRY_MAX pace calls to the node after one failed
+  // (no network, the node down): the next waits RETRY_FIRST ms, then
+  // twice as long after each failure, up to RETRY_MAX, where an offline
+  // phone called every second. A success, the network coming back or the
+  // page shown again starts over at once.
+  const RETRY_FIRST = 1000, RETRY_MAX = 60000;
   let token, me, record, notice, code, qrURL, fed;
 
   function cleanup() { if (qrURL) URL.revokeObjectURL(qrURL); qrURL = null; }
@@ -77,26 +83,56 @@
   // maskName shows the first character only, as scanners see it.
   function maskName(n) { const c = Array.from(n.trim()); return c.length ? c[0] + "*" : ""; }
 
+  // pace is one kind of call to the node, held back after failures by
+  // the page's clock; a clock set back by more than RETRY_MAX (corrected
+  // by its owner) does not hold it for longer.
+  function pace() {
+    let wait = 0, at = 0;
+    return {
+      due() { const now = Date.now(); return now >= at || at - now > RETRY_MAX; },
+      failed() { wait = Math.min(RETRY_MAX, wait ? wait * 2 : RETRY_FIRST); at = Date.now() + wait; },
+      reset() { wait = 0; at = 0; },
+    };
+  }
+  const refreshing = pace(), polling = pace();
+
   function tick() {
     $("clock").textContent = HC.fmtTime(new Date());
     if (!code) return;
     const left = code.exp - Date.now() / 1000;
     $("countdown").textContent = HC.fmtDuration(left);
     renderStatus();
-    if (left < REFRESH_BEFORE && !tick.busy) {
+    if (left < REFRESH_BEFORE && !tick.busy && refreshing.due()) {
       tick.busy = true;
-      newCode().then(() => { HC.say($("code-note"), "wallet.refreshed"); })
-        .catch(showErr).finally(() => { tick.busy = false; });
+      newCode().then(() => { refreshing.reset(); note("wallet.refreshed"); })
+        .catch((e) => { refreshing.failed(); showErr(e); }).finally(() => { tick.busy = false; });
     }
   }
 
   // stop ends the clock and the polling: the page has nothing left to show.
-  const timers = [];
-  function stop() { timers.forEach(clearInterval); cleanup(); }
+  const timers = [], listening = new AbortController();
+  function stop() { timers.forEach(clearInterval); listening.abort(); cleanup(); }
+
+  // note writes into the code note only a sentence that differs from the
+  // one it shows: the same failure at each retry is not written (and said
+  // by a screen reader) again.
+  function note(what, vars) {
+    const s = what instanceof Error ? HC.errorText(what) : HC.t(what, vars);
+    if ($("code-note").textContent !== s) HC.say($("code-note"), what, vars);
+  }
 
   function showErr(e) {
     if (e instanceof HC.APIError && e.status === 401) { stop(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link"); return; }
-    HC.say($("code-note"), e);
+    note(e);
+  }
+
+  // again calls the node at the next tick and poll, failures forgotten:
+  // the network is back, or the resident looks at the page again.
+  function again() {
+    if (document.visibilityState !== "visible") return;
+    refreshing.reset();
+    polling.reset();
+    tick();
   }
 
   // poll reloads the record; a new status (the old codes are revoked by
@@ -107,7 +143,7 @@
     if (prev && prev !== record.status) {
       await newCode();
       const st = record.status;
-      HC.say($("code-note"), "wallet.status_changed", { status: () => HC.statusWord(st) });
+      note("wallet.status_changed", { status: () => HC.statusWord(st) });
       loadLists().catch(showErr);
     }
     renderStatus();
@@ -196,7 +232,11 @@
     timers.push(setInterval(tick, 1000));
     await firstCode();
     tick();
-    timers.push(setInterval(() => poll().catch(showErr), POLL_EVERY));
+    timers.push(setInterval(() => {
+      if (polling.due()) poll().then(polling.reset, (e) => { polling.failed(); showErr(e); });
+    }, POLL_EVERY));
+    window.addEventListener("online", again, { signal: listening.signal });
+    document.addEventListener("visibilitychange", again, { signal: listening.signal });
     HC.onLang(() => { renderStatus(); renderHeld(); renderNotice(); renderLists(); tick(); });
     await loadLists();
   });
