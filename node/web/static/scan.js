@@ -10,6 +10,12 @@
   // frame is decoded; MAX_WIDTH the width frames are scaled down to.
   const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640;
   let token, fed, stream, timer, hideTimer, busy = false, last = null;
+  // waiting is a code entered while a check was on its way or its result
+  // showed, checked once that result has been closed: one at most, a
+  // further one is refused in words (putting it in the place of the one
+  // waiting would drop a traveler the guard thinks was checked). note is
+  // the message key of what the queue says, or null.
+  let waiting = null, note = null;
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
@@ -28,6 +34,37 @@
     } finally {
       busy = false;
     }
+  }
+
+  // take checks a code entered, or keeps it waiting while a check is on
+  // its way or a result shows: the result in front of the guard is never
+  // replaced before they have closed it (or its time is up).
+  function take(code) {
+    if (!busy && $("result").hidden) {
+      queueNote(null);
+      check(code);
+    } else if (waiting === null) {
+      waiting = code;
+      queueNote("scan.next_waiting");
+    } else {
+      queueNote("scan.next_refused");
+    }
+  }
+
+  // queueNote says key under the code field and on the result (which
+  // covers the field), or nothing.
+  function queueNote(key) {
+    note = key;
+    HC.say($("code-note"), key);
+    HC.say($("result-note"), key);
+    $("result-note").hidden = !key;
+  }
+
+  // takeField takes the code in the field, emptying it.
+  function takeField() {
+    const code = $("code-input").value;
+    $("code-input").value = "";
+    if (code.trim()) take(code);
   }
 
   // show fills the full-screen result and clears it after SHOW_FOR.
@@ -70,6 +107,11 @@
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
+    // A refusal stays until the guard has seen the result after it.
+    const next = waiting;
+    waiting = null;
+    if (next === null || note === "scan.next_waiting") queueNote(null);
+    if (next !== null) check(next);
   }
 
   // keyOverResult: a keyboard-wedge scanner types the next traveler's
@@ -184,9 +226,7 @@
     document.addEventListener("paste", pasteOverResult, true);
     $("paste-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const code = $("code-input").value;
-      $("code-input").value = "";
-      if (code.trim()) check(code);
+      takeField();
     });
     $("code-input").focus();
   });
