@@ -167,8 +167,9 @@ const holdFirstVerifyJS = `(() => {
 // is checked: the second code was cleared from the field and never
 // checked. A third code, with one already waiting, is refused in words
 // rather than dropped or put in the place of the one waiting. A code
-// being typed when a result comes goes on into the field and waits; the
-// result stays. code is a code the node finds valid.
+// being typed when a result comes goes on into the field and waits: the
+// rest of it closed the result at once. code is a code the node finds
+// valid.
 func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code string) {
 	const notACode = "not-a-health-code"
 	field := func() string { return eval[string](scan, `document.getElementById("code-input").value`) }
@@ -216,4 +217,22 @@ func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code
 	if field() != "" || scan.text("#code-note") != "" {
 		t.Errorf("after the last result the field holds %q and the note says %q, want both empty", field(), scan.text("#code-note"))
 	}
+
+	// The first answer comes while the next code is half typed.
+	eval[bool](scan, `window.hcUnhold() && `+holdFirstVerifyJS)
+	scan.do(chromedp.KeyEvent(notACode + "\r" + code[:len(code)/2]))
+	scan.waitJS("the node's answer to the first check", `typeof window.hcRelease === "function"`)
+	eval[bool](scan, `(() => { window.hcRelease(); return true; })()`)
+	scan.waitJS("the first result", `document.getElementById("result").dataset.reason === "malformed"`)
+	scan.do(chromedp.KeyEvent(code[len(code)/2:] + "\r"))
+	if got := shownLog(); !slices.Equal(got, want[:2]) || verifies() != 1 || scan.text("#result-note") != en(t, "scan.next_waiting") {
+		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q and sent %d checks, the result says %q; want %q, 1 check and %q",
+			got, verifies(), scan.text("#result-note"), want[:2], en(t, "scan.next_waiting"))
+	}
+	scan.do(chromedp.KeyEvent(kb.Escape))
+	scan.waitJS("the second result", `document.getElementById("result").dataset.reason === "ok"`)
+	if got := shownLog(); !slices.Equal(got, want) {
+		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q, want %q", got, want)
+	}
+	scan.click("#result-close")
 }

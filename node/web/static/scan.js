@@ -14,8 +14,9 @@
   // showed, checked once that result has been closed: one at most, a
   // further one is refused in words (putting it in the place of the one
   // waiting would drop a traveler the guard thinks was checked). note is
-  // the message key of what the queue says, or null.
-  let waiting = null, note = null;
+  // the message key of what the queue says, or null. typing is set while
+  // a result shows that came in the middle of a code being typed.
+  let waiting = null, note = null, typing = false;
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
@@ -74,6 +75,7 @@
 
   function show(v) {
     last = v;
+    typing = $("code-input").value !== "";
     render(v);
     behind(true);
     $("result").hidden = false;
@@ -101,6 +103,7 @@
   function hide() {
     clearTimeout(hideTimer);
     last = null;
+    typing = false;
     $("result").hidden = true;
     $("result").className = "result status-none";
     ["result-status", "result-name", "result-province", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
@@ -119,13 +122,24 @@
   // the result, which gives the focus back to the code field, and goes on
   // into it with every one after, so that the whole code is checked when
   // its Enter arrives; a lone Escape or Enter only closes the result (an
-  // Enter going on would submit an empty field).
+  // Enter going on would submit an empty field). A result that came while
+  // a code was being typed is not closed by the rest of it: the rest goes
+  // on into the field, and its Enter keeps it waiting.
   function keyOverResult(e) {
     if ($("result").hidden) return;
-    if (e.key === "Escape" || e.key === "Enter") {
+    const char = [...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
+    if (typing && (char || e.key === "Enter")) {
+      e.preventDefault();
+      if (char) {
+        $("code-input").value += e.key;
+      } else {
+        typing = false;
+        takeField();
+      }
+    } else if (e.key === "Escape" || e.key === "Enter") {
       e.preventDefault();
       hide();
-    } else if ([...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    } else if (char) {
       hide();
     }
   }
