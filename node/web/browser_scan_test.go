@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -128,5 +129,110 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 	}
 	scan.click(`#paste-form button[type="submit"]`)
 	scan.waitJS("the pasted code's result", shown+` && document.getElementById("result").dataset.reason === "ok"`)
+	scan.click("#result-close")
+}
+
+// holdFirstVerifyJS gives the scanner a slow network for one check: the
+// node's answer to the next POST /v1/verify is held until hcRelease() is
+// called (it exists once the answer has come); every other call goes
+// through. hcVerifies counts the checks sent, and hcShown logs each state
+// the result goes through, in order: "hidden", or its reason and class.
+// hcUnhold undoes it.
+const holdFirstVerifyJS = `(() => {
+	const real = window.fetch, r = document.getElementById("result");
+	let held = false;
+	window.hcVerifies = 0; window.hcShown = []; window.hcRelease = null;
+	window.fetch = (u, o) => {
+		if (!String(u).endsWith("/v1/verify")) return real(u, o);
+		window.hcVerifies++;
+		const p = real(u, o);
+		if (held) return p;
+		held = true;
+		return p.then((res) => new Promise((ok) => { window.hcRelease = () => ok(res); }));
+	};
+	const log = () => { const s = r.hidden ? "hidden" : r.dataset.reason + " " + r.className;
+		if (window.hcShown[window.hcShown.length - 1] !== s) window.hcShown.push(s); };
+	const obs = new MutationObserver(log);
+	obs.observe(r, { attributes: true });
+	log();
+	window.hcUnhold = () => { window.fetch = real; obs.disconnect(); return true; };
+	return true;
+})()`
+
+// scannerKeepsACodeScannedWhileACheckIsOnItsWay scans two codes back to
+// back on a slow network, as a keyboard-wedge scanner in a queue does:
+// the second code's Enter comes while the first check still waits on the
+// node. Both are checked, in order, and the first result (red: a code
+// the node refuses) shows until the guard closes it before the second
+// is checked: the second code was cleared from the field and never
+// checked. A third code, with one already waiting, is refused in words
+// rather than dropped or put in the place of the one waiting. A code
+// being typed when a result comes goes on into the field and waits: the
+// rest of it closed the result at once. code is a code the node finds
+// valid.
+func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code string) {
+	const notACode = "not-a-health-code"
+	field := func() string { return eval[string](scan, `document.getElementById("code-input").value`) }
+	shownLog := func() []string { return eval[[]string](scan, `window.hcShown`) }
+	verifies := func() int { return eval[int](scan, `window.hcVerifies`) }
+	defer eval[bool](scan, `window.hcUnhold()`)
+
+	eval[bool](scan, holdFirstVerifyJS)
+	eval[bool](scan, `(() => { document.getElementById("code-input").focus(); return document.activeElement.id === "code-input"; })()`)
+	scan.do(chromedp.KeyEvent(notACode + "\r" + code + "\r"))
+	if field() != "" || scan.text("#code-note") != en(t, "scan.next_waiting") {
+		t.Errorf("a code entered while a check is on its way leaves the field holding %d characters and the note %q, want an empty field and %q",
+			len(field()), scan.text("#code-note"), en(t, "scan.next_waiting"))
+	}
+	resultFollowsTheLanguage(t, scan, "#code-note", map[string]string{web.LangZH: msg(t, web.LangZH, "scan.next_waiting"), web.LangEN: en(t, "scan.next_waiting")})
+	scan.do(chromedp.KeyEvent("a-third-code\r"))
+	if field() != "" || scan.text("#code-note") != en(t, "scan.next_refused") {
+		t.Errorf("a third code, with one waiting, leaves the field holding %q and the note %q, want an empty field and %q",
+			field(), scan.text("#code-note"), en(t, "scan.next_refused"))
+	}
+
+	scan.waitJS("the node's answer to the first check", `typeof window.hcRelease === "function"`)
+	eval[bool](scan, `(() => { window.hcRelease(); return true; })()`)
+	scan.waitJS("the first result", `document.getElementById("result").dataset.reason === "malformed"`)
+	if n := verifies(); n != 1 {
+		t.Errorf("with the first result showing, %d checks were sent, want 1 (the waiting code after it is closed)", n)
+	}
+	if got := scan.text("#result-note"); got != en(t, "scan.next_refused") {
+		t.Errorf("the first result says %q about the codes after it, want %q", got, en(t, "scan.next_refused"))
+	}
+
+	scan.do(chromedp.KeyEvent(kb.Escape))
+	scan.waitJS("the second result", `document.getElementById("result").dataset.reason === "ok"`)
+	if res := scan.result(); !res.green() || res.Name != testMasked {
+		t.Errorf("the code that waited shows %+v", res)
+	}
+	want := []string{"hidden", "malformed result status-invalid", "hidden", "ok result status-green"}
+	if got := shownLog(); !slices.Equal(got, want) {
+		t.Errorf("the scanner showed %q, want each result in turn, each until it was closed: %q", got, want)
+	}
+	if n := verifies(); n != 2 {
+		t.Errorf("%d checks were sent, want 2: the third code was refused", n)
+	}
+	scan.click("#result-close")
+	if field() != "" || scan.text("#code-note") != "" {
+		t.Errorf("after the last result the field holds %q and the note says %q, want both empty", field(), scan.text("#code-note"))
+	}
+
+	// The first answer comes while the next code is half typed.
+	eval[bool](scan, `window.hcUnhold() && `+holdFirstVerifyJS)
+	scan.do(chromedp.KeyEvent(notACode + "\r" + code[:len(code)/2]))
+	scan.waitJS("the node's answer to the first check", `typeof window.hcRelease === "function"`)
+	eval[bool](scan, `(() => { window.hcRelease(); return true; })()`)
+	scan.waitJS("the first result", `document.getElementById("result").dataset.reason === "malformed"`)
+	scan.do(chromedp.KeyEvent(code[len(code)/2:] + "\r"))
+	if got := shownLog(); !slices.Equal(got, want[:2]) || verifies() != 1 || scan.text("#result-note") != en(t, "scan.next_waiting") {
+		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q and sent %d checks, the result says %q; want %q, 1 check and %q",
+			got, verifies(), scan.text("#result-note"), want[:2], en(t, "scan.next_waiting"))
+	}
+	scan.do(chromedp.KeyEvent(kb.Escape))
+	scan.waitJS("the second result", `document.getElementById("result").dataset.reason === "ok"`)
+	if got := shownLog(); !slices.Equal(got, want) {
+		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q, want %q", got, want)
+	}
 	scan.click("#result-close")
 }

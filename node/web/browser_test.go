@@ -207,6 +207,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 	t.Run("scanner result keeps the focus off what it covers", func(t *testing.T) { scannerResultCoversWhatIsBehind(t, scan, code) })
 	t.Run("scanner takes a code typed or pasted over the last result", func(t *testing.T) { scannerTakesACodeTypedOverTheResult(t, scan, code) })
+	t.Run("scanner checks every code scanned while a check is on its way, in turn", func(t *testing.T) {
+		scannerKeepsACodeScannedWhileACheckIsOnItsWay(t, scan, code)
+	})
 	t.Run("scanner marks every status by a shape as well as a colour", func(t *testing.T) { scannerMarksEveryStatusByShape(t, scan) })
 
 	if screenshotsWanted() {

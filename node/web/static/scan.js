@@ -10,6 +10,13 @@
   // frame is decoded; MAX_WIDTH the width frames are scaled down to.
   const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640;
   let token, fed, stream, timer, hideTimer, busy = false, last = null;
+  // waiting is a code entered while a check was on its way or its result
+  // showed, checked once that result has been closed: one at most, a
+  // further one is refused in words (putting it in the place of the one
+  // waiting would drop a traveler the guard thinks was checked). note is
+  // the message key of what the queue says, or null. typing is set while
+  // a result shows that came in the middle of a code being typed.
+  let waiting = null, note = null, typing = false;
 
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
@@ -30,6 +37,37 @@
     }
   }
 
+  // take checks a code entered, or keeps it waiting while a check is on
+  // its way or a result shows: the result in front of the guard is never
+  // replaced before they have closed it (or its time is up).
+  function take(code) {
+    if (!busy && $("result").hidden) {
+      queueNote(null);
+      check(code);
+    } else if (waiting === null) {
+      waiting = code;
+      queueNote("scan.next_waiting");
+    } else {
+      queueNote("scan.next_refused");
+    }
+  }
+
+  // queueNote says key under the code field and on the result (which
+  // covers the field), or nothing.
+  function queueNote(key) {
+    note = key;
+    HC.say($("code-note"), key);
+    HC.say($("result-note"), key);
+    $("result-note").hidden = !key;
+  }
+
+  // takeField takes the code in the field, emptying it.
+  function takeField() {
+    const code = $("code-input").value;
+    $("code-input").value = "";
+    if (code.trim()) take(code);
+  }
+
   // show fills the full-screen result and clears it after SHOW_FOR.
   // behind is what the full-screen result covers: inert while it shows,
   // so that Tab cannot reach controls nobody sees.
@@ -37,6 +75,7 @@
 
   function show(v) {
     last = v;
+    typing = $("code-input").value !== "";
     render(v);
     behind(true);
     $("result").hidden = false;
@@ -64,12 +103,18 @@
   function hide() {
     clearTimeout(hideTimer);
     last = null;
+    typing = false;
     $("result").hidden = true;
     $("result").className = "result status-none";
     ["result-status", "result-name", "result-province", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
+    // A refusal stays until the guard has seen the result after it.
+    const next = waiting;
+    waiting = null;
+    if (next === null || note === "scan.next_waiting") queueNote(null);
+    if (next !== null) check(next);
   }
 
   // keyOverResult: a keyboard-wedge scanner types the next traveler's
@@ -77,13 +122,24 @@
   // the result, which gives the focus back to the code field, and goes on
   // into it with every one after, so that the whole code is checked when
   // its Enter arrives; a lone Escape or Enter only closes the result (an
-  // Enter going on would submit an empty field).
+  // Enter going on would submit an empty field). A result that came while
+  // a code was being typed is not closed by the rest of it: the rest goes
+  // on into the field, and its Enter keeps it waiting.
   function keyOverResult(e) {
     if ($("result").hidden) return;
-    if (e.key === "Escape" || e.key === "Enter") {
+    const char = [...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
+    if (typing && (char || e.key === "Enter")) {
+      e.preventDefault();
+      if (char) {
+        $("code-input").value += e.key;
+      } else {
+        typing = false;
+        takeField();
+      }
+    } else if (e.key === "Escape" || e.key === "Enter") {
       e.preventDefault();
       hide();
-    } else if ([...e.key].length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    } else if (char) {
       hide();
     }
   }
@@ -184,9 +240,7 @@
     document.addEventListener("paste", pasteOverResult, true);
     $("paste-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const code = $("code-input").value;
-      $("code-input").value = "";
-      if (code.trim()) check(code);
+      takeField();
     });
     $("code-input").focus();
   });
