@@ -299,6 +299,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		})
 	})
 
+	t.Run("a red resident's wallet says their record is kept, and refuses its deletion in words", func(t *testing.T) {
+		walletHoldsDeletionWhileNotGreen(t, wallet)
+	})
+
 	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
 		wallet.setValue("#appeal-msg", "I was never in contact")
 		wallet.click(`#appeal-form button[type="submit"]`)
@@ -318,6 +322,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
 			t.Errorf("wallet appeals %q lack the operator's note", got)
 		}
+		wallet.waitJS("deletion offered again once green", `document.getElementById("delete-held").hidden && !document.getElementById("delete-start").disabled && document.getElementById("delete-result").textContent === ""`)
 	})
 
 	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {
