@@ -125,10 +125,9 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 const detachCodesSQL = `UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count is a
-// range of codes_of_subject.
-const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, (SELECT count(*) FROM codes
-	WHERE subject_id = s.id AND revoked = 0 AND expires > ?), k.sealed
-	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?`
+// range of codes_of_subject (codes of a compromised key left out).
+var issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, ` + liveCountSQL("s.id", "?1") + `, k.sealed
+	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?2`
 
 // subjectColumns are the columns Subject reads, in its Scan order.
 const subjectColumns = `id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until`
