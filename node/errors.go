@@ -26,6 +26,10 @@ const (
 	// appeals, live codes: codes.max_live) is reached; it clears when one
 	// is resolved, or expires or is revoked.
 	ELimitReached ErrorCode = "limit_reached"
+	// EStatusHeld: a resident asked to delete their own record while
+	// their status is yellow or red; the health authority keeps it until
+	// the status is green again (they may appeal meanwhile).
+	EStatusHeld ErrorCode = "status_held"
 	// ERoleVerifier: the node is a verifier replica, which answers only
 	// verification (and health, metrics, federation status); everything
 	// else is done at its province's home node.

@@ -81,6 +81,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.log = n.log.With("province", n.cfg.Province)
+	if changed, ok := config.SupersededNotices[n.cfg.Privacy.NoticeVersion]; ok {
+		n.log.Warn("privacy.notice_version names the privacy notice of an earlier build; this build serves its own notice under its own version. "+
+			"Residents who consented to the earlier one keep their consent; set privacy.notice_version to the new version in the config",
+			"configured", n.cfg.Privacy.NoticeVersion, "served", config.NoticeVersion, "changed", changed)
+		n.cfg.Privacy.NoticeVersion = config.NoticeVersion
+	}
 	if n.metrics == nil {
 		n.metrics = NewMetrics()
 	}

@@ -10,7 +10,8 @@ import (
 
 // Notice is the privacy notice a resident consents to (seed rules 2-4):
 // what is collected and why, what a scanner sees, where the code may be
-// used, how long data is kept, and how to appeal or delete. It is served
+// used, how long data is kept, and how to appeal or delete (deletion
+// waits while the status is yellow or red: heldFromResident). It is served
 // in Chinese and English, with a version that consent records refer to.
 type Notice struct {
 	Version       string            `json:"version"`
@@ -92,11 +93,11 @@ func (n *Node) PrivacyNotice() Notice {
 			verifications,
 			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province stating a legal basis, never your ID number",
 			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals)",
-			"delete your record at any time (DELETE /v1/subjects/{id})",
+			"delete your record at any time while your status is green (DELETE /v1/subjects/{id}); while it is yellow or red the health authority keeps it, and you may appeal the status",
 			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
-			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字、签发省份和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉或删除您的记录；没有手机的人可在服务点领取纸质码。",
-			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name, the issuing province and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal or delete your record at any time; people without a phone can get a paper code at a service point.",
+			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字、签发省份和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉；健康状态为绿码时，您可以随时删除您的记录，黄码或红码期间记录由卫生健康部门保留，直到恢复绿码。没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name, the issuing province and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal at any time, and delete your record at any time while your status is green; while it is yellow or red the health authority keeps it until the status is green again. People without a phone can get a paper code at a service point.",
 		},
 		VerifiedElsewhere: elsewhere,
 		ConsentFields:     []string{"notice_version", "accepted"},

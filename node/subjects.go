@@ -246,7 +246,14 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	rev, err := r.db.DeleteSubject(ctx, id, r.now(), r.auditEntry(p.Actor(), "subject.delete", id, nil))
+	var allow func(string) error
+	if p.Role == RoleResident {
+		allow = heldFromResident
+	}
+	rev, err := r.db.DeleteSubjectIf(ctx, id, r.now(), allow, r.auditEntry(p.Actor(), "subject.delete", id, nil))
+	if held := (*Error)(nil); errors.As(err, &held) {
+		return held // nothing was deleted: the resident's tokens and codes stand
+	}
 	r.forget(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENotFound, "no such subject")
@@ -257,6 +264,21 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 	r.metrics.Deleted.WithLabelValues("subject", string(p.Role)).Inc()
 	r.revoked(ctx, rev)
 	return nil
+}
+
+// heldFromResident refuses a resident's own deletion while their status
+// is yellow or red. Their record is what refuses a second enrolment of
+// their ID number: deleted, it would let them be enrolled again, green by
+// default, washing the status. The health authority keeps the record
+// until the status is green again (an appeal, or its end); an operator
+// may still delete it (a legal order, a mistaken enrolment), audited.
+func heldFromResident(status string) error {
+	if status == string(trust.Green) {
+		return nil
+	}
+	return Errorf(EStatusHeld, "your record cannot be deleted while your health status is %s: "+
+		"the health authority keeps it until the status is green again. "+
+		"You may appeal the status if you think it is wrong, and ask for deletion again once it is green", status)
 }
 
 // forget drops what memory holds of a deleted resident: their cached

@@ -30,7 +30,7 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 
 	var ids []string
 	for i := range 3 {
-		out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", i), "--accept-notice", "2026-11")
+		out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", i), "--accept-notice", "2026-12")
 		var e struct{ ID string }
 		if err != nil || json.Unmarshal([]byte(out), &e) != nil {
 			t.Fatalf("enrol: %v %s", err, out)

@@ -180,7 +180,7 @@ browser: enrol a resident there and open the wallet link it shows on a phone
 
   # enrol a resident in %[2]s (with consent to the current notice)
   curl -s -X POST %[3]s/v1/subjects -H 'Authorization: Bearer %[4]s' \
-    -d '{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"2026-11","accepted":true}}'
+    -d '{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"2026-12","accepted":true}}'
   # issue a code for the returned id
   curl -s -X POST %[3]s/v1/subjects/<id>/codes -H 'Authorization: Bearer %[4]s'
   # verify it as %[2]s's scanner

@@ -13,7 +13,7 @@ import (
 func TestSunsetSaysWhatItWouldDeleteThenWhatItDeletes(t *testing.T) {
 	n := startTestNode(t)
 	useNode(t, n)
-	if out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", "2026-11"); err != nil {
+	if out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", "2026-12"); err != nil {
 		t.Fatalf("enrol: %v %s", err, out)
 	}
 	if err := n.Close(); err != nil {

@@ -22,6 +22,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.ETooLarge:        http.StatusRequestEntityTooLarge,
 	node.ERateLimited:     http.StatusTooManyRequests,
 	node.ELimitReached:    http.StatusConflict,
+	node.EStatusHeld:      http.StatusConflict,
 	node.EUnavailable:     http.StatusServiceUnavailable,
 	node.ERoleVerifier:    http.StatusForbidden,
 	node.EReplicaStale:    http.StatusServiceUnavailable,

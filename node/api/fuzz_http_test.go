@@ -60,7 +60,7 @@ func FuzzRequest(f *testing.F) {
 		}
 	}
 	for _, b := range []string{
-		`{"name":"李四","id_number":"110105194912310021","consent":{"notice_version":"2026-11","accepted":true}}`,
+		`{"name":"李四","id_number":"110105194912310021","consent":{"notice_version":"2026-12","accepted":true}}`,
 		`{"status":"red","reason":"close contact"}`, `{"code":"` + code.Code + `"}`, `{"name":"gate","place":"station"}`,
 		`{"name":"ops","role":"operator"}`, `{"lifetime":"-1h"}`, `{"lifetime":"9999999999h"}`, `{"message":"wrong"}`,
 		`{"outcome":"upheld","note":"n","status":"green"}`, `{"url":"http://x/wallet#token=a"}`, `{"url":"http://node.test/scan#token=hct_x"}`, `{"paper":true}`,
@@ -130,5 +130,5 @@ var errorStatuses = map[string]int{
 	"invalid": 400, "unauthorized": 401, "forbidden": 403, "role_verifier": 403, "not_found": 404,
 	"method_not_allowed": 405, "conflict": 409, "limit_reached": 409, "too_large": 413,
 	"consent_required": 422, "field_not_collected": 422, "rate_limited": 429, "unavailable": 503,
-	"replica_stale": 503,
+	"replica_stale": 503, "status_held": 409,
 }

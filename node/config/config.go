@@ -156,6 +156,22 @@ type Privacy struct {
 	ReceiptsEvery time.Duration `yaml:"receipts_every"`
 }
 
+// NoticeVersion is the version of the privacy notice this build serves
+// (node.PrivacyNotice), the default of privacy.notice_version. The notice's
+// text is the build's: a build that changes what it promises moves this,
+// and names the version it replaces in SupersededNotices.
+const NoticeVersion = "2026-12"
+
+// SupersededNotices are earlier builds' notice versions, each with what
+// changed since. A config written by an earlier 'hcnode init' names one
+// of them; the node serves this build's notice under NoticeVersion
+// instead, so that a version never names two texts (node.New says so in
+// its log). Residents who consented to an earlier version keep their
+// consent: it is checked only at enrolment.
+var SupersededNotices = map[string]string{
+	"2026-11": "it promised deletion at any time; a resident's own deletion now waits while their status is yellow or red",
+}
+
 // Values of privacy.receipts.
 const (
 	ReceiptsSend = "send"
@@ -209,7 +225,7 @@ func Default(province string) Config {
 			SendEvery: DefaultReplicaSendEvery},
 	}
 	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
-	c.Privacy.NoticeVersion = "2026-11"
+	c.Privacy.NoticeVersion = NoticeVersion
 	c.Privacy.Purpose = "epidemic-prevention"
 	c.Privacy.Collect = []string{"name", "id_number"}
 	c.Privacy.Retention.Subjects = 90 * 24 * time.Hour

@@ -133,7 +133,7 @@ func exerciseProvince(f *fedTest, i int, p [2]person) {
 	}
 	for k, r := range p {
 		if st := f.call(i, "POST", "/v1/subjects", op, map[string]any{"name": r.name, "id_number": r.id, "phone": r.phone,
-			"consent": map[string]any{"notice_version": "2026-11", "accepted": true}}, &ids[k]); st != 201 {
+			"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}, &ids[k]); st != 201 {
 			f.t.Fatalf("enrol: %d", st)
 		}
 	}
@@ -166,7 +166,9 @@ func exerciseProvince(f *fedTest, i int, p [2]person) {
 	f.mustCall(i, "POST", "/v1/subjects/"+b.ID+"/codes", b.ResidentToken, nil, &bc, 201)
 	f.eventually((i+1)%len(f.c.Nodes), bc.Code, "ok")
 	f.setStatus(i, b.ID, "red")
-	f.mustCall(i, "DELETE", "/v1/subjects/"+b.ID, b.ResidentToken, nil, nil, 204)
+	// A red resident's own deletion waits (status_held); an operator's does not.
+	f.mustCall(i, "DELETE", "/v1/subjects/"+b.ID, b.ResidentToken, nil, nil, 409)
+	f.mustCall(i, "DELETE", "/v1/subjects/"+b.ID, op, nil, nil, 204)
 	for j := range f.c.Nodes {
 		f.eventually(j, bc.Code, "revoked")
 	}

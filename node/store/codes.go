@@ -10,15 +10,37 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
+// liveCountSQL is the SQL expression that counts the live codes (unexpired
+// at cut, unrevoked) of subject, both SQL expressions, leaving out the
+// codes of a compromised key. Those are refused by every verifier
+// (trust.ReasonKeyCompromised) and their QR images by this node, but
+// nothing revokes them (marking them revoked would put every code the key
+// signed into the revocation snapshots); counted, they kept a resident who
+// held codes.max_live of them from getting a code of the new key until
+// they expired. The count is a range of codes_of_subject read without the
+// rows; the codes of a compromised key, whose kid is in the rows, are
+// counted and taken away only while the keys table holds such a key.
+func liveCountSQL(subject, cut string) string {
+	const compromised = `SELECT kid FROM main.keys WHERE kind = 'sign' AND state = '` + string(trust.KeyCompromised) + `'`
+	live := `FROM codes WHERE subject_id = ` + subject + ` AND revoked = 0 AND expires > ` + cut
+	return `((SELECT count(*) ` + live + `) - CASE WHEN EXISTS (` + compromised + `)
+		THEN (SELECT count(*) ` + live + ` AND kid IN (` + compromised + `)) ELSE 0 END)`
+}
+
 // insertCodeSQL writes the row only while the subject's status is still
 // the one the code encodes, so a code signed just before a status change
 // and recorded just after it can never escape that change's revocation;
 // and only while the subject holds fewer than MaxLive live codes (when
 // MaxLive is positive), so that no resident can make one status change
-// revoke more codes than a revocation statement carries.
-const insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
+// revoke more codes than a revocation statement carries. Codes of a
+// compromised key do not count (liveCountSQL); a status change
+// still revokes them, so it may revoke up to MaxLive more per compromised
+// key still within its codes' lifetime, in further statements if need be.
+// Its arguments are numbered as insertCode passes them (12: subject, 13:
+// issuance time, 14: MaxLive).
+var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
 	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ?)
-	AND (? <= 0 OR (SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?) < ?)`
+	AND (? <= 0 OR ` + liveCountSQL("?12", "?13") + ` < ?14)`
 
 // InsertCode records an issued code. Calls from many goroutines are
 // grouped into one transaction (group commit); it returns once the row is
@@ -162,10 +184,9 @@ func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(Rev
 	return wrap("live revocations", rows.Err())
 }
 
-const (
-	codesOfSQL   = `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`
-	liveCodesSQL = `SELECT count(*) FROM codes WHERE subject_id = ? AND revoked = 0 AND expires > ?`
-)
+const codesOfSQL = `SELECT jti FROM codes WHERE subject_id = ? ORDER BY issued_at DESC, jti LIMIT ?`
+
+var liveCodesSQL = `SELECT ` + liveCountSQL("?1", "?2")
 
 // CodesOf lists the jtis of a subject's recorded codes, newest first, up to
 // limit: the codes whose verifications the resident may ask about. Rows of
@@ -180,8 +201,8 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 	}, codesOfSQL, subjectID, limit)
 }
 
-// LiveCodes counts a subject's live codes at now: unexpired and not
-// revoked. InsertCode enforces Code.MaxLive itself; this lets a caller
+// LiveCodes counts a subject's live codes at now: unexpired, not revoked,
+// and not of a compromised key. InsertCode enforces Code.MaxLive itself; this lets a caller
 // refuse cheaply before signing a code that would be refused anyway.
 func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (int, error) {
 	var n int

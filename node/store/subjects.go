@@ -125,10 +125,9 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 const detachCodesSQL = `UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE subject_id = ?`
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count is a
-// range of codes_of_subject.
-const issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, (SELECT count(*) FROM codes
-	WHERE subject_id = s.id AND revoked = 0 AND expires > ?), k.sealed
-	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?`
+// range of codes_of_subject (codes of a compromised key left out).
+var issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, ` + liveCountSQL("s.id", "?1") + `, k.sealed
+	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?2`
 
 // subjectColumns are the columns Subject reads, in its Scan order.
 const subjectColumns = `id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until`
@@ -236,13 +235,33 @@ func updateStatuses(p *prepTx, ids []string, status string, now time.Time, onlyI
 // an unknown (or already deleted) subject. The audit entries are appended
 // in the same transaction as the deletion.
 func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit ...AuditEntry) (*Revocation, error) {
+	return db.DeleteSubjectIf(ctx, id, now, nil, audit...)
+}
+
+// DeleteSubjectIf is DeleteSubject for a deletion that a subject's status
+// may forbid: allow (if not nil) is called with the subject's status
+// before anything is shredded, and an error from it is returned, wrapped,
+// with nothing changed.
+//
+// The status is read once, before the shredding, and is not read again in
+// the deletion's transaction: the key is gone by then, and a deletion
+// refused after it would leave a subject without its key (and without the
+// blind index that refuses a second enrolment of its ID number). So allow
+// judges the status at the moment the deletion was asked for; a status
+// change committed while the deletion runs does not stop it.
+func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, allow func(status string) error, audit ...AuditEntry) (*Revocation, error) {
 	const op = "delete subject"
 	if now.IsZero() {
 		return nil, invalid(op, "zero time")
 	}
-	var one int
-	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
+	var status string
+	if err := db.r.QueryRowContext(ctx, `SELECT status FROM subjects WHERE id = ?`, id).Scan(&status); err != nil {
 		return nil, wrap(op, notFound("subject", err))
+	}
+	if allow != nil {
+		if err := allow(status); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
 	}
 	// Dropped from the issuance cache now, and again by the shredding as
 	// it commits: no read after that can put the sealed key back.

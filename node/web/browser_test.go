@@ -54,7 +54,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	if h := eval[string](console, `location.hash`); h != "" {
 		t.Errorf("console kept the token in the address bar: %q", h)
 	}
-	if !strings.Contains(console.text("#consent-notice"), "health code") || !strings.Contains(console.text("#consent-version"), "2026-11") {
+	if !strings.Contains(console.text("#consent-notice"), "health code") || !strings.Contains(console.text("#consent-version"), "2026-12") {
 		t.Errorf("consent screen does not show the notice and its version: %q / %q", console.text("#consent-notice"), console.text("#consent-version"))
 	}
 	console.setValue("#en-name", testName)
@@ -304,6 +304,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		})
 	})
 
+	t.Run("a red resident's wallet says their record is kept, and refuses its deletion in words", func(t *testing.T) {
+		walletHoldsDeletionWhileNotGreen(t, wallet)
+	})
+
 	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
 		wallet.setValue("#appeal-msg", "I was never in contact")
 		wallet.click(`#appeal-form button[type="submit"]`)
@@ -323,6 +327,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
 			t.Errorf("wallet appeals %q lack the operator's note", got)
 		}
+		wallet.waitJS("deletion offered again once green", `document.getElementById("delete-held").hidden && !document.getElementById("delete-start").disabled && document.getElementById("delete-result").textContent === ""`)
 	})
 
 	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {

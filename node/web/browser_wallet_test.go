@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/hcfed/hcfed/node/web"
 )
 
 // walletSaysAnExpiredCodeIsExpired takes the phone of the wallet in tb
@@ -150,5 +152,30 @@ func (tb *tab) runClock(d time.Duration) {
 	case <-expired:
 	case <-ctx.Done():
 		tb.t.Fatalf("%s: the clock did not run %v in %v", tb.name, d, pageTimeout)
+	}
+}
+
+// walletHoldsDeletionWhileNotGreen checks the wallet of a resident whose
+// status is red: the node refuses their own deletion (status_held), and
+// the wallet says so beside the delete button, which it disables, rather
+// than letting them find out by trying; a deletion asked for anyway (the
+// status changed since the wallet's last poll) is refused in words, beside
+// the button, in the language of the page.
+func walletHoldsDeletionWhileNotGreen(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.waitJS("the hold beside the delete button", `!document.getElementById("delete-held").hidden && document.getElementById("delete-start").disabled`)
+	if got := tb.text("#delete-held"); got != en(t, "wallet.delete_held") {
+		t.Errorf("beside the delete button: %q, want %q", got, en(t, "wallet.delete_held"))
+	}
+	eval[bool](tb, `document.getElementById("delete-yes").click(), true`)
+	tb.waitJS("the refusal", `document.getElementById("delete-result").textContent !== ""`)
+	for _, lang := range []string{web.LangZH, web.LangEN} {
+		tb.switchLang(lang)
+		if got, want := tb.text("#delete-result"), msg(t, lang, "error.status_held"); !strings.HasPrefix(got, want) {
+			t.Errorf("in %s the refused deletion reads %q, want it to start with %q", lang, got, want)
+		}
+	}
+	if !eval[bool](tb, `document.getElementById("fatal").hidden && !document.getElementById("main").hidden`) {
+		t.Errorf("the wallet ended after a refused deletion")
 	}
 }

@@ -156,11 +156,28 @@
     for (const [k, v] of Object.entries(record.held || {})) dl.append(HC.el("dt", { text: HC.t("field." + k) }), HC.el("dd", { text: v }));
     dl.append(HC.el("dt", { text: HC.t("wallet.status") }), HC.el("dd", { text: HC.statusWord(record.status) }));
     dl.append(HC.el("dt", { text: HC.t("wallet.retain_until") }), HC.el("dd", { text: HC.fmtTime(record.retain_until) }));
+    renderDelete();
   }
 
+  // renderDelete says, beside the delete button, that the record cannot be
+  // deleted while the status is yellow or red (the node refuses it,
+  // status_held), rather than letting the resident find out by trying.
+  function renderDelete() {
+    const held = record.status !== "green";
+    if (renderDelete.held && !held) HC.say($("delete-result"), null); // a refusal of then
+    renderDelete.held = held;
+    $("delete-held").hidden = !held;
+    $("delete-start").disabled = held;
+    if (held) $("delete-confirm").hidden = true;
+  }
+
+  // renderNotice shows the current notice. A resident who consented to an
+  // earlier version is told so: their consent stands, and the current
+  // notice (the one shown) applies to their record too.
   function renderNotice() {
-    $("notice-meta").textContent = HC.t("wallet.notice_meta", { version: record.consent.notice_version,
-      when: HC.fmtTime(record.consent.accepted_at) });
+    const c = record.consent;
+    const vars = { version: c.notice_version, when: HC.fmtTime(c.accepted_at), current: notice.version };
+    $("notice-meta").textContent = HC.t(c.notice_version === notice.version ? "wallet.notice_meta" : "wallet.notice_changed", vars);
     $("notice-text").textContent = notice.text[HC.lang] || notice.text.en;
   }
 
@@ -212,7 +229,14 @@
         localStorage.removeItem(CODE_KEY);
         stop();
         HC.fatal("wallet.deleted_title", "wallet.deleted");
-      } catch (e) { HC.say($("code-note"), e); }
+      } catch (e) {
+        // Said beside the button, where the resident is looking: a refusal
+        // (status_held, the status changed since the last poll) is not lost
+        // at the top of the page.
+        $("delete-confirm").hidden = true;
+        HC.say($("delete-result"), e);
+        poll().catch(showErr);
+      }
     });
   }
 
