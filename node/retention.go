@@ -50,7 +50,10 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 		return r, err
 	}
 	for _, id := range ids {
-		rev, err := n.db.DeleteSubject(ctx, id, now, n.auditEntry("system", "subject.retention_delete", id, nil))
+		rev, err := n.db.DeleteSubjectIf(ctx, id, now, heldPastRetention, n.auditEntry("system", "subject.retention_delete", id, nil))
+		if errors.Is(err, errHeldPastRetention) {
+			continue // its status changed since it was listed: held, as the listing would now hold it
+		}
 		n.residents.forget(id)
 		if err != nil {
 			return r, err
@@ -80,3 +83,15 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 
 // retentionEvery is how often Tick runs a retention pass.
 const retentionEvery = time.Hour
+
+// errHeldPastRetention is heldPastRetention's refusal.
+var errHeldPastRetention = errors.New("held past retention: status not green")
+
+// heldPastRetention keeps a yellow or red subject past its retention (see
+// store.DB.SubjectsPastRetention), judged again as the deletion begins.
+func heldPastRetention(status string) error {
+	if status == string(trust.Green) {
+		return nil
+	}
+	return errHeldPastRetention
+}

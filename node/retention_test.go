@@ -80,3 +80,46 @@ func TestRetentionCountsFromTheResidentsLastCode(t *testing.T) {
 	clock.Add(time.Second)
 	retain(1)
 }
+
+// A yellow or red resident is held past their retention, as from their
+// own deletion: deleted, their record would no longer refuse a second
+// enrolment of their ID number, and a resident who stayed away until it
+// lapsed would be enrolled again green. Once green again, the next pass
+// deletes them.
+func TestRetentionHoldsAYellowOrRedResidentUntilGreen(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	n := d.Node
+	ctx := context.Background()
+	red, yellow, green := enrol(t, n, 1), enrol(t, n, 2), enrol(t, n, 3)
+	for _, s := range []struct{ id, status string }{{red.ID, "red"}, {yellow.ID, "yellow"}} {
+		if err := n.SetStatus(ctx, operator, s.id, s.status, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(n.Settings().Privacy.Retention.Subjects + time.Hour)
+	if r, err := n.Retain(ctx); err != nil || r.Subjects != 1 {
+		t.Fatalf("retention pass: %+v, %v; want only the green resident deleted", r, err)
+	}
+	if _, err := n.SubjectRecord(ctx, operator, green.ID); err == nil {
+		t.Errorf("the green resident past retention was kept")
+	}
+	for _, id := range []string{red.ID, yellow.ID} {
+		if _, err := n.SubjectRecord(ctx, operator, id); err != nil {
+			t.Fatalf("a held resident was deleted by retention: %v", err)
+		}
+	}
+	if _, err := n.Enrol(ctx, operator, node.Enrolment{Name: "张三", IDNumber: idNumber(1),
+		Consent: node.ConsentInput{NoticeVersion: n.Settings().Privacy.NoticeVersion, Accepted: true}}); err == nil {
+		t.Fatalf("the red resident's ID number was enrolled again past their retention")
+	}
+	if err := n.SetStatus(ctx, operator, red.ID, "green", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := n.Retain(ctx); err != nil || r.Subjects != 1 {
+		t.Fatalf("retention pass after green: %+v, %v; want the resident now green deleted", r, err)
+	}
+	if _, err := n.SubjectRecord(ctx, operator, yellow.ID); err != nil {
+		t.Fatalf("the yellow resident was deleted: %v", err)
+	}
+}

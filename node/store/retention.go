@@ -32,8 +32,13 @@ func (db *DB) DeletePublishedRevocations(ctx context.Context, before time.Time) 
 }
 
 // SubjectsPastRetention lists up to limit ids of subjects whose retention
-// ended at or before now, for the caller to DeleteSubject each one (which
-// revokes, unlinks and crypto-shreds as usual).
+// ended at or before now and whose status is green, for the caller to
+// delete each one (which revokes, unlinks and crypto-shreds as usual). A
+// yellow or red subject is held past its retention, as from its own
+// deletion: its record is what refuses a second enrolment of its ID
+// number, and a resident who stayed away until it lapsed would otherwise
+// be enrolled again green. It is deleted at the first pass after its
+// status is green again.
 func (db *DB) SubjectsPastRetention(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, invalid("subjects past retention", "limit must be positive")
@@ -41,5 +46,5 @@ func (db *DB) SubjectsPastRetention(ctx context.Context, now time.Time, limit in
 	return queryAll(ctx, db.r, "subjects past retention", func(r rowScanner) (string, error) {
 		var id string
 		return id, r.Scan(&id)
-	}, `SELECT id FROM subjects WHERE retain_until <= ? ORDER BY retain_until, id LIMIT ?`, nanos(now), limit)
+	}, `SELECT id FROM subjects WHERE retain_until <= ? AND status = 'green' ORDER BY retain_until, id LIMIT ?`, nanos(now), limit)
 }
