@@ -2,6 +2,7 @@
 //
 //	hcnode demo                      three federated provinces on this machine
 //	hcnode init --province 440000    a new province: keys, KEK, config
+//	hcnode check --config FILE       would serve start it? (changes nothing)
 //	hcnode serve --config FILE       run a node
 //
 // Run 'hcnode help' for every command.
@@ -99,7 +100,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInitCmd(), newServeCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
+	root.AddCommand(newInitCmd(), newServeCmd(), newCheckCmd(), newDemoCmd(), newIssueCmd(), newVerifyCmd(),
 		newKeysCmd(), newScannerCmd(), newTrustCmd(), newAuditCmd(), newSunsetCmd(), newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newReplicaCmd())
 	root.AddCommand(newEnrolCmd(), newNoticeCmd(), newStatusCmd(), newSubjectCmd(), newAppealsCmd(), newLookupCmd(), newLookupsCmd(),

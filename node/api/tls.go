@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -61,6 +62,15 @@ func (r *CertReloader) Reload() (bool, error) {
 	r.cert.Store(&cert)
 	r.sum = sum
 	return true, nil
+}
+
+// Leaf is the certificate in use (its names and validity), nil if none
+// is loaded.
+func (r *CertReloader) Leaf() *x509.Certificate {
+	if c := r.cert.Load(); c != nil {
+		return c.Leaf
+	}
+	return nil
 }
 
 // Config is the server's TLS configuration: TLS 1.2 or later, and for

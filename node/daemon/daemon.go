@@ -367,12 +367,8 @@ func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
 // the certificate reloader (nil without TLS).
 func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, certs *api.CertReloader, err error) {
 	if l = opt.Listener; l == nil {
-		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, "", nil, fmt.Errorf("listen %s: the address is already in use by another program (another "+
-					"hcnode?): stop it, or set listen (HCNODE_LISTEN) to a free port: %w", cfg.Listen, err)
-			}
-			return nil, "", nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		if l, err = bind(cfg.Listen, settingListen); err != nil {
+			return nil, "", nil, err
 		}
 	}
 	if cfg.TLS.CertFile == "" {
@@ -383,6 +379,26 @@ func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, cert
 		return nil, "", nil, err
 	}
 	return tls.NewListener(l, certs.Config()), "https://", certs, nil
+}
+
+// The settings that name a listen address, as bind's refusal names them.
+const (
+	settingListen     = "listen (HCNODE_LISTEN)"
+	settingNATSListen = "nats.listen (HCNODE_NATS_LISTEN)"
+)
+
+// bind listens on addr, the value of setting; an address another
+// program holds is refused with what to do about it.
+func bind(addr, setting string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		return l, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen %s: the address is already in use by another program (another "+
+			"hcnode?): stop it, or set %s to a free port: %w", addr, setting, err)
+	}
+	return nil, fmt.Errorf("listen %s: %w", addr, err)
 }
 
 // undo holds the clean-ups of a start under way (lock, database, node,

@@ -181,11 +181,7 @@ var (
 func (f *fed) connect(ctx context.Context) *federation.Conn {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, connectAttempt)
-		c, err := federation.Connect(cctx, federation.ConnConfig{URLs: f.urls(), Federation: f.cfg.Federation,
-			Province: f.cfg.Province, Name: "hcnode-" + f.cfg.Province, CredsFile: f.cfg.NATS.CredsFile,
-			NKeySeedFile: f.cfg.NATS.NKeySeed, User: f.cfg.NATS.User, Password: f.cfg.NATS.Password,
-			CAFile: f.cfg.NATS.CAFile, CertFile: f.cfg.NATS.CertFile, KeyFile: f.cfg.NATS.KeyFile, Replicas: f.cfg.NATS.Replicas,
-			Isolation: f.cfg.NATS.Isolation, Logger: f.syncLog}) // the connection adds "province" itself
+		c, err := federation.Connect(cctx, connConfig(f.cfg, f.urls(), f.syncLog)) // the connection adds "province" itself
 		cancel()
 		if err == nil {
 			return c
@@ -204,6 +200,15 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 			return nil
 		}
 	}
+}
+
+// connConfig is how the node connects to the NATS servers at urls, with
+// the credentials and TLS settings of cfg.
+func connConfig(cfg config.Config, urls []string, log *slog.Logger) federation.ConnConfig {
+	return federation.ConnConfig{URLs: urls, Federation: cfg.Federation, Province: cfg.Province,
+		Name: "hcnode-" + cfg.Province, CredsFile: cfg.NATS.CredsFile, NKeySeedFile: cfg.NATS.NKeySeed,
+		User: cfg.NATS.User, Password: cfg.NATS.Password, CAFile: cfg.NATS.CAFile, CertFile: cfg.NATS.CertFile,
+		KeyFile: cfg.NATS.KeyFile, Replicas: cfg.NATS.Replicas, Isolation: cfg.NATS.Isolation, Logger: log}
 }
 
 // ready is the API's readiness check: connected, caught up, and the

@@ -21,4 +21,15 @@ func tryLock(f *os.File) error {
 	}
 }
 
+// tryShared takes a shared flock(2) without waiting: it fails while
+// another open file holds the exclusive lock.
+func tryShared(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
 func unlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

@@ -62,3 +62,34 @@ func (l *Lock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// Holder reports whether a process holds dir's lock and, if so, who (as
+// Acquire recorded it: "hcnode serve (pid 123, since ...)"). It is for a
+// preflight beside a node that may be running, so it never takes the lock
+// in a way that could stop that node: it opens the lock file read-only,
+// never creating it or the directory, and tries a shared lock without
+// waiting, which it releases at once. Only a node starting in that very
+// instant is refused, as if the directory were in use, and can be
+// started again.
+func Holder(dir string) (holder string, held bool, err error) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("data directory lock %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := tryShared(f); err != nil {
+		if !errors.Is(err, errWouldBlock) {
+			return "", false, fmt.Errorf("data directory lock %s: %w", path, err)
+		}
+		b, _ := os.ReadFile(path)
+		if holder = strings.TrimSpace(string(b)); holder == "" {
+			holder = "another process"
+		}
+		return holder, true, nil
+	}
+	return "", false, unlock(f)
+}

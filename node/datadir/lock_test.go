@@ -79,3 +79,35 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+// TestHolderNamesTheHolderAndTakesNothing: Holder names the process that
+// holds a directory, creates no lock file where there is none, and
+// leaves the lock free for the next Acquire.
+func TestHolderNamesTheHolderAndTakesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if _, held, err := datadir.Holder(dir); err != nil || held {
+		t.Fatalf("Holder of a directory never locked: held %v, %v", held, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datadir.LockFile)); !os.IsNotExist(err) {
+		t.Fatalf("Holder created the lock file: %v", err)
+	}
+	l, err := datadir.Acquire(dir, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, held, err := datadir.Holder(dir)
+	if err != nil || !held || !strings.HasPrefix(holder, "hcnode serve (pid") {
+		t.Fatalf("Holder beside serve: %q %v %v", holder, held, err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := datadir.Holder(dir); err != nil || held {
+		t.Fatalf("Holder after Unlock: held %v, %v", held, err)
+	}
+	l, err = datadir.Acquire(dir, "serve")
+	if err != nil {
+		t.Fatalf("Acquire after Holder: %v", err)
+	}
+	l.Unlock()
+}

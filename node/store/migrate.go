@@ -88,8 +88,8 @@ func migrate(ctx context.Context, w, keys *sql.DB) error {
 	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
 		return wrap("migrate", err)
 	}
-	if newest > len(ms) {
-		return fmt.Errorf("store: migrate: database schema version %d is newer than this build's %d", newest, len(ms))
+	if err := newerSchema(newest, len(ms)); err != nil {
+		return err
 	}
 	moved := 0
 	for _, m := range ms[newest:] {

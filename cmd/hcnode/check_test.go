@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/datadir"
+	"github.com/hcfed/hcfed/node/seal"
+)
+
+// initCheckNode runs 'hcnode init' for province 440000 in a temporary
+// directory, on ports chosen at start, and returns its data directory and
+// config file.
+func initCheckNode(t *testing.T) (dir, cfgPath string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "gd")
+	if out, err := run(t, "init", "--province", "440000", "--name", "Guangdong", "--data", dir,
+		"--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	return dir, filepath.Join(dir, "hcnode.yaml")
+}
+
+// fileState is what a preflight must leave as it was: a file's bytes,
+// mode and modification time.
+type fileState struct {
+	sum   [32]byte
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+// snapshot records every file under dir.
+func snapshot(t *testing.T, dir string) map[string]fileState {
+	t.Helper()
+	files := map[string]fileState{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st := fileState{mode: fi.Mode(), mtime: fi.ModTime()}
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			st.sum = sha256.Sum256(b)
+		}
+		files[path] = st
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// requireUnchanged fails the test if any file under dir was added,
+// removed or changed since before.
+func requireUnchanged(t *testing.T, dir string, before map[string]fileState, doing string) {
+	t.Helper()
+	after := snapshot(t, dir)
+	for p, st := range after {
+		if b, ok := before[p]; !ok {
+			t.Errorf("%s created %s", doing, p)
+		} else if b != st {
+			t.Errorf("%s changed %s (bytes, mode or mtime): before %+v, after %+v", doing, p, b, st)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			t.Errorf("%s removed %s", doing, p)
+		}
+	}
+}
+
+// runWithin runs hcnode with args in-process, stopping it when the
+// timeout passes (a serve that started).
+func runWithin(t *testing.T, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out bytes.Buffer
+	root := newRoot(&out, &out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// trustListFor writes a trust list for the node in dir, signed by one
+// operator, issued at iat and expiring at exp, and returns its file and
+// SHA-256.
+func trustListFor(t *testing.T, dir string, iat, exp time.Time) (file, sum string) {
+	t.Helper()
+	work := t.TempDir()
+	op, prop, file := filepath.Join(work, "alice"), filepath.Join(work, "p.json"), filepath.Join(work, "v1.json")
+	for _, args := range [][]string{
+		{"trust", "keygen", "--out", op},
+		{"trust", "propose", "--federation", "demo", "--threshold", "1", "--add-operator", "alice:Alice:" + op + ".pub.jwk",
+			"--add-member", "440000:Guangdong:" + filepath.Join(dir, "root.pub.jwk"), "--out", prop},
+	} {
+		if out, err := run(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	var doc map[string]any
+	b, err := os.ReadFile(prop)
+	if err == nil {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc["iat"], doc["exp"] = iat.Unix(), exp.Unix()
+	if b, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prop, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "trust", "sign", "--key", op+".key", "--in", prop, "--out", file); err != nil {
+		t.Fatalf("trust sign: %v\n%s", err, out)
+	}
+	signed, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(signed)
+	return file, hex.EncodeToString(s[:])
+}
+
+// requireSaid fails the test unless check's output says each of wants.
+func requireSaid(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("check said:\n%s\nwant it to say %q", out, want)
+		}
+	}
+}
+
+// failLine finds the FAIL line about what in check's output.
+func failLine(out, what string) string {
+	m := regexp.MustCompile(`(?m)^FAIL  ` + regexp.QuoteMeta(what) + `: .*$`).FindString(out)
+	return m
+}
+
+// TestCheckPassesOnACleanNodeAndChangesNothing: on a node fresh from
+// init, check says every check is ok (the missing trust list is a
+// warning), exits 0, and leaves every file of the data directory as it
+// was: same bytes, mode and mtime, no -wal or -shm, no lock file written.
+func TestCheckPassesOnACleanNodeAndChangesNothing(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	before := snapshot(t, dir)
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check on a clean node: %v\n%s", err, out)
+	}
+	requireSaid(t, out,
+		"ok    config: "+cfgPath+" is valid\n",
+		"ok    data directory: "+dir+" holds a node; none is running on it\n",
+		"ok    KEK: 32 bytes from "+filepath.Join(dir, "kek.key")+"\n",
+		"ok    database: "+filepath.Join(dir, "node.db")+" opens; schema current; quick_check ok\n",
+		"ok    keys: the KEK opens every key of the database\n",
+		"warn  trust list: none held and none pinned",
+		"ok    listen: 127.0.0.1:0: a free port is chosen at start\n",
+		"check passed: nothing would stop the node from starting (1 warning)\n")
+	if !regexp.MustCompile(`(?m)^ok    signing key: [A-Za-z0-9_-]{43} active; next rotation `).MatchString(out) {
+		t.Errorf("check said nothing of the active signing key:\n%s", out)
+	}
+	requireUnchanged(t, dir, before, "check")
+
+	out, err = run(t, "check", "--config", cfgPath, "--json")
+	var res struct {
+		OK       bool `json:"ok"`
+		Findings []struct{ Level, What, Detail string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || !res.OK || len(res.Findings) < 8 || res.Findings[0].What != "config" {
+		t.Fatalf("check --json: %v\n%s", err, out)
+	}
+	requireUnchanged(t, dir, before, "check --json")
+}
+
+// TestCheckFailsAsServeRefuses breaks one thing at a time on an
+// initialised node and checks that check exits 1 with a FAIL line
+// holding serve's own refusal, word for word, and changes no file of the
+// data directory.
+func TestCheckFailsAsServeRefuses(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1") // serve, if it started, would never reach a real server
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	expired, expiredSum := trustListFor(t, dir, time.Now().Add(-100*24*time.Hour), time.Now().Add(-24*time.Hour))
+	badCfg := filepath.Join(dir, "..", "bad.yaml")
+	cfgText, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badCfg, bytes.Replace(cfgText, []byte("listen:"), []byte("listn:"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kekPath := filepath.Join(dir, "kek.key")
+
+	for _, tc := range []struct {
+		name, what string
+		cfg        string
+		env        map[string]string
+		setup      func() (undo func())
+		want       string // in the FAIL line, beside serve's refusal
+	}{
+		{name: "bad config line", what: "config", cfg: badCfg, want: `line 6: "listn" is not a setting: did you mean listen?`},
+		{name: "another KEK", what: "keys", env: map[string]string{seal.EnvKEK: base64.StdEncoding.EncodeToString(seal.NewKeyMaterial())},
+			want: "is not the KEK this data directory was initialised with"},
+		{name: "KEK readable by others", what: "KEK", setup: func() func() {
+			if err := os.Chmod(kekPath, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return func() { os.Chmod(kekPath, 0o600) }
+		}, want: "is readable by others (mode -rw-r--r--); chmod 600 it"},
+		{name: "port in use", what: "listen", env: map[string]string{"HCNODE_LISTEN": busy.Addr().String()},
+			want: busy.Addr().String() + ": the address is already in use by another program"},
+		{name: "expired pinned trust list", what: "trust list",
+			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired, "HCNODE_TRUST_LIST_SHA256": expiredSum},
+			want: "is refused (expired: trust list v1 expired at "},
+		{name: "pinned trust list missing", what: "trust list",
+			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired + ".missing", "HCNODE_TRUST_LIST_SHA256": expiredSum},
+			want: "cannot be read: put the trust list the federation operators gave you there"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			if tc.setup != nil {
+				defer tc.setup()()
+			}
+			cfg := cfgPath
+			if tc.cfg != "" {
+				cfg = tc.cfg
+			}
+			before := snapshot(t, dir)
+			out, err := run(t, "check", "--config", cfg)
+			requireUnchanged(t, dir, before, "check")
+			if err == nil || !strings.Contains(err.Error(), "check failed") {
+				t.Fatalf("check exited %v, want a failure:\n%s", err, out)
+			}
+			line := failLine(out, tc.what)
+			if !strings.Contains(line, tc.want) {
+				t.Errorf("check said:\n%s\nwant a FAIL line on %s saying %q", out, tc.what, tc.want)
+			}
+			serveOut, serveErr := runWithin(t, 20*time.Second, "serve", "--config", cfg)
+			if serveErr == nil {
+				t.Fatalf("serve started: %s", serveOut)
+			}
+			if !strings.Contains(line, strings.ReplaceAll(serveErr.Error(), "\n", "; ")) {
+				t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
+			}
+		})
+	}
+}
+
+// TestCheckRefusesADatabaseOfANewerBuild: a database a newer build
+// migrated is a FAIL, in serve's words; one a migration behind says how
+// many steps the start will take, and passes.
+func TestCheckRefusesADatabaseOfANewerBuild(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var newest int
+	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = ?`, newest); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // no -wal left behind
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "schema older than this build: will migrate 1 step at start") {
+		t.Fatalf("check on a database one migration behind: %v\n%s", err, out)
+	}
+
+	db, err = sql.Open("sqlite", filepath.Join(dir, "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, 'x', 0), (?, 'y', 0)`,
+		newest, newest+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before := snapshot(t, dir)
+	out, err = run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	line := failLine(out, "database")
+	if err == nil || !strings.Contains(line, "is newer than this build's") {
+		t.Fatalf("check on a newer build's database: %v\n%s", err, out)
+	}
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
+	_, serveErr := runWithin(t, 20*time.Second, "serve", "--config", cfgPath)
+	if serveErr == nil || !strings.Contains(line, serveErr.Error()) {
+		t.Errorf("check and serve disagree:\ncheck: %s\nserve: %v", line, serveErr)
+	}
+}
+
+// TestCheckWarnsOfATrustListNearItsExpiry: a pinned list that expires in
+// under a week passes with a warning.
+func TestCheckWarnsOfATrustListNearItsExpiry(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	file, sum := trustListFor(t, dir, time.Now(), time.Now().Add(3*24*time.Hour))
+	t.Setenv("HCNODE_TRUST_LIST_FILE", file)
+	t.Setenv("HCNODE_TRUST_LIST_SHA256", sum)
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil || !regexp.MustCompile(`(?m)^warn  trust list: version 1 expires at .* \(in 2 days\): the federation operators must sign`).MatchString(out) {
+		t.Fatalf("check with a trust list expiring in 3 days: %v\n%s", err, out)
+	}
+}
+
+// TestCheckBesideARunningNode: check on the data directory of a running
+// node says so and passes; it neither takes the node's lock nor stops it
+// from writing. An external NATS out of reach is a warning.
+func TestCheckBesideARunningNode(t *testing.T) {
+	n := startTestNode(t)
+	t.Setenv("HCNODE_NATS_EMBEDDED", "false") // as startTestNode runs it
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
+	out, err := run(t, "check", "--config", n.cfgPath)
+	if err != nil {
+		t.Fatalf("check beside a running node: %v\n%s", err, out)
+	}
+	requireSaid(t, out,
+		"ok    data directory: a node is running on this data directory (hcnode serve (pid ",
+		"ok    database: ",
+		"ok    keys: the KEK opens every key of the database",
+		"warn  nats: NATS server nats://127.0.0.1:1 not reachable",
+		"the node starts all the same")
+	if holder, held, err := datadir.Holder(filepath.Dir(n.cfgPath)); err != nil || !held || !strings.HasPrefix(holder, "hcnode serve") {
+		t.Fatalf("after check, the node's lock: %q %v %v", holder, held, err)
+	}
+	useNode(t, n)
+	if out, err := run(t, "scanner", "add", "--name", "gate 1"); err != nil {
+		t.Fatalf("the node after check: scanner add: %v\n%s", err, out)
+	}
+}
+
+// TestCheckReachesAnExternalNATS: with an external NATS server that
+// answers, check connects with the node's settings and says so.
+func TestCheckReachesAnExternalNATS(t *testing.T) {
+	_, cfgPath := initCheckNode(t)
+	// The plain test server knows no accounts: connect as a node of the
+	// single-account federation would.
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = regexp.MustCompile(`(?m)^(    (nkey_seed_file|server_config|isolation)):.*$`).ReplaceAll(b, []byte(`$1: ""`))
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), Name: "check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	t.Setenv("HCNODE_NATS_EMBEDDED", "false")
+	t.Setenv("HCNODE_NATS_URLS", srv.ClientURL())
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "ok    nats: connected to nats://127.0.0.1:") {
+		t.Fatalf("check with a NATS server up: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/api"
+)
+
+// tls loads the TLS certificate and key as a start does, and checks the
+// certificate's validity.
+func (c *checker) tls() {
+	const what = "tls"
+	if c.cfg.TLS.CertFile == "" {
+		return
+	}
+	certs, err := api.NewCertReloader(c.cfg.TLS.CertFile, c.cfg.TLS.KeyFile)
+	if err != nil {
+		c.fail(what, err)
+		return
+	}
+	leaf := certs.Leaf()
+	if leaf == nil {
+		c.ok(what, c.cfg.TLS.CertFile+" loads and matches its key")
+		return
+	}
+	names := certNames(leaf)
+	rest := leaf.NotAfter.Sub(c.now)
+	switch {
+	case rest <= 0:
+		c.fail(what, fmt.Errorf("the certificate in %s%s expired at %s: clients refuse it; install a new one",
+			c.cfg.TLS.CertFile, names, day(leaf.NotAfter)))
+	case c.now.Before(leaf.NotBefore):
+		c.warn(what, fmt.Sprintf("the certificate in %s%s is not valid before %s: clients refuse it until then",
+			c.cfg.TLS.CertFile, names, day(leaf.NotBefore)))
+	case rest < certWarnBefore:
+		c.warn(what, fmt.Sprintf("the certificate in %s%s expires at %s (in %s): renew it; the node takes the new files without a restart",
+			c.cfg.TLS.CertFile, names, day(leaf.NotAfter), left(rest)))
+	default:
+		c.ok(what, fmt.Sprintf("%s%s matches its key, expires %s (in %s)", c.cfg.TLS.CertFile, names,
+			day(leaf.NotAfter), left(rest)))
+	}
+}
+
+// certNames lists the names and addresses a certificate is for, as
+// " (a, b)", or "" if none.
+func certNames(leaf *x509.Certificate) string {
+	names := slices.Clone(leaf.DNSNames)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(names, ", ") + ")"
+}
+
+// listen checks the addresses a start binds: each is bound and closed at
+// once, never kept.
+func (c *checker) listen() {
+	c.bindOnce("listen", c.cfg.Listen, settingListen)
+	if c.cfg.NATS.Embedded {
+		c.bindOnce("nats.listen", c.cfg.NATS.Listen, settingNATSListen)
+	}
+}
+
+func (c *checker) bindOnce(what, addr, setting string) {
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		c.ok(what, addr+": a free port is chosen at start")
+		return
+	}
+	l, err := bind(addr, setting)
+	switch {
+	case err == nil:
+		l.Close()
+		c.ok(what, addr+" is free")
+	case c.running && errors.Is(err, syscall.EADDRINUSE):
+		c.ok(what, addr+" is in use, presumably by the node running on this data directory")
+	default:
+		c.fail(what, err)
+	}
+}
+
+// nats connects to the federation's external NATS, with the node's
+// credentials, within the check's timeout, and closes the connection. A
+// server out of reach is a warning: the node starts without it,
+// verifies from its cache and retries.
+func (c *checker) nats(ctx context.Context) {
+	const what = "nats"
+	if c.cfg.NATS.Embedded {
+		c.ok(what, "embedded server, started with the node on "+c.cfg.NATS.Listen)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.natsTimeout)
+	defer cancel()
+	conn, err := federation.Connect(ctx, connConfig(c.cfg, c.cfg.NATS.URLs, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		c.warn(what, err.Error()+": the node starts all the same, verifies from what it cached and retries")
+		return
+	}
+	defer conn.Close()
+	c.ok(what, "connected to "+conn.Server())
+}

@@ -1,0 +1,172 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/datadir"
+	"github.com/hcfed/hcfed/node/seal"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// dataDir checks the data directory: that it holds a node, who owns it
+// and may read it, and whether a node runs on it. It reports whether the
+// node's own checks can go on.
+func (c *checker) dataDir() bool {
+	const what = "data directory"
+	dir := c.cfg.DataDir
+	if err := datadir.RequireNode(dir, c.cfg.DBPath()); err != nil {
+		c.fail(what, err)
+		return false
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		c.fail(what, err)
+		return false
+	}
+	var loose []string
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		loose = append(loose, fmt.Sprintf("mode %04o lets other users of this machine into it (chmod 700 %s)", perm, dir))
+	}
+	if owner := otherOwner(fi); owner != "" {
+		loose = append(loose, owner)
+	}
+	if len(loose) > 0 {
+		c.warn(what, dir+": "+strings.Join(loose, "; "))
+	}
+	holder, held, err := datadir.Holder(dir)
+	switch {
+	case err != nil:
+		c.fail(what, err)
+		return false
+	case held && strings.HasPrefix(holder, "hcnode serve"):
+		c.running = true
+		c.ok(what, "a node is running on this data directory ("+holder+"); checked beside it, read-only")
+	case held:
+		c.warn(what, holder+" holds "+dir+": serve is refused until it ends")
+	case len(loose) == 0:
+		c.ok(what, dir+" holds a node; none is running on it")
+	}
+	return true
+}
+
+// node checks what a start loads from the data directory: the KEK, the
+// database, the keys the KEK opens and the trust list.
+func (c *checker) node(ctx context.Context) {
+	kek := c.kek()
+	db := c.database(ctx)
+	if db == nil {
+		return
+	}
+	defer db.Close()
+	if kek == nil {
+		return
+	}
+	c.keys(ctx, db, kek)
+	c.trustList(ctx, db, kek)
+}
+
+func (c *checker) kek() *seal.Key {
+	kek, err := seal.LoadKEK(c.cfg.KEKPath())
+	if err != nil {
+		c.fail("KEK", err)
+		return nil
+	}
+	src := c.cfg.KEKPath()
+	if os.Getenv(seal.EnvKEK) != "" {
+		src = "$" + seal.EnvKEK + " (it wins over kek_file)"
+	}
+	c.ok("KEK", fmt.Sprintf("%d bytes from %s", seal.KeyLen, src))
+	return kek
+}
+
+// database opens the database read-only and checks its schema and pages.
+func (c *checker) database(ctx context.Context) *store.DB {
+	const what = "database"
+	db, err := store.OpenReadOnly(ctx, c.cfg.DBPath())
+	if err != nil {
+		c.fail(what, err)
+		return nil
+	}
+	pending, err := db.Schema(ctx)
+	if err != nil {
+		c.fail(what, err)
+		db.Close()
+		return nil
+	}
+	schema := "schema current"
+	if pending > 0 {
+		schema = fmt.Sprintf("schema older than this build: will migrate %d step%s at start", pending, plural(pending))
+	}
+	qctx, cancel := context.WithTimeout(ctx, quickCheckTimeout)
+	defer cancel()
+	switch err := db.QuickCheck(qctx); {
+	case err == nil:
+		c.ok(what, c.cfg.DBPath()+" opens; "+schema+"; quick_check ok")
+	case qctx.Err() != nil && ctx.Err() == nil:
+		c.ok(what, c.cfg.DBPath()+" opens; "+schema)
+		c.warn(what, fmt.Sprintf("quick_check did not finish within %s: not checked", quickCheckTimeout))
+	default:
+		c.fail(what, err)
+	}
+	return db
+}
+
+// keys checks that the KEK opens every key of the database, and the
+// signing key's schedule.
+func (c *checker) keys(ctx context.Context, db *store.DB, kek *seal.Key) {
+	sk, err := node.CheckKeys(ctx, db, kek, c.cfg)
+	if err != nil {
+		c.fail("keys", err)
+		return
+	}
+	c.ok("keys", "the KEK opens every key of the database")
+	switch {
+	case sk.Active == "":
+		c.warn("signing key", "none is active: the node makes one at start")
+	case !c.now.Before(sk.RotationDue):
+		c.warn("signing key", fmt.Sprintf("%s was due to be replaced at %s (keys.rotation): the node rotates at start",
+			sk.Active, day(sk.RotationDue)))
+	default:
+		c.ok("signing key", fmt.Sprintf("%s active; next rotation %s (in %s)", sk.Active, day(sk.RotationDue),
+			left(sk.RotationDue.Sub(c.now))))
+	}
+}
+
+// trustList checks the federation trust list the node would hold: the
+// pinned file (read, its SHA-256, the chain rules) as a start takes it,
+// and its expiry.
+func (c *checker) trustList(ctx context.Context, db *store.DB, kek *seal.Key) {
+	const what = "trust list"
+	tl, err := node.CheckTrust(ctx, db, kek, c.cfg, c.now)
+	switch {
+	case err != nil:
+		c.fail(what, err)
+		return
+	case tl == nil:
+		c.warn(what, "none held and none pinned (trust.list_file): the node verifies its own province's codes only")
+		return
+	}
+	exp, rest := tl.ExpiresAt(), tl.ExpiresAt().Sub(c.now)
+	switch {
+	case rest <= 0:
+		c.fail(what, fmt.Errorf("version %d expired at %s: every verification answers trust_stale until the federation "+
+			"operators publish a new version; pin it (trust.list_file, trust.list_sha256)", tl.Version, day(exp)))
+	case rest < federation.DefaultExpiryWarning:
+		c.warn(what, fmt.Sprintf("version %d expires at %s (in %s): the federation operators must sign and publish a new version",
+			tl.Version, day(exp), left(rest)))
+	default:
+		c.ok(what, fmt.Sprintf("version %d of federation %s, expires %s (in %s)", tl.Version, tl.Federation, day(exp), left(rest)))
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
