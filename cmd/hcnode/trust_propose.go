@@ -14,11 +14,19 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
+// proposeChanges is what propose's flags ask to change in the trust list.
+type proposeChanges struct {
+	fed                                  string
+	adds, addOps                         []string // ID:NAME:KEY.jwk
+	roots                                []string // ID:ROOT.jwk
+	suspends, reinstates, removes, rmOps []string // ids
+	threshold                            int
+	expires                              time.Duration
+}
+
 func newTrustProposeCmd() *cobra.Command {
-	var current, out, fed string
-	var adds, suspends, reinstates, removes, roots, addOps, rmOps []string
-	var threshold int
-	var expires time.Duration
+	var current, out string
+	var pc proposeChanges
 	cmd := &cobra.Command{
 		Use:   "propose",
 		Short: "Write the next trust list version (unsigned) from the current one plus changes",
@@ -32,53 +40,9 @@ func newTrustProposeCmd() *cobra.Command {
 				}
 				cur = held.TrustList
 			}
-			var changes []trust.Change
-			if fed != "" {
-				changes = append(changes, trust.Change{Op: "federation", Value: fed})
-			}
-			for _, a := range adds {
-				parts := strings.SplitN(a, ":", 3)
-				if len(parts) != 3 {
-					return fmt.Errorf("--add-member %q: want ID:NAME:ROOT.jwk", a)
-				}
-				jwk, err := os.ReadFile(parts[2])
-				if err != nil {
-					return err
-				}
-				changes = append(changes, trust.Change{Op: "add-member", ID: parts[0], Name: parts[1], Key: bytes.TrimSpace(jwk)})
-			}
-			for op, ids := range map[string][]string{"suspend": suspends, "reinstate": reinstates, "remove": removes, "remove-operator": rmOps} {
-				for _, id := range ids {
-					changes = append(changes, trust.Change{Op: op, ID: id})
-				}
-			}
-			for _, r := range roots {
-				id, file, ok := strings.Cut(r, ":")
-				if !ok {
-					return fmt.Errorf("--set-root %q: want ID:ROOT.jwk", r)
-				}
-				jwk, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
-				changes = append(changes, trust.Change{Op: "set-root", ID: id, Key: bytes.TrimSpace(jwk)})
-			}
-			for _, a := range addOps {
-				parts := strings.SplitN(a, ":", 3)
-				if len(parts) != 3 {
-					return fmt.Errorf("--add-operator %q: want ID:NAME:KEY.pub.jwk", a)
-				}
-				jwk, err := os.ReadFile(parts[2])
-				if err != nil {
-					return err
-				}
-				changes = append(changes, trust.Change{Op: "add-operator", ID: parts[0], Name: parts[1], Key: bytes.TrimSpace(jwk)})
-			}
-			if threshold > 0 {
-				changes = append(changes, trust.Change{Op: "threshold", N: threshold})
-			}
-			if expires > 0 {
-				changes = append(changes, trust.Change{Op: "expires", Duration: expires})
+			changes, err := pc.changes()
+			if err != nil {
+				return err
 			}
 			next, err := trust.Propose(cur, changes, time.Now())
 			if err != nil {
@@ -105,18 +69,78 @@ func newTrustProposeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&current, "current", "", "the trust list in force, signed by its k operators (omit to bootstrap a new federation)")
 	f.StringVar(&out, "out", "", "proposal file to write (required)")
-	f.StringVar(&fed, "federation", "", "federation id (when bootstrapping)")
-	f.StringArrayVar(&adds, "add-member", nil, "add a province: ID:NAME:ROOT.jwk")
-	f.StringArrayVar(&suspends, "suspend", nil, "suspend a province: its codes fail with issuer_suspended")
-	f.StringArrayVar(&reinstates, "reinstate", nil, "reinstate a suspended province")
-	f.StringArrayVar(&removes, "remove", nil, "remove a province: its statements are ignored")
-	f.StringArrayVar(&roots, "set-root", nil, "change a province's root key: ID:ROOT.jwk")
-	f.StringArrayVar(&addOps, "add-operator", nil, "add an operator: ID:NAME:KEY.pub.jwk")
-	f.StringArrayVar(&rmOps, "remove-operator", nil, "remove an operator")
-	f.IntVar(&threshold, "threshold", 0, "operators that must sign each version (k)")
-	f.DurationVar(&expires, "expires", 0, "validity from now, e.g. 2160h (default: keep, or 90 days)")
+	f.StringVar(&pc.fed, "federation", "", "federation id (when bootstrapping)")
+	f.StringArrayVar(&pc.adds, "add-member", nil, "add a province: ID:NAME:ROOT.jwk")
+	f.StringArrayVar(&pc.suspends, "suspend", nil, "suspend a province: its codes fail with issuer_suspended")
+	f.StringArrayVar(&pc.reinstates, "reinstate", nil, "reinstate a suspended province")
+	f.StringArrayVar(&pc.removes, "remove", nil, "remove a province: its statements are ignored")
+	f.StringArrayVar(&pc.roots, "set-root", nil, "change a province's root key: ID:ROOT.jwk")
+	f.StringArrayVar(&pc.addOps, "add-operator", nil, "add an operator: ID:NAME:KEY.pub.jwk")
+	f.StringArrayVar(&pc.rmOps, "remove-operator", nil, "remove an operator")
+	f.IntVar(&pc.threshold, "threshold", 0, "operators that must sign each version (k)")
+	f.DurationVar(&pc.expires, "expires", 0, "validity from now, e.g. 2160h (default: keep, or 90 days)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// changes turns the flags into the trust list changes they ask for,
+// reading the key files they name.
+func (pc proposeChanges) changes() ([]trust.Change, error) {
+	var changes []trust.Change
+	if pc.fed != "" {
+		changes = append(changes, trust.Change{Op: "federation", Value: pc.fed})
+	}
+	for _, a := range pc.adds {
+		id, name, jwk, err := namedKey("--add-member", a, "ID:NAME:ROOT.jwk")
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, trust.Change{Op: "add-member", ID: id, Name: name, Key: jwk})
+	}
+	for op, ids := range map[string][]string{"suspend": pc.suspends, "reinstate": pc.reinstates, "remove": pc.removes, "remove-operator": pc.rmOps} {
+		for _, id := range ids {
+			changes = append(changes, trust.Change{Op: op, ID: id})
+		}
+	}
+	for _, r := range pc.roots {
+		id, file, ok := strings.Cut(r, ":")
+		if !ok {
+			return nil, fmt.Errorf("--set-root %q: want ID:ROOT.jwk", r)
+		}
+		jwk, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, trust.Change{Op: "set-root", ID: id, Key: bytes.TrimSpace(jwk)})
+	}
+	for _, a := range pc.addOps {
+		id, name, jwk, err := namedKey("--add-operator", a, "ID:NAME:KEY.pub.jwk")
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, trust.Change{Op: "add-operator", ID: id, Name: name, Key: jwk})
+	}
+	if pc.threshold > 0 {
+		changes = append(changes, trust.Change{Op: "threshold", N: pc.threshold})
+	}
+	if pc.expires > 0 {
+		changes = append(changes, trust.Change{Op: "expires", Duration: pc.expires})
+	}
+	return changes, nil
+}
+
+// namedKey splits a flag value of the form ID:NAME:FILE (want, as the
+// flag's help gives it) and reads the JWK in FILE.
+func namedKey(flag, value, want string) (id, name string, jwk []byte, err error) {
+	parts := strings.SplitN(value, ":", 3)
+	if len(parts) != 3 {
+		return "", "", nil, fmt.Errorf("%s %q: want %s", flag, value, want)
+	}
+	jwk, err = os.ReadFile(parts[2])
+	if err != nil {
+		return "", "", nil, err
+	}
+	return parts[0], parts[1], bytes.TrimSpace(jwk), nil
 }
 
 // checkProposalOut refuses to write an unsigned proposal over the trust
