@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -48,11 +47,6 @@ type Link struct {
 	streamErr error // why the revocation stream is missing and not recreated
 }
 
-// outboxStuckAfter is the default Link.StuckAfter. A revocation normally
-// reaches the stream in milliseconds; a burst of thousands of status
-// changes drains in seconds.
-const outboxStuckAfter = 30 * time.Second
-
 // snapshotEvery bounds how often a snapshot of every live revocation is
 // signed and uploaded (megabytes in an outbreak). Deltas carry each
 // revocation at once; the snapshot is the catch-up point, and a peer that
@@ -62,10 +56,6 @@ const snapshotEvery = time.Minute
 // reconcileBackoff spaces attempts to reconcile a restored database with
 // the federation (reconcile).
 var reconcileBackoff = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
-
-// outboxBackoff spaces attempts to drain the revocation outbox after a
-// failure; a new revocation or the Republish tick tries again sooner.
-var outboxBackoff = backoff.Policy{Min: 500 * time.Millisecond, Max: 5 * time.Second}
 
 // NewLink makes the outbound half of a node's federation link and
 // attaches it to the node.
@@ -226,163 +216,6 @@ func (l *Link) putState(ctx context.Context, t federation.Topic, raw []byte) (ui
 		return 0, err
 	}
 	return l.conn.PutState(ctx, key, raw)
-}
-
-// drainOutbox signs and publishes every pending revocation in seq order,
-// marking each published only once the stream holds it. A revocation
-// that can never be published is set aside, and the later ones go on.
-func (l *Link) drainOutbox(ctx context.Context) error {
-	defer func() {
-		if err := l.n.RefreshOutboxMetrics(context.WithoutCancel(ctx)); err != nil {
-			l.log.Warn("revocation outbox metrics", "err", err)
-		}
-	}()
-	pending, err := l.n.db.PendingRevocations(ctx)
-	if err != nil || len(pending) == 0 {
-		return err
-	}
-	setAside := false
-	for _, r := range pending {
-		err := l.publishRevocation(ctx, r)
-		switch {
-		case err == nil:
-			if err := l.n.db.MarkPublished(ctx, r.Seq); err != nil {
-				return err
-			}
-			l.setStreamErr(nil)
-			l.n.metrics.OutboxPending.Dec()
-		case permanentFailure(err) != "":
-			if err := l.setAside(ctx, r, err); err != nil {
-				return err
-			}
-			setAside = true
-		case errors.Is(err, federation.ErrStreamMissing):
-			l.recreateStream(ctx)
-			return err // retried shortly, on the new stream if it was made
-		default:
-			return err
-		}
-	}
-	if setAside {
-		// Peers see a gap in seq and need a snapshot that covers it.
-		return l.publishSnapshot(ctx, true)
-	}
-	kick(l.snapKick)
-	return nil
-}
-
-// errTooManyEntries is a revocation with more entries than peers accept
-// in one statement: one committed before the outbox split revocations.
-var errTooManyEntries = errors.New("more entries than one revocation statement may hold")
-
-// permanentFailure names why publishing a revocation can never succeed,
-// or is "" for a failure that may pass.
-func permanentFailure(err error) string {
-	switch {
-	case errors.Is(err, errTooManyEntries):
-		return "too_many_entries"
-	case errors.Is(err, federation.ErrTooLarge):
-		return "too_large"
-	}
-	return ""
-}
-
-// publishRevocation signs r and publishes it. It signs anew at every
-// attempt: the statement's message id hashes its bytes, so an id seen on
-// the wire cannot be claimed ahead of a retry.
-func (l *Link) publishRevocation(ctx context.Context, r store.Revocation) error {
-	if len(r.Entries) > trust.MaxRevocationEntries {
-		return fmt.Errorf("revocation %d: %d entries, limit %d: %w", r.Seq, len(r.Entries), trust.MaxRevocationEntries, errTooManyEntries)
-	}
-	raw, err := l.n.Signer().Sign(trust.TypRevocation, trust.Revocation{Issuer: l.n.Province(), Seq: r.Seq,
-		IssuedAt: r.Created.Unix(), Entries: toTrustEntries(r.Entries)})
-	if err != nil {
-		return err
-	}
-	return l.conn.PublishRevocation(ctx, l.n.Province(), r.Seq, []byte(raw))
-}
-
-// setAside marks r poisoned, so that it no longer holds back the outbox.
-// Its codes stay revoked here and reach peers in the next snapshot.
-func (l *Link) setAside(ctx context.Context, r store.Revocation, cause error) error {
-	why := permanentFailure(cause)
-	if err := l.n.db.PoisonRevocation(ctx, r.Seq, why, l.n.Now()); err != nil {
-		return err
-	}
-	l.log.Error("revocation set aside: it can never be published; peers get its codes from the next snapshot",
-		"seq", r.Seq, "entries", len(r.Entries), "reason", why, "err", cause)
-	return nil
-}
-
-// recreateStream creates the federation's streams again after the
-// revocation stream went missing. If this node may not (its NATS
-// permissions allow no stream administration), Ready says so until an
-// operator has recreated it.
-func (l *Link) recreateStream(ctx context.Context) {
-	if err := l.conn.EnsureRevocationStream(ctx); err != nil {
-		l.setStreamErr(err)
-		l.log.Error("revocation stream missing and not recreated; revocations wait in the outbox", "err", err)
-		return
-	}
-	l.setStreamErr(nil)
-	l.log.Warn("revocation stream was missing; created it again")
-}
-
-// checkStream recreates the revocation stream if it has gone while the
-// outbox was idle. A failure to ask (NATS unreachable) changes nothing.
-func (l *Link) checkStream(ctx context.Context) {
-	if ok, err := l.conn.HasRevocationStream(ctx); err == nil && !ok {
-		l.recreateStream(ctx)
-	} else if ok {
-		l.setStreamErr(nil)
-	}
-}
-
-func (l *Link) setStreamErr(err error) {
-	l.streamMu.Lock()
-	defer l.streamMu.Unlock()
-	l.streamErr = err
-}
-
-// Ready reports whether revocations are flowing to the federation: nil,
-// or why not (for /readyz). It reads the outbox from the database.
-func (l *Link) Ready(ctx context.Context) error {
-	l.streamMu.Lock()
-	streamErr := l.streamErr
-	l.streamMu.Unlock()
-	st, err := l.n.db.OutboxState(ctx)
-	if err != nil {
-		return fmt.Errorf("revocation outbox unreadable: %w", err)
-	}
-	return outboxProblem(st, l.covered.Load(), streamErr, l.n.Now(), l.StuckAfter)
-}
-
-// outboxProblem is Ready's rule: the stream must exist, every revocation
-// set aside must be covered by a published snapshot, and none may have
-// waited longer than stuckAfter.
-func outboxProblem(st store.OutboxState, covered uint64, streamErr error, now time.Time, stuckAfter time.Duration) error {
-	if streamErr != nil {
-		return fmt.Errorf("revocation stream missing and this node could not create it (%v): a federation operator must run EnsureStreams", streamErr)
-	}
-	if st.LastPoisoned > covered {
-		return fmt.Errorf("revocation %d could not be published (%s) and no snapshot covers it yet", st.LastPoisoned, st.LastPoisonWhy)
-	}
-	if age := now.Sub(st.OldestPending); !st.OldestPending.IsZero() && age > stuckAfter {
-		return fmt.Errorf("revocation outbox stuck: %d statements pending, the oldest for %s (see the log)", st.Pending, age.Round(time.Second))
-	}
-	return nil
-}
-
-// RefreshOutboxMetrics sets the outbox gauges from the database, so they
-// are right from the start, before the federation is reached.
-func (n *Node) RefreshOutboxMetrics(ctx context.Context) error {
-	st, err := n.db.OutboxState(ctx)
-	if err != nil {
-		return err
-	}
-	n.metrics.OutboxPending.Set(float64(st.Pending))
-	n.metrics.OutboxPoisoned.Set(float64(st.Poisoned))
-	return nil
 }
 
 // publishSnapshot publishes every live revocation of this province as a

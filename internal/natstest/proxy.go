@@ -3,6 +3,7 @@ package natstest
 import (
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -134,4 +135,54 @@ func newSink() (*sink, error) {
 func (s *sink) close() {
 	s.ln.Close()
 	s.wg.Wait()
+}
+
+// startProxies starts a route proxy for every ordered pair of servers and
+// the sink every server advertises as its cluster address.
+func (c *Cluster) startProxies() error {
+	sk, err := newSink()
+	if err != nil {
+		return err
+	}
+	c.sink = sk
+	c.proxies = make([][]*routeProxy, len(c.routes))
+	for i := range c.routes {
+		c.proxies[i] = make([]*routeProxy, len(c.routes))
+		for j, port := range c.routes {
+			if i == j {
+				continue
+			}
+			p, err := newRouteProxy("127.0.0.1:" + strconv.Itoa(port))
+			if err != nil {
+				c.closeProxies()
+				return err
+			}
+			c.proxies[i][j] = p
+		}
+	}
+	return nil
+}
+
+// cutRoutes cuts or restores every route to and from server i.
+func (c *Cluster) cutRoutes(i int, cut bool) {
+	for j := range c.proxies {
+		if j != i {
+			c.proxies[i][j].setCut(cut)
+			c.proxies[j][i].setCut(cut)
+		}
+	}
+}
+
+// closeProxies stops the route proxies and the sink.
+func (c *Cluster) closeProxies() {
+	for _, row := range c.proxies {
+		for _, p := range row {
+			if p != nil {
+				p.close()
+			}
+		}
+	}
+	if c.sink != nil {
+		c.sink.close()
+	}
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,25 +33,6 @@ const (
 
 // auditGenesis is the Prev of the first entry.
 var auditGenesis = make([]byte, sha256.Size)
-
-// ErrAuditBroken is wrapped by every *AuditError: the audit chain does not
-// verify.
-var ErrAuditBroken = errors.New("audit chain broken")
-
-// AuditError names the first entry at which the audit chain fails to
-// verify, and how.
-type AuditError struct {
-	Seq    uint64 // the first bad (or missing) entry
-	Reason string
-}
-
-// Error implements error.
-func (e *AuditError) Error() string {
-	return fmt.Sprintf("store: audit chain broken at seq %d: %s", e.Seq, e.Reason)
-}
-
-// Unwrap lets errors.Is(err, ErrAuditBroken) match.
-func (e *AuditError) Unwrap() error { return ErrAuditBroken }
 
 // AppendAudit appends an entry to the hash chain, filling Seq, Prev and
 // Hash. Time must be set by the caller.
@@ -180,186 +159,6 @@ func appendAudit(bt txStmts, entries []AuditEntry) error {
 	return wrap(op, err)
 }
 
-// VerifyAudit recomputes the chain and reports the first broken link:
-// an edited, deleted, reordered or truncated entry, or oldest entries
-// deleted other than by PruneAudit.
-//
-// The chain starts at the anchor PruneAudit left (the genesis value before
-// any prune): the first entry must follow it in seq and link to its hash,
-// and the newest audit.prune entry in the chain must name that very
-// anchor, so an anchor moved to hide a deletion is reported too.
-//
-// It returns how many entries verified before the first failure (all of
-// them on success) and, for a broken chain, an *AuditError wrapping
-// ErrAuditBroken. The whole check reads one snapshot, so appends running
-// meanwhile do not disturb it.
-func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
-	const op = "verify audit"
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	q := func(query string, args ...any) *sql.Row { return tx.QueryRowContext(ctx, query, args...) }
-	head, anchor, err := readAuditMarks(q)
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq`)
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	defer rows.Close()
-	w := newAuditWalk(anchor)
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return w.count(), wrap(op, err)
-		}
-		if err := w.step(e); err != nil {
-			return w.count(), err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return w.count(), wrap(op, err)
-	}
-	n, end := w.count(), w.next-1
-	switch {
-	case head.seq > end:
-		return n, &AuditError{Seq: end + 1, Reason: fmt.Sprintf("log truncated: head is seq %d", head.seq)}
-	case head.seq < end:
-		return int(max(head.seq, anchor.seq) - anchor.seq), &AuditError{Seq: head.seq + 1, Reason: "entries beyond the recorded head"}
-	case !bytes.Equal(head.hash, w.last):
-		return max(n-1, 0), &AuditError{Seq: head.seq, Reason: "last entry does not match the recorded head"}
-	case w.pruned.seq != anchor.seq || !bytes.Equal(w.pruned.hash, anchor.hash):
-		return 0, &AuditError{Seq: anchor.seq + 1, Reason: fmt.Sprintf(
-			"anchor at seq %d is not the one the last audit.prune entry recorded (seq %d)", anchor.seq, w.pruned.seq)}
-	}
-	return n, nil
-}
-
-// auditWalk follows the chain entry by entry from a mark: the anchor, or
-// the genesis value.
-type auditWalk struct {
-	from   auditMark
-	next   uint64    // the seq the next entry must have
-	last   []byte    // the hash the next entry must link to
-	pruned auditMark // the anchor named by the newest audit.prune entry seen
-}
-
-func newAuditWalk(from auditMark) *auditWalk {
-	return &auditWalk{from: from, next: from.seq + 1, last: from.hash, pruned: auditMark{0, auditGenesis}}
-}
-
-// count is how many entries verified so far.
-func (w *auditWalk) count() int { return int(w.next - w.from.seq - 1) }
-
-// step checks that e is the next entry of the chain.
-func (w *auditWalk) step(e AuditEntry) error {
-	first := w.next == w.from.seq+1
-	switch {
-	case first && e.Seq < w.next:
-		return &AuditError{Seq: e.Seq, Reason: fmt.Sprintf("entry at or before the anchor (seq %d)", w.from.seq)}
-	case e.Seq != w.next:
-		return &AuditError{Seq: w.next, Reason: "entry missing or out of order"}
-	case first && !bytes.Equal(e.Prev, w.last):
-		return &AuditError{Seq: e.Seq, Reason: "first entry does not link to the anchor"}
-	case !bytes.Equal(e.Prev, w.last):
-		return &AuditError{Seq: e.Seq, Reason: "link to the previous entry broken"}
-	case !bytes.Equal(auditHash(e), e.Hash):
-		return &AuditError{Seq: e.Seq, Reason: "entry altered"}
-	}
-	if e.Actor == auditPruneActor && e.Action == auditPruneAction {
-		m, err := parseAuditPruned(e.Detail)
-		if err != nil || m.seq >= e.Seq {
-			return &AuditError{Seq: e.Seq, Reason: "audit.prune entry malformed"}
-		}
-		w.pruned = m
-	}
-	w.next, w.last = e.Seq+1, e.Hash
-	return nil
-}
-
-// AuditEntries lists up to limit entries with seq greater than after, in
-// order, for display and export by the operator CLI.
-func (db *DB) AuditEntries(ctx context.Context, after uint64, limit int) ([]AuditEntry, error) {
-	if after > maxInt64 || limit <= 0 {
-		return nil, invalid("audit entries", "after or limit out of range")
-	}
-	return queryAll(ctx, db.r, "audit entries", scanAudit,
-		`SELECT `+auditColumns+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, int64(after), limit)
-}
-
-// maxAuditTargets bounds how many targets one AuditByTargets query names,
-// below SQLite's limit on bound parameters.
-const maxAuditTargets = 500
-
-// AuditByTargets lists up to limit entries of action whose target is one of
-// targets, newest first: the verifications of a resident's codes, found by
-// their hashed jtis, for the resident's right to know.
-func (db *DB) AuditByTargets(ctx context.Context, action string, targets []string, limit int) ([]AuditEntry, error) {
-	const op = "audit by targets"
-	if action == "" || len(targets) > maxAuditTargets || limit <= 0 {
-		return nil, invalid(op, "empty action, too many targets or bad limit")
-	}
-	if len(targets) == 0 {
-		return nil, nil
-	}
-	marks, args := targetArgs(action, targets, limit)
-	return queryAll(ctx, db.r, op, scanAudit, `SELECT `+auditColumns+` FROM audit
-		WHERE action = ? AND target IN (`+marks+`) ORDER BY seq DESC LIMIT ?`, args...)
-}
-
-// AuditByTargetsPerActor is AuditByTargets for entries many actors write:
-// identical entries (same actor, target and detail) count once, as their
-// newest, and each actor keeps at most perActor of them, before the
-// newest limit are taken. So one actor writing many entries (a province
-// flooding receipts) cannot push the other actors' out of the list.
-func (db *DB) AuditByTargetsPerActor(ctx context.Context, action string, targets []string, perActor, limit int) ([]AuditEntry, error) {
-	const op = "audit by targets per actor"
-	if action == "" || len(targets) > maxAuditTargets || limit <= 0 || perActor <= 0 {
-		return nil, invalid(op, "empty action, too many targets or bad limit")
-	}
-	if len(targets) == 0 {
-		return nil, nil
-	}
-	marks, args := targetArgs(action, targets, perActor, limit)
-	return queryAll(ctx, db.r, op, scanAudit, `WITH latest AS (
-			SELECT MAX(seq) AS seq, actor FROM audit WHERE action = ? AND target IN (`+marks+`)
-			GROUP BY actor, target, detail),
-		ranked AS (SELECT seq, ROW_NUMBER() OVER (PARTITION BY actor ORDER BY seq DESC) AS n FROM latest)
-		SELECT `+auditColumns+` FROM audit WHERE seq IN (SELECT seq FROM ranked WHERE n <= ?)
-		ORDER BY seq DESC LIMIT ?`, args...)
-}
-
-// AuditOfLookups lists up to limit entries of cross-province lookups
-// (actions lookup.*) whose detail contains any of needles (at most
-// maxLookupNeedles), newest first: an auditor's search for the lookups
-// of one case, by its tag. It reads the partial index of lookup entries
-// (migration 0012), not the whole log.
-func (db *DB) AuditOfLookups(ctx context.Context, needles []string, limit int) ([]AuditEntry, error) {
-	const op = "audit of lookups"
-	if len(needles) == 0 || len(needles) > maxLookupNeedles || slices.Contains(needles, "") || limit <= 0 {
-		return nil, invalid(op, "no needle, too many, an empty one or a bad limit")
-	}
-	args := make([]any, 0, len(needles)+1)
-	for _, n := range needles {
-		args = append(args, n)
-	}
-	return queryAll(ctx, db.r, op, scanAudit, auditOfLookupsQuery(len(needles)), append(args, limit)...)
-}
-
-// maxLookupNeedles bounds how many strings one AuditOfLookups matches.
-const maxLookupNeedles = 4
-
-// auditOfLookupsQuery repeats the partial index's condition word for word:
-// that is what lets SQLite use it.
-func auditOfLookupsQuery(needles int) string {
-	match := strings.Repeat(`instr(detail, ?) > 0 OR `, needles-1) + `instr(detail, ?) > 0`
-	return `SELECT ` + auditColumns + ` FROM audit
-	WHERE action GLOB 'lookup.*' AND (` + match + `) ORDER BY seq DESC LIMIT ?`
-}
-
 const auditColumns = `seq, time, actor, action, target, detail, prev, hash`
 
 func scanAudit(r rowScanner) (AuditEntry, error) {
@@ -428,16 +227,4 @@ func readAuditMark(row *sql.Row) (auditMark, error) {
 		return auditMark{}, fmt.Errorf("audit head or anchor malformed: %w", ErrAuditBroken)
 	}
 	return auditMark{seq, hash}, nil
-}
-
-// targetArgs is the query arguments of an audit query by targets: action,
-// each target, then tail; and the placeholders of the targets' IN list.
-// targets must not be empty.
-func targetArgs(action string, targets []string, tail ...any) (marks string, args []any) {
-	args = make([]any, 0, 1+len(targets)+len(tail))
-	args = append(args, action)
-	for _, t := range targets {
-		args = append(args, t)
-	}
-	return strings.Repeat(",?", len(targets))[1:], append(args, tail...)
 }
