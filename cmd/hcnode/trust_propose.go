@@ -97,9 +97,23 @@ func (pc proposeChanges) changes() ([]trust.Change, error) {
 		}
 		changes = append(changes, trust.Change{Op: "add-member", ID: id, Name: name, Key: jwk})
 	}
-	for op, ids := range map[string][]string{"suspend": pc.suspends, "reinstate": pc.reinstates, "remove": pc.removes, "remove-operator": pc.rmOps} {
-		for _, id := range ids {
-			changes = append(changes, trust.Change{Op: op, ID: id})
+	// In this order, every time: trust.Propose applies changes in the
+	// order given, and the same flags must give the same proposal. A
+	// province named by two of suspend, reinstate and remove is refused:
+	// which one was meant cannot be told.
+	named := map[string]string{}
+	for _, f := range []struct {
+		op  string
+		ids []string
+	}{{"suspend", pc.suspends}, {"reinstate", pc.reinstates}, {"remove", pc.removes}, {"remove-operator", pc.rmOps}} {
+		for _, id := range f.ids {
+			if f.op != "remove-operator" {
+				if prev, ok := named[id]; ok && prev != f.op {
+					return nil, fmt.Errorf("--%s %s and --%s %s: name each province in one of --suspend, --reinstate and --remove", prev, id, f.op, id)
+				}
+				named[id] = f.op
+			}
+			changes = append(changes, trust.Change{Op: f.op, ID: id})
 		}
 	}
 	for _, r := range pc.roots {
