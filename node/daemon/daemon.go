@@ -7,7 +7,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
@@ -179,6 +177,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		return nil, err
 	}
 	cleanup.add(func() { l.Close() })
+	if err := probeNATSListen(cfg); err != nil {
+		return nil, err
+	}
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
 		return nil, err
@@ -360,45 +361,6 @@ func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
 			_ = d.ReloadTLS()
 		}
 	}
-}
-
-// listen opens the HTTP listener (opt.Listener, or cfg.Listen), behind TLS
-// when cfg.TLS names a certificate; it returns the URL scheme to print and
-// the certificate reloader (nil without TLS).
-func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, certs *api.CertReloader, err error) {
-	if l = opt.Listener; l == nil {
-		if l, err = bind(cfg.Listen, settingListen); err != nil {
-			return nil, "", nil, err
-		}
-	}
-	if cfg.TLS.CertFile == "" {
-		return l, "http://", nil, nil
-	}
-	if certs, err = api.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-		l.Close()
-		return nil, "", nil, err
-	}
-	return tls.NewListener(l, certs.Config()), "https://", certs, nil
-}
-
-// The settings that name a listen address, as bind's refusal names them.
-const (
-	settingListen     = "listen (HCNODE_LISTEN)"
-	settingNATSListen = "nats.listen (HCNODE_NATS_LISTEN)"
-)
-
-// bind listens on addr, the value of setting; an address another
-// program holds is refused with what to do about it.
-func bind(addr, setting string) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err == nil {
-		return l, nil
-	}
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen %s: the address is already in use by another program (another "+
-			"hcnode?): stop it, or set %s to a free port: %w", addr, setting, err)
-	}
-	return nil, fmt.Errorf("listen %s: %w", addr, err)
 }
 
 // undo holds the clean-ups of a start under way (lock, database, node,

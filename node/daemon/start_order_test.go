@@ -29,33 +29,49 @@ func busyAddr(t *testing.T) string {
 }
 
 // TestServeRefusesAPortInUseBeforeStartingNATS: 'hcnode serve' with its
-// HTTP port taken refuses in the same words as before, and before it
-// starts anything: no embedded NATS server started (its store directory
-// was never made, nats-server never logged). Before, the embedded server
-// started, made its JetStream store, and was stopped again.
+// HTTP port, or its embedded NATS server's, taken refuses naming the
+// setting to change, and before it starts anything: no embedded NATS
+// server started (its store directory was never made, nats-server never
+// logged). Before, the embedded server started, made its JetStream
+// store, and was stopped again; with its own port taken, the start
+// waited 10 s and ended in nats-server's words.
 func TestServeRefusesAPortInUseBeforeStartingNATS(t *testing.T) {
 	t.Parallel()
-	cfg := config.Default("440000")
-	cfg.DataDir = filepath.Join(t.TempDir(), "gd")
-	cfg.NATS.Embedded, cfg.NATS.Listen = true, "127.0.0.1:0"
-	if _, err := daemon.Init(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = busyAddr(t)
-	var logs testkit.Buffer
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err == nil {
-		d.Close()
-		t.Fatal("serve started on a port in use")
-	}
-	if !strings.Contains(err.Error(), cfg.Listen+": the address is already in use by another program") {
-		t.Fatalf("refused with %q", err)
-	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "nats")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the embedded NATS server's store exists (%v): it was started", err)
-	}
-	if strings.Contains(logs.String(), "nats-server") {
-		t.Errorf("nats-server logged, so it was started:\n%s", logs.String())
+	for _, tc := range []struct {
+		name, setting string
+		take          func(cfg *config.Config, busy string)
+	}{
+		{"http", "listen (HCNODE_LISTEN)", func(cfg *config.Config, busy string) { cfg.Listen = busy }},
+		{"nats", "nats.listen (HCNODE_NATS_LISTEN)", func(cfg *config.Config, busy string) { cfg.NATS.Listen = busy }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default("440000")
+			cfg.DataDir = filepath.Join(t.TempDir(), "gd")
+			cfg.Listen = "127.0.0.1:0"
+			cfg.NATS.Embedded, cfg.NATS.Listen = true, "127.0.0.1:0"
+			if _, err := daemon.Init(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			busy := busyAddr(t)
+			tc.take(&cfg, busy)
+			var logs testkit.Buffer
+			d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err == nil {
+				d.Close()
+				t.Fatal("serve started on a port in use")
+			}
+			if !strings.Contains(err.Error(), busy+": the address is already in use by another program") ||
+				!strings.Contains(err.Error(), tc.setting) {
+				t.Fatalf("refused with %q, want the address and %s named", err, tc.setting)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, "nats")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the embedded NATS server's store exists (%v): it was started", err)
+			}
+			if strings.Contains(logs.String(), "nats-server") {
+				t.Errorf("nats-server logged, so it was started:\n%s", logs.String())
+			}
+		})
 	}
 }
 
