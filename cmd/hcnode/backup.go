@@ -26,8 +26,9 @@ Residents' data keys (keys.db) are copied only with --keys-out, which must
 be another directory: a copy of keys.db brings back the data of residents
 who asked to be deleted after it was taken, so keep key-store copies apart
 from database copies, encrypted, and only for as long as you must (see
-docs/runbook.md). Without a key-store copy, a restore keeps the node's
-current keys.db, and residents enrolled after the backup are lost.
+docs/privacy.md, "Backups and crypto-shredding"). Without a key-store copy,
+a restore keeps the node's current keys.db, and residents enrolled after
+the backup are lost.
 
 The KEK is not copied: keep it in its own custody.`,
 		Args: cobra.NoArgs,

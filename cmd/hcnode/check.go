@@ -17,10 +17,11 @@ func newCheckCmd() *cobra.Command {
 		Long: `check is the node's preflight, as 'nginx -t' is nginx's: run it before
 (re)starting a node or after editing its config. It checks what serve loads
 and refuses with the same code, and says it in the same words: the config
-(every mistake, by line), the KEK and that it opens the database's keys,
-the data directory, the database (opened read-only: its schema against this
-build, SQLite's quick_check), the pinned trust list and its expiry, the
-signing key's schedule, the TLS certificate, the listen addresses and the
+(every mistake at once; a privacy.notice_version of an earlier build as a
+warning), the KEK and that it opens the database's keys, the data
+directory, the database (opened read-only: its schema against this build,
+SQLite's quick_check), the pinned trust list and its expiry, the signing
+key's schedule, the TLS certificate, the listen addresses and the
 federation's NATS. Each check prints one line:
 
   ok    what: detail

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/seal"
 )
@@ -388,4 +389,32 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	if err != nil || !strings.Contains(out, "ok    nats: connected to nats://127.0.0.1:") {
 		t.Fatalf("check with a NATS server up: %v\n%s", err, out)
 	}
+}
+
+// TestCheckWarnsOfANoticeVersionOfAnEarlierBuild: a config that still
+// names the notice version an earlier 'hcnode init' wrote passes with a
+// warning saying what serve does about it (it serves this build's notice,
+// and logs a warning at start) and what to set.
+func TestCheckWarnsOfANoticeVersionOfAnEarlierBuild(t *testing.T) {
+	_, cfgPath := initCheckNode(t)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(b), "notice_version: "+config.NoticeVersion, "notice_version: 2026-11", 1)
+	if old == string(b) {
+		t.Fatalf("init's config names no notice_version %s:\n%s", config.NoticeVersion, b)
+	}
+	if err := os.WriteFile(cfgPath, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	requireSaid(t, out,
+		"warn  privacy notice: privacy.notice_version 2026-11 is an earlier build's notice (",
+		"): this build serves its own as "+config.NoticeVersion+", and residents who consented to 2026-11 keep their consent",
+		"Set privacy.notice_version: "+config.NoticeVersion+"\n",
+		"(2 warnings)")
 }

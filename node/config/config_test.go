@@ -226,3 +226,28 @@ func TestNATSURLsOverrideIsTrimmedAndAnEmptyOneRefused(t *testing.T) {
 		}
 	}
 }
+
+// A file naming NATS servers while nats.embedded stays true (its default)
+// is refused by name: the node would run a server of its own,
+// never connect to those it names, and sit alone outside the federation
+// while looking configured. With embedded: false, or the servers given by
+// HCNODE_NATS_URLS (which turns embedded off), it loads.
+func TestNATSURLsBesideAnEmbeddedServerAreRefused(t *testing.T) {
+	for _, body := range []string{
+		"province: \"440000\"\ndata_dir: d\nnats:\n  urls: [nats://a:4222]\n",
+		"province: \"440000\"\ndata_dir: d\nnats:\n  embedded: true\n  urls: [nats://a:4222]\n",
+	} {
+		_, err := Load(write(t, body))
+		if err == nil || !strings.Contains(err.Error(), "nats.urls: names NATS servers while nats.embedded is true") ||
+			!strings.Contains(err.Error(), "set nats.embedded: false") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nnats:\n  embedded: false\n  urls: [nats://a:4222]\n")); err != nil {
+		t.Errorf("embedded: false with urls: %v", err)
+	}
+	t.Setenv("HCNODE_NATS_URLS", "nats://b:4222")
+	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nnats:\n  urls: [nats://a:4222]\n")); err != nil {
+		t.Errorf("HCNODE_NATS_URLS over a file's urls: %v", err)
+	}
+}

@@ -68,6 +68,10 @@ func (c *Config) Validate() error {
 	if !c.NATS.Embedded && len(c.NATS.URLs) == 0 {
 		bad("nats", "either embedded: true or urls")
 	}
+	if c.NATS.Embedded && len(c.NATS.URLs) > 0 {
+		bad("nats.urls", "names NATS servers while nats.embedded is true (its default): the node would run a server of its own and never connect to them; "+
+			"set nats.embedded: false to join the federation's servers, or remove urls")
+	}
 	within(bad, "nats.replicas", c.NATS.Replicas, 1, MaxNATSReplicas)
 	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
 		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)

@@ -93,6 +93,12 @@ func Check(ctx context.Context, path string, opt CheckOptions) Report {
 	}
 	c.cfg = cfg
 	c.ok("config", path+" is valid")
+	if changed, ok := config.SupersededNotices[cfg.Privacy.NoticeVersion]; ok {
+		v := cfg.Privacy.NoticeVersion
+		c.warn("privacy notice", fmt.Sprintf("privacy.notice_version %s is an earlier build's notice (%s): this build serves its own "+
+			"as %s, and residents who consented to %s keep their consent. Set privacy.notice_version: %s",
+			v, changed, config.NoticeVersion, v, config.NoticeVersion))
+	}
 	if cfg.IsVerifier() {
 		c.warn("role", "verifier: this build checks a verifier replica's config, listen address, TLS and NATS only")
 	} else if c.dataDir() {

@@ -20,7 +20,8 @@ import (
 // copy is compacted, has no WAL and is created with mode 0600.
 //
 // Use it for node.db and for keys.db alike; where each copy goes, and for
-// how long it is kept, is the operator's decision (docs/runbook.md).
+// how long it is kept, is the operator's decision (docs/privacy.md,
+// "Backups and crypto-shredding").
 func Backup(ctx context.Context, src, dst string) error {
 	const op = "backup"
 	if _, err := os.Stat(src); err != nil {
