@@ -166,7 +166,11 @@ func sendStatuses(cmd *cobra.Command, cl *client, in io.Reader, retry io.Writer)
 			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: %s\n", last)
 		case m.Summary != nil:
 			last, done = *m.Summary, true
-			fmt.Fprintf(cmd.ErrOrStderr(), "statuses: done: %s (outbox seqs %d..%d)\n", last, last.FirstSeq, last.LastSeq)
+			if last.LastSeq > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "statuses: done: %s (outbox seqs %d..%d)\n", last, last.FirstSeq, last.LastSeq)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "statuses: done: %s (no code to revoke)\n", last)
+			}
 		case m.Error != nil:
 			var e struct{ Code, Message string }
 			_ = json.Unmarshal(m.Error, &e)

@@ -60,7 +60,7 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 	}
 	// Sent again: nothing changes.
 	_, stderr, err = runCLI(t, input, "statuses", "-")
-	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked") {
+	if !errors.As(err, &ex) || ex.code != exitRefused || !strings.Contains(stderr, "0 applied, 3 unchanged, 2 refused; 0 codes revoked (no code to revoke)") {
 		t.Errorf("repeat: %v %q", err, stderr)
 	}
 	// Only good lines: exit status 0; one of each is said in the singular.
@@ -68,7 +68,11 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 		t.Fatalf("issue: %v %s", err, out)
 	}
 	good := fmt.Sprintf(`{"subject":%q,"status":"red"}`+"\n", ids[0])
-	if _, stderr, err := runCLI(t, good, "statuses", "-"); err != nil || !strings.Contains(stderr, "done: 1 line: 1 applied, 0 unchanged, 0 refused; 1 code revoked") {
+	_, stderr, err = runCLI(t, good, "statuses", "-")
+	if err != nil || !strings.Contains(stderr, "done: 1 line: 1 applied, 0 unchanged, 0 refused; 1 code revoked") {
 		t.Errorf("statuses with no refused line: %v %q, want success and its summary in the singular", err, stderr)
+	}
+	if !strings.Contains(stderr, "(outbox seqs ") {
+		t.Errorf("statuses that revoked a code: %q, want the outbox seqs of its revocation", stderr)
 	}
 }
