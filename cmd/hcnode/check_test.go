@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/seal"
 )
@@ -387,5 +388,37 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	out, err := run(t, "check", "--config", cfgPath)
 	if err != nil || !strings.Contains(out, "ok    nats: connected to nats://127.0.0.1:") {
 		t.Fatalf("check with a NATS server up: %v\n%s", err, out)
+	}
+}
+
+// TestCheckWarnsOfANoticeVersionOfAnEarlierBuild: a config written by an
+// earlier 'hcnode init' names that build's privacy notice version; the
+// node serves this build's notice under its own version and says so in
+// its log. check, whose help promises this warning, says so too, and
+// passes: nothing stops the start.
+func TestCheckWarnsOfANoticeVersionOfAnEarlierBuild(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	text, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := "notice_version: " + config.NoticeVersion
+	if !bytes.Contains(text, []byte(current)) {
+		t.Fatalf("init wrote no %q:\n%s", current, text)
+	}
+	if err := os.WriteFile(cfgPath, bytes.Replace(text, []byte(current), []byte(`notice_version: "2026-11"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	out, err := run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	if err != nil {
+		t.Fatalf("check with an earlier notice version: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`(?m)^warn  privacy\.notice_version: .*$`).FindString(out)
+	for _, want := range []string{`"2026-11"`, config.NoticeVersion, "keep their consent", "set privacy.notice_version: " + config.NoticeVersion} {
+		if !strings.Contains(line, want) {
+			t.Errorf("check said:\n%s\nwant a warning on privacy.notice_version saying %q", out, want)
+		}
 	}
 }

@@ -93,6 +93,7 @@ func Check(ctx context.Context, path string, opt CheckOptions) Report {
 	}
 	c.cfg = cfg
 	c.ok("config", path+" is valid")
+	c.noticeVersion()
 	if cfg.IsVerifier() {
 		c.warn("role", "verifier: this build checks a verifier replica's config, listen address, TLS and NATS only")
 	} else if c.dataDir() {
@@ -123,6 +124,20 @@ func (c *checker) warn(what, detail string) { c.add(LevelWarn, what, detail) }
 // fail reports err, the error a start would stop with, on one line.
 func (c *checker) fail(what string, err error) {
 	c.add(LevelFail, what, strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+// noticeVersion warns of a privacy.notice_version an earlier build wrote
+// (config.SupersededNotices): the node serves this build's notice under
+// config.NoticeVersion instead, as node.New logs at start.
+func (c *checker) noticeVersion() {
+	v := c.cfg.Privacy.NoticeVersion
+	changed, ok := config.SupersededNotices[v]
+	if !ok {
+		return
+	}
+	c.warn("privacy.notice_version", fmt.Sprintf("%q names the privacy notice of an earlier build (since then, %s); "+
+		"the node serves this build's notice as %q instead. Residents who consented to the earlier one keep their consent; "+
+		"set privacy.notice_version: %s in the config", v, changed, config.NoticeVersion, config.NoticeVersion))
 }
 
 // day formats t for a finding.
