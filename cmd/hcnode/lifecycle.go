@@ -87,7 +87,8 @@ this node asked (lookup.request, lookup.result) and those it answered or
 refused (lookup.answer, lookup.refuse), newest first. The audit log does not
 hold case ids, only a tag the node computes with its own key, so ask the
 running node. Give the case id as "-" to read it from stdin (kept out of ps
-and shell history). Entries written before the tag was kept are not found.`,
+and shell history). Entries written before the tag was kept hold the case
+id in clear, and are found by it too until the audit retention prunes them.`,
 		Args: cobra.NoArgs,
 	}
 	cl := addClientFlags(cmd)
