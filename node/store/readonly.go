@@ -19,7 +19,10 @@ import (
 // With no -wal file beside the database (no node has it open, and the
 // last one closed cleanly) it is opened immutable, so that SQLite creates
 // no -wal or -shm file either. With one, the WAL may hold committed
-// transactions, so it is read as a node reads it. A node that starts in
+// transactions, so it is read as a node reads it: after a crash that left
+// a -wal, SQLite rebuilds the -shm index beside it (creating it if it is
+// missing, owned by whoever runs the check), as the node's next start
+// would. A node that starts in
 // the middle of an immutable read may make that read see a torn file:
 // run the check again.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
