@@ -70,6 +70,11 @@ func (c *Conn) GetState(ctx context.Context, key string) ([]byte, uint64, error)
 	if err != nil {
 		return nil, 0, err
 	}
+	return c.getState(ctx, kv, key)
+}
+
+// getState is GetState from bucket kv.
+func (c *Conn) getState(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, uint64, error) {
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, key)

@@ -90,17 +90,18 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 	if err := conn.EnsureStreams(ctx); err != nil {
 		return fail("set up the federation's streams", err)
 	}
-	held, _, err := conn.GetState(ctx, "trustlist")
+	// The newest of the operators' own bucket and the shared one: in
+	// accounts mode the shared one lags behind a publication just made.
+	cur, err := conn.NewestTrustList(ctx)
+	var unparsable *trust.Error
 	switch {
 	case errors.Is(err, federation.ErrNotFound):
 		fmt.Fprintln(w, "the federation holds no trust list yet: publishing the first version (nodes accept it only if it matches their pinned hash)")
+	case errors.As(err, &unparsable):
+		return fmt.Errorf("the trust list the federation holds: %w", err)
 	case err != nil:
 		return fail("read the trust list it holds", err)
 	default:
-		cur, err := trust.ParseTrustList(held)
-		if err != nil {
-			return fmt.Errorf("the trust list the federation holds: %w", err)
-		}
 		// A retry after a timeout whose publication went through: done.
 		if cur.SHA256() == next.SHA256() {
 			fmt.Fprintf(w, "the federation already holds this trust list (version %d, sha256 %s): nothing to publish\n", next.Version, next.SHA256())

@@ -124,3 +124,41 @@ func TestTrustPublishEndsWithinItsTimeoutSayingWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustPublishTwiceWithOneAccountPerProvincePublishesOnce follows the
+// runbook with one NATS account per province (nats-config, nats-setup,
+// trust publish --nkey-seed) and publishes the first version twice, back
+// to back: the second run must see the first one's list, say so and
+// publish nothing. It read the merged bucket, which the server fills from
+// the operators' own one a moment later, and published version 1 again
+// (revision 2), saying the federation held no trust list.
+func TestTrustPublishTwiceWithOneAccountPerProvincePublishesOnce(t *testing.T) {
+	tl := signedTrustList(t)
+	dir := t.TempDir()
+	if out, err := run(t, "nats-config", "--trust-list", tl, "--out", dir); err != nil {
+		t.Fatalf("nats-config: %v\n%s", err, out)
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(), ConfigFile: filepath.Join(dir, "nats-server.conf")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	if out, err := run(t, "nats-setup", "--dir", dir, "--trust-list", tl, "--nats", srv.ClientURL()); err != nil {
+		t.Fatalf("nats-setup: %v\n%s", err, out)
+	}
+	publish := []string{"trust", "publish", tl, "--nkey-seed", filepath.Join(dir, "operator.nk"), "--nats", srv.ClientURL()}
+	out, err := run(t, publish...)
+	if err != nil {
+		t.Fatalf("first publish: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "the federation holds no trust list yet") || !strings.Contains(out, "published trust list version 1 (revision 1,") {
+		t.Fatalf("first publish said:\n%s", out)
+	}
+	out, err = run(t, publish...)
+	if err != nil {
+		t.Fatalf("second publish: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(out, "the federation already holds this trust list (version 1, sha256 ") || strings.Contains(out, "published") {
+		t.Errorf("second publish, at once after the first, said:\n%s", out)
+	}
+}
