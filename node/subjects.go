@@ -81,6 +81,11 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if in.Consent.NoticeVersion != r.cfg.Privacy.NoticeVersion {
 		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, r.cfg.Privacy.NoticeVersion)
 	}
+	// The text consented to is recorded under its version before the
+	// consent that names it, which keeps its SHA-256.
+	if err := r.notice.record(ctx); err != nil {
+		return Enrolled{}, err
+	}
 	in.IDNumber = NormaliseIDNumber(in.IDNumber)
 	fields, err := r.checkFields(in)
 	if err != nil {
@@ -118,7 +123,8 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
-	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose}
+	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose,
+		NoticeSHA256: r.notice.sum[:]}
 	err = r.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
 		r.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
 	r.access.tokenCreated(hash)
