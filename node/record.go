@@ -38,7 +38,7 @@ type RecordConsent struct {
 // SubjectRecord returns a resident's record: to the resident with their
 // personal fields decrypted, to an operator with them masked.
 func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
-	return n.records.subjectRecord(ctx, p, id)
+	return operatorRead(ctx, n.access, p, readRecord, id, func() (Record, error) { return n.records.subjectRecord(ctx, p, id) })
 }
 
 // subjectRecord implements Node.SubjectRecord.

@@ -131,6 +131,15 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.
+		// That answers who an ID number is: a read of the subject's
+		// record, charged and audited (reads.go), so that an account
+		// cannot map a list of ID numbers to subjects quietly.
+		if err := r.access.chargeReads(p, readEnrolled, 1); err != nil {
+			return Enrolled{}, err
+		}
+		if err := r.access.auditReads(ctx, p, readEnrolled, dup.SubjectID); err != nil {
+			return Enrolled{}, err
+		}
 		return Enrolled{}, Errorf(EConflict, "this ID number is already enrolled as subject %s", dup.SubjectID)
 	}
 	if err != nil {
