@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -74,6 +75,12 @@ func NewMetrics() *Metrics {
 		m.HTTPSeconds, m.StatusChanges, m.Revoked, m.OutboxPending, m.KeyRotations, m.Statements, m.TrustExpiresIn, m.Deleted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
+	}
+	// The runbook's alert is increase(...{kind="trustlist",reason!="ok"}[15m]) > 0,
+	// and increase sees no rise in a series that did not exist before:
+	// without these zeros, the first refused trust list would not fire it.
+	for _, reason := range trust.TrustListRefusals() {
+		m.Statements.WithLabelValues(string(federation.KindTrustList), string(reason))
 	}
 	m.Receipts = receiptMetric(r)
 	r.MustRegister(m.AuditFailures, m.AuditLost)
