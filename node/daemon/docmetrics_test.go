@@ -137,6 +137,19 @@ func TestEveryMetricTheDocsNameIsExported(t *testing.T) {
 	if got := f.verify(0, code); got != "revoked" {
 		t.Fatalf("verify after the status change: %q", got)
 	}
+	// README: /healthz is the process, /readyz {"status":"ready"} once
+	// connected and caught up; the same on a replica.
+	for _, base := range []string{f.c.Nodes[0].URL, r.URL} {
+		if st, body := httpDo(t, "GET", base+"/healthz", "", nil); st != http.StatusOK || strings.TrimSpace(body) != `{"status":"ok"}` {
+			t.Errorf("GET %s/healthz: %d %s, want 200 {\"status\":\"ok\"}", base, st, body)
+		}
+		waitFor(t, base+"/readyz answering 200 {\"status\":\"ready\"}", func() error {
+			if st, body := httpDo(t, "GET", base+"/readyz", "", nil); st != http.StatusOK || strings.TrimSpace(body) != `{"status":"ready"}` {
+				return fmt.Errorf("%d %s", st, body)
+			}
+			return nil
+		})
+	}
 	var missing []string
 	err := poll(15*time.Second, 50*time.Millisecond, func() error {
 		node, err := scrape(f.c.Nodes[0].URL)
