@@ -38,13 +38,16 @@ type access struct {
 	replicaMisses tokenCache
 	scanners      *keyedLimiter // each scanner's verification rate (Verify)
 	residents     *keyedLimiter // each resident's request rate (Admit)
+	operatorReads *keyedLimiter // each operator account's reads of records (reads.go)
+	readsMetric   *prometheus.CounterVec
 }
 
 // newAccess builds the node's access service from its settings.
 func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now func() time.Time, rand io.Reader) *access {
 	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, reads: m.TokenReads,
-		scanners:  newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
-		residents: newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst)}
+		scanners:      newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
+		residents:     newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst),
+		operatorReads: newKeyedLimiter(s.Limits.OperatorReadRate, s.Limits.OperatorReadBurst), readsMetric: m.OperatorReads}
 }
 
 // auditEntry builds an audit entry at the access service's clock (see

@@ -139,7 +139,23 @@ type AppealPage struct {
 // maxAppealsListed; 0 means that many) after the cursor after ("" for the
 // start), which a previous page's Next gave.
 func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
-	return n.records.openAppeals(ctx, p, after, limit)
+	page, err := n.records.openAppeals(ctx, p, after, limit)
+	if err != nil {
+		return AppealPage{}, err
+	}
+	// Each appeal listed shows a resident's text: charged and audited as
+	// a read of their record, before the page is shown.
+	ids := make([]string, len(page.Appeals))
+	for i, a := range page.Appeals {
+		ids[i] = a.SubjectID
+	}
+	if err := n.access.chargeReads(p, readAppealQueue, len(ids)); err != nil {
+		return AppealPage{}, err
+	}
+	if err := n.access.auditReads(ctx, p, readAppealQueue, ids...); err != nil {
+		return AppealPage{}, err
+	}
+	return page, nil
 }
 
 // openAppeals implements Node.OpenAppeals.
@@ -211,7 +227,9 @@ func parseAppealCursor(s string) (store.AppealCursor, error) {
 // AppealsOf lists a resident's appeals and their outcomes, newest first,
 // for that resident or an operator.
 func (n *Node) AppealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
-	return n.records.appealsOf(ctx, p, subjectID)
+	return operatorRead(ctx, n.access, p, readAppeals, subjectID, func() ([]Appeal, error) {
+		return n.records.appealsOf(ctx, p, subjectID)
+	})
 }
 
 // appealsOf implements Node.AppealsOf.

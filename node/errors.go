@@ -38,6 +38,10 @@ const (
 	// for longer than replica.max_stale, so it cannot know which scanners
 	// are still registered and refuses them all until it does.
 	EReplicaStale ErrorCode = "replica_stale"
+	// EReadLimited: an operator account read residents' records faster
+	// than limits.operator_read_rate allows (reads.go); the reads resume
+	// as the budget refills, and the refusal is counted for an alert.
+	EReadLimited ErrorCode = "read_limited"
 )
 
 // Error is an error meant for the client: its message is safe to show.

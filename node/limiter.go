@@ -39,7 +39,11 @@ func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
 }
 
 // allow reports whether key id may take one token at now.
-func (k *keyedLimiter) allow(id string, now time.Time) bool {
+func (k *keyedLimiter) allow(id string, now time.Time) bool { return k.allowN(id, now, 1) }
+
+// allowN reports whether key id may take n tokens at now; it takes none
+// when it may not (more than the burst never may).
+func (k *keyedLimiter) allowN(id string, now time.Time, n int) bool {
 	k.mu.Lock()
 	l, ok := k.m[id]
 	if !ok {
@@ -50,7 +54,7 @@ func (k *keyedLimiter) allow(id string, now time.Time) bool {
 		k.m[id] = l
 	}
 	k.mu.Unlock()
-	return l.AllowN(now, 1)
+	return l.AllowN(now, n)
 }
 
 // prune drops the limiters whose bucket is full again — a new one would

@@ -103,6 +103,11 @@ type LookupResult struct {
 // audit log; the contact data is kept sealed under the KEK until the
 // lookup retention ends.
 func (n *Node) Lookup(ctx context.Context, p Principal, in LookupInput) (LookupResult, error) {
+	// The answer shows a traveller's name and phone in clear: a read,
+	// charged to the account (reads.go); lookup.request audits it.
+	if err := n.access.chargeReads(p, readLookup, 1); err != nil {
+		return LookupResult{}, err
+	}
 	return n.lookups.lookup(ctx, p, in)
 }
 
@@ -267,7 +272,9 @@ const maxLookupsListed = 500
 // what legal basis, for which case. It reads the audit log, where each
 // answer was recorded as it was sent.
 func (n *Node) LookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
-	return n.lookups.lookupsOf(ctx, p, subjectID)
+	return operatorRead(ctx, n.access, p, readLookups, subjectID, func() ([]LookupRecord, error) {
+		return n.lookups.lookupsOf(ctx, p, subjectID)
+	})
 }
 
 // lookupsOf lists a resident's lookups; see Node.LookupsOf.

@@ -31,6 +31,7 @@ type Metrics struct {
 	OutboxPoisoned prometheus.Gauge
 	BulkLines      *prometheus.CounterVec // lines of POST /v1/statuses, by result
 	TokenReads     prometheus.Counter     // bearer tokens looked up in the database
+	OperatorReads  *prometheus.CounterVec // operators' reads of residents' records, by kind and result (reads.go)
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -93,6 +94,10 @@ func NewMetrics() *Metrics {
 	m.TokenReads = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_token_reads_total",
 		Help: "Bearer tokens (and replica tokens) looked up in the database: those neither cached nor refused unread. Guessed tokens do not raise it."})
 	f(m.TokenReads)
+	m.OperatorReads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_operator_reads_total",
+		Help: "Operators' reads of residents' records, by kind and result (allowed, or refused past limits.operator_read_rate): " +
+			"alert on any refused, or on an allowed rate far above the desk's usual pace."}, []string{"kind", "result"})
+	f(m.OperatorReads)
 	return m
 }
 

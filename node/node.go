@@ -61,7 +61,8 @@ type Node struct {
 	lookups *lookups              // cross-province lookups, asking and answering (lookup.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
 
-	residents *residents // enrolment, status, deletion and the blind index (residents.go)
+	residents *residents    // enrolment, status, deletion and the blind index (residents.go)
+	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
@@ -103,6 +104,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if prov != n.cfg.Province {
 		return nil, Errorf(EUnavailable, "database belongs to province %q, config says %q: run 'hcnode init' or fix the config", prov, n.cfg.Province)
 	}
+	if n.notice, err = openNotice(ctx, n.db, n.cfg, n.now); err != nil {
+		return nil, err
+	}
 	kr, err := loadKeyring(ctx, n.db, n.kek)
 	if err != nil {
 		return nil, err
@@ -133,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
 		n.codes, n.access, &n.fed)
+	n.residents.notice = n.notice
 	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.residents.revoked)
 	if err := n.loadOwnRevocations(ctx); err != nil {
 		return nil, err

@@ -61,9 +61,20 @@ func purposeIn(purpose, lang string) string {
 	return purpose
 }
 
-// PrivacyNotice returns the current notice.
-func (n *Node) PrivacyNotice() Notice {
-	c := n.cfg
+// PrivacyNotice returns the notice this node serves. The first time it
+// serves a notice version, it records the notice's text and SHA-256 under
+// it (noticerecord.go), so that a later start refuses to serve another
+// text under the same version.
+func (n *Node) PrivacyNotice(ctx context.Context) (Notice, error) {
+	if err := n.notice.record(ctx); err != nil {
+		return Notice{}, err
+	}
+	return n.notice.notice, nil
+}
+
+// noticeOf is the notice a node with settings c serves: this build's
+// wording with c's version, purpose, retention and receipts.
+func noticeOf(c config.Config) Notice {
 	verifications := "see when and at what kind of place your codes were verified in this province (GET /v1/subjects/{id}/verifications)"
 	if c.Privacy.Receipts == config.ReceiptsSend {
 		verifications = "see when and at what kind of place your codes were verified in this province, and on which day, in which province and at what kind of place in other provinces (GET /v1/subjects/{id}/verifications)"

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -28,12 +29,16 @@ type RecordConsent struct {
 	AcceptedAt    time.Time `json:"accepted_at"`
 	Fields        []string  `json:"fields"`
 	Purpose       string    `json:"purpose"`
+	// NoticeSHA256 is the SHA-256 (hex) of the notice's text consented
+	// to, in the canonical form the node records it in (noticerecord.go);
+	// absent for consents given before the node recorded notice texts.
+	NoticeSHA256 string `json:"notice_sha256,omitempty"`
 }
 
 // SubjectRecord returns a resident's record: to the resident with their
 // personal fields decrypted, to an operator with them masked.
 func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
-	return n.records.subjectRecord(ctx, p, id)
+	return operatorRead(ctx, n.access, p, readRecord, id, func() (Record, error) { return n.records.subjectRecord(ctx, p, id) })
 }
 
 // subjectRecord implements Node.SubjectRecord.
@@ -53,8 +58,9 @@ func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (R
 		return Record{}, internal("record", err)
 	}
 	r := Record{ID: s.ID, Status: s.Status, StatusSince: s.StatusSince, Created: s.Created, RetainUntil: s.RetainUntil,
-		Consent: RecordConsent{NoticeVersion: c.NoticeVersion, AcceptedAt: c.AcceptedAt, Fields: c.Fields, Purpose: c.Purpose},
-		Held:    map[string]string{}}
+		Consent: RecordConsent{NoticeVersion: c.NoticeVersion, AcceptedAt: c.AcceptedAt, Fields: c.Fields, Purpose: c.Purpose,
+			NoticeSHA256: hex.EncodeToString(c.NoticeSHA256)},
+		Held: map[string]string{}}
 	if p.Role != RoleResident {
 		m, err := openMasked(s, dk)
 		if err != nil {

@@ -39,6 +39,7 @@ type residents struct {
 	codes   *codes                  // drops cached QR images (codes.go)
 	access  *access                 // forgets a deleted resident's tokens (access.go)
 	fed     *atomic.Pointer[fedBox] // Node.fed: set once the node connects
+	notice  *servedNotice           // the notice consent is given to (noticerecord.go)
 
 	indexKey []byte // the subjects' blind index key (subjectindex.go)
 }

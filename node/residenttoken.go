@@ -33,6 +33,11 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	if err := Permit(p, OpReplaceResidentToken, id); err != nil {
 		return ResidentToken{}, err
 	}
+	// A new token opens the record in clear; a refusal tells whether an
+	// ID number is this resident's: either is a read (reads.go).
+	if err := r.access.chargeReads(p, readWalletLink, 1); err != nil {
+		return ResidentToken{}, err
+	}
 	s, dk, err := loadSubjectWithKey(ctx, r.db, r.kek, id)
 	if err != nil {
 		return ResidentToken{}, err

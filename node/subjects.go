@@ -81,6 +81,11 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if in.Consent.NoticeVersion != r.cfg.Privacy.NoticeVersion {
 		return Enrolled{}, Errorf(EConsentRequired, "consent was given to notice %q; the current notice is %q", in.Consent.NoticeVersion, r.cfg.Privacy.NoticeVersion)
 	}
+	// The text consented to is recorded under its version before the
+	// consent that names it, which keeps its SHA-256.
+	if err := r.notice.record(ctx); err != nil {
+		return Enrolled{}, err
+	}
 	in.IDNumber = NormaliseIDNumber(in.IDNumber)
 	fields, err := r.checkFields(in)
 	if err != nil {
@@ -118,13 +123,23 @@ func (r *residents) enrol(ctx context.Context, p Principal, in Enrolment) (Enrol
 	if err != nil {
 		return Enrolled{}, internal("enrol", err)
 	}
-	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose}
+	c := store.Consent{SubjectID: id, NoticeVersion: in.Consent.NoticeVersion, AcceptedAt: now, Fields: fields, Purpose: r.cfg.Privacy.Purpose,
+		NoticeSHA256: r.notice.sum[:]}
 	err = r.db.CreateSubject(ctx, s, c, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now},
 		r.auditEntry(p.Actor(), "subject.enrol", id, map[string]any{"notice": in.Consent.NoticeVersion, "fields": fields}))
 	r.access.tokenCreated(hash)
 	if dup := (*store.DuplicateError)(nil); errors.As(err, &dup) {
 		// One ID number, one subject: the operator is told which one, to
 		// issue its codes or change its status rather than enrol again.
+		// That answers who an ID number is: a read of the subject's
+		// record, charged and audited (reads.go), so that an account
+		// cannot map a list of ID numbers to subjects quietly.
+		if err := r.access.chargeReads(p, readEnrolled, 1); err != nil {
+			return Enrolled{}, err
+		}
+		if err := r.access.auditReads(ctx, p, readEnrolled, dup.SubjectID); err != nil {
+			return Enrolled{}, err
+		}
 		return Enrolled{}, Errorf(EConflict, "this ID number is already enrolled as subject %s", dup.SubjectID)
 	}
 	if err != nil {

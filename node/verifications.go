@@ -44,7 +44,9 @@ type VerificationRecord struct {
 // from the receipts those provinces sent (ForeignVerifications). It is the
 // resident's right to know how their code is used. Newest first.
 func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
-	return n.records.verifications(ctx, p, subjectID)
+	return operatorRead(ctx, n.access, p, readVerifications, subjectID, func() ([]VerificationRecord, error) {
+		return n.records.verifications(ctx, p, subjectID)
+	})
 }
 
 // verifications implements Node.Verifications.

@@ -18,7 +18,8 @@ func newCheckCmd() *cobra.Command {
 (re)starting a node or after editing its config. It checks what serve loads
 and refuses with the same code, and says it in the same words: the config
 (every mistake at once; a privacy.notice_version of an earlier build as a
-warning), the KEK and that it opens the database's keys, the data
+warning), the privacy notice (a version already served that would now say
+something else), the KEK and that it opens the database's keys, the data
 directory, the database (opened read-only: its schema against this build,
 SQLite's quick_check), the pinned trust list and its expiry, the signing
 key's schedule, the TLS certificate, the listen addresses and the

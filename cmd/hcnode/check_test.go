@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/seal"
@@ -180,6 +182,7 @@ func TestCheckPassesOnACleanNodeAndChangesNothing(t *testing.T) {
 		"ok    KEK: 32 bytes from "+filepath.Join(dir, "kek.key")+"\n",
 		"ok    database: "+filepath.Join(dir, "node.db")+" opens; schema current; quick_check ok\n",
 		"ok    keys: the KEK opens every key of the database\n",
+		"ok    privacy notice: version "+config.NoticeVersion+" not served yet: its text is recorded when the node first serves it\n",
 		"warn  trust list: none held and none pinned",
 		"ok    listen: 127.0.0.1:0: a free port is chosen at start\n",
 		"check passed: nothing would stop the node from starting (1 warning)\n")
@@ -417,4 +420,66 @@ func TestCheckWarnsOfANoticeVersionOfAnEarlierBuild(t *testing.T) {
 		"): this build serves its own as "+config.NoticeVersion+", and residents who consented to 2026-11 keep their consent",
 		"Set privacy.notice_version: "+config.NoticeVersion+"\n",
 		"(2 warnings)")
+}
+
+// TestCheckFailsAsServeRefusesANoticeVersionWithAnotherText: once the
+// node has served its notice, a config under which the same version
+// would say something else (here another privacy.purpose) is a FAIL in
+// serve's own words, and serve refuses; under a new notice_version check
+// passes.
+func TestCheckFailsAsServeRefusesANoticeVersionWithAnotherText(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1") // serve, if it started, would never reach a real server
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg)
+	t.Setenv("HCNODE_URL", d.URL)
+	out, err := run(t, "notice")
+	if closeErr := d.Close(); err != nil || closeErr != nil {
+		t.Fatalf("hcnode notice: %v (close: %v)\n%s", err, closeErr, out)
+	}
+	setYAML := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := strings.Replace(string(b), from, to, 1)
+		if changed == string(b) {
+			t.Fatalf("the config has no %q:\n%s", from, b)
+		}
+		if err := os.WriteFile(cfgPath, []byte(changed), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setYAML("purpose: epidemic-prevention", "purpose: public-health-research")
+
+	before := snapshot(t, dir)
+	out, err = run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	if err == nil || !strings.Contains(err.Error(), "check failed") {
+		t.Fatalf("check exited %v, want a failure:\n%s", err, out)
+	}
+	line := failLine(out, "privacy notice")
+	if !strings.Contains(line, "privacy.notice_version "+config.NoticeVersion+" names the privacy notice this node has served since ") ||
+		!strings.Contains(line, "(its purpose, text, use_scope changed)") {
+		t.Errorf("check said:\n%s\nwant a FAIL line on the privacy notice saying what changed", out)
+	}
+	serveOut, serveErr := runWithin(t, 20*time.Second, "serve", "--config", cfgPath)
+	var changed *node.NoticeChangedError
+	if !errors.As(serveErr, &changed) {
+		t.Fatalf("serve: %v, want it refused with a NoticeChangedError\n%s", serveErr, serveOut)
+	}
+	if !strings.Contains(line, serveErr.Error()) {
+		t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
+	}
+
+	setYAML("notice_version: "+config.NoticeVersion, "notice_version: gd-2027-01")
+	out, err = run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check under a new notice version: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "ok    privacy notice: version gd-2027-01 not served yet: its text is recorded when the node first serves it\n")
 }

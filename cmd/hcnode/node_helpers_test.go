@@ -36,6 +36,15 @@ func startTestNode(t *testing.T) testNode {
 		t.Fatal(err)
 	}
 	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
+	d := startDaemon(t, cfg)
+	t.Cleanup(func() { _ = d.Close() })
+	return testNode{Daemon: d, cfgPath: cfgPath, token: m[1]}
+}
+
+// startDaemon starts the node configured by cfg in this process, on a
+// port chosen at start; the caller closes it.
+func startDaemon(t *testing.T, cfg config.Config) *daemon.Daemon {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +53,7 @@ func startTestNode(t *testing.T) testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Close() })
-	return testNode{Daemon: d, cfgPath: cfgPath, token: m[1]}
+	return d
 }
 
 // useNode points the client commands (--url, --token) at n.

@@ -21,6 +21,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.ENotCollected:    http.StatusUnprocessableEntity,
 	node.ETooLarge:        http.StatusRequestEntityTooLarge,
 	node.ERateLimited:     http.StatusTooManyRequests,
+	node.EReadLimited:     http.StatusTooManyRequests,
 	node.ELimitReached:    http.StatusConflict,
 	node.EStatusHeld:      http.StatusConflict,
 	node.EUnavailable:     http.StatusServiceUnavailable,

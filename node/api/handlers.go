@@ -44,7 +44,11 @@ func (s *Server) trustList(c echo.Context) error {
 }
 
 func (s *Server) privacy(c echo.Context) error {
-	return c.JSON(http.StatusOK, s.n.PrivacyNotice())
+	n, err := s.n.PrivacyNotice(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, n)
 }
 
 func (s *Server) federation(c echo.Context) error {

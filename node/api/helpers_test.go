@@ -71,6 +71,15 @@ func startNode(t testing.TB, province string, mutate ...func(*config.Config)) *t
 
 func (tn *testNode) start() {
 	tn.t.Helper()
+	if err := tn.tryStart(); err != nil {
+		tn.t.Fatalf("start: %v", err)
+	}
+}
+
+// tryStart starts the node with tn.cfg, returning the error a refused
+// start stops with.
+func (tn *testNode) tryStart() error {
+	tn.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tn.t.Fatal(err)
@@ -78,10 +87,12 @@ func (tn *testNode) start() {
 	log := slog.New(slog.NewJSONHandler(tn.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := daemon.Start(context.Background(), tn.cfg, daemon.Options{Logger: log, Now: tn.clock.Now, Listener: l, TickEvery: time.Hour})
 	if err != nil {
-		tn.t.Fatalf("start: %v", err)
+		l.Close()
+		return err
 	}
 	tn.d = d
 	tn.t.Cleanup(func() { tn.stop() })
+	return nil
 }
 
 func (tn *testNode) stop() {

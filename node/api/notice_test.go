@@ -1,10 +1,17 @@
 package api_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -52,13 +59,7 @@ func TestNoticeSaysDeletionWaitsWhileTheStatusIsYellowOrRed(t *testing.T) {
 // get codes and can delete as before.
 func TestANoticeVersionChangeKeepsEarlierConsentsAndAnOldConfigServesTheNewVersion(t *testing.T) {
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "2025-03" })
-	var e map[string]any
-	body := enrolment(residentName, residentID)
-	body["consent"] = map[string]any{"notice_version": "2025-03", "accepted": true}
-	if resp := n.call("POST", "/v1/subjects", n.operator, body, &e); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("enrol under notice 2025-03: %d %v", resp.StatusCode, e)
-	}
-	id, resident := e["id"].(string), e["resident_token"].(string)
+	id, resident := n.enrolUnderNotice("2025-03", residentID)
 
 	n.cfg.Privacy.NoticeVersion = "2026-11" // the earlier build's default, as init wrote it
 	n.restart()
@@ -89,4 +90,122 @@ func TestANoticeVersionChangeKeepsEarlierConsentsAndAnOldConfigServesTheNewVersi
 	if st, code := n.status("DELETE", "/v1/subjects/"+id, resident, nil); st != http.StatusNoContent {
 		t.Errorf("the earlier, green resident deletes themselves: %d %s", st, code)
 	}
+}
+
+// A notice version names one text. Once the node has served a notice
+// version of the operator's own, a change of the config that changes the
+// text (here privacy.purpose) under the same version is refused at start,
+// with a sentence saying what changed and what to do; under a new version
+// the node starts, and the residents who consented to the earlier one keep
+// their consent, whose record holds the SHA-256 of the text they were
+// served.
+func TestANoticeVersionServedKeepsItsTextAcrossRestarts(t *testing.T) {
+	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "gd-2026-01" })
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 4) // first served to several readers at once
+	for i := range bodies {
+		wg.Go(func() {
+			resp, err := http.Get(n.d.URL + "/v1/privacy")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				bodies[i], _ = io.ReadAll(resp.Body)
+			}
+		})
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if b == nil || !bytes.Equal(b, bodies[0]) {
+			t.Fatalf("GET /v1/privacy served %q and %q", bodies[0], b)
+		}
+	}
+	servedSum := sha256.Sum256(bytes.TrimSuffix(bodies[0], []byte("\n")))
+	id, resident := n.enrolUnderNotice("gd-2026-01", residentID)
+	consentOf := func(id, token string) (version, sum string) {
+		t.Helper()
+		var rec struct {
+			Consent struct {
+				NoticeVersion string `json:"notice_version"`
+				NoticeSHA256  string `json:"notice_sha256"`
+			}
+		}
+		if resp := n.call("GET", "/v1/subjects/"+id, token, nil, &rec); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the record of %s: %d", id, resp.StatusCode)
+		}
+		return rec.Consent.NoticeVersion, rec.Consent.NoticeSHA256
+	}
+	if v, sum := consentOf(id, resident); v != "gd-2026-01" || sum != hex.EncodeToString(servedSum[:]) {
+		t.Fatalf("the consent records notice %s with text %s, want gd-2026-01 with the SHA-256 of the text served, %x", v, sum, servedSum)
+	}
+
+	n.stop()
+	n.cfg.Privacy.Purpose = "public-health-research"
+	err := n.tryStart()
+	var changed *node.NoticeChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("a start serving another text under notice gd-2026-01: %v, want a NoticeChangedError", err)
+	}
+	for _, says := range []string{"privacy.notice_version gd-2026-01 names the privacy notice this node has served since ",
+		"(its purpose, text, use_scope changed)", "Set a new privacy.notice_version for the new text",
+		"residents who consented to gd-2026-01 keep their consent"} {
+		if !strings.Contains(err.Error(), says) {
+			t.Errorf("the refusal does not say %q: %v", says, err)
+		}
+	}
+
+	n.cfg.Privacy.NoticeVersion = "gd-2026-02"
+	n.start()
+	var notice struct{ Version, Purpose string }
+	if n.call("GET", "/v1/privacy", "", nil, &notice); notice.Version != "gd-2026-02" || notice.Purpose != "public-health-research" {
+		t.Fatalf("the notice under the new version: %+v", notice)
+	}
+	if v, sum := consentOf(id, resident); v != "gd-2026-01" || sum != hex.EncodeToString(servedSum[:]) {
+		t.Errorf("after the new version the earlier consent records notice %s with text %s, want gd-2026-01 with %x", v, sum, servedSum)
+	}
+	if v := n.verify(n.issue(id, resident).Code); !v.Valid {
+		t.Errorf("the earlier resident's new code: %+v", v)
+	}
+	stale := enrolment(residentName, idNumberN(1))
+	stale["consent"] = map[string]any{"notice_version": "gd-2026-01", "accepted": true}
+	if st, code := n.status("POST", "/v1/subjects", n.operator, stale); st != http.StatusUnprocessableEntity || code != "consent_required" {
+		t.Errorf("consent to the earlier notice at enrolment: %d %s, want 422 consent_required", st, code)
+	}
+	if _, sum := consentOf(n.enrolUnderNotice("gd-2026-02", idNumberN(1))); sum == "" || sum == hex.EncodeToString(servedSum[:]) {
+		t.Errorf("the consent to gd-2026-02 records text %q, want the new text's SHA-256", sum)
+	}
+	n.restart() // the same text under the same version starts
+}
+
+// A version never served (no notice read, no consent taken) records no
+// text: the operator may still change the config under it, as after a
+// first start to try the node.
+func TestANoticeVersionNeverServedMayStillChange(t *testing.T) {
+	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "gd-2026-01" })
+	n.stop()
+	n.cfg.Privacy.Purpose = "public-health-research"
+	n.start()
+	var notice struct{ Version, Purpose string }
+	if n.call("GET", "/v1/privacy", "", nil, &notice); notice.Version != "gd-2026-01" || notice.Purpose != "public-health-research" {
+		t.Fatalf("the notice: %+v", notice)
+	}
+	n.stop()
+	n.cfg.Privacy.Purpose = "epidemic-prevention"
+	if err := n.tryStart(); err == nil || !strings.Contains(err.Error(), "(its purpose, text, use_scope changed)") {
+		t.Fatalf("a start after the notice was served under the other purpose: %v", err)
+	}
+}
+
+// enrolUnderNotice enrols a resident with ID number idNumber who consented
+// to notice version v, and returns their id and resident token.
+func (tn *testNode) enrolUnderNotice(v, idNumber string) (id, token string) {
+	tn.t.Helper()
+	var e map[string]any
+	body := enrolment(residentName, idNumber)
+	body["consent"] = map[string]any{"notice_version": v, "accepted": true}
+	if resp := tn.call("POST", "/v1/subjects", tn.operator, body, &e); resp.StatusCode != http.StatusCreated {
+		tn.t.Fatalf("enrol under notice %s: %d %v", v, resp.StatusCode, e)
+	}
+	return e["id"].(string), e["resident_token"].(string)
 }

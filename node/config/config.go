@@ -55,6 +55,18 @@ const (
 	DefaultOperatorLifetime = 720 * time.Hour
 )
 
+// Operator read limits (limits.operator_read_rate, operator_read_burst):
+// by default an account reads up to 300 residents at once, then one every
+// two seconds (1,800 an hour), far above a service point's or an appeals
+// desk's pace and far below a province's residents. The burst is at least
+// one full page of the appeals queue (100), which counts one read per
+// appeal listed.
+const (
+	DefaultOperatorReadRate  = 0.5
+	DefaultOperatorReadBurst = 300
+	MinOperatorReadBurst     = 100
+)
+
 // Codes sets code validity.
 type Codes struct {
 	Lifetime      time.Duration `yaml:"lifetime"`       // phone codes, default 24h
@@ -187,6 +199,14 @@ type Limits struct {
 	// route their token reaches (codes, QR images, appeals, history).
 	ResidentRate  float64 `yaml:"resident_rate"`
 	ResidentBurst int     `yaml:"resident_burst"` // burst above the rate
+	// OperatorReadRate bounds each operator account's reads of residents'
+	// records per second (a record, its verifications, appeals or
+	// lookups, an open appeal listed, an ID number found already
+	// enrolled, a wallet link replaced, a cross-province lookup), so that
+	// one account, or its stolen token, cannot read the province's
+	// residents in bulk; OperatorReadBurst is the burst above it.
+	OperatorReadRate  float64 `yaml:"operator_read_rate"`
+	OperatorReadBurst int     `yaml:"operator_read_burst"`
 	// BulkBytes bounds one POST /v1/statuses body, which body_bytes does
 	// not bound; BulkLineBytes bounds each of its lines.
 	BulkBytes     int64 `yaml:"bulk_bytes"`
@@ -225,6 +245,7 @@ func Default(province string) Config {
 			SendEvery: DefaultReplicaSendEvery},
 	}
 	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
+	c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = DefaultOperatorReadRate, DefaultOperatorReadBurst
 	c.Privacy.NoticeVersion = NoticeVersion
 	c.Privacy.Purpose = "epidemic-prevention"
 	c.Privacy.Collect = []string{"name", "id_number"}

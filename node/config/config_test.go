@@ -59,6 +59,7 @@ func TestLoadRejectsBadConfigNamingTheSetting(t *testing.T) {
 		"limits.bulk_line_bytes":   "province: \"440000\"\ndata_dir: d\nlimits:\n  bulk_line_bytes: 100000\n",
 		"nats.replicas":            "province: \"440000\"\ndata_dir: d\nnats:\n  replicas: 6\n",
 	}
+	cases["limits.operator_read_rate"] = "province: \"440000\"\ndata_dir: d\nlimits:\n  operator_read_burst: 10\n"
 	for want, body := range cases {
 		t.Run(want, func(t *testing.T) {
 			_, err := Load(write(t, body))

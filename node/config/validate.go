@@ -116,6 +116,10 @@ func (c *Config) Validate() error {
 	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
 		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
 	}
+	if c.Limits.OperatorReadRate <= 0 || c.Limits.OperatorReadRate > 1000 ||
+		c.Limits.OperatorReadBurst < MinOperatorReadBurst || c.Limits.OperatorReadBurst > 100000 {
+		bad("limits.operator_read_rate", "rate must be within (0, 1000] per second and limits.operator_read_burst within [%d, 100000]", MinOperatorReadBurst)
+	}
 	within(bad, "tokens.operator_lifetime", c.Tokens.OperatorLifetime, MinOperatorLifetime, MaxOperatorLifetime)
 	c.validateRole(bad)
 	switch c.Log.Level {

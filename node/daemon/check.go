@@ -76,8 +76,9 @@ type CheckOptions struct {
 // never takes the data directory's lock, and binds each listen address
 // only to close it at once. It reuses what a start runs to load and
 // refuse (config.Load, seal.LoadKEK, datadir.RequireNode, the trust
-// state a start builds, the TLS loader, bind), so that the two say the
-// same. A node running on the data directory is reported, not refused.
+// state a start builds, node.CheckNotice, the TLS loader, bind), so that
+// the two say the same. A node running on the data directory is
+// reported, not refused.
 func Check(ctx context.Context, path string, opt CheckOptions) Report {
 	now := time.Now
 	if opt.Now != nil {

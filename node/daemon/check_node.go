@@ -63,11 +63,28 @@ func (c *checker) node(ctx context.Context) {
 		return
 	}
 	defer db.Close()
+	c.notice(ctx, db)
 	if kek == nil {
 		return
 	}
 	c.keys(ctx, db, kek)
 	c.trustList(ctx, db, kek)
+}
+
+// notice checks that the privacy notice a start would serve is the text
+// served so far under its version (node.CheckNotice, as node.New
+// refuses).
+func (c *checker) notice(ctx context.Context, db *store.DB) {
+	const what = "privacy notice"
+	n, err := node.CheckNotice(ctx, db, c.cfg)
+	switch {
+	case err != nil:
+		c.fail(what, err)
+	case n.FirstServed.IsZero():
+		c.ok(what, "version "+n.Version+" not served yet: its text is recorded when the node first serves it")
+	default:
+		c.ok(what, "version "+n.Version+" says what it has said since it was first served, "+day(n.FirstServed))
+	}
 }
 
 func (c *checker) kek() *seal.Key {

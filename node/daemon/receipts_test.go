@@ -115,8 +115,8 @@ func TestHomeProvinceWithReceiptsOffRecordsNone(t *testing.T) {
 	if err != nil || len(got) != 0 || f.receipts(gd, "recorded") != 0 {
 		t.Fatalf("Guangdong, receipts off, lists %+v (%v)", got, err)
 	}
-	if n := f.c.Nodes[gd].Node.PrivacyNotice(); !strings.Contains(n.VerifiedElsewhere["en"], "no verification receipts") {
-		t.Fatalf("Guangdong's notice does not say receipts are off: %v", n.VerifiedElsewhere)
+	if n, err := f.c.Nodes[gd].Node.PrivacyNotice(context.Background()); err != nil || !strings.Contains(n.VerifiedElsewhere["en"], "no verification receipts") {
+		t.Fatalf("Guangdong's notice does not say receipts are off: %v (%v)", n.VerifiedElsewhere, err)
 	}
 }
 

@@ -75,6 +75,10 @@ type Consent struct {
 	AcceptedAt    time.Time
 	Fields        []string // which personal fields were collected
 	Purpose       string
+	// NoticeSHA256 is the SHA-256 of the notice's text the resident
+	// consented to (ServedNotice); nil for consents given before the node
+	// recorded notice texts.
+	NoticeSHA256 []byte
 }
 
 // Token is a bearer token, stored only as its SHA-256 hash.

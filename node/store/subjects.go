@@ -58,8 +58,8 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token, 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO consents
-			(subject_id, notice_version, accepted_at, fields, purpose) VALUES (?, ?, ?, ?, ?)`,
-			s.ID, c.NoticeVersion, nanos(c.AcceptedAt), string(fields), c.Purpose); err != nil {
+			(subject_id, notice_version, accepted_at, fields, purpose, notice_sha256) VALUES (?, ?, ?, ?, ?, ?)`,
+			s.ID, c.NoticeVersion, nanos(c.AcceptedAt), string(fields), c.Purpose, c.NoticeSHA256); err != nil {
 			return err
 		}
 		if !withToken {
@@ -151,9 +151,9 @@ func (db *DB) Consent(ctx context.Context, subjectID string) (Consent, error) {
 	var c Consent
 	var accepted int64
 	var fields string
-	err := db.r.QueryRowContext(ctx, `SELECT subject_id, notice_version, accepted_at, fields, purpose
+	err := db.r.QueryRowContext(ctx, `SELECT subject_id, notice_version, accepted_at, fields, purpose, notice_sha256
 		FROM consents WHERE subject_id = ?`, subjectID).
-		Scan(&c.SubjectID, &c.NoticeVersion, &accepted, &fields, &c.Purpose)
+		Scan(&c.SubjectID, &c.NoticeVersion, &accepted, &fields, &c.Purpose, &c.NoticeSHA256)
 	if err != nil {
 		return Consent{}, wrap("consent", err)
 	}

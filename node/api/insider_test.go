@@ -1,0 +1,132 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+)
+
+// A rogue operator (an account of role operator, or whoever holds its
+// token) reads residents one request at a time: each read that shows a
+// resident — the record, its verifications, appeals and lookups, the
+// appeals queue, an ID number found already enrolled — is in the audit
+// log under the account's name, before the record is shown; past the
+// account's budget (limits.operator_read_*) reads are refused with
+// read_limited and counted in hcfed_operator_reads_total; another
+// account, and the resident, are not held back; the budget refills with
+// time.
+func TestOperatorReadsOfResidentsAreAuditedUnderTheAccountAndBounded(t *testing.T) {
+	const burst = config.MinOperatorReadBurst
+	n := startNode(t, "440000", generous, func(c *config.Config) {
+		c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = 1, burst
+	})
+	var rogue newAccountToken
+	if r := n.call("POST", "/v1/accounts", n.operator, map[string]string{"name": "rogue", "role": "operator"}, &rogue); r.StatusCode != http.StatusCreated {
+		t.Fatalf("create account: HTTP %d", r.StatusCode)
+	}
+	id, resident := n.enrol(residentName, residentID)
+	if r := n.call("POST", "/v1/appeals", resident, map[string]string{"message": "我的红码有误"}, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("appeal: HTTP %d", r.StatusCode)
+	}
+	before := n.auditCount("subject.read")
+	for _, path := range []string{"/v1/subjects/" + id, "/v1/subjects/" + id + "/verifications", "/v1/subjects/" + id + "/appeals", "/v1/subjects/" + id + "/lookups"} {
+		if r := n.call("GET", path, resident, nil, nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("the resident reading %s: HTTP %d", path, r.StatusCode)
+		}
+	}
+	if got := n.auditCount("subject.read"); got != before {
+		t.Fatalf("a resident's reads of their own record audited as operator reads: %d entries", got-before)
+	}
+
+	reads := []struct{ method, path, kind string }{
+		{"GET", "/v1/subjects/" + id, "record"},
+		{"GET", "/v1/subjects/" + id + "/verifications", "verifications"},
+		{"GET", "/v1/subjects/" + id + "/appeals", "appeals"},
+		{"GET", "/v1/subjects/" + id + "/lookups", "lookups"},
+		{"GET", "/v1/appeals", "appeal_queue"},
+	}
+	for _, rd := range reads {
+		if r := n.call(rd.method, rd.path, rogue.Token, nil, nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("operator reading %s: HTTP %d", rd.path, r.StatusCode)
+		}
+	}
+	// An enrolment of an ID number already enrolled names its subject:
+	// that answers who the number is, and is a read as well.
+	var e apiError
+	if r := n.call("POST", "/v1/subjects", rogue.Token, enrolment(otherName, residentID), &e); r.StatusCode != http.StatusConflict || !strings.Contains(e.Error.Message, id) {
+		t.Fatalf("enrolling an ID number again: HTTP %d %+v", r.StatusCode, e)
+	}
+	want := map[string]bool{"record": true, "verifications": true, "appeals": true, "lookups": true, "appeal_queue": true, "enrolled": true}
+	entries, err := n.d.DB.AuditEntries(t.Context(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range entries {
+		if a.Action != "subject.read" {
+			continue
+		}
+		var d struct{ Read string }
+		if err := json.Unmarshal([]byte(a.Detail), &d); err != nil || a.Actor != "operator:rogue" || a.Target != id {
+			t.Errorf("read audited as %+v", a)
+		}
+		for _, secret := range []string{residentName, residentID, "我的红码有误"} {
+			if strings.Contains(a.Detail, secret) {
+				t.Errorf("read entry %+v holds personal data", a)
+			}
+		}
+		delete(want, d.Read)
+	}
+	if len(want) > 0 {
+		t.Fatalf("reads not audited under the operator's account: %v", want)
+	}
+
+	// The budget: burst reads in all (six taken above), then read_limited.
+	allowed := len(reads) + 1
+	for ; allowed < burst+10; allowed++ {
+		r := n.call("GET", "/v1/subjects/"+id, rogue.Token, nil, &e)
+		if r.StatusCode == http.StatusOK {
+			continue
+		}
+		if r.StatusCode != http.StatusTooManyRequests || e.Error.Code != "read_limited" {
+			t.Fatalf("read %d past the budget: HTTP %d %+v, want 429 read_limited", allowed+1, r.StatusCode, e)
+		}
+		break
+	}
+	if allowed != burst {
+		t.Fatalf("%d reads allowed, want the burst of %d", allowed, burst)
+	}
+	if m := n.metric(`hcfed_operator_reads_total{kind="record",result="refused"}`); !strings.HasSuffix(m, " 1") {
+		t.Fatalf("refused read not counted: %q", m)
+	}
+	if got := n.auditCount("subject.read"); got != before+burst {
+		t.Fatalf("%d reads audited, want %d (the refused one is not: nothing was shown)", got-before, burst)
+	}
+	// The other reads that show a resident in clear take from the same
+	// budget: a wallet link replaced (a refusal would tell whether an ID
+	// number is the resident's) and a cross-province lookup.
+	refusedBefore := n.auditCount("subject.token_refused")
+	for path, body := range map[string]any{
+		"/v1/subjects/" + id + "/token": map[string]string{"id_number": otherID},
+		"/v1/lookups":                   map[string]string{"iss": "310000", "jti": "x", "legal_basis": "law", "case_id": "c1"},
+	} {
+		if r := n.call("POST", path, rogue.Token, body, &e); r.StatusCode != http.StatusTooManyRequests || e.Error.Code != "read_limited" {
+			t.Errorf("POST %s past the budget: HTTP %d %+v, want 429 read_limited", path, r.StatusCode, e)
+		}
+	}
+	if n.auditCount("subject.token_refused") != refusedBefore {
+		t.Errorf("an ID number was compared past the budget")
+	}
+	for who, tok := range map[string]string{"another account": n.operator, "the resident": resident} {
+		if r := n.call("GET", "/v1/subjects/"+id, tok, nil, nil); r.StatusCode != http.StatusOK {
+			t.Errorf("%s held back by the rogue account's budget: HTTP %d", who, r.StatusCode)
+		}
+	}
+	n.clock.Add(2 * time.Second)
+	if r := n.call("GET", "/v1/subjects/"+id, rogue.Token, nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("after the budget refilled: HTTP %d", r.StatusCode)
+	}
+}

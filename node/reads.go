@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// Operators' reads of residents' records (seed rules 6, 7 and 11). An
+// operator sees residents masked, but still sees who they are enough to
+// recognise (masked name and ID number), their health status, where and
+// when their codes were verified, the text of their appeals, which
+// provinces looked them up; an ID number already enrolled tells which
+// subject it is; a wallet link replaced, or a lookup answered by another
+// province, shows a resident in clear. So that one operator account — a
+// rogue member of staff, or whoever holds its token — can neither read
+// the province's residents in bulk nor read them quietly:
+//   - every such read is charged to the account's budget
+//     (limits.operator_read_rate and operator_read_burst, per account);
+//     past it the read is refused with read_limited, and
+//     hcfed_operator_reads_total{kind, result} counts reads allowed and
+//     refused, for an alert;
+//   - every read that shows a resident's record is in the audit log
+//     (actionSubjectRead, actor the account, target the subject, detail
+//     the kind of read), written before the record is shown: a read whose
+//     entry cannot be written is refused. The wallet link replacement
+//     and the cross-province lookup have audit entries of their own.
+//
+// Residents reading their own record, and scanners, are not charged.
+
+// actionSubjectRead is the audit action of an operator's read of a
+// resident's record.
+const actionSubjectRead = "subject.read"
+
+// Kinds of read, the detail of actionSubjectRead entries and the kind
+// label of hcfed_operator_reads_total.
+const (
+	readRecord        = "record"        // GET /v1/subjects/{id}
+	readVerifications = "verifications" // GET /v1/subjects/{id}/verifications
+	readAppeals       = "appeals"       // GET /v1/subjects/{id}/appeals
+	readLookups       = "lookups"       // GET /v1/subjects/{id}/lookups
+	readAppealQueue   = "appeal_queue"  // GET /v1/appeals, one per appeal listed
+	readEnrolled      = "enrolled"      // an enrolment refused: the ID number is this subject's
+	readWalletLink    = "wallet_link"   // POST /v1/subjects/{id}/token (audited as subject.token)
+	readLookup        = "lookup"        // POST /v1/lookups (audited as lookup.request)
+)
+
+// chargeReads takes n reads of kind from p's account budget. Callers
+// other than operators are not charged. Past the budget nothing is
+// taken and the reads are refused (EReadLimited); either way they are
+// counted in hcfed_operator_reads_total.
+func (a *access) chargeReads(p Principal, kind string, n int) error {
+	if p.Role != RoleOperator || n <= 0 {
+		return nil
+	}
+	key := p.AccountID
+	if key == "" {
+		key = p.Actor() // an operator made in code, not from a token
+	}
+	if !a.operatorReads.allowN(key, a.now(), n) {
+		a.readsMetric.WithLabelValues(kind, "refused").Add(float64(n))
+		return Errorf(EReadLimited, "this account has read too many residents' records in a short time; "+
+			"wait a minute and try again, or ask an admin to raise limits.operator_read_rate if your work needs more")
+	}
+	a.readsMetric.WithLabelValues(kind, "allowed").Add(float64(n))
+	return nil
+}
+
+// auditReads records that p read the records of subjects (one entry
+// each), before they are shown. Only operators' reads are recorded.
+func (a *access) auditReads(ctx context.Context, p Principal, kind string, subjects ...string) error {
+	if p.Role != RoleOperator || len(subjects) == 0 {
+		return nil
+	}
+	entries := make([]store.AuditEntry, len(subjects))
+	for i, id := range subjects {
+		entries[i] = a.auditEntry(p.Actor(), actionSubjectRead, id, map[string]string{"read": kind})
+	}
+	if err := a.db.AppendAuditBatch(ctx, entries); err != nil {
+		return internal("audit read", err)
+	}
+	return nil
+}
+
+// operatorRead runs read, one read of kind of subject id's record, for
+// p: charged before it runs, audited after it succeeds and before its
+// result is returned.
+func operatorRead[T any](ctx context.Context, a *access, p Principal, kind, id string, read func() (T, error)) (T, error) {
+	var zero T
+	if err := a.chargeReads(p, kind, 1); err != nil {
+		return zero, err
+	}
+	v, err := read()
+	if err != nil {
+		return zero, err
+	}
+	if err := a.auditReads(ctx, p, kind, id); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
