@@ -98,6 +98,7 @@ func NewMetrics() *Metrics {
 		Help: "Operators' reads of residents' records, by kind and result (allowed, or refused past limits.operator_read_rate): " +
 			"alert on any refused, or on an allowed rate far above the desk's usual pace."}, []string{"kind", "result"})
 	f(m.OperatorReads)
+	startReadsMetric(m.OperatorReads)
 	return m
 }
 
