@@ -9,6 +9,8 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
+// The reasons are what docs/runbook.md (section 6) tells an operator
+// /readyz says.
 func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	const stuck = 30 * time.Second
@@ -21,10 +23,10 @@ func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
 	}{
 		{"empty", store.OutboxState{}, 0, nil, ""},
 		{"draining", store.OutboxState{Pending: 40, OldestPending: now.Add(-stuck)}, 0, nil, ""},
-		{"stuck", store.OutboxState{Pending: 3, OldestPending: now.Add(-stuck - time.Second)}, 0, nil, "outbox stuck: 3 statements pending"},
+		{"stuck", store.OutboxState{Pending: 3, OldestPending: now.Add(-stuck - time.Second)}, 0, nil, "revocation outbox stuck: 3 statements pending, the oldest for 31s"},
 		{"set aside, no snapshot yet", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 6, nil, "revocation 7 could not be published (too_large)"},
 		{"set aside, covered", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 7, nil, ""},
-		{"stream gone", store.OutboxState{}, 0, errors.New("permission denied"), "revocation stream missing"},
+		{"stream gone", store.OutboxState{}, 0, errors.New("permission denied"), "revocation stream missing and this node could not create it"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

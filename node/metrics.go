@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -76,6 +77,12 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	// The runbook's alert is increase(...{kind="trustlist",reason!="ok"}[15m]) > 0,
+	// and increase sees no rise in a series that did not exist before:
+	// without these zeros, the first refused trust list would not fire it.
+	for _, reason := range trust.TrustListRefusals() {
+		m.Statements.WithLabelValues(string(federation.KindTrustList), string(reason))
+	}
 	m.Receipts = receiptMetric(r)
 	r.MustRegister(m.AuditFailures, m.AuditLost)
 	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
@@ -91,6 +98,7 @@ func NewMetrics() *Metrics {
 		Help: "Operators' reads of residents' records, by kind and result (allowed, or refused past limits.operator_read_rate): " +
 			"alert on any refused, or on an allowed rate far above the desk's usual pace."}, []string{"kind", "result"})
 	f(m.OperatorReads)
+	startReadsMetric(m.OperatorReads)
 	return m
 }
 

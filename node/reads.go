@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -45,6 +47,25 @@ const (
 	readLookup        = "lookup"        // POST /v1/lookups (audited as lookup.request)
 )
 
+// Results of a read, the result label of hcfed_operator_reads_total.
+const (
+	readAllowed = "allowed"
+	readRefused = "refused" // past the account's budget: read_limited
+)
+
+// startReadsMetric creates every kind and result of c at 0. An alert on
+// the rise of {result="refused"} sees no rise in a series that did not
+// exist, so without the zeros an account's first refused reads would
+// not fire it.
+func startReadsMetric(c *prometheus.CounterVec) {
+	for _, kind := range []string{readRecord, readVerifications, readAppeals, readLookups, readAppealQueue,
+		readEnrolled, readWalletLink, readLookup} {
+		for _, result := range []string{readAllowed, readRefused} {
+			c.WithLabelValues(kind, result)
+		}
+	}
+}
+
 // chargeReads takes n reads of kind from p's account budget. Callers
 // other than operators are not charged. Past the budget nothing is
 // taken and the reads are refused (EReadLimited); either way they are
@@ -58,11 +79,11 @@ func (a *access) chargeReads(p Principal, kind string, n int) error {
 		key = p.Actor() // an operator made in code, not from a token
 	}
 	if !a.operatorReads.allowN(key, a.now(), n) {
-		a.readsMetric.WithLabelValues(kind, "refused").Add(float64(n))
+		a.readsMetric.WithLabelValues(kind, readRefused).Add(float64(n))
 		return Errorf(EReadLimited, "this account has read too many residents' records in a short time; "+
 			"wait a minute and try again, or ask an admin to raise limits.operator_read_rate if your work needs more")
 	}
-	a.readsMetric.WithLabelValues(kind, "allowed").Add(float64(n))
+	a.readsMetric.WithLabelValues(kind, readAllowed).Add(float64(n))
 	return nil
 }
 

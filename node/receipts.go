@@ -66,6 +66,10 @@ func receiptMetric(r *prometheus.Registry) *prometheus.CounterVec {
 		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent and " +
 			"recorded; whole receipts received and ignored (receipts off) or refused."}, []string{"event"})
 	r.MustRegister(c)
+	// Every event from 0, so that rate() and increase() see the first.
+	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptIgnored, receiptRefused} {
+		c.WithLabelValues(ev)
+	}
 	return c
 }
 

@@ -158,6 +158,16 @@ func (p *ParsedTrustList) SHA256() string {
 // ExpiresAt is the trust list's expiry as a time.
 func (p *ParsedTrustList) ExpiresAt() time.Time { return time.Unix(p.Expires, 0) }
 
+// TrustListRefusals returns every reason ParseTrustList and
+// AcceptTrustList refuse a trust list with. A node's metrics start a
+// counter at 0 for each, so that an alert on the rise of a refusal
+// count fires at the first refusal rather than staying silent until the
+// second.
+func TrustListRefusals() []Reason {
+	return []Reason{ReasonOversized, ReasonMalformed, ReasonBadHeader, ReasonBadAlgorithm, ReasonWrongType,
+		ReasonExpired, ReasonWrongSigner, ReasonRollback, ReasonThreshold}
+}
+
 // AcceptTrustList decides whether next may replace held. With no held list
 // (first install) next must match the pinned SHA-256. Every rule is here:
 //   - not expired (a frozen list cannot be replayed forever);

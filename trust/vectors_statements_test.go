@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,16 @@ func TestStatementVectors(t *testing.T) {
 	if n < 60 {
 		t.Fatalf("only %d statement vectors", n)
 	}
+}
+
+// TrustListRefusals names the reason of every trust-list fail vector: a
+// node starts its refusal counters from that list, and a reason missing
+// from it would leave the first refusal of its kind unseen by alerts.
+func TestTrustListRefusalsNameEveryFailVector(t *testing.T) {
+	refusals := TrustListRefusals()
+	forEachVector(t, "trustlist", func(t *testing.T, name, _ string, want Reason) {
+		if want != ReasonOK && !slices.Contains(refusals, want) {
+			t.Errorf("%s refused with %q, which TrustListRefusals leaves out", name, want)
+		}
+	})
 }
