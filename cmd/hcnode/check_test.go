@@ -373,14 +373,9 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	_, cfgPath := initCheckNode(t)
 	// The plain test server knows no accounts: connect as a node of the
 	// single-account federation would.
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = regexp.MustCompile(`(?m)^(    (nkey_seed_file|server_config|isolation)):.*$`).ReplaceAll(b, []byte(`$1: ""`))
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, cfgPath, func(b []byte) []byte {
+		return regexp.MustCompile(`(?m)^(    (nkey_seed_file|server_config|isolation)):.*$`).ReplaceAll(b, []byte(`$1: ""`))
+	})
 	srv, err := federation.StartServer(federation.ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), Name: "check"})
 	if err != nil {
 		t.Fatal(err)
@@ -400,17 +395,7 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 // and logs a warning at start) and what to set.
 func TestCheckWarnsOfANoticeVersionOfAnEarlierBuild(t *testing.T) {
 	_, cfgPath := initCheckNode(t)
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := strings.Replace(string(b), "notice_version: "+config.NoticeVersion, "notice_version: 2026-11", 1)
-	if old == string(b) {
-		t.Fatalf("init's config names no notice_version %s:\n%s", config.NoticeVersion, b)
-	}
-	if err := os.WriteFile(cfgPath, []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	replaceInConfig(t, cfgPath, "notice_version: "+config.NoticeVersion, "notice_version: 2026-11")
 	out, err := run(t, "check", "--config", cfgPath)
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
@@ -440,21 +425,7 @@ func TestCheckFailsAsServeRefusesANoticeVersionWithAnotherText(t *testing.T) {
 	if closeErr := d.Close(); err != nil || closeErr != nil {
 		t.Fatalf("hcnode notice: %v (close: %v)\n%s", err, closeErr, out)
 	}
-	setYAML := func(from, to string) {
-		t.Helper()
-		b, err := os.ReadFile(cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		changed := strings.Replace(string(b), from, to, 1)
-		if changed == string(b) {
-			t.Fatalf("the config has no %q:\n%s", from, b)
-		}
-		if err := os.WriteFile(cfgPath, []byte(changed), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setYAML("purpose: epidemic-prevention", "purpose: public-health-research")
+	replaceInConfig(t, cfgPath, "purpose: epidemic-prevention", "purpose: public-health-research")
 
 	before := snapshot(t, dir)
 	out, err = run(t, "check", "--config", cfgPath)
@@ -476,10 +447,34 @@ func TestCheckFailsAsServeRefusesANoticeVersionWithAnotherText(t *testing.T) {
 		t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
 	}
 
-	setYAML("notice_version: "+config.NoticeVersion, "notice_version: gd-2027-01")
+	replaceInConfig(t, cfgPath, "notice_version: "+config.NoticeVersion, "notice_version: gd-2027-01")
 	out, err = run(t, "check", "--config", cfgPath)
 	if err != nil {
 		t.Fatalf("check under a new notice version: %v\n%s", err, out)
 	}
 	requireSaid(t, out, "ok    privacy notice: version gd-2027-01 not served yet: its text is recorded when the node first serves it\n")
+}
+
+// editConfig rewrites the config file at path with edit.
+func editConfig(t *testing.T, path string, edit func([]byte) []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, edit(b), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceInConfig replaces the first from in the config file at path with
+// to; the file must hold from.
+func replaceInConfig(t *testing.T, path, from, to string) {
+	t.Helper()
+	editConfig(t, path, func(b []byte) []byte {
+		if !bytes.Contains(b, []byte(from)) {
+			t.Fatalf("the config has no %q:\n%s", from, b)
+		}
+		return bytes.Replace(b, []byte(from), []byte(to), 1)
+	})
 }
