@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -73,7 +72,7 @@ func (c *checker) listen() {
 }
 
 func (c *checker) bindOnce(what, addr, setting string) {
-	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+	if anyPort(addr) {
 		c.ok(what, addr+": a free port is chosen at start")
 		return
 	}

@@ -60,7 +60,7 @@ func probeNATSListen(cfg config.Config) error {
 	if !cfg.NATS.Embedded {
 		return nil
 	}
-	if _, port, err := net.SplitHostPort(cfg.NATS.Listen); err == nil && port == "0" {
+	if anyPort(cfg.NATS.Listen) {
 		return nil
 	}
 	l, err := bind(cfg.NATS.Listen, settingNATSListen)
@@ -68,4 +68,11 @@ func probeNATSListen(cfg config.Config) error {
 		return err
 	}
 	return l.Close()
+}
+
+// anyPort reports whether addr asks for a port chosen at start (":0"),
+// which nothing else can hold: there is nothing to probe.
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }
