@@ -96,3 +96,33 @@ func TestSnapshotOfAMadeUpKidWaitsBounded(t *testing.T) {
 	putSnapshot(t, gdc, gd, f.snapshot(gd, 3))
 	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 4) })
 }
+
+// TestAMembersRevocationsPastTheLimitAreRefusedAndOthersGoOn: a member
+// publishing revocations without end is refused (oversized) once its
+// live revocations would pass the limit; another province's go on.
+func TestAMembersRevocationsPastTheLimitAreRefusedAndOthersGoOn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s := runServer(t)
+	gdc, bjc := connectReady(t, s, gd), connectReady(t, s, bj)
+	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	put(t, bjc, "110000.keyset", f.keyset(bj, 1))
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) {
+		st, err := trust.NewState(trust.StateConfig{Self: sh, EncKey: f.p(sh).enc, PinnedSHA256: f.pinnedSHA256(),
+			MaxLiveRevocations: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.State = st
+	}).run(t)
+	u.waitReady(t)
+
+	publishRev(t, gdc, gd, 1, f.revocationOf(gd, 1, f.entries(gd, 1, 3)))
+	publishRev(t, gdc, gd, 2, f.revocationOf(gd, 2, f.entries(gd, 3, 5)))
+	u.waitOutcome(t, "revocations/oversized", 1)
+	if u.state.RevocationSeq(gd) != 1 || u.state.Revoked(gd, jti(gd, 3)) {
+		t.Fatal("a delta past the limit was applied")
+	}
+	publishRev(t, bjc, bj, 1, f.revocationOf(bj, 1, f.entries(bj, 1, 4)))
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, bj, 3) })
+}
