@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,10 +34,7 @@ func TestSyncRefusesSnapshotWithTamperedChunk(t *testing.T) {
 func TestSyncRefusesSnapshotManifestSignedByAnotherProvince(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	var ahead atomic.Int64
-	gdc, u := f.caughtUpAfterDelta1(t, func(c *SyncConfig) {
-		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	})
+	gdc, u, ahead := f.caughtUpWithClock(t)
 	forged, err := trust.BuildRevocationSnapshot(f.p(sh).signer, gd, 3, time.Now().Unix(), f.entries(gd, 1, 4))
 	if err != nil {
 		t.Fatal(err)

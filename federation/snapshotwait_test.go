@@ -2,7 +2,6 @@ package federation
 
 import (
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,12 +23,7 @@ func (f *fixture) snapshotBy(s *trust.StatementSigner, seq uint64, iat time.Time
 // depend on.
 func waitPending(t *testing.T, u *syncUnderTest, n int) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Pending != n {
-			return fmt.Errorf("stats %+v: want %d waiting", st, n)
-		}
-		return nil
-	})
+	waitStats(t, u, fmt.Sprintf("%d waiting", n), func(st SyncStats) bool { return st.Pending == n })
 }
 
 // TestSnapshotOfANewKeyWaitsForItsKeysetAndAsksForNoOther: after a
@@ -70,10 +64,7 @@ func TestSnapshotOfANewKeyWaitsForItsKeysetAndAsksForNoOther(t *testing.T) {
 func TestSnapshotOfAMadeUpKidWaitsBounded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	var ahead atomic.Int64
-	gdc, u := f.caughtUpAfterDelta1(t, func(c *SyncConfig) {
-		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	})
+	gdc, u, ahead := f.caughtUpWithClock(t)
 	rogue := newSigner(t)
 
 	putSnapshot(t, gdc, gd, f.snapshotBy(rogue, 3, time.Now().Add(trust.ClockSkew+time.Hour)))
