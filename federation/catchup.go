@@ -59,6 +59,9 @@ func (s *Sync) onPointer(p string, raw []byte) {
 	if q := s.revs.blocked[p]; q != nil {
 		q.nextTry, q.attempts = time.Time{}, 0 // a new snapshot may fill the gap
 	}
+	if w := s.revs.snapWaits[p]; w != nil {
+		w.recheck = true // a new snapshot may be signed by a key held
+	}
 	s.mu.Unlock()
 	s.wake()
 }
@@ -148,7 +151,9 @@ func (s *Sync) dueProvinces() []string {
 	}
 	out := make([]string, 0, len(due))
 	for p := range due {
-		out = append(out, p)
+		if !s.snapshotWaits(p, now) {
+			out = append(out, p)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -195,7 +200,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 		ptr.nextTry = now.Add(catchupRetry(ptr.attempts))
 	}
 	var need uint64
-	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot {
+	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot && !s.snapshotWaits(p, now) {
 		q.attempts++
 		q.nextTry = now.Add(catchupRetry(q.attempts))
 		// Only verified seqs: a parked or blindly dropped delta's seq
@@ -239,9 +244,13 @@ func (s *Sync) applySnapshot(p string, raw []byte) {
 				s.log.Debug("snapshot waits for its keyset", "province", p)
 				return
 			}
+			if s.holdSnapshot(p, raw, err) {
+				return
+			}
 			s.reject(KindRevSnapshot, p, trust.ReasonOf(err), err)
 			return
 		}
+		delete(s.revs.snapWaits, p)
 		s.stats.snapshots.Add(1)
 		s.accepted(KindRevSnapshot)
 	case s.cache != nil && c.Seq > s.revs.cachedSnap[p] && s.revs.deltas[p] > 0:

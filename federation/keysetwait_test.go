@@ -34,24 +34,37 @@ func newSigner(t *testing.T) *trust.StatementSigner {
 	return s
 }
 
+// caughtUpWithClock is caughtUpAfterDelta1 with the Sync's clock ahead of
+// time.Now by what the test stores in ahead.
+func (f *fixture) caughtUpWithClock(t *testing.T) (gdc *Conn, u *syncUnderTest, ahead *atomic.Int64) {
+	t.Helper()
+	ahead = new(atomic.Int64)
+	gdc, u = f.caughtUpAfterDelta1(t, func(c *SyncConfig) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	})
+	return gdc, u, ahead
+}
+
 // waitBlocked waits until u holds one province blocked with parked deltas.
 func waitBlocked(t *testing.T, u *syncUnderTest, parked int) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Blocked != 1 || st.Parked != parked {
-			return fmt.Errorf("stats %+v: want 1 province blocked with %d parked", st, parked)
-		}
-		return nil
-	})
+	waitStats(t, u, fmt.Sprintf("1 province blocked with %d parked", parked),
+		func(st SyncStats) bool { return st.Blocked == 1 && st.Parked == parked })
 }
 
 // waitUnblocked waits until u holds no province blocked and no delta
 // parked.
 func waitUnblocked(t *testing.T, u *syncUnderTest) {
 	t.Helper()
+	waitStats(t, u, "nothing blocked or parked", func(st SyncStats) bool { return st.Blocked == 0 && st.Parked == 0 })
+}
+
+// waitStats waits until u's stats are as ok wants, described by want.
+func waitStats(t *testing.T, u *syncUnderTest, want string, ok func(SyncStats) bool) {
+	t.Helper()
 	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if st := u.Stats(); st.Blocked != 0 || st.Parked != 0 {
-			return fmt.Errorf("stats %+v: want nothing blocked or parked", st)
+		if st := u.Stats(); !ok(st) {
+			return fmt.Errorf("stats %+v: want %s", st, want)
 		}
 		return nil
 	})
@@ -132,10 +145,7 @@ func TestDeltaOfAMadeUpKidIsRefusedByANewerKeysetAndBlocksNothing(t *testing.T) 
 func TestDeltaOfAMadeUpKidWaitsBoundedAndHoldsUpNoGenuineDelta(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	var ahead atomic.Int64
-	gdc, u := f.caughtUpAfterDelta1(t, func(c *SyncConfig) {
-		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	})
+	gdc, u, ahead := f.caughtUpWithClock(t)
 	rogue := newSigner(t)
 
 	// Dated past the clock-skew allowance: it could hold the province

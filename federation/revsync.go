@@ -48,6 +48,7 @@ const (
 type revTracker struct {
 	blocked    map[string]*revQueue
 	pointers   map[string]*pointerSeen // latest revsnapshot pointer per province
+	snapWaits  map[string]*snapWait    // provinces whose stored snapshot waits for a keyset
 	cachedSnap map[string]uint64       // seq of the snapshot cached per province
 	deltas     map[string]int          // deltas cached since that snapshot
 
@@ -59,7 +60,7 @@ type revTracker struct {
 
 func newRevTracker() revTracker {
 	return revTracker{blocked: map[string]*revQueue{}, pointers: map[string]*pointerSeen{},
-		cachedSnap: map[string]uint64{}, deltas: map[string]int{}}
+		snapWaits: map[string]*snapWait{}, cachedSnap: map[string]uint64{}, deltas: map[string]int{}}
 }
 
 // pointerSeen is the latest snapshot pointer of a province.
@@ -85,6 +86,9 @@ func (r *revTracker) retryPointerNow(p string) {
 	}
 	if q := r.blocked[p]; q != nil {
 		q.nextTry = time.Time{}
+	}
+	if w := r.snapWaits[p]; w != nil {
+		w.recheck = true
 	}
 }
 

@@ -28,17 +28,21 @@ func TestSyncRefusesSnapshotWithTamperedChunk(t *testing.T) {
 
 // TestSyncRefusesSnapshotManifestSignedByAnotherProvince stores, as
 // Guangdong's snapshot, one whose manifest Shanghai's key signed: a key
-// Guangdong's keyset does not hold (unknown_key).
+// Guangdong's keyset does not hold. It waits for a keyset listing it, as
+// any statement of an unknown kid does, and is refused (unknown_key)
+// after KeysetWait.
 func TestSyncRefusesSnapshotManifestSignedByAnotherProvince(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	gdc, u := f.caughtUpAfterDelta1(t)
-	forged, err := trust.BuildRevocationSnapshot(f.p(sh).signer, gd, 3, f.now.Unix(), f.entries(gd, 1, 4))
+	gdc, u, ahead := f.caughtUpWithClock(t)
+	forged, err := trust.BuildRevocationSnapshot(f.p(sh).signer, gd, 3, time.Now().Unix(), f.entries(gd, 1, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
 	putSnapshot(t, gdc, gd, forged)
 	publishRev(t, gdc, gd, 4, f.revocation(gd, 4))
+	waitPending(t, u, 1)
+	ahead.Store(int64(DefaultKeysetWait))
 	u.waitOutcome(t, "revsnapshot/unknown_key", 1)
 	if err := revokedThrough(u.state, gd, 2); err == nil {
 		t.Fatal("code 2 revoked by a snapshot Guangdong did not sign")

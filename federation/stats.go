@@ -106,7 +106,8 @@ type SyncStats struct {
 	ParkedDropped uint64
 	// CacheErrors counts failed cache writes.
 	CacheErrors uint64
-	// Pending is how many statements wait for what they depend on.
+	// Pending is how many statements wait for what they depend on,
+	// snapshots waiting for a keyset (snapwait.go) included.
 	Pending int
 	// Parked is how many deltas wait behind a gap or a missing keyset,
 	// and Blocked how many provinces they belong to.
@@ -134,7 +135,7 @@ func (s *Sync) Stats() SyncStats {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.Pending = s.pending.len()
+	st.Pending = s.pending.len() + len(s.revs.snapWaits)
 	st.Parked, st.Blocked = s.revs.parkedCount(), len(s.revs.blocked)
 	st.Cursor = s.revs.cursor()
 	st.CacheBacklog = s.persist.backlog()

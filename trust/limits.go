@@ -28,6 +28,13 @@ const (
 	// MaxSnapshotLen bounds a snapshot bundle: the manifest (a statement)
 	// and every chunk (see revsnapshot.go).
 	MaxSnapshotLen = MaxStatementLen + 1 + MaxSnapshotEntries*SnapshotEntryLen
+	// MaxLiveRevocations bounds the live revocations a State holds of one
+	// province, about 40 bytes each in memory (revokedset.go): no more
+	// than its snapshot can hold, so that a member publishing deltas
+	// without end cannot grow every peer's memory without end. A delta
+	// that would pass it is refused (oversized); a snapshot replaces
+	// what is held instead of adding to it.
+	MaxLiveRevocations = MaxSnapshotEntries
 	// MaxTrustListSignatures bounds the signatures on one trust list.
 	MaxTrustListSignatures = 32
 )
@@ -38,6 +45,13 @@ const (
 	ClockSkew = 2 * time.Minute
 	// MaxCodeLifetime is the longest validity any code may claim (paper codes).
 	MaxCodeLifetime = 7 * 24 * time.Hour
+	// MaxRevocationHold is how long after it is applied a revocation
+	// entry is held at most, whatever expiry it claims: no code a
+	// verifier accepts lives longer than MaxCodeLifetime from an iat
+	// within ClockSkew of the verifier's clock, so an entry claiming a
+	// later expiry (a member revoking "until 2106") is held only as long
+	// as a code it could name may be shown.
+	MaxRevocationHold = MaxCodeLifetime + ClockSkew
 	// DefaultCodeLifetime is the validity of a phone code.
 	DefaultCodeLifetime = 24 * time.Hour
 )

@@ -166,7 +166,7 @@ func BenchmarkRevokedSetBytesPerEntry(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		set := revokedSet{m: map[string]map[[JTILen]byte]uint32{}}
-		set.addSnapshot(gd, snap, now)
+		set.addSnapshot(gd, snap, now, MaxLiveRevocations)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		if len(set.m[gd]) != n {

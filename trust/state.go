@@ -29,6 +29,7 @@ type State struct {
 	revSeq      map[string]uint64
 	staleLimit  time.Duration
 	lastSync    time.Time
+	maxLive     int // live revocations held per province at most
 
 	snap    atomic.Pointer[Snapshot]
 	revoked revokedSet
@@ -46,6 +47,9 @@ type StateConfig struct {
 	// successful sync (MarkSynced); zero means only the trust list's own
 	// expiry applies.
 	StaleLimit time.Duration
+	// MaxLiveRevocations bounds the live revocations held of one other
+	// province; zero means MaxLiveRevocations. Tests lower it.
+	MaxLiveRevocations int
 }
 
 // NewState makes an empty State.
@@ -53,7 +57,11 @@ func NewState(cfg StateConfig) (*State, error) {
 	if !isProvinceID(cfg.Self) {
 		return nil, fmt.Errorf("state: province id %q is not six digits", cfg.Self)
 	}
-	s := &State{self: cfg.Self, encKey: cfg.EncKey, pinned: cfg.PinnedSHA256, staleLimit: cfg.StaleLimit,
+	maxLive := cfg.MaxLiveRevocations
+	if maxLive <= 0 {
+		maxLive = MaxLiveRevocations
+	}
+	s := &State{self: cfg.Self, encKey: cfg.EncKey, pinned: cfg.PinnedSHA256, staleLimit: cfg.StaleLimit, maxLive: maxLive,
 		keysets: map[string]*VerifiedKeyset{}, contentKeys: map[string]map[string]ContentKey{}, revSeq: map[string]uint64{}}
 	s.revoked.m = map[string]map[[JTILen]byte]uint32{}
 	if cfg.SelfRoot != nil {
@@ -271,7 +279,9 @@ func (s *State) putContentKey(province string, ck ContentKey) {
 // ApplyRevocation applies a revocation statement from province. It returns
 // gap=true, and applies nothing, when the statement's seq is not the next
 // one expected: the caller should then fetch a revocation snapshot. A seq
-// already applied is ignored (replay) with ReasonRollback.
+// already applied is ignored (replay) with ReasonRollback. One that would
+// make more than MaxLiveRevocations of province's codes held is refused
+// with ReasonOversized.
 func (s *State) ApplyRevocation(province, raw string, now time.Time) (gap bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -290,7 +300,11 @@ func (s *State) ApplyRevocation(province, raw string, now time.Time) (gap bool, 
 	if r.Seq != last+1 {
 		return true, nil
 	}
-	s.revoked.add(province, Live(r.Entries, now))
+	live := Live(r.Entries, now)
+	if err := s.roomFor(province, live, now); err != nil {
+		return false, err
+	}
+	s.revoked.add(province, live, now)
 	s.revSeq[province] = r.Seq
 	return false, nil
 }
@@ -314,7 +328,7 @@ func (s *State) ApplyRevocationSnapshot(province string, bundle []byte, now time
 	// Revocations are never withdrawn, so adding the snapshot's entries
 	// to those held replaces the set up to r.Seq without building a
 	// second copy of it.
-	s.revoked.addSnapshot(province, r, now)
+	s.revoked.addSnapshot(province, r, now, s.maxLive)
 	s.revSeq[province] = r.Seq
 	return nil
 }
@@ -324,7 +338,7 @@ func (s *State) ApplyRevocationSnapshot(province string, bundle []byte, now time
 func (s *State) RevokeOwn(seq uint64, entries []RevocationEntry, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revoked.add(s.self, Live(entries, now))
+	s.revoked.add(s.self, Live(entries, now), now)
 	if seq > s.revSeq[s.self] {
 		s.revSeq[s.self] = seq
 	}
