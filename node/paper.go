@@ -65,6 +65,35 @@ func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, err
 	return page, nil
 }
 
+// RevokePaperCodes withdraws a resident's live paper codes, and none of
+// their phone codes: a printed code that was lost or stolen stops
+// verifying at this node at once and at every peer when the revocation
+// arrives, as after a status change. The operator then prints a new one.
+// It returns how many codes it revoked (0 when the resident held none).
+// Only an operator, who prints paper codes, withdraws them.
+func (n *Node) RevokePaperCodes(ctx context.Context, p Principal, subjectID string) (int, error) {
+	return n.residents.revokePaper(ctx, p, subjectID)
+}
+
+// revokePaper implements Node.RevokePaperCodes.
+func (r *residents) revokePaper(ctx context.Context, p Principal, subjectID string) (int, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return 0, err
+	}
+	rev, err := r.db.RevokePaperCodes(ctx, subjectID, r.now(), r.auditEntry(p.Actor(), "code.revoke_paper", subjectID, nil))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return 0, internal("revoke paper codes", err)
+	}
+	if rev == nil {
+		return 0, nil
+	}
+	r.revoked(ctx, rev)
+	return len(rev.Entries), nil
+}
+
 // paperPage is what a printed code shows.
 type paperPage struct {
 	Code        string
