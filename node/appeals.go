@@ -51,8 +51,9 @@ type Appeal struct {
 	SubjectStatus string `json:"subject_status,omitempty"`
 }
 
-// Resolution is an operator's decision on an appeal. Status, if set, is
-// the resident's new health status, applied as SetStatus applies it: every
+// Resolution is an operator's decision on an appeal. Status is the
+// resident's new health status, required when the appeal is upheld and
+// refused when it is rejected, applied as SetStatus applies it: every
 // live code is revoked and the resident gets codes of the new colour.
 type Resolution struct {
 	Outcome string `json:"outcome"`
@@ -278,6 +279,12 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 	}
 	if r.Status != "" && r.Outcome != AppealUpheld {
 		return Appeal{}, Errorf(EInvalid, "only an upheld appeal changes the status")
+	}
+	if r.Status == "" && r.Outcome == AppealUpheld {
+		// The resident reads "upheld" as "my status was wrong": an upheld
+		// appeal that changed nothing would tell them so and leave them
+		// yellow or red.
+		return Appeal{}, Errorf(EInvalid, "an upheld appeal sets the status the resident should have (status: green, yellow or red); to keep the status, reject the appeal")
 	}
 	note, err := checkAppealText("note", r.Note, false)
 	if err != nil {

@@ -27,6 +27,7 @@ const (
 	paperHeight = 874
 	paperBand   = 150 // height of the status colour band
 	paperQRMax  = 440 // the QR's largest side, quiet zone included
+	paperMargin = 40  // left and right margin of the text
 )
 
 // paperZone is the time zone printed on paper codes: China Standard Time,
@@ -57,7 +58,8 @@ func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, err
 	if !res.Valid() {
 		return nil, Errorf(ENotFound, "this code no longer verifies (%s); issue a new one", res.Reason)
 	}
-	page, err := renderPaper(paperPage{Code: string(text), Province: res.Issuer, Content: res.Content,
+	page, err := renderPaper(paperPage{Code: string(text), Province: res.Issuer,
+		ProvinceName: c.state.Snapshot().Members[res.Issuer].Name, Content: res.Content,
 		From: res.IssuedAt, Until: res.Expires})
 	if err != nil {
 		return nil, internal("paper", err)
@@ -65,12 +67,73 @@ func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, err
 	return page, nil
 }
 
+// RevokePaperCodes withdraws a resident's live paper codes, and none of
+// their phone codes: a printed code that was lost or stolen stops
+// verifying at this node at once and at every peer when the revocation
+// arrives, as after a status change. The operator then prints a new one.
+// It returns how many codes it revoked (0 when the resident held none).
+// Only an operator, who prints paper codes, withdraws them.
+func (n *Node) RevokePaperCodes(ctx context.Context, p Principal, subjectID string) (int, error) {
+	return n.residents.revokePaper(ctx, p, subjectID)
+}
+
+// revokePaper implements Node.RevokePaperCodes.
+func (r *residents) revokePaper(ctx context.Context, p Principal, subjectID string) (int, error) {
+	if err := require(p, RoleOperator); err != nil {
+		return 0, err
+	}
+	rev, err := r.db.RevokePaperCodes(ctx, subjectID, r.now(), r.auditEntry(p.Actor(), "code.revoke_paper", subjectID, nil))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, Errorf(ENotFound, "no such subject")
+	}
+	if err != nil {
+		return 0, internal("revoke paper codes", err)
+	}
+	if rev == nil {
+		return 0, nil
+	}
+	r.revoked(ctx, rev)
+	return len(rev.Entries), nil
+}
+
 // paperPage is what a printed code shows.
 type paperPage struct {
-	Code        string
-	Province    string
-	Content     trust.Content
-	From, Until time.Time
+	Code         string
+	Province     string // the issuer's id
+	ProvinceName string // its name in the trust list
+	Content      trust.Content
+	From, Until  time.Time
+}
+
+// paperNameMax bounds the province name printed, in characters: a long
+// name in the trust list must not run off the page.
+const paperNameMax = 24
+
+// paperNotes is the fine print at the foot of a paper page, in Chinese
+// and in English, for the guard and for the holder, who has no phone to
+// look anything up: the scan decides, not the printed colour (the status
+// may have changed since, and a changed status or a withdrawn code
+// revokes the paper too); and where a new one comes from when this one
+// expires or is lost. It says nothing the code does not: the issuing
+// province only.
+func paperNotes(pg paperPage) []string {
+	name := []rune(pg.ProvinceName)
+	if len(name) > paperNameMax {
+		name = name[:paperNameMax]
+	}
+	where := pg.Province
+	if len(name) > 0 {
+		where = string(name) + " (" + pg.Province + ")"
+	}
+	return []string{
+		"纸质健康码, 不含明文个人信息. 以扫码核验结果为准:",
+		"颜色为打印时的状态, 状态变化或挂失后即失效.",
+		"过期或遗失: 请到签发省份 " + pg.Province + " 的健康码服务点重新打印.",
+		"Paper health code, no personal data in clear. A scan decides:",
+		"the colour is the status when printed; a status change or a loss",
+		"withdraws it. Expired or lost? A health-code service point of",
+		where + " prints a new one.",
+	}
 }
 
 // statusInk is each status's band colour and the colour of text on it.
@@ -125,10 +188,15 @@ func renderPaper(pg paperPage) ([]byte, error) {
 		{latin, 2, "Until " + pg.Until.In(paperZone).Format("2006-01-02 15:04") + " UTC+8"},
 	}
 	for _, l := range lines {
-		drawText(img, l.face, l.text, 40, y, l.scale, black)
+		drawText(img, l.face, l.text, paperMargin, y, l.scale, black)
 		y += l.scale*l.face.Metrics().Height.Ceil() + 8
 	}
-	drawText(img, latin, "Paper health code. No personal data in clear; show it to a registered scanner.", 40, paperHeight-30, 1, black)
+	notes := paperNotes(pg)
+	y = paperHeight - 12 - len(notes)*(cjk.Metrics().Height.Ceil()+2)
+	for _, l := range notes {
+		drawText(img, cjk, l, paperMargin, y, 1, black)
+		y += cjk.Metrics().Height.Ceil() + 2
+	}
 
 	var buf bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {

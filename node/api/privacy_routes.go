@@ -21,6 +21,7 @@ func (s *Server) privacyRoutes(g *echo.Group) {
 	g.GET("/appeals", s.openAppeals)
 	g.PUT("/appeals/:id", s.resolveAppeal, permit(node.OpResolveAppeal))
 	g.GET("/codes/:jti/paper.png", s.paperCode)
+	g.DELETE("/subjects/:id/paper-codes", s.revokePaperCodes)
 }
 
 func (s *Server) subjectRecord(c echo.Context) error {
@@ -98,4 +99,14 @@ func (s *Server) paperCode(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, "image/png", page)
+}
+
+// revokePaperCodes withdraws a resident's live paper codes (a printed
+// code lost or stolen); their phone codes stay valid.
+func (s *Server) revokePaperCodes(c echo.Context) error {
+	n, err := s.n.RevokePaperCodes(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int{"revoked": n})
 }

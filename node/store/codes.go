@@ -209,3 +209,33 @@ func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (i
 	err := db.readRow(ctx, liveCodesSQL, subjectID, nanos(now)).Scan(&n)
 	return n, wrap("live codes", err)
 }
+
+// RevokePaperCodes revokes the subject's paper codes that a verifier may
+// still accept at now (see acceptedCut), and no other code: a resident
+// who lost a printed code keeps the codes on their phone, if they have
+// one. The revocation is appended to the outbox and the audit entries in
+// the same transaction, as SetStatus does. It returns the revocation (nil
+// when the subject held no live paper code) and ErrNotFound for an
+// unknown subject.
+func (db *DB) RevokePaperCodes(ctx context.Context, subjectID string, now time.Time, audit ...AuditEntry) (*Revocation, error) {
+	const op = "revoke paper codes"
+	if subjectID == "" || now.IsZero() {
+		return nil, invalid(op, "missing subject or time")
+	}
+	var rev *Revocation
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, subjectID).Scan(&one); err != nil {
+			return notFound("subject", err)
+		}
+		entries, err := queryAll(ctx, tx, op, scanRevocationEntry, `UPDATE codes SET revoked = 1
+			WHERE subject_id = ? AND paper = 1 AND revoked = 0 AND expires > ? RETURNING jti, expires`,
+			subjectID, acceptedCut(now))
+		if err != nil || len(entries) == 0 {
+			return err
+		}
+		rev, err = appendRevocation(ctx, tx, entries, now)
+		return err
+	})
+	return rev, err
+}

@@ -318,8 +318,15 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
 		p := "#ap-" + id + "-"
 		console.setValue(p+"outcome", "upheld")
-		console.setValue(p+"status", "green")
 		console.setValue(p+"note", "contact record corrected")
+		// Upheld with the status left unchanged would tell the resident
+		// they were right and leave them red: the console asks for it.
+		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+		console.waitJS("the console to ask for the status", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.upheld_needs_status")))
+		if n := eval[float64](console, `document.querySelectorAll("#appeal-list li[data-appeal]").length`); n != 1 {
+			t.Fatalf("the appeal left the queue without a status: %v appeals listed", n)
+		}
+		console.setValue(p+"status", "green")
 		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
 		console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
 		wallet.waitJS("the wallet to turn green again", `document.getElementById("qr-frame").classList.contains("status-green")`)

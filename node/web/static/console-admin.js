@@ -37,6 +37,8 @@
     ev.preventDefault();
     const body = { outcome: $(p + "outcome").value, note: $(p + "note").value };
     if ($(p + "status").value) body.status = $(p + "status").value;
+    // An upheld appeal changes the status (the node refuses one that does not).
+    if (body.outcome === "upheld" && !body.status) { say("appeal-result", "console.upheld_needs_status"); $(p + "status").focus(); return; }
     try {
       await call("PUT", "/v1/appeals/" + encodeURIComponent(id), body);
       say("appeal-result", "console.resolved");
