@@ -41,6 +41,7 @@ const (
 	readVerifications = "verifications" // GET /v1/subjects/{id}/verifications
 	readAppeals       = "appeals"       // GET /v1/subjects/{id}/appeals
 	readLookups       = "lookups"       // GET /v1/subjects/{id}/lookups
+	readPaper         = "paper"         // GET /v1/codes/{jti}/paper.png
 	readAppealQueue   = "appeal_queue"  // GET /v1/appeals, one per appeal listed
 	readEnrolled      = "enrolled"      // an enrolment refused: the ID number is this subject's
 	readWalletLink    = "wallet_link"   // POST /v1/subjects/{id}/token (audited as subject.token)
@@ -58,7 +59,7 @@ const (
 // exist, so without the zeros an account's first refused reads would
 // not fire it.
 func startReadsMetric(c *prometheus.CounterVec) {
-	for _, kind := range []string{readRecord, readVerifications, readAppeals, readLookups, readAppealQueue,
+	for _, kind := range []string{readRecord, readVerifications, readAppeals, readLookups, readPaper, readAppealQueue,
 		readEnrolled, readWalletLink, readLookup} {
 		for _, result := range []string{readAllowed, readRefused} {
 			c.WithLabelValues(kind, result)

@@ -130,3 +130,48 @@ func TestOperatorReadsOfResidentsAreAuditedUnderTheAccountAndBounded(t *testing.
 		t.Fatalf("after the budget refilled: HTTP %d", r.StatusCode)
 	}
 }
+
+// The paper page shows what the record shows (status, masked name and
+// ID number) for any subject an operator issues a paper code to: it is
+// a read like the record, audited under the account before the page is
+// shown and charged to its budget, or an account past its budget would
+// read residents one paper code at a time, quietly.
+func TestPaperPageIsAnOperatorReadAuditedAndBounded(t *testing.T) {
+	n := startNode(t, "440000", generous, func(c *config.Config) {
+		c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = 0.001, config.MinOperatorReadBurst
+	})
+	var desk newAccountToken
+	if r := n.call("POST", "/v1/accounts", n.operator, map[string]string{"name": "desk", "role": "operator"}, &desk); r.StatusCode != http.StatusCreated {
+		t.Fatalf("create account: HTTP %d", r.StatusCode)
+	}
+	id, _ := n.enrol(residentName, residentID)
+	var paper issued
+	if r := n.call("POST", "/v1/subjects/"+id+"/codes", desk.Token, map[string]bool{"paper": true}, &paper); r.StatusCode != http.StatusCreated {
+		t.Fatalf("paper code: HTTP %d", r.StatusCode)
+	}
+	page := "/v1/codes/" + paper.JTI + "/paper.png"
+	before := n.auditCount("subject.read")
+	if r := n.call("GET", page, desk.Token, nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("paper page: HTTP %d", r.StatusCode)
+	}
+	var actor, target, detail string
+	if err := n.rawDB().QueryRow(`SELECT actor, target, detail FROM audit WHERE action = 'subject.read' ORDER BY seq DESC LIMIT 1`).
+		Scan(&actor, &target, &detail); err != nil || n.auditCount("subject.read") != before+1 {
+		t.Fatalf("the paper page was not audited as a read (%v)", err)
+	}
+	if actor != "operator:desk" || target != id || !strings.Contains(detail, `"paper"`) {
+		t.Fatalf("paper page audited as %s %s %s", actor, target, detail)
+	}
+	var e apiError
+	for i := 0; ; i++ {
+		if r := n.call("GET", "/v1/subjects/"+id, desk.Token, nil, &e); r.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+		if i > config.MinOperatorReadBurst {
+			t.Fatal("the account's budget never ran out")
+		}
+	}
+	if r := n.call("GET", page, desk.Token, nil, &e); r.StatusCode != http.StatusTooManyRequests || e.Error.Code != "read_limited" {
+		t.Fatalf("paper page past the account's budget: HTTP %d %+v, want 429 read_limited", r.StatusCode, e)
+	}
+}

@@ -201,7 +201,7 @@ type Limits struct {
 	ResidentBurst int     `yaml:"resident_burst"` // burst above the rate
 	// OperatorReadRate bounds each operator account's reads of residents'
 	// records per second (a record, its verifications, appeals or
-	// lookups, an open appeal listed, an ID number found already
+	// lookups, a paper code's page, an open appeal listed, an ID number found already
 	// enrolled, a wallet link replaced, a cross-province lookup), so that
 	// one account, or its stolen token, cannot read the province's
 	// residents in bulk; OperatorReadBurst is the burst above it.
