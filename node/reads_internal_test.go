@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -29,5 +30,38 @@ func TestRecentReadsChargeEachResidentOncePerWindow(t *testing.T) {
 	r.charged("acc_a", []string{"s3"}, later)
 	if len(r.m) != 1 {
 		t.Fatalf("%d entries kept after the window, want 1 (s3)", len(r.m))
+	}
+}
+
+// Reads of one account from several requests at once share its recent
+// reads: each resident is charged at most once per request racing for
+// it, never once per read (run with -race).
+func TestChargeSubjectReadsFromConcurrentRequests(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := &access{now: func() time.Time { return now }, operatorReads: newKeyedLimiter(0.001, 1000),
+		readsMetric: NewMetrics().OperatorReads}
+	p := Principal{Role: RoleOperator, AccountID: "acc_a", Account: "desk"}
+	subjects := []string{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}
+	const workers, rounds = 8, 20
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				if err := a.chargeSubjectReads(p, readAppealQueue, subjects...); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	left := 0
+	for a.operatorReads.allow("acc_a", now) {
+		left++
+	}
+	if charged := 1000 - left; charged < len(subjects) || charged > workers*len(subjects) {
+		t.Fatalf("%d reads charged for %d residents read %d times each", charged, len(subjects), workers*rounds)
 	}
 }
