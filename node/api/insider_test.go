@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"bytes"
+	"database/sql"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -231,5 +234,41 @@ func TestAppealsDeskListingTheSameQueueAgainIsNotChargedAgain(t *testing.T) {
 	}
 	if got := n.auditCount("subject.read"); got < 100*11-55 {
 		t.Fatalf("%d reads audited: each appeal listed is audited every time it is shown", got)
+	}
+}
+
+// A read whose subject.read entry cannot be written is refused, with
+// nothing of the record in the answer: the record, the appeals queue and
+// the paper page alike. The resident's own read is not an operator's
+// read and goes on.
+func TestOperatorReadIsRefusedWhenItsAuditEntryCannotBeWritten(t *testing.T) {
+	n := startNode(t, "440000", generous)
+	id, resident := n.enrol(residentName, residentID)
+	if r := n.call("POST", "/v1/appeals", resident, map[string]string{"message": "我的红码有误"}, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("appeal: HTTP %d", r.StatusCode)
+	}
+	var paper issued
+	if r := n.call("POST", "/v1/subjects/"+id+"/codes", n.operator, map[string]bool{"paper": true}, &paper); r.StatusCode != http.StatusCreated {
+		t.Fatalf("paper code: HTTP %d", r.StatusCode)
+	}
+	raw, err := sql.Open("sqlite", n.cfg.DBPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TRIGGER fail_read BEFORE INSERT ON audit WHEN NEW.action = 'subject.read'
+		BEGIN SELECT RAISE(ABORT, 'injected'); END`); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/subjects/" + id, "/v1/appeals", "/v1/codes/" + paper.JTI + "/paper.png"} {
+		r := n.call("GET", path, n.operator, nil, nil)
+		body, _ := io.ReadAll(r.Body)
+		if r.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "张") ||
+			strings.Contains(string(body), "我的红码有误") || bytes.HasPrefix(body, []byte("\x89PNG")) {
+			t.Errorf("GET %s with its audit entry refused: HTTP %d %.80q", path, r.StatusCode, body)
+		}
+	}
+	if r := n.call("GET", "/v1/subjects/"+id, resident, nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("the resident's own read: HTTP %d", r.StatusCode)
 	}
 }
