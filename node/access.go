@@ -39,6 +39,7 @@ type access struct {
 	scanners      *keyedLimiter // each scanner's verification rate (Verify)
 	residents     *keyedLimiter // each resident's request rate (Admit)
 	operatorReads *keyedLimiter // each operator account's reads of records (reads.go)
+	recentReads   recentReads   // the residents each account read lately (reads.go)
 	readsMetric   *prometheus.CounterVec
 }
 

@@ -150,7 +150,7 @@ func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit
 	for i, a := range page.Appeals {
 		ids[i] = a.SubjectID
 	}
-	if err := n.access.chargeReads(p, readAppealQueue, len(ids)); err != nil {
+	if err := n.access.chargeSubjectReads(p, readAppealQueue, ids...); err != nil {
 		return AppealPage{}, err
 	}
 	if err := n.access.auditReads(ctx, p, readAppealQueue, ids...); err != nil {

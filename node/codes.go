@@ -87,9 +87,21 @@ func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, err
 // status colour, the QR, the issuing province, the validity and the masked
 // name and document number — exactly what a scanner is shown, read back
 // from the code itself, so the page can never say more than the code.
-// Only an operator, at a service point, prints one.
+// Only an operator, at a service point, prints one; it shows what the
+// record shows, so it is a read of the resident's record (reads.go):
+// charged to the account and audited before the page is returned.
 func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
-	return n.codes.paper(ctx, p, jti)
+	if err := n.access.chargeReads(p, readPaper, 1); err != nil {
+		return nil, err
+	}
+	page, subjectID, err := n.codes.paper(ctx, p, jti)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.access.auditReads(ctx, p, readPaper, subjectID); err != nil {
+		return nil, err
+	}
+	return page, nil
 }
 
 // issue implements Node.IssueCode.

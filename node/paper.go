@@ -34,37 +34,38 @@ const (
 // which every province keeps.
 var paperZone = time.FixedZone("UTC+8", 8*3600)
 
-// paper implements Node.PaperCode.
-func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, error) {
+// paper implements Node.PaperCode: the page, and the subject whose code
+// it is.
+func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, string, error) {
 	if err := require(p, RoleOperator); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	row, err := c.db.Code(ctx, jti)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.SubjectID == "" || !row.Paper)) {
-		return nil, Errorf(ENotFound, "no such paper code; issue one with {\"paper\":true}")
+		return nil, "", Errorf(ENotFound, "no such paper code; issue one with {\"paper\":true}")
 	}
 	if err != nil {
-		return nil, internal("paper", err)
+		return nil, "", internal("paper", err)
 	}
 	_, dk, err := loadSubjectWithKey(ctx, c.db, c.kek, row.SubjectID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	text, err := dk.Open(codeAAD(row.SubjectID, jti), row.TextCT)
 	if err != nil {
-		return nil, internal("paper", err)
+		return nil, "", internal("paper", err)
 	}
 	res := trust.Verify(string(text), c.state.Snapshot(), c.state, c.now())
 	if !res.Valid() {
-		return nil, Errorf(ENotFound, "this code no longer verifies (%s); issue a new one", res.Reason)
+		return nil, "", Errorf(ENotFound, "this code no longer verifies (%s); issue a new one", res.Reason)
 	}
 	page, err := renderPaper(paperPage{Code: string(text), Province: res.Issuer,
 		ProvinceName: c.state.Snapshot().Members[res.Issuer].Name, Content: res.Content,
 		From: res.IssuedAt, Until: res.Expires})
 	if err != nil {
-		return nil, internal("paper", err)
+		return nil, "", internal("paper", err)
 	}
-	return page, nil
+	return page, row.SubjectID, nil
 }
 
 // RevokePaperCodes withdraws a resident's live paper codes, and none of

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,7 +20,10 @@ import (
 // rogue member of staff, or whoever holds its token — can neither read
 // the province's residents in bulk nor read them quietly:
 //   - every such read is charged to the account's budget
-//     (limits.operator_read_rate and operator_read_burst, per account);
+//     (limits.operator_read_rate and operator_read_burst, per account),
+//     a resident's record once per rereadWindow: reading a resident
+//     the account read a moment ago shows no one new (an appeals desk
+//     lists the same queue after each appeal it resolves);
 //     past it the read is refused with read_limited, and
 //     hcfed_operator_reads_total{kind, result} counts reads allowed and
 //     refused, for an alert;
@@ -41,6 +46,7 @@ const (
 	readVerifications = "verifications" // GET /v1/subjects/{id}/verifications
 	readAppeals       = "appeals"       // GET /v1/subjects/{id}/appeals
 	readLookups       = "lookups"       // GET /v1/subjects/{id}/lookups
+	readPaper         = "paper"         // GET /v1/codes/{jti}/paper.png
 	readAppealQueue   = "appeal_queue"  // GET /v1/appeals, one per appeal listed
 	readEnrolled      = "enrolled"      // an enrolment refused: the ID number is this subject's
 	readWalletLink    = "wallet_link"   // POST /v1/subjects/{id}/token (audited as subject.token)
@@ -58,12 +64,46 @@ const (
 // exist, so without the zeros an account's first refused reads would
 // not fire it.
 func startReadsMetric(c *prometheus.CounterVec) {
-	for _, kind := range []string{readRecord, readVerifications, readAppeals, readLookups, readAppealQueue,
+	for _, kind := range []string{readRecord, readVerifications, readAppeals, readLookups, readPaper, readAppealQueue,
 		readEnrolled, readWalletLink, readLookup} {
 		for _, result := range []string{readAllowed, readRefused} {
 			c.WithLabelValues(kind, result)
 		}
 	}
+}
+
+// rereadWindow is how long an account's read of a resident's record is
+// not charged again (it is audited again): the budget bounds how many
+// residents an account reads, not how often it looks at the same ones.
+const rereadWindow = 15 * time.Minute
+
+// chargeSubjectReads charges p's account for reads of kind of the
+// records of subjects (one per subject listed; a subject may be listed
+// more than once), each subject once per rereadWindow.
+func (a *access) chargeSubjectReads(p Principal, kind string, subjects ...string) error {
+	if p.Role != RoleOperator || len(subjects) == 0 {
+		return nil
+	}
+	now := a.now()
+	account := readAccount(p)
+	fresh := a.recentReads.fresh(account, subjects, now)
+	if err := a.chargeReads(p, kind, len(fresh)); err != nil {
+		return err
+	}
+	a.recentReads.charged(account, fresh, now)
+	if again := len(subjects) - len(fresh); again > 0 {
+		a.readsMetric.WithLabelValues(kind, readAllowed).Add(float64(again))
+	}
+	return nil
+}
+
+// readAccount is the key of p's read budget: its account, or for an
+// operator made in code, its actor.
+func readAccount(p Principal) string {
+	if p.AccountID != "" {
+		return p.AccountID
+	}
+	return p.Actor()
 }
 
 // chargeReads takes n reads of kind from p's account budget. Callers
@@ -74,11 +114,7 @@ func (a *access) chargeReads(p Principal, kind string, n int) error {
 	if p.Role != RoleOperator || n <= 0 {
 		return nil
 	}
-	key := p.AccountID
-	if key == "" {
-		key = p.Actor() // an operator made in code, not from a token
-	}
-	if !a.operatorReads.allowN(key, a.now(), n) {
+	if !a.operatorReads.allowN(readAccount(p), a.now(), n) {
 		a.readsMetric.WithLabelValues(kind, readRefused).Add(float64(n))
 		return Errorf(EReadLimited, "this account has read too many residents' records in a short time; "+
 			"wait a minute and try again, or ask an admin to raise limits.operator_read_rate if your work needs more")
@@ -108,7 +144,7 @@ func (a *access) auditReads(ctx context.Context, p Principal, kind string, subje
 // result is returned.
 func operatorRead[T any](ctx context.Context, a *access, p Principal, kind, id string, read func() (T, error)) (T, error) {
 	var zero T
-	if err := a.chargeReads(p, kind, 1); err != nil {
+	if err := a.chargeSubjectReads(p, kind, id); err != nil {
 		return zero, err
 	}
 	v, err := read()
@@ -119,4 +155,56 @@ func operatorRead[T any](ctx context.Context, a *access, p Principal, kind, id s
 		return zero, err
 	}
 	return v, nil
+}
+
+// recentReads remembers which residents each account was charged for
+// reading, and when, for rereadWindow. It holds no more than the
+// accounts' budgets allow them to read in that window.
+type recentReads struct {
+	mu     sync.Mutex
+	m      map[recentRead]time.Time
+	pruned time.Time
+}
+
+type recentRead struct{ account, subject string }
+
+// fresh returns subjects, each once, that account was not charged for
+// within rereadWindow before now.
+func (r *recentReads) fresh(account string, subjects []string, now time.Time) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(subjects))
+	seen := make(map[string]bool, len(subjects))
+	for _, s := range subjects {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		if at, ok := r.m[recentRead{account, s}]; !ok || now.Sub(at) >= rereadWindow {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// charged records that account was charged at now for subjects, and
+// drops, once per rereadWindow, what is older than it.
+func (r *recentReads) charged(account string, subjects []string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[recentRead]time.Time{}
+	}
+	for _, s := range subjects {
+		r.m[recentRead{account, s}] = now
+	}
+	if now.Sub(r.pruned) < rereadWindow {
+		return
+	}
+	for k, at := range r.m {
+		if now.Sub(at) >= rereadWindow {
+			delete(r.m, k)
+		}
+	}
+	r.pruned = now
 }

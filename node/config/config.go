@@ -201,10 +201,12 @@ type Limits struct {
 	ResidentBurst int     `yaml:"resident_burst"` // burst above the rate
 	// OperatorReadRate bounds each operator account's reads of residents'
 	// records per second (a record, its verifications, appeals or
-	// lookups, an open appeal listed, an ID number found already
+	// lookups, a paper code's page, an open appeal listed, an ID number found already
 	// enrolled, a wallet link replaced, a cross-province lookup), so that
 	// one account, or its stolen token, cannot read the province's
-	// residents in bulk; OperatorReadBurst is the burst above it.
+	// residents in bulk; OperatorReadBurst is the burst above it. A
+	// resident's record read again by the same account within 15
+	// minutes is not charged again (node/reads.go rereadWindow).
 	OperatorReadRate  float64 `yaml:"operator_read_rate"`
 	OperatorReadBurst int     `yaml:"operator_read_burst"`
 	// BulkBytes bounds one POST /v1/statuses body, which body_bytes does

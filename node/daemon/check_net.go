@@ -72,7 +72,7 @@ func (c *checker) listen() {
 }
 
 func (c *checker) bindOnce(what, addr, setting string) {
-	if anyPort(addr) {
+	if anyPort(addr, setting) {
 		c.ok(what, addr+": a free port is chosen at start")
 		return
 	}

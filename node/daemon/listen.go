@@ -60,7 +60,7 @@ func probeNATSListen(cfg config.Config) error {
 	if !cfg.NATS.Embedded {
 		return nil
 	}
-	if anyPort(cfg.NATS.Listen) {
+	if anyPort(cfg.NATS.Listen, settingNATSListen) {
 		return nil
 	}
 	l, err := bind(cfg.NATS.Listen, settingNATSListen)
@@ -70,9 +70,11 @@ func probeNATSListen(cfg config.Config) error {
 	return l.Close()
 }
 
-// anyPort reports whether addr asks for a port chosen at start (":0"),
-// which nothing else can hold: there is nothing to probe.
-func anyPort(addr string) bool {
+// anyPort reports whether addr, the value of setting, asks for a port
+// chosen at start, which nothing else can hold: there is nothing to
+// probe. That is ":0", and for nats.listen also nats-server's own
+// ":-1", which startEmbedded passes on (the HTTP listener refuses it).
+func anyPort(addr, setting string) bool {
 	_, port, err := net.SplitHostPort(addr)
-	return err == nil && port == "0"
+	return err == nil && (port == "0" || port == "-1" && setting == settingNATSListen)
 }

@@ -146,3 +146,29 @@ func TestVerifierRefusesAPortInUseBeforeMakingAnything(t *testing.T) {
 		}
 	}
 }
+
+// TestServeStartsWithNATSOnAPortNATSChooses: nats.listen with port 0,
+// or nats-server's own "-1" (the demo's NATS address), lets the
+// embedded server choose a free port; the port probe has nothing to
+// bind for either. "-1" was refused by the probe ("invalid port"),
+// though the embedded server takes it.
+func TestServeStartsWithNATSOnAPortNATSChooses(t *testing.T) {
+	t.Parallel()
+	for _, listen := range []string{"127.0.0.1:0", "127.0.0.1:-1"} {
+		t.Run(listen, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default("440000")
+			cfg.DataDir = filepath.Join(t.TempDir(), "gd")
+			cfg.Listen = "127.0.0.1:0"
+			cfg.NATS.Embedded, cfg.NATS.Listen = true, listen
+			if _, err := daemon.Init(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatalf("serve with nats.listen %s: %v", listen, err)
+			}
+			d.Close()
+		})
+	}
+}
