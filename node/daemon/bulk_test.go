@@ -25,7 +25,7 @@ func TestBulkStatusRevocationsAreRefusedByEveryPeer(t *testing.T) {
 		`{"subject":%q,"status":"red"}`+"\n", subjects[0], subjects[1])
 	req, _ := http.NewRequest("POST", f.c.Nodes[0].URL+"/v1/statuses", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+f.c.Tokens[0])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

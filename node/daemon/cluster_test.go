@@ -23,6 +23,13 @@ import (
 // (-parallel defaults to GOMAXPROCS).
 
 // federation is a cluster under test with a scanner token per province.
+// testClient is the tests' HTTP client. It keeps no connection between
+// requests: a test that restarts a node on the same address would
+// otherwise send its next POST down a kept connection the old server had
+// just closed, and net/http does not retry a POST (EOF, seen under load
+// in TestProvinceRootRotationThroughTheTrustList).
+var testClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 type fedTest struct {
 	t        *testing.T
 	c        *daemon.Cluster
@@ -73,7 +80,7 @@ func (f *fedTest) call(i int, method, path, token string, body, out any) int {
 	}
 	req, _ := http.NewRequest(method, f.c.Nodes[i].URL+path, r)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}

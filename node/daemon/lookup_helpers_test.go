@@ -114,7 +114,7 @@ func (f *lookupFed) lookup(i int, body map[string]string) (int, http.Header, map
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", f.c.Nodes[i].URL+"/v1/lookups", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+f.c.Tokens[i])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (ct *clusterTest) tryVerify(i int, code string) (string, error) {
 	b, _ := json.Marshal(map[string]string{"code": code})
 	req, _ := http.NewRequest("POST", ct.c.Nodes[i].URL+"/v1/verify", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+ct.scanners[i])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -129,7 +129,7 @@ func (ct *clusterTest) trySetStatus(i int, subject, status string) bool {
 	b, _ := json.Marshal(map[string]string{"status": status})
 	req, _ := http.NewRequest("PUT", ct.c.Nodes[i].URL+"/v1/subjects/"+subject+"/status", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+ct.c.Tokens[i])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return false
 	}

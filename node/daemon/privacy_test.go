@@ -187,7 +187,7 @@ func (f *fedTest) mustGet(i int, path, token string) {
 	f.t.Helper()
 	req, _ := http.NewRequest("GET", f.c.Nodes[i].URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
