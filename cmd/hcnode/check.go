@@ -21,9 +21,12 @@ and refuses with the same code, and says it in the same words: the config
 warning), the privacy notice (a version already served that would now say
 something else), the KEK and that it opens the database's keys, the data
 directory, the database (opened read-only: its schema against this build,
-SQLite's quick_check), the pinned trust list and its expiry, the signing
+SQLite's quick_check), the key store keys.db (read-only, quick_check; a
+missing one, which serve would replace with an empty one, is a warning),
+the pinned trust list and its expiry, the signing
 key's schedule, the TLS certificate, the listen addresses and the
-federation's NATS. Each check prints one line:
+federation's NATS; for a verifier replica (role: verifier), its config,
+replica.db, TLS, listen addresses and NATS. Each check prints one line:
 
   ok    what: detail
   warn  what: what will bite soon, and what to do

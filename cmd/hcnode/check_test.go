@@ -261,23 +261,7 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 			if tc.cfg != "" {
 				cfg = tc.cfg
 			}
-			before := snapshot(t, dir)
-			out, err := run(t, "check", "--config", cfg)
-			requireUnchanged(t, dir, before, "check")
-			if err == nil || !strings.Contains(err.Error(), "check failed") {
-				t.Fatalf("check exited %v, want a failure:\n%s", err, out)
-			}
-			line := failLine(out, tc.what)
-			if !strings.Contains(line, tc.want) {
-				t.Errorf("check said:\n%s\nwant a FAIL line on %s saying %q", out, tc.what, tc.want)
-			}
-			serveOut, serveErr := runWithin(t, 20*time.Second, "serve", "--config", cfg)
-			if serveErr == nil {
-				t.Fatalf("serve started: %s", serveOut)
-			}
-			if !strings.Contains(line, strings.ReplaceAll(serveErr.Error(), "\n", "; ")) {
-				t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
-			}
+			requireCheckFailsAsServe(t, dir, cfg, tc.what, tc.want)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,6 +29,19 @@ var statusOf = map[node.ErrorCode]int{
 	node.ERoleVerifier:    http.StatusForbidden,
 	node.EReplicaStale:    http.StatusServiceUnavailable,
 	"method_not_allowed":  http.StatusMethodNotAllowed,
+}
+
+// serverErrorStatuses are the 5xx statuses the node answers with: 500
+// for an error statusOf does not know, and each 5xx in statusOf; sorted.
+func serverErrorStatuses() []int {
+	out := []int{http.StatusInternalServerError}
+	for _, st := range statusOf {
+		if st >= 500 && !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 type errorBody struct {

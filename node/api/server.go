@@ -104,7 +104,23 @@ func New(cfg Config) *Server {
 	s.pageRoutes(v1)
 	s.accountRoutes(v1)
 	s.replicaRoutes(v1, e.Group("/v1/replica", middleware.BodyLimit(strconv.Itoa(maxRecordsBody)), s.replicaAuth))
+	s.serverErrorsStartAtZero()
 	return s
+}
+
+// serverErrorsStartAtZero creates, at 0, the series of
+// hcfed_http_requests_total that an alert on server errors reads: every
+// route with every 5xx status the node answers with (serverErrorStatuses).
+// increase() sees no rise in a series that appears with its first
+// error, so without these an alert on a route's 5xx would miss the first
+// burst. Other statuses (2xx, 4xx: the client's doing) appear on first
+// use, which keeps the zeros to routes × a few codes.
+func (s *Server) serverErrorsStartAtZero() {
+	for _, r := range s.echo.Routes() {
+		for _, status := range serverErrorStatuses() {
+			s.metrics.HTTPRequests.WithLabelValues(r.Path, strconv.Itoa(status))
+		}
+	}
 }
 
 // Handler is the API as an http.Handler, for tests and embedding.

@@ -87,5 +87,6 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.Any("/*", func(echo.Context) error {
 		return node.Errorf(node.ERoleVerifier, "this is a verify-only replica: only POST /v1/verify is served here; use the province's home node")
 	})
+	s.serverErrorsStartAtZero()
 	return s
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -63,6 +64,7 @@ func (c *checker) node(ctx context.Context) {
 		return
 	}
 	defer db.Close()
+	c.keyStore(ctx, db)
 	c.notice(ctx, db)
 	if kek == nil {
 		return
@@ -131,6 +133,48 @@ func (c *checker) database(ctx context.Context) *store.DB {
 		c.fail(what, err)
 	}
 	return db
+}
+
+// keyStore checks the key store (keys.db) as database checks node.db:
+// read-only, its schema read as a start reads it, quick_check. A missing
+// one is a warning: a start makes an empty one, in which no resident
+// enrolled before has a data key.
+func (c *checker) keyStore(ctx context.Context, db *store.DB) {
+	path := store.KeysPath(c.cfg.DBPath())
+	c.storeFile(ctx, "key store", path, store.CheckKeyStore, func() {
+		residents := "no resident is enrolled yet"
+		if n, err := db.Counts(ctx); err == nil && n.Subjects > 0 {
+			residents = fmt.Sprintf("the data of the %d resident%s enrolled could not be read again", n.Subjects, plural(n.Subjects))
+		}
+		c.warn("key store", path+" is missing: serve makes an empty one, and "+residents+
+			"; if this node had one, put it back first (hcnode restore --keys-from)")
+	})
+}
+
+// replicaStore checks a verifier replica's database (replica.db) as
+// keyStore checks keys.db; one not made yet is made at the first start.
+func (c *checker) replicaStore(ctx context.Context) {
+	path := c.cfg.ReplicaDBPath()
+	c.storeFile(ctx, "replica database", path, store.CheckReplicaStore, func() {
+		c.ok("replica database", path+" not made yet: the first start makes it")
+	})
+}
+
+// storeFile reports check(path), a store preflight bounded by
+// quickCheckTimeout, as what; missing reports a file that is not there.
+func (c *checker) storeFile(ctx context.Context, what, path string, check func(context.Context, string) error, missing func()) {
+	qctx, cancel := context.WithTimeout(ctx, quickCheckTimeout)
+	defer cancel()
+	switch err := check(qctx, path); {
+	case err == nil:
+		c.ok(what, path+" opens; quick_check ok")
+	case errors.Is(err, os.ErrNotExist):
+		missing()
+	case qctx.Err() != nil && ctx.Err() == nil:
+		c.warn(what, fmt.Sprintf("%s: quick_check did not finish within %s: not checked", path, quickCheckTimeout))
+	default:
+		c.fail(what, err)
+	}
 }
 
 // keys checks that the KEK opens every key of the database, and the

@@ -349,6 +349,12 @@ func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
 	f := startFederation(t, threeProvinces[:1], nil)
 	rt := &replicaTest{fedTest: f}
 	r := rt.startReplica(0, "r1", daemon.Options{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
+	// Before the first scan, /v1/verify's server errors are at 0, so an
+	// increase() alert on them fires on the first burst.
+	if _, m := httpDo(t, "GET", r.URL+"/metrics", "", nil); !strings.Contains(m, `hcfed_http_requests_total{code="500",route="/v1/verify"} 0`) ||
+		!strings.Contains(m, `hcfed_http_requests_total{code="503",route="/v1/verify"} 0`) {
+		t.Errorf("the replica's /metrics before any scan has no 5xx series at 0 for /v1/verify:\n%s", m)
+	}
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
 	waitFor(t, "the refused record dropped and the queue empty", func() error {

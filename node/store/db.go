@@ -103,15 +103,20 @@ func openPool(ctx context.Context, path string, readOnly bool, conns int) (*sql.
 // sizePool gives pool conns long-lived connections and checks that one
 // can be made.
 func sizePool(ctx context.Context, pool *sql.DB, conns int) (*sql.DB, error) {
-	pool.SetMaxOpenConns(conns)
-	pool.SetMaxIdleConns(conns)
-	pool.SetConnMaxLifetime(0)
-	pool.SetConnMaxIdleTime(0)
+	keepConns(pool, conns)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	return pool, nil
+}
+
+// keepConns gives pool conns connections, kept open for its life.
+func keepConns(pool *sql.DB, conns int) {
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(conns)
+	pool.SetConnMaxLifetime(0)
+	pool.SetConnMaxIdleTime(0)
 }
 
 // dsn builds the driver's connection string. The pragmas are DSN

@@ -32,15 +32,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	if _, err := os.Stat(path + "-wal"); errors.Is(err, os.ErrNotExist) {
-		q.Set("immutable", "1")
-	}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	q.Add("_pragma", "query_only(1)")
-	uri := (&url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}).String()
-	pool, err := sql.Open("sqlite", uri)
+	pool, err := sql.Open("sqlite", readOnlyDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -52,6 +44,20 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	db := &DB{w: pool, r: pool, k: pool, issue: newIssueCache(0)}
 	db.batch = newBatcher(pool, &db.prepared)
 	return db, nil
+}
+
+// readOnlyDSN is the connection string of a read-only open of the SQLite
+// file at path, as OpenReadOnly describes: immutable when no -wal file is
+// beside it, and refusing every write.
+func readOnlyDSN(path string) string {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, os.ErrNotExist) {
+		q.Set("immutable", "1")
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "query_only(1)")
+	return (&url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}).String()
 }
 
 // Schema compares the database's schema with this build's: how many
@@ -91,15 +97,31 @@ const maxQuickCheckProblems = 5
 // returns an error naming what it found, if anything. It reads the whole
 // file: bound it with ctx.
 func (db *DB) QuickCheck(ctx context.Context) error {
-	problems, err := queryAll(ctx, db.r, "quick check", func(r rowScanner) (string, error) {
-		var s string
-		return s, r.Scan(&s)
-	}, fmt.Sprintf(`PRAGMA quick_check(%d)`, maxQuickCheckProblems))
-	if err != nil {
-		return err
+	return quickCheck(ctx, db.r, "the database")
+}
+
+// quickCheck runs quick_check on q's database, named what in the error.
+func quickCheck(ctx context.Context, q querier, what string) error {
+	var problems []string
+	rows, err := q.QueryContext(ctx, fmt.Sprintf(`PRAGMA quick_check(%d)`, maxQuickCheckProblems))
+	if err == nil {
+		for rows.Next() {
+			var s string
+			if err = rows.Scan(&s); err != nil {
+				break
+			}
+			problems = append(problems, s)
+		}
+		err = errors.Join(err, rows.Err(), rows.Close())
 	}
-	if len(problems) == 1 && problems[0] == "ok" {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("store: quick check: %w", err)
+	case err != nil:
+		// A page too damaged to walk stops quick_check itself.
+		return fmt.Errorf("store: quick_check found %s damaged: %w", what, err)
+	case len(problems) == 1 && problems[0] == "ok":
 		return nil
 	}
-	return fmt.Errorf("store: quick_check found the database damaged: %s", strings.Join(problems, "; "))
+	return fmt.Errorf("store: quick_check found %s damaged: %s", what, strings.Join(problems, "; "))
 }

@@ -45,15 +45,23 @@ func OpenReplica(ctx context.Context, path string) (*ReplicaDB, error) {
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
-	db, err := openPool(ctx, path, false, 1)
+	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		return nil, err
+		return nil, openReplicaError(path, err)
 	}
+	keepConns(db, 1)
 	if _, err := db.ExecContext(ctx, replicaSchema); err != nil {
 		db.Close()
-		return nil, wrap("open replica", err)
+		return nil, openReplicaError(path, err)
 	}
 	return &ReplicaDB{db: db}, nil
+}
+
+// openReplicaError is how a start refuses the replica database at path
+// that SQLite could not read (err); a preflight says the same
+// (CheckReplicaStore).
+func openReplicaError(path string, err error) error {
+	return fmt.Errorf("store: open replica database %s: %w", path, err)
 }
 
 // Close closes the database.

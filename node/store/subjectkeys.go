@@ -44,15 +44,18 @@ func openKeys(ctx context.Context, path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open keys: %w", err)
 	}
-	k.SetMaxOpenConns(1)
-	k.SetMaxIdleConns(1)
-	k.SetConnMaxLifetime(0)
-	k.SetConnMaxIdleTime(0)
+	keepConns(k, 1)
 	if _, err := k.ExecContext(ctx, keysSchema); err != nil {
 		k.Close()
-		return nil, fmt.Errorf("store: open keys %s: %w", path, err)
+		return nil, openKeysError(path, err)
 	}
 	return k, nil
+}
+
+// openKeysError is how a start refuses the key store at path that SQLite
+// could not read (err); a preflight says the same (CheckKeyStore).
+func openKeysError(path string, err error) error {
+	return fmt.Errorf("store: open keys %s: %w", path, err)
 }
 
 // putSubjectKey stores a subject's sealed data key and, if idx is not

@@ -173,7 +173,14 @@
 
   // renderNotice shows the current notice. A resident who consented to an
   // earlier version is told so: their consent stands, and the current
-  // notice (the one shown) applies to their record too.
+  // notice (the one shown) applies to their record too. The version
+  // stands for the text: the node records a version's text (and its
+  // SHA-256, which each consent keeps as notice_sha256) before the first
+  // consent to it, and refuses to start if it would serve another text
+  // under a recorded version (node/noticerecord.go). So a consent with
+  // the version shown was given to the text shown; one given before the
+  // node recorded texts has no notice_sha256, and the version is all
+  // there is to compare.
   function renderNotice() {
     const c = record.consent;
     const vars = { version: c.notice_version, when: HC.fmtTime(c.accepted_at), current: notice.version };

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// damage overwrites n bytes of the file at path from off: with 0xff, or
+// with "not a database" from offset 0, where SQLite's header is.
+func damage(t *testing.T, path string, off int64, n int) {
+	t.Helper()
+	b := []byte(strings.Repeat("\xff", n))
+	if off == 0 {
+		b = []byte(strings.Repeat("not a database ", n/15+1))[:n]
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteAt(b, off)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requireCheckFailsAsServe runs check on cfgPath, requires it to exit 1
+// with a FAIL line on what holding want, changing no file under dir, and
+// then requires serve to refuse in words the FAIL line holds.
+func requireCheckFailsAsServe(t *testing.T, dir, cfgPath, what, want string) {
+	t.Helper()
+	before := snapshot(t, dir)
+	out, err := run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	if err == nil || !strings.Contains(err.Error(), "check failed") {
+		t.Fatalf("check exited %v, want a failure:\n%s", err, out)
+	}
+	line := failLine(out, what)
+	if !strings.Contains(line, want) {
+		t.Fatalf("check said:\n%s\nwant a FAIL line on %s saying %q", out, what, want)
+	}
+	serveOut, serveErr := runWithin(t, 20*time.Second, "serve", "--config", cfgPath)
+	if serveErr == nil {
+		t.Fatalf("serve started: %s", serveOut)
+	}
+	if !strings.Contains(line, strings.ReplaceAll(serveErr.Error(), "\n", "; ")) {
+		t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
+	}
+}
+
+// TestCheckFailsAsServeRefusesADamagedKeyStore: a keys.db serve refuses
+// (not a database; its schema page damaged) is a FAIL in serve's words;
+// one damaged where a start does not read (serve starts, and residents'
+// keys are unreadable later) is a FAIL by quick_check; a missing one,
+// which serve would replace with an empty key store, is a warning that
+// says so. None of it changes a file.
+func TestCheckFailsAsServeRefusesADamagedKeyStore(t *testing.T) {
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1") // serve, if it started, would never reach a real server
+	t.Run("not a database", func(t *testing.T) {
+		dir, cfgPath := initCheckNode(t)
+		damage(t, filepath.Join(dir, store.KeysFile), 0, 100)
+		requireCheckFailsAsServe(t, dir, cfgPath, "key store", "file is not a database")
+	})
+	t.Run("schema page damaged", func(t *testing.T) {
+		dir, cfgPath := initCheckNode(t)
+		damage(t, filepath.Join(dir, store.KeysFile), 100, 200)
+		requireCheckFailsAsServe(t, dir, cfgPath, "key store", "database disk image is malformed")
+	})
+	t.Run("a table's page damaged", func(t *testing.T) {
+		dir, cfgPath := initCheckNode(t)
+		keys := filepath.Join(dir, store.KeysFile)
+		fi, err := os.Stat(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		damage(t, keys, fi.Size()-4096, 4096) // the last page
+		before := snapshot(t, dir)
+		out, err := run(t, "check", "--config", cfgPath)
+		requireUnchanged(t, dir, before, "check")
+		if line := failLine(out, "key store"); err == nil || !strings.Contains(line, "quick_check found the key store "+keys+" damaged: ") {
+			t.Fatalf("check on a key store with a damaged page: %v\n%s", err, out)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		dir, cfgPath := initCheckNode(t)
+		if err := os.Remove(filepath.Join(dir, store.KeysFile)); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, dir)
+		out, err := run(t, "check", "--config", cfgPath)
+		requireUnchanged(t, dir, before, "check")
+		if err != nil {
+			t.Fatalf("check without keys.db on a node with no residents: %v\n%s", err, out)
+		}
+		requireSaid(t, out, "warn  key store: "+filepath.Join(dir, store.KeysFile)+" is missing: serve makes an empty one")
+	})
+}
+
+// TestCheckFailsAsServeRefusesADamagedReplicaDatabase: a verifier
+// replica's replica.db that serve refuses is a FAIL in serve's words, one
+// not made yet is fine (the first start makes it), and a sound one
+// passes; check makes no file of the replica's either.
+func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
+	dir := filepath.Join(t.TempDir(), "replica")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "hcnode.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "replica.token"), []byte("hcr_not-a-real-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y := "province: \"440000\"\nrole: verifier\ndata_dir: .\nlisten: 127.0.0.1:0\nnats:\n  embedded: false\n  urls: [\"nats://127.0.0.1:1\"]\n" +
+		"replica:\n  home: http://127.0.0.1:1\n  token_file: replica.token\n"
+	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "replica.db")
+
+	before := snapshot(t, dir)
+	out, err := run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	if err != nil {
+		t.Fatalf("check on a replica not started yet: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "ok    replica database: "+dbPath+" not made yet: the first start makes it\n")
+
+	db, err := store.OpenReplica(t.Context(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check on a sound replica database: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "ok    replica database: "+dbPath+" opens; quick_check ok\n")
+
+	damage(t, dbPath, 0, 100)
+	requireCheckFailsAsServe(t, dir, cfgPath, "replica database", "file is not a database")
+}
