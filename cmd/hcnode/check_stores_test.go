@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,6 +99,31 @@ func TestCheckFailsAsServeRefusesADamagedKeyStore(t *testing.T) {
 			t.Fatalf("check without keys.db on a node with no residents: %v\n%s", err, out)
 		}
 		requireSaid(t, out, "warn  key store: "+filepath.Join(dir, store.KeysFile)+" is missing: serve makes an empty one")
+	})
+	t.Run("missing, with residents", func(t *testing.T) {
+		dir, cfgPath := initCheckNode(t)
+		db, err := store.Open(context.Background(), filepath.Join(dir, "node.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.CreateSubject(context.Background(), store.Subject{ID: "s_1", DataKey: []byte("sealed"), NameCT: []byte("ct"),
+			IDNumberCT: []byte("ct"), MaskedCT: []byte("ct"), Status: "green", StatusSince: time.Now(), Created: time.Now(),
+			RetainUntil: time.Now().Add(time.Hour)}, store.Consent{NoticeVersion: "2026-12", AcceptedAt: time.Now()}, store.Token{})
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{store.KeysFile, store.KeysFile + "-wal", store.KeysFile + "-shm"} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		requireCheckFailsAsServe(t, dir, cfgPath, "key store", "holds the data of 1 resident,")
+		if _, err := os.Stat(filepath.Join(dir, store.KeysFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("serve, refusing, left a key store behind (%v)", err)
+		}
 	})
 }
 

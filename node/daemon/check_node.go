@@ -64,7 +64,7 @@ func (c *checker) node(ctx context.Context) {
 		return
 	}
 	defer db.Close()
-	c.keyStore(ctx, db)
+	c.keyStore(ctx)
 	c.notice(ctx, db)
 	if kek == nil {
 		return
@@ -137,16 +137,16 @@ func (c *checker) database(ctx context.Context) *store.DB {
 
 // keyStore checks the key store (keys.db) as database checks node.db:
 // read-only, its schema read as a start reads it, quick_check. A missing
-// one is a warning: a start makes an empty one, in which no resident
-// enrolled before has a data key.
-func (c *checker) keyStore(ctx context.Context, db *store.DB) {
+// one is a FAIL when the database holds residents (serve refuses: their
+// data keys were in it), else a warning: a start makes an empty one.
+func (c *checker) keyStore(ctx context.Context) {
 	path := store.KeysPath(c.cfg.DBPath())
 	c.storeFile(ctx, "key store", path, store.CheckKeyStore, func() {
-		residents := "no resident is enrolled yet"
-		if n, err := db.Counts(ctx); err == nil && n.Subjects > 0 {
-			residents = fmt.Sprintf("the data of the %d resident%s enrolled could not be read again", n.Subjects, plural(n.Subjects))
+		if err := store.KeyStoreNotLost(ctx, c.cfg.DBPath(), path); err != nil {
+			c.fail("key store", err) // serve refuses in the same words
+			return
 		}
-		c.warn("key store", path+" is missing: serve makes an empty one, and "+residents+
+		c.warn("key store", path+" is missing: serve makes an empty one, and no resident is enrolled yet"+
 			"; if this node had one, put it back first (hcnode restore --keys-from)")
 	})
 }

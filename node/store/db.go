@@ -62,6 +62,9 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 	if path == "" || strings.Contains(path, "?") || keysPath == "" || strings.Contains(keysPath, "?") {
 		return nil, fmt.Errorf("store: open: path must be a file name without '?': %w", ErrInvalid)
 	}
+	if err := KeyStoreNotLost(ctx, path, keysPath); err != nil {
+		return nil, err
+	}
 	if err := restrictFiles(path, keysPath); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -57,6 +59,69 @@ func openKeys(ctx context.Context, path string) (*sql.DB, error) {
 func openKeysError(path string, err error) error {
 	return fmt.Errorf("store: open keys %s: %w", path, err)
 }
+
+// ErrKeyStoreMissing is the refusal to open a database that holds
+// residents without its key store (MissingKeyStoreError).
+var ErrKeyStoreMissing = errors.New("the key store is missing")
+
+// MissingKeyStoreError is how a start refuses a database that holds
+// residents when the key store at keysPath is not there; a preflight says
+// the same.
+func MissingKeyStoreError(keysPath string, residents int) error {
+	s := "s"
+	if residents == 1 {
+		s = ""
+	}
+	return fmt.Errorf("store: %w: %s is not there, and the database holds the data of %d resident%s, "+
+		"sealed under data keys only it held; starting would make an empty one and those records could never "+
+		"be read again. Put it back (hcnode restore --keys-from) and start again; if no copy is left, those records are "+
+		"lost: create an empty key store yourself (touch %s, mode 0600) to start without them, and those residents enrol again",
+		ErrKeyStoreMissing, keysPath, residents, s, keysPath)
+}
+
+// KeyStoreNotLost refuses, before anything is created, to open the
+// database at path without its key store at keysPath when the database
+// holds residents: a restore that brought node.db back but not keys.db,
+// or a keys.db moved away, would otherwise start with a new, empty key
+// store, and every resident's record would stay sealed for good. A new
+// database, or one from before the data keys moved out of it (migration
+// 0004 moves them at this open), has no such key store to lose.
+func KeyStoreNotLost(ctx context.Context, path, keysPath string) error {
+	if _, err := os.Stat(keysPath); !errors.Is(err, os.ErrNotExist) {
+		return nil // there, or unreadable: opening it says which
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil // a new database; or one the open proper reports on
+	}
+	n, err := residentsOutsideDB(ctx, path)
+	if err != nil || n == 0 {
+		return err
+	}
+	return MissingKeyStoreError(keysPath, n)
+}
+
+// residentsOutsideDB counts the residents of the database at path whose
+// data keys live in a key store (migration 0004 and later), read-only.
+func residentsOutsideDB(ctx context.Context, path string) (int, error) {
+	pool, err := sql.Open("sqlite", readOnlyDSN(path))
+	if err != nil {
+		return 0, fmt.Errorf("store: open: %w", err)
+	}
+	defer pool.Close()
+	var version, n int
+	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil ||
+		version < keysApartVersion {
+		return 0, nil // no schema yet, or the data keys are still inside the database
+	}
+	if err := pool.QueryRowContext(ctx, `SELECT count(*) FROM subjects`).Scan(&n); err != nil {
+		return 0, wrap("open", err)
+	}
+	return n, nil
+}
+
+// keysApartVersion is the migration that moved the data keys out of the
+// database into the key store (0004_subject_keys_apart.sql).
+const keysApartVersion = 4
 
 // putSubjectKey stores a subject's sealed data key and, if idx is not
 // nil, its blind index value, in one transaction; ErrConflict if the id
