@@ -2,10 +2,12 @@ package node_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // A resident deleted by the retention pass is forgotten as one who deletes
@@ -121,5 +123,72 @@ func TestRetentionHoldsAYellowOrRedResidentUntilGreen(t *testing.T) {
 	}
 	if _, err := n.SubjectRecord(ctx, operator, yellow.ID); err != nil {
 		t.Fatalf("the yellow resident was deleted: %v", err)
+	}
+}
+
+// A resolved appeal's text (which may name other people) is deleted
+// privacy.retention.appeals after its resolution, even while the
+// resident's record is held: the resident's other appeal, still open,
+// stays, and the audit log keeps what was decided, never the text.
+func TestResolvedAppealsAreDeletedAfterTheirRetentionAndTheAuditKeepsTheDecision(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	n := d.Node
+	ctx := context.Background()
+	e := enrol(t, n, 1)
+	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
+	if err := n.SetStatus(ctx, operator, e.ID, "red", "contact"); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "I was with Li Si at the market, not at the station"
+	decided, err := n.FileAppeal(ctx, resident, "", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.FileAppeal(ctx, resident, "", "a second appeal, still open"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.ResolveAppeal(ctx, operator, decided.ID, node.Resolution{Outcome: node.AppealRejected, Note: "Li Si was a case"}); err != nil {
+		t.Fatal(err)
+	}
+	keep := n.Settings().Privacy.Retention.Appeals
+	if keep != config.DefaultAppealRetention {
+		t.Fatalf("privacy.retention.appeals defaults to %v, want %v", keep, config.DefaultAppealRetention)
+	}
+	appeals := func() []node.Appeal {
+		t.Helper()
+		as, err := n.AppealsOf(ctx, resident, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	clock.Add(keep - time.Second)
+	if r, err := n.Retain(ctx); err != nil || r.Appeals != 0 || len(appeals()) != 2 {
+		t.Fatalf("a second before the retention ends: %+v, %v, %d appeals; want both kept", r, err, len(appeals()))
+	}
+	clock.Add(time.Second)
+	if r, err := n.Retain(ctx); err != nil || r.Appeals != 1 {
+		t.Fatalf("retention pass: %+v, %v; want one appeal deleted", r, err)
+	}
+	if as := appeals(); len(as) != 1 || as[0].Status != node.AppealOpen {
+		t.Fatalf("after the retention the resident has %+v, want only the open appeal", as)
+	}
+	entries, err := d.DB.AuditEntries(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept bool
+	for _, a := range entries {
+		if strings.Contains(a.Detail, "Li Si") {
+			t.Errorf("the audit log holds appeal text: %+v", a)
+		}
+		if a.Action == "appeal.retention_delete" && a.Target == e.ID && strings.Contains(a.Detail, `"appeal":"`+decided.ID+`"`) &&
+			strings.Contains(a.Detail, `"outcome":"rejected"`) {
+			kept = true
+		}
+	}
+	if !kept {
+		t.Errorf("no audit entry records the deleted appeal and its outcome")
 	}
 }

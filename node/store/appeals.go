@@ -174,3 +174,34 @@ func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, 
 	}
 	return rev, nil
 }
+
+// DeleteResolvedAppeals deletes up to limit appeals resolved at or before
+// before, oldest first, with their sealed message and note, and appends
+// audit(a) for each one deleted in the same transaction: the audit log
+// keeps what was decided, never the text. It returns how many went; a
+// caller with more to delete calls again.
+func (db *DB) DeleteResolvedAppeals(ctx context.Context, before time.Time, limit int, audit func(Appeal) AuditEntry) (int, error) {
+	const op = "delete resolved appeals"
+	if limit <= 0 || before.IsZero() || audit == nil {
+		return 0, invalid(op, "limit must be positive, time and audit given")
+	}
+	var n int
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		rows, err := queryAll(ctx, tx, op, scanAppeal, `DELETE FROM appeals WHERE id IN (
+			SELECT id FROM appeals WHERE status <> 'open' AND resolved_at <= ? ORDER BY resolved_at LIMIT ?)
+			RETURNING `+appealColumns, nanos(before), limit)
+		if err != nil {
+			return err
+		}
+		entries := make([]AuditEntry, len(rows))
+		for i, a := range rows {
+			entries[i] = audit(a)
+		}
+		if err := checkAudit(entries); err != nil {
+			return err
+		}
+		n = len(rows)
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, entries)
+	})
+	return n, err
+}
