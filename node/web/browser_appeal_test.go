@@ -58,3 +58,40 @@ func walletShowsTheOutcome(t *testing.T, wallet *tab, status string) {
 		}
 	}
 }
+
+// withdrawPaperCode drives the console's withdrawal of a lost paper code
+// of the resident of province i: a paper code printed from the console
+// verifies, the console says what the withdrawal does before it, and
+// after it says how many were withdrawn (in both languages) and the code
+// is refused as revoked.
+// Not a t.Helper: a failure names its line here.
+func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID string) {
+	console.setValue("#subject-id", subjectID)
+	console.click(`#find-form button[type="submit"]`)
+	console.waitJS("the resident record", `!document.getElementById("subject").hidden`)
+	console.click("#paper-btn")
+	console.waitJS("the paper code", `!document.getElementById("paper").hidden && document.getElementById("paper-img").naturalWidth > 0`)
+	code := decodeQR(t, console.imagePNG("#paper-img"))
+	sc := addScanner(t, d, i)
+	verify := func() verification {
+		var v verification
+		d.call(i, "POST", "/v1/verify", sc, map[string]string{"code": code}, &v)
+		return v
+	}
+	if v := verify(); !v.Valid {
+		t.Fatalf("the paper code before its withdrawal: %+v", v)
+	}
+	console.click("#paper-withdraw")
+	if w := console.text("#paper-withdraw-confirm"); !strings.Contains(w, "every province") || !strings.Contains(w, "phone codes stay valid") {
+		t.Errorf("before withdrawing the console says %q; want what it does", w)
+	}
+	console.click("#paper-withdraw-yes")
+	done := func(lang string) string {
+		return strings.ReplaceAll(msg(t, lang, "console.paper_withdrawn"), "{n}", "1")
+	}
+	console.waitJS("the withdrawal", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, done(web.LangEN)))
+	resultFollowsTheLanguage(t, console, "#subject-result", map[string]string{web.LangZH: done(web.LangZH), web.LangEN: done(web.LangEN)})
+	if v := verify(); v.Valid || v.Reason != "revoked" {
+		t.Fatalf("the paper code after its withdrawal: %+v, want revoked", v)
+	}
+}

@@ -342,6 +342,8 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet.waitJS("deletion offered again once green", `document.getElementById("delete-held").hidden && !document.getElementById("delete-start").disabled && document.getElementById("delete-result").textContent === ""`)
 	})
 
+	t.Run("a lost paper code is withdrawn from the console", func(t *testing.T) { withdrawPaperCode(t, d, gd, console, subjectID) })
+
 	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {
 		walletShowsForeignDay(t, d, gd, wallet, subjectID, d.c.Configs[sh].Province)
 	})
