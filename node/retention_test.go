@@ -8,19 +8,27 @@ import (
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
 )
+
+// startWithResident starts a node on a clock of its own, with one
+// resident enrolled, and returns that resident's principal too.
+func startWithResident(t *testing.T) (*testClock, *daemon.Daemon, node.Enrolled, node.Principal) {
+	t.Helper()
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	e := enrol(t, d.Node, 1)
+	return clock, d, e, node.Principal{Role: node.RoleResident, SubjectID: e.ID}
+}
 
 // A resident deleted by the retention pass is forgotten as one who deletes
 // their own record is: their resident token, resolved a second before and
 // still cached, is refused at once, and the QR image of their code (which
 // expired unrevoked, so no revocation dropped it) leaves memory.
 func TestRetentionDeletionForgetsTheResidentsCachedTokenAndQRImages(t *testing.T) {
-	clock := &testClock{now: time.Now()}
-	d := startNodeAt(t, clock)
+	clock, d, e, resident := startWithResident(t)
 	n := d.Node
 	ctx := context.Background()
-	e := enrol(t, n, 1)
-	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
 	code, err := n.IssueCode(ctx, resident, e.ID, false)
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +59,9 @@ func TestRetentionDeletionForgetsTheResidentsCachedTokenAndQRImages(t *testing.T
 // is kept past it, and deleted privacy.retention.subjects after that
 // code, not before.
 func TestRetentionCountsFromTheResidentsLastCode(t *testing.T) {
-	clock := &testClock{now: time.Now()}
-	d := startNodeAt(t, clock)
+	clock, d, e, resident := startWithResident(t)
 	n := d.Node
 	ctx := context.Background()
-	e := enrol(t, n, 1)
-	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
 	keep := n.Settings().Privacy.Retention.Subjects
 	start := clock.Now()
 	clock.Add(keep - 48*time.Hour)
@@ -131,12 +136,9 @@ func TestRetentionHoldsAYellowOrRedResidentUntilGreen(t *testing.T) {
 // resident's record is held: the resident's other appeal, still open,
 // stays, and the audit log keeps what was decided, never the text.
 func TestResolvedAppealsAreDeletedAfterTheirRetentionAndTheAuditKeepsTheDecision(t *testing.T) {
-	clock := &testClock{now: time.Now()}
-	d := startNodeAt(t, clock)
+	clock, d, e, resident := startWithResident(t)
 	n := d.Node
 	ctx := context.Background()
-	e := enrol(t, n, 1)
-	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
 	if err := n.SetStatus(ctx, operator, e.ID, "red", "contact"); err != nil {
 		t.Fatal(err)
 	}

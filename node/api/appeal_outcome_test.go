@@ -43,6 +43,15 @@ func TestAnUpheldAppealChangesTheStatus(t *testing.T) {
 	}
 }
 
+// redWithAppeal enrols a resident, sets them red and files their appeal.
+func (tn *testNode) redWithAppeal() (id, resident string, filed appeal) {
+	tn.t.Helper()
+	id, resident = tn.enrol(residentName, residentID)
+	tn.call("PUT", "/v1/subjects/"+id+"/status", tn.operator, map[string]string{"status": "red", "reason": "contact"}, nil)
+	tn.call("POST", "/v1/appeals", resident, map[string]string{"message": "I was not there"}, &filed)
+	return id, resident, filed
+}
+
 // openQueue is the first page of open appeals, as an operator reads it.
 func (tn *testNode) openQueue() []appeal {
 	tn.t.Helper()
@@ -63,10 +72,7 @@ func (tn *testNode) openQueue() []appeal {
 // it.
 func TestAResolutionOfAnAppealWhoseStatusChangedSinceIsRefused(t *testing.T) {
 	n := startNode(t, "440000")
-	id, resident := n.enrol(residentName, residentID)
-	n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "red", "reason": "contact"}, nil)
-	var filed appeal
-	n.call("POST", "/v1/appeals", resident, map[string]string{"message": "I was not there"}, &filed)
+	id, resident, filed := n.redWithAppeal()
 	upheld := map[string]any{"outcome": "upheld", "note": "records checked", "status": "green"}
 	refused := func(body map[string]any, why string) {
 		t.Helper()
@@ -120,10 +126,7 @@ func TestAResolutionOfAnAppealWhoseStatusChangedSinceIsRefused(t *testing.T) {
 // revokes; an appeal is not.
 func TestAnUpheldAppealThatKeepsTheStatusRevokesNoCode(t *testing.T) {
 	n := startNode(t, "440000")
-	id, resident := n.enrol(residentName, residentID)
-	n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "red", "reason": "contact"}, nil)
-	var filed appeal
-	n.call("POST", "/v1/appeals", resident, map[string]string{"message": "I was not there"}, &filed)
+	id, resident, filed := n.redWithAppeal()
 	n.clock.Add(time.Minute)
 	n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "yellow", "reason": "downgraded"}, nil)
 	phone := n.issue(id, resident)
