@@ -323,6 +323,11 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 		return Appeal{}, err
 	}
 	if err := checkReviewed(row, s, r.SubjectStatusSince); err != nil {
+		// A concurrent resolution of this appeal sets the status too: if
+		// one committed since the appeal was read, say so, not "stale".
+		if again, aerr := rs.db.Appeal(ctx, id); aerr == nil && again.Status != AppealOpen {
+			return Appeal{}, errResolvedMeanwhile()
+		}
 		return Appeal{}, err
 	}
 	changes := r.Status != "" && r.Status != s.Status
@@ -341,7 +346,7 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 		StatusSince: s.StatusSince, At: now}, audit...)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return Appeal{}, Errorf(EConflict, "this appeal was resolved meanwhile")
+		return Appeal{}, errResolvedMeanwhile()
 	case errors.Is(err, store.ErrStatusChanged):
 		return Appeal{}, Errorf(EAppealStale, "the resident's health status was set again while this resolution was being "+
 			"recorded; read the appeal again with their current status and decide again")
@@ -361,6 +366,9 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 	}
 	return a, nil
 }
+
+// errResolvedMeanwhile refuses the loser of two concurrent resolutions.
+func errResolvedMeanwhile() error { return Errorf(EConflict, "this appeal was resolved meanwhile") }
 
 // statusSetSinceFiled reports whether the resident's status, set at
 // since, was set after appeal r was filed. An appeal filed before the
