@@ -47,18 +47,35 @@ type Appeal struct {
 	AppliedStatus string     `json:"applied_status,omitempty"` // the health status an upheld appeal set
 	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
 	// SubjectStatus is the resident's current health status, in an
-	// operator's list of open appeals.
-	SubjectStatus string `json:"subject_status,omitempty"`
+	// operator's list of open appeals, and SubjectStatusSince when it was
+	// set: a resolution names the latter (Resolution.SubjectStatusSince).
+	SubjectStatus      string     `json:"subject_status,omitempty"`
+	SubjectStatusSince *time.Time `json:"subject_status_since,omitempty"`
+	// StatusChanged, in that list, says that the status was set after the
+	// appeal was filed: the appeal disputes a status that is no longer
+	// the resident's, and its resolution must name the current one.
+	StatusChanged bool `json:"status_changed,omitempty"`
 }
 
 // Resolution is an operator's decision on an appeal. Status is the
-// resident's new health status, required when the appeal is upheld and
-// refused when it is rejected, applied as SetStatus applies it: every
-// live code is revoked and the resident gets codes of the new colour.
+// resident's health status as the appeal decides it, required when the
+// appeal is upheld and refused when it is rejected. A status that differs
+// from the resident's is applied as SetStatus applies it: every live code
+// is revoked and the resident gets codes of the new colour. The status
+// they already have is recorded and changes nothing: an appeal is not a
+// new exposure, and their codes (a paper one too) stay valid.
+//
+// SubjectStatusSince is the time of the resident's status that the
+// operator reviewed the appeal against (the queue's subject_status_since).
+// Without it, the resolution is refused (EAppealStale) if the status was
+// set after the appeal was filed; with it, if the status was set after
+// that time. Either way an appeal never overwrites a status its operator
+// has not seen.
 type Resolution struct {
-	Outcome string `json:"outcome"`
-	Note    string `json:"note"`
-	Status  string `json:"status,omitempty"`
+	Outcome            string     `json:"outcome"`
+	Note               string     `json:"note"`
+	Status             string     `json:"status,omitempty"`
+	SubjectStatusSince *time.Time `json:"subject_status_since,omitempty"`
 }
 
 func appealAAD(subjectID, appealID, field string) []byte {
@@ -195,7 +212,8 @@ func (rs *records) openAppeals(ctx context.Context, p Principal, after string, l
 		if err != nil {
 			return AppealPage{}, internal("open appeals", err)
 		}
-		a.SubjectStatus = s.Status
+		since := s.StatusSince
+		a.SubjectStatus, a.SubjectStatusSince, a.StatusChanged = s.Status, &since, statusSetSinceFiled(r, s.StatusSince)
 		page.Appeals = append(page.Appeals, a)
 	}
 	return page, nil
@@ -300,10 +318,19 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 	if row.Status != AppealOpen {
 		return Appeal{}, Errorf(EConflict, "this appeal was already resolved (%s)", row.Status)
 	}
-	_, dk, err := rs.subjectWithKey(ctx, row.SubjectID)
+	s, dk, err := rs.subjectWithKey(ctx, row.SubjectID)
 	if err != nil {
 		return Appeal{}, err
 	}
+	if err := checkReviewed(row, s, r.SubjectStatusSince); err != nil {
+		// A concurrent resolution of this appeal sets the status too: if
+		// one committed since the appeal was read, say so, not "stale".
+		if again, aerr := rs.db.Appeal(ctx, id); aerr == nil && again.Status != AppealOpen {
+			return Appeal{}, errResolvedMeanwhile()
+		}
+		return Appeal{}, err
+	}
+	changes := r.Status != "" && r.Status != s.Status
 	var noteCT []byte
 	if note != "" {
 		noteCT = dk.Seal(appealAAD(row.SubjectID, id, "note"), []byte(note))
@@ -311,20 +338,24 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 	now := rs.now().UTC()
 	audit := []store.AuditEntry{rs.auditEntry(p.Actor(), "appeal.resolve", row.SubjectID,
 		map[string]any{"appeal": id, "outcome": r.Outcome, "status": r.Status})}
-	if r.Status != "" {
+	if changes {
 		audit = append(audit, rs.auditEntry(p.Actor(), "subject.status", row.SubjectID,
 			map[string]any{"status": r.Status, "reason": "appeal " + id}))
 	}
-	rev, err := rs.db.ResolveAppeal(ctx, id, r.Outcome, noteCT, r.Status, now, audit...)
+	rev, err := rs.db.ResolveAppeal(ctx, id, store.AppealResolution{Outcome: r.Outcome, NoteCT: noteCT, Applied: r.Status,
+		StatusSince: s.StatusSince, At: now}, audit...)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return Appeal{}, Errorf(EConflict, "this appeal was resolved meanwhile")
+		return Appeal{}, errResolvedMeanwhile()
+	case errors.Is(err, store.ErrStatusChanged):
+		return Appeal{}, Errorf(EAppealStale, "the resident's health status was set again while this resolution was being "+
+			"recorded; read the appeal again with their current status and decide again")
 	case errors.Is(err, store.ErrNotFound):
 		return Appeal{}, Errorf(ENotFound, "no such appeal")
 	case err != nil:
 		return Appeal{}, internal("resolve appeal", err)
 	}
-	if r.Status != "" {
+	if changes {
 		rs.metrics.StatusChanges.Inc()
 		rs.revoked(ctx, rev)
 	}
@@ -334,6 +365,39 @@ func (rs *records) resolveAppeal(ctx context.Context, p Principal, id string, r 
 		return Appeal{}, internal("resolve appeal", err)
 	}
 	return a, nil
+}
+
+// errResolvedMeanwhile refuses the loser of two concurrent resolutions.
+func errResolvedMeanwhile() error { return Errorf(EConflict, "this appeal was resolved meanwhile") }
+
+// statusSetSinceFiled reports whether the resident's status, set at
+// since, was set after appeal r was filed. An appeal filed before the
+// node recorded the status it disputes compares with its filing time.
+func statusSetSinceFiled(r store.Appeal, since time.Time) bool {
+	if r.FiledStatusSince.IsZero() {
+		return since.After(r.Created)
+	}
+	return !since.Equal(r.FiledStatusSince)
+}
+
+// checkReviewed refuses a resolution of appeal r that was not decided
+// against subject s's current status: one naming the time of a status
+// that is no longer theirs (reviewed), or, naming none, one of an appeal
+// whose status was set again after it was filed.
+func checkReviewed(r store.Appeal, s store.Subject, reviewed *time.Time) error {
+	var when string
+	switch {
+	case reviewed != nil && !reviewed.Equal(s.StatusSince):
+		when = "after you read this appeal"
+	case reviewed == nil && statusSetSinceFiled(r, s.StatusSince):
+		when = "after this appeal was filed, so the appeal may dispute a status that is no longer theirs"
+	default:
+		return nil
+	}
+	at := s.StatusSince.UTC()
+	return Errorf(EAppealStale, "the resident's health status was set to %s at %s, %s; review the appeal again "+
+		"against the current status and decide again, naming subject_status_since %s",
+		s.Status, at.Format(time.RFC3339), when, at.Format(time.RFC3339Nano))
 }
 
 // openAppeal decrypts a stored appeal.

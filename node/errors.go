@@ -42,6 +42,12 @@ const (
 	// than limits.operator_read_rate allows (reads.go); the reads resume
 	// as the budget refills, and the refusal is counted for an alert.
 	EReadLimited ErrorCode = "read_limited"
+	// EAppealStale: the resident's status was set after the appeal was
+	// filed, or after the operator read it; the resolution is refused so
+	// that an old appeal never overwrites a newer status. The operator
+	// reviews the appeal again against the current status and resolves it
+	// naming that status's time (Resolution.SubjectStatusSince).
+	EAppealStale ErrorCode = "appeal_stale"
 )
 
 // Error is an error meant for the client: its message is safe to show.

@@ -15,13 +15,16 @@ type Retention struct {
 	Revocations int `json:"revocations"`
 	Subjects    int `json:"subjects"`
 	Lookups     int `json:"lookups"`
+	Appeals     int `json:"appeals"`
 	Audit       int `json:"audit"`
 }
 
 // Retain deletes what is past its retention period (seed rule 8): the
 // bookkeeping of codes expired longer than privacy.retention.codes, outbox
 // revocations whose codes have all expired, contact data obtained from
-// other provinces once its privacy.retention.lookups ends, subjects
+// other provinces once its privacy.retention.lookups ends, resolved
+// appeals privacy.retention.appeals after their resolution (their text
+// may name other people; the audit log keeps the decision), subjects
 // past their retention date — those are revoked and crypto-shredded
 // exactly as when a resident deletes their own record — and audit entries
 // older than privacy.retention.audit (store.PruneAudit, which keeps the
@@ -43,6 +46,9 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	}
 	// Contact data obtained from other provinces, past its case retention.
 	if r.Lookups, err = n.db.DeleteExpiredLookups(ctx, now); err != nil {
+		return r, err
+	}
+	if r.Appeals, err = n.deleteResolvedAppeals(ctx, now.Add(-n.cfg.Privacy.Retention.Appeals)); err != nil {
 		return r, err
 	}
 	ids, err := n.db.SubjectsPastRetention(ctx, now, 1000)
@@ -73,12 +79,35 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	n.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
 	n.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
 	n.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
+	n.metrics.Deleted.WithLabelValues("appeal", "retention").Add(float64(r.Appeals))
 	n.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
-	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Audit > 0 {
+	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Appeals+r.Audit > 0 {
 		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
-			"lookups", r.Lookups, "audit", r.Audit)
+			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit)
 	}
 	return r, nil
+}
+
+// appealsDeletedAtOnce bounds one transaction of deleteResolvedAppeals.
+const appealsDeletedAtOnce = 1000
+
+// deleteResolvedAppeals deletes every appeal resolved at or before
+// before, a bounded transaction at a time, each with an audit entry that
+// names the appeal, its outcome and the status it set: what was decided
+// stays, the text goes.
+func (n *Node) deleteResolvedAppeals(ctx context.Context, before time.Time) (int, error) {
+	entry := func(a store.Appeal) store.AuditEntry {
+		return n.auditEntry("system", "appeal.retention_delete", a.SubjectID,
+			map[string]any{"appeal": a.ID, "outcome": a.Status, "status": a.AppliedStatus})
+	}
+	total := 0
+	for {
+		k, err := n.db.DeleteResolvedAppeals(ctx, before, appealsDeletedAtOnce, entry)
+		total += k
+		if err != nil || k < appealsDeletedAtOnce {
+			return total, err
+		}
+	}
 }
 
 // retentionEvery is how often Tick runs a retention pass.

@@ -2,23 +2,33 @@ package node_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
 )
+
+// startWithResident starts a node on a clock of its own, with one
+// resident enrolled, and returns that resident's principal too.
+func startWithResident(t *testing.T) (*testClock, *daemon.Daemon, node.Enrolled, node.Principal) {
+	t.Helper()
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	e := enrol(t, d.Node, 1)
+	return clock, d, e, node.Principal{Role: node.RoleResident, SubjectID: e.ID}
+}
 
 // A resident deleted by the retention pass is forgotten as one who deletes
 // their own record is: their resident token, resolved a second before and
 // still cached, is refused at once, and the QR image of their code (which
 // expired unrevoked, so no revocation dropped it) leaves memory.
 func TestRetentionDeletionForgetsTheResidentsCachedTokenAndQRImages(t *testing.T) {
-	clock := &testClock{now: time.Now()}
-	d := startNodeAt(t, clock)
+	clock, d, e, resident := startWithResident(t)
 	n := d.Node
 	ctx := context.Background()
-	e := enrol(t, n, 1)
-	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
 	code, err := n.IssueCode(ctx, resident, e.ID, false)
 	if err != nil {
 		t.Fatal(err)
@@ -49,12 +59,9 @@ func TestRetentionDeletionForgetsTheResidentsCachedTokenAndQRImages(t *testing.T
 // is kept past it, and deleted privacy.retention.subjects after that
 // code, not before.
 func TestRetentionCountsFromTheResidentsLastCode(t *testing.T) {
-	clock := &testClock{now: time.Now()}
-	d := startNodeAt(t, clock)
+	clock, d, e, resident := startWithResident(t)
 	n := d.Node
 	ctx := context.Background()
-	e := enrol(t, n, 1)
-	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
 	keep := n.Settings().Privacy.Retention.Subjects
 	start := clock.Now()
 	clock.Add(keep - 48*time.Hour)
@@ -121,5 +128,69 @@ func TestRetentionHoldsAYellowOrRedResidentUntilGreen(t *testing.T) {
 	}
 	if _, err := n.SubjectRecord(ctx, operator, yellow.ID); err != nil {
 		t.Fatalf("the yellow resident was deleted: %v", err)
+	}
+}
+
+// A resolved appeal's text (which may name other people) is deleted
+// privacy.retention.appeals after its resolution, even while the
+// resident's record is held: the resident's other appeal, still open,
+// stays, and the audit log keeps what was decided, never the text.
+func TestResolvedAppealsAreDeletedAfterTheirRetentionAndTheAuditKeepsTheDecision(t *testing.T) {
+	clock, d, e, resident := startWithResident(t)
+	n := d.Node
+	ctx := context.Background()
+	if err := n.SetStatus(ctx, operator, e.ID, "red", "contact"); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "I was with Li Si at the market, not at the station"
+	decided, err := n.FileAppeal(ctx, resident, "", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.FileAppeal(ctx, resident, "", "a second appeal, still open"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.ResolveAppeal(ctx, operator, decided.ID, node.Resolution{Outcome: node.AppealRejected, Note: "Li Si was a case"}); err != nil {
+		t.Fatal(err)
+	}
+	keep := n.Settings().Privacy.Retention.Appeals
+	if keep != config.DefaultAppealRetention {
+		t.Fatalf("privacy.retention.appeals defaults to %v, want %v", keep, config.DefaultAppealRetention)
+	}
+	appeals := func() []node.Appeal {
+		t.Helper()
+		as, err := n.AppealsOf(ctx, resident, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	clock.Add(keep - time.Second)
+	if r, err := n.Retain(ctx); err != nil || r.Appeals != 0 || len(appeals()) != 2 {
+		t.Fatalf("a second before the retention ends: %+v, %v, %d appeals; want both kept", r, err, len(appeals()))
+	}
+	clock.Add(time.Second)
+	if r, err := n.Retain(ctx); err != nil || r.Appeals != 1 {
+		t.Fatalf("retention pass: %+v, %v; want one appeal deleted", r, err)
+	}
+	if as := appeals(); len(as) != 1 || as[0].Status != node.AppealOpen {
+		t.Fatalf("after the retention the resident has %+v, want only the open appeal", as)
+	}
+	entries, err := d.DB.AuditEntries(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept bool
+	for _, a := range entries {
+		if strings.Contains(a.Detail, "Li Si") {
+			t.Errorf("the audit log holds appeal text: %+v", a)
+		}
+		if a.Action == "appeal.retention_delete" && a.Target == e.ID && strings.Contains(a.Detail, `"appeal":"`+decided.ID+`"`) &&
+			strings.Contains(a.Detail, `"outcome":"rejected"`) {
+			kept = true
+		}
+	}
+	if !kept {
+		t.Errorf("no audit entry records the deleted appeal and its outcome")
 	}
 }

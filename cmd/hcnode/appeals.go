@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,18 +47,35 @@ following page: pass it as --after.`}
 	}
 
 	var res node.Resolution
-	resolve := &cobra.Command{Use: "resolve ID", Short: "Resolve an open appeal: upheld (optionally with a new status) or rejected",
+	var since string
+	resolve := &cobra.Command{Use: "resolve ID", Short: "Resolve an open appeal: upheld (with the status it sets) or rejected",
 		Args: cobra.ExactArgs(1),
-		Long: `resolve records the outcome of an appeal, with a note the resident sees.
-An upheld appeal may set a new health status (--status): the resident's live
-codes are revoked and they get codes of the new colour.`}
+		Long: `resolve records the outcome of an appeal, with a note the resident reads
+(name no other person in it). An upheld appeal names the status the resident
+should have (--status): a status other than theirs is set, their live codes
+are revoked and they get codes of the new colour; their own status is
+recorded and changes nothing.
+
+If the resident's status was set after the appeal was filed, the node
+refuses the resolution (appeal_stale): the appeal may dispute a status that
+is no longer theirs. Review it against the status 'appeals list' shows, then
+resolve it again with --subject-status-since set to that listing's
+subject_status_since; a status set after that time refuses it again.`}
 	rc := addClientFlags(resolve)
 	resolve.Flags().StringVar(&res.Outcome, "outcome", "", "upheld or rejected (required)")
-	resolve.Flags().StringVar(&res.Note, "note", "", "the reason, which the resident sees (required)")
-	resolve.Flags().StringVar(&res.Status, "status", "", "with upheld: the resident's new status, green, yellow or red")
+	resolve.Flags().StringVar(&res.Note, "note", "", "the reason, which the resident reads; name no other person (required)")
+	resolve.Flags().StringVar(&res.Status, "status", "", "with upheld: the resident's status as decided, green, yellow or red")
+	resolve.Flags().StringVar(&since, "subject-status-since", "", "the subject_status_since of 'appeals list' you reviewed the appeal against (RFC 3339)")
 	_ = resolve.MarkFlagRequired("outcome")
 	_ = resolve.MarkFlagRequired("note")
 	resolve.RunE = func(cmd *cobra.Command, args []string) error {
+		if since != "" {
+			t, err := time.Parse(time.RFC3339Nano, since)
+			if err != nil {
+				return usageError{fmt.Errorf("--subject-status-since %q is not a time as 'appeals list' prints it (RFC 3339)", since)}
+			}
+			res.SubjectStatusSince = &t
+		}
 		var out any
 		if err := rc.do(cmd.Context(), http.MethodPut, "/v1/appeals/"+url.PathEscape(args[0]), res, &out); err != nil {
 			return err

@@ -104,8 +104,41 @@ func newSubjectCmd() *cobra.Command {
 		fmt.Fprintf(cmd.OutOrStdout(), "deleted subject %s\n", args[0])
 		return nil
 	}
-	sub.AddCommand(show, del, newSubjectTokenCmd())
+	sub.AddCommand(show, del, newSubjectTokenCmd(), newWithdrawPaperCmd())
 	return sub
+}
+
+// newWithdrawPaperCmd is 'subject withdraw-paper': a resident's printed
+// code was lost or stolen.
+func newWithdrawPaperCmd() *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{Use: "withdraw-paper ID", Short: "Withdraw a resident's lost or stolen paper codes; their phone codes stay valid",
+		Args: cobra.ExactArgs(1),
+		Long: `withdraw-paper revokes every live paper code of a resident, in every
+province, for a printed code that was lost or stolen: whoever holds it is
+refused at the next scan. The resident's phone codes and status stay as
+they are; print a new paper code ('hcnode issue --subject ID --paper') if
+they still need one. Without --yes it says what it would do.`}
+	cl := addClientFlags(cmd)
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm: every live paper code of the resident is refused everywhere")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !yes {
+			fmt.Fprintf(cmd.OutOrStdout(), "This withdraws every live paper code of resident %s: each is revoked in every province\n"+
+				"and refused at its next scan. Their phone codes and status stay as they are.\n"+
+				"Nothing was changed. Run again with --yes to do it.\n", args[0])
+			return nil
+		}
+		var out struct {
+			Revoked int `json:"revoked"`
+		}
+		if err := cl.do(cmd.Context(), http.MethodDelete, subjectPath(args[0], "/paper-codes"), nil, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s of resident %s; their phone codes stay valid\n",
+			count(out.Revoked, "paper code"), args[0])
+		return nil
+	}
+	return cmd
 }
 
 // newSubjectTokenCmd replaces a resident's token (POST

@@ -23,6 +23,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.ETooLarge:        http.StatusRequestEntityTooLarge,
 	node.ERateLimited:     http.StatusTooManyRequests,
 	node.EReadLimited:     http.StatusTooManyRequests,
+	node.EAppealStale:     http.StatusConflict,
 	node.ELimitReached:    http.StatusConflict,
 	node.EStatusHeld:      http.StatusConflict,
 	node.EUnavailable:     http.StatusServiceUnavailable,

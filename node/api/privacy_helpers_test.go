@@ -162,6 +162,11 @@ type appeal struct {
 	AppliedStatus string     `json:"applied_status"`
 	ResolvedAt    *time.Time `json:"resolved_at"`
 	SubjectStatus string     `json:"subject_status"`
+	// SubjectStatusSince and StatusChanged: in the queue, when the
+	// resident's status was last set, and whether that was after the
+	// appeal was filed.
+	SubjectStatusSince *time.Time `json:"subject_status_since"`
+	StatusChanged      bool       `json:"status_changed"`
 }
 
 type record struct {

@@ -154,6 +154,11 @@ type Privacy struct {
 		// Lookups bounds how long contact data obtained from another
 		// province for a case is kept, sealed, before it is deleted.
 		Lookups time.Duration `yaml:"lookups"`
+		// Appeals bounds how long a resolved appeal is kept after its
+		// resolution: its text (the resident's message and the operator's
+		// note, which may name other people) is deleted then, while the
+		// audit log keeps what was decided (outcome, status set).
+		Appeals time.Duration `yaml:"appeals"`
 	} `yaml:"retention"`
 	// Receipts says whether verification receipts are exchanged with
 	// other provinces: ReceiptsSend (the default) sends the home province
@@ -183,6 +188,15 @@ const NoticeVersion = "2026-12"
 var SupersededNotices = map[string]string{
 	"2026-11": "it promised deletion at any time; a resident's own deletion now waits while their status is yellow or red",
 }
+
+// DefaultAppealRetention is privacy.retention.appeals unless set: a
+// resident reads the outcome, and may appeal again, within a month; the
+// decision stays in the audit log. MaxAppealRetention bounds it: a
+// resolved appeal's text is kept no longer than a lookup's contact data.
+const (
+	DefaultAppealRetention = 30 * 24 * time.Hour
+	MaxAppealRetention     = 90 * 24 * time.Hour
+)
 
 // Values of privacy.receipts.
 const (
@@ -255,6 +269,7 @@ func Default(province string) Config {
 	c.Privacy.Retention.Codes = 30 * 24 * time.Hour
 	c.Privacy.Retention.Audit = 365 * 24 * time.Hour
 	c.Privacy.Retention.Lookups = 30 * 24 * time.Hour
+	c.Privacy.Retention.Appeals = DefaultAppealRetention
 	c.Privacy.Receipts = ReceiptsSend
 	c.Privacy.ReceiptsEvery = time.Hour
 	return c

@@ -101,6 +101,9 @@ func (c *Config) Validate() error {
 	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > 90*24*time.Hour {
 		bad("privacy.retention.lookups", "%v must be within (0, 2160h]", c.Privacy.Retention.Lookups)
 	}
+	if c.Privacy.Retention.Appeals <= 0 || c.Privacy.Retention.Appeals > MaxAppealRetention {
+		bad("privacy.retention.appeals", "%v must be within (0, %v]: a resolved appeal's text is deleted after it", c.Privacy.Retention.Appeals, MaxAppealRetention)
+	}
 	if c.Privacy.Receipts != ReceiptsSend && c.Privacy.Receipts != ReceiptsOff {
 		bad("privacy.receipts", "%q (send, off)", c.Privacy.Receipts)
 	}

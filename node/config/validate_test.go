@@ -21,6 +21,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 	low.Codes.MaxLive, low.NATS.Replicas = 0, 0
 	low.Limits.BodyBytes, low.Limits.BulkBytes, low.Limits.BulkLineBytes = 1023, 1023, 255
 	low.Tokens.OperatorLifetime = 59 * time.Minute
+	low.Privacy.Retention.Appeals = 0
 	low.Replica.Refresh, low.Replica.SendEvery = 99*time.Millisecond, 99*time.Millisecond
 	high := Default("440000")
 	high.DataDir = "d"
@@ -28,6 +29,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 	high.Codes.MaxLive, high.NATS.Replicas = MaxLiveCodes+1, MaxNATSReplicas+1
 	high.Limits.BodyBytes, high.Limits.BulkBytes, high.Limits.BulkLineBytes = 1<<20+1, 16<<30+1, 64<<10+1
 	high.Tokens.OperatorLifetime = MaxOperatorLifetime + time.Second
+	high.Privacy.Retention.Appeals = MaxAppealRetention + time.Second
 	high.Replica.Refresh, high.Replica.SendEvery = time.Minute+time.Millisecond, time.Minute+time.Millisecond
 	high.Replica.MaxStale = 2 * high.Replica.Refresh
 	for name, tc := range map[string]struct {
@@ -37,6 +39,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 		"low": {low, []string{
 			"config: codes.max_live: 0 must be within [1, 3000]",
 			"config: nats.replicas: 0 must be within [1, 5]",
+			"config: privacy.retention.appeals: 0s must be within (0, 2160h0m0s]: a resolved appeal's text is deleted after it",
 			"config: limits.body_bytes: 1023 must be within [1024, 1048576]",
 			"config: limits.bulk_bytes: 1023 must be within [1024, 17179869184]",
 			"config: limits.bulk_line_bytes: 255 must be within [256, 65536]",
@@ -47,6 +50,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 		"high": {high, []string{
 			"config: codes.max_live: 3001 must be within [1, 3000]",
 			"config: nats.replicas: 6 must be within [1, 5]",
+			"config: privacy.retention.appeals: 2160h0m1s must be within (0, 2160h0m0s]: a resolved appeal's text is deleted after it",
 			"config: limits.body_bytes: 1048577 must be within [1024, 1048576]",
 			"config: limits.bulk_bytes: 17179869185 must be within [1024, 17179869184]",
 			"config: limits.bulk_line_bytes: 65537 must be within [256, 65536]",

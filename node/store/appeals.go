@@ -18,6 +18,10 @@ type Appeal struct {
 	NoteCT        []byte    // the operator's resolution note; nil while open
 	AppliedStatus string    // the health status an upheld appeal set; "" if none
 	ResolvedAt    time.Time // zero while open
+	// FiledStatusSince is the subject's status_since when the appeal was
+	// filed (CreateAppeal sets it); zero for appeals filed before the
+	// node recorded it.
+	FiledStatusSince time.Time
 }
 
 // appealOutcomes are the statuses an appeal may be resolved to.
@@ -27,7 +31,8 @@ var appealOutcomes = map[string]bool{"upheld": true, "rejected": true}
 // as many open appeals as allowed.
 var ErrTooManyOpen = errors.New("too many open appeals")
 
-// CreateAppeal records a new open appeal, unless the subject already has
+// CreateAppeal records a new open appeal, with the subject's status_since
+// as FiledStatusSince (read in the same transaction), unless the subject already has
 // maxOpen open appeals (counted in the same transaction): then it returns
 // ErrTooManyOpen. It returns ErrNotFound when the subject does not exist,
 // ErrConflict for a taken id and ErrInvalid for a missing id, subject,
@@ -47,19 +52,23 @@ func (db *DB) CreateAppeal(ctx context.Context, a Appeal, maxOpen int, audit ...
 		if open >= maxOpen {
 			return ErrTooManyOpen
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct)
-			VALUES (?, ?, ?, 'open', ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT)
+		var since int64
+		if err := tx.QueryRowContext(ctx, `SELECT status_since FROM subjects WHERE id = ?`, a.SubjectID).Scan(&since); err != nil {
+			return notFound("subject", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct, filed_status_since)
+			VALUES (?, ?, ?, 'open', ?, ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT, since)
 		return err
 	})
 }
 
-const appealColumns = `id, subject_id, created, status, message_ct, note_ct, applied_status, resolved_at`
+const appealColumns = `id, subject_id, created, status, message_ct, note_ct, applied_status, resolved_at, filed_status_since`
 
 func scanAppeal(r rowScanner) (Appeal, error) {
 	var a Appeal
-	var created, resolved int64
-	err := r.Scan(&a.ID, &a.SubjectID, &created, &a.Status, &a.MessageCT, &a.NoteCT, &a.AppliedStatus, &resolved)
-	a.Created, a.ResolvedAt = fromNanos(created), fromNanos(resolved)
+	var created, resolved, filed int64
+	err := r.Scan(&a.ID, &a.SubjectID, &created, &a.Status, &a.MessageCT, &a.NoteCT, &a.AppliedStatus, &resolved, &filed)
+	a.Created, a.ResolvedAt, a.FiledStatusSince = fromNanos(created), fromNanos(resolved), fromNanos(filed)
 	return a, err
 }
 
@@ -101,43 +110,98 @@ func (db *DB) AppealsOf(ctx context.Context, subjectID string, limit int) ([]App
 		`SELECT `+appealColumns+` FROM appeals WHERE subject_id = ? ORDER BY created DESC, id DESC LIMIT ?`, subjectID, limit)
 }
 
-// ResolveAppeal closes an open appeal with outcome (upheld or rejected),
-// the sealed note, the status it applied ("" for none) and the time, and
-// appends the audit entries, all in one transaction. A status to apply is
-// set on the appeal's subject in that same transaction, revoking their
-// live codes as SetStatus does, and only if the appeal was still open:
-// of two concurrent resolutions exactly one commits, and the loser changes
-// nothing. It returns the revocation (nil if none), ErrNotFound for an
-// unknown id, ErrConflict when the appeal is already resolved, and
-// ErrInvalid for a bad outcome, status or time.
-func (db *DB) ResolveAppeal(ctx context.Context, id, outcome string, noteCT []byte, applied string, at time.Time, audit ...AuditEntry) (*Revocation, error) {
+// AppealResolution is what ResolveAppeal writes.
+type AppealResolution struct {
+	Outcome string // upheld or rejected
+	NoteCT  []byte // the sealed note; nil for none
+	// Applied is the health status an upheld appeal sets, "" for none.
+	// The status the subject already has is recorded but not set again:
+	// their status_since and live codes stay as they are.
+	Applied string
+	// StatusSince is the subject's status_since that the decision was
+	// taken against: if it is not the subject's status_since any more
+	// when the transaction runs, nothing is written (ErrStatusChanged).
+	StatusSince time.Time
+	At          time.Time
+}
+
+// ResolveAppeal closes an open appeal with r, and appends the audit
+// entries, all in one transaction, only if the appeal is still open and
+// the subject's status is still the one set at r.StatusSince: of two
+// concurrent resolutions exactly one commits, a status change committed
+// meanwhile refuses it, and the loser changes nothing. A status to apply
+// that differs from the subject's is set in that same transaction,
+// revoking their live codes as SetStatus does. It returns the revocation
+// (nil if none), ErrNotFound for an unknown id, ErrConflict when the
+// appeal is already resolved, ErrStatusChanged when the subject's status
+// was set after r.StatusSince, and ErrInvalid for a bad outcome, status
+// or time.
+func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, audit ...AuditEntry) (*Revocation, error) {
 	const op = "resolve appeal"
-	if !appealOutcomes[outcome] || (applied != "" && !statuses[applied]) || at.IsZero() {
+	if !appealOutcomes[r.Outcome] || (r.Applied != "" && !statuses[r.Applied]) || r.At.IsZero() || r.StatusSince.IsZero() {
 		return nil, invalid(op, "unknown outcome or status, or zero time")
 	}
 	var rev *Revocation
-	var subject string
+	var subject, status string
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
-			WHERE id = ? AND status = 'open' RETURNING subject_id`, outcome, noteCT, applied, nanos(at), id).Scan(&subject)
-		if errors.Is(err, sql.ErrNoRows) {
-			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM appeals WHERE id = ?`, id).Scan(&one); err != nil {
-				return notFound("appeal", err)
-			}
+		var since int64
+		var open bool
+		err := tx.QueryRowContext(ctx, `SELECT a.subject_id, a.status = 'open', s.status, s.status_since
+			FROM appeals a JOIN subjects s ON s.id = a.subject_id WHERE a.id = ?`, id).Scan(&subject, &open, &status, &since)
+		switch {
+		case err != nil:
+			return notFound("appeal", err)
+		case !open:
 			return ErrConflict
+		case since != nanos(r.StatusSince):
+			return ErrStatusChanged
 		}
-		if err != nil || applied == "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
+			WHERE id = ?`, r.Outcome, r.NoteCT, r.Applied, nanos(r.At), id); err != nil {
 			return err
 		}
-		rev, err = setStatus(ctx, tx, subject, applied, at)
+		if r.Applied == "" || r.Applied == status {
+			return nil
+		}
+		rev, err = setStatus(ctx, tx, subject, r.Applied, r.At)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if applied != "" {
+	if r.Applied != "" && r.Applied != status {
 		db.issue.forget(subject)
 	}
 	return rev, nil
+}
+
+// DeleteResolvedAppeals deletes up to limit appeals resolved at or before
+// before, oldest first, with their sealed message and note, and appends
+// audit(a) for each one deleted in the same transaction: the audit log
+// keeps what was decided, never the text. It returns how many went; a
+// caller with more to delete calls again.
+func (db *DB) DeleteResolvedAppeals(ctx context.Context, before time.Time, limit int, audit func(Appeal) AuditEntry) (int, error) {
+	const op = "delete resolved appeals"
+	if limit <= 0 || before.IsZero() || audit == nil {
+		return 0, invalid(op, "limit must be positive, time and audit given")
+	}
+	var n int
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		rows, err := queryAll(ctx, tx, op, scanAppeal, `DELETE FROM appeals WHERE id IN (
+			SELECT id FROM appeals WHERE status <> 'open' AND resolved_at <= ? ORDER BY resolved_at LIMIT ?)
+			RETURNING `+appealColumns, nanos(before), limit)
+		if err != nil {
+			return err
+		}
+		entries := make([]AuditEntry, len(rows))
+		for i, a := range rows {
+			entries[i] = audit(a)
+		}
+		if err := checkAudit(entries); err != nil {
+			return err
+		}
+		n = len(rows)
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, entries)
+	})
+	return n, err
 }

@@ -30,14 +30,14 @@ func TestAppealLifecycleAndCascadeOnDelete(t *testing.T) {
 	if err != nil || len(open) != 2 || open[0].ID != "a1" || open[0].Status != "open" || string(open[0].MessageCT) != "sealed message" {
 		t.Fatalf("OpenAppeals = %+v, %v", open, err)
 	}
-	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", "maybe", nil, "", t0)), ErrInvalid)
-	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", "upheld", nil, "purple", t0)), ErrInvalid)
-	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "nope", "upheld", nil, "", t0)), ErrNotFound)
+	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "maybe", nil, "", t0))), ErrInvalid)
+	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "upheld", nil, "purple", t0))), ErrInvalid)
+	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "nope", AppealResolution{Outcome: "upheld", StatusSince: t0, At: t0})), ErrNotFound)
 	at := t0.Add(time.Hour)
-	if _, err := db.ResolveAppeal(ctx, "a1", "upheld", []byte("sealed note"), "green", at); err != nil {
+	if _, err := db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "upheld", []byte("sealed note"), "green", at)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", "rejected", nil, "", at)), ErrConflict)
+	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "rejected", nil, "", at))), ErrConflict)
 	got, err := db.Appeal(ctx, "a1")
 	if err != nil || got.Status != "upheld" || got.AppliedStatus != "green" || string(got.NoteCT) != "sealed note" || !got.ResolvedAt.Equal(at) {
 		t.Fatalf("resolved appeal = %+v, %v", got, err)
@@ -99,7 +99,7 @@ func TestCreateAppealBoundsOpenAppealsPerSubject(t *testing.T) {
 	if err := file("b1", "s2"); err != nil {
 		t.Fatalf("another subject is bounded by s1's appeals: %v", err)
 	}
-	if err := resolveErr(db.ResolveAppeal(ctx, "a1", "rejected", nil, "", t0.Add(time.Hour))); err != nil {
+	if err := resolveErr(db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "rejected", nil, "", t0.Add(time.Hour)))); err != nil {
 		t.Fatal(err)
 	}
 	if err := file("a3", "s1"); err != nil {
@@ -148,7 +148,7 @@ func TestOpenAppealsPagesInAStableOrderWithoutSkipsOrRepeats(t *testing.T) {
 			break
 		}
 		if pages == 1 { // resolving an appeal already listed moves nothing
-			if err := resolveErr(db.ResolveAppeal(ctx, want[0], "rejected", nil, "", t0.Add(time.Hour))); err != nil {
+			if err := resolveErr(db.ResolveAppeal(ctx, want[0], resolution(t, db, want[0], "rejected", nil, "", t0.Add(time.Hour)))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -163,5 +163,70 @@ func TestOpenAppealsPagesInAStableOrderWithoutSkipsOrRepeats(t *testing.T) {
 	}
 }
 
+// resolution is an AppealResolution decided against the current status of
+// the appeal's subject.
+func resolution(t testing.TB, db *DB, appealID, outcome string, note []byte, applied string, at time.Time) AppealResolution {
+	t.Helper()
+	a, err := db.Appeal(t.Context(), appealID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.Subject(t.Context(), a.SubjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return AppealResolution{Outcome: outcome, NoteCT: note, Applied: applied, StatusSince: s.StatusSince, At: at}
+}
+
 // resolveErr drops ResolveAppeal's revocation, for checking its error.
 func resolveErr(_ *Revocation, err error) error { return err }
+
+// A resolution is taken against the subject's status at a time: a status
+// set after it (SetStatus, or SetStatusBatch's bulk path) refuses it with
+// ErrStatusChanged and nothing written. An upheld appeal naming the
+// status the subject has records it and sets nothing: status_since and
+// the live codes stay.
+func TestResolveAppealIsRefusedAfterAStatusChangeAndKeepsAnEqualStatus(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	if _, err := db.SetStatus(ctx, "s1", "red", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAppeal(ctx, Appeal{ID: "a1", SubjectID: "s1", Created: t0.Add(time.Minute), MessageCT: []byte("m")}, 3); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := db.Appeal(ctx, "a1"); err != nil || !a.FiledStatusSince.Equal(t0) {
+		t.Fatalf("filed status since = %v, %v; want the red's time %v", a.FiledStatusSince, err, t0)
+	}
+	read := resolution(t, db, "a1", "upheld", nil, "green", t0.Add(time.Hour))
+	if _, err := db.SetStatus(ctx, "s1", "red", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, resolveErr(db.ResolveAppeal(ctx, "a1", read)), ErrStatusChanged)
+	if a, _ := db.Appeal(ctx, "a1"); a.Status != "open" {
+		t.Fatalf("appeal after the refused resolution: %+v", a)
+	}
+	if s, _ := db.Subject(ctx, "s1"); s.Status != "red" {
+		t.Fatalf("status after the refused resolution: %s", s.Status)
+	}
+
+	if _, _, err := db.SetStatusBatch(ctx, []StatusChange{bulkChange("s1", "yellow")}, t0.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	insertCode(t, db, Code{JTI: "j1", SubjectID: "s1", KID: "kid-1", Status: "yellow", IssuedAt: t0.Add(3 * time.Minute),
+		Expires: t0.Add(24 * time.Hour)})
+	before, _ := db.Subject(ctx, "s1")
+	rev, err := db.ResolveAppeal(ctx, "a1", resolution(t, db, "a1", "upheld", nil, "yellow", t0.Add(time.Hour)))
+	if err != nil || rev != nil {
+		t.Fatalf("upheld with the current status: revocation %+v, %v; want none", rev, err)
+	}
+	after, _ := db.Subject(ctx, "s1")
+	if !after.StatusSince.Equal(before.StatusSince) || after.Status != "yellow" {
+		t.Fatalf("subject after an upheld appeal that kept its status: %s since %v, was since %v", after.Status, after.StatusSince, before.StatusSince)
+	}
+	if a, _ := db.Appeal(ctx, "a1"); a.Status != "upheld" || a.AppliedStatus != "yellow" {
+		t.Fatalf("appeal = %+v", a)
+	}
+}

@@ -54,7 +54,7 @@ func TestIssueCacheDropsASubjectWhoseStatusChanged(t *testing.T) {
 			if err := db.CreateAppeal(ctx, Appeal{ID: "a-" + id, SubjectID: id, Created: t0, MessageCT: []byte("m")}, 3); err != nil {
 				return err
 			}
-			_, err := db.ResolveAppeal(ctx, "a-"+id, "upheld", []byte("n"), "yellow", t0)
+			_, err := db.ResolveAppeal(ctx, "a-"+id, resolution(t, db, "a-"+id, "upheld", []byte("n"), "yellow", t0))
 			return err
 		}},
 	} {

@@ -326,16 +326,23 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if n := eval[float64](console, `document.querySelectorAll("#appeal-list li[data-appeal]").length`); n != 1 {
 			t.Fatalf("the appeal left the queue without a status: %v appeals listed", n)
 		}
-		console.setValue(p+"status", "green")
-		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
-		console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
+		// Set red again after the filing: the console's decision is refused,
+		// and taken again against the new red.
+		resolveStaleAppeal(t, d, gd, console, subjectID, func(p string) {
+			console.setValue(p+"outcome", "upheld")
+			console.setValue(p+"note", "contact record corrected")
+			console.setValue(p+"status", "green")
+		})
 		wallet.waitJS("the wallet to turn green again", `document.getElementById("qr-frame").classList.contains("status-green")`)
 		wallet.waitJS("the outcome in the wallet", `document.getElementById("appeals").textContent.includes("upheld")`)
 		if got := wallet.text("#appeals"); !strings.Contains(got, "contact record corrected") {
 			t.Errorf("wallet appeals %q lack the operator's note", got)
 		}
+		walletShowsTheOutcome(t, wallet, "green")
 		wallet.waitJS("deletion offered again once green", `document.getElementById("delete-held").hidden && !document.getElementById("delete-start").disabled && document.getElementById("delete-result").textContent === ""`)
 	})
+
+	t.Run("a lost paper code is withdrawn from the console", func(t *testing.T) { withdrawPaperCode(t, d, gd, console, subjectID) })
 
 	t.Run("wallet dates a check in another province by its day, not a time in the phone's zone", func(t *testing.T) {
 		walletShowsForeignDay(t, d, gd, wallet, subjectID, d.c.Configs[sh].Province)

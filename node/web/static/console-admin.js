@@ -20,30 +20,42 @@
     if (!appeals.length) { ul.append(HC.el("li", { class: "muted", text: HC.t("console.no_appeals") })); return; }
     for (const a of appeals) {
       const p = "ap-" + a.id + "-";
-      const form = HC.el("form", { class: "inline", onsubmit: (ev) => resolve(ev, a.id, p) },
+      const form = HC.el("form", { class: "inline", onsubmit: (ev) => resolve(ev, a, p) },
         HC.el("label", { for: p + "outcome", text: HC.t("console.outcome") }),
         HC.el("select", { id: p + "outcome" }, HC.el("option", { value: "upheld", text: HC.t("appeal.upheld") }),
           HC.el("option", { value: "rejected", text: HC.t("appeal.rejected") })),
         HC.el("label", { for: p + "status", text: HC.t("console.new_status") }), statusSelect(p + "status"),
         HC.el("label", { for: p + "note", text: HC.t("console.note") }), HC.el("input", { id: p + "note", required: true, maxlength: "500" }),
         HC.el("button", { type: "submit", text: HC.t("console.resolve") }));
+      // A status set after the filing: the appeal may dispute a status
+      // that is no longer the resident's (the node refused it once).
+      const changed = a.status_changed ? [HC.el("p", { class: "warn", "data-status-changed": "",
+        text: HC.t("console.appeal_status_changed", { status: HC.statusWord(a.subject_status), when: HC.fmtTime(a.subject_status_since) }) })] : [];
       ul.append(HC.el("li", { "data-appeal": a.id },
         HC.el("p", { text: HC.t("console.appeal_item", { when: HC.fmtTime(a.created), subject: a.subject_id, status: HC.statusWord(a.subject_status) }) }),
-        HC.el("blockquote", { text: a.message }), form));
+        ...changed, HC.el("blockquote", { text: a.message }), form));
     }
   }
 
-  async function resolve(ev, id, p) {
+  // resolve sends the decision with the time of the resident's status the
+  // operator saw: the node refuses it (appeal_stale) if the status was set
+  // after that, or, for an appeal marked changed, after the filing unless
+  // that time is named — so the queue is read again and shown.
+  async function resolve(ev, a, p) {
     ev.preventDefault();
     const body = { outcome: $(p + "outcome").value, note: $(p + "note").value };
     if ($(p + "status").value) body.status = $(p + "status").value;
     // An upheld appeal changes the status (the node refuses one that does not).
     if (body.outcome === "upheld" && !body.status) { say("appeal-result", "console.upheld_needs_status"); $(p + "status").focus(); return; }
+    if (a.status_changed) body.subject_status_since = a.subject_status_since;
     try {
-      await call("PUT", "/v1/appeals/" + encodeURIComponent(id), body);
+      await call("PUT", "/v1/appeals/" + encodeURIComponent(a.id), body);
       say("appeal-result", "console.resolved");
       await loadAppeals();
-    } catch (e) { say("appeal-result", e); }
+    } catch (e) {
+      say("appeal-result", e);
+      if (e instanceof HC.APIError && e.code === "appeal_stale") await loadAppeals();
+    }
   }
 
   async function loadScanners() { scanners = (await call("GET", "/v1/scanners")).scanners || []; renderScanners(); }

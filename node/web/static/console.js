@@ -138,6 +138,7 @@ const CON = (() => {
       renderSubject();
       $("subject").hidden = false;
       $("paper").hidden = true;
+      $("paper-withdraw-confirm").hidden = true;
       closeToken();
       say("subject-result", "");
     } catch (e) { $("subject").hidden = true; say("subject-result", e); }
@@ -220,6 +221,18 @@ const CON = (() => {
         const c = await call("POST", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/codes", { paper: true });
         showImage($("paper-img"), await call("GET", "/v1/codes/" + encodeURIComponent(c.jti) + "/paper.png"));
         $("paper").hidden = false;
+      } catch (e) { say("subject-result", e); }
+    });
+    // A lost or stolen paper code: withdraw the resident's paper codes at
+    // every province; their phone codes stay valid.
+    $("paper-withdraw").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = false; $("paper-withdraw-yes").focus(); });
+    $("paper-withdraw-no").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = true; });
+    $("paper-withdraw-yes").addEventListener("click", async () => {
+      try {
+        const out = await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/paper-codes");
+        $("paper-withdraw-confirm").hidden = true;
+        $("paper").hidden = true;
+        say("subject-result", "console.paper_withdrawn", { n: out.revoked });
       } catch (e) { say("subject-result", e); }
     });
     $("token-start").addEventListener("click", openToken);

@@ -208,9 +208,17 @@
     renderLists();
   }
 
+  // decided is when an appeal was decided and the status it set, or "".
+  function decided(a) {
+    if (!a.resolved_at) return "";
+    const when = HC.fmtTime(a.resolved_at);
+    return " — " + (a.applied_status ? HC.t("wallet.appeal_decided_status", { when, status: HC.statusWord(a.applied_status) })
+      : HC.t("wallet.appeal_decided", { when }));
+  }
+
   function renderLists() {
     list($("appeals"), lists.appeals, (a) => HC.t("wallet.appeal_item", { when: HC.fmtTime(a.created), state: HC.t("appeal." + a.status),
-      message: a.message, note: a.note ? " — " + a.note : "" }), "wallet.none");
+      message: a.message, outcome: decided(a), note: a.note ? " — " + a.note : "" }), "wallet.none");
     list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: v.day ? HC.fmtDay(v.day) : HC.fmtTime(v.time),
       province: provinceName(v.province), place: v.place ? HC.place(v.place) : "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
     list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),

@@ -1,0 +1,97 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hcfed/hcfed/node/web"
+)
+
+// resolveStaleAppeal drives the console's queue of province i when the
+// resident's status is set again (a new exposure) after their appeal was
+// filed and listed: upholding it is refused with the catalogue's
+// sentence in both languages, the queue is read again and marks the
+// appeal (the status and when it was set), and the decision taken again
+// against that status is recorded. The appeal form of the only appeal
+// listed is filled by fill before each submission.
+// Not a t.Helper: a failure names its line here.
+func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID string, fill func(p string)) {
+	id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
+	p := "#ap-" + id + "-"
+	if st := d.call(i, "PUT", "/v1/subjects/"+subjectID+"/status", d.c.Tokens[i],
+		map[string]string{"status": "red", "reason": "new exposure"}, nil); st != http.StatusOK {
+		t.Fatalf("status set again: HTTP %d", st)
+	}
+	fill(p)
+	console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+	console.waitJS("the stale refusal", fmt.Sprintf(`document.getElementById("appeal-result").textContent.startsWith(%q)`, en(t, "error.appeal_stale")))
+	console.waitJS("the queue read again, the appeal marked", `!!document.querySelector("#appeal-list li[data-appeal] [data-status-changed]")`)
+	detail := strings.TrimPrefix(console.text("#appeal-result"), en(t, "error.appeal_stale"))
+	mark := `#appeal-list li[data-appeal] [data-status-changed]`
+	if got := console.text(mark); !strings.HasPrefix(got, strings.Split(en(t, "console.appeal_status_changed"), "{")[0]) || !strings.Contains(got, "Red") {
+		t.Errorf("the marked appeal says %q", got)
+	}
+	console.switchLang(web.LangZH)
+	if got, want := console.text("#appeal-result"), msg(t, web.LangZH, "error.appeal_stale")+detail; got != want {
+		t.Errorf("in Chinese the refusal reads %q, want %q", got, want)
+	}
+	if got := console.text(mark); !strings.HasPrefix(got, strings.Split(msg(t, web.LangZH, "console.appeal_status_changed"), "{")[0]) {
+		t.Errorf("in Chinese the marked appeal says %q", got)
+	}
+	console.switchLang(web.LangEN)
+	fill(p)
+	console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+	console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
+}
+
+// walletShowsTheOutcome checks that the wallet says when an appeal was
+// decided and the status it set, in both languages.
+func walletShowsTheOutcome(t *testing.T, wallet *tab, status string) {
+	for _, lang := range []string{web.LangZH, web.LangEN} {
+		wallet.switchLang(lang)
+		want := strings.Split(msg(t, lang, "wallet.appeal_decided_status"), "{")[0]
+		word := msg(t, lang, "status."+status)
+		if got := wallet.text("#appeals"); !strings.Contains(got, want) || !strings.Contains(got, word) {
+			t.Errorf("in %s the wallet's appeals read %q, want when it was decided (%q) and the status set (%q)", lang, got, want, word)
+		}
+	}
+}
+
+// withdrawPaperCode drives the console's withdrawal of a lost paper code
+// of the resident of province i: a paper code printed from the console
+// verifies, the console says what the withdrawal does before it, and
+// after it says how many were withdrawn (in both languages) and the code
+// is refused as revoked.
+// Not a t.Helper: a failure names its line here.
+func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID string) {
+	console.setValue("#subject-id", subjectID)
+	console.click(`#find-form button[type="submit"]`)
+	console.waitJS("the resident record", `!document.getElementById("subject").hidden`)
+	console.click("#paper-btn")
+	console.waitJS("the paper code", `!document.getElementById("paper").hidden && document.getElementById("paper-img").naturalWidth > 0`)
+	code := decodeQR(t, console.imagePNG("#paper-img"))
+	sc := addScanner(t, d, i)
+	verify := func() verification {
+		var v verification
+		d.call(i, "POST", "/v1/verify", sc, map[string]string{"code": code}, &v)
+		return v
+	}
+	if v := verify(); !v.Valid {
+		t.Fatalf("the paper code before its withdrawal: %+v", v)
+	}
+	console.click("#paper-withdraw")
+	if w := console.text("#paper-withdraw-confirm"); !strings.Contains(w, "every province") || !strings.Contains(w, "phone codes stay valid") {
+		t.Errorf("before withdrawing the console says %q; want what it does", w)
+	}
+	console.click("#paper-withdraw-yes")
+	done := func(lang string) string {
+		return strings.ReplaceAll(msg(t, lang, "console.paper_withdrawn"), "{n}", "1")
+	}
+	console.waitJS("the withdrawal", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, done(web.LangEN)))
+	resultFollowsTheLanguage(t, console, "#subject-result", map[string]string{web.LangZH: done(web.LangZH), web.LangEN: done(web.LangEN)})
+	if v := verify(); v.Valid || v.Reason != "revoked" {
+		t.Fatalf("the paper code after its withdrawal: %+v, want revoked", v)
+	}
+}
