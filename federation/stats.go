@@ -101,6 +101,10 @@ type SyncStats struct {
 	// Gaps counts revocation gaps found; SnapshotsApplied the snapshots
 	// applied; SnapshotRequests the requests sent for fresh ones.
 	Gaps, SnapshotsApplied, SnapshotRequests uint64
+	// SnapshotsBehindPointer counts snapshots downloaded that left their
+	// province short of the seq its pointer claimed (snapfetch.go): a
+	// member rewriting its pointer to make peers download again.
+	SnapshotsBehindPointer uint64
 	// ParkedDropped counts deltas of a blocked province dropped for lack
 	// of room; a snapshot must cover them.
 	ParkedDropped uint64
@@ -122,7 +126,7 @@ type SyncStats struct {
 type syncCounters struct {
 	applied, rejected, skipped, gaps   atomic.Uint64
 	snapshots, requests, parkedDropped atomic.Uint64
-	cacheErrors                        atomic.Uint64
+	cacheErrors, behindPointer         atomic.Uint64
 }
 
 // Stats returns a snapshot of s's counters.
@@ -132,6 +136,7 @@ func (s *Sync) Stats() SyncStats {
 		Applied: c.applied.Load(), Rejected: c.rejected.Load(), Skipped: c.skipped.Load(),
 		Gaps: c.gaps.Load(), SnapshotsApplied: c.snapshots.Load(), SnapshotRequests: c.requests.Load(),
 		ParkedDropped: c.parkedDropped.Load(), CacheErrors: c.cacheErrors.Load(),
+		SnapshotsBehindPointer: c.behindPointer.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
