@@ -215,7 +215,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 		// whatever need says.
 		need = max(q.droppedMax, s.state.RevocationSeq(p)+1)
 	}
-	s.mu.Unlock()
+	s.unlock()
 
 	if need > 0 {
 		s.requestSnapshot(ctx, p, need)

@@ -144,7 +144,7 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	}
 	defer s.exit()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if !m.Dropped {
 		s.handleDelta(m)
 	}

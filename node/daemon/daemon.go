@@ -206,6 +206,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned,
 		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter)}
 	f.registerCacheMetrics(n.Metrics().Registry)
+	f.registerWaitMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)
 	f.registerSuspendedMetric(n.Metrics().Registry)
 	n.Metrics().RegisterNATSCluster(f.clusterInfo)
