@@ -24,15 +24,6 @@ type churner struct {
 	conn   *federation.Conn
 }
 
-func newKeyOrFail(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := trust.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // publishKeyset signs and puts the churner's keyset version, naming enc
 // as its encryption key.
 func (c *churner) publishKeyset(version uint64, enc *ecdsa.PrivateKey) {
@@ -99,9 +90,9 @@ func (p *puts) count(key string) int {
 func TestKeysetChurnCostsAGrantToItsProvinceOnly(t *testing.T) {
 	t.Parallel()
 	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces[:2], Republish: time.Hour})
-	c := &churner{t: t, id: "320000", root: newKeyOrFail(t), conn: operatorConn(t, f.c)}
+	c := &churner{t: t, id: "320000", root: newKey(t), conn: operatorConn(t, f.c)}
 	var err error
-	if c.signer, err = trust.NewStatementSigner(newKeyOrFail(t)); err != nil {
+	if c.signer, err = trust.NewStatementSigner(newKey(t)); err != nil {
 		t.Fatal(err)
 	}
 	ops := f.c.Operators
@@ -121,7 +112,7 @@ func TestKeysetChurnCostsAGrantToItsProvinceOnly(t *testing.T) {
 		}
 	}
 	// The churner's first keyset: each node grants to it.
-	enc := newKeyOrFail(t)
+	enc := newKey(t)
 	c.publishKeyset(1, enc)
 	waitFor(t, "a grant to "+c.id+" from every node", func() error {
 		for _, k := range toChurner {
@@ -138,7 +129,7 @@ func TestKeysetChurnCostsAGrantToItsProvinceOnly(t *testing.T) {
 	for v := uint64(2); v <= 4; v++ {
 		c.publishKeyset(v, enc)
 	}
-	c.publishKeyset(5, newKeyOrFail(t))
+	c.publishKeyset(5, newKey(t))
 	waitFor(t, "every node holding keyset v5 of "+c.id, func() error {
 		for i := range f.c.Nodes {
 			if v := f.c.Nodes[i].Node.State().Keyset(c.id).Version; v != 5 {

@@ -32,11 +32,7 @@ func TestWhatWaitsAtANodeIsOnItsMetrics(t *testing.T) {
 	// A delta of Guangdong's next seq, signed by a key no keyset lists:
 	// it may be the first of a rotation whose keyset is on its way, so it
 	// waits (up to federation.DefaultKeysetWait), and Guangdong with it.
-	k, err := trust.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rogue, err := trust.NewStatementSigner(k)
+	rogue, err := trust.NewStatementSigner(newKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
