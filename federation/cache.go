@@ -131,7 +131,7 @@ func (s *Sync) Restore(ctx context.Context) error {
 			applied++
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 	s.log.Info("federation state restored from cache", "statements", len(entries), "applied", applied)
 	if err := s.flush(ctx); err != nil {
 		// What was restored came from the cache; only the pinned trust

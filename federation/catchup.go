@@ -85,8 +85,9 @@ func (s *Sync) strangerPointers() int {
 func (s *Sync) catchUpPointers(ctx context.Context) {
 	s.mu.Lock()
 	var due []string
+	now := s.now()
 	for p, ptr := range s.revs.pointers {
-		if s.pointerDue(p, ptr) {
+		if s.pointerDue(p, ptr) && s.fetchAllowed(p, now) {
 			due = append(due, p)
 		}
 	}
@@ -128,7 +129,9 @@ func (s *Sync) worker(ctx context.Context) {
 // dueProvinces lists the provinces whose snapshot should be fetched now:
 // blocked on a gap and past their backoff; behind their pointer for
 // longer than lagGrace; or with many deltas cached since their last
-// cached snapshot while a newer one exists (compaction).
+// cached snapshot while a newer one exists (compaction). A province whose
+// last download was too recent (fetchAllowed) waits, whatever else is
+// due.
 func (s *Sync) dueProvinces() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,7 +154,7 @@ func (s *Sync) dueProvinces() []string {
 	}
 	out := make([]string, 0, len(due))
 	for p := range due {
-		if !s.snapshotWaits(p, now) {
+		if !s.snapshotWaits(p, now) && s.fetchAllowed(p, now) {
 			out = append(out, p)
 		}
 	}
@@ -173,6 +176,9 @@ func (s *Sync) pointerDue(p string, ptr *pointerSeen) bool {
 // if p is still blocked on a gap asks p's node for a fresh snapshot and
 // backs off before the next attempt.
 func (s *Sync) catchUp(ctx context.Context, p string) {
+	s.mu.Lock()
+	claimed := s.fetchStart(p)
+	s.mu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	raw, err := s.conn.GetSnapshot(fctx, p)
 	cancel()
@@ -195,6 +201,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	}
 	s.resolve(p)
 	now := s.now()
+	s.fetchDone(p, claimed, err == nil, now)
 	if ptr := s.revs.pointers[p]; ptr != nil {
 		ptr.attempts++
 		ptr.nextTry = now.Add(catchupRetry(ptr.attempts))
@@ -208,7 +215,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 		// whatever need says.
 		need = max(q.droppedMax, s.state.RevocationSeq(p)+1)
 	}
-	s.mu.Unlock()
+	s.unlock()
 
 	if need > 0 {
 		s.requestSnapshot(ctx, p, need)

@@ -183,7 +183,7 @@ func (s *Sync) resolveAll() {
 // statements. The catch-up worker calls it every workerTick.
 func (s *Sync) expireKeysetWaits() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	now := s.now()
 	for p, q := range s.revs.blocked {
 		if q.wait == waitKeyset && slices.ContainsFunc(q.parked, func(d parkedDelta) bool { return now.Sub(d.since) >= s.keysetWait }) {

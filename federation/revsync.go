@@ -49,6 +49,7 @@ type revTracker struct {
 	blocked    map[string]*revQueue
 	pointers   map[string]*pointerSeen // latest revsnapshot pointer per province
 	snapWaits  map[string]*snapWait    // provinces whose stored snapshot waits for a keyset
+	fetches    map[string]*snapFetch   // when each province's snapshot may be downloaded next (snapfetch.go)
 	cachedSnap map[string]uint64       // seq of the snapshot cached per province
 	deltas     map[string]int          // deltas cached since that snapshot
 
@@ -60,7 +61,8 @@ type revTracker struct {
 
 func newRevTracker() revTracker {
 	return revTracker{blocked: map[string]*revQueue{}, pointers: map[string]*pointerSeen{},
-		snapWaits: map[string]*snapWait{}, cachedSnap: map[string]uint64{}, deltas: map[string]int{}}
+		snapWaits: map[string]*snapWait{}, fetches: map[string]*snapFetch{}, cachedSnap: map[string]uint64{},
+		deltas: map[string]int{}}
 }
 
 // pointerSeen is the latest snapshot pointer of a province.
@@ -142,7 +144,7 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	}
 	defer s.exit()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if !m.Dropped {
 		s.handleDelta(m)
 	}

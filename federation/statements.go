@@ -46,7 +46,7 @@ func (s *Sync) onState(u StateUpdate) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.handle(statement{topic: t, key: u.Key, raw: u.Value})
 }
 

@@ -91,7 +91,7 @@ func (c *Conn) Stats() Stats {
 func (c *Conn) Dropped() uint64 { return c.Stats().Dropped() }
 
 // SyncStats counts what a Sync did, for metrics. Counters only grow;
-// Pending, Parked and Cursor are gauges.
+// Waits, Cursor and CacheBacklog are gauges.
 type SyncStats struct {
 	// Applied and Rejected count statements (OnStatement reports each).
 	Applied, Rejected uint64
@@ -101,17 +101,18 @@ type SyncStats struct {
 	// Gaps counts revocation gaps found; SnapshotsApplied the snapshots
 	// applied; SnapshotRequests the requests sent for fresh ones.
 	Gaps, SnapshotsApplied, SnapshotRequests uint64
+	// SnapshotsBehindPointer counts snapshots downloaded that left their
+	// province short of the seq its pointer claimed (snapfetch.go): a
+	// member rewriting its pointer to make peers download again.
+	SnapshotsBehindPointer uint64
 	// ParkedDropped counts deltas of a blocked province dropped for lack
 	// of room; a snapshot must cover them.
 	ParkedDropped uint64
 	// CacheErrors counts failed cache writes.
 	CacheErrors uint64
-	// Pending is how many statements wait for what they depend on,
-	// snapshots waiting for a keyset (snapwait.go) included.
-	Pending int
-	// Parked is how many deltas wait behind a gap or a missing keyset,
-	// and Blocked how many provinces they belong to.
-	Parked, Blocked int
+	// Waits (Pending, Parked, Blocked) is what waits, as Stats was
+	// called.
+	Waits
 	// Cursor is the revocation stream sequence handled so far.
 	Cursor uint64
 	// CacheBacklog is how many applied statements wait to be written to
@@ -122,7 +123,7 @@ type SyncStats struct {
 type syncCounters struct {
 	applied, rejected, skipped, gaps   atomic.Uint64
 	snapshots, requests, parkedDropped atomic.Uint64
-	cacheErrors                        atomic.Uint64
+	cacheErrors, behindPointer         atomic.Uint64
 }
 
 // Stats returns a snapshot of s's counters.
@@ -132,19 +133,62 @@ func (s *Sync) Stats() SyncStats {
 		Applied: c.applied.Load(), Rejected: c.rejected.Load(), Skipped: c.skipped.Load(),
 		Gaps: c.gaps.Load(), SnapshotsApplied: c.snapshots.Load(), SnapshotRequests: c.requests.Load(),
 		ParkedDropped: c.parkedDropped.Load(), CacheErrors: c.cacheErrors.Load(),
+		SnapshotsBehindPointer: c.behindPointer.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.Pending = s.pending.len() + len(s.revs.snapWaits)
-	st.Parked, st.Blocked = s.revs.parkedCount(), len(s.revs.blocked)
+	st.Waits = s.waitsLocked()
 	st.Cursor = s.revs.cursor()
 	st.CacheBacklog = s.persist.backlog()
 	return st
 }
+
+// SnapshotsBehindPointer is SyncStats.SnapshotsBehindPointer, read
+// without waiting for Sync's lock.
+func (s *Sync) SnapshotsBehindPointer() uint64 { return s.stats.behindPointer.Load() }
 
 // CacheHealth returns the failed cache writes so far and the applied
 // statements waiting to be written. Unlike Stats it does not wait for
 // Sync's lock, which a handler may hold while the cache backlog is full.
 func (s *Sync) CacheHealth() (failures uint64, backlog int) {
 	return s.stats.cacheErrors.Load(), s.persist.backlog()
+}
+
+// Waits is what a Sync holds back, waiting: the gauges of SyncStats.
+type Waits struct {
+	// Pending is how many statements wait for what they depend on,
+	// snapshots waiting for a keyset (snapwait.go) included.
+	Pending int
+	// Parked is how many deltas wait behind a gap or a missing keyset,
+	// and Blocked how many provinces they belong to.
+	Parked, Blocked int
+}
+
+// waitGauges holds the Waits last counted, for readers that must not wait
+// for Sync.mu.
+type waitGauges struct{ pending, parked, blocked atomic.Int64 }
+
+// waitsLocked counts what s holds back. Callers hold s.mu.
+func (s *Sync) waitsLocked() Waits {
+	return Waits{Pending: s.pending.len() + len(s.revs.snapWaits), Parked: s.revs.parkedCount(),
+		Blocked: len(s.revs.blocked)}
+}
+
+// unlock records what s holds back for Waits and releases s.mu. Every
+// section that may change the pending set, the blocked provinces or the
+// snapshot waits ends with it.
+func (s *Sync) unlock() {
+	w := s.waitsLocked()
+	s.waits.pending.Store(int64(w.Pending))
+	s.waits.parked.Store(int64(w.Parked))
+	s.waits.blocked.Store(int64(w.Blocked))
+	s.mu.Unlock()
+}
+
+// Waits returns what s held back when it last released its lock. Unlike
+// Stats it does not wait for that lock, which a handler may hold while the
+// cache backlog is full: a metrics scrape reads it.
+func (s *Sync) Waits() Waits {
+	return Waits{Pending: int(s.waits.pending.Load()), Parked: int(s.waits.parked.Load()),
+		Blocked: int(s.waits.blocked.Load())}
 }

@@ -133,6 +133,7 @@ type Sync struct {
 	stopped bool
 
 	stats syncCounters
+	waits waitGauges // see Waits
 }
 
 // NewSync makes a Sync. It does no I/O.
@@ -190,7 +191,7 @@ func (s *Sync) Run(ctx context.Context) error {
 	defer s.stop(ctx)
 	s.mu.Lock()
 	s.applyPinned()
-	s.mu.Unlock()
+	s.unlock()
 
 	if !s.retry(ctx, "watch state", func() error { return s.conn.WatchState(ctx, s.onState) }) {
 		return nil

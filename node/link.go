@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -23,9 +24,10 @@ type Link struct {
 	conn *federation.Conn
 	log  *slog.Logger
 
-	keysKick chan struct{}
-	revKick  chan struct{}
-	snapKick chan struct{}
+	keysKick  chan struct{}
+	revKick   chan struct{}
+	snapKick  chan struct{}
+	grantKick chan struct{}
 
 	// Republish is how often everything is published again even without a
 	// change, so that a peer that missed a value (or whose KV entry was
@@ -36,6 +38,10 @@ type Link struct {
 	StuckAfter time.Duration
 
 	keysetMu sync.Mutex // serialises keyset puts (putKeyset)
+
+	grantMu  sync.Mutex
+	grantDue map[string]bool   // peers whose keyset changed since their grant was checked
+	granted  map[string]string // kid of the enc key each peer was last granted to
 
 	snapMu   sync.Mutex
 	snapSeq  uint64 // seq of the last snapshot published
@@ -64,7 +70,8 @@ func NewLink(n *Node, conn *federation.Conn, log *slog.Logger) *Link {
 		log = n.log
 	}
 	l := &Link{n: n, conn: conn, log: log, Republish: 30 * time.Second, StuckAfter: outboxStuckAfter,
-		keysKick: make(chan struct{}, 1), revKick: make(chan struct{}, 1), snapKick: make(chan struct{}, 1)}
+		keysKick: make(chan struct{}, 1), revKick: make(chan struct{}, 1), snapKick: make(chan struct{}, 1),
+		grantKick: make(chan struct{}, 1), grantDue: map[string]bool{}, granted: map[string]string{}}
 	n.SetFederation(l)
 	return l
 }
@@ -82,9 +89,17 @@ func (l *Link) KeysChanged(context.Context) { kick(l.keysKick) }
 // RevocationsPending schedules draining of the revocation outbox.
 func (l *Link) RevocationsPending(context.Context) { kick(l.revKick) }
 
-// PeerKeyset is called when a peer's keyset changed: it may have a new
-// encryption key, so grants are sent again.
-func (l *Link) PeerKeyset(string) { kick(l.keysKick) }
+// PeerKeyset is called when a peer's keyset changed: if it names an
+// encryption key other than the one last granted to, that peer (and only
+// that peer) is granted the content keys again. A member may publish
+// keysets as often as it likes; that must not make every node publish
+// grants to the whole federation.
+func (l *Link) PeerKeyset(province string) {
+	l.grantMu.Lock()
+	l.grantDue[province] = true
+	l.grantMu.Unlock()
+	kick(l.grantKick)
+}
 
 // SnapshotRequested asks for a fresh revocation snapshot to be published.
 func (l *Link) SnapshotRequested(ctx context.Context) error {
@@ -120,6 +135,8 @@ func (l *Link) Run(ctx context.Context) {
 			return
 		case <-l.keysKick:
 			l.report(l.publishKeys(ctx), "keys")
+		case <-l.grantKick:
+			l.report(l.grantChanged(ctx), "grants")
 		case <-l.revKick:
 			if err := l.drainOutbox(ctx); err != nil {
 				l.report(err, "revocations")
@@ -154,28 +171,68 @@ func (l *Link) publishKeys(ctx context.Context) error {
 	if _, err := l.putKeyset(ctx); err != nil {
 		return err
 	}
-	now := l.n.Now()
-	signer := l.n.Signer()
-	cks := l.n.ContentKeys()
 	if tl := l.n.State().TrustList(); tl != nil {
-		for id, m := range tl.Members {
-			if id == self || m.Status != trust.MemberActive {
+		for id := range tl.Members {
+			if id == self {
 				continue
 			}
-			peer := l.n.State().Keyset(id)
-			if peer == nil || peer.EncKey == nil {
-				continue // granted when its keyset arrives
-			}
-			g, err := trust.GrantContentKeys(signer, self, id, peer.EncKey, cks, now)
-			if err != nil {
-				return err
-			}
-			if _, err := l.putState(ctx, federation.Topic{Kind: federation.KindContentKey, Province: self, Peer: id}, []byte(g)); err != nil {
+			if err := l.grant(ctx, id, false); err != nil {
 				return err
 			}
 		}
 	}
 	return l.publishHeartbeat(ctx)
+}
+
+// grantChanged grants the live content keys to each peer whose keyset
+// changed (PeerKeyset) and now names an encryption key other than the one
+// last granted to. A peer whose grant fails stays due.
+func (l *Link) grantChanged(ctx context.Context) error {
+	l.grantMu.Lock()
+	due := l.grantDue
+	l.grantDue = map[string]bool{}
+	l.grantMu.Unlock()
+	var first error
+	for id := range due {
+		if err := l.grant(ctx, id, true); err != nil {
+			first = cmp.Or(first, err)
+			l.grantMu.Lock()
+			l.grantDue[id] = true
+			l.grantMu.Unlock()
+		}
+	}
+	return first
+}
+
+// grant puts a grant of the live content keys to peer id, if it is an
+// active member that has published an encryption key (one that has not
+// is granted when its keyset arrives), and, if onlyChanged, only if that
+// key is not the one it was last granted to.
+func (l *Link) grant(ctx context.Context, id string, onlyChanged bool) error {
+	st := l.n.State()
+	tl := st.TrustList()
+	peer := st.Keyset(id)
+	if tl == nil || tl.Members[id].Status != trust.MemberActive || peer == nil || peer.EncKey == nil {
+		return nil
+	}
+	l.grantMu.Lock()
+	same := l.granted[id] == peer.EncKID
+	l.grantMu.Unlock()
+	if onlyChanged && same {
+		return nil
+	}
+	self := l.n.Province()
+	g, err := trust.GrantContentKeys(l.n.Signer(), self, id, peer.EncKey, l.n.ContentKeys(), l.n.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := l.putState(ctx, federation.Topic{Kind: federation.KindContentKey, Province: self, Peer: id}, []byte(g)); err != nil {
+		return err
+	}
+	l.grantMu.Lock()
+	l.granted[id] = peer.EncKID
+	l.grantMu.Unlock()
+	return nil
 }
 
 func (l *Link) publishHeartbeat(ctx context.Context) error {

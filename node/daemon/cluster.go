@@ -48,9 +48,11 @@ type ClusterConfig struct {
 	Replicas int
 	// JetStreamGrace is every node's Options.JetStreamGrace.
 	JetStreamGrace time.Duration
-	Logger         *slog.Logger
-	Now            func() time.Time
-	TickEvery      time.Duration
+	// Republish is every node's Options.Republish.
+	Republish time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
+	TickEvery time.Duration
 	// Configure adjusts each province's config before it starts.
 	Configure func(*config.Config)
 	// Isolation federation.IsolationAccounts gives the NATS server a
@@ -96,7 +98,7 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		return nil, err
 	}
 	c := &Cluster{cc: cc, opt: Options{Logger: cc.Logger, Now: cc.Now, TickEvery: cc.TickEvery,
-		JetStreamGrace: cc.JetStreamGrace}}
+		JetStreamGrace: cc.JetStreamGrace, Republish: cc.Republish}}
 	defer func() {
 		if err != nil {
 			c.Close()

@@ -112,6 +112,10 @@ type Options struct {
 	// (no leader with a quorum) before the node reports itself not ready;
 	// default jetStreamDownAfter.
 	JetStreamGrace time.Duration
+	// Republish is how often the node publishes its keyset, grants,
+	// heartbeat and snapshot again without a change; default
+	// node.Link's.
+	Republish time.Duration
 }
 
 // closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
@@ -204,8 +208,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned,
-		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter)}
+		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter), republish: opt.Republish}
 	f.registerCacheMetrics(n.Metrics().Registry)
+	f.registerWaitMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)
 	f.registerSuspendedMetric(n.Metrics().Registry)
 	n.Metrics().RegisterNATSCluster(f.clusterInfo)

@@ -32,6 +32,8 @@ type fed struct {
 	now     func() time.Time
 	pinned  []byte
 	jsGrace time.Duration // see Options.JetStreamGrace
+	// republish is Options.Republish.
+	republish time.Duration
 
 	server  *federation.Server
 	conn    atomic.Pointer[federation.Conn]
@@ -126,6 +128,9 @@ func (f *fed) run(ctx context.Context) {
 		}
 	}
 	link := node.NewLink(f.n, conn, f.log)
+	if f.republish > 0 {
+		link.Republish = f.republish
+	}
 	sc := f.syncConfig(conn)
 	sc.OnPeerKeyset = link.PeerKeyset
 	s, err := federation.NewSync(sc)
