@@ -108,6 +108,13 @@ with a version above the one peers hold.`,
 			if prov != cfg.Province {
 				return fmt.Errorf("%s is a backup of province %s, and this node is %s: refusing", src, prov, cfg.Province)
 			}
+			keysSrc := ""
+			if keysFrom != "" {
+				keysSrc = filepath.Join(keysFrom, store.KeysFile)
+			}
+			if err := store.CheckRestore(cmd.Context(), src, keysSrc, cfg.DBPath()); err != nil {
+				return err // with or without --yes: the plan would fail
+			}
 			w := cmd.OutOrStdout()
 			// The plan: what it would do without --yes, what it is doing
 			// with it (then "Restored." says it is done).
@@ -131,10 +138,6 @@ with a version above the one peers hold.`,
 				return nil
 			}
 			stamp := time.Now().UTC().Format("20060102T150405Z")
-			keysSrc := ""
-			if keysFrom != "" {
-				keysSrc = filepath.Join(keysFrom, store.KeysFile)
-			}
 			if err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), stamp); err != nil {
 				return err
 			}

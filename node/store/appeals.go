@@ -56,9 +56,14 @@ func (db *DB) CreateAppeal(ctx context.Context, a Appeal, maxOpen int, audit ...
 		if err := tx.QueryRowContext(ctx, `SELECT status_since FROM subjects WHERE id = ?`, a.SubjectID).Scan(&since); err != nil {
 			return notFound("subject", err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct, filed_status_since)
-			VALUES (?, ?, ?, 'open', ?, ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT, since)
-		return err
+		// A page split copies appeals filed before this one: under
+		// secure_delete the space they leave is overwritten, so that no
+		// stale copy of a message outlives DeleteResolvedAppeals.
+		return withSecureDelete(ctx, tx, func() error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO appeals (id, subject_id, created, status, message_ct, filed_status_since)
+				VALUES (?, ?, ?, 'open', ?, ?)`, a.ID, a.SubjectID, nanos(a.Created), a.MessageCT, since)
+			return err
+		})
 	})
 }
 
@@ -156,8 +161,15 @@ func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, 
 		case since != nanos(r.StatusSince):
 			return ErrStatusChanged
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
-			WHERE id = ?`, r.Outcome, r.NoteCT, r.Applied, nanos(r.At), id); err != nil {
+		// The row grows, and SQLite may move it: under secure_delete the
+		// cell it leaves, the message sealed under a key that outlives
+		// the appeal, is overwritten rather than left free in the page
+		// (DeleteResolvedAppeals must delete every copy of the text).
+		if err := withSecureDelete(ctx, tx, func() error {
+			_, err := tx.ExecContext(ctx, `UPDATE appeals SET status = ?, note_ct = ?, applied_status = ?, resolved_at = ?
+				WHERE id = ?`, r.Outcome, r.NoteCT, r.Applied, nanos(r.At), id)
+			return err
+		}); err != nil {
 			return err
 		}
 		if r.Applied == "" || r.Applied == status {
@@ -178,8 +190,11 @@ func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, 
 // DeleteResolvedAppeals deletes up to limit appeals resolved at or before
 // before, oldest first, with their sealed message and note, and appends
 // audit(a) for each one deleted in the same transaction: the audit log
-// keeps what was decided, never the text. It returns how many went; a
-// caller with more to delete calls again.
+// keeps what was decided, never the text. The text is sealed under the
+// resident's data key, which outlives the appeal while the resident is
+// enrolled, so the rows go under secure_delete (as DeleteExpiredLookups):
+// their bytes are overwritten, not left in a free cell of node.db. It
+// returns how many went; a caller with more to delete calls again.
 func (db *DB) DeleteResolvedAppeals(ctx context.Context, before time.Time, limit int, audit func(Appeal) AuditEntry) (int, error) {
 	const op = "delete resolved appeals"
 	if limit <= 0 || before.IsZero() || audit == nil {
@@ -187,9 +202,13 @@ func (db *DB) DeleteResolvedAppeals(ctx context.Context, before time.Time, limit
 	}
 	var n int
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
-		rows, err := queryAll(ctx, tx, op, scanAppeal, `DELETE FROM appeals WHERE id IN (
-			SELECT id FROM appeals WHERE status <> 'open' AND resolved_at <= ? ORDER BY resolved_at LIMIT ?)
-			RETURNING `+appealColumns, nanos(before), limit)
+		var rows []Appeal
+		err := withSecureDelete(ctx, tx, func() (err error) {
+			rows, err = queryAll(ctx, tx, op, scanAppeal, `DELETE FROM appeals WHERE id IN (
+				SELECT id FROM appeals WHERE status <> 'open' AND resolved_at <= ? ORDER BY resolved_at LIMIT ?)
+				RETURNING `+appealColumns, nanos(before), limit)
+			return err
+		})
 		if err != nil {
 			return err
 		}

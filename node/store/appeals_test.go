@@ -230,3 +230,68 @@ func TestResolveAppealIsRefusedAfterAStatusChangeAndKeepsAnEqualStatus(t *testin
 		t.Fatalf("appeal = %+v", a)
 	}
 }
+
+// A resolved appeal's message and note are sealed under the resident's
+// data key, which outlives the appeal while the resident is enrolled:
+// once the retention pass deletes the appeal, nothing of its text may
+// stay in node.db — in a free cell of its page, or in a copy a page
+// split left when appeals filed after it were inserted — or the file and
+// the keys would still open what the retention promised to delete.
+func TestResolvedAppealDeletedLeavesNoTextInTheDatabaseFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	const appeals = 60
+	text := func(what string, i int) []byte {
+		return []byte(fmt.Sprintf("SEALED-APPEAL-%s-MARKER-%03d-0123456789", what, i))
+	}
+	id := func(i int) string { return fmt.Sprintf("a%03d", i) }
+	// Even appeals are resolved first and are due; odd ones are not. The
+	// texts differ in length, as real ones do.
+	resolvedAt := func(i int) time.Time { return t0.Add(time.Duration(1+i%2) * time.Hour) }
+	for i := range appeals {
+		s := fmt.Sprintf("s%03d", i)
+		enrol(t, db, s)
+		if err := db.CreateAppeal(ctx, Appeal{ID: id(i), SubjectID: s, Created: t0, MessageCT: bytes.Repeat(text("MESSAGE", i), 1+i%5)}, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Filed and resolved long before the retention pass, as in a running
+	// node: the texts are in the file by then.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path)
+	for i := range appeals {
+		if _, err := db.ResolveAppeal(ctx, id(i), resolution(t, db, id(i), "rejected", bytes.Repeat(text("NOTE", i), 1+i%3), "", resolvedAt(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b := fileBytes(t, path); !bytes.Contains(b, text("MESSAGE", 0)) || !bytes.Contains(b, text("NOTE", 0)) {
+		t.Fatal("node.db does not hold the appeals' text: this test checks nothing")
+	}
+	db = openAt(t, path)
+	n, err := db.DeleteResolvedAppeals(ctx, resolvedAt(0), appeals, func(a Appeal) AuditEntry {
+		return AuditEntry{Time: resolvedAt(0), Actor: "system", Action: "appeal.retention_delete", Target: a.SubjectID}
+	})
+	if err != nil || n != appeals/2 {
+		t.Fatalf("DeleteResolvedAppeals = %d, %v; want %d", n, err, appeals/2)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := fileBytes(t, path)
+	for i := range appeals {
+		for _, what := range []string{"MESSAGE", "NOTE"} {
+			switch held := bytes.Contains(all, text(what, i)); {
+			case i%2 == 0 && held:
+				t.Errorf("appeal %s was deleted, and its sealed %s survives in node.db", id(i), what)
+			case i%2 == 1 && !held:
+				t.Errorf("appeal %s is not due, and lost its %s", id(i), what)
+			}
+		}
+	}
+}

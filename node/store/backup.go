@@ -92,8 +92,12 @@ func CheckBackup(ctx context.Context, path string) (province string, lastSeq uin
 // lock) and marks it Restored, so that the node reconciles with the
 // federation at its next start. The database it replaces, with its WAL,
 // is kept beside it as *.before-restore-STAMP. With keysSrc, the key
-// store is put back the same way; without, the current one is kept.
+// store is put back the same way; without, the current one is kept. A
+// restore that CheckRestore refuses replaces nothing.
 func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) error {
+	if err := CheckRestore(ctx, src, keysSrc, dbPath); err != nil {
+		return err
+	}
 	if err := putBack(src, dbPath, stamp); err != nil {
 		return err
 	}
@@ -108,6 +112,23 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) error {
 	}
 	defer db.Close()
 	return db.SetMeta(ctx, Restored, time.Now().UTC().Format(time.RFC3339))
+}
+
+// CheckRestore refuses, before anything is replaced, a restore of the
+// backup at src (with the key store at keysSrc, if not "") in place of
+// the database at dbPath that would leave it without its key store: the
+// copy in keysSrc is not there, or none is given, none is beside dbPath,
+// and the backup holds residents (KeyStoreNotLost, in the words a start
+// refuses with). Restore checks it first; a caller that only says what a
+// restore would do checks it too.
+func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
+	if keysSrc != "" {
+		if _, err := os.Stat(keysSrc); err != nil {
+			return fmt.Errorf("store: restore: the key store copy: %w", err)
+		}
+		return nil
+	}
+	return KeyStoreNotLost(ctx, src, KeysPath(dbPath))
 }
 
 // putBack copies src over dst, keeping dst (and its WAL) as

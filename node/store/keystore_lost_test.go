@@ -67,3 +67,52 @@ func TestOpenRefusesResidentsWithoutTheirKeyStore(t *testing.T) {
 	}
 	db3.Close()
 }
+
+// A restore of a backup holding residents onto a data directory without
+// a key store (a new machine, keys.db lost with the old one) replaced
+// node.db and then failed to open it: the database was put back without
+// the Restored mark, so a node started after the operator made an empty
+// key store, as the refusal says, did not reconcile with the federation
+// (codes revoked after the backup verified again at home, revocation
+// seqs were used twice). Restore now refuses before it replaces
+// anything, and once the key store is there it restores and marks.
+func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	backup := filepath.Join(t.TempDir(), "node.db")
+	if err := Backup(ctx, path, backup); err != nil {
+		t.Fatal(err)
+	}
+	// The new machine's data directory: no node.db, no keys.db.
+	dst := filepath.Join(t.TempDir(), "node.db")
+	missingKeys := filepath.Join(t.TempDir(), KeysFile)
+	for name, keysSrc := range map[string]string{"no key store beside it": "", "--keys-from a missing copy": missingKeys} {
+		err := Restore(ctx, backup, keysSrc, dst, "20300101T000000Z")
+		if err == nil {
+			t.Fatalf("%s: restore of a backup holding a resident succeeded", name)
+		}
+		if _, serr := os.Stat(dst); !errors.Is(serr, os.ErrNotExist) {
+			t.Fatalf("%s: the refused restore (%v) put node.db in place (%v)", name, err, serr)
+		}
+		if _, serr := os.Stat(KeysPath(dst)); !errors.Is(serr, os.ErrNotExist) {
+			t.Fatalf("%s: the refused restore (%v) left a key store behind (%v)", name, err, serr)
+		}
+		if keysSrc == "" && !errors.Is(err, ErrKeyStoreMissing) {
+			t.Fatalf("%s: %v, want ErrKeyStoreMissing", name, err)
+		}
+	}
+
+	// No copy left: the operator makes an empty key store on purpose, as
+	// the refusal says; the restore goes ahead and marks the database.
+	if err := os.WriteFile(KeysPath(dst), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(ctx, backup, "", dst, "20300101T000000Z"); err != nil {
+		t.Fatalf("restore with an empty key store made on purpose: %v", err)
+	}
+	restored := openAt(t, dst)
+	if _, err := restored.GetMeta(ctx, Restored); err != nil {
+		t.Fatalf("restored database not marked Restored: %v", err)
+	}
+}
