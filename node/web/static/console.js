@@ -133,13 +133,18 @@ const CON = (() => {
   async function openSubject(ev) {
     if (ev) ev.preventDefault();
     const id = $("subject-id").value.trim();
+    // The resident shown before goes while another is fetched: a button
+    // pressed meanwhile (a new wallet link, a deletion, withdrawing paper
+    // codes) would act on them, not on the resident asked for.
+    $("subject").hidden = true;
+    $("paper").hidden = true;
+    $("paper-withdraw-confirm").hidden = true;
+    closeToken();
+    state.subject = null;
     try {
       state.subject = await call("GET", "/v1/subjects/" + encodeURIComponent(id));
       renderSubject();
       $("subject").hidden = false;
-      $("paper").hidden = true;
-      $("paper-withdraw-confirm").hidden = true;
-      closeToken();
       say("subject-result", "");
     } catch (e) { $("subject").hidden = true; say("subject-result", e); }
   }
