@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 // FuzzReadEnrolment: an enrolment file for 'hcnode enrol --file' is
@@ -83,4 +89,70 @@ func jsonValues(b []byte) []string {
 		}
 		keyNext = len(inObject) > 0 && inObject[len(inObject)-1]
 	}
+}
+
+// FuzzParsePin: a --pin is taken exactly when it is 64 hex digits, in
+// either case, and comes back in lower case; anything else is a usage
+// error that says what a pin is.
+func FuzzParsePin(f *testing.F) {
+	sum := strings.Repeat("aB", 32)
+	for _, s := range []string{"", sum, sum[:63], sum + "0", "sha256:" + sum, " " + sum[1:], strings.Repeat("é", 32)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parsePin("--pin", s)
+		hex := len(s) == 64 && strings.Trim(s, "0123456789abcdefABCDEF") == ""
+		switch {
+		case s == "":
+			if got != "" || err != nil {
+				t.Fatalf("no pin: %q, %v", got, err)
+			}
+		case hex:
+			if err != nil || got != strings.ToLower(s) {
+				t.Fatalf("pin %q: %q, %v", s, got, err)
+			}
+		default:
+			var u usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), "want 64 hex digits") {
+				t.Fatalf("pin %q: %q, %v; want a usage error", s, got, err)
+			}
+		}
+	})
+}
+
+// FuzzReadTrustFile: a trust list file is read as what it is — a signed
+// document whenever trust.ParseTrustList takes it, a proposal whenever
+// trust.DecodeTrustList does, whatever strings the list holds — and a
+// file that is neither is refused naming the file.
+func FuzzReadTrustFile(f *testing.F) {
+	for _, s := range []string{
+		`{"fed":"hcfed-demo","version":2,"iat":1,"exp":2,"threshold":1,"operators":[],"members":[]}`,
+		`{"fed":"signatures"}`, `{"payload":"e30","signatures":[]}`, `{"payload":"e30","signatures":[{"protected":"e30","signature":""}]}`,
+		`{"fed":"x","signatures":[]}`, `{}`, `[]`, `{"fed":"x"} {}`,
+	} {
+		f.Add([]byte(s))
+	}
+	path := filepath.Join(f.TempDir(), "list.json")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readTrustFile(path)
+		signed, signedErr := trust.ParseTrustList(b)
+		proposal, proposalErr := trust.DecodeTrustList(b)
+		switch {
+		case signedErr == nil:
+			if err != nil || got.signed == nil || got.signed.SHA256() != signed.SHA256() {
+				t.Fatalf("signed list %q read as %+v (%v)", b, got, err)
+			}
+		case proposalErr == nil:
+			if err != nil || got.signed != nil || !reflect.DeepEqual(got.list, proposal) {
+				t.Fatalf("proposal %q read as %+v (%v)", b, got, err)
+			}
+		default:
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Fatalf("%q, neither list nor proposal, read as %+v (%v)", b, got, err)
+			}
+		}
+	})
 }
