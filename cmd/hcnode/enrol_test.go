@@ -26,8 +26,8 @@ func TestEnrolmentFileRefusesDuplicateAndMiscasedKeys(t *testing.T) {
 // fields instead; a field's name in another case is still quoted.
 func TestEnrolmentFileRefusalQuotesNoKeyThatIsNotAField(t *testing.T) {
 	for file, secret := range map[string]string{
-		`{"name":"张三","11010519491231002X":true}`:                   "11010519491231002X",
-		`{"张三":"11010519491231002X"}`:                               "张三",
+		`{"name":"张三","11010519491231002X":true}`:                     "11010519491231002X",
+		`{"张三":"11010519491231002X"}`:                                 "张三",
 		`{"consent":{"notice_version":"2026-12","13800138000":true}}`: "13800138000",
 	} {
 		_, err := readEnrolment(strings.NewReader(file), "-")
