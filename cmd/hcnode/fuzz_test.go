@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/hcfed/hcfed/trust"
 )
@@ -22,7 +23,7 @@ func FuzzReadEnrolment(f *testing.F) {
 		`{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"2026-12","accepted":true}}`,
 		`{"name":"张三","id_number":11010519491231002}`, `{"name":"张三","Name":"李四"}`, `{"name":"张三"} {"name":"李四"}`,
 		`{"name":"张三","consent":{"accepted":"张三"}}`, `{"nick":"张三"}`, `["张三"]`, `"张三"`, `{"name":"张三"`,
-		`{"name":"\ud800"}`, `{"phone":1e400}`,
+		`{"name":"\ud800"}`, `{"phone":1e400}`, `{"name":"zhangsan","zhangsan":1}`, `{"name":"pted","x":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -31,7 +32,7 @@ func FuzzReadEnrolment(f *testing.F) {
 		e, err := readEnrolment(bytes.NewReader(b), "-")
 		if err != nil {
 			for _, v := range jsonValues(b) {
-				if len(v) >= 4 && strings.Contains(err.Error(), v) {
+				if len(v) >= 4 && echoes(b, v, err) {
 					t.Fatalf("refusal of %q echoes the value %q: %v", b, v, err)
 				}
 			}
@@ -49,6 +50,34 @@ func FuzzReadEnrolment(f *testing.F) {
 			t.Fatalf("%q reads as %+v; written out, as %+v (%v)", b, e, back, err)
 		}
 	})
+}
+
+// echoes reports whether the refusal err of file b quotes the value v.
+// Where v is written as it is in b, it does if the refusal holds v and
+// stops holding it once v's letters and digits are shifted in b (a
+// quoted value follows; a word of the sentence that happens to be v —
+// "pted" in "accepted" — stays): the sentence's own words are not
+// values. Elsewhere (escapes, invalid UTF-8) it does if it holds v.
+func echoes(b []byte, v string, err error) bool {
+	if !strings.Contains(err.Error(), v) {
+		return false
+	}
+	shifted := strings.Map(func(r rune) rune {
+		switch {
+		case '0' <= r && r < '9', unicode.IsLetter(r) && unicode.IsLetter(r+1):
+			return r + 1
+		case r == '9':
+			return '0'
+		case unicode.IsLetter(r) && unicode.IsLetter(r-1):
+			return r - 1
+		}
+		return r
+	}, v)
+	if shifted == v || !bytes.Contains(b, []byte(v)) {
+		return true
+	}
+	_, err2 := readEnrolment(bytes.NewReader(bytes.ReplaceAll(b, []byte(v), []byte(shifted))), "-")
+	return err2 == nil || !strings.Contains(err2.Error(), v)
 }
 
 // jsonValues returns the string values and number literals in b, as far
