@@ -112,7 +112,7 @@ func readEnrolment(stdin io.Reader, name string) (node.Enrolment, error) {
 	// refused here as it would be there, not silently collapsed by the
 	// decoding below before the enrolment is sent again as JSON.
 	if err := trust.CheckJSONKeys(b, &e); err != nil {
-		return e, fmt.Errorf("%s is not an enrolment as POST /v1/subjects takes it: %w", name, err)
+		return e, fmt.Errorf("%s is not an enrolment as POST /v1/subjects takes it: %w", name, keyRefusal(err))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -123,6 +123,39 @@ func readEnrolment(stdin io.Reader, name string) (node.Enrolment, error) {
 		return e, fmt.Errorf("%s holds more than one JSON value: one resident's enrolment is expected", name)
 	}
 	return e, nil
+}
+
+// keyRefusal words a key CheckJSONKeys refused. It quotes the key only if
+// it is an enrolment field's name in some case: any other key may be a
+// value written where a key goes (a spreadsheet export that made the ID
+// number a key), and these errors never quote a value.
+func keyRefusal(err error) error {
+	var ke *trust.KeyError
+	if !errors.As(err, &ke) || ke.Problem != trust.KeyNotAField ||
+		slices.ContainsFunc(enrolmentFields(), func(f string) bool { return strings.EqualFold(f, ke.Key) }) {
+		return err
+	}
+	return fmt.Errorf("a key is none of its fields (%s)", strings.Join(enrolmentFields(), ", "))
+}
+
+// enrolmentFields lists the keys of an enrolment file, nested ones
+// included, as node.Enrolment names them in JSON.
+func enrolmentFields() []string {
+	b, _ := json.Marshal(node.Enrolment{}) // a struct of strings and a bool: never fails
+	var top map[string]json.RawMessage
+	_ = json.Unmarshal(b, &top)
+	var out []string
+	for k, v := range top {
+		out = append(out, k)
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(v, &inner) == nil {
+			for k := range inner {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // applyConsent merges --accept-notice into the consent a file may have

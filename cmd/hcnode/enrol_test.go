@@ -19,3 +19,20 @@ func TestEnrolmentFileRefusesDuplicateAndMiscasedKeys(t *testing.T) {
 		}
 	}
 }
+
+// A key that is no field of an enrolment may be a value written where a
+// key goes — a spreadsheet export that made the ID number a key — and the
+// refusal quoted it, on a terminal or in a job's log. It now names the
+// fields instead; a field's name in another case is still quoted.
+func TestEnrolmentFileRefusalQuotesNoKeyThatIsNotAField(t *testing.T) {
+	for file, secret := range map[string]string{
+		`{"name":"张三","11010519491231002X":true}`:                     "11010519491231002X",
+		`{"张三":"11010519491231002X"}`:                                 "张三",
+		`{"consent":{"notice_version":"2026-12","13800138000":true}}`: "13800138000",
+	} {
+		_, err := readEnrolment(strings.NewReader(file), "-")
+		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "id_number") {
+			t.Errorf("%s: %v, want a refusal that lists the fields and does not quote %q", file, err, secret)
+		}
+	}
+}

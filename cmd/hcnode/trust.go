@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,6 +66,8 @@ func newTrustKeygenCmd() *cobra.Command {
 }
 
 // trustFile is a trust list file: an unsigned proposal or a signed document.
+// A signed document is the one with a top-level "signatures" member; a
+// proposal may hold that word anywhere else, in a name or a URL.
 type trustFile struct {
 	list   trust.TrustList
 	signed *trust.ParsedTrustList // nil for a proposal
@@ -78,7 +79,8 @@ func readTrustFile(path string) (trustFile, error) {
 	if err != nil {
 		return trustFile{}, err
 	}
-	if bytes.Contains(raw, []byte(`"signatures"`)) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) == nil && top["signatures"] != nil {
 		p, err := trust.ParseTrustList(raw)
 		if err != nil {
 			return trustFile{}, fmt.Errorf("%s: %w", path, err)

@@ -56,7 +56,7 @@ func (s *Server) setStatuses(c echo.Context) error {
 	}
 	extend()
 	body := http.MaxBytesReader(res.Writer, c.Request().Body, limits.BulkBytes)
-	in := bufio.NewReaderSize(body, limits.BulkLineBytes)
+	in := newBulkLineReader(body, limits.BulkLineBytes)
 	out := bufio.NewWriterSize(res, 64<<10)
 	enc := json.NewEncoder(out)
 	started := false
@@ -165,9 +165,14 @@ func (s *Server) logStreamError(c echo.Context, err error, committed, line int) 
 	}
 }
 
+// newBulkLineReader reads r for readBulkLine, whose lines may be max
+// bytes long, their newline not counted: the buffer holds the newline too.
+func newBulkLineReader(r io.Reader, max int) *bufio.Reader { return bufio.NewReaderSize(r, max+1) }
+
 // readBulkLine reads one line without its newline. A line longer than the
-// reader's buffer is skipped to its end and reported as
-// bufio.ErrBufferFull; io.EOF comes with the last line's bytes, if any.
+// reader's buffer less one byte (see newBulkLineReader) is skipped to its
+// end and reported as bufio.ErrBufferFull; io.EOF comes with the last
+// line's bytes, if any.
 func readBulkLine(r *bufio.Reader) ([]byte, error) {
 	raw, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -183,7 +188,13 @@ func readBulkLine(r *bufio.Reader) ([]byte, error) {
 		}
 		return nil, bufio.ErrBufferFull
 	}
-	return bytes.TrimSuffix(raw, []byte{'\n'}), err
+	line := bytes.TrimSuffix(raw, []byte{'\n'})
+	if len(line) >= r.Size() {
+		// A last line that filled the buffer just as the body's end came
+		// with it (a reader may give both at once): too long all the same.
+		return nil, errors.Join(bufio.ErrBufferFull, err)
+	}
+	return line, err
 }
 
 // refOf returns the ref of a line that failed strict decoding, if it can
