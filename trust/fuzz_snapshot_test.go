@@ -72,7 +72,7 @@ func FuzzRevocationSnapshotBody(f *testing.F) {
 			t.Fatalf("entries of %x re-encode as %x", body, again)
 		}
 		set := revokedSet{m: map[string]map[[JTILen]byte]uint32{}}
-		set.addSnapshot(gd, snap, testNow)
+		set.addSnapshot(gd, snap, testNow, MaxLiveRevocations)
 		want := map[string]bool{}
 		for _, e := range snap.Entries() {
 			if e.Expires > testNow.Add(-ClockSkew).Unix() {
