@@ -6,8 +6,8 @@ import (
 )
 
 // registerWaitMetrics exports what the running Sync holds back, waiting
-// (federation.Waits), and the snapshots it downloaded that fell short of
-// their pointer. Each is 0 from the start, before the node connects, so
+// (federation.Waits), the snapshots it downloaded that fell short of
+// their pointer, and those whose size deferred the next download. Each is 0 from the start, before the node connects, so
 // that an alert sees its first rise. None of them reads Sync's lock.
 func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 	wait := func(pick func(federation.Waits) int) func() float64 {
@@ -33,6 +33,14 @@ func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 			func() float64 {
 				if s := f.sync.Load(); s != nil {
 					return float64(s.SnapshotsBehindPointer())
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_over_byte_rate_total",
+			Help: "Snapshots downloaded whose size deferred their province's next download beyond a second (at 160 MiB a minute a province); each is logged with its province."},
+			func() float64 {
+				if s := f.sync.Load(); s != nil {
+					return float64(s.SnapshotsOverByteRate())
 				}
 				return 0
 			}))
