@@ -78,4 +78,3 @@ func TestByteRateLeavesAnHonestCatchUpAtItsFloor(t *testing.T) {
 		t.Errorf("the largest snapshot defers the next download by %v, want between 1 and 5 minutes", d)
 	}
 }
-
