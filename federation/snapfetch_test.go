@@ -95,10 +95,7 @@ func TestRewrittenPointersDoNotForceRepeatedDownloads(t *testing.T) {
 func TestGapAfterStartUpDownloadAsksForAFreshSnapshotFirst(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	s, gdc := f.gdAtDelta1(t)
 	putSnapshot(t, gdc, gd, f.snapshot(gd, 1))
 	u := f.newSync(connectReady(t, s, sh), sh).run(t)
 	u.waitReady(t)

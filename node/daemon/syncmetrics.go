@@ -18,6 +18,14 @@ func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 			return 0
 		}
 	}
+	count := func(read func(*federation.Sync) uint64) func() float64 {
+		return func() float64 {
+			if s := f.sync.Load(); s != nil {
+				return float64(read(s))
+			}
+			return 0
+		}
+	}
 	r.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_federation_pending_statements",
 			Help: "Statements from the federation held until what they depend on arrives (a keyset, a trust list naming their province), snapshots waiting for a keyset included."},
@@ -30,18 +38,8 @@ func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 			wait(func(w federation.Waits) int { return w.Blocked })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_behind_pointer_total",
 			Help: "Snapshots downloaded that held less than their province's pointer claimed; each is logged with its province, whose later downloads are spaced out."},
-			func() float64 {
-				if s := f.sync.Load(); s != nil {
-					return float64(s.SnapshotsBehindPointer())
-				}
-				return 0
-			}),
+			count((*federation.Sync).SnapshotsBehindPointer)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_over_byte_rate_total",
 			Help: "Snapshots downloaded whose size deferred their province's next download beyond a second (at 160 MiB a minute a province); each is logged with its province."},
-			func() float64 {
-				if s := f.sync.Load(); s != nil {
-					return float64(s.SnapshotsOverByteRate())
-				}
-				return 0
-			}))
+			count((*federation.Sync).SnapshotsOverByteRate)))
 }
