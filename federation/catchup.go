@@ -55,7 +55,7 @@ func (s *Sync) onPointer(p string, raw []byte) {
 			fmt.Errorf("pointers of %d provinces no trust list names are held already", maxStrangerPointers))
 		return
 	}
-	s.revs.pointers[p] = &pointerSeen{seq: ptr.Seq, seen: s.now()}
+	s.revs.pointers[p] = &pointerSeen{seq: ptr.Seq, digest: ptr.Digest, seen: s.now()}
 	if q := s.revs.blocked[p]; q != nil {
 		q.nextTry, q.attempts = time.Time{}, 0 // a new snapshot may fill the gap
 	}
@@ -131,7 +131,7 @@ func (s *Sync) worker(ctx context.Context) {
 // longer than lagGrace; or with many deltas cached since their last
 // cached snapshot while a newer one exists (compaction). A province whose
 // last download was too recent (fetchAllowed) waits, whatever else is
-// due.
+// due, unless catchUp would download nothing (holdsPointed).
 func (s *Sync) dueProvinces() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,7 +154,7 @@ func (s *Sync) dueProvinces() []string {
 	}
 	out := make([]string, 0, len(due))
 	for p := range due {
-		if !s.snapshotWaits(p, now) && s.fetchAllowed(p, now) {
+		if !s.snapshotWaits(p, now) && (s.fetchAllowed(p, now) || s.holdsPointed(p)) {
 			out = append(out, p)
 		}
 	}
@@ -174,9 +174,19 @@ func (s *Sync) pointerDue(p string, ptr *pointerSeen) bool {
 
 // catchUp fetches and applies p's snapshot, applies what it unblocks, and
 // if p is still blocked on a gap asks p's node for a fresh snapshot and
-// backs off before the next attempt.
+// backs off before the next attempt. When p is blocked and its pointer
+// still names the snapshot last downloaded, whose seq is held, it asks at
+// once: downloading that snapshot again could fill no gap.
 func (s *Sync) catchUp(ctx context.Context, p string) {
 	s.mu.Lock()
+	if s.holdsPointed(p) {
+		need := s.attempted(p, s.now())
+		s.unlock()
+		if need > 0 {
+			s.requestSnapshot(ctx, p, need)
+		}
+		return
+	}
 	claimed := s.fetchStart(p)
 	s.mu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
@@ -201,25 +211,33 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	}
 	s.resolve(p)
 	now := s.now()
-	s.fetchDone(p, claimed, err == nil, now)
+	s.fetchDone(p, claimed, err == nil, len(raw), now)
 	if ptr := s.revs.pointers[p]; ptr != nil {
 		ptr.attempts++
 		ptr.nextTry = now.Add(catchupRetry(ptr.attempts))
 	}
-	var need uint64
-	if q := s.revs.blocked[p]; q != nil && q.wait == waitSnapshot && !s.snapshotWaits(p, now) {
-		q.attempts++
-		q.nextTry = now.Add(catchupRetry(q.attempts))
-		// Only verified seqs: a parked or blindly dropped delta's seq
-		// may be a forger's. The home node publishes a fresh snapshot
-		// whatever need says.
-		need = max(q.droppedMax, s.state.RevocationSeq(p)+1)
-	}
+	need := s.attempted(p, now)
 	s.unlock()
 
 	if need > 0 {
 		s.requestSnapshot(ctx, p, need)
 	}
+}
+
+// attempted backs off p's gap after an attempt to fill it, and returns
+// the seq to ask p's node for a fresh snapshot covering, or 0 if p is not
+// blocked on a gap. Callers hold s.mu.
+func (s *Sync) attempted(p string, now time.Time) uint64 {
+	q := s.revs.blocked[p]
+	if q == nil || q.wait != waitSnapshot || s.snapshotWaits(p, now) {
+		return 0
+	}
+	q.attempts++
+	q.nextTry = now.Add(catchupRetry(q.attempts))
+	// Only verified seqs: a parked or blindly dropped delta's seq may be
+	// a forger's. The home node publishes a fresh snapshot whatever need
+	// says.
+	return max(q.droppedMax, s.state.RevocationSeq(p)+1)
 }
 
 // requestSnapshot asks p's node to publish a snapshot covering need.

@@ -100,14 +100,22 @@ func revokedThrough(st *trust.State, p string, n int) error {
 	return nil
 }
 
-// caughtUpAfterDelta1 starts a server where 440000 has published its
-// keyset and delta 1, and a 310000 Sync that has caught up on them.
-func (f *fixture) caughtUpAfterDelta1(t *testing.T, opts ...syncOpts) (*Conn, *syncUnderTest) {
+// gdAtDelta1 starts a server on which gd's node has published its keyset
+// and its first revocation delta.
+func (f *fixture) gdAtDelta1(t *testing.T) (*Server, *Conn) {
 	t.Helper()
 	s := runServer(t)
 	gdc := connectReady(t, s, gd)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
 	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	return s, gdc
+}
+
+// caughtUpAfterDelta1 starts a server where 440000 has published its
+// keyset and delta 1, and a 310000 Sync that has caught up on them.
+func (f *fixture) caughtUpAfterDelta1(t *testing.T, opts ...syncOpts) (*Conn, *syncUnderTest) {
+	t.Helper()
+	s, gdc := f.gdAtDelta1(t)
 	u := f.newSync(connectReady(t, s, sh), sh, opts...).run(t)
 	u.waitReady(t)
 	if err := revokedThrough(u.state, gd, 1); err != nil {

@@ -41,10 +41,7 @@ func cursorOf(t *testing.T, c Cache) uint64 {
 func TestCursorNeverPassesADeltaTheCacheFailedToWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	s, gdc := f.gdAtDelta1(t)
 	fc := &failingCache{MemCache: &MemCache{}}
 	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.Cache = fc }).run(t)
 	u.waitReady(t)

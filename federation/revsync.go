@@ -68,6 +68,7 @@ func newRevTracker() revTracker {
 // pointerSeen is the latest snapshot pointer of a province.
 type pointerSeen struct {
 	seq      uint64
+	digest   string // of the snapshot it names, as the pointer claims
 	seen     time.Time
 	attempts int
 	nextTry  time.Time

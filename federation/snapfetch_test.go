@@ -86,3 +86,29 @@ func TestRewrittenPointersDoNotForceRepeatedDownloads(t *testing.T) {
 		t.Errorf("stats %+v: the genuine snapshot was counted behind its pointer", st)
 	}
 }
+
+// TestGapAfterStartUpDownloadAsksForAFreshSnapshotFirst: a peer that
+// downloaded a province's snapshot at start-up, on a gap, downloaded the
+// same snapshot again (the pointer had not moved) before asking for a
+// fresh one. Now it asks at once, and downloads the fresh snapshot once
+// its pointer comes.
+func TestGapAfterStartUpDownloadAsksForAFreshSnapshotFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s, gdc := f.gdAtDelta1(t)
+	putSnapshot(t, gdc, gd, f.snapshot(gd, 1))
+	u := f.newSync(connectReady(t, s, sh), sh).run(t)
+	u.waitReady(t)
+	waitFetched(t, u, 1) // at start-up
+
+	publishRev(t, gdc, gd, 3, f.revocation(gd, 3)) // a gap: 2 never comes
+	waitStats(t, u, "a fresh snapshot requested", func(st SyncStats) bool { return st.SnapshotRequests >= 1 })
+	if n := u.conn.Stats().SnapshotsFetched; n != 1 {
+		t.Fatalf("%d snapshots downloaded before asking for a fresh one, want 1 (the start-up's)", n)
+	}
+
+	putSnapshot(t, gdc, gd, f.snapshot(gd, 3))
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error { return revokedThrough(u.state, gd, 3) })
+	waitUnblocked(t, u)
+	waitFetched(t, u, 2)
+}

@@ -105,6 +105,12 @@ type SyncStats struct {
 	// province short of the seq its pointer claimed (snapfetch.go): a
 	// member rewriting its pointer to make peers download again.
 	SnapshotsBehindPointer uint64
+	// SnapshotsOverByteRate counts snapshots downloaded whose size
+	// deferred their province's next download beyond
+	// minSnapshotFetchGap (snapshotBytesPerMinute, snapfetch.go): a
+	// large province's catch-up, or a member publishing ever higher
+	// snapshots behind a gap it keeps open.
+	SnapshotsOverByteRate uint64
 	// ParkedDropped counts deltas of a blocked province dropped for lack
 	// of room; a snapshot must cover them.
 	ParkedDropped uint64
@@ -124,6 +130,7 @@ type syncCounters struct {
 	applied, rejected, skipped, gaps   atomic.Uint64
 	snapshots, requests, parkedDropped atomic.Uint64
 	cacheErrors, behindPointer         atomic.Uint64
+	overByteRate                       atomic.Uint64
 }
 
 // Stats returns a snapshot of s's counters.
@@ -133,7 +140,7 @@ func (s *Sync) Stats() SyncStats {
 		Applied: c.applied.Load(), Rejected: c.rejected.Load(), Skipped: c.skipped.Load(),
 		Gaps: c.gaps.Load(), SnapshotsApplied: c.snapshots.Load(), SnapshotRequests: c.requests.Load(),
 		ParkedDropped: c.parkedDropped.Load(), CacheErrors: c.cacheErrors.Load(),
-		SnapshotsBehindPointer: c.behindPointer.Load(),
+		SnapshotsBehindPointer: c.behindPointer.Load(), SnapshotsOverByteRate: c.overByteRate.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,6 +153,10 @@ func (s *Sync) Stats() SyncStats {
 // SnapshotsBehindPointer is SyncStats.SnapshotsBehindPointer, read
 // without waiting for Sync's lock.
 func (s *Sync) SnapshotsBehindPointer() uint64 { return s.stats.behindPointer.Load() }
+
+// SnapshotsOverByteRate is SyncStats.SnapshotsOverByteRate, read without
+// waiting for Sync's lock.
+func (s *Sync) SnapshotsOverByteRate() uint64 { return s.stats.overByteRate.Load() }
 
 // CacheHealth returns the failed cache writes so far and the applied
 // statements waiting to be written. Unlike Stats it does not wait for

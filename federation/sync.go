@@ -110,6 +110,7 @@ type Sync struct {
 	warnAhead    time.Duration
 	syncEvery    time.Duration
 	keysetWait   time.Duration
+	snapRate     int64 // snapshotBytesPerMinute; tests lower it under mu
 
 	// mu serialises statement processing: the state watcher, the
 	// revocation consumer and the catch-up worker each hold it while they
@@ -166,6 +167,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		warnAhead:    orDefaultDuration(cfg.ExpiryWarning, DefaultExpiryWarning),
 		syncEvery:    orDefaultDuration(cfg.SyncInterval, DefaultSyncInterval),
 		keysetWait:   orDefaultDuration(cfg.KeysetWait, DefaultKeysetWait),
+		snapRate:     snapshotBytesPerMinute,
 		pending:      pendingSet{max: orDefault(cfg.MaxPending, DefaultMaxPending)},
 		revs:         newRevTracker(),
 		persist:      newPersister(),

@@ -6,14 +6,22 @@ import (
 )
 
 // registerWaitMetrics exports what the running Sync holds back, waiting
-// (federation.Waits), and the snapshots it downloaded that fell short of
-// their pointer. Each is 0 from the start, before the node connects, so
+// (federation.Waits), the snapshots it downloaded that fell short of
+// their pointer, and those whose size deferred the next download. Each is 0 from the start, before the node connects, so
 // that an alert sees its first rise. None of them reads Sync's lock.
 func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 	wait := func(pick func(federation.Waits) int) func() float64 {
 		return func() float64 {
 			if s := f.sync.Load(); s != nil {
 				return float64(pick(s.Waits()))
+			}
+			return 0
+		}
+	}
+	count := func(read func(*federation.Sync) uint64) func() float64 {
+		return func() float64 {
+			if s := f.sync.Load(); s != nil {
+				return float64(read(s))
 			}
 			return 0
 		}
@@ -30,10 +38,8 @@ func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 			wait(func(w federation.Waits) int { return w.Blocked })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_behind_pointer_total",
 			Help: "Snapshots downloaded that held less than their province's pointer claimed; each is logged with its province, whose later downloads are spaced out."},
-			func() float64 {
-				if s := f.sync.Load(); s != nil {
-					return float64(s.SnapshotsBehindPointer())
-				}
-				return 0
-			}))
+			count((*federation.Sync).SnapshotsBehindPointer)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_over_byte_rate_total",
+			Help: "Snapshots downloaded whose size deferred their province's next download beyond a second (at 160 MiB a minute a province); each is logged with its province."},
+			count((*federation.Sync).SnapshotsOverByteRate)))
 }
