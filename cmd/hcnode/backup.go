@@ -137,8 +137,8 @@ with a version above the one peers hold.`,
 				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
 				return nil
 			}
-			stamp := time.Now().UTC().Format("20060102T150405Z")
-			if err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), stamp); err != nil {
+			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"))
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
