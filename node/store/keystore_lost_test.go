@@ -116,3 +116,51 @@ func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
 		t.Fatalf("restored database not marked Restored: %v", err)
 	}
 }
+
+// KeyStoreNotLost read an error on node.db's schema as "no residents":
+// a node.db that could not be read (here a damaged header) without its
+// keys.db passed, and the open proper, which refuses such a file too,
+// refused only after it had made an empty keys.db. Once the database was
+// repaired, that empty key store let it start, and every resident's
+// record stayed sealed for good. Now the open refuses first, saying it
+// cannot tell, and creates nothing.
+func TestOpenOfAnUnreadableDatabaseWithoutKeyStoreCreatesNone(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keys := KeysPath(path)
+	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append([]byte("not a database, damaged header"), good[30:]...)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	err = KeyStoreNotLost(ctx, path, keys)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("KeyStoreNotLost of an unreadable database: %v, want a refusal naming %s", err, path)
+	}
+	if _, err := Open(ctx, path); err == nil {
+		t.Fatal("Open of an unreadable database succeeded")
+	}
+	if _, err := os.Stat(keys); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused open made a key store (%v)", err)
+	}
+	// Repaired, the database is refused for the key store it lacks.
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path); !errors.Is(err, ErrKeyStoreMissing) {
+		t.Fatalf("Open of the repaired database without keys.db: %v, want ErrKeyStoreMissing", err)
+	}
+}
