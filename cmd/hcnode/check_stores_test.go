@@ -138,12 +138,7 @@ func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
 	dir, cfgPath := initCheckReplica(t)
 	dbPath := filepath.Join(dir, "replica.db")
 
-	before := snapshot(t, dir)
-	out, err := run(t, "check", "--config", cfgPath)
-	requireUnchanged(t, dir, before, "check")
-	if err != nil {
-		t.Fatalf("check on a replica not started yet: %v\n%s", err, out)
-	}
+	out := checkPassesChangingNothing(t, dir, cfgPath, "a replica not started yet")
 	requireSaid(t, out, "ok    replica database: "+dbPath+" not made yet: the first start makes it\n")
 
 	db, err := store.OpenReplica(t.Context(), dbPath)
@@ -153,14 +148,32 @@ func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err = run(t, "check", "--config", cfgPath)
-	if err != nil {
-		t.Fatalf("check on a sound replica database: %v\n%s", err, out)
-	}
+	out = checkPasses(t, cfgPath, "a sound replica database")
 	requireSaid(t, out, "ok    replica database: "+dbPath+" opens; quick_check ok\n")
 
 	damage(t, dbPath, 0, 100)
 	requireCheckFailsAsServe(t, dir, cfgPath, "replica database", "file is not a database")
+}
+
+// checkPasses runs check on the config at cfgPath, which must pass (on
+// what it checks, named in the failure), and returns what it said.
+func checkPasses(t *testing.T, cfgPath, on string) string {
+	t.Helper()
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check on %s: %v\n%s", on, err, out)
+	}
+	return out
+}
+
+// checkPassesChangingNothing is checkPasses, which must change no file
+// in dir.
+func checkPassesChangingNothing(t *testing.T, dir, cfgPath, on string) string {
+	t.Helper()
+	before := snapshot(t, dir)
+	out := checkPasses(t, cfgPath, on)
+	requireUnchanged(t, dir, before, "check")
+	return out
 }
 
 // initCheckReplica writes the config of a verifier replica not started
@@ -197,12 +210,7 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	kekPath := cfg.KEKPath()
-	before := snapshot(t, dir)
-	out, err := run(t, "check", "--config", cfgPath)
-	requireUnchanged(t, dir, before, "check")
-	if err != nil {
-		t.Fatalf("check on a replica not started yet: %v\n%s", err, out)
-	}
+	out := checkPassesChangingNothing(t, dir, cfgPath, "a replica not started yet")
 	requireSaid(t, out, "ok    KEK: "+kekPath+" not made yet: the first start makes it\n")
 
 	// The replica's first start: a KEK, and the enc key sealed under it.
@@ -223,10 +231,7 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err = run(t, "check", "--config", cfgPath)
-	if err != nil {
-		t.Fatalf("check on a started replica: %v\n%s", err, out)
-	}
+	out = checkPasses(t, cfgPath, "a started replica")
 	requireSaid(t, out, "ok    replica enc key: the KEK opens the enc key "+cfg.ReplicaDBPath()+" holds\n")
 
 	if err := os.Remove(kekPath); err != nil {

@@ -21,12 +21,7 @@ func TestOpenRefusesResidentsWithoutTheirKeyStore(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	keys := KeysPath(path)
-	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	keys := removeKeyStore(t, path)
 
 	_, err := Open(ctx, path)
 	if !errors.Is(err, ErrKeyStoreMissing) {
@@ -131,12 +126,7 @@ func TestOpenOfAnUnreadableDatabaseWithoutKeyStoreCreatesNone(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	keys := KeysPath(path)
-	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	keys := removeKeyStore(t, path)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -163,4 +153,17 @@ func TestOpenOfAnUnreadableDatabaseWithoutKeyStoreCreatesNone(t *testing.T) {
 	if _, err := Open(ctx, path); !errors.Is(err, ErrKeyStoreMissing) {
 		t.Fatalf("Open of the repaired database without keys.db: %v, want ErrKeyStoreMissing", err)
 	}
+}
+
+// removeKeyStore removes the key store beside the database at path, with
+// its sidecars, and returns its path.
+func removeKeyStore(t *testing.T, path string) string {
+	t.Helper()
+	keys := KeysPath(path)
+	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	return keys
 }
