@@ -79,7 +79,9 @@ func newRestoreCmd() *cobra.Command {
 the one in --keys-from, if given). It refuses while the node runs, and a
 backup of another province. Without --yes it says what it would do and
 changes nothing. The files it replaces are kept beside them, renamed
-*.before-restore-TIME.
+*.before-restore-TIME. It is all or nothing: both copies are made beside
+their targets before anything is replaced, so a restore that fails (a
+full disk) leaves the node's files as they were.
 
 At its next start the node reconciles with the federation before it
 publishes anything: it takes back its own revocations published after the
@@ -137,8 +139,8 @@ with a version above the one peers hold.`,
 				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
 				return nil
 			}
-			stamp := time.Now().UTC().Format("20060102T150405Z")
-			if err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), stamp); err != nil {
+			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"))
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")

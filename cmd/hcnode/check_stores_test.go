@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/replica"
+	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -132,28 +135,10 @@ func TestCheckFailsAsServeRefusesADamagedKeyStore(t *testing.T) {
 // not made yet is fine (the first start makes it), and a sound one
 // passes; check makes no file of the replica's either.
 func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
-	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
-	dir := filepath.Join(t.TempDir(), "replica")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "hcnode.yaml")
-	if err := os.WriteFile(filepath.Join(dir, "replica.token"), []byte("hcr_not-a-real-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	y := "province: \"440000\"\nrole: verifier\ndata_dir: .\nlisten: 127.0.0.1:0\nnats:\n  embedded: false\n  urls: [\"nats://127.0.0.1:1\"]\n" +
-		"replica:\n  home: http://127.0.0.1:1\n  token_file: replica.token\n"
-	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgPath := initCheckReplica(t)
 	dbPath := filepath.Join(dir, "replica.db")
 
-	before := snapshot(t, dir)
-	out, err := run(t, "check", "--config", cfgPath)
-	requireUnchanged(t, dir, before, "check")
-	if err != nil {
-		t.Fatalf("check on a replica not started yet: %v\n%s", err, out)
-	}
+	out := checkPassesChangingNothing(t, dir, cfgPath, "a replica not started yet")
 	requireSaid(t, out, "ok    replica database: "+dbPath+" not made yet: the first start makes it\n")
 
 	db, err := store.OpenReplica(t.Context(), dbPath)
@@ -163,12 +148,103 @@ func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err = run(t, "check", "--config", cfgPath)
-	if err != nil {
-		t.Fatalf("check on a sound replica database: %v\n%s", err, out)
-	}
+	out = checkPasses(t, cfgPath, "a sound replica database")
 	requireSaid(t, out, "ok    replica database: "+dbPath+" opens; quick_check ok\n")
 
 	damage(t, dbPath, 0, 100)
 	requireCheckFailsAsServe(t, dir, cfgPath, "replica database", "file is not a database")
+}
+
+// checkPasses runs check on the config at cfgPath, which must pass (on
+// what it checks, named in the failure), and returns what it said.
+func checkPasses(t *testing.T, cfgPath, on string) string {
+	t.Helper()
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check on %s: %v\n%s", on, err, out)
+	}
+	return out
+}
+
+// checkPassesChangingNothing is checkPasses, which must change no file
+// in dir.
+func checkPassesChangingNothing(t *testing.T, dir, cfgPath, on string) string {
+	t.Helper()
+	before := snapshot(t, dir)
+	out := checkPasses(t, cfgPath, on)
+	requireUnchanged(t, dir, before, "check")
+	return out
+}
+
+// initCheckReplica writes the config of a verifier replica not started
+// yet, whose home and NATS are unreachable, in a new data directory.
+func initCheckReplica(t *testing.T) (dir, cfgPath string) {
+	t.Helper()
+	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
+	dir = filepath.Join(t.TempDir(), "replica")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath = filepath.Join(dir, "hcnode.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "replica.token"), []byte("hcr_not-a-real-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y := "province: \"440000\"\nrole: verifier\ndata_dir: .\nlisten: 127.0.0.1:0\nnats:\n  embedded: false\n  urls: [\"nats://127.0.0.1:1\"]\n" +
+		"replica:\n  home: http://127.0.0.1:1\n  token_file: replica.token\n"
+	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cfgPath
+}
+
+// A verifier replica's check did not check its KEK, which the start
+// loads (or makes, when there is none): a KEK that does not open the
+// enc key replica.db holds passed the check, and serve refused. The
+// check now says what the start does: a KEK not made yet is made at the
+// first start; one that does not open the enc key is a FAIL in serve's
+// words; a KEK file gone while replica.db holds an enc key is a FAIL.
+func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
+	dir, cfgPath := initCheckReplica(t)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kekPath := cfg.KEKPath()
+	out := checkPassesChangingNothing(t, dir, cfgPath, "a replica not started yet")
+	requireSaid(t, out, "ok    KEK: "+kekPath+" not made yet: the first start makes it\n")
+
+	// The replica's first start: a KEK, and the enc key sealed under it.
+	if err := seal.WriteKEKFile(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := seal.LoadKEK(kekPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenReplica(t.Context(), cfg.ReplicaDBPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.New(t.Context(), replica.Config{Settings: cfg, DB: db, KEK: kek}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out = checkPasses(t, cfgPath, "a started replica")
+	requireSaid(t, out, "ok    replica enc key: the KEK opens the enc key "+cfg.ReplicaDBPath()+" holds\n")
+
+	if err := os.Remove(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--config", cfgPath)
+	if err == nil || !strings.Contains(failLine(out, "KEK"), "a start would make a new KEK that cannot open it") {
+		t.Fatalf("check with the KEK file gone: %v\n%s", err, out)
+	}
+
+	// Another KEK: serve refuses, and check says so in its words.
+	if err := seal.WriteKEKFile(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	requireCheckFailsAsServe(t, dir, cfgPath, "replica enc key", "does not open with this KEK")
 }

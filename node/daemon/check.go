@@ -101,7 +101,8 @@ func Check(ctx context.Context, path string, opt CheckOptions) Report {
 			v, changed, config.NoticeVersion, v, config.NoticeVersion))
 	}
 	if cfg.IsVerifier() {
-		c.warn("role", "verifier: this build checks a verifier replica's config, database, listen address, TLS and NATS only")
+		c.warn("role", "verifier: this build checks a verifier replica's config, KEK, database, listen address, TLS and NATS only")
+		c.replicaKEK(ctx)
 		c.replicaStore(ctx)
 	} else if c.dataDir() {
 		c.node(ctx)

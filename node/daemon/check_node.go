@@ -10,6 +10,7 @@ import (
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/datadir"
+	"github.com/hcfed/hcfed/node/replica"
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -158,6 +159,39 @@ func (c *checker) replicaStore(ctx context.Context) {
 	c.storeFile(ctx, "replica database", path, store.CheckReplicaStore, func() {
 		c.ok("replica database", path+" not made yet: the first start makes it")
 	})
+}
+
+// replicaKEK checks the KEK a verifier replica's start loads (StartVerifier
+// makes one if there is neither a KEK file nor $HCNODE_KEK) and that it
+// opens the enc key the replica database holds, in the start's words.
+func (c *checker) replicaKEK(ctx context.Context) {
+	var held []byte
+	if _, err := os.Stat(c.cfg.ReplicaDBPath()); err == nil {
+		// An unreadable replica database is the replica database check's
+		// finding; one without an enc key gets it at the first start.
+		held, _ = store.ReplicaMetaReadOnly(ctx, c.cfg.ReplicaDBPath(), replica.EncKeyMeta)
+	}
+	if os.Getenv(seal.EnvKEK) == "" {
+		if _, err := os.Stat(c.cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
+			if held == nil {
+				c.ok("KEK", c.cfg.KEKPath()+" not made yet: the first start makes it")
+				return
+			}
+			c.fail("KEK", fmt.Errorf("%s is not there, and %s holds an enc key sealed under the KEK it was made with: "+
+				"a start would make a new KEK that cannot open it. Put the KEK back (kek_file or $%s)",
+				c.cfg.KEKPath(), c.cfg.ReplicaDBPath(), seal.EnvKEK))
+			return
+		}
+	}
+	kek := c.kek()
+	if kek == nil || held == nil {
+		return
+	}
+	if _, err := replica.OpenEncKey(kek, held); err != nil {
+		c.fail("replica enc key", err)
+		return
+	}
+	c.ok("replica enc key", "the KEK opens the enc key "+c.cfg.ReplicaDBPath()+" holds")
 }
 
 // storeFile reports check(path), a store preflight bounded by

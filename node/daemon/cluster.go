@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -421,7 +422,9 @@ func WriteKeyFile(path string, key *ecdsa.PrivateKey) error {
 	return f.Close()
 }
 
-// ReadKeyFile reads what WriteKeyFile wrote.
+// ReadKeyFile reads what WriteKeyFile wrote: a P-256 key, the only curve
+// the federation signs with (ES256). A key on another curve is refused
+// here, naming the file, not later when it would sign.
 func ReadKeyFile(path string) (*ecdsa.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -431,5 +434,13 @@ func ReadKeyFile(path string) (*ecdsa.PrivateKey, error) {
 	if blk == nil || blk.Type != "EC PRIVATE KEY" {
 		return nil, fmt.Errorf("%s: not an EC PRIVATE KEY PEM file", path)
 	}
-	return x509.ParseECPrivateKey(blk.Bytes)
+	key, err := x509.ParseECPrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable EC private key: %w", path, err)
+	}
+	if key.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("%s holds a key on curve %s, and federation keys must be on P-256 (ES256): "+
+			"make one with 'hcnode trust keygen --out NAME'", path, key.Curve.Params().Name)
+	}
+	return key, nil
 }

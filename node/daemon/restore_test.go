@@ -85,7 +85,7 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 	if err := f.c.Stop(home); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Restore(ctx, backup, "", f.c.Configs[home].DBPath(), "test"); err != nil {
+	if _, err := store.Restore(ctx, backup, "", f.c.Configs[home].DBPath(), "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.c.Restart(ctx, home); err != nil {

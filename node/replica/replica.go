@@ -26,9 +26,9 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
-// encKeyMeta is where the replica's enc private key is kept, sealed
-// under the KEK.
-const encKeyMeta = "enc_key"
+// EncKeyMeta is the replica database's setting where the replica's enc
+// private key is kept, sealed under the KEK.
+const EncKeyMeta = "enc_key"
 
 // Config wires a Replica. Settings (role verifier), DB and KEK are
 // required.
@@ -103,9 +103,22 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 	return r, nil
 }
 
+// encKeyAAD binds the sealed enc key to its use.
+var encKeyAAD = []byte("hcfed replica enc key")
+
+// OpenEncKey unseals the replica's enc key held (sealed under kek) as a
+// start does, and refuses it in the start's words: a preflight checks
+// the KEK with it.
+func OpenEncKey(kek *seal.Key, held []byte) (*ecdsa.PrivateKey, error) {
+	der, err := kek.Open(encKeyAAD, held)
+	if err != nil {
+		return nil, fmt.Errorf("replica enc key does not open with this KEK: %w", err)
+	}
+	return x509.ParseECPrivateKey(der)
+}
+
 // loadEncKey opens the replica's enc key, making it at the first start.
 func (r *Replica) loadEncKey(ctx context.Context, kek *seal.Key) (*ecdsa.PrivateKey, error) {
-	aad := []byte("hcfed replica enc key")
 	fresh, err := ecdsa.GenerateKey(elliptic.P256(), r.rand)
 	if err != nil {
 		return nil, fmt.Errorf("replica enc key: %w", err)
@@ -114,14 +127,11 @@ func (r *Replica) loadEncKey(ctx context.Context, kek *seal.Key) (*ecdsa.Private
 	if err != nil {
 		return nil, fmt.Errorf("replica enc key: %w", err)
 	}
-	held, err := r.db.InitMeta(ctx, encKeyMeta, kek.Seal(aad, der))
+	held, err := r.db.InitMeta(ctx, EncKeyMeta, kek.Seal(encKeyAAD, der))
 	if err != nil {
 		return nil, err
 	}
-	if der, err = kek.Open(aad, held); err != nil {
-		return nil, fmt.Errorf("replica enc key does not open with this KEK: %w", err)
-	}
-	return x509.ParseECPrivateKey(der)
+	return OpenEncKey(kek, held)
 }
 
 // newState makes the trust state from the pinned trust list, if any.

@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // Backup writes a consistent copy of the SQLite file at src to dst (which
@@ -85,84 +83,4 @@ func CheckBackup(ctx context.Context, path string) (province string, lastSeq uin
 		return "", 0, fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
 	}
 	return province, uint64(seq), nil
-}
-
-// Restore puts the backup at src in place of the database at dbPath
-// (whose node must be stopped: the caller holds the data directory's
-// lock) and marks it Restored, so that the node reconciles with the
-// federation at its next start. The database it replaces, with its WAL,
-// is kept beside it as *.before-restore-STAMP. With keysSrc, the key
-// store is put back the same way; without, the current one is kept. A
-// restore that CheckRestore refuses replaces nothing.
-func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) error {
-	if err := CheckRestore(ctx, src, keysSrc, dbPath); err != nil {
-		return err
-	}
-	if err := putBack(src, dbPath, stamp); err != nil {
-		return err
-	}
-	if keysSrc != "" {
-		if err := putBack(keysSrc, KeysPath(dbPath), stamp); err != nil {
-			return err
-		}
-	}
-	db, err := Open(ctx, dbPath)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.SetMeta(ctx, Restored, time.Now().UTC().Format(time.RFC3339))
-}
-
-// CheckRestore refuses, before anything is replaced, a restore of the
-// backup at src (with the key store at keysSrc, if not "") in place of
-// the database at dbPath that would leave it without its key store: the
-// copy in keysSrc is not there, or none is given, none is beside dbPath,
-// and the backup holds residents (KeyStoreNotLost, in the words a start
-// refuses with). Restore checks it first; a caller that only says what a
-// restore would do checks it too.
-func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
-	if keysSrc != "" {
-		if _, err := os.Stat(keysSrc); err != nil {
-			return fmt.Errorf("store: restore: the key store copy: %w", err)
-		}
-		return nil
-	}
-	return KeyStoreNotLost(ctx, src, KeysPath(dbPath))
-}
-
-// putBack copies src over dst, keeping dst (and its WAL) as
-// dst.before-restore-STAMP.
-func putBack(src, dst, stamp string) error {
-	tmp := dst + ".restoring"
-	if err := copyFile(src, tmp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("store: restore %s: %w", dst, err)
-	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if _, err := os.Stat(dst + suffix); err == nil {
-			if err := os.Rename(dst+suffix, dst+suffix+".before-restore-"+stamp); err != nil {
-				return fmt.Errorf("store: restore %s: %w", dst, err)
-			}
-		}
-	}
-	return os.Rename(tmp, dst)
-}
-
-// copyFile copies src to a new file dst (mode 0600) and syncs it.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return errors.Join(out.Sync(), out.Close())
 }

@@ -21,12 +21,7 @@ func TestOpenRefusesResidentsWithoutTheirKeyStore(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	keys := KeysPath(path)
-	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	keys := removeKeyStore(t, path)
 
 	_, err := Open(ctx, path)
 	if !errors.Is(err, ErrKeyStoreMissing) {
@@ -88,7 +83,7 @@ func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "node.db")
 	missingKeys := filepath.Join(t.TempDir(), KeysFile)
 	for name, keysSrc := range map[string]string{"no key store beside it": "", "--keys-from a missing copy": missingKeys} {
-		err := Restore(ctx, backup, keysSrc, dst, "20300101T000000Z")
+		_, err := Restore(ctx, backup, keysSrc, dst, "20300101T000000Z")
 		if err == nil {
 			t.Fatalf("%s: restore of a backup holding a resident succeeded", name)
 		}
@@ -108,11 +103,67 @@ func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
 	if err := os.WriteFile(KeysPath(dst), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Restore(ctx, backup, "", dst, "20300101T000000Z"); err != nil {
+	if _, err := Restore(ctx, backup, "", dst, "20300101T000000Z"); err != nil {
 		t.Fatalf("restore with an empty key store made on purpose: %v", err)
 	}
 	restored := openAt(t, dst)
 	if _, err := restored.GetMeta(ctx, Restored); err != nil {
 		t.Fatalf("restored database not marked Restored: %v", err)
 	}
+}
+
+// KeyStoreNotLost read an error on node.db's schema as "no residents":
+// a node.db that could not be read (here a damaged header) without its
+// keys.db passed, and the open proper, which refuses such a file too,
+// refused only after it had made an empty keys.db. Once the database was
+// repaired, that empty key store let it start, and every resident's
+// record stayed sealed for good. Now the open refuses first, saying it
+// cannot tell, and creates nothing.
+func TestOpenOfAnUnreadableDatabaseWithoutKeyStoreCreatesNone(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keys := removeKeyStore(t, path)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append([]byte("not a database, damaged header"), good[30:]...)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	err = KeyStoreNotLost(ctx, path, keys)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("KeyStoreNotLost of an unreadable database: %v, want a refusal naming %s", err, path)
+	}
+	if _, err := Open(ctx, path); err == nil {
+		t.Fatal("Open of an unreadable database succeeded")
+	}
+	if _, err := os.Stat(keys); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused open made a key store (%v)", err)
+	}
+	// Repaired, the database is refused for the key store it lacks.
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path); !errors.Is(err, ErrKeyStoreMissing) {
+		t.Fatalf("Open of the repaired database without keys.db: %v, want ErrKeyStoreMissing", err)
+	}
+}
+
+// removeKeyStore removes the key store beside the database at path, with
+// its sidecars, and returns its path.
+func removeKeyStore(t *testing.T, path string) string {
+	t.Helper()
+	keys := KeysPath(path)
+	for _, f := range []string{keys, keys + "-wal", keys + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	return keys
 }

@@ -43,3 +43,19 @@ func checkFile(ctx context.Context, path, what string, refused func(error) error
 	}
 	return quickCheck(ctx, pool, what)
 }
+
+// ReplicaMetaReadOnly reads the setting key of the replica database at
+// path, opened read-only as CheckReplicaStore opens it, for a preflight
+// of what a start unseals; ErrNotFound if it holds none.
+func ReplicaMetaReadOnly(ctx context.Context, path, key string) ([]byte, error) {
+	pool, err := sql.Open("sqlite", readOnlyDSN(path))
+	if err != nil {
+		return nil, openReplicaError(path, err)
+	}
+	defer pool.Close()
+	var v []byte
+	if err := pool.QueryRowContext(ctx, `SELECT value FROM replica_meta WHERE key = ?`, key).Scan(&v); err != nil {
+		return nil, wrap("replica meta", err)
+	}
+	return v, nil
+}

@@ -108,15 +108,34 @@ func residentsOutsideDB(ctx context.Context, path string) (int, error) {
 		return 0, fmt.Errorf("store: open: %w", err)
 	}
 	defer pool.Close()
-	var version, n int
-	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil ||
-		version < keysApartVersion {
-		return 0, nil // no schema yet, or the data keys are still inside the database
+	// A file SQLite cannot read is not a new database: refuse it before
+	// the open proper makes an empty key store beside it.
+	var tables, version, n int
+	if err := pool.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+		WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables); err != nil {
+		return 0, unreadableError(path, err)
+	}
+	if tables == 0 {
+		return 0, nil // no schema yet: a new database
+	}
+	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+		return 0, unreadableError(path, err)
+	}
+	if version < keysApartVersion {
+		return 0, nil // the data keys are still inside the database
 	}
 	if err := pool.QueryRowContext(ctx, `SELECT count(*) FROM subjects`).Scan(&n); err != nil {
 		return 0, wrap("open", err)
 	}
 	return n, nil
+}
+
+// unreadableError is the refusal of a database at path that SQLite could
+// not read (err) while its key store is missing.
+func unreadableError(path string, err error) error {
+	return fmt.Errorf("store: open: %s cannot be read (%v), so whether it holds residents whose data keys "+
+		"were in the missing key store cannot be told; no key store was made. Put back a good copy of the database "+
+		"(and its key store) and start again", path, err)
 }
 
 // keysApartVersion is the migration that moved the data keys out of the

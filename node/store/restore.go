@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// restoringSuffix names a copy staged beside the file it is to replace.
+const restoringSuffix = ".restoring"
+
+// Restore puts the backup at src in place of the database at dbPath
+// (whose node must be stopped: the caller holds the data directory's
+// lock) and marks it Restored, so that the node reconciles with the
+// federation at its next start. The database it replaces, with its WAL,
+// is kept beside it as *.before-restore-STAMP. With keysSrc, the key
+// store is put back the same way; without, the current one is kept. A
+// restore that CheckRestore refuses replaces nothing.
+//
+// It is all or nothing: both copies are staged (and the database copy
+// marked) beside their targets before anything is replaced, then renamed
+// in; a copy that fails (a full disk) or a rename that fails leaves the
+// node's files as they were.
+//
+// It returns the stamp it kept the replaced files under: stamp, or
+// stamp-2, -3... if a restore in the same second already kept files
+// under it (those are never overwritten).
+func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) (kept string, err error) {
+	if err := CheckRestore(ctx, src, keysSrc, dbPath); err != nil {
+		return "", err
+	}
+	targets := map[string]string{dbPath: src}
+	order := []string{dbPath}
+	if keysSrc != "" {
+		targets[KeysPath(dbPath)] = keysSrc
+		order = append(order, KeysPath(dbPath))
+	}
+	if kept, err = freeStamp(order, stamp); err != nil {
+		return "", err
+	}
+	var staged []string
+	defer func() {
+		for _, tmp := range staged {
+			os.Remove(tmp) // gone once renamed in; a leftover after a failure
+		}
+	}()
+	for _, dst := range order {
+		tmp := dst + restoringSuffix
+		if err := copyFile(targets[dst], tmp); err != nil {
+			return "", fmt.Errorf("store: restore: copying %s to %s failed, so nothing was replaced: %w "+
+				"(free space or clear the way beside %s, then run the restore again)", targets[dst], tmp, err, dst)
+		}
+		staged = append(staged, tmp)
+	}
+	if err := markRestored(ctx, dbPath+restoringSuffix, time.Now().UTC()); err != nil {
+		return "", fmt.Errorf("store: restore: marking the copy of %s as restored failed, so nothing was replaced: %w", src, err)
+	}
+	return kept, swapIn(order, kept)
+}
+
+// maxStampTries bounds how many stamps freeStamp tries.
+const maxStampTries = 100
+
+// beforeRestore is the name under which a restore kept with stamp keeps
+// the file at path.
+func beforeRestore(path, stamp string) string { return path + ".before-restore-" + stamp }
+
+// freeStamp returns stamp, or stamp-N, such that no file to be kept
+// (each of order, with its sidecars) would take an existing name.
+func freeStamp(order []string, stamp string) (string, error) {
+	for n := 1; n <= maxStampTries; n++ {
+		s := stamp
+		if n > 1 {
+			s = fmt.Sprintf("%s-%d", stamp, n)
+		}
+		free := true
+		for _, dst := range order {
+			for _, suffix := range sqliteSidecars {
+				if _, err := os.Lstat(beforeRestore(dst+suffix, s)); err == nil {
+					free = false
+				}
+			}
+		}
+		if free {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("store: restore: %d restores already kept files beside %s under %s: "+
+		"move the *.before-restore-%s files away, then run the restore again", maxStampTries, order[0], stamp, stamp)
+}
+
+// CheckRestore refuses, before anything is replaced, a restore of the
+// backup at src (with the key store at keysSrc, if not "") in place of
+// the database at dbPath that would leave it without its key store: the
+// copy in keysSrc is not there, or none is given, none is beside dbPath,
+// and the backup holds residents (KeyStoreNotLost, in the words a start
+// refuses with). Restore checks it first; a caller that only says what a
+// restore would do checks it too.
+func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
+	if keysSrc != "" {
+		if _, err := os.Stat(keysSrc); err != nil {
+			return fmt.Errorf("store: restore: the key store copy: %w", err)
+		}
+		return nil
+	}
+	return KeyStoreNotLost(ctx, src, KeysPath(dbPath))
+}
+
+// markRestored writes the Restored mark, with the time at, into the
+// staged copy at path, so that it is in place with the copy or not at
+// all. The copy is left in rollback-journal mode, one file: the node
+// turns WAL on at its next open.
+func markRestored(ctx context.Context, path string, at time.Time) error {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(DELETE)")
+	q.Add("_pragma", "synchronous(FULL)")
+	pool, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}).String())
+	if err != nil {
+		return err
+	}
+	_, err = pool.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, Restored, at.Format(time.RFC3339))
+	return errors.Join(err, pool.Close())
+}
+
+// rename is one rename done by swapIn, undone if a later one fails.
+type rename struct{ from, to string }
+
+// swapIn moves each dst in order (with its -wal, -shm and -journal,
+// which SQLite would otherwise apply to the copy) aside as
+// dst.before-restore-STAMP, and its staged copy dst.restoring in its
+// place. If a rename fails, those done are undone, newest first.
+func swapIn(order []string, stamp string) error {
+	var done []rename
+	move := func(from, to string) error {
+		if _, err := os.Lstat(to); err == nil {
+			return fmt.Errorf("%s is in the way", to)
+		}
+		if err := os.Rename(from, to); err != nil {
+			return err
+		}
+		done = append(done, rename{from, to})
+		return nil
+	}
+	var err error
+	for _, dst := range order {
+		for _, suffix := range sqliteSidecars {
+			if _, serr := os.Stat(dst + suffix); serr == nil {
+				if err = move(dst+suffix, beforeRestore(dst+suffix, stamp)); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			err = move(dst+restoringSuffix, dst)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		return syncDir(filepath.Dir(order[0]))
+	}
+	var undo []error
+	for i := len(done) - 1; i >= 0; i-- {
+		undo = append(undo, os.Rename(done[i].to, done[i].from))
+	}
+	if uerr := errors.Join(undo...); uerr != nil {
+		return fmt.Errorf("store: restore: putting the copies in place failed (%v), and so did putting the node's files "+
+			"back (%w): compare the files beside %s with their *.before-restore-%s copies before you start the node", err, uerr, order[0], stamp)
+	}
+	return fmt.Errorf("store: restore: putting the copies in place failed, so the node's files were put back as they were: %w", err)
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// copyFile copies src to dst (mode 0600, truncated if it is a file
+// there) and syncs it. A dst it created and could not fill is removed;
+// anything else in the way is left alone.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	if err := errors.Join(out.Sync(), out.Close()); err != nil {
+		os.Remove(dst)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A restore with --keys-from put node.db in place, then copied keys.db:
+// a failure in that second copy (a full disk) left the backup's node.db
+// beside the node's current keys.db, unmarked, so the next start opened
+// a mismatched pair and did not reconcile with the federation. Restore
+// now stages both copies beside their targets and swaps them in only
+// when both are there, undoing the swap if a rename fails; the node's
+// files are as they were after either failure.
+func TestRestoreThatFailsHalfwayLeavesTheNodesFilesAsTheyWere(t *testing.T) {
+	ctx := context.Background()
+	const stamp = "20300101T000000Z"
+	for name, fail := range map[string]func(path, src, keysSrc string) error{
+		// A directory in the way makes the second copy fail, as a full
+		// disk would.
+		"the key store copy cannot be written": func(path, src, keysSrc string) error {
+			if err := os.Mkdir(KeysPath(path)+restoringSuffix, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Restore(ctx, src, keysSrc, path, stamp)
+			return err
+		},
+		// The database is swapped in, then the key store's rename fails
+		// (its staged copy is gone): the database is swapped back.
+		"the key store cannot be renamed in": func(path, src, _ string) error {
+			if err := copyFile(src, path+restoringSuffix); err != nil {
+				t.Fatal(err)
+			}
+			err := swapIn([]string{path, KeysPath(path)}, stamp)
+			os.Remove(path + restoringSuffix)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db, path := openTestDB(t)
+			enrol(t, db, "s_1")
+			src, keysSrc := filepath.Join(t.TempDir(), "node.db"), filepath.Join(t.TempDir(), KeysFile)
+			if err := Backup(ctx, path, src); err != nil {
+				t.Fatal(err)
+			}
+			if err := Backup(ctx, KeysPath(path), keysSrc); err != nil {
+				t.Fatal(err)
+			}
+			enrol(t, db, "s_2")
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			before := dirContents(t, filepath.Dir(path))
+
+			if err := fail(path, src, keysSrc); err == nil {
+				t.Fatal("the restore that should fail succeeded")
+			}
+			after := dirContents(t, filepath.Dir(path))
+			for f, b := range before {
+				if a, ok := after[f]; !ok || !bytes.Equal(a, b) {
+					t.Errorf("the failed restore changed or removed %s", f)
+				}
+			}
+			for f := range after {
+				if _, ok := before[f]; !ok && f != filepath.Base(KeysPath(path)+restoringSuffix) {
+					t.Errorf("the failed restore left %s behind", f)
+				}
+			}
+			db2 := openAt(t, path)
+			if _, err := db2.GetMeta(ctx, Restored); err == nil {
+				t.Error("the database is marked Restored after a failed restore")
+			}
+		})
+	}
+}
+
+// Two restores in the same second kept the replaced files under the same
+// name: the second overwrote the first's kept database, the node's own
+// from before both. Each restore now keeps under a stamp of its own.
+func TestRestoresInTheSameSecondKeepEveryReplacedDatabase(t *testing.T) {
+	ctx := context.Background()
+	const stamp = "20300101T000000Z"
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	src := filepath.Join(t.TempDir(), "node.db")
+	if err := Backup(ctx, path, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for range 2 {
+		k, err := Restore(ctx, src, "", path, stamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, k)
+	}
+	if kept[0] != stamp || kept[1] == stamp {
+		t.Fatalf("restores kept under %q, want %q then another", kept, stamp)
+	}
+	got, err := os.ReadFile(beforeRestore(path, kept[0]))
+	if err != nil || !bytes.Equal(got, original) {
+		t.Fatalf("the first restore's kept database is not the node's original (%v)", err)
+	}
+	if _, err := os.Stat(beforeRestore(path, kept[1])); err != nil {
+		t.Fatalf("the second restore kept nothing: %v", err)
+	}
+	if _, err := openAt(t, path).GetMeta(ctx, Restored); err != nil {
+		t.Fatalf("restored database not marked Restored: %v", err)
+	}
+}
+
+// dirContents reads every regular file in dir, by name (directories are
+// listed with nil contents).
+func dirContents(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		if e.IsDir() {
+			out[e.Name()] = nil
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
