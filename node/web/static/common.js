@@ -148,6 +148,22 @@ const HC = (() => {
     return ct.includes("json") ? r.json() : r.blob();
   }
 
+  // once makes f, a handler that calls the node, act once per press: a
+  // second press, tap or Enter on ctl while the first is on its way is
+  // ignored (a double tap sent two appeals, issued two paper codes,
+  // rotated the keys twice, or said "0 withdrawn" over the withdrawal
+  // just done), and ctl says it is busy meanwhile. A form submitted again
+  // is still kept from submitting itself to the server.
+  function once(ctl, f) {
+    let busy = false;
+    return async (ev) => {
+      if (busy) { if (ev) ev.preventDefault(); return; }
+      busy = true;
+      ctl.setAttribute("aria-busy", "true");
+      try { await f(ev); } finally { busy = false; ctl.removeAttribute("aria-busy"); }
+    };
+  }
+
   // errorText is what to tell a person about a failed call.
   function errorText(e) {
     if (e instanceof APIError && e.code) {
@@ -248,6 +264,6 @@ const HC = (() => {
     });
   }
 
-  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();
