@@ -210,9 +210,9 @@ const CON = (() => {
   }
 
   function wireResidents() {
-    $("enrol-form").addEventListener("submit", enrol);
+    $("enrol-form").addEventListener("submit", HC.once($("enrol-form"), enrol));
     $("find-form").addEventListener("submit", openSubject);
-    $("status-form").addEventListener("submit", async (ev) => {
+    $("status-form").addEventListener("submit", HC.once($("status-form"), async (ev) => {
       ev.preventDefault();
       try {
         await call("PUT", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/status", { status: $("st-status").value, reason: $("st-reason").value });
@@ -220,33 +220,33 @@ const CON = (() => {
         await openSubject();
         say("subject-result", "console.status_done");
       } catch (e) { say("subject-result", e); }
-    });
-    $("paper-btn").addEventListener("click", async () => {
+    }));
+    $("paper-btn").addEventListener("click", HC.once($("paper-btn"), async () => {
       try {
         const c = await call("POST", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/codes", { paper: true });
         showImage($("paper-img"), await call("GET", "/v1/codes/" + encodeURIComponent(c.jti) + "/paper.png"));
         $("paper").hidden = false;
       } catch (e) { say("subject-result", e); }
-    });
+    }));
     // A lost or stolen paper code: withdraw the resident's paper codes at
     // every province; their phone codes stay valid.
     $("paper-withdraw").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = false; $("paper-withdraw-yes").focus(); });
     $("paper-withdraw-no").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = true; });
-    $("paper-withdraw-yes").addEventListener("click", async () => {
+    $("paper-withdraw-yes").addEventListener("click", HC.once($("paper-withdraw-yes"), async () => {
       try {
         const out = await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/paper-codes");
         $("paper-withdraw-confirm").hidden = true;
         $("paper").hidden = true;
         say("subject-result", "console.paper_withdrawn", { n: out.revoked });
       } catch (e) { say("subject-result", e); }
-    });
+    }));
     $("token-start").addEventListener("click", openToken);
     $("token-no").addEventListener("click", closeToken);
-    $("token-form").addEventListener("submit", newToken);
+    $("token-form").addEventListener("submit", HC.once($("token-form"), newToken));
     $("print-btn").addEventListener("click", () => { document.body.classList.add("printing"); window.print(); document.body.classList.remove("printing"); });
     $("subject-delete").addEventListener("click", () => { $("subject-delete-confirm").hidden = false; $("subject-delete-yes").focus(); });
     $("subject-delete-no").addEventListener("click", () => { $("subject-delete-confirm").hidden = true; });
-    $("subject-delete-yes").addEventListener("click", async () => {
+    $("subject-delete-yes").addEventListener("click", HC.once($("subject-delete-yes"), async () => {
       try {
         await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id));
         $("subject").hidden = true;
@@ -254,7 +254,7 @@ const CON = (() => {
         closeToken();
         say("subject-result", "console.deleted");
       } catch (e) { say("subject-result", e); }
-    });
+    }));
   }
 
   const onStart = [];
