@@ -99,6 +99,9 @@ func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID str
 	if n := console.requestsTo("/paper-codes") - withdrawals; n != 1 {
 		t.Errorf("the withdrawal confirmed twice was sent %d times, want once (the second says 0 withdrawn)", n)
 	}
+	if eval[bool](console, `!!document.getElementById("paper-img").getAttribute("src")`) {
+		t.Errorf("the withdrawn paper code is still in the console's page")
+	}
 	if got := console.text("#subject-result"); got != done(web.LangEN) {
 		t.Errorf("after the withdrawal the console says %q, want %q", got, done(web.LangEN))
 	}

@@ -73,6 +73,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("console result sentences follow a language switch", func(t *testing.T) { consoleResultsFollowTheLanguage(t, console) })
 
+	t.Run("the enrolment's wallet link leaves the console once the operator moves on", func(t *testing.T) {
+		enrolledLeaves(t, console, walletURL)
+	})
+
 	t.Run("console lists all three provinces with their versions", func(t *testing.T) {
 		var v struct {
 			Members []struct {

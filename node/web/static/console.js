@@ -20,6 +20,23 @@ const CON = (() => {
     img.src = state.blobs[img.id];
   }
 
+  // dropImage empties an img that showImage filled and releases its PNG.
+  function dropImage(img) {
+    if (state.blobs[img.id]) { URL.revokeObjectURL(state.blobs[img.id]); delete state.blobs[img.id]; }
+    img.removeAttribute("src");
+  }
+
+  // forgetEnrolled takes the last enrolment's wallet link off the page
+  // once the operator moves on (the next enrolment begun, another
+  // resident opened): the link is the resident's key to their wallet,
+  // shown to them once, not to whoever comes to the counter next.
+  function forgetEnrolled() {
+    $("enrolled").hidden = true;
+    $("enrolled-id").textContent = "";
+    $("wallet-link").textContent = "";
+    dropImage($("wallet-qr"));
+  }
+
   // say shows a result sentence (a message key and its parameters, or an
   // error) that follows a language switch (HC.say).
   function say(id, what, vars) { HC.say($(id), what, vars); }
@@ -138,6 +155,8 @@ const CON = (() => {
     // codes) would act on them, not on the resident asked for.
     $("subject").hidden = true;
     $("paper").hidden = true;
+    dropImage($("paper-img"));
+    if (id !== $("enrolled-id").textContent) forgetEnrolled();
     $("paper-withdraw-confirm").hidden = true;
     closeToken();
     state.subject = null;
@@ -174,8 +193,7 @@ const CON = (() => {
     $("tk-id").value = "";
     $("token-new").hidden = true;
     $("token-link").textContent = "";
-    if (state.blobs["token-qr"]) { URL.revokeObjectURL(state.blobs["token-qr"]); delete state.blobs["token-qr"]; }
-    $("token-qr").removeAttribute("src");
+    dropImage($("token-qr"));
     say("token-result", "");
   }
 
@@ -211,6 +229,7 @@ const CON = (() => {
 
   function wireResidents() {
     $("enrol-form").addEventListener("submit", HC.once($("enrol-form"), enrol));
+    $("enrol-form").addEventListener("input", forgetEnrolled);
     $("find-form").addEventListener("submit", openSubject);
     $("status-form").addEventListener("submit", HC.once($("status-form"), async (ev) => {
       ev.preventDefault();
@@ -237,6 +256,7 @@ const CON = (() => {
         const out = await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/paper-codes");
         $("paper-withdraw-confirm").hidden = true;
         $("paper").hidden = true;
+        dropImage($("paper-img"));
         say("subject-result", "console.paper_withdrawn", { n: out.revoked });
       } catch (e) { say("subject-result", e); }
     }));
