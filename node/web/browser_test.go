@@ -233,6 +233,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("a check whose answer does not come says not checked within seconds", func(t *testing.T) {
+		scannerGivesUpOnAHungCheck(t, scan, code)
+	})
+
 	t.Run("scanner in another province reads the wallet QR through the camera", func(t *testing.T) {
 		img, err := png.Decode(bytes.NewReader(qrPNG))
 		if err != nil {

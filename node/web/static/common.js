@@ -127,14 +127,16 @@ const HC = (() => {
 
   // api calls the node: JSON in, JSON (or a Blob for images) out, the
   // token in the Authorization header only, no cookies, nothing cached.
-  async function api(method, path, token, body) {
+  // With within (milliseconds), a call not answered by then is given up
+  // as not reaching the node (network).
+  async function api(method, path, token, body, within) {
     const headers = {};
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let r;
     try {
       r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
+        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal: within ? AbortSignal.timeout(within) : undefined });
     } catch (e) {
       throw new APIError(0, "network");
     }
