@@ -69,7 +69,9 @@ func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID str
 	console.setValue("#subject-id", subjectID)
 	console.click(`#find-form button[type="submit"]`)
 	console.waitJS("the resident record", `!document.getElementById("subject").hidden`)
-	console.click("#paper-btn")
+	// Pressed twice before the first press is answered: one paper code.
+	papers := console.requestsTo("/codes")
+	console.doubleClick("#paper-btn")
 	console.waitJS("the paper code", `!document.getElementById("paper").hidden && document.getElementById("paper-img").naturalWidth > 0`)
 	code := decodeQR(t, console.imagePNG("#paper-img"))
 	sc := addScanner(t, d, i)
@@ -85,11 +87,24 @@ func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID str
 	if w := console.text("#paper-withdraw-confirm"); !strings.Contains(w, "every province") || !strings.Contains(w, "phone codes stay valid") {
 		t.Errorf("before withdrawing the console says %q; want what it does", w)
 	}
-	console.click("#paper-withdraw-yes")
+	withdrawals := console.requestsTo("/paper-codes")
+	console.doubleClick("#paper-withdraw-yes")
 	done := func(lang string) string {
 		return strings.ReplaceAll(msg(t, lang, "console.paper_withdrawn"), "{n}", "1")
 	}
-	console.waitJS("the withdrawal", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, done(web.LangEN)))
+	console.waitJS("the withdrawal", fmt.Sprintf(`document.getElementById("subject-result").textContent.startsWith(%q)`, strings.Split(en(t, "console.paper_withdrawn"), "{")[0]))
+	if n := console.requestsTo("/codes") - papers; n != 1 {
+		t.Errorf("Issue a paper code pressed twice issued %d paper codes, want 1", n)
+	}
+	if n := console.requestsTo("/paper-codes") - withdrawals; n != 1 {
+		t.Errorf("the withdrawal confirmed twice was sent %d times, want once (the second says 0 withdrawn)", n)
+	}
+	if eval[bool](console, `!!document.getElementById("paper-img").getAttribute("src")`) {
+		t.Errorf("the withdrawn paper code is still in the console's page")
+	}
+	if got := console.text("#subject-result"); got != done(web.LangEN) {
+		t.Errorf("after the withdrawal the console says %q, want %q", got, done(web.LangEN))
+	}
 	resultFollowsTheLanguage(t, console, "#subject-result", map[string]string{web.LangZH: done(web.LangZH), web.LangEN: done(web.LangEN)})
 	if v := verify(); v.Valid || v.Reason != "revoked" {
 		t.Fatalf("the paper code after its withdrawal: %+v, want revoked", v)

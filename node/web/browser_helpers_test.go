@@ -243,6 +243,24 @@ func (tb *tab) click(sel string) {
 	eval[bool](tb, fmt.Sprintf(`(() => { document.querySelector(%q).click(); return true; })()`, sel))
 }
 
+// doubleClick clicks an element twice in one go, as an impatient or
+// shaking finger does before the first press has been answered.
+func (tb *tab) doubleClick(sel string) {
+	tb.t.Helper()
+	eval[bool](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.click(); e.click(); return true; })()`, sel))
+}
+
+// requestsTo counts the tab's requests whose URL ends with suffix.
+func (tb *tab) requestsTo(suffix string) int {
+	n := 0
+	for _, u := range tb.requests() {
+		if strings.HasSuffix(u, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
 // imagePNG is what an <img> shows, as PNG bytes, read through a canvas.
 func (tb *tab) imagePNG(sel string) []byte {
 	tb.t.Helper()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -235,4 +236,27 @@ func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code
 		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q, want %q", got, want)
 	}
 	scan.click("#result-close")
+}
+
+// scannerGivesUpOnAHungCheck: the scanner's connection hangs (a dead
+// link, a node that takes the request and never answers). The guard is
+// told "not checked" within seconds, rather than nothing for minutes and
+// then the answer about a traveler who has gone, over the one in front.
+// Not a t.Helper: a failure names its line here.
+func scannerGivesUpOnAHungCheck(t *testing.T, scan *tab, code string) {
+	eval[bool](scan, `(() => { window.hcRealFetch = window.fetch;
+		window.fetch = (u, o) => new Promise((_, reject) => { if (o && o.signal) o.signal.addEventListener("abort", () => reject(o.signal.reason)); });
+		return true; })()`)
+	defer eval[bool](scan, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
+	start := time.Now()
+	scan.setValue("#code-input", code)
+	scan.click(`#paste-form button[type="submit"]`)
+	if err := scan.poll(`!document.getElementById("result").hidden`); err != nil {
+		t.Fatalf("%v after a check whose answer never came, the scanner still shows nothing", time.Since(start).Round(time.Second))
+	}
+	res := scan.result()
+	scan.click("#result-close")
+	if res.Status != en(t, "scan.unchecked") || res.green() || res.Name != "" || res.Text != en(t, "error.network") {
+		t.Errorf("a check whose answer never came shows %+v, want %q and the network error", res, en(t, "scan.unchecked"))
+	}
 }

@@ -73,6 +73,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("console result sentences follow a language switch", func(t *testing.T) { consoleResultsFollowTheLanguage(t, console) })
 
+	t.Run("the enrolment's wallet link leaves the console once the operator moves on", func(t *testing.T) {
+		enrolledLeaves(t, console, walletURL)
+	})
+
 	t.Run("console lists all three provinces with their versions", func(t *testing.T) {
 		var v struct {
 			Members []struct {
@@ -229,6 +233,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("a check whose answer does not come says not checked within seconds", func(t *testing.T) {
+		scannerGivesUpOnAHungCheck(t, scan, code)
+	})
+
 	t.Run("scanner in another province reads the wallet QR through the camera", func(t *testing.T) {
 		img, err := png.Decode(bytes.NewReader(qrPNG))
 		if err != nil {
@@ -310,8 +318,13 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
 		wallet.setValue("#appeal-msg", "I was never in contact")
-		wallet.click(`#appeal-form button[type="submit"]`)
+		// A double tap on a slow network sends one appeal.
+		sent := wallet.requestsTo("/v1/appeals")
+		wallet.doubleClick(`#appeal-form button[type="submit"]`)
 		wallet.waitJS("the appeal", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "wallet.appeal_sent")))
+		if n := wallet.requestsTo("/v1/appeals") - sent; n != 1 {
+			t.Errorf("Send appeal tapped twice sent %d appeals, want 1", n)
+		}
 		resultFollowsTheLanguage(t, wallet, "#appeal-result", map[string]string{web.LangZH: msg(t, web.LangZH, "wallet.appeal_sent"), web.LangEN: en(t, "wallet.appeal_sent")})
 		console.open(d.url(gd) + "/console")
 		console.waitJS("the appeal in the queue", `document.querySelectorAll("#appeal-list li[data-appeal]").length === 1`)

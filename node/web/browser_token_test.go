@@ -80,3 +80,27 @@ func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, s
 	}
 	return newURL
 }
+
+// enrolledLeaves checks that the wallet link of the resident just
+// enrolled (their key to their wallet: it reads their record, files
+// appeals, deletes them) leaves the console's page when the operator
+// moves on: another resident opened, the next enrolment begun. It stayed
+// on the screen and in the DOM, as a QR, for whoever came to the counter
+// next.
+func enrolledLeaves(t *testing.T, console *tab, walletURL string) {
+	token := walletURL[strings.Index(walletURL, "token=")+len("token="):]
+	gone := func(after string) {
+		t.Helper()
+		if eval[bool](console, `!document.getElementById("enrolled").hidden || !!document.getElementById("wallet-qr").getAttribute("src")`) {
+			t.Errorf("after %s the enrolment's wallet QR is still shown", after)
+		}
+		if strings.Contains(console.contents(), token) {
+			t.Errorf("after %s the console still holds the enrolled resident's wallet token", after)
+		}
+	}
+	// consoleResultsFollowTheLanguage opened another resident (not found).
+	gone("another resident was asked for")
+	console.setValue("#en-name", "王")
+	gone("the next enrolment began")
+	console.setValue("#en-name", "")
+}

@@ -127,14 +127,16 @@ const HC = (() => {
 
   // api calls the node: JSON in, JSON (or a Blob for images) out, the
   // token in the Authorization header only, no cookies, nothing cached.
-  async function api(method, path, token, body) {
+  // With within (milliseconds), a call not answered by then is given up
+  // as not reaching the node (network).
+  async function api(method, path, token, body, within) {
     const headers = {};
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let r;
     try {
       r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
+        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal: within ? AbortSignal.timeout(within) : undefined });
     } catch (e) {
       throw new APIError(0, "network");
     }
@@ -146,6 +148,22 @@ const HC = (() => {
     if (r.status === 204) return null;
     const ct = r.headers.get("Content-Type") || "";
     return ct.includes("json") ? r.json() : r.blob();
+  }
+
+  // once makes f, a handler that calls the node, act once per press: a
+  // second press, tap or Enter on ctl while the first is on its way is
+  // ignored (a double tap sent two appeals, issued two paper codes,
+  // rotated the keys twice, or said "0 withdrawn" over the withdrawal
+  // just done), and ctl says it is busy meanwhile. A form submitted again
+  // is still kept from submitting itself to the server.
+  function once(ctl, f) {
+    let busy = false;
+    return async (ev) => {
+      if (busy) { if (ev) ev.preventDefault(); return; }
+      busy = true;
+      ctl.setAttribute("aria-busy", "true");
+      try { await f(ev); } finally { busy = false; ctl.removeAttribute("aria-busy"); }
+    };
   }
 
   // errorText is what to tell a person about a failed call.
@@ -248,6 +266,6 @@ const HC = (() => {
     });
   }
 
-  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, errorText, fatal, el, clear, fmtTime,
+  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

@@ -20,13 +20,14 @@
     if (!appeals.length) { ul.append(HC.el("li", { class: "muted", text: HC.t("console.no_appeals") })); return; }
     for (const a of appeals) {
       const p = "ap-" + a.id + "-";
-      const form = HC.el("form", { class: "inline", onsubmit: (ev) => resolve(ev, a, p) },
+      const form = HC.el("form", { class: "inline" },
         HC.el("label", { for: p + "outcome", text: HC.t("console.outcome") }),
         HC.el("select", { id: p + "outcome" }, HC.el("option", { value: "upheld", text: HC.t("appeal.upheld") }),
           HC.el("option", { value: "rejected", text: HC.t("appeal.rejected") })),
         HC.el("label", { for: p + "status", text: HC.t("console.new_status") }), statusSelect(p + "status"),
         HC.el("label", { for: p + "note", text: HC.t("console.note") }), HC.el("input", { id: p + "note", required: true, maxlength: "500" }),
         HC.el("button", { type: "submit", text: HC.t("console.resolve") }));
+      form.addEventListener("submit", HC.once(form, (ev) => resolve(ev, a, p)));
       // A status set after the filing: the appeal may dispute a status
       // that is no longer the resident's (the node refused it once).
       const changed = a.status_changed ? [HC.el("p", { class: "warn", "data-status-changed": "",
@@ -64,10 +65,12 @@
     const tb = $("scanner-table").querySelector("tbody");
     HC.clear(tb);
     for (const s of scanners) {
+      const remove = HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
+        "aria-label": HC.t("console.scanner_remove") + " " + s.name });
+      remove.addEventListener("click", HC.once(remove, () => removeScanner(s)));
       tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: HC.place(s.place) }),
         HC.el("td", { text: HC.fmtTime(s.created) }),
-        HC.el("td", {}, HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
-          "aria-label": HC.t("console.scanner_remove") + " " + s.name, onclick: () => removeScanner(s) }))));
+        HC.el("td", {}, remove)));
     }
   }
 
@@ -105,17 +108,17 @@
   }
 
   function wire() {
-    $("scanner-form").addEventListener("submit", addScanner);
+    $("scanner-form").addEventListener("submit", HC.once($("scanner-form"), addScanner));
     $("rotate-btn").addEventListener("click", () => { $("rotate-confirm").hidden = false; $("rotate-yes").focus(); });
     $("rotate-no").addEventListener("click", () => { $("rotate-confirm").hidden = true; });
-    $("rotate-yes").addEventListener("click", async () => {
+    $("rotate-yes").addEventListener("click", HC.once($("rotate-yes"), async () => {
       try {
         keys = (await call("POST", "/v1/keys/rotate")).keys || [];
         renderKeys();
         $("rotate-confirm").hidden = true;
         say("key-result", "console.rotated");
       } catch (e) { say("key-result", e); }
-    });
+    }));
   }
 
   CON.onStart.push(async () => {

@@ -20,6 +20,23 @@ const CON = (() => {
     img.src = state.blobs[img.id];
   }
 
+  // dropImage empties an img that showImage filled and releases its PNG.
+  function dropImage(img) {
+    if (state.blobs[img.id]) { URL.revokeObjectURL(state.blobs[img.id]); delete state.blobs[img.id]; }
+    img.removeAttribute("src");
+  }
+
+  // forgetEnrolled takes the last enrolment's wallet link off the page
+  // once the operator moves on (the next enrolment begun, another
+  // resident opened): the link is the resident's key to their wallet,
+  // shown to them once, not to whoever comes to the counter next.
+  function forgetEnrolled() {
+    $("enrolled").hidden = true;
+    $("enrolled-id").textContent = "";
+    $("wallet-link").textContent = "";
+    dropImage($("wallet-qr"));
+  }
+
   // say shows a result sentence (a message key and its parameters, or an
   // error) that follows a language switch (HC.say).
   function say(id, what, vars) { HC.say($(id), what, vars); }
@@ -138,6 +155,8 @@ const CON = (() => {
     // codes) would act on them, not on the resident asked for.
     $("subject").hidden = true;
     $("paper").hidden = true;
+    dropImage($("paper-img"));
+    if (id !== $("enrolled-id").textContent) forgetEnrolled();
     $("paper-withdraw-confirm").hidden = true;
     closeToken();
     state.subject = null;
@@ -174,8 +193,7 @@ const CON = (() => {
     $("tk-id").value = "";
     $("token-new").hidden = true;
     $("token-link").textContent = "";
-    if (state.blobs["token-qr"]) { URL.revokeObjectURL(state.blobs["token-qr"]); delete state.blobs["token-qr"]; }
-    $("token-qr").removeAttribute("src");
+    dropImage($("token-qr"));
     say("token-result", "");
   }
 
@@ -210,9 +228,10 @@ const CON = (() => {
   }
 
   function wireResidents() {
-    $("enrol-form").addEventListener("submit", enrol);
+    $("enrol-form").addEventListener("submit", HC.once($("enrol-form"), enrol));
+    $("enrol-form").addEventListener("input", forgetEnrolled);
     $("find-form").addEventListener("submit", openSubject);
-    $("status-form").addEventListener("submit", async (ev) => {
+    $("status-form").addEventListener("submit", HC.once($("status-form"), async (ev) => {
       ev.preventDefault();
       try {
         await call("PUT", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/status", { status: $("st-status").value, reason: $("st-reason").value });
@@ -220,33 +239,34 @@ const CON = (() => {
         await openSubject();
         say("subject-result", "console.status_done");
       } catch (e) { say("subject-result", e); }
-    });
-    $("paper-btn").addEventListener("click", async () => {
+    }));
+    $("paper-btn").addEventListener("click", HC.once($("paper-btn"), async () => {
       try {
         const c = await call("POST", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/codes", { paper: true });
         showImage($("paper-img"), await call("GET", "/v1/codes/" + encodeURIComponent(c.jti) + "/paper.png"));
         $("paper").hidden = false;
       } catch (e) { say("subject-result", e); }
-    });
+    }));
     // A lost or stolen paper code: withdraw the resident's paper codes at
     // every province; their phone codes stay valid.
     $("paper-withdraw").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = false; $("paper-withdraw-yes").focus(); });
     $("paper-withdraw-no").addEventListener("click", () => { $("paper-withdraw-confirm").hidden = true; });
-    $("paper-withdraw-yes").addEventListener("click", async () => {
+    $("paper-withdraw-yes").addEventListener("click", HC.once($("paper-withdraw-yes"), async () => {
       try {
         const out = await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/paper-codes");
         $("paper-withdraw-confirm").hidden = true;
         $("paper").hidden = true;
+        dropImage($("paper-img"));
         say("subject-result", "console.paper_withdrawn", { n: out.revoked });
       } catch (e) { say("subject-result", e); }
-    });
+    }));
     $("token-start").addEventListener("click", openToken);
     $("token-no").addEventListener("click", closeToken);
-    $("token-form").addEventListener("submit", newToken);
+    $("token-form").addEventListener("submit", HC.once($("token-form"), newToken));
     $("print-btn").addEventListener("click", () => { document.body.classList.add("printing"); window.print(); document.body.classList.remove("printing"); });
     $("subject-delete").addEventListener("click", () => { $("subject-delete-confirm").hidden = false; $("subject-delete-yes").focus(); });
     $("subject-delete-no").addEventListener("click", () => { $("subject-delete-confirm").hidden = true; });
-    $("subject-delete-yes").addEventListener("click", async () => {
+    $("subject-delete-yes").addEventListener("click", HC.once($("subject-delete-yes"), async () => {
       try {
         await call("DELETE", "/v1/subjects/" + encodeURIComponent(state.subject.id));
         $("subject").hidden = true;
@@ -254,7 +274,7 @@ const CON = (() => {
         closeToken();
         say("subject-result", "console.deleted");
       } catch (e) { say("subject-result", e); }
-    });
+    }));
   }
 
   const onStart = [];

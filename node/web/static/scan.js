@@ -7,8 +7,11 @@
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.scanner.token";
   // SHOW_FOR is how long a result stays; SCAN_EVERY how often a camera
-  // frame is decoded; MAX_WIDTH the width frames are scaled down to.
-  const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640;
+  // frame is decoded; MAX_WIDTH the width frames are scaled down to;
+  // CHECK_WITHIN how long a check may take before the guard is told it
+  // was not checked (a hung connection answered nothing for minutes, and
+  // then about a traveler who had gone, over the one in front).
+  const SHOW_FOR = 5000, SCAN_EVERY = 250, MAX_WIDTH = 640, CHECK_WITHIN = 8000;
   let token, fed, stream, timer, hideTimer, busy = false, last = null;
   // waiting is a code entered while a check was on its way or its result
   // showed, checked once that result has been closed: one at most, a
@@ -27,7 +30,7 @@
     if (busy) return;
     busy = true;
     try {
-      const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() });
+      const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
       show(v);
     } catch (e) {
       if (e instanceof HC.APIError && e.status === 401) { stopCamera(); localStorage.removeItem(KEY); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }

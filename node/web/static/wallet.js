@@ -226,7 +226,7 @@
   }
 
   function wire() {
-    $("appeal-form").addEventListener("submit", async (ev) => {
+    $("appeal-form").addEventListener("submit", HC.once($("appeal-form"), async (ev) => {
       ev.preventDefault();
       try {
         await HC.api("POST", "/v1/appeals", token, { message: $("appeal-msg").value });
@@ -234,10 +234,10 @@
         HC.say($("appeal-result"), "wallet.appeal_sent");
         await loadLists();
       } catch (e) { HC.say($("appeal-result"), e); }
-    });
+    }));
     $("delete-start").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-yes").focus(); });
     $("delete-no").addEventListener("click", () => { $("delete-confirm").hidden = true; $("delete-start").focus(); });
-    $("delete-yes").addEventListener("click", async () => {
+    $("delete-yes").addEventListener("click", HC.once($("delete-yes"), async () => {
       try {
         await HC.api("DELETE", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
         localStorage.removeItem(KEY);
@@ -252,7 +252,7 @@
         HC.say($("delete-result"), e);
         poll().catch(showErr);
       }
-    });
+    }));
   }
 
   HC.start(async () => {
