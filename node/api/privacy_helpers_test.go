@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/hcfed/hcfed/internal/testkit"
 )
 
 // A second test resident, whose data must stay readable when the first is
@@ -51,42 +50,18 @@ func decodeSegments(t *testing.T, code string) [][]byte {
 	return out
 }
 
-// scanQR decodes the single QR code in a PNG. Like a person turning the
-// page in front of a camera, it tries the four orientations: gozxing's
-// finder-pattern detector misses about one dense QR in thirty in a given
-// orientation, whatever draws it.
+// scanQR decodes the single QR code in a PNG (testkit.DecodeQR).
 func scanQR(t *testing.T, r io.Reader) (string, image.Image) {
 	t.Helper()
 	img, err := png.Decode(r)
 	if err != nil {
 		t.Fatalf("not a PNG: %v", err)
 	}
-	turned := img
-	for range 4 {
-		bmp, err := gozxing.NewBinaryBitmapFromImage(turned)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-		if err == nil {
-			return got.GetText(), img
-		}
-		turned = rotate90(turned)
+	text, err := testkit.DecodeQR(img)
+	if err != nil {
+		t.Fatalf("the QR does not scan: %v", err)
 	}
-	t.Fatal("the QR does not scan in any orientation")
-	return "", nil
-}
-
-// rotate90 turns an image a quarter clockwise.
-func rotate90(src image.Image) image.Image {
-	b := src.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			dst.Set(b.Max.Y-1-y, x-b.Min.X, src.At(x, y))
-		}
-	}
-	return dst
+	return text, img
 }
 
 // status is a request's HTTP status and, for errors, the error code.

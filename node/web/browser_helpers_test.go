@@ -21,8 +21,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 )
@@ -299,19 +297,11 @@ func decodeQR(t *testing.T, pngBytes []byte) string {
 	if err != nil {
 		t.Fatalf("QR image: %v", err)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	text, err := testkit.DecodeQR(img)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("decoding the QR (%v): %v", img.Bounds(), err)
 	}
-	// A generated image first (PURE_BARCODE), then the general search.
-	var res *gozxing.Result
-	for _, hint := range []gozxing.DecodeHintType{gozxing.DecodeHintType_PURE_BARCODE, gozxing.DecodeHintType_TRY_HARDER} {
-		if res, err = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{hint: true}); err == nil {
-			return res.GetText()
-		}
-	}
-	t.Fatalf("decoding the QR (%v): %v", img.Bounds(), err)
-	return ""
+	return text
 }
 
 // writeY4M writes a short YUV4MPEG2 (4:2:0) video of img, centred on a
