@@ -21,7 +21,7 @@ func writeRawSnapshot(t *testing.T, c *Conn, bucket, province, nuid string, size
 	h := sha256.New()
 	for _, ch := range chunks {
 		h.Write(ch)
-		if err := c.nc.Publish("$O."+bucket+".C."+nuid, ch); err != nil {
+		if _, err := c.js.Publish(testCtx(t), "$O."+bucket+".C."+nuid, ch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,10 +36,10 @@ func writeRawSnapshot(t *testing.T, c *Conn, bucket, province, nuid string, size
 	m := nats.NewMsg("$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(province)))
 	m.Header.Set("Nats-Rollup", "sub")
 	m.Data = meta
-	if err := c.nc.PublishMsg(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.nc.FlushWithContext(testCtx(t)); err != nil {
+	// Published through JetStream, each waits for the stream's ack: a
+	// core publish and a flush only say the server read the message, and
+	// under load a reader right after could still find no object.
+	if _, err := c.js.PublishMsg(testCtx(t), m); err != nil {
 		t.Fatal(err)
 	}
 }
