@@ -251,8 +251,15 @@ func scannerGivesUpOnAHungCheck(t *testing.T, scan *tab, code string) {
 	start := time.Now()
 	scan.setValue("#code-input", code)
 	scan.click(`#paste-form button[type="submit"]`)
+	// While the answer is on its way the guard sees that a check is.
+	if got, want := scan.text("#check-status"), en(t, "scan.checking"); got != want {
+		t.Errorf("while a check is on its way the scanner says %q, want %q", got, want)
+	}
 	if err := scan.poll(`!document.getElementById("result").hidden`); err != nil {
 		t.Fatalf("%v after a check whose answer never came, the scanner still shows nothing", time.Since(start).Round(time.Second))
+	}
+	if got := scan.text("#check-status"); got != "" {
+		t.Errorf("after the check the scanner still says %q", got)
 	}
 	res := scan.result()
 	scan.click("#result-close")

@@ -26,9 +26,13 @@
     return m ? HC.province(id, m.name) + " (" + id + ")" : id || "";
   }
 
+  // check asks the node about code and shows its answer. While the
+  // question is on its way (at most CHECK_WITHIN) the page says so, for a
+  // guard who would otherwise see nothing happen and scan again.
   async function check(code) {
     if (busy) return;
     busy = true;
+    HC.say($("check-status"), "scan.checking");
     try {
       const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
       show(v);
@@ -37,6 +41,7 @@
       show({ valid: false, reason: "", error: e });
     } finally {
       busy = false;
+      HC.say($("check-status"), null);
     }
   }
 
