@@ -126,29 +126,32 @@ func (l *Link) Run(ctx context.Context) {
 	kick(l.snapKick) // covers what the outbox set aside before a restart
 	tick := time.NewTicker(l.Republish)
 	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	defer retry.Stop()
-	failures := 0 // consecutive failed drains of the outbox
+	// A failed publication is tried again on outboxBackoff, not at the
+	// next Republish tick: a grant that failed while the NATS cluster
+	// elected a leader left a peer unable to read this province's codes
+	// for up to Republish.
+	revRetry, keysRetry, grantRetry := newRetry(l.revKick), newRetry(l.keysKick), newRetry(l.grantKick)
+	defer revRetry.stop()
+	defer keysRetry.stop()
+	defer grantRetry.stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-l.keysKick:
-			l.report(l.publishKeys(ctx), "keys")
+			keysRetry.after(l.report(l.publishKeys(ctx), "keys"))
 		case <-l.grantKick:
-			l.report(l.grantChanged(ctx), "grants")
+			grantRetry.after(l.report(l.grantChanged(ctx), "grants"))
 		case <-l.revKick:
-			if err := l.drainOutbox(ctx); err != nil {
-				l.report(err, "revocations")
-				retry.Reset(outboxBackoff.Delay(failures))
-				failures++
-			} else {
-				failures = 0
-			}
+			revRetry.after(l.report(l.drainOutbox(ctx), "revocations"))
 		case <-l.snapKick:
 			l.report(l.publishSnapshot(ctx, false), "snapshot")
-		case <-retry.C:
-			kick(l.revKick)
+		case <-revRetry.timer.C:
+			kick(revRetry.kick)
+		case <-keysRetry.timer.C:
+			kick(keysRetry.kick)
+		case <-grantRetry.timer.C:
+			kick(grantRetry.kick)
 		case <-tick.C:
 			l.checkStream(ctx)
 			kick(l.keysKick)
@@ -158,11 +161,39 @@ func (l *Link) Run(ctx context.Context) {
 	}
 }
 
-func (l *Link) report(err error, what string) {
+func (l *Link) report(err error, what string) error {
 	if err != nil && !errorsIsCanceled(err) {
 		l.log.Warn("federation publish failed; will retry", "what", what, "err", err)
 	}
+	return err
 }
+
+// retry kicks a publication again after it failed, on outboxBackoff
+// (consecutive failures wait longer); the Run goroutine's alone.
+type retry struct {
+	timer    *time.Timer
+	kick     chan struct{}
+	failures int
+}
+
+func newRetry(kick chan struct{}) *retry {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &retry{timer: t, kick: kick}
+}
+
+// after schedules the next try if err is not nil, and forgets earlier
+// failures if it is.
+func (r *retry) after(err error) {
+	if err == nil {
+		r.failures = 0
+		return
+	}
+	r.timer.Reset(outboxBackoff.Delay(r.failures))
+	r.failures++
+}
+
+func (r *retry) stop() { r.timer.Stop() }
 
 // publishKeys puts the keyset, a grant of the live content keys to every
 // member that has published an encryption key, and a heartbeat.
