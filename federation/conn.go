@@ -69,6 +69,12 @@ type ConnConfig struct {
 
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+
+	// OnePass makes Connect try each server once and fail at once when
+	// none can be reached, rather than retry until its context ends: for
+	// a check that reports what it found (hcnode check), never for a
+	// node, which keeps trying.
+	OnePass bool
 }
 
 // Conn is a node's connection to its federation: core NATS plus
@@ -163,18 +169,28 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		stop()
 		return nil, err
 	}
+	dialTimeout := nats.DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		// nats.go dials and greets each server for up to its Timeout,
 		// holding a lock Close waits for: keep a pass over every server
 		// within the caller's deadline.
 		per := time.Until(dl) / time.Duration(len(cfg.URLs))
-		opts = append(opts, nats.Timeout(max(min(per, nats.DefaultTimeout), minDialTimeout)))
+		dialTimeout = max(min(per, nats.DefaultTimeout), minDialTimeout)
+		opts = append(opts, nats.Timeout(dialTimeout))
 	}
 	var dialErr lastError
 	opts = append(opts, nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { dialErr.set(err) }))
+	if cfg.OnePass {
+		// nats.go's first pass over the servers reports a refused dial
+		// only as "no servers available": keep the dial's own error.
+		opts = append(opts, nats.RetryOnFailedConnect(false), nats.SetCustomDialer(&recordingDialer{last: &dialErr, timeout: dialTimeout}))
+	}
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
 	if err != nil {
 		stop()
+		if cfg.OnePass {
+			return nil, connectError(cfg, cmp.Or(dialErr.get(), err), nil)
+		}
 		return nil, fmt.Errorf("nats connect: %w", err)
 	}
 	if !nc.IsConnected() {

@@ -3,9 +3,11 @@ package federation
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -123,4 +125,19 @@ func (l *lastError) get() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err
+}
+
+// recordingDialer dials as nats.go's own dialer does and keeps the last
+// failure in last, for a one-pass Connect.
+type recordingDialer struct {
+	last    *lastError
+	timeout time.Duration
+}
+
+func (d *recordingDialer) Dial(network, address string) (net.Conn, error) {
+	conn, err := (&net.Dialer{Timeout: d.timeout}).Dial(network, address)
+	if err != nil {
+		d.last.set(err)
+	}
+	return conn, err
 }

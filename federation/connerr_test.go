@@ -41,6 +41,49 @@ func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
 	}
 }
 
+// TestOnePassConnectReportsARefusalAtOnce: a check's one-pass Connect to
+// a port nothing listens on fails with the dial error well before its
+// deadline (the deadline has not passed when it returns), where a node's
+// Connect retries until it.
+func TestOnePassConnectReportsARefusalAtOnce(t *testing.T) {
+	t.Parallel()
+	url := testkit.DeadNATSURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Connect(ctx, ConnConfig{URLs: []string{url}, Federation: testFed, OnePass: true})
+	if err == nil {
+		c.Close()
+		t.Fatal("connected to nothing")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("one-pass Connect waited for its deadline: %v", err)
+	}
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("%v: want ErrUnreachable", err)
+	}
+	if want := "NATS server " + url + " not reachable: "; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("error %q, want %q… connection refused", err, want)
+	}
+}
+
+// TestOnePassConnectReportsWrongCredentials: a one-pass Connect with a
+// wrong password says the server refused it, not that it is unreachable,
+// and does not wait for its deadline.
+func TestOnePassConnectReportsWrongCredentials(t *testing.T) {
+	s, _ := startDemoConfig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Connect(ctx, ConnConfig{URLs: []string{s.ClientURL()}, Federation: testFed, Province: "440000",
+		User: "440000", Password: "not-the-password", OnePass: true})
+	if err == nil {
+		c.Close()
+		t.Fatal("connected with a wrong password")
+	}
+	if ctx.Err() != nil || !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), `refused user "440000"`) {
+		t.Fatalf("%v (deadline: %v): want ErrAuthFailed at once", err, ctx.Err())
+	}
+}
+
 // TestRefusedReplyInboxFailsOperationsAtOnce connects as a province's
 // user of the shipped configuration without its own inbox prefix, as a
 // command run with the wrong user does: the server refuses the reply

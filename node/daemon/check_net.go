@@ -89,9 +89,9 @@ func (c *checker) bindOnce(what, addr, setting string) {
 }
 
 // nats connects to the federation's external NATS, with the node's
-// credentials, within the check's timeout, and closes the connection. A
-// server out of reach is a warning: the node starts without it,
-// verifies from its cache and retries.
+// credentials, once over its servers within the check's timeout, and
+// closes the connection. A server out of reach is a warning: the node
+// starts without it, verifies from its cache and retries.
 func (c *checker) nats(ctx context.Context) {
 	const what = "nats"
 	if c.cfg.NATS.Embedded {
@@ -100,7 +100,11 @@ func (c *checker) nats(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.natsTimeout)
 	defer cancel()
-	conn, err := federation.Connect(ctx, connConfig(c.cfg, c.cfg.NATS.URLs, slog.New(slog.DiscardHandler)))
+	// One pass over the servers: a server that refuses the connection
+	// is reported at once, not after the whole timeout.
+	cc := connConfig(c.cfg, c.cfg.NATS.URLs, slog.New(slog.DiscardHandler))
+	cc.OnePass = true
+	conn, err := federation.Connect(ctx, cc)
 	if err != nil {
 		c.warn(what, err.Error()+": the node starts all the same, verifies from what it cached and retries")
 		return
