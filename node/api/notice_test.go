@@ -43,12 +43,7 @@ func TestNoticeSaysDeletionWaitsWhileTheStatusIsYellowOrRed(t *testing.T) {
 			t.Errorf("the %s notice still promises deletion at any time: %s", lang, notice.Text[lang])
 		}
 	}
-	right := ""
-	for _, r := range notice.YourRights {
-		if strings.Contains(r, "DELETE /v1/subjects") {
-			right = r
-		}
-	}
+	right := rightNaming(notice.YourRights, "DELETE /v1/subjects")
 	if !strings.Contains(right, "while your status is green") || !strings.Contains(right, "appeal") {
 		t.Errorf("your_rights on deletion: %q", right)
 	}
@@ -231,12 +226,7 @@ func TestNoticeNamesTheRetentionOfResolvedAppeals(t *testing.T) {
 	if got := notice.Retention["resolved_appeals"]; got != "240h0m0s" {
 		t.Errorf("retention of resolved appeals in the notice: %q, want 240h0m0s (retention: %v)", got, notice.Retention)
 	}
-	right := ""
-	for _, r := range notice.YourRights {
-		if strings.Contains(r, "POST /v1/appeals") {
-			right = r
-		}
-	}
+	right := rightNaming(notice.YourRights, "POST /v1/appeals")
 	if !strings.Contains(right, "10 days after") || !strings.Contains(right, "audit log keeps") {
 		t.Errorf("your_rights on appeals does not say how long a resolved appeal is kept: %q", right)
 	}
@@ -250,4 +240,15 @@ func TestNoticeNamesTheRetentionOfResolvedAppeals(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rightNaming is the right of the notice's your_rights that names route,
+// or "".
+func rightNaming(rights []string, route string) string {
+	for _, r := range rights {
+		if strings.Contains(r, route) {
+			return r
+		}
+	}
+	return ""
 }
