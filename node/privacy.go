@@ -3,6 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
@@ -61,6 +64,25 @@ func purposeIn(purpose, lang string) string {
 	return purpose
 }
 
+// periodIn is a retention period as the notice's text in lang states
+// it: in whole days or hours where it is one, as Go writes it otherwise.
+func periodIn(d time.Duration, lang string) string {
+	n, unit := int64(d/time.Hour), map[string]string{"en": "hours", "zh-CN": "小时"}
+	switch {
+	case d%(24*time.Hour) == 0:
+		n, unit = n/24, map[string]string{"en": "days", "zh-CN": "天"}
+	case d%time.Hour != 0:
+		return d.String()
+	}
+	if lang == "zh-CN" {
+		return strconv.FormatInt(n, 10) + " " + unit[lang]
+	}
+	if n == 1 {
+		unit[lang] = strings.TrimSuffix(unit[lang], "s")
+	}
+	return strconv.FormatInt(n, 10) + " " + unit[lang]
+}
+
 // PrivacyNotice returns the notice this node serves. The first time it
 // serves a notice version, it records the notice's text and SHA-256 under
 // it (noticerecord.go), so that a later start refuses to serve another
@@ -80,6 +102,8 @@ func noticeOf(c config.Config) Notice {
 		verifications = "see when and at what kind of place your codes were verified in this province, and on which day, in which province and at what kind of place in other provinces (GET /v1/subjects/{id}/verifications)"
 	}
 	elsewhere := receiptNotice[c.Privacy.Receipts]
+	appealsKept := map[string]string{"en": periodIn(c.Privacy.Retention.Appeals, "en") + " after it was resolved",
+		"zh-CN": "申诉处理完毕 " + periodIn(c.Privacy.Retention.Appeals, "zh-CN") + "后"}
 	return Notice{
 		Version: c.Privacy.NoticeVersion, Province: c.Province, Purpose: c.Privacy.Purpose,
 		Mechanism: map[string]string{
@@ -98,17 +122,19 @@ func noticeOf(c config.Config) Notice {
 			"code_records":  c.Privacy.Retention.Codes.String(),
 			"audit_log":     c.Privacy.Retention.Audit.String(),
 			"contact_data_obtained_from_other_provinces": c.Privacy.Retention.Lookups.String(),
+			"resolved_appeals":                           c.Privacy.Retention.Appeals.String(),
 		},
 		CodeValidity: map[string]string{"phone": c.Codes.Lifetime.String(), "paper": c.Codes.PaperLifetime.String()},
 		YourRights: []string{"see what is held about you and the consent you gave (GET /v1/subjects/{id})",
 			verifications,
 			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province stating a legal basis, never your ID number",
-			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals)",
+			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals); a resolved appeal's text (your message and the operator's note) is deleted " +
+				appealsKept["en"] + ", and the audit log keeps the decision only",
 			"delete your record at any time while your status is green (DELETE /v1/subjects/{id}); while it is yellow or red the health authority keeps it, and you may appeal the status",
 			"a paper code at a service point if you have no phone"},
 		Text: map[string]string{
-			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字、签发省份和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉；健康状态为绿码时，您可以随时删除您的记录，黄码或红码期间记录由卫生健康部门保留，直到恢复绿码。没有手机的人可在服务点领取纸质码。",
-			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name, the issuing province and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal at any time, and delete your record at any time while your status is green; while it is yellow or red the health authority keeps it until the status is green again. People without a phone can get a paper code at a service point.",
+			"zh-CN": "本健康码仅用于" + purposeIn(c.Privacy.Purpose, "zh-CN") + "。我们只收集生成健康码所必需的信息，个人信息加密存储。扫码方仅能看到健康状态颜色、姓名首字、签发省份和有效期，不能保存或导出。健康码中不含任何明文个人信息。" + elsewhere["zh-CN"] + "您可以随时申诉；" + appealsKept["zh-CN"] + "，申诉内容（您的申诉和工作人员的处理说明）即被删除，审计日志只保留处理结果，不保留申诉内容。健康状态为绿码时，您可以随时删除您的记录，黄码或红码期间记录由卫生健康部门保留，直到恢复绿码。没有手机的人可在服务点领取纸质码。",
+			"en":    "This health code serves only " + purposeIn(c.Privacy.Purpose, "en") + ". We collect only what is needed to issue it and store personal data encrypted. A scanner sees the status colour, the first character of your name, the issuing province and the validity, and cannot store or export them. The code holds no personal data in clear. " + elsewhere["en"] + " You may appeal at any time; a resolved appeal (your message and the operator's note) is deleted " + appealsKept["en"] + ", and the audit log keeps the decision, not its text. You may delete your record at any time while your status is green; while it is yellow or red the health authority keeps it until the status is green again. People without a phone can get a paper code at a service point.",
 		},
 		VerifiedElsewhere: elsewhere,
 		ConsentFields:     []string{"notice_version", "accepted"},

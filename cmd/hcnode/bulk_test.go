@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // runCLI runs hcnode with args and returns stdout, stderr and the error.
@@ -30,7 +31,7 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 
 	var ids []string
 	for i := range 3 {
-		out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", i), "--accept-notice", "2026-12")
+		out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", i), "--accept-notice", config.NoticeVersion)
 		var e struct{ ID string }
 		if err != nil || json.Unmarshal([]byte(out), &e) != nil {
 			t.Fatalf("enrol: %v %s", err, out)

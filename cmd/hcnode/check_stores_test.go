@@ -111,7 +111,7 @@ func TestCheckFailsAsServeRefusesADamagedKeyStore(t *testing.T) {
 		}
 		err = db.CreateSubject(context.Background(), store.Subject{ID: "s_1", DataKey: []byte("sealed"), NameCT: []byte("ct"),
 			IDNumberCT: []byte("ct"), MaskedCT: []byte("ct"), Status: "green", StatusSince: time.Now(), Created: time.Now(),
-			RetainUntil: time.Now().Add(time.Hour)}, store.Consent{NoticeVersion: "2026-12", AcceptedAt: time.Now()}, store.Token{})
+			RetainUntil: time.Now().Add(time.Hour)}, store.Consent{NoticeVersion: config.NoticeVersion, AcceptedAt: time.Now()}, store.Token{})
 		if cerr := db.Close(); err == nil {
 			err = cerr
 		}

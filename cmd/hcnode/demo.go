@@ -15,6 +15,7 @@ import (
 
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 )
 
@@ -180,7 +181,7 @@ browser: enrol a resident there and open the wallet link it shows on a phone
 
   # enrol a resident in %[2]s (with consent to the current notice)
   curl -s -X POST %[3]s/v1/subjects -H 'Authorization: Bearer %[4]s' \
-    -d '{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"2026-12","accepted":true}}'
+    -d '{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"%[9]s","accepted":true}}'
   # issue a code for the returned id
   curl -s -X POST %[3]s/v1/subjects/<id>/codes -H 'Authorization: Bearer %[4]s'
   # verify it as %[2]s's scanner
@@ -191,5 +192,5 @@ browser: enrol a resident there and open the wallet link it shows on a phone
   curl -s %[7]s/v1/federation
 
 Press Ctrl-C to stop.
-`, dataDir, gd.Name, gd.URL, gd.OperatorToken, gd.ScannerToken, sh.Name, sh.URL, sh.ScannerToken)
+`, dataDir, gd.Name, gd.URL, gd.OperatorToken, gd.ScannerToken, sh.Name, sh.URL, sh.ScannerToken, config.NoticeVersion)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // An enrolment file is held to the API's key rule: a key given twice, or
@@ -26,9 +28,9 @@ func TestEnrolmentFileRefusesDuplicateAndMiscasedKeys(t *testing.T) {
 // fields instead; a field's name in another case is still quoted.
 func TestEnrolmentFileRefusalQuotesNoKeyThatIsNotAField(t *testing.T) {
 	for file, secret := range map[string]string{
-		`{"name":"张三","11010519491231002X":true}`:                     "11010519491231002X",
-		`{"张三":"11010519491231002X"}`:                                 "张三",
-		`{"consent":{"notice_version":"2026-12","13800138000":true}}`: "13800138000",
+		`{"name":"张三","11010519491231002X":true}`:                                          "11010519491231002X",
+		`{"张三":"11010519491231002X"}`:                                                      "张三",
+		`{"consent":{"notice_version":"` + config.NoticeVersion + `","13800138000":true}}`: "13800138000",
 	} {
 		_, err := readEnrolment(strings.NewReader(file), "-")
 		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "id_number") {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -20,7 +21,7 @@ import (
 // accepted is one enrolment that reads back the same once written out.
 func FuzzReadEnrolment(f *testing.F) {
 	for _, s := range []string{
-		`{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"2026-12","accepted":true}}`,
+		`{"name":"张三","id_number":"11010519491231002X","consent":{"notice_version":"` + config.NoticeVersion + `","accepted":true}}`,
 		`{"name":"张三","id_number":11010519491231002}`, `{"name":"张三","Name":"李四"}`, `{"name":"张三"} {"name":"李四"}`,
 		`{"name":"张三","consent":{"accepted":"张三"}}`, `{"nick":"张三"}`, `["张三"]`, `"张三"`, `{"name":"张三"`,
 		`{"name":"\ud800"}`, `{"phone":1e400}`, `{"name":"zhangsan","zhangsan":1}`, `{"name":"pted","x":1}`,

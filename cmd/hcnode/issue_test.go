@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // issue --paper --page writes the printable page (a portrait page with the
@@ -16,7 +17,7 @@ import (
 // --page without --paper is a usage error.
 func TestIssuePaperWritesThePrintablePage(t *testing.T) {
 	useNode(t, startTestNode(t))
-	out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", "2026-12")
+	out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", config.NoticeVersion)
 	var e struct{ ID string }
 	if err != nil || json.Unmarshal([]byte(out), &e) != nil {
 		t.Fatalf("enrol: %v %s", err, out)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/hcfed/hcfed/node/config"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 func TestSunsetSaysWhatItWouldDeleteThenWhatItDeletes(t *testing.T) {
 	n := startTestNode(t)
 	useNode(t, n)
-	if out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", "2026-12"); err != nil {
+	if out, _, err := runCLI(t, "", "enrol", "--name", "张三", "--id-number", testkit.IDNumber("110105194912", 0), "--accept-notice", config.NoticeVersion); err != nil {
 		t.Fatalf("enrol: %v %s", err, out)
 	}
 	if err := n.Close(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // TestMain lets the test binary run as hcnode inside the scenarios.
@@ -35,14 +36,32 @@ func TestScripts(t *testing.T) {
 			// A race-detector build sleeps a second at exit by default,
 			// which a scenario running hcnode fifty times can do without.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
+			// The notice version residents consent to is this build's,
+			// named in one place (config.NoticeVersion).
+			env.Setenv("NOTICE", config.NoticeVersion)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"natsserver": cmdNATSServer,
 			"sha256":     cmdSHA256,
+			"expandenv":  cmdExpandEnv,
 			"startnode":  cmdStartNode, "jsonvar": cmdJSONVar,
 		},
 	})
+}
+
+// cmdExpandEnv replaces $VAR and ${VAR} in FILE with the scenario's
+// variables, so that a file of the archive can hold $NOTICE.
+//
+//	expandenv FILE
+func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expandenv FILE")
+	}
+	name := ts.MkAbs(filepath.FromSlash(args[0]))
+	b, err := os.ReadFile(name)
+	ts.Check(err)
+	ts.Check(os.WriteFile(name, []byte(os.Expand(string(b), ts.Getenv)), 0o644))
 }
 
 // shippedConfig is the NATS server configuration shipped for the demo

@@ -217,7 +217,7 @@ func TestBadRequestsGetJSONErrorsAndChangeNothing(t *testing.T) {
 	before := countRows(t, n)
 
 	noConsent := enrolment("王五", "310115198506078825")
-	noConsent["consent"] = map[string]any{"notice_version": "2026-12", "accepted": false}
+	noConsent["consent"] = map[string]any{"notice_version": config.NoticeVersion, "accepted": false}
 	oldNotice := enrolment("王五", "310115198506078825")
 	oldNotice["consent"] = map[string]any{"notice_version": "2019-01", "accepted": true}
 	cases := []struct {
@@ -359,7 +359,7 @@ func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
 	var notice map[string]any
 	n.call("GET", "/v1/privacy", "", nil, &notice)
 	text, _ := notice["text"].(map[string]any)
-	if notice["version"] != "2026-12" || text["zh-CN"] == nil || text["en"] == nil {
+	if notice["version"] != config.NoticeVersion || text["zh-CN"] == nil || text["en"] == nil {
 		t.Fatalf("privacy notice: %v", notice)
 	}
 }

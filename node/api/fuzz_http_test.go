@@ -60,7 +60,7 @@ func FuzzRequest(f *testing.F) {
 		}
 	}
 	for _, b := range []string{
-		`{"name":"李四","id_number":"110105194912310021","consent":{"notice_version":"2026-12","accepted":true}}`,
+		`{"name":"李四","id_number":"110105194912310021","consent":{"notice_version":"` + config.NoticeVersion + `","accepted":true}}`,
 		`{"status":"red","reason":"close contact"}`, `{"code":"` + code.Code + `"}`, `{"name":"gate","place":"station"}`,
 		`{"name":"ops","role":"operator"}`, `{"lifetime":"-1h"}`, `{"lifetime":"9999999999h"}`, `{"message":"wrong"}`,
 		`{"outcome":"upheld","note":"n","status":"green"}`, `{"url":"http://x/wallet#token=a"}`, `{"url":"http://node.test/scan#token=hct_x"}`, `{"paper":true}`,

@@ -184,7 +184,7 @@ const (
 
 func enrolment(name, id string) map[string]any {
 	return map[string]any{"name": name, "id_number": id, "phone": residentTel,
-		"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}
+		"consent": map[string]any{"notice_version": config.NoticeVersion, "accepted": true}}
 }
 
 func (tn *testNode) enrol(name, id string) (subjectID, residentToken string) {

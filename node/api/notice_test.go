@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
@@ -40,12 +43,7 @@ func TestNoticeSaysDeletionWaitsWhileTheStatusIsYellowOrRed(t *testing.T) {
 			t.Errorf("the %s notice still promises deletion at any time: %s", lang, notice.Text[lang])
 		}
 	}
-	right := ""
-	for _, r := range notice.YourRights {
-		if strings.Contains(r, "DELETE /v1/subjects") {
-			right = r
-		}
-	}
+	right := rightNaming(notice.YourRights, "DELETE /v1/subjects")
 	if !strings.Contains(right, "while your status is green") || !strings.Contains(right, "appeal") {
 		t.Errorf("your_rights on deletion: %q", right)
 	}
@@ -61,20 +59,24 @@ func TestANoticeVersionChangeKeepsEarlierConsentsAndAnOldConfigServesTheNewVersi
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "2025-03" })
 	id, resident := n.enrolUnderNotice("2025-03", residentID)
 
-	n.cfg.Privacy.NoticeVersion = "2026-11" // the earlier build's default, as init wrote it
-	n.restart()
-	var notice struct{ Version string }
-	n.call("GET", "/v1/privacy", "", nil, &notice)
-	if notice.Version != config.NoticeVersion {
-		t.Errorf("a config naming 2026-11 serves notice %q, want this build's %q", notice.Version, config.NoticeVersion)
-	}
-	if !strings.Contains(n.logs.String(), "privacy.notice_version names the privacy notice of an earlier build") {
-		t.Errorf("the node does not say that it serves another notice version than configured")
-	}
-	stale := enrolment(residentName, idNumberN(1))
-	stale["consent"] = map[string]any{"notice_version": "2026-11", "accepted": true}
-	if st, code := n.status("POST", "/v1/subjects", n.operator, stale); st != http.StatusUnprocessableEntity || code != "consent_required" {
-		t.Errorf("consent to the replaced notice at enrolment: %d %s, want 422 consent_required", st, code)
+	// Each earlier build's default, as its init wrote it into hcnode.yaml.
+	for _, old := range slices.Sorted(maps.Keys(config.SupersededNotices)) {
+		n.cfg.Privacy.NoticeVersion = old
+		logged := len(n.logs.String())
+		n.restart()
+		var notice struct{ Version string }
+		n.call("GET", "/v1/privacy", "", nil, &notice)
+		if notice.Version != config.NoticeVersion {
+			t.Errorf("a config naming %s serves notice %q, want this build's %q", old, notice.Version, config.NoticeVersion)
+		}
+		if !strings.Contains(n.logs.String()[logged:], "privacy.notice_version names the privacy notice of an earlier build") {
+			t.Errorf("a node configured with %s does not say that it serves another notice version than configured", old)
+		}
+		stale := enrolment(residentName, idNumberN(1))
+		stale["consent"] = map[string]any{"notice_version": old, "accepted": true}
+		if st, code := n.status("POST", "/v1/subjects", n.operator, stale); st != http.StatusUnprocessableEntity || code != "consent_required" {
+			t.Errorf("consent to the replaced notice %s at enrolment: %d %s, want 422 consent_required", old, st, code)
+		}
 	}
 	var rec struct {
 		Consent struct {
@@ -208,4 +210,45 @@ func (tn *testNode) enrolUnderNotice(v, idNumber string) (id, token string) {
 		tn.t.Fatalf("enrol under notice %s: %d %v", v, resp.StatusCode, e)
 	}
 	return e["id"].(string), e["resident_token"].(string)
+}
+
+// The notice names every retention period the node keeps (seed rule 2 and
+// suggestion 2, the right to know the time limit), including that of a
+// resolved appeal's text (privacy.retention.appeals), which the node
+// deleted under secure_delete while the notice did not say so: in its
+// retention list, the resident's right to appeal and its text in both
+// languages, with the configured period, and that the audit log keeps
+// the decision, not the text.
+func TestNoticeNamesTheRetentionOfResolvedAppeals(t *testing.T) {
+	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Retention.Appeals = 10 * 24 * time.Hour })
+	var notice node.Notice
+	n.call("GET", "/v1/privacy", "", nil, &notice)
+	if got := notice.Retention["resolved_appeals"]; got != "240h0m0s" {
+		t.Errorf("retention of resolved appeals in the notice: %q, want 240h0m0s (retention: %v)", got, notice.Retention)
+	}
+	right := rightNaming(notice.YourRights, "POST /v1/appeals")
+	if !strings.Contains(right, "10 days after") || !strings.Contains(right, "audit log keeps") {
+		t.Errorf("your_rights on appeals does not say how long a resolved appeal is kept: %q", right)
+	}
+	for lang, says := range map[string][]string{
+		"en":    {"10 days after", "resolved", "audit log keeps", "not its text"},
+		"zh-CN": {"申诉处理完毕 10 天后", "审计日志只保留处理结果"},
+	} {
+		for _, s := range says {
+			if !strings.Contains(notice.Text[lang], s) {
+				t.Errorf("the %s notice does not say %q: %s", lang, s, notice.Text[lang])
+			}
+		}
+	}
+}
+
+// rightNaming is the right of the notice's your_rights that names route,
+// or "".
+func rightNaming(rights []string, route string) string {
+	for _, r := range rights {
+		if strings.Contains(r, route) {
+			return r
+		}
+	}
+	return ""
 }

@@ -17,12 +17,15 @@ import (
 
 // Rule 8: once a resident is deleted, nothing of theirs is readable in any
 // file the node wrote — node.db, keys.db, their WALs — nor in its logs,
-// including what an operator typed about them. The reasons given for their
+// including what an operator typed about them: their codes (phone and
+// paper, with the paper page printed), and their appeals, resolved and
+// open, whose text and note name them and a third person. The reasons given for their
 // status changes, one at a time and in bulk, are free text that may name
 // them or their health ("close contact of ..."): they are sealed under the
 // resident's data key, so the audit log keeps who changed which status
 // when, and the reason goes with the key.
 func TestRule08DeletedResidentLeavesNothingReadableInAnyFile(t *testing.T) {
+	const thirdName = "李小红"
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Collect = []string{"name", "id_number", "phone"} })
 	in := enrolment(residentName, residentID)
 	in["phone"] = residentTel
@@ -36,6 +39,28 @@ func TestRule08DeletedResidentLeavesNothingReadableInAnyFile(t *testing.T) {
 	c := n.issue(e.ID, e.ResidentToken)
 	n.verify(c.Code)
 	n.call("GET", c.QRURL, e.ResidentToken, nil, nil)
+	// A paper code and its printable page (which shows the masked name).
+	var paper issued
+	if resp := n.call("POST", "/v1/subjects/"+e.ID+"/codes", n.operator, map[string]bool{"paper": true}, &paper); resp.StatusCode != 201 {
+		t.Fatalf("paper code: %d", resp.StatusCode)
+	}
+	if resp := n.call("GET", "/v1/codes/"+paper.JTI+"/paper.png", n.operator, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("paper page: %d", resp.StatusCode)
+	}
+	// Appeals, one resolved and one open, whose text names the resident
+	// and someone else.
+	appeal := "我是" + residentName + "，身份证" + residentID + "，当天和邻居" + thirdName + "在一起"
+	note := "已向" + thirdName + "核实"
+	var resolved, open struct{ ID string }
+	if resp := n.call("POST", "/v1/appeals", e.ResidentToken, map[string]string{"message": appeal}, &resolved); resp.StatusCode != 201 {
+		t.Fatalf("appeal: %d", resp.StatusCode)
+	}
+	if st, code := n.status("PUT", "/v1/appeals/"+resolved.ID, n.operator, map[string]string{"outcome": "rejected", "note": note}); st != 200 {
+		t.Fatalf("resolve appeal: %d %s", st, code)
+	}
+	if resp := n.call("POST", "/v1/appeals", e.ResidentToken, map[string]string{"message": appeal + "（再次申诉）"}, &open); resp.StatusCode != 201 {
+		t.Fatalf("second appeal: %d", resp.StatusCode)
+	}
 	one := "密切接触者" + residentName + "，身份证" + residentID
 	bulk := "同行人员 " + residentName + " tel " + residentTel
 	if st, code := n.status("PUT", "/v1/subjects/"+e.ID+"/status", n.operator, map[string]string{"status": "yellow", "reason": one}); st != 200 {
@@ -76,7 +101,7 @@ func TestRule08DeletedResidentLeavesNothingReadableInAnyFile(t *testing.T) {
 		}
 	}
 	for where, b := range blobs {
-		for _, s := range []string{residentName, residentID, residentTel, one, bulk, "密切接触者", "同行人员"} {
+		for _, s := range []string{residentName, residentID, residentTel, one, bulk, "密切接触者", "同行人员", thirdName, appeal, note} {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("%q of the deleted resident found in clear in %s", s, where)
 			}

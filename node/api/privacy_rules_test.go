@@ -71,7 +71,7 @@ func TestRule02ConsentRequiredBeforeCode(t *testing.T) {
 	n := startNode(t, "440000")
 	before := countRows(t, n)
 	for name, consent := range map[string]any{
-		"not accepted": map[string]any{"notice_version": "2026-12", "accepted": false},
+		"not accepted": map[string]any{"notice_version": config.NoticeVersion, "accepted": false},
 		"old notice":   map[string]any{"notice_version": "2019-01", "accepted": true},
 		"no consent":   nil,
 	} {

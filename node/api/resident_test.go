@@ -281,9 +281,9 @@ func TestJSONKeysAreMatchedExactlyAndOnceOnEveryRoute(t *testing.T) {
 	id, resident := n.enrol(residentName, residentID)
 	before := countRows(t, n)
 	for _, tc := range []struct{ method, path, token, body string }{
-		{"POST", "/v1/subjects", n.operator, `{"Name":"王五","id_number":"310115198506078825","consent":{"notice_version":"2026-12","accepted":true}}`},
-		{"POST", "/v1/subjects", n.operator, `{"name":"王五","id_number":"310115198506078825","consent":{"notice_version":"2026-12","Accepted":true}}`},
-		{"POST", "/v1/subjects", n.operator, `{"name":"王五","name":"赵六","id_number":"310115198506078825","consent":{"notice_version":"2026-12","accepted":true}}`},
+		{"POST", "/v1/subjects", n.operator, `{"Name":"王五","id_number":"310115198506078825","consent":{"notice_version":"` + config.NoticeVersion + `","accepted":true}}`},
+		{"POST", "/v1/subjects", n.operator, `{"name":"王五","id_number":"310115198506078825","consent":{"notice_version":"` + config.NoticeVersion + `","Accepted":true}}`},
+		{"POST", "/v1/subjects", n.operator, `{"name":"王五","name":"赵六","id_number":"310115198506078825","consent":{"notice_version":"` + config.NoticeVersion + `","accepted":true}}`},
 		{"PUT", "/v1/subjects/" + id + "/status", n.operator, `{"status":"red","status":"green"}`},
 		{"PUT", "/v1/subjects/" + id + "/status", n.operator, `{"STATUS":"red"}`},
 		{"POST", "/v1/appeals", resident, `{"message":"a","Message":"b"}`},

@@ -177,7 +177,7 @@ type Privacy struct {
 // (node.PrivacyNotice), the default of privacy.notice_version. The notice's
 // text is the build's: a build that changes what it promises moves this,
 // and names the version it replaces in SupersededNotices.
-const NoticeVersion = "2026-12"
+const NoticeVersion = "2027-01"
 
 // SupersededNotices are earlier builds' notice versions, each with what
 // changed since. A config written by an earlier 'hcnode init' names one
@@ -187,6 +187,7 @@ const NoticeVersion = "2026-12"
 // consent: it is checked only at enrolment.
 var SupersededNotices = map[string]string{
 	"2026-11": "it promised deletion at any time; a resident's own deletion now waits while their status is yellow or red",
+	"2026-12": "it did not name the retention of resolved appeals (privacy.retention.appeals): their text is deleted that long after the resolution, and the audit log keeps the decision only",
 }
 
 // DefaultAppealRetention is privacy.retention.appeals unless set: a

@@ -43,7 +43,7 @@ func benchKillRecovery(b *testing.B, n int) {
 	subjects := make([]string, n)
 	for i, d := range c.Nodes {
 		sub, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: "张三", IDNumber: "11010519491231002X",
-			Consent: node.ConsentInput{NoticeVersion: "2026-12", Accepted: true}})
+			Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,7 +56,7 @@ func benchPropagation(b *testing.B, n int, onCluster bool) {
 	op := node.Principal{Role: node.RoleOperator}
 	// Wait until every peer has the home province's keys and content key.
 	sub, err := home.Enrol(ctx, op, node.Enrolment{Name: "张三", IDNumber: "11010519491231002X",
-		Consent: node.ConsentInput{NoticeVersion: "2026-12", Accepted: true}})
+		Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

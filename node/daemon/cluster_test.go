@@ -98,7 +98,7 @@ func (f *fedTest) enrolAndIssue(i int, name, id string) (subject, code string) {
 	f.t.Helper()
 	var s struct{ ID string }
 	if st := f.call(i, "POST", "/v1/subjects", f.c.Tokens[i], map[string]any{"name": name, "id_number": id,
-		"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}, &s); st != 201 {
+		"consent": map[string]any{"notice_version": config.NoticeVersion, "accepted": true}}, &s); st != 201 {
 		f.t.Fatalf("enrol: %d", st)
 	}
 	return s.ID, f.issue(i, s.ID)

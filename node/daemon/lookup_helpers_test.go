@@ -79,7 +79,7 @@ func (f *lookupFed) enrolWithPhone(i int, name, id, phone string) resident {
 		ResidentToken string `json:"resident_token"`
 	}
 	f.mustCall(i, "POST", "/v1/subjects", f.c.Tokens[i], map[string]any{"name": name, "id_number": id, "phone": phone,
-		"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}, &e, 201)
+		"consent": map[string]any{"notice_version": config.NoticeVersion, "accepted": true}}, &e, 201)
 	var c struct{ Code, JTI string }
 	f.mustCall(i, "POST", "/v1/subjects/"+e.ID+"/codes", e.ResidentToken, nil, &c, 201)
 	r.ID, r.Token, r.Code, r.JTI = e.ID, e.ResidentToken, c.Code, c.JTI

@@ -30,7 +30,7 @@ func (f *fedTest) enrolResident(i int, name, idNumber string) (id, token string)
 		ResidentToken string `json:"resident_token"`
 	}
 	f.mustCall(i, "POST", "/v1/subjects", f.c.Tokens[i], map[string]any{"name": name, "id_number": idNumber,
-		"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}, &e, 201)
+		"consent": map[string]any{"notice_version": config.NoticeVersion, "accepted": true}}, &e, 201)
 	return e.ID, e.ResidentToken
 }
 

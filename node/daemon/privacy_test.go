@@ -133,7 +133,7 @@ func exerciseProvince(f *fedTest, i int, p [2]person) {
 	}
 	for k, r := range p {
 		if st := f.call(i, "POST", "/v1/subjects", op, map[string]any{"name": r.name, "id_number": r.id, "phone": r.phone,
-			"consent": map[string]any{"notice_version": "2026-12", "accepted": true}}, &ids[k]); st != 201 {
+			"consent": map[string]any{"notice_version": config.NoticeVersion, "accepted": true}}, &ids[k]); st != 201 {
 			f.t.Fatalf("enrol: %d", st)
 		}
 	}

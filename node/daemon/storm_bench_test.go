@@ -122,7 +122,7 @@ func (s *storm) enrolRealCodes(ctx context.Context) {
 	op := node.Principal{Role: node.RoleOperator}
 	for i := range stormRealCodes {
 		sub, err := home.Enrol(ctx, op, node.Enrolment{Name: "张三", IDNumber: idNumber(i),
-			Consent: node.ConsentInput{NoticeVersion: "2026-12", Accepted: true}})
+			Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
 		if err != nil {
 			s.b.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // A notice version's text is recorded once: a second record, with
@@ -45,7 +47,7 @@ func TestNoticeOnADatabaseBeforeItsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Notice(context.Background(), "2026-12"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Notice(context.Background(), config.NoticeVersion); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Notice before migration 0014: %v, want ErrNotFound", err)
 	}
 }

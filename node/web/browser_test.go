@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/web"
 )
 
@@ -54,7 +55,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	if h := eval[string](console, `location.hash`); h != "" {
 		t.Errorf("console kept the token in the address bar: %q", h)
 	}
-	if !strings.Contains(console.text("#consent-notice"), "health code") || !strings.Contains(console.text("#consent-version"), "2026-12") {
+	if !strings.Contains(console.text("#consent-notice"), "health code") || !strings.Contains(console.text("#consent-version"), config.NoticeVersion) {
 		t.Errorf("consent screen does not show the notice and its version: %q / %q", console.text("#consent-notice"), console.text("#consent-version"))
 	}
 	console.setValue("#en-name", testName)
