@@ -190,7 +190,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	claimed := s.fetchStart(p)
 	s.mu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	raw, err := s.conn.GetSnapshot(fctx, p)
+	raw, read, err := s.conn.fetchSnapshot(fctx, p)
 	cancel()
 	if ctx.Err() != nil {
 		return
@@ -211,7 +211,7 @@ func (s *Sync) catchUp(ctx context.Context, p string) {
 	}
 	s.resolve(p)
 	now := s.now()
-	s.fetchDone(p, claimed, err == nil, len(raw), now)
+	s.fetchDone(p, claimed, err == nil, read, now)
 	if ptr := s.revs.pointers[p]; ptr != nil {
 		ptr.attempts++
 		ptr.nextTry = now.Add(catchupRetry(ptr.attempts))

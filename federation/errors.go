@@ -11,8 +11,9 @@ var (
 	// ErrTooLarge reports a message over its size limit.
 	ErrTooLarge = errors.New("federation: message too large")
 	// ErrMalformed reports stored data in a shape no honest writer
-	// produces, refused before it is read: a snapshot object whose
-	// metadata claims more chunks than its size needs, or an empty chunk.
+	// produces: a snapshot object whose metadata claims more chunks than
+	// its size needs (refused before it is read), or whose chunks are
+	// empty or do not match the size or digest its metadata names.
 	ErrMalformed = errors.New("federation: malformed object")
 	// ErrNotFound reports a state key that holds no value.
 	ErrNotFound = errors.New("federation: not found")

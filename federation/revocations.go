@@ -52,8 +52,8 @@ const (
 	// server; after two missed, nats.go recreates the consumer, so this
 	// bounds any stall. consumerExpiry is the life of one pull request.
 	consumerHeartbeat = 2 * time.Second
-	// streamCheckEvery is how often a running consumer checks that the
-	// revocation stream was not created again (watchStreamBirth).
+	// streamCheckEvery is how often a running consumer or state watcher
+	// checks that its stream was not created again (watchBirth).
 	streamCheckEvery = 5 * time.Second
 	consumerExpiry   = 10 * time.Second
 )
@@ -178,9 +178,18 @@ func (c *Conn) ConsumeRevocations(ctx context.Context, from uint64, handler func
 
 // revocationStreamCreated is when the revocation stream was created.
 func (c *Conn) revocationStreamCreated(ctx context.Context) (time.Time, error) {
-	s, err := c.js.Stream(ctx, c.stream)
+	created, err := c.streamCreated(ctx, c.stream)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+	}
+	return created, nil
+}
+
+// streamCreated is when the stream named name was created.
+func (c *Conn) streamCreated(ctx context.Context, name string) (time.Time, error) {
+	s, err := c.js.Stream(ctx, name)
+	if err != nil {
+		return time.Time{}, err
 	}
 	return s.CachedInfo().Created, nil
 }
@@ -253,7 +262,7 @@ func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, 
 	defer it.Stop()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go c.watchStreamBirth(wctx, it, born)
+	go c.watchBirth(wctx, c.stream, born, it.Stop)
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -273,15 +282,15 @@ func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, 
 	}
 }
 
-// watchStreamBirth stops it when the revocation stream turns out to have
-// been created again since born. nats.go resets a failed ordered consumer
-// itself, at the next sequence of the old stream; if the stream was
-// deleted and created again meanwhile, the new stream has nothing there
-// yet and the consumer would wait, with healthy heartbeats, until the new
-// stream grew past the old one's end. Stopping it hands the choice back to
-// consume, which reopens the new stream from its start. It returns when
-// ctx is done.
-func (c *Conn) watchStreamBirth(ctx context.Context, it jetstream.MessagesContext, born time.Time) {
+// watchBirth calls stop when stream turns out to have been created again
+// since born. nats.go resets a failed ordered consumer (a revocation
+// consumer, a state watcher) itself, at the next sequence of the old
+// stream; if the stream was deleted and created again meanwhile, the new
+// stream has nothing there yet and the consumer would wait, with healthy
+// heartbeats, until the new stream grew past the old one's end. Stopping
+// it hands the choice back to its owner (consume, watch), which reopens
+// the new stream from its start. It returns when ctx is done.
+func (c *Conn) watchBirth(ctx context.Context, stream string, born time.Time, stop func()) {
 	t := time.NewTicker(streamCheckEvery)
 	defer t.Stop()
 	for {
@@ -289,9 +298,9 @@ func (c *Conn) watchStreamBirth(ctx context.Context, it jetstream.MessagesContex
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			created, err := c.revocationStreamCreated(ctx)
+			created, err := c.streamCreated(ctx, stream)
 			if err == nil && !created.Equal(born) {
-				it.Stop()
+				stop()
 				return
 			}
 		}

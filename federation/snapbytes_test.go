@@ -1,6 +1,9 @@
 package federation
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"testing"
 	"time"
@@ -76,5 +79,57 @@ func TestByteRateLeavesAnHonestCatchUpAtItsFloor(t *testing.T) {
 	}
 	if d := byteRateWait(trust.MaxSnapshotLen, snapshotBytesPerMinute); d > 5*time.Minute || d < time.Minute {
 		t.Errorf("the largest snapshot defers the next download by %v, want between 1 and 5 minutes", d)
+	}
+}
+
+// TestSnapshotsFailingAfterTheirDownloadCostTheirByteRate: a member
+// keeps a gap open and stores a large snapshot object that fails only
+// once all of it is downloaded (a digest its chunks do not have, or a
+// size they fall short of), then rewrites its pointer every second. The
+// byte rate counted only snapshots downloaded whole and sound, so every
+// peer downloaded the object again once per minSnapshotFetchGap. Now the
+// bytes read of a failed download defer the next as a sound one's do,
+// the deferral is counted, and the object is counted malformed.
+func TestSnapshotsFailingAfterTheirDownloadCostTheirByteRate(t *testing.T) {
+	const far = 10 * time.Minute
+	const rate = 256 // bytes a minute
+	body := bytes.Repeat([]byte("x"), 4096)
+	for name, tc := range map[string]struct {
+		size   uint64
+		digest string
+	}{
+		"digest mismatch":       {uint64(len(body)), "SHA-256=" + base64.URLEncoding.EncodeToString(make([]byte, sha256.Size))},
+		"short of its own size": {uint64(len(body)) + 1, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			gdc, u, ahead := f.caughtUpWithClock(t)
+			u.mu.Lock()
+			u.snapRate = rate
+			u.mu.Unlock()
+			if tc.digest == "" {
+				writeRawSnapshot(t, gdc, gdc.snapBucket, gd, "NBAD", tc.size, 1, body)
+			} else {
+				writeRawSnapshotDigest(t, gdc, gdc.snapBucket, gd, "NBAD", tc.size, 1, tc.digest, body)
+			}
+			ahead.Store(int64(far))
+			publishRev(t, gdc, gd, 3, f.revocation(gd, 3)) // a gap: 2 never comes
+			waitBlocked(t, u, 1)
+			waitStats(t, u, "a fresh snapshot requested after the failed download",
+				func(st SyncStats) bool { return st.SnapshotRequests >= 1 })
+
+			ahead.Store(int64(far + 3*minSnapshotFetchGap))
+			rewritePointer(t, gdc, u, 100) // due again at once, but for the gate
+			if due := u.dueProvinces(); len(due) != 0 {
+				t.Fatalf("%v due %v after a failed download of %d bytes at %d bytes a minute",
+					due, 3*minSnapshotFetchGap, len(body), rate)
+			}
+			if st := u.Stats(); st.SnapshotsOverByteRate != 1 {
+				t.Errorf("stats %+v: want 1 download over the byte rate", st)
+			}
+			if st := u.conn.Stats(); st.SnapshotsMalformed != 1 || st.SnapshotsFetched != 0 {
+				t.Errorf("conn stats %+v: want 1 malformed snapshot and none fetched", st)
+			}
+		})
 	}
 }

@@ -81,8 +81,10 @@ func (s *Sync) holdsPointed(p string) bool {
 		f.got == pointerID{seq: ptr.seq, digest: ptr.digest} && ptr.seq <= s.state.RevocationSeq(p)
 }
 
-// fetchDone closes p's gate after an attempt to download p's snapshot,
-// of size bytes, made while p's pointer named claimed: for
+// fetchDone closes p's gate after an attempt to download p's snapshot
+// that read size bytes (all of them, or as many as were read before it
+// failed: a snapshot refused once downloaded costs what a sound one
+// does), made while p's pointer named claimed: for
 // minSnapshotFetchGap, for size ÷ s.snapRate if longer, or longer on
 // catchupBackoff while what is held of p after a download still falls
 // short of the pointer's claim (a snapshot waiting for a keyset excepted:

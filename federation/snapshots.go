@@ -111,14 +111,23 @@ func (c *Conn) PutSnapshot(ctx context.Context, province string, parts ...[]byte
 // or an error wrapping ErrNotFound if there is none. A snapshot over the
 // connection's MaxSnapshotLen (ErrTooLarge), or whose metadata claims
 // more chunks than its size needs (ErrMalformed), is refused, and
-// counted, before any chunk is downloaded.
+// counted, before any chunk is downloaded; one whose chunks do not match
+// its metadata's size or digest is refused (ErrMalformed), and counted,
+// once downloaded.
 func (c *Conn) GetSnapshot(ctx context.Context, province string) ([]byte, error) {
+	raw, _, err := c.fetchSnapshot(ctx, province)
+	return raw, err
+}
+
+// fetchSnapshot is GetSnapshot, also returning how many bytes it
+// downloaded, whether or not it then failed.
+func (c *Conn) fetchSnapshot(ctx context.Context, province string) ([]byte, int, error) {
 	if err := ValidateProvince(province); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	js, bucket, err := c.snapshotSource(province)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return c.readSnapshot(ctx, js, bucket, province)
 }

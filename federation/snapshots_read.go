@@ -25,36 +25,39 @@ import (
 // others appended after the object's own (the shared bucket lets any
 // province write chunks) are never read.
 
-// readSnapshot returns province's snapshot object from bucket.
-func (c *Conn) readSnapshot(ctx context.Context, js jetstream.JetStream, bucket, province string) ([]byte, error) {
+// readSnapshot returns province's snapshot object from bucket, and how
+// many of its bytes were downloaded, also when it then fails: a snapshot
+// refused only once downloaded (a digest or size its chunks do not have)
+// cost the reader those bytes, and the byte rate (snapfetch.go) counts
+// them. Such a snapshot is malformed (ErrMalformed), and counted.
+func (c *Conn) readSnapshot(ctx context.Context, js jetstream.JetStream, bucket, province string) ([]byte, int, error) {
 	st, err := js.Stream(ctx, "OBJ_"+bucket)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: bucket %s: %w", province, bucket, err)
+		return nil, 0, fmt.Errorf("snapshot of %s: bucket %s: %w", province, bucket, err)
 	}
 	meta, err := st.GetLastMsgForSubject(ctx, "$O."+bucket+".M."+base64.URLEncoding.EncodeToString([]byte(province)))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
+		return nil, 0, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: %w", province, err)
+		return nil, 0, fmt.Errorf("snapshot of %s: %w", province, err)
 	}
 	if len(meta.Data) > maxPointerLen*16 {
-		return nil, fmt.Errorf("%w: snapshot metadata of %s is %d bytes", ErrTooLarge, province, len(meta.Data))
+		return nil, 0, fmt.Errorf("%w: snapshot metadata of %s is %d bytes", ErrTooLarge, province, len(meta.Data))
 	}
 	var info jetstream.ObjectInfo
 	if err := json.Unmarshal(meta.Data, &info); err != nil {
-		return nil, fmt.Errorf("snapshot of %s: metadata: %w", province, err)
+		return nil, 0, fmt.Errorf("snapshot of %s: metadata: %w", province, err)
 	}
 	if info.Deleted {
-		return nil, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
+		return nil, 0, fmt.Errorf("%w: snapshot of %s", ErrNotFound, province)
 	}
 	if info.Size > uint64(c.maxSnap) {
 		c.stats.snapOversized.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, c.maxSnap)
+		return nil, 0, fmt.Errorf("%w: snapshot of %s is %d bytes, limit %d", ErrTooLarge, province, info.Size, c.maxSnap)
 	}
 	if err := checkSnapshotChunks(info.Size, info.Chunks); err != nil {
-		c.stats.snapMalformed.Add(1)
-		return nil, fmt.Errorf("%w: snapshot of %s: %v", ErrMalformed, province, err)
+		return nil, 0, c.malformedSnapshot("snapshot of %s: %v", province, err)
 	}
 	chunks := "$O." + bucket + ".C." + info.NUID
 	b := bytes.NewBuffer(make([]byte, 0, int(info.Size)))
@@ -63,27 +66,33 @@ func (c *Conn) readSnapshot(ctx context.Context, js jetstream.JetStream, bucket,
 	for range info.Chunks {
 		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(chunks))
 		if err != nil {
-			return nil, fmt.Errorf("snapshot of %s: chunk: %w", province, err)
+			return nil, b.Len(), fmt.Errorf("snapshot of %s: chunk: %w", province, err)
 		}
 		if len(m.Data) == 0 {
-			c.stats.snapMalformed.Add(1)
-			return nil, fmt.Errorf("%w: snapshot of %s has an empty chunk", ErrMalformed, province)
+			return nil, b.Len(), c.malformedSnapshot("snapshot of %s has an empty chunk", province)
 		}
 		if uint64(b.Len()+len(m.Data)) > info.Size {
-			return nil, fmt.Errorf("snapshot of %s: chunks exceed the size of %d bytes", province, info.Size)
+			return nil, b.Len() + len(m.Data), c.malformedSnapshot("snapshot of %s: its chunks exceed its size of %d bytes", province, info.Size)
 		}
 		b.Write(m.Data)
 		h.Write(m.Data)
 		next = m.Sequence + 1
 	}
 	if uint64(b.Len()) != info.Size {
-		return nil, fmt.Errorf("snapshot of %s: %d of %d bytes read", province, b.Len(), info.Size)
+		return nil, b.Len(), c.malformedSnapshot("snapshot of %s: its chunks hold %d of its %d bytes", province, b.Len(), info.Size)
 	}
 	if got := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)); got != info.Digest {
-		return nil, fmt.Errorf("snapshot of %s: digest mismatch", province)
+		return nil, b.Len(), c.malformedSnapshot("snapshot of %s: its chunks do not have the digest its metadata names", province)
 	}
 	c.stats.snapFetched.Add(1)
-	return b.Bytes(), nil
+	return b.Bytes(), b.Len(), nil
+}
+
+// malformedSnapshot counts a snapshot object refused as malformed and
+// returns an error wrapping ErrMalformed that says why.
+func (c *Conn) malformedSnapshot(format string, args ...any) error {
+	c.stats.snapMalformed.Add(1)
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
 // checkSnapshotChunks refuses a snapshot object's metadata that claims

@@ -21,14 +21,23 @@ func writeRawSnapshot(t *testing.T, c *Conn, bucket, province, nuid string, size
 	h := sha256.New()
 	for _, ch := range chunks {
 		h.Write(ch)
+	}
+	digest := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil))
+	writeRawSnapshotDigest(t, c, bucket, province, nuid, size, claimed, digest, chunks...)
+}
+
+// writeRawSnapshotDigest is writeRawSnapshot with the metadata naming
+// digest, whatever the chunks hold.
+func writeRawSnapshotDigest(t *testing.T, c *Conn, bucket, province, nuid string, size uint64, claimed uint32, digest string, chunks ...[]byte) {
+	t.Helper()
+	for _, ch := range chunks {
 		if _, err := c.js.Publish(testCtx(t), "$O."+bucket+".C."+nuid, ch); err != nil {
 			t.Fatal(err)
 		}
 	}
 	meta, err := json.Marshal(jetstream.ObjectInfo{
 		ObjectMeta: jetstream.ObjectMeta{Name: province},
-		Bucket:     bucket, NUID: nuid, Size: size, Chunks: claimed,
-		Digest: "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)),
+		Bucket:     bucket, NUID: nuid, Size: size, Chunks: claimed, Digest: digest,
 	})
 	if err != nil {
 		t.Fatal(err)

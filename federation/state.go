@@ -104,11 +104,15 @@ func (c *Conn) WatchState(ctx context.Context, handler func(StateUpdate)) error 
 	if err != nil {
 		return err
 	}
+	born, err := c.streamCreated(ctx, c.bucketStream())
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", c.bucket, err)
+	}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.bucket, err)
 	}
-	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true}
+	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true, born: born}
 	c.run(ctx, func(ctx context.Context) {
 		c.watch(ctx, kv, w, sw)
 	})
@@ -128,13 +132,20 @@ type stateWatch struct {
 	caughtUp chan struct{} // closed at the end of the first catch-up pass
 	initial  bool          // still in the catch-up pass
 	last     uint64        // highest revision seen
+	born     time.Time     // when the bucket's stream was created
 }
+
+// bucketStream is the name of the stream behind the state bucket read.
+func (c *Conn) bucketStream() string { return "KV_" + c.bucket }
 
 // watch delivers updates until ctx is done. When the watcher ends while c
 // is open, or the connection comes back after an outage (the server may
 // have lost the watcher's consumer, and nats.go would only notice after
 // missing heartbeats for ~10 s), it watches again from the revision after
-// the last one seen, so nothing is missed or repeated.
+// the last one seen, so nothing is missed or repeated; or, if the bucket
+// was created again since (deleted, or lost with a server's storage, and
+// made anew by EnsureStreams), the new bucket's latest values, whose
+// revisions start again at 1.
 func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher, sw *stateWatch) {
 	failures := 0
 	for {
@@ -153,11 +164,28 @@ func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.Key
 			return
 		}
 		var err error
-		if w, err = kv.WatchAll(ctx, jetstream.ResumeFromRevision(sw.last+1)); err != nil {
+		if w, err = c.rewatch(ctx, kv, sw); err != nil {
 			c.log.Warn("state watch restart failed", "bucket", c.bucket, "err", err)
 			w, failures = nil, failures+1
 		}
 	}
+}
+
+// rewatch watches the bucket again after sw's last revision, or for its
+// latest values if it was created again since sw.born.
+func (c *Conn) rewatch(ctx context.Context, kv jetstream.KeyValue, sw *stateWatch) (jetstream.KeyWatcher, error) {
+	created, err := c.streamCreated(ctx, c.bucketStream())
+	if err != nil {
+		return nil, err
+	}
+	if !created.Equal(sw.born) {
+		c.log.Warn("state bucket was created again; reading its latest values", "bucket", c.bucket, "was_at", sw.last)
+		sw.born, sw.last = created, 0
+	}
+	if sw.last == 0 {
+		return kv.WatchAll(ctx)
+	}
+	return kv.WatchAll(ctx, jetstream.ResumeFromRevision(sw.last+1))
 }
 
 // drainWatcher hands w's updates to the handler until ctx is done, w ends
@@ -181,6 +209,9 @@ func (c *Conn) drainWatcher(ctx context.Context, w jetstream.KeyWatcher, sw *sta
 			}
 		}
 	}()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go c.watchBirth(wctx, c.bucketStream(), sw.born, func() { _ = w.Stop() })
 	reconnect := c.nextReconnect()
 	for {
 		select {

@@ -228,3 +228,44 @@ func TestOversizedStateIsDroppedAndTheWatchGoesOn(t *testing.T) {
 		t.Fatalf("GetState of the valid value: %v", err)
 	}
 }
+
+// TestWatchStateReadsARecreatedBucketFromItsStart: the state bucket is
+// deleted and created again empty (an operator's EnsureStreams after a
+// lost server's storage). A watcher resumed after the last revision it
+// had seen, which the new bucket reaches only after as many puts as the
+// old one held, so a peer saw no keyset, grant or heartbeat put since,
+// with nothing to say so. Now it reads the new bucket from its start.
+func TestWatchStateReadsARecreatedBucketFromItsStart(t *testing.T) {
+	t.Parallel()
+	s := runServer(t)
+	op := connectReady(t, s, "")
+	gd := connectReady(t, s, "440000")
+	sh := connectReady(t, s, "310000")
+	ctx := testCtx(t)
+	var seen recorder[StateUpdate]
+	if err := sh.WatchState(ctx, seen.add); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := gd.PutState(ctx, "440000.heartbeat", fmt.Appendf(nil, "old %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen.waitLen(t, 5)
+	if err := op.js.DeleteKeyValue(ctx, op.bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.EnsureStreams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := gd.PutState(ctx, "440000.keyset", []byte("new keyset"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The watcher notices the deleted bucket by missed heartbeats and is
+	// restarted with backoff: allow for a loaded machine.
+	got := seen.waitLenWithin(t, 6, 30*time.Second)
+	if last := got[5]; string(last.Value) != "new keyset" || last.Revision != rev {
+		t.Fatalf("after the bucket was created again: %q at revision %d, want \"new keyset\" at %d", last.Value, last.Revision, rev)
+	}
+}

@@ -31,7 +31,8 @@ type Stats struct {
 	// the connection's MaxSnapshotLen.
 	SnapshotsOversized uint64
 	// SnapshotsMalformed counts snapshots refused because their metadata
-	// claims more chunks than their size needs, or a chunk is empty.
+	// claims more chunks than their size needs, a chunk is empty, or
+	// their chunks do not match the size or digest their metadata names.
 	SnapshotsMalformed uint64
 	// HandlerErrors counts handler calls that returned an error or
 	// panicked.
@@ -105,8 +106,9 @@ type SyncStats struct {
 	// province short of the seq its pointer claimed (snapfetch.go): a
 	// member rewriting its pointer to make peers download again.
 	SnapshotsBehindPointer uint64
-	// SnapshotsOverByteRate counts snapshots downloaded whose size
-	// deferred their province's next download beyond
+	// SnapshotsOverByteRate counts snapshot downloads, sound or
+	// refused once downloaded, whose size deferred their province's next
+	// download beyond
 	// minSnapshotFetchGap (snapshotBytesPerMinute, snapfetch.go): a
 	// large province's catch-up, or a member publishing ever higher
 	// snapshots behind a gap it keeps open.

@@ -3,6 +3,7 @@ package trust
 import (
 	"crypto/ecdsa"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -13,7 +14,9 @@ import (
 // and older ones whose codes are still live. Each key is a compact JWE
 // (ECDH-ES+A256KW, A256GCM) of the raw key, encrypted to the recipient
 // node's enc key, so only that node can read it though every node sees the
-// statement. A newer grant replaces an older one.
+// statement. A peer adds the keys of each grant to those it holds of the
+// province (an older grant's keys may still decrypt live codes), up to
+// MaxHeldContentKeys.
 type ContentKeyGrant struct {
 	Issuer   string       `json:"iss"`
 	To       string       `json:"to"`
@@ -34,6 +37,14 @@ type GrantedKey struct {
 // epoch, plus the current and next epoch — 30 at the shortest epoch a node
 // accepts (6 h).
 const MaxGrantKeys = 64
+
+// MaxHeldContentKeys bounds the content keys a State holds of one other
+// province: a member's grants add to what is held (an older grant's keys
+// may still decrypt live codes), so a member granting new keys without
+// end would otherwise grow every peer's memory without end. It is
+// MaxGrantKeys, so that MaxReplicaKeys holds what a node holds of 40
+// members; the keys of the grant applied last are always kept.
+const MaxHeldContentKeys = MaxGrantKeys
 
 // GrantContentKey seals one content key to the recipient; see GrantContentKeys.
 func GrantContentKey(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicKey, ck ContentKey, now time.Time) (string, error) {
@@ -93,6 +104,11 @@ func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string
 		if len(gk.KeyID) <= len(province)+1 || gk.KeyID[:len(province)+1] != province+"/" {
 			return nil, fail(ReasonWrongSigner, "grant for another province's content key")
 		}
+		// An id no code header can carry decrypts nothing, and a node
+		// could not hand it on to its replicas (checkContentKey).
+		if len(gk.KeyID) > maxKidLen || !isPlainValue(gk.KeyID) {
+			return nil, fail(ReasonMalformed, fmt.Sprintf("grant of a content key whose id is not a plain value of at most %d bytes", maxKidLen))
+		}
 		jwe, err := jose.ParseEncryptedCompact(gk.Key, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, contentEncs)
 		if err != nil {
 			return nil, fail(ReasonMalformed, "grant key: "+err.Error())
@@ -104,6 +120,34 @@ func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string
 		out = append(out, ContentKey{ID: gk.KeyID, Key: key, NotBefore: time.Unix(gk.NotBefore, 0), Expires: time.Unix(gk.Expires, 0)}.withAEAD())
 	}
 	return out, nil
+}
+
+// trimContentKeys drops province's content keys beyond
+// MaxHeldContentKeys, those not in keep first, soonest to expire first.
+// An honest province grants its every live key each time, far fewer than
+// the limit, so only a member naming new keys without end loses any, and
+// only its own. Callers hold mu.
+func (s *State) trimContentKeys(province string, keep map[string]bool) {
+	held := s.contentKeys[province]
+	if len(held) <= MaxHeldContentKeys {
+		return
+	}
+	ids := make([]string, 0, len(held))
+	for id := range held {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if keep[ids[i]] != keep[ids[j]] {
+			return !keep[ids[i]]
+		}
+		if a, b := held[ids[i]].Expires, held[ids[j]].Expires; !a.Equal(b) {
+			return a.Before(b)
+		}
+		return ids[i] < ids[j]
+	})
+	for _, id := range ids[:len(ids)-MaxHeldContentKeys] {
+		delete(held, id)
+	}
 }
 
 // Heartbeat is a node's signed report of how current it is, so peers can

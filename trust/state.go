@@ -247,16 +247,17 @@ func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	live := 0
+	granted := map[string]bool{}
 	for _, ck := range cks {
 		if !now.After(ck.Expires) {
 			s.putContentKey(province, ck)
-			live++
+			granted[ck.ID] = true
 		}
 	}
-	if live == 0 {
+	if len(granted) == 0 {
 		return fail(ReasonExpired, "every content key in the grant has expired")
 	}
+	s.trimContentKeys(province, granted)
 	s.rebuild()
 	return nil
 }

@@ -1,7 +1,9 @@
 package trust
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,5 +99,93 @@ func TestStateHoldsARevocationNoLongerThanACodeCanLive(t *testing.T) {
 	f.State.Prune(f.Now.Add(MaxRevocationHold + ClockSkew + time.Second))
 	if f.State.Revoked(gd, fromDelta) || f.State.Revoked(gd, fromSnap) || f.State.RevokedLen() != 0 {
 		t.Fatalf("%d entries claiming to expire in 2106 still held past MaxRevocationHold", f.State.RevokedLen())
+	}
+}
+
+// grantOf signs a grant from p to q of the content keys cks.
+func grantOf(t *testing.T, p, q *testProvince, cks []ContentKey, now time.Time) string {
+	t.Helper()
+	raw, err := GrantContentKeys(p.Active, p.ID, q.ID, &q.Enc.PublicKey, cks, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// heldContentKeys are every content key f's State holds, as a node hands
+// them to its verifier replicas (node.Replicas.Sync).
+func heldContentKeys(f *stateFixture) []ContentKey {
+	var cks []ContentKey
+	for _, byID := range f.State.Snapshot().ContentKeys {
+		for _, ck := range byID {
+			cks = append(cks, ck)
+		}
+	}
+	return cks
+}
+
+// TestStateHoldsAProvincesContentKeysUpToTheLimit: a member granting a
+// peer new content keys again and again, each grant a full one of
+// MaxGrantKeys keys named afresh and claiming to live for years, grew
+// the peer's memory (and the copy each State change makes of them)
+// without end, and once the peer held more than MaxReplicaKeys its
+// verifier replicas got none at all (SealContentKeys refused). Now a
+// State holds at most MaxHeldContentKeys of one province; the keys of
+// the grant just applied stay, and the member's earlier keys go first.
+func TestStateHoldsAProvincesContentKeysUpToTheLimit(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	f.withGuangdong(t)
+	years := f.Now.Add(10 * 365 * 24 * time.Hour)
+	var last []ContentKey
+	for g := range MaxReplicaKeys/MaxGrantKeys + 1 {
+		last = last[:0]
+		for i := range MaxGrantKeys {
+			last = append(last, ContentKey{ID: ContentKeyID(gd, fmt.Sprintf("g%d-%d", g, i)),
+				Key: fixedBytes(fmt.Sprint(g, i), ContentKeyLen), NotBefore: f.Now, Expires: years})
+		}
+		if err := f.State.ApplyGrant(gd, grantOf(t, f.GD, f.SH, last, f.Now), f.Now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := f.State.ContentKeyIDs(gd)
+	if len(ids) > MaxHeldContentKeys {
+		t.Fatalf("%d content keys of %s held after %d grants, limit %d", len(ids), gd, MaxReplicaKeys/MaxGrantKeys+1, MaxHeldContentKeys)
+	}
+	for _, ck := range last {
+		if _, ok := f.State.Snapshot().ContentKeys[gd][ck.ID]; !ok {
+			t.Fatalf("key %s of the last grant not held", ck.ID)
+		}
+	}
+	if _, err := SealContentKeys(heldContentKeys(f), &f.SH.Enc.PublicKey); err != nil {
+		t.Fatalf("the keys held can no longer be handed to a replica: %v", err)
+	}
+}
+
+// TestStateRefusesAGrantOfAKeyIdNoCodeCanName: a member granting a peer
+// a content key whose id is not a plain header value (or longer than
+// any key id) had it held; the peer then failed to seal its content keys
+// for its verifier replicas (SealContentKeys refuses such an id), so one
+// grant left every replica of the peer without keys of any province. Now
+// the grant is refused as malformed and nothing of it is held.
+func TestStateRefusesAGrantOfAKeyIdNoCodeCanName(t *testing.T) {
+	for name, id := range map[string]string{
+		"a quote":      gd + `/"`,
+		"non-ASCII":    gd + "/纪元",
+		"a control":    gd + "/\x00",
+		"over the max": gd + "/" + strings.Repeat("e", maxKidLen),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newStateFixture(t, StateConfig{})
+			f.withGuangdong(t)
+			bad := ContentKey{ID: id, Key: fixedBytes(name, ContentKeyLen), NotBefore: f.Now, Expires: f.Now.Add(time.Hour)}
+			err := f.State.ApplyGrant(gd, grantOf(t, f.GD, f.SH, []ContentKey{f.GD.CK, bad}, f.Now), f.Now)
+			wantReason(t, err, ReasonMalformed)
+			if _, held := f.State.Snapshot().ContentKeys[gd][id]; held {
+				t.Fatal("the key was held")
+			}
+			if _, err := SealContentKeys(heldContentKeys(f), &f.SH.Enc.PublicKey); err != nil {
+				t.Fatalf("the keys held can no longer be handed to a replica: %v", err)
+			}
+		})
 	}
 }
