@@ -169,7 +169,7 @@ func TestLogFormatOtherThanJSONOrTextIsRefusedByName(t *testing.T) {
 		}
 	}
 	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: txt\n"))
-	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json, text") {
+	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json or text") {
 		t.Fatalf("log.format txt: %v", err)
 	}
 	t.Setenv("HCNODE_LOG_FORMAT", "logfmt")
