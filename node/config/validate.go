@@ -78,8 +78,9 @@ func (c *Config) Validate() error {
 	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
 		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
 	}
-	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
-		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	if c.Trust.ListFile != "" && !isSHA256Hex(c.Trust.ListSHA256) {
+		bad("trust.list_sha256", "%q is not 64 hex digits: trust.list_file needs the SHA-256 the federation operators gave you out of band "+
+			"(as sha256sum and 'hcnode trust verify' print it)", c.Trust.ListSHA256)
 	}
 	if c.Trust.StaleLimit < 0 {
 		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
@@ -154,6 +155,11 @@ func listenAddr(bad func(field, format string, a ...any), field, addr string, na
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
 		bad(field, "%q: the port must be a number within [0, 65535]", addr)
 	}
+}
+
+// isSHA256Hex reports whether s is a SHA-256 in hex, as sha256sum prints it.
+func isSHA256Hex(s string) bool {
+	return len(s) == 64 && strings.Trim(strings.ToLower(s), "0123456789abcdef") == ""
 }
 
 // within reports field unless lo <= v <= hi, in the words every such
