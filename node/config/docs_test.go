@@ -92,16 +92,8 @@ func TestEverySettingAndOverrideIsInTheConfigurationReference(t *testing.T) {
 	if len(documented) < 40 {
 		t.Fatalf("only %d settings read from the README's table: is the pattern still right?", len(documented))
 	}
-	for _, k := range keys {
-		if !slices.Contains(documented, k) {
-			t.Errorf("setting %s is not in the README's configuration table", k)
-		}
-	}
-	for _, k := range documented {
-		if !slices.Contains(keys, k) {
-			t.Errorf("the README's configuration table names %s, which is no setting", k)
-		}
-	}
+	sameNames(t, keys, documented, "setting %s is not in the README's configuration table",
+		"the README's configuration table names %s, which is no setting")
 
 	var read []string
 	c := Default("440000")
@@ -110,14 +102,22 @@ func TestEverySettingAndOverrideIsInTheConfigurationReference(t *testing.T) {
 	}
 	read = append(read, "HCNODE_KEK") // read by the node's KEK loader, not ApplyEnv
 	listed := regexp.MustCompile(`HCNODE_[A-Z0-9_]+`).FindAllString(section, -1)
-	for _, k := range read {
-		if !slices.Contains(listed, k) {
-			t.Errorf("%s is read but not in the README's environment overrides", k)
+	sameNames(t, read, listed, "%s is read but not in the README's environment overrides",
+		"the README's configuration section names %s, which the config does not read")
+}
+
+// sameNames reports each name of got missing from documented, and each
+// of documented missing from got, in the given words.
+func sameNames(t *testing.T, got, documented []string, undocumented, unknown string) {
+	t.Helper()
+	for _, k := range got {
+		if !slices.Contains(documented, k) {
+			t.Errorf(undocumented, k)
 		}
 	}
-	for _, k := range listed {
-		if !slices.Contains(read, k) {
-			t.Errorf("the README's configuration section names %s, which the config does not read", k)
+	for _, k := range documented {
+		if !slices.Contains(got, k) {
+			t.Errorf(unknown, k)
 		}
 	}
 }
