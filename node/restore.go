@@ -84,6 +84,12 @@ func (l *Link) reconcile(ctx context.Context) error {
 	}
 	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
 		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor)
+	if a.Residents > 0 {
+		// Their codes stay revoked, but their status is the backup's:
+		// issuing would sign it again until someone sets it anew.
+		l.log.Warn("restored database: residents' status changed after the backup, and it holds their earlier one; "+
+			"send the health authority's status changes made since the backup again (hcnode statuses)", "residents", a.Residents)
+	}
 	return nil
 }
 

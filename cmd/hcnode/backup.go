@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -44,7 +45,16 @@ The KEK is not copied: keep it in its own custody.`,
 				return errors.New("--keys-out must be another directory than --out: keep key-store copies apart")
 			}
 			w := cmd.OutOrStdout()
-			dst := filepath.Join(out, "node.db")
+			dst, kdst := filepath.Join(out, "node.db"), ""
+			if keysOut != "" {
+				kdst = filepath.Join(keysOut, store.KeysFile)
+			}
+			// Both places are checked before either copy is made.
+			for _, d := range []struct{ path, flag string }{{dst, "--out"}, {kdst, "--keys-out"}} {
+				if _, err := os.Lstat(d.path); d.path != "" && err == nil {
+					return fmt.Errorf("%s already exists, and a backup never replaces one: give %s a new directory (one per day, say), or move the old copy away", d.path, d.flag)
+				}
+			}
 			if err := store.Backup(cmd.Context(), cfg.DBPath(), dst); err != nil {
 				return err
 			}
@@ -54,7 +64,6 @@ The KEK is not copied: keep it in its own custody.`,
 			}
 			fmt.Fprintf(w, "database of province %s copied to %s (revocations up to seq %d)\n", prov, dst, seq)
 			if keysOut != "" {
-				kdst := filepath.Join(keysOut, store.KeysFile)
 				if err := store.Backup(cmd.Context(), store.KeysPath(cfg.DBPath()), kdst); err != nil {
 					return err
 				}
@@ -134,6 +143,9 @@ with a version above the one peers hold.`,
 			} else {
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
+			fmt.Fprintln(w, "  "+form("lose", "losing")+" what was done after the backup: residents enrolled, statuses set, codes issued, scanners and accounts added;")
+			fmt.Fprintln(w, "  codes revoked after it stay revoked, but those residents are back at their earlier status:")
+			fmt.Fprintln(w, "  send the health authority's status changes made since the backup again (hcnode statuses)")
 			if !yes {
 				fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
 				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")

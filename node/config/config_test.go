@@ -169,7 +169,7 @@ func TestLogFormatOtherThanJSONOrTextIsRefusedByName(t *testing.T) {
 		}
 	}
 	_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nlog:\n  format: txt\n"))
-	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json, text") {
+	if err == nil || !strings.Contains(err.Error(), "log.format") || !strings.Contains(err.Error(), "json or text") {
 		t.Fatalf("log.format txt: %v", err)
 	}
 	t.Setenv("HCNODE_LOG_FORMAT", "logfmt")
@@ -250,5 +250,29 @@ func TestNATSURLsBesideAnEmbeddedServerAreRefused(t *testing.T) {
 	t.Setenv("HCNODE_NATS_URLS", "nats://b:4222")
 	if _, err := Load(write(t, "province: \"440000\"\ndata_dir: d\nnats:\n  urls: [nats://a:4222]\n")); err != nil {
 		t.Errorf("HCNODE_NATS_URLS over a file's urls: %v", err)
+	}
+}
+
+// The trust list's pin is 64 hex digits. The shipped configs' placeholder
+// (REPLACE-with-...) was refused with "a trust list file needs its
+// 64-hex-digit SHA-256 pinned", without the value, and 64 characters of
+// anything passed; a pin in capital hex (PowerShell's Get-FileHash)
+// passed and then failed at start as "does not match". Capitals now name
+// the same hash, and anything else is refused showing the value.
+func TestTrustListPinIsSixtyFourHexDigitsInEitherCase(t *testing.T) {
+	const lower = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	c, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: tl.json\n  list_sha256: "+strings.ToUpper(lower)+"\n"))
+	if err != nil {
+		t.Fatalf("a pin in capitals: %v", err)
+	}
+	if c.Trust.ListSHA256 != lower {
+		t.Fatalf("trust.list_sha256 %q, want it in lower case, %q", c.Trust.ListSHA256, lower)
+	}
+	for _, pin := range []string{"REPLACE-with-the-sha256-printed-by-hcnode-trust-verify", strings.Repeat("z", 64)} {
+		_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  list_file: tl.json\n  list_sha256: "+pin+"\n"))
+		want := "config: trust.list_sha256: \"" + pin + "\" is not 64 hex digits: trust.list_file needs the SHA-256"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("pin %q: %v\nwant %s...", pin, err, want)
+		}
 	}
 }

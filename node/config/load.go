@@ -52,6 +52,11 @@ func Load(path string) (Config, error) {
 	if err := c.ApplyEnv(os.LookupEnv); err != nil {
 		return Config{}, err
 	}
+	// A pin copied from a tool that prints hex in capitals (PowerShell's
+	// Get-FileHash) names the same hash; the node compares lower case.
+	if isSHA256Hex(c.Trust.ListSHA256) {
+		c.Trust.ListSHA256 = strings.ToLower(c.Trust.ListSHA256)
+	}
 	return c, c.Validate()
 }
 

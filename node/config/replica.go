@@ -65,7 +65,7 @@ func (c *Config) validateRole(bad func(field, format string, a ...any)) {
 		return
 	case RoleVerifier:
 	default:
-		bad("role", "%q (home, verifier)", c.Role)
+		bad("role", "%q must be home or verifier", c.Role)
 		return
 	}
 	r := c.Replica

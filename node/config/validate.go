@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,8 +30,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir", "required")
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "%q: %v", c.Listen, err)
+	listenAddr(bad, "listen", c.Listen, false)
+	if c.NATS.Embedded {
+		listenAddr(bad, "nats.listen", c.NATS.Listen, true)
 	}
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
 		u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
@@ -76,15 +78,16 @@ func (c *Config) Validate() error {
 	if c.NATS.Isolation != "" && c.NATS.Isolation != "accounts" {
 		bad("nats.isolation", "%q must be accounts or empty", c.NATS.Isolation)
 	}
-	if c.Trust.ListFile != "" && len(c.Trust.ListSHA256) != 64 {
-		bad("trust.list_sha256", "a trust list file needs its 64-hex-digit SHA-256 pinned")
+	if c.Trust.ListFile != "" && !isSHA256Hex(c.Trust.ListSHA256) {
+		bad("trust.list_sha256", "%q is not 64 hex digits: trust.list_file needs the SHA-256 the federation operators gave you out of band "+
+			"(as sha256sum and 'hcnode trust verify' print it)", c.Trust.ListSHA256)
 	}
 	if c.Trust.StaleLimit < 0 {
 		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
 	}
 	for _, f := range c.Privacy.Collect {
 		if f != "name" && f != "id_number" && f != "phone" {
-			bad("privacy.collect", "unknown field %q (name, id_number, phone)", f)
+			bad("privacy.collect", "unknown field %q: the fields are name, id_number and phone", f)
 		}
 	}
 	for _, r := range []struct {
@@ -105,7 +108,7 @@ func (c *Config) Validate() error {
 		bad("privacy.retention.appeals", "%v must be within (0, %v]: a resolved appeal's text is deleted after it", c.Privacy.Retention.Appeals, MaxAppealRetention)
 	}
 	if c.Privacy.Receipts != ReceiptsSend && c.Privacy.Receipts != ReceiptsOff {
-		bad("privacy.receipts", "%q (send, off)", c.Privacy.Receipts)
+		bad("privacy.receipts", "%q must be send or off", c.Privacy.Receipts)
 	}
 	if c.Privacy.ReceiptsEvery < time.Second || c.Privacy.ReceiptsEvery > 24*time.Hour {
 		bad("privacy.receipts_every", "%v must be within [1s, 24h]", c.Privacy.ReceiptsEvery)
@@ -114,7 +117,7 @@ func (c *Config) Validate() error {
 	within(bad, "limits.bulk_bytes", c.Limits.BulkBytes, 1024, 16<<30)
 	within(bad, "limits.bulk_line_bytes", c.Limits.BulkLineBytes, 256, 64<<10)
 	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
-		bad("limits.scanner_rate", "rate and burst must be positive")
+		bad("limits.scanner_rate", "%v per second and limits.scanner_burst %d must both be positive", c.Limits.ScannerRate, c.Limits.ScannerBurst)
 	}
 	if c.Limits.ResidentRate <= 0 || c.Limits.ResidentRate > 1000 || c.Limits.ResidentBurst < 1 || c.Limits.ResidentBurst > 10000 {
 		bad("limits.resident_rate", "rate must be within (0, 1000] per second and limits.resident_burst within [1, 10000]")
@@ -128,12 +131,35 @@ func (c *Config) Validate() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level", "%q (debug, info, warn, error)", c.Log.Level)
+		bad("log.level", "%q must be one of debug, info, warn, error", c.Log.Level)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
-		bad("log.format", "%q (json, text)", c.Log.Format)
+		bad("log.format", "%q must be json or text", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// listenAddr reports field unless addr is host:port with a port number
+// in [0, 65535] (0: any free port; for NATS, nats-server's own -1 too),
+// the form a listener takes: a port out of range or a service name was
+// accepted here and refused only when the node tried to listen.
+func listenAddr(bad func(field, format string, a ...any), field, addr string, nats bool) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		bad(field, "%q must be a host and port such as 127.0.0.1:8080 (%v)", addr, err)
+		return
+	}
+	if nats && port == "-1" {
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
+		bad(field, "%q: the port must be a number within [0, 65535]", addr)
+	}
+}
+
+// isSHA256Hex reports whether s is a SHA-256 in hex, as sha256sum prints it.
+func isSHA256Hex(s string) bool {
+	return len(s) == 64 && strings.Trim(strings.ToLower(s), "0123456789abcdef") == ""
 }
 
 // within reports field unless lo <= v <= hi, in the words every such

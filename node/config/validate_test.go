@@ -84,3 +84,51 @@ func TestBadRetentionPeriodsAreReportedInAFixedOrder(t *testing.T) {
 		}
 	}
 }
+
+// A listen address must be one a listener takes. A port out of range or
+// a service name passed validation before, so `hcnode check` said "config
+// is valid" and `serve` failed only when it tried to listen; the embedded
+// NATS server's address was not checked at all. Every other refusal names
+// the allowed values in a sentence.
+func TestListenAddressesAndChoicesAreRefusedSayingWhatIsAllowed(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(*Config)
+		want   string
+	}{
+		"port out of range": {func(c *Config) { c.Listen = "127.0.0.1:99999" },
+			`config: listen: "127.0.0.1:99999": the port must be a number within [0, 65535]`},
+		"no port": {func(c *Config) { c.Listen = "localhost" },
+			`config: listen: "localhost" must be a host and port such as 127.0.0.1:8080 (address localhost: missing port in address)`},
+		"nats port by name": {func(c *Config) { c.NATS.Listen = "127.0.0.1:nats" },
+			`config: nats.listen: "127.0.0.1:nats": the port must be a number within [0, 65535]`},
+		"receipts":   {func(c *Config) { c.Privacy.Receipts = "yes" }, `config: privacy.receipts: "yes" must be send or off`},
+		"log level":  {func(c *Config) { c.Log.Level = "verbose" }, `config: log.level: "verbose" must be one of debug, info, warn, error`},
+		"log format": {func(c *Config) { c.Log.Format = "txt" }, `config: log.format: "txt" must be json or text`},
+		"role":       {func(c *Config) { c.Role = "primary" }, `config: role: "primary" must be home or verifier`},
+		"scanner rate": {func(c *Config) { c.Limits.ScannerRate = -5 },
+			`config: limits.scanner_rate: -5 per second and limits.scanner_burst 20 must both be positive`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := Default("440000")
+			c.DataDir = "d"
+			tc.change(&c)
+			err := c.Validate()
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Validate() = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{"127.0.0.1:0", "127.0.0.1:-1", "[::1]:4222"} {
+		c := Default("440000")
+		c.DataDir = "d"
+		c.NATS.Listen = ok
+		if err := c.Validate(); err != nil {
+			t.Errorf("nats.listen %s: %v", ok, err)
+		}
+	}
+	c := Default("440000")
+	c.DataDir, c.NATS.Embedded, c.NATS.URLs, c.NATS.Listen = "d", false, []string{"nats://a:4222"}, "unused"
+	if err := c.Validate(); err != nil {
+		t.Errorf("nats.listen is not used by a node without an embedded server: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -93,8 +94,13 @@ func LoadKEK(path string) (*Key, error) {
 			return nil, fmt.Errorf("seal: no KEK: set %s or kek_file", EnvKEK)
 		}
 		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("seal: the KEK file %s is missing: it is the key that sealed this node's keys and residents' data keys, "+
+				"and no new one can open them. Put back the copy kept in custody (or give the KEK in $%s); 'hcnode init' makes one only for a new node: %w",
+				path, EnvKEK, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("seal: KEK file: %w (create one with 'hcnode init')", err)
+			return nil, fmt.Errorf("seal: KEK file: %w", err)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
 			return nil, fmt.Errorf("seal: KEK file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())

@@ -3,8 +3,10 @@ package seal
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +67,28 @@ func TestKEKFileRoundTripAndRules(t *testing.T) {
 	}
 	if _, err := LoadKEK(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("accepted a missing KEK file")
+	}
+}
+
+// A missing KEK file of an existing node is a custody problem, not a
+// reason to make a new one: the refusal said "create one with 'hcnode
+// init'", which cannot open the node's keys (and init refuses an
+// initialised node). It now says what the file is and to put the kept
+// copy back, and still wraps fs.ErrNotExist.
+func TestMissingKEKFileSaysToPutTheKeptCopyBack(t *testing.T) {
+	t.Setenv(EnvKEK, "")
+	path := filepath.Join(t.TempDir(), "kek.key")
+	_, err := LoadKEK(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadKEK of a missing file: %v, want it to wrap fs.ErrNotExist", err)
+	}
+	for _, want := range []string{path + " is missing", "no new one can open them", "Put back the copy kept in custody", "$" + EnvKEK} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadKEK of a missing file: %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "create one") {
+		t.Errorf("LoadKEK of a missing file: %q tells the operator to create a KEK", err)
 	}
 }
 

@@ -23,6 +23,11 @@ type Adoption struct {
 	Confirmed  int    // outbox rows already held, now known to be published
 	Renumbered int    // pending rows moved above the adopted seqs
 	LastSeq    uint64 // the highest seq in the outbox afterwards
+	// Residents counts the residents of the restored database with a
+	// code it held live that the adopted statements revoke: their status
+	// was changed (or they were deleted) after the backup, and the
+	// restored database holds their status from before it.
+	Residents int
 }
 
 // AdoptPublished takes back revocations this province published that the
@@ -46,6 +51,7 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 	slices.SortFunc(pubs, func(x, y Published) int { return cmp.Compare(x.Seq, y.Seq) })
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		a = Adoption{}
+		residents := map[string]struct{}{}
 		var moved []string // entries of pending rows that must move, in seq order
 		for _, p := range pubs {
 			if p.Seq == 0 || p.Seq > maxInt64 {
@@ -84,8 +90,17 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 				return err
 			}
 			for _, e := range p.Entries {
+				var subject sql.NullString
+				err := tx.QueryRowContext(ctx, `UPDATE codes SET revoked = 1 WHERE jti = ? AND revoked = 0 RETURNING subject_id`, e.JTI).Scan(&subject)
+				switch {
+				case err == sql.ErrNoRows: // unknown, or revoked already
+				case err != nil:
+					return err
+				case subject.Valid:
+					residents[subject.String] = struct{}{}
+				}
 				if _, err := tx.ExecContext(ctx, `INSERT INTO codes (jti, kid, issued_at, expires, revoked) VALUES (?, '', 0, ?, 1)
-					ON CONFLICT (jti) DO UPDATE SET revoked = 1`, e.JTI, nanos(e.Expires)); err != nil {
+					ON CONFLICT (jti) DO NOTHING`, e.JTI, nanos(e.Expires)); err != nil {
 					return err
 				}
 			}
@@ -104,6 +119,7 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 			return err
 		}
 		a.LastSeq = uint64(last)
+		a.Residents = len(residents)
 		return nil
 	})
 	return a, err
