@@ -173,6 +173,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
 	})
 
+	t.Run("a status set again to the same colour gets the wallet a new code", func(t *testing.T) {
+		// The earlier code is revoked: the steps below use the new one.
+		code, qrPNG = walletTakesANewCodeWhenTheStatusIsSetAgain(t, d, gd, wallet, subjectID)
+	})
+
 	// A scanner registered in Shanghai through its console.
 	consoleSH := b.newTab(t, "console SH")
 	consoleSH.open(d.url(sh) + "/console#token=" + d.c.Tokens[sh])
