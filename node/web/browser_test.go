@@ -174,6 +174,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		walletStatusIsNotRewrittenAtEachPoll(t, wallet, d.url(gd)+"/v1/subjects/"+subjectID)
 	})
 
+	t.Run("a status set again to the same colour gets the wallet a new code", func(t *testing.T) {
+		// The earlier code is revoked: the steps below use the new one.
+		code, qrPNG = walletTakesANewCodeWhenTheStatusIsSetAgain(t, d, gd, wallet, subjectID)
+	})
+
 	// A scanner registered in Shanghai through its console.
 	consoleSH := b.newTab(t, "console SH")
 	consoleSH.open(d.url(sh) + "/console#token=" + d.c.Tokens[sh])
@@ -362,6 +367,11 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		walletShowsForeignDay(t, d, gd, wallet, subjectID, d.c.Configs[sh].Province)
 	})
 
+	t.Run("a bad wallet link leaves the phone's wallet working", func(t *testing.T) {
+		badLinkLeavesTheDevicesToken(t, wallet, d.url(gd), "/wallet", d.c.Tokens[gd],
+			`document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	})
+
 	lostWallet, newWallet := wallet, b.newTab(t, "wallet GD new phone")
 	t.Run("a lost phone gets a new wallet link in the console and the old link is refused", func(t *testing.T) {
 		walletURL = lostPhone(t, d, gd, console, lostWallet, newWallet, subjectID, walletURL)
@@ -382,6 +392,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#fatal h2"); got != en(t, "fatal.bad_link_title") {
 			t.Errorf("the deleted resident's link says %q, want %q", got, en(t, "fatal.bad_link_title"))
 		}
+	})
+
+	t.Run("a bad scanner link leaves the device's scanner working", func(t *testing.T) {
+		badLinkLeavesTheDevicesToken(t, scan, d.url(sh), "/scan", d.c.Tokens[sh], `!document.getElementById("main").hidden`)
 	})
 
 	t.Run("bad and expired links give a clear page", func(t *testing.T) {

@@ -104,3 +104,27 @@ func enrolledLeaves(t *testing.T, console *tab, walletURL string) {
 	gone("the next enrolment began")
 	console.setValue("#en-name", "")
 }
+
+// badLinkLeavesTheDevicesToken opens, on a device whose page (page:
+// "/wallet", "/scan") works from the token it keeps, links the node
+// refuses — an unknown token, and otherRole's, a token of another role —
+// and then the page without a link: each bad link explains itself, and
+// the page still opens with the device's own token (ready: a script true
+// once it shows what that token reaches). A link's token replaced the
+// kept one before the node had checked it, and was then forgotten with
+// it: one bad link, sent round or posted as a QR at a checkpoint, took
+// every phone that opened it out of its wallet (and a checkpoint's
+// device out of its scanner) until a service point made a new link.
+func badLinkLeavesTheDevicesToken(t *testing.T, tb *tab, base, page, otherRole, ready string) {
+	for _, c := range []struct{ what, token string }{{"an unknown token", "hct_not-a-real-token"}, {"another role's token", otherRole}} {
+		tb.open(base + page + "#token=" + c.token)
+		if got := tb.text("#fatal h2"); got != en(t, "fatal.bad_link_title") {
+			t.Errorf("%s#token=<%s> opens %q, want %q", page, c.what, got, en(t, "fatal.bad_link_title"))
+		}
+		tb.open(base + page)
+		if err := tb.poll(ready); err != nil {
+			t.Fatalf("after a link with %s, %s opened again shows %q (%v), want what the device's own token reaches",
+				c.what, page, tb.text("#fatal"), err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -178,4 +179,36 @@ func walletHoldsDeletionWhileNotGreen(t *testing.T, tb *tab) {
 	if !eval[bool](tb, `document.getElementById("fatal").hidden && !document.getElementById("main").hidden`) {
 		t.Errorf("the wallet ended after a refused deletion")
 	}
+}
+
+// walletTakesANewCodeWhenTheStatusIsSetAgain sets the test resident of
+// province i, whose wallet tb shows a green code, green again: the node
+// revokes every live code at each setting of a status, and the wallet
+// must show a new code that verifies, saying why. It compared only the
+// colour between two polls, and went on showing the revoked code, framed
+// green, until it neared its expiry: the checkpoint said Not valid to a
+// resident whose phone said Green. A status changed and changed back
+// between two polls did the same. It returns the new code and its QR
+// image.
+func walletTakesANewCodeWhenTheStatusIsSetAgain(t *testing.T, d *demo, i int, tb *tab, subjectID string) (string, []byte) {
+	const jtiJS = `document.getElementById("qr").dataset.jti`
+	old := eval[string](tb, jtiJS)
+	if st := d.call(i, "PUT", "/v1/subjects/"+subjectID+"/status", d.c.Tokens[i],
+		map[string]string{"status": "green", "reason": "tested again"}, nil); st != http.StatusOK {
+		t.Fatalf("PUT status green for a green resident: %d", st)
+	}
+	if err := tb.poll(fmt.Sprintf(`%s !== %q`, jtiJS, old)); err != nil {
+		t.Fatalf("the status was set again, revoking every live code, and the wallet still shows code %s, %q (%v)",
+			old, tb.text("#status-word"), err)
+	}
+	png := tb.imagePNG("#qr")
+	code := decodeQR(t, png)
+	var v verification
+	d.call(i, "POST", "/v1/verify", addScanner(t, d, i), map[string]string{"code": code}, &v)
+	if !v.Valid || v.Status != "green" || tb.text("#status-word") != "Green" {
+		t.Errorf("after the status was set again the wallet shows %q and a code verifying as %+v", tb.text("#status-word"), v)
+	}
+	want := strings.ReplaceAll(en(t, "wallet.status_set_again"), "{status}", "Green")
+	tb.waitJS("the reason for the new code", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, want))
+	return code, png
 }

@@ -94,25 +94,42 @@ const HC = (() => {
   function onLang(f) { listeners.push(f); }
 
   // takeToken reads token=... from the URL fragment (never sent to any
-  // server), removes it from the address bar and history, and keeps it in
-  // storage if one is given; without a fragment it returns the stored one.
-  let kept = null;
+  // server) and removes it from the address bar and history; without a
+  // fragment it returns the token kept in storage, if one is given. A
+  // link's token is not kept before the node has accepted it for this
+  // page (keepToken): a bad link — mistyped, another role's, or spread
+  // by a prankster — must not take the place of the token this device
+  // holds, and then be forgotten with it.
+  let kept = null, fresh = null;
   function takeToken(storage, key) {
     kept = storage ? { storage, key } : null;
     const frag = new URLSearchParams(location.hash.slice(1));
     let tok = frag.get("token");
     if (tok) {
       history.replaceState(null, "", location.pathname + location.search);
-      if (storage) storage.setItem(key, tok);
+      if (!storage || storage.getItem(key) !== tok) fresh = tok;
       return tok;
     }
     return storage ? storage.getItem(key) : null;
   }
 
-  // dropToken forgets the token takeToken kept: the node refused it
+  // keepToken keeps the link's token on this device, once the node has
+  // accepted it for this page's role.
+  function keepToken() {
+    if (kept && fresh) kept.storage.setItem(kept.key, fresh);
+    fresh = null;
+  }
+
+  // dropToken forgets the token the page used: the node refused it
   // (unknown, expired) or it is another role's, and no page keeps a token
-  // it cannot use — least of all an operator's in a wallet's storage.
-  function dropToken() { if (kept) kept.storage.removeItem(kept.key); }
+  // it cannot use — least of all an operator's in a wallet's storage. A
+  // link's token, not kept yet, is let go and the device's own stays. It
+  // returns whether a kept token was removed.
+  function dropToken() {
+    if (fresh) { fresh = null; return false; }
+    if (kept) kept.storage.removeItem(kept.key);
+    return !!kept;
+  }
 
   // APIError is a failed call: the HTTP status (0: no answer), the
   // node's error code, and its own message (detail, in English), if any.
@@ -266,6 +283,6 @@ const HC = (() => {
     });
   }
 
-  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
+  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

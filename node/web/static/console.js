@@ -283,6 +283,7 @@ const CON = (() => {
     if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
     state.me = await call("GET", "/v1/whoami");
     if (state.me.role !== "operator") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    HC.keepToken();
     const showSelf = () => { $("self").textContent = HC.province(state.me.province, state.me.province_name) + " " + state.me.province; };
     showSelf();
     [state.notice] = await Promise.all([HC.api("GET", "/v1/privacy"), loadFed()]);

@@ -37,7 +37,7 @@
       const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
       show(v);
     } catch (e) {
-      if (e instanceof HC.APIError && e.status === 401) { stopCamera(); localStorage.removeItem(KEY); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
+      if (e instanceof HC.APIError && e.status === 401) { stopCamera(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
       show({ valid: false, reason: "", error: e });
     } finally {
       busy = false;
@@ -231,11 +231,12 @@
       me = await HC.api("GET", "/v1/whoami", token);
     } catch (e) {
       if (!(e instanceof HC.APIError && e.status === 401)) throw e;
-      localStorage.removeItem(KEY);
+      HC.dropToken();
       HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner");
       return;
     }
     if (me.role !== "scanner") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    HC.keepToken();
     fed = await HC.api("GET", "/v1/federation");
     $("main").hidden = false;
     const info = () => { $("scanner-info").textContent = HC.t("scan.info", { province: HC.province(me.province, me.province_name) }); };

@@ -135,15 +135,22 @@
     tick();
   }
 
-  // poll reloads the record; a new status (the old codes are revoked by
-  // the node) gets a new code at once.
+  // poll reloads the record. A status set again — changed, or set to
+  // the colour it had (status_since moves) — revoked every live code at
+  // the node, the one shown too: a new code is fetched at once, and again
+  // at the next poll if that failed (renewing names the sentence to say).
+  let renewing = null;
   async function poll() {
-    const prev = record && record.status;
+    const prev = record;
     record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
-    if (prev && prev !== record.status) {
+    if (prev && (prev.status !== record.status || prev.status_since !== record.status_since)) {
+      renewing = prev.status !== record.status || renewing === "wallet.status_changed" ? "wallet.status_changed" : "wallet.status_set_again";
+    }
+    if (renewing) {
       await newCode();
-      const st = record.status;
-      note("wallet.status_changed", { status: () => HC.statusWord(st) });
+      const st = record.status, key = renewing;
+      renewing = null;
+      note(key, { status: () => HC.statusWord(st) });
       loadLists().catch(showErr);
     }
     renderStatus();
@@ -259,7 +266,8 @@
     token = HC.takeToken(localStorage, KEY);
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
     me = await HC.api("GET", "/v1/whoami", token);
-    if (me.role !== "resident") { HC.dropToken(); localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (me.role !== "resident") { if (HC.dropToken()) localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    HC.keepToken();
     [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
       HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
     $("main").hidden = false;
