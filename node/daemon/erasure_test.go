@@ -31,29 +31,18 @@ func TestDeletedResidentLeavesNothingReadableAnywhereInTheFederation(t *testing.
 	t.Parallel()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := &testClock{}
-	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir, Provinces: threeProvinces,
-		Logger: logger, Now: clock.Now, Configure: func(cfg *config.Config) {
-			scannerFriendly(cfg)
-			cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
-			cfg.Privacy.ReceiptsEvery = time.Second
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			c.Close()
-		}
-	})
+	c, closeAll := startSearchedFederation(t, daemon.ClusterConfig{Dir: dir, Now: clock.Now, Configure: func(cfg *config.Config) {
+		scannerFriendly(cfg)
+		cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+		cfg.Privacy.ReceiptsEvery = time.Second
+	}}, logs)
 	f := &lookupFed{fedTest: &fedTest{t: t, c: c}, clock: clock}
 	for i := range c.Nodes {
 		f.addScanner(i)
 	}
 	rt := &replicaTest{fedTest: f.fedTest}
-	replica := rt.startReplica(gd, "r1", daemon.Options{Logger: logger})
+	replica := rt.startReplica(gd, "r1", daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	p := person{"黄小明", idWithCheck("44010619900101123"), "13912345601"}
 	r := f.enrolWithPhone(gd, p.name, p.id, p.phone)
@@ -121,8 +110,7 @@ func TestDeletedResidentLeavesNothingReadableAnywhereInTheFederation(t *testing.
 	if err := replica.Close(); err != nil {
 		t.Fatal(err)
 	}
-	closed = true
-	if err := c.Close(); err != nil {
+	if err := closeAll(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	secrets := []string{p.name, p.id, p.phone}
