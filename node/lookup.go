@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,8 +47,9 @@ const lookupTimeout = 5 * time.Second
 // state, the node's keys (to sign and to open), the province and
 // privacy.retention.lookups settings, the clock and the random source it
 // is given, Node.peers to reach other provinces, the auditor to record
-// every step, and the key of the case tags it records instead of case ids
-// (lookupcase.go); none of this state lives on Node.
+// every step, the key of the case tags it records instead of case ids
+// (lookupcase.go), and the node's logger and metrics for the erasures it
+// sends and applies (erasure.go); none of this state lives on Node.
 //
 // Node keeps one thin exported entry point per operation (below), so that
 // node/api and the tests speak to the node alone.
@@ -63,13 +65,16 @@ type lookups struct {
 	peers     *atomic.Pointer[Peers] // Node.peers: set while connected
 	auditor   *auditor
 	caseKey   []byte // keys the case tags of the audit log (lookupcase.go)
+	log       *slog.Logger
+	metrics   *Metrics
 }
 
 // newLookups builds the node's lookup service.
 func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedule, s config.Config,
-	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte) *lookups {
+	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte, log *slog.Logger, m *Metrics) *lookups {
 	return &lookups{db: db, kek: kek, state: state, keys: keys, province: s.Province,
-		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a, caseKey: caseKey}
+		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a, caseKey: caseKey,
+		log: log, metrics: m}
 }
 
 // caseTag is the tag the audit log keeps for caseID (lookupcase.go).

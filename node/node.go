@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// The audit log's writer starts once nothing in New can fail: a New
 	// that failed left it running, with nothing to close it.
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
-	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey)
+	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey, n.log, n.metrics)
 	return n, nil
 }
 

@@ -194,9 +194,14 @@ func (p *Peers) sendReceipt(ctx context.Context, home string, ks *trust.Verified
 // receive records a receipt from verifier: each entry for a code this
 // node issued and still links to its holder goes into the audit log,
 // against the code's hashed id, as the resident's own verifications do.
-// With privacy.receipts off the receipt is discarded unread.
+// With privacy.receipts off the receipt is discarded unread. An erasure,
+// which travels on the same subject, is applied instead (erasure.go).
 func (p *Peers) receive(verifier string, raw []byte) {
 	n := p.n
+	if trust.IsSealedErasure(string(raw)) { // a home province's erasure, on the same subject (erasure.go)
+		n.lookups.erased(p, verifier, raw)
+		return
+	}
 	if n.cfg.Privacy.Receipts == config.ReceiptsOff {
 		n.metrics.Receipts.WithLabelValues(receiptIgnored).Inc()
 		p.log.Debug("verification receipt ignored: privacy.receipts is off", "from", verifier)

@@ -65,6 +65,7 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 			return r, err
 		}
 		n.residents.revoked(ctx, rev)
+		n.lookups.eraseElsewhere(ctx, "system", id)
 		r.Subjects++
 	}
 	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {

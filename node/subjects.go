@@ -252,8 +252,14 @@ func (r *residents) setStatus(ctx context.Context, p Principal, id, status, reas
 
 // DeleteSubject revokes a resident's codes and deletes their record; the
 // data key goes with it, so any copy of the ciphertext is unreadable.
+// Every province this node gave the resident's contact in a lookup is
+// told to delete its copy (erasure.go).
 func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error {
-	return n.residents.deleteSubject(ctx, p, id)
+	if err := n.residents.deleteSubject(ctx, p, id); err != nil {
+		return err
+	}
+	n.lookups.eraseElsewhere(ctx, p.Actor(), id)
+	return nil
 }
 
 // deleteSubject implements Node.DeleteSubject.

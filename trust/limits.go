@@ -69,6 +69,7 @@ const (
 	TypLookup       = "hcfed-lookup+jwt"
 	TypLookupAnswer = "hcfed-lookupanswer+jwt"
 	TypReceipt      = "hcfed-receipt+jwt"
+	TypErasure      = "hcfed-erasure+jwt"
 )
 
 // CodePrefix starts the text of every health code; the digit is the format

@@ -28,12 +28,22 @@ const jweDots = 4
 
 // sealTo encrypts plain, of content type cty, to the enc key to.
 func sealTo(plain []byte, cty string, to *ecdsa.PublicKey) (string, error) {
+	return sealTyped(plain, cty, "", to)
+}
+
+// sealTyped is sealTo with an envelope typ as well, unless typ is empty:
+// a routing hint readable without the key (IsSealedErasure).
+func sealTyped(plain []byte, cty, typ string, to *ecdsa.PublicKey) (string, error) {
 	kid, err := Thumbprint(to)
 	if err != nil {
 		return "", err
 	}
 	rcpt := jose.Recipient{Algorithm: jose.ECDH_ES_A256KW, Key: to, KeyID: kid}
-	enc, err := jose.NewEncrypter(jose.A256GCM, rcpt, (&jose.EncrypterOptions{}).WithContentType(jose.ContentType(cty)))
+	opts := (&jose.EncrypterOptions{}).WithContentType(jose.ContentType(cty))
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, rcpt, opts)
 	if err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}

@@ -38,7 +38,7 @@ func decodeStrict(b []byte, v any) error {
 // statementTypes are the typs a StatementSigner signs: every compact
 // statement. A trust list is signed by operators with SignTrustList.
 var statementTypes = []string{TypCode, TypKeyset, TypRevocation, TypContentKey, TypHeartbeat, TypSnapshot,
-	TypLookup, TypLookupAnswer, TypReceipt}
+	TypLookup, TypLookupAnswer, TypReceipt, TypErasure}
 
 // StatementSigner signs compact statements with one ES256 key. It is safe
 // for concurrent use.

@@ -205,22 +205,33 @@ func TestRule05UnauthorizedScannersLearnOnlyIssuerAndValidity(t *testing.T) {
 }
 
 // Rule 6: nobody discloses a resident's code or data without them: only the
-// resident (and the operator) reach them, and nothing public holds them.
+// resident (and the operator) reach them — the code's QR, the printed
+// page of a paper code, a new code, the record, its verifications,
+// appeals and lookups — and nothing public holds them.
 func TestRule06CodeIsNotDisclosedWithoutTheResident(t *testing.T) {
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	_, other := n.enrol(otherName, otherID)
 	c := n.issue(id, resident)
 	n.verify(c.Code)
-	for _, path := range []string{c.QRURL, "/v1/subjects/" + id, "/v1/subjects/" + id + "/verifications", "/v1/subjects/" + id + "/appeals"} {
+	var paper issued
+	n.call("POST", "/v1/subjects/"+id+"/codes", n.operator, map[string]bool{"paper": true}, &paper)
+	if paper.JTI == "" {
+		t.Fatal("no paper code issued: its page is not tried")
+	}
+	for _, r := range []struct{ method, path string }{
+		{"GET", c.QRURL}, {"GET", "/v1/codes/" + paper.JTI + "/paper.png"}, {"POST", "/v1/subjects/" + id + "/codes"},
+		{"GET", "/v1/subjects/" + id}, {"GET", "/v1/subjects/" + id + "/verifications"},
+		{"GET", "/v1/subjects/" + id + "/appeals"}, {"GET", "/v1/subjects/" + id + "/lookups"},
+	} {
 		for who, tok := range map[string]string{"another resident": other, "a scanner": n.scanner, "nobody": ""} {
-			st, _ := n.status("GET", path, tok, nil)
+			st, _ := n.status(r.method, r.path, tok, map[string]any{})
 			want := map[bool]int{true: 401, false: 403}[tok == ""]
-			if path == c.QRURL && tok == other {
+			if r.path == c.QRURL && tok == other {
 				want = 404 // as for an unknown code: TestQRImageAnswersAnotherResidentsCodeAsAnUnknownOne
 			}
 			if st != want {
-				t.Errorf("%s reads %s: %d, want %d", who, path, st, want)
+				t.Errorf("%s: %s %s: %d, want %d", who, r.method, r.path, st, want)
 			}
 		}
 	}

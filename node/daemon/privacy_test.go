@@ -42,21 +42,10 @@ func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
-	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir, Provinces: threeProvinces,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Configure: func(cfg *config.Config) {
-			cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
-			cfg.Limits.ScannerRate, cfg.Limits.ScannerBurst = 1000, 1000
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			c.Close()
-		}
-	})
+	c, closeAll := startSearchedFederation(t, daemon.ClusterConfig{Dir: dir, Configure: func(cfg *config.Config) {
+		cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+		cfg.Limits.ScannerRate, cfg.Limits.ScannerBurst = 1000, 1000
+	}}, logs)
 	f := &fedTest{t: t, c: c}
 	for i, d := range c.Nodes {
 		sc, err := d.Node.AddScanner(context.Background(), node.Principal{Role: node.RoleOperator}, "gate", []string{"station", "checkpoint", "workplace"}[i])
@@ -78,12 +67,11 @@ func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
 		exerciseProvince(f, i, people[i])
 	}
 
-	closed = true
-	if err := c.Close(); err != nil {
+	if err := closeAll(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	searched := map[string]bool{}
-	err = filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
 			return err
 		}
@@ -120,6 +108,27 @@ func TestNoPlaintextPersonalDataAnywhereInTheFederation(t *testing.T) {
 			t.Errorf("%q found in clear in the logs", s)
 		}
 	}
+}
+
+// startSearchedFederation starts three provinces with cc (its Dir, for
+// the test to search later), logging at debug level into logs, and
+// returns the cluster and the Close the test calls before its search; the
+// test's end closes the cluster only if that was not called.
+func startSearchedFederation(t *testing.T, cc daemon.ClusterConfig, logs *syncBuffer) (*daemon.Cluster, func() error) {
+	t.Helper()
+	cc.Provinces = threeProvinces
+	cc.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := daemon.StartCluster(context.Background(), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			c.Close()
+		}
+	})
+	return c, func() error { closed = true; return c.Close() }
 }
 
 // exerciseProvince runs every route touching personal data on province i

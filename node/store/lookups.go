@@ -47,16 +47,34 @@ func (db *DB) Lookup(ctx context.Context, id string) (Lookup, error) {
 }
 
 // DeleteExpiredLookups deletes every lookup whose expiry is at or before
-// now, and returns how many went. The contact is sealed under the KEK,
-// which outlives it, so deleting the row must also erase its bytes:
-// secure_delete overwrites the freed cells with zeros (only for this
-// statement; node.db's other writes keep the default).
+// now, and returns how many went, overwriting their bytes with zeros
+// (secure_delete; see deleteLookups).
 func (db *DB) DeleteExpiredLookups(ctx context.Context, now time.Time) (int, error) {
-	const op = "delete expired lookups"
+	return db.deleteLookups(ctx, "delete expired lookups", `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
+}
+
+// DeleteLookupsOf deletes the lookups answered by home about any of the
+// codes jtiHashes (pseudonymised as Lookup.JTIHash), as DeleteExpiredLookups
+// does, and returns how many went: home's resident deleted their record,
+// and home told this node so. Another province's lookups are untouched.
+func (db *DB) DeleteLookupsOf(ctx context.Context, home string, jtiHashes []string) (int, error) {
+	const op = "delete lookups of"
+	if home == "" || len(jtiHashes) == 0 {
+		return 0, invalid(op, "no home or no code")
+	}
+	return db.deleteLookups(ctx, op, `DELETE FROM lookups WHERE home = ? AND jti_hash IN (SELECT value FROM json_each(?))`,
+		home, jsonIDs(jtiHashes))
+}
+
+// deleteLookups runs one DELETE of lookups under secure_delete: the
+// contact is sealed under the KEK, which outlives it, so deleting the row
+// must also erase its bytes (only for this statement; node.db's other
+// writes keep the default).
+func (db *DB) deleteLookups(ctx context.Context, op, query string, args ...any) (int, error) {
 	var n int64
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
 		return withSecureDelete(ctx, tx, func() error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
+			res, err := tx.ExecContext(ctx, query, args...)
 			if err != nil {
 				return err
 			}

@@ -92,6 +92,47 @@ func TestExpiredLookupLeavesNoContactInTheDatabaseFile(t *testing.T) {
 	}
 }
 
+// A home province's erasure deletes what it answered about the codes it
+// names, overwriting the bytes, and nothing another province answered or
+// about another code: an erasure from Beijing naming Guangdong's code
+// deletes nothing.
+func TestDeleteLookupsOfDeletesOnlyThatHomesNamedCodes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	mk := func(id, home, hash string) Lookup {
+		return Lookup{ID: id, Home: home, JTIHash: hash, CaseTag: "tag", ContactCT: []byte("SEALED-CONTACT-MARKER-" + id),
+			Created: t0, Expires: t0.Add(48 * time.Hour)}
+	}
+	gone, otherCode, otherHome := mk("l_gone", "440000", "h1"), mk("l_code", "440000", "h2"), mk("l_home", "110000", "h1")
+	for _, l := range []Lookup{gone, otherCode, otherHome} {
+		if err := db.InsertLookup(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.DeleteLookupsOf(ctx, "110000", []string{"h2"}); err != nil || n != 0 {
+		t.Fatalf("Beijing erasing Guangdong's code: %d, %v; want 0", n, err)
+	}
+	if _, err := db.DeleteLookupsOf(ctx, "440000", nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no code: %v, want ErrInvalid", err)
+	}
+	if n, err := db.DeleteLookupsOf(ctx, "440000", []string{"h1", "h9"}); err != nil || n != 1 {
+		t.Fatalf("DeleteLookupsOf = %d, %v; want 1", n, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := fileBytes(t, path)
+	if bytes.Contains(all, gone.ContactCT) {
+		t.Fatal("the erased lookup's sealed contact survives in node.db")
+	}
+	for _, l := range []Lookup{otherCode, otherHome} {
+		if !bytes.Contains(all, l.ContactCT) {
+			t.Errorf("lookup %s, not named, lost its contact", l.ID)
+		}
+	}
+}
+
 // Migration 0012: a lookup kept from before held its case id in clear,
 // which the migration cannot turn into a keyed tag; it is blanked, and
 // its bytes are gone from node.db and its WAL, while the sealed contact

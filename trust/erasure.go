@@ -1,0 +1,125 @@
+package trust
+
+import (
+	"crypto/ecdsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// An erasure tells a province that obtained a resident's contact data in
+// a lookup that the resident's home province no longer holds them: they
+// deleted their record, or its retention ended (seed rule 8). The home
+// node sends one to each province it answered about the resident, naming
+// the codes looked up as the lookups' pseudonymous code references; the
+// recipient deletes the contact data it kept for them from that home
+// province, and only from it. It is sealed to the recipient, as receipts
+// are, and travels on the same subject (a province's messages to another
+// that need no answer): the sealed envelope's header says which of the
+// two it holds, so that a node with receipts off still discards receipts
+// unopened, and the inner statement's typ is checked as always.
+
+// Erasure limits.
+const (
+	// MaxErasureCodes bounds the code references of one erasure.
+	MaxErasureCodes = 500
+	// maxCodeRefLen bounds one code reference (base64url).
+	maxCodeRefLen = 64
+	// sealedErasureTyp marks a sealed erasure's envelope.
+	sealedErasureTyp = "hcfed-erasure+jwe"
+)
+
+// Erasure is a home province's signed notice to province To.
+type Erasure struct {
+	Issuer   string   `json:"iss"`
+	To       string   `json:"to"`
+	IssuedAt int64    `json:"iat"`
+	Nonce    string   `json:"nonce"`
+	Codes    []string `json:"codes"` // the codes looked up, as the lookups reference them
+}
+
+// Validate checks an erasure's fields.
+func (e Erasure) Validate() error {
+	switch {
+	case !isProvinceID(e.Issuer) || !isProvinceID(e.To) || e.Issuer == e.To:
+		return fail(ReasonMalformed, "iss and to must be two province ids")
+	case !isJTI(e.Nonce) || e.IssuedAt <= 0:
+		return fail(ReasonMalformed, "nonce or iat missing")
+	case len(e.Codes) == 0 || len(e.Codes) > MaxErasureCodes:
+		return fail(ReasonMalformed, fmt.Sprintf("%d codes, want 1..%d", len(e.Codes), MaxErasureCodes))
+	}
+	for _, c := range e.Codes {
+		if c == "" || len(c) > maxCodeRefLen || strings.Trim(c, base64URLChars) != "" {
+			return fail(ReasonMalformed, "a code reference that is not base64url")
+		}
+	}
+	return nil
+}
+
+// base64URLChars are the characters of unpadded base64url.
+const base64URLChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// SealErasure validates e, signs it as the home province and seals it to
+// the recipient's enc key.
+func SealErasure(s *StatementSigner, e Erasure, toEnc *ecdsa.PublicKey) (string, error) {
+	if err := e.Validate(); err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(TypErasure, e)
+	if err != nil {
+		return "", err
+	}
+	return sealTyped([]byte(jws), sealedCty, sealedErasureTyp, toEnc)
+}
+
+// IsSealedErasure reports whether raw's envelope says it holds an
+// erasure, reading its header only (no decryption): a routing hint that
+// lets a receipt stay unopened. What it says is checked by OpenErasure.
+func IsSealedErasure(raw string) bool {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok || len(head) > maxSealedHeaderLen {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Typ == sealedErasureTyp
+}
+
+// maxSealedHeaderLen bounds the envelope header IsSealedErasure decodes.
+const maxSealedHeaderLen = 1024
+
+// OpenErasure decrypts a sealed erasure with self's encKey and verifies
+// it: typ, signed by one of home's keys, in home's name, addressed to
+// self, fields valid, issued within LookupWindow of now. Replays are
+// harmless (a second erasure deletes nothing more) but the caller's
+// ReplayCache refuses them as for receipts.
+func OpenErasure(raw, home string, homeKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*Erasure, error) {
+	inner, err := openSealed(raw, sealedCty, encKey, MaxReceiptLen)
+	if err != nil {
+		return nil, err
+	}
+	var e Erasure
+	if err := parseSignedByProvinceN(inner, TypErasure, home, homeKeys, &e, MaxReceiptLen); err != nil {
+		return nil, err
+	}
+	switch {
+	case e.Issuer != home:
+		return nil, fail(ReasonWrongSigner, "erasure made in the name of "+e.Issuer)
+	case e.To != self:
+		return nil, fail(ReasonNotRecipient, "erasure addressed to "+e.To)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if err := fresh(e.IssuedAt, now); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
