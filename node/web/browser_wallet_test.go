@@ -25,24 +25,38 @@ import (
 // its clock right, it shows the status again.
 func walletSaysAnExpiredCodeIsExpired(t *testing.T, tb *tab) {
 	eval[bool](tb, offlineADayOnJS)
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			eval[bool](tb, `(() => { window.fetch = window.hcRealFetch; Date.now = window.hcRealNow; return true; })()`)
-		}
-	}
+	restore := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; Date.now = window.hcRealNow; return true; })()`)
 	defer restore()
-	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, "wallet.expired"))); err != nil {
-		t.Errorf("a day past its code's expiry, offline, the wallet shows %q in a frame of class %q, want %q",
-			tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, "wallet.expired"))
-	}
-	if cls := eval[string](tb, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
-		t.Errorf("the expired code is framed as %q", cls)
-	}
-	tb.waitJS("the reason the code was not refreshed", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
+	walletSaysNotValid(t, tb, "wallet.expired", "a day past its code's expiry, offline")
 	restore()
 	tb.waitJS("the status again", `document.getElementById("qr-frame").classList.contains("status-green") && document.getElementById("status-word").textContent === "Green"`)
+}
+
+// walletSaysNotValid waits until the wallet in tb says the code it shows
+// is not valid (the catalogue's word), after what happened, in a frame
+// other than green, and that it could not get another for the network.
+func walletSaysNotValid(t *testing.T, tb *tab, word, what string) {
+	t.Helper()
+	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, word))); err != nil {
+		t.Errorf("%s, the wallet shows %q in a frame of class %q, want %q",
+			what, tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, word))
+	}
+	if cls := eval[string](tb, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
+		t.Errorf("%s, the code is framed as %q", what, cls)
+	}
+	tb.waitJS("the reason no new code came", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
+}
+
+// undoOnce returns a function that runs js in tb the first time it is
+// called and does nothing after: an undo both deferred and called.
+func undoOnce(tb *tab, js string) func() {
+	done := false
+	return func() {
+		if !done {
+			done = true
+			eval[bool](tb, js)
+		}
+	}
 }
 
 // offlineADayOnJS takes a phone offline (every call fails before the
@@ -299,23 +313,10 @@ func walletKeepsItsCodeThroughARotation(t *testing.T, d *demo, i, peer int, tb *
 	eval[bool](tb, `(() => { window.hcRealFetch = window.fetch;
 		window.fetch = (u, o) => (o && o.method === "POST" && String(u).endsWith("/codes")) ? Promise.reject(new TypeError("offline")) : window.hcRealFetch(u, o);
 		return true; })()`)
-	unblocked := false
-	unblock := func() {
-		if !unblocked {
-			unblocked = true
-			eval[bool](tb, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
-		}
-	}
+	unblock := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
 	defer unblock()
 	kid := compromiseKeyOf(t, d, i, code)
-	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, "wallet.withdrawn"))); err != nil {
-		t.Errorf("the key of the wallet's code was compromised and no new code could be fetched: the wallet shows %q in a frame of class %q, want %q",
-			tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, "wallet.withdrawn"))
-	}
-	if cls := eval[string](tb, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
-		t.Errorf("the withdrawn code is framed as %q", cls)
-	}
-	tb.waitJS("the reason no new code came", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
+	walletSaysNotValid(t, tb, "wallet.withdrawn", "the key of the wallet's code was compromised and no new code could be fetched")
 	unblock()
 	return walletShowsACodeOfAnotherKey(t, d, i, peer, tb, old, kid)
 }
