@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -21,6 +22,13 @@ type Record struct {
 	RetainUntil time.Time         `json:"retain_until"`
 	Consent     RecordConsent     `json:"consent"`
 	Held        map[string]string `json:"held"` // field → value (resident) or masked value (operator)
+	// LiveCodes, to the resident only, lists the ids of their phone codes
+	// the node honours now (store.LivePhoneCodes): a code their wallet
+	// shows that is not among them was withdrawn — revoked, or signed by a
+	// key since marked compromised — whether or not the status moved, and
+	// the wallet fetches a new one. Empty, never absent, for a resident
+	// holding none; absent for an operator.
+	LiveCodes []string `json:"live_codes,omitzero"`
 }
 
 // RecordConsent is the consent a resident gave at enrolment.
@@ -69,6 +77,11 @@ func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (R
 		r.Held["masked_name"], r.Held["masked_id_number"] = m.Name, m.Doc
 		return r, nil
 	}
+	live, err := rs.db.LivePhoneCodes(ctx, id, rs.now(), config.MaxLiveCodes)
+	if err != nil {
+		return Record{}, internal("record", err)
+	}
+	r.LiveCodes = append([]string{}, live...)
 	for _, f := range []struct {
 		name string
 		ct   []byte

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/hcfed/hcfed/node/config"
@@ -34,5 +36,63 @@ func TestCodesOfACompromisedKeyDoNotCountTowardMaxLive(t *testing.T) {
 	n.issue(id, resident)
 	if st, code := n.status("POST", "/v1/subjects/"+id+"/codes", resident, nil); st != http.StatusConflict || code != "limit_reached" {
 		t.Errorf("past max_live codes of the new key: %d %s, want 409 limit_reached", st, code)
+	}
+}
+
+// The wallet polls the resident's record and fetched a new code only when
+// the status moved; a code withdrawn another way — its signing key marked
+// compromised — stayed on the resident's screen, framed green, while
+// every checkpoint said not valid. The record now lists, to the resident
+// only, the phone codes the node honours: the wallet compares the code it
+// shows with them. Paper codes are not listed, and withdrawing them
+// leaves the phone codes listed.
+func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
+	n := startNode(t, "440000", generous)
+	id, resident := n.enrol(residentName, residentID)
+	liveCodes := func(token string) (codes []string, present bool) {
+		t.Helper()
+		var rec map[string]json.RawMessage
+		if resp := n.call("GET", "/v1/subjects/"+id, token, nil, &rec); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET record: %d", resp.StatusCode)
+		}
+		raw, present := rec["live_codes"]
+		if present {
+			if err := json.Unmarshal(raw, &codes); err != nil || codes == nil {
+				t.Fatalf("live_codes %s: %v, want a list", raw, err)
+			}
+		}
+		return codes, present
+	}
+
+	phone := n.issue(id, resident)
+	var paper issued
+	if resp := n.call("POST", "/v1/subjects/"+id+"/codes", n.operator, map[string]bool{"paper": true}, &paper); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("paper code: %d", resp.StatusCode)
+	}
+	if got, _ := liveCodes(resident); !slices.Equal(got, []string{phone.JTI}) {
+		t.Fatalf("the resident's live codes %v, want their phone code %s alone", got, phone.JTI)
+	}
+	if got, present := liveCodes(n.operator); present {
+		t.Errorf("an operator reading the record is shown live_codes %v; the wallet alone needs them", got)
+	}
+	if resp := n.call("DELETE", "/v1/subjects/"+id+"/paper-codes", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("withdraw paper codes: %d", resp.StatusCode)
+	}
+	if got, _ := liveCodes(resident); !slices.Equal(got, []string{phone.JTI}) {
+		t.Errorf("after the paper codes were withdrawn the live codes are %v, want the phone code %s still", got, phone.JTI)
+	}
+
+	if resp := n.call("POST", "/v1/keys/"+kidOf(t, phone.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("compromise: %d", resp.StatusCode)
+	}
+	if v := n.verify(phone.Code); v.Valid || v.Reason != "key_compromised" {
+		t.Fatalf("the phone code after its key was compromised: %+v: this test checks nothing", v)
+	}
+	if got, present := liveCodes(resident); !present || len(got) != 0 {
+		t.Errorf("after the key of the phone code was compromised the live codes are %v (present %v), want an empty list", got, present)
+	}
+	fresh := n.issue(id, resident)
+	if got, _ := liveCodes(resident); !slices.Equal(got, []string{fresh.JTI}) {
+		t.Errorf("after a new code the live codes are %v, want %s", got, fresh.JTI)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -36,6 +38,12 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 		} else {
 			valid = append(valid, code)
 		}
+	}
+	// A resident whose code the backup holds live, revoked after it.
+	kept, keptCode := f.enrolAndIssue(home, "留守", testkit.IDNumber("440106199001", 9002))
+	keptBefore := residentRecord(t, f, home, kept)
+	if len(keptBefore.LiveCodes) != 1 {
+		t.Fatalf("the resident's live codes before the backup: %v, want their one code", keptBefore.LiveCodes)
 	}
 	// While the backup is taken, the node keeps issuing and revoking.
 	stop := make(chan struct{})
@@ -73,8 +81,10 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 	// After the backup: a code is revoked; the backup does not know it.
 	lateSubject, lateCode := f.enrolAndIssue(home, "晚到", testkit.IDNumber("440106199001", 9000))
 	f.setStatus(home, lateSubject, "red")
+	f.setStatus(home, kept, "red")
 	for i := range f.c.Nodes {
 		f.eventually(i, lateCode, "revoked")
+		f.eventually(i, keptCode, "revoked")
 	}
 	seqBeforeRestore := f.c.Nodes[home].Node.State().RevocationSeq(f.c.Configs[home].Province)
 	if seqBeforeRestore <= seqAtBackup {
@@ -107,6 +117,18 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 		// Revoked after the backup: taken back from the federation.
 		f.eventually(i, lateCode, "revoked")
 	}
+	// Back at the status the backup holds, set at the same time: a wallet
+	// that last read the record before the status change sees no status
+	// move, and only live_codes tells it that the code it shows is dead.
+	keptAfter := residentRecord(t, f, home, kept)
+	if keptAfter.Status != keptBefore.Status || !keptAfter.StatusSince.Equal(keptBefore.StatusSince) {
+		t.Fatalf("restored status %s since %v, want the backup's %s since %v: this checks nothing",
+			keptAfter.Status, keptAfter.StatusSince, keptBefore.Status, keptBefore.StatusSince)
+	}
+	if slices.Contains(keptAfter.LiveCodes, keptBefore.LiveCodes[0]) {
+		t.Errorf("the restored record lists code %s, revoked after the backup, among the resident's live codes %v",
+			keptBefore.LiveCodes[0], keptAfter.LiveCodes)
+	}
 	last, err := f.c.Nodes[home].DB.LastRevocationSeq(ctx)
 	if err != nil || last < seqBeforeRestore {
 		t.Fatalf("restored node's last revocation seq %d (%v), the federation had %d", last, err, seqBeforeRestore)
@@ -124,4 +146,15 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 	if got := f.c.Nodes[home].Node.State().RevocationSeq(f.c.Configs[home].Province); got <= seqBeforeRestore {
 		t.Fatalf("a new revocation got seq %d, at or below the federation's %d: a seq was used twice", got, seqBeforeRestore)
 	}
+}
+
+// residentRecord reads subject's record at province i as the resident
+// reads it.
+func residentRecord(t *testing.T, f *fedTest, i int, subject string) node.Record {
+	t.Helper()
+	r, err := f.c.Nodes[i].Node.SubjectRecord(context.Background(), node.Principal{Role: node.RoleResident, SubjectID: subject}, subject)
+	if err != nil {
+		t.Fatalf("the resident's record: %v", err)
+	}
+	return r
 }

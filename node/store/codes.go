@@ -21,11 +21,14 @@ import (
 // rows; the codes of a compromised key, whose kid is in the rows, are
 // counted and taken away only while the keys table holds such a key.
 func liveCountSQL(subject, cut string) string {
-	const compromised = `SELECT kid FROM main.keys WHERE kind = 'sign' AND state = '` + string(trust.KeyCompromised) + `'`
 	live := `FROM codes WHERE subject_id = ` + subject + ` AND revoked = 0 AND expires > ` + cut
-	return `((SELECT count(*) ` + live + `) - CASE WHEN EXISTS (` + compromised + `)
-		THEN (SELECT count(*) ` + live + ` AND kid IN (` + compromised + `)) ELSE 0 END)`
+	return `((SELECT count(*) ` + live + `) - CASE WHEN EXISTS (` + compromisedKIDsSQL + `)
+		THEN (SELECT count(*) ` + live + ` AND kid IN (` + compromisedKIDsSQL + `)) ELSE 0 END)`
 }
+
+// compromisedKIDsSQL selects the ids of the node's signing keys marked
+// compromised: every verifier refuses their codes, which nothing revokes.
+const compromisedKIDsSQL = `SELECT kid FROM main.keys WHERE kind = 'sign' AND state = '` + string(trust.KeyCompromised) + `'`
 
 // insertCodeSQL writes the row only while the subject's status is still
 // the one the code encodes, so a code signed just before a status change
@@ -195,10 +198,7 @@ func (db *DB) CodesOf(ctx context.Context, subjectID string, limit int) ([]strin
 	if limit <= 0 {
 		return nil, invalid("codes of", "limit must be positive")
 	}
-	return queryAll(ctx, db.r, "codes of", func(r rowScanner) (string, error) {
-		var jti string
-		return jti, r.Scan(&jti)
-	}, codesOfSQL, subjectID, limit)
+	return queryAll(ctx, db.r, "codes of", scanJTI, codesOfSQL, subjectID, limit)
 }
 
 // LiveCodes counts a subject's live codes at now: unexpired, not revoked,
@@ -208,6 +208,29 @@ func (db *DB) LiveCodes(ctx context.Context, subjectID string, now time.Time) (i
 	var n int
 	err := db.readRow(ctx, liveCodesSQL, subjectID, nanos(now)).Scan(&n)
 	return n, wrap("live codes", err)
+}
+
+// livePhoneCodesSQL lists a subject's live phone codes (LivePhoneCodes).
+const livePhoneCodesSQL = `SELECT jti FROM codes WHERE subject_id = ?1 AND revoked = 0 AND paper = 0 AND expires > ?2
+	AND kid NOT IN (` + compromisedKIDsSQL + `) ORDER BY expires DESC, jti LIMIT ?3`
+
+// LivePhoneCodes lists the jtis of a subject's phone codes that are live
+// at now — unexpired, not revoked, and not of a compromised key — newest
+// expiry first, up to limit: a wallet showing a code that is not among
+// them shows a code no verifier accepts any more, whatever withdrew it.
+// Paper codes are left out: a wallet never shows one, and a printed code
+// stays the business of the service point that printed it.
+func (db *DB) LivePhoneCodes(ctx context.Context, subjectID string, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, invalid("live phone codes", "limit must be positive")
+	}
+	return queryAll(ctx, db.r, "live phone codes", scanJTI, livePhoneCodesSQL, subjectID, nanos(now), limit)
+}
+
+// scanJTI reads a row holding one code id.
+func scanJTI(r rowScanner) (string, error) {
+	var jti string
+	return jti, r.Scan(&jti)
 }
 
 // RevokePaperCodes revokes the subject's paper codes that a verifier may

@@ -178,6 +178,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		// The earlier code is revoked: the steps below use the new one.
 		code, qrPNG = walletTakesANewCodeWhenTheStatusIsSetAgain(t, d, gd, wallet, subjectID)
 	})
+	t.Run("a compromised signing key gets the wallet a new code", func(t *testing.T) {
+		code, qrPNG = walletTakesANewCodeWhenItsKeyIsCompromised(t, d, gd, sh, wallet, code)
+	})
+	t.Run("a rotation leaves the wallet its code, a compromise of the retired key does not", func(t *testing.T) {
+		code, qrPNG = walletKeepsItsCodeThroughARotation(t, d, gd, sh, wallet, subjectID, code)
+	})
 
 	// A scanner registered in Shanghai through its console.
 	consoleSH := b.newTab(t, "console SH")

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,24 +25,38 @@ import (
 // its clock right, it shows the status again.
 func walletSaysAnExpiredCodeIsExpired(t *testing.T, tb *tab) {
 	eval[bool](tb, offlineADayOnJS)
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			eval[bool](tb, `(() => { window.fetch = window.hcRealFetch; Date.now = window.hcRealNow; return true; })()`)
-		}
-	}
+	restore := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; Date.now = window.hcRealNow; return true; })()`)
 	defer restore()
-	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, "wallet.expired"))); err != nil {
-		t.Errorf("a day past its code's expiry, offline, the wallet shows %q in a frame of class %q, want %q",
-			tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, "wallet.expired"))
-	}
-	if cls := eval[string](tb, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
-		t.Errorf("the expired code is framed as %q", cls)
-	}
-	tb.waitJS("the reason the code was not refreshed", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
+	walletSaysNotValid(t, tb, "wallet.expired", "a day past its code's expiry, offline")
 	restore()
 	tb.waitJS("the status again", `document.getElementById("qr-frame").classList.contains("status-green") && document.getElementById("status-word").textContent === "Green"`)
+}
+
+// walletSaysNotValid waits until the wallet in tb says the code it shows
+// is not valid (the catalogue's word), after what happened, in a frame
+// other than green, and that it could not get another for the network.
+func walletSaysNotValid(t *testing.T, tb *tab, word, what string) {
+	t.Helper()
+	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, word))); err != nil {
+		t.Errorf("%s, the wallet shows %q in a frame of class %q, want %q",
+			what, tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, word))
+	}
+	if cls := eval[string](tb, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
+		t.Errorf("%s, the code is framed as %q", what, cls)
+	}
+	tb.waitJS("the reason no new code came", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, en(t, "error.network")))
+}
+
+// undoOnce returns a function that runs js in tb the first time it is
+// called and does nothing after: an undo both deferred and called.
+func undoOnce(tb *tab, js string) func() {
+	done := false
+	return func() {
+		if !done {
+			done = true
+			eval[bool](tb, js)
+		}
+	}
 }
 
 // offlineADayOnJS takes a phone offline (every call fails before the
@@ -191,24 +207,144 @@ func walletHoldsDeletionWhileNotGreen(t *testing.T, tb *tab) {
 // between two polls did the same. It returns the new code and its QR
 // image.
 func walletTakesANewCodeWhenTheStatusIsSetAgain(t *testing.T, d *demo, i int, tb *tab, subjectID string) (string, []byte) {
-	const jtiJS = `document.getElementById("qr").dataset.jti`
-	old := eval[string](tb, jtiJS)
+	old := eval[string](tb, shownJTIJS)
 	if st := d.call(i, "PUT", "/v1/subjects/"+subjectID+"/status", d.c.Tokens[i],
 		map[string]string{"status": "green", "reason": "tested again"}, nil); st != http.StatusOK {
 		t.Fatalf("PUT status green for a green resident: %d", st)
 	}
-	if err := tb.poll(fmt.Sprintf(`%s !== %q`, jtiJS, old)); err != nil {
-		t.Fatalf("the status was set again, revoking every live code, and the wallet still shows code %s, %q (%v)",
-			old, tb.text("#status-word"), err)
+	return walletShowsANewCode(t, d, i, tb, old, "the status was set again, revoking every live code",
+		strings.ReplaceAll(en(t, "wallet.status_set_again"), "{status}", "Green"))
+}
+
+// shownJTIJS is the id of the code the wallet shows.
+const shownJTIJS = `document.getElementById("qr").dataset.jti`
+
+// walletShowsANewCode waits until the wallet in tb, green, shows a code
+// other than old, withdrawn because of what happened (for the failure
+// message), and checks that the new one verifies at province i as green
+// and that the wallet says note. It returns the new code and its QR
+// image.
+func walletShowsANewCode(t *testing.T, d *demo, i int, tb *tab, old, what, note string) (string, []byte) {
+	t.Helper()
+	if err := tb.poll(fmt.Sprintf(`%s !== %q`, shownJTIJS, old)); err != nil {
+		t.Fatalf("%s, and the wallet still shows code %s, %q (%v)", what, old, tb.text("#status-word"), err)
 	}
 	png := tb.imagePNG("#qr")
 	code := decodeQR(t, png)
 	var v verification
 	d.call(i, "POST", "/v1/verify", addScanner(t, d, i), map[string]string{"code": code}, &v)
 	if !v.Valid || v.Status != "green" || tb.text("#status-word") != "Green" {
-		t.Errorf("after the status was set again the wallet shows %q and a code verifying as %+v", tb.text("#status-word"), v)
+		t.Errorf("after %s the wallet shows %q and a code verifying as %+v", what, tb.text("#status-word"), v)
 	}
-	want := strings.ReplaceAll(en(t, "wallet.status_set_again"), "{status}", "Green")
-	tb.waitJS("the reason for the new code", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, want))
+	tb.waitJS("the reason for the new code", fmt.Sprintf(`document.getElementById("code-note").textContent === %q`, note))
 	return code, png
+}
+
+// walletTakesANewCodeWhenItsKeyIsCompromised marks the signing key of
+// code, the code the wallet in tb shows for the test resident of
+// province i, compromised: every verifier refuses the code at once
+// (key_compromised), nothing revokes it and the status stays as it was.
+// The wallet watched the status alone, and went on showing the code,
+// framed green, until it neared its expiry, while every checkpoint said
+// Not valid. It must show a new code, of another key, saying why. It
+// returns the new code and its QR image.
+func walletTakesANewCodeWhenItsKeyIsCompromised(t *testing.T, d *demo, i, peer int, tb *tab, code string) (string, []byte) {
+	old := eval[string](tb, shownJTIJS)
+	kid := compromiseKeyOf(t, d, i, code)
+	return walletShowsACodeOfAnotherKey(t, d, i, peer, tb, old, kid)
+}
+
+// compromiseKeyOf marks the key that signed code, of province i,
+// compromised, checks that the code is refused for it and returns the
+// key's id.
+func compromiseKeyOf(t *testing.T, d *demo, i int, code string) string {
+	t.Helper()
+	kid := kidOf(t, code)
+	if st := d.call(i, "POST", "/v1/keys/"+kid+"/compromise", d.c.Tokens[i], nil, nil); st != http.StatusOK {
+		t.Fatalf("compromise key %s: %d", kid, st)
+	}
+	var v verification
+	if d.call(i, "POST", "/v1/verify", addScanner(t, d, i), map[string]string{"code": code}, &v); v.Valid || v.Reason != "key_compromised" {
+		t.Fatalf("the wallet's code after its key was compromised verifies as %+v: this step checks nothing", v)
+	}
+	return kid
+}
+
+// walletShowsACodeOfAnotherKey waits until the wallet in tb shows a code
+// other than old, of a key other than the compromised kid, saying why;
+// the new code verifies in province peer too once the keyset naming the
+// new key reaches it (the later steps scan it there). It returns the new
+// code and its QR image.
+func walletShowsACodeOfAnotherKey(t *testing.T, d *demo, i, peer int, tb *tab, old, kid string) (string, []byte) {
+	t.Helper()
+	fresh, png := walletShowsANewCode(t, d, i, tb, old, "the key of its code was compromised", en(t, "wallet.code_withdrawn"))
+	if k := kidOf(t, fresh); k == kid {
+		t.Errorf("the new code is of the compromised key %s", k)
+	}
+	sc := addScanner(t, d, peer)
+	poll(t, "the new code to verify in another province", func() error {
+		var v verification
+		if d.call(peer, "POST", "/v1/verify", sc, map[string]string{"code": fresh}, &v); !v.Valid {
+			return fmt.Errorf("%+v", v)
+		}
+		return nil
+	})
+	return fresh, png
+}
+
+// walletKeepsItsCodeThroughARotation retires the signing key of the
+// wallet's code (a scheduled rotation): the code still verifies, and the
+// wallet must keep it through its next polls rather than issue codes the
+// resident did not need. The code then turns out to have been exposed:
+// its key, retired, not active, is marked compromised, while the phone
+// cannot get a new code (its requests for one fail). The wallet must stop
+// showing the dead code as the status — it showed it framed green, saying
+// Green — and show a new code once it can get one. It returns the new
+// code and its QR image.
+func walletKeepsItsCodeThroughARotation(t *testing.T, d *demo, i, peer int, tb *tab, subjectID, code string) (string, []byte) {
+	old := eval[string](tb, shownJTIJS)
+	if st := d.call(i, "POST", "/v1/keys/rotate", d.c.Tokens[i], nil, nil); st != http.StatusOK {
+		t.Fatalf("rotate keys: %d", st)
+	}
+	walletPolls(t, tb, subjectID, 2)
+	if got := eval[string](tb, shownJTIJS); got != old {
+		t.Errorf("the wallet replaced code %s, of a key retired by a rotation and still valid, by %s", old, got)
+	}
+	eval[bool](tb, `(() => { window.hcRealFetch = window.fetch;
+		window.fetch = (u, o) => (o && o.method === "POST" && String(u).endsWith("/codes")) ? Promise.reject(new TypeError("offline")) : window.hcRealFetch(u, o);
+		return true; })()`)
+	unblock := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
+	defer unblock()
+	kid := compromiseKeyOf(t, d, i, code)
+	walletSaysNotValid(t, tb, "wallet.withdrawn", "the key of the wallet's code was compromised and no new code could be fetched")
+	unblock()
+	return walletShowsACodeOfAnotherKey(t, d, i, peer, tb, old, kid)
+}
+
+// walletPolls waits until the wallet in tb has asked for the record of
+// subjectID n more times.
+func walletPolls(t *testing.T, tb *tab, subjectID string, n int) {
+	t.Helper()
+	path := "/v1/subjects/" + subjectID
+	from := tb.requestsTo(path)
+	poll(t, fmt.Sprintf("%d polls of the wallet", n), func() error {
+		if got := tb.requestsTo(path) - from; got < n {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
+}
+
+// kidOf is the id of the key that signed code, read from its header.
+func kidOf(t *testing.T, code string) string {
+	t.Helper()
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")[0])
+	var hdr struct{ Kid string }
+	if err == nil {
+		err = json.Unmarshal(h, &hdr)
+	}
+	if err != nil || hdr.Kid == "" {
+		t.Fatalf("the header of code %.20s...: %v", code, err)
+	}
+	return hdr.Kid
 }

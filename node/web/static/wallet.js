@@ -70,12 +70,16 @@
   // network, the node down); it is no longer shown as the status.
   function expired() { return !!code && code.exp <= Date.now() / 1000; }
 
+  // withdrawn: the code shown was withdrawn at the node (poll) and no new
+  // one could be fetched yet; it is no longer shown as the status.
+  function withdrawn() { return !!code && code.jti === dead; }
+
   function renderStatus() {
     const st = record ? record.status : "";
-    const over = expired();
-    const cls = "qr-frame status-" + (over ? "expired" : st || "none");
+    const over = expired(), gone = !over && withdrawn();
+    const cls = "qr-frame status-" + (over || gone ? "expired" : st || "none");
     if ($("qr-frame").className !== cls) $("qr-frame").className = cls;
-    setText($("status-word"), over ? HC.t("wallet.expired") : HC.statusWord(st));
+    setText($("status-word"), over ? HC.t("wallet.expired") : gone ? HC.t("wallet.withdrawn") : HC.statusWord(st));
     setText($("masked-name"), maskName((record && record.held && record.held.name) || ""));
     setText($("province"), HC.province(me.province, me.province_name));
   }
@@ -137,21 +141,38 @@
 
   // poll reloads the record. A status set again — changed, or set to
   // the colour it had (status_since moves) — revoked every live code at
-  // the node, the one shown too: a new code is fetched at once, and again
-  // at the next poll if that failed (renewing names the sentence to say).
-  let renewing = null;
+  // the node, the one shown too; and a code shown that is no longer among
+  // the record's live_codes was withdrawn some other way (its signing key
+  // marked compromised, a revocation that left the status as it was). A
+  // new code is fetched at once, and again at the next poll if that
+  // failed (renewing names the sentence to say); until then the code
+  // shown is marked not valid (dead), never left framed in its colour.
+  // Only a code shown before the record was asked for, and not near its
+  // expiry (the clock renews those), is judged by it: a code fetched
+  // meanwhile is not yet in a record read before it.
+  let renewing = null, dead = null;
   async function poll() {
     const prev = record;
+    const shown = code && code.exp - Date.now() / 1000 > REFRESH_BEFORE ? code.jti : null;
     record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
     if (prev && (prev.status !== record.status || prev.status_since !== record.status_since)) {
       renewing = prev.status !== record.status || renewing === "wallet.status_changed" ? "wallet.status_changed" : "wallet.status_set_again";
+    } else if (!renewing && shown && code.jti === shown && Array.isArray(record.live_codes) && !record.live_codes.includes(shown)) {
+      renewing = "wallet.code_withdrawn";
     }
     if (renewing) {
-      await newCode();
+      const was = code && code.jti;
+      try {
+        await newCode();
+      } catch (e) {
+        dead = was;
+        renderStatus();
+        throw e;
+      }
       const st = record.status, key = renewing;
       renewing = null;
       note(key, { status: () => HC.statusWord(st) });
-      loadLists().catch(showErr);
+      if (key !== "wallet.code_withdrawn") loadLists().catch(showErr);
     }
     renderStatus();
     renderHeld();
