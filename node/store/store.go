@@ -68,8 +68,8 @@ type Subject struct {
 	// the backup's and may be out of date. No code is issued until the
 	// status is set again, which clears the mark.
 	StatusUnconfirmed bool
-	Created     time.Time
-	RetainUntil time.Time
+	Created           time.Time
+	RetainUntil       time.Time
 
 	// IDIndex is the keyed blind index of the ID number (HMAC under a key
 	// sealed by the KEK), kept in keys.db and unique: one ID number, one
