@@ -2,12 +2,10 @@ package daemon_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/store"
@@ -42,21 +40,7 @@ func TestRestoreHoldsResidentsSetAfterTheBackupUntilTheirStatusIsSetAgain(t *tes
 		f.eventually(i, bulkCode, "revoked")
 	}
 
-	if err := f.c.Stop(home); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Restore(ctx, backup, "", f.c.Configs[home].DBPath(), "test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.c.Restart(ctx, home); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the restored node to reconcile", func() error {
-		if _, err := f.c.Nodes[home].DB.GetMeta(ctx, store.Restored); err == nil {
-			return fmt.Errorf("still marked restored")
-		}
-		return nil
-	})
+	f.restore(home, backup)
 
 	type apiError struct {
 		Error struct{ Code, Message string }
