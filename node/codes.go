@@ -147,6 +147,8 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 		return Issued{}, Errorf(ENotFound, "no such subject")
 	case errors.Is(err, store.ErrTooManyCodes):
 		return Issued{}, c.tooManyCodes() // refused before the cost of signing
+	case errors.Is(err, store.ErrStatusUnconfirmed):
+		return Issued{}, errStatusUnconfirmed()
 	case err != nil:
 		return Issued{}, internal("issue", err)
 	}
@@ -187,6 +189,8 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 		return Issued{}, err
 	case errors.Is(err, store.ErrTooManyCodes):
 		return Issued{}, c.tooManyCodes()
+	case errors.Is(err, store.ErrStatusUnconfirmed):
+		return Issued{}, errStatusUnconfirmed()
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
 	case err != nil:
@@ -199,6 +203,17 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 func (c *codes) tooManyCodes() error {
 	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+
 		"show one of them, or wait until one expires (an operator setting the status again revokes them all)", c.cfg.MaxLive)
+}
+
+// errStatusUnconfirmed refuses a code to a resident marked
+// store.Subject.StatusUnconfirmed (a restore lost the status set for
+// them after the backup). Read by an operator at the counter and by the
+// resident in the wallet, it says what either is to do.
+func errStatusUnconfirmed() error {
+	return Errorf(EStatusUnconfirmed, "no code can be issued: this node was restored from a backup, and this resident's "+
+		"health status was set after that backup, so the status it holds may be out of date. "+
+		"An operator must set the status again (the health authority's current one) before codes are issued; "+
+		"residents: contact the health authority or a service point")
 }
 
 // retainSlack is how far a resident's retention date may lag behind

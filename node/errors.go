@@ -30,6 +30,11 @@ const (
 	// their status is yellow or red; the health authority keeps it until
 	// the status is green again (they may appeal meanwhile).
 	EStatusHeld ErrorCode = "status_held"
+	// EStatusUnconfirmed: the node was restored from a backup, and the
+	// resident's status was set after that backup (a revocation it
+	// published then says so): the status it holds may be out of date,
+	// so no code is issued until an operator sets the status again.
+	EStatusUnconfirmed ErrorCode = "status_unconfirmed"
 	// ERoleVerifier: the node is a verifier replica, which answers only
 	// verification (and health, metrics, federation status); everything
 	// else is done at its province's home node.

@@ -15,13 +15,17 @@ import (
 // themselves are shown only to the resident; an operator sees the masked
 // forms a scanner would see.
 type Record struct {
-	ID          string            `json:"id"`
-	Status      string            `json:"status"`
-	StatusSince time.Time         `json:"status_since"`
-	Created     time.Time         `json:"created"`
-	RetainUntil time.Time         `json:"retain_until"`
-	Consent     RecordConsent     `json:"consent"`
-	Held        map[string]string `json:"held"` // field → value (resident) or masked value (operator)
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	StatusSince time.Time `json:"status_since"`
+	// StatusUnconfirmed: the node was restored from a backup and this
+	// resident's status was set after it; Status is the backup's, and no
+	// code is issued until an operator sets the status again.
+	StatusUnconfirmed bool              `json:"status_unconfirmed,omitempty"`
+	Created           time.Time         `json:"created"`
+	RetainUntil       time.Time         `json:"retain_until"`
+	Consent           RecordConsent     `json:"consent"`
+	Held              map[string]string `json:"held"` // field → value (resident) or masked value (operator)
 	// LiveCodes, to the resident only, lists the ids of their phone codes
 	// the node honours now (store.LivePhoneCodes): a code their wallet
 	// shows that is not among them was withdrawn — revoked, or signed by a
@@ -65,7 +69,8 @@ func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (R
 	if err != nil {
 		return Record{}, internal("record", err)
 	}
-	r := Record{ID: s.ID, Status: s.Status, StatusSince: s.StatusSince, Created: s.Created, RetainUntil: s.RetainUntil,
+	r := Record{ID: s.ID, Status: s.Status, StatusSince: s.StatusSince, StatusUnconfirmed: s.StatusUnconfirmed,
+		Created: s.Created, RetainUntil: s.RetainUntil,
 		Consent: RecordConsent{NoticeVersion: c.NoticeVersion, AcceptedAt: c.AcceptedAt, Fields: c.Fields, Purpose: c.Purpose,
 			NoticeSHA256: hex.EncodeToString(c.NoticeSHA256)},
 		Held: map[string]string{}}

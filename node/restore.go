@@ -19,6 +19,9 @@ import (
 //     the stream, verified, and adopted into the outbox as published, so
 //     that codes revoked then stay revoked (here and in every snapshot)
 //     and no revocation seq is used for a second statement;
+//   - the residents those revocations concern are held: their status is
+//     the backup's, so no code is issued to them until it is set again
+//     (store.Subject.StatusUnconfirmed);
 //   - its keyset is signed again with a version above the one in the
 //     federation's bucket, which peers would otherwise refuse as a
 //     rollback.
@@ -72,6 +75,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if a.LastSeq > 0 {
 		n.state.RevokeOwn(a.LastSeq, entries, n.now())
 	}
+	n.residents.revoked(ctx, a.Revoked) // the held residents' codes issued since the restore
 	var floor uint64
 	if held != nil {
 		floor = held.Version
@@ -85,10 +89,12 @@ func (l *Link) reconcile(ctx context.Context) error {
 	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
 		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor)
 	if a.Residents > 0 {
-		// Their codes stay revoked, but their status is the backup's:
-		// issuing would sign it again until someone sets it anew.
+		// Their codes stay revoked, and their status is the backup's:
+		// they are held (no code issued) until someone sets it anew.
 		l.log.Warn("restored database: residents' status changed after the backup, and it holds their earlier one; "+
-			"send the health authority's status changes made since the backup again (hcnode statuses)", "residents", a.Residents)
+			"no code is issued to them (status_unconfirmed) until their status is set again: "+
+			"send the health authority's status changes made since the backup again (hcnode statuses)",
+			"held", a.Residents)
 	}
 	return nil
 }

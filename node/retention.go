@@ -117,10 +117,11 @@ const retentionEvery = time.Hour
 // errHeldPastRetention is heldPastRetention's refusal.
 var errHeldPastRetention = errors.New("held past retention: status not green")
 
-// heldPastRetention keeps a yellow or red subject past its retention (see
+// heldPastRetention keeps a yellow or red subject, or one whose status is
+// unconfirmed since a restore, past its retention (see
 // store.DB.SubjectsPastRetention), judged again as the deletion begins.
-func heldPastRetention(status string) error {
-	if status == string(trust.Green) {
+func heldPastRetention(status string, unconfirmed bool) error {
+	if status == string(trust.Green) && !unconfirmed {
 		return nil
 	}
 	return errHeldPastRetention

@@ -267,7 +267,7 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
-	var allow func(string) error
+	var allow func(string, bool) error
 	if p.Role == RoleResident {
 		allow = heldFromResident
 	}
@@ -293,7 +293,14 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 // default, washing the status. The health authority keeps the record
 // until the status is green again (an appeal, or its end); an operator
 // may still delete it (a legal order, a mistaken enrolment), audited.
-func heldFromResident(status string) error {
+// A status unconfirmed since a restore may be yellow or red in truth: it
+// holds the record too, until it is set again.
+func heldFromResident(status string, unconfirmed bool) error {
+	if unconfirmed {
+		return Errorf(EStatusHeld, "your record cannot be deleted yet: this node was restored from a backup and your "+
+			"health status must be set again by the health authority first. Contact the health authority or a service point, "+
+			"and ask for deletion again once your status is set and green")
+	}
 	if status == string(trust.Green) {
 		return nil
 	}

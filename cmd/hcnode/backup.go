@@ -144,7 +144,8 @@ with a version above the one peers hold.`,
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
 			fmt.Fprintln(w, "  "+form("lose", "losing")+" what was done after the backup: residents enrolled, statuses set, codes issued, scanners and accounts added;")
-			fmt.Fprintln(w, "  codes revoked after it stay revoked, but those residents are back at their earlier status:")
+			fmt.Fprintln(w, "  codes revoked after it stay revoked, but those residents are back at their earlier status;")
+			fmt.Fprintln(w, "  the node holds them (no code issued: status_unconfirmed, counted in its log) until it is set again:")
 			fmt.Fprintln(w, "  send the health authority's status changes made since the backup again (hcnode statuses)")
 			if !yes {
 				fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")

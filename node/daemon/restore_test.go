@@ -92,21 +92,7 @@ func TestBackupTakenWhileServingRestoresToANodePeersStillFollow(t *testing.T) {
 	}
 
 	// Restore the backup in place of the stopped node's database.
-	if err := f.c.Stop(home); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Restore(ctx, backup, "", f.c.Configs[home].DBPath(), "test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.c.Restart(ctx, home); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the restored node to reconcile", func() error {
-		if _, err := f.c.Nodes[home].DB.GetMeta(ctx, store.Restored); err == nil {
-			return fmt.Errorf("still marked restored")
-		}
-		return nil
-	})
+	f.restore(home, backup)
 	for i := range f.c.Nodes {
 		for _, c := range valid {
 			f.eventually(i, c, "ok")
@@ -157,4 +143,27 @@ func residentRecord(t *testing.T, f *fedTest, i int, subject string) node.Record
 		t.Fatalf("the resident's record: %v", err)
 	}
 	return r
+}
+
+// restore stops province i, puts the node.db copy at backup in place of
+// its database, starts it again and waits until it has reconciled with
+// the federation.
+func (f *fedTest) restore(i int, backup string) {
+	f.t.Helper()
+	ctx := context.Background()
+	if err := f.c.Stop(i); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := store.Restore(ctx, backup, "", f.c.Configs[i].DBPath(), "test"); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.c.Restart(ctx, i); err != nil {
+		f.t.Fatal(err)
+	}
+	testkit.WaitFor(f.t, 15*time.Second, 10*time.Millisecond, "the restored node to reconcile", func() error {
+		if _, err := f.c.Nodes[i].DB.GetMeta(ctx, store.Restored); err == nil {
+			return fmt.Errorf("still marked restored")
+		}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -26,8 +27,15 @@ type Adoption struct {
 	// Residents counts the residents of the restored database with a
 	// code it held live that the adopted statements revoke: their status
 	// was changed (or they were deleted) after the backup, and the
-	// restored database holds their status from before it.
+	// restored database holds their status from before it. Each is marked
+	// StatusUnconfirmed: no code is issued to them until their status is
+	// set again.
 	Residents int
+	// Revoked holds the codes of those residents that were still live
+	// and that no adopted statement revokes (issued by the restored node
+	// before it reconciled), revoked in a new outbox statement above
+	// every adopted seq; nil if there were none.
+	Revoked *Revocation
 }
 
 // AdoptPublished takes back revocations this province published that the
@@ -42,12 +50,17 @@ type Adoption struct {
 //     is marked so;
 //   - an outbox row with that seq but other entries was made after the
 //     restore and not yet published: it moves above every published seq,
-//     so that no seq ever names two statements.
+//     so that no seq ever names two statements;
+//   - a resident with a code the statements revoke is marked
+//     StatusUnconfirmed (see Adoption.Residents), and their other live
+//     codes are revoked (Adoption.Revoked): the status that signed them
+//     is the backup's.
 //
 // Remember to remove the Restored mark (DeleteMeta) once reconciled.
 func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Time, audit ...AuditEntry) (Adoption, error) {
 	const op = "adopt published revocations"
 	var a Adoption
+	var heldIDs []string
 	slices.SortFunc(pubs, func(x, y Published) int { return cmp.Compare(x.Seq, y.Seq) })
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		a = Adoption{}
@@ -114,15 +127,41 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 				return err
 			}
 		}
+		heldIDs = slices.Sorted(maps.Keys(residents))
+		held, err := holdResidents(ctx, tx, heldIDs, now)
+		if err != nil {
+			return err
+		}
+		a.Residents, a.Revoked = len(heldIDs), held
 		var last int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&last); err != nil {
 			return err
 		}
 		a.LastSeq = uint64(last)
-		a.Residents = len(residents)
 		return nil
 	})
+	if err == nil {
+		db.issue.forget(heldIDs...)
+	}
 	return a, err
+}
+
+// holdResidents marks the subjects ids StatusUnconfirmed and revokes
+// their live codes, appending them to the outbox as one revocation (nil
+// if none was live).
+func holdResidents(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) (*Revocation, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE subjects SET status_unconfirmed = 1 WHERE id IN (SELECT value FROM json_each(?))`,
+		jsonIDs(ids)); err != nil {
+		return nil, err
+	}
+	entries, err := revokeLiveEntries(newPrepTx(ctx, tx), ids, now)
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	return appendRevocation(ctx, tx, entries, now)
 }
 
 func encodeEntries(es []RevocationEntry) (string, error) {

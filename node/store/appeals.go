@@ -121,7 +121,8 @@ type AppealResolution struct {
 	NoteCT  []byte // the sealed note; nil for none
 	// Applied is the health status an upheld appeal sets, "" for none.
 	// The status the subject already has is recorded but not set again:
-	// their status_since and live codes stay as they are.
+	// their status_since and live codes stay as they are; a
+	// StatusUnconfirmed mark is cleared, the status being confirmed.
 	Applied string
 	// StatusSince is the subject's status_since that the decision was
 	// taken against: if it is not the subject's status_since any more
@@ -172,8 +173,13 @@ func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, 
 		}); err != nil {
 			return err
 		}
-		if r.Applied == "" || r.Applied == status {
+		switch {
+		case r.Applied == "":
 			return nil
+		case r.Applied == status:
+			// Named by the decision, the status held is confirmed.
+			_, err := tx.ExecContext(ctx, `UPDATE subjects SET status_unconfirmed = 0 WHERE id = ?`, subject)
+			return err
 		}
 		rev, err = setStatus(ctx, tx, subject, r.Applied, r.At)
 		return err
@@ -181,7 +187,7 @@ func (db *DB) ResolveAppeal(ctx context.Context, id string, r AppealResolution, 
 	if err != nil {
 		return nil, err
 	}
-	if r.Applied != "" && r.Applied != status {
+	if r.Applied != "" {
 		db.issue.forget(subject)
 	}
 	return rev, nil

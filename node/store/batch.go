@@ -306,7 +306,7 @@ func (b *batcher) runTx(live []*request, errs []error) error {
 // made before writing.
 func opLocal(err error) bool {
 	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrStatusChanged) ||
-		errors.Is(err, ErrTooManyCodes)
+		errors.Is(err, ErrTooManyCodes) || errors.Is(err, ErrStatusUnconfirmed)
 }
 
 // atomically runs fn inside a savepoint, for ops of several statements:

@@ -42,7 +42,7 @@ const compromisedKIDsSQL = `SELECT kid FROM main.keys WHERE kind = 'sign' AND st
 // Its arguments are numbered as insertCode passes them (12: subject, 13:
 // issuance time, 14: MaxLive).
 var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
-	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ?)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ? AND status_unconfirmed = 0)
 	AND (? <= 0 OR ` + liveCountSQL("?12", "?13") + ` < ?14)`
 
 // InsertCode records an issued code. Calls from many goroutines are
@@ -55,7 +55,8 @@ var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires
 // recorded, ErrNotFound when the subject does not exist (so a code issued
 // while its subject was being deleted is never recorded, and must not be
 // handed out), ErrStatusChanged when the subject's status is no longer
-// c.Status (issue again with the new status), ErrTooManyCodes when the
+// c.Status (issue again with the new status), ErrStatusUnconfirmed when
+// the subject is marked StatusUnconfirmed, ErrTooManyCodes when the
 // subject already holds c.MaxLive live codes, ErrInvalid for a missing
 // jti, subject, kid, status or time, and ErrClosed after Close.
 func (db *DB) InsertCode(ctx context.Context, c Code) error {
@@ -101,7 +102,8 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 	// Issuance's cached read of the subject is out of date when the code
 	// moved its retention date, or was refused for what that read said.
 	if (err == nil && !c.RetainUntil.IsZero()) ||
-		errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) {
+		errors.Is(err, ErrStatusChanged) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManyCodes) ||
+		errors.Is(err, ErrStatusUnconfirmed) {
 		db.issue.forget(c.SubjectID)
 	}
 	return err
@@ -111,12 +113,15 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 func whyNotInserted(tx *sql.Tx, c Code) error {
 	const op = "insert code"
 	var status string
-	err := tx.QueryRow(`SELECT status FROM subjects WHERE id = ?`, c.SubjectID).Scan(&status)
+	var unconfirmed bool
+	err := tx.QueryRow(`SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, c.SubjectID).Scan(&status, &unconfirmed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%s: subject: %w", op, ErrNotFound)
 	case err != nil:
 		return wrap(op, err)
+	case unconfirmed:
+		return fmt.Errorf("%s: %w", op, ErrStatusUnconfirmed)
 	case status != c.Status:
 		return fmt.Errorf("%s: %w", op, ErrStatusChanged)
 	}

@@ -22,7 +22,7 @@ func TestDeleteSubjectIfRefusedShredsNothing(t *testing.T) {
 	}
 	held := errors.New("held")
 	var seen string
-	allowGreen := func(status string) error {
+	allowGreen := func(status string, _ bool) error {
 		seen = status
 		if status != "green" {
 			return held

@@ -37,8 +37,9 @@ func (db *DB) DeletePublishedRevocations(ctx context.Context, before time.Time) 
 // yellow or red subject is held past its retention, as from its own
 // deletion: its record is what refuses a second enrolment of its ID
 // number, and a resident who stayed away until it lapsed would otherwise
-// be enrolled again green. It is deleted at the first pass after its
-// status is green again.
+// be enrolled again green. So is a green subject marked
+// StatusUnconfirmed, whose real status may be another. It is deleted at
+// the first pass after its status is (set) green again.
 func (db *DB) SubjectsPastRetention(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, invalid("subjects past retention", "limit must be positive")
@@ -46,5 +47,5 @@ func (db *DB) SubjectsPastRetention(ctx context.Context, now time.Time, limit in
 	return queryAll(ctx, db.r, "subjects past retention", func(r rowScanner) (string, error) {
 		var id string
 		return id, r.Scan(&id)
-	}, `SELECT id FROM subjects WHERE retain_until <= ? AND status = 'green' ORDER BY retain_until, id LIMIT ?`, nanos(now), limit)
+	}, `SELECT id FROM subjects WHERE retain_until <= ? AND status = 'green' AND status_unconfirmed = 0 ORDER BY retain_until, id LIMIT ?`, nanos(now), limit)
 }

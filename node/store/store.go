@@ -19,6 +19,11 @@ var ErrStatusChanged = errors.New("subject status changed")
 // holds Code.MaxLive live codes.
 var ErrTooManyCodes = errors.New("too many live codes")
 
+// ErrStatusUnconfirmed is returned by SubjectForIssue and InsertCode for
+// a subject marked StatusUnconfirmed: no code is issued on a status the
+// node cannot vouch for after a restore, until it is set again.
+var ErrStatusUnconfirmed = errors.New("subject status unconfirmed since a restore")
+
 // ErrInvalid is returned when an argument breaks the contract documented on
 // the types below (an unknown status or role, a zero time, an id mismatch),
 // before anything is written.
@@ -58,8 +63,13 @@ type Subject struct {
 	MaskedCT    []byte // sealed JSON of the masked display fields
 	Status      string // green|yellow|red
 	StatusSince time.Time
-	Created     time.Time
-	RetainUntil time.Time
+	// StatusUnconfirmed marks a resident whose status was set after the
+	// backup the database was restored from (AdoptPublished): Status is
+	// the backup's and may be out of date. No code is issued until the
+	// status is set again, which clears the mark.
+	StatusUnconfirmed bool
+	Created           time.Time
+	RetainUntil       time.Time
 
 	// IDIndex is the keyed blind index of the ID number (HMAC under a key
 	// sealed by the KEK), kept in keys.db and unique: one ID number, one

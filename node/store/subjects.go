@@ -81,7 +81,7 @@ func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 	var since, created, retain int64
 	err := db.readRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE id = ?`, id).
 		Scan(&s.ID, &s.NameCT, &s.IDNumberCT, &s.PhoneCT, &s.MaskedCT,
-			&s.Status, &since, &created, &retain)
+			&s.Status, &since, &created, &retain, &s.StatusUnconfirmed)
 	return db.finishSubject(ctx, s, since, created, retain, err)
 }
 
@@ -93,8 +93,8 @@ func (db *DB) Subject(ctx context.Context, id string) (Subject, error) {
 // It answers from the issuance cache when it can (issuecache.go). From the
 // database, it counts the subject's live codes at now in the same query
 // and returns ErrTooManyCodes when they reach maxLive (maxLive ≤ 0: no
-// bound), so that issuance is refused before it signs; such a subject is
-// not cached. A cached answer skips the count: InsertCode checks the
+// bound), and ErrStatusUnconfirmed for a subject so marked, so that
+// issuance is refused before it signs; such a subject is not cached. A cached answer skips the count: InsertCode checks the
 // bound (and the status, and that the subject still exists) in any case,
 // and a refusal there drops the entry.
 func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, maxLive int) (Subject, error) {
@@ -108,11 +108,14 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 	var s Subject
 	var live int
 	var retain int64
-	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &retain, &live, &s.DataKey)
+	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &retain, &live, &s.DataKey,
+		&s.StatusUnconfirmed)
 	s.RetainUntil = fromNanos(retain)
 	switch {
 	case err != nil:
 		return Subject{}, wrap("subject", err)
+	case s.StatusUnconfirmed:
+		return Subject{}, fmt.Errorf("store: subject: %w", ErrStatusUnconfirmed)
 	case maxLive > 0 && live >= maxLive:
 		return Subject{}, fmt.Errorf("store: subject: %w (%d)", ErrTooManyCodes, maxLive)
 	}
@@ -126,11 +129,11 @@ const detachCodesSQL = `UPDATE codes SET subject_id = NULL, text_ct = NULL WHERE
 
 // issueSubjectQuery is SubjectForIssue's query: the live-code count is a
 // range of codes_of_subject (codes of a compromised key left out).
-var issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, ` + liveCountSQL("s.id", "?1") + `, k.sealed
-	FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?2`
+var issueSubjectQuery = `SELECT s.id, s.masked_ct, s.status, s.retain_until, ` + liveCountSQL("s.id", "?1") + `, k.sealed,
+	s.status_unconfirmed FROM subjects s JOIN keys.subject_keys k ON k.id = s.id WHERE s.id = ?2`
 
 // subjectColumns are the columns Subject reads, in its Scan order.
-const subjectColumns = `id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until`
+const subjectColumns = `id, name_ct, id_number_ct, phone_ct, masked_ct, status, status_since, created, retain_until, status_unconfirmed`
 
 // finishSubject completes a subject row read with err: its data key and
 // times.
@@ -210,12 +213,14 @@ func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time
 // updateStatuses sets the status of the subjects ids (each named once),
 // starting now, and returns the ids whose row it wrote; unknown ids are
 // not among them. With onlyIfChanged, a subject that already has status
-// is left as it is (its status_since too). SetStatus and SetStatusBatch
-// both change statuses through here, one statement for all ids.
+// is left as it is (its status_since too), unless it is marked
+// StatusUnconfirmed: setting the status it holds confirms it. SetStatus
+// and SetStatusBatch both change statuses through here, one statement for
+// all ids, and both clear the mark.
 func updateStatuses(p *prepTx, ids []string, status string, now time.Time, onlyIfChanged bool) (map[string]bool, error) {
-	q := `UPDATE subjects SET status = ?1, status_since = ?2 WHERE id IN (SELECT value FROM json_each(?3))`
+	q := `UPDATE subjects SET status = ?1, status_since = ?2, status_unconfirmed = 0 WHERE id IN (SELECT value FROM json_each(?3))`
 	if onlyIfChanged {
-		q += ` AND status <> ?1`
+		q += ` AND (status <> ?1 OR status_unconfirmed = 1)`
 	}
 	return idSet(p, q+` RETURNING id`, status, nanos(now), jsonIDs(ids))
 }
@@ -239,8 +244,8 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 }
 
 // DeleteSubjectIf is DeleteSubject for a deletion that a subject's status
-// may forbid: allow (if not nil) is called with the subject's status
-// before anything is shredded, and an error from it is returned, wrapped,
+// may forbid: allow (if not nil) is called with the subject's status and
+// its StatusUnconfirmed mark before anything is shredded, and an error from it is returned, wrapped,
 // with nothing changed.
 //
 // The status is read once, before the shredding, and is not read again in
@@ -249,17 +254,18 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 // blind index that refuses a second enrolment of its ID number). So allow
 // judges the status at the moment the deletion was asked for; a status
 // change committed while the deletion runs does not stop it.
-func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, allow func(status string) error, audit ...AuditEntry) (*Revocation, error) {
+func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, audit ...AuditEntry) (*Revocation, error) {
 	const op = "delete subject"
 	if now.IsZero() {
 		return nil, invalid(op, "zero time")
 	}
 	var status string
-	if err := db.r.QueryRowContext(ctx, `SELECT status FROM subjects WHERE id = ?`, id).Scan(&status); err != nil {
+	var unconfirmed bool
+	if err := db.r.QueryRowContext(ctx, `SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, id).Scan(&status, &unconfirmed); err != nil {
 		return nil, wrap(op, notFound("subject", err))
 	}
 	if allow != nil {
-		if err := allow(status); err != nil {
+		if err := allow(status, unconfirmed); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 	}

@@ -439,6 +439,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		consoleSaysWarningsInItsLanguage(t, d, gd, console)
 	})
 
+	t.Run("a status unconfirmed since a restore: the wallet shows no code, the console says to set it", func(t *testing.T) {
+		walletAndConsoleSayAStatusUnconfirmedSinceARestore(t, b, d, gd, console)
+	})
+
 	t.Run("no page requests another origin", func(t *testing.T) {
 		console.sameOrigin(d.url(gd))
 		wallet.sameOrigin(d.url(gd))

@@ -176,6 +176,7 @@ const CON = (() => {
     const add = (k, v) => dl.append(HC.el("dt", { text: k }), HC.el("dd", { text: v }));
     add(HC.t("console.subject_id"), r.id);
     add(HC.t("wallet.status"), HC.statusWord(r.status) + " · " + HC.fmtTime(r.status_since));
+    if (r.status_unconfirmed) add(HC.t("status.unconfirmed"), HC.t("console.status_unconfirmed"));
     for (const [k, v] of Object.entries(r.held || {})) add(HC.t("field." + k), v);
     add(HC.t("console.consent"), HC.t("wallet.notice_meta", { version: r.consent.notice_version, when: HC.fmtTime(r.consent.accepted_at) }));
     add(HC.t("wallet.retain_until"), HC.fmtTime(r.retain_until));

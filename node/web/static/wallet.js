@@ -74,12 +74,18 @@
   // one could be fetched yet; it is no longer shown as the status.
   function withdrawn() { return !!code && code.jti === dead; }
 
+  // unconfirmed: the node was restored from a backup and holds a status
+  // for this resident that the health authority must set again; no code
+  // is issued until then, and the colour held is not shown as theirs.
+  function unconfirmed() { return !!record && !!record.status_unconfirmed; }
+
   function renderStatus() {
     const st = record ? record.status : "";
-    const over = expired(), gone = !over && withdrawn();
-    const cls = "qr-frame status-" + (over || gone ? "expired" : st || "none");
+    const over = expired(), held = unconfirmed(), gone = !over && !held && withdrawn();
+    const cls = "qr-frame status-" + (held ? "none" : over || gone ? "expired" : st || "none");
     if ($("qr-frame").className !== cls) $("qr-frame").className = cls;
-    setText($("status-word"), over ? HC.t("wallet.expired") : gone ? HC.t("wallet.withdrawn") : HC.statusWord(st));
+    setText($("status-word"), held ? HC.t("status.unconfirmed") : over ? HC.t("wallet.expired") :
+      gone ? HC.t("wallet.withdrawn") : HC.statusWord(st));
     setText($("masked-name"), maskName((record && record.held && record.held.name) || ""));
     setText($("province"), HC.province(me.province, me.province_name));
   }
@@ -99,6 +105,17 @@
     };
   }
   const refreshing = pace(), polling = pace();
+
+  // withdraw stops showing the code: the node revoked it, or holds the
+  // resident's status unconfirmed and issues none.
+  function withdraw() {
+    code = null;
+    cleanup();
+    $("qr").removeAttribute("src");
+    delete $("qr").dataset.jti;
+    $("countdown").textContent = "";
+    localStorage.removeItem(CODE_KEY);
+  }
 
   function tick() {
     $("clock").textContent = HC.fmtTime(new Date());
@@ -155,12 +172,19 @@
     const prev = record;
     const shown = code && code.exp - Date.now() / 1000 > REFRESH_BEFORE ? code.jti : null;
     record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
-    if (prev && (prev.status !== record.status || prev.status_since !== record.status_since)) {
+    if (prev && (prev.status !== record.status || prev.status_since !== record.status_since ||
+        !!prev.status_unconfirmed !== unconfirmed())) {
       renewing = prev.status !== record.status || renewing === "wallet.status_changed" ? "wallet.status_changed" : "wallet.status_set_again";
     } else if (!renewing && shown && code.jti === shown && Array.isArray(record.live_codes) && !record.live_codes.includes(shown)) {
       renewing = "wallet.code_withdrawn";
     }
-    if (renewing) {
+    if (unconfirmed()) {
+      // Restored from a backup: the code shown was revoked; none is
+      // issued until the status is set again (a later poll renews).
+      if (code) withdraw();
+      renewing = null; // the poll that sees the status set again renews
+      note("wallet.status_unconfirmed");
+    } else if (renewing) {
       const was = code && code.jti;
       try {
         await newCode();
@@ -182,7 +206,7 @@
     const dl = $("held");
     HC.clear(dl);
     for (const [k, v] of Object.entries(record.held || {})) dl.append(HC.el("dt", { text: HC.t("field." + k) }), HC.el("dd", { text: v }));
-    dl.append(HC.el("dt", { text: HC.t("wallet.status") }), HC.el("dd", { text: HC.statusWord(record.status) }));
+    dl.append(HC.el("dt", { text: HC.t("wallet.status") }), HC.el("dd", { text: unconfirmed() ? HC.t("status.unconfirmed") : HC.statusWord(record.status) }));
     dl.append(HC.el("dt", { text: HC.t("wallet.retain_until") }), HC.el("dd", { text: HC.fmtTime(record.retain_until) }));
     renderDelete();
   }
@@ -191,9 +215,11 @@
   // deleted while the status is yellow or red (the node refuses it,
   // status_held), rather than letting the resident find out by trying.
   function renderDelete() {
-    const held = record.status !== "green";
+    const held = record.status !== "green" || unconfirmed();
     if (renderDelete.held && !held) HC.say($("delete-result"), null); // a refusal of then
     renderDelete.held = held;
+    const why = unconfirmed() ? "wallet.delete_unconfirmed" : "wallet.delete_held";
+    if ($("delete-held").dataset.i18n !== why) { $("delete-held").dataset.i18n = why; $("delete-held").textContent = HC.t(why); }
     $("delete-held").hidden = !held;
     $("delete-start").disabled = held;
     if (held) $("delete-confirm").hidden = true;
@@ -298,7 +324,12 @@
     wire();
     tick();
     timers.push(setInterval(tick, 1000));
-    await firstCode();
+    if (unconfirmed()) {
+      withdraw();
+      note("wallet.status_unconfirmed");
+    } else {
+      await firstCode();
+    }
     tick();
     timers.push(setInterval(() => {
       if (polling.due()) poll().then(polling.reset, (e) => { polling.failed(); showErr(e); });
