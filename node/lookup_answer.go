@@ -80,11 +80,19 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		return nil
 	}
 	d := answerDetail{LegalBasis: req.LegalBasis, Case: tag, JTI: target, Found: contact != nil, Fields: fields}
-	if contact != nil {
-		d.CaseSealed = dk.Seal(caseAAD(subjectID), []byte(req.CaseID))
-		l.audit(actor, actionLookupAnswer, subjectID, d)
-	} else {
+	if contact == nil {
 		l.audit(actor, actionLookupAnswer, target, d)
+		return []byte(ans)
+	}
+	// A disclosure is on record before it leaves: written now, not queued
+	// for the auditor's next batch. The resident's list of lookups and a
+	// deletion's erasures (erasure.go) read this entry; a deletion right
+	// after the answer found none while it was still queued, and the
+	// asker kept the contact.
+	d.CaseSealed = dk.Seal(caseAAD(subjectID), []byte(req.CaseID))
+	if err := l.db.AppendAudit(ctx, newAuditEntry(now, actor, actionLookupAnswer, subjectID, d)); err != nil {
+		p.log.Error("lookup not answered: its audit entry could not be written", "from", asker, "err", err)
+		return nil
 	}
 	return []byte(ans)
 }

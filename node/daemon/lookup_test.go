@@ -27,6 +27,11 @@ func TestCrossProvinceLookupGivesTheContactOnlyToTheAskerAndTellsTheResident(t *
 	if st != 200 || got["found"] != true || got["name"] != "黄小明" || got["phone"] != "13912345601" {
 		t.Fatalf("lookup: %d %v", st, got)
 	}
+	// The disclosure was on record at Guangdong before the answer left:
+	// a deletion right now must find it to tell Shanghai to erase.
+	if e, err := f.c.Nodes[gd].DB.AuditByTargets(context.Background(), "lookup.answer", []string{traveler.ID}, 10); err != nil || len(e) != 1 {
+		t.Fatalf("Guangdong's lookup.answer entries when Shanghai has the answer: %d (%v), want 1", len(e), err)
+	}
 	if cc := h.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q", cc)
 	}
