@@ -101,25 +101,7 @@ const maxSealedHeaderLen = 1024
 // harmless (a second erasure deletes nothing more) but the caller's
 // ReplayCache refuses them as for receipts.
 func OpenErasure(raw, home string, homeKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*Erasure, error) {
-	inner, err := openSealed(raw, sealedCty, encKey, MaxReceiptLen)
-	if err != nil {
-		return nil, err
-	}
-	var e Erasure
-	if err := parseSignedByProvinceN(inner, TypErasure, home, homeKeys, &e, MaxReceiptLen); err != nil {
-		return nil, err
-	}
-	switch {
-	case e.Issuer != home:
-		return nil, fail(ReasonWrongSigner, "erasure made in the name of "+e.Issuer)
-	case e.To != self:
-		return nil, fail(ReasonNotRecipient, "erasure addressed to "+e.To)
-	}
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	if err := fresh(e.IssuedAt, now); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return openAddressed[Erasure](raw, TypErasure, "erasure", home, homeKeys, self, encKey, now)
 }
+
+func (e Erasure) envelope() (string, string, int64) { return e.Issuer, e.To, e.IssuedAt }

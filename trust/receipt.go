@@ -125,25 +125,46 @@ func SealReceipt(s *StatementSigner, r Receipt, homeEnc *ecdsa.PublicKey) (strin
 // to self, fields valid, issued within LookupWindow of now. Replays within
 // the window are the caller's to refuse (ReplayCache).
 func OpenReceipt(raw, verifier string, verifierKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*Receipt, error) {
+	return openAddressed[Receipt](raw, TypReceipt, "receipt", verifier, verifierKeys, self, encKey, now)
+}
+
+// addressed is a statement one province seals to another (a receipt, an
+// erasure): its envelope fields, and its own check of the rest.
+type addressed interface {
+	envelope() (iss, to string, iat int64)
+	Validate() error
+}
+
+func (r Receipt) envelope() (string, string, int64) { return r.Issuer, r.To, r.IssuedAt }
+
+// openAddressed decrypts a sealed statement of typ (what, in refusals)
+// with self's encKey and verifies it: signed by one of sender's keys, in
+// sender's name, addressed to self, fields valid, issued within
+// LookupWindow of now.
+func openAddressed[T any, P interface {
+	*T
+	addressed
+}](raw, typ, what, sender string, senderKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*T, error) {
 	inner, err := openSealed(raw, sealedCty, encKey, MaxReceiptLen)
 	if err != nil {
 		return nil, err
 	}
-	var r Receipt
-	if err := parseSignedByProvinceN(inner, TypReceipt, verifier, verifierKeys, &r, MaxReceiptLen); err != nil {
+	var v T
+	if err := parseSignedByProvinceN(inner, typ, sender, senderKeys, &v, MaxReceiptLen); err != nil {
 		return nil, err
 	}
+	iss, to, iat := P(&v).envelope()
 	switch {
-	case r.Issuer != verifier:
-		return nil, fail(ReasonWrongSigner, "receipt made in the name of "+r.Issuer)
-	case r.To != self:
-		return nil, fail(ReasonNotRecipient, "receipt addressed to "+r.To)
+	case iss != sender:
+		return nil, fail(ReasonWrongSigner, what+" made in the name of "+iss)
+	case to != self:
+		return nil, fail(ReasonNotRecipient, what+" addressed to "+to)
 	}
-	if err := r.Validate(); err != nil {
+	if err := P(&v).Validate(); err != nil {
 		return nil, err
 	}
-	if err := fresh(r.IssuedAt, now); err != nil {
+	if err := fresh(iat, now); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return &v, nil
 }
