@@ -108,11 +108,12 @@ func (c *Conn) WatchState(ctx context.Context, handler func(StateUpdate)) error 
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.bucket, err)
 	}
+	reconnect := c.nextReconnect() // before the watcher: a reconnect from here on restarts it
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.bucket, err)
 	}
-	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true, born: born}
+	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true, born: born, reconnect: reconnect}
 	c.run(ctx, func(ctx context.Context) {
 		c.watch(ctx, kv, w, sw)
 	})
@@ -133,6 +134,12 @@ type stateWatch struct {
 	initial  bool          // still in the catch-up pass
 	last     uint64        // highest revision seen
 	born     time.Time     // when the bucket's stream was created
+	// reconnect is the connection's next-reconnect signal as it was
+	// before the current watcher was made: taken after, a reconnect in
+	// between (a server restart) went unseen, and the watcher, its
+	// consumer lost with the server, stayed silent until nats.go missed
+	// its heartbeats.
+	reconnect <-chan struct{}
 }
 
 // bucketStream is the name of the stream behind the state bucket read.
@@ -164,6 +171,7 @@ func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.Key
 			return
 		}
 		var err error
+		sw.reconnect = c.nextReconnect()
 		if w, err = c.rewatch(ctx, kv, sw); err != nil {
 			c.log.Warn("state watch restart failed", "bucket", c.bucket, "err", err)
 			w, failures = nil, failures+1
@@ -212,12 +220,11 @@ func (c *Conn) drainWatcher(ctx context.Context, w jetstream.KeyWatcher, sw *sta
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go c.watchBirth(wctx, c.bucketStream(), sw.born, func() { _ = w.Stop() })
-	reconnect := c.nextReconnect()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-reconnect:
+		case <-sw.reconnect:
 			c.log.Info("state watch resuming after reconnect", "bucket", c.bucket, "from", sw.last+1)
 			return true
 		case e, ok := <-w.Updates():

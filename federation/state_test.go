@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -268,4 +270,67 @@ func TestWatchStateReadsARecreatedBucketFromItsStart(t *testing.T) {
 	if last := got[5]; string(last.Value) != "new keyset" || last.Revision != rev {
 		t.Fatalf("after the bucket was created again: %q at revision %d, want \"new keyset\" at %d", last.Value, last.Revision, rev)
 	}
+}
+
+// TestStateWatcherMadeJustBeforeAReconnectIsRestartedByIt: a watcher
+// made (WatchState's first, or a restart's) just before the server
+// restarts, and handed to the watch loop only after the connection came
+// back, as a loaded machine may schedule it. The server lost the
+// watcher's consumer, so the loop must restart it for that reconnect;
+// before, it took the reconnect signal only then, waited for the next
+// one, and the watcher stayed silent until nats.go missed its
+// heartbeats (a member's new trust list unseen for 30 s, once in CI).
+// The deadline is well under that heartbeat timeout (2 × 5 s).
+func TestStateWatcherMadeJustBeforeAReconnectIsRestartedByIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := runServerWith(t, ServerConfig{StoreDir: dir})
+	_, portStr, _ := net.SplitHostPort(s.ClientURL()[len("nats://"):])
+	port, _ := strconv.Atoi(portStr)
+	c := connectReady(t, s, "440000")
+	ctx := testCtx(t)
+	if _, err := c.PutState(ctx, "440000.keyset", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := c.bucketHandle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	born, err := c.streamCreated(ctx, c.bucketStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen recorder[StateUpdate]
+	sw := &stateWatch{handler: seen.add, caughtUp: make(chan struct{}), initial: true, born: born, reconnect: c.nextReconnect()}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s.Shutdown()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if c.Connected() {
+			return errors.New("still connected")
+		}
+		return nil
+	})
+	runServerWith(t, ServerConfig{StoreDir: dir, Port: port})
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if st := c.Stats(); !c.Connected() || st.Reconnects == 0 {
+			return fmt.Errorf("connected %v, stats %+v", c.Connected(), st)
+		}
+		return nil
+	})
+	c.run(ctx, func(ctx context.Context) { c.watch(ctx, kv, w, sw) })
+	if _, err := c.PutState(ctx, "440000.keyset", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		for _, u := range seen.all() {
+			if string(u.Value) == "after" {
+				return nil
+			}
+		}
+		return fmt.Errorf("the value put after the restart is not seen: %d values so far", len(seen.all()))
+	})
 }
