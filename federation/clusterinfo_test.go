@@ -41,7 +41,20 @@ func TestEnsureStreamsOnAClusterScalesR1AssetsToR3AndClusterInfoShowsThemCurrent
 	ctx := testCtx(t)
 	ensureOnCluster(t, connectCluster(t, nc, 1))
 	c := connectCluster(t, nc, 3)
-	for _, h := range c.ClusterInfo(ctx).Streams {
+	// A stream's info may be unreadable for a moment after its creation
+	// on a loaded cluster (Error set, Replicas 0): wait until every one
+	// reads, then check what it says.
+	var before ClusterInfo
+	testkit.WaitFor(t, 10*time.Second, 20*time.Millisecond, "the R1 assets' info", func() error {
+		before = c.ClusterInfo(ctx)
+		for _, h := range before.Streams {
+			if h.Error != "" {
+				return fmt.Errorf("%s: %s", h.Stream, h.Error)
+			}
+		}
+		return nil
+	})
+	for _, h := range before.Streams {
 		if h.Replicas != 1 {
 			t.Fatalf("before: %s has %d replicas, want 1", h.Stream, h.Replicas)
 		}
