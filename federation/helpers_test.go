@@ -2,7 +2,11 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +38,33 @@ func runServerWith(t testing.TB, cfg ServerConfig) *Server {
 	}
 	t.Cleanup(s.Shutdown)
 	return s
+}
+
+// restartServer shuts s down, waits until c has noticed, starts a server
+// on the same port over the same store dir, and waits until c has
+// reconnected to it.
+func restartServer(t *testing.T, s *Server, dir string, c *Conn) *Server {
+	t.Helper()
+	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(s.ClientURL(), "nats://"))
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		t.Fatalf("port of %s: %v", s.ClientURL(), err)
+	}
+	s.Shutdown()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if c.Connected() {
+			return errors.New("still connected")
+		}
+		return nil
+	})
+	again := runServerWith(t, ServerConfig{StoreDir: dir, Port: port})
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if st := c.Stats(); !c.Connected() || st.Reconnects == 0 {
+			return fmt.Errorf("connected %v, stats %+v", c.Connected(), st)
+		}
+		return nil
+	})
+	return again
 }
 
 // connect connects to s as province (empty: an operator), closed when the

@@ -3,10 +3,8 @@ package federation
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -74,9 +72,6 @@ func TestConnReconnectsAfterServerRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := runServerWith(t, ServerConfig{StoreDir: dir})
-	_, portStr, _ := net.SplitHostPort(s.ClientURL()[len("nats://"):])
-	port, _ := strconv.Atoi(portStr)
-
 	c := connectReady(t, s, "440000")
 	var seen recorder[StateUpdate]
 	if err := c.WatchState(testCtx(t), seen.add); err != nil {
@@ -95,20 +90,7 @@ func TestConnReconnectsAfterServerRestart(t *testing.T) {
 	seen.waitLen(t, 1)
 	revs.waitLen(t, 1)
 
-	s.Shutdown()
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if c.Connected() {
-			return errors.New("still connected")
-		}
-		return nil
-	})
-	runServerWith(t, ServerConfig{StoreDir: dir, Port: port})
-	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
-		if st := c.Stats(); !c.Connected() || st.Reconnects == 0 {
-			return fmt.Errorf("connected %v, stats %+v", c.Connected(), st)
-		}
-		return nil
-	})
+	restartServer(t, s, dir, c)
 
 	// JetStream state survived, and the watcher and consumer carry on.
 	if _, err := c.PutState(testCtx(t), "440000.keyset", []byte("after")); err != nil {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -285,8 +283,6 @@ func TestStateWatcherMadeJustBeforeAReconnectIsRestartedByIt(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := runServerWith(t, ServerConfig{StoreDir: dir})
-	_, portStr, _ := net.SplitHostPort(s.ClientURL()[len("nats://"):])
-	port, _ := strconv.Atoi(portStr)
 	c := connectReady(t, s, "440000")
 	ctx := testCtx(t)
 	if _, err := c.PutState(ctx, "440000.keyset", []byte("before")); err != nil {
@@ -307,20 +303,7 @@ func TestStateWatcherMadeJustBeforeAReconnectIsRestartedByIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.Shutdown()
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if c.Connected() {
-			return errors.New("still connected")
-		}
-		return nil
-	})
-	runServerWith(t, ServerConfig{StoreDir: dir, Port: port})
-	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
-		if st := c.Stats(); !c.Connected() || st.Reconnects == 0 {
-			return fmt.Errorf("connected %v, stats %+v", c.Connected(), st)
-		}
-		return nil
-	})
+	restartServer(t, s, dir, c)
 	c.run(ctx, func(ctx context.Context) { c.watch(ctx, kv, w, sw) })
 	if _, err := c.PutState(ctx, "440000.keyset", []byte("after")); err != nil {
 		t.Fatal(err)
