@@ -6,8 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/trust"
 )
 
 func newKeysCmd() *cobra.Command {
@@ -37,13 +41,35 @@ Peers receive the new keyset before any code it signs.`}
 	}
 
 	var yes bool
-	comp := &cobra.Command{Use: "compromise KID", Short: "Mark a signing key compromised: every code it signed fails at once", Args: cobra.ExactArgs(1)}
+	comp := &cobra.Command{Use: "compromise [--] KID", Short: "Mark a signing key compromised: every code it signed fails at once", Args: cobra.ExactArgs(1),
+		Long: `compromise marks a signing key compromised: every code it signed fails
+verification in every province once they have the new keyset, and if it
+was the active key the next one takes over. Without --yes it says what it
+would do to that key and stops. A key id may begin with '-' (it is
+base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 	cc := addClientFlags(comp)
 	comp.Flags().BoolVar(&yes, "yes", false, "confirm: codes signed by this key stop verifying everywhere")
 	comp.RunE = func(cmd *cobra.Command, args []string) error {
 		if !yes {
-			fmt.Fprintf(cmd.OutOrStdout(), "This marks key %s compromised. Every code it signed will fail verification in every\n"+
-				"province as soon as they receive the new keyset; residents must get new codes.\nRun again with --yes to do it.\n", args[0])
+			// Explain what it would do to this key, and refuse a key the
+			// node does not have before anyone types --yes.
+			var held struct {
+				Keys []node.KeyInfo `json:"keys"`
+			}
+			if err := cc.do(cmd.Context(), http.MethodGet, "/v1/keys", nil, &held); err != nil {
+				return err
+			}
+			i := slices.IndexFunc(held.Keys, func(k node.KeyInfo) bool { return k.KID == args[0] })
+			if i < 0 {
+				return fmt.Errorf("this node has no signing key %s: 'hcnode keys list' shows its keys", args[0])
+			}
+			if held.Keys[i].State == string(trust.KeyCompromised) {
+				fmt.Fprintf(cmd.OutOrStdout(), "Key %s is already compromised: nothing to do.\n", args[0])
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "This marks key %s (%s) compromised. Every code it signed will fail verification in every\n"+
+				"province as soon as they receive the new keyset; residents must get new codes.\nRun again with --yes to do it.\n",
+				args[0], held.Keys[i].State)
 			return nil
 		}
 		var out any
