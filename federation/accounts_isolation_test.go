@@ -139,13 +139,7 @@ func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipts := make(chan string, 4)
-	if err := shc.ServeReceipts(ctx, func(from string, raw []byte) []byte {
-		if string(raw) == "e" { // an erasure: acknowledged
-			return []byte("ack to " + from)
-		}
-		receipts <- from
-		return nil
-	}); err != nil {
+	if err := shc.ServeReceipts(ctx, ackingErasures(receipts)); err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan string, 16)

@@ -153,13 +153,7 @@ func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipts := make(chan string, 1)
-	if err := gd.ServeReceipts(ctx, func(from string, raw []byte) []byte {
-		if string(raw) == "e" { // an erasure: acknowledged
-			return []byte("ack to " + from)
-		}
-		receipts <- from
-		return nil
-	}); err != nil {
+	if err := gd.ServeReceipts(ctx, ackingErasures(receipts)); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := sh.RequestLookup(ctx, "440000", []byte("q"), func([]byte) error { return nil })
@@ -186,4 +180,17 @@ func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// ackingErasures is a ServeReceipts handler that passes each receipt's
+// sender to receipts and answers an erasure (the payload "e") with "ack
+// to" its sender.
+func ackingErasures(receipts chan<- string) func(from string, raw []byte) []byte {
+	return func(from string, raw []byte) []byte {
+		if string(raw) == "e" {
+			return []byte("ack to " + from)
+		}
+		receipts <- from
+		return nil
+	}
 }

@@ -89,10 +89,15 @@ func (f *erasureFed) requireShanghaiErased() {
 	}
 }
 
-// waitErasureFailed waits until Guangdong failed at least once to have
-// the erasure acknowledged, and holds it.
-func (f *erasureFed) waitErasureFailed() {
+// deleteWhileShanghaiIsAway stops Shanghai's node, has the resident it
+// looked up delete their record, and waits until Guangdong failed at
+// least once to have the erasure acknowledged, and holds it.
+func (f *erasureFed) deleteWhileShanghaiIsAway() {
 	f.t.Helper()
+	if err := f.c.Stop(sh); err != nil {
+		f.t.Fatal(err)
+	}
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
 	waitFor(f.t, "Guangdong failing to reach Shanghai", func() error {
 		if v := metricValue(f.t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v < 1 {
 			return fmt.Errorf("%v failed attempts", v)
@@ -110,11 +115,7 @@ func (f *erasureFed) waitErasureFailed() {
 // its copy (and only that one); the outbox is empty after.
 func TestErasureReachesAnAskerThatWasDownAtTheDeletion(t *testing.T) {
 	f := startErasureFed(t)
-	if err := f.c.Stop(sh); err != nil {
-		t.Fatal(err)
-	}
-	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
-	f.waitErasureFailed()
+	f.deleteWhileShanghaiIsAway()
 
 	if err := f.c.Restart(context.Background(), sh); err != nil {
 		t.Fatal(err)
@@ -131,11 +132,7 @@ func TestErasureReachesAnAskerThatWasDownAtTheDeletion(t *testing.T) {
 // once Shanghai is back.
 func TestErasureQueuedBeforeAHomeRestartIsDeliveredAfterIt(t *testing.T) {
 	f := startErasureFed(t)
-	if err := f.c.Stop(sh); err != nil {
-		t.Fatal(err)
-	}
-	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
-	f.waitErasureFailed()
+	f.deleteWhileShanghaiIsAway()
 	if err := f.c.Restart(context.Background(), gd); err != nil {
 		t.Fatal(err)
 	}
