@@ -93,9 +93,10 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 }
 
 // Run serves lookups, receipts and erasures addressed to this node, and
-// sends its queued receipts and its erasure outbox, until ctx ends (it then returns nil, or ctx's error if
-// it ended before serving began). While it runs the node asks its lookups
-// and queues its receipts through it.
+// sends its queued receipts and its erasure outbox, until ctx ends (it
+// then returns nil, or ctx's error if it ended before serving began).
+// While it runs the node asks its lookups and queues its receipts through
+// it.
 func (p *Peers) Run(ctx context.Context) error {
 	defer func() {
 		p.open.Lock()
