@@ -139,7 +139,7 @@ func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipts := make(chan string, 4)
-	if err := shc.ServeReceipts(ctx, func(from string, _ []byte) { receipts <- from }); err != nil {
+	if err := shc.ServeReceipts(ctx, ackingErasures(receipts)); err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan string, 16)
@@ -175,6 +175,10 @@ func TestAccountsLookupsAddressedToAnotherProvinceAreNotSeen(t *testing.T) {
 		}
 		if from := <-receipts; from != c.Province() {
 			t.Fatalf("receipt from %q, want %s", from, c.Province())
+		}
+		reply, err = c.RequestErasure(ctx, sh, []byte("e"), accept)
+		if want := "ack to " + c.Province(); err != nil || string(reply) != want {
+			t.Fatalf("%s sends sh an erasure: %q, %v; want %q", c.Province(), reply, err, want)
 		}
 	}
 	if _, err := shc.RequestLookup(ctx, gd, []byte("q"), accept); !errors.Is(err, nats.ErrNoResponders) {

@@ -11,7 +11,8 @@ import (
 )
 
 // Messages from one province's node to another's: identity lookups
-// (request/reply) and verification receipts (fire and forget). Both are
+// (request/reply), verification receipts (fire and forget) and erasures
+// (on the receipts subject, request/reply: the reply acknowledges). Both are
 // sent under the sender's own province name, hcfed.<fed>.<from>.<kind>.<to>,
 // so per-province publish permissions already allow them and the receiver
 // learns the sender from the subject; the payload is sealed to the
@@ -38,39 +39,52 @@ const (
 // real one; the wait ends with ctx. It returns an error wrapping
 // nats.ErrNoResponders when no node of home is listening.
 func (c *Conn) RequestLookup(ctx context.Context, home string, req []byte, accept func(reply []byte) error) ([]byte, error) {
+	return c.requestPeer(ctx, KindLookup, home, maxLookupLen, req, accept)
+}
+
+// RequestErasure sends a sealed erasure to asker's node on the receipts
+// subject, as a request, and returns the first reply that accept takes
+// (its acknowledgement), as RequestLookup does.
+func (c *Conn) RequestErasure(ctx context.Context, asker string, raw []byte, accept func(reply []byte) error) ([]byte, error) {
+	return c.requestPeer(ctx, KindReceipts, asker, maxReceiptLen, raw, accept)
+}
+
+// requestPeer sends req of kind to peer's node and waits for a reply
+// accept takes; see RequestLookup.
+func (c *Conn) requestPeer(ctx context.Context, kind Kind, peer string, maxLen int, req []byte, accept func(reply []byte) error) ([]byte, error) {
 	if c.province == "" {
-		return nil, errors.New("lookup: the connection speaks for no province")
+		return nil, fmt.Errorf("%s: the connection speaks for no province", kind)
 	}
-	t := Topic{Kind: KindLookup, Province: c.province, Peer: home}
+	t := Topic{Kind: kind, Province: c.province, Peer: peer}
 	subject, err := t.Subject(c.fed)
 	if err != nil {
 		return nil, err
 	}
-	if len(req) > maxLookupLen {
-		return nil, fmt.Errorf("%w: lookup request is %d bytes, limit %d", ErrTooLarge, len(req), maxLookupLen)
+	if len(req) > maxLen {
+		return nil, fmt.Errorf("%w: %s request is %d bytes, limit %d", ErrTooLarge, kind, len(req), maxLen)
 	}
 	inbox := c.nc.NewInbox()
 	sub, err := c.nc.SubscribeSync(inbox)
 	if err != nil {
-		return nil, fmt.Errorf("lookup %s: %w", t, err)
+		return nil, fmt.Errorf("%s %s: %w", kind, t, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := c.nc.PublishRequest(subject, inbox, req); err != nil {
-		return nil, fmt.Errorf("lookup %s: %w", t, err)
+		return nil, fmt.Errorf("%s %s: %w", kind, t, err)
 	}
 	var last error
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			if last != nil {
-				return nil, fmt.Errorf("lookup %s: %w (last reply refused: %v)", t, err, last)
+				return nil, fmt.Errorf("%s %s: %w (last reply refused: %v)", kind, t, err, last)
 			}
-			return nil, fmt.Errorf("lookup %s: %w", t, err)
+			return nil, fmt.Errorf("%s %s: %w", kind, t, err)
 		}
 		if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-			return nil, fmt.Errorf("lookup %s: %w", t, ErrNoResponders)
+			return nil, fmt.Errorf("%s %s: %w", kind, t, ErrNoResponders)
 		}
-		if len(m.Data) > maxLookupLen {
+		if len(m.Data) > maxLen {
 			c.stats.requestsOversized.Add(1)
 			continue
 		}
@@ -109,14 +123,13 @@ func (c *Conn) PublishReceipts(ctx context.Context, home string, raw []byte) err
 	return nil
 }
 
-// ServeReceipts passes each receipt addressed to this connection's
-// province to handler, with the sending province as named by the
-// subject, one at a time. It stops when ctx ends or c is closed.
-func (c *Conn) ServeReceipts(ctx context.Context, handler func(verifier string, raw []byte)) error {
-	return c.serveFrom(ctx, KindReceipts, maxReceiptLen, func(from string, raw []byte) []byte {
-		handler(from, raw)
-		return nil
-	})
+// ServeReceipts passes each receipt (or erasure) addressed to this
+// connection's province to handler, with the sending province as named by
+// the subject, one at a time; a reply handler returns is sent to a
+// message that asks for one (an erasure's acknowledgement), and nil sends
+// nothing. It stops when ctx ends or c is closed.
+func (c *Conn) ServeReceipts(ctx context.Context, handler func(from string, raw []byte) []byte) error {
+	return c.serveFrom(ctx, KindReceipts, maxReceiptLen, handler)
 }
 
 // serveFrom subscribes to messages of kind addressed to this connection's

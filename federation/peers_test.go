@@ -126,7 +126,7 @@ func TestReceiptsReachTheHomeNodeWithTheSenderNamed(t *testing.T) {
 	sh := connect(t, s, "310000")
 	type got struct{ from, body string }
 	var seen recorder[got]
-	if err := gd.ServeReceipts(testCtx(t), func(from string, raw []byte) { seen.add(got{from, string(raw)}) }); err != nil {
+	if err := gd.ServeReceipts(testCtx(t), func(from string, raw []byte) []byte { seen.add(got{from, string(raw)}); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := sh.PublishReceipts(testCtx(t), "440000", []byte("r1")); err != nil {
@@ -153,7 +153,7 @@ func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipts := make(chan string, 1)
-	if err := gd.ServeReceipts(ctx, func(from string, _ []byte) { receipts <- from }); err != nil {
+	if err := gd.ServeReceipts(ctx, ackingErasures(receipts)); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := sh.RequestLookup(ctx, "440000", []byte("q"), func([]byte) error { return nil })
@@ -166,6 +166,9 @@ func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 	if from := <-receipts; from != "310000" {
 		t.Fatalf("receipt from %q", from)
 	}
+	if reply, err := sh.RequestErasure(ctx, "440000", []byte("e"), func([]byte) error { return nil }); err != nil || string(reply) != "ack to 310000" {
+		t.Fatalf("310000 sends 440000 an erasure: %q, %v", reply, err)
+	}
 	// 110000's user, without the local check, tries 310000's name.
 	rogue := connect(t, s, "", asUser("110000", pw["110000"]), func(c *ConnConfig) { c.InboxPrefix = "_INBOX_110000" })
 	if err := rogue.nc.PublishRequest("hcfed.demo.310000.lookup.440000", "_INBOX_110000.x", []byte("q")); err != nil {
@@ -177,4 +180,17 @@ func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// ackingErasures is a ServeReceipts handler that passes each receipt's
+// sender to receipts and answers an erasure (the payload "e") with "ack
+// to" its sender.
+func ackingErasures(receipts chan<- string) func(from string, raw []byte) []byte {
+	return func(from string, raw []byte) []byte {
+		if string(raw) == "e" {
+			return []byte("ack to " + from)
+		}
+		receipts <- from
+		return nil
+	}
 }

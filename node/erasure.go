@@ -3,9 +3,14 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/hcfed/hcfed/internal/backoff"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -20,54 +25,214 @@ import (
 // travel on), and that province deletes what it kept from this province
 // about those codes, and nothing else.
 //
-// Erasures are sent once, at the deletion, as receipts are: a province
-// that is not reachable then keeps its copy until its own
-// privacy.retention.lookups ends (30 days by default), as before. Each
-// erasure is in the audit log at both ends, without personal data.
+// The erasures go through an outbox (migration 0017), as revocations do:
+// the deletion queues them in its own transaction, so a crash cannot
+// commit one without the other, and the sender (Peers.runErasures) sends
+// each until its province acknowledges it (trust.ErasureAck, which only
+// that province can make), retrying on erasureBackoff while it is away.
+// An erasure expires, unsent, when the copy it is about has ended with
+// the province's lookup retention anyway (at most
+// config.MaxLookupRetention after the lookup). Each erasure is in the
+// audit log at both ends once delivered or expired, without personal
+// data; applying one twice deletes nothing more.
 
 // Audit actions of erasures.
 const (
-	actionLookupErase  = "lookup.erase"  // home: told an asker to delete (target: the subject)
+	actionLookupErase  = "lookup.erase"  // home: told an asker to delete, or gave up (target: the subject)
 	actionLookupErased = "lookup.erased" // asker: deleted what a home province said
 )
 
-// eraseElsewhere tells every province this node answered a lookup about
-// the deleted subject id to delete the contact data it kept. actor is
-// the deletion's. Nothing is returned: the deletion is done, and an
-// erasure not sent is audited and logged.
-func (l *lookups) eraseElsewhere(ctx context.Context, actor, subjectID string) {
-	entries, err := l.db.AuditByTargets(ctx, actionLookupAnswer, []string{subjectID}, maxLookupsListed)
-	if err != nil {
-		l.log.Error("lookup erasures not sent", "err", err)
-		return
-	}
-	byAsker := map[string][]string{}
-	for _, e := range entries {
+// Erasure outbox limits.
+const (
+	// maxPendingErasures bounds the erasure outbox (a row is a province
+	// and up to trust.MaxErasureCodes hashed code ids). Beyond it a
+	// deletion still deletes, and its erasures are counted as dropped,
+	// logged and audited unsent: their provinces keep their copies until
+	// their lookup retention ends.
+	maxPendingErasures = 50_000
+	// erasuresPerPass bounds the erasures one pass of the sender reads.
+	erasuresPerPass = 100
+	// erasureAckTimeout bounds the wait for one erasure's acknowledgement.
+	erasureAckTimeout = 5 * time.Second
+)
+
+// erasureBackoff spaces the attempts at one erasure whose province did
+// not acknowledge it (Peers.ErasureRetry's default): an away province is
+// tried again within minutes of its return, and one that applies without
+// acknowledging (an older node) is not flooded.
+var erasureBackoff = backoff.Policy{Min: time.Second, Max: 10 * time.Minute}
+
+// Events counted by hcfed_erasures_total.
+const (
+	erasureSent    = "sent"    // acknowledged by the province, and deleted from the outbox
+	erasureFailed  = "failed"  // attempts not acknowledged: tried again later
+	erasureExpired = "expired" // never acknowledged, until the province's copy ended anyway
+	erasureDropped = "dropped" // not queued: the outbox was full
+)
+
+// erasing is one deletion's erasures: the plan the store carries out in
+// the deletion's transaction, and what it queued and dropped.
+type erasing struct {
+	l              *lookups
+	actor, subject string
+	queued         int
+	dropped        []store.Erasure
+}
+
+// erasing prepares the erasures of subjectID's deletion by actor.
+func (l *lookups) erasing(actor, subjectID string) *erasing {
+	return &erasing{l: l, actor: actor, subject: subjectID}
+}
+
+// plan is what the store reads and queues in the deletion's transaction.
+func (e *erasing) plan() store.ErasurePlan {
+	return store.ErasurePlan{Action: actionLookupAnswer, Limit: maxLookupsListed, Make: e.make}
+}
+
+// make turns the lookup answers about the subject into one erasure per
+// asking province (and per trust.MaxErasureCodes codes), each expiring
+// when that province's copy from the newest answer would have ended
+// anyway; an answer whose copy has ended already needs none.
+func (e *erasing) make(entries []store.AuditEntry, pending int) []store.Erasure {
+	now := e.l.now()
+	byAsker, newest := map[string][]string{}, map[string]time.Time{}
+	for _, a := range entries {
 		var d answerDetail
-		asker, ok := strings.CutPrefix(e.Actor, "peer:")
-		if !ok || json.Unmarshal([]byte(e.Detail), &d) != nil || !d.Found || d.JTI == "" {
+		asker, ok := strings.CutPrefix(a.Actor, "peer:")
+		if !ok || json.Unmarshal([]byte(a.Detail), &d) != nil || !d.Found || d.JTI == "" {
 			continue
 		}
 		if !slices.Contains(byAsker[asker], d.JTI) {
 			byAsker[asker] = append(byAsker[asker], d.JTI)
 		}
-	}
-	for asker, codes := range byAsker {
-		err := l.sendErasure(ctx, asker, codes)
-		l.audit(actor, actionLookupErase, subjectID, map[string]any{"to": asker, "codes": len(codes), "sent": err == nil})
-		if err != nil {
-			l.log.Warn("lookup erasure not sent: the province keeps its copy until its lookup retention ends",
-				"to", asker, "err", err)
+		if a.Time.After(newest[asker]) {
+			newest[asker] = a.Time
 		}
+	}
+	var out []store.Erasure
+	e.queued, e.dropped = 0, nil // the transaction may run again
+	for _, asker := range slices.Sorted(maps.Keys(byAsker)) {
+		expires := newest[asker].Add(config.MaxLookupRetention + trust.ClockSkew)
+		if !expires.After(now) {
+			continue
+		}
+		for codes := range slices.Chunk(byAsker[asker], trust.MaxErasureCodes) {
+			er := store.Erasure{Asker: asker, Codes: codes, Subject: e.subject, Actor: e.actor, Created: now, Expires: expires}
+			if pending+len(out) >= maxPendingErasures {
+				e.dropped = append(e.dropped, er)
+				continue
+			}
+			out = append(out, er)
+		}
+	}
+	e.queued = len(out)
+	return out
+}
+
+// done reports the deletion's erasures once it committed, and wakes the
+// sender.
+func (e *erasing) done() {
+	l := e.l
+	for _, er := range e.dropped {
+		l.metrics.Erasures.WithLabelValues(erasureDropped).Inc()
+		l.audit(er.Actor, actionLookupErase, er.Subject, map[string]any{"to": er.Asker, "codes": len(er.Codes), "sent": false})
+		l.log.Error("lookup erasure not queued: the erasure outbox is full; the province keeps its copy until its lookup retention ends",
+			"to", er.Asker, "limit", maxPendingErasures)
+	}
+	if e.queued > 0 {
+		l.metrics.ErasuresPending.Add(float64(e.queued))
+		kick(l.erasureKick)
 	}
 }
 
-// sendErasure signs, seals and publishes one erasure to asker.
-func (l *lookups) sendErasure(ctx context.Context, asker string, codes []string) error {
-	p := l.peers.Load()
-	if p == nil {
-		return errNoPeers
+// runErasures sends the erasure outbox until ctx ends: a pass when
+// started, when a deletion queued erasures, and when the soonest retry is
+// due (at least every retry.Max, which also expires what is past).
+func (p *Peers) runErasures(ctx context.Context) {
+	l, retry := p.n.lookups, p.ErasureRetry
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for failures := 0; ; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.erasureKick:
+		case <-t.C:
+		}
+		next, err := p.sendErasures(ctx, retry)
+		wait := retry.Max
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			p.log.Error("erasure outbox not sent; retrying", "err", err)
+			wait = retry.Delay(failures)
+			failures++
+		case !next.IsZero():
+			failures = 0
+			wait = min(max(next.Sub(p.n.now()), 0), retry.Max)
+		}
+		t.Reset(wait)
 	}
+}
+
+// sendErasures runs one pass over the outbox: it deletes what expired,
+// sends what is due, and returns when the soonest erasure left is due
+// (zero if none). After one erasure to a province fails, that province's
+// others wait for the next pass.
+func (p *Peers) sendErasures(ctx context.Context, retry backoff.Policy) (time.Time, error) {
+	l, db := p.n.lookups, p.n.db
+	defer func() {
+		if st, err := db.ErasureState(context.WithoutCancel(ctx)); err == nil {
+			l.metrics.ErasuresPending.Set(float64(st.Pending))
+		}
+	}()
+	now := p.n.now()
+	expired, err := db.DeleteExpiredErasures(ctx, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, e := range expired {
+		l.metrics.Erasures.WithLabelValues(erasureExpired).Inc()
+		l.audit(e.Actor, actionLookupErase, e.Subject, map[string]any{"to": e.Asker, "codes": len(e.Codes), "sent": false})
+		p.log.Warn("lookup erasure expired unacknowledged: the province's copy has ended with its lookup retention",
+			"to", e.Asker, "attempts", e.Attempts)
+	}
+	due, err := db.DueErasures(ctx, now, erasuresPerPass)
+	if err != nil {
+		return time.Time{}, err
+	}
+	away := map[string]bool{}
+	for _, e := range due {
+		if !away[e.Asker] {
+			err = l.sendErasure(ctx, p, e.Asker, e.Codes)
+			if err == nil {
+				if err := db.ErasureSent(ctx, e.ID); err != nil {
+					return time.Time{}, err
+				}
+				l.metrics.Erasures.WithLabelValues(erasureSent).Inc()
+				l.audit(e.Actor, actionLookupErase, e.Subject, map[string]any{"to": e.Asker, "codes": len(e.Codes), "sent": true})
+				continue
+			}
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
+			away[e.Asker] = true
+			l.metrics.Erasures.WithLabelValues(erasureFailed).Inc()
+			p.log.Warn("lookup erasure not acknowledged; it will be sent again", "to", e.Asker, "attempts", e.Attempts+1, "err", err)
+		}
+		if err := db.ErasureFailed(ctx, e.ID, now.Add(retry.Delay(e.Attempts))); err != nil {
+			return time.Time{}, err
+		}
+	}
+	st, err := db.ErasureState(ctx)
+	return st.NextTry, err
+}
+
+// sendErasure signs, seals and sends one erasure to asker, and waits for
+// its acknowledgement. Each attempt is a new erasure, with a nonce of its
+// own: an acknowledgement acknowledges one attempt only.
+func (l *lookups) sendErasure(ctx context.Context, p *Peers, asker string, codes []string) error {
 	ks, err := peerKeys(l.state, asker)
 	if err != nil {
 		return err
@@ -79,24 +244,29 @@ func (l *lookups) sendErasure(ctx context.Context, asker string, codes []string)
 	if err != nil {
 		return err
 	}
-	raw, err := trust.SealErasure(l.keys.signer.Load(), trust.Erasure{Issuer: l.province, To: asker,
-		IssuedAt: l.now().Unix(), Nonce: nonce, Codes: codes}, ks.EncKey)
+	e := trust.Erasure{Issuer: l.province, To: asker, IssuedAt: l.now().Unix(), Nonce: nonce, Codes: codes}
+	raw, err := trust.SealErasure(l.keys.signer.Load(), e, ks.EncKey)
 	if err != nil {
 		return err
 	}
-	return p.conn.PublishReceipts(ctx, asker, []byte(raw))
+	ctx, cancel := context.WithTimeout(ctx, erasureAckTimeout)
+	defer cancel()
+	_, err = p.conn.RequestErasure(ctx, asker, []byte(raw), func(reply []byte) error { return trust.CheckErasureAck(e, reply) })
+	return err
 }
 
 // erased applies an erasure from home, received over p: the lookups home
-// answered about the codes it names are deleted. It shares the receipts'
-// rate limit and replay cache, as it shares their subject. A suspended
-// home province's erasure is applied too: it deletes only what that
-// province itself gave.
-func (l *lookups) erased(p *Peers, home string, raw []byte) {
+// answered about the codes it names are deleted, and the acknowledgement
+// to reply is returned (nil, to stay silent, if it was not applied). It
+// shares the receipts' rate limit and replay cache, as it shares their
+// subject. A suspended home province's erasure is applied too: it
+// deletes only what that province itself gave. An erasure about codes
+// already erased deletes nothing and is acknowledged.
+func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	now := l.now()
 	if !p.receiptLimit.allow(home, now) {
 		p.log.Debug("lookup erasure dropped: rate", "from", home)
-		return
+		return nil
 	}
 	ks, err := peerKeys(l.state, home)
 	var e *trust.Erasure
@@ -108,15 +278,16 @@ func (l *lookups) erased(p *Peers, home string, raw []byte) {
 	}
 	if err != nil {
 		p.log.Warn("lookup erasure refused", "from", home, "reason", string(trust.ReasonOf(err)))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
 	n, err := l.db.DeleteLookupsOf(ctx, home, e.Codes)
 	if err != nil {
 		p.log.Error("lookup erasure not applied", "from", home, "err", err)
-		return
+		return nil
 	}
 	l.audit("peer:"+home, actionLookupErased, "", map[string]any{"codes": len(e.Codes), "deleted": n})
 	l.metrics.Deleted.WithLabelValues("lookup", "erasure").Add(float64(n))
+	return trust.ErasureAck(*e)
 }

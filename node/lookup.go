@@ -67,6 +67,9 @@ type lookups struct {
 	caseKey   []byte // keys the case tags of the audit log (lookupcase.go)
 	log       *slog.Logger
 	metrics   *Metrics
+	// erasureKick wakes the erasure sender when a deletion queued
+	// erasures (erasure.go).
+	erasureKick chan struct{}
 }
 
 // newLookups builds the node's lookup service.
@@ -74,7 +77,7 @@ func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedu
 	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte, log *slog.Logger, m *Metrics) *lookups {
 	return &lookups{db: db, kek: kek, state: state, keys: keys, province: s.Province,
 		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a, caseKey: caseKey,
-		log: log, metrics: m}
+		log: log, metrics: m, erasureKick: make(chan struct{}, 1)}
 }
 
 // caseTag is the tag the audit log keeps for caseID (lookupcase.go).

@@ -32,6 +32,9 @@ type Metrics struct {
 	BulkLines      *prometheus.CounterVec // lines of POST /v1/statuses, by result
 	TokenReads     prometheus.Counter     // bearer tokens looked up in the database
 	OperatorReads  *prometheus.CounterVec // operators' reads of residents' records, by kind and result (reads.go)
+	// ErasuresPending and Erasures are the erasure outbox (erasure.go).
+	ErasuresPending prometheus.Gauge
+	Erasures        *prometheus.CounterVec
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -99,6 +102,17 @@ func NewMetrics() *Metrics {
 			"alert on any refused, or on an allowed rate far above the desk's usual pace."}, []string{"kind", "result"})
 	f(m.OperatorReads)
 	startReadsMetric(m.OperatorReads)
+	m.ErasuresPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_erasures_pending",
+		Help: "Erasures of deleted residents' contact data waiting to be acknowledged by the provinces that looked them up."})
+	m.Erasures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_erasures_total",
+		Help: "Erasures sent and acknowledged, attempts failed (tried again later), erasures expired unacknowledged " +
+			"and erasures dropped (the outbox full)."}, []string{"event"})
+	f(m.ErasuresPending)
+	f(m.Erasures)
+	// Every event from 0, so that rate() and increase() see the first.
+	for _, ev := range []string{erasureSent, erasureFailed, erasureExpired, erasureDropped} {
+		m.Erasures.WithLabelValues(ev)
+	}
 	return m
 }
 

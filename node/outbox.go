@@ -166,14 +166,20 @@ func outboxProblem(st store.OutboxState, covered uint64, streamErr error, now ti
 	return nil
 }
 
-// RefreshOutboxMetrics sets the outbox gauges from the database, so they
-// are right from the start, before the federation is reached.
+// RefreshOutboxMetrics sets the outbox gauges (revocations and erasures)
+// from the database, so they are right from the start, before the
+// federation is reached.
 func (n *Node) RefreshOutboxMetrics(ctx context.Context) error {
 	st, err := n.db.OutboxState(ctx)
 	if err != nil {
 		return err
 	}
+	es, err := n.db.ErasureState(ctx)
+	if err != nil {
+		return err
+	}
 	n.metrics.OutboxPending.Set(float64(st.Pending))
 	n.metrics.OutboxPoisoned.Set(float64(st.Poisoned))
+	n.metrics.ErasuresPending.Set(float64(es.Pending))
 	return nil
 }

@@ -20,7 +20,8 @@ type PeerConn interface {
 	RequestLookup(ctx context.Context, home string, req []byte, accept func(reply []byte) error) ([]byte, error)
 	ServeLookups(ctx context.Context, handler func(asker string, req []byte) []byte) error
 	PublishReceipts(ctx context.Context, home string, raw []byte) error
-	ServeReceipts(ctx context.Context, handler func(verifier string, raw []byte)) error
+	RequestErasure(ctx context.Context, asker string, raw []byte, accept func(reply []byte) error) ([]byte, error)
+	ServeReceipts(ctx context.Context, handler func(from string, raw []byte) []byte) error
 }
 
 // Province-to-province limits.
@@ -73,6 +74,9 @@ type Peers struct {
 	// ReceiptEvery is how often queued receipts are sent:
 	// privacy.receipts_every, by default an hour.
 	ReceiptEvery time.Duration
+	// ErasureRetry spaces the attempts at an erasure its province did not
+	// acknowledge; by default erasureBackoff. Set it before Run.
+	ErasureRetry backoff.Policy
 }
 
 // NewPeers prepares the province-to-province service of n over conn.
@@ -85,13 +89,14 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
 		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
-		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour)}
+		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff}
 }
 
-// Run serves lookups and receipts addressed to this node, and sends its
-// queued receipts, until ctx ends (it then returns nil, or ctx's error if
-// it ended before serving began). While it runs the node asks its lookups
-// and queues its receipts through it.
+// Run serves lookups, receipts and erasures addressed to this node, and
+// sends its queued receipts and its erasure outbox, until ctx ends (it
+// then returns nil, or ctx's error if it ended before serving began).
+// While it runs the node asks its lookups and queues its receipts through
+// it.
 func (p *Peers) Run(ctx context.Context) error {
 	defer func() {
 		p.open.Lock()
@@ -107,14 +112,18 @@ func (p *Peers) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if !p.retry(ctx, "receipts", func() error {
-		return p.conn.ServeReceipts(ctx, func(verifier string, raw []byte) {
-			p.handle(func() { p.receive(verifier, raw) })
+		return p.conn.ServeReceipts(ctx, func(from string, raw []byte) (reply []byte) {
+			p.handle(func() { reply = p.receive(from, raw) })
+			return reply
 		})
 	}) {
 		return ctx.Err()
 	}
 	p.n.peers.Store(p)
 	defer p.n.peers.CompareAndSwap(p, nil)
+	var wg sync.WaitGroup
+	defer wg.Wait() // before the node is closed to handlers
+	wg.Go(func() { p.runErasures(ctx) })
 	t := time.NewTicker(p.ReceiptEvery)
 	defer t.Stop()
 	for {

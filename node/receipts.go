@@ -194,23 +194,23 @@ func (p *Peers) sendReceipt(ctx context.Context, home string, ks *trust.Verified
 // receive records a receipt from verifier: each entry for a code this
 // node issued and still links to its holder goes into the audit log,
 // against the code's hashed id, as the resident's own verifications do.
-// With privacy.receipts off the receipt is discarded unread. An erasure,
-// which travels on the same subject, is applied instead (erasure.go).
-func (p *Peers) receive(verifier string, raw []byte) {
+// With privacy.receipts off the receipt is discarded unread. A receipt
+// gets no reply. An erasure, which travels on the same subject, is
+// applied instead, and its acknowledgement returned (erasure.go).
+func (p *Peers) receive(verifier string, raw []byte) []byte {
 	n := p.n
 	if trust.IsSealedErasure(string(raw)) { // a home province's erasure, on the same subject (erasure.go)
-		n.lookups.erased(p, verifier, raw)
-		return
+		return n.lookups.erased(p, verifier, raw)
 	}
 	if n.cfg.Privacy.Receipts == config.ReceiptsOff {
 		n.metrics.Receipts.WithLabelValues(receiptIgnored).Inc()
 		p.log.Debug("verification receipt ignored: privacy.receipts is off", "from", verifier)
-		return
+		return nil
 	}
 	now := n.now()
 	if !p.receiptLimit.allow(verifier, now) {
 		p.log.Debug("verification receipt dropped: rate", "from", verifier)
-		return
+		return nil
 	}
 	ks, err := peerKeys(n.state, verifier)
 	if err == nil && !activeMember(n.state, verifier) {
@@ -226,7 +226,7 @@ func (p *Peers) receive(verifier string, raw []byte) {
 	if err != nil {
 		n.metrics.Receipts.WithLabelValues(receiptRefused).Inc()
 		p.log.Warn("verification receipt refused", "from", verifier, "reason", string(trust.ReasonOf(err)))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
@@ -237,11 +237,12 @@ func (p *Peers) receive(verifier string, raw []byte) {
 		}
 		if err != nil {
 			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
-			return
+			return nil
 		}
 		n.audit(ctx, "peer:"+verifier, actionPeerVerify, hashJTI(n.cfg.Province, e.JTI), peerVerifyDetail{Place: e.Place, Day: e.Day})
 		n.metrics.Receipts.WithLabelValues(receiptRecorded).Inc()
 	}
+	return nil
 }
 
 // peerVerifyDetail is what the audit log keeps of a verification

@@ -56,7 +56,8 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 		return r, err
 	}
 	for _, id := range ids {
-		rev, err := n.db.DeleteSubjectIf(ctx, id, now, heldPastRetention, n.auditEntry("system", "subject.retention_delete", id, nil))
+		erasing := n.lookups.erasing("system", id)
+		rev, err := n.db.DeleteSubjectErasing(ctx, id, now, heldPastRetention, erasing.plan(), n.auditEntry("system", "subject.retention_delete", id, nil))
 		if errors.Is(err, errHeldPastRetention) {
 			continue // its status changed since it was listed: held, as the listing would now hold it
 		}
@@ -65,7 +66,7 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 			return r, err
 		}
 		n.residents.revoked(ctx, rev)
-		n.lookups.eraseElsewhere(ctx, "system", id)
+		erasing.done()
 		r.Subjects++
 	}
 	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {

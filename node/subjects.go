@@ -253,17 +253,20 @@ func (r *residents) setStatus(ctx context.Context, p Principal, id, status, reas
 // DeleteSubject revokes a resident's codes and deletes their record; the
 // data key goes with it, so any copy of the ciphertext is unreadable.
 // Every province this node gave the resident's contact in a lookup is
-// told to delete its copy (erasure.go).
+// told to delete its copy: the erasures are queued with the deletion
+// (erasure.go).
 func (n *Node) DeleteSubject(ctx context.Context, p Principal, id string) error {
-	if err := n.residents.deleteSubject(ctx, p, id); err != nil {
+	erasing := n.lookups.erasing(p.Actor(), id)
+	if err := n.residents.deleteSubject(ctx, p, id, erasing.plan()); err != nil {
 		return err
 	}
-	n.lookups.eraseElsewhere(ctx, p.Actor(), id)
+	erasing.done()
 	return nil
 }
 
-// deleteSubject implements Node.DeleteSubject.
-func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) error {
+// deleteSubject implements Node.DeleteSubject, queueing plan's erasures
+// with the deletion.
+func (r *residents) deleteSubject(ctx context.Context, p Principal, id string, plan store.ErasurePlan) error {
 	if err := requireSubject(p, id); err != nil {
 		return err
 	}
@@ -271,7 +274,7 @@ func (r *residents) deleteSubject(ctx context.Context, p Principal, id string) e
 	if p.Role == RoleResident {
 		allow = heldFromResident
 	}
-	rev, err := r.db.DeleteSubjectIf(ctx, id, r.now(), allow, r.auditEntry(p.Actor(), "subject.delete", id, nil))
+	rev, err := r.db.DeleteSubjectErasing(ctx, id, r.now(), allow, plan, r.auditEntry(p.Actor(), "subject.delete", id, nil))
 	if held := (*Error)(nil); errors.As(err, &held) {
 		return held // nothing was deleted: the resident's tokens and codes stand
 	}

@@ -2,6 +2,8 @@ package trust
 
 import (
 	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -20,6 +22,10 @@ import (
 // that need no answer): the sealed envelope's header says which of the
 // two it holds, so that a node with receipts off still discards receipts
 // unopened, and the inner statement's typ is checked as always.
+//
+// The recipient acknowledges an erasure it applied (ErasureAck), so that
+// the home can stop sending it: one that did not reach its recipient is
+// sent again until it does or the recipient's copy has expired anyway.
 
 // Erasure limits.
 const (
@@ -105,3 +111,28 @@ func OpenErasure(raw, home string, homeKeys map[string]*Key, self string, encKey
 }
 
 func (e Erasure) envelope() (string, string, int64) { return e.Issuer, e.To, e.IssuedAt }
+
+// erasureAckLabel separates an erasure acknowledgement's hash from any
+// other hash of the same fields.
+const erasureAckLabel = "hcfed-erasure-ack"
+
+// ErasureAck is the reply by which e's recipient says it applied e: a
+// hash of e's nonce, both provinces and a label. The nonce travels only
+// inside the sealed erasure, so only the recipient, which alone can open
+// it, can make the acknowledgement. The transport authenticates no reply
+// (any member may publish to another's reply inbox), and a forged
+// acknowledgement would let a member stop an erasure from ever reaching
+// its recipient. A nonce is used for one attempt only, so an
+// acknowledgement seen on the wire acknowledges nothing else.
+func ErasureAck(e Erasure) []byte {
+	h := sha256.Sum256([]byte(erasureAckLabel + "\x00" + e.Issuer + "\x00" + e.To + "\x00" + e.Nonce))
+	return []byte(base64.RawURLEncoding.EncodeToString(h[:]))
+}
+
+// CheckErasureAck reports whether reply is the acknowledgement of e.
+func CheckErasureAck(e Erasure, reply []byte) error {
+	if subtle.ConstantTimeCompare(ErasureAck(e), reply) != 1 {
+		return fail(ReasonBadSignature, "not the acknowledgement of this erasure")
+	}
+	return nil
+}

@@ -74,3 +74,26 @@ func TestOpenErasureRefuses(t *testing.T) {
 		})
 	}
 }
+
+// Only the acknowledgement of an erasure, which needs its sealed nonce,
+// acknowledges it: not another erasure's, not one of another recipient,
+// not an empty or garbled reply.
+func TestErasureAckAcknowledgesOnlyItsErasure(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	e := erasure(t, now, 1)
+	if err := CheckErasureAck(e, ErasureAck(e)); err != nil {
+		t.Fatalf("the erasure's own ack refused: %v", err)
+	}
+	other := erasure(t, now, 1) // another nonce
+	elsewhere := e
+	elsewhere.To = bj
+	for name, reply := range map[string][]byte{
+		"another erasure's":   ErasureAck(other),
+		"another recipient's": ErasureAck(elsewhere),
+		"the nonce in clear":  []byte(e.Nonce),
+		"empty":               nil,
+		"truncated":           ErasureAck(e)[:10],
+	} {
+		t.Run(name, func(t *testing.T) { wantReason(t, CheckErasureAck(e, reply), ReasonBadSignature) })
+	}
+}

@@ -196,8 +196,13 @@ var SupersededNotices = map[string]string{
 // resolved appeal's text is kept no longer than a lookup's contact data.
 const (
 	DefaultAppealRetention = 30 * 24 * time.Hour
-	MaxAppealRetention     = 90 * 24 * time.Hour
+	MaxAppealRetention     = MaxLookupRetention
 )
+
+// MaxLookupRetention bounds privacy.retention.lookups: no province keeps
+// contact data obtained in a lookup longer, so a home province knows when
+// every copy it gave has ended (an erasure not delivered by then is moot).
+const MaxLookupRetention = 90 * 24 * time.Hour
 
 // Values of privacy.receipts.
 const (

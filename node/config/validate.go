@@ -101,8 +101,8 @@ func (c *Config) Validate() error {
 	if c.Privacy.NoticeVersion == "" {
 		bad("privacy.notice_version", "required")
 	}
-	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > 90*24*time.Hour {
-		bad("privacy.retention.lookups", "%v must be within (0, 2160h]", c.Privacy.Retention.Lookups)
+	if c.Privacy.Retention.Lookups <= 0 || c.Privacy.Retention.Lookups > MaxLookupRetention {
+		bad("privacy.retention.lookups", "%v must be within (0, %v]", c.Privacy.Retention.Lookups, MaxLookupRetention)
 	}
 	if c.Privacy.Retention.Appeals <= 0 || c.Privacy.Retention.Appeals > MaxAppealRetention {
 		bad("privacy.retention.appeals", "%v must be within (0, %v]: a resolved appeal's text is deleted after it", c.Privacy.Retention.Appeals, MaxAppealRetention)

@@ -116,6 +116,9 @@ type Options struct {
 	// heartbeat and snapshot again without a change; default
 	// node.Link's.
 	Republish time.Duration
+	// ErasureRetryMax is the longest wait between two attempts at an
+	// erasure a province did not acknowledge; default node.Peers's.
+	ErasureRetryMax time.Duration
 }
 
 // closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
@@ -208,7 +211,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned,
-		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter), republish: opt.Republish}
+		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter), republish: opt.Republish, erasureRetryMax: opt.ErasureRetryMax}
 	f.registerCacheMetrics(n.Metrics().Registry)
 	f.registerWaitMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)

@@ -34,6 +34,8 @@ type fed struct {
 	jsGrace time.Duration // see Options.JetStreamGrace
 	// republish is Options.Republish.
 	republish time.Duration
+	// erasureRetryMax is Options.ErasureRetryMax.
+	erasureRetryMax time.Duration
 
 	server  *federation.Server
 	conn    atomic.Pointer[federation.Conn]
@@ -148,7 +150,11 @@ func (f *fed) run(ctx context.Context) {
 	go func() { defer wg.Done(); conn.WatchSources(ctx, federation.SourceWatch{Now: f.now}) }() // accounts mode only
 	go func() {
 		defer wg.Done()
-		if err := node.NewPeers(f.n, conn, f.log).Run(ctx); err != nil && ctx.Err() == nil {
+		peers := node.NewPeers(f.n, conn, f.log)
+		if d := f.erasureRetryMax; d > 0 {
+			peers.ErasureRetry.Min, peers.ErasureRetry.Max = min(peers.ErasureRetry.Min, d), d
+		}
+		if err := peers.Run(ctx); err != nil && ctx.Err() == nil {
 			f.log.Error("cross-province lookups and receipts", "err", err)
 		}
 	}()

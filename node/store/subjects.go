@@ -255,6 +255,12 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 // judges the status at the moment the deletion was asked for; a status
 // change committed while the deletion runs does not stop it.
 func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, audit ...AuditEntry) (*Revocation, error) {
+	return db.deleteSubject(ctx, id, now, allow, nil, audit)
+}
+
+// deleteSubject implements DeleteSubjectIf, queueing plan's erasures (if
+// not nil) in the deletion's transaction.
+func (db *DB) deleteSubject(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, plan *ErasurePlan, audit []AuditEntry) (*Revocation, error) {
 	const op = "delete subject"
 	if now.IsZero() {
 		return nil, invalid(op, "zero time")
@@ -295,6 +301,9 @@ func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, all
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
 			}
+		}
+		if plan != nil {
+			return queueErasures(ctx, tx, id, plan)
 		}
 		return nil
 	})

@@ -1,0 +1,61 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// answered is the audit entry of a lookup answered to asker at t.
+func answered(t *testing.T, actor string, at time.Time, jti string, found bool) store.AuditEntry {
+	t.Helper()
+	d, err := json.Marshal(answerDetail{JTI: jti, Found: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.AuditEntry{Time: at, Actor: actor, Action: actionLookupAnswer, Target: "s1", Detail: string(d)}
+}
+
+// A deletion's erasures: one per asking province for the codes it was
+// given (each once), split at trust.MaxErasureCodes, expiring when the
+// province's copy from the newest answer has ended; none for an answer
+// that gave nothing, for an actor that is no province, or for a copy
+// ended already; and none queued beyond maxPendingErasures.
+func TestErasingMakesOneErasurePerProvinceUntilItsCopyEnds(t *testing.T) {
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	e := (&lookups{now: func() time.Time { return now }}).erasing("resident:s1", "s1")
+	entries := []store.AuditEntry{
+		answered(t, "peer:310000", now.Add(-time.Hour), "code-a", true),
+		answered(t, "peer:310000", now.Add(-2*time.Hour), "code-a", true), // asked twice
+		answered(t, "peer:310000", now.Add(-3*time.Hour), "code-b", true),
+		answered(t, "peer:110000", now.Add(-time.Hour), "code-x", false),                     // nothing given
+		answered(t, "operator:1", now.Add(-time.Hour), "code-y", true),                       // not a province
+		answered(t, "peer:120000", now.Add(-config.MaxLookupRetention-time.Hour), "c", true), // its copy ended
+	}
+	for i := range trust.MaxErasureCodes + 1 {
+		entries = append(entries, answered(t, "peer:320000", now.Add(-time.Minute), fmt.Sprintf("big-%d", i), true))
+	}
+	got := e.make(entries, 0)
+	if len(got) != 3 || e.queued != 3 || len(e.dropped) != 0 {
+		t.Fatalf("made %d erasures (queued %d, dropped %d): %+v; want 310000's and 320000's two", len(got), e.queued, len(e.dropped), got)
+	}
+	sh := got[0]
+	if sh.Asker != "310000" || len(sh.Codes) != 2 || sh.Codes[0] != "code-a" || sh.Codes[1] != "code-b" ||
+		sh.Subject != "s1" || sh.Actor != "resident:s1" || !sh.Created.Equal(now) ||
+		!sh.Expires.Equal(now.Add(-time.Hour+config.MaxLookupRetention+trust.ClockSkew)) {
+		t.Errorf("310000's erasure %+v", sh)
+	}
+	if got[1].Asker != "320000" || len(got[1].Codes) != trust.MaxErasureCodes || got[2].Asker != "320000" || len(got[2].Codes) != 1 {
+		t.Errorf("320000's erasures hold %d and %d codes, want %d and 1", len(got[1].Codes), len(got[2].Codes), trust.MaxErasureCodes)
+	}
+
+	got = e.make(entries, maxPendingErasures-1)
+	if len(got) != 1 || e.queued != 1 || len(e.dropped) != 2 {
+		t.Fatalf("with room for one: made %d, queued %d, dropped %d; want 1, 1, 2", len(got), e.queued, len(e.dropped))
+	}
+}

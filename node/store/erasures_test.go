@@ -1,0 +1,106 @@
+package store
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// erasurePlanOf is a plan that queues one erasure per audit entry of
+// action "lookup.answer", to the entry's actor, for the code in its
+// detail, and records the entries and the pending count it was given.
+func erasurePlanOf(seen *[]AuditEntry, pending *int) ErasurePlan {
+	return ErasurePlan{Action: "lookup.answer", Limit: 10, Make: func(entries []AuditEntry, n int) []Erasure {
+		*seen, *pending = entries, n
+		var out []Erasure
+		for _, e := range entries {
+			out = append(out, Erasure{Asker: e.Actor, Codes: []string{e.Detail}, Subject: e.Target, Actor: "resident",
+				Created: t0, Expires: t0.Add(time.Hour)})
+		}
+		return out
+	}}
+}
+
+// A deletion queues its erasures in its own transaction, from the audit
+// entries about the subject only: a refused deletion queues none, and
+// the outbox lists, retries, acknowledges and expires them.
+func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	for _, e := range []AuditEntry{
+		{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-a"},
+		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s1", Detail: "code-b"},
+		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s2", Detail: "code-of-s2"},
+		{Time: t0, Actor: "110000", Action: "lookup.refuse", Target: "s1", Detail: "refused"},
+	} {
+		if err := db.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []AuditEntry
+	var pending int
+	held := errors.New("held")
+	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, func(string, bool) error { return held }, erasurePlanOf(&seen, &pending)); !errors.Is(err, held) {
+		t.Fatalf("a held deletion: %v", err)
+	}
+	if st, err := db.ErasureState(ctx); err != nil || st.Pending != 0 {
+		t.Fatalf("after a held deletion the outbox holds %+v, %v; want nothing", st, err)
+	}
+	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, nil, erasurePlanOf(&seen, &pending)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || pending != 0 {
+		t.Fatalf("the plan saw %d entries and %d pending; want s1's 2 answers and 0", len(seen), pending)
+	}
+	due, err := db.DueErasures(ctx, t0, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due erasures: %+v, %v; want 2", due, err)
+	}
+	var codes []string
+	for _, e := range due {
+		codes = append(codes, e.Codes...)
+		if e.Subject != "s1" || e.Actor != "resident" || e.Attempts != 0 || !e.Expires.Equal(t0.Add(time.Hour)) {
+			t.Errorf("queued %+v", e)
+		}
+	}
+	if slices.Sort(codes); !slices.Equal(codes, []string{"code-a", "code-b"}) {
+		t.Errorf("queued codes %v", codes)
+	}
+
+	// One acknowledged, one failed: the failed one waits for its next try.
+	if err := db.ErasureSent(ctx, due[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ErasureSent(ctx, due[0].ID); err != nil {
+		t.Errorf("an erasure acknowledged twice: %v", err)
+	}
+	next := t0.Add(time.Minute)
+	if err := db.ErasureFailed(ctx, due[1].ID, next); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.DueErasures(ctx, t0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("due before its next try: %+v, %v", got, err)
+	}
+	if st, err := db.ErasureState(ctx); err != nil || st.Pending != 1 || !st.NextTry.Equal(next) {
+		t.Fatalf("state %+v, %v; want 1 pending, next at %v", st, err, next)
+	}
+	if got, err := db.DueErasures(ctx, next, 10); err != nil || len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("due at its next try: %+v, %v; want it, after 1 attempt", got, err)
+	}
+	if got, err := db.DeleteExpiredErasures(ctx, t0.Add(time.Hour-time.Nanosecond)); err != nil || len(got) != 0 {
+		t.Fatalf("expired before its time: %+v, %v", got, err)
+	}
+	if got, err := db.DueErasures(ctx, t0.Add(time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("an expired erasure is due: %+v, %v", got, err)
+	}
+	if got, err := db.DeleteExpiredErasures(ctx, t0.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != due[1].ID {
+		t.Fatalf("expired: %+v, %v; want the failed one", got, err)
+	}
+	if st, err := db.ErasureState(ctx); err != nil || st.Pending != 0 || !st.NextTry.IsZero() {
+		t.Fatalf("state after expiry %+v, %v; want empty", st, err)
+	}
+}
