@@ -90,7 +90,20 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	// after the answer found none while it was still queued, and the
 	// asker kept the contact.
 	d.CaseSealed = dk.Seal(caseAAD(subjectID), []byte(req.CaseID))
-	if err := l.db.AppendAudit(ctx, newAuditEntry(now, actor, actionLookupAnswer, subjectID, d)); err != nil {
+	// The entry is written only while the resident exists: a deletion
+	// that committed after the contact was read finds no entry to erase
+	// (erasure.go), so the contact must not leave; the asker is told, as
+	// for any resident who is gone, that there is no one to contact.
+	err = l.db.AppendAuditOfSubject(ctx, subjectID, newAuditEntry(now, actor, actionLookupAnswer, subjectID, d))
+	if errors.Is(err, store.ErrNotFound) {
+		if ans, err = trust.AnswerLookup(l.keys.signer.Load(), req, ks.EncKey, nil, now); err != nil {
+			p.log.Error("lookup not answered", "from", asker, "err", err)
+			return nil
+		}
+		l.audit(actor, actionLookupAnswer, target, answerDetail{LegalBasis: req.LegalBasis, Case: tag, JTI: target})
+		return []byte(ans)
+	}
+	if err != nil {
 		p.log.Error("lookup not answered: its audit entry could not be written", "from", asker, "err", err)
 		return nil
 	}

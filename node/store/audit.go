@@ -62,6 +62,31 @@ func (db *DB) AppendAuditBatch(ctx context.Context, entries []AuditEntry) error 
 	}, nil)
 }
 
+// AppendAuditOfSubject appends e, as AppendAudit does, only while the
+// resident subjectID still exists; otherwise it appends nothing and
+// returns ErrNotFound. The check and the append are one transaction on
+// the writer, as a deletion is, so a deletion either comes first (and the
+// entry is refused) or finds the entry. A lookup's answer is recorded so:
+// a deletion that commits between the read of the contact and its entry
+// would otherwise queue no erasure for a contact that still goes out.
+func (db *DB) AppendAuditOfSubject(ctx context.Context, subjectID string, e AuditEntry) error {
+	entries := []AuditEntry{e}
+	if err := checkAudit(entries); err != nil {
+		return err
+	}
+	return db.batch.do(ctx, func(bt *batchTx) error {
+		row, err := bt.queryRow(`SELECT 1 FROM subjects WHERE id = ?`, subjectID)
+		if err != nil {
+			return err
+		}
+		var one int
+		if err := row.Scan(&one); err != nil {
+			return notFound("append audit: subject", err)
+		}
+		return bt.atomically(func() error { return appendAudit(bt, entries) })
+	}, nil)
+}
+
 // checkAudit refuses entries no caller may append: without time, actor or
 // action, or claiming to be a prune.
 func checkAudit(entries []AuditEntry) error {

@@ -104,3 +104,42 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 		t.Fatalf("state after expiry %+v, %v; want empty", st, err)
 	}
 }
+
+// A lookup's answer is recorded only while its resident exists, in the
+// writer's order: appended before the deletion, the deletion finds it
+// and queues its erasure; after, it is refused and nothing is appended.
+func TestLookupAnswerIsRecordedOnlyWhileItsResidentExists(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	answer := AuditEntry{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-a"}
+	if err := db.AppendAuditOfSubject(ctx, "s1", answer); err != nil {
+		t.Fatal(err)
+	}
+	var seen []AuditEntry
+	var pending int
+	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, nil, erasurePlanOf(&seen, &pending)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 {
+		t.Fatalf("the deletion saw %d answers, want the 1 recorded before it", len(seen))
+	}
+	before, err := db.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendAuditOfSubject(ctx, "s1", answer); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an answer about a deleted resident: %v, want ErrNotFound", err)
+	}
+	after, err := db.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the audit log held %d entries before the refused answer and %d after", before, after)
+	}
+	if err := db.AppendAuditOfSubject(ctx, "s1", AuditEntry{Actor: "310000", Action: "lookup.answer"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an entry without time: %v, want ErrInvalid", err)
+	}
+}
