@@ -178,8 +178,8 @@ link (shown this once) and how many phone codes were revoked.`,
 		if err := cl.do(cmd.Context(), http.MethodPost, subjectPath(args[0], "/token"), in, &out); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "revoked %s issued to the old phone (every province refuses them); the resident's paper codes stay valid\n",
-			count(out.Revoked, "code"))
+		fmt.Fprintf(cmd.ErrOrStderr(), "revoked %s issued to the old phone: every province refuses %s; the resident's paper codes stay valid\n",
+			count(out.Revoked, "code"), noun(out.Revoked, "it", "them"))
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	return cmd

@@ -37,7 +37,7 @@ func keptToken(tb *tab, key string) string {
 func askedToReplace(t *testing.T, tb *tab, link, key, kept, button string, hide ...string) {
 	t.Helper()
 	tb.open(link)
-	if !eval[bool](tb, `!document.getElementById("replace").hidden && document.getElementById("main").hidden`) {
+	if !eval[bool](tb, `!!document.getElementById("replace") && document.getElementById("main").hidden`) {
 		t.Fatalf("%s: another owner's link opened without asking whether to replace the device's", tb.name)
 	}
 	if got := keptToken(tb, key); got != kept {
@@ -81,7 +81,7 @@ func anotherResidentsLinkAsksFirst(t *testing.T, b *browser, d *demo, i int) {
 		t.Errorf("replaced, the phone keeps %q, want the link's token", got)
 	}
 	phone.open(theirs)
-	phone.waitJS("the same wallet, unasked", qr+` && document.getElementById("masked-name").textContent === "钱*" && document.getElementById("replace").hidden`)
+	phone.waitJS("the same wallet, unasked", qr+` && document.getElementById("masked-name").textContent === "钱*" && !document.getElementById("replace")`)
 }
 
 // anotherScannersLinkAsksFirst is anotherResidentsLinkAsksFirst for a

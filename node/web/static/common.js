@@ -124,12 +124,13 @@ const HC = (() => {
   // replaces the one this device keeps when that one still works and is
   // another owner's (owner: the whoami field naming it, subject_id or
   // scanner_id): a link passed round, or a family member's, silently
-  // took the device's wallet (or scanner) away. The page's #replace box
-  // asks; nothing of the other owner is shown. It resolves to the token
-  // and whoami to go on with: the link's (replace; keepToken keeps it),
-  // or the device's (keep; the link's is let go). The same link as the
-  // one kept, or another of the same owner, asks nothing.
-  async function keepOrReplace(token, me, owner) {
+  // took the device's wallet (or scanner) away. The question (ask, in
+  // the page's words: page) shows nothing of the link's owner. It
+  // resolves to the token and whoami to go on with: the link's (replace;
+  // keepToken keeps it), or the device's (keep; the link's is let go).
+  // The same link as the one kept, or another of the same owner, asks
+  // nothing.
+  async function keepOrReplace(token, me, owner, page) {
     const held = kept && fresh ? kept.storage.getItem(kept.key) : null;
     if (!held) return { token, me };
     let who;
@@ -140,23 +141,26 @@ const HC = (() => {
       throw e;
     }
     if (who.role !== me.role || who[owner] === me[owner]) return { token, me };
-    if (await ask(document.getElementById("replace"))) return { token, me };
+    if (await ask(page)) return { token, me };
     fresh = null;
     return { token: held, me: who };
   }
 
-  // ask shows box, settles the page while it waits, and resolves to
-  // whether its [data-answer=yes] button was pressed (its other button:
-  // no).
-  function ask(box) {
-    box.hidden = false;
-    settled();
+  // ask shows, above #fatal, the question whether to replace the
+  // device's token (the page's replace_title and replace_text), settles
+  // the page while it waits, and resolves to whether replace was chosen
+  // (#replace-yes; #replace-keep: keep).
+  function ask(page) {
     return new Promise((resolve) => {
-      box.querySelectorAll("button[data-answer]").forEach((b) => b.addEventListener("click", () => {
-        box.hidden = true;
-        resolve(b.dataset.answer === "yes");
-      }, { once: true }));
-      box.querySelector("button[data-answer]").focus();
+      const answer = (yes) => () => { box.remove(); resolve(yes); };
+      const keep = el("button", { type: "button", id: "replace-keep", "data-i18n": page + ".replace_keep", onclick: answer(false) });
+      const box = el("section", { id: "replace", class: "card", role: "alertdialog", "aria-labelledby": "replace-h", "aria-describedby": "replace-text" },
+        el("h2", { id: "replace-h", "data-i18n": page + ".replace_title" }), el("p", { id: "replace-text", "data-i18n": page + ".replace_text" }),
+        keep, el("button", { type: "button", id: "replace-yes", class: "danger", "data-i18n": page + ".replace_yes", onclick: answer(true) }));
+      document.getElementById("fatal").before(box);
+      apply(box);
+      keep.focus();
+      settled();
     });
   }
 
