@@ -49,6 +49,7 @@ func askedToReplace(t *testing.T, tb *tab, link, key, kept, button string, hide 
 		}
 	}
 	tb.click(button)
+	tb.waitJS("the page to settle after the answer", `document.body.dataset.ready === "1"`)
 }
 
 // anotherResidentsLinkAsksFirst walks a phone holding one resident's

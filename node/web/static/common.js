@@ -148,11 +148,12 @@ const HC = (() => {
 
   // ask shows, above #fatal, the question whether to replace the
   // device's token (the page's replace_title and replace_text), settles
-  // the page while it waits, and resolves to whether replace was chosen
+  // the page while it waits (unsettled again once answered, until the
+  // page is done), and resolves to whether replace was chosen
   // (#replace-yes; #replace-keep: keep).
   function ask(page) {
     return new Promise((resolve) => {
-      const answer = (yes) => () => { box.remove(); resolve(yes); };
+      const answer = (yes) => () => { box.remove(); document.body.dataset.ready = ""; resolve(yes); };
       const keep = el("button", { type: "button", id: "replace-keep", "data-i18n": page + ".replace_keep", onclick: answer(false) });
       const box = el("section", { id: "replace", class: "card", role: "alertdialog", "aria-labelledby": "replace-h", "aria-describedby": "replace-text" },
         el("h2", { id: "replace-h", "data-i18n": page + ".replace_title" }), el("p", { id: "replace-text", "data-i18n": page + ".replace_text" }),
