@@ -8,10 +8,12 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
-// ResidentToken is a resident's new token, shown once.
+// ResidentToken is a resident's new token, shown once, and how many of
+// their phone codes the replacement revoked.
 type ResidentToken struct {
 	ID            string `json:"id"`
 	ResidentToken string `json:"resident_token"`
+	Revoked       int    `json:"revoked"` // phone codes revoked
 }
 
 // ReplaceResidentToken gives a resident a new token and revokes every
@@ -22,8 +24,12 @@ type ResidentToken struct {
 // the resident present: when the record holds an ID number, idNumber must
 // be it (from the resident's identity card), so that a token — and with it
 // the record in clear, which operators otherwise see masked — is never
-// minted for a resident who is not there. The resident's live codes are
-// not revoked by it (a status change does that).
+// minted for a resident who is not there. The codes issued to the
+// resident's phone are revoked with the old tokens, through the outbox
+// as after a status change, so that a finder of the phone cannot show the
+// code it holds at a checkpoint of any province; the resident's paper
+// codes, which they hold on paper, stay valid (RevokePaperCodes withdraws
+// those). Audited as subject.token and code.revoke_phone.
 func (n *Node) ReplaceResidentToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
 	return n.residents.replaceToken(ctx, p, id, idNumber)
 }
@@ -65,8 +71,8 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}
-	err = r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: r.now()},
-		r.auditEntry(p.Actor(), "subject.token", id, nil))
+	rev, err := r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: r.now()},
+		r.auditEntry(p.Actor(), "subject.token", id, nil), r.auditEntry(p.Actor(), "code.revoke_phone", id, nil))
 	r.access.forgetResident(id) // whatever the outcome: evicting too much only costs a read
 	r.access.tokenCreated(hash)
 	if errors.Is(err, store.ErrNotFound) {
@@ -75,5 +81,10 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}
-	return ResidentToken{ID: id, ResidentToken: tok}, nil
+	out := ResidentToken{ID: id, ResidentToken: tok}
+	if rev != nil {
+		r.revoked(ctx, rev)
+		out.Revoked = len(rev.Entries)
+	}
+	return out, nil
 }

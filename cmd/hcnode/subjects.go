@@ -147,14 +147,16 @@ func newSubjectTokenCmd() *cobra.Command {
 	var idNumber string
 	cmd := &cobra.Command{
 		Use:   "token ID --id-number N|-",
-		Short: "Give a resident a new token and wallet link; every earlier one stops working at once",
+		Short: "Give a resident a new token and wallet link; every earlier one, and the codes on the old phone, stop working at once",
 		Long: `token gives a resident a new token and wallet link, for a phone that was
 lost or seen by someone else: every token the resident held stops working at
-once, in the wallet and the API. Their live codes stay valid (a status change
-revokes them). With the resident present: the node checks the ID number on
+once, in the wallet and the API, and the codes issued to the old phone are
+revoked at every province (so a finder cannot show the code on its screen);
+their paper codes stay valid ("hcnode subject withdraw-paper" withdraws a lost
+one). With the resident present: the node checks the ID number on
 their identity card against the record (--id-number -: read it from stdin,
-so it stays out of ps and shell history). Prints id, resident token and wallet
-link, shown this once.`,
+so it stays out of ps and shell history). Prints id, resident token, wallet
+link (shown this once) and how many phone codes were revoked.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cl := addClientFlags(cmd)
@@ -170,11 +172,14 @@ link, shown this once.`,
 			ID            string `json:"id"`
 			ResidentToken string `json:"resident_token"`
 			WalletURL     string `json:"wallet_url"`
+			Revoked       int    `json:"revoked"`
 		}
 		in := map[string]string{"id_number": idNumber}
 		if err := cl.do(cmd.Context(), http.MethodPost, subjectPath(args[0], "/token"), in, &out); err != nil {
 			return err
 		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "revoked %s issued to the old phone: every province refuses %s; the resident's paper codes stay valid\n",
+			count(out.Revoked, "code"), noun(out.Revoked, "it", "them"))
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	return cmd

@@ -210,6 +210,11 @@ func (s *Server) whoami(c echo.Context) error {
 	if p.SubjectID != "" {
 		out["subject_id"] = p.SubjectID
 	}
+	if p.ScannerID != "" {
+		// A scanner's page asks before another scanner's link replaces
+		// the registration the device holds (common.js, keepOrReplace).
+		out["scanner_id"] = p.ScannerID
+	}
 	if p.Account != "" {
 		out["account"], out["account_role"] = p.Account, node.AccountOperator
 		if p.Admin {

@@ -256,14 +256,23 @@ func (db *DB) RevokePaperCodes(ctx context.Context, subjectID string, now time.T
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, subjectID).Scan(&one); err != nil {
 			return notFound("subject", err)
 		}
-		entries, err := queryAll(ctx, tx, op, scanRevocationEntry, `UPDATE codes SET revoked = 1
-			WHERE subject_id = ? AND paper = 1 AND revoked = 0 AND expires > ? RETURNING jti, expires`,
-			subjectID, acceptedCut(now))
-		if err != nil || len(entries) == 0 {
-			return err
-		}
-		rev, err = appendRevocation(ctx, tx, entries, now)
+		var err error
+		rev, err = revokeCodesOf(ctx, tx, subjectID, true, now)
 		return err
 	})
 	return rev, err
+}
+
+// revokeCodesOf revokes, in tx, the subject's paper codes (paper) or
+// phone codes (!paper) that a verifier may still accept at now (see
+// acceptedCut), and appends their revocation to the outbox: nil when
+// there were none.
+func revokeCodesOf(ctx context.Context, tx *sql.Tx, subjectID string, paper bool, now time.Time) (*Revocation, error) {
+	entries, err := queryAll(ctx, tx, "revoke codes", scanRevocationEntry, `UPDATE codes SET revoked = 1
+		WHERE subject_id = ? AND paper = ? AND revoked = 0 AND expires > ? RETURNING jti, expires`,
+		subjectID, boolInt(paper), acceptedCut(now))
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	return appendRevocation(ctx, tx, entries, now)
 }

@@ -41,14 +41,22 @@ func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 }
 
 // ReplaceResidentTokens deletes every resident token of subject t.SubjectID
-// and stores t in its place, in one transaction with the audit entries:
-// ErrNotFound if the subject does not exist, ErrInvalid if t is not a
-// resident token of it.
-func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...AuditEntry) error {
-	if t.Role != "resident" || t.SubjectID == "" {
-		return invalid("replace resident tokens", "not a resident token")
+// and stores t in its place, and revokes the subject's phone codes that a
+// verifier may still accept at t.Created (acceptedCut), in one
+// transaction with the audit entries and the revocation's outbox rows:
+// the old phone's link stops working, and so does the code it shows,
+// which a finder of the phone could otherwise show until it expired.
+// Paper codes stay valid: the resident holds them on paper, not on the
+// phone. It returns the revocation (nil when the subject held no live
+// phone code), ErrNotFound if the subject does not exist, ErrInvalid if t
+// is not a resident token of it or has no creation time.
+func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...AuditEntry) (*Revocation, error) {
+	const op = "replace resident tokens"
+	if t.Role != "resident" || t.SubjectID == "" || t.Created.IsZero() {
+		return nil, invalid(op, "not a resident token, or no creation time")
 	}
-	return db.writeAudited(ctx, "replace resident tokens", audit, func(tx *sql.Tx) error {
+	var rev *Revocation
+	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, t.SubjectID).Scan(&one); err != nil {
 			return notFound("subject", err)
@@ -56,8 +64,14 @@ func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...Audit
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE subject_id = ? AND role = 'resident'`, t.SubjectID); err != nil {
 			return err
 		}
-		return insertToken(ctx, tx, t)
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		var err error
+		rev, err = revokeCodesOf(ctx, tx, t.SubjectID, false, t.Created)
+		return err
 	})
+	return rev, err
 }
 
 // nullableTime stores the zero time as NULL.

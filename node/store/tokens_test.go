@@ -94,3 +94,50 @@ func TestScannerRoundTripAndRemoveDeletesItsTokens(t *testing.T) {
 	_, err := db.Scanner(ctx, "nope")
 	wantErr(t, err, ErrNotFound)
 }
+
+// TestReplaceResidentTokensRevokesThePhoneCodesInTheOutboxAndNotThePaper:
+// a lost phone's link is replaced, and the live codes issued to it go
+// into the outbox with the replacement; the resident's paper code, an
+// expired phone code and another resident's code are left as they were.
+func TestReplaceResidentTokensRevokesThePhoneCodesInTheOutboxAndNotThePaper(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	if err := db.CreateSubject(ctx, testSubject("s1"), testConsent(), Token{Hash: []byte("old-resident-hash"), Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	enrol(t, db, "s2")
+	phone, paper, old := testCode("phone", "s1"), testCode("paper", "s1"), testCode("old", "s1")
+	paper.Paper = true
+	old.Expires = t0.Add(time.Minute)
+	for _, c := range []Code{phone, paper, old, testCode("other", "s2")} {
+		insertCode(t, db, c)
+	}
+	now := t0.Add(time.Hour)
+	rev, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("new-resident-hash"), Role: "resident", SubjectID: "s1", Created: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev == nil || len(rev.Entries) != 1 || rev.Entries[0].JTI != "phone" {
+		t.Fatalf("revocation = %+v, want the live phone code only", rev)
+	}
+	pending, err := db.PendingRevocations(ctx)
+	if err != nil || len(pending) != 1 || pending[0].Seq != rev.Seq || len(pending[0].Entries) != 1 || pending[0].Entries[0].JTI != "phone" {
+		t.Fatalf("outbox = %+v, %v; want the phone code's revocation", pending, err)
+	}
+	for jti, revoked := range map[string]bool{"phone": true, "paper": false, "old": false, "other": false} {
+		if c, err := db.Code(ctx, jti); err != nil || c.Revoked != revoked {
+			t.Errorf("code %s after the replacement = %+v, %v; want revoked=%v", jti, c, err, revoked)
+		}
+	}
+	_, err = db.Token(ctx, []byte("old-resident-hash"))
+	wantErr(t, err, ErrNotFound)
+
+	// Nothing left to revoke: the next replacement appends nothing.
+	rev, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("newer-resident-hash"), Role: "resident", SubjectID: "s1", Created: now})
+	if err != nil || rev != nil {
+		t.Errorf("second replacement = %+v, %v; want no revocation", rev, err)
+	}
+	_, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("h"), Role: "resident", SubjectID: "nobody", Created: now})
+	wantErr(t, err, ErrNotFound)
+}

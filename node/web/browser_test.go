@@ -384,6 +384,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		wallet = newWallet // the resident's phone from now on
 	})
 
+	t.Run("another resident's link asks before it replaces the wallet a phone holds", func(t *testing.T) {
+		anotherResidentsLinkAsksFirst(t, b, d, gd)
+	})
+
 	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
 		wallet.click("#delete-start")
 		if w := wallet.text(".danger-zone"); !strings.Contains(w, "stops working") || !strings.Contains(w, "cannot be undone") {
@@ -402,6 +406,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("a bad scanner link leaves the device's scanner working", func(t *testing.T) {
 		badLinkLeavesTheDevicesToken(t, scan, d.url(sh), "/scan", d.c.Tokens[sh], `!document.getElementById("main").hidden`)
+	})
+
+	t.Run("another scanner's link asks before it replaces the scanner a device holds", func(t *testing.T) {
+		anotherScannersLinkAsksFirst(t, b, d, sh)
 	})
 
 	t.Run("bad and expired links give a clear page", func(t *testing.T) {

@@ -3,8 +3,10 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // wrongIDNumber is a well-formed ID number that is not the test resident's.
@@ -15,7 +17,9 @@ const wrongIDNumber = "440106199001011234"
 // ID number is refused with the catalogue's sentence and leaves the old
 // link working; the resident's own gives a new link, shown as a QR, that
 // opens a wallet with a code the node accepts on newPhone, while the old
-// link opens the unauthorized page on oldPhone. It returns the new link.
+// link opens the unauthorized page on oldPhone and the code oldPhone
+// showed is refused as revoked (a finder of the phone could show it
+// until it expired). It returns the new link.
 // Not a t.Helper: a failure names its line here.
 func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, subjectID, oldURL string) string {
 	oldToken, ok := strings.CutPrefix(oldURL, d.url(i)+"/wallet#token=")
@@ -30,8 +34,13 @@ func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, s
 	}
 	console.click("#token-start")
 	if w := console.text("#token-warning"); eval[bool](console, `document.getElementById("token-form").hidden`) ||
-		!strings.Contains(w, "stops working at once") || !strings.Contains(w, "stay valid") || !strings.Contains(w, "change the status") {
-		t.Errorf("before making a new link the console says %q; want what it does: the old link stops, codes stay valid until a status change", w)
+		!strings.Contains(w, "stops working at once") || !strings.Contains(w, "revoked at every province") || !strings.Contains(w, "paper codes stay valid") {
+		t.Errorf("before making a new link the console says %q; want what it does: the old link and the phone's codes stop, paper codes stay valid", w)
+	}
+	shown := decodeQR(t, oldPhone.imagePNG("#qr"))
+	live, err := d.c.Nodes[i].DB.LivePhoneCodes(t.Context(), subjectID, time.Now(), 100)
+	if err != nil || len(live) == 0 {
+		t.Fatalf("the lost phone's live codes: %v, %v; want at least the one it shows", live, err)
 	}
 
 	console.setValue("#tk-id", wrongIDNumber)
@@ -57,8 +66,8 @@ func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, s
 	if !strings.HasPrefix(newURL, d.url(i)+"/wallet#token=") || newURL == oldURL {
 		t.Fatalf("new wallet link %q (old %q)", newURL, oldURL)
 	}
-	if got := console.text("#token-result"); got != en(t, "console.token_done") {
-		t.Errorf("after the new link the console says %q", got)
+	if got, want := console.text("#token-result"), strings.Replace(en(t, "console.token_done"), "{n}", strconv.Itoa(len(live)), 1); got != want {
+		t.Errorf("after the new link the console says %q, want %q", got, want)
 	}
 	// The ID number left the page with the call: not in a field, the DOM,
 	// storage or the address bar.
@@ -71,10 +80,16 @@ func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, s
 		t.Errorf("the lost phone's link opens %q / %q, want the unauthorized page", h, p)
 	}
 
+	sc := addScanner(t, d, i)
+	var lost verification
+	if d.call(i, "POST", "/v1/verify", sc, map[string]string{"code": shown}, &lost); lost.Valid || lost.Reason != "revoked" {
+		t.Errorf("the code the lost phone showed verifies as %+v after the new link, want revoked", lost)
+	}
+
 	newPhone.open(newURL)
 	newPhone.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
 	var v verification
-	d.call(i, "POST", "/v1/verify", addScanner(t, d, i), map[string]string{"code": decodeQR(t, newPhone.imagePNG("#qr"))}, &v)
+	d.call(i, "POST", "/v1/verify", sc, map[string]string{"code": decodeQR(t, newPhone.imagePNG("#qr"))}, &v)
 	if !v.Valid || v.MaskedName != testMasked || newPhone.text("#status-word") != "Green" {
 		t.Fatalf("the new phone's wallet shows %q and a code verifying as %+v", newPhone.text("#status-word"), v)
 	}

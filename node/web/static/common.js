@@ -120,6 +120,51 @@ const HC = (() => {
     fresh = null;
   }
 
+  // keepOrReplace asks before the link's token (token, me its whoami)
+  // replaces the one this device keeps when that one still works and is
+  // another owner's (owner: the whoami field naming it, subject_id or
+  // scanner_id): a link passed round, or a family member's, silently
+  // took the device's wallet (or scanner) away. The question (ask, in
+  // the page's words: page) shows nothing of the link's owner. It
+  // resolves to the token and whoami to go on with: the link's (replace;
+  // keepToken keeps it), or the device's (keep; the link's is let go).
+  // The same link as the one kept, or another of the same owner, asks
+  // nothing.
+  async function keepOrReplace(token, me, owner, page) {
+    const held = kept && fresh ? kept.storage.getItem(kept.key) : null;
+    if (!held) return { token, me };
+    let who;
+    try {
+      who = await api("GET", "/v1/whoami", held);
+    } catch (e) {
+      if (e instanceof APIError && e.status === 401) return { token, me }; // the device's no longer works
+      throw e;
+    }
+    if (who.role !== me.role || who[owner] === me[owner]) return { token, me };
+    if (await ask(page)) return { token, me };
+    fresh = null;
+    return { token: held, me: who };
+  }
+
+  // ask shows, above #fatal, the question whether to replace the
+  // device's token (the page's replace_title and replace_text), settles
+  // the page while it waits (unsettled again once answered, until the
+  // page is done), and resolves to whether replace was chosen
+  // (#replace-yes; #replace-keep: keep).
+  function ask(page) {
+    return new Promise((resolve) => {
+      const answer = (yes) => () => { box.remove(); document.body.dataset.ready = ""; resolve(yes); };
+      const keep = el("button", { type: "button", id: "replace-keep", "data-i18n": page + ".replace_keep", onclick: answer(false) });
+      const box = el("section", { id: "replace", class: "card", role: "alertdialog", "aria-labelledby": "replace-h", "aria-describedby": "replace-text" },
+        el("h2", { id: "replace-h", "data-i18n": page + ".replace_title" }), el("p", { id: "replace-text", "data-i18n": page + ".replace_text" }),
+        keep, el("button", { type: "button", id: "replace-yes", class: "danger", "data-i18n": page + ".replace_yes", onclick: answer(true) }));
+      document.getElementById("fatal").before(box);
+      apply(box);
+      keep.focus();
+      settled();
+    });
+  }
+
   // dropToken forgets the token the page used: the node refused it
   // (unknown, expired) or it is another role's, and no page keeps a token
   // it cannot use — least of all an operator's in a wallet's storage. A
@@ -273,16 +318,18 @@ const HC = (() => {
     // fragment, which loads nothing: start again with the new token.
     window.addEventListener("hashchange", () => { if (/(^#|&)token=/.test(location.hash)) location.reload(); });
     apply();
-    // data-ready marks the page settled (tests and the curious wait on it),
-    // with the milliseconds it took since navigation began.
-    const ready = () => { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; };
-    init().then(ready, (e) => {
+    init().then(settled, (e) => {
       if (e instanceof APIError && e.status === 401) { dropToken(); fatal("fatal.bad_link_title", "fatal.bad_link"); }
       else { say(document.getElementById("fatal-detail"), e); fatal("fatal.error_title", "fatal.error"); }
-      ready();
+      settled();
     });
   }
 
-  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
+  // settled marks the page settled (tests and the curious wait on
+  // data-ready), with the milliseconds it took since navigation began:
+  // its start done, or a question (ask) waiting for an answer.
+  function settled() { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; }
+
+  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

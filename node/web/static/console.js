@@ -222,7 +222,7 @@ const CON = (() => {
       $("token-link").textContent = out.wallet_url;
       showImage($("token-qr"), await call("POST", "/v1/qr", { url: out.wallet_url }));
       $("token-new").hidden = false;
-      say("token-result", "console.token_done");
+      say("token-result", "console.token_done", { n: out.revoked });
     } catch (e) {
       say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
     }

@@ -236,6 +236,7 @@
       return;
     }
     if (me.role !== "scanner") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    ({ token, me } = await HC.keepOrReplace(token, me, "scanner_id", "scan")); // another scanner's link asks first
     HC.keepToken();
     fed = await HC.api("GET", "/v1/federation");
     $("main").hidden = false;

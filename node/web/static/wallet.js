@@ -314,6 +314,7 @@
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
     me = await HC.api("GET", "/v1/whoami", token);
     if (me.role !== "resident") { if (HC.dropToken()) localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    ({ token, me } = await HC.keepOrReplace(token, me, "subject_id", "wallet")); // another resident's link asks first
     HC.keepToken();
     [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
       HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
