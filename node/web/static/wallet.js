@@ -276,7 +276,7 @@
     list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: v.day ? HC.fmtDay(v.day) : HC.fmtTime(v.time),
       province: provinceName(v.province), place: v.place ? HC.place(v.place) : "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
     list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),
-      basis: l.legal_basis, case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
+      basis: l.legal_basis || HC.t("wallet.basis_gone"), case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
   }
 
   function wire() {
