@@ -157,8 +157,12 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 	if err != nil {
 		return LookupResult{}, internal("lookup", err)
 	}
+	basis, err := l.sealBasis(ctx, in.LegalBasis, now, nil, "")
+	if err != nil {
+		return LookupResult{}, internal("lookup", err)
+	}
 	target, actor, tag := hashJTI(home, jti), p.Actor(), l.caseTag(in.CaseID)
-	l.audit(actor, actionLookupRequest, target, map[string]any{"to": home, "legal_basis": in.LegalBasis, "case": tag})
+	l.audit(actor, actionLookupRequest, target, basis.into(map[string]any{"to": home, "case": tag}))
 	res, err := l.ask(ctx, peers, &req, []byte(raw))
 	if err != nil {
 		l.audit(actor, actionLookupResult, target, map[string]any{"to": home, "case": tag, "outcome": "no_answer"})
@@ -263,7 +267,8 @@ func refusal(home string, why trust.Reason) error {
 }
 
 // LookupRecord is one lookup of a resident's identity by another province,
-// as the resident is told of it.
+// as the resident is told of it. LegalBasis is empty once the lookup
+// retention ended (lookupbasis.go): the rest stays for the audit retention.
 type LookupRecord struct {
 	Time       time.Time `json:"time"`
 	Province   string    `json:"province"`
@@ -313,7 +318,11 @@ func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) 
 			}
 			caseID = string(b)
 		}
-		out = append(out, LookupRecord{Time: e.Time, Province: province, LegalBasis: d.LegalBasis, CaseID: caseID,
+		basis, err := l.openBasis(ctx, d.sealedBasis, dk, subjectID)
+		if err != nil {
+			return nil, internal("lookups of", err)
+		}
+		out = append(out, LookupRecord{Time: e.Time, Province: province, LegalBasis: basis, CaseID: caseID,
 			Disclosed: d.Fields})
 	}
 	return out, nil
@@ -321,9 +330,11 @@ func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) 
 
 // answerDetail is what the audit log keeps of an answered lookup: no
 // personal data, the code id hashed, the case as its tag and, when the
-// holder was found, sealed under their data key for them to read.
+// holder was found, sealed under their data key for them to read; the
+// legal basis as its tag and sealed until the lookup retention ends
+// (lookupbasis.go), under the holder's data key too when found.
 type answerDetail struct {
-	LegalBasis string   `json:"legal_basis"`
+	sealedBasis
 	Case       string   `json:"case,omitempty"`        // the case tag (lookupcase.go)
 	CaseSealed []byte   `json:"case_sealed,omitempty"` // base64, under the holder's data key
 	CaseID     string   `json:"case_id,omitempty"`     // only in entries written before: the case in clear

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
@@ -51,7 +52,7 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		return l.refuse(p, req, trust.ReasonRateLimited)
 	}
 	refuse := func(why trust.Reason) []byte {
-		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": why, "legal_basis": req.LegalBasis, "case": tag})
+		l.audit(actor, actionLookupRefuse, target, l.basisOf(ctx, p, req, now, nil, "").into(map[string]any{"reason": why, "case": tag}))
 		return l.refuse(p, req, why)
 	}
 	if err != nil { // verified, but no usable legal basis or case: neither is recorded
@@ -79,8 +80,9 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
 		return nil
 	}
-	d := answerDetail{LegalBasis: req.LegalBasis, Case: tag, JTI: target, Found: contact != nil, Fields: fields}
+	d := answerDetail{Case: tag, JTI: target, Found: contact != nil, Fields: fields}
 	if contact == nil {
+		d.sealedBasis = l.basisOf(ctx, p, req, now, nil, "")
 		l.audit(actor, actionLookupAnswer, target, d)
 		return []byte(ans)
 	}
@@ -90,6 +92,7 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	// after the answer found none while it was still queued, and the
 	// asker kept the contact.
 	d.CaseSealed = dk.Seal(caseAAD(subjectID), []byte(req.CaseID))
+	d.sealedBasis = l.basisOf(ctx, p, req, now, dk, subjectID)
 	// The entry is written only while the resident exists: a deletion
 	// that committed after the contact was read finds no entry to erase
 	// (erasure.go), so the contact must not leave; the asker is told, as
@@ -100,7 +103,8 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 			p.log.Error("lookup not answered", "from", asker, "err", err)
 			return nil
 		}
-		l.audit(actor, actionLookupAnswer, target, answerDetail{LegalBasis: req.LegalBasis, Case: tag, JTI: target})
+		gone := answerDetail{Case: tag, JTI: target, sealedBasis: l.basisOf(ctx, p, req, now, nil, "")}
+		l.audit(actor, actionLookupAnswer, target, gone)
 		return []byte(ans)
 	}
 	if err != nil {
@@ -108,6 +112,17 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 		return nil
 	}
 	return []byte(ans)
+}
+
+// basisOf is req's legal basis as the audit log keeps it (see sealBasis).
+// Should it fail to be sealed, the entry keeps its tag alone, which still
+// shows a basis was stated: the text is lost, never kept in clear.
+func (l *lookups) basisOf(ctx context.Context, p *Peers, req *trust.LookupRequest, now time.Time, dk *seal.Key, subjectID string) sealedBasis {
+	b, err := l.sealBasis(ctx, req.LegalBasis, now, dk, subjectID)
+	if err != nil {
+		p.log.Error("a lookup's legal basis is audited as its tag alone: it could not be sealed", "from", req.Issuer, "err", err)
+	}
+	return b
 }
 
 // openRequest decrypts and verifies a request from asker; see

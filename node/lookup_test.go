@@ -83,12 +83,14 @@ func TestLookupAuditFindsEntriesWrittenBeforeTheCaseTag(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := n.LookupAudit(ctx, operator, "SH-OLD-1")
-	if err != nil || len(got) != 1 || got[0].Target != a.ID || !strings.Contains(string(got[0].Detail), `"SH-OLD-1"`) {
+	got, err := n.LookupAudit(ctx, operator, node.LookupAuditQuery{CaseID: "SH-OLD-1", LegalBasis: "law"})
+	if err != nil || len(got) != 1 || got[0].Target != a.ID || !strings.Contains(string(got[0].Detail), `"SH-OLD-1"`) ||
+		got[0].LegalBasis != "law" || got[0].BasisMatches == nil || !*got[0].BasisMatches {
 		t.Fatalf("LookupAudit = %+v, %v", got, err)
 	}
+	// Their legal basis, in clear then, still reads.
 	seen, err := n.LookupsOf(ctx, node.Principal{Role: node.RoleResident, SubjectID: a.ID}, a.ID)
-	if err != nil || len(seen) != 2 || seen[0].CaseID != "SH-OLD-10" || seen[1].CaseID != "SH-OLD-1" {
+	if err != nil || len(seen) != 2 || seen[0].CaseID != "SH-OLD-10" || seen[1].CaseID != "SH-OLD-1" || seen[1].LegalBasis != "law" {
 		t.Fatalf("the resident is told %+v, %v", seen, err)
 	}
 	for _, tc := range []struct {
@@ -101,7 +103,7 @@ func TestLookupAuditFindsEntriesWrittenBeforeTheCaseTag(t *testing.T) {
 		{operator, "", node.EInvalid},
 		{operator, strings.Repeat("x", 65), node.EInvalid},
 	} {
-		if _, err := n.LookupAudit(ctx, tc.p, tc.caseID); node.ErrorCodeOf(err) != tc.want {
+		if _, err := n.LookupAudit(ctx, tc.p, node.LookupAuditQuery{CaseID: tc.caseID}); node.ErrorCodeOf(err) != tc.want {
 			t.Errorf("LookupAudit(%+v, %q) = %v, want %s", tc.p, tc.caseID, err, tc.want)
 		}
 	}

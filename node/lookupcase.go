@@ -22,8 +22,8 @@ import (
 // HMAC-SHA256 under a random key sealed by the KEK (in node.db's meta),
 // truncated. An auditor given a case id finds its entries (LookupAudit);
 // a copy of node.db without the KEK, or a reader of the log, learns
-// nothing of it. The legal basis stays in clear: it cites a law, not a
-// person, and is what shows the lookup had a stated basis.
+// nothing of it. The legal basis is kept as a tag too, and sealed until
+// the lookup retention ends (lookupbasis.go).
 //
 // The home node also tells its resident which case they were looked up
 // for (LookupsOf): there the case id is sealed, in addition, under the
@@ -81,24 +81,43 @@ type LookupAuditEntry struct {
 	Action string          `json:"action"`
 	Target string          `json:"target"`
 	Detail json.RawMessage `json:"detail,omitempty"`
+	// LegalBasis is the legal basis stated, while the lookup retention
+	// keeps it (lookupbasis.go); the detail keeps only its tag.
+	LegalBasis string `json:"legal_basis,omitempty"`
+	// BasisMatches says, when the query gave a legal basis, whether it is
+	// the one this entry records: for as long as the entry is kept.
+	BasisMatches *bool `json:"basis_matches,omitempty"`
+}
+
+// LookupAuditQuery is what an auditor looks for: the lookups of a case
+// and, optionally, whether each stated a given legal basis (to settle a
+// dispute over the text once the lookup retention shredded it).
+type LookupAuditQuery struct {
+	CaseID     string `json:"case_id"`
+	LegalBasis string `json:"legal_basis,omitempty"`
 }
 
 // LookupAudit lists, for an operator (an auditor), every audit entry of
-// a lookup made for the case caseID, at either end, newest first. The
-// log does not hold the case id; this finds its tag, and the case id in
-// clear in entries written before the tag was kept (until the audit
-// retention prunes them).
-func (n *Node) LookupAudit(ctx context.Context, p Principal, caseID string) ([]LookupAuditEntry, error) {
-	return n.lookups.audited(ctx, p, caseID)
+// a lookup made for the case q.CaseID, at either end, newest first, with
+// the legal basis each stated while it is kept, and whether it was
+// q.LegalBasis when that is given. The log does not hold the case id;
+// this finds its tag, and the case id in clear in entries written before
+// the tag was kept (until the audit retention prunes them).
+func (n *Node) LookupAudit(ctx context.Context, p Principal, q LookupAuditQuery) ([]LookupAuditEntry, error) {
+	return n.lookups.audited(ctx, p, q)
 }
 
 // audited lists a case's audit entries; see Node.LookupAudit.
-func (l *lookups) audited(ctx context.Context, p Principal, caseID string) ([]LookupAuditEntry, error) {
+func (l *lookups) audited(ctx context.Context, p Principal, q LookupAuditQuery) ([]LookupAuditEntry, error) {
 	if err := Permit(p, OpLookupAudit, ""); err != nil {
 		return nil, err
 	}
+	caseID := q.CaseID
 	if caseID == "" || len([]rune(caseID)) > trust.MaxCaseIDLen {
 		return nil, Errorf(EInvalid, "give the case id, at most %d characters", trust.MaxCaseIDLen)
+	}
+	if len([]rune(q.LegalBasis)) > trust.MaxLegalBasisLen {
+		return nil, Errorf(EInvalid, "a legal basis has at most %d characters", trust.MaxLegalBasisLen)
 	}
 	entries, err := l.db.AuditOfLookups(ctx, []string{detailField("case", caseTag(l.caseKey, caseID)),
 		detailField("case_id", caseID)}, maxLookupAudit)
@@ -107,8 +126,12 @@ func (l *lookups) audited(ctx context.Context, p Principal, caseID string) ([]Lo
 	}
 	out := make([]LookupAuditEntry, len(entries))
 	for i, e := range entries {
+		basis, matches, err := l.auditedBasis(ctx, e, q.LegalBasis)
+		if err != nil {
+			return nil, internal("lookup audit", err)
+		}
 		out[i] = LookupAuditEntry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target,
-			Detail: json.RawMessage(e.Detail)}
+			Detail: json.RawMessage(e.Detail), LegalBasis: basis, BasisMatches: matches}
 	}
 	return out, nil
 }

@@ -33,6 +33,12 @@ type Record struct {
 	// the wallet fetches a new one. Empty, never absent, for a resident
 	// holding none; absent for an operator.
 	LiveCodes []string `json:"live_codes,omitzero"`
+	// KeyCompromisedCodes, to the resident only, lists the ids of their
+	// unexpired phone codes whose signing key was since marked
+	// compromised (store.KeyCompromisedPhoneCodes): the wallet tells them
+	// apart from codes revoked, in its own sentence. The keyset already
+	// tells every member which keys are compromised.
+	KeyCompromisedCodes []string `json:"key_compromised_codes,omitempty"`
 }
 
 // RecordConsent is the consent a resident gave at enrolment.
@@ -87,6 +93,9 @@ func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (R
 		return Record{}, internal("record", err)
 	}
 	r.LiveCodes = append([]string{}, live...)
+	if r.KeyCompromisedCodes, err = rs.db.KeyCompromisedPhoneCodes(ctx, id, rs.now(), config.MaxLiveCodes); err != nil {
+		return Record{}, internal("record", err)
+	}
 	for _, f := range []struct {
 		name string
 		ct   []byte

@@ -17,12 +17,14 @@ type Retention struct {
 	Lookups     int `json:"lookups"`
 	Appeals     int `json:"appeals"`
 	Audit       int `json:"audit"`
+	BasisKeys   int `json:"basis_keys"` // days whose lookups' legal bases were shredded (lookupbasis.go)
 }
 
 // Retain deletes what is past its retention period (seed rule 8): the
 // bookkeeping of codes expired longer than privacy.retention.codes, outbox
 // revocations whose codes have all expired, contact data obtained from
-// other provinces once its privacy.retention.lookups ends, resolved
+// other provinces once its privacy.retention.lookups ends, and the keys
+// that sealed the legal bases of lookups (either end) then too, resolved
 // appeals privacy.retention.appeals after their resolution (their text
 // may name other people; the audit log keeps the decision), subjects
 // past their retention date — those are revoked and crypto-shredded
@@ -46,6 +48,11 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	}
 	// Contact data obtained from other provinces, past its case retention.
 	if r.Lookups, err = n.db.DeleteExpiredLookups(ctx, now); err != nil {
+		return r, err
+	}
+	// The legal bases stated in lookups, at either end, past the same
+	// retention: their days' keys go, the tags stay in the audit log.
+	if r.BasisKeys, err = n.lookups.shredBases(ctx, now); err != nil {
 		return r, err
 	}
 	if r.Appeals, err = n.deleteResolvedAppeals(ctx, now.Add(-n.cfg.Privacy.Retention.Appeals)); err != nil {
@@ -83,9 +90,9 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	n.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
 	n.metrics.Deleted.WithLabelValues("appeal", "retention").Add(float64(r.Appeals))
 	n.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
-	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Appeals+r.Audit > 0 {
+	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Appeals+r.Audit+r.BasisKeys > 0 {
 		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
-			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit)
+			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit, "basis_keys", r.BasisKeys)
 	}
 	return r, nil
 }

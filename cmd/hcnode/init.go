@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +40,9 @@ first trust list: the file must have exactly that SHA-256 (obtained from
 the operators out of band) and be validly signed by its own threshold of
 operators; it is copied to <data>/trustlist.json.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkInitIdentity(name, dataDir); err != nil {
+				return err
+			}
 			cfg := config.Default(province)
 			cfg.Name, cfg.DataDir, cfg.Listen, cfg.Federation = name, dataDir, listen, federation
 			cfg.NATS.Listen = natsListen
@@ -113,7 +118,7 @@ operators; it is copied to <data>/trustlist.json.`,
 		},
 	}
 	cmd.Flags().StringVar(&province, "province", "", "GB/T 2260 province code, e.g. 440000 (required)")
-	cmd.Flags().StringVar(&name, "name", "", "province name, e.g. Guangdong")
+	cmd.Flags().StringVar(&name, "name", "", "province name, e.g. Guangdong (required)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory to create (required)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", config.Default("").NATS.Listen,
@@ -123,8 +128,24 @@ operators; it is copied to <data>/trustlist.json.`,
 	cmd.Flags().StringVar(&trustSum, "trust-list-sha256", "", "its SHA-256, from the operators (required with --trust-list)")
 	cmd.Flags().StringVar(&admin, "admin", daemon.DefaultAdmin, "name of the first admin account, whose token init prints")
 	_ = cmd.MarkFlagRequired("province")
+	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
+}
+
+// checkInitIdentity refuses a blank province name or data directory,
+// which init would otherwise write into the config (a name the pages show
+// as nothing; a directory called "  ") before anything is created.
+// config.Validate checks the rest, and the name's characters.
+func checkInitIdentity(name, dataDir string) error {
+	var errs []error
+	if strings.TrimSpace(name) == "" {
+		errs = append(errs, errors.New("--name: give the province's name, such as Guangdong: the wallet, scanner and console pages show it"))
+	}
+	if strings.TrimSpace(dataDir) == "" {
+		errs = append(errs, errors.New("--data: give the directory to create the node in, such as /var/lib/hcnode"))
+	}
+	return errors.Join(errs...)
 }
 
 func writeConfig(path string, cfg config.Config) error {

@@ -78,9 +78,9 @@ func newAuditCmd() *cobra.Command {
 // audit log keeps a case id only as a keyed tag, which the running node
 // computes.
 func newAuditLookupsCmd() *cobra.Command {
-	var caseID string
+	var caseID, basis string
 	cmd := &cobra.Command{
-		Use:   "lookups --case-id ID",
+		Use:   "lookups --case-id ID [--legal-basis TEXT]",
 		Short: "List every audit entry of a cross-province lookup made for one case, at this node",
 		Long: `lookups lists the audit entries of the identity lookups made for a case: those
 this node asked (lookup.request, lookup.result) and those it answered or
@@ -88,18 +88,30 @@ refused (lookup.answer, lookup.refuse), newest first. The audit log does not
 hold case ids, only a tag the node computes with its own key, so ask the
 running node. Give the case id as "-" to read it from stdin (kept out of ps
 and shell history). Entries written before the tag was kept hold the case
-id in clear, and are found by it too until the audit retention prunes them.`,
+id in clear, and are found by it too until the audit retention prunes them.
+Each entry shows the legal basis stated while the lookup retention keeps it;
+the log keeps only a tag of it. With --legal-basis, each entry also says
+whether it stated that text (basis_matches), for as long as the entry is
+kept. Only one of the two flags may be "-".`,
 		Args: cobra.NoArgs,
 	}
 	cl := addClientFlags(cmd)
 	cmd.Flags().StringVar(&caseID, "case-id", "", `the case id ("-": one line from stdin)`)
+	cmd.Flags().StringVar(&basis, "legal-basis", "", `a legal basis to check each entry against ("-": one line from stdin)`)
 	_ = cmd.MarkFlagRequired("case-id")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if caseID == "-" && basis == "-" {
+			return errors.New(`only one of --case-id and --legal-basis can be read from stdin ("-")`)
+		}
 		if err := dashFromStdin(cmd, &caseID, "the case id", "--case-id -: stdin held no case id; give it on one line"); err != nil {
 			return err
 		}
+		if err := dashFromStdin(cmd, &basis, "the legal basis", "--legal-basis -: stdin held no legal basis; give it on one line"); err != nil {
+			return err
+		}
 		var out any
-		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/audit/lookups", map[string]string{"case_id": caseID}, &out); err != nil {
+		in := map[string]string{"case_id": caseID, "legal_basis": basis}
+		if err := cl.do(cmd.Context(), http.MethodPost, "/v1/audit/lookups", in, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)

@@ -1,7 +1,7 @@
 // Command hcnode runs and administers a province's health-code node.
 //
 //	hcnode demo                      three federated provinces on this machine
-//	hcnode init --province 440000    a new province: keys, KEK, config
+//	hcnode init --province 440000 --name Guangdong --data DIR   a new province
 //	hcnode check --config FILE       would serve start it? (changes nothing)
 //	hcnode serve --config FILE       run a node
 //

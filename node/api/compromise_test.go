@@ -45,7 +45,8 @@ func TestCodesOfACompromisedKeyDoNotCountTowardMaxLive(t *testing.T) {
 // every checkpoint said not valid. The record now lists, to the resident
 // only, the phone codes the node honours: the wallet compares the code it
 // shows with them. Paper codes are not listed, and withdrawing them
-// leaves the phone codes listed.
+// leaves the phone codes listed. The codes of a compromised key are
+// listed apart (key_compromised_codes), for the wallet to say so.
 func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
@@ -64,7 +65,21 @@ func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 		return codes, present
 	}
 
+	compromised := func(token string) []string {
+		t.Helper()
+		var rec struct {
+			Codes []string `json:"key_compromised_codes"`
+		}
+		if resp := n.call("GET", "/v1/subjects/"+id, token, nil, &rec); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET record: %d", resp.StatusCode)
+		}
+		return rec.Codes
+	}
+
 	phone := n.issue(id, resident)
+	if got := compromised(resident); got != nil {
+		t.Errorf("before any compromise key_compromised_codes is %v", got)
+	}
 	var paper issued
 	if resp := n.call("POST", "/v1/subjects/"+id+"/codes", n.operator, map[string]bool{"paper": true}, &paper); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("paper code: %d", resp.StatusCode)
@@ -90,6 +105,14 @@ func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 	}
 	if got, present := liveCodes(resident); !present || len(got) != 0 {
 		t.Errorf("after the key of the phone code was compromised the live codes are %v (present %v), want an empty list", got, present)
+	}
+	// The wallet tells a key withdrawn from a code revoked: the record
+	// names the codes of compromised keys, to the resident alone.
+	if got := compromised(resident); !slices.Equal(got, []string{phone.JTI}) {
+		t.Errorf("after the key of the phone code was compromised key_compromised_codes is %v, want %s", got, phone.JTI)
+	}
+	if got := compromised(n.operator); got != nil {
+		t.Errorf("an operator reading the record is shown key_compromised_codes %v", got)
 	}
 	fresh := n.issue(id, resident)
 	if got, _ := liveCodes(resident); !slices.Equal(got, []string{fresh.JTI}) {

@@ -22,13 +22,11 @@ func (s *Server) lookupRoutes(g *echo.Group) {
 }
 
 func (s *Server) lookupAudit(c echo.Context) error {
-	var in struct {
-		CaseID string `json:"case_id"`
-	}
+	var in node.LookupAuditQuery
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	entries, err := s.n.LookupAudit(c.Request().Context(), principal(c), in.CaseID)
+	entries, err := s.n.LookupAudit(c.Request().Context(), principal(c), in)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/color"
 	"maps"
@@ -659,9 +660,18 @@ func TestSuggestion3SunsetDeletesPersonalDataKeepsCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A day's key of lookups' legal bases, whose texts the audit log it
+	// keeps holds sealed (node/lookupbasis.go): it goes too.
+	const basisKey = "lookup.basis_key.2026-12-01"
+	if err := db.SetMeta(ctx, basisKey, "sealed"); err != nil {
+		t.Fatal(err)
+	}
 	counts, err := node.Sunset(ctx, db, "operator", time.Now())
 	if err != nil || counts.Subjects != 2 || counts.Codes != 2 {
 		t.Fatalf("sunset: %+v %v", counts, err)
+	}
+	if _, err := db.GetMeta(ctx, basisKey); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the key of a day's legal bases after sunset: %v", err)
 	}
 	if left, _ := db.Counts(ctx); left != (store.SunsetCounts{}) {
 		t.Fatalf("left after sunset: %+v", left)

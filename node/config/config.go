@@ -88,6 +88,10 @@ const (
 	MaxIssueCache     = 1 << 22
 )
 
+// MaxNameLen bounds the province name, in characters: the pages show it
+// in their header, beside the province code.
+const MaxNameLen = 64
+
 // Bounds of codes.max_live. A resident's live codes are revoked together,
 // so the bound keeps any one status change within one revocation
 // statement (trust.MaxRevocationEntries) and one resident from flooding

@@ -28,8 +28,18 @@ func Load(path string) (Config, error) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return Config{}, fmt.Errorf("config %s is not valid YAML (%w): check the indentation and quoting there", path, err)
 	}
-	if err := checkShape(&doc); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	// Every mistake of the file is told in one run: those of its shape,
+	// then those of the values of the settings that have the right
+	// shape (the wrong ones are taken out, and their defaults not judged).
+	bad, shapeErr := checkShape(&doc)
+	if shapeErr != nil {
+		shapeErr = fmt.Errorf("config %s: %w", path, shapeErr)
+		if bad[""] {
+			return Config{}, shapeErr
+		}
+		if b, err = yaml.Marshal(&doc); err != nil {
+			return Config{}, errors.Join(shapeErr, err)
+		}
 	}
 	var probe struct {
 		Province string `yaml:"province"`
@@ -39,7 +49,7 @@ func Load(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+		return Config{}, errors.Join(shapeErr, fmt.Errorf("config %s: %w", path, err))
 	}
 	// Relative paths in the file mean relative to the file, not to
 	// wherever the node happens to be started from.
@@ -50,14 +60,41 @@ func Load(path string) (Config, error) {
 		}
 	}
 	if err := c.ApplyEnv(os.LookupEnv); err != nil {
-		return Config{}, err
+		return Config{}, errors.Join(shapeErr, err)
 	}
 	// A pin copied from a tool that prints hex in capitals (PowerShell's
 	// Get-FileHash) names the same hash; the node compares lower case.
 	if isSHA256Hex(c.Trust.ListSHA256) {
 		c.Trust.ListSHA256 = strings.ToLower(c.Trust.ListSHA256)
 	}
-	return c, c.Validate()
+	return c, errors.Join(shapeErr, notAbout(c.Validate(), bad))
+}
+
+// notAbout drops from Validate's errors those about the settings in bad
+// (or in a section in bad), whose values were not read: the file's own
+// mistake about each is already told.
+func notAbout(err error, bad map[string]bool) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(bad) == 0 {
+		return err
+	}
+	var keep []error
+	for _, e := range j.Unwrap() {
+		setting, _, _ := strings.Cut(strings.TrimPrefix(e.Error(), "config: "), ":")
+		about := false
+		for s := setting; s != "" && !about; {
+			about = bad[s]
+			i := strings.LastIndexByte(s, '.')
+			if i < 0 {
+				break
+			}
+			s = s[:i]
+		}
+		if !about {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
 }
 
 // ApplyEnv applies HCNODE_* overrides from lookup.

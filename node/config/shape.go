@@ -21,47 +21,62 @@ import (
 const maxShapeErrors = 10
 
 // checkShape returns every problem of the YAML document doc against
-// Config (at most maxShapeErrors), joined, or nil.
-func checkShape(doc *yaml.Node) error {
+// Config (at most maxShapeErrors), joined, or nil. It removes from doc
+// every setting it names, so that the rest decodes and its values can be
+// checked in the same run, and returns their dotted names; "" among them
+// when the file holds no settings at all.
+func checkShape(doc *yaml.Node) (map[string]bool, error) {
+	s := shape{bad: map[string]bool{}}
 	if doc.Kind == 0 {
-		return nil // an empty file: the defaults, then what is required
+		return s.bad, nil // an empty file: the defaults, then what is required
 	}
 	if doc.Kind == yaml.DocumentNode {
 		if len(doc.Content) == 0 {
-			return nil
+			return s.bad, nil
 		}
 		doc = doc.Content[0]
 	}
-	var errs []error
-	shapeOf(doc, reflect.TypeOf(Config{}), "", &errs)
+	if !s.of(doc, reflect.TypeOf(Config{}), "") {
+		s.bad[""] = true
+	}
+	errs := s.errs
 	if len(errs) > maxShapeErrors {
 		errs = append(errs[:maxShapeErrors], fmt.Errorf("and %d more", len(errs)-maxShapeErrors))
 	}
-	return errors.Join(errs...)
+	return s.bad, errors.Join(errs...)
 }
 
-// shapeOf checks n, the value of the setting path, against t.
-func shapeOf(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+// shape collects the problems checkShape finds, and the settings they
+// name.
+type shape struct {
+	errs []error
+	bad  map[string]bool
+}
+
+// of checks n, the value of the setting path, against t, removing from
+// n's sections the settings that are wrong; false if n itself is.
+func (s *shape) of(n *yaml.Node, t reflect.Type, path string) bool {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if t.Kind() != reflect.Struct {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			*errs = append(*errs, fmt.Errorf("line %d: %s: %s is not %s", n.Line, path, describe(n, t), kindOf(t)))
+			s.errs = append(s.errs, fmt.Errorf("line %d: %s: %s is not %s", n.Line, path, describe(n, t), kindOf(t)))
+			return false
 		}
-		return
+		return true
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // "tls:" with nothing under it: the defaults
+		return true // "tls:" with nothing under it: the defaults
 	}
 	if n.Kind != yaml.MappingNode && path == "" {
-		*errs = append(*errs, fmt.Errorf("line %d: the file holds no settings: write one setting a line, as name: value", n.Line))
-		return
+		s.errs = append(s.errs, fmt.Errorf("line %d: the file holds no settings: write one setting a line, as name: value", n.Line))
+		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		*errs = append(*errs, fmt.Errorf("line %d: %s is a section: put its settings under it, indented (see hcnode.yaml as init writes it)",
+		s.errs = append(s.errs, fmt.Errorf("line %d: %s is a section: put its settings under it, indented (see hcnode.yaml as init writes it)",
 			n.Line, path))
-		return
+		return false
 	}
 	fields := map[string]reflect.StructField{}
 	for i := range t.NumField() {
@@ -71,24 +86,40 @@ func shapeOf(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		}
 	}
 	seen := map[string]int{}
+	kept := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Value == "<<" {
-			continue // a merge key: the decoder checks what it brings
+		if s.pair(k, v, path, fields, seen) {
+			kept = append(kept, k, v)
 		}
-		name := join(path, k.Value)
-		if first, ok := seen[k.Value]; ok {
-			*errs = append(*errs, fmt.Errorf("line %d: %s is set twice (first on line %d): keep one", k.Line, name, first))
-			continue
-		}
-		seen[k.Value] = k.Line
-		f, ok := fields[k.Value]
-		if !ok {
-			*errs = append(*errs, unknownSetting(k, path, fields))
-			continue
-		}
-		shapeOf(v, f.Type, name, errs)
 	}
+	n.Content = kept
+	return true
+}
+
+// pair checks one setting k: v of the section path, whose settings are
+// fields and seen the ones met so far; false if it is wrong.
+func (s *shape) pair(k, v *yaml.Node, path string, fields map[string]reflect.StructField, seen map[string]int) bool {
+	if k.Value == "<<" {
+		return true // a merge key: the decoder checks what it brings
+	}
+	name := join(path, k.Value)
+	if first, ok := seen[k.Value]; ok {
+		s.errs = append(s.errs, fmt.Errorf("line %d: %s is set twice (first on line %d): keep one", k.Line, name, first))
+		s.bad[name] = true
+		return false
+	}
+	seen[k.Value] = k.Line
+	f, ok := fields[k.Value]
+	if !ok {
+		s.errs = append(s.errs, unknownSetting(k, path, fields))
+		return false
+	}
+	if !s.of(v, f.Type, name) {
+		s.bad[name] = true
+		return false
+	}
+	return true
 }
 
 // unknownSetting says that key k is no setting of the section path, and

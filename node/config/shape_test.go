@@ -79,6 +79,35 @@ func TestLoadReportsEveryMistakeOfTheFileAtOnce(t *testing.T) {
 	}
 }
 
+// TestLoadReportsValueMistakesWithShapeMistakes: the values of the
+// settings that have the right shape are checked in the same run as the
+// shape, so staff fix the file once, not once per kind of mistake; a
+// setting whose shape is wrong is told once, not again about the default
+// that stood in for it. Before, the value mistakes (listen, codes.lifetime,
+// data_dir) came only once the shape ones were fixed.
+func TestLoadReportsValueMistakesWithShapeMistakes(t *testing.T) {
+	_, err := Load(write(t, "province: \"440000\"\nlisen: x\nlisten: nowhere\ncodes:\n  max_live: eight\n  lifetime: 200h\n"+
+		"federation: [a]\nkeys: 5\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`line 2: "lisen" is not a setting`, "line 5: codes.max_live", "line 7: federation: a list is not a single value",
+		"line 8: keys is a section",
+		`config: listen: "nowhere" must be a host and port`, "config: codes.lifetime: 200h0m0s must be within (0, 168h]",
+		"config: data_dir: required",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not say %q", err, want)
+		}
+	}
+	for _, twice := range []string{"config: federation:", "config: codes.max_live:", "config: keys."} {
+		if strings.Contains(err.Error(), twice) {
+			t.Errorf("error %q\njudges the default of a setting whose shape is wrong (%q)", err, twice)
+		}
+	}
+}
+
 // TestLoadAcceptsWhatTheCheckAllows: anchors, an empty section and yes
 // for a boolean load as the YAML decoder reads them.
 func TestLoadAcceptsWhatTheCheckAllows(t *testing.T) {

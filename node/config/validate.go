@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Validate reports every setting that cannot work, each naming its key,
@@ -27,7 +28,11 @@ func (c *Config) Validate() error {
 	if c.Federation == "" || strings.Trim(c.Federation, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || len(c.Federation) > 32 {
 		bad("federation", "%q must be 1-32 of a-z, 0-9, -", c.Federation)
 	}
-	if c.DataDir == "" {
+	if c.Name != "" && (strings.TrimSpace(c.Name) != c.Name || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 ||
+		len([]rune(c.Name)) > MaxNameLen) {
+		bad("name", "%q must be the province's name as the pages show it, such as Guangdong: at most %d characters, without control characters or spaces around it", c.Name, MaxNameLen)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", "required")
 	}
 	listenAddr(bad, "listen", c.Listen, false)

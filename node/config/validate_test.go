@@ -132,3 +132,25 @@ func TestListenAddressesAndChoicesAreRefusedSayingWhatIsAllowed(t *testing.T) {
 		t.Errorf("nats.listen is not used by a node without an embedded server: %v", err)
 	}
 }
+
+// The province name is shown on every page: a blank one, one with spaces
+// around it or a control character in it, or an overlong one is refused,
+// naming the setting. Empty is left to configs written before init
+// required a name. Before, each was accepted.
+func TestProvinceNameMustBeShowable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Guangdong", true}, {"广东省", true}, {"", true},
+		{"   ", false}, {" Guangdong", false}, {"Guang\tdong", false}, {"Guang\u0085dong", false},
+		{strings.Repeat("广", MaxNameLen), true}, {strings.Repeat("广", MaxNameLen+1), false},
+	} {
+		c := Default("440000")
+		c.DataDir, c.Name = "d", tc.name
+		err := c.Validate()
+		if refused := err != nil && strings.Contains(err.Error(), "config: name: "); refused == tc.ok {
+			t.Errorf("name %q: %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}

@@ -232,6 +232,22 @@ func (db *DB) LivePhoneCodes(ctx context.Context, subjectID string, now time.Tim
 	return queryAll(ctx, db.r, "live phone codes", scanJTI, livePhoneCodesSQL, subjectID, nanos(now), limit)
 }
 
+// keyCompromisedPhoneCodesSQL lists a subject's unexpired phone codes of
+// a compromised key (KeyCompromisedPhoneCodes).
+const keyCompromisedPhoneCodesSQL = `SELECT jti FROM codes WHERE subject_id = ?1 AND paper = 0 AND expires > ?2
+	AND kid IN (` + compromisedKIDsSQL + `) ORDER BY expires DESC, jti LIMIT ?3`
+
+// KeyCompromisedPhoneCodes lists the jtis of a subject's unexpired phone
+// codes signed by a key since marked compromised, revoked or not, newest
+// expiry first, up to limit: a wallet showing one of them tells its
+// resident the province withdrew the key, not that their code was revoked.
+func (db *DB) KeyCompromisedPhoneCodes(ctx context.Context, subjectID string, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, invalid("key compromised phone codes", "limit must be positive")
+	}
+	return queryAll(ctx, db.r, "key compromised phone codes", scanJTI, keyCompromisedPhoneCodesSQL, subjectID, nanos(now), limit)
+}
+
 // scanJTI reads a row holding one code id.
 func scanJTI(r rowScanner) (string, error) {
 	var jti string

@@ -136,6 +136,33 @@ func TestMetaOnceKeepsTheFirstValue(t *testing.T) {
 	wantErr(t, err, ErrInvalid)
 }
 
+// The node's dated secrets are listed by prefix and shredded by name; a
+// reserved key is neither.
+func TestMetaKeysWithPrefixAndShredMeta(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for _, k := range []string{"lookup.basis_key.2026-12-01", "lookup.basis_key.2026-12-02", "lookup.basis_keyx", "province"} {
+		if err := db.SetMeta(ctx, k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.MetaKeysWithPrefix(ctx, "lookup.basis_key.")
+	if err != nil || strings.Join(got, ",") != "lookup.basis_key.2026-12-01,lookup.basis_key.2026-12-02" {
+		t.Fatalf("MetaKeysWithPrefix = %v, %v", got, err)
+	}
+	if n, err := db.ShredMeta(ctx, got[:1]); err != nil || n != 1 {
+		t.Fatalf("ShredMeta = %d, %v; want 1", n, err)
+	}
+	if got, err := db.MetaKeysWithPrefix(ctx, "lookup.basis_key."); err != nil || len(got) != 1 || got[0] != "lookup.basis_key.2026-12-02" {
+		t.Fatalf("after ShredMeta: %v, %v", got, err)
+	}
+	_, err = db.ShredMeta(ctx, []string{auditHeadKey})
+	wantErr(t, err, ErrInvalid)
+	_, err = db.MetaKeysWithPrefix(ctx, "")
+	wantErr(t, err, ErrInvalid)
+}
+
 func TestKeysLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

@@ -48,9 +48,9 @@ func (db *DB) Lookup(ctx context.Context, id string) (Lookup, error) {
 
 // DeleteExpiredLookups deletes every lookup whose expiry is at or before
 // now, and returns how many went, overwriting their bytes with zeros
-// (secure_delete; see deleteLookups).
+// (secure_delete; see deleteSecurely).
 func (db *DB) DeleteExpiredLookups(ctx context.Context, now time.Time) (int, error) {
-	return db.deleteLookups(ctx, "delete expired lookups", `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
+	return db.deleteSecurely(ctx, "delete expired lookups", `DELETE FROM lookups WHERE expires <= ?`, nanos(now))
 }
 
 // DeleteLookupsOf deletes the lookups answered by home about any of the
@@ -62,15 +62,17 @@ func (db *DB) DeleteLookupsOf(ctx context.Context, home string, jtiHashes []stri
 	if home == "" || len(jtiHashes) == 0 {
 		return 0, invalid(op, "no home or no code")
 	}
-	return db.deleteLookups(ctx, op, `DELETE FROM lookups WHERE home = ? AND jti_hash IN (SELECT value FROM json_each(?))`,
+	return db.deleteSecurely(ctx, op, `DELETE FROM lookups WHERE home = ? AND jti_hash IN (SELECT value FROM json_each(?))`,
 		home, jsonIDs(jtiHashes))
 }
 
-// deleteLookups runs one DELETE of lookups under secure_delete: the
-// contact is sealed under the KEK, which outlives it, so deleting the row
-// must also erase its bytes (only for this statement; node.db's other
-// writes keep the default).
-func (db *DB) deleteLookups(ctx context.Context, op, query string, args ...any) (int, error) {
+// deleteSecurely runs one DELETE under secure_delete, for rows whose
+// bytes must not outlive them: a lookup's contact is sealed under the
+// KEK, which outlives it, and a shredded secret (ShredMeta) is what kept
+// its ciphertexts readable; so deleting the row must also erase its
+// bytes (only for this statement; node.db's other writes keep the
+// default).
+func (db *DB) deleteSecurely(ctx context.Context, op, query string, args ...any) (int, error) {
 	var n int64
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
 		return withSecureDelete(ctx, tx, func() error {

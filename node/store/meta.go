@@ -47,3 +47,33 @@ func (db *DB) MetaOnce(ctx context.Context, key, value string) (string, error) {
 	err := db.w.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&held)
 	return held, wrap("meta once", err)
 }
+
+// MetaKeysWithPrefix lists the meta keys that begin with prefix, in
+// order: the node's dated secrets (one per day) are found this way.
+func (db *DB) MetaKeysWithPrefix(ctx context.Context, prefix string) ([]string, error) {
+	if prefix == "" {
+		return nil, invalid("meta keys", "empty prefix")
+	}
+	return queryAll(ctx, db.r, "meta keys", func(r rowScanner) (string, error) {
+		var k string
+		return k, r.Scan(&k)
+	}, `SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key`, len(prefix), prefix)
+}
+
+// ShredMeta deletes the meta keys given, under secure_delete, and returns
+// how many went: it is for secrets sealed by the KEK whose deletion is
+// what makes the data they sealed unreadable (crypto-shredding), so their
+// bytes must not stay in a free page of node.db. Keys starting with
+// "store." are refused.
+func (db *DB) ShredMeta(ctx context.Context, keys []string) (int, error) {
+	const op = "shred meta"
+	for _, k := range keys {
+		if k == "" || strings.HasPrefix(k, reservedMeta) {
+			return 0, invalid(op, "empty or reserved key")
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	return db.deleteSecurely(ctx, op, `DELETE FROM meta WHERE key IN (SELECT value FROM json_each(?))`, jsonIDs(keys))
+}

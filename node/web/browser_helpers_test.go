@@ -352,3 +352,32 @@ func poll(t *testing.T, what string, cond func() error) {
 	t.Helper()
 	testkit.WaitFor(t, pageTimeout, 100*time.Millisecond, what, cond)
 }
+
+// narrowW is the narrowest viewport the console's forms must fit: a
+// small phone zoomed in, or a split screen.
+const narrowW = 180
+
+// inlineFormsFitNarrow narrows tb to narrowW and checks that no inline
+// form row, nor anything in one, reaches past the viewport, and that no
+// row or label or button scrolls within itself (a field does: a value
+// longer than it scrolls inside it); the phone viewport is put back after.
+func inlineFormsFitNarrow(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.do(chromedp.EmulateViewport(narrowW, phoneH))
+	defer tb.do(chromedp.EmulateViewport(phoneW, phoneH))
+	tb.waitJS("the narrow layout", fmt.Sprintf(`innerWidth === %d`, narrowW))
+	over := eval[[]string](tb, `(() => {
+	  const vw = document.documentElement.clientWidth;
+	  const name = (e) => e.id || (e.tagName.toLowerCase() + (e.htmlFor ? "[for=" + e.htmlFor + "]" : "") + " in #" + e.closest("form").id);
+	  return [...document.querySelectorAll("form.inline")].flatMap((f) => [f, ...f.children])
+	    .filter((e) => e.getClientRects().length > 0 && (e.getBoundingClientRect().right > vw + 1 ||
+	      (!e.matches("input, select") && e.scrollWidth > e.clientWidth + 1)))
+	    .map((e) => name(e) + " (right edge " + Math.round(e.getBoundingClientRect().right) + " px, " + e.scrollWidth + " px wide in " + e.clientWidth + ")");
+	})()`)
+	if n := eval[int](tb, `document.querySelectorAll("form.inline").length`); n == 0 {
+		t.Fatal("no inline form on the page")
+	}
+	if len(over) > 0 {
+		t.Errorf("at %d px wide these overflow: %v", narrowW, over)
+	}
+}

@@ -101,6 +101,8 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("console form rows wrap at 180 px wide", func(t *testing.T) { inlineFormsFitNarrow(t, console) })
+
 	// The resident's phone opens the wallet from the link.
 	wallet := b.newTab(t, "wallet GD")
 	weights["wallet"] = wallet.open(walletURL)

@@ -277,7 +277,10 @@ func compromiseKeyOf(t *testing.T, d *demo, i int, code string) string {
 // code and its QR image.
 func walletShowsACodeOfAnotherKey(t *testing.T, d *demo, i, peer int, tb *tab, old, kid string) (string, []byte) {
 	t.Helper()
-	fresh, png := walletShowsANewCode(t, d, i, tb, old, "the key of its code was compromised", en(t, "wallet.code_withdrawn"))
+	// Its own sentence, not a revocation's: before, one sentence said
+	// "revoked, or its signing key replaced", and the resident could not
+	// tell which.
+	fresh, png := walletShowsANewCode(t, d, i, tb, old, "the key of its code was compromised", en(t, "wallet.code_key_withdrawn"))
 	if k := kidOf(t, fresh); k == kid {
 		t.Errorf("the new code is of the compromised key %s", k)
 	}

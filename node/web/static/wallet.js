@@ -160,7 +160,8 @@
   // the colour it had (status_since moves) — revoked every live code at
   // the node, the one shown too; and a code shown that is no longer among
   // the record's live_codes was withdrawn some other way (its signing key
-  // marked compromised, a revocation that left the status as it was). A
+  // marked compromised, a revocation that left the status as it was: each
+  // has its sentence, the record listing the codes of compromised keys). A
   // new code is fetched at once, and again at the next poll if that
   // failed (renewing names the sentence to say); until then the code
   // shown is marked not valid (dead), never left framed in its colour.
@@ -176,7 +177,7 @@
         !!prev.status_unconfirmed !== unconfirmed())) {
       renewing = prev.status !== record.status || renewing === "wallet.status_changed" ? "wallet.status_changed" : "wallet.status_set_again";
     } else if (!renewing && shown && code.jti === shown && Array.isArray(record.live_codes) && !record.live_codes.includes(shown)) {
-      renewing = "wallet.code_withdrawn";
+      renewing = (record.key_compromised_codes || []).includes(shown) ? "wallet.code_key_withdrawn" : "wallet.code_withdrawn";
     }
     if (unconfirmed()) {
       // Restored from a backup: the code shown was revoked; none is
@@ -196,7 +197,7 @@
       const st = record.status, key = renewing;
       renewing = null;
       note(key, { status: () => HC.statusWord(st) });
-      if (key !== "wallet.code_withdrawn") loadLists().catch(showErr);
+      if (key !== "wallet.code_withdrawn" && key !== "wallet.code_key_withdrawn") loadLists().catch(showErr);
     }
     renderStatus();
     renderHeld();
@@ -276,7 +277,7 @@
     list($("verifications"), lists.verifications, (v) => HC.t("wallet.verification_item", { when: v.day ? HC.fmtDay(v.day) : HC.fmtTime(v.time),
       province: provinceName(v.province), place: v.place ? HC.place(v.place) : "—", result: v.valid ? HC.t("scan.valid") : HC.reason(v.reason) }), "wallet.none");
     list($("lookups"), lists.lookups, (l) => HC.t("wallet.lookup_item", { when: HC.fmtTime(l.time), province: provinceName(l.province),
-      basis: l.legal_basis, case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
+      basis: l.legal_basis || HC.t("wallet.basis_gone"), case: l.case_id, fields: HC.list((l.disclosed || []).map((f) => HC.t("field." + f))) }), "wallet.none");
   }
 
   function wire() {
