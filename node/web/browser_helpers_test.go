@@ -174,18 +174,29 @@ func eval[T any](tb *tab, expr string) T {
 // waitJS waits until the expression is truthy in the page.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	if err := tb.poll(expr); err != nil {
+	tb.waitThen(what, expr, "true", 25*time.Millisecond)
+}
+
+// waitThen is waitJS that runs the statement then in the page after each
+// try that found expr false, trying every interval.
+func (tb *tab) waitThen(what, expr, then string, interval time.Duration) {
+	tb.t.Helper()
+	if err := tb.pollThen(expr, then, interval); err != nil {
 		tb.t.Fatalf("%s: waiting for %s (%s): %v", tb.name, what, expr, err)
 	}
 }
 
 // poll evaluates expr until it is truthy, through reloads (an evaluation
 // in a page being replaced fails, and is tried again).
-func (tb *tab) poll(expr string) error {
-	return testkit.Poll(pageTimeout, 25*time.Millisecond, func() error {
+func (tb *tab) poll(expr string) error { return tb.pollThen(expr, "true", 25*time.Millisecond) }
+
+// pollThen is poll that runs the statement then in the page after each
+// try that found expr false, trying every interval.
+func (tb *tab) pollThen(expr, then string, interval time.Duration) error {
+	return testkit.Poll(pageTimeout, interval, func() error {
 		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
 		defer cancel()
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("(() => { if ("+expr+") return true; "+then+"; return false; })()"))
 		if err != nil {
 			return err
 		}
