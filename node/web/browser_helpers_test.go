@@ -60,7 +60,10 @@ type browser struct {
 	camera string
 }
 
-func startBrowser(t *testing.T) *browser {
+// launchBrowser starts the browser in the background, so that the test
+// starts its federation meanwhile; the function it returns waits until
+// the browser has started.
+func launchBrowser(t *testing.T) func() *browser {
 	t.Helper()
 	path := chromium(t)
 	camera := filepath.Join(t.TempDir(), "camera.y4m")
@@ -82,13 +85,16 @@ func startBrowser(t *testing.T) *browser {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil { // start it now, once
-		cancelBrowser()
-		cancelAlloc()
-		t.Fatalf("starting Chromium: %v", err)
-	}
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	return &browser{ctx: bctx, camera: camera}
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }() // start it now, once
+	return func() *browser {
+		t.Helper()
+		if err := <-started; err != nil {
+			t.Fatalf("starting Chromium: %v", err)
+		}
+		return &browser{ctx: bctx, camera: camera}
+	}
 }
 
 // tab is a page in its own browser context (its own storage: another

@@ -48,8 +48,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
 	}
-	b := startBrowser(t)
+	browserStarted := launchBrowser(t)
 	d := startDemo(t)
+	b := browserStarted()
 	const gd, sh = 0, 1
 	weights := map[string]load{}
 
