@@ -60,7 +60,10 @@ type browser struct {
 	camera string
 }
 
-func startBrowser(t *testing.T) *browser {
+// launchBrowser starts the browser in the background, so that the test
+// starts its federation meanwhile; the function it returns waits until
+// the browser has started.
+func launchBrowser(t *testing.T) func() *browser {
 	t.Helper()
 	path := chromium(t)
 	camera := filepath.Join(t.TempDir(), "camera.y4m")
@@ -82,13 +85,16 @@ func startBrowser(t *testing.T) *browser {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil { // start it now, once
-		cancelBrowser()
-		cancelAlloc()
-		t.Fatalf("starting Chromium: %v", err)
-	}
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	return &browser{ctx: bctx, camera: camera}
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }() // start it now, once
+	return func() *browser {
+		t.Helper()
+		if err := <-started; err != nil {
+			t.Fatalf("starting Chromium: %v", err)
+		}
+		return &browser{ctx: bctx, camera: camera}
+	}
 }
 
 // tab is a page in its own browser context (its own storage: another
@@ -174,18 +180,29 @@ func eval[T any](tb *tab, expr string) T {
 // waitJS waits until the expression is truthy in the page.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	if err := tb.poll(expr); err != nil {
+	tb.waitThen(what, expr, "true", 25*time.Millisecond)
+}
+
+// waitThen is waitJS that runs the statement then in the page after each
+// try that found expr false, trying every interval.
+func (tb *tab) waitThen(what, expr, then string, interval time.Duration) {
+	tb.t.Helper()
+	if err := tb.pollThen(expr, then, interval); err != nil {
 		tb.t.Fatalf("%s: waiting for %s (%s): %v", tb.name, what, expr, err)
 	}
 }
 
 // poll evaluates expr until it is truthy, through reloads (an evaluation
 // in a page being replaced fails, and is tried again).
-func (tb *tab) poll(expr string) error {
-	return testkit.Poll(pageTimeout, 25*time.Millisecond, func() error {
+func (tb *tab) poll(expr string) error { return tb.pollThen(expr, "true", 25*time.Millisecond) }
+
+// pollThen is poll that runs the statement then in the page after each
+// try that found expr false, trying every interval.
+func (tb *tab) pollThen(expr, then string, interval time.Duration) error {
+	return testkit.Poll(pageTimeout, interval, func() error {
 		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
 		defer cancel()
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("(() => { if ("+expr+") return true; "+then+"; return false; })()"))
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func walletAndConsoleSayAStatusUnconfirmedSinceARestore(t *testing.T, b *browser
 		t.Fatalf("adoption %+v, %v: want the resident held", a, err)
 	}
 
-	w.waitJS("the wallet to say the status is to be confirmed", fmt.Sprintf(
+	w.waitLooking("the wallet to say the status is to be confirmed", fmt.Sprintf(
 		`document.getElementById("status-word").textContent === %q && !(%s) && document.getElementById("code-note").textContent === %q`,
 		en(t, "status.unconfirmed"), jtiJS, en(t, "wallet.status_unconfirmed")))
 	if cls := eval[string](w, `document.getElementById("qr-frame").className`); strings.Contains(cls, "status-green") {
@@ -66,6 +66,6 @@ func walletAndConsoleSayAStatusUnconfirmedSinceARestore(t *testing.T, b *browser
 	if st := d.call(i, "PUT", "/v1/subjects/"+e.ID+"/status", d.c.Tokens[i], map[string]string{"status": "green"}, nil); st != http.StatusOK {
 		t.Fatalf("PUT status: %d", st)
 	}
-	w.waitJS("a new code once the status is set again", fmt.Sprintf(
+	w.waitLooking("a new code once the status is set again", fmt.Sprintf(
 		`(%s) && (%s) !== %q && document.getElementById("status-word").textContent === "Green"`, jtiJS, jtiJS, jti))
 }

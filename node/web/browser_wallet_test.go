@@ -17,6 +17,39 @@ import (
 	"github.com/hcfed/hcfed/node/web"
 )
 
+// lookAgainJS is the resident looking at the wallet again, the page
+// shown again (visibilitychange): the wallet polls at once.
+const lookAgainJS = `document.dispatchEvent(new Event("visibilitychange"))`
+
+// lookEvery is how often a step waiting for the wallet to see a change
+// made at the node has the resident look at it again.
+const lookEvery = 100 * time.Millisecond
+
+// lookAgain has the resident look at the wallet in tb again.
+func (tb *tab) lookAgain() {
+	tb.t.Helper()
+	tb.front()
+	eval[bool](tb, "("+lookAgainJS+", true)")
+}
+
+// pollLooking waits until expr is true in the wallet in tb, the resident
+// looking at it again until it is: a change at the node shows at the
+// wallet's next poll, which it starts at once when looked at again, and
+// the step does not wait for its interval (POLL_EVERY) to come round.
+// walletPollsWhenLookedAtAgain shows both kinds of poll.
+func (tb *tab) pollLooking(expr string) error {
+	tb.front()
+	return tb.pollThen(expr, lookAgainJS, lookEvery)
+}
+
+// waitLooking is waitJS for what the wallet in tb shows after a poll,
+// the resident looking at it again until it does (pollLooking).
+func (tb *tab) waitLooking(what, expr string) {
+	tb.t.Helper()
+	tb.front()
+	tb.waitThen(what+", looked at again", expr, lookAgainJS, lookEvery)
+}
+
 // walletSaysAnExpiredCodeIsExpired takes the phone of the wallet in tb
 // offline and moves its clock a day on, past its code's expiry: the
 // refresh fails, and the wallet says the code expired, in a grey frame,
@@ -27,17 +60,18 @@ func walletSaysAnExpiredCodeIsExpired(t *testing.T, tb *tab) {
 	eval[bool](tb, offlineADayOnJS)
 	restore := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; Date.now = window.hcRealNow; return true; })()`)
 	defer restore()
-	walletSaysNotValid(t, tb, "wallet.expired", "a day past its code's expiry, offline")
+	walletSaysNotValid(t, tb, "wallet.expired", "a day past its code's expiry, offline", tb.poll)
 	restore()
 	tb.waitJS("the status again", `document.getElementById("qr-frame").classList.contains("status-green") && document.getElementById("status-word").textContent === "Green"`)
 }
 
-// walletSaysNotValid waits until the wallet in tb says the code it shows
-// is not valid (the catalogue's word), after what happened, in a frame
+// walletSaysNotValid waits (with wait: tb.poll, or tb.pollLooking for
+// what a poll finds) until the wallet in tb says the code it shows is
+// not valid (the catalogue's word), after what happened, in a frame
 // other than green, and that it could not get another for the network.
-func walletSaysNotValid(t *testing.T, tb *tab, word, what string) {
+func walletSaysNotValid(t *testing.T, tb *tab, word, what string, wait func(expr string) error) {
 	t.Helper()
-	if err := tb.poll(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, word))); err != nil {
+	if err := wait(fmt.Sprintf(`document.getElementById("status-word").textContent === %q`, en(t, word))); err != nil {
 		t.Errorf("%s, the wallet shows %q in a frame of class %q, want %q",
 			what, tb.text("#status-word"), eval[string](tb, `document.getElementById("qr-frame").className`), en(t, word))
 	}
@@ -115,38 +149,86 @@ func walletBacksOffWhileOffline(t *testing.T, b *browser, u string) {
 	}
 }
 
+// walletPollEvery is the wallet's POLL_EVERY (wallet.js).
+const walletPollEvery = 5 * time.Second
+
+// holdPollsJS holds a wallet's polls: each GET of the record at the path
+// given is counted in hcPolls, and its answer held until hcReleasePoll().
+const holdPollsJS = `((path) => {
+	const real = window.fetch;
+	window.hcPolls = 0; window.hcHeld = [];
+	window.fetch = (u, o) => {
+		const p = real(u, o);
+		if (((o && o.method) || "GET") !== "GET" || !String(u).endsWith(path)) return p;
+		window.hcPolls++;
+		return p.then((res) => new Promise((ok) => { window.hcHeld.push(() => ok(res)); }));
+	};
+	window.hcReleasePoll = () => { window.hcHeld.splice(0).forEach((f) => f()); return true; };
+	return true;
+})(%q)`
+
+// walletPollsWhenLookedAtAgain opens the wallet at u in a phone of its
+// own and holds the answers to its polls of the record of subjectID. Its
+// clock run through two POLL_EVERYs (virtual time, then stopped) starts
+// one poll: the interval's second waits for the first, unanswered. While
+// it is, the page shown again, the network back and the page focused
+// start none; once it is answered, each of them starts one at once (no
+// interval runs on the stopped clock). A resident who looks at their
+// phone sees the status of now, not of up to five seconds ago, and the
+// node is never asked twice at once.
+func walletPollsWhenLookedAtAgain(t *testing.T, b *browser, u, subjectID string) {
+	tb := b.newTab(t, "wallet GD polls")
+	tb.open(u)
+	tb.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	eval[bool](tb, fmt.Sprintf(holdPollsJS, "/v1/subjects/"+subjectID))
+	polls := func() int { return eval[int](tb, `window.hcPolls`) }
+	stretch := 2*walletPollEvery + time.Second
+	tb.runClock(stretch)
+	if n := polls(); n != 1 {
+		t.Errorf("in %v, its first poll unanswered, the wallet began %d polls, want 1: its interval, and no other while that one is on its way", stretch, n)
+	}
+	triggers := []struct{ what, js string }{
+		{"the page shown again", lookAgainJS},
+		{"the network back", `window.dispatchEvent(new Event("online"))`},
+		{"the page focused", `window.dispatchEvent(new Event("focus"))`},
+	}
+	all := ""
+	for _, tr := range triggers {
+		all += tr.js + "; "
+	}
+	if n := eval[int](tb, `(() => { const n = window.hcPolls; `+all+`return window.hcPolls - n; })()`); n != 0 {
+		t.Errorf("with a poll unanswered, the page shown again, the network back and the page focused began %d more, want none", n)
+	}
+	for _, tr := range triggers {
+		n := polls()
+		eval[bool](tb, `window.hcReleasePoll()`)
+		// Tried until the poll answered is done: only then may another begin.
+		tb.waitThen("a poll at "+tr.what, fmt.Sprintf(`window.hcPolls > %d`, n), tr.js, 25*time.Millisecond)
+		if got := polls(); got != n+1 {
+			t.Errorf("%s began %d polls, want 1", tr.what, got-n)
+		}
+	}
+	eval[bool](tb, `window.hcReleasePoll()`)
+}
+
 // walletStatusIsNotRewrittenAtEachPoll watches the wallet's status word,
-// a live region, through two polls of the resident's record (pollURL)
-// without a change of status: it is not written again, where each poll
-// rewrote it and a screen reader said "Green" every five seconds.
-func walletStatusIsNotRewrittenAtEachPoll(t *testing.T, tb *tab, pollURL string) {
+// a live region, through two polls of the record of subjectID without a
+// change of status: it is not written again, where each poll rewrote it
+// and a screen reader said "Green" every five seconds.
+func walletStatusIsNotRewrittenAtEachPoll(t *testing.T, tb *tab, subjectID string) {
 	eval[bool](tb, `(() => { window.hcStatusWrites = 0;
 		new MutationObserver((m) => { window.hcStatusWrites += m.length; }).observe(document.getElementById("status-word"), { childList: true, characterData: true, subtree: true });
 		return true; })()`)
-	polls := func() int {
-		n := 0
-		for _, u := range tb.requests() {
-			if u == pollURL {
-				n++
-			}
-		}
-		return n
-	}
-	n0 := polls()
-	poll(t, "two polls of the record", func() error {
-		if n := polls(); n < n0+2 {
-			return fmt.Errorf("%d polls of %s", n-n0, pollURL)
-		}
-		return nil
-	})
+	walletPolls(t, tb, subjectID, 2)
 	if n := eval[int](tb, `window.hcStatusWrites`); n != 0 {
 		t.Errorf("the status word (a live region) was rewritten %d times in two polls without a change of status", n)
 	}
 }
 
 // runClock runs the tab's clock d on in virtual time, firing its timers
-// as fast as the page handles them, and leaves it stopped: a tab whose
-// clock ran this way is not used for anything else.
+// as fast as the page handles them (a call to the node on its way holds
+// the clock until it is answered, as it would a real one), and leaves it
+// stopped: a tab whose clock ran this way is not used for anything else.
 func (tb *tab) runClock(d time.Duration) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, pageTimeout)
@@ -162,7 +244,7 @@ func (tb *tab) runClock(d time.Duration) {
 	}
 	budget := float64(d.Milliseconds())
 	if _, err := chromedp.Call(ctx, emulation.SetVirtualTimePolicy, emulation.SetVirtualTimePolicyParams{
-		Policy: emulation.VirtualTimePolicyAdvance, Budget: &budget}); err != nil {
+		Policy: emulation.VirtualTimePolicyPauseIfNetworkFetchesPending, Budget: &budget}); err != nil {
 		tb.t.Fatalf("%s: running the clock: %v", tb.name, err)
 	}
 	select {
@@ -226,7 +308,7 @@ const shownJTIJS = `document.getElementById("qr").dataset.jti`
 // image.
 func walletShowsANewCode(t *testing.T, d *demo, i int, tb *tab, old, what, note string) (string, []byte) {
 	t.Helper()
-	if err := tb.poll(fmt.Sprintf(`%s !== %q`, shownJTIJS, old)); err != nil {
+	if err := tb.pollLooking(fmt.Sprintf(`%s !== %q`, shownJTIJS, old)); err != nil {
 		t.Fatalf("%s, and the wallet still shows code %s, %q (%v)", what, old, tb.text("#status-word"), err)
 	}
 	png := tb.imagePNG("#qr")
@@ -319,19 +401,22 @@ func walletKeepsItsCodeThroughARotation(t *testing.T, d *demo, i, peer int, tb *
 	unblock := undoOnce(tb, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
 	defer unblock()
 	kid := compromiseKeyOf(t, d, i, code)
-	walletSaysNotValid(t, tb, "wallet.withdrawn", "the key of the wallet's code was compromised and no new code could be fetched")
+	walletSaysNotValid(t, tb, "wallet.withdrawn", "the key of the wallet's code was compromised and no new code could be fetched", tb.pollLooking)
 	unblock()
 	return walletShowsACodeOfAnotherKey(t, d, i, peer, tb, old, kid)
 }
 
-// walletPolls waits until the wallet in tb has asked for the record of
-// subjectID n more times.
+// walletPolls waits until the wallet in tb has polled the record of
+// subjectID n more times, the resident looking at it again meanwhile:
+// until it has asked for the record n+1 times, the last poll begun after
+// the n before it were done (one poll at a time).
 func walletPolls(t *testing.T, tb *tab, subjectID string, n int) {
 	t.Helper()
 	path := "/v1/subjects/" + subjectID
 	from := tb.requestsTo(path)
 	poll(t, fmt.Sprintf("%d polls of the wallet", n), func() error {
-		if got := tb.requestsTo(path) - from; got < n {
+		if got := tb.requestsTo(path) - from; got < n+1 {
+			tb.lookAgain()
 			return fmt.Errorf("%d so far", got)
 		}
 		return nil

@@ -14,7 +14,8 @@
   const CODE_KEY = "hcfed.wallet.code";
   // REFRESH_BEFORE is how long before expiry a new code is fetched;
   // POLL_EVERY how often the status is checked, so that a change made by
-  // the health authority shows within seconds.
+  // the health authority shows within seconds (and at once when the page
+  // is shown again, focused or back online: again).
   const REFRESH_BEFORE = 300, POLL_EVERY = 5000;
   // RETRY_FIRST and RETRY_MAX pace calls to the node after one failed
   // (no network, the node down): the next waits RETRY_FIRST ms, then
@@ -147,13 +148,24 @@
     note(e);
   }
 
-  // again calls the node at the next tick and poll, failures forgotten:
-  // the network is back, or the resident looks at the page again.
+  // again calls the node at once, failures forgotten: the network is
+  // back, or the resident looks at the page again (shown again, or
+  // focused), and wants the status of now, not of up to POLL_EVERY ago.
   function again() {
     if (document.visibilityState !== "visible") return;
     refreshing.reset();
     polling.reset();
     tick();
+    pollNow();
+  }
+
+  // pollNow polls unless a poll is on its way or failures hold polling
+  // back: one poll at a time, however many reasons (the interval, the
+  // page shown, focused, back online) come while it is answered.
+  let polled = null;
+  function pollNow() {
+    if (polled || !polling.due()) return;
+    polled = poll().then(polling.reset, (e) => { polling.failed(); showErr(e); }).finally(() => { polled = null; });
   }
 
   // poll reloads the record. A status set again — changed, or set to
@@ -305,7 +317,8 @@
         // at the top of the page.
         $("delete-confirm").hidden = true;
         HC.say($("delete-result"), e);
-        poll().catch(showErr);
+        polling.reset();
+        pollNow();
       }
     }));
   }
@@ -333,10 +346,9 @@
       await firstCode();
     }
     tick();
-    timers.push(setInterval(() => {
-      if (polling.due()) poll().then(polling.reset, (e) => { polling.failed(); showErr(e); });
-    }, POLL_EVERY));
+    timers.push(setInterval(pollNow, POLL_EVERY));
     window.addEventListener("online", again, { signal: listening.signal });
+    window.addEventListener("focus", again, { signal: listening.signal });
     document.addEventListener("visibilitychange", again, { signal: listening.signal });
     HC.onLang(() => { renderStatus(); renderHeld(); renderNotice(); renderLists(); tick(); });
     await loadLists();
