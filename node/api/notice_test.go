@@ -252,3 +252,15 @@ func rightNaming(rights []string, route string) string {
 	}
 	return ""
 }
+
+// The notice says how long the legal basis of a lookup is kept readable,
+// as the node keeps it (the lookup retention, then a keyed digest).
+func TestNoticeNamesHowLongALookupsLegalBasisIsKept(t *testing.T) {
+	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Retention.Lookups = 20 * 24 * time.Hour })
+	var notice node.Notice
+	n.call("GET", "/v1/privacy", "", nil, &notice)
+	right := rightNaming(notice.YourRights, "GET /v1/subjects/{id}/lookups")
+	if !strings.Contains(right, "legal basis's text is kept 20 days after the lookup") || !strings.Contains(right, "keyed digest") {
+		t.Errorf("your_rights on lookups does not say how long their legal basis is kept: %q", right)
+	}
+}

@@ -181,7 +181,7 @@ type Privacy struct {
 // (node.PrivacyNotice), the default of privacy.notice_version. The notice's
 // text is the build's: a build that changes what it promises moves this,
 // and names the version it replaces in SupersededNotices.
-const NoticeVersion = "2027-01"
+const NoticeVersion = "2027-02"
 
 // SupersededNotices are earlier builds' notice versions, each with what
 // changed since. A config written by an earlier 'hcnode init' names one
@@ -192,6 +192,7 @@ const NoticeVersion = "2027-01"
 var SupersededNotices = map[string]string{
 	"2026-11": "it promised deletion at any time; a resident's own deletion now waits while their status is yellow or red",
 	"2026-12": "it did not name the retention of resolved appeals (privacy.retention.appeals): their text is deleted that long after the resolution, and the audit log keeps the decision only",
+	"2027-01": "it did not say how long the legal basis another province stated for a lookup is kept: readable for privacy.retention.lookups, then as a keyed digest only, which can confirm a given text but not reveal it",
 }
 
 // DefaultAppealRetention is privacy.retention.appeals unless set: a
