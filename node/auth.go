@@ -34,6 +34,10 @@ type Principal struct {
 	Admin     bool
 	TokenID   string
 	Expires   time.Time
+	// tokenHash is the SHA-256 of the token it was authenticated with
+	// (empty for a principal made in code): a resident's code is recorded
+	// only while that token exists (store.Code.Token).
+	tokenHash string
 }
 
 // Actor is how the audit log names p: an operator by account,
@@ -90,6 +94,7 @@ func (a *access) authenticate(ctx context.Context, token string) (Principal, err
 	gen := cache.generation()
 	a.reads.Inc()
 	p, err := a.readPrincipal(ctx, hash, now)
+	p.tokenHash = string(hash[:])
 	var refusal *Error
 	if errors.As(err, &refusal) && refusal.Code == EUnauthorized {
 		cache.putMiss(hash, gen, now, refusal)

@@ -119,3 +119,38 @@ func TestScannerRemovedDuringLookupsIsRefusedAfterward(t *testing.T) {
 		}
 	}
 }
+
+// A code asked for with a wallet link that is replaced before the code is
+// recorded is not recorded, nor handed out: the replacement revoked the
+// old phone's live codes, and a code signed for the old link in that
+// window would outlive it (a finder of the phone asking for codes over
+// and over). The principal authenticated before the replacement stands
+// for a request already past its authentication when it commits.
+func TestCodeAskedWithAWalletLinkReplacedMeanwhileIsRefused(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	e := enrol(t, n, 1)
+	before := authenticateTwice(t, n, e.ResidentToken)
+	if _, err := n.IssueCode(ctx, before, e.ID, false); err != nil {
+		t.Fatalf("a code asked for before the replacement: %v", err)
+	}
+	fresh, err := n.ReplaceResidentToken(ctx, operator, e.ID, idNumber(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := n.IssueCode(ctx, before, e.ID, false); node.ErrorCodeOf(err) != node.EUnauthorized {
+		t.Fatalf("a code asked for with the replaced link: %+v, %v; want %s", out, err, node.EUnauthorized)
+	}
+	now := authenticateTwice(t, n, fresh.ResidentToken)
+	issued, err := n.IssueCode(ctx, now, e.ID, false)
+	if err != nil {
+		t.Fatalf("a code asked for with the new link: %v", err)
+	}
+	rec, err := n.SubjectRecord(ctx, now, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.LiveCodes) != 1 || rec.LiveCodes[0] != issued.JTI {
+		t.Errorf("live phone codes %v; want only the new link's %s", rec.LiveCodes, issued.JTI)
+	}
+}

@@ -118,7 +118,7 @@ func (c *codes) issue(ctx context.Context, p Principal, id string, paper bool) (
 	// A status change between reading the subject and recording the code
 	// makes the store refuse the code; issuing again picks up the new status.
 	for attempt := 0; attempt < 3; attempt++ {
-		out, err = c.issueOnce(ctx, id, paper)
+		out, err = c.issueOnce(ctx, p, id, paper)
 		if !errors.Is(err, store.ErrStatusChanged) {
 			break
 		}
@@ -135,7 +135,7 @@ func (c *codes) issue(ctx context.Context, p Principal, id string, paper bool) (
 	return out, nil
 }
 
-func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, error) {
+func (c *codes) issueOnce(ctx context.Context, p Principal, id string, paper bool) (Issued, error) {
 	// Announce the insert to come, so that the store's writer holds its
 	// next group commit open for it while this issuance reads and signs.
 	res := c.db.Reserve()
@@ -177,6 +177,12 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 	rec := store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
 		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
 		MaxLive: c.cfg.MaxLive}
+	if p.Role == RoleResident {
+		// Recorded only while the token it was asked with stands: a
+		// wallet link replaced meanwhile revoked the old phone's codes,
+		// and this one must not outlive it.
+		rec.Token = []byte(p.tokenHash)
+	}
 	// A resident asking for a code is still using the service: their
 	// record is kept privacy.retention.subjects from now, not from their
 	// enrolment. Moved at most once a retainSlack, not with every code.
@@ -193,6 +199,8 @@ func (c *codes) issueOnce(ctx context.Context, id string, paper bool) (Issued, e
 		return Issued{}, errStatusUnconfirmed()
 	case errors.Is(err, store.ErrNotFound):
 		return Issued{}, Errorf(ENotFound, "no such subject")
+	case errors.Is(err, store.ErrTokenGone):
+		return Issued{}, Errorf(EUnauthorized, "unknown token")
 	case err != nil:
 		return Issued{}, internal("issue", err)
 	}

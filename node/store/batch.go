@@ -120,7 +120,7 @@ func newBatcher(w *sql.DB, prep *prepared) *batcher {
 // after one never writes twice.
 //
 // op must be all-or-nothing on its own: if it fails with ErrConflict, ErrStatusChanged,
-// ErrTooManyCodes, ErrNotFound or ErrInvalid, it must have written nothing (a single
+// ErrTooManyCodes, ErrNotFound, ErrInvalid or ErrTokenGone, it must have written nothing (a single
 // statement, checks before any write, or batchTx.atomically), and the batch
 // goes on without it.
 // Any other error aborts the whole batch, and every op in it gets that
@@ -306,7 +306,7 @@ func (b *batcher) runTx(live []*request, errs []error) error {
 // made before writing.
 func opLocal(err error) bool {
 	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrStatusChanged) ||
-		errors.Is(err, ErrTooManyCodes) || errors.Is(err, ErrStatusUnconfirmed)
+		errors.Is(err, ErrTooManyCodes) || errors.Is(err, ErrStatusUnconfirmed) || errors.Is(err, ErrTokenGone)
 }
 
 // atomically runs fn inside a savepoint, for ops of several statements:

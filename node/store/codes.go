@@ -43,7 +43,8 @@ const compromisedKIDsSQL = `SELECT kid FROM main.keys WHERE kind = 'sign' AND st
 // issuance time, 14: MaxLive).
 var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
 	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ? AND status_unconfirmed = 0)
-	AND (? <= 0 OR ` + liveCountSQL("?12", "?13") + ` < ?14)`
+	AND (? <= 0 OR ` + liveCountSQL("?12", "?13") + ` < ?14)
+	AND (?15 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?15))`
 
 // InsertCode records an issued code. Calls from many goroutines are
 // grouped into one transaction (group commit); it returns once the row is
@@ -58,7 +59,8 @@ var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires
 // c.Status (issue again with the new status), ErrStatusUnconfirmed when
 // the subject is marked StatusUnconfirmed, ErrTooManyCodes when the
 // subject already holds c.MaxLive live codes, ErrInvalid for a missing
-// jti, subject, kid, status or time, and ErrClosed after Close.
+// jti, subject, kid, status or time, ErrTokenGone when c.Token names a
+// token that no longer exists, and ErrClosed after Close.
 func (db *DB) InsertCode(ctx context.Context, c Code) error {
 	return db.insertCode(ctx, c, nil)
 }
@@ -78,8 +80,12 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 		}
 		return invalid(op, "missing jti, subject, kid, status or time")
 	}
+	var token any // NULL: no token to check
+	if len(c.Token) > 0 {
+		token = c.Token
+	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
-		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive}
+		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive, token}
 	r := &request{reserved: res != nil, done: make(chan error, 1), op: func(bt *batchTx) error {
 		res, err := bt.exec(insertCodeSQL, args...)
 		if err != nil {
@@ -124,6 +130,15 @@ func whyNotInserted(tx *sql.Tx, c Code) error {
 		return fmt.Errorf("%s: %w", op, ErrStatusUnconfirmed)
 	case status != c.Status:
 		return fmt.Errorf("%s: %w", op, ErrStatusChanged)
+	}
+	if len(c.Token) > 0 {
+		var one int
+		switch err := tx.QueryRow(`SELECT 1 FROM tokens WHERE hash = ?`, c.Token).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: %w", op, ErrTokenGone)
+		case err != nil:
+			return wrap(op, err)
+		}
 	}
 	return fmt.Errorf("%s: %w (%d)", op, ErrTooManyCodes, c.MaxLive)
 }

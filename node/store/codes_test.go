@@ -291,7 +291,7 @@ func TestSubjectCodeQueriesUseCodesOfSubject(t *testing.T) {
 		args      []any
 		want      string
 	}{
-		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, "s1", "green", 8, "s1", 1, 8}, liveCountPlan},
+		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, "s1", "green", 8, "s1", 1, 8, []byte("tok")}, liveCountPlan},
 		{"issuance's read", issueSubjectQuery, []any{0, "s1"}, liveCountPlan},
 		{"live codes", liveCodesSQL, []any{"s1", 0}, liveCountPlan},
 		{"codes of", codesOfSQL, []any{"s1", 10}, "INDEX codes_of_subject (subject_id=?)"},
@@ -367,5 +367,45 @@ func TestSubjectForIssueRefusesACancelledContext(t *testing.T) {
 	cancel()
 	if _, err := db.SubjectForIssue(ctx, "s1", t0, 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// A code asked for with a token is recorded only while the token exists;
+// refused, it writes nothing and leaves the rest of its batch alone.
+func TestInsertCodeWithAGoneTokenIsRefusedAlone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	s := testSubject("s1")
+	if err := db.CreateSubject(ctx, s, testConsent(), Token{Hash: []byte("tok-s1"), Role: "resident", SubjectID: "s1", Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	held := testCode("held", "s1")
+	held.Token = []byte("tok-s1")
+	gone := testCode("gone", "s1")
+	gone.Token = []byte("tok-replaced")
+	errs := make(chan error, 2)
+	for _, c := range []Code{held, gone} {
+		go func() { errs <- db.InsertCode(ctx, c) }()
+	}
+	var refused, recorded int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			recorded++
+		case errors.Is(err, ErrTokenGone):
+			refused++
+		default:
+			t.Fatalf("insert: %v", err)
+		}
+	}
+	if recorded != 1 || refused != 1 {
+		t.Fatalf("%d recorded and %d refused; want one each", recorded, refused)
+	}
+	if _, err := db.Code(ctx, "held"); err != nil {
+		t.Errorf("the code of the token that stands: %v", err)
+	}
+	if _, err := db.Code(ctx, "gone"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the code of the gone token: %v, want ErrNotFound", err)
 	}
 }

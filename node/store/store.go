@@ -24,6 +24,11 @@ var ErrTooManyCodes = errors.New("too many live codes")
 // node cannot vouch for after a restore, until it is set again.
 var ErrStatusUnconfirmed = errors.New("subject status unconfirmed since a restore")
 
+// ErrTokenGone is returned by InsertCode for a code asked for with a
+// token (Code.Token) that no longer exists: a wallet link replaced while
+// the code was being signed. The code must not be handed out.
+var ErrTokenGone = errors.New("token no longer valid")
+
 // ErrInvalid is returned when an argument breaks the contract documented on
 // the types below (an unknown status or role, a zero time, an id mismatch),
 // before anything is written.
@@ -137,6 +142,12 @@ type Code struct {
 	// subject holds this many live (unexpired at IssuedAt, unrevoked)
 	// codes. Not stored.
 	MaxLive int
+	// Token, when set, is the SHA-256 of the resident token the code was
+	// asked with: InsertCode records the code only while that token
+	// exists. Replacing a wallet link revokes the old phone's live codes
+	// in its own transaction; a code signed for the old link and
+	// inserted after it would otherwise outlive it. Not stored.
+	Token []byte
 }
 
 // RevocationEntry is one revoked code.
