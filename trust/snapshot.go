@@ -36,6 +36,12 @@ type Snapshot struct {
 	// with (trust list expiry, or last sync plus the configured limit).
 	// Zero means no limit.
 	StaleAfter time.Time
+	// KeysetExpires is, by province, when the keyset its Keys come from
+	// expires. Past it the province's keys verify nothing (trust_stale):
+	// a peer that stops hearing a province's keysets must not trust the
+	// last one it held for ever, or a key compromise announced meanwhile
+	// could be frozen out. A province missing from it has no limit.
+	KeysetExpires map[string]time.Time
 }
 
 // RevocationSet answers whether a code id has been revoked by its issuer.
@@ -58,6 +64,12 @@ func (s *Snapshot) Clone() *Snapshot {
 		Keys:        make(map[string]map[string]*Key, len(s.Keys)),
 		ContentKeys: make(map[string]map[string]ContentKey, len(s.ContentKeys)),
 		StaleAfter:  s.StaleAfter,
+	}
+	if s.KeysetExpires != nil {
+		n.KeysetExpires = make(map[string]time.Time, len(s.KeysetExpires))
+		for id, exp := range s.KeysetExpires {
+			n.KeysetExpires[id] = exp
+		}
 	}
 	for id, m := range s.Members {
 		n.Members[id] = m

@@ -367,7 +367,7 @@ func (s *State) Prune(now time.Time) {
 // rebuild publishes a new Snapshot from the held statements. Callers hold mu.
 func (s *State) rebuild() {
 	snap := &Snapshot{Members: map[string]Member{}, Keys: map[string]map[string]*Key{},
-		ContentKeys: map[string]map[string]ContentKey{}}
+		ContentKeys: map[string]map[string]ContentKey{}, KeysetExpires: map[string]time.Time{}}
 	if s.trustList != nil {
 		for id, m := range s.trustList.Members {
 			snap.Members[id] = m
@@ -384,6 +384,7 @@ func (s *State) rebuild() {
 	}
 	for id, ks := range s.keysets {
 		snap.Keys[id] = ks.Signing
+		snap.KeysetExpires[id] = time.Unix(ks.Expires, 0)
 	}
 	for id, cks := range s.contentKeys {
 		c := make(map[string]ContentKey, len(cks))

@@ -333,3 +333,25 @@ func TestStateRestoresCachedTrustListAsAnchor(t *testing.T) {
 	fresh, _ := NewState(StateConfig{Self: sh})
 	wantReason(t, fresh.RestoreTrustList(under), ReasonThreshold)
 }
+
+// A keyset is trusted only until its exp, held or not: a peer that stops
+// hearing a province's keysets (its updates suppressed, or the province
+// gone dark) must not go on trusting the keys of the last one it held —
+// a compromise announced meanwhile would be frozen out for good. A held
+// keyset past its exp verifies nothing, as AcceptKeyset would refuse it.
+func TestVerifyRefusesCodesOfAProvinceWhoseHeldKeysetExpired(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	f.withGuangdong(t) // its keyset expires 7 days after f.Now
+	exp := time.Unix(f.GD.keyset(t, 1, f.Now).Expires, 0)
+	before := exp.Add(-time.Hour)
+	code, _ := f.GD.good(t, before)
+	f.verify(t, code, before, ReasonOK)
+	after := exp.Add(time.Minute)
+	code, _ = f.GD.good(t, after) // signed by a key that is still active in the expired keyset
+	f.verify(t, code, after, ReasonTrustStale)
+	// A newer keyset, once it comes, is trusted again.
+	if err := f.State.ApplyKeyset(gd, f.GD.signedKeyset(t, 2, after), after); err != nil {
+		t.Fatal(err)
+	}
+	f.verify(t, code, after, ReasonOK)
+}

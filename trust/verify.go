@@ -23,8 +23,9 @@ func (r Result) Valid() bool { return r.Reason == ReasonOK }
 
 // Verify checks a code's text against a snapshot of trust at time now and
 // returns the first check that failed, in this order: size, prefix and
-// header, trust freshness, issuer membership and standing, key, key state,
-// signature, lifetime, validity window, revocation, content. It does no I/O.
+// header, trust freshness, issuer membership and standing, the issuer's
+// keyset freshness, key, key state, signature, lifetime, validity window,
+// revocation, content. It does no I/O.
 func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 	if len(code) > MaxCodeLen {
 		return Result{Reason: ReasonOversized}
@@ -59,6 +60,9 @@ func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 	}
 	if m.Status != MemberActive {
 		return fail(ReasonIssuerSuspended)
+	}
+	if exp, held := s.KeysetExpires[cl.Issuer]; held && now.After(exp) {
+		return fail(ReasonTrustStale) // no freeze: see Snapshot.KeysetExpires
 	}
 	key, ok := s.Keys[cl.Issuer][c.header.Kid]
 	if !ok {
