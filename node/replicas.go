@@ -202,14 +202,17 @@ type ReplicaScanner struct {
 }
 
 // ReplicaSync is what a replica receives from its home node every
-// replica.refresh: the province's registered scanners, and every content
-// key the home node holds (its own and those granted by peers), sealed to
-// the replica's registered key.
+// replica.refresh: the province's registered scanners, every content key
+// the home node holds (its own and those granted by peers), sealed to the
+// replica's registered key, and the seq of the last revocation the home
+// node committed. The replica learns what that revocation revokes over
+// NATS only; the seq tells it when it is behind (replica.Replica.stale).
 type ReplicaSync struct {
-	Province    string           `json:"province"`
-	Time        time.Time        `json:"time"`
-	Scanners    []ReplicaScanner `json:"scanners"`
-	ContentKeys string           `json:"content_keys"` // compact JWE, trust.SealContentKeys
+	Province      string           `json:"province"`
+	Time          time.Time        `json:"time"`
+	Scanners      []ReplicaScanner `json:"scanners"`
+	ContentKeys   string           `json:"content_keys"` // compact JWE, trust.SealContentKeys
+	RevocationSeq uint64           `json:"revocation_seq"`
 }
 
 // Sync answers a replica's refresh.
@@ -230,7 +233,8 @@ func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal) (ReplicaSync, 
 	if err != nil {
 		return ReplicaSync{}, internal("replica sync", err)
 	}
-	out := ReplicaSync{Province: r.n.cfg.Province, Time: now, Scanners: make([]ReplicaScanner, 0, len(toks))}
+	out := ReplicaSync{Province: r.n.cfg.Province, Time: now, Scanners: make([]ReplicaScanner, 0, len(toks)),
+		RevocationSeq: r.n.state.RevocationSeq(r.n.cfg.Province)}
 	for _, t := range toks {
 		out.Scanners = append(out.Scanners, ReplicaScanner{ID: t.ScannerID, Place: t.Place, Scope: t.Scope,
 			TokenHash: base64.RawURLEncoding.EncodeToString(t.Hash)})

@@ -341,6 +341,40 @@ func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing
 	}
 }
 
+// A replica that no longer hears its province's revocations over NATS,
+// while its home node still answers its refreshes, refuses every scanner
+// (replica_stale) once a revocation home made has gone unapplied for
+// replica.max_stale, and says so at /readyz: it cannot know what was
+// revoked. It answered "ok" for the code of a resident just set red, as
+// long as trust.stale_limit allowed (a day by default). Back on NATS, it
+// catches up and refuses the code as revoked.
+func TestVerifierReplicaBehindItsHomesRevocationsRefusesScanners(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t, threeProvinces[:1], nil)
+	rt := &replicaTest{fedTest: f}
+	r := rt.startReplica(0, "r1")
+	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rt.cfgs[0]
+	cfg.NATS.URLs = unreachableNATS
+	r = rt.runReplica(cfg)
+	rt.replicas[0] = r
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	f.setStatus(0, subject, "red")
+	rt.eventuallyAtReplicas(f.scanners[0], code, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
+	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "revocation") {
+		t.Errorf("readyz behind home's revocations: %d %s, want 503 naming the revocations", st, body)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rt.replicas[0] = rt.runReplica(rt.cfgs[0])
+	rt.eventuallyAtReplicas(f.scanners[0], code, "revoked", 15*time.Second)
+}
+
 // A record the home node refuses (here: from a replica whose clock is
 // ten minutes ahead, so from the future) is dropped and counted, and the
 // queue keeps flowing instead of being held by it.

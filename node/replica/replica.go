@@ -58,6 +58,7 @@ type Replica struct {
 
 	scanners atomic.Pointer[map[string]node.Principal] // by node.ScannerTokenHash
 	synced   atomic.Int64                              // Unix nanoseconds of the last refresh from home
+	behind   atomic.Pointer[revocationLag]             // home's revocation not applied here yet; nil if none
 	failures prometheus.Counter                        // failed refreshes and sends
 	refused  prometheus.Counter                        // records home refused as invalid
 }
@@ -173,11 +174,43 @@ func (r *Replica) stale() error {
 	if last == 0 {
 		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node yet; scanners are refused until it does")
 	}
-	if age := r.now().Sub(time.Unix(0, last)); age > r.cfg.Replica.MaxStale {
+	now := r.now()
+	if age := now.Sub(time.Unix(0, last)); age > r.cfg.Replica.MaxStale {
 		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node for %s; scanners are refused until it does",
 			age.Round(time.Second))
 	}
+	if lag := r.behind.Load(); lag != nil && r.state.RevocationSeq(r.cfg.Province) < lag.seq {
+		if age := now.Sub(lag.since); age > r.cfg.Replica.MaxStale {
+			return node.Errorf(node.EReplicaStale, "this replica has not received its home node's revocation %d over NATS for %s, "+
+				"so it cannot tell which codes it revokes; scanners are refused until it does", lag.seq, age.Round(time.Second))
+		}
+	}
 	return nil
+}
+
+// revocationLag is a revocation seq the home node reported that this
+// replica had not applied then, and when it was reported.
+type revocationLag struct {
+	seq   uint64
+	since time.Time
+}
+
+// noteHomeRevocations compares home, the seq of the home node's last
+// revocation, with what the replica has applied, at now. The lag kept is
+// the first seq seen missing, until it is applied: a replica that keeps
+// up with a stream of revocations is a few behind at every refresh, but
+// never behind the same one for long. Only the replica's refresh loop
+// calls it.
+func (r *Replica) noteHomeRevocations(home uint64, now time.Time) {
+	held := r.state.RevocationSeq(r.cfg.Province)
+	lag := r.behind.Load()
+	if lag != nil && held >= lag.seq {
+		lag = nil
+	}
+	if lag == nil && home > held {
+		lag = &revocationLag{seq: home, since: now}
+	}
+	r.behind.Store(lag)
 }
 
 // Authenticate resolves a scanner token against the scanners the home

@@ -86,6 +86,7 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	now := r.now()
 	r.state.SetContentKeys(cks, now)
 	r.scanners.Store(&set)
+	r.noteHomeRevocations(s.RevocationSeq, now)
 	r.synced.Store(now.UnixNano())
 	return nil
 }
