@@ -204,15 +204,16 @@ type ReplicaScanner struct {
 // ReplicaSync is what a replica receives from its home node every
 // replica.refresh: the province's registered scanners, every content key
 // the home node holds (its own and those granted by peers), sealed to the
-// replica's registered key, and the seq of the last revocation the home
-// node committed. The replica learns what that revocation revokes over
-// NATS only; the seq tells it when it is behind (replica.Replica.stale).
+// replica's registered key, the seq of the last revocation the home node
+// committed and the version of its keyset. The replica learns what they
+// say over NATS only; these tell it when it is behind.
 type ReplicaSync struct {
 	Province      string           `json:"province"`
 	Time          time.Time        `json:"time"`
 	Scanners      []ReplicaScanner `json:"scanners"`
 	ContentKeys   string           `json:"content_keys"` // compact JWE, trust.SealContentKeys
 	RevocationSeq uint64           `json:"revocation_seq"`
+	KeysetVersion uint64           `json:"keyset_version"`
 }
 
 // Sync answers a replica's refresh.
@@ -235,6 +236,9 @@ func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal) (ReplicaSync, 
 	}
 	out := ReplicaSync{Province: r.n.cfg.Province, Time: now, Scanners: make([]ReplicaScanner, 0, len(toks)),
 		RevocationSeq: r.n.state.RevocationSeq(r.n.cfg.Province)}
+	if ks := r.n.state.Keyset(r.n.cfg.Province); ks != nil {
+		out.KeysetVersion = ks.Version
+	}
 	for _, t := range toks {
 		out.Scanners = append(out.Scanners, ReplicaScanner{ID: t.ScannerID, Place: t.Place, Scope: t.Scope,
 			TokenHash: base64.RawURLEncoding.EncodeToString(t.Hash)})

@@ -375,6 +375,50 @@ func TestVerifierReplicaBehindItsHomesRevocationsRefusesScanners(t *testing.T) {
 	rt.eventuallyAtReplicas(f.scanners[0], code, "revoked", 15*time.Second)
 }
 
+// The same holds for its province's keysets: a replica that does not
+// hear, over NATS, a keyset home signed (here: a key marked compromised)
+// refuses every scanner once it has been behind for replica.max_stale.
+// It went on answering "ok" for every code of the compromised key.
+func TestVerifierReplicaBehindItsHomesKeysetRefusesScanners(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t, threeProvinces[:1], nil)
+	rt := &replicaTest{fedTest: f}
+	r := rt.startReplica(0, "r1")
+	subject, old := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	var keys struct{ Keys []struct{ KID, State string } }
+	if st := f.call(0, "POST", "/v1/keys/rotate", f.c.Tokens[0], nil, &keys); st != 200 {
+		t.Fatalf("rotate: %d", st)
+	}
+	fresh := f.issue(0, subject)
+	rt.eventuallyAtReplicas(f.scanners[0], fresh, "ok", 15*time.Second)
+	var retired string
+	for _, k := range keys.Keys {
+		if k.State == "retired" {
+			retired = k.KID
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rt.cfgs[0]
+	cfg.NATS.URLs = unreachableNATS
+	r = rt.runReplica(cfg)
+	rt.replicas[0] = r
+	rt.eventuallyAtReplicas(f.scanners[0], old, "ok", 15*time.Second)
+	if st := f.call(0, "POST", "/v1/keys/"+retired+"/compromise", f.c.Tokens[0], nil, nil); st != 200 {
+		t.Fatalf("compromise: %d", st)
+	}
+	rt.eventuallyAtReplicas(f.scanners[0], old, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
+	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "keyset") {
+		t.Errorf("readyz behind home's keyset: %d %s, want 503 naming the keyset", st, body)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rt.replicas[0] = rt.runReplica(rt.cfgs[0])
+	rt.eventuallyAtReplicas(f.scanners[0], old, "key_compromised", 15*time.Second)
+}
+
 // A record the home node refuses (here: from a replica whose clock is
 // ten minutes ahead, so from the future) is dropped and counted, and the
 // queue keeps flowing instead of being held by it.

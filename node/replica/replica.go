@@ -58,9 +58,13 @@ type Replica struct {
 
 	scanners atomic.Pointer[map[string]node.Principal] // by node.ScannerTokenHash
 	synced   atomic.Int64                              // Unix nanoseconds of the last refresh from home
-	behind   atomic.Pointer[revocationLag]             // home's revocation not applied here yet; nil if none
 	failures prometheus.Counter                        // failed refreshes and sends
 	refused  prometheus.Counter                        // records home refused as invalid
+
+	// behindRevocations and behindKeyset are a revocation seq and a
+	// keyset version of this province that home reported and this replica
+	// had not applied then (nil: none); see noteHome.
+	behindRevocations, behindKeyset atomic.Pointer[lag]
 }
 
 // New opens a replica: its enc key (made at the first start), and the
@@ -168,7 +172,8 @@ func (r *Replica) Metrics() *node.Metrics { return r.metrics }
 func (r *Replica) Settings() config.Config { return r.cfg }
 
 // stale reports why scanners are refused: no refresh from home within
-// replica.max_stale; nil while fresh.
+// replica.max_stale, or a revocation or keyset home reported and this
+// replica has not received for as long; nil while fresh.
 func (r *Replica) stale() error {
 	last := r.synced.Load()
 	if last == 0 {
@@ -179,38 +184,63 @@ func (r *Replica) stale() error {
 		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node for %s; scanners are refused until it does",
 			age.Round(time.Second))
 	}
-	if lag := r.behind.Load(); lag != nil && r.state.RevocationSeq(r.cfg.Province) < lag.seq {
-		if age := now.Sub(lag.since); age > r.cfg.Replica.MaxStale {
-			return node.Errorf(node.EReplicaStale, "this replica has not received its home node's revocation %d over NATS for %s, "+
-				"so it cannot tell which codes it revokes; scanners are refused until it does", lag.seq, age.Round(time.Second))
-		}
+	if l, age, ok := r.lagging(&r.behindRevocations, r.heldRevocationSeq, now); ok {
+		return node.Errorf(node.EReplicaStale, "this replica has not received its home node's revocation %d over NATS for %s, "+
+			"so it cannot tell which codes it revokes; scanners are refused until it does", l.seq, age.Round(time.Second))
+	}
+	if l, age, ok := r.lagging(&r.behindKeyset, r.heldKeysetVersion, now); ok {
+		return node.Errorf(node.EReplicaStale, "this replica has not received its home node's keyset version %d over NATS for %s, "+
+			"so it cannot tell which of its keys are withdrawn; scanners are refused until it does", l.seq, age.Round(time.Second))
 	}
 	return nil
 }
 
-// revocationLag is a revocation seq the home node reported that this
-// replica had not applied then, and when it was reported.
-type revocationLag struct {
+// lag is a revocation seq or keyset version of this province that the
+// home node reported and this replica had not applied then, and when it
+// was reported.
+type lag struct {
 	seq   uint64
 	since time.Time
 }
 
-// noteHomeRevocations compares home, the seq of the home node's last
-// revocation, with what the replica has applied, at now. The lag kept is
-// the first seq seen missing, until it is applied: a replica that keeps
-// up with a stream of revocations is a few behind at every refresh, but
-// never behind the same one for long. Only the replica's refresh loop
-// calls it.
-func (r *Replica) noteHomeRevocations(home uint64, now time.Time) {
-	held := r.state.RevocationSeq(r.cfg.Province)
-	lag := r.behind.Load()
-	if lag != nil && held >= lag.seq {
-		lag = nil
+// lagging returns the lag held in behind, and how old it is at now, if
+// the replica has still not applied it (held) after replica.max_stale.
+// It reads held only while a lag is kept: not on every request.
+func (r *Replica) lagging(behind *atomic.Pointer[lag], held func() uint64, now time.Time) (lag, time.Duration, bool) {
+	l := behind.Load()
+	if l == nil || now.Sub(l.since) <= r.cfg.Replica.MaxStale || held() >= l.seq {
+		return lag{}, 0, false
 	}
-	if lag == nil && home > held {
-		lag = &revocationLag{seq: home, since: now}
+	return *l, now.Sub(l.since), true
+}
+
+// heldRevocationSeq is the seq of this province's last revocation the
+// replica applied.
+func (r *Replica) heldRevocationSeq() uint64 { return r.state.RevocationSeq(r.cfg.Province) }
+
+// heldKeysetVersion is the version of this province's keyset the replica
+// holds, 0 for none.
+func (r *Replica) heldKeysetVersion() uint64 {
+	if ks := r.state.Keyset(r.cfg.Province); ks != nil {
+		return ks.Version
 	}
-	r.behind.Store(lag)
+	return 0
+}
+
+// noteHome compares home, the seq or version the home node reported,
+// with held, what the replica has applied, at now, and keeps in behind
+// the first one seen missing until it is applied: a replica keeping up
+// with a stream of revocations is a few behind at every refresh, but
+// never behind the same one for long. Only the refresh loop calls it.
+func noteHome(behind *atomic.Pointer[lag], home, held uint64, now time.Time) {
+	l := behind.Load()
+	if l != nil && held >= l.seq {
+		l = nil
+	}
+	if l == nil && home > held {
+		l = &lag{seq: home, since: now}
+	}
+	behind.Store(l)
 }
 
 // Authenticate resolves a scanner token against the scanners the home

@@ -86,7 +86,8 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	now := r.now()
 	r.state.SetContentKeys(cks, now)
 	r.scanners.Store(&set)
-	r.noteHomeRevocations(s.RevocationSeq, now)
+	noteHome(&r.behindRevocations, s.RevocationSeq, r.heldRevocationSeq(), now)
+	noteHome(&r.behindKeyset, s.KeysetVersion, r.heldKeysetVersion(), now)
 	r.synced.Store(now.UnixNano())
 	return nil
 }
