@@ -133,6 +133,44 @@ func (f *replicaTest) eventuallyAtReplicas(token, code, want string, within time
 	}
 }
 
+// restartWithoutNATS closes replica k and starts it again with NATS
+// unreachable, as its home node still answers it.
+func (f *replicaTest) restartWithoutNATS(k int) *daemon.Verifier {
+	f.t.Helper()
+	if err := f.replicas[k].Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	cfg := f.cfgs[k]
+	cfg.NATS.URLs = unreachableNATS
+	f.replicas[k] = f.runReplica(cfg)
+	return f.replicas[k]
+}
+
+// refusedUntilBackOnNATS checks that replica k, cut off from NATS and
+// behind its home node, refuses scanners within replica.max_stale and
+// says at /readyz what it lacks (naming what); then, restarted on NATS,
+// that it answers want for code.
+func (f *replicaTest) refusedUntilBackOnNATS(k int, code, what, want string) {
+	f.t.Helper()
+	f.eventuallyAtReplicas(f.scanners[0], code, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
+	if st, body := httpDo(f.t, "GET", f.replicas[k].URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, what) {
+		f.t.Errorf("readyz behind home's %s: %d %s, want 503 naming it", what, st, body)
+	}
+	if err := f.replicas[k].Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	f.replicas[k] = f.runReplica(f.cfgs[k])
+	f.eventuallyAtReplicas(f.scanners[0], code, want, 15*time.Second)
+}
+
+// startOneReplica starts Guangdong alone with one replica, r1.
+func startOneReplica(t *testing.T) (*fedTest, *replicaTest) {
+	f := startFederation(t, threeProvinces[:1], nil)
+	rt := &replicaTest{fedTest: f}
+	rt.startReplica(0, "r1")
+	return f, rt
+}
+
 func startReplicaFederation(t *testing.T) *replicaTest {
 	f := startFederation(t, threeProvinces[:2], func(cfg *config.Config) { cfg.Privacy.ReceiptsEvery = time.Second })
 	rt := &replicaTest{fedTest: f}
@@ -302,9 +340,8 @@ func requireNoPersonalDataOrKeys(t *testing.T, dir string, secrets []string) {
 // refuses every scanner (replica_stale) and /readyz answers 503.
 func TestVerifierReplicaRefusesScannersWhenHomeUnreachablePastMaxStale(t *testing.T) {
 	t.Parallel()
-	f := startFederation(t, threeProvinces[:1], nil)
-	rt := &replicaTest{fedTest: f}
-	r := rt.startReplica(0, "r1")
+	f, rt := startOneReplica(t)
+	r := rt.replicas[0]
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
 	if err := f.c.Stop(0); err != nil {
@@ -321,20 +358,13 @@ func TestVerifierReplicaRefusesScannersWhenHomeUnreachablePastMaxStale(t *testin
 // verifies.
 func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing.T) {
 	t.Parallel()
-	f := startFederation(t, threeProvinces[:1], nil)
-	rt := &replicaTest{fedTest: f}
-	r := rt.startReplica(0, "r1")
+	f, rt := startOneReplica(t)
 	subjectA, codeA := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	_, codeB := f.enrolAndIssue(0, "李四", idWithCheck("44010619900101123"))
 	rt.eventuallyAtReplicas(f.scanners[0], codeB, "ok", 15*time.Second)
 	f.setStatus(0, subjectA, "red")
 	rt.eventuallyAtReplicas(f.scanners[0], codeA, "revoked", 15*time.Second)
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg := rt.cfgs[0]
-	cfg.NATS.URLs = unreachableNATS
-	rt.replicas[0] = rt.runReplica(cfg)
+	rt.restartWithoutNATS(0)
 	rt.eventuallyAtReplicas(f.scanners[0], codeB, "ok", 15*time.Second)
 	if got := rt.verifyAt(rt.replicas[0], f.scanners[0], codeA); got != "revoked" {
 		t.Fatalf("revoked code after a restart without NATS: %q", got)
@@ -350,29 +380,13 @@ func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing
 // catches up and refuses the code as revoked.
 func TestVerifierReplicaBehindItsHomesRevocationsRefusesScanners(t *testing.T) {
 	t.Parallel()
-	f := startFederation(t, threeProvinces[:1], nil)
-	rt := &replicaTest{fedTest: f}
-	r := rt.startReplica(0, "r1")
+	f, rt := startOneReplica(t)
 	subject, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg := rt.cfgs[0]
-	cfg.NATS.URLs = unreachableNATS
-	r = rt.runReplica(cfg)
-	rt.replicas[0] = r
+	rt.restartWithoutNATS(0)
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
 	f.setStatus(0, subject, "red")
-	rt.eventuallyAtReplicas(f.scanners[0], code, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
-	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "revocation") {
-		t.Errorf("readyz behind home's revocations: %d %s, want 503 naming the revocations", st, body)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rt.replicas[0] = rt.runReplica(rt.cfgs[0])
-	rt.eventuallyAtReplicas(f.scanners[0], code, "revoked", 15*time.Second)
+	rt.refusedUntilBackOnNATS(0, code, "revocation", "revoked")
 }
 
 // The same holds for its province's keysets: a replica that does not
@@ -381,9 +395,7 @@ func TestVerifierReplicaBehindItsHomesRevocationsRefusesScanners(t *testing.T) {
 // It went on answering "ok" for every code of the compromised key.
 func TestVerifierReplicaBehindItsHomesKeysetRefusesScanners(t *testing.T) {
 	t.Parallel()
-	f := startFederation(t, threeProvinces[:1], nil)
-	rt := &replicaTest{fedTest: f}
-	r := rt.startReplica(0, "r1")
+	f, rt := startOneReplica(t)
 	subject, old := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	var keys struct{ Keys []struct{ KID, State string } }
 	if st := f.call(0, "POST", "/v1/keys/rotate", f.c.Tokens[0], nil, &keys); st != 200 {
@@ -397,26 +409,12 @@ func TestVerifierReplicaBehindItsHomesKeysetRefusesScanners(t *testing.T) {
 			retired = k.KID
 		}
 	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg := rt.cfgs[0]
-	cfg.NATS.URLs = unreachableNATS
-	r = rt.runReplica(cfg)
-	rt.replicas[0] = r
+	rt.restartWithoutNATS(0)
 	rt.eventuallyAtReplicas(f.scanners[0], old, "ok", 15*time.Second)
 	if st := f.call(0, "POST", "/v1/keys/"+retired+"/compromise", f.c.Tokens[0], nil, nil); st != 200 {
 		t.Fatalf("compromise: %d", st)
 	}
-	rt.eventuallyAtReplicas(f.scanners[0], old, string(node.EReplicaStale), replicaMaxStale+10*time.Second)
-	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "keyset") {
-		t.Errorf("readyz behind home's keyset: %d %s, want 503 naming the keyset", st, body)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rt.replicas[0] = rt.runReplica(rt.cfgs[0])
-	rt.eventuallyAtReplicas(f.scanners[0], old, "key_compromised", 15*time.Second)
+	rt.refusedUntilBackOnNATS(0, old, "keyset", "key_compromised")
 }
 
 // A record the home node refuses (here: from a replica whose clock is
