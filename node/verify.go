@@ -9,8 +9,9 @@ import (
 )
 
 // Verification is what a scanner is told about a code: validity, why not,
-// the issuing province, and — only when valid — the colour and the masked
-// name. Nothing else leaves the node (seed rules 5 and 7).
+// the issuing province (when the signature proves it), and — only when
+// valid — the colour and the masked name. Nothing else leaves the node
+// (seed rules 5 and 7).
 type Verification struct {
 	Valid      bool   `json:"valid"`
 	Reason     string `json:"reason"`
@@ -51,9 +52,15 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	return VerificationOf(res), nil
 }
 
-// VerificationOf is what a scanner is told of res.
+// VerificationOf is what a scanner is told of res. The issuer is named
+// only when the code's signature checked under that province's key: the
+// iss of any other code is a claim anyone can write, which a checkpoint
+// would show as "issued by" that province.
 func VerificationOf(res trust.Result) Verification {
-	v := Verification{Valid: res.Valid(), Reason: string(res.Reason), Issuer: res.Issuer}
+	v := Verification{Valid: res.Valid(), Reason: string(res.Reason)}
+	if signatureChecked(res.Reason) {
+		v.Issuer = res.Issuer
+	}
 	if res.Valid() {
 		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()
 	}

@@ -131,3 +131,27 @@ func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
 	}
 	n.issue(id, out.ResidentToken)
 }
+
+// A checkpoint is told which province issued a code only when the code's
+// signature proves it (an expired or revoked code is still genuine): a
+// code naming a member province under a signature of nobody's was
+// answered with that province as its issuer, and the scanner showed
+// "Issued by Guangdong" for a forgery.
+func TestVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.T) {
+	n := startNode(t, "440000", noStaleLimit)
+	id, tok := n.enrol(residentName, residentID)
+	c := n.issue(id, tok)
+	dot := strings.LastIndexByte(c.Code, '.')
+	flip := byte('A')
+	if c.Code[dot+1] == flip {
+		flip = 'B'
+	}
+	forged := c.Code[:dot+1] + string(flip) + c.Code[dot+2:]
+	if v := n.verify(forged); v.Valid || v.Reason != string(trust.ReasonBadSignature) || v.Issuer != "" {
+		t.Errorf("a forged signature: %+v, want bad_signature and no issuer", v)
+	}
+	n.clock.Add(time.Until(time.Unix(c.Exp, 0)) + 2*trust.ClockSkew)
+	if v := n.verify(c.Code); v.Valid || v.Reason != string(trust.ReasonExpired) || v.Issuer != "440000" {
+		t.Errorf("a genuine code past its expiry: %+v, want expired and its issuer", v)
+	}
+}
