@@ -140,14 +140,29 @@ func (ks *keySchedule) verifyKeys(held *trust.VerifiedKeyset) map[string]*trust.
 	return keys
 }
 
-// resign signs the keyset again, unchanged but for a version above
-// floor, and commits it like any key change.
-func (ks *keySchedule) resign(ctx context.Context, floor uint64) error {
+// resign signs the keyset again with a version above held's, the keyset
+// of this province the federation holds (nil if none), and commits it
+// like any key change. A key held marks compromised is marked so here
+// too, and replaced if it was active: the keys are a restored backup's,
+// which may predate the compromise, and a keyset signed from them would
+// make the key good again at every peer. Otherwise the keys are
+// unchanged.
+func (ks *keySchedule) resign(ctx context.Context, held *trust.VerifiedKeyset) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	kc := ks.beginKeys(ks.now())
-	kc.minVersion = floor
-	kc.audit(ks.auditEntry("system", "key.resign", "", map[string]any{"above": floor}))
+	if held != nil {
+		kc.minVersion = held.Version
+		for _, k := range kc.kr.sign {
+			if h := held.Signing[k.row.KID]; h != nil && h.State == trust.KeyCompromised && k.row.State != string(trust.KeyCompromised) {
+				if err := ks.markCompromised(kc, k); err != nil {
+					return err
+				}
+				kc.audit(ks.auditEntry("system", "key.compromise", k.row.KID, map[string]any{"keyset_held": held.Version}))
+			}
+		}
+	}
+	kc.audit(ks.auditEntry("system", "key.resign", "", map[string]any{"above": kc.minVersion}))
 	return ks.commitKeys(ctx, kc)
 }
 

@@ -24,7 +24,8 @@ import (
 //     (store.Subject.StatusUnconfirmed);
 //   - its keyset is signed again with a version above the one in the
 //     federation's bucket, which peers would otherwise refuse as a
-//     rollback.
+//     rollback, and every key that one marks compromised stays
+//     compromised (the backup may predate the compromise).
 //
 // On success the mark is removed; on error it stays, and the link tries
 // again before publishing.
@@ -80,7 +81,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if held != nil {
 		floor = held.Version
 	}
-	if err := n.keys.resign(ctx, floor); err != nil {
+	if err := n.keys.resign(ctx, held); err != nil {
 		return err
 	}
 	if err := n.db.DeleteMeta(ctx, store.Restored); err != nil {

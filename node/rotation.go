@@ -180,17 +180,24 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 		if target == nil {
 			return Errorf(ENotFound, "no signing key %s", kid)
 		}
-		wasActive := target.row.State == string(trust.KeyActive)
-		target.row.State = string(trust.KeyCompromised)
-		kc.update(target.row)
-		if wasActive {
-			if err := ks.promote(kc); err != nil {
-				return err
-			}
+		if err := ks.markCompromised(kc, target); err != nil {
+			return err
 		}
 		kc.audit(ks.auditEntry(p.Actor(), "key.compromise", kid, nil))
 		return nil
 	})
+}
+
+// markCompromised marks k compromised in kc; if it was the active key, a
+// new one takes over (promote). Callers hold ks.mu.
+func (ks *keySchedule) markCompromised(kc *keyChange, k *signKey) error {
+	wasActive := k.row.State == string(trust.KeyActive)
+	k.row.State = string(trust.KeyCompromised)
+	kc.update(k.row)
+	if wasActive {
+		return ks.promote(kc)
+	}
+	return nil
 }
 
 // KeyInfo describes one of the node's signing keys, for operators.
