@@ -439,3 +439,65 @@ func FuzzOpenLookupRequestPayload(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenErasure: an erasure Guangdong signed and sealed to Shanghai,
+// whatever its payload, is refused with a known reason, or is
+// Guangdong's, addressed to Shanghai, fresh and valid (bounded, base64url
+// code references), and only its own acknowledgement acknowledges it.
+func FuzzOpenErasure(f *testing.F) {
+	fed := newTestFederation(f, testNow)
+	f.Add(mustJSON(f, Erasure{Issuer: gd, To: sh, IssuedAt: testNow.Unix(), Nonce: mustJTI(f), Codes: []string{"abc_-1"}}), []byte("x"))
+	f.Add(mustJSON(f, Erasure{Issuer: gd, To: gd, IssuedAt: testNow.Unix(), Nonce: mustJTI(f), Codes: []string{"a"}}), []byte(""))
+	f.Add([]byte(`{"iss":"440000","to":"310000","iat":1,"nonce":"","codes":[]}`), []byte(nil))
+	f.Add([]byte(`{"iss":"440000","to":"310000","iat":1,"nonce":"x","codes":["a.b"],"ISS":"310000"}`), []byte("ack"))
+	f.Fuzz(func(t *testing.T, payload, reply []byte) {
+		raw, err := sealTyped([]byte(signedPayload(t, fed.GD.Active, TypErasure, payload)), sealedCty, sealedErasureTyp, &fed.SH.Enc.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !IsSealedErasure(raw) {
+			t.Fatal("a sealed erasure's envelope does not say so")
+		}
+		e, err := OpenErasure(raw, gd, fed.GD.Keys, sh, fed.SH.Enc, testNow)
+		knownReason(t, err)
+		if err != nil {
+			if e != nil {
+				t.Fatalf("refusal %v carries %+v", err, e)
+			}
+			return
+		}
+		if e.Issuer != gd || e.To != sh || e.Validate() != nil || fresh(e.IssuedAt, testNow) != nil {
+			t.Fatalf("accepted erasure %+v (%v)", e, e.Validate())
+		}
+		if CheckErasureAck(*e, ErasureAck(*e)) != nil {
+			t.Fatal("an erasure's own acknowledgement is refused")
+		}
+		if !bytes.Equal(reply, ErasureAck(*e)) && CheckErasureAck(*e, reply) == nil {
+			t.Fatalf("reply %q acknowledges %+v", reply, e)
+		}
+	})
+}
+
+// FuzzIsSealedErasure: the routing hint reads any string without panic,
+// and what it calls an erasure is still opened and checked in full.
+func FuzzIsSealedErasure(f *testing.F) {
+	fed := newTestFederation(f, testNow)
+	sealed, err := SealErasure(fed.GD.Active, Erasure{Issuer: gd, To: sh, IssuedAt: testNow.Unix(), Nonce: mustJTI(f), Codes: []string{"a"}}, &fed.SH.Enc.PublicKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed)
+	f.Add("eyJ0eXAiOiJoY2ZlZC1lcmFzdXJlK2p3ZSJ9.")
+	f.Add(".")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if !IsSealedErasure(raw) {
+			return
+		}
+		e, err := OpenErasure(raw, gd, fed.GD.Keys, sh, fed.SH.Enc, testNow)
+		knownReason(t, err)
+		if err == nil && (e.Issuer != gd || e.To != sh || e.Validate() != nil) {
+			t.Fatalf("accepted erasure %+v", e)
+		}
+	})
+}
