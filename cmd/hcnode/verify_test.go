@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/trust"
+)
+
+// The offline verify names the issuing province only when the code's
+// signature proves it, as a node answers a scanner (node.VerificationOf):
+// a code with a forged signature naming a member province printed that
+// province as its issuer beside "bad_signature".
+func TestOfflineVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.T) {
+	d := startTestNode(t)
+	ctx := context.Background()
+	e, err := d.Node.Enrol(ctx, node.Principal{Role: node.RoleOperator}, node.Enrolment{Name: "张三",
+		IDNumber: testkit.IDNumber("110105194912", 0), Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Node.IssueCode(ctx, node.Principal{Role: node.RoleOperator}, e.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dot := strings.LastIndexByte(c.Code, '.')
+	flip := byte('A')
+	if c.Code[dot+1] == flip {
+		flip = 'B'
+	}
+	forged := c.Code[:dot+1] + string(flip) + c.Code[dot+2:]
+	for _, tc := range []struct {
+		code, reason, issuer string
+	}{
+		{forged, string(trust.ReasonBadSignature), ""},
+		{c.Code, string(trust.ReasonOK), "440000"},
+	} {
+		out, err := run(t, "verify", "--config", d.cfgPath, tc.code)
+		if (err == nil) != (tc.reason == string(trust.ReasonOK)) {
+			t.Errorf("verify (%s): error %v", tc.reason, err)
+		}
+		var got map[string]any
+		if err := json.NewDecoder(strings.NewReader(out)).Decode(&got); err != nil {
+			t.Fatalf("verify (%s) printed %q: %v", tc.reason, out, err)
+		}
+		issuer, _ := got["issuer"].(string)
+		if got["reason"] != tc.reason || issuer != tc.issuer {
+			t.Errorf("verify printed %v, want reason %s and issuer %q", got, tc.reason, tc.issuer)
+		}
+	}
+}
