@@ -169,3 +169,43 @@ func TestSyncMarksStateSynced(t *testing.T) {
 		t.Errorf("StaleAfter moved to %s while disconnected", got)
 	}
 }
+
+// A Sync saves when it last confirmed the State current in a Cache that
+// keeps it (SyncRecorder), and Restore gives that time to a new State: a
+// node restarted while NATS is unreachable answers trust_stale once
+// trust.stale_limit has passed since its last contact with the
+// federation, where before the restored State applied no limit at all.
+func TestRestoreGivesTheStateTheTimeOfTheLastSync(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	clk := newClock(f.now)
+	s := runServer(t)
+	const limit = time.Hour
+	newState := func() *trust.State {
+		st, err := trust.NewState(trust.StateConfig{Self: sh, EncKey: f.p(sh).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	cache := &MemCache{}
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = newState(), clk.now, cache })
+	u.run(t).waitReady(t)
+	synced := clk.now()
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got, _ := cache.LastSynced(testCtx(t)); !got.Equal(synced) {
+			return fmt.Errorf("last sync saved: %s, want %s", got, synced)
+		}
+		return nil
+	})
+	u.stop()
+
+	clk.advance(2 * limit)
+	restarted := f.newSync(nil, sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = newState(), clk.now, cache })
+	if err := restarted.Restore(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restarted.state.Snapshot().StaleAfter, synced.Add(limit); !got.Equal(want) {
+		t.Fatalf("restored StaleAfter = %s, want the last sync plus the limit, %s", got, want)
+	}
+}
