@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,5 +56,44 @@ func TestOfflineVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.
 		if got["reason"] != tc.reason || issuer != tc.issuer {
 			t.Errorf("verify printed %v, want reason %s and issuer %q", got, tc.reason, tc.issuer)
 		}
+	}
+}
+
+// The offline verify refuses a database put back from a backup and not
+// yet reconciled with the federation (store.Restored), as the node's
+// /readyz does: its own revocations made after the backup are not in it,
+// and a code revoked then printed "valid": true.
+func TestOfflineVerifyRefusesARestoredDatabaseNotYetReconciled(t *testing.T) {
+	d := startTestNode(t)
+	ctx := context.Background()
+	op := node.Principal{Role: node.RoleOperator}
+	e, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: "张三",
+		IDNumber: testkit.IDNumber("110105194912", 0), Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Node.IssueCode(ctx, op, e.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk := filepath.Join(t.TempDir(), "bk")
+	if out, err := run(t, "backup", "--config", d.cfgPath, "--out", bk); err != nil {
+		t.Fatalf("backup: %v %s", err, out)
+	}
+	if err := d.Node.SetStatus(ctx, op, e.ID, "red", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "verify", "--config", d.cfgPath, c.Code); err == nil || !strings.Contains(out, `"revoked"`) {
+		t.Fatalf("verify before the restore: %v %s, want revoked", err, out)
+	}
+	if out, err := run(t, "restore", "--config", d.cfgPath, "--from", bk, "--yes"); err != nil {
+		t.Fatalf("restore: %v %s", err, out)
+	}
+	out, err := run(t, "verify", "--config", d.cfgPath, c.Code)
+	if err == nil || strings.Contains(out, `"valid"`) || !strings.Contains(err.Error(), "restored from a backup") {
+		t.Fatalf("verify of a code revoked after the backup, on the restored database: %v %s; want a refusal that says why", err, out)
 	}
 }
