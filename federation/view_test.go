@@ -132,10 +132,7 @@ func TestSyncMarksStateSynced(t *testing.T) {
 	clk := newClock(f.now)
 	s := runServer(t)
 	const limit = time.Hour
-	st, err := trust.NewState(trust.StateConfig{Self: sh, EncKey: f.p(sh).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := f.staleLimitedState(sh, limit)
 	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) {
 		c.State, c.Now, c.SyncInterval = st, clk.now, 10*time.Millisecond
 	})
@@ -181,15 +178,8 @@ func TestRestoreGivesTheStateTheTimeOfTheLastSync(t *testing.T) {
 	clk := newClock(f.now)
 	s := runServer(t)
 	const limit = time.Hour
-	newState := func() *trust.State {
-		st, err := trust.NewState(trust.StateConfig{Self: sh, EncKey: f.p(sh).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
 	cache := &MemCache{}
-	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = newState(), clk.now, cache })
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = f.staleLimitedState(sh, limit), clk.now, cache })
 	u.run(t).waitReady(t)
 	synced := clk.now()
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
@@ -201,11 +191,22 @@ func TestRestoreGivesTheStateTheTimeOfTheLastSync(t *testing.T) {
 	u.stop()
 
 	clk.advance(2 * limit)
-	restarted := f.newSync(nil, sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = newState(), clk.now, cache })
+	restarted := f.newSync(nil, sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = f.staleLimitedState(sh, limit), clk.now, cache })
 	if err := restarted.Restore(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := restarted.state.Snapshot().StaleAfter, synced.Add(limit); !got.Equal(want) {
 		t.Fatalf("restored StaleAfter = %s, want the last sync plus the limit, %s", got, want)
 	}
+}
+
+// staleLimitedState is a new State of province self, under the fixture's
+// pinned trust list, that answers trust_stale limit after its last sync.
+func (f *fixture) staleLimitedState(self string, limit time.Duration) *trust.State {
+	f.t.Helper()
+	st, err := trust.NewState(trust.StateConfig{Self: self, EncKey: f.p(self).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
 }

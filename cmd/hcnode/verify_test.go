@@ -19,16 +19,7 @@ import (
 // province as its issuer beside "bad_signature".
 func TestOfflineVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.T) {
 	d := startTestNode(t)
-	ctx := context.Background()
-	e, err := d.Node.Enrol(ctx, node.Principal{Role: node.RoleOperator}, node.Enrolment{Name: "张三",
-		IDNumber: testkit.IDNumber("110105194912", 0), Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := d.Node.IssueCode(ctx, node.Principal{Role: node.RoleOperator}, e.ID, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := enrolAndIssue(t, d)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,22 +56,12 @@ func TestOfflineVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.
 // and a code revoked then printed "valid": true.
 func TestOfflineVerifyRefusesARestoredDatabaseNotYetReconciled(t *testing.T) {
 	d := startTestNode(t)
-	ctx := context.Background()
-	op := node.Principal{Role: node.RoleOperator}
-	e, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: "张三",
-		IDNumber: testkit.IDNumber("110105194912", 0), Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := d.Node.IssueCode(ctx, op, e.ID, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	subject, c := enrolAndIssue(t, d)
 	bk := filepath.Join(t.TempDir(), "bk")
 	if out, err := run(t, "backup", "--config", d.cfgPath, "--out", bk); err != nil {
 		t.Fatalf("backup: %v %s", err, out)
 	}
-	if err := d.Node.SetStatus(ctx, op, e.ID, "red", ""); err != nil {
+	if err := d.Node.SetStatus(context.Background(), node.Principal{Role: node.RoleOperator}, subject, "red", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Close(); err != nil {
@@ -96,4 +77,22 @@ func TestOfflineVerifyRefusesARestoredDatabaseNotYetReconciled(t *testing.T) {
 	if err == nil || strings.Contains(out, `"valid"`) || !strings.Contains(err.Error(), "restored from a backup") {
 		t.Fatalf("verify of a code revoked after the backup, on the restored database: %v %s; want a refusal that says why", err, out)
 	}
+}
+
+// enrolAndIssue enrols a resident at d and issues them a phone code, as an
+// operator; it returns the resident's id and the code.
+func enrolAndIssue(t *testing.T, d testNode) (string, node.Issued) {
+	t.Helper()
+	ctx := context.Background()
+	op := node.Principal{Role: node.RoleOperator}
+	e, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: "张三",
+		IDNumber: testkit.IDNumber("110105194912", 0), Consent: node.ConsentInput{NoticeVersion: config.NoticeVersion, Accepted: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Node.IssueCode(ctx, op, e.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.ID, c
 }
