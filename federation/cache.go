@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hcfed/hcfed/trust"
 )
@@ -38,6 +39,21 @@ type CachePruner interface {
 	// DeleteStatements deletes every statement whose key starts with
 	// prefix and whose version is at most maxVersion.
 	DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error
+}
+
+// SyncRecorder may be implemented by a Cache to keep when Sync last
+// confirmed the State current (State.MarkSynced). Restore gives that time
+// back to the State, so that trust.stale_limit counts from the node's last
+// contact with the federation: without it a State restored while NATS is
+// unreachable knows of no sync at all and applies no staleness limit but
+// the trust list's expiry, and verifies codes revoked meanwhile as valid.
+// Sync calls it from its own goroutine, besides the Cache's other methods.
+type SyncRecorder interface {
+	// LastSynced returns the time saved with SetLastSynced, or the zero
+	// time if none was.
+	LastSynced(ctx context.Context) (time.Time, error)
+	// SetLastSynced saves t.
+	SetLastSynced(ctx context.Context, t time.Time) error
 }
 
 // CachedStatement is one statement as a Cache returns it.
@@ -132,6 +148,15 @@ func (s *Sync) Restore(ctx context.Context) error {
 		}
 	}
 	s.unlock()
+	if rec, ok := s.cache.(SyncRecorder); ok {
+		synced, err := rec.LastSynced(ctx)
+		if err != nil {
+			return fmt.Errorf("restore: time of the last sync: %w", err)
+		}
+		if !synced.IsZero() {
+			s.state.MarkSynced(synced) // trust_stale once trust.stale_limit has passed since
+		}
+	}
 	s.log.Info("federation state restored from cache", "statements", len(entries), "applied", applied)
 	if err := s.flush(ctx); err != nil {
 		// What was restored came from the cache; only the pinned trust

@@ -4,15 +4,32 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 )
 
-// MemCache is a Cache (and CachePruner) held in memory: for tests, and
+// MemCache is a Cache (and CachePruner, SyncRecorder) held in memory: for tests, and
 // for a verifier that may lose its cache on restart. It is safe for
 // concurrent use. The zero value is ready.
 type MemCache struct {
 	mu     sync.Mutex
 	m      map[string]CachedStatement
 	cursor uint64
+	synced time.Time
+}
+
+// LastSynced implements SyncRecorder.
+func (c *MemCache) LastSynced(context.Context) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.synced, nil
+}
+
+// SetLastSynced implements SyncRecorder.
+func (c *MemCache) SetLastSynced(_ context.Context, t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.synced = t
+	return nil
 }
 
 // PutStatement implements Cache.

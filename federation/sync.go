@@ -127,6 +127,8 @@ type Sync struct {
 	running  atomic.Bool
 	caughtUp atomic.Bool
 	kick     chan struct{} // wakes the catch-up worker
+	// caughtUpKick wakes markSynced at the end of the catch-up.
+	caughtUpKick chan struct{}
 
 	// alive lets Run wait for handlers running on the Conn's goroutines;
 	// once stopped is set, late handler calls return at once.
@@ -173,6 +175,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		persist:      newPersister(),
 		heartbeats:   map[string]heartbeatSeen{},
 		kick:         make(chan struct{}, 1),
+		caughtUpKick: make(chan struct{}, 1),
 	}
 	return s, nil
 }
@@ -257,27 +260,50 @@ func (s *Sync) enter() bool {
 
 func (s *Sync) exit() { s.alive.RUnlock() }
 
+// syncSaveEvery bounds how often the time of the last sync is saved in a
+// Cache that keeps it (SyncRecorder): the time a restarted node restores
+// is at most this much older than its last contact, which only makes it
+// answer trust_stale that much sooner.
+const syncSaveEvery = time.Minute
+
 // markSynced tells State, every SyncInterval while connected and caught
 // up, that its view is current, so that its staleness limit measures the
-// time since the last contact with the federation.
+// time since the last contact with the federation; and saves that time
+// in a Cache that keeps it, at once after the catch-up and then at most
+// every syncSaveEvery, so that a restart does not forget it.
 func (s *Sync) markSynced(ctx context.Context) {
 	t := time.NewTicker(s.syncEvery)
 	defer t.Stop()
+	rec, _ := s.cache.(SyncRecorder)
+	var saved time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.syncTick()
+		case <-s.caughtUpKick:
 		}
+		now, ok := s.syncTick()
+		if !ok || rec == nil || (!saved.IsZero() && now.Sub(saved) < syncSaveEvery) {
+			continue
+		}
+		if err := rec.SetLastSynced(ctx, now); err != nil {
+			s.log.Warn("the time of the last sync was not saved; a restart without NATS answers trust_stale sooner", "err", err)
+			continue
+		}
+		saved = now
 	}
 }
 
-// syncTick marks State synced if the federation is in reach.
-func (s *Sync) syncTick() {
-	if s.caughtUp.Load() && s.conn.Connected() {
-		s.state.MarkSynced(s.now())
+// syncTick marks State synced if the federation is in reach, and returns
+// the time it did.
+func (s *Sync) syncTick() (time.Time, bool) {
+	if !s.caughtUp.Load() || !s.conn.Connected() {
+		return time.Time{}, false
 	}
+	now := s.now()
+	s.state.MarkSynced(now)
+	return now, true
 }
 
 // setCaughtUp records the end of the initial catch-up.
@@ -290,6 +316,10 @@ func (s *Sync) setCaughtUp() {
 	s.state.MarkSynced(s.now())
 	if s.caughtUp.CompareAndSwap(false, true) {
 		s.log.Info("federation sync caught up")
+		select { // markSynced saves the time at once
+		case s.caughtUpKick <- struct{}{}:
+		default:
+		}
 	}
 }
 

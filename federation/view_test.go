@@ -132,10 +132,7 @@ func TestSyncMarksStateSynced(t *testing.T) {
 	clk := newClock(f.now)
 	s := runServer(t)
 	const limit = time.Hour
-	st, err := trust.NewState(trust.StateConfig{Self: sh, EncKey: f.p(sh).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := f.staleLimitedState(sh, limit)
 	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) {
 		c.State, c.Now, c.SyncInterval = st, clk.now, 10*time.Millisecond
 	})
@@ -168,4 +165,48 @@ func TestSyncMarksStateSynced(t *testing.T) {
 	if got := st.Snapshot().StaleAfter; !got.Equal(before) {
 		t.Errorf("StaleAfter moved to %s while disconnected", got)
 	}
+}
+
+// A Sync saves when it last confirmed the State current in a Cache that
+// keeps it (SyncRecorder), and Restore gives that time to a new State: a
+// node restarted while NATS is unreachable answers trust_stale once
+// trust.stale_limit has passed since its last contact with the
+// federation, where before the restored State applied no limit at all.
+func TestRestoreGivesTheStateTheTimeOfTheLastSync(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	clk := newClock(f.now)
+	s := runServer(t)
+	const limit = time.Hour
+	cache := &MemCache{}
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = f.staleLimitedState(sh, limit), clk.now, cache })
+	u.run(t).waitReady(t)
+	synced := clk.now()
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got, _ := cache.LastSynced(testCtx(t)); !got.Equal(synced) {
+			return fmt.Errorf("last sync saved: %s, want %s", got, synced)
+		}
+		return nil
+	})
+	u.stop()
+
+	clk.advance(2 * limit)
+	restarted := f.newSync(nil, sh, func(c *SyncConfig) { c.State, c.Now, c.Cache = f.staleLimitedState(sh, limit), clk.now, cache })
+	if err := restarted.Restore(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restarted.state.Snapshot().StaleAfter, synced.Add(limit); !got.Equal(want) {
+		t.Fatalf("restored StaleAfter = %s, want the last sync plus the limit, %s", got, want)
+	}
+}
+
+// staleLimitedState is a new State of province self, under the fixture's
+// pinned trust list, that answers trust_stale limit after its last sync.
+func (f *fixture) staleLimitedState(self string, limit time.Duration) *trust.State {
+	f.t.Helper()
+	st, err := trust.NewState(trust.StateConfig{Self: self, EncKey: f.p(self).enc, PinnedSHA256: f.pinnedSHA256(), StaleLimit: limit})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
 }

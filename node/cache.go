@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -10,7 +11,12 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
-const cursorKey = "federation.revocation_cursor"
+const (
+	cursorKey = "federation.revocation_cursor"
+	// syncedKey holds when the federation sync last confirmed the trust
+	// state current, in Unix nanoseconds (federation.SyncRecorder).
+	syncedKey = "federation.last_synced"
+)
 
 // StatementCache returns the node's federation.Cache: verified statements
 // from peers kept in the node's database, so a node restarted while NATS is
@@ -72,4 +78,25 @@ func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor
 		key, value = cursorKey, strconv.FormatUint(cursor, 10)
 	}
 	return c.db.WriteStatements(ctx, sops, key, value)
+}
+
+// LastSynced implements federation.SyncRecorder.
+func (c *cache) LastSynced(ctx context.Context) (time.Time, error) {
+	v, err := c.db.GetMeta(ctx, syncedKey)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	ns, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", syncedKey, err)
+	}
+	return time.Unix(0, ns), nil
+}
+
+// SetLastSynced implements federation.SyncRecorder.
+func (c *cache) SetLastSynced(ctx context.Context, t time.Time) error {
+	return c.db.SetMeta(ctx, syncedKey, strconv.FormatInt(t.UnixNano(), 10))
 }

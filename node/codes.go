@@ -71,7 +71,8 @@ func (n *Node) IssueCode(ctx context.Context, p Principal, id string, paper bool
 }
 
 // CodeQR renders one of a resident's codes as a QR image, for the
-// resident or an operator. The code's text is kept sealed under the
+// resident (their phone codes) or an operator (any code, paper codes
+// too: an operator prints those). The code's text is kept sealed under the
 // resident's data key, so deleting the resident makes it unreadable.
 //
 // Rendered images are cached by code id (qrCache): a resident's phone

@@ -136,7 +136,19 @@ func PinnedListRefused(file string, err error) error {
 // database holds: the pinned trust list, its own keyset, content keys and
 // revocations, and every peer statement it cached. Offline tools (hcnode
 // verify) check codes against it with no network at all.
+//
+// A database put back from a backup and not yet reconciled with the
+// federation (store.Restored) is refused, as the node's /readyz refuses
+// it: the province's own revocations made after the backup are not in
+// it, and a code revoked then would verify.
 func OfflineState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.Config, now time.Time) (*trust.State, error) {
+	if at, err := db.GetMeta(ctx, store.Restored); err == nil {
+		return nil, fmt.Errorf("this database was restored from a backup (%s) and has not been reconciled with the federation "+
+			"yet: codes revoked after the backup would verify as valid. Start the node connected to the federation "+
+			"(hcnode serve) until /readyz answers 200, then verify offline again", at)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
 	st, _, err := newTrustState(ctx, db, kek, cfg, now, false)
 	if err != nil {
 		return nil, err

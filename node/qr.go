@@ -112,7 +112,11 @@ func (c *codes) qr(ctx context.Context, p Principal, jti string) ([]byte, error)
 		c.qrs.forget(jti)
 		return nil, Errorf(ENotFound, "no such code")
 	}
-	if err == nil && requireSubject(p, row.SubjectID) != nil {
+	// A paper code's image is the operator's who prints it at a service
+	// point, never a resident's: a wallet link, or whoever holds the
+	// phone it is on, would otherwise get a copy of a code that lives for
+	// the paper lifetime and that replacing the link does not revoke.
+	if err == nil && (requireSubject(p, row.SubjectID) != nil || (row.Paper && p.Role != RoleOperator)) {
 		return nil, Errorf(ENotFound, "no such code")
 	}
 	if err != nil {

@@ -82,3 +82,42 @@ func BenchmarkCodeQR(b *testing.B) {
 		}
 	}
 }
+
+// A paper code is printed at a service point for a resident without a
+// phone: its image is the operator's to print (qr.png, paper.png), not
+// the resident's. A wallet link — or whoever found the phone holding it —
+// that learns a paper code's id must not get a copy of a code valid for
+// the paper lifetime, which replacing the wallet link does not revoke.
+// The refusal reads as an unknown code's, word for word.
+func TestAResidentIsNotServedTheirPaperCodesQR(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	e := enrol(t, n, 1)
+	resident := node.Principal{Role: node.RoleResident, SubjectID: e.ID}
+	paper, err := n.IssueCode(ctx, operator, e.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, unknown := n.CodeQR(ctx, resident, "AAAAAAAAAAAAAAAAAAAAAA")
+	png, err := n.CodeQR(ctx, resident, paper.JTI)
+	if err == nil || len(png) != 0 {
+		t.Fatalf("a resident was served their paper code's QR (%d bytes)", len(png))
+	}
+	if unknown == nil || err.Error() != unknown.Error() {
+		t.Fatalf("refusal %q, want an unknown code's %q", err, unknown)
+	}
+	if _, err := n.CodeQR(ctx, operator, paper.JTI); err != nil {
+		t.Fatalf("the operator printing the paper code: %v", err)
+	}
+	// Cached by the operator's fetch, it is still not the resident's.
+	if _, err := n.CodeQR(ctx, resident, paper.JTI); err == nil {
+		t.Fatal("a resident was served their paper code's cached QR")
+	}
+	phone, err := n.IssueCode(ctx, resident, e.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CodeQR(ctx, resident, phone.JTI); err != nil {
+		t.Fatalf("the resident's phone code: %v", err)
+	}
+}

@@ -20,8 +20,9 @@ func newVerifyCmd() *cobra.Command {
 		Short: "Verify a code offline against the trust data in the node's database",
 		Long: `verify checks a code with no network: against the keys, content keys and
 revocations the node's database holds. The code is read from the argument
-or, if absent, from standard input. It prints the result and exits 1 when
-the code is not valid.`,
+or, if absent, from standard input. It prints what a scanner would be told
+(the issuing province only when the code's signature proves it) and exits 1
+when the code is not valid.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code := ""
@@ -50,11 +51,9 @@ the code is not valid.`,
 				return err
 			}
 			res := trust.Verify(code, st.Snapshot(), st, now)
-			out := map[string]any{"valid": res.Valid(), "reason": res.Reason, "issuer": res.Issuer}
-			if res.Valid() {
-				out["status"], out["masked_name"], out["exp"] = res.Content.Status, res.Content.Name, res.Expires.Unix()
-			}
-			if err := printJSON(cmd.OutOrStdout(), out); err != nil {
+			// What a scanner is told: the issuer only when the signature
+			// proves it, the contents only of a valid code.
+			if err := printJSON(cmd.OutOrStdout(), node.VerificationOf(res)); err != nil {
 				return err
 			}
 			if !res.Valid() {

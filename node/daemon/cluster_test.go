@@ -258,6 +258,33 @@ func TestNodeRestartedWithoutNATSVerifiesFromCache(t *testing.T) {
 	}
 }
 
+// A node restarted while NATS is unreachable verifies with what it cached
+// only until its trust data is older than trust.stale_limit, counted from
+// its last contact with the federation, not from the restart: before, the
+// restarted node held no time of its last sync and applied no limit at
+// all, so a node kept from NATS verified codes revoked meanwhile as ok
+// until the trust list expired.
+func TestNodeRestartedWithoutNATSAnswersTrustStaleOnceItsLastSyncIsOlderThanTheLimit(t *testing.T) {
+	t.Parallel()
+	clock := &testClock{}
+	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Now: clock.Now})
+	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	f.eventually(1, code, "ok")
+	waitFor(t, "Shanghai's last sync on record", func() error {
+		_, err := f.c.Nodes[1].DB.GetMeta(context.Background(), "federation.last_synced")
+		return err
+	})
+	f.c.Configs[1].Trust.StaleLimit = time.Hour
+	f.restartWithNATS(1, unreachableNATS)
+	if got := f.verify(1, code); got != "ok" {
+		t.Fatalf("Shanghai restarted without NATS, within the limit: %s", got)
+	}
+	clock.Advance(2 * time.Hour) // the code lives 24 h
+	if got := f.verify(1, code); got != "trust_stale" {
+		t.Fatalf("Shanghai restarted without NATS, its last sync 2 h ago and trust.stale_limit 1 h: %s, want trust_stale", got)
+	}
+}
+
 func TestRevocationCommittedButNotPublishedIsPublishedAfterRestart(t *testing.T) {
 	t.Parallel()
 	f := startFederation(t, threeProvinces, nil)

@@ -371,6 +371,34 @@ func TestVerifierReplicaRestartedWithoutNATSKeepsRefusingRevokedCodes(t *testing
 	}
 }
 
+// A replica restarted while NATS is unreachable, its home node still
+// answering, verifies with what it cached only until trust.stale_limit
+// has passed since its last contact with the federation: home's
+// refreshes tell it of home's own revocations, not of other provinces',
+// and before, the restarted replica applied no staleness limit at all.
+func TestVerifierReplicaRestartedWithoutNATSAnswersTrustStaleOnceItsLastSyncIsOlderThanTheLimit(t *testing.T) {
+	t.Parallel()
+	clock := &testClock{}
+	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces[:1], Now: clock.Now})
+	rt := &replicaTest{fedTest: f}
+	rt.startReplica(0, "r1", daemon.Options{Now: clock.Now})
+	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	waitFor(t, "the replica's last sync on record", func() error {
+		_, err := rt.replicas[0].DB.Meta(context.Background(), "federation.last_synced")
+		return err
+	})
+	if err := rt.replicas[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rt.cfgs[0]
+	cfg.NATS.URLs, cfg.Trust.StaleLimit = unreachableNATS, time.Hour
+	rt.replicas[0] = rt.runReplica(cfg, daemon.Options{Now: clock.Now})
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	clock.Advance(2 * time.Hour) // the code lives 24 h
+	rt.eventuallyAtReplicas(f.scanners[0], code, "trust_stale", 15*time.Second)
+}
+
 // A replica that no longer hears its province's revocations over NATS,
 // while its home node still answers its refreshes, refuses every scanner
 // (replica_stale) once a revocation home made has gone unapplied for

@@ -3,14 +3,21 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/store"
 )
 
-// cursorMeta holds the revocation stream position the sync reached.
-const cursorMeta = "federation.revocation_cursor"
+const (
+	// cursorMeta holds the revocation stream position the sync reached.
+	cursorMeta = "federation.revocation_cursor"
+	// syncedMeta holds when the sync last confirmed the trust state
+	// current, in Unix nanoseconds (federation.SyncRecorder).
+	syncedMeta = "federation.last_synced"
+)
 
 // StatementCache returns the replica's federation.Cache: the statements
 // its sync verified, kept in replica.db, so that a replica restarted
@@ -53,4 +60,27 @@ func (c cache) SetRevocationCursor(ctx context.Context, seq uint64) error {
 
 func (c cache) DeleteStatements(ctx context.Context, prefix string, maxVersion uint64) error {
 	return c.db.DeleteStatements(ctx, prefix, maxVersion)
+}
+
+// LastSynced implements federation.SyncRecorder: home's refreshes tell
+// a restarted replica of home's own revocations only, so trust.stale_limit
+// must count from its last contact with the federation.
+func (c cache) LastSynced(ctx context.Context) (time.Time, error) {
+	v, err := c.db.Meta(ctx, syncedMeta)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	ns, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", syncedMeta, err)
+	}
+	return time.Unix(0, ns), nil
+}
+
+// SetLastSynced implements federation.SyncRecorder.
+func (c cache) SetLastSynced(ctx context.Context, t time.Time) error {
+	return c.db.SetMeta(ctx, syncedMeta, []byte(strconv.FormatInt(t.UnixNano(), 10)))
 }
