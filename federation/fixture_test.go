@@ -252,8 +252,9 @@ type syncUnderTest struct {
 	state    *trust.State
 	cache    *MemCache
 	outcomes *outcomes
-	peers    recorder[string]
-	stop     func() // cancels Run and waits for it
+	peers    recorder[string] // OnPeerKeyset calls
+	beats    recorder[string] // OnPeerHeartbeat calls
+	stop     func()           // cancels Run and waits for it
 }
 
 // syncOpts adjusts a SyncConfig before NewSync.
@@ -266,7 +267,7 @@ func (f *fixture) newSync(c *Conn, self string, opts ...syncOpts) *syncUnderTest
 	t.Helper()
 	u := &syncUnderTest{state: f.newState(self), cache: &MemCache{}, outcomes: &outcomes{}}
 	cfg := SyncConfig{Conn: c, State: u.state, Self: self, Cache: u.cache, PinnedTrustList: f.trustList,
-		OnStatement: u.outcomes.record, OnPeerKeyset: u.peers.add, Logger: testLogger(t)}
+		OnStatement: u.outcomes.record, OnPeerKeyset: u.peers.add, OnPeerHeartbeat: u.beats.add, Logger: testLogger(t)}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -75,6 +75,9 @@ func (c *Conn) requestPeer(ctx context.Context, kind Kind, peer string, maxLen i
 	var last error
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
+		if errors.Is(err, nats.ErrNoResponders) {
+			err = ErrNoResponders // nats.go reads the server's 503 itself
+		}
 		if err != nil {
 			if last != nil {
 				return nil, fmt.Errorf("%s %s: %w (last reply refused: %v)", kind, t, err, last)

@@ -93,8 +93,8 @@ func TestRequestLookupWithoutHomeFailsFast(t *testing.T) {
 	sh := connect(t, s, "310000")
 	start := time.Now()
 	_, err := sh.RequestLookup(testCtx(t), "440000", []byte("q"), func([]byte) error { return nil })
-	if !errors.Is(err, nats.ErrNoResponders) {
-		t.Fatalf("RequestLookup with nobody serving: %v", err)
+	if !errors.Is(err, ErrNoResponders) || !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("RequestLookup with nobody serving: %v, want ErrNoResponders", err)
 	}
 	// Far below testCtx's 20 s, which a request waiting for an answer
 	// would run into; wide enough for a loaded machine.

@@ -153,6 +153,10 @@ func (s *Sync) afterApply(kind Kind, p string) {
 		if p != s.self && s.onPeerKeyset != nil {
 			s.onPeerKeyset(p)
 		}
+	case KindHeartbeat:
+		if p != s.self && s.onPeerBeat != nil && s.heartbeatFresh(p) {
+			s.onPeerBeat(p)
+		}
 	}
 }
 

@@ -40,6 +40,14 @@ type SyncConfig struct {
 	// applied, so the node can send that province its content-key grants.
 	// It is called synchronously and must not block.
 	OnPeerKeyset func(province string)
+	// OnPeerHeartbeat is called after each heartbeat of another province
+	// applied (not older than the one held) that is fresh (issued within
+	// StaleAfter), so the node can tell that the province is there, and
+	// send it what waited for it (erasures) without waiting for a retry.
+	// A member may publish heartbeats as often as it likes: the callee
+	// decides what one is worth. It is called synchronously and must not
+	// block.
+	OnPeerHeartbeat func(province string)
 	// PinnedTrustList is the trust list document given at install. It is
 	// applied first if State holds no trust list.
 	PinnedTrustList []byte
@@ -104,6 +112,7 @@ type Sync struct {
 	log          *slog.Logger
 	onStatement  func(kind, reason string)
 	onPeerKeyset func(province string)
+	onPeerBeat   func(province string)
 	pinned       []byte
 	replica      bool
 	staleAfter   time.Duration
@@ -163,6 +172,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		log:          log.With("component", "sync", "self", cfg.Self),
 		onStatement:  cfg.OnStatement,
 		onPeerKeyset: cfg.OnPeerKeyset,
+		onPeerBeat:   cfg.OnPeerHeartbeat,
 		pinned:       cfg.PinnedTrustList,
 		replica:      cfg.Replica,
 		staleAfter:   orDefaultDuration(cfg.StaleAfter, DefaultStaleAfter),

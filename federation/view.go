@@ -40,6 +40,15 @@ func (s *Sync) recordHeartbeat(p string, raw []byte, now time.Time) error {
 	return nil
 }
 
+// heartbeatFresh reports whether the heartbeat held of p was issued
+// within staleAfter: a member View shows as current, not stale.
+func (s *Sync) heartbeatFresh(p string) bool {
+	s.hbMu.RLock()
+	seen, ok := s.heartbeats[p]
+	s.hbMu.RUnlock()
+	return ok && s.now().Sub(seen.at) <= s.staleAfter
+}
+
 // FederationView is the federation as this node sees it: every member of
 // the trust list held, what this node holds of it, and how fresh that is.
 // It is the body of GET /v1/federation.

@@ -167,6 +167,38 @@ func TestSyncMarksStateSynced(t *testing.T) {
 	}
 }
 
+// A node is told of another province's heartbeat when it is fresh, so it
+// can send that province what waited for it (erasures): not of a stale
+// one (the province may be gone for hours), not of its own, and not of
+// one older than the heartbeat held.
+func TestSyncTellsOfFreshPeerHeartbeatsOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	clk := newClock(f.now)
+	s := runServer(t)
+	gdc, shc := connectReady(t, s, gd), connectReady(t, s, sh)
+	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	put(t, shc, "310000.keyset", f.keyset(sh, 1))
+	put(t, gdc, "440000.heartbeat", f.heartbeat(gd, f.now.Add(-3*time.Minute), 1)) // stale
+	put(t, shc, "310000.heartbeat", f.heartbeat(sh, f.now, 1))                     // its own
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.Now = clk.now }).run(t)
+	u.waitReady(t)
+	u.waitOutcome(t, "heartbeat/ok", 2)
+
+	put(t, gdc, "440000.heartbeat", f.heartbeat(gd, f.now, 2))
+	u.beats.waitLen(t, 1)
+	put(t, gdc, "440000.heartbeat", f.heartbeat(gd, f.now.Add(-time.Minute), 3)) // older than the one held
+	u.waitOutcome(t, "heartbeat/rollback", 1)
+	clk.advance(30 * time.Second)
+	put(t, gdc, "440000.heartbeat", f.heartbeat(gd, clk.now(), 4))
+	u.beats.waitLen(t, 2)
+	// Statements are processed one at a time: the calls for the earlier
+	// heartbeats, had there been any, came before.
+	if got := u.beats.all(); !slices.Equal(got, []string{gd, gd}) {
+		t.Errorf("OnPeerHeartbeat calls %v, want [%s %s]: the two fresh heartbeats of %s only", got, gd, gd, gd)
+	}
+}
+
 // A Sync saves when it last confirmed the State current in a Cache that
 // keeps it (SyncRecorder), and Restore gives that time to a new State: a
 // node restarted while NATS is unreachable answers trust_stale once

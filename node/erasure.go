@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
@@ -29,7 +30,10 @@ import (
 // the deletion queues them in its own transaction, so a crash cannot
 // commit one without the other, and the sender (Peers.runErasures) sends
 // each until its province acknowledges it (trust.ErasureAck, which only
-// that province can make), retrying on erasureBackoff while it is away.
+// that province can make), retrying on erasureBackoff while it is away,
+// and at once when its heartbeat shows it back (erasure_sender.go). Each
+// province's erasures are sent on a schedule of their own, by a sender
+// of their own, so a province that does not answer delays no other's.
 // An erasure expires, unsent, when the copy it is about has ended with
 // the province's lookup retention anyway (at most
 // config.MaxLookupRetention after the lookup). Each erasure is in the
@@ -50,10 +54,26 @@ const (
 	// logged and audited unsent: their provinces keep their copies until
 	// their lookup retention ends.
 	maxPendingErasures = 50_000
-	// erasuresPerPass bounds the erasures one pass of the sender reads.
+	// erasuresPerPass bounds the erasures to one province its sender
+	// reads at a time.
 	erasuresPerPass = 100
-	// erasureAckTimeout bounds the wait for one erasure's acknowledgement.
+	// erasureAskersListed bounds the provinces one pass of the sender
+	// reads (far more than a federation has members).
+	erasureAskersListed = 1000
+	// erasureSenders bounds the provinces sent to at the same time: a
+	// province that does not answer holds one sender for up to
+	// erasureAckTimeout an attempt, and the others go on.
+	erasureSenders = 8
+	// erasureAckTimeout bounds the wait for one erasure's acknowledgement
+	// (Peers.ErasureAckTimeout's default).
 	erasureAckTimeout = 5 * time.Second
+	// erasureReviveEvery is the least time between two revivals of one
+	// province's erasures by its heartbeat (see Peers.PeerHeartbeat): a
+	// member publishes heartbeats as often as it likes.
+	erasureReviveEvery = 10 * time.Second
+	// erasureHeartbeatGap is how long a province may go unheard before
+	// its next heartbeat counts as its return: the View's staleness.
+	erasureHeartbeatGap = federation.DefaultStaleAfter
 )
 
 // erasureBackoff spaces the attempts at one erasure whose province did
@@ -145,90 +165,6 @@ func (e *erasing) done() {
 	}
 }
 
-// runErasures sends the erasure outbox until ctx ends: a pass when
-// started, when a deletion queued erasures, and when the soonest retry is
-// due (at least every retry.Max, which also expires what is past).
-func (p *Peers) runErasures(ctx context.Context) {
-	l, retry := p.n.lookups, p.ErasureRetry
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for failures := 0; ; {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.erasureKick:
-		case <-t.C:
-		}
-		next, err := p.sendErasures(ctx, retry)
-		wait := retry.Max
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			p.log.Error("erasure outbox not sent; retrying", "err", err)
-			wait = retry.Delay(failures)
-			failures++
-		case !next.IsZero():
-			failures = 0
-			wait = min(max(next.Sub(p.n.now()), 0), retry.Max)
-		}
-		t.Reset(wait)
-	}
-}
-
-// sendErasures runs one pass over the outbox: it deletes what expired,
-// sends what is due, and returns when the soonest erasure left is due
-// (zero if none). After one erasure to a province fails, that province's
-// others wait for the next pass.
-func (p *Peers) sendErasures(ctx context.Context, retry backoff.Policy) (time.Time, error) {
-	l, db := p.n.lookups, p.n.db
-	defer func() {
-		if st, err := db.ErasureState(context.WithoutCancel(ctx)); err == nil {
-			l.metrics.ErasuresPending.Set(float64(st.Pending))
-		}
-	}()
-	now := p.n.now()
-	expired, err := db.DeleteExpiredErasures(ctx, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, e := range expired {
-		l.metrics.Erasures.WithLabelValues(erasureExpired).Inc()
-		l.audit(e.Actor, actionLookupErase, e.Subject, map[string]any{"to": e.Asker, "codes": len(e.Codes), "sent": false})
-		p.log.Warn("lookup erasure expired unacknowledged: the province's copy has ended with its lookup retention",
-			"to", e.Asker, "attempts", e.Attempts)
-	}
-	due, err := db.DueErasures(ctx, now, erasuresPerPass)
-	if err != nil {
-		return time.Time{}, err
-	}
-	away := map[string]bool{}
-	for _, e := range due {
-		if !away[e.Asker] {
-			err = l.sendErasure(ctx, p, e.Asker, e.Codes)
-			if err == nil {
-				if err := db.ErasureSent(ctx, e.ID); err != nil {
-					return time.Time{}, err
-				}
-				l.metrics.Erasures.WithLabelValues(erasureSent).Inc()
-				l.audit(e.Actor, actionLookupErase, e.Subject, map[string]any{"to": e.Asker, "codes": len(e.Codes), "sent": true})
-				continue
-			}
-			if ctx.Err() != nil {
-				return time.Time{}, ctx.Err()
-			}
-			away[e.Asker] = true
-			l.metrics.Erasures.WithLabelValues(erasureFailed).Inc()
-			p.log.Warn("lookup erasure not acknowledged; it will be sent again", "to", e.Asker, "attempts", e.Attempts+1, "err", err)
-		}
-		if err := db.ErasureFailed(ctx, e.ID, now.Add(retry.Delay(e.Attempts))); err != nil {
-			return time.Time{}, err
-		}
-	}
-	st, err := db.ErasureState(ctx)
-	return st.NextTry, err
-}
-
 // sendErasure signs, seals and sends one erasure to asker, and waits for
 // its acknowledgement. Each attempt is a new erasure, with a nonce of its
 // own: an acknowledgement acknowledges one attempt only.
@@ -249,7 +185,7 @@ func (l *lookups) sendErasure(ctx context.Context, p *Peers, asker string, codes
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, erasureAckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.ErasureAckTimeout)
 	defer cancel()
 	_, err = p.conn.RequestErasure(ctx, asker, []byte(raw), func(reply []byte) error { return trust.CheckErasureAck(e, reply) })
 	return err

@@ -1,11 +1,15 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
@@ -57,5 +61,61 @@ func TestErasingMakesOneErasurePerProvinceUntilItsCopyEnds(t *testing.T) {
 	got = e.make(entries, maxPendingErasures-1)
 	if len(got) != 1 || e.queued != 1 || len(e.dropped) != 2 {
 		t.Fatalf("with room for one: made %d, queued %d, dropped %d; want 1, 1, 2", len(got), e.queued, len(e.dropped))
+	}
+}
+
+// A province's heartbeat makes its erasures due at once only when it is
+// back: heard for the first time, after erasureHeartbeatGap of silence,
+// or after its node was not listening at an attempt — and then at most
+// once each erasureReviveEvery. The heartbeats of a province that was
+// there all along, or that listens without acknowledging, change nothing.
+func TestErasuresAreRevivedByAHeartbeatOnlyWhenTheProvinceIsBack(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	s := newErasureSender()
+	steps := []struct {
+		what   string
+		at     time.Duration
+		before func()
+		want   bool
+	}{
+		{what: "first heard", at: 0, want: true},
+		{what: "its next heartbeat", at: 30 * time.Second},
+		{what: "after an attempt it did not acknowledge while listening", at: time.Minute,
+			before: func() { s.attempted("310000", fmt.Errorf("receipts: %w", context.DeadlineExceeded)) }},
+		{what: "after its node was not listening", at: 90 * time.Second,
+			before: func() { s.attempted("310000", fmt.Errorf("receipts: %w", federation.ErrNoResponders)) }, want: true},
+		{what: "not listening again, within erasureReviveEvery of a revival", at: 95 * time.Second,
+			before: func() {
+				s.revivedAt("310000", t0.Add(90*time.Second), 1, nil)
+				s.attempted("310000", fmt.Errorf("receipts: %w", federation.ErrNoResponders))
+			}},
+		{what: "its next heartbeat after erasureReviveEvery", at: 90*time.Second + erasureReviveEvery, want: true},
+		{what: "acknowledged since", at: 110 * time.Second, before: func() { s.attempted("310000", nil) }},
+		{what: "after a silence longer than erasureHeartbeatGap", at: 110*time.Second + erasureHeartbeatGap + time.Second, want: true},
+	}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		if got := s.heartbeat("310000", t0.Add(st.at)); got != st.want {
+			t.Errorf("%s: revive = %v, want %v", st.what, got, st.want)
+		}
+	}
+	if got := s.heartbeat("110000", t0); !got {
+		t.Error("another province, first heard: not revived")
+	}
+
+	// A revival waits while a sender works for the province.
+	s.busy["110000"] = true
+	if got := s.takeRevived(); !slices.Equal(got, []string{"310000"}) {
+		t.Errorf("revived %v, want 310000 only (110000 has a sender)", got)
+	}
+	delete(s.busy, "110000")
+	if got := s.takeRevived(); !slices.Equal(got, []string{"110000"}) {
+		t.Errorf("revived %v once its sender ended, want 110000", got)
+	}
+	s.revivedAt("110000", t0, 0, errors.New("disk full"))
+	if got := s.takeRevived(); !slices.Equal(got, []string{"110000"}) {
+		t.Errorf("revived %v after a revival failed, want 110000 again", got)
 	}
 }

@@ -77,6 +77,11 @@ type Peers struct {
 	// ErasureRetry spaces the attempts at an erasure its province did not
 	// acknowledge; by default erasureBackoff. Set it before Run.
 	ErasureRetry backoff.Policy
+	// ErasureAckTimeout bounds the wait for one erasure's
+	// acknowledgement; by default erasureAckTimeout. Set it before Run.
+	ErasureAckTimeout time.Duration
+
+	erasures *erasureSender // erasure_sender.go
 }
 
 // NewPeers prepares the province-to-province service of n over conn.
@@ -89,7 +94,8 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
 		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
-		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff}
+		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
+		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}
 }
 
 // Run serves lookups, receipts and erasures addressed to this node, and

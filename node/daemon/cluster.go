@@ -51,11 +51,12 @@ type ClusterConfig struct {
 	JetStreamGrace time.Duration
 	// Republish is every node's Options.Republish.
 	Republish time.Duration
-	// ErasureRetryMax is every node's Options.ErasureRetryMax.
-	ErasureRetryMax time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
-	TickEvery       time.Duration
+	// ErasureRetry and ErasureAckTimeout are every node's Options'.
+	ErasureRetry      backoff.Policy
+	ErasureAckTimeout time.Duration
+	Logger            *slog.Logger
+	Now               func() time.Time
+	TickEvery         time.Duration
 	// Configure adjusts each province's config before it starts.
 	Configure func(*config.Config)
 	// Isolation federation.IsolationAccounts gives the NATS server a
@@ -101,7 +102,8 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 		return nil, err
 	}
 	c := &Cluster{cc: cc, opt: Options{Logger: cc.Logger, Now: cc.Now, TickEvery: cc.TickEvery,
-		JetStreamGrace: cc.JetStreamGrace, Republish: cc.Republish, ErasureRetryMax: cc.ErasureRetryMax}}
+		JetStreamGrace: cc.JetStreamGrace, Republish: cc.Republish,
+		ErasureRetry: cc.ErasureRetry, ErasureAckTimeout: cc.ErasureAckTimeout}}
 	defer func() {
 		if err != nil {
 			c.Close()

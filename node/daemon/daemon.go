@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
@@ -116,9 +117,13 @@ type Options struct {
 	// heartbeat and snapshot again without a change; default
 	// node.Link's.
 	Republish time.Duration
-	// ErasureRetryMax is the longest wait between two attempts at an
-	// erasure a province did not acknowledge; default node.Peers's.
-	ErasureRetryMax time.Duration
+	// ErasureRetry spaces the attempts at an erasure a province did not
+	// acknowledge. A zero Max keeps node.Peers's policy; a zero Min takes
+	// its Min, or Max if that is smaller.
+	ErasureRetry backoff.Policy
+	// ErasureAckTimeout bounds the wait for one erasure's
+	// acknowledgement; default node.Peers's.
+	ErasureAckTimeout time.Duration
 }
 
 // closeGrace is how long Close waits, beyond the HTTP shutdown timeout,
@@ -211,7 +216,8 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	// Sync names peers "province" in its own log lines (and itself "self"),
 	// so it gets the logger without this node's province attached.
 	f := &fed{cfg: cfg, n: n, log: log.With("province", cfg.Province), syncLog: log, now: now, pinned: pinned,
-		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter), republish: opt.Republish, erasureRetryMax: opt.ErasureRetryMax}
+		jsGrace: cmp.Or(opt.JetStreamGrace, jetStreamDownAfter), republish: opt.Republish,
+		erasureRetry: opt.ErasureRetry, erasureAckTimeout: opt.ErasureAckTimeout}
 	f.registerCacheMetrics(n.Metrics().Registry)
 	f.registerWaitMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)

@@ -4,18 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/hcfed/hcfed/internal/backoff"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
-// erasureFed is a three-province federation whose nodes retry an
-// unacknowledged erasure at least every 200 ms, logging into logs, with
+// erasureFed is a three-province federation, logging into logs, with
 // two Guangdong residents whose contact Shanghai obtained in lookups:
 // deleted, who will delete their record, and kept, who will not.
 type erasureFed struct {
@@ -26,15 +29,24 @@ type erasureFed struct {
 	keptLookupID    string
 }
 
+// startErasureFed starts an erasureFed whose nodes retry an
+// unacknowledged erasure at least every 200 ms.
 func startErasureFed(t *testing.T) *erasureFed {
+	t.Helper()
+	return startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Max: 200 * time.Millisecond}})
+}
+
+// startErasureFedWith starts an erasureFed with cc's erasure options.
+func startErasureFedWith(t *testing.T, cc daemon.ClusterConfig) *erasureFed {
 	t.Helper()
 	logs := &syncBuffer{}
 	clock := &testClock{}
-	c, _ := startSearchedFederation(t, daemon.ClusterConfig{Dir: t.TempDir(), Now: clock.Now, ErasureRetryMax: 200 * time.Millisecond,
-		Configure: func(cfg *config.Config) {
-			scannerFriendly(cfg)
-			cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
-		}}, logs)
+	cc.Dir, cc.Now = t.TempDir(), clock.Now
+	cc.Configure = func(cfg *config.Config) {
+		scannerFriendly(cfg)
+		cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+	}
+	c, _ := startSearchedFederation(t, cc, logs)
 	f := &erasureFed{lookupFed: &lookupFed{fedTest: &fedTest{t: t, c: c}, clock: clock}, logs: logs}
 	for i := range c.Nodes {
 		f.addScanner(i)
@@ -42,22 +54,22 @@ func startErasureFed(t *testing.T) *erasureFed {
 	f.deleted = f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
 	f.kept = f.enrolWithPhone(gd, "李小红", idWithCheck("44010619910202234"), "13912345602")
 	f.waitPeersReady()
-	f.deletedLookupID = f.shanghaiLooksUp(f.deleted, 1)
-	f.keptLookupID = f.shanghaiLooksUp(f.kept, 2)
+	f.deletedLookupID = f.looksUp(sh, f.deleted, 1)
+	f.keptLookupID = f.looksUp(sh, f.kept, 2)
 	return f
 }
 
-// shanghaiLooksUp has Shanghai look r up (its nth lookup) and returns the
-// id of the copy it keeps.
-func (f *erasureFed) shanghaiLooksUp(r resident, nth int) string {
+// looksUp has province i look r up (its nth lookup) and returns the id
+// of the copy it keeps.
+func (f *erasureFed) looksUp(i int, r resident, nth int) string {
 	f.t.Helper()
-	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"iss": "440000", "jti": r.JTI,
-		"legal_basis": legalBasis, "case_id": "SH-CASE-2026-0042"}); st != 200 || got["found"] != true {
+	if st, _, got := f.lookupWhenConnected(i, map[string]string{"iss": "440000", "jti": r.JTI,
+		"legal_basis": legalBasis, "case_id": "CASE-2026-0042"}); st != 200 || got["found"] != true {
 		f.t.Fatalf("lookup: %d %v", st, got)
 	}
-	id := detailField(f.t, f.auditOf(sh, "lookup.result", nth)[nth-1], "lookup")
-	if _, err := f.c.Nodes[sh].DB.Lookup(context.Background(), id); err != nil {
-		f.t.Fatalf("Shanghai keeps no copy of the lookup %q: the test shows nothing (%v)", id, err)
+	id := detailField(f.t, f.auditOf(i, "lookup.result", nth)[nth-1], "lookup")
+	if _, err := f.c.Nodes[i].DB.Lookup(context.Background(), id); err != nil {
+		f.t.Fatalf("%s keeps no copy of the lookup %q: the test shows nothing (%v)", f.c.Configs[i].Province, id, err)
 	}
 	return id
 }
@@ -66,6 +78,15 @@ func (f *erasureFed) shanghaiLooksUp(r resident, nth int) string {
 // resident's contact is gone, and checks that the kept resident's stays
 // and that Guangdong's outbox is empty, in its table and its gauge.
 func (f *erasureFed) requireShanghaiErased() {
+	f.t.Helper()
+	f.waitShanghaiErased()
+	f.requireErasuresPending(0)
+}
+
+// waitShanghaiErased waits until Shanghai's copy of the deleted
+// resident's contact is gone, and checks that the kept resident's stays
+// and that Guangdong audited the erasure sent.
+func (f *erasureFed) waitShanghaiErased() {
 	f.t.Helper()
 	ctx := context.Background()
 	waitFor(f.t, "Shanghai deleting its copy of the deleted resident's contact", func() error {
@@ -77,15 +98,33 @@ func (f *erasureFed) requireShanghaiErased() {
 	if _, err := f.c.Nodes[sh].DB.Lookup(ctx, f.keptLookupID); err != nil {
 		f.t.Errorf("Shanghai's copy of the other resident's contact: %v, want it kept", err)
 	}
-	waitFor(f.t, "Guangdong's erasure outbox empty", func() error {
-		if st, err := f.c.Nodes[gd].DB.ErasureState(ctx); err != nil || st.Pending != 0 {
+	if e := f.auditOf(gd, "lookup.erase", 1)[0]; e.Target != f.deleted.ID || e.Detail != `{"codes":1,"sent":true,"to":"310000"}` {
+		f.t.Errorf("Guangdong audits the erasure as %s %s, want it sent to 310000 for %s", e.Target, e.Detail, f.deleted.ID)
+	}
+}
+
+// requireErasuresPending waits until Guangdong's outbox holds n
+// erasures, in its table and its gauge.
+func (f *erasureFed) requireErasuresPending(n int) {
+	f.t.Helper()
+	waitFor(f.t, fmt.Sprintf("Guangdong's erasure outbox holding %d", n), func() error {
+		if st, err := f.c.Nodes[gd].DB.ErasureState(context.Background()); err != nil || st.Pending != n {
 			return fmt.Errorf("%+v, %v", st, err)
 		}
 		return nil
 	})
-	f.waitMetricValue(gd, "hcfed_erasures_pending", "0")
-	if e := f.auditOf(gd, "lookup.erase", 1)[0]; e.Target != f.deleted.ID || e.Detail != `{"codes":1,"sent":true,"to":"310000"}` {
-		f.t.Errorf("Guangdong audits the erasure as %s %s, want it sent to 310000 for %s", e.Target, e.Detail, f.deleted.ID)
+	f.waitMetricValue(gd, "hcfed_erasures_pending", strconv.Itoa(n))
+}
+
+// requireNoPersonalDataLogged fails if a log line holds the deleted
+// resident's name, ID number or phone.
+func (f *erasureFed) requireNoPersonalDataLogged() {
+	f.t.Helper()
+	logs := f.logs.String()
+	for _, s := range []string{"黄小明", idWithCheck("44010619900101123"), "13912345601"} {
+		if logs == "" || strings.Contains(logs, s) {
+			f.t.Errorf("%q in the logs (or no logs captured)", s)
+		}
 	}
 }
 
@@ -194,4 +233,67 @@ func TestErasureDeliveredTwiceDeletesNothingMore(t *testing.T) {
 			t.Errorf("an error logged: %s", line)
 		}
 	}
+}
+
+// Shanghai's node is away when a Guangdong resident it looked up deletes
+// their record, and Guangdong's next try at the erasure is an hour away
+// (its retry interval here): Shanghai's heartbeat on its return makes
+// Guangdong send the erasure at once, within seconds. Before, it waited
+// for the retry (up to 10 minutes by default).
+func TestErasureReachesAReturningAskerAtItsHeartbeatNotAtTheRetry(t *testing.T) {
+	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Hour, Max: time.Hour}})
+	f.deleteWhileShanghaiIsAway()
+	ctx := context.Background()
+	if st, err := f.c.Nodes[gd].DB.ErasureState(ctx); err != nil || st.NextTry.Before(f.clock.Now().Add(50*time.Minute)) {
+		t.Fatalf("Guangdong's erasure outbox %+v, %v: its next try is not an hour away, the test shows nothing", st, err)
+	}
+
+	if err := f.c.Restart(ctx, sh); err != nil {
+		t.Fatal(err)
+	}
+	f.requireShanghaiErased()
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="sent"}`); v != 1 {
+		t.Errorf(`hcfed_erasures_total{event="sent"} = %v, want 1`, v)
+	}
+	f.requireNoPersonalDataLogged()
+}
+
+// Beijing's node hangs — something listens on its subject and never
+// answers, so each attempt at an erasure to it waits for its
+// acknowledgement (a minute here) — when a resident Beijing and Shanghai
+// both looked up deletes their record: Shanghai's erasure is delivered
+// while Beijing's attempt still waits. Before, the erasures were sent
+// one after the other, Beijing's first.
+func TestAHungProvinceDoesNotDelayTheErasureToALiveOne(t *testing.T) {
+	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Max: 200 * time.Millisecond},
+		ErasureAckTimeout: time.Minute})
+	f.looksUp(bj, f.deleted, 1)
+	if err := f.c.Stop(bj); err != nil {
+		t.Fatal(err)
+	}
+	hung := make(chan *nats.Msg, 16)
+	nc, err := nats.Connect(f.c.Server.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if _, err := nc.ChanSubscribe("hcfed.demo.440000.receipts.110000", hung); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
+	select {
+	case <-hung:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Guangdong sent the hung Beijing no erasure: the test shows nothing")
+	}
+	f.waitShanghaiErased()
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="failed"} = %v before Beijing's attempt timed out, want 0`, v)
+	}
+	f.requireErasuresPending(1) // Beijing's
+	f.requireNoPersonalDataLogged()
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,8 +35,9 @@ type fed struct {
 	jsGrace time.Duration // see Options.JetStreamGrace
 	// republish is Options.Republish.
 	republish time.Duration
-	// erasureRetryMax is Options.ErasureRetryMax.
-	erasureRetryMax time.Duration
+	// erasureRetry and erasureAckTimeout are Options'.
+	erasureRetry      backoff.Policy
+	erasureAckTimeout time.Duration
 
 	server  *federation.Server
 	conn    atomic.Pointer[federation.Conn]
@@ -133,8 +135,10 @@ func (f *fed) run(ctx context.Context) {
 	if f.republish > 0 {
 		link.Republish = f.republish
 	}
+	peers := f.newPeers(conn)
 	sc := f.syncConfig(conn)
 	sc.OnPeerKeyset = link.PeerKeyset
+	sc.OnPeerHeartbeat = peers.PeerHeartbeat
 	s, err := federation.NewSync(sc)
 	if err != nil {
 		f.log.Error("federation sync", "err", err)
@@ -150,10 +154,6 @@ func (f *fed) run(ctx context.Context) {
 	go func() { defer wg.Done(); conn.WatchSources(ctx, federation.SourceWatch{Now: f.now}) }() // accounts mode only
 	go func() {
 		defer wg.Done()
-		peers := node.NewPeers(f.n, conn, f.log)
-		if d := f.erasureRetryMax; d > 0 {
-			peers.ErasureRetry.Min, peers.ErasureRetry.Max = min(peers.ErasureRetry.Min, d), d
-		}
 		if err := peers.Run(ctx); err != nil && ctx.Err() == nil {
 			f.log.Error("cross-province lookups and receipts", "err", err)
 		}
@@ -171,6 +171,19 @@ func (f *fed) run(ctx context.Context) {
 		}
 	}()
 	wg.Wait()
+}
+
+// newPeers prepares the node's province-to-province service over conn,
+// with the erasure options given.
+func (f *fed) newPeers(conn *federation.Conn) *node.Peers {
+	peers := node.NewPeers(f.n, conn, f.log)
+	if r := f.erasureRetry; r.Max > 0 {
+		peers.ErasureRetry = backoff.Policy{Min: cmp.Or(r.Min, min(peers.ErasureRetry.Min, r.Max)), Max: r.Max}
+	}
+	if d := f.erasureAckTimeout; d > 0 {
+		peers.ErasureAckTimeout = d
+	}
+	return peers
 }
 
 // Connecting to the federation: each attempt is bounded by

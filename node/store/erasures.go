@@ -90,14 +90,51 @@ func scanErasure(row rowScanner) (Erasure, error) {
 	return e, nil
 }
 
-// DueErasures lists up to limit erasures due at now (their next try has
-// come, they have not expired), the longest due first.
-func (db *DB) DueErasures(ctx context.Context, now time.Time, limit int) ([]Erasure, error) {
+// DueErasures lists up to limit erasures to asker due at now (their next
+// try has come, they have not expired), the longest due first.
+func (db *DB) DueErasures(ctx context.Context, asker string, now time.Time, limit int) ([]Erasure, error) {
 	if limit <= 0 {
 		return nil, invalid("due erasures", "bad limit")
 	}
 	return queryAll(ctx, db.r, "due erasures", scanErasure, `SELECT `+erasureColumns+` FROM erasures
-		WHERE next_try <= ? AND expires > ? ORDER BY next_try, id LIMIT ?`, nanos(now), nanos(now), limit)
+		WHERE asker = ? AND next_try <= ? AND expires > ? ORDER BY next_try, id LIMIT ?`, asker, nanos(now), nanos(now), limit)
+}
+
+// ErasureAsker is a province the erasure outbox holds erasures to, and
+// when the soonest of them is next due.
+type ErasureAsker struct {
+	Asker   string
+	NextTry time.Time
+}
+
+// ErasureAskers lists up to limit provinces the outbox holds erasures to
+// that have not expired at now, each with its soonest next try, the
+// soonest first: each province's erasures are sent on a schedule of its
+// own.
+func (db *DB) ErasureAskers(ctx context.Context, now time.Time, limit int) ([]ErasureAsker, error) {
+	if limit <= 0 {
+		return nil, invalid("erasure askers", "bad limit")
+	}
+	return queryAll(ctx, db.r, "erasure askers", func(row rowScanner) (ErasureAsker, error) {
+		var a ErasureAsker
+		var next int64
+		err := row.Scan(&a.Asker, &next)
+		a.NextTry = fromNanos(next)
+		return a, err
+	}, `SELECT asker, MIN(next_try) AS next FROM erasures WHERE expires > ?
+		GROUP BY asker ORDER BY next, asker LIMIT ?`, nanos(now), limit)
+}
+
+// ReviveErasures makes every erasure to asker due at now and starts its
+// backoff again: the province was seen back. It returns how many.
+func (db *DB) ReviveErasures(ctx context.Context, asker string, now time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE erasures SET next_try = ?, attempts = 0 WHERE asker = ? AND expires > ?`,
+		nanos(now), asker, nanos(now))
+	if err != nil {
+		return 0, wrap("revive erasures", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("revive erasures", err)
 }
 
 // ErasureState is what the erasure outbox holds: how many erasures, and

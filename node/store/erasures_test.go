@@ -24,7 +24,8 @@ func erasurePlanOf(seen *[]AuditEntry, pending *int) ErasurePlan {
 
 // A deletion queues its erasures in its own transaction, from the audit
 // entries about the subject only: a refused deletion queues none, and
-// the outbox lists, retries, acknowledges and expires them.
+// the outbox lists them by province, retries, revives, acknowledges and
+// expires them.
 func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -56,9 +57,17 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	if len(seen) != 2 || pending != 0 {
 		t.Fatalf("the plan saw %d entries and %d pending; want s1's 2 answers and 0", len(seen), pending)
 	}
-	due, err := db.DueErasures(ctx, t0, 10)
-	if err != nil || len(due) != 2 {
-		t.Fatalf("due erasures: %+v, %v; want 2", due, err)
+	askers, err := db.ErasureAskers(ctx, t0, 10)
+	if err != nil || len(askers) != 2 || askers[0] != (ErasureAsker{"110000", t0}) || askers[1] != (ErasureAsker{"310000", t0}) {
+		t.Fatalf("erasure askers: %+v, %v; want 110000 and 310000, due at once", askers, err)
+	}
+	var due []Erasure
+	for _, a := range askers {
+		got, err := db.DueErasures(ctx, a.Asker, t0, 10)
+		if err != nil || len(got) != 1 || got[0].Asker != a.Asker {
+			t.Fatalf("due erasures to %s: %+v, %v; want 1", a.Asker, got, err)
+		}
+		due = append(due, got...)
 	}
 	var codes []string
 	for _, e := range due {
@@ -82,20 +91,41 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	if err := db.ErasureFailed(ctx, due[1].ID, next); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.DueErasures(ctx, t0, 10); err != nil || len(got) != 0 {
+	failed := due[1].Asker
+	if got, err := db.DueErasures(ctx, failed, t0, 10); err != nil || len(got) != 0 {
 		t.Fatalf("due before its next try: %+v, %v", got, err)
 	}
 	if st, err := db.ErasureState(ctx); err != nil || st.Pending != 1 || !st.NextTry.Equal(next) {
 		t.Fatalf("state %+v, %v; want 1 pending, next at %v", st, err, next)
 	}
-	if got, err := db.DueErasures(ctx, next, 10); err != nil || len(got) != 1 || got[0].Attempts != 1 {
+	if got, err := db.ErasureAskers(ctx, t0, 10); err != nil || len(got) != 1 || got[0] != (ErasureAsker{failed, next}) {
+		t.Fatalf("erasure askers: %+v, %v; want %s at %v", got, err, failed, next)
+	}
+	if got, err := db.DueErasures(ctx, failed, next, 10); err != nil || len(got) != 1 || got[0].Attempts != 1 {
 		t.Fatalf("due at its next try: %+v, %v; want it, after 1 attempt", got, err)
+	}
+	// Its province is seen back: due at once, its backoff started again.
+	if n, err := db.ReviveErasures(ctx, due[0].Asker, t0); err != nil || n != 0 {
+		t.Fatalf("reviving a province with nothing left: %d, %v", n, err)
+	}
+	back := t0.Add(time.Second)
+	if n, err := db.ReviveErasures(ctx, failed, back); err != nil || n != 1 {
+		t.Fatalf("revived %d, %v; want 1", n, err)
+	}
+	if got, err := db.DueErasures(ctx, failed, back, 10); err != nil || len(got) != 1 || got[0].Attempts != 0 || !got[0].NextTry.Equal(back) {
+		t.Fatalf("due once revived: %+v, %v; want it, at %v, after no attempt", got, err, back)
 	}
 	if got, err := db.DeleteExpiredErasures(ctx, t0.Add(time.Hour-time.Nanosecond)); err != nil || len(got) != 0 {
 		t.Fatalf("expired before its time: %+v, %v", got, err)
 	}
-	if got, err := db.DueErasures(ctx, t0.Add(time.Hour), 10); err != nil || len(got) != 0 {
+	if got, err := db.DueErasures(ctx, failed, t0.Add(time.Hour), 10); err != nil || len(got) != 0 {
 		t.Fatalf("an expired erasure is due: %+v, %v", got, err)
+	}
+	if got, err := db.ErasureAskers(ctx, t0.Add(time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("an expired erasure's province is listed: %+v, %v", got, err)
+	}
+	if n, err := db.ReviveErasures(ctx, failed, t0.Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("an expired erasure revived: %d, %v", n, err)
 	}
 	if got, err := db.DeleteExpiredErasures(ctx, t0.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != due[1].ID {
 		t.Fatalf("expired: %+v, %v; want the failed one", got, err)
