@@ -123,6 +123,7 @@ type Sync struct {
 
 	hbMu       sync.RWMutex
 	heartbeats map[string]heartbeatSeen
+	hbWaiting  map[string]waitingHeartbeat // under mu; see heartbeatClaim
 
 	running  atomic.Bool
 	caughtUp atomic.Bool
@@ -172,6 +173,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		revs:         newRevTracker(),
 		persist:      newPersister(),
 		heartbeats:   map[string]heartbeatSeen{},
+		hbWaiting:    map[string]waitingHeartbeat{},
 		kick:         make(chan struct{}, 1),
 	}
 	return s, nil

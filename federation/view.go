@@ -15,29 +15,29 @@ type heartbeatSeen struct {
 
 // recordHeartbeat verifies a heartbeat with its province's signing keys
 // and keeps it if it is newer than the one held.
-func (s *Sync) recordHeartbeat(p string, raw []byte, now time.Time) error {
+func (s *Sync) recordHeartbeat(p string, raw []byte, now time.Time) (trust.Heartbeat, error) {
 	ks := s.state.Keyset(p)
 	if ks == nil {
-		return &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset for " + p}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset for " + p}
 	}
 	var hb trust.Heartbeat
 	if err := trust.ParseSigned(string(raw), trust.TypHeartbeat, p, ks.Signing, &hb); err != nil {
-		return err
+		return trust.Heartbeat{}, err
 	}
 	if hb.Issuer != p {
-		return &trust.Error{Reason: trust.ReasonWrongSigner, Detail: "heartbeat of " + hb.Issuer + " under " + p}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonWrongSigner, Detail: "heartbeat of " + hb.Issuer + " under " + p}
 	}
 	at := time.Unix(hb.IssuedAt, 0)
 	if at.After(now.Add(trust.ClockSkew)) {
-		return &trust.Error{Reason: trust.ReasonNotYetValid, Detail: "heartbeat from the future"}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonNotYetValid, Detail: "heartbeat from the future"}
 	}
 	s.hbMu.Lock()
 	defer s.hbMu.Unlock()
 	if old, ok := s.heartbeats[p]; ok && hb.IssuedAt < old.hb.IssuedAt {
-		return &trust.Error{Reason: trust.ReasonRollback, Detail: "heartbeat older than the one held"}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonRollback, Detail: "heartbeat older than the one held"}
 	}
 	s.heartbeats[p] = heartbeatSeen{hb: hb, at: at}
-	return nil
+	return hb, nil
 }
 
 // FederationView is the federation as this node sees it: every member of
