@@ -54,3 +54,17 @@ func (s *Sync) heartbeatCovered(p string) {
 	delete(s.hbWaiting, p)
 	s.cachePut(heartbeatKey(p), w.raw, uint64(max(w.hb.IssuedAt, 0)), s.holdNext())
 }
+
+// revocationsWarning is the warning for member p, whose revocations this
+// node last knew it held at since (zero: never), past limit.
+func revocationsWarning(p string, since time.Time, limit time.Duration) Warning {
+	const check = ": its codes are refused here (revocations_stale) until a heartbeat of it arrives; " +
+		"check this node's NATS connection, and that province's node"
+	if since.IsZero() {
+		return Warning{Code: WarningRevocationsUnknown, Params: map[string]string{"province": p},
+			Text: "this node has not yet confirmed it holds every revocation of " + p + check}
+	}
+	return Warning{Code: WarningRevocationsStale, Params: map[string]string{"province": p, "since": warnTime(since), "limit": limit.String()},
+		Text: "this node last confirmed it holds every revocation of " + p + " at " + warnTime(since) +
+			", longer ago than trust.revocations_max_age (" + limit.String() + ")" + check}
+}

@@ -95,6 +95,15 @@ type MemberView struct {
 	Heartbeat *HeartbeatView `json:"heartbeat"`
 	// Stale is set when no heartbeat was seen within StaleAfter.
 	Stale bool `json:"stale"`
+	// RevocationsAsOf is the moment as of which this node holds every
+	// revocation of the member: the last heartbeat (or snapshot) of it
+	// naming a seq applied here. Absent when none is known, and for the
+	// node's own province, whose revocations are its database's.
+	RevocationsAsOf time.Time `json:"revocations_as_of,omitzero"`
+	// RevocationsStale is set while RevocationsAsOf is unknown or older
+	// than trust.revocations_max_age: the member's codes verify as
+	// revocations_stale here.
+	RevocationsStale bool `json:"revocations_stale"`
 }
 
 // HeartbeatView is a member's last heartbeat: what it reported of itself.
@@ -131,10 +140,12 @@ func (s *Sync) View() FederationView {
 			Text: "this province (" + s.self + ") is suspended by trust list v" + version +
 				": every node, this one included, refuses its codes (issuer_suspended)"})
 	}
+	snap := s.state.Snapshot()
 	s.hbMu.RLock()
 	defer s.hbMu.RUnlock()
 	for id, m := range tl.Members {
 		mv := s.memberView(id, m, now)
+		mv.RevocationsAsOf, mv.RevocationsStale, _ = snap.RevocationsHeld(id, now)
 		if mv.KeysetExpiresSoon {
 			expires := warnTime(mv.KeysetExpires)
 			v.AddWarnings(Warning{Code: WarningKeysetExpires, Params: map[string]string{"province": id, "expires": expires},
@@ -143,6 +154,9 @@ func (s *Sync) View() FederationView {
 		if mv.Stale && m.Status == trust.MemberActive {
 			v.AddWarnings(Warning{Code: WarningNoHeartbeat, Params: map[string]string{"province": id},
 				Text: "no recent heartbeat from " + id})
+		}
+		if mv.RevocationsStale && m.Status == trust.MemberActive && mv.KeysetVersion > 0 { // without a keyset its codes are unknown_key anyway
+			v.AddWarnings(revocationsWarning(id, mv.RevocationsAsOf, snap.RevocationsMaxAge))
 		}
 		v.Members = append(v.Members, mv)
 	}
