@@ -15,11 +15,7 @@ import (
 // fresh one, and not none.
 func TestHeartbeatMakesRevocationsCurrentOnceItsSeqArrivesAndAcrossARestart(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	put(t, gdc, "440000.contentkey.310000", f.grant(gd, sh))
+	f, s, gdc := guangdongPublishing(t)
 	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
 	shc := connectReady(t, s, sh)
 	u := f.newSync(shc, sh).run(t)
@@ -66,4 +62,16 @@ func cached(c *MemCache, key string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// guangdongPublishing starts a NATS server holding Guangdong's keyset and
+// its grant to Shanghai, and returns Guangdong's connection.
+func guangdongPublishing(t *testing.T) (*fixture, *Server, *Conn) {
+	t.Helper()
+	f := newFixture(t)
+	s := runServer(t)
+	gdc := connectReady(t, s, gd)
+	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	put(t, gdc, "440000.contentkey.310000", f.grant(gd, sh))
+	return f, s, gdc
 }

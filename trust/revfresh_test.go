@@ -68,13 +68,7 @@ func TestRevocationsAreFreshOnlyOnceTheHeartbeatsSeqIsApplied(t *testing.T) {
 	}
 	f.verify(t, code, after, ReasonOK)
 	f.verify(t, code, t1.Add(revFreshMaxAge+time.Second), ReasonRevocationsStale)
-	snap, err := BuildRevocationSnapshot(f.GD.Active, gd, 2, f.Now.Unix(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.State.ApplyRevocationSnapshot(gd, snap, f.Now); err != nil {
-		t.Fatal(err)
-	}
+	f.applyEmptySnapshot(t, 2, f.Now)
 	if got := f.State.RevocationsAsOf(gd); !got.Equal(t2) {
 		t.Fatalf("with seq 2 applied from a snapshot, fresh as of %v, want the second heartbeat's %v", got, t2)
 	}
@@ -86,13 +80,7 @@ func TestRevocationSnapshotMakesItsProvinceFreshAsOfItsIssueTime(t *testing.T) {
 	f := newStateFixture(t, StateConfig{RevocationsMaxAge: revFreshMaxAge})
 	f.withGuangdong(t)
 	at := f.Now.Add(time.Minute)
-	snap, err := BuildRevocationSnapshot(f.GD.Active, gd, 3, at.Unix(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.State.ApplyRevocationSnapshot(gd, snap, f.Now); err != nil {
-		t.Fatal(err)
-	}
+	f.applyEmptySnapshot(t, 3, at)
 	if got := f.State.RevocationsAsOf(gd); !got.Equal(at) {
 		t.Fatalf("fresh as of %v, want the snapshot's issue time %v", got, at)
 	}
@@ -142,5 +130,18 @@ func TestRevocationClaimsWaitingAreBoundedAndNeverAdvanceTooFar(t *testing.T) {
 	f.claim(gd, 1, t0)
 	if len(f.claims[gd]) != 0 {
 		t.Fatalf("a claim older than the moment held was kept: %v", f.claims[gd])
+	}
+}
+
+// applyEmptySnapshot applies Guangdong's snapshot of seq, issued at iat,
+// holding no live revocation.
+func (f *stateFixture) applyEmptySnapshot(t *testing.T, seq uint64, iat time.Time) {
+	t.Helper()
+	snap, err := BuildRevocationSnapshot(f.GD.Active, gd, seq, iat.Unix(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.State.ApplyRevocationSnapshot(gd, snap, f.Now); err != nil {
+		t.Fatal(err)
 	}
 }
