@@ -101,13 +101,14 @@ func readCacheKey(key string) (Topic, uint64, bool) {
 // restoreOrder is the order in which Restore applies cached statements:
 // each kind is verified against the ones before it.
 var restoreOrder = map[Kind]int{
-	KindTrustList: 0, KindKeyset: 1, KindContentKey: 2, KindRevSnapshot: 3, KindRevocations: 4,
+	KindTrustList: 0, KindKeyset: 1, KindContentKey: 2, KindRevSnapshot: 3, KindRevocations: 4, KindHeartbeat: 5,
 }
 
 // Restore re-applies the statements in the Cache to the State, in
 // dependency order (pinned trust list, cached trust list, keysets,
-// content-key grants, revocation snapshots, then each province's deltas
-// in seq order), verifying each one again. Call it before Run, and
+// content-key grants, revocation snapshots, each province's deltas in seq
+// order, then the heartbeat that last showed them current, see
+// heartbeatClaim), verifying each one again. Call it before Run, and
 // without a connection if need be: a node started while NATS is down
 // then verifies with what it last knew. A cached statement that no longer
 // applies (expired, superseded) is skipped and logged; only a failure to
@@ -123,7 +124,7 @@ func (s *Sync) Restore(ctx context.Context) error {
 	var entries []cacheEntry
 	for _, st := range all {
 		t, seq, ok := readCacheKey(st.Key)
-		if !ok || t.Kind == KindHeartbeat || (t.Kind == KindContentKey && t.Peer != s.self) {
+		if !ok || (t.Kind == KindContentKey && t.Peer != s.self) {
 			continue
 		}
 		entries = append(entries, cacheEntry{CachedStatement: st, topic: t, seq: seq})
@@ -208,6 +209,11 @@ func (s *Sync) restoreOne(e cacheEntry) bool {
 		}
 		if err == nil {
 			s.revs.deltaCached(p)
+		}
+	case KindHeartbeat:
+		var hb trust.Heartbeat
+		if hb, err = s.recordHeartbeat(p, e.Raw, now); err == nil && !s.ownsRevocations(p) {
+			s.state.NoteRevocationSeq(p, hb.RevocationSeq, time.Unix(hb.IssuedAt, 0))
 		}
 	}
 	if err != nil {

@@ -15,11 +15,7 @@ import (
 // knows which are revoked.
 func TestSyncRestoresFromCacheWithNATSDown(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	put(t, gdc, "440000.contentkey.310000", f.grant(gd, sh))
+	f, s, gdc := guangdongPublishing(t)
 	putSnapshot(t, gdc, gd, f.snapshot(gd, 2))
 	publishRev(t, gdc, gd, 3, f.revocation(gd, 3))
 	shc := connectReady(t, s, sh)

@@ -298,6 +298,7 @@ func (s *Sync) applySnapshot(p string, raw []byte) {
 	s.cachePut(key, raw, c.Seq, s.holdNext())
 	s.revs.snapshotCached(p, c.Seq)
 	s.cachePrune(p, c.Seq)
+	s.heartbeatCovered(p)
 }
 
 // coversBlindDrops reports whether a snapshot of p issued at iat (Unix

@@ -221,6 +221,7 @@ func (s *Sync) deltaApplied(p string, d parkedDelta) {
 	s.accepted(KindRevocations)
 	s.cachePut(deltaKey(p, d.seq), d.raw, d.seq, d.stream)
 	s.revs.deltaCached(p)
+	s.heartbeatCovered(p)
 }
 
 // waitsForKeyset reports whether p's statement raw, refused with err and

@@ -132,7 +132,11 @@ func (s *Sync) apply(st statement) (version uint64, changed bool, err error) {
 		c, _ := peekClaims(st.raw) // verified just now
 		return uint64(max(c.IssuedAt, 0)), true, nil
 	case KindHeartbeat:
-		return 0, true, s.recordHeartbeat(p, st.raw, now)
+		hb, err := s.recordHeartbeat(p, st.raw, now)
+		if err == nil {
+			s.heartbeatClaim(p, st.raw, hb)
+		}
+		return 0, true, err
 	}
 	return 0, false, fmt.Errorf("sync: no rule for %s", st.topic.Kind)
 }

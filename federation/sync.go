@@ -132,6 +132,7 @@ type Sync struct {
 
 	hbMu       sync.RWMutex
 	heartbeats map[string]heartbeatSeen
+	hbWaiting  map[string]waitingHeartbeat // under mu; see heartbeatClaim
 
 	running  atomic.Bool
 	caughtUp atomic.Bool
@@ -184,6 +185,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		revs:         newRevTracker(),
 		persist:      newPersister(),
 		heartbeats:   map[string]heartbeatSeen{},
+		hbWaiting:    map[string]waitingHeartbeat{},
 		kick:         make(chan struct{}, 1),
 		caughtUpKick: make(chan struct{}, 1),
 	}

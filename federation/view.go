@@ -15,29 +15,29 @@ type heartbeatSeen struct {
 
 // recordHeartbeat verifies a heartbeat with its province's signing keys
 // and keeps it if it is newer than the one held.
-func (s *Sync) recordHeartbeat(p string, raw []byte, now time.Time) error {
+func (s *Sync) recordHeartbeat(p string, raw []byte, now time.Time) (trust.Heartbeat, error) {
 	ks := s.state.Keyset(p)
 	if ks == nil {
-		return &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset for " + p}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonUnknownIssuer, Detail: "no keyset for " + p}
 	}
 	var hb trust.Heartbeat
 	if err := trust.ParseSigned(string(raw), trust.TypHeartbeat, p, ks.Signing, &hb); err != nil {
-		return err
+		return trust.Heartbeat{}, err
 	}
 	if hb.Issuer != p {
-		return &trust.Error{Reason: trust.ReasonWrongSigner, Detail: "heartbeat of " + hb.Issuer + " under " + p}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonWrongSigner, Detail: "heartbeat of " + hb.Issuer + " under " + p}
 	}
 	at := time.Unix(hb.IssuedAt, 0)
 	if at.After(now.Add(trust.ClockSkew)) {
-		return &trust.Error{Reason: trust.ReasonNotYetValid, Detail: "heartbeat from the future"}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonNotYetValid, Detail: "heartbeat from the future"}
 	}
 	s.hbMu.Lock()
 	defer s.hbMu.Unlock()
 	if old, ok := s.heartbeats[p]; ok && hb.IssuedAt < old.hb.IssuedAt {
-		return &trust.Error{Reason: trust.ReasonRollback, Detail: "heartbeat older than the one held"}
+		return trust.Heartbeat{}, &trust.Error{Reason: trust.ReasonRollback, Detail: "heartbeat older than the one held"}
 	}
 	s.heartbeats[p] = heartbeatSeen{hb: hb, at: at}
-	return nil
+	return hb, nil
 }
 
 // heartbeatFresh reports whether the heartbeat held of p was issued
@@ -104,6 +104,15 @@ type MemberView struct {
 	Heartbeat *HeartbeatView `json:"heartbeat"`
 	// Stale is set when no heartbeat was seen within StaleAfter.
 	Stale bool `json:"stale"`
+	// RevocationsAsOf is the moment as of which this node holds every
+	// revocation of the member: the last heartbeat (or snapshot) of it
+	// naming a seq applied here. Absent when none is known, and for the
+	// node's own province, whose revocations are its database's.
+	RevocationsAsOf time.Time `json:"revocations_as_of,omitzero"`
+	// RevocationsStale is set while RevocationsAsOf is unknown or older
+	// than trust.revocations_max_age: the member's codes verify as
+	// revocations_stale here.
+	RevocationsStale bool `json:"revocations_stale"`
 }
 
 // HeartbeatView is a member's last heartbeat: what it reported of itself.
@@ -140,10 +149,12 @@ func (s *Sync) View() FederationView {
 			Text: "this province (" + s.self + ") is suspended by trust list v" + version +
 				": every node, this one included, refuses its codes (issuer_suspended)"})
 	}
+	snap := s.state.Snapshot()
 	s.hbMu.RLock()
 	defer s.hbMu.RUnlock()
 	for id, m := range tl.Members {
 		mv := s.memberView(id, m, now)
+		mv.RevocationsAsOf, mv.RevocationsStale, _ = snap.RevocationsHeld(id, now)
 		if mv.KeysetExpiresSoon {
 			expires := warnTime(mv.KeysetExpires)
 			v.AddWarnings(Warning{Code: WarningKeysetExpires, Params: map[string]string{"province": id, "expires": expires},
@@ -152,6 +163,9 @@ func (s *Sync) View() FederationView {
 		if mv.Stale && m.Status == trust.MemberActive {
 			v.AddWarnings(Warning{Code: WarningNoHeartbeat, Params: map[string]string{"province": id},
 				Text: "no recent heartbeat from " + id})
+		}
+		if mv.RevocationsStale && m.Status == trust.MemberActive && mv.KeysetVersion > 0 { // without a keyset its codes are unknown_key anyway
+			v.AddWarnings(revocationsWarning(id, mv.RevocationsAsOf, snap.RevocationsMaxAge))
 		}
 		v.Members = append(v.Members, mv)
 	}

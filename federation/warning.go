@@ -31,6 +31,14 @@ const (
 	// WarningNoHeartbeat: no heartbeat of an active member within
 	// StaleAfter. province.
 	WarningNoHeartbeat WarningCode = "no_heartbeat"
+	// WarningRevocationsStale: this node last knew it held every
+	// revocation of an active member longer ago than its limit, so it
+	// refuses the member's codes (revocations_stale). province, since (a
+	// time), limit (a Go duration, as configured).
+	WarningRevocationsStale WarningCode = "revocations_stale"
+	// WarningRevocationsUnknown: as WarningRevocationsStale, never having
+	// known it. province.
+	WarningRevocationsUnknown WarningCode = "revocations_unknown"
 	// WarningStreamError: a JetStream asset's stream could not be read.
 	// asset, error (the NATS server's words).
 	WarningStreamError WarningCode = "stream_error"

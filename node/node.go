@@ -121,12 +121,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if n.state == nil {
 		if n.state, err = trust.NewState(trust.StateConfig{Self: n.cfg.Province, EncKey: kr.enc,
-			SelfRoot: &kr.root.PublicKey}); err != nil {
+			SelfRoot: &kr.root.PublicKey, RevocationsMaxAge: n.cfg.Trust.RevocationsMaxAge, LocalRevocations: true}); err != nil {
 			return nil, err
 		}
 	}
 	n.db.SetIssueCacheEntries(n.cfg.Codes.IssueCache)
 	n.metrics.watchIssueCache(n.db)
+	n.metrics.WatchRevocations(n.state, n.now)
 	n.trustKick = make(chan struct{}, 1)
 	check, err := openTokenCheck(ctx, n.db, n.kek)
 	if err != nil {

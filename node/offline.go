@@ -41,7 +41,8 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 		return nil, nil, err
 	}
 	st, err := trust.NewState(trust.StateConfig{Self: cfg.Province, EncKey: kr.enc, SelfRoot: &kr.root.PublicKey,
-		PinnedSHA256: cfg.Trust.ListSHA256, StaleLimit: cfg.Trust.StaleLimit})
+		PinnedSHA256: cfg.Trust.ListSHA256, StaleLimit: cfg.Trust.StaleLimit,
+		RevocationsMaxAge: cfg.Trust.RevocationsMaxAge, LocalRevocations: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -62,7 +62,7 @@ func codeReason(r trust.Reason) bool {
 		trust.ReasonBadHeader, trust.ReasonTrustStale, trust.ReasonUnknownIssuer, trust.ReasonIssuerSuspended,
 		trust.ReasonUnknownKey, trust.ReasonKeyNotActive, trust.ReasonKeyCompromised, trust.ReasonBadSignature,
 		trust.ReasonBadLifetime, trust.ReasonExpired, trust.ReasonNotYetValid, trust.ReasonRevoked,
-		trust.ReasonNoContentKey, trust.ReasonBadContent:
+		trust.ReasonRevocationsStale, trust.ReasonNoContentKey, trust.ReasonBadContent:
 		return true
 	}
 	return false

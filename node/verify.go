@@ -19,7 +19,18 @@ type Verification struct {
 	Status     string `json:"status,omitempty"`
 	MaskedName string `json:"masked_name,omitempty"`
 	Expires    int64  `json:"exp,omitempty"`
+	// RevocationsAge is how many seconds ago this node last knew it held
+	// every revocation of the issuing province, when that is notably old
+	// (over RevocationsNotableAge) or the reason is revocations_stale:
+	// the checkpoint shows it, so that staff know the answer rests on old
+	// news. Absent otherwise, and for the node's own province.
+	RevocationsAge int64 `json:"revocations_age,omitempty"`
 }
+
+// RevocationsNotableAge is how old the revocations held of a province
+// must be before a verification says how old (Verification.RevocationsAge):
+// heartbeats come every 30 s, so four have been missed.
+const RevocationsNotableAge = 2 * time.Minute
 
 // Verify checks a code for a registered scanner. An invalid code is a
 // normal result (Valid false, a Reason), not an error.
@@ -49,17 +60,22 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	}
 	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
 	n.records.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
-	return VerificationOf(res), nil
+	return VerificationOf(res, now), nil
 }
 
-// VerificationOf is what a scanner is told of res. The issuer is named
-// only when the code's signature checked under that province's key: the
-// iss of any other code is a claim anyone can write, which a checkpoint
-// would show as "issued by" that province.
-func VerificationOf(res trust.Result) Verification {
+// VerificationOf is what a scanner is told of res, verified at now. The
+// issuer is named only when the code's signature checked under that
+// province's key: the iss of any other code is a claim anyone can write,
+// which a checkpoint would show as "issued by" that province.
+func VerificationOf(res trust.Result, now time.Time) Verification {
 	v := Verification{Valid: res.Valid(), Reason: string(res.Reason)}
 	if signatureChecked(res.Reason) {
 		v.Issuer = res.Issuer
+	}
+	if !res.RevocationsAsOf.IsZero() {
+		if age := now.Sub(res.RevocationsAsOf); age > RevocationsNotableAge || res.Reason == trust.ReasonRevocationsStale {
+			v.RevocationsAge = int64(max(age, 0) / time.Second)
+		}
 	}
 	if res.Valid() {
 		v.Status, v.MaskedName, v.Expires = string(res.Content.Status), res.Content.Name, res.Expires.Unix()
@@ -98,7 +114,7 @@ type verifyDetail struct {
 func signatureChecked(r trust.Reason) bool {
 	switch r {
 	case trust.ReasonOK, trust.ReasonBadLifetime, trust.ReasonNotYetValid, trust.ReasonExpired,
-		trust.ReasonRevoked, trust.ReasonNoContentKey, trust.ReasonBadContent:
+		trust.ReasonRevoked, trust.ReasonRevocationsStale, trust.ReasonNoContentKey, trust.ReasonBadContent:
 		return true
 	}
 	return false

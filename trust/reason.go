@@ -25,8 +25,12 @@ const (
 	ReasonExpired         Reason = "expired"
 	ReasonNotYetValid     Reason = "not_yet_valid"
 	ReasonRevoked         Reason = "revoked"
-	ReasonNoContentKey    Reason = "no_content_key"
-	ReasonBadContent      Reason = "bad_content"
+	// ReasonRevocationsStale: the code is not revoked in what this node
+	// holds, but what it holds of the issuer's revocations is older than
+	// its limit (Snapshot.RevocationsMaxAge), so it cannot vouch for it.
+	ReasonRevocationsStale Reason = "revocations_stale"
+	ReasonNoContentKey     Reason = "no_content_key"
+	ReasonBadContent       Reason = "bad_content"
 )
 
 // Further reasons for statements exchanged between nodes.

@@ -42,6 +42,18 @@ type Snapshot struct {
 	// last one it held for ever, or a key compromise announced meanwhile
 	// could be frozen out. A province missing from it has no limit.
 	KeysetExpires map[string]time.Time
+	// RevocationsAsOf is, by province, the moment as of which this node
+	// holds every revocation the province had made (see revfresh.go).
+	// RevocationsMaxAge after it, a code of the province that is not
+	// revoked in what is held verifies as revocations_stale: a revocation
+	// made since may not have reached this node. A province absent from it
+	// has no such moment yet, and is stale while the check is on.
+	RevocationsAsOf map[string]time.Time
+	// RevocationsMaxAge is that limit; zero turns the check off.
+	RevocationsMaxAge time.Duration
+	// RevocationsLocal is the province whose revocations are this node's
+	// own, always current (exempt from the check); "" for none.
+	RevocationsLocal string
 }
 
 // RevocationSet answers whether a code id has been revoked by its issuer.
@@ -64,6 +76,15 @@ func (s *Snapshot) Clone() *Snapshot {
 		Keys:        make(map[string]map[string]*Key, len(s.Keys)),
 		ContentKeys: make(map[string]map[string]ContentKey, len(s.ContentKeys)),
 		StaleAfter:  s.StaleAfter,
+
+		RevocationsMaxAge: s.RevocationsMaxAge,
+		RevocationsLocal:  s.RevocationsLocal,
+	}
+	if s.RevocationsAsOf != nil {
+		n.RevocationsAsOf = make(map[string]time.Time, len(s.RevocationsAsOf))
+		for id, at := range s.RevocationsAsOf {
+			n.RevocationsAsOf[id] = at
+		}
 	}
 	if s.KeysetExpires != nil {
 		n.KeysetExpires = make(map[string]time.Time, len(s.KeysetExpires))

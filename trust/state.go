@@ -30,6 +30,7 @@ type State struct {
 	staleLimit  time.Duration
 	lastSync    time.Time
 	maxLive     int // live revocations held per province at most
+	fresh       revFreshness
 
 	snap    atomic.Pointer[Snapshot]
 	revoked revokedSet
@@ -50,6 +51,16 @@ type StateConfig struct {
 	// MaxLiveRevocations bounds the live revocations held of one other
 	// province; zero means MaxLiveRevocations. Tests lower it.
 	MaxLiveRevocations int
+	// RevocationsMaxAge is how old the revocations held of a province may
+	// be (see RevocationsAsOf) before its codes verify as
+	// revocations_stale; zero turns the check off (offline tools that
+	// hold no such moment).
+	RevocationsMaxAge time.Duration
+	// LocalRevocations says Self's revocations are this node's own
+	// (RevokeOwn, from its database): always current, so Self's codes are
+	// never revocations_stale. A verifier replica, which hears its
+	// province's revocations over NATS like a peer's, leaves it false.
+	LocalRevocations bool
 }
 
 // NewState makes an empty State.
@@ -62,7 +73,8 @@ func NewState(cfg StateConfig) (*State, error) {
 		maxLive = MaxLiveRevocations
 	}
 	s := &State{self: cfg.Self, encKey: cfg.EncKey, pinned: cfg.PinnedSHA256, staleLimit: cfg.StaleLimit, maxLive: maxLive,
-		keysets: map[string]*VerifiedKeyset{}, contentKeys: map[string]map[string]ContentKey{}, revSeq: map[string]uint64{}}
+		keysets: map[string]*VerifiedKeyset{}, contentKeys: map[string]map[string]ContentKey{}, revSeq: map[string]uint64{},
+		fresh: newRevFreshness(cfg.RevocationsMaxAge, localRevocations(cfg))}
 	s.revoked.m = map[string]map[[JTILen]byte]uint32{}
 	if cfg.SelfRoot != nil {
 		kid, err := Thumbprint(cfg.SelfRoot)
@@ -75,6 +87,15 @@ func NewState(cfg StateConfig) (*State, error) {
 	s.rebuild()
 	s.mu.Unlock()
 	return s, nil
+}
+
+// localRevocations is the province whose revocations cfg says are the
+// node's own, or "".
+func localRevocations(cfg StateConfig) string {
+	if cfg.LocalRevocations {
+		return cfg.Self
+	}
+	return ""
 }
 
 // Snapshot returns the current immutable snapshot for Verify.
@@ -307,6 +328,7 @@ func (s *State) ApplyRevocation(province, raw string, now time.Time) (gap bool, 
 	}
 	s.revoked.add(province, live, now)
 	s.revSeq[province] = r.Seq
+	s.settleClaims(province)
 	return false, nil
 }
 
@@ -331,6 +353,10 @@ func (s *State) ApplyRevocationSnapshot(province string, bundle []byte, now time
 	// second copy of it.
 	s.revoked.addSnapshot(province, r, now, s.maxLive)
 	s.revSeq[province] = r.Seq
+	// Its node read the seq after the time it signed: every revocation
+	// it had made by then is covered (as a heartbeat says).
+	s.fresh.claim(province, r.Seq, time.Unix(r.IssuedAt, 0))
+	s.settleClaims(province)
 	return nil
 }
 
@@ -382,6 +408,7 @@ func (s *State) rebuild() {
 			snap.StaleAfter = limit
 		}
 	}
+	s.fresh.fill(snap)
 	for id, ks := range s.keysets {
 		snap.Keys[id] = ks.Signing
 		snap.KeysetExpires[id] = time.Unix(ks.Expires, 0)

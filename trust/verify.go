@@ -15,7 +15,11 @@ type Result struct {
 	KeyID    string
 	IssuedAt time.Time
 	Expires  time.Time
-	Content  Content // decrypted; zero unless Reason is ReasonOK
+	// RevocationsAsOf is the moment as of which the verifier held every
+	// revocation of Issuer, once that was checked (Snapshot.RevocationsHeld);
+	// zero when it was not, or is unknown.
+	RevocationsAsOf time.Time
+	Content         Content // decrypted; zero unless Reason is ReasonOK
 }
 
 // Valid reports whether the code passed every check.
@@ -25,7 +29,8 @@ func (r Result) Valid() bool { return r.Reason == ReasonOK }
 // returns the first check that failed, in this order: size, prefix and
 // header, trust freshness, issuer membership and standing, the issuer's
 // keyset freshness, key, key state, signature, lifetime, validity window,
-// revocation, content. It does no I/O.
+// revocation, the freshness of the issuer's revocations held, content. It
+// does no I/O.
 func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 	if len(code) > MaxCodeLen {
 		return Result{Reason: ReasonOversized}
@@ -86,6 +91,12 @@ func Verify(code string, s *Snapshot, rev RevocationSet, now time.Time) Result {
 	}
 	if rev != nil && rev.Revoked(cl.Issuer, cl.JTI) {
 		return fail(ReasonRevoked)
+	}
+	if asOf, stale, checked := s.RevocationsHeld(cl.Issuer, now); checked {
+		res.RevocationsAsOf = asOf
+		if stale {
+			return fail(ReasonRevocationsStale)
+		}
 	}
 	content, r := openContent(cl.CT, cl.Issuer, s.ContentKeys[cl.Issuer])
 	if r != ReasonOK {

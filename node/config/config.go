@@ -134,11 +134,31 @@ type NATS struct {
 // MaxNATSReplicas is the largest JetStream replication nats-server allows.
 const MaxNATSReplicas = 5
 
+// Bounds of trust.revocations_max_age. A node publishes its heartbeat
+// every 30 s: the shortest limit allows four to be missed (a NATS
+// failover, a node restart) before a province's codes are refused; the
+// longest is a phone code's default lifetime, past which the check says
+// little.
+const (
+	DefaultRevocationsMaxAge = 10 * time.Minute
+	MinRevocationsMaxAge     = 2 * time.Minute
+	MaxRevocationsMaxAge     = 24 * time.Hour
+)
+
 // Trust says which federation trust list to start from.
 type Trust struct {
 	ListFile   string        `yaml:"list_file"`   // first trust list
 	ListSHA256 string        `yaml:"list_sha256"` // its pinned hash
 	StaleLimit time.Duration `yaml:"stale_limit"` // verify answers trust_stale after this long without sync; 0 never
+	// RevocationsMaxAge is how old the revocations held of another
+	// province may be before its codes verify as revocations_stale: the
+	// time since the last heartbeat of that province whose revocation seq
+	// this node had applied. Shorter refuses codes sooner when a province
+	// or this node is cut off (a revoked code passes for at most this
+	// long); longer keeps checkpoints answering through longer outages.
+	// Within [MinRevocationsMaxAge, MaxRevocationsMaxAge]; default
+	// DefaultRevocationsMaxAge.
+	RevocationsMaxAge time.Duration `yaml:"revocations_max_age"`
 	// RebootstrapUnsafe lets a pinned list_file newer than the held trust
 	// list replace it although it does not follow from it by the chain
 	// rules: the operators' re-bootstrap of a federation, given out of
@@ -263,7 +283,7 @@ func Default(province string) Config {
 		Codes:      Codes{Lifetime: 24 * time.Hour, PaperLifetime: 7 * 24 * time.Hour, MaxLive: DefaultMaxLiveCodes, IssueCache: DefaultIssueCache},
 		Keys:       Keys{Rotation: 7 * 24 * time.Hour, PublishAhead: 24 * time.Hour, ContentEpoch: 24 * time.Hour},
 		NATS:       NATS{Embedded: true, Listen: "127.0.0.1:4222", Replicas: 1},
-		Trust:      Trust{StaleLimit: 24 * time.Hour},
+		Trust:      Trust{StaleLimit: 24 * time.Hour, RevocationsMaxAge: DefaultRevocationsMaxAge},
 		Limits:     Limits{BodyBytes: 16 << 10, ScannerRate: 5, ScannerBurst: 20, ResidentRate: 1, ResidentBurst: 20},
 		Log:        Log{Level: "info", Format: "json"},
 		Tokens:     Tokens{OperatorLifetime: DefaultOperatorLifetime},

@@ -190,6 +190,24 @@ func TestNegativeTrustStaleLimitIsRefusedByName(t *testing.T) {
 	}
 }
 
+// trust.revocations_max_age has bounds and no "off": 0 or a value outside
+// them is refused by name, with the bounds; the default is within them.
+func TestTrustRevocationsMaxAgeIsBoundedAndRefusedByName(t *testing.T) {
+	for _, v := range []string{"0s", "30s", "48h"} {
+		_, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  revocations_max_age: "+v+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "trust.revocations_max_age") || !strings.Contains(err.Error(), "must be within [2m0s, 24h0m0s]") {
+			t.Errorf("trust.revocations_max_age %s: %v", v, err)
+		}
+	}
+	c, err := Load(write(t, "province: \"440000\"\ndata_dir: d\ntrust:\n  revocations_max_age: 1h\n"))
+	if err != nil || c.Trust.RevocationsMaxAge != time.Hour {
+		t.Fatalf("trust.revocations_max_age 1h: %v, %v", c.Trust.RevocationsMaxAge, err)
+	}
+	if d := Default("440000").Trust.RevocationsMaxAge; d != DefaultRevocationsMaxAge {
+		t.Fatalf("default %v", d)
+	}
+}
+
 // public_url is the base of the wallet and scanner links people are
 // given: one without http(s):// and a host, or with a query or fragment,
 // would make every link broken, so it is refused by name.

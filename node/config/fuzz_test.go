@@ -94,6 +94,8 @@ func checkRanges(t *testing.T, c Config) {
 		t.Fatalf("tokens.operator_lifetime %v", c.Tokens.OperatorLifetime)
 	case c.Trust.StaleLimit < 0:
 		t.Fatalf("trust.stale_limit %v", c.Trust.StaleLimit)
+	case c.Trust.RevocationsMaxAge < MinRevocationsMaxAge || c.Trust.RevocationsMaxAge > MaxRevocationsMaxAge:
+		t.Fatalf("trust.revocations_max_age %v", c.Trust.RevocationsMaxAge)
 	}
 }
 

@@ -90,6 +90,11 @@ func (c *Config) Validate() error {
 	if c.Trust.StaleLimit < 0 {
 		bad("trust.stale_limit", "%v must not be negative (0 turns the check off)", c.Trust.StaleLimit)
 	}
+	if c.Trust.RevocationsMaxAge < MinRevocationsMaxAge || c.Trust.RevocationsMaxAge > MaxRevocationsMaxAge {
+		bad("trust.revocations_max_age", "%v must be within [%v, %v]: it is how long this node keeps vouching for another province's codes "+
+			"without hearing that it holds every revocation of that province (heartbeats come every 30s)",
+			c.Trust.RevocationsMaxAge, MinRevocationsMaxAge, MaxRevocationsMaxAge)
+	}
 	for _, f := range c.Privacy.Collect {
 		if f != "name" && f != "id_number" && f != "phone" {
 			bad("privacy.collect", "unknown field %q: the fields are name, id_number and phone", f)

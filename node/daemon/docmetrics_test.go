@@ -175,7 +175,9 @@ func TestEveryMetricTheDocsNameIsExported(t *testing.T) {
 		}
 		for _, s := range sels {
 			where, families := "node", node
-			if strings.HasPrefix(s.name, "hcfed_replica_") {
+			// A one-province federation: only the replica checks how
+			// current a province's revocations are (its own province's).
+			if strings.HasPrefix(s.name, "hcfed_replica_") || strings.HasPrefix(s.name, "hcfed_revocations_") {
 				where, families = "replica", replica
 			}
 			if !s.selects(families) {

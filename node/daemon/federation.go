@@ -43,8 +43,12 @@ type fed struct {
 	conn    atomic.Pointer[federation.Conn]
 	cluster atomic.Pointer[clusterSeen] // the NATS cluster as last read
 	sync    atomic.Pointer[federation.Sync]
-	link    atomic.Pointer[node.Link]
-	wg      sync.WaitGroup
+	// restored is the Sync that restored the cache at start: until sync
+	// exists (NATS not reached yet), GET /v1/federation is its view, so
+	// that a node started while cut off says what it holds and warns.
+	restored atomic.Pointer[federation.Sync]
+	link     atomic.Pointer[node.Link]
+	wg       sync.WaitGroup
 
 	expiryMu sync.Mutex
 	warned   expiryWarned // the last trust-list expiry warning logged
@@ -84,7 +88,11 @@ func (f *fed) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.Restore(ctx)
+	if err := s.Restore(ctx); err != nil {
+		return err
+	}
+	f.restored.Store(s)
+	return nil
 }
 
 func (f *fed) syncConfig(conn *federation.Conn) federation.SyncConfig {
@@ -256,7 +264,11 @@ func (f *fed) ready(ctx context.Context) error {
 
 // view answers GET /v1/federation.
 func (f *fed) view() any {
-	if s := f.sync.Load(); s != nil {
+	s := f.sync.Load()
+	if s == nil {
+		s = f.restored.Load()
+	}
+	if s != nil {
 		v := federationView{FederationView: s.View()}
 		if info, ok := f.clusterInfo(); ok {
 			v.NATS = &info

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,13 +54,7 @@ func (f *fedTest) refusedWithin(code string, deadline time.Time) {
 // metric reads one unlabelled series from province i's /metrics.
 func (f *fedTest) metric(i int, name string) string {
 	f.t.Helper()
-	resp, err := http.Get(f.c.Nodes[i].URL + "/metrics")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for line := range strings.SplitSeq(string(b), "\n") {
+	for line := range strings.SplitSeq(f.metricsOf(i), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			return v
 		}

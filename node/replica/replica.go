@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 	if r.state, r.pinned, err = newState(s, r.now()); err != nil {
 		return nil, err
 	}
+	r.metrics.WatchRevocations(r.state, r.now)
 	tok := s.Replica.Token
 	if tok == "" {
 		b, err := os.ReadFile(s.Replica.TokenFile)
@@ -141,7 +142,8 @@ func (r *Replica) loadEncKey(ctx context.Context, kek *seal.Key) (*ecdsa.Private
 
 // newState makes the trust state from the pinned trust list, if any.
 func newState(s config.Config, now time.Time) (*trust.State, []byte, error) {
-	st, err := trust.NewState(trust.StateConfig{Self: s.Province, PinnedSHA256: s.Trust.ListSHA256, StaleLimit: s.Trust.StaleLimit})
+	st, err := trust.NewState(trust.StateConfig{Self: s.Province, PinnedSHA256: s.Trust.ListSHA256, StaleLimit: s.Trust.StaleLimit,
+		RevocationsMaxAge: s.Trust.RevocationsMaxAge})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -293,7 +295,7 @@ func (r *Replica) Verify(ctx context.Context, p node.Principal, code string) (no
 	if err := r.db.Enqueue(ctx, store.OutboxRecord{ID: rec.ID, Body: body, Created: now}); err != nil {
 		return node.Verification{}, fmt.Errorf("verify: queue record: %w", err)
 	}
-	return node.VerificationOf(res), nil
+	return node.VerificationOf(res, now), nil
 }
 
 // Ready reports nil while the replica has heard from its home node within

@@ -63,6 +63,7 @@ const CON = (() => {
     if (!w.code || HC.t(key) === key) return w.text;
     const p = Object.assign({}, w.params);
     if (p.expires) p.expires = HC.fmtTime(p.expires);
+    if (p.since) p.since = HC.fmtTime(p.since);
     if (p.province) {
       const m = (f.members || []).find((x) => x.id === p.province);
       p.province = HC.province(p.province, m && m.name) + " (" + p.province + ")";

@@ -21,6 +21,13 @@
   // a result shows that came in the middle of a code being typed.
   let waiting = null, note = null, typing = false;
 
+  // ageText says seconds in minutes, or hours and minutes.
+  function ageText(seconds) {
+    const minutes = Math.floor(seconds / 60);
+    return minutes < 60 ? HC.t("scan.age_minutes", { minutes: minutes })
+      : HC.t("scan.age_hours", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
+  }
+
   function provinceName(id) {
     const m = fed && fed.members && fed.members.find((x) => x.id === id);
     return m ? HC.province(id, m.name) + " (" + id + ")" : id || "";
@@ -103,6 +110,10 @@
       : HC.t(v.error ? "scan.unchecked" : "scan.invalid");
     $("result-name").textContent = v.valid ? v.masked_name : "";
     $("result-province").textContent = v.issuer ? HC.t("scan.issued_by", { province: provinceName(v.issuer) }) : "";
+    // The node names how old its news of the issuer's withdrawn codes is
+    // only when that is notably old: a valid answer then rests on it.
+    $("result-revocations").textContent = v.issuer && v.revocations_age
+      ? HC.t("scan.revocations_age", { province: provinceName(v.issuer), age: ageText(v.revocations_age) }) : "";
     $("result-reason").textContent = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
     $("result-next").textContent = v.valid || v.error ? "" : HC.nextStep(v.reason);
     $("result").dataset.reason = v.reason || "";
@@ -114,7 +125,7 @@
     typing = false;
     $("result").hidden = true;
     $("result").className = "result status-none";
-    ["result-status", "result-name", "result-province", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
+    ["result-status", "result-name", "result-province", "result-revocations", "result-reason", "result-next"].forEach((id) => { $(id).textContent = ""; });
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
