@@ -53,7 +53,7 @@ when the code is not valid.`,
 			res := trust.Verify(code, st.Snapshot(), st, now)
 			// What a scanner is told: the issuer only when the signature
 			// proves it, the contents only of a valid code.
-			if err := printJSON(cmd.OutOrStdout(), node.VerificationOf(res)); err != nil {
+			if err := printJSON(cmd.OutOrStdout(), node.VerificationOf(res, now)); err != nil {
 				return err
 			}
 			if !res.Valid() {
