@@ -28,6 +28,9 @@ type access struct {
 	// check mints tokens and refuses, unread, those the node cannot have
 	// issued (tokencheck.go).
 	check tokenCheck
+	// links makes and reads the markers of replaced wallet links
+	// (linkmarker.go), under a key derived from check's.
+	links linkMarker
 	// reads counts the tokens looked up in the database.
 	reads prometheus.Counter
 
@@ -45,7 +48,7 @@ type access struct {
 
 // newAccess builds the node's access service from its settings.
 func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now func() time.Time, rand io.Reader) *access {
-	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, reads: m.TokenReads,
+	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, links: newLinkMarker(check.key), reads: m.TokenReads,
 		scanners:      newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
 		residents:     newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst),
 		operatorReads: newKeyedLimiter(s.Limits.OperatorReadRate, s.Limits.OperatorReadBurst), readsMetric: m.OperatorReads}

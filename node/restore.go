@@ -22,6 +22,9 @@ import (
 //   - the residents those revocations concern are held: their status is
 //     the backup's, so no code is issued to them until it is set again
 //     (store.Subject.StatusUnconfirmed);
+//   - the wallet links replaced after the backup, which those
+//     revocations name to this node alone (linkmarker.go), are revoked
+//     again: the backup holds the lost phone's link as valid;
 //   - its keyset is signed again with a version above the one in the
 //     federation's bucket, which peers would otherwise refuse as a
 //     rollback, and every key that one marks compromised stays
@@ -31,10 +34,17 @@ import (
 // again before publishing.
 func (l *Link) reconcile(ctx context.Context) error {
 	n := l.n
-	if _, err := n.db.GetMeta(ctx, store.Restored); errors.Is(err, store.ErrNotFound) {
+	mark, err := n.db.GetMeta(ctx, store.Restored)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
+	}
+	restoredAt, err := time.Parse(time.RFC3339Nano, mark)
+	if err != nil {
+		// Not written by Restore: every resident token is then taken as
+		// the backup's, a link made since at worst made again.
+		restoredAt = n.now()
 	}
 	held, err := l.heldKeyset(ctx)
 	if err != nil {
@@ -61,7 +71,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 		if rev.Seq <= local {
 			continue
 		}
-		p := store.Published{Seq: rev.Seq}
+		p := store.Published{Seq: rev.Seq, Links: n.access.links.subjects(rev.Entries), LinksBefore: restoredAt}
 		for _, e := range rev.Entries {
 			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
 		}
@@ -76,7 +86,10 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if a.LastSeq > 0 {
 		n.state.RevokeOwn(a.LastSeq, entries, n.now())
 	}
-	n.residents.revoked(ctx, a.Revoked) // the held residents' codes issued since the restore
+	n.residents.revoked(ctx, a.Revoked) // the held residents' codes, and the revoked links' phone codes, issued since the restore
+	for _, id := range a.Links {
+		n.access.forgetResident(id)
+	}
 	var floor uint64
 	if held != nil {
 		floor = held.Version
@@ -88,7 +101,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 		return err
 	}
 	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
-		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor)
+		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor, "links_revoked", len(a.Links))
 	if a.Residents > 0 {
 		// Their codes stay revoked, and their status is the backup's:
 		// they are held (no code issued) until someone sets it anew.

@@ -49,3 +49,67 @@ func TestAdoptPublishedCountsResidentsWhoseLiveCodesItRevokes(t *testing.T) {
 		t.Fatalf("s3's live codes after the adoption: %d, %v; want 1 (none of its codes was named)", n, err)
 	}
 }
+
+// TestAdoptPublishedRevokesTheLinksItsMarkersNameAndNoOther: a statement
+// whose Links name a subject deletes that subject's resident tokens
+// created before LinksBefore (the backup's) and revokes its live phone
+// codes (issued to that link since the restore), not its paper code; a
+// token made after the restore stays, and so does every link of a
+// subject the Links do not name, though the statement revokes its code
+// (a status change).
+func TestAdoptPublishedRevokesTheLinksItsMarkersNameAndNoOther(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for id, hash := range map[string]string{"lost": "lost-phone", "red": "red-phone", "fresh": "fresh-phone"} {
+		if err := db.CreateSubject(ctx, testSubject(id), testConsent(), Token{Hash: []byte(hash), Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoredAt := t0.Add(time.Hour)
+	// Since the restore: a new link for "fresh", a phone and a paper
+	// code for "lost".
+	if _, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("fresh-new"), Role: "resident", SubjectID: "fresh",
+		Created: restoredAt.Add(time.Minute)}, RevocationEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	sinceRestore, paper := testCode("lost-since", "lost"), testCode("lost-paper", "lost")
+	sinceRestore.IssuedAt, paper.Paper = restoredAt, true
+	insertCode(t, db, sinceRestore)
+	insertCode(t, db, paper)
+	insertCode(t, db, testCode("red-a", "red"))
+	last, err := db.LastRevocationSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := t0.Add(24 * time.Hour)
+	pubs := []Published{
+		{Seq: last + 1, Entries: []RevocationEntry{{JTI: "marker-of-lost", Expires: exp}},
+			Links: []string{"lost"}, LinksBefore: restoredAt},
+		{Seq: last + 2, Entries: []RevocationEntry{{JTI: "marker-of-fresh", Expires: exp}},
+			Links: []string{"fresh"}, LinksBefore: restoredAt},
+		{Seq: last + 3, Entries: []RevocationEntry{{JTI: "red-a", Expires: exp}},
+			Links: []string{"s_doesnotexist0000000"}, LinksBefore: restoredAt},
+	}
+	a, err := db.AdoptPublished(ctx, pubs, restoredAt.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Links) != 1 || a.Links[0] != "lost" {
+		t.Fatalf("links revoked: %v, want [lost]", a.Links)
+	}
+	if a.Residents != 1 || a.Revoked == nil || len(a.Revoked.Entries) != 1 || a.Revoked.Entries[0].JTI != "lost-since" {
+		t.Fatalf("adoption %+v, revoked %+v; want red held, and lost's phone code since the restore revoked", a, a.Revoked)
+	}
+	_, err = db.Token(ctx, []byte("lost-phone"))
+	wantErr(t, err, ErrNotFound)
+	for _, hash := range []string{"red-phone", "fresh-new"} {
+		if _, err := db.Token(ctx, []byte(hash)); err != nil {
+			t.Errorf("token %s after the adoption: %v; want kept", hash, err)
+		}
+	}
+	for jti, revoked := range map[string]bool{"lost-since": true, "lost-paper": false} {
+		if c, err := db.Code(ctx, jti); err != nil || c.Revoked != revoked {
+			t.Errorf("code %s after the adoption = %+v, %v; want revoked=%v", jti, c, err, revoked)
+		}
+	}
+}

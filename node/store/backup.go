@@ -55,7 +55,8 @@ func Backup(ctx context.Context, src, dst string) error {
 }
 
 // Restored is the meta key that marks a database put back from a backup,
-// with the time of the restore: the node reconciles its revocation
+// with the time of the restore (RFC 3339, to the nanosecond; to the
+// second if an earlier build restored it): the node reconciles its revocation
 // sequence and keyset version with the federation's before it publishes.
 const Restored = "restored_at"
 

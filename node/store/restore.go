@@ -126,7 +126,7 @@ func markRestored(ctx context.Context, path string, at time.Time) error {
 		return err
 	}
 	_, err = pool.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, Restored, at.Format(time.RFC3339))
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, Restored, at.Format(time.RFC3339Nano))
 	return errors.Join(err, pool.Close())
 }
 
