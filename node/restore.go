@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -78,8 +79,16 @@ func (l *Link) reconcile(ctx context.Context) error {
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
 	}
-	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), n.auditEntry("system", "restore.reconcile", "",
-		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local}))
+	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local})}
+	unpaired, err := n.unpairedScanners(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range unpaired {
+		audit = append(audit, n.auditEntry("system", "scanner.remove", id, map[string]any{"cause": "restore"}))
+	}
+	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), audit...)
 	if err != nil {
 		return err
 	}
@@ -97,11 +106,14 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if err := n.keys.resign(ctx, held); err != nil {
 		return err
 	}
+	if err := n.db.DeleteMeta(ctx, store.UnpairedScanners); err != nil {
+		return err
+	}
 	if err := n.db.DeleteMeta(ctx, store.Restored); err != nil {
 		return err
 	}
 	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
-		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor, "links_revoked", len(a.Links))
+		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor, "links_revoked", len(a.Links), "scanners_unpaired", len(unpaired))
 	if a.Residents > 0 {
 		// Their codes stay revoked, and their status is the backup's:
 		// they are held (no code issued) until someone sets it anew.
@@ -132,4 +144,22 @@ func (l *Link) heldKeyset(ctx context.Context) (*trust.VerifiedKeyset, error) {
 		return nil, fmt.Errorf("own keyset in the federation's bucket does not verify with the root key held: %w", err)
 	}
 	return ks, nil
+}
+
+// unpairedScanners are the ids of the scanners the restore removed
+// (hcnode restore --unpair-scanners), whose removal reconciliation
+// audits.
+func (n *Node) unpairedScanners(ctx context.Context) ([]string, error) {
+	v, err := n.db.GetMeta(ctx, store.UnpairedScanners)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(v), &ids); err != nil {
+		return nil, fmt.Errorf("the scanners the restore removed (%s) are not a list of ids: %w", store.UnpairedScanners, err)
+	}
+	return ids, nil
 }
