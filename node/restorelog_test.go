@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node"
-	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 )
 
@@ -25,23 +21,8 @@ import (
 func TestRemovalsARestoreUndoesAreLoggedByIDAtInfo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := config.Default("440000")
-	cfg.DataDir = filepath.Join(t.TempDir(), "440000")
-	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	if _, err := daemon.Init(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &testkit.Buffer{}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, TickEvery: time.Hour,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := startNodeWith(t, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	n := d.Node
 	admin := node.Principal{Role: node.RoleOperator, Admin: true, Account: "admin"}
 
