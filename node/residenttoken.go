@@ -75,7 +75,7 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 		return ResidentToken{}, internal("replace resident token", err)
 	}
 	now := r.now()
-	marker, err := r.access.links.entry(id, now, r.cfg.Codes.Lifetime, r.rand)
+	marker, err := r.access.links.entry(id, now, r.cfg.Codes.Lifetime, r.codes.phoneExpiry, r.rand)
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}

@@ -72,12 +72,17 @@ func (l *Link) reconcile(ctx context.Context) error {
 		if rev.Seq <= local {
 			continue
 		}
-		p := store.Published{Seq: rev.Seq, Links: n.access.links.subjects(rev.Entries), LinksBefore: restoredAt}
+		p := store.Published{Seq: rev.Seq, LinksBefore: restoredAt}
 		for _, e := range rev.Entries {
 			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
 		}
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
+	}
+	if err := n.access.links.nameLinks(pubs, func() ([]string, error) {
+		return n.db.LinkHolders(ctx, restoredAt)
+	}); err != nil {
+		return err
 	}
 	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
 		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local})}

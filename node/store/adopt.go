@@ -16,9 +16,9 @@ import (
 type Published struct {
 	Seq     uint64
 	Entries []RevocationEntry
-	// Links names the subjects whose wallet link the statement may have
-	// replaced: the ids its entries name if they are link markers (see
-	// ReplaceResidentTokens). An id that names no subject names nothing.
+	// Links names the subjects whose wallet link the statement
+	// replaced: those its link markers name (see ReplaceResidentTokens,
+	// LinkHolders). An id that names no subject names nothing.
 	Links []string
 	// LinksBefore bounds the tokens of Links that the statement
 	// replaced: those created before it. The time of the restore does:
@@ -173,6 +173,14 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 		db.issue.forget(a.Links...)
 	}
 	return a, err
+}
+
+// LinkHolders lists the subjects holding a resident token (a wallet
+// link) created before before: those a restored node's link markers may
+// name (Published.Links).
+func (db *DB) LinkHolders(ctx context.Context, before time.Time) ([]string, error) {
+	return queryAll(ctx, db.r, "link holders", scanOneString,
+		`SELECT DISTINCT subject_id FROM tokens WHERE role = 'resident' AND created < ?`, nanos(before))
 }
 
 // revokeLinks deletes the resident tokens that p's link markers name,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -111,5 +112,26 @@ func TestAdoptPublishedRevokesTheLinksItsMarkersNameAndNoOther(t *testing.T) {
 		if c, err := db.Code(ctx, jti); err != nil || c.Revoked != revoked {
 			t.Errorf("code %s after the adoption = %+v, %v; want revoked=%v", jti, c, err, revoked)
 		}
+	}
+}
+
+// TestLinkHoldersListsTheSubjectsWithAResidentTokenFromBefore: the
+// subjects a restored node's markers may name are those holding a
+// resident token created before the restore, each once; not a subject
+// whose only link was made since, nor one without a link.
+func TestLinkHoldersListsTheSubjectsWithAResidentTokenFromBefore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	before := t0.Add(time.Hour)
+	for id, created := range map[string]time.Time{"old": t0, "new": before} {
+		if err := db.CreateSubject(ctx, testSubject(id), testConsent(), Token{Hash: []byte(id), Created: created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enrol(t, db, "unlinked")
+	got, err := db.LinkHolders(ctx, before)
+	if err != nil || !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("link holders before %v = %v, %v; want [old]", before, got, err)
 	}
 }
