@@ -28,6 +28,9 @@ type access struct {
 	// check mints tokens and refuses, unread, those the node cannot have
 	// issued (tokencheck.go).
 	check tokenCheck
+	// links makes and reads the markers of replaced wallet links
+	// (linkmarker.go), under a key derived from check's.
+	links linkMarker
 	// reads counts the tokens looked up in the database.
 	reads prometheus.Counter
 
@@ -45,7 +48,7 @@ type access struct {
 
 // newAccess builds the node's access service from its settings.
 func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now func() time.Time, rand io.Reader) *access {
-	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, reads: m.TokenReads,
+	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, links: newLinkMarker(check.key), reads: m.TokenReads,
 		scanners:      newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
 		residents:     newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst),
 		operatorReads: newKeyedLimiter(s.Limits.OperatorReadRate, s.Limits.OperatorReadBurst), readsMetric: m.OperatorReads}
@@ -96,10 +99,28 @@ func (n *Node) Scanners(ctx context.Context, p Principal) ([]store.Scanner, erro
 }
 
 // RemoveScanner disables a scanner; its token stops working at once.
-// Operators only.
+// Operators only. Logged at info as "scanner removed" with its id: the
+// audit log is in the database, and a restore from a backup taken before
+// the removal undoes it and its entry, so the log is where the operator
+// finds the removals to do again (README, restore drill).
 func (n *Node) RemoveScanner(ctx context.Context, p Principal, id string) error {
-	return n.access.removeScanner(ctx, p, id)
+	if err := n.access.removeScanner(ctx, p, id); err != nil {
+		return err
+	}
+	n.log.Info(LogScannerRemoved, "scanner", id)
+	return nil
 }
+
+// The messages of the log lines by which an operator redoes, after a
+// restore, the removals made since the backup: each names ids only (a
+// scanner's, an account's, a token's; a replica's as the operator named
+// it), never a person's name.
+const (
+	LogScannerRemoved       = "scanner removed"
+	LogReplicaRemoved       = "replica removed"
+	LogOperatorTokenRevoked = "operator token revoked"
+	LogAccountDisabled      = "account disabled"
+)
 
 // CreateAccount makes a named account with role admin or operator and
 // its first token, labelled label and valid for tokens.operator_lifetime
@@ -126,16 +147,29 @@ func (n *Node) CreateAccountToken(ctx context.Context, p Principal, ref, label s
 // is refused from the next request on, cached or not. An admin may revoke
 // any token, an operator only their own account's: to an operator,
 // another account is EForbidden whether it exists or not.
+// Logged at info as "operator token revoked", with the account's and the
+// token's ids (see RemoveScanner).
 func (n *Node) RevokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
-	return n.access.revokeAccountToken(ctx, p, ref, tokenID)
+	account, err := n.access.revokeAccountToken(ctx, p, ref, tokenID)
+	if err != nil {
+		return err
+	}
+	n.log.Info(LogOperatorTokenRevoked, "account", account, "token_id", tokenID)
+	return nil
 }
 
 // DisableAccount disables an account (by id or name) and revokes all its
 // tokens at once. Only an admin may, and never the last enabled admin.
 // The account stays listed, and its name is never given to another, so
-// that the audit log keeps naming one person.
+// that the audit log keeps naming one person. Logged at info as "account
+// disabled", with the account's id (see RemoveScanner).
 func (n *Node) DisableAccount(ctx context.Context, p Principal, ref string) error {
-	return n.access.disableAccount(ctx, p, ref)
+	account, err := n.access.disableAccount(ctx, p, ref)
+	if err != nil {
+		return err
+	}
+	n.log.Info(LogAccountDisabled, "account", account)
+	return nil
 }
 
 // BootstrapAdmin mints a token, labelled label, for the admin account

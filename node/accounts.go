@@ -240,50 +240,51 @@ func (a *access) addAccountToken(ctx context.Context, actor string, acc store.Ac
 }
 
 // revokeAccountToken deletes one token of an account and evicts it from
-// the token cache (see Node.RevokeAccountToken).
-func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) error {
+// the token cache (see Node.RevokeAccountToken); it returns the
+// account's id.
+func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, tokenID string) (string, error) {
 	if err := require(p, RoleOperator); err != nil {
-		return err
+		return "", err
 	}
 	acc, err := a.account(ctx, ref)
 	// An operator is told the same whether another account exists or not:
 	// only an admin may see which accounts there are.
 	if !p.Admin && (ErrorCodeOf(err) == ENotFound || err == nil && acc.ID != p.AccountID) {
-		return Errorf(EForbidden, "only an admin may revoke another account's tokens")
+		return "", Errorf(EForbidden, "only an admin may revoke another account's tokens")
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	err = a.db.RevokeAccountToken(ctx, acc.ID, tokenID, a.auditEntry(p.Actor(), "account.revoke", acc.ID, map[string]any{"token": tokenID}))
 	a.tokens.forgetAccount(acc.ID, tokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(ENotFound, "account %s has no token %s", acc.Name, tokenID)
+		return "", Errorf(ENotFound, "account %s has no token %s", acc.Name, tokenID)
 	}
 	if err != nil {
-		return internal("revoke token", err)
+		return "", internal("revoke token", err)
 	}
-	return nil
+	return acc.ID, nil
 }
 
 // disableAccount disables an account and evicts its cached tokens (see
-// Node.DisableAccount).
-func (a *access) disableAccount(ctx context.Context, p Principal, ref string) error {
+// Node.DisableAccount); it returns the account's id.
+func (a *access) disableAccount(ctx context.Context, p Principal, ref string) (string, error) {
 	if err := requireAdmin(p); err != nil {
-		return err
+		return "", err
 	}
 	acc, err := a.account(ctx, ref)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = a.db.DisableAccount(ctx, acc.ID, a.auditEntry(p.Actor(), "account.disable", acc.ID, map[string]any{"name": acc.Name}))
 	a.tokens.forgetAccount(acc.ID, "")
 	if errors.Is(err, store.ErrLastAdmin) {
-		return Errorf(EConflict, "%s is the last enabled admin account; create another admin first", acc.Name)
+		return "", Errorf(EConflict, "%s is the last enabled admin account; create another admin first", acc.Name)
 	}
 	if err != nil {
-		return internal("disable account", err)
+		return "", internal("disable account", err)
 	}
-	return nil
+	return acc.ID, nil
 }
 
 // bootstrapAdmin mints a token for the admin account name, creating it

@@ -208,6 +208,16 @@ func (c *codes) issueOnce(ctx context.Context, p Principal, id string, paper boo
 	return Issued{Code: code, JTI: jti, Expires: exp, QRURL: "/v1/codes/" + jti + "/qr.png"}, nil
 }
 
+// phoneExpiry is the expiry issue gives a phone code issued at iat, as
+// its claims and the revocation of it carry it (link markers take it).
+func (c *codes) phoneExpiry(iat time.Time) time.Time {
+	exp := iat.Add(c.cfg.Lifetime)
+	if ci := c.issuer.Load(); ci != nil {
+		return ci.Expiry(iat, exp)
+	}
+	return time.Unix(exp.Unix(), 0)
+}
+
 // tooManyCodes refuses a code past codes.max_live.
 func (c *codes) tooManyCodes() error {
 	return Errorf(ELimitReached, "this resident already holds %d live codes, the most allowed; "+

@@ -21,6 +21,12 @@ var operator = node.Principal{Role: node.RoleOperator}
 // and stops it when the test ends.
 func startNode(tb testing.TB, mutate ...func(*config.Config)) *daemon.Daemon {
 	tb.Helper()
+	return startNodeWith(tb, daemon.Options{}, mutate...)
+}
+
+// startNodeWith is startNode with opts (its listener and tick set here).
+func startNodeWith(tb testing.TB, opts daemon.Options, mutate ...func(*config.Config)) *daemon.Daemon {
+	tb.Helper()
 	cfg := config.Default("440000")
 	cfg.DataDir = filepath.Join(tb.TempDir(), "440000")
 	cfg.Listen = "127.0.0.1:0"
@@ -36,7 +42,8 @@ func startNode(tb testing.TB, mutate ...func(*config.Config)) *daemon.Daemon {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, TickEvery: time.Hour})
+	opts.Listener, opts.TickEvery = l, time.Hour
+	d, err := daemon.Start(ctx, cfg, opts)
 	if err != nil {
 		tb.Fatalf("start: %v", err)
 	}

@@ -131,6 +131,7 @@ func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) err
 	if err != nil {
 		return internal("remove replica", err)
 	}
+	r.n.log.Info(LogReplicaRemoved, "replica", idOrName) // as RemoveScanner: for a restore to redo
 	return nil
 }
 

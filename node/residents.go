@@ -67,7 +67,7 @@ func (r *residents) revoked(ctx context.Context, rev *store.Revocation) {
 	}
 	r.state.RevokeOwn(rev.Seq, toTrustEntries(rev.Entries), r.now())
 	r.codes.forgetRevoked(rev)
-	r.metrics.Revoked.Add(float64(len(rev.Entries)))
+	r.metrics.Revoked.Add(float64(len(rev.Entries) - rev.Markers))
 	r.metrics.OutboxPending.Add(float64(rev.Seq - min(rev.FirstSeq, rev.Seq) + 1))
 	if f := loadFederation(r.fed); f != nil {
 		f.RevocationsPending(ctx)

@@ -29,7 +29,10 @@ type ResidentToken struct {
 // as after a status change, so that a finder of the phone cannot show the
 // code it holds at a checkpoint of any province; the resident's paper
 // codes, which they hold on paper, stay valid (RevokePaperCodes withdraws
-// those). Audited as subject.token and code.revoke_phone.
+// those). The revocation carries a link marker (linkmarker.go), even
+// when no phone code was live, so that a node restored from a backup
+// taken before it revokes the old link again. Audited as subject.token
+// and code.revoke_phone.
 func (n *Node) ReplaceResidentToken(ctx context.Context, p Principal, id, idNumber string) (ResidentToken, error) {
 	return n.residents.replaceToken(ctx, p, id, idNumber)
 }
@@ -71,7 +74,12 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	if err != nil {
 		return ResidentToken{}, internal("replace resident token", err)
 	}
-	rev, err := r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: r.now()},
+	now := r.now()
+	marker, err := r.access.links.entry(id, now, r.cfg.Codes.Lifetime, r.codes.phoneExpiry, r.rand)
+	if err != nil {
+		return ResidentToken{}, internal("replace resident token", err)
+	}
+	rev, err := r.db.ReplaceResidentTokens(ctx, store.Token{Hash: hash, Role: string(RoleResident), SubjectID: id, Created: now}, marker,
 		r.auditEntry(p.Actor(), "subject.token", id, nil), r.auditEntry(p.Actor(), "code.revoke_phone", id, nil))
 	r.access.forgetResident(id) // whatever the outcome: evicting too much only costs a read
 	r.access.tokenCreated(hash)
@@ -84,7 +92,7 @@ func (r *residents) replaceToken(ctx context.Context, p Principal, id, idNumber 
 	out := ResidentToken{ID: id, ResidentToken: tok}
 	if rev != nil {
 		r.revoked(ctx, rev)
-		out.Revoked = len(rev.Entries)
+		out.Revoked = len(rev.Entries) - rev.Markers
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,9 @@ import (
 //   - the residents those revocations concern are held: their status is
 //     the backup's, so no code is issued to them until it is set again
 //     (store.Subject.StatusUnconfirmed);
+//   - the wallet links replaced after the backup, which those
+//     revocations name to this node alone (linkmarker.go), are revoked
+//     again: the backup holds the lost phone's link as valid;
 //   - its keyset is signed again with a version above the one in the
 //     federation's bucket, which peers would otherwise refuse as a
 //     rollback, and every key that one marks compromised stays
@@ -31,10 +35,17 @@ import (
 // again before publishing.
 func (l *Link) reconcile(ctx context.Context) error {
 	n := l.n
-	if _, err := n.db.GetMeta(ctx, store.Restored); errors.Is(err, store.ErrNotFound) {
+	mark, err := n.db.GetMeta(ctx, store.Restored)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
+	}
+	restoredAt, err := time.Parse(time.RFC3339Nano, mark)
+	if err != nil {
+		// Not written by Restore: every resident token is then taken as
+		// the backup's, a link made since at worst made again.
+		restoredAt = n.now()
 	}
 	held, err := l.heldKeyset(ctx)
 	if err != nil {
@@ -61,22 +72,38 @@ func (l *Link) reconcile(ctx context.Context) error {
 		if rev.Seq <= local {
 			continue
 		}
-		p := store.Published{Seq: rev.Seq}
+		p := store.Published{Seq: rev.Seq, LinksBefore: restoredAt}
 		for _, e := range rev.Entries {
 			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
 		}
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
 	}
-	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), n.auditEntry("system", "restore.reconcile", "",
-		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local}))
+	if err := n.access.links.nameLinks(pubs, func() ([]string, error) {
+		return n.db.LinkHolders(ctx, restoredAt)
+	}); err != nil {
+		return err
+	}
+	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local})}
+	unpaired, err := n.unpairedScanners(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range unpaired {
+		audit = append(audit, n.auditEntry("system", "scanner.remove", id, map[string]any{"cause": "restore"}))
+	}
+	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), audit...)
 	if err != nil {
 		return err
 	}
 	if a.LastSeq > 0 {
 		n.state.RevokeOwn(a.LastSeq, entries, n.now())
 	}
-	n.residents.revoked(ctx, a.Revoked) // the held residents' codes issued since the restore
+	n.residents.revoked(ctx, a.Revoked) // the held residents' codes, and the revoked links' phone codes, issued since the restore
+	for _, id := range a.Links {
+		n.access.forgetResident(id)
+	}
 	var floor uint64
 	if held != nil {
 		floor = held.Version
@@ -84,11 +111,14 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if err := n.keys.resign(ctx, held); err != nil {
 		return err
 	}
+	if err := n.db.DeleteMeta(ctx, store.UnpairedScanners); err != nil {
+		return err
+	}
 	if err := n.db.DeleteMeta(ctx, store.Restored); err != nil {
 		return err
 	}
 	l.log.Info("restored database reconciled with the federation", "adopted", a.Adopted, "confirmed", a.Confirmed,
-		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor)
+		"renumbered", a.Renumbered, "refused", refused, "revocation_seq", a.LastSeq, "keyset_above", floor, "links_revoked", len(a.Links), "scanners_unpaired", len(unpaired))
 	if a.Residents > 0 {
 		// Their codes stay revoked, and their status is the backup's:
 		// they are held (no code issued) until someone sets it anew.
@@ -119,4 +149,22 @@ func (l *Link) heldKeyset(ctx context.Context) (*trust.VerifiedKeyset, error) {
 		return nil, fmt.Errorf("own keyset in the federation's bucket does not verify with the root key held: %w", err)
 	}
 	return ks, nil
+}
+
+// unpairedScanners are the ids of the scanners the restore removed
+// (hcnode restore --unpair-scanners), whose removal reconciliation
+// audits.
+func (n *Node) unpairedScanners(ctx context.Context) ([]string, error) {
+	v, err := n.db.GetMeta(ctx, store.UnpairedScanners)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(v), &ids); err != nil {
+		return nil, fmt.Errorf("the scanners the restore removed (%s) are not a list of ids: %w", store.UnpairedScanners, err)
+	}
+	return ids, nil
 }

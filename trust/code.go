@@ -101,6 +101,28 @@ func (ci *CodeIssuer) KeyID() string { return ci.signer.KeyID() }
 // ContentKeyID is the id of the content key codes are encrypted under.
 func (ci *CodeIssuer) ContentKeyID() string { return ci.ck.ID }
 
+// Expiry is the expiry Issue gives a code issued at iat and asked to
+// expire at exp, as its claims carry it: cut as Issue cuts it, to the
+// second. Not after iat if the keys expire before the code would start
+// (Issue then refuses).
+func (ci *CodeIssuer) Expiry(iat, exp time.Time) time.Time {
+	return time.Unix(ci.cut(iat, exp).Unix(), 0)
+}
+
+// cut cuts exp to MaxCodeLifetime after iat and to the signing key's
+// and content key's remaining life.
+func (ci *CodeIssuer) cut(iat, exp time.Time) time.Time {
+	if exp.Sub(iat) > MaxCodeLifetime {
+		exp = iat.Add(MaxCodeLifetime)
+	}
+	for _, limit := range []time.Time{ci.keyExp, ci.ck.Expires} {
+		if !limit.IsZero() && exp.After(limit) {
+			exp = limit
+		}
+	}
+	return exp
+}
+
 // Issue makes the text of a code ("HCF1:" + compact JWS). The validity is
 // cut to the signing key's and content key's remaining life.
 func (ci *CodeIssuer) Issue(jti string, iat, exp time.Time, c Content) (string, Claims, error) {
@@ -110,14 +132,7 @@ func (ci *CodeIssuer) Issue(jti string, iat, exp time.Time, c Content) (string, 
 	if !isJTI(jti) {
 		return "", Claims{}, fmt.Errorf("issue: jti %q is not %d bytes of base64url (use NewJTI)", jti, JTILen)
 	}
-	if exp.Sub(iat) > MaxCodeLifetime {
-		exp = iat.Add(MaxCodeLifetime)
-	}
-	for _, limit := range []time.Time{ci.keyExp, ci.ck.Expires} {
-		if !limit.IsZero() && exp.After(limit) {
-			exp = limit
-		}
-	}
+	exp = ci.cut(iat, exp)
 	if !exp.After(iat) {
 		return "", Claims{}, fmt.Errorf("issue: signing or content key expires before the code would start")
 	}

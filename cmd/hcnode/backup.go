@@ -80,7 +80,7 @@ The KEK is not copied: keep it in its own custody.`,
 
 func newRestoreCmd() *cobra.Command {
 	var cfgPath, from, keysFrom string
-	var yes bool
+	var yes, unpair bool
 	cmd := &cobra.Command{
 		Use:   "restore",
 		Short: "Put a backup back in place of the node's database (node stopped)",
@@ -95,8 +95,16 @@ full disk) leaves the node's files as they were.
 At its next start the node reconciles with the federation before it
 publishes anything: it takes back its own revocations published after the
 backup from the revocation stream, so codes revoked then stay revoked and
-no revocation sequence number is used twice, and it publishes a keyset
-with a version above the one peers hold.`,
+no revocation sequence number is used twice, revokes again the wallet
+links replaced after the backup, and it publishes a keyset with a version
+above the one peers hold.
+
+Scanners removed, replicas removed, and operator tokens revoked or
+accounts disabled after the backup work again, and the node cannot learn
+of them: the restore lists what the backup holds (ids only) and names the
+log lines to search since the backup to redo those removals.
+--unpair-scanners removes every scanner instead, each to be registered
+again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)
@@ -126,6 +134,10 @@ with a version above the one peers hold.`,
 			if err := store.CheckRestore(cmd.Context(), src, keysSrc, cfg.DBPath()); err != nil {
 				return err // with or without --yes: the plan would fail
 			}
+			summary, err := store.SummariseBackup(cmd.Context(), src, time.Now())
+			if err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			// The plan: what it would do without --yes, what it is doing
 			// with it (then "Restored." says it is done).
@@ -143,19 +155,25 @@ with a version above the one peers hold.`,
 			} else {
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
+			if unpair {
+				fmt.Fprintf(w, "  %s every scanner the backup holds (%d), so that none works until registered again\n", form("remove", "removing"), len(summary.Scanners))
+			}
 			fmt.Fprintln(w, "  "+form("lose", "losing")+" what was done after the backup: residents enrolled, statuses set, codes issued, scanners and accounts added;")
 			fmt.Fprintln(w, "  codes revoked after it stay revoked, but those residents are back at their earlier status;")
 			fmt.Fprintln(w, "  the node holds them (no code issued: status_unconfirmed, counted in its log) until it is set again:")
 			fmt.Fprintln(w, "  send the health authority's status changes made since the backup again (hcnode statuses)")
 			if !yes {
 				fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
+				printRestoreReport(w, summary, unpair, false)
 				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
 				return nil
 			}
-			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"))
+			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"),
+				store.RestoreOptions{UnpairScanners: unpair})
 			if err != nil {
 				return err
 			}
+			printRestoreReport(w, summary, unpair, true)
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
 			if keysSrc != "" {
 				// The replaced key store holds the data key of every
@@ -172,6 +190,7 @@ with a version above the one peers hold.`,
 	cmd.Flags().StringVar(&from, "from", "", "directory holding the node.db copy")
 	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory holding a keys.db copy (optional)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "really replace the database")
+	cmd.Flags().BoolVar(&unpair, "unpair-scanners", false, "remove every scanner the backup holds: each must be registered again")
 	return cmd
 }
 

@@ -154,7 +154,7 @@ func (f *fedTest) restore(i int, backup string) {
 	if err := f.c.Stop(i); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := store.Restore(ctx, backup, "", f.c.Configs[i].DBPath(), "test"); err != nil {
+	if _, err := store.Restore(ctx, backup, "", f.c.Configs[i].DBPath(), "test", store.RestoreOptions{}); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := f.c.Restart(ctx, i); err != nil {

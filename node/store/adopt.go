@@ -16,6 +16,15 @@ import (
 type Published struct {
 	Seq     uint64
 	Entries []RevocationEntry
+	// Links names the subjects whose wallet link the statement
+	// replaced: those its link markers name (see ReplaceResidentTokens,
+	// LinkHolders). An id that names no subject names nothing.
+	Links []string
+	// LinksBefore bounds the tokens of Links that the statement
+	// replaced: those created before it. The time of the restore does:
+	// every token the backup holds is older than the statement, and a
+	// token made since the restore is newer.
+	LinksBefore time.Time
 }
 
 // Adoption says what AdoptPublished did.
@@ -36,6 +45,10 @@ type Adoption struct {
 	// before it reconciled), revoked in a new outbox statement above
 	// every adopted seq; nil if there were none.
 	Revoked *Revocation
+	// Links holds the subjects whose wallet link an adopted statement
+	// replaced and whose resident tokens from before it (the backup's)
+	// were deleted, sorted.
+	Links []string
 }
 
 // AdoptPublished takes back revocations this province published that the
@@ -54,7 +67,13 @@ type Adoption struct {
 //   - a resident with a code the statements revoke is marked
 //     StatusUnconfirmed (see Adoption.Residents), and their other live
 //     codes are revoked (Adoption.Revoked): the status that signed them
-//     is the backup's.
+//     is the backup's;
+//   - a subject of a statement's Links, whose wallet link it replaced,
+//     loses its resident tokens created before LinksBefore (the old
+//     phone's link, back with the backup) and its live phone
+//     codes (issued to that link since the restore), as the
+//     replacement did (Adoption.Links). A revocation without a marker
+//     (a status change, a deletion) revokes no link.
 //
 // Remember to remove the Restored mark (DeleteMeta) once reconciled.
 func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Time, audit ...AuditEntry) (Adoption, error) {
@@ -65,6 +84,7 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
 		a = Adoption{}
 		residents := map[string]struct{}{}
+		links := map[string]bool{}
 		var moved []string // entries of pending rows that must move, in seq order
 		for _, p := range pubs {
 			if p.Seq == 0 || p.Seq > maxInt64 {
@@ -117,6 +137,9 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 					return err
 				}
 			}
+			if err := revokeLinks(ctx, tx, p, links); err != nil {
+				return err
+			}
 			a.Adopted++
 		}
 		// Pending rows above the adopted seqs may also be taken: move the
@@ -128,7 +151,12 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 			}
 		}
 		heldIDs = slices.Sorted(maps.Keys(residents))
-		held, err := holdResidents(ctx, tx, heldIDs, now)
+		a.Links = slices.Sorted(maps.Keys(links))
+		phone, err := revokeKindOf(ctx, tx, a.Links, false, now)
+		if err != nil {
+			return err
+		}
+		held, err := holdResidents(ctx, tx, heldIDs, phone, now)
 		if err != nil {
 			return err
 		}
@@ -142,26 +170,50 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 	})
 	if err == nil {
 		db.issue.forget(heldIDs...)
+		db.issue.forget(a.Links...)
 	}
 	return a, err
 }
 
+// LinkHolders lists the subjects holding a resident token (a wallet
+// link) created before before: those a restored node's link markers may
+// name (Published.Links).
+func (db *DB) LinkHolders(ctx context.Context, before time.Time) ([]string, error) {
+	return queryAll(ctx, db.r, "link holders", scanOneString,
+		`SELECT DISTINCT subject_id FROM tokens WHERE role = 'resident' AND created < ?`, nanos(before))
+}
+
+// revokeLinks deletes the resident tokens that p's link markers name,
+// created before p.LinksBefore, adding their subjects to links.
+func revokeLinks(ctx context.Context, tx *sql.Tx, p Published, links map[string]bool) error {
+	if len(p.Links) == 0 || p.LinksBefore.IsZero() {
+		return nil
+	}
+	gone, err := idSet(newPrepTx(ctx, tx), `DELETE FROM tokens WHERE role = 'resident'
+		AND subject_id IN (SELECT value FROM json_each(?)) AND created < ? RETURNING subject_id`, jsonIDs(p.Links), nanos(p.LinksBefore))
+	maps.Copy(links, gone)
+	return err
+}
+
 // holdResidents marks the subjects ids StatusUnconfirmed and revokes
-// their live codes, appending them to the outbox as one revocation (nil
-// if none was live).
-func holdResidents(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) (*Revocation, error) {
-	if len(ids) == 0 {
+// their live codes, appending them to the outbox with revoked (codes
+// already marked revoked) as one revocation (nil if there is none).
+func holdResidents(ctx context.Context, tx *sql.Tx, ids []string, revoked []RevocationEntry, now time.Time) (*Revocation, error) {
+	if len(ids) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE subjects SET status_unconfirmed = 1 WHERE id IN (SELECT value FROM json_each(?))`,
+			jsonIDs(ids)); err != nil {
+			return nil, err
+		}
+		entries, err := revokeLiveEntries(newPrepTx(ctx, tx), ids, now)
+		if err != nil {
+			return nil, err
+		}
+		revoked = append(revoked, entries...)
+	}
+	if len(revoked) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE subjects SET status_unconfirmed = 1 WHERE id IN (SELECT value FROM json_each(?))`,
-		jsonIDs(ids)); err != nil {
-		return nil, err
-	}
-	entries, err := revokeLiveEntries(newPrepTx(ctx, tx), ids, now)
-	if err != nil || len(entries) == 0 {
-		return nil, err
-	}
-	return appendRevocation(ctx, tx, entries, now)
+	return appendRevocation(ctx, tx, revoked, now)
 }
 
 func encodeEntries(es []RevocationEntry) (string, error) {

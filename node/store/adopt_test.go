@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -47,5 +48,90 @@ func TestAdoptPublishedCountsResidentsWhoseLiveCodesItRevokes(t *testing.T) {
 	}
 	if n, err := db.LiveCodes(ctx, "s3", t0); err != nil || n != 1 {
 		t.Fatalf("s3's live codes after the adoption: %d, %v; want 1 (none of its codes was named)", n, err)
+	}
+}
+
+// TestAdoptPublishedRevokesTheLinksItsMarkersNameAndNoOther: a statement
+// whose Links name a subject deletes that subject's resident tokens
+// created before LinksBefore (the backup's) and revokes its live phone
+// codes (issued to that link since the restore), not its paper code; a
+// token made after the restore stays, and so does every link of a
+// subject the Links do not name, though the statement revokes its code
+// (a status change).
+func TestAdoptPublishedRevokesTheLinksItsMarkersNameAndNoOther(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for id, hash := range map[string]string{"lost": "lost-phone", "red": "red-phone", "fresh": "fresh-phone"} {
+		if err := db.CreateSubject(ctx, testSubject(id), testConsent(), Token{Hash: []byte(hash), Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoredAt := t0.Add(time.Hour)
+	// Since the restore: a new link for "fresh", a phone and a paper
+	// code for "lost".
+	if _, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("fresh-new"), Role: "resident", SubjectID: "fresh",
+		Created: restoredAt.Add(time.Minute)}, RevocationEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	sinceRestore, paper := testCode("lost-since", "lost"), testCode("lost-paper", "lost")
+	sinceRestore.IssuedAt, paper.Paper = restoredAt, true
+	insertCode(t, db, sinceRestore)
+	insertCode(t, db, paper)
+	insertCode(t, db, testCode("red-a", "red"))
+	last, err := db.LastRevocationSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := t0.Add(24 * time.Hour)
+	pubs := []Published{
+		{Seq: last + 1, Entries: []RevocationEntry{{JTI: "marker-of-lost", Expires: exp}},
+			Links: []string{"lost"}, LinksBefore: restoredAt},
+		{Seq: last + 2, Entries: []RevocationEntry{{JTI: "marker-of-fresh", Expires: exp}},
+			Links: []string{"fresh"}, LinksBefore: restoredAt},
+		{Seq: last + 3, Entries: []RevocationEntry{{JTI: "red-a", Expires: exp}},
+			Links: []string{"s_doesnotexist0000000"}, LinksBefore: restoredAt},
+	}
+	a, err := db.AdoptPublished(ctx, pubs, restoredAt.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Links) != 1 || a.Links[0] != "lost" {
+		t.Fatalf("links revoked: %v, want [lost]", a.Links)
+	}
+	if a.Residents != 1 || a.Revoked == nil || len(a.Revoked.Entries) != 1 || a.Revoked.Entries[0].JTI != "lost-since" {
+		t.Fatalf("adoption %+v, revoked %+v; want red held, and lost's phone code since the restore revoked", a, a.Revoked)
+	}
+	_, err = db.Token(ctx, []byte("lost-phone"))
+	wantErr(t, err, ErrNotFound)
+	for _, hash := range []string{"red-phone", "fresh-new"} {
+		if _, err := db.Token(ctx, []byte(hash)); err != nil {
+			t.Errorf("token %s after the adoption: %v; want kept", hash, err)
+		}
+	}
+	for jti, revoked := range map[string]bool{"lost-since": true, "lost-paper": false} {
+		if c, err := db.Code(ctx, jti); err != nil || c.Revoked != revoked {
+			t.Errorf("code %s after the adoption = %+v, %v; want revoked=%v", jti, c, err, revoked)
+		}
+	}
+}
+
+// TestLinkHoldersListsTheSubjectsWithAResidentTokenFromBefore: the
+// subjects a restored node's markers may name are those holding a
+// resident token created before the restore, each once; not a subject
+// whose only link was made since, nor one without a link.
+func TestLinkHoldersListsTheSubjectsWithAResidentTokenFromBefore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	before := t0.Add(time.Hour)
+	for id, created := range map[string]time.Time{"old": t0, "new": before} {
+		if err := db.CreateSubject(ctx, testSubject(id), testConsent(), Token{Hash: []byte(id), Created: created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enrol(t, db, "unlinked")
+	got, err := db.LinkHolders(ctx, before)
+	if err != nil || !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("link holders before %v = %v, %v; want [old]", before, got, err)
 	}
 }

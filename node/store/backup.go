@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Backup writes a consistent copy of the SQLite file at src to dst (which
@@ -16,6 +17,9 @@ import (
 // INTO, which copies one read transaction's view of the database: every
 // transaction committed before the copy began is in it, none after. The
 // copy is compacted, has no WAL and is created with mode 0600.
+//
+// In a copy of node.db it records when the copy began (BackupTakenAt),
+// which a restore names as the time after which changes are lost.
 //
 // Use it for node.db and for keys.db alike; where each copy goes, and for
 // how long it is kept, is the operator's decision (docs/privacy.md,
@@ -47,15 +51,37 @@ func Backup(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	defer pool.Close()
+	began := time.Now().UTC()
 	if _, err := pool.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		os.Remove(dst)
 		return fmt.Errorf("store: %s of %s: %w", op, src, err)
 	}
+	if err := markBackup(ctx, dst, began); err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("store: %s: marking the copy %s with its time: %w", op, dst, err)
+	}
 	return nil
 }
 
+// markBackup records at in the copy at path as BackupTakenAt, if it is
+// a node database (a key store has no meta table).
+func markBackup(ctx context.Context, path string, at time.Time) error {
+	pool, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	var tables int
+	err = pool.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).Scan(&tables)
+	if err == nil && tables == 1 {
+		_, err = pool.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, BackupTakenAt, at.Format(time.RFC3339Nano))
+	}
+	return errors.Join(err, pool.Close())
+}
+
 // Restored is the meta key that marks a database put back from a backup,
-// with the time of the restore: the node reconciles its revocation
+// with the time of the restore (RFC 3339, to the nanosecond; to the
+// second if an earlier build restored it): the node reconciles its revocation
 // sequence and keyset version with the federation's before it publishes.
 const Restored = "restored_at"
 

@@ -299,11 +299,18 @@ func (db *DB) RevokePaperCodes(ctx context.Context, subjectID string, now time.T
 // acceptedCut), and appends their revocation to the outbox: nil when
 // there were none.
 func revokeCodesOf(ctx context.Context, tx *sql.Tx, subjectID string, paper bool, now time.Time) (*Revocation, error) {
-	entries, err := queryAll(ctx, tx, "revoke codes", scanRevocationEntry, `UPDATE codes SET revoked = 1
-		WHERE subject_id = ? AND paper = ? AND revoked = 0 AND expires > ? RETURNING jti, expires`,
-		subjectID, boolInt(paper), acceptedCut(now))
+	entries, err := revokeKindOf(ctx, tx, []string{subjectID}, paper, now)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
 	return appendRevocation(ctx, tx, entries, now)
+}
+
+// revokeKindOf marks revoked, in tx, the paper codes (paper) or phone
+// codes (!paper) of the subjects ids that a verifier may still accept at
+// now, and returns them for the caller to append to the outbox.
+func revokeKindOf(ctx context.Context, tx *sql.Tx, ids []string, paper bool, now time.Time) ([]RevocationEntry, error) {
+	return queryAll(ctx, tx, "revoke codes", scanRevocationEntry, `UPDATE codes SET revoked = 1
+		WHERE subject_id IN (SELECT value FROM json_each(?)) AND paper = ? AND revoked = 0 AND expires > ? RETURNING jti, expires`,
+		jsonIDs(ids), boolInt(paper), acceptedCut(now))
 }

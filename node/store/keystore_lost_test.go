@@ -83,7 +83,7 @@ func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "node.db")
 	missingKeys := filepath.Join(t.TempDir(), KeysFile)
 	for name, keysSrc := range map[string]string{"no key store beside it": "", "--keys-from a missing copy": missingKeys} {
-		_, err := Restore(ctx, backup, keysSrc, dst, "20300101T000000Z")
+		_, err := Restore(ctx, backup, keysSrc, dst, "20300101T000000Z", RestoreOptions{})
 		if err == nil {
 			t.Fatalf("%s: restore of a backup holding a resident succeeded", name)
 		}
@@ -103,7 +103,7 @@ func TestRestoreWithoutAKeyStoreRefusesBeforeReplacingAnything(t *testing.T) {
 	if err := os.WriteFile(KeysPath(dst), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Restore(ctx, backup, "", dst, "20300101T000000Z"); err != nil {
+	if _, err := Restore(ctx, backup, "", dst, "20300101T000000Z", RestoreOptions{}); err != nil {
 		t.Fatalf("restore with an empty key store made on purpose: %v", err)
 	}
 	restored := openAt(t, dst)

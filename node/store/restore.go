@@ -28,10 +28,13 @@ const restoringSuffix = ".restoring"
 // in; a copy that fails (a full disk) or a rename that fails leaves the
 // node's files as they were.
 //
+// With opts.UnpairScanners, every scanner the backup holds is removed in
+// the copy before it is put in place (RestoreOptions).
+//
 // It returns the stamp it kept the replaced files under: stamp, or
 // stamp-2, -3... if a restore in the same second already kept files
 // under it (those are never overwritten).
-func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) (kept string, err error) {
+func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts RestoreOptions) (kept string, err error) {
 	if err := CheckRestore(ctx, src, keysSrc, dbPath); err != nil {
 		return "", err
 	}
@@ -58,7 +61,7 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string) (kept stri
 		}
 		staged = append(staged, tmp)
 	}
-	if err := markRestored(ctx, dbPath+restoringSuffix, time.Now().UTC()); err != nil {
+	if err := markRestored(ctx, dbPath+restoringSuffix, time.Now().UTC(), opts); err != nil {
 		return "", fmt.Errorf("store: restore: marking the copy of %s as restored failed, so nothing was replaced: %w", src, err)
 	}
 	return kept, swapIn(order, kept)
@@ -112,11 +115,27 @@ func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
 	return KeyStoreNotLost(ctx, src, KeysPath(dbPath))
 }
 
+// RestoreOptions are what a restore may do besides putting the copy back.
+type RestoreOptions struct {
+	// UnpairScanners removes every scanner of the copy (as RemoveScanner
+	// does), so that none works until registered again: a scanner
+	// removed after the backup (a lost device) would otherwise work
+	// again, and the database cannot tell which. The ids are kept under
+	// UnpairedScanners for the node to audit at its next start.
+	UnpairScanners bool
+}
+
+// UnpairedScanners is the meta key holding, as a JSON array, the ids of
+// the scanners a restore removed (RestoreOptions.UnpairScanners), until
+// the node has audited their removal.
+const UnpairedScanners = "restore_unpaired_scanners"
+
 // markRestored writes the Restored mark, with the time at, into the
-// staged copy at path, so that it is in place with the copy or not at
-// all. The copy is left in rollback-journal mode, one file: the node
-// turns WAL on at its next open.
-func markRestored(ctx context.Context, path string, at time.Time) error {
+// staged copy at path, and removes its scanners if opts says so, in one
+// transaction, so that all is in place with the copy or not at all. The
+// copy is left in rollback-journal mode, one file: the node turns WAL on
+// at its next open.
+func markRestored(ctx context.Context, path string, at time.Time, opts RestoreOptions) error {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(DELETE)")
@@ -125,9 +144,37 @@ func markRestored(ctx context.Context, path string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	_, err = pool.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, Restored, at.Format(time.RFC3339))
-	return errors.Join(err, pool.Close())
+	return errors.Join(markRestoredIn(ctx, pool, at, opts), pool.Close())
+}
+
+func markRestoredIn(ctx context.Context, pool *sql.DB, at time.Time, opts RestoreOptions) error {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	set := func(key, value string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		return err
+	}
+	if err := set(Restored, at.Format(time.RFC3339Nano)); err != nil {
+		return err
+	}
+	if opts.UnpairScanners {
+		ids, err := queryAll(ctx, tx, "unpair scanners", scanOneString,
+			`UPDATE scanners SET disabled = 1 WHERE disabled = 0 RETURNING id`)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE role = 'scanner'`); err != nil {
+			return err
+		}
+		if err := set(UnpairedScanners, jsonIDs(nonNil(ids))); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // rename is one rename done by swapIn, undone if a later one fails.

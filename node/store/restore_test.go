@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A restore with --keys-from put node.db in place, then copied keys.db:
@@ -25,7 +26,7 @@ func TestRestoreThatFailsHalfwayLeavesTheNodesFilesAsTheyWere(t *testing.T) {
 			if err := os.Mkdir(KeysPath(path)+restoringSuffix, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Restore(ctx, src, keysSrc, path, stamp)
+			_, err := Restore(ctx, src, keysSrc, path, stamp, RestoreOptions{})
 			return err
 		},
 		// The database is swapped in, then the key store's rename fails
@@ -98,7 +99,7 @@ func TestRestoresInTheSameSecondKeepEveryReplacedDatabase(t *testing.T) {
 	}
 	var kept []string
 	for range 2 {
-		k, err := Restore(ctx, src, "", path, stamp)
+		k, err := Restore(ctx, src, "", path, stamp, RestoreOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,4 +141,46 @@ func dirContents(t *testing.T, dir string) map[string][]byte {
 		out[e.Name()] = b
 	}
 	return out
+}
+
+// TestRestoreUnpairingScannersRemovesEveryScannerOfTheCopy: a restore
+// with UnpairScanners puts back a copy in which no scanner works (each
+// disabled, its token gone) and whose meta names them for the node to
+// audit; the backup records when it was taken and a summary of it names
+// the scanner that was live in it.
+func TestRestoreUnpairingScannersRemovesEveryScannerOfTheCopy(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	if err := db.AddScanner(ctx, Scanner{ID: "sc_1", Name: "gate", Place: "checkpoint", Scope: "status", Created: t0},
+		Token{Hash: []byte("scanner-hash"), Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "node.db")
+	before := time.Now()
+	if err := Backup(ctx, path, src); err != nil {
+		t.Fatal(err)
+	}
+	s, err := SummariseBackup(ctx, src, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TakenAt.Before(before.Add(-time.Second)) || s.TakenAt.After(time.Now()) || len(s.Scanners) != 1 || s.Scanners[0] != "sc_1" {
+		t.Fatalf("summary %+v: want taken now, with scanner sc_1", s)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, src, "", path, "20300101T000000Z", RestoreOptions{UnpairScanners: true}); err != nil {
+		t.Fatal(err)
+	}
+	restored := openAt(t, path)
+	if sc, err := restored.Scanner(ctx, "sc_1"); err != nil || !sc.Disabled {
+		t.Errorf("scanner after the restore = %+v, %v; want disabled", sc, err)
+	}
+	_, err = restored.Token(ctx, []byte("scanner-hash"))
+	wantErr(t, err, ErrNotFound)
+	if v, err := restored.GetMeta(ctx, UnpairedScanners); err != nil || v != `["sc_1"]` {
+		t.Errorf("%s = %q, %v; want [\"sc_1\"]", UnpairedScanners, v, err)
+	}
 }

@@ -166,6 +166,9 @@ type Revocation struct {
 	Entries   []RevocationEntry
 	Created   time.Time
 	Published bool
+	// Markers counts the entries that revoke no code: the link marker a
+	// wallet link's replacement adds (ReplaceResidentTokens).
+	Markers int
 }
 
 // AuditEntry is one row of the hash-chained audit log. Target is already

@@ -47,10 +47,17 @@ func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 // the old phone's link stops working, and so does the code it shows,
 // which a finder of the phone could otherwise show until it expired.
 // Paper codes stay valid: the resident holds them on paper, not on the
-// phone. It returns the revocation (nil when the subject held no live
-// phone code), ErrNotFound if the subject does not exist, ErrInvalid if t
-// is not a resident token of it or has no creation time.
-func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...AuditEntry) (*Revocation, error) {
+// phone.
+//
+// A marker (its JTI not "") is revoked with them, as a code without a
+// subject, even when no phone code was live: the caller's link marker,
+// by which a node restored from a backup taken before the replacement
+// learns from the federation whose link it replaced (Published.Links).
+//
+// It returns the revocation (nil when no phone code was live and no
+// marker given), ErrNotFound if the subject does not exist, ErrInvalid
+// if t is not a resident token of it or has no creation time.
+func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, marker RevocationEntry, audit ...AuditEntry) (*Revocation, error) {
 	const op = "replace resident tokens"
 	if t.Role != "resident" || t.SubjectID == "" || t.Created.IsZero() {
 		return nil, invalid(op, "not a resident token, or no creation time")
@@ -67,11 +74,35 @@ func (db *DB) ReplaceResidentTokens(ctx context.Context, t Token, audit ...Audit
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		var err error
-		rev, err = revokeCodesOf(ctx, tx, t.SubjectID, false, t.Created)
+		entries, err := revokeKindOf(ctx, tx, []string{t.SubjectID}, false, t.Created)
+		if err != nil {
+			return err
+		}
+		markers := 0
+		if marker.JTI != "" {
+			if err := insertMarker(ctx, tx, marker); err != nil {
+				return err
+			}
+			entries, markers = append(entries, marker), 1
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		if rev, err = appendRevocation(ctx, tx, entries, t.Created); err == nil {
+			rev.Markers = markers
+		}
 		return err
 	})
 	return rev, err
+}
+
+// insertMarker writes a revocation entry that names no code as a revoked
+// code without subject or text, as AdoptPublished writes codes it never
+// saw, so that snapshots carry it until it expires.
+func insertMarker(ctx context.Context, tx *sql.Tx, e RevocationEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO codes (jti, kid, issued_at, expires, revoked) VALUES (?, '', 0, ?, 1)`,
+		e.JTI, nanos(e.Expires))
+	return err
 }
 
 // nullableTime stores the zero time as NULL.

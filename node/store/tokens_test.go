@@ -114,7 +114,7 @@ func TestReplaceResidentTokensRevokesThePhoneCodesInTheOutboxAndNotThePaper(t *t
 		insertCode(t, db, c)
 	}
 	now := t0.Add(time.Hour)
-	rev, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("new-resident-hash"), Role: "resident", SubjectID: "s1", Created: now})
+	rev, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("new-resident-hash"), Role: "resident", SubjectID: "s1", Created: now}, RevocationEntry{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +134,36 @@ func TestReplaceResidentTokensRevokesThePhoneCodesInTheOutboxAndNotThePaper(t *t
 	wantErr(t, err, ErrNotFound)
 
 	// Nothing left to revoke: the next replacement appends nothing.
-	rev, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("newer-resident-hash"), Role: "resident", SubjectID: "s1", Created: now})
+	rev, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("newer-resident-hash"), Role: "resident", SubjectID: "s1", Created: now}, RevocationEntry{})
 	if err != nil || rev != nil {
 		t.Errorf("second replacement = %+v, %v; want no revocation", rev, err)
 	}
-	_, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("h"), Role: "resident", SubjectID: "nobody", Created: now})
+	_, err = db.ReplaceResidentTokens(ctx, Token{Hash: []byte("h"), Role: "resident", SubjectID: "nobody", Created: now}, RevocationEntry{})
 	wantErr(t, err, ErrNotFound)
+}
+
+// TestReplaceResidentTokensRevokesItsMarkerEvenWithoutALiveCode: the
+// caller's link marker goes into the outbox with the replacement, also
+// when no phone code was live, and is kept as a revoked code without a
+// subject, so that snapshots carry it; it is counted apart from codes.
+func TestReplaceResidentTokensRevokesItsMarkerEvenWithoutALiveCode(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	marker := RevocationEntry{JTI: "marker", Expires: t0.Add(3 * time.Hour)}
+	rev, err := db.ReplaceResidentTokens(ctx, Token{Hash: []byte("new"), Role: "resident", SubjectID: "s1", Created: t0}, marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev == nil || rev.Markers != 1 || len(rev.Entries) != 1 || rev.Entries[0].JTI != "marker" {
+		t.Fatalf("revocation = %+v; want the marker alone, counted as one", rev)
+	}
+	live, err := db.LiveRevocations(ctx, t0)
+	if err != nil || len(live) != 1 || live[0].JTI != "marker" {
+		t.Fatalf("live revocations = %+v, %v; want the marker (snapshots carry it)", live, err)
+	}
+	if c, err := db.Code(ctx, "marker"); err != nil || c.SubjectID != "" || !c.Revoked {
+		t.Fatalf("the marker's row = %+v, %v; want a revoked code without subject", c, err)
+	}
 }
