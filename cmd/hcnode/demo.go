@@ -180,9 +180,10 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 		"an operator enrols, sets statuses, issues codes, handles appeals and scanners, and may not touch keys, replicas or accounts.\n",
 		adminTokenMay)
 	fmt.Fprintf(w, `
-Tokens and URLs are also in %s/demo.json (operator_token: the admin token). Open a console link above in a
-browser: enrol a resident there and open the wallet link it shows on a phone
-(or another browser), then check the code with a scanner link. Or with curl:
+Tokens and URLs are also in %s/demo.json (operator_token: the admin
+token). Open a console link above in a browser: enrol a resident there and
+open the wallet link it shows on a phone (or another browser), then check
+the code with a scanner link. Or with curl:
 
   # enrol a resident in %[2]s (with consent to the current notice)
   curl -s -X POST %[3]s/v1/subjects -H 'Authorization: Bearer %[4]s' \
