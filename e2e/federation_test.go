@@ -160,7 +160,7 @@ func (fed *federation) startNATS(t *testing.T) {
 	})
 }
 
-var tokenLine = regexp.MustCompile(`operator token:\s+(\S+)`)
+var tokenLine = regexp.MustCompile(`admin token:\s+(\S+)`)
 
 // initProvince runs `hcnode init` as the README says, from root.
 func (fed *federation) initProvince(t *testing.T, id, name string) {
@@ -168,7 +168,7 @@ func (fed *federation) initProvince(t *testing.T, id, name string) {
 	out := fed.procs.run(t, fed.root, fed.env, fed.bin.hcnode, "init", "--province", id, "--name", name, "--data", "data/"+id)
 	m := tokenLine.FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("hcnode init printed no operator token:\n%s", out)
+		t.Fatalf("hcnode init printed no admin token:\n%s", out)
 	}
 	fed.nodes[id] = &node{id: id, name: name, operator: m[1], config: filepath.Join(fed.root, "configs", id+".yaml")}
 }

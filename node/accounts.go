@@ -54,14 +54,6 @@ type NewAccountToken struct {
 	Expires   time.Time `json:"expires"`
 }
 
-// requireAdmin allows only a token of an admin account.
-func requireAdmin(p Principal) error {
-	if p.Role == RoleOperator && p.Admin {
-		return nil
-	}
-	return Errorf(EForbidden, "only an admin account may do that")
-}
-
 // CheckAccountName refuses (EInvalid) an account name that is not 1-64 of
 // A-Z, a-z, 0-9, '.', '_', '-' starting with a letter or digit, or that
 // starts with "ac_": names appear in the audit log ("operator:NAME") and
@@ -110,7 +102,7 @@ func (a *access) mintAccountToken(acc store.Account, label string, life time.Dur
 // createAccountFor makes an account on p's behalf (see
 // Node.CreateAccount).
 func (a *access) createAccountFor(ctx context.Context, p Principal, name, role, label string) (NewAccountToken, error) {
-	if err := Permit(p, OpCreateAccount, ""); err != nil {
+	if err := permitAdmin(ctx, a.db, a.now(), p, adminOps[OpCreateAccount]); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
@@ -203,7 +195,7 @@ func (a *access) account(ctx context.Context, ref string) (store.Account, error)
 // createAccountToken mints another token for an account (see
 // Node.CreateAccountToken).
 func (a *access) createAccountToken(ctx context.Context, p Principal, ref, label string, lifetime time.Duration) (NewAccountToken, error) {
-	if err := Permit(p, OpCreateAccountToken, ""); err != nil {
+	if err := permitAdmin(ctx, a.db, a.now(), p, adminOps[OpCreateAccountToken]); err != nil {
 		return NewAccountToken{}, err
 	}
 	if err := checkText("label", label, maxTokenLabel, false); err != nil {
@@ -250,7 +242,7 @@ func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, token
 	// An operator is told the same whether another account exists or not:
 	// only an admin may see which accounts there are.
 	if !p.Admin && (ErrorCodeOf(err) == ENotFound || err == nil && acc.ID != p.AccountID) {
-		return "", Errorf(EForbidden, "only an admin may revoke another account's tokens")
+		return "", permitAdmin(ctx, a.db, a.now(), p, "account.revoke")
 	}
 	if err != nil {
 		return "", err
@@ -269,7 +261,7 @@ func (a *access) revokeAccountToken(ctx context.Context, p Principal, ref, token
 // disableAccount disables an account and evicts its cached tokens (see
 // Node.DisableAccount); it returns the account's id.
 func (a *access) disableAccount(ctx context.Context, p Principal, ref string) (string, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := permitAdmin(ctx, a.db, a.now(), p, "account.disable"); err != nil {
 		return "", err
 	}
 	acc, err := a.account(ctx, ref)

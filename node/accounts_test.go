@@ -207,7 +207,7 @@ func TestAnOperatorCannotTellWhetherAnotherAccountExists(t *testing.T) {
 	ctx := context.Background()
 	n, adm, op, _, other := twoOperators(t)
 	exists := n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID)
-	wantCode(t, exists, node.EForbidden)
+	wantCode(t, exists, node.EAdminRequired)
 	for _, ref := range []string{"no.such.person", other.AccountID + "x", "ac_nobody"} {
 		if err := n.RevokeAccountToken(ctx, op, ref, other.TokenID); err == nil || err.Error() != exists.Error() {
 			t.Errorf("an operator revoking a token of unknown account %q: %v; want the answer for an existing one: %v", ref, err, exists)
@@ -220,11 +220,11 @@ func TestOnlyAnAdminManagesAccounts(t *testing.T) {
 	ctx := context.Background()
 	n, adm, op, mine, other := twoOperators(t)
 	_, err := n.CreateAccount(ctx, op, "mallory", node.AccountAdmin, "")
-	wantCode(t, err, node.EForbidden)
+	wantCode(t, err, node.EAdminRequired)
 	_, err = n.CreateAccountToken(ctx, op, "li.na", "", 0)
-	wantCode(t, err, node.EForbidden)
-	wantCode(t, n.DisableAccount(ctx, op, "zhao.lei"), node.EForbidden)
-	wantCode(t, n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID), node.EForbidden)
+	wantCode(t, err, node.EAdminRequired)
+	wantCode(t, n.DisableAccount(ctx, op, "zhao.lei"), node.EAdminRequired)
+	wantCode(t, n.RevokeAccountToken(ctx, op, "zhao.lei", other.TokenID), node.EAdminRequired)
 	_, err = n.CreateAccount(ctx, node.Principal{Role: node.RoleScanner, ScannerID: "sc"}, "x", node.AccountOperator, "")
 	wantCode(t, err, node.EForbidden)
 

@@ -232,7 +232,7 @@ func TestKeyChangeFailingHalfWayLeavesDatabaseKeyringAndIssuerAgreeing(t *testin
 	}
 	keyset := d.Node.Keyset()
 	exec(t, rawDB(t, d), `CREATE TRIGGER fail_keys BEFORE UPDATE ON keys BEGIN SELECT RAISE(ABORT, 'injected'); END`)
-	if err := d.Node.RotateKeys(ctx, operator); err == nil {
+	if err := d.Node.RotateKeys(ctx, admin(t, d.Node)); err == nil {
 		t.Fatal("rotation succeeded although its write failed")
 	}
 	after, err := d.Node.Keys(operator)

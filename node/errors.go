@@ -53,6 +53,10 @@ const (
 	// reviews the appeal again against the current status and resolves it
 	// naming that status's time (Resolution.SubjectStatusSince).
 	EAppealStale ErrorCode = "appeal_stale"
+	// EAdminRequired: an operator account asked for a province-wide
+	// operation that only an admin account may do (admin.go: the signing
+	// and root keys, verifier replicas, accounts). The message names it.
+	EAdminRequired ErrorCode = "admin_required"
 )
 
 // Error is an error meant for the client: its message is safe to show.

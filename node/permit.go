@@ -14,7 +14,7 @@ const (
 	OpIssueCode                                 // IssueCode: operators and the resident whose record it is
 	OpReplaceResidentToken                      // ReplaceResidentToken: operators
 	OpAddScanner                                // AddScanner: operators
-	OpAddReplica                                // Replicas.Add: operators
+	OpAddReplica                                // Replicas.Add: admins
 	OpFileAppeal                                // FileAppeal: operators and residents (whose record: see FileAppeal)
 	OpResolveAppeal                             // ResolveAppeal: operators
 	OpLookup                                    // Lookup: operators
@@ -32,21 +32,28 @@ var permits = map[Operation]func(p Principal, target string) error{
 	OpIssueCode:            requireSubject,
 	OpReplaceResidentToken: operatorsOnly,
 	OpAddScanner:           operatorsOnly,
-	OpAddReplica:           operatorsOnly,
+	OpAddReplica:           adminOnly(OpAddReplica),
 	OpFileAppeal:           func(p Principal, _ string) error { return require(p, RoleOperator, RoleResident) },
 	OpResolveAppeal:        operatorsOnly,
 	OpLookup:               operatorsOnly,
 	OpLookupAudit:          operatorsOnly,
 	OpVerify:               func(p Principal, _ string) error { return require(p, RoleScanner) },
-	OpCreateAccount:        func(p Principal, _ string) error { return requireAdmin(p) },
-	OpCreateAccountToken:   func(p Principal, _ string) error { return requireAdmin(p) },
+	OpCreateAccount:        adminOnly(OpCreateAccount),
+	OpCreateAccountToken:   adminOnly(OpCreateAccountToken),
+}
+
+// adminOnly allows admins only, to op (one of adminOps), whatever the
+// target.
+func adminOnly(op Operation) func(p Principal, _ string) error {
+	return func(p Principal, _ string) error { return requireAdmin(p, adminOps[op]) }
 }
 
 // operatorsOnly allows operators, whatever the target.
 func operatorsOnly(p Principal, _ string) error { return require(p, RoleOperator) }
 
 // Permit returns the refusal op gives p before it looks at its input:
-// EForbidden for a role that may never call it, or for a resident aiming
+// EForbidden for a role that may never call it (EAdminRequired for an
+// operator at an admin's operation), or for a resident aiming
 // at another's record (target: the subject id the request's path names,
 // for the operations on one record; ignored by the others). It reads
 // nothing, so the api calls it before reading a body. A nil is no

@@ -66,9 +66,10 @@ type ReplicaPrincipal struct {
 	Name string
 }
 
-// Add registers a replica and returns its token, stored hashed.
+// Add registers a replica and returns its token, stored hashed. Admins
+// only: a replica receives the province's content keys.
 func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplica, error) {
-	if err := Permit(p, OpAddReplica, ""); err != nil {
+	if err := permitAdmin(ctx, r.a.db, r.a.now(), p, adminOps[OpAddReplica]); err != nil {
 		return NewReplica{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -119,9 +120,9 @@ func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error)
 }
 
 // Remove deletes a replica, by id or name; its token stops working at
-// the replica's next request.
+// the replica's next request. Admins only.
 func (r *Replicas) Remove(ctx context.Context, p Principal, idOrName string) error {
-	if err := require(p, RoleOperator); err != nil {
+	if err := permitAdmin(ctx, r.a.db, r.a.now(), p, "replica.remove"); err != nil {
 		return err
 	}
 	err := r.a.db.RemoveReplica(ctx, idOrName, r.a.auditEntry(p.Actor(), "replica.remove", idOrName, nil))

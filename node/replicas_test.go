@@ -42,12 +42,12 @@ func wantReplicaCode(t *testing.T, what string, err error, code node.ErrorCode) 
 func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
-	rs := n.Replicas()
-	added, err := rs.Add(ctx, operator, "r1")
+	rs, adm := n.Replicas(), admin(t, n)
+	added, err := rs.Add(ctx, adm, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = rs.Add(ctx, operator, "R1")
+	_, err = rs.Add(ctx, adm, "R1")
 	wantReplicaCode(t, "a second replica named R1", err, node.EConflict)
 	rp, err := rs.Authenticate(ctx, added.Token)
 	if err != nil || rp.Name != "r1" {
@@ -81,12 +81,12 @@ func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
 		t.Fatalf("content keys: %d, %v", len(cks), err)
 	}
 
-	if err := rs.Remove(ctx, operator, "r1"); err != nil {
+	if err := rs.Remove(ctx, adm, "r1"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = rs.Authenticate(ctx, added.Token)
 	wantReplicaCode(t, "a removed replica's token", err, node.EUnauthorized)
-	wantReplicaCode(t, "removing it again", rs.Remove(ctx, operator, "r1"), node.ENotFound)
+	wantReplicaCode(t, "removing it again", rs.Remove(ctx, adm, "r1"), node.ENotFound)
 }
 
 // Records a replica sends are appended to the audit log once each, even
@@ -95,7 +95,7 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	d := startNode(t)
 	n := d.Node
 	ctx := context.Background()
-	added, err := n.Replicas().Add(ctx, operator, "r1")
+	added, err := n.Replicas().Add(ctx, admin(t, n), "r1")
 	if err != nil {
 		t.Fatal(err)
 	}

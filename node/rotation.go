@@ -108,12 +108,13 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// changeKeys runs an operator's change to the signing keys: under ks.mu,
+// changeKeys runs an admin's change to the signing keys (action: its
+// audit action, for the refusal of an operator): under ks.mu,
 // refused before anything is committed when no peer could accept the
 // resulting keyset, and committed with a newly signed keyset in one
 // transaction. prepare, if set, runs first, under the same lock.
-func (ks *keySchedule) changeKeys(ctx context.Context, p Principal, prepare func(now time.Time) error, change func(kc *keyChange) error) error {
-	if err := require(p, RoleOperator); err != nil {
+func (ks *keySchedule) changeKeys(ctx context.Context, p Principal, action string, prepare func(now time.Time) error, change func(kc *keyChange) error) error {
+	if err := permitAdmin(ctx, ks.db, ks.now(), p, action); err != nil {
 		return err
 	}
 	ks.mu.Lock()
@@ -137,7 +138,8 @@ func (ks *keySchedule) changeKeys(ctx context.Context, p Principal, prepare func
 // RotateKeys retires the active signing key now and activates the next.
 // A node with peers never activates a key they have not been offered:
 // when no next key was published ahead, it publishes one first and waits
-// for the federation's acknowledgement, and refuses if it cannot.
+// for the federation's acknowledgement, and refuses if it cannot. Admins
+// only (EAdminRequired for another operator, audited: admin.go).
 func (n *Node) RotateKeys(ctx context.Context, p Principal) error {
 	return n.keys.rotate(ctx, p)
 }
@@ -150,7 +152,7 @@ func (ks *keySchedule) rotate(ctx context.Context, p Principal) error {
 		}
 		return ks.publishNextKey(ctx, now, p.Actor())
 	}
-	return ks.changeKeys(ctx, p, prepare, func(kc *keyChange) error {
+	return ks.changeKeys(ctx, p, "key.rotate", prepare, func(kc *keyChange) error {
 		if err := ks.promote(kc); err != nil {
 			return err
 		}
@@ -163,14 +165,14 @@ func (ks *keySchedule) rotate(ctx context.Context, p Principal) error {
 // fails verification everywhere once peers have the new keyset. If it was
 // the active key, a new one takes over at once: a compromised key must
 // stop signing even when no next key was published or the federation is
-// unreachable.
+// unreachable. Admins only: it withdraws codes province-wide.
 func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
 	return n.keys.compromise(ctx, p, kid)
 }
 
 // compromise implements Node.CompromiseKey.
 func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) error {
-	return ks.changeKeys(ctx, p, nil, func(kc *keyChange) error {
+	return ks.changeKeys(ctx, p, "key.compromise", nil, func(kc *keyChange) error {
 		var target *signKey
 		for _, k := range kc.kr.sign {
 			if k.row.KID == kid {
@@ -274,14 +276,14 @@ type RootRotation struct {
 // RotateRoot makes the province's next root key (or returns the one
 // already waiting). Nothing changes until the operators publish a trust
 // list naming it (hcnode trust propose --set-root); then the node signs
-// its keyset with it and retires the old root.
+// its keyset with it and retires the old root. Admins only.
 func (n *Node) RotateRoot(ctx context.Context, p Principal) (RootRotation, error) {
 	return n.keys.rotateRoot(ctx, p)
 }
 
 // rotateRoot implements Node.RotateRoot.
 func (ks *keySchedule) rotateRoot(ctx context.Context, p Principal) (RootRotation, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := permitAdmin(ctx, ks.db, ks.now(), p, "key.root_next"); err != nil {
 		return RootRotation{}, err
 	}
 	ks.mu.Lock()

@@ -196,7 +196,7 @@ func TestUnknownReplicaTokenIsReadOncePerTTLAndANewOneWorksAtOnce(t *testing.T) 
 	now := time.Unix(1_800_000_000, 0)
 	a, db := newTestAccess(t, &now)
 	r := &Replicas{a: a}
-	op := Principal{Role: RoleOperator}
+	op := Principal{Role: RoleOperator, Admin: true} // replicas are an admin's to add
 
 	next, _, err := a.check.mint(zeros{}) // the token the replica will get
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 func newKeysCmd() *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "List, rotate or mark compromised the node's signing keys"}
+	keys := &cobra.Command{Use: "keys", Short: "List, rotate or mark compromised the node's signing keys (all but list: an admin's token)"}
 
 	list := &cobra.Command{Use: "list", Short: "List signing keys and their states", Args: cobra.NoArgs}
 	lc := addClientFlags(list)
@@ -27,7 +27,7 @@ func newKeysCmd() *cobra.Command {
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 
-	rotate := &cobra.Command{Use: "rotate", Short: "Retire the active key now and activate the next one", Args: cobra.NoArgs,
+	rotate := &cobra.Command{Use: "rotate", Short: "Retire the active key now and activate the next one (admin)", Args: cobra.NoArgs,
 		Long: `rotate retires the active signing key and activates the next. Codes the
 old key signed keep verifying until they expire; new codes use the new key.
 Peers receive the new keyset before any code it signs.`}
@@ -41,7 +41,7 @@ Peers receive the new keyset before any code it signs.`}
 	}
 
 	var yes bool
-	comp := &cobra.Command{Use: "compromise [--] KID", Short: "Mark a signing key compromised: every code it signed fails at once", Args: cobra.ExactArgs(1),
+	comp := &cobra.Command{Use: "compromise [--] KID", Short: "Mark a signing key compromised: every code it signed fails at once (admin)", Args: cobra.ExactArgs(1),
 		Long: `compromise marks a signing key compromised: every code it signed fails
 verification in every province once they have the new keyset, and if it
 was the active key the next one takes over. Without --yes it says what it
@@ -79,7 +79,7 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	var rootOut string
-	rootRot := &cobra.Command{Use: "rotate-root", Short: "Make the province's next root key for the operators to list", Args: cobra.NoArgs,
+	rootRot := &cobra.Command{Use: "rotate-root", Short: "Make the province's next root key for the operators to list (admin)", Args: cobra.NoArgs,
 		Long: `rotate-root makes (or shows) the province's next root key and writes its
 public JWK to --out. Nothing changes until the federation operators publish
 a trust list naming it ('hcnode trust propose --set-root ID:FILE'); then the

@@ -32,7 +32,7 @@ func addClientFlags(cmd *cobra.Command) *client {
 	// flag defaults: cobra prints defaults in --help, and a token must not
 	// appear there.
 	cmd.Flags().StringVar(&c.url, "url", "", "node URL (or $HCNODE_URL)")
-	cmd.Flags().StringVar(&c.token, "token", "", "operator token (or $HCNODE_TOKEN)")
+	cmd.Flags().StringVar(&c.token, "token", "", "an operator's or admin's token (or $HCNODE_TOKEN)")
 	return c
 }
 

@@ -54,8 +54,9 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Run three provinces (440000 Guangdong, 310000 Shanghai, 110000 Beijing) on this machine",
 		Long: `demo starts three province nodes in this process, each with its own
-SQLite database and keys, prints their URLs with an operator and a scanner
-token for each, and writes the same to <data>/demo.json. Without --data it
+SQLite database and keys, prints their URLs with an admin and a scanner
+token for each, and what each may do, and writes them to <data>/demo.json
+(the admin's as operator_token). Without --data it
 uses a temporary directory that is removed on exit; with --data the nodes
 keep their state between runs. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -170,14 +171,19 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n", dataDir, dataDir)
 	fmt.Fprintf(w, "NATS: one account per province, NKey users only (configuration and seeds in %s/nats-accounts)\n\n", dataDir)
 	for _, p := range info.Provinces {
-		fmt.Fprintf(w, "  %s %-9s  %s\n    operator token: %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
+		fmt.Fprintf(w, "  %s %-9s  %s\n    admin token:    %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
 		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.OperatorToken, p.URL, p.ScannerToken)
 	}
 	gd, sh := info.Provinces[0], info.Provinces[1]
+	fmt.Fprintf(w, "\n%s\nA scanner token is a checkpoint device's: it verifies codes and is shown a colour and a masked name, nothing else.\n"+
+		"For daily work give each member of staff an operator account (hcnode account add NAME --url URL --token ADMIN_TOKEN):\n"+
+		"an operator enrols, sets statuses, issues codes, handles appeals and scanners, and may not touch keys, replicas or accounts.\n",
+		adminTokenMay)
 	fmt.Fprintf(w, `
-Tokens and URLs are also in %s/demo.json. Open a console link above in a
-browser: enrol a resident there and open the wallet link it shows on a phone
-(or another browser), then check the code with a scanner link. Or with curl:
+Tokens and URLs are also in %s/demo.json (operator_token: the admin
+token). Open a console link above in a browser: enrol a resident there and
+open the wallet link it shows on a phone (or another browser), then check
+the code with a scanner link. Or with curl:
 
   # enrol a resident in %[2]s (with consent to the current notice)
   curl -s -X POST %[3]s/v1/subjects -H 'Authorization: Bearer %[4]s' \

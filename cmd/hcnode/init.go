@@ -17,6 +17,10 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
+// adminTokenMay says what the admin token init and demo print may do.
+const adminTokenMay = "An admin token does every operator's work and what reaches the whole province: " +
+	"the signing and root keys, verifier replicas, accounts."
+
 func newInitCmd() *cobra.Command {
 	var province, name, dataDir, listen, natsListen, federation, trustList, trustSum, admin string
 	cmd := &cobra.Command{
@@ -32,8 +36,10 @@ func newInitCmd() *cobra.Command {
   hcnode.yaml  a config file to run the node with 'hcnode serve --config'
   root.pub.jwk the province root public key, for the federation operators
 and the first admin account (--admin, default "admin"), whose token it
-prints once: use it to create named accounts for the people who run the
-node ('hcnode account add'). It refuses to touch an initialised node.
+prints once. An admin does every operator's work and also what reaches the
+whole province: the signing and root keys, verifier replicas, accounts.
+Use it to create named operator accounts for the people who do the daily
+work ('hcnode account add NAME'). It refuses to touch an initialised node.
 
 With --trust-list FILE --trust-list-sha256 HEX it pins the federation's
 first trust list: the file must have exactly that SHA-256 (obtained from
@@ -105,7 +111,8 @@ operators; it is copied to <data>/trustlist.json.`,
 				fmt.Fprintf(out, "  embedded NATS:  %s, one account per province, NKey seeds beside it (0600)\n", cfg.NATS.ServerConf)
 			}
 			fmt.Fprintf(out, "  admin account:  %s\n", admin)
-			fmt.Fprintf(out, "  operator token: %s\n  (the admin's; shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
+			fmt.Fprintf(out, "  admin token:    %s\n  (shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
+			fmt.Fprintf(out, "  %s\n", adminTokenMay)
 			if pinned != nil {
 				fmt.Fprintf(out, "  trust list:     version %d of federation %s pinned (sha256 %s)\n", pinned.Version, pinned.Federation, pinned.SHA256())
 				if _, listed := pinned.Members[province]; !listed {

@@ -16,7 +16,7 @@ import (
 type testNode struct {
 	*daemon.Daemon
 	cfgPath string // its config file, for the offline commands
-	token   string // the operator token init printed
+	token   string // the admin token init printed
 }
 
 // startTestNode initialises province 440000 in a temporary directory and

@@ -17,7 +17,7 @@ answers POST /v1/verify for this province's scanners, holds no personal data
 and no signing key, and learns the scanners and content keys from this node
 with the token 'replica add' prints (replica.token_file in its config).`}
 
-	add := &cobra.Command{Use: "add NAME", Short: "Register a replica; prints its token once", Args: cobra.ExactArgs(1)}
+	add := &cobra.Command{Use: "add NAME", Short: "Register a replica; prints its token once (admin)", Args: cobra.ExactArgs(1)}
 	ac := addClientFlags(add)
 	add.RunE = func(cmd *cobra.Command, args []string) error {
 		var out node.NewReplica
@@ -37,7 +37,7 @@ with the token 'replica add' prints (replica.token_file in its config).`}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 
-	rm := &cobra.Command{Use: "remove ID|NAME", Short: "Remove a replica; its token stops working at its next request",
+	rm := &cobra.Command{Use: "remove ID|NAME", Short: "Remove a replica; its token stops working at its next request (admin)",
 		Args: cobra.ExactArgs(1)}
 	rmc := addClientFlags(rm)
 	rm.RunE = func(cmd *cobra.Command, args []string) error {

@@ -13,8 +13,8 @@ import (
 	"github.com/hcfed/hcfed/node/daemon"
 )
 
-// initToken finds the operator token in what 'hcnode init' printed.
-var initToken = regexp.MustCompile(`operator token:\s+(\S+)`)
+// initToken finds the admin token in what 'hcnode init' printed.
+var initToken = regexp.MustCompile(`admin token:\s+(\S+)`)
 
 // cmdStartNode initialises a province node in $WORK/NAME and runs it, in
 // this process, for the rest of the scenario, on a free port and without
@@ -35,7 +35,7 @@ func cmdStartNode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	m := initToken.FindStringSubmatch(out.String())
 	if m == nil {
-		ts.Fatalf("init printed no operator token:\n%s", out.String())
+		ts.Fatalf("init printed no admin token:\n%s", out.String())
 	}
 	cfg, err := config.Load(filepath.Join(dir, "hcnode.yaml"))
 	ts.Check(err)

@@ -13,9 +13,9 @@ import (
 // tokens, managed by admins. {id} is an account id or name. g is the
 // authenticated, no-store /v1 group: new tokens are never cached.
 func (s *Server) accountRoutes(g *echo.Group) {
-	g.POST("/accounts", s.createAccount, permit(node.OpCreateAccount))
+	g.POST("/accounts", s.createAccount, s.permit(node.OpCreateAccount))
 	g.GET("/accounts", s.listAccounts)
-	g.POST("/accounts/:id/tokens", s.createAccountToken, permit(node.OpCreateAccountToken))
+	g.POST("/accounts/:id/tokens", s.createAccountToken, s.permit(node.OpCreateAccountToken))
 	g.DELETE("/accounts/:id/tokens/:token", s.revokeAccountToken)
 	g.DELETE("/accounts/:id", s.disableAccount)
 }

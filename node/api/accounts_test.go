@@ -40,7 +40,7 @@ func TestAccountRoutesManageNamedOperatorTokens(t *testing.T) {
 	if r := n.call("POST", "/v1/accounts", n.operator, map[string]string{"name": "LI.NA", "role": "operator"}, &e); r.StatusCode != 409 || e.Error.Code != "conflict" {
 		t.Fatalf("duplicate name: %d %+v", r.StatusCode, e)
 	}
-	if r := n.call("POST", "/v1/accounts", op.Token, map[string]string{"name": "eve", "role": "admin"}, &e); r.StatusCode != 403 || e.Error.Code != "forbidden" {
+	if r := n.call("POST", "/v1/accounts", op.Token, map[string]string{"name": "eve", "role": "admin"}, &e); r.StatusCode != 403 || e.Error.Code != "admin_required" {
 		t.Fatalf("an operator creating an account: %d %+v", r.StatusCode, e)
 	}
 	if r := n.call("POST", "/v1/accounts/li.na/tokens", n.operator, map[string]string{"lifetime": "forever"}, &e); r.StatusCode != 400 || e.Error.Code != "invalid" {

@@ -29,6 +29,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.EStatusUnconfirmed: http.StatusConflict,
 	node.EUnavailable:       http.StatusServiceUnavailable,
 	node.ERoleVerifier:      http.StatusForbidden,
+	node.EAdminRequired:     http.StatusForbidden,
 	node.EReplicaStale:      http.StatusServiceUnavailable,
 	"method_not_allowed":    http.StatusMethodNotAllowed,
 }

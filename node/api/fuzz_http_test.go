@@ -127,7 +127,7 @@ func FuzzRequest(f *testing.F) {
 // errorStatuses is the API's documented error table (README, "Error codes
 // and statuses"), without internal: no request may cause a 500.
 var errorStatuses = map[string]int{
-	"invalid": 400, "unauthorized": 401, "forbidden": 403, "role_verifier": 403, "not_found": 404,
+	"invalid": 400, "unauthorized": 401, "forbidden": 403, "role_verifier": 403, "admin_required": 403, "not_found": 404,
 	"method_not_allowed": 405, "conflict": 409, "limit_reached": 409, "too_large": 413,
 	"consent_required": 422, "field_not_collected": 422, "rate_limited": 429, "unavailable": 503,
 	"replica_stale": 503, "status_held": 409, "status_unconfirmed": 409,

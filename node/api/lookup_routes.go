@@ -16,9 +16,9 @@ import (
 // keep it). g is the authenticated, no-store /v1 group: the contact data
 // is never cached.
 func (s *Server) lookupRoutes(g *echo.Group) {
-	g.POST("/lookups", s.lookup, permit(node.OpLookup))
+	g.POST("/lookups", s.lookup, s.permit(node.OpLookup))
 	g.GET("/subjects/:id/lookups", s.lookupsOf)
-	g.POST("/audit/lookups", s.lookupAudit, permit(node.OpLookupAudit))
+	g.POST("/audit/lookups", s.lookupAudit, s.permit(node.OpLookupAudit))
 }
 
 func (s *Server) lookupAudit(c echo.Context) error {

@@ -17,9 +17,9 @@ func (s *Server) privacyRoutes(g *echo.Group) {
 	g.GET("/subjects/:id", s.subjectRecord)
 	g.GET("/subjects/:id/verifications", s.verifications)
 	g.GET("/subjects/:id/appeals", s.appealsOf)
-	g.POST("/appeals", s.fileAppeal, permit(node.OpFileAppeal))
+	g.POST("/appeals", s.fileAppeal, s.permit(node.OpFileAppeal))
 	g.GET("/appeals", s.openAppeals)
-	g.PUT("/appeals/:id", s.resolveAppeal, permit(node.OpResolveAppeal))
+	g.PUT("/appeals/:id", s.resolveAppeal, s.permit(node.OpResolveAppeal))
 	g.GET("/codes/:jti/paper.png", s.paperCode)
 	g.DELETE("/subjects/:id/paper-codes", s.revokePaperCodes)
 }

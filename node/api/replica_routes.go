@@ -18,7 +18,7 @@ const maxRecordsBody = node.MaxReplicaRecords << 10
 // verifier replicas (under v1) and the routes replicas call with their
 // own token (rp: /v1/replica/...).
 func (s *Server) replicaRoutes(v1, rp *echo.Group) {
-	v1.POST("/replicas", s.addReplica, permit(node.OpAddReplica))
+	v1.POST("/replicas", s.addReplica, s.permit(node.OpAddReplica))
 	v1.GET("/replicas", s.listReplicas)
 	v1.DELETE("/replicas/:id", s.removeReplica)
 	rp.POST(strings.TrimPrefix(replica.RegisterPath, "/v1/replica"), s.registerReplica)

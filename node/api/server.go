@@ -84,15 +84,15 @@ func New(cfg Config) *Server {
 	e.GET("/v1/federation", s.federation)
 
 	v1 := e.Group("/v1", s.auth)
-	v1.POST("/subjects", s.enrol, permit(node.OpEnrol))
-	v1.PUT("/subjects/:id/status", s.setStatus, permit(node.OpSetStatus))
+	v1.POST("/subjects", s.enrol, s.permit(node.OpEnrol))
+	v1.PUT("/subjects/:id/status", s.setStatus, s.permit(node.OpSetStatus))
 	v1.POST("/statuses", s.setStatuses)
-	v1.POST("/subjects/:id/codes", s.issue, permit(node.OpIssueCode))
+	v1.POST("/subjects/:id/codes", s.issue, s.permit(node.OpIssueCode))
 	v1.DELETE("/subjects/:id", s.deleteSubject)
-	v1.POST("/subjects/:id/token", s.replaceResidentToken, permit(node.OpReplaceResidentToken))
+	v1.POST("/subjects/:id/token", s.replaceResidentToken, s.permit(node.OpReplaceResidentToken))
 	v1.GET("/codes/:jti/qr.png", s.qr)
-	v1.POST("/verify", s.verify, permit(node.OpVerify))
-	v1.POST("/scanners", s.addScanner, permit(node.OpAddScanner))
+	v1.POST("/verify", s.verify, s.permit(node.OpVerify))
+	v1.POST("/scanners", s.addScanner, s.permit(node.OpAddScanner))
 	v1.GET("/scanners", s.listScanners)
 	v1.DELETE("/scanners/:id", s.removeScanner)
 	v1.GET("/keys", s.listKeys)
@@ -229,13 +229,14 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // permit refuses, before the handler reads the body, a caller who may
-// not call op (node.Permit) — the :id of the path is the record it
-// reaches — so that a wrong role gets 403 whatever the body holds. Every
-// route whose handler reads a body carries it.
-func permit(op node.Operation) echo.MiddlewareFunc {
+// not call op (Node.Permit, which audits an operator refused an admin's
+// operation) — the :id of the path is the record it reaches — so that a
+// wrong role gets 403 whatever the body holds. Every route whose handler
+// reads a body carries it.
+func (s *Server) permit(op node.Operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := node.Permit(principal(c), op, c.Param("id")); err != nil {
+			if err := s.n.Permit(c.Request().Context(), principal(c), op, c.Param("id")); err != nil {
 				return err
 			}
 			return next(c)

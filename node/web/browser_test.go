@@ -108,6 +108,8 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("console form rows wrap at 180 px wide", func(t *testing.T) { inlineFormsFitNarrow(t, console) })
 
+	t.Run("an operator account's console offers no key rotation", func(t *testing.T) { operatorConsoleRotatesNoKeys(t, b, d, gd, console) })
+
 	// The resident's phone opens the wallet from the link.
 	wallet := b.newTab(t, "wallet GD")
 	weights["wallet"] = wallet.open(walletURL)

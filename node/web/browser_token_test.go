@@ -143,3 +143,23 @@ func badLinkLeavesTheDevicesToken(t *testing.T, tb *tab, base, page, otherRole, 
 		}
 	}
 }
+
+// operatorConsoleRotatesNoKeys: the node refuses a key rotation to an
+// operator account that is no admin (admin_required), so that account's
+// console says rotation needs an admin instead of offering a button that
+// fails; the admin's console (the demo's token) offers it.
+func operatorConsoleRotatesNoKeys(t *testing.T, b *browser, d *demo, i int, adminConsole *tab) {
+	var clerk struct {
+		Token string `json:"token"`
+	}
+	if st := d.call(i, "POST", "/v1/accounts", d.c.Tokens[i], map[string]string{"name": "desk-clerk", "role": "operator"}, &clerk); st != http.StatusCreated {
+		t.Fatalf("create an operator account: HTTP %d", st)
+	}
+	console := b.newTab(t, "console of an operator")
+	console.open(d.url(i) + "/console#token=" + clerk.Token)
+	console.waitJS("the keys section for an operator", `!document.getElementById("rotate-admin-only").hidden && document.getElementById("rotate-btn").hidden`)
+	if got, want := console.text("#rotate-admin-only"), en(t, "console.rotate_admin_only"); got != want {
+		t.Errorf("the operator's keys section says %q, want %q", got, want)
+	}
+	adminConsole.waitJS("the keys section for the admin", `!document.getElementById("rotate-btn").hidden && document.getElementById("rotate-admin-only").hidden`)
+}

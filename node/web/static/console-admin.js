@@ -109,6 +109,11 @@
 
   function wire() {
     $("scanner-form").addEventListener("submit", HC.once($("scanner-form"), addScanner));
+    // The node refuses a rotation to an operator who is no admin
+    // (admin_required); the console says so instead of offering it.
+    const admin = state.me.account_role === "admin";
+    $("rotate-btn").hidden = !admin;
+    $("rotate-admin-only").hidden = admin;
     $("rotate-btn").addEventListener("click", () => { $("rotate-confirm").hidden = false; $("rotate-yes").focus(); });
     $("rotate-no").addEventListener("click", () => { $("rotate-confirm").hidden = true; });
     $("rotate-yes").addEventListener("click", HC.once($("rotate-yes"), async () => {
