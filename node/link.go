@@ -241,6 +241,10 @@ func (l *Link) grantChanged(ctx context.Context) error {
 // key is not the one it was last granted to.
 func (l *Link) grant(ctx context.Context, id string, onlyChanged bool) error {
 	st := l.n.State()
+	// The keys are read before the trust list: a content key started
+	// because the list took id out of good standing is only ever read
+	// together with that list, never sealed to id (contentrekey.go).
+	keys := l.n.ContentKeys()
 	tl := st.TrustList()
 	peer := st.Keyset(id)
 	if tl == nil || tl.Members[id].Status != trust.MemberActive || peer == nil || peer.EncKey == nil {
@@ -253,7 +257,7 @@ func (l *Link) grant(ctx context.Context, id string, onlyChanged bool) error {
 		return nil
 	}
 	self := l.n.Province()
-	g, err := trust.GrantContentKeys(l.n.Signer(), self, id, peer.EncKey, l.n.ContentKeys(), l.n.Now())
+	g, err := trust.GrantContentKeys(l.n.Signer(), self, id, peer.EncKey, keys, l.n.Now())
 	if err != nil {
 		return err
 	}
