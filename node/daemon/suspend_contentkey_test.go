@@ -84,3 +84,55 @@ func TestSuspendedMemberCannotReadCodesIssuedAfterItsSuspension(t *testing.T) {
 	f.eventually(bj, after, "ok")
 	f.eventually(bj, f.issue(gd, subject), "ok")
 }
+
+// A node that holds a trust list suspending a member, but had not yet
+// started new content keys for it (it was down, or stopped between
+// applying the list and committing the keys), starts them when it
+// starts; a node that already did does not start them again.
+func TestNodeStartsNewContentKeyOnStartForASuspensionItMissed(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t, threeProvinces, nil)
+	const gd, sh, bj = 0, 1, 2
+	subject, _ := f.enrolAndIssue(gd, "张三", "11010519491231002X")
+	ops := f.c.Operators
+	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(), trust.Change{Op: "suspend", ID: "110000"}), ops[0], ops[1]))
+	f.waitVersion(2)
+	if err := f.c.Nodes[gd].Node.TrustListChanged(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := contentKeyOf(t, f.issue(gd, subject))
+
+	// Back to the state of a node that cached v2 but never acted on it.
+	if err := f.c.Stop(gd); err != nil {
+		t.Fatal(err)
+	}
+	db := openNodeDB(t, f, gd)
+	if _, err := db.Exec(`UPDATE meta SET value = '110000,310000' WHERE key = 'content_key.audience'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Restart(context.Background(), gd); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, f.c.Nodes[gd], "hcfed_content_key_rekeys_total"); got != 1 {
+		t.Errorf("hcfed_content_key_rekeys_total = %v after a start that found the suspension not acted on, want 1", got)
+	}
+	after := f.issue(gd, subject)
+	second := contentKeyOf(t, after)
+	if second == first {
+		t.Errorf("the node started without new content keys: codes are still under %s", first)
+	}
+	f.eventually(sh, after, "ok")
+	if got := f.verify(bj, after); got != "no_content_key" {
+		t.Errorf("the suspended member answers %q for a code issued after the restart, want no_content_key", got)
+	}
+
+	if err := f.c.Restart(context.Background(), gd); err != nil {
+		t.Fatal(err)
+	}
+	if got := contentKeyOf(t, f.issue(gd, subject)); got != second {
+		t.Errorf("a second start changed the content key again: %s, then %s", second, got)
+	}
+	if got := metricValue(t, f.c.Nodes[gd], "hcfed_content_key_rekeys_total"); got != 0 {
+		t.Errorf("hcfed_content_key_rekeys_total = %v after a start with nothing to do, want 0", got)
+	}
+}
