@@ -162,7 +162,7 @@ func (ks *keySchedule) checkAudience(kc *keyChange) error {
 // replaced next key never encrypted a code and is dropped. Callers hold
 // ks.mu.
 func (ks *keySchedule) rekeyContent(kc *keyChange) error {
-	if len(kc.kr.content)+1 > maxOwnContentKeys {
+	if len(kc.kr.content)+2 > maxOwnContentKeys { // room for both, as if the next key were not replaced
 		return errTooManyContentKeys
 	}
 	epoch := ks.cfg.ContentEpoch
