@@ -107,8 +107,10 @@ func (ks *keySchedule) loadAudience(ctx context.Context) error {
 
 // checkAudience compares the members in good standing under the trust
 // list in force with the audience of the current content keys. If a
-// member left it, it starts new keys in kc (rekeyContent); if the set
-// changed, it records the new audience in kc. Callers hold ks.mu.
+// member left it, it starts new keys in kc (rekeyContent) and records the
+// new audience with them; if members only joined it (reinstated, added),
+// kc.joined holds the new audience for settleAudience, and the keys and
+// keyset stay as they are. Callers hold ks.mu.
 func (ks *keySchedule) checkAudience(kc *keyChange) error {
 	tl := ks.state.TrustList()
 	if tl == nil {
@@ -144,16 +146,52 @@ func (ks *keySchedule) checkAudience(kc *keyChange) error {
 		id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
 		kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
 			map[string]any{"members": lapsed, "trustlist_version": tl.Version}))
-	}
-	if ks.audience == nil || !maps.Equal(now, ks.audience) {
-		ids := slices.Sorted(maps.Keys(now))
 		if kc.w.Meta == nil {
 			kc.w.Meta = map[string]string{}
 		}
-		kc.w.Meta[metaContentAudience] = strings.Join(ids, ",")
+		kc.w.Meta[metaContentAudience] = encodeAudience(now)
 		kc.audience = now
+		return nil
+	}
+	if ks.audience == nil || !maps.Equal(now, ks.audience) {
+		kc.joined = now
 	}
 	return nil
+}
+
+func encodeAudience(members map[string]bool) string {
+	return strings.Join(slices.Sorted(maps.Keys(members)), ",")
+}
+
+// memberGranter is a Federation that can grant the live content keys to
+// members at once (Link.GrantTo).
+type memberGranter interface {
+	GrantTo(ids []string)
+}
+
+// settleAudience records an audience that members only joined (kc.joined)
+// and has the live content keys granted to them at once: a reinstated
+// member's keyset has not changed, so nothing else would grant to it
+// before the next republication. Losing the record is harmless: the next
+// check finds the same members joining. Callers hold ks.mu.
+func (ks *keySchedule) settleAudience(ctx context.Context, kc *keyChange) {
+	if kc.joined == nil {
+		return
+	}
+	if err := ks.db.SetMeta(ctx, metaContentAudience, encodeAudience(kc.joined)); err != nil {
+		ks.log.Warn("the members content keys are granted to were not recorded; checked again at the next tick", "err", err)
+		return
+	}
+	var joined []string
+	for id := range kc.joined {
+		if !ks.audience[id] {
+			joined = append(joined, id)
+		}
+	}
+	ks.audience = kc.joined
+	if g, ok := ks.federation().(memberGranter); ok && len(joined) > 0 {
+		g.GrantTo(joined)
+	}
 }
 
 // rekeyContent starts new content keys in kc, one generation above the

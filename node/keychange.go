@@ -29,8 +29,10 @@ type keyChange struct {
 	minVersion uint64
 	// audience is the new audience of the content keys this change
 	// records, lapsed the members that left it (new keys were started
-	// for them) under trust list lapsedVersion (contentrekey.go).
+	// for them) under trust list lapsedVersion, joined an audience that
+	// members only joined, recorded apart (contentrekey.go).
 	audience      map[string]bool
+	joined        map[string]bool
 	lapsed        []string
 	lapsedVersion uint64
 }

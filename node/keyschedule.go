@@ -75,7 +75,11 @@ func (ks *keySchedule) start(ctx context.Context) error {
 	if err := ks.checkAudience(kc); err != nil {
 		return err
 	}
-	return ks.commitKeys(ctx, kc)
+	if err := ks.commitKeys(ctx, kc); err != nil {
+		return err
+	}
+	ks.settleAudience(ctx, kc)
+	return nil
 }
 
 // tick applies the key schedule at now (Node.Tick): it commits a change
@@ -94,13 +98,17 @@ func (ks *keySchedule) tick(ctx context.Context, now time.Time) error {
 	id, _, _ := epochOf(now, ks.cfg.ContentEpoch)
 	cur := kc.kr.currentContentKey(ks.province, id)
 	epochMoved := ks.issuer.Load() == nil || cur == nil || ks.issuer.Load().ContentKeyID() != cur.ID
-	if kc.changed() || now.Add(ks.cfg.Rotation).After(ks.keysetExp) {
-		return ks.commitKeys(ctx, kc)
+	var err error
+	switch {
+	case kc.changed() || now.Add(ks.cfg.Rotation).After(ks.keysetExp):
+		err = ks.commitKeys(ctx, kc)
+	case epochMoved:
+		err = ks.installIssuer(ctx, now)
 	}
-	if epochMoved {
-		return ks.installIssuer(ctx, now)
+	if err == nil {
+		ks.settleAudience(ctx, kc)
 	}
-	return nil
+	return err
 }
 
 // keyset is the node's current signed keyset statement (Node.Keyset).

@@ -101,6 +101,19 @@ func (l *Link) PeerKeyset(province string) {
 	kick(l.grantKick)
 }
 
+// GrantTo grants the live content keys to each of ids at once, whatever
+// encryption key it was last granted to: members the trust list
+// reinstated or added, whose keysets need not have changed.
+func (l *Link) GrantTo(ids []string) {
+	l.grantMu.Lock()
+	for _, id := range ids {
+		delete(l.granted, id)
+		l.grantDue[id] = true
+	}
+	l.grantMu.Unlock()
+	kick(l.grantKick)
+}
+
 // SnapshotRequested asks for a fresh revocation snapshot to be published.
 func (l *Link) SnapshotRequested(ctx context.Context) error {
 	return l.publishSnapshot(ctx, true)

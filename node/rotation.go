@@ -330,10 +330,13 @@ func (ks *keySchedule) trustListChanged(ctx context.Context) error {
 	if err := ks.checkAudience(kc); err != nil {
 		return err
 	}
-	if !kc.changed() && ks.state.Keyset(ks.province) != nil && (!listed || m.RootKID == active) {
-		return nil
+	if kc.changed() || ks.state.Keyset(ks.province) == nil || (listed && m.RootKID != active) {
+		if err := ks.commitKeys(ctx, kc); err != nil {
+			return err
+		}
 	}
-	return ks.commitKeys(ctx, kc)
+	ks.settleAudience(ctx, kc)
+	return nil
 }
 
 // canPublishKeyset refuses a key change that no peer could accept, before
