@@ -27,6 +27,14 @@ type keyChange struct {
 	// minVersion is a keyset version the new keyset must exceed: one the
 	// federation holds that the database does not know (after a restore).
 	minVersion uint64
+	// audience is the new audience of the content keys this change
+	// records, lapsed the members that left it (new keys were started
+	// for them) under trust list lapsedVersion, joined an audience that
+	// members only joined, recorded apart (contentrekey.go).
+	audience      map[string]bool
+	joined        map[string]bool
+	lapsed        []string
+	lapsedVersion uint64
 }
 
 // beginKeys starts a key change at now. Callers hold ks.mu.
@@ -99,7 +107,10 @@ func (ks *keySchedule) commitKeys(ctx context.Context, kc *keyChange) error {
 	if err != nil {
 		return err
 	}
-	kc.w.Meta = map[string]string{"keyset_version": strconv.FormatUint(set.Version, 10), "keyset": raw}
+	if kc.w.Meta == nil {
+		kc.w.Meta = map[string]string{}
+	}
+	kc.w.Meta["keyset_version"], kc.w.Meta["keyset"] = strconv.FormatUint(set.Version, 10), raw
 	if err := ks.db.ChangeKeys(ctx, kc.w); err != nil {
 		return err
 	}
@@ -108,6 +119,7 @@ func (ks *keySchedule) commitKeys(ctx context.Context, kc *keyChange) error {
 		ks.log.Info("root key rotated as the trust list now names it", "root", kc.rootKID)
 	}
 	ks.metrics.KeyRotations.Add(float64(kc.rotations))
+	ks.committedAudience(kc, ci.ContentKeyID())
 	if err := ks.state.ApplyKeyset(ks.province, raw, now); err != nil {
 		// Checked above under ks.mu; only a trust list applied meanwhile
 		// can refuse it, and TrustListChanged then signs again.
@@ -131,7 +143,7 @@ func (ks *keySchedule) newIssuer(kr *keyring, now time.Time) (*trust.StatementSi
 		return nil, nil, err
 	}
 	id, _, _ := epochOf(now, ks.cfg.ContentEpoch)
-	ck := kr.contentKey(trust.ContentKeyID(ks.province, id))
+	ck := kr.currentContentKey(ks.province, id)
 	if ck == nil {
 		return nil, nil, fmt.Errorf("no content key for the current epoch")
 	}

@@ -61,16 +61,6 @@ func (kr *keyring) next() *signKey {
 	return nil
 }
 
-// contentKey returns the content key with that id, or nil.
-func (kr *keyring) contentKey(id string) *trust.ContentKey {
-	for i := range kr.content {
-		if kr.content[i].ID == id {
-			return &kr.content[i]
-		}
-	}
-	return nil
-}
-
 // clone copies the keyring for a key change to work on: rows are copied,
 // private keys (never modified) shared.
 func (kr *keyring) clone() *keyring {
@@ -183,7 +173,7 @@ func InitKeys(ctx context.Context, db *store.DB, kek *seal.Key, province string,
 		}
 		rows = append(rows, row)
 	}
-	ck, err := newContentKeyRow(kek, province, now, epoch)
+	ck, err := newContentKeyRow(kek, province, now, epoch, 0)
 	if err != nil {
 		return err
 	}
@@ -191,9 +181,15 @@ func InitKeys(ctx context.Context, db *store.DB, kek *seal.Key, province string,
 	return db.ChangeKeys(ctx, store.KeyChange{Insert: rows, Meta: map[string]string{"province": province}})
 }
 
-func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Duration) (store.KeyRow, error) {
+// newContentKeyRow makes the content key of t's epoch of generation gen:
+// 0 on the schedule, more when a member left good standing
+// (contentrekey.go), which names it "<province>/<epoch>.<gen>".
+func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Duration, gen int) (store.KeyRow, error) {
 	id, start, end := epochOf(t, epoch)
 	kid := trust.ContentKeyID(province, id)
+	if gen > 0 {
+		kid += "." + strconv.Itoa(gen)
+	}
 	k := seal.NewKeyMaterial()
 	return store.KeyRow{KID: kid, Kind: kindContent, State: "active", NotBefore: start,
 		Expires: end.Add(trust.MaxCodeLifetime), Sealed: kek.Seal(keyAAD(kid), k), Created: t}, nil

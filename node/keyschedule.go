@@ -43,6 +43,10 @@ type keySchedule struct {
 	mu        sync.Mutex // serialises key changes
 	kr        *keyring   // guarded by mu, but for kr.enc, which never changes
 	keysetExp time.Time  // guarded by mu
+	// audience are the members in good standing the current content keys
+	// were last checked against (contentrekey.go); nil when unknown.
+	// Guarded by mu.
+	audience  map[string]bool
 	keysetRaw atomic.Pointer[string]
 	issuer    atomic.Pointer[trust.CodeIssuer] // also read by codes (codes.go)
 	signer    atomic.Pointer[trust.StatementSigner]
@@ -61,11 +65,21 @@ func newKeySchedule(kr *keyring, db *store.DB, kek *seal.Key, state *trust.State
 func (ks *keySchedule) start(ctx context.Context) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	if err := ks.loadAudience(ctx); err != nil {
+		return err
+	}
 	kc := ks.beginKeys(ks.now())
 	if err := ks.maintainKeys(kc); err != nil {
 		return err
 	}
-	return ks.commitKeys(ctx, kc)
+	if err := ks.checkAudience(kc); err != nil {
+		return err
+	}
+	if err := ks.commitKeys(ctx, kc); err != nil {
+		return err
+	}
+	ks.settleAudience(ctx, kc)
+	return nil
 }
 
 // tick applies the key schedule at now (Node.Tick): it commits a change
@@ -78,15 +92,23 @@ func (ks *keySchedule) tick(ctx context.Context, now time.Time) error {
 	if err := ks.maintainKeys(kc); err != nil {
 		return err
 	}
+	if err := ks.checkAudience(kc); err != nil {
+		return err
+	}
 	id, _, _ := epochOf(now, ks.cfg.ContentEpoch)
-	epochMoved := ks.issuer.Load() == nil || ks.issuer.Load().ContentKeyID() != trust.ContentKeyID(ks.province, id)
-	if kc.changed() || now.Add(ks.cfg.Rotation).After(ks.keysetExp) {
-		return ks.commitKeys(ctx, kc)
+	cur := kc.kr.currentContentKey(ks.province, id)
+	epochMoved := ks.issuer.Load() == nil || cur == nil || ks.issuer.Load().ContentKeyID() != cur.ID
+	var err error
+	switch {
+	case kc.changed() || now.Add(ks.cfg.Rotation).After(ks.keysetExp):
+		err = ks.commitKeys(ctx, kc)
+	case epochMoved:
+		err = ks.installIssuer(ctx, now)
 	}
-	if epochMoved {
-		return ks.installIssuer(ctx, now)
+	if err == nil {
+		ks.settleAudience(ctx, kc)
 	}
-	return nil
+	return err
 }
 
 // keyset is the node's current signed keyset statement (Node.Keyset).

@@ -101,6 +101,19 @@ func (l *Link) PeerKeyset(province string) {
 	kick(l.grantKick)
 }
 
+// GrantTo grants the live content keys to each of ids at once, whatever
+// encryption key it was last granted to: members the trust list
+// reinstated or added, whose keysets need not have changed.
+func (l *Link) GrantTo(ids []string) {
+	l.grantMu.Lock()
+	for _, id := range ids {
+		delete(l.granted, id)
+		l.grantDue[id] = true
+	}
+	l.grantMu.Unlock()
+	kick(l.grantKick)
+}
+
 // SnapshotRequested asks for a fresh revocation snapshot to be published.
 func (l *Link) SnapshotRequested(ctx context.Context) error {
 	return l.publishSnapshot(ctx, true)
@@ -241,6 +254,10 @@ func (l *Link) grantChanged(ctx context.Context) error {
 // key is not the one it was last granted to.
 func (l *Link) grant(ctx context.Context, id string, onlyChanged bool) error {
 	st := l.n.State()
+	// The keys are read before the trust list: a content key started
+	// because the list took id out of good standing is only ever read
+	// together with that list, never sealed to id (contentrekey.go).
+	keys := l.n.ContentKeys()
 	tl := st.TrustList()
 	peer := st.Keyset(id)
 	if tl == nil || tl.Members[id].Status != trust.MemberActive || peer == nil || peer.EncKey == nil {
@@ -253,7 +270,7 @@ func (l *Link) grant(ctx context.Context, id string, onlyChanged bool) error {
 		return nil
 	}
 	self := l.n.Province()
-	g, err := trust.GrantContentKeys(l.n.Signer(), self, id, peer.EncKey, l.n.ContentKeys(), l.n.Now())
+	g, err := trust.GrantContentKeys(l.n.Signer(), self, id, peer.EncKey, keys, l.n.Now())
 	if err != nil {
 		return err
 	}

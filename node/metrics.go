@@ -11,17 +11,20 @@ import (
 // Metrics are the node's Prometheus metrics, on a registry of its own so
 // several nodes can run in one process (demo, tests).
 type Metrics struct {
-	Registry       *prometheus.Registry
-	Issued         *prometheus.CounterVec
-	Verified       *prometheus.CounterVec
-	VerifySeconds  prometheus.Histogram
-	IssueSeconds   prometheus.Histogram
-	HTTPRequests   *prometheus.CounterVec
-	HTTPSeconds    *prometheus.HistogramVec
-	StatusChanges  prometheus.Counter
-	Revoked        prometheus.Counter
-	OutboxPending  prometheus.Gauge
-	KeyRotations   prometheus.Counter
+	Registry      *prometheus.Registry
+	Issued        *prometheus.CounterVec
+	Verified      *prometheus.CounterVec
+	VerifySeconds prometheus.Histogram
+	IssueSeconds  prometheus.Histogram
+	HTTPRequests  *prometheus.CounterVec
+	HTTPSeconds   *prometheus.HistogramVec
+	StatusChanges prometheus.Counter
+	Revoked       prometheus.Counter
+	OutboxPending prometheus.Gauge
+	KeyRotations  prometheus.Counter
+	// ContentRekeys counts new content keys started because the trust
+	// list took a member out of good standing (contentrekey.go).
+	ContentRekeys  prometheus.Counter
 	Statements     *prometheus.CounterVec
 	TrustExpiresIn *prometheus.GaugeVec // no labels: absent until a trust list is held (a 0 would fire the expiry alert)
 	Deleted        *prometheus.CounterVec
@@ -64,6 +67,8 @@ func NewMetrics() *Metrics {
 			Help: "Revocation statements committed but not yet acknowledged by NATS."}),
 		KeyRotations: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_key_rotations_total",
 			Help: "Signing-key rotations."}),
+		ContentRekeys: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_content_key_rekeys_total",
+			Help: "New content keys started at once because the trust list suspended or removed a member that held the current ones."}),
 		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_statements_total",
 			Help: "Statements received from the federation, by kind and result reason."}, []string{"kind", "reason"}),
 		TrustExpiresIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcfed_trustlist_expires_in_seconds",
@@ -76,7 +81,7 @@ func NewMetrics() *Metrics {
 			Help: "Audit entries that could not be written at all (database closed); should stay 0."}),
 	}
 	for _, c := range []prometheus.Collector{m.Issued, m.Verified, m.VerifySeconds, m.IssueSeconds, m.HTTPRequests,
-		m.HTTPSeconds, m.StatusChanges, m.Revoked, m.OutboxPending, m.KeyRotations, m.Statements, m.TrustExpiresIn, m.Deleted,
+		m.HTTPSeconds, m.StatusChanges, m.Revoked, m.OutboxPending, m.KeyRotations, m.ContentRekeys, m.Statements, m.TrustExpiresIn, m.Deleted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

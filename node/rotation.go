@@ -45,16 +45,12 @@ func (ks *keySchedule) maintainKeys(kc *keyChange) error {
 	kr.sign = keep
 	for _, t := range []time.Time{now, now.Add(ks.cfg.ContentEpoch)} {
 		id, _, _ := epochOf(t, ks.cfg.ContentEpoch)
-		if kr.contentKey(trust.ContentKeyID(ks.province, id)) != nil {
+		if kr.currentContentKey(ks.province, id) != nil {
 			continue
 		}
-		row, err := newContentKeyRow(ks.kek, ks.province, t, ks.cfg.ContentEpoch)
-		if err != nil {
+		if err := ks.addContentKey(kc, t, 0); err != nil {
 			return err
 		}
-		kc.insert(row)
-		k, _ := ks.kek.Open(keyAAD(row.KID), row.Sealed)
-		kr.content = append(kr.content, trust.ContentKey{ID: row.KID, Key: k, NotBefore: row.NotBefore, Expires: row.Expires})
 	}
 	live := kr.content[:0]
 	for _, ck := range kr.content {
@@ -311,7 +307,10 @@ func (ks *keySchedule) rotateRoot(ctx context.Context, p Principal) (RootRotatio
 
 // TrustListChanged is told that a new trust list was applied. If it
 // names a different root for this province, the node's own keyset (which
-// the trust state then dropped) is signed again with that root.
+// the trust state then dropped) is signed again with that root. If it
+// took a member out of good standing, new content keys are started at
+// once, which that member is never granted (contentrekey.go). It is
+// idempotent: a list already acted on changes nothing.
 func (n *Node) TrustListChanged(ctx context.Context) error {
 	return n.keys.trustListChanged(ctx)
 }
@@ -329,10 +328,17 @@ func (ks *keySchedule) trustListChanged(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ks.state.Keyset(ks.province) != nil && (!listed || m.RootKID == active) {
-		return nil
+	kc := ks.beginKeys(ks.now())
+	if err := ks.checkAudience(kc); err != nil {
+		return err
 	}
-	return ks.republish(ctx, ks.now())
+	if kc.changed() || ks.state.Keyset(ks.province) == nil || (listed && m.RootKID != active) {
+		if err := ks.commitKeys(ctx, kc); err != nil {
+			return err
+		}
+	}
+	ks.settleAudience(ctx, kc)
+	return nil
 }
 
 // canPublishKeyset refuses a key change that no peer could accept, before
