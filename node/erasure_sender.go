@@ -240,14 +240,16 @@ func (p *Peers) sendErasuresTo(ctx context.Context, asker string) error {
 		}
 		p.erasures.attempted(asker, err)
 		if err != nil {
-			l.metrics.Erasures.WithLabelValues(erasureFailed).Inc()
-			p.log.Warn("lookup erasure not acknowledged; it will be sent again", "to", asker, "attempts", e.Attempts+1, "err", err)
+			// Rescheduled first, then counted and logged: whoever sees
+			// the failure counted sees its next try written.
 			now := p.n.now()
 			for _, e := range due[i:] {
 				if err := db.ErasureFailed(ctx, e.ID, now.Add(p.ErasureRetry.Delay(e.Attempts))); err != nil {
 					return err
 				}
 			}
+			l.metrics.Erasures.WithLabelValues(erasureFailed).Inc()
+			p.log.Warn("lookup erasure not acknowledged; it will be sent again", "to", asker, "attempts", e.Attempts+1, "err", err)
 			return nil
 		}
 		if err := db.ErasureSent(ctx, e.ID); err != nil {
