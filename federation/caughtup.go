@@ -117,7 +117,7 @@ func (s *Sync) setCaughtUp(epoch uint64, cu *catchUp) {
 		s.log.Info("federation sync caught up", "applied", applied, "took", now.Sub(cu.started))
 	}
 	s.caughtIn.Store(epoch + 1) // only followCatchUp writes it
-	select { // markSynced saves the time at once
+	select {                    // markSynced saves the time at once
 	case s.caughtUpKick <- struct{}{}:
 	default:
 	}

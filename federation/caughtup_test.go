@@ -123,8 +123,8 @@ func TestSyncIsNotSyncedAfterReconnectUntilItsBacklogIsApplied(t *testing.T) {
 	if marked || !stale {
 		t.Errorf("marked synced (%v; stale %v) on reconnect before the backlog was applied", marked, stale)
 	}
-	if !errors.Is(ready, ErrNotReady) {
-		t.Errorf("Ready on reconnect before the backlog was applied: %v", ready)
+	if !errors.Is(ready, ErrCatchingUp) {
+		t.Errorf("Ready on reconnect before the backlog was applied: %v, want %v", ready, ErrCatchingUp)
 	}
 
 	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {

@@ -344,7 +344,7 @@ func (s *Sync) Ready() error {
 	case s.caughtIn.Load() == 0:
 		return fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
 	case !s.caughtUpIn(epoch):
-		return fmt.Errorf("%w: catching up on what was published while disconnected", ErrNotReady)
+		return ErrCatchingUp
 	case s.persist.failing.Load():
 		return fmt.Errorf("%w: federation cache writes failing", ErrNotReady)
 	}
