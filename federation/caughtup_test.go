@@ -56,6 +56,18 @@ func startOfflineNode(t *testing.T, f *fixture, s *Server) *offlineNode {
 	return n
 }
 
+// startWithOfflineNode starts a server, 440000 publishing (see
+// guangdongPublishing) and its delta 1, and 310000 as an offlineNode
+// that has applied them; it returns 440000's connection.
+func startWithOfflineNode(t *testing.T) (*fixture, *Conn, *offlineNode) {
+	t.Helper()
+	f, s, gdc := guangdongPublishing(t)
+	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
+	n := startOfflineNode(t, f, s)
+	waitRevSeq(t, n.state, gd, 1)
+	return f, gdc, n
+}
+
 // goOffline cuts n's link, waits until its connection noticed, and moves
 // its clock on past the staleness limit.
 func (n *offlineNode) goOffline(t *testing.T) {
@@ -97,13 +109,7 @@ func (n *offlineNode) comeBack(t *testing.T) {
 // as good from a node that says its trust is current.
 func TestSyncIsNotSyncedAfterReconnectUntilItsBacklogIsApplied(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
-	n := startOfflineNode(t, f, s)
-	waitRevSeq(t, n.state, gd, 1)
+	f, gdc, n := startWithOfflineNode(t)
 
 	n.goOffline(t)
 	const last = 201 // the backlog: deltas 2..last
@@ -159,13 +165,7 @@ func TestSyncIsNotSyncedAfterReconnectUntilItsBacklogIsApplied(t *testing.T) {
 // though no message arrives to tell it so.
 func TestSyncWithNoBacklogIsSyncedPromptlyAfterReconnect(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	gdc := connectReady(t, s, gd)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
-	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
-	n := startOfflineNode(t, f, s)
-	waitRevSeq(t, n.state, gd, 1)
+	_, _, n := startWithOfflineNode(t)
 
 	for range 2 {
 		n.goOffline(t)
