@@ -12,22 +12,25 @@ import (
 // an outage, the revocations published meanwhile must be applied before
 // the node calls its trust current again. When the connection comes back
 // the epoch changes, and the Sync catches up again before either.
+// Handled, not applied: a province whose deltas wait for a snapshot or a
+// keyset is answered for on its own (revocations_stale, revfresh.go), not
+// held against the node as a whole, as at the first catch-up.
 //
 // Whether it has is checked from the stream's and the watch's own
-// progress, read every catchUpKickEvery and at each reconnection, not
+// progress, read every caughtUpCheckEvery and at each reconnection, not
 // from a message arriving: with nothing published during the outage, no
 // message comes to say so.
 
 const (
-	// catchUpKickEvery is how often the Sync checks whether it has
+	// caughtUpCheckEvery is how often the Sync checks whether it has
 	// caught up after a (re)connection: how late, at most, it is synced
 	// again once it has.
-	catchUpKickEvery = 100 * time.Millisecond
+	caughtUpCheckEvery = 100 * time.Millisecond
 	// caughtUpStreamEvery is how many checks pass between two reads of
 	// the revocation stream's bounds while catching up: messages up to
 	// the end read at reconnection may age out of the stream before they
 	// are delivered, and are then no longer waited for.
-	caughtUpStreamEvery = int(streamCheckEvery / catchUpKickEvery)
+	caughtUpStreamEvery = int(streamCheckEvery / caughtUpCheckEvery)
 )
 
 // catchUp is the catch-up over one connection epoch. Only followCatchUp
@@ -43,10 +46,10 @@ type catchUp struct {
 }
 
 // followCatchUp checks, at each reconnection and every
-// catchUpKickEvery, whether the Sync has caught up over the current
+// caughtUpCheckEvery, whether the Sync has caught up over the current
 // connection, until ctx ends.
 func (s *Sync) followCatchUp(ctx context.Context) {
-	t := time.NewTicker(catchUpKickEvery)
+	t := time.NewTicker(caughtUpCheckEvery)
 	defer t.Stop()
 	var cu catchUp
 	for {
