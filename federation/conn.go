@@ -352,6 +352,20 @@ func (c *Conn) Server() string { return c.nc.ConnectedUrlRedacted() }
 // Connected reports whether the connection is up right now.
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 
+// epoch numbers the connection's life since its last reconnection, and
+// reports whether the connection is up: a value that changes whenever
+// the connection comes back, so that what was current over one
+// connection is not taken as current over the next. nats.go counts a
+// reconnection before it reports the connection up, and epoch reads the
+// state first, so an epoch reported with ok is never older than the
+// connection that was up.
+func (c *Conn) epoch() (uint64, bool) {
+	if !c.nc.IsConnected() {
+		return 0, false
+	}
+	return c.nc.Stats().Reconnects, true
+}
+
 // nextReconnect returns a channel closed at the next reconnection.
 func (c *Conn) nextReconnect() <-chan struct{} {
 	c.mu.Lock()

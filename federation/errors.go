@@ -1,6 +1,9 @@
 package federation
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by this package, to be checked with errors.Is. Errors
 // from nats.go are wrapped, not replaced, so errors.Is also finds them.
@@ -26,6 +29,10 @@ var (
 	// ErrNotReady reports that a Sync has not caught up, or is not
 	// connected.
 	ErrNotReady = errors.New("federation: not ready")
+	// ErrCatchingUp reports a Sync connected again after an outage that
+	// has not yet applied what was published meanwhile. It wraps
+	// ErrNotReady.
+	ErrCatchingUp = fmt.Errorf("%w: catching up on what was published while disconnected", ErrNotReady)
 	// ErrStreamMissing reports that no revocation stream answered a
 	// publish: it was deleted, or never created (EnsureStreams makes it).
 	ErrStreamMissing = errors.New("federation: revocation stream missing")

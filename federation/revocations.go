@@ -328,13 +328,14 @@ func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata,
 	}
 }
 
-// revocationEnd returns the stream sequence of the last message in the
-// revocation stream (0 if it has none), so a consumer knows when it has
-// caught up even if nothing is delivered.
-func (c *Conn) revocationEnd(ctx context.Context) (uint64, error) {
+// revocationBounds returns the stream sequences of the first and last
+// messages in the revocation stream (first is last+1 when it holds none),
+// so a consumer knows when it has caught up even if nothing is delivered.
+func (c *Conn) revocationBounds(ctx context.Context) (first, last uint64, err error) {
 	s, err := c.js.Stream(ctx, c.stream)
 	if err != nil {
-		return 0, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+		return 0, 0, fmt.Errorf("revocation stream %s: %w", c.stream, err)
 	}
-	return s.CachedInfo().State.LastSeq, nil
+	st := s.CachedInfo().State
+	return st.FirstSeq, st.LastSeq, nil
 }

@@ -53,10 +53,10 @@ type revTracker struct {
 	cachedSnap map[string]uint64       // seq of the snapshot cached per province
 	deltas     map[string]int          // deltas cached since that snapshot
 
-	last       uint64 // last stream sequence handled
-	saved      uint64 // last stream sequence saved as the cursor
-	sinceSave  int
-	endAtStart uint64 // stream's last sequence when consumption began
+	last      uint64 // last stream sequence handled
+	saved     uint64 // last stream sequence saved as the cursor
+	sinceSave int
+	catchUpTo uint64 // stream's last sequence when the connection came up (caughtup.go)
 }
 
 func newRevTracker() revTracker {
@@ -114,7 +114,7 @@ func (s *Sync) consume(ctx context.Context) error {
 		}
 		cursor = c
 	}
-	end, err := s.conn.revocationEnd(ctx)
+	_, end, err := s.conn.revocationBounds(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,16 +126,10 @@ func (s *Sync) consume(ctx context.Context) error {
 		cursor = 0
 	}
 	s.mu.Lock()
-	s.revs.last, s.revs.saved, s.revs.endAtStart = cursor, cursor, end
+	s.revs.last, s.revs.saved, s.revs.catchUpTo = cursor, cursor, end
 	s.persist.reset(cursor)
 	s.mu.Unlock()
-	if err := s.conn.ConsumeRevocations(ctx, cursor+1, s.onRevocation); err != nil {
-		return err
-	}
-	if end <= cursor {
-		s.setCaughtUp()
-	}
-	return nil
+	return s.conn.ConsumeRevocations(ctx, cursor+1, s.onRevocation)
 }
 
 // onRevocation is the revocation consumer's handler.
@@ -154,9 +148,7 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	if m.Pending == 0 || s.revs.sinceSave >= cursorEvery {
 		s.saveCursor()
 	}
-	if m.Pending == 0 || m.StreamSeq >= s.revs.endAtStart {
-		s.setCaughtUp()
-	}
+	s.checkCaughtUpSoon(m.StreamSeq, m.Pending)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,30 +101,37 @@ func (c *Conn) getState(ctx context.Context, kv jetstream.KeyValue, key string) 
 // verifying layer drops bad statements itself, and nothing a peer
 // publishes can stop the watch. handler is never called concurrently.
 func (c *Conn) WatchState(ctx context.Context, handler func(StateUpdate)) error {
+	_, err := c.watchState(ctx, handler)
+	return err
+}
+
+// watchState is WatchState, and returns the watch so that its owner can
+// ask whether it is current (stateWatch.currentIn).
+func (c *Conn) watchState(ctx context.Context, handler func(StateUpdate)) (*stateWatch, error) {
 	kv, err := c.bucketHandle(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	born, err := c.streamCreated(ctx, c.bucketStream())
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", c.bucket, err)
+		return nil, fmt.Errorf("watch %s: %w", c.bucket, err)
 	}
-	reconnect := c.nextReconnect() // before the watcher: a reconnect from here on restarts it
+	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true, born: born}
+	sw.reconnect, sw.epoch = c.nextReconnect(), c.nc.Stats().Reconnects // before the watcher: a reconnect from here on restarts it
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", c.bucket, err)
+		return nil, fmt.Errorf("watch %s: %w", c.bucket, err)
 	}
-	sw := &stateWatch{handler: handler, caughtUp: make(chan struct{}), initial: true, born: born, reconnect: reconnect}
 	c.run(ctx, func(ctx context.Context) {
 		c.watch(ctx, kv, w, sw)
 	})
 	select {
 	case <-sw.caughtUp:
-		return nil
+		return sw, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-c.life.Done():
-		return errors.New("watch: connection closed")
+		return nil, errors.New("watch: connection closed")
 	}
 }
 
@@ -140,7 +148,20 @@ type stateWatch struct {
 	// consumer lost with the server, stayed silent until nats.go missed
 	// its heartbeats.
 	reconnect <-chan struct{}
+	// epoch is the connection's epoch (Conn.epoch) as it was when the
+	// current watcher was made, read after reconnect: a reconnect in
+	// between closes reconnect and the watcher is made again.
+	epoch uint64
+	// current is epoch+1 once the current watcher has handed on every
+	// value the bucket held when it was made; 0 before.
+	current atomic.Uint64
 }
+
+// currentIn reports whether the watch has handed on every value the
+// bucket held when it was last made, over the connection of epoch (see
+// Conn.epoch): after a reconnection, what the watch missed while the
+// connection was down.
+func (sw *stateWatch) currentIn(epoch uint64) bool { return sw.current.Load() == epoch+1 }
 
 // bucketStream is the name of the stream behind the state bucket read.
 func (c *Conn) bucketStream() string { return "KV_" + c.bucket }
@@ -171,7 +192,7 @@ func (c *Conn) watch(ctx context.Context, kv jetstream.KeyValue, w jetstream.Key
 			return
 		}
 		var err error
-		sw.reconnect = c.nextReconnect()
+		sw.reconnect, sw.epoch = c.nextReconnect(), c.nc.Stats().Reconnects
 		if w, err = c.rewatch(ctx, kv, sw); err != nil {
 			c.log.Warn("state watch restart failed", "bucket", c.bucket, "err", err)
 			w, failures = nil, failures+1
@@ -233,6 +254,7 @@ func (c *Conn) drainWatcher(ctx context.Context, w jetstream.KeyWatcher, sw *sta
 				return false
 			}
 			if e == nil { // end of the catch-up pass
+				sw.current.Store(sw.epoch + 1)
 				if sw.initial {
 					sw.initial = false
 					close(sw.caughtUp)

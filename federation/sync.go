@@ -134,11 +134,16 @@ type Sync struct {
 	heartbeats map[string]heartbeatSeen
 	hbWaiting  map[string]waitingHeartbeat // under mu; see heartbeatClaim
 
-	running  atomic.Bool
-	caughtUp atomic.Bool
+	running atomic.Bool
+	// caughtIn is the connection epoch (Conn.epoch) over which the Sync
+	// last caught up, plus one; 0 before its first catch-up (caughtup.go).
+	caughtIn atomic.Uint64
+	watch    *stateWatch   // set by Run before its goroutines start
 	kick     chan struct{} // wakes the catch-up worker
-	// caughtUpKick wakes markSynced at the end of the catch-up.
+	// caughtUpKick wakes markSynced at the end of a catch-up.
 	caughtUpKick chan struct{}
+	// catchUpKick wakes followCatchUp as the consumer reaches the end.
+	catchUpKick chan struct{}
 
 	// alive lets Run wait for handlers running on the Conn's goroutines;
 	// once stopped is set, late handler calls return at once.
@@ -188,6 +193,7 @@ func NewSync(cfg SyncConfig) (*Sync, error) {
 		hbWaiting:    map[string]waitingHeartbeat{},
 		kick:         make(chan struct{}, 1),
 		caughtUpKick: make(chan struct{}, 1),
+		catchUpKick:  make(chan struct{}, 1),
 	}
 	return s, nil
 }
@@ -210,7 +216,11 @@ func (s *Sync) Run(ctx context.Context) error {
 	s.applyPinned()
 	s.unlock()
 
-	if !s.retry(ctx, "watch state", func() error { return s.conn.WatchState(ctx, s.onState) }) {
+	watch := func() (err error) {
+		s.watch, err = s.conn.watchState(ctx, s.onState)
+		return err
+	}
+	if !s.retry(ctx, "watch state", watch) {
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -221,6 +231,7 @@ func (s *Sync) Run(ctx context.Context) error {
 		return nil
 	}
 	wg.Go(func() { s.worker(ctx) })
+	wg.Go(func() { s.followCatchUp(ctx) })
 	wg.Go(func() { s.markSynced(ctx) })
 	<-ctx.Done()
 	return nil
@@ -307,10 +318,11 @@ func (s *Sync) markSynced(ctx context.Context) {
 	}
 }
 
-// syncTick marks State synced if the federation is in reach, and returns
-// the time it did.
+// syncTick marks State synced if the federation is in reach and the
+// Sync has caught up over the current connection, and returns the time
+// it did.
 func (s *Sync) syncTick() (time.Time, bool) {
-	if !s.caughtUp.Load() || !s.conn.Connected() {
+	if epoch, ok := s.conn.epoch(); !ok || !s.caughtUpIn(epoch) {
 		return time.Time{}, false
 	}
 	now := s.now()
@@ -318,33 +330,21 @@ func (s *Sync) syncTick() (time.Time, bool) {
 	return now, true
 }
 
-// setCaughtUp records the end of the initial catch-up.
-// State is marked synced before caughtUp is set, so that whoever sees
-// Ready also sees a fresh state.
-func (s *Sync) setCaughtUp() {
-	if s.caughtUp.Load() {
-		return
-	}
-	s.state.MarkSynced(s.now())
-	if s.caughtUp.CompareAndSwap(false, true) {
-		s.log.Info("federation sync caught up")
-		select { // markSynced saves the time at once
-		case s.caughtUpKick <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// Ready reports nil once the initial catch-up is done and the connection
-// is up, else an error wrapping ErrNotReady that says which is missing.
+// Ready reports nil once the Sync has caught up over the current
+// connection (see caughtup.go) and the connection is up, else an error
+// wrapping ErrNotReady that says which is missing.
 func (s *Sync) Ready() error {
-	switch {
-	case s.conn == nil:
+	if s.conn == nil {
 		return fmt.Errorf("%w: no federation connection", ErrNotReady)
-	case !s.conn.Connected():
+	}
+	epoch, connected := s.conn.epoch()
+	switch {
+	case !connected:
 		return fmt.Errorf("%w: not connected to NATS", ErrNotReady)
-	case !s.caughtUp.Load():
+	case s.caughtIn.Load() == 0:
 		return fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
+	case !s.caughtUpIn(epoch):
+		return ErrCatchingUp
 	case s.persist.failing.Load():
 		return fmt.Errorf("%w: federation cache writes failing", ErrNotReady)
 	}

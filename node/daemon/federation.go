@@ -251,6 +251,9 @@ func (f *fed) ready(ctx context.Context) error {
 		return errors.New("not connected to the federation yet")
 	}
 	if err := s.Ready(); err != nil {
+		if js := f.jetStreamProblem(); js != nil && errors.Is(err, federation.ErrCatchingUp) {
+			return js // what keeps it from catching up
+		}
 		return err
 	}
 	if err := f.jetStreamProblem(); err != nil {
