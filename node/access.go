@@ -122,7 +122,7 @@ const (
 	LogAccountDisabled      = "account disabled"
 )
 
-// CreateAccount makes a named account with role admin or operator and
+// CreateAccount makes a named account with role admin, operator or feed and
 // its first token, labelled label and valid for tokens.operator_lifetime
 // (shown once). Only an admin may; a name taken, in any case, is
 // EConflict.

@@ -9,11 +9,15 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
-// Account roles. Both are operators to every other rule; only an admin
-// creates and disables accounts and mints tokens.
+// Account roles. Admins and operators are operators to every other
+// rule; only an admin creates and disables accounts and mints tokens. A
+// feed account is the province's health-code platform: its tokens
+// (RoleFeed) may only change statuses, one or in bulk, so that a stolen
+// one reads no resident, issues no code and manages nothing.
 const (
 	AccountAdmin    = "admin"
 	AccountOperator = "operator"
+	AccountFeed     = "feed"
 )
 
 // Account limits.
@@ -116,8 +120,9 @@ func (a *access) createAccount(ctx context.Context, actor, name, role, label str
 	if err := CheckAccountName(name); err != nil {
 		return NewAccountToken{}, err
 	}
-	if role != AccountAdmin && role != AccountOperator {
-		return NewAccountToken{}, Errorf(EInvalid, "role must be %s or %s", AccountAdmin, AccountOperator)
+	if role != AccountAdmin && role != AccountOperator && role != AccountFeed {
+		return NewAccountToken{}, Errorf(EInvalid, "role must be %s, %s or %s (the health platform's status feed)",
+			AccountOperator, AccountAdmin, AccountFeed)
 	}
 	id, err := randomID(a.rand, accountIDPrefix)
 	if err != nil {

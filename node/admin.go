@@ -44,7 +44,7 @@ func requireAdmin(p Principal, action string) error {
 	case p.Role == RoleOperator && p.Admin:
 		return nil
 	case p.Role != RoleOperator:
-		return Errorf(EForbidden, "this token may not do that")
+		return forbidden(p, "this token may not do that")
 	}
 	what, ok := adminActions[action]
 	if !ok {

@@ -18,6 +18,11 @@ const (
 	RoleOperator Role = "operator" // provincial health authority staff
 	RoleScanner  Role = "scanner"  // a registered scanning device: verify only
 	RoleResident Role = "resident" // one resident: their own record only
+	// RoleFeed is a feed account's token: the province's health-code
+	// platform sending status changes (SetStatus, BulkStatus), and nothing
+	// else, so that a stolen feed token reads no resident and issues no
+	// code.
+	RoleFeed Role = "feed"
 )
 
 // Principal is an authenticated caller.
@@ -26,9 +31,9 @@ type Principal struct {
 	SubjectID string // residents
 	ScannerID string // scanners
 	Place     string // scanners: their kind of place, recorded with each verification
-	// Operators: the account the token belongs to (admin accounts are
-	// operators who may also manage accounts), the token's id, and when
-	// it stops working.
+	// Operators and feeds: the account the token belongs to (admin
+	// accounts are operators who may also manage accounts), the token's
+	// id, and when it stops working.
 	AccountID string
 	Account   string
 	Admin     bool
@@ -40,18 +45,18 @@ type Principal struct {
 	tokenHash string
 }
 
-// Actor is how the audit log names p: an operator by account,
-// "admin:<name>" or "operator:<name>"; scanners and residents by role.
-// An operator principal without an account (made in code, not from a
-// token) is "operator".
+// Actor is how the audit log names p: an account by its role and name,
+// "admin:<name>", "operator:<name>" or "feed:<name>"; scanners and
+// residents by role. A principal without an account (made in code, not
+// from a token) is its role.
 func (p Principal) Actor() string {
 	switch {
-	case p.Role != RoleOperator || p.Account == "":
+	case p.Account == "":
 		return string(p.Role)
 	case p.Admin:
 		return AccountAdmin + ":" + p.Account
 	default:
-		return AccountOperator + ":" + p.Account
+		return string(p.Role) + ":" + p.Account
 	}
 }
 
@@ -133,8 +138,9 @@ func (a *access) readPrincipal(ctx context.Context, hash [sha256.Size]byte, now 
 	return p, nil
 }
 
-// operatorPrincipal resolves an operator token to its account, refusing
-// an expired token or a disabled account.
+// operatorPrincipal resolves an account's token (stored with role
+// operator) to its account, refusing an expired token or a disabled
+// account. A feed account's token is RoleFeed.
 func (a *access) operatorPrincipal(ctx context.Context, t store.Token, now time.Time) (Principal, error) {
 	if !now.Before(t.Expires) {
 		return Principal{}, Errorf(EUnauthorized, "token expired; ask an admin for a new one")
@@ -146,7 +152,11 @@ func (a *access) operatorPrincipal(ctx context.Context, t store.Token, now time.
 	if err != nil {
 		return Principal{}, internal("authenticate", err)
 	}
-	return Principal{Role: RoleOperator, AccountID: acc.ID, Account: acc.Name, Admin: acc.Role == AccountAdmin,
+	role := RoleOperator
+	if acc.Role == AccountFeed {
+		role = RoleFeed
+	}
+	return Principal{Role: role, AccountID: acc.ID, Account: acc.Name, Admin: acc.Role == AccountAdmin,
 		TokenID: t.ID, Expires: t.Expires}, nil
 }
 
@@ -157,7 +167,18 @@ func require(p Principal, roles ...Role) error {
 			return nil
 		}
 	}
-	return Errorf(EForbidden, "this token may not do that")
+	return forbidden(p, "this token may not do that")
+}
+
+// forbidden is the EForbidden refusal of p, with msg; a feed's token is
+// told what it may do instead, so that the platform's operator sees at
+// once that the token is a feed's, not a broken one.
+func forbidden(p Principal, msg string) error {
+	if p.Role == RoleFeed {
+		return Errorf(EForbidden, "this token is a feed account's (role feed): the feed role may only send status changes "+
+			"(POST /v1/statuses, PUT /v1/subjects/{id}/status); use an operator's token for anything else")
+	}
+	return Errorf(EForbidden, "%s", msg)
 }
 
 // requireSubject allows operators, and the resident whose record it is.
@@ -165,7 +186,7 @@ func requireSubject(p Principal, subjectID string) error {
 	if p.Role == RoleOperator || (p.Role == RoleResident && p.SubjectID == subjectID) {
 		return nil
 	}
-	return Errorf(EForbidden, "this token may not reach that record")
+	return forbidden(p, "this token may not reach that record")
 }
 
 // admit rate-limits a resident's requests (see Node.Admit).

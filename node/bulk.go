@@ -81,12 +81,13 @@ type BulkStatus struct {
 	Summary    BulkSummary
 }
 
-// BulkStatus starts a bulk status change for p, who must be an operator.
+// BulkStatus starts a bulk status change for p, who must be an operator
+// or a feed (the health-code platform's account).
 func (n *Node) BulkStatus(p Principal) (*BulkStatus, error) { return n.residents.bulkStatus(p) }
 
 // bulkStatus implements Node.BulkStatus.
 func (r *residents) bulkStatus(p Principal) (*BulkStatus, error) {
-	if err := require(p, RoleOperator); err != nil {
+	if err := require(p, RoleOperator, RoleFeed); err != nil {
 		return nil, err
 	}
 	return &BulkStatus{r: r, actor: p.Actor()}, nil

@@ -10,7 +10,7 @@ type Operation int
 // Permit first, so that the node and the api apply one rule.
 const (
 	OpEnrol                Operation = iota + 1 // Enrol: operators
-	OpSetStatus                                 // SetStatus: operators
+	OpSetStatus                                 // SetStatus: operators and feeds
 	OpIssueCode                                 // IssueCode: operators and the resident whose record it is
 	OpReplaceResidentToken                      // ReplaceResidentToken: operators
 	OpAddScanner                                // AddScanner: operators
@@ -28,7 +28,7 @@ const (
 // id of the record the operation reaches, where it names one.
 var permits = map[Operation]func(p Principal, target string) error{
 	OpEnrol:                operatorsOnly,
-	OpSetStatus:            operatorsOnly,
+	OpSetStatus:            func(p Principal, _ string) error { return require(p, RoleOperator, RoleFeed) },
 	OpIssueCode:            requireSubject,
 	OpReplaceResidentToken: operatorsOnly,
 	OpAddScanner:           operatorsOnly,

@@ -216,7 +216,7 @@ func loadSubject(ctx context.Context, db *store.DB, id string) (store.Subject, e
 
 // SetStatus changes a resident's health status and revokes every
 // unexpired code issued to them, committed in one transaction and then
-// published.
+// published. Operators and feeds only.
 func (n *Node) SetStatus(ctx context.Context, p Principal, id, status, reason string) error {
 	return n.residents.setStatus(ctx, p, id, status, reason)
 }

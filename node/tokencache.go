@@ -167,7 +167,7 @@ func (c *tokenCache) forget(role Role, id string) {
 // its tokens when tokenID is empty; as forget, after the database change.
 func (c *tokenCache) forgetAccount(accountID, tokenID string) {
 	c.evict(func(p Principal) bool {
-		return p.Role == RoleOperator && p.AccountID == accountID && (tokenID == "" || p.TokenID == tokenID)
+		return p.AccountID != "" && p.AccountID == accountID && (tokenID == "" || p.TokenID == tokenID)
 	})
 }
 

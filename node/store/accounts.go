@@ -14,13 +14,13 @@ import (
 type Account struct {
 	ID       string
 	Name     string // unique, compared without case
-	Role     string // admin|operator
+	Role     string // admin|operator|feed
 	Created  time.Time
 	Disabled bool // its tokens are deleted; the row stays for the audit log
 }
 
 // accountRoles are the roles an account may have.
-var accountRoles = map[string]bool{"admin": true, "operator": true}
+var accountRoles = map[string]bool{"admin": true, "operator": true, "feed": true}
 
 // ErrLastAdmin is returned by DisableAccount for the last enabled admin
 // account: without one, nobody could mint a token again.

@@ -145,3 +145,51 @@ func TestMigrationAttachesOldOperatorTokensToAnInitAdmin(t *testing.T) {
 		t.Fatalf("a new database has accounts %+v, %v", all, err)
 	}
 }
+
+// A feed account (the health platform's status feed) is a role the
+// accounts table refused before migration 0018. The migration rebuilds
+// the table: every account and token of a database at version 17 keeps
+// its id, role and state, the tokens still reference their accounts, and
+// a feed account may be made after it, as no role outside the three.
+func TestMigrationLetsAccountsHaveTheFeedRole(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := t.TempDir() + "/node.db"
+	raw := rawDBAtVersion(t, path, 17)
+	mustExec(t, raw,
+		`INSERT INTO accounts (id, name, role, created, disabled) VALUES ('ac_a', 'Alice', 'admin', 1, 0), ('ac_o', 'clerk', 'operator', 2, 1)`,
+		`INSERT INTO tokens (hash, role, account_id, id, expires, label, created) VALUES (x'01', 'operator', 'ac_a', 'tk_a', 9, 'laptop', 1)`)
+	if _, err := raw.Exec(`INSERT INTO accounts (id, name, role, created) VALUES ('ac_f', 'platform', 'feed', 3)`); err == nil {
+		t.Fatal("the accounts table at version 17 took role feed: the test does not start from before the migration")
+	}
+	raw.Close()
+
+	db := openAt(t, path)
+	a, err := db.Account(ctx, "alice")
+	if err != nil || a.ID != "ac_a" || a.Role != "admin" || a.Disabled || a.Created.UnixNano() != 1 {
+		t.Fatalf("the admin after the migration = %+v, %v", a, err)
+	}
+	if o, err := db.Account(ctx, "ac_o"); err != nil || o.Role != "operator" || !o.Disabled {
+		t.Fatalf("the disabled operator after the migration = %+v, %v", o, err)
+	}
+	if tok, err := db.Token(ctx, []byte{1}); err != nil || tok.AccountID != "ac_a" || tok.ID != "tk_a" {
+		t.Fatalf("the admin's token after the migration = %+v, %v", tok, err)
+	}
+	mustCreate := func(id, name, role string) error {
+		return db.CreateAccount(ctx, Account{ID: id, Name: name, Role: role, Created: t0}, accountToken(id, 0))
+	}
+	if err := mustCreate("ac_f", "platform", "feed"); err != nil {
+		t.Fatalf("a feed account after the migration: %v", err)
+	}
+	if f, err := db.Account(ctx, "platform"); err != nil || f.Role != "feed" {
+		t.Fatalf("the feed account = %+v, %v", f, err)
+	}
+	if err := mustCreate("ac_x", "root", "superuser"); err == nil {
+		t.Fatal("an account with role superuser was made")
+	}
+	// The tokens' reference to accounts survived the rebuild.
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO tokens (hash, role, account_id, id, expires, label, created)
+		VALUES (x'02', 'operator', 'ac_none', 'tk_n', 9, '', 1)`); err == nil {
+		t.Fatal("a token of no account was stored: the foreign key to accounts is gone")
+	}
+}
