@@ -22,6 +22,7 @@ const (
 	OpVerify                                    // Verify: scanners
 	OpCreateAccount                             // CreateAccount: admins
 	OpCreateAccountToken                        // CreateAccountToken: admins
+	OpLinkQR                                    // node/api's QR image of a wallet or scanner link: operators
 )
 
 // permits is the caller check of each operation; target is the subject
@@ -40,6 +41,12 @@ var permits = map[Operation]func(p Principal, target string) error{
 	OpVerify:               func(p Principal, _ string) error { return require(p, RoleScanner) },
 	OpCreateAccount:        adminOnly(OpCreateAccount),
 	OpCreateAccountToken:   adminOnly(OpCreateAccountToken),
+	OpLinkQR: func(p Principal, _ string) error {
+		if p.Role == RoleOperator {
+			return nil
+		}
+		return forbidden(p, "only an operator renders link QR codes")
+	},
 }
 
 // adminOnly allows admins only, to op (one of adminOps), whatever the

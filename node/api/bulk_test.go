@@ -34,7 +34,13 @@ type bulkOut struct {
 
 func (tn *testNode) bulk(body string) (*http.Response, bulkOut) {
 	tn.t.Helper()
-	resp := tn.call("POST", "/v1/statuses", tn.operator, body, nil)
+	return tn.bulkAs(tn.operator, body)
+}
+
+// bulkAs sends body to POST /v1/statuses with token.
+func (tn *testNode) bulkAs(token, body string) (*http.Response, bulkOut) {
+	tn.t.Helper()
+	resp := tn.call("POST", "/v1/statuses", token, body, nil)
 	out := bulkOut{results: map[int]map[string]any{}}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

@@ -137,7 +137,7 @@ func (s *Server) pageRoutes(v1 *echo.Group) {
 	assets := s.echo.Group("/assets", pageHeaders(false))
 	assets.GET("/*", p.asset)
 	v1.GET("/whoami", s.whoami)
-	v1.POST("/qr", s.linkQR)
+	v1.POST("/qr", s.linkQR, s.permit(node.OpLinkQR))
 }
 
 // pageHeaders sets the security headers of pages and assets. Only the
@@ -217,8 +217,11 @@ func (s *Server) whoami(c echo.Context) error {
 	}
 	if p.Account != "" {
 		out["account"], out["account_role"] = p.Account, node.AccountOperator
-		if p.Admin {
+		switch {
+		case p.Admin:
 			out["account_role"] = node.AccountAdmin
+		case p.Role == node.RoleFeed:
+			out["account_role"] = node.AccountFeed
 		}
 	}
 	return c.JSON(http.StatusOK, out)
@@ -228,11 +231,9 @@ func (s *Server) whoami(c echo.Context) error {
 // QR image, for the operator console to show at enrolment and at scanner
 // registration. Server-side, with the encoder the node has for codes, so
 // the console bundles no encoder; only links to this node's pages are
-// rendered, so it is no general QR service.
+// rendered, so it is no general QR service. Operators only
+// (node.OpLinkQR, checked before the body is read).
 func (s *Server) linkQR(c echo.Context) error {
-	if principal(c).Role != node.RoleOperator {
-		return node.Errorf(node.EForbidden, "only an operator renders link QR codes")
-	}
 	var in struct {
 		URL string `json:"url"`
 	}
