@@ -17,7 +17,9 @@ func newAccountCmd() *cobra.Command {
 		Use:   "account",
 		Short: "Add, list and disable operator accounts; mint and revoke their tokens",
 		Long: `Every person who runs the node has an account (role admin or operator) and
-tokens of their own; the audit log names the account. Tokens expire after
+tokens of their own; the audit log names the account. The province's health
+platform gets an account of role feed: its tokens may only send status
+changes (hcnode statuses, hcnode status), nothing else. Tokens expire after
 tokens.operator_lifetime (default 720h). Revoking a token or disabling an
 account takes effect on the node's next request. NAME may also be an
 account id (ac_...). Names are never reused.`,
@@ -30,7 +32,7 @@ func newAccountAddCmd() *cobra.Command {
 	var role, label string
 	cmd := &cobra.Command{Use: "add NAME", Short: "Add an account; prints its first token once", Args: cobra.ExactArgs(1)}
 	cl := addClientFlags(cmd)
-	cmd.Flags().StringVar(&role, "role", "operator", "operator, or admin (may manage accounts)")
+	cmd.Flags().StringVar(&role, "role", "operator", "operator; admin (may manage accounts); or feed (the health platform: status changes only)")
 	cmd.Flags().StringVar(&label, "label", "", "what the first token is for, e.g. the device")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return cl.print(cmd, http.MethodPost, "/v1/accounts", map[string]string{"name": args[0], "role": role, "label": label})
