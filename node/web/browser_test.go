@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/png"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -435,12 +436,20 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("bad and expired links give a clear page", func(t *testing.T) {
 		bad := b.newTab(t, "bad links")
+		var feed struct {
+			Token string `json:"token"`
+		}
+		if st := d.call(gd, "POST", "/v1/accounts", d.c.Tokens[gd], map[string]string{"name": "platform", "role": "feed"}, &feed); st != http.StatusCreated {
+			t.Fatalf("create a feed account: HTTP %d", st)
+		}
 		for _, c := range []struct{ url, title, text string }{
 			{d.url(gd) + "/wallet#token=hct_not-a-real-token", "fatal.bad_link_title", "fatal.bad_link"},
 			{d.url(gd) + "/console#token=hct_not-a-real-token", "fatal.bad_link_title", "fatal.bad_link"},
 			{d.url(sh) + "/scan", "fatal.no_link_title", "fatal.no_link_scanner"},
 			{d.url(gd) + "/wallet#token=" + d.c.Tokens[gd], "fatal.bad_link_title", "fatal.wrong_role"},
 			{d.url(sh) + "/scan#token=" + d.c.Tokens[sh], "fatal.bad_link_title", "fatal.wrong_role"},
+			// The health platform's feed token opens no console, and says why.
+			{d.url(gd) + "/console#token=" + feed.Token, "fatal.bad_link_title", "fatal.feed_role"},
 		} {
 			bad.open(c.url)
 			if got := bad.text("#fatal h2"); got != en(t, c.title) {

@@ -284,6 +284,9 @@ const CON = (() => {
     state.token = HC.takeToken(sessionStorage, KEY);
     if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
     state.me = await call("GET", "/v1/whoami");
+    // A feed account's token (the health platform's) may only send
+    // statuses: the console says so rather than "a different page".
+    if (state.me.role === "feed") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.feed_role"); return; }
     if (state.me.role !== "operator") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     HC.keepToken();
     const showSelf = () => { $("self").textContent = HC.province(state.me.province, state.me.province_name) + " " + state.me.province; };
