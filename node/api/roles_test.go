@@ -9,6 +9,23 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// v1Routes are the server's routes under /v1, sorted, without wildcard
+// and not-found routes; with replica false, without the replica's own
+// routes (/v1/replica/, which only a replica's token opens). The route
+// walks take them from the server, so that a route added later is
+// walked too.
+func (tn *testNode) v1Routes(replica bool) []echo.Route {
+	var out []echo.Route
+	for _, r := range tn.d.API.Handler().(*echo.Echo).Routes() {
+		if strings.HasPrefix(r.Path, "/v1/") && !strings.HasSuffix(r.Path, "*") && r.Method != echo.RouteNotFound &&
+			(replica || !strings.HasPrefix(r.Path, "/v1/replica/")) {
+			out = append(out, *r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path+out[i].Method < out[j].Path+out[j].Method })
+	return out
+}
+
 // adminRoutes are the routes only an admin account may call: the
 // province's signing and root keys, verifier replicas (a replica receives
 // the province's content keys) and accounts. The README's API table says
@@ -52,15 +69,9 @@ func TestEveryAdminRouteRefusesAnOperator(t *testing.T) {
 	}
 	active := keys.Keys[0].KID
 
-	routes := n.d.API.Handler().(*echo.Echo).Routes()
-	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
 	refused := 0
-	for _, r := range routes {
+	for _, r := range n.v1Routes(false) {
 		key := r.Method + " " + r.Path
-		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasPrefix(r.Path, "/v1/replica/") || strings.HasSuffix(r.Path, "*") ||
-			r.Method == echo.RouteNotFound {
-			continue
-		}
 		if !adminRoutes[key] {
 			// Only the admin routes need an admin; the daily work is
 			// walked by the route's own tests. A write that would change

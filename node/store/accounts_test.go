@@ -153,7 +153,6 @@ func TestMigrationAttachesOldOperatorTokensToAnInitAdmin(t *testing.T) {
 // a feed account may be made after it, as no role outside the three.
 func TestMigrationLetsAccountsHaveTheFeedRole(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
 	path := t.TempDir() + "/node.db"
 	raw := rawDBAtVersion(t, path, 17)
 	mustExec(t, raw,
@@ -164,6 +163,7 @@ func TestMigrationLetsAccountsHaveTheFeedRole(t *testing.T) {
 	}
 	raw.Close()
 
+	ctx := t.Context()
 	db := openAt(t, path)
 	a, err := db.Account(ctx, "alice")
 	if err != nil || a.ID != "ac_a" || a.Role != "admin" || a.Disabled || a.Created.UnixNano() != 1 {
