@@ -65,6 +65,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		err = fromEcho(he)
 	}
 	code := node.ErrorCodeOf(err)
+	if code == node.EForbidden {
+		if rerr := s.n.RecordRefusal(c.Request().Context(), principal(c), c.Request().Method+" "+c.Path()); rerr != nil {
+			err, code = rerr, node.ErrorCodeOf(rerr)
+		}
+	}
 	status, ok := statusOf[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, node.EInternal

@@ -65,16 +65,27 @@ func TestAFeedAccountOnlySendsStatuses(t *testing.T) {
 		path := strings.NewReplacer(":id", victim, ":jti", code.JTI, ":kid", "kid", ":token", feed.TokenID).Replace(r.Path)
 		for _, body := range []string{"{}", `{"name": [`} {
 			var e apiError
+			before := n.auditCount("access.refused")
 			resp := n.call(r.Method, path, feed.Token, body, nil)
 			json.NewDecoder(resp.Body).Decode(&e) //nolint:errcheck // checked below
 			if resp.StatusCode != http.StatusForbidden || e.Error.Code != "forbidden" || !strings.Contains(e.Error.Message, feedRefusal) {
 				t.Errorf("%s as the feed with body %q: HTTP %d %+v, want 403 forbidden saying %q", key, body, resp.StatusCode, e, feedRefusal)
+			}
+			// A stolen feed token's probing is on record, as a clerk's
+			// trying the keys is (admin.refused).
+			if got := n.auditCount("access.refused"); got != before+1 {
+				t.Errorf("%s as the feed: %d access.refused audit entries, want %d", key, got, before+1)
 			}
 		}
 		tried++
 	}
 	if tried < 30 {
 		t.Fatalf("only %d routes tried: the walk missed the API", tried)
+	}
+	var refusedBy string
+	if err := n.rawDB().QueryRow(`SELECT actor FROM audit WHERE action = 'access.refused' AND target = 'POST /v1/subjects' LIMIT 1`).
+		Scan(&refusedBy); err != nil || refusedBy != "feed:platform" {
+		t.Errorf("the feed's refused enrolment is audited by %q (%v), want feed:platform, the route as its target", refusedBy, err)
 	}
 	// Nothing of the victim's went: the record reads, the code is there.
 	if st, c := n.status("GET", "/v1/subjects/"+victim, n.operator, nil); st != 200 {
