@@ -120,10 +120,7 @@ func (s *Sync) setCaughtUp(epoch uint64, cu *catchUp) {
 		s.log.Info("federation sync caught up", "applied", applied, "took", now.Sub(cu.started))
 	}
 	s.caughtIn.Store(epoch + 1) // only followCatchUp writes it
-	select {                    // markSynced saves the time at once
-	case s.caughtUpKick <- struct{}{}:
-	default:
-	}
+	kick(s.caughtUpKick)        // markSynced saves the time at once
 }
 
 // checkCaughtUpSoon asks followCatchUp to check at once, as the
@@ -132,8 +129,5 @@ func (s *Sync) checkCaughtUpSoon(streamSeq, pending uint64) {
 	if pending != 0 && streamSeq < s.revs.catchUpTo {
 		return
 	}
-	select {
-	case s.catchUpKick <- struct{}{}:
-	default:
-	}
+	kick(s.catchUpKick)
 }

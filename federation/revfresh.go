@@ -35,12 +35,12 @@ func (s *Sync) heartbeatClaim(p string, raw []byte, hb trust.Heartbeat) {
 	if s.ownsRevocations(p) {
 		return // the node's own revocations are always current
 	}
+	w := waitingHeartbeat{raw: raw, hb: hb}
 	if s.state.NoteRevocationSeq(p, hb.RevocationSeq, time.Unix(hb.IssuedAt, 0)) {
-		delete(s.hbWaiting, p)
-		s.cachePut(heartbeatKey(p), raw, uint64(max(hb.IssuedAt, 0)), s.holdNext())
+		s.cacheHeartbeat(p, w)
 		return
 	}
-	s.hbWaiting[p] = waitingHeartbeat{raw: raw, hb: hb}
+	s.hbWaiting[p] = w
 }
 
 // heartbeatCovered caches p's waiting heartbeat once the revocations
@@ -51,6 +51,13 @@ func (s *Sync) heartbeatCovered(p string) {
 	if !ok || s.state.RevocationSeq(p) < w.hb.RevocationSeq {
 		return
 	}
+	s.cacheHeartbeat(p, w)
+}
+
+// cacheHeartbeat caches p's heartbeat w, whose seq is applied, as the one
+// that last showed p's revocations current, and drops any waiting one.
+// Callers hold s.mu.
+func (s *Sync) cacheHeartbeat(p string, w waitingHeartbeat) {
 	delete(s.hbWaiting, p)
 	s.cachePut(heartbeatKey(p), w.raw, uint64(max(w.hb.IssuedAt, 0)), s.holdNext())
 }

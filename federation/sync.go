@@ -380,9 +380,12 @@ func (s *Sync) reject(kind Kind, p string, reason trust.Reason, err error) {
 }
 
 // wake asks the catch-up worker to look for work.
-func (s *Sync) wake() {
+func (s *Sync) wake() { kick(s.kick) }
+
+// kick signals ch without blocking: a signal already pending is enough.
+func kick(ch chan struct{}) {
 	select {
-	case s.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
