@@ -87,25 +87,3 @@ func (n *Node) Permit(ctx context.Context, p Principal, op Operation, target str
 	}
 	return Permit(p, op, target)
 }
-
-// actionAccessRefused is the audit action of an account's token refused
-// a route as forbidden; its target is the route asked for (method and
-// pattern, never an id).
-const actionAccessRefused = "access.refused"
-
-// RecordRefusal records in the audit log that p was refused route as
-// forbidden, when p is a token of an account (an operator or a feed):
-// a feed token trying enrolment, lookups or keys is what a stolen one
-// does first, as a clerk's trying the keys is (permitAdmin). Scanners
-// and residents, whose tokens belong to no account, are not recorded.
-// node/api calls it for every forbidden answer; a refusal it cannot
-// record is an internal error, so that none goes unrecorded.
-func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) error {
-	if p.Account == "" || (p.Role != RoleOperator && p.Role != RoleFeed) {
-		return nil
-	}
-	if err := n.db.AppendAudit(ctx, newAuditEntry(n.now(), p.Actor(), actionAccessRefused, route, nil)); err != nil {
-		return internal("audit refusal", err)
-	}
-	return nil
-}

@@ -46,11 +46,14 @@ type Principal struct {
 }
 
 // Actor is how the audit log names p: an account by its role and name,
-// "admin:<name>", "operator:<name>" or "feed:<name>"; scanners and
-// residents by role. A principal without an account (made in code, not
-// from a token) is its role.
+// "admin:<name>", "operator:<name>" or "feed:<name>"; a scanner by its
+// id, "scanner:<id>"; a resident by role alone, "resident". A principal
+// without an account or scanner (made in code, not from a token) is its
+// role.
 func (p Principal) Actor() string {
 	switch {
+	case p.Role == RoleScanner && p.ScannerID != "":
+		return string(RoleScanner) + ":" + p.ScannerID
 	case p.Account == "":
 		return string(p.Role)
 	case p.Admin:

@@ -35,6 +35,7 @@ type Metrics struct {
 	BulkLines      *prometheus.CounterVec // lines of POST /v1/statuses, by result
 	TokenReads     prometheus.Counter     // bearer tokens looked up in the database
 	OperatorReads  *prometheus.CounterVec // operators' reads of residents' records, by kind and result (reads.go)
+	AccessRefused  *prometheus.CounterVec // tokens refused a route as forbidden, by role, audited or not (refusals.go)
 	// ErasuresPending and Erasures are the erasure outbox (erasure.go).
 	ErasuresPending prometheus.Gauge
 	Erasures        *prometheus.CounterVec
@@ -107,6 +108,13 @@ func NewMetrics() *Metrics {
 			"alert on any refused, or on an allowed rate far above the desk's usual pace."}, []string{"kind", "result"})
 	f(m.OperatorReads)
 	startReadsMetric(m.OperatorReads)
+	m.AccessRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_access_refused_total",
+		Help: "Tokens refused a route as forbidden, by role; each is counted, though at most one per token owner and route " +
+			"a minute is written to the audit log (access.refused)."}, []string{"role"})
+	f(m.AccessRefused)
+	for _, role := range refusalRoles {
+		m.AccessRefused.WithLabelValues(string(role))
+	}
 	m.ErasuresPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_erasures_pending",
 		Help: "Erasures of deleted residents' contact data waiting to be acknowledged by the provinces that looked them up."})
 	m.Erasures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_erasures_total",

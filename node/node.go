@@ -63,6 +63,7 @@ type Node struct {
 
 	residents *residents    // enrolment, status, deletion and the blind index (residents.go)
 	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
+	refusals  *refusals     // which access.refused entries are written (refusals.go)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
@@ -134,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.access = newAccess(n.db, n.cfg, check, n.metrics, n.now, n.rand)
+	n.refusals = newRefusals(refusalPairsMax)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,

@@ -63,7 +63,7 @@ func TestAFeedAccountOnlySendsStatuses(t *testing.T) {
 			continue
 		}
 		path := strings.NewReplacer(":id", victim, ":jti", code.JTI, ":kid", "kid", ":token", feed.TokenID).Replace(r.Path)
-		for _, body := range []string{"{}", `{"name": [`} {
+		for i, body := range []string{"{}", `{"name": [`} {
 			var e apiError
 			before := n.auditCount("access.refused")
 			resp := n.call(r.Method, path, feed.Token, body, nil)
@@ -72,9 +72,10 @@ func TestAFeedAccountOnlySendsStatuses(t *testing.T) {
 				t.Errorf("%s as the feed with body %q: HTTP %d %+v, want 403 forbidden saying %q", key, body, resp.StatusCode, e, feedRefusal)
 			}
 			// A stolen feed token's probing is on record, as a clerk's
-			// trying the keys is (admin.refused).
-			if got := n.auditCount("access.refused"); got != before+1 {
-				t.Errorf("%s as the feed: %d access.refused audit entries, want %d", key, got, before+1)
+			// trying the keys is (admin.refused): each route once a
+			// minute, the second try of the same route only counted.
+			if got, want := n.auditCount("access.refused"), before+1-i; got != want {
+				t.Errorf("%s as the feed with body %q: %d access.refused audit entries, want %d", key, body, got, want)
 			}
 		}
 		tried++

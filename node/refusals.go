@@ -1,0 +1,206 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Limits of the access.refused audit entries.
+const (
+	// refusalWindow is how often at most one actor's refusals of one
+	// route are written to the audit log. The first of a window is
+	// written; the others are counted, and the first written after the
+	// window says how many were not ("repeated"). Without it, a stolen
+	// token looping on a refused route appended one hash-chained, fsynced
+	// entry per request: a cheap way to fill the disk and to slow the one
+	// writer that issuance shares.
+	refusalWindow = time.Minute
+	// refusalPairsMax is how many (actor, route) pairs are remembered at
+	// once. When it is reached, the pairs whose window has ended are
+	// forgotten (with the count of their refusals not written); when none
+	// has ended, a refusal of a pair not remembered is counted in
+	// hcfed_access_refused_total, not written, and the node warns.
+	refusalPairsMax = 4096
+)
+
+// actionAccessRefused is the audit action of a token refused a route as
+// forbidden; its target is the route asked for (method and pattern,
+// never an id).
+const actionAccessRefused = "access.refused"
+
+// refusalRoles are the roles whose refusals are recorded, each the role
+// label of hcfed_access_refused_total (an admin is an operator).
+var refusalRoles = []Role{RoleOperator, RoleFeed, RoleScanner, RoleResident}
+
+// refusalDetail is the detail of an access.refused entry: how many
+// refusals of the same actor and route, since its previous entry, were
+// counted and not written.
+type refusalDetail struct {
+	Repeated int `json:"repeated"`
+}
+
+// RecordRefusal records in the audit log that p was refused route as
+// forbidden, under the actor the audit log knows p by: an account's
+// token ("operator:NAME", "feed:NAME"), a scanner's ("scanner:ID": a
+// checkpoint device, the token most likely to be stolen) or a
+// resident's ("resident", as the resident's own actions are; nothing
+// that names them). A feed token trying enrolment, a scanner token trying
+// lookups, a resident's token trying another's record is what a stolen
+// one does first, as a clerk's trying the keys is (permitAdmin).
+//
+// At most one entry per actor and route is written per refusalWindow;
+// the next one written says how many were not. Every refusal is counted
+// in hcfed_access_refused_total{role}. node/api calls it for every
+// forbidden answer; a refusal that should be written but cannot be is an
+// internal error, and the next one is written, with it counted.
+func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) error {
+	if !refusalRecorded(p) {
+		return nil
+	}
+	n.metrics.AccessRefused.WithLabelValues(string(p.Role)).Inc()
+	now := n.now()
+	pair := refusalPair{actor: p.Actor(), route: route}
+	write, repeated := n.refusals.take(pair, now)
+	if lost := n.refusals.unaudited(now); lost > 0 {
+		n.log.Warn("refused requests were counted in hcfed_access_refused_total but not audited: more actors were refused "+
+			"more routes within a minute than the node keeps track of; look for many stolen tokens at once",
+			"unaudited", lost, "pairs_max", refusalPairsMax)
+	}
+	if !write {
+		return nil
+	}
+	var detail any
+	if repeated > 0 {
+		detail = refusalDetail{Repeated: repeated}
+	}
+	if err := n.db.AppendAudit(ctx, newAuditEntry(now, pair.actor, actionAccessRefused, route, detail)); err != nil {
+		n.refusals.unwritten(pair, repeated)
+		return internal("audit refusal", err)
+	}
+	return nil
+}
+
+// refusalRecorded reports whether p's refusals are recorded: a token of
+// an account, a scanner or a resident. A principal made in code, which
+// names none, is not.
+func refusalRecorded(p Principal) bool {
+	switch p.Role {
+	case RoleOperator, RoleFeed:
+		return p.Account != ""
+	case RoleScanner:
+		return p.ScannerID != ""
+	case RoleResident:
+		return p.SubjectID != ""
+	}
+	return false
+}
+
+// refusalPair is what refusals are counted by: who, and which route.
+type refusalPair struct{ actor, route string }
+
+// refusalCount is one pair's window.
+type refusalCount struct {
+	written  time.Time // when the pair's last entry was written; zero: write the next
+	repeated int       // refusals since then, not written
+}
+
+// refusals decides which refusals are written to the audit log: the
+// first of each pair per refusalWindow. It remembers at most limit pairs.
+type refusals struct {
+	mu    sync.Mutex
+	limit int
+	pairs map[refusalPair]*refusalCount
+	// pruneAt is when the earliest window of a full map ends: until then
+	// pruning would free nothing, and the map is not scanned.
+	pruneAt time.Time
+	// lost counts refusals neither written nor remembered: of pairs not
+	// remembered while the map was full, and the unwritten counts of
+	// pairs forgotten. warned is when the node last warned of them.
+	lost   int
+	warned time.Time
+}
+
+func newRefusals(limit int) *refusals {
+	return &refusals{limit: limit, pairs: map[refusalPair]*refusalCount{}}
+}
+
+// take counts a refusal of pair at now, and says whether to write it
+// and how many of the pair's refusals before it were not written.
+func (r *refusals) take(pair refusalPair, now time.Time) (write bool, repeated int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.pairs[pair]
+	if !ok {
+		if len(r.pairs) >= r.limit && !r.prune(now) {
+			r.lost++
+			return false, 0
+		}
+		c = &refusalCount{}
+		r.pairs[pair] = c
+	}
+	if !c.written.IsZero() && now.Before(c.written.Add(refusalWindow)) {
+		c.repeated++
+		return false, 0
+	}
+	repeated = c.repeated
+	c.written, c.repeated = now, 0
+	return true, repeated
+}
+
+// unwritten undoes a take that said to write, for an entry that could
+// not be written: the refusal and the repeated ones are counted again,
+// and the pair's next refusal is written.
+func (r *refusals) unwritten(pair refusalPair, repeated int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.pairs[pair]
+	if !ok {
+		// Forgotten in between (the map was full): nowhere to keep the count.
+		r.lost += repeated + 1
+		return
+	}
+	c.written = time.Time{}
+	c.repeated += repeated + 1
+}
+
+// prune forgets the pairs whose window has ended at now (a pair not
+// written since is forgotten with its count, as lost) and reports
+// whether any was. Until the earliest remaining window ends, it does not
+// scan again.
+func (r *refusals) prune(now time.Time) bool {
+	if now.Before(r.pruneAt) {
+		return false
+	}
+	var next time.Time
+	freed := false
+	for pair, c := range r.pairs {
+		end := c.written.Add(refusalWindow)
+		if c.written.IsZero() || !now.Before(end) {
+			r.lost += c.repeated
+			delete(r.pairs, pair)
+			freed = true
+			continue
+		}
+		if next.IsZero() || end.Before(next) {
+			next = end
+		}
+	}
+	if !freed {
+		r.pruneAt = next
+	}
+	return freed
+}
+
+// unaudited returns the refusals lost since the last warning, at most
+// once per refusalWindow (0 otherwise), for the node to warn of.
+func (r *refusals) unaudited(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lost == 0 || (!r.warned.IsZero() && now.Before(r.warned.Add(refusalWindow))) {
+		return 0
+	}
+	lost := r.lost
+	r.lost, r.warned = 0, now
+	return lost
+}
