@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -251,15 +250,7 @@ func TestOperatorReadIsRefusedWhenItsAuditEntryCannotBeWritten(t *testing.T) {
 	if r := n.call("POST", "/v1/subjects/"+id+"/codes", n.operator, map[string]bool{"paper": true}, &paper); r.StatusCode != http.StatusCreated {
 		t.Fatalf("paper code: HTTP %d", r.StatusCode)
 	}
-	raw, err := sql.Open("sqlite", n.cfg.DBPath()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`CREATE TRIGGER fail_read BEFORE INSERT ON audit WHEN NEW.action = 'subject.read'
-		BEGIN SELECT RAISE(ABORT, 'injected'); END`); err != nil {
-		t.Fatal(err)
-	}
+	n.failAudit("subject.read")
 	for _, path := range []string{"/v1/subjects/" + id, "/v1/appeals", "/v1/codes/" + paper.JTI + "/paper.png"} {
 		r := n.call("GET", path, n.operator, nil, nil)
 		body, _ := io.ReadAll(r.Body)

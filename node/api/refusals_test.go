@@ -35,6 +35,28 @@ func (tn *testNode) refusals(actor string) []refusal {
 	return out
 }
 
+// failAudit makes every write of an audit entry of action fail, behind
+// the node's back, until the returned undo is called.
+func (tn *testNode) failAudit(action string) (undo func()) {
+	tn.t.Helper()
+	raw, err := sql.Open("sqlite", tn.cfg.DBPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	tn.t.Cleanup(func() { raw.Close() })
+	trigger := `CREATE TRIGGER fail_audit BEFORE INSERT ON audit WHEN NEW.action = '` + action + `'
+		BEGIN SELECT RAISE(ABORT, 'injected'); END`
+	if _, err := raw.Exec(trigger); err != nil {
+		tn.t.Fatal(err)
+	}
+	return func() {
+		tn.t.Helper()
+		if _, err := raw.Exec(`DROP TRIGGER fail_audit`); err != nil {
+			tn.t.Fatal(err)
+		}
+	}
+}
+
 // refuse calls method path with token and wants 403 forbidden.
 func (tn *testNode) refuse(method, path, token string) {
 	tn.t.Helper()
@@ -116,21 +138,11 @@ func TestAResidentTokenRefusedIsAuditedWithoutPersonalData(t *testing.T) {
 // and counts the one not written.
 func TestARefusalThatCannotBeAuditedIsAnInternalErrorAndCountedInTheNext(t *testing.T) {
 	n := startNode(t, "440000")
-	raw, err := sql.Open("sqlite", n.cfg.DBPath()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`CREATE TRIGGER fail_refused BEFORE INSERT ON audit WHEN NEW.action = 'access.refused'
-		BEGIN SELECT RAISE(ABORT, 'injected'); END`); err != nil {
-		t.Fatal(err)
-	}
+	undo := n.failAudit("access.refused")
 	if st, code := n.status("POST", "/v1/subjects", n.scanner, "{}"); st != http.StatusInternalServerError || code != "internal" {
 		t.Fatalf("a refusal that cannot be audited: HTTP %d %s, want 500 internal", st, code)
 	}
-	if _, err := raw.Exec(`DROP TRIGGER fail_refused`); err != nil {
-		t.Fatal(err)
-	}
+	undo()
 	n.refuse("POST", "/v1/subjects", n.scanner)
 	var detail string
 	if err := n.rawDB().QueryRow(`SELECT detail FROM audit WHERE action = 'access.refused' AND target = 'POST /v1/subjects'`).
