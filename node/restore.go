@@ -60,6 +60,10 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	adoptAbove, err := publishedUpTo(ctx, n.db, local)
+	if err != nil {
+		return err
+	}
 	var pubs []store.Published
 	var entries []trust.RevocationEntry
 	var refused int
@@ -69,7 +73,7 @@ func (l *Link) reconcile(ctx context.Context) error {
 			refused++ // not ours, or signed by a key neither held nor listed: never adopted
 			continue
 		}
-		if rev.Seq <= local {
+		if rev.Seq <= adoptAbove {
 			continue
 		}
 		p := store.Published{Seq: rev.Seq, LinksBefore: restoredAt}
@@ -128,6 +132,22 @@ func (l *Link) reconcile(ctx context.Context) error {
 			"held", a.Residents)
 	}
 	return nil
+}
+
+// publishedUpTo is the seq up to which the restored outbox, whose last
+// seq is local, holds only statements that were published: below its
+// first pending revocation. A pending one may have been committed after
+// the restore, before reconciliation (the node serves while it cannot
+// reach NATS), under a seq the federation already holds from after the
+// backup: the statement the federation holds under it must be adopted,
+// and the pending one moved above it (store.AdoptPublished), or peers
+// would skip it as held.
+func publishedUpTo(ctx context.Context, db *store.DB, local uint64) (uint64, error) {
+	pending, err := db.PendingRevocations(ctx)
+	if err != nil || len(pending) == 0 {
+		return local, err
+	}
+	return min(local, pending[0].Seq-1), nil
 }
 
 // heldKeyset is this province's keyset as the federation's bucket holds

@@ -1,0 +1,62 @@
+package daemon_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// restoreOffline stops province i, puts the node.db copy at backup in
+// place of its database and starts it again cut off from NATS: it serves
+// its API, but cannot reconcile with the federation yet.
+func (f *fedTest) restoreOffline(i int, backup string) (good []string) {
+	f.t.Helper()
+	f.putBackup(i, backup)
+	good = f.c.Configs[i].NATS.URLs
+	f.restartWithNATS(i, unreachableNATS)
+	return good
+}
+
+// TestStatusSetBeforeARestoredNodeReconcilesReachesEveryPeer: a node
+// restored from a backup starts, but its NATS is not reachable yet (a
+// restore follows a disaster), and the operators go on working: a
+// resident is set red, and the revocation is committed under the next
+// seq of the backup's outbox. Every peer already holds that seq — the
+// province published it after the backup — so once the node reconciled,
+// its revocation had to be moved above the federation's seqs, and the
+// statement the federation holds under that seq adopted. Reconciliation
+// skipped every statement at or below the database's last seq, the new
+// one included: peers skipped the red resident's revocation as already
+// held (their code stayed ok everywhere), and the home node never took
+// back the revocation published under that seq after the backup.
+func TestStatusSetBeforeARestoredNodeReconcilesReachesEveryPeer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := startFederation(t, threeProvinces, nil)
+	const home = 0
+	before, beforeCode := f.enrolAndIssue(home, "留守", testkit.IDNumber("440106199001", 1))
+	backup := filepath.Join(t.TempDir(), "node.db")
+	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
+		t.Fatal(err)
+	}
+	// After the backup: a revocation every node holds, under the seq
+	// next to the backup's.
+	late, lateCode := f.enrolAndIssue(home, "晚到", testkit.IDNumber("440106199001", 2))
+	f.setStatus(home, late, "red")
+	for i := range f.c.Nodes {
+		f.eventually(i, lateCode, "revoked")
+	}
+
+	good := f.restoreOffline(home, backup)
+	f.setStatus(home, before, "red") // committed under the backup's next seq
+	f.c.Configs[home].NATS.URLs = good
+	f.restartReconciled(home)
+
+	for _, i := range []int{1, 2, home} {
+		f.eventually(i, beforeCode, "revoked")
+		f.eventually(i, lateCode, "revoked")
+	}
+}
