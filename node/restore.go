@@ -67,12 +67,14 @@ func (l *Link) reconcile(ctx context.Context) error {
 	var pubs []store.Published
 	var entries []trust.RevocationEntry
 	var refused int
+	top := adoptAbove
 	for _, raw := range raws {
 		rev, err := trust.ParseRevocation(string(raw), n.cfg.Province, keys)
 		if err != nil {
 			refused++ // not ours, or signed by a key neither held nor listed: never adopted
 			continue
 		}
+		top = max(top, rev.Seq)
 		if rev.Seq <= adoptAbove {
 			continue
 		}
@@ -83,13 +85,21 @@ func (l *Link) reconcile(ctx context.Context) error {
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
 	}
+	above, aboveEntries, ok, err := l.federationFloor(ctx, keys, top, restoredAt)
+	if err != nil {
+		return err
+	}
+	if ok {
+		pubs = append(pubs, above)
+		entries = append(entries, aboveEntries...)
+	}
 	if err := n.access.links.nameLinks(pubs, func() ([]string, error) {
 		return n.db.LinkHolders(ctx, restoredAt)
 	}); err != nil {
 		return err
 	}
 	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
-		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local})}
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local, "floor": ok})}
 	unpaired, err := n.unpairedScanners(ctx)
 	if err != nil {
 		return err

@@ -2,10 +2,13 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
+	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -58,5 +61,55 @@ func TestStatusSetBeforeARestoredNodeReconcilesReachesEveryPeer(t *testing.T) {
 	for _, i := range []int{1, 2, home} {
 		f.eventually(i, beforeCode, "revoked")
 		f.eventually(i, lateCode, "revoked")
+	}
+}
+
+// TestRestoredNodeWhoseLaterStatementsLeftTheStreamNumbersAboveThePeers:
+// the stream keeps a revocation for a code's longest life and a day, and
+// one lost and created again keeps none (the test deletes it). A node restored from a backup
+// older than that took back nothing, and numbered its next revocations
+// from the backup's seq, which every peer already held: they skipped
+// each one as held, silently (a resident set red after the restore
+// verified ok everywhere else), and its heartbeats, naming a seq peers
+// held, kept its revocations current there. The node now continues above
+// the seq its latest heartbeat or snapshot in the federation names.
+func TestRestoredNodeWhoseLaterStatementsLeftTheStreamNumbersAboveThePeers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Republish: 200 * time.Millisecond})
+	const home = 0
+	province := f.c.Configs[home].Province
+	backup := filepath.Join(t.TempDir(), "node.db")
+	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
+		t.Fatal(err)
+	}
+	// After the backup: revocations every node holds, and a heartbeat
+	// naming their seq.
+	for n := range 3 {
+		late, lateCode := f.enrolAndIssue(home, "晚到", testkit.IDNumber("440106199001", 10+n))
+		f.setStatus(home, late, "red")
+		f.eventually(1, lateCode, "revoked")
+	}
+	after := time.Now()
+	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "a heartbeat of the home node after its revocations", func() error {
+		if at := f.c.Nodes[1].Node.State().RevocationsAsOf(province); !at.After(after) {
+			return fmt.Errorf("Shanghai holds Guangdong's revocations as of %v", at)
+		}
+		return nil
+	})
+	// They leave the stream: the stream is lost (and created again), as
+	// they would age out of it after streamMaxAge.
+	if err := rawJetStream(t, f).DeleteStream(ctx, "HCFED_demo_REV"); err != nil {
+		t.Fatal(err)
+	}
+
+	f.restore(home, backup)
+	next, nextCode := f.enrolAndIssue(home, "新人", testkit.IDNumber("440106199001", 20))
+	for i := range f.c.Nodes {
+		f.eventually(i, nextCode, "ok")
+	}
+	f.setStatus(home, next, "red")
+	for _, i := range []int{1, 2, home} {
+		f.eventually(i, nextCode, "revoked")
 	}
 }
