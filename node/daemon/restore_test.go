@@ -154,6 +154,17 @@ func (f *fedTest) restore(i int, backup string) {
 	f.restartReconciled(i)
 }
 
+// backup takes an online backup of province i's database into a new
+// directory and returns the copy's path.
+func (f *fedTest) backup(i int) string {
+	f.t.Helper()
+	path := filepath.Join(f.t.TempDir(), "node.db")
+	if err := store.Backup(context.Background(), f.c.Configs[i].DBPath(), path); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
 // putBackup stops province i and puts the node.db copy at backup in place
 // of its database.
 func (f *fedTest) putBackup(i int, backup string) {

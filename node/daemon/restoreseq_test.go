@@ -3,13 +3,11 @@ package daemon_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/daemon"
-	"github.com/hcfed/hcfed/node/store"
 )
 
 // restoreOffline stops province i, puts the node.db copy at backup in
@@ -37,14 +35,10 @@ func (f *fedTest) restoreOffline(i int, backup string) (good []string) {
 // back the revocation published under that seq after the backup.
 func TestStatusSetBeforeARestoredNodeReconcilesReachesEveryPeer(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := startFederation(t, threeProvinces, nil)
 	const home = 0
 	before, beforeCode := f.enrolAndIssue(home, "留守", testkit.IDNumber("440106199001", 1))
-	backup := filepath.Join(t.TempDir(), "node.db")
-	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backup(home)
 	// After the backup: a revocation every node holds, under the seq
 	// next to the backup's.
 	late, lateCode := f.enrolAndIssue(home, "晚到", testkit.IDNumber("440106199001", 2))
@@ -79,10 +73,7 @@ func TestRestoredNodeWhoseLaterStatementsLeftTheStreamNumbersAboveThePeers(t *te
 	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces, Republish: 200 * time.Millisecond})
 	const home = 0
 	province := f.c.Configs[home].Province
-	backup := filepath.Join(t.TempDir(), "node.db")
-	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backup(home)
 	// After the backup: revocations every node holds, and a heartbeat
 	// naming their seq.
 	for n := range 3 {
