@@ -85,21 +85,18 @@ func (l *Link) reconcile(ctx context.Context) error {
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
 	}
-	above, aboveEntries, ok, err := l.federationFloor(ctx, keys, top, restoredAt)
+	above, aboveEntries, err := l.federationFloor(ctx, keys, top, restoredAt)
 	if err != nil {
 		return err
 	}
-	if ok {
-		pubs = append(pubs, above)
-		entries = append(entries, aboveEntries...)
-	}
+	pubs, entries = append(pubs, above...), append(entries, aboveEntries...)
 	if err := n.access.links.nameLinks(pubs, func() ([]string, error) {
 		return n.db.LinkHolders(ctx, restoredAt)
 	}); err != nil {
 		return err
 	}
 	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
-		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local, "floor": ok})}
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local, "above_stream": len(above)})}
 	unpaired, err := n.unpairedScanners(ctx)
 	if err != nil {
 		return err

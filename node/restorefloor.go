@@ -29,24 +29,25 @@ import (
 // adopted with no entries, and peers that hold less see a gap and fetch
 // the node's snapshot.
 
-// federationFloor returns the statement to adopt so that the outbox
-// continues above every seq the federation holds of this province, when
-// its latest heartbeat or snapshot names one above top (the highest seq
-// reconcile has, restored or adopted from the stream); ok is false when
-// neither does. Statements that do not verify with keys are ignored, as
-// a stream statement that does not verify is.
-func (l *Link) federationFloor(ctx context.Context, keys map[string]*trust.Key, top uint64, linksBefore time.Time) (p store.Published, entries []trust.RevocationEntry, ok bool, err error) {
+// federationFloor returns the statements to adopt so that the outbox
+// continues above every seq the federation holds of this province: its
+// latest snapshot, with its entries, if its seq is above top (the highest
+// seq reconcile has, restored or adopted from the stream), and its latest
+// heartbeat's seq, with no entries, if that is higher still; none when
+// neither is. Statements that do not verify with keys are ignored, as a
+// stream statement that does not verify is.
+func (l *Link) federationFloor(ctx context.Context, keys map[string]*trust.Key, top uint64, linksBefore time.Time) ([]store.Published, []trust.RevocationEntry, error) {
 	self := l.n.Province()
 	var hb trust.Heartbeat
 	key, err := federation.Topic{Kind: federation.KindHeartbeat, Province: self}.Key()
 	if err != nil {
-		return p, nil, false, err
+		return nil, nil, err
 	}
 	raw, _, err := l.conn.GetState(ctx, key)
 	switch {
 	case errors.Is(err, federation.ErrNotFound):
 	case err != nil:
-		return p, nil, false, err
+		return nil, nil, err
 	case trust.ParseSigned(string(raw), trust.TypHeartbeat, self, keys, &hb) != nil || hb.Issuer != self:
 		hb = trust.Heartbeat{}
 	}
@@ -56,22 +57,24 @@ func (l *Link) federationFloor(ctx context.Context, keys map[string]*trust.Key, 
 	case errors.Is(err, federation.ErrNotFound), errors.Is(err, federation.ErrMalformed), errors.Is(err, federation.ErrTooLarge):
 		// none, or none this node could have stored: the heartbeat decides
 	case err != nil:
-		return p, nil, false, err
+		return nil, nil, err
 	default:
 		if snap, err = trust.ParseRevocationSnapshot(bundle, self, keys); err != nil {
 			snap = nil
 		}
 	}
-	switch {
-	case snap != nil && snap.Seq > top && snap.Seq >= hb.RevocationSeq:
-		p = store.Published{Seq: snap.Seq, LinksBefore: linksBefore}
+	var out []store.Published
+	var entries []trust.RevocationEntry
+	if snap != nil && snap.Seq > top {
+		p := store.Published{Seq: snap.Seq, LinksBefore: linksBefore}
 		entries = snap.Entries()
 		for _, e := range entries {
 			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
 		}
-		return p, entries, true, nil
-	case hb.RevocationSeq > top:
-		return store.Published{Seq: hb.RevocationSeq}, nil, true, nil
+		out, top = append(out, p), snap.Seq
 	}
-	return p, nil, false, nil
+	if hb.RevocationSeq > top {
+		out = append(out, store.Published{Seq: hb.RevocationSeq})
+	}
+	return out, entries, nil
 }
