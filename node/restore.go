@@ -60,16 +60,22 @@ func (l *Link) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	adoptAbove, err := publishedUpTo(ctx, n.db, local)
+	if err != nil {
+		return err
+	}
 	var pubs []store.Published
 	var entries []trust.RevocationEntry
 	var refused int
+	top := adoptAbove
 	for _, raw := range raws {
 		rev, err := trust.ParseRevocation(string(raw), n.cfg.Province, keys)
 		if err != nil {
 			refused++ // not ours, or signed by a key neither held nor listed: never adopted
 			continue
 		}
-		if rev.Seq <= local {
+		top = max(top, rev.Seq)
+		if rev.Seq <= adoptAbove {
 			continue
 		}
 		p := store.Published{Seq: rev.Seq, LinksBefore: restoredAt}
@@ -79,13 +85,18 @@ func (l *Link) reconcile(ctx context.Context) error {
 		pubs = append(pubs, p)
 		entries = append(entries, rev.Entries...)
 	}
+	above, aboveEntries, err := l.federationFloor(ctx, keys, top, restoredAt)
+	if err != nil {
+		return err
+	}
+	pubs, entries = append(pubs, above...), append(entries, aboveEntries...)
 	if err := n.access.links.nameLinks(pubs, func() ([]string, error) {
 		return n.db.LinkHolders(ctx, restoredAt)
 	}); err != nil {
 		return err
 	}
 	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
-		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local})}
+		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local, "above_stream": len(above)})}
 	unpaired, err := n.unpairedScanners(ctx)
 	if err != nil {
 		return err
@@ -128,6 +139,22 @@ func (l *Link) reconcile(ctx context.Context) error {
 			"held", a.Residents)
 	}
 	return nil
+}
+
+// publishedUpTo is the seq up to which the restored outbox, whose last
+// seq is local, holds only statements that were published: below its
+// first pending revocation. A pending one may have been committed after
+// the restore, before reconciliation (the node serves while it cannot
+// reach NATS), under a seq the federation already holds from after the
+// backup: the statement the federation holds under it must be adopted,
+// and the pending one moved above it (store.AdoptPublished), or peers
+// would skip it as held.
+func publishedUpTo(ctx context.Context, db *store.DB, local uint64) (uint64, error) {
+	pending, err := db.PendingRevocations(ctx)
+	if err != nil || len(pending) == 0 {
+		return local, err
+	}
+	return min(local, pending[0].Seq-1), nil
 }
 
 // heldKeyset is this province's keyset as the federation's bucket holds

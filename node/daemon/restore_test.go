@@ -150,13 +150,38 @@ func residentRecord(t *testing.T, f *fedTest, i int, subject string) node.Record
 // the federation.
 func (f *fedTest) restore(i int, backup string) {
 	f.t.Helper()
-	ctx := context.Background()
+	f.putBackup(i, backup)
+	f.restartReconciled(i)
+}
+
+// backup takes an online backup of province i's database into a new
+// directory and returns the copy's path.
+func (f *fedTest) backup(i int) string {
+	f.t.Helper()
+	path := filepath.Join(f.t.TempDir(), "node.db")
+	if err := store.Backup(context.Background(), f.c.Configs[i].DBPath(), path); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
+// putBackup stops province i and puts the node.db copy at backup in place
+// of its database.
+func (f *fedTest) putBackup(i int, backup string) {
+	f.t.Helper()
 	if err := f.c.Stop(i); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := store.Restore(ctx, backup, "", f.c.Configs[i].DBPath(), "test", store.RestoreOptions{}); err != nil {
+	if _, err := store.Restore(context.Background(), backup, "", f.c.Configs[i].DBPath(), "test", store.RestoreOptions{}); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// restartReconciled starts province i again and waits until it has
+// reconciled its restored database with the federation.
+func (f *fedTest) restartReconciled(i int) {
+	f.t.Helper()
+	ctx := context.Background()
 	if err := f.c.Restart(ctx, i); err != nil {
 		f.t.Fatal(err)
 	}

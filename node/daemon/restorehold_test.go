@@ -1,14 +1,11 @@
 package daemon_test
 
 import (
-	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/store"
 )
 
 // TestRestoreHoldsResidentsSetAfterTheBackupUntilTheirStatusIsSetAgain:
@@ -22,16 +19,12 @@ import (
 // as a bulk line naming the status they hold, lets issuance resume.
 func TestRestoreHoldsResidentsSetAfterTheBackupUntilTheirStatusIsSetAgain(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := startFederation(t, threeProvinces, nil)
 	const home = 0
 	untouched, _ := f.enrolAndIssue(home, "未变", testkit.IDNumber("440106199002", 1))
 	single, singleCode := f.enrolAndIssue(home, "单改", testkit.IDNumber("440106199002", 2))
 	bulk, bulkCode := f.enrolAndIssue(home, "批改", testkit.IDNumber("440106199002", 3))
-	backup := filepath.Join(t.TempDir(), "node.db")
-	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backup(home)
 	// After the backup: both are set red, their codes revoked everywhere.
 	f.setStatus(home, single, "red")
 	f.setStatus(home, bulk, "red")

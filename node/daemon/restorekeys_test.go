@@ -1,14 +1,11 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/store"
 )
 
 // A signing key marked compromised after a backup stays compromised once
@@ -19,16 +16,12 @@ import (
 // everywhere.
 func TestRestoreKeepsAKeyCompromisedAfterTheBackupCompromised(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := startFederation(t, threeProvinces[:2], nil)
 	const home, peer = 0, 1
 	province := f.c.Configs[home].Province
 	subject, old := f.enrolAndIssue(home, "张三", "11010519491231002X")
 	f.eventually(peer, old, "ok")
-	backup := filepath.Join(t.TempDir(), "node.db")
-	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backup(home)
 	var keys struct{ Keys []struct{ KID, State string } }
 	if st := f.call(home, "GET", "/v1/keys", f.c.Tokens[home], nil, &keys); st != 200 {
 		t.Fatalf("keys: %d", st)

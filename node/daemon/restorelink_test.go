@@ -1,13 +1,10 @@
 package daemon_test
 
 import (
-	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/store"
 )
 
 // TestRestoreRevokesAWalletLinkReplacedAfterTheBackup: a resident lost
@@ -22,7 +19,6 @@ import (
 // change's revocation never revokes a link.
 func TestRestoreRevokesAWalletLinkReplacedAfterTheBackup(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	f := startFederation(t, threeProvinces[:2], nil)
 	const home, peer = 0, 1
 	op := f.c.Tokens[home]
@@ -41,10 +37,7 @@ func TestRestoreRevokesAWalletLinkReplacedAfterTheBackup(t *testing.T) {
 	noCode := enrol("无码", 2, false)
 	kept := enrol("未变", 3, true)
 	setRed := enrol("改红", 4, true)
-	backup := filepath.Join(t.TempDir(), "node.db")
-	if err := store.Backup(ctx, f.c.Configs[home].DBPath(), backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backup(home)
 
 	for _, r := range []resident{noCode, replaced} {
 		f.mustCall(home, "POST", "/v1/subjects/"+r.id+"/token", op, map[string]string{"id_number": r.card}, nil, 201)

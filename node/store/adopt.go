@@ -31,7 +31,7 @@ type Published struct {
 type Adoption struct {
 	Adopted    int    // statements taken back into the outbox as published
 	Confirmed  int    // outbox rows already held, now known to be published
-	Renumbered int    // pending rows moved above the adopted seqs
+	Renumbered int    // pending rows moved above the adopted seqs (below the highest, or at one)
 	LastSeq    uint64 // the highest seq in the outbox afterwards
 	// Residents counts the residents of the restored database with a
 	// code it held live that the adopted statements revoke: their status
@@ -85,7 +85,7 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 		a = Adoption{}
 		residents := map[string]struct{}{}
 		links := map[string]bool{}
-		var moved []string // entries of pending rows that must move, in seq order
+		var moved []pendingRow // pending rows that must move
 		for _, p := range pubs {
 			if p.Seq == 0 || p.Seq > maxInt64 {
 				return invalid(op, "seq out of range")
@@ -112,7 +112,7 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 			case published:
 				return fmt.Errorf("%s: seq %d was published with other entries than the stream holds", op, p.Seq)
 			default:
-				moved = append(moved, held)
+				moved = append(moved, pendingRow{seq: p.Seq, body: held})
 				if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE seq = ?`, int64(p.Seq)); err != nil {
 					return err
 				}
@@ -142,11 +142,22 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 			}
 			a.Adopted++
 		}
-		// Pending rows above the adopted seqs may also be taken: move the
-		// displaced rows after everything, in their order.
-		for _, body := range moved {
+		// Pending rows below the highest adopted seq were made after the
+		// restore under seqs peers hold, whether or not a statement
+		// adopted here names them: move them, and the displaced rows,
+		// after everything, in their order.
+		if len(pubs) > 0 {
+			below, err := takePendingBelow(ctx, tx, pubs[len(pubs)-1].Seq)
+			if err != nil {
+				return err
+			}
+			moved = append(moved, below...)
+			a.Renumbered += len(below)
+			slices.SortFunc(moved, func(x, y pendingRow) int { return cmp.Compare(x.seq, y.seq) })
+		}
+		for _, m := range moved {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (seq, entries, created)
-				SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM revocations`, body, nanos(now)); err != nil {
+				SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM revocations`, m.body, nanos(now)); err != nil {
 				return err
 			}
 		}
@@ -173,6 +184,24 @@ func (db *DB) AdoptPublished(ctx context.Context, pubs []Published, now time.Tim
 		db.issue.forget(a.Links...)
 	}
 	return a, err
+}
+
+// pendingRow is an outbox row not yet published: its seq and entries.
+type pendingRow struct {
+	seq  uint64
+	body string
+}
+
+// takePendingBelow deletes the pending outbox rows (neither published nor
+// set aside) below seq and returns them.
+func takePendingBelow(ctx context.Context, tx *sql.Tx, seq uint64) ([]pendingRow, error) {
+	return queryAll(ctx, tx, "pending rows below", func(r rowScanner) (pendingRow, error) {
+		var p pendingRow
+		var s int64
+		err := r.Scan(&s, &p.body)
+		p.seq = uint64(s)
+		return p, err
+	}, `DELETE FROM revocations WHERE published = 0 AND poisoned IS NULL AND seq < ? RETURNING seq, entries`, int64(seq))
 }
 
 // LinkHolders lists the subjects holding a resident token (a wallet

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -133,5 +134,48 @@ func TestLinkHoldersListsTheSubjectsWithAResidentTokenFromBefore(t *testing.T) {
 	got, err := db.LinkHolders(ctx, before)
 	if err != nil || !slices.Equal(got, []string{"old"}) {
 		t.Fatalf("link holders before %v = %v, %v; want [old]", before, got, err)
+	}
+}
+
+// TestAdoptPublishedMovesPendingRowsBelowTheHighestAdoptedSeq: revocations
+// committed after a restore take the backup's next seqs. An adopted
+// statement whose seq is above them (the federation's latest, when the
+// stream no longer holds the ones between) leaves them under seqs peers
+// hold and skip: every pending row below the highest adopted seq moves
+// above it, in its order, as a row at an adopted seq does.
+func TestAdoptPublishedMovesPendingRowsBelowTheHighestAdoptedSeq(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	for _, s := range []string{"s1", "s2"} {
+		enrol(t, db, s)
+	}
+	insertCode(t, db, testCode("s1-a", "s1"))
+	insertCode(t, db, testCode("s2-a", "s2"))
+	for _, s := range []string{"s1", "s2"} { // after the restore, before reconciling
+		if _, err := db.SetStatus(ctx, s, "red", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := db.LastRevocationSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.AdoptPublished(ctx, []Published{{Seq: last + 3}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Renumbered != 2 || a.LastSeq != last+5 {
+		t.Fatalf("adoption %+v: want the 2 pending rows moved to %d and %d", a, last+4, last+5)
+	}
+	pending, err := db.PendingRevocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range pending {
+		got = append(got, fmt.Sprintf("%d:%s", r.Seq, r.Entries[0].JTI))
+	}
+	if want := []string{fmt.Sprintf("%d:s1-a", last+4), fmt.Sprintf("%d:s2-a", last+5)}; !slices.Equal(got, want) {
+		t.Fatalf("pending rows %v, want %v", got, want)
 	}
 }
