@@ -109,7 +109,7 @@ func FuzzScanProof(f *testing.F) {
 		if !ValidScanProof(proof) || !CheckScanProof(proof, digest) {
 			t.Fatalf("proof %q does not match its own digest", proof)
 		}
-		if ValidScanProof(proof + "A") || CheckScanProof(proof[1:], digest) {
+		if ValidScanProof(proof+"A") || CheckScanProof(proof[1:], digest) {
 			t.Fatal("a changed proof passes")
 		}
 	})
