@@ -175,9 +175,15 @@ func (c *codes) issueOnce(ctx context.Context, p Principal, id string, paper boo
 		return Issued{}, internal("issue", err)
 	}
 	exp := time.Unix(cl.Expires, 0)
+	// The digest of the code's proof of scan: another province's lookup
+	// of its holder is answered only with that proof (lookup_answer.go).
+	digest, err := trust.ScanDigest(code)
+	if err != nil {
+		return Issued{}, internal("issue", err)
+	}
 	rec := store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), Status: s.Status,
 		IssuedAt: now, Expires: exp, Paper: paper, TextCT: dk.Seal(codeAAD(id, jti), []byte(code)),
-		MaxLive: c.cfg.MaxLive}
+		ScanDigest: digest, MaxLive: c.cfg.MaxLive}
 	if p.Role == RoleResident {
 		// Recorded only while the token it was asked with stands: a
 		// wallet link replaced meanwhile revoked the old phone's codes,

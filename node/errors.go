@@ -57,6 +57,15 @@ const (
 	// operation that only an admin account may do (admin.go: the signing
 	// and root keys, verifier replicas, accounts). The message names it.
 	EAdminRequired ErrorCode = "admin_required"
+	// ELookupNotScanned: a lookup named another province's code by its
+	// issuer and id, and this node holds no verification of that code
+	// (scanproof.go): nothing proves it was seen, so nothing is sent. The
+	// operator asks again with the code's text.
+	ELookupNotScanned ErrorCode = "lookup_not_scanned"
+	// ELookupUnproven: the code's home node refused a lookup because its
+	// proof of scan was not that of the code it issued under that id (or
+	// the code was issued before such proofs were kept).
+	ELookupUnproven ErrorCode = "lookup_unproven"
 )
 
 // Error is an error meant for the client: its message is safe to show.

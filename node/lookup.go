@@ -124,7 +124,7 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 	if err := Permit(p, OpLookup, ""); err != nil {
 		return LookupResult{}, err
 	}
-	home, jti, err := l.target(in)
+	home, jti, proof, err := l.target(in)
 	if err != nil {
 		return LookupResult{}, err
 	}
@@ -133,9 +133,11 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 		return LookupResult{}, internal("lookup", err)
 	}
 	now := l.now()
-	req := trust.LookupRequest{Issuer: l.province, To: home, JTI: jti, LegalBasis: in.LegalBasis,
+	req := trust.LookupRequest{Issuer: l.province, To: home, JTI: jti, Proof: proof, LegalBasis: in.LegalBasis,
 		CaseID: in.CaseID, IssuedAt: now.Unix(), Nonce: nonce}
-	if err := req.Validate(); err != nil {
+	// Validate checks the proof last: a lookup by issuer and jti has none
+	// yet, and reads it from this node's records only once the rest holds.
+	if err := req.Validate(); err != nil && trust.ReasonOf(err) != trust.ReasonLookupUnproven {
 		msg := err.Error()
 		if te := (*trust.Error)(nil); errors.As(err, &te) {
 			msg = te.Detail
@@ -144,6 +146,14 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 	}
 	if !activeMember(l.state, home) {
 		return LookupResult{}, Errorf(EInvalid, "%s is not an active member of the federation", home)
+	}
+	if req.Proof == "" {
+		if req.Proof, err = l.scannedProof(ctx, home, jti); err != nil {
+			return LookupResult{}, internal("lookup", err)
+		}
+		if req.Proof == "" {
+			return LookupResult{}, errNotScanned(home)
+		}
 	}
 	peers := l.peers.Load()
 	if peers == nil {
@@ -174,27 +184,41 @@ func (l *lookups) lookup(ctx context.Context, p Principal, in LookupInput) (Look
 	return l.answered(ctx, actor, &req, target, res)
 }
 
-// target resolves the code looked up: from its text, or from issuer and
-// jti as an operator read them.
-func (l *lookups) target(in LookupInput) (home, jti string, err error) {
+// target resolves the code looked up: from its text, with its proof of
+// scan, or from issuer and jti as an operator read them (the proof is
+// then read from this node's records: scannedProof).
+func (l *lookups) target(in LookupInput) (home, jti, proof string, err error) {
 	switch {
 	case in.Code != "" && (in.Issuer != "" || in.JTI != ""):
-		return "", "", Errorf(EInvalid, "give either code or iss and jti, not both")
+		return "", "", "", Errorf(EInvalid, "give either code or iss and jti, not both")
 	case in.Code != "":
 		// The code need not be valid now (a revoked or expired code
-		// still names its holder); its issuer and id are all that is read.
+		// still names its holder, and its key may be gone): its issuer,
+		// id and proof of scan are all that is read, and whether the
+		// proof is the code's is for the home node to say.
 		res := trust.Verify(in.Code, l.state.Snapshot(), nil, l.now())
 		if res.Issuer == "" || res.JTI == "" {
-			return "", "", Errorf(EInvalid, "code is not a health code (%s)", res.Reason)
+			return "", "", "", Errorf(EInvalid, "code is not a health code (%s)", res.Reason)
+		}
+		if proof, err = trust.ScanProof(in.Code); err != nil {
+			return "", "", "", Errorf(EInvalid, "code is not a health code (%s)", trust.ReasonOf(err))
 		}
 		home, jti = res.Issuer, res.JTI
 	default:
 		home, jti = in.Issuer, in.JTI
 	}
 	if home == l.province {
-		return "", "", Errorf(EInvalid, "that is a code of this province: its holder's record is here")
+		return "", "", "", Errorf(EInvalid, "that is a code of this province: its holder's record is here")
 	}
-	return home, jti, nil
+	return home, jti, proof, nil
+}
+
+// errNotScanned refuses a lookup by issuer and jti of a code this node
+// holds no verification of: nothing would prove to home that it was seen.
+func errNotScanned(home string) error {
+	return Errorf(ELookupNotScanned, "this node has no record of verifying that code of %s, and %s answers only a lookup "+
+		"that proves the code was seen: ask again giving the code itself (its full HCF1: text, as scanned) instead of its "+
+		"issuer and id", home, home)
 }
 
 // ask sends a sealed request to its home node over p and waits, up to
@@ -262,6 +286,10 @@ func refusal(home string, why trust.Reason) error {
 		return Errorf(ERateLimited, "%s refused: too many lookups from this province; try again later", home)
 	case trust.ReasonNoLegalBasis:
 		return Errorf(EInvalid, "%s refused: the legal basis is missing or unusable", home)
+	case trust.ReasonLookupUnproven:
+		return Errorf(ELookupUnproven, "%s refused: the request did not prove that this province saw the code itself "+
+			"(the code given is not the one %s issued under that id, or it was issued before %s kept proofs of scan, "+
+			"which cannot be proven)", home, home, home)
 	}
 	return Errorf(EUnavailable, "%s refused the request (%s); check this node's clock and try again", home, why)
 }

@@ -19,7 +19,10 @@ import (
 // rest are dropped unopened); the request opens with
 // this node's enc key and verifies under the asker's keys, in the asker's
 // name, addressed here, fresh and with a legal basis; its nonce was not
-// seen; the asker is an active member. A request that does not verify is
+// seen; the asker is an active member; the request's proof of scan is
+// that of the code this node issued under the jti (trust.CheckScanProof
+// against the digest stored at issuance; a code issued before digests
+// were kept cannot be proven). A request that does not verify is
 // not answered (nobody would believe an unsigned refusal, and a signed one
 // needs a verified nonce to echo); every later refusal is signed. Every
 // request within the rate is in the audit log, as "peer:<asker>", with the
@@ -69,7 +72,10 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	if err != nil || ks.EncKey == nil {
 		return refuse(trust.ReasonNotRecipient)
 	}
-	contact, subjectID, fields, dk, err := l.contactOf(ctx, req.JTI)
+	contact, subjectID, fields, dk, err := l.contactOf(ctx, req)
+	if errors.Is(err, errUnproven) {
+		return refuse(trust.ReasonLookupUnproven)
+	}
 	if err != nil {
 		p.log.Error("lookup not answered", "from", asker, "err", err)
 		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": "internal", "case": tag})
@@ -145,17 +151,30 @@ func (l *lookups) refuse(p *Peers, req *trust.LookupRequest, why trust.Reason) [
 	return []byte(raw)
 }
 
+// errUnproven is contactOf's refusal of a request whose proof of scan is
+// not that of the code named.
+var errUnproven = errors.New("lookup: proof of scan does not match the code's")
+
 // contactOf returns the contact data of the holder of this province's code
-// jti — the name and phone number held, each only if collected — with
+// req.JTI — the name and phone number held, each only if collected — with
 // their subject id, the fields disclosed and their data key; nil if the
-// code is unknown or its holder deleted their record.
-func (l *lookups) contactOf(ctx context.Context, jti string) (*trust.Contact, string, []string, *seal.Key, error) {
-	code, err := l.db.Code(ctx, jti)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
+// code is unknown or its holder deleted their record. A code this node
+// holds is first proven: errUnproven unless req.Proof is its proof of
+// scan, whether or not its holder is still here, so that an unproven
+// asker cannot tell a deleted record from a live one.
+func (l *lookups) contactOf(ctx context.Context, req *trust.LookupRequest) (*trust.Contact, string, []string, *seal.Key, error) {
+	code, err := l.db.Code(ctx, req.JTI)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil, nil, nil
 	}
 	if err != nil {
 		return nil, "", nil, nil, err
+	}
+	if !trust.CheckScanProof(req.Proof, code.ScanDigest) {
+		return nil, "", nil, nil, errUnproven
+	}
+	if code.SubjectID == "" {
+		return nil, "", nil, nil, nil
 	}
 	s, err := l.db.Subject(ctx, code.SubjectID)
 	if errors.Is(err, store.ErrNotFound) {

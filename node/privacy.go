@@ -127,7 +127,7 @@ func noticeOf(c config.Config) Notice {
 		CodeValidity: map[string]string{"phone": c.Codes.Lifetime.String(), "paper": c.Codes.PaperLifetime.String()},
 		YourRights: []string{"see what is held about you and the consent you gave (GET /v1/subjects/{id})",
 			verifications,
-			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province stating a legal basis, never your ID number; the legal basis's text is kept " +
+			"see every time another province's health authority obtained your name and phone number from this province: when, which province, on what legal basis, for which case (GET /v1/subjects/{id}/lookups); they are given only to an active member province that states a legal basis and proves it saw your code itself (a checkpoint of that province scanned it, or its health authority holds the code), not merely its id, and never your ID number; the legal basis's text is kept " +
 				periodIn(c.Privacy.Retention.Lookups, "en") + " after the lookup, then only as a keyed digest that can confirm a given text, not reveal it",
 			"appeal a status you think is wrong and see the outcome (POST /v1/appeals, GET /v1/subjects/{id}/appeals); a resolved appeal's text (your message and the operator's note) is deleted " +
 				appealsKept["en"] + ", and the audit log keeps the decision only",

@@ -14,7 +14,9 @@ import (
 // queues it and sends it home: which scanner, when, the result, and the
 // code id only when the code's signature checked out (for the resident's
 // verification history, and the receipt to a foreign code's home
-// province). It holds no personal data.
+// province), with the code's proof of scan when it is another
+// province's (ForeignScanProof: the home node keeps it for its lookups).
+// It holds no personal data.
 type ReplicaRecord struct {
 	ID        string       `json:"id"` // drawn by the replica; the home node appends each id once
 	Time      time.Time    `json:"time"`
@@ -23,14 +25,16 @@ type ReplicaRecord struct {
 	Issuer    string       `json:"iss,omitempty"`
 	JTI       string       `json:"jti,omitempty"`
 	Reason    trust.Reason `json:"reason"`
+	Proof     string       `json:"proof,omitempty"`
 }
 
-// NewReplicaRecord is the record of a verification of res by the scanner
-// p at now, with id.
-func NewReplicaRecord(id string, p Principal, res trust.Result, now time.Time) ReplicaRecord {
+// NewReplicaRecord is the record of a verification of code, with result
+// res, by the scanner p at now, with id, at a replica of province self.
+func NewReplicaRecord(id string, p Principal, self, code string, res trust.Result, now time.Time) ReplicaRecord {
 	rec := ReplicaRecord{ID: id, Time: now.UTC(), ScannerID: p.ScannerID, Place: p.Place, Issuer: res.Issuer, Reason: res.Reason}
 	if res.JTI != "" && signatureChecked(res.Reason) {
 		rec.JTI = res.JTI
+		rec.Proof = ForeignScanProof(self, code, res)
 	}
 	return rec
 }
@@ -49,6 +53,8 @@ func (rec ReplicaRecord) check(now time.Time) error {
 		return Errorf(EInvalid, "record %s: issuer, code id or reason malformed", rec.ID)
 	case rec.JTI != "" && (rec.Issuer == "" || !signatureChecked(rec.Reason)):
 		return Errorf(EInvalid, "record %s: a code id only with its issuer and a checked signature", rec.ID)
+	case rec.Proof != "" && (rec.JTI == "" || !trust.ValidScanProof(rec.Proof)):
+		return Errorf(EInvalid, "record %s: a proof of scan only with a code id, and of the form of one", rec.ID)
 	}
 	return checkText("place", rec.Place, maxScannerPlaceLen, false)
 }
@@ -106,12 +112,15 @@ func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs 
 			places[rec.ScannerID] = place
 		}
 		rec.Place = place
+		if rec.Proof != "" && rec.Issuer == r.n.cfg.Province {
+			return 0, Errorf(EInvalid, "record %s: a proof of scan only of another province's code", rec.ID)
+		}
 		target := ""
 		if rec.JTI != "" {
 			target = hashJTI(rec.Issuer, rec.JTI)
 		}
 		e := r.n.auditEntry("scanner:"+rec.ScannerID, actionVerify, target,
-			verifyDetail{Issuer: rec.Issuer, Reason: rec.Reason, Place: rec.Place, Replica: rp.Name})
+			verifyDetail{Issuer: rec.Issuer, Reason: rec.Reason, Place: rec.Place, Replica: rp.Name, Proof: rec.Proof})
 		e.Time = rec.Time.UTC().Truncate(time.Microsecond)
 		in[i] = store.ReplicaRecord{ID: rp.ID + "/" + rec.ID, Audit: e}
 		byID[in[i].ID] = rec

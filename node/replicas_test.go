@@ -110,8 +110,8 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	}
 	p := node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "station"}
 	recs := []node.ReplicaRecord{
-		node.NewReplicaRecord("id1", p, trust.Result{Reason: trust.ReasonOK, Issuer: "110000", JTI: "jti1"}, now),
-		node.NewReplicaRecord("id2", p, trust.Result{Reason: trust.ReasonBadSignature, Issuer: "110000", JTI: "jti2"}, now),
+		node.NewReplicaRecord("id1", p, n.Province(), "", trust.Result{Reason: trust.ReasonOK, Issuer: "110000", JTI: "jti1"}, now),
+		node.NewReplicaRecord("id2", p, n.Province(), "", trust.Result{Reason: trust.ReasonBadSignature, Issuer: "110000", JTI: "jti2"}, now),
 	}
 	if recs[1].JTI != "" {
 		t.Fatal("a record of a code whose signature failed keeps its code id")
@@ -140,11 +140,11 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	}
 	// A scanner the replica made up is refused; a place of its own is
 	// replaced by the scanner's registered one.
-	forged := node.NewReplicaRecord("id5", node.Principal{Role: node.RoleScanner, ScannerID: "sc_madeup", Place: "station"},
+	forged := node.NewReplicaRecord("id5", node.Principal{Role: node.RoleScanner, ScannerID: "sc_madeup", Place: "station"}, n.Province(), "",
 		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
 	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{forged})
 	wantReplicaCode(t, "a record of a scanner not registered here", err, node.EInvalid)
-	elsewhere := node.NewReplicaRecord("id6", node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "Zhang San's flat"},
+	elsewhere := node.NewReplicaRecord("id6", node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "Zhang San's flat"}, n.Province(), "",
 		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
 	if got, err := n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{elsewhere}); err != nil || got != 1 {
 		t.Fatalf("a record with a place of its own: %d, %v", got, err)
@@ -165,6 +165,21 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	bad.Time, bad.Reason = now, trust.ReasonBadSignature
 	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
 	wantReplicaCode(t, "a code id with an unchecked signature", err, node.EInvalid)
+	// A proof of scan comes only with a code id, of another province, in
+	// the form of one.
+	proof := strings.Repeat("A", 43)
+	for _, tc := range []struct {
+		what        string
+		iss, jti, p string
+	}{
+		{"a proof of scan without a code id", "110000", "", proof},
+		{"a proof of scan of this province's code", n.Province(), "jti7", proof},
+		{"a proof of scan of the wrong length", "110000", "jti7", proof + "A"},
+	} {
+		bad := node.ReplicaRecord{ID: "id7", Time: now, ScannerID: sc.ID, Issuer: tc.iss, JTI: tc.jti, Reason: trust.ReasonOK, Proof: tc.p}
+		_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+		wantReplicaCode(t, tc.what, err, node.EInvalid)
+	}
 	// The reason becomes a label of hcfed_verifications_total on a public
 	// /metrics: only the reasons trust.Verify gives a code are taken, so
 	// that a replica can neither grow the label set without bound nor

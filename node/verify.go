@@ -58,7 +58,8 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	if res.JTI != "" && signatureChecked(res.Reason) {
 		target = hashJTI(res.Issuer, res.JTI)
 	}
-	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place})
+	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place,
+		Proof: ForeignScanProof(n.cfg.Province, code, res)})
 	n.records.noteVerification(res, p.Place, now) // a receipt for the home province of a foreign code
 	return VerificationOf(res, now), nil
 }
@@ -104,6 +105,10 @@ type verifyDetail struct {
 	Place  string       `json:"place,omitempty"` // the scanner's kind of place, for the resident's right to know
 	// Replica names the verifier replica the scanner used, if any.
 	Replica string `json:"replica,omitempty"`
+	// Proof is the code's proof of scan, kept only for another province's
+	// code whose signature checked: this node's lookup of that code's
+	// holder must show it (scanproof.go). Nothing else of the code is kept.
+	Proof string `json:"proof,omitempty"`
 }
 
 // signatureChecked reports whether trust.Verify reaches reason only after

@@ -410,7 +410,8 @@ func FuzzParseReceiptDay(f *testing.F) {
 
 // FuzzOpenLookupRequestPayload: a lookup request Shanghai signed and
 // sealed to Guangdong, whatever its payload, is refused with a known
-// reason (handed back only when the legal basis alone is wanting), or is
+// reason (handed back only when its grounds alone, the legal basis or the
+// form of the proof of scan, are wanting), or is
 // Shanghai's, addressed to Guangdong, fresh and valid.
 // FuzzOpenLookupRequest mutates the sealed bytes; this one reaches what
 // is inside.
@@ -420,6 +421,12 @@ func FuzzOpenLookupRequestPayload(f *testing.F) {
 	noBasis := lookupReq(f, testNow)
 	noBasis.LegalBasis = " "
 	f.Add(mustJSON(f, noBasis))
+	noProof := lookupReq(f, testNow)
+	noProof.Proof = ""
+	f.Add(mustJSON(f, noProof))
+	badProof := lookupReq(f, testNow)
+	badProof.Proof = badProof.Proof[:42] + "="
+	f.Add(mustJSON(f, badProof))
 	f.Add([]byte(`{"iss":"310000","to":"440000"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		raw, err := sealTo([]byte(signedPayload(t, fed.SH.Active, TypLookup, payload)), sealedCty, &fed.GD.Enc.PublicKey)
@@ -429,7 +436,7 @@ func FuzzOpenLookupRequestPayload(f *testing.F) {
 		req, err := openAtGD(fed, raw, testNow)
 		knownReason(t, err)
 		if err != nil {
-			if req != nil && ReasonOf(err) != ReasonNoLegalBasis {
+			if req != nil && ReasonOf(err) != ReasonNoLegalBasis && ReasonOf(err) != ReasonLookupUnproven {
 				t.Fatalf("request returned with %v", err)
 			}
 			return

@@ -39,11 +39,14 @@ const (
 )
 
 // LookupRequest asks province To for the contact data of the holder of
-// its code JTI. Issuer is the asking province, whose key signs it.
+// its code JTI. Issuer is the asking province, whose key signs it. Proof
+// is the code's proof of scan (scanproof.go): a jti alone, which every
+// member learns from revocation statements, is not enough to ask.
 type LookupRequest struct {
 	Issuer     string `json:"iss"`
 	To         string `json:"to"`
 	JTI        string `json:"jti"`
+	Proof      string `json:"proof"`
 	LegalBasis string `json:"legal_basis"`
 	CaseID     string `json:"case_id"`
 	IssuedAt   int64  `json:"iat"`
@@ -51,13 +54,27 @@ type LookupRequest struct {
 }
 
 // Validate checks the fields of a request, so that one that would be
-// refused is never sent. A missing or unusable legal basis or case id is
-// ReasonNoLegalBasis; anything else wrong is ReasonMalformed.
+// refused is never sent, in this order: a missing or unusable legal
+// basis or case id is ReasonNoLegalBasis; a missing or malformed proof of
+// scan ReasonLookupUnproven; anything else wrong is ReasonMalformed,
+// before either.
 func (r LookupRequest) Validate() error {
 	if err := r.validateShape(); err != nil {
 		return err
 	}
-	return r.validatePurpose()
+	return r.validateGrounds()
+}
+
+// validateGrounds checks what the asker must state and show beyond the
+// shape: its purpose, then its proof of scan.
+func (r LookupRequest) validateGrounds() error {
+	if err := r.validatePurpose(); err != nil {
+		return err
+	}
+	if !ValidScanProof(r.Proof) {
+		return fail(ReasonLookupUnproven, "proof must be a proof of scan: 32 bytes, base64url")
+	}
+	return nil
 }
 
 // validateShape checks what makes a request one to answer at all: who,
@@ -130,10 +147,12 @@ func SealLookupRequest(s *StatementSigner, r LookupRequest, homeEnc *ecdsa.Publi
 // now. asker is the province named by the subject the request came on.
 // Replays within the window are the caller's to refuse (ReplayCache).
 //
-// A request that passes every check but the stated purpose — no usable
-// legal basis or case — is returned together with a ReasonNoLegalBasis
-// error, so that the home node can sign its refusal; on any other error
-// the request is nil.
+// A request that passes every check but its grounds — no usable legal
+// basis or case (ReasonNoLegalBasis), or no well-formed proof of scan
+// (ReasonLookupUnproven) — is returned together with that error, so that
+// the home node can sign its refusal; on any other error the request is
+// nil. Whether the proof is that of the code is the home node's to check
+// (CheckScanProof), against the digest it stored.
 func OpenLookupRequest(raw, asker string, askerKeys map[string]*Key, self string, encKey *ecdsa.PrivateKey, now time.Time) (*LookupRequest, error) {
 	inner, err := openSealed(raw, sealedCty, encKey, MaxLookupLen)
 	if err != nil {
@@ -155,7 +174,7 @@ func OpenLookupRequest(raw, asker string, askerKeys map[string]*Key, self string
 	if err := fresh(r.IssuedAt, now); err != nil {
 		return nil, err
 	}
-	return &r, r.validatePurpose()
+	return &r, r.validateGrounds()
 }
 
 // fresh refuses a time more than LookupWindow old or more than ClockSkew

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,19 @@ func lookupReq(t testing.TB, now time.Time) LookupRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return LookupRequest{Issuer: sh, To: gd, JTI: mustJTI(t), LegalBasis: testBasis, CaseID: "SH-2026-0042",
+	return LookupRequest{Issuer: sh, To: gd, JTI: mustJTI(t), Proof: mustProof(t), LegalBasis: testBasis, CaseID: "SH-2026-0042",
 		IssuedAt: now.Unix(), Nonce: nonce}
+}
+
+// mustProof is a random value of the form of a proof of scan: whether it
+// is a code's is the home node's to check, not OpenLookupRequest's.
+func mustProof(t testing.TB) string {
+	t.Helper()
+	var p [ScanProofLen]byte
+	if _, err := rand.Read(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	return b64url.EncodeToString(p[:])
 }
 
 // sealAny signs any payload as typ with s and seals it to enc, bypassing
@@ -126,6 +138,11 @@ func TestOpenLookupRequestRefuses(t *testing.T) {
 		{"with a legal basis too long", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = strings.Repeat("法", MaxLegalBasisLen+1) }), f.GD), ReasonNoLegalBasis},
 		{"with a control character", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis = "law\x00" }), f.GD), ReasonNoLegalBasis},
 		{"without case", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.CaseID = "" }), f.GD), ReasonNoLegalBasis},
+		{"without proof of scan", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Proof = "" }), f.GD), ReasonLookupUnproven},
+		{"with a proof too short", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Proof = r.Proof[:42] }), f.GD), ReasonLookupUnproven},
+		{"with a proof too long", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Proof += "AAAA" }), f.GD), ReasonLookupUnproven},
+		{"with a proof not base64url", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Proof = "/" + r.Proof[1:] }), f.GD), ReasonLookupUnproven},
+		{"without legal basis nor proof", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.LegalBasis, r.Proof = "", "" }), f.GD), ReasonNoLegalBasis},
 		{"for no code", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.JTI = "x" }), f.GD), ReasonMalformed},
 		{"with a short nonce", sealAny(t, f.SH.Active, TypLookup, with(func(r *LookupRequest) { r.Nonce = "abc" }), f.GD), ReasonMalformed},
 		{"with an unknown field", sealAny(t, f.SH.Active, TypLookup, map[string]any{"iss": sh, "to": gd, "x": 1}, f.GD), ReasonMalformed},
@@ -136,9 +153,9 @@ func TestOpenLookupRequestRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := openAtGD(f, tc.raw, f.Now)
 			wantReason(t, err, tc.want)
-			// Only a request that failed on its purpose comes back, to
-			// be refused with a signed answer.
-			if (req != nil) != (tc.want == ReasonNoLegalBasis) {
+			// Only a request that failed on its grounds (purpose or
+			// proof) comes back, to be refused with a signed answer.
+			if (req != nil) != (tc.want == ReasonNoLegalBasis || tc.want == ReasonLookupUnproven) {
 				t.Fatalf("request returned with %v: %+v", err, req)
 			}
 		})
@@ -163,6 +180,8 @@ func TestSealLookupRequestRefusesWhatTheHomeWouldRefuse(t *testing.T) {
 		func(r *LookupRequest) { r.To = sh },
 		func(r *LookupRequest) { r.Nonce = "" },
 		func(r *LookupRequest) { r.CaseID = " SH-1" },
+		func(r *LookupRequest) { r.Proof = "" },
+		func(r *LookupRequest) { r.Proof = r.Proof[1:] },
 	} {
 		r := lookupReq(t, f.Now)
 		mod(&r)

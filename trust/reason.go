@@ -50,6 +50,10 @@ const (
 	ReasonNoLegalBasis Reason = "no_legal_basis" // no usable legal basis stated
 	ReasonNotMember    Reason = "not_member"     // the asker is not an active member
 	ReasonRateLimited  Reason = "rate_limited"   // the asker sent too many
+	// ReasonLookupUnproven: the request's proof of scan (scanproof.go) is
+	// missing, malformed, or not that of the code the home node issued
+	// under the jti (or the code was issued before proofs were kept).
+	ReasonLookupUnproven Reason = "lookup_unproven"
 )
 
 // Error is a refusal with a stable reason. Functions in this package that

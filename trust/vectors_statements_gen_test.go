@@ -225,6 +225,8 @@ func lookupVectors(t *testing.T, f *testFederation) map[string]string {
 		"fail_bad_header_contact_cty":        sealInner(inner, contactCty, f.GD),
 		"fail_malformed_not_sealed":          inner,
 		"fail_malformed_bad_jti":             sealAny(t, s.Active, TypLookup, edited(func(r *LookupRequest) { r.JTI = "x" }), f.GD),
+		"fail_lookup_unproven_no_proof":      sealAny(t, s.Active, TypLookup, edited(func(r *LookupRequest) { r.Proof = "" }), f.GD),
+		"fail_lookup_unproven_short_proof":   sealAny(t, s.Active, TypLookup, edited(func(r *LookupRequest) { r.Proof = r.Proof[:40] }), f.GD),
 		"fail_bad_signature_flipped":         sealInner(flipSig(t, inner), sealedCty, f.GD),
 	}
 }

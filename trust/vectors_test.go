@@ -70,7 +70,7 @@ var codeReasons = []Reason{ReasonOK, ReasonMalformed, ReasonOversized, ReasonBad
 	ReasonNotYetValid, ReasonRevoked, ReasonNoContentKey, ReasonBadContent}
 
 var allReasons = append(append([]Reason{}, codeReasons...), ReasonWrongSigner, ReasonRollback, ReasonThreshold, ReasonNotRecipient, ReasonBadChunk,
-	ReasonReplayed, ReasonNoLegalBasis)
+	ReasonReplayed, ReasonNoLegalBasis, ReasonLookupUnproven)
 
 // vectorReason reads the expected reason from a vector's file name.
 func vectorReason(t *testing.T, name string) Reason {

@@ -194,7 +194,12 @@ func newLookupCmd() *cobra.Command {
 stating the legal basis and the case. Both provinces audit it, and the
 resident can see it. The answer is printed once; this node keeps it sealed
 until privacy.retention.lookups ends. Name the code by its text (--code) or
-by its issuing province and id as a scanner showed them (--iss, --jti).`,
+by its issuing province and id as a scanner showed them (--iss, --jti).
+
+The home province answers only a lookup that proves the code was seen: the
+code's text proves it by itself; its province and id prove it only for a
+code this node (or one of its verifier replicas) verified, and otherwise
+nothing is sent (lookup_not_scanned): ask again with --code.`,
 		Args: cobra.NoArgs,
 	}
 	cl := addClientFlags(cmd)

@@ -31,6 +31,8 @@ var statusOf = map[node.ErrorCode]int{
 	node.ERoleVerifier:      http.StatusForbidden,
 	node.EAdminRequired:     http.StatusForbidden,
 	node.EReplicaStale:      http.StatusServiceUnavailable,
+	node.ELookupNotScanned:  http.StatusUnprocessableEntity,
+	node.ELookupUnproven:    http.StatusForbidden,
 	"method_not_allowed":    http.StatusMethodNotAllowed,
 }
 

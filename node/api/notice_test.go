@@ -263,4 +263,7 @@ func TestNoticeNamesHowLongALookupsLegalBasisIsKept(t *testing.T) {
 	if !strings.Contains(right, "legal basis's text is kept 20 days after the lookup") || !strings.Contains(right, "keyed digest") {
 		t.Errorf("your_rights on lookups does not say how long their legal basis is kept: %q", right)
 	}
+	if !strings.Contains(right, "proves it saw your code itself") || !strings.Contains(right, "not merely its id") {
+		t.Errorf("your_rights on lookups does not say the asker must prove it saw the code: %q", right)
+	}
 }

@@ -201,7 +201,7 @@ type Privacy struct {
 // (node.PrivacyNotice), the default of privacy.notice_version. The notice's
 // text is the build's: a build that changes what it promises moves this,
 // and names the version it replaces in SupersededNotices.
-const NoticeVersion = "2027-02"
+const NoticeVersion = "2027-03"
 
 // SupersededNotices are earlier builds' notice versions, each with what
 // changed since. A config written by an earlier 'hcnode init' names one
@@ -213,6 +213,7 @@ var SupersededNotices = map[string]string{
 	"2026-11": "it promised deletion at any time; a resident's own deletion now waits while their status is yellow or red",
 	"2026-12": "it did not name the retention of resolved appeals (privacy.retention.appeals): their text is deleted that long after the resolution, and the audit log keeps the decision only",
 	"2027-01": "it did not say how long the legal basis another province stated for a lookup is kept: readable for privacy.retention.lookups, then as a keyed digest only, which can confirm a given text but not reveal it",
+	"2027-02": "it did not say that another province obtains a resident's name and phone number only by proving it saw their code itself (scanned it, or holds it), not by the code's id alone",
 }
 
 // DefaultAppealRetention is privacy.retention.appeals unless set: a

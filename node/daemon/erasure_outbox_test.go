@@ -63,7 +63,7 @@ func startErasureFedWith(t *testing.T, cc daemon.ClusterConfig) *erasureFed {
 // of the copy it keeps.
 func (f *erasureFed) looksUp(i int, r resident, nth int) string {
 	f.t.Helper()
-	if st, _, got := f.lookupWhenConnected(i, map[string]string{"iss": "440000", "jti": r.JTI,
+	if st, _, got := f.lookupWhenConnected(i, map[string]string{"code": r.Code,
 		"legal_basis": legalBasis, "case_id": "CASE-2026-0042"}); st != 200 || got["found"] != true {
 		f.t.Fatalf("lookup: %d %v", st, got)
 	}

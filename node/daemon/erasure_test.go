@@ -70,7 +70,7 @@ func TestDeletedResidentLeavesNothingReadableAnywhereInTheFederation(t *testing.
 		return errors.New("not yet")
 	})
 	// Shanghai looks the traveler up and keeps the contact, sealed.
-	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"iss": "440000", "jti": r.JTI,
+	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"code": r.Code,
 		"legal_basis": legalBasis, "case_id": "SH-CASE-2026-0042"}); st != 200 || got["name"] != p.name || got["phone"] != p.phone {
 		t.Fatalf("lookup: %d %v", st, got)
 	}

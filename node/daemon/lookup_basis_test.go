@@ -23,7 +23,7 @@ func TestLookupLegalBasisIsSealedUntilTheLookupRetentionAndKeptAsATag(t *testing
 	f.waitPeersReady()
 
 	const basis, caseID = "流调：黄小明一家密切接触者追踪", "SH-CASE-2026-0077"
-	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"iss": "440000", "jti": traveler.JTI,
+	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"code": traveler.Code,
 		"legal_basis": basis, "case_id": caseID}); st != 200 || got["found"] != true {
 		t.Fatalf("lookup: %d %v", st, got)
 	}

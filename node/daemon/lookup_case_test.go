@@ -23,11 +23,11 @@ func TestLookupCaseIDIsKeptOnlyAsATagTheAuditorFinds(t *testing.T) {
 	f.waitPeersReady()
 
 	const found, notFound = "SH-CASE-2026-0042", "SH-CASE-2026-0043"
-	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"iss": "440000", "jti": traveler.JTI,
+	if st, _, got := f.lookupWhenConnected(sh, map[string]string{"code": traveler.Code,
 		"legal_basis": legalBasis, "case_id": found}); st != 200 || got["found"] != true {
 		t.Fatalf("lookup: %d %v", st, got)
 	}
-	if st, _, got := f.lookup(sh, map[string]string{"iss": "440000", "jti": gone.JTI,
+	if st, _, got := f.lookup(sh, map[string]string{"code": gone.Code,
 		"legal_basis": legalBasis, "case_id": notFound}); st != 200 || got["found"] != false {
 		t.Fatalf("lookup of a deleted resident: %d %v", st, got)
 	}

@@ -245,15 +245,26 @@ func requireOpaque(t *testing.T, what string, msgs []*nats.Msg, secrets ...strin
 	}
 }
 
-// request is a fresh request from Shanghai for the code in body.
-func (f *lookupFed) request(body map[string]string) trust.LookupRequest {
+// request is a fresh request from Shanghai for r's code, with its proof
+// of scan, stating body's legal basis and case.
+func (f *lookupFed) request(r resident, body map[string]string) trust.LookupRequest {
 	f.t.Helper()
 	nonce, err := trust.NewNonce(nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return trust.LookupRequest{Issuer: "310000", To: "440000", JTI: body["jti"], LegalBasis: body["legal_basis"],
+	return trust.LookupRequest{Issuer: "310000", To: "440000", JTI: r.JTI, Proof: proofOf(f.t, r.Code), LegalBasis: body["legal_basis"],
 		CaseID: body["case_id"], IssuedAt: f.clock.Now().Unix(), Nonce: nonce}
+}
+
+// proofOf is the proof of scan of code.
+func proofOf(t *testing.T, code string) string {
+	t.Helper()
+	p, err := trust.ScanProof(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // seal signs any request with s and seals it to enc, without the checks

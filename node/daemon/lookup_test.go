@@ -88,7 +88,7 @@ func TestCrossProvinceLookupGivesTheContactOnlyToTheAskerAndTellsTheResident(t *
 
 	// A code whose holder deleted their record names nobody.
 	f.mustCall(gd, "DELETE", "/v1/subjects/"+other.ID, other.Token, nil, nil, 204)
-	if st, _, got := f.lookup(sh, map[string]string{"iss": "440000", "jti": other.JTI, "legal_basis": legalBasis, "case_id": "SH-2026-0043"}); st != 200 || got["found"] != false || got["name"] != nil {
+	if st, _, got := f.lookup(sh, map[string]string{"code": other.Code, "legal_basis": legalBasis, "case_id": "SH-2026-0043"}); st != 200 || got["found"] != false || got["name"] != nil {
 		t.Fatalf("lookup of a deleted resident: %d %v", st, got)
 	}
 
@@ -112,7 +112,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	w := tap(t, f)
 	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
 	f.waitPeersReady()
-	good := map[string]string{"iss": "440000", "jti": traveler.JTI, "legal_basis": legalBasis, "case_id": "SH-1"}
+	good := map[string]string{"code": traveler.Code, "legal_basis": legalBasis, "case_id": "SH-1"}
 	if st, _, got := f.lookupWhenConnected(sh, good); st != 200 || got["found"] != true {
 		t.Fatalf("lookup: %d %v", st, got)
 	}
@@ -129,17 +129,17 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	}
 	// Signed by Beijing's key in Shanghai's name: a key Shanghai's keyset
 	// does not hold (unknown_key).
-	req := f.request(good)
+	req := f.request(traveler, good)
 	if ans := f.send(asSH, seal(t, f.c.Nodes[bj].Node.Signer(), req, gdEnc)); ans != nil {
 		t.Fatalf("request signed by the wrong province's key answered %+v", ans)
 	}
 	// Without legal basis: the asking node refuses to send it...
-	noBasis := map[string]string{"iss": "440000", "jti": traveler.JTI, "case_id": "SH-1"}
+	noBasis := map[string]string{"code": traveler.Code, "case_id": "SH-1"}
 	if st, _, got := f.lookup(sh, noBasis); st != 400 {
 		t.Fatalf("lookup without legal basis: %d %v", st, got)
 	}
 	// ...and the home node refuses it when sent anyway.
-	req = f.request(good)
+	req = f.request(traveler, good)
 	req.LegalBasis = ""
 	if ans := f.send(asSH, seal(t, f.c.Nodes[sh].Node.Signer(), req, gdEnc)); ans == nil || ans.Refused != trust.ReasonNoLegalBasis {
 		t.Fatalf("request without legal basis answered %+v", ans)
@@ -177,7 +177,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	// Shanghai removed: Guangdong drops its keys and cannot even verify.
 	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(), trust.Change{Op: "remove", ID: "310000"}), ops[0], ops[1]))
 	f.waitVersion(3)
-	if ans := f.send(asSH, seal(t, f.c.Nodes[sh].Node.Signer(), f.request(good), gdEnc)); ans != nil {
+	if ans := f.send(asSH, seal(t, f.c.Nodes[sh].Node.Signer(), f.request(traveler, good), gdEnc)); ans != nil {
 		t.Fatalf("request from a removed member answered %+v", ans)
 	}
 	refusals = f.auditOf(gd, "lookup.refuse", 5)

@@ -284,7 +284,7 @@ func (r *Replica) Verify(ctx context.Context, p node.Principal, code string) (no
 	if _, err := io.ReadFull(r.rand, id); err != nil {
 		return node.Verification{}, fmt.Errorf("verify: record id: %w", err)
 	}
-	rec := node.NewReplicaRecord(base64.RawURLEncoding.EncodeToString(id), p, res, now)
+	rec := node.NewReplicaRecord(base64.RawURLEncoding.EncodeToString(id), p, r.cfg.Province, code, res, now)
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return node.Verification{}, fmt.Errorf("verify: %w", err)

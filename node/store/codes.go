@@ -39,12 +39,12 @@ const compromisedKIDsSQL = `SELECT kid FROM main.keys WHERE kind = 'sign' AND st
 // compromised key do not count (liveCountSQL); a status change
 // still revokes them, so it may revoke up to MaxLive more per compromised
 // key still within its codes' lifetime, in further statements if need be.
-// Its arguments are numbered as insertCode passes them (12: subject, 13:
-// issuance time, 14: MaxLive).
-var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct)
-	SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ? AND status_unconfirmed = 0)
-	AND (? <= 0 OR ` + liveCountSQL("?12", "?13") + ` < ?14)
-	AND (?15 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?15))`
+// Its arguments are numbered as insertCode passes them (13: subject, 14:
+// issuance time, 15: MaxLive, 16: the token's hash).
+var insertCodeSQL = `INSERT INTO codes (jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct, scan_digest)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subjects WHERE id = ? AND status = ? AND status_unconfirmed = 0)
+	AND (? <= 0 OR ` + liveCountSQL("?13", "?14") + ` < ?15)
+	AND (?16 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?16))`
 
 // InsertCode records an issued code. Calls from many goroutines are
 // grouped into one transaction (group commit); it returns once the row is
@@ -85,7 +85,7 @@ func (db *DB) insertCode(ctx context.Context, c Code, res *Reservation) error {
 		token = c.Token
 	}
 	args := []any{c.JTI, c.SubjectID, c.KID, nanos(c.IssuedAt), nanos(c.Expires), boolInt(c.Paper), boolInt(c.Revoked), c.TextCT,
-		c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive, token}
+		c.ScanDigest, c.SubjectID, c.Status, c.MaxLive, c.SubjectID, nanos(c.IssuedAt), c.MaxLive, token}
 	r := &request{reserved: res != nil, done: make(chan error, 1), op: func(bt *batchTx) error {
 		res, err := bt.exec(insertCodeSQL, args...)
 		if err != nil {
@@ -144,14 +144,15 @@ func whyNotInserted(tx *sql.Tx, c Code) error {
 }
 
 // Code reads one code's bookkeeping; ErrNotFound for an unknown jti.
-// SubjectID and TextCT are empty once the subject was deleted.
+// SubjectID and TextCT are empty once the subject was deleted; ScanDigest
+// stays until the row goes.
 func (db *DB) Code(ctx context.Context, jti string) (Code, error) {
 	var c Code
 	var subject *string
 	var issued, expires int64
-	err := db.readRow(ctx, `SELECT jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct
+	err := db.readRow(ctx, `SELECT jti, subject_id, kid, issued_at, expires, paper, revoked, text_ct, scan_digest
 		FROM codes WHERE jti = ?`, jti).
-		Scan(&c.JTI, &subject, &c.KID, &issued, &expires, &c.Paper, &c.Revoked, &c.TextCT)
+		Scan(&c.JTI, &subject, &c.KID, &issued, &expires, &c.Paper, &c.Revoked, &c.TextCT, &c.ScanDigest)
 	if err != nil {
 		return Code{}, wrap("code", err)
 	}

@@ -291,7 +291,7 @@ func TestSubjectCodeQueriesUseCodesOfSubject(t *testing.T) {
 		args      []any
 		want      string
 	}{
-		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, "s1", "green", 8, "s1", 1, 8, []byte("tok")}, liveCountPlan},
+		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, nil, "s1", "green", 8, "s1", 1, 8, []byte("tok")}, liveCountPlan},
 		{"issuance's read", issueSubjectQuery, []any{0, "s1"}, liveCountPlan},
 		{"live codes", liveCodesSQL, []any{"s1", 0}, liveCountPlan},
 		{"codes of", codesOfSQL, []any{"s1", 10}, "INDEX codes_of_subject (subject_id=?)"},

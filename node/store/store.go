@@ -133,6 +133,11 @@ type Code struct {
 	// the resident can be shown the same QR again; nil if not kept. It is
 	// erased with the subject (and unreadable once the data key is gone).
 	TextCT []byte
+	// ScanDigest is trust.ScanDigest of the code: a cross-province lookup
+	// of it is answered only with the proof of scan it is the digest of.
+	// Nil for codes recorded before it was kept (migration 0019). It is
+	// no personal data, and outlives the subject with the row.
+	ScanDigest []byte
 	// RetainUntil, when set, moves the subject's retention date
 	// (privacy.retention.subjects) forward to it, in the code's own
 	// transaction, if it is earlier: a resident who asks for codes is

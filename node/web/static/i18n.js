@@ -33,6 +33,8 @@ const HC_I18N = {
    "error.role_verifier": "This is a verify-only node; do this at the province's home node.",
    "error.admin_required": "Only an admin account may do this: it reaches the whole province (signing keys, verifier replicas, accounts). This is an operator's token; ask one of the province's admins.",
    "error.replica_stale": "This checking node has lost touch with its province's home node and cannot check codes now; try again shortly.",
+   "error.lookup_not_scanned": "This node has no record of checking that code, and the home province answers only a lookup that proves the code was seen. Ask again with the code itself (its full text, as scanned) instead of its province and id.",
+   "error.lookup_unproven": "The home province refused: the request did not prove the code itself was seen (the code given is not the one issued under that id, or it was issued before such proofs were kept).",
    "error.method_not_allowed": "That action is not allowed here.",
    "fatal.bad_link_title": "This link does not work",
    "fatal.bad_link": "The link is wrong, has expired or was withdrawn. Ask the service point or your provincial health authority for a new one.",
@@ -294,7 +296,8 @@ const HC_I18N = {
    "replayed": "This request was already seen (replay).",
    "no_legal_basis": "No usable legal basis was given.",
    "not_member": "The asking province is not an active member.",
-   "rate_limited": "The asking province sent too many requests."
+   "rate_limited": "The asking province sent too many requests.",
+   "lookup_unproven": "The request did not prove that the code itself was seen."
   },
   "next_steps": {
    "malformed": "Ask the traveler to open their wallet and show the current code.",
@@ -343,6 +346,8 @@ const HC_I18N = {
    "error.role_verifier": "此节点只提供查验；请到本省主节点办理。",
    "error.admin_required": "只有管理员账号可以执行此操作：它影响全省（签名密钥、查验副本、账号）。此令牌属于操作员，请联系本省的管理员。",
    "error.replica_stale": "此查验节点暂时与本省主节点失去联系，目前无法查验，请稍后重试。",
+   "error.lookup_not_scanned": "本节点没有核验过该健康码的记录，而签发省份只回应能证明见过该码的查询。请改用健康码本身（扫码所得的完整文本）重新查询，而不是省份和编号。",
+   "error.lookup_unproven": "签发省份拒绝了查询：请求未能证明见过该健康码本身（所给的码不是以该编号签发的码，或该码签发时尚未保存此类证明）。",
    "error.method_not_allowed": "此处不允许该操作。",
    "fatal.bad_link_title": "此链接无法使用",
    "fatal.bad_link": "链接有误、已过期或已被撤销。请向服务点或本省卫生健康部门索取新链接。",
@@ -604,7 +609,8 @@ const HC_I18N = {
    "replayed": "此请求已出现过（重放）。",
    "no_legal_basis": "未提供有效的法律依据。",
    "not_member": "查询省份不是正常成员。",
-   "rate_limited": "查询省份请求过于频繁。"
+   "rate_limited": "查询省份请求过于频繁。",
+   "lookup_unproven": "请求未能证明见过该健康码本身。"
   },
   "next_steps": {
    "malformed": "请持码人打开健康码页面，出示当前的健康码。",
