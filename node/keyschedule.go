@@ -146,7 +146,10 @@ func (ks *keySchedule) rootPublic() *ecdsa.PublicKey {
 
 // verifyKeys are the signing keys that may have signed this province's
 // statements: the ones held, and those of held, the keyset the federation
-// holds (keys made after the backup).
+// holds (keys made after the backup). A key held marks compromised is
+// compromised here too, whatever the backup says of it: the backup may
+// predate the compromise, and a statement of the stolen key, which no
+// peer accepts, must not be taken back either.
 func (ks *keySchedule) verifyKeys(held *trust.VerifiedKeyset) map[string]*trust.Key {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -157,7 +160,11 @@ func (ks *keySchedule) verifyKeys(held *trust.VerifiedKeyset) map[string]*trust.
 		}
 	}
 	for _, k := range ks.kr.sign {
-		keys[k.row.KID] = k.trustKey()
+		tk := k.trustKey()
+		if h := keys[tk.ID]; h != nil && h.State == trust.KeyCompromised {
+			tk.State = trust.KeyCompromised
+		}
+		keys[tk.ID] = tk
 	}
 	return keys
 }
