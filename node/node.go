@@ -241,6 +241,9 @@ func (n *Node) TrustListApplied() {
 func (n *Node) Tick(ctx context.Context) error {
 	now := n.now()
 	n.state.Prune(now)
+	if err := n.writeRefusalCounts(ctx, now, false); err != nil {
+		n.log.Warn("refused requests counted in the last minute could not be audited; retrying at the next tick", "err", err)
+	}
 	if n.db.KeysWALPending() {
 		// A deletion's shredding found a reader on keys.db: its WAL may
 		// still hold the deleted key's old frames until truncated.
@@ -257,8 +260,12 @@ func (n *Node) Tick(ctx context.Context) error {
 	return n.keys.tick(ctx, now)
 }
 
-// Close flushes the audit log.
+// Close flushes the audit log, with the counts of refused requests not
+// written yet (writeRefusalCounts), which a restart would forget.
 func (n *Node) Close() error {
+	if err := n.writeRefusalCounts(context.Background(), n.now(), true); err != nil {
+		n.log.Warn("refused requests counted but not audited are lost with this stop", "err", err)
+	}
 	n.auditor.close()
 	return nil
 }

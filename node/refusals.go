@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -35,9 +37,13 @@ var refusalRoles = []Role{RoleOperator, RoleFeed, RoleScanner, RoleResident}
 
 // refusalDetail is the detail of an access.refused entry: how many
 // refusals of the same actor and route, since its previous entry, were
-// counted and not written.
+// counted and not written. Summary marks an entry that is no refusal of
+// its own: the pair's window ended (or the node stopped) with Repeated
+// refusals counted and none after them to carry the count
+// (Node.writeRefusalCounts).
 type refusalDetail struct {
-	Repeated int `json:"repeated"`
+	Repeated int  `json:"repeated"`
+	Summary  bool `json:"summary,omitempty"`
 }
 
 // RecordRefusal records in the audit log that p was refused route as
@@ -77,6 +83,29 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 	if err := n.db.AppendAudit(ctx, newAuditEntry(now, pair.actor, actionAccessRefused, route, detail)); err != nil {
 		n.refusals.unwritten(pair, repeated)
 		return internal("audit refusal", err)
+	}
+	return nil
+}
+
+// writeRefusalCounts writes the counts of refusals not written that no
+// later refusal would carry: for each pair whose window has ended at now
+// (every pair, with all: the node is stopping and forgets them) with
+// refusals counted since its last entry, one summary entry saying how
+// many. Without it a burst — a stolen token trying a route a thousand
+// times within a minute, then stopping — left one entry in the audit log
+// and its count in memory only. Node.Tick calls it, and Node.Close with
+// all. A count that cannot be written is kept for the next try.
+func (n *Node) writeRefusalCounts(ctx context.Context, now time.Time, all bool) error {
+	var errs []error
+	for _, c := range n.refusals.ended(now, all) {
+		e := newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
+		if err := n.db.AppendAudit(ctx, e); err != nil {
+			n.refusals.giveBack(c.pair, c.repeated)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("audit refusal counts: %w", errors.Join(errs...))
 	}
 	return nil
 }
@@ -162,6 +191,49 @@ func (r *refusals) unwritten(pair refusalPair, repeated int) {
 	}
 	c.written = time.Time{}
 	c.repeated += repeated + 1
+}
+
+// refusalSum is a pair's count of refusals not written.
+type refusalSum struct {
+	pair     refusalPair
+	repeated int
+}
+
+// ended forgets the pairs whose window has ended at now (every pair,
+// with all) and returns those with refusals counted and not written.
+func (r *refusals) ended(now time.Time, all bool) []refusalSum {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []refusalSum
+	for pair, c := range r.pairs {
+		if !all && !c.written.IsZero() && now.Before(c.written.Add(refusalWindow)) {
+			continue
+		}
+		if c.repeated > 0 {
+			out = append(out, refusalSum{pair: pair, repeated: c.repeated})
+		}
+		delete(r.pairs, pair)
+	}
+	r.pruneAt = time.Time{}
+	return out
+}
+
+// giveBack counts again repeated refusals of pair that ended took and
+// that could not be written: the pair's next entry, or the next ended,
+// says them; with no room left for the pair they are lost.
+func (r *refusals) giveBack(pair refusalPair, repeated int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.pairs[pair]
+	if !ok {
+		if len(r.pairs) >= r.limit {
+			r.lost += repeated
+			return
+		}
+		c = &refusalCount{}
+		r.pairs[pair] = c
+	}
+	c.repeated += repeated
 }
 
 // prune forgets the pairs whose window has ended at now (a pair not
