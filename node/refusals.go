@@ -1,11 +1,14 @@
 package node
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // Limits of the access.refused audit entries.
@@ -96,16 +99,16 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 // and its count in memory only. Node.Tick calls it, and Node.Close with
 // all. A count that cannot be written is kept for the next try.
 func (n *Node) writeRefusalCounts(ctx context.Context, now time.Time, all bool) error {
-	var errs []error
-	for _, c := range n.refusals.ended(now, all) {
-		e := newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
-		if err := n.db.AppendAudit(ctx, e); err != nil {
-			n.refusals.giveBack(c.pair, c.repeated)
-			errs = append(errs, err)
-		}
+	sums := n.refusals.ended(now, all)
+	entries := make([]store.AuditEntry, len(sums))
+	for i, c := range sums {
+		entries[i] = newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("audit refusal counts: %w", errors.Join(errs...))
+	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
+		for _, c := range sums {
+			n.refusals.giveBack(c.pair, c.repeated)
+		}
+		return fmt.Errorf("audit refusal counts: %w", err)
 	}
 	return nil
 }
@@ -200,7 +203,8 @@ type refusalSum struct {
 }
 
 // ended forgets the pairs whose window has ended at now (every pair,
-// with all) and returns those with refusals counted and not written.
+// with all) and returns those with refusals counted and not written, by
+// actor and route.
 func (r *refusals) ended(now time.Time, all bool) []refusalSum {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -215,6 +219,9 @@ func (r *refusals) ended(now time.Time, all bool) []refusalSum {
 		delete(r.pairs, pair)
 	}
 	r.pruneAt = time.Time{}
+	slices.SortFunc(out, func(a, b refusalSum) int {
+		return cmp.Or(cmp.Compare(a.pair.actor, b.pair.actor), cmp.Compare(a.pair.route, b.pair.route))
+	})
 	return out
 }
 
