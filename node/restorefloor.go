@@ -25,13 +25,16 @@ import (
 // revocation snapshot, each verified with its own keys, and never numbers
 // a statement at or below the seq either names (federationFloor). The
 // snapshot's entries are adopted with its seq (the revocations of live
-// codes it names, link markers included); a heartbeat's seq alone is
+// codes it names, link markers included), but for those the restored
+// database holds already: a marker made before the backup names a link
+// the backup already holds replaced; a heartbeat's seq alone is
 // adopted with no entries, and peers that hold less see a gap and fetch
 // the node's snapshot.
 
 // federationFloor returns the statements to adopt so that the outbox
 // continues above every seq the federation holds of this province: its
-// latest snapshot, with its entries, if its seq is above top (the highest
+// latest snapshot, with its entries the database does not hold revoked
+// (notHeld), if its seq is above top (the highest
 // seq reconcile has, restored or adopted from the stream), and its latest
 // heartbeat's seq, with no entries, if that is higher still; none when
 // neither is. Statements that do not verify with keys are ignored, as a
@@ -67,7 +70,9 @@ func (l *Link) federationFloor(ctx context.Context, keys map[string]*trust.Key, 
 	var entries []trust.RevocationEntry
 	if snap != nil && snap.Seq > top {
 		p := store.Published{Seq: snap.Seq, LinksBefore: linksBefore}
-		entries = snap.Entries()
+		if entries, err = l.notHeld(ctx, snap.Entries()); err != nil {
+			return nil, nil, err
+		}
 		for _, e := range entries {
 			p.Entries = append(p.Entries, store.RevocationEntry{JTI: e.JTI, Expires: time.Unix(e.Expires, 0)})
 		}
@@ -77,4 +82,28 @@ func (l *Link) federationFloor(ctx context.Context, keys map[string]*trust.Key, 
 		out = append(out, store.Published{Seq: hb.RevocationSeq})
 	}
 	return out, entries, nil
+}
+
+// notHeld drops from a snapshot's entries the codes the restored
+// database holds revoked. A snapshot lists every live revocation, those
+// made before the backup too; among them the link marker of a wallet
+// link replaced before the backup, which adopted anew would revoke the
+// resident's links from before the restore: the new one, which the
+// backup holds and the resident uses, with them.
+func (l *Link) notHeld(ctx context.Context, entries []trust.RevocationEntry) ([]trust.RevocationEntry, error) {
+	jtis := make([]string, len(entries))
+	for i, e := range entries {
+		jtis[i] = e.JTI
+	}
+	held, err := l.n.db.RevokedAmong(ctx, jtis)
+	if err != nil {
+		return nil, err
+	}
+	out := entries[:0]
+	for _, e := range entries {
+		if !held[e.JTI] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

@@ -204,6 +204,22 @@ func takePendingBelow(ctx context.Context, tx *sql.Tx, seq uint64) ([]pendingRow
 	}, `DELETE FROM revocations WHERE published = 0 AND poisoned IS NULL AND seq < ? RETURNING seq, entries`, int64(seq))
 }
 
+// RevokedAmong returns which of jtis the database holds as revoked codes
+// (link markers among them), whatever their expiry: what a restored
+// node already held of a statement it takes back.
+func (db *DB) RevokedAmong(ctx context.Context, jtis []string) (map[string]bool, error) {
+	held := map[string]bool{}
+	if len(jtis) == 0 {
+		return held, nil
+	}
+	ids, err := queryAll(ctx, db.r, "revoked among", scanOneString,
+		`SELECT jti FROM codes WHERE revoked = 1 AND jti IN (SELECT value FROM json_each(?))`, jsonIDs(jtis))
+	for _, id := range ids {
+		held[id] = true
+	}
+	return held, err
+}
+
 // LinkHolders lists the subjects holding a resident token (a wallet
 // link) created before before: those a restored node's link markers may
 // name (Published.Links).
