@@ -1,11 +1,26 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
 )
+
+// registeredScanner is a scanner an operator registered: its id and token.
+type registeredScanner struct {
+	ID    string `json:"id"`
+	Token string `json:"token"`
+}
+
+// registerScanner registers a scanner named name at a station.
+func (tn *testNode) registerScanner(name string) registeredScanner {
+	tn.t.Helper()
+	var sc registeredScanner
+	if r := tn.call("POST", "/v1/scanners", tn.operator, map[string]string{"name": name, "place": "station"}, &sc); r.StatusCode != http.StatusCreated {
+		tn.t.Fatalf("register a scanner: HTTP %d", r.StatusCode)
+	}
+	return sc
+}
 
 // A stolen scanner token tries a refused route 30 times within a minute
 // and stops. Only the first refusal was written; the other 29 were
@@ -16,31 +31,20 @@ import (
 // own); a stop writes the counts of windows still open.
 func TestARefusedBurstIsCountedInTheAuditLogWithoutAnotherRefusal(t *testing.T) {
 	n := startNode(t, "440000")
-	var sc struct {
-		ID    string `json:"id"`
-		Token string `json:"token"`
-	}
-	if r := n.call("POST", "/v1/scanners", n.operator, map[string]string{"name": "gate 3", "place": "station"}, &sc); r.StatusCode != http.StatusCreated {
-		t.Fatalf("register a scanner: HTTP %d", r.StatusCode)
-	}
+	sc := n.registerScanner("gate 3")
 	actor := "scanner:" + sc.ID
 	for range 30 {
 		n.refuse("POST", "/v1/subjects", sc.Token)
 	}
 	n.refuse("GET", "/v1/scanners", sc.Token)
 	n.refuse("GET", "/v1/scanners", sc.Token)
-	ctx := context.Background()
-	if err := n.d.Node.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.tick()
 	if got := n.refusals(actor); len(got) != 2 {
 		t.Fatalf("a tick within the minute: entries %+v, want the two routes' first refusals only", got)
 	}
 
 	n.clock.Add(time.Minute)
-	if err := n.d.Node.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.tick()
 	got := n.refusals(actor)
 	if len(got) != 4 {
 		t.Fatalf("a tick after the minute: entries %+v, want two more, the routes' counts", got)
@@ -52,9 +56,7 @@ func TestARefusedBurstIsCountedInTheAuditLogWithoutAnotherRefusal(t *testing.T) 
 			t.Errorf("the count of %s after the minute: %q, want %q", route, counts[route], d)
 		}
 	}
-	if err := n.d.Node.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.tick()
 	if got := n.refusals(actor); len(got) != 4 {
 		t.Errorf("a second tick wrote the counts again: %+v", got)
 	}
@@ -76,30 +78,19 @@ func TestARefusedBurstIsCountedInTheAuditLogWithoutAnotherRefusal(t *testing.T) 
 // A count the tick cannot write is kept, and the next tick writes it.
 func TestARefusalCountTheTickCannotWriteIsWrittenAtTheNext(t *testing.T) {
 	n := startNode(t, "440000")
-	var sc struct {
-		ID    string `json:"id"`
-		Token string `json:"token"`
-	}
-	if r := n.call("POST", "/v1/scanners", n.operator, map[string]string{"name": "gate 4", "place": "station"}, &sc); r.StatusCode != http.StatusCreated {
-		t.Fatalf("register a scanner: HTTP %d", r.StatusCode)
-	}
+	sc := n.registerScanner("gate 4")
 	actor := "scanner:" + sc.ID
 	for range 5 {
 		n.refuse("POST", "/v1/subjects", sc.Token)
 	}
-	ctx := context.Background()
 	n.clock.Add(time.Minute)
 	undo := n.failAudit("access.refused")
-	if err := n.d.Node.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.tick()
 	undo()
 	if got := n.refusals(actor); len(got) != 1 {
 		t.Fatalf("a tick whose write failed: entries %+v, want the first refusal only", got)
 	}
-	if err := n.d.Node.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.tick()
 	if got := n.refusals(actor); len(got) != 2 || got[1].detail != `{"repeated":4,"summary":true}` {
 		t.Fatalf("the next tick: entries %+v, want a second counting 4", got)
 	}

@@ -74,13 +74,7 @@ func (tn *testNode) refuse(method, path, token string) {
 // minute is written saying 49 were not. Another route is another entry.
 func TestAScannerTokenLoopingOnARefusedRouteLeavesOneEntryAMinute(t *testing.T) {
 	n := startNode(t, "440000")
-	var sc struct {
-		ID    string `json:"id"`
-		Token string `json:"token"`
-	}
-	if r := n.call("POST", "/v1/scanners", n.operator, map[string]string{"name": "gate 9", "place": "station"}, &sc); r.StatusCode != http.StatusCreated {
-		t.Fatalf("register a scanner: HTTP %d", r.StatusCode)
-	}
+	sc := n.registerScanner("gate 9")
 	actor := "scanner:" + sc.ID
 	const enrol = "POST /v1/subjects"
 	for range 50 {
