@@ -29,7 +29,9 @@ acknowledged only once committed. Progress goes to stderr; every refused
 line's result (line number, ref, error code and message) goes to stdout as
 NDJSON, and with --retry the refused input lines themselves are written to
 that file, ready to be corrected and sent again. A subject that already has
-the status is "unchanged": sending the same file twice changes nothing. If
+the status is "unchanged", and a line giving a subject named earlier in the
+file another status is refused (conflict): sending the same file twice
+changes nothing. If
 the stream stops early, every line up to the last progress report's
 last_line was committed (or refused); send the rest again.
 

@@ -281,3 +281,49 @@ func TestBulkStatusInternalErrorMidStreamIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// A body naming a subject twice with two statuses applied them line by
+// line, so sending it again changed the subject twice more and revoked
+// the codes issued in between. A later line with another status for a
+// subject already named in the body is refused (conflict), also in a
+// later batch of the same body; a line repeating the same status goes
+// ahead.
+func TestBulkStatusRefusesASecondStatusForASubjectInOneBody(t *testing.T) {
+	tn := startNode(t, "440000")
+	a, ta := tn.enrol(residentName, idNumberN(1))
+	lines := []string{
+		fmt.Sprintf(`{"subject":%q,"status":"yellow","ref":"first"}`, a),
+		fmt.Sprintf(`{"subject":%q,"status":"yellow","ref":"same"}`, a),
+	}
+	// Enough lines that the last is in the body's second batch.
+	for i := len(lines); i < node.BulkBatchLines+2; i++ {
+		lines = append(lines, fmt.Sprintf(`{"subject":"s_nobody%d","status":"red"}`, i))
+	}
+	lines = append(lines, fmt.Sprintf(`{"subject":%q,"status":"green","ref":"other"}`, a))
+	body, last := strings.Join(lines, "\n"), len(lines)
+
+	_, out := tn.bulk(body)
+	if out.results[1]["result"] != "applied" || out.results[2]["result"] != "unchanged" {
+		t.Fatalf("lines 1, 2 = %v, %v; want applied, unchanged", out.results[1], out.results[2])
+	}
+	if e, _ := out.results[last]["error"].(map[string]any); out.results[last]["result"] != "refused" || e == nil || e["code"] != "conflict" {
+		t.Fatalf("line %d = %v, want refused as conflict", last, out.results[last])
+	}
+	code := tn.issue(a, ta) // issued while yellow, between the two sends
+	before := outboxRows(t, tn)
+	_, again := tn.bulk(body)
+	if again.summary["applied"] != 0.0 || again.summary["revoked"] != 0.0 {
+		t.Errorf("repeat summary = %v, want 0 applied, 0 revoked", again.summary)
+	}
+	if after := outboxRows(t, tn); after != before {
+		t.Errorf("outbox rows %d -> %d on a repeat", before, after)
+	}
+	if v := tn.verify(code.Code); !v.Valid {
+		t.Errorf("the code issued between the sends: %+v, want valid", v)
+	}
+	// The refused line sent again on its own is applied.
+	_, retry := tn.bulk(lines[last-1])
+	if retry.results[1]["result"] != "applied" {
+		t.Errorf("retry = %v, want applied", retry.results[1])
+	}
+}
