@@ -7,14 +7,30 @@ import (
 	"time"
 )
 
-// MemCache is a Cache (and CachePruner, SyncRecorder) held in memory: for tests, and
+// MemCache is a Cache (and CachePruner, SyncRecorder, StreamRecorder) held in memory: for tests, and
 // for a verifier that may lose its cache on restart. It is safe for
 // concurrent use. The zero value is ready.
 type MemCache struct {
 	mu     sync.Mutex
 	m      map[string]CachedStatement
 	cursor uint64
+	stream time.Time
 	synced time.Time
+}
+
+// RevocationStream implements StreamRecorder.
+func (c *MemCache) RevocationStream(context.Context) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stream, nil
+}
+
+// SetRevocationStream implements StreamRecorder.
+func (c *MemCache) SetRevocationStream(_ context.Context, created time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stream = created
+	return nil
 }
 
 // LastSynced implements SyncRecorder.
