@@ -20,32 +20,36 @@ type MemCache struct {
 
 // RevocationStream implements StreamRecorder.
 func (c *MemCache) RevocationStream(context.Context) (time.Time, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stream, nil
+	return c.loadTime(&c.stream), nil
 }
 
 // SetRevocationStream implements StreamRecorder.
 func (c *MemCache) SetRevocationStream(_ context.Context, created time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stream = created
+	c.storeTime(&c.stream, created)
 	return nil
 }
 
 // LastSynced implements SyncRecorder.
-func (c *MemCache) LastSynced(context.Context) (time.Time, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced, nil
-}
+func (c *MemCache) LastSynced(context.Context) (time.Time, error) { return c.loadTime(&c.synced), nil }
 
 // SetLastSynced implements SyncRecorder.
 func (c *MemCache) SetLastSynced(_ context.Context, t time.Time) error {
+	c.storeTime(&c.synced, t)
+	return nil
+}
+
+// loadTime reads *field under c.mu.
+func (c *MemCache) loadTime(field *time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.synced = t
-	return nil
+	return *field
+}
+
+// storeTime sets *field to t under c.mu.
+func (c *MemCache) storeTime(field *time.Time, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*field = t
 }
 
 // PutStatement implements Cache.
