@@ -286,36 +286,22 @@ const liveCountPlan = "COVERING INDEX codes_of_subject (subject_id=? AND revoked
 // of them (0011), and the live-code counts read no rows.
 func TestSubjectCodeQueriesUseCodesOfSubject(t *testing.T) {
 	db, _ := openTestDB(t)
-	requirePlans(t, db, []planCase{
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+		want      string
+	}{
 		{"insert's live-code bound", insertCodeSQL, []any{"j", "s1", "k", 1, 2, 0, 0, nil, "s1", "green", 8, "s1", 1, 8, []byte("tok")}, liveCountPlan},
 		{"issuance's read", issueSubjectQuery, []any{0, "s1"}, liveCountPlan},
 		{"live codes", liveCodesSQL, []any{"s1", 0}, liveCountPlan},
 		{"codes of", codesOfSQL, []any{"s1", 10}, "INDEX codes_of_subject (subject_id=?)"},
 		{"revoke", revokeLiveSQL, []any{`["s1"]`, 0}, "INDEX codes_of_subject (subject_id=? AND revoked=? AND expires>?)"},
 		{"deletion", detachCodesSQL, []any{"s1"}, "INDEX codes_of_subject (subject_id=?)"},
-	})
-}
-
-// planCase is a query, its arguments and what its plan must read.
-type planCase struct {
-	name, sql string
-	args      []any
-	want      string
-}
-
-// requirePlans fails t for each case whose plan does not read what it
-// must, and returns the plans by name.
-func requirePlans(t *testing.T, db *DB, cases []planCase) map[string]string {
-	t.Helper()
-	plans := map[string]string{}
-	for _, c := range cases {
-		plan := queryPlan(t, db, c.sql, c.args...)
-		if !strings.Contains(plan, c.want) {
+	} {
+		if plan := queryPlan(t, db, c.sql, c.args...); !strings.Contains(plan, c.want) {
 			t.Errorf("%s: plan does not read %q:\n%s", c.name, c.want, plan)
 		}
-		plans[c.name] = plan
 	}
-	return plans
 }
 
 // queryPlan is SQLite's plan for q, a line a step.

@@ -193,3 +193,25 @@ func TestErasureSenderQueriesUseTheIndexByAsker(t *testing.T) {
 		}
 	}
 }
+
+// planCase is a query, its arguments and what its plan must read.
+type planCase struct {
+	name, sql string
+	args      []any
+	want      string
+}
+
+// requirePlans fails t for each case whose plan does not read what it
+// must, and returns the plans by name.
+func requirePlans(t *testing.T, db *DB, cases []planCase) map[string]string {
+	t.Helper()
+	plans := map[string]string{}
+	for _, c := range cases {
+		plan := queryPlan(t, db, c.sql, c.args...)
+		if !strings.Contains(plan, c.want) {
+			t.Errorf("%s: plan does not read %q:\n%s", c.name, c.want, plan)
+		}
+		plans[c.name] = plan
+	}
+	return plans
+}
