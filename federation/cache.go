@@ -56,6 +56,21 @@ type SyncRecorder interface {
 	SetLastSynced(ctx context.Context, t time.Time) error
 }
 
+// StreamRecorder may be implemented by a Cache to keep which revocation
+// stream the saved cursor counts in, by the stream's creation time. A
+// stream deleted and created again numbers its messages afresh: once it
+// has grown back to the cursor, a cursor of the old stream would skip
+// the new stream's first deltas, and nothing else would tell. Without
+// it, only a new stream still shorter than the cursor is noticed at a
+// restart. Sync saves the cursor 0 before it records a new stream.
+type StreamRecorder interface {
+	// RevocationStream returns the creation time saved with
+	// SetRevocationStream, or the zero time if none was.
+	RevocationStream(ctx context.Context) (time.Time, error)
+	// SetRevocationStream saves created.
+	SetRevocationStream(ctx context.Context, created time.Time) error
+}
+
 // CachedStatement is one statement as a Cache returns it.
 type CachedStatement struct {
 	Key     string

@@ -16,6 +16,10 @@ import (
 // keyset is answered for on its own (revocations_stale, revfresh.go), not
 // held against the node as a whole, as at the first catch-up.
 //
+// A revocation stream created again while running (revstream.go) makes
+// it catch up again in the same epoch: until it has handled the new
+// stream up to its end, as read once the consumer reached it.
+//
 // Whether it has is checked from the stream's and the watch's own
 // progress, read every caughtUpCheckEvery and at each reconnection, not
 // from a message arriving: with nothing published during the outage, no
@@ -37,10 +41,12 @@ const (
 // uses it.
 type catchUp struct {
 	epoch   uint64    // the connection epoch it is for
+	gen     uint64    // Sync.streamGen when it started
 	started time.Time // when the epoch was first seen
 	applied uint64    // statements applied when it started
 	read    bool      // end was read
 	end     uint64    // revocation stream's last seq, read in the epoch
+	created time.Time // when the stream whose end was read was created
 	first   uint64    // revocation stream's first seq, last read
 	checks  int       // checks since the stream's bounds were read
 }
@@ -72,20 +78,20 @@ func (s *Sync) checkCaughtUp(ctx context.Context, cu *catchUp) {
 	if !ok || s.caughtUpIn(epoch) {
 		return
 	}
-	if cu.epoch != epoch || cu.started.IsZero() {
-		*cu = catchUp{epoch: epoch, started: s.now(), applied: s.stats.applied.Load(), checks: caughtUpStreamEvery}
+	if gen := s.streamGen.Load(); cu.epoch != epoch || cu.gen != gen || cu.started.IsZero() {
+		*cu = catchUp{epoch: epoch, gen: gen, started: s.now(), applied: s.stats.applied.Load(), checks: caughtUpStreamEvery}
 	}
 	if cu.checks++; cu.checks > caughtUpStreamEvery {
-		first, last, err := s.conn.revocationBounds(ctx)
+		b, err := s.conn.revocationBounds(ctx)
 		if err != nil {
 			s.log.Debug("revocation stream not read; checking the catch-up again", "err", err)
 			return
 		}
-		cu.checks, cu.first = 0, first
+		cu.checks, cu.first = 0, b.first
 		if !cu.read {
-			cu.read, cu.end = true, last
+			cu.read, cu.end, cu.created = true, b.last, b.created
 			s.mu.Lock()
-			s.revs.catchUpTo = last
+			s.revs.catchUpTo = b.last
 			s.mu.Unlock()
 		}
 	}
@@ -93,10 +99,12 @@ func (s *Sync) checkCaughtUp(ctx context.Context, cu *catchUp) {
 		return
 	}
 	s.mu.Lock()
-	handled := s.revs.last
+	handled, born := s.revs.last, s.revs.born
 	s.mu.Unlock()
-	if handled < cu.end && cu.first <= cu.end {
-		return // the consumer has not reached the stream's end yet
+	if (handled < cu.end || !born.Equal(cu.created)) && cu.first <= cu.end {
+		// The consumer has not reached the stream's end yet, or not
+		// even the stream: handled counts in one created before.
+		return
 	}
 	if s.watch.currentIn(epoch) {
 		s.setCaughtUp(epoch, cu)
@@ -105,7 +113,9 @@ func (s *Sync) checkCaughtUp(ctx context.Context, cu *catchUp) {
 
 // caughtUpIn reports whether the Sync has caught up over the connection
 // of epoch.
-func (s *Sync) caughtUpIn(epoch uint64) bool { return s.caughtIn.Load() == epoch+1 }
+func (s *Sync) caughtUpIn(epoch uint64) bool {
+	return s.caughtIn.Load() == epoch+1 && s.caughtGen.Load() == s.streamGen.Load()
+}
 
 // setCaughtUp records that the Sync has caught up over the connection of
 // cu.epoch. State is marked synced, and the catch-up logged, before, so
@@ -114,12 +124,16 @@ func (s *Sync) setCaughtUp(epoch uint64, cu *catchUp) {
 	now := s.now()
 	s.state.MarkSynced(now)
 	applied := s.stats.applied.Load() - cu.applied
-	if s.caughtIn.Load() != 0 {
+	switch {
+	case s.caughtGen.Load() != cu.gen:
+		s.log.Info("federation sync caught up again on the new revocation stream", "applied", applied, "took", now.Sub(cu.started))
+	case s.caughtIn.Load() != 0:
 		s.log.Info("federation sync caught up again after reconnecting", "applied", applied, "took", now.Sub(cu.started))
-	} else {
+	default:
 		s.log.Info("federation sync caught up", "applied", applied, "took", now.Sub(cu.started))
 	}
-	s.caughtIn.Store(epoch + 1) // only followCatchUp writes it
+	s.caughtGen.Store(cu.gen)   // only followCatchUp writes it,
+	s.caughtIn.Store(epoch + 1) // and this
 	kick(s.caughtUpKick)        // markSynced saves the time at once
 }
 

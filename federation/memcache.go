@@ -7,29 +7,49 @@ import (
 	"time"
 )
 
-// MemCache is a Cache (and CachePruner, SyncRecorder) held in memory: for tests, and
+// MemCache is a Cache (and CachePruner, SyncRecorder, StreamRecorder) held in memory: for tests, and
 // for a verifier that may lose its cache on restart. It is safe for
 // concurrent use. The zero value is ready.
 type MemCache struct {
 	mu     sync.Mutex
 	m      map[string]CachedStatement
 	cursor uint64
+	stream time.Time
 	synced time.Time
 }
 
-// LastSynced implements SyncRecorder.
-func (c *MemCache) LastSynced(context.Context) (time.Time, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced, nil
+// RevocationStream implements StreamRecorder.
+func (c *MemCache) RevocationStream(context.Context) (time.Time, error) {
+	return c.loadTime(&c.stream), nil
 }
+
+// SetRevocationStream implements StreamRecorder.
+func (c *MemCache) SetRevocationStream(_ context.Context, created time.Time) error {
+	c.storeTime(&c.stream, created)
+	return nil
+}
+
+// LastSynced implements SyncRecorder.
+func (c *MemCache) LastSynced(context.Context) (time.Time, error) { return c.loadTime(&c.synced), nil }
 
 // SetLastSynced implements SyncRecorder.
 func (c *MemCache) SetLastSynced(_ context.Context, t time.Time) error {
+	c.storeTime(&c.synced, t)
+	return nil
+}
+
+// loadTime reads *field under c.mu.
+func (c *MemCache) loadTime(field *time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.synced = t
-	return nil
+	return *field
+}
+
+// storeTime sets *field to t under c.mu.
+func (c *MemCache) storeTime(field *time.Time, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*field = t
 }
 
 // PutStatement implements Cache.

@@ -66,6 +66,10 @@ type persister struct {
 	want    uint64 // cursor the handlers have reached (every message up to it handled)
 	saved   uint64 // cursor last saved
 	running bool   // the goroutine runs: enqueue may wait for room
+	// reborn is set when the revocation stream was found created again
+	// (born): no cursor is saved until the cursor 0 and born are.
+	reborn  bool
+	born    time.Time
 	failing atomic.Bool
 }
 
@@ -131,6 +135,20 @@ func (p *persister) reset(c uint64) {
 	p.want, p.saved = c, c
 }
 
+// restart moves the cursor into a stream created again at born, whose
+// message hold is the first handled: every queued write was applied
+// before it, so the cursor stays before hold until they are written, and
+// no cursor is saved before born is (writeStream).
+func (p *persister) restart(hold uint64, born time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.want, p.saved, p.reborn, p.born = 0, 0, true, born
+	for i := range p.queue {
+		p.queue[i].hold = min(p.queue[i].hold, hold)
+	}
+	p.cond.Broadcast()
+}
+
 // backlog is how many writes wait.
 func (p *persister) backlog() int {
 	p.mu.Lock()
@@ -156,10 +174,10 @@ func (p *persister) take() (ops []CacheOp, n int, cursor uint64, ok bool) {
 	for _, q := range p.queue[n:] {
 		c = min(c, q.hold-1)
 	}
-	if c <= p.saved {
+	if c <= p.saved || p.reborn {
 		c = 0
 	}
-	return ops, n, c, n > 0 || c > 0
+	return ops, n, c, n > 0 || c > 0 || p.reborn
 }
 
 // run writes batches until ctx ends.
@@ -191,7 +209,7 @@ func (s *Sync) runPersister(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // stop flushes what is left
 		}
-		if err := s.writeBatch(context.WithoutCancel(ctx), ops, n, cursor); err != nil {
+		if err := s.writeNext(context.WithoutCancel(ctx), ops, n, cursor); err != nil {
 			if !persistBackoff.Sleep(ctx, attempt) {
 				return
 			}
@@ -202,21 +220,59 @@ func (s *Sync) runPersister(ctx context.Context) {
 	}
 }
 
-// writeBatch writes the first n queued ops and the cursor, and on success
-// removes them from the queue. Only the persister (or stop and Restore,
-// when it is not running) calls it.
-func (s *Sync) writeBatch(ctx context.Context, ops []CacheOp, n int, cursor uint64) error {
+// writeNext writes what take returned: the stream created again first,
+// if it was, else the batch.
+func (s *Sync) writeNext(ctx context.Context, ops []CacheOp, n int, cursor uint64) error {
 	p := s.persist
-	err := s.writeOps(ctx, ops, cursor)
+	p.mu.Lock()
+	reborn, born := p.reborn, p.born
+	p.mu.Unlock()
+	if reborn {
+		return s.writeStream(ctx, born)
+	}
+	return s.writeBatch(ctx, ops, n, cursor)
+}
+
+// writeStream saves the cursor 0 and the stream created again at born
+// (saveStream), and lets cursors be saved again.
+func (s *Sync) writeStream(ctx context.Context, born time.Time) error {
+	if err := s.written(s.saveStream(ctx, born, true), 0); err != nil {
+		return err
+	}
+	p := s.persist
+	p.mu.Lock()
+	if p.born.Equal(born) {
+		p.reborn = false
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	return nil
+}
+
+// written counts and logs err, a failed write of n statements (and the
+// cursor), or that writes work again; it returns err.
+func (s *Sync) written(err error, n int) error {
+	p := s.persist
 	if err != nil {
 		s.stats.cacheErrors.Add(1)
 		if !p.failing.Swap(true) {
-			s.log.Error("federation cache not written; retrying, cursor held", "writes", len(ops), "err", err)
+			s.log.Error("federation cache not written; retrying, cursor held", "writes", n, "err", err)
 		}
 		return err
 	}
 	if p.failing.Swap(false) {
 		s.log.Info("federation cache written again")
+	}
+	return nil
+}
+
+// writeBatch writes the first n queued ops and the cursor, and on success
+// removes them from the queue. Only the persister (or stop and Restore,
+// when it is not running) calls it.
+func (s *Sync) writeBatch(ctx context.Context, ops []CacheOp, n int, cursor uint64) error {
+	p := s.persist
+	if err := s.written(s.writeOps(ctx, ops, cursor), len(ops)); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	p.queue = p.queue[n:]
@@ -273,7 +329,7 @@ func (s *Sync) flush(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		if err := s.writeBatch(ctx, ops, n, cursor); err != nil {
+		if err := s.writeNext(ctx, ops, n, cursor); err != nil {
 			return err
 		}
 	}

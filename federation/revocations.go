@@ -27,6 +27,11 @@ type RevocationMsg struct {
 	MsgID string
 	// Published is when the server stored the message.
 	Published time.Time
+	// StreamCreated is when the stream holding the message was created:
+	// StreamSeq counts within that stream only. A stream deleted and
+	// created again numbers its messages afresh, so a position saved in
+	// the old stream means nothing in the new one.
+	StreamCreated time.Time
 	// Pending is how many messages of the stream follow this one; zero
 	// means the consumer has caught up.
 	Pending uint64
@@ -162,10 +167,22 @@ func (c *Conn) checkStored(ctx context.Context, seq uint64, raw []byte) error {
 // A stream deleted and created again starts its sequences afresh: the
 // consumer then reads the new stream from its start.
 func (c *Conn) ConsumeRevocations(ctx context.Context, from uint64, handler func(RevocationMsg) error) error {
-	born, err := c.revocationStreamCreated(ctx)
+	return c.consumeRevocations(ctx, from, time.Time{}, handler)
+}
+
+// consumeRevocations is ConsumeRevocations from position from of the
+// stream created at born: if the stream is found created since, it is
+// read from its start. A zero born is the stream's creation as read now.
+func (c *Conn) consumeRevocations(ctx context.Context, from uint64, born time.Time, handler func(RevocationMsg) error) error {
+	created, err := c.revocationStreamCreated(ctx)
 	if err != nil {
 		return err
 	}
+	if !born.IsZero() && !created.Equal(born) {
+		c.log.Warn("revocation stream was created again; reading it from its start", "was_at", from)
+		from = 1
+	}
+	born = created
 	it, err := c.openRevocations(ctx, from)
 	if err != nil {
 		return err
@@ -278,7 +295,7 @@ func (c *Conn) drainConsumer(ctx context.Context, it jetstream.MessagesContext, 
 		}
 		*next = meta.Sequence.Stream + 1
 		delivered = true
-		c.deliverRevocation(msg, meta, handler)
+		c.deliverRevocation(msg, meta, born, handler)
 	}
 }
 
@@ -307,9 +324,9 @@ func (c *Conn) watchBirth(ctx context.Context, stream string, born time.Time, st
 	}
 }
 
-func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata, handler func(RevocationMsg) error) {
+func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata, born time.Time, handler func(RevocationMsg) error) {
 	seq := meta.Sequence.Stream
-	m := RevocationMsg{StreamSeq: seq, Published: meta.Timestamp, Pending: meta.NumPending, Dropped: true}
+	m := RevocationMsg{StreamSeq: seq, Published: meta.Timestamp, StreamCreated: born, Pending: meta.NumPending, Dropped: true}
 	t, err := ParseSubject(c.fed, msg.Subject())
 	switch {
 	case err != nil || t.Kind != KindRevocations:
@@ -328,14 +345,21 @@ func (c *Conn) deliverRevocation(msg jetstream.Msg, meta *jetstream.MsgMetadata,
 	}
 }
 
-// revocationBounds returns the stream sequences of the first and last
-// messages in the revocation stream (first is last+1 when it holds none),
-// so a consumer knows when it has caught up even if nothing is delivered.
-func (c *Conn) revocationBounds(ctx context.Context) (first, last uint64, err error) {
+// streamBounds are the stream sequences of the first and last messages
+// in the revocation stream (first is last+1 when it holds none), and when
+// the stream was created: the sequences count in that stream only.
+type streamBounds struct {
+	first, last uint64
+	created     time.Time
+}
+
+// revocationBounds reads the revocation stream's bounds, so a consumer
+// knows when it has caught up even if nothing is delivered.
+func (c *Conn) revocationBounds(ctx context.Context) (streamBounds, error) {
 	s, err := c.js.Stream(ctx, c.stream)
 	if err != nil {
-		return 0, 0, fmt.Errorf("revocation stream %s: %w", c.stream, err)
+		return streamBounds{}, fmt.Errorf("revocation stream %s: %w", c.stream, err)
 	}
-	st := s.CachedInfo().State
-	return st.FirstSeq, st.LastSeq, nil
+	info := s.CachedInfo()
+	return streamBounds{first: info.State.FirstSeq, last: info.State.LastSeq, created: info.Created}, nil
 }

@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hcfed/hcfed/trust"
@@ -57,6 +56,9 @@ type revTracker struct {
 	saved     uint64 // last stream sequence saved as the cursor
 	sinceSave int
 	catchUpTo uint64 // stream's last sequence when the connection came up (caughtup.go)
+	// born is when the stream that last, saved and every holdFrom count
+	// in was created (revstream.go).
+	born time.Time
 }
 
 func newRevTracker() revTracker {
@@ -104,32 +106,18 @@ func (r *revTracker) cursor() uint64 {
 	return c
 }
 
-// consume starts the revocation consumer after the cached cursor.
+// consume starts the revocation consumer after the cached cursor, in the
+// stream it counts in (see startCursor).
 func (s *Sync) consume(ctx context.Context) error {
-	var cursor uint64
-	if s.cache != nil {
-		c, err := s.cache.RevocationCursor(ctx)
-		if err != nil {
-			return fmt.Errorf("revocation cursor: %w", err)
-		}
-		cursor = c
-	}
-	_, end, err := s.conn.revocationBounds(ctx)
+	cursor, b, err := s.startCursor(ctx)
 	if err != nil {
 		return err
 	}
-	if cursor > end {
-		// The stream is younger than the cursor (recreated, or another
-		// server): start over; covered deltas are skipped cheaply.
-		s.log.Warn("revocation cursor is past the stream's end; reading the stream from its start",
-			"cursor", cursor, "stream_last", end)
-		cursor = 0
-	}
 	s.mu.Lock()
-	s.revs.last, s.revs.saved, s.revs.catchUpTo = cursor, cursor, end
+	s.revs.last, s.revs.saved, s.revs.catchUpTo, s.revs.born = cursor, cursor, b.last, b.created
 	s.persist.reset(cursor)
 	s.mu.Unlock()
-	return s.conn.ConsumeRevocations(ctx, cursor+1, s.onRevocation)
+	return s.conn.consumeRevocations(ctx, cursor+1, b.created, s.onRevocation)
 }
 
 // onRevocation is the revocation consumer's handler.
@@ -140,6 +128,9 @@ func (s *Sync) onRevocation(m RevocationMsg) error {
 	defer s.exit()
 	s.mu.Lock()
 	defer s.unlock()
+	if !m.StreamCreated.IsZero() && !m.StreamCreated.Equal(s.revs.born) {
+		s.streamRecreated(m)
+	}
 	if !m.Dropped {
 		s.handleDelta(m)
 	}

@@ -118,6 +118,10 @@ type SyncStats struct {
 	ParkedDropped uint64
 	// CacheErrors counts failed cache writes.
 	CacheErrors uint64
+	// StreamRecreations counts the times the revocation stream was found
+	// not to be the one the positions handled count in (created again,
+	// or another server's), at start or while running (revstream.go).
+	StreamRecreations uint64
 	// Waits (Pending, Parked, Blocked) is what waits, as Stats was
 	// called.
 	Waits
@@ -132,7 +136,7 @@ type syncCounters struct {
 	applied, rejected, skipped, gaps   atomic.Uint64
 	snapshots, requests, parkedDropped atomic.Uint64
 	cacheErrors, behindPointer         atomic.Uint64
-	overByteRate                       atomic.Uint64
+	overByteRate, recreated            atomic.Uint64
 }
 
 // Stats returns a snapshot of s's counters.
@@ -143,6 +147,7 @@ func (s *Sync) Stats() SyncStats {
 		Gaps: c.gaps.Load(), SnapshotsApplied: c.snapshots.Load(), SnapshotRequests: c.requests.Load(),
 		ParkedDropped: c.parkedDropped.Load(), CacheErrors: c.cacheErrors.Load(),
 		SnapshotsBehindPointer: c.behindPointer.Load(), SnapshotsOverByteRate: c.overByteRate.Load(),
+		StreamRecreations: c.recreated.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,6 +164,10 @@ func (s *Sync) SnapshotsBehindPointer() uint64 { return s.stats.behindPointer.Lo
 // SnapshotsOverByteRate is SyncStats.SnapshotsOverByteRate, read without
 // waiting for Sync's lock.
 func (s *Sync) SnapshotsOverByteRate() uint64 { return s.stats.overByteRate.Load() }
+
+// StreamRecreations is SyncStats.StreamRecreations, read without waiting
+// for Sync's lock.
+func (s *Sync) StreamRecreations() uint64 { return s.stats.recreated.Load() }
 
 // CacheHealth returns the failed cache writes so far and the applied
 // statements waiting to be written. Unlike Stats it does not wait for

@@ -138,8 +138,12 @@ type Sync struct {
 	// caughtIn is the connection epoch (Conn.epoch) over which the Sync
 	// last caught up, plus one; 0 before its first catch-up (caughtup.go).
 	caughtIn atomic.Uint64
-	watch    *stateWatch   // set by Run before its goroutines start
-	kick     chan struct{} // wakes the catch-up worker
+	// streamGen counts the revocation streams found created again while
+	// running (streamRecreated); caughtGen is its value when the Sync
+	// last caught up. They differ while it catches up on a new stream.
+	streamGen, caughtGen atomic.Uint64
+	watch                *stateWatch   // set by Run before its goroutines start
+	kick                 chan struct{} // wakes the catch-up worker
 	// caughtUpKick wakes markSynced at the end of a catch-up.
 	caughtUpKick chan struct{}
 	// catchUpKick wakes followCatchUp as the consumer reaches the end.

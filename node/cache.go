@@ -16,6 +16,9 @@ const (
 	// syncedKey holds when the federation sync last confirmed the trust
 	// state current, in Unix nanoseconds (federation.SyncRecorder).
 	syncedKey = "federation.last_synced"
+	// streamKey holds when the revocation stream the cursor counts in was
+	// created, in Unix nanoseconds (federation.StreamRecorder).
+	streamKey = "federation.revocation_stream"
 )
 
 // StatementCache returns the node's federation.Cache: verified statements
@@ -81,8 +84,27 @@ func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor
 }
 
 // LastSynced implements federation.SyncRecorder.
-func (c *cache) LastSynced(ctx context.Context) (time.Time, error) {
-	v, err := c.db.GetMeta(ctx, syncedKey)
+func (c *cache) LastSynced(ctx context.Context) (time.Time, error) { return c.timeMeta(ctx, syncedKey) }
+
+// SetLastSynced implements federation.SyncRecorder.
+func (c *cache) SetLastSynced(ctx context.Context, t time.Time) error {
+	return c.setTimeMeta(ctx, syncedKey, t)
+}
+
+// RevocationStream implements federation.StreamRecorder.
+func (c *cache) RevocationStream(ctx context.Context) (time.Time, error) {
+	return c.timeMeta(ctx, streamKey)
+}
+
+// SetRevocationStream implements federation.StreamRecorder.
+func (c *cache) SetRevocationStream(ctx context.Context, created time.Time) error {
+	return c.setTimeMeta(ctx, streamKey, created)
+}
+
+// timeMeta reads the time saved under key by setTimeMeta, or the zero
+// time if none was.
+func (c *cache) timeMeta(ctx context.Context, key string) (time.Time, error) {
+	v, err := c.db.GetMeta(ctx, key)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
 		return time.Time{}, nil
 	}
@@ -91,12 +113,12 @@ func (c *cache) LastSynced(ctx context.Context) (time.Time, error) {
 	}
 	ns, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %w", syncedKey, err)
+		return time.Time{}, fmt.Errorf("%s: %w", key, err)
 	}
 	return time.Unix(0, ns), nil
 }
 
-// SetLastSynced implements federation.SyncRecorder.
-func (c *cache) SetLastSynced(ctx context.Context, t time.Time) error {
-	return c.db.SetMeta(ctx, syncedKey, strconv.FormatInt(t.UnixNano(), 10))
+// setTimeMeta saves t under key, in Unix nanoseconds.
+func (c *cache) setTimeMeta(ctx context.Context, key string, t time.Time) error {
+	return c.db.SetMeta(ctx, key, strconv.FormatInt(t.UnixNano(), 10))
 }

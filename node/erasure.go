@@ -194,13 +194,13 @@ func (l *lookups) sendErasure(ctx context.Context, p *Peers, asker string, codes
 // erased applies an erasure from home, received over p: the lookups home
 // answered about the codes it names are deleted, and the acknowledgement
 // to reply is returned (nil, to stay silent, if it was not applied). It
-// shares the receipts' rate limit and replay cache, as it shares their
-// subject. A suspended home province's erasure is applied too: it
+// shares the receipts' replay cache, as it shares their subject, but has
+// a rate limit of its own (erasureRate). A suspended home province's erasure is applied too: it
 // deletes only what that province itself gave. An erasure about codes
 // already erased deletes nothing and is acknowledged.
 func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	now := l.now()
-	if !p.receiptLimit.allow(home, now) {
+	if !p.erasureLimit.allow(home, now) {
 		p.log.Debug("lookup erasure dropped: rate", "from", home)
 		return nil
 	}

@@ -41,6 +41,22 @@ const (
 	// send (a batch every receiptEvery, up to MaxReceiptEntries each).
 	receiptRate  = rate.Limit(5)
 	receiptBurst = 20
+	// erasureRate and erasureBurst bound the erasures one province may
+	// send, apart from its receipts (they share a subject, not a limit:
+	// a burst of either must not make the other be dropped). A home
+	// province sends one erasure per resident it deletes and province
+	// that looked them up, so one province's erasures to this node are
+	// at most the lookups this node asked of it (lookupRate over the
+	// lookup retention) — but they come in bursts: a retention pass or a
+	// sunset deletes many residents at once, and its sender sends them
+	// one after the other, each once the one before is acknowledged
+	// (erasure_sender.go). One erasure dropped here waits out the
+	// sender's acknowledgement timeout and its backoff, so the burst
+	// takes one sender's pass (erasuresPerPass) at once, and the rate
+	// lets the largest outbox (maxPendingErasures) through in about 42
+	// minutes. Each costs this node an opening and one deletion.
+	erasureRate  = rate.Limit(20)
+	erasureBurst = erasuresPerPass
 	// maxNonces bounds each replay cache: at lookupRate, 34 provinces
 	// fill about a tenth of it within trust.LookupWindow.
 	maxNonces = 1 << 16
@@ -60,6 +76,7 @@ type Peers struct {
 	lookupLimit   *peerLimiter
 	refusalLimit  *peerLimiter // signed refusals beyond lookupLimit
 	receiptLimit  *peerLimiter
+	erasureLimit  *peerLimiter
 	lookupNonces  *trust.ReplayCache
 	receiptNonces *trust.ReplayCache
 	receipts      receiptQueue
@@ -93,6 +110,7 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	return &Peers{n: n, conn: conn, log: log,
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
 		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
+		erasureLimit: newPeerLimiter(erasureRate, erasureBurst, n.listed),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
 		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}

@@ -7,8 +7,9 @@ import (
 
 // registerWaitMetrics exports what the running Sync holds back, waiting
 // (federation.Waits), the snapshots it downloaded that fell short of
-// their pointer, and those whose size deferred the next download. Each is 0 from the start, before the node connects, so
-// that an alert sees its first rise. None of them reads Sync's lock.
+// their pointer, those whose size deferred the next download, and the
+// revocation streams it found created again. Each is 0 from the start,
+// before the node connects, so that an alert sees its first rise. None of them reads Sync's lock.
 func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 	wait := func(pick func(federation.Waits) int) func() float64 {
 		return func() float64 {
@@ -41,5 +42,8 @@ func (f *fed) registerWaitMetrics(r *prometheus.Registry) {
 			count((*federation.Sync).SnapshotsBehindPointer)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_snapshots_over_byte_rate_total",
 			Help: "Snapshots downloaded whose size deferred their province's next download beyond a second (at 160 MiB a minute a province); each is logged with its province."},
-			count((*federation.Sync).SnapshotsOverByteRate)))
+			count((*federation.Sync).SnapshotsOverByteRate)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_federation_revocation_stream_recreated_total",
+			Help: "Times the revocation stream was found created again (or another server's) since this node last read it; each time it is read again from its start, and logged with the cursor and the stream's last seq."},
+			count((*federation.Sync).StreamRecreations)))
 }

@@ -96,9 +96,12 @@ func (db *DB) DueErasures(ctx context.Context, asker string, now time.Time, limi
 	if limit <= 0 {
 		return nil, invalid("due erasures", "bad limit")
 	}
-	return queryAll(ctx, db.r, "due erasures", scanErasure, `SELECT `+erasureColumns+` FROM erasures
-		WHERE asker = ? AND next_try <= ? AND expires > ? ORDER BY next_try, id LIMIT ?`, asker, nanos(now), nanos(now), limit)
+	return queryAll(ctx, db.r, "due erasures", scanErasure, dueErasuresSQL, asker, nanos(now), nanos(now), limit)
 }
+
+// dueErasuresSQL reads DueErasures' erasures (asker, now, now, limit).
+const dueErasuresSQL = `SELECT ` + erasureColumns + ` FROM erasures
+	WHERE asker = ? AND next_try <= ? AND expires > ? ORDER BY next_try, id LIMIT ?`
 
 // ErasureAsker is a province the erasure outbox holds erasures to, and
 // when the soonest of them is next due.
@@ -121,15 +124,20 @@ func (db *DB) ErasureAskers(ctx context.Context, now time.Time, limit int) ([]Er
 		err := row.Scan(&a.Asker, &next)
 		a.NextTry = fromNanos(next)
 		return a, err
-	}, `SELECT asker, MIN(next_try) AS next FROM erasures WHERE expires > ?
-		GROUP BY asker ORDER BY next, asker LIMIT ?`, nanos(now), limit)
+	}, erasureAskersSQL, nanos(now), limit)
 }
+
+// erasureAskersSQL reads ErasureAskers' provinces (now, limit).
+const erasureAskersSQL = `SELECT asker, MIN(next_try) AS next FROM erasures WHERE expires > ?
+	GROUP BY asker ORDER BY next, asker LIMIT ?`
+
+// reviveErasuresSQL makes ReviveErasures' erasures due (now, asker, now).
+const reviveErasuresSQL = `UPDATE erasures SET next_try = ?, attempts = 0 WHERE asker = ? AND expires > ?`
 
 // ReviveErasures makes every erasure to asker due at now and starts its
 // backoff again: the province was seen back. It returns how many.
 func (db *DB) ReviveErasures(ctx context.Context, asker string, now time.Time) (int64, error) {
-	res, err := db.w.ExecContext(ctx, `UPDATE erasures SET next_try = ?, attempts = 0 WHERE asker = ? AND expires > ?`,
-		nanos(now), asker, nanos(now))
+	res, err := db.w.ExecContext(ctx, reviveErasuresSQL, nanos(now), asker, nanos(now))
 	if err != nil {
 		return 0, wrap("revive erasures", err)
 	}

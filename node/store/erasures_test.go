@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -172,4 +173,45 @@ func TestLookupAnswerIsRecordedOnlyWhileItsResidentExists(t *testing.T) {
 	if err := db.AppendAuditOfSubject(ctx, "s1", AuditEntry{Actor: "310000", Action: "lookup.answer"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("an entry without time: %v, want ErrInvalid", err)
 	}
+}
+
+// The erasure sender's queries of one province read that province's
+// erasures by the index on (asker, next_try), in next_try order, not
+// every erasure due of every province (the outbox holds up to 50,000):
+// a range of the index for the due ones, with no sort of its own; the
+// provinces listed without a temporary tree to group them.
+func TestErasureSenderQueriesUseTheIndexByAsker(t *testing.T) {
+	db, _ := openTestDB(t)
+	plans := requirePlans(t, db, []planCase{
+		{"due erasures", dueErasuresSQL, []any{"310000", 1, 1, 100}, "INDEX erasures_by_asker (asker=? AND next_try<?)"},
+		{"revive", reviveErasuresSQL, []any{1, "310000", 1}, "INDEX erasures_by_asker (asker=?)"},
+		{"askers", erasureAskersSQL, []any{1, 1000}, "SCAN erasures USING INDEX erasures_by_asker"},
+	})
+	for _, name := range []string{"due erasures", "revive"} {
+		if strings.Contains(plans[name], "TEMP B-TREE") {
+			t.Errorf("%s: plan sorts what it read:\n%s", name, plans[name])
+		}
+	}
+}
+
+// planCase is a query, its arguments and what its plan must read.
+type planCase struct {
+	name, sql string
+	args      []any
+	want      string
+}
+
+// requirePlans fails t for each case whose plan does not read what it
+// must, and returns the plans by name.
+func requirePlans(t *testing.T, db *DB, cases []planCase) map[string]string {
+	t.Helper()
+	plans := map[string]string{}
+	for _, c := range cases {
+		plan := queryPlan(t, db, c.sql, c.args...)
+		if !strings.Contains(plan, c.want) {
+			t.Errorf("%s: plan does not read %q:\n%s", c.name, c.want, plan)
+		}
+		plans[c.name] = plan
+	}
+	return plans
 }
