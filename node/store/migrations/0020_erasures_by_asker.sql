@@ -1,4 +1,4 @@
--- 0021_erasures_by_asker: the erasure sender's queries read one
+-- 0020_erasures_by_asker: the erasure sender's queries read one
 -- province's erasures (node/store/erasures.go: DueErasures,
 -- ReviveErasures, ErasureAskers), each province on a schedule of its
 -- own. With only erasures_due (next_try), a province's due erasures were
