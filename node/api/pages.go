@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -83,6 +84,13 @@ func acceptsGzip(header string) bool {
 	return false
 }
 
+// embeddedPages is loadPages run once a process: the pages and assets
+// are embedded, so every Server of the process (the three nodes of
+// 'hcnode demo', the many of the tests) serves the same bytes, and
+// gzipping them at best compression was most of what starting a Server
+// cost. Nothing changes a pages once loaded.
+var embeddedPages = sync.OnceValues(loadPages)
+
 func loadPages() (*pages, error) {
 	p := &pages{html: map[string]map[string][]byte{}, camera: map[string]bool{}, assets: map[string]asset{}}
 	files := web.Assets()
@@ -127,7 +135,7 @@ func loadPages() (*pages, error) {
 // the pages need beyond the existing ones: who a token belongs to, and a
 // QR image of a link of this node. v1 is the authenticated /v1 group.
 func (s *Server) pageRoutes(v1 *echo.Group) {
-	p, err := loadPages()
+	p, err := embeddedPages()
 	if err != nil {
 		panic("embedded pages: " + err.Error()) // a build defect, caught by every test
 	}

@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 )
@@ -397,4 +399,27 @@ func inlineFormsFitNarrow(t *testing.T, tb *tab) {
 	if len(over) > 0 {
 		t.Errorf("at %d px wide these overflow: %v", narrowW, over)
 	}
+}
+
+// typeKeys types keys as a keyboard does, key by key: each rune a key
+// down carrying its text (which the page gets as keydown, keypress and
+// input) and a key up, two calls to the browser where
+// chromedp.KeyEvent makes three (down, char, up). A code is some 560
+// characters, and each call waits for the page to handle its event.
+func typeKeys(keys string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, r := range keys {
+			evs := kb.Encode(r)
+			down, up := *evs[0], *evs[len(evs)-1]
+			if len(evs) == 3 {
+				down.Text, down.UnmodifiedText = evs[1].Text, evs[1].UnmodifiedText
+			}
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
