@@ -196,14 +196,22 @@ func (b *BulkStatus) check(l StatusLine) error {
 }
 
 // Flush commits the pending lines in one transaction, publishes their
-// revocations and returns every pending line's result. On error nothing
-// of the batch was committed and no result is returned: the caller
-// reports the batch's lines as not acknowledged.
+// revocations and returns every pending line's result. The batches of
+// all the node's bulk streams take turns (residents.bulkTurn); waiting
+// for its turn ends with ctx. On error nothing of the batch was
+// committed and no result is returned: the caller reports the batch's
+// lines as not acknowledged.
 func (b *BulkStatus) Flush(ctx context.Context) ([]BulkResult, error) {
 	if len(b.pending) == 0 {
 		return nil, nil
 	}
 	if len(b.changes) > 0 {
+		select {
+		case b.r.bulkTurn <- struct{}{}:
+			defer func() { <-b.r.bulkTurn }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if err := b.seal(ctx); err != nil {
 			return nil, internal("bulk status", err)
 		}

@@ -42,6 +42,11 @@ type residents struct {
 	notice  *servedNotice           // the notice consent is given to (noticerecord.go)
 
 	indexKey []byte // the subjects' blind index key (subjectindex.go)
+	// bulkTurn lets one bulk status batch at a time seal, commit and
+	// publish (BulkStatus.Flush): each is up to BulkBatchLines changes in
+	// one transaction on the writer issuance shares, so issuance waits
+	// for at most one however many streams are open.
+	bulkTurn chan struct{}
 }
 
 // newResidents builds the node's residents service over indexKey, the
@@ -50,7 +55,7 @@ func newResidents(indexKey []byte, db *store.DB, kek *seal.Key, state *trust.Sta
 	log *slog.Logger, m *Metrics, now func() time.Time, rand io.Reader, c *codes, a *access,
 	fed *atomic.Pointer[fedBox]) *residents {
 	return &residents{db: db, kek: kek, state: state, cfg: s, log: log, metrics: m, now: now, rand: rand,
-		codes: c, access: a, fed: fed, indexKey: indexKey}
+		codes: c, access: a, fed: fed, indexKey: indexKey, bulkTurn: make(chan struct{}, 1)}
 }
 
 // auditEntry builds an audit entry at the residents service's clock (see

@@ -327,3 +327,48 @@ func TestBulkStatusRefusesASecondStatusForASubjectInOneBody(t *testing.T) {
 		t.Errorf("retry = %v, want applied", retry.results[1])
 	}
 }
+
+// Streams sent at once take turns batch by batch, and every one of them
+// is answered in full.
+func TestBulkStatusStreamsSentAtOnceAreAllAnswered(t *testing.T) {
+	tn := startNode(t, "440000")
+	const streams = 3
+	lines := make([]string, node.BulkBatchLines+1) // two batches each
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`{"subject":"s_nobody%d","status":"red"}`, i)
+	}
+	body := strings.Join(lines, "\n")
+	sums := make(chan map[string]any, streams)
+	for range streams {
+		go func() {
+			var last map[string]any
+			defer func() { sums <- last }()
+			req, err := http.NewRequest("POST", tn.d.URL+"/v1/statuses", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+tn.operator)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			for dec := json.NewDecoder(resp.Body); dec.More(); {
+				var m map[string]any
+				if dec.Decode(&m) != nil {
+					break
+				}
+				if m["summary"] != nil {
+					last = m["summary"].(map[string]any)
+				}
+			}
+		}()
+	}
+	for range streams {
+		if s := <-sums; s == nil || s["lines"] != float64(len(lines)) || s["refused"] != float64(len(lines)) {
+			t.Errorf("summary = %v, want all %d lines answered (refused: no such subject)", s, len(lines))
+		}
+	}
+}
