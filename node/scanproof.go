@@ -42,17 +42,27 @@ func ForeignScanProof(self, code string, res trust.Result) string {
 // verification of home's code jti, or "" when it holds none: the code was
 // never verified here (or by this node's replicas) with its signature
 // checked, or only before proofs were kept, or so long ago that the audit
-// retention pruned the entries.
+// retention pruned the entries. A proof this node computed itself comes
+// before one a replica sent: a replica can only send a proof of the right
+// form, not show that it is the code's, and a wrong one would have the
+// lookup refused.
 func (l *lookups) scannedProof(ctx context.Context, home, jti string) (string, error) {
 	entries, err := l.db.AuditByTargets(ctx, actionVerify, []string{hashJTI(home, jti)}, maxScanRecordsRead)
 	if err != nil {
 		return "", err
 	}
+	fromReplica := ""
 	for _, e := range entries {
 		var d verifyDetail
-		if json.Unmarshal([]byte(e.Detail), &d) == nil && d.Issuer == home && trust.ValidScanProof(d.Proof) {
+		if json.Unmarshal([]byte(e.Detail), &d) != nil || d.Issuer != home || !trust.ValidScanProof(d.Proof) {
+			continue
+		}
+		if d.Replica == "" {
 			return d.Proof, nil
 		}
+		if fromReplica == "" {
+			fromReplica = d.Proof
+		}
 	}
-	return "", nil
+	return fromReplica, nil
 }
