@@ -7,13 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/natstest"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -93,15 +91,7 @@ func TestPlacementReadyHoldsOnlyWhileEveryServerCanTakeAReplica(t *testing.T) {
 	waitFor(t, clusterReadyWithin, "the cluster ready for R3 placement", func() error {
 		return jetStreamPlacementReady(monitors)
 	})
-	nc, err := nats.Connect(strings.Join(c.ClientURLs(), ","))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := c.JetStream()
 	c.Kill(2)
 	if err := jetStreamPlacementReady(monitors); err == nil {
 		t.Fatal("placement ready with one of three servers down")
@@ -113,7 +103,8 @@ func TestPlacementReadyHoldsOnlyWhileEveryServerCanTakeAReplica(t *testing.T) {
 	waitFor(t, clusterReadyWithin, "the cluster ready for R3 placement again", func() error {
 		return jetStreamPlacementReady(monitors)
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	// A loaded machine can take more than 5 s to create an R3 stream.
+	ctx, cancel := context.WithTimeout(t.Context(), natstest.LeaderTimeout)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3}); err != nil {
 		t.Fatalf("R3 stream once placement is ready: %v", err)
