@@ -133,8 +133,8 @@ func TestProvincesWithOwnAccountsOnANATSClusterOfProcesses(t *testing.T) {
 // startAccountsCluster generates each server's configuration from the
 // trust list with `hcnode nats-config` (one account per province, seeds
 // shared in nats/, the shipped cluster blocks with their ports moved to
-// free ones), starts the three nats-server processes, waits for
-// JetStream, and runs `hcnode nats-setup --replicas 3`.
+// free ones), starts the three nats-server processes, waits until they
+// can place R3 streams (startClusterMembers), and runs `hcnode nats-setup --replicas 3`.
 func (fed *federation) startAccountsCluster(t *testing.T, trustList string) {
 	t.Helper()
 	moved := map[string]string{}
@@ -161,26 +161,7 @@ func (fed *federation) startAccountsCluster(t *testing.T, trustList string) {
 		urls = append(urls, "nats://127.0.0.1:"+strconv.Itoa(port))
 	}
 	fed.natsURL = strings.Join(urls, ",")
-	fed.natsCluster = make([]*proc, len(fed.natsConfs))
-	for i := range fed.natsConfs {
-		fed.startClusterMember(t, i)
-	}
-	waitFor(t, 30*time.Second, "JetStream on the NATS cluster", func() error {
-		opt, err := nats.NkeyOptionFromSeed(filepath.Join(dir, "operator.nk"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := nats.Connect(fed.natsURL, opt)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err = js.AccountInfo(ctx)
-		return err
-	})
+	fed.startClusterMembers(t)
 	out := fed.procs.run(t, fed.root, fed.env, fed.bin.hcnode, "nats-setup", "--dir", dir, "--trust-list", trustList,
 		"--nats", fed.natsURL, "--replicas", "3")
 	if !strings.Contains(out, "done:") {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterConfigs are the shipped configs of a 3-server NATS cluster.
@@ -73,7 +70,7 @@ var clusterPorts = regexp.MustCompile(`\b(422[234]|622[234])\b`)
 
 // startNATSCluster starts three nats-server processes with the shipped
 // cluster configs, only their ports moved to free ones, and waits until
-// JetStream has a leader.
+// the cluster can place R3 streams (startClusterMembers).
 func (fed *federation) startNATSCluster(t *testing.T) {
 	t.Helper()
 	for _, user := range []string{"operator", "440000", "310000", "110000"} {
@@ -98,26 +95,12 @@ func (fed *federation) startNATSCluster(t *testing.T) {
 		urls = append(urls, "nats://127.0.0.1:"+moved[strconv.Itoa(4222+i)])
 	}
 	fed.natsURL = strings.Join(urls, ",")
-	fed.natsCluster = make([]*proc, len(fed.natsConfs))
-	for i := range fed.natsConfs {
-		fed.startClusterMember(t, i)
-	}
-	waitFor(t, 30*time.Second, "JetStream on the NATS cluster", func() error {
-		nc, err := nats.Connect(fed.natsURL, nats.UserInfo("operator", fed.natsPW["operator"]))
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err = js.AccountInfo(ctx)
-		return err
-	})
+	fed.startClusterMembers(t)
 }
 
 // startClusterMember starts (or restarts) nats-server i of the cluster,
-// in the nats/ directory so its relative store_dir lands there.
+// in the nats/ directory so its relative store_dir lands there, with its
+// monitoring port (on the config's host) for jetStreamPlacementReady.
 func (fed *federation) startClusterMember(t *testing.T, i int) {
 	t.Helper()
 	env := slices.Clone(fed.env)
@@ -125,7 +108,8 @@ func (fed *federation) startClusterMember(t *testing.T, i int) {
 		env = append(env, "HCFED_NATS_"+strings.ToUpper(user)+"_PASSWORD="+pw)
 	}
 	dir := filepath.Join(fed.root, "nats")
-	fed.natsCluster[i] = fed.procs.start(t, fmt.Sprintf("nats-server-%d", i+1), dir, env, fed.bin.natsd, "-c", fed.natsConfs[i])
+	fed.natsCluster[i] = fed.procs.start(t, fmt.Sprintf("nats-server-%d", i+1), dir, env, fed.bin.natsd, "-c", fed.natsConfs[i],
+		"-m", strconv.Itoa(fed.natsMonitors[i]))
 }
 
 // freePort is testkit.FreePort: a port for a nats-server process that

@@ -54,8 +54,10 @@ type federation struct {
 	replicas    int
 	natsCluster []*proc
 	// natsConfs are the configuration files of the cluster's servers, in
-	// nats/, by server number - 1.
-	natsConfs []string
+	// nats/, by server number - 1, and natsMonitors their monitoring
+	// ports.
+	natsConfs    []string
+	natsMonitors []int
 }
 
 // node is one province's hcnode process and what the test knows of it.

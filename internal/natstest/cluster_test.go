@@ -7,7 +7,6 @@ import (
 
 	"github.com/hcfed/hcfed/internal/natstest"
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,15 +49,7 @@ func TestCrashedStreamLeaderHandsOverNothingAndTheOthersElectANewLeader(t *testi
 func startR3Stream(t *testing.T) (*natstest.Cluster, jetstream.JetStream, jetstream.Stream, int) {
 	t.Helper()
 	c := natstest.Start(t, natstest.Config{})
-	nc, err := nats.Connect(c.ClientURL(0) + "," + c.ClientURL(1) + "," + c.ClientURL(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := c.JetStream()
 	// Retried: a loaded machine can take longer than the request's 5 s to
 	// create an R3 stream on a fresh cluster (CI once saw "context
 	// deadline exceeded"); creating it again with the same config is a

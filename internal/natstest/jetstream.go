@@ -2,10 +2,30 @@ package natstest
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
+
+// JetStream connects a client to every server of the cluster, without
+// credentials (its servers' global account), closed at the end of the
+// test.
+func (c *Cluster) JetStream() jetstream.JetStream {
+	c.t.Helper()
+	nc, err := nats.Connect(strings.Join(c.ClientURLs(), ","))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return js
+}
 
 // running are the servers up now.
 func (c *Cluster) running() []*server.Server {
