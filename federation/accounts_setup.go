@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // WriteSeeds writes each seed of gen to its file in dir, readable by its
@@ -121,13 +124,13 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 		conns = append(conns, c)
-		if err := c.ensureOwnAssets(ctx); err != nil {
+		if err := whilePlacing(ctx, func() error { return c.ensureOwnAssets(ctx) }); err != nil {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 	}
 	var errs []error
 	for _, c := range conns {
-		if err := c.EnsureStreams(ctx); err != nil {
+		if err := whilePlacing(ctx, func() error { return c.EnsureStreams(ctx) }); err != nil {
 			errs = append(errs, fmt.Errorf("account of %s: %w", cmp.Or(c.Province(), "the operators"), err))
 		}
 	}
@@ -169,4 +172,29 @@ func WriteAccountsConfig(dir string, members []string, o AccountsOptions) (strin
 	}
 	conf := filepath.Join(dir, "nats-server.conf")
 	return conf, os.WriteFile(conf, gen.Config, 0o600)
+}
+
+// whilePlacing runs ensure, and again while it fails only because the
+// cluster cannot place a stream's replicas yet (a cluster just started),
+// for up to PlacementWait; then it says what to check.
+func whilePlacing(ctx context.Context, ensure func() error) error {
+	start := time.Now()
+	for n := 0; ; n++ {
+		err := ensure()
+		if err == nil || !isNoPeers(err) {
+			return err
+		}
+		if time.Since(start) > PlacementWait || !placementBackoff.Sleep(ctx, n) {
+			return fmt.Errorf("JetStream could not place the stream's replicas on enough servers (tried for %s): "+
+				"check that every server of the cluster is up and has joined it (nats-server's /healthz?js-meta-only=true), "+
+				"or ask for fewer replicas: %w", time.Since(start).Round(time.Second), err)
+		}
+	}
+}
+
+// isNoPeers reports whether err is JetStream's "no suitable peers for
+// placement".
+func isNoPeers(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jsErrNoPeers
 }

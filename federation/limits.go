@@ -144,7 +144,21 @@ var (
 	// persistBackoff spaces attempts to write the statement cache after a
 	// failure (persist.go).
 	persistBackoff = backoff.Policy{Min: persistRetryMin, Max: persistRetryMax}
+	// placementBackoff spaces SetupAccounts' attempts to create streams
+	// the cluster could not yet place (PlacementWait).
+	placementBackoff = backoff.Policy{Min: 250 * time.Millisecond, Max: 4 * time.Second}
 )
+
+// PlacementWait is how long SetupAccounts (hcnode nats-setup) goes on
+// trying to create a replicated stream that JetStream answers "no
+// suitable peers for placement": right after a cluster starts, its meta
+// leader places a replica on a server only once it has heard from it,
+// a few seconds after the server joined.
+const PlacementWait = 30 * time.Second
+
+// jsErrNoPeers is JetStream's error code for a stream it could not place
+// on enough servers (nats-server's JSClusterNoPeersErrF).
+const jsErrNoPeers = 10005
 
 // ClusterInfoTimeout bounds the stream-info requests of one
 // Conn.ClusterInfo: with JetStream's quorum lost nobody answers them.

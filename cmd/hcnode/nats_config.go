@@ -162,7 +162,9 @@ the configuration 'hcnode nats-config' wrote, and again after adding a member.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), defaultNATSTimeout)
+			// A cluster just started may need a while to place replicas
+			// (SetupAccounts tries again for up to PlacementWait).
+			ctx, cancel := context.WithTimeout(cmd.Context(), defaultNATSTimeout+federation.PlacementWait)
 			defer cancel()
 			fmt.Fprintf(cmd.OutOrStdout(), "setting up the accounts of federation %s (%s) on %s\n", fed, strings.Join(members, ", "), natsURL)
 			if err := federation.SetupAccounts(ctx, federation.SetupConfig{URLs: strings.Split(natsURL, ","),
