@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -84,41 +83,21 @@ func (c *cache) WriteBatch(ctx context.Context, ops []federation.CacheOp, cursor
 }
 
 // LastSynced implements federation.SyncRecorder.
-func (c *cache) LastSynced(ctx context.Context) (time.Time, error) { return c.timeMeta(ctx, syncedKey) }
+func (c *cache) LastSynced(ctx context.Context) (time.Time, error) {
+	return c.db.TimeMeta(ctx, syncedKey)
+}
 
 // SetLastSynced implements federation.SyncRecorder.
 func (c *cache) SetLastSynced(ctx context.Context, t time.Time) error {
-	return c.setTimeMeta(ctx, syncedKey, t)
+	return c.db.SetTimeMeta(ctx, syncedKey, t)
 }
 
 // RevocationStream implements federation.StreamRecorder.
 func (c *cache) RevocationStream(ctx context.Context) (time.Time, error) {
-	return c.timeMeta(ctx, streamKey)
+	return c.db.TimeMeta(ctx, streamKey)
 }
 
 // SetRevocationStream implements federation.StreamRecorder.
 func (c *cache) SetRevocationStream(ctx context.Context, created time.Time) error {
-	return c.setTimeMeta(ctx, streamKey, created)
-}
-
-// timeMeta reads the time saved under key by setTimeMeta, or the zero
-// time if none was.
-func (c *cache) timeMeta(ctx context.Context, key string) (time.Time, error) {
-	v, err := c.db.GetMeta(ctx, key)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	ns, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %w", key, err)
-	}
-	return time.Unix(0, ns), nil
-}
-
-// setTimeMeta saves t under key, in Unix nanoseconds.
-func (c *cache) setTimeMeta(ctx context.Context, key string, t time.Time) error {
-	return c.db.SetMeta(ctx, key, strconv.FormatInt(t.UnixNano(), 10))
+	return c.db.SetTimeMeta(ctx, streamKey, created)
 }

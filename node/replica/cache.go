@@ -3,7 +3,6 @@ package replica
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -68,41 +67,21 @@ func (c cache) DeleteStatements(ctx context.Context, prefix string, maxVersion u
 // LastSynced implements federation.SyncRecorder: home's refreshes tell
 // a restarted replica of home's own revocations only, so trust.stale_limit
 // must count from its last contact with the federation.
-func (c cache) LastSynced(ctx context.Context) (time.Time, error) { return c.timeMeta(ctx, syncedMeta) }
+func (c cache) LastSynced(ctx context.Context) (time.Time, error) {
+	return c.db.TimeMeta(ctx, syncedMeta)
+}
 
 // SetLastSynced implements federation.SyncRecorder.
 func (c cache) SetLastSynced(ctx context.Context, t time.Time) error {
-	return c.setTimeMeta(ctx, syncedMeta, t)
+	return c.db.SetTimeMeta(ctx, syncedMeta, t)
 }
 
 // RevocationStream implements federation.StreamRecorder.
 func (c cache) RevocationStream(ctx context.Context) (time.Time, error) {
-	return c.timeMeta(ctx, streamMeta)
+	return c.db.TimeMeta(ctx, streamMeta)
 }
 
 // SetRevocationStream implements federation.StreamRecorder.
 func (c cache) SetRevocationStream(ctx context.Context, created time.Time) error {
-	return c.setTimeMeta(ctx, streamMeta, created)
-}
-
-// timeMeta reads the time saved under key by setTimeMeta, or the zero
-// time if none was.
-func (c cache) timeMeta(ctx context.Context, key string) (time.Time, error) {
-	v, err := c.db.Meta(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	ns, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %w", key, err)
-	}
-	return time.Unix(0, ns), nil
-}
-
-// setTimeMeta saves t under key, in Unix nanoseconds.
-func (c cache) setTimeMeta(ctx context.Context, key string, t time.Time) error {
-	return c.db.SetMeta(ctx, key, []byte(strconv.FormatInt(t.UnixNano(), 10)))
+	return c.db.SetTimeMeta(ctx, streamMeta, created)
 }

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // reservedMeta prefixes the meta keys this package keeps for itself (the
@@ -29,6 +33,36 @@ func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return wrap("set meta", err)
+}
+
+// TimeMeta reads a time SetTimeMeta saved under key, or the zero time if
+// none (or an empty value) was.
+func (db *DB) TimeMeta(ctx context.Context, key string) (time.Time, error) {
+	v, err := db.GetMeta(ctx, key)
+	if errors.Is(err, ErrNotFound) || (err == nil && v == "") {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return parseTimeMeta(key, v)
+}
+
+// SetTimeMeta saves t under key, in Unix nanoseconds, as SetMeta does.
+func (db *DB) SetTimeMeta(ctx context.Context, key string, t time.Time) error {
+	return db.SetMeta(ctx, key, formatTimeMeta(t))
+}
+
+// formatTimeMeta and parseTimeMeta are how a time is kept in a meta
+// value, of the node's database or a replica's: Unix nanoseconds.
+func formatTimeMeta(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
+
+func parseTimeMeta(key, v string) (time.Time, error) {
+	ns, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", key, err)
+	}
+	return time.Unix(0, ns), nil
 }
 
 // MetaOnce writes value under key unless key already holds one, and

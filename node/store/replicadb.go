@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,6 +75,24 @@ func (r *ReplicaDB) Meta(ctx context.Context, key string) ([]byte, error) {
 		return nil, wrap("replica meta", err)
 	}
 	return v, nil
+}
+
+// TimeMeta reads a time SetTimeMeta saved under key, or the zero time if
+// none was.
+func (r *ReplicaDB) TimeMeta(ctx context.Context, key string) (time.Time, error) {
+	v, err := r.Meta(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return parseTimeMeta(key, string(v))
+}
+
+// SetTimeMeta saves t under key, in Unix nanoseconds.
+func (r *ReplicaDB) SetTimeMeta(ctx context.Context, key string, t time.Time) error {
+	return r.SetMeta(ctx, key, []byte(formatTimeMeta(t)))
 }
 
 // InitMeta sets a setting unless it is set, and returns the value held:
