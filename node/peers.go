@@ -58,6 +58,15 @@ const (
 	// verified erasures are charged (lookups.erased).
 	erasureRate  = rate.Limit(20)
 	erasureBurst = erasuresPerPass
+	// erasureSendRate and erasureSendBurst pace this node's erasures to
+	// one province below what that province accepts (erasureRate and
+	// erasureBurst), so that a backlog drains with none dropped there:
+	// half the burst leaves room for the burst of a sender restarted
+	// (its pace starts full while the province may still count the
+	// burst of the one before), and a tenth less of the rate makes that
+	// room again. The largest outbox drains in about 46 minutes.
+	erasureSendRate  = erasureRate * 9 / 10
+	erasureSendBurst = erasureBurst / 2
 	// erasureLogRate and erasureLogBurst bound the log lines of erasures
 	// refused in one province's name (forgeries, mostly): each is
 	// counted in hcfed_erasures_total{event="refused"}, and a flood of

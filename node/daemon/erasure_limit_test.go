@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/hcfed/hcfed/internal/backoff"
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // A province sending receipts at (and past) their rate limit does not
@@ -116,5 +119,58 @@ func TestErasureIsNotHeldBackByForgedErasuresInItsProvincesName(t *testing.T) {
 	})
 	if n := strings.Count(f.logs.String(), "lookup erasure refused"); n < 1 || n > 20 {
 		t.Errorf("%d forged erasures logged as refused (of more than %d), want at least one and at most 20", n, past)
+	}
+}
+
+// A home province with a backlog of erasures to one province (after an
+// outage, a retention pass, a sunset) sends them no faster than that
+// province accepts them (erasureRate, after its burst): the backlog
+// drains with none refused. Unpaced, Guangdong sent its second hundred
+// as fast as Shanghai acknowledged them, Shanghai dropped those past its
+// limit, and each waited out the acknowledgement timeout and the
+// backoff.
+func TestABacklogOfErasuresDrainsWithoutBeingRefused(t *testing.T) {
+	// An erasure dropped unacknowledged would be tried again only after a
+	// minute: long past the wait below.
+	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
+		ErasureAckTimeout: 2 * time.Second})
+	// The backlog: 150 erasures to Shanghai, queued with the deletion of
+	// a third resident, about codes Shanghai never looked up (it
+	// acknowledges them, deleting nothing).
+	const backlog = 150
+	other := f.enrolWithPhone(gd, "张小华", idWithCheck("44010619920303345"), "13912345603")
+	now := time.Now()
+	plan := store.ErasurePlan{Action: "subject.enrol", Limit: 1, Make: func([]store.AuditEntry, int) []store.Erasure {
+		out := make([]store.Erasure, backlog)
+		for i := range out {
+			out[i] = store.Erasure{Asker: "310000", Codes: []string{fmt.Sprintf("backlog-%03d", i)}, Subject: other.ID,
+				Actor: "system", Created: now, Expires: now.Add(time.Hour)}
+		}
+		return out
+	}}
+	if _, err := f.c.Nodes[gd].DB.DeleteSubjectErasing(context.Background(), other.ID, now,
+		func(string, bool) error { return nil }, plan); err != nil {
+		t.Fatal(err)
+	}
+	// The deletion of the looked-up resident queues one more, and wakes
+	// the sender.
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
+	testkit.WaitFor(t, 30*time.Second, 10*time.Millisecond, "Guangdong's backlog drained", func() error {
+		if st, err := f.c.Nodes[gd].DB.ErasureState(context.Background()); err != nil || st.Pending != 0 {
+			return fmt.Errorf("%+v, %v", st, err)
+		}
+		return nil
+	})
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="sent"}`); v != backlog+1 {
+		t.Errorf(`hcfed_erasures_total{event="sent"} = %v, want %d`, v, backlog+1)
+	}
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: Guangdong sent faster than Shanghai accepts`, v)
+	}
+	if v := metricValue(t, f.c.Nodes[sh], `hcfed_erasures_total{event="limited"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="limited"} = %v at Shanghai, want 0`, v)
+	}
+	if _, err := f.c.Nodes[sh].DB.Lookup(context.Background(), f.deletedLookupID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Shanghai's copy of the deleted resident's contact: %v, want it gone", err)
 	}
 }
