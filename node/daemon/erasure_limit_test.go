@@ -16,33 +16,63 @@ import (
 	"github.com/hcfed/hcfed/node/store"
 )
 
-// A province sending receipts at (and past) their rate limit does not
-// hold back its erasures: they have a limit of their own. With one
-// shared limit, Shanghai dropped Guangdong's erasure unopened while
-// Guangdong's receipts had used it up, and Guangdong waited out the
-// acknowledgement timeout and its backoff before trying again.
-func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
-	// An erasure dropped unacknowledged would be tried again only after a
-	// minute: long past the wait below.
-	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
+// startErasureFedRetryingLate starts an erasureFed whose nodes wait 2 s
+// for an acknowledgement, and try an erasure dropped unacknowledged
+// again only after a minute: long past the waits of the tests here.
+func startErasureFedRetryingLate(t *testing.T) *erasureFed {
+	t.Helper()
+	return startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
 		ErasureAckTimeout: 2 * time.Second})
-	gdConn := provinceConn(t, f.lookupFed, "440000")
+}
+
+// flood publishes msg on Shanghai's receipts subject in province's name
+// each interval until the test ends, and returns how many it published.
+func (f *erasureFed) flood(province string, every time.Duration, msg []byte) *atomic.Int64 {
+	f.t.Helper()
+	conn := provinceConn(f.t, f.lookupFed, province)
+	var sent atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	flooded := make(chan struct{})
 	go func() {
 		defer close(flooded)
-		tick := time.NewTicker(5 * time.Millisecond) // 200 a second, far past the receipts' limit
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				_ = gdConn.PublishReceipts(ctx, "310000", []byte("not a receipt: it only spends Guangdong's receipt allowance"))
+				if conn.PublishReceipts(ctx, "310000", msg) == nil {
+					sent.Add(1)
+				}
 			}
 		}
 	}()
-	defer func() { cancel(); <-flooded }()
+	f.t.Cleanup(func() { cancel(); <-flooded })
+	return &sent
+}
+
+// requireErasedAtOnce has the looked-up resident delete their record,
+// and checks that Guangdong's erasure was acknowledged at its first
+// attempt.
+func (f *erasureFed) requireErasedAtOnce() {
+	f.t.Helper()
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
+	f.requireShanghaiErased()
+	if v := metricValue(f.t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
+		f.t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: the erasure was not acknowledged at once`, v)
+	}
+}
+
+// A province sending receipts at (and past) their rate limit does not
+// hold back its erasures: they have a limit of their own. With one
+// shared limit, Shanghai dropped Guangdong's erasure unopened while
+// Guangdong's receipts had used it up, and Guangdong waited out the
+// acknowledgement timeout and its backoff before trying again.
+func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
+	f := startErasureFedRetryingLate(t)
+	// 200 a second, far past the receipts' limit.
+	f.flood("440000", 5*time.Millisecond, []byte("not a receipt: it only spends Guangdong's receipt allowance"))
 	// Let the flood spend the receipts' burst (20) first: each of these
 	// was let through by the limit, and refused as no receipt.
 	waitFor(t, "Guangdong's receipts spending their allowance at Shanghai", func() error {
@@ -51,12 +81,7 @@ func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
 		}
 		return nil
 	})
-
-	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
-	f.requireShanghaiErased()
-	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
-		t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: the erasure was not acknowledged at once`, v)
-	}
+	f.requireErasedAtOnce()
 }
 
 // Anyone able to publish on Shanghai's receipts subject in Guangdong's
@@ -68,31 +93,10 @@ func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
 // Shanghai dropped the real erasure unopened, and Guangdong waited out
 // its acknowledgement timeout and its backoff.
 func TestErasureIsNotHeldBackByForgedErasuresInItsProvincesName(t *testing.T) {
-	// An erasure dropped unacknowledged would be tried again only after a
-	// minute: long past the wait below.
-	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
-		ErasureAckTimeout: 2 * time.Second})
-	forger := provinceConn(t, f.lookupFed, "440000")
+	f := startErasureFedRetryingLate(t)
 	forged := []byte(base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"hcfed-erasure+jwe"}`)) + ".not.an.erasure.at.all")
-	var sent atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	flooded := make(chan struct{})
-	go func() {
-		defer close(flooded)
-		tick := time.NewTicker(2 * time.Millisecond) // up to 500 a second, far past the erasures' limit
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if forger.PublishReceipts(ctx, "310000", forged) == nil {
-					sent.Add(1)
-				}
-			}
-		}
-	}()
-	defer func() { cancel(); <-flooded }()
+	// Up to 500 a second, far past the erasures' limit.
+	sent := f.flood("440000", 2*time.Millisecond, forged)
 	// Let the flood go past the erasures' burst (100) first.
 	const past = 2 * 100
 	waitFor(t, "the forger publishing", func() error {
@@ -102,11 +106,7 @@ func TestErasureIsNotHeldBackByForgedErasuresInItsProvincesName(t *testing.T) {
 		return nil
 	})
 
-	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
-	f.requireShanghaiErased()
-	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
-		t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: the erasure was not acknowledged at once`, v)
-	}
+	f.requireErasedAtOnce()
 	if v := metricValue(t, f.c.Nodes[sh], `hcfed_erasures_total{event="limited"}`); v != 0 {
 		t.Errorf(`hcfed_erasures_total{event="limited"} = %v at Shanghai, want 0: only forgeries came beside the real one`, v)
 	}
@@ -130,10 +130,7 @@ func TestErasureIsNotHeldBackByForgedErasuresInItsProvincesName(t *testing.T) {
 // limit, and each waited out the acknowledgement timeout and the
 // backoff.
 func TestABacklogOfErasuresDrainsWithoutBeingRefused(t *testing.T) {
-	// An erasure dropped unacknowledged would be tried again only after a
-	// minute: long past the wait below.
-	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
-		ErasureAckTimeout: 2 * time.Second})
+	f := startErasureFedRetryingLate(t)
 	// The backlog: 150 erasures to Shanghai, queued with the deletion of
 	// a third resident, about codes Shanghai never looked up (it
 	// acknowledges them, deleting nothing).
