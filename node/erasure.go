@@ -88,6 +88,8 @@ const (
 	erasureFailed  = "failed"  // attempts not acknowledged: tried again later
 	erasureExpired = "expired" // never acknowledged, until the province's copy ended anyway
 	erasureDropped = "dropped" // not queued: the outbox was full
+	erasureRefused = "refused" // received and refused: not opened, not verified, or a replay
+	erasureLimited = "limited" // received and verified, and not applied: beyond the province's erasureRate
 )
 
 // erasing is one deletion's erasures: the plan the store carries out in
@@ -195,15 +197,21 @@ func (l *lookups) sendErasure(ctx context.Context, p *Peers, asker string, codes
 // answered about the codes it names are deleted, and the acknowledgement
 // to reply is returned (nil, to stay silent, if it was not applied). It
 // shares the receipts' replay cache, as it shares their subject, but has
-// a rate limit of its own (erasureRate). A suspended home province's erasure is applied too: it
-// deletes only what that province itself gave. An erasure about codes
-// already erased deletes nothing and is acknowledged.
+// a rate limit of its own (erasureRate), which only an erasure that
+// opened, verified and was not a replay is charged: the subject says
+// which province a message is from, not who sent it, and a flood of
+// forgeries in a province's name (a NATS permission left too wide, a
+// member gone rogue) would otherwise spend that province's allowance and
+// delay its real erasures. What a forgery costs is its opening: at most
+// one key agreement and one signature check, on the one goroutine that
+// serves the subject; one from a province of which no keyset is held
+// costs none. Forgeries are counted (erasureRefused) and logged at most
+// at erasureLogRate. A suspended home province's erasure is
+// applied too: it deletes only what that province itself gave. An
+// erasure about codes already erased deletes nothing and is
+// acknowledged.
 func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	now := l.now()
-	if !p.erasureLimit.allow(home, now) {
-		p.log.Debug("lookup erasure dropped: rate", "from", home)
-		return nil
-	}
 	ks, err := peerKeys(l.state, home)
 	var e *trust.Erasure
 	if err == nil {
@@ -213,7 +221,15 @@ func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 		err = p.receiptNonces.Use(home, e.Nonce, e.IssuedAt, now)
 	}
 	if err != nil {
-		p.log.Warn("lookup erasure refused", "from", home, "reason", string(trust.ReasonOf(err)))
+		l.metrics.Erasures.WithLabelValues(erasureRefused).Inc()
+		if p.erasureLog.allow(home, now) {
+			p.log.Warn("lookup erasure refused", "from", home, "reason", string(trust.ReasonOf(err)))
+		}
+		return nil
+	}
+	if !p.erasureLimit.allow(home, now) {
+		l.metrics.Erasures.WithLabelValues(erasureLimited).Inc()
+		p.log.Debug("lookup erasure dropped: rate", "from", home)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)

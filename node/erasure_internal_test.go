@@ -119,3 +119,46 @@ func TestErasuresAreRevivedByAHeartbeatOnlyWhenTheProvinceIsBack(t *testing.T) {
 		t.Errorf("revived %v after a revival failed, want 110000 again", got)
 	}
 }
+
+// A sender's pace (erasureSendRate, erasureSendBurst) never takes more
+// than the receiving province's limit (erasureRate, erasureBurst) lets
+// through: not when some erasures arrive a second late and those after
+// them bunch up behind, nor when the sender restarts with a full pace
+// while the province still counts the burst of the sender before (a
+// pace as large as the limit was refused there at once).
+func TestErasurePaceStaysWithinTheReceiversLimit(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		late  func(i int) time.Duration // how late erasure i arrives
+		spent int                       // of the province's burst, when the sender starts
+	}{
+		{name: "one in ten a second late", late: func(i int) time.Duration { return time.Duration(i%10/9) * time.Second }},
+		{name: "a restart", late: func(int) time.Duration { return time.Millisecond }, spent: erasureSendBurst},
+	} {
+		recv := newPeerLimiter(erasureRate, erasureBurst, func(string) bool { return true })
+		for range c.spent {
+			recv.allow("440000", t0)
+		}
+		s := newErasureSender()
+		var sent, arrived time.Time = t0, t0
+		for i := range 2000 {
+			// Each erasure is sent at its pace, once the one before was
+			// acknowledged (at its arrival).
+			sent = maxTime(sent, arrived)
+			lim := s.pacer("440000")
+			sent = sent.Add(lim.ReserveN(sent, 1).DelayFrom(sent))
+			arrived = maxTime(arrived, sent.Add(c.late(i)))
+			if !recv.allow("440000", arrived) {
+				t.Fatalf("%s: erasure %d, sent %v after the first, refused", c.name, i, sent.Sub(t0))
+			}
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

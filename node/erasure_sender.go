@@ -6,7 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/internal/backoff"
 )
 
 // The erasure outbox's sender (erasure.go). Each province the outbox
@@ -25,6 +28,12 @@ import (
 // A heartbeat of a province that was there all along does nothing, and
 // one that does not acknowledge while listening (alive, but an older
 // node, or a hostile one) is left to its backoff.
+//
+// Each province's erasures are paced below the rate at which it accepts
+// them (erasureSendRate under erasureRate, peers.go): a backlog (after
+// an outage, a retention pass, a sunset) drains at that rate, rather
+// than in bursts of which the province drops all past its limit, each
+// then waiting out erasureAckTimeout and its backoff.
 
 // erasureSender is the state of Peers' erasure sender.
 type erasureSender struct {
@@ -33,6 +42,9 @@ type erasureSender struct {
 	away    map[string]bool      // provinces whose node was not listening at the last attempt
 	revived map[string]time.Time // when each province's erasures were last made due by its return
 	revive  map[string]bool      // provinces whose erasures the next pass revives
+	// pace holds each province's pace (paced): a province had erasures
+	// once.
+	pace map[string]*rate.Limiter
 
 	// busy is owned by runErasures' goroutine: the provinces a sender
 	// works for. A sender says on done when it has finished.
@@ -49,7 +61,25 @@ type erasuresDone struct {
 
 func newErasureSender() *erasureSender {
 	return &erasureSender{heard: map[string]time.Time{}, away: map[string]bool{}, revived: map[string]time.Time{},
-		revive: map[string]bool{}, busy: map[string]bool{}, done: make(chan erasuresDone, erasureSenders)}
+		revive: map[string]bool{}, pace: map[string]*rate.Limiter{}, busy: map[string]bool{}, done: make(chan erasuresDone, erasureSenders)}
+}
+
+// paced waits until one more erasure may be sent to province, at now on
+// the node's clock, and reports whether it may (false: ctx ended).
+func (s *erasureSender) paced(ctx context.Context, province string, now time.Time) bool {
+	return backoff.Wait(ctx, s.pacer(province).ReserveN(now, 1).DelayFrom(now))
+}
+
+// pacer is province's pace.
+func (s *erasureSender) pacer(province string) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lim, ok := s.pace[province]
+	if !ok {
+		lim = rate.NewLimiter(erasureSendRate, erasureSendBurst)
+		s.pace[province] = lim
+	}
+	return lim
 }
 
 // PeerHeartbeat is told of each fresh heartbeat of another province
@@ -225,7 +255,7 @@ func (p *Peers) erasurePass(ctx context.Context, senders *sync.WaitGroup) (time.
 }
 
 // sendErasuresTo sends asker's due erasures, oldest first, each after
-// the one before was acknowledged. Once one is not, it and the others
+// the one before was acknowledged and at asker's pace. Once one is not, it and the others
 // wait for their next try. It returns only the errors of the database.
 func (p *Peers) sendErasuresTo(ctx context.Context, asker string) error {
 	l, db := p.n.lookups, p.n.db
@@ -234,6 +264,9 @@ func (p *Peers) sendErasuresTo(ctx context.Context, asker string) error {
 		return err
 	}
 	for i, e := range due {
+		if !p.erasures.paced(ctx, asker, p.n.now()) {
+			return nil
+		}
 		err := l.sendErasure(ctx, p, asker, e.Codes)
 		if ctx.Err() != nil {
 			return nil

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/hcfed/hcfed/node/store"
@@ -33,20 +34,30 @@ import (
 //	        in Unix milliseconds, as trust.NewCodeID begins a code id;
 //	        the entry's expiry is the one a phone code issued at t gets
 //	r (2)   random
-//	x (8)   (tag(6) || 0x0000) XOR AES_m(t || r || 0^8)[:8], where tag =
-//	        HMAC-SHA256_g(subject id)[:6]
+//	x (8)   tag XOR AES_m(t || r || 0^8)[:8], where tag =
+//	        HMAC-SHA256_g(subject id)[:8]
 //
 // with m and g keys only this node holds (linkMarkerKeys). A real code
 // id's last 10 bytes are random, and AES_m(t || r || 0^8) is
 // indistinguishable from random to anyone without m as long as no two
 // markers share t and r (per pair, one chance in 2^16 times the lifetime
-// in milliseconds): so to a peer a marker is one more revoked phone code
-// id, as random as any, with an expiry consistent with its time; two
-// markers of one resident look unrelated. Restored, this node unmasks
-// each entry it takes back, keeps those whose last two bytes come out
-// zero (a real code id does with probability 2^-16) and looks their tag
-// up among the residents holding a link (restore.go): a code id of a
-// real code names one with probability links·2^-64.
+// in milliseconds; even then the two x differ by the XOR of two tags,
+// random too): so to a peer a marker is one more revoked phone code id,
+// as random as any, with an expiry consistent with its time; two markers
+// of one resident look unrelated. Restored, this node unmasks each entry
+// it takes back and looks the 8 bytes up among the tags of the residents
+// holding a link (restore.go). Among n of them, a code id of a real code
+// names one with probability n·2^-64, a marker names a resident other
+// than its own with the same probability, and two residents share a tag
+// with probability n²·2^-65 (for ten million, about 1 in 370,000): the
+// other's link would be cut by the first's marker.
+//
+// Markers made before tags had 8 bytes carried a tag of 6 (the first 6
+// bytes of the same HMAC) and two zero bytes after it: an entry whose
+// last two bytes unmask to zero is also looked up by its first 6, so a
+// node restored past an upgrade still finds the links replaced before
+// it. Among n residents two shared such a tag with probability n²·2^-49
+// (for ten million, 1/6), and a marker of either named both.
 //
 // A marker is also written as a revoked code without a resident, so that
 // snapshots carry it as they carry the code ids around it.
@@ -69,17 +80,19 @@ const (
 	// linkMarkerHeadLen is the part of a marker in clear, t and r, from
 	// which its mask is drawn.
 	linkMarkerHeadLen = codeIDTimeLen + linkMarkerNonceLen
-	// linkMarkerTagLen is the tag: among n residents holding a link, two
-	// share a tag by chance with probability n²·2^-49 (for ten million,
-	// 1/6), and a marker of either then revokes the link of both.
-	linkMarkerTagLen = 6
-	// linkMarkerCheckLen zero bytes follow the tag, so that the entries
-	// that may be markers are found without the residents' tags.
-	linkMarkerCheckLen = trust.JTILen - linkMarkerHeadLen - linkMarkerTagLen
+	// linkMarkerTagLen is the tag, the rest of a marker.
+	linkMarkerTagLen = trust.JTILen - linkMarkerHeadLen
+	// linkMarkerOldTagLen is the tag of the markers made before tags had
+	// linkMarkerTagLen bytes: its first bytes, the others zero.
+	linkMarkerOldTagLen = 6
 )
 
 // markerTag is the tag of a subject id in its link markers.
 type markerTag [linkMarkerTagLen]byte
+
+// oldMarkerTag is the tag of a subject id in its markers made before
+// tags had linkMarkerTagLen bytes.
+type oldMarkerTag [linkMarkerOldTagLen]byte
 
 // linkMarker makes and reads link markers. It never changes.
 type linkMarker struct {
@@ -123,7 +136,7 @@ func (lm linkMarker) entry(subjectID string, now time.Time, lifetime time.Durati
 	}
 	copy(b[codeIDTimeLen:linkMarkerHeadLen], draw[8:])
 	tag := lm.tag(subjectID)
-	copy(b[linkMarkerHeadLen:], tag[:]) // the check bytes stay zero
+	copy(b[linkMarkerHeadLen:], tag[:])
 	lm.xorMask(b[:])
 	exp := expiry(t)
 	if !exp.After(t) {
@@ -132,7 +145,7 @@ func (lm linkMarker) entry(subjectID string, now time.Time, lifetime time.Durati
 	return store.RevocationEntry{JTI: base64.RawURLEncoding.EncodeToString(b[:]), Expires: exp}, nil
 }
 
-// xorMask masks (or unmasks) the tag and check of the marker b with
+// xorMask masks (or unmasks) the tag of the marker b with
 // AES_m(head || 0^8).
 func (lm linkMarker) xorMask(b []byte) {
 	var mask [aes.BlockSize]byte
@@ -152,52 +165,58 @@ func (lm linkMarker) tag(subjectID string) markerTag {
 	return t
 }
 
-// read returns the tag of the code id jti if it may be a marker: its
-// check bytes unmask to zero, as a real code id's do by chance with
-// probability 2^-16.
+// read returns the tag the code id jti carries if it is a marker: any
+// code id may be.
 func (lm linkMarker) read(jti string) (markerTag, bool) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(jti)
 	if err != nil || len(b) != trust.JTILen {
 		return markerTag{}, false
 	}
 	lm.xorMask(b)
-	for _, c := range b[linkMarkerHeadLen+linkMarkerTagLen:] {
-		if c != 0 {
-			return markerTag{}, false
-		}
-	}
-	return markerTag(b[linkMarkerHeadLen : linkMarkerHeadLen+linkMarkerTagLen]), true
+	return markerTag(b[linkMarkerHeadLen:]), true
+}
+
+// old returns the tag of a marker made before tags had linkMarkerTagLen
+// bytes that t is, if it may be one: its last bytes are zero, as a
+// real code id's are by chance with probability 2^-16. It is also the
+// old tag of the subject whose tag t is.
+func (t markerTag) old() (oldMarkerTag, bool) {
+	nonzero := func(c byte) bool { return c != 0 }
+	return oldMarkerTag(t[:linkMarkerOldTagLen]), !slices.ContainsFunc(t[linkMarkerOldTagLen:], nonzero)
 }
 
 // nameLinks sets the Links of each of pubs: the subjects, among those
 // holders returns (the residents holding a link), whose markers its
 // entries are. holders is called, and the tags of its subjects computed,
-// only if some entry may be a marker.
+// only if some statement has an entry.
 func (lm linkMarker) nameLinks(pubs []store.Published, holders func() ([]string, error)) error {
-	tags := make([][]markerTag, len(pubs))
-	found := false
+	byTag, byOldTag := map[markerTag][]int{}, map[oldMarkerTag][]int{} // the statements each tag is in
 	for i, p := range pubs {
 		for _, e := range p.Entries {
-			if t, ok := lm.read(e.JTI); ok {
-				tags[i], found = append(tags[i], t), true
+			tag, ok := lm.read(e.JTI)
+			if !ok {
+				continue
+			}
+			byTag[tag] = append(byTag[tag], i)
+			if old, ok := tag.old(); ok {
+				byOldTag[old] = append(byOldTag[old], i)
 			}
 		}
 	}
-	if !found {
+	if len(byTag) == 0 {
 		return nil
 	}
 	ids, err := holders()
 	if err != nil {
 		return err
 	}
-	byTag := make(map[markerTag][]string, len(ids))
 	for _, id := range ids {
-		t := lm.tag(id)
-		byTag[t] = append(byTag[t], id)
-	}
-	for i := range pubs {
-		for _, t := range tags[i] {
-			pubs[i].Links = append(pubs[i].Links, byTag[t]...)
+		tag := lm.tag(id)
+		old, _ := tag.old()
+		named := slices.Concat(byTag[tag], byOldTag[old])
+		slices.Sort(named)
+		for _, i := range slices.Compact(named) {
+			pubs[i].Links = append(pubs[i].Links, id)
 		}
 	}
 	return nil

@@ -99,8 +99,8 @@ func TestLinkMarkerIsACodeIDOfItsTime(t *testing.T) {
 // TestLinkMarkersNameTheirResidentToTheirKeyOnly: a marker is read
 // back, with the key that made it, as its resident's among the residents
 // holding a link, and as nobody's with another key; real code ids
-// (NewCodeID) name nobody, and the residents' tags are computed only if
-// some entry may be a marker.
+// (NewCodeID) name nobody, and the residents are listed only if some
+// statement has an entry.
 func TestLinkMarkersNameTheirResidentToTheirKeyOnly(t *testing.T) {
 	t.Parallel()
 	lm, other := newLinkMarker(bytes.Repeat([]byte{1}, 32)), newLinkMarker(bytes.Repeat([]byte{2}, 32))
@@ -155,7 +155,7 @@ func TestLinkMarkersNameTheirResidentToTheirKeyOnly(t *testing.T) {
 		}
 	}
 
-	// Real code ids: a few in 2^16 may be markers, none names a holder.
+	// Real code ids: none names a holder.
 	codes := make([]store.RevocationEntry, 200_000)
 	for i := range codes {
 		codes[i] = code(now.Add(-time.Duration(i) * time.Millisecond))
@@ -167,15 +167,90 @@ func TestLinkMarkersNameTheirResidentToTheirKeyOnly(t *testing.T) {
 	if len(real[0].Links) > 0 {
 		t.Errorf("real code ids name the links %v", real[0].Links)
 	}
-	few := []store.Published{{Seq: 7, Entries: codes[:10]}}
-	if err := lm.nameLinks(few, func() ([]string, error) {
+	none := []store.Published{{Seq: 7}, {Seq: 8}}
+	if err := lm.nameLinks(none, func() ([]string, error) {
 		return nil, fmt.Errorf("the holders were listed")
 	}); err != nil {
-		for _, e := range few[0].Entries {
-			if _, ok := lm.read(e.JTI); ok {
-				return // one of ten in 2^16: the listing was due
-			}
+		t.Errorf("statements without entries: %v", err)
+	}
+}
+
+// oldMarker is subjectID's marker as markers were made before tags had
+// linkMarkerTagLen bytes: 6 bytes of tag, then two zero bytes, masked.
+func oldMarker(t *testing.T, lm linkMarker, subjectID string, at time.Time) string {
+	t.Helper()
+	jti, err := trust.NewCodeID(at, rand.Reader) // its time, and a random r
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(jti)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := lm.tag(subjectID)
+	copy(b[linkMarkerHeadLen:], tag[:linkMarkerOldTagLen])
+	clear(b[linkMarkerHeadLen+linkMarkerOldTagLen:])
+	lm.xorMask(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestLinkMarkersOfSixByteTagsAreStillRead: a marker made before tags
+// had 8 bytes (a node restored past an upgrade takes those back too)
+// names its resident — and, as it always did, a resident whose tag
+// begins as theirs.
+func TestLinkMarkersOfSixByteTagsAreStillRead(t *testing.T) {
+	t.Parallel()
+	lm := newLinkMarker(bytes.Repeat([]byte{1}, 32))
+	now := time.Unix(1_800_000_000, 0)
+	holders := func() ([]string, error) { return []string{collidingB, "s_0000000007", collidingA, "s_0000000999"}, nil }
+	pubs := []store.Published{
+		{Seq: 1, Entries: []store.RevocationEntry{{JTI: oldMarker(t, lm, "s_0000000007", now)}}},
+		{Seq: 2, Entries: []store.RevocationEntry{{JTI: oldMarker(t, lm, collidingA, now)}}},
+	}
+	if err := lm.nameLinks(pubs, holders); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"s_0000000007"}, {collidingB, collidingA}} {
+		if !slices.Equal(pubs[i].Links, want) {
+			t.Errorf("old marker %d names the links %v, want %v", pubs[i].Seq, pubs[i].Links, want)
 		}
-		t.Errorf("ten real code ids, none of which may be a marker: %v", err)
+	}
+}
+
+// Two subject ids whose tags under newLinkMarker(bytes.Repeat([]byte{1},
+// 32)) share their first 6 bytes: found by a cycle search (Brent's) over
+// the first 6 bytes of the tag, about 2^24 tags. Among ten million
+// residents holding a link, two such are there with probability about
+// 1/6.
+const collidingA, collidingB = "s_95fad03277f2", "s_f1be2ed0e53a"
+
+// TestLinkMarkerOfOneResidentNamesNoOtherWhoseTagBeginsTheSame: a
+// marker of one resident names them alone, also among the links of a
+// resident whose tag begins as theirs. When markers carried 6 bytes of
+// tag, the marker of one named both, and a restore cut the other's link
+// (and revoked their phone codes) too.
+func TestLinkMarkerOfOneResidentNamesNoOtherWhoseTagBeginsTheSame(t *testing.T) {
+	t.Parallel()
+	lm := newLinkMarker(bytes.Repeat([]byte{1}, 32))
+	a, b := lm.tag(collidingA), lm.tag(collidingB)
+	if !bytes.Equal(a[:6], b[:6]) {
+		t.Fatalf("the tags of %s and %s begin %x and %x: the test shows nothing", collidingA, collidingB, a[:6], b[:6])
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const life = 24 * time.Hour
+	expiry := func(iat time.Time) time.Time { return time.Unix(iat.Add(life).Unix(), 0) }
+	holders := func() ([]string, error) { return []string{collidingB, collidingA, "s_someone_else"}, nil }
+	for _, owner := range []string{collidingA, collidingB} {
+		m, err := lm.entry(owner, now, life, expiry, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs := []store.Published{{Seq: 1, Entries: []store.RevocationEntry{m}}}
+		if err := lm.nameLinks(pubs, holders); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(pubs[0].Links, []string{owner}) {
+			t.Errorf("the marker of %s names the links %v, want its own only", owner, pubs[0].Links)
+		}
 	}
 }

@@ -119,11 +119,12 @@ func NewMetrics() *Metrics {
 		Help: "Erasures of deleted residents' contact data waiting to be acknowledged by the provinces that looked them up."})
 	m.Erasures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_erasures_total",
 		Help: "Erasures sent and acknowledged, attempts failed (tried again later), erasures expired unacknowledged " +
-			"and erasures dropped (the outbox full)."}, []string{"event"})
+			"and erasures dropped (the outbox full); erasures received and refused (forged, or replays) and " +
+			"received and not applied (past the sending province's rate)."}, []string{"event"})
 	f(m.ErasuresPending)
 	f(m.Erasures)
 	// Every event from 0, so that rate() and increase() see the first.
-	for _, ev := range []string{erasureSent, erasureFailed, erasureExpired, erasureDropped} {
+	for _, ev := range []string{erasureSent, erasureFailed, erasureExpired, erasureDropped, erasureRefused, erasureLimited} {
 		m.Erasures.WithLabelValues(ev)
 	}
 	return m

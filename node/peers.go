@@ -54,9 +54,25 @@ const (
 	// sender's acknowledgement timeout and its backoff, so the burst
 	// takes one sender's pass (erasuresPerPass) at once, and the rate
 	// lets the largest outbox (maxPendingErasures) through in about 42
-	// minutes. Each costs this node an opening and one deletion.
+	// minutes. Each costs this node an opening and one deletion. Only
+	// verified erasures are charged (lookups.erased).
 	erasureRate  = rate.Limit(20)
 	erasureBurst = erasuresPerPass
+	// erasureSendRate and erasureSendBurst pace this node's erasures to
+	// one province below what that province accepts (erasureRate and
+	// erasureBurst), so that a backlog drains with none dropped there:
+	// half the burst leaves room for the burst of a sender restarted
+	// (its pace starts full while the province may still count the
+	// burst of the one before), and a tenth less of the rate makes that
+	// room again. The largest outbox drains in about 46 minutes.
+	erasureSendRate  = erasureRate * 9 / 10
+	erasureSendBurst = erasureBurst / 2
+	// erasureLogRate and erasureLogBurst bound the log lines of erasures
+	// refused in one province's name (forgeries, mostly): each is
+	// counted in hcfed_erasures_total{event="refused"}, and a flood of
+	// them fills no log.
+	erasureLogRate  = rate.Limit(0.2) // one each 5 s
+	erasureLogBurst = 5
 	// maxNonces bounds each replay cache: at lookupRate, 34 provinces
 	// fill about a tenth of it within trust.LookupWindow.
 	maxNonces = 1 << 16
@@ -76,7 +92,8 @@ type Peers struct {
 	lookupLimit   *peerLimiter
 	refusalLimit  *peerLimiter // signed refusals beyond lookupLimit
 	receiptLimit  *peerLimiter
-	erasureLimit  *peerLimiter
+	erasureLimit  *peerLimiter // verified erasures only
+	erasureLog    *peerLimiter // refused erasures logged
 	lookupNonces  *trust.ReplayCache
 	receiptNonces *trust.ReplayCache
 	receipts      receiptQueue
@@ -110,7 +127,7 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	return &Peers{n: n, conn: conn, log: log,
 		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
 		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
-		erasureLimit: newPeerLimiter(erasureRate, erasureBurst, n.listed),
+		erasureLimit: newPeerLimiter(erasureRate, erasureBurst, n.listed), erasureLog: newPeerLimiter(erasureLogRate, erasureLogBurst, n.listed),
 		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
 		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}

@@ -24,9 +24,17 @@ const (
 	// refusalPairsMax is how many (actor, route) pairs are remembered at
 	// once. When it is reached, the pairs whose window has ended are
 	// forgotten (with the count of their refusals not written); when none
-	// has ended, a refusal of a pair not remembered is counted in
-	// hcfed_access_refused_total, not written, and the node warns.
+	// has ended, a refusal of a pair not remembered is counted under its
+	// role's shared actor instead (the role alone: "resident",
+	// "scanner"), whose pairs have refusalSharedMax more places: many
+	// residents' (or scanners') stolen tokens at once are then audited
+	// together, as one actor. Past those too, a refusal is counted in
+	// hcfed_access_refused_total only, not written, and the node warns.
 	refusalPairsMax = 4096
+	// refusalSharedMax is how many pairs of the roles' shared actors are
+	// remembered beyond refusalPairsMax: far more than roles times
+	// routes.
+	refusalSharedMax = 256
 )
 
 // actionAccessRefused is the audit action of a token refused a route as
@@ -53,8 +61,11 @@ type refusalDetail struct {
 // forbidden, under the actor the audit log knows p by: an account's
 // token ("operator:NAME", "feed:NAME"), a scanner's ("scanner:ID": a
 // checkpoint device, the token most likely to be stolen) or a
-// resident's ("resident", as the resident's own actions are; nothing
-// that names them). A feed token trying enrolment, a scanner token trying
+// resident's ("resident:SUBJECT": the random subject id the audit log
+// already names them by, in the target of their own actions and of
+// operators' reads of their record; no name, ID number or phone), so
+// that one resident looping on a refused route hides no other's
+// refusals. A feed token trying enrolment, a scanner token trying
 // lookups, a resident's token trying another's record is what a stolen
 // one does first, as a clerk's trying the keys is (permitAdmin).
 //
@@ -69,8 +80,8 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 	}
 	n.metrics.AccessRefused.WithLabelValues(string(p.Role)).Inc()
 	now := n.now()
-	pair := refusalPair{actor: p.Actor(), route: route}
-	write, repeated := n.refusals.take(pair, now)
+	pair, write, repeated := n.refusals.take(refusalPair{actor: refusalActor(p), route: route},
+		refusalPair{actor: string(p.Role), route: route}, now)
 	if lost := n.refusals.unaudited(now); lost > 0 {
 		n.log.Warn("refused requests were counted in hcfed_access_refused_total but not audited: more actors were refused "+
 			"more routes within a minute than the node keeps track of; look for many stolen tokens at once",
@@ -128,6 +139,15 @@ func refusalRecorded(p Principal) bool {
 	return false
 }
 
+// refusalActor is the actor of p's refusals: a resident by their subject
+// id, anyone else as the audit log names them (Principal.Actor).
+func refusalActor(p Principal) string {
+	if p.Role == RoleResident {
+		return string(RoleResident) + ":" + p.SubjectID
+	}
+	return p.Actor()
+}
+
 // refusalPair is what refusals are counted by: who, and which route.
 type refusalPair struct{ actor, route string }
 
@@ -138,7 +158,8 @@ type refusalCount struct {
 }
 
 // refusals decides which refusals are written to the audit log: the
-// first of each pair per refusalWindow. It remembers at most limit pairs.
+// first of each pair per refusalWindow. It remembers at most limit
+// pairs, and refusalSharedMax more of the roles' shared actors.
 type refusals struct {
 	mu    sync.Mutex
 	limit int
@@ -157,27 +178,33 @@ func newRefusals(limit int) *refusals {
 	return &refusals{limit: limit, pairs: map[refusalPair]*refusalCount{}}
 }
 
-// take counts a refusal of pair at now, and says whether to write it
-// and how many of the pair's refusals before it were not written.
-func (r *refusals) take(pair refusalPair, now time.Time) (write bool, repeated int) {
+// take counts a refusal of pair at now — or of shared, the same route
+// under the role's shared actor, if pair is not remembered and there is
+// no room for it — and says which pair it was counted under, whether to
+// write it and how many of that pair's refusals before it were not
+// written.
+func (r *refusals) take(pair, shared refusalPair, now time.Time) (counted refusalPair, write bool, repeated int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.pairs[pair]
-	if !ok {
-		if len(r.pairs) >= r.limit && !r.prune(now) {
+	if !ok && len(r.pairs) >= r.limit && !r.prune(now) {
+		pair = shared
+		if c, ok = r.pairs[pair]; !ok && len(r.pairs) >= r.limit+refusalSharedMax {
 			r.lost++
-			return false, 0
+			return pair, false, 0
 		}
+	}
+	if !ok {
 		c = &refusalCount{}
 		r.pairs[pair] = c
 	}
 	if !c.written.IsZero() && now.Before(c.written.Add(refusalWindow)) {
 		c.repeated++
-		return false, 0
+		return pair, false, 0
 	}
 	repeated = c.repeated
 	c.written, c.repeated = now, 0
-	return true, repeated
+	return pair, true, repeated
 }
 
 // unwritten undoes a take that said to write, for an entry that could

@@ -105,25 +105,51 @@ func TestAScannerTokenLoopingOnARefusedRouteLeavesOneEntryAMinute(t *testing.T) 
 }
 
 // A resident's wallet token refused another resident's record is
-// audited as the resident's own actions are, under "resident", with the
-// route; the entry holds no name, ID number, phone or subject id.
+// audited under the resident's subject id (the pseudonym the audit log
+// names them by in the target of their own actions), with the route; the
+// entry holds no name, ID number or phone, nor the other's subject id.
 func TestAResidentTokenRefusedIsAuditedWithoutPersonalData(t *testing.T) {
 	n := startNode(t, "440000")
 	mine, token := n.enrol(residentName, residentID)
 	theirs, _ := n.enrol("李四", "110105194912310046")
 	n.refuse("GET", "/v1/subjects/"+theirs, token)
-	got := n.refusals("resident")
+	got := n.refusals("resident:" + mine)
 	if len(got) != 1 || got[0].target != "GET /v1/subjects/:id" {
 		t.Fatalf("a resident refused another's record: entries %+v, want one, GET /v1/subjects/:id", got)
 	}
 	row := got[0].actor + " " + got[0].target + " " + got[0].detail
-	for _, personal := range []string{residentName, residentID, residentTel, "李四", "110105194912310046", mine, theirs} {
+	for _, personal := range []string{residentName, residentID, residentTel, "李四", "110105194912310046", theirs} {
 		if strings.Contains(row, personal) {
 			t.Errorf("the resident's access.refused entry %q holds %q", row, personal)
 		}
 	}
 	if m := n.metric(`hcfed_access_refused_total{role="resident"}`); !strings.HasSuffix(m, " 1") {
 		t.Errorf("after a resident's refusal: %q, want 1", m)
+	}
+}
+
+// One resident's token looping on a refused route does not hide another
+// resident's refusal of the same route: each resident is an actor of
+// their own. When every resident was the one actor "resident", the
+// second resident's refusal within the minute was only counted in the
+// first one's "repeated".
+func TestOneResidentsRefusalsDoNotHideAnothersRefusals(t *testing.T) {
+	n := startNode(t, "440000")
+	hostile, hostileToken := n.enrol(residentName, residentID)
+	other, otherToken := n.enrol("李四", "110105194912310046")
+	victim, _ := n.enrol("王五", "110105194912310062")
+	for range 10 { // within the resident rate limit's burst: each is refused as forbidden
+		n.refuse("GET", "/v1/subjects/"+victim, hostileToken)
+	}
+	n.refuse("GET", "/v1/subjects/"+victim, otherToken)
+	if got := n.refusals("resident:" + hostile); len(got) != 1 {
+		t.Errorf("the looping resident's entries %+v, want one a minute", got)
+	}
+	if got := n.refusals("resident:" + other); len(got) != 1 || got[0].target != "GET /v1/subjects/:id" || got[0].detail != "" {
+		t.Errorf("the other resident's entries %+v, want their own, GET /v1/subjects/:id", got)
+	}
+	if m := n.metric(`hcfed_access_refused_total{role="resident"}`); !strings.HasSuffix(m, " 11") {
+		t.Errorf("after 11 refusals of residents: %q, want 11", m)
 	}
 }
 

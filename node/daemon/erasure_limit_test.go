@@ -2,13 +2,67 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/backoff"
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/node/store"
 )
+
+// startErasureFedRetryingLate starts an erasureFed whose nodes wait 2 s
+// for an acknowledgement, and try an erasure dropped unacknowledged
+// again only after a minute: long past the waits of the tests here.
+func startErasureFedRetryingLate(t *testing.T) *erasureFed {
+	t.Helper()
+	return startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
+		ErasureAckTimeout: 2 * time.Second})
+}
+
+// flood publishes msg on Shanghai's receipts subject in province's name
+// each interval until the test ends, and returns how many it published.
+func (f *erasureFed) flood(province string, every time.Duration, msg []byte) *atomic.Int64 {
+	f.t.Helper()
+	conn := provinceConn(f.t, f.lookupFed, province)
+	var sent atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if conn.PublishReceipts(ctx, "310000", msg) == nil {
+					sent.Add(1)
+				}
+			}
+		}
+	}()
+	f.t.Cleanup(func() { cancel(); <-flooded })
+	return &sent
+}
+
+// requireErasedAtOnce has the looked-up resident delete their record,
+// and checks that Guangdong's erasure was acknowledged at its first
+// attempt.
+func (f *erasureFed) requireErasedAtOnce() {
+	f.t.Helper()
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
+	f.requireShanghaiErased()
+	if v := metricValue(f.t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
+		f.t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: the erasure was not acknowledged at once`, v)
+	}
+}
 
 // A province sending receipts at (and past) their rate limit does not
 // hold back its erasures: they have a limit of their own. With one
@@ -16,27 +70,9 @@ import (
 // Guangdong's receipts had used it up, and Guangdong waited out the
 // acknowledgement timeout and its backoff before trying again.
 func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
-	// An erasure dropped unacknowledged would be tried again only after a
-	// minute: long past the wait below.
-	f := startErasureFedWith(t, daemon.ClusterConfig{ErasureRetry: backoff.Policy{Min: time.Minute, Max: time.Minute},
-		ErasureAckTimeout: 2 * time.Second})
-	gdConn := provinceConn(t, f.lookupFed, "440000")
-	ctx, cancel := context.WithCancel(context.Background())
-	flooded := make(chan struct{})
-	go func() {
-		defer close(flooded)
-		tick := time.NewTicker(5 * time.Millisecond) // 200 a second, far past the receipts' limit
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_ = gdConn.PublishReceipts(ctx, "310000", []byte("not a receipt: it only spends Guangdong's receipt allowance"))
-			}
-		}
-	}()
-	defer func() { cancel(); <-flooded }()
+	f := startErasureFedRetryingLate(t)
+	// 200 a second, far past the receipts' limit.
+	f.flood("440000", 5*time.Millisecond, []byte("not a receipt: it only spends Guangdong's receipt allowance"))
 	// Let the flood spend the receipts' burst (20) first: each of these
 	// was let through by the limit, and refused as no receipt.
 	waitFor(t, "Guangdong's receipts spending their allowance at Shanghai", func() error {
@@ -45,10 +81,93 @@ func TestErasureIsNotHeldBackByItsProvincesReceiptsAtTheirLimit(t *testing.T) {
 		}
 		return nil
 	})
+	f.requireErasedAtOnce()
+}
 
+// Anyone able to publish on Shanghai's receipts subject in Guangdong's
+// name (a NATS permission left too wide) floods it with messages whose
+// envelope says "erasure" and that are none. They are refused, counted
+// and logged a few times only, and spend nothing of Guangdong's erasure
+// allowance: Guangdong's real erasure is applied at once. When the limit
+// was charged before the signature was checked, the flood spent it and
+// Shanghai dropped the real erasure unopened, and Guangdong waited out
+// its acknowledgement timeout and its backoff.
+func TestErasureIsNotHeldBackByForgedErasuresInItsProvincesName(t *testing.T) {
+	f := startErasureFedRetryingLate(t)
+	forged := []byte(base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"hcfed-erasure+jwe"}`)) + ".not.an.erasure.at.all")
+	// Up to 500 a second, far past the erasures' limit.
+	sent := f.flood("440000", 2*time.Millisecond, forged)
+	// Let the flood go past the erasures' burst (100) first.
+	const past = 2 * 100
+	waitFor(t, "the forger publishing", func() error {
+		if n := sent.Load(); n < past {
+			return fmt.Errorf("%d sent", n)
+		}
+		return nil
+	})
+
+	f.requireErasedAtOnce()
+	if v := metricValue(t, f.c.Nodes[sh], `hcfed_erasures_total{event="limited"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="limited"} = %v at Shanghai, want 0: only forgeries came beside the real one`, v)
+	}
+	// Each forgery is counted; only a few are logged.
+	waitFor(t, "Shanghai refusing the forged erasures", func() error {
+		if v := metricValue(t, f.c.Nodes[sh], `hcfed_erasures_total{event="refused"}`); v < past {
+			return fmt.Errorf("%v refused", v)
+		}
+		return nil
+	})
+	if n := strings.Count(f.logs.String(), "lookup erasure refused"); n < 1 || n > 20 {
+		t.Errorf("%d forged erasures logged as refused (of more than %d), want at least one and at most 20", n, past)
+	}
+}
+
+// A home province with a backlog of erasures to one province (after an
+// outage, a retention pass, a sunset) sends them no faster than that
+// province accepts them (erasureRate, after its burst): the backlog
+// drains with none refused. Unpaced, Guangdong sent its second hundred
+// as fast as Shanghai acknowledged them, Shanghai dropped those past its
+// limit, and each waited out the acknowledgement timeout and the
+// backoff.
+func TestABacklogOfErasuresDrainsWithoutBeingRefused(t *testing.T) {
+	f := startErasureFedRetryingLate(t)
+	// The backlog: 150 erasures to Shanghai, queued with the deletion of
+	// a third resident, about codes Shanghai never looked up (it
+	// acknowledges them, deleting nothing).
+	const backlog = 150
+	other := f.enrolWithPhone(gd, "张小华", idWithCheck("44010619920303345"), "13912345603")
+	now := time.Now()
+	plan := store.ErasurePlan{Action: "subject.enrol", Limit: 1, Make: func([]store.AuditEntry, int) []store.Erasure {
+		out := make([]store.Erasure, backlog)
+		for i := range out {
+			out[i] = store.Erasure{Asker: "310000", Codes: []string{fmt.Sprintf("backlog-%03d", i)}, Subject: other.ID,
+				Actor: "system", Created: now, Expires: now.Add(time.Hour)}
+		}
+		return out
+	}}
+	if _, err := f.c.Nodes[gd].DB.DeleteSubjectErasing(context.Background(), other.ID, now,
+		func(string, bool) error { return nil }, plan); err != nil {
+		t.Fatal(err)
+	}
+	// The deletion of the looked-up resident queues one more, and wakes
+	// the sender.
 	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
-	f.requireShanghaiErased()
+	testkit.WaitFor(t, 30*time.Second, 10*time.Millisecond, "Guangdong's backlog drained", func() error {
+		if st, err := f.c.Nodes[gd].DB.ErasureState(context.Background()); err != nil || st.Pending != 0 {
+			return fmt.Errorf("%+v, %v", st, err)
+		}
+		return nil
+	})
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="sent"}`); v != backlog+1 {
+		t.Errorf(`hcfed_erasures_total{event="sent"} = %v, want %d`, v, backlog+1)
+	}
 	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="failed"}`); v != 0 {
-		t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: the erasure was not acknowledged at once`, v)
+		t.Errorf(`hcfed_erasures_total{event="failed"} = %v, want 0: Guangdong sent faster than Shanghai accepts`, v)
+	}
+	if v := metricValue(t, f.c.Nodes[sh], `hcfed_erasures_total{event="limited"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="limited"} = %v at Shanghai, want 0`, v)
+	}
+	if _, err := f.c.Nodes[sh].DB.Lookup(context.Background(), f.deletedLookupID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Shanghai's copy of the deleted resident's contact: %v, want it gone", err)
 	}
 }

@@ -181,7 +181,7 @@ type Revocation struct {
 type AuditEntry struct {
 	Seq    uint64
 	Time   time.Time
-	Actor  string // "admin:<account>", "operator:<account>", "scanner:<id>", "resident", "system", "peer:<province>"
+	Actor  string // "admin:<account>", "operator:<account>", "scanner:<id>", "resident" ("resident:<subject id>" in access.refused), "system", "peer:<province>"
 	Action string // "enrol", "status", "issue", "verify", "delete", "key.rotate", ...
 	Target string
 	Detail string // JSON, no personal data
