@@ -84,12 +84,12 @@ var erasureBackoff = backoff.Policy{Min: time.Second, Max: 10 * time.Minute}
 
 // Events counted by hcfed_erasures_total.
 const (
-	erasureSent    = "sent"    // acknowledged by the province, and deleted from the outbox
-	erasureFailed  = "failed"  // attempts not acknowledged: tried again later
-	erasureExpired = "expired" // never acknowledged, until the province's copy ended anyway
-	erasureDropped = "dropped" // not queued: the outbox was full
-	erasureRefused = "refused" // received and refused: not opened, not verified, or a replay
-	erasureLimited = "limited" // received and verified, and not applied: beyond the province's erasureRate
+	erasureSent    = "sent"        // acknowledged by the province, and deleted from the outbox
+	erasureFailed  = "failed"      // attempts not acknowledged: tried again later
+	erasureExpired = "expired"     // never acknowledged, until the province's copy ended anyway
+	erasureDropped = "dropped"     // not queued: the outbox was full
+	erasureRefused = intakeRefused // received and refused: not opened, not verified, or a replay
+	erasureLimited = intakeLimited // received and verified, and not applied: beyond the province's erasureRate
 )
 
 // erasing is one deletion's erasures: the plan the store carries out in
@@ -198,18 +198,11 @@ func (l *lookups) sendErasure(ctx context.Context, p *Peers, asker string, codes
 // to reply is returned (nil, to stay silent, if it was not applied). It
 // shares the receipts' replay cache, as it shares their subject, but has
 // a rate limit of its own (erasureRate), which only an erasure that
-// opened, verified and was not a replay is charged: the subject says
-// which province a message is from, not who sent it, and a flood of
-// forgeries in a province's name (a NATS permission left too wide, a
-// member gone rogue) would otherwise spend that province's allowance and
-// delay its real erasures. What a forgery costs is its opening: at most
-// one key agreement and one signature check, on the one goroutine that
-// serves the subject; one from a province of which no keyset is held
-// costs none. Forgeries are counted (erasureRefused) and logged at most
-// at erasureLogRate. A suspended home province's erasure is
-// applied too: it deletes only what that province itself gave. An
-// erasure about codes already erased deletes nothing and is
-// acknowledged.
+// opened, verified and was not a replay is charged (peerintake.go): a
+// flood of forgeries in home's name neither delays its real erasures nor
+// fills the log. A suspended home province's erasure is applied too: it
+// deletes only what that province itself gave. An erasure about codes
+// already erased deletes nothing and is acknowledged.
 func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	now := l.now()
 	ks, err := peerKeys(l.state, home)
@@ -220,16 +213,7 @@ func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	if err == nil {
 		err = p.receiptNonces.Use(home, e.Nonce, e.IssuedAt, now)
 	}
-	if err != nil {
-		l.metrics.Erasures.WithLabelValues(erasureRefused).Inc()
-		if p.erasureLog.allow(home, now) {
-			p.log.Warn("lookup erasure refused", "from", home, "reason", string(trust.ReasonOf(err)))
-		}
-		return nil
-	}
-	if !p.erasureLimit.allow(home, now) {
-		l.metrics.Erasures.WithLabelValues(erasureLimited).Inc()
-		p.log.Debug("lookup erasure dropped: rate", "from", home)
+	if p.erasureIntake.admit(p.log, home, err, now) != intakeTaken {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)

@@ -36,6 +36,10 @@ const (
 // lookupTimeout bounds how long an operator waits for the home node.
 const lookupTimeout = 5 * time.Second
 
+// lookupAnswerRefused is the event of hcfed_peer_lookups_total that
+// counts replies to this node's own lookups that failed their checks.
+const lookupAnswerRefused = "answer_refused"
+
 // lookups owns cross-province identity lookups at both ends: asking a
 // code's home province for its holder's contact data, for an operator
 // (this file), answering another province's request for a resident's
@@ -222,7 +226,10 @@ func errNotScanned(home string) error {
 }
 
 // ask sends a sealed request to its home node over p and waits, up to
-// lookupTimeout, for an answer that verifies.
+// lookupTimeout, for an answer that verifies. Anyone who sees the
+// request's reply subject can answer too: a reply that does not verify
+// is skipped (the real answer is not displaced), counted
+// (lookupAnswerRefused) and logged at most at peerRefusedNoteRate.
 func (l *lookups) ask(ctx context.Context, p *Peers, req *trust.LookupRequest, raw []byte) (trust.LookupResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
@@ -232,9 +239,10 @@ func (l *lookups) ask(ctx context.Context, p *Peers, req *trust.LookupRequest, r
 		if err != nil {
 			return err
 		}
-		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, l.keys.encKey(), l.now())
+		now := l.now()
+		res, err = trust.OpenLookupAnswer(string(reply), req, ks.Signing, l.keys.encKey(), now)
 		if err != nil {
-			p.log.Warn("lookup answer refused", "home", req.To, "reason", string(trust.ReasonOf(err)))
+			p.answerRefusals.refuse(p.log, req.To, err, now)
 		}
 		return err
 	})

@@ -13,57 +13,66 @@ import (
 // Cross-province identity lookup, the home side: another province asks
 // this node for the contact data of the holder of one of its codes.
 //
-// Checks, in order: the asking province's rate (before any cryptography,
-// so a flood costs little and fills no audit log: beyond the rate, a few
-// requests are opened only to sign their rate_limited refusal, and the
-// rest are dropped unopened); the request opens with
-// this node's enc key and verifies under the asker's keys, in the asker's
-// name, addressed here, fresh and with a legal basis; its nonce was not
-// seen; the asker is an active member; the request's proof of scan is
-// that of the code this node issued under the jti (trust.CheckScanProof
-// against the digest stored at issuance; a code issued before digests
-// were kept cannot be proven). A request that does not verify is
-// not answered (nobody would believe an unsigned refusal, and a signed one
-// needs a verified nonce to echo); every later refusal is signed. Every
-// request within the rate is in the audit log, as "peer:<asker>", with the
-// code id hashed, the case as its tag (lookupcase.go) and no personal
-// data.
+// Checks, in order: the request opens with this node's enc key and
+// verifies under the asker's keys, in the asker's name, addressed here
+// and fresh; its nonce was not seen; then, and only then, the asking
+// province's rate is charged (peerintake.go: a flood of forgeries in its
+// name must not spend it and have its real lookups refused), and beyond
+// it a few requests get a signed rate_limited refusal and the rest are
+// dropped unanswered, neither audited nor logged; the request states a
+// legal basis; the asker is an active member; the request's proof of
+// scan is that of the code this node issued under the jti
+// (trust.CheckScanProof against the digest stored at issuance; a code
+// issued before digests were kept cannot be proven). A request that does
+// not verify is not answered (nobody would believe an unsigned refusal,
+// and a signed one needs a verified nonce to echo), nor is a replay but
+// for a few signed refusals; both are counted, and audited and logged at
+// most at peerRefusedNoteRate. Every other refusal is signed. Every
+// verified request within the rate is in the audit log, as
+// "peer:<asker>", with the code id hashed, the case as its tag
+// (lookupcase.go) and no personal data.
 
 // answer handles one lookup request from asker, received over p (whose
-// rate limit and replay cache it applies, and whose logger it logs to),
+// intake and replay cache it applies, and whose logger it logs to),
 // and returns the signed answer, or nil to stay silent.
 func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
 	now := l.now()
 	actor := "peer:" + asker
-	limited := !p.lookupLimit.allow(asker, now)
-	if limited && !p.refusalLimit.allow(asker, now) {
-		return nil // far beyond the rate: not even opened
-	}
 	req, err := l.openRequest(asker, raw)
-	if req == nil {
-		if !limited { // beyond the rate, neither audited nor logged: a flood fills nothing
-			l.audit(actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
-			p.log.Warn("lookup request refused", "from", asker, "reason", string(trust.ReasonOf(err)))
-		}
+	// grounds is a verified request's want of a legal basis or proof of
+	// scan: refused, signed, once the request is charged; err is what
+	// refuses it before (not verified, or a replay).
+	var grounds error
+	if req != nil {
+		grounds, err = err, p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now)
+	}
+	verdict := p.lookupIntake.admit(p.log, asker, err, now)
+	switch {
+	case verdict == intakeRefusedQuiet:
+		return nil
+	case verdict == intakeOverRate && !p.refusalLimit.allow(asker, now):
+		return nil // far beyond the rate: not answered
+	case req == nil: // noted: not opened or not verified
+		l.audit(actor, actionLookupRefuse, "", map[string]any{"reason": trust.ReasonOf(err)})
 		return nil
 	}
 	target, tag := hashJTI(l.province, req.JTI), l.caseTag(req.CaseID)
-	if limited {
-		// Not audited: the rate is what keeps the audit log from flooding.
-		return l.refuse(p, req, trust.ReasonRateLimited)
-	}
 	refuse := func(why trust.Reason) []byte {
 		l.audit(actor, actionLookupRefuse, target, l.basisOf(ctx, p, req, now, nil, "").into(map[string]any{"reason": why, "case": tag}))
 		return l.refuse(p, req, why)
 	}
-	if err != nil { // verified, but no usable legal basis or case: neither is recorded
-		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": trust.ReasonOf(err)})
-		return l.refuse(p, req, trust.ReasonOf(err))
-	}
-	if err := p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now); err != nil {
+	switch verdict {
+	case intakeRefusedNote: // a replay
 		return refuse(trust.ReasonOf(err))
+	case intakeOverRate:
+		// Not audited: the rate is what keeps the audit log from flooding.
+		return l.refuse(p, req, trust.ReasonRateLimited)
+	}
+	if grounds != nil { // verified, but no usable legal basis or case: neither is recorded
+		l.audit(actor, actionLookupRefuse, target, map[string]any{"reason": trust.ReasonOf(grounds)})
+		return l.refuse(p, req, trust.ReasonOf(grounds))
 	}
 	if !activeMember(l.state, asker) {
 		return refuse(trust.ReasonNotMember)

@@ -39,6 +39,10 @@ type Metrics struct {
 	// ErasuresPending and Erasures are the erasure outbox (erasure.go).
 	ErasuresPending prometheus.Gauge
 	Erasures        *prometheus.CounterVec
+	// PeerLookups counts other provinces' lookup requests this node
+	// refused or did not take, and answers to its own lookups it refused
+	// (peerintake.go, lookup.go).
+	PeerLookups *prometheus.CounterVec
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -126,6 +130,14 @@ func NewMetrics() *Metrics {
 	// Every event from 0, so that rate() and increase() see the first.
 	for _, ev := range []string{erasureSent, erasureFailed, erasureExpired, erasureDropped, erasureRefused, erasureLimited} {
 		m.Erasures.WithLabelValues(ev)
+	}
+	m.PeerLookups = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_peer_lookups_total",
+		Help: "Lookup requests from other provinces refused (forged, or replays) and not taken (verified, past the " +
+			"asking province's rate); answers to this node's own lookups refused (forged, or not to the request asked)."},
+		[]string{"event"})
+	f(m.PeerLookups)
+	for _, ev := range []string{intakeRefused, intakeLimited, lookupAnswerRefused} {
+		m.PeerLookups.WithLabelValues(ev)
 	}
 	return m
 }

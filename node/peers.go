@@ -28,17 +28,19 @@ type PeerConn interface {
 const (
 	// lookupRate and lookupBurst bound the lookups one province may ask
 	// of this node: enough for a health authority's case workers, far
-	// too few to harvest a province's residents.
+	// too few to harvest a province's residents. Only verified requests
+	// are charged (peerintake.go).
 	lookupRate  = rate.Limit(1) // per second
 	lookupBurst = 30
 	// lookupRefusalRate and lookupRefusalBurst bound the signed
 	// rate_limited refusals sent to a province beyond its lookupRate:
-	// each costs opening the request and signing. Past them a request is
-	// dropped unopened, and its asker times out.
+	// each costs a signature. Past them a verified request is dropped
+	// unanswered, and its asker times out.
 	lookupRefusalRate  = rate.Limit(0.2) // one each 5 s
 	lookupRefusalBurst = 5
 	// receiptRate and receiptBurst bound the receipts one province may
 	// send (a batch every receiptEvery, up to MaxReceiptEntries each).
+	// Only verified receipts are charged (peerintake.go).
 	receiptRate  = rate.Limit(5)
 	receiptBurst = 20
 	// erasureRate and erasureBurst bound the erasures one province may
@@ -55,7 +57,7 @@ const (
 	// takes one sender's pass (erasuresPerPass) at once, and the rate
 	// lets the largest outbox (maxPendingErasures) through in about 42
 	// minutes. Each costs this node an opening and one deletion. Only
-	// verified erasures are charged (lookups.erased).
+	// verified erasures are charged (peerintake.go).
 	erasureRate  = rate.Limit(20)
 	erasureBurst = erasuresPerPass
 	// erasureSendRate and erasureSendBurst pace this node's erasures to
@@ -67,12 +69,6 @@ const (
 	// room again. The largest outbox drains in about 46 minutes.
 	erasureSendRate  = erasureRate * 9 / 10
 	erasureSendBurst = erasureBurst / 2
-	// erasureLogRate and erasureLogBurst bound the log lines of erasures
-	// refused in one province's name (forgeries, mostly): each is
-	// counted in hcfed_erasures_total{event="refused"}, and a flood of
-	// them fills no log.
-	erasureLogRate  = rate.Limit(0.2) // one each 5 s
-	erasureLogBurst = 5
 	// maxNonces bounds each replay cache: at lookupRate, 34 provinces
 	// fill about a tenth of it within trust.LookupWindow.
 	maxNonces = 1 << 16
@@ -89,14 +85,18 @@ type Peers struct {
 	conn PeerConn
 	log  *slog.Logger
 
-	lookupLimit   *peerLimiter
-	refusalLimit  *peerLimiter // signed refusals beyond lookupLimit
-	receiptLimit  *peerLimiter
-	erasureLimit  *peerLimiter // verified erasures only
-	erasureLog    *peerLimiter // refused erasures logged
-	lookupNonces  *trust.ReplayCache
-	receiptNonces *trust.ReplayCache
-	receipts      receiptQueue
+	// The intake of each kind of message (peerintake.go): limits only
+	// verified messages are charged, and refused ones counted and noted.
+	lookupIntake  *peerIntake
+	refusalLimit  *peerLimiter // signed refusals of verified requests beyond lookupRate
+	receiptIntake *peerIntake
+	erasureIntake *peerIntake
+	// answerRefusals counts the replies to this node's lookups that
+	// failed their checks, by home province.
+	answerRefusals peerRefusals
+	lookupNonces   *trust.ReplayCache
+	receiptNonces  *trust.ReplayCache
+	receipts       receiptQueue
 
 	// open is read-held by every handler of a peer's message while it
 	// runs; Run takes it to close, so that no handler touches the node
@@ -123,12 +123,14 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	if log == nil {
 		log = n.log
 	}
-	since := n.now()
+	since, m := n.now(), n.metrics
 	return &Peers{n: n, conn: conn, log: log,
-		lookupLimit: newPeerLimiter(lookupRate, lookupBurst, n.listed), receiptLimit: newPeerLimiter(receiptRate, receiptBurst, n.listed),
-		refusalLimit: newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
-		erasureLimit: newPeerLimiter(erasureRate, erasureBurst, n.listed), erasureLog: newPeerLimiter(erasureLogRate, erasureLogBurst, n.listed),
-		lookupNonces: trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
+		lookupIntake:   newPeerIntake("lookup request", lookupRate, lookupBurst, m.PeerLookups, n.listed),
+		refusalLimit:   newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
+		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, n.listed),
+		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, n.listed),
+		answerRefusals: newPeerRefusals("lookup answer", m.PeerLookups.WithLabelValues(lookupAnswerRefused), n.listed),
+		lookupNonces:   trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
 		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}
 }
@@ -206,10 +208,11 @@ func (p *Peers) handle(fn func()) {
 }
 
 // peerLimiter rate-limits each peer province separately, on the node's
-// clock. The province named by a message is not checked yet when the
-// limit applies, so only provinces the trust list lists get a bucket of
-// their own; every other name shares one (unlistedPeer), and the map
-// stays as small as the trust list.
+// clock. The province named by a message may be one no keyset is held
+// of, or none at all (a refused message is noted in its name), so only
+// provinces the trust list lists get a bucket of their own; every other
+// name shares one (unlistedPeer), and the map stays as small as the
+// trust list.
 type peerLimiter struct {
 	mu     sync.Mutex
 	rate   rate.Limit

@@ -51,23 +51,25 @@ const (
 
 // Events counted by hcfed_receipts_total.
 const (
-	receiptQueued   = "queued"   // entries queued to send
-	receiptWithheld = "withheld" // entries not queued: privacy.receipts is off
-	receiptDropped  = "dropped"  // entries not queued: the queue is full
-	receiptSent     = "sent"     // entries sent
-	receiptRecorded = "recorded" // entries recorded for this province's residents
-	receiptIgnored  = "ignored"  // receipts received and discarded unread: privacy.receipts is off
-	receiptRefused  = "refused"  // receipts received that failed their checks
+	receiptQueued   = "queued"      // entries queued to send
+	receiptWithheld = "withheld"    // entries not queued: privacy.receipts is off
+	receiptDropped  = "dropped"     // entries not queued: the queue is full
+	receiptSent     = "sent"        // entries sent
+	receiptRecorded = "recorded"    // entries recorded for this province's residents
+	receiptIgnored  = "ignored"     // receipts received and discarded unread: privacy.receipts is off
+	receiptRefused  = intakeRefused // receipts received that failed their checks
+	receiptLimited  = intakeLimited // receipts received and verified, and not recorded: beyond the sender's receiptRate
 )
 
 // receiptMetric registers hcfed_receipts_total on r.
 func receiptMetric(r *prometheus.Registry) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_receipts_total",
 		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent and " +
-			"recorded; whole receipts received and ignored (receipts off) or refused."}, []string{"event"})
+			"recorded; whole receipts received and ignored (receipts off), refused (forged, or replays) or not recorded " +
+			"(past the sending province's rate)."}, []string{"event"})
 	r.MustRegister(c)
 	// Every event from 0, so that rate() and increase() see the first.
-	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptIgnored, receiptRefused} {
+	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptIgnored, receiptRefused, receiptLimited} {
 		c.WithLabelValues(ev)
 	}
 	return c
@@ -208,10 +210,6 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 		return nil
 	}
 	now := n.now()
-	if !p.receiptLimit.allow(verifier, now) {
-		p.log.Debug("verification receipt dropped: rate", "from", verifier)
-		return nil
-	}
 	ks, err := peerKeys(n.state, verifier)
 	if err == nil && !activeMember(n.state, verifier) {
 		err = &trust.Error{Reason: trust.ReasonNotMember}
@@ -223,9 +221,10 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	if err == nil {
 		err = p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
 	}
-	if err != nil {
-		n.metrics.Receipts.WithLabelValues(receiptRefused).Inc()
-		p.log.Warn("verification receipt refused", "from", verifier, "reason", string(trust.ReasonOf(err)))
+	// Only a verified receipt is charged to verifier's receiptRate: a
+	// flood of forgeries in its name must not make its real receipts be
+	// dropped (peerintake.go).
+	if p.receiptIntake.admit(p.log, verifier, err, now) != intakeTaken {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)

@@ -11,12 +11,13 @@ import (
 )
 
 // A province flooding another with lookups beyond its rate costs the home
-// node no cryptography past a few signed refusals: the requests are
-// dropped before they are opened, so the flood neither takes the node's
-// CPU nor holds up the lookups of other provinces, which share its
-// handler. Before, every request was decrypted and verified and its
-// refusal signed.
-func TestLookupFloodBeyondTheRateIsDroppedUnopened(t *testing.T) {
+// node no signature past a few signed refusals: each request is opened
+// and verified (only a verified one is charged to its province's rate,
+// so that forgeries in its name cannot spend it: peer_forgery_test.go),
+// and those beyond the rate are dropped unanswered, so the flood does
+// not hold up the lookups of other provinces, which share its handler.
+// Before the rate limit, every request's refusal was signed.
+func TestLookupFloodBeyondTheRateGetsFewSignedRefusals(t *testing.T) {
 	t.Parallel()
 	f := startLookupFederation(t)
 	traveler := f.enrolWithPhone(gd, "黄小明", idWithCheck("44010619900101123"), "13912345601")
@@ -95,5 +96,5 @@ func TestLookupFloodBeyondTheRateIsDroppedUnopened(t *testing.T) {
 		t.Errorf("%d of %d flooded requests answered (%d found, %d rate_limited): each was opened and its refusal signed",
 			answered, flood, found, limited)
 	}
-	t.Logf("%d found, %d rate_limited, %d dropped unopened", found, limited, flood-found-limited)
+	t.Logf("%d found, %d rate_limited, %d dropped unanswered", found, limited, flood-found-limited)
 }

@@ -46,11 +46,7 @@ func startLookupFederation(t *testing.T) *lookupFed {
 	t.Helper()
 	clock := &testClock{}
 	c, err := daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: t.TempDir(), Provinces: threeProvinces,
-		Now: clock.Now, Configure: func(cfg *config.Config) {
-			scannerFriendly(cfg)
-			cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
-			cfg.Privacy.ReceiptsEvery = time.Second
-		}})
+		Now: clock.Now, Configure: lookupConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +60,14 @@ func startLookupFederation(t *testing.T) *lookupFed {
 		f.addScanner(i)
 	}
 	return f
+}
+
+// lookupConfig is the provinces' config in a lookupFed: phone numbers
+// collected, receipts sent every second.
+func lookupConfig(cfg *config.Config) {
+	scannerFriendly(cfg)
+	cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+	cfg.Privacy.ReceiptsEvery = time.Second
 }
 
 // resident is an enrolled resident with a code.
