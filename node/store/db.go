@@ -32,6 +32,9 @@ type DB struct {
 	k     *sql.DB  // the key store (keys.db): one connection, writes and the WAL's truncation
 	batch *batcher // group commit for InsertCode and AppendAudit
 	issue *issueCache
+	// keysGate keeps the read pool off keys.db while its WAL is truncated
+	// (keysgate.go).
+	keysGate keysGate
 	// keysWALPending is set while keys.db's WAL may hold frames of a
 	// shredded key (truncateKeysWAL).
 	keysWALPending atomic.Bool

@@ -357,3 +357,62 @@ func TestShreddedKeyLeavesTheCacheBeforeTheDeletionCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Issuance reads of a resident run without pause, and fill the cache
+// again after every drop, while the resident is deleted: once the
+// deletion returns, the cache holds nothing of theirs and no read finds
+// them, whichever way the reads and the deletion interleaved.
+func TestDeletionDuringContinuousReadsOfTheResidentLeavesNothingCached(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	var hits, notFound atomic.Int64
+	stop, errs := make(chan struct{}), make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				switch _, err := db.SubjectForIssue(ctx, "s1", t0, 0); {
+				case err == nil:
+					hits.Add(1)
+				case errors.Is(err, ErrNotFound):
+					notFound.Add(1)
+				default:
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	stopReads := sync.OnceFunc(func() {
+		close(stop)
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("issuance read: %v", err)
+			}
+		}
+	})
+	defer stopReads()
+	testkit.WaitFor(t, readersWait, time.Millisecond, "the readers to read the resident", testkit.Holds(func() bool {
+		return hits.Load() >= 8 && db.issue.len() == 1
+	}))
+	if _, err := db.DeleteSubject(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.issue.len(); n != 0 {
+		t.Fatalf("%d cached subjects when the deletion returned, want none", n)
+	}
+	from := notFound.Load()
+	testkit.WaitFor(t, readersWait, time.Millisecond, "the readers to read after the deletion", testkit.Holds(func() bool {
+		return notFound.Load() >= from+8 || len(errs) > 0
+	}))
+	stopReads()
+	if n := db.issue.len(); n != 0 {
+		t.Errorf("%d cached subjects after more reads of the deleted resident, want none", n)
+	}
+}

@@ -19,8 +19,9 @@ import (
 // (BenchmarkSubjectForIssueDuringInserts: about 50 → 22 µs).
 //
 // Writes to keys.db stay on its own connection (DB.k). A reader holds
-// keys.db only for the statement that reads it, so the WAL truncation
-// after a shredding waits at most that long (busy_timeout).
+// keys.db only for the statement that reads it, and every read of it
+// passes keysGate, so that the WAL truncation after a shredding waits
+// for the reads under way and not for a moment when none runs.
 func openReadPool(ctx context.Context, path, keysPath string, conns int) (*sql.DB, error) {
 	c := keysAttacher{dsn: dsn(path, true), keys: (&url.URL{Scheme: "file", Opaque: (&url.URL{Path: keysPath}).EscapedPath(),
 		RawQuery: "mode=ro"}).String(), d: &sqlite.Driver{}}

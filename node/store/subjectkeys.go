@@ -26,7 +26,7 @@ func KeysPath(dbPath string) string { return filepath.Join(filepath.Dir(dbPath),
 //
 // secure_delete overwrites a deleted key with zeros instead of leaving it in
 // a free page, and after each deletion the WAL is checkpointed and truncated
-// (shredKeys), so the sealed key does not linger in keys.db-wal either.
+// (truncateKeysWAL), so the sealed key does not linger in keys.db-wal either.
 //
 // The subjects' blind index (subjectindex.go) lives here too, for the same
 // reason: a value of it links an ID number to a subject id, so it must go
@@ -166,7 +166,9 @@ func (db *DB) putSubjectKey(ctx context.Context, id string, sealed, idx []byte) 
 // subjectKey reads a subject's sealed data key; ErrNotFound once shredded.
 func (db *DB) subjectKey(ctx context.Context, id string) ([]byte, error) {
 	var sealed []byte
-	err := db.readRow(ctx, `SELECT sealed FROM keys.subject_keys WHERE id = ?`, id).Scan(&sealed)
+	err := db.keysGate.read(func() error {
+		return db.readRow(ctx, `SELECT sealed FROM keys.subject_keys WHERE id = ?`, id).Scan(&sealed)
+	})
 	return sealed, wrap("subject key", err)
 }
 
@@ -180,21 +182,29 @@ func (db *DB) SubjectKeys(ctx context.Context, ids []string) (map[string][]byte,
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, sealed FROM keys.subject_keys
+	if err := db.keysGate.read(func() error { return readSubjectKeys(ctx, db.r, ids, out) }); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+// readSubjectKeys adds the sealed data keys of the subjects ids to out.
+func readSubjectKeys(ctx context.Context, r *sql.DB, ids []string, out map[string][]byte) error {
+	rows, err := r.QueryContext(ctx, `SELECT id, sealed FROM keys.subject_keys
 		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
 	if err != nil {
-		return nil, wrap(op, err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var sealed []byte
 		if err := rows.Scan(&id, &sealed); err != nil {
-			return nil, wrap(op, err)
+			return err
 		}
 		out[id] = sealed
 	}
-	return out, wrap(op, rows.Err())
+	return rows.Err()
 }
 
 // shredSubjectKey deletes a subject's data key (absent is fine) and purges
@@ -240,20 +250,18 @@ func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 // bytes, so that frames holding deleted keys do not survive in it. With
 // secure_delete the checkpointed pages hold zeros where the keys were.
 //
-// A reader that holds keys.db past the busy timeout (another process,
-// such as the operator CLI, or a reader this slow) keeps the checkpoint
-// from finishing. The deletion still stands — the key is gone from the
-// table and no read finds it — but its old frames are still in the WAL:
-// KeysWALPending then reports it, and FinishShredding, which the node
-// calls on every tick, truncates the WAL once the reader has let go.
+// The node's own readers of keys.db wait at the gate meanwhile
+// (keysGate), so continuous issuance does not keep the truncation from
+// finishing. A reader in another process (the operator CLI, say) that
+// holds keys.db past keysTruncateWait does: the deletion still stands —
+// the key is gone from the table and no read finds it — but its old
+// frames are still in the WAL. KeysWALPending then reports it, and
+// FinishShredding, which the node calls on every tick, truncates the WAL
+// once that reader has let go.
 func (db *DB) truncateKeysWAL(ctx context.Context) error {
-	var busy, logFrames, done int
-	if err := db.k.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
-		db.keysWALPending.Store(true)
-		return wrap("checkpoint keys", err)
-	}
-	db.keysWALPending.Store(busy != 0)
-	return nil
+	busy, err := db.checkpointKeys(ctx)
+	db.keysWALPending.Store(busy || err != nil)
+	return wrap("checkpoint keys", err)
 }
 
 // KeysWALPending reports whether keys.db's WAL may still hold frames of a

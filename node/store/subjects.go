@@ -108,8 +108,10 @@ func (db *DB) SubjectForIssue(ctx context.Context, id string, now time.Time, max
 	var s Subject
 	var live int
 	var retain int64
-	err := db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &retain, &live, &s.DataKey,
-		&s.StatusUnconfirmed)
+	err := db.keysGate.read(func() error {
+		return db.readRow(ctx, issueSubjectQuery, nanos(now), id).Scan(&s.ID, &s.MaskedCT, &s.Status, &retain, &live, &s.DataKey,
+			&s.StatusUnconfirmed)
+	})
 	s.RetainUntil = fromNanos(retain)
 	switch {
 	case err != nil:
