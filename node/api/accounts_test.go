@@ -21,6 +21,7 @@ type newAccountToken struct {
 // account; lists show token ids, never secrets; the operator may do none
 // of the admin's work, and a revoked token fails on its next request.
 func TestAccountRoutesManageNamedOperatorTokens(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	var who map[string]string
 	if r := n.call("GET", "/v1/whoami", n.operator, nil, &who); r.StatusCode != 200 ||

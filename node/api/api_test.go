@@ -19,6 +19,7 @@ import (
 )
 
 func TestEnrolIssueVerifyThenStatusChangeRevokes(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 
@@ -54,6 +55,7 @@ func TestEnrolIssueVerifyThenStatusChangeRevokes(t *testing.T) {
 }
 
 func TestVerifyAcceptsTheLineEndingAScannerAppends(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -68,6 +70,7 @@ func TestVerifyAcceptsTheLineEndingAScannerAppends(t *testing.T) {
 }
 
 func TestCodeCarriesOnlyPublicClaimsInClear(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -117,6 +120,7 @@ func TestCodeCarriesOnlyPublicClaimsInClear(t *testing.T) {
 }
 
 func TestRestartedNodeVerifiesEarlierCodesAndSignsWithSameKey(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	before := n.issue(id, resident)
@@ -140,6 +144,7 @@ func TestRestartedNodeVerifiesEarlierCodesAndSignsWithSameKey(t *testing.T) {
 }
 
 func TestRotationKeepsOldCodesValidAndCompromiseKillsThem(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	old := n.issue(id, resident)
@@ -180,6 +185,7 @@ func TestRotationKeepsOldCodesValidAndCompromiseKillsThem(t *testing.T) {
 }
 
 func TestExpiredAndNotYetValidCodes(t *testing.T) {
+	t.Parallel()
 	// No staleness limit here: the clock jumps a day, and this test is
 	// about the code's own validity, not the node's contact with peers.
 	n := startNode(t, "440000", func(c *config.Config) { c.Trust.StaleLimit = 0 })
@@ -196,6 +202,7 @@ func TestExpiredAndNotYetValidCodes(t *testing.T) {
 }
 
 func TestInvalidCodesAre200WithReason(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	for code, want := range map[string]string{
 		"":                                  "malformed",
@@ -211,6 +218,7 @@ func TestInvalidCodesAre200WithReason(t *testing.T) {
 }
 
 func TestBadRequestsGetJSONErrorsAndChangeNothing(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	other, _ := n.enrol("李四", "110105194912310046")
@@ -267,6 +275,7 @@ func TestBadRequestsGetJSONErrorsAndChangeNothing(t *testing.T) {
 }
 
 func TestMinimalCollectionRefusesFieldsNotConfigured(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Collect = []string{"name", "id_number"} })
 	var e apiError
 	resp := n.call("POST", "/v1/subjects", n.operator, enrolment(residentName, residentID), &e)
@@ -276,6 +285,7 @@ func TestMinimalCollectionRefusesFieldsNotConfigured(t *testing.T) {
 }
 
 func TestScannerTokenReachesOnlyVerify(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, _ := n.enrol(residentName, residentID)
 	c := n.issue(id, n.operator)
@@ -296,6 +306,7 @@ func TestScannerTokenReachesOnlyVerify(t *testing.T) {
 }
 
 func TestQRImageScansBackToTheCode(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -311,6 +322,7 @@ func TestQRImageScansBackToTheCode(t *testing.T) {
 }
 
 func TestDeletionRevokesAndShreds(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -333,6 +345,7 @@ func TestDeletionRevokesAndShreds(t *testing.T) {
 }
 
 func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, _ := n.enrol(residentName, residentID)
 	n.verify(n.issue(id, n.operator).Code)
@@ -365,6 +378,7 @@ func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
 }
 
 func TestNoPlaintextPersonalDataInDatabaseOrLogs(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	people := []struct{ name, id string }{{residentName, residentID}, {"欧阳娜娜", "110105194912310046"}, {"Zhang Wei", "440106199001011235"}}
 	// Tokens (and so wallet and scanner links) and whole codes are secrets

@@ -11,6 +11,7 @@ import (
 // and the resident's code stays valid. Upheld with a status, the status
 // changes and the earlier code is revoked.
 func TestAnUpheldAppealChangesTheStatus(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	n.call("PUT", "/v1/subjects/"+id+"/status", n.operator, map[string]string{"status": "red", "reason": "contact"}, nil)
@@ -71,6 +72,7 @@ func (tn *testNode) openQueue() []appeal {
 // against — which is refused again if the status changed after they read
 // it.
 func TestAResolutionOfAnAppealWhoseStatusChangedSinceIsRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident, filed := n.redWithAppeal()
 	upheld := map[string]any{"outcome": "upheld", "note": "records checked", "status": "green"}
@@ -125,6 +127,7 @@ func TestAResolutionOfAnAppealWhoseStatusChangedSinceIsRefused(t *testing.T) {
 // Setting a status again through PUT .../status is a new exposure and
 // revokes; an appeal is not.
 func TestAnUpheldAppealThatKeepsTheStatusRevokesNoCode(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident, filed := n.redWithAppeal()
 	n.clock.Add(time.Minute)

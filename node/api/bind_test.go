@@ -5,6 +5,7 @@ import "testing"
 // TestBodyWithTrailingDataIsRefused covers trailing data that a JSON
 // decoder's More reports as "no more values": a stray closer.
 func TestBodyWithTrailingDataIsRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	for _, body := range []string{`{"code":"x"}}`, `{"code":"x"}]`, `{"code":"x"} {}`, `{"code":"x"} x`} {
 		var e apiError

@@ -63,6 +63,7 @@ func (tn *testNode) bulkAs(token, body string) (*http.Response, bulkOut) {
 }
 
 func TestBulkStatusAppliesGoodLinesRefusesBadOnesByLineAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	a, ta := tn.enrol(residentName, idNumberN(1))
 	b, tb := tn.enrol(residentName, idNumberN(2))
@@ -135,6 +136,7 @@ func TestBulkStatusAppliesGoodLinesRefusesBadOnesByLineAndIsIdempotent(t *testin
 }
 
 func TestBulkStatusNeedsAnOperatorAndIsNotBoundByTheBodyLimit(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	a, ta := tn.enrol(residentName, idNumberN(1))
 	var e apiError
@@ -169,6 +171,7 @@ func TestBulkStatusNeedsAnOperatorAndIsNotBoundByTheBodyLimit(t *testing.T) {
 }
 
 func TestBulkStatusBodyOverBulkBytesStopsAfterCommittingWhatWasRead(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000", func(c *config.Config) { c.Limits.BulkBytes = 64 << 10 })
 	a, _ := tn.enrol(residentName, idNumberN(1))
 	var body bytes.Buffer
@@ -188,6 +191,7 @@ func TestBulkStatusBodyOverBulkBytesStopsAfterCommittingWhatWasRead(t *testing.T
 // Every audit entry names the operator's account (admin:<name> or
 // operator:<name>), the bulk path's status changes as much as SetStatus's.
 func TestBulkStatusAuditNamesTheOperatorsAccount(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	a, _ := tn.enrol(residentName, idNumberN(1))
 	b, _ := tn.enrol(residentName, idNumberN(2))
@@ -216,6 +220,7 @@ func TestBulkStatusAuditNamesTheOperatorsAccount(t *testing.T) {
 // reason code before any response is streamed: it is a wrong file more
 // likely than a batch of nothing.
 func TestBulkStatusRefusesAnEmptyBody(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	for _, body := range []string{"", "\n", "  \n\n\t\n"} {
 		var e apiError
@@ -231,6 +236,7 @@ func TestBulkStatusRefusesAnEmptyBody(t *testing.T) {
 // and logged at error level with the request id, the last committed line
 // and the line reached, and without the subject's personal data.
 func TestBulkStatusInternalErrorMidStreamIsLogged(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	a, _ := tn.enrol(residentName, idNumberN(1))
 	b, _ := tn.enrol(residentName, idNumberN(2))
@@ -289,6 +295,7 @@ func TestBulkStatusInternalErrorMidStreamIsLogged(t *testing.T) {
 // later batch of the same body; a line repeating the same status goes
 // ahead.
 func TestBulkStatusRefusesASecondStatusForASubjectInOneBody(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	a, ta := tn.enrol(residentName, idNumberN(1))
 	lines := []string{
@@ -331,6 +338,7 @@ func TestBulkStatusRefusesASecondStatusForASubjectInOneBody(t *testing.T) {
 // Streams sent at once take turns batch by batch, and every one of them
 // is answered in full.
 func TestBulkStatusStreamsSentAtOnceAreAllAnswered(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	const streams = 3
 	lines := make([]string, node.BulkBatchLines+1) // two batches each

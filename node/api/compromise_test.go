@@ -15,6 +15,7 @@ import (
 // codes.max_live, and a resident holding max_live of them got
 // limit_reached until they expired, a day later. They no longer count.
 func TestCodesOfACompromisedKeyDoNotCountTowardMaxLive(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous, func(c *config.Config) { c.Codes.MaxLive = 2 })
 	id, resident := n.enrol(residentName, residentID)
 	old := n.issue(id, resident)
@@ -48,6 +49,7 @@ func TestCodesOfACompromisedKeyDoNotCountTowardMaxLive(t *testing.T) {
 // leaves the phone codes listed. The codes of a compromised key are
 // listed apart (key_compromised_codes), for the wallet to say so.
 func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
 	liveCodes := func(token string) (codes []string, present bool) {

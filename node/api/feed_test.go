@@ -29,6 +29,7 @@ const feedRefusal = "the feed role may only send status changes"
 // forbidden, saying that the feed role may only send statuses, whatever
 // the body; and a revoked feed token is refused at once though cached.
 func TestAFeedAccountOnlySendsStatuses(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	victim, victimTok := n.enrol(residentName, residentID)
 	code := n.issue(victim, victimTok)

@@ -33,7 +33,11 @@ func (c *clock) Add(d time.Duration) {
 type syncBuffer = testkit.Buffer
 
 // testNode is one province node on a real SQLite file and a real HTTP
-// listener, started the way 'hcnode serve' starts it.
+// listener, started the way 'hcnode serve' starts it. It shares nothing
+// with another test's node (its own directory, listener, clock, log and
+// metrics registry), so the tests of this package run in parallel; a test
+// that changes the process (environment, umask, a package variable) must
+// not call t.Parallel.
 type testNode struct {
 	t        testing.TB
 	cfg      config.Config

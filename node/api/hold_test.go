@@ -15,6 +15,7 @@ import (
 // index stay, and the second enrolment is refused. Once the status is
 // green the resident can delete; an operator can delete at any status.
 func TestAResidentCannotWashAYellowOrRedStatusByDeletingThemselves(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	for i, held := range []string{"red", "yellow"} {
 		id, resident := n.enrol(residentName, idNumberN(i))

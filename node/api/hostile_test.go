@@ -18,6 +18,7 @@ func noStaleLimit(c *config.Config) { c.Trust.StaleLimit = 0 }
 // status change must revoke it until then too: otherwise a resident turned
 // red keeps a code that every scanner shows green for up to two minutes.
 func TestStatusChangeRevokesACodeStillAcceptedInItsExpiryGrace(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", noStaleLimit)
 	id, tok := n.enrol(residentName, residentID)
 	c := n.issue(id, tok)
@@ -37,6 +38,7 @@ func TestStatusChangeRevokesACodeStillAcceptedInItsExpiryGrace(t *testing.T) {
 // The same holds for a deletion: a deleted resident's codes must stop
 // verifying at once, also the one just past its expiry.
 func TestDeletionRevokesACodeStillAcceptedInItsExpiryGrace(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", noStaleLimit)
 	id, tok := n.enrol(residentName, residentID)
 	c := n.issue(id, tok)
@@ -56,6 +58,7 @@ func TestDeletionRevokesACodeStillAcceptedInItsExpiryGrace(t *testing.T) {
 // service point: the old token stops working at once (even cached), the
 // new one works, and nobody but an operator can do it.
 func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, old := n.enrol(residentName, residentID)
 	if resp := n.call("GET", "/v1/subjects/"+id, old, nil, nil); resp.StatusCode != http.StatusOK {
@@ -138,6 +141,7 @@ func TestReplacedResidentTokenIsRefusedAtOnceAndTheNewOneWorks(t *testing.T) {
 // answered with that province as its issuer, and the scanner showed
 // "Issued by Guangdong" for a forgery.
 func TestVerifyNamesTheIssuerOnlyOfACodeWhoseSignatureChecked(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", noStaleLimit)
 	id, tok := n.enrol(residentName, residentID)
 	c := n.issue(id, tok)

@@ -22,6 +22,7 @@ import (
 // account, and the resident, are not held back; the budget refills with
 // time.
 func TestOperatorReadsOfResidentsAreAuditedUnderTheAccountAndBounded(t *testing.T) {
+	t.Parallel()
 	const burst = config.MinOperatorReadBurst
 	n := startNode(t, "440000", generous, func(c *config.Config) {
 		c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = 1, burst
@@ -158,6 +159,7 @@ func TestOperatorReadsOfResidentsAreAuditedUnderTheAccountAndBounded(t *testing.
 // shown and charged to its budget, or an account past its budget would
 // read residents one paper code at a time, quietly.
 func TestPaperPageIsAnOperatorReadAuditedAndBounded(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous, func(c *config.Config) {
 		c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = 0.001, config.MinOperatorReadBurst
 	})
@@ -205,6 +207,7 @@ func TestPaperPageIsAnOperatorReadAuditedAndBounded(t *testing.T) {
 // charged again, or a desk with a full queue would spend the default
 // budget on three reloads and be refused the queue it exists to work.
 func TestAppealsDeskListingTheSameQueueAgainIsNotChargedAgain(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous) // the default operator read budget
 	var desk newAccountToken
 	if r := n.call("POST", "/v1/accounts", n.operator, map[string]string{"name": "desk", "role": "operator"}, &desk); r.StatusCode != http.StatusCreated {
@@ -241,6 +244,7 @@ func TestAppealsDeskListingTheSameQueueAgainIsNotChargedAgain(t *testing.T) {
 // the paper page alike. The resident's own read is not an operator's
 // read and goes on.
 func TestOperatorReadIsRefusedWhenItsAuditEntryCannotBeWritten(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
 	if r := n.call("POST", "/v1/appeals", resident, map[string]string{"message": "我的红码有误"}, nil); r.StatusCode != http.StatusCreated {

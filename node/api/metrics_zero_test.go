@@ -13,6 +13,7 @@ import (
 // with its first error); and only the 5xx codes the node answers with
 // start at 0, not every status for every route.
 func TestHTTPServerErrorsStartAtZero(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(n.call("GET", "/metrics", "", nil, nil).Body); err != nil {

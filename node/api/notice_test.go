@@ -23,6 +23,7 @@ import (
 // red the health authority keeps the record, and the resident may
 // appeal), in both languages, under a new version.
 func TestNoticeSaysDeletionWaitsWhileTheStatusIsYellowOrRed(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	var notice struct {
 		Version    string            `json:"version"`
@@ -56,6 +57,7 @@ func TestNoticeSaysDeletionWaitsWhileTheStatusIsYellowOrRed(t *testing.T) {
 // their consent: their record shows the version they accepted, and they
 // get codes and can delete as before.
 func TestANoticeVersionChangeKeepsEarlierConsentsAndAnOldConfigServesTheNewVersion(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "2025-03" })
 	id, resident := n.enrolUnderNotice("2025-03", residentID)
 
@@ -102,6 +104,7 @@ func TestANoticeVersionChangeKeepsEarlierConsentsAndAnOldConfigServesTheNewVersi
 // their consent, whose record holds the SHA-256 of the text they were
 // served.
 func TestANoticeVersionServedKeepsItsTextAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "gd-2026-01" })
 	var wg sync.WaitGroup
 	bodies := make([][]byte, 4) // first served to several readers at once
@@ -184,6 +187,7 @@ func TestANoticeVersionServedKeepsItsTextAcrossRestarts(t *testing.T) {
 // text: the operator may still change the config under it, as after a
 // first start to try the node.
 func TestANoticeVersionNeverServedMayStillChange(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.NoticeVersion = "gd-2026-01" })
 	n.stop()
 	n.cfg.Privacy.Purpose = "public-health-research"
@@ -220,6 +224,7 @@ func (tn *testNode) enrolUnderNotice(v, idNumber string) (id, token string) {
 // languages, with the configured period, and that the audit log keeps
 // the decision, not the text.
 func TestNoticeNamesTheRetentionOfResolvedAppeals(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Retention.Appeals = 10 * 24 * time.Hour })
 	var notice node.Notice
 	n.call("GET", "/v1/privacy", "", nil, &notice)
@@ -256,6 +261,7 @@ func rightNaming(rights []string, route string) string {
 // The notice says how long the legal basis of a lookup is kept readable,
 // as the node keeps it (the lookup retention, then a keyed digest).
 func TestNoticeNamesHowLongALookupsLegalBasisIsKept(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Retention.Lookups = 20 * 24 * time.Hour })
 	var notice node.Notice
 	n.call("GET", "/v1/privacy", "", nil, &notice)

@@ -32,6 +32,7 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byt
 }
 
 func TestPagesAreServedWithAStrictPolicyInTheAskedLanguage(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	for _, route := range []string{"/", "/wallet", "/scan", "/console"} {
 		resp, body := get(t, tn.d.URL+route, map[string]string{"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
@@ -72,6 +73,7 @@ func TestPagesAreServedWithAStrictPolicyInTheAskedLanguage(t *testing.T) {
 }
 
 func TestAssetsRevalidateByContentHash(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	resp, body := get(t, tn.d.URL+"/assets/common.js", nil)
 	if resp.StatusCode != http.StatusOK || len(body) == 0 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
@@ -96,6 +98,7 @@ func TestAssetsRevalidateByContentHash(t *testing.T) {
 }
 
 func TestEnrolmentAndScannerRegistrationReturnLinksWithTheTokenInTheFragment(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	var enrolled struct {
 		ID            string `json:"id"`
@@ -149,6 +152,7 @@ func TestEnrolmentAndScannerRegistrationReturnLinksWithTheTokenInTheFragment(t *
 // (a per-request compressor streams them without one); a client that does
 // not accept gzip gets the plain bytes.
 func TestAssetsAreGzippedOnceAndServedFromMemory(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	url := tn.d.URL + "/assets/vendor/jsQR.min.js"
 	gz := map[string]string{"Accept-Encoding": "gzip"}

@@ -25,6 +25,7 @@ import (
 // resident's data key, so the audit log keeps who changed which status
 // when, and the reason goes with the key.
 func TestRule08DeletedResidentLeavesNothingReadableInAnyFile(t *testing.T) {
+	t.Parallel()
 	const thirdName = "李小红"
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Collect = []string{"name", "id_number", "phone"} })
 	in := enrolment(residentName, residentID)

@@ -36,6 +36,7 @@ import (
 // Rule 1: no personal information in the code in clear text or in a simple
 // transcoding.
 func TestRule01NoClearTextPersonalDataInCode(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	codes := []string{n.issue(id, resident).Code}
@@ -69,6 +70,7 @@ func TestRule01NoClearTextPersonalDataInCode(t *testing.T) {
 // Rule 2: informed, explicit consent before a code is made; the resident
 // is told what is collected and what a scanner sees.
 func TestRule02ConsentRequiredBeforeCode(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	before := countRows(t, n)
 	for name, consent := range map[string]any{
@@ -116,6 +118,7 @@ func TestRule02ConsentRequiredBeforeCode(t *testing.T) {
 
 // Rule 3: only what the code needs is collected.
 func TestRule03OnlyNecessaryDataIsCollected(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Privacy.Collect = []string{"name", "id_number"} })
 	before := countRows(t, n)
 	if st, code := n.status("POST", "/v1/subjects", n.operator, enrolment(residentName, residentID)); st != 422 || code != "field_not_collected" {
@@ -153,6 +156,7 @@ func TestRule03OnlyNecessaryDataIsCollected(t *testing.T) {
 // Rule 4: the interface explains how the code works and where it may be
 // used, to avoid misuse.
 func TestRule04NoticeExplainsMechanismAndScopeOfUse(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	var notice node.Notice
 	if resp := n.call("GET", "/v1/privacy", "", nil, &notice); resp.StatusCode != 200 {
@@ -175,6 +179,7 @@ func TestRule04NoticeExplainsMechanismAndScopeOfUse(t *testing.T) {
 // Rule 5: encryption, authentication and access control keep code contents
 // from unauthorized scanning apps, and what is shown is de-identified.
 func TestRule05UnauthorizedScannersLearnOnlyIssuerAndValidity(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -210,6 +215,7 @@ func TestRule05UnauthorizedScannersLearnOnlyIssuerAndValidity(t *testing.T) {
 // page of a paper code, a new code, the record, its verifications,
 // appeals and lookups — and nothing public holds them.
 func TestRule06CodeIsNotDisclosedWithoutTheResident(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	_, other := n.enrol(otherName, otherID)
@@ -251,6 +257,7 @@ func TestRule06CodeIsNotDisclosedWithoutTheResident(t *testing.T) {
 
 // Rule 7: a scanner can view, but not save or export, what it is shown.
 func TestRule07ScannerCanNeitherStoreNorExport(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -280,6 +287,7 @@ func TestRule07ScannerCanNeitherStoreNorExport(t *testing.T) {
 // refused requests leave no trace: neither audit entries nor verification
 // metrics count them.
 func TestRule07RateLimitStopsBulkScanningAndRecordsNothing(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Limits.ScannerRate, c.Limits.ScannerBurst = 1, 3 })
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -313,6 +321,7 @@ func TestRule07RateLimitStopsBulkScanningAndRecordsNothing(t *testing.T) {
 // Rule 8: codes expire; a resident's data is deleted when they ask or when
 // its retention ends.
 func TestRule08CodesExpireAndDeletedDataIsGone(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Trust.StaleLimit = 0 })
 	id, resident := n.enrol(residentName, residentID)
 	phone := n.issue(id, resident)
@@ -361,6 +370,7 @@ func TestRule08CodesExpireAndDeletedDataIsGone(t *testing.T) {
 // no longer yields the deleted resident's data — the key was never in
 // node.db — while another resident's data still opens.
 func TestRule08CryptoShreddingHoldsAgainstBackups(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	gone, resident := n.enrol(residentName, residentID)
 	kept, _ := n.enrol(otherName, otherID)
@@ -411,6 +421,7 @@ func TestRule08CryptoShreddingHoldsAgainstBackups(t *testing.T) {
 // resolves it (changing the status revokes their codes); the resident sees
 // the outcome. Filing and resolution are audited without their text.
 func TestRule09ResidentAppealsAndOperatorResolves(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	otherSubject, other := n.enrol(otherName, otherID)
@@ -495,6 +506,7 @@ func TestRule09ResidentAppealsAndOperatorResolves(t *testing.T) {
 
 // Rule 9: people without phones get a printed paper code at a service point.
 func TestRule09PaperCodeForPeopleWithoutPhones(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	var pa issued
@@ -538,6 +550,7 @@ func TestRule09PaperCodeForPeopleWithoutPhones(t *testing.T) {
 // behind it is a common, standard format: the code is a compact JWS (ES256)
 // that a generic JOSE library verifies against the node's published JWKS.
 func TestRule10CodeUsesTheCommonFederationFormat(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -561,6 +574,7 @@ func TestRule10CodeUsesTheCommonFederationFormat(t *testing.T) {
 // endpoint lists or exports subjects, codes, scans or the audit log, and an
 // operator reads one record at a time, masked.
 func TestRule11NoEndpointListsOrExportsPersonalData(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	n.verify(n.issue(id, resident).Code)
@@ -585,6 +599,7 @@ func TestRule11NoEndpointListsOrExportsPersonalData(t *testing.T) {
 // part is to publish what it follows, unauthenticated and versioned: the
 // privacy notice consent refers to, and the keys its codes verify with.
 func TestSuggestion1StandardDocumentsArePublished(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	for _, path := range []string{"/v1/privacy", "/.well-known/jwks.json", "/.well-known/hcfed/keyset", "/v1/federation"} {
 		if st, _ := n.status("GET", path, "", nil); st != 200 {
@@ -602,6 +617,7 @@ func TestSuggestion1StandardDocumentsArePublished(t *testing.T) {
 // know — what is held about them, and when and at what kind of place their
 // codes were verified.
 func TestSuggestion2RightToKnowWhereCodesWereVerified(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	ctx := context.Background()
 	station, err := n.d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "platform 3", "station")
@@ -649,6 +665,7 @@ func TestSuggestion2RightToKnowWhereCodesWereVerified(t *testing.T) {
 // every personal record and key, keeps anonymous counts and the audit log,
 // and the node does not start again.
 func TestSuggestion3SunsetDeletesPersonalDataKeepsCounts(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	for _, p := range []struct{ name, id string }{{residentName, residentID}, {otherName, otherID}} {
 		id, resident := n.enrol(p.name, p.id)
@@ -705,6 +722,7 @@ func TestSuggestion3SunsetDeletesPersonalDataKeepsCounts(t *testing.T) {
 // docs/privacy.md names the tests that prove each rule; every name must be
 // a test that exists, so the map cannot silently go stale.
 func TestPrivacyDocNamesOnlyExistingTests(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../../docs/privacy.md")
 	if err != nil {
 		t.Fatal(err)
@@ -741,6 +759,7 @@ func TestPrivacyDocNamesOnlyExistingTests(t *testing.T) {
 // routes behind a token: the public notice and federation view, an
 // unknown route, and a body refused for its size before any handler.
 func TestEveryAnswerUnderV1ForbidsCaching(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	big := strings.Repeat("x", int(n.cfg.Limits.BodyBytes)+1)
 	for _, r := range []struct {

@@ -29,6 +29,7 @@ func logLines(t *testing.T, raw []byte, match func(map[string]any) bool) int {
 // while the node is not ready cannot flood the log: each change of
 // readiness is logged once, with its reason; the 503s themselves are not.
 func TestReadyzLogsChangesOfReadinessNotEachAnswer(t *testing.T) {
+	t.Parallel()
 	tn := startNode(t, "440000")
 	waitFor(t, 10*time.Second, func() error {
 		if resp := tn.call("GET", "/readyz", "", nil, nil); resp.StatusCode != 200 {

@@ -13,6 +13,7 @@ import (
 // day and kind of place, never the time or the scanner), or, with
 // privacy.receipts off, that this province learns nothing of it.
 func TestNoticeStatesVerificationReceiptsAsConfigured(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		setting        string
 		en, zh         []string
@@ -52,6 +53,7 @@ func TestNoticeStatesVerificationReceiptsAsConfigured(t *testing.T) {
 // in the Chinese sentence as it is ("本健康码仅用于epidemic-prevention"). A
 // purpose the province configured otherwise is stated as configured.
 func TestNoticeStatesThePurposeInWordsOfEachLanguage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		purpose string
 		zh, en  string

@@ -30,6 +30,7 @@ func (tn *testNode) registerScanner(name string) registeredScanner {
 // periodic tick writes the count (a summary entry, no refusal of its
 // own); a stop writes the counts of windows still open.
 func TestARefusedBurstIsCountedInTheAuditLogWithoutAnotherRefusal(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	sc := n.registerScanner("gate 3")
 	actor := "scanner:" + sc.ID
@@ -77,6 +78,7 @@ func TestARefusedBurstIsCountedInTheAuditLogWithoutAnotherRefusal(t *testing.T) 
 
 // A count the tick cannot write is kept, and the next tick writes it.
 func TestARefusalCountTheTickCannotWriteIsWrittenAtTheNext(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	sc := n.registerScanner("gate 4")
 	actor := "scanner:" + sc.ID

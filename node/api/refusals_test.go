@@ -73,6 +73,7 @@ func (tn *testNode) refuse(method, path, token string) {
 // in hcfed_access_refused_total{role="scanner"}; the first after the
 // minute is written saying 49 were not. Another route is another entry.
 func TestAScannerTokenLoopingOnARefusedRouteLeavesOneEntryAMinute(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	sc := n.registerScanner("gate 9")
 	actor := "scanner:" + sc.ID
@@ -109,6 +110,7 @@ func TestAScannerTokenLoopingOnARefusedRouteLeavesOneEntryAMinute(t *testing.T) 
 // names them by in the target of their own actions), with the route; the
 // entry holds no name, ID number or phone, nor the other's subject id.
 func TestAResidentTokenRefusedIsAuditedWithoutPersonalData(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	mine, token := n.enrol(residentName, residentID)
 	theirs, _ := n.enrol("李四", "110105194912310046")
@@ -157,6 +159,7 @@ func TestOneResidentsRefusalsDoNotHideAnothersRefusals(t *testing.T) {
 // bound: the pair's next refusal, though within the minute, is written,
 // and counts the one not written.
 func TestARefusalThatCannotBeAuditedIsAnInternalErrorAndCountedInTheNext(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	undo := n.failAudit("access.refused")
 	if st, code := n.status("POST", "/v1/subjects", n.scanner, "{}"); st != http.StatusInternalServerError || code != "internal" {

@@ -16,6 +16,7 @@ import (
 // a trusted proxy's id, of a request id's shape, is kept now; any other
 // request gets an id of the node's.
 func TestRequestIDIsTheNodesUnlessATrustedProxySentOne(t *testing.T) {
+	t.Parallel()
 	chosen := "rid-" + residentID
 	unshaped := "rid " + residentName + " " + strings.Repeat("x", 200)
 	get := func(n *testNode, rid string) string {

@@ -24,6 +24,7 @@ func idNumberN(n int) string { return testkit.IDNumber("310115198506", n) }
 func generous(c *config.Config) { c.Limits.ResidentRate, c.Limits.ResidentBurst = 1000, 10000 }
 
 func TestSecondEnrolmentOfOneIDNumberIsRefusedNamingTheFirst(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	first, _ := n.enrol(residentName, residentID)
 	n.call("PUT", "/v1/subjects/"+first+"/status", n.operator, map[string]string{"status": "red"}, nil)
@@ -51,6 +52,7 @@ func TestSecondEnrolmentOfOneIDNumberIsRefusedNamingTheFirst(t *testing.T) {
 }
 
 func TestSubjectsEnrolledBeforeTheIndexAreIndexedAtStart(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	first, _ := n.enrol(residentName, residentID)
 	n.stop()
@@ -67,6 +69,7 @@ func TestSubjectsEnrolledBeforeTheIndexAreIndexedAtStart(t *testing.T) {
 }
 
 func TestForgedCodeWithARealJTIStaysOutOfTheResidentsHistory(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Limits.ScannerRate, c.Limits.ScannerBurst = 1e6, 1e6 })
 	id, resident := n.enrol(residentName, residentID)
 	c := n.issue(id, resident)
@@ -115,6 +118,7 @@ func forgeSignature(t *testing.T, code string) string {
 }
 
 func TestResidentRequestsAreRateLimitedPerResident(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Limits.ResidentRate, c.Limits.ResidentBurst = 1, 4 })
 	id, resident := n.enrol(residentName, residentID)
 	other, otherTok := n.enrol(otherName, otherID)
@@ -148,6 +152,7 @@ func TestResidentRequestsAreRateLimitedPerResident(t *testing.T) {
 }
 
 func TestOneResidentsAppealsDoNotHideAnothersAndTheQueuePages(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	a, aTok := n.enrol(residentName, residentID)
 	b, bTok := n.enrol(otherName, otherID)
@@ -218,6 +223,7 @@ func TestOneResidentsAppealsDoNotHideAnothersAndTheQueuePages(t *testing.T) {
 }
 
 func TestQRImageAnswersAnotherResidentsCodeAsAnUnknownOne(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	_, other := n.enrol(otherName, otherID)
@@ -241,6 +247,7 @@ func TestQRImageAnswersAnotherResidentsCodeAsAnUnknownOne(t *testing.T) {
 }
 
 func TestFreeTextWithControlBidiOrInvisibleCharactersIsRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
 	before := countRows(t, n)
@@ -277,6 +284,7 @@ func TestFreeTextWithControlBidiOrInvisibleCharactersIsRefused(t *testing.T) {
 }
 
 func TestJSONKeysAreMatchedExactlyAndOnceOnEveryRoute(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
 	before := countRows(t, n)
@@ -329,6 +337,7 @@ func mustExecKeys(t *testing.T, db *sql.DB, stmts ...string) {
 // last while that code lives) for up to a day. Its image is now refused
 // as a revoked one's is, so the wallet issues a code of the new key.
 func TestQRImageOfACodeOfACompromisedKeyIsRefusedAndANewCodeVerifies(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000")
 	id, resident := n.enrol(residentName, residentID)
 	old := n.issue(id, resident)

@@ -52,6 +52,7 @@ var adminRoutes = map[string]bool{
 // refusal in the audit log under the account; no other route answers
 // admin_required. Then the init token's admin does the same operations.
 func TestEveryAdminRouteRefusesAnOperator(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", generous)
 	victim, _ := n.enrol(residentName, residentID)
 	var clerk newAccountToken

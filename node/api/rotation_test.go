@@ -41,6 +41,7 @@ func (tn *testNode) tick() {
 // active at it, and the retired key keeps verifying its codes until they
 // expire, after which it is dropped.
 func TestSigningKeysRotateOnScheduleWithNextKeyPublishedAhead(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Trust.StaleLimit = 0 })
 	id, resident := n.enrol(residentName, residentID)
 	old := n.issue(id, resident)
@@ -101,6 +102,7 @@ func TestSigningKeysRotateOnScheduleWithNextKeyPublishedAhead(t *testing.T) {
 }
 
 func TestRetiredKeyStillVerifiesItsLiveCodes(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) { c.Trust.StaleLimit = 0 })
 	id, resident := n.enrol(residentName, residentID)
 	n.clock.Add(6*24*time.Hour + 12*time.Hour)
@@ -119,6 +121,7 @@ func TestRetiredKeyStillVerifiesItsLiveCodes(t *testing.T) {
 // The retention pass prunes audit entries older than
 // privacy.retention.audit, and what remains still verifies from its anchor.
 func TestRetentionPrunesTheAuditLogAndTheChainStillVerifies(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "440000", func(c *config.Config) {
 		c.Trust.StaleLimit = 0
 		c.Privacy.Retention.Audit = 48 * time.Hour

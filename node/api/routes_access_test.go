@@ -16,6 +16,7 @@ import (
 // own appeal answer them; every other answer is a refusal that does not
 // depend on what the route would do.
 func TestEveryRouteRefusesCallersOfTheWrongRole(t *testing.T) {
+	t.Parallel()
 	const malformedBody = `{"name": [`
 	n := startNode(t, "440000", generous)
 	victim, victimTok := n.enrol(residentName, residentID)
