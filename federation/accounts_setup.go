@@ -124,13 +124,13 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 		conns = append(conns, c)
-		if err := whilePlacing(ctx, func() error { return c.ensureOwnAssets(ctx) }); err != nil {
+		if err := whilePlacing(ctx, nil, func() error { return c.ensureOwnAssets(ctx) }); err != nil {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 	}
 	var errs []error
 	for _, c := range conns {
-		if err := whilePlacing(ctx, func() error { return c.EnsureStreams(ctx) }); err != nil {
+		if err := c.EnsureStreamsPlaced(ctx, nil); err != nil {
 			errs = append(errs, fmt.Errorf("account of %s: %w", cmp.Or(c.Province(), "the operators"), err))
 		}
 	}
@@ -174,15 +174,29 @@ func WriteAccountsConfig(dir string, members []string, o AccountsOptions) (strin
 	return conf, os.WriteFile(conf, gen.Config, 0o600)
 }
 
+// EnsureStreamsPlaced is EnsureStreams for a one-shot command (hcnode
+// nats-setup, trust publish) that may run right after the cluster
+// started: it tries again while JetStream cannot place a stream's
+// replicas yet, for up to PlacementWait or until ctx ends, calling
+// waiting (if not nil) with the error before its first wait. A running
+// node calls EnsureStreams, whose caller has its own retries.
+func (c *Conn) EnsureStreamsPlaced(ctx context.Context, waiting func(error)) error {
+	return whilePlacing(ctx, waiting, func() error { return c.EnsureStreams(ctx) })
+}
+
 // whilePlacing runs ensure, and again while it fails only because the
 // cluster cannot place a stream's replicas yet (a cluster just started),
-// for up to PlacementWait; then it says what to check.
-func whilePlacing(ctx context.Context, ensure func() error) error {
+// for up to PlacementWait; then it says what to check. waiting, if not
+// nil, is told of the first such failure, before the first wait.
+func whilePlacing(ctx context.Context, waiting func(error), ensure func() error) error {
 	start := time.Now()
 	for n := 0; ; n++ {
 		err := ensure()
 		if err == nil || !isNoPeers(err) {
 			return err
+		}
+		if n == 0 && waiting != nil {
+			waiting(err)
 		}
 		if time.Since(start) > PlacementWait || !placementBackoff.Sleep(ctx, n) {
 			return fmt.Errorf("JetStream could not place the stream's replicas on enough servers (tried for %s): "+

@@ -87,7 +87,12 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 	}
 	defer conn.Close()
 	fail := func(step string, err error) error { return natsError(cfg, conn.Server(), step, timeout, err) }
-	if err := conn.EnsureStreams(ctx); err != nil {
+	// Right after a cluster starts, JetStream may not place replicated
+	// streams yet: wait for it (within --timeout), saying so.
+	waiting := func(err error) {
+		fmt.Fprintf(w, "waiting for the NATS cluster to place the federation's streams (%v); giving up after --timeout %s\n", err, timeout)
+	}
+	if err := conn.EnsureStreamsPlaced(ctx, waiting); err != nil {
 		return fail("set up the federation's streams", err)
 	}
 	// The newest of the operators' own bucket and the shared one: in
