@@ -83,12 +83,19 @@ func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
 	})
 }
 
+// forgedKeysetWait is TestSyncDropsForgedStatementsAndGoesOn's
+// SyncConfig.KeysetWait: how long a forged statement of an unknown key is
+// held before it is refused.
+const forgedKeysetWait = 100 * time.Millisecond
+
 // TestSyncDropsForgedStatementsAndGoesOn publishes forged statements
 // straight onto NATS, from a connection with no province (as a rogue with
 // the transport would), each followed by a valid heartbeat that must
 // still be applied. Statements signed by a key 440000's keyset does not
-// hold wait for a keyset that does, at most KeysetWait (short here), and
-// are then refused as unknown_key.
+// hold wait for a keyset that does, at most KeysetWait, and are then
+// refused as unknown_key. The wait is short here (forgedKeysetWait):
+// nothing genuine in this test waits for a keyset, and each of the three
+// such forgeries waited out a whole second plus the sync's worker tick.
 func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -96,7 +103,7 @@ func TestSyncDropsForgedStatementsAndGoesOn(t *testing.T) {
 	rogue := connectReady(t, s, "", func(c *ConnConfig) { c.MaxRevocationLen = 1 << 20 })
 	gdc := connectReady(t, s, gd)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 2))
-	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.KeysetWait = time.Second }).run(t)
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) { c.KeysetWait = forgedKeysetWait }).run(t)
 	u.waitReady(t)
 
 	v3 := string(f.keyset(gd, 3))
