@@ -124,7 +124,7 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 		conns = append(conns, c)
-		if err := whilePlacing(ctx, nil, func() error { return c.ensureOwnAssets(ctx) }); err != nil {
+		if err := whilePlacing(ctx, setupAttemptWait, nil, c.ensureOwnAssets); err != nil {
 			return fmt.Errorf("%s %s: %w", role, who, err)
 		}
 	}
@@ -181,17 +181,26 @@ func WriteAccountsConfig(dir string, members []string, o AccountsOptions) (strin
 // waiting (if not nil) with the error before its first wait. A running
 // node calls EnsureStreams, whose caller has its own retries.
 func (c *Conn) EnsureStreamsPlaced(ctx context.Context, waiting func(error)) error {
-	return whilePlacing(ctx, waiting, func() error { return c.EnsureStreams(ctx) })
+	return whilePlacing(ctx, setupAttemptWait, waiting, c.EnsureStreams)
 }
 
 // whilePlacing runs ensure, and again while it fails only because the
 // cluster cannot place a stream's replicas yet (a cluster just started),
 // for up to PlacementWait; then it says what to check. waiting, if not
-// nil, is told of the first such failure, before the first wait.
-func whilePlacing(ctx context.Context, waiting func(error), ensure func() error) error {
+// nil, is told of the first such failure, before the first wait. Each
+// run of ensure has up to attempt: one still waiting then (for a
+// JetStream API reply that was lost) is given up and ensure runs again
+// at once, while ctx lasts; it reads what the earlier run created.
+func whilePlacing(ctx context.Context, attempt time.Duration, waiting func(error), ensure func(context.Context) error) error {
 	start := time.Now()
 	for n := 0; ; n++ {
-		err := ensure()
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := ensure(actx)
+		lost := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if err != nil && lost {
+			continue
+		}
 		if err == nil || !isNoPeers(err) {
 			return err
 		}

@@ -156,6 +156,14 @@ var (
 // a few seconds after the server joined.
 const PlacementWait = 30 * time.Second
 
+// setupAttemptWait bounds one attempt of SetupAccounts (hcnode
+// nats-setup) or EnsureStreamsPlaced (hcnode trust publish) to check or
+// create streams; one that takes longer is made again (whilePlacing). A
+// JetStream API reply comes at most once: one lost on a cluster just
+// started left nats-setup waiting for it until its whole timeout. A
+// stream created on a loaded machine answers within a few seconds.
+const setupAttemptWait = 10 * time.Second
+
 // jsErrNoPeers is JetStream's error code for a stream it could not place
 // on enough servers (nats-server's JSClusterNoPeersErrF).
 const jsErrNoPeers = 10005

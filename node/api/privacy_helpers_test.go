@@ -35,6 +35,13 @@ func transcodings(s string) []string {
 		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b))}
 }
 
+// chanceFreeLen is how long a form must be before a code's text (563
+// base64url characters) spells it by chance too seldom to matter: 64^-8
+// per position, where "002X" turns up in one pair of codes in 15,000.
+// Every form transcodings makes is in the base64url alphabet but for
+// padding and non-ASCII text.
+const chanceFreeLen = 8
+
 // decodeSegments base64url-decodes every dot-separated segment of a
 // compact JOSE object, nested JWE included, as anyone holding the code can.
 func decodeSegments(t *testing.T, code string) [][]byte {

@@ -1,0 +1,51 @@
+package testkit
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// ReadableParts returns what anyone can read of part, the decoded JSON
+// of a compact JWS or JWE's protected header or claims, for a test to
+// search for what must not be there in clear: part with the values of
+// the base64url fields named in encoded cut out, then each of those
+// values decoded, dot-separated segment by segment (a nested JWE's
+// header decodes to readable JSON). The base64url text of random bytes
+// (a key thumbprint, a code id, a ciphertext) is not searched: it spells
+// a short word by chance, "red" in about one code in 1,800 (64^-3 per
+// position of some 150 characters); their 120 or so decoded random
+// bytes hold three given bytes in about one code in 140,000 (2^-24 per
+// position), four in one in 35 million.
+func ReadableParts(part []byte, encoded ...string) ([][]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(part, &fields); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	rest := part
+	var decoded [][]byte
+	for _, name := range encoded {
+		raw, ok := fields[name]
+		if !ok {
+			return nil, fmt.Errorf("no field %q in %s", name, part)
+		}
+		var text string
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return nil, fmt.Errorf("field %q is not a string: %w", name, err)
+		}
+		for _, seg := range strings.Split(text, ".") {
+			b, err := base64.RawURLEncoding.DecodeString(seg)
+			if err != nil {
+				return nil, fmt.Errorf("field %q is not base64url: %w", name, err)
+			}
+			decoded = append(decoded, b)
+		}
+		if !bytes.Contains(rest, raw) {
+			return nil, fmt.Errorf("field %q's value %s is not in %s as it decodes", name, raw, part)
+		}
+		rest = bytes.Replace(rest, raw, []byte(`""`), 1)
+	}
+	return append([][]byte{rest}, decoded...), nil
+}
