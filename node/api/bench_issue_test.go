@@ -30,7 +30,7 @@ import (
 // one run, HTTP issuance (POST /v1/subjects/:id/codes on a real node over
 // loopback, the load generator sharing the cores) and its baseline: sign
 // a code and record it with the store's group-committed InsertCode, from
-// as many concurrent callers. It issues b.N codes in each of five
+// as many concurrent callers. It runs b.N requests in each of seven
 // phases, timed apart:
 //
 //   - "http-", "ratio" (HTTP codes/s over baseline codes/s, target ≥ 0.6):
@@ -50,7 +50,15 @@ import (
 //     read of the resident and the opening of their data key;
 //   - "raw-", "raw-ratio": as "http-", with a lean keep-alive load
 //     generator as BenchmarkHTTPVerifyRawClient's, whose own CPU takes
-//     less from the server on 2 shared cores.
+//     less from the server on 2 shared cores;
+//   - "floor-" and "rawfloor-": an empty exchange (GET /healthz, through
+//     the same middleware, connections and callers) with each client:
+//     what HTTP alone costs, client, server and loopback TCP together.
+//     "ceiling" is the ratio HTTP issuance would reach with the lean
+//     client if the node did nothing beyond the row baseline and that
+//     exchange (base-cpu over row-cpu plus rawfloor-cpu, as if CPU were
+//     all that limits either): a bound on "raw-ratio" that no change to
+//     the node's own handling of a request can lift.
 //
 // The phases take turns, issueBenchRound codes at a time, so that all
 // see the same database sizes and the same load from the rest of the
@@ -166,11 +174,29 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 		rawRequests[i] = []byte(fmt.Sprintf("POST /v1/subjects/%s/codes HTTP/1.1\r\nHost: %s\r\n"+
 			"Authorization: Bearer %s\r\nContent-Length: 0\r\n\r\n", id, addr, opToken))
 	}
+	// empty is the floor: an exchange that does nothing but pass the
+	// node's middleware and answer.
+	empty := func() error {
+		resp, err := client.Get(d.URL + "/healthz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz: HTTP %d", resp.StatusCode)
+		}
+		return nil
+	}
+	rawEmpty := []byte(fmt.Sprintf("GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr))
 	callers := issueBenchCallersPerProc * runtime.GOMAXPROCS(0)
 	httpFns, baseFns, rowFns, rawFns := make([]func() error, callers), make([]func() error, callers), make([]func() error, callers),
 		make([]func() error, callers)
+	floorFns, rawFloorFns := make([]func() error, callers), make([]func() error, callers)
 	for i := range callers {
-		httpFns[i], baseFns[i], rowFns[i] = httpIssue, baseline, row
+		httpFns[i], baseFns[i], rowFns[i], floorFns[i] = httpIssue, baseline, row, empty
 		rc := dialRaw(b, addr)
 		b.Cleanup(func() { rc.conn.Close() })
 		rawFns[i] = func() error {
@@ -180,13 +206,20 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 			}
 			return nil
 		}
+		rawFloorFns[i] = func() error {
+			status, body, err := rc.do(rawEmpty)
+			if err != nil || status != http.StatusOK {
+				return fmt.Errorf("healthz: HTTP %d %s (%v)", status, body, err)
+			}
+			return nil
+		}
 	}
 	// The phases take turns in rounds, so that each sees the same load
 	// from the rest of a shared machine: run one after the other, each
 	// phase's figure took whatever load its own seconds had, and the
 	// ratio swung by a third between runs.
-	var hw, hc, cw, cc, bw, bc, ow, oc, rw, rcpu time.Duration
-	var hcommits, ccommits, bcommits, ocommits, rcommits int64
+	var hw, hc, cw, cc, bw, bc, ow, oc, rw, rcpu, fw, fc, gw, gc time.Duration
+	var hcommits, ccommits, bcommits, ocommits, rcommits, fcommits, gcommits int64
 	// cache turns the issuance cache on, with every resident in it, or off.
 	d.DB.SetIssueCacheEntries(0)
 	cached := false
@@ -213,7 +246,8 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 		commits   *int64
 	}
 	phases := []phase{{httpFns, false, &cw, &cc, &ccommits}, {httpFns, true, &hw, &hc, &hcommits},
-		{baseFns, true, &bw, &bc, &bcommits}, {rowFns, true, &ow, &oc, &ocommits}, {rawFns, true, &rw, &rcpu, &rcommits}}
+		{baseFns, true, &bw, &bc, &bcommits}, {rowFns, true, &ow, &oc, &ocommits}, {rawFns, true, &rw, &rcpu, &rcommits},
+		{floorFns, true, &fw, &fc, &fcommits}, {rawFloorFns, true, &gw, &gc, &gcommits}}
 	// One untimed round of every phase first, as a warm-up: net/http's
 	// client dials its connections on first use (the lean client's were
 	// dialed above), and the heap, the page cache and the writer's
@@ -254,6 +288,11 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	b.ReportMetric(float64(bc.Microseconds())/n, "base-cpu-us/op")
 	b.ReportMetric(float64(oc.Microseconds())/n, "row-cpu-us/op")
 	b.ReportMetric(float64(rcpu.Microseconds())/n, "raw-cpu-us/op")
+	b.ReportMetric(n/fw.Seconds(), "floor-req/s")
+	b.ReportMetric(n/gw.Seconds(), "rawfloor-req/s")
+	b.ReportMetric(float64(fc.Microseconds())/n, "floor-cpu-us/op")
+	b.ReportMetric(float64(gc.Microseconds())/n, "rawfloor-cpu-us/op")
+	b.ReportMetric(bc.Seconds()/(oc+gc).Seconds(), "ceiling")
 	// Codes per group commit: how full each phase keeps the batches.
 	b.ReportMetric(n/float64(max(hcommits, 1)), "http-codes/commit")
 	b.ReportMetric(n/float64(max(ccommits, 1)), "cold-codes/commit")
