@@ -57,6 +57,7 @@ const (
 	receiptSent     = "sent"        // entries sent
 	receiptRecorded = "recorded"    // entries recorded for this province's residents
 	receiptUnproven = "unproven"    // entries received and not recorded: without the code's proof of scan
+	receiptRepeated = "repeated"    // entries received and not recorded: recorded before, or past MaxReceiptPlacesPerDay
 	receiptIgnored  = "ignored"     // receipts received and discarded unread: privacy.receipts is off
 	receiptRefused  = intakeRefused // receipts received that failed their checks
 	receiptLimited  = intakeLimited // receipts received and verified, and not recorded: beyond the sender's receiptRate
@@ -66,12 +67,13 @@ const (
 func receiptMetric(r *prometheus.Registry) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_receipts_total",
 		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent, " +
-			"recorded and unproven (received without the code's proof of scan, not recorded); whole receipts received " +
+			"recorded, unproven (received without the code's proof of scan) and repeated (recorded before, or past " +
+			"the kinds of place a code is recorded at in a day), those two not recorded; whole receipts received " +
 			"and ignored (receipts off), refused (forged, or replays) or not recorded (past the sending province's rate)."}, []string{"event"})
 	r.MustRegister(c)
 	// Every event from 0, so that rate() and increase() see the first.
-	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptUnproven, receiptIgnored,
-		receiptRefused, receiptLimited} {
+	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptUnproven, receiptRepeated,
+		receiptIgnored, receiptRefused, receiptLimited} {
 		c.WithLabelValues(ev)
 	}
 	return c
@@ -204,7 +206,10 @@ func (p *Peers) sendReceipt(ctx context.Context, home string, ks *trust.Verified
 // resident's own verifications do. An entry without the code's proof is
 // counted (unproven) and not recorded: code ids are no secret, and a
 // member must not write into a resident's history that their code was
-// verified where it never was.
+// verified where it never was. An entry is recorded once per province,
+// code, day and kind of place, and at most MaxReceiptPlacesPerDay kinds
+// of place for one code in a day (receiptPlaces); the others are counted
+// (repeated).
 // With privacy.receipts off the receipt is discarded unread. A receipt
 // gets no reply. An erasure, which travels on the same subject, is
 // applied instead, and its acknowledgement returned (erasure.go).
@@ -238,6 +243,9 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
+	actor := "peer:" + verifier
+	held := receiptPlaces{}
+	var entries []store.AuditEntry
 	for _, e := range r.Entries {
 		code, err := n.db.Code(ctx, e.JTI)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
@@ -251,9 +259,24 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 			n.metrics.Receipts.WithLabelValues(receiptUnproven).Inc()
 			continue
 		}
-		n.audit(ctx, "peer:"+verifier, actionPeerVerify, hashJTI(n.cfg.Province, e.JTI), peerVerifyDetail{Place: e.Place, Day: e.Day})
-		n.metrics.Receipts.WithLabelValues(receiptRecorded).Inc()
+		target := hashJTI(n.cfg.Province, e.JTI)
+		fresh, err := held.take(ctx, n.db, actor, target, e.Day, e.Place)
+		if err != nil {
+			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
+			return nil
+		}
+		if !fresh {
+			n.metrics.Receipts.WithLabelValues(receiptRepeated).Inc()
+			continue
+		}
+		entries = append(entries, newAuditEntry(now, actor, actionPeerVerify, target, peerVerifyDetail{Place: e.Place, Day: e.Day}))
 	}
+	// Written before the next receipt is read, so that it finds them.
+	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
+		p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
+		return nil
+	}
+	n.metrics.Receipts.WithLabelValues(receiptRecorded).Add(float64(len(entries)))
 	return nil
 }
 

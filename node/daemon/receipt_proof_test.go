@@ -3,6 +3,8 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -72,5 +74,61 @@ func TestReceiptOfACodeItsSenderNeverScannedIsNotRecorded(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Fatalf("the resident whose code Shanghai never scanned is told it was verified there: %+v", got)
+	}
+}
+
+// Shanghai, gone rogue, scanned a Guangdong code once and sends
+// receipts naming it again and again, and at more kinds of place in a
+// day than anyone passes: each was one more hash-chained entry in
+// Guangdong's audit log (up to 5 receipts of 400 entries a second, all
+// read again by every listing of the resident's history). Guangdong
+// records an entry once per province, code, day and kind of place, and
+// at most maxReceiptPlacesPerDay kinds of place for one code in a day.
+// Before, it recorded every entry it was sent.
+func TestReceiptEntriesSentAgainAreRecordedOnce(t *testing.T) {
+	t.Parallel()
+	f := startReceiptFederation(t)
+	_, code := f.enrolAndIssue(gd, "黄小明", idWithCheck("44010619900101123"))
+	proof, err := trust.ScanProof(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := trust.ReceiptEntry{JTI: jtiOf(t, code), Place: "rogue", Day: trust.ReceiptDay(f.clock.Now()), Proof: proof}
+	for range 5 {
+		f.publishReceipt(sh, gd, again, again, again)
+	}
+	var places []trust.ReceiptEntry
+	for i := range 40 {
+		e := again
+		e.Place = fmt.Sprintf("rogue-%d", i)
+		places = append(places, e)
+	}
+	f.publishReceipt(sh, gd, places...)
+
+	// A code Shanghai does verify: once its receipt is recorded, the
+	// rogue ones, sent before on the same subject, have been handled.
+	_, seen := f.enrolAndIssue(gd, "黄小红", idWithCheck("44010619900101124"))
+	f.verifyUntil(sh, seen, "Guangdong recording Shanghai's real receipt", func() error {
+		for _, e := range f.auditOf(gd, "code.verify.peer", 1) {
+			if strings.Contains(e.Detail, `"place":"checkpoint"`) {
+				return nil
+			}
+		}
+		return errors.New("none yet")
+	})
+	var rogue, again1 int
+	for _, e := range f.auditOf(gd, "code.verify.peer", 1) {
+		if strings.Contains(e.Detail, `"place":"rogue`) {
+			rogue++
+		}
+		if strings.Contains(e.Detail, `"place":"rogue"`) {
+			again1++
+		}
+	}
+	if again1 != 1 {
+		t.Errorf("the entry sent 15 times was recorded %d times, want once", again1)
+	}
+	if rogue > node.MaxReceiptPlacesPerDay {
+		t.Errorf("one code verified at %d kinds of place in a day recorded, want at most %d", rogue, node.MaxReceiptPlacesPerDay)
 	}
 }
