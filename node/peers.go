@@ -69,9 +69,17 @@ const (
 	// room again. The largest outbox drains in about 46 minutes.
 	erasureSendRate  = erasureRate * 9 / 10
 	erasureSendBurst = erasureBurst / 2
-	// maxNonces bounds each replay cache: at lookupRate, 34 provinces
-	// fill about a tenth of it within trust.LookupWindow.
-	maxNonces = 1 << 16
+	// maxLookupNonces and maxReceiptNonces bound what each province may
+	// hold of this node's replay caches (trust.ReplayCache gives each
+	// its own room). A nonce is held for up to trust.LookupWindow plus
+	// twice trust.ClockSkew (540 s), and is recorded before the sender's
+	// rate is charged, so a province's room must hold what its rate lets
+	// through in that time with room to spare: lookups at lookupRate,
+	// about 570; receipts and erasures, which share a cache, at
+	// receiptRate plus erasureRate, about 13,600. A member flooding
+	// verified statements beyond its rate fills its own room only.
+	maxLookupNonces  = 1 << 12
+	maxReceiptNonces = 1 << 14
 	// peerTimeout bounds the work done for one message from a peer.
 	peerTimeout = 10 * time.Second
 )
@@ -130,7 +138,7 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, n.listed),
 		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, n.listed),
 		answerRefusals: newPeerRefusals("lookup answer", m.PeerLookups.WithLabelValues(lookupAnswerRefused), n.listed),
-		lookupNonces:   trust.NewReplayCache(since, maxNonces), receiptNonces: trust.NewReplayCache(since, maxNonces),
+		lookupNonces:   trust.NewReplayCache(since, maxLookupNonces), receiptNonces: trust.NewReplayCache(since, maxReceiptNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
 		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}
 }

@@ -56,6 +56,8 @@ const (
 	receiptDropped  = "dropped"     // entries not queued: the queue is full
 	receiptSent     = "sent"        // entries sent
 	receiptRecorded = "recorded"    // entries recorded for this province's residents
+	receiptUnproven = "unproven"    // entries received and not recorded: without the code's proof of scan
+	receiptRepeated = "repeated"    // entries received and not recorded: recorded before, or past MaxReceiptPlacesPerDay
 	receiptIgnored  = "ignored"     // receipts received and discarded unread: privacy.receipts is off
 	receiptRefused  = intakeRefused // receipts received that failed their checks
 	receiptLimited  = intakeLimited // receipts received and verified, and not recorded: beyond the sender's receiptRate
@@ -64,12 +66,14 @@ const (
 // receiptMetric registers hcfed_receipts_total on r.
 func receiptMetric(r *prometheus.Registry) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_receipts_total",
-		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent and " +
-			"recorded; whole receipts received and ignored (receipts off), refused (forged, or replays) or not recorded " +
-			"(past the sending province's rate)."}, []string{"event"})
+		Help: "Verification receipts: entries queued, withheld (receipts off), dropped (queue full), sent, " +
+			"recorded, unproven (received without the code's proof of scan) and repeated (recorded before, or past " +
+			"the kinds of place a code is recorded at in a day), those two not recorded; whole receipts received " +
+			"and ignored (receipts off), refused (forged, or replays) or not recorded (past the sending province's rate)."}, []string{"event"})
 	r.MustRegister(c)
 	// Every event from 0, so that rate() and increase() see the first.
-	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptIgnored, receiptRefused, receiptLimited} {
+	for _, ev := range []string{receiptQueued, receiptWithheld, receiptDropped, receiptSent, receiptRecorded, receiptUnproven, receiptRepeated,
+		receiptIgnored, receiptRefused, receiptLimited} {
 		c.WithLabelValues(ev)
 	}
 	return c
@@ -132,11 +136,14 @@ func (q *receiptQueue) take() (map[string][]trust.ReceiptEntry, int) {
 }
 
 // noteVerification queues a receipt for the home node of a valid code of
-// another province, if receipts are on and the node is connected. The
-// kind of place is sent only if it is a short lowercase token; anything
-// else is sent as "other", so no free-text location leaves the province.
-func (rs *records) noteVerification(res trust.Result, place string, now time.Time) {
-	if !res.Valid() || res.Issuer == rs.province {
+// another province, with the code's proof of scan (ForeignScanProof), if
+// receipts are on and the node is connected. The kind of place is sent
+// only if it is a short lowercase token; anything else is sent as
+// "other", so no free-text location leaves the province. Without a proof
+// (a record of a replica older than proofs) nothing is queued: the home
+// node would not record it.
+func (rs *records) noteVerification(res trust.Result, place, proof string, now time.Time) {
+	if !res.Valid() || res.Issuer == rs.province || proof == "" {
 		return
 	}
 	if rs.receipts == config.ReceiptsOff {
@@ -150,7 +157,7 @@ func (rs *records) noteVerification(res trust.Result, place string, now time.Tim
 	if place = strings.ToLower(place); !trust.ValidPlace(place) {
 		place = "other"
 	}
-	if ev := p.receipts.add(res.Issuer, trust.ReceiptEntry{JTI: res.JTI, Place: place, Day: trust.ReceiptDay(now)}); ev != "" {
+	if ev := p.receipts.add(res.Issuer, trust.ReceiptEntry{JTI: res.JTI, Place: place, Day: trust.ReceiptDay(now), Proof: proof}); ev != "" {
 		rs.metrics.Receipts.WithLabelValues(ev).Inc()
 	}
 }
@@ -194,8 +201,15 @@ func (p *Peers) sendReceipt(ctx context.Context, home string, ks *trust.Verified
 }
 
 // receive records a receipt from verifier: each entry for a code this
-// node issued and still links to its holder goes into the audit log,
-// against the code's hashed id, as the resident's own verifications do.
+// node issued and still links to its holder, with that code's proof of
+// scan, goes into the audit log, against the code's hashed id, as the
+// resident's own verifications do. An entry without the code's proof is
+// counted (unproven) and not recorded: code ids are no secret, and a
+// member must not write into a resident's history that their code was
+// verified where it never was. An entry is recorded once per province,
+// code, day and kind of place, and at most MaxReceiptPlacesPerDay kinds
+// of place for one code in a day (receiptPlaces); the others are counted
+// (repeated).
 // With privacy.receipts off the receipt is discarded unread. A receipt
 // gets no reply. An erasure, which travels on the same subject, is
 // applied instead, and its acknowledgement returned (erasure.go).
@@ -229,6 +243,9 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
+	actor := "peer:" + verifier
+	held := receiptPlaces{}
+	var entries []store.AuditEntry
 	for _, e := range r.Entries {
 		code, err := n.db.Code(ctx, e.JTI)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
@@ -238,9 +255,28 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
 			return nil
 		}
-		n.audit(ctx, "peer:"+verifier, actionPeerVerify, hashJTI(n.cfg.Province, e.JTI), peerVerifyDetail{Place: e.Place, Day: e.Day})
-		n.metrics.Receipts.WithLabelValues(receiptRecorded).Inc()
+		if !trust.CheckScanProof(e.Proof, code.ScanDigest) {
+			n.metrics.Receipts.WithLabelValues(receiptUnproven).Inc()
+			continue
+		}
+		target := hashJTI(n.cfg.Province, e.JTI)
+		fresh, err := held.take(ctx, n.db, actor, target, e.Day, e.Place)
+		if err != nil {
+			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
+			return nil
+		}
+		if !fresh {
+			n.metrics.Receipts.WithLabelValues(receiptRepeated).Inc()
+			continue
+		}
+		entries = append(entries, newAuditEntry(now, actor, actionPeerVerify, target, peerVerifyDetail{Place: e.Place, Day: e.Day}))
 	}
+	// Written before the next receipt is read, so that it finds them.
+	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
+		p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
+		return nil
+	}
+	n.metrics.Receipts.WithLabelValues(receiptRecorded).Add(float64(len(entries)))
 	return nil
 }
 

@@ -133,7 +133,7 @@ func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs 
 		rec := byID[f.ID]
 		r.n.metrics.Verified.WithLabelValues(IssuerLabel(r.n.state.Snapshot(), rec.Issuer), string(rec.Reason)).Inc()
 		if rec.JTI != "" {
-			r.n.records.noteVerification(trust.Result{Reason: rec.Reason, Issuer: rec.Issuer, JTI: rec.JTI}, rec.Place, rec.Time)
+			r.n.records.noteVerification(trust.Result{Reason: rec.Reason, Issuer: rec.Issuer, JTI: rec.JTI}, rec.Place, rec.Proof, rec.Time)
 		}
 	}
 	return len(fresh), nil

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -253,15 +254,44 @@ func TestReplayCacheRefusesSecondUseAndOlderThanItself(t *testing.T) {
 		t.Fatalf("the same nonce from another province: %v", err)
 	}
 	wantReason(t, c.Use(sh, "n2", now.Add(-2*time.Minute).Unix(), now), ReasonExpired)
-	if err := c.Use(sh, "n3", iat, now); err != nil {
-		t.Fatal(err)
+	for _, n := range []string{"n3", "n5"} {
+		if err := c.Use(sh, n, iat, now); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// Full of nonces still in their window: fail closed.
+	// Shanghai's room full of nonces still in their window: fail closed.
 	wantReason(t, c.Use(sh, "n4", iat, now), ReasonRateLimited)
 	// Once they are out of the window they make room.
 	later := now.Add(LookupWindow + ClockSkew + time.Second)
 	if err := c.Use(sh, "n4", later.Unix(), later); err != nil {
 		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// TestReplayCacheKeepsRoomForEveryProvince: a member province sending
+// verified statements faster than it may (its rate is charged only after
+// the replay check) fills only its own room in a node's replay cache, so
+// that the requests, receipts and erasures of every other province are
+// still taken. Before, the cache was one pool: Shanghai's flood made
+// Beijing's next statement rate_limited for a whole window.
+func TestReplayCacheKeepsRoomForEveryProvince(t *testing.T) {
+	now := testNow
+	const room = 64
+	c := NewReplayCache(now.Add(-time.Minute), room)
+	iat := now.Unix()
+	for i := range 10 * room {
+		if err := c.Use(sh, fmt.Sprintf("flood-%d", i), iat, now); err != nil {
+			wantReason(t, err, ReasonRateLimited)
+		}
+	}
+	wantReason(t, c.Use(sh, "one-more", iat, now), ReasonRateLimited)
+	for i := range room {
+		if err := c.Use(bj, fmt.Sprintf("bj-%d", i), iat, now); err != nil {
+			t.Fatalf("Beijing's statement %d after Shanghai's flood: %v", i, err)
+		}
+	}
+	if err := c.Use(gd, "gd-1", iat, now); err != nil {
+		t.Fatalf("Guangdong's statement after two full provinces: %v", err)
 	}
 }
 

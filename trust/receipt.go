@@ -22,10 +22,12 @@ import (
 
 // Receipt limits.
 const (
-	// MaxReceiptEntries bounds the entries of one receipt.
-	MaxReceiptEntries = 500
-	// MaxReceiptLen bounds a sealed receipt (about 80 bytes an entry,
-	// base64url twice).
+	// MaxReceiptEntries bounds the entries of one receipt: a receipt of
+	// as many entries, each of the longest place and with its proof of
+	// scan, stays within MaxReceiptLen.
+	MaxReceiptEntries = 400
+	// MaxReceiptLen bounds a sealed receipt (at most about 270 bytes an
+	// entry, base64url twice).
 	MaxReceiptLen = 128 << 10
 	// MaxReceiptAgeDays is how many days before its receipt's own day an
 	// entry's verification may have happened: receipts are sent in
@@ -48,10 +50,17 @@ type Receipt struct {
 // ReceiptEntry is one verification: which code, at what kind of place
 // (checkpoint, station, workplace...), on which day (ReceiptDay). There is
 // deliberately no time of day: the format cannot carry it.
+//
+// Proof is the code's proof of scan (ScanProof). Code ids are no secret
+// (every member reads the ids of revoked codes in revocation statements),
+// so the home node records an entry only when its proof is the code's
+// (CheckScanProof): a member cannot write into a resident's history that
+// their code was verified where it never was.
 type ReceiptEntry struct {
 	JTI   string `json:"jti"`
 	Place string `json:"place,omitempty"`
 	Day   string `json:"day"`
+	Proof string `json:"proof,omitempty"`
 }
 
 // ReceiptZone is the time zone receipt days are counted in: China
@@ -85,8 +94,8 @@ func (r Receipt) Validate() error {
 	}
 	today, _ := ParseReceiptDay(ReceiptDay(time.Unix(r.IssuedAt, 0).Add(ClockSkew)))
 	for _, e := range r.Entries {
-		if !isJTI(e.JTI) || !isPlace(e.Place) {
-			return fail(ReasonMalformed, "entry with a bad jti or place")
+		if !isJTI(e.JTI) || !isPlace(e.Place) || (e.Proof != "" && !ValidScanProof(e.Proof)) {
+			return fail(ReasonMalformed, "entry with a bad jti, place or proof of scan")
 		}
 		day, err := ParseReceiptDay(e.Day)
 		if err != nil {

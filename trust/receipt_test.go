@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -9,7 +10,7 @@ func receipt(t testing.TB, now time.Time, n int) Receipt {
 	t.Helper()
 	r := Receipt{Issuer: sh, To: gd, IssuedAt: now.Unix(), Nonce: mustJTI(t)}
 	for i := 0; i < n; i++ {
-		r.Entries = append(r.Entries, ReceiptEntry{JTI: mustJTI(t), Place: "station", Day: ReceiptDay(now)})
+		r.Entries = append(r.Entries, ReceiptEntry{JTI: mustJTI(t), Place: "station", Day: ReceiptDay(now), Proof: mustProof(t)})
 	}
 	return r
 }
@@ -30,6 +31,28 @@ func TestReceiptRoundTrip(t *testing.T) {
 	}
 	_, err = OpenReceipt(raw, sh, f.SH.Keys, bj, f.BJ.Enc, f.Now)
 	wantReason(t, err, ReasonNotRecipient)
+}
+
+// TestLargestReceiptFitsItsLimit: a receipt of MaxReceiptEntries
+// entries, each of the longest kind of place and with its proof of scan,
+// seals within MaxReceiptLen, which the sender's NATS connection and the
+// home node hold it to.
+func TestLargestReceiptFitsItsLimit(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	r := receipt(t, f.Now, MaxReceiptEntries)
+	for i := range r.Entries {
+		r.Entries[i].Place = strings.Repeat("w", maxPlaceLen)
+	}
+	raw, err := SealReceipt(f.SH.Active, r, &f.GD.Enc.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) > MaxReceiptLen {
+		t.Fatalf("the largest receipt seals to %d bytes, limit %d", len(raw), MaxReceiptLen)
+	}
+	if _, err := OpenReceipt(raw, sh, f.SH.Keys, gd, f.GD.Enc, f.Now); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOpenReceiptRefuses(t *testing.T) {
@@ -53,6 +76,7 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		{"a day that is not a date", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Day = "2026-11-31" }), f.GD), ReasonMalformed},
 		{"with the time of the verification", sealAny(t, f.SH.Active, TypReceipt, map[string]any{"iss": sh, "to": gd, "iat": f.Now.Unix(),
 			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "day": ReceiptDay(f.Now), "t": f.Now.Unix()}}}, f.GD), ReasonMalformed},
+		{"a proof of scan that is not one", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Proof = "proof" }), f.GD), ReasonMalformed},
 		{"a place that is not a kind", sealAny(t, f.SH.Active, TypReceipt, with(func(r *Receipt) { r.Entries[0].Place = "人民广场 gate 3" }), f.GD), ReasonMalformed},
 		{"with a scanner id", sealAny(t, f.SH.Active, TypReceipt, map[string]any{"iss": sh, "to": gd, "iat": f.Now.Unix(),
 			"nonce": mustJTI(t), "entries": []map[string]any{{"jti": mustJTI(t), "day": ReceiptDay(f.Now), "scanner": "sc_1"}}}, f.GD), ReasonMalformed},

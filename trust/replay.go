@@ -15,18 +15,26 @@ import (
 // saw, so the cache also refuses every statement issued before it was made
 // (since): whatever was sent before the restart may have been seen, and
 // its sender asks again. It is safe for concurrent use.
+//
+// Each issuer has room of its own: a node checks a statement against
+// replay before it charges its issuer's rate, so a member sending
+// verified statements beyond its rate fills only its own room, and the
+// statements of every other province are still taken. Only verified
+// statements reach the cache, so its issuers are members of the trust
+// list, and it holds at most max nonces for each.
 type ReplayCache struct {
 	mu    sync.Mutex
 	since int64
 	max   int
-	seen  map[string]int64 // issuer + "/" + nonce → iat
+	seen  map[string]map[string]int64 // issuer → nonce → iat
 }
 
 // NewReplayCache makes a cache refusing statements issued before since
-// and holding at most max nonces; when full of nonces still in their
-// window it refuses new statements (fail closed) with ReasonRateLimited.
+// and holding at most max nonces of each issuer; when an issuer's room is
+// full of nonces still in their window it refuses that issuer's new
+// statements (fail closed) with ReasonRateLimited.
 func NewReplayCache(since time.Time, max int) *ReplayCache {
-	return &ReplayCache{since: since.Unix(), max: max, seen: map[string]int64{}}
+	return &ReplayCache{since: since.Unix(), max: max, seen: map[string]map[string]int64{}}
 }
 
 // Use records the nonce of a verified statement from issuer, issued at
@@ -37,23 +45,27 @@ func (c *ReplayCache) Use(issuer, nonce string, iat int64, now time.Time) error 
 	if iat < c.since {
 		return fail(ReasonExpired, "issued before this node started; send it again")
 	}
-	key := issuer + "/" + nonce
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.seen[key]; ok {
+	seen := c.seen[issuer]
+	if seen == nil {
+		seen = map[string]int64{}
+		c.seen[issuer] = seen
+	}
+	if _, ok := seen[nonce]; ok {
 		return fail(ReasonReplayed, "nonce already used")
 	}
-	if len(c.seen) >= c.max {
+	if len(seen) >= c.max {
 		cut := now.Add(-LookupWindow - ClockSkew).Unix()
-		for k, t := range c.seen {
+		for k, t := range seen {
 			if t < cut {
-				delete(c.seen, k)
+				delete(seen, k)
 			}
 		}
-		if len(c.seen) >= c.max {
-			return fail(ReasonRateLimited, fmt.Sprintf("%d requests within %v", len(c.seen), LookupWindow))
+		if len(seen) >= c.max {
+			return fail(ReasonRateLimited, fmt.Sprintf("%d requests from %s within %v", len(seen), issuer, LookupWindow))
 		}
 	}
-	c.seen[key] = iat
+	seen[nonce] = iat
 	return nil
 }

@@ -56,3 +56,36 @@ func countActor(es []AuditEntry, actor string) int {
 	}
 	return n
 }
+
+// TestAuditDetailsOfReadsOneActorsEntriesAboutOneTarget pins what a home
+// node reads to learn which verifications of a code one province has had
+// recorded: only that actor's entries of that action about that target,
+// newest first, at most limit.
+func TestAuditDetailsOfReadsOneActorsEntriesAboutOneTarget(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTestDB(t)
+	at := time.Unix(1_800_000_000, 0)
+	for i, e := range []AuditEntry{
+		{Actor: "peer:310000", Action: "peer.verify", Target: "t1", Detail: `{"place":"a"}`},
+		{Actor: "peer:110000", Action: "peer.verify", Target: "t1", Detail: `{"place":"other actor"}`},
+		{Actor: "peer:310000", Action: "peer.verify", Target: "t2", Detail: `{"place":"other target"}`},
+		{Actor: "peer:310000", Action: "code.verify", Target: "t1", Detail: `{"place":"other action"}`},
+		{Actor: "peer:310000", Action: "peer.verify", Target: "t1", Detail: `{"place":"b"}`},
+		{Actor: "peer:310000", Action: "peer.verify", Target: "t1", Detail: `{"place":"c"}`},
+	} {
+		e.Time = at.Add(time.Duration(i) * time.Second)
+		if err := db.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.AuditDetailsOf(ctx, "peer.verify", "peer:310000", "t1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != `[{"place":"c"} {"place":"b"}]` {
+		t.Fatalf("got %q, want the two newest of 310000 about t1", got)
+	}
+	if _, err := db.AuditDetailsOf(ctx, "peer.verify", "", "t1", 2); err == nil {
+		t.Fatal("an empty actor was accepted")
+	}
+}

@@ -97,3 +97,19 @@ func targetArgs(action string, targets []string, tail ...any) (marks string, arg
 	}
 	return strings.Repeat(",?", len(targets))[1:], append(args, tail...)
 }
+
+// AuditDetailsOf lists the details of up to limit entries of action by
+// actor about target, newest first: what a home node recorded already
+// of one province's verifications of one of its codes. It reads the
+// target's entries through the index on target (migration 0003).
+func (db *DB) AuditDetailsOf(ctx context.Context, action, actor, target string, limit int) ([]string, error) {
+	const op = "audit details of"
+	if action == "" || actor == "" || target == "" || limit <= 0 {
+		return nil, invalid(op, "empty action, actor or target, or bad limit")
+	}
+	return queryAll(ctx, db.r, op, func(row rowScanner) (string, error) {
+		var d string
+		return d, row.Scan(&d)
+	}, `SELECT detail FROM audit WHERE target = ? AND action = ? AND actor = ? ORDER BY seq DESC LIMIT ?`,
+		target, action, actor, limit)
+}
