@@ -83,7 +83,7 @@ func TestSubjectWhoseKeyIsShreddedIsNotFoundAndDeleteFinishes(t *testing.T) {
 	enrol(t, db, "s1")
 	insertCode(t, db, testCode("c1", "s1"))
 	// As if DeleteSubject died between shredding the key and deleting rows.
-	if err := db.shredSubjectKey(ctx, "s1"); err != nil {
+	if err := db.shredSubjectKeys(ctx, []string{"s1"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := db.Subject(ctx, "s1")
