@@ -243,7 +243,19 @@ func (db *DB) shredSubjectKeys(ctx context.Context, ids []string) error {
 }
 
 // shredAllSubjectKeys deletes every data key, the blind index and its key,
-// and purges them from the WAL and the file's free pages.
+// and purges them from the WAL and the file's free pages. Unlike one
+// subject's shredding, it fails with ErrBusy if a reader in another
+// process kept the WAL from being truncated: the sunset that calls it
+// stops there, rather than report the keys gone while keys.db-wal still
+// holds them, and runs again once the reader has let go.
+//
+// The VACUUM runs outside the key gate, and needs none: a read of
+// keys.db racing it sees the keys deleted (the deletion committed
+// before it, and VACUUM changes no content), VACUUM writes no key into
+// the WAL (it copies what is left after the deletion), and in WAL mode
+// it keeps no rollback journal of keys.db. What may still hold a key is
+// the WAL from before the deletion, which the truncation after it
+// empties under the gate.
 func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys; DELETE FROM subject_index; DELETE FROM subject_index_key`); err != nil {
 		return wrap("shred subject keys", err)
@@ -252,7 +264,14 @@ func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 	if _, err := db.k.ExecContext(ctx, `VACUUM`); err != nil {
 		return wrap("shred subject keys", err)
 	}
-	return db.truncateKeysWAL(ctx)
+	if err := db.truncateKeysWAL(ctx); err != nil {
+		return err
+	}
+	if db.keysWALPending.Load() {
+		return fmt.Errorf("store: shred subject keys: another process holds keys.db, whose WAL keeps the deleted keys "+
+			"until it lets go; nothing else was deleted: stop that process and run again: %w", ErrBusy)
+	}
+	return nil
 }
 
 // truncateKeysWAL copies the WAL into keys.db and truncates it to zero
