@@ -107,22 +107,9 @@ func TestSunsetRefusesToReportKeysGoneWhileTheirWALIsHeld(t *testing.T) {
 	db, path := openTestDB(t)
 	marker := []byte("SEALED-KEY-MARKER-sunset-held-reader")
 	enrolWithKey(t, db, path, "s1", string(marker))
-	raw := rawDB(t, KeysPath(path))
-	raw.SetMaxOpenConns(1)
-	reader, err := raw.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	if _, err := reader.ExecContext(ctx, `BEGIN`); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM subject_keys`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("reader: %d keys, %v", n, err)
-	}
+	release := holdKeyStore(t, path)
 
-	_, err = db.Sunset(ctx, t0)
+	_, err := db.Sunset(ctx, t0)
 	held := bytes.Contains(fileBytes(t, KeysPath(path)), marker)
 	if err == nil && held {
 		t.Fatal("Sunset reported success while keys.db or its WAL still holds a data key")
@@ -137,9 +124,7 @@ func TestSunsetRefusesToReportKeysGoneWhileTheirWALIsHeld(t *testing.T) {
 		t.Fatalf("after the sunset that stopped: %+v, %v; want the subject's row still there, for the sunset run again", c, err)
 	}
 
-	if _, err := reader.ExecContext(ctx, `COMMIT`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if c, err := db.Sunset(ctx, t0); err != nil || c.Subjects != 1 {
 		t.Fatalf("Sunset run again once the reader let go = %+v, %v; want it done, counting the subject", c, err)
 	}
