@@ -48,4 +48,7 @@ var (
 	// duplicate while the stream holds other bytes under that message id:
 	// the statement was not published.
 	ErrNotStored = errors.New("federation: acknowledged but not stored")
+	// ErrStateChanged reports a PublishState that found another value
+	// stored under its key since it began: it did not overwrite it.
+	ErrStateChanged = errors.New("federation: changed by another writer meanwhile")
 )

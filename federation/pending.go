@@ -57,7 +57,7 @@ func (ps *pendingSet) put(st statement, reason trust.Reason, now time.Time, memb
 			continue
 		}
 		o := ps.items[oldest]
-		if it.member == o.member && it.since.Before(o.since) || !it.member && o.member {
+		if it.member == o.member && it.older(o) || !it.member && o.member {
 			oldest = k
 		}
 	}
@@ -79,15 +79,12 @@ func (ps *pendingSet) drain() []pendingItem {
 		if ki != kj {
 			return ki
 		}
-		if !out[i].since.Equal(out[j].since) {
-			return out[i].since.Before(out[j].since)
-		}
-		return out[i].st.key < out[j].st.key
+		return out[i].older(out[j])
 	})
 	return out
 }
 
-// expired removes and returns, oldest first, the statements held for a
+// expired removes and returns, oldest first (then by key), the statements held for a
 // key of their province's keyset (unknown_key, key_not_active) since
 // longer ago than wait, so that they are refused. A statement held for
 // want of a keyset or trust list at all stays until one arrives or the
@@ -101,8 +98,18 @@ func (ps *pendingSet) expired(now time.Time, wait time.Duration) []pendingItem {
 			delete(ps.items, k)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].since.Before(out[j].since) })
+	sort.Slice(out, func(i, j int) bool { return out[i].older(out[j]) })
 	return out
+}
+
+// older orders held statements oldest first, and those held since the
+// same instant by key: a total order (the set holds one statement per
+// key), so that which goes first never depends on the map's iteration.
+func (it pendingItem) older(o pendingItem) bool {
+	if !it.since.Equal(o.since) {
+		return it.since.Before(o.since)
+	}
+	return it.st.key < o.st.key
 }
 
 func (ps *pendingSet) len() int { return len(ps.items) }

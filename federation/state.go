@@ -35,15 +35,8 @@ type StateUpdate struct {
 // returns its revision once JetStream has acknowledged it. A connection
 // that speaks for a province may only write that province's keys.
 func (c *Conn) PutState(ctx context.Context, key string, raw []byte) (uint64, error) {
-	t, err := ParseKey(key)
-	if err != nil {
+	if err := c.checkPut(key, raw); err != nil {
 		return 0, err
-	}
-	if err := c.mayPublish(t); err != nil {
-		return 0, err
-	}
-	if len(raw) > c.maxState {
-		return 0, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, key, len(raw), c.maxState)
 	}
 	kv, err := c.writeBucketHandle(ctx)
 	if err != nil {
@@ -52,13 +45,40 @@ func (c *Conn) PutState(ctx context.Context, key string, raw []byte) (uint64, er
 	ctx, done := c.guard(ctx, exactly("$KV."+c.writeBucket()+"."+key))
 	defer done()
 	rev, err := kv.Put(ctx, key, raw)
+	if err := putError(ctx, key, err); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// checkPut refuses a put of raw under key before it is sent: a key
+// ParseKey refuses, one of a province this connection does not speak
+// for, or a value over the connection's limit.
+func (c *Conn) checkPut(key string, raw []byte) error {
+	t, err := ParseKey(key)
+	if err != nil {
+		return err
+	}
+	if err := c.mayPublish(t); err != nil {
+		return err
+	}
+	if len(raw) > c.maxState {
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, key, len(raw), c.maxState)
+	}
+	return nil
+}
+
+// putError is how a put of key under the guard of ctx reports err: a
+// permission the server refused as such, a value over the server's
+// payload limit as ErrTooLarge; nil if err is.
+func putError(ctx context.Context, key string, err error) error {
 	if errors.Is(err, nats.ErrMaxPayload) {
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	if err = explain(ctx, err); err != nil {
-		return 0, fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return rev, nil
+	return nil
 }
 
 // GetState returns the latest value of key and its revision, or an error

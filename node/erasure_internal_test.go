@@ -162,3 +162,52 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// A sender stopped while it waits for its pace (the node stops) gives
+// its reservation back: the erasure was not sent, and the next sender to
+// that province may send when the pace allows, not a token later for
+// each sender stopped so. The pace of a province no sender works for is
+// forgotten once it is full again, as a new one would be, so provinces
+// that no longer get erasures (one that left the trust list) do not stay
+// in the map; a province's pace is kept while it is spent or its sender
+// works.
+func TestErasurePaceIsGivenBackByAStoppedSenderAndPrunedWhenFull(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return t0 }
+	s := newErasureSender()
+	for i := range erasureSendBurst {
+		if !s.paced(t.Context(), "440000", clock) {
+			t.Fatalf("erasure %d of the burst not paced", i)
+		}
+	}
+	stopped, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 3 {
+		if s.paced(stopped, "440000", clock) {
+			t.Fatal("a sender whose context ended was let send")
+		}
+	}
+	if got := s.pacer("440000").TokensAt(t0); got != 0 {
+		t.Fatalf("the pace holds %.0f tokens after three senders stopped while waiting; want 0: their reservations given back", got)
+	}
+
+	// 310000's pace is spent by one erasure, and its sender still works.
+	if !s.paced(t.Context(), "310000", clock) {
+		t.Fatal("310000 not paced")
+	}
+	s.busy["310000"] = true
+	s.prunePace(t0)
+	if len(s.pace) != 2 {
+		t.Fatalf("pruned with both paces spent: %d left, want 2", len(s.pace))
+	}
+	full := t0.Add(time.Minute) // the burst refills in erasureSendBurst/erasureSendRate, under 3 s
+	s.prunePace(full)
+	if _, ok := s.pace["440000"]; ok || len(s.pace) != 1 {
+		t.Fatalf("after the paces filled again, %d held (440000 held: %v); want only 310000, whose sender works", len(s.pace), ok)
+	}
+	delete(s.busy, "310000")
+	s.prunePace(full)
+	if len(s.pace) != 0 {
+		t.Fatalf("%d paces held with no sender working and every pace full; want none", len(s.pace))
+	}
+}

@@ -42,8 +42,8 @@ type erasureSender struct {
 	away    map[string]bool      // provinces whose node was not listening at the last attempt
 	revived map[string]time.Time // when each province's erasures were last made due by its return
 	revive  map[string]bool      // provinces whose erasures the next pass revives
-	// pace holds each province's pace (paced): a province had erasures
-	// once.
+	// pace holds each province's pace (paced) while it is not full
+	// (prunePace): a province had erasures lately.
 	pace map[string]*rate.Limiter
 
 	// busy is owned by runErasures' goroutine: the provinces a sender
@@ -64,10 +64,35 @@ func newErasureSender() *erasureSender {
 		revive: map[string]bool{}, pace: map[string]*rate.Limiter{}, busy: map[string]bool{}, done: make(chan erasuresDone, erasureSenders)}
 }
 
-// paced waits until one more erasure may be sent to province, at now on
-// the node's clock, and reports whether it may (false: ctx ended).
-func (s *erasureSender) paced(ctx context.Context, province string, now time.Time) bool {
-	return backoff.Wait(ctx, s.pacer(province).ReserveN(now, 1).DelayFrom(now))
+// paced waits until one more erasure may be sent to province, on the
+// node's clock, and reports whether it may (false: ctx ended). A wait
+// that ctx ends gives its reservation back: the erasure is not sent, and
+// the sender started after it (the node's next run) is not held back by
+// a token spent on nothing.
+func (s *erasureSender) paced(ctx context.Context, province string, clock func() time.Time) bool {
+	now := clock()
+	r := s.pacer(province).ReserveN(now, 1)
+	if backoff.Wait(ctx, r.DelayFrom(now)) {
+		return true
+	}
+	r.CancelAt(clock())
+	return false
+}
+
+// prunePace forgets the pace of each province no sender works for whose
+// pace is full at now: a new one would start full too, so nothing is
+// lost, and provinces that no longer get erasures (one that left the
+// trust list, say) do not stay in the map for the node's life.
+// Called by runErasures' goroutine, which owns busy; a province's pace
+// is only used by its sender.
+func (s *erasureSender) prunePace(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for a, lim := range s.pace {
+		if !s.busy[a] && lim.TokensAt(now) >= float64(lim.Burst()) {
+			delete(s.pace, a)
+		}
+	}
 }
 
 // pacer is province's pace.
@@ -216,6 +241,7 @@ func (p *Peers) erasurePass(ctx context.Context, senders *sync.WaitGroup) (time.
 		}
 	}()
 	now := p.n.now()
+	s.prunePace(now)
 	expired, err := db.DeleteExpiredErasures(ctx, now)
 	if err != nil {
 		return time.Time{}, err
@@ -264,7 +290,7 @@ func (p *Peers) sendErasuresTo(ctx context.Context, asker string) error {
 		return err
 	}
 	for i, e := range due {
-		if !p.erasures.paced(ctx, asker, p.n.now()) {
+		if !p.erasures.paced(ctx, asker, p.n.now) {
 			return nil
 		}
 		err := l.sendErasure(ctx, p, asker, e.Codes)

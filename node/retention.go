@@ -58,23 +58,8 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 	if r.Appeals, err = n.deleteResolvedAppeals(ctx, now.Add(-n.cfg.Privacy.Retention.Appeals)); err != nil {
 		return r, err
 	}
-	ids, err := n.db.SubjectsPastRetention(ctx, now, 1000)
-	if err != nil {
+	if r.Subjects, err = n.retainSubjects(ctx, now); err != nil {
 		return r, err
-	}
-	for _, id := range ids {
-		erasing := n.lookups.erasing("system", id)
-		rev, err := n.db.DeleteSubjectErasing(ctx, id, now, heldPastRetention, erasing.plan(), n.auditEntry("system", "subject.retention_delete", id, nil))
-		if errors.Is(err, errHeldPastRetention) {
-			continue // its status changed since it was listed: held, as the listing would now hold it
-		}
-		n.residents.forget(id)
-		if err != nil {
-			return r, err
-		}
-		n.residents.revoked(ctx, rev)
-		erasing.done()
-		r.Subjects++
 	}
 	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {
 		r.Audit, err = n.db.PruneAudit(ctx, now.Add(-keep))
@@ -95,6 +80,45 @@ func (n *Node) Retain(ctx context.Context) (Retention, error) {
 			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit, "basis_keys", r.BasisKeys)
 	}
 	return r, nil
+}
+
+// retainSubjects deletes up to store.MaxSubjectDeletions subjects past
+// their retention at now, revoked and crypto-shredded exactly as when a
+// resident deletes their own record, in one batch: keys.db's WAL is
+// truncated once for the pass, not once per resident, so issuance waits
+// at the key gate once (store.DB.DeleteSubjects). It returns how many it
+// deleted.
+func (n *Node) retainSubjects(ctx context.Context, now time.Time) (int, error) {
+	ids, err := n.db.SubjectsPastRetention(ctx, now, store.MaxSubjectDeletions)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	dels := make([]store.SubjectDeletion, len(ids))
+	erasings := make(map[string]*erasing, len(ids))
+	for i, id := range ids {
+		e := n.lookups.erasing("system", id)
+		plan := e.plan()
+		erasings[id], dels[i] = e, store.SubjectDeletion{ID: id, Plan: &plan,
+			Audit: []store.AuditEntry{n.auditEntry("system", "subject.retention_delete", id, nil)}}
+	}
+	deleted := 0
+	err = n.db.DeleteSubjects(ctx, now, heldPastRetention, dels, func(d store.SubjectDeletion, rev *store.Revocation, err error) error {
+		if errors.Is(err, errHeldPastRetention) {
+			return nil // its status changed since it was listed: held, as the listing would now hold it
+		}
+		n.residents.forget(d.ID) // its key is gone, whatever else failed
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil // deleted meanwhile (by the resident, say): nothing left to retain
+		case err != nil:
+			return err
+		}
+		n.residents.revoked(ctx, rev)
+		erasings[d.ID].done()
+		deleted++
+		return nil
+	})
+	return deleted, err
 }
 
 // appealsDeletedAtOnce bounds one transaction of deleteResolvedAppeals.

@@ -2,6 +2,9 @@ package node_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/node/store"
 )
 
 // startWithResident starts a node on a clock of its own, with one
@@ -128,6 +132,44 @@ func TestRetentionHoldsAYellowOrRedResidentUntilGreen(t *testing.T) {
 	}
 	if _, err := n.SubjectRecord(ctx, operator, yellow.ID); err != nil {
 		t.Fatalf("the yellow resident was deleted: %v", err)
+	}
+}
+
+// A retention pass that deletes many residents truncates keys.db's WAL
+// once, not once per resident: each truncation makes issuance wait at the
+// key gate, and a pass of a thousand deletions made it wait a thousand
+// times. The truncation still comes before the pass reports them
+// deleted: when Retain returns, the WAL is empty.
+func TestRetentionPassTruncatesTheKeyStoreWALOnce(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	n := d.Node
+	ctx := context.Background()
+	const residents = 8
+	for i := range residents {
+		enrol(t, n, i+1)
+	}
+	held := enrol(t, n, residents+1)
+	if err := n.SetStatus(ctx, operator, held.ID, "red", ""); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(n.Settings().Privacy.Retention.Subjects + time.Hour)
+	before := node.KeysTruncations(n)
+	r, err := n.Retain(ctx)
+	if err != nil || r.Subjects != residents {
+		t.Fatalf("retention pass: %+v, %v; want %d residents deleted", r, err, residents)
+	}
+	if k := node.KeysTruncations(n) - before; k != 1 {
+		t.Fatalf("the pass truncated keys.db's WAL %d times for %d residents; want once", k, residents)
+	}
+	wal := filepath.Join(n.Settings().DataDir, store.KeysFile+"-wal")
+	if fi, err := os.Stat(wal); err == nil && fi.Size() != 0 {
+		t.Fatalf("keys.db's WAL holds %d bytes after the pass reported its deletions; want it emptied", fi.Size())
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if _, err := n.SubjectRecord(ctx, operator, held.ID); err != nil {
+		t.Fatalf("the red resident was deleted by retention: %v", err)
 	}
 }
 

@@ -121,7 +121,14 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 			fmt.Fprintln(w, "  "+l)
 		}
 	}
-	rev, err := conn.PutState(ctx, "trustlist", raw)
+	// Each attempt has its own bounded wait, and one whose reply was lost
+	// is made again, expecting the revision read first: no second
+	// revision, and no other operator's publication overwritten.
+	rev, err := conn.PublishState(ctx, "trustlist", raw)
+	if errors.Is(err, federation.ErrStateChanged) {
+		return fmt.Errorf("not published: the trust list the federation holds changed while this one was being published "+
+			"(another operator published one?); run 'hcnode trust publish' again to check this list against it: %w", err)
+	}
 	if err != nil {
 		return fail("publish the trust list", err)
 	}

@@ -174,9 +174,13 @@ func acceptedCut(now time.Time) int64 { return nanos(now.Add(-trust.ClockSkew)) 
 // accept at now (see acceptedCut), for revocation snapshots, soonest
 // expiry first. It includes the codes of deleted subjects.
 func (db *DB) LiveRevocations(ctx context.Context, now time.Time) ([]RevocationEntry, error) {
-	return queryAll(ctx, db.r, "live revocations", scanRevocationEntry,
-		`SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`, acceptedCut(now))
+	return queryAll(ctx, db.r, "live revocations", scanRevocationEntry, liveRevocationsSQL, acceptedCut(now))
 }
+
+// liveRevocationsSQL reads LiveRevocations' and EachLiveRevocation's
+// codes (accepted cut). The order is total — expiry, then jti — so that
+// two snapshots of the same revocations list them alike.
+const liveRevocationsSQL = `SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires, jti`
 
 // CountLiveRevocations counts the revoked codes LiveRevocations lists at
 // now: a snapshot publisher sizes its buffer with it.
@@ -187,11 +191,11 @@ func (db *DB) CountLiveRevocations(ctx context.Context, now time.Time) (int, err
 }
 
 // EachLiveRevocation calls fn with each revoked code LiveRevocations
-// lists at now, soonest expiry first, but one row at a time: a snapshot of millions of revocations is encoded as
+// lists at now, in its order, but one row at a time: a snapshot of millions of revocations is encoded as
 // it is read, never held as a list. It stops at fn's first error and
 // returns it.
 func (db *DB) EachLiveRevocation(ctx context.Context, now time.Time, fn func(RevocationEntry) error) error {
-	rows, err := db.r.QueryContext(ctx, `SELECT jti, expires FROM codes WHERE revoked = 1 AND expires > ? ORDER BY expires`, acceptedCut(now))
+	rows, err := db.r.QueryContext(ctx, liveRevocationsSQL, acceptedCut(now))
 	if err != nil {
 		return wrap("live revocations", err)
 	}

@@ -38,6 +38,9 @@ type DB struct {
 	// keysWALPending is set while keys.db's WAL may hold frames of a
 	// shredded key (truncateKeysWAL).
 	keysWALPending atomic.Bool
+	// keysTruncations counts the truncations of keys.db's WAL
+	// (KeysTruncations).
+	keysTruncations atomic.Int64
 
 	prepared prepared // hot-path reads, prepared once
 

@@ -83,6 +83,7 @@ func (db *DB) checkpointKeys(ctx context.Context) (busy bool, err error) {
 	// read keys.db (and wait at the gate for itself).
 	bounded := context.WithoutCancel(ctx)
 	err = db.keysGate.close(func() error {
+		db.keysTruncations.Add(1)
 		return conn.QueryRowContext(bounded, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&n, &logFrames, &done)
 	})
 	return n != 0, err
@@ -93,3 +94,9 @@ func setBusyTimeout(ctx context.Context, conn *sql.Conn, d time.Duration) error 
 	_, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, d.Milliseconds()))
 	return err
 }
+
+// KeysTruncations is how many times keys.db's WAL was truncated since
+// Open, each a pause of issuance at the key gate: once per deletion of a
+// subject, or batch of them (DeleteSubjects), plus the retries of
+// FinishShredding.
+func (db *DB) KeysTruncations() int64 { return db.keysTruncations.Load() }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -163,6 +164,44 @@ func TestEachLiveRevocationStreamsWhatLiveRevocationsListsAndStopsOnError(t *tes
 	calls := 0
 	if err := db.EachLiveRevocation(ctx, at, func(RevocationEntry) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("EachLiveRevocation after fn failed: %v after %d calls, want stop after 1", err, calls)
+	}
+}
+
+// TestEachLiveRevocationOrdersTiesByJTI: codes revoked together often
+// share their expiry (a batch issued in one second), and EachLiveRevocation
+// must stream them in one order, as LiveRevocations lists them (expiry,
+// then jti), so that two snapshots of the same revocations encode alike.
+// Ordered by expiry alone, ties came in the order the codes were
+// inserted, which is not the jti's.
+func TestEachLiveRevocationOrdersTiesByJTI(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	var want []string
+	for i := 9; i >= 0; i-- { // inserted against jti order
+		jti := fmt.Sprintf("code-%d", i)
+		insertCode(t, db, testCode(jti, "s1"))
+		want = append([]string{jti}, want...)
+	}
+	if _, err := db.SetStatus(ctx, "s1", "red", t0); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := db.EachLiveRevocation(ctx, t0, func(e RevocationEntry) error { got = append(got, e.JTI); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("EachLiveRevocation streamed %v; want the tied expiries by jti, %v", got, want)
+	}
+	listed, err := db.LiveRevocations(ctx, t0)
+	if err != nil || len(listed) != len(want) {
+		t.Fatalf("LiveRevocations = %d, %v; want %d", len(listed), err, len(want))
+	}
+	for i, e := range listed {
+		if e.JTI != want[i] {
+			t.Fatalf("LiveRevocations[%d] = %s; want %s, as EachLiveRevocation streams them", i, e.JTI, want[i])
+		}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // The subjects' blind index makes one ID number one subject without
 // storing the number: the node keeps HMAC-SHA256(key, number) per subject,
 // unique, under a random key sealed by the KEK. Both live in keys.db, next
-// to the data keys, so that deleting a subject (shredSubjectKey) deletes
+// to the data keys, so that deleting a subject (shredSubjectKeys) deletes
 // its index value with its key, secure_delete zeroes both, and no copy of
 // node.db ever holds a value that would link an ID number to a subject.
 //

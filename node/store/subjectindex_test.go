@@ -105,7 +105,7 @@ func TestBackfillListsSubjectsWithoutIndexAndSetsIt(t *testing.T) {
 	if err := db.CreateSubject(ctx, noNumber, testConsent(), Token{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.shredSubjectKey(ctx, "s3"); err != nil { // shredded: gone already
+	if err := db.shredSubjectKeys(ctx, []string{"s3"}); err != nil { // shredded: gone already
 		t.Fatal(err)
 	}
 	subs, last, err := db.UnindexedSubjects(ctx, "", 1)

@@ -25,8 +25,9 @@ func KeysPath(dbPath string) string { return filepath.Join(filepath.Dir(dbPath),
 // kept out of long-lived backups (docs/privacy.md).
 //
 // secure_delete overwrites a deleted key with zeros instead of leaving it in
-// a free page, and after each deletion the WAL is checkpointed and truncated
-// (truncateKeysWAL), so the sealed key does not linger in keys.db-wal either.
+// a free page, and after each deletion (or batch of them, DeleteSubjects)
+// the WAL is checkpointed and truncated (truncateKeysWAL), so the sealed
+// key does not linger in keys.db-wal either.
 //
 // The subjects' blind index (subjectindex.go) lives here too, for the same
 // reason: a value of it links an ID number to a subject id, so it must go
@@ -207,43 +208,70 @@ func readSubjectKeys(ctx context.Context, r *sql.DB, ids []string, out map[strin
 	return rows.Err()
 }
 
-// shredSubjectKey deletes a subject's data key (absent is fine) and purges
-// it from the WAL.
-// Its blind index value goes in the same transaction.
-func (db *DB) shredSubjectKey(ctx context.Context, id string) error {
+// shredSubjectKeys deletes the data keys of the subjects ids (absent is
+// fine) and their blind index values, in one transaction, and purges
+// them from the WAL with one truncation.
+func (db *DB) shredSubjectKeys(ctx context.Context, ids []string) error {
 	const op = "shred subject key"
+	if len(ids) == 0 {
+		return nil
+	}
 	tx, err := db.k.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	for _, q := range []string{`DELETE FROM subject_keys WHERE id = ?`, `DELETE FROM subject_index WHERE id = ?`} {
-		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+	for _, q := range []string{
+		`DELETE FROM subject_keys WHERE id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM subject_index WHERE id IN (SELECT value FROM json_each(?))`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, jsonIDs(ids)); err != nil {
 			return wrap(op, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return wrap(op, err)
 	}
-	// A read that raced the shredding may have cached the key: issuance
+	// A read that raced the shredding may have cached a key: issuance
 	// stops signing with it now, not when the deletion commits. A read
 	// begun before this cannot fill the cache after it (generation), and
 	// one begun after finds no key.
-	db.issue.forget(id)
+	for _, id := range ids {
+		db.issue.forget(id)
+	}
 	return db.truncateKeysWAL(ctx)
 }
 
 // shredAllSubjectKeys deletes every data key, the blind index and its key,
-// and purges them from the WAL and the file's free pages.
+// and purges them from the WAL and the file's free pages. Unlike one
+// subject's shredding, it fails with ErrBusy if a reader in another
+// process kept the WAL from being truncated: the sunset that calls it
+// stops there, rather than report the keys gone while keys.db-wal still
+// holds them, and runs again once the reader has let go.
+//
+// The VACUUM runs outside the key gate, and needs none: a read of
+// keys.db racing it sees the keys deleted (the deletion committed
+// before it, and VACUUM changes no content), VACUUM writes no key into
+// the WAL (it copies what is left after the deletion), and in WAL mode
+// it keeps no rollback journal of keys.db. What may still hold a key is
+// the WAL from before the deletion, which the truncation after it
+// empties under the gate.
 func (db *DB) shredAllSubjectKeys(ctx context.Context) error {
 	if _, err := db.k.ExecContext(ctx, `DELETE FROM subject_keys; DELETE FROM subject_index; DELETE FROM subject_index_key`); err != nil {
 		return wrap("shred subject keys", err)
 	}
-	db.issue.clear() // as shredSubjectKey's forget, for everyone
+	db.issue.clear() // as shredSubjectKeys' forget, for everyone
 	if _, err := db.k.ExecContext(ctx, `VACUUM`); err != nil {
 		return wrap("shred subject keys", err)
 	}
-	return db.truncateKeysWAL(ctx)
+	if err := db.truncateKeysWAL(ctx); err != nil {
+		return err
+	}
+	if db.keysWALPending.Load() {
+		return fmt.Errorf("store: shred subject keys: another process holds keys.db, whose WAL keeps the deleted keys "+
+			"until it lets go; nothing else was deleted: stop that process and run again: %w", ErrBusy)
+	}
+	return nil
 }
 
 // truncateKeysWAL copies the WAL into keys.db and truncates it to zero

@@ -83,7 +83,7 @@ func TestSubjectWhoseKeyIsShreddedIsNotFoundAndDeleteFinishes(t *testing.T) {
 	enrol(t, db, "s1")
 	insertCode(t, db, testCode("c1", "s1"))
 	// As if DeleteSubject died between shredding the key and deleting rows.
-	if err := db.shredSubjectKey(ctx, "s1"); err != nil {
+	if err := db.shredSubjectKeys(ctx, []string{"s1"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := db.Subject(ctx, "s1")
@@ -264,6 +264,34 @@ func (r *issuanceReaders) stop() []error {
 	return errs
 }
 
+// holdKeyStore holds the key store of the database at path as another
+// process would: a connection of its own with a read transaction open,
+// having read the one key there. release ends the transaction.
+func holdKeyStore(t *testing.T, path string) (release func()) {
+	t.Helper()
+	ctx := t.Context()
+	raw := rawDB(t, KeysPath(path))
+	raw.SetMaxOpenConns(1)
+	reader, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	var n int
+	if _, err := reader.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM subject_keys`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("reader: %d keys, %v", n, err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := reader.ExecContext(ctx, `COMMIT`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A reader that holds keys.db through a deletion (another process, here
 // a raw connection with an open read transaction) keeps its WAL from being
 // truncated: the deletion stands after keysTruncateWait, not the 10 s busy
@@ -275,20 +303,7 @@ func TestShreddingHeldBackByAReaderIsFinishedLater(t *testing.T) {
 	db, path := openTestDB(t)
 	marker := []byte("SEALED-KEY-MARKER-s1-held-reader")
 	enrolWithKey(t, db, path, "s1", string(marker))
-	raw := rawDB(t, KeysPath(path))
-	raw.SetMaxOpenConns(1)
-	reader, err := raw.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	var n int
-	if _, err := reader.ExecContext(ctx, `BEGIN`); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM subject_keys`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("reader: %d keys, %v", n, err)
-	}
+	release := holdKeyStore(t, path)
 
 	started := time.Now()
 	if _, err := db.DeleteSubject(ctx, "s1", t0); err != nil {
@@ -315,9 +330,7 @@ func TestShreddingHeldBackByAReaderIsFinishedLater(t *testing.T) {
 		t.Errorf("the key store's busy timeout after the truncations: %d ms, %v; want %d ms back", timeout, err, busyTimeout.Milliseconds())
 	}
 
-	if _, err := reader.ExecContext(ctx, `COMMIT`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := db.FinishShredding(ctx); err != nil {
 		t.Fatalf("FinishShredding once the reader let go: %v", err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -69,7 +70,7 @@ func (db *DB) CreateSubject(ctx context.Context, s Subject, c Consent, t Token, 
 	})
 	if err != nil {
 		// The id is this enrolment's (putSubjectKey refused a taken one).
-		_ = db.shredSubjectKey(context.WithoutCancel(ctx), s.ID)
+		_ = db.shredSubjectKeys(context.WithoutCancel(ctx), []string{s.ID})
 	}
 	return err
 }
@@ -261,30 +262,24 @@ func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, all
 }
 
 // deleteSubject implements DeleteSubjectIf, queueing plan's erasures (if
-// not nil) in the deletion's transaction.
+// not nil) in the deletion's transaction: a batch of one.
 func (db *DB) deleteSubject(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, plan *ErasurePlan, audit []AuditEntry) (*Revocation, error) {
-	const op = "delete subject"
-	if now.IsZero() {
-		return nil, invalid(op, "zero time")
-	}
-	var status string
-	var unconfirmed bool
-	if err := db.r.QueryRowContext(ctx, `SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, id).Scan(&status, &unconfirmed); err != nil {
-		return nil, wrap(op, notFound("subject", err))
-	}
-	if allow != nil {
-		if err := allow(status, unconfirmed); err != nil {
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-	}
-	// Dropped from the issuance cache now, and again by the shredding as
-	// it commits: no read after that can put the sealed key back.
-	db.issue.forget(id)
-	if err := db.shredSubjectKey(ctx, id); err != nil {
-		return nil, err
-	}
 	var rev *Revocation
-	err := db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
+	var outcome error
+	err := db.DeleteSubjects(ctx, now, allow, []SubjectDeletion{{ID: id, Plan: plan, Audit: audit}},
+		func(_ SubjectDeletion, r *Revocation, err error) error {
+			rev, outcome = r, err
+			return nil
+		})
+	return rev, cmp.Or(err, outcome)
+}
+
+// deleteSubjectRows revokes the subject's live codes and deletes its
+// rows, queueing plan's erasures (if not nil) and appending audit, in one
+// transaction; its key is shredded already.
+func (db *DB) deleteSubjectRows(ctx context.Context, id string, now time.Time, plan *ErasurePlan, audit []AuditEntry) (*Revocation, error) {
+	var rev *Revocation
+	err := db.writeAudited(ctx, deleteSubjectOp, audit, func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
 			return notFound("subject", err)

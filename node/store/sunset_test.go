@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,5 +89,46 @@ func TestSunsetLeavesNoContactOrNameInTheDatabaseFile(t *testing.T) {
 		if bytes.Contains(all, name) {
 			t.Errorf("store %s: the subject's sealed name survives the sunset in node.db or its WAL", when)
 		}
+	}
+}
+
+// Sunset's VACUUM of keys.db runs outside the key gate, and needs no
+// gate: a read of keys.db racing it sees the keys deleted (VACUUM
+// changes no content, and the deletion committed before it), and its
+// frames hold no key. What may hold one is keys.db's WAL from before
+// the deletion, which the truncation after the VACUUM empties. Another
+// process that holds keys.db (here a raw connection with an open read
+// transaction) keeps that truncation from finishing: the sunset then
+// says so and is not done, instead of reporting the keys gone while
+// keys.db-wal still holds them; run again once the reader has let go,
+// it finishes and leaves no trace of them.
+func TestSunsetRefusesToReportKeysGoneWhileTheirWALIsHeld(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	marker := []byte("SEALED-KEY-MARKER-sunset-held-reader")
+	enrolWithKey(t, db, path, "s1", string(marker))
+	release := holdKeyStore(t, path)
+
+	_, err := db.Sunset(ctx, t0)
+	held := bytes.Contains(fileBytes(t, KeysPath(path)), marker)
+	if err == nil && held {
+		t.Fatal("Sunset reported success while keys.db or its WAL still holds a data key")
+	}
+	if !held {
+		t.Fatal("the key's frames are gone despite the reader: this test checks nothing")
+	}
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "keys.db") {
+		t.Fatalf("Sunset with a reader on keys.db = %v; want ErrBusy naming keys.db", err)
+	}
+	if c, err := db.Counts(ctx); err != nil || c.Subjects != 1 {
+		t.Fatalf("after the sunset that stopped: %+v, %v; want the subject's row still there, for the sunset run again", c, err)
+	}
+
+	release()
+	if c, err := db.Sunset(ctx, t0); err != nil || c.Subjects != 1 {
+		t.Fatalf("Sunset run again once the reader let go = %+v, %v; want it done, counting the subject", c, err)
+	}
+	if bytes.Contains(fileBytes(t, KeysPath(path)), marker) {
+		t.Fatal("a data key survives the sunset in keys.db or its WAL")
 	}
 }

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// A batch of deletions (a retention pass) truncates keys.db's WAL once,
+// not once per subject, and before the first deletion commits in
+// node.db: by the time deleted hears of one, no copy of keys.db holds its
+// key. Outcomes come in the order of the batch, a held or missing
+// subject's with its refusal and nothing deleted.
+func TestDeleteSubjectsTruncatesTheKeyStoreWALOnceForTheBatch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	const n = 6
+	var dels []SubjectDeletion
+	markers := map[string][]byte{}
+	for i := range n {
+		id := fmt.Sprintf("s%d", i)
+		markers[id] = []byte(fmt.Sprintf("SEALED-KEY-MARKER-%s-0123456789", id))
+		enrolWithKey(t, db, path, id, string(markers[id]))
+		dels = append(dels, SubjectDeletion{ID: id, Audit: []AuditEntry{{Time: t0, Actor: "system", Action: "subject.retention_delete", Target: id}}})
+	}
+	if _, err := db.SetStatus(ctx, "s2", "red", t0); err != nil {
+		t.Fatal(err)
+	}
+	dels = append(dels, SubjectDeletion{ID: "nobody"})
+	held := errors.New("held")
+	allow := func(status string, _ bool) error {
+		if status != "green" {
+			return held
+		}
+		return nil
+	}
+	before := db.KeysTruncations()
+	var got []string
+	err := db.DeleteSubjects(ctx, t0, allow, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		switch {
+		case errors.Is(err, held):
+			got = append(got, d.ID+":held")
+		case errors.Is(err, ErrNotFound):
+			got = append(got, d.ID+":not found")
+		case err != nil:
+			t.Errorf("deleting %s: %v", d.ID, err)
+		default:
+			got = append(got, d.ID)
+			if bytes.Contains(fileBytes(t, KeysPath(path)), markers[d.ID]) {
+				t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", d.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"s0", "s1", "s2:held", "s3", "s4", "s5", "nobody:not found"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outcomes %v; want %v", got, want)
+	}
+	if k := db.KeysTruncations() - before; k != 1 {
+		t.Fatalf("keys.db's WAL truncated %d times for a batch of %d deletions; want once", k, n-1)
+	}
+	if db.KeysWALPending() {
+		t.Fatal("KeysWALPending after the batch's truncation")
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 1 {
+		t.Fatalf("%d subject rows left; want the held one", n)
+	}
+	if _, err := db.Subject(ctx, "s2"); err != nil {
+		t.Fatalf("the held subject lost its record or key: %v", err)
+	}
+	if k := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'subject.retention_delete'`); k != n-1 {
+		t.Fatalf("%d deletions audited; want %d", k, n-1)
+	}
+}
+
+// One deletion is a batch of one: a truncation each, as before.
+func TestDeleteSubjectTruncatesOnce(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	enrolWithKey(t, db, path, "s1", "SEALED-KEY-MARKER-s1-0123456789")
+	before := db.KeysTruncations()
+	if _, err := db.DeleteSubject(t.Context(), "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if k := db.KeysTruncations() - before; k != 1 {
+		t.Fatalf("%d truncations for one deletion; want 1", k)
+	}
+	if bytes.Contains(fileBytes(t, KeysPath(path)), []byte("SEALED-KEY-MARKER-s1")) {
+		t.Fatal("the deleted subject's key survives in keys.db or its WAL")
+	}
+}
+
+// A batch larger than MaxSubjectDeletions is refused with nothing done.
+func TestDeleteSubjectsRefusesAnOversizedBatch(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	dels := make([]SubjectDeletion, MaxSubjectDeletions+1)
+	for i := range dels {
+		dels[i].ID = "s1"
+	}
+	err := db.DeleteSubjects(t.Context(), t0, nil, dels, func(SubjectDeletion, *Revocation, error) error {
+		t.Fatal("a deletion of an oversized batch was tried")
+		return nil
+	})
+	wantErr(t, err, ErrInvalid)
+	if _, err := db.Subject(t.Context(), "s1"); err != nil {
+		t.Fatalf("the subject of a refused batch lost its record or key: %v", err)
+	}
+}
