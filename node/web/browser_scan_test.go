@@ -140,10 +140,14 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 // through Chromium while the check is held took most of that on a loaded
 // machine (scannerGivesUpOnAHungCheck checks the giving up). hcVerifies
 // counts the checks sent, and hcShown logs each state the result goes
-// through, in order: "hidden", or its reason and class. hcUnhold undoes
-// it.
-const holdFirstVerifyJS = `(() => {
-	const real = window.fetch, r = document.getElementById("result");
+// through, in order: "hidden", or its reason and class. A result shows
+// until it is closed: the scanner's own clearing of it after SHOW_FOR is
+// not started (typing half a code over a result through Chromium took
+// more than SHOW_FOR on a loaded machine, and the result cleared itself
+// under the test's keys). hcUnhold undoes it all.
+var holdFirstVerifyJS = fmt.Sprintf(`(() => {
+	const real = window.fetch, realTimeout = window.setTimeout, r = document.getElementById("result");
+	window.setTimeout = (f, ms, ...args) => ms === %d ? 0 : realTimeout(f, ms, ...args);
 	let held = false;
 	window.hcVerifies = 0; window.hcShown = []; window.hcRelease = null;
 	window.fetch = (u, o) => {
@@ -158,9 +162,9 @@ const holdFirstVerifyJS = `(() => {
 	const obs = new MutationObserver(log);
 	obs.observe(r, { attributes: true });
 	log();
-	window.hcUnhold = () => { window.fetch = real; obs.disconnect(); return true; };
+	window.hcUnhold = () => { window.fetch = real; window.setTimeout = realTimeout; obs.disconnect(); return true; };
 	return true;
-})()`
+})()`, resultShowFor.Milliseconds())
 
 // scannerKeepsACodeScannedWhileACheckIsOnItsWay scans two codes back to
 // back on a slow network, as a keyboard-wedge scanner in a queue does:
