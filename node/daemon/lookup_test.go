@@ -137,7 +137,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	// Signed by Beijing's key in Shanghai's name: a key Shanghai's keyset
 	// does not hold (unknown_key).
 	req := f.request(traveler, good)
-	if ans := f.send(asSH, seal(t, f.c.Nodes[bj].Node.Signer(), req, gdEnc)); ans != nil {
+	if ans := f.sendWithin(asSH, seal(t, f.c.Nodes[bj].Node.Signer(), req, gdEnc), silenceFor); ans != nil {
 		t.Fatalf("request signed by the wrong province's key answered %+v", ans)
 	}
 	// Without legal basis: the asking node refuses to send it...
@@ -191,7 +191,7 @@ func TestCrossProvinceLookupRefusals(t *testing.T) {
 	// Shanghai removed: Guangdong drops its keys and cannot even verify.
 	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(), trust.Change{Op: "remove", ID: "310000"}), ops[0], ops[1]))
 	f.waitVersion(3)
-	if ans := f.send(asSH, seal(t, f.c.Nodes[sh].Node.Signer(), f.request(traveler, good), gdEnc)); ans != nil {
+	if ans := f.sendWithin(asSH, seal(t, f.c.Nodes[sh].Node.Signer(), f.request(traveler, good), gdEnc), silenceFor); ans != nil {
 		t.Fatalf("request from a removed member answered %+v", ans)
 	}
 	refusals = f.auditOf(gd, "lookup.refuse", 5)
