@@ -196,15 +196,16 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	f := runAccountsServer(t)
-	ctx := testCtx(t)
 	op, gdc := f.conn(t, "", RoleOperator), f.node(t, gd)
 	put(t, op, "trustlist", fx.trustList)
 
 	// gd fills its own state bucket with junk keys under its prefix.
+	// Each of the floods' hundreds of requests has a testCtx of its own:
+	// under the race detector on a loaded machine they took more than one.
 	big := bytes.Repeat([]byte("x"), 256<<10)
 	var full error
 	for i := 0; i <= ownBucketMaxBytes/len(big)+2 && full == nil; i++ {
-		_, full = gdc.js.Publish(ctx, fmt.Sprintf("$KV.hcfed_demo_440000.440000.junk%d", i), big)
+		_, full = gdc.js.Publish(testCtx(t), fmt.Sprintf("$KV.hcfed_demo_440000.440000.junk%d", i), big)
 	}
 	if full == nil {
 		t.Fatal("gd wrote past its state quota")
@@ -214,7 +215,7 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 	// seconds of writing and, at shutdown, flushing 512 consumer stores.
 	var refused error
 	for i := 0; i <= DefaultAccountMaxConsumers && refused == nil; i++ {
-		_, refused = gdc.js.CreateConsumer(ctx, streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i), MemoryStorage: true})
+		_, refused = gdc.js.CreateConsumer(testCtx(t), streamName(testFed), jetstream.ConsumerConfig{Durable: fmt.Sprintf("junk%d", i), MemoryStorage: true})
 	}
 	if refused == nil || !strings.Contains(refused.Error(), "maximum consumers") {
 		t.Fatalf("consumer %d of gd: %v, want its quota to refuse it", DefaultAccountMaxConsumers+1, refused)
@@ -236,6 +237,7 @@ func TestAccountsQuotaAndConsumerFloodHarmOnlyTheFlooder(t *testing.T) {
 			return nil
 		})
 	}
+	ctx := testCtx(t)
 	kv, err := bjc.bucketHandle(ctx)
 	if err != nil {
 		t.Fatal(err)

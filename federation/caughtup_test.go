@@ -101,6 +101,22 @@ func (n *offlineNode) comeBack(t *testing.T) {
 	})
 }
 
+// TestSyncNotYetCaughtUpOnceSaysItsInitialCatchUpIsNotDone: a Sync
+// connected but not yet caught up once (here: not yet run) is not Ready
+// with ErrInitialCatchUp, which the node's readiness check reads, as it
+// reads ErrCatchingUp, as held back by an unavailable revocation stream
+// when the stream is: a node whose first catch-up was cut off by a lost
+// JetStream quorum said only "initial catch-up not done" for as long as
+// the quorum was lost.
+func TestSyncNotYetCaughtUpOnceSaysItsInitialCatchUpIsNotDone(t *testing.T) {
+	t.Parallel()
+	f, s, _ := guangdongPublishing(t)
+	u := f.newSync(connectReady(t, s, sh), sh)
+	if err := u.Ready(); !errors.Is(err, ErrInitialCatchUp) || !errors.Is(err, ErrNotReady) {
+		t.Errorf("Ready before the first catch-up: %v, want %v (wrapping %v)", err, ErrInitialCatchUp, ErrNotReady)
+	}
+}
+
 // TestSyncIsNotSyncedAfterReconnectUntilItsBacklogIsApplied takes a node
 // off NATS long enough for its trust to go stale, while 440000 publishes
 // a backlog of revocations and a new keyset. Back on NATS, the node must

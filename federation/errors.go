@@ -33,6 +33,9 @@ var (
 	// has not yet applied what was published meanwhile. It wraps
 	// ErrNotReady.
 	ErrCatchingUp = fmt.Errorf("%w: catching up on what was published while disconnected", ErrNotReady)
+	// ErrInitialCatchUp reports a Sync that has not yet caught up once,
+	// over its first connection. It wraps ErrNotReady.
+	ErrInitialCatchUp = fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
 	// ErrStreamMissing reports that no revocation stream answered a
 	// publish: it was deleted, or never created (EnsureStreams makes it).
 	ErrStreamMissing = errors.New("federation: revocation stream missing")

@@ -346,7 +346,7 @@ func (s *Sync) Ready() error {
 	case !connected:
 		return fmt.Errorf("%w: not connected to NATS", ErrNotReady)
 	case s.caughtIn.Load() == 0:
-		return fmt.Errorf("%w: initial catch-up not done", ErrNotReady)
+		return ErrInitialCatchUp
 	case !s.caughtUpIn(epoch):
 		return ErrCatchingUp
 	case s.persist.failing.Load():

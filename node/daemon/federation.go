@@ -244,15 +244,19 @@ func connConfig(cfg config.Config, urls []string, log *slog.Logger) federation.C
 }
 
 // ready is the API's readiness check: connected, caught up, and the
-// revocation outbox flowing.
+// revocation outbox flowing. A node not caught up while the revocation
+// stream is unavailable says so: that is what keeps it from catching up,
+// at its first connection (it lost the quorum before its first catch-up
+// was done) as after an outage.
 func (f *fed) ready(ctx context.Context) error {
 	s := f.sync.Load()
 	if s == nil {
 		return errors.New("not connected to the federation yet")
 	}
 	if err := s.Ready(); err != nil {
-		if js := f.jetStreamProblem(); js != nil && errors.Is(err, federation.ErrCatchingUp) {
-			return js // what keeps it from catching up
+		catchingUp := errors.Is(err, federation.ErrCatchingUp) || errors.Is(err, federation.ErrInitialCatchUp)
+		if js := f.jetStreamProblem(); js != nil && catchingUp {
+			return js
 		}
 		return err
 	}

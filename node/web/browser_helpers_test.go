@@ -401,23 +401,31 @@ func inlineFormsFitNarrow(t *testing.T, tb *tab) {
 	}
 }
 
-// typeKeys types keys as a keyboard does, key by key: each rune a key
-// down carrying its text (which the page gets as keydown, keypress and
-// input) and a key up, two calls to the browser where
-// chromedp.KeyEvent makes three (down, char, up). A code is some 560
-// characters, and each call waits for the page to handle its event.
-func typeKeys(keys string) chromedp.Action[chromedp.Void] {
+// typeKeys types keys as a keyboard does, key by key (typeKey). A code
+// is some 560 characters, and each call waits for the page to handle its
+// event: each key has its own pageTimeout, the bound of one change of
+// the page (typing a whole code within one took longer on a loaded
+// machine).
+func (tb *tab) typeKeys(keys string) {
+	tb.t.Helper()
+	for _, r := range keys {
+		tb.do(typeKey(r))
+	}
+}
+
+// typeKey presses the key of r: a key down carrying its text (which the
+// page gets as keydown, keypress and input) and a key up, two calls to
+// the browser where chromedp.KeyEvent makes three (down, char, up).
+func typeKey(r rune) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for _, r := range keys {
-			evs := kb.Encode(r)
-			down, up := *evs[0], *evs[len(evs)-1]
-			if len(evs) == 3 {
-				down.Text, down.UnmodifiedText = evs[1].Text, evs[1].UnmodifiedText
-			}
-			for _, ev := range []input.DispatchKeyEventParams{down, up} {
-				if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
-					return err
-				}
+		evs := kb.Encode(r)
+		down, up := *evs[0], *evs[len(evs)-1]
+		if len(evs) == 3 {
+			down.Text, down.UnmodifiedText = evs[1].Text, evs[1].UnmodifiedText
+		}
+		for _, ev := range []input.DispatchKeyEventParams{down, up} {
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -99,7 +99,7 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 		t.Fatalf("%q shows %+v, want the next step for its reason", notACode, res)
 	}
 	resultFollowsTheLanguage(t, scan, "#result-next", map[string]string{web.LangZH: nextStep(t, web.LangZH, "malformed"), web.LangEN: nextStep(t, web.LangEN, "malformed")})
-	scan.do(typeKeys(code + "\r"))
+	scan.typeKeys(code + "\r")
 	if err := scan.poll(shown + ` && document.getElementById("result").dataset.reason === "ok"`); err != nil {
 		t.Fatalf("a code typed over the result was not checked: the result shows %+v, the field holds %d characters of the %d typed",
 			scan.result(), len(field()), len(code))
@@ -112,7 +112,7 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 		if !eval[bool](scan, shown) {
 			scan.paste(code)
 		}
-		scan.do(typeKeys(key.keys))
+		scan.typeKeys(key.keys)
 		if eval[bool](scan, shown) || field() != "" {
 			t.Errorf("a lone %s over the result leaves it shown (%v) or the field holding %q", key.name, eval[bool](scan, shown), field())
 		}
@@ -140,10 +140,14 @@ func scannerTakesACodeTypedOverTheResult(t *testing.T, scan *tab, code string) {
 // through Chromium while the check is held took most of that on a loaded
 // machine (scannerGivesUpOnAHungCheck checks the giving up). hcVerifies
 // counts the checks sent, and hcShown logs each state the result goes
-// through, in order: "hidden", or its reason and class. hcUnhold undoes
-// it.
-const holdFirstVerifyJS = `(() => {
-	const real = window.fetch, r = document.getElementById("result");
+// through, in order: "hidden", or its reason and class. A result shows
+// until it is closed: the scanner's own clearing of it after SHOW_FOR is
+// not started (typing half a code over a result through Chromium took
+// more than SHOW_FOR on a loaded machine, and the result cleared itself
+// under the test's keys). hcUnhold undoes it all.
+var holdFirstVerifyJS = fmt.Sprintf(`(() => {
+	const real = window.fetch, realTimeout = window.setTimeout, r = document.getElementById("result");
+	window.setTimeout = (f, ms, ...args) => ms === %d ? 0 : realTimeout(f, ms, ...args);
 	let held = false;
 	window.hcVerifies = 0; window.hcShown = []; window.hcRelease = null;
 	window.fetch = (u, o) => {
@@ -158,9 +162,9 @@ const holdFirstVerifyJS = `(() => {
 	const obs = new MutationObserver(log);
 	obs.observe(r, { attributes: true });
 	log();
-	window.hcUnhold = () => { window.fetch = real; obs.disconnect(); return true; };
+	window.hcUnhold = () => { window.fetch = real; window.setTimeout = realTimeout; obs.disconnect(); return true; };
 	return true;
-})()`
+})()`, resultShowFor.Milliseconds())
 
 // scannerKeepsACodeScannedWhileACheckIsOnItsWay scans two codes back to
 // back on a slow network, as a keyboard-wedge scanner in a queue does:
@@ -182,13 +186,13 @@ func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code
 
 	eval[bool](scan, holdFirstVerifyJS)
 	eval[bool](scan, `(() => { document.getElementById("code-input").focus(); return document.activeElement.id === "code-input"; })()`)
-	scan.do(typeKeys(notACode + "\r" + code + "\r"))
+	scan.typeKeys(notACode + "\r" + code + "\r")
 	if field() != "" || scan.text("#code-note") != en(t, "scan.next_waiting") {
 		t.Errorf("a code entered while a check is on its way leaves the field holding %d characters and the note %q, want an empty field and %q",
 			len(field()), scan.text("#code-note"), en(t, "scan.next_waiting"))
 	}
 	resultFollowsTheLanguage(t, scan, "#code-note", map[string]string{web.LangZH: msg(t, web.LangZH, "scan.next_waiting"), web.LangEN: en(t, "scan.next_waiting")})
-	scan.do(typeKeys("a-third-code\r"))
+	scan.typeKeys("a-third-code\r")
 	if field() != "" || scan.text("#code-note") != en(t, "scan.next_refused") {
 		t.Errorf("a third code, with one waiting, leaves the field holding %q and the note %q, want an empty field and %q",
 			field(), scan.text("#code-note"), en(t, "scan.next_refused"))
@@ -204,7 +208,7 @@ func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code
 		t.Errorf("the first result says %q about the codes after it, want %q", got, en(t, "scan.next_refused"))
 	}
 
-	scan.do(typeKeys(kb.Escape))
+	scan.typeKeys(kb.Escape)
 	scan.waitJS("the second result", `document.getElementById("result").dataset.reason === "ok"`)
 	if res := scan.result(); !res.green() || res.Name != testMasked {
 		t.Errorf("the code that waited shows %+v", res)
@@ -223,16 +227,16 @@ func scannerKeepsACodeScannedWhileACheckIsOnItsWay(t *testing.T, scan *tab, code
 
 	// The first answer comes while the next code is half typed.
 	eval[bool](scan, `window.hcUnhold() && `+holdFirstVerifyJS)
-	scan.do(typeKeys(notACode + "\r" + code[:len(code)/2]))
+	scan.typeKeys(notACode + "\r" + code[:len(code)/2])
 	scan.waitJS("the node's answer to the first check", `typeof window.hcRelease === "function"`)
 	eval[bool](scan, `(() => { window.hcRelease(); return true; })()`)
 	scan.waitJS("the first result", `document.getElementById("result").dataset.reason === "malformed"`)
-	scan.do(typeKeys(code[len(code)/2:] + "\r"))
+	scan.typeKeys(code[len(code)/2:] + "\r")
 	if got := shownLog(); !slices.Equal(got, want[:2]) || verifies() != 1 || scan.text("#result-note") != en(t, "scan.next_waiting") {
 		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q and sent %d checks, the result says %q; want %q, 1 check and %q",
 			got, verifies(), scan.text("#result-note"), want[:2], en(t, "scan.next_waiting"))
 	}
-	scan.do(typeKeys(kb.Escape))
+	scan.typeKeys(kb.Escape)
 	scan.waitJS("the second result", `document.getElementById("result").dataset.reason === "ok"`)
 	if got := shownLog(); !slices.Equal(got, want) {
 		t.Errorf("a code whose typing a result came in the middle of: the scanner showed %q, want %q", got, want)

@@ -21,9 +21,12 @@ const (
 	testMasked = "李*"
 )
 
-// resultShownAtMost is how long the scanner's result shows before it
-// clears by itself: its SHOW_FOR (5 s), and a margin.
-const resultShownAtMost = 6 * time.Second
+// resultShowFor is how long the scanner's result shows before it clears
+// by itself (scan.js SHOW_FOR); resultShownAtMost is that and a margin.
+const (
+	resultShowFor     = 5 * time.Second
+	resultShownAtMost = resultShowFor + time.Second
+)
 
 // Page weight limits, transferred bytes of a cold load (issue 10).
 const (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hcfed/hcfed/node/web"
@@ -152,18 +153,27 @@ func walletBacksOffWhileOffline(t *testing.T, b *browser, u string) {
 // walletPollEvery is the wallet's POLL_EVERY (wallet.js).
 const walletPollEvery = 5 * time.Second
 
+// slowNetworkLatency is the latency of a phone on a slow network: longer
+// than the test takes between seeing a poll begin and releasing it.
+const slowNetworkLatency = 300 * time.Millisecond
+
 // holdPollsJS holds a wallet's polls: each GET of the record at the path
-// given is counted in hcPolls, and its answer held until hcReleasePoll().
+// given is counted in hcPolls, and its answer held until hcReleasePoll(),
+// which answers every poll begun so far: one whose answer is still on
+// its way from the node is answered as soon as it comes. (Releasing only
+// the answers already in left a poll the node was slow to answer, under
+// load, held for ever, and the wallet, which starts no poll while one is
+// on its way, never polling again.)
 const holdPollsJS = `((path) => {
 	const real = window.fetch;
-	window.hcPolls = 0; window.hcHeld = [];
+	window.hcPolls = 0; window.hcReleased = 0; window.hcHeld = [];
 	window.fetch = (u, o) => {
 		const p = real(u, o);
 		if (((o && o.method) || "GET") !== "GET" || !String(u).endsWith(path)) return p;
-		window.hcPolls++;
-		return p.then((res) => new Promise((ok) => { window.hcHeld.push(() => ok(res)); }));
+		const n = ++window.hcPolls;
+		return p.then((res) => n <= window.hcReleased ? res : new Promise((ok) => { window.hcHeld.push(() => ok(res)); }));
 	};
-	window.hcReleasePoll = () => { window.hcHeld.splice(0).forEach((f) => f()); return true; };
+	window.hcReleasePoll = () => { window.hcReleased = window.hcPolls; window.hcHeld.splice(0).forEach((f) => f()); return true; };
 	return true;
 })(%q)`
 
@@ -175,11 +185,19 @@ const holdPollsJS = `((path) => {
 // start none; once it is answered, each of them starts one at once (no
 // interval runs on the stopped clock). A resident who looks at their
 // phone sees the status of now, not of up to five seconds ago, and the
-// node is never asked twice at once.
+// node is never asked twice at once. The phone's network is slow
+// (slowNetworkLatency), so that a poll is, as a rule, released while the
+// node's answer to it is still on its way: the order that held a poll for
+// ever under load, and fails this test with an hcReleasePoll that
+// answers only the answers already in.
 func walletPollsWhenLookedAtAgain(t *testing.T, b *browser, u, subjectID string) {
 	tb := b.newTab(t, "wallet GD polls")
 	tb.open(u)
 	tb.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
+	if _, err := chromedp.Call(tb.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Latency: float64(slowNetworkLatency.Milliseconds()), DownloadThroughput: -1, UploadThroughput: -1}}}); err != nil {
+		t.Fatalf("%s: slowing the network: %v", tb.name, err)
+	}
 	eval[bool](tb, fmt.Sprintf(holdPollsJS, "/v1/subjects/"+subjectID))
 	polls := func() int { return eval[int](tb, `window.hcPolls`) }
 	stretch := 2*walletPollEvery + time.Second
