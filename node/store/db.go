@@ -68,6 +68,14 @@ func OpenWithKeys(ctx context.Context, path, keysPath string) (*DB, error) {
 	if path == "" || strings.Contains(path, "?") || keysPath == "" || strings.Contains(keysPath, "?") {
 		return nil, fmt.Errorf("store: open: path must be a file name without '?': %w", ErrInvalid)
 	}
+	if err := fromSchemaTemplate(ctx, path, keysPath); err != nil {
+		return nil, err
+	}
+	return openDB(ctx, path, keysPath)
+}
+
+// openDB is OpenWithKeys once the paths are checked.
+func openDB(ctx context.Context, path, keysPath string) (*DB, error) {
 	if err := KeyStoreNotLost(ctx, path, keysPath); err != nil {
 		return nil, err
 	}
