@@ -24,6 +24,21 @@ func erasurePlanOf(seen *[]AuditEntry, pending *ErasuresPending) ErasurePlan {
 	}}
 }
 
+// dbWithAnswers is a database with residents s1 and s2 enrolled and
+// entries in its audit log.
+func dbWithAnswers(t *testing.T, entries []AuditEntry) *DB {
+	t.Helper()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	for _, e := range entries {
+		if err := db.AppendAudit(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 // A deletion queues its erasures in its own transaction, from the audit
 // entries about the subject only: a refused deletion queues none, and
 // the outbox lists them by province, retries, revives, acknowledges and
@@ -31,19 +46,12 @@ func erasurePlanOf(seen *[]AuditEntry, pending *ErasuresPending) ErasurePlan {
 func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, _ := openTestDB(t)
-	enrol(t, db, "s1")
-	enrol(t, db, "s2")
-	for _, e := range []AuditEntry{
+	db := dbWithAnswers(t, []AuditEntry{
 		{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-a"},
 		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s1", Detail: "code-b"},
 		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s2", Detail: "code-of-s2"},
 		{Time: t0, Actor: "110000", Action: "lookup.refuse", Target: "s1", Detail: "refused"},
-	} {
-		if err := db.AppendAudit(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	var seen []AuditEntry
 	var pending ErasuresPending
 	held := errors.New("held")
@@ -143,19 +151,11 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 func TestErasurePlanIsGivenThePendingErasuresByProvince(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, _ := openTestDB(t)
-	enrol(t, db, "s1")
-	enrol(t, db, "s2")
-	for _, e := range []AuditEntry{
-		{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-a"},
-		{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-b"},
-		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s1", Detail: "code-c"},
-		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s2", Detail: "code-d"},
-	} {
-		if err := db.AppendAudit(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+	var answers []AuditEntry
+	for _, a := range [][3]string{{"310000", "s1", "code-a"}, {"310000", "s1", "code-b"}, {"110000", "s1", "code-c"}, {"110000", "s2", "code-d"}} {
+		answers = append(answers, AuditEntry{Time: t0, Actor: a[0], Action: "lookup.answer", Target: a[1], Detail: a[2]})
 	}
+	db := dbWithAnswers(t, answers)
 	var seen []AuditEntry
 	var pending ErasuresPending
 	for _, s := range []string{"s1", "s2"} {
