@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -162,10 +161,7 @@ func (a *auditor) setFailing(err error) {
 func (a *auditor) healthy() error {
 	a.errMu.Lock()
 	defer a.errMu.Unlock()
-	if a.failing != nil {
-		return fmt.Errorf("audit log writes failing: %w", a.failing)
-	}
-	return nil
+	return a.failing
 }
 
 // close stops the writer after it wrote (or gave up on) what is queued.

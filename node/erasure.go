@@ -48,12 +48,21 @@ const (
 
 // Erasure outbox limits.
 const (
-	// maxPendingErasures bounds the erasure outbox (a row is a province
-	// and up to trust.MaxErasureCodes hashed code ids). Beyond it a
-	// deletion still deletes, and its erasures are counted as dropped,
-	// logged and audited unsent: their provinces keep their copies until
-	// their lookup retention ends.
-	maxPendingErasures = 50_000
+	// maxPendingErasuresPerAsker is each province's share of the erasure
+	// outbox (a row is a province and up to trust.MaxErasureCodes hashed
+	// code ids). A province that never acknowledges keeps its erasures
+	// until they expire (config.MaxLookupRetention), and one that looked
+	// many residents up fills its share; beyond it that province's
+	// erasures are counted as dropped, logged and audited unsent — it
+	// keeps its copies until its lookup retention ends — and the other
+	// provinces' erasures are queued as before. The deletion still
+	// deletes. A share drains in about 19 minutes at erasureSendRate.
+	maxPendingErasuresPerAsker = 20_000
+	// maxPendingErasures bounds the whole outbox, for its disk: ten
+	// provinces' full shares. It is reached only if ten provinces all
+	// leave their erasures unacknowledged; beyond it every province's
+	// erasures are dropped as above.
+	maxPendingErasures = 10 * maxPendingErasuresPerAsker
 	// erasuresPerPass bounds the erasures to one province its sender
 	// reads at a time.
 	erasuresPerPass = 100
@@ -115,7 +124,7 @@ func (e *erasing) plan() store.ErasurePlan {
 // asking province (and per trust.MaxErasureCodes codes), each expiring
 // when that province's copy from the newest answer would have ended
 // anyway; an answer whose copy has ended already needs none.
-func (e *erasing) make(entries []store.AuditEntry, pending int) []store.Erasure {
+func (e *erasing) make(entries []store.AuditEntry, pending store.ErasuresPending) []store.Erasure {
 	now := e.l.now()
 	byAsker, newest := map[string][]string{}, map[string]time.Time{}
 	for _, a := range entries {
@@ -138,12 +147,14 @@ func (e *erasing) make(entries []store.AuditEntry, pending int) []store.Erasure 
 		if !expires.After(now) {
 			continue
 		}
+		held := pending.ByAsker[asker]
 		for codes := range slices.Chunk(byAsker[asker], trust.MaxErasureCodes) {
 			er := store.Erasure{Asker: asker, Codes: codes, Subject: e.subject, Actor: e.actor, Created: now, Expires: expires}
-			if pending+len(out) >= maxPendingErasures {
+			if held >= maxPendingErasuresPerAsker || pending.Total+len(out) >= maxPendingErasures {
 				e.dropped = append(e.dropped, er)
 				continue
 			}
+			held++
 			out = append(out, er)
 		}
 	}
@@ -158,8 +169,9 @@ func (e *erasing) done() {
 	for _, er := range e.dropped {
 		l.metrics.Erasures.WithLabelValues(erasureDropped).Inc()
 		l.audit(er.Actor, actionLookupErase, er.Subject, map[string]any{"to": er.Asker, "codes": len(er.Codes), "sent": false})
-		l.log.Error("lookup erasure not queued: the erasure outbox is full; the province keeps its copy until its lookup retention ends",
-			"to", er.Asker, "limit", maxPendingErasures)
+		l.log.Error("lookup erasure not queued: the province's share of the erasure outbox, or the outbox, is full "+
+			"(it leaves erasures unacknowledged); it keeps its copy until its lookup retention ends",
+			"to", er.Asker, "limit", maxPendingErasuresPerAsker, "outbox_limit", maxPendingErasures)
 	}
 	if e.queued > 0 {
 		l.metrics.ErasuresPending.Add(float64(e.queued))

@@ -29,7 +29,8 @@ func answered(t *testing.T, actor string, at time.Time, jti string, found bool) 
 // given (each once), split at trust.MaxErasureCodes, expiring when the
 // province's copy from the newest answer has ended; none for an answer
 // that gave nothing, for an actor that is no province, or for a copy
-// ended already; and none queued beyond maxPendingErasures.
+// ended already; and none queued to a province beyond its share
+// (maxPendingErasuresPerAsker), nor to any beyond maxPendingErasures.
 func TestErasingMakesOneErasurePerProvinceUntilItsCopyEnds(t *testing.T) {
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	e := (&lookups{now: func() time.Time { return now }}).erasing("resident:s1", "s1")
@@ -44,7 +45,7 @@ func TestErasingMakesOneErasurePerProvinceUntilItsCopyEnds(t *testing.T) {
 	for i := range trust.MaxErasureCodes + 1 {
 		entries = append(entries, answered(t, "peer:320000", now.Add(-time.Minute), fmt.Sprintf("big-%d", i), true))
 	}
-	got := e.make(entries, 0)
+	got := e.make(entries, store.ErasuresPending{})
 	if len(got) != 3 || e.queued != 3 || len(e.dropped) != 0 {
 		t.Fatalf("made %d erasures (queued %d, dropped %d): %+v; want 310000's and 320000's two", len(got), e.queued, len(e.dropped), got)
 	}
@@ -58,9 +59,23 @@ func TestErasingMakesOneErasurePerProvinceUntilItsCopyEnds(t *testing.T) {
 		t.Errorf("320000's erasures hold %d and %d codes, want %d and 1", len(got[1].Codes), len(got[2].Codes), trust.MaxErasureCodes)
 	}
 
-	got = e.make(entries, maxPendingErasures-1)
+	got = e.make(entries, store.ErasuresPending{Total: maxPendingErasures - 1})
 	if len(got) != 1 || e.queued != 1 || len(e.dropped) != 2 {
 		t.Fatalf("with room for one: made %d, queued %d, dropped %d; want 1, 1, 2", len(got), e.queued, len(e.dropped))
+	}
+
+	// 320000 never acknowledges, and holds its whole share: only its own
+	// erasures are dropped. With one outbox-wide cap, a province at it
+	// made every other province's erasures be dropped too.
+	full := store.ErasuresPending{Total: maxPendingErasuresPerAsker, ByAsker: map[string]int{"320000": maxPendingErasuresPerAsker}}
+	got = e.make(entries, full)
+	if len(got) != 1 || got[0].Asker != "310000" || len(e.dropped) != 2 || e.dropped[0].Asker != "320000" {
+		t.Fatalf("320000's share full: made %+v, dropped %d; want 310000's only, 320000's two dropped", got, len(e.dropped))
+	}
+	full.ByAsker["320000"]--
+	got = e.make(entries, full)
+	if len(got) != 2 || got[1].Asker != "320000" || len(e.dropped) != 1 {
+		t.Fatalf("room for one of 320000's: made %d, dropped %d; want 310000's and one of 320000's, one dropped", len(got), len(e.dropped))
 	}
 }
 

@@ -103,3 +103,41 @@ func ErrorMessageOf(err error) string {
 func errorsIsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// The checks /readyz names when one fails (NotReady.Check): stable
+// reason codes an operator's monitoring may match on.
+const (
+	ReadyKeys             = "keys"              // the code issuer's keys are not loaded
+	ReadyStore            = "store"             // the database does not answer
+	ReadyRestored         = "restored"          // restored from a backup, not yet reconciled
+	ReadyTrustData        = "trust_data"        // the trust data is past its stale limit
+	ReadyAuditLog         = "audit_log"         // audit log writes fail
+	ReadyRevocationOutbox = "revocation_outbox" // revocations wait too long, or one was set aside
+	ReadyRevocationStream = "revocation_stream" // the revocation stream is missing or unavailable
+	ReadyFederation       = "federation"        // not connected to the federation, or not caught up
+)
+
+// NotReady is why a node (or a verifier replica) is not ready, as /readyz
+// answers it to anyone: Check names the failing check (a Ready...
+// constant) and Message says in a sentence what is wrong, without a
+// path, a URL or a database's own words; Err, the internal cause, goes
+// to the log only.
+type NotReady struct {
+	Check   string
+	Message string
+	Err     error
+}
+
+func (e *NotReady) Error() string {
+	if e.Err == nil {
+		return e.Message
+	}
+	return e.Message + " (" + e.Err.Error() + ")"
+}
+
+func (e *NotReady) Unwrap() error { return e.Err }
+
+// notReady makes a *NotReady.
+func notReady(check, message string, err error) *NotReady {
+	return &NotReady{Check: check, Message: message, Err: err}
+}

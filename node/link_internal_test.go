@@ -37,6 +37,15 @@ func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Fatalf("readiness error %v, want one saying %q", err, c.want)
 			}
+			var nr *NotReady
+			if err != nil && (!errors.As(err, &nr) || nr.Check == "" || !strings.Contains(nr.Message, c.want)) {
+				t.Errorf("readiness error %#v, want a NotReady naming its check, saying %q", err, c.want)
+			}
+			if c.stream != nil && (nr.Check != ReadyRevocationStream || strings.Contains(nr.Message, c.stream.Error()) ||
+				!strings.Contains(err.Error(), c.stream.Error())) {
+				t.Errorf("stream gone: %+v, want check %q, NATS's error in Error() only (for the log), not in the public message",
+					nr, ReadyRevocationStream)
+			}
 		})
 	}
 }

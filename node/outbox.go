@@ -145,7 +145,7 @@ func (l *Link) Ready(ctx context.Context) error {
 	l.streamMu.Unlock()
 	st, err := l.n.db.OutboxState(ctx)
 	if err != nil {
-		return fmt.Errorf("revocation outbox unreadable: %w", err)
+		return notReady(ReadyStore, "revocation outbox unreadable: database not reachable", err)
 	}
 	return outboxProblem(st, l.covered.Load(), streamErr, l.n.Now(), l.StuckAfter)
 }
@@ -155,13 +155,16 @@ func (l *Link) Ready(ctx context.Context) error {
 // waited longer than stuckAfter.
 func outboxProblem(st store.OutboxState, covered uint64, streamErr error, now time.Time, stuckAfter time.Duration) error {
 	if streamErr != nil {
-		return fmt.Errorf("revocation stream missing and this node could not create it (%v): a federation operator must run EnsureStreams", streamErr)
+		return notReady(ReadyRevocationStream, "revocation stream missing and this node could not create it: "+
+			"a federation operator must run EnsureStreams", streamErr)
 	}
 	if st.LastPoisoned > covered {
-		return fmt.Errorf("revocation %d could not be published (%s) and no snapshot covers it yet", st.LastPoisoned, st.LastPoisonWhy)
+		return notReady(ReadyRevocationOutbox, fmt.Sprintf("revocation %d could not be published (%s) and no snapshot covers it yet",
+			st.LastPoisoned, st.LastPoisonWhy), nil)
 	}
 	if age := now.Sub(st.OldestPending); !st.OldestPending.IsZero() && age > stuckAfter {
-		return fmt.Errorf("revocation outbox stuck: %d statements pending, the oldest for %s (see the log)", st.Pending, age.Round(time.Second))
+		return notReady(ReadyRevocationOutbox, fmt.Sprintf("revocation outbox stuck: %d statements pending, the oldest for %s (see the log)",
+			st.Pending, age.Round(time.Second)), nil)
 	}
 	return nil
 }

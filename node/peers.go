@@ -55,8 +55,8 @@ const (
 	// (erasure_sender.go). One erasure dropped here waits out the
 	// sender's acknowledgement timeout and its backoff, so the burst
 	// takes one sender's pass (erasuresPerPass) at once, and the rate
-	// lets the largest outbox (maxPendingErasures) through in about 42
-	// minutes. Each costs this node an opening and one deletion. Only
+	// lets a province's full share of the outbox
+	// (maxPendingErasuresPerAsker) through in about 17 minutes. Each costs this node an opening and one deletion. Only
 	// verified erasures are charged (peerintake.go).
 	erasureRate  = rate.Limit(20)
 	erasureBurst = erasuresPerPass
@@ -66,7 +66,7 @@ const (
 	// half the burst leaves room for the burst of a sender restarted
 	// (its pace starts full while the province may still count the
 	// burst of the one before), and a tenth less of the rate makes that
-	// room again. The largest outbox drains in about 46 minutes.
+	// room again. A province's full share drains in about 19 minutes.
 	erasureSendRate  = erasureRate * 9 / 10
 	erasureSendBurst = erasureBurst / 2
 	// maxLookupNonces and maxReceiptNonces bound what each province may

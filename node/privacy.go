@@ -162,20 +162,24 @@ func (n *Node) FederationView() any {
 // and keys loaded.
 func (n *Node) Ready(ctx context.Context) error {
 	if n.keys.codeIssuer() == nil {
-		return errors.New("no code issuer: keys not loaded")
+		return notReady(ReadyKeys, "no code issuer: keys not loaded", nil)
 	}
 	if _, err := n.db.GetMeta(ctx, "province"); err != nil {
-		return errors.New("database not reachable")
+		return notReady(ReadyStore, "database not reachable", err)
 	}
 	// Until the link has taken back what the federation holds from this
 	// node (reconcile), a code revoked after the backup still verifies.
 	if _, err := n.db.GetMeta(ctx, store.Restored); err == nil {
-		return errors.New("database restored from a backup and not yet reconciled with the federation: codes revoked after the backup may still verify")
+		return notReady(ReadyRestored, "database restored from a backup and not yet reconciled with the federation: "+
+			"codes revoked after the backup may still verify", nil)
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return errors.New("database not reachable")
+		return notReady(ReadyStore, "database not reachable", err)
 	}
 	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {
-		return errors.New("trust data is stale")
+		return notReady(ReadyTrustData, "trust data is stale", nil)
 	}
-	return n.auditor.healthy()
+	if err := n.auditor.healthy(); err != nil {
+		return notReady(ReadyAuditLog, "audit log writes failing: the node's log says why", err)
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 func (s *Server) readyz(c echo.Context) error {
-	return s.answerReady(c, s.n.Ready, s.cfg.Ready)
+	return s.answerReady(c, readyCheck{"node", s.n.Ready}, readyCheck{node.ReadyFederation, s.cfg.Ready})
 }
 
 func (s *Server) jwks(c echo.Context) error {

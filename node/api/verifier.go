@@ -57,7 +57,9 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.Use(middleware.BodyLimit(strconv.FormatInt(v.Settings().Limits.BodyBytes, 10)))
 
 	e.GET("/healthz", s.healthz)
-	e.GET(readyzRoute, func(c echo.Context) error { return s.answerReady(c, v.Ready, cfg.Ready) })
+	e.GET(readyzRoute, func(c echo.Context) error {
+		return s.answerReady(c, readyCheck{"replica", v.Ready}, readyCheck{node.ReadyFederation, cfg.Ready})
+	})
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(v.Metrics().Registry, promhttp.HandlerOpts{})))
 	e.GET("/v1/federation", func(c echo.Context) error {
 		if cfg.Federation == nil {

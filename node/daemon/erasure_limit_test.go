@@ -103,7 +103,7 @@ func TestABacklogOfErasuresDrainsWithoutBeingRefused(t *testing.T) {
 	const backlog = 150
 	other := f.enrolWithPhone(gd, "张小华", idWithCheck("44010619920303345"), "13912345603")
 	now := time.Now()
-	plan := store.ErasurePlan{Action: "subject.enrol", Limit: 1, Make: func([]store.AuditEntry, int) []store.Erasure {
+	plan := store.ErasurePlan{Action: "subject.enrol", Limit: 1, Make: func([]store.AuditEntry, store.ErasuresPending) []store.Erasure {
 		out := make([]store.Erasure, backlog)
 		for i := range out {
 			out[i] = store.Erasure{Asker: "310000", Codes: []string{fmt.Sprintf("backlog-%03d", i)}, Subject: other.ID,
@@ -135,5 +135,35 @@ func TestABacklogOfErasuresDrainsWithoutBeingRefused(t *testing.T) {
 	}
 	if _, err := f.c.Nodes[sh].DB.Lookup(context.Background(), f.deletedLookupID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Shanghai's copy of the deleted resident's contact: %v, want it gone", err)
+	}
+}
+
+// A province that never acknowledges its erasures, and looked many
+// residents up, holds many erasures in Guangdong's outbox: here 50,000,
+// its share and more (queued directly, not due within the test). Another
+// province's erasure is still queued and applied. With one cap for the
+// whole outbox (50,000), Guangdong dropped Shanghai's erasure as the
+// outbox was full, and Shanghai kept the deleted resident's contact.
+func TestAProvinceHoldingManyErasuresDoesNotCrowdOutAnothers(t *testing.T) {
+	f := startErasureFedRetryingLate(t)
+	const held = 50_000
+	other := f.enrolWithPhone(gd, "张小华", idWithCheck("44010619920303345"), "13912345603")
+	now := f.clock.Now()
+	plan := store.ErasurePlan{Action: "subject.enrol", Limit: 1, Make: func([]store.AuditEntry, store.ErasuresPending) []store.Erasure {
+		out := make([]store.Erasure, held)
+		for i := range out {
+			out[i] = store.Erasure{Asker: "120000", Codes: []string{fmt.Sprintf("held-%05d", i)}, Subject: other.ID,
+				Actor: "system", Created: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}
+		}
+		return out
+	}}
+	if _, err := f.c.Nodes[gd].DB.DeleteSubjectErasing(context.Background(), other.ID, now,
+		func(string, bool) error { return nil }, plan); err != nil {
+		t.Fatal(err)
+	}
+	f.mustCall(gd, "DELETE", "/v1/subjects/"+f.deleted.ID, f.deleted.Token, nil, nil, 204)
+	f.waitShanghaiErased()
+	if v := metricValue(t, f.c.Nodes[gd], `hcfed_erasures_total{event="dropped"}`); v != 0 {
+		t.Errorf(`hcfed_erasures_total{event="dropped"} = %v, want 0`, v)
 	}
 }

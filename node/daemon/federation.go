@@ -251,14 +251,14 @@ func connConfig(cfg config.Config, urls []string, log *slog.Logger) federation.C
 func (f *fed) ready(ctx context.Context) error {
 	s := f.sync.Load()
 	if s == nil {
-		return errors.New("not connected to the federation yet")
+		return notConnected
 	}
 	if err := s.Ready(); err != nil {
 		catchingUp := errors.Is(err, federation.ErrCatchingUp) || errors.Is(err, federation.ErrInitialCatchUp)
 		if js := f.jetStreamProblem(); js != nil && catchingUp {
 			return js
 		}
-		return err
+		return federationNotReady(err)
 	}
 	if err := f.jetStreamProblem(); err != nil {
 		return err
@@ -267,6 +267,15 @@ func (f *fed) ready(ctx context.Context) error {
 		return l.Ready(ctx)
 	}
 	return nil
+}
+
+// notConnected is /readyz's answer before the federation is reached.
+var notConnected = &node.NotReady{Check: node.ReadyFederation, Message: "not connected to the federation yet"}
+
+// federationNotReady is /readyz's answer for err, from Sync.Ready: its
+// errors are fixed sentences, without addresses.
+func federationNotReady(err error) error {
+	return &node.NotReady{Check: node.ReadyFederation, Message: err.Error()}
 }
 
 // view answers GET /v1/federation.

@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/hcfed/hcfed/federation"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hcfed/hcfed/federation"
+	"github.com/hcfed/hcfed/node"
 )
 
 // The NATS cluster as the node sees it (federation.Conn.ClusterInfo) is
@@ -83,8 +86,8 @@ func (f *fed) jetStreamProblem() error {
 	}
 	if d := f.now().Sub(c.downSince); d >= f.jsGrace {
 		rev, _ := revocationHealth(c.info)
-		return fmt.Errorf("JetStream revocation stream unavailable for %s (%s): verifying from what is held; revocations wait in the outbox",
-			d.Round(time.Second), rev.Describe())
+		return &node.NotReady{Check: node.ReadyRevocationStream, Message: fmt.Sprintf("JetStream revocation stream unavailable for %s: "+
+			"verifying from what is held; revocations wait in the outbox", d.Round(time.Second)), Err: errors.New(rev.Describe())}
 	}
 	return nil
 }

@@ -164,9 +164,12 @@ func verifierSync(cfg config.Config, r *replica.Replica, conn *federation.Conn, 
 func (v *Verifier) ready(context.Context) error {
 	s := v.sync.Load()
 	if s == nil {
-		return errors.New("not connected to the federation yet")
+		return notConnected
 	}
-	return s.Ready()
+	if err := s.Ready(); err != nil {
+		return federationNotReady(err)
+	}
+	return nil
 }
 
 // view answers GET /v1/federation.

@@ -27,12 +27,21 @@ type Erasure struct {
 // transaction, so that a crash cannot commit the deletion without its
 // erasures: the audit entries of Action whose target is the subject (the
 // newest Limit) are read in that transaction and passed to Make, with the
-// number of erasures pending already, and the erasures Make returns are
-// queued. Make must not touch the database.
+// erasures pending already, and the erasures Make returns are queued.
+// Make must not touch the database.
 type ErasurePlan struct {
 	Action string
 	Limit  int
-	Make   func(entries []AuditEntry, pending int) []Erasure
+	Make   func(entries []AuditEntry, pending ErasuresPending) []Erasure
+}
+
+// ErasuresPending is what the outbox holds when a deletion plans its
+// erasures: how many in all, and how many to each province (a province
+// it holds none to is absent), so that each province can be given a
+// share of its own.
+type ErasuresPending struct {
+	Total   int
+	ByAsker map[string]int
 }
 
 // DeleteSubjectErasing is DeleteSubjectIf that also queues plan's
@@ -52,8 +61,8 @@ func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *Erasur
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	var pending int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM erasures`).Scan(&pending); err != nil {
+	pending, err := erasuresPending(ctx, tx)
+	if err != nil {
 		return err
 	}
 	for _, e := range plan.Make(entries, pending) {
@@ -72,6 +81,29 @@ func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *Erasur
 	}
 	return nil
 }
+
+// erasuresPending counts the erasures in the outbox, by province (read
+// with erasures_by_asker alone: one row per province it holds erasures
+// to, a federation's members at most).
+func erasuresPending(ctx context.Context, tx *sql.Tx) (ErasuresPending, error) {
+	type count struct {
+		asker string
+		n     int
+	}
+	counts, err := queryAll(ctx, tx, "erasures pending", func(row rowScanner) (count, error) {
+		var c count
+		return c, row.Scan(&c.asker, &c.n)
+	}, erasuresPendingSQL)
+	p := ErasuresPending{ByAsker: make(map[string]int, len(counts))}
+	for _, c := range counts {
+		p.ByAsker[c.asker] = c.n
+		p.Total += c.n
+	}
+	return p, err
+}
+
+// erasuresPendingSQL counts erasuresPending's erasures.
+const erasuresPendingSQL = `SELECT asker, COUNT(*) FROM erasures GROUP BY asker`
 
 // erasureColumns are the columns scanErasure reads.
 const erasureColumns = `id, asker, codes, subject, actor, created, expires, attempts, next_try`

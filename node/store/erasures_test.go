@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -11,8 +12,8 @@ import (
 // erasurePlanOf is a plan that queues one erasure per audit entry of
 // action "lookup.answer", to the entry's actor, for the code in its
 // detail, and records the entries and the pending count it was given.
-func erasurePlanOf(seen *[]AuditEntry, pending *int) ErasurePlan {
-	return ErasurePlan{Action: "lookup.answer", Limit: 10, Make: func(entries []AuditEntry, n int) []Erasure {
+func erasurePlanOf(seen *[]AuditEntry, pending *ErasuresPending) ErasurePlan {
+	return ErasurePlan{Action: "lookup.answer", Limit: 10, Make: func(entries []AuditEntry, n ErasuresPending) []Erasure {
 		*seen, *pending = entries, n
 		var out []Erasure
 		for _, e := range entries {
@@ -23,6 +24,21 @@ func erasurePlanOf(seen *[]AuditEntry, pending *int) ErasurePlan {
 	}}
 }
 
+// dbWithAnswers is a database with residents s1 and s2 enrolled and
+// entries in its audit log.
+func dbWithAnswers(t *testing.T, entries []AuditEntry) *DB {
+	t.Helper()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	for _, e := range entries {
+		if err := db.AppendAudit(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 // A deletion queues its erasures in its own transaction, from the audit
 // entries about the subject only: a refused deletion queues none, and
 // the outbox lists them by province, retries, revives, acknowledges and
@@ -30,21 +46,14 @@ func erasurePlanOf(seen *[]AuditEntry, pending *int) ErasurePlan {
 func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, _ := openTestDB(t)
-	enrol(t, db, "s1")
-	enrol(t, db, "s2")
-	for _, e := range []AuditEntry{
+	db := dbWithAnswers(t, []AuditEntry{
 		{Time: t0, Actor: "310000", Action: "lookup.answer", Target: "s1", Detail: "code-a"},
 		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s1", Detail: "code-b"},
 		{Time: t0, Actor: "110000", Action: "lookup.answer", Target: "s2", Detail: "code-of-s2"},
 		{Time: t0, Actor: "110000", Action: "lookup.refuse", Target: "s1", Detail: "refused"},
-	} {
-		if err := db.AppendAudit(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	var seen []AuditEntry
-	var pending int
+	var pending ErasuresPending
 	held := errors.New("held")
 	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, func(string, bool) error { return held }, erasurePlanOf(&seen, &pending)); !errors.Is(err, held) {
 		t.Fatalf("a held deletion: %v", err)
@@ -55,8 +64,8 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, nil, erasurePlanOf(&seen, &pending)); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 2 || pending != 0 {
-		t.Fatalf("the plan saw %d entries and %d pending; want s1's 2 answers and 0", len(seen), pending)
+	if len(seen) != 2 || pending.Total != 0 || len(pending.ByAsker) != 0 {
+		t.Fatalf("the plan saw %d entries and %+v pending; want s1's 2 answers and none", len(seen), pending)
 	}
 	askers, err := db.ErasureAskers(ctx, t0, 10)
 	if err != nil || len(askers) != 2 || askers[0] != (ErasureAsker{"110000", t0}) || askers[1] != (ErasureAsker{"310000", t0}) {
@@ -136,6 +145,30 @@ func TestDeleteSubjectErasingQueuesErasuresWithTheDeletion(t *testing.T) {
 	}
 }
 
+// A deletion's plan is given the erasures pending by province, so that
+// each province's share of the outbox can be kept: a province that never
+// acknowledges must not use up the room of the others.
+func TestErasurePlanIsGivenThePendingErasuresByProvince(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var answers []AuditEntry
+	for _, a := range [][3]string{{"310000", "s1", "code-a"}, {"310000", "s1", "code-b"}, {"110000", "s1", "code-c"}, {"110000", "s2", "code-d"}} {
+		answers = append(answers, AuditEntry{Time: t0, Actor: a[0], Action: "lookup.answer", Target: a[1], Detail: a[2]})
+	}
+	db := dbWithAnswers(t, answers)
+	var seen []AuditEntry
+	var pending ErasuresPending
+	for _, s := range []string{"s1", "s2"} {
+		if _, err := db.DeleteSubjectErasing(ctx, s, t0, nil, erasurePlanOf(&seen, &pending)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{"310000": 2, "110000": 1}
+	if pending.Total != 3 || !maps.Equal(pending.ByAsker, want) {
+		t.Errorf("s2's deletion was given %+v pending; want 3 in all, %v", pending, want)
+	}
+}
+
 // A lookup's answer is recorded only while its resident exists, in the
 // writer's order: appended before the deletion, the deletion finds it
 // and queues its erasure; after, it is refused and nothing is appended.
@@ -149,7 +182,7 @@ func TestLookupAnswerIsRecordedOnlyWhileItsResidentExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []AuditEntry
-	var pending int
+	var pending ErasuresPending
 	if _, err := db.DeleteSubjectErasing(ctx, "s1", t0, nil, erasurePlanOf(&seen, &pending)); err != nil {
 		t.Fatal(err)
 	}
@@ -177,17 +210,19 @@ func TestLookupAnswerIsRecordedOnlyWhileItsResidentExists(t *testing.T) {
 
 // The erasure sender's queries of one province read that province's
 // erasures by the index on (asker, next_try), in next_try order, not
-// every erasure due of every province (the outbox holds up to 50,000):
+// every erasure due of every province (the outbox holds up to 200,000):
 // a range of the index for the due ones, with no sort of its own; the
-// provinces listed without a temporary tree to group them.
+// provinces listed, and the erasures counted by province, without a
+// temporary tree to group them.
 func TestErasureSenderQueriesUseTheIndexByAsker(t *testing.T) {
 	db, _ := openTestDB(t)
 	plans := requirePlans(t, db, []planCase{
 		{"due erasures", dueErasuresSQL, []any{"310000", 1, 1, 100}, "INDEX erasures_by_asker (asker=? AND next_try<?)"},
 		{"revive", reviveErasuresSQL, []any{1, "310000", 1}, "INDEX erasures_by_asker (asker=?)"},
 		{"askers", erasureAskersSQL, []any{1, 1000}, "SCAN erasures USING INDEX erasures_by_asker"},
+		{"pending", erasuresPendingSQL, nil, "SCAN erasures USING COVERING INDEX erasures_by_asker"},
 	})
-	for _, name := range []string{"due erasures", "revive"} {
+	for _, name := range []string{"due erasures", "revive", "pending"} {
 		if strings.Contains(plans[name], "TEMP B-TREE") {
 			t.Errorf("%s: plan sorts what it read:\n%s", name, plans[name])
 		}
