@@ -28,7 +28,9 @@ type SubjectDeletion struct {
 // MaxSubjectDeletions) as DeleteSubjectErasing deletes one, but empties
 // keys.db's WAL once for all of them instead of once each: a truncation
 // makes issuance wait at the key gate (keysGate), and a retention pass
-// that deleted a thousand residents made it wait a thousand times.
+// that deleted a thousand residents made it wait a thousand times. A
+// batch over the limit, or with an erasure plan lacking its action, limit
+// or maker, is refused (ErrInvalid) before anything is shredded.
 //
 // allow (if not nil) judges each subject's status first, as
 // DeleteSubjectIf does, all of them as the batch starts: a status
@@ -53,6 +55,11 @@ func (db *DB) DeleteSubjects(ctx context.Context, now time.Time, allow func(stat
 		return invalid(op, "zero time")
 	case len(dels) > MaxSubjectDeletions:
 		return invalid(op, fmt.Sprintf("%d subjects in one batch, limit %d", len(dels), MaxSubjectDeletions))
+	}
+	for _, d := range dels {
+		if p := d.Plan; p != nil && (p.Make == nil || p.Action == "" || p.Limit <= 0) {
+			return invalid(op, "erasure plan without action, limit or maker")
+		}
 	}
 	refused, shred, err := db.judgeDeletions(ctx, allow, dels)
 	if err != nil {

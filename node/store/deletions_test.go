@@ -113,3 +113,25 @@ func TestDeleteSubjectsRefusesAnOversizedBatch(t *testing.T) {
 		t.Fatalf("the subject of a refused batch lost its record or key: %v", err)
 	}
 }
+
+// A batch with an erasure plan lacking its maker is refused before
+// anything is shredded, as DeleteSubjectErasing refuses one: a retention
+// pass calls DeleteSubjects directly, and a nil maker would otherwise be
+// called only after the batch's keys were gone.
+func TestDeleteSubjectsRefusesAnIncompleteErasurePlan(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	enrol(t, db, "s1")
+	enrol(t, db, "s2")
+	dels := []SubjectDeletion{{ID: "s1"}, {ID: "s2", Plan: &ErasurePlan{Action: "lookup.answer", Limit: 10}}}
+	err := db.DeleteSubjects(t.Context(), t0, nil, dels, func(SubjectDeletion, *Revocation, error) error {
+		t.Fatal("a deletion of a batch with an incomplete erasure plan was tried")
+		return nil
+	})
+	wantErr(t, err, ErrInvalid)
+	for _, id := range []string{"s1", "s2"} {
+		if _, err := db.Subject(t.Context(), id); err != nil {
+			t.Fatalf("%s, of a refused batch, lost its record or key: %v", id, err)
+		}
+	}
+}

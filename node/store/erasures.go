@@ -47,9 +47,6 @@ type ErasuresPending struct {
 // DeleteSubjectErasing is DeleteSubjectIf that also queues plan's
 // erasures in the deletion's transaction.
 func (db *DB) DeleteSubjectErasing(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, plan ErasurePlan, audit ...AuditEntry) (*Revocation, error) {
-	if plan.Make == nil || plan.Action == "" || plan.Limit <= 0 {
-		return nil, invalid("delete subject", "erasure plan without action, limit or maker")
-	}
 	return db.deleteSubject(ctx, id, now, allow, &plan, audit)
 }
 
