@@ -243,17 +243,31 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
+	recorded, err := p.recordReceipt(ctx, verifier, r.Entries, now)
+	if err != nil {
+		p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
+		return nil
+	}
+	n.metrics.Receipts.WithLabelValues(receiptRecorded).Add(float64(recorded))
+	return nil
+}
+
+// recordReceipt writes into the audit log, in one batch, the entries of
+// a verified receipt from verifier that receive records, counting the
+// others (unproven, repeated), and returns how many it wrote. On an
+// error none is written.
+func (p *Peers) recordReceipt(ctx context.Context, verifier string, received []trust.ReceiptEntry, now time.Time) (int, error) {
+	n := p.n
 	actor := "peer:" + verifier
 	held := receiptPlaces{}
 	var entries []store.AuditEntry
-	for _, e := range r.Entries {
+	for _, e := range received {
 		code, err := n.db.Code(ctx, e.JTI)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && code.SubjectID == "") {
 			continue // not ours, or its holder is gone: nobody to tell
 		}
 		if err != nil {
-			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
-			return nil
+			return 0, err
 		}
 		if !trust.CheckScanProof(e.Proof, code.ScanDigest) {
 			n.metrics.Receipts.WithLabelValues(receiptUnproven).Inc()
@@ -262,8 +276,7 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 		target := hashJTI(n.cfg.Province, e.JTI)
 		fresh, err := held.take(ctx, n.db, actor, target, e.Day, e.Place)
 		if err != nil {
-			p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
-			return nil
+			return 0, err
 		}
 		if !fresh {
 			n.metrics.Receipts.WithLabelValues(receiptRepeated).Inc()
@@ -273,11 +286,9 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	// Written before the next receipt is read, so that it finds them.
 	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
-		p.log.Error("verification receipt not recorded", "from", verifier, "err", err)
-		return nil
+		return 0, err
 	}
-	n.metrics.Receipts.WithLabelValues(receiptRecorded).Add(float64(len(entries)))
-	return nil
+	return len(entries), nil
 }
 
 // peerVerifyDetail is what the audit log keeps of a verification
