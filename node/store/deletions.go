@@ -92,9 +92,9 @@ func (db *DB) DeleteSubjects(ctx context.Context, now time.Time, allow func(stat
 }
 
 // judgeDeletions reads the status of each subject of dels and asks allow
-// (if not nil) about it: refused holds, by index in dels, allow's refusal
-// or ErrNotFound; shred the subjects whose keys go.
-func (db *DB) judgeDeletions(ctx context.Context, allow func(status string, unconfirmed bool) error, dels []SubjectDeletion) (refused map[int]error, shred []string, err error) {
+// (if not nil) about it: refused holds, at each subject's index in dels,
+// allow's refusal, ErrNotFound or nil; shred the subjects whose keys go.
+func (db *DB) judgeDeletions(ctx context.Context, allow func(status string, unconfirmed bool) error, dels []SubjectDeletion) (refused []error, shred []string, err error) {
 	const op = deleteSubjectOp
 	ids := make([]string, len(dels))
 	for i, d := range dels {
@@ -122,7 +122,7 @@ func (db *DB) judgeDeletions(ctx context.Context, allow func(status string, unco
 	if err := rows.Err(); err != nil {
 		return nil, nil, wrap(op, err)
 	}
-	refused = map[int]error{}
+	refused = make([]error, len(dels))
 	for i, d := range dels {
 		st, ok := states[d.ID]
 		if !ok {
