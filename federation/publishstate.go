@@ -27,12 +27,21 @@ import (
 // another writer stored meanwhile is not overwritten: PublishState
 // returns an error wrapping ErrStateChanged. A key that holds raw
 // already is left as it is.
-func (c *Conn) PublishState(ctx context.Context, key string, raw []byte) (uint64, error) {
-	return c.publishState(ctx, key, raw, setupAttemptWait)
+//
+// check, if not nil, is the caller's check of raw against what the
+// federation holds (hcnode trust publish: would the nodes accept this
+// list after the one they hold?). It is called after the revision every
+// put expects has been read and before it is kept, so that what it read
+// is what the put replaces: a value stored after it began makes the put
+// fail with ErrStateChanged, never replace a value raw was not checked
+// against. Its error is returned as it is; it runs again only if its
+// attempt's reply was lost.
+func (c *Conn) PublishState(ctx context.Context, key string, raw []byte, check func(context.Context) error) (uint64, error) {
+	return c.publishState(ctx, key, raw, check, setupAttemptWait)
 }
 
 // publishState is PublishState with each attempt bounded by wait.
-func (c *Conn) publishState(ctx context.Context, key string, raw []byte, wait time.Duration) (uint64, error) {
+func (c *Conn) publishState(ctx context.Context, key string, raw []byte, check func(context.Context) error, wait time.Duration) (uint64, error) {
 	if err := c.checkPut(key, raw); err != nil {
 		return 0, err
 	}
@@ -42,31 +51,42 @@ func (c *Conn) publishState(ctx context.Context, key string, raw []byte, wait ti
 	}
 	var last *uint64 // the revision every put expects, once read
 	return retryLost(ctx, wait, func(actx context.Context) (uint64, error) {
-		return c.publishStateOnce(actx, kv, key, raw, &last)
+		return c.publishStateOnce(actx, kv, key, raw, check, &last)
 	})
 }
 
 // publishStateOnce is one attempt of PublishState. The first to read
-// what key holds sets *last to its revision.
-func (c *Conn) publishStateOnce(ctx context.Context, kv jetstream.KeyValue, key string, raw []byte, last **uint64) (uint64, error) {
+// what key holds and pass check sets *last to the revision it read (the
+// check runs also when key holds raw already: it may have more to say).
+func (c *Conn) publishStateOnce(ctx context.Context, kv jetstream.KeyValue, key string, raw []byte, check func(context.Context) error, last **uint64) (uint64, error) {
 	ctx, done := c.guard(ctx, exactly("$KV."+c.writeBucket()+"."+key))
 	defer done()
+	var refused error                  // check's refusal, returned as it is
 	stored := func() (uint64, error) { // what key holds is raw, or a stranger's
 		cur, rev, err := c.latestState(ctx, kv, key)
-		switch {
-		case err != nil:
+		if err != nil {
 			return 0, err
+		}
+		if *last == nil {
+			if check != nil {
+				if refused = check(ctx); refused != nil {
+					return 0, refused
+				}
+			}
+			*last = &rev
+		}
+		switch {
 		case cur != nil && bytes.Equal(cur, raw):
 			return rev, nil
-		case *last == nil:
-			*last = &rev
-			return 0, errNotYet
 		case rev != **last:
 			return 0, fmt.Errorf("%w: revision %d stored since revision %d was read", ErrStateChanged, rev, **last)
 		}
 		return 0, errNotYet
 	}
 	rev, err := stored()
+	if refused != nil {
+		return 0, refused
+	}
 	if errors.Is(err, errNotYet) {
 		rev, err = kv.Update(ctx, key, raw, **last)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) { // stored since the read above

@@ -39,7 +39,7 @@ func TestPublishStateAfterALostReplyMakesNoSecondRevision(t *testing.T) {
 	whole, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	rev, err := c.publishState(whole, "trustlist", v2, attempt)
+	rev, err := c.publishState(whole, "trustlist", v2, nil, attempt)
 	if err != nil {
 		t.Fatalf("PublishState with its reply lost: %v after %s", err, time.Since(start))
 	}
@@ -66,7 +66,7 @@ func TestPublishStateAfterALostReplyMakesNoSecondRevision(t *testing.T) {
 	}
 
 	// Published again with its reply lost once more: it is there already.
-	if again, err := c.publishState(whole, "trustlist", v2, attempt); err != nil || again != rev {
+	if again, err := c.publishState(whole, "trustlist", v2, nil, attempt); err != nil || again != rev {
 		t.Fatalf("publishing the same value again = %d, %v; want %d, nothing put", again, err, rev)
 	}
 
@@ -98,12 +98,58 @@ func TestPublishStateDoesNotOverwriteAnotherWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := &r1 // as read by an attempt before the other writer's put
-	_, err = c.publishStateOnce(ctx, kv, "trustlist", []byte("version 2, ours"), &last)
+	_, err = c.publishStateOnce(ctx, kv, "trustlist", []byte("version 2, ours"), nil, &last)
 	if !errors.Is(err, ErrStateChanged) {
 		t.Fatalf("publishing over another writer's value = %v; want ErrStateChanged", err)
 	}
 	e, err := kv.Get(ctx, "trustlist")
 	if err != nil || string(e.Value()) != "version 2, by another operator" {
 		t.Fatalf("the bucket holds %q (%v); want the other writer's value kept", e.Value(), err)
+	}
+}
+
+// hcnode trust publish checked its list against the one it read, then
+// published expecting the revision PublishState read later: a list
+// another operator published in between was replaced by one never
+// checked against it. The check now runs inside PublishState, after the
+// revision the put expects was read: another operator's publication
+// while it runs makes the put fail, and theirs stays.
+func TestPublishStateChecksAgainstWhatItReplaces(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := runServer(t)
+	c := connectReady(t, s, "")
+	if _, err := c.PutState(ctx, "trustlist", []byte("version 1")); err != nil {
+		t.Fatal(err)
+	}
+	checks := 0
+	check := func(ctx context.Context) error {
+		checks++
+		// Checked against version 1; another operator publishes now.
+		_, err := c.PutState(ctx, "trustlist", []byte("version 2, by another operator"))
+		return err
+	}
+	_, err := c.PublishState(ctx, "trustlist", []byte("version 2, ours"), check)
+	if !errors.Is(err, ErrStateChanged) {
+		t.Fatalf("publishing over a value stored while the check ran = %v; want ErrStateChanged", err)
+	}
+	if checks != 1 {
+		t.Fatalf("the check ran %d times; want once", checks)
+	}
+	kv, err := c.writeBucketHandle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "trustlist"); err != nil || string(e.Value()) != "version 2, by another operator" {
+		t.Fatalf("the bucket holds %q (%v); want the other operator's list kept", e.Value(), err)
+	}
+
+	// A check's refusal is returned as it is, and nothing is put.
+	refused := errors.New("nodes would refuse it")
+	if _, err := c.PublishState(ctx, "trustlist", []byte("version 3"), func(context.Context) error { return refused }); err != refused {
+		t.Fatalf("PublishState with a refusing check = %v; want the check's error", err)
+	}
+	if e, err := kv.Get(ctx, "trustlist"); err != nil || string(e.Value()) != "version 2, by another operator" {
+		t.Fatalf("after a refused check the bucket holds %q (%v)", e.Value(), err)
 	}
 }

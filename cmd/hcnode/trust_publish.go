@@ -95,6 +95,52 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 	if err := conn.EnsureStreamsPlaced(ctx, waiting); err != nil {
 		return fail("set up the federation's streams", err)
 	}
+	// The list is checked against the one the federation holds inside
+	// the publication, after the revision it replaces was read: one
+	// published by another operator meanwhile makes it fail, and is
+	// never replaced by a list not checked against it.
+	var checkErr error // check's own refusal, returned by PublishState as it is
+	check := func(ctx context.Context) error {
+		checkErr = checkAgainstHeld(ctx, w, conn, fail, next)
+		return checkErr
+	}
+	// Each attempt has its own bounded wait, and one whose reply was lost
+	// is made again, expecting the revision read first: no second
+	// revision, and no other operator's publication overwritten.
+	rev, err := conn.PublishState(ctx, "trustlist", raw, check)
+	var held errAlreadyHeld
+	switch {
+	case err != nil && err == checkErr && errors.As(err, &held):
+		fmt.Fprintf(w, "the federation already holds this trust list (version %d, sha256 %s): nothing to publish\n", held.version, held.sha256)
+		return nil
+	case err != nil && err == checkErr:
+		return err
+	case errors.Is(err, federation.ErrStateChanged):
+		return fmt.Errorf("not published: the trust list the federation holds changed while this one was being published "+
+			"(another operator published one?); run 'hcnode trust publish' again to check this list against it: %w", err)
+	case err != nil:
+		return fail("publish the trust list", err)
+	}
+	fmt.Fprintf(w, "published trust list version %d (revision %d, sha256 %s)\n", next.Version, rev, next.SHA256())
+	return nil
+}
+
+// errAlreadyHeld is checkAgainstHeld's word for a trust list the
+// federation holds already: a retry after a timeout whose publication
+// went through.
+type errAlreadyHeld struct {
+	version uint64
+	sha256  string
+}
+
+func (e errAlreadyHeld) Error() string {
+	return fmt.Sprintf("the federation already holds trust list version %d", e.version)
+}
+
+// checkAgainstHeld checks next against the trust list the federation
+// holds, saying what every node will apply; errAlreadyHeld if it holds
+// next.
+func checkAgainstHeld(ctx context.Context, w io.Writer, conn *federation.Conn, fail func(string, error) error, next *trust.ParsedTrustList) error {
 	// The newest of the operators' own bucket and the shared one: in
 	// accounts mode the shared one lags behind a publication just made.
 	cur, err := conn.NewestTrustList(ctx)
@@ -109,8 +155,7 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 	default:
 		// A retry after a timeout whose publication went through: done.
 		if cur.SHA256() == next.SHA256() {
-			fmt.Fprintf(w, "the federation already holds this trust list (version %d, sha256 %s): nothing to publish\n", next.Version, next.SHA256())
-			return nil
+			return errAlreadyHeld{version: next.Version, sha256: next.SHA256()}
 		}
 		if err := trust.AcceptTrustList(cur, next, "", time.Now()); err != nil {
 			return fmt.Errorf("refusing to publish: nodes holding version %d would refuse this one: %w", cur.Version, err)
@@ -121,18 +166,6 @@ func publishTrustList(ctx context.Context, w io.Writer, cfg federation.ConnConfi
 			fmt.Fprintln(w, "  "+l)
 		}
 	}
-	// Each attempt has its own bounded wait, and one whose reply was lost
-	// is made again, expecting the revision read first: no second
-	// revision, and no other operator's publication overwritten.
-	rev, err := conn.PublishState(ctx, "trustlist", raw)
-	if errors.Is(err, federation.ErrStateChanged) {
-		return fmt.Errorf("not published: the trust list the federation holds changed while this one was being published "+
-			"(another operator published one?); run 'hcnode trust publish' again to check this list against it: %w", err)
-	}
-	if err != nil {
-		return fail("publish the trust list", err)
-	}
-	fmt.Fprintf(w, "published trust list version %d (revision %d, sha256 %s)\n", next.Version, rev, next.SHA256())
 	return nil
 }
 
