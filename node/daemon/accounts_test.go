@@ -85,23 +85,17 @@ func TestNewProvinceJoinsLiveWithItsOwnNATSAccount(t *testing.T) {
 	ops := f.c.Operators
 	f.publish(signWith(t, propose(t, f.held().TrustList, time.Now(),
 		trust.Change{Op: "add-member", ID: "320000", Name: "Jiangsu", Key: root}), ops[0], ops[2]))
-	// AddProvince restarted the embedded server, and two waits follow.
-	// A node restarts its state watcher and consumers on a backoff of up
-	// to 15 s (federation's reconnectMax, shared by those restarts); once
-	// in CI Guangdong still answered unknown_key after 15 s. And the
-	// server restores the accounts one after another: the aggregates of
-	// the account it restores first ask the others' accounts, whose
-	// JetStream is not enabled yet, for their sourcing consumers, nobody
-	// answers, and nats-server v2.15.2 waits 30 s for the answer
-	// (srcConsumerWaitTime), then retries after its first backoff of 10 s
-	// (calculateRetryBackoff): that province's copy of the state stays
-	// without the trust list published now for some 40 s after the
-	// restart (37.7 to 37.9 s after the publish in 3 of 24 runs, four at
-	// a time with -race; the others within 1 s). On one server the node's
-	// watcher (federation.Conn.WatchSources) has no other leader to step
-	// its copy down to. The two waits run side by side: so the source's
-	// 30 s + 10 s, plus the 15 s eventually allows.
-	const afterRestart = 30*time.Second + 10*time.Second + 15*time.Second
+	// AddProvince restarted the embedded server, and a node restarts its
+	// state watcher and consumers on a backoff of up to 15 s (federation's
+	// reconnectMax, shared by those restarts); once in CI Guangdong still
+	// answered unknown_key after 15 s. The aggregates of the account the
+	// server restores first may ask accounts not enabled yet for their
+	// sourcing consumers, and nats-server would wait 30 s for an answer
+	// and 10 s more; SetupAccounts, run after the restart, sets those
+	// sources up again after 3 s (federation's sourceSettle). So: the
+	// reconnect backoff, which that runs beside, plus the 15 s eventually
+	// allows.
+	const afterRestart = 15*time.Second + 15*time.Second
 	for i := range f.c.Nodes {
 		f.eventuallyWithin(i, jsCode, "ok", afterRestart)
 	}
