@@ -101,6 +101,10 @@ type SetupConfig struct {
 // seed, sourcing the aggregates from every member. Run it after starting
 // the server with a configuration GenerateServerConfig wrote, and again
 // after regenerating it for a new member (the aggregates gain a source).
+// Where an aggregate has no replicas to step down to, it then sets its
+// sources up again that are still unheard (restartUnheardSources): a
+// restarted server leaves those of the account it restores first waiting
+// some 40 s.
 func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 	members, err := checkMembers(cfg.Federation, cfg.Members)
 	if err != nil {
@@ -131,6 +135,15 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 	var errs []error
 	for _, c := range conns {
 		if err := c.EnsureStreamsPlaced(ctx, nil); err != nil {
+			errs = append(errs, fmt.Errorf("account of %s: %w", cmp.Or(c.Province(), "the operators"), err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	settled := time.Now().Add(sourceSettle) // one wait for every account's sources
+	for _, c := range conns {
+		if _, err := c.restartUnheardSources(ctx, settled); err != nil {
 			errs = append(errs, fmt.Errorf("account of %s: %w", cmp.Or(c.Province(), "the operators"), err))
 		}
 	}

@@ -146,7 +146,7 @@ func (w *sourceWatcher) sources(ctx context.Context, stream string) ([]*jetstrea
 		return nil, false
 	}
 	si := s.CachedInfo()
-	if si.Cluster == nil || si.Config.Replicas <= 1 {
+	if !hasRaftGroup(si) {
 		return nil, false
 	}
 	return si.Sources, true

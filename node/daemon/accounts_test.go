@@ -87,10 +87,14 @@ func TestNewProvinceJoinsLiveWithItsOwnNATSAccount(t *testing.T) {
 		trust.Change{Op: "add-member", ID: "320000", Name: "Jiangsu", Key: root}), ops[0], ops[2]))
 	// AddProvince restarted the embedded server, and a node restarts its
 	// state watcher and consumers on a backoff of up to 15 s (federation's
-	// reconnectMax, shared by those restarts); on a loaded machine its
-	// attempts during the restart can take it there (once in CI,
-	// Guangdong still answered unknown_key after 15 s). So: that backoff
-	// plus the 15 s eventually allows.
+	// reconnectMax, shared by those restarts); once in CI Guangdong still
+	// answered unknown_key after 15 s. The aggregates of the account the
+	// server restores first may ask accounts not enabled yet for their
+	// sourcing consumers, and nats-server would wait 30 s for an answer
+	// and 10 s more; SetupAccounts, run after the restart, sets those
+	// sources up again after 3 s (federation's sourceSettle). So: the
+	// reconnect backoff, which that runs beside, plus the 15 s eventually
+	// allows.
 	const afterRestart = 15*time.Second + 15*time.Second
 	for i := range f.c.Nodes {
 		f.eventuallyWithin(i, jsCode, "ok", afterRestart)
