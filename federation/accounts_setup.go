@@ -207,13 +207,7 @@ func (c *Conn) EnsureStreamsPlaced(ctx context.Context, waiting func(error)) err
 func whilePlacing(ctx context.Context, attempt time.Duration, waiting func(error), ensure func(context.Context) error) error {
 	start := time.Now()
 	for n := 0; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, attempt)
-		err := ensure(actx)
-		lost := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		if err != nil && lost {
-			continue
-		}
+		_, err := retryLost(ctx, attempt, func(actx context.Context) (struct{}, error) { return struct{}{}, ensure(actx) })
 		if err == nil || !isNoPeers(err) {
 			return err
 		}

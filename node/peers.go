@@ -56,8 +56,9 @@ const (
 	// sender's acknowledgement timeout and its backoff, so the burst
 	// takes one sender's pass (erasuresPerPass) at once, and the rate
 	// lets a province's full share of the outbox
-	// (maxPendingErasuresPerAsker) through in about 17 minutes. Each costs this node an opening and one deletion. Only
-	// verified erasures are charged (peerintake.go).
+	// (maxPendingErasuresPerAsker) through in about 17 minutes. Each
+	// costs this node an opening and one deletion. Only verified
+	// erasures are charged (peerintake.go).
 	erasureRate  = rate.Limit(20)
 	erasureBurst = erasuresPerPass
 	// erasureSendRate and erasureSendBurst pace this node's erasures to
