@@ -20,6 +20,12 @@ const (
 	// listing, so that a province flooding receipts leaves room for the
 	// others' (a month of one code a day at three kinds of place is 90).
 	maxForeignPerProvince = 200
+	// maxPerScanner bounds the verifications of one of this node's
+	// scanners in a listing, and repeats of one (the same code, kind of
+	// place and result) count once, as the newest: a scanner verifying
+	// one code over and over, up to its rate all day, leaves the others'
+	// verifications in the resident's view.
+	maxPerScanner = 200
 )
 
 // actionVerify is the audit action of a verification.
@@ -42,7 +48,9 @@ type VerificationRecord struct {
 // province and at what kind of place their codes were verified: by this
 // node's scanners, from its audit log, and by other provinces' scanners,
 // from the receipts those provinces sent (ForeignVerifications). It is the
-// resident's right to know how their code is used. Newest first.
+// resident's right to know how their code is used. Newest first; a
+// scanner's repeated verifications of one code at one kind of place with
+// one result are listed once, at the newest (maxPerScanner).
 func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	return operatorRead(ctx, n.access, p, readVerifications, subjectID, func() ([]VerificationRecord, error) {
 		return n.records.verifications(ctx, p, subjectID)
@@ -61,7 +69,7 @@ func (rs *records) verifications(ctx context.Context, p Principal, subjectID str
 	if err != nil {
 		return nil, internal("verifications", err)
 	}
-	entries, err := rs.db.AuditByTargets(ctx, actionVerify, targets, maxVerificationsListed)
+	entries, err := rs.db.AuditByTargetsPerActor(ctx, actionVerify, targets, maxPerScanner, maxVerificationsListed)
 	if err != nil {
 		return nil, internal("verifications", err)
 	}

@@ -83,16 +83,21 @@ func TestForgedCodeWithARealJTIStaysOutOfTheResidentsHistory(t *testing.T) {
 			t.Fatalf("forgery: %+v, want bad_signature", v)
 		}
 	}
-	n.verify(c.Code) // audited after the forgeries: once listed, they were written
+	// Verified again after the forgeries: once this verification is
+	// listed, they were written. The two genuine verifications are one
+	// scanner's repeats, listed once, as the newest.
+	n.clock.Add(time.Second)
+	again := n.clock.Now().Truncate(time.Microsecond)
+	n.verify(c.Code)
 	var got []verificationRecord
 	waitFor(t, 10*time.Second, func() error {
-		if got = n.verifications(id, n.operator); len(got) < 2 {
-			return fmt.Errorf("%d verifications listed, want the 2 genuine ones", len(got))
+		if got = n.verifications(id, n.operator); len(got) == 0 || got[0].Time.Before(again) {
+			return fmt.Errorf("the last verification is not listed yet (%d listed)", len(got))
 		}
 		return nil
 	})
-	if len(got) != 2 || !got[0].Valid || !got[1].Valid || got[0].JTI != c.JTI {
-		t.Fatalf("history holds %d entries (first %+v); want exactly the 2 genuine verifications", len(got), got[0])
+	if len(got) != 1 || !got[0].Valid || got[0].JTI != c.JTI {
+		t.Fatalf("history holds %d entries (first %+v); want exactly the genuine verification", len(got), got[0])
 	}
 	if m := n.metric(`hcfed_verifications_total{issuer="440000",reason="bad_signature"}`); !strings.HasSuffix(m, fmt.Sprint(" ", forgeries)) {
 		t.Fatalf("forgeries not counted: %q", m)
