@@ -25,6 +25,22 @@ func standaloneConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// startStandalone initialises and starts the node cfg describes until
+// the test ends, logging in JSON to the buffer it returns.
+func startStandalone(t *testing.T, cfg config.Config) (*daemon.Daemon, *testkit.Buffer) {
+	t.Helper()
+	if _, err := daemon.Init(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testkit.Buffer{}
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, logs
+}
+
 // TestMetricsAreServedOnlyOnMetricsListen: with metrics_listen set, GET
 // /metrics on the public listener answers 404 — the per-province counts
 // (verifications by issuer and reason, refusals) are no longer served to
@@ -35,15 +51,7 @@ func TestMetricsAreServedOnlyOnMetricsListen(t *testing.T) {
 	t.Parallel()
 	cfg := standaloneConfig(t)
 	cfg.MetricsListen = "127.0.0.1:0"
-	if _, err := daemon.Init(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	var logs testkit.Buffer
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, logs := startStandalone(t, cfg)
 
 	if st, body := httpDo(t, "GET", d.URL+"/metrics", "", nil); st != 404 || strings.Contains(body, "hcfed_") {
 		t.Errorf("GET /metrics on the public listener: HTTP %d %.200s, want 404 without metrics", st, body)
@@ -76,16 +84,7 @@ func TestMetricsAreServedOnlyOnMetricsListen(t *testing.T) {
 // listener — and the start says so in a warning that names the setting.
 func TestAConfigWithoutMetricsListenServesMetricsAsBefore(t *testing.T) {
 	t.Parallel()
-	cfg := standaloneConfig(t)
-	if _, err := daemon.Init(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	var logs testkit.Buffer
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, logs := startStandalone(t, standaloneConfig(t))
 	if d.MetricsURL != d.URL+"/metrics" {
 		t.Errorf("MetricsURL %q, want %s/metrics", d.MetricsURL, d.URL)
 	}
