@@ -230,7 +230,8 @@ func (fed *federation) publishTrustList(t *testing.T, path string) {
 // writeConfig writes the province's shipped configs/<id>.yaml into root,
 // after checking what the shipped file promises, with only what a
 // deployment must fill in changed: the NATS URL, the trust list and its
-// pin, and (for the test) a free HTTP port. data_dir stays relative.
+// pin, and (for the test) free HTTP and metrics ports. data_dir stays
+// relative.
 func (fed *federation) writeConfig(t *testing.T, id, trustList, sum string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoConfigs, id+".yaml"))
@@ -257,7 +258,7 @@ func (fed *federation) writeConfig(t *testing.T, id, trustList, sum string) {
 	}
 	nats["urls"] = strings.Split(fed.natsURL, ",")
 	trust["list_file"], trust["list_sha256"] = trustList, sum
-	cfg["listen"] = "127.0.0.1:0"
+	cfg["listen"], cfg["metrics_listen"] = "127.0.0.1:0", "127.0.0.1:0"
 	if b, err = yaml.Marshal(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -243,6 +243,8 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 		}, want: "is readable by others (mode -rw-r--r--); chmod 600 it"},
 		{name: "port in use", what: "listen", env: map[string]string{"HCNODE_LISTEN": busy.Addr().String()},
 			want: busy.Addr().String() + ": the address is already in use by another program"},
+		{name: "metrics port in use", what: "metrics_listen", env: map[string]string{"HCNODE_METRICS_LISTEN": busy.Addr().String()},
+			want: busy.Addr().String() + ": the address is already in use by another program (another hcnode?): stop it, or set metrics_listen (HCNODE_METRICS_LISTEN)"},
 		{name: "expired pinned trust list", what: "trust list",
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired, "HCNODE_TRUST_LIST_SHA256": expiredSum},
 			want: "is refused (expired: trust list v1 expired at "},

@@ -21,15 +21,16 @@ import (
 
 // demoProvince is one province of the demo federation.
 type demoProvince struct {
-	ID   string
-	Name string
-	Port int
+	ID          string
+	Name        string
+	Port        int
+	MetricsPort int // /metrics on a loopback listener of its own, as init writes
 }
 
 var demoProvinces = []demoProvince{
-	{"440000", "Guangdong", 8440},
-	{"310000", "Shanghai", 8310},
-	{"110000", "Beijing", 8110},
+	{"440000", "Guangdong", 8440, 9440},
+	{"310000", "Shanghai", 8310, 9310},
+	{"110000", "Beijing", 8110, 9110},
 }
 
 // DemoInfo is written to <data>/demo.json for scripts.
@@ -43,6 +44,7 @@ type DemoEntry struct {
 	ID            string `json:"id"`
 	Name          string `json:"name"`
 	URL           string `json:"url"`
+	MetricsURL    string `json:"metrics_url"`
 	OperatorToken string `json:"operator_token"`
 	ScannerToken  string `json:"scanner_token"`
 }
@@ -54,9 +56,10 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Run three provinces (440000 Guangdong, 310000 Shanghai, 110000 Beijing) on this machine",
 		Long: `demo starts three province nodes in this process, each with its own
-SQLite database and keys, prints their URLs with an admin and a scanner
-token for each, and what each may do, and writes them to <data>/demo.json
-(the admin's as operator_token). Without --data it
+SQLite database and keys, prints their URLs, with an admin and a scanner
+token for each, and what each may do, and their /metrics, each on a
+loopback port of its own (9440, 9310, 9110), and writes them to
+<data>/demo.json (the admin's as operator_token). Without --data it
 uses a temporary directory that is removed on exit; with --data the nodes
 keep their state between runs. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,7 +88,7 @@ keep their state between runs. Stop it with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "", "keep state in this directory (default: a temporary one)")
-	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 8440, 8310, 8110")
+	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 8440, 8310, 8110 (and 9440, 9310, 9110 for /metrics)")
 	return cmd
 }
 
@@ -104,11 +107,11 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 		cc.NATSListen = "127.0.0.1:-1"
 	}
 	for _, p := range demoProvinces {
-		listen := fmt.Sprintf("127.0.0.1:%d", p.Port)
+		listen, metrics := fmt.Sprintf("127.0.0.1:%d", p.Port), fmt.Sprintf("127.0.0.1:%d", p.MetricsPort)
 		if randomPorts {
-			listen = "127.0.0.1:0"
+			listen, metrics = "127.0.0.1:0", "127.0.0.1:0"
 		}
-		cc.Provinces = append(cc.Provinces, daemon.Province{ID: p.ID, Name: p.Name, Listen: listen})
+		cc.Provinces = append(cc.Provinces, daemon.Province{ID: p.ID, Name: p.Name, Listen: listen, MetricsListen: metrics})
 	}
 	// With --data, a restart reuses the tokens of the first run (if they
 	// still work) instead of minting new ones beside them.
@@ -135,7 +138,7 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 			}
 			scanner = sc.Token
 		}
-		info.Provinces = append(info.Provinces, DemoEntry{ID: id, Name: c.Configs[i].Name, URL: d.URL,
+		info.Provinces = append(info.Provinces, DemoEntry{ID: id, Name: c.Configs[i].Name, URL: d.URL, MetricsURL: d.MetricsURL,
 			OperatorToken: c.Tokens[i], ScannerToken: scanner})
 	}
 	info.NATS = c.Server.ClientURL()
@@ -173,6 +176,7 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 	for _, p := range info.Provinces {
 		fmt.Fprintf(w, "  %s %-9s  %s\n    admin token:    %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
 		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.OperatorToken, p.URL, p.ScannerToken)
+		fmt.Fprintf(w, "    metrics: %s (this machine only)\n", p.MetricsURL)
 	}
 	gd, sh := info.Provinces[0], info.Provinces[1]
 	fmt.Fprintf(w, "\n%s\nA scanner token is a checkpoint device's: it verifies codes and is shown a colour and a masked name, nothing else.\n"+

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +89,43 @@ func TestDemoNATSRequiresCredentialsAndTheProvincesSync(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestDemoServesAndPrintsMetricsOnListenersOfTheirOwn: each demo province
+// serves /metrics on a loopback listener of its own, as a node init made
+// does, answers it 404 on its public URL, and the demo prints, and
+// writes to demo.json, where each province's metrics are.
+func TestDemoServesAndPrintsMetricsOnListenersOfTheirOwn(t *testing.T) {
+	dir := t.TempDir()
+	info, c, err := startDemo(context.Background(), dir, true, slog.New(slog.DiscardHandler))
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printDemo(&out, dir, info)
+	for _, p := range info.Provinces {
+		if !strings.HasPrefix(p.MetricsURL, "http://127.0.0.1:") || strings.HasPrefix(p.MetricsURL, p.URL) {
+			t.Errorf("%s: metrics at %q, want a loopback listener other than %s", p.ID, p.MetricsURL, p.URL)
+		}
+		if !strings.Contains(out.String(), "    metrics: "+p.MetricsURL+" (this machine only)\n") {
+			t.Errorf("%s: the demo does not print its metrics URL %s:\n%s", p.ID, p.MetricsURL, out.String())
+		}
+		for url, want := range map[string]int{p.MetricsURL: http.StatusOK, p.URL + "/metrics": http.StatusNotFound} {
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s: GET %s: %d, want %d", p.ID, url, resp.StatusCode, want)
+			}
+		}
+	}
+	if saved := readDemoInfo(filepath.Join(dir, "demo.json")); len(saved.Provinces) != 3 || saved.Provinces[0].MetricsURL != info.Provinces[0].MetricsURL {
+		t.Errorf("demo.json: %+v, want the metrics URLs", saved.Provinces)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ const adminTokenMay = "An admin token does every operator's work and what reache
 	"the signing and root keys, verifier replicas, accounts."
 
 func newInitCmd() *cobra.Command {
-	var province, name, dataDir, listen, natsListen, federation, trustList, trustSum, admin string
+	var province, name, dataDir, listen, natsListen, metricsListen, publicURL, federation, trustList, trustSum, admin string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new province node: KEK, keys, database, config file and the first admin account",
@@ -33,7 +34,8 @@ func newInitCmd() *cobra.Command {
   keys.db      the residents' data keys, sealed under the KEK, kept apart from
                node.db so that deleting a resident shreds every copy of
                node.db: keep it out of long-lived backups (docs/privacy.md)
-  hcnode.yaml  a config file to run the node with 'hcnode serve --config'
+  hcnode.yaml  a config file to run the node with 'hcnode serve --config',
+               /metrics on a loopback listener of its own (--metrics-listen)
   root.pub.jwk the province root public key, for the federation operators
 and the first admin account (--admin, default "admin"), whose token it
 prints once. An admin does every operator's work and also what reaches the
@@ -51,7 +53,8 @@ operators; it is copied to <data>/trustlist.json.`,
 			}
 			cfg := config.Default(province)
 			cfg.Name, cfg.DataDir, cfg.Listen, cfg.Federation = name, dataDir, listen, federation
-			cfg.NATS.Listen = natsListen
+			cfg.NATS.Listen, cfg.PublicURL = natsListen, publicURL
+			cfg.MetricsListen = initMetricsListen(metricsListen, listen, cmd.Flags().Changed("metrics-listen"))
 			abs, err := filepath.Abs(dataDir)
 			if err != nil {
 				return err
@@ -110,6 +113,7 @@ operators; it is copied to <data>/trustlist.json.`,
 			if cfg.NATS.ServerConf != "" {
 				fmt.Fprintf(out, "  embedded NATS:  %s, one account per province, NKey seeds beside it (0600)\n", cfg.NATS.ServerConf)
 			}
+			fmt.Fprintf(out, "  metrics:        %s\n", initMetricsWhere(cfg))
 			fmt.Fprintf(out, "  admin account:  %s\n", admin)
 			fmt.Fprintf(out, "  admin token:    %s\n  (shown once; stored only as a hash; expires in %s)\n", tok, cfg.Tokens.OperatorLifetime)
 			fmt.Fprintf(out, "  %s\n", adminTokenMay)
@@ -130,6 +134,11 @@ operators; it is copied to <data>/trustlist.json.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", config.Default("").NATS.Listen,
 		"the embedded NATS server's address (another one for a second node on this machine)")
+	cmd.Flags().StringVar(&publicURL, "public-url", "",
+		"the https:// address residents and scanners use (public_url), the base of wallet and scanner links; required unless --listen is a loopback address")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", config.DefaultMetricsListen,
+		`a listener of its own for /metrics (metrics_listen), which --listen then answers 404; "" serves /metrics on --listen to anyone who reaches it. `+
+			"Unset, with --listen on port 0 (a free port), a free loopback port too")
 	cmd.Flags().StringVar(&federation, "federation", "demo", "federation id")
 	cmd.Flags().StringVar(&trustList, "trust-list", "", "the federation's first trust list, to pin")
 	cmd.Flags().StringVar(&trustSum, "trust-list-sha256", "", "its SHA-256, from the operators (required with --trust-list)")
@@ -138,6 +147,28 @@ operators; it is copied to <data>/trustlist.json.`,
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
+}
+
+// initMetricsListen is the metrics_listen init writes: the flag's value
+// when given, else config.DefaultMetricsListen, or a free loopback port
+// when --listen asks for a free port (a test, a second demo node), which
+// a fixed metrics port would make collide.
+func initMetricsListen(flag, listen string, given bool) string {
+	if given {
+		return flag
+	}
+	if _, port, err := net.SplitHostPort(listen); err == nil && port == "0" {
+		return "127.0.0.1:0"
+	}
+	return config.DefaultMetricsListen
+}
+
+// initMetricsWhere says where the node will serve /metrics.
+func initMetricsWhere(cfg config.Config) string {
+	if cfg.MetricsListen == "" {
+		return "/metrics on " + cfg.Listen + ", to anyone who reaches it (metrics_listen gives it a listener of its own)"
+	}
+	return cfg.MetricsListen + " (metrics_listen) serves /metrics, and " + cfg.Listen + " does not"
 }
 
 // checkInitIdentity refuses a blank province name or data directory,

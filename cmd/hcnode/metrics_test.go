@@ -12,7 +12,7 @@ import (
 // "expires within a week" alert the README suggests.
 func TestStandaloneNodeExportsNoTrustListExpiry(t *testing.T) {
 	n := startTestNode(t)
-	resp, err := http.Get(n.URL + "/metrics")
+	resp, err := http.Get(n.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +26,25 @@ func TestStandaloneNodeExportsNoTrustListExpiry(t *testing.T) {
 	}
 	if strings.Contains(string(b), "hcfed_trustlist_expires_in_seconds") {
 		t.Errorf("a node without a trust list exports hcfed_trustlist_expires_in_seconds:\n%s", grepLines(string(b), "hcfed_trustlist"))
+	}
+}
+
+// A node made by init serves /metrics on a loopback listener of its own
+// (metrics_listen), and its public listener answers /metrics 404: the
+// per-province counts are not served to whoever reaches the node.
+// Before, init wrote no metrics_listen and /metrics was public.
+func TestInitServesMetricsOnALoopbackListenerOfItsOwn(t *testing.T) {
+	n := startTestNode(t)
+	if !strings.HasPrefix(n.MetricsURL, "http://127.0.0.1:") || strings.HasPrefix(n.MetricsURL, n.URL) {
+		t.Fatalf("metrics at %s, want a loopback listener other than %s", n.MetricsURL, n.URL)
+	}
+	resp, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the public listener: %d, want 404", resp.StatusCode)
 	}
 }
 

@@ -70,7 +70,7 @@ func (s *Server) enrol(c echo.Context) error {
 	return c.JSON(http.StatusCreated, struct {
 		node.Enrolled
 		WalletURL string `json:"wallet_url"`
-	}{out, s.walletURL(c, out.ResidentToken)})
+	}{out, s.walletURL(out.ResidentToken)})
 }
 
 func (s *Server) setStatus(c echo.Context) error {
@@ -138,7 +138,7 @@ func (s *Server) replaceResidentToken(c echo.Context) error {
 	return c.JSON(http.StatusCreated, struct {
 		node.ResidentToken
 		WalletURL string `json:"wallet_url"`
-	}{out, s.walletURL(c, out.ResidentToken)})
+	}{out, s.walletURL(out.ResidentToken)})
 }
 
 func (s *Server) qr(c echo.Context) error {
@@ -215,7 +215,7 @@ func (s *Server) addScanner(c echo.Context) error {
 	return c.JSON(http.StatusCreated, struct {
 		node.NewScanner
 		ScannerURL string `json:"scanner_url"`
-	}{out, s.scannerURL(c, out.Token)})
+	}{out, s.scannerURL(out.Token)})
 }
 
 func (s *Server) listScanners(c echo.Context) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -248,7 +249,7 @@ func (s *Server) linkQR(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	base := s.publicURL(c)
+	base := s.publicURL()
 	if len(in.URL) > maxLinkURL || !(strings.HasPrefix(in.URL, base+"/wallet#") || strings.HasPrefix(in.URL, base+"/scan#")) {
 		return node.Errorf(node.EInvalid, "url must be a wallet or scanner link of this node (%s/wallet#… or %s/scan#…)", base, base)
 	}
@@ -259,23 +260,21 @@ func (s *Server) linkQR(c echo.Context) error {
 	return c.Blob(http.StatusOK, "image/png", png)
 }
 
-// publicURL is how people reach this node: public_url from the config, or
-// else the scheme and host this request came to (a demo or a test on a
-// free port).
-func (s *Server) publicURL(c echo.Context) string {
-	if u := strings.TrimRight(s.n.Settings().PublicURL, "/"); u != "" {
-		return u
-	}
-	return c.Scheme() + "://" + c.Request().Host
+// publicURL is how people reach this node, the base of the links it
+// hands out: Config.LinkBase, or public_url. Never the scheme and Host
+// of the request, which its sender chooses (a forged Host made the node
+// hand out wallet and scanner links to another site).
+func (s *Server) publicURL() string {
+	return strings.TrimRight(cmp.Or(s.cfg.LinkBase, s.n.Settings().PublicURL), "/")
 }
 
 // walletURL is the link that opens a resident's wallet; the token is in
 // the fragment, which browsers never send to a server or proxy.
-func (s *Server) walletURL(c echo.Context, token string) string {
-	return s.publicURL(c) + "/wallet#token=" + token
+func (s *Server) walletURL(token string) string {
+	return s.publicURL() + "/wallet#token=" + token
 }
 
 // scannerURL is the link that registers a scanner device.
-func (s *Server) scannerURL(c echo.Context, token string) string {
-	return s.publicURL(c) + "/scan#token=" + token
+func (s *Server) scannerURL(token string) string {
+	return s.publicURL() + "/scan#token=" + token
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/replica"
@@ -39,6 +38,13 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain of requests when Serve's
 	// context ends; default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// LinkBase is the base of the wallet and scanner links the API hands
+	// out (https://hc.example.gov.cn): the daemon gives public_url, or the
+	// loopback address the node listens on. Empty takes public_url from
+	// the node's settings, and without it the links are paths
+	// (/wallet#token=…). Never the Host header of a request: its sender
+	// chooses it, and would have the node hand out links to their site.
+	LinkBase string
 }
 
 // DefaultShutdownTimeout is how long Serve waits for running requests
@@ -52,7 +58,6 @@ type Server struct {
 	log     *slog.Logger
 	cfg     Config
 	echo    *echo.Echo
-	http    *http.Server
 	ready   readiness // what /readyz last answered, to log its changes only
 }
 
@@ -76,7 +81,7 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET(readyzRoute, s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Node.Metrics().Registry, promhttp.HandlerOpts{})))
+	metricsRoute(e, cfg.Node.Metrics(), cfg.Node.Settings())
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/.well-known/hcfed/keyset", s.keyset)
 	e.GET("/.well-known/hcfed/trustlist", s.trustList)
@@ -128,21 +133,26 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve serves on l until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+	return serve(ctx, l, s.echo, s.cfg.ShutdownTimeout)
+}
+
+// serve serves h on l until ctx ends, then shuts down gracefully, waiting
+// for running requests at most timeout (DefaultShutdownTimeout if 0).
+func serve(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(l) }()
+	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		timeout := s.cfg.ShutdownTimeout
 		if timeout <= 0 {
 			timeout = DefaultShutdownTimeout
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := s.http.Shutdown(sctx); err != nil {
+		if err := srv.Shutdown(sctx); err != nil {
 			// Requests still running finish on their own; the node they
 			// call refuses or records what arrives after it closed.
 			return fmt.Errorf("http shutdown: requests still running after %s: %w", timeout, err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
@@ -36,7 +35,8 @@ type VerifierConfig struct {
 }
 
 // NewVerifier builds a verifier replica's routes: /healthz, /readyz,
-// /metrics, GET /v1/federation and POST /v1/verify. Every other route —
+// /metrics (404 when metrics_listen serves it), GET /v1/federation and
+// POST /v1/verify. Every other route —
 // enrolment, issuing, status, operators, residents, pages — answers 403
 // role_verifier: it is served by the province's home node.
 func NewVerifier(cfg VerifierConfig) *Server {
@@ -60,7 +60,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.GET(readyzRoute, func(c echo.Context) error {
 		return s.answerReady(c, readyCheck{"replica", v.Ready}, readyCheck{node.ReadyFederation, cfg.Ready})
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(v.Metrics().Registry, promhttp.HandlerOpts{})))
+	metricsRoute(e, v.Metrics(), v.Settings())
 	e.GET("/v1/federation", func(c echo.Context) error {
 		if cfg.Federation == nil {
 			return node.Errorf(node.EUnavailable, "not connected to the federation yet")

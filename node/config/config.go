@@ -19,6 +19,11 @@ type Config struct {
 	KEKFile    string `yaml:"kek_file"`   // relative to data_dir unless absolute; $HCNODE_KEK wins
 	Listen     string `yaml:"listen"`     // HTTP address
 	PublicURL  string `yaml:"public_url"` // how residents and peers reach this node
+	// MetricsListen is the address of a listener of its own for GET
+	// /metrics (plain HTTP), which the public listener then answers 404;
+	// empty serves /metrics on listen, as before the setting existed.
+	// 'hcnode init' writes DefaultMetricsListen.
+	MetricsListen string `yaml:"metrics_listen"`
 	// TLS makes the node serve HTTPS itself; empty serves plain HTTP, for
 	// a node behind a reverse proxy that terminates TLS.
 	TLS TLS `yaml:"tls"`
@@ -40,6 +45,12 @@ type Config struct {
 	Role    string  `yaml:"role"`
 	Replica Replica `yaml:"replica"`
 }
+
+// DefaultMetricsListen is the metrics listener 'hcnode init' writes into
+// a new node's config: loopback, so that the per-province counts of
+// /metrics reach only this machine (a Prometheus or an agent beside
+// the node), on the port of the Prometheus exporters of OpenTelemetry.
+const DefaultMetricsListen = "127.0.0.1:9464"
 
 // Tokens sets bearer-token lifetimes.
 type Tokens struct {

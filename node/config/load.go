@@ -107,6 +107,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"HCNODE_KEK_FILE":          &c.KEKFile,
 		"HCNODE_LISTEN":            &c.Listen,
 		"HCNODE_PUBLIC_URL":        &c.PublicURL,
+		"HCNODE_METRICS_LISTEN":    &c.MetricsListen,
 		"HCNODE_NATS_LISTEN":       &c.NATS.Listen,
 		"HCNODE_NATS_USER":         &c.NATS.User,
 		"HCNODE_NATS_PASSWORD":     &c.NATS.Password,

@@ -6,10 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -35,14 +32,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", "required")
 	}
-	listenAddr(bad, "listen", c.Listen, false)
-	if c.NATS.Embedded {
-		listenAddr(bad, "nats.listen", c.NATS.Listen, true)
-	}
-	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
-		u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
-		bad("public_url", "%q must be an https:// (or http://) address such as https://hc.example.gov.cn, without query or fragment: wallet and scanner links are built on it", c.PublicURL)
-	}
+	c.validateListeners(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")
 	}
@@ -147,24 +137,6 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q must be json or text", c.Log.Format)
 	}
 	return errors.Join(errs...)
-}
-
-// listenAddr reports field unless addr is host:port with a port number
-// in [0, 65535] (0: any free port; for NATS, nats-server's own -1 too),
-// the form a listener takes: a port out of range or a service name was
-// accepted here and refused only when the node tried to listen.
-func listenAddr(bad func(field, format string, a ...any), field, addr string, nats bool) {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		bad(field, "%q must be a host and port such as 127.0.0.1:8080 (%v)", addr, err)
-		return
-	}
-	if nats && port == "-1" {
-		return
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
-		bad(field, "%q: the port must be a number within [0, 65535]", addr)
-	}
 }
 
 // isSHA256Hex reports whether s is a SHA-256 in hex, as sha256sum prints it.

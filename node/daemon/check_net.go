@@ -66,6 +66,9 @@ func certNames(leaf *x509.Certificate) string {
 // once, never kept.
 func (c *checker) listen() {
 	c.bindOnce("listen", c.cfg.Listen, settingListen)
+	if c.cfg.MetricsListen != "" {
+		c.bindOnce("metrics_listen", c.cfg.MetricsListen, settingMetricsListen)
+	}
 	if c.cfg.NATS.Embedded {
 		c.bindOnce("nats.listen", c.cfg.NATS.Listen, settingNATSListen)
 	}

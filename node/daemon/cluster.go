@@ -29,6 +29,9 @@ type Province struct {
 	ID     string
 	Name   string
 	Listen string // HTTP address; "127.0.0.1:0" for a free port
+	// MetricsListen is the province's metrics_listen; empty serves
+	// /metrics on Listen.
+	MetricsListen string
 }
 
 // ClusterConfig describes a whole federation run on one machine: one NATS
@@ -138,6 +141,7 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 	for _, p := range cc.Provinces {
 		cfg := config.Default(p.ID)
 		cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, cc.Federation, filepath.Join(cc.Dir, p.ID), p.Listen
+		cfg.MetricsListen = p.MetricsListen
 		cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(cc.Replicas, 1)
 		if c.accounts != "" {
 			cfg.NATS.Isolation = federation.IsolationAccounts

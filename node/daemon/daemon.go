@@ -137,6 +137,9 @@ type Daemon struct {
 	DB   *store.DB
 	API  *api.Server
 	URL  string
+	// MetricsURL is the node's metrics page: on metrics_listen, or URL's
+	// /metrics when that is unset.
+	MetricsURL string
 
 	fed    *fed
 	log    *slog.Logger
@@ -189,6 +192,17 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		return nil, err
 	}
 	cleanup.add(func() { l.Close() })
+	ml, err := listenMetrics(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if ml != nil {
+		cleanup.add(func() { ml.Close() })
+	}
+	base, err := linkBase(cfg, scheme, l, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := probeNATSListen(cfg); err != nil {
 		return nil, err
 	}
@@ -242,10 +256,11 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		shutdown = api.DefaultShutdownTimeout
 	}
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
-		ShutdownTimeout: shutdown})
+		ShutdownTimeout: shutdown, LinkBase: base})
 	runCtx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + l.Addr().String(), fed: f, log: log, cancel: cancel,
 		bound: shutdown + closeGrace, lock: lock, certs: certs}
+	d.MetricsURL = serveMetrics(runCtx, &d.wg, ml, d.URL, n.Metrics(), shutdown, log)
 	if certs != nil {
 		d.wg.Add(1)
 		go d.watchTLS(runCtx, cmp.Or(opt.TLSCheckEvery, 10*time.Second))

@@ -1,12 +1,18 @@
 package daemon
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
 )
@@ -32,9 +38,66 @@ func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, cert
 
 // The settings that name a listen address, as bind's refusal names them.
 const (
-	settingListen     = "listen (HCNODE_LISTEN)"
-	settingNATSListen = "nats.listen (HCNODE_NATS_LISTEN)"
+	settingListen        = "listen (HCNODE_LISTEN)"
+	settingNATSListen    = "nats.listen (HCNODE_NATS_LISTEN)"
+	settingMetricsListen = "metrics_listen (HCNODE_METRICS_LISTEN)"
 )
+
+// listenMetrics binds metrics_listen, or returns nil when it is unset
+// (/metrics is then served on the public listener).
+func listenMetrics(cfg config.Config) (net.Listener, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	return bind(cfg.MetricsListen, settingMetricsListen)
+}
+
+// serveMetrics serves m on ml, metrics_listen's listener, until ctx ends,
+// in a goroutine wg counts, and logs where /metrics is served: there, or,
+// when ml is nil, on the public listener whose URL is public. It returns
+// the URL of the metrics page.
+func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, public string, m *node.Metrics,
+	shutdown time.Duration, log *slog.Logger) string {
+	if ml == nil {
+		u := public + "/metrics"
+		log.Warn("metrics are served on the public listener, to anyone who reaches the node; set metrics_listen "+
+			"(such as "+config.DefaultMetricsListen+") to serve them on a listener of their own", "metrics_url", u)
+		return u
+	}
+	u := "http://" + ml.Addr().String() + "/metrics"
+	srv := api.NewMetricsServer(m, shutdown)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, ml); err != nil {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("metrics are served on metrics_listen only", "metrics_url", u)
+	return u
+}
+
+// linkBase is the base of the wallet and scanner links the node hands
+// out: public_url, or else the URL of l, the public listener, which
+// must then be a loopback address (a demo, a test, a node only this
+// machine reaches); never the Host header of a request, which its
+// sender chooses. config.Validate refuses a listen address that is not
+// loopback without public_url; this also holds for a listener given in
+// Options.
+func linkBase(cfg config.Config, scheme string, l net.Listener, log *slog.Logger) (string, error) {
+	if u := strings.TrimRight(cfg.PublicURL, "/"); u != "" {
+		return u, nil
+	}
+	if a, ok := l.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		return "", fmt.Errorf("config: public_url: required when the node listens on %s, which is not a loopback address: "+
+			"wallet and scanner links are built on public_url, never on the Host header of a request; set public_url "+
+			"(HCNODE_PUBLIC_URL) to the https:// address residents and scanners use, such as https://hc.example.gov.cn", l.Addr())
+	}
+	base := scheme + l.Addr().String()
+	log.Info("public_url is unset: wallet and scanner links are built on the loopback address the node listens on, "+
+		"which only this machine reaches; set public_url when residents and scanners reach the node from elsewhere", "link_base", base)
+	return base, nil
+}
 
 // bind listens on addr, the value of setting; an address another
 // program holds is refused with what to do about it.

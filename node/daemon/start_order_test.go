@@ -43,6 +43,7 @@ func TestServeRefusesAPortInUseBeforeStartingNATS(t *testing.T) {
 	}{
 		{"http", "listen (HCNODE_LISTEN)", func(cfg *config.Config, busy string) { cfg.Listen = busy }},
 		{"nats", "nats.listen (HCNODE_NATS_LISTEN)", func(cfg *config.Config, busy string) { cfg.NATS.Listen = busy }},
+		{"metrics", "metrics_listen (HCNODE_METRICS_LISTEN)", func(cfg *config.Config, busy string) { cfg.MetricsListen = busy }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -28,6 +28,8 @@ type Verifier struct {
 	DB      *store.ReplicaDB
 	API     *api.Server
 	URL     string
+	// MetricsURL is the replica's metrics page, as Daemon's.
+	MetricsURL string
 
 	cfg    config.Config
 	now    func() time.Time
@@ -77,6 +79,13 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 		return nil, err
 	}
 	cleanup.add(func() { l.Close() })
+	ml, err := listenMetrics(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if ml != nil {
+		cleanup.add(func() { ml.Close() })
+	}
 	if os.Getenv(seal.EnvKEK) == "" {
 		if _, err := os.Stat(cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
 			if err := seal.WriteKEKFile(cfg.KEKPath()); err != nil {
@@ -110,6 +119,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 		lock: lock, certs: certs, bound: shutdown + closeGrace}
 	v.API = api.NewVerifier(api.VerifierConfig{Verifier: r, Logger: log, Ready: v.ready, Federation: v.view,
 		ShutdownTimeout: shutdown})
+	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, v.URL, r.Metrics(), shutdown, log)
 	v.wg.Add(3)
 	go func() {
 		defer v.wg.Done()
