@@ -135,3 +135,66 @@ func TestDeleteSubjectsRefusesAnIncompleteErasurePlan(t *testing.T) {
 		}
 	}
 }
+
+// A status set while a batch runs, before a subject's own deletion,
+// holds that subject: the hold is judged again in the transaction that
+// deletes the row, and the subject keeps its key and record. A batch of
+// a thousand would otherwise delete a resident an operator had just set
+// red, because they were green when the batch began.
+func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	const marker = "SEALED-KEY-MARKER-s2-0123456789"
+	var dels []SubjectDeletion
+	for _, id := range []string{"s0", "s1", "s2", "s3"} {
+		m := "SEALED-KEY-MARKER-" + id + "-0123456789"
+		enrolWithKey(t, db, path, id, m)
+		dels = append(dels, SubjectDeletion{ID: id})
+	}
+	// The operator sets s2 red while s1 is being deleted: after the batch
+	// began, before s2's turn.
+	db.beforeDeletion = func(id string) {
+		if id != "s1" {
+			return
+		}
+		if _, err := db.SetStatus(ctx, "s2", "red", t0); err != nil {
+			t.Error(err)
+		}
+	}
+	held := errors.New("held")
+	allow := func(status string, _ bool) error {
+		if status != "green" {
+			return held
+		}
+		return nil
+	}
+	var got []string
+	err := db.DeleteSubjects(ctx, t0, allow, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		switch {
+		case errors.Is(err, held):
+			got = append(got, d.ID+":held")
+		case err != nil:
+			t.Errorf("deleting %s: %v", d.ID, err)
+		default:
+			got = append(got, d.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[s0 s1 s2:held s3]"; fmt.Sprint(got) != want {
+		t.Fatalf("outcomes %v; want %v", got, want)
+	}
+	s, err := db.Subject(ctx, "s2")
+	if err != nil {
+		t.Fatalf("the subject set red during the batch lost its record or key: %v", err)
+	}
+	if s.Status != "red" {
+		t.Fatalf("the held subject's status is %q; want red", s.Status)
+	}
+	if !bytes.Contains(fileBytes(t, KeysPath(path)), []byte(marker)) {
+		t.Fatal("the held subject's key was shredded")
+	}
+}
