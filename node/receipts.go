@@ -230,10 +230,13 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	var r *trust.Receipt
 	if err == nil {
-		r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.encKey(), now)
-	}
-	if err == nil {
-		err = p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
+		err = p.receiptIntake.open(verifier, raw, now, func() error {
+			var err error
+			if r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.encKey(), now); err != nil {
+				return err
+			}
+			return p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
+		})
 	}
 	// Only a verified receipt is charged to verifier's receiptRate: a
 	// flood of forgeries in its name must not make its real receipts be
