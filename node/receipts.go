@@ -262,7 +262,7 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 func (p *Peers) recordReceipt(ctx context.Context, verifier string, received []trust.ReceiptEntry, now time.Time) (int, error) {
 	n := p.n
 	actor := "peer:" + verifier
-	held := receiptPlaces{}
+	held := newReceiptPlaces(actor)
 	var entries []store.AuditEntry
 	for _, e := range received {
 		code, err := n.db.Code(ctx, e.JTI)
@@ -277,7 +277,7 @@ func (p *Peers) recordReceipt(ctx context.Context, verifier string, received []t
 			continue
 		}
 		target := hashJTI(n.cfg.Province, e.JTI)
-		fresh, err := held.take(ctx, n.db, actor, target, e.Day, e.Place)
+		fresh, err := held.take(ctx, n.db, target, e.Day, e.Place)
 		if err != nil {
 			return 0, err
 		}
