@@ -7,6 +7,44 @@ import (
 	"testing"
 )
 
+// errHeld is greenOnly's refusal.
+var errHeld = errors.New("held")
+
+// greenOnly allows the deletion of a green subject only, as the
+// retention pass does.
+func greenOnly(status string, _ bool) error {
+	if status != "green" {
+		return errHeld
+	}
+	return nil
+}
+
+// deleteBatch deletes dels with greenOnly and returns the outcomes in
+// the order reported: the id of a subject deleted (after telling
+// deletedNow of it), "<id>:held" or "<id>:not found".
+func deleteBatch(t *testing.T, db *DB, dels []SubjectDeletion, deletedNow func(id string)) []string {
+	t.Helper()
+	var got []string
+	err := db.DeleteSubjects(t.Context(), t0, greenOnly, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		switch {
+		case errors.Is(err, errHeld):
+			got = append(got, d.ID+":held")
+		case errors.Is(err, ErrNotFound):
+			got = append(got, d.ID+":not found")
+		case err != nil:
+			t.Errorf("deleting %s: %v", d.ID, err)
+		default:
+			got = append(got, d.ID)
+			deletedNow(d.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // A batch of deletions (a retention pass) truncates keys.db's WAL once,
 // not once per subject, and before the first deletion commits in
 // node.db: by the time deleted hears of one, no copy of keys.db holds its
@@ -29,34 +67,12 @@ func TestDeleteSubjectsTruncatesTheKeyStoreWALOnceForTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dels = append(dels, SubjectDeletion{ID: "nobody"})
-	held := errors.New("held")
-	allow := func(status string, _ bool) error {
-		if status != "green" {
-			return held
-		}
-		return nil
-	}
 	before := db.KeysTruncations()
-	var got []string
-	err := db.DeleteSubjects(ctx, t0, allow, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
-		switch {
-		case errors.Is(err, held):
-			got = append(got, d.ID+":held")
-		case errors.Is(err, ErrNotFound):
-			got = append(got, d.ID+":not found")
-		case err != nil:
-			t.Errorf("deleting %s: %v", d.ID, err)
-		default:
-			got = append(got, d.ID)
-			if bytes.Contains(fileBytes(t, KeysPath(path)), markers[d.ID]) {
-				t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", d.ID)
-			}
+	got := deleteBatch(t, db, dels, func(id string) {
+		if bytes.Contains(fileBytes(t, KeysPath(path)), markers[id]) {
+			t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", id)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []string{"s0", "s1", "s2:held", "s3", "s4", "s5", "nobody:not found"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("outcomes %v; want %v", got, want)
@@ -162,28 +178,7 @@ func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	held := errors.New("held")
-	allow := func(status string, _ bool) error {
-		if status != "green" {
-			return held
-		}
-		return nil
-	}
-	var got []string
-	err := db.DeleteSubjects(ctx, t0, allow, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
-		switch {
-		case errors.Is(err, held):
-			got = append(got, d.ID+":held")
-		case err != nil:
-			t.Errorf("deleting %s: %v", d.ID, err)
-		default:
-			got = append(got, d.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := deleteBatch(t, db, dels, func(string) {})
 	if want := "[s0 s1 s2:held s3]"; fmt.Sprint(got) != want {
 		t.Fatalf("outcomes %v; want %v", got, want)
 	}
