@@ -220,10 +220,13 @@ func (l *lookups) erased(p *Peers, home string, raw []byte) []byte {
 	ks, err := peerKeys(l.state, home)
 	var e *trust.Erasure
 	if err == nil {
-		e, err = trust.OpenErasure(string(raw), home, ks.Signing, l.province, l.keys.encKey(), now)
-	}
-	if err == nil {
-		err = p.receiptNonces.Use(home, e.Nonce, e.IssuedAt, now)
+		err = p.erasureIntake.open(home, raw, now, func() error {
+			var err error
+			if e, err = trust.OpenErasure(string(raw), home, ks.Signing, l.province, l.keys.encKey(), now); err != nil {
+				return err
+			}
+			return p.receiptNonces.Use(home, e.Nonce, e.IssuedAt, now)
+		})
 	}
 	if p.erasureIntake.admit(p.log, home, err, now) != intakeTaken {
 		return nil

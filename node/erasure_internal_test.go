@@ -226,3 +226,44 @@ func TestErasurePaceIsGivenBackByAStoppedSenderAndPrunedWhenFull(t *testing.T) {
 		t.Fatalf("%d paces held with no sender working and every pace full; want none", len(s.pace))
 	}
 }
+
+// What the sender knows of a province (its last heartbeat, whether it is
+// away, its revivals) is forgotten once the province leaves the trust
+// list, and kept for the provinces still listed: before, the maps kept
+// every province the node had ever heard from, for the node's life.
+func TestErasureSenderForgetsProvincesNoLongerListed(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	s := newErasureSender()
+	for _, a := range []string{"440000", "990000"} {
+		s.heartbeat(a, t0)
+		s.attempted(a, federation.ErrNoResponders)
+		s.revivedAt(a, t0, 1, nil)
+		s.revivedAt(a, t0, 0, errors.New("database busy"))
+	}
+	held := func(a string) []string {
+		var in []string
+		if _, ok := s.heard[a]; ok {
+			in = append(in, "heard")
+		}
+		if s.away[a] {
+			in = append(in, "away")
+		}
+		if _, ok := s.revived[a]; ok {
+			in = append(in, "revived")
+		}
+		if s.revive[a] {
+			in = append(in, "revive")
+		}
+		return in
+	}
+	if got := held("990000"); len(got) != 4 {
+		t.Fatalf("990000 is in %v before it left; want all four maps: this test checks nothing", got)
+	}
+	s.forgetUnlisted(func(a string) bool { return a == "440000" })
+	if got := held("990000"); len(got) != 0 {
+		t.Errorf("990000, no longer listed, is still in %v", got)
+	}
+	if got := held("440000"); len(got) != 4 {
+		t.Errorf("440000, still listed, is in %v only; want all four maps", got)
+	}
+}

@@ -95,6 +95,31 @@ func (s *erasureSender) prunePace(now time.Time) {
 	}
 }
 
+// forgetUnlisted forgets what the sender knows of each province listed
+// reports is no longer in the trust list — its heartbeats, whether it is
+// away, its revivals — so that the maps do not keep every province the
+// node ever heard from. Should it be listed again, it starts as one not
+// heard from since the start: its first heartbeat revives its erasures.
+// listed is Node.listed.
+func (s *erasureSender) forgetUnlisted(listed func(string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range []map[string]time.Time{s.heard, s.revived} {
+		for a := range m {
+			if !listed(a) {
+				delete(m, a)
+			}
+		}
+	}
+	for _, m := range []map[string]bool{s.away, s.revive} {
+		for a := range m {
+			if !listed(a) {
+				delete(m, a)
+			}
+		}
+	}
+}
+
 // pacer is province's pace.
 func (s *erasureSender) pacer(province string) *rate.Limiter {
 	s.mu.Lock()
@@ -242,6 +267,7 @@ func (p *Peers) erasurePass(ctx context.Context, senders *sync.WaitGroup) (time.
 	}()
 	now := p.n.now()
 	s.prunePace(now)
+	s.forgetUnlisted(p.n.listed)
 	expired, err := db.DeleteExpiredErasures(ctx, now)
 	if err != nil {
 		return time.Time{}, err

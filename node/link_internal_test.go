@@ -27,6 +27,8 @@ func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
 		{"set aside, no snapshot yet", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 6, nil, "revocation 7 could not be published (too_large)"},
 		{"set aside, covered", store.OutboxState{Poisoned: 1, LastPoisoned: 7, LastPoisonWhy: "too_large"}, 7, nil, ""},
 		{"stream gone", store.OutboxState{}, 0, errors.New("permission denied"), "revocation stream missing and this node could not create it"},
+		{"set aside for a reason this build does not know", store.OutboxState{Poisoned: 1, LastPoisoned: 7,
+			LastPoisonWhy: "open /var/lib/hcnode/node.db: disk I/O error"}, 6, nil, "revocation 7 could not be published (unrecognised)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -40,6 +42,11 @@ func TestOutboxReadinessNamesWhatHoldsRevocationsBack(t *testing.T) {
 			var nr *NotReady
 			if err != nil && (!errors.As(err, &nr) || nr.Check == "" || !strings.Contains(nr.Message, c.want)) {
 				t.Errorf("readiness error %#v, want a NotReady naming its check, saying %q", err, c.want)
+			}
+			if kept := c.st.LastPoisonWhy; err != nil && kept != "" && (strings.Contains(nr.Message, kept) != (kept == "too_large") ||
+				!strings.Contains(err.Error(), kept)) {
+				t.Errorf("set aside for %q: public message %q, log %q; want a stable code alone in the public message, "+
+					"the kept reason in Error() (for the log)", kept, nr.Message, err.Error())
 			}
 			if c.stream != nil && (nr.Check != ReadyRevocationStream || strings.Contains(nr.Message, c.stream.Error()) ||
 				!strings.Contains(err.Error(), c.stream.Error())) {

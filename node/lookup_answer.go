@@ -40,14 +40,19 @@ func (l *lookups) answer(p *Peers, asker string, raw []byte) []byte {
 	defer cancel()
 	now := l.now()
 	actor := "peer:" + asker
-	req, err := l.openRequest(asker, raw)
 	// grounds is a verified request's want of a legal basis or proof of
 	// scan: refused, signed, once the request is charged; err is what
-	// refuses it before (not verified, or a replay).
+	// refuses it before (not opened, not verified, or a replay).
+	var req *trust.LookupRequest
 	var grounds error
-	if req != nil {
-		grounds, err = err, p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now)
-	}
+	err := p.lookupIntake.open(asker, raw, now, func() error {
+		var err error
+		if req, err = l.openRequest(asker, raw); req == nil {
+			return err
+		}
+		grounds = err
+		return p.lookupNonces.Use(asker, req.Nonce, req.IssuedAt, now)
+	})
 	verdict := p.lookupIntake.admit(p.log, asker, err, now)
 	switch {
 	case verdict == intakeRefusedQuiet:

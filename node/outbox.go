@@ -68,14 +68,25 @@ func (l *Link) drainOutbox(ctx context.Context) error {
 // in one statement: one committed before the outbox split revocations.
 var errTooManyEntries = errors.New("more entries than one revocation statement may hold")
 
+// Why a revocation was set aside, as the outbox keeps it and /readyz
+// says it: stable reason codes, nothing else (permanentFailure).
+const (
+	poisonTooManyEntries = "too_many_entries"
+	poisonTooLarge       = "too_large"
+	// poisonUnrecognised is what /readyz says for a reason kept in the
+	// database that is none of the above (an older or newer build's, a
+	// database edited by hand): the kept text goes to the log only.
+	poisonUnrecognised = "unrecognised"
+)
+
 // permanentFailure names why publishing a revocation can never succeed,
 // or is "" for a failure that may pass.
 func permanentFailure(err error) string {
 	switch {
 	case errors.Is(err, errTooManyEntries):
-		return "too_many_entries"
+		return poisonTooManyEntries
 	case errors.Is(err, federation.ErrTooLarge):
-		return "too_large"
+		return poisonTooLarge
 	}
 	return ""
 }
@@ -159,8 +170,12 @@ func outboxProblem(st store.OutboxState, covered uint64, streamErr error, now ti
 			"a federation operator must run EnsureStreams", streamErr)
 	}
 	if st.LastPoisoned > covered {
+		why, kept := st.LastPoisonWhy, error(nil)
+		if why != poisonTooManyEntries && why != poisonTooLarge {
+			why, kept = poisonUnrecognised, fmt.Errorf("the outbox keeps the reason %q", st.LastPoisonWhy)
+		}
 		return notReady(ReadyRevocationOutbox, fmt.Sprintf("revocation %d could not be published (%s) and no snapshot covers it yet",
-			st.LastPoisoned, st.LastPoisonWhy), nil)
+			st.LastPoisoned, why), kept)
 	}
 	if age := now.Sub(st.OldestPending); !st.OldestPending.IsZero() && age > stuckAfter {
 		return notReady(ReadyRevocationOutbox, fmt.Sprintf("revocation outbox stuck: %d statements pending, the oldest for %s (see the log)",

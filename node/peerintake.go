@@ -20,8 +20,9 @@ import (
 // forgeries in its name spends none of it and holds back none of its
 // real messages. What a forgery costs is its opening: at most one key
 // agreement and one signature check, on the one goroutine that serves
-// the subject; one in the name of a province of which no keyset is held
-// costs none. A message refused is counted, and logged (a lookup request
+// the subject, and openGuard (peeropen.go) bounds how many of those a
+// flood of them costs; one in the name of a province of which no keyset
+// is held costs none. A message refused is counted, and logged (a lookup request
 // audited too) at most at peerRefusedNoteRate in each province's name,
 // so a flood fills neither the log nor the audit log.
 
@@ -66,24 +67,45 @@ func (rs *peerRefusals) refuse(log *slog.Logger, from string, err error, now tim
 // refused ones are counted and noted.
 type peerIntake struct {
 	peerRefusals
-	limit   *peerLimiter // verified messages only
-	limited prometheus.Counter
+	limit    *peerLimiter // verified messages only
+	limited  prometheus.Counter
+	guard    *openGuard // before opening (peeropen.go), shared by every kind
+	unopened prometheus.Counter
 }
 
 // newPeerIntake makes the intake of one kind of message, its limit r
-// and burst a province, counting refused and limited messages in events
-// (under intakeRefused and intakeLimited) and naming the kind what in
-// its log lines. listed is Node.listed.
-func newPeerIntake(what string, r rate.Limit, burst int, events *prometheus.CounterVec, listed func(string) bool) *peerIntake {
+// and burst a province, counting refused, unopened and limited messages
+// in events (under intakeRefused, intakeUnopened and intakeLimited) and
+// naming the kind what in its log lines. guard decides what is opened.
+// listed is Node.listed.
+func newPeerIntake(what string, r rate.Limit, burst int, events *prometheus.CounterVec, guard *openGuard, listed func(string) bool) *peerIntake {
 	return &peerIntake{peerRefusals: newPeerRefusals(what, events.WithLabelValues(intakeRefused), listed),
-		limit: newPeerLimiter(r, burst, listed), limited: events.WithLabelValues(intakeLimited)}
+		limit: newPeerLimiter(r, burst, listed), limited: events.WithLabelValues(intakeLimited),
+		guard: guard, unopened: events.WithLabelValues(intakeUnopened)}
 }
 
 // Events every intake counts, in its kind's metric.
 const (
-	intakeRefused = "refused" // received and refused: not opened, not verified, or a replay
-	intakeLimited = "limited" // received and verified, and not taken: beyond the sender's rate
+	intakeRefused  = "refused"  // received and refused: not opened, not verified, or a replay
+	intakeUnopened = "unopened" // of the refused, those not opened at all (peeropen.go)
+	intakeLimited  = "limited"  // received and verified, and not taken: beyond the sender's rate
 )
+
+// open runs open, the opening of raw in from's name at now (its key
+// agreement, its signature check and its replay check), unless the
+// guard refuses raw unopened; a refused opening is charged to from's
+// budget of them. It returns the refusal, for admit.
+func (in *peerIntake) open(from string, raw []byte, now time.Time, open func() error) error {
+	if err := in.guard.mayOpen(from, raw, now); err != nil {
+		in.unopened.Inc()
+		return err
+	}
+	err := open()
+	if err != nil {
+		in.guard.refused(from, raw, now)
+	}
+	return err
+}
 
 // intakeVerdict is what becomes of one message.
 type intakeVerdict int

@@ -36,3 +36,39 @@ func TestPeerLimiterGivesOnlyListedProvincesABucket(t *testing.T) {
 		t.Fatal("one listed province's burst limited another's")
 	}
 }
+
+// An envelope refused after opening is refused unopened when it comes
+// again, in the same province's name only, until maxSeen newer ones push
+// it out; every refused opening spends the province's budget, and a
+// spent budget refuses a new envelope unopened.
+func TestOpenGuardRemembersRefusedEnvelopesAndSpendsTheBudget(t *testing.T) {
+	g := newOpenGuard(func(string) bool { return true })
+	g.maxSeen = 3
+	now := time.Unix(1_800_000_000, 0)
+	env := func(i int) []byte { return []byte("hdr" + strconv.Itoa(i) + ".k.iv.ct.tag") }
+	g.refused("440000", env(0), now)
+	if err := g.mayOpen("440000", env(0), now); err != errEnvelopeRefused {
+		t.Fatalf("a refused envelope again: %v, want errEnvelopeRefused", err)
+	}
+	if err := g.mayOpen("310000", env(0), now); err != nil {
+		t.Fatalf("the same envelope in another province's name: %v, want it opened", err)
+	}
+	for i := 1; i <= 3; i++ {
+		g.refused("440000", env(i), now)
+	}
+	if err := g.mayOpen("440000", env(0), now); err != nil {
+		t.Fatalf("an envelope pushed out by %d newer: %v, want it opened", g.maxSeen, err)
+	}
+	for i := 4; i < openRefusedBurst; i++ {
+		g.refused("440000", env(i), now)
+	}
+	if err := g.mayOpen("440000", env(1000), now); err != errOpeningsSpent {
+		t.Fatalf("a new envelope once %d openings were refused: %v, want errOpeningsSpent", openRefusedBurst, err)
+	}
+	if err := g.mayOpen("310000", env(1000), now); err != nil {
+		t.Fatalf("another province's message while one's budget is spent: %v", err)
+	}
+	if err := g.mayOpen("440000", env(1000), now.Add(time.Second)); err != nil {
+		t.Fatalf("a second later: %v, want the budget refilled by one", err)
+	}
+}

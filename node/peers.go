@@ -132,12 +132,12 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	if log == nil {
 		log = n.log
 	}
-	since, m := n.now(), n.metrics
+	since, m, guard := n.now(), n.metrics, newOpenGuard(n.listed)
 	return &Peers{n: n, conn: conn, log: log,
-		lookupIntake:   newPeerIntake("lookup request", lookupRate, lookupBurst, m.PeerLookups, n.listed),
+		lookupIntake:   newPeerIntake("lookup request", lookupRate, lookupBurst, m.PeerLookups, guard, n.listed),
 		refusalLimit:   newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
-		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, n.listed),
-		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, n.listed),
+		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, guard, n.listed),
+		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, guard, n.listed),
 		answerRefusals: newPeerRefusals("lookup answer", m.PeerLookups.WithLabelValues(lookupAnswerRefused), n.listed),
 		lookupNonces:   trust.NewReplayCache(since, maxLookupNonces), receiptNonces: trust.NewReplayCache(since, maxReceiptNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
@@ -238,7 +238,20 @@ func newPeerLimiter(r rate.Limit, burst int, listed func(string) bool) *peerLimi
 	return &peerLimiter{rate: r, burst: burst, listed: listed, m: map[string]*rate.Limiter{}}
 }
 
+// allow takes one token of province's bucket at now, if it has one.
 func (l *peerLimiter) allow(province string, now time.Time) bool {
+	return l.bucket(province).AllowN(now, 1)
+}
+
+// has reports whether province's bucket holds a token at now, taking
+// none.
+func (l *peerLimiter) has(province string, now time.Time) bool {
+	return l.bucket(province).TokensAt(now) >= 1
+}
+
+// bucket is province's bucket, the unlisted provinces' shared one for
+// an unlisted province.
+func (l *peerLimiter) bucket(province string) *rate.Limiter {
 	if !l.listed(province) {
 		province = unlistedPeer
 	}
@@ -249,7 +262,7 @@ func (l *peerLimiter) allow(province string, now time.Time) bool {
 		lim = rate.NewLimiter(l.rate, l.burst)
 		l.m[province] = lim
 	}
-	return lim.AllowN(now, 1)
+	return lim
 }
 
 // listed reports whether the trust list n holds lists province, in any

@@ -21,20 +21,28 @@ const MaxReceiptPlacesPerDay = 16
 const receiptPlacesRead = 8 * MaxReceiptPlacesPerDay
 
 // receiptPlaces is what the audit log holds, and what one receipt adds,
-// of verifications in other provinces: by actor ("peer:<province>") and
-// target (a hashed code id), the kinds of place of each day.
-type receiptPlaces map[[2]string]map[string]map[string]bool
+// of verifications by one province (actor, "peer:<province>": a receipt
+// comes from one) of this node's codes: by target (a hashed code id),
+// the kinds of place of each day.
+type receiptPlaces struct {
+	actor string
+	codes map[string]map[string]map[string]bool
+}
 
-// take reports whether a verification by actor of the code target on day
-// at place is to be recorded: not recorded before (in the audit log, or
+// newReceiptPlaces holds the verifications of one receipt from actor.
+func newReceiptPlaces(actor string) receiptPlaces {
+	return receiptPlaces{actor: actor, codes: map[string]map[string]map[string]bool{}}
+}
+
+// take reports whether a verification of the code target on day at
+// place is to be recorded: not recorded before (in the audit log, or
 // earlier in the same receipt), and within MaxReceiptPlacesPerDay kinds
 // of place for that code that day. A taken one counts as recorded for
 // the calls that follow.
-func (rp receiptPlaces) take(ctx context.Context, db *store.DB, actor, target, day, place string) (bool, error) {
-	key := [2]string{actor, target}
-	days, ok := rp[key]
+func (rp receiptPlaces) take(ctx context.Context, db *store.DB, target, day, place string) (bool, error) {
+	days, ok := rp.codes[target]
 	if !ok {
-		details, err := db.AuditDetailsOf(ctx, actionPeerVerify, actor, target, receiptPlacesRead)
+		details, err := db.AuditDetailsOf(ctx, actionPeerVerify, rp.actor, target, receiptPlacesRead)
 		if err != nil {
 			return false, err
 		}
@@ -48,7 +56,7 @@ func (rp receiptPlaces) take(ctx context.Context, db *store.DB, actor, target, d
 				addPlace(days, held, d.Place)
 			}
 		}
-		rp[key] = days
+		rp.codes[target] = days
 	}
 	if places := days[day]; places[place] || len(places) >= MaxReceiptPlacesPerDay {
 		return false, nil

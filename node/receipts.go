@@ -230,10 +230,13 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 	}
 	var r *trust.Receipt
 	if err == nil {
-		r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.encKey(), now)
-	}
-	if err == nil {
-		err = p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
+		err = p.receiptIntake.open(verifier, raw, now, func() error {
+			var err error
+			if r, err = trust.OpenReceipt(string(raw), verifier, ks.Signing, n.cfg.Province, n.keys.encKey(), now); err != nil {
+				return err
+			}
+			return p.receiptNonces.Use(verifier, r.Nonce, r.IssuedAt, now)
+		})
 	}
 	// Only a verified receipt is charged to verifier's receiptRate: a
 	// flood of forgeries in its name must not make its real receipts be
@@ -259,7 +262,7 @@ func (p *Peers) receive(verifier string, raw []byte) []byte {
 func (p *Peers) recordReceipt(ctx context.Context, verifier string, received []trust.ReceiptEntry, now time.Time) (int, error) {
 	n := p.n
 	actor := "peer:" + verifier
-	held := receiptPlaces{}
+	held := newReceiptPlaces(actor)
 	var entries []store.AuditEntry
 	for _, e := range received {
 		code, err := n.db.Code(ctx, e.JTI)
@@ -274,7 +277,7 @@ func (p *Peers) recordReceipt(ctx context.Context, verifier string, received []t
 			continue
 		}
 		target := hashJTI(n.cfg.Province, e.JTI)
-		fresh, err := held.take(ctx, n.db, actor, target, e.Day, e.Place)
+		fresh, err := held.take(ctx, n.db, target, e.Day, e.Place)
 		if err != nil {
 			return 0, err
 		}

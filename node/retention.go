@@ -104,7 +104,7 @@ func (n *Node) retainSubjects(ctx context.Context, now time.Time) (int, error) {
 	deleted := 0
 	err = n.db.DeleteSubjects(ctx, now, heldPastRetention, dels, func(d store.SubjectDeletion, rev *store.Revocation, err error) error {
 		if errors.Is(err, errHeldPastRetention) {
-			return nil // its status changed since it was listed: held, as the listing would now hold it
+			return nil // its status changed since it was listed, up to its deletion's transaction: held
 		}
 		n.residents.forget(d.ID) // its key is gone, whatever else failed
 		switch {
@@ -151,7 +151,8 @@ var errHeldPastRetention = errors.New("held past retention: status not green")
 
 // heldPastRetention keeps a yellow or red subject, or one whose status is
 // unconfirmed since a restore, past its retention (see
-// store.DB.SubjectsPastRetention), judged again as the deletion begins.
+// store.DB.SubjectsPastRetention), judged again in each resident's
+// deletion transaction (store.DB.DeleteSubjects).
 func heldPastRetention(status string, unconfirmed bool) error {
 	if status == string(trust.Green) && !unconfirmed {
 		return nil

@@ -262,6 +262,9 @@ type LookupResult struct {
 // error means the answer is not one to believe: the caller should wait
 // for another.
 func OpenLookupAnswer(raw string, req *LookupRequest, homeKeys map[string]*Key, encKey *ecdsa.PrivateKey, now time.Time) (LookupResult, error) {
+	if err := claimsNonce(raw, req.Nonce); err != nil {
+		return LookupResult{}, err
+	}
 	var a LookupAnswer
 	if err := parseSignedByProvinceN(raw, TypLookupAnswer, req.To, homeKeys, &a, MaxLookupLen); err != nil {
 		return LookupResult{}, err
@@ -299,6 +302,29 @@ func OpenLookupAnswer(raw string, req *LookupRequest, homeKeys map[string]*Key, 
 		return LookupResult{}, err
 	}
 	return LookupResult{Found: true, Contact: c}, nil
+}
+
+// claimsNonce refuses raw, an answer not yet verified, unless it claims
+// to answer the request whose nonce is nonce: an answer to another
+// request (an old answer replayed, a forgery flooded on the reply
+// subject) is refused before its signature is checked, for the price of
+// decoding it. The claim is not believed: the signature check that
+// follows covers it, and nothing is recorded of it.
+func claimsNonce(raw, nonce string) error {
+	c, err := parseCompact(raw, TypLookupAnswer, MaxLookupLen)
+	if err != nil {
+		return err
+	}
+	var claim struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := json.Unmarshal(c.payload, &claim); err != nil {
+		return fail(ReasonMalformed, "answer payload")
+	}
+	if claim.Nonce != nonce {
+		return fail(ReasonReplayed, "answer to another request")
+	}
+	return nil
 }
 
 // isReasonToken reports whether r looks like a Reason: 1 to 32 of [a-z_].

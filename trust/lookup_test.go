@@ -319,3 +319,28 @@ func FuzzOpenLookupRequest(f *testing.F) {
 		}
 	})
 }
+
+// An answer to another request — an earlier answer replayed, or a
+// forgery flooded on the reply subject — is refused by its nonce before
+// its signature is checked: here its key is not even looked up (the
+// keys given do not hold it), yet it is refused as a replay, not as an
+// unknown key. The answer to the request itself still has its signature
+// checked, and opens.
+func TestLookupAnswerToAnotherRequestIsRefusedBeforeItsSignature(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	earlier, req := lookupReq(t, f.Now), lookupReq(t, f.Now)
+	if earlier.Nonce == req.Nonce {
+		t.Fatal("two requests share a nonce: this test checks nothing")
+	}
+	old, err := AnswerLookup(f.GD.Active, &earlier, &f.SH.Enc.PublicKey, nil, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenLookupAnswer(old, &req, map[string]*Key{}, f.SH.Enc, f.Now)
+	wantReason(t, err, ReasonReplayed)
+	_, err = OpenLookupAnswer(old, &earlier, map[string]*Key{}, f.SH.Enc, f.Now)
+	wantReason(t, err, ReasonUnknownKey)
+	if _, err := OpenLookupAnswer(old, &earlier, f.GD.Keys, f.SH.Enc, f.Now); err != nil {
+		t.Fatalf("the answer to its own request: %v", err)
+	}
+}

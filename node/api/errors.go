@@ -67,8 +67,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		err = fromEcho(he)
 	}
 	code := node.ErrorCodeOf(err)
-	if code == node.EForbidden {
-		if rerr := s.n.RecordRefusal(c.Request().Context(), principal(c), c.Request().Method+" "+c.Path()); rerr != nil {
+	if code == node.EForbidden && s.recordRefusal != nil {
+		if rerr := s.recordRefusal(c.Request().Context(), principal(c), c.Request().Method+" "+c.Path()); rerr != nil {
 			err, code = rerr, node.ErrorCodeOf(rerr)
 		}
 	}

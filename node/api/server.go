@@ -55,17 +55,20 @@ const DefaultShutdownTimeout = 10 * time.Second
 type Server struct {
 	n       *node.Node
 	metrics *node.Metrics
-	log     *slog.Logger
-	cfg     Config
-	echo    *echo.Echo
-	ready   readiness // what /readyz last answered, to log its changes only
+	// recordRefusal audits a forbidden answer (node.Node.RecordRefusal);
+	// nil on a verifier replica, which has no node and no audit log.
+	recordRefusal func(ctx context.Context, p node.Principal, route string) error
+	log           *slog.Logger
+	cfg           Config
+	echo          *echo.Echo
+	ready         readiness // what /readyz last answered, to log its changes only
 }
 
 // New builds the routes.
 func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{n: cfg.Node, metrics: cfg.Node.Metrics(), log: cfg.Logger, cfg: cfg, echo: e}
+	s := &Server{n: cfg.Node, metrics: cfg.Node.Metrics(), recordRefusal: cfg.Node.RecordRefusal, log: cfg.Logger, cfg: cfg, echo: e}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -234,3 +234,49 @@ func TestLookupAnswerIsNotDisplacedByForgedAnswers(t *testing.T) {
 	}
 	requireFewLogged(t, logs, "lookup answer refused", f.peerLookups(sh, "answer_refused"))
 }
+
+// Forgeries in Shanghai's name, each sealed afresh (a new ephemeral key,
+// so that no envelope repeats), cost Guangdong at most its budget of
+// refused openings in Shanghai's name — 20 at once and one a second
+// (node's openRefusedBurst and openRefusedRate) — in key agreements: the
+// rest are refused unopened. Beijing's real receipt, sent during the
+// flood, is recorded. Before, every forgery was opened: a key agreement
+// and a signature check each.
+func TestForgedReceiptFloodCostsAtMostTheBudgetOfOpenings(t *testing.T) {
+	f, _ := startLoggedLookupFederation(t)
+	_, code := f.enrolAndIssue(gd, "黄小明", idWithCheck("44010619900101123"))
+	gdEnc := f.c.Nodes[sh].Node.State().Keyset("440000").EncKey
+	forger := f.c.Nodes[bj].Node.Signer()
+	const flood = 300
+	var made atomic.Int64
+	start := time.Now()
+	sent := floodSubject(t, f.c, "hcfed.demo.310000.receipts.440000", 2*time.Millisecond, func() []byte {
+		if made.Add(1) > flood {
+			return nil
+		}
+		return sealedReceipt(t, forger, "310000", "440000", f.clock.Now(), gdEnc)
+	})
+	waitSent(t, sent, flood/2)
+	f.verifyUntil(bj, code, "Guangdong recording Beijing's receipt during the flood", func() error {
+		if f.receipts(gd, "recorded") == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	waitSent(t, sent, flood)
+	var refused float64
+	waitFor(t, "every forgery refused", func() error {
+		if refused = f.receipts(gd, "refused"); refused < flood {
+			return fmt.Errorf("%v of %d refused", refused, flood)
+		}
+		return nil
+	})
+	opened := refused - f.receipts(gd, "unopened")
+	budget := 20 + time.Since(start).Seconds()*1 + 1
+	if opened > budget {
+		t.Fatalf("%v of %v forgeries opened (a key agreement each), want at most the budget, %.0f", opened, refused, budget)
+	}
+	if opened < 20 {
+		t.Errorf("%v forgeries opened, want the budget's burst (20) at least: the budget checks nothing", opened)
+	}
+}

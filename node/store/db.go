@@ -44,6 +44,11 @@ type DB struct {
 
 	prepared prepared // hot-path reads, prepared once
 
+	// beforeDeletion, if not nil, is called with each subject of a
+	// DeleteSubjects batch before its deletion begins: a test's way to
+	// change what the deletion will find. Nil outside tests.
+	beforeDeletion func(id string)
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -1,8 +1,8 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -32,22 +32,26 @@ type SubjectDeletion struct {
 // batch over the limit, or with an erasure plan lacking its action, limit
 // or maker, is refused (ErrInvalid) before anything is shredded.
 //
-// allow (if not nil) judges each subject's status first, as
-// DeleteSubjectIf does, all of them as the batch starts: a status
-// changed while the batch runs does not stop a deletion, as it does not
-// stop one DeleteSubjectIf has begun (the key may be gone already), and
-// the batch's length is how long that may be (MaxSubjectDeletions
-// transactions). Then the data keys of the subjects it allows are
-// shredded in one transaction of the key store and its WAL is truncated;
-// only then is each deletion committed in node.db, a transaction each,
-// in the order of dels. deleted is told of each deletion, in that order,
-// once it is committed (rev: the codes it revoked, nil if none), refused
-// with nothing deleted (err: allow's refusal, or ErrNotFound for a
-// subject not there), or failed (err: its transaction's). An error from
-// deleted, or a failed transaction, stops the batch and is returned: the
-// subjects after it have lost their keys but not their rows, Subject
-// reports them ErrNotFound, and deleting them again finishes the job, as
-// after DeleteSubject's own failure.
+// Each deletion is one transaction of node.db, in the order of dels. It
+// reads the subject's status and asks allow (if not nil; it must not
+// touch the database), deletes the rows, and shreds the data key in the
+// key store just before it commits. node.db's write lock is held
+// throughout, so no status change can come between allow's judgement and
+// the deletion: one committed before it holds the subject (its key and
+// record stay), one after finds no subject. A judgement made once for
+// the whole batch, as it starts, let a status set red meanwhile be
+// ignored for as long as the batch took.
+//
+// Once the batch is done, keys.db's WAL is truncated, and only then is
+// deleted told of each deletion, in order: committed (rev: the codes it
+// revoked, nil if none), refused with nothing deleted (err: allow's
+// refusal, or ErrNotFound for a subject not there), or failed (err: its
+// transaction's). A failed transaction stops the batch: the deletions
+// after it are not tried, and its error is returned. Should the key
+// store's commit succeed and node.db's then fail, the subject has lost
+// its key but not its rows: Subject reports it ErrNotFound, and deleting
+// it again finishes the job. An error from deleted stops the reports and
+// is returned.
 func (db *DB) DeleteSubjects(ctx context.Context, now time.Time, allow func(status string, unconfirmed bool) error, dels []SubjectDeletion, deleted func(d SubjectDeletion, rev *Revocation, err error) error) error {
 	const op = deleteSubjectOp
 	switch {
@@ -61,81 +65,38 @@ func (db *DB) DeleteSubjects(ctx context.Context, now time.Time, allow func(stat
 			return invalid(op, "erasure plan without action, limit or maker")
 		}
 	}
-	refused, shred, err := db.judgeDeletions(ctx, allow, dels)
-	if err != nil {
-		return err
+	type outcome struct {
+		rev *Revocation
+		err error
 	}
-	// Dropped from the issuance cache now, and again by the shredding as
-	// it commits: no read after that can put a sealed key back.
-	for _, id := range shred {
-		db.issue.forget(id)
-	}
-	if err := db.shredSubjectKeys(ctx, shred); err != nil {
-		return err
-	}
-	for i, d := range dels {
-		if err := refused[i]; err != nil {
-			if err := deleted(d, nil, err); err != nil {
-				return err
-			}
-			continue
+	outcomes := make([]outcome, 0, len(dels))
+	var failed error
+	keysDeleted := false
+	for _, d := range dels {
+		if db.beforeDeletion != nil {
+			db.beforeDeletion(d.ID)
 		}
-		rev, err := db.deleteSubjectRows(ctx, d.ID, now, d.Plan, d.Audit)
-		if derr := deleted(d, rev, err); derr != nil {
-			return derr
+		rev, refused, err := db.deleteSubjectRows(ctx, d, now, allow)
+		outcomes = append(outcomes, outcome{rev, cmp.Or(refused, err)})
+		// A failed transaction may have shredded the key before node.db
+		// failed to commit.
+		keysDeleted = keysDeleted || refused == nil
+		if err != nil {
+			failed = err
+			break
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+	}
+	// The keys deleted are purged from the WAL before any deletion is
+	// reported; a truncation that failed or found the file busy is
+	// retried by FinishShredding (KeysWALPending).
+	var truncErr error
+	if keysDeleted {
+		truncErr = db.truncateKeysWAL(ctx)
+	}
+	for i, o := range outcomes {
+		if err := deleted(dels[i], o.rev, o.err); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// judgeDeletions reads the status of each subject of dels and asks allow
-// (if not nil) about it: refused holds, at each subject's index in dels,
-// allow's refusal, ErrNotFound or nil; shred the subjects whose keys go.
-func (db *DB) judgeDeletions(ctx context.Context, allow func(status string, unconfirmed bool) error, dels []SubjectDeletion) (refused []error, shred []string, err error) {
-	const op = deleteSubjectOp
-	ids := make([]string, len(dels))
-	for i, d := range dels {
-		ids[i] = d.ID
-	}
-	type state struct {
-		status      string
-		unconfirmed bool
-	}
-	states := make(map[string]state, len(dels))
-	rows, err := db.r.QueryContext(ctx, `SELECT id, status, status_unconfirmed FROM subjects
-		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
-	if err != nil {
-		return nil, nil, wrap(op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var st state
-		if err := rows.Scan(&id, &st.status, &st.unconfirmed); err != nil {
-			return nil, nil, wrap(op, err)
-		}
-		states[id] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, wrap(op, err)
-	}
-	refused = make([]error, len(dels))
-	for i, d := range dels {
-		st, ok := states[d.ID]
-		if !ok {
-			refused[i] = wrap(op, notFound("subject", nil))
-			continue
-		}
-		if allow != nil {
-			if err := allow(st.status, st.unconfirmed); err != nil {
-				refused[i] = fmt.Errorf("store: %s: %w", op, err)
-				continue
-			}
-		}
-		shred = append(shred, d.ID)
-	}
-	return refused, shred, nil
+	return cmp.Or(failed, truncErr)
 }

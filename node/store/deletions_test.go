@@ -7,6 +7,44 @@ import (
 	"testing"
 )
 
+// errHeld is greenOnly's refusal.
+var errHeld = errors.New("held")
+
+// greenOnly allows the deletion of a green subject only, as the
+// retention pass does.
+func greenOnly(status string, _ bool) error {
+	if status != "green" {
+		return errHeld
+	}
+	return nil
+}
+
+// deleteBatch deletes dels with greenOnly and returns the outcomes in
+// the order reported: the id of a subject deleted (after telling
+// deletedNow of it), "<id>:held" or "<id>:not found".
+func deleteBatch(t *testing.T, db *DB, dels []SubjectDeletion, deletedNow func(id string)) []string {
+	t.Helper()
+	var got []string
+	err := db.DeleteSubjects(t.Context(), t0, greenOnly, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		switch {
+		case errors.Is(err, errHeld):
+			got = append(got, d.ID+":held")
+		case errors.Is(err, ErrNotFound):
+			got = append(got, d.ID+":not found")
+		case err != nil:
+			t.Errorf("deleting %s: %v", d.ID, err)
+		default:
+			got = append(got, d.ID)
+			deletedNow(d.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // A batch of deletions (a retention pass) truncates keys.db's WAL once,
 // not once per subject, and before the first deletion commits in
 // node.db: by the time deleted hears of one, no copy of keys.db holds its
@@ -29,34 +67,12 @@ func TestDeleteSubjectsTruncatesTheKeyStoreWALOnceForTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dels = append(dels, SubjectDeletion{ID: "nobody"})
-	held := errors.New("held")
-	allow := func(status string, _ bool) error {
-		if status != "green" {
-			return held
-		}
-		return nil
-	}
 	before := db.KeysTruncations()
-	var got []string
-	err := db.DeleteSubjects(ctx, t0, allow, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
-		switch {
-		case errors.Is(err, held):
-			got = append(got, d.ID+":held")
-		case errors.Is(err, ErrNotFound):
-			got = append(got, d.ID+":not found")
-		case err != nil:
-			t.Errorf("deleting %s: %v", d.ID, err)
-		default:
-			got = append(got, d.ID)
-			if bytes.Contains(fileBytes(t, KeysPath(path)), markers[d.ID]) {
-				t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", d.ID)
-			}
+	got := deleteBatch(t, db, dels, func(id string) {
+		if bytes.Contains(fileBytes(t, KeysPath(path)), markers[id]) {
+			t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", id)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []string{"s0", "s1", "s2:held", "s3", "s4", "s5", "nobody:not found"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("outcomes %v; want %v", got, want)
@@ -133,5 +149,47 @@ func TestDeleteSubjectsRefusesAnIncompleteErasurePlan(t *testing.T) {
 		if _, err := db.Subject(t.Context(), id); err != nil {
 			t.Fatalf("%s, of a refused batch, lost its record or key: %v", id, err)
 		}
+	}
+}
+
+// A status set while a batch runs, before a subject's own deletion,
+// holds that subject: the hold is judged again in the transaction that
+// deletes the row, and the subject keeps its key and record. A batch of
+// a thousand would otherwise delete a resident an operator had just set
+// red, because they were green when the batch began.
+func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	const marker = "SEALED-KEY-MARKER-s2-0123456789"
+	var dels []SubjectDeletion
+	for _, id := range []string{"s0", "s1", "s2", "s3"} {
+		m := "SEALED-KEY-MARKER-" + id + "-0123456789"
+		enrolWithKey(t, db, path, id, m)
+		dels = append(dels, SubjectDeletion{ID: id})
+	}
+	// The operator sets s2 red while s1 is being deleted: after the batch
+	// began, before s2's turn.
+	db.beforeDeletion = func(id string) {
+		if id != "s1" {
+			return
+		}
+		if _, err := db.SetStatus(ctx, "s2", "red", t0); err != nil {
+			t.Error(err)
+		}
+	}
+	got := deleteBatch(t, db, dels, func(string) {})
+	if want := "[s0 s1 s2:held s3]"; fmt.Sprint(got) != want {
+		t.Fatalf("outcomes %v; want %v", got, want)
+	}
+	s, err := db.Subject(ctx, "s2")
+	if err != nil {
+		t.Fatalf("the subject set red during the batch lost its record or key: %v", err)
+	}
+	if s.Status != "red" {
+		t.Fatalf("the held subject's status is %q; want red", s.Status)
+	}
+	if !bytes.Contains(fileBytes(t, KeysPath(path)), []byte(marker)) {
+		t.Fatal("the held subject's key was shredded")
 	}
 }

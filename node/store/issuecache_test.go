@@ -302,11 +302,12 @@ func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
 	}
 }
 
-// Once the key is shredded, issuance no longer reads the subject from the
-// cache, though the deletion's transaction has yet to commit (here it
-// waits for another writer): a read that raced the shredding does not
-// keep signing codes with the shredded key until the deletion is over.
-func TestShreddedKeyLeavesTheCacheBeforeTheDeletionCommits(t *testing.T) {
+// A deletion waiting for node.db's write lock (another writer holds it)
+// has shredded nothing yet: the key is shredded in the deletion's own
+// transaction, so a status change committed meanwhile can still hold the
+// subject. A read that raced the deletion's start leaves no cached key
+// once the deletion is done.
+func TestDeletionWaitingForTheWriteLockShredsNothingYet(t *testing.T) {
 	db, path := openTestDB(t)
 	enrol(t, db, "s1")
 	bg := context.Background()
@@ -324,37 +325,30 @@ func TestShreddedKeyLeavesTheCacheBeforeTheDeletionCommits(t *testing.T) {
 		_, err := db.DeleteSubject(ctx, "s1", t0)
 		deleted <- err
 	}()
-	err = testkit.Poll(5*time.Second, time.Millisecond, func() error {
-		if _, err := db.subjectKey(bg, "s1"); !errors.Is(err, ErrNotFound) {
-			return errors.New("the key is not shredded yet")
-		}
-		if db.issue.len() != 0 {
-			return errors.New("the shredded subject is still cached")
-		}
-		return nil
-	})
+	testkit.WaitFor(t, 5*time.Second, time.Millisecond, "the racing read", testkit.Holds(func() bool {
+		ctx.mu.Lock()
+		defer ctx.mu.Unlock()
+		return ctx.read
+	}))
 	select {
 	case err := <-deleted:
 		t.Fatalf("the deletion ended (%v) while another writer held the database: this test checks nothing", err)
 	default:
 	}
-	if err != nil {
-		t.Errorf("while the deletion waits to commit: %v", err)
-	}
-	ctx.mu.Lock()
-	read := ctx.read
-	ctx.mu.Unlock()
-	if !read {
-		t.Error("no read raced the shredding: this test checks nothing")
-	}
-	if s, err := db.SubjectForIssue(bg, "s1", t0, 0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
+	if _, err := db.subjectKey(bg, "s1"); err != nil {
+		t.Errorf("the key of a subject whose deletion waits for the write lock: %v; want it kept", err)
 	}
 	if _, err := lock.ExecContext(bg, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-deleted; err != nil {
 		t.Fatal(err)
+	}
+	if n := db.issue.len(); n != 0 {
+		t.Errorf("%d cached subjects after the deletion, want none", n)
+	}
+	if s, err := db.SubjectForIssue(bg, "s1", t0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("issuance read of the shredded subject: %s with a %d-byte sealed key, %v; want ErrNotFound", s.ID, len(s.DataKey), err)
 	}
 }
 

@@ -212,10 +212,21 @@ func readSubjectKeys(ctx context.Context, r *sql.DB, ids []string, out map[strin
 // fine) and their blind index values, in one transaction, and purges
 // them from the WAL with one truncation.
 func (db *DB) shredSubjectKeys(ctx context.Context, ids []string) error {
-	const op = "shred subject key"
 	if len(ids) == 0 {
 		return nil
 	}
+	if err := db.deleteSubjectKeys(ctx, ids); err != nil {
+		return err
+	}
+	return db.truncateKeysWAL(ctx)
+}
+
+// deleteSubjectKeys deletes the data keys of the subjects ids (absent is
+// fine) and their blind index values, in one transaction of the key
+// store, leaving them in its WAL until the caller truncates it
+// (truncateKeysWAL).
+func (db *DB) deleteSubjectKeys(ctx context.Context, ids []string) error {
+	const op = "shred subject key"
 	tx, err := db.k.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
@@ -239,7 +250,7 @@ func (db *DB) shredSubjectKeys(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		db.issue.forget(id)
 	}
-	return db.truncateKeysWAL(ctx)
+	return nil
 }
 
 // shredAllSubjectKeys deletes every data key, the blind index and its key,

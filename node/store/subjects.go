@@ -228,12 +228,12 @@ func updateStatuses(p *prepTx, ids []string, status string, now time.Time, onlyI
 	return idSet(p, q+` RETURNING id`, status, nanos(now), jsonIDs(ids))
 }
 
-// DeleteSubject shreds the subject's data key in the key store first, then
-// revokes the subject's unexpired codes (outbox, as SetStatus) and deletes
-// the subject row with its consent, tokens and appeals in one transaction.
-// Should that transaction fail, the key is already gone: the leftover
-// rows are unreadable, Subject reports ErrNotFound, and calling
-// DeleteSubject again finishes the job.
+// DeleteSubject revokes the subject's unexpired codes (outbox, as
+// SetStatus) and deletes the subject row with its consent, tokens and
+// appeals in one transaction, which shreds the subject's data key in the
+// key store just before it commits. Should the commit fail after that,
+// the key is already gone: the leftover rows are unreadable, Subject
+// reports ErrNotFound, and calling DeleteSubject again finishes the job.
 //
 // Code rows keep their jti, key id, times and revoked flag (needed for
 // revocation snapshots until they expire) but lose their subject link and
@@ -247,16 +247,15 @@ func (db *DB) DeleteSubject(ctx context.Context, id string, now time.Time, audit
 }
 
 // DeleteSubjectIf is DeleteSubject for a deletion that a subject's status
-// may forbid: allow (if not nil) is called with the subject's status and
-// its StatusUnconfirmed mark before anything is shredded, and an error from it is returned, wrapped,
-// with nothing changed.
+// may forbid: allow (if not nil; it must not touch the database) is
+// called with the subject's status and its StatusUnconfirmed mark, and an
+// error from it is returned, wrapped, with nothing changed.
 //
-// The status is read once, before the shredding, and is not read again in
-// the deletion's transaction: the key is gone by then, and a deletion
-// refused after it would leave a subject without its key (and without the
-// blind index that refuses a second enrolment of its ID number). So allow
-// judges the status at the moment the deletion was asked for; a status
-// change committed while the deletion runs does not stop it.
+// The status is read in the deletion's transaction, which holds node.db's
+// write lock and shreds the key just before it commits: a status change
+// committed before the deletion holds the subject, one after it finds no
+// subject. No status change can come between the judgement and the
+// shredding.
 func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, audit ...AuditEntry) (*Revocation, error) {
 	return db.deleteSubject(ctx, id, now, allow, nil, audit)
 }
@@ -274,18 +273,33 @@ func (db *DB) deleteSubject(ctx context.Context, id string, now time.Time, allow
 	return rev, cmp.Or(err, outcome)
 }
 
-// deleteSubjectRows revokes the subject's live codes and deletes its
-// rows, queueing plan's erasures (if not nil) and appending audit, in one
-// transaction; its key is shredded already.
-func (db *DB) deleteSubjectRows(ctx context.Context, id string, now time.Time, plan *ErasurePlan, audit []AuditEntry) (*Revocation, error) {
-	var rev *Revocation
-	err := db.writeAudited(ctx, deleteSubjectOp, audit, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM subjects WHERE id = ?`, id).Scan(&one); err != nil {
-			return notFound("subject", err)
+// deleteSubjectRows judges d's subject with allow (if not nil), revokes
+// its live codes and deletes its rows, queueing d's erasures and
+// appending d's audit entries, and shreds its data key in the key store
+// before committing, all in one transaction of node.db. refused is
+// allow's refusal or ErrNotFound, with nothing changed; err a failure.
+func (db *DB) deleteSubjectRows(ctx context.Context, d SubjectDeletion, now time.Time, allow func(status string, unconfirmed bool) error) (rev *Revocation, refused, err error) {
+	// Dropped from the issuance cache now, and again by the shredding as
+	// it commits: no read after that can put a sealed key back.
+	db.issue.forget(d.ID)
+	err = db.write(ctx, deleteSubjectOp, func(tx *sql.Tx) error {
+		var status string
+		var unconfirmed bool
+		if err := tx.QueryRowContext(ctx, `SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, d.ID).Scan(&status, &unconfirmed); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				refused = wrap(deleteSubjectOp, notFound("subject", nil))
+				return errRefused
+			}
+			return err
+		}
+		if allow != nil {
+			if err := allow(status, unconfirmed); err != nil {
+				refused = fmt.Errorf("store: %s: %w", deleteSubjectOp, err)
+				return errRefused
+			}
 		}
 		var err error
-		if rev, err = revokeLive(ctx, tx, id, now); err != nil {
+		if rev, err = revokeLive(ctx, tx, d.ID, now); err != nil {
 			return err
 		}
 		for _, q := range []string{
@@ -295,20 +309,36 @@ func (db *DB) deleteSubjectRows(ctx context.Context, id string, now time.Time, p
 			`DELETE FROM appeals WHERE subject_id = ?`,
 			`DELETE FROM subjects WHERE id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			if _, err := tx.ExecContext(ctx, q, d.ID); err != nil {
 				return err
 			}
 		}
-		if plan != nil {
-			return queueErasures(ctx, tx, id, plan)
+		if d.Plan != nil {
+			if err := queueErasures(ctx, tx, d.ID, d.Plan); err != nil {
+				return err
+			}
 		}
-		return nil
+		if err := checkAudit(d.Audit); err != nil {
+			return err
+		}
+		if err := appendAudit(sqlTx{ctx: ctx, tx: tx}, d.Audit); err != nil {
+			return err
+		}
+		// Last, with the write lock still held: a status change cannot
+		// commit between the judgement above and the shredding.
+		return db.deleteSubjectKeys(ctx, []string{d.ID})
 	})
-	if err != nil {
-		return nil, err
+	if refused != nil {
+		return nil, refused, nil
 	}
-	return rev, nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return rev, nil, nil
 }
+
+// errRefused rolls back a deletion that deleteSubjectRows refused.
+var errRefused = errors.New("deletion refused")
 
 // revokeLive marks the subject's unexpired, unrevoked codes revoked and
 // appends them to the outbox as one revocation; nil if there were none.
