@@ -17,8 +17,9 @@ import (
 // member gone rogue) can send in any province's name. So a province's
 // allowance of each kind is charged only by a message that opened,
 // verified under that province's keys and was no replay; a flood of
-// forgeries in its name spends none of it and holds back none of its
-// real messages. What a forgery costs is its opening: at most one key
+// forgeries in its name spends none of it (though, past openGuard's
+// budget, its real messages are refused unopened while the flood lasts).
+// What a forgery costs is its opening: at most one key
 // agreement and one signature check, on the one goroutine that serves
 // the subject, and openGuard (peeropen.go) bounds how many of those a
 // flood of them costs; one in the name of a province of which no keyset

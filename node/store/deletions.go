@@ -88,10 +88,14 @@ func (db *DB) DeleteSubjects(ctx context.Context, now time.Time, allow func(stat
 	}
 	// The keys deleted are purged from the WAL before any deletion is
 	// reported; a truncation that failed or found the file busy is
-	// retried by FinishShredding (KeysWALPending).
+	// retried by FinishShredding (KeysWALPending). It runs even if ctx
+	// has ended (a shutdown during a retention pass, a resident who
+	// closed the page): the deletions committed stand, and were reported
+	// with their keys' old frames still in keys.db-wal. Its wait is
+	// bounded without ctx (checkpointKeys).
 	var truncErr error
 	if keysDeleted {
-		truncErr = db.truncateKeysWAL(ctx)
+		truncErr = db.truncateKeysWAL(context.WithoutCancel(ctx))
 	}
 	for i, o := range outcomes {
 		if err := deleted(dels[i], o.rev, o.err); err != nil {

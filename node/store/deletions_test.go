@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -191,5 +192,48 @@ func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
 	}
 	if !bytes.Contains(fileBytes(t, KeysPath(path)), []byte(marker)) {
 		t.Fatal("the held subject's key was shredded")
+	}
+}
+
+// A batch whose context ends part-way (the node shutting down during a
+// retention pass) still purges keys.db's WAL of the keys it deleted
+// before it reports them: the deletions committed stand, and deleted
+// must not hear of one whose key a copy of keys.db-wal still holds.
+func TestDeleteSubjectsPurgesTheWALOfWhatItDeletedWhenItsContextEnds(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	markers := map[string][]byte{}
+	var dels []SubjectDeletion
+	for _, id := range []string{"s0", "s1"} {
+		markers[id] = []byte("SEALED-KEY-MARKER-" + id + "-0123456789")
+		enrolWithKey(t, db, path, id, string(markers[id]))
+		dels = append(dels, SubjectDeletion{ID: id})
+	}
+	db.beforeDeletion = func(id string) {
+		if id == "s1" {
+			cancel() // s0 is committed; s1 is never begun
+		}
+	}
+	var reported []string
+	err := db.DeleteSubjects(ctx, t0, greenOnly, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		if err != nil {
+			return nil
+		}
+		reported = append(reported, d.ID)
+		if bytes.Contains(fileBytes(t, KeysPath(path)), markers[d.ID]) {
+			t.Errorf("%s reported deleted while keys.db or its WAL still holds its key", d.ID)
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("DeleteSubjects = %v; want the interrupted deletion's context.Canceled", err)
+	}
+	if fmt.Sprint(reported) != "[s0]" {
+		t.Fatalf("deletions reported %v; want [s0]", reported)
+	}
+	if db.KeysWALPending() {
+		t.Fatal("KeysWALPending: the WAL of the committed deletion was not truncated")
 	}
 }
