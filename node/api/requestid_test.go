@@ -52,7 +52,9 @@ func TestRequestIDIsTheNodesUnlessATrustedProxySentOne(t *testing.T) {
 		t.Error("what a client put in X-Request-ID is in the log")
 	}
 
-	behind := startNode(t, "310000", func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.0/8"} })
+	behind := startNode(t, "310000", func(c *config.Config) {
+		c.TrustedProxies, c.PublicURL = []string{"127.0.0.0/8"}, "https://hc.example.gov.cn"
+	})
 	if got := get(behind, chosen); got != chosen {
 		t.Errorf("a trusted proxy's request id %q became %q", chosen, got)
 	}

@@ -36,10 +36,22 @@ func (c *Config) validateListeners(bad func(field, format string, a ...any)) {
 		bad("public_url", "%q must be an https:// (or http://) address such as https://hc.example.gov.cn, without query or fragment: wallet and scanner links are built on it", c.PublicURL)
 	}
 	// A verifier replica hands out no links.
-	if host, _, err := net.SplitHostPort(c.Listen); err == nil && c.PublicURL == "" && !c.IsVerifier() && !isLoopback(host) {
+	if c.PublicURL != "" || c.IsVerifier() {
+		return
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	switch {
+	case err == nil && !isLoopback(host):
 		bad("public_url", "required when listen (%q) is not a loopback address: wallet and scanner links are built on public_url, "+
 			"never on the Host header of a request, which its sender chooses; set it to the https:// address residents and "+
 			"scanners use, such as https://hc.example.gov.cn", c.Listen)
+	case len(c.TrustedProxies) > 0:
+		// Behind a proxy (an upgraded node's links once followed the Host
+		// header the proxy passed on): the loopback address would reach
+		// no resident's phone.
+		bad("public_url", "required when trusted_proxies is set: a node reached through a proxy would hand out wallet and "+
+			"scanner links to its own loopback address (%q), which residents' phones cannot reach; set it to the https:// "+
+			"address residents and scanners use, such as https://hc.example.gov.cn", c.Listen)
 	}
 }
 

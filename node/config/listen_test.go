@@ -57,6 +57,23 @@ func TestMetricsListenIsRefusedWhenBadOrSharingAPort(t *testing.T) {
 // public_url, or the listen address when that is loopback. A node that
 // others reach (listen not loopback) without public_url is refused.
 // A verifier replica hands out no links and needs none.
+// Behind a proxy (trusted_proxies set), a loopback listen needs public_url
+// too: its links would name an address no resident's phone reaches.
+func TestPublicURLIsRequiredBehindATrustedProxy(t *testing.T) {
+	c := Default("440000")
+	c.DataDir, c.TrustedProxies = "d", []string{"127.0.0.0/8"}
+	want := `config: public_url: required when trusted_proxies is set: a node reached through a proxy would hand out wallet ` +
+		`and scanner links to its own loopback address ("127.0.0.1:8080"), which residents' phones cannot reach; set it ` +
+		`to the https:// address residents and scanners use, such as https://hc.example.gov.cn`
+	if err := c.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate() = %v\nwant %s", err, want)
+	}
+	c.PublicURL = "https://hc.example.gov.cn"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("with public_url: %v", err)
+	}
+}
+
 func TestPublicURLIsRequiredUnlessTheNodeListensOnLoopback(t *testing.T) {
 	const want = `config: public_url: required when listen (%q) is not a loopback address: wallet and scanner links are built on ` +
 		`public_url, never on the Host header of a request, which its sender chooses; set it to the https:// address residents ` +
