@@ -375,6 +375,26 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	}
 }
 
+// TestCheckWarnsOfMetricsOnThePublicListener: a config from before
+// metrics_listen (serve keeps /metrics on listen, and warns at start)
+// passes with a warning saying what to set.
+func TestCheckWarnsOfMetricsOnThePublicListener(t *testing.T) {
+	_, cfgPath := initCheckNode(t)
+	editConfig(t, cfgPath, func(b []byte) []byte {
+		line := regexp.MustCompile(`(?m)^metrics_listen: .*\n`)
+		if !line.Match(b) {
+			t.Fatalf("init wrote no metrics_listen:\n%s", b)
+		}
+		return line.ReplaceAll(b, nil)
+	})
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "warn  metrics_listen: unset: /metrics is served on listen, to anyone who reaches the node; "+
+		"set metrics_listen (such as "+config.DefaultMetricsListen+")", "(2 warnings)")
+}
+
 // TestCheckWarnsOfANoticeVersionOfAnEarlierBuild: a config that still
 // names the notice version an earlier 'hcnode init' wrote passes with a
 // warning saying what serve does about it (it serves this build's notice,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hcfed/hcfed/federation"
 	"github.com/hcfed/hcfed/node/api"
+	"github.com/hcfed/hcfed/node/config"
 )
 
 // tls loads the TLS certificate and key as a start does, and checks the
@@ -68,6 +69,9 @@ func (c *checker) listen() {
 	c.bindOnce("listen", c.cfg.Listen, settingListen)
 	if c.cfg.MetricsListen != "" {
 		c.bindOnce("metrics_listen", c.cfg.MetricsListen, settingMetricsListen)
+	} else {
+		c.warn("metrics_listen", "unset: /metrics is served on listen, to anyone who reaches the node; set metrics_listen "+
+			"(such as "+config.DefaultMetricsListen+") to serve it on a listener of its own")
 	}
 	if c.cfg.NATS.Embedded {
 		c.bindOnce("nats.listen", c.cfg.NATS.Listen, settingNATSListen)
