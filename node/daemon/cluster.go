@@ -223,7 +223,9 @@ func splitHostPort(addr string) (string, int, error) {
 
 // bindAll binds every province's HTTP listener before anything starts
 // or is written (the NATS server, a province's first init), so that a
-// port in use is refused with nothing to undo.
+// port in use is refused with nothing to undo. A metrics port is only
+// tried (bound and closed: the node binds metrics_listen itself, from
+// its config), with the same aim.
 func (c *Cluster) bindAll() error {
 	c.bound = make([]net.Listener, len(c.cc.Provinces))
 	for i, p := range c.cc.Provinces {
@@ -232,6 +234,13 @@ func (c *Cluster) bindAll() error {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
 		c.bound[i] = l
+		if p.MetricsListen != "" {
+			ml, err := net.Listen("tcp", p.MetricsListen)
+			if err != nil {
+				return fmt.Errorf("%s: metrics: %w", p.Name, err)
+			}
+			ml.Close()
+		}
 	}
 	return nil
 }

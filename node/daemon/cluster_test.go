@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -362,5 +364,26 @@ func waitMetric(t *testing.T, d *daemon.Daemon, series string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartClusterRefusesAMetricsPortInUseBeforeAnythingStarts: a
+// province's metrics port held by another program is refused as its
+// HTTP port is, before the NATS server starts or anything is written.
+func TestStartClusterRefusesAMetricsPortInUseBeforeAnythingStarts(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	_, err = daemon.StartCluster(context.Background(), daemon.ClusterConfig{Dir: dir,
+		Provinces: []daemon.Province{{ID: "440000", Name: "Guangdong", Listen: "127.0.0.1:0", MetricsListen: busy.Addr().String()}}})
+	if err == nil || !strings.Contains(err.Error(), "Guangdong: metrics: ") || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("StartCluster with a metrics port in use: %v", err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("the cluster's directory after the refusal: %v %v, want empty", entries, err)
 	}
 }
