@@ -95,14 +95,19 @@ const (
 // open runs open, the opening of raw in from's name at now (its key
 // agreement, its signature check and its replay check), unless the
 // guard refuses raw unopened; a refused opening is charged to from's
-// budget of them. It returns the refusal, for admit.
+// budget of them, unless it verified and was refused only as beyond its
+// sender's replay room. It returns the refusal, for admit.
 func (in *peerIntake) open(from string, raw []byte, now time.Time, open func() error) error {
 	if err := in.guard.mayOpen(from, raw, now); err != nil {
 		in.unopened.Inc()
 		return err
 	}
 	err := open()
-	if err != nil {
+	// One refused as over its sender's replay room (rate_limited) was
+	// opened and verified: no forgery, and its envelope is new. Charged,
+	// a province's own burst of one kind would have its other kinds
+	// refused unopened.
+	if err != nil && trust.ReasonOf(err) != trust.ReasonRateLimited {
 		in.guard.refused(from, raw, now)
 	}
 	return err

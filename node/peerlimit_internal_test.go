@@ -4,6 +4,10 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hcfed/hcfed/trust"
 )
 
 // TestPeerLimiterGivesOnlyListedProvincesABucket pins that a flood of
@@ -70,5 +74,34 @@ func TestOpenGuardRemembersRefusedEnvelopesAndSpendsTheBudget(t *testing.T) {
 	}
 	if err := g.mayOpen("440000", env(1000), now.Add(time.Second)); err != nil {
 		t.Fatalf("a second later: %v, want the budget refilled by one", err)
+	}
+}
+
+// A message that opened and verified, refused only because its sender's
+// replay room is full (rate_limited), spends none of the budget of
+// refused openings: a province's own burst of lookups must not have its
+// receipts and erasures refused unopened. A forgery still spends it.
+func TestIntakeChargesNoOpeningForAVerifiedMessageBeyondItsReplayRoom(t *testing.T) {
+	listed := func(string) bool { return true }
+	guard := newOpenGuard(listed)
+	in := newPeerIntake("test", 1, 1, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_events"}, []string{"event"}),
+		guard, listed)
+	now := time.Unix(1_800_000_000, 0)
+	env := func(i int) []byte { return []byte("hdr" + strconv.Itoa(i) + ".k.iv.ct.tag") }
+	roomFull := &trust.Error{Reason: trust.ReasonRateLimited, Detail: "room full"}
+	for i := range 2 * openRefusedBurst {
+		if err := in.open("440000", env(i), now, func() error { return roomFull }); err != roomFull {
+			t.Fatalf("message %d: %v, want the replay room's refusal", i, err)
+		}
+	}
+	if err := guard.mayOpen("440000", env(1000), now); err != nil {
+		t.Fatalf("after %d verified messages beyond the replay room: %v, want the budget whole", 2*openRefusedBurst, err)
+	}
+	forged := &trust.Error{Reason: trust.ReasonBadSignature}
+	for i := range openRefusedBurst {
+		in.open("440000", env(2000+i), now, func() error { return forged })
+	}
+	if err := guard.mayOpen("440000", env(3000), now); err != errOpeningsSpent {
+		t.Fatalf("after %d forgeries: %v, want errOpeningsSpent", openRefusedBurst, err)
 	}
 }
