@@ -48,6 +48,10 @@ type DB struct {
 	// DeleteSubjects batch before its deletion begins: a test's way to
 	// change what the deletion will find. Nil outside tests.
 	beforeDeletion func(id string)
+	// checkpointFault, if not nil, is an error checkpointKeys fails
+	// with: a test's way to make emptying keys.db's WAL fail. Nil
+	// outside tests.
+	checkpointFault error
 
 	closeOnce sync.Once
 	closeErr  error

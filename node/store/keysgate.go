@@ -55,6 +55,9 @@ func (g *keysGate) close(f func() error) error {
 // checkpoint before it could not copy) plus at most keysTruncateWait of
 // waiting for another process.
 func (db *DB) checkpointKeys(ctx context.Context) (busy bool, err error) {
+	if db.checkpointFault != nil {
+		return false, db.checkpointFault
+	}
 	conn, err := db.k.Conn(ctx) // writes to keys.db queue behind it, not the reads
 	if err != nil {
 		return false, err

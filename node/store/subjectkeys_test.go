@@ -419,3 +419,40 @@ func TestShreddingWaitsForAKeyReadUnderWay(t *testing.T) {
 		t.Error("the deleted key is still in keys.db or its WAL")
 	}
 }
+
+// A deletion committed stands when emptying keys.db's WAL after it fails
+// (an I/O error, say): DeleteSubject reports the deletion, with the codes
+// it revoked, so that the node revokes them and sends the erasures;
+// KeysWALPending says the WAL may still hold the key, and
+// FinishShredding, at a later tick, empties it.
+func TestDeletionStandsWhenEmptyingTheWALAfterItFails(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	marker := []byte("SEALED-KEY-MARKER-s1-failed-truncation")
+	enrolWithKey(t, db, path, "s1", string(marker))
+	if err := db.InsertCode(ctx, Code{JTI: "jti-s1", SubjectID: "s1", KID: "k1", IssuedAt: t0, Expires: t0.Add(time.Hour),
+		Status: "green"}); err != nil {
+		t.Fatal(err)
+	}
+	db.checkpointFault = errors.New("injected: disk I/O error")
+	rev, err := db.DeleteSubject(ctx, "s1", t0)
+	if err != nil {
+		t.Fatalf("a committed deletion whose WAL truncation failed: %v, want it reported deleted", err)
+	}
+	if rev == nil || len(rev.Entries) != 1 || rev.Entries[0].JTI != "jti-s1" {
+		t.Fatalf("revocation %+v, want the subject's live code", rev)
+	}
+	if _, err := db.Subject(ctx, "s1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted subject: %v, want ErrNotFound", err)
+	}
+	if !db.KeysWALPending() {
+		t.Fatal("KeysWALPending is false after a failed truncation")
+	}
+	db.checkpointFault = nil
+	if err := db.FinishShredding(ctx); err != nil {
+		t.Fatalf("FinishShredding: %v", err)
+	}
+	if db.KeysWALPending() || bytes.Contains(fileBytes(t, KeysPath(path)), marker) {
+		t.Fatal("the deleted key is still in keys.db or its WAL after FinishShredding")
+	}
+}

@@ -234,6 +234,9 @@ func updateStatuses(p *prepTx, ids []string, status string, now time.Time, onlyI
 // key store just before it commits. Should the commit fail after that,
 // the key is already gone: the leftover rows are unreadable, Subject
 // reports ErrNotFound, and calling DeleteSubject again finishes the job.
+// Once committed, the key's old frames are emptied from keys.db's WAL;
+// should that fail, or a reader hold the file, the deletion stands and
+// KeysWALPending says so until FinishShredding empties it.
 //
 // Code rows keep their jti, key id, times and revoked flag (needed for
 // revocation snapshots until they expire) but lose their subject link and
@@ -265,11 +268,19 @@ func (db *DB) DeleteSubjectIf(ctx context.Context, id string, now time.Time, all
 func (db *DB) deleteSubject(ctx context.Context, id string, now time.Time, allow func(status string, unconfirmed bool) error, plan *ErasurePlan, audit []AuditEntry) (*Revocation, error) {
 	var rev *Revocation
 	var outcome error
+	reported := false
 	err := db.DeleteSubjects(ctx, now, allow, []SubjectDeletion{{ID: id, Plan: plan, Audit: audit}},
 		func(_ SubjectDeletion, r *Revocation, err error) error {
-			rev, outcome = r, err
+			rev, outcome, reported = r, err, true
 			return nil
 		})
+	if reported && outcome == nil {
+		// Committed: the deletion stands, and its caller must revoke the
+		// codes and send the erasures. Emptying keys.db's WAL after it
+		// may have failed; that is left to FinishShredding
+		// (KeysWALPending), as when a reader holds the file.
+		return rev, nil
+	}
 	return rev, cmp.Or(err, outcome)
 }
 
