@@ -5,6 +5,7 @@ package api_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node"
@@ -55,6 +58,14 @@ import (
 //     baseline recording the node's row: HTTP's cost and the node's own
 //     handling of a request, with neither the row nor the load
 //     generator's weight in the gap;
+//   - "bare-", "bare-ratio" (bare codes/s over baseline codes/s) and
+//     "node-ratio" (HTTP codes/s over bare codes/s): the "row-" work
+//     behind a bare echo server on its own loopback listener, with no
+//     middleware, no authentication and nothing of the node, asked with
+//     the same net/http client and answering a body of the same shape:
+//     what HTTP issuance could reach if the node's own handling cost
+//     nothing. "node-ratio" near 1 says the gap to the baseline is the
+//     HTTP exchange on shared cores, not the node;
 //   - "floor-" and "rawfloor-": an empty exchange (GET /healthz, through
 //     the same middleware, connections and callers) with each client:
 //     what HTTP alone costs, client, server and loopback TCP together,
@@ -73,9 +84,9 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// codes.max_live (8) after both phases: issuance counts a subject's
 	// live codes before signing and again in the insert, and 64 subjects
 	// holding hundreds of codes each (max_live raised to its ceiling)
-	// made that count, not issuance, grow with b.N. Five phases issue,
+	// made that count, not issuance, grow with b.N. Six phases issue,
 	// each a warm-up round and b.N codes.
-	subjects := max(64, (5*(b.N+issueBenchRound)+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
+	subjects := max(64, (6*(b.N+issueBenchRound)+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
 	cfg := config.Default("440000")
 	cfg.DataDir = filepath.Join(b.TempDir(), "440000")
 	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
@@ -114,23 +125,7 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 
 	var next atomic.Uint64
 	httpIssue := func() error {
-		req, err := http.NewRequest(http.MethodPost, d.URL+"/v1/subjects/"+ids[next.Add(1)%uint64(subjects)]+"/codes", nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+opToken)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("issue: HTTP %d", resp.StatusCode)
-		}
-		return nil
+		return postIssue(client, d.URL+"/v1/subjects/"+ids[next.Add(1)%uint64(subjects)]+"/codes", opToken)
 	}
 	baseline := func() error {
 		now := time.Now()
@@ -153,23 +148,32 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	row := func() error {
+	rowCode := func(id string) (issuedBody, error) {
 		now := time.Now()
 		jti, err := trust.NewCodeID(now, nil)
 		if err != nil {
-			return err
+			return issuedBody{}, err
 		}
-		id := ids[next.Add(1)%uint64(subjects)]
-		code, _, err := ci.Issue(jti, now, now.Add(time.Hour), trust.Content{Status: trust.Green, Name: "张*", Doc: "****1234"})
+		exp := now.Add(time.Hour)
+		code, _, err := ci.Issue(jti, now, exp, trust.Content{Status: trust.Green, Name: "张*", Doc: "****1234"})
 		if err != nil {
-			return err
+			return issuedBody{}, err
 		}
 		digest, err := trust.ScanDigest(code)
 		if err != nil {
-			return err
+			return issuedBody{}, err
 		}
-		return d.DB.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), IssuedAt: now, Expires: now.Add(time.Hour),
+		err = d.DB.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), IssuedAt: now, Expires: exp,
 			Status: "green", TextCT: dk.Seal([]byte(id+jti), []byte(code)), ScanDigest: digest, MaxLive: cfg.Codes.MaxLive})
+		return issuedBody{Code: code, Exp: exp.Unix(), JTI: jti, QRURL: "/v1/codes/" + jti + "/qr.png"}, err
+	}
+	row := func() error {
+		_, err := rowCode(ids[next.Add(1)%uint64(subjects)])
+		return err
+	}
+	bareURL := bareIssuer(b, rowCode)
+	bareIssue := func() error {
+		return postIssue(client, bareURL+"/v1/subjects/"+ids[next.Add(1)%uint64(subjects)]+"/codes", opToken)
 	}
 	addr := strings.TrimPrefix(d.URL, "http://")
 	rawRequests := make([][]byte, subjects)
@@ -197,9 +201,9 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	callers := issueBenchCallersPerProc * runtime.GOMAXPROCS(0)
 	httpFns, baseFns, rowFns, rawFns := make([]func() error, callers), make([]func() error, callers), make([]func() error, callers),
 		make([]func() error, callers)
-	floorFns, rawFloorFns := make([]func() error, callers), make([]func() error, callers)
+	floorFns, rawFloorFns, bareFns := make([]func() error, callers), make([]func() error, callers), make([]func() error, callers)
 	for i := range callers {
-		httpFns[i], baseFns[i], rowFns[i], floorFns[i] = httpIssue, baseline, row, empty
+		httpFns[i], baseFns[i], rowFns[i], floorFns[i], bareFns[i] = httpIssue, baseline, row, empty, bareIssue
 		rc := dialRaw(b, addr)
 		b.Cleanup(func() { rc.conn.Close() })
 		rawFns[i] = func() error {
@@ -221,8 +225,8 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// from the rest of a shared machine: run one after the other, each
 	// phase's figure took whatever load its own seconds had, and the
 	// ratio swung by a third between runs.
-	var hw, hc, cw, cc, bw, bc, ow, oc, rw, rcpu, fw, fc, gw, gc time.Duration
-	var hcommits, ccommits, bcommits, ocommits, rcommits, fcommits, gcommits int64
+	var hw, hc, cw, cc, bw, bc, ow, oc, rw, rcpu, fw, fc, gw, gc, aw, ac time.Duration
+	var hcommits, ccommits, bcommits, ocommits, rcommits, fcommits, gcommits, acommits int64
 	// cache turns the issuance cache on, with every resident in it, or off.
 	d.DB.SetIssueCacheEntries(0)
 	cached := false
@@ -250,7 +254,7 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	}
 	phases := []phase{{httpFns, false, &cw, &cc, &ccommits}, {httpFns, true, &hw, &hc, &hcommits},
 		{baseFns, true, &bw, &bc, &bcommits}, {rowFns, true, &ow, &oc, &ocommits}, {rawFns, true, &rw, &rcpu, &rcommits},
-		{floorFns, true, &fw, &fc, &fcommits}, {rawFloorFns, true, &gw, &gc, &gcommits}}
+		{bareFns, true, &aw, &ac, &acommits}, {floorFns, true, &fw, &fc, &fcommits}, {rawFloorFns, true, &gw, &gc, &gcommits}}
 	// One untimed round of every phase first, as a warm-up: net/http's
 	// client dials its connections on first use (the lean client's were
 	// dialed above), and the heap, the page cache and the writer's
@@ -276,21 +280,26 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	}
 	b.StopTimer()
 	n := float64(b.N)
-	httpRate, coldRate, baseRate, rowRate, rawRate := n/hw.Seconds(), n/cw.Seconds(), n/bw.Seconds(), n/ow.Seconds(), n/rw.Seconds()
+	httpRate, coldRate, baseRate, rowRate, rawRate, bareRate := n/hw.Seconds(), n/cw.Seconds(), n/bw.Seconds(), n/ow.Seconds(),
+		n/rw.Seconds(), n/aw.Seconds()
 	b.ReportMetric(httpRate, "http-codes/s")
 	b.ReportMetric(coldRate, "cold-codes/s")
 	b.ReportMetric(baseRate, "base-codes/s")
 	b.ReportMetric(rowRate, "row-codes/s")
 	b.ReportMetric(rawRate, "raw-codes/s")
+	b.ReportMetric(bareRate, "bare-codes/s")
 	b.ReportMetric(httpRate/baseRate, "ratio")
 	b.ReportMetric(coldRate/baseRate, "cold-ratio")
 	b.ReportMetric(rawRate/baseRate, "raw-ratio")
 	b.ReportMetric(httpRate/rowRate, "row-ratio")
+	b.ReportMetric(bareRate/baseRate, "bare-ratio")
+	b.ReportMetric(httpRate/bareRate, "node-ratio")
 	b.ReportMetric(float64(hc.Microseconds())/n, "http-cpu-us/op")
 	b.ReportMetric(float64(cc.Microseconds())/n, "cold-cpu-us/op")
 	b.ReportMetric(float64(bc.Microseconds())/n, "base-cpu-us/op")
 	b.ReportMetric(float64(oc.Microseconds())/n, "row-cpu-us/op")
 	b.ReportMetric(float64(rcpu.Microseconds())/n, "raw-cpu-us/op")
+	b.ReportMetric(float64(ac.Microseconds())/n, "bare-cpu-us/op")
 	b.ReportMetric(n/fw.Seconds(), "floor-req/s")
 	b.ReportMetric(n/gw.Seconds(), "rawfloor-req/s")
 	b.ReportMetric(float64(fc.Microseconds())/n, "floor-cpu-us/op")
@@ -302,6 +311,69 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	b.ReportMetric(n/float64(max(bcommits, 1)), "base-codes/commit")
 	b.ReportMetric(n/float64(max(ocommits, 1)), "row-codes/commit")
 	b.ReportMetric(n/float64(max(rcommits, 1)), "raw-codes/commit")
+	b.ReportMetric(n/float64(max(acommits, 1)), "bare-codes/commit")
+}
+
+// issuedBody is the body of a code issuance, as the node answers it.
+type issuedBody struct {
+	Code  string `json:"code"`
+	Exp   int64  `json:"exp"`
+	JTI   string `json:"jti"`
+	QRURL string `json:"qr_url"`
+}
+
+// postIssue asks url for a code as an operator and reads the answer.
+func postIssue(client *http.Client, url, token string) error {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("issue: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// bareIssuer serves POST /v1/subjects/:id/codes on a loopback listener
+// of its own with a bare echo server — no middleware, no token check,
+// nothing of the node — that answers with what issue returns, and returns
+// the server's base URL. It is HTTP issuance less the node's handling.
+func bareIssuer(b *testing.B, issue func(id string) (issuedBody, error)) string {
+	b.Helper()
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.POST("/v1/subjects/:id/codes", func(c echo.Context) error {
+		out, err := issue(c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, out)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	b.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			b.Errorf("bare issuer: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			b.Errorf("bare issuer: %v", err)
+		}
+	})
+	return "http://" + l.Addr().String()
 }
 
 // baselineIssuer is a code issuer with a fresh key, for the baseline.
