@@ -33,7 +33,7 @@ import (
 // one run, HTTP issuance (POST /v1/subjects/:id/codes on a real node over
 // loopback, the load generator sharing the cores) and its baseline: sign
 // a code and record it with the store's group-committed InsertCode, from
-// as many concurrent callers. It runs b.N requests in each of seven
+// as many concurrent callers. It runs b.N requests in each of eight
 // phases, timed apart:
 //
 //   - "http-", "ratio" (HTTP codes/s over baseline codes/s, target ≥ 0.6):
