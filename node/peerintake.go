@@ -98,17 +98,18 @@ const (
 // budget of them, unless it verified and was refused only as beyond its
 // sender's replay room. It returns the refusal, for admit.
 func (in *peerIntake) open(from string, raw []byte, now time.Time, open func() error) error {
-	if err := in.guard.mayOpen(from, raw, now); err != nil {
+	envelope, err := in.guard.mayOpen(from, raw, now)
+	if err != nil {
 		in.unopened.Inc()
 		return err
 	}
-	err := open()
+	err = open()
 	// One refused as over its sender's replay room (rate_limited) was
 	// opened and verified: no forgery, and its envelope is new. Charged,
 	// a province's own burst of one kind would have its other kinds
 	// refused unopened.
 	if err != nil && trust.ReasonOf(err) != trust.ReasonRateLimited {
-		in.guard.refused(from, raw, now)
+		in.guard.refused(from, envelope, now)
 	}
 	return err
 }

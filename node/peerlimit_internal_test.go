@@ -50,29 +50,31 @@ func TestOpenGuardRemembersRefusedEnvelopesAndSpendsTheBudget(t *testing.T) {
 	g.maxSeen = 3
 	now := time.Unix(1_800_000_000, 0)
 	env := func(i int) []byte { return []byte("hdr" + strconv.Itoa(i) + ".k.iv.ct.tag") }
-	g.refused("440000", env(0), now)
-	if err := g.mayOpen("440000", env(0), now); err != errEnvelopeRefused {
+	refuse := func(from string, raw []byte) { g.refused(from, envelopeKey(from, raw), now) }
+	may := func(from string, raw []byte, at time.Time) error { _, err := g.mayOpen(from, raw, at); return err }
+	refuse("440000", env(0))
+	if err := may("440000", env(0), now); err != errEnvelopeRefused {
 		t.Fatalf("a refused envelope again: %v, want errEnvelopeRefused", err)
 	}
-	if err := g.mayOpen("310000", env(0), now); err != nil {
+	if err := may("310000", env(0), now); err != nil {
 		t.Fatalf("the same envelope in another province's name: %v, want it opened", err)
 	}
 	for i := 1; i <= 3; i++ {
-		g.refused("440000", env(i), now)
+		refuse("440000", env(i))
 	}
-	if err := g.mayOpen("440000", env(0), now); err != nil {
+	if err := may("440000", env(0), now); err != nil {
 		t.Fatalf("an envelope pushed out by %d newer: %v, want it opened", g.maxSeen, err)
 	}
 	for i := 4; i < openRefusedBurst; i++ {
-		g.refused("440000", env(i), now)
+		refuse("440000", env(i))
 	}
-	if err := g.mayOpen("440000", env(1000), now); err != errOpeningsSpent {
+	if err := may("440000", env(1000), now); err != errOpeningsSpent {
 		t.Fatalf("a new envelope once %d openings were refused: %v, want errOpeningsSpent", openRefusedBurst, err)
 	}
-	if err := g.mayOpen("310000", env(1000), now); err != nil {
+	if err := may("310000", env(1000), now); err != nil {
 		t.Fatalf("another province's message while one's budget is spent: %v", err)
 	}
-	if err := g.mayOpen("440000", env(1000), now.Add(time.Second)); err != nil {
+	if err := may("440000", env(1000), now.Add(time.Second)); err != nil {
 		t.Fatalf("a second later: %v, want the budget refilled by one", err)
 	}
 }
@@ -94,14 +96,14 @@ func TestIntakeChargesNoOpeningForAVerifiedMessageBeyondItsReplayRoom(t *testing
 			t.Fatalf("message %d: %v, want the replay room's refusal", i, err)
 		}
 	}
-	if err := guard.mayOpen("440000", env(1000), now); err != nil {
+	if _, err := guard.mayOpen("440000", env(1000), now); err != nil {
 		t.Fatalf("after %d verified messages beyond the replay room: %v, want the budget whole", 2*openRefusedBurst, err)
 	}
 	forged := &trust.Error{Reason: trust.ReasonBadSignature}
 	for i := range openRefusedBurst {
 		in.open("440000", env(2000+i), now, func() error { return forged })
 	}
-	if err := guard.mayOpen("440000", env(3000), now); err != errOpeningsSpent {
+	if _, err := guard.mayOpen("440000", env(3000), now); err != errOpeningsSpent {
 		t.Fatalf("after %d forgeries: %v, want errOpeningsSpent", openRefusedBurst, err)
 	}
 }

@@ -58,8 +58,8 @@ type openGuard struct {
 	refusals *peerLimiter // refused openings, per province
 
 	mu      sync.Mutex
-	seen    map[[sha256.Size]byte]struct{}
-	ring    [][sha256.Size]byte // seen's keys, oldest at next once full
+	seen    map[envelope]struct{}
+	ring    []envelope // seen's keys, oldest at next once full
 	next    int
 	maxSeen int
 }
@@ -67,30 +67,30 @@ type openGuard struct {
 // newOpenGuard makes an openGuard. listed is Node.listed.
 func newOpenGuard(listed func(string) bool) *openGuard {
 	return &openGuard{refusals: newPeerLimiter(openRefusedRate, openRefusedBurst, listed),
-		seen: map[[sha256.Size]byte]struct{}{}, maxSeen: maxRefusedEnvelopes}
+		seen: map[envelope]struct{}{}, maxSeen: maxRefusedEnvelopes}
 }
 
 // mayOpen refuses raw, in from's name, unopened if its envelope was
 // refused before or from's budget of refused openings is spent at now.
-func (g *openGuard) mayOpen(from string, raw []byte, now time.Time) error {
+// It returns raw's envelope key, for refused.
+func (g *openGuard) mayOpen(from string, raw []byte, now time.Time) (envelope, error) {
 	k := envelopeKey(from, raw)
 	g.mu.Lock()
 	_, seen := g.seen[k]
 	g.mu.Unlock()
 	switch {
 	case seen:
-		return errEnvelopeRefused
+		return k, errEnvelopeRefused
 	case !g.refusals.has(from, now):
-		return errOpeningsSpent
+		return k, errOpeningsSpent
 	}
-	return nil
+	return k, nil
 }
 
-// refused charges from's budget with the refused opening of raw at now,
-// and remembers its envelope.
-func (g *openGuard) refused(from string, raw []byte, now time.Time) {
+// refused charges from's budget with a refused opening at now, and
+// remembers its envelope k (mayOpen's).
+func (g *openGuard) refused(from string, k envelope, now time.Time) {
 	g.refusals.allow(from, now)
-	k := envelopeKey(from, raw)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.seen[k]; ok {
@@ -106,10 +106,13 @@ func (g *openGuard) refused(from string, raw []byte, now time.Time) {
 	g.seen[k] = struct{}{}
 }
 
+// envelope names a message's envelope in its sender's name (envelopeKey).
+type envelope [sha256.Size]byte
+
 // envelopeKey names raw's envelope in from's name: its first compact
 // part, the JWE's protected header with its ephemeral key (all of raw
 // if it has no dot; such a message is refused before any key agreement).
-func envelopeKey(from string, raw []byte) [sha256.Size]byte {
+func envelopeKey(from string, raw []byte) envelope {
 	header, _, _ := strings.Cut(string(raw), ".")
 	return sha256.Sum256([]byte(from + "\x00" + header))
 }
