@@ -184,18 +184,11 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// empty is the floor: an exchange that does nothing but pass the
 	// node's middleware and answer.
 	empty := func() error {
-		resp, err := client.Get(d.URL + "/healthz")
+		req, err := http.NewRequest(http.MethodGet, d.URL+"/healthz", nil)
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("healthz: HTTP %d", resp.StatusCode)
-		}
-		return nil
+		return exchange(client, req, http.StatusOK)
 	}
 	rawEmpty := []byte(fmt.Sprintf("GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr))
 	callers := issueBenchCallersPerProc * runtime.GOMAXPROCS(0)
@@ -329,6 +322,12 @@ func postIssue(client *http.Client, url, token string) error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	return exchange(client, req, http.StatusCreated)
+}
+
+// exchange sends req with client, reads the whole answer and wants its
+// status to be want.
+func exchange(client *http.Client, req *http.Request, want int) error {
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -337,8 +336,8 @@ func postIssue(client *http.Client, url, token string) error {
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("issue: HTTP %d", resp.StatusCode)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: HTTP %d", req.Method, req.URL.Path, resp.StatusCode)
 	}
 	return nil
 }
