@@ -40,7 +40,7 @@ func TestPagesAreServedWithAStrictPolicyInTheAskedLanguage(t *testing.T) {
 			t.Fatalf("%s: %d %s", route, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		csp := resp.Header.Get("Content-Security-Policy")
-		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' blob: data:", "media-src 'self' blob:"} {
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' blob: data:", "media-src 'self' blob:", "require-trusted-types-for 'script'", "trusted-types 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s: CSP %q lacks %q", route, csp, want)
 			}
