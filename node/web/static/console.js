@@ -225,7 +225,7 @@ const CON = (() => {
       $("token-new").hidden = false;
       say("token-result", "console.token_done", { n: out.revoked });
     } catch (e) {
-      say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
+      say("token-result", e instanceof HC.APIError && HC.own(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
     }
   }
 

@@ -324,10 +324,10 @@
   }
 
   HC.start(async () => {
-    token = HC.takeToken(localStorage, KEY);
+    token = HC.takeToken(localStorage, KEY, CODE_KEY); // the code kept goes with the token
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
     me = await HC.api("GET", "/v1/whoami", token);
-    if (me.role !== "resident") { if (HC.dropToken()) localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    if (me.role !== "resident") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     ({ token, me } = await HC.keepOrReplace(token, me, "subject_id", "wallet")); // another resident's link asks first
     HC.keepToken();
     [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
