@@ -186,6 +186,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	t.Run("wallet polls at once when looked at again, one poll at a time", func(t *testing.T) {
 		walletPollsWhenLookedAtAgain(t, b, walletURL, subjectID)
 	})
+	t.Run("wallet gives up a poll that hangs and polls again", func(t *testing.T) { walletGivesUpOnAHungPoll(t, b, walletURL, subjectID) })
 	t.Run("wallet does not repeat its status to a screen reader at every poll", func(t *testing.T) {
 		walletStatusIsNotRewrittenAtEachPoll(t, wallet, subjectID)
 	})
