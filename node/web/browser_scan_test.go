@@ -3,7 +3,6 @@ package web_test
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -283,38 +282,5 @@ func scannerGivesUpOnAHungCheck(t *testing.T, b *browser, u, code string, old bo
 	scan.click("#result-close")
 	if res.Status != en(t, "scan.unchecked") || res.green() || res.Name != "" || res.Text != en(t, "error.network") {
 		t.Errorf("a check whose answer never came shows %+v, want %q and the network error", res, en(t, "scan.unchecked"))
-	}
-}
-
-// scannerTakesNoVerdictFromAnotherAnswer: on a bad network something
-// else answers in the node's place — a Wi-Fi login page (HTML, 200), a
-// proxy's error page (HTML, 401 or 502), a JSON that is no verification.
-// None is a verdict: the guard is told the code was not checked, in
-// words, never "not valid" (which sent a traveler with a valid code to
-// the local procedure), and a 401 that is not the node's does not make
-// the scanner forget its registration.
-func scannerTakesNoVerdictFromAnotherAnswer(t *testing.T, scan *tab, code string) {
-	for _, c := range []struct {
-		what, body, ctype, detail string
-		status                    int
-	}{
-		{"a Wi-Fi login page", "<html><body>Log in to the station Wi-Fi</body></html>", "text/html", "HTTP 200, text/html", 200},
-		{"a proxy refusing", "<html><body>401 Authorization Required</body></html>", "text/html; charset=utf-8", "HTTP 401, text/html", 401},
-		{"a gateway error", "Bad Gateway", "text/plain", "HTTP 502, text/plain", 502},
-		{"a JSON that is no verification", `{"ok":true}`, "application/json", "not a verification", 200},
-	} {
-		eval[bool](scan, fmt.Sprintf(`(() => { window.hcRealFetch = window.fetch;
-			window.fetch = () => Promise.resolve(new Response(%q, { status: %d, headers: { "Content-Type": %q } })); return true; })()`, c.body, c.status, c.ctype))
-		res := scan.paste(code)
-		eval[bool](scan, `(() => { window.fetch = window.hcRealFetch; return true; })()`)
-		scan.click("#result-close")
-		want := en(t, "error.bad_answer") + " (" + c.detail + ")"
-		if res.Status != en(t, "scan.unchecked") || strings.Contains(res.Class, "status-invalid") || res.green() ||
-			res.Name != "" || res.Text != want || res.Next != "" {
-			t.Errorf("%s answering in the node's place shows %+v, want %q and %q, not a verdict", c.what, res, en(t, "scan.unchecked"), want)
-		}
-		if !eval[bool](scan, `!!localStorage.getItem("hcfed.scanner.token") && !document.getElementById("main").hidden`) {
-			t.Fatalf("after %s answered in the node's place the scanner forgot its registration", c.what)
-		}
 	}
 }

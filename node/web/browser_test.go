@@ -112,6 +112,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("console form rows wrap at 180 px wide", func(t *testing.T) { inlineFormsFitNarrow(t, console) })
 
+	t.Run("console refreshes the federation one request at a time on a hung connection", func(t *testing.T) {
+		consoleRefreshesOneAtATimeOnAHungConnection(t, b, d.url(gd)+"/console#token="+d.c.Tokens[gd])
+	})
 	t.Run("an operator account's console offers no key rotation", func(t *testing.T) { operatorConsoleRotatesNoKeys(t, b, d, gd, console) })
 
 	// The resident's phone opens the wallet from the link.

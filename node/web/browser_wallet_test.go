@@ -454,30 +454,3 @@ func kidOf(t *testing.T, code string) string {
 	}
 	return hdr.Kid
 }
-
-// walletCallWithin is the wallet's CALL_WITHIN (wallet.js).
-const walletCallWithin = 20 * time.Second
-
-// walletGivesUpOnAHungPoll opens the wallet at u in a phone of its own
-// whose connection hangs (a dead connection after a move between cells:
-// asked, never answered, never failed) and runs its clock through four
-// times walletCallWithin in virtual time: each poll of the record of
-// subjectID is given up, said as the network error, and polling goes on,
-// where the first hung poll held every later one, and every refresh of
-// the code, until the system gave up on it many minutes later.
-func walletGivesUpOnAHungPoll(t *testing.T, b *browser, u, subjectID string) {
-	tb := b.newTab(t, "wallet GD hung")
-	tb.open(u)
-	tb.waitJS("the QR", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
-	eval[bool](tb, fmt.Sprintf(`((path) => { window.hcPolls = 0;
-		window.fetch = (u, o) => { if (String(u).endsWith(path)) window.hcPolls++;
-			return new Promise((_, reject) => { if (o && o.signal) o.signal.addEventListener("abort", () => reject(o.signal.reason)); }); };
-		return true; })(%q)`, "/v1/subjects/"+subjectID))
-	tb.runClock(4 * walletCallWithin)
-	if n := eval[int](tb, `window.hcPolls`); n < 3 {
-		t.Errorf("in %v of a hung connection the wallet polled %d times, want at least 3: a hung poll is given up", 4*walletCallWithin, n)
-	}
-	if got, want := tb.text("#code-note"), en(t, "error.network"); got != want {
-		t.Errorf("after polls that hung the wallet says %q, want %q", got, want)
-	}
-}
