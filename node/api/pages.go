@@ -24,9 +24,12 @@ import (
 // and styles from this node only, never inline; images and video also from
 // blob: (the QR fetched with a token, the camera stream) and data: (the
 // empty favicon); no frames, plugins, base rewriting or foreign forms.
+// Trusted Types are required and none may be made: a string can never
+// become markup or script (innerHTML and its kin throw), whatever a
+// script of a later change writes; the pages write text only.
 const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
 	"media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
-	"frame-ancestors 'none'"
+	"frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 
 // maxLinkURL bounds the link an operator may have rendered as a QR.
 const maxLinkURL = 512

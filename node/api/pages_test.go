@@ -40,7 +40,7 @@ func TestPagesAreServedWithAStrictPolicyInTheAskedLanguage(t *testing.T) {
 			t.Fatalf("%s: %d %s", route, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		csp := resp.Header.Get("Content-Security-Policy")
-		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' blob: data:", "media-src 'self' blob:"} {
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' blob: data:", "media-src 'self' blob:", "require-trusted-types-for 'script'", "trusted-types 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s: CSP %q lacks %q", route, csp, want)
 			}
@@ -189,5 +189,53 @@ func TestAssetsAreGzippedOnceAndServedFromMemory(t *testing.T) {
 	}
 	if resp, _ := get(t, url, map[string]string{"Accept-Encoding": "gzip;q=0"}); resp.Header.Get("Content-Encoding") != "" {
 		t.Fatal("gzip;q=0 refuses gzip, but got it")
+	}
+}
+
+// TestEveryAnswerCarriesTheSecurityHeaders: not only the pages are opened
+// in a browser. A mistyped or mangled link (/wallet/, /scan/x), a probe
+// of the health check, a key set or an API error is shown by the browser
+// as it comes: each must be an answer it never sniffs into a page, never
+// lets another site frame, and runs nothing of. Before, a 404 outside
+// /v1 and /assets, /healthz and /.well-known carried none of these.
+func TestEveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t, "440000")
+	for _, c := range []struct {
+		path   string
+		status int
+		page   bool // a page or an asset: its own policy
+	}{
+		{"/no-such-page", http.StatusNotFound, false},
+		{"/wallet/", http.StatusNotFound, false},
+		{"/scan/x<b>y</b>", http.StatusNotFound, false},
+		{"/healthz", http.StatusOK, false},
+		{"/.well-known/jwks.json", http.StatusOK, false},
+		{"/v1/no-such-route", http.StatusUnauthorized, false},
+		{"/v1/whoami", http.StatusUnauthorized, false},
+		{"/v1/federation", http.StatusOK, false},
+		{"/assets/no-such-file.js", http.StatusNotFound, true},
+		{"/assets/common.js", http.StatusOK, true},
+		{"/scan", http.StatusOK, true},
+	} {
+		resp, _ := get(t, tn.d.URL+c.path, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: %d, want %d", c.path, resp.StatusCode, c.status)
+		}
+		h := resp.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: X-Content-Type-Options %q, X-Frame-Options %q, Referrer-Policy %q", c.path,
+				h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"), h.Get("Referrer-Policy"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "base-uri 'none'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: Content-Security-Policy %q", c.path, csp)
+		}
+		if !c.page && !strings.HasPrefix(csp, "default-src 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q; an answer that is no page may load nothing", c.path, csp)
+		}
+		if c.page && !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: Content-Security-Policy %q; a page or asset keeps the pages' policy", c.path, csp)
+		}
 	}
 }

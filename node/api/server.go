@@ -78,7 +78,7 @@ func New(cfg Config) *Server {
 	e.Use(requestIDs(cfg.Node.Settings().TrustedProxies))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
-	e.Use(noStore)
+	e.Use(securityHeaders, noStore)
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.FormatInt(limit, 10),
 		Skipper: func(c echo.Context) bool { return c.Path() == bulkStatusPath || c.Path() == replica.RecordsPath }})) // limits.bulk_bytes, maxRecordsBody instead
 
@@ -205,6 +205,28 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// answerCSP is the Content-Security-Policy of every answer that is no
+// page or asset (JSON, images, errors, a 404 for any path): a browser
+// that opens one runs, loads and frames nothing of it. The pages and
+// their assets set their own (pageHeaders).
+const answerCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// securityHeaders gives every answer the headers a browser needs to
+// keep it inert: never sniffed into another type, never framed, never
+// named in a Referer. It runs for every request, before routing and the
+// body limit, so that a 404 for any path, a 413 and a panic's 500 carry
+// them too; pageHeaders then replaces the policy for pages and assets.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", answerCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
 // noStore forbids caching of anything under /v1: scanners and browsers
 // must not keep what they were shown (seed rule 7). It runs for every
 // request, before the body limit and routing, so that the public /v1
@@ -215,7 +237,6 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 			h := c.Response().Header()
 			h.Set("Cache-Control", "no-store")
 			h.Set("Pragma", "no-cache")
-			h.Set("X-Content-Type-Options", "nosniff")
 		}
 		return next(c)
 	}

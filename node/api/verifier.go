@@ -53,7 +53,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.Use(requestIDs(v.Settings().TrustedProxies))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: false, LogErrorFunc: s.logPanic}))
-	e.Use(noStore)
+	e.Use(securityHeaders, noStore)
 	e.Use(middleware.BodyLimit(strconv.FormatInt(v.Settings().Limits.BodyBytes, 10)))
 
 	e.GET("/healthz", s.healthz)

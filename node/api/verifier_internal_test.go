@@ -51,3 +51,18 @@ func TestVerifierAnswersForbiddenWithAPrincipalWithoutANode(t *testing.T) {
 		t.Fatalf("status %d, want 403: %s", rec.Code, rec.Body)
 	}
 }
+
+// A verifier replica's answers, its refusal of every other route
+// included, carry the same security headers as a home node's.
+func TestVerifierAnswersCarryTheSecurityHeaders(t *testing.T) {
+	s := NewVerifier(VerifierConfig{Verifier: refusingVerifier{m: node.NewMetrics()}})
+	for _, path := range []string{"/healthz", "/wallet", "/no-such-page"} {
+		rec := httptest.NewRecorder()
+		s.echo.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h := rec.Header()
+		if h.Get("Content-Security-Policy") != answerCSP || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s (%d): Content-Security-Policy %q, X-Content-Type-Options %q, X-Frame-Options %q", path, rec.Code,
+				h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"))
+		}
+	}
+}

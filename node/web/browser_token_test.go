@@ -79,6 +79,14 @@ func lostPhone(t *testing.T, d *demo, i int, console, oldPhone, newPhone *tab, s
 	if h, p := oldPhone.text("#fatal h2"), oldPhone.text("#fatal p"); h != en(t, "fatal.bad_link_title") || p != en(t, "fatal.bad_link") {
 		t.Errorf("the lost phone's link opens %q / %q, want the unauthorized page", h, p)
 	}
+	// Whoever has the lost phone finds nothing of the resident's wallet in
+	// it: the token went, and the code kept beside it (the resident's id,
+	// the code's id) with it.
+	for _, k := range oldPhone.storageKeys() {
+		if strings.HasPrefix(k, "local:hcfed.wallet.") {
+			t.Errorf("the lost phone keeps %s after its link was refused", k)
+		}
+	}
 
 	sc := addScanner(t, d, i)
 	var lost verification

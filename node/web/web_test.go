@@ -368,3 +368,85 @@ func hasPrefix(m map[string]string, prefix string) bool {
 	}
 	return false
 }
+
+// pageScripts is each script of the pages (the vendored decoder and the
+// catalogue aside), by file name.
+func pageScripts(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := fs.WalkDir(web.Assets(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(name, ".js") || strings.HasPrefix(name, "vendor/") || name == "i18n.js" {
+			return err
+		}
+		raw, err := fs.ReadFile(web.Assets(), name)
+		out[name] = string(raw)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 5 {
+		t.Fatalf("found %d page scripts", len(out))
+	}
+	return out
+}
+
+// TestPageScriptsWriteNoMarkup: whatever a code, a record or an error
+// message holds reaches the pages as text (textContent, attributes), never
+// as markup or code, so that no answer can inject anything into a page:
+// no innerHTML or its kin, no string evaluated as script.
+func TestPageScriptsWriteNoMarkup(t *testing.T) {
+	sinks := regexp.MustCompile(`\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|createContextualFragment|DOMParser|set(?:Timeout|Interval)\(\s*["'` + "`" + `]|\.style\s*=|\.cssText|setAttribute\(\s*["']style`)
+	for name, src := range pageScripts(t) {
+		for i, line := range strings.Split(src, "\n") {
+			if code, _, _ := strings.Cut(line, "//"); sinks.MatchString(code) {
+				t.Errorf("%s:%d writes markup, style or code from a string: %s", name, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// TestPageScriptsRunOnOlderPhones: a checkpoint's or a traveler's phone
+// is often years old (an iPhone held at iOS 15, an Android whose browser
+// no longer updates). The pages use nothing newer than those browsers
+// have, or test for it first: AbortSignal.timeout (Safari 16, Chrome 103)
+// made every check fail at once as "not checked", and Object.hasOwn
+// (Safari 15.4, Chrome 93) broke the language switch.
+func TestPageScriptsRunOnOlderPhones(t *testing.T) {
+	newer := regexp.MustCompile(`Object\.hasOwn\b|structuredClone\(|AbortSignal\.any\b|\.findLast(?:Index)?\(|\.to(?:Sorted|Reversed|Spliced)\(|\.at\(|Array\.fromAsync|Promise\.withResolvers|\.replaceChildren\(`)
+	guarded := regexp.MustCompile(`AbortSignal\.timeout\b`)
+	for name, src := range pageScripts(t) {
+		for i, line := range strings.Split(src, "\n") {
+			code, _, _ := strings.Cut(line, "//")
+			if m := newer.FindString(code); m != "" {
+				t.Errorf("%s:%d uses %s, which older phones' browsers lack: %s", name, i+1, m, strings.TrimSpace(line))
+			}
+			if guarded.MatchString(code) && !strings.Contains(code, "typeof AbortSignal.timeout") {
+				t.Errorf("%s:%d calls AbortSignal.timeout without testing for it (Safari before 16 lacks it): %s", name, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// TestLanguageButtonsSayTheirLanguage: the language switch names each
+// language in itself (中文, English) on a page in the other; the button
+// says which language it is written in, so that a screen reader does not
+// read "English" with Chinese rules, or 中文 with English ones.
+func TestLanguageButtonsSayTheirLanguage(t *testing.T) {
+	button := regexp.MustCompile(`<button[^>]*\sdata-lang="([^"]+)"[^>]*>`)
+	for _, p := range web.Pages() {
+		raw, err := fs.ReadFile(web.Assets(), p.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := button.FindAllStringSubmatch(string(raw), -1)
+		if len(ms) != 2 {
+			t.Errorf("%s: %d language buttons, want 2", p.File, len(ms))
+		}
+		for _, m := range ms {
+			if !strings.Contains(m[0], ` lang="`+m[1]+`"`) {
+				t.Errorf("%s: %s does not say its language (lang=%q)", p.File, m[0], m[1])
+			}
+		}
+	}
+}

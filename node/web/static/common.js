@@ -4,6 +4,10 @@
 // framework; HC_I18N comes from i18n.js, loaded first.
 const HC = (() => {
   const cat = HC_I18N;
+  // own reports whether o has k as its own property: Object.hasOwn,
+  // which Safari before 15.4 and Chrome before 93 lack (there it threw,
+  // and the language switch, the scanner's camera errors with it, failed).
+  const own = (o, k) => o !== null && o !== undefined && Object.prototype.hasOwnProperty.call(o, k);
   // LANG_KEY keeps on this device the language chosen with the pages'
   // switch, so that a reload or another page of this node opens in it:
   // the language code only ("en"), nothing personal. A ?lang= in the link
@@ -15,7 +19,7 @@ const HC = (() => {
   if (!new URLSearchParams(location.search).has("lang")) {
     let kept = null;
     try { kept = localStorage.getItem(LANG_KEY); } catch (_) { /* storage off: the negotiated language */ }
-    if (kept && Object.hasOwn(cat, kept)) lang = kept;
+    if (kept && own(cat, kept)) lang = kept;
   }
   document.documentElement.lang = lang;
   const listeners = [];
@@ -41,12 +45,12 @@ const HC = (() => {
 
   // reason is the sentence for a verification reason code.
   function reason(code) {
-    return cat[lang].reasons[code] || t("reason.unknown", { code: code });
+    return own(cat[lang].reasons, code) ? cat[lang].reasons[code] : t("reason.unknown", { code: code });
   }
 
   // nextStep is what a guard does after a code refused for this reason.
   function nextStep(code) {
-    return cat[lang].next_steps[code] || t("reason.unknown_next_step");
+    return own(cat[lang].next_steps, code) ? cat[lang].next_steps[code] : t("reason.unknown_next_step");
   }
 
   // said keeps what say showed in each element: the message key and its
@@ -83,7 +87,7 @@ const HC = (() => {
   }
 
   function setLang(l) {
-    if (!Object.hasOwn(cat, l)) return;
+    if (!own(cat, l)) return;
     lang = l;
     try { localStorage.setItem(LANG_KEY, l); } catch (_) { /* not kept: this page still switches */ }
     apply();
@@ -99,10 +103,11 @@ const HC = (() => {
   // link's token is not kept before the node has accepted it for this
   // page (keepToken): a bad link — mistyped, another role's, or spread
   // by a prankster — must not take the place of the token this device
-  // holds, and then be forgotten with it.
+  // holds, and then be forgotten with it. along names what the page keeps
+  // beside its token (the wallet's last code), forgotten with it.
   let kept = null, fresh = null;
-  function takeToken(storage, key) {
-    kept = storage ? { storage, key } : null;
+  function takeToken(storage, key, ...along) {
+    kept = storage ? { storage, key, along } : null;
     const frag = new URLSearchParams(location.hash.slice(1));
     let tok = frag.get("token");
     if (tok) {
@@ -168,16 +173,19 @@ const HC = (() => {
   // dropToken forgets the token the page used: the node refused it
   // (unknown, expired) or it is another role's, and no page keeps a token
   // it cannot use — least of all an operator's in a wallet's storage. A
-  // link's token, not kept yet, is let go and the device's own stays. It
-  // returns whether a kept token was removed.
+  // link's token, not kept yet, is let go and the device's own stays,
+  // with what is kept along with it (takeToken), which goes with it
+  // otherwise: a lost phone whose link was replaced kept its resident's
+  // id and last code. It returns whether a kept token was removed.
   function dropToken() {
     if (fresh) { fresh = null; return false; }
-    if (kept) kept.storage.removeItem(kept.key);
+    if (kept) [kept.key, ...kept.along].forEach((k) => kept.storage.removeItem(k));
     return !!kept;
   }
 
-  // APIError is a failed call: the HTTP status (0: no answer), the
-  // node's error code, and its own message (detail, in English), if any.
+  // APIError is a failed call: the HTTP status (0: no answer of the
+  // node's), the node's error code (or the page's: network, bad_answer),
+  // and its own message (detail, in English), if any.
   class APIError extends Error {
     constructor(status, code, detail) {
       super(detail || code || String(status));
@@ -187,29 +195,56 @@ const HC = (() => {
     }
   }
 
+  // deadline is a signal that aborts a call after ms milliseconds:
+  // AbortSignal.timeout, or where the browser lacks it (Safari before 16,
+  // Chrome before 103: many a cheap phone) a timer of its own; calling
+  // the missing function failed every check at once as "not checked".
+  // done stops the timer.
+  function deadline(ms) {
+    if (typeof AbortSignal.timeout === "function") return { signal: AbortSignal.timeout(ms), done() {} };
+    const c = new AbortController();
+    const timer = setTimeout(() => c.abort(), ms);
+    return { signal: c.signal, done() { clearTimeout(timer); } };
+  }
+
   // api calls the node: JSON in, JSON (or a Blob for images) out, the
   // token in the Authorization header only, no cookies, nothing cached.
   // With within (milliseconds), a call not answered by then is given up
-  // as not reaching the node (network).
+  // as not reaching the node (network). An answer that is not the node's
+  // — a Wi-Fi login page or a proxy answering in its place (HTML), a body
+  // cut off — is no answer (status 0, bad_answer): never a verdict a page
+  // shows, nor the node refusing the token (401) or a code (404).
   async function api(method, path, token, body, within) {
     const headers = {};
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    let r;
+    const limit = within ? deadline(within) : null;
     try {
-      r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal: within ? AbortSignal.timeout(within) : undefined });
-    } catch (e) {
-      throw new APIError(0, "network");
+      let r;
+      try {
+        r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+          cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal: limit ? limit.signal : undefined });
+      } catch (e) {
+        throw new APIError(0, "network");
+      }
+      const ct = (r.headers.get("Content-Type") || "").toLowerCase();
+      const what = "HTTP " + r.status + (ct ? ", " + ct.split(";")[0] : "");
+      if (!r.ok) {
+        let e = null;
+        try { e = (await r.json()).error; } catch (_) { /* not JSON */ }
+        if (!e || typeof e.code !== "string" || !e.code) throw new APIError(0, "bad_answer", what);
+        throw new APIError(r.status, e.code, typeof e.message === "string" ? e.message : "");
+      }
+      if (r.status === 204) return null;
+      if (!ct.includes("json") && !ct.startsWith("image/")) throw new APIError(0, "bad_answer", what);
+      try {
+        return ct.includes("json") ? await r.json() : await r.blob();
+      } catch (e) {
+        throw e instanceof SyntaxError ? new APIError(0, "bad_answer", what) : new APIError(0, "network");
+      }
+    } finally {
+      if (limit) limit.done();
     }
-    if (!r.ok) {
-      let e = {};
-      try { e = (await r.json()).error || {}; } catch (_) { /* not JSON */ }
-      throw new APIError(r.status, e.code, e.message);
-    }
-    if (r.status === 204) return null;
-    const ct = r.headers.get("Content-Type") || "";
-    return ct.includes("json") ? r.json() : r.blob();
   }
 
   // once makes f, a handler that calls the node, act once per press: a
@@ -330,6 +365,6 @@ const HC = (() => {
   // its start done, or a question (ask) waiting for an answer.
   function settled() { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; }
 
-  return { t, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
+  return { t, own, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

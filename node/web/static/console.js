@@ -7,9 +7,13 @@
 const CON = (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.console.token";
-  // FED_EVERY is how often the federation table refreshes; TRUST_WARN how
-  // close to expiry the trust list is shown in the warning colour.
-  const FED_EVERY = 5000, TRUST_WARN = 7 * 24 * 3600;
+  // FED_EVERY is how often the federation table refreshes, FED_WITHIN how
+  // long a refresh may take before it is given up (on a dead connection
+  // one was begun every five seconds, each hung, until the browser's few
+  // connections to the node were all taken and the operator's own calls
+  // waited behind them); TRUST_WARN how close to expiry the trust list is
+  // shown in the warning colour.
+  const FED_EVERY = 5000, FED_WITHIN = 10000, TRUST_WARN = 7 * 24 * 3600;
   const state = { token: null, me: null, notice: null, fed: null, subject: null, blobs: {} };
   const call = (method, path, body) => HC.api(method, path, state.token, body);
 
@@ -41,15 +45,21 @@ const CON = (() => {
   // error) that follows a language switch (HC.say).
   function say(id, what, vars) { HC.say($(id), what, vars); }
 
-  // loadFed refreshes the federation table; a failed refresh is said in
-  // the trust line (the table keeps the last answer) until one succeeds.
+  // loadFed refreshes the federation table, one refresh at a time; a
+  // failed refresh is said in the trust line (the table keeps the last
+  // answer) until one succeeds.
+  let fedBusy = false;
   async function loadFed() {
+    if (fedBusy) return;
+    fedBusy = true;
     try {
-      state.fed = await HC.api("GET", "/v1/federation");
+      state.fed = await HC.api("GET", "/v1/federation", null, undefined, FED_WITHIN);
       state.fedErr = null;
     } catch (e) {
       if (!state.fed) throw e;
       state.fedErr = e;
+    } finally {
+      fedBusy = false;
     }
     renderFed();
   }
@@ -225,7 +235,7 @@ const CON = (() => {
       $("token-new").hidden = false;
       say("token-result", "console.token_done", { n: out.revoked });
     } catch (e) {
-      say("token-result", e instanceof HC.APIError && Object.hasOwn(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
+      say("token-result", e instanceof HC.APIError && HC.own(TOKEN_ERRORS, e.code) ? TOKEN_ERRORS[e.code] : e);
     }
   }
 

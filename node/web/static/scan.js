@@ -33,6 +33,15 @@
     return m ? HC.province(id, m.name) + " (" + id + ")" : id || "";
   }
 
+  // verdict reports whether v is a verification as the node writes one:
+  // valid or not, a reason, and for a valid code a status colour and a
+  // masked name. Anything else that came back (a login page's JSON, an
+  // empty object) is no verdict, and was shown as "not valid".
+  function verdict(v) {
+    return !!v && typeof v === "object" && typeof v.valid === "boolean" && typeof v.reason === "string" &&
+      (!v.valid || (["green", "yellow", "red"].includes(v.status) && typeof v.masked_name === "string"));
+  }
+
   // check asks the node about code and shows its answer. While the
   // question is on its way (at most CHECK_WITHIN) the page says so, for a
   // guard who would otherwise see nothing happen and scan again.
@@ -42,6 +51,7 @@
     HC.say($("check-status"), "scan.checking");
     try {
       const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
+      if (!verdict(v)) throw new HC.APIError(0, "bad_answer", "not a verification");
       show(v);
     } catch (e) {
       if (e instanceof HC.APIError && e.status === 401) { stopCamera(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
@@ -202,7 +212,7 @@
       if (stream) stream.getTracks().forEach((tr) => tr.stop());
       stream = null;
       video.srcObject = null;
-      HC.say($("camera-status"), (e && Object.hasOwn(CAMERA_ERRORS, e.name)) ? CAMERA_ERRORS[e.name] : "scan.camera_failed");
+      HC.say($("camera-status"), (e && HC.own(CAMERA_ERRORS, e.name)) ? CAMERA_ERRORS[e.name] : "scan.camera_failed");
       return;
     } finally {
       $("camera-start").disabled = false;

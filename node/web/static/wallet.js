@@ -23,12 +23,20 @@
   // phone called every second. A success, the network coming back or the
   // page shown again starts over at once.
   const RETRY_FIRST = 1000, RETRY_MAX = 60000;
+  // CALL_WITHIN is how long a call the page makes by itself (the start,
+  // a poll, a new code) may take before it is given up as not reaching
+  // the node: one that hung on a dead connection (a phone moving between
+  // cells) held every later poll and refresh until the system gave up on
+  // it many minutes later, and the code ran out meanwhile. What the
+  // resident asks for (an appeal, a deletion) is waited for.
+  const CALL_WITHIN = 20000;
+  const get = (path, auth) => HC.api("GET", path, auth === undefined ? token : auth, undefined, CALL_WITHIN);
   let token, me, record, notice, code, qrURL, fed;
 
   function cleanup() { if (qrURL) URL.revokeObjectURL(qrURL); qrURL = null; }
 
   async function newCode() {
-    const c = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token);
+    const c = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token, undefined, CALL_WITHIN);
     await display(c);
     localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
   }
@@ -36,7 +44,7 @@
   // display shows a code; its image is refused (404) once it is revoked
   // or expired.
   async function display(c) {
-    const png = await HC.api("GET", c.qr_url, token);
+    const png = await get(c.qr_url);
     code = c;
     cleanup();
     qrURL = URL.createObjectURL(png);
@@ -184,7 +192,7 @@
   async function poll() {
     const prev = record;
     const shown = code && code.exp - Date.now() / 1000 > REFRESH_BEFORE ? code.jti : null;
-    record = await HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token);
+    record = await get("/v1/subjects/" + encodeURIComponent(me.subject_id));
     if (prev && (prev.status !== record.status || prev.status_since !== record.status_since ||
         !!prev.status_unconfirmed !== unconfirmed())) {
       renewing = prev.status !== record.status || renewing === "wallet.status_changed" ? "wallet.status_changed" : "wallet.status_set_again";
@@ -269,8 +277,7 @@
   let lists = {};
   async function loadLists() {
     const base = "/v1/subjects/" + encodeURIComponent(me.subject_id);
-    const [a, v, l] = await Promise.all([HC.api("GET", base + "/appeals", token), HC.api("GET", base + "/verifications", token),
-      HC.api("GET", base + "/lookups", token)]);
+    const [a, v, l] = await Promise.all([get(base + "/appeals"), get(base + "/verifications"), get(base + "/lookups")]);
     lists = { appeals: a.appeals, verifications: v.verifications, lookups: l.lookups };
     renderLists();
   }
@@ -324,14 +331,14 @@
   }
 
   HC.start(async () => {
-    token = HC.takeToken(localStorage, KEY);
+    token = HC.takeToken(localStorage, KEY, CODE_KEY); // the code kept goes with the token
     if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
-    me = await HC.api("GET", "/v1/whoami", token);
-    if (me.role !== "resident") { if (HC.dropToken()) localStorage.removeItem(CODE_KEY); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
+    me = await get("/v1/whoami");
+    if (me.role !== "resident") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     ({ token, me } = await HC.keepOrReplace(token, me, "subject_id", "wallet")); // another resident's link asks first
     HC.keepToken();
-    [record, notice, fed] = await Promise.all([HC.api("GET", "/v1/subjects/" + encodeURIComponent(me.subject_id), token),
-      HC.api("GET", "/v1/privacy"), HC.api("GET", "/v1/federation")]);
+    [record, notice, fed] = await Promise.all([get("/v1/subjects/" + encodeURIComponent(me.subject_id)),
+      get("/v1/privacy", null), get("/v1/federation", null)]);
     $("main").hidden = false;
     renderStatus();
     renderHeld();
