@@ -84,6 +84,12 @@ func TestContentValidateRefusesUnmaskedData(t *testing.T) {
 		"invalid utf8":    {Status: Green, Name: "\xff*", Doc: "****1234"},
 		"empty doc":       {Status: Green, Name: "张*", Doc: ""},
 		"unmasked prefix": {Status: Green, Name: "张*", Doc: "***1234"},
+		// What MaskName never writes, and a scanner page would show as
+		// text that reorders or hides what follows.
+		"bidi override": {Status: Green, Name: "\u202e*", Doc: "****1234"},
+		"zero width":    {Status: Green, Name: "\u200b*", Doc: "****1234"},
+		"control":       {Status: Green, Name: "\x07*", Doc: "****1234"},
+		"space":         {Status: Green, Name: "\u3000*", Doc: "****1234"},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: %+v validated", name, c)

@@ -39,12 +39,17 @@ func isDocChar(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
+// isMaskedName reports whether s is a name as MaskName writes one: "*",
+// or one visible character (graphic, not a space) and "*". A control,
+// format or space character first — a bidi override, a zero-width
+// space — would be shown by a scanner page as text that reorders or
+// hides what follows.
 func isMaskedName(s string) bool {
 	if s == "*" {
 		return true
 	}
 	r, size := utf8.DecodeRuneInString(s)
-	return r != utf8.RuneError && r != '*' && s[size:] == "*"
+	return r != utf8.RuneError && r != '*' && unicode.IsGraphic(r) && !unicode.IsSpace(r) && s[size:] == "*"
 }
 
 func isMaskedDoc(s string) bool {
