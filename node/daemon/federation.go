@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,29 @@ type fed struct {
 // published, which a restore takes back from the federation.
 func embeddedStoreDir(cfg config.Config) string { return filepath.Join(cfg.DataDir, "nats") }
 
+// EmbeddedNATSLost says what a data directory of a node with an embedded
+// NATS server lacks of it, or "" if nothing: the JetStream store (nats/),
+// when used says the node should have one (it published revocations, or
+// the directory is a new one), and, in accounts mode, the configuration
+// and seeds (nats-accounts/) that 'hcnode init' wrote. 'hcnode restore'
+// says so before it replaces anything, for a node restored into a
+// directory of its own.
+func EmbeddedNATSLost(cfg config.Config, used bool) string {
+	if !cfg.NATS.Embedded {
+		return ""
+	}
+	var lost []string
+	if _, err := os.Stat(embeddedStoreDir(cfg)); used && errors.Is(err, fs.ErrNotExist) {
+		lost = append(lost, embeddedStoreDir(cfg))
+	}
+	if cfg.NATS.ServerConf != "" {
+		if _, err := os.Stat(cfg.NATS.ServerConf); errors.Is(err, fs.ErrNotExist) {
+			lost = append(lost, filepath.Dir(cfg.NATS.ServerConf))
+		}
+	}
+	return strings.Join(lost, " and ")
+}
+
 // checkEmbeddedNATS reads the embedded NATS server's configuration and
 // the node's seed as a start uses them, before anything starts: a node
 // moved or restored into another data directory without its
@@ -84,7 +108,8 @@ func checkEmbeddedNATS(cfg config.Config) error {
 			return fmt.Errorf("%s: %s is missing: it is the embedded NATS server's, which 'hcnode init' wrote into "+
 				"the data directory (%s: its accounts and NKey seeds, 0600). A node moved or restored into another "+
 				"directory needs it copied from its former data directory, with nats/ beside it (the embedded server's "+
-				"store, which holds the revocations a restore takes back); or correct %s", f.setting, f.path,
+				"store, which holds the revocations a restore takes back; if both are lost: README, \"Restore drill\"); "+
+				"or correct %s", f.setting, f.path,
 				filepath.Dir(f.path), f.setting)
 		case err != nil:
 			return fmt.Errorf("%s: %w", f.setting, err)
