@@ -118,7 +118,7 @@ func bind(addr, setting string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen %s: this user may not listen there (a port below 1024 needs a privilege that "+
 			"the node's user, and configs/hcnode.service, do not grant): set %s to a port above 1024, behind the "+
 			"province's proxy: %w", addr, setting, err)
-	case errors.As(err, &dns):
+	case errors.As(err, &dns) && dns.IsNotFound:
 		return nil, fmt.Errorf("listen %s: %q is no IP address, nor a name this machine resolves: set %s to an "+
 			"address of this machine, such as 0.0.0.0 (every address) or 127.0.0.1: %w", addr, dns.Name, setting, err)
 	}
