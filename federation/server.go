@@ -47,13 +47,8 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("nats server: a JetStream store directory is required")
 	}
-	opts := &server.Options{}
-	if cfg.ConfigFile != "" {
-		if err := opts.ProcessConfigFile(cfg.ConfigFile); err != nil {
-			return nil, fmt.Errorf("nats server: config %s: %w", cfg.ConfigFile, err)
-		}
-	}
-	if err := refuseEmptyPasswords(opts); err != nil {
+	opts, err := readServerConfig(cfg.ConfigFile)
+	if err != nil {
 		return nil, err
 	}
 	opts.JetStream = true
@@ -100,6 +95,29 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("nats server started without JetStream")
 	}
 	return &Server{ns: ns, log: log}, nil
+}
+
+// CheckServerConfig reads a nats-server configuration file as
+// StartServer does, and refuses it in the same words, starting nothing:
+// a preflight ('hcnode check') of the embedded server's configuration.
+func CheckServerConfig(file string) error {
+	_, err := readServerConfig(file)
+	return err
+}
+
+// readServerConfig reads the configuration file (none: the defaults) and
+// refuses empty passwords.
+func readServerConfig(file string) (*server.Options, error) {
+	opts := &server.Options{}
+	if file != "" {
+		if err := opts.ProcessConfigFile(file); err != nil {
+			return nil, fmt.Errorf("nats server: config %s: %w", file, err)
+		}
+	}
+	if err := refuseEmptyPasswords(opts); err != nil {
+		return nil, err
+	}
+	return opts, nil
 }
 
 // refuseEmptyPasswords refuses a configuration in which a password user

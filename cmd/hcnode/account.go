@@ -31,7 +31,7 @@ account id (ac_...). Names are never reused.`,
 func newAccountAddCmd() *cobra.Command {
 	var role, label string
 	cmd := &cobra.Command{Use: "add NAME", Short: "Add an account; prints its first token once", Args: cobra.ExactArgs(1)}
-	cl := addClientFlags(cmd)
+	cl := addAdminClientFlags(cmd)
 	cmd.Flags().StringVar(&role, "role", "operator", "operator; admin (may manage accounts); or feed (the health platform: status changes only)")
 	cmd.Flags().StringVar(&label, "label", "", "what the first token is for, e.g. the device")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -52,7 +52,7 @@ func newAccountListCmd() *cobra.Command {
 func newAccountTokenCmd() *cobra.Command {
 	var label, lifetime string
 	cmd := &cobra.Command{Use: "token NAME", Short: "Mint another token for an account; prints it once", Args: cobra.ExactArgs(1)}
-	cl := addClientFlags(cmd)
+	cl := addAdminClientFlags(cmd)
 	cmd.Flags().StringVar(&label, "label", "", "what the token is for, e.g. the device")
 	cmd.Flags().StringVar(&lifetime, "lifetime", "", "how long it works, e.g. 24h (default and most: tokens.operator_lifetime)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -80,7 +80,7 @@ func newAccountRevokeCmd() *cobra.Command {
 func newAccountDisableCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "disable NAME", Short: "Disable an account and revoke all its tokens at once (never the last admin)",
 		Args: cobra.ExactArgs(1)}
-	cl := addClientFlags(cmd)
+	cl := addAdminClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := cl.do(cmd.Context(), http.MethodDelete, "/v1/accounts/"+url.PathEscape(args[0]), nil, nil); err != nil {
 			return err

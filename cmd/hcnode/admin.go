@@ -31,7 +31,7 @@ func newKeysCmd() *cobra.Command {
 		Long: `rotate retires the active signing key and activates the next. Codes the
 old key signed keep verifying until they expire; new codes use the new key.
 Peers receive the new keyset before any code it signs.`}
-	rc := addClientFlags(rotate)
+	rc := addAdminClientFlags(rotate)
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
 		var out any
 		if err := rc.do(cmd.Context(), http.MethodPost, "/v1/keys/rotate", nil, &out); err != nil {
@@ -47,7 +47,7 @@ verification in every province once they have the new keyset, and if it
 was the active key the next one takes over. Without --yes it says what it
 would do to that key and stops. A key id may begin with '-' (it is
 base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
-	cc := addClientFlags(comp)
+	cc := addAdminClientFlags(comp)
 	comp.Flags().BoolVar(&yes, "yes", false, "confirm: codes signed by this key stop verifying everywhere")
 	comp.RunE = func(cmd *cobra.Command, args []string) error {
 		if !yes {
@@ -85,7 +85,7 @@ public JWK to --out. Nothing changes until the federation operators publish
 a trust list naming it ('hcnode trust propose --set-root ID:FILE'); then the
 node signs its keyset with the new root and retires the old one. Codes keep
 verifying throughout.`}
-	rrc := addClientFlags(rootRot)
+	rrc := addAdminClientFlags(rootRot)
 	rootRot.Flags().StringVar(&rootOut, "out", "root.next.pub.jwk", "where to write the new root public key")
 	rootRot.RunE = func(cmd *cobra.Command, _ []string) error {
 		var out struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/datadir"
 	"github.com/hcfed/hcfed/node/store"
 )
@@ -148,15 +149,39 @@ again.`,
 				return would
 			}
 			fmt.Fprintf(w, form("Restore of province %s from %s (revocations up to seq %d) would:\n", "Restoring province %s from %s (revocations up to seq %d):\n"), prov, src, seq)
-			fmt.Fprintf(w, "  %s %s (kept as %s.before-restore-TIME)\n", form("replace", "replacing"), cfg.DBPath(), cfg.DBPath())
-			if keysFrom != "" {
+			// A data directory of its own (a new machine) has nothing to
+			// replace: say so, rather than name a kept file never made.
+			if exists(cfg.DBPath()) {
+				fmt.Fprintf(w, "  %s %s (kept as %s.before-restore-TIME)\n", form("replace", "replacing"), cfg.DBPath(), cfg.DBPath())
+			} else {
+				fmt.Fprintf(w, "  %s %s in place (there is none there now)\n", form("put", "putting"), cfg.DBPath())
+			}
+			keysReplaced := keysFrom != "" && exists(store.KeysPath(cfg.DBPath()))
+			switch {
+			case keysReplaced:
 				fmt.Fprintf(w, "  %s %s with %s; the replaced one is kept as %s.before-restore-TIME\n", form("replace", "replacing"),
 					store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile), store.KeysPath(cfg.DBPath()))
-			} else {
+			case keysFrom != "":
+				fmt.Fprintf(w, "  %s %s in place from %s (there is none there now)\n", form("put", "putting"),
+					store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile))
+			default:
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
 			if unpair {
 				fmt.Fprintf(w, "  %s every scanner the backup holds (%d), so that none works until registered again\n", form("remove", "removing"), len(summary.Scanners))
+			}
+			// The federation a standalone node reconciles with is its own
+			// embedded server, whose store is in the data directory:
+			// without it, nothing brings back the revocations made after
+			// the backup. A node that never published one (an in-place
+			// restore of a node never served) has no store to miss.
+			if lost := daemon.EmbeddedNATSLost(cfg, seq > 0 || !exists(cfg.DBPath())); lost != "" {
+				fmt.Fprintf(w, "  WARNING: this node's NATS server is embedded, and %s lacks %s: "+
+					"the revocations made after the backup cannot be taken back at the next start, so codes revoked since "+
+					"would verify again and their residents would not be held. Copy nats/ and nats-accounts/ "+
+					"from the node's former data directory (that node stopped) before starting it; if they are lost, "+
+					"send the health authority's status changes since the backup (hcnode statuses) before any scanner uses the node\n",
+					cfg.DataDir, lost)
 			}
 			fmt.Fprintln(w, "  "+form("lose", "losing")+" what was done after the backup: residents enrolled, statuses set, codes issued, scanners and accounts added;")
 			fmt.Fprintln(w, "  codes revoked after it stay revoked, but those residents are back at their earlier status;")
@@ -175,7 +200,7 @@ again.`,
 			}
 			printRestoreReport(w, summary, unpair, true)
 			fmt.Fprintln(w, "Restored. Start the node; it reconciles with the federation before it publishes.")
-			if keysSrc != "" {
+			if keysReplaced {
 				// The replaced key store holds the data key of every
 				// resident it knew: deleting one now does not erase
 				// their data while this copy exists.
@@ -192,6 +217,12 @@ again.`,
 	cmd.Flags().BoolVar(&yes, "yes", false, "really replace the database")
 	cmd.Flags().BoolVar(&unpair, "unpair-scanners", false, "remove every scanner the backup holds: each must be registered again")
 	return cmd
+}
+
+// exists reports whether a file is at path.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // sameDir reports whether a and b name the same directory.

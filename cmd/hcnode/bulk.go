@@ -39,7 +39,7 @@ Exit status: 0 when every line was applied or unchanged, 2 when the whole
 file was read but some lines were refused, 1 on any other error.`,
 		Args: cobra.ExactArgs(1),
 	}
-	cl := addClientFlags(cmd)
+	cl := addStatusClientFlags(cmd)
 	cl.http = &http.Client{} // a stream of millions of lines takes as long as it takes
 	cmd.Flags().StringVar(&retryPath, "retry", "", "write the refused input lines to this file")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -22,10 +22,13 @@ warning), the privacy notice (a version already served that would now say
 something else), the KEK and that it opens the database's keys, the data
 directory, the database (opened read-only: its schema against this build,
 SQLite's quick_check), the key store keys.db (read-only, quick_check; a
-missing one, which serve would replace with an empty one, is a warning),
-the pinned trust list and its expiry, the signing
-key's schedule, the TLS certificate, the listen addresses and the
-federation's NATS; for a verifier replica (role: verifier), its config,
+missing one is a FAIL when node.db holds residents, whose data keys it
+held, as serve refuses then too, and a warning otherwise), the pinned
+trust list and its expiry, the signing key's schedule, the TLS
+certificate, the listen addresses and the federation's NATS (an external
+server is reached with the node's credentials; an embedded one's
+configuration and seed, which init wrote into the data directory, are
+read); for a verifier replica (role: verifier), its config,
 replica.db, TLS, listen addresses and NATS. Each check prints one line:
 
   ok    what: detail

@@ -243,6 +243,8 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 		}, want: "is readable by others (mode -rw-r--r--); chmod 600 it"},
 		{name: "port in use", what: "listen", env: map[string]string{"HCNODE_LISTEN": busy.Addr().String()},
 			want: busy.Addr().String() + ": the address is already in use by another program"},
+		{name: "an address of another machine", what: "listen", env: map[string]string{"HCNODE_LISTEN": "192.0.2.1:8080", "HCNODE_PUBLIC_URL": "https://hc.example.gov.cn"},
+			want: "listen 192.0.2.1:8080: no network interface of this machine has that address: set listen (HCNODE_LISTEN) to one of its addresses"},
 		{name: "metrics port in use", what: "metrics_listen", env: map[string]string{"HCNODE_METRICS_LISTEN": busy.Addr().String()},
 			want: busy.Addr().String() + ": the address is already in use by another program (another hcnode?): stop it, or set metrics_listen (HCNODE_METRICS_LISTEN)"},
 		{name: "expired pinned trust list", what: "trust list",

@@ -36,6 +36,22 @@ func addClientFlags(cmd *cobra.Command) *client {
 	return c
 }
 
+// addAdminClientFlags is addClientFlags for a command the node refuses
+// to an operator's token (admin_required): its --help says so.
+func addAdminClientFlags(cmd *cobra.Command) *client {
+	c := addClientFlags(cmd)
+	cmd.Flags().Lookup("token").Usage = "an admin's token (or $HCNODE_TOKEN); an operator's is refused (admin_required)"
+	return c
+}
+
+// addStatusClientFlags is addClientFlags for a command a feed account
+// may run too (status changes): its --help says so.
+func addStatusClientFlags(cmd *cobra.Command) *client {
+	c := addClientFlags(cmd)
+	cmd.Flags().Lookup("token").Usage = "an operator's, admin's or feed account's token (or $HCNODE_TOKEN)"
+	return c
+}
+
 // addURLFlag is addClientFlags for a command that reads only the node's
 // public routes: --url, and no token.
 func addURLFlag(cmd *cobra.Command) *client {

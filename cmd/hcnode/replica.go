@@ -18,7 +18,7 @@ and no signing key, and learns the scanners and content keys from this node
 with the token 'replica add' prints (replica.token_file in its config).`}
 
 	add := &cobra.Command{Use: "add NAME", Short: "Register a replica; prints its token once (admin)", Args: cobra.ExactArgs(1)}
-	ac := addClientFlags(add)
+	ac := addAdminClientFlags(add)
 	add.RunE = func(cmd *cobra.Command, args []string) error {
 		var out node.NewReplica
 		if err := ac.do(cmd.Context(), http.MethodPost, "/v1/replicas", map[string]string{"name": args[0]}, &out); err != nil {
@@ -39,7 +39,7 @@ with the token 'replica add' prints (replica.token_file in its config).`}
 
 	rm := &cobra.Command{Use: "remove ID|NAME", Short: "Remove a replica; its token stops working at its next request (admin)",
 		Args: cobra.ExactArgs(1)}
-	rmc := addClientFlags(rm)
+	rmc := addAdminClientFlags(rm)
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := rmc.do(cmd.Context(), http.MethodDelete, "/v1/replicas/"+url.PathEscape(args[0]), nil, nil); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +67,14 @@ province's home node (see 'hcnode replica').`,
 				os.Exit(1)
 			}()
 			log.Info("shutting down")
-			return d.Close()
+			began := time.Now()
+			if err := d.Close(); err != nil {
+				return err
+			}
+			// The last line of a clean stop, so that staff reading the log
+			// (journalctl) tell it from a crash or a kill.
+			log.Info("stopped cleanly", "took", time.Since(began).Round(time.Millisecond).String())
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "config file")

@@ -13,7 +13,8 @@ import (
 // TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty runs serve, and
 // the commands that open the node's database offline, on a data directory
 // 'hcnode init' never ran in, with a KEK available from the environment:
-// each refuses, names 'hcnode init', and writes nothing there (no
+// each refuses, names data_dir and 'hcnode init' (a directory that does
+// not exist as such), and writes nothing there (no
 // database, no lock file), nor creates a directory that was missing.
 func TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty(t *testing.T) {
 	t.Setenv(seal.EnvKEK, base64.StdEncoding.EncodeToString(seal.NewKeyMaterial()))
@@ -43,6 +44,15 @@ func TestServeOnAnEmptyDataDirectoryFailsAndLeavesItEmpty(t *testing.T) {
 			out, err := run(t, append(tc.args, "--config", cfgPath)...)
 			if err == nil || !strings.Contains(err.Error(), "hcnode init") {
 				t.Fatalf("%v on an uninitialised data directory: err %v (output %q), want one naming 'hcnode init'", tc.args, err, out)
+			}
+			// A mistyped data_dir is named first: init there would make a
+			// second node of the province.
+			want := "correct data_dir (or $HCNODE_DATA_DIR)"
+			if !tc.create {
+				want = "data directory " + dir + " does not exist, so it holds no node: check data_dir (or $HCNODE_DATA_DIR"
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v refused with %q, want it to say %q", tc.args, err, want)
 			}
 			entries, rerr := os.ReadDir(dir)
 			switch {

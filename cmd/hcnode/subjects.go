@@ -27,7 +27,7 @@ records. Every live code of the resident is revoked in every province; the
 resident gets codes of the new colour.`,
 		Args: cobra.ExactArgs(2),
 	}
-	cl := addClientFlags(cmd)
+	cl := addStatusClientFlags(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", `why, for the audit log (required; "-": one line from stdin, kept out of ps and shell history)`)
 	_ = cmd.MarkFlagRequired("reason")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,5 +294,21 @@ func TestTrustListPinIsSixtyFourHexDigitsInEitherCase(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("pin %q: %v\nwant %s...", pin, err, want)
 		}
+	}
+}
+
+// TestMissingConfigFileSaysToGiveItWithConfig: serve or check run without
+// --config, in a directory without hcnode.yaml, says which file it looked
+// for and how to name the node's; before, "config: open hcnode.yaml: no
+// such file or directory".
+func TestMissingConfigFileSaysToGiveItWithConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hcnode.yaml")
+	_, err := Load(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file: %v, want it to wrap fs.ErrNotExist", err)
+	}
+	want := "config: " + path + " is not there: give the node's config file with --config FILE ('hcnode init' wrote it into the data directory"
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("Load of a missing file: %q, want it to say %q", err, want)
 	}
 }

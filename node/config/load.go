@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,11 @@ import (
 // fall back to a default.
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most often the default, hcnode.yaml in the working directory.
+		return Config{}, fmt.Errorf("config: %s is not there: give the node's config file with --config FILE "+
+			"('hcnode init' wrote it into the data directory, as hcnode.yaml): %w", path, err)
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}

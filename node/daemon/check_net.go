@@ -102,6 +102,10 @@ func (c *checker) bindOnce(what, addr, setting string) {
 func (c *checker) nats(ctx context.Context) {
 	const what = "nats"
 	if c.cfg.NATS.Embedded {
+		if err := checkEmbeddedNATS(c.cfg); err != nil {
+			c.fail(what, err)
+			return
+		}
 		c.ok(what, "embedded server, started with the node on "+c.cfg.NATS.Listen)
 		return
 	}

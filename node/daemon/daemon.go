@@ -206,6 +206,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err := probeNATSListen(cfg); err != nil {
 		return nil, err
 	}
+	if err := checkEmbeddedNATS(cfg); err != nil {
+		return nil, err
+	}
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
 		return nil, err

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +60,67 @@ type fed struct {
 	suspendedAt uint64
 }
 
+// embeddedStoreDir is where the embedded NATS server keeps its JetStream
+// store, in the data directory: with it, the revocations the node
+// published, which a restore takes back from the federation.
+func embeddedStoreDir(cfg config.Config) string { return filepath.Join(cfg.DataDir, "nats") }
+
+// EmbeddedNATSLost says what a data directory of a node with an embedded
+// NATS server lacks of it, or "" if nothing: the JetStream store (nats/),
+// when used says the node should have one (it published revocations, or
+// the directory is a new one), and, in accounts mode, the configuration
+// and seeds (nats-accounts/) that 'hcnode init' wrote. 'hcnode restore'
+// says so before it replaces anything, for a node restored into a
+// directory of its own.
+func EmbeddedNATSLost(cfg config.Config, used bool) string {
+	if !cfg.NATS.Embedded {
+		return ""
+	}
+	var lost []string
+	if _, err := os.Stat(embeddedStoreDir(cfg)); used && errors.Is(err, fs.ErrNotExist) {
+		lost = append(lost, embeddedStoreDir(cfg))
+	}
+	if cfg.NATS.ServerConf != "" {
+		if _, err := os.Stat(cfg.NATS.ServerConf); errors.Is(err, fs.ErrNotExist) {
+			lost = append(lost, filepath.Dir(cfg.NATS.ServerConf))
+		}
+	}
+	return strings.Join(lost, " and ")
+}
+
+// checkEmbeddedNATS reads the embedded NATS server's configuration and
+// the node's seed as a start uses them, before anything starts: a node
+// moved or restored into another data directory without its
+// nats-accounts would otherwise stop in nats-server's words after its
+// database was opened. Each refusal names its setting.
+func checkEmbeddedNATS(cfg config.Config) error {
+	if !cfg.NATS.Embedded {
+		return nil
+	}
+	for _, f := range []struct{ setting, path string }{
+		{"nats.server_config", cfg.NATS.ServerConf}, {"nats.nkey_seed_file", cfg.NATS.NKeySeed}} {
+		if f.path == "" {
+			continue
+		}
+		_, err := os.Stat(f.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: %s is missing: it is the embedded NATS server's, which 'hcnode init' wrote into "+
+				"the data directory (%s: its accounts and NKey seeds, 0600). A node moved or restored into another "+
+				"directory needs it copied from its former data directory, with nats/ beside it (the embedded server's "+
+				"store, which holds the revocations a restore takes back; if both are lost: README, \"Restore drill\"); "+
+				"or correct %s", f.setting, f.path,
+				filepath.Dir(f.path), f.setting)
+		case err != nil:
+			return fmt.Errorf("%s: %w", f.setting, err)
+		}
+	}
+	if err := federation.CheckServerConfig(cfg.NATS.ServerConf); err != nil {
+		return fmt.Errorf("nats.server_config: %w", err)
+	}
+	return nil
+}
+
 // startEmbedded starts the in-process NATS server when nats.embedded is set.
 func startEmbedded(cfg config.Config, log *slog.Logger) (*federation.Server, error) {
 	host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
@@ -70,7 +134,7 @@ func startEmbedded(cfg config.Config, log *slog.Logger) (*federation.Server, err
 	if port == 0 {
 		port = -1 // nats-server: random free port
 	}
-	return federation.StartServer(federation.ServerConfig{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+	return federation.StartServer(federation.ServerConfig{Host: host, Port: port, StoreDir: embeddedStoreDir(cfg),
 		Name: "hcnode-" + cfg.Province, ConfigFile: cfg.NATS.ServerConf, Logger: log})
 }
 

@@ -106,9 +106,21 @@ func bind(addr, setting string) (net.Listener, error) {
 	if err == nil {
 		return l, nil
 	}
-	if errors.Is(err, syscall.EADDRINUSE) {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
 		return nil, fmt.Errorf("listen %s: the address is already in use by another program (another "+
 			"hcnode?): stop it, or set %s to a free port: %w", addr, setting, err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("listen %s: no network interface of this machine has that address: set %s to one "+
+			"of its addresses, to 0.0.0.0 (every address) or to 127.0.0.1 (behind a proxy on this machine): %w", addr, setting, err)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("listen %s: this user may not listen there (a port below 1024 needs a privilege that "+
+			"the node's user, and configs/hcnode.service, do not grant): set %s to a port above 1024, behind the "+
+			"province's proxy: %w", addr, setting, err)
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return nil, fmt.Errorf("listen %s: %q is no IP address, nor a name this machine resolves: set %s to an "+
+			"address of this machine, such as 0.0.0.0 (every address) or 127.0.0.1: %w", addr, dns.Name, setting, err)
 	}
 	return nil, fmt.Errorf("listen %s: %w", addr, err)
 }

@@ -100,14 +100,14 @@ func LoadKEK(path string) (*Key, error) {
 				path, EnvKEK, err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("seal: KEK file: %w", err)
+			return nil, kekReadError(path, err)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
 			return nil, fmt.Errorf("seal: KEK file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("seal: KEK file: %w", err)
+			return nil, kekReadError(path, err)
 		}
 		text, src = string(b), path
 	}
@@ -116,6 +116,19 @@ func LoadKEK(path string) (*Key, error) {
 		return nil, fmt.Errorf("seal: KEK from %s is not %d bytes of base64", src, KeyLen)
 	}
 	return NewKey(k)
+}
+
+// kekReadError is the error of a KEK file that is there but cannot be
+// read. Refused permission is what staff meet when init ran as root and
+// the node runs as its own user (configs/hcnode.service): say whose the
+// file must be.
+func kekReadError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("seal: the KEK file %s cannot be read by this user (uid %d): the node and its offline commands "+
+			"run as the user that owns the data directory (hcnode in configs/hcnode.service); make that user own the "+
+			"file, keeping mode 0600 (chown hcnode: %s), or run the command as that user: %w", path, os.Getuid(), path, err)
+	}
+	return fmt.Errorf("seal: KEK file: %w", err)
 }
 
 // WriteKEKFile creates a new random KEK at path with mode 0600. It refuses

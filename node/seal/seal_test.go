@@ -92,6 +92,35 @@ func TestMissingKEKFileSaysToPutTheKeptCopyBack(t *testing.T) {
 	}
 }
 
+// TestUnreadableKEKFileSaysWhoseItMustBe: a KEK file the node's user may
+// not read (init ran as root, the node runs as hcnode) is refused saying
+// which user must own it; before, "seal: KEK file: open …: permission
+// denied". Root reads any file, so the refusal itself is provoked only
+// when the test runs as another user; its words are checked always.
+func TestUnreadableKEKFileSaysWhoseItMustBe(t *testing.T) {
+	t.Setenv(EnvKEK, "")
+	path := filepath.Join(t.TempDir(), "kek.key")
+	err := kekReadError(path, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission})
+	if os.Geteuid() != 0 {
+		if werr := WriteKEKFile(path); werr != nil {
+			t.Fatal(werr)
+		}
+		if cerr := os.Chmod(path, 0o200); cerr != nil {
+			t.Fatal(cerr)
+		}
+		_, err = LoadKEK(path)
+	}
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("an unreadable KEK file: %v, want it to wrap fs.ErrPermission", err)
+	}
+	for _, want := range []string{path + " cannot be read by this user (uid ", "make that user own the file, keeping mode 0600",
+		"chown hcnode: " + path} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("an unreadable KEK file: %q lacks %q", err, want)
+		}
+	}
+}
+
 func TestKEKFromEnvironment(t *testing.T) {
 	t.Setenv(EnvKEK, "not base64!")
 	if _, err := LoadKEK(""); err == nil {
