@@ -397,6 +397,26 @@ func TestCheckWarnsOfMetricsOnThePublicListener(t *testing.T) {
 		"set metrics_listen (such as "+config.DefaultMetricsListen+")", "(2 warnings)")
 }
 
+// TestCheckWarnsOfAnEmbeddedNATSWithoutAccounts: a config of an earlier
+// init runs its embedded NATS server with no configuration, open to any
+// client; check passes it with a warning naming what this init writes.
+func TestCheckWarnsOfAnEmbeddedNATSWithoutAccounts(t *testing.T) {
+	_, cfgPath := initCheckNode(t)
+	editConfig(t, cfgPath, func(b []byte) []byte {
+		line := regexp.MustCompile(`(?m)^\s*(server_config|nkey_seed_file|isolation): .*\n`)
+		if n := len(line.FindAll(b, -1)); n != 3 {
+			t.Fatalf("init wrote %d of nats' server_config, nkey_seed_file and isolation:\n%s", n, b)
+		}
+		return line.ReplaceAll(b, nil)
+	})
+	out, err := run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "warn  nats: embedded server on 127.0.0.1:0 without nats.server_config: it takes any client that reaches it, "+
+		"with no credentials", "nats.isolation: accounts)", "(2 warnings)")
+}
+
 // TestCheckWarnsOfANoticeVersionOfAnEarlierBuild: a config that still
 // names the notice version an earlier 'hcnode init' wrote passes with a
 // warning saying what serve does about it (it serves this build's notice,

@@ -106,6 +106,10 @@ func (c *checker) nats(ctx context.Context) {
 			c.fail(what, err)
 			return
 		}
+		if c.cfg.NATS.ServerConf == "" {
+			c.warn(what, "embedded server on "+c.cfg.NATS.Listen+" "+openEmbeddedNATS)
+			return
+		}
 		c.ok(what, "embedded server, started with the node on "+c.cfg.NATS.Listen)
 		return
 	}

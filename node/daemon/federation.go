@@ -121,8 +121,19 @@ func checkEmbeddedNATS(cfg config.Config) error {
 	return nil
 }
 
+// openEmbeddedNATS is what 'hcnode check' and a start say of an embedded
+// NATS server run without a configuration (a config of an earlier
+// 'hcnode init'): it has no accounts and no users.
+const openEmbeddedNATS = "without nats.server_config: it takes any client that reaches it, with no credentials, " +
+	"and such a client may read, write and delete the federation's streams on it; a config written by 'hcnode init' " +
+	"of this version runs it with one account per province and NKey users only (nats.server_config, " +
+	"nats.nkey_seed_file, nats.isolation: accounts)"
+
 // startEmbedded starts the in-process NATS server when nats.embedded is set.
 func startEmbedded(cfg config.Config, log *slog.Logger) (*federation.Server, error) {
+	if cfg.NATS.ServerConf == "" {
+		log.Warn("the embedded NATS server runs "+openEmbeddedNATS, "nats_listen", cfg.NATS.Listen)
+	}
 	host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("nats.listen: %w", err)
