@@ -89,8 +89,9 @@ func newSubjectCmd() *cobra.Command {
 	del := &cobra.Command{Use: "delete ID", Short: "Delete a resident's record for good: codes revoked, data crypto-shredded",
 		Args: cobra.ExactArgs(1),
 		Long: `delete revokes every live code of a resident in every province and deletes
-their record and data key, so that no copy of their data, backups included,
-can be read again. It cannot be undone.
+their record and data key (crypto-shredding), so that no copy of their data
+can be read again, short of a key-store copy taken before ('hcnode backup
+--keys-out'). It cannot be undone.
 
 Without --yes it says what it would do and changes nothing (it does not
 read the record: a read of a resident is audited and counted). With --yes it
