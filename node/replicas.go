@@ -189,7 +189,7 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey jso
 		return internal("register replica", err)
 	}
 	if _, heldKID, err := trust.ParsePublicJWK(json.RawMessage(held)); err != nil || heldKID != kid {
-		return Errorf(EConflict, "this replica registered another key: remove it and add it again ('hcnode replica remove', 'hcnode replica add')")
+		return Errorf(EConflict, "this replica registered another key: remove it and add it again ('hcnode replica remove --yes', 'hcnode replica add')")
 	}
 	return nil
 }

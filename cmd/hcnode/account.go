@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
 )
 
 // newAccountCmd manages the named operator accounts of a running node:
@@ -21,8 +25,9 @@ tokens of their own; the audit log names the account. The province's health
 platform gets an account of role feed: its tokens may only send status
 changes (hcnode statuses, hcnode status), nothing else. Tokens expire after
 tokens.operator_lifetime (default 720h). Revoking a token or disabling an
-account takes effect on the node's next request. NAME may also be an
-account id (ac_...). Names are never reused.`,
+account takes effect on the node's next request. Disabling cannot be
+undone: without --yes, 'disable' says what it would do and changes
+nothing. NAME may also be an account id (ac_...). Names are never reused.`,
 	}
 	ac.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountTokenCmd(), newAccountRevokeCmd(), newAccountDisableCmd())
 	return ac
@@ -78,17 +83,90 @@ func newAccountRevokeCmd() *cobra.Command {
 }
 
 func newAccountDisableCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "disable NAME", Short: "Disable an account and revoke all its tokens at once (never the last admin)",
+	cmd := &cobra.Command{Use: "disable NAME", Short: "Disable an account for good and revoke all its tokens at once (never the last admin)",
+		Long: `disable revokes every token of an account at once (each is refused from its
+next request) and disables the account for good: it is never enabled again
+and its name is never reused, so the person gets a new account under
+another name ('hcnode account add'). The node refuses to disable its last
+enabled admin.
+
+Without --yes it looks the account up, says what it would do (its role and
+live tokens) and changes nothing; an account the token cannot see, or the
+last enabled admin, is refused before anyone types --yes. With --yes it
+says the same in the present tense and does it.`,
 		Args: cobra.ExactArgs(1)}
 	cl := addAdminClientFlags(cmd)
+	yes := addYesFlag(cmd, "the account is disabled for good and its tokens stop working")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w := cmd.OutOrStdout()
+		p := plan{w: w, yes: *yes}
+		if *yes {
+			p.head("Disabling account %s", args[0])
+		} else {
+			acc, done, err := accountToDisable(cmd, cl, args[0])
+			if err != nil || done {
+				return err
+			}
+			p.head("Disabling account %s (%s, %s)", acc.Name, acc.Role, count(liveTokens(acc), "live token"))
+		}
+		p.step("revoke every token of the account at once: each is refused from its next request",
+			"revoking every token of the account at once: each is refused from its next request")
+		p.step("disable the account: no token can be minted for it again", "disabling the account: no token can be minted for it again")
+		p.note("This cannot be undone: an account is never enabled again and its name is never reused (give the person a new account: hcnode account add).")
+		if p.stop() {
+			return nil
+		}
 		if err := cl.do(cmd.Context(), http.MethodDelete, "/v1/accounts/"+url.PathEscape(args[0]), nil, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "disabled account %s; its tokens no longer work\n", args[0])
+		fmt.Fprintf(w, "disabled account %s; its tokens no longer work\n", args[0])
 		return nil
 	}
 	return cmd
+}
+
+// accountToDisable looks up the account ref names (its id or its name, in
+// any case) for disable's plan. It refuses one the token cannot see and
+// the last enabled admin, which the node would refuse; done is true, said
+// so, when the account is disabled already.
+func accountToDisable(cmd *cobra.Command, cl *client, ref string) (acc node.Account, done bool, err error) {
+	var list struct {
+		Accounts []node.Account `json:"accounts"`
+	}
+	if err := cl.do(cmd.Context(), http.MethodGet, "/v1/accounts", nil, &list); err != nil {
+		return acc, false, err
+	}
+	i := slices.IndexFunc(list.Accounts, func(a node.Account) bool { return a.ID == ref || strings.EqualFold(a.Name, ref) })
+	if i < 0 {
+		return acc, false, fmt.Errorf("this token sees no account %s: 'hcnode account list' shows the accounts it sees "+
+			"(an operator's token only its own; disabling an account takes an admin's)", ref)
+	}
+	acc = list.Accounts[i]
+	if acc.Disabled {
+		fmt.Fprintf(cmd.OutOrStdout(), "Account %s is already disabled: nothing to do.\n", acc.Name)
+		return acc, true, nil
+	}
+	admins := 0
+	for _, a := range list.Accounts {
+		if a.Role == "admin" && !a.Disabled {
+			admins++
+		}
+	}
+	if acc.Role == "admin" && admins == 1 {
+		return acc, false, fmt.Errorf("%s is the last enabled admin account, and the node refuses to disable it: add another admin first (hcnode account add NAME --role admin)", acc.Name)
+	}
+	return acc, false, nil
+}
+
+// liveTokens counts an account's tokens that still work.
+func liveTokens(acc node.Account) int {
+	n := 0
+	for _, t := range acc.Tokens {
+		if !t.Expired {
+			n++
+		}
+	}
+	return n
 }
 
 // print calls the node and prints its JSON answer.

@@ -40,17 +40,30 @@ Peers receive the new keyset before any code it signs.`}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 
-	var yes bool
 	comp := &cobra.Command{Use: "compromise [--] KID", Short: "Mark a signing key compromised: every code it signed fails at once (admin)", Args: cobra.ExactArgs(1),
 		Long: `compromise marks a signing key compromised: every code it signed fails
-verification in every province once they have the new keyset, and if it
-was the active key the next one takes over. Without --yes it says what it
-would do to that key and stops. A key id may begin with '-' (it is
+verification (key_compromised) in every province once they have the new
+keyset, and if it was the active key the next one takes over. It cannot be
+undone: residents must get new codes.
+
+Without --yes it looks the key up, says what it would do to it (naming its
+state) and changes nothing; a key the node does not have is refused before
+anyone types --yes. With --yes it says the same in the present tense (on
+stderr) and prints the node's keys. A key id may begin with '-' (it is
 base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 	cc := addAdminClientFlags(comp)
-	comp.Flags().BoolVar(&yes, "yes", false, "confirm: codes signed by this key stop verifying everywhere")
+	yes := addYesFlag(comp, "codes signed by this key stop verifying everywhere")
 	comp.RunE = func(cmd *cobra.Command, args []string) error {
-		if !yes {
+		// With --yes, stdout is the node's JSON answer: the plan goes to
+		// stderr.
+		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		// Whether the next key takes over: the dry run knows the key's
+		// state; --yes does not look it up.
+		takeover, cond := true, "if it is the active key, "
+		if *yes {
+			p.w = cmd.ErrOrStderr()
+			p.head("Marking key %s compromised", args[0])
+		} else {
 			// Explain what it would do to this key, and refuse a key the
 			// node does not have before anyone types --yes.
 			var held struct {
@@ -63,13 +76,21 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 			if i < 0 {
 				return fmt.Errorf("this node has no signing key %s: 'hcnode keys list' shows its keys", args[0])
 			}
-			if held.Keys[i].State == string(trust.KeyCompromised) {
+			state := held.Keys[i].State
+			if state == string(trust.KeyCompromised) {
 				fmt.Fprintf(cmd.OutOrStdout(), "Key %s is already compromised: nothing to do.\n", args[0])
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "This marks key %s (%s) compromised. Every code it signed will fail verification in every\n"+
-				"province as soon as they receive the new keyset; residents must get new codes.\nRun again with --yes to do it.\n",
-				args[0], held.Keys[i].State)
+			p.head("Marking key %s (%s) compromised", args[0], state)
+			takeover, cond = state == string(trust.KeyActive), ""
+		}
+		p.step("make every code it signed fail verification (key_compromised) in every province as soon as they receive the new keyset",
+			"making every code it signed fail verification (key_compromised) in every province as soon as they receive the new keyset")
+		if takeover {
+			p.step(cond+"activate the next key for new codes", cond+"activating the next key for new codes")
+		}
+		p.note("This cannot be undone: the key never verifies again, and its residents must get new codes.")
+		if p.stop() {
 			return nil
 		}
 		var out any
@@ -132,13 +153,45 @@ func newScannerCmd() *cobra.Command {
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 
-	rm := &cobra.Command{Use: "remove ID", Short: "Remove a scanner; its token stops working at once", Args: cobra.ExactArgs(1)}
+	rm := &cobra.Command{Use: "remove ID", Short: "Remove a scanner for good; its token stops working at once", Args: cobra.ExactArgs(1),
+		Long: `remove removes a scanner device: its token is refused at once by this node,
+and by its verifier replicas within their replica.refresh. It cannot be undone:
+the device works again only once registered anew ('hcnode scanner add'),
+with a new token and link opened on it.
+
+Without --yes it looks the scanner up, says what it would do and changes
+nothing; a scanner the node does not have is refused before anyone types
+--yes. With --yes it says the same in the present tense and does it.`}
 	rmc := addClientFlags(rm)
+	rmYes := addYesFlag(rm, "the scanner's token stops working for good")
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
+		w := cmd.OutOrStdout()
+		p := plan{w: w, yes: *rmYes}
+		if *rmYes {
+			p.head("Removing scanner %s", args[0])
+		} else {
+			var held struct {
+				Scanners []struct{ ID, Name, Place string } `json:"scanners"`
+			}
+			if err := rmc.do(cmd.Context(), http.MethodGet, "/v1/scanners", nil, &held); err != nil {
+				return err
+			}
+			i := slices.IndexFunc(held.Scanners, func(s struct{ ID, Name, Place string }) bool { return s.ID == args[0] })
+			if i < 0 {
+				return fmt.Errorf("this node has no scanner %s (or it was removed): 'hcnode scanner list' shows its scanners", args[0])
+			}
+			p.head("Removing scanner %s (%s, %s)", args[0], held.Scanners[i].Name, held.Scanners[i].Place)
+		}
+		p.step("refuse its token at once, here and at this province's verifier replicas within their replica.refresh",
+			"refusing its token at once, here and at this province's verifier replicas within their replica.refresh")
+		p.note("This cannot be undone: the device works again only once registered anew (hcnode scanner add), with a new link opened on it.")
+		if p.stop() {
+			return nil
+		}
 		if err := rmc.do(cmd.Context(), http.MethodDelete, "/v1/scanners/"+url.PathEscape(args[0]), nil, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "removed scanner %s\n", args[0])
+		fmt.Fprintf(w, "removed scanner %s\n", args[0])
 		return nil
 	}
 	sc.AddCommand(add, list, rm)

@@ -190,7 +190,7 @@ again.`,
 			if !yes {
 				fmt.Fprintln(w, "  and have the node reconcile with the federation at its next start.")
 				printRestoreReport(w, summary, unpair, false)
-				fmt.Fprintln(w, "Nothing was changed. Run again with --yes to do it.")
+				fmt.Fprintln(w, notChanged)
 				return nil
 			}
 			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"),

@@ -48,11 +48,11 @@ func printRestoreReport(w io.Writer, s store.BackupSummary, unpair, done bool) {
 	fmt.Fprintf(w, "  %d unexpired operator tokens: %s\n", len(toks), idList(toks, "hcnode account list"))
 	fmt.Fprintf(w, "Redo the removals made since %s, which only the node's log records (the audit log is restored with the database): search it for\n", since)
 	if !unpair {
-		fmt.Fprintf(w, "  \"msg\":%q, field scanner: hcnode scanner remove SCANNER\n", node.LogScannerRemoved)
+		fmt.Fprintf(w, "  \"msg\":%q, field scanner: hcnode scanner remove --yes SCANNER\n", node.LogScannerRemoved)
 	}
-	fmt.Fprintf(w, "  \"msg\":%q, field replica: hcnode replica remove REPLICA\n", node.LogReplicaRemoved)
+	fmt.Fprintf(w, "  \"msg\":%q, field replica: hcnode replica remove --yes REPLICA\n", node.LogReplicaRemoved)
 	fmt.Fprintf(w, "  \"msg\":%q, fields account and token_id: hcnode account revoke ACCOUNT TOKEN_ID\n", node.LogOperatorTokenRevoked)
-	fmt.Fprintf(w, "  \"msg\":%q, field account: hcnode account disable ACCOUNT\n", node.LogAccountDisabled)
+	fmt.Fprintf(w, "  \"msg\":%q, field account: hcnode account disable --yes ACCOUNT\n", node.LogAccountDisabled)
 	if !unpair && len(s.Scanners) > 0 {
 		fmt.Fprintln(w, "  (or restore with --unpair-scanners, which removes every scanner, to be registered again)")
 	}

@@ -86,16 +86,26 @@ func newSubjectCmd() *cobra.Command {
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 
-	var yes bool
-	del := &cobra.Command{Use: "delete ID", Short: "Delete a resident's record: codes revoked, data crypto-shredded",
-		Args: cobra.ExactArgs(1)}
+	del := &cobra.Command{Use: "delete ID", Short: "Delete a resident's record for good: codes revoked, data crypto-shredded",
+		Args: cobra.ExactArgs(1),
+		Long: `delete revokes every live code of a resident in every province and deletes
+their record and data key (crypto-shredding), so that no copy of their data
+can be read again, short of a key-store copy taken before ('hcnode backup
+--keys-out'). It cannot be undone.
+
+Without --yes it says what it would do and changes nothing (it does not
+read the record: a read of a resident is audited and counted). With --yes it
+says the same in the present tense and does it.`}
 	dc := addClientFlags(del)
-	del.Flags().BoolVar(&yes, "yes", false, "confirm: the record cannot be brought back")
+	yes := addYesFlag(del, "the record cannot be brought back")
 	del.RunE = func(cmd *cobra.Command, args []string) error {
-		if !yes {
-			fmt.Fprintf(cmd.OutOrStdout(), "This deletes resident %s: every live code of theirs is revoked in every province, and\n"+
-				"their record and data key are deleted, so no copy of their data can be read again. It cannot be undone.\n"+
-				"Nothing was changed. Run again with --yes to do it.\n", args[0])
+		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		p.head("Deleting resident %s", args[0])
+		p.step("revoke every live code of theirs, in every province", "revoking every live code of theirs, in every province")
+		p.step("delete their record and data key, so that no copy of their data can be read again",
+			"deleting their record and data key, so that no copy of their data can be read again")
+		p.note("This cannot be undone.")
+		if p.stop() {
 			return nil
 		}
 		if err := dc.do(cmd.Context(), http.MethodDelete, subjectPath(args[0], ""), nil, nil); err != nil {
@@ -111,21 +121,24 @@ func newSubjectCmd() *cobra.Command {
 // newWithdrawPaperCmd is 'subject withdraw-paper': a resident's printed
 // code was lost or stolen.
 func newWithdrawPaperCmd() *cobra.Command {
-	var yes bool
 	cmd := &cobra.Command{Use: "withdraw-paper ID", Short: "Withdraw a resident's lost or stolen paper codes; their phone codes stay valid",
 		Args: cobra.ExactArgs(1),
 		Long: `withdraw-paper revokes every live paper code of a resident, in every
 province, for a printed code that was lost or stolen: whoever holds it is
-refused at the next scan. The resident's phone codes and status stay as
-they are; print a new paper code ('hcnode issue --subject ID --paper') if
-they still need one. Without --yes it says what it would do.`}
+refused at the next scan. It cannot be undone. The resident's phone codes
+and status stay as they are; print a new paper code ('hcnode issue
+--subject ID --paper') if they still need one. Without --yes it says what
+it would do and changes nothing; with --yes it says the same in the
+present tense and does it.`}
 	cl := addClientFlags(cmd)
-	cmd.Flags().BoolVar(&yes, "yes", false, "confirm: every live paper code of the resident is refused everywhere")
+	yes := addYesFlag(cmd, "every live paper code of the resident is refused everywhere")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if !yes {
-			fmt.Fprintf(cmd.OutOrStdout(), "This withdraws every live paper code of resident %s: each is revoked in every province\n"+
-				"and refused at its next scan. Their phone codes and status stay as they are.\n"+
-				"Nothing was changed. Run again with --yes to do it.\n", args[0])
+		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		p.head("Withdrawing the paper codes of resident %s", args[0])
+		p.step("revoke every live paper code of theirs in every province: each is refused at its next scan",
+			"revoking every live paper code of theirs in every province: each is refused at its next scan")
+		p.note("This cannot be undone. Their phone codes and status stay as they are.")
+		if p.stop() {
 			return nil
 		}
 		var out struct {
@@ -146,7 +159,7 @@ they still need one. Without --yes it says what it would do.`}
 func newSubjectTokenCmd() *cobra.Command {
 	var idNumber string
 	cmd := &cobra.Command{
-		Use:   "token ID --id-number N|-",
+		Use:   "token ID --id-number N|- [--yes]",
 		Short: "Give a resident a new token and wallet link; every earlier one, and the codes on the old phone, stop working at once",
 		Long: `token gives a resident a new token and wallet link, for a phone that was
 lost or seen by someone else: every token the resident held stops working at
@@ -156,12 +169,29 @@ their paper codes stay valid ("hcnode subject withdraw-paper" withdraws a lost
 one). With the resident present: the node checks the ID number on
 their identity card against the record (--id-number -: read it from stdin,
 so it stays out of ps and shell history). Prints id, resident token, wallet
-link (shown this once) and how many phone codes were revoked.`,
+link (shown this once) and how many phone codes were revoked.
+
+Without --yes it says what it would do and changes nothing (it neither
+reads the ID number nor sends anything). With --yes it says the same in the
+present tense (on stderr: stdout is the new token) and does it.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cl := addClientFlags(cmd)
 	cmd.Flags().StringVar(&idNumber, "id-number", "", `the resident's ID number, from their identity card ("-": from stdin)`)
+	yes := addYesFlag(cmd, "the resident's earlier tokens and the codes on the old phone stop working for good")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		if *yes {
+			p.w = cmd.ErrOrStderr()
+		}
+		p.head("Replacing the token of resident %s", args[0])
+		p.step("refuse every token they held at once, in the wallet and the API", "refusing every token they held at once, in the wallet and the API")
+		p.step("revoke the codes issued to the old phone, in every province", "revoking the codes issued to the old phone, in every province")
+		p.step("give them a new token and wallet link, shown this once", "giving them a new token and wallet link, shown this once")
+		p.note("This cannot be undone: the old phone's link and codes never work again. Their paper codes stay valid.")
+		if p.stop() {
+			return nil
+		}
 		if idNumber == "-" {
 			var err error
 			if idNumber, err = stdinLine(cmd, "the ID number"); err != nil {

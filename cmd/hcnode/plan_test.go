@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestIrreversibleCommandsAskForYes checks that every command that cannot
+// be undone has --yes, that its help says what the run without it does,
+// and that a plan reads in both tenses as restore's does.
+func TestIrreversibleCommandsAskForYes(t *testing.T) {
+	root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
+	for _, path := range [][]string{
+		{"keys", "compromise"}, {"scanner", "remove"}, {"replica", "remove"}, {"account", "disable"},
+		{"subject", "delete"}, {"subject", "token"}, {"subject", "withdraw-paper"}, {"sunset"}, {"restore"},
+	} {
+		cmd, _, err := root.Find(path)
+		if err != nil || cmd.Name() != path[len(path)-1] {
+			t.Errorf("hcnode %s: not found (%v)", strings.Join(path, " "), err)
+			continue
+		}
+		if cmd.Flags().Lookup("yes") == nil {
+			t.Errorf("hcnode %s has no --yes", strings.Join(path, " "))
+		}
+		if !strings.Contains(cmd.Long, "Without --yes") {
+			t.Errorf("hcnode %s --help does not say what it does without --yes:\n%s", strings.Join(path, " "), cmd.Long)
+		}
+	}
+
+	var w bytes.Buffer
+	for _, yes := range []bool{false, true} {
+		p := plan{w: &w, yes: yes}
+		p.head("Removing scanner %s", "sc_1")
+		p.step("refuse its token", "refusing its token")
+		p.note("This cannot be undone.")
+		if stop := p.stop(); stop == yes {
+			t.Errorf("plan{yes: %v}.stop() = %v", yes, stop)
+		}
+	}
+	want := "Removing scanner sc_1 would:\n  refuse its token\n  This cannot be undone.\n" + notChanged + "\n" +
+		"Removing scanner sc_1:\n  refusing its token\n  This cannot be undone.\n"
+	if w.String() != want {
+		t.Errorf("plans say\n%s\nwant\n%s", w.String(), want)
+	}
+}
