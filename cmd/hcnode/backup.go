@@ -142,12 +142,7 @@ again.`,
 			w := cmd.OutOrStdout()
 			// The plan: what it would do without --yes, what it is doing
 			// with it (then "Restored." says it is done).
-			form := func(would, doing string) string {
-				if yes {
-					return doing
-				}
-				return would
-			}
+			form := plan{w: w, yes: yes}.form
 			fmt.Fprintf(w, form("Restore of province %s from %s (revocations up to seq %d) would:\n", "Restoring province %s from %s (revocations up to seq %d):\n"), prov, src, seq)
 			// A data directory of its own (a new machine) has nothing to
 			// replace: say so, rather than name a kept file never made.
