@@ -1,8 +1,9 @@
 "use strict";
 // The checkpoint scanner: camera (jsQR, bundled) or a typed/pasted code,
 // checked by this scanner's own node; a full-screen result in colour and
-// words, cleared after a few seconds. Nothing is kept but the scanner
-// token: no history, no code, no name.
+// words, cleared after a few seconds, and at once when the page is hidden
+// (conceal). Nothing is kept but the scanner token: no history, no code,
+// no name.
 (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.scanner.token";
