@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/hcfed/hcfed/node/web"
@@ -282,5 +284,128 @@ func scannerGivesUpOnAHungCheck(t *testing.T, b *browser, u, code string, old bo
 	scan.click("#result-close")
 	if res.Status != en(t, "scan.unchecked") || res.green() || res.Name != "" || res.Text != en(t, "error.network") {
 		t.Errorf("a check whose answer never came shows %+v, want %q and the network error", res, en(t, "scan.unchecked"))
+	}
+}
+
+// keepResultJS stops the scanner's own clearing of a result after
+// SHOW_FOR: what clears it below is the page being hidden, not a timer
+// that ran out on a loaded machine.
+var keepResultJS = fmt.Sprintf(`(() => { const real = window.setTimeout;
+	window.setTimeout = (f, ms, ...args) => ms === %d ? 0 : real(f, ms, ...args); return true; })()`, resultShowFor.Milliseconds())
+
+// leftShownJS is what the scanner shows of the last check: the result
+// (hidden or not), its words and masked name, the code field and the note
+// under it.
+const leftShownJS = `(() => { const r = document.getElementById("result"), tx = (id) => document.getElementById(id).textContent;
+	return JSON.stringify({ shown: !r.hidden, status: tx("result-status"), name: tx("result-name"), reason: tx("result-reason"),
+		field: document.getElementById("code-input").value, note: tx("code-note") }); })()`
+
+// nothingShownJS is leftShownJS when nothing of a check shows.
+const nothingShownJS = `{"shown":false,"status":"","name":"","reason":"","field":"","note":""}`
+
+// hidePage hides the page in tb as a phone locked or another app in front
+// does, through the page lifecycle (frozen: visibilitychange to hidden,
+// then freeze; back to active: resume). Chromium leaves the page's
+// visibilityState hidden after, and a page hidden is not hidden again:
+// the tab is the test's alone.
+func (tb *tab) hidePage() {
+	tb.t.Helper()
+	for _, st := range []page.SetWebLifecycleStateState{page.SetWebLifecycleStateStateFrozen, page.SetWebLifecycleStateStateActive} {
+		if _, err := chromedp.Call(tb.ctx, page.SetWebLifecycleState, page.SetWebLifecycleStateParams{State: st}); err != nil {
+			tb.t.Fatalf("%s: setting the page %s: %v", tb.name, st, err)
+		}
+	}
+}
+
+// awayAndBack leaves the page in tb for elsewhere and comes back with the
+// browser's Back, and reports whether the page came back from the
+// back-forward cache (its script's state kept) rather than loaded again.
+func (tb *tab) awayAndBack(elsewhere string) bool {
+	tb.t.Helper()
+	path := eval[string](tb, `(() => { window.hcBeforeAway = true; return location.pathname; })()`)
+	tb.do(chromedp.Navigate(elsewhere))
+	eval[bool](tb, `(() => { setTimeout(() => history.back(), 0); return true; })()`)
+	tb.waitJS("the page again", fmt.Sprintf(`location.pathname === %q && document.body && document.body.dataset.ready === "1"`, path))
+	return eval[bool](tb, `window.hcBeforeAway === true`)
+}
+
+// noPagehideJS, run before a page's own script, keeps the page from
+// listening for pagehide.
+const noPagehideJS = `(() => { const add = EventTarget.prototype.addEventListener;
+	EventTarget.prototype.addEventListener = function (type, ...rest) { if (this === window && type === "pagehide") return; return add.call(this, type, ...rest); }; })()`
+
+// scannerForgetsItsResultWhenHidden: a scanner phone locked, or put
+// behind another app, while a result shows kept the last traveler's
+// result and masked name (its clearing is a timer, which does not run
+// while the page is hidden): in the app switcher's picture, and on the
+// page for a moment when it was looked at again, a stale "valid" in front
+// of the next traveler. So did the page left and come back to with Back
+// (the back-forward cache). The scanner at u is opened in a device of its
+// own (its page is left hidden); elsewhere is another page of the node's.
+// Each way the page is hidden is checked alone: visibilitychange, an
+// answer that comes while hidden, pagehide, and pageshow from the cache.
+func scannerForgetsItsResultWhenHidden(t *testing.T, b *browser, u, elsewhere, code string) {
+	scan := b.newTab(t, "scanner SH hidden")
+	scan.open(u)
+	eval[bool](scan, keepResultJS)
+	shownValid := func(what string) {
+		t.Helper()
+		if res := scan.paste(code); !res.green() || res.Name != testMasked {
+			t.Fatalf("%s: the scanner shows %+v, want green and %q", what, res, testMasked)
+		}
+	}
+
+	// Hidden: the phone locked, a code half typed under the result.
+	shownValid("before the page is hidden")
+	scan.setValue("#code-input", "a-code-half-typed")
+	scan.hidePage()
+	if !eval[bool](scan, `document.visibilityState === "hidden"`) {
+		t.Fatal("the page was not hidden: nothing below would be checked")
+	}
+	if got := eval[string](scan, leftShownJS); got != nothingShownJS {
+		t.Errorf("after the page was hidden the scanner still shows %s, want %s", got, nothingShownJS)
+	}
+
+	// An answer that comes while the page is hidden is not shown.
+	scan.click("#result-close") // if it still shows (above)
+	eval[bool](scan, holdFirstVerifyJS)
+	scan.setValue("#code-input", code)
+	scan.click(`#paste-form button[type="submit"]`)
+	scan.waitJS("the node's answer", `typeof window.hcRelease === "function"`)
+	// The page stays hidden (hidePage): it is told so again, as a page
+	// shown and hidden again would be.
+	eval[bool](scan, `document.visibilityState === "hidden" && document.dispatchEvent(new Event("visibilitychange"))`)
+	eval[bool](scan, `(() => { window.hcRelease(); return true; })()`)
+	scan.waitJS("the check to end", `document.getElementById("check-status").textContent === ""`)
+	if got := eval[[]string](scan, `window.hcShown`); !slices.Equal(got, []string{"hidden"}) {
+		t.Errorf("an answer that came after the page was hidden was shown: %q", got)
+	}
+	eval[bool](scan, `window.hcUnhold()`)
+
+	// Left for another page and come back to with Back: pagehide.
+	shownValid("before the page is left")
+	eval[bool](scan, `(() => { window.hcAtPagehide = null; window.addEventListener("pagehide", () => { window.hcAtPagehide = `+leftShownJS+`; }); return true; })()`)
+	if !scan.awayAndBack(elsewhere) {
+		t.Skipf("the scanner page was not kept in the back-forward cache (%s): pagehide and pageshow unchecked",
+			eval[string](scan, `JSON.stringify(performance.getEntriesByType("navigation")[0].notRestoredReasons)`))
+	}
+	if got := eval[string](scan, `window.hcAtPagehide`); got != nothingShownJS {
+		t.Errorf("as the page was left (pagehide) the scanner still showed %s, want %s", got, nothingShownJS)
+	}
+
+	// pageshow from the cache alone: the page opened again in a browser
+	// that tells it nothing as it is left (its pagehide listeners are not
+	// added).
+	if _, err := chromedp.Call(scan.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: noPagehideJS}); err != nil {
+		t.Fatal(err)
+	}
+	scan.open(u)
+	eval[bool](scan, keepResultJS)
+	shownValid("before the page is left again")
+	if !scan.awayAndBack(elsewhere) {
+		t.Fatal("the scanner page was not kept in the back-forward cache the second time")
+	}
+	if got := eval[string](scan, leftShownJS); got != nothingShownJS {
+		t.Errorf("back from the back-forward cache (pageshow) the scanner shows %s, want %s", got, nothingShownJS)
 	}
 }

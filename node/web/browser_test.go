@@ -287,6 +287,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		scannerGivesUpOnAHungCheck(t, b, scannerURL, code, true)
 	})
 
+	t.Run("scanner forgets its result when hidden or left for another page", func(t *testing.T) {
+		scannerForgetsItsResultWhenHidden(t, b, scannerURL, d.url(sh)+"/", code)
+	})
+
 	t.Run("scanner in another province reads the wallet QR through the camera", func(t *testing.T) {
 		// A device of its own: its clock is run on at the end.
 		cam := b.newTab(t, "scanner SH camera")

@@ -1,8 +1,9 @@
 "use strict";
 // The checkpoint scanner: camera (jsQR, bundled) or a typed/pasted code,
 // checked by this scanner's own node; a full-screen result in colour and
-// words, cleared after a few seconds. Nothing is kept but the scanner
-// token: no history, no code, no name.
+// words, cleared after a few seconds, and at once when the page is hidden
+// (conceal). Nothing is kept but the scanner token: no history, no code,
+// no name.
 (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "hcfed.scanner.token";
@@ -20,6 +21,9 @@
   // the message key of what the queue says, or null. typing is set while
   // a result shows that came in the middle of a code being typed.
   let waiting = null, note = null, typing = false;
+  // epoch counts the times the page was hidden (conceal): a check's
+  // answer that comes after is not shown.
+  let epoch = 0;
 
   // ageText says seconds in minutes, or hours and minutes.
   function ageText(seconds) {
@@ -44,22 +48,29 @@
 
   // check asks the node about code and shows its answer. While the
   // question is on its way (at most CHECK_WITHIN) the page says so, for a
-  // guard who would otherwise see nothing happen and scan again.
+  // guard who would otherwise see nothing happen and scan again. An
+  // answer that comes after the page was hidden is about a traveler who
+  // has gone: it is not shown (in the phone's app switcher, or to the
+  // next traveler when the page is looked at again), and a code entered
+  // since is checked in its place.
   async function check(code) {
     if (busy) return;
     busy = true;
+    const at = epoch;
     HC.say($("check-status"), "scan.checking");
+    let v;
     try {
-      const v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
+      v = await HC.api("POST", "/v1/verify", token, { code: code.trim() }, CHECK_WITHIN);
       if (!verdict(v)) throw new HC.APIError(0, "bad_answer", "not a verification");
-      show(v);
     } catch (e) {
       if (e instanceof HC.APIError && e.status === 401) { stopCamera(); HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.bad_link_scanner"); return; }
-      show({ valid: false, reason: "", error: e });
+      v = { valid: false, reason: "", error: e };
     } finally {
       busy = false;
       HC.say($("check-status"), null);
     }
+    if (at !== epoch) proceed();
+    else show(v);
   }
 
   // take checks a code entered, or keeps it waiting while a check is on
@@ -139,12 +150,38 @@
     $("result").dataset.reason = "";
     behind(false);
     $("code-input").focus();
-    // A refusal stays until the guard has seen the result after it.
+    proceed();
+  }
+
+  // proceed checks the code waiting, if one is, now that no result
+  // shows. A refusal stays until the guard has seen the result after it.
+  function proceed() {
     const next = waiting;
     waiting = null;
     if (next === null || note === "scan.next_waiting") queueNote(null);
     if (next !== null) check(next);
   }
+
+  // conceal takes off the page, at once, everything that shows what was
+  // checked — the result with its masked name, a code typed or waiting,
+  // the note about it — when the page is hidden (the phone locked,
+  // another app or tab in front) and when it is shown again from the
+  // browser's back-forward cache: the result's own clearing is a timer,
+  // which does not run while the page is hidden, and the phone's app
+  // switcher kept the last traveler's result, shown again to whoever
+  // looked at the page next. An answer on its way is not shown (epoch).
+  // The camera is left on, for the guard back at the page to scan on; no
+  // frame is read while the page is hidden.
+  function conceal() {
+    epoch++;
+    waiting = null;
+    queueNote(null);
+    $("code-input").value = "";
+    hide();
+  }
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") conceal(); });
+  window.addEventListener("pagehide", conceal);
+  window.addEventListener("pageshow", (e) => { if (e.persisted) conceal(); });
 
   // keyOverResult: a keyboard-wedge scanner types the next traveler's
   // code while the last result still shows. Its first character closes
@@ -223,7 +260,7 @@
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     timer = setInterval(() => {
-      if (busy || !$("result").hidden || !video.videoWidth) return;
+      if (busy || !$("result").hidden || !video.videoWidth || document.visibilityState === "hidden") return;
       const scale = Math.min(1, MAX_WIDTH / video.videoWidth);
       canvas.width = Math.round(video.videoWidth * scale);
       canvas.height = Math.round(video.videoHeight * scale);
