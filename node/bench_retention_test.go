@@ -1,3 +1,5 @@
+//go:build unix
+
 package node_test
 
 import (
@@ -110,11 +112,13 @@ func seedResidents(b *testing.B, n *node.Node, first, count int) []string {
 type issuanceSample struct {
 	lat     []time.Duration
 	elapsed time.Duration
+	cpu     time.Duration // the process's, all of it
 }
 
 func (s *issuanceSample) add(o issuanceSample) {
 	s.lat = append(s.lat, o.lat...)
 	s.elapsed += o.elapsed
+	s.cpu += o.cpu
 }
 
 func (s *issuanceSample) rate() float64 { return float64(len(s.lat)) / s.elapsed.Seconds() }
@@ -134,6 +138,7 @@ func (s *issuanceSample) report(b *testing.B, prefix string) {
 	b.ReportMetric(ms(s.quantile(0.5)), prefix+"p50-ms")
 	b.ReportMetric(ms(s.quantile(0.99)), prefix+"p99-ms")
 	b.ReportMetric(ms(s.quantile(1)), prefix+"max-ms")
+	b.ReportMetric(s.cpu.Seconds()/s.elapsed.Seconds(), prefix+"cpu-cores")
 }
 
 // issueWhile runs issuers goroutines issuing codes to ids, round robin,
@@ -144,7 +149,7 @@ func issueWhile(b *testing.B, n *node.Node, ids []string, issuers int, during fu
 	var next atomic.Uint64
 	lats := make([][]time.Duration, issuers)
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b)
 	for g := range issuers {
 		wg.Go(func() {
 			for !stop.Load() {
@@ -161,7 +166,7 @@ func issueWhile(b *testing.B, n *node.Node, ids []string, issuers int, during fu
 	during()
 	stop.Store(true)
 	wg.Wait()
-	s := issuanceSample{elapsed: time.Since(start)}
+	s := issuanceSample{elapsed: time.Since(start), cpu: cpuTime(b) - cpu0}
 	for _, l := range lats {
 		s.lat = append(s.lat, l...)
 	}
