@@ -27,8 +27,11 @@ import (
 // half as BenchmarkIssueParallel does: first for retentionBaseline with no
 // pass (base-), then while one retention pass deletes the first half
 // (pass-), until the pass returns. It reports the pass's duration, both
-// phases' codes/s and issuance latency (p50, p99, max), and the ratios
-// pass/base: on a shared machine the ratios say more than the figures.
+// phases' codes/s, issuance latency (p50, p99, max) and the cores of CPU
+// the process got (cpu-cores: below 2 on 2 cores, the machine's other
+// work took the rest), and the ratios pass/base: on a shared machine the
+// ratios say more than the figures, and a base phase's own max and p99
+// say how much of the pass's is the machine's.
 //
 //	go test ./node -run '^$' -bench IssuanceDuringRetention -benchtime 1x -count 3
 func BenchmarkIssuanceDuringRetention(b *testing.B) {
