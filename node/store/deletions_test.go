@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // errHeld is greenOnly's refusal.
@@ -236,4 +240,66 @@ func TestDeleteSubjectsPurgesTheWALOfWhatItDeletedWhenItsContextEnds(t *testing.
 	if db.KeysWALPending() {
 		t.Fatal("KeysWALPending: the WAL of the committed deletion was not truncated")
 	}
+}
+
+// Deletions run beside issuance's group commits without either waiting
+// for the other for ever: a deletion's transaction binds statements the
+// writer keeps prepared, and the first deletion prepares its own on the
+// writer once its transaction is over, while the group commit takes the
+// writer and binds its own. Preparing under the statements' lock, while
+// waiting for the writer's one connection, deadlocked the two.
+func TestDeleteSubjectsBesideIssuanceFinishes(t *testing.T) {
+	t.Parallel()
+	db, _ := openTestDB(t)
+	enrol(t, db, "issued")
+	const n = 8
+	var dels []SubjectDeletion
+	for i := range n {
+		id := fmt.Sprint("gone-", i)
+		enrol(t, db, id)
+		dels = append(dels, SubjectDeletion{ID: id})
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	var issued atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				if err := db.InsertCode(ctx, testCode(jti(fmt.Sprint("w", w), i), "issued")); err != nil && ctx.Err() == nil {
+					t.Errorf("issuing beside the deletions: %v", err)
+					return
+				}
+				issued.Add(1)
+			}
+		})
+	}
+	waitFor(t, "issuance under way", func() bool { return issued.Load() >= 20 })
+	done := make(chan error, 1)
+	deleted := 0
+	go func() {
+		done <- db.DeleteSubjects(ctx, t0, greenOnly, dels, func(_ SubjectDeletion, _ *Revocation, err error) error {
+			if err == nil {
+				deleted++
+			}
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil || deleted != n {
+			t.Fatalf("%d of %d deleted beside issuance: %v", deleted, n, err)
+		}
+	case <-time.After(10 * time.Second):
+		// The writer is stuck: the store's Close in the test's cleanup
+		// would never return, so the test cannot fail the usual way. A
+		// panic outside the test's goroutine ends the process at once,
+		// with every goroutine's stack.
+		debug.SetTraceback("all")
+		go func() { panic("a batch of 8 deletions beside issuance has not finished in 10 s: deadlocked") }()
+		select {}
+	}
+	at := issued.Load()
+	waitFor(t, "issuance after the deletions", func() bool { return issued.Load() > at })
+	stop()
+	wg.Wait()
 }

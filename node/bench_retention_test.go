@@ -1,0 +1,177 @@
+//go:build unix
+
+package node_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
+	"github.com/hcfed/hcfed/node/store"
+)
+
+// BenchmarkIssuanceDuringRetention measures what a retention pass of
+// store.MaxSubjectDeletions deletions does to issuance beside it. Each
+// deletion is one transaction on the store's single writer, with the
+// resident's key shredded in keys.db (synchronous=FULL) inside it, and
+// issuance's group commits share that writer.
+//
+// One iteration seeds retentionResidents residents, half of them past
+// their retention, then lets issuers goroutines issue codes to the other
+// half as BenchmarkIssueParallel does: first for retentionBaseline with no
+// pass (base-), then while one retention pass deletes the first half
+// (pass-), until the pass returns. It reports the pass's duration, both
+// phases' codes/s, issuance latency (p50, p99, max) and the cores of CPU
+// the process got (cpu-cores: below 2 on 2 cores, the machine's other
+// work took the rest), and the ratios pass/base: on a shared machine the
+// ratios say more than the figures, and a base phase's own max and p99
+// say how much of the pass's is the machine's.
+//
+//	go test ./node -run '^$' -bench IssuanceDuringRetention -benchtime 1x -count 3
+func BenchmarkIssuanceDuringRetention(b *testing.B) {
+	const (
+		retentionResidents = 2 * store.MaxSubjectDeletions
+		issuers            = 32
+		retentionBaseline  = 2 * time.Second
+	)
+	var base, pass issuanceSample
+	var passTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		clock := &testClock{now: time.Now()}
+		d := startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
+			c.Codes.MaxLive = config.MaxLiveCodes
+			c.Privacy.Retention.Subjects = time.Hour
+		})
+		n := d.Node
+		// The first half enrolled at T, the second at T+30m; at T+61m the
+		// first is past its retention (T+1h) and the second is not.
+		seedResidents(b, n, 0, retentionResidents/2)
+		clock.Add(30 * time.Minute)
+		live := seedResidents(b, n, retentionResidents/2, retentionResidents/2)
+		clock.Add(31 * time.Minute)
+		b.StartTimer()
+
+		base.add(issueWhile(b, n, live, issuers, func() { time.Sleep(retentionBaseline) }))
+		var r node.Retention
+		pass.add(issueWhile(b, n, live, issuers, func() {
+			start := time.Now()
+			var err error
+			r, err = n.Retain(context.Background())
+			passTime += time.Since(start)
+			if err != nil {
+				b.Error(err)
+			}
+		}))
+		if r.Subjects != retentionResidents/2 {
+			b.Fatalf("the pass deleted %d residents, want %d", r.Subjects, retentionResidents/2)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(passTime.Milliseconds())/float64(b.N), "pass-ms")
+	base.report(b, "base-")
+	pass.report(b, "pass-")
+	b.ReportMetric(pass.rate()/base.rate(), "codes/s-ratio")
+	b.ReportMetric(float64(pass.quantile(0.99))/float64(base.quantile(0.99)), "p99-ratio")
+	b.ReportMetric(float64(pass.quantile(1))/float64(base.quantile(1)), "max-ratio")
+}
+
+// seedResidents enrols residents first to first+count-1 and returns their ids.
+func seedResidents(b *testing.B, n *node.Node, first, count int) []string {
+	b.Helper()
+	ids := make([]string, count)
+	var wg sync.WaitGroup
+	const workers = 8
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < count; i += workers {
+				e, err := n.Enrol(context.Background(), operator, node.Enrolment{
+					Name: "张三", IDNumber: idNumber(first + i + 1),
+					Consent: node.ConsentInput{NoticeVersion: n.Settings().Privacy.NoticeVersion, Accepted: true}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				ids[i] = e.ID
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return ids
+}
+
+// issuanceSample is what issueWhile observed: codes issued, their
+// latencies, and the time it took.
+type issuanceSample struct {
+	lat     []time.Duration
+	elapsed time.Duration
+	cpu     time.Duration // the process's, all of it
+}
+
+func (s *issuanceSample) add(o issuanceSample) {
+	s.lat = append(s.lat, o.lat...)
+	s.elapsed += o.elapsed
+	s.cpu += o.cpu
+}
+
+func (s *issuanceSample) rate() float64 { return float64(len(s.lat)) / s.elapsed.Seconds() }
+
+// quantile is the q-th quantile of the latencies (1: the largest).
+func (s *issuanceSample) quantile(q float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	slices.Sort(s.lat)
+	return s.lat[min(len(s.lat)-1, int(q*float64(len(s.lat))))]
+}
+
+func (s *issuanceSample) report(b *testing.B, prefix string) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(s.rate(), prefix+"codes/s")
+	b.ReportMetric(ms(s.quantile(0.5)), prefix+"p50-ms")
+	b.ReportMetric(ms(s.quantile(0.99)), prefix+"p99-ms")
+	b.ReportMetric(ms(s.quantile(1)), prefix+"max-ms")
+	b.ReportMetric(s.cpu.Seconds()/s.elapsed.Seconds(), prefix+"cpu-cores")
+}
+
+// issueWhile runs issuers goroutines issuing codes to ids, round robin,
+// for as long as during runs, and returns what they observed.
+func issueWhile(b *testing.B, n *node.Node, ids []string, issuers int, during func()) issuanceSample {
+	ctx := context.Background()
+	var stop atomic.Bool
+	var next atomic.Uint64
+	lats := make([][]time.Duration, issuers)
+	var wg sync.WaitGroup
+	start, cpu0 := time.Now(), cpuTime(b)
+	for g := range issuers {
+		wg.Go(func() {
+			for !stop.Load() {
+				id := ids[next.Add(1)%uint64(len(ids))]
+				t0 := time.Now()
+				if _, err := n.IssueCode(ctx, operator, id, false); err != nil {
+					b.Error(err)
+					return
+				}
+				lats[g] = append(lats[g], time.Since(t0))
+			}
+		})
+	}
+	during()
+	stop.Store(true)
+	wg.Wait()
+	s := issuanceSample{elapsed: time.Since(start), cpu: cpuTime(b) - cpu0}
+	for _, l := range lats {
+		s.lat = append(s.lat, l...)
+	}
+	return s
+}
