@@ -193,53 +193,18 @@ func idSet(p *prepTx, query string, args ...any) (map[string]bool, error) {
 // prepTx runs statements in one transaction, each prepared once and kept
 // until the transaction ends: a batch of many lines parses its SQL once.
 // It serves appendAudit as a txStmts.
-//
-// One made by writerTx or keysTx also keeps its statements past the
-// transaction: it binds the statement its pool already prepared
-// (DB.prepared) to the transaction, and prepares those it met first on the
-// pool once the transaction is over (prepareFresh), as the group commit's
-// batchTx does. A retention pass of a thousand deletions, one transaction
-// each, parsed each deletion's dozen statements a thousand times, with
-// node.db's write lock held: a third of each deletion's time, which
-// issuance waited behind.
 type prepTx struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
-	// pool and prep, if prep is not nil: the pool tx runs on and its
-	// statements prepared once; fresh are the queries first met in tx.
-	pool  *sql.DB
-	prep  *prepared
-	fresh []string
 }
 
 func newPrepTx(ctx context.Context, tx *sql.Tx) *prepTx {
 	return &prepTx{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
 }
 
-// writerTx is a prepTx for tx, a transaction on node.db's writer, that
-// keeps its statements prepared on the writer (call prepareFresh once tx
-// has ended).
-func (db *DB) writerTx(ctx context.Context, tx *sql.Tx) *prepTx {
-	p := newPrepTx(ctx, tx)
-	p.pool, p.prep = db.w, &db.prepared
-	return p
-}
-
-// keysTx is writerTx for a transaction on the key store's connection.
-func (db *DB) keysTx(ctx context.Context, tx *sql.Tx) *prepTx {
-	p := newPrepTx(ctx, tx)
-	p.pool, p.prep = db.k, &db.prepared
-	return p
-}
-
 func (p *prepTx) stmt(query string) (*sql.Stmt, error) {
 	if st, ok := p.stmts[query]; ok {
-		return st, nil
-	}
-	if pst, ok := p.prep.lookup(p.pool, query); ok {
-		st := p.tx.StmtContext(p.ctx, pst) // closed when the transaction ends; pst stays prepared
-		p.stmts[query] = st
 		return st, nil
 	}
 	st, err := p.tx.PrepareContext(p.ctx, query) // closed when the transaction ends
@@ -247,36 +212,7 @@ func (p *prepTx) stmt(query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	p.stmts[query] = st
-	if p.prep != nil {
-		p.fresh = append(p.fresh, query)
-	}
 	return st, nil
-}
-
-// prepareFresh prepares on the pool the queries the transaction met
-// first, for the next transactions to bind; call it once the transaction
-// has ended (the writer's and the key store's one connection is the
-// transaction's until then). A failure only means the next transaction
-// prepares the query again. Nil, or a prepTx of newPrepTx, prepares
-// nothing.
-func (p *prepTx) prepareFresh() {
-	if p == nil || p.prep == nil {
-		return
-	}
-	for _, q := range p.fresh {
-		p.prep.stmt(context.Background(), p.pool, q) //nolint:errcheck // see above
-	}
-	p.fresh = nil
-}
-
-// queryPrep runs a query of many rows in p and decodes every
-// row with scan.
-func queryPrep[T any](p *prepTx, op string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	st, err := p.stmt(query)
-	if err != nil {
-		return nil, wrap(op, err)
-	}
-	return queryAll(p.ctx, stmtQuerier{st}, op, scan, "", args...)
 }
 
 func (p *prepTx) exec(query string, args ...any) (sql.Result, error) {

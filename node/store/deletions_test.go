@@ -243,11 +243,11 @@ func TestDeleteSubjectsPurgesTheWALOfWhatItDeletedWhenItsContextEnds(t *testing.
 }
 
 // Deletions run beside issuance's group commits without either waiting
-// for the other for ever: a deletion's transaction binds statements the
-// writer keeps prepared, and the first deletion prepares its own on the
-// writer once its transaction is over, while the group commit takes the
-// writer and binds its own. Preparing under the statements' lock, while
-// waiting for the writer's one connection, deadlocked the two.
+// for the other for ever: both take node.db's one writer connection, the
+// deletion also the key store's inside it. (A version of the deletion
+// that bound the writer's prepared statements, tried and not kept,
+// deadlocked the two: it prepared under the statements' lock while
+// waiting for the writer.)
 func TestDeleteSubjectsBesideIssuanceFinishes(t *testing.T) {
 	t.Parallel()
 	db, _ := openTestDB(t)

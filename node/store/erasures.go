@@ -52,13 +52,13 @@ func (db *DB) DeleteSubjectErasing(ctx context.Context, id string, now time.Time
 
 // queueErasures reads plan's audit entries about subject in tx and
 // inserts the erasures plan makes of them.
-func queueErasures(p *prepTx, subject string, plan *ErasurePlan) error {
-	entries, err := queryPrep(p, "erasures", scanAudit, `SELECT `+auditColumns+` FROM audit
+func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *ErasurePlan) error {
+	entries, err := queryAll(ctx, tx, "erasures", scanAudit, `SELECT `+auditColumns+` FROM audit
 		WHERE action = ? AND target = ? ORDER BY seq DESC LIMIT ?`, plan.Action, subject, plan.Limit)
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	pending, err := erasuresPending(p.ctx, p.tx)
+	pending, err := erasuresPending(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func queueErasures(p *prepTx, subject string, plan *ErasurePlan) error {
 		if len(e.Codes) == 0 || e.Asker == "" || !e.Expires.After(e.Created) {
 			return fmt.Errorf("erasure to %q: no code, or expiring before it was made", e.Asker)
 		}
-		if _, err := p.exec(`INSERT INTO erasures (asker, codes, subject, actor, created, expires, next_try)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (asker, codes, subject, actor, created, expires, next_try)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Asker, string(codes), e.Subject, e.Actor,
 			nanos(e.Created), nanos(e.Expires), nanos(e.Created)); err != nil {
 			return err

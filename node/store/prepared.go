@@ -60,27 +60,16 @@ func (p *prepared) lookup(pool *sql.DB, query string) (*sql.Stmt, bool) {
 	return st, ok
 }
 
-// stmt returns query's statement on pool, preparing it the first time.
-// The preparing is done without p's lock: it waits for a connection of
-// pool, and the writer's one connection may be held by a transaction that
-// binds another of p's statements (lookup) before it lets go of it.
 func (p *prepared) stmt(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
 	k := preparedKey{pool, query}
 	p.mu.Lock()
-	st, ok := p.stmts[k]
-	p.mu.Unlock()
-	if ok {
+	defer p.mu.Unlock()
+	if st, ok := p.stmts[k]; ok {
 		return st, nil
 	}
 	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if first, ok := p.stmts[k]; ok { // prepared meanwhile by another caller
-		st.Close()
-		return first, nil
 	}
 	if p.stmts == nil {
 		p.stmts = map[preparedKey]*sql.Stmt{}

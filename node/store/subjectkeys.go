@@ -231,14 +231,12 @@ func (db *DB) deleteSubjectKeys(ctx context.Context, ids []string) error {
 	if err != nil {
 		return wrap(op, err)
 	}
-	p := db.keysTx(ctx, tx)
-	defer p.prepareFresh() // after the rollback below: the key store's connection is free
-	defer tx.Rollback()    //nolint:errcheck // no-op after Commit
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	for _, q := range []string{
 		`DELETE FROM subject_keys WHERE id IN (SELECT value FROM json_each(?))`,
 		`DELETE FROM subject_index WHERE id IN (SELECT value FROM json_each(?))`,
 	} {
-		if _, err := p.exec(q, jsonIDs(ids)); err != nil {
+		if _, err := tx.ExecContext(ctx, q, jsonIDs(ids)); err != nil {
 			return wrap(op, err)
 		}
 	}

@@ -210,7 +210,7 @@ func setStatus(ctx context.Context, tx *sql.Tx, id, status string, now time.Time
 	if !changed[id] {
 		return nil, notFound("subject", nil)
 	}
-	return revokeLive(newPrepTx(ctx, tx), id, now)
+	return revokeLive(ctx, tx, id, now)
 }
 
 // updateStatuses sets the status of the subjects ids (each named once),
@@ -293,16 +293,10 @@ func (db *DB) deleteSubjectRows(ctx context.Context, d SubjectDeletion, now time
 	// Dropped from the issuance cache now, and again by the shredding as
 	// it commits: no read after that can put a sealed key back.
 	db.issue.forget(d.ID)
-	var p *prepTx
 	err = db.write(ctx, deleteSubjectOp, func(tx *sql.Tx) error {
-		p = db.writerTx(ctx, tx)
 		var status string
 		var unconfirmed bool
-		row, err := p.queryRow(`SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, d.ID)
-		if err != nil {
-			return err
-		}
-		if err := row.Scan(&status, &unconfirmed); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT status, status_unconfirmed FROM subjects WHERE id = ?`, d.ID).Scan(&status, &unconfirmed); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				refused = wrap(deleteSubjectOp, notFound("subject", nil))
 				return errRefused
@@ -315,7 +309,8 @@ func (db *DB) deleteSubjectRows(ctx context.Context, d SubjectDeletion, now time
 				return errRefused
 			}
 		}
-		if rev, err = revokeLive(p, d.ID, now); err != nil {
+		var err error
+		if rev, err = revokeLive(ctx, tx, d.ID, now); err != nil {
 			return err
 		}
 		for _, q := range []string{
@@ -325,26 +320,25 @@ func (db *DB) deleteSubjectRows(ctx context.Context, d SubjectDeletion, now time
 			`DELETE FROM appeals WHERE subject_id = ?`,
 			`DELETE FROM subjects WHERE id = ?`,
 		} {
-			if _, err := p.exec(q, d.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, q, d.ID); err != nil {
 				return err
 			}
 		}
 		if d.Plan != nil {
-			if err := queueErasures(p, d.ID, d.Plan); err != nil {
+			if err := queueErasures(ctx, tx, d.ID, d.Plan); err != nil {
 				return err
 			}
 		}
 		if err := checkAudit(d.Audit); err != nil {
 			return err
 		}
-		if err := appendAudit(p, d.Audit); err != nil {
+		if err := appendAudit(sqlTx{ctx: ctx, tx: tx}, d.Audit); err != nil {
 			return err
 		}
 		// Last, with the write lock still held: a status change cannot
 		// commit between the judgement above and the shredding.
 		return db.deleteSubjectKeys(ctx, []string{d.ID})
 	})
-	p.prepareFresh() // the transaction is over: the writer is free
 	if refused != nil {
 		return nil, refused, nil
 	}
@@ -359,12 +353,12 @@ var errRefused = errors.New("deletion refused")
 
 // revokeLive marks the subject's unexpired, unrevoked codes revoked and
 // appends them to the outbox as one revocation; nil if there were none.
-func revokeLive(p *prepTx, subjectID string, now time.Time) (*Revocation, error) {
-	entries, err := revokeLiveEntries(p, []string{subjectID}, now)
+func revokeLive(ctx context.Context, tx *sql.Tx, subjectID string, now time.Time) (*Revocation, error) {
+	entries, err := revokeLiveEntries(newPrepTx(ctx, tx), []string{subjectID}, now)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	return appendRevocation(p.ctx, p.tx, entries, now)
+	return appendRevocation(ctx, tx, entries, now)
 }
 
 // revokeLiveSQL revokes the live codes of the subjects in a JSON array of
