@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,25 +34,6 @@ func TestCheckFailsAsServeRefusesAMissingEmbeddedNATSConfig(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer the node's goroutines may log into
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeLogsAStopAsItsLastLine: serve stopped by its signal (here its
 // context) ends its log with "stopped cleanly", so that staff tell a clean
 // stop from a crash or a kill; before, the log ended at "shutting down"
@@ -63,7 +42,7 @@ func TestServeLogsAStopAsItsLastLine(t *testing.T) {
 	_, cfgPath := initCheckNode(t)
 	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1") // no NATS needed to start and stop
 	t.Setenv("HCNODE_NATS_EMBEDDED", "false")
-	var out lockedBuffer
+	var out testkit.Buffer
 	root := newRoot(&out, &out)
 	root.SetArgs([]string{"serve", "--config", cfgPath})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -152,8 +152,10 @@ func (s *Server) pageRoutes(v1 *echo.Group) {
 	v1.POST("/qr", s.linkQR, s.permit(node.OpLinkQR))
 }
 
-// pageHeaders sets the security headers of pages and assets. Only the
-// scanner page may ask for the camera.
+// pageHeaders sets the security headers of pages and assets, beside
+// those every answer has (securityHeaders): their own policy in place of
+// the one that loads nothing, and no use of the camera except by the
+// scanner page.
 func pageHeaders(camera bool) echo.MiddlewareFunc {
 	perms := "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 	if camera {
@@ -163,9 +165,6 @@ func pageHeaders(camera bool) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
 			h.Set("Content-Security-Policy", pageCSP)
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
 			h.Set("Cross-Origin-Resource-Policy", "same-origin")
 			h.Set("Permissions-Policy", perms)
