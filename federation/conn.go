@@ -101,6 +101,9 @@ type Conn struct {
 	wg     sync.WaitGroup
 	active atomic.Int64 // goroutines running, for tests
 	closed atomic.Bool
+	// ncClosed is closed once nats.go has run the connection's closed
+	// handler (which logs "nats connection closed").
+	ncClosed chan struct{}
 
 	mu        sync.Mutex
 	kv        jetstream.KeyValue    // nil until first needed
@@ -164,6 +167,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	}
 	connected := make(chan struct{}, 1)
 	closed := make(chan struct{})
+	c.ncClosed = closed
 	opts, err := c.options(cfg, connected, closed)
 	if err != nil {
 		stop()
@@ -324,6 +328,12 @@ func (c *Conn) Close() {
 	c.nc.Close()
 	if !waitClosed(done, closeWait) {
 		c.log.Error("nats goroutines did not stop; giving up on them", "running", c.active.Load())
+	}
+	// nats.go runs the closed handler on its own goroutine after Close
+	// returns: wait for it, so that its log line comes before whatever
+	// the caller logs once the connection is closed ("stopped cleanly").
+	if c.ncClosed != nil {
+		waitClosed(c.ncClosed, closeWait)
 	}
 }
 
