@@ -205,14 +205,14 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 			return nil, connectError(cfg, cmp.Or(nc.LastError(), dialErr.get()), ctx.Err())
 		case <-ctx.Done():
 			last := cmp.Or(nc.LastError(), dialErr.get())
-			nc.Close()
+			closeNC(nc, closed)
 			stop()
 			return nil, connectError(cfg, last, ctx.Err())
 		}
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		nc.Close()
+		closeNC(nc, closed)
 		stop()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -329,12 +329,18 @@ func (c *Conn) Close() {
 	if !waitClosed(done, closeWait) {
 		c.log.Error("nats goroutines did not stop; giving up on them", "running", c.active.Load())
 	}
-	// nats.go runs the closed handler on its own goroutine after Close
-	// returns: wait for it, so that its log line comes before whatever
-	// the caller logs once the connection is closed ("stopped cleanly").
 	if c.ncClosed != nil {
 		waitClosed(c.ncClosed, closeWait)
 	}
+}
+
+// closeNC closes nc and waits (up to closeWait) for its closed handler,
+// which closes closed. nats.go runs that handler on its own goroutine
+// after Close returns: waiting puts its log line ("nats connection
+// closed") before whatever the caller logs next ("stopped cleanly").
+func closeNC(nc *nats.Conn, closed <-chan struct{}) {
+	nc.Close()
+	waitClosed(closed, closeWait)
 }
 
 // waitClosed waits for done up to d, and reports whether it closed.

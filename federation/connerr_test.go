@@ -41,6 +41,29 @@ func TestConnectToNothingIsUnreachableWithTheDialError(t *testing.T) {
 	}
 }
 
+// TestConnectGivenUpLogsItsCloseBeforeReturning: a Connect whose context
+// ends before any server answered (a node stopped while NATS is down)
+// returns only after nats.go's closed handler has logged, so a caller's
+// next line ("stopped cleanly") is the log's last. Before, Connect closed
+// the connection without waiting and the handler's "nats connection
+// closed" could come after it.
+func TestConnectGivenUpLogsItsCloseBeforeReturning(t *testing.T) {
+	t.Parallel()
+	for i := range 5 {
+		var logs testkit.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		c, err := Connect(ctx, ConnConfig{URLs: []string{testkit.DeadNATSURL(t)}, Federation: testFed, Logger: bufLogger(t, &logs)})
+		cancel()
+		if err == nil {
+			c.Close()
+			t.Fatal("connected to nothing")
+		}
+		if !strings.Contains(logs.String(), "nats connection closed") {
+			t.Fatalf("attempt %d: Connect returned (%v) before its connection's close was logged:\n%s", i, err, logs.String())
+		}
+	}
+}
+
 // TestOnePassConnectReportsARefusalAtOnce: a check's one-pass Connect to
 // a port nothing listens on fails with the dial error well before its
 // deadline (the deadline has not passed when it returns), where a node's
