@@ -52,7 +52,9 @@ func requireCheckFailsAsServe(t *testing.T, dir, cfgPath, what, want string) {
 	if serveErr == nil {
 		t.Fatalf("serve started: %s", serveOut)
 	}
-	if !strings.Contains(line, strings.ReplaceAll(serveErr.Error(), "\n", "; ")) {
+	// Under its heading, check says "config: FILE: …" for serve's
+	// "config FILE: …".
+	if !strings.Contains(line, strings.TrimPrefix(strings.ReplaceAll(serveErr.Error(), "\n", "; "), "config ")) {
 		t.Errorf("check and serve disagree:\ncheck: %s\nserve: %s", line, serveErr)
 	}
 }

@@ -232,7 +232,7 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 		setup      func() (undo func())
 		want       string // in the FAIL line, beside serve's refusal
 	}{
-		{name: "bad config line", what: "config", cfg: badCfg, want: `line 6: "listn" is not a setting: did you mean listen?`},
+		{name: "bad config line", what: "config", cfg: badCfg, want: "config: " + badCfg + `: line 6: "listn" is not a setting: did you mean listen?`},
 		{name: "another KEK", what: "keys", env: map[string]string{seal.EnvKEK: base64.StdEncoding.EncodeToString(seal.NewKeyMaterial())},
 			want: "is not the KEK this data directory was initialised with"},
 		{name: "KEK readable by others", what: "KEK", setup: func() func() {

@@ -88,7 +88,10 @@ func Check(ctx context.Context, path string, opt CheckOptions) Report {
 	cfg, err := config.Load(path)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			c.fail("config", errors.New(strings.TrimPrefix(line, "config: ")))
+			// "config: SETTING: …" and "config FILE: …" under the
+			// heading "config": its word once.
+			line = strings.TrimPrefix(line, "config: ")
+			c.fail("config", errors.New(strings.TrimPrefix(line, "config ")))
 		}
 		return c.report
 	}

@@ -261,9 +261,9 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
 		ShutdownTimeout: shutdown, LinkBase: base})
 	runCtx, cancel := context.WithCancel(context.Background())
-	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + l.Addr().String(), fed: f, log: log, cancel: cancel,
+	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + shownAddr(cfg.Listen, l), fed: f, log: log, cancel: cancel,
 		bound: shutdown + closeGrace, lock: lock, certs: certs}
-	d.MetricsURL = serveMetrics(runCtx, &d.wg, ml, d.URL, n.Metrics(), shutdown, log)
+	d.MetricsURL = serveMetrics(runCtx, &d.wg, ml, cfg.MetricsListen, d.URL, n.Metrics(), shutdown, log)
 	if certs != nil {
 		d.wg.Add(1)
 		go d.watchTLS(runCtx, cmp.Or(opt.TLSCheckEvery, 10*time.Second))

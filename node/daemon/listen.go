@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,7 +57,7 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 // in a goroutine wg counts, and logs where /metrics is served: there, or,
 // when ml is nil, on the public listener whose URL is public. It returns
 // the URL of the metrics page.
-func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, public string, m *node.Metrics,
+func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, configured, public string, m *node.Metrics,
 	shutdown time.Duration, log *slog.Logger) string {
 	if ml == nil {
 		u := public + "/metrics"
@@ -64,7 +65,7 @@ func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, publ
 			"(such as "+config.DefaultMetricsListen+") to serve them on a listener of their own", "metrics_url", u)
 		return u
 	}
-	u := "http://" + ml.Addr().String() + "/metrics"
+	u := "http://" + shownAddr(configured, ml) + "/metrics"
 	srv := api.NewMetricsServer(m, shutdown)
 	wg.Add(1)
 	go func() {
@@ -75,6 +76,18 @@ func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, publ
 	}()
 	log.Info("metrics are served on metrics_listen only", "metrics_url", u)
 	return u
+}
+
+// shownAddr is l's address for the log, as the setting that bound it
+// (configured) names it: Go binds "0.0.0.0:P" on every address, IPv6's
+// too, and calls it "[::]:P", which staff who wrote 0.0.0.0 do not
+// recognise.
+func shownAddr(configured string, l net.Listener) string {
+	a, ok := l.Addr().(*net.TCPAddr)
+	if host, _, err := net.SplitHostPort(configured); ok && err == nil && host == "0.0.0.0" && a.IP.IsUnspecified() {
+		return net.JoinHostPort(host, strconv.Itoa(a.Port))
+	}
+	return l.Addr().String()
 }
 
 // linkBase is the base of the wallet and scanner links the node hands

@@ -173,3 +173,28 @@ func TestStartRefusesABadMetricsListenOrAPublicListenerWithoutPublicURL(t *testi
 		t.Fatalf("refused with %q\nwant %s", err, want)
 	}
 }
+
+// TestListenersAreLoggedAsConfigured: a node told to listen on 0.0.0.0
+// logs its URLs with 0.0.0.0, as its config says, and they answer.
+// Before, Go's name for that socket, [::], stood in the log.
+func TestListenersAreLoggedAsConfigured(t *testing.T) {
+	t.Parallel()
+	cfg := standaloneConfig(t)
+	cfg.Listen, cfg.MetricsListen = "0.0.0.0:0", "0.0.0.0:0"
+	cfg.PublicURL = "https://hc.example.gov.cn"
+	d, logs := startStandalone(t, cfg)
+	for _, u := range []string{d.URL, d.MetricsURL} {
+		if !strings.HasPrefix(u, "http://0.0.0.0:") {
+			t.Errorf("URL %q, want http://0.0.0.0:PORT", u)
+		}
+		if !strings.Contains(logs.String(), u) {
+			t.Errorf("%s is not in the log:\n%s", u, logs.String())
+		}
+	}
+	if st, _ := httpDo(t, "GET", d.URL+"/healthz", "", nil); st != 200 {
+		t.Errorf("GET %s/healthz: HTTP %d", d.URL, st)
+	}
+	if st, _ := httpDo(t, "GET", d.MetricsURL, "", nil); st != 200 {
+		t.Errorf("GET %s: HTTP %d", d.MetricsURL, st)
+	}
+}

@@ -115,11 +115,11 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	}
 	shutdown := cmp.Or(opt.ShutdownTimeout, api.DefaultShutdownTimeout)
 	runCtx, cancel := context.WithCancel(context.Background())
-	v := &Verifier{Replica: r, DB: db, URL: scheme + l.Addr().String(), cfg: cfg, now: now, log: log, cancel: cancel,
+	v := &Verifier{Replica: r, DB: db, URL: scheme + shownAddr(cfg.Listen, l), cfg: cfg, now: now, log: log, cancel: cancel,
 		lock: lock, certs: certs, bound: shutdown + closeGrace}
 	v.API = api.NewVerifier(api.VerifierConfig{Verifier: r, Logger: log, Ready: v.ready, Federation: v.view,
 		ShutdownTimeout: shutdown})
-	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, v.URL, r.Metrics(), shutdown, log)
+	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, cfg.MetricsListen, v.URL, r.Metrics(), shutdown, log)
 	v.wg.Add(3)
 	go func() {
 		defer v.wg.Done()
