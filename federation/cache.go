@@ -227,7 +227,7 @@ func (s *Sync) restoreOne(e cacheEntry) bool {
 		}
 	case KindHeartbeat:
 		var hb trust.Heartbeat
-		if hb, err = s.recordHeartbeat(p, e.Raw, now); err == nil && !s.ownsRevocations(p) {
+		if hb, err = s.recordHeartbeat(p, e.Raw, now); err == nil && !s.ownsRevocations(p) && s.keysetCurrent(p, hb) {
 			s.state.NoteRevocationSeq(p, hb.RevocationSeq, time.Unix(hb.IssuedAt, 0))
 		}
 	}

@@ -207,8 +207,15 @@ func (f *fixture) snapshot(p string, seq uint64) []byte {
 // heartbeat is p's heartbeat issued at.
 func (f *fixture) heartbeat(p string, at time.Time, revSeq uint64) []byte {
 	f.t.Helper()
+	return f.heartbeatOfKeyset(p, at, revSeq, 1)
+}
+
+// heartbeatOfKeyset is p's heartbeat at at naming revocation seq revSeq
+// and keyset version ksVersion.
+func (f *fixture) heartbeatOfKeyset(p string, at time.Time, revSeq, ksVersion uint64) []byte {
+	f.t.Helper()
 	raw, err := f.p(p).signer.Sign(trust.TypHeartbeat, trust.Heartbeat{Issuer: p, IssuedAt: at.Unix(),
-		KeysetVersion: 1, ContentKeyID: f.p(p).ck.ID, RevocationSeq: revSeq, TrustListVersion: 1})
+		KeysetVersion: ksVersion, ContentKeyID: f.p(p).ck.ID, RevocationSeq: revSeq, TrustListVersion: 1})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -35,12 +35,29 @@ func (s *Sync) heartbeatClaim(p string, raw []byte, hb trust.Heartbeat) {
 	if s.ownsRevocations(p) {
 		return // the node's own revocations are always current
 	}
+	if !s.keysetCurrent(p, hb) {
+		return
+	}
 	w := waitingHeartbeat{raw: raw, hb: hb}
 	if s.state.NoteRevocationSeq(p, hb.RevocationSeq, time.Unix(hb.IssuedAt, 0)) {
 		s.cacheHeartbeat(p, w)
 		return
 	}
 	s.hbWaiting[p] = w
+}
+
+// keysetCurrent reports whether this node holds the keyset p's heartbeat
+// hb names, or a later one. A heartbeat naming a newer keyset vouches for
+// nothing: that keyset may mark a key compromised, whose codes (signed by
+// whoever took the key, and never revoked one by one) this node would
+// otherwise accept for as long as p's heartbeats arrive, up to the held
+// keyset's expiry. Counting no such heartbeat, p's codes turn
+// revocations_stale past trust's RevocationsMaxAge, as when p is cut
+// off, until the keyset arrives and a heartbeat is counted again; a
+// heartbeat that races ahead of its keyset costs one heartbeat's delay.
+func (s *Sync) keysetCurrent(p string, hb trust.Heartbeat) bool {
+	ks := s.state.Keyset(p)
+	return ks != nil && ks.Version >= hb.KeysetVersion
 }
 
 // heartbeatCovered caches p's waiting heartbeat once the revocations

@@ -243,6 +243,11 @@ func (ks *keySchedule) committedAudience(kc *keyChange, current string) {
 	if kc.audience != nil {
 		ks.audience = kc.audience
 	}
+	if kc.compromised != "" && kc.compromised != "-" {
+		ks.metrics.ContentRekeys.Inc()
+		ks.log.Info("new content key started: whoever took the compromised signing key cannot read codes issued from now on",
+			"content_key", current, "compromised", kc.compromised)
+	}
 	if len(kc.lapsed) == 0 {
 		return
 	}

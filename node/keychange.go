@@ -35,6 +35,9 @@ type keyChange struct {
 	joined        map[string]bool
 	lapsed        []string
 	lapsedVersion uint64
+	// compromised is the signing key this change marked compromised first,
+	// for which it started new content keys ("-" if it could not).
+	compromised string
 }
 
 // beginKeys starts a key change at now. Callers hold ks.mu.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -187,11 +188,31 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 }
 
 // markCompromised marks k compromised in kc; if it was the active key, a
-// new one takes over (promote). Callers hold ks.mu.
+// new one takes over (promote). A signing key is compromised when the key
+// store was read, and the content keys lie beside it under the same KEK
+// (this epoch's, and the next one's published ahead): new content keys
+// are started too, once a change, so that whoever took the signing key
+// cannot read the codes issued from now on (seed rule 5). Codes issued
+// before stay readable by whoever holds their key. Callers hold ks.mu.
 func (ks *keySchedule) markCompromised(kc *keyChange, k *signKey) error {
 	wasActive := k.row.State == string(trust.KeyActive)
 	k.row.State = string(trust.KeyCompromised)
 	kc.update(k.row)
+	if kc.compromised == "" {
+		kc.compromised = k.row.KID
+		if err := ks.rekeyContent(kc); errors.Is(err, errTooManyContentKeys) {
+			ks.log.Error("a signing key was compromised but no new content key was started: the node holds as many live "+
+				"content keys as a grant can carry; codes are issued under the current key until older keys expire",
+				"kid", k.row.KID, "limit", maxOwnContentKeys)
+			kc.compromised = "-" // not again in this change
+		} else if err != nil {
+			return err
+		} else {
+			id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
+			kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
+				map[string]any{"compromised": k.row.KID}))
+		}
+	}
 	if wasActive {
 		return ks.promote(kc)
 	}

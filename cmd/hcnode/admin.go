@@ -89,6 +89,8 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 		if takeover {
 			p.step(cond+"activate the next key for new codes", cond+"activating the next key for new codes")
 		}
+		p.step("start new content keys, so that whoever took the key cannot read the codes issued from now on",
+			"starting new content keys, so that whoever took the key cannot read the codes issued from now on")
 		p.note("This cannot be undone: the key never verifies again, and its residents must get new codes.")
 		if p.stop() {
 			return nil

@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/node/config"
@@ -119,5 +121,56 @@ func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 	fresh := n.issue(id, resident)
 	if got, _ := liveCodes(resident); !slices.Equal(got, []string{fresh.JTI}) {
 		t.Errorf("after a new code the live codes are %v, want %s", got, fresh.JTI)
+	}
+}
+
+// contentKeyOf is the id of the content key a code's contents are
+// encrypted under: the kid of its ct header.
+func contentKeyOf(t *testing.T, code string) string {
+	t.Helper()
+	parts := strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")
+	if len(parts) != 3 {
+		t.Fatalf("code is not a compact JWS")
+	}
+	var claims struct{ CT string }
+	decodeB64JSON(t, parts[1], &claims)
+	var h struct{ Kid string }
+	decodeB64JSON(t, strings.Split(claims.CT, ".")[0], &h)
+	return h.Kid
+}
+
+func decodeB64JSON(t *testing.T, part string, v any) {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A signing key is compromised when the node's key store was read: the
+// content keys lie beside it, sealed under the same KEK, this epoch's and
+// the next one's (published ahead). 'keys compromise' replaced the
+// signing key but went on encrypting new codes under the same content
+// keys, so whoever took the key read the status and masked name of every
+// code issued for up to two more epochs (seed rule 5). A compromise now
+// starts new content keys too, as a suspension does.
+func TestCodesIssuedAfterAKeyCompromiseUseANewContentKey(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "440000", generous)
+	id, resident := n.enrol(residentName, residentID)
+	before := n.issue(id, resident)
+	if resp := n.call("POST", "/v1/keys/"+kidOf(t, before.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("compromise: %d", resp.StatusCode)
+	}
+	after := n.issue(id, resident)
+	if v := n.verify(after.Code); !v.Valid || v.Status != "green" {
+		t.Fatalf("a code issued after the compromise: %+v, want a valid green code", v)
+	}
+	if old, now := contentKeyOf(t, before.Code), contentKeyOf(t, after.Code); old == now {
+		t.Errorf("a code issued after the compromise is encrypted under %s, the content key the node held when its "+
+			"key store was read; want a new one", now)
 	}
 }
