@@ -121,7 +121,7 @@ kept. Only one of the two flags may be "-".`,
 
 func newSunsetCmd() *cobra.Command {
 	var cfgPath string
-	var yes bool
+	var yes *bool
 	cmd := &cobra.Command{
 		Use:   "sunset",
 		Short: "End the node's purpose: delete all personal data and keys, keep anonymous counts",
@@ -143,7 +143,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if yes {
+			if *yes {
 				fmt.Fprintf(w, "Sunset of province %s: permanently deleting\n", cfg.Province)
 			} else {
 				fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
@@ -154,7 +154,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 			fmt.Fprintf(w, "  %s (signing, root, encryption, content), %s, %s\n",
 				count(c.Keys, "key"), count(c.Statements, "cached peer statement"), count(c.Revocations, "outbox row"))
 			fmt.Fprintf(w, "  %s obtained from other provinces by lookup\n", count(c.Lookups, "contact record"))
-			if !yes {
+			if !*yes {
 				fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
 				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
 				return nil
@@ -167,6 +167,6 @@ without the keys (crypto-shredding). The node will not start again.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
-	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	yes = addYesFlag(cmd, "every resident record and key is deleted for good, and the node never starts again")
 	return cmd
 }

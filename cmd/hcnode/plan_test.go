@@ -7,8 +7,9 @@ import (
 )
 
 // TestIrreversibleCommandsAskForYes checks that every command that cannot
-// be undone has --yes, that its help says what the run without it does,
-// and that a plan reads in both tenses as restore's does.
+// be undone has --yes, whose usage says what it confirms, that its help
+// says what the run without it does, and that a plan reads in both tenses
+// as restore's does.
 func TestIrreversibleCommandsAskForYes(t *testing.T) {
 	root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
 	for _, path := range [][]string{
@@ -20,8 +21,10 @@ func TestIrreversibleCommandsAskForYes(t *testing.T) {
 			t.Errorf("hcnode %s: not found (%v)", strings.Join(path, " "), err)
 			continue
 		}
-		if cmd.Flags().Lookup("yes") == nil {
+		if f := cmd.Flags().Lookup("yes"); f == nil {
 			t.Errorf("hcnode %s has no --yes", strings.Join(path, " "))
+		} else if !strings.HasPrefix(f.Usage, "confirm: ") {
+			t.Errorf("hcnode %s --yes says %q, not what it confirms (addYesFlag)", strings.Join(path, " "), f.Usage)
 		}
 		if !strings.Contains(cmd.Long, "Without --yes") {
 			t.Errorf("hcnode %s --help does not say what it does without --yes:\n%s", strings.Join(path, " "), cmd.Long)

@@ -77,7 +77,7 @@ province's home node (see 'hcnode replica').`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "config file")
+	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
 	cmd.Flags().BoolVar(&rebootstrap, "trust-rebootstrap-unsafe", false,
 		"DANGEROUS: accept a pinned trust list that does not follow from the held one (the operators' re-bootstrap); audited")
 	return cmd
