@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
 )
 
 // client calls a running node's API with an operator token, so that
@@ -120,7 +122,9 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
+		return nil, fmt.Errorf("could not reach the node at %s: %w; check that the node runs there "+
+			"('hcnode check --config FILE' on its machine says why it would not) and that --url, or $HCNODE_URL, is its address",
+			c.url, errors.Unwrap(err))
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil
@@ -131,6 +135,12 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 		Error struct{ Code, Message string }
 	}
 	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+		if e.Error.Code == string(node.EUnauthorized) && e.Error.Message == "unknown token" {
+			// The node does not say why it knows no such token; the
+			// operator needs to know where a working one comes from.
+			e.Error.Message += ": it may be mistyped, revoked, of a disabled account, or another node's; " +
+				"check --token (or $HCNODE_TOKEN), and ask an admin for a new one (hcnode account token NAME)"
+		}
 		return nil, fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
 	}
 	return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
