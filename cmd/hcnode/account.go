@@ -68,7 +68,7 @@ func newAccountTokenCmd() *cobra.Command {
 }
 
 func newAccountRevokeCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "revoke NAME TOKEN_ID", Short: "Revoke one token of an account at once ('account list' shows the ids)",
+	cmd := &cobra.Command{Use: "revoke NAME TOKEN_ID", Short: "Revoke one token of an account at once: an admin any account's, an operator its own ('account list' shows the ids)",
 		Args: cobra.ExactArgs(2)}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

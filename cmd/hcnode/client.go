@@ -170,7 +170,15 @@ func printJSON(w io.Writer, v any) error {
 func newIssueCmd() *cobra.Command {
 	var subject, qrOut, pageOut string
 	var paper bool
-	cmd := &cobra.Command{Use: "issue", Short: "Issue a code for an enrolled resident (through a running node)"}
+	cmd := &cobra.Command{Use: "issue --subject ID [--paper [--page FILE]]", Short: "Issue a code for an enrolled resident (through a running node)",
+		Long: `issue signs a new code for an enrolled resident, in the colour of their
+status now, valid codes.lifetime (a phone code, default 24h) or, with
+--paper, codes.paper_lifetime (default 7 days), and prints the code, its id
+(jti), its expiry and the address of its QR image. It adds a live code and
+changes nothing else: the resident's earlier codes stay valid until they
+expire. A resident who already holds codes.max_live live codes is refused
+(limit_reached): show one of those. A status change revokes them all.`,
+		Args: cobra.NoArgs}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if pageOut != "" && !paper {

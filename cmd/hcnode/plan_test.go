@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // TestIrreversibleCommandsAskForYes checks that every command that cannot
@@ -45,5 +47,27 @@ func TestIrreversibleCommandsAskForYes(t *testing.T) {
 		"Removing scanner sc_1:\n  refusing its token\n  This cannot be undone.\n"
 	if w.String() != want {
 		t.Errorf("plans say\n%s\nwant\n%s", w.String(), want)
+	}
+}
+
+// TestEveryCommandChecksItsArguments checks that no command ignores
+// arguments it does not take: cobra accepts any for a command without
+// Args, so 'hcnode serve other.yaml' would serve ./hcnode.yaml. Each
+// wrong count is a usage error (argsAreUsage).
+func TestEveryCommandChecksItsArguments(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Runnable() && !c.HasSubCommands() && c.Args == nil && c.Name() != "help" {
+			t.Errorf("%s takes any arguments and ignores them: give it Args (cobra.NoArgs...)", c.CommandPath())
+		}
+	}
+	walk(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
+
+	_, _, err := runCLI(t, "", "serve", "other.yaml")
+	if err == nil || !isUsageError(err) || !strings.Contains(err.Error(), `unknown command "other.yaml" for "hcnode serve"`) {
+		t.Errorf("hcnode serve other.yaml: %v, want a usage error", err)
 	}
 }

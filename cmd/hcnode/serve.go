@@ -17,6 +17,7 @@ func newServeCmd() *cobra.Command {
 	var rebootstrap bool
 	cmd := &cobra.Command{
 		Use:   "serve",
+		Args:  cobra.NoArgs,
 		Short: "Run a province node until interrupted",
 		Long: `serve runs a province node until SIGINT or SIGTERM, then shuts down within a
 bound. A second signal exits at once, without finishing the shutdown.
