@@ -130,7 +130,8 @@ while the node runs. Without --yes it only says what it would delete. With --yes
 it deletes every resident record, consent, code, token, scanner, key and
 cached statement in one transaction, keeping only anonymous counts and the
 audit log. Deleting the keys makes any backup of the database unreadable
-without the keys (crypto-shredding). The node will not start again.`,
+without the keys (crypto-shredding). The node will not start again. A node
+sunset already is told so, with the counts kept, and nothing is changed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			db, cfg, err := openStore(cmd, cfgPath)
@@ -138,11 +139,21 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			defer db.Close()
+			w := cmd.OutOrStdout()
+			// A second sunset has nothing to delete, and must not
+			// replace the counts the first one kept.
+			if at, kept, done, err := node.SunsetKept(cmd.Context(), db.DB); err != nil {
+				return err
+			} else if done {
+				fmt.Fprintf(w, "Province %s was sunset at %s: nothing to do. It keeps the counts of what it deleted (%s, %s, %s) and the audit log.\n",
+					cfg.Province, at.UTC().Format(time.RFC3339), count(kept.Subjects, "resident record"), count(kept.Codes, "code record"),
+					count(kept.Scanners, "scanner"))
+				return nil
+			}
 			c, err := node.SunsetPlan(cmd.Context(), db.DB)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
 			if *yes {
 				fmt.Fprintf(w, "Sunset of province %s: permanently deleting\n", cfg.Province)
 			} else {
@@ -156,7 +167,7 @@ without the keys (crypto-shredding). The node will not start again.`,
 			fmt.Fprintf(w, "  %s obtained from other provinces by lookup\n", count(c.Lookups, "contact record"))
 			if !*yes {
 				fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
-				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
+				fmt.Fprintln(w, notChanged)
 				return nil
 			}
 			if _, err := node.Sunset(cmd.Context(), db.DB, "operator", time.Now()); err != nil {
