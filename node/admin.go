@@ -54,6 +54,21 @@ func requireAdmin(p Principal, action string) error {
 		"ask one of the province's admins", what)
 }
 
+// RequireAdmin is the refusal p gets from the admin's action (a key of
+// adminActions, as "account.disable"), before the node looks at its
+// target: nil for an admin's token, EAdminRequired for another
+// operator's, EForbidden for any other. It records nothing (the node's
+// own check records an operator's refusal, permitAdmin): hcnode asks it
+// so that a plan shown without --yes does not promise what the node
+// will refuse.
+func RequireAdmin(p Principal, action string) error { return requireAdmin(p, action) }
+
+// RequireOperator is the refusal p gets from an operator's action (every
+// one that is not an admin's): nil for an operator's or admin's token,
+// EForbidden for any other, a feed's told what it may do. It records
+// nothing; hcnode asks it as it asks RequireAdmin.
+func RequireOperator(p Principal) error { return require(p, RoleOperator) }
+
 // permitAdmin is requireAdmin, and records an operator's refusal in the
 // audit log (admin.refused, naming the account and the action asked
 // for): a counter clerk's token trying the province's keys is what a

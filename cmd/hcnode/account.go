@@ -68,7 +68,7 @@ func newAccountTokenCmd() *cobra.Command {
 }
 
 func newAccountRevokeCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "revoke NAME TOKEN_ID", Short: "Revoke one token of an account at once ('account list' shows the ids)",
+	cmd := &cobra.Command{Use: "revoke NAME TOKEN_ID", Short: "Revoke one token of an account at once: an admin any account's, an operator its own ('account list' shows the ids)",
 		Args: cobra.ExactArgs(2)}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -90,9 +90,10 @@ and its name is never reused, so the person gets a new account under
 another name ('hcnode account add'). The node refuses to disable its last
 enabled admin.
 
-Without --yes it looks the account up, says what it would do (its role and
-live tokens) and changes nothing; an account the token cannot see, or the
-last enabled admin, is refused before anyone types --yes. With --yes it
+Without --yes it asks the node who the token is, looks the account up, says
+what it would do (its role and live tokens) and changes nothing; a token
+that is no admin's (admin_required), an account the node does not have, or
+the last enabled admin, is refused before anyone types --yes. With --yes it
 says the same in the present tense and does it.`,
 		Args: cobra.ExactArgs(1)}
 	cl := addAdminClientFlags(cmd)
@@ -103,6 +104,9 @@ says the same in the present tense and does it.`,
 		if *yes {
 			p.head("Disabling account %s", args[0])
 		} else {
+			if err := cl.mayAdmin(cmd.Context(), "account.disable"); err != nil {
+				return err
+			}
 			acc, done, err := accountToDisable(cmd, cl, args[0])
 			if err != nil || done {
 				return err
@@ -126,9 +130,10 @@ says the same in the present tense and does it.`,
 }
 
 // accountToDisable looks up the account ref names (its id or its name, in
-// any case) for disable's plan. It refuses one the token cannot see and
-// the last enabled admin, which the node would refuse; done is true, said
-// so, when the account is disabled already.
+// any case) for disable's plan, with an admin's token (which sees every
+// account). It refuses one the node does not have and the last enabled
+// admin, which the node would refuse; done is true, said so, when the
+// account is disabled already.
 func accountToDisable(cmd *cobra.Command, cl *client, ref string) (acc node.Account, done bool, err error) {
 	var list struct {
 		Accounts []node.Account `json:"accounts"`
@@ -138,8 +143,7 @@ func accountToDisable(cmd *cobra.Command, cl *client, ref string) (acc node.Acco
 	}
 	i := slices.IndexFunc(list.Accounts, func(a node.Account) bool { return a.ID == ref || strings.EqualFold(a.Name, ref) })
 	if i < 0 {
-		return acc, false, fmt.Errorf("this token sees no account %s: 'hcnode account list' shows the accounts it sees "+
-			"(an operator's token only its own; disabling an account takes an admin's)", ref)
+		return acc, false, fmt.Errorf("this node has no account %s: 'hcnode account list' shows its accounts", ref)
 	}
 	acc = list.Accounts[i]
 	if acc.Disabled {

@@ -46,8 +46,9 @@ verification (key_compromised) in every province once they have the new
 keyset, and if it was the active key the next one takes over. It cannot be
 undone: residents must get new codes.
 
-Without --yes it looks the key up, says what it would do to it (naming its
-state) and changes nothing; a key the node does not have is refused before
+Without --yes it asks the node who the token is, looks the key up, says what
+it would do to it (naming its state) and changes nothing; a token that is no
+admin's (admin_required), or a key the node does not have, is refused before
 anyone types --yes. With --yes it says the same in the present tense (on
 stderr) and prints the node's keys. A key id may begin with '-' (it is
 base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
@@ -64,8 +65,12 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 			p.w = cmd.ErrOrStderr()
 			p.head("Marking key %s compromised", args[0])
 		} else {
-			// Explain what it would do to this key, and refuse a key the
-			// node does not have before anyone types --yes.
+			// Explain what it would do to this key, and refuse a caller
+			// who is no admin, or a key the node does not have, before
+			// anyone types --yes.
+			if err := cc.mayAdmin(cmd.Context(), "key.compromise"); err != nil {
+				return err
+			}
 			var held struct {
 				Keys []node.KeyInfo `json:"keys"`
 			}

@@ -74,14 +74,16 @@ The KEK is not copied: keep it in its own custody.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
-	cmd.Flags().StringVar(&out, "out", "", "directory for the database copy (created; node.db must not exist in it)")
+	cmd.Flags().StringVar(&out, "out", "", "directory for the database copy (required; created; node.db must not exist in it)")
+	_ = cmd.MarkFlagRequired("out")
 	cmd.Flags().StringVar(&keysOut, "keys-out", "", "directory for a copy of the key store (keys.db), apart from --out")
 	return cmd
 }
 
 func newRestoreCmd() *cobra.Command {
 	var cfgPath, from, keysFrom string
-	var yes, unpair bool
+	var unpair bool
+	var yesFlag *bool
 	cmd := &cobra.Command{
 		Use:   "restore",
 		Short: "Put a backup back in place of the node's database (node stopped)",
@@ -108,6 +110,7 @@ log lines to search since the backup to redo those removals.
 again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			yes := *yesFlag
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				return err
@@ -207,9 +210,10 @@ again.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
-	cmd.Flags().StringVar(&from, "from", "", "directory holding the node.db copy")
+	cmd.Flags().StringVar(&from, "from", "", "directory holding the node.db copy (required)")
+	_ = cmd.MarkFlagRequired("from")
 	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory holding a keys.db copy (optional)")
-	cmd.Flags().BoolVar(&yes, "yes", false, "really replace the database")
+	yesFlag = addYesFlag(cmd, "the node's database is replaced by the backup's, and what was done after the backup is lost")
 	cmd.Flags().BoolVar(&unpair, "unpair-scanners", false, "remove every scanner the backup holds: each must be registered again")
 	return cmd
 }

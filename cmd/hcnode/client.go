@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hcfed/hcfed/node"
 )
 
 // client calls a running node's API with an operator token, so that
@@ -120,7 +122,9 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("could not reach the node at %s: %w", c.url, errors.Unwrap(err))
+		return nil, fmt.Errorf("could not reach the node at %s: %w; check that the node runs there "+
+			"('hcnode check --config FILE' on its machine says why it would not) and that --url, or $HCNODE_URL, is its address",
+			c.url, errors.Unwrap(err))
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil
@@ -131,6 +135,12 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 		Error struct{ Code, Message string }
 	}
 	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+		if e.Error.Code == string(node.EUnauthorized) && e.Error.Message == "unknown token" {
+			// The node does not say why it knows no such token; the
+			// operator needs to know where a working one comes from.
+			e.Error.Message += ": it may be mistyped, revoked, of a disabled account, or another node's; " +
+				"check --token (or $HCNODE_TOKEN), and ask an admin for a new one (hcnode account token NAME)"
+		}
 		return nil, fmt.Errorf("%s: %s (HTTP %d)", e.Error.Code, e.Error.Message, resp.StatusCode)
 	}
 	return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
@@ -160,7 +170,15 @@ func printJSON(w io.Writer, v any) error {
 func newIssueCmd() *cobra.Command {
 	var subject, qrOut, pageOut string
 	var paper bool
-	cmd := &cobra.Command{Use: "issue", Short: "Issue a code for an enrolled resident (through a running node)"}
+	cmd := &cobra.Command{Use: "issue --subject ID [--paper [--page FILE]]", Short: "Issue a code for an enrolled resident (through a running node)",
+		Long: `issue signs a new code for an enrolled resident, in the colour of their
+status now, valid codes.lifetime (a phone code, default 24h) or, with
+--paper, codes.paper_lifetime (default 7 days), and prints the code, its id
+(jti), its expiry and the address of its QR image. It adds a live code and
+changes nothing else: the resident's earlier codes stay valid until they
+expire. A resident who already holds codes.max_live live codes is refused
+(limit_reached): show one of those. A status change revokes them all.`,
+		Args: cobra.NoArgs}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if pageOut != "" && !paper {

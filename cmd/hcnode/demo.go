@@ -54,6 +54,7 @@ func newDemoCmd() *cobra.Command {
 	var randomPorts bool
 	cmd := &cobra.Command{
 		Use:   "demo",
+		Args:  cobra.NoArgs,
 		Short: "Run three provinces (440000 Guangdong, 310000 Shanghai, 110000 Beijing) on this machine",
 		Long: `demo starts three province nodes in this process, each with its own
 SQLite database and keys, prints their URLs, with an admin and a scanner

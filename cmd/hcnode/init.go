@@ -26,6 +26,7 @@ func newInitCmd() *cobra.Command {
 	var province, name, dataDir, listen, natsListen, metricsListen, publicURL, federation, trustList, trustSum, admin string
 	cmd := &cobra.Command{
 		Use:   "init",
+		Args:  cobra.NoArgs,
 		Short: "Create a new province node: KEK, keys, database, config file and the first admin account",
 		Long: `init creates, in --data:
   kek.key      the key-encryption key (mode 0600; or set HCNODE_KEK instead)

@@ -121,7 +121,7 @@ kept. Only one of the two flags may be "-".`,
 
 func newSunsetCmd() *cobra.Command {
 	var cfgPath string
-	var yes bool
+	var yes *bool
 	cmd := &cobra.Command{
 		Use:   "sunset",
 		Short: "End the node's purpose: delete all personal data and keys, keep anonymous counts",
@@ -130,7 +130,8 @@ while the node runs. Without --yes it only says what it would delete. With --yes
 it deletes every resident record, consent, code, token, scanner, key and
 cached statement in one transaction, keeping only anonymous counts and the
 audit log. Deleting the keys makes any backup of the database unreadable
-without the keys (crypto-shredding). The node will not start again.`,
+without the keys (crypto-shredding). The node will not start again. A node
+sunset already is told so, with the counts kept, and nothing is changed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			db, cfg, err := openStore(cmd, cfgPath)
@@ -138,12 +139,22 @@ without the keys (crypto-shredding). The node will not start again.`,
 				return err
 			}
 			defer db.Close()
+			w := cmd.OutOrStdout()
+			// A second sunset has nothing to delete, and must not
+			// replace the counts the first one kept.
+			if at, kept, done, err := node.SunsetKept(cmd.Context(), db.DB); err != nil {
+				return err
+			} else if done {
+				fmt.Fprintf(w, "Province %s was sunset at %s: nothing to do. It keeps the counts of what it deleted (%s, %s, %s) and the audit log.\n",
+					cfg.Province, at.UTC().Format(time.RFC3339), count(kept.Subjects, "resident record"), count(kept.Codes, "code record"),
+					count(kept.Scanners, "scanner"))
+				return nil
+			}
 			c, err := node.SunsetPlan(cmd.Context(), db.DB)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			if yes {
+			if *yes {
 				fmt.Fprintf(w, "Sunset of province %s: permanently deleting\n", cfg.Province)
 			} else {
 				fmt.Fprintf(w, "Sunset of province %s would permanently delete:\n", cfg.Province)
@@ -154,9 +165,9 @@ without the keys (crypto-shredding). The node will not start again.`,
 			fmt.Fprintf(w, "  %s (signing, root, encryption, content), %s, %s\n",
 				count(c.Keys, "key"), count(c.Statements, "cached peer statement"), count(c.Revocations, "outbox row"))
 			fmt.Fprintf(w, "  %s obtained from other provinces by lookup\n", count(c.Lookups, "contact record"))
-			if !yes {
+			if !*yes {
 				fmt.Fprintln(w, "and keep only these counts and the audit log. The node will not start again.")
-				fmt.Fprintln(w, "Nothing was changed. Stop the node and run again with --yes to do it.")
+				fmt.Fprintln(w, notChanged)
 				return nil
 			}
 			if _, err := node.Sunset(cmd.Context(), db.DB, "operator", time.Now()); err != nil {
@@ -167,6 +178,6 @@ without the keys (crypto-shredding). The node will not start again.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
-	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	yes = addYesFlag(cmd, "every resident record and key is deleted for good, and the node never starts again")
 	return cmd
 }

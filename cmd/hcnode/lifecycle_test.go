@@ -33,9 +33,13 @@ func TestSunsetSaysWhatItWouldDeleteThenWhatItDeletes(t *testing.T) {
 		!strings.Contains(out, "\nDone: personal data and keys deleted") {
 		t.Errorf("sunset --yes says:\n%s\nwant what it deletes, not what it would", out)
 	}
-	// It did: the plan is now empty.
-	out, err = run(t, "sunset", "--config", n.cfgPath)
-	if err != nil || !strings.Contains(out, "  0 resident records") {
-		t.Errorf("sunset after sunset: %v\n%s", err, out)
+	// It did, once: a second sunset, with --yes or without, has nothing
+	// to do and keeps the counts of the first.
+	for _, args := range [][]string{{"--yes"}, {}} {
+		out, err = run(t, append([]string{"sunset", "--config", n.cfgPath}, args...)...)
+		if err != nil || !strings.Contains(out, "Province 440000 was sunset at ") || strings.Contains(out, "would") ||
+			!strings.Contains(out, ": nothing to do. It keeps the counts of what it deleted (1 resident record, 0 code records, 0 scanners)") {
+			t.Errorf("sunset %v after sunset: %v\n%s", args, err, out)
+		}
 	}
 }

@@ -54,11 +54,30 @@ func (e usageError) Unwrap() error { return e.error }
 
 // isUsageError reports whether err is about how hcnode was called rather
 // than about what it did, so that main prints the usage with it. Cobra
-// reports an unknown command as a plain error; flag errors come through
-// the FlagErrorFunc as usageError.
+// reports an unknown command and a missing required flag as plain
+// errors; flag errors come through the FlagErrorFunc, and a wrong number
+// of arguments through argsAreUsage, as usageError.
 func isUsageError(err error) bool {
 	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ")
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ") ||
+		strings.HasPrefix(err.Error(), "required flag(s) ")
+}
+
+// argsAreUsage makes the argument check of c and every command below it
+// (cobra.ExactArgs...) return a usageError, so that a missing or extra
+// argument is shown with the usage that names the arguments.
+func argsAreUsage(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
 }
 
 // version is the module version and VCS revision this binary was built
@@ -107,6 +126,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newAccountCmd(), newStatusesCmd())
 	root.AddCommand(newNATSConfigCmd(), newNATSSetupCmd())
 	refuseUnknownSubcommands(root)
+	argsAreUsage(root)
 	return root
 }
 

@@ -47,9 +47,10 @@ replica.max_stale it refuses every scanner (replica_stale). It cannot be
 undone: the replica serves again only once registered anew ('hcnode
 replica add') with the new token in its config.
 
-Without --yes it looks the replica up, says what it would do and changes
-nothing; a replica the node does not have is refused before anyone types
---yes. With --yes it says the same in the present tense and does it.`}
+Without --yes it asks the node who the token is, looks the replica up, says
+what it would do and changes nothing; a token that is no admin's
+(admin_required), or a replica the node does not have, is refused before
+anyone types --yes. With --yes it says the same in the present tense and does it.`}
 	rmc := addAdminClientFlags(rm)
 	yes := addYesFlag(rm, "the replica's token stops working for good")
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
@@ -58,6 +59,9 @@ nothing; a replica the node does not have is refused before anyone types
 		if *yes {
 			p.head("Removing replica %s", args[0])
 		} else {
+			if err := rmc.mayAdmin(cmd.Context(), "replica.remove"); err != nil {
+				return err
+			}
 			var held struct {
 				Replicas []node.ReplicaInfo `json:"replicas"`
 			}

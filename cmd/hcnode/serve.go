@@ -17,6 +17,7 @@ func newServeCmd() *cobra.Command {
 	var rebootstrap bool
 	cmd := &cobra.Command{
 		Use:   "serve",
+		Args:  cobra.NoArgs,
 		Short: "Run a province node until interrupted",
 		Long: `serve runs a province node until SIGINT or SIGTERM, then shuts down within a
 bound. A second signal exits at once, without finishing the shutdown.
@@ -77,7 +78,7 @@ province's home node (see 'hcnode replica').`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "config file")
+	cmd.Flags().StringVar(&cfgPath, "config", "hcnode.yaml", "the node's config file")
 	cmd.Flags().BoolVar(&rebootstrap, "trust-rebootstrap-unsafe", false,
 		"DANGEROUS: accept a pinned trust list that does not follow from the held one (the operators' re-bootstrap); audited")
 	return cmd

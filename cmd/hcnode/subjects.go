@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -93,18 +94,29 @@ their record and data key (crypto-shredding), so that no copy of their data
 can be read again, short of a key-store copy taken before ('hcnode backup
 --keys-out'). It cannot be undone.
 
-Without --yes it says what it would do and changes nothing (it does not
-read the record: a read of a resident is audited and counted). With --yes it
+Without --yes it asks the node who the token is (a token that may not
+delete, a node out of reach, is refused before anyone types --yes), says
+what it would do and changes nothing. It does not read the record (a read
+of a resident is audited and counted): an id the node does not have is
+refused (not_found) only with --yes, and nothing is changed. With --yes it
 says the same in the present tense and does it.`}
 	dc := addClientFlags(del)
 	yes := addYesFlag(del, "the record cannot be brought back")
 	del.RunE = func(cmd *cobra.Command, args []string) error {
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		if !*yes {
+			if err := mayDeleteSubject(cmd.Context(), dc, args[0]); err != nil {
+				return err
+			}
+		}
 		p.head("Deleting resident %s", args[0])
 		p.step("revoke every live code of theirs, in every province", "revoking every live code of theirs, in every province")
 		p.step("delete their record and data key, so that no copy of their data can be read again",
 			"deleting their record and data key, so that no copy of their data can be read again")
 		p.note("This cannot be undone.")
+		if !*yes {
+			p.note(notLookedUp)
+		}
 		if p.stop() {
 			return nil
 		}
@@ -127,17 +139,29 @@ func newWithdrawPaperCmd() *cobra.Command {
 province, for a printed code that was lost or stolen: whoever holds it is
 refused at the next scan. It cannot be undone. The resident's phone codes
 and status stay as they are; print a new paper code ('hcnode issue
---subject ID --paper') if they still need one. Without --yes it says what
-it would do and changes nothing; with --yes it says the same in the
-present tense and does it.`}
+--subject ID --paper') if they still need one.
+
+Without --yes it asks the node who the token is (a token that is no
+operator's, a node out of reach, is refused before anyone types --yes),
+says what it would do and changes nothing; it does not look the resident
+up, so an id the node does not have is refused (not_found) only with
+--yes. With --yes it says the same in the present tense and does it.`}
 	cl := addClientFlags(cmd)
 	yes := addYesFlag(cmd, "every live paper code of the resident is refused everywhere")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		if !*yes {
+			if err := cl.mayOperate(cmd.Context()); err != nil {
+				return err
+			}
+		}
 		p.head("Withdrawing the paper codes of resident %s", args[0])
 		p.step("revoke every live paper code of theirs in every province: each is refused at its next scan",
 			"revoking every live paper code of theirs in every province: each is refused at its next scan")
 		p.note("This cannot be undone. Their phone codes and status stay as they are.")
+		if !*yes {
+			p.note(notLookedUp)
+		}
 		if p.stop() {
 			return nil
 		}
@@ -171,24 +195,34 @@ their identity card against the record (--id-number -: read it from stdin,
 so it stays out of ps and shell history). Prints id, resident token, wallet
 link (shown this once) and how many phone codes were revoked.
 
-Without --yes it says what it would do and changes nothing (it neither
-reads the ID number nor sends anything). With --yes it says the same in the
-present tense (on stderr: stdout is the new token) and does it.`,
+Without --yes it asks the node who the token is (a token that is no
+operator's, a node out of reach, is refused before anyone types --yes),
+says what it would do and changes nothing: it neither reads the ID number
+nor sends it, nor looks the resident up, so an id the node does not have or
+an ID number that does not match is refused only with --yes. With --yes it
+says the same in the present tense (on stderr: stdout is the new token) and
+does it.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cl := addClientFlags(cmd)
-	cmd.Flags().StringVar(&idNumber, "id-number", "", `the resident's ID number, from their identity card ("-": from stdin)`)
+	cmd.Flags().StringVar(&idNumber, "id-number", "", `the resident's ID number, from their identity card ("-": from stdin) (required)`)
+	_ = cmd.MarkFlagRequired("id-number")
 	yes := addYesFlag(cmd, "the resident's earlier tokens and the codes on the old phone stop working for good")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
 		if *yes {
 			p.w = cmd.ErrOrStderr()
+		} else if err := cl.mayOperate(cmd.Context()); err != nil {
+			return err
 		}
 		p.head("Replacing the token of resident %s", args[0])
 		p.step("refuse every token they held at once, in the wallet and the API", "refusing every token they held at once, in the wallet and the API")
 		p.step("revoke the codes issued to the old phone, in every province", "revoking the codes issued to the old phone, in every province")
 		p.step("give them a new token and wallet link, shown this once", "giving them a new token and wallet link, shown this once")
 		p.note("This cannot be undone: the old phone's link and codes never work again. Their paper codes stay valid.")
+		if !*yes {
+			p.note(notLookedUp + " The ID number is checked against the record then too.")
+		}
 		if p.stop() {
 			return nil
 		}
@@ -271,4 +305,24 @@ func newLookupsCmd() *cobra.Command {
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	return cmd
+}
+
+// notLookedUp is the note of a plan about one resident, shown without
+// --yes: the plan does not read their record, whose every read is
+// audited and counted.
+const notLookedUp = "The resident was not looked up (a read of their record is audited): an id this node does not have is refused (not_found) with --yes, changing nothing."
+
+// mayDeleteSubject returns the refusal the node would give the client's
+// token for deleting resident id, said without --yes: an operator's
+// token may, and a resident's for their own record; any other is
+// forbidden.
+func mayDeleteSubject(ctx context.Context, cl *client, id string) error {
+	w, err := cl.caller(ctx)
+	if err != nil {
+		return err
+	}
+	if w.Role == string(node.RoleResident) && w.SubjectID == id {
+		return nil
+	}
+	return node.RequireOperator(w.principal())
 }

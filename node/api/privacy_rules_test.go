@@ -712,6 +712,13 @@ func TestSuggestion3SunsetDeletesPersonalDataKeepsCounts(t *testing.T) {
 	if v, err := db.GetMeta(ctx, "sunset.subjects"); v != "2" || err != nil {
 		t.Fatalf("anonymous count: %q %v", v, err)
 	}
+	// A second sunset is refused, and keeps the counts of the first.
+	if _, err := node.Sunset(ctx, db, "operator", time.Now()); node.ErrorCodeOf(err) != node.EConflict {
+		t.Fatalf("a second sunset: %v, want conflict", err)
+	}
+	if v, err := db.GetMeta(ctx, "sunset.subjects"); v != "2" || err != nil {
+		t.Fatalf("anonymous count after a second sunset: %q %v", v, err)
+	}
 	if _, err := db.VerifyAudit(ctx); err != nil {
 		t.Fatalf("audit log after sunset: %v", err)
 	}
