@@ -120,7 +120,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		englishFallbackSaysItsLanguage(t, console)
 	})
 	t.Run("signing out of the console forgets the operator token, which stays valid", func(t *testing.T) {
-		consoleSignsOut(t, b, d, gd, subjectID)
+		consoleSignsOut(t, d, gd, console, subjectID)
 	})
 
 	// The resident's phone opens the wallet from the link.
@@ -446,7 +446,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 	})
 
 	t.Run("a shared phone forgets the wallet, and shows nothing of the resident after", func(t *testing.T) {
-		walletForgetsTheDevice(t, b, d, gd)
+		walletForgetsTheDevice(t, wallet, walletURL, subjectID, testName)
 	})
 
 	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
@@ -465,16 +465,16 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		}
 	})
 
+	t.Run("a checkpoint tablet unregisters itself at a shift change, on this device only", func(t *testing.T) {
+		scannerUnregisters(t, d, sh, scan, scannerURL)
+	})
+
 	t.Run("a bad scanner link leaves the device's scanner working", func(t *testing.T) {
 		badLinkLeavesTheDevicesToken(t, scan, d.url(sh), "/scan", d.c.Tokens[sh], `!document.getElementById("main").hidden`)
 	})
 
 	t.Run("another scanner's link asks before it replaces the scanner a device holds", func(t *testing.T) {
 		anotherScannersLinkAsksFirst(t, b, d, sh)
-	})
-
-	t.Run("a checkpoint tablet unregisters itself at a shift change, on this device only", func(t *testing.T) {
-		scannerUnregisters(t, b, d, sh)
 	})
 
 	t.Run("bad and expired links give a clear page", func(t *testing.T) {
