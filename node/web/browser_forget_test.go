@@ -70,8 +70,18 @@ func walletForgetsTheDevice(t *testing.T, phone *tab, link, subjectID, name stri
 	if keys := phone.storageKeys(); !slices.Contains(keys, "local:hcfed.wallet.token") || !slices.Contains(keys, "local:hcfed.wallet.code") {
 		t.Fatalf("the wallet keeps %v: want its token and its code, to be forgotten", keys)
 	}
+	// A second tab of the wallet on the same phone, showing the resident.
+	second := phone.sibling(t, "wallet GD second tab")
+	second.open(strings.Split(link, "#")[0])
+	second.waitJS("the wallet in a second tab", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)
 	forgetsTheDevice(t, phone, "#forget-start", "#forget-confirm", "#forget-yes", en(t, "wallet.forget_confirm"),
 		"fatal.no_link_wallet", "wallet.forgotten", link[strings.Index(link, "token=")+6:], subjectID, name, "/v1/codes/")
+	// The second tab starts again too: it shows nothing of the resident,
+	// and writes nothing back (its code, at its next refresh).
+	second.waitJS("the second tab's first-run state", `document.body.dataset.ready === "1" && !document.getElementById("fatal").hidden`)
+	if c := second.contents(); strings.Contains(c, subjectID) || strings.Contains(c, "/v1/codes/") {
+		t.Errorf("the wallet's second tab still holds the resident after the phone forgot them")
+	}
 	// What the confirmation says stands: the link still opens the wallet.
 	phone.open(link)
 	phone.waitJS("the wallet from its link again", `document.getElementById("qr").dataset.jti && document.getElementById("qr").naturalWidth > 0`)

@@ -157,9 +157,18 @@ const HC = (() => {
   // by a prankster — must not take the place of the token this device
   // holds, and then be forgotten with it. along names what the page keeps
   // beside its token (the wallet's last code), forgotten with it.
+  // A token the device keeps in localStorage is the device's, for every
+  // tab of the page: when another tab forgets it (forget) or drops it
+  // (dropToken), this one, which still shows its owner and holds the
+  // token in memory, starts again without it: in the first-run state.
   let kept = null, fresh = null;
   function takeToken(storage, key, ...along) {
     kept = storage ? { storage, key, along } : null;
+    if (storage) {
+      window.addEventListener("storage", (e) => {
+        if (e.storageArea === storage && (e.key === null || e.key === key) && e.newValue === null) location.replace(location.pathname + location.search);
+      });
+    }
     const frag = new URLSearchParams(location.hash.slice(1));
     let tok = frag.get("token");
     if (tok) {

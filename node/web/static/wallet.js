@@ -40,7 +40,9 @@
   async function newCode() {
     const c = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token, undefined, CALL_WITHIN);
     await display(c);
-    if (token) localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
+    // Kept only beside the token: a code that came after the device
+    // forgot the wallet (here or in another tab) is not written back.
+    if (localStorage.getItem(KEY)) localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
   }
 
   // display shows a code; its image is refused (404) once it is revoked
@@ -319,7 +321,6 @@
     $("forget-no").addEventListener("click", () => { $("forget-confirm").hidden = true; $("forget-start").focus(); });
     $("forget-yes").addEventListener("click", () => {
       stop();
-      token = null; // a code on its way is not kept (newCode)
       HC.forget(PREFIX);
     });
     $("delete-start").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-yes").focus(); });
