@@ -84,7 +84,7 @@ func withdrawPaperCode(t *testing.T, d *demo, i int, console *tab, subjectID str
 		t.Fatalf("the paper code before its withdrawal: %+v", v)
 	}
 	console.click("#paper-withdraw")
-	if w := console.text("#paper-withdraw-confirm"); !strings.Contains(w, "every province") || !strings.Contains(w, "phone codes stay valid") {
+	if w := console.text("#paper-withdraw-confirm"); !strings.Contains(w, "every province") || !strings.Contains(w, "cannot be undone") || !strings.Contains(w, "phone codes and status stay") {
 		t.Errorf("before withdrawing the console says %q; want what it does", w)
 	}
 	withdrawals := console.requestsTo("/paper-codes")

@@ -131,6 +131,20 @@ func (b *browser) newTab(t *testing.T, name string) *tab {
 	return tb
 }
 
+// sibling is another tab of the same device as tb (its browser context:
+// the same storage), as a second tab of a page opened on one phone.
+func (tb *tab) sibling(t *testing.T, name string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(tb.ctx)
+	t.Cleanup(cancel)
+	s := &tab{t: t, ctx: ctx, name: name}
+	if err := chromedp.Listen(ctx, s.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	s.do(chromedp.EmulateViewport(phoneW, phoneH))
+	return s
+}
+
 func (tb *tab) onEvent(ev any) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()

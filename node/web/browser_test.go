@@ -116,6 +116,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		consoleRefreshesOneAtATimeOnAHungConnection(t, b, d.url(gd)+"/console#token="+d.c.Tokens[gd])
 	})
 	t.Run("an operator account's console offers no key rotation", func(t *testing.T) { operatorConsoleRotatesNoKeys(t, b, d, gd, console) })
+	t.Run("English shown for want of a translation says it is English, in a zh-CN page", func(t *testing.T) {
+		englishFallbackSaysItsLanguage(t, console)
+	})
+	t.Run("signing out of the console forgets the operator token, which stays valid", func(t *testing.T) {
+		consoleSignsOut(t, d, gd, console, subjectID)
+	})
 
 	// The resident's phone opens the wallet from the link.
 	wallet := b.newTab(t, "wallet GD")
@@ -439,6 +445,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		anotherResidentsLinkAsksFirst(t, b, d, gd)
 	})
 
+	t.Run("a shared phone forgets the wallet, and shows nothing of the resident after", func(t *testing.T) {
+		walletForgetsTheDevice(t, wallet, walletURL, subjectID, testName)
+	})
+
 	t.Run("resident deletes their data from the wallet and the link expires", func(t *testing.T) {
 		wallet.click("#delete-start")
 		if w := wallet.text(".danger-zone"); !strings.Contains(w, "stops working") || !strings.Contains(w, "cannot be undone") {
@@ -453,6 +463,10 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if got := wallet.text("#fatal h2"); got != en(t, "fatal.bad_link_title") {
 			t.Errorf("the deleted resident's link says %q, want %q", got, en(t, "fatal.bad_link_title"))
 		}
+	})
+
+	t.Run("a checkpoint tablet unregisters itself at a shift change, on this device only", func(t *testing.T) {
+		scannerUnregisters(t, d, sh, scan, scannerURL)
 	})
 
 	t.Run("a bad scanner link leaves the device's scanner working", func(t *testing.T) {
@@ -493,8 +507,27 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 				t.Errorf("%s: refused link left %v in storage, want nothing", c.url, keys)
 			}
 		}
-		// The operator removes the Shanghai scanner: its stored link expires.
+		// The operator removes the Shanghai scanner: the console asks first,
+		// saying what the device will show and that it cannot be undone;
+		// then its stored link expires.
+		deletes := func() int {
+			n := 0
+			for _, u := range consoleSH.requests() {
+				if strings.Contains(u, "/v1/scanners/") {
+					n++
+				}
+			}
+			return n
+		}
+		before := deletes()
 		consoleSH.click(`#scanner-table tr:last-child button`)
+		if got, want := consoleSH.text("#scanner-remove-text"), strings.ReplaceAll(en(t, "console.scanner_remove_confirm"), "{name}", "Hongqiao gate 3"); got != want {
+			t.Errorf("removing a scanner asks %q, want %q", got, want)
+		}
+		if n := deletes() - before; n != 0 || eval[bool](consoleSH, `document.getElementById("scanner-remove-confirm").hidden`) {
+			t.Fatalf("Remove removed the scanner without asking (%d requests)", n)
+		}
+		consoleSH.click("#scanner-remove-yes")
 		consoleSH.waitJS("the removal", `document.getElementById("scanner-result").textContent.includes("removed")`)
 		scan.open(d.url(sh) + "/scan")
 		if got := scan.text("#fatal p"); got != en(t, "fatal.bad_link_scanner") {

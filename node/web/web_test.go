@@ -450,3 +450,55 @@ func TestLanguageButtonsSayTheirLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmationsSayWhatCannotBeUndone: each confirmation the console
+// asks before an act that cannot be undone says so, in both languages, as
+// the CLI's plan for the same act does ('hcnode scanner remove', 'subject
+// delete', 'subject token', 'subject withdraw-paper'; a rotation, too, is
+// for good), and says what the other party will see. The confirmations
+// that only make this device forget (the wallet's, the console's sign-out,
+// the scanner's unregistering) say that nothing is revoked at the node.
+func TestConfirmationsSayWhatCannotBeUndone(t *testing.T) {
+	cat, err := web.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	undone := map[string]string{web.LangEN: "cannot be undone", web.LangZH: "无法撤销"}
+	for key, sees := range map[string]map[string]string{
+		"console.scanner_remove_confirm": {web.LangEN: "no longer registered", web.LangZH: "未登记"},
+		"console.delete_confirm":         {web.LangEN: "wallet link stops working", web.LangZH: "链接随即失效"},
+		"console.token_warning":          {web.LangEN: "This link does not work", web.LangZH: "此链接无法使用"},
+		"console.paper_withdraw_confirm": {web.LangEN: "refused at its next scan", web.LangZH: "下次扫码即被拒绝"},
+		"console.rotate_confirm":         {web.LangEN: "residents see no change", web.LangZH: "居民不会察觉变化"},
+	} {
+		for _, lang := range []string{web.LangEN, web.LangZH} {
+			s := cat[lang].Msg[key]
+			if !strings.Contains(s, undone[lang]) {
+				t.Errorf("%s %s does not say it cannot be undone (%q): %q", lang, key, undone[lang], s)
+			}
+			if !strings.Contains(s, sees[lang]) {
+				t.Errorf("%s %s does not say what the other party sees (%q): %q", lang, key, sees[lang], s)
+			}
+		}
+	}
+	// What "This link does not work" names is the page's own title for it.
+	for _, lang := range []string{web.LangEN, web.LangZH} {
+		if title := cat[lang].Msg["fatal.bad_link_title"]; !strings.Contains(cat[lang].Msg["console.token_warning"], title) {
+			t.Errorf("%s console.token_warning does not name what the old phone shows, %q", lang, title)
+		}
+	}
+	for key, notRevoked := range map[string]map[string]string{
+		"wallet.forget_confirm":    {web.LangEN: "Nothing changes at the health authority", web.LangZH: "不会有任何变化"},
+		"console.sign_out_confirm": {web.LangEN: "is not revoked", web.LangZH: "不会被吊销"},
+		"scan.unregister_confirm":  {web.LangEN: "not withdrawn at the node", web.LangZH: "并未撤销"},
+		"console.signed_out":       {web.LangEN: "not revoked at the node", web.LangZH: "并未被吊销"},
+		"scan.unregistered":        {web.LangEN: "still stands at the node", web.LangZH: "仍然有效"},
+		"wallet.forgotten":         {web.LangEN: "as they were", web.LangZH: "均未改变"},
+	} {
+		for _, lang := range []string{web.LangEN, web.LangZH} {
+			if s := cat[lang].Msg[key]; !strings.Contains(s, notRevoked[lang]) || strings.Contains(s, undone[lang]) {
+				t.Errorf("%s %s must say nothing is revoked at the node (%q), and not that it cannot be undone: %q", lang, key, notRevoked[lang], s)
+			}
+		}
+	}
+}

@@ -27,9 +27,13 @@ const HC = (() => {
   // t is the message key in the current language, its {name}s replaced by
   // vars; a var that is a function is called, so that a parameter that is
   // itself words (a status) is said in the language of the moment too.
+  // A message the page's language lacks is said in English: t notes the
+  // text (english) and the elements it is written into carry lang="en"
+  // (mark), so that a screen reader reading a zh-CN page pronounces it as
+  // English rather than spelling it out with Chinese rules.
   function t(key, vars) {
-    let s = cat[lang].msg[key];
-    if (s === undefined) s = cat.en.msg[key];
+    let s = cat[lang].msg[key], fell = false;
+    if (s === undefined) { s = cat.en.msg[key]; fell = s !== undefined && lang !== "en"; }
     if (s === undefined) s = key;
     if (vars) {
       s = s.replace(/\{(\w+)\}/g, (m, k) => {
@@ -37,7 +41,36 @@ const HC = (() => {
         return v === undefined ? m : String(v);
       });
     }
+    if (fell) inEnglish(s);
     return s;
+  }
+
+  // english holds the texts given in English on a page in another
+  // language: messages its catalogue lacks (t), the node's own English
+  // words (errorText, a warning without a sentence), the privacy notice
+  // without a text in the language (shown in English). Bounded: forgotten
+  // at a language switch, and when it grows past ENGLISH_MAX.
+  const english = new Set(), ENGLISH_MAX = 500;
+  function inEnglish(s) {
+    if (lang === "en") return s;
+    if (english.size >= ENGLISH_MAX) english.clear();
+    english.add(s);
+    return s;
+  }
+
+  // mark says, on an element whose whole text is text, whether that text
+  // is English on a page in another language: lang="en" (data-en marks
+  // the attribute as mark's, taken away again when the text is the
+  // page's language; a lang written in the page, the language buttons',
+  // is left alone).
+  function mark(e, text) {
+    if (lang !== "en" && english.has(text)) {
+      e.setAttribute("lang", "en");
+      e.dataset.en = "";
+    } else if (e.dataset.en !== undefined) {
+      e.removeAttribute("lang");
+      delete e.dataset.en;
+    }
   }
 
   // list joins words as the language lists them (姓名、身份证号).
@@ -59,6 +92,23 @@ const HC = (() => {
   const said = new WeakMap();
   function sayText(what, vars) { return what instanceof Error ? errorText(what) : t(what, vars); }
 
+  // sayInto writes what into e, marking English (mark): an error's
+  // sentence with the node's English detail in brackets keeps that
+  // detail in a span of its own with lang="en".
+  function sayInto(e, what, vars) {
+    const d = what instanceof APIError && lang !== "en" ? detailOf(what) : "";
+    if (d) {
+      const s = t("error." + what.code);
+      clear(e);
+      e.append(s + " (", el("span", { lang: "en", text: d }), ")");
+      mark(e, s);
+      return;
+    }
+    const s = sayText(what, vars);
+    e.textContent = s;
+    mark(e, s);
+  }
+
   // say shows in el the message key with its parameters, or the sentence
   // for an error (errorText), and keeps it to follow a language switch;
   // nothing ("" or null) clears el.
@@ -67,17 +117,18 @@ const HC = (() => {
       said.delete(el);
       delete el.dataset.said;
       el.textContent = "";
+      mark(el, "");
       return;
     }
     said.set(el, { what, vars });
     el.dataset.said = "";
-    el.textContent = sayText(what, vars);
+    sayInto(el, what, vars);
   }
 
   function apply(root) {
     const r = root || document;
-    r.querySelectorAll("[data-said]").forEach((e) => { const s = said.get(e); if (s) e.textContent = sayText(s.what, s.vars); });
-    r.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
+    r.querySelectorAll("[data-said]").forEach((e) => { const s = said.get(e); if (s) sayInto(e, s.what, s.vars); });
+    r.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); mark(e, e.textContent); });
     r.querySelectorAll("[data-i18n-label]").forEach((e) => { e.setAttribute("aria-label", t(e.dataset.i18nLabel)); });
     r.querySelectorAll("[data-i18n-alt]").forEach((e) => { e.setAttribute("alt", t(e.dataset.i18nAlt)); });
     r.querySelectorAll("[data-i18n-placeholder]").forEach((e) => { e.setAttribute("placeholder", t(e.dataset.i18nPlaceholder)); });
@@ -89,6 +140,7 @@ const HC = (() => {
   function setLang(l) {
     if (!own(cat, l)) return;
     lang = l;
+    english.clear();
     try { localStorage.setItem(LANG_KEY, l); } catch (_) { /* not kept: this page still switches */ }
     apply();
     listeners.forEach((f) => f());
@@ -105,9 +157,18 @@ const HC = (() => {
   // by a prankster — must not take the place of the token this device
   // holds, and then be forgotten with it. along names what the page keeps
   // beside its token (the wallet's last code), forgotten with it.
+  // A token the device keeps in localStorage is the device's, for every
+  // tab of the page: when another tab forgets it (forget) or drops it
+  // (dropToken), this one, which still shows its owner and holds the
+  // token in memory, starts again without it: in the first-run state.
   let kept = null, fresh = null;
   function takeToken(storage, key, ...along) {
     kept = storage ? { storage, key, along } : null;
+    if (storage) {
+      window.addEventListener("storage", (e) => {
+        if (e.storageArea === storage && (e.key === null || e.key === key) && e.newValue === null) location.replace(location.pathname + location.search);
+      });
+    }
     const frag = new URLSearchParams(location.hash.slice(1));
     let tok = frag.get("token");
     if (tok) {
@@ -181,6 +242,39 @@ const HC = (() => {
     if (fresh) { fresh = null; return false; }
     if (kept) [kept.key, ...kept.along].forEach((k) => kept.storage.removeItem(k));
     return !!kept;
+  }
+
+  // forget removes from this device every trace the page keeps — its
+  // token and what is kept along with it (takeToken), and whatever else
+  // either storage holds under the page's prefix ("hcfed.wallet.") — and
+  // loads the page anew, in its first-run state: nothing of the page's
+  // owner stays in its memory, its DOM or this history entry (replaced,
+  // not added to). The language chosen (hcfed.lang, a code, the device's
+  // and not the person's) stays. The new page knows it follows a forget
+  // (forgotten) from a mark in its address, which it takes away. Nothing
+  // is asked of the node: whatever the token is good for elsewhere, it
+  // still is.
+  function forget(prefix) {
+    fresh = null;
+    if (kept) [kept.key, ...kept.along].forEach((k) => kept.storage.removeItem(k));
+    for (const s of [localStorage, sessionStorage]) {
+      Object.keys(s).filter((k) => k.startsWith(prefix)).forEach((k) => s.removeItem(k));
+    }
+    const q = new URLSearchParams(location.search);
+    q.set(FORGOTTEN, "1");
+    location.replace(location.pathname + "?" + q);
+  }
+
+  // forgotten reports whether this load follows forget, and takes its
+  // mark out of the address bar.
+  const FORGOTTEN = "forgotten";
+  function forgotten() {
+    const q = new URLSearchParams(location.search);
+    if (!q.has(FORGOTTEN)) return false;
+    q.delete(FORGOTTEN);
+    const rest = q.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+    return true;
   }
 
   // APIError is a failed call: the HTTP status (0: no answer of the
@@ -263,16 +357,24 @@ const HC = (() => {
     };
   }
 
-  // errorText is what to tell a person about a failed call.
+  // errorText is what to tell a person about a failed call. The node's
+  // own words are English (inEnglish, where they stand alone).
   function errorText(e) {
     if (e instanceof APIError && e.code) {
       const k = "error." + e.code;
       const s = t(k);
-      if (s === k) return e.message;
-      // The node's own message says what exactly was refused (in English).
-      return e.detail && e.code !== "internal" ? s + " (" + e.detail + ")" : s;
+      if (s === k) return inEnglish(e.message);
+      const d = detailOf(e);
+      return d ? s + " (" + d + ")" : s;
     }
     return e && e.message ? e.message : String(e);
+  }
+
+  // detailOf is the node's own message that errorText adds, in brackets,
+  // to the sentence for an error code it has one for: what exactly was
+  // refused (in English); none for an internal error.
+  function detailOf(e) {
+    return e.code && e.detail && e.code !== "internal" && t("error." + e.code) !== "error." + e.code ? e.detail : "";
   }
 
   // fatal replaces the page with a clear explanation: a bad or expired
@@ -293,7 +395,7 @@ const HC = (() => {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === undefined || v === null || v === false) continue;
-      if (k === "text") e.textContent = v;
+      if (k === "text") { e.textContent = v; mark(e, v); }
       else if (k === "class") e.className = v;
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : v);
@@ -365,6 +467,6 @@ const HC = (() => {
   // its start done, or a question (ask) waiting for an answer.
   function settled() { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; }
 
-  return { t, own, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
+  return { t, inEnglish, mark, forget, forgotten, own, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

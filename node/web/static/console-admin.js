@@ -67,19 +67,35 @@
     for (const s of scanners) {
       const remove = HC.el("button", { type: "button", class: "danger", text: HC.t("console.scanner_remove"),
         "aria-label": HC.t("console.scanner_remove") + " " + s.name });
-      remove.addEventListener("click", HC.once(remove, () => removeScanner(s)));
+      remove.addEventListener("click", () => askRemove(s));
       tb.append(HC.el("tr", { "data-scanner": s.id }, HC.el("td", { text: s.name }), HC.el("td", { text: HC.place(s.place) }),
         HC.el("td", { text: HC.fmtTime(s.created) }),
         HC.el("td", {}, remove)));
     }
   }
 
-  async function removeScanner(s) {
+  // askRemove asks before a scanner is removed, saying what the device
+  // will show and that it cannot be undone (as 'hcnode scanner remove'
+  // does without --yes); removing is the scanner asked about (removing).
+  let removing = null;
+  function askRemove(s) {
+    removing = s;
+    say("scanner-remove-text", "console.scanner_remove_confirm", { name: s.name });
+    $("scanner-remove-confirm").hidden = false;
+    $("scanner-remove-no").focus();
+  }
+
+  function closeRemove() { removing = null; $("scanner-remove-confirm").hidden = true; say("scanner-remove-text", ""); }
+
+  async function removeScanner() {
+    const s = removing;
+    if (!s) return;
     try {
       await call("DELETE", "/v1/scanners/" + encodeURIComponent(s.id));
+      closeRemove();
       say("scanner-result", "console.scanner_removed", { name: s.name });
       await loadScanners();
-    } catch (e) { say("scanner-result", e); }
+    } catch (e) { closeRemove(); say("scanner-result", e); }
   }
 
   async function addScanner(ev) {
@@ -109,6 +125,8 @@
 
   function wire() {
     $("scanner-form").addEventListener("submit", HC.once($("scanner-form"), addScanner));
+    $("scanner-remove-yes").addEventListener("click", HC.once($("scanner-remove-yes"), removeScanner));
+    $("scanner-remove-no").addEventListener("click", closeRemove);
     // The node refuses a rotation to an operator who is no admin
     // (admin_required); the console says so instead of offering it.
     const admin = state.me.account_role === "admin";

@@ -2,11 +2,13 @@
 // The operator console, part one: the session, the federation table
 // (refreshed every few seconds) and residents: enrolment with the consent
 // screen, status, paper code, the wallet link as a QR, a new wallet link
-// for a lost phone, deletion. The operator token is kept for this tab only
-// (sessionStorage).
+// for a lost phone, deletion, signing out. The operator token is kept for
+// this tab only (sessionStorage).
 const CON = (() => {
   const $ = (id) => document.getElementById(id);
-  const KEY = "hcfed.console.token";
+  // PREFIX begins every key the console keeps (in sessionStorage: KEY),
+  // all forgotten at sign-out.
+  const PREFIX = "hcfed.console.", KEY = PREFIX + "token";
   // FED_EVERY is how often the federation table refreshes, FED_WITHIN how
   // long a refresh may take before it is given up (on a dead connection
   // one was begun every five seconds, each hung, until the browser's few
@@ -70,7 +72,7 @@ const CON = (() => {
   // in the node's English words.
   function warningText(w, f) {
     const key = "warning." + w.code;
-    if (!w.code || HC.t(key) === key) return w.text;
+    if (!w.code || HC.t(key) === key) return HC.inEnglish(w.text);
     const p = Object.assign({}, w.params);
     if (p.expires) p.expires = HC.fmtTime(p.expires);
     if (p.since) p.since = HC.fmtTime(p.since);
@@ -127,13 +129,19 @@ const CON = (() => {
     const w = $("fed-warnings");
     HC.clear(w);
     const ws = f.warning_details || (f.warnings || []).map((text) => ({ text }));
-    for (const x of ws) w.append(HC.el("li", { class: "warn", "data-warning": x.code || "", text: "⚠ " + warningText(x, f) }));
+    for (const x of ws) {
+      const s = warningText(x, f), li = HC.el("li", { class: "warn", "data-warning": x.code || "", text: "⚠ " + s });
+      HC.mark(li, s); // the node's English words, for a code without a sentence
+      w.append(li);
+    }
     $("fed-time").textContent = HC.fmtTime(new Date());
   }
 
   function renderNotice() {
     const n = state.notice;
-    $("consent-notice").textContent = n.text[HC.lang] || n.text.en;
+    const nt = n.text[HC.lang] || HC.inEnglish(n.text.en); // no text in the language: English, said so
+    $("consent-notice").textContent = nt;
+    HC.mark($("consent-notice"), nt);
     $("consent-version").textContent = HC.t("console.notice_version", { version: n.version,
       fields: HC.list(n.collected.map((f) => HC.t("field." + f))) });
     $("en-phone-row").hidden = !n.collected.includes("phone");
@@ -289,10 +297,30 @@ const CON = (() => {
     }));
   }
 
+  // wireSession offers signing out: this tab forgets the operator token
+  // and everything shown (HC.forget loads the console anew, in its
+  // first-run state). The token is not revoked at the node.
+  function wireSession() {
+    $("sign-out").addEventListener("click", () => { $("sign-out-confirm").hidden = false; $("sign-out-no").focus(); });
+    $("sign-out-no").addEventListener("click", () => { $("sign-out-confirm").hidden = true; $("sign-out").focus(); });
+    $("sign-out-yes").addEventListener("click", () => {
+      clearInterval(fedTimer);
+      Object.values(state.blobs).forEach((u) => URL.revokeObjectURL(u));
+      state.token = null;
+      HC.forget(PREFIX);
+    });
+  }
+
   const onStart = [];
+  let fedTimer;
   HC.start(async () => {
+    const gone = HC.forgotten();
     state.token = HC.takeToken(sessionStorage, KEY);
-    if (!state.token) { HC.fatal("fatal.no_link_title", "fatal.no_link_console"); return; }
+    if (!state.token) {
+      HC.fatal("fatal.no_link_title", "fatal.no_link_console");
+      if (gone) HC.say($("fatal-detail"), "console.signed_out");
+      return;
+    }
     state.me = await call("GET", "/v1/whoami");
     // A feed account's token (the health platform's) may only send
     // statuses: the console says so rather than "a different page".
@@ -304,8 +332,9 @@ const CON = (() => {
     [state.notice] = await Promise.all([HC.api("GET", "/v1/privacy"), loadFed()]);
     renderNotice();
     wireResidents();
+    wireSession();
     $("main").hidden = false;
-    setInterval(loadFed, FED_EVERY);
+    fedTimer = setInterval(loadFed, FED_EVERY);
     HC.onLang(() => { showSelf(); renderFed(); renderNotice(); renderSubject(); });
     await Promise.all(onStart.map((f) => f()));
   });

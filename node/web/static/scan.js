@@ -6,7 +6,9 @@
 // no name.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const KEY = "hcfed.scanner.token";
+  // PREFIX begins every key the scanner keeps (in localStorage: KEY),
+  // all forgotten when the device is unregistered.
+  const PREFIX = "hcfed.scanner.", KEY = PREFIX + "token";
   // SHOW_FOR is how long a result stays; SCAN_EVERY how often a camera
   // frame is decoded; MAX_WIDTH the width frames are scaled down to;
   // CHECK_WITHIN how long a check may take before the guard is told it
@@ -135,7 +137,9 @@
     // only when that is notably old: a valid answer then rests on it.
     $("result-revocations").textContent = v.issuer && v.revocations_age
       ? HC.t("scan.revocations_age", { province: provinceName(v.issuer), age: ageText(v.revocations_age) }) : "";
-    $("result-reason").textContent = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
+    const why = v.error ? HC.errorText(v.error) : HC.reason(v.reason);
+    $("result-reason").textContent = why;
+    HC.mark($("result-reason"), why); // the node's English words, for an error without a sentence
     $("result-next").textContent = v.valid || v.error ? "" : HC.nextStep(v.reason);
     $("result").dataset.reason = v.reason || "";
   }
@@ -282,8 +286,13 @@
   }
 
   HC.start(async () => {
+    const gone = HC.forgotten();
     token = HC.takeToken(localStorage, KEY);
-    if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_scanner"); return; }
+    if (!token) {
+      HC.fatal("fatal.no_link_title", "fatal.no_link_scanner");
+      if (gone) HC.say($("fatal-detail"), "scan.unregistered");
+      return;
+    }
     let me;
     try {
       me = await HC.api("GET", "/v1/whoami", token);
@@ -306,6 +315,17 @@
     $("result-close").addEventListener("click", hide);
     document.addEventListener("keydown", keyOverResult, true);
     document.addEventListener("paste", pasteOverResult, true);
+    // Unregister this device (a shift change, a device leaving the
+    // checkpoint): it forgets its token (HC.forget). The registration
+    // stands at the node: only the operator removes it.
+    $("unregister-start").addEventListener("click", () => { $("unregister-confirm").hidden = false; $("unregister-no").focus(); });
+    $("unregister-no").addEventListener("click", () => { $("unregister-confirm").hidden = true; $("unregister-start").focus(); });
+    $("unregister-yes").addEventListener("click", () => {
+      stopCamera();
+      conceal();
+      token = null;
+      HC.forget(PREFIX);
+    });
     $("paste-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       takeField();

@@ -6,12 +6,14 @@
 // comes in the link's fragment and is kept on this phone only.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const KEY = "hcfed.wallet.token";
+  // PREFIX begins every key the wallet keeps on the phone (in
+  // localStorage: KEY, CODE_KEY), all forgotten with the device.
+  const PREFIX = "hcfed.wallet.", KEY = PREFIX + "token";
   // CODE_KEY keeps the code shown last (its id, expiry and image path:
   // no code text, nothing personal), so that opening the wallet again
   // shows that code while it lives instead of issuing one each time: a
   // resident holds at most codes.max_live live codes.
-  const CODE_KEY = "hcfed.wallet.code";
+  const CODE_KEY = PREFIX + "code";
   // REFRESH_BEFORE is how long before expiry a new code is fetched;
   // POLL_EVERY how often the status is checked, so that a change made by
   // the health authority shows within seconds (and at once when the page
@@ -38,7 +40,9 @@
   async function newCode() {
     const c = await HC.api("POST", "/v1/subjects/" + encodeURIComponent(me.subject_id) + "/codes", token, undefined, CALL_WITHIN);
     await display(c);
-    localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
+    // Kept only beside the token: a code that came after the device
+    // forgot the wallet (here or in another tab) is not written back.
+    if (localStorage.getItem(KEY)) localStorage.setItem(CODE_KEY, JSON.stringify({ subject: me.subject_id, jti: c.jti, exp: c.exp, qr_url: c.qr_url }));
   }
 
   // display shows a code; its image is refused (404) once it is revoked
@@ -260,7 +264,9 @@
     const c = record.consent;
     const vars = { version: c.notice_version, when: HC.fmtTime(c.accepted_at), current: notice.version };
     $("notice-meta").textContent = HC.t(c.notice_version === notice.version ? "wallet.notice_meta" : "wallet.notice_changed", vars);
-    $("notice-text").textContent = notice.text[HC.lang] || notice.text.en;
+    const nt = notice.text[HC.lang] || HC.inEnglish(notice.text.en); // no text in the language: English, said so
+    $("notice-text").textContent = nt;
+    HC.mark($("notice-text"), nt);
   }
 
   function list(ul, items, render, emptyKey) {
@@ -309,6 +315,14 @@
         await loadLists();
       } catch (e) { HC.say($("appeal-result"), e); }
     }));
+    // Forget this device: a shared or borrowed phone keeps nothing of
+    // the resident (HC.forget). The record and the link stay as they are.
+    $("forget-start").addEventListener("click", () => { $("forget-confirm").hidden = false; $("forget-no").focus(); });
+    $("forget-no").addEventListener("click", () => { $("forget-confirm").hidden = true; $("forget-start").focus(); });
+    $("forget-yes").addEventListener("click", () => {
+      stop();
+      HC.forget(PREFIX);
+    });
     $("delete-start").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-yes").focus(); });
     $("delete-no").addEventListener("click", () => { $("delete-confirm").hidden = true; $("delete-start").focus(); });
     $("delete-yes").addEventListener("click", HC.once($("delete-yes"), async () => {
@@ -331,8 +345,13 @@
   }
 
   HC.start(async () => {
+    const gone = HC.forgotten();
     token = HC.takeToken(localStorage, KEY, CODE_KEY); // the code kept goes with the token
-    if (!token) { HC.fatal("fatal.no_link_title", "fatal.no_link_wallet"); return; }
+    if (!token) {
+      HC.fatal("fatal.no_link_title", "fatal.no_link_wallet");
+      if (gone) HC.say($("fatal-detail"), "wallet.forgotten");
+      return;
+    }
     me = await get("/v1/whoami");
     if (me.role !== "resident") { HC.dropToken(); HC.fatal("fatal.bad_link_title", "fatal.wrong_role"); return; }
     ({ token, me } = await HC.keepOrReplace(token, me, "subject_id", "wallet")); // another resident's link asks first
