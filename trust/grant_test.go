@@ -120,6 +120,16 @@ func TestParseSignedReadsHeartbeatAndRefusesUnknownFields(t *testing.T) {
 	wantReason(t, ParseSigned(raw, TypHeartbeat, gd, f.GD.Keys, &other), ReasonMalformed)
 	wantReason(t, ParseSigned(raw, TypRevocation, gd, f.GD.Keys, &got), ReasonWrongType)
 	wantReason(t, ParseSigned(raw, TypHeartbeat, sh, f.SH.Keys, &got), ReasonUnknownKey)
+	// Nothing but white space may follow the payload's one value: not a
+	// stray closer either, which a JSON decoder's More takes for the end.
+	for _, tail := range []string{"}", "]", " {}", " x"} {
+		signed := signedPayload(t, f.GD.Active, TypHeartbeat, append(payloadOf(t, raw), tail...))
+		wantReason(t, ParseSigned(signed, TypHeartbeat, gd, f.GD.Keys, &got), ReasonMalformed)
+	}
+	signed := signedPayload(t, f.GD.Active, TypHeartbeat, append(payloadOf(t, raw), " \n"...))
+	if err := ParseSigned(signed, TypHeartbeat, gd, f.GD.Keys, &got); err != nil {
+		t.Fatalf("payload followed by white space: %v", err)
+	}
 }
 
 func TestGrantOfSeveralKeysOpensAllAndRefusesAForeignOne(t *testing.T) {

@@ -87,6 +87,35 @@ func CheckJSONKeys(body []byte, v any) error {
 	return nil // nil, or a syntax error the decoder reports
 }
 
+// ErrTrailingData is DecodeJSON's error for anything but white space
+// after the value.
+var ErrTrailingData = errors.New("trailing data")
+
+// jsonSpace is the white space JSON allows between tokens.
+const jsonSpace = " \t\r\n"
+
+// DecodeJSON decodes the one JSON value b holds into v (a pointer) by
+// the rule HCFed applies to all JSON from outside the process — signed
+// payloads, API bodies, files an operator hands it, values read from
+// NATS: CheckJSONKeys' key rule, no field v lacks, and nothing after the
+// value but white space (not even a stray '}' or ']', which a decoder's
+// More takes for the end). Its error is a *KeyError, encoding/json's own,
+// or ErrTrailingData; callers word it.
+func DecodeJSON(b []byte, v any) error {
+	if err := CheckJSONKeys(b, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimLeft(b[dec.InputOffset():], jsonSpace)) != 0 {
+		return ErrTrailingData
+	}
+	return nil
+}
+
 type keyWalker struct {
 	dec   *json.Decoder
 	depth int
