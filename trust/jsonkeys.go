@@ -7,11 +7,12 @@ package trust
 // lets one payload mean two things — to encoding/json and to a reader that
 // matches keys exactly or keeps the first duplicate — so HCFed refuses
 // both wherever it decodes JSON it must read exactly as it was meant:
-// every signed statement and trust list (decodeStrict) and the HTTP API's
-// request bodies (node/api, through CheckJSONKeys), and the other JSON that
-// comes from outside the process: a replica's sealed content keys, a trust
-// list document an operator signs, a peer's revsnapshot pointer, an
-// enrolment file.
+// every signed statement and trust list (decodeStrict), the HTTP API's
+// request bodies (node/api), and the other JSON that comes from outside
+// the process: a replica's sealed content keys, a trust list document an
+// operator signs, a peer's revsnapshot pointer, an enrolment file. All of
+// them read it with DecodeJSON: this rule, then encoding/json, then
+// nothing after the value.
 //
 // CheckJSONKeys only checks keys; decoding is left to encoding/json,
 // which runs after it and reports syntax and type errors.
