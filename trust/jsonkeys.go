@@ -10,9 +10,10 @@ package trust
 // every signed statement and trust list (decodeStrict), the HTTP API's
 // request bodies (node/api), and the other JSON that comes from outside
 // the process: a replica's sealed content keys, a trust list document an
-// operator signs, a peer's revsnapshot pointer, an enrolment file. All of
-// them read it with DecodeJSON: this rule, then encoding/json, then
-// nothing after the value.
+// operator signs, a peer's revsnapshot pointer, an enrolment file. They
+// read it with DecodeJSON — this rule, then encoding/json, then nothing
+// after the value — but for decodeTrustListDoc, which checks keys last
+// (so that a refused header is named) and then wants the canonical form.
 //
 // CheckJSONKeys only checks keys; decoding is left to encoding/json,
 // which runs after it and reports syntax and type errors.
