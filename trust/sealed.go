@@ -62,6 +62,21 @@ func sealTyped(plain []byte, cty, typ string, to *ecdsa.PublicKey) (string, erro
 	return obj.CompactSerialize()
 }
 
+// sealStatement validates v, signs it as a statement of typ and seals
+// it, as a sealed statement (sealedCty) with envelope typ envTyp unless
+// empty, to the enc key to: the writing side of openAddressed and
+// OpenLookupRequest.
+func sealStatement(s *StatementSigner, typ string, v interface{ Validate() error }, envTyp string, to *ecdsa.PublicKey) (string, error) {
+	if err := v.Validate(); err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(typ, v)
+	if err != nil {
+		return "", err
+	}
+	return sealTyped([]byte(jws), sealedCty, envTyp, to)
+}
+
 // openSealed decrypts what sealTo made with encKey and returns the
 // plaintext — for a sealed statement the inner compact JWS, not yet
 // verified. Anything encrypted to another key fails with
