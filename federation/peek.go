@@ -26,24 +26,34 @@ var errNotCompact = errors.New("not a compact JWS")
 // check takes about sixty.
 func peekClaims(raw []byte) (peeked, error) {
 	var p peeked
+	payload, err := peekPayload(raw)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return p, errNotCompact
+	}
+	return p, nil
+}
+
+// peekPayload decodes the payload of compact JWS raw, unverified: what
+// stands between its first two dots.
+func peekPayload(raw []byte) ([]byte, error) {
 	first := bytes.IndexByte(raw, '.')
 	if first < 0 {
-		return p, errNotCompact
+		return nil, errNotCompact
 	}
 	rest := raw[first+1:]
 	second := bytes.IndexByte(rest, '.')
 	if second < 0 {
-		return p, errNotCompact
+		return nil, errNotCompact
 	}
 	payload := make([]byte, base64.RawURLEncoding.DecodedLen(second))
 	n, err := base64.RawURLEncoding.Decode(payload, rest[:second])
 	if err != nil {
-		return p, errNotCompact
+		return nil, errNotCompact
 	}
-	if err := json.Unmarshal(payload[:n], &p); err != nil {
-		return p, errNotCompact
-	}
-	return p, nil
+	return payload[:n], nil
 }
 
 // peekSeq returns the unverified seq of a revocation delta, as peekClaims
@@ -54,30 +64,15 @@ func peekClaims(raw []byte) (peeked, error) {
 // case, escapes or non-ASCII letters) sends it to peekClaims, so both
 // always agree.
 func peekSeq(raw []byte) (uint64, error) {
-	first := bytes.IndexByte(raw, '.')
-	if first < 0 {
-		return 0, errNotCompact
-	}
-	rest := raw[first+1:]
-	second := bytes.IndexByte(rest, '.')
-	if second < 0 {
-		return 0, errNotCompact
-	}
-	var buf [256]byte
-	payload := buf[:0]
-	if n := base64.RawURLEncoding.DecodedLen(second); n > len(buf) {
-		payload = make([]byte, 0, n)
-	}
-	payload = payload[:base64.RawURLEncoding.DecodedLen(second)]
-	n, err := base64.RawURLEncoding.Decode(payload, rest[:second])
+	payload, err := peekPayload(raw)
 	if err != nil {
-		return 0, errNotCompact
+		return 0, err
 	}
-	if seq, ok := canonicalSeq(payload[:n]); ok {
+	if seq, ok := canonicalSeq(payload); ok {
 		return seq, nil
 	}
 	var p peeked
-	if err := json.Unmarshal(payload[:n], &p); err != nil {
+	if err := json.Unmarshal(payload, &p); err != nil {
 		return 0, errNotCompact
 	}
 	return p.Seq, nil

@@ -82,7 +82,7 @@ func (s *Sync) cacheHeartbeat(p string, w waitingHeartbeat) {
 // revocationsWarning is the warning for member p, whose revocations this
 // node last knew it held at since (zero: never), past limit.
 func revocationsWarning(p string, since time.Time, limit time.Duration) Warning {
-	const check = ": its codes are refused here (revocations_stale) until a heartbeat of it arrives; " +
+	const check = ": its codes are refused here (revocations_stale) until this node holds its newest keyset and a heartbeat of it arrives; " +
 		"check this node's NATS connection, and that province's node"
 	if since.IsZero() {
 		return Warning{Code: WarningRevocationsUnknown, Params: map[string]string{"province": p},

@@ -43,10 +43,7 @@ func parsePointer(b []byte) (snapshotPointer, error) {
 	}
 	// A key given twice, mis-cased or unknown is refused (as in a signed
 	// statement), not collapsed or ignored by encoding/json.
-	if err := trust.CheckJSONKeys(b, &p); err != nil {
-		return p, fmt.Errorf("snapshot pointer: %w", err)
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := trust.DecodeJSON(b, &p); err != nil {
 		return p, fmt.Errorf("snapshot pointer: %w", err)
 	}
 	return p, nil

@@ -70,14 +70,7 @@ const base64URLChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 // SealErasure validates e, signs it as the home province and seals it to
 // the recipient's enc key.
 func SealErasure(s *StatementSigner, e Erasure, toEnc *ecdsa.PublicKey) (string, error) {
-	if err := e.Validate(); err != nil {
-		return "", err
-	}
-	jws, err := s.Sign(TypErasure, e)
-	if err != nil {
-		return "", err
-	}
-	return sealTyped([]byte(jws), sealedCty, sealedErasureTyp, toEnc)
+	return sealStatement(s, TypErasure, e, sealedErasureTyp, toEnc)
 }
 
 // IsSealedErasure reports whether raw's envelope says it holds an

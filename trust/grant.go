@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // ContentKeyGrant is a province's signed statement giving one member node
 // the content keys it needs: usually the current epoch's, the next one's,
 // and older ones whose codes are still live. Each key is a compact JWE
-// (ECDH-ES+A256KW, A256GCM) of the raw key, encrypted to the recipient
-// node's enc key, so only that node can read it though every node sees the
+// (ECDH-ES+A256KW, A256GCM, no cty) of the raw key, encrypted to the
+// recipient node's enc key with the codec of sealed statements
+// (sealed.go), so only that node can read it though every node sees the
 // statement. A peer adds the keys of each grant to those it holds of the
 // province (an older grant's keys may still decrypt live codes), up to
 // MaxHeldContentKeys.
@@ -46,6 +45,10 @@ const MaxGrantKeys = 64
 // members; the keys of the grant applied last are always kept.
 const MaxHeldContentKeys = MaxGrantKeys
 
+// maxGrantKeyLen bounds one sealed key of a grant, checked before it is
+// parsed: one is about 420 bytes (a P-256 epk and a 32-byte key).
+const maxGrantKeyLen = 1024
+
 // GrantContentKey seals one content key to the recipient; see GrantContentKeys.
 func GrantContentKey(s *StatementSigner, issuer, to string, toEnc *ecdsa.PublicKey, ck ContentKey, now time.Time) (string, error) {
 	return GrantContentKeys(s, issuer, to, toEnc, []ContentKey{ck}, now)
@@ -57,24 +60,11 @@ func GrantContentKeys(s *StatementSigner, issuer, to string, toEnc *ecdsa.Public
 	if len(cks) == 0 || len(cks) > MaxGrantKeys {
 		return "", fmt.Errorf("grant: %d content keys, want 1..%d", len(cks), MaxGrantKeys)
 	}
-	encKID, err := Thumbprint(toEnc)
-	if err != nil {
-		return "", err
-	}
-	rcpt := jose.Recipient{Algorithm: jose.ECDH_ES_A256KW, Key: toEnc, KeyID: encKID}
-	enc, err := jose.NewEncrypter(jose.A256GCM, rcpt, nil)
-	if err != nil {
-		return "", fmt.Errorf("grant: %w", err)
-	}
 	g := ContentKeyGrant{Issuer: issuer, To: to, IssuedAt: now.Unix()}
 	for _, ck := range cks {
-		obj, err := enc.Encrypt(ck.Key)
+		sealed, err := sealTo(ck.Key, grantKeyCty, toEnc)
 		if err != nil {
 			return "", fmt.Errorf("grant: %w", err)
-		}
-		sealed, err := obj.CompactSerialize()
-		if err != nil {
-			return "", err
 		}
 		g.Keys = append(g.Keys, GrantedKey{KeyID: ck.ID, NotBefore: ck.NotBefore.Unix(), Expires: ck.Expires.Unix(), Key: sealed})
 	}
@@ -109,13 +99,12 @@ func OpenContentKeyGrant(raw, province string, keys map[string]*Key, self string
 		if len(gk.KeyID) > maxKidLen || !isPlainValue(gk.KeyID) {
 			return nil, fail(ReasonMalformed, fmt.Sprintf("grant of a content key whose id is not a plain value of at most %d bytes", maxKidLen))
 		}
-		jwe, err := jose.ParseEncryptedCompact(gk.Key, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, contentEncs)
+		key, err := openJWE(gk.Key, "grant key", grantKeyCty, encKey, maxGrantKeyLen, ReasonBadContent)
 		if err != nil {
-			return nil, fail(ReasonMalformed, "grant key: "+err.Error())
+			return nil, err
 		}
-		key, err := jwe.Decrypt(encKey)
-		if err != nil || len(key) != ContentKeyLen {
-			return nil, fail(ReasonBadContent, "grant key does not decrypt")
+		if len(key) != ContentKeyLen {
+			return nil, fail(ReasonBadContent, fmt.Sprintf("grant key of %d bytes, want %d", len(key), ContentKeyLen))
 		}
 		out = append(out, ContentKey{ID: gk.KeyID, Key: key, NotBefore: time.Unix(gk.NotBefore, 0), Expires: time.Unix(gk.Expires, 0)}.withAEAD())
 	}

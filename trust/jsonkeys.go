@@ -7,11 +7,13 @@ package trust
 // lets one payload mean two things — to encoding/json and to a reader that
 // matches keys exactly or keeps the first duplicate — so HCFed refuses
 // both wherever it decodes JSON it must read exactly as it was meant:
-// every signed statement and trust list (decodeStrict) and the HTTP API's
-// request bodies (node/api, through CheckJSONKeys), and the other JSON that
-// comes from outside the process: a replica's sealed content keys, a trust
-// list document an operator signs, a peer's revsnapshot pointer, an
-// enrolment file.
+// every signed statement and trust list (decodeStrict), the HTTP API's
+// request bodies (node/api), and the other JSON that comes from outside
+// the process: a replica's sealed content keys, a trust list document an
+// operator signs, a peer's revsnapshot pointer, an enrolment file. They
+// read it with DecodeJSON — this rule, then encoding/json, then nothing
+// after the value — but for decodeTrustListDoc, which checks keys last
+// (so that a refused header is named) and then wants the canonical form.
 //
 // CheckJSONKeys only checks keys; decoding is left to encoding/json,
 // which runs after it and reports syntax and type errors.
@@ -85,6 +87,35 @@ func CheckJSONKeys(body []byte, v any) error {
 		return ke
 	}
 	return nil // nil, or a syntax error the decoder reports
+}
+
+// ErrTrailingData is DecodeJSON's error for anything but white space
+// after the value.
+var ErrTrailingData = errors.New("trailing data")
+
+// jsonSpace is the white space JSON allows between tokens.
+const jsonSpace = " \t\r\n"
+
+// DecodeJSON decodes the one JSON value b holds into v (a pointer) by
+// the rule HCFed applies to all JSON from outside the process — signed
+// payloads, API bodies, files an operator hands it, values read from
+// NATS: CheckJSONKeys' key rule, no field v lacks, and nothing after the
+// value but white space (not even a stray '}' or ']', which a decoder's
+// More takes for the end). Its error is a *KeyError, encoding/json's own,
+// or ErrTrailingData; callers word it.
+func DecodeJSON(b []byte, v any) error {
+	if err := CheckJSONKeys(b, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimLeft(b[dec.InputOffset():], jsonSpace)) != 0 {
+		return ErrTrailingData
+	}
+	return nil
 }
 
 type keyWalker struct {

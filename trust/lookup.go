@@ -131,14 +131,7 @@ func ValidJTI(s string) bool { return isJTI(s) }
 // SealLookupRequest validates r, signs it as the asking province and
 // seals it to the home node's enc key.
 func SealLookupRequest(s *StatementSigner, r LookupRequest, homeEnc *ecdsa.PublicKey) (string, error) {
-	if err := r.Validate(); err != nil {
-		return "", err
-	}
-	jws, err := s.Sign(TypLookup, r)
-	if err != nil {
-		return "", err
-	}
-	return sealTo([]byte(jws), sealedCty, homeEnc)
+	return sealStatement(s, TypLookup, r, "", homeEnc)
 }
 
 // OpenLookupRequest decrypts a sealed request with self's encKey and

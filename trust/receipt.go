@@ -119,14 +119,7 @@ func ValidPlace(s string) bool { return isPlace(s) }
 // SealReceipt validates r, signs it as the verifying province and seals
 // it to the home node's enc key.
 func SealReceipt(s *StatementSigner, r Receipt, homeEnc *ecdsa.PublicKey) (string, error) {
-	if err := r.Validate(); err != nil {
-		return "", err
-	}
-	jws, err := s.Sign(TypReceipt, r)
-	if err != nil {
-		return "", err
-	}
-	return sealTo([]byte(jws), sealedCty, homeEnc)
+	return sealStatement(s, TypReceipt, r, "", homeEnc)
 }
 
 // OpenReceipt decrypts a sealed receipt with self's encKey and verifies

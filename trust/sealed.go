@@ -21,6 +21,10 @@ import (
 const (
 	sealedCty  = "JWT"                // a signed statement inside
 	contactCty = "hcfed-contact+json" // a lookup answer's Contact
+	// grantKeyCty is a content-key grant's: each key is sealed with no
+	// cty header at all, as grants always were, so that grants made
+	// before this codec served them open the same.
+	grantKeyCty = ""
 )
 
 // jweDots is how many dots a compact JWE has: five parts.
@@ -32,14 +36,18 @@ func sealTo(plain []byte, cty string, to *ecdsa.PublicKey) (string, error) {
 }
 
 // sealTyped is sealTo with an envelope typ as well, unless typ is empty:
-// a routing hint readable without the key (IsSealedErasure).
+// a routing hint readable without the key (IsSealedErasure). An empty
+// cty writes no cty header (grantKeyCty).
 func sealTyped(plain []byte, cty, typ string, to *ecdsa.PublicKey) (string, error) {
 	kid, err := Thumbprint(to)
 	if err != nil {
 		return "", err
 	}
 	rcpt := jose.Recipient{Algorithm: jose.ECDH_ES_A256KW, Key: to, KeyID: kid}
-	opts := (&jose.EncrypterOptions{}).WithContentType(jose.ContentType(cty))
+	opts := &jose.EncrypterOptions{}
+	if cty != "" {
+		opts = opts.WithContentType(jose.ContentType(cty))
+	}
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
@@ -54,31 +62,56 @@ func sealTyped(plain []byte, cty, typ string, to *ecdsa.PublicKey) (string, erro
 	return obj.CompactSerialize()
 }
 
+// sealStatement validates v, signs it as a statement of typ and seals
+// it, as a sealed statement (sealedCty) with envelope typ envTyp unless
+// empty, to the enc key to: the writing side of openAddressed and
+// OpenLookupRequest.
+func sealStatement(s *StatementSigner, typ string, v interface{ Validate() error }, envTyp string, to *ecdsa.PublicKey) (string, error) {
+	if err := v.Validate(); err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(typ, v)
+	if err != nil {
+		return "", err
+	}
+	return sealTyped([]byte(jws), sealedCty, envTyp, to)
+}
+
 // openSealed decrypts what sealTo made with encKey and returns the
 // plaintext — for a sealed statement the inner compact JWS, not yet
-// verified. It checks size and shape before any parsing, and accepts only
-// ECDH-ES+A256KW with A256GCM and content type cty. Anything encrypted to
-// another key fails with ReasonNotRecipient.
+// verified. Anything encrypted to another key fails with
+// ReasonNotRecipient. See openJWE.
 func openSealed(raw, cty string, encKey *ecdsa.PrivateKey, maxLen int) (string, error) {
+	inner, err := openJWE(raw, "sealed statement", cty, encKey, maxLen, ReasonNotRecipient)
+	return string(inner), err
+}
+
+// openJWE is the one reader of what sealTyped writes. It checks size and
+// shape before any parsing, and accepts only ECDH-ES+A256KW with A256GCM
+// and content type cty (none at all if cty is empty). What does not
+// decrypt with encKey, or finds no key to try, fails with undecryptable.
+// what names raw in refusals.
+func openJWE(raw, what, cty string, encKey *ecdsa.PrivateKey, maxLen int, undecryptable Reason) ([]byte, error) {
 	if len(raw) > maxLen {
-		return "", fail(ReasonOversized, fmt.Sprintf("%d bytes, limit %d", len(raw), maxLen))
+		return nil, fail(ReasonOversized, fmt.Sprintf("%s: %d bytes, limit %d", what, len(raw), maxLen))
 	}
 	if strings.Count(raw, ".") != jweDots || strings.ContainsAny(raw, "\r\n") {
-		return "", fail(ReasonMalformed, "not a compact JWE")
+		return nil, fail(ReasonMalformed, what+": not a compact JWE")
 	}
 	if encKey == nil {
-		return "", fail(ReasonNotRecipient, "this node has no encryption key")
+		return nil, fail(undecryptable, "this node has no encryption key")
 	}
 	jwe, err := jose.ParseEncryptedCompact(raw, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, contentEncs)
 	if err != nil {
-		return "", fail(ReasonMalformed, "sealed statement: "+err.Error())
+		return nil, fail(ReasonMalformed, what+": "+err.Error())
 	}
-	if got, _ := jwe.Header.ExtraHeaders[jose.HeaderContentType].(string); got != cty {
-		return "", fail(ReasonBadHeader, fmt.Sprintf("sealed cty %q, want %q", got, cty))
+	got, present := jwe.Header.ExtraHeaders[jose.HeaderContentType]
+	if gotCty, _ := got.(string); gotCty != cty || (cty == "" && present) {
+		return nil, fail(ReasonBadHeader, fmt.Sprintf("%s: cty %q, want %q", what, gotCty, cty))
 	}
 	inner, err := jwe.Decrypt(encKey)
 	if err != nil {
-		return "", fail(ReasonNotRecipient, "sealed statement does not decrypt with this node's key")
+		return nil, fail(undecryptable, what+" does not decrypt with this node's key")
 	}
-	return string(inner), nil
+	return inner, nil
 }

@@ -17,20 +17,13 @@ func isCanonical(v any, b []byte) bool {
 
 // decodeStrict unmarshals a verified payload, refusing unknown fields,
 // keys that match a field only case-insensitively ("ISS" for "iss") and
-// keys given twice in one object (anywhere, JWKs included), so that a
-// statement means exactly what its type says — to this decoder and to any
-// other reader (jq, a verifier that keeps the first duplicate) alike.
+// keys given twice in one object (anywhere, JWKs included) and anything
+// after the value (DecodeJSON), so that a statement means exactly what
+// its type says — to this decoder and to any other reader (jq, a verifier
+// that keeps the first duplicate) alike.
 func decodeStrict(b []byte, v any) error {
-	if err := CheckJSONKeys(b, v); err != nil {
+	if err := DecodeJSON(b, v); err != nil {
 		return fail(ReasonMalformed, "payload: "+err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fail(ReasonMalformed, "payload: "+err.Error())
-	}
-	if dec.More() {
-		return fail(ReasonMalformed, "payload: trailing data")
 	}
 	return nil
 }

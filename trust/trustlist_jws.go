@@ -129,10 +129,7 @@ func readTrustListDoc(doc []byte) (trustListDoc, error) {
 		trustListDoc
 		trustListSig
 	}
-	if err := CheckJSONKeys(doc, &d); err != nil {
-		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := DecodeJSON(doc, &d); err != nil {
 		return trustListDoc{}, fmt.Errorf("trust list document: %w", err)
 	}
 	out := d.trustListDoc

@@ -30,9 +30,52 @@ func newKeysCmd() *cobra.Command {
 	rotate := &cobra.Command{Use: "rotate", Short: "Retire the active key now and activate the next one (admin)", Args: cobra.NoArgs,
 		Long: `rotate retires the active signing key and activates the next. Codes the
 old key signed keep verifying until they expire; new codes use the new key.
-Peers receive the new keyset before any code it signs.`}
+Peers receive the new keyset before any code it signs. It cannot be undone:
+the retired key never signs again.
+
+Without --yes it asks the node who the token is, looks the keys up, says
+which key it would retire and which would take over, and changes nothing
+(exit status 0); a token that is no admin's is refused (admin_required)
+before anyone types --yes. With --yes it says the same in the present tense
+(on stderr) and prints the node's keys.`}
 	rc := addAdminClientFlags(rotate)
+	rotYes := addYesFlag(rotate, "the active key retires now and never signs again")
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
+		// With --yes, stdout is the node's JSON answer: the plan goes to
+		// stderr, and names no key (--yes does not look them up).
+		p := plan{w: cmd.OutOrStdout(), yes: *rotYes}
+		active, next := "the active key", "the next key"
+		if *rotYes {
+			p.w = cmd.ErrOrStderr()
+		} else {
+			if err := rc.mayAdmin(cmd.Context(), "key.rotate"); err != nil {
+				return err
+			}
+			var held struct {
+				Keys []node.KeyInfo `json:"keys"`
+			}
+			if err := rc.do(cmd.Context(), http.MethodGet, "/v1/keys", nil, &held); err != nil {
+				return err
+			}
+			active, next = "no active key", "a new key"
+			for _, k := range held.Keys {
+				switch k.State {
+				case string(trust.KeyActive):
+					active = "the active key " + k.KID
+				case string(trust.KeyNext):
+					next = "the next key " + k.KID
+				}
+			}
+		}
+		p.head("Rotating the signing keys")
+		p.step("retire "+active+" (codes it signed keep verifying until they expire)",
+			"retiring "+active+" (codes it signed keep verifying until they expire)")
+		p.step("activate "+next+" for new codes (peers receive the new keyset before any code it signs)",
+			"activating "+next+" for new codes (peers receive the new keyset before any code it signs)")
+		p.note("This cannot be undone: the retired key never signs again.")
+		if p.stop() {
+			return nil
+		}
 		var out any
 		if err := rc.do(cmd.Context(), http.MethodPost, "/v1/keys/rotate", nil, &out); err != nil {
 			return err

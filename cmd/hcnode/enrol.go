@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,18 +110,17 @@ func readEnrolment(stdin io.Reader, name string) (node.Enrolment, error) {
 	// The API's key rule: a key given twice or spelled as no field is
 	// refused here as it would be there, not silently collapsed by the
 	// decoding below before the enrolment is sent again as JSON.
-	if err := trust.CheckJSONKeys(b, &e); err != nil {
+	var ke *trust.KeyError
+	switch err := trust.DecodeJSON(b, &e); {
+	case err == nil:
+		return e, nil
+	case errors.Is(err, trust.ErrTrailingData):
+		return e, fmt.Errorf("%s holds more than one JSON value: one resident's enrolment is expected", name)
+	case errors.As(err, &ke):
 		return e, fmt.Errorf("%s is not an enrolment as POST /v1/subjects takes it: %w", name, keyRefusal(err))
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	default:
 		return e, fmt.Errorf("%s is not an enrolment as POST /v1/subjects takes it: %w", name, err)
 	}
-	if dec.More() {
-		return e, fmt.Errorf("%s holds more than one JSON value: one resident's enrolment is expected", name)
-	}
-	return e, nil
 }
 
 // keyRefusal words a key CheckJSONKeys refused. It quotes the key only if

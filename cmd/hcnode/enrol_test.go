@@ -38,3 +38,17 @@ func TestEnrolmentFileRefusalQuotesNoKeyThatIsNotAField(t *testing.T) {
 		}
 	}
 }
+
+// Nothing but white space may follow the enrolment: not a second value,
+// nor a stray closer, which a decoder's More takes for the end.
+func TestEnrolmentFileRefusesTrailingData(t *testing.T) {
+	for _, tail := range []string{"}", "]", ` {"name":"李四"}`, " x"} {
+		_, err := readEnrolment(strings.NewReader(`{"name":"张三"}`+tail), "-")
+		if err == nil || !strings.Contains(err.Error(), "holds more than one JSON value") {
+			t.Errorf("%q after the enrolment: %v", tail, err)
+		}
+	}
+	if _, err := readEnrolment(strings.NewReader("{\"name\":\"张三\"}\n"), "-"); err != nil {
+		t.Fatalf("enrolment ending in a newline: %v", err)
+	}
+}

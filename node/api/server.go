@@ -20,6 +20,7 @@ import (
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/replica"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // Ready reports whether the node can serve; nil means ready. The
@@ -295,24 +296,26 @@ func bind(c echo.Context, v any) error {
 }
 
 // decode is bind's check and decoding of a body already read; v must be a
-// pointer.
+// pointer. The rule is trust's (DecodeJSON), the one it applies to signed
+// statements: besides unknown fields and trailing data, an object key
+// that matches a field only case-insensitively ("Name" for "name") and a
+// key given twice in one object (where encoding/json keeps the last) are
+// refused; the words after "invalid JSON: " for a key are trust's too.
 func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
 	}
-	if err := checkKeys(body, v); err != nil {
-		return err
-	}
 	// Decoded into a fresh value and copied only once all is well, so
 	// that a refused body (a wrong type, trailing data) changes nothing.
 	fresh := reflect.New(reflect.TypeOf(v).Elem())
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(fresh.Interface()); err != nil {
-		return node.Errorf(node.EInvalid, "invalid JSON: %s", jsonProblem(err))
-	}
-	if len(bytes.Trim(body[dec.InputOffset():], jsonSpace)) != 0 {
+	var ke *trust.KeyError
+	switch err := trust.DecodeJSON(body, fresh.Interface()); {
+	case errors.As(err, &ke):
+		return node.Errorf(node.EInvalid, "invalid JSON: %s", ke.Error())
+	case errors.Is(err, trust.ErrTrailingData):
 		return node.Errorf(node.EInvalid, "invalid JSON: trailing data")
+	case err != nil:
+		return node.Errorf(node.EInvalid, "invalid JSON: %s", jsonProblem(err))
 	}
 	reflect.ValueOf(v).Elem().Set(fresh.Elem())
 	return nil

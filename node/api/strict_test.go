@@ -11,7 +11,7 @@ import (
 	"github.com/hcfed/hcfed/node"
 )
 
-// strictTarget exercises every path of checkKeys: tagged, untagged and
+// strictTarget exercises every path of the key rule: tagged, untagged and
 // embedded fields, a nested struct, a slice of structs, a map, an
 // interface and a type that decodes itself.
 type strictTarget struct {

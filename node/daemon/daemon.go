@@ -173,31 +173,18 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if now == nil {
 		now = time.Now
 	}
-	lock, err := datadir.Acquire(cfg.DataDir, "serve")
-	if err != nil {
-		return nil, err
-	}
 	var cleanup undo
 	defer func() {
 		if err != nil {
 			cleanup.run()
 		}
 	}()
-	cleanup.add(func() { lock.Unlock() })
 	// The HTTP listener is bound before anything else starts (the embedded
 	// NATS server, migrations, key generation), so a port in use is refused
 	// with nothing to undo.
-	l, scheme, certs, err := listen(cfg, opt)
+	lock, l, scheme, certs, ml, err := bindFirst(cfg, opt, &cleanup)
 	if err != nil {
 		return nil, err
-	}
-	cleanup.add(func() { l.Close() })
-	ml, err := listenMetrics(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if ml != nil {
-		cleanup.add(func() { ml.Close() })
 	}
 	base, err := linkBase(cfg, scheme, l, log)
 	if err != nil {

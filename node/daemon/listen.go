@@ -16,7 +16,33 @@ import (
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/datadir"
 )
+
+// bindFirst is the first step of Start and StartVerifier: it takes the
+// data directory's lock and opens the HTTP listener (listen) and the
+// metrics one (listenMetrics, nil when none is configured), adding each
+// to cleanup as it succeeds.
+func bindFirst(cfg config.Config, opt Options, cleanup *undo) (*datadir.Lock, net.Listener, string, *api.CertReloader, net.Listener, error) {
+	lock, err := datadir.Acquire(cfg.DataDir, "serve")
+	if err != nil {
+		return nil, nil, "", nil, nil, err
+	}
+	cleanup.add(func() { lock.Unlock() })
+	l, scheme, certs, err := listen(cfg, opt)
+	if err != nil {
+		return nil, nil, "", nil, nil, err
+	}
+	cleanup.add(func() { l.Close() })
+	ml, err := listenMetrics(cfg)
+	if err != nil {
+		return nil, nil, "", nil, nil, err
+	}
+	if ml != nil {
+		cleanup.add(func() { ml.Close() })
+	}
+	return lock, l, scheme, certs, ml, nil
+}
 
 // listen opens the HTTP listener (opt.Listener, or cfg.Listen), behind TLS
 // when cfg.TLS names a certificate; it returns the URL scheme to print and

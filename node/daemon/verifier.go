@@ -61,30 +61,17 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	lock, err := datadir.Acquire(cfg.DataDir, "serve")
-	if err != nil {
-		return nil, err
-	}
 	var cleanup undo
 	defer func() {
 		if err != nil {
 			cleanup.run()
 		}
 	}()
-	cleanup.add(func() { lock.Unlock() })
 	// Bound first, as Start does: a port in use is refused before a KEK
 	// or a database is made.
-	l, scheme, certs, err := listen(cfg, opt)
+	lock, l, scheme, certs, ml, err := bindFirst(cfg, opt, &cleanup)
 	if err != nil {
 		return nil, err
-	}
-	cleanup.add(func() { l.Close() })
-	ml, err := listenMetrics(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if ml != nil {
-		cleanup.add(func() { ml.Close() })
 	}
 	if os.Getenv(seal.EnvKEK) == "" {
 		if _, err := os.Stat(cfg.KEKPath()); errors.Is(err, os.ErrNotExist) {
