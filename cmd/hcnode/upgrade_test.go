@@ -28,9 +28,10 @@ func schemaVersion(t *testing.T, path string) int {
 // installed and the node stopped, 'hcnode verify --config' and 'hcnode
 // audit verify' on a database an older build wrote migrated it in
 // passing, so the older build refused it from then on ("schema version N
-// is newer than this build's"). They now refuse it, changing nothing,
-// and say how to upgrade; once serve (here store.Open) has migrated it,
-// they read it.
+// is newer than this build's"); so did 'hcnode init' refusing the node
+// already there. The reads now refuse it, changing nothing, and say how
+// to upgrade; init refuses without migrating; once serve has migrated
+// it, the reads read it.
 func TestOfflineReadsLeaveADatabaseOfAnOlderBuildAsItIs(t *testing.T) {
 	dir, cfgPath := initCheckNode(t)
 	dbPath := filepath.Join(dir, "node.db")
@@ -73,6 +74,15 @@ func TestOfflineReadsLeaveADatabaseOfAnOlderBuildAsItIs(t *testing.T) {
 		if string(after) != string(before) {
 			t.Fatalf("%s changed node.db", args[0])
 		}
+	}
+
+	// init, refusing the node already there, read it without a write too.
+	if out, err := run(t, "init", "--province", "440000", "--name", "Guangdong", "--data", dir,
+		"--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "already holds a node") {
+		t.Fatalf("init on a node's data directory: %v, want refused\n%s", err, out)
+	}
+	if got := schemaVersion(t, dbPath); got != newest-1 {
+		t.Fatalf("after init the schema is at %d, want still %d", got, newest-1)
 	}
 
 	// Migrated as serve does, by a command that writes (the row restored

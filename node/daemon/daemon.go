@@ -340,9 +340,19 @@ func (d *Daemon) Close() error {
 }
 
 // Initialized reports whether cfg's data directory already holds a node.
+// A database that names its province is read without a write: init,
+// refusing a node an older build made, must not migrate it in passing
+// (the older build would refuse it from then on).
 func Initialized(ctx context.Context, cfg config.Config) (bool, error) {
 	if _, err := os.Stat(cfg.DBPath()); errors.Is(err, os.ErrNotExist) {
 		return false, nil
+	}
+	if ro, err := store.OpenReadOnly(ctx, cfg.DBPath()); err == nil {
+		p, err := ro.GetMeta(ctx, "province")
+		ro.Close()
+		if err == nil && p != "" {
+			return true, nil
+		}
 	}
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
