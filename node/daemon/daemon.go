@@ -213,11 +213,18 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err != nil {
 		return nil, err
 	}
+	opened := time.Now()
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
 		return nil, err
 	}
 	cleanup.add(func() { db.Close() })
+	if from, to := db.Migrated(); from != to {
+		// The first start of a newer build: an older build refuses the
+		// database from now on (README, "Upgrade").
+		log.Info("database schema migrated: an older build refuses it from now on", "from", from, "to", to,
+			"took", time.Since(opened).Round(time.Millisecond).String())
+	}
 	st, pinned, err := node.NewTrustState(ctx, db, kek, cfg, now())
 	if err != nil {
 		return nil, err
