@@ -221,7 +221,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	cleanup.add(func() { db.Close() })
 	if from, to := db.Migrated(); from != to {
 		// The first start of a newer build: an older build refuses the
-		// database from now on (README, "Upgrade").
+		// database from now on (README, "Upgrading a province node").
 		log.Info("database schema migrated: an older build refuses it from now on", "from", from, "to", to,
 			"took", time.Since(opened).Round(time.Millisecond).String())
 	}
