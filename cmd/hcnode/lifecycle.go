@@ -91,7 +91,7 @@ func schemaCurrent(cmd *cobra.Command, cfg config.Config) error {
 	}
 	return fmt.Errorf("%w: %s was written by an older hcnode (%s behind) and '%s' only reads, so it changed nothing; "+
 		"to upgrade, back it up (hcnode backup) and start the node with this build (hcnode check, then hcnode serve), "+
-		"which migrates it — an older build then refuses it; to stay on the older build, run this command with it",
+		"which migrates it (an older build then refuses it); to stay on the older build, run this command with it",
 		errSchemaBehind, cfg.DBPath(), count(pending, "migration", "migrations"), cmd.CommandPath())
 }
 
