@@ -289,7 +289,8 @@ func TestCheckRefusesADatabaseOfANewerBuild(t *testing.T) {
 	}
 	db.Close() // no -wal left behind
 	out, err := run(t, "check", "--config", cfgPath)
-	if err != nil || !strings.Contains(out, "schema older than this build: will migrate 1 step at start") {
+	if err != nil || !strings.Contains(out, "schema older than this build: will migrate 1 step at start, after which an older build "+
+		"refuses it (hcnode backup first)") {
 		t.Fatalf("check on a database one migration behind: %v\n%s", err, out)
 	}
 

@@ -24,11 +24,33 @@ type offlineStore struct {
 // Close closes the database and releases the data directory.
 func (s offlineStore) Close() error { return errors.Join(s.DB.Close(), s.lock.Unlock()) }
 
+// errSchemaBehind is the refusal of a command that only reads the
+// database (verify, audit verify) when the database's schema is older
+// than this build's: opening it would migrate it, as serve does, and an
+// older build refuses a database a newer one migrated.
+var errSchemaBehind = errors.New("database schema older than this build")
+
+// openStoreToRead is openStore for a command that only reads the
+// database. A database an older build wrote is refused, changing
+// nothing, rather than migrated: the read would otherwise upgrade the
+// database in passing (with the new binary installed, before serve
+// ever ran it), and the older build could no longer open it.
+func openStoreToRead(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config, error) {
+	return openStoreAs(cmd, cfgPath, true)
+}
+
 // openStore opens the database named by a config file, for offline
 // commands. It refuses while the node (or another command) runs on the
 // same data directory: an offline command beside a live node would read
-// or change data the node holds in memory.
+// or change data the node holds in memory. It brings the schema up to
+// date, as serve does.
 func openStore(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config, error) {
+	return openStoreAs(cmd, cfgPath, false)
+}
+
+// openStoreAs is openStore, refusing a schema older than this build's
+// when readOnly.
+func openStoreAs(cmd *cobra.Command, cfgPath string, readOnly bool) (offlineStore, config.Config, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return offlineStore{}, cfg, err
@@ -40,12 +62,37 @@ func openStore(cmd *cobra.Command, cfgPath string) (offlineStore, config.Config,
 	if err != nil {
 		return offlineStore{}, cfg, err
 	}
+	if readOnly {
+		if err := schemaCurrent(cmd, cfg); err != nil {
+			lock.Unlock()
+			return offlineStore{}, cfg, err
+		}
+	}
 	db, err := store.Open(cmd.Context(), cfg.DBPath())
 	if err != nil {
 		lock.Unlock()
 		return offlineStore{}, cfg, err
 	}
 	return offlineStore{DB: db, lock: lock}, cfg, nil
+}
+
+// schemaCurrent refuses, with what to do, a database whose schema is not
+// this build's, reading it without a write (the caller holds the data
+// directory's lock, so no node migrates it meanwhile).
+func schemaCurrent(cmd *cobra.Command, cfg config.Config) error {
+	ro, err := store.OpenReadOnly(cmd.Context(), cfg.DBPath())
+	if err != nil {
+		return err
+	}
+	pending, err := ro.Schema(cmd.Context())
+	ro.Close()
+	if err != nil || pending == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: %s was written by an older hcnode (%s behind) and '%s' only reads, so it changed nothing; "+
+		"to upgrade, back it up (hcnode backup) and start the node with this build (hcnode check, then hcnode serve), "+
+		"which migrates it (an older build then refuses it); to stay on the older build, run this command with it",
+		errSchemaBehind, cfg.DBPath(), count(pending, "migration", "migrations"), cmd.CommandPath())
 }
 
 func newAuditCmd() *cobra.Command {
@@ -56,7 +103,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Recompute the audit chain; exit 1 if any entry was edited, deleted, reordered or truncated",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, _, err := openStore(cmd, cfgPath)
+			db, _, err := openStoreToRead(cmd, cfgPath)
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ when the code is not valid.`,
 				}
 			}
 			code = strings.TrimSpace(code)
-			db, cfg, err := openStore(cmd, cfgPath)
+			db, cfg, err := openStoreToRead(cmd, cfgPath)
 			if err != nil {
 				return err
 			}

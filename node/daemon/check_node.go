@@ -120,7 +120,8 @@ func (c *checker) database(ctx context.Context) *store.DB {
 	}
 	schema := "schema current"
 	if pending > 0 {
-		schema = fmt.Sprintf("schema older than this build: will migrate %d step%s at start", pending, plural(pending))
+		schema = fmt.Sprintf("schema older than this build: will migrate %d step%s at start, after which an older build "+
+			"refuses it (hcnode backup first)", pending, plural(pending))
 	}
 	qctx, cancel := context.WithTimeout(ctx, quickCheckTimeout)
 	defer cancel()

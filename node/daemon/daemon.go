@@ -200,11 +200,18 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	if err != nil {
 		return nil, err
 	}
+	opened := time.Now()
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
 		return nil, err
 	}
 	cleanup.add(func() { db.Close() })
+	if from, to := db.Migrated(); from != to {
+		// The first start of a newer build: an older build refuses the
+		// database from now on (README, "Upgrading a province node").
+		log.Info("database schema migrated: an older build refuses it from now on", "from", from, "to", to,
+			"took", time.Since(opened).Round(time.Millisecond).String())
+	}
 	st, pinned, err := node.NewTrustState(ctx, db, kek, cfg, now())
 	if err != nil {
 		return nil, err
@@ -327,9 +334,19 @@ func (d *Daemon) Close() error {
 }
 
 // Initialized reports whether cfg's data directory already holds a node.
+// A database that names its province is read without a write: init,
+// refusing a node an older build made, must not migrate it in passing
+// (the older build would refuse it from then on).
 func Initialized(ctx context.Context, cfg config.Config) (bool, error) {
 	if _, err := os.Stat(cfg.DBPath()); errors.Is(err, os.ErrNotExist) {
 		return false, nil
+	}
+	if ro, err := store.OpenReadOnly(ctx, cfg.DBPath()); err == nil {
+		p, err := ro.GetMeta(ctx, "province")
+		ro.Close()
+		if err == nil && p != "" {
+			return true, nil
+		}
 	}
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {

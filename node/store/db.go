@@ -44,6 +44,10 @@ type DB struct {
 
 	prepared prepared // hot-path reads, prepared once
 
+	// migratedFrom and migratedTo are the schema versions Open found and
+	// left (Migrated).
+	migratedFrom, migratedTo int
+
 	// beforeDeletion, if not nil, is called with each subject of a
 	// DeleteSubjects batch before its deletion begins: a test's way to
 	// change what the deletion will find. Nil outside tests.
@@ -100,7 +104,8 @@ func openDB(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, w, k); err != nil {
+	from, to, err := migrate(ctx, w, k)
+	if err != nil {
 		w.Close()
 		k.Close()
 		return nil, err
@@ -111,10 +116,15 @@ func openDB(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, k: k, issue: newIssueCache(DefaultIssueCacheEntries)}
+	db := &DB{w: w, r: r, k: k, issue: newIssueCache(DefaultIssueCacheEntries), migratedFrom: from, migratedTo: to}
 	db.batch = newBatcher(w, &db.prepared)
 	return db, nil
 }
+
+// Migrated is the schema version Open found and the one it left: equal
+// unless Open migrated the database, as the first start of a newer build
+// does (and as a new database is made: from 0).
+func (db *DB) Migrated() (from, to int) { return db.migratedFrom, db.migratedTo }
 
 // openPool opens one connection pool on path and checks that a connection
 // can be made with its pragmas.

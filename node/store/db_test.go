@@ -213,3 +213,30 @@ func TestKeysLifecycle(t *testing.T) {
 		t.Errorf("content keys = %+v", ks)
 	}
 }
+
+// TestOpenSaysWhatItMigrated: the first open by a newer build of a
+// database an older one wrote reports the versions it found and left
+// (serve logs them); a reopen migrates nothing, and a new database is
+// made from 0.
+func TestOpenSaysWhatItMigrated(t *testing.T) {
+	t.Parallel()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/node.db"
+	rawDBAtVersion(t, path, 17).Close() // as round 15's build left it
+	db := openAt(t, path)
+	if from, to := db.Migrated(); from != 17 || to != len(ms) {
+		t.Errorf("first open of a database at 17: migrated from %d to %d, want 17 to %d", from, to, len(ms))
+	}
+	db.Close()
+	db = openAt(t, path)
+	if from, to := db.Migrated(); from != len(ms) || to != len(ms) {
+		t.Errorf("reopen: migrated from %d to %d, want %d to %d", from, to, len(ms), len(ms))
+	}
+	fresh, _ := openTestDB(t)
+	if from, to := fresh.Migrated(); from != 0 || to != len(ms) {
+		t.Errorf("a new database: migrated from %d to %d, want 0 to %d", from, to, len(ms))
+	}
+}

@@ -71,31 +71,32 @@ func blankLookupCases(ctx context.Context, tx *sql.Tx, _ *sql.DB) (int, error) {
 // its own transaction together with its schema_migrations row, so that a
 // crash leaves the schema at a whole version. It refuses a database written
 // by a newer build. keys is the key store, for the migration that moves
-// data keys into it.
-func migrate(ctx context.Context, w, keys *sql.DB) error {
+// data keys into it. It returns the schema version it found and the one
+// it left.
+func migrate(ctx context.Context, w, keys *sql.DB) (from, to int, err error) {
 	ms, err := loadMigrations()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name    TEXT NOT NULL,
 		applied INTEGER NOT NULL
 	) STRICT`); err != nil {
-		return wrap("migrate", err)
+		return 0, 0, wrap("migrate", err)
 	}
 	var newest int
 	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-		return wrap("migrate", err)
+		return 0, 0, wrap("migrate", err)
 	}
 	if err := newerSchema(newest, len(ms)); err != nil {
-		return err
+		return newest, newest, err
 	}
 	moved := 0
 	for _, m := range ms[newest:] {
 		n, err := applyMigration(ctx, w, keys, m)
 		if err != nil {
-			return err
+			return newest, m.version - 1, err
 		}
 		moved += n
 	}
@@ -103,10 +104,10 @@ func migrate(ctx context.Context, w, keys *sql.DB) error {
 		// The moved keys' (or blanked case ids') old copies are in free
 		// pages and in the WAL.
 		if err := purgeFreePages(ctx, w); err != nil {
-			return wrap("migrate", err)
+			return newest, len(ms), wrap("migrate", err)
 		}
 	}
-	return nil
+	return newest, len(ms), nil
 }
 
 // purgeFreePages rewrites the database without its free pages and empties

@@ -98,14 +98,25 @@ func freeStamp(order []string, stamp string) (string, error) {
 		"move the *.before-restore-%s files away, then run the restore again", maxStampTries, order[0], stamp, stamp)
 }
 
+// ErrBackupNewer is returned by CheckRestore (and Restore) for a backup
+// of a database a newer build migrated, on which this build would not
+// start.
+var ErrBackupNewer = errors.New("backup of a newer build's database")
+
 // CheckRestore refuses, before anything is replaced, a restore of the
 // backup at src (with the key store at keysSrc, if not "") in place of
-// the database at dbPath that would leave it without its key store: the
-// copy in keysSrc is not there, or none is given, none is beside dbPath,
-// and the backup holds residents (KeyStoreNotLost, in the words a start
-// refuses with). Restore checks it first; a caller that only says what a
-// restore would do checks it too.
+// the database at dbPath that would leave the node unable to start: the
+// backup is of a database a newer build migrated (ErrBackupNewer: after
+// an upgrade, a backup taken since, restored with the older binary put
+// back), or it would be left without its key store: the copy in keysSrc
+// is not there, or none is given, none is beside dbPath, and the backup
+// holds residents (KeyStoreNotLost, in the words a start refuses with).
+// Restore checks it first; a caller that only says what a restore would
+// do checks it too.
 func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
+	if err := backupNotNewer(ctx, src); err != nil {
+		return err
+	}
 	if keysSrc != "" {
 		if _, err := os.Stat(keysSrc); err != nil {
 			return fmt.Errorf("store: restore: the key store copy: %w", err)
@@ -113,6 +124,33 @@ func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
 		return nil
 	}
 	return KeyStoreNotLost(ctx, src, KeysPath(dbPath))
+}
+
+// backupNotNewer refuses the backup at src if a newer build migrated its
+// database. An older build's backup is fine: the next start migrates it.
+func backupNotNewer(ctx context.Context, src string) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	pool, err := sql.Open("sqlite", readOnlyDSN(src))
+	if err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	defer pool.Close()
+	var newest int
+	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("%s: %w (%v)", src, ErrNotABackup, err)
+	}
+	if newest > len(ms) {
+		return fmt.Errorf("store: restore: %s is a %w (schema version %d, this build's %d), on which this build "+
+			"would not start, so nothing was replaced: restore it with the hcnode release that migrated it, or a later one; "+
+			"to go back to this build, restore a backup taken before the upgrade", src, ErrBackupNewer, newest, len(ms))
+	}
+	return nil
 }
 
 // RestoreOptions are what a restore may do besides putting the copy back.

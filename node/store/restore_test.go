@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -182,5 +184,58 @@ func TestRestoreUnpairingScannersRemovesEveryScannerOfTheCopy(t *testing.T) {
 	wantErr(t, err, ErrNotFound)
 	if v, err := restored.GetMeta(ctx, UnpairedScanners); err != nil || v != `["sc_1"]` {
 		t.Errorf("%s = %q, %v; want [\"sc_1\"]", UnpairedScanners, v, err)
+	}
+}
+
+// TestRestoreRefusesABackupOfANewerBuildsDatabase: after an upgrade, the
+// older binary put back and a backup taken since restored with it, the
+// restore said "Restored. Start the node" and the node then refused the
+// database ("schema version N is newer than this build's"). CheckRestore
+// and Restore now refuse such a backup (ErrBackupNewer), replacing
+// nothing; a backup of an older build's database restores (the next
+// start migrates it).
+func TestRestoreRefusesABackupOfANewerBuildsDatabase(t *testing.T) {
+	ctx := context.Background()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "newer.db")
+	if err := Backup(ctx, path, newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawDB(t, newer)
+	mustExec(t, raw, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, 'of a newer build', 0)`, len(ms)+1))
+	raw.Close()
+	before := dirContents(t, filepath.Dir(path))
+
+	if err := CheckRestore(ctx, newer, "", path); !errors.Is(err, ErrBackupNewer) {
+		t.Fatalf("CheckRestore of a newer build's backup: %v, want %v", err, ErrBackupNewer)
+	}
+	if _, err := Restore(ctx, newer, "", path, "20300101T000000Z", RestoreOptions{}); !errors.Is(err, ErrBackupNewer) {
+		t.Fatalf("Restore of a newer build's backup: %v, want %v", err, ErrBackupNewer)
+	}
+	after := dirContents(t, filepath.Dir(path))
+	if len(after) != len(before) {
+		t.Fatalf("the refused restore left %d files beside the database, want %d", len(after), len(before))
+	}
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Fatalf("the refused restore changed %s", name)
+		}
+	}
+
+	older := filepath.Join(dir, "older.db")
+	raw = rawDBAtVersion(t, older, len(ms)-1)
+	mustExec(t, raw, `INSERT INTO meta (key, value) VALUES ('province', '440000')`)
+	raw.Close()
+	if err := CheckRestore(ctx, older, "", path); err != nil {
+		t.Fatalf("CheckRestore of an older build's backup: %v", err)
 	}
 }
