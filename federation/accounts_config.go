@@ -24,6 +24,11 @@ type AccountsOptions struct {
 	// MaxConsumers is each account's consumer quota; default
 	// DefaultAccountMaxConsumers.
 	MaxConsumers int
+	// MaxConnections and MaxSubscriptions are each account's limits on
+	// client connections and subscriptions; default
+	// DefaultAccountMaxConnections and DefaultAccountMaxSubscriptions.
+	MaxConnections   int
+	MaxSubscriptions int
 	// ExtraFileBytes is added to each account's computed file quota
 	// (headroom); default 0.
 	ExtraFileBytes int64

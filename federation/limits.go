@@ -96,6 +96,16 @@ const (
 	// node's watchers and consumers, and one sourcing consumer per other
 	// account on each of its own streams.
 	DefaultAccountMaxConsumers = 512
+	// DefaultAccountMaxConnections is each account's limit on client
+	// connections: its node, its verifier replicas and the operators'
+	// admin tools. Summed over 35 accounts (8,960) it stays under the
+	// server's own limit (65,536), which every account shares: one
+	// province's flood cannot lock the others out.
+	DefaultAccountMaxConnections = 256
+	// DefaultAccountMaxSubscriptions is each account's limit on
+	// subscriptions (a node holds a few dozen: watchers, consumers,
+	// services, its inbox), 64 for each connection allowed.
+	DefaultAccountMaxSubscriptions = 64 * DefaultAccountMaxConnections
 )
 
 // Timing.
