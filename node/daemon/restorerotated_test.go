@@ -58,6 +58,7 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	if err := f.c.Restart(context.Background(), home); err != nil {
 		t.Fatal(err)
 	}
+	f.waitReady(home)
 	if st := f.call(home, "POST", "/v1/keys/rotate", f.c.Tokens[home], nil, nil); st != 200 {
 		t.Fatalf("rotate after the restore: %d", st)
 	}
