@@ -87,6 +87,9 @@ func (ks *keySchedule) keepLost(kc *keyChange, held *trust.VerifiedKeyset) error
 			return err
 		}
 		kept = append(kept, lostKey{kid: kid, entry: e})
+		ks.log.Warn("the restored database lacks a signing key made after the backup: its public half stays in the keyset "+
+			"so that the codes it signed verify until they expire; if the machine it was made on may have been taken, "+
+			"mark it compromised (hcnode keys compromise KID)", "kid", kid, "state", string(lk.State), "until", lk.Expires.UTC())
 		kc.audit(ks.auditEntry("system", "key.kept_public", kid, map[string]any{"state": string(lk.State), "expires": lk.Expires.Unix()}))
 	}
 	kc.lost = &kept
@@ -127,4 +130,23 @@ func (ks *keySchedule) lostEntries(kc *keyChange) ([]lostKey, error) {
 	}
 	kc.w.Meta[lostKeysMeta] = string(raw)
 	return out, nil
+}
+
+// compromiseLost marks the lost key kid compromised in kc, reporting
+// whether the node keeps such a key: the machine a restore replaced may
+// have been taken with its keys. Callers hold mu.
+func (ks *keySchedule) compromiseLost(kc *keyChange, kid string) bool {
+	from := ks.lost
+	if kc.lost != nil {
+		from = *kc.lost
+	}
+	kept := append([]lostKey(nil), from...)
+	for i := range kept {
+		if kept[i].kid == kid {
+			kept[i].entry.State = trust.KeyCompromised
+			kc.lost = &kept
+			return true
+		}
+	}
+	return false
 }

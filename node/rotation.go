@@ -177,6 +177,10 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 			}
 		}
 		if target == nil {
+			if ks.compromiseLost(kc, kid) {
+				kc.audit(ks.auditEntry(p.Actor(), "key.compromise", kid, map[string]any{"kept_public": true}))
+				return nil
+			}
 			return Errorf(ENotFound, "no signing key %s", kid)
 		}
 		if err := ks.markCompromised(kc, target); err != nil {

@@ -2,7 +2,10 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +77,29 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 			t.Errorf("%s: after a rotation that followed the restore, the code verifies %q, want ok", f.c.Configs[i].Province, got)
 		}
 	}
+	// The machine the restore replaced may have been taken with that key:
+	// the operators can mark it compromised.
+	lost := codeKID(t, after)
+	if k := f.c.Nodes[home].Node.State().Keyset(province).Signing[lost]; k == nil || k.State != "retired" {
+		t.Fatalf("the key that signed the code of after the backup is %v in the keyset, want retired", k)
+	}
+	if st := f.call(home, "POST", "/v1/keys/"+lost+"/compromise", f.c.Tokens[home], nil, nil); st != 200 {
+		t.Fatalf("compromise of the key kept public: %d", st)
+	}
+	f.eventually(peer, after, "key_compromised")
+}
+
+// codeKID is the kid in the protected header of a code.
+func codeKID(t *testing.T, code string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(strings.TrimPrefix(code, "HCF1:"), ".")
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	var hdr struct{ KID string }
+	if err == nil {
+		err = json.Unmarshal(raw, &hdr)
+	}
+	if err != nil || hdr.KID == "" {
+		t.Fatalf("code header: %v", err)
+	}
+	return hdr.KID
 }
