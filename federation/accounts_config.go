@@ -24,9 +24,10 @@ type AccountsOptions struct {
 	// MaxConsumers is each account's consumer quota; default
 	// DefaultAccountMaxConsumers.
 	MaxConsumers int
-	// MaxConnections and MaxSubscriptions are each account's limits on
-	// client connections and subscriptions; default
-	// DefaultAccountMaxConnections and DefaultAccountMaxSubscriptions.
+	// MaxConnections is each account's limit on client connections, and
+	// MaxSubscriptions the limit on the subscriptions of each of them;
+	// default DefaultAccountMaxConnections and
+	// DefaultAccountMaxSubscriptions.
 	MaxConnections   int
 	MaxSubscriptions int
 	// ExtraFileBytes is added to each account's computed file quota

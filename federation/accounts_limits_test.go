@@ -15,8 +15,9 @@ import (
 // by default) are shared: with no limit of its own, one province's
 // credentials, stolen or its node gone wrong, could open connections or
 // subscriptions until the server refused everyone's. Each account now
-// has its own (limits { max_connections, max_subscriptions }), and their
-// sum stays under the server's.
+// has its own (limits { max_connections, max_subscriptions }: the second
+// bounds each connection's), and the connections' sum stays under the
+// server's.
 func TestAccountsConnectionAndSubscriptionFloodHarmOnlyTheFlooder(t *testing.T) {
 	t.Parallel()
 	const conns, subs = 3, 40
@@ -58,7 +59,7 @@ func TestAccountsConnectionAndSubscriptionFloodHarmOnlyTheFlooder(t *testing.T) 
 	}
 
 	// A subscription flood on one connection is refused past the
-	// account's limit (gd's connections are all taken: close one).
+	// account's limit for a connection.
 	errs := make(chan error, 1)
 	bjc, err := dial(bj, errs)
 	if err != nil {

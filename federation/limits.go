@@ -102,10 +102,12 @@ const (
 	// server's own limit (65,536), which every account shares: one
 	// province's flood cannot lock the others out.
 	DefaultAccountMaxConnections = 256
-	// DefaultAccountMaxSubscriptions is each account's limit on
-	// subscriptions (a node holds a few dozen: watchers, consumers,
-	// services, its inbox), 64 for each connection allowed.
-	DefaultAccountMaxSubscriptions = 64 * DefaultAccountMaxConnections
+	// DefaultAccountMaxSubscriptions bounds the subscriptions of each
+	// connection of an account (nats-server applies an account's
+	// max_subscriptions to every connection, not to their sum): a node
+	// holds a handful (watchers, consumers, services, its inbox). An
+	// account holds at most this times DefaultAccountMaxConnections.
+	DefaultAccountMaxSubscriptions = 512
 )
 
 // Timing.

@@ -102,7 +102,7 @@ every server holds the same accounts and users.`,
 	f.IntVar(&replicas, "replicas", 1, "JetStream replicas the nodes use: account quotas are multiplied by it")
 	f.IntVar(&consumers, "max-consumers", federation.DefaultAccountMaxConsumers, "consumer quota of each account")
 	f.IntVar(&conns, "max-connections", federation.DefaultAccountMaxConnections, "client connections each account may hold: its node, replicas and admin tools; keep their sum under the server's max_connections")
-	f.IntVar(&subs, "max-subscriptions", federation.DefaultAccountMaxSubscriptions, "subscriptions each account may hold")
+	f.IntVar(&subs, "max-subscriptions", federation.DefaultAccountMaxSubscriptions, "subscriptions each connection of an account may hold")
 	f.BoolVar(&force, "force", false, "replace the seeds already in --out (every node needs its new seed)")
 	f.BoolVar(&dryRun, "dry-run", false, "say what would be written, write nothing")
 	return cmd
