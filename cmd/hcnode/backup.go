@@ -81,6 +81,9 @@ The KEK is not copied: keep it in its own custody.`,
 				if err := store.Backup(cmd.Context(), store.KeysPath(cfg.DBPath()), kdst); err != nil {
 					return err
 				}
+				if err := store.CheckCopy(cmd.Context(), kdst); err != nil {
+					return err
+				}
 				if err := store.SealBackup(kdst, kek); err != nil {
 					return err
 				}

@@ -73,6 +73,10 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 	return kept, swapIn(order, kept)
 }
 
+// CheckCopy checks that SQLite can read the whole of the copy at path (a
+// key store's, which CheckBackup does not take): ErrBackupDamaged if not.
+func CheckCopy(ctx context.Context, path string) error { return checkIntact(ctx, path) }
+
 // checkIntact runs backupIntact on the database file at path, read-only.
 func checkIntact(ctx context.Context, path string) error {
 	pool, err := sql.Open("sqlite", readOnlyDSN(path))
