@@ -87,6 +87,14 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 		t.Fatalf("compromise of the key kept public: %d", st)
 	}
 	f.eventually(peer, after, "key_compromised")
+	// ... and new content keys are started, as for a key the node holds.
+	rekeyed := false
+	for _, e := range f.auditEntries(home) {
+		rekeyed = rekeyed || (e.Action == "key.content_rekey" && strings.Contains(e.Detail, lost))
+	}
+	if !rekeyed {
+		t.Error("no new content key was started for the compromise of the key kept public")
+	}
 }
 
 // codeKID is the kid in the protected header of a code.
