@@ -93,7 +93,7 @@ var ErrNotABackup = errors.New("not a node database")
 // ErrBackupDamaged is returned by CheckBackup and Restore for a copy whose
 // pages SQLite cannot all read (cut short, overwritten): a restore of it
 // would fail at a read of the lost pages, while the node serves.
-var ErrBackupDamaged = errors.New("backup damaged")
+var ErrBackupDamaged = errors.New("backup_damaged")
 
 // CheckBackup opens the copy at path read-only, checks that SQLite can
 // read every page of it (ErrBackupDamaged if not), and returns the

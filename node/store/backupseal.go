@@ -64,6 +64,9 @@ func SealBackup(path string, kek *seal.Key) error {
 // ErrBackupUnsealed if it has none, ErrBackupSealMismatch if the seal is
 // not this node's or the copy changed since it was sealed.
 func CheckBackupSeal(path string, kek *seal.Key) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
 	sealed, err := os.ReadFile(path + BackupSealSuffix)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %w: there is no %s beside it, so whether it was changed since it was taken "+
