@@ -24,6 +24,12 @@ type AccountsOptions struct {
 	// MaxConsumers is each account's consumer quota; default
 	// DefaultAccountMaxConsumers.
 	MaxConsumers int
+	// MaxConnections is each account's limit on client connections, and
+	// MaxSubscriptions the limit on the subscriptions of each of them;
+	// default DefaultAccountMaxConnections and
+	// DefaultAccountMaxSubscriptions.
+	MaxConnections   int
+	MaxSubscriptions int
 	// ExtraFileBytes is added to each account's computed file quota
 	// (headroom); default 0.
 	ExtraFileBytes int64

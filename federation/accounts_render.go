@@ -70,6 +70,10 @@ func (g *generator) renderAccount(b *strings.Builder, owner string, users []user
 	w("  %s {\n", accountName(owner))
 	w("    jetstream {\n      max_file: %d\n      max_mem: %d\n      max_streams: %d\n      max_consumers: %d\n    }\n",
 		g.accountFileBytes(owner), accountMaxMemBytes, streams, g.maxConsumers())
+	// The server's connection limit is shared by every account: each has
+	// its own share, and a limit on each connection's subscriptions.
+	w("    limits {\n      max_connections: %d\n      max_subscriptions: %d\n    }\n",
+		orDefault(g.o.MaxConnections, DefaultAccountMaxConnections), orDefault(g.o.MaxSubscriptions, DefaultAccountMaxSubscriptions))
 	w("    users: [\n")
 	for _, u := range users {
 		w("      # %s\n      {\n        nkey: %s\n        permissions: {\n", u.role, u.pub)

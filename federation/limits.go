@@ -96,6 +96,18 @@ const (
 	// node's watchers and consumers, and one sourcing consumer per other
 	// account on each of its own streams.
 	DefaultAccountMaxConsumers = 512
+	// DefaultAccountMaxConnections is each account's limit on client
+	// connections: its node, its verifier replicas and the operators'
+	// admin tools. Summed over 35 accounts (8,960) it stays under the
+	// server's own limit (65,536), which every account shares: one
+	// province's flood cannot lock the others out.
+	DefaultAccountMaxConnections = 256
+	// DefaultAccountMaxSubscriptions bounds the subscriptions of each
+	// connection of an account (nats-server applies an account's
+	// max_subscriptions to every connection, not to their sum): a node
+	// holds a handful (watchers, consumers, services, its inbox). An
+	// account holds at most this times DefaultAccountMaxConnections.
+	DefaultAccountMaxSubscriptions = 512
 )
 
 // Timing.

@@ -38,6 +38,9 @@ type keyChange struct {
 	// compromised is the signing key this change marked compromised first,
 	// for which it started new content keys ("-" if it could not).
 	compromised string
+	// lost replaces the keySchedule's lost keys when not nil
+	// (restorekeys.go).
+	lost *[]lostKey
 }
 
 // beginKeys starts a key change at now. Callers hold ks.mu.
@@ -96,6 +99,13 @@ func (ks *keySchedule) commitKeys(ctx context.Context, kc *keyChange) error {
 		}
 		set.Keys = append(set.Keys, e)
 	}
+	lost, err := ks.lostEntries(kc)
+	if err != nil {
+		return err
+	}
+	for _, l := range lost {
+		set.Keys = append(set.Keys, l.entry)
+	}
 	if set.Enc, err = trust.EncJWK(&kc.kr.enc.PublicKey); err != nil {
 		return err
 	}
@@ -118,6 +128,7 @@ func (ks *keySchedule) commitKeys(ctx context.Context, kc *keyChange) error {
 		return err
 	}
 	ks.kr.adopt(kc.kr)
+	ks.lost = lost
 	if kc.rootKID != "" {
 		ks.log.Info("root key rotated as the trust list now names it", "root", kc.rootKID)
 	}

@@ -46,7 +46,10 @@ type keySchedule struct {
 	// audience are the members in good standing the current content keys
 	// were last checked against (contentrekey.go); nil when unknown.
 	// Guarded by mu.
-	audience  map[string]bool
+	audience map[string]bool
+	// lost are the signing keys a restore lost whose public halves every
+	// keyset lists until they expire (restorekeys.go). Guarded by mu.
+	lost      []lostKey
 	keysetRaw atomic.Pointer[string]
 	issuer    atomic.Pointer[trust.CodeIssuer] // also read by codes (codes.go)
 	signer    atomic.Pointer[trust.StatementSigner]
@@ -66,6 +69,9 @@ func (ks *keySchedule) start(ctx context.Context) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if err := ks.loadAudience(ctx); err != nil {
+		return err
+	}
+	if err := ks.loadLost(ctx); err != nil {
 		return err
 	}
 	kc := ks.beginKeys(ks.now())
@@ -174,8 +180,10 @@ func (ks *keySchedule) verifyKeys(held *trust.VerifiedKeyset) map[string]*trust.
 // like any key change. A key held marks compromised is marked so here
 // too, and replaced if it was active: the keys are a restored backup's,
 // which may predate the compromise, and a keyset signed from them would
-// make the key good again at every peer. Otherwise the keys are
-// unchanged.
+// make the key good again at every peer. A key held lists that the
+// backup lacks (made after it) is kept, public half only, until it
+// expires (keepLost): the codes it signed stay good. Otherwise the keys
+// are unchanged.
 func (ks *keySchedule) resign(ctx context.Context, held *trust.VerifiedKeyset) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -189,6 +197,9 @@ func (ks *keySchedule) resign(ctx context.Context, held *trust.VerifiedKeyset) e
 				}
 				kc.audit(ks.auditEntry("system", "key.compromise", k.row.KID, map[string]any{"keyset_held": held.Version}))
 			}
+		}
+		if err := ks.keepLost(kc, held); err != nil {
+			return err
 		}
 	}
 	kc.audit(ks.auditEntry("system", "key.resign", "", map[string]any{"above": kc.minVersion}))

@@ -29,7 +29,8 @@ import (
 //   - its keyset is signed again with a version above the one in the
 //     federation's bucket, which peers would otherwise refuse as a
 //     rollback, and every key that one marks compromised stays
-//     compromised (the backup may predate the compromise).
+//     compromised (the backup may predate the compromise); its keys the
+//     backup lacks stay listed, public halves only, until they expire.
 //
 // On success the mark is removed; on error it stays, and the link tries
 // again before publishing.

@@ -177,6 +177,12 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 			}
 		}
 		if target == nil {
+			if ks.compromiseLost(kc, kid) {
+				kc.audit(ks.auditEntry(p.Actor(), "key.compromise", kid, map[string]any{"kept_public": true}))
+				// The machine it was made on held the content keys of
+				// its days beside it.
+				return ks.rekeyForCompromise(kc, kid)
+			}
 			return Errorf(ENotFound, "no signing key %s", kid)
 		}
 		if err := ks.markCompromised(kc, target); err != nil {
@@ -198,23 +204,34 @@ func (ks *keySchedule) markCompromised(kc *keyChange, k *signKey) error {
 	wasActive := k.row.State == string(trust.KeyActive)
 	k.row.State = string(trust.KeyCompromised)
 	kc.update(k.row)
-	if kc.compromised == "" {
-		kc.compromised = k.row.KID
-		if err := ks.rekeyContent(kc); errors.Is(err, errTooManyContentKeys) {
-			ks.log.Error("a signing key was compromised but no new content key was started: the node holds as many live "+
-				"content keys as a grant can carry; codes are issued under the current key until older keys expire",
-				"kid", k.row.KID, "limit", maxOwnContentKeys)
-			kc.compromised = "-" // not again in this change
-		} else if err != nil {
-			return err
-		} else {
-			id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
-			kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
-				map[string]any{"compromised": k.row.KID}))
-		}
+	if err := ks.rekeyForCompromise(kc, k.row.KID); err != nil {
+		return err
 	}
 	if wasActive {
 		return ks.promote(kc)
+	}
+	return nil
+}
+
+// rekeyForCompromise starts new content keys in kc for the compromise of
+// the signing key kid, once a change (markCompromised). Callers hold
+// ks.mu.
+func (ks *keySchedule) rekeyForCompromise(kc *keyChange, kid string) error {
+	if kc.compromised != "" {
+		return nil
+	}
+	kc.compromised = kid
+	if err := ks.rekeyContent(kc); errors.Is(err, errTooManyContentKeys) {
+		ks.log.Error("a signing key was compromised but no new content key was started: the node holds as many live "+
+			"content keys as a grant can carry; codes are issued under the current key until older keys expire",
+			"kid", kid, "limit", maxOwnContentKeys)
+		kc.compromised = "-" // not again in this change
+	} else if err != nil {
+		return err
+	} else {
+		id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
+		kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
+			map[string]any{"compromised": kid}))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/datadir"
+	"github.com/hcfed/hcfed/node/seal"
 	"github.com/hcfed/hcfed/node/store"
 )
 
@@ -31,6 +32,10 @@ from database copies, encrypted, and only for as long as you must (see
 docs/privacy.md, "Backups and crypto-shredding"). Without a key-store copy,
 a restore keeps the node's current keys.db, and residents enrolled after
 the backup are lost.
+
+Each copy is sealed with the node's KEK (its SHA-256, in FILE.seal beside
+it): restore refuses a copy changed since, or taken by another node. Keep
+the seal with its copy.
 
 The KEK is not copied: keep it in its own custody.`,
 		Args: cobra.NoArgs,
@@ -56,6 +61,11 @@ The KEK is not copied: keep it in its own custody.`,
 					return fmt.Errorf("%s already exists, and a backup never replaces one: give %s a new directory (one per day, say), or move the old copy away", d.path, d.flag)
 				}
 			}
+			// The seal needs the KEK: without it, nothing is copied.
+			kek, err := seal.LoadKEK(cfg.KEKPath())
+			if err != nil {
+				return err
+			}
 			if err := store.Backup(cmd.Context(), cfg.DBPath(), dst); err != nil {
 				return err
 			}
@@ -63,13 +73,24 @@ The KEK is not copied: keep it in its own custody.`,
 			if err != nil {
 				return err
 			}
+			if err := store.SealBackup(dst, kek); err != nil {
+				return err
+			}
 			fmt.Fprintf(w, "database of province %s copied to %s (revocations up to seq %d)\n", prov, dst, seq)
 			if keysOut != "" {
 				if err := store.Backup(cmd.Context(), store.KeysPath(cfg.DBPath()), kdst); err != nil {
 					return err
 				}
+				if err := store.CheckCopy(cmd.Context(), kdst); err != nil {
+					return err
+				}
+				if err := store.SealBackup(kdst, kek); err != nil {
+					return err
+				}
 				fmt.Fprintf(w, "key store copied to %s: keep it apart, encrypted, and short-lived\n", kdst)
 			}
+			fmt.Fprintf(w, "sealed with this node's KEK (%s beside each copy): restore refuses a copy changed since, or on another node\n",
+				store.BackupSealSuffix)
 			return nil
 		},
 	}
@@ -82,7 +103,7 @@ The KEK is not copied: keep it in its own custody.`,
 
 func newRestoreCmd() *cobra.Command {
 	var cfgPath, from, keysFrom string
-	var unpair bool
+	var unpair, acceptUnsealed bool
 	var yesFlag *bool
 	cmd := &cobra.Command{
 		Use:   "restore",
@@ -90,7 +111,10 @@ func newRestoreCmd() *cobra.Command {
 		Long: `restore replaces the node's node.db with the copy in --from (and keys.db with
 the one in --keys-from, if given). It refuses while the node runs, and a
 backup of another province. Without --yes it says what it would do and
-changes nothing. The files it replaces are kept beside them, renamed
+changes nothing. Each copy must match the seal backup wrote beside it
+with this node's KEK (backup_seal_mismatch: changed since, or another
+node's); a copy without one (an earlier hcnode's) only with
+--accept-unsealed. The files it replaces are kept beside them, renamed
 *.before-restore-TIME. It is all or nothing: both copies are made beside
 their targets before anything is replaced, so a restore that fails (a
 full disk) leaves the node's files as they were.
@@ -124,16 +148,35 @@ again.`,
 			}
 			defer lock.Unlock()
 			src := filepath.Join(from, "node.db")
+			keysSrc := ""
+			if keysFrom != "" {
+				keysSrc = filepath.Join(keysFrom, store.KeysFile)
+			}
+			// Each copy must be as this node sealed it: nothing else of
+			// it is read before.
+			kek, err := seal.LoadKEK(cfg.KEKPath())
+			if err != nil {
+				return err
+			}
+			var unsealedCopies []string
+			for _, f := range []string{src, keysSrc} {
+				switch err := store.CheckBackupSeal(f, kek); {
+				case f == "" || err == nil:
+				case errors.Is(err, store.ErrBackupUnsealed) && acceptUnsealed:
+					unsealedCopies = append(unsealedCopies, f)
+				case errors.Is(err, store.ErrBackupUnsealed):
+					return fmt.Errorf("%w. A backup taken by an hcnode that did not seal its copies can be restored "+
+						"with --accept-unsealed, once you know where it has been", err)
+				default:
+					return err
+				}
+			}
 			prov, seq, err := store.CheckBackup(cmd.Context(), src)
 			if err != nil {
 				return err
 			}
 			if prov != cfg.Province {
 				return fmt.Errorf("%s is a backup of province %s, and this node is %s: refusing", src, prov, cfg.Province)
-			}
-			keysSrc := ""
-			if keysFrom != "" {
-				keysSrc = filepath.Join(keysFrom, store.KeysFile)
 			}
 			if err := store.CheckRestore(cmd.Context(), src, keysSrc, cfg.DBPath()); err != nil {
 				return err // with or without --yes: the plan would fail
@@ -164,6 +207,10 @@ again.`,
 					store.KeysPath(cfg.DBPath()), filepath.Join(keysFrom, store.KeysFile))
 			default:
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
+			}
+			for _, f := range unsealedCopies {
+				fmt.Fprintf(w, "  WARNING: %s has no seal (%s): whoever could write where it was kept could have changed it "+
+					"(statuses, scanners, tokens), and this restore cannot tell\n", f, filepath.Base(f)+store.BackupSealSuffix)
 			}
 			if unpair {
 				fmt.Fprintf(w, "  %s every scanner the backup holds (%d), so that none works until registered again\n", form("remove", "removing"), len(summary.Scanners))
@@ -215,6 +262,7 @@ again.`,
 	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory holding a keys.db copy (optional)")
 	yesFlag = addYesFlag(cmd, "the node's database is replaced by the backup's, and what was done after the backup is lost")
 	cmd.Flags().BoolVar(&unpair, "unpair-scanners", false, "remove every scanner the backup holds: each must be registered again")
+	cmd.Flags().BoolVar(&acceptUnsealed, "accept-unsealed", false, "restore a copy with no seal beside it (taken by an hcnode that did not seal backups)")
 	return cmd
 }
 

@@ -21,7 +21,7 @@ const natsServerConf = "nats-server.conf"
 func newNATSConfigCmd() *cobra.Command {
 	var (
 		listFile, out, host, storeDir, name, clusterFile, confName string
-		port, replicas, consumers                                  int
+		port, replicas, consumers, conns, subs                     int
 		force, dryRun                                              bool
 	)
 	cmd := &cobra.Command{
@@ -71,7 +71,7 @@ every server holds the same accounts and users.`,
 			}
 			gen, err := federation.GenerateServerConfig(members, federation.AccountsOptions{Federation: fed,
 				ServerName: name, Host: host, Port: port, StoreDir: storeDir, Replicas: replicas,
-				MaxConsumers: consumers, Keep: keep, ClusterBlock: string(cluster)})
+				MaxConsumers: consumers, MaxConnections: conns, MaxSubscriptions: subs, Keep: keep, ClusterBlock: string(cluster)})
 			if err != nil {
 				return err
 			}
@@ -101,6 +101,8 @@ every server holds the same accounts and users.`,
 	f.StringVar(&confName, "conf", natsServerConf, "file name of the configuration in --out: one per server of a cluster (nats-1.conf, ...), all sharing the seeds in --out")
 	f.IntVar(&replicas, "replicas", 1, "JetStream replicas the nodes use: account quotas are multiplied by it")
 	f.IntVar(&consumers, "max-consumers", federation.DefaultAccountMaxConsumers, "consumer quota of each account")
+	f.IntVar(&conns, "max-connections", federation.DefaultAccountMaxConnections, "client connections each account may hold: its node, replicas and admin tools; keep their sum under the server's max_connections")
+	f.IntVar(&subs, "max-subscriptions", federation.DefaultAccountMaxSubscriptions, "subscriptions each connection of an account may hold")
 	f.BoolVar(&force, "force", false, "replace the seeds already in --out (every node needs its new seed)")
 	f.BoolVar(&dryRun, "dry-run", false, "say what would be written, write nothing")
 	return cmd

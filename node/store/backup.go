@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -89,9 +90,16 @@ const Restored = "restored_at"
 // database.
 var ErrNotABackup = errors.New("not a node database")
 
-// CheckBackup opens the copy at path read-only and returns the province
-// it belongs to and its newest revocation seq, so that a restore can
-// refuse another province's backup and say what it is about to do.
+// ErrBackupDamaged is returned by CheckBackup and Restore for a copy whose
+// pages SQLite cannot all read (cut short, overwritten): a restore of it
+// would fail at a read of the lost pages, while the node serves.
+var ErrBackupDamaged = errors.New("backup_damaged")
+
+// CheckBackup opens the copy at path read-only, checks that SQLite can
+// read every page of it (ErrBackupDamaged if not), and returns the
+// province it belongs to and its newest revocation seq, so that a
+// restore can refuse another province's backup and say what it is about
+// to do.
 func CheckBackup(ctx context.Context, path string) (province string, lastSeq uint64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", 0, fmt.Errorf("store: backup: %w", err)
@@ -101,6 +109,9 @@ func CheckBackup(ctx context.Context, path string) (province string, lastSeq uin
 		return "", 0, err
 	}
 	defer pool.Close()
+	if err := backupIntact(ctx, pool, path); err != nil {
+		return "", 0, err
+	}
 	if err := pool.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'province'`).Scan(&province); err != nil {
 		return "", 0, fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
 	}
@@ -109,4 +120,19 @@ func CheckBackup(ctx context.Context, path string) (province string, lastSeq uin
 		return "", 0, fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
 	}
 	return province, uint64(seq), nil
+}
+
+// backupIntact runs quickCheck on the copy pool opened at path: every
+// page read, every b-tree walked. A copy cut short or with pages
+// overwritten fails it (ErrBackupDamaged); a file that is no SQLite
+// database at all is ErrNotABackup.
+func backupIntact(ctx context.Context, pool *sql.DB, path string) error {
+	err := quickCheck(ctx, pool, path)
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return err
+	case strings.Contains(err.Error(), "not a database"):
+		return fmt.Errorf("%s: %w (%v)", path, ErrNotABackup, err)
+	}
+	return fmt.Errorf("%w: %w; use another copy", ErrBackupDamaged, err)
 }

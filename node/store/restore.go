@@ -21,7 +21,8 @@ const restoringSuffix = ".restoring"
 // federation at its next start. The database it replaces, with its WAL,
 // is kept beside it as *.before-restore-STAMP. With keysSrc, the key
 // store is put back the same way; without, the current one is kept. A
-// restore that CheckRestore refuses replaces nothing.
+// restore that CheckRestore refuses, or of a copy SQLite cannot read
+// whole (ErrBackupDamaged), replaces nothing.
 //
 // It is all or nothing: both copies are staged (and the database copy
 // marked) beside their targets before anything is replaced, then renamed
@@ -60,11 +61,29 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 				"(free space or clear the way beside %s, then run the restore again)", targets[dst], tmp, err, dst)
 		}
 		staged = append(staged, tmp)
+		// The staged copy is what goes in place: checked, not its source,
+		// so that a copy the disk spoilt is refused too.
+		if err := checkIntact(ctx, tmp); err != nil {
+			return "", fmt.Errorf("store: restore: the copy of %s, so nothing was replaced: %w", targets[dst], err)
+		}
 	}
 	if err := markRestored(ctx, dbPath+restoringSuffix, time.Now().UTC(), opts); err != nil {
 		return "", fmt.Errorf("store: restore: marking the copy of %s as restored failed, so nothing was replaced: %w", src, err)
 	}
 	return kept, swapIn(order, kept)
+}
+
+// CheckCopy checks that SQLite can read the whole of the copy at path (a
+// key store's, which CheckBackup does not take): ErrBackupDamaged if not.
+func CheckCopy(ctx context.Context, path string) error { return checkIntact(ctx, path) }
+
+// checkIntact runs backupIntact on the database file at path, read-only.
+func checkIntact(ctx context.Context, path string) error {
+	pool, err := sql.Open("sqlite", readOnlyDSN(path))
+	if err != nil {
+		return err
+	}
+	return errors.Join(backupIntact(ctx, pool, path), pool.Close())
 }
 
 // maxStampTries bounds how many stamps freeStamp tries.

@@ -1,0 +1,113 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+// Keys rotated after a backup were lost with the database the restore
+// replaced, and reconciliation signed the keyset again from the backup's
+// keys alone: every code signed after the backup by a key made since
+// (a weekly rotation, a rotation by hand) answered unknown_key at every
+// node at once, paper codes for up to a week. The keyset now keeps the
+// public half of each such key, retired at the restore, until it
+// expires, through the rotations that follow.
+func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t, threeProvinces[:2], nil)
+	const home, peer = 0, 1
+	province := f.c.Configs[home].Province
+	subject, old := f.enrolAndIssue(home, "张三", "11010519491231002X")
+	f.eventually(peer, old, "ok")
+	backup := f.backup(home)
+	for range 2 {
+		if st := f.call(home, "POST", "/v1/keys/rotate", f.c.Tokens[home], nil, nil); st != 200 {
+			t.Fatalf("rotate: %d", st)
+		}
+	}
+	after := f.issue(home, subject)
+	f.eventually(peer, after, "ok")
+
+	f.restore(home, backup)
+	want := f.c.Nodes[home].Node.State().Keyset(province).Version
+	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the peer to hold the restored node's keyset", func() error {
+		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
+			return fmt.Errorf("peer holds %v, want version %d", ks, want)
+		}
+		return nil
+	})
+	for i := range f.c.Nodes {
+		if got := f.verify(i, after); got != "ok" {
+			t.Errorf("%s: a code signed after the backup by a key the backup lacks verifies %q once it is restored, want ok",
+				f.c.Configs[i].Province, got)
+		}
+		if got := f.verify(i, old); got != "ok" {
+			t.Errorf("%s: a code of before the backup verifies %q once it is restored, want ok", f.c.Configs[i].Province, got)
+		}
+	}
+	fresh := f.issue(home, subject)
+	f.eventually(peer, fresh, "ok")
+	// A restart, then a rotation, signs a keyset that still lists it.
+	if err := f.c.Stop(home); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Restart(context.Background(), home); err != nil {
+		t.Fatal(err)
+	}
+	f.waitReady(home)
+	if st := f.call(home, "POST", "/v1/keys/rotate", f.c.Tokens[home], nil, nil); st != 200 {
+		t.Fatalf("rotate after the restore: %d", st)
+	}
+	want = f.c.Nodes[home].Node.State().Keyset(province).Version
+	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the peer to hold the keyset of the rotation", func() error {
+		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
+			return fmt.Errorf("peer holds %v, want version %d", ks, want)
+		}
+		return nil
+	})
+	for i := range f.c.Nodes {
+		if got := f.verify(i, after); got != "ok" {
+			t.Errorf("%s: after a rotation that followed the restore, the code verifies %q, want ok", f.c.Configs[i].Province, got)
+		}
+	}
+	// The machine the restore replaced may have been taken with that key:
+	// the operators can mark it compromised.
+	lost := codeKID(t, after)
+	if k := f.c.Nodes[home].Node.State().Keyset(province).Signing[lost]; k == nil || k.State != "retired" {
+		t.Fatalf("the key that signed the code of after the backup is %v in the keyset, want retired", k)
+	}
+	if st := f.call(home, "POST", "/v1/keys/"+lost+"/compromise", f.c.Tokens[home], nil, nil); st != 200 {
+		t.Fatalf("compromise of the key kept public: %d", st)
+	}
+	f.eventually(peer, after, "key_compromised")
+	// ... and new content keys are started, as for a key the node holds.
+	rekeyed := false
+	for _, e := range f.auditEntries(home) {
+		rekeyed = rekeyed || (e.Action == "key.content_rekey" && strings.Contains(e.Detail, lost))
+	}
+	if !rekeyed {
+		t.Error("no new content key was started for the compromise of the key kept public")
+	}
+}
+
+// codeKID is the kid in the protected header of a code.
+func codeKID(t *testing.T, code string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(strings.TrimPrefix(code, "HCF1:"), ".")
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	var hdr struct{ KID string }
+	if err == nil {
+		err = json.Unmarshal(raw, &hdr)
+	}
+	if err != nil || hdr.KID == "" {
+		t.Fatalf("code header: %v", err)
+	}
+	return hdr.KID
+}
