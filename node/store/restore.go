@@ -162,6 +162,11 @@ func backupNotNewer(ctx context.Context, src string) error {
 	defer pool.Close()
 	var newest int
 	if err := pool.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		// A copy cut short fails here before Restore's own check of
+		// its staged copy: say it is damaged, not that it is no backup.
+		if ierr := backupIntact(ctx, pool, src); ierr != nil {
+			return ierr
+		}
 		return fmt.Errorf("%s: %w (%v)", src, ErrNotABackup, err)
 	}
 	if newest > len(ms) {
