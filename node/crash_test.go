@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -267,26 +266,12 @@ func TestKeyChangeFailingHalfWayLeavesDatabaseKeyringAndIssuerAgreeing(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kid := kidOf(t, code.Code); kid != active {
+	if kid := testkit.CodeKID(t, code.Code); kid != active {
 		t.Fatalf("new code signed by %s, want the still active %s", kid, active)
 	}
 	if n := len(auditOf(t, d, "key.rotate")); n != 0 {
 		t.Fatalf("%d rotations audited, want none", n)
 	}
-}
-
-// kidOf reads the signing key id from a code's protected header.
-func kidOf(t *testing.T, code string) string {
-	t.Helper()
-	h, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hdr struct{ Kid string }
-	if err := json.Unmarshal(h, &hdr); err != nil {
-		t.Fatal(err)
-	}
-	return hdr.Kid
 }
 
 // counter reads a counter of the node's metrics.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
 )
 
 // ReadableParts returns what anyone can read of part, the decoded JSON
@@ -48,4 +49,43 @@ func ReadableParts(part []byte, encoded ...string) ([][]byte, error) {
 		rest = bytes.Replace(rest, raw, []byte(`""`), 1)
 	}
 	return append([][]byte{rest}, decoded...), nil
+}
+
+// CodeKID is the kid of a health code's protected header ("HCF1:" and a
+// compact JWS): the signing key that signed it.
+func CodeKID(t testing.TB, code string) string {
+	t.Helper()
+	var h struct{ Kid string }
+	decodeSegment(t, strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")[0], &h)
+	if h.Kid == "" {
+		t.Fatalf("the header of code %.20s... names no kid", code)
+	}
+	return h.Kid
+}
+
+// CodeContentKey is the kid of the header of a code's ct claim: the
+// content key its contents are encrypted under.
+func CodeContentKey(t testing.TB, code string) string {
+	t.Helper()
+	parts := strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")
+	if len(parts) != 3 {
+		t.Fatalf("code %.20s... is not a compact JWS", code)
+	}
+	var claims struct{ CT string }
+	decodeSegment(t, parts[1], &claims)
+	var h struct{ Kid string }
+	decodeSegment(t, strings.Split(claims.CT, ".")[0], &h)
+	return h.Kid
+}
+
+// decodeSegment decodes a base64url segment of JSON into v.
+func decodeSegment(t testing.TB, seg string, v any) {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
+		t.Fatalf("segment %.20s...: %v", seg, err)
+	}
 }

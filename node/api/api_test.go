@@ -151,7 +151,7 @@ func TestRestartedNodeVerifiesEarlierCodesAndSignsWithSameKey(t *testing.T) {
 		t.Fatalf("JWKS changed across restart:\n%s\n%s", a, b)
 	}
 	after := n.issue(id, resident)
-	if kidOf(t, after.Code) != kidOf(t, before.Code) {
+	if testkit.CodeKID(t, after.Code) != testkit.CodeKID(t, before.Code) {
 		t.Fatal("restarted node signs with a different key")
 	}
 }
@@ -169,7 +169,7 @@ func TestRotationKeepsOldCodesValidAndCompromiseKillsThem(t *testing.T) {
 		t.Fatalf("rotate: %d", resp.StatusCode)
 	}
 	fresh := n.issue(id, resident)
-	if kidOf(t, fresh.Code) == kidOf(t, old.Code) {
+	if testkit.CodeKID(t, fresh.Code) == testkit.CodeKID(t, old.Code) {
 		t.Fatal("rotation did not change the signing key")
 	}
 	if v := n.verify(old.Code); !v.Valid {
@@ -182,11 +182,11 @@ func TestRotationKeepsOldCodesValidAndCompromiseKillsThem(t *testing.T) {
 	for _, k := range keys.Keys {
 		states[k.KID] = k.State
 	}
-	if states[kidOf(t, old.Code)] != "retired" || states[kidOf(t, fresh.Code)] != "active" {
+	if states[testkit.CodeKID(t, old.Code)] != "retired" || states[testkit.CodeKID(t, fresh.Code)] != "active" {
 		t.Fatalf("key states after rotation: %v", states)
 	}
 
-	if resp := n.call("POST", "/v1/keys/"+kidOf(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != 200 {
+	if resp := n.call("POST", "/v1/keys/"+testkit.CodeKID(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("compromise: %d", resp.StatusCode)
 	}
 	if v := n.verify(old.Code); v.Valid || v.Reason != "key_compromised" {
@@ -469,19 +469,6 @@ func countRows(t *testing.T, n *testNode) map[string]int {
 		out[table] = c
 	}
 	return out
-}
-
-func kidOf(t *testing.T, code string) string {
-	t.Helper()
-	h, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hdr struct{ Kid string }
-	if err := json.Unmarshal(h, &hdr); err != nil {
-		t.Fatal(err)
-	}
-	return hdr.Kid
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -1,13 +1,12 @@
 package api_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -25,7 +24,7 @@ func TestCodesOfACompromisedKeyDoNotCountTowardMaxLive(t *testing.T) {
 	if st, code := n.status("POST", "/v1/subjects/"+id+"/codes", resident, nil); st != http.StatusConflict || code != "limit_reached" {
 		t.Fatalf("a code past max_live: %d %s, want 409 limit_reached: this test checks nothing", st, code)
 	}
-	if resp := n.call("POST", "/v1/keys/"+kidOf(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+	if resp := n.call("POST", "/v1/keys/"+testkit.CodeKID(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("compromise: %d", resp.StatusCode)
 	}
 	var fresh issued
@@ -101,7 +100,7 @@ func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 		t.Errorf("after the paper codes were withdrawn the live codes are %v, want the phone code %s still", got, phone.JTI)
 	}
 
-	if resp := n.call("POST", "/v1/keys/"+kidOf(t, phone.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+	if resp := n.call("POST", "/v1/keys/"+testkit.CodeKID(t, phone.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("compromise: %d", resp.StatusCode)
 	}
 	if v := n.verify(phone.Code); v.Valid || v.Reason != "key_compromised" {
@@ -124,32 +123,6 @@ func TestResidentRecordListsTheLivePhoneCodesOnly(t *testing.T) {
 	}
 }
 
-// contentKeyOf is the id of the content key a code's contents are
-// encrypted under: the kid of its ct header.
-func contentKeyOf(t *testing.T, code string) string {
-	t.Helper()
-	parts := strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")
-	if len(parts) != 3 {
-		t.Fatalf("code is not a compact JWS")
-	}
-	var claims struct{ CT string }
-	decodeB64JSON(t, parts[1], &claims)
-	var h struct{ Kid string }
-	decodeB64JSON(t, strings.Split(claims.CT, ".")[0], &h)
-	return h.Kid
-}
-
-func decodeB64JSON(t *testing.T, part string, v any) {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A signing key is compromised when the node's key store was read: the
 // content keys lie beside it, sealed under the same KEK, this epoch's and
 // the next one's (published ahead). 'keys compromise' replaced the
@@ -162,14 +135,14 @@ func TestCodesIssuedAfterAKeyCompromiseUseANewContentKey(t *testing.T) {
 	n := startNode(t, "440000", generous)
 	id, resident := n.enrol(residentName, residentID)
 	before := n.issue(id, resident)
-	if resp := n.call("POST", "/v1/keys/"+kidOf(t, before.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+	if resp := n.call("POST", "/v1/keys/"+testkit.CodeKID(t, before.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("compromise: %d", resp.StatusCode)
 	}
 	after := n.issue(id, resident)
 	if v := n.verify(after.Code); !v.Valid || v.Status != "green" {
 		t.Fatalf("a code issued after the compromise: %+v, want a valid green code", v)
 	}
-	if old, now := contentKeyOf(t, before.Code), contentKeyOf(t, after.Code); old == now {
+	if old, now := testkit.CodeContentKey(t, before.Code), testkit.CodeContentKey(t, after.Code); old == now {
 		t.Errorf("a code issued after the compromise is encrypted under %s, the content key the node held when its "+
 			"key store was read; want a new one", now)
 	}

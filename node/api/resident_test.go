@@ -349,7 +349,7 @@ func TestQRImageOfACodeOfACompromisedKeyIsRefusedAndANewCodeVerifies(t *testing.
 	if st, _ := n.status("GET", old.QRURL, resident, nil); st != http.StatusOK {
 		t.Fatalf("QR before the compromise: %d", st)
 	}
-	if resp := n.call("POST", "/v1/keys/"+kidOf(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+	if resp := n.call("POST", "/v1/keys/"+testkit.CodeKID(t, old.Code)+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("compromise: %d", resp.StatusCode)
 	}
 	if v := n.verify(old.Code); v.Reason != "key_compromised" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -78,7 +79,7 @@ func TestSigningKeysRotateOnScheduleWithNextKeyPublishedAhead(t *testing.T) {
 		t.Fatalf("at rotation: %v", rotated)
 	}
 	fresh := n.issue(id, resident)
-	if kidOf(t, fresh.Code) != ahead["next"][0] {
+	if testkit.CodeKID(t, fresh.Code) != ahead["next"][0] {
 		t.Fatal("new codes not signed by the new key")
 	}
 	if v := n.verify(fresh.Code); !v.Valid {
@@ -110,7 +111,7 @@ func TestRetiredKeyStillVerifiesItsLiveCodes(t *testing.T) {
 	code := n.issue(id, resident) // 24 h, signed half a day before rotation
 	n.clock.Add(13 * time.Hour)
 	n.tick()
-	if k := n.keys(); len(k["retired"]) != 1 || k["retired"][0] != kidOf(t, code.Code) {
+	if k := n.keys(); len(k["retired"]) != 1 || k["retired"][0] != testkit.CodeKID(t, code.Code) {
 		t.Fatalf("the code's key should be retired by now: %v", k)
 	}
 	if v := n.verify(code.Code); !v.Valid {

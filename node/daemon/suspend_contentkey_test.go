@@ -2,41 +2,13 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/trust"
 )
-
-// contentKeyOf is the id of the content key a code's contents are
-// encrypted under: the kid of its ct header.
-func contentKeyOf(t *testing.T, code string) string {
-	t.Helper()
-	parts := strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")
-	if len(parts) != 3 {
-		t.Fatalf("code is not a compact JWS")
-	}
-	var claims struct{ CT string }
-	decodePart(t, parts[1], &claims)
-	var h struct{ Kid string }
-	decodePart(t, strings.Split(claims.CT, ".")[0], &h)
-	return h.Kid
-}
-
-func decodePart(t *testing.T, part string, v any) {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // A member the trust list suspends kept the content keys it was granted,
 // the next epoch's included, and read the masked contents of every code
@@ -63,8 +35,8 @@ func TestSuspendedMemberCannotReadCodesIssuedAfterItsSuspension(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := f.issue(gd, subject)
-	kid := contentKeyOf(t, after)
-	if kid == contentKeyOf(t, before) {
+	kid := testkit.CodeContentKey(t, after)
+	if kid == testkit.CodeContentKey(t, before) {
 		t.Errorf("the code issued after the suspension is encrypted under %s, the key the suspended member holds", kid)
 	}
 	f.eventually(sh, after, "ok")
@@ -100,7 +72,7 @@ func TestNodeStartsNewContentKeyOnStartForASuspensionItMissed(t *testing.T) {
 	if err := f.c.Nodes[gd].Node.TrustListChanged(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	first := contentKeyOf(t, f.issue(gd, subject))
+	first := testkit.CodeContentKey(t, f.issue(gd, subject))
 
 	// Back to the state of a node that cached v2 but never acted on it.
 	if err := f.c.Stop(gd); err != nil {
@@ -117,7 +89,7 @@ func TestNodeStartsNewContentKeyOnStartForASuspensionItMissed(t *testing.T) {
 		t.Errorf("hcfed_content_key_rekeys_total = %v after a start that found the suspension not acted on, want 1", got)
 	}
 	after := f.issue(gd, subject)
-	second := contentKeyOf(t, after)
+	second := testkit.CodeContentKey(t, after)
 	if second == first {
 		t.Errorf("the node started without new content keys: codes are still under %s", first)
 	}
@@ -129,7 +101,7 @@ func TestNodeStartsNewContentKeyOnStartForASuspensionItMissed(t *testing.T) {
 	if err := f.c.Restart(context.Background(), gd); err != nil {
 		t.Fatal(err)
 	}
-	if got := contentKeyOf(t, f.issue(gd, subject)); got != second {
+	if got := testkit.CodeContentKey(t, f.issue(gd, subject)); got != second {
 		t.Errorf("a second start changed the content key again: %s, then %s", second, got)
 	}
 	if got := metricValue(t, f.c.Nodes[gd], "hcfed_content_key_rekeys_total"); got != 0 {

@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node/web"
 )
 
@@ -359,7 +358,7 @@ func walletTakesANewCodeWhenItsKeyIsCompromised(t *testing.T, d *demo, i, peer i
 // key's id.
 func compromiseKeyOf(t *testing.T, d *demo, i int, code string) string {
 	t.Helper()
-	kid := kidOf(t, code)
+	kid := testkit.CodeKID(t, code)
 	if st := d.call(i, "POST", "/v1/keys/"+kid+"/compromise", d.c.Tokens[i], nil, nil); st != http.StatusOK {
 		t.Fatalf("compromise key %s: %d", kid, st)
 	}
@@ -381,7 +380,7 @@ func walletShowsACodeOfAnotherKey(t *testing.T, d *demo, i, peer int, tb *tab, o
 	// "revoked, or its signing key replaced", and the resident could not
 	// tell which.
 	fresh, png := walletShowsANewCode(t, d, i, tb, old, "the key of its code was compromised", en(t, "wallet.code_key_withdrawn"))
-	if k := kidOf(t, fresh); k == kid {
+	if k := testkit.CodeKID(t, fresh); k == kid {
 		t.Errorf("the new code is of the compromised key %s", k)
 	}
 	sc := addScanner(t, d, peer)
@@ -439,18 +438,4 @@ func walletPolls(t *testing.T, tb *tab, subjectID string, n int) {
 		}
 		return nil
 	})
-}
-
-// kidOf is the id of the key that signed code, read from its header.
-func kidOf(t *testing.T, code string) string {
-	t.Helper()
-	h, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimPrefix(code, "HCF1:"), ".")[0])
-	var hdr struct{ Kid string }
-	if err == nil {
-		err = json.Unmarshal(h, &hdr)
-	}
-	if err != nil || hdr.Kid == "" {
-		t.Fatalf("the header of code %.20s...: %v", code, err)
-	}
-	return hdr.Kid
 }
