@@ -147,6 +147,23 @@ func (f *fedTest) eventuallyWithin(i int, code, want string, within time.Duratio
 	return time.Since(start)
 }
 
+// holdsKeysetOf waits until node peer holds the keyset node home holds
+// of its own province now (or a later one).
+func (f *fedTest) holdsKeysetOf(peer, home int) {
+	f.t.Helper()
+	province := f.c.Configs[home].Province
+	want := f.c.Nodes[home].Node.State().Keyset(province).Version
+	err := poll(15*time.Second, 10*time.Millisecond, func() error {
+		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
+			return fmt.Errorf("it holds %v of %s, want version %d", ks, province, want)
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatalf("%s: %v", f.c.Configs[peer].Province, err)
+	}
+}
+
 // unreachableNATS is a NATS URL where nothing listens.
 var unreachableNATS = []string{"nats://127.0.0.1:1"}
 

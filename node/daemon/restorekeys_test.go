@@ -1,12 +1,6 @@
 package daemon_test
 
-import (
-	"fmt"
-	"testing"
-	"time"
-
-	"github.com/hcfed/hcfed/internal/testkit"
-)
+import "testing"
 
 // A signing key marked compromised after a backup stays compromised once
 // that backup is restored. Reconciliation signs the keyset again above
@@ -18,7 +12,6 @@ func TestRestoreKeepsAKeyCompromisedAfterTheBackupCompromised(t *testing.T) {
 	t.Parallel()
 	f := startFederation(t, threeProvinces[:2], nil)
 	const home, peer = 0, 1
-	province := f.c.Configs[home].Province
 	subject, old := f.enrolAndIssue(home, "张三", "11010519491231002X")
 	f.eventually(peer, old, "ok")
 	backup := f.backup(home)
@@ -38,13 +31,7 @@ func TestRestoreKeepsAKeyCompromisedAfterTheBackupCompromised(t *testing.T) {
 	f.eventually(peer, old, "key_compromised")
 
 	f.restore(home, backup)
-	want := f.c.Nodes[home].Node.State().Keyset(province).Version
-	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the peer to hold the restored node's keyset", func() error {
-		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
-			return fmt.Errorf("peer holds %v, want version %d", ks, want)
-		}
-		return nil
-	})
+	f.holdsKeysetOf(peer, home)
 	for i := range f.c.Nodes {
 		if got := f.verify(i, old); got != "key_compromised" {
 			t.Errorf("%s: a code of the key compromised after the backup verifies %q once it is restored, want key_compromised",

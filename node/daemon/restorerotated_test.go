@@ -2,12 +2,8 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
 )
@@ -36,13 +32,7 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	f.eventually(peer, after, "ok")
 
 	f.restore(home, backup)
-	want := f.c.Nodes[home].Node.State().Keyset(province).Version
-	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the peer to hold the restored node's keyset", func() error {
-		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
-			return fmt.Errorf("peer holds %v, want version %d", ks, want)
-		}
-		return nil
-	})
+	f.holdsKeysetOf(peer, home)
 	for i := range f.c.Nodes {
 		if got := f.verify(i, after); got != "ok" {
 			t.Errorf("%s: a code signed after the backup by a key the backup lacks verifies %q once it is restored, want ok",
@@ -65,13 +55,7 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	if st := f.call(home, "POST", "/v1/keys/rotate", f.c.Tokens[home], nil, nil); st != 200 {
 		t.Fatalf("rotate after the restore: %d", st)
 	}
-	want = f.c.Nodes[home].Node.State().Keyset(province).Version
-	testkit.WaitFor(t, 15*time.Second, 10*time.Millisecond, "the peer to hold the keyset of the rotation", func() error {
-		if ks := f.c.Nodes[peer].Node.State().Keyset(province); ks == nil || ks.Version < want {
-			return fmt.Errorf("peer holds %v, want version %d", ks, want)
-		}
-		return nil
-	})
+	f.holdsKeysetOf(peer, home)
 	for i := range f.c.Nodes {
 		if got := f.verify(i, after); got != "ok" {
 			t.Errorf("%s: after a rotation that followed the restore, the code verifies %q, want ok", f.c.Configs[i].Province, got)
@@ -79,7 +63,7 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	}
 	// The machine the restore replaced may have been taken with that key:
 	// the operators can mark it compromised.
-	lost := codeKID(t, after)
+	lost := testkit.CodeKID(t, after)
 	if k := f.c.Nodes[home].Node.State().Keyset(province).Signing[lost]; k == nil || k.State != "retired" {
 		t.Fatalf("the key that signed the code of after the backup is %v in the keyset, want retired", k)
 	}
@@ -95,19 +79,4 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	if !rekeyed {
 		t.Error("no new content key was started for the compromise of the key kept public")
 	}
-}
-
-// codeKID is the kid in the protected header of a code.
-func codeKID(t *testing.T, code string) string {
-	t.Helper()
-	h, _, _ := strings.Cut(strings.TrimPrefix(code, "HCF1:"), ".")
-	raw, err := base64.RawURLEncoding.DecodeString(h)
-	var hdr struct{ KID string }
-	if err == nil {
-		err = json.Unmarshal(raw, &hdr)
-	}
-	if err != nil || hdr.KID == "" {
-		t.Fatalf("code header: %v", err)
-	}
-	return hdr.KID
 }
