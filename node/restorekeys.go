@@ -63,11 +63,8 @@ func (ks *keySchedule) loadLost(ctx context.Context) error {
 // keepLost records in kc the keys of held, the keyset the federation
 // holds, that kc's keyring lacks, beside those kept already.
 func (ks *keySchedule) keepLost(kc *keyChange, held *trust.VerifiedKeyset) error {
-	have := map[string]bool{}
-	for _, k := range kc.kr.sign {
-		have[k.row.KID] = true
-	}
-	kept := append([]lostKey(nil), ks.lost...)
+	have := heldKIDs(kc)
+	kept := append([]lostKey(nil), ks.lostIn(kc)...)
 	for _, l := range kept {
 		have[l.kid] = true
 	}
@@ -100,16 +97,9 @@ func (ks *keySchedule) keepLost(kc *keyChange, held *trust.VerifiedKeyset) error
 // not expired at kc.now nor held again), and records in kc the row
 // without the others when any went.
 func (ks *keySchedule) lostEntries(kc *keyChange) ([]lostKey, error) {
-	from := ks.lost
-	if kc.lost != nil {
-		from = *kc.lost
-	}
-	have := map[string]bool{}
-	for _, k := range kc.kr.sign {
-		have[k.row.KID] = true
-	}
+	have := heldKIDs(kc)
 	var out []lostKey
-	for _, l := range from {
+	for _, l := range ks.lostIn(kc) {
 		if !have[l.kid] && time.Unix(l.entry.Expires, 0).After(kc.now) {
 			out = append(out, l)
 		}
@@ -136,11 +126,7 @@ func (ks *keySchedule) lostEntries(kc *keyChange) ([]lostKey, error) {
 // whether the node keeps such a key: the machine a restore replaced may
 // have been taken with its keys. Callers hold mu.
 func (ks *keySchedule) compromiseLost(kc *keyChange, kid string) bool {
-	from := ks.lost
-	if kc.lost != nil {
-		from = *kc.lost
-	}
-	kept := append([]lostKey(nil), from...)
+	kept := append([]lostKey(nil), ks.lostIn(kc)...)
 	for i := range kept {
 		if kept[i].kid == kid {
 			kept[i].entry.State = trust.KeyCompromised
@@ -149,4 +135,22 @@ func (ks *keySchedule) compromiseLost(kc *keyChange, kid string) bool {
 		}
 	}
 	return false
+}
+
+// lostIn is the lost keys as kc sees them: those kc replaces, if it does,
+// else the schedule's. Callers hold mu.
+func (ks *keySchedule) lostIn(kc *keyChange) []lostKey {
+	if kc.lost != nil {
+		return *kc.lost
+	}
+	return ks.lost
+}
+
+// heldKIDs is the set of the signing keys kc's keyring holds.
+func heldKIDs(kc *keyChange) map[string]bool {
+	have := make(map[string]bool, len(kc.kr.sign))
+	for _, k := range kc.kr.sign {
+		have[k.row.KID] = true
+	}
+	return have
 }
