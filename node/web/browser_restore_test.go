@@ -65,7 +65,7 @@ func walletAndConsoleSayAStatusUnconfirmedSinceARestore(t *testing.T, b *browser
 	}
 
 	// Set again to the status shown, as the console asks: routine after a
-	// restore, so it is sent without a question (no code was left to lose).
+	// restore, so it is sent without a question.
 	sets := console.requestsTo("/status")
 	console.setValue("#st-reason", "confirmed after the restore")
 	console.click(`#status-form button[type="submit"]`)

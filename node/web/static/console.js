@@ -260,10 +260,11 @@ const CON = (() => {
   // change, and saying that every live code of theirs is revoked for good
   // (the node revokes them at any status set, to green and to the status
   // they have too: store.SetStatus). Only a status to be confirmed since
-  // a restore, set to the one shown, is set without asking: it is routine
-  // work after a restore, and the node issued such a resident no code to
-  // lose. The question's button has the focus: Enter confirms, Esc
-  // cancels. settingStatus is the change asked about.
+  // a restore, set to the one shown, is set without asking: it is the
+  // routine work the console asks for after a restore (the node issues
+  // such a resident no code until then). The question's button has the
+  // focus: Enter confirms, Esc cancels. settingStatus is the change asked
+  // about.
   let settingStatus = null;
   function askStatus(ev) {
     ev.preventDefault();
