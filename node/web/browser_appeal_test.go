@@ -14,8 +14,9 @@ import (
 // filed and listed: upholding it is refused with the catalogue's
 // sentence in both languages, the queue is read again and marks the
 // appeal (the status and when it was set), and the decision taken again
-// against that status is recorded. The appeal form of the only appeal
-// listed is filled by fill before each submission.
+// against that status is recorded; each decision is asked first
+// (resolveAsksFirst). The appeal form of the only appeal listed is
+// filled by fill before each submission.
 // Not a t.Helper: a failure names its line here.
 func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID string, fill func(p string)) {
 	id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
@@ -25,7 +26,7 @@ func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID st
 		t.Fatalf("status set again: HTTP %d", st)
 	}
 	fill(p)
-	console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+	resolveAsksFirst(t, console, subjectID, true)
 	console.waitJS("the stale refusal", fmt.Sprintf(`document.getElementById("appeal-result").textContent.startsWith(%q)`, en(t, "error.appeal_stale")))
 	console.waitJS("the queue read again, the appeal marked", `!!document.querySelector("#appeal-list li[data-appeal] [data-status-changed]")`)
 	detail := strings.TrimPrefix(console.text("#appeal-result"), en(t, "error.appeal_stale"))
@@ -42,7 +43,7 @@ func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID st
 	}
 	console.switchLang(web.LangEN)
 	fill(p)
-	console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
+	resolveAsksFirst(t, console, subjectID, false)
 	console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
 }
 

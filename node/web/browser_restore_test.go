@@ -18,7 +18,8 @@ import (
 // published after the backup names the resident's code (the status was
 // set after the backup): the wallet stops showing the code and the
 // colour held, and tells the resident to contact the health authority;
-// the console tells the operator to set the status again. Set again, the
+// the console tells the operator to set the status again. Set again from
+// the console to the status shown, which it sends without asking, the
 // wallet shows a new code.
 func walletAndConsoleSayAStatusUnconfirmedSinceARestore(t *testing.T, b *browser, d *demo, i int, console *tab) {
 	var e struct {
@@ -63,8 +64,17 @@ func walletAndConsoleSayAStatusUnconfirmedSinceARestore(t *testing.T, b *browser
 		t.Errorf("the console's record of a held resident does not say what to do: %q", rec)
 	}
 
-	if st := d.call(i, "PUT", "/v1/subjects/"+e.ID+"/status", d.c.Tokens[i], map[string]string{"status": "green"}, nil); st != http.StatusOK {
-		t.Fatalf("PUT status: %d", st)
+	// Set again to the status shown, as the console asks: routine after a
+	// restore, so it is sent without a question.
+	sets := console.requestsTo("/status")
+	console.setValue("#st-reason", "confirmed after the restore")
+	console.click(`#status-form button[type="submit"]`)
+	if !eval[bool](console, `document.getElementById("status-confirm").hidden`) {
+		t.Errorf("setting the status to be confirmed to the one shown asks %q", console.text("#status-confirm-text"))
+	}
+	console.waitJS("the status set again", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, en(t, "console.status_done")))
+	if n := console.requestsTo("/status") - sets; n != 1 {
+		t.Errorf("the status set again was sent %d times, want once", n)
 	}
 	w.waitLooking("a new code once the status is set again", fmt.Sprintf(
 		`(%s) && (%s) !== %q && document.getElementById("status-word").textContent === "Green"`, jtiJS, jtiJS, jti))

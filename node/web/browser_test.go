@@ -353,10 +353,7 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		if rec := console.text("#subject-record"); !strings.Contains(rec, testMasked) && !strings.Contains(rec, "李") {
 			t.Errorf("operator view of the record %q", rec)
 		}
-		console.setValue("#st-status", "red")
-		console.setValue("#st-reason", "close contact")
-		console.click(`#status-form button[type="submit"]`)
-		console.waitJS("the status change", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, en(t, "console.status_done")))
+		setStatusAsksFirst(t, console, "close contact")
 		// The frame turns red at the poll that reads the status, the note
 		// once the new code has come.
 		wallet.waitLooking("the wallet to turn red with a new code", fmt.Sprintf(`document.getElementById("qr-frame").classList.contains("status-red") && document.getElementById("code-note").textContent === %q`,
@@ -405,6 +402,9 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 		// they were right and leave them red: the console asks for it.
 		console.click(`#appeal-list li[data-appeal] button[type="submit"]`)
 		console.waitJS("the console to ask for the status", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.upheld_needs_status")))
+		if !eval[bool](console, `document.getElementById("appeal-confirm").hidden`) {
+			t.Errorf("an upheld appeal without a status is asked to be confirmed")
+		}
 		if n := eval[float64](console, `document.querySelectorAll("#appeal-list li[data-appeal]").length`); n != 1 {
 			t.Fatalf("the appeal left the queue without a status: %v appeals listed", n)
 		}

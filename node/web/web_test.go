@@ -481,6 +481,32 @@ func TestConfirmationsSayWhatCannotBeUndone(t *testing.T) {
 			}
 		}
 	}
+	// Setting a status revokes every live code at every province, to green
+	// and to the status the resident has too (store.SetStatus); resolving
+	// an appeal is final, and says what it does to the status and codes.
+	for key, says := range map[string]map[string][]string{
+		"console.status_confirm_change": {web.LangEN: {"{who}", "from {from} to {to}", "stops verifying at every province within seconds", "printed anew"},
+			web.LangZH: {"{who}", "由{from}改为{to}", "数秒内于各省停止通过查验", "重新打印"}},
+		"console.status_confirm_green": {web.LangEN: {"{who}", "from {from} to {to}", "existing codes are revoked too", "stops verifying at every province within seconds"},
+			web.LangZH: {"{who}", "由{from}改为{to}", "现有健康码也会作废", "数秒内于各省停止通过查验"}},
+		"console.status_confirm_same": {web.LangEN: {"{who}", "stays {to}", "still revokes", "stops verifying at every province within seconds"},
+			web.LangZH: {"{who}", "仍为{to}", "仍会作废", "数秒内于各省停止通过查验"}},
+		"console.appeal_confirm_change": {web.LangEN: {"{subject}", "from {from} to {to}", "stops verifying at every province within seconds", "This is final"},
+			web.LangZH: {"{subject}", "由{from}改为{to}", "数秒内于各省停止通过查验", "最终决定"}},
+		"console.appeal_confirm_keep": {web.LangEN: {"{subject}", "{status}", "codes stay valid", "This is final"},
+			web.LangZH: {"{subject}", "{status}", "健康码仍然有效", "最终决定"}},
+		"console.appeal_confirm_reject": {web.LangEN: {"{subject}", "stays {status}", "codes stay valid", "This is final"},
+			web.LangZH: {"{subject}", "仍为{status}", "健康码仍然有效", "最终决定"}},
+	} {
+		for _, lang := range []string{web.LangEN, web.LangZH} {
+			s := cat[lang].Msg[key]
+			for _, want := range append(says[lang], undone[lang]) {
+				if !strings.Contains(s, want) {
+					t.Errorf("%s %s does not say %q: %q", lang, key, want, s)
+				}
+			}
+		}
+	}
 	// What "This link does not work" names is the page's own title for it.
 	for _, lang := range []string{web.LangEN, web.LangZH} {
 		if title := cat[lang].Msg["fatal.bad_link_title"]; !strings.Contains(cat[lang].Msg["console.token_warning"], title) {

@@ -6,7 +6,7 @@
   const { state, call, say, showImage } = CON;
   let appeals = [], scanners = [], keys = [];
 
-  async function loadAppeals() { appeals = (await call("GET", "/v1/appeals")).appeals || []; renderAppeals(); }
+  async function loadAppeals() { closeResolve(); appeals = (await call("GET", "/v1/appeals")).appeals || []; renderAppeals(); }
 
   function statusSelect(id) {
     return HC.el("select", { id },
@@ -27,7 +27,9 @@
         HC.el("label", { for: p + "status", text: HC.t("console.new_status") }), statusSelect(p + "status"),
         HC.el("label", { for: p + "note", text: HC.t("console.note") }), HC.el("input", { id: p + "note", required: true, maxlength: "500" }),
         HC.el("button", { type: "submit", text: HC.t("console.resolve") }));
-      form.addEventListener("submit", HC.once(form, (ev) => resolve(ev, a, p)));
+      form.addEventListener("submit", (ev) => askResolve(ev, a, p));
+      // Editing the decision takes back the question asked about it.
+      form.addEventListener("input", () => { if (resolving && resolving.a.id === a.id) closeResolve(); });
       // A status set after the filing: the appeal may dispute a status
       // that is no longer the resident's (the node refused it once).
       const changed = a.status_changed ? [HC.el("p", { class: "warn", "data-status-changed": "",
@@ -38,17 +40,44 @@
     }
   }
 
-  // resolve sends the decision with the time of the resident's status the
-  // operator saw: the node refuses it (appeal_stale) if the status was set
-  // after that, or, for an appeal marked changed, after the filing unless
-  // that time is named — so the queue is read again and shown.
-  async function resolve(ev, a, p) {
+  // askResolve asks before an appeal is resolved, saying what the
+  // decision does to the resident's status and codes (ResolveAppeal: a
+  // status other than theirs is set as SetStatus sets it, every live code
+  // revoked; their own status, or a rejection, changes nothing) and that
+  // it is final: the node never reopens a resolved appeal. The question's
+  // button has the focus: Enter confirms, Esc cancels. resolving is the
+  // decision asked about.
+  let resolving = null;
+  function askResolve(ev, a, p) {
     ev.preventDefault();
     const body = { outcome: $(p + "outcome").value, note: $(p + "note").value };
     if ($(p + "status").value) body.status = $(p + "status").value;
-    // An upheld appeal changes the status (the node refuses one that does not).
+    // An upheld appeal changes the status (the node refuses one that does
+    // not), a rejected one keeps it (the node refuses one that names one).
     if (body.outcome === "upheld" && !body.status) { say("appeal-result", "console.upheld_needs_status"); $(p + "status").focus(); return; }
+    if (body.outcome === "rejected" && body.status) { say("appeal-result", "console.rejected_keeps_status"); $(p + "status").focus(); return; }
     if (a.status_changed) body.subject_status_since = a.subject_status_since;
+    say("appeal-result", "");
+    resolving = { a, body, p };
+    const from = a.subject_status, to = body.status;
+    const key = body.outcome === "rejected" ? "console.appeal_confirm_reject" : to === from ? "console.appeal_confirm_keep" : "console.appeal_confirm_change";
+    say("appeal-confirm-text", key, { subject: a.subject_id, status: () => HC.statusWord(from),
+      from: () => HC.statusWord(from), to: () => HC.statusWord(to) });
+    $("appeal-confirm").hidden = false;
+    $("appeal-yes").focus();
+  }
+
+  function closeResolve() { resolving = null; $("appeal-confirm").hidden = true; say("appeal-confirm-text", ""); }
+
+  // resolve sends the decision asked about (resolving) with the time of
+  // the resident's status the operator saw: the node refuses it
+  // (appeal_stale) if the status was set after that, or, for an appeal
+  // marked changed, after the filing unless that time is named — so the
+  // queue is read again and shown.
+  async function resolve() {
+    if (!resolving) return;
+    const { a, body } = resolving;
+    closeResolve();
     try {
       await call("PUT", "/v1/appeals/" + encodeURIComponent(a.id), body);
       say("appeal-result", "console.resolved");
@@ -124,6 +153,10 @@
   }
 
   function wire() {
+    $("appeal-yes").addEventListener("click", HC.once($("appeal-yes"), resolve));
+    const cancel = () => { const r = resolving; closeResolve(); if (r && $(r.p + "outcome")) $(r.p + "outcome").focus(); };
+    $("appeal-no").addEventListener("click", cancel);
+    $("appeal-confirm").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.preventDefault(); cancel(); } });
     $("scanner-form").addEventListener("submit", HC.once($("scanner-form"), addScanner));
     $("scanner-remove-yes").addEventListener("click", HC.once($("scanner-remove-yes"), removeScanner));
     $("scanner-remove-no").addEventListener("click", closeRemove);

@@ -177,11 +177,14 @@ const CON = (() => {
     dropImage($("paper-img"));
     if (id !== $("enrolled-id").textContent) forgetEnrolled();
     $("paper-withdraw-confirm").hidden = true;
+    closeStatus();
     closeToken();
     state.subject = null;
     try {
       state.subject = await call("GET", "/v1/subjects/" + encodeURIComponent(id));
       renderSubject();
+      // The status they have is offered: a change is chosen, not defaulted.
+      $("st-status").value = state.subject.status;
       $("subject").hidden = false;
       say("subject-result", "");
     } catch (e) { $("subject").hidden = true; say("subject-result", e); }
@@ -247,19 +250,64 @@ const CON = (() => {
     }
   }
 
+  // whoOf names a resident as the console shows them: masked.
+  function whoOf(r) {
+    const h = r.held || {};
+    return [h.masked_name, h.masked_id_number].filter(Boolean).join(" · ") || r.id;
+  }
+
+  // askStatus asks before a status is set, naming the resident and the
+  // change, and saying that every live code of theirs is revoked for good
+  // (the node revokes them at any status set, to green and to the status
+  // they have too: store.SetStatus). Only a status to be confirmed since
+  // a restore, set to the one shown, is set without asking: it is the
+  // routine work the console asks for after a restore (the node issues
+  // such a resident no code until then). The question's button has the
+  // focus: Enter confirms, Esc cancels. settingStatus is the change asked
+  // about.
+  let settingStatus = null;
+  function askStatus(ev) {
+    ev.preventDefault();
+    const r = state.subject;
+    if (!r) return;
+    const s = { id: r.id, body: { status: $("st-status").value, reason: $("st-reason").value } };
+    const to = s.body.status, from = r.status;
+    settingStatus = s;
+    if (to === from && r.status_unconfirmed) { sendStatus(); return; }
+    const key = to === from ? "console.status_confirm_same" : to === "green" ? "console.status_confirm_green" : "console.status_confirm_change";
+    say("status-confirm-text", key, { who: whoOf(r), from: () => HC.statusWord(from), to: () => HC.statusWord(to) });
+    $("status-confirm").hidden = false;
+    $("status-yes").focus();
+  }
+
+  function closeStatus() { settingStatus = null; $("status-confirm").hidden = true; say("status-confirm-text", ""); }
+
+  // setStatus sends the status change asked about (settingStatus) and
+  // reads the record again; sendStatus does it once at a time.
+  async function setStatus() {
+    const s = settingStatus;
+    if (!s) return;
+    closeStatus();
+    try {
+      await call("PUT", "/v1/subjects/" + encodeURIComponent(s.id) + "/status", s.body);
+      $("st-reason").value = "";
+      await openSubject();
+      say("subject-result", "console.status_done");
+    } catch (e) { say("subject-result", e); }
+  }
+
+  let sendStatus;
   function wireResidents() {
+    sendStatus = HC.once($("status-form"), setStatus);
     $("enrol-form").addEventListener("submit", HC.once($("enrol-form"), enrol));
     $("enrol-form").addEventListener("input", forgetEnrolled);
     $("find-form").addEventListener("submit", openSubject);
-    $("status-form").addEventListener("submit", HC.once($("status-form"), async (ev) => {
-      ev.preventDefault();
-      try {
-        await call("PUT", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/status", { status: $("st-status").value, reason: $("st-reason").value });
-        $("st-reason").value = "";
-        await openSubject();
-        say("subject-result", "console.status_done");
-      } catch (e) { say("subject-result", e); }
-    }));
+    $("status-form").addEventListener("submit", askStatus);
+    // Editing the form takes back the question: what is confirmed is what is sent.
+    $("status-form").addEventListener("input", closeStatus);
+    $("status-yes").addEventListener("click", () => sendStatus());
+    $("status-no").addEventListener("click", () => { closeStatus(); $("st-status").focus(); });
+    $("status-confirm").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.preventDefault(); closeStatus(); $("st-status").focus(); } });
     $("paper-btn").addEventListener("click", HC.once($("paper-btn"), async () => {
       try {
         const c = await call("POST", "/v1/subjects/" + encodeURIComponent(state.subject.id) + "/codes", { paper: true });
