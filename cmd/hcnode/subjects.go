@@ -24,8 +24,10 @@ func newStatusCmd() *cobra.Command {
 		Use:   "status SUBJECT green|yellow|red",
 		Short: "Set a resident's health status; their live codes are revoked at once",
 		Long: `status sets a resident's health status, with the reason the audit log
-records. Every live code of the resident is revoked in every province; the
-resident gets codes of the new colour.`,
+records. Every live code of the resident, phone and paper, is revoked in
+every province, even when the status does not change (setting green again
+withdraws their codes too); the resident gets codes of the new colour, and
+a paper code must be printed again.`,
 		Args: cobra.ExactArgs(2),
 	}
 	cl := addStatusClientFlags(cmd)
