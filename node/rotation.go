@@ -243,9 +243,14 @@ type KeyInfo struct {
 	NotBefore time.Time `json:"nbf"`
 	RetiredAt time.Time `json:"retired_at,omitzero"`
 	Expires   time.Time `json:"exp"`
+	// KeptPublic marks a key a restore lost, whose public half the
+	// keyset keeps until it expires (restorekeys.go): the node cannot
+	// sign with it, and may mark it compromised.
+	KeptPublic bool `json:"kept_public,omitzero"`
 }
 
-// Keys lists the node's signing keys.
+// Keys lists the node's signing keys, and those a restore lost whose
+// public halves it keeps.
 func (n *Node) Keys(p Principal) ([]KeyInfo, error) {
 	return n.keys.list(p)
 }
@@ -257,9 +262,18 @@ func (ks *keySchedule) list(p Principal) ([]KeyInfo, error) {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	out := make([]KeyInfo, 0, len(ks.kr.sign))
+	out := make([]KeyInfo, 0, len(ks.kr.sign)+len(ks.lost))
 	for _, k := range ks.kr.sign {
 		out = append(out, KeyInfo{KID: k.row.KID, State: k.row.State, NotBefore: k.row.NotBefore, RetiredAt: k.row.RetiredAt, Expires: k.row.Expires})
+	}
+	for _, l := range ks.lost {
+		e := l.entry
+		info := KeyInfo{KID: l.kid, State: string(e.State), NotBefore: time.Unix(e.NotBefore, 0).UTC(),
+			Expires: time.Unix(e.Expires, 0).UTC(), KeptPublic: true}
+		if e.RetiredAt != 0 {
+			info.RetiredAt = time.Unix(e.RetiredAt, 0).UTC()
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,6 +67,18 @@ func TestRestoreKeepsCodesOfKeysMadeAfterTheBackupVerifying(t *testing.T) {
 	lost := testkit.CodeKID(t, after)
 	if k := f.c.Nodes[home].Node.State().Keyset(province).Signing[lost]; k == nil || k.State != "retired" {
 		t.Fatalf("the key that signed the code of after the backup is %v in the keyset, want retired", k)
+	}
+	// Operators find it where they look for keys, marked as kept public.
+	type key struct {
+		KID, State string
+		KeptPublic bool `json:"kept_public"`
+	}
+	var keys struct{ Keys []key }
+	if st := f.call(home, "GET", "/v1/keys", f.c.Tokens[home], nil, &keys); st != 200 {
+		t.Fatalf("keys: %d", st)
+	}
+	if !slices.Contains(keys.Keys, key{KID: lost, State: "retired", KeptPublic: true}) {
+		t.Errorf("GET /v1/keys lists %+v, want %s retired and kept public", keys.Keys, lost)
 	}
 	if st := f.call(home, "POST", "/v1/keys/"+lost+"/compromise", f.c.Tokens[home], nil, nil); st != 200 {
 		t.Fatalf("compromise of the key kept public: %d", st)
