@@ -63,7 +63,9 @@ func (r *Replica) refreshLoop(ctx context.Context) {
 }
 
 // refresh registers the replica's enc key once per process, then fetches
-// the scanners and content keys and installs them.
+// the scanners and content keys and installs them, or, when home answers
+// 304 (nothing changed since the last answer installed), keeps them; both
+// count as contact with home (replica.max_stale).
 func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	if !*registered {
 		jwk, err := trust.EncJWK(&r.enc.PublicKey)
