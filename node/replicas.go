@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -216,34 +219,50 @@ type ReplicaSync struct {
 	ContentKeys   string           `json:"content_keys"` // compact JWE, trust.SealContentKeys
 	RevocationSeq uint64           `json:"revocation_seq"`
 	KeysetVersion uint64           `json:"keyset_version"`
+	// Tag is the answer's HTTP entity tag (syncTag), sent as the ETag
+	// header; the replica sends it back as If-None-Match.
+	Tag string `json:"-"`
 }
 
-// Sync answers a replica's refresh.
-func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal) (ReplicaSync, error) {
+// syncEpoch is drawn once per process and enters every sync's tag, so
+// that a tag a replica holds from before a restart (a restore, say, that
+// put an older scanner set version back) never matches one drawn after.
+var syncEpoch = func() [16]byte {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return b
+}()
+
+// Sync answers a replica's refresh. A replica sends back the Tag of the
+// last answer it installed as known; while nothing that answer carried
+// has changed (the scanner set's version, the content keys, the
+// revocation seq, the keyset version, the replica's registered key),
+// Sync returns only the tag, unchanged true, without reading the
+// scanners or sealing the keys: a province's replicas ask every
+// replica.refresh, and its scanner list is megabytes.
+func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) (out ReplicaSync, unchanged bool, err error) {
 	now := r.n.now()
 	held, err := r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
 	if errors.Is(err, store.ErrNotFound) {
-		return ReplicaSync{}, Errorf(EUnauthorized, "unknown replica token")
+		return ReplicaSync{}, false, Errorf(EUnauthorized, "unknown replica token")
 	}
 	if err != nil {
-		return ReplicaSync{}, internal("replica sync", err)
+		return ReplicaSync{}, false, internal("replica sync", err)
 	}
 	pub, _, err := trust.ParsePublicJWK(json.RawMessage(held))
 	if held == "" || err != nil {
-		return ReplicaSync{}, Errorf(EConflict, "register the replica's key first (POST /v1/replica/register)")
+		return ReplicaSync{}, false, Errorf(EConflict, "register the replica's key first (POST /v1/replica/register)")
 	}
-	toks, err := r.n.db.ScannerTokens(ctx)
+	// The version is read before the scanners: a change landing between
+	// the two is sent under the older tag, and sent again at the next
+	// refresh, never missed.
+	version, err := r.n.db.ScannerSetVersion(ctx)
 	if err != nil {
-		return ReplicaSync{}, internal("replica sync", err)
+		return ReplicaSync{}, false, internal("replica sync", err)
 	}
-	out := ReplicaSync{Province: r.n.cfg.Province, Time: now, Scanners: make([]ReplicaScanner, 0, len(toks)),
-		RevocationSeq: r.n.state.RevocationSeq(r.n.cfg.Province)}
+	out = ReplicaSync{Province: r.n.cfg.Province, Time: now, RevocationSeq: r.n.state.RevocationSeq(r.n.cfg.Province)}
 	if ks := r.n.state.Keyset(r.n.cfg.Province); ks != nil {
 		out.KeysetVersion = ks.Version
-	}
-	for _, t := range toks {
-		out.Scanners = append(out.Scanners, ReplicaScanner{ID: t.ScannerID, Place: t.Place, Scope: t.Scope,
-			TokenHash: base64.RawURLEncoding.EncodeToString(t.Hash)})
 	}
 	var cks []trust.ContentKey
 	for _, byID := range r.n.state.Snapshot().ContentKeys {
@@ -251,10 +270,56 @@ func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal) (ReplicaSync, 
 			cks = append(cks, ck)
 		}
 	}
-	if out.ContentKeys, err = trust.SealContentKeys(cks, pub); err != nil {
-		return ReplicaSync{}, internal("replica sync", err)
+	out.Tag = syncTag(out, held, version, cks)
+	if known != "" && known == out.Tag {
+		return ReplicaSync{Tag: out.Tag}, true, nil
 	}
-	return out, nil
+	toks, err := r.n.db.ScannerTokens(ctx)
+	if err != nil {
+		return ReplicaSync{}, false, internal("replica sync", err)
+	}
+	out.Scanners = make([]ReplicaScanner, 0, len(toks))
+	for _, t := range toks {
+		out.Scanners = append(out.Scanners, ReplicaScanner{ID: t.ScannerID, Place: t.Place, Scope: t.Scope,
+			TokenHash: base64.RawURLEncoding.EncodeToString(t.Hash)})
+	}
+	if out.ContentKeys, err = trust.SealContentKeys(cks, pub); err != nil {
+		return ReplicaSync{}, false, internal("replica sync", err)
+	}
+	return out, false, nil
+}
+
+// syncTag is the HTTP entity tag of a sync: a hash of what it carries
+// (but the time, and the sealing, which differs at every sealing), under
+// syncEpoch. The content keys enter it whole: a key replaced under the
+// same id changes it too.
+func syncTag(s ReplicaSync, encKey string, scannerSet uint64, cks []trust.ContentKey) string {
+	h := sha256.New()
+	h.Write(syncEpoch[:])
+	for _, f := range []string{s.Province, encKey} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(f))))
+		h.Write([]byte(f))
+	}
+	for _, v := range []uint64{scannerSet, s.RevocationSeq, s.KeysetVersion} {
+		h.Write(binary.BigEndian.AppendUint64(nil, v))
+	}
+	ids := make([]string, 0, len(cks))
+	byID := make(map[string]trust.ContentKey, len(cks))
+	for _, ck := range cks {
+		ids = append(ids, ck.ID)
+		byID[ck.ID] = ck
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		ck := byID[id]
+		for _, f := range [][]byte{[]byte(ck.ID), ck.Key} {
+			h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(f))))
+			h.Write(f)
+		}
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(ck.NotBefore.UnixNano())))
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(ck.Expires.UnixNano())))
+	}
+	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]) + `"`
 }
 
 // ScannerTokenHash is the key a replica looks a scanner token up by: the

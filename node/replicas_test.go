@@ -53,7 +53,7 @@ func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
 	if err != nil || rp.Name != "r1" {
 		t.Fatalf("authenticate: %+v %v", rp, err)
 	}
-	_, err = rs.Sync(ctx, rp)
+	_, _, err = rs.Sync(ctx, rp, "")
 	wantReplicaCode(t, "sync before registering a key", err, node.EConflict)
 	key, jwk := newEncJWK(t)
 	if err := rs.Register(ctx, rp, jwk); err != nil {
@@ -69,7 +69,7 @@ func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rs.Sync(ctx, rp)
+	s, _, err := rs.Sync(ctx, rp, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,4 +189,57 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 		_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
 		wantReplicaCode(t, "a record with reason "+string(r), err, node.EInvalid)
 	}
+}
+
+// A refresh that sends back the tag of a sync nothing has changed since
+// is answered unchanged, with nothing read or sealed; adding or removing
+// a scanner, or rotating the node's keys, changes the tag.
+func TestReplicaSyncUnchangedUntilTheScannersOrKeysChange(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	rs := n.Replicas()
+	added, err := rs.Add(ctx, admin(t, n), "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := rs.Authenticate(ctx, added.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, jwk := newEncJWK(t)
+	if err := rs.Register(ctx, rp, jwk); err != nil {
+		t.Fatal(err)
+	}
+	tag := ""
+	sync := func(what string, wantUnchanged bool, wantScanners int) {
+		t.Helper()
+		s, unchanged, err := rs.Sync(ctx, rp, tag)
+		if err != nil || unchanged != wantUnchanged || s.Tag == "" || (unchanged && s.Tag != tag) {
+			t.Fatalf("%s: unchanged %v, tag %q (sent %q), %v; want unchanged %v", what, unchanged, s.Tag, tag, err, wantUnchanged)
+		}
+		if !unchanged && len(s.Scanners) != wantScanners {
+			t.Fatalf("%s: %d scanners, want %d", what, len(s.Scanners), wantScanners)
+		}
+		if unchanged && (s.Scanners != nil || s.ContentKeys != "") {
+			t.Fatalf("%s: an unchanged sync carries %+v", what, s)
+		}
+		tag = s.Tag
+	}
+	sync("the first sync", false, 0)
+	sync("again", true, 0)
+	sc, err := n.AddScanner(ctx, operator, "gate", "checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync("a scanner added", false, 1)
+	sync("again", true, 0)
+	if err := n.RemoveScanner(ctx, operator, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	sync("the scanner removed", false, 0)
+	sync("again", true, 0)
+	if err := n.RotateKeys(ctx, admin(t, n)); err != nil {
+		t.Fatal(err)
+	}
+	sync("the keys rotated", false, 0)
 }

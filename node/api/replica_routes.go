@@ -89,9 +89,14 @@ func (s *Server) registerReplica(c echo.Context) error {
 }
 
 func (s *Server) replicaSync(c echo.Context) error {
-	out, err := s.n.Replicas().Sync(c.Request().Context(), replicaPrincipal(c))
+	out, unchanged, err := s.n.Replicas().Sync(c.Request().Context(), replicaPrincipal(c),
+		c.Request().Header.Get("If-None-Match"))
 	if err != nil {
 		return err
+	}
+	c.Response().Header().Set("ETag", out.Tag)
+	if unchanged {
+		return c.NoContent(http.StatusNotModified)
 	}
 	return c.JSON(http.StatusOK, out)
 }

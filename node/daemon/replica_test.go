@@ -384,6 +384,15 @@ func TestVerifierReplicaRestartedWithoutNATSAnswersTrustStaleOnceItsLastSyncIsOl
 	rt.startReplica(0, "r1", daemon.Options{Now: clock.Now})
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	// Home answers the refreshes 304 while nothing changed: they count
+	// as contact, so max_stale passing on the clock refuses nothing for
+	// long (it refused every scanner when a 304 did not count).
+	clock.Advance(3 * replicaMaxStale)
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	if _, m := httpDo(t, "GET", rt.replicas[0].URL+"/metrics", "", nil); strings.Contains(m, "\nhcfed_replica_refresh_unchanged_total 0\n") ||
+		!strings.Contains(m, "\nhcfed_replica_refresh_unchanged_total ") {
+		t.Error("no refresh answered 304 (hcfed_replica_refresh_unchanged_total)")
+	}
 	waitFor(t, "the replica's last sync on record", func() error {
 		_, err := rt.replicas[0].DB.Meta(context.Background(), "federation.last_synced")
 		return err

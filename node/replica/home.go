@@ -25,14 +25,35 @@ const (
 )
 
 // maxHomeResponse bounds what the replica reads of one answer from home:
-// the sealed content keys and every scanner's token hash.
-const maxHomeResponse = 8 << 20
+// the sealed content keys and every scanner's token hash. A scanner takes
+// about 140 bytes of it, 430 at most (a place of 50 characters that JSON
+// escapes, '<' for one); TestMaxHomeResponseHoldsTwoHundredThousandScanners
+// holds it to 200,000 of the largest. Home sends the list only when it
+// changed (an unchanged one is answered 304), so a replica holds it in
+// memory, read and decoded, only then.
+const maxHomeResponse = 96 << 20
+
+// AnswerTooLargeError is an answer of home's longer than maxHomeResponse:
+// none of it is used.
+type AnswerTooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	return fmt.Sprintf("the home node's answer to %s is larger than this build of the replica reads "+
+		"(%d bytes, maxHomeResponse in node/replica/home.go, at least 200,000 scanners): none of it is used, "+
+		"and scanners are refused (replica_stale) once replica.max_stale passes; "+
+		"remove the scanners no longer in use at home ('hcnode scanner remove'), or run a build with a larger limit",
+		e.Path, e.Limit)
+}
 
 // homeClient speaks to the home node's replica API with the replica token.
 type homeClient struct {
 	base  string
 	token string
 	hc    *http.Client
+	limit int64 // maxHomeResponse; a test's may be lower
 }
 
 // requestTimeout bounds one request to home: replica.refresh, at least
@@ -54,7 +75,7 @@ func newHomeClient(r config.Replica, token string) (*homeClient, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &homeClient{base: strings.TrimRight(r.Home, "/"), token: token,
-		hc: &http.Client{Transport: tr, Timeout: requestTimeout(r)}}, nil
+		hc: &http.Client{Transport: tr, Timeout: requestTimeout(r)}, limit: maxHomeResponse}, nil
 }
 
 // HomeError is an error answer of the home node, with its stable code.
@@ -70,45 +91,71 @@ func (e *HomeError) Error() string {
 
 // do sends in (if not nil) as JSON and decodes the answer into out.
 func (h *homeClient) do(ctx context.Context, method, path string, in, out any) error {
+	_, err := h.send(ctx, method, path, in, "", out)
+	return err
+}
+
+// sync asks home for the scanners and content keys, sending back tag, the
+// ETag of the last answer installed (none if empty). It returns the
+// answer's ETag, and unchanged true for a 304: nothing in it changed.
+func (h *homeClient) sync(ctx context.Context, tag string, out *node.ReplicaSync) (newTag string, unchanged bool, err error) {
+	resp, err := h.send(ctx, http.MethodGet, SyncPath, nil, tag, out)
+	if err != nil {
+		return "", false, err
+	}
+	return resp.Header.Get("ETag"), resp.StatusCode == http.StatusNotModified, nil
+}
+
+// send sends in (if not nil) as JSON, with If-None-Match: tag if tag is
+// not empty, and decodes a 200's answer into out (if not nil).
+func (h *homeClient) send(ctx context.Context, method, path string, in any, tag string, out any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, h.base+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.token)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if tag != "" {
+		req.Header.Set("If-None-Match", tag)
+	}
 	resp, err := h.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("home node: %w", err)
+		return nil, fmt.Errorf("home node: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHomeResponse))
+	if resp.StatusCode == http.StatusNotModified {
+		return resp, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, h.limit+1))
 	if err != nil {
-		return fmt.Errorf("home node: %w", err)
+		return nil, fmt.Errorf("home node: %w", err)
+	}
+	if int64(len(data)) > h.limit {
+		return nil, &AnswerTooLargeError{Path: path, Limit: h.limit}
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		_ = json.Unmarshal(data, &e)
-		return &HomeError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return nil, &HomeError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
-	if out == nil {
-		return nil
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return nil, fmt.Errorf("home node: answer: %w", err)
+		}
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("home node: answer: %w", err)
-	}
-	return nil
+	return resp, nil
 }
 
 // RegisterRequest is the body of POST /v1/replica/register.

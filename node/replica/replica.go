@@ -61,10 +61,26 @@ type Replica struct {
 	failures prometheus.Counter                        // failed refreshes and sends
 	refused  prometheus.Counter                        // records home refused as invalid
 
+	unchanged prometheus.Counter // refreshes home answered 304
+	tooLarge  prometheus.Counter // answers of home's over maxHomeResponse
+
+	// last is what the last answer from home installed carried; only the
+	// refresh loop uses it.
+	last lastSync
+
 	// behindRevocations and behindKeyset are a revocation seq and a
 	// keyset version of this province that home reported and this replica
 	// had not applied then (nil: none); see noteHome.
 	behindRevocations, behindKeyset atomic.Pointer[lag]
+}
+
+// lastSync is what the replica keeps of home's last answer, for the
+// refreshes home answers 304: its ETag, the content keys it sealed, and
+// the revocation seq and keyset version it reported.
+type lastSync struct {
+	tag                          string
+	cks                          []trust.ContentKey
+	revocationSeq, keysetVersion uint64
 }
 
 // New opens a replica: its enc key (made at the first start), and the
@@ -308,7 +324,11 @@ func (r *Replica) registerMetrics() {
 		Help: "Failed requests of this verifier replica to its home node (refreshes and record batches)."})
 	r.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_records_refused_total",
 		Help: "Verification records the home node refused as invalid, dropped; should stay 0."})
-	r.metrics.Registry.MustRegister(r.failures, r.refused,
+	r.unchanged = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_refresh_unchanged_total",
+		Help: "Refreshes of this verifier replica its home node answered 304: scanners and content keys unchanged, not sent."})
+	r.tooLarge = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_replica_home_answer_too_large_total",
+		Help: "Answers of the home node over this replica's limit (maxHomeResponse), unused; should stay 0."})
+	r.metrics.Registry.MustRegister(r.failures, r.refused, r.unchanged, r.tooLarge,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcfed_replica_sync_age_seconds",
 			Help: "Seconds since this verifier replica last refreshed its scanners and content keys from its home node."},
 			func() float64 {

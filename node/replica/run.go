@@ -29,12 +29,22 @@ func (r *Replica) Run(ctx context.Context) {
 func (r *Replica) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Replica.Refresh)
 	defer t.Stop()
-	registered, failing := false, false
+	registered, failing, tooLarge := false, false, false
 	for {
 		err := r.refresh(ctx, &registered)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.failures.Inc()
+			if big := (*AnswerTooLargeError)(nil); errors.As(err, &big) {
+				r.tooLarge.Inc()
+				if !tooLarge {
+					r.log.Error("the home node's answer is over this replica's limit; its scanners are not updated",
+						"limit_bytes", big.Limit, "constant", "maxHomeResponse", "err", err)
+				}
+				tooLarge = true
+			} else {
+				tooLarge = false
+			}
 			if !failing {
 				r.log.Warn("refresh from the home node failed; scanners stay as they were until replica.max_stale",
 					"err", err, "max_stale", r.cfg.Replica.MaxStale.String())
@@ -42,7 +52,7 @@ func (r *Replica) refreshLoop(ctx context.Context) {
 			failing = true
 		case err == nil && failing:
 			r.log.Info("refresh from the home node works again")
-			failing = false
+			failing, tooLarge = false, false
 		}
 		select {
 		case <-ctx.Done():
@@ -53,7 +63,9 @@ func (r *Replica) refreshLoop(ctx context.Context) {
 }
 
 // refresh registers the replica's enc key once per process, then fetches
-// the scanners and content keys and installs them.
+// the scanners and content keys and installs them, or, when home answers
+// 304 (nothing changed since the last answer installed), keeps them; both
+// count as contact with home (replica.max_stale).
 func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	if !*registered {
 		jwk, err := trust.EncJWK(&r.enc.PublicKey)
@@ -66,8 +78,18 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 		*registered = true
 	}
 	var s node.ReplicaSync
-	if err := r.home.do(ctx, http.MethodGet, SyncPath, nil, &s); err != nil {
+	tag, unchanged, err := r.home.sync(ctx, r.last.tag, &s)
+	if err != nil {
 		return fmt.Errorf("sync: %w", err)
+	}
+	now := r.now()
+	if unchanged {
+		// Nothing home would send has changed: the scanners stay, the
+		// content keys are set again only to drop those that expired.
+		r.unchanged.Inc()
+		r.state.SetContentKeys(r.last.cks, now)
+		r.noteHome(r.last.revocationSeq, r.last.keysetVersion, now)
+		return nil
 	}
 	if s.Province != r.cfg.Province {
 		return fmt.Errorf("sync: the home node is province %s, this replica's is %s", s.Province, r.cfg.Province)
@@ -83,13 +105,19 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 		}
 		set[sc.TokenHash] = node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: sc.Place}
 	}
-	now := r.now()
 	r.state.SetContentKeys(cks, now)
 	r.scanners.Store(&set)
-	noteHome(&r.behindRevocations, s.RevocationSeq, r.heldRevocationSeq(), now)
-	noteHome(&r.behindKeyset, s.KeysetVersion, r.heldKeysetVersion(), now)
-	r.synced.Store(now.UnixNano())
+	r.last = lastSync{tag: tag, cks: cks, revocationSeq: s.RevocationSeq, keysetVersion: s.KeysetVersion}
+	r.noteHome(s.RevocationSeq, s.KeysetVersion, now)
 	return nil
+}
+
+// noteHome notes the revocation seq and keyset version home reported (see
+// noteHome), and that home answered at now.
+func (r *Replica) noteHome(revocationSeq, keysetVersion uint64, now time.Time) {
+	noteHome(&r.behindRevocations, revocationSeq, r.heldRevocationSeq(), now)
+	noteHome(&r.behindKeyset, keysetVersion, r.heldKeysetVersion(), now)
+	r.synced.Store(now.UnixNano())
 }
 
 // sendBackoff spaces attempts to send records while home is unreachable.

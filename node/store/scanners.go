@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 )
 
 // defaultScope is the least a scanner can see: colour and masked name.
@@ -82,4 +83,20 @@ func scanScanner(r rowScanner) (Scanner, error) {
 	err := r.Scan(&s.ID, &s.Name, &s.Place, &s.Scope, &created, &s.Disabled)
 	s.Created = fromNanos(created)
 	return s, err
+}
+
+// scannerSetMeta is the meta key of the scanner set's version, kept by
+// the triggers of 0021_scanner_set_version.sql.
+const scannerSetMeta = reservedMeta + "scanner_set_version"
+
+// ScannerSetVersion is the version of what ScannerTokens lists: it moves
+// in the transaction of every change to a scanner or a scanner token,
+// whatever made it, and is 0 before the first.
+func (db *DB) ScannerSetVersion(ctx context.Context) (uint64, error) {
+	var v uint64
+	err := db.r.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?`, scannerSetMeta).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, wrap("scanner set version", err)
 }

@@ -167,3 +167,36 @@ func TestReplaceResidentTokensRevokesItsMarkerEvenWithoutALiveCode(t *testing.T)
 		t.Fatalf("the marker's row = %+v, %v; want a revoked code without subject", c, err)
 	}
 }
+
+// The scanner set's version moves with every change to a scanner or its
+// tokens, in the change's transaction, and with nothing else.
+func TestScannerSetVersionMovesWithScannersOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	last := uint64(0)
+	step := func(what string, moves bool, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		v, err := db.ScannerSetVersion(ctx)
+		if err != nil || (v != last) != moves {
+			t.Fatalf("%s: version %d (was %d), %v; want it moved: %v", what, v, last, err, moves)
+		}
+		last = v
+	}
+	step("a fresh database", false, nil)
+	step("add a scanner", true, db.AddScanner(ctx, Scanner{ID: "sc1", Place: "station", Created: t0},
+		Token{Hash: []byte("scanner-hash-1"), Created: t0}))
+	wantErr(t, db.AddScanner(ctx, Scanner{ID: "sc1", Place: "station", Created: t0}, Token{}), ErrConflict)
+	step("a refused add", false, nil)
+	step("another scanner token", true, db.InsertToken(ctx, Token{Hash: []byte("scanner-hash-2"), Role: "scanner",
+		ScannerID: "sc1", Created: t0}))
+	step("an account and its token", false, db.CreateAccount(ctx, Account{ID: "ac_1", Name: "li.na", Role: "operator",
+		Created: t0}, Token{Hash: []byte("operator-hash"), ID: "tk_1", Expires: t0.Add(time.Hour), Created: t0}))
+	step("remove the scanner", true, db.RemoveScanner(ctx, "sc1"))
+	if toks, err := db.ScannerTokens(ctx); err != nil || len(toks) != 0 {
+		t.Fatalf("ScannerTokens = %v, %v; want none", toks, err)
+	}
+}
