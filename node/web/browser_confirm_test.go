@@ -52,12 +52,53 @@ func setStatusAsksFirst(t *testing.T, console *tab, reason string) {
 	if n := sets() - before; n != 0 {
 		t.Fatalf("Esc sent %d status requests, want none", n)
 	}
+	// Its answer held back, the request stays on its way while Enter is
+	// pressed twice on Yes, Set status pressed again and Yes double-clicked:
+	// Yes and Set status say they are disabled, nothing is asked again,
+	// one request is sent; they are enabled again once it is answered.
+	release := holdAnswers(console, "/status")
 	ask()
-	console.typeKeys("\r")
+	console.typeKeys("\r\r")
+	poll(t, "the confirmed status on its way", func() error {
+		if n := sets() - before; n != 1 {
+			return fmt.Errorf("%d requests", n)
+		}
+		return nil
+	})
+	const disabled = `[document.getElementById("status-yes"), document.querySelector('#status-form button[type="submit"]')]` +
+		`.map((b) => b.getAttribute("aria-disabled") === "true")`
+	if got := eval[[]bool](console, disabled); !got[0] || !got[1] {
+		t.Errorf("while the status is on its way, Yes and Set status are aria-disabled %v, want both", got)
+	}
+	console.click(`#status-form button[type="submit"]`)
+	if !eval[bool](console, `document.getElementById("status-confirm").hidden`) {
+		t.Errorf("Set status asked again while the status confirmed was on its way")
+	}
+	console.doubleClick("#status-yes")
+	release()
 	console.waitJS("the status change", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, en(t, "console.status_done")))
 	if n := sets() - before; n != 1 {
-		t.Errorf("the status confirmed with Enter was sent %d times, want once", n)
+		t.Errorf("the status confirmed with Enter twice was sent %d times, want once", n)
 	}
+	if got := eval[[]bool](console, disabled); got[0] || got[1] {
+		t.Errorf("once the status is set, Yes and Set status are aria-disabled %v, want neither", got)
+	}
+}
+
+// holdAnswers holds back, in the tab, the answers to its calls to paths
+// ending in suffix (the requests are sent) until release is called, which
+// lets them through and calls as before.
+func holdAnswers(tb *tab, suffix string) (release func()) {
+	tb.t.Helper()
+	eval[bool](tb, fmt.Sprintf(`(() => {
+		const f = window.fetch;
+		let go;
+		const held = new Promise((r) => { go = r; });
+		window.hcRelease = () => { window.fetch = f; go(); return true; };
+		window.fetch = async (u, o) => { const r = await f(u, o); if (String(u).endsWith(%q)) await held; return r; };
+		return true;
+	})()`, suffix))
+	return func() { tb.t.Helper(); eval[bool](tb, `window.hcRelease()`) }
 }
 
 // resolveAsksFirst submits the form of the only appeal listed, of the

@@ -347,15 +347,43 @@ const HC = (() => {
   // rotated the keys twice, or said "0 withdrawn" over the withdrawal
   // just done), and ctl says it is busy meanwhile. A form submitted again
   // is still kept from submitting itself to the server.
-  function once(ctl, f) {
+  // Until the answer has come, success or error, the buttons of the act
+  // are disabled too — ctl if a button, a form ctl's submit buttons, and
+  // those that also gives (a function: the buttons that ask the question
+  // ctl confirms) — and say so (aria-disabled, inert below): a status,
+  // a decision or a removal confirmed cannot be asked and confirmed again
+  // while its request is on its way, to be sent a second time. They keep
+  // the focus (disabled would drop it): Enter on Yes again does nothing.
+  function once(ctl, f, also) {
     let busy = false;
     return async (ev) => {
       if (busy) { if (ev) ev.preventDefault(); return; }
       busy = true;
+      const btns = [...(ctl.tagName === "FORM" ? ctl.querySelectorAll(SUBMITS) : [ctl]), ...(also ? also() : [])];
       ctl.setAttribute("aria-busy", "true");
-      try { await f(ev); } finally { busy = false; ctl.removeAttribute("aria-busy"); }
+      btns.forEach((b) => b.setAttribute("aria-disabled", "true"));
+      try {
+        await f(ev);
+      } finally {
+        busy = false;
+        ctl.removeAttribute("aria-busy");
+        btns.forEach((b) => b.removeAttribute("aria-disabled"));
+      }
     };
   }
+
+  // inert stops, before any handler of the page's, every press of a
+  // button that is aria-disabled (once) — a click, a tap, Enter or Space
+  // on it — and every submit of a form by one: by clicking it or, as its
+  // default button, by Enter in a field.
+  const SUBMITS = 'button[type="submit"], button:not([type]), input[type="submit"]';
+  const inert = (e) => !!e && e.getAttribute && e.getAttribute("aria-disabled") === "true";
+  document.addEventListener("click", (ev) => {
+    if (ev.target.closest && inert(ev.target.closest("button, input"))) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+  }, true);
+  document.addEventListener("submit", (ev) => {
+    if (inert(ev.submitter || ev.target.querySelector(SUBMITS))) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+  }, true);
 
   // errorText is what to tell a person about a failed call. The node's
   // own words are English (inEnglish, where they stand alone).

@@ -153,12 +153,12 @@
   }
 
   function wire() {
-    $("appeal-yes").addEventListener("click", HC.once($("appeal-yes"), resolve));
+    $("appeal-yes").addEventListener("click", HC.once($("appeal-yes"), resolve, () => [...$("appeal-list").querySelectorAll("button")]));
     const cancel = () => { const r = resolving; closeResolve(); if (r && $(r.p + "outcome")) $(r.p + "outcome").focus(); };
     $("appeal-no").addEventListener("click", cancel);
     $("appeal-confirm").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.preventDefault(); cancel(); } });
     $("scanner-form").addEventListener("submit", HC.once($("scanner-form"), addScanner));
-    $("scanner-remove-yes").addEventListener("click", HC.once($("scanner-remove-yes"), removeScanner));
+    $("scanner-remove-yes").addEventListener("click", HC.once($("scanner-remove-yes"), removeScanner, () => [...$("scanner-table").querySelectorAll("button")]));
     $("scanner-remove-no").addEventListener("click", closeRemove);
     // The node refuses a rotation to an operator who is no admin
     // (admin_required); the console says so instead of offering it.
@@ -174,7 +174,7 @@
         $("rotate-confirm").hidden = true;
         say("key-result", "console.rotated");
       } catch (e) { say("key-result", e); }
-    }));
+    }, () => [$("rotate-btn")]));
   }
 
   CON.onStart.push(async () => {

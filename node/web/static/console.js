@@ -298,7 +298,7 @@ const CON = (() => {
 
   let sendStatus;
   function wireResidents() {
-    sendStatus = HC.once($("status-form"), setStatus);
+    sendStatus = HC.once($("status-form"), setStatus, () => [$("status-yes")]);
     $("enrol-form").addEventListener("submit", HC.once($("enrol-form"), enrol));
     $("enrol-form").addEventListener("input", forgetEnrolled);
     $("find-form").addEventListener("submit", openSubject);
@@ -327,10 +327,10 @@ const CON = (() => {
         dropImage($("paper-img"));
         say("subject-result", "console.paper_withdrawn", { n: out.revoked });
       } catch (e) { say("subject-result", e); }
-    }));
+    }, () => [$("paper-withdraw")]));
     $("token-start").addEventListener("click", openToken);
     $("token-no").addEventListener("click", closeToken);
-    $("token-form").addEventListener("submit", HC.once($("token-form"), newToken));
+    $("token-form").addEventListener("submit", HC.once($("token-form"), newToken, () => [$("token-start")]));
     $("print-btn").addEventListener("click", () => { document.body.classList.add("printing"); window.print(); document.body.classList.remove("printing"); });
     $("subject-delete").addEventListener("click", () => { $("subject-delete-confirm").hidden = false; $("subject-delete-yes").focus(); });
     $("subject-delete-no").addEventListener("click", () => { $("subject-delete-confirm").hidden = true; });
@@ -342,7 +342,7 @@ const CON = (() => {
         closeToken();
         say("subject-result", "console.deleted");
       } catch (e) { say("subject-result", e); }
-    }));
+    }, () => [$("subject-delete")]));
   }
 
   // wireSession offers signing out: this tab forgets the operator token
