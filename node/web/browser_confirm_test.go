@@ -52,13 +52,17 @@ func setStatusAsksFirst(t *testing.T, console *tab, reason string) {
 	if n := sets() - before; n != 0 {
 		t.Fatalf("Esc sent %d status requests, want none", n)
 	}
-	// Its answer held back, the request stays on its way while Enter is
-	// pressed twice on Yes, Set status pressed again and Yes double-clicked:
-	// Yes and Set status say they are disabled, nothing is asked again,
-	// one request is sent; they are enabled again once it is answered.
+	// Its answer held back, the request stays on its way while Yes is
+	// double-clicked with the mouse and Enter pressed on it again, and,
+	// the form edited, Set status pressed again: Yes and Set status say
+	// they are disabled, the question stays (the second click falls on
+	// Yes, not on the button below it), nothing is asked again, one
+	// request is sent; they are enabled again once it is answered.
+	papers := func() int { return console.requestsTo("/codes") }
+	papersBefore := papers()
 	release := holdAnswers(console, "/status")
 	ask()
-	console.typeKeys("\r\r")
+	console.mouseDoubleClick("#status-yes")
 	poll(t, "the confirmed status on its way", func() error {
 		if n := sets() - before; n != 1 {
 			return fmt.Errorf("%d requests", n)
@@ -70,15 +74,23 @@ func setStatusAsksFirst(t *testing.T, console *tab, reason string) {
 	if got := eval[[]bool](console, disabled); !got[0] || !got[1] {
 		t.Errorf("while the status is on its way, Yes and Set status are aria-disabled %v, want both", got)
 	}
+	if eval[bool](console, `document.getElementById("status-confirm").hidden`) {
+		t.Errorf("the question went before the answer: a double-click's second click falls on what it uncovers")
+	}
+	console.typeKeys("\r")
+	console.setValue("#st-status", "yellow")
 	console.click(`#status-form button[type="submit"]`)
 	if !eval[bool](console, `document.getElementById("status-confirm").hidden`) {
 		t.Errorf("Set status asked again while the status confirmed was on its way")
 	}
-	console.doubleClick("#status-yes")
+	console.click("#status-yes")
 	release()
 	console.waitJS("the status change", fmt.Sprintf(`document.getElementById("subject-result").textContent === %q`, en(t, "console.status_done")))
 	if n := sets() - before; n != 1 {
-		t.Errorf("the status confirmed with Enter twice was sent %d times, want once", n)
+		t.Errorf("the status confirmed with a double-click and Enter was sent %d times, want once", n)
+	}
+	if n := papers() - papersBefore; n != 0 {
+		t.Errorf("the double-click on Yes asked for %d paper codes", n)
 	}
 	if got := eval[[]bool](console, disabled); got[0] || got[1] {
 		t.Errorf("once the status is set, Yes and Set status are aria-disabled %v, want neither", got)

@@ -281,6 +281,16 @@ func (tb *tab) doubleClick(sel string) {
 	eval[bool](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.click(); e.click(); return true; })()`, sel))
 }
 
+// mouseDoubleClick double-clicks an element with the mouse, at its
+// centre: two presses and releases (click counts 1 and 2) where it was
+// before the first, whatever the first changed on the page.
+func (tb *tab) mouseDoubleClick(sel string) {
+	tb.t.Helper()
+	xy := eval[[]float64](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.scrollIntoView({ block: "center" });
+		const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`, sel))
+	tb.do(chromedp.MouseClickXY(xy[0], xy[1]), chromedp.MouseClickXY(xy[0], xy[1], chromedp.ClickCount(2)))
+}
+
 // requestsTo counts the tab's requests whose URL ends with suffix.
 func (tb *tab) requestsTo(suffix string) int {
 	n := 0

@@ -73,16 +73,17 @@
   // the resident's status the operator saw: the node refuses it
   // (appeal_stale) if the status was set after that, or, for an appeal
   // marked changed, after the filing unless that time is named — so the
-  // queue is read again and shown.
+  // queue is read again and shown. The question stays, its Yes disabled
+  // (HC.once), until the answer (as setStatus).
   async function resolve() {
     if (!resolving) return;
     const { a, body } = resolving;
-    closeResolve();
     try {
       await call("PUT", "/v1/appeals/" + encodeURIComponent(a.id), body);
       say("appeal-result", "console.resolved");
       await loadAppeals();
     } catch (e) {
+      closeResolve();
       say("appeal-result", e);
       if (e instanceof HC.APIError && e.code === "appeal_stale") await loadAppeals();
     }

@@ -283,17 +283,19 @@ const CON = (() => {
   function closeStatus() { settingStatus = null; $("status-confirm").hidden = true; say("status-confirm-text", ""); }
 
   // setStatus sends the status change asked about (settingStatus) and
-  // reads the record again; sendStatus does it once at a time.
+  // reads the record again; sendStatus does it once at a time. The
+  // question stays, its Yes disabled (HC.once), until the answer: taken
+  // away at once, the second click of a double-click on Yes fell on
+  // whatever moved up into its place.
   async function setStatus() {
     const s = settingStatus;
     if (!s) return;
-    closeStatus();
     try {
       await call("PUT", "/v1/subjects/" + encodeURIComponent(s.id) + "/status", s.body);
       $("st-reason").value = "";
       await openSubject();
       say("subject-result", "console.status_done");
-    } catch (e) { say("subject-result", e); }
+    } catch (e) { closeStatus(); say("subject-result", e); }
   }
 
   let sendStatus;
