@@ -65,6 +65,8 @@ type Node struct {
 	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
 	refusals  *refusals     // which access.refused entries are written (refusals.go)
 
+	replicaSeen replicaSeen // when each replica's last_seen was last written (replicas.go)
+
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
 }

@@ -86,10 +86,14 @@ const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
 // a scanner nor write a place of its own into a resident's history; the valid foreign codes among them are queued
 // for a receipt to their home province, as Verify does. A record id
 // already appended is skipped, so a batch sent again counts once. It
-// returns how many records were new.
+// returns how many records were new. No records writes nothing: it is
+// how 'hcnode check' asks whether home accepts a replica's token.
 func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs []ReplicaRecord) (int, error) {
 	if len(recs) > MaxReplicaRecords {
 		return 0, Errorf(ETooLarge, "at most %d records per request", MaxReplicaRecords)
+	}
+	if len(recs) == 0 {
+		return 0, nil
 	}
 	now := r.n.now()
 	in := make([]store.ReplicaRecord, len(recs))

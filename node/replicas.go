@@ -10,6 +10,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hcfed/hcfed/node/store"
@@ -240,9 +241,22 @@ var syncEpoch = func() [16]byte {
 // Sync returns only the tag, unchanged true, without reading the
 // scanners or sealing the keys: a province's replicas ask every
 // replica.refresh, and its scanner list is megabytes.
+//
+// It records the replica's last_seen at most once per
+// replicaSeenEvery (see replicaSeen); between, it only reads.
 func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) (out ReplicaSync, unchanged bool, err error) {
 	now := r.n.now()
-	held, err := r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
+	var held string
+	if r.n.replicaSeen.due(rp.ID, now) {
+		held, err = r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
+		if err != nil {
+			r.n.replicaSeen.forget(rp.ID)
+		}
+	} else {
+		var x store.Replica
+		x, err = r.n.db.ReplicaByID(ctx, rp.ID)
+		held = x.EncKey
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return ReplicaSync{}, false, Errorf(EUnauthorized, "unknown replica token")
 	}
@@ -327,4 +341,50 @@ func syncTag(s ReplicaSync, encKey string, scannerSet uint64, cks []trust.Conten
 func ScannerTokenHash(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// replicaSeenEvery is how often at most Sync writes a replica's
+// last_seen. A replica asks every replica.refresh (2 s by default), most
+// often to hear 304; last_seen is read only by operators ('hcnode replica
+// list', GET /v1/replicas), for whom a minute is precise enough.
+const replicaSeenEvery = time.Minute
+
+// replicaSeen remembers, in memory, when each replica's last_seen was
+// last written, so that Sync writes it at most once per
+// replicaSeenEvery. A restart forgets it: the first sync after one
+// writes.
+type replicaSeen struct {
+	mu      sync.Mutex
+	written map[string]time.Time // replica id: last write of its last_seen
+}
+
+// due reports whether id's last_seen is to be written at now, and if so
+// notes it written: of concurrent syncs of one replica, one writes. Past
+// 1024 entries, those older than replicaSeenEvery are dropped, so that
+// replicas removed (their token refused before Sync) do not pile up.
+func (s *replicaSeen) due(id string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.written[id]; ok && now.Sub(last) < replicaSeenEvery && !now.Before(last) {
+		return false
+	}
+	if s.written == nil {
+		s.written = make(map[string]time.Time)
+	}
+	if len(s.written) >= 1024 {
+		for k, t := range s.written {
+			if now.Sub(t) >= replicaSeenEvery {
+				delete(s.written, k)
+			}
+		}
+	}
+	s.written[id] = now
+	return true
+}
+
+// forget drops id, so that its next sync writes (after a failed write).
+func (s *replicaSeen) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.written, id)
 }

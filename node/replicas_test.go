@@ -243,3 +243,62 @@ func TestReplicaSyncUnchangedUntilTheScannersOrKeysChange(t *testing.T) {
 	}
 	sync("the keys rotated", false, 0)
 }
+
+// Home writes a replica's last_seen at most once a minute: a replica
+// asks every replica.refresh (2 s), mostly to hear 304, and every write
+// is a transaction on the home's one writer. last_seen, read back from
+// the database after each refresh, moves once in the first minute and
+// once when it has passed.
+func TestReplicaSyncWritesLastSeenAtMostOnceAMinute(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	n := startNodeAt(t, clock).Node
+	ctx := context.Background()
+	rs := n.Replicas()
+	added, err := rs.Add(ctx, admin(t, n), "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := rs.Authenticate(ctx, added.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, jwk := newEncJWK(t)
+	if err := rs.Register(ctx, rp, jwk); err != nil {
+		t.Fatal(err)
+	}
+	lastSeen := func() time.Time {
+		t.Helper()
+		l, err := rs.List(ctx, operator)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("list: %+v %v", l, err)
+		}
+		return l[0].LastSeen
+	}
+	var writes []time.Time
+	seen, tag := lastSeen(), "" // written by Register
+	clock.Add(time.Second)
+	for i := range 40 { // 78 s of refreshes, 2 s apart
+		if i > 0 {
+			clock.Add(2 * time.Second)
+		}
+		s, _, err := rs.Sync(ctx, rp, tag)
+		if err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		tag = s.Tag
+		if now := lastSeen(); !now.Equal(seen) {
+			writes = append(writes, now)
+			seen = now
+		}
+	}
+	first := clock.Now().Add(-78 * time.Second)
+	if len(writes) != 2 || !writes[0].Equal(first) || writes[1].Sub(writes[0]) != time.Minute {
+		t.Fatalf("last_seen written at %v over 40 refreshes in 78 s from %v; want twice, at 0 s and 60 s", writes, first)
+	}
+	// A removed replica's sync is refused, written or not.
+	if err := rs.Remove(ctx, admin(t, n), "r1"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = rs.Sync(ctx, rp, tag)
+	wantReplicaCode(t, "a removed replica's sync", err, node.EUnauthorized)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/replica"
 	"github.com/hcfed/hcfed/node/seal"
@@ -137,7 +139,7 @@ func TestCheckFailsAsServeRefusesADamagedKeyStore(t *testing.T) {
 // not made yet is fine (the first start makes it), and a sound one
 // passes; check makes no file of the replica's either.
 func TestCheckFailsAsServeRefusesADamagedReplicaDatabase(t *testing.T) {
-	dir, cfgPath := initCheckReplica(t)
+	dir, cfgPath, _ := initCheckReplica(t)
 	dbPath := filepath.Join(dir, "replica.db")
 
 	out := checkPassesChangingNothing(t, dir, cfgPath, "a replica not started yet")
@@ -179,24 +181,33 @@ func checkPassesChangingNothing(t *testing.T, dir, cfgPath, on string) string {
 }
 
 // initCheckReplica writes the config of a verifier replica not started
-// yet, whose home and NATS are unreachable, in a new data directory.
-func initCheckReplica(t *testing.T) (dir, cfgPath string) {
+// yet, in a new data directory: its home node runs in this process (it
+// registered the replica, whose token is in replica.token), its NATS is
+// unreachable. It returns home too.
+func initCheckReplica(t *testing.T) (dir, cfgPath string, home testNode) {
 	t.Helper()
+	home = startTestNode(t)
+	useNode(t, home)
+	out, err := run(t, "replica", "add", "gd-verify-1")
+	var added node.NewReplica
+	if err != nil || json.Unmarshal([]byte(out), &added) != nil || added.Token == "" {
+		t.Fatalf("replica add: %v\n%s", err, out)
+	}
 	t.Setenv("HCNODE_NATS_URLS", "nats://127.0.0.1:1")
 	dir = filepath.Join(t.TempDir(), "replica")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath = filepath.Join(dir, "hcnode.yaml")
-	if err := os.WriteFile(filepath.Join(dir, "replica.token"), []byte("hcr_not-a-real-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "replica.token"), []byte(added.Token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	y := "province: \"440000\"\nrole: verifier\ndata_dir: .\nlisten: 127.0.0.1:0\nnats:\n  embedded: false\n  urls: [\"nats://127.0.0.1:1\"]\n" +
-		"replica:\n  home: http://127.0.0.1:1\n  token_file: replica.token\n"
+		"replica:\n  home: " + home.URL + "\n  token_file: replica.token\n"
 	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return dir, cfgPath
+	return dir, cfgPath, home
 }
 
 // A verifier replica's check did not check its KEK, which the start
@@ -206,7 +217,7 @@ func initCheckReplica(t *testing.T) (dir, cfgPath string) {
 // first start; one that does not open the enc key is a FAIL in serve's
 // words; a KEK file gone while replica.db holds an enc key is a FAIL.
 func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
-	dir, cfgPath := initCheckReplica(t)
+	dir, cfgPath, _ := initCheckReplica(t)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ const (
 	// quickCheckTimeout bounds SQLite's quick_check; a larger database
 	// is reported as not checked.
 	quickCheckTimeout = 30 * time.Second
+	// homeCheckTimeout bounds a verifier replica's request to its home
+	// node (the replica's own bound is replica.refresh, at least 1 s).
+	homeCheckTimeout = 3 * time.Second
 	// certWarnBefore is how long before its expiry the TLS certificate
 	// is warned about.
 	certWarnBefore = 14 * 24 * time.Hour
@@ -104,9 +107,10 @@ func Check(ctx context.Context, path string, opt CheckOptions) Report {
 			v, changed, config.NoticeVersion, v, config.NoticeVersion))
 	}
 	if cfg.IsVerifier() {
-		c.warn("role", "verifier: this build checks a verifier replica's config, KEK, database, listen address, TLS and NATS only")
+		c.warn("role", "verifier: this build checks a verifier replica's config, KEK, database, home node, listen address, TLS and NATS only")
 		c.replicaKEK(ctx)
 		c.replicaStore(ctx)
+		c.replicaHome(ctx)
 	} else if c.dataDir() {
 		c.node(ctx)
 	}

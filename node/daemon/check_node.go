@@ -195,6 +195,19 @@ func (c *checker) replicaKEK(ctx context.Context) {
 	c.ok("replica enc key", "the KEK opens the enc key "+c.cfg.ReplicaDBPath()+" holds")
 }
 
+// replicaHome asks the home node, as the replica would, whether it
+// answers at replica.home and accepts the replica's token (one request,
+// which writes nothing at a home of this build: replica.CheckHome).
+func (c *checker) replicaHome(ctx context.Context) {
+	hctx, cancel := context.WithTimeout(ctx, homeCheckTimeout)
+	defer cancel()
+	if err := replica.CheckHome(hctx, c.cfg.Replica); err != nil {
+		c.fail("home node", err)
+		return
+	}
+	c.ok("home node", c.cfg.Replica.Home+" answers and accepts this replica's token")
+}
+
 // storeFile reports check(path), a store preflight bounded by
 // quickCheckTimeout, as what; missing reports a file that is not there.
 func (c *checker) storeFile(ctx context.Context, what, path string, check func(context.Context, string) error, missing func()) {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -110,13 +109,9 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r.metrics.WatchRevocations(r.state, r.now)
-	tok := s.Replica.Token
-	if tok == "" {
-		b, err := os.ReadFile(s.Replica.TokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("replica.token_file: %w", err)
-		}
-		tok = strings.TrimSpace(string(b))
+	tok, err := loadToken(s.Replica)
+	if err != nil {
+		return nil, err
 	}
 	if r.home, err = newHomeClient(s.Replica, tok); err != nil {
 		return nil, err

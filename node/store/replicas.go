@@ -56,6 +56,16 @@ func (db *DB) ReplicaByToken(ctx context.Context, hash []byte) (Replica, error) 
 	return r, nil
 }
 
+// ReplicaByID finds a replica by its id; ErrNotFound if none. It only
+// reads.
+func (db *DB) ReplicaByID(ctx context.Context, id string) (Replica, error) {
+	r, err := scanReplica(db.readRow(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id))
+	if err != nil {
+		return Replica{}, wrap("replica", err)
+	}
+	return r, nil
+}
+
 // RemoveReplica deletes a replica, and with it its token; ErrNotFound for
 // an unknown id or name. The audit entries are appended in the same
 // transaction.
