@@ -65,7 +65,7 @@ type Node struct {
 	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
 	refusals  *refusals     // which access.refused entries are written (refusals.go)
 
-	replicaSeen replicaSeen // when each replica's last_seen was last written (replicas.go)
+	replicas *Replicas // the verifier replicas' service and its state (replicas.go)
 
 	lastRetention time.Time
 	trustKick     chan struct{} // a new trust list was applied
@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.access = newAccess(n.db, n.cfg, check, n.metrics, n.now, n.rand)
+	n.replicas = &Replicas{a: n.access, n: n}
 	n.refusals = newRefusals(refusalPairsMax)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)

@@ -41,12 +41,13 @@ const (
 // Register) need only the node's access service; Sync and AcceptRecords
 // also read the node's trust state and feed its verification path.
 type Replicas struct {
-	a *access
-	n *Node
+	a    *access
+	n    *Node
+	seen replicaSeen // when each replica's last_seen was last written
 }
 
 // Replicas returns the node's replica service.
-func (n *Node) Replicas() *Replicas { return &Replicas{a: n.access, n: n} }
+func (n *Node) Replicas() *Replicas { return n.replicas }
 
 // NewReplica is a replica registration: its token is shown once.
 type NewReplica struct {
@@ -247,10 +248,10 @@ var syncEpoch = func() [16]byte {
 func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) (out ReplicaSync, unchanged bool, err error) {
 	now := r.n.now()
 	var held string
-	if r.n.replicaSeen.due(rp.ID, now) {
+	if r.seen.due(rp.ID, now) {
 		held, err = r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
 		if err != nil {
-			r.n.replicaSeen.forget(rp.ID)
+			r.seen.forget(rp.ID)
 		}
 	} else {
 		var x store.Replica
