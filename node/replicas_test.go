@@ -14,6 +14,27 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
+// registeredReplica adds the replica name to n and registers a new key
+// of it, as a replica's first start does.
+func registeredReplica(t *testing.T, n *node.Node, name string) node.ReplicaPrincipal {
+	t.Helper()
+	ctx := context.Background()
+	rs := n.Replicas()
+	added, err := rs.Add(ctx, admin(t, n), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := rs.Authenticate(ctx, added.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, jwk := newEncJWK(t)
+	if err := rs.Register(ctx, rp, jwk); err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
 // newEncJWK makes a replica enc key and its public JWK.
 func newEncJWK(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
@@ -198,18 +219,7 @@ func TestReplicaSyncUnchangedUntilTheScannersOrKeysChange(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	added, err := rs.Add(ctx, admin(t, n), "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, jwk := newEncJWK(t)
-	if err := rs.Register(ctx, rp, jwk); err != nil {
-		t.Fatal(err)
-	}
+	rp := registeredReplica(t, n, "r1")
 	tag := ""
 	sync := func(what string, wantUnchanged bool, wantScanners int) {
 		t.Helper()
@@ -254,18 +264,7 @@ func TestReplicaSyncWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 	n := startNodeAt(t, clock).Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	added, err := rs.Add(ctx, admin(t, n), "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, jwk := newEncJWK(t)
-	if err := rs.Register(ctx, rp, jwk); err != nil {
-		t.Fatal(err)
-	}
+	rp := registeredReplica(t, n, "r1")
 	lastSeen := func() time.Time {
 		t.Helper()
 		l, err := rs.List(ctx, operator)
@@ -299,6 +298,6 @@ func TestReplicaSyncWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 	if err := rs.Remove(ctx, admin(t, n), "r1"); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = rs.Sync(ctx, rp, tag)
+	_, _, err := rs.Sync(ctx, rp, tag)
 	wantReplicaCode(t, "a removed replica's sync", err, node.EUnauthorized)
 }
