@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,24 +58,6 @@ func count(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// lockedBuffer is a log sink safe for the refresh loop and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // An answer of home's over the limit is not cut silently: every one is
 // counted, and the first of a run is logged saying what limit, which
 // constant and what to do.
@@ -103,7 +84,7 @@ func TestAnAnswerOverTheLimitIsCountedAndLoggedSayingWhatToDo(t *testing.T) {
 	s.Role = config.RoleVerifier
 	s.Replica = config.Replica{Home: home.URL, Token: "hct_test", Refresh: 20 * time.Millisecond,
 		MaxStale: time.Second, SendEvery: time.Minute}
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	r, err := New(t.Context(), Config{Settings: s, DB: db, KEK: kek, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
