@@ -87,37 +87,8 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	// made that count, not issuance, grow with b.N. Six phases issue,
 	// each a warm-up round and b.N codes.
 	subjects := max(64, (6*(b.N+issueBenchRound)+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
-	cfg := config.Default("440000")
-	cfg.DataDir = filepath.Join(b.TempDir(), "440000")
-	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	d, cfg, opToken, ids := issueBenchNode(b, subjects)
 	ctx := context.Background()
-	opToken, err := daemon.Init(ctx, cfg)
-	if err != nil {
-		b.Fatalf("init: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, TickEvery: time.Hour})
-	if err != nil {
-		b.Fatalf("start: %v", err)
-	}
-	b.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			b.Errorf("close: %v", err)
-		}
-	})
-	op := node.Principal{Role: node.RoleOperator}
-	ids := make([]string, subjects)
-	for i := range ids {
-		e, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: residentName, IDNumber: testkit.IDNumber("110105194912", i),
-			Consent: node.ConsentInput{NoticeVersion: cfg.Privacy.NoticeVersion, Accepted: true}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = e.ID
-	}
 	ci := baselineIssuer(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024,
 		IdleConnTimeout: time.Minute, ResponseHeaderTimeout: 10 * time.Second}}
@@ -127,19 +98,7 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	httpIssue := func() error {
 		return postIssue(client, d.URL+"/v1/subjects/"+ids[next.Add(1)%uint64(subjects)]+"/codes", opToken)
 	}
-	baseline := func() error {
-		now := time.Now()
-		jti, err := trust.NewCodeID(now, nil)
-		if err != nil {
-			return err
-		}
-		exp := now.Add(time.Hour)
-		if _, _, err := ci.Issue(jti, now, exp, trust.Content{Status: trust.Green, Name: "张*", Doc: "****1234"}); err != nil {
-			return err
-		}
-		return d.DB.InsertCode(ctx, store.Code{JTI: jti, SubjectID: ids[next.Add(1)%uint64(subjects)], KID: ci.KeyID(),
-			IssuedAt: now, Expires: exp, Status: "green"})
-	}
+	baseline := func() error { return baselineIssue(ctx, ci, d, ids[next.Add(1)%uint64(subjects)]) }
 	// row is the baseline recording the row the node records for a code:
 	// its text sealed under a data key (which the QR image and a reprint
 	// are made from), its proof-of-scan digest, and the bound on the
@@ -307,6 +266,61 @@ func BenchmarkHTTPIssueVsBaseline(b *testing.B) {
 	b.ReportMetric(n/float64(max(acommits, 1)), "bare-codes/commit")
 }
 
+// issueBenchNode starts a node for the issuance benchmarks with subjects
+// residents enrolled, and returns it, its settings, an operator token and
+// the residents' IDs.
+func issueBenchNode(tb testing.TB, subjects int) (*daemon.Daemon, config.Config, string, []string) {
+	tb.Helper()
+	cfg := config.Default("440000")
+	cfg.DataDir = filepath.Join(tb.TempDir(), "440000")
+	cfg.Listen, cfg.NATS.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	ctx := context.Background()
+	opToken, err := daemon.Init(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("init: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := daemon.Start(ctx, cfg, daemon.Options{Listener: l, TickEvery: time.Hour})
+	if err != nil {
+		tb.Fatalf("start: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	op := node.Principal{Role: node.RoleOperator}
+	ids := make([]string, subjects)
+	for i := range ids {
+		e, err := d.Node.Enrol(ctx, op, node.Enrolment{Name: residentName, IDNumber: testkit.IDNumber("110105194912", i),
+			Consent: node.ConsentInput{NoticeVersion: cfg.Privacy.NoticeVersion, Accepted: true}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = e.ID
+	}
+	return d, cfg, opToken, ids
+}
+
+// baselineIssue is the issuance benchmarks' baseline for one code: sign
+// it and record it for resident id with the store's group-committed
+// InsertCode.
+func baselineIssue(ctx context.Context, ci *trust.CodeIssuer, d *daemon.Daemon, id string) error {
+	now := time.Now()
+	jti, err := trust.NewCodeID(now, nil)
+	if err != nil {
+		return err
+	}
+	exp := now.Add(time.Hour)
+	if _, _, err := ci.Issue(jti, now, exp, trust.Content{Status: trust.Green, Name: "张*", Doc: "****1234"}); err != nil {
+		return err
+	}
+	return d.DB.InsertCode(ctx, store.Code{JTI: jti, SubjectID: id, KID: ci.KeyID(), IssuedAt: now, Expires: exp, Status: "green"})
+}
+
 // issuedBody is the body of a code issuance, as the node answers it.
 type issuedBody struct {
 	Code  string `json:"code"`
@@ -376,7 +390,7 @@ func bareIssuer(b *testing.B, issue func(id string) (issuedBody, error)) string 
 }
 
 // baselineIssuer is a code issuer with a fresh key, for the baseline.
-func baselineIssuer(b *testing.B) *trust.CodeIssuer {
+func baselineIssuer(b testing.TB) *trust.CodeIssuer {
 	b.Helper()
 	key, err := trust.GenerateKey(rand.Reader)
 	if err != nil {
@@ -409,7 +423,7 @@ const (
 
 // issueRound makes ops calls in all, each of fns calling from its own
 // goroutine, and returns the wall and process CPU time they took.
-func issueRound(b *testing.B, fns []func() error, ops int) (wall, cpu time.Duration) {
+func issueRound(b testing.TB, fns []func() error, ops int) (wall, cpu time.Duration) {
 	var left atomic.Int64
 	left.Store(int64(ops))
 	var wg sync.WaitGroup

@@ -107,7 +107,7 @@ func (sc *scanClient) post() (int, []byte, error) {
 // together. On a shared machine req/s depends on what else runs; CPU per
 // request does much less, and 2 cores ÷ cpu-us/op is what two idle cores
 // could serve.
-func cpuTime(b *testing.B) time.Duration {
+func cpuTime(b testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
