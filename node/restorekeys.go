@@ -137,6 +137,17 @@ func (ks *keySchedule) compromiseLost(kc *keyChange, kid string) bool {
 	return false
 }
 
+// lostCompromised reports whether the lost key kid is marked compromised
+// already. Callers hold mu.
+func (ks *keySchedule) lostCompromised(kc *keyChange, kid string) bool {
+	for _, l := range ks.lostIn(kc) {
+		if l.kid == kid {
+			return l.entry.State == trust.KeyCompromised
+		}
+	}
+	return false
+}
+
 // lostIn is the lost keys as kc sees them: those kc replaces, if it does,
 // else the schedule's. Callers hold mu.
 func (ks *keySchedule) lostIn(kc *keyChange) []lostKey {

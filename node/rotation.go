@@ -162,7 +162,8 @@ func (ks *keySchedule) rotate(ctx context.Context, p Principal) error {
 // fails verification everywhere once peers have the new keyset. If it was
 // the active key, a new one takes over at once: a compromised key must
 // stop signing even when no next key was published or the federation is
-// unreachable. Admins only: it withdraws codes province-wide.
+// unreachable. A key compromised already is refused (EConflict). Admins
+// only: it withdraws codes province-wide.
 func (n *Node) CompromiseKey(ctx context.Context, p Principal, kid string) error {
 	return n.keys.compromise(ctx, p, kid)
 }
@@ -175,6 +176,11 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 			if k.row.KID == kid {
 				target = k
 			}
+		}
+		if target != nil && target.row.State == string(trust.KeyCompromised) || target == nil && ks.lostCompromised(kc, kid) {
+			// Again would start new content keys again, each spending
+			// one of the live keys a grant carries.
+			return Errorf(EConflict, "signing key %s is compromised already: nothing to do", kid)
 		}
 		if target == nil {
 			if ks.compromiseLost(kc, kid) {

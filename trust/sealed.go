@@ -2,6 +2,7 @@ package trust
 
 import (
 	"crypto/ecdsa"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -87,7 +88,8 @@ func openSealed(raw, cty string, encKey *ecdsa.PrivateKey, maxLen int) (string, 
 }
 
 // openJWE is the one reader of what sealTyped writes. It checks size and
-// shape before any parsing, and accepts only ECDH-ES+A256KW with A256GCM
+// shape before any parsing, holds the header to the members sealTyped
+// writes (checkJWEHeader), and accepts only ECDH-ES+A256KW with A256GCM
 // and content type cty (none at all if cty is empty). What does not
 // decrypt with encKey, or finds no key to try, fails with undecryptable.
 // what names raw in refusals.
@@ -97,6 +99,9 @@ func openJWE(raw, what, cty string, encKey *ecdsa.PrivateKey, maxLen int, undecr
 	}
 	if strings.Count(raw, ".") != jweDots || strings.ContainsAny(raw, "\r\n") {
 		return nil, fail(ReasonMalformed, what+": not a compact JWE")
+	}
+	if err := checkJWEHeader(raw, what); err != nil {
+		return nil, err
 	}
 	if encKey == nil {
 		return nil, fail(undecryptable, "this node has no encryption key")
@@ -114,4 +119,35 @@ func openJWE(raw, what, cty string, encKey *ecdsa.PrivateKey, maxLen int, undecr
 		return nil, fail(undecryptable, what+" does not decrypt with this node's key")
 	}
 	return inner, nil
+}
+
+// jweHeader is every member the protected header of what sealTyped
+// writes may carry.
+type jweHeader struct {
+	Alg string          `json:"alg"`
+	Enc string          `json:"enc"`
+	Epk json.RawMessage `json:"epk"`
+	Kid string          `json:"kid"`
+	Cty string          `json:"cty"`
+	Typ string          `json:"typ"`
+}
+
+// checkJWEHeader refuses (bad_header) a compact JWE whose protected
+// header carries a member sealTyped never writes, or a member twice or
+// mis-cased (DecodeJSON), before go-jose reads it: go-jose acts on "zip"
+// (it inflates the plaintext, up to 250 kB from a few kB) and keeps any
+// other member, so a header of the sender's choosing would otherwise
+// open. A header that is no JSON object at all is malformed. what names
+// raw in refusals.
+func checkJWEHeader(raw, what string) error {
+	h64, _, _ := strings.Cut(raw, ".")
+	hb, err := b64url.DecodeString(h64)
+	if err != nil || !json.Valid(hb) {
+		return fail(ReasonMalformed, what+": header is not base64url JSON")
+	}
+	var h jweHeader
+	if err := DecodeJSON(hb, &h); err != nil {
+		return fail(ReasonBadHeader, what+": header: "+err.Error())
+	}
+	return nil
 }

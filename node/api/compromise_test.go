@@ -147,3 +147,25 @@ func TestCodesIssuedAfterAKeyCompromiseUseANewContentKey(t *testing.T) {
 			"key store was read; want a new one", now)
 	}
 }
+
+// A second compromise of a key already compromised started new content
+// keys again, republished the keyset and audited it again, while 'hcnode
+// keys compromise' planned "already compromised: nothing to do": each
+// retry spent one of the 64 live content keys a grant carries, which a
+// suspension needs. It is refused (conflict), and nothing changes.
+func TestASecondCompromiseOfAKeyIsRefusedAndStartsNoContentKey(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "440000", generous)
+	id, resident := n.enrol(residentName, residentID)
+	kid := testkit.CodeKID(t, n.issue(id, resident).Code)
+	if resp := n.call("POST", "/v1/keys/"+kid+"/compromise", n.operator, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("compromise: %d", resp.StatusCode)
+	}
+	first := testkit.CodeContentKey(t, n.issue(id, resident).Code)
+	if st, code := n.status("POST", "/v1/keys/"+kid+"/compromise", n.operator, nil); st != http.StatusConflict || code != "conflict" {
+		t.Errorf("a second compromise of %s: %d %s, want 409 conflict", kid, st, code)
+	}
+	if now := testkit.CodeContentKey(t, n.issue(id, resident).Code); now != first {
+		t.Errorf("after a second compromise of one key, codes are encrypted under %s, want %s still", now, first)
+	}
+}

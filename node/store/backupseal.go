@@ -62,28 +62,47 @@ func SealBackup(path string, kek *seal.Key) error {
 
 // CheckBackupSeal checks the copy at path against its seal with kek:
 // ErrBackupUnsealed if it has none, ErrBackupSealMismatch if the seal is
-// not this node's or the copy changed since it was sealed.
+// not this node's or the copy changed since it was sealed. It reads the
+// copy once: a restore checks again the bytes it puts in place
+// (RestoreOptions.KEK), since the copy may be replaced after this check.
 func CheckBackupSeal(path string, kek *seal.Key) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
-	sealed, err := os.ReadFile(path + BackupSealSuffix)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: %w: there is no %s beside it, so whether it was changed since it was taken "+
-			"cannot be told", path, ErrBackupUnsealed, filepath.Base(path)+BackupSealSuffix)
-	}
+	want, err := openBackupSeal(path, kek)
 	if err != nil {
-		return fmt.Errorf("store: backup seal: %w", err)
-	}
-	want, err := kek.Open(sealAAD(path), sealed)
-	if err != nil {
-		return fmt.Errorf("%s: %w: its seal does not open with this node's KEK: it is another node's backup "+
-			"(restore it on that node, with its KEK), or its seal was altered", path, ErrBackupSealMismatch)
+		return err
 	}
 	sum, err := fileSHA256(path)
 	if err != nil {
 		return fmt.Errorf("store: backup seal: %w", err)
 	}
+	return sealMatches(path, sum, want)
+}
+
+// openBackupSeal returns the SHA-256 the seal beside path holds, opened
+// with kek: ErrBackupUnsealed if there is no seal, ErrBackupSealMismatch
+// if it does not open.
+func openBackupSeal(path string, kek *seal.Key) ([]byte, error) {
+	sealed, err := os.ReadFile(path + BackupSealSuffix)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: there is no %s beside it, so whether it was changed since it was taken "+
+			"cannot be told", path, ErrBackupUnsealed, filepath.Base(path)+BackupSealSuffix)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: backup seal: %w", err)
+	}
+	want, err := kek.Open(sealAAD(path), sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: its seal does not open with this node's KEK: it is another node's backup "+
+			"(restore it on that node, with its KEK), or its seal was altered", path, ErrBackupSealMismatch)
+	}
+	return want, nil
+}
+
+// sealMatches compares sum, the SHA-256 of the copy at path as read, with
+// want, the one its seal holds.
+func sealMatches(path string, sum, want []byte) error {
 	if !bytes.Equal(sum, want) {
 		return fmt.Errorf("%s: %w: it was changed since this node sealed it: use another copy, and find out who "+
 			"could write where backups are kept", path, ErrBackupSealMismatch)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -9,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
+
+	"github.com/hcfed/hcfed/node/seal"
 )
 
 // restoringSuffix names a copy staged beside the file it is to replace.
@@ -30,7 +34,8 @@ const restoringSuffix = ".restoring"
 // node's files as they were.
 //
 // With opts.UnpairScanners, every scanner the backup holds is removed in
-// the copy before it is put in place (RestoreOptions).
+// the copy before it is put in place; with opts.KEK, each copy staged
+// must match its seal (RestoreOptions).
 //
 // It returns the stamp it kept the replaced files under: stamp, or
 // stamp-2, -3... if a restore in the same second already kept files
@@ -56,11 +61,25 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 	}()
 	for _, dst := range order {
 		tmp := dst + restoringSuffix
-		if err := copyFile(targets[dst], tmp); err != nil {
+		want, err := opts.sealOf(targets[dst])
+		if err != nil {
+			return "", err
+		}
+		sum, err := copyFileSum(targets[dst], tmp)
+		if err != nil {
 			return "", fmt.Errorf("store: restore: copying %s to %s failed, so nothing was replaced: %w "+
 				"(free space or clear the way beside %s, then run the restore again)", targets[dst], tmp, err, dst)
 		}
 		staged = append(staged, tmp)
+		// The bytes staged are those the seal is checked against, not
+		// the source read again: whoever can write where backups are
+		// kept could replace a copy between the caller's check
+		// (CheckBackupSeal) and this copy.
+		if want != nil {
+			if err := sealMatches(targets[dst], sum, want); err != nil {
+				return "", fmt.Errorf("store: restore: nothing was replaced: %w", err)
+			}
+		}
 		// The staged copy is what goes in place: checked, not its source,
 		// so that a copy the disk spoilt is refused too.
 		if err := checkIntact(ctx, tmp); err != nil {
@@ -185,6 +204,30 @@ type RestoreOptions struct {
 	// again, and the database cannot tell which. The ids are kept under
 	// UnpairedScanners for the node to audit at its next start.
 	UnpairScanners bool
+	// KEK, if set, checks each copy as it is staged against the seal
+	// beside its source (SealBackup): a copy that is not the one sealed
+	// is refused (ErrBackupSealMismatch), as is one with no seal
+	// (ErrBackupUnsealed) unless it is listed in Unsealed.
+	KEK *seal.Key
+	// Unsealed are the copies (their paths, as given to Restore) the
+	// operator accepted without a seal (hcnode restore --accept-unsealed).
+	Unsealed []string
+}
+
+// sealOf returns the SHA-256 the seal beside the copy at src holds, or
+// nil if opts checks no seal or src is accepted unsealed.
+func (opts RestoreOptions) sealOf(src string) ([]byte, error) {
+	if opts.KEK == nil {
+		return nil, nil
+	}
+	want, err := openBackupSeal(src, opts.KEK)
+	if errors.Is(err, ErrBackupUnsealed) && slices.Contains(opts.Unsealed, src) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: restore: nothing was replaced: %w", err)
+	}
+	return want, nil
 }
 
 // UnpairedScanners is the meta key holding, as a JSON array, the ids of
@@ -301,23 +344,30 @@ func syncDir(dir string) error {
 // there) and syncs it. A dst it created and could not fill is removed;
 // anything else in the way is left alone.
 func copyFile(src, dst string) error {
+	_, err := copyFileSum(src, dst)
+	return err
+}
+
+// copyFileSum is copyFile, returning the SHA-256 of the bytes it wrote.
+func copyFileSum(src, dst string) ([]byte, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
 		out.Close()
 		os.Remove(dst)
-		return err
+		return nil, err
 	}
 	if err := errors.Join(out.Sync(), out.Close()); err != nil {
 		os.Remove(dst)
-		return err
+		return nil, err
 	}
-	return nil
+	return h.Sum(nil), nil
 }
