@@ -51,7 +51,7 @@ var refusalRoles = []Role{RoleOperator, RoleFeed, RoleScanner, RoleResident}
 // counted and not written. Summary marks an entry that is no refusal of
 // its own: the pair's window ended (or the node stopped) with Repeated
 // refusals counted and none after them to carry the count
-// (Node.writeRefusalCounts).
+// (refusals.writeCounts).
 type refusalDetail struct {
 	Repeated int  `json:"repeated"`
 	Summary  bool `json:"summary,omitempty"`
@@ -97,29 +97,6 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 	if err := n.db.AppendAudit(ctx, newAuditEntry(now, pair.actor, actionAccessRefused, route, detail)); err != nil {
 		n.refusals.unwritten(pair, repeated)
 		return internal("audit refusal", err)
-	}
-	return nil
-}
-
-// writeRefusalCounts writes the counts of refusals not written that no
-// later refusal would carry: for each pair whose window has ended at now
-// (every pair, with all: the node is stopping and forgets them) with
-// refusals counted since its last entry, one summary entry saying how
-// many. Without it a burst — a stolen token trying a route a thousand
-// times within a minute, then stopping — left one entry in the audit log
-// and its count in memory only. Node.Tick calls it, and Node.Close with
-// all. A count that cannot be written is kept for the next try.
-func (n *Node) writeRefusalCounts(ctx context.Context, now time.Time, all bool) error {
-	sums := n.refusals.ended(now, all)
-	entries := make([]store.AuditEntry, len(sums))
-	for i, c := range sums {
-		entries[i] = newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
-	}
-	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
-		for _, c := range sums {
-			n.refusals.giveBack(c.pair, c.repeated)
-		}
-		return fmt.Errorf("audit refusal counts: %w", err)
 	}
 	return nil
 }
@@ -268,6 +245,29 @@ func (r *refusals) giveBack(pair refusalPair, repeated int) {
 		r.pairs[pair] = c
 	}
 	c.repeated += repeated
+}
+
+// writeCounts writes to db the counts of refusals not written that no
+// later refusal would carry: for each pair whose window has ended at now
+// (every pair, with all: the node is stopping and forgets them) with
+// refusals counted since its last entry, one summary entry saying how
+// many. Without it a burst — a stolen token trying a route a thousand
+// times within a minute, then stopping — left one entry in the audit log
+// and its count in memory only. Node.Tick calls it, and Node.Close with
+// all. A count that cannot be written is kept for the next try.
+func (r *refusals) writeCounts(ctx context.Context, db *store.DB, now time.Time, all bool) error {
+	sums := r.ended(now, all)
+	entries := make([]store.AuditEntry, len(sums))
+	for i, c := range sums {
+		entries[i] = newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
+	}
+	if err := db.AppendAuditBatch(ctx, entries); err != nil {
+		for _, c := range sums {
+			r.giveBack(c.pair, c.repeated)
+		}
+		return fmt.Errorf("audit refusal counts: %w", err)
+	}
+	return nil
 }
 
 // prune forgets the pairs whose window has ended at now (a pair not
