@@ -344,3 +344,38 @@ func TestLookupAnswerToAnotherRequestIsRefusedBeforeItsSignature(t *testing.T) {
 		t.Fatalf("the answer to its own request: %v", err)
 	}
 }
+
+// An answer's payload is decoded once, by DecodeJSON's rule, before its
+// nonce is compared and its signature checked: signed by the home
+// province and naming the request's nonce, a payload with a key given
+// twice, a mis-cased key, a key LookupAnswer lacks, or anything but white
+// space after its value is refused as malformed; followed by white space,
+// it opens.
+func TestLookupAnswerPayloadIsDecodedStrictly(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	raw, err := AnswerLookup(f.GD.Active, &req, &f.SH.Enc.PublicKey, nil, f.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(payloadOf(t, raw))
+	if !strings.HasPrefix(good, `{"iss":`) || !strings.Contains(good, `"found":`) {
+		t.Fatalf("payload %s: this test edits its iss and found keys", good)
+	}
+	open := func(payload string) error {
+		_, err := OpenLookupAnswer(signedPayload(t, f.GD.Active, TypLookupAnswer, []byte(payload)), &req, f.GD.Keys, f.SH.Enc, f.Now)
+		return err
+	}
+	for name, payload := range map[string]string{
+		"nonce given twice": strings.Replace(good, `{"iss":`, `{"nonce":"`+req.Nonce+`","iss":`, 1),
+		"mis-cased key":     strings.Replace(good, `"found":`, `"Found":`, 1),
+		"unknown key":       strings.Replace(good, `{"iss":`, `{"extra":1,"iss":`, 1),
+		"stray closer":      good + "}",
+		"second value":      good + " {}",
+	} {
+		t.Run(name, func(t *testing.T) { wantReason(t, open(payload), ReasonMalformed) })
+	}
+	if err := open(good + " \n"); err != nil {
+		t.Fatalf("payload followed by white space: %v", err)
+	}
+}
