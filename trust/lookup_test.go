@@ -93,17 +93,25 @@ func TestLookupRoundTripGivesAskerTheContactAndNobodyElse(t *testing.T) {
 	wantReason(t, err, ReasonNotRecipient)
 }
 
-func TestLookupAnswersNotFoundAndRefusals(t *testing.T) {
-	f := newTestFederation(t, testNow)
-	req := lookupReq(t, f.Now)
-	ans, err := AnswerLookup(f.GD.Active, &req, &f.SH.Enc.PublicKey, nil, f.Now)
+// notFoundAnswer is Guangdong's answer to req, sent by Shanghai: not
+// found.
+func notFoundAnswer(t *testing.T, f *testFederation, req *LookupRequest) string {
+	t.Helper()
+	ans, err := AnswerLookup(f.GD.Active, req, &f.SH.Enc.PublicKey, nil, f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ans
+}
+
+func TestLookupAnswersNotFoundAndRefusals(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	ans := notFoundAnswer(t, f, &req)
 	if res, err := OpenLookupAnswer(ans, &req, f.GD.Keys, f.SH.Enc, f.Now); err != nil || res.Found || res.Refused != "" {
 		t.Fatalf("not found: %+v, %v", res, err)
 	}
-	ans, err = RefuseLookup(f.GD.Active, &req, ReasonNotMember, f.Now)
+	ans, err := RefuseLookup(f.GD.Active, &req, ReasonNotMember, f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,11 +340,8 @@ func TestLookupAnswerToAnotherRequestIsRefusedBeforeItsSignature(t *testing.T) {
 	if earlier.Nonce == req.Nonce {
 		t.Fatal("two requests share a nonce: this test checks nothing")
 	}
-	old, err := AnswerLookup(f.GD.Active, &earlier, &f.SH.Enc.PublicKey, nil, f.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = OpenLookupAnswer(old, &req, map[string]*Key{}, f.SH.Enc, f.Now)
+	old := notFoundAnswer(t, f, &earlier)
+	_, err := OpenLookupAnswer(old, &req, map[string]*Key{}, f.SH.Enc, f.Now)
 	wantReason(t, err, ReasonReplayed)
 	_, err = OpenLookupAnswer(old, &earlier, map[string]*Key{}, f.SH.Enc, f.Now)
 	wantReason(t, err, ReasonUnknownKey)
@@ -354,11 +359,7 @@ func TestLookupAnswerToAnotherRequestIsRefusedBeforeItsSignature(t *testing.T) {
 func TestLookupAnswerPayloadIsDecodedStrictly(t *testing.T) {
 	f := newTestFederation(t, testNow)
 	req := lookupReq(t, f.Now)
-	raw, err := AnswerLookup(f.GD.Active, &req, &f.SH.Enc.PublicKey, nil, f.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := string(payloadOf(t, raw))
+	good := string(payloadOf(t, notFoundAnswer(t, f, &req)))
 	if !strings.HasPrefix(good, `{"iss":`) || !strings.Contains(good, `"found":`) {
 		t.Fatalf("payload %s: this test edits its iss and found keys", good)
 	}
