@@ -63,7 +63,7 @@ type Node struct {
 
 	residents *residents    // enrolment, status, deletion and the blind index (residents.go)
 	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
-	refusals  *refusals     // which access.refused entries are written (refusals.go)
+	refusals  *refusalAudit // which access.refused entries are written, and their writing (refusals.go)
 
 	replicas  *Replicas  // the verifier replicas' service and its state (replicas.go)
 	retention *retention // the retention pass and when it last ran (retention.go)
@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.access = newAccess(n.db, n.cfg, check, n.metrics, n.now, n.rand)
 	n.replicas = &Replicas{a: n.access, n: n}
-	n.refusals = newRefusals(refusalPairsMax)
+	n.refusals = newRefusalAudit(newRefusals(refusalPairsMax), n.db, n.log, n.metrics, n.now)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
@@ -242,7 +242,7 @@ func (n *Node) TrustListApplied() {
 func (n *Node) Tick(ctx context.Context) error {
 	now := n.now()
 	n.state.Prune(now)
-	if err := n.refusals.writeCounts(ctx, n.db, now, false); err != nil {
+	if err := n.refusals.writeCounts(ctx, now, false); err != nil {
 		n.log.Warn("refused requests counted in the last minute could not be audited; retrying at the next tick", "err", err)
 	}
 	if n.db.KeysWALPending() {
@@ -259,9 +259,9 @@ func (n *Node) Tick(ctx context.Context) error {
 }
 
 // Close flushes the audit log, with the counts of refused requests not
-// written yet (refusals.writeCounts), which a restart would forget.
+// written yet (refusalAudit.writeCounts), which a restart would forget.
 func (n *Node) Close() error {
-	if err := n.refusals.writeCounts(context.Background(), n.db, n.now(), true); err != nil {
+	if err := n.refusals.writeCounts(context.Background(), n.now(), true); err != nil {
 		n.log.Warn("refused requests counted but not audited are lost with this stop", "err", err)
 	}
 	n.auditor.close()
