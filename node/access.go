@@ -55,7 +55,7 @@ func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now 
 }
 
 // auditEntry builds an audit entry at the access service's clock (see
-// Node.auditEntry).
+// newAuditEntry).
 func (a *access) auditEntry(actor, action, target string, detail any) store.AuditEntry {
 	return newAuditEntry(a.now(), actor, action, target, detail)
 }

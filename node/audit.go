@@ -177,15 +177,12 @@ func (a *auditor) close() {
 	<-a.done
 }
 
-// auditEntry builds an audit entry at the node's clock. target must
-// already be pseudonymous: a random subject id, a hashed jti, a key id.
-// detail, a map or a struct that encodes to a JSON object, must hold no
-// personal data.
-func (n *Node) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(n.now(), actor, action, target, detail)
-}
-
-// newAuditEntry builds an audit entry at now (see Node.auditEntry).
+// newAuditEntry builds an audit entry at now. target must already be
+// pseudonymous: a random subject id, a hashed jti, a key id. detail, a
+// map or a struct that encodes to a JSON object, must hold no personal
+// data. A change of state is audited by handing the entry to the store
+// call that commits it; a high-volume event (a verification, a lookup's
+// step) by handing it to the auditor, which writes it in the background.
 func newAuditEntry(now time.Time, actor, action, target string, detail any) store.AuditEntry {
 	var d string
 	if detail != nil {
@@ -193,13 +190,6 @@ func newAuditEntry(now time.Time, actor, action, target string, detail any) stor
 		d = string(b)
 	}
 	return store.AuditEntry{Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Action: action, Target: target, Detail: d}
-}
-
-// audit records who did what, in the background (see auditor). A change
-// of state is audited instead by handing auditEntry to the store call
-// that commits it.
-func (n *Node) audit(_ context.Context, actor, action, target string, detail any) {
-	n.auditor.add(n.auditEntry(actor, action, target, detail))
 }
 
 // hashJTI pseudonymises a code id for the audit log.

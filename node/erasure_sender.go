@@ -100,7 +100,7 @@ func (s *erasureSender) prunePace(now time.Time) {
 // away, its revivals — so that the maps do not keep every province the
 // node ever heard from. Should it be listed again, it starts as one not
 // heard from since the start: its first heartbeat revives its erasures.
-// listed is Node.listed.
+// listed is listedIn of the node's trust state.
 func (s *erasureSender) forgetUnlisted(listed func(string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,7 +267,7 @@ func (p *Peers) erasurePass(ctx context.Context, senders *sync.WaitGroup) (time.
 	}()
 	now := p.n.now()
 	s.prunePace(now)
-	s.forgetUnlisted(p.n.listed)
+	s.forgetUnlisted(listedIn(p.n.state))
 	expired, err := db.DeleteExpiredErasures(ctx, now)
 	if err != nil {
 		return time.Time{}, err

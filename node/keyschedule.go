@@ -210,7 +210,7 @@ func (ks *keySchedule) resign(ctx context.Context, held *trust.VerifiedKeyset) e
 func (ks *keySchedule) federation() Federation { return loadFederation(ks.fed) }
 
 // auditEntry builds an audit entry at the key schedule's clock (see
-// Node.auditEntry).
+// newAuditEntry).
 func (ks *keySchedule) auditEntry(actor, action, target string, detail any) store.AuditEntry {
 	return newAuditEntry(ks.now(), actor, action, target, detail)
 }

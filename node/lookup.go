@@ -88,7 +88,7 @@ func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedu
 func (l *lookups) caseTag(caseID string) string { return caseTag(l.caseKey, caseID) }
 
 // audit records a step of a lookup in the background, at the lookup
-// service's clock (see Node.audit).
+// service's clock (see newAuditEntry).
 func (l *lookups) audit(actor, action, target string, detail any) {
 	l.auditor.add(newAuditEntry(l.now(), actor, action, target, detail))
 }

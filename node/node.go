@@ -63,12 +63,12 @@ type Node struct {
 
 	residents *residents    // enrolment, status, deletion and the blind index (residents.go)
 	notice    *servedNotice // the privacy notice served, and its recorded text (noticerecord.go)
-	refusals  *refusals     // which access.refused entries are written (refusals.go)
+	refusals  *refusalAudit // which access.refused entries are written, and their writing (refusals.go)
 
-	replicas *Replicas // the verifier replicas' service and its state (replicas.go)
+	replicas  *Replicas  // the verifier replicas' service and its state (replicas.go)
+	retention *retention // the retention pass and when it last ran (retention.go)
 
-	lastRetention time.Time
-	trustKick     chan struct{} // a new trust list was applied
+	trustKick chan struct{} // a new trust list was applied
 }
 
 // New opens a node whose keys were created by InitKeys.
@@ -138,14 +138,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.access = newAccess(n.db, n.cfg, check, n.metrics, n.now, n.rand)
 	n.replicas = &Replicas{a: n.access, n: n}
-	n.refusals = newRefusals(refusalPairsMax)
+	n.refusals = newRefusalAudit(newRefusals(refusalPairsMax), n.db, n.log, n.metrics, n.now)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
 	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
 		n.codes, n.access, &n.fed)
 	n.residents.notice = n.notice
 	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.residents.revoked)
-	if err := n.loadOwnRevocations(ctx); err != nil {
+	if err := loadOwnRevocations(ctx, n.db, n.state, n.now()); err != nil {
 		return nil, err
 	}
 	if err := n.keys.start(ctx); err != nil {
@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// that failed left it running, with nothing to close it.
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey, n.log, n.metrics)
+	n.retention = newRetention(n.db, n.cfg, n.log, n.metrics, n.now, n.lookups, n.residents)
 	return n, nil
 }
 
@@ -174,9 +175,6 @@ type fedBox struct{ Federation }
 // SetFederation attaches the federation layer. It may be called while the
 // node serves: the federation connects in the background.
 func (n *Node) SetFederation(f Federation) { n.fed.Store(&fedBox{f}) }
-
-// federation returns the attached federation layer, or nil.
-func (n *Node) federation() Federation { return loadFederation(&n.fed) }
 
 // loadFederation returns the federation layer held in p, or nil.
 func loadFederation(p *atomic.Pointer[fedBox]) Federation {
@@ -244,7 +242,7 @@ func (n *Node) TrustListApplied() {
 func (n *Node) Tick(ctx context.Context) error {
 	now := n.now()
 	n.state.Prune(now)
-	if err := n.writeRefusalCounts(ctx, now, false); err != nil {
+	if err := n.refusals.writeCounts(ctx, now, false); err != nil {
 		n.log.Warn("refused requests counted in the last minute could not be audited; retrying at the next tick", "err", err)
 	}
 	if n.db.KeysWALPending() {
@@ -254,35 +252,34 @@ func (n *Node) Tick(ctx context.Context) error {
 			n.log.Warn("keys.db's WAL still holds frames of a shredded data key; retrying at the next tick", "err", err)
 		}
 	}
-	if now.Sub(n.lastRetention) >= retentionEvery {
-		if _, err := n.Retain(ctx); err != nil {
-			return err
-		}
-		n.lastRetention = now
+	if err := n.retention.tick(ctx, now); err != nil {
+		return err
 	}
 	return n.keys.tick(ctx, now)
 }
 
 // Close flushes the audit log, with the counts of refused requests not
-// written yet (writeRefusalCounts), which a restart would forget.
+// written yet (refusalAudit.writeCounts), which a restart would forget.
 func (n *Node) Close() error {
-	if err := n.writeRefusalCounts(context.Background(), n.now(), true); err != nil {
+	if err := n.refusals.writeCounts(context.Background(), n.now(), true); err != nil {
 		n.log.Warn("refused requests counted but not audited are lost with this stop", "err", err)
 	}
 	n.auditor.close()
 	return nil
 }
 
-func (n *Node) loadOwnRevocations(ctx context.Context) error {
-	es, err := n.db.LiveRevocations(ctx, n.now())
+// loadOwnRevocations puts the node's own revocations live at now, as db
+// keeps them, into state, for New.
+func loadOwnRevocations(ctx context.Context, db *store.DB, state *trust.State, now time.Time) error {
+	es, err := db.LiveRevocations(ctx, now)
 	if err != nil {
 		return err
 	}
-	seq, err := n.db.LastRevocationSeq(ctx)
+	seq, err := db.LastRevocationSeq(ctx)
 	if err != nil {
 		return err
 	}
-	n.state.RevokeOwn(seq, toTrustEntries(es), n.now())
+	state.RevokeOwn(seq, toTrustEntries(es), now)
 	return nil
 }
 

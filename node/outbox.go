@@ -188,16 +188,21 @@ func outboxProblem(st store.OutboxState, covered uint64, streamErr error, now ti
 // from the database, so they are right from the start, before the
 // federation is reached.
 func (n *Node) RefreshOutboxMetrics(ctx context.Context) error {
-	st, err := n.db.OutboxState(ctx)
+	return n.metrics.refreshOutbox(ctx, n.db)
+}
+
+// refreshOutbox sets the outbox gauges from db (Node.RefreshOutboxMetrics).
+func (m *Metrics) refreshOutbox(ctx context.Context, db *store.DB) error {
+	st, err := db.OutboxState(ctx)
 	if err != nil {
 		return err
 	}
-	es, err := n.db.ErasureState(ctx)
+	es, err := db.ErasureState(ctx)
 	if err != nil {
 		return err
 	}
-	n.metrics.OutboxPending.Set(float64(st.Pending))
-	n.metrics.OutboxPoisoned.Set(float64(st.Poisoned))
-	n.metrics.ErasuresPending.Set(float64(es.Pending))
+	m.OutboxPending.Set(float64(st.Pending))
+	m.OutboxPoisoned.Set(float64(st.Poisoned))
+	m.ErasuresPending.Set(float64(es.Pending))
 	return nil
 }

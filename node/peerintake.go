@@ -46,7 +46,7 @@ type peerRefusals struct {
 
 // newPeerRefusals counts the refusals of messages of kind what in
 // refused, and notes them at most at peerRefusedNoteRate for each
-// province. listed is Node.listed.
+// province. listed is listedIn of the node's trust state.
 func newPeerRefusals(what string, refused prometheus.Counter, listed func(string) bool) peerRefusals {
 	return peerRefusals{what: what, notes: newPeerLimiter(peerRefusedNoteRate, peerRefusedNoteBurst, listed), refused: refused}
 }
@@ -78,7 +78,7 @@ type peerIntake struct {
 // and burst a province, counting refused, unopened and limited messages
 // in events (under intakeRefused, intakeUnopened and intakeLimited) and
 // naming the kind what in its log lines. guard decides what is opened.
-// listed is Node.listed.
+// listed is listedIn of the node's trust state.
 func newPeerIntake(what string, r rate.Limit, burst int, events *prometheus.CounterVec, guard *openGuard, listed func(string) bool) *peerIntake {
 	return &peerIntake{peerRefusals: newPeerRefusals(what, events.WithLabelValues(intakeRefused), listed),
 		limit: newPeerLimiter(r, burst, listed), limited: events.WithLabelValues(intakeLimited),

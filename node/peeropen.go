@@ -64,7 +64,7 @@ type openGuard struct {
 	maxSeen int
 }
 
-// newOpenGuard makes an openGuard. listed is Node.listed.
+// newOpenGuard makes an openGuard. listed is listedIn of the node's trust state.
 func newOpenGuard(listed func(string) bool) *openGuard {
 	return &openGuard{refusals: newPeerLimiter(openRefusedRate, openRefusedBurst, listed),
 		seen: map[envelope]struct{}{}, maxSeen: maxRefusedEnvelopes}

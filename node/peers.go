@@ -132,13 +132,14 @@ func NewPeers(n *Node, conn PeerConn, log *slog.Logger) *Peers {
 	if log == nil {
 		log = n.log
 	}
-	since, m, guard := n.now(), n.metrics, newOpenGuard(n.listed)
+	listed := listedIn(n.state)
+	since, m, guard := n.now(), n.metrics, newOpenGuard(listed)
 	return &Peers{n: n, conn: conn, log: log,
-		lookupIntake:   newPeerIntake("lookup request", lookupRate, lookupBurst, m.PeerLookups, guard, n.listed),
-		refusalLimit:   newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, n.listed),
-		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, guard, n.listed),
-		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, guard, n.listed),
-		answerRefusals: newPeerRefusals("lookup answer", m.PeerLookups.WithLabelValues(lookupAnswerRefused), n.listed),
+		lookupIntake:   newPeerIntake("lookup request", lookupRate, lookupBurst, m.PeerLookups, guard, listed),
+		refusalLimit:   newPeerLimiter(lookupRefusalRate, lookupRefusalBurst, listed),
+		receiptIntake:  newPeerIntake("verification receipt", receiptRate, receiptBurst, m.Receipts, guard, listed),
+		erasureIntake:  newPeerIntake("lookup erasure", erasureRate, erasureBurst, m.Erasures, guard, listed),
+		answerRefusals: newPeerRefusals("lookup answer", m.PeerLookups.WithLabelValues(lookupAnswerRefused), listed),
 		lookupNonces:   trust.NewReplayCache(since, maxLookupNonces), receiptNonces: trust.NewReplayCache(since, maxReceiptNonces),
 		ReceiptEvery: cmp.Or(n.cfg.Privacy.ReceiptsEvery, time.Hour), ErasureRetry: erasureBackoff,
 		ErasureAckTimeout: erasureAckTimeout, erasures: newErasureSender()}
@@ -265,11 +266,13 @@ func (l *peerLimiter) bucket(province string) *rate.Limiter {
 	return lim
 }
 
-// listed reports whether the trust list n holds lists province, in any
-// status.
-func (n *Node) listed(province string) bool {
-	_, ok := n.state.Snapshot().Members[province]
-	return ok
+// listedIn reports whether the trust list state holds, the node's trust
+// state, lists a province, in any status.
+func listedIn(state *trust.State) func(province string) bool {
+	return func(province string) bool {
+		_, ok := state.Snapshot().Members[province]
+		return ok
+	}
 }
 
 // activeMember reports whether province is an active member of the

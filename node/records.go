@@ -49,7 +49,7 @@ func newRecords(db *store.DB, kek *seal.Key, s config.Config, m *Metrics, now fu
 }
 
 // auditEntry builds an audit entry at the records service's clock (see
-// Node.auditEntry).
+// newAuditEntry).
 func (rs *records) auditEntry(actor, action, target string, detail any) store.AuditEntry {
 	return newAuditEntry(rs.now(), actor, action, target, detail)
 }

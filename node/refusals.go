@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -51,7 +52,7 @@ var refusalRoles = []Role{RoleOperator, RoleFeed, RoleScanner, RoleResident}
 // counted and not written. Summary marks an entry that is no refusal of
 // its own: the pair's window ended (or the node stopped) with Repeated
 // refusals counted and none after them to carry the count
-// (Node.writeRefusalCounts).
+// (refusalAudit.writeCounts).
 type refusalDetail struct {
 	Repeated int  `json:"repeated"`
 	Summary  bool `json:"summary,omitempty"`
@@ -75,15 +76,39 @@ type refusalDetail struct {
 // forbidden answer; a refusal that should be written but cannot be is an
 // internal error, and the next one is written, with it counted.
 func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) error {
+	return n.refusals.record(ctx, p, route)
+}
+
+// refusalAudit writes the access.refused entries that refusals decides
+// to the audit log, counts every refusal in hcfed_access_refused_total
+// and warns of those neither written nor remembered. It reaches the
+// database, the logger, the metrics and the clock it is given; none of
+// this state lives on Node, which keeps RecordRefusal as its exported
+// entry point and calls writeCounts from Tick and Close.
+type refusalAudit struct {
+	counts  *refusals
+	db      *store.DB
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// newRefusalAudit builds the node's refusal audit over counts.
+func newRefusalAudit(counts *refusals, db *store.DB, log *slog.Logger, m *Metrics, now func() time.Time) *refusalAudit {
+	return &refusalAudit{counts: counts, db: db, log: log, metrics: m, now: now}
+}
+
+// record is RecordRefusal.
+func (ra *refusalAudit) record(ctx context.Context, p Principal, route string) error {
 	if !refusalRecorded(p) {
 		return nil
 	}
-	n.metrics.AccessRefused.WithLabelValues(string(p.Role)).Inc()
-	now := n.now()
-	pair, write, repeated := n.refusals.take(refusalPair{actor: refusalActor(p), route: route},
+	ra.metrics.AccessRefused.WithLabelValues(string(p.Role)).Inc()
+	now := ra.now()
+	pair, write, repeated := ra.counts.take(refusalPair{actor: refusalActor(p), route: route},
 		refusalPair{actor: string(p.Role), route: route}, now)
-	if lost := n.refusals.unaudited(now); lost > 0 {
-		n.log.Warn("refused requests were counted in hcfed_access_refused_total but not audited: more actors were refused "+
+	if lost := ra.counts.unaudited(now); lost > 0 {
+		ra.log.Warn("refused requests were counted in hcfed_access_refused_total but not audited: more actors were refused "+
 			"more routes within a minute than the node keeps track of; look for many stolen tokens at once",
 			"unaudited", lost, "pairs_max", refusalPairsMax)
 	}
@@ -94,14 +119,14 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 	if repeated > 0 {
 		detail = refusalDetail{Repeated: repeated}
 	}
-	if err := n.db.AppendAudit(ctx, newAuditEntry(now, pair.actor, actionAccessRefused, route, detail)); err != nil {
-		n.refusals.unwritten(pair, repeated)
+	if err := ra.db.AppendAudit(ctx, newAuditEntry(now, pair.actor, actionAccessRefused, route, detail)); err != nil {
+		ra.counts.unwritten(pair, repeated)
 		return internal("audit refusal", err)
 	}
 	return nil
 }
 
-// writeRefusalCounts writes the counts of refusals not written that no
+// writeCounts writes the counts of refusals not written that no
 // later refusal would carry: for each pair whose window has ended at now
 // (every pair, with all: the node is stopping and forgets them) with
 // refusals counted since its last entry, one summary entry saying how
@@ -109,15 +134,15 @@ func (n *Node) RecordRefusal(ctx context.Context, p Principal, route string) err
 // times within a minute, then stopping — left one entry in the audit log
 // and its count in memory only. Node.Tick calls it, and Node.Close with
 // all. A count that cannot be written is kept for the next try.
-func (n *Node) writeRefusalCounts(ctx context.Context, now time.Time, all bool) error {
-	sums := n.refusals.ended(now, all)
+func (ra *refusalAudit) writeCounts(ctx context.Context, now time.Time, all bool) error {
+	sums := ra.counts.ended(now, all)
 	entries := make([]store.AuditEntry, len(sums))
 	for i, c := range sums {
 		entries[i] = newAuditEntry(now, c.pair.actor, actionAccessRefused, c.pair.route, refusalDetail{Repeated: c.repeated, Summary: true})
 	}
-	if err := n.db.AppendAuditBatch(ctx, entries); err != nil {
+	if err := ra.db.AppendAuditBatch(ctx, entries); err != nil {
 		for _, c := range sums {
-			n.refusals.giveBack(c.pair, c.repeated)
+			ra.counts.giveBack(c.pair, c.repeated)
 		}
 		return fmt.Errorf("audit refusal counts: %w", err)
 	}

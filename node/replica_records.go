@@ -123,7 +123,7 @@ func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs 
 		if rec.JTI != "" {
 			target = hashJTI(rec.Issuer, rec.JTI)
 		}
-		e := r.n.auditEntry("scanner:"+rec.ScannerID, actionVerify, target,
+		e := newAuditEntry(now, "scanner:"+rec.ScannerID, actionVerify, target,
 			verifyDetail{Issuer: rec.Issuer, Reason: rec.Reason, Place: rec.Place, Replica: rp.Name, Proof: rec.Proof})
 		e.Time = rec.Time.UTC().Truncate(time.Microsecond)
 		in[i] = store.ReplicaRecord{ID: rp.ID + "/" + rec.ID, Audit: e}

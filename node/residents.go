@@ -59,7 +59,7 @@ func newResidents(indexKey []byte, db *store.DB, kek *seal.Key, state *trust.Sta
 }
 
 // auditEntry builds an audit entry at the residents service's clock (see
-// Node.auditEntry).
+// newAuditEntry).
 func (r *residents) auditEntry(actor, action, target string, detail any) store.AuditEntry {
 	return newAuditEntry(r.now(), actor, action, target, detail)
 }

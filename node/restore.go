@@ -96,14 +96,14 @@ func (l *Link) reconcile(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	audit := []store.AuditEntry{n.auditEntry("system", "restore.reconcile", "",
+	audit := []store.AuditEntry{newAuditEntry(n.now(), "system", "restore.reconcile", "",
 		map[string]any{"adopted": len(pubs), "refused": refused, "local_seq": local, "above_stream": len(above)})}
-	unpaired, err := n.unpairedScanners(ctx)
+	unpaired, err := unpairedScanners(ctx, n.db)
 	if err != nil {
 		return err
 	}
 	for _, id := range unpaired {
-		audit = append(audit, n.auditEntry("system", "scanner.remove", id, map[string]any{"cause": "restore"}))
+		audit = append(audit, newAuditEntry(n.now(), "system", "scanner.remove", id, map[string]any{"cause": "restore"}))
 	}
 	a, err := n.db.AdoptPublished(ctx, pubs, n.now(), audit...)
 	if err != nil {
@@ -180,10 +180,10 @@ func (l *Link) heldKeyset(ctx context.Context) (*trust.VerifiedKeyset, error) {
 }
 
 // unpairedScanners are the ids of the scanners the restore removed
-// (hcnode restore --unpair-scanners), whose removal reconciliation
-// audits.
-func (n *Node) unpairedScanners(ctx context.Context) ([]string, error) {
-	v, err := n.db.GetMeta(ctx, store.UnpairedScanners)
+// (hcnode restore --unpair-scanners), as db's meta row keeps them, whose
+// removal reconciliation audits.
+func unpairedScanners(ctx context.Context, db *store.DB) ([]string, error) {
+	v, err := db.GetMeta(ctx, store.UnpairedScanners)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
+	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -18,6 +20,47 @@ type Retention struct {
 	Appeals     int `json:"appeals"`
 	Audit       int `json:"audit"`
 	BasisKeys   int `json:"basis_keys"` // days whose lookups' legal bases were shredded (lookupbasis.go)
+}
+
+// retention owns the retention pass (seed rule 8): what it deletes, by
+// the periods of privacy.retention, and when it last ran in the periodic
+// tick. It reaches the database, the logger, the metrics and the clock it
+// is given; lookups, to shred the legal bases of lookups past their
+// retention and to erase a deleted resident's lookups at other provinces;
+// and residents, to forget a deleted resident and apply and publish the
+// revocation of their codes. None of this state lives on Node, which
+// keeps Retain as its exported entry point and calls tick from Tick.
+type retention struct {
+	db        *store.DB
+	privacy   config.Privacy // privacy.retention's periods
+	log       *slog.Logger
+	metrics   *Metrics
+	now       func() time.Time
+	lookups   *lookups
+	residents *residents
+
+	// last is when tick last ran a pass; only Node.Tick reads and
+	// writes it (Node.Run's one goroutine).
+	last time.Time
+}
+
+// newRetention builds the node's retention pass.
+func newRetention(db *store.DB, s config.Config, log *slog.Logger, m *Metrics, now func() time.Time,
+	l *lookups, r *residents) *retention {
+	return &retention{db: db, privacy: s.Privacy, log: log, metrics: m, now: now, lookups: l, residents: r}
+}
+
+// tick runs a retention pass if retentionEvery has passed at now since
+// the last one tick ran (or none has).
+func (rt *retention) tick(ctx context.Context, now time.Time) error {
+	if now.Sub(rt.last) < retentionEvery {
+		return nil
+	}
+	if _, err := rt.pass(ctx); err != nil {
+		return err
+	}
+	rt.last = now
+	return nil
 }
 
 // Retain deletes what is past its retention period (seed rule 8): the
@@ -35,85 +78,88 @@ type Retention struct {
 // An audit chain that does not verify is not pruned: it is kept whole as
 // evidence and logged as an error, and the rest of the pass, and the tick,
 // go on. A non-positive privacy.retention.audit keeps the log whole.
-func (n *Node) Retain(ctx context.Context) (Retention, error) {
+func (n *Node) Retain(ctx context.Context) (Retention, error) { return n.retention.pass(ctx) }
+
+// pass is one retention pass (Node.Retain).
+func (rt *retention) pass(ctx context.Context) (Retention, error) {
 	var r Retention
-	now := n.now()
+	now := rt.now()
 	var err error
-	if r.Codes, err = n.db.DeleteExpiredCodes(ctx, now.Add(-n.cfg.Privacy.Retention.Codes)); err != nil {
+	if r.Codes, err = rt.db.DeleteExpiredCodes(ctx, now.Add(-rt.privacy.Retention.Codes)); err != nil {
 		return r, err
 	}
 	// An outbox row lists codes issued at most MaxCodeLifetime before it.
-	if r.Revocations, err = n.db.DeletePublishedRevocations(ctx, now.Add(-trust.MaxCodeLifetime-trust.ClockSkew)); err != nil {
+	if r.Revocations, err = rt.db.DeletePublishedRevocations(ctx, now.Add(-trust.MaxCodeLifetime-trust.ClockSkew)); err != nil {
 		return r, err
 	}
 	// Contact data obtained from other provinces, past its case retention.
-	if r.Lookups, err = n.db.DeleteExpiredLookups(ctx, now); err != nil {
+	if r.Lookups, err = rt.db.DeleteExpiredLookups(ctx, now); err != nil {
 		return r, err
 	}
 	// The legal bases stated in lookups, at either end, past the same
 	// retention: their days' keys go, the tags stay in the audit log.
-	if r.BasisKeys, err = n.lookups.shredBases(ctx, now); err != nil {
+	if r.BasisKeys, err = rt.lookups.shredBases(ctx, now); err != nil {
 		return r, err
 	}
-	if r.Appeals, err = n.deleteResolvedAppeals(ctx, now.Add(-n.cfg.Privacy.Retention.Appeals)); err != nil {
+	if r.Appeals, err = rt.appeals(ctx, now.Add(-rt.privacy.Retention.Appeals)); err != nil {
 		return r, err
 	}
-	if r.Subjects, err = n.retainSubjects(ctx, now); err != nil {
+	if r.Subjects, err = rt.subjects(ctx, now); err != nil {
 		return r, err
 	}
-	if keep := n.cfg.Privacy.Retention.Audit; keep > 0 {
-		r.Audit, err = n.db.PruneAudit(ctx, now.Add(-keep))
+	if keep := rt.privacy.Retention.Audit; keep > 0 {
+		r.Audit, err = rt.db.PruneAudit(ctx, now.Add(-keep))
 		switch {
 		case errors.Is(err, store.ErrAuditBroken):
-			n.log.Error("audit log not pruned: its chain does not verify", "err", err)
+			rt.log.Error("audit log not pruned: its chain does not verify", "err", err)
 		case err != nil:
 			return r, err
 		}
 	}
-	n.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
-	n.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
-	n.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
-	n.metrics.Deleted.WithLabelValues("appeal", "retention").Add(float64(r.Appeals))
-	n.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
+	rt.metrics.Deleted.WithLabelValues("code", "retention").Add(float64(r.Codes))
+	rt.metrics.Deleted.WithLabelValues("subject", "retention").Add(float64(r.Subjects))
+	rt.metrics.Deleted.WithLabelValues("lookup", "retention").Add(float64(r.Lookups))
+	rt.metrics.Deleted.WithLabelValues("appeal", "retention").Add(float64(r.Appeals))
+	rt.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
 	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Appeals+r.Audit+r.BasisKeys > 0 {
-		n.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
+		rt.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
 			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit, "basis_keys", r.BasisKeys)
 	}
 	return r, nil
 }
 
-// retainSubjects deletes up to store.MaxSubjectDeletions subjects past
+// subjects deletes up to store.MaxSubjectDeletions subjects past
 // their retention at now, revoked and crypto-shredded exactly as when a
 // resident deletes their own record, in one batch: keys.db's WAL is
 // truncated once for the pass, not once per resident, so issuance waits
 // at the key gate once (store.DB.DeleteSubjects). It returns how many it
 // deleted.
-func (n *Node) retainSubjects(ctx context.Context, now time.Time) (int, error) {
-	ids, err := n.db.SubjectsPastRetention(ctx, now, store.MaxSubjectDeletions)
+func (rt *retention) subjects(ctx context.Context, now time.Time) (int, error) {
+	ids, err := rt.db.SubjectsPastRetention(ctx, now, store.MaxSubjectDeletions)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	dels := make([]store.SubjectDeletion, len(ids))
 	erasings := make(map[string]*erasing, len(ids))
 	for i, id := range ids {
-		e := n.lookups.erasing("system", id)
+		e := rt.lookups.erasing("system", id)
 		plan := e.plan()
 		erasings[id], dels[i] = e, store.SubjectDeletion{ID: id, Plan: &plan,
-			Audit: []store.AuditEntry{n.auditEntry("system", "subject.retention_delete", id, nil)}}
+			Audit: []store.AuditEntry{newAuditEntry(rt.now(), "system", "subject.retention_delete", id, nil)}}
 	}
 	deleted := 0
-	err = n.db.DeleteSubjects(ctx, now, heldPastRetention, dels, func(d store.SubjectDeletion, rev *store.Revocation, err error) error {
+	err = rt.db.DeleteSubjects(ctx, now, heldPastRetention, dels, func(d store.SubjectDeletion, rev *store.Revocation, err error) error {
 		if errors.Is(err, errHeldPastRetention) {
 			return nil // its status changed since it was listed, up to its deletion's transaction: held
 		}
-		n.residents.forget(d.ID) // its key is gone, whatever else failed
+		rt.residents.forget(d.ID) // its key is gone, whatever else failed
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return nil // deleted meanwhile (by the resident, say): nothing left to retain
 		case err != nil:
 			return err
 		}
-		n.residents.revoked(ctx, rev)
+		rt.residents.revoked(ctx, rev)
 		erasings[d.ID].done()
 		deleted++
 		return nil
@@ -121,21 +167,21 @@ func (n *Node) retainSubjects(ctx context.Context, now time.Time) (int, error) {
 	return deleted, err
 }
 
-// appealsDeletedAtOnce bounds one transaction of deleteResolvedAppeals.
+// appealsDeletedAtOnce bounds one transaction of retention.appeals.
 const appealsDeletedAtOnce = 1000
 
-// deleteResolvedAppeals deletes every appeal resolved at or before
-// before, a bounded transaction at a time, each with an audit entry that
-// names the appeal, its outcome and the status it set: what was decided
-// stays, the text goes.
-func (n *Node) deleteResolvedAppeals(ctx context.Context, before time.Time) (int, error) {
+// appeals deletes every appeal resolved at or before before, a bounded
+// transaction at a time, each with an audit entry that names the appeal,
+// its outcome and the status it set: what was decided stays, the text
+// goes.
+func (rt *retention) appeals(ctx context.Context, before time.Time) (int, error) {
 	entry := func(a store.Appeal) store.AuditEntry {
-		return n.auditEntry("system", "appeal.retention_delete", a.SubjectID,
+		return newAuditEntry(rt.now(), "system", "appeal.retention_delete", a.SubjectID,
 			map[string]any{"appeal": a.ID, "outcome": a.Status, "status": a.AppliedStatus})
 	}
 	total := 0
 	for {
-		k, err := n.db.DeleteResolvedAppeals(ctx, before, appealsDeletedAtOnce, entry)
+		k, err := rt.db.DeleteResolvedAppeals(ctx, before, appealsDeletedAtOnce, entry)
 		total += k
 		if err != nil || k < appealsDeletedAtOnce {
 			return total, err
@@ -143,7 +189,7 @@ func (n *Node) deleteResolvedAppeals(ctx context.Context, before time.Time) (int
 	}
 }
 
-// retentionEvery is how often Tick runs a retention pass.
+// retentionEvery is how often Node.Tick runs a retention pass (retention.tick).
 const retentionEvery = time.Hour
 
 // errHeldPastRetention is heldPastRetention's refusal.

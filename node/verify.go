@@ -59,8 +59,8 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 		target = hashJTI(res.Issuer, res.JTI)
 	}
 	proof := ForeignScanProof(n.cfg.Province, code, res)
-	n.audit(ctx, "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason, Place: p.Place,
-		Proof: proof})
+	n.auditor.add(newAuditEntry(n.now(), "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason,
+		Place: p.Place, Proof: proof}))
 	n.records.noteVerification(res, p.Place, proof, now) // a receipt for the home province of a foreign code
 	return VerificationOf(res, now), nil
 }

@@ -254,12 +254,25 @@ type LookupResult struct {
 // LookupWindow, and decrypts its contact data with this node's encKey. An
 // error means the answer is not one to believe: the caller should wait
 // for another.
+//
+// An answer to another request (an old answer replayed, a forgery
+// flooded on the reply subject) is refused by its nonce before its
+// signature is checked, for the price of decoding it: its payload is
+// decoded once, strictly (DecodeJSON), before the signature check, and
+// nothing of it but the nonce is looked at until that check holds.
 func OpenLookupAnswer(raw string, req *LookupRequest, homeKeys map[string]*Key, encKey *ecdsa.PrivateKey, now time.Time) (LookupResult, error) {
-	if err := claimsNonce(raw, req.Nonce); err != nil {
+	jws, err := parseCompact(raw, TypLookupAnswer, MaxLookupLen)
+	if err != nil {
 		return LookupResult{}, err
 	}
 	var a LookupAnswer
-	if err := parseSignedByProvinceN(raw, TypLookupAnswer, req.To, homeKeys, &a, MaxLookupLen); err != nil {
+	if err := decodeStrict(jws.payload, &a); err != nil {
+		return LookupResult{}, err
+	}
+	if a.Nonce != req.Nonce {
+		return LookupResult{}, fail(ReasonReplayed, "answer to another request")
+	}
+	if _, err := jws.verifyByProvince(req.To, homeKeys); err != nil {
 		return LookupResult{}, err
 	}
 	switch {
@@ -267,8 +280,6 @@ func OpenLookupAnswer(raw string, req *LookupRequest, homeKeys map[string]*Key, 
 		return LookupResult{}, fail(ReasonWrongSigner, "answer made in the name of "+a.Issuer)
 	case a.To != req.Issuer:
 		return LookupResult{}, fail(ReasonNotRecipient, "answer addressed to "+a.To)
-	case a.Nonce != req.Nonce:
-		return LookupResult{}, fail(ReasonReplayed, "answer to another request")
 	case a.Refused != "" && (a.Found || a.Data != "" || !isReasonToken(a.Refused)):
 		return LookupResult{}, fail(ReasonMalformed, "refusal with data")
 	case a.Found != (a.Data != ""):
@@ -295,29 +306,6 @@ func OpenLookupAnswer(raw string, req *LookupRequest, homeKeys map[string]*Key, 
 		return LookupResult{}, err
 	}
 	return LookupResult{Found: true, Contact: c}, nil
-}
-
-// claimsNonce refuses raw, an answer not yet verified, unless it claims
-// to answer the request whose nonce is nonce: an answer to another
-// request (an old answer replayed, a forgery flooded on the reply
-// subject) is refused before its signature is checked, for the price of
-// decoding it. The claim is not believed: the signature check that
-// follows covers it, and nothing is recorded of it.
-func claimsNonce(raw, nonce string) error {
-	c, err := parseCompact(raw, TypLookupAnswer, MaxLookupLen)
-	if err != nil {
-		return err
-	}
-	var claim struct {
-		Nonce string `json:"nonce"`
-	}
-	if err := json.Unmarshal(c.payload, &claim); err != nil {
-		return fail(ReasonMalformed, "answer payload")
-	}
-	if claim.Nonce != nonce {
-		return fail(ReasonReplayed, "answer to another request")
-	}
-	return nil
 }
 
 // isReasonToken reports whether r looks like a Reason: 1 to 32 of [a-z_].

@@ -93,17 +93,25 @@ func TestLookupRoundTripGivesAskerTheContactAndNobodyElse(t *testing.T) {
 	wantReason(t, err, ReasonNotRecipient)
 }
 
-func TestLookupAnswersNotFoundAndRefusals(t *testing.T) {
-	f := newTestFederation(t, testNow)
-	req := lookupReq(t, f.Now)
-	ans, err := AnswerLookup(f.GD.Active, &req, &f.SH.Enc.PublicKey, nil, f.Now)
+// notFoundAnswer is Guangdong's answer to req, sent by Shanghai: not
+// found.
+func notFoundAnswer(t *testing.T, f *testFederation, req *LookupRequest) string {
+	t.Helper()
+	ans, err := AnswerLookup(f.GD.Active, req, &f.SH.Enc.PublicKey, nil, f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ans
+}
+
+func TestLookupAnswersNotFoundAndRefusals(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	ans := notFoundAnswer(t, f, &req)
 	if res, err := OpenLookupAnswer(ans, &req, f.GD.Keys, f.SH.Enc, f.Now); err != nil || res.Found || res.Refused != "" {
 		t.Fatalf("not found: %+v, %v", res, err)
 	}
-	ans, err = RefuseLookup(f.GD.Active, &req, ReasonNotMember, f.Now)
+	ans, err := RefuseLookup(f.GD.Active, &req, ReasonNotMember, f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,15 +340,43 @@ func TestLookupAnswerToAnotherRequestIsRefusedBeforeItsSignature(t *testing.T) {
 	if earlier.Nonce == req.Nonce {
 		t.Fatal("two requests share a nonce: this test checks nothing")
 	}
-	old, err := AnswerLookup(f.GD.Active, &earlier, &f.SH.Enc.PublicKey, nil, f.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = OpenLookupAnswer(old, &req, map[string]*Key{}, f.SH.Enc, f.Now)
+	old := notFoundAnswer(t, f, &earlier)
+	_, err := OpenLookupAnswer(old, &req, map[string]*Key{}, f.SH.Enc, f.Now)
 	wantReason(t, err, ReasonReplayed)
 	_, err = OpenLookupAnswer(old, &earlier, map[string]*Key{}, f.SH.Enc, f.Now)
 	wantReason(t, err, ReasonUnknownKey)
 	if _, err := OpenLookupAnswer(old, &earlier, f.GD.Keys, f.SH.Enc, f.Now); err != nil {
 		t.Fatalf("the answer to its own request: %v", err)
+	}
+}
+
+// An answer's payload is decoded once, by DecodeJSON's rule, before its
+// nonce is compared and its signature checked: signed by the home
+// province and naming the request's nonce, a payload with a key given
+// twice, a mis-cased key, a key LookupAnswer lacks, or anything but white
+// space after its value is refused as malformed; followed by white space,
+// it opens.
+func TestLookupAnswerPayloadIsDecodedStrictly(t *testing.T) {
+	f := newTestFederation(t, testNow)
+	req := lookupReq(t, f.Now)
+	good := string(payloadOf(t, notFoundAnswer(t, f, &req)))
+	if !strings.HasPrefix(good, `{"iss":`) || !strings.Contains(good, `"found":`) {
+		t.Fatalf("payload %s: this test edits its iss and found keys", good)
+	}
+	open := func(payload string) error {
+		_, err := OpenLookupAnswer(signedPayload(t, f.GD.Active, TypLookupAnswer, []byte(payload)), &req, f.GD.Keys, f.SH.Enc, f.Now)
+		return err
+	}
+	for name, payload := range map[string]string{
+		"nonce given twice": strings.Replace(good, `{"iss":`, `{"nonce":"`+req.Nonce+`","iss":`, 1),
+		"mis-cased key":     strings.Replace(good, `"found":`, `"Found":`, 1),
+		"unknown key":       strings.Replace(good, `{"iss":`, `{"extra":1,"iss":`, 1),
+		"stray closer":      good + "}",
+		"second value":      good + " {}",
+	} {
+		t.Run(name, func(t *testing.T) { wantReason(t, open(payload), ReasonMalformed) })
+	}
+	if err := open(good + " \n"); err != nil {
+		t.Fatalf("payload followed by white space: %v", err)
 	}
 }

@@ -63,6 +63,19 @@ func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v a
 	if err != nil {
 		return err
 	}
+	payload, err := c.verifyByProvince(province, keys)
+	if err != nil {
+		return err
+	}
+	if r, ok := v.(*Revocation); ok {
+		return decodeRevocation(payload, r)
+	}
+	return decodeStrict(payload, v)
+}
+
+// verifyByProvince checks that c is signed by one of province's usable
+// signing keys, keys, and returns its verified payload.
+func (c *compact) verifyByProvince(province string, keys map[string]*Key) ([]byte, error) {
 	// A kid not in province's keyset is unknown here, whoever's key it
 	// may be: a key of another province is no more known to province's
 	// keyset than a made-up one, and a key province has just created is
@@ -70,25 +83,22 @@ func parseSignedByProvinceN(raw, typ, province string, keys map[string]*Key, v a
 	// statement until a keyset issued no earlier than it says).
 	k, ok := keys[c.header.Kid]
 	if !ok {
-		return fail(ReasonUnknownKey, fmt.Sprintf("kid is not in the keyset of %s", province))
+		return nil, fail(ReasonUnknownKey, fmt.Sprintf("kid is not in the keyset of %s", province))
 	}
 	if k.State == KeyCompromised {
-		return fail(ReasonKeyCompromised, "")
+		return nil, fail(ReasonKeyCompromised, "")
 	}
 	payload, err := c.verify(k.Public)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Checked after the signature: a peer holds a statement of a key not
 	// yet active until the keyset that activates it arrives, so a forgery
 	// merely naming a next key must be refused as one, not held.
 	if k.State == KeyNext {
-		return fail(ReasonKeyNotActive, "")
+		return nil, fail(ReasonKeyNotActive, "")
 	}
-	if r, ok := v.(*Revocation); ok {
-		return decodeRevocation(payload, r)
-	}
-	return decodeStrict(payload, v)
+	return payload, nil
 }
 
 // Live drops entries whose code has expired by now: a revoked code that
