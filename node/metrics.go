@@ -18,10 +18,15 @@ type Metrics struct {
 	IssueSeconds  prometheus.Histogram
 	HTTPRequests  *prometheus.CounterVec
 	HTTPSeconds   *prometheus.HistogramVec
-	StatusChanges prometheus.Counter
-	Revoked       prometheus.Counter
-	OutboxPending prometheus.Gauge
-	KeyRotations  prometheus.Counter
+	// HTTPConnections counts the connections open on the public HTTP
+	// listener (listen); HTTPConnectionsMax is limits.max_connections,
+	// set at start, past which new ones wait.
+	HTTPConnections    prometheus.Gauge
+	HTTPConnectionsMax prometheus.Gauge
+	StatusChanges      prometheus.Counter
+	Revoked            prometheus.Counter
+	OutboxPending      prometheus.Gauge
+	KeyRotations       prometheus.Counter
 	// ContentRekeys counts new content keys started because the trust
 	// list took a member out of good standing (contentrekey.go).
 	ContentRekeys  prometheus.Counter
@@ -97,6 +102,12 @@ func NewMetrics() *Metrics {
 		m.Statements.WithLabelValues(string(federation.KindTrustList), string(reason))
 	}
 	m.Receipts = receiptMetric(r)
+	m.HTTPConnections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_http_connections_open",
+		Help: "HTTP connections open on the public listener (listen), idle keep-alive ones included."})
+	m.HTTPConnectionsMax = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_http_connections_max",
+		Help: "limits.max_connections: past it, new connections wait until one closes."})
+	f(m.HTTPConnections)
+	f(m.HTTPConnectionsMax)
 	r.MustRegister(m.AuditFailures, m.AuditLost)
 	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
 		Help: "Revocation statements set aside because they can never be published; peers get their codes from snapshots."})
