@@ -27,8 +27,9 @@ type Metrics struct {
 	Revoked            prometheus.Counter
 	OutboxPending      prometheus.Gauge
 	KeyRotations       prometheus.Counter
-	// ContentRekeys counts new content keys started because the trust
-	// list took a member out of good standing (contentrekey.go).
+	// ContentRekeys counts new content keys started at once: for a
+	// compromised signing key, because the trust list took a member out
+	// of good standing, or at an admin's request (contentrekey.go).
 	ContentRekeys  prometheus.Counter
 	Statements     *prometheus.CounterVec
 	TrustExpiresIn *prometheus.GaugeVec // no labels: absent until a trust list is held (a 0 would fire the expiry alert)
@@ -78,7 +79,7 @@ func NewMetrics() *Metrics {
 		KeyRotations: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_key_rotations_total",
 			Help: "Signing-key rotations."}),
 		ContentRekeys: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_content_key_rekeys_total",
-			Help: "New content keys started at once because the trust list suspended or removed a member that held the current ones."}),
+			Help: "New content keys started at once: for a compromised signing key, because the trust list suspended or removed a member that held the current ones, or at an admin's request (hcnode keys rekey-content)."}),
 		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_statements_total",
 			Help: "Statements received from the federation, by kind and result reason."}, []string{"kind", "reason"}),
 		TrustExpiresIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcfed_trustlist_expires_in_seconds",

@@ -109,6 +109,7 @@ func New(cfg Config) *Server {
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.POST("/keys/:kid/compromise", s.compromiseKey)
 	v1.POST("/keys/root/rotate", s.rotateRoot)
+	v1.POST("/keys/content/rekey", s.rekeyContent)
 	s.privacyRoutes(v1)
 	s.lookupRoutes(v1)
 	s.pageRoutes(v1)
