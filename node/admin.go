@@ -20,15 +20,16 @@ import (
 // The README's API table and "People and tokens" list the same; node/api's
 // TestEveryAdminRouteRefusesAnOperator walks the routes against it.
 var adminActions = map[string]string{
-	"key.rotate":      "rotate the province's signing keys",
-	"key.compromise":  "mark a signing key compromised",
-	"key.root_next":   "make the province's next root key",
-	"replica.add":     "register a verifier replica",
-	"replica.remove":  "remove a verifier replica",
-	"account.create":  "create accounts",
-	"account.token":   "mint tokens",
-	"account.revoke":  "revoke another account's tokens",
-	"account.disable": "disable accounts",
+	"key.rotate":       "rotate the province's signing keys",
+	"key.compromise":   "mark a signing key compromised",
+	"key.root_next":    "make the province's next root key",
+	actionContentRekey: "start new content keys",
+	"replica.add":      "register a verifier replica",
+	"replica.remove":   "remove a verifier replica",
+	"account.create":   "create accounts",
+	"account.token":    "mint tokens",
+	"account.revoke":   "revoke another account's tokens",
+	"account.disable":  "disable accounts",
 }
 
 // actionAdminRefused is the audit action of an operator refused an

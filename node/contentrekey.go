@@ -144,7 +144,7 @@ func (ks *keySchedule) checkAudience(kc *keyChange) error {
 		}
 		kc.lapsed, kc.lapsedVersion = lapsed, tl.Version
 		id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
-		kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
+		kc.audit(ks.auditEntry("system", actionContentRekey, kc.kr.currentContentKey(ks.province, id).ID,
 			map[string]any{"members": lapsed, "trustlist_version": tl.Version}))
 		if kc.w.Meta == nil {
 			kc.w.Meta = map[string]string{}
@@ -247,6 +247,11 @@ func (ks *keySchedule) committedAudience(kc *keyChange, current string) {
 		ks.metrics.ContentRekeys.Inc()
 		ks.log.Info("new content key started: whoever took the compromised signing key cannot read codes issued from now on",
 			"content_key", current, "compromised", kc.compromised)
+	}
+	if kc.requested {
+		ks.metrics.ContentRekeys.Inc()
+		ks.log.Info("new content key started at an admin's request: whoever holds the replaced ones cannot read codes issued from now on",
+			"content_key", current)
 	}
 	if len(kc.lapsed) == 0 {
 		return

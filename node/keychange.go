@@ -38,6 +38,9 @@ type keyChange struct {
 	// compromised is the signing key this change marked compromised first,
 	// for which it started new content keys ("-" if it could not).
 	compromised string
+	// requested is set when an admin asked for new content keys
+	// (RekeyContent).
+	requested bool
 	// lost replaces the keySchedule's lost keys when not nil
 	// (restorekeys.go).
 	lost *[]lostKey

@@ -18,12 +18,18 @@ type Metrics struct {
 	IssueSeconds  prometheus.Histogram
 	HTTPRequests  *prometheus.CounterVec
 	HTTPSeconds   *prometheus.HistogramVec
-	StatusChanges prometheus.Counter
-	Revoked       prometheus.Counter
-	OutboxPending prometheus.Gauge
-	KeyRotations  prometheus.Counter
-	// ContentRekeys counts new content keys started because the trust
-	// list took a member out of good standing (contentrekey.go).
+	// HTTPConnections counts the connections open on the public HTTP
+	// listener (listen); HTTPConnectionsMax is limits.max_connections,
+	// set at start, past which new ones wait.
+	HTTPConnections    prometheus.Gauge
+	HTTPConnectionsMax prometheus.Gauge
+	StatusChanges      prometheus.Counter
+	Revoked            prometheus.Counter
+	OutboxPending      prometheus.Gauge
+	KeyRotations       prometheus.Counter
+	// ContentRekeys counts new content keys started at once: for a
+	// compromised signing key, because the trust list took a member out
+	// of good standing, or at an admin's request (contentrekey.go).
 	ContentRekeys  prometheus.Counter
 	Statements     *prometheus.CounterVec
 	TrustExpiresIn *prometheus.GaugeVec // no labels: absent until a trust list is held (a 0 would fire the expiry alert)
@@ -73,7 +79,7 @@ func NewMetrics() *Metrics {
 		KeyRotations: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_key_rotations_total",
 			Help: "Signing-key rotations."}),
 		ContentRekeys: prometheus.NewCounter(prometheus.CounterOpts{Name: "hcfed_content_key_rekeys_total",
-			Help: "New content keys started at once because the trust list suspended or removed a member that held the current ones."}),
+			Help: "New content keys started at once: for a compromised signing key, because the trust list suspended or removed a member that held the current ones, or at an admin's request (hcnode keys rekey-content)."}),
 		Statements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_statements_total",
 			Help: "Statements received from the federation, by kind and result reason."}, []string{"kind", "reason"}),
 		TrustExpiresIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcfed_trustlist_expires_in_seconds",
@@ -97,6 +103,12 @@ func NewMetrics() *Metrics {
 		m.Statements.WithLabelValues(string(federation.KindTrustList), string(reason))
 	}
 	m.Receipts = receiptMetric(r)
+	m.HTTPConnections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_http_connections_open",
+		Help: "HTTP connections open on the public listener (listen), idle keep-alive ones included."})
+	m.HTTPConnectionsMax = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_http_connections_max",
+		Help: "limits.max_connections: past it, new connections wait until one closes."})
+	f(m.HTTPConnections)
+	f(m.HTTPConnectionsMax)
 	r.MustRegister(m.AuditFailures, m.AuditLost)
 	m.OutboxPoisoned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcfed_revocation_outbox_poisoned",
 		Help: "Revocation statements set aside because they can never be published; peers get their codes from snapshots."})

@@ -199,6 +199,45 @@ func (ks *keySchedule) compromise(ctx context.Context, p Principal, kid string) 
 	})
 }
 
+// RekeyContent starts new content keys for this epoch and the next at
+// once, without touching the signing keys: for a content key suspected
+// leaked alone (a copy of a grant, a replica's store). Codes issued from
+// now on are encrypted under the new key, granted to the members in
+// good standing and the province's replicas as a compromise's are
+// (rekeyContent); codes issued before keep verifying, and stay readable
+// by whoever holds their key. It returns the id of the content key new
+// codes use. Admins only, audited (key.content_rekey under the admin).
+func (n *Node) RekeyContent(ctx context.Context, p Principal) (string, error) {
+	return n.keys.rekeyContentNow(ctx, p)
+}
+
+// rekeyContentNow implements Node.RekeyContent.
+func (ks *keySchedule) rekeyContentNow(ctx context.Context, p Principal) (string, error) {
+	var current string
+	err := ks.changeKeys(ctx, p, actionContentRekey, nil, func(kc *keyChange) error {
+		if err := ks.rekeyContent(kc); errors.Is(err, errTooManyContentKeys) {
+			return Errorf(ELimitReached, "the node holds as many live content keys (%d) as a grant can carry: a new one can "+
+				"be started once older ones expire (keys.content_epoch after the last code they encrypted)", maxOwnContentKeys)
+		} else if err != nil {
+			return err
+		}
+		id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
+		current = kc.kr.currentContentKey(ks.province, id).ID
+		kc.requested = true
+		kc.audit(ks.auditEntry(p.Actor(), actionContentRekey, current, nil))
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return current, nil
+}
+
+// actionContentRekey is the audit action of new content keys started at
+// once: by an admin (RekeyContent), or by the node itself ("system") for
+// a compromised signing key or a member out of good standing.
+const actionContentRekey = "key.content_rekey"
+
 // markCompromised marks k compromised in kc; if it was the active key, a
 // new one takes over (promote). A signing key is compromised when the key
 // store was read, and the content keys lie beside it under the same KEK
@@ -236,7 +275,7 @@ func (ks *keySchedule) rekeyForCompromise(kc *keyChange, kid string) error {
 		return err
 	} else {
 		id, _, _ := epochOf(kc.now, ks.cfg.ContentEpoch)
-		kc.audit(ks.auditEntry("system", "key.content_rekey", kc.kr.currentContentKey(ks.province, id).ID,
+		kc.audit(ks.auditEntry("system", actionContentRekey, kc.kr.currentContentKey(ks.province, id).ID,
 			map[string]any{"compromised": kid}))
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 )
 
 func newKeysCmd() *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "List, rotate or mark compromised the node's signing keys (all but list: an admin's token)"}
+	keys := &cobra.Command{Use: "keys", Short: "List, rotate or mark compromised the node's signing keys, or start new content keys (all but list: an admin's token)"}
 
 	list := &cobra.Command{Use: "list", Short: "List signing keys and their states", Args: cobra.NoArgs}
 	lc := addClientFlags(list)
@@ -149,6 +149,49 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 		}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
+	rekey := &cobra.Command{Use: "rekey-content", Short: "Start new content keys now, leaving the signing keys as they are (admin)", Args: cobra.NoArgs,
+		Long: `rekey-content starts new content keys for this epoch and the next, for
+when a content key alone is suspected leaked (a copy of a grant, a
+replica's store): codes issued from now on are encrypted under the new
+key, which the provinces in good standing and the province's verifier
+replicas receive, so whoever holds the old one cannot read them. Codes
+issued before keep verifying, and stay readable by whoever holds their
+key. The signing keys do not change; if the key store was read, run
+'hcnode keys compromise' instead, which starts new content keys too.
+
+Without --yes it asks the node who the token is, says what it would do and
+changes nothing; a token that is no admin's is refused (admin_required)
+before anyone types --yes. With --yes it says the same in the present tense
+(on stderr) and prints the id of the content key new codes use.`}
+	rkc := addAdminClientFlags(rekey)
+	rekeyYes := addYesFlag(rekey, "codes issued from now on use a new content key")
+	rekey.RunE = func(cmd *cobra.Command, _ []string) error {
+		p := plan{w: cmd.OutOrStdout(), yes: *rekeyYes}
+		if *rekeyYes {
+			p.w = cmd.ErrOrStderr()
+		} else if err := rkc.mayAdmin(cmd.Context(), "key.content_rekey"); err != nil {
+			return err
+		}
+		p.head("Starting new content keys")
+		p.step("start a new content key for this epoch and the next, granted to the provinces in good standing and to the province's verifier replicas",
+			"starting a new content key for this epoch and the next, granted to the provinces in good standing and to the province's verifier replicas")
+		p.step("encrypt codes issued from now on under it, so that whoever holds the replaced key cannot read them",
+			"encrypting codes issued from now on under it, so that whoever holds the replaced key cannot read them")
+		p.step("keep the replaced key until it expires: codes issued under it keep verifying",
+			"keeping the replaced key until it expires: codes issued under it keep verifying")
+		p.note("The signing keys do not change. This cannot be undone.")
+		if p.stop() {
+			return nil
+		}
+		var out struct {
+			ContentKey string `json:"content_key"`
+		}
+		if err := rkc.do(cmd.Context(), http.MethodPost, "/v1/keys/content/rekey", nil, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "new codes use content key %s\n", out.ContentKey)
+		return nil
+	}
 	var rootOut string
 	rootRot := &cobra.Command{Use: "rotate-root", Short: "Make the province's next root key for the operators to list (admin)", Args: cobra.NoArgs,
 		Long: `rotate-root makes (or shows) the province's next root key and writes its
@@ -172,7 +215,7 @@ verifying throughout.`}
 		fmt.Fprintf(cmd.OutOrStdout(), "next root key %s written to %s: give it to the federation operators\n", out.KID, rootOut)
 		return nil
 	}
-	keys.AddCommand(list, rotate, comp, rootRot)
+	keys.AddCommand(list, rotate, comp, rekey, rootRot)
 	return keys
 }
 

@@ -65,7 +65,7 @@ func TestStatusesCommandReportsRefusedLinesAndWritesThemForRetry(t *testing.T) {
 		t.Errorf("repeat: %v %q", err, stderr)
 	}
 	// Only good lines: exit status 0; one of each is said in the singular.
-	if out, _, err := runCLI(t, "", "issue", "--subject", ids[0]); err != nil {
+	if out, _, err := runCLI(t, "", "issue", ids[0]); err != nil {
 		t.Fatalf("issue: %v %s", err, out)
 	}
 	good := fmt.Sprintf(`{"subject":%q,"status":"red"}`+"\n", ids[0])

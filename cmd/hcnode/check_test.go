@@ -223,6 +223,10 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 	if err := os.WriteFile(badCfg, bytes.Replace(cfgText, []byte("listen:"), []byte("listn:"), 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	noConns := filepath.Join(dir, "..", "no-conns.yaml")
+	if err := os.WriteFile(noConns, bytes.Replace(cfgText, []byte("max_connections: 4096"), []byte("max_connections: 0"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	kekPath := filepath.Join(dir, "kek.key")
 
 	for _, tc := range []struct {
@@ -233,6 +237,7 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 		want       string // in the FAIL line, beside serve's refusal
 	}{
 		{name: "bad config line", what: "config", cfg: badCfg, want: "config: " + badCfg + `: line 6: "listn" is not a setting: did you mean listen?`},
+		{name: "no connections allowed", what: "config", cfg: noConns, want: "config: limits.max_connections: 0 must be within [1, 1048576]"},
 		{name: "another KEK", what: "keys", env: map[string]string{seal.EnvKEK: base64.StdEncoding.EncodeToString(seal.NewKeyMaterial())},
 			want: "is not the KEK this data directory was initialised with"},
 		{name: "KEK readable by others", what: "KEK", setup: func() func() {

@@ -170,17 +170,31 @@ func printJSON(w io.Writer, v any) error {
 func newIssueCmd() *cobra.Command {
 	var subject, qrOut, pageOut string
 	var paper bool
-	cmd := &cobra.Command{Use: "issue --subject ID [--paper [--page FILE]]", Short: "Issue a code for an enrolled resident (through a running node)",
+	cmd := &cobra.Command{Use: "issue ID [--paper [--page FILE]]", Short: "Issue a code for an enrolled resident (through a running node)",
 		Long: `issue signs a new code for an enrolled resident, in the colour of their
 status now, valid codes.lifetime (a phone code, default 24h) or, with
 --paper, codes.paper_lifetime (default 7 days), and prints the code, its id
 (jti), its expiry and the address of its QR image. It adds a live code and
 changes nothing else: the resident's earlier codes stay valid until they
 expire. A resident who already holds codes.max_live live codes is refused
-(limit_reached): show one of those. A status change revokes them all.`,
-		Args: cobra.NoArgs}
+(limit_reached): show one of those. A status change revokes them all.
+ID is the subject id enrol printed ('hcnode issue s_…'); --subject ID, the
+older form, still works.`,
+		Args: cobra.MaximumNArgs(1)}
 	cl := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 1 && subject != "" && subject != args[0]:
+			return usageError{fmt.Errorf("two subject ids, %s and --subject %s: give one, as the argument", args[0], subject)}
+		case len(args) == 1:
+			subject = args[0]
+		case subject == "":
+			return usageError{errors.New("issue needs the subject id enrol printed: hcnode issue ID")}
+		default:
+			// Scripts written for the flag keep working; stdout stays
+			// the code's JSON alone.
+			fmt.Fprintln(cmd.ErrOrStderr(), "hcnode issue: --subject is deprecated: give the subject id as the argument, as in 'hcnode issue ID'")
+		}
 		if pageOut != "" && !paper {
 			return usageError{errors.New("--page needs --paper: only a paper code has a printable page")}
 		}
@@ -191,7 +205,7 @@ expire. A resident who already holds codes.max_live live codes is refused
 			Exp   int64  `json:"exp"`
 			QRURL string `json:"qr_url"`
 		}
-		if err := cl.do(ctx, http.MethodPost, "/v1/subjects/"+subject+"/codes", map[string]bool{"paper": paper}, &out); err != nil {
+		if err := cl.do(ctx, http.MethodPost, "/v1/subjects/"+url.PathEscape(subject)+"/codes", map[string]bool{"paper": paper}, &out); err != nil {
 			return err
 		}
 		if qrOut != "" {
@@ -214,10 +228,10 @@ expire. A resident who already holds codes.max_live live codes is refused
 		}
 		return printJSON(cmd.OutOrStdout(), out)
 	}
-	cmd.Flags().StringVar(&subject, "subject", "", "subject id (required)")
+	cmd.Flags().StringVar(&subject, "subject", "", "the subject id (deprecated: give it as the argument)")
+	_ = cmd.Flags().MarkHidden("subject")
 	cmd.Flags().BoolVar(&paper, "paper", false, "a paper code: longer validity, for people without phones")
 	cmd.Flags().StringVar(&qrOut, "qr", "", "also write the QR image to this PNG file")
 	cmd.Flags().StringVar(&pageOut, "page", "", "with --paper: also write the printable page (QR, status, validity) to this PNG file")
-	_ = cmd.MarkFlagRequired("subject")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,13 +42,20 @@ type DemoInfo struct {
 
 // DemoEntry is one province in demo.json.
 type DemoEntry struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	URL           string `json:"url"`
-	MetricsURL    string `json:"metrics_url"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	URL        string `json:"url"`
+	MetricsURL string `json:"metrics_url"`
+	AdminToken string `json:"admin_token"`
+	// OperatorToken is AdminToken under its first name, kept for the
+	// scripts that read it.
 	OperatorToken string `json:"operator_token"`
 	ScannerToken  string `json:"scanner_token"`
 }
+
+// adminToken is the admin token of e: admin_token, or operator_token in
+// a demo.json an earlier build wrote.
+func (e DemoEntry) adminToken() string { return cmp.Or(e.AdminToken, e.OperatorToken) }
 
 func newDemoCmd() *cobra.Command {
 	var dataDir string
@@ -60,7 +68,8 @@ func newDemoCmd() *cobra.Command {
 SQLite database and keys, prints their URLs, with an admin and a scanner
 token for each, and what each may do, and their /metrics, each on a
 loopback port of its own (9440, 9310, 9110), and writes them to
-<data>/demo.json (the admin's as operator_token). Without --data it
+<data>/demo.json (the admin's as admin_token, and as operator_token for
+scripts written before). Without --data it
 uses a temporary directory that is removed on exit; with --data the nodes
 keep their state between runs. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,7 +128,7 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 	earlier := readDemoInfo(filepath.Join(abs, "demo.json"))
 	cc.Tokens = map[string]string{}
 	for _, p := range earlier.Provinces {
-		cc.Tokens[p.ID] = p.OperatorToken
+		cc.Tokens[p.ID] = p.adminToken()
 	}
 	c, err := daemon.StartCluster(ctx, cc)
 	if err != nil {
@@ -140,7 +149,7 @@ func startDemo(ctx context.Context, dataDir string, randomPorts bool, log *slog.
 			scanner = sc.Token
 		}
 		info.Provinces = append(info.Provinces, DemoEntry{ID: id, Name: c.Configs[i].Name, URL: d.URL, MetricsURL: d.MetricsURL,
-			OperatorToken: c.Tokens[i], ScannerToken: scanner})
+			AdminToken: c.Tokens[i], OperatorToken: c.Tokens[i], ScannerToken: scanner})
 	}
 	info.NATS = c.Server.ClientURL()
 	b, err := json.MarshalIndent(info, "", "  ")
@@ -175,8 +184,8 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 	fmt.Fprintf(w, "Trust list: %s/trustlist.json, signed by 2 of 3 operators (keys in %s/operators)\n", dataDir, dataDir)
 	fmt.Fprintf(w, "NATS: one account per province, NKey users only (configuration and seeds in %s/nats-accounts)\n\n", dataDir)
 	for _, p := range info.Provinces {
-		fmt.Fprintf(w, "  %s %-9s  %s\n    admin token:    %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.OperatorToken, p.ScannerToken)
-		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.OperatorToken, p.URL, p.ScannerToken)
+		fmt.Fprintf(w, "  %s %-9s  %s\n    admin token:    %s\n    scanner token:  %s\n", p.ID, p.Name, p.URL, p.AdminToken, p.ScannerToken)
+		fmt.Fprintf(w, "    console: %s/console#token=%s\n    scanner: %s/scan#token=%s\n", p.URL, p.AdminToken, p.URL, p.ScannerToken)
 		fmt.Fprintf(w, "    metrics: %s (this machine only)\n", p.MetricsURL)
 	}
 	gd, sh := info.Provinces[0], info.Provinces[1]
@@ -185,8 +194,8 @@ func printDemo(w io.Writer, dataDir string, info DemoInfo) {
 		"an operator enrols, sets statuses, issues codes, handles appeals and scanners, and may not touch keys, replicas or accounts.\n",
 		adminTokenMay)
 	fmt.Fprintf(w, `
-Tokens and URLs are also in %s/demo.json (operator_token: the admin
-token). Open a console link above in a browser: enrol a resident there and
+Tokens and URLs are also in %s/demo.json (admin_token; operator_token
+is the same, for older scripts). Open a console link above in a browser: enrol a resident there and
 open the wallet link it shows on a phone (or another browser), then check
 the code with a scanner link. Or with curl:
 
@@ -203,5 +212,5 @@ the code with a scanner link. Or with curl:
   curl -s %[7]s/v1/federation
 
 Press Ctrl-C to stop.
-`, dataDir, gd.Name, gd.URL, gd.OperatorToken, gd.ScannerToken, sh.Name, sh.URL, sh.ScannerToken, config.NoticeVersion)
+`, dataDir, gd.Name, gd.URL, gd.AdminToken, gd.ScannerToken, sh.Name, sh.URL, sh.ScannerToken, config.NoticeVersion)
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,8 +19,11 @@ import (
 )
 
 // TestDemoRestartWithDataReusesItsTokens runs the demo twice on one data
-// directory and checks that the second run hands out the same operator
-// and scanner tokens as the first, and that they still work.
+// directory and checks that the second run hands out the same admin
+// and scanner tokens as the first, and that they still work. demo.json
+// names the admin's token admin_token, and operator_token too for the
+// scripts written before; the second run starts from a demo.json an
+// earlier build wrote, with operator_token only.
 func TestDemoRestartWithDataReusesItsTokens(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -31,6 +36,26 @@ func TestDemoRestartWithDataReusesItsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+	saved, err := os.ReadFile(filepath.Join(dir, "demo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct{ Provinces []map[string]any }
+	if err := json.Unmarshal(saved, &raw); err != nil || len(raw.Provinces) != 3 {
+		t.Fatalf("demo.json: %v\n%s", err, saved)
+	}
+	for i, p := range raw.Provinces {
+		if tok := first.Provinces[i].AdminToken; tok == "" || p["admin_token"] != tok || p["operator_token"] != tok {
+			t.Errorf("demo.json %v: admin_token %v, operator_token %v; want both the admin's token", p["id"], p["admin_token"], p["operator_token"])
+		}
+		delete(p, "admin_token") // as an earlier build wrote it
+	}
+	if saved, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo.json"), saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	second, c2, err := startDemo(ctx, dir, true, log)
 	if c2 != nil {
 		defer c2.Close()
@@ -39,16 +64,16 @@ func TestDemoRestartWithDataReusesItsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range second.Provinces {
-		if p.OperatorToken != first.Provinces[i].OperatorToken || p.ScannerToken != first.Provinces[i].ScannerToken {
+		if p.AdminToken != first.Provinces[i].AdminToken || p.ScannerToken != first.Provinces[i].ScannerToken {
 			t.Errorf("%s: tokens changed across a restart", p.ID)
 		}
-		for tok, role := range map[string]node.Role{p.OperatorToken: node.RoleOperator, p.ScannerToken: node.RoleScanner} {
+		for tok, role := range map[string]node.Role{p.AdminToken: node.RoleOperator, p.ScannerToken: node.RoleScanner} {
 			got, err := c2.Nodes[i].Node.Authenticate(ctx, tok)
 			if err != nil || got.Role != role {
 				t.Errorf("%s: reused %s token: %v %v", p.ID, role, got.Role, err)
 			}
 			if role == node.RoleOperator && (!got.Admin || got.Account != "admin") {
-				t.Errorf("%s: the demo's operator token is %q's, admin %v; want the admin account's", p.ID, got.Account, got.Admin)
+				t.Errorf("%s: the demo's admin token is %q's, admin %v; want the admin account's", p.ID, got.Account, got.Admin)
 			}
 		}
 	}

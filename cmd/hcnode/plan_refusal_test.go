@@ -52,6 +52,7 @@ func TestPlansRefuseWhatTheNodeWouldRefuse(t *testing.T) {
 		{"admin_required: only an admin account may disable accounts", []string{"account", "disable", "li.na"}},
 		{"admin_required: only an admin account may mark a signing key compromised", []string{"keys", "compromise", "--", keys.Keys[0].KID}},
 		{"admin_required: only an admin account may remove a verifier replica", []string{"replica", "remove", "gd-verify-1"}},
+		{"admin_required: only an admin account may start new content keys", []string{"keys", "rekey-content"}},
 	} {
 		refused(operator, n.URL, c.want+": this token is an operator's (role operator); ask one of the province's admins", c.args...)
 	}

@@ -15,7 +15,7 @@ import (
 func TestIrreversibleCommandsAskForYes(t *testing.T) {
 	root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
 	for _, path := range [][]string{
-		{"keys", "compromise"}, {"scanner", "remove"}, {"replica", "remove"}, {"account", "disable"},
+		{"keys", "compromise"}, {"keys", "rekey-content"}, {"scanner", "remove"}, {"replica", "remove"}, {"account", "disable"},
 		{"subject", "delete"}, {"subject", "token"}, {"subject", "withdraw-paper"}, {"sunset"}, {"restore"},
 	} {
 		cmd, _, err := root.Find(path)

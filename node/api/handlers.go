@@ -268,6 +268,16 @@ func (s *Server) compromiseKey(c echo.Context) error {
 	return s.listKeys(c)
 }
 
+// rekeyContent starts new content keys; it answers the id of the one
+// new codes use.
+func (s *Server) rekeyContent(c echo.Context) error {
+	id, err := s.n.RekeyContent(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"content_key": id})
+}
+
 func (s *Server) rotateRoot(c echo.Context) error {
 	r, err := s.n.RotateRoot(c.Request().Context(), principal(c))
 	if err != nil {

@@ -48,5 +48,5 @@ func (s *MetricsServer) Handler() http.Handler { return s.mux }
 
 // Serve serves on l until ctx ends, then shuts down gracefully.
 func (s *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
-	return serve(ctx, l, s.mux, s.timeout)
+	return serve(ctx, l, s.mux, s.timeout, nil)
 }

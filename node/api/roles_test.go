@@ -35,6 +35,7 @@ var adminRoutes = map[string]bool{
 	"POST /v1/keys/rotate":                  true,
 	"POST /v1/keys/:kid/compromise":         true,
 	"POST /v1/keys/root/rotate":             true,
+	"POST /v1/keys/content/rekey":           true,
 	"POST /v1/replicas":                     true,
 	"DELETE /v1/replicas/:id":               true,
 	"POST /v1/accounts":                     true,
@@ -121,6 +122,7 @@ func TestEveryAdminRouteRefusesAnOperator(t *testing.T) {
 		{"POST", "/v1/keys/rotate", nil, http.StatusOK},
 		{"POST", "/v1/keys/" + active + "/compromise", nil, http.StatusOK},
 		{"POST", "/v1/keys/root/rotate", nil, http.StatusOK},
+		{"POST", "/v1/keys/content/rekey", nil, http.StatusOK},
 		{"POST", "/v1/replicas", map[string]string{"name": "gd-verify-1"}, http.StatusCreated},
 		{"DELETE", "/v1/replicas/gd-verify-1", nil, http.StatusNoContent},
 	} {

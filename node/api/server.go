@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/replica"
@@ -108,6 +109,7 @@ func New(cfg Config) *Server {
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.POST("/keys/:kid/compromise", s.compromiseKey)
 	v1.POST("/keys/root/rotate", s.rotateRoot)
+	v1.POST("/keys/content/rekey", s.rekeyContent)
 	s.privacyRoutes(v1)
 	s.lookupRoutes(v1)
 	s.pageRoutes(v1)
@@ -137,14 +139,25 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve serves on l until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return serve(ctx, l, s.echo, s.cfg.ShutdownTimeout)
+	return serve(ctx, l, s.echo, s.cfg.ShutdownTimeout, s.metrics.HTTPConnections)
 }
 
 // serve serves h on l until ctx ends, then shuts down gracefully, waiting
 // for running requests at most timeout (DefaultShutdownTimeout if 0).
-func serve(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration) error {
+// open, unless nil, counts the connections open.
+func serve(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration, open prometheus.Gauge) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	if open != nil {
+		srv.ConnState = func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				open.Inc()
+			case http.StateClosed, http.StateHijacked:
+				open.Dec()
+			}
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

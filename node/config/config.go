@@ -270,7 +270,24 @@ type Limits struct {
 	// not bound; BulkLineBytes bounds each of its lines.
 	BulkBytes     int64 `yaml:"bulk_bytes"`
 	BulkLineBytes int   `yaml:"bulk_line_bytes"`
+	// MaxConnections bounds the HTTP connections the node's listener
+	// (listen) holds open at once, idle keep-alive ones included; past
+	// it a new connection waits in the kernel's queue until one closes,
+	// so a flood of connections cannot take the node's file descriptors
+	// and memory. Default DefaultMaxConnections, within [1,
+	// MaxMaxConnections]. The metrics listener is not counted.
+	MaxConnections int `yaml:"max_connections"`
 }
+
+// Bounds of limits.max_connections. The default is well above a
+// province's scanners and desks at their busiest (each holds one or a
+// few keep-alive connections), and well below configs/hcnode.service's
+// LimitNOFILE (65536), which the database, NATS and the metrics listener
+// share.
+const (
+	DefaultMaxConnections = 4096
+	MaxMaxConnections     = 1 << 20
+)
 
 // TLS names the node's HTTPS certificate and key (PEM files). Both are
 // read again when they change, or on SIGHUP.
@@ -305,6 +322,7 @@ func Default(province string) Config {
 	}
 	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
 	c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = DefaultOperatorReadRate, DefaultOperatorReadBurst
+	c.Limits.MaxConnections = DefaultMaxConnections
 	c.Privacy.NoticeVersion = NoticeVersion
 	c.Privacy.Purpose = "epidemic-prevention"
 	c.Privacy.Collect = []string{"name", "id_number"}

@@ -254,6 +254,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	}
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
 		ShutdownTimeout: shutdown, LinkBase: base})
+	n.Metrics().HTTPConnectionsMax.Set(float64(cfg.Limits.MaxConnections))
 	runCtx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + shownAddr(cfg.Listen, l), fed: f, log: log, cancel: cancel,
 		bound: shutdown + closeGrace, lock: lock, certs: certs}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/api"
 	"github.com/hcfed/hcfed/node/config"
@@ -44,15 +46,20 @@ func bindFirst(cfg config.Config, opt Options, cleanup *undo) (*datadir.Lock, ne
 	return lock, l, scheme, certs, ml, nil
 }
 
-// listen opens the HTTP listener (opt.Listener, or cfg.Listen), behind TLS
-// when cfg.TLS names a certificate; it returns the URL scheme to print and
-// the certificate reloader (nil without TLS).
+// listen opens the HTTP listener (opt.Listener, or cfg.Listen), holding
+// at most limits.max_connections open at once, behind TLS when cfg.TLS
+// names a certificate; it returns the URL scheme to print and the
+// certificate reloader (nil without TLS).
 func listen(cfg config.Config, opt Options) (l net.Listener, scheme string, certs *api.CertReloader, err error) {
 	if l = opt.Listener; l == nil {
 		if l, err = bind(cfg.Listen, settingListen); err != nil {
 			return nil, "", nil, err
 		}
 	}
+	// Below TLS, so that a connection still in its handshake counts too;
+	// past the cap the next one is not accepted, and waits in the
+	// kernel's queue (or the client's timeout) until one closes.
+	l = netutil.LimitListener(l, cfg.Limits.MaxConnections)
 	if cfg.TLS.CertFile == "" {
 		return l, "http://", nil, nil
 	}

@@ -106,6 +106,7 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 		lock: lock, certs: certs, bound: shutdown + closeGrace}
 	v.API = api.NewVerifier(api.VerifierConfig{Verifier: r, Logger: log, Ready: v.ready, Federation: v.view,
 		ShutdownTimeout: shutdown})
+	r.Metrics().HTTPConnectionsMax.Set(float64(cfg.Limits.MaxConnections))
 	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, cfg.MetricsListen, v.URL, r.Metrics(), shutdown, log)
 	v.wg.Add(3)
 	go func() {

@@ -16,7 +16,8 @@ import (
 // appeal (the status and when it was set), and the decision taken again
 // against that status is recorded; each decision is asked first
 // (resolveAsksFirst). The appeal form of the only appeal listed is
-// filled by fill before each submission.
+// filled by fill before each submission; the second, before the language
+// switches back and forth, which keeps what fill typed.
 // Not a t.Helper: a failure names its line here.
 func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID string, fill func(p string)) {
 	id := eval[string](console, `document.querySelector("#appeal-list li[data-appeal]").dataset.appeal`)
@@ -34,7 +35,20 @@ func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID st
 	if got := console.text(mark); !strings.HasPrefix(got, strings.Split(en(t, "console.appeal_status_changed"), "{")[0]) || !strings.Contains(got, "Red") {
 		t.Errorf("the marked appeal says %q", got)
 	}
+	// The decision is taken again before a language switch, which re-renders
+	// the queue: what was typed and chosen, and the focus, outlive it, and
+	// the resolution below sends them (before, the form came back empty).
+	fill(p)
+	fields := `JSON.stringify(["outcome", "status", "note"].map((f) => document.querySelector(` + fmt.Sprintf("%q", p) + ` + f).value))`
+	typed := eval[string](console, fields)
+	eval[bool](console, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.focus(); e.setSelectionRange(3, 3); return true; })()`, p+"note"))
 	console.switchLang(web.LangZH)
+	if got := eval[string](console, fields); got != typed {
+		t.Errorf("after a language switch the appeal's form holds %s, want %s as typed", got, typed)
+	}
+	if got := eval[string](console, `document.activeElement.id + "@" + document.activeElement.selectionStart`); got != strings.TrimPrefix(p, "#")+"note@3" {
+		t.Errorf("after a language switch the focus is on %q, want the note, at the caret", got)
+	}
 	if got, want := console.text("#appeal-result"), msg(t, web.LangZH, "error.appeal_stale")+detail; got != want {
 		t.Errorf("in Chinese the refusal reads %q, want %q", got, want)
 	}
@@ -42,7 +56,6 @@ func resolveStaleAppeal(t *testing.T, d *demo, i int, console *tab, subjectID st
 		t.Errorf("in Chinese the marked appeal says %q", got)
 	}
 	console.switchLang(web.LangEN)
-	fill(p)
 	resolveAsksFirst(t, console, subjectID, false)
 	console.waitJS("the resolution", fmt.Sprintf(`document.getElementById("appeal-result").textContent === %q`, en(t, "console.resolved")))
 }

@@ -384,6 +384,12 @@ func TestPagesInChromiumAgainstADemoFederation(t *testing.T) {
 
 	t.Run("resident appeals in the wallet and the operator upholds it in the console", func(t *testing.T) {
 		wallet.setValue("#appeal-msg", "I was never in contact")
+		// A language switch keeps the appeal being written.
+		wallet.switchLang(web.LangZH)
+		if got := eval[string](wallet, `document.getElementById("appeal-msg").value`); got != "I was never in contact" {
+			t.Errorf("after a language switch the wallet's appeal reads %q", got)
+		}
+		wallet.switchLang(web.LangEN)
 		// A double tap on a slow network sends one appeal.
 		sent := wallet.requestsTo("/v1/appeals")
 		wallet.doubleClick(`#appeal-form button[type="submit"]`)

@@ -149,6 +149,26 @@ const HC = (() => {
   // onLang registers a function that re-renders text made by script.
   function onLang(f) { listeners.push(f); }
 
+  // keepTyped runs render, which builds root's contents anew (in the
+  // language switched to), keeping what was typed or chosen in root's
+  // fields, found again by id, and the focus and caret of the one
+  // focused: a language switch must not lose an operator's half-written
+  // decision. (A button pressed by mouse keeps the focus where it was on
+  // some browsers, Safari's: in the field that render replaces.)
+  function keepTyped(root, render) {
+    const kept = new Map();
+    root.querySelectorAll("input[id], select[id], textarea[id]").forEach((e) => kept.set(e.id, e.value));
+    const a = document.activeElement, focused = a && a.id && a !== root && root.contains(a) ? a.id : "";
+    const caret = focused && typeof a.selectionStart === "number" ? [a.selectionStart, a.selectionEnd, a.selectionDirection] : null;
+    render();
+    const again = (id) => { const e = document.getElementById(id); return e && root.contains(e) ? e : null; };
+    kept.forEach((v, id) => { const e = again(id); if (e) e.value = v; });
+    const f = focused && again(focused);
+    if (!f) return;
+    f.focus();
+    if (caret && typeof f.setSelectionRange === "function") f.setSelectionRange(...caret);
+  }
+
   // takeToken reads token=... from the URL fragment (never sent to any
   // server) and removes it from the address bar and history; without a
   // fragment it returns the token kept in storage, if one is given. A
@@ -495,6 +515,6 @@ const HC = (() => {
   // its start done, or a question (ask) waiting for an answer.
   function settled() { document.body.dataset.readyMs = String(Math.round(performance.now())); document.body.dataset.ready = "1"; }
 
-  return { t, inEnglish, mark, forget, forgotten, own, list, say, reason, nextStep, apply, setLang, onLang, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
+  return { t, inEnglish, mark, forget, forgotten, own, list, say, reason, nextStep, apply, setLang, onLang, keepTyped, takeToken, keepToken, keepOrReplace, dropToken, api, APIError, once, errorText, fatal, el, clear, fmtTime,
     fmtDay, fmtDuration, province, place, statusWord, start, get lang() { return lang; } };
 })();

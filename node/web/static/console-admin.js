@@ -180,7 +180,8 @@
 
   CON.onStart.push(async () => {
     wire();
-    HC.onLang(() => { renderAppeals(); renderScanners(); renderKeys(); });
+    // What an operator typed into an appeal's form outlives the switch.
+    HC.onLang(() => { HC.keepTyped($("appeal-list"), renderAppeals); renderScanners(); renderKeys(); });
     await Promise.all([loadAppeals(), loadScanners(), loadKeys()]);
   });
 })();

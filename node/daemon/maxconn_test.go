@@ -1,0 +1,101 @@
+package daemon_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hcfed/hcfed/internal/testkit"
+)
+
+// TestAConnectionPastMaxConnectionsWaitsUntilOneCloses: with
+// limits.max_connections at 2 and two keep-alive connections open, a
+// third is not served (it waits in the kernel's queue) until one of the
+// two closes; then its request is answered. hcfed_http_connections_open
+// counts the open ones, hcfed_http_connections_max the cap. Before, the
+// listener took every connection offered.
+func TestAConnectionPastMaxConnectionsWaitsUntilOneCloses(t *testing.T) {
+	t.Parallel()
+	cfg := standaloneConfig(t)
+	cfg.Limits.MaxConnections = 2
+	d, _ := startStandalone(t, cfg)
+	addr := strings.TrimPrefix(d.URL, "http://")
+	m := d.Node.Metrics()
+	if got := gaugeValue(t, m.HTTPConnectionsMax); got != 2 {
+		t.Errorf("hcfed_http_connections_max = %v, want 2", got)
+	}
+
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+			t.Fatal(err)
+		}
+		return c, bufio.NewReader(c)
+	}
+	// read reads one response within wait.
+	read := func(c net.Conn, r *bufio.Reader, wait time.Duration) (*http.Response, error) {
+		c.SetReadDeadline(time.Now().Add(wait))
+		resp, err := http.ReadResponse(r, nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	c1, r1 := dial()
+	c2, r2 := dial()
+	for i, cr := range []struct {
+		c net.Conn
+		r *bufio.Reader
+	}{{c1, r1}, {c2, r2}} {
+		if resp, err := read(cr.c, cr.r, 5*time.Second); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection %d: %v %v, want 200", i+1, resp, err)
+		}
+	}
+	pollGauge(t, m.HTTPConnections, 2)
+
+	c3, r3 := dial() // accepted by the kernel, not by the node
+	if resp, err := read(c3, r3, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a third connection past a cap of 2 was answered: %v %v", resp, err)
+	}
+	c1.Close()
+	if resp, err := read(c3, r3, 5*time.Second); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the third connection, once the first closed: %v %v, want 200", resp, err)
+	}
+	pollGauge(t, m.HTTPConnections, 2)
+}
+
+// gaugeValue reads g.
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := g.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.GetGauge().GetValue()
+}
+
+// pollGauge waits until g reads want.
+func pollGauge(t *testing.T, g prometheus.Gauge, want float64) {
+	t.Helper()
+	if err := testkit.Poll(5*time.Second, 5*time.Millisecond, func() error {
+		if got := gaugeValue(t, g); got != want {
+			return fmt.Errorf("hcfed_http_connections_open = %v, want %v", got, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
