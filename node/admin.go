@@ -25,6 +25,7 @@ var adminActions = map[string]string{
 	"key.root_next":    "make the province's next root key",
 	actionContentRekey: "start new content keys",
 	"replica.add":      "register a verifier replica",
+	"replica.confirm":  "confirm a verifier replica's key",
 	"replica.remove":   "remove a verifier replica",
 	"account.create":   "create accounts",
 	"account.token":    "mint tokens",
@@ -90,6 +91,7 @@ func permitAdmin(ctx context.Context, db *store.DB, now time.Time, p Principal, 
 // the audit action each writes.
 var adminOps = map[Operation]string{
 	OpAddReplica:         "replica.add",
+	OpConfirmReplica:     "replica.confirm",
 	OpCreateAccount:      "account.create",
 	OpCreateAccountToken: "account.token",
 }

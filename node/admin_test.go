@@ -35,6 +35,10 @@ func TestProvinceWideOperationsNeedAnAdminAccount(t *testing.T) {
 		{"rotate the keys", "key.rotate", func(p node.Principal) error { return n.RotateKeys(ctx, p) }},
 		{"make the next root key", "key.root_next", func(p node.Principal) error { _, err := n.RotateRoot(ctx, p); return err }},
 		{"add a replica", "replica.add", func(p node.Principal) error { _, err := n.Replicas().Add(ctx, p, "r2"); return err }},
+		{"confirm a replica's keys", "replica.confirm", func(p node.Principal) error {
+			_, err := n.Replicas().Confirm(ctx, p, "r1", strings.Repeat("A", 32))
+			return err
+		}},
 		{"remove a replica", "replica.remove", func(p node.Principal) error { return n.Replicas().Remove(ctx, p, "r1") }},
 		{"compromise a key", "key.compromise", func(p node.Principal) error { return n.CompromiseKey(ctx, p, kid) }},
 	}

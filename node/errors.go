@@ -43,6 +43,15 @@ const (
 	// for longer than replica.max_stale, so it cannot know which scanners
 	// are still registered and refuses them all until it does.
 	EReplicaStale ErrorCode = "replica_stale"
+	// EReplicaUnconfirmed: a verifier replica's registered keys are not
+	// the ones an admin confirmed ('hcnode replica confirm NAME
+	// FINGERPRINT'): home sends it no content key and takes none of its
+	// records, and the replica refuses scanners, until they are.
+	EReplicaUnconfirmed ErrorCode = "replica_unconfirmed"
+	// EReplicaSignature: a verifier replica's records came without the
+	// signature of its registered signing key: a replica token alone
+	// cannot add verification records.
+	EReplicaSignature ErrorCode = "replica_signature"
 	// EReadLimited: an operator account read residents' records faster
 	// than limits.operator_read_rate allows (reads.go); the reads resume
 	// as the budget refills, and the refusal is counted for an alert.

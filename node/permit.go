@@ -15,6 +15,7 @@ const (
 	OpReplaceResidentToken                      // ReplaceResidentToken: operators
 	OpAddScanner                                // AddScanner: operators
 	OpAddReplica                                // Replicas.Add: admins
+	OpConfirmReplica                            // Replicas.Confirm: admins
 	OpFileAppeal                                // FileAppeal: operators and residents (whose record: see FileAppeal)
 	OpResolveAppeal                             // ResolveAppeal: operators
 	OpLookup                                    // Lookup: operators
@@ -34,6 +35,7 @@ var permits = map[Operation]func(p Principal, target string) error{
 	OpReplaceResidentToken: operatorsOnly,
 	OpAddScanner:           operatorsOnly,
 	OpAddReplica:           adminOnly(OpAddReplica),
+	OpConfirmReplica:       adminOnly(OpConfirmReplica),
 	OpFileAppeal:           func(p Principal, _ string) error { return require(p, RoleOperator, RoleResident) },
 	OpResolveAppeal:        operatorsOnly,
 	OpLookup:               operatorsOnly,

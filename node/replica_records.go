@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -78,7 +79,50 @@ func codeReason(r trust.Reason) bool {
 // and the prefixes' underscore).
 const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 
-// AcceptRecords appends the verifications a replica sends to the audit
+// ReplicaSignatureHeader carries a replica's signature of a POST
+// /v1/replica/records body (trust.SignReplicaRecords).
+const ReplicaSignatureHeader = "Hcfed-Replica-Signature"
+
+// AcceptRecords takes a POST /v1/replica/records of rp: body, its exact
+// bytes ({"records": [...]}), and signature, its ReplicaSignatureHeader.
+// It is refused unless rp's keys are the ones an admin confirmed
+// (EReplicaUnconfirmed) and the signature is of body by rp's registered
+// signing key (EReplicaSignature): a replica token alone adds nothing.
+// A body sent again is harmless (each record id counts once). Then, see
+// acceptRecords.
+func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, body []byte, signature string) (int, error) {
+	x, err := r.n.db.ReplicaByID(ctx, rp.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, Errorf(EUnauthorized, "unknown replica token")
+	}
+	if err != nil {
+		return 0, internal("replica records", err)
+	}
+	if !x.Trusted() {
+		return 0, unconfirmed(x)
+	}
+	sig, _, err := trust.ParsePublicJWK(json.RawMessage(x.SigKey))
+	if err != nil {
+		return 0, internal("replica records", err)
+	}
+	if signature == "" {
+		return 0, Errorf(EReplicaSignature, "records must be signed with the replica's registered signing key (%s header): "+
+			"a replica token alone cannot add records", ReplicaSignatureHeader)
+	}
+	if err := trust.VerifyReplicaRecords(signature, body, sig); err != nil {
+		return 0, Errorf(EReplicaSignature, "the records' signature is not replica %s's (%s): a replica token alone cannot add records",
+			x.Name, trust.ReasonOf(err))
+	}
+	var in struct {
+		Records []ReplicaRecord `json:"records"`
+	}
+	if err := trust.DecodeJSON(body, &in); err != nil {
+		return 0, Errorf(EInvalid, "invalid JSON: records: %v", err)
+	}
+	return r.acceptRecords(ctx, rp, in.Records)
+}
+
+// acceptRecords appends the verifications a replica sends to the audit
 // log, as if its scanners had verified here, attributed to the scanner
 // and naming the replica. Each record's scanner must be registered here
 // (one removed since it scanned still is), and the place recorded is the
@@ -86,9 +130,8 @@ const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
 // a scanner nor write a place of its own into a resident's history; the valid foreign codes among them are queued
 // for a receipt to their home province, as Verify does. A record id
 // already appended is skipped, so a batch sent again counts once. It
-// returns how many records were new. No records writes nothing: it is
-// how 'hcnode check' asks whether home accepts a replica's token.
-func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, recs []ReplicaRecord) (int, error) {
+// returns how many records were new. No records writes nothing.
+func (r *Replicas) acceptRecords(ctx context.Context, rp ReplicaPrincipal, recs []ReplicaRecord) (int, error) {
 	if len(recs) > MaxReplicaRecords {
 		return 0, Errorf(ETooLarge, "at most %d records per request", MaxReplicaRecords)
 	}

@@ -58,11 +58,59 @@ type NewReplica struct {
 
 // ReplicaInfo is a registered replica as operators see it.
 type ReplicaInfo struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	KeyID    string    `json:"key_id,omitempty"` // thumbprint of the key it registered
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen,omitzero"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	KeyID string `json:"key_id,omitempty"` // thumbprint of the enc key it registered
+	// Fingerprint is that of the keys it registered (trust.ReplicaFingerprint);
+	// Confirmed, the one an admin confirmed; Trusted, whether they are
+	// the same: only then does it get content keys and give records.
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	Confirmed   string    `json:"confirmed_fingerprint,omitempty"`
+	Trusted     bool      `json:"trusted"`
+	Created     time.Time `json:"created"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+}
+
+// replicaInfo is x as operators see it.
+func replicaInfo(x store.Replica) ReplicaInfo {
+	info := ReplicaInfo{ID: x.ID, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted(),
+		Created: x.Created, LastSeen: x.LastSeen}
+	if pub, kid, err := trust.ParsePublicJWK(json.RawMessage(x.EncKey)); err == nil && pub != nil {
+		info.KeyID = kid
+	}
+	return info
+}
+
+// ReplicaStatus is what home tells a replica of itself, in answer to its
+// registration and to GET /v1/replica/status: home's province, the
+// replica's name there, the fingerprint of the keys it registered and
+// the one an admin confirmed, and whether they are the same.
+type ReplicaStatus struct {
+	Province    string `json:"province"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	Confirmed   string `json:"confirmed_fingerprint"`
+	Trusted     bool   `json:"trusted"`
+}
+
+func (r *Replicas) status(x store.Replica) ReplicaStatus {
+	return ReplicaStatus{Province: r.n.cfg.Province, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted()}
+}
+
+// unconfirmed is the refusal of a replica whose keys are not the ones
+// an admin confirmed, saying what to do.
+func unconfirmed(x store.Replica) error {
+	held := "no keys registered yet"
+	if x.KeyFP != "" {
+		held = "keys of fingerprint " + x.KeyFP + " registered"
+	}
+	confirmed := "none confirmed"
+	if x.Confirmed != "" {
+		confirmed = "fingerprint " + x.Confirmed + " confirmed"
+	}
+	return Errorf(EReplicaUnconfirmed, "replica %s's keys are not confirmed at home (%s, %s): compare the fingerprint the replica prints "+
+		"(its log at start, 'hcnode check' on its machine), then at home run 'hcnode replica confirm %s FINGERPRINT' (admin)",
+		x.Name, held, confirmed, x.Name)
 }
 
 // ReplicaPrincipal is an authenticated replica.
@@ -115,13 +163,35 @@ func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error)
 	}
 	out := make([]ReplicaInfo, 0, len(rs))
 	for _, x := range rs {
-		info := ReplicaInfo{ID: x.ID, Name: x.Name, Created: x.Created, LastSeen: x.LastSeen}
-		if pub, kid, err := trust.ParsePublicJWK(json.RawMessage(x.EncKey)); err == nil && pub != nil {
-			info.KeyID = kid
-		}
-		out = append(out, info)
+		out = append(out, replicaInfo(x))
 	}
 	return out, nil
+}
+
+// Confirm binds the replica of that id or name to the keys of
+// fingerprint fp, which an admin read on the replica's own machine: home
+// seals content keys to the replica and takes its records only while the
+// keys it registered are of that fingerprint. A fingerprint may be
+// confirmed before the replica registers its keys, and a new one
+// confirmed lets a replica that made new keys (its data directory lost)
+// register them. Admins only; audited.
+func (r *Replicas) Confirm(ctx context.Context, p Principal, idOrName, fp string) (ReplicaInfo, error) {
+	if err := permitAdmin(ctx, r.a.db, r.a.now(), p, adminOps[OpConfirmReplica]); err != nil {
+		return ReplicaInfo{}, err
+	}
+	canon, ok := trust.ParseReplicaFingerprint(fp)
+	if !ok {
+		return ReplicaInfo{}, Errorf(EInvalid, "not a replica key fingerprint (32 letters and digits in groups of four, as the replica prints it)")
+	}
+	x, err := r.a.db.ConfirmReplica(ctx, idOrName, canon,
+		r.a.auditEntry(p.Actor(), "replica.confirm", idOrName, map[string]string{"fingerprint": canon}))
+	if errors.Is(err, store.ErrNotFound) {
+		return ReplicaInfo{}, Errorf(ENotFound, "no such replica")
+	}
+	if err != nil {
+		return ReplicaInfo{}, internal("confirm replica", err)
+	}
+	return replicaInfo(x), nil
 }
 
 // Remove deletes a replica, by id or name; its token stops working at
@@ -173,30 +243,65 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 	return ReplicaPrincipal{ID: x.ID, Name: x.Name}, nil
 }
 
-// Register records the public key rp's content keys are sealed to. The
-// first key a replica registers is kept: another one later is
-// EConflict, and the operator removes the replica and adds it again (a
-// replica whose data directory was lost made a new key).
-func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey json.RawMessage) error {
-	pub, kid, err := trust.ParsePublicJWK(encKey)
-	if err != nil {
-		return Errorf(EInvalid, "enc_key is not a P-256 public JWK")
+// Register records the public keys of rp: encKey, its content keys are
+// sealed to, and sigKey, which signs its records (two keys: one is never
+// used for both). Keys are trusted only once an admin confirmed their
+// fingerprint (Confirm); until then each registration replaces the
+// last, so a replica token used before the replica's first start gains
+// nothing. Trusted keys are kept: others are EConflict until an admin
+// confirms their fingerprint. It returns what home holds of rp then.
+func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, sigKey json.RawMessage) (ReplicaStatus, error) {
+	if len(sigKey) == 0 {
+		return ReplicaStatus{}, Errorf(EInvalid, "sig_key is required: this replica's build is older than its home node's; upgrade it")
 	}
-	canon, err := trust.EncJWK(pub)
+	enc, _, err := trust.ParsePublicJWK(encKey)
 	if err != nil {
-		return internal("register replica", err)
+		return ReplicaStatus{}, Errorf(EInvalid, "enc_key is not a P-256 public JWK")
 	}
-	held, err := r.a.db.RegisterReplicaKey(ctx, rp.ID, string(canon), r.a.now())
+	sig, _, err := trust.ParsePublicJWK(sigKey)
+	if err != nil {
+		return ReplicaStatus{}, Errorf(EInvalid, "sig_key is not a P-256 public JWK")
+	}
+	if enc.Equal(sig) {
+		return ReplicaStatus{}, Errorf(EInvalid, "enc_key and sig_key are one key: a replica makes one of each")
+	}
+	encCanon, err := trust.EncJWK(enc)
+	if err != nil {
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	sigCanon, err := trust.SigJWK(sig)
+	if err != nil {
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	fp, err := trust.ReplicaFingerprint(enc, sig)
+	if err != nil {
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	x, err := r.a.db.RegisterReplicaKeys(ctx, rp.ID, string(encCanon), string(sigCanon), fp, r.a.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")
+	case errors.Is(err, store.ErrConflict):
+		return ReplicaStatus{}, Errorf(EConflict, "replica %s's confirmed keys are of fingerprint %s, these of %s: if the replica made new keys "+
+			"(its data directory was lost), confirm their fingerprint at home ('hcnode replica confirm %s FINGERPRINT', admin)",
+			x.Name, x.KeyFP, fp, x.Name)
+	case err != nil:
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	return r.status(x), nil
+}
+
+// Status is what home holds of rp (GET /v1/replica/status: 'hcnode
+// check' on a replica, and its start, ask it). It writes nothing.
+func (r *Replicas) Status(ctx context.Context, rp ReplicaPrincipal) (ReplicaStatus, error) {
+	x, err := r.a.db.ReplicaByID(ctx, rp.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(EUnauthorized, "unknown replica token")
+		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")
 	}
 	if err != nil {
-		return internal("register replica", err)
+		return ReplicaStatus{}, internal("replica status", err)
 	}
-	if _, heldKID, err := trust.ParsePublicJWK(json.RawMessage(held)); err != nil || heldKID != kid {
-		return Errorf(EConflict, "this replica registered another key: remove it and add it again ('hcnode replica remove --yes', 'hcnode replica add')")
-	}
-	return nil
+	return r.status(x), nil
 }
 
 // ReplicaScanner is one of the province's scanners as a replica learns
@@ -247,16 +352,14 @@ var syncEpoch = func() [16]byte {
 // replicaSeenEvery (see replicaSeen); between, it only reads.
 func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) (out ReplicaSync, unchanged bool, err error) {
 	now := r.n.now()
-	var held string
+	var x store.Replica
 	if r.seen.due(rp.ID, now) {
-		held, err = r.n.db.RegisterReplicaKey(ctx, rp.ID, "", now)
+		x, err = r.n.db.TouchReplica(ctx, rp.ID, now)
 		if err != nil {
 			r.seen.forget(rp.ID)
 		}
 	} else {
-		var x store.Replica
 		x, err = r.n.db.ReplicaByID(ctx, rp.ID)
-		held = x.EncKey
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return ReplicaSync{}, false, Errorf(EUnauthorized, "unknown replica token")
@@ -264,9 +367,13 @@ func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) 
 	if err != nil {
 		return ReplicaSync{}, false, internal("replica sync", err)
 	}
+	if !x.Trusted() {
+		return ReplicaSync{}, false, unconfirmed(x)
+	}
+	held := x.EncKey
 	pub, _, err := trust.ParsePublicJWK(json.RawMessage(held))
-	if held == "" || err != nil {
-		return ReplicaSync{}, false, Errorf(EConflict, "register the replica's key first (POST /v1/replica/register)")
+	if err != nil {
+		return ReplicaSync{}, false, internal("replica sync", err)
 	}
 	// The version is read before the scanners: a change landing between
 	// the two is sent under the older tag, and sent again at the next

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -14,9 +15,17 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
-// registeredReplica adds the replica name to n and registers a new key
-// of it, as a replica's first start does.
-func registeredReplica(t *testing.T, n *node.Node, name string) node.ReplicaPrincipal {
+// testReplica is a replica's side in these tests: who home says it is,
+// and its keys.
+type testReplica struct {
+	node.ReplicaPrincipal
+	keys replicaKeys
+}
+
+// registeredReplica adds the replica name to n, registers new keys of
+// it, as a replica's first start does, and has an admin confirm their
+// fingerprint, as an operator does with 'hcnode replica confirm'.
+func registeredReplica(t *testing.T, n *node.Node, name string) testReplica {
 	t.Helper()
 	ctx := context.Background()
 	rs := n.Replicas()
@@ -28,15 +37,58 @@ func registeredReplica(t *testing.T, n *node.Node, name string) node.ReplicaPrin
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, jwk := newEncJWK(t)
-	if err := rs.Register(ctx, rp, jwk); err != nil {
+	keys := newReplicaKeys(t)
+	if _, err := rs.Register(ctx, rp, keys.encJWK, keys.sigJWK); err != nil {
 		t.Fatal(err)
 	}
-	return rp
+	if info, err := rs.Confirm(ctx, admin(t, n), name, keys.fp); err != nil || !info.Trusted {
+		t.Fatalf("confirm %s: %+v %v", name, info, err)
+	}
+	return testReplica{ReplicaPrincipal: rp, keys: keys}
+}
+
+// replicaKeys are a replica's enc and signing keys, their public JWKs
+// and their fingerprint.
+type replicaKeys struct {
+	enc, sig       *ecdsa.PrivateKey
+	encJWK, sigJWK json.RawMessage
+	fp             string
+}
+
+func newReplicaKeys(t *testing.T) replicaKeys {
+	t.Helper()
+	var k replicaKeys
+	k.enc, k.encJWK = newEncJWK(t)
+	var err error
+	if k.sig, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if k.sigJWK, err = trust.SigJWK(&k.sig.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	if k.fp, err = trust.ReplicaFingerprint(&k.enc.PublicKey, &k.sig.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// sendRecords sends recs for rp as a replica does: the body signed with
+// sig.
+func sendRecords(t *testing.T, n *node.Node, rp node.ReplicaPrincipal, sig *ecdsa.PrivateKey, recs []node.ReplicaRecord) (int, error) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"records": recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := trust.SignReplicaRecords(sig, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Replicas().AcceptRecords(context.Background(), rp, body, s)
 }
 
 // newEncJWK makes a replica enc key and its public JWK.
-func newEncJWK(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+func newEncJWK(t *testing.T) (*ecdsa.PrivateKey, json.RawMessage) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -57,10 +109,10 @@ func wantReplicaCode(t *testing.T, what string, err error, code node.ErrorCode) 
 	}
 }
 
-// A replica's first registered key is kept; its sync carries the
-// scanners' token hashes and the node's content keys sealed to that key;
+// A replica's confirmed keys are kept; its sync carries the scanners'
+// token hashes and the node's content keys sealed to its enc key;
 // removing it refuses its token at once.
-func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
+func TestReplicaKeepsItsConfirmedKeysAndIsRefusedOnceRemoved(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
@@ -75,16 +127,25 @@ func TestReplicaKeepsItsFirstKeyAndIsRefusedOnceRemoved(t *testing.T) {
 		t.Fatalf("authenticate: %+v %v", rp, err)
 	}
 	_, _, err = rs.Sync(ctx, rp, "")
-	wantReplicaCode(t, "sync before registering a key", err, node.EConflict)
-	key, jwk := newEncJWK(t)
-	if err := rs.Register(ctx, rp, jwk); err != nil {
+	wantReplicaCode(t, "sync before registering a key", err, node.EReplicaUnconfirmed)
+	keys := newReplicaKeys(t)
+	key := keys.enc
+	if _, err := rs.Register(ctx, rp, keys.encJWK, keys.sigJWK); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Register(ctx, rp, jwk); err != nil {
-		t.Fatalf("registering the same key again: %v", err)
+	if _, err := rs.Confirm(ctx, adm, "r1", keys.fp); err != nil {
+		t.Fatal(err)
 	}
-	_, other := newEncJWK(t)
-	wantReplicaCode(t, "registering another key", rs.Register(ctx, rp, other), node.EConflict)
+	if st, err := rs.Register(ctx, rp, keys.encJWK, keys.sigJWK); err != nil || !st.Trusted {
+		t.Fatalf("registering the same keys again: %+v %v", st, err)
+	}
+	other := newReplicaKeys(t)
+	_, err = rs.Register(ctx, rp, other.encJWK, other.sigJWK)
+	wantReplicaCode(t, "registering other keys", err, node.EConflict)
+	_, err = rs.Register(ctx, rp, keys.encJWK, keys.encJWK)
+	wantReplicaCode(t, "one key for both uses", err, node.EInvalid)
+	_, err = rs.Register(ctx, rp, keys.encJWK, nil)
+	wantReplicaCode(t, "no signing key (a replica of an older build)", err, node.EInvalid)
 
 	sc, err := n.AddScanner(ctx, operator, "gate", "checkpoint")
 	if err != nil {
@@ -116,14 +177,9 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	d := startNode(t)
 	n := d.Node
 	ctx := context.Background()
-	added, err := n.Replicas().Add(ctx, admin(t, n), "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp, err := n.Replicas().Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := registeredReplica(t, n, "r1")
+	rp := r1.ReplicaPrincipal
+	accept := func(recs []node.ReplicaRecord) (int, error) { return sendRecords(t, n, rp, r1.keys.sig, recs) }
 	now := n.Now()
 	sc, err := n.AddScanner(ctx, operator, "gate 1", "station")
 	if err != nil {
@@ -151,7 +207,7 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 		return c
 	}
 	for round, want := range []int{2, 0} {
-		got, err := n.Replicas().AcceptRecords(ctx, rp, recs)
+		got, err := accept(recs)
 		if err != nil || got != want {
 			t.Fatalf("round %d: accepted %d, %v; want %d", round, got, err, want)
 		}
@@ -163,11 +219,11 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	// replaced by the scanner's registered one.
 	forged := node.NewReplicaRecord("id5", node.Principal{Role: node.RoleScanner, ScannerID: "sc_madeup", Place: "station"}, n.Province(), "",
 		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
-	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{forged})
+	_, err = accept([]node.ReplicaRecord{forged})
 	wantReplicaCode(t, "a record of a scanner not registered here", err, node.EInvalid)
 	elsewhere := node.NewReplicaRecord("id6", node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "Zhang San's flat"}, n.Province(), "",
 		trust.Result{Reason: trust.ReasonOK, Issuer: "110000"}, now)
-	if got, err := n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{elsewhere}); err != nil || got != 1 {
+	if got, err := accept([]node.ReplicaRecord{elsewhere}); err != nil || got != 1 {
 		t.Fatalf("a record with a place of its own: %d, %v", got, err)
 	}
 	es, err := d.DB.AuditEntries(ctx, 0, 10000)
@@ -181,10 +237,10 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	}
 	bad := recs[0]
 	bad.ID, bad.Time = "id3", now.Add(time.Hour)
-	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+	_, err = accept([]node.ReplicaRecord{bad})
 	wantReplicaCode(t, "a record from the future", err, node.EInvalid)
 	bad.Time, bad.Reason = now, trust.ReasonBadSignature
-	_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+	_, err = accept([]node.ReplicaRecord{bad})
 	wantReplicaCode(t, "a code id with an unchecked signature", err, node.EInvalid)
 	// A proof of scan comes only with a code id, of another province, in
 	// the form of one.
@@ -198,7 +254,7 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 		{"a proof of scan of the wrong length", "110000", "jti7", proof + "A"},
 	} {
 		bad := node.ReplicaRecord{ID: "id7", Time: now, ScannerID: sc.ID, Issuer: tc.iss, JTI: tc.jti, Reason: trust.ReasonOK, Proof: tc.p}
-		_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+		_, err = accept([]node.ReplicaRecord{bad})
 		wantReplicaCode(t, tc.what, err, node.EInvalid)
 	}
 	// The reason becomes a label of hcfed_verifications_total on a public
@@ -207,7 +263,7 @@ func TestReplicaRecordsAreAuditedOnceEvenWhenSentAgain(t *testing.T) {
 	// write words of its own (a name in pinyin) into it.
 	for _, r := range []trust.Reason{"zhang_san", trust.ReasonRollback} {
 		bad.ID, bad.JTI, bad.Reason = "id4", "", r
-		_, err = n.Replicas().AcceptRecords(ctx, rp, []node.ReplicaRecord{bad})
+		_, err = accept([]node.ReplicaRecord{bad})
 		wantReplicaCode(t, "a record with reason "+string(r), err, node.EInvalid)
 	}
 }
@@ -219,7 +275,7 @@ func TestReplicaSyncUnchangedUntilTheScannersOrKeysChange(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	rp := registeredReplica(t, n, "r1")
+	rp := registeredReplica(t, n, "r1").ReplicaPrincipal
 	tag := ""
 	sync := func(what string, wantUnchanged bool, wantScanners int) {
 		t.Helper()
@@ -264,7 +320,7 @@ func TestReplicaSyncWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 	n := startNodeAt(t, clock).Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	rp := registeredReplica(t, n, "r1")
+	rp := registeredReplica(t, n, "r1").ReplicaPrincipal
 	lastSeen := func() time.Time {
 		t.Helper()
 		l, err := rs.List(ctx, operator)

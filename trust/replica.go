@@ -1,7 +1,10 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -109,4 +112,110 @@ func (s *State) SetContentKeys(cks []ContentKey, now time.Time) {
 		s.putContentKey(contentKeyProvince(ck.ID), ck)
 	}
 	s.rebuild()
+}
+
+// A replica signs every batch of verification records it sends home with
+// a signing key of its own (never its enc key), registered with home
+// together with the enc key: a replica token alone cannot add records.
+// The signature is a compact JWS of typ replicaRecordsTyp whose payload is
+// the SHA-256 of the request body's exact bytes, sent beside the body
+// (the Hcfed-Replica-Signature header), so the body stays what it was.
+
+// replicaRecordsTyp is the typ of a replica's signature of a records body.
+const replicaRecordsTyp = "hcfed-replica-records+jws"
+
+// maxReplicaSignatureLen bounds the signature header: a header of a
+// thumbprint, a 32-byte payload and an ES256 signature are about 250.
+const maxReplicaSignatureLen = 512
+
+// SignReplicaRecords signs body, the exact bytes of a POST
+// /v1/replica/records, with a replica's signing key.
+func SignReplicaRecords(key *ecdsa.PrivateKey, body []byte) (string, error) {
+	kid, err := Thumbprint(&key.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	digest := sha256.Sum256(body)
+	return signCompact(key, kid, replicaRecordsTyp, digest[:])
+}
+
+// VerifyReplicaRecords checks sig, SignReplicaRecords's signature of body,
+// with the replica's registered signing key pub.
+func VerifyReplicaRecords(sig string, body []byte, pub *ecdsa.PublicKey) error {
+	c, err := parseCompact(sig, replicaRecordsTyp, maxReplicaSignatureLen)
+	if err != nil {
+		return err
+	}
+	kid, err := Thumbprint(pub)
+	if err != nil {
+		return err
+	}
+	if c.header.Kid != kid {
+		return fail(ReasonUnknownKey, "signed by key "+c.header.Kid+", not the replica's registered one")
+	}
+	payload, err := c.verify(pub)
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256(body)
+	if !bytes.Equal(payload, digest[:]) {
+		return fail(ReasonBadSignature, "the signature is of another body")
+	}
+	return nil
+}
+
+// SigJWK encodes a replica's signing public key.
+func SigJWK(pub *ecdsa.PublicKey) (json.RawMessage, error) {
+	jwk, err := PublicJWK(pub, "sig")
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(jwk)
+}
+
+// replicaFingerprintLen is how much of the SHA-256 a fingerprint shows:
+// 160 bits, 32 base32 characters.
+const replicaFingerprintLen = 20
+
+// ReplicaFingerprint is what an operator compares and types to bind a
+// replica's keys to the replica: a SHA-256 over the thumbprints of its enc
+// and signing keys, 160 bits of it in base32, in groups of four
+// ("ABCD-EFGH-..."). The replica prints it (at start, in 'hcnode check'),
+// home shows the one registered, and 'hcnode replica confirm' takes it.
+func ReplicaFingerprint(enc, sig *ecdsa.PublicKey) (string, error) {
+	ek, err := Thumbprint(enc)
+	if err != nil {
+		return "", err
+	}
+	sk, err := Thumbprint(sig)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256([]byte("hcfed replica keys\x00" + ek + "\x00" + sk))
+	return groupFingerprint(h[:replicaFingerprintLen]), nil
+}
+
+// groupFingerprint writes fp in base32, in groups of four.
+func groupFingerprint(fp []byte) string {
+	s := base32.StdEncoding.EncodeToString(fp) // 160 bits: 32 characters, no padding
+	var b strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(s[i : i+4])
+	}
+	return b.String()
+}
+
+// ParseReplicaFingerprint reads a fingerprint as an operator typed it
+// (any case, with or without the dashes, spaces around) into
+// ReplicaFingerprint's form; false if it is not one.
+func ParseReplicaFingerprint(s string) (string, bool) {
+	s = strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(s)))
+	raw, err := base32.StdEncoding.DecodeString(s)
+	if len(s) != 32 || err != nil || len(raw) != replicaFingerprintLen {
+		return "", false
+	}
+	return groupFingerprint(raw), true
 }

@@ -29,9 +29,11 @@ certificate, the listen addresses and the federation's NATS (an external
 server is reached with the node's credentials; an embedded one's
 configuration and seed, which init wrote into the data directory, are
 read); for a verifier replica (role: verifier), its config,
-replica.db, its home node (one request with the replica's token, which
-writes nothing there: is replica.home a home node, does it accept the
-token), TLS, listen addresses and NATS. Each check prints one line:
+replica.db and the fingerprint of its keys, its home node (one request
+with the replica's token, which writes nothing there: is replica.home a
+home node of the replica's province, does it accept the token, does it
+trust the replica's keys, and if not the 'hcnode replica confirm' to
+run there), TLS, listen addresses and NATS. Each check prints one line:
 
   ok    what: detail
   warn  what: what will bite soon, and what to do

@@ -19,7 +19,8 @@ import (
 func TestCheckAsksAVerifierReplicasHomeNode(t *testing.T) {
 	dir, cfgPath, home := initCheckReplica(t)
 	out, _ := run(t, "check", "--config", cfgPath)
-	requireSaid(t, out, "ok    home node: "+home.URL+" answers and accepts this replica's token\n")
+	requireSaid(t, out, "warn  home node: home accepts this replica's token; the replica makes its keys at its first start: "+
+		"then run 'hcnode check' here again and, at home, 'hcnode replica confirm gd-verify-1 FINGERPRINT' (admin)")
 	var held struct{ Replicas []node.ReplicaInfo }
 	out, err := run(t, "replica", "list")
 	if err != nil || json.Unmarshal([]byte(out), &held) != nil || len(held.Replicas) != 1 || !held.Replicas[0].LastSeen.IsZero() {
@@ -48,7 +49,7 @@ func TestCheckAsksAVerifierReplicasHomeNode(t *testing.T) {
 			[]string{"refuses this replica's token", "'hcnode replica add NAME'", "replica.token_file (" + wrong + ")"}},
 		{"nothing at the URL", closedURL, "replica.token", []string{"the home node at " + closedURL + " did not answer", "check replica.home"}},
 		{"a URL that is not a home node's", home.URL + "/nothere", "replica.token",
-			[]string{"answered 404 to /v1/replica/records", "set replica.home"}},
+			[]string{"answered 404 to /v1/replica/status", "set replica.home"}},
 		{"no token file", home.URL, "missing.token", []string{"replica.token_file: open ", "'hcnode replica add NAME'"}},
 	} {
 		editConfig(t, cfgPath, func(b []byte) []byte {
@@ -69,5 +70,22 @@ func TestCheckAsksAVerifierReplicasHomeNode(t *testing.T) {
 				t.Errorf("%s: check said %q (%v), want a FAIL saying %q\n%s", tc.name, line, err, w, out)
 			}
 		}
+	}
+}
+
+// TestCheckFailsAVerifierReplicaWhoseHomeIsOfAnotherProvince: check on a
+// replica did not compare its province with its home node's: a replica
+// of Shanghai pointed at Guangdong's home passed. It FAILs now, naming
+// replica.home and both provinces.
+func TestCheckFailsAVerifierReplicaWhoseHomeIsOfAnotherProvince(t *testing.T) {
+	_, cfgPath, home := initCheckReplica(t)
+	editConfig(t, cfgPath, func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), `province: "440000"`, `province: "310000"`, 1))
+	})
+	out, err := run(t, "check", "--config", cfgPath)
+	line := failLine(out, "home node")
+	want := "replica.home (" + home.URL + ") is the home node of province 440000, and this replica's province is 310000"
+	if err == nil || !strings.Contains(line, want) {
+		t.Fatalf("check said %q (%v), want a FAIL saying %q\n%s", line, err, want, out)
 	}
 }

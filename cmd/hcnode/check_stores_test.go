@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/internal/testkit"
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/replica"
@@ -238,13 +239,37 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replica.New(t.Context(), replica.Config{Settings: cfg, DB: db, KEK: kek}); err != nil {
+	r, err := replica.New(t.Context(), replica.Config{Settings: cfg, DB: db, KEK: kek})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Until an admin confirms its keys at home, check prints their
+	// fingerprint and FAILs saying what to run there.
+	fp := r.Fingerprint()
+	out, err = run(t, "check", "--config", cfgPath)
+	requireSaid(t, out, "ok    replica keys: fingerprint "+fp+": ")
+	if line := failLine(out, "home node"); err == nil || !strings.Contains(line, "replica_unconfirmed") ||
+		!strings.Contains(line, "'hcnode replica confirm gd-verify-1 "+fp+"'") {
+		t.Fatalf("check of a replica not confirmed: %v, want a FAIL naming the command\n%s", err, out)
+	}
+	if out, err := run(t, "replica", "confirm", "gd-verify-1", fp, "--yes"); err != nil ||
+		!strings.Contains(out, "home trusts its keys once it registers those of fingerprint "+fp) {
+		t.Fatalf("replica confirm: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	err = testkit.Poll(5*time.Second, 10*time.Millisecond, func() error { return r.Ready(ctx) })
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatalf("the replica once confirmed: %v", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out = checkPasses(t, cfgPath, "a started replica")
+	requireSaid(t, out, "trusts its keys (fingerprint "+fp+")\n")
 	requireSaid(t, out, "ok    replica enc key: the KEK opens the enc key "+cfg.ReplicaDBPath()+" holds\n")
 
 	if err := os.Remove(kekPath); err != nil {

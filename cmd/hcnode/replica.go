@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/trust"
 )
 
 func newReplicaCmd() *cobra.Command {
@@ -17,7 +18,8 @@ func newReplicaCmd() *cobra.Command {
 		Long: `A verifier replica is 'hcnode serve' with role: verifier in its config: it
 answers POST /v1/verify for this province's scanners, holds no personal data
 and no signing key, and learns the scanners and content keys from this node
-with the token 'replica add' prints (replica.token_file in its config).`}
+with the token 'replica add' prints (replica.token_file in its config),
+once an admin confirmed the fingerprint of its keys ('replica confirm').`}
 
 	add := &cobra.Command{Use: "add NAME", Short: "Register a replica; prints its token once (admin)", Args: cobra.ExactArgs(1)}
 	ac := addAdminClientFlags(add)
@@ -88,6 +90,79 @@ anyone types --yes. With --yes it says the same in the present tense and does it
 		fmt.Fprintf(w, "removed replica %s\n", args[0])
 		return nil
 	}
-	rc.AddCommand(add, list, rm)
+	confirm := &cobra.Command{Use: "confirm ID|NAME FINGERPRINT",
+		Short: "Trust a replica's keys, of the fingerprint the replica printed on its own machine (admin)", Args: cobra.ExactArgs(2),
+		Long: `confirm binds a verifier replica to its keys: home seals the province's
+content keys to a replica, and takes its verification records, only while
+the keys it registered are of the fingerprint an admin confirmed. Read the
+fingerprint on the replica's own machine ('hcnode check' there, or its log
+at start: "replica key fingerprint"), never from 'hcnode replica list'
+alone: anyone holding the replica's token can register keys. It may be
+confirmed before the replica registers them; a replica that made new keys
+(its data directory lost) is confirmed again with its new fingerprint.
+
+Without --yes it says what it would do and what home holds now, and
+changes nothing; a token that is no admin's, a replica the node does not
+have or a malformed fingerprint is refused before anyone types --yes.`}
+	cc := addAdminClientFlags(confirm)
+	yesConfirm := addYesFlag(confirm, "home trusts the replica's keys of that fingerprint")
+	confirm.RunE = func(cmd *cobra.Command, args []string) error {
+		fp, ok := trust.ParseReplicaFingerprint(args[1])
+		if !ok {
+			return fmt.Errorf("%q is not a replica key fingerprint: 32 letters and digits in groups of four, as the replica prints it", args[1])
+		}
+		w := cmd.OutOrStdout()
+		p := plan{w: w, yes: *yesConfirm}
+		if *yesConfirm {
+			p.head("Confirming replica %s", args[0])
+		} else {
+			if err := cc.mayAdmin(cmd.Context(), "replica.confirm"); err != nil {
+				return err
+			}
+			var held struct {
+				Replicas []node.ReplicaInfo `json:"replicas"`
+			}
+			if err := cc.do(cmd.Context(), http.MethodGet, "/v1/replicas", nil, &held); err != nil {
+				return err
+			}
+			i := slices.IndexFunc(held.Replicas, func(r node.ReplicaInfo) bool { return r.ID == args[0] || strings.EqualFold(r.Name, args[0]) })
+			if i < 0 {
+				return fmt.Errorf("this node has no replica %s: 'hcnode replica list' shows its replicas", args[0])
+			}
+			r := held.Replicas[i]
+			p.head("Confirming replica %s (%s)", r.Name, r.ID)
+			switch {
+			case r.Fingerprint == fp:
+				p.note("It registered keys of this fingerprint: home trusts them at once.")
+			case r.Fingerprint == "":
+				p.note("It has registered no keys yet: home trusts them once it registers keys of this fingerprint.")
+			default:
+				p.note("It registered keys of another fingerprint, " + r.Fingerprint + ": home trusts none but this one, once registered" +
+					" (the replica registers its own at every refresh until trusted). If the replica did not register " + r.Fingerprint +
+					", someone else holds its token: remove it and add it again.")
+			}
+			if r.Confirmed != "" && r.Confirmed != fp {
+				p.note("It was confirmed with " + r.Confirmed + " before: keys of that fingerprint are no longer trusted.")
+			}
+		}
+		p.step("trust its keys of fingerprint "+fp+": seal the province's content keys to them and take the records they sign",
+			"trusting its keys of fingerprint "+fp+": sealing the province's content keys to them and taking the records they sign")
+		p.note("Compare " + fp + " with the fingerprint the replica prints on its own machine ('hcnode check' there).")
+		if p.stop() {
+			return nil
+		}
+		var out node.ReplicaInfo
+		if err := cc.do(cmd.Context(), http.MethodPost, "/v1/replicas/"+url.PathEscape(args[0])+"/confirm",
+			map[string]string{"fingerprint": fp}, &out); err != nil {
+			return err
+		}
+		if out.Trusted {
+			fmt.Fprintf(w, "confirmed replica %s: home trusts its keys (fingerprint %s)\n", out.Name, fp)
+		} else {
+			fmt.Fprintf(w, "confirmed replica %s: home trusts its keys once it registers those of fingerprint %s (at its next refresh)\n", out.Name, fp)
+		}
+		return nil
+	}
+	rc.AddCommand(add, list, confirm, rm)
 	return rc
 }

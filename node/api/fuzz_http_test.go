@@ -130,5 +130,5 @@ var errorStatuses = map[string]int{
 	"invalid": 400, "unauthorized": 401, "forbidden": 403, "role_verifier": 403, "admin_required": 403, "not_found": 404,
 	"method_not_allowed": 405, "conflict": 409, "limit_reached": 409, "too_large": 413,
 	"consent_required": 422, "field_not_collected": 422, "rate_limited": 429, "unavailable": 503,
-	"replica_stale": 503, "status_held": 409, "status_unconfirmed": 409, "lookup_not_scanned": 422, "lookup_unproven": 403,
+	"replica_stale": 503, "replica_unconfirmed": 403, "replica_signature": 403, "status_held": 409, "status_unconfirmed": 409, "lookup_not_scanned": 422, "lookup_unproven": 403,
 }

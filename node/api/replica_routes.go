@@ -21,7 +21,9 @@ func (s *Server) replicaRoutes(v1, rp *echo.Group) {
 	v1.POST("/replicas", s.addReplica, s.permit(node.OpAddReplica))
 	v1.GET("/replicas", s.listReplicas)
 	v1.DELETE("/replicas/:id", s.removeReplica)
+	v1.POST("/replicas/:id/confirm", s.confirmReplica, s.permit(node.OpConfirmReplica))
 	rp.POST(strings.TrimPrefix(replica.RegisterPath, "/v1/replica"), s.registerReplica)
+	rp.GET(strings.TrimPrefix(replica.StatusPath, "/v1/replica"), s.replicaStatus)
 	rp.GET(strings.TrimPrefix(replica.SyncPath, "/v1/replica"), s.replicaSync)
 	rp.POST(strings.TrimPrefix(replica.RecordsPath, "/v1/replica"), s.replicaRecords)
 }
@@ -77,15 +79,38 @@ func (s *Server) removeReplica(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+func (s *Server) confirmReplica(c echo.Context) error {
+	var in struct {
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	out, err := s.n.Replicas().Confirm(c.Request().Context(), principal(c), c.Param("id"), in.Fingerprint)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
 func (s *Server) registerReplica(c echo.Context) error {
 	var in replica.RegisterRequest
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	if err := s.n.Replicas().Register(c.Request().Context(), replicaPrincipal(c), in.EncKey); err != nil {
+	out, err := s.n.Replicas().Register(c.Request().Context(), replicaPrincipal(c), in.EncKey, in.SigKey)
+	if err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) replicaStatus(c echo.Context) error {
+	out, err := s.n.Replicas().Status(c.Request().Context(), replicaPrincipal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) replicaSync(c echo.Context) error {
@@ -102,11 +127,15 @@ func (s *Server) replicaSync(c echo.Context) error {
 }
 
 func (s *Server) replicaRecords(c echo.Context) error {
-	var in replica.RecordsRequest
-	if err := bind(c, &in); err != nil {
+	body, err := readBody(c)
+	if err != nil {
 		return err
 	}
-	n, err := s.n.Replicas().AcceptRecords(c.Request().Context(), replicaPrincipal(c), in.Records)
+	if len(body) == 0 {
+		return node.Errorf(node.EInvalid, "request body is empty; send JSON")
+	}
+	n, err := s.n.Replicas().AcceptRecords(c.Request().Context(), replicaPrincipal(c), body,
+		c.Request().Header.Get(node.ReplicaSignatureHeader))
 	if err != nil {
 		return err
 	}

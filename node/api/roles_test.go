@@ -38,6 +38,7 @@ var adminRoutes = map[string]bool{
 	"POST /v1/keys/content/rekey":           true,
 	"POST /v1/replicas":                     true,
 	"DELETE /v1/replicas/:id":               true,
+	"POST /v1/replicas/:id/confirm":         true,
 	"POST /v1/accounts":                     true,
 	"POST /v1/accounts/:id/tokens":          true,
 	"DELETE /v1/accounts/:id/tokens/:token": true,
@@ -124,13 +125,14 @@ func TestEveryAdminRouteRefusesAnOperator(t *testing.T) {
 		{"POST", "/v1/keys/root/rotate", nil, http.StatusOK},
 		{"POST", "/v1/keys/content/rekey", nil, http.StatusOK},
 		{"POST", "/v1/replicas", map[string]string{"name": "gd-verify-1"}, http.StatusCreated},
+		{"POST", "/v1/replicas/gd-verify-1/confirm", map[string]string{"fingerprint": strings.Repeat("A", 32)}, http.StatusOK},
 		{"DELETE", "/v1/replicas/gd-verify-1", nil, http.StatusNoContent},
 	} {
 		if st, code := n.status(c.method, c.path, n.operator, c.body); st != c.want {
 			t.Errorf("%s %s as the admin: HTTP %d %s, want %d", c.method, c.path, st, code, c.want)
 		}
 	}
-	for _, action := range []string{"key.rotate", "key.compromise", "key.root_next", "replica.add", "replica.remove"} {
+	for _, action := range []string{"key.rotate", "key.compromise", "key.root_next", "replica.add", "replica.confirm", "replica.remove"} {
 		if n.auditCount(action) != 1 {
 			t.Errorf("%d %s audit entries after the admin's, want 1", n.auditCount(action), action)
 		}

@@ -125,7 +125,8 @@ type checker struct {
 	cfg         config.Config
 	now         time.Time
 	natsTimeout time.Duration
-	running     bool // a node holds the data directory
+	running     bool   // a node holds the data directory
+	replicaFP   string // a verifier replica's keys' fingerprint, once read
 	report      Report
 }
 

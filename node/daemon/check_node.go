@@ -193,6 +193,18 @@ func (c *checker) replicaKEK(ctx context.Context) {
 		return
 	}
 	c.ok("replica enc key", "the KEK opens the enc key "+c.cfg.ReplicaDBPath()+" holds")
+	sig, _ := store.ReplicaMetaReadOnly(ctx, c.cfg.ReplicaDBPath(), replica.SigKeyMeta)
+	if sig == nil {
+		c.ok("replica keys", "no signing key yet (a replica of an older build): the next start makes it and prints the keys' fingerprint")
+		return
+	}
+	fp, err := replica.Fingerprint(kek, held, sig)
+	if err != nil {
+		c.fail("replica keys", err)
+		return
+	}
+	c.replicaFP = fp
+	c.ok("replica keys", "fingerprint "+fp+": home trusts them once an admin confirms it there ('hcnode replica confirm NAME "+fp+"')")
 }
 
 // replicaHome asks the home node, as the replica would, whether it
@@ -201,11 +213,16 @@ func (c *checker) replicaKEK(ctx context.Context) {
 func (c *checker) replicaHome(ctx context.Context) {
 	hctx, cancel := context.WithTimeout(ctx, homeCheckTimeout)
 	defer cancel()
-	if err := replica.CheckHome(hctx, c.cfg.Replica); err != nil {
+	warn, err := replica.CheckHome(hctx, c.cfg.Replica, c.cfg.Province, c.replicaFP)
+	switch {
+	case err != nil:
 		c.fail("home node", err)
-		return
+	case warn != "":
+		c.warn("home node", warn)
+	default:
+		c.ok("home node", c.cfg.Replica.Home+" answers, is of province "+c.cfg.Province+
+			", accepts this replica's token and trusts its keys (fingerprint "+c.replicaFP+")")
 	}
-	c.ok("home node", c.cfg.Replica.Home+" answers and accepts this replica's token")
 }
 
 // storeFile reports check(path), a store preflight bounded by

@@ -69,6 +69,7 @@ func (f *replicaTest) startReplica(i int, name string, opt ...daemon.Options) *d
 	}
 	v := f.runReplica(cfg, opt...)
 	f.replicas, f.dirs, f.cfgs = append(f.replicas, v), append(f.dirs, cfg.DataDir), append(f.cfgs, cfg)
+	f.confirmReplica(i, name, v)
 	waitFor(f.t, name+" ready", func() error {
 		if st, body := httpDo(f.t, "GET", v.URL+"/readyz", "", nil); st != 200 {
 			return fmt.Errorf("readyz %d %s", st, body)
@@ -76,6 +77,24 @@ func (f *replicaTest) startReplica(i int, name string, opt ...daemon.Options) *d
 		return nil
 	})
 	return v
+}
+
+// confirmReplica waits until replica v's /readyz says that home does
+// not trust its keys yet and what to run there, and runs it, as an
+// operator does: 'hcnode replica confirm NAME FINGERPRINT' at home
+// province i, with the fingerprint the replica printed.
+func (f *replicaTest) confirmReplica(i int, name string, v *daemon.Verifier) {
+	f.t.Helper()
+	fp := v.Replica.Fingerprint()
+	want := "'hcnode replica confirm " + name + " " + fp + "'"
+	waitFor(f.t, name+" unconfirmed", func() error {
+		st, body := httpDo(f.t, "GET", v.URL+"/readyz", "", nil)
+		if st != 503 || !strings.Contains(body, `"check":"replica_unconfirmed"`) || !strings.Contains(body, want) {
+			return fmt.Errorf("readyz %d %s, want 503 replica_unconfirmed saying %s", st, body, want)
+		}
+		return nil
+	})
+	f.mustCall(i, "POST", "/v1/replicas/"+name+"/confirm", f.c.Tokens[i], map[string]string{"fingerprint": fp}, nil, 200)
 }
 
 // httpDo makes a request and returns the status and body.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +173,37 @@ func TestServeStartsWithNATSOnAPortNATSChooses(t *testing.T) {
 			}
 			d.Close()
 		})
+	}
+}
+
+// TestVerifierRefusesAHomeOfAnotherProvince: a verifier replica whose
+// replica.home is another province's home node refuses to start, naming
+// replica.home and both provinces. Before, it started, and its refreshes
+// failed in the log only.
+func TestVerifierRefusesAHomeOfAnotherProvince(t *testing.T) {
+	t.Parallel()
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/v1/replica/status" {
+			http.NotFound(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"province":"310000","name":"gd-verify-1","fingerprint":"","confirmed_fingerprint":"","trusted":false}`))
+	}))
+	t.Cleanup(home.Close)
+	cfg := config.Default("440000")
+	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(t.TempDir(), "v1"), "127.0.0.1:0"
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
+	cfg.Replica = config.Replica{Home: home.URL, Token: "hct_token", Refresh: time.Second, MaxStale: time.Minute,
+		SendEvery: time.Second}
+	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+	if err == nil {
+		v.Close()
+		t.Fatal("the verifier started under a home node of another province")
+	}
+	for _, want := range []string{"replica.home (" + home.URL + ")", "province 310000", "this replica's province is 440000"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refused with %q, want it to say %q", err, want)
+		}
 	}
 }

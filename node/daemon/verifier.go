@@ -93,6 +93,9 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	if err != nil {
 		return nil, err
 	}
+	if err := r.CheckHomeProvince(ctx); err != nil {
+		return nil, err
+	}
 	restore, err := federation.NewSync(verifierSync(cfg, r, nil, now, log))
 	if err != nil {
 		return nil, err

@@ -9,7 +9,9 @@
 // registered scanners (their token hashes, never tokens) and the content
 // keys that open codes (the province's own and those peers granted it) —
 // it fetches from the home node every replica.refresh, the keys sealed to
-// an enc key the replica made at its first start and registered at home.
+// an enc key the replica made at its first start and registered at home,
+// once an admin confirmed the fingerprint of its keys there ('hcnode
+// replica confirm').
 // The verifications its scanners make are queued in its own SQLite file
 // and sent home in batches, where they join the audit log and the
 // receipts as if scanned there.

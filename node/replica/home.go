@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -15,11 +16,13 @@ import (
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // Paths of the home node's replica API.
 const (
 	RegisterPath = "/v1/replica/register"
+	StatusPath   = "/v1/replica/status"
 	SyncPath     = "/v1/replica/sync"
 	RecordsPath  = "/v1/replica/records"
 )
@@ -53,7 +56,8 @@ type homeClient struct {
 	base  string
 	token string
 	hc    *http.Client
-	limit int64 // maxHomeResponse; a test's may be lower
+	limit int64             // maxHomeResponse; a test's may be lower
+	sig   *ecdsa.PrivateKey // signs record batches (signed); nil in a check
 }
 
 // requestTimeout bounds one request to home: replica.refresh, at least
@@ -91,7 +95,14 @@ func (e *HomeError) Error() string {
 
 // do sends in (if not nil) as JSON and decodes the answer into out.
 func (h *homeClient) do(ctx context.Context, method, path string, in, out any) error {
-	_, err := h.send(ctx, method, path, in, "", out)
+	_, err := h.send(ctx, method, path, in, "", out, false)
+	return err
+}
+
+// signed posts in to path as do does, with the body signed by the
+// replica's signing key (node.ReplicaSignatureHeader).
+func (h *homeClient) signed(ctx context.Context, path string, in, out any) error {
+	_, err := h.send(ctx, http.MethodPost, path, in, "", out, true)
 	return err
 }
 
@@ -99,21 +110,31 @@ func (h *homeClient) do(ctx context.Context, method, path string, in, out any) e
 // ETag of the last answer installed (none if empty). It returns the
 // answer's ETag, and unchanged true for a 304: nothing in it changed.
 func (h *homeClient) sync(ctx context.Context, tag string, out *node.ReplicaSync) (newTag string, unchanged bool, err error) {
-	resp, err := h.send(ctx, http.MethodGet, SyncPath, nil, tag, out)
+	resp, err := h.send(ctx, http.MethodGet, SyncPath, nil, tag, out, false)
 	if err != nil {
 		return "", false, err
 	}
 	return resp.Header.Get("ETag"), resp.StatusCode == http.StatusNotModified, nil
 }
 
-// send sends in (if not nil) as JSON, with If-None-Match: tag if tag is
-// not empty, and decodes a 200's answer into out (if not nil).
-func (h *homeClient) send(ctx context.Context, method, path string, in any, tag string, out any) (*http.Response, error) {
+// send sends in (if not nil) as JSON, signed if sign, with
+// If-None-Match: tag if tag is not empty, and decodes a 200's answer into
+// out (if not nil).
+func (h *homeClient) send(ctx context.Context, method, path string, in any, tag string, out any, sign bool) (*http.Response, error) {
 	var body io.Reader
+	var signature string
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
+		}
+		if sign {
+			if h.sig == nil {
+				return nil, fmt.Errorf("%s: no signing key", path)
+			}
+			if signature, err = trust.SignReplicaRecords(h.sig, b); err != nil {
+				return nil, err
+			}
 		}
 		body = bytes.NewReader(b)
 	}
@@ -122,6 +143,9 @@ func (h *homeClient) send(ctx context.Context, method, path string, in any, tag 
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.token)
+	if signature != "" {
+		req.Header.Set(node.ReplicaSignatureHeader, signature)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -158,9 +182,12 @@ func (h *homeClient) send(ctx context.Context, method, path string, in any, tag 
 	return resp, nil
 }
 
-// RegisterRequest is the body of POST /v1/replica/register.
+// RegisterRequest is the body of POST /v1/replica/register: the
+// replica's enc key and its signing key (never one key for both); home
+// answers a node.ReplicaStatus.
 type RegisterRequest struct {
 	EncKey json.RawMessage `json:"enc_key"`
+	SigKey json.RawMessage `json:"sig_key"`
 }
 
 // RecordsRequest is the body of POST /v1/replica/records.

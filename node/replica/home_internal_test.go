@@ -68,6 +68,10 @@ func TestAnAnswerOverTheLimitIsCountedAndLoggedSayingWhatToDo(t *testing.T) {
 			_, _ = w.Write([]byte(`{"province":"440000","scanners":[` + strings.Repeat(" ", limit) + `]}`))
 			return
 		}
+		if req.URL.Path == RegisterPath {
+			_, _ = w.Write([]byte(`{"province":"440000","name":"r1","trusted":true}`))
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer home.Close()

@@ -25,9 +25,14 @@ import (
 	"github.com/hcfed/hcfed/trust"
 )
 
-// EncKeyMeta is the replica database's setting where the replica's enc
-// private key is kept, sealed under the KEK.
-const EncKeyMeta = "enc_key"
+// EncKeyMeta and SigKeyMeta are the replica database's settings where
+// the replica's enc and signing private keys are kept, sealed under the
+// KEK. The signing key signs the records it sends home; a replica of a
+// build before it gets one at its next start.
+const (
+	EncKeyMeta = "enc_key"
+	SigKeyMeta = "sig_key"
+)
 
 // Config wires a Replica. Settings (role verifier), DB and KEK are
 // required.
@@ -48,6 +53,8 @@ type Replica struct {
 	state   *trust.State
 	pinned  []byte
 	enc     *ecdsa.PrivateKey
+	sig     *ecdsa.PrivateKey
+	fp      string // trust.ReplicaFingerprint of enc and sig
 	metrics *node.Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -71,6 +78,10 @@ type Replica struct {
 	// keyset version of this province that home reported and this replica
 	// had not applied then (nil: none); see noteHome.
 	behindRevocations, behindKeyset atomic.Pointer[lag]
+
+	// unconfirmed is what the operator has to do while home does not
+	// trust this replica's keys (replica_unconfirmed); nil once it does.
+	unconfirmed atomic.Pointer[string]
 }
 
 // lastSync is what the replica keeps of home's last answer, for the
@@ -102,9 +113,17 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 		r.rand = rand.Reader
 	}
 	var err error
-	if r.enc, err = r.loadEncKey(ctx, cfg.KEK); err != nil {
+	if r.enc, err = r.loadKey(ctx, cfg.KEK, EncKeyMeta, encKeyAAD, "enc"); err != nil {
 		return nil, err
 	}
+	if r.sig, err = r.loadKey(ctx, cfg.KEK, SigKeyMeta, sigKeyAAD, "signing"); err != nil {
+		return nil, err
+	}
+	if r.fp, err = trust.ReplicaFingerprint(&r.enc.PublicKey, &r.sig.PublicKey); err != nil {
+		return nil, err
+	}
+	r.log.Info("replica key fingerprint: compare it with the one home shows, and confirm it there once "+
+		"('hcnode replica confirm NAME FINGERPRINT', admin); home sends no content key until then", "fingerprint", r.fp)
 	if r.state, r.pinned, err = newState(s, r.now()); err != nil {
 		return nil, err
 	}
@@ -116,40 +135,68 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 	if r.home, err = newHomeClient(s.Replica, tok); err != nil {
 		return nil, err
 	}
+	r.home.sig = r.sig
 	r.registerMetrics()
 	return r, nil
 }
 
-// encKeyAAD binds the sealed enc key to its use.
-var encKeyAAD = []byte("hcfed replica enc key")
+// encKeyAAD and sigKeyAAD bind each sealed key to its use.
+var (
+	encKeyAAD = []byte("hcfed replica enc key")
+	sigKeyAAD = []byte("hcfed replica sig key")
+)
 
 // OpenEncKey unseals the replica's enc key held (sealed under kek) as a
 // start does, and refuses it in the start's words: a preflight checks
 // the KEK with it.
 func OpenEncKey(kek *seal.Key, held []byte) (*ecdsa.PrivateKey, error) {
-	der, err := kek.Open(encKeyAAD, held)
+	return openKey(kek, held, encKeyAAD, "enc")
+}
+
+// Fingerprint is the fingerprint of the replica's keys as a start
+// computes it from encHeld and sigHeld (sealed under kek), for a
+// preflight to print.
+func Fingerprint(kek *seal.Key, encHeld, sigHeld []byte) (string, error) {
+	enc, err := OpenEncKey(kek, encHeld)
 	if err != nil {
-		return nil, fmt.Errorf("replica enc key does not open with this KEK: %w", err)
+		return "", err
+	}
+	sig, err := openKey(kek, sigHeld, sigKeyAAD, "signing")
+	if err != nil {
+		return "", err
+	}
+	return trust.ReplicaFingerprint(&enc.PublicKey, &sig.PublicKey)
+}
+
+func openKey(kek *seal.Key, held, aad []byte, what string) (*ecdsa.PrivateKey, error) {
+	der, err := kek.Open(aad, held)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s key does not open with this KEK: %w", what, err)
 	}
 	return x509.ParseECPrivateKey(der)
 }
 
-// loadEncKey opens the replica's enc key, making it at the first start.
-func (r *Replica) loadEncKey(ctx context.Context, kek *seal.Key) (*ecdsa.PrivateKey, error) {
+// loadKey opens the replica's key kept at meta, making it at the first
+// start.
+func (r *Replica) loadKey(ctx context.Context, kek *seal.Key, meta string, aad []byte, what string) (*ecdsa.PrivateKey, error) {
 	fresh, err := ecdsa.GenerateKey(elliptic.P256(), r.rand)
 	if err != nil {
-		return nil, fmt.Errorf("replica enc key: %w", err)
+		return nil, fmt.Errorf("replica %s key: %w", what, err)
 	}
 	der, err := x509.MarshalECPrivateKey(fresh)
 	if err != nil {
-		return nil, fmt.Errorf("replica enc key: %w", err)
+		return nil, fmt.Errorf("replica %s key: %w", what, err)
 	}
-	held, err := r.db.InitMeta(ctx, EncKeyMeta, kek.Seal(encKeyAAD, der))
+	held, err := r.db.InitMeta(ctx, meta, kek.Seal(aad, der))
 	if err != nil {
 		return nil, err
 	}
-	return OpenEncKey(kek, held)
+	return openKey(kek, held, aad, what)
 }
+
+// Fingerprint is the fingerprint of the replica's keys, which an admin
+// confirms at home ('hcnode replica confirm NAME FINGERPRINT').
+func (r *Replica) Fingerprint() string { return r.fp }
 
 // newState makes the trust state from the pinned trust list, if any.
 func newState(s config.Config, now time.Time) (*trust.State, []byte, error) {
@@ -189,6 +236,9 @@ func (r *Replica) Settings() config.Config { return r.cfg }
 // replica has not received for as long; nil while fresh.
 func (r *Replica) stale() error {
 	last := r.synced.Load()
+	if u := r.unconfirmed.Load(); u != nil && (last == 0 || r.now().Sub(time.Unix(0, last)) > r.cfg.Replica.MaxStale) {
+		return node.Errorf(node.EReplicaUnconfirmed, "%s", *u)
+	}
 	if last == 0 {
 		return node.Errorf(node.EReplicaStale, "this replica has not reached its home node yet; scanners are refused until it does")
 	}
@@ -265,6 +315,11 @@ func (r *Replica) Authenticate(_ context.Context, token string) (node.Principal,
 		return node.Principal{}, node.Errorf(node.EUnauthorized, "missing or malformed bearer token")
 	}
 	if err := r.stale(); err != nil {
+		// A scanner hears replica_stale either way: its page says "Not
+		// checked"; the reason is for the operator (/readyz).
+		if e := (*node.Error)(nil); errors.As(err, &e) && e.Code == node.EReplicaUnconfirmed {
+			return node.Principal{}, node.Errorf(node.EReplicaStale, "%s", e.Message)
+		}
 		return node.Principal{}, err
 	}
 	if set := r.scanners.Load(); set != nil {

@@ -62,23 +62,26 @@ func (r *Replica) refreshLoop(ctx context.Context) {
 	}
 }
 
-// refresh registers the replica's enc key once per process, then fetches
-// the scanners and content keys and installs them, or, when home answers
-// 304 (nothing changed since the last answer installed), keeps them; both
-// count as contact with home (replica.max_stale).
+// refresh registers the replica's keys until home trusts them (an admin
+// confirmed their fingerprint), then fetches the scanners and content
+// keys and installs them, or, when home answers 304 (nothing changed
+// since the last answer installed), keeps them; both count as contact
+// with home (replica.max_stale). registered is whether home trusted the
+// keys at the last registration; a sync refused as replica_unconfirmed
+// (an admin confirmed another fingerprint since) registers again.
 func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	if !*registered {
-		jwk, err := trust.EncJWK(&r.enc.PublicKey)
-		if err != nil {
+		if err := r.register(ctx); err != nil {
 			return err
-		}
-		if err := r.home.do(ctx, http.MethodPost, RegisterPath, RegisterRequest{EncKey: jwk}, nil); err != nil {
-			return fmt.Errorf("register: %w", err)
 		}
 		*registered = true
 	}
 	var s node.ReplicaSync
 	tag, unchanged, err := r.home.sync(ctx, r.last.tag, &s)
+	if he := (*HomeError)(nil); errors.As(err, &he) && he.Code == string(node.EReplicaUnconfirmed) {
+		*registered = false
+		r.setUnconfirmed("")
+	}
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
@@ -92,7 +95,7 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 		return nil
 	}
 	if s.Province != r.cfg.Province {
-		return fmt.Errorf("sync: the home node is province %s, this replica's is %s", s.Province, r.cfg.Province)
+		return fmt.Errorf("sync: %w", r.otherProvince(s.Province))
 	}
 	cks, err := trust.OpenContentKeys(s.ContentKeys, r.enc)
 	if err != nil {
@@ -110,6 +113,69 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	r.last = lastSync{tag: tag, cks: cks, revocationSeq: s.RevocationSeq, keysetVersion: s.KeysetVersion}
 	r.noteHome(s.RevocationSeq, s.KeysetVersion, now)
 	return nil
+}
+
+// register registers the replica's enc and signing keys at home, and
+// returns nil if home trusts them; else an error saying what to do,
+// which Ready says too (replica_unconfirmed).
+func (r *Replica) register(ctx context.Context) error {
+	enc, err := trust.EncJWK(&r.enc.PublicKey)
+	if err != nil {
+		return err
+	}
+	sig, err := trust.SigJWK(&r.sig.PublicKey)
+	if err != nil {
+		return err
+	}
+	var st node.ReplicaStatus
+	err = r.home.do(ctx, http.MethodPost, RegisterPath, RegisterRequest{EncKey: enc, SigKey: sig}, &st)
+	if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusConflict {
+		// Home trusts other keys for this replica: an admin confirms
+		// this one's if it made new ones.
+		r.setUnconfirmed("")
+	}
+	if err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	if st.Province != r.cfg.Province {
+		return fmt.Errorf("register: %w", r.otherProvince(st.Province))
+	}
+	if !st.Trusted {
+		r.setUnconfirmed(st.Name)
+		return fmt.Errorf("register: %s", *r.unconfirmed.Load())
+	}
+	r.unconfirmed.Store(nil)
+	return nil
+}
+
+// setUnconfirmed notes that home does not trust this replica's keys,
+// registered under name at home ("" if not known).
+func (r *Replica) setUnconfirmed(name string) {
+	if name == "" {
+		name = "NAME"
+	}
+	msg := fmt.Sprintf("home does not trust this replica's keys yet (replica_unconfirmed): at home, run 'hcnode replica confirm %s %s' (admin), "+
+		"having compared that fingerprint with the one 'hcnode check' prints here; it gets no content key and refuses every scanner until then",
+		name, r.fp)
+	r.unconfirmed.Store(&msg)
+}
+
+// otherProvince is the refusal of a home node of province home, another
+// than the replica's.
+func (r *Replica) otherProvince(home string) error {
+	return &OtherProvinceError{Home: r.cfg.Replica.Home, HomeProvince: home, Province: r.cfg.Province}
+}
+
+// OtherProvinceError is a home node at replica.home of another province
+// than the replica's own.
+type OtherProvinceError struct {
+	Home, HomeProvince, Province string
+}
+
+func (e *OtherProvinceError) Error() string {
+	return fmt.Sprintf("replica.home (%s) is the home node of province %s, and this replica's province is %s: "+
+		"set replica.home to province %s's home node (or province to %s, if that is the replica's)",
+		e.Home, e.HomeProvince, e.Province, e.Province, e.HomeProvince)
 }
 
 // noteHome notes the revocation seq and keyset version home reported (see
@@ -173,7 +239,7 @@ func (r *Replica) sendBatch(ctx context.Context) (int, error) {
 		req.Records = append(req.Records, rec)
 		ids[i] = o.ID
 	}
-	err = r.home.do(ctx, http.MethodPost, RecordsPath, req, &RecordsAnswer{})
+	err = r.home.signed(ctx, RecordsPath, req, &RecordsAnswer{})
 	if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
 		// Home refuses something in the batch (a record older than it
 		// accepts, after a long outage): send each alone, and drop
@@ -190,7 +256,7 @@ func (r *Replica) sendBatch(ctx context.Context) (int, error) {
 // acknowledged or refused as invalid; a refusal is logged and counted.
 func (r *Replica) sendOneByOne(ctx context.Context, recs []node.ReplicaRecord) error {
 	for _, rec := range recs {
-		err := r.home.do(ctx, http.MethodPost, RecordsPath, RecordsRequest{Records: []node.ReplicaRecord{rec}}, &RecordsAnswer{})
+		err := r.home.signed(ctx, RecordsPath, RecordsRequest{Records: []node.ReplicaRecord{rec}}, &RecordsAnswer{})
 		if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusBadRequest {
 			r.refused.Inc()
 			r.log.Error("home node refused a verification record; it is dropped", "record", rec.ID, "err", err)

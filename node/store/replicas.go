@@ -11,10 +11,18 @@ type Replica struct {
 	ID        string
 	Name      string
 	TokenHash []byte // SHA-256 of its bearer token; the token is shown once
-	EncKey    string // public JWK it registered at its first sync; "" until then
+	EncKey    string // public JWK its content keys are sealed to; "" until registered
+	SigKey    string // public JWK its records are signed with; "" until registered
+	KeyFP     string // fingerprint of EncKey and SigKey (trust.ReplicaFingerprint)
+	Confirmed string // fingerprint an admin confirmed; "" if none
 	Created   time.Time
 	LastSeen  time.Time // last sync; zero if never
 }
+
+// Trusted reports whether the keys registered are the ones an admin
+// confirmed: only then does home seal content keys to the replica and
+// take its records.
+func (r Replica) Trusted() bool { return r.Confirmed != "" && r.KeyFP == r.Confirmed }
 
 // ScannerToken is what a replica needs to authenticate one of the
 // province's scanners: the hash of its token, never the token.
@@ -25,7 +33,7 @@ type ScannerToken struct {
 	Hash      []byte
 }
 
-const replicaColumns = `id, name, token_hash, enc_key, created, last_seen`
+const replicaColumns = `id, name, token_hash, enc_key, sig_key, key_fp, confirmed, created, last_seen`
 
 // AddReplica registers a replica. ErrConflict if the id, the name (in any
 // case) or the token hash is taken. The audit entries are appended in the
@@ -36,7 +44,7 @@ func (db *DB) AddReplica(ctx context.Context, r Replica, audit ...AuditEntry) er
 		return invalid(op, "missing id, name, token hash or creation time")
 	}
 	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', ?, 0)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', '', '', '', ?, 0)`,
 			r.ID, r.Name, r.TokenHash, nanos(r.Created))
 		return err
 	})
@@ -82,22 +90,64 @@ func (db *DB) RemoveReplica(ctx context.Context, idOrName string, audit ...Audit
 	})
 }
 
-// RegisterReplicaKey records the public key a replica's content keys are
-// sealed to, the first time it is given; later it only records when the
-// replica was last seen. It reports the key registered, which the caller
-// compares with the one offered. ErrNotFound for an unknown id.
-func (db *DB) RegisterReplicaKey(ctx context.Context, id, encKey string, seen time.Time) (string, error) {
-	var held string
-	err := db.write(ctx, "register replica key", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE replicas SET enc_key = CASE WHEN enc_key = '' THEN ? ELSE enc_key END,
-			last_seen = ? WHERE id = ?`, encKey, nanos(seen), id)
+// RegisterReplicaKeys records the public keys a replica registers, enc
+// and sig, of fingerprint fp, and when it was last seen, and returns the
+// replica as it then is. Keys that are trusted (see Replica.Trusted) are
+// kept: others are ErrConflict, with the replica as held. Keys not
+// trusted are replaced: until an admin confirms a fingerprint, the last
+// registration holds, and none is trusted but the one confirmed.
+// ErrNotFound for an unknown id.
+func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time) (Replica, error) {
+	var held Replica
+	err := db.write(ctx, "register replica keys", func(tx *sql.Tx) error {
+		var err error
+		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
+			return wrap("replica", err)
+		}
+		if held.Trusted() && held.KeyFP != fp {
+			return ErrConflict
+		}
+		held.EncKey, held.SigKey, held.KeyFP, held.LastSeen = enc, sig, fp, seen
+		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ?, last_seen = ? WHERE id = ?`,
+			enc, sig, fp, nanos(seen), id)
+		return err
+	})
+	return held, err
+}
+
+// TouchReplica records when a replica was last seen and returns it.
+// ErrNotFound for an unknown id.
+func (db *DB) TouchReplica(ctx context.Context, id string, seen time.Time) (Replica, error) {
+	var held Replica
+	err := db.write(ctx, "touch replica", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE replicas SET last_seen = ? WHERE id = ?`, nanos(seen), id)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return notFound("replica", err)
 		}
-		return tx.QueryRowContext(ctx, `SELECT enc_key FROM replicas WHERE id = ?`, id).Scan(&held)
+		held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id))
+		return err
+	})
+	return held, err
+}
+
+// ConfirmReplica records fp as the fingerprint an admin confirmed for the
+// replica of that id or name, and returns the replica. ErrNotFound for an
+// unknown one. The audit entries are appended in the same transaction.
+func (db *DB) ConfirmReplica(ctx context.Context, idOrName, fp string, audit ...AuditEntry) (Replica, error) {
+	var held Replica
+	err := db.writeAudited(ctx, "confirm replica", audit, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE replicas SET confirmed = ?1 WHERE id = ?2 OR name = ?2`, fp, idOrName)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("replica", err)
+		}
+		held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?1 OR name = ?1`, idOrName))
+		return err
 	})
 	return held, err
 }
@@ -167,7 +217,7 @@ func (db *DB) AcceptReplicaRecords(ctx context.Context, replicaID string, recs [
 func scanReplica(r rowScanner) (Replica, error) {
 	var x Replica
 	var created, seen int64
-	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &created, &seen)
+	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &x.SigKey, &x.KeyFP, &x.Confirmed, &created, &seen)
 	x.Created = fromNanos(created)
 	if seen != 0 {
 		x.LastSeen = fromNanos(seen)
