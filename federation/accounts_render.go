@@ -23,7 +23,9 @@ func (g *generator) render(users map[string][]userEntry) []byte {
 	if g.o.Port != 0 {
 		w("port: %d\n", g.o.Port)
 	}
-	w("max_payload: 1MB\n\n")
+	w("max_payload: 1MB\n")
+	w("# what the server holds for a client that does not read before it cuts it (ServerMaxPending)\n")
+	w("max_pending: %dMB\n\n", ServerMaxPending>>20)
 	var total int64
 	for _, owner := range g.owners() {
 		total += g.accountFileBytes(owner)

@@ -108,6 +108,19 @@ const (
 	// holds a handful (watchers, consumers, services, its inbox). An
 	// account holds at most this times DefaultAccountMaxConnections.
 	DefaultAccountMaxSubscriptions = 512
+	// ServerMaxPending is the server's max_pending: what it holds for one
+	// client connection that does not read (a slow consumer) before it
+	// closes it. nats-server's default, 64 MB, let one account's 256
+	// connections (DefaultAccountMaxConnections) that subscribe and never
+	// read make it hold 16 GB; at 16 MB it is 4 GB. A node reads
+	// everything it subscribes to at once and holds back, per connection,
+	// a revocation consumer's pull of at most consumerMaxBytes (8 MB), a
+	// snapshot chunk at a time (1 MB at most, GetMsg) and the state
+	// watcher's flow-controlled window: at 8 MB, one full pull and a
+	// chunk behind a slow link would cut it. The generated configuration
+	// sets it (accounts_render.go), and StartServer when its configuration
+	// does not.
+	ServerMaxPending = 16 << 20
 )
 
 // Timing.

@@ -27,7 +27,9 @@ type ServerConfig struct {
 	Name string
 	// ConfigFile is an optional nats-server configuration file, for
 	// production-like setups: accounts, per-province users and their
-	// permissions, TLS, clustering. The fields above override it.
+	// permissions, TLS, clustering. The fields above override it. Its
+	// max_pending is kept; without one the server runs with
+	// ServerMaxPending, not nats-server's 64 MB.
 	ConfigFile string
 	// Logger receives nats-server's own log at info level and above.
 	// Nil silences it.
@@ -53,6 +55,9 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	opts.JetStream = true
 	opts.StoreDir = cfg.StoreDir
+	if opts.MaxPending == 0 {
+		opts.MaxPending = ServerMaxPending // a configuration's own wins
+	}
 	opts.NoSigs = true
 	opts.DisableJetStreamBanner = true
 	opts.NoLog = false // the adapter decides what to keep

@@ -3,8 +3,11 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +110,55 @@ func TestConnReconnectsAfterServerRestart(t *testing.T) {
 	rs := revs.waitLen(t, 2)
 	if len(rs) != 2 || rs[1].StreamSeq != 2 || string(rs[1].Data) != "r2" {
 		t.Fatalf("consumer got %+v across the restart", rs)
+	}
+}
+
+// A client that subscribes and never reads makes the server hold what is
+// sent to it, up to max_pending, before it cuts the client: nats-server's
+// 64 MB default, times the 256 connections an account may hold, was
+// 16 GB. The configuration nats-config and 'hcnode init' write, and an
+// embedded server run without one, hold ServerMaxPending; a
+// configuration's own max_pending is kept.
+func TestServerHoldsServerMaxPendingForAClientThatDoesNotRead(t *testing.T) {
+	t.Parallel()
+	maxPending := func(s *Server) int64 {
+		t.Helper()
+		v, err := s.ns.Varz(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.MaxPending
+	}
+	if got := maxPending(runServer(t)); got != ServerMaxPending {
+		t.Errorf("embedded server without a configuration: max_pending %d, want %d", got, ServerMaxPending)
+	}
+	_, _, conf := writeGenerated(t, []string{gd, sh}, AccountsOptions{Federation: testFed})
+	if opts, err := readServerConfig(conf); err != nil {
+		t.Fatal(err)
+	} else if opts.MaxPending != ServerMaxPending {
+		t.Errorf("the generated configuration, as a nats-server of its own reads it: max_pending %d, want %d",
+			opts.MaxPending, ServerMaxPending)
+	}
+	if got := maxPending(runServerWith(t, ServerConfig{ConfigFile: conf})); got != ServerMaxPending {
+		t.Errorf("server running the generated configuration: max_pending %d, want %d", got, ServerMaxPending)
+	}
+	for _, shipped := range []string{demoConfig, "../configs/nats-accounts.example.conf", "../configs/cluster/nats-1.conf",
+		"../configs/cluster/nats-2.conf", "../configs/cluster/nats-3.conf"} {
+		// They read passwords from the environment: the line the
+		// generated configuration, read above, carries.
+		raw, err := os.ReadFile(shipped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := fmt.Sprintf("\nmax_pending: %dMB\n", ServerMaxPending>>20); !strings.Contains(string(raw), line) {
+			t.Errorf("%s does not set %q", shipped, strings.TrimSpace(line))
+		}
+	}
+	own := filepath.Join(t.TempDir(), "own.conf")
+	if err := os.WriteFile(own, []byte("max_pending: 2MB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxPending(runServerWith(t, ServerConfig{ConfigFile: own})); got != 2<<20 {
+		t.Errorf("server running a configuration that sets max_pending 2MB: %d, want it kept", got)
 	}
 }

@@ -48,7 +48,7 @@ var errTooManyContentKeys = errors.New("too many live content keys")
 func (kr *keyring) currentContentKey(province, epoch string) *trust.ContentKey {
 	base := trust.ContentKeyID(province, epoch)
 	var cur *trust.ContentKey
-	best := -1
+	best := int64(-1)
 	for i := range kr.content {
 		if gen, ok := contentKeyGen(kr.content[i].ID, base); ok && gen > best {
 			cur, best = &kr.content[i], gen
@@ -59,7 +59,7 @@ func (kr *keyring) currentContentKey(province, epoch string) *trust.ContentKey {
 
 // contentKeyGen is the generation of content key id among the keys of
 // an epoch named base: 0 for base itself, n for "base.n" (n >= 1).
-func contentKeyGen(id, base string) (int, bool) {
+func contentKeyGen(id, base string) (int64, bool) {
 	if id == base {
 		return 0, true
 	}
@@ -67,8 +67,8 @@ func contentKeyGen(id, base string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 || strconv.Itoa(n) != rest {
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || n < 1 || strconv.FormatInt(n, 10) != rest {
 		return 0, false
 	}
 	return n, true
@@ -195,7 +195,8 @@ func (ks *keySchedule) settleAudience(ctx context.Context, kc *keyChange) {
 }
 
 // rekeyContent starts new content keys in kc, one generation above the
-// current ones, for kc's epoch and the next. The replaced key of kc's
+// current ones (or at the first a restore allows, firstGen, if higher),
+// for kc's epoch and the next. The replaced key of kc's
 // epoch is kept until it expires (codes were issued under it); the
 // replaced next key never encrypted a code and is dropped. Callers hold
 // ks.mu.
@@ -206,10 +207,10 @@ func (ks *keySchedule) rekeyContent(kc *keyChange) error {
 	epoch := ks.cfg.ContentEpoch
 	for i, t := range []time.Time{kc.now, kc.now.Add(epoch)} {
 		id, _, _ := epochOf(t, epoch)
-		gen := 0
+		gen := ks.firstGen(t)
 		if old := kc.kr.currentContentKey(ks.province, id); old != nil {
-			gen, _ = contentKeyGen(old.ID, trust.ContentKeyID(ks.province, id))
-			gen++
+			held, _ := contentKeyGen(old.ID, trust.ContentKeyID(ks.province, id))
+			gen = max(gen, held+1)
 			if i == 1 {
 				kc.drop(old.ID)
 				kc.kr.content = slices.DeleteFunc(kc.kr.content, func(ck trust.ContentKey) bool { return ck.ID == old.ID })
@@ -223,7 +224,7 @@ func (ks *keySchedule) rekeyContent(kc *keyChange) error {
 }
 
 // addContentKey makes a content key of t's epoch of generation gen in kc.
-func (ks *keySchedule) addContentKey(kc *keyChange, t time.Time, gen int) error {
+func (ks *keySchedule) addContentKey(kc *keyChange, t time.Time, gen int64) error {
 	row, err := newContentKeyRow(ks.kek, ks.province, t, ks.cfg.ContentEpoch, gen)
 	if err != nil {
 		return err

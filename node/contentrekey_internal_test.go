@@ -70,7 +70,7 @@ func TestRekeyContentStaysWithinWhatAGrantCarries(t *testing.T) {
 	now := time.Unix(20788*86400, 0)
 	kc := &keyChange{kr: &keyring{}, now: now}
 	for i := range maxOwnContentKeys - 1 {
-		if err := ks.addContentKey(kc, now.Add(-time.Duration(i)*time.Hour), i); err != nil {
+		if err := ks.addContentKey(kc, now.Add(-time.Duration(i)*time.Hour), int64(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,12 +88,13 @@ func TestRekeyContentStaysWithinWhatAGrantCarries(t *testing.T) {
 func TestContentKeyGenerationIsReadOnlyFromItsCanonicalForm(t *testing.T) {
 	for _, c := range []struct {
 		id   string
-		gen  int
+		gen  int64
 		isOf bool
 	}{
 		{"440000/20788", 0, true},
 		{"440000/20788.1", 1, true},
 		{"440000/20788.12", 12, true},
+		{"440000/20788.1767225600000", 1767225600000, true}, // after a restore (restorecontent.go)
 		{"440000/20788.0", 0, false},
 		{"440000/20788.01", 0, false},
 		{"440000/20788.-1", 0, false},

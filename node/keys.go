@@ -144,9 +144,12 @@ func openECKey(kek *seal.Key, row store.KeyRow) (*ecdsa.PrivateKey, error) {
 // epochOf returns the content-key epoch containing t.
 func epochOf(t time.Time, epoch time.Duration) (id string, start, end time.Time) {
 	sec := int64(epoch / time.Second)
-	idx := t.Unix() / sec
+	idx := epochIndex(t, epoch)
 	return strconv.FormatInt(idx, 10), time.Unix(idx*sec, 0), time.Unix((idx+1)*sec, 0)
 }
+
+// epochIndex is the number of the content-key epoch containing t.
+func epochIndex(t time.Time, epoch time.Duration) int64 { return t.Unix() / int64(epoch/time.Second) }
 
 // InitKeys creates a new province's keys: root, encryption, the first
 // active signing key and the current content key. It refuses a database
@@ -183,12 +186,13 @@ func InitKeys(ctx context.Context, db *store.DB, kek *seal.Key, province string,
 
 // newContentKeyRow makes the content key of t's epoch of generation gen:
 // 0 on the schedule, more when a member left good standing
-// (contentrekey.go), which names it "<province>/<epoch>.<gen>".
-func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Duration, gen int) (store.KeyRow, error) {
+// (contentrekey.go) or after a restore (restorecontent.go), which names
+// it "<province>/<epoch>.<gen>".
+func newContentKeyRow(kek *seal.Key, province string, t time.Time, epoch time.Duration, gen int64) (store.KeyRow, error) {
 	id, start, end := epochOf(t, epoch)
 	kid := trust.ContentKeyID(province, id)
 	if gen > 0 {
-		kid += "." + strconv.Itoa(gen)
+		kid += "." + strconv.FormatInt(gen, 10)
 	}
 	k := seal.NewKeyMaterial()
 	return store.KeyRow{KID: kid, Kind: kindContent, State: "active", NotBefore: start,

@@ -49,10 +49,14 @@ type keySchedule struct {
 	audience map[string]bool
 	// lost are the signing keys a restore lost whose public halves every
 	// keyset lists until they expire (restorekeys.go). Guarded by mu.
-	lost      []lostKey
-	keysetRaw atomic.Pointer[string]
-	issuer    atomic.Pointer[trust.CodeIssuer] // also read by codes (codes.go)
-	signer    atomic.Pointer[trust.StatementSigner]
+	lost []lostKey
+	// restoredAt is the time of the latest restore, from which new
+	// content keys take their generations (restorecontent.go); zero if
+	// none. Guarded by mu.
+	restoredAt time.Time
+	keysetRaw  atomic.Pointer[string]
+	issuer     atomic.Pointer[trust.CodeIssuer] // also read by codes (codes.go)
+	signer     atomic.Pointer[trust.StatementSigner]
 }
 
 // newKeySchedule builds the key schedule over kr, a keyring loadKeyring
@@ -75,6 +79,9 @@ func (ks *keySchedule) start(ctx context.Context) error {
 		return err
 	}
 	kc := ks.beginKeys(ks.now())
+	if err := ks.loadRestore(ctx, kc); err != nil {
+		return err
+	}
 	if err := ks.maintainKeys(kc); err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 // maintainKeys applies the key schedule at kc's time to kc: publish the
 // next signing key ahead of time, promote it when due, drop keys whose
 // codes have all expired, and keep content keys for this epoch and the
-// next. Nothing is written until commitKeys.
+// next (after a restore, at a generation no node made: restorecontent.go).
+// Nothing is written until commitKeys.
 func (ks *keySchedule) maintainKeys(kc *keyChange) error {
 	kr, now := kc.kr, kc.now
 	rot, ahead := ks.cfg.Rotation, ks.cfg.PublishAhead
@@ -49,7 +50,7 @@ func (ks *keySchedule) maintainKeys(kc *keyChange) error {
 		if kr.currentContentKey(ks.province, id) != nil {
 			continue
 		}
-		if err := ks.addContentKey(kc, t, 0); err != nil {
+		if err := ks.addContentKey(kc, t, ks.firstGen(t)); err != nil {
 			return err
 		}
 	}

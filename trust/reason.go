@@ -42,6 +42,10 @@ const (
 	// ReasonBadChunk refuses a revocation snapshot chunk whose size or
 	// SHA-256 differs from what its signed manifest says.
 	ReasonBadChunk Reason = "bad_chunk"
+	// ReasonContentKeyConflict refuses a granted content key whose id is
+	// held with other material: a province never reuses an id, and codes
+	// were issued under the key held (State.ApplyGrant).
+	ReasonContentKeyConflict Reason = "content_key_conflict"
 )
 
 // Reasons for refusing a cross-province lookup or receipt (lookup.go).

@@ -1,8 +1,10 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,7 +255,11 @@ func (s *State) checkKeyset(province, raw string, now time.Time) (*VerifiedKeyse
 
 // ApplyGrant accepts a content-key grant from province addressed to this
 // node. Grants to other nodes fail with ReasonNotRecipient, which callers
-// should ignore quietly.
+// should ignore quietly. A key whose id is held with other material is
+// not taken: a province never makes two keys under one id, and the codes
+// issued under the one held would answer bad_content here until they
+// expired. The grant's other keys are applied, and the error
+// (ReasonContentKeyConflict) names the ids refused.
 func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -269,17 +275,29 @@ func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 		return err
 	}
 	granted := map[string]bool{}
+	var conflicts []string
 	for _, ck := range cks {
-		if !now.After(ck.Expires) {
-			s.putContentKey(province, ck)
-			granted[ck.ID] = true
+		if now.After(ck.Expires) {
+			continue
 		}
+		if held, ok := s.contentKeys[province][ck.ID]; ok && !bytes.Equal(held.Key, ck.Key) {
+			conflicts = append(conflicts, ck.ID)
+			continue
+		}
+		s.putContentKey(province, ck)
+		granted[ck.ID] = true
 	}
-	if len(granted) == 0 {
+	if len(granted) == 0 && len(conflicts) == 0 {
 		return fail(ReasonExpired, "every content key in the grant has expired")
 	}
-	s.trimContentKeys(province, granted)
-	s.rebuild()
+	if len(granted) > 0 {
+		s.trimContentKeys(province, granted)
+		s.rebuild()
+	}
+	if len(conflicts) > 0 {
+		return fail(ReasonContentKeyConflict, fmt.Sprintf("content keys %s are held with other material and were kept; "+
+			"the grant's %d other keys were applied", strings.Join(conflicts, ", "), len(granted)))
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -237,6 +238,35 @@ func TestStateApplyGrantRefusesOtherRecipientsAndExpiredKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantReason(t, noEnc.ApplyGrant(gd, "x", f.Now), ReasonUnknownIssuer)
+}
+
+// A province whose database was restored from an old backup granted new
+// content keys under the ids of keys it had made after the backup: peers
+// replaced the key they held, and every code issued under the lost one
+// answered bad_content. A peer now keeps the key it holds, refuses the
+// other material under its id (content_key_conflict, naming it), and
+// takes the grant's other keys; the same key granted again is no
+// conflict.
+func TestStateKeepsAHeldContentKeyAGrantNamesWithOtherMaterial(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	f.withGuangdong(t)
+	code := mustGood(t, f.testFederation)
+	f.verify(t, code, f.Now, ReasonOK)
+	if err := f.State.ApplyGrant(gd, grant(t, f.GD, f.SH, f.GD.CK, f.Now), f.Now); err != nil {
+		t.Fatalf("the key held granted again: %v", err)
+	}
+	other := f.GD.CK
+	other.Key = fixedBytes("other material", ContentKeyLen)
+	fresh := ContentKey{ID: f.GD.CK.ID + ".1", Key: fixedBytes("fresh", ContentKeyLen), NotBefore: f.Now, Expires: f.GD.CK.Expires}
+	err := f.State.ApplyGrant(gd, grantOf(t, f.GD, f.SH, []ContentKey{other, fresh}, f.Now), f.Now)
+	wantReason(t, err, ReasonContentKeyConflict)
+	if !strings.Contains(err.Error(), f.GD.CK.ID) {
+		t.Errorf("the refusal %q does not name the key %s", err, f.GD.CK.ID)
+	}
+	f.verify(t, code, f.Now, ReasonOK)
+	if _, held := f.State.Snapshot().ContentKeys[gd][fresh.ID]; !held {
+		t.Error("the grant's other key was not taken")
+	}
 }
 
 func TestStateGoesStaleAfterSyncLimitOrTrustListExpiry(t *testing.T) {
