@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -61,8 +60,11 @@ func newAccountTokenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&label, "label", "", "what the token is for, e.g. the device")
 	cmd.Flags().StringVar(&lifetime, "lifetime", "", "how long it works, e.g. 24h (default and most: tokens.operator_lifetime)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return cl.print(cmd, http.MethodPost, "/v1/accounts/"+url.PathEscape(args[0])+"/tokens",
-			map[string]string{"label": label, "lifetime": lifetime})
+		path, err := apiPath("/v1/accounts/%s/tokens", args[0])
+		if err != nil {
+			return err
+		}
+		return cl.print(cmd, http.MethodPost, path, map[string]string{"label": label, "lifetime": lifetime})
 	}
 	return cmd
 }
@@ -72,7 +74,10 @@ func newAccountRevokeCmd() *cobra.Command {
 		Args: cobra.ExactArgs(2)}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		path := "/v1/accounts/" + url.PathEscape(args[0]) + "/tokens/" + url.PathEscape(args[1])
+		path, err := apiPath("/v1/accounts/%s/tokens/%s", args[0], args[1])
+		if err != nil {
+			return err
+		}
 		if err := cl.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 			return err
 		}
@@ -99,6 +104,10 @@ says the same in the present tense and does it.`,
 	cl := addAdminClientFlags(cmd)
 	yes := addYesFlag(cmd, "the account is disabled for good and its tokens stop working")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/accounts/%s", args[0])
+		if err != nil {
+			return err
+		}
 		w := cmd.OutOrStdout()
 		p := plan{w: w, yes: *yes}
 		if *yes {
@@ -120,7 +129,7 @@ says the same in the present tense and does it.`,
 		if p.stop() {
 			return nil
 		}
-		if err := cl.do(cmd.Context(), http.MethodDelete, "/v1/accounts/"+url.PathEscape(args[0]), nil, nil); err != nil {
+		if err := cl.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "disabled account %s; its tokens no longer work\n", args[0])

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 
@@ -98,6 +97,10 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 	cc := addAdminClientFlags(comp)
 	yes := addYesFlag(comp, "codes signed by this key stop verifying everywhere")
 	comp.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/keys/%s/compromise", args[0])
+		if err != nil {
+			return err
+		}
 		// With --yes, stdout is the node's JSON answer: the plan goes to
 		// stderr.
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
@@ -144,7 +147,7 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 			return nil
 		}
 		var out any
-		if err := cc.do(cmd.Context(), http.MethodPost, "/v1/keys/"+url.PathEscape(args[0])+"/compromise", nil, &out); err != nil {
+		if err := cc.do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)
@@ -258,6 +261,10 @@ nothing; a scanner the node does not have is refused before anyone types
 	rmc := addClientFlags(rm)
 	rmYes := addYesFlag(rm, "the scanner's token stops working for good")
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/scanners/%s", args[0])
+		if err != nil {
+			return err
+		}
 		w := cmd.OutOrStdout()
 		p := plan{w: w, yes: *rmYes}
 		if *rmYes {
@@ -281,7 +288,7 @@ nothing; a scanner the node does not have is refused before anyone types
 		if p.stop() {
 			return nil
 		}
-		if err := rmc.do(cmd.Context(), http.MethodDelete, "/v1/scanners/"+url.PathEscape(args[0]), nil, nil); err != nil {
+		if err := rmc.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "removed scanner %s\n", args[0])

@@ -69,6 +69,10 @@ subject_status_since; a status set after that time refuses it again.`}
 	_ = resolve.MarkFlagRequired("outcome")
 	_ = resolve.MarkFlagRequired("note")
 	resolve.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/appeals/%s", args[0])
+		if err != nil {
+			return err
+		}
 		if since != "" {
 			t, err := time.Parse(time.RFC3339Nano, since)
 			if err != nil {
@@ -77,7 +81,7 @@ subject_status_since; a status set after that time refuses it again.`}
 			res.SubjectStatusSince = &t
 		}
 		var out any
-		if err := rc.do(cmd.Context(), http.MethodPut, "/v1/appeals/"+url.PathEscape(args[0]), res, &out); err != nil {
+		if err := rc.do(cmd.Context(), http.MethodPut, path, res, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)

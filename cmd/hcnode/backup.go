@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,9 +34,10 @@ docs/privacy.md, "Backups and crypto-shredding"). Without a key-store copy,
 a restore keeps the node's current keys.db, and residents enrolled after
 the backup are lost.
 
-Each copy is sealed with the node's KEK (its SHA-256, in FILE.seal beside
-it): restore refuses a copy changed since, or taken by another node. Keep
-the seal with its copy.
+Each copy is sealed with the node's KEK (in FILE.seal beside it: its
+SHA-256, the other copy's, the backup's id and the time it was taken):
+restore refuses a copy changed since, taken by another node, or a node.db
+and a keys.db of different backups. Keep each seal with its copy.
 
 The KEK is not copied: keep it in its own custody.`,
 		Args: cobra.NoArgs,
@@ -73,9 +75,6 @@ The KEK is not copied: keep it in its own custody.`,
 			if err != nil {
 				return err
 			}
-			if err := store.SealBackup(dst, kek); err != nil {
-				return err
-			}
 			fmt.Fprintf(w, "database of province %s copied to %s (revocations up to seq %d)\n", prov, dst, seq)
 			if keysOut != "" {
 				if err := store.Backup(cmd.Context(), store.KeysPath(cfg.DBPath()), kdst); err != nil {
@@ -84,13 +83,16 @@ The KEK is not copied: keep it in its own custody.`,
 				if err := store.CheckCopy(cmd.Context(), kdst); err != nil {
 					return err
 				}
-				if err := store.SealBackup(kdst, kek); err != nil {
-					return err
-				}
 				fmt.Fprintf(w, "key store copied to %s: keep it apart, encrypted, and short-lived\n", kdst)
 			}
-			fmt.Fprintf(w, "sealed with this node's KEK (%s beside each copy): restore refuses a copy changed since, or on another node\n",
-				store.BackupSealSuffix)
+			// Both copies are sealed together, each naming the other.
+			bs, err := store.SealBackup(cmd.Context(), kek, dst, kdst)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "sealed with this node's KEK (%s beside each copy) as backup %s, taken at %s: restore refuses a copy "+
+				"changed since, on another node, or with a copy of another backup\n",
+				store.BackupSealSuffix, bs.ID, stamp(bs.Taken))
 			return nil
 		},
 	}
@@ -114,7 +116,9 @@ backup of another province. Without --yes it says what it would do and
 changes nothing. Each copy must match the seal backup wrote beside it
 with this node's KEK (backup_seal_mismatch: changed since, or another
 node's); a copy without one (an earlier hcnode's) only with
---accept-unsealed. The files it replaces are kept beside them, renamed
+--accept-unsealed. The seals bind a backup's copies together: a node.db
+and a keys.db of different backups are refused (backup_mismatched_pair),
+and the plan says when the backup was taken, as its seal records. The files it replaces are kept beside them, renamed
 *.before-restore-TIME. It is all or nothing: both copies are made beside
 their targets before anything is replaced, so a restore that fails (a
 full disk) leaves the node's files as they were.
@@ -158,18 +162,13 @@ again.`,
 			if err != nil {
 				return err
 			}
-			var unsealedCopies []string
-			for _, f := range []string{src, keysSrc} {
-				switch err := store.CheckBackupSeal(f, kek); {
-				case f == "" || err == nil:
-				case errors.Is(err, store.ErrBackupUnsealed) && acceptUnsealed:
-					unsealedCopies = append(unsealedCopies, f)
-				case errors.Is(err, store.ErrBackupUnsealed):
-					return fmt.Errorf("%w. A backup taken by an hcnode that did not seal its copies can be restored "+
-						"with --accept-unsealed, once you know where it has been", err)
-				default:
-					return err
-				}
+			seals, err := store.CheckBackupSeals(src, keysSrc, kek, acceptUnsealed)
+			if errors.Is(err, store.ErrBackupUnsealed) {
+				return fmt.Errorf("%w. A backup taken by an hcnode that did not seal its copies can be restored "+
+					"with --accept-unsealed, once you know where it has been", err)
+			}
+			if err != nil {
+				return err
 			}
 			prov, seq, err := store.CheckBackup(cmd.Context(), src)
 			if err != nil {
@@ -208,7 +207,8 @@ again.`,
 			default:
 				fmt.Fprintf(w, "  %s the current key store %s\n", form("keep", "keeping"), store.KeysPath(cfg.DBPath()))
 			}
-			for _, f := range unsealedCopies {
+			printSeals(w, seals, time.Now())
+			for _, f := range seals.Unsealed {
 				fmt.Fprintf(w, "  WARNING: %s has no seal (%s): whoever could write where it was kept could have changed it "+
 					"(statuses, scanners, tokens), and this restore cannot tell\n", f, filepath.Base(f)+store.BackupSealSuffix)
 			}
@@ -239,7 +239,7 @@ again.`,
 				return nil
 			}
 			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"),
-				store.RestoreOptions{UnpairScanners: unpair, KEK: kek, Unsealed: unsealedCopies})
+				store.RestoreOptions{UnpairScanners: unpair, KEK: kek, Unsealed: seals.Unsealed})
 			if err != nil {
 				return err
 			}
@@ -277,4 +277,36 @@ func sameDir(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && filepath.Clean(aa) == filepath.Clean(bb)
+}
+
+// printSeals says, in a restore's plan, which backup its seals say it is
+// and when it was taken, so that an older copy put in place of a newer
+// one shows; or that an earlier hcnode's seals cannot say.
+func printSeals(w io.Writer, s store.BackupSeals, now time.Time) {
+	if s.ID != "" {
+		pair := ""
+		if s.Paired {
+			pair = "; the database and key store copies are of that one backup"
+		}
+		fmt.Fprintf(w, "  backup %s, taken at %s (%s), as its seal says%s: check that it is the one you meant\n",
+			s.ID, stamp(s.Taken), ago(now.Sub(s.Taken)), pair)
+	}
+	for _, f := range s.Earlier {
+		fmt.Fprintf(w, "  NOTE: %s was sealed by an earlier hcnode: its seal binds that file alone, not the backup it is of "+
+			"nor when it was taken; check that it is the copy you meant\n", f)
+	}
+}
+
+// ago says how long ago something was, d before now, in whole days and
+// hours, or minutes under an hour.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return count(int(d/time.Minute), "minute") + " ago"
+	case d < 24*time.Hour:
+		return count(int(d/time.Hour), "hour") + " ago"
+	}
+	return count(int(d/(24*time.Hour)), "day") + " " + count(int(d%(24*time.Hour)/time.Hour), "hour") + " ago"
 }

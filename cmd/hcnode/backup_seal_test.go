@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,14 +19,26 @@ import (
 // next start on keys its KEK does not open. backup now seals each copy
 // with the KEK (FILE.seal), and restore refuses a copy that does not
 // match its seal, one sealed by another KEK, and, without
-// --accept-unsealed, one with no seal.
+// --accept-unsealed, one with no seal. The seals bind a backup's copies
+// together: a node.db and a keys.db of two backups are refused
+// (backup_mismatched_pair), and the plan says which backup it puts back
+// and when it was taken, as its seal says.
 func TestRestoreRefusesABackupChangedSinceOrOfAnotherNode(t *testing.T) {
 	dir, cfgPath := initCheckNode(t)
 	_, otherCfg := initCheckNode(t) // province 440000 too: another node, another KEK
 	tmp := t.TempDir()
 	bk, keys := filepath.Join(tmp, "bk"), filepath.Join(tmp, "keys")
-	if out, err := run(t, "backup", "--config", cfgPath, "--out", bk, "--keys-out", keys); err != nil {
+	out, err := run(t, "backup", "--config", cfgPath, "--out", bk, "--keys-out", keys)
+	if err != nil {
 		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	sealed := regexp.MustCompile(`as backup ([0-9a-f]{32}), taken at (\S+):`).FindStringSubmatch(out)
+	if sealed == nil {
+		t.Fatalf("backup does not say which backup it sealed, and when:\n%s", out)
+	}
+	bk2, keys2 := filepath.Join(tmp, "bk2"), filepath.Join(tmp, "keys2")
+	if out, err := run(t, "backup", "--config", cfgPath, "--out", bk2, "--keys-out", keys2); err != nil {
+		t.Fatalf("second backup: %v\n%s", err, out)
 	}
 	for _, f := range []string{filepath.Join(bk, "node.db"), filepath.Join(keys, store.KeysFile)} {
 		if _, err := os.Stat(f + store.BackupSealSuffix); err != nil {
@@ -81,6 +94,8 @@ func TestRestoreRefusesABackupChangedSinceOrOfAnotherNode(t *testing.T) {
 		{"key store of another node", []string{"--config", otherCfg, "--from", unsealed, "--accept-unsealed", "--keys-from", keys},
 			"backup_seal_mismatch: its seal does not open with this node's KEK"},
 		{"with no seal", []string{"--config", cfgPath, "--from", unsealed}, "backup_unsealed"},
+		{"with another backup's key store", []string{"--config", cfgPath, "--from", bk, "--keys-from", keys2},
+			"backup_mismatched_pair: they are not of one backup (node.db is of backup " + sealed[1]},
 	} {
 		for _, yes := range []bool{false, true} {
 			args := append([]string{"restore"}, c.args...)
@@ -97,8 +112,14 @@ func TestRestoreRefusesABackupChangedSinceOrOfAnotherNode(t *testing.T) {
 		}
 	}
 
+	// The plan says which backup, and when it was taken.
+	out, err = run(t, "restore", "--config", cfgPath, "--from", bk, "--keys-from", keys)
+	if want := "backup " + sealed[1] + ", taken at " + sealed[2]; err != nil || !strings.Contains(out, want) ||
+		!strings.Contains(out, "the database and key store copies are of that one backup") {
+		t.Errorf("dry run of a sealed backup: %v\n%s\nwant it to say %q, and that its copies are of one backup", err, out, want)
+	}
 	// An unsealed copy is the operator's call, said in the plan.
-	out, err := run(t, "restore", "--config", cfgPath, "--from", unsealed, "--accept-unsealed")
+	out, err = run(t, "restore", "--config", cfgPath, "--from", unsealed, "--accept-unsealed")
 	if err != nil || !strings.Contains(out, "WARNING: "+filepath.Join(unsealed, "node.db")+" has no seal") {
 		t.Errorf("dry run of an unsealed backup accepted: %v\n%s", err, out)
 	}

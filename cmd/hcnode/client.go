@@ -160,6 +160,25 @@ func checkNodeURL(raw string) error {
 	return nil
 }
 
+// apiPath is the API path format, with a %s for each id ("/v1/scanners/%s"),
+// with each of ids put in as one path segment, escaped: a "/", "?", "#"
+// or "%" in an id stays in that segment, and never makes another route
+// or a query. An empty id, "." and ".." are refused (a usage error): no
+// escape carries them, as whatever normalises the URL on the way (a
+// proxy, a server) takes a dot segment, even written %2E, as a step
+// up, to another route. Every command that puts an id it is given into
+// a path builds it here.
+func apiPath(format string, ids ...string) (string, error) {
+	segs := make([]any, len(ids))
+	for i, id := range ids {
+		if id == "" || id == "." || id == ".." {
+			return "", usageError{fmt.Errorf("%q is not an id: give the id as the node printed it", id)}
+		}
+		segs[i] = url.PathEscape(id)
+	}
+	return fmt.Sprintf(format, segs...), nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -198,6 +217,10 @@ older form, still works.`,
 		if pageOut != "" && !paper {
 			return usageError{errors.New("--page needs --paper: only a paper code has a printable page")}
 		}
+		path, err := apiPath("/v1/subjects/%s/codes", subject)
+		if err != nil {
+			return err
+		}
 		ctx := cmd.Context()
 		var out struct {
 			Code  string `json:"code"`
@@ -205,7 +228,7 @@ older form, still works.`,
 			Exp   int64  `json:"exp"`
 			QRURL string `json:"qr_url"`
 		}
-		if err := cl.do(ctx, http.MethodPost, "/v1/subjects/"+url.PathEscape(subject)+"/codes", map[string]bool{"paper": paper}, &out); err != nil {
+		if err := cl.do(ctx, http.MethodPost, path, map[string]bool{"paper": paper}, &out); err != nil {
 			return err
 		}
 		if qrOut != "" {
@@ -219,7 +242,11 @@ older form, still works.`,
 		}
 		if pageOut != "" {
 			var page []byte
-			if err := cl.do(ctx, http.MethodGet, "/v1/codes/"+url.PathEscape(out.JTI)+"/paper.png", nil, &page); err != nil {
+			pagePath, err := apiPath("/v1/codes/%s/paper.png", out.JTI)
+			if err == nil {
+				err = cl.do(ctx, http.MethodGet, pagePath, nil, &page)
+			}
+			if err != nil {
 				return fmt.Errorf("code %s issued, but its printable page: %w", out.JTI, err)
 			}
 			if err := os.WriteFile(pageOut, page, 0o600); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -56,6 +55,10 @@ anyone types --yes. With --yes it says the same in the present tense and does it
 	rmc := addAdminClientFlags(rm)
 	yes := addYesFlag(rm, "the replica's token stops working for good")
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/replicas/%s", args[0])
+		if err != nil {
+			return err
+		}
 		w := cmd.OutOrStdout()
 		p := plan{w: w, yes: *yes}
 		if *yes {
@@ -84,7 +87,7 @@ anyone types --yes. With --yes it says the same in the present tense and does it
 		if p.stop() {
 			return nil
 		}
-		if err := rmc.do(cmd.Context(), http.MethodDelete, "/v1/replicas/"+url.PathEscape(args[0]), nil, nil); err != nil {
+		if err := rmc.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "removed replica %s\n", args[0])

@@ -7,16 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hcfed/hcfed/node"
 )
-
-// subjectPath is the API path of a resident's record, plus suffix.
-func subjectPath(id, suffix string) string { return "/v1/subjects/" + url.PathEscape(id) + suffix }
 
 func newStatusCmd() *cobra.Command {
 	var reason string
@@ -34,12 +30,16 @@ a paper code must be printed again.`,
 	cmd.Flags().StringVar(&reason, "reason", "", `why, for the audit log (required; "-": one line from stdin, kept out of ps and shell history)`)
 	_ = cmd.MarkFlagRequired("reason")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s/status", args[0])
+		if err != nil {
+			return err
+		}
 		if err := dashFromStdin(cmd, &reason, "the reason", "--reason -: stdin held no reason; give one line saying why"); err != nil {
 			return err
 		}
 		var out any
 		in := map[string]string{"status": args[1], "reason": reason}
-		if err := cl.do(cmd.Context(), http.MethodPut, subjectPath(args[0], "/status"), in, &out); err != nil {
+		if err := cl.do(cmd.Context(), http.MethodPut, path, in, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)
@@ -82,8 +82,12 @@ func newSubjectCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1)}
 	sc := addClientFlags(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s", args[0])
+		if err != nil {
+			return err
+		}
 		var out any
-		if err := sc.do(cmd.Context(), http.MethodGet, subjectPath(args[0], ""), nil, &out); err != nil {
+		if err := sc.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)
@@ -105,6 +109,10 @@ says the same in the present tense and does it.`}
 	dc := addClientFlags(del)
 	yes := addYesFlag(del, "the record cannot be brought back")
 	del.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s", args[0])
+		if err != nil {
+			return err
+		}
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
 		if !*yes {
 			if err := mayDeleteSubject(cmd.Context(), dc, args[0]); err != nil {
@@ -122,7 +130,7 @@ says the same in the present tense and does it.`}
 		if p.stop() {
 			return nil
 		}
-		if err := dc.do(cmd.Context(), http.MethodDelete, subjectPath(args[0], ""), nil, nil); err != nil {
+		if err := dc.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "deleted subject %s\n", args[0])
@@ -151,6 +159,10 @@ up, so an id the node does not have is refused (not_found) only with
 	cl := addClientFlags(cmd)
 	yes := addYesFlag(cmd, "every live paper code of the resident is refused everywhere")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s/paper-codes", args[0])
+		if err != nil {
+			return err
+		}
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
 		if !*yes {
 			if err := cl.mayOperate(cmd.Context()); err != nil {
@@ -170,7 +182,7 @@ up, so an id the node does not have is refused (not_found) only with
 		var out struct {
 			Revoked int `json:"revoked"`
 		}
-		if err := cl.do(cmd.Context(), http.MethodDelete, subjectPath(args[0], "/paper-codes"), nil, &out); err != nil {
+		if err := cl.do(cmd.Context(), http.MethodDelete, path, nil, &out); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s of resident %s; their phone codes stay valid\n",
@@ -211,6 +223,10 @@ does it.`,
 	_ = cmd.MarkFlagRequired("id-number")
 	yes := addYesFlag(cmd, "the resident's earlier tokens and the codes on the old phone stop working for good")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s/token", args[0])
+		if err != nil {
+			return err
+		}
 		p := plan{w: cmd.OutOrStdout(), yes: *yes}
 		if *yes {
 			p.w = cmd.ErrOrStderr()
@@ -241,7 +257,7 @@ does it.`,
 			Revoked       int    `json:"revoked"`
 		}
 		in := map[string]string{"id_number": idNumber}
-		if err := cl.do(cmd.Context(), http.MethodPost, subjectPath(args[0], "/token"), in, &out); err != nil {
+		if err := cl.do(cmd.Context(), http.MethodPost, path, in, &out); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "revoked %s issued to the old phone: every province refuses %s; the resident's paper codes stay valid\n",
@@ -300,8 +316,12 @@ func newLookupsCmd() *cobra.Command {
 	}
 	cl := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/subjects/%s/lookups", args[0])
+		if err != nil {
+			return err
+		}
 		var out any
-		if err := cl.do(cmd.Context(), http.MethodGet, subjectPath(args[0], "/lookups"), nil, &out); err != nil {
+		if err := cl.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
 			return err
 		}
 		return printJSON(cmd.OutOrStdout(), out)

@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/node/seal"
@@ -29,7 +31,7 @@ func TestRestoreChecksTheSealAgainstTheBytesItPutsInPlace(t *testing.T) {
 	if err := Backup(ctx, path, src); err != nil {
 		t.Fatal(err)
 	}
-	if err := SealBackup(src, kek); err != nil {
+	if _, err := SealBackup(ctx, kek, src, ""); err != nil {
 		t.Fatal(err)
 	}
 	enrol(t, db, "s_2")
@@ -40,7 +42,7 @@ func TestRestoreChecksTheSealAgainstTheBytesItPutsInPlace(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckBackupSeal(src, kek); err != nil {
+	if _, err := CheckBackupSeals(src, "", kek, false); err != nil {
 		t.Fatalf("the sealed copy: %v", err)
 	}
 	before := dirContents(t, filepath.Dir(path))
@@ -75,10 +77,165 @@ func TestRestoreChecksTheSealAgainstTheBytesItPutsInPlace(t *testing.T) {
 	if err := Backup(ctx, path, sealed); err != nil {
 		t.Fatal(err)
 	}
-	if err := SealBackup(sealed, kek); err != nil {
+	if _, err := SealBackup(ctx, kek, sealed, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Restore(ctx, sealed, "", path, "20300101T000001Z", RestoreOptions{KEK: kek}); err != nil {
 		t.Fatalf("a sealed copy: %v", err)
+	}
+}
+
+// testBackup is one backup of the database at path (and its key store),
+// as hcnode backup takes it: node.db and keys.db copies in their own
+// directories, sealed together with kek (withKeys false: node.db alone).
+type testBackup struct {
+	db, keys string
+	seal     BackupSeal
+}
+
+func takeTestBackup(t *testing.T, path string, kek *seal.Key, withKeys bool) testBackup {
+	t.Helper()
+	ctx := t.Context()
+	b := testBackup{db: filepath.Join(t.TempDir(), "node.db")}
+	if err := Backup(ctx, path, b.db); err != nil {
+		t.Fatal(err)
+	}
+	if withKeys {
+		b.keys = filepath.Join(t.TempDir(), KeysFile)
+		if err := Backup(ctx, KeysPath(path), b.keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if b.seal, err = SealBackup(ctx, kek, b.db, b.keys); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A seal bound one file alone: a node.db and a keys.db of different
+// backups, each genuine and sealed, were restored together (a node.db
+// with the data keys of another day: residents enrolled since unreadable,
+// or residents deleted since readable again). Each seal now names its
+// backup's id, the time it was taken and the other copy's SHA-256, and
+// both CheckBackupSeals and Restore refuse copies of different backups
+// (ErrBackupMismatchedPair), saying when each was taken.
+func TestRestoreRefusesADatabaseAndKeyStoreOfDifferentBackups(t *testing.T) {
+	ctx := t.Context()
+	kek, err := seal.NewKey(seal.NewKeyMaterial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	monday := takeTestBackup(t, path, kek, true)
+	enrol(t, db, "s_2")
+	tuesday := takeTestBackup(t, path, kek, true)
+	alone := takeTestBackup(t, path, kek, false) // node.db alone
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if monday.seal.ID == tuesday.seal.ID || monday.seal.Taken.IsZero() || tuesday.seal.Taken.Before(monday.seal.Taken) {
+		t.Fatalf("backups sealed as %+v and %+v, want two ids and their times", monday.seal, tuesday.seal)
+	}
+	before := dirContents(t, filepath.Dir(path))
+	for _, c := range []struct {
+		name    string
+		db      testBackup
+		keys    string
+		mention string
+	}{
+		{"Monday's database, Tuesday's key store", monday, tuesday.keys, tuesday.seal.ID},
+		{"Tuesday's database, Monday's key store", tuesday, monday.keys, monday.seal.ID},
+		{"a database backed up alone, Monday's key store", alone, monday.keys, "has no key store copy"},
+	} {
+		if _, err := CheckBackupSeals(c.db.db, c.keys, kek, false); !errors.Is(err, ErrBackupMismatchedPair) ||
+			!strings.Contains(err.Error(), c.mention) {
+			t.Errorf("%s: CheckBackupSeals answered %v, want %v naming %q", c.name, err, ErrBackupMismatchedPair, c.mention)
+		}
+		if _, err := Restore(ctx, c.db.db, c.keys, path, "20300101T000000Z", RestoreOptions{KEK: kek}); !errors.Is(err, ErrBackupMismatchedPair) {
+			t.Errorf("%s: Restore answered %v, want %v", c.name, err, ErrBackupMismatchedPair)
+		}
+		after := dirContents(t, filepath.Dir(path))
+		if len(after) != len(before) {
+			t.Fatalf("%s: the refused restore left files behind or took some away", c.name)
+		}
+		for f, b := range before {
+			if !bytes.Equal(after[f], b) {
+				t.Fatalf("%s: the refused restore changed %s", c.name, f)
+			}
+		}
+	}
+	// The two copies of one backup, or its database alone, are restored;
+	// the seals say which backup, and when.
+	got, err := CheckBackupSeals(tuesday.db, tuesday.keys, kek, false)
+	if err != nil || got.ID != tuesday.seal.ID || !got.Taken.Equal(tuesday.seal.Taken) || !got.Paired || len(got.Earlier) != 0 {
+		t.Fatalf("the copies of one backup: %+v, %v; want backup %+v, paired", got, err, tuesday.seal)
+	}
+	if got, err := CheckBackupSeals(monday.db, "", kek, false); err != nil || got.ID != monday.seal.ID || got.Paired {
+		t.Fatalf("a database alone: %+v, %v", got, err)
+	}
+	if _, err := Restore(ctx, tuesday.db, tuesday.keys, path, "20300101T000001Z", RestoreOptions{KEK: kek}); err != nil {
+		t.Fatalf("the copies of one backup: %v", err)
+	}
+	if _, err := Restore(ctx, monday.db, "", path, "20300101T000002Z", RestoreOptions{KEK: kek}); err != nil {
+		t.Fatalf("a database alone, keeping the key store: %v", err)
+	}
+}
+
+// sealAsEarlierBuild replaces the seal beside path with one as the
+// previous build wrote it: the file's SHA-256 alone.
+func sealAsEarlierBuild(t *testing.T, path string, kek *seal.Key) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if err := os.WriteFile(path+BackupSealSuffix, kek.Seal([]byte("hcfed/backup-seal/v1\x00"+filepath.Base(path)), sum[:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Seals the previous build wrote (each file's SHA-256 alone) are still
+// accepted: each file is checked against its own, as before, and as
+// before nothing ties the pair or says when it was taken (Earlier lists
+// them, for the plan to say so). A changed copy is still refused.
+func TestRestoreAcceptsSealsOfTheEarlierBuild(t *testing.T) {
+	ctx := t.Context()
+	kek, err := seal.NewKey(seal.NewKeyMaterial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	monday := takeTestBackup(t, path, kek, true)
+	enrol(t, db, "s_2")
+	tuesday := takeTestBackup(t, path, kek, true)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{monday.db, monday.keys, tuesday.db, tuesday.keys} {
+		sealAsEarlierBuild(t, f, kek)
+	}
+	got, err := CheckBackupSeals(tuesday.db, monday.keys, kek, false)
+	if err != nil || got.ID != "" || !got.Taken.IsZero() || got.Paired || len(got.Earlier) != 2 {
+		t.Fatalf("earlier seals: %+v, %v; want both listed as Earlier, nothing paired", got, err)
+	}
+	if _, err := Restore(ctx, tuesday.db, monday.keys, path, "20300101T000000Z", RestoreOptions{KEK: kek}); err != nil {
+		t.Fatalf("earlier seals: %v", err)
+	}
+	// A database of this build with a key store the earlier build sealed
+	// is not of one backup: this build seals both copies alike.
+	wednesday := takeTestBackup(t, path, kek, true)
+	if _, err := CheckBackupSeals(wednesday.db, monday.keys, kek, false); !errors.Is(err, ErrBackupMismatchedPair) {
+		t.Errorf("this build's database, an earlier build's key store: %v, want %v", err, ErrBackupMismatchedPair)
+	}
+	// An earlier seal still binds its file.
+	if err := os.WriteFile(tuesday.keys, append(fileBytes(t, tuesday.keys), 0), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckBackupSeals(tuesday.db, tuesday.keys, kek, false); !errors.Is(err, ErrBackupSealMismatch) {
+		t.Errorf("a changed copy under an earlier seal: %v, want %v", err, ErrBackupSealMismatch)
 	}
 }

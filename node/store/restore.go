@@ -35,7 +35,7 @@ const restoringSuffix = ".restoring"
 //
 // With opts.UnpairScanners, every scanner the backup holds is removed in
 // the copy before it is put in place; with opts.KEK, each copy staged
-// must match its seal (RestoreOptions).
+// must match its seal, and the copies be of one backup (RestoreOptions).
 //
 // It returns the stamp it kept the replaced files under: stamp, or
 // stamp-2, -3... if a restore in the same second already kept files
@@ -59,9 +59,10 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 			os.Remove(tmp) // gone once renamed in; a leftover after a failure
 		}
 	}()
-	for _, dst := range order {
+	var copies [2]sealedCopy
+	for i, dst := range order {
 		tmp := dst + restoringSuffix
-		want, err := opts.sealOf(targets[dst])
+		s, err := opts.sealOf(targets[dst])
 		if err != nil {
 			return "", err
 		}
@@ -74,16 +75,20 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 		// The bytes staged are those the seal is checked against, not
 		// the source read again: whoever can write where backups are
 		// kept could replace a copy between the caller's check
-		// (CheckBackupSeal) and this copy.
-		if want != nil {
-			if err := sealMatches(targets[dst], sum, want); err != nil {
-				return "", fmt.Errorf("store: restore: nothing was replaced: %w", err)
-			}
+		// (CheckBackupSeals) and this copy.
+		copies[i] = sealedCopy{path: targets[dst], sum: sum, seal: s}
+		if err := copies[i].matches(); err != nil {
+			return "", fmt.Errorf("store: restore: nothing was replaced: %w", err)
 		}
 		// The staged copy is what goes in place: checked, not its source,
 		// so that a copy the disk spoilt is refused too.
 		if err := checkIntact(ctx, tmp); err != nil {
 			return "", fmt.Errorf("store: restore: the copy of %s, so nothing was replaced: %w", targets[dst], err)
+		}
+	}
+	if opts.KEK != nil {
+		if err := checkPair(copies[0], copies[1]); err != nil {
+			return "", fmt.Errorf("store: restore: nothing was replaced: %w", err)
 		}
 	}
 	if err := markRestored(ctx, dbPath+restoringSuffix, time.Now().UTC(), opts); err != nil {
@@ -207,27 +212,28 @@ type RestoreOptions struct {
 	// KEK, if set, checks each copy as it is staged against the seal
 	// beside its source (SealBackup): a copy that is not the one sealed
 	// is refused (ErrBackupSealMismatch), as is one with no seal
-	// (ErrBackupUnsealed) unless it is listed in Unsealed.
+	// (ErrBackupUnsealed) unless it is listed in Unsealed, and a node.db
+	// and a keys.db of different backups (ErrBackupMismatchedPair).
 	KEK *seal.Key
 	// Unsealed are the copies (their paths, as given to Restore) the
 	// operator accepted without a seal (hcnode restore --accept-unsealed).
 	Unsealed []string
 }
 
-// sealOf returns the SHA-256 the seal beside the copy at src holds, or
-// nil if opts checks no seal or src is accepted unsealed.
-func (opts RestoreOptions) sealOf(src string) ([]byte, error) {
+// sealOf returns what the seal beside the copy at src holds, or nil if
+// opts checks no seal or src is accepted unsealed.
+func (opts RestoreOptions) sealOf(src string) (*backupSeal, error) {
 	if opts.KEK == nil {
 		return nil, nil
 	}
-	want, err := openBackupSeal(src, opts.KEK)
+	s, err := openBackupSeal(src, opts.KEK)
 	if errors.Is(err, ErrBackupUnsealed) && slices.Contains(opts.Unsealed, src) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: restore: nothing was replaced: %w", err)
 	}
-	return want, nil
+	return s, nil
 }
 
 // UnpairedScanners is the meta key holding, as a JSON array, the ids of
