@@ -86,7 +86,8 @@ const ReplicaSignatureHeader = "Hcfed-Replica-Signature"
 // AcceptRecords takes a POST /v1/replica/records of rp: body, its exact
 // bytes ({"records": [...]}), and signature, its ReplicaSignatureHeader.
 // It is refused unless rp's keys are the ones an admin confirmed
-// (EReplicaUnconfirmed) and the signature is of body by rp's registered
+// (EReplicaUnconfirmed; EReplicaSignature for a grandfathered replica,
+// which serves meanwhile: the replica keeps the records queued) and the signature is of body by rp's registered
 // signing key (EReplicaSignature): a replica token alone adds nothing.
 // A body sent again is harmless (each record id counts once). Then, see
 // acceptRecords.
@@ -97,6 +98,10 @@ func (r *Replicas) AcceptRecords(ctx context.Context, rp ReplicaPrincipal, body 
 	}
 	if err != nil {
 		return 0, internal("replica records", err)
+	}
+	if x.Grandfathered() {
+		return 0, Errorf(EReplicaSignature, "replica %s's records need the signature of a confirmed signing key: %s",
+			x.Name, grandfatheredNote(x))
 	}
 	if !x.Trusted() {
 		return 0, unconfirmed(x)

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -64,17 +65,26 @@ type ReplicaInfo struct {
 	// Fingerprint is that of the keys it registered (trust.ReplicaFingerprint);
 	// Confirmed, the one an admin confirmed; Trusted, whether they are
 	// the same: only then does it get content keys and give records.
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Confirmed   string    `json:"confirmed_fingerprint,omitempty"`
-	Trusted     bool      `json:"trusted"`
-	Created     time.Time `json:"created"`
-	LastSeen    time.Time `json:"last_seen,omitzero"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Confirmed   string `json:"confirmed_fingerprint,omitempty"`
+	Trusted     bool   `json:"trusted"`
+	// Grandfathered: not Trusted, but its enc key is the one home held
+	// before fingerprints (store.Replica.Grandfathered): it gets scanners
+	// and content keys and serves; its records wait at the replica until
+	// an admin confirms its fingerprint. Pending says so in words.
+	Grandfathered bool      `json:"grandfathered,omitempty"`
+	Pending       string    `json:"pending,omitempty"`
+	Created       time.Time `json:"created"`
+	LastSeen      time.Time `json:"last_seen,omitzero"`
 }
 
 // replicaInfo is x as operators see it.
 func replicaInfo(x store.Replica) ReplicaInfo {
 	info := ReplicaInfo{ID: x.ID, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted(),
-		Created: x.Created, LastSeen: x.LastSeen}
+		Grandfathered: x.Grandfathered(), Created: x.Created, LastSeen: x.LastSeen}
+	if info.Grandfathered {
+		info.Pending = grandfatheredNote(x)
+	}
 	if pub, kid, err := trust.ParsePublicJWK(json.RawMessage(x.EncKey)); err == nil && pub != nil {
 		info.KeyID = kid
 	}
@@ -85,16 +95,33 @@ func replicaInfo(x store.Replica) ReplicaInfo {
 // registration and to GET /v1/replica/status: home's province, the
 // replica's name there, the fingerprint of the keys it registered and
 // the one an admin confirmed, and whether they are the same.
+//
+// Grandfathered (see ReplicaInfo) says that, not trusted, it is still
+// sent scanners and content keys, its records held until confirmed.
 type ReplicaStatus struct {
-	Province    string `json:"province"`
-	Name        string `json:"name"`
-	Fingerprint string `json:"fingerprint"`
-	Confirmed   string `json:"confirmed_fingerprint"`
-	Trusted     bool   `json:"trusted"`
+	Province      string `json:"province"`
+	Name          string `json:"name"`
+	Fingerprint   string `json:"fingerprint"`
+	Confirmed     string `json:"confirmed_fingerprint"`
+	Trusted       bool   `json:"trusted"`
+	Grandfathered bool   `json:"grandfathered,omitempty"`
 }
 
 func (r *Replicas) status(x store.Replica) ReplicaStatus {
-	return ReplicaStatus{Province: r.n.cfg.Province, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted()}
+	return ReplicaStatus{Province: r.n.cfg.Province, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted(),
+		Grandfathered: x.Grandfathered()}
+}
+
+// grandfatheredNote says what a grandfathered replica (see
+// store.Replica.Grandfathered) is waiting for.
+func grandfatheredNote(x store.Replica) string {
+	fp := "FINGERPRINT"
+	if x.KeyFP != "" {
+		fp = x.KeyFP
+	}
+	return fmt.Sprintf("serving on the enc key home held before the upgrade; its fingerprint awaits confirmation and its "+
+		"verification records are held at the replica until an admin runs 'hcnode replica confirm %s %s' "+
+		"(compare it with the one 'hcnode check' prints on the replica's machine)", x.Name, fp)
 }
 
 // unconfirmed is the refusal of a replica whose keys are not the ones
@@ -250,9 +277,14 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 // last, so a replica token used before the replica's first start gains
 // nothing. Trusted keys are kept: others are EConflict until an admin
 // confirms their fingerprint. It returns what home holds of rp then.
+//
+// A registration without sigKey is a replica of a build before signing
+// keys: it is taken only for the enc key home held before it
+// (grandfathered, see store.Replica.Grandfathered) or already trusts, so
+// that a rolling upgrade keeps the replica serving; any other is EInvalid.
 func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, sigKey json.RawMessage) (ReplicaStatus, error) {
 	if len(sigKey) == 0 {
-		return ReplicaStatus{}, Errorf(EInvalid, "sig_key is required: this replica's build is older than its home node's; upgrade it")
+		return r.registerEncOnly(ctx, rp, encKey)
 	}
 	enc, _, err := trust.ParsePublicJWK(encKey)
 	if err != nil {
@@ -285,6 +317,30 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, si
 		return ReplicaStatus{}, Errorf(EConflict, "replica %s's confirmed keys are of fingerprint %s, these of %s: if the replica made new keys "+
 			"(its data directory was lost), confirm their fingerprint at home ('hcnode replica confirm %s FINGERPRINT', admin)",
 			x.Name, x.KeyFP, fp, x.Name)
+	case err != nil:
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	return r.status(x), nil
+}
+
+// registerEncOnly is Register of a replica of a build before signing
+// keys: encKey alone.
+func (r *Replicas) registerEncOnly(ctx context.Context, rp ReplicaPrincipal, encKey json.RawMessage) (ReplicaStatus, error) {
+	enc, _, err := trust.ParsePublicJWK(encKey)
+	if err != nil {
+		return ReplicaStatus{}, Errorf(EInvalid, "enc_key is not a P-256 public JWK")
+	}
+	canon, err := trust.EncJWK(enc)
+	if err != nil {
+		return ReplicaStatus{}, internal("register replica", err)
+	}
+	x, err := r.a.db.RegisterReplicaEncKey(ctx, rp.ID, string(canon), r.a.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")
+	case errors.Is(err, store.ErrConflict):
+		return ReplicaStatus{}, Errorf(EInvalid, "sig_key is required: this replica's build is older than its home node's, "+
+			"and its enc key is not the one home held before the upgrade; upgrade it")
 	case err != nil:
 		return ReplicaStatus{}, internal("register replica", err)
 	}
@@ -367,7 +423,7 @@ func (r *Replicas) Sync(ctx context.Context, rp ReplicaPrincipal, known string) 
 	if err != nil {
 		return ReplicaSync{}, false, internal("replica sync", err)
 	}
-	if !x.Trusted() {
+	if !x.SyncTrusted() {
 		return ReplicaSync{}, false, unconfirmed(x)
 	}
 	held := x.EncKey

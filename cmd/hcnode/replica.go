@@ -144,6 +144,10 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 					" (the replica registers its own at every refresh until trusted). If the replica did not register " + r.Fingerprint +
 					", someone else holds its token: remove it and add it again.")
 			}
+			if r.Grandfathered && r.Fingerprint != fp {
+				p.note("It serves now on the enc key home held before the upgrade, its records held until confirmed: confirming " +
+					"another fingerprint than the one it registered ends that, and it stops serving until it registers keys of this one.")
+			}
 			if r.Confirmed != "" && r.Confirmed != fp {
 				p.note("It was confirmed with " + r.Confirmed + " before: keys of that fingerprint are no longer trusted.")
 			}

@@ -536,3 +536,82 @@ func TestVerifierReplicaInAccountsModeFollowsTheFederationAsTheReadOnlyUser(t *t
 		t.Errorf("replica readyz on the read-only user: %d %s", st, body)
 	}
 }
+
+// A rolling upgrade keeps a replica serving: home held its enc key before
+// fingerprints (migration 0022 grandfathers it), so the upgraded replica,
+// its fingerprint not confirmed yet, is ready and verifies; its records
+// stay queued (403 replica_signature) until an admin confirms, then go.
+func TestVerifierReplicaOnAGrandfatheredEncKeyServesAndHoldsItsRecordsUntilConfirmed(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t, threeProvinces[:1], nil)
+	var added node.NewReplica
+	f.mustCall(0, "POST", "/v1/replicas", f.c.Tokens[0], map[string]string{"name": "r1"}, &added, 201)
+	cfg := f.c.Configs[0]
+	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(t.TempDir(), "r1"), "127.0.0.1:0"
+	cfg.Replica = config.Replica{Home: f.c.Nodes[0].URL, Token: added.Token, Refresh: replicaRefresh,
+		MaxStale: replicaMaxStale, SendEvery: 100 * time.Millisecond}
+	rt := &replicaTest{fedTest: f}
+	r := rt.runReplica(cfg)
+	rt.replicas = append(rt.replicas, r)
+	waitFor(t, "r1 registered, unconfirmed", func() error {
+		if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 503 || !strings.Contains(body, "replica_unconfirmed") {
+			return fmt.Errorf("readyz %d %s", st, body)
+		}
+		return nil
+	})
+	// As if home had held this enc key before migration 0022 (what its
+	// UPDATE does): the replica, registering at every refresh until
+	// home serves it, is grandfathered at its next.
+	home, err := sql.Open("sqlite", f.c.Configs[0].DBPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	if _, err := home.Exec(`UPDATE replicas SET prior_enc_key = enc_key WHERE name = 'r1'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "r1 ready", func() error {
+		if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 200 {
+			return fmt.Errorf("readyz %d %s", st, body)
+		}
+		return nil
+	})
+	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
+	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
+	var l struct {
+		Replicas []node.ReplicaInfo `json:"replicas"`
+	}
+	f.mustCall(0, "GET", "/v1/replicas", f.c.Tokens[0], nil, &l, 200)
+	if len(l.Replicas) != 1 || !l.Replicas[0].Grandfathered || l.Replicas[0].Fingerprint != r.Replica.Fingerprint() {
+		t.Fatalf("replica list: %+v; want r1 grandfathered with its fingerprint", l.Replicas)
+	}
+	metric := func(name string) string {
+		_, m := httpDo(t, "GET", r.URL+"/metrics", "", nil)
+		_, after, _ := strings.Cut(m, "\n"+name+" ")
+		v, _, _ := strings.Cut(after, "\n")
+		return v
+	}
+	outbox := func() string { return metric("hcfed_replica_outbox") }
+	// The refreshes succeed now: a failure counted after the scan is a
+	// send of its record, refused; the record stays queued.
+	failed := metric("hcfed_replica_home_failures_total")
+	waitFor(t, "a refused send", func() error {
+		if got := metric("hcfed_replica_home_failures_total"); got == failed {
+			return fmt.Errorf("no failed request since the scan (%s)", got)
+		}
+		return nil
+	})
+	if got := outbox(); got != "1" {
+		t.Fatalf("outbox %s before the confirmation, want the record held", got)
+	}
+	f.mustCall(0, "POST", "/v1/replicas/r1/confirm", f.c.Tokens[0], map[string]string{"fingerprint": r.Replica.Fingerprint()}, nil, 200)
+	waitFor(t, "the held record sent", func() error {
+		if got := outbox(); got != "0" {
+			return fmt.Errorf("outbox %s", got)
+		}
+		return nil
+	})
+	if st, body := httpDo(t, "GET", r.URL+"/readyz", "", nil); st != 200 {
+		t.Fatalf("readyz once confirmed: %d %s", st, body)
+	}
+}

@@ -75,6 +75,9 @@ func CheckHome(ctx context.Context, r config.Replica, province, fp string) (warn
 		return "", &OtherProvinceError{Home: r.Home, HomeProvince: st.Province, Province: province}
 	}
 	name := cmp.Or(st.Name, "NAME")
+	if !st.Trusted && st.Grandfathered {
+		return grandfatheredWarning(st, name, fp), nil
+	}
 	switch {
 	case fp == "":
 		return fmt.Sprintf("home accepts this replica's token; the replica makes its keys at its first start: then run 'hcnode check' "+
@@ -113,4 +116,23 @@ func (r *Replica) CheckHomeProvince(ctx context.Context) error {
 		return r.otherProvince(st.Province)
 	}
 	return nil
+}
+
+// grandfatheredWarning is CheckHome's warning for a replica home serves
+// on the enc key it held before the upgrade (node.ReplicaStatus's
+// Grandfathered), its fingerprint fp ("" before its first start of this
+// build) not confirmed yet.
+func grandfatheredWarning(st node.ReplicaStatus, name, fp string) string {
+	serving := "home serves this replica (scanners, content keys) on the enc key it held before the upgrade, but its keys' fingerprint " +
+		"awaits confirmation: its verification records are held here until then"
+	switch {
+	case fp == "":
+		return serving + "; this replica makes its signing key at its next start: then run 'hcnode check' here again and, at home, " +
+			"'hcnode replica confirm " + name + " FINGERPRINT' (admin) with the fingerprint it prints"
+	case st.Fingerprint != "" && st.Fingerprint != fp:
+		return serving + "; home holds keys of another fingerprint (" + st.Fingerprint + ") registered with this replica's token: " +
+			"if this replica did not register them (it registers its own at its start), someone else holds its token: remove the replica " +
+			"at home and add it again; else, at home, run 'hcnode replica confirm " + name + " " + fp + "' (admin)"
+	}
+	return serving + "; at home, run 'hcnode replica confirm " + name + " " + fp + "' (admin), having compared that fingerprint with this one"
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,7 +117,9 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 }
 
 // register registers the replica's enc and signing keys at home, and
-// returns nil if home trusts them; else an error saying what to do,
+// returns nil if home trusts them, or sends it the scanners and content
+// keys while their fingerprint awaits confirmation (grandfathered: its
+// enc key is one home held before the upgrade; the records wait); else an error saying what to do,
 // which Ready says too (replica_unconfirmed).
 func (r *Replica) register(ctx context.Context) error {
 	enc, err := trust.EncJWK(&r.enc.PublicKey)
@@ -139,6 +142,17 @@ func (r *Replica) register(ctx context.Context) error {
 	}
 	if st.Province != r.cfg.Province {
 		return fmt.Errorf("register: %w", r.otherProvince(st.Province))
+	}
+	if !st.Trusted && st.Grandfathered {
+		// Home held this enc key before the upgrade: it sends the
+		// scanners and content keys (sealed to it) and the replica
+		// serves; its records wait here until the fingerprint is
+		// confirmed (sendLoop retries them).
+		r.unconfirmed.Store(nil)
+		r.log.Warn("home serves this replica on the enc key it held before the upgrade, but its keys' fingerprint awaits "+
+			"confirmation: verification records are held here until an admin runs 'hcnode replica confirm "+
+			cmp.Or(st.Name, "NAME")+" "+r.fp+"' at home", "fingerprint", r.fp)
+		return nil
 	}
 	if !st.Trusted {
 		r.setUnconfirmed(st.Name)

@@ -15,14 +15,32 @@ type Replica struct {
 	SigKey    string // public JWK its records are signed with; "" until registered
 	KeyFP     string // fingerprint of EncKey and SigKey (trust.ReplicaFingerprint)
 	Confirmed string // fingerprint an admin confirmed; "" if none
-	Created   time.Time
-	LastSeen  time.Time // last sync; zero if never
+	// PriorEncKey is the enc key the replica had registered when
+	// migration 0022 ran (a build before fingerprints), "" if none or
+	// once an admin confirmed a fingerprint: see Grandfathered.
+	PriorEncKey string
+	Created     time.Time
+	LastSeen    time.Time // last sync; zero if never
 }
 
 // Trusted reports whether the keys registered are the ones an admin
 // confirmed: only then does home seal content keys to the replica and
 // take its records.
 func (r Replica) Trusted() bool { return r.Confirmed != "" && r.KeyFP == r.Confirmed }
+
+// Grandfathered reports whether the replica, not Trusted, still holds
+// the enc key home held before fingerprints were confirmed (PriorEncKey):
+// home then sends it scanners and content keys, sealed to that key, which
+// only the replica that made it can open, but takes none of its records
+// until an admin confirms its fingerprint. It keeps replicas serving
+// through a rolling upgrade.
+func (r Replica) Grandfathered() bool {
+	return !r.Trusted() && r.PriorEncKey != "" && r.EncKey == r.PriorEncKey
+}
+
+// SyncTrusted reports whether home sends the replica scanners and
+// content keys: Trusted or Grandfathered.
+func (r Replica) SyncTrusted() bool { return r.Trusted() || r.Grandfathered() }
 
 // ScannerToken is what a replica needs to authenticate one of the
 // province's scanners: the hash of its token, never the token.
@@ -33,7 +51,7 @@ type ScannerToken struct {
 	Hash      []byte
 }
 
-const replicaColumns = `id, name, token_hash, enc_key, sig_key, key_fp, confirmed, created, last_seen`
+const replicaColumns = `id, name, token_hash, enc_key, sig_key, key_fp, confirmed, prior_enc_key, created, last_seen`
 
 // AddReplica registers a replica. ErrConflict if the id, the name (in any
 // case) or the token hash is taken. The audit entries are appended in the
@@ -44,7 +62,7 @@ func (db *DB) AddReplica(ctx context.Context, r Replica, audit ...AuditEntry) er
 		return invalid(op, "missing id, name, token hash or creation time")
 	}
 	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', '', '', '', ?, 0)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', '', '', '', '', ?, 0)`,
 			r.ID, r.Name, r.TokenHash, nanos(r.Created))
 		return err
 	})
@@ -115,6 +133,39 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 	return held, err
 }
 
+// RegisterReplicaEncKey records a registration of enc alone, as a
+// replica of a build before signing keys sends it, and when the replica
+// was last seen, and returns the replica as it then is. Only an enc key
+// home already trusts is taken: the grandfathered one (PriorEncKey), or
+// the one of the Trusted keys; any other is ErrConflict, with the replica
+// as held. The grandfathered key, if another registration replaced it,
+// is put back without a signing key (the replica's next registration of
+// both keys, after its upgrade, adds its own). ErrNotFound for an
+// unknown id.
+func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen time.Time) (Replica, error) {
+	var held Replica
+	err := db.write(ctx, "register replica enc key", func(tx *sql.Tx) error {
+		var err error
+		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
+			return wrap("replica", err)
+		}
+		switch {
+		case held.Trusted() && held.EncKey == enc:
+		case !held.Trusted() && held.PriorEncKey != "" && held.PriorEncKey == enc:
+			if held.EncKey != enc {
+				held.EncKey, held.SigKey, held.KeyFP = enc, "", ""
+			}
+		default:
+			return ErrConflict
+		}
+		held.LastSeen = seen
+		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ?, last_seen = ? WHERE id = ?`,
+			held.EncKey, held.SigKey, held.KeyFP, nanos(seen), id)
+		return err
+	})
+	return held, err
+}
+
 // TouchReplica records when a replica was last seen and returns it.
 // ErrNotFound for an unknown id.
 func (db *DB) TouchReplica(ctx context.Context, id string, seen time.Time) (Replica, error) {
@@ -134,12 +185,14 @@ func (db *DB) TouchReplica(ctx context.Context, id string, seen time.Time) (Repl
 }
 
 // ConfirmReplica records fp as the fingerprint an admin confirmed for the
-// replica of that id or name, and returns the replica. ErrNotFound for an
-// unknown one. The audit entries are appended in the same transaction.
+// replica of that id or name, and returns the replica. It ends the
+// replica's grandfathered enc key (PriorEncKey): from then on only the
+// confirmed keys are trusted. ErrNotFound for an unknown one. The audit
+// entries are appended in the same transaction.
 func (db *DB) ConfirmReplica(ctx context.Context, idOrName, fp string, audit ...AuditEntry) (Replica, error) {
 	var held Replica
 	err := db.writeAudited(ctx, "confirm replica", audit, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE replicas SET confirmed = ?1 WHERE id = ?2 OR name = ?2`, fp, idOrName)
+		res, err := tx.ExecContext(ctx, `UPDATE replicas SET confirmed = ?1, prior_enc_key = '' WHERE id = ?2 OR name = ?2`, fp, idOrName)
 		if err != nil {
 			return err
 		}
@@ -217,7 +270,7 @@ func (db *DB) AcceptReplicaRecords(ctx context.Context, replicaID string, recs [
 func scanReplica(r rowScanner) (Replica, error) {
 	var x Replica
 	var created, seen int64
-	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &x.SigKey, &x.KeyFP, &x.Confirmed, &created, &seen)
+	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &x.SigKey, &x.KeyFP, &x.Confirmed, &x.PriorEncKey, &created, &seen)
 	x.Created = fromNanos(created)
 	if seen != 0 {
 		x.LastSeen = fromNanos(seen)
