@@ -34,7 +34,7 @@ type records struct {
 	province string
 	receipts string // privacy.receipts: config.ReceiptsSend or config.ReceiptsOff
 	metrics  *Metrics
-	now      func() time.Time
+	clock    // now, and audit entries at it (audit.go)
 	rand     io.Reader
 	access   *access                // charges and audits reads of the appeal queue (reads.go)
 	peers    *atomic.Pointer[Peers] // Node.peers: set while connected
@@ -46,14 +46,8 @@ type records struct {
 // newRecords builds the node's privacy records service.
 func newRecords(db *store.DB, kek *seal.Key, s config.Config, m *Metrics, now func() time.Time, rand io.Reader,
 	a *access, peers *atomic.Pointer[Peers], revoked func(context.Context, *store.Revocation)) *records {
-	return &records{db: db, kek: kek, province: s.Province, receipts: s.Privacy.Receipts, metrics: m, now: now,
+	return &records{db: db, kek: kek, province: s.Province, receipts: s.Privacy.Receipts, metrics: m, clock: clock{now},
 		rand: rand, access: a, peers: peers, revoked: revoked}
-}
-
-// auditEntry builds an audit entry at the records service's clock (see
-// newAuditEntry).
-func (rs *records) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(rs.now(), actor, action, target, detail)
 }
 
 // subjectWithKey loads a subject and opens its data key.
