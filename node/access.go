@@ -19,9 +19,9 @@ import (
 // Node keeps one thin exported entry point per operation (below), so that
 // node/api, the daemon and the tests speak to the node alone.
 type access struct {
-	db   *store.DB
-	now  func() time.Time
-	rand io.Reader
+	db    *store.DB
+	clock // now, and audit entries at it (audit.go)
+	rand  io.Reader
 	// tokenLife is tokens.operator_lifetime: the default and the longest
 	// lifetime of an operator token.
 	tokenLife time.Duration
@@ -48,16 +48,10 @@ type access struct {
 
 // newAccess builds the node's access service from its settings.
 func newAccess(db *store.DB, s config.Config, check tokenCheck, m *Metrics, now func() time.Time, rand io.Reader) *access {
-	return &access{db: db, now: now, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, links: newLinkMarker(check.key), reads: m.TokenReads,
+	return &access{db: db, clock: clock{now}, rand: rand, tokenLife: s.Tokens.OperatorLifetime, check: check, links: newLinkMarker(check.key), reads: m.TokenReads,
 		scanners:      newKeyedLimiter(s.Limits.ScannerRate, s.Limits.ScannerBurst),
 		residents:     newKeyedLimiter(s.Limits.ResidentRate, s.Limits.ResidentBurst),
 		operatorReads: newKeyedLimiter(s.Limits.OperatorReadRate, s.Limits.OperatorReadBurst), readsMetric: m.OperatorReads}
-}
-
-// auditEntry builds an audit entry at the access service's clock (see
-// newAuditEntry).
-func (a *access) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(a.now(), actor, action, target, detail)
 }
 
 // Authenticate resolves a bearer token. Unknown tokens, expired operator

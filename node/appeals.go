@@ -157,7 +157,12 @@ type AppealPage struct {
 // maxAppealsListed; 0 means that many) after the cursor after ("" for the
 // start), which a previous page's Next gave.
 func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
-	page, err := n.records.openAppeals(ctx, p, after, limit)
+	return n.records.openAppeals(ctx, p, after, limit)
+}
+
+// openAppeals implements Node.OpenAppeals.
+func (rs *records) openAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
+	page, err := rs.appealQueue(ctx, p, after, limit)
 	if err != nil {
 		return AppealPage{}, err
 	}
@@ -167,17 +172,18 @@ func (n *Node) OpenAppeals(ctx context.Context, p Principal, after string, limit
 	for i, a := range page.Appeals {
 		ids[i] = a.SubjectID
 	}
-	if err := n.access.chargeSubjectReads(p, readAppealQueue, ids...); err != nil {
+	if err := rs.access.chargeSubjectReads(p, readAppealQueue, ids...); err != nil {
 		return AppealPage{}, err
 	}
-	if err := n.access.auditReads(ctx, p, readAppealQueue, ids...); err != nil {
+	if err := rs.access.auditReads(ctx, p, readAppealQueue, ids...); err != nil {
 		return AppealPage{}, err
 	}
 	return page, nil
 }
 
-// openAppeals implements Node.OpenAppeals.
-func (rs *records) openAppeals(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
+// appealQueue reads one page of the open-appeals queue for openAppeals,
+// which charges and audits its reads.
+func (rs *records) appealQueue(ctx context.Context, p Principal, after string, limit int) (AppealPage, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return AppealPage{}, err
 	}

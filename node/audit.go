@@ -192,6 +192,16 @@ func newAuditEntry(now time.Time, actor, action, target string, detail any) stor
 	return store.AuditEntry{Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Action: action, Target: target, Detail: d}
 }
 
+// clock is a service's clock, embedded in the services that write audit
+// entries (access, keySchedule, records, residents): now reads it, and
+// auditEntry builds an entry at it.
+type clock struct{ now func() time.Time }
+
+// auditEntry builds an audit entry at c's time (see newAuditEntry).
+func (c clock) auditEntry(actor, action, target string, detail any) store.AuditEntry {
+	return newAuditEntry(c.now(), actor, action, target, detail)
+}
+
 // hashJTI pseudonymises a code id for the audit log.
 func hashJTI(iss, jti string) string {
 	h := sha256.Sum256([]byte(iss + "/" + jti))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/config"
 )
 
@@ -43,6 +44,31 @@ func BenchmarkIssueParallel(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "codes/s")
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+}
+
+// BenchmarkVerify is one scanner's verification of a valid code of this
+// province through Node.Verify: the scan limit, trust.Verify, the metrics,
+// the audit entry and its queueing. allocs/op is the figure to keep.
+func BenchmarkVerify(b *testing.B) {
+	d := startNode(b, func(c *config.Config) { c.Limits.ScannerRate, c.Limits.ScannerBurst = 1e9, 1e9 })
+	ctx := context.Background()
+	e := enrol(b, d.Node, 1)
+	sc, err := d.Node.AddScanner(ctx, operator, "gate", "checkpoint")
+	if err != nil {
+		b.Fatal(err)
+	}
+	code, err := d.Node.IssueCode(ctx, operator, e.ID, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	scanner := node.Principal{Role: node.RoleScanner, ScannerID: sc.ID, Place: "checkpoint"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if v, err := d.Node.Verify(ctx, scanner, code.Code); err != nil || !v.Valid {
+			b.Fatalf("verify: %+v %v", v, err)
+		}
+	}
 }
 
 // cpuTime is the CPU time this process has used. On a shared machine

@@ -12,7 +12,7 @@ import (
 // residents has no database: going ahead would panic), and gives up when
 // its context ends. A batch of refused lines only needs no turn.
 func TestBulkBatchesOfManyStreamsTakeTurns(t *testing.T) {
-	r := &residents{bulkTurn: make(chan struct{}, 1), now: time.Now, metrics: NewMetrics()}
+	r := &residents{bulkTurn: make(chan struct{}, 1), clock: clock{time.Now}, metrics: NewMetrics()}
 	p := Principal{Role: RoleFeed, Account: "platform", AccountID: "ac_f"}
 	b, err := r.bulkStatus(p)
 	if err != nil {

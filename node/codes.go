@@ -17,9 +17,9 @@ import (
 // and recording them, rendering a code as a QR image (with the cache of
 // rendered images) and as a printable paper page. It reaches the
 // database, the KEK, the trust state, the clock and the random source it
-// is given, and reads the current code issuer through issuer, which the
-// node's key schedule (keyschedule.go) sets; none of this state lives on
-// Node.
+// is given, access to charge and audit operators' reads of paper codes,
+// and reads the current code issuer through issuer, which the node's key
+// schedule (keyschedule.go) sets; none of this state lives on Node.
 //
 // Node keeps one thin exported entry point per operation (below), so that
 // node/api, node/web and the tests speak to the node alone.
@@ -34,15 +34,16 @@ type codes struct {
 	metrics  *Metrics
 	now      func() time.Time
 	rand     io.Reader
+	access   *access // charges and audits reads of paper codes (reads.go)
 
 	qrs qrCache // rendered QR images by code id
 }
 
 // newCodes builds the node's code service.
 func newCodes(db *store.DB, kek *seal.Key, state *trust.State, issuer *atomic.Pointer[trust.CodeIssuer],
-	s config.Config, m *Metrics, now func() time.Time, rand io.Reader) *codes {
+	s config.Config, m *Metrics, now func() time.Time, rand io.Reader, a *access) *codes {
 	return &codes{province: s.Province, db: db, kek: kek, state: state, issuer: issuer, cfg: s.Codes, retain: s.Privacy.Retention.Subjects,
-		metrics: m, now: now, rand: rand}
+		metrics: m, now: now, rand: rand, access: a}
 }
 
 // forgetRevoked drops the cached images of codes just revoked.
@@ -92,17 +93,32 @@ func (n *Node) CodeQR(ctx context.Context, p Principal, jti string) ([]byte, err
 // record shows, so it is a read of the resident's record (reads.go):
 // charged to the account and audited before the page is returned.
 func (n *Node) PaperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
-	if err := n.access.chargeReads(p, readPaper, 1); err != nil {
+	return n.codes.paperCode(ctx, p, jti)
+}
+
+// paperCode implements Node.PaperCode: the page (paper), charged before
+// it is rendered and audited before it is returned.
+func (c *codes) paperCode(ctx context.Context, p Principal, jti string) ([]byte, error) {
+	if err := c.access.chargeReads(p, readPaper, 1); err != nil {
 		return nil, err
 	}
-	page, subjectID, err := n.codes.paper(ctx, p, jti)
+	page, subjectID, err := c.paper(ctx, p, jti)
 	if err != nil {
 		return nil, err
 	}
-	if err := n.access.auditReads(ctx, p, readPaper, subjectID); err != nil {
+	if err := c.access.auditReads(ctx, p, readPaper, subjectID); err != nil {
 		return nil, err
 	}
 	return page, nil
+}
+
+// ready reports whether codes can be issued: the key schedule has loaded
+// a code issuer (Node.Ready).
+func (c *codes) ready() error {
+	if c.issuer.Load() == nil {
+		return notReady(ReadyKeys, "no code issuer: keys not loaded", nil)
+	}
+	return nil
 }
 
 // issue implements Node.IssueCode.

@@ -37,7 +37,7 @@ type keySchedule struct {
 	cfg      config.Keys
 	log      *slog.Logger
 	metrics  *Metrics
-	now      func() time.Time
+	clock                            // now, and audit entries at it (audit.go)
 	fed      *atomic.Pointer[fedBox] // Node.fed: set once the node connects
 
 	mu        sync.Mutex // serialises key changes
@@ -64,7 +64,7 @@ type keySchedule struct {
 func newKeySchedule(kr *keyring, db *store.DB, kek *seal.Key, state *trust.State, s config.Config,
 	log *slog.Logger, m *Metrics, now func() time.Time, fed *atomic.Pointer[fedBox]) *keySchedule {
 	return &keySchedule{db: db, kek: kek, state: state, province: s.Province, cfg: s.Keys, log: log,
-		metrics: m, now: now, fed: fed, kr: kr}
+		metrics: m, clock: clock{now}, fed: fed, kr: kr}
 }
 
 // start applies the key schedule at the node's clock and commits a newly
@@ -215,12 +215,6 @@ func (ks *keySchedule) resign(ctx context.Context, held *trust.VerifiedKeyset) e
 
 // federation returns the attached federation layer, or nil.
 func (ks *keySchedule) federation() Federation { return loadFederation(ks.fed) }
-
-// auditEntry builds an audit entry at the key schedule's clock (see
-// newAuditEntry).
-func (ks *keySchedule) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(ks.now(), actor, action, target, detail)
-}
 
 // metaUint reads a numeric meta value; a missing one is 0.
 func (ks *keySchedule) metaUint(ctx context.Context, key string) (uint64, error) {

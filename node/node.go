@@ -57,6 +57,7 @@ type Node struct {
 	access  *access      // scanners, accounts, tokens and rate limits (access.go)
 	auditor *auditor
 	codes   *codes                // code issuance and rendering (codes.go)
+	scans   *scans                // scanners' verifications of codes (verify.go)
 	records *records              // a resident's record, verifications and appeals (records.go)
 	lookups *lookups              // cross-province lookups, asking and answering (lookup.go)
 	peers   atomic.Pointer[Peers] // cross-province lookups and receipts, while connected
@@ -140,11 +141,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.replicas = &Replicas{a: n.access, n: n}
 	n.refusals = newRefusalAudit(newRefusals(refusalPairsMax), n.db, n.log, n.metrics, n.now)
 	n.keys = newKeySchedule(kr, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, &n.fed)
-	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand)
+	n.codes = newCodes(n.db, n.kek, n.state, &n.keys.issuer, n.cfg, n.metrics, n.now, n.rand, n.access)
 	n.residents = newResidents(indexKey, n.db, n.kek, n.state, n.cfg, n.log, n.metrics, n.now, n.rand,
 		n.codes, n.access, &n.fed)
 	n.residents.notice = n.notice
-	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, &n.peers, n.residents.revoked)
+	n.records = newRecords(n.db, n.kek, n.cfg, n.metrics, n.now, n.rand, n.access, &n.peers, n.residents.revoked)
 	if err := loadOwnRevocations(ctx, n.db, n.state, n.now()); err != nil {
 		return nil, err
 	}
@@ -154,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// The audit log's writer starts once nothing in New can fail: a New
 	// that failed left it running, with nothing to close it.
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
+	n.scans = newScans(n.cfg.Province, n.state, n.access, n.records, n.auditor, n.metrics, n.now)
 	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey, n.log, n.metrics)
 	n.retention = newRetention(n.db, n.cfg, n.log, n.metrics, n.now, n.lookups, n.residents)
 	return n, nil

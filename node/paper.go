@@ -34,8 +34,8 @@ const (
 // which every province keeps.
 var paperZone = time.FixedZone("UTC+8", 8*3600)
 
-// paper implements Node.PaperCode: the page, and the subject whose code
-// it is.
+// paper renders the page of codes.paperCode: the page, and the subject
+// whose code it is.
 func (c *codes) paper(ctx context.Context, p Principal, jti string) ([]byte, string, error) {
 	if err := require(p, RoleOperator); err != nil {
 		return nil, "", err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hcfed/hcfed/node/config"
 	"github.com/hcfed/hcfed/node/store"
+	"github.com/hcfed/hcfed/trust"
 )
 
 // Notice is the privacy notice a resident consents to (seed rules 2-4):
@@ -143,43 +144,52 @@ func noticeOf(c config.Config) Notice {
 }
 
 // FederationView is the node's view of the federation when it runs alone.
-func (n *Node) FederationView() any {
-	snap := n.state.Snapshot()
+func (n *Node) FederationView() any { return standaloneView(n.cfg.Province, n.state) }
+
+// standaloneView is the view of the federation of province's node running
+// alone, from its trust state (Node.FederationView).
+func standaloneView(province string, state *trust.State) any {
+	snap := state.Snapshot()
 	members := []map[string]any{}
 	for id, m := range snap.Members {
-		ks := n.state.Keyset(id)
+		ks := state.Keyset(id)
 		var ver uint64
 		if ks != nil {
 			ver = ks.Version
 		}
 		members = append(members, map[string]any{"id": id, "name": m.Name, "status": m.Status,
-			"keyset_version": ver, "revocation_seq": n.state.RevocationSeq(id)})
+			"keyset_version": ver, "revocation_seq": state.RevocationSeq(id)})
 	}
-	return map[string]any{"self": n.cfg.Province, "mode": "standalone", "members": members}
+	return map[string]any{"self": province, "mode": "standalone", "members": members}
 }
 
-// Ready reports whether the node can issue and verify: database reachable
-// and keys loaded.
+// Ready reports whether the node can issue and verify: keys loaded
+// (codes.ready), database reachable and not awaiting reconciliation after
+// a restore (storeReady), trust data fresh and audit log written
+// (scans.ready).
 func (n *Node) Ready(ctx context.Context) error {
-	if n.keys.codeIssuer() == nil {
-		return notReady(ReadyKeys, "no code issuer: keys not loaded", nil)
+	if err := n.codes.ready(); err != nil {
+		return err
 	}
-	if _, err := n.db.GetMeta(ctx, "province"); err != nil {
+	if err := storeReady(ctx, n.db); err != nil {
+		return err
+	}
+	return n.scans.ready()
+}
+
+// storeReady reports whether db answers and, if it was restored from a
+// backup, whether it was reconciled with the federation since (Node.Ready).
+func storeReady(ctx context.Context, db *store.DB) error {
+	if _, err := db.GetMeta(ctx, "province"); err != nil {
 		return notReady(ReadyStore, "database not reachable", err)
 	}
 	// Until the link has taken back what the federation holds from this
 	// node (reconcile), a code revoked after the backup still verifies.
-	if _, err := n.db.GetMeta(ctx, store.Restored); err == nil {
+	if _, err := db.GetMeta(ctx, store.Restored); err == nil {
 		return notReady(ReadyRestored, "database restored from a backup and not yet reconciled with the federation: "+
 			"codes revoked after the backup may still verify", nil)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return notReady(ReadyStore, "database not reachable", err)
-	}
-	if snap := n.state.Snapshot(); !snap.StaleAfter.IsZero() && n.now().After(snap.StaleAfter) {
-		return notReady(ReadyTrustData, "trust data is stale", nil)
-	}
-	if err := n.auditor.healthy(); err != nil {
-		return notReady(ReadyAuditLog, "audit log writes failing: the node's log says why", err)
 	}
 	return nil
 }

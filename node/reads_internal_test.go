@@ -38,7 +38,7 @@ func TestRecentReadsChargeEachResidentOncePerWindow(t *testing.T) {
 // it, never once per read (run with -race).
 func TestChargeSubjectReadsFromConcurrentRequests(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	a := &access{now: func() time.Time { return now }, operatorReads: newKeyedLimiter(0.001, 1000),
+	a := &access{clock: clock{func() time.Time { return now }}, operatorReads: newKeyedLimiter(0.001, 1000),
 		readsMetric: NewMetrics().OperatorReads}
 	p := Principal{Role: RoleOperator, AccountID: "acc_a", Account: "desk"}
 	subjects := []string{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}

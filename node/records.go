@@ -19,9 +19,10 @@ import (
 // a foreign code verified here (noteVerification). It keeps no state in
 // memory: everything is in the database, and the receipt queue is the
 // connected Peers'. It reaches the database, the KEK, the settings, the
-// metrics, the clock and the random source it is given, Node.peers to
-// queue receipts, and revoked, the residents' hook that applies and
-// publishes a revocation (an upheld appeal that sets a status revokes codes); none of
+// metrics, the clock and the random source it is given, access to charge
+// and audit operators' reads of the appeal queue, Node.peers to queue
+// receipts, and revoked, the residents' hook that applies and publishes a
+// revocation (an upheld appeal that sets a status revokes codes); none of
 // this state lives on Node.
 //
 // Node keeps one thin exported entry point per operation (in the files
@@ -33,8 +34,9 @@ type records struct {
 	province string
 	receipts string // privacy.receipts: config.ReceiptsSend or config.ReceiptsOff
 	metrics  *Metrics
-	now      func() time.Time
+	clock    // now, and audit entries at it (audit.go)
 	rand     io.Reader
+	access   *access                // charges and audits reads of the appeal queue (reads.go)
 	peers    *atomic.Pointer[Peers] // Node.peers: set while connected
 	// revoked applies a committed revocation and tells the federation
 	// (residents.revoked).
@@ -43,15 +45,9 @@ type records struct {
 
 // newRecords builds the node's privacy records service.
 func newRecords(db *store.DB, kek *seal.Key, s config.Config, m *Metrics, now func() time.Time, rand io.Reader,
-	peers *atomic.Pointer[Peers], revoked func(context.Context, *store.Revocation)) *records {
-	return &records{db: db, kek: kek, province: s.Province, receipts: s.Privacy.Receipts, metrics: m, now: now,
-		rand: rand, peers: peers, revoked: revoked}
-}
-
-// auditEntry builds an audit entry at the records service's clock (see
-// newAuditEntry).
-func (rs *records) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(rs.now(), actor, action, target, detail)
+	a *access, peers *atomic.Pointer[Peers], revoked func(context.Context, *store.Revocation)) *records {
+	return &records{db: db, kek: kek, province: s.Province, receipts: s.Privacy.Receipts, metrics: m, clock: clock{now},
+		rand: rand, access: a, peers: peers, revoked: revoked}
 }
 
 // subjectWithKey loads a subject and opens its data key.

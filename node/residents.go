@@ -34,7 +34,7 @@ type residents struct {
 	cfg     config.Config
 	log     *slog.Logger
 	metrics *Metrics
-	now     func() time.Time
+	clock   // now, and audit entries at it (audit.go)
 	rand    io.Reader
 	codes   *codes                  // drops cached QR images (codes.go)
 	access  *access                 // forgets a deleted resident's tokens (access.go)
@@ -54,14 +54,8 @@ type residents struct {
 func newResidents(indexKey []byte, db *store.DB, kek *seal.Key, state *trust.State, s config.Config,
 	log *slog.Logger, m *Metrics, now func() time.Time, rand io.Reader, c *codes, a *access,
 	fed *atomic.Pointer[fedBox]) *residents {
-	return &residents{db: db, kek: kek, state: state, cfg: s, log: log, metrics: m, now: now, rand: rand,
+	return &residents{db: db, kek: kek, state: state, cfg: s, log: log, metrics: m, clock: clock{now}, rand: rand,
 		codes: c, access: a, fed: fed, indexKey: indexKey, bulkTurn: make(chan struct{}, 1)}
-}
-
-// auditEntry builds an audit entry at the residents service's clock (see
-// newAuditEntry).
-func (r *residents) auditEntry(actor, action, target string, detail any) store.AuditEntry {
-	return newAuditEntry(r.now(), actor, action, target, detail)
 }
 
 // revoked applies a committed revocation locally at once and tells the

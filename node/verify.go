@@ -32,14 +32,41 @@ type Verification struct {
 // heartbeats come every 30 s, so four have been missed.
 const RevocationsNotableAge = 2 * time.Minute
 
+// scans owns a scanner's verification of a code (Node.Verify): the
+// scanner's rate limit, through access; the check of the code against the
+// trust state; its metrics; its audit entry, through the auditor, which
+// writes it in the background; and the receipt for the home province of a
+// foreign code, through records. It also says whether the node can verify
+// (ready). It keeps no state of its own, and none of this state lives on
+// Node.
+type scans struct {
+	province string
+	state    *trust.State
+	access   *access  // the scanners' rate limits (access.admitScan)
+	records  *records // receipts of foreign codes (records.noteVerification)
+	auditor  *auditor
+	metrics  *Metrics
+	now      func() time.Time
+}
+
+// newScans builds the node's verification service.
+func newScans(province string, state *trust.State, a *access, rs *records, au *auditor, m *Metrics, now func() time.Time) *scans {
+	return &scans{province: province, state: state, access: a, records: rs, auditor: au, metrics: m, now: now}
+}
+
 // Verify checks a code for a registered scanner. An invalid code is a
 // normal result (Valid false, a Reason), not an error.
 func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verification, error) {
+	return n.scans.verify(ctx, p, code)
+}
+
+// verify implements Node.Verify.
+func (sc *scans) verify(ctx context.Context, p Principal, code string) (Verification, error) {
 	if err := Permit(p, OpVerify, ""); err != nil {
 		return Verification{}, err
 	}
-	now := n.now()
-	if err := n.access.admitScan(p.ScannerID, now); err != nil {
+	now := sc.now()
+	if err := sc.access.admitScan(p.ScannerID, now); err != nil {
 		return Verification{}, err
 	}
 	start := time.Now()
@@ -47,9 +74,9 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	// scanner's framing, not part of the code, which trust holds to one
 	// exact encoding.
 	code = strings.TrimRight(code, "\r\n\t ")
-	res := trust.Verify(code, n.state.Snapshot(), n.state, now)
-	n.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
-	n.metrics.Verified.WithLabelValues(IssuerLabel(n.state.Snapshot(), res.Issuer), string(res.Reason)).Inc()
+	res := trust.Verify(code, sc.state.Snapshot(), sc.state, now)
+	sc.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
+	sc.metrics.Verified.WithLabelValues(IssuerLabel(sc.state.Snapshot(), res.Issuer), string(res.Reason)).Inc()
 	// Only a code whose signature checked out is attributed to the code id
 	// it names, and so to its holder's verification history: anyone can
 	// write a real jti under a bad signature. Others are counted (by
@@ -58,11 +85,24 @@ func (n *Node) Verify(ctx context.Context, p Principal, code string) (Verificati
 	if res.JTI != "" && signatureChecked(res.Reason) {
 		target = hashJTI(res.Issuer, res.JTI)
 	}
-	proof := ForeignScanProof(n.cfg.Province, code, res)
-	n.auditor.add(newAuditEntry(n.now(), "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason,
+	proof := ForeignScanProof(sc.province, code, res)
+	sc.auditor.add(newAuditEntry(sc.now(), "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason,
 		Place: p.Place, Proof: proof}))
-	n.records.noteVerification(res, p.Place, proof, now) // a receipt for the home province of a foreign code
+	sc.records.noteVerification(res, p.Place, proof, now) // a receipt for the home province of a foreign code
 	return VerificationOf(res, now), nil
+}
+
+// ready reports whether the node can verify codes truthfully: its trust
+// data is not past its stale limit, and the audit log, which every
+// verification writes to, is being written (Node.Ready).
+func (sc *scans) ready() error {
+	if snap := sc.state.Snapshot(); !snap.StaleAfter.IsZero() && sc.now().After(snap.StaleAfter) {
+		return notReady(ReadyTrustData, "trust data is stale", nil)
+	}
+	if err := sc.auditor.healthy(); err != nil {
+		return notReady(ReadyAuditLog, "audit log writes failing: the node's log says why", err)
+	}
+	return nil
 }
 
 // VerificationOf is what a scanner is told of res, verified at now. The
