@@ -52,6 +52,7 @@ func TestCommandsPutAnIDIntoThePathAsOneSegment(t *testing.T) {
 		{"appeals resolve ID --outcome rejected --note n", "PUT /v1/appeals/SEG"},
 		{"scanner remove ID --yes", "DELETE /v1/scanners/SEG"},
 		{"replica remove ID --yes", "DELETE /v1/replicas/SEG"},
+		{"replica confirm ID AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA --yes", "POST /v1/replicas/SEG/confirm"},
 		{"account token ID", "POST /v1/accounts/SEG/tokens"},
 		{"account revoke ID ID", "DELETE /v1/accounts/SEG/tokens/SEG"},
 		{"account disable ID --yes", "DELETE /v1/accounts/SEG"},

@@ -110,6 +110,10 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 	cc := addAdminClientFlags(confirm)
 	yesConfirm := addYesFlag(confirm, "home trusts the replica's keys of that fingerprint")
 	confirm.RunE = func(cmd *cobra.Command, args []string) error {
+		path, err := apiPath("/v1/replicas/%s/confirm", args[0])
+		if err != nil {
+			return err
+		}
 		fp, ok := trust.ParseReplicaFingerprint(args[1])
 		if !ok {
 			return fmt.Errorf("%q is not a replica key fingerprint: 32 letters and digits in groups of four, as the replica prints it", args[1])
@@ -159,7 +163,7 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 			return nil
 		}
 		var out node.ReplicaInfo
-		if err := cc.do(cmd.Context(), http.MethodPost, "/v1/replicas/"+url.PathEscape(args[0])+"/confirm",
+		if err := cc.do(cmd.Context(), http.MethodPost, path,
 			map[string]string{"fingerprint": fp}, &out); err != nil {
 			return err
 		}
