@@ -30,12 +30,15 @@ const pinnedIssuerEnv = "HCFED_PINNED_ISSUER"
 
 // BenchmarkHTTPIssuePinned is BenchmarkHTTPIssueVsBaseline with the load
 // generator kept off the node's core: the node runs in a process of its
-// own (this test binary again, as TestPinnedIssuerProcess) on CPU 0 with
-// GOMAXPROCS=1, and this process, which only sends requests, on the other
-// CPUs. The baseline (sign a code and record it with the store's
-// group-committed InsertCode, from as many concurrent callers) runs in
-// the node's process on the same core, so both sides of each ratio have
-// one core and nothing else on it:
+// own (this test binary again, as TestPinnedIssuerProcess) on CPU 0, and
+// this process, which only sends requests, on the other CPUs. The node's
+// process runs with GOMAXPROCS=1, what Go gives a process on one CPU
+// ("procs=1"), and with GOMAXPROCS=2 on that one CPU ("procs=2"), so
+// that a goroutine may run while another's system call (the writer's
+// fsync) holds a thread. The baseline (sign a code and record it with the
+// store's group-committed InsertCode, from as many concurrent callers)
+// runs in the node's process on the same core, so both sides of each
+// ratio have one core and nothing else on it:
 //
 //   - "ratio": HTTP codes/s over baseline codes/s (target ≥ 0.6);
 //   - "cpu-ratio": the baseline's CPU a code over the node process's CPU
@@ -49,6 +52,14 @@ const pinnedIssuerEnv = "HCFED_PINNED_ISSUER"
 //
 //	go test -run '^$' -bench HTTPIssuePinned -benchtime 2000x ./node/api
 func BenchmarkHTTPIssuePinned(b *testing.B) {
+	for _, procs := range []int{1, 2} {
+		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) { benchIssuePinned(b, procs) })
+	}
+}
+
+// benchIssuePinned is BenchmarkHTTPIssuePinned with the node's process at
+// GOMAXPROCS=procs.
+func benchIssuePinned(b *testing.B, procs int) {
 	if runtime.NumCPU() < 2 {
 		b.Skip("needs two CPUs: one for the node, one for the load generator")
 	}
@@ -57,7 +68,7 @@ func BenchmarkHTTPIssuePinned(b *testing.B) {
 		b.Skip("needs taskset (util-linux) to pin the node to one CPU")
 	}
 	subjects := max(64, (2*(b.N+issueBenchRound)+config.DefaultMaxLiveCodes-1)/config.DefaultMaxLiveCodes)
-	srv := startPinnedIssuer(b, taskset, subjects)
+	srv := startPinnedIssuer(b, taskset, procs, subjects)
 	pinProcess(b, 1, runtime.NumCPU()-1)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024,
@@ -117,16 +128,16 @@ type pinnedIssuer struct {
 }
 
 // startPinnedIssuer starts this test binary as TestPinnedIssuerProcess on
-// CPU 0 with GOMAXPROCS=1, enrolling subjects residents, and waits until
-// it has said where its node listens.
-func startPinnedIssuer(b *testing.B, taskset string, subjects int) *pinnedIssuer {
+// CPU 0 with GOMAXPROCS=procs, enrolling subjects residents, and waits
+// until it has said where its node listens.
+func startPinnedIssuer(b *testing.B, taskset string, procs, subjects int) *pinnedIssuer {
 	b.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(taskset, "-c", "0", exe, "-test.run", "^TestPinnedIssuerProcess$", "-test.count", "1")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", pinnedIssuerEnv+"="+strconv.Itoa(subjects))
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs), pinnedIssuerEnv+"="+strconv.Itoa(subjects))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
