@@ -42,6 +42,25 @@ func replicaCall(t *testing.T, d *daemon.Daemon, method, path, token string, bod
 	return resp.StatusCode, string(b)
 }
 
+// grandfatheredReplica starts a node with one replica, r1, whose enc key
+// the previous build registered before the upgrade; migration 0022 kept
+// it as the grandfathered one (its UPDATE, done here by hand). It returns
+// the node, the replica as added and its keys.
+func grandfatheredReplica(t *testing.T) (*daemon.Daemon, node.NewReplica, replicaKeys) {
+	t.Helper()
+	d := startNode(t)
+	added, err := d.Node.Replicas().Add(context.Background(), admin(t, d.Node), "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := newReplicaKeys(t)
+	if _, err := rawDB(t, d).Exec(`UPDATE replicas SET enc_key = ?1, prior_enc_key = ?1 WHERE id = ?2`,
+		string(keys.encJWK), added.ID); err != nil {
+		t.Fatal(err)
+	}
+	return d, added, keys
+}
+
 // A rolling upgrade used to take replicas out of service: home refused
 // the registration and the refreshes of a replica of the build before
 // fingerprints, and an upgraded replica until an admin confirmed it. The
@@ -50,21 +69,10 @@ func replicaCall(t *testing.T, d *daemon.Daemon, method, path, token string, bod
 // for the old build and for the same replica upgraded; records wait for
 // the confirmed signing key; a new enc key is confirmed as before.
 func TestReplicaUpgradeKeepsAGrandfatheredEncKeyServing(t *testing.T) {
-	d := startNode(t)
+	d, added, own := grandfatheredReplica(t)
 	n := d.Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
-	added, err := rs.Add(ctx, adm, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Before the upgrade, the previous build registered its enc key;
-	// migration 0022 then kept it as the grandfathered one (its UPDATE).
-	own := newReplicaKeys(t)
-	if _, err := rawDB(t, d).Exec(`UPDATE replicas SET enc_key = ?1, prior_enc_key = ?1 WHERE id = ?2`,
-		string(own.encJWK), added.ID); err != nil {
-		t.Fatal(err)
-	}
 	sync := func(what string, want int) string {
 		t.Helper()
 		st, body := replicaCall(t, d, "GET", "/v1/replica/sync", added.Token, nil, nil)
@@ -154,19 +162,10 @@ func TestReplicaUpgradeKeepsAGrandfatheredEncKeyServing(t *testing.T) {
 // token's thief) needs a confirmation as before, whether registered
 // alone or with a signing key; and a replica added since has none.
 func TestReplicaUpgradeGrandfathersNoOtherEncKey(t *testing.T) {
-	d := startNode(t)
+	d, added, held := grandfatheredReplica(t)
 	n := d.Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
-	added, err := rs.Add(ctx, adm, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := newReplicaKeys(t)
-	if _, err := rawDB(t, d).Exec(`UPDATE replicas SET enc_key = ?1, prior_enc_key = ?1 WHERE id = ?2`,
-		string(held.encJWK), added.ID); err != nil {
-		t.Fatal(err)
-	}
 	rp, err := rs.Authenticate(ctx, added.Token)
 	if err != nil {
 		t.Fatal(err)
