@@ -252,13 +252,19 @@ func parseAppealCursor(s string) (store.AppealCursor, error) {
 // AppealsOf lists a resident's appeals and their outcomes, newest first,
 // for that resident or an operator.
 func (n *Node) AppealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
-	return operatorRead(ctx, n.access, p, readAppeals, subjectID, func() ([]Appeal, error) {
-		return n.records.appealsOf(ctx, p, subjectID)
+	return n.records.appealsOf(ctx, p, subjectID)
+}
+
+// appealsOf implements Node.AppealsOf: an operator's read is charged and
+// audited (operatorRead).
+func (rs *records) appealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
+	return operatorRead(ctx, rs.access, p, readAppeals, subjectID, func() ([]Appeal, error) {
+		return rs.listAppeals(ctx, p, subjectID)
 	})
 }
 
-// appealsOf implements Node.AppealsOf.
-func (rs *records) appealsOf(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
+// listAppeals reads the list appealsOf returns.
+func (rs *records) listAppeals(ctx context.Context, p Principal, subjectID string) ([]Appeal, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}

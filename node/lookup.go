@@ -71,6 +71,7 @@ type lookups struct {
 	caseKey   []byte // keys the case tags of the audit log (lookupcase.go)
 	log       *slog.Logger
 	metrics   *Metrics
+	access    *access // charges and audits operators' reads (reads.go)
 	// erasureKick wakes the erasure sender when a deletion queued
 	// erasures (erasure.go).
 	erasureKick chan struct{}
@@ -78,10 +79,11 @@ type lookups struct {
 
 // newLookups builds the node's lookup service.
 func newLookups(db *store.DB, kek *seal.Key, state *trust.State, keys *keySchedule, s config.Config,
-	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte, log *slog.Logger, m *Metrics) *lookups {
+	now func() time.Time, rand io.Reader, peers *atomic.Pointer[Peers], a *auditor, caseKey []byte, log *slog.Logger, m *Metrics,
+	acc *access) *lookups {
 	return &lookups{db: db, kek: kek, state: state, keys: keys, province: s.Province,
 		retention: s.Privacy.Retention.Lookups, now: now, rand: rand, peers: peers, auditor: a, caseKey: caseKey,
-		log: log, metrics: m, erasureKick: make(chan struct{}, 1)}
+		log: log, metrics: m, access: acc, erasureKick: make(chan struct{}, 1)}
 }
 
 // caseTag is the tag the audit log keeps for caseID (lookupcase.go).
@@ -321,13 +323,19 @@ const maxLookupsListed = 500
 // what legal basis, for which case. It reads the audit log, where each
 // answer was recorded as it was sent.
 func (n *Node) LookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
-	return operatorRead(ctx, n.access, p, readLookups, subjectID, func() ([]LookupRecord, error) {
-		return n.lookups.lookupsOf(ctx, p, subjectID)
+	return n.lookups.lookupsOf(ctx, p, subjectID)
+}
+
+// lookupsOf implements Node.LookupsOf: an operator's read is charged and
+// audited (operatorRead).
+func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
+	return operatorRead(ctx, l.access, p, readLookups, subjectID, func() ([]LookupRecord, error) {
+		return l.listLookups(ctx, p, subjectID)
 	})
 }
 
-// lookupsOf lists a resident's lookups; see Node.LookupsOf.
-func (l *lookups) lookupsOf(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
+// listLookups reads the list lookupsOf returns.
+func (l *lookups) listLookups(ctx context.Context, p Principal, subjectID string) ([]LookupRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}

@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// that failed left it running, with nothing to close it.
 	n.auditor = newAuditor(n.db, n.log, n.metrics)
 	n.scans = newScans(n.cfg.Province, n.state, n.access, n.records, n.auditor, n.metrics, n.now)
-	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey, n.log, n.metrics)
+	n.lookups = newLookups(n.db, n.kek, n.state, n.keys, n.cfg, n.now, n.rand, &n.peers, n.auditor, caseKey, n.log, n.metrics, n.access)
 	n.retention = newRetention(n.db, n.cfg, n.log, n.metrics, n.now, n.lookups, n.residents)
 	return n, nil
 }

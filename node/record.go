@@ -56,11 +56,17 @@ type RecordConsent struct {
 // SubjectRecord returns a resident's record: to the resident with their
 // personal fields decrypted, to an operator with them masked.
 func (n *Node) SubjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
-	return operatorRead(ctx, n.access, p, readRecord, id, func() (Record, error) { return n.records.subjectRecord(ctx, p, id) })
+	return n.records.subjectRecord(ctx, p, id)
 }
 
-// subjectRecord implements Node.SubjectRecord.
+// subjectRecord implements Node.SubjectRecord: an operator's read is
+// charged and audited (operatorRead).
 func (rs *records) subjectRecord(ctx context.Context, p Principal, id string) (Record, error) {
+	return operatorRead(ctx, rs.access, p, readRecord, id, func() (Record, error) { return rs.openRecord(ctx, p, id) })
+}
+
+// openRecord reads the record subjectRecord returns.
+func (rs *records) openRecord(ctx context.Context, p Principal, id string) (Record, error) {
 	if err := requireSubject(p, id); err != nil {
 		return Record{}, err
 	}

@@ -36,7 +36,7 @@ type records struct {
 	metrics  *Metrics
 	clock    // now, and audit entries at it (audit.go)
 	rand     io.Reader
-	access   *access                // charges and audits reads of the appeal queue (reads.go)
+	access   *access                // charges and audits operators' reads, the appeal queue's too (reads.go)
 	peers    *atomic.Pointer[Peers] // Node.peers: set while connected
 	// revoked applies a committed revocation and tells the federation
 	// (residents.revoked).

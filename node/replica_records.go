@@ -167,13 +167,11 @@ func (r *Replicas) acceptRecords(ctx context.Context, rp ReplicaPrincipal, recs 
 		if rec.Proof != "" && rec.Issuer == r.n.cfg.Province {
 			return 0, Errorf(EInvalid, "record %s: a proof of scan only of another province's code", rec.ID)
 		}
-		target := ""
-		if rec.JTI != "" {
-			target = hashJTI(rec.Issuer, rec.JTI)
-		}
-		e := newAuditEntry(now, "scanner:"+rec.ScannerID, actionVerify, target,
+		// At the verification's time; check allows a code id only with
+		// a checked signature, so the entry names the code whenever the
+		// record does.
+		e := verifyEntry(rec.Time, rec.ScannerID, rec.JTI,
 			verifyDetail{Issuer: rec.Issuer, Reason: rec.Reason, Place: rec.Place, Replica: rp.Name, Proof: rec.Proof})
-		e.Time = rec.Time.UTC().Truncate(time.Microsecond)
 		in[i] = store.ReplicaRecord{ID: rp.ID + "/" + rec.ID, Audit: e}
 		byID[in[i].ID] = rec
 	}

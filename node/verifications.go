@@ -52,13 +52,19 @@ type VerificationRecord struct {
 // scanner's repeated verifications of one code at one kind of place with
 // one result are listed once, at the newest (maxPerScanner).
 func (n *Node) Verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
-	return operatorRead(ctx, n.access, p, readVerifications, subjectID, func() ([]VerificationRecord, error) {
-		return n.records.verifications(ctx, p, subjectID)
+	return n.records.verifications(ctx, p, subjectID)
+}
+
+// verifications implements Node.Verifications: an operator's read is
+// charged and audited (operatorRead).
+func (rs *records) verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
+	return operatorRead(ctx, rs.access, p, readVerifications, subjectID, func() ([]VerificationRecord, error) {
+		return rs.listVerifications(ctx, p, subjectID)
 	})
 }
 
-// verifications implements Node.Verifications.
-func (rs *records) verifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
+// listVerifications reads the list verifications returns.
+func (rs *records) listVerifications(ctx context.Context, p Principal, subjectID string) ([]VerificationRecord, error) {
 	if err := requireSubject(p, subjectID); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -77,16 +78,8 @@ func (sc *scans) verify(ctx context.Context, p Principal, code string) (Verifica
 	res := trust.Verify(code, sc.state.Snapshot(), sc.state, now)
 	sc.metrics.VerifySeconds.Observe(time.Since(start).Seconds())
 	sc.metrics.Verified.WithLabelValues(IssuerLabel(sc.state.Snapshot(), res.Issuer), string(res.Reason)).Inc()
-	// Only a code whose signature checked out is attributed to the code id
-	// it names, and so to its holder's verification history: anyone can
-	// write a real jti under a bad signature. Others are counted (by
-	// reason, above) and audited without a target.
-	target := ""
-	if res.JTI != "" && signatureChecked(res.Reason) {
-		target = hashJTI(res.Issuer, res.JTI)
-	}
 	proof := ForeignScanProof(sc.province, code, res)
-	sc.auditor.add(newAuditEntry(sc.now(), "scanner:"+p.ScannerID, actionVerify, target, verifyDetail{Issuer: res.Issuer, Reason: res.Reason,
+	sc.auditor.add(verifyEntry(sc.now(), p.ScannerID, res.JTI, verifyDetail{Issuer: res.Issuer, Reason: res.Reason,
 		Place: p.Place, Proof: proof}))
 	sc.records.noteVerification(res, p.Place, proof, now) // a receipt for the home province of a foreign code
 	return VerificationOf(res, now), nil
@@ -150,6 +143,21 @@ type verifyDetail struct {
 	// code whose signature checked: this node's lookup of that code's
 	// holder must show it (scanproof.go). Nothing else of the code is kept.
 	Proof string `json:"proof,omitempty"`
+}
+
+// verifyEntry is the audit entry of one verification, at t, by scanner
+// scannerID (through the replica d names, if any), of the code with id
+// jti. Only a code whose signature checked out is attributed to the code
+// id it names (the entry's target), and so to its holder's verification
+// history: anyone can write a real jti under a bad signature. Others are
+// audited without a target. Verify and a replica's records (ReplicaRecords)
+// both write it.
+func verifyEntry(t time.Time, scannerID, jti string, d verifyDetail) store.AuditEntry {
+	target := ""
+	if jti != "" && signatureChecked(d.Reason) {
+		target = hashJTI(d.Issuer, jti)
+	}
+	return newAuditEntry(t, "scanner:"+scannerID, actionVerify, target, d)
 }
 
 // signatureChecked reports whether trust.Verify reaches reason only after

@@ -40,7 +40,7 @@ file was read but some lines were refused, 1 on any other error.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cl := addStatusClientFlags(cmd)
-	cl.http = &http.Client{} // a stream of millions of lines takes as long as it takes
+	cl.http = newHTTPClient(0) // a stream of millions of lines takes as long as it takes
 	cmd.Flags().StringVar(&retryPath, "retry", "", "write the refused input lines to this file")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		in, err := openInput(cmd, args[0])

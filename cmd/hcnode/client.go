@@ -29,7 +29,7 @@ type client struct {
 }
 
 func addClientFlags(cmd *cobra.Command) *client {
-	c := &client{http: &http.Client{Timeout: 30 * time.Second}}
+	c := &client{http: newHTTPClient(30 * time.Second)}
 	// Environment fallbacks are read when the command runs, not used as
 	// flag defaults: cobra prints defaults in --help, and a token must not
 	// appear there.
@@ -57,9 +57,29 @@ func addStatusClientFlags(cmd *cobra.Command) *client {
 // addURLFlag is addClientFlags for a command that reads only the node's
 // public routes: --url, and no token.
 func addURLFlag(cmd *cobra.Command) *client {
-	c := &client{http: &http.Client{Timeout: 30 * time.Second}, public: true}
+	c := &client{http: newHTTPClient(30 * time.Second), public: true}
 	cmd.Flags().StringVar(&c.url, "url", "", "node URL (or $HCNODE_URL)")
 	return c
+}
+
+// newHTTPClient is the HTTP client of every command that calls a node:
+// it follows no redirect. Go's client carries the Authorization header to
+// a redirect on the same host, so a redirect would send the token to
+// whatever route (or, behind a proxy, whatever service) it names; the
+// node's API answers no redirect, so one means --url is not the node.
+// timeout 0 is no timeout.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		return redirectError{to: req.URL.Redacted()}
+	}}
+}
+
+// redirectError is the refusal of a redirect (newHTTPClient).
+type redirectError struct{ to string }
+
+func (e redirectError) Error() string {
+	return fmt.Sprintf("the node answered a redirect to %s, and hcnode does not follow redirects "+
+		"(they would carry the token): point --url (or $HCNODE_URL) at the node itself", e.to)
 }
 
 // orEnv returns v, or the value of environment variable name if v is empty.
@@ -121,6 +141,10 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
+	var redirect redirectError
+	if errors.As(err, &redirect) {
+		return nil, redirect
+	}
 	if err != nil {
 		return nil, fmt.Errorf("could not reach the node at %s: %w; check that the node runs there "+
 			"('hcnode check --config FILE' on its machine says why it would not) and that --url, or $HCNODE_URL, is its address",
@@ -130,6 +154,11 @@ func (c *client) send(ctx context.Context, method, path, contentType string, bod
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	if to, err := resp.Location(); err == nil && resp.StatusCode < 400 {
+		// A redirect the client did not try, as for a streamed
+		// body it cannot send again.
+		return nil, redirectError{to: to.Redacted()}
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var e struct {
 		Error struct{ Code, Message string }
@@ -158,6 +187,28 @@ func checkNodeURL(raw string) error {
 		return fmt.Errorf("--url %q: the scheme must be http or https, not %q", raw, u.Scheme)
 	}
 	return nil
+}
+
+// nodePath is the path, to send with c.do, of a URL the node gave in an
+// answer (issue's qr_url): a path on the node, joined to --url as every
+// API path is, or an absolute URL under --url itself. An absolute URL
+// anywhere else, or a path with a host ("//HOST/…"), is refused: the
+// token goes with the request, and only to the node.
+func (c *client) nodePath(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Opaque != "":
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+		return raw, nil
+	case u.Scheme != "" && u.Host != "":
+		base := strings.TrimRight(orEnv(c.url, "HCNODE_URL"), "/")
+		if rest, ok := strings.CutPrefix(raw, base); ok && strings.HasPrefix(rest, "/") {
+			return rest, nil
+		}
+		return "", fmt.Errorf("the node gave %s, not an address on the node at --url %s: hcnode fetches only from the node itself",
+			u.Redacted(), base)
+	}
+	return "", fmt.Errorf("the node gave %q, not a path on the node", raw)
 }
 
 // apiPath is the API path format, with a %s for each id ("/v1/scanners/%s"),
@@ -233,8 +284,12 @@ older form, still works.`,
 		}
 		if qrOut != "" {
 			var png []byte
-			if err := cl.do(ctx, http.MethodGet, out.QRURL, nil, &png); err != nil {
-				return err
+			qrPath, err := cl.nodePath(out.QRURL)
+			if err == nil {
+				err = cl.do(ctx, http.MethodGet, qrPath, nil, &png)
+			}
+			if err != nil {
+				return fmt.Errorf("code %s issued, but its QR image: %w", out.JTI, err)
 			}
 			if err := os.WriteFile(qrOut, png, 0o600); err != nil {
 				return err

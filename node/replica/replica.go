@@ -122,8 +122,12 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 	if r.fp, err = trust.ReplicaFingerprint(&r.enc.PublicKey, &r.sig.PublicKey); err != nil {
 		return nil, err
 	}
+	// Logged before home has answered: what the replica may do until the
+	// confirmation depends on home (register logs which case it is).
 	r.log.Info("replica key fingerprint: compare it with the one home shows, and confirm it there once "+
-		"('hcnode replica confirm NAME FINGERPRINT', admin); home sends no content key until then", "fingerprint", r.fp)
+		"('hcnode replica confirm NAME FINGERPRINT', admin); until then home sends no content key, unless it held "+
+		"this replica's enc key before the upgrade (grandfathered): then the replica serves and holds its verification records",
+		"fingerprint", r.fp)
 	if r.state, r.pinned, err = newState(s, r.now()); err != nil {
 		return nil, err
 	}
