@@ -13,6 +13,10 @@ import (
 // creation of R3 streams may outlast one JetStream API request, and the
 // first put into a bucket just created may find its stream still electing
 // a leader ("no response from stream"): callers retry with retryOnCluster.
+// A cluster just started, or one whose meta leader missed a server's
+// heartbeat on a loaded machine, may not place R3 replicas yet ("no
+// suitable peers for placement, peer offline"): that is waited for as
+// 'hcnode trust publish' waits, up to federation.PlacementWait.
 func (c *Cluster) operatorConn(ctx context.Context) (*federation.Conn, error) {
 	cfg := federation.ConnConfig{URLs: c.NATSURLs(), Federation: c.cc.Federation,
 		Name: "hcfed-operator", Replicas: c.cc.Replicas, Logger: c.cc.Logger}
@@ -24,7 +28,8 @@ func (c *Cluster) operatorConn(ctx context.Context) (*federation.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := retryOnCluster(ctx, conn.EnsureStreams); err != nil {
+	placed := func(ctx context.Context) error { return conn.EnsureStreamsPlaced(ctx, nil) }
+	if err := retryOnCluster(ctx, placed); err != nil {
 		conn.Close()
 		return nil, err
 	}
