@@ -75,24 +75,7 @@ func TestAnAnswerOverTheLimitIsCountedAndLoggedSayingWhatToDo(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer home.Close()
-	db, err := store.OpenReplica(t.Context(), filepath.Join(t.TempDir(), "replica.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	kek, err := seal.NewKey(seal.NewKeyMaterial())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := config.Default("440000")
-	s.Role = config.RoleVerifier
-	s.Replica = config.Replica{Home: home.URL, Token: "hct_test", Refresh: 20 * time.Millisecond,
-		MaxStale: time.Second, SendEvery: time.Minute}
-	var logs testkit.Buffer
-	r, err := New(t.Context(), Config{Settings: s, DB: db, KEK: kek, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, logs := newTestReplica(t, home.URL, 20*time.Millisecond)
 	r.home.limit = limit
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -119,4 +102,29 @@ func TestAnAnswerOverTheLimitIsCountedAndLoggedSayingWhatToDo(t *testing.T) {
 	if err := r.stale(); err == nil {
 		t.Error("a replica that never installed an answer accepts scanners")
 	}
+}
+
+// newTestReplica makes a replica of province 440000 whose home is
+// homeURL, refreshing every refresh, on a database and KEK of its own,
+// logging as text into the buffer it returns.
+func newTestReplica(t *testing.T, homeURL string, refresh time.Duration) (*Replica, *testkit.Buffer) {
+	t.Helper()
+	db, err := store.OpenReplica(t.Context(), filepath.Join(t.TempDir(), "replica.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kek, err := seal.NewKey(seal.NewKeyMaterial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := config.Default("440000")
+	s.Role = config.RoleVerifier
+	s.Replica = config.Replica{Home: homeURL, Token: "hct_test", Refresh: refresh, MaxStale: time.Second, SendEvery: time.Minute}
+	logs := new(testkit.Buffer)
+	r, err := New(t.Context(), Config{Settings: s, DB: db, KEK: kek, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, logs
 }

@@ -3,19 +3,14 @@ package replica
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hcfed/hcfed/internal/testkit"
-	"github.com/hcfed/hcfed/node/config"
-	"github.com/hcfed/hcfed/node/seal"
-	"github.com/hcfed/hcfed/node/store"
 )
 
 // The start-up line with the replica's fingerprint is logged before home
@@ -47,29 +42,12 @@ func TestReplicaStartUpLogIsRightForAGrandfatheredAndAnUnconfirmedReplica(t *tes
 				}
 			}))
 			defer home.Close()
-			db, err := store.OpenReplica(t.Context(), filepath.Join(t.TempDir(), "replica.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			kek, err := seal.NewKey(seal.NewKeyMaterial())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := config.Default("440000")
-			s.Role = config.RoleVerifier
-			s.Replica = config.Replica{Home: home.URL, Token: "hct_test", Refresh: 10 * time.Millisecond,
-				MaxStale: time.Second, SendEvery: time.Minute}
-			var logs testkit.Buffer
-			r, err := New(t.Context(), Config{Settings: s, DB: db, KEK: kek, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, logs := newTestReplica(t, home.URL, 10*time.Millisecond)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan struct{})
 			go func() { defer close(done); r.Run(ctx) }()
 			// Several refreshes: the warning is still logged once.
-			err = testkit.Poll(5*time.Second, 5*time.Millisecond, func() error {
+			err := testkit.Poll(5*time.Second, 5*time.Millisecond, func() error {
 				if n := asked.Load(); n < 4 {
 					return fmt.Errorf("home asked %d times, want 4", n)
 				}
