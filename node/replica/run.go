@@ -116,11 +116,11 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	return nil
 }
 
-// register registers the replica's enc and signing keys at home, and
-// returns nil if home trusts them, or sends it the scanners and content
-// keys while their fingerprint awaits confirmation (grandfathered: its
-// enc key is one home held before the upgrade; the records wait); else an error saying what to do,
-// which Ready says too (replica_unconfirmed).
+// register registers the replica's enc and signing keys at home. It
+// returns nil if home trusts them, or sends the scanners and content keys
+// while their fingerprint awaits confirmation (grandfathered: the enc key
+// is one home held before the upgrade; the records wait); else an error
+// saying what to do, which Ready says too (replica_unconfirmed).
 func (r *Replica) register(ctx context.Context) error {
 	enc, err := trust.EncJWK(&r.enc.PublicKey)
 	if err != nil {
