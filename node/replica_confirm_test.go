@@ -152,3 +152,26 @@ func TestReplicaRecordsNeedTheConfirmedReplicasSignature(t *testing.T) {
 		t.Fatalf("%d verification entries, want the one signed by the replica", verifies)
 	}
 }
+
+// Confirm and Remove take an id or a name, and a replica could be named
+// after another's id: 'hcnode replica confirm NAME FP' then confirmed
+// both (ending the other's grandfathered key), and remove removed both.
+// A name of an id's form is refused.
+func TestAReplicaNameIsNeverAnotherReplicasID(t *testing.T) {
+	n := startNode(t).Node
+	ctx := context.Background()
+	rs, adm := n.Replicas(), admin(t, n)
+	first, err := rs.Add(ctx, adm, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rs.Add(ctx, adm, first.ID)
+	wantReplicaCode(t, "a replica named after another's id", err, node.EInvalid)
+	if err := rs.Remove(ctx, adm, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	list, err := rs.List(ctx, adm)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("replicas left: %+v %v", list, err)
+	}
+}

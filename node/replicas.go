@@ -30,6 +30,8 @@ const (
 	maxReplicaRecordID = 64
 	// maxReplicaNameLen bounds a replica's name.
 	maxReplicaNameLen = 64
+	// replicaIDPrefix begins every replica id, and no name.
+	replicaIDPrefix = "rp_"
 )
 
 // Replicas is a home node's side of its verifier replicas: their
@@ -159,7 +161,12 @@ func (r *Replicas) Add(ctx context.Context, p Principal, name string) (NewReplic
 	if name == "" {
 		return NewReplica{}, Errorf(EInvalid, "name is required")
 	}
-	id, err := randomID(r.a.rand, "rp_")
+	// Confirm and Remove take an id or a name: a name of an id's form
+	// could be another replica's id, and they would act on both.
+	if strings.HasPrefix(strings.ToLower(name), replicaIDPrefix) {
+		return NewReplica{}, Errorf(EInvalid, "a replica's name may not begin with %q, which begins replica ids", replicaIDPrefix)
+	}
+	id, err := randomID(r.a.rand, replicaIDPrefix)
 	if err != nil {
 		return NewReplica{}, internal("add replica", err)
 	}

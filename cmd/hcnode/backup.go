@@ -239,7 +239,7 @@ again.`,
 				return nil
 			}
 			stamp, err := store.Restore(cmd.Context(), src, keysSrc, cfg.DBPath(), time.Now().UTC().Format("20060102T150405Z"),
-				store.RestoreOptions{UnpairScanners: unpair, KEK: kek, Unsealed: seals.Unsealed})
+				store.RestoreOptions{UnpairScanners: unpair, KEK: kek, Unsealed: seals.Unsealed, Checked: &seals})
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hcfed/hcfed/node"
 	"github.com/hcfed/hcfed/node/replica"
@@ -64,13 +63,17 @@ type Server struct {
 	cfg           Config
 	echo          *echo.Echo
 	ready         readiness // what /readyz last answered, to log its changes only
+	// maxConns is limits.max_connections, the cap of the listener Serve
+	// is given (see conns).
+	maxConns int
 }
 
 // New builds the routes.
 func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{n: cfg.Node, metrics: cfg.Node.Metrics(), recordRefusal: cfg.Node.RecordRefusal, log: cfg.Logger, cfg: cfg, echo: e}
+	s := &Server{n: cfg.Node, metrics: cfg.Node.Metrics(), recordRefusal: cfg.Node.RecordRefusal, log: cfg.Logger, cfg: cfg, echo: e,
+		maxConns: cfg.Node.Settings().Limits.MaxConnections}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -139,24 +142,18 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve serves on l until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return serve(ctx, l, s.echo, s.cfg.ShutdownTimeout, s.metrics.HTTPConnections)
+	return serve(ctx, l, s.echo, s.cfg.ShutdownTimeout, &conns{max: s.maxConns, open: s.metrics.HTTPConnections})
 }
 
 // serve serves h on l until ctx ends, then shuts down gracefully, waiting
 // for running requests at most timeout (DefaultShutdownTimeout if 0).
-// open, unless nil, counts the connections open.
-func serve(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration, open prometheus.Gauge) error {
+// cs, unless nil, counts the connections open and has idle ones give
+// way at the listener's cap (see conns).
+func serve(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration, cs *conns) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
-	if open != nil {
-		srv.ConnState = func(_ net.Conn, st http.ConnState) {
-			switch st {
-			case http.StateNew:
-				open.Inc()
-			case http.StateClosed, http.StateHijacked:
-				open.Dec()
-			}
-		}
+	if cs != nil {
+		srv.ConnState = cs.state
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

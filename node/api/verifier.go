@@ -44,7 +44,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.HideBanner, e.HidePort = true, true
 	v := cfg.Verifier
 	s := &Server{metrics: v.Metrics(), log: cfg.Logger, cfg: Config{Ready: cfg.Ready, Federation: cfg.Federation,
-		ShutdownTimeout: cfg.ShutdownTimeout}, echo: e}
+		ShutdownTimeout: cfg.ShutdownTimeout}, echo: e, maxConns: v.Settings().Limits.MaxConnections}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

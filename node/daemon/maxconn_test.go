@@ -18,11 +18,13 @@ import (
 )
 
 // TestAConnectionPastMaxConnectionsWaitsUntilOneCloses: with
-// limits.max_connections at 2 and two keep-alive connections open, a
-// third is not served (it waits in the kernel's queue) until one of the
-// two closes; then its request is answered. hcfed_http_connections_open
-// counts the open ones, hcfed_http_connections_max the cap. Before, the
-// listener took every connection offered.
+// limits.max_connections at 2 and two connections in a request, a third
+// is not served (it waits in the kernel's queue) until one of the two
+// closes; then its request is answered. Idle keep-alive connections give
+// way at the cap: two clients that each made a request and kept their
+// connection no longer keep a third out for the server's idle timeout (a
+// minute, renewed by one request a minute). hcfed_http_connections_open
+// counts the open ones, hcfed_http_connections_max the cap.
 func TestAConnectionPastMaxConnectionsWaitsUntilOneCloses(t *testing.T) {
 	t.Parallel()
 	cfg := standaloneConfig(t)
@@ -34,17 +36,22 @@ func TestAConnectionPastMaxConnectionsWaitsUntilOneCloses(t *testing.T) {
 		t.Errorf("hcfed_http_connections_max = %v, want 2", got)
 	}
 
-	dial := func() (net.Conn, *bufio.Reader) {
+	// dial opens a connection and sends req.
+	dial := func(req string) (net.Conn, *bufio.Reader) {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+		if _, err := fmt.Fprintf(c, req, addr); err != nil {
 			t.Fatal(err)
 		}
 		return c, bufio.NewReader(c)
 	}
+	const (
+		whole = "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n"
+		begun = "GET /healthz HTTP/1.1\r\nHost: %s\r\n" // its headers not ended: in a request
+	)
 	// read reads one response within wait.
 	read := func(c net.Conn, r *bufio.Reader, wait time.Duration) (*http.Response, error) {
 		c.SetReadDeadline(time.Now().Add(wait))
@@ -54,27 +61,38 @@ func TestAConnectionPastMaxConnectionsWaitsUntilOneCloses(t *testing.T) {
 		}
 		return resp, err
 	}
-	c1, r1 := dial()
-	c2, r2 := dial()
-	for i, cr := range []struct {
-		c net.Conn
-		r *bufio.Reader
-	}{{c1, r1}, {c2, r2}} {
-		if resp, err := read(cr.c, cr.r, 5*time.Second); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("connection %d: %v %v, want 200", i+1, resp, err)
+
+	// Two keep-alive connections, each answered and kept: a third is
+	// served all the same.
+	for i := range 2 {
+		c, r := dial(whole)
+		if resp, err := read(c, r, 5*time.Second); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("keep-alive connection %d: %v %v, want 200", i+1, resp, err)
 		}
 	}
-	pollGauge(t, m.HTTPConnections, 2)
+	c, r := dial(whole)
+	if resp, err := read(c, r, 2*time.Second); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a third connection beside two idle keep-alive ones at a cap of 2: %v %v, want 200 at once", resp, err)
+	}
+	c.Close()
+	pollGauge(t, m.HTTPConnections, 1) // the one kept idle; the other gave way
 
-	c3, r3 := dial() // accepted by the kernel, not by the node
+	// Two connections in a request hold the cap.
+	c1, r1 := dial(begun)
+	c2, _ := dial(begun)
+	pollGauge(t, m.HTTPConnections, 2)
+	c3, r3 := dial(whole) // accepted by the kernel, not by the node
 	if resp, err := read(c3, r3, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("a third connection past a cap of 2 was answered: %v %v", resp, err)
+	}
+	if _, err := read(c1, r1, 10*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection in a request was closed at the cap: %v", err)
 	}
 	c1.Close()
 	if resp, err := read(c3, r3, 5*time.Second); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("the third connection, once the first closed: %v %v, want 200", resp, err)
 	}
-	pollGauge(t, m.HTTPConnections, 2)
+	c2.Close()
 }
 
 // gaugeValue reads g.

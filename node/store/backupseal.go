@@ -178,6 +178,20 @@ type BackupSeals struct {
 	Earlier []string
 	// Unsealed are the copies accepted without a seal.
 	Unsealed []string
+	// sums are the SHA-256 of the copies as checked, by path: a restore
+	// given these (RestoreOptions.Checked) puts those bytes in place or
+	// none.
+	sums map[string][]byte
+}
+
+// same refuses the copy at path, of SHA-256 sum, unless it is the one
+// bs was checked on.
+func (bs *BackupSeals) same(path string, sum []byte) error {
+	if bs == nil || bytes.Equal(bs.sums[path], sum) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: it is not the copy the plan checked (it was replaced since, perhaps by another backup "+
+		"with its seal): find out who could write where backups are kept, then run the restore again", path, ErrBackupSealMismatch)
 }
 
 // CheckBackupSeals checks the node.db copy at src and, if keysSrc is not
@@ -215,6 +229,10 @@ func CheckBackupSeals(src, keysSrc string, kek *seal.Key, acceptUnsealed bool) (
 		if err := copies[i].matches(); err != nil {
 			return BackupSeals{}, err
 		}
+		if bs.sums == nil {
+			bs.sums = map[string][]byte{}
+		}
+		bs.sums[path] = sum
 		if s.current() && bs.ID == "" {
 			bs.ID, bs.Taken = s.Backup, s.Taken
 		}

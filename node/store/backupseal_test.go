@@ -239,3 +239,60 @@ func TestRestoreAcceptsSealsOfTheEarlierBuild(t *testing.T) {
 		t.Errorf("a changed copy under an earlier seal: %v, want %v", err, ErrBackupSealMismatch)
 	}
 }
+
+// Restore checked the staged bytes against the seal beside them, read
+// again: whoever can write where backups are kept could put another
+// genuine backup of this node (an older one, its seal with it) in place
+// of the one the plan named, between the plan's check and the restore,
+// and the older backup was restored while the plan said the newer. With
+// RestoreOptions.Checked, each copy staged must be the one
+// CheckBackupSeals read, seal or none.
+func TestRestorePutsInPlaceTheBackupThePlanChecked(t *testing.T) {
+	ctx := t.Context()
+	kek, err := seal.NewKey(seal.NewKeyMaterial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, path := openTestDB(t)
+	enrol(t, db, "s_1")
+	monday := takeTestBackup(t, path, kek, true)
+	enrol(t, db, "s_2")
+	tuesday := takeTestBackup(t, path, kek, true)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := CheckBackupSeals(tuesday.db, tuesday.keys, kek, false)
+	if err != nil || checked.ID != tuesday.seal.ID {
+		t.Fatalf("the plan's check: %+v, %v", checked, err)
+	}
+	before := dirContents(t, filepath.Dir(path))
+	// Checked: now Monday's copies and seals take Tuesday's places.
+	for _, pair := range [][2]string{{monday.db, tuesday.db}, {monday.keys, tuesday.keys}} {
+		for _, suffix := range []string{"", BackupSealSuffix} {
+			if err := os.Rename(pair[0]+suffix, pair[1]+suffix); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, err = Restore(ctx, tuesday.db, tuesday.keys, path, "20300101T000000Z", RestoreOptions{KEK: kek, Checked: &checked})
+	if !errors.Is(err, ErrBackupSealMismatch) {
+		t.Fatalf("another backup put in place of the one checked: restore answered %v, want %v", err, ErrBackupSealMismatch)
+	}
+	after := dirContents(t, filepath.Dir(path))
+	if len(after) != len(before) {
+		t.Errorf("the refused restore left files behind or took some away: %d files, %d before", len(after), len(before))
+	}
+	for f, b := range before {
+		if !bytes.Equal(after[f], b) {
+			t.Errorf("the refused restore changed %s", f)
+		}
+	}
+	// The copies checked, unchanged, are restored.
+	checked, err = CheckBackupSeals(tuesday.db, tuesday.keys, kek, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, tuesday.db, tuesday.keys, path, "20300101T000001Z", RestoreOptions{KEK: kek, Checked: &checked}); err != nil {
+		t.Fatalf("the copies checked: %v", err)
+	}
+}

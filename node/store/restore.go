@@ -77,7 +77,11 @@ func Restore(ctx context.Context, src, keysSrc, dbPath, stamp string, opts Resto
 		// kept could replace a copy between the caller's check
 		// (CheckBackupSeals) and this copy.
 		copies[i] = sealedCopy{path: targets[dst], sum: sum, seal: s}
-		if err := copies[i].matches(); err != nil {
+		err = copies[i].matches()
+		if err == nil {
+			err = opts.Checked.same(targets[dst], sum) // the copy the plan named, not another sealed one
+		}
+		if err != nil {
 			return "", fmt.Errorf("store: restore: nothing was replaced: %w", err)
 		}
 		// The staged copy is what goes in place: checked, not its source,
@@ -218,6 +222,12 @@ type RestoreOptions struct {
 	// Unsealed are the copies (their paths, as given to Restore) the
 	// operator accepted without a seal (hcnode restore --accept-unsealed).
 	Unsealed []string
+	// Checked, if set, is what CheckBackupSeals said of the copies for
+	// the plan: each copy staged must be the very one it read
+	// (ErrBackupSealMismatch otherwise), so that another genuine backup
+	// of this node, its seals with it, put in place of the one the plan
+	// named between the two is refused.
+	Checked *BackupSeals
 }
 
 // sealOf returns what the seal beside the copy at src holds, or nil if
