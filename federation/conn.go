@@ -92,9 +92,12 @@ type Conn struct {
 	maxRev     int
 	maxSnap    int
 	replicas   int
-	inbox      string     // reply inbox prefix, without the final dot
-	iso        *isolation // nil in the single-account mode
-	log        *slog.Logger
+	// pullBytes is a revocation consumer's pull budget, consumerMaxBytes;
+	// tests lower it before consuming, to cross pulls with few messages.
+	pullBytes int
+	inbox     string     // reply inbox prefix, without the final dot
+	iso       *isolation // nil in the single-account mode
+	log       *slog.Logger
 
 	life   context.Context // cancelled by Close
 	stop   context.CancelFunc
@@ -155,6 +158,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		maxRev:     orDefault(cfg.MaxRevocationLen, DefaultMaxRevocationLen),
 		maxSnap:    orDefault(cfg.MaxSnapshotLen, DefaultMaxSnapshotLen),
 		replicas:   orDefault(cfg.Replicas, 1),
+		pullBytes:  consumerMaxBytes,
 		log:        log,
 		life:       life,
 		stop:       stop,

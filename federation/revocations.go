@@ -229,7 +229,7 @@ func (c *Conn) openRevocations(ctx context.Context, from uint64) (jetstream.Mess
 	if err != nil {
 		return nil, fmt.Errorf("revocation consumer on %s: %w", c.stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(consumerMaxBytes),
+	it, err := cons.Messages(jetstream.PullMaxBytes(c.pullBytes),
 		jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullExpiry(consumerExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("revocation consumer on %s: %w", c.stream, err)
