@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -53,15 +52,7 @@ func TestRestoreChecksTheSealAgainstTheBytesItPutsInPlace(t *testing.T) {
 	if _, err := Restore(ctx, src, "", path, "20300101T000000Z", RestoreOptions{KEK: kek}); !errors.Is(err, ErrBackupSealMismatch) {
 		t.Fatalf("a copy replaced after its seal was checked: restore answered %v, want %v", err, ErrBackupSealMismatch)
 	}
-	after := dirContents(t, filepath.Dir(path))
-	if len(after) != len(before) {
-		t.Errorf("the refused restore left files behind or took some away: %d files, %d before", len(after), len(before))
-	}
-	for f, b := range before {
-		if !bytes.Equal(after[f], b) {
-			t.Errorf("the refused restore changed %s", f)
-		}
-	}
+	assertDirUnchanged(t, filepath.Dir(path), before, "the refused restore")
 	// Unsealed, it is restored only if the operator accepted it so.
 	if err := os.Remove(src + BackupSealSuffix); err != nil {
 		t.Fatal(err)
@@ -113,15 +104,11 @@ func takeTestBackup(t *testing.T, path string, kek *seal.Key, withKeys bool) tes
 	return b
 }
 
-// A seal bound one file alone: a node.db and a keys.db of different
-// backups, each genuine and sealed, were restored together (a node.db
-// with the data keys of another day: residents enrolled since unreadable,
-// or residents deleted since readable again). Each seal now names its
-// backup's id, the time it was taken and the other copy's SHA-256, and
-// both CheckBackupSeals and Restore refuse copies of different backups
-// (ErrBackupMismatchedPair), saying when each was taken.
-func TestRestoreRefusesADatabaseAndKeyStoreOfDifferentBackups(t *testing.T) {
-	ctx := t.Context()
+// twoDaysOfBackups opens a test database with a KEK and takes two sealed
+// backups of it with their key stores: Monday's, with resident s_1, and
+// Tuesday's, with s_2 enrolled since. The database is left open.
+func twoDaysOfBackups(t *testing.T) (*seal.Key, *DB, string, testBackup, testBackup) {
+	t.Helper()
 	kek, err := seal.NewKey(seal.NewKeyMaterial())
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +118,19 @@ func TestRestoreRefusesADatabaseAndKeyStoreOfDifferentBackups(t *testing.T) {
 	monday := takeTestBackup(t, path, kek, true)
 	enrol(t, db, "s_2")
 	tuesday := takeTestBackup(t, path, kek, true)
+	return kek, db, path, monday, tuesday
+}
+
+// A seal bound one file alone: a node.db and a keys.db of different
+// backups, each genuine and sealed, were restored together (a node.db
+// with the data keys of another day: residents enrolled since unreadable,
+// or residents deleted since readable again). Each seal now names its
+// backup's id, the time it was taken and the other copy's SHA-256, and
+// both CheckBackupSeals and Restore refuse copies of different backups
+// (ErrBackupMismatchedPair), saying when each was taken.
+func TestRestoreRefusesADatabaseAndKeyStoreOfDifferentBackups(t *testing.T) {
+	ctx := t.Context()
+	kek, db, path, monday, tuesday := twoDaysOfBackups(t)
 	alone := takeTestBackup(t, path, kek, false) // node.db alone
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -156,15 +156,7 @@ func TestRestoreRefusesADatabaseAndKeyStoreOfDifferentBackups(t *testing.T) {
 		if _, err := Restore(ctx, c.db.db, c.keys, path, "20300101T000000Z", RestoreOptions{KEK: kek}); !errors.Is(err, ErrBackupMismatchedPair) {
 			t.Errorf("%s: Restore answered %v, want %v", c.name, err, ErrBackupMismatchedPair)
 		}
-		after := dirContents(t, filepath.Dir(path))
-		if len(after) != len(before) {
-			t.Fatalf("%s: the refused restore left files behind or took some away", c.name)
-		}
-		for f, b := range before {
-			if !bytes.Equal(after[f], b) {
-				t.Fatalf("%s: the refused restore changed %s", c.name, f)
-			}
-		}
+		assertDirUnchanged(t, filepath.Dir(path), before, c.name+": the refused restore")
 	}
 	// The two copies of one backup, or its database alone, are restored;
 	// the seals say which backup, and when.
@@ -203,15 +195,7 @@ func sealAsEarlierBuild(t *testing.T, path string, kek *seal.Key) {
 // them, for the plan to say so). A changed copy is still refused.
 func TestRestoreAcceptsSealsOfTheEarlierBuild(t *testing.T) {
 	ctx := t.Context()
-	kek, err := seal.NewKey(seal.NewKeyMaterial())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, path := openTestDB(t)
-	enrol(t, db, "s_1")
-	monday := takeTestBackup(t, path, kek, true)
-	enrol(t, db, "s_2")
-	tuesday := takeTestBackup(t, path, kek, true)
+	kek, db, path, monday, tuesday := twoDaysOfBackups(t)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +233,7 @@ func TestRestoreAcceptsSealsOfTheEarlierBuild(t *testing.T) {
 // CheckBackupSeals read, seal or none.
 func TestRestorePutsInPlaceTheBackupThePlanChecked(t *testing.T) {
 	ctx := t.Context()
-	kek, err := seal.NewKey(seal.NewKeyMaterial())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, path := openTestDB(t)
-	enrol(t, db, "s_1")
-	monday := takeTestBackup(t, path, kek, true)
-	enrol(t, db, "s_2")
-	tuesday := takeTestBackup(t, path, kek, true)
+	kek, db, path, monday, tuesday := twoDaysOfBackups(t)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -278,15 +254,7 @@ func TestRestorePutsInPlaceTheBackupThePlanChecked(t *testing.T) {
 	if !errors.Is(err, ErrBackupSealMismatch) {
 		t.Fatalf("another backup put in place of the one checked: restore answered %v, want %v", err, ErrBackupSealMismatch)
 	}
-	after := dirContents(t, filepath.Dir(path))
-	if len(after) != len(before) {
-		t.Errorf("the refused restore left files behind or took some away: %d files, %d before", len(after), len(before))
-	}
-	for f, b := range before {
-		if !bytes.Equal(after[f], b) {
-			t.Errorf("the refused restore changed %s", f)
-		}
-	}
+	assertDirUnchanged(t, filepath.Dir(path), before, "the refused restore")
 	// The copies checked, unchanged, are restored.
 	checked, err = CheckBackupSeals(tuesday.db, tuesday.keys, kek, false)
 	if err != nil {

@@ -145,6 +145,23 @@ func dirContents(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
+// assertDirUnchanged reports what in dir differs from before (read with
+// dirContents): a file changed, added or taken away by what.
+func assertDirUnchanged(t *testing.T, dir string, before map[string][]byte, what string) {
+	t.Helper()
+	after := dirContents(t, dir)
+	for f, b := range before {
+		if a, ok := after[f]; !ok || !bytes.Equal(a, b) {
+			t.Errorf("%s changed or took away %s", what, f)
+		}
+	}
+	for f := range after {
+		if _, ok := before[f]; !ok {
+			t.Errorf("%s left %s behind", what, f)
+		}
+	}
+}
+
 // TestRestoreUnpairingScannersRemovesEveryScannerOfTheCopy: a restore
 // with UnpairScanners puts back a copy in which no scanner works (each
 // disabled, its token gone) and whose meta names them for the node to
@@ -221,15 +238,7 @@ func TestRestoreRefusesABackupOfANewerBuildsDatabase(t *testing.T) {
 	if _, err := Restore(ctx, newer, "", path, "20300101T000000Z", RestoreOptions{}); !errors.Is(err, ErrBackupNewer) {
 		t.Fatalf("Restore of a newer build's backup: %v, want %v", err, ErrBackupNewer)
 	}
-	after := dirContents(t, filepath.Dir(path))
-	if len(after) != len(before) {
-		t.Fatalf("the refused restore left %d files beside the database, want %d", len(after), len(before))
-	}
-	for name, b := range before {
-		if !bytes.Equal(after[name], b) {
-			t.Fatalf("the refused restore changed %s", name)
-		}
-	}
+	assertDirUnchanged(t, filepath.Dir(path), before, "the refused restore")
 
 	older := filepath.Join(dir, "older.db")
 	raw = rawDBAtVersion(t, older, len(ms)-1)
