@@ -49,12 +49,7 @@ func TestConsumeRevocationsLargeMessagesNoneSkipped(t *testing.T) {
 // 512 kB (2 statements and a part) to keep the test cheap.
 func TestSyncAppliesLargeRevocationsAcrossPulls(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	s := runServer(t)
-	op := connectReady(t, s, "")
-	gdc := connectReady(t, s, gd)
-	put(t, op, "trustlist", f.trustList)
-	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	f, s, gdc := guangdongListed(t)
 	const per, budget = trust.MaxRevocationEntries, 512 << 10
 	raws := make([][]byte, 0, 8)
 	for seq := 1; seq <= cap(raws); seq++ {

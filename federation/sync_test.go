@@ -20,14 +20,23 @@ func publishRev(t testing.TB, c *Conn, p string, seq uint64, raw []byte) {
 	}
 }
 
-func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
-	t.Parallel()
+// guangdongListed starts a NATS server with the fixture's trust list
+// published by the operator and Guangdong's first keyset by Guangdong,
+// and returns the fixture, the server and Guangdong's connection.
+func guangdongListed(t *testing.T) (*fixture, *Server, *Conn) {
+	t.Helper()
 	f := newFixture(t)
 	s := runServer(t)
 	op := connectReady(t, s, "")
 	gdc := connectReady(t, s, gd)
 	put(t, op, "trustlist", f.trustList)
 	put(t, gdc, "440000.keyset", f.keyset(gd, 1))
+	return f, s, gdc
+}
+
+func TestSyncAppliesKeysetGrantAndRevocation(t *testing.T) {
+	t.Parallel()
+	f, s, gdc := guangdongListed(t)
 	put(t, gdc, "440000.contentkey.310000", f.grant(gd, sh))
 	put(t, gdc, "440000.contentkey.110000", f.grant(gd, bj)) // another node's: ignored
 	publishRev(t, gdc, gd, 1, f.revocation(gd, 1))
