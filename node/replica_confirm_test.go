@@ -19,10 +19,7 @@ func TestReplicaKeysAreTrustedOnlyOnceAnAdminConfirmsThem(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
-	added, err := rs.Add(ctx, adm, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	added := addedReplica(t, n, "r1")
 	rp, err := rs.Authenticate(ctx, added.Token)
 	if err != nil {
 		t.Fatal(err)

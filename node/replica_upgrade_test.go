@@ -49,10 +49,7 @@ func replicaCall(t *testing.T, d *daemon.Daemon, method, path, token string, bod
 func grandfatheredReplica(t *testing.T) (*daemon.Daemon, node.NewReplica, replicaKeys) {
 	t.Helper()
 	d := startNode(t)
-	added, err := d.Node.Replicas().Add(context.Background(), admin(t, d.Node), "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	added := addedReplica(t, d.Node, "r1")
 	keys := newReplicaKeys(t)
 	if _, err := rawDB(t, d).Exec(`UPDATE replicas SET enc_key = ?1, prior_enc_key = ?1 WHERE id = ?2`,
 		string(keys.encJWK), added.ID); err != nil {

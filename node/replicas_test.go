@@ -29,11 +29,7 @@ func registeredReplica(t *testing.T, n *node.Node, name string) testReplica {
 	t.Helper()
 	ctx := context.Background()
 	rs := n.Replicas()
-	added, err := rs.Add(ctx, admin(t, n), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp, err := rs.Authenticate(ctx, added.Token)
+	rp, err := rs.Authenticate(ctx, addedReplica(t, n, name).Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +41,16 @@ func registeredReplica(t *testing.T, n *node.Node, name string) testReplica {
 		t.Fatalf("confirm %s: %+v %v", name, info, err)
 	}
 	return testReplica{ReplicaPrincipal: rp, keys: keys}
+}
+
+// addedReplica adds a replica named name to n, as an admin.
+func addedReplica(t *testing.T, n *node.Node, name string) node.NewReplica {
+	t.Helper()
+	added, err := n.Replicas().Add(context.Background(), admin(t, n), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return added
 }
 
 // replicaKeys are a replica's enc and signing keys, their public JWKs
@@ -116,11 +122,8 @@ func TestReplicaKeepsItsConfirmedKeysAndIsRefusedOnceRemoved(t *testing.T) {
 	n := startNode(t).Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
-	added, err := rs.Add(ctx, adm, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = rs.Add(ctx, adm, "R1")
+	added := addedReplica(t, n, "r1")
+	_, err := rs.Add(ctx, adm, "R1")
 	wantReplicaCode(t, "a second replica named R1", err, node.EConflict)
 	rp, err := rs.Authenticate(ctx, added.Token)
 	if err != nil || rp.Name != "r1" {
