@@ -22,10 +22,11 @@ type conns struct {
 	max  int              // 0: no cap known, nothing is closed early
 	open prometheus.Gauge // nil: not counted
 
-	mu   sync.Mutex
-	n    int
-	idle map[net.Conn]uint64 // idle connection: when it went idle, in a sequence
-	seq  uint64
+	mu      sync.Mutex
+	n       int                 // open, from StateNew to StateClosed
+	idle    map[net.Conn]uint64 // idle connection: when it went idle, in a sequence
+	seq     uint64
+	closing map[net.Conn]bool // closed here, its StateClosed not yet seen
 }
 
 // state is the http.Server's ConnState hook.
@@ -46,6 +47,7 @@ func (cs *conns) state(c net.Conn, st http.ConnState) {
 	case http.StateIdle:
 		if cs.atCap() {
 			closing = c
+			cs.markClosing(c)
 			break
 		}
 		if cs.idle == nil {
@@ -56,6 +58,7 @@ func (cs *conns) state(c net.Conn, st http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		cs.n--
 		delete(cs.idle, c)
+		delete(cs.closing, c)
 		if cs.open != nil {
 			cs.open.Dec()
 		}
@@ -66,8 +69,20 @@ func (cs *conns) state(c net.Conn, st http.ConnState) {
 	}
 }
 
-// atCap reports whether every place is taken. Callers hold cs.mu.
-func (cs *conns) atCap() bool { return cs.max > 0 && cs.n >= cs.max }
+// atCap reports whether every place is taken. A connection closed here
+// frees its place at once (the listener's Close releases it), though its
+// StateClosed comes later from its own goroutine: counting it would make
+// a connection going idle then close itself with a place free. Callers
+// hold cs.mu.
+func (cs *conns) atCap() bool { return cs.max > 0 && cs.n-len(cs.closing) >= cs.max }
+
+// markClosing records that c is being closed here. Callers hold cs.mu.
+func (cs *conns) markClosing(c net.Conn) {
+	if cs.closing == nil {
+		cs.closing = map[net.Conn]bool{}
+	}
+	cs.closing[c] = true
+}
 
 // oldestIdle takes the connection idle longest out of idle, or returns
 // nil if none is. Callers hold cs.mu.
@@ -81,6 +96,7 @@ func (cs *conns) oldestIdle() net.Conn {
 	}
 	if oldest != nil {
 		delete(cs.idle, oldest)
+		cs.markClosing(oldest)
 	}
 	return oldest
 }
