@@ -44,7 +44,8 @@ const (
 	ReasonBadChunk Reason = "bad_chunk"
 	// ReasonContentKeyConflict refuses a granted content key whose id is
 	// held with other material: a province never reuses an id, and codes
-	// were issued under the key held (State.ApplyGrant).
+	// were issued under the key held (State.ApplyGrant). A held key past
+	// its expiry and the clock skew is replaced instead.
 	ReasonContentKeyConflict Reason = "content_key_conflict"
 )
 

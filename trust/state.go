@@ -259,7 +259,9 @@ func (s *State) checkKeyset(province, raw string, now time.Time) (*VerifiedKeyse
 // not taken: a province never makes two keys under one id, and the codes
 // issued under the one held would answer bad_content here until they
 // expired. The grant's other keys are applied, and the error
-// (ReasonContentKeyConflict) names the ids refused.
+// (ReasonContentKeyConflict) names the ids refused. A held key past its
+// expiry and the clock skew, which Prune would drop, verifies no code any
+// more (none outlives its content key): it is replaced.
 func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,7 +282,7 @@ func (s *State) ApplyGrant(province, raw string, now time.Time) error {
 		if now.After(ck.Expires) {
 			continue
 		}
-		if held, ok := s.contentKeys[province][ck.ID]; ok && !bytes.Equal(held.Key, ck.Key) {
+		if held, ok := s.contentKeys[province][ck.ID]; ok && !bytes.Equal(held.Key, ck.Key) && !contentKeyGone(held, now) {
 			conflicts = append(conflicts, ck.ID)
 			continue
 		}
@@ -397,7 +399,7 @@ func (s *State) Prune(now time.Time) {
 	changed := false
 	for _, ks := range s.contentKeys {
 		for id, ck := range ks {
-			if now.After(ck.Expires.Add(ClockSkew)) {
+			if contentKeyGone(ck, now) {
 				delete(ks, id)
 				changed = true
 			}
@@ -406,6 +408,13 @@ func (s *State) Prune(now time.Time) {
 	if changed {
 		s.rebuild()
 	}
+}
+
+// contentKeyGone reports whether ck verifies no code at now: every code
+// issued under it expired with it, and is refused once past the clock
+// skew.
+func contentKeyGone(ck ContentKey, now time.Time) bool {
+	return now.After(ck.Expires.Add(ClockSkew))
 }
 
 // rebuild publishes a new Snapshot from the held statements. Callers hold mu.

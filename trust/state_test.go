@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +267,28 @@ func TestStateKeepsAHeldContentKeyAGrantNamesWithOtherMaterial(t *testing.T) {
 	f.verify(t, code, f.Now, ReasonOK)
 	if _, held := f.State.Snapshot().ContentKeys[gd][fresh.ID]; !held {
 		t.Error("the grant's other key was not taken")
+	}
+}
+
+// A held content key past its expiry but not yet pruned still refused
+// a grant of other material under its id (content_key_conflict). Once
+// past its expiry and the clock skew it verifies no code, and is
+// replaced; within the skew, codes under it still verify, and it is
+// kept.
+func TestStateReplacesAnExpiredHeldContentKeyAGrantNamesWithOtherMaterial(t *testing.T) {
+	f := newStateFixture(t, StateConfig{})
+	f.withGuangdong(t)
+	other := f.GD.CK
+	other.Key = fixedBytes("other material", ContentKeyLen)
+	other.Expires = f.GD.CK.Expires.Add(48 * time.Hour)
+	within := f.GD.CK.Expires.Add(ClockSkew)
+	wantReason(t, f.State.ApplyGrant(gd, grantOf(t, f.GD, f.SH, []ContentKey{other}, f.Now), within), ReasonContentKeyConflict)
+	past := within.Add(time.Second)
+	if err := f.State.ApplyGrant(gd, grantOf(t, f.GD, f.SH, []ContentKey{other}, f.Now), past); err != nil {
+		t.Fatalf("a grant naming an expired held key's id: %v", err)
+	}
+	if held := f.State.Snapshot().ContentKeys[gd][other.ID]; !bytes.Equal(held.Key, other.Key) || !held.Expires.Equal(other.Expires) {
+		t.Errorf("held %s expiring %v, want the granted key", other.ID, held.Expires)
 	}
 }
 
