@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -191,9 +192,9 @@ func checkNodeURL(raw string) error {
 
 // nodePath is the path, to send with c.do, of a URL the node gave in an
 // answer (issue's qr_url): a path on the node, joined to --url as every
-// API path is, or an absolute URL under --url itself. An absolute URL
-// anywhere else, or a path with a host ("//HOST/…"), is refused: the
-// token goes with the request, and only to the node.
+// API path is, or an absolute URL under --url itself (sameNode). An
+// absolute URL anywhere else, or a path with a host ("//HOST/…"), is
+// refused: the token goes with the request, and only to the node.
 func (c *client) nodePath(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
@@ -202,13 +203,55 @@ func (c *client) nodePath(raw string) (string, error) {
 		return raw, nil
 	case u.Scheme != "" && u.Host != "":
 		base := strings.TrimRight(orEnv(c.url, "HCNODE_URL"), "/")
-		if rest, ok := strings.CutPrefix(raw, base); ok && strings.HasPrefix(rest, "/") {
-			return rest, nil
+		if b, err := url.Parse(base); err == nil && sameNode(b, u) {
+			if rest, ok := strings.CutPrefix(u.EscapedPath(), strings.TrimRight(b.EscapedPath(), "/")); ok && strings.HasPrefix(rest, "/") {
+				if u.RawQuery != "" {
+					rest += "?" + u.RawQuery
+				}
+				return rest, nil
+			}
 		}
 		return "", fmt.Errorf("the node gave %s, not an address on the node at --url %s: hcnode fetches only from the node itself",
 			u.Redacted(), base)
 	}
 	return "", fmt.Errorf("the node gave %q, not a path on the node", raw)
+}
+
+// sameNode reports whether u is on the node at base: the same scheme,
+// user and port (a scheme's default port written or not), and the same
+// host, in any case, or both loopback ("localhost", 127.0.0.0/8, ::1): a
+// node that listens on 127.0.0.1 names itself so, and --url may say
+// localhost. A loopback address reaches only this machine, and the
+// request goes to --url whatever u names.
+func sameNode(base, u *url.URL) bool {
+	if base.Scheme != u.Scheme || base.User.String() != u.User.String() || portOf(base) != portOf(u) {
+		return false
+	}
+	a, b := base.Hostname(), u.Hostname()
+	return strings.EqualFold(a, b) || (isLoopback(a) && isLoopback(b))
+}
+
+// portOf is u's port, or its scheme's default port.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch u.Scheme {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
+}
+
+// isLoopback reports whether host is "localhost" or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // apiPath is the API path format, with a %s for each id ("/v1/scanners/%s"),

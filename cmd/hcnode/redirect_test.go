@@ -83,7 +83,10 @@ func TestCommandsFollowNoRedirect(t *testing.T) {
 // qr_url that is a path goes to --url joined with it, an absolute URL
 // under --url is taken as it is, and any other (another host, "//HOST"
 // form) is refused after the code is issued, without a request there.
-// Before, the URL the node sent was appended to --url as it was.
+// Before, the URL the node sent was appended to --url as it was. A
+// loopback alias of --url's host ("localhost" for 127.0.0.1), on its
+// scheme and port, is the node too: it was refused, though a node
+// listening on 127.0.0.1 names itself so whatever --url says.
 func TestIssueFetchesTheQRImageOnlyFromTheNode(t *testing.T) {
 	other := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("png")) })
 	var qrURL string
@@ -101,9 +104,22 @@ func TestIssueFetchesTheQRImageOnlyFromTheNode(t *testing.T) {
 	t.Setenv("HCNODE_URL", n.URL+"/")
 	t.Setenv("HCNODE_TOKEN", "secret-token")
 	otherHost := strings.TrimPrefix(other.URL, "http://")
+	port := n.URL[strings.LastIndex(n.URL, ":")+1:]
+	notOnNode := func(u string) string {
+		return "the node gave " + u + ", not an address on the node at --url " + n.URL
+	}
 	for _, c := range []struct{ qrURL, refused string }{
 		{"/v1/codes/c_1/qr.png", ""},
 		{n.URL + "/v1/codes/c_1/qr.png", ""},
+		{"http://localhost:" + port + "/v1/codes/c_1/qr.png", ""},
+		{"http://LocalHost:" + port + "/v1/codes/c_1/qr.png", ""},
+		{"http://[::1]:" + port + "/v1/codes/c_1/qr.png", ""},
+		{"http://127.0.0.2:" + port + "/v1/codes/c_1/qr.png", ""},
+		{"http://localhost:" + other.URL[strings.LastIndex(other.URL, ":")+1:] + "/v1/codes/c_1/qr.png",
+			notOnNode("http://localhost:" + other.URL[strings.LastIndex(other.URL, ":")+1:] + "/v1/codes/c_1/qr.png")},
+		{"https://localhost:" + port + "/v1/codes/c_1/qr.png", notOnNode("https://localhost:" + port + "/v1/codes/c_1/qr.png")},
+		{"http://hc.example.gov.cn:" + port + "/v1/codes/c_1/qr.png", notOnNode("http://hc.example.gov.cn:" + port + "/v1/codes/c_1/qr.png")},
+		{"http://user@localhost:" + port + "/v1/codes/c_1/qr.png", notOnNode("http://user@localhost:" + port + "/v1/codes/c_1/qr.png")},
 		{other.URL + "/v1/codes/c_1/qr.png", "code c_1 issued, but its QR image: the node gave " + other.URL + "/v1/codes/c_1/qr.png, not an address on the node at --url " + n.URL},
 		{"//" + otherHost + "/v1/codes/c_1/qr.png", `code c_1 issued, but its QR image: the node gave "//` + otherHost + `/v1/codes/c_1/qr.png", not a path on the node`},
 		{"v1/codes/c_1/qr.png", `not a path on the node`},
@@ -128,5 +144,24 @@ func TestIssueFetchesTheQRImageOnlyFromTheNode(t *testing.T) {
 	}
 	if got := other.requests(); len(got) > 0 {
 		t.Errorf("another host was sent %q", got)
+	}
+}
+
+// A qr_url under --url with a path (a node behind a proxy at /hc) keeps
+// its query and loses the prefix; a port written or left to its scheme's
+// default is one port; a path that only begins like the prefix is not
+// under it.
+func TestNodePathTakesALoopbackAliasUnderTheURLsPath(t *testing.T) {
+	for _, c := range []struct{ base, raw, want string }{
+		{"http://localhost:8080/hc/", "http://127.0.0.1:8080/hc/v1/codes/c_1/qr.png?s=1", "/v1/codes/c_1/qr.png?s=1"},
+		{"http://127.0.0.1", "http://localhost:80/v1/codes/c_1/qr.png", "/v1/codes/c_1/qr.png"},
+		{"http://localhost:8080/hc", "http://127.0.0.1:8080/hcx/v1/codes/c_1/qr.png", ""},
+		{"http://localhost:8080", "http://127.0.0.1/v1/codes/c_1/qr.png", ""},
+		{"http://localhost:8080", "http://10.0.0.1:8080/v1/codes/c_1/qr.png", ""},
+	} {
+		got, err := (&client{url: c.base}).nodePath(c.raw)
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("--url %s, qr_url %s: %q, %v; want %q", c.base, c.raw, got, err, c.want)
+		}
 	}
 }
