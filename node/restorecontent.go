@@ -27,6 +27,13 @@ import (
 // at generation 0 again, keeping codes' key ids short. The time is kept
 // under metaContentRestore, since the Restored mark goes at
 // reconciliation. Peers keep the lost keys until they expire.
+//
+// All this holds while the restore's time is after the lost database's:
+// with the clock behind it, the epochs that database reached beyond the
+// restore's next would start at 0 again, under ids it used. The clock
+// cannot be checked against a database that is lost, but the backup's
+// time can: a restore while the clock reads before it is refused
+// (store.ErrClockBehindBackup), and the Restored mark is never earlier.
 
 // metaContentRestore is the meta key of the time of the restore the
 // content-key generations start above, RFC 3339.

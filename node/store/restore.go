@@ -158,10 +158,14 @@ var ErrBackupNewer = errors.New("backup of a newer build's database")
 // back), or it would be left without its key store: the copy in keysSrc
 // is not there, or none is given, none is beside dbPath, and the backup
 // holds residents (KeyStoreNotLost, in the words a start refuses with).
-// Restore checks it first; a caller that only says what a restore would
-// do checks it too.
+// It refuses too a restore while the clock reads before the backup was
+// taken (ErrClockBehindBackup). Restore checks it first; a caller that
+// only says what a restore would do checks it too.
 func CheckRestore(ctx context.Context, src, keysSrc, dbPath string) error {
 	if err := backupNotNewer(ctx, src); err != nil {
+		return err
+	}
+	if err := clockNotBehind(ctx, src, time.Now()); err != nil {
 		return err
 	}
 	if keysSrc != "" {
@@ -201,6 +205,50 @@ func backupNotNewer(ctx context.Context, src string) error {
 		return fmt.Errorf("store: restore: %s is a %w (schema version %d, this build's %d), on which this build "+
 			"would not start, so nothing was replaced: restore it with the hcnode release that migrated it, or a later one; "+
 			"to go back to this build, restore a backup taken before the upgrade", src, ErrBackupNewer, newest, len(ms))
+	}
+	return nil
+}
+
+// ErrClockBehindBackup is returned by CheckRestore (and Restore) while
+// the clock reads before the backup was taken.
+var ErrClockBehindBackup = errors.New("clock_behind_backup")
+
+// clockNotBehind refuses the backup at src if now is before it was taken:
+// its BackupTakenAt, or for a copy without one, its newest audit entry.
+// A restored node starts its new content keys' generations, in every
+// epoch up to the one after the restore's, from the restore's time (the
+// Restored mark, now): with the clock behind the database the backup
+// lost, it would make keys under ids that database used, with other
+// material, and peers holding those would refuse them
+// (content_key_conflict). The lost database ran after the backup was
+// taken, so a clock behind the backup is behind it too.
+func clockNotBehind(ctx context.Context, src string, now time.Time) error {
+	pool, err := sql.Open("sqlite", readOnlyDSN(src))
+	if err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	defer pool.Close()
+	var taken time.Time
+	var v string
+	switch err := pool.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, BackupTakenAt).Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+		var last sql.NullInt64
+		if err := pool.QueryRowContext(ctx, `SELECT MAX(time) FROM audit`).Scan(&last); err != nil {
+			return fmt.Errorf("store: restore: %s: %w (%v)", src, ErrNotABackup, err)
+		}
+		taken = fromNanos(last.Int64)
+	case err != nil:
+		return fmt.Errorf("store: restore: %s: %w (%v)", src, ErrNotABackup, err)
+	default:
+		if taken, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return fmt.Errorf("store: restore: %s: %s is not a time: %w", src, BackupTakenAt, err)
+		}
+	}
+	if now.Before(taken) {
+		return fmt.Errorf("store: restore: %w: this machine's clock reads %s, before %s was taken (%s), so nothing was replaced: "+
+			"a restored node numbers its new content keys from the restore's time, and with the clock behind it would make keys "+
+			"under ids the lost database used, which peers refuse; set the clock right (NTP), then run the restore again",
+			ErrClockBehindBackup, now.UTC().Format(time.RFC3339), src, taken.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

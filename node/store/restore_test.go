@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -160,6 +161,46 @@ func assertDirUnchanged(t *testing.T, dir string, before map[string][]byte, what
 			t.Errorf("%s left %s behind", what, f)
 		}
 	}
+}
+
+// A restored node numbers its new content keys from the restore's time:
+// with the clock behind the database the backup lost, it made keys under
+// ids that database had used, with other material. A restore while the
+// clock reads before the backup was taken (its mark, or for a copy
+// without one, its newest audit entry) is now refused, naming both
+// times, before anything is replaced.
+func TestRestoreRefusesWhileTheClockIsBehindTheBackup(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	ahead := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	if err := db.AppendAudit(ctx, AuditEntry{Time: ahead, Actor: "system", Action: "key.promote", Detail: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	marked := filepath.Join(t.TempDir(), "node.db")
+	if err := Backup(ctx, path, marked); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unmarked := filepath.Join(t.TempDir(), "node.db")
+	if err := copyFile(marked, unmarked); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, rawDB(t, marked), `UPDATE meta SET value = '`+ahead.Format(time.RFC3339Nano)+`' WHERE key = '`+BackupTakenAt+`'`)
+	mustExec(t, rawDB(t, unmarked), `DELETE FROM meta WHERE key = '`+BackupTakenAt+`'`)
+	before := dirContents(t, filepath.Dir(path))
+	for _, src := range []string{marked, unmarked} {
+		if err := CheckRestore(ctx, src, "", path); !errors.Is(err, ErrClockBehindBackup) {
+			t.Errorf("CheckRestore of %s: %v, want %v", src, err, ErrClockBehindBackup)
+		}
+		_, err := Restore(ctx, src, "", path, "test", RestoreOptions{})
+		if !errors.Is(err, ErrClockBehindBackup) || !strings.Contains(err.Error(), "before "+src+" was taken ("+ahead.Format(time.RFC3339)+")") {
+			t.Errorf("Restore of %s: %v, want %v naming the time it was taken", src, err, ErrClockBehindBackup)
+		}
+	}
+	assertDirUnchanged(t, filepath.Dir(path), before, "the refused restore")
 }
 
 // TestRestoreUnpairingScannersRemovesEveryScannerOfTheCopy: a restore
