@@ -118,7 +118,8 @@ type Conn struct {
 	deniedMu sync.Mutex
 	denied   map[*denialWaiter]struct{}
 
-	stats counters
+	stats    counters
+	services serviceSubs // drops of the service subscriptions (services.go)
 }
 
 // Connect connects to the federation's NATS and waits until connected,

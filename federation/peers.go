@@ -137,13 +137,19 @@ func (c *Conn) ServeReceipts(ctx context.Context, handler func(from string, raw 
 
 // serveFrom subscribes to messages of kind addressed to this connection's
 // province from any other, in the queue group of Serve. Messages over
-// maxLen, or on a subject that does not parse, are dropped and counted.
+// maxLen, or on a subject that does not parse, are dropped and counted,
+// and so are those beyond what the subscription holds while handler is
+// busy (services.go).
 func (c *Conn) serveFrom(ctx context.Context, kind Kind, maxLen int, handler func(from string, data []byte) []byte) error {
 	if c.province == "" {
 		return fmt.Errorf("serve %s: the connection speaks for no province", kind)
 	}
 	subject := toProvince(c.fed, kind, c.province)
-	sub, err := c.nc.QueueSubscribe(subject, serveQueue, func(m *nats.Msg) {
+	svc := serviceLookups
+	if kind == KindReceipts {
+		svc = serviceReceipts
+	}
+	sub, err := c.subscribeService(ctx, svc, subject, func(m *nats.Msg) {
 		t, err := ParseSubject(c.fed, m.Subject)
 		if err != nil || t.Kind != kind || t.Peer != c.province || t.Province == c.province || len(m.Data) > maxLen {
 			c.stats.requestsOversized.Add(1)
@@ -164,13 +170,9 @@ func (c *Conn) serveFrom(ctx context.Context, kind Kind, maxLen int, handler fun
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", kind, err)
 	}
-	if err := c.flush(ctx); err != nil {
-		_ = sub.Unsubscribe()
-		return fmt.Errorf("serve %s: %w", kind, err)
-	}
 	c.run(ctx, func(ctx context.Context) {
 		<-ctx.Done()
-		_ = sub.Drain()
+		c.stopService(sub)
 	})
 	return nil
 }

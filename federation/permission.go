@@ -65,6 +65,9 @@ func exactly(subject string) func(string) bool {
 
 // asyncError handles errors the server reports outside any request.
 func (c *Conn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && c.serviceOverflow(sub) {
+		return
+	}
 	if errors.Is(err, nats.ErrPermissionViolation) {
 		c.stats.permissionDenied.Add(1)
 		if m := pubDenied.FindStringSubmatch(err.Error()); m != nil {

@@ -32,10 +32,12 @@ func (c *Conn) Request(ctx context.Context, t Topic, data []byte) ([]byte, error
 	return msg.Data, nil
 }
 
-// Serve answers requests on topic t with handler until ctx is cancelled
-// or c is closed. A nil reply sends nothing. Requests over MaxStateLen
-// are dropped and counted; a handler panic is recovered and counted. A
-// connection that speaks for a province may only serve its own topics.
+// Serve answers requests on topic t with handler, one at a time, until
+// ctx is cancelled or c is closed. A nil reply sends nothing. Requests
+// over MaxStateLen, or beyond what the subscription holds while handler
+// is busy (services.go), are dropped and counted; a handler panic is
+// recovered and counted. A connection that speaks for a province may only
+// serve its own topics.
 func (c *Conn) Serve(ctx context.Context, t Topic, handler func(req []byte) []byte) error {
 	subject, err := t.Subject(c.fed)
 	if err != nil {
@@ -44,7 +46,7 @@ func (c *Conn) Serve(ctx context.Context, t Topic, handler func(req []byte) []by
 	if err := c.mayPublish(t); err != nil {
 		return err
 	}
-	sub, err := c.nc.QueueSubscribe(subject, serveQueue, func(m *nats.Msg) {
+	sub, err := c.subscribeService(ctx, serviceServe, subject, func(m *nats.Msg) {
 		if len(m.Data) > c.maxState {
 			c.stats.requestsOversized.Add(1)
 			return
@@ -64,13 +66,9 @@ func (c *Conn) Serve(ctx context.Context, t Topic, handler func(req []byte) []by
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", t, err)
 	}
-	if err := c.flush(ctx); err != nil {
-		_ = sub.Unsubscribe()
-		return fmt.Errorf("serve %s: %w", t, err)
-	}
 	c.run(ctx, func(ctx context.Context) {
 		<-ctx.Done()
-		_ = sub.Drain()
+		c.stopService(sub)
 	})
 	return nil
 }

@@ -188,15 +188,16 @@ func (c *Conn) RequestSnapshot(ctx context.Context, home string, need uint64) er
 // concurrently, and requests arriving while it runs or within
 // minRepublish of its last run (republishIdle times its duration, if
 // longer) are coalesced into one more run, so many peers asking at once
-// cost one snapshot, and nobody asking can keep it publishing. It stops
-// when ctx ends or c is closed.
+// cost one snapshot, and nobody asking can keep it publishing. Requests
+// beyond what the subscription holds unacknowledged are dropped and
+// counted (services.go). It stops when ctx ends or c is closed.
 func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx context.Context) error) error {
 	if c.province == "" {
 		return errors.New("serve snapshot requests: the connection speaks for no province")
 	}
 	subject := snapshotRequests(c.fed, c.province)
 	wanted := make(chan struct{}, 1)
-	sub, err := c.nc.QueueSubscribe(subject, serveQueue, func(m *nats.Msg) {
+	sub, err := c.subscribeService(ctx, serviceSnapshotRequests, subject, func(m *nats.Msg) {
 		if len(m.Data) > maxSnapshotRequestLen {
 			c.stats.requestsOversized.Add(1)
 			return
@@ -214,12 +215,8 @@ func (c *Conn) ServeSnapshotRequests(ctx context.Context, publish func(ctx conte
 	if err != nil {
 		return fmt.Errorf("serve snapshot requests: %w", err)
 	}
-	if err := c.flush(ctx); err != nil {
-		_ = sub.Unsubscribe()
-		return fmt.Errorf("serve snapshot requests: %w", err)
-	}
 	c.run(ctx, func(ctx context.Context) {
-		defer func() { _ = sub.Drain() }()
+		defer c.stopService(sub)
 		for {
 			select {
 			case <-ctx.Done():

@@ -25,6 +25,10 @@ type Stats struct {
 	// requests, lookup replies and receipts over theirs (or, for the
 	// last two kinds, on a subject naming no valid sender).
 	RequestsOversized uint64
+	// RequestsDropped counts, per service, requests dropped unread
+	// because the service's subscription already held as many as it may
+	// (services.go): a flood, or a handler too slow.
+	RequestsDropped ServiceDrops
 	// SnapshotsFetched counts snapshots downloaded by GetSnapshot.
 	SnapshotsFetched uint64
 	// SnapshotsOversized counts snapshots refused for exceeding
@@ -52,8 +56,8 @@ type Stats struct {
 // Dropped is the number of messages dropped before reaching a handler.
 func (s Stats) Dropped() uint64 {
 	return s.StateOversized + s.StateBadKey + s.RevocationsOversized +
-		s.RevocationsBadSubject + s.RequestsOversized + s.SnapshotsOversized +
-		s.SnapshotsMalformed
+		s.RevocationsBadSubject + s.RequestsOversized + s.RequestsDropped.Total() +
+		s.SnapshotsOversized + s.SnapshotsMalformed
 }
 
 type counters struct {
@@ -76,6 +80,7 @@ func (c *Conn) Stats() Stats {
 		RevocationsOversized:  s.revOversized.Load(),
 		RevocationsBadSubject: s.revBadSubject.Load(),
 		RequestsOversized:     s.requestsOversized.Load(),
+		RequestsDropped:       c.serviceDrops(),
 		SnapshotsFetched:      s.snapFetched.Load(),
 		SnapshotsOversized:    s.snapOversized.Load(),
 		SnapshotsMalformed:    s.snapMalformed.Load(),

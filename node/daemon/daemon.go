@@ -232,6 +232,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	f.registerCacheMetrics(n.Metrics().Registry)
 	f.registerWaitMetrics(n.Metrics().Registry)
 	f.registerSourceMetrics(n.Metrics().Registry)
+	f.registerServiceDropMetrics(n.Metrics().Registry)
 	f.registerSuspendedMetric(n.Metrics().Registry)
 	n.Metrics().RegisterNATSCluster(f.clusterInfo)
 	if err := f.restore(ctx); err != nil {

@@ -128,3 +128,28 @@ func (f *fed) registerSourceMetrics(r *prometheus.Registry) {
 			return 0
 		}))
 }
+
+// registerServiceDropMetrics exports, per service, the requests from
+// other members this node's service subscriptions dropped unread because
+// each already held as many as it may while its handler was busy
+// (federation/services.go): a flood, or a handler too slow.
+func (f *fed) registerServiceDropMetrics(r *prometheus.Registry) {
+	for _, m := range []struct {
+		service string
+		get     func(federation.ServiceDrops) uint64
+	}{
+		{"lookups", func(d federation.ServiceDrops) uint64 { return d.Lookups }},
+		{"receipts", func(d federation.ServiceDrops) uint64 { return d.Receipts }},
+		{"snapshot_requests", func(d federation.ServiceDrops) uint64 { return d.SnapshotRequests }},
+	} {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_nats_requests_dropped_total",
+			Help:        "Requests from other members dropped unread because the service's queue was full (a flood, or a slow handler); each service logs at most once a minute.",
+			ConstLabels: prometheus.Labels{"service": m.service}},
+			func() float64 {
+				if c := f.conn.Load(); c != nil {
+					return float64(m.get(c.Stats().RequestsDropped))
+				}
+				return 0
+			}))
+	}
+}

@@ -1,0 +1,192 @@
+package federation
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Service subscriptions (Serve, ServeLookups, ServeReceipts,
+// ServeSnapshotRequests) take requests anyone in the federation may send.
+// nats.go reads every message off the socket at once and holds what a
+// subscription's handler has not taken yet, by default up to 500,000
+// messages or 64 MB per subscription; the handler then works through all
+// of it, one at a time, long after the askers gave up, while a genuine
+// request waits behind the backlog. Each service subscription holds at
+// most servicePendingMsgs and servicePendingBytes instead: beyond them
+// nats.go drops the request (its asker times out), counted per service
+// (Stats.RequestsDropped) and logged at most once per serviceDropLogEvery,
+// while the connection and its other subscriptions go on.
+//
+// This bounds the node's memory and the backlog, not what the server
+// sends: a flood faster than the link between the server and the node
+// still fills the server's max_pending for the node's connection
+// (ServerMaxPending) and is cut, whatever the client drops once the bytes
+// have arrived. The node reconnects and its consumers resume where they
+// were, but nothing on the client can keep such a flood off the link.
+const (
+	// servicePendingMsgs is how many requests one service subscription
+	// holds while its handler is busy: a request of each of the
+	// federation's 35 provinces at once, and some more.
+	servicePendingMsgs = 128
+	// servicePendingBytes bounds the bytes those requests hold: 32
+	// receipts of the largest size (trust.MaxReceiptLen), 256 lookups.
+	// Four services hold at most 16 MB, where nats.go's default let
+	// each hold 64.
+	servicePendingBytes = 4 << 20
+	// serviceDropLogEvery is the least time between two log lines about
+	// one service's drops: nats.go reports a slow consumer each time its
+	// queue fills again, which a flood makes many times a second.
+	serviceDropLogEvery = time.Minute
+)
+
+// service names a kind of service subscription, for the drop counters.
+type service int
+
+const (
+	serviceServe service = iota
+	serviceLookups
+	serviceReceipts
+	serviceSnapshotRequests
+	numServices
+)
+
+var serviceNames = [numServices]string{"serve", "lookups", "receipts", "snapshot_requests"}
+
+func (v service) String() string { return serviceNames[v] }
+
+// ServiceDrops counts, per service, the requests dropped unread because
+// the service's subscription already held as many as it may while its
+// handler was busy (a flood, or a handler too slow): lookups, receipts
+// and erasures, snapshot requests, and Serve's topics.
+type ServiceDrops struct {
+	Lookups, Receipts, SnapshotRequests, Serve uint64
+}
+
+// Total is the sum over every service.
+func (d ServiceDrops) Total() uint64 {
+	return d.Lookups + d.Receipts + d.SnapshotRequests + d.Serve
+}
+
+// serviceSubs tracks the connection's service subscriptions and what
+// nats.go dropped on each.
+type serviceSubs struct {
+	mu      sync.Mutex
+	live    map[*nats.Subscription]*serviceSub
+	retired [numServices]uint64 // drops of subscriptions since stopped
+	logged  [numServices]time.Time
+}
+
+type serviceSub struct {
+	svc  service
+	seen uint64 // nats.go's drop count as last read: kept once it closes
+}
+
+func (s *serviceSubs) add(sub *nats.Subscription, svc service) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		s.live = map[*nats.Subscription]*serviceSub{}
+	}
+	s.live[sub] = &serviceSub{svc: svc}
+}
+
+// read updates e from sub. nats.go only answers while sub is open: what
+// was read last stands once it is closed, so the counters never go back.
+// Callers hold s.mu.
+func (e *serviceSub) read(sub *nats.Subscription) uint64 {
+	if n, err := sub.Dropped(); err == nil && uint64(n) > e.seen {
+		e.seen = uint64(n)
+	}
+	return e.seen
+}
+
+// retire stops tracking sub, keeping its drops in its service's count.
+func (s *serviceSubs) retire(sub *nats.Subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.live[sub]; e != nil {
+		s.retired[e.svc] += e.read(sub)
+		delete(s.live, sub)
+	}
+}
+
+// dropped counts the drops of every service so far.
+func (s *serviceSubs) dropped() [numServices]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.retired
+	for sub, e := range s.live {
+		out[e.svc] += e.read(sub)
+	}
+	return out
+}
+
+// overflowed reports whether sub is a service subscription and, if so,
+// which, and whether a log line about it is due at now (and takes it).
+func (s *serviceSubs) overflowed(sub *nats.Subscription, now time.Time) (svc service, ok, logIt bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live[sub]
+	if e == nil {
+		return 0, false, false
+	}
+	if last := s.logged[e.svc]; !last.IsZero() && now.Sub(last) < serviceDropLogEvery {
+		return e.svc, true, false
+	}
+	s.logged[e.svc] = now
+	return e.svc, true, true
+}
+
+// serviceDrops is Stats.RequestsDropped.
+func (c *Conn) serviceDrops() ServiceDrops {
+	d := c.services.dropped()
+	return ServiceDrops{Lookups: d[serviceLookups], Receipts: d[serviceReceipts],
+		SnapshotRequests: d[serviceSnapshotRequests], Serve: d[serviceServe]}
+}
+
+// subscribeService subscribes handle to subject in the queue group of
+// every service, holding at most servicePendingMsgs and
+// servicePendingBytes unread, and waits until the server has the
+// subscription. Stop it with stopService.
+func (c *Conn) subscribeService(ctx context.Context, svc service, subject string, handle nats.MsgHandler) (*nats.Subscription, error) {
+	sub, err := c.nc.QueueSubscribe(subject, serveQueue, handle)
+	if err != nil {
+		return nil, err
+	}
+	if err := sub.SetPendingLimits(servicePendingMsgs, servicePendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	c.services.add(sub, svc)
+	if err := c.flush(ctx); err != nil {
+		c.services.retire(sub)
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// stopService drains sub, a subscription of subscribeService, keeping
+// its drops counted.
+func (c *Conn) stopService(sub *nats.Subscription) {
+	c.services.retire(sub)
+	_ = sub.Drain()
+}
+
+// serviceOverflow logs, at most once per serviceDropLogEvery per service,
+// that sub (if a service subscription) dropped requests, and reports
+// whether sub was one. nats.go calls the error handler with
+// ErrSlowConsumer when a subscription's queue fills, and again each time
+// it fills anew.
+func (c *Conn) serviceOverflow(sub *nats.Subscription) bool {
+	svc, ok, logIt := c.services.overflowed(sub, time.Now())
+	if logIt {
+		c.log.Warn("requests dropped: this service's queue is full (a flood, or a slow handler); the askers time out",
+			"service", svc.String(), "subject", sub.Subject, "dropped_total", c.services.dropped()[svc],
+			"queue_limit", servicePendingMsgs)
+	}
+	return ok
+}
