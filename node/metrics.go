@@ -155,7 +155,7 @@ func NewMetrics() *Metrics {
 		m.PeerLookups.WithLabelValues(ev)
 	}
 	m.ReplicaKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_replica_key_registrations_total",
-		Help: "Verifier replicas' registrations of their keys, by result: held (keys home held: nothing written), new " +
+		Help: "Verifier replicas' registrations of their keys, by result: held (nothing written: keys home held, or a grandfathered replica's enc key past the bound), new " +
 			"(keys it did not hold, written and audited as replica.keys), refused (past the keys a replica may register " +
 			"unconfirmed, replica_keys_limit) and conflict (other keys than the confirmed ones). Alert on any refused " +
 			"or conflict, or on new rising: a replica makes its keys once, so someone else may hold its token."},

@@ -202,3 +202,41 @@ func TestReplicaKeyRegistrationsAreBoundedAndShown(t *testing.T) {
 		t.Fatalf("%v conflicts counted, want 1", registrations("conflict"))
 	}
 }
+
+// A token holder registering as many keys as home holds unconfirmed
+// before a grandfathered replica's upgrade does not keep the upgraded
+// replica from serving on its enc key: its registration past the bound
+// is answered grandfathered, writing nothing, and once an admin confirms
+// its fingerprint its next registration is trusted.
+func TestAGrandfatheredReplicaServesPastTheKeysAThiefRegistered(t *testing.T) {
+	d, added, own := grandfatheredReplica(t)
+	n := d.Node
+	ctx := context.Background()
+	rs := n.Replicas()
+	rp, err := rs.Authenticate(ctx, added.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range store.MaxReplicaKeyCandidates {
+		thief := newReplicaKeys(t)
+		if _, err := rs.Register(ctx, rp, thief.encJWK, thief.sigJWK); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := rs.Register(ctx, rp, own.encJWK, own.sigJWK)
+	if err != nil || !st.Grandfathered || st.Trusted || st.Fingerprint != own.fp {
+		t.Fatalf("the upgraded replica's registration past the bound: %+v %v; want it grandfathered", st, err)
+	}
+	if _, _, err := rs.Sync(ctx, rp, ""); err != nil {
+		t.Fatalf("its sync: %v", err)
+	}
+	if _, err := rs.Confirm(ctx, admin(t, n), "r1", own.fp); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := rs.Register(ctx, rp, own.encJWK, own.sigJWK); err != nil || !st.Trusted {
+		t.Fatalf("its registration once confirmed: %+v %v", st, err)
+	}
+	if _, _, err := rs.Sync(ctx, rp, ""); err != nil {
+		t.Fatalf("its sync once confirmed: %v", err)
+	}
+}

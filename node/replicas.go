@@ -307,7 +307,8 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 // keys are kept: others are EConflict until an admin confirms their
 // fingerprint. Keys home holds write nothing; other keys past
 // store.MaxReplicaKeyCandidates are EReplicaKeysLimit, but those of the
-// confirmed fingerprint. Each registration of keys home did not hold is
+// confirmed fingerprint, and those of a grandfathered replica's enc key
+// (answered grandfathered, nothing written: it keeps serving). Each registration of keys home did not hold is
 // audited (replica.keys) and counted (ReplicaInfo.KeyChanges); every
 // registration is counted in hcfed_replica_key_registrations_total. It
 // returns what home holds of rp then, as of the keys registered.

@@ -143,9 +143,10 @@ var ErrReplicaKeysLimit = errors.New("replica keys limit reached")
 // not even LastSeen (Sync writes it). Keys of the confirmed fingerprint
 // are taken, and trusted, whatever else was registered. Other keys past
 // MaxReplicaKeyCandidates are ErrReplicaKeysLimit, with the replica as
-// held. Each registration of keys home did not hold adds one to
-// KeyChanges and appends audit, in the same transaction. ErrNotFound for
-// an unknown id.
+// held, but for a grandfathered replica's enc key, which writes nothing
+// (the replica keeps serving on it). Each registration of keys home did
+// not hold adds one to KeyChanges and appends audit, in the same
+// transaction. ErrNotFound for an unknown id.
 func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time, audit ...AuditEntry) (Replica, bool, error) {
 	const op = "register replica keys"
 	if err := checkAudit(audit); err != nil {
@@ -158,7 +159,7 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 	if err != nil {
 		return Replica{}, false, err
 	}
-	if write, err := registration(ctx, db.r, held, fp); err != nil || !write {
+	if write, err := registration(ctx, db.r, held, enc, fp); err != nil || !write {
 		return held, false, err
 	}
 	err = db.write(ctx, op, func(tx *sql.Tx) error {
@@ -166,7 +167,7 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
 			return wrap("replica", err)
 		}
-		if write, err := registration(ctx, tx, held, fp); err != nil || !write {
+		if write, err := registration(ctx, tx, held, enc, fp); err != nil || !write {
 			return err
 		}
 		if fp == held.Confirmed {
@@ -195,12 +196,14 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 	return held, true, nil
 }
 
-// registration decides, on q, what a registration of keys of
-// fingerprint fp for the replica held does: nothing (write false, nil)
-// for keys home holds, ErrConflict for others than the trusted ones,
-// ErrReplicaKeysLimit for others past MaxReplicaKeyCandidates; else they
-// are to be written.
-func registration(ctx context.Context, q rowQuerier, held Replica, fp string) (write bool, err error) {
+// registration decides, on q, what a registration of keys of enc key
+// enc and fingerprint fp for the replica held does: nothing (write
+// false, nil) for keys home holds, ErrConflict for others than the
+// trusted ones, ErrReplicaKeysLimit for others past
+// MaxReplicaKeyCandidates, but nothing for those of a grandfathered
+// replica's enc key (it keeps serving on it; its keys are trusted once
+// confirmed and registered again); else they are to be written.
+func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp string) (write bool, err error) {
 	switch {
 	case held.Trusted() && held.KeyFP == fp:
 		return false, nil
@@ -218,6 +221,8 @@ func registration(ctx context.Context, q rowQuerier, held Replica, fp string) (w
 	case fp == held.Confirmed:
 		return true, nil
 	case has > 0:
+		return false, nil
+	case n >= MaxReplicaKeyCandidates && held.Grandfathered() && enc == held.PriorEncKey:
 		return false, nil
 	case n >= MaxReplicaKeyCandidates:
 		return false, ErrReplicaKeysLimit
