@@ -52,6 +52,12 @@ const (
 	// signature of its registered signing key: a replica token alone
 	// cannot add verification records.
 	EReplicaSignature ErrorCode = "replica_signature"
+	// EReplicaKeysLimit: a verifier replica registered keys home does not
+	// hold while it holds store.MaxReplicaKeyCandidates others that no
+	// admin confirmed (a replica makes its keys once: someone else may
+	// hold its token). Keys of the fingerprint an admin confirms are
+	// taken whatever was registered before.
+	EReplicaKeysLimit ErrorCode = "replica_keys_limit"
 	// EReadLimited: an operator account read residents' records faster
 	// than limits.operator_read_rate allows (reads.go); the reads resume
 	// as the budget refills, and the refusal is counted for an alert.

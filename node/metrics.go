@@ -49,6 +49,9 @@ type Metrics struct {
 	// refused or did not take, and answers to its own lookups it refused
 	// (peerintake.go, lookup.go).
 	PeerLookups *prometheus.CounterVec
+	// ReplicaKeys counts verifier replicas' key registrations at home, by
+	// result (replicas.go: Replicas.Register).
+	ReplicaKeys *prometheus.CounterVec
 }
 
 // NewMetrics registers the node's metrics on a new registry.
@@ -150,6 +153,16 @@ func NewMetrics() *Metrics {
 	f(m.PeerLookups)
 	for _, ev := range []string{intakeRefused, intakeLimited, lookupAnswerRefused} {
 		m.PeerLookups.WithLabelValues(ev)
+	}
+	m.ReplicaKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_replica_key_registrations_total",
+		Help: "Verifier replicas' registrations of their keys, by result: held (nothing written: keys home held, or a grandfathered replica's enc key past the bound), new " +
+			"(keys it did not hold, written and audited as replica.keys), refused (past the keys a replica may register " +
+			"unconfirmed, replica_keys_limit) and conflict (other keys than the confirmed ones). Alert on any refused " +
+			"or conflict, or on new rising: a replica makes its keys once, so someone else may hold its token."},
+		[]string{"result"})
+	f(m.ReplicaKeys)
+	for _, res := range []string{replicaKeysHeld, replicaKeysNew, replicaKeysRefused, replicaKeysConflict} {
+		m.ReplicaKeys.WithLabelValues(res)
 	}
 	return m
 }

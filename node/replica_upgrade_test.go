@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -157,7 +158,8 @@ func TestReplicaUpgradeKeepsAGrandfatheredEncKeyServing(t *testing.T) {
 // The enc key home held before the upgrade is the only one
 // grandfathered: another (a replica whose data directory was lost, or a
 // token's thief) needs a confirmation as before, whether registered
-// alone or with a signing key; and a replica added since has none.
+// alone or with a signing key, and does not take the grandfathered one's
+// place; and a replica added since has none.
 func TestReplicaUpgradeGrandfathersNoOtherEncKey(t *testing.T) {
 	d, added, held := grandfatheredReplica(t)
 	n := d.Node
@@ -174,21 +176,27 @@ func TestReplicaUpgradeGrandfathersNoOtherEncKey(t *testing.T) {
 	if err != nil || st.Trusted || st.Grandfathered {
 		t.Fatalf("another enc key with a signing key: %+v %v; want neither trusted nor grandfathered", st, err)
 	}
-	_, _, err = rs.Sync(ctx, rp, "")
-	wantReplicaCode(t, "a sync for another enc key", err, node.EReplicaUnconfirmed)
+	sealedTo := func(what string, enc, not *ecdsa.PrivateKey) {
+		t.Helper()
+		s, _, err := rs.Sync(ctx, rp, "")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if _, err := trust.OpenContentKeys(s.ContentKeys, enc); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if _, err := trust.OpenContentKeys(s.ContentKeys, not); err == nil {
+			t.Fatalf("%s: the content keys open with the other key", what)
+		}
+	}
+	sealedTo("a sync once another enc key is registered", held.enc, thief.enc)
 
 	// The replica (of the previous build) registers its own again at its
-	// next start: grandfathered again, the thief's keys dropped.
+	// next start: grandfathered still.
 	if st, err := rs.Register(ctx, rp, held.encJWK, nil); err != nil || !st.Grandfathered || st.Fingerprint != "" {
 		t.Fatalf("the held enc key again: %+v %v", st, err)
 	}
-	s, _, err := rs.Sync(ctx, rp, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := trust.OpenContentKeys(s.ContentKeys, held.enc); err != nil {
-		t.Fatal(err)
-	}
+	sealedTo("a sync of the previous build", held.enc, thief.enc)
 
 	// A replica added after the upgrade has nothing grandfathered.
 	added2, err := rs.Add(ctx, adm, "r2")
@@ -203,12 +211,12 @@ func TestReplicaUpgradeGrandfathersNoOtherEncKey(t *testing.T) {
 	wantReplicaCode(t, "a new replica's enc key alone", err, node.EInvalid)
 
 	// A confirmation ends the grandfathering: the old enc key alone is
-	// no longer enough once other keys are confirmed.
-	if _, err := rs.Confirm(ctx, adm, "r1", thief.fp); err != nil {
-		t.Fatal(err)
+	// no longer enough once other keys are confirmed (here, those
+	// registered, trusted at once).
+	if info, err := rs.Confirm(ctx, adm, "r1", thief.fp); err != nil || !info.Trusted {
+		t.Fatalf("confirm: %+v %v", info, err)
 	}
 	_, err = rs.Register(ctx, rp, held.encJWK, nil)
 	wantReplicaCode(t, "the held enc key once another fingerprint is confirmed", err, node.EInvalid)
-	_, _, err = rs.Sync(ctx, rp, "")
-	wantReplicaCode(t, "a sync once another fingerprint is confirmed", err, node.EReplicaUnconfirmed)
+	sealedTo("a sync once another fingerprint is confirmed", thief.enc, held.enc)
 }

@@ -74,16 +74,24 @@ type ReplicaInfo struct {
 	// before fingerprints (store.Replica.Grandfathered): it gets scanners
 	// and content keys and serves; its records wait at the replica until
 	// an admin confirms its fingerprint. Pending says so in words.
-	Grandfathered bool      `json:"grandfathered,omitempty"`
-	Pending       string    `json:"pending,omitempty"`
-	Created       time.Time `json:"created"`
-	LastSeen      time.Time `json:"last_seen,omitzero"`
+	Grandfathered bool   `json:"grandfathered,omitempty"`
+	Pending       string `json:"pending,omitempty"`
+	// Registered lists (List only) the fingerprints of the keys
+	// registered that no admin confirmed, which home holds so that a
+	// confirmation takes its own at once (store.RegisterReplicaKeys).
+	// KeyChanges counts the registrations of keys home did not hold: a
+	// replica makes its keys once, and anew only when its data directory
+	// is lost; more says someone else holds its token.
+	Registered []string  `json:"registered_fingerprints,omitempty"`
+	KeyChanges int       `json:"key_changes"`
+	Created    time.Time `json:"created"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
 }
 
 // replicaInfo is x as operators see it.
 func replicaInfo(x store.Replica) ReplicaInfo {
 	info := ReplicaInfo{ID: x.ID, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted(),
-		Grandfathered: x.Grandfathered(), Created: x.Created, LastSeen: x.LastSeen}
+		Grandfathered: x.Grandfathered(), KeyChanges: x.KeyChanges, Created: x.Created, LastSeen: x.LastSeen}
 	if info.Grandfathered {
 		info.Pending = grandfatheredNote(x)
 	}
@@ -100,6 +108,7 @@ func replicaInfo(x store.Replica) ReplicaInfo {
 //
 // Grandfathered (see ReplicaInfo) says that, not trusted, it is still
 // sent scanners and content keys, its records held until confirmed.
+// KeyChanges is ReplicaInfo's.
 type ReplicaStatus struct {
 	Province      string `json:"province"`
 	Name          string `json:"name"`
@@ -107,11 +116,12 @@ type ReplicaStatus struct {
 	Confirmed     string `json:"confirmed_fingerprint"`
 	Trusted       bool   `json:"trusted"`
 	Grandfathered bool   `json:"grandfathered,omitempty"`
+	KeyChanges    int    `json:"key_changes"`
 }
 
 func (r *Replicas) status(x store.Replica) ReplicaStatus {
 	return ReplicaStatus{Province: r.n.cfg.Province, Name: x.Name, Fingerprint: x.KeyFP, Confirmed: x.Confirmed, Trusted: x.Trusted(),
-		Grandfathered: x.Grandfathered()}
+		Grandfathered: x.Grandfathered(), KeyChanges: x.KeyChanges}
 }
 
 // grandfatheredNote says what a grandfathered replica (see
@@ -195,9 +205,15 @@ func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error)
 	if err != nil {
 		return nil, internal("list replicas", err)
 	}
+	cands, err := r.a.db.ReplicaKeyCandidates(ctx)
+	if err != nil {
+		return nil, internal("list replicas", err)
+	}
 	out := make([]ReplicaInfo, 0, len(rs))
 	for _, x := range rs {
-		out = append(out, replicaInfo(x))
+		info := replicaInfo(x)
+		info.Registered = cands[x.ID]
+		out = append(out, info)
 	}
 	return out, nil
 }
@@ -205,10 +221,12 @@ func (r *Replicas) List(ctx context.Context, p Principal) ([]ReplicaInfo, error)
 // Confirm binds the replica of that id or name to the keys of
 // fingerprint fp, which an admin read on the replica's own machine: home
 // seals content keys to the replica and takes its records only while the
-// keys it registered are of that fingerprint. A fingerprint may be
-// confirmed before the replica registers its keys, and a new one
-// confirmed lets a replica that made new keys (its data directory lost)
-// register them. Admins only; audited.
+// keys it registered are of that fingerprint. Keys of that fingerprint
+// registered unconfirmed are trusted at once, whatever was registered
+// since (see Register). A fingerprint may be confirmed before the
+// replica registers its keys (they are trusted at its next
+// registration), and a new one confirmed lets a replica that made new
+// keys (its data directory lost) register them. Admins only; audited.
 func (r *Replicas) Confirm(ctx context.Context, p Principal, idOrName, fp string) (ReplicaInfo, error) {
 	if err := permitAdmin(ctx, r.a.db, r.a.now(), p, adminOps[OpConfirmReplica]); err != nil {
 		return ReplicaInfo{}, err
@@ -280,10 +298,20 @@ func (r *Replicas) Authenticate(ctx context.Context, token string) (ReplicaPrinc
 // Register records the public keys of rp: encKey, its content keys are
 // sealed to, and sigKey, which signs its records (two keys: one is never
 // used for both). Keys are trusted only once an admin confirmed their
-// fingerprint (Confirm); until then each registration replaces the
-// last, so a replica token used before the replica's first start gains
-// nothing. Trusted keys are kept: others are EConflict until an admin
-// confirms their fingerprint. It returns what home holds of rp then.
+// fingerprint (Confirm). Until then home holds the keys registered, a few
+// per replica (store.RegisterReplicaKeys), and a confirmation takes those
+// of its fingerprint at once: a replica token used before the replica's
+// first start, or beside it, gains nothing, and a token holder
+// registering between the replica's registration and the confirmation
+// (or, grandfathered, its sync) cannot keep it out of service. Trusted
+// keys are kept: others are EConflict until an admin confirms their
+// fingerprint. Keys home holds write nothing; other keys past
+// store.MaxReplicaKeyCandidates are EReplicaKeysLimit, but those of the
+// confirmed fingerprint, and those of a grandfathered replica's enc key
+// (answered grandfathered, nothing written: it keeps serving). Each registration of keys home did not hold is
+// audited (replica.keys) and counted (ReplicaInfo.KeyChanges); every
+// registration is counted in hcfed_replica_key_registrations_total. It
+// returns what home holds of rp then, as of the keys registered.
 //
 // A registration without sigKey is a replica of a build before signing
 // keys: it is taken only for the enc key home held before it
@@ -316,19 +344,57 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, si
 	if err != nil {
 		return ReplicaStatus{}, internal("register replica", err)
 	}
-	x, err := r.a.db.RegisterReplicaKeys(ctx, rp.ID, string(encCanon), string(sigCanon), fp, r.a.now())
+	x, written, err := r.a.db.RegisterReplicaKeys(ctx, rp.ID, string(encCanon), string(sigCanon), fp, r.a.now(),
+		r.a.auditEntry(replicaActor(rp), "replica.keys", rp.ID, map[string]string{"fingerprint": fp}))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")
 	case errors.Is(err, store.ErrConflict):
+		r.n.metrics.ReplicaKeys.WithLabelValues(replicaKeysConflict).Inc()
 		return ReplicaStatus{}, Errorf(EConflict, "replica %s's confirmed keys are of fingerprint %s, these of %s: if the replica made new keys "+
 			"(its data directory was lost), confirm their fingerprint at home ('hcnode replica confirm %s FINGERPRINT', admin)",
 			x.Name, x.KeyFP, fp, x.Name)
+	case errors.Is(err, store.ErrReplicaKeysLimit):
+		r.n.metrics.ReplicaKeys.WithLabelValues(replicaKeysRefused).Inc()
+		return ReplicaStatus{}, Errorf(EReplicaKeysLimit, "replica %s has registered %d other keys that no admin confirmed, the most home holds "+
+			"for a replica, and a replica makes its keys once: if these (fingerprint %s) are the replica's own, as 'hcnode check' prints on its "+
+			"machine, confirm them at home ('hcnode replica confirm %s %s', admin) and they are taken at its next registration; if the replica "+
+			"did not register the others, someone else holds its token: remove the replica and add it again",
+			x.Name, store.MaxReplicaKeyCandidates, fp, x.Name, fp)
 	case err != nil:
 		return ReplicaStatus{}, internal("register replica", err)
 	}
-	return r.status(x), nil
+	r.countKeys(written)
+	// The answer is of the keys registered: home may hold the replica's
+	// under others (a grandfathered enc key kept, keys confirmed).
+	st := r.status(x)
+	st.Fingerprint = fp
+	st.Trusted = x.Trusted() && x.KeyFP == fp
+	st.Grandfathered = !st.Trusted && x.Grandfathered() && x.EncKey == string(encCanon)
+	return st, nil
 }
+
+// The results of a replica's key registration, as
+// hcfed_replica_key_registrations_total counts them.
+const (
+	replicaKeysHeld     = "held"
+	replicaKeysNew      = "new"
+	replicaKeysRefused  = "refused"
+	replicaKeysConflict = "conflict"
+)
+
+// countKeys counts a registration taken: of keys home did not hold
+// (written) or of keys it held.
+func (r *Replicas) countKeys(written bool) {
+	res := replicaKeysHeld
+	if written {
+		res = replicaKeysNew
+	}
+	r.n.metrics.ReplicaKeys.WithLabelValues(res).Inc()
+}
+
+// replicaActor is rp as the audit log names it.
+func replicaActor(rp ReplicaPrincipal) string { return "replica:" + rp.ID }
 
 // registerEncOnly is Register of a replica of a build before signing
 // keys: encKey alone.
@@ -341,16 +407,18 @@ func (r *Replicas) registerEncOnly(ctx context.Context, rp ReplicaPrincipal, enc
 	if err != nil {
 		return ReplicaStatus{}, internal("register replica", err)
 	}
-	x, err := r.a.db.RegisterReplicaEncKey(ctx, rp.ID, string(canon), r.a.now())
+	x, written, err := r.a.db.RegisterReplicaEncKey(ctx, rp.ID, string(canon), r.a.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")
 	case errors.Is(err, store.ErrConflict):
+		r.n.metrics.ReplicaKeys.WithLabelValues(replicaKeysConflict).Inc()
 		return ReplicaStatus{}, Errorf(EInvalid, "sig_key is required: this replica's build is older than its home node's, "+
 			"and its enc key is not the one home held before the upgrade; upgrade it")
 	case err != nil:
 		return ReplicaStatus{}, internal("register replica", err)
 	}
+	r.countKeys(written)
 	return r.status(x), nil
 }
 

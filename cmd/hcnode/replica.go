@@ -138,17 +138,29 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 			}
 			r := held.Replicas[i]
 			p.head("Confirming replica %s (%s)", r.Name, r.ID)
+			// Home holds the keys registered unconfirmed (Registered) and
+			// the replica's last (Fingerprint).
+			var others []string
+			for _, f := range append([]string{r.Fingerprint}, r.Registered...) {
+				if f != "" && f != fp && !slices.Contains(others, f) {
+					others = append(others, f)
+				}
+			}
+			registered := r.Fingerprint == fp || slices.Contains(r.Registered, fp)
 			switch {
-			case r.Fingerprint == fp:
+			case registered:
 				p.note("It registered keys of this fingerprint: home trusts them at once.")
-			case r.Fingerprint == "":
+			case len(others) == 0:
 				p.note("It has registered no keys yet: home trusts them once it registers keys of this fingerprint.")
 			default:
-				p.note("It registered keys of another fingerprint, " + r.Fingerprint + ": home trusts none but this one, once registered" +
-					" (the replica registers its own at every refresh until trusted). If the replica did not register " + r.Fingerprint +
-					", someone else holds its token: remove it and add it again.")
+				p.note("It registered keys of other fingerprints only: home trusts none but this one, once registered" +
+					" (the replica registers its own at every refresh until trusted).")
 			}
-			if r.Grandfathered && r.Fingerprint != fp {
+			if len(others) > 0 {
+				p.note("Keys of " + strings.Join(others, ", ") + " were registered with its token too: if the replica did not register them, " +
+					"someone else holds its token: remove it and add it again.")
+			}
+			if r.Grandfathered && !registered {
 				p.note("It serves now on the enc key home held before the upgrade, its records held until confirmed: confirming " +
 					"another fingerprint than the one it registered ends that, and it stops serving until it registers keys of this one.")
 			}

@@ -33,6 +33,7 @@ var statusOf = map[node.ErrorCode]int{
 	node.EReplicaStale:       http.StatusServiceUnavailable,
 	node.EReplicaUnconfirmed: http.StatusForbidden,
 	node.EReplicaSignature:   http.StatusForbidden,
+	node.EReplicaKeysLimit:   http.StatusConflict,
 	node.ELookupNotScanned:   http.StatusUnprocessableEntity,
 	node.ELookupUnproven:     http.StatusForbidden,
 	"method_not_allowed":     http.StatusMethodNotAllowed,

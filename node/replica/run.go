@@ -133,8 +133,9 @@ func (r *Replica) register(ctx context.Context) error {
 	var st node.ReplicaStatus
 	err = r.home.do(ctx, http.MethodPost, RegisterPath, RegisterRequest{EncKey: enc, SigKey: sig}, &st)
 	if he := (*HomeError)(nil); errors.As(err, &he) && he.Status == http.StatusConflict {
-		// Home trusts other keys for this replica: an admin confirms
-		// this one's if it made new ones.
+		// Home trusts other keys for this replica, or holds as many
+		// unconfirmed ones as it takes (replica_keys_limit): an admin
+		// confirms this one's, taken at the next registration.
 		r.setUnconfirmed("")
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -19,8 +20,12 @@ type Replica struct {
 	// migration 0022 ran (a build before fingerprints), "" if none or
 	// once an admin confirmed a fingerprint: see Grandfathered.
 	PriorEncKey string
-	Created     time.Time
-	LastSeen    time.Time // last sync; zero if never
+	// KeyChanges counts the registrations of keys home did not hold
+	// (RegisterReplicaKeys): a replica makes its keys once, and anew
+	// only when its data directory is lost.
+	KeyChanges int
+	Created    time.Time
+	LastSeen   time.Time // last sync; zero if never
 }
 
 // Trusted reports whether the keys registered are the ones an admin
@@ -51,7 +56,7 @@ type ScannerToken struct {
 	Hash      []byte
 }
 
-const replicaColumns = `id, name, token_hash, enc_key, sig_key, key_fp, confirmed, prior_enc_key, created, last_seen`
+const replicaColumns = `id, name, token_hash, enc_key, sig_key, key_fp, confirmed, prior_enc_key, key_changes, created, last_seen`
 
 // AddReplica registers a replica. ErrConflict if the id, the name (in any
 // case) or the token hash is taken. The audit entries are appended in the
@@ -62,7 +67,7 @@ func (db *DB) AddReplica(ctx context.Context, r Replica, audit ...AuditEntry) er
 		return invalid(op, "missing id, name, token hash or creation time")
 	}
 	return db.writeAudited(ctx, op, audit, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', '', '', '', '', ?, 0)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, '', '', '', '', '', 0, ?, 0)`,
 			r.ID, r.Name, r.TokenHash, nanos(r.Created))
 		return err
 	})
@@ -108,62 +113,198 @@ func (db *DB) RemoveReplica(ctx context.Context, idOrName string, audit ...Audit
 	})
 }
 
+// MaxReplicaKeyCandidates bounds the keys registered for one replica
+// that no admin confirmed (see RegisterReplicaKeys): a replica makes its
+// keys once, at its first start, and anew only when its data directory
+// is lost.
+const MaxReplicaKeyCandidates = 4
+
+// ErrReplicaKeysLimit is RegisterReplicaKeys' refusal of keys past
+// MaxReplicaKeyCandidates.
+var ErrReplicaKeysLimit = errors.New("replica keys limit reached")
+
 // RegisterReplicaKeys records the public keys a replica registers, enc
-// and sig, of fingerprint fp, and when it was last seen, and returns the
-// replica as it then is. Keys that are trusted (see Replica.Trusted) are
-// kept: others are ErrConflict, with the replica as held. Keys not
-// trusted are replaced: until an admin confirms a fingerprint, the last
-// registration holds, and none is trusted but the one confirmed.
-// ErrNotFound for an unknown id.
-func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time) (Replica, error) {
-	var held Replica
-	err := db.write(ctx, "register replica keys", func(tx *sql.Tx) error {
+// and sig, of fingerprint fp, and returns the replica as it then is and
+// whether anything was written.
+//
+// Keys that are trusted (see Replica.Trusted) are kept: others are
+// ErrConflict, with the replica as held. Until an admin confirms a
+// fingerprint, home holds the keys registered (up to
+// MaxReplicaKeyCandidates, each by its fingerprint, beside the replica's
+// row): ConfirmReplica takes those of its fingerprint at once, so that a
+// replica-token holder registering other keys between the replica's
+// registration and the confirmation gains nothing and takes nothing
+// away. The last keys registered are the replica's (EncKey, SigKey,
+// KeyFP), but for a grandfathered replica, whose enc key stays until
+// keys of that enc key are registered: a token holder's keys cannot take
+// it out of service.
+//
+// Keys home holds already (trusted, or held unconfirmed) write nothing,
+// not even LastSeen (Sync writes it). Keys of the confirmed fingerprint
+// are taken, and trusted, whatever else was registered. Other keys past
+// MaxReplicaKeyCandidates are ErrReplicaKeysLimit, with the replica as
+// held, but for a grandfathered replica's enc key, which writes nothing
+// (the replica keeps serving on it). Each registration of keys home did
+// not hold adds one to KeyChanges and appends audit, in the same
+// transaction. ErrNotFound for an unknown id.
+func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time, audit ...AuditEntry) (Replica, bool, error) {
+	const op = "register replica keys"
+	if err := checkAudit(audit); err != nil {
+		return Replica{}, false, err
+	}
+	// Most registrations are of keys home holds (a replica registers at
+	// every start, and at every refresh until trusted): decided on the
+	// read pool, without taking the writer.
+	held, err := db.ReplicaByID(ctx, id)
+	if err != nil {
+		return Replica{}, false, err
+	}
+	if write, err := registration(ctx, db.r, held, enc, fp); err != nil || !write {
+		return held, false, err
+	}
+	err = db.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
 			return wrap("replica", err)
 		}
-		if held.Trusted() && held.KeyFP != fp {
-			return ErrConflict
+		if write, err := registration(ctx, tx, held, enc, fp); err != nil || !write {
+			return err
 		}
-		held.EncKey, held.SigKey, held.KeyFP, held.LastSeen = enc, sig, fp, seen
-		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ?, last_seen = ? WHERE id = ?`,
-			enc, sig, fp, nanos(seen), id)
-		return err
+		if fp == held.Confirmed {
+			// The keys an admin confirmed: trusted from now on, and the
+			// others registered meanwhile no longer needed.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM replica_keys WHERE replica_id = ?`, id); err != nil {
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, `INSERT INTO replica_keys (replica_id, fp, enc_key, sig_key, registered) VALUES (?, ?, ?, ?, ?)`,
+			id, fp, enc, sig, nanos(seen)); err != nil {
+			return err
+		}
+		if !held.Grandfathered() || enc == held.PriorEncKey || fp == held.Confirmed {
+			held.EncKey, held.SigKey, held.KeyFP = enc, sig, fp
+		}
+		held.KeyChanges++
+		if _, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ?, key_changes = ? WHERE id = ?`,
+			held.EncKey, held.SigKey, held.KeyFP, held.KeyChanges, id); err != nil {
+			return err
+		}
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, audit)
 	})
-	return held, err
+	if err != nil {
+		return held, false, err
+	}
+	return held, true, nil
+}
+
+// registration decides, on q, what a registration of keys of enc key
+// enc and fingerprint fp for the replica held does: nothing (write
+// false, nil) for keys home holds, ErrConflict for others than the
+// trusted ones, ErrReplicaKeysLimit for others past
+// MaxReplicaKeyCandidates, but nothing for those of a grandfathered
+// replica's enc key (it keeps serving on it; its keys are trusted once
+// confirmed and registered again); else they are to be written.
+func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp string) (write bool, err error) {
+	switch {
+	case held.Trusted() && held.KeyFP == fp:
+		return false, nil
+	case held.Trusted():
+		return false, ErrConflict
+	case held.KeyFP == fp:
+		return false, nil
+	}
+	var n, has int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(fp = ?), 0) FROM replica_keys WHERE replica_id = ?`, fp, held.ID).
+		Scan(&n, &has); err != nil {
+		return false, err
+	}
+	switch {
+	case fp == held.Confirmed:
+		return true, nil
+	case has > 0:
+		return false, nil
+	case n >= MaxReplicaKeyCandidates && held.Grandfathered() && enc == held.PriorEncKey:
+		return false, nil
+	case n >= MaxReplicaKeyCandidates:
+		return false, ErrReplicaKeysLimit
+	}
+	return true, nil
+}
+
+// rowQuerier is *sql.DB or *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ReplicaKeyCandidates lists, by replica id, the fingerprints of the
+// keys registered that no admin confirmed (see RegisterReplicaKeys),
+// oldest first.
+func (db *DB) ReplicaKeyCandidates(ctx context.Context) (map[string][]string, error) {
+	type row struct{ id, fp string }
+	rows, err := queryAll(ctx, db.r, "replica key candidates", func(r rowScanner) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.fp)
+		return x, err
+	}, `SELECT replica_id, fp FROM replica_keys ORDER BY replica_id, registered, fp`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string)
+	for _, x := range rows {
+		out[x.id] = append(out[x.id], x.fp)
+	}
+	return out, nil
 }
 
 // RegisterReplicaEncKey records a registration of enc alone, as a
-// replica of a build before signing keys sends it, and when the replica
-// was last seen, and returns the replica as it then is. Only an enc key
-// home already trusts is taken: the grandfathered one (PriorEncKey), or
-// the one of the Trusted keys; any other is ErrConflict, with the replica
-// as held. The grandfathered key, if another registration replaced it,
-// is put back without a signing key (the replica's next registration of
-// both keys, after its upgrade, adds its own). ErrNotFound for an
-// unknown id.
-func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen time.Time) (Replica, error) {
-	var held Replica
-	err := db.write(ctx, "register replica enc key", func(tx *sql.Tx) error {
+// replica of a build before signing keys sends it, and returns the
+// replica as it then is and whether anything was written. Only an enc key home already trusts is taken:
+// the grandfathered one (PriorEncKey), or the one of the Trusted keys;
+// any other is ErrConflict, with the replica as held. The grandfathered
+// key, if keys of another replaced it (a build before the keys
+// registered unconfirmed were held apart, see RegisterReplicaKeys), is
+// put back without a signing key (the replica's next registration of
+// both keys, after its upgrade, adds its own), adding one to KeyChanges;
+// else nothing is written. ErrNotFound for an unknown id.
+func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen time.Time) (Replica, bool, error) {
+	held, err := db.ReplicaByID(ctx, id)
+	if err != nil {
+		return Replica{}, false, err
+	}
+	if put, err := encRegistration(held, enc); err != nil || !put {
+		return held, false, err
+	}
+	written := false
+	err = db.write(ctx, "register replica enc key", func(tx *sql.Tx) error {
 		var err error
+		written = false
 		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
 			return wrap("replica", err)
 		}
-		switch {
-		case held.Trusted() && held.EncKey == enc:
-		case !held.Trusted() && held.PriorEncKey != "" && held.PriorEncKey == enc:
-			if held.EncKey != enc {
-				held.EncKey, held.SigKey, held.KeyFP = enc, "", ""
-			}
-		default:
-			return ErrConflict
+		if put, err := encRegistration(held, enc); err != nil || !put {
+			return err
 		}
-		held.LastSeen = seen
-		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ?, last_seen = ? WHERE id = ?`,
-			held.EncKey, held.SigKey, held.KeyFP, nanos(seen), id)
+		held.EncKey, held.SigKey, held.KeyFP = enc, "", ""
+		held.KeyChanges++
+		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = '', key_fp = '', key_changes = ? WHERE id = ?`,
+			enc, held.KeyChanges, id)
+		written = err == nil
 		return err
 	})
-	return held, err
+	return held, written && err == nil, err
+}
+
+// encRegistration decides what a registration of enc alone does for the
+// replica held: nothing (false, nil) for the trusted enc key or the
+// grandfathered one held, put the grandfathered one back (true), or
+// ErrConflict.
+func encRegistration(held Replica, enc string) (put bool, err error) {
+	switch {
+	case held.Trusted() && held.EncKey == enc:
+		return false, nil
+	case !held.Trusted() && held.PriorEncKey != "" && held.PriorEncKey == enc:
+		return held.EncKey != enc, nil
+	}
+	return false, ErrConflict
 }
 
 // TouchReplica records when a replica was last seen and returns it.
@@ -185,10 +326,13 @@ func (db *DB) TouchReplica(ctx context.Context, id string, seen time.Time) (Repl
 }
 
 // ConfirmReplica records fp as the fingerprint an admin confirmed for the
-// replica of that id or name, and returns the replica. It ends the
-// replica's grandfathered enc key (PriorEncKey): from then on only the
-// confirmed keys are trusted. ErrNotFound for an unknown one. The audit
-// entries are appended in the same transaction.
+// replica of that id or name, and returns the replica. Keys of that
+// fingerprint registered unconfirmed (see RegisterReplicaKeys) become the
+// replica's at once, trusted; once its keys are trusted, the others
+// registered are dropped. It ends the replica's grandfathered enc key
+// (PriorEncKey): from then on only the confirmed keys are trusted.
+// ErrNotFound for an unknown one. The audit entries are appended in the
+// same transaction.
 func (db *DB) ConfirmReplica(ctx context.Context, idOrName, fp string, audit ...AuditEntry) (Replica, error) {
 	var held Replica
 	err := db.writeAudited(ctx, "confirm replica", audit, func(tx *sql.Tx) error {
@@ -199,7 +343,24 @@ func (db *DB) ConfirmReplica(ctx context.Context, idOrName, fp string, audit ...
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return notFound("replica", err)
 		}
-		held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?1 OR name = ?1`, idOrName))
+		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?1 OR name = ?1`, idOrName)); err != nil {
+			return err
+		}
+		if !held.Trusted() {
+			var enc, sig string
+			err := tx.QueryRowContext(ctx, `SELECT enc_key, sig_key FROM replica_keys WHERE replica_id = ? AND fp = ?`, held.ID, fp).Scan(&enc, &sig)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return nil // trusted once the replica registers them
+			case err != nil:
+				return err
+			}
+			held.EncKey, held.SigKey, held.KeyFP = enc, sig, fp
+			if _, err := tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = ?, key_fp = ? WHERE id = ?`, enc, sig, fp, held.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM replica_keys WHERE replica_id = ?`, held.ID)
 		return err
 	})
 	return held, err
@@ -270,7 +431,7 @@ func (db *DB) AcceptReplicaRecords(ctx context.Context, replicaID string, recs [
 func scanReplica(r rowScanner) (Replica, error) {
 	var x Replica
 	var created, seen int64
-	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &x.SigKey, &x.KeyFP, &x.Confirmed, &x.PriorEncKey, &created, &seen)
+	err := r.Scan(&x.ID, &x.Name, &x.TokenHash, &x.EncKey, &x.SigKey, &x.KeyFP, &x.Confirmed, &x.PriorEncKey, &x.KeyChanges, &created, &seen)
 	x.Created = fromNanos(created)
 	if seen != 0 {
 		x.LastSeen = fromNanos(seen)

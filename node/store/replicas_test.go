@@ -2,7 +2,9 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // A replica that registered its enc key with a build before fingerprints
@@ -29,27 +31,143 @@ func TestMigrationGrandfathersTheReplicaEncKeysHeldBefore(t *testing.T) {
 	if b, err := db.ReplicaByID(ctx, "rp_b"); err != nil || b.PriorEncKey != "" || b.SyncTrusted() {
 		t.Fatalf("the replica without one = %+v, %v; want nothing grandfathered", b, err)
 	}
-	if _, err := db.RegisterReplicaEncKey(ctx, "rp_b", `{"kty":"EC","k":"b"}`, t0); !errors.Is(err, ErrConflict) {
+	if _, _, err := db.RegisterReplicaEncKey(ctx, "rp_b", `{"kty":"EC","k":"b"}`, t0); !errors.Is(err, ErrConflict) {
 		t.Fatalf("an enc key alone for a replica with none grandfathered: %v, want ErrConflict", err)
 	}
 
-	// Another registration replaces the key, and the grandfathered one
-	// alone puts it back.
-	x, err := db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"other"}`, `{"sig":1}`, "FP-OTHER", t0)
-	if err != nil || x.SyncTrusted() {
-		t.Fatalf("another enc key = %+v, %v; want it not trusted", x, err)
+	// Other keys are held beside it, not in its place: it stays
+	// trusted for sync. Keys of another enc key that a build before
+	// migration 0023 put in its place, the grandfathered one alone puts
+	// back.
+	x, _, err := db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"other"}`, `{"sig":1}`, "FP-OTHER", t0)
+	if err != nil || !x.SyncTrusted() || x.EncKey != `{"kty":"EC","k":"a"}` || x.KeyChanges != 1 {
+		t.Fatalf("another enc key = %+v, %v; want the grandfathered one kept", x, err)
 	}
-	if _, err := db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"other"}`, t0); !errors.Is(err, ErrConflict) {
+	if _, _, err := db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"other"}`, t0); !errors.Is(err, ErrConflict) {
 		t.Fatalf("another enc key alone: %v, want ErrConflict", err)
 	}
-	x, err = db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"a"}`, t0)
-	if err != nil || !x.Grandfathered() || x.SigKey != "" || x.KeyFP != "" {
+	mustExec(t, rawDB(t, path), `UPDATE replicas SET enc_key = '{"kty":"EC","k":"other"}', sig_key = '{"sig":1}', key_fp = 'FP-OTHER' WHERE id = 'rp_a'`)
+	x, written, err := db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"a"}`, t0)
+	if err != nil || !written || !x.Grandfathered() || x.SigKey != "" || x.KeyFP != "" || x.KeyChanges != 2 {
 		t.Fatalf("the grandfathered enc key alone = %+v, %v", x, err)
 	}
-	if x, err = db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"a"}`, `{"sig":2}`, "FP-A", t0); err != nil || !x.Grandfathered() {
+	if x, _, err = db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"a"}`, `{"sig":2}`, "FP-A", t0); err != nil || !x.Grandfathered() {
 		t.Fatalf("the grandfathered enc key with a signing key = %+v, %v", x, err)
 	}
 	if x, err = db.ConfirmReplica(ctx, "a", "FP-A"); err != nil || !x.Trusted() || x.Grandfathered() || x.PriorEncKey != "" {
 		t.Fatalf("confirmed = %+v, %v; want trusted, the grandfathered key ended", x, err)
+	}
+}
+
+// Each registration of a replica's keys was a write at home, without
+// bound: the replica's own at every start, and a token holder's as often
+// as it liked. Keys home holds now write nothing; others are held up to
+// MaxReplicaKeyCandidates a replica, then refused, but for those of the
+// confirmed fingerprint, taken whatever was registered before; a
+// confirmation takes the keys of its fingerprint if held.
+func TestReplicaKeyRegistrationsWriteOnlyKeysNotHeldAndAreBounded(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	ctx := t.Context()
+	for _, r := range []Replica{{ID: "rp_a", Name: "a", TokenHash: []byte{1}, Created: t0}, {ID: "rp_b", Name: "b", TokenHash: []byte{2}, Created: t0}} {
+		if err := db.AddReplica(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// data_version moves, for this connection, at every commit of
+	// another that changed the database.
+	raw := rawDB(t, path)
+	raw.SetMaxOpenConns(1)
+	version := func() int {
+		t.Helper()
+		var v int
+		if err := raw.QueryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	key := func(i int) (enc, sig, fp string) {
+		return fmt.Sprintf(`{"enc":%d}`, i), fmt.Sprintf(`{"sig":%d}`, i), fmt.Sprintf("FP-%d", i)
+	}
+	register := func(id string, i int) (Replica, bool, error) {
+		enc, sig, fp := key(i)
+		return db.RegisterReplicaKeys(ctx, id, enc, sig, fp, t0.Add(time.Duration(i)*time.Second),
+			AuditEntry{Time: t0, Actor: "replica:" + id, Action: "replica.keys", Target: id})
+	}
+	unwritten := func(what string, fn func() error) {
+		t.Helper()
+		before := version()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if version() != before {
+			t.Fatalf("%s wrote to the database", what)
+		}
+	}
+
+	if x, written, err := register("rp_a", 1); err != nil || !written || x.KeyFP != "FP-1" || x.KeyChanges != 1 {
+		t.Fatalf("the first registration = %+v, %v, %v", x, written, err)
+	}
+	unwritten("the same keys again", func() error {
+		for range 3 {
+			if x, written, err := register("rp_a", 1); err != nil || written || x.KeyChanges != 1 {
+				return fmt.Errorf("%+v, %v, %v; want nothing written", x, written, err)
+			}
+		}
+		return nil
+	})
+	for i := 2; i <= MaxReplicaKeyCandidates; i++ {
+		if x, written, err := register("rp_a", i); err != nil || !written || x.KeyFP != fmt.Sprintf("FP-%d", i) || x.KeyChanges != i {
+			t.Fatalf("registration %d = %+v, %v, %v", i, x, written, err)
+		}
+	}
+	unwritten("keys past the bound, and keys held", func() error {
+		if _, _, err := register("rp_a", 9); !errors.Is(err, ErrReplicaKeysLimit) {
+			return fmt.Errorf("keys past the bound: %v, want ErrReplicaKeysLimit", err)
+		}
+		if _, written, err := register("rp_a", 1); err != nil || written {
+			return fmt.Errorf("keys held, not the last: %v %v", written, err)
+		}
+		return nil
+	})
+	if cands, err := db.ReplicaKeyCandidates(ctx); err != nil || len(cands["rp_a"]) != MaxReplicaKeyCandidates || cands["rp_a"][0] != "FP-1" {
+		t.Fatalf("candidates = %v, %v", cands, err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'replica.keys'`); n != MaxReplicaKeyCandidates {
+		t.Fatalf("%d registrations audited, want %d", n, MaxReplicaKeyCandidates)
+	}
+
+	// Keys of a fingerprint confirmed before they were registered are
+	// taken past the bound; the others are dropped.
+	if x, err := db.ConfirmReplica(ctx, "a", "FP-9"); err != nil || x.Trusted() {
+		t.Fatalf("confirmed before registered = %+v, %v", x, err)
+	}
+	if x, written, err := register("rp_a", 9); err != nil || !written || !x.Trusted() || x.EncKey != `{"enc":9}` {
+		t.Fatalf("the confirmed keys past the bound = %+v, %v, %v", x, written, err)
+	}
+	if cands, err := db.ReplicaKeyCandidates(ctx); err != nil || len(cands) != 0 {
+		t.Fatalf("candidates once trusted = %v, %v", cands, err)
+	}
+	unwritten("other keys once trusted", func() error {
+		if _, _, err := register("rp_a", 1); !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("%v, want ErrConflict", err)
+		}
+		if _, written, err := register("rp_a", 9); err != nil || written {
+			return fmt.Errorf("the trusted keys again: %v %v", written, err)
+		}
+		return nil
+	})
+
+	// Confirmed while held, not the last registered: trusted at once.
+	for _, i := range []int{1, 2} {
+		if _, _, err := register("rp_b", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x, err := db.ConfirmReplica(ctx, "rp_b", "FP-1"); err != nil || !x.Trusted() || x.EncKey != `{"enc":1}` || x.SigKey != `{"sig":1}` {
+		t.Fatalf("confirmed while held = %+v, %v", x, err)
+	}
+	if cands, err := db.ReplicaKeyCandidates(ctx); err != nil || len(cands) != 0 {
+		t.Fatalf("candidates once trusted = %v, %v", cands, err)
 	}
 }
