@@ -89,7 +89,7 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 
 // metricsToken reads the metrics token of metrics_token_file, or returns
 // "" when it is unset, so that a start refuses a missing or weak token
-// before anything is bound or written.
+// before it binds a port.
 func metricsToken(cfg config.Config) (string, error) {
 	if cfg.MetricsTokenFile == "" {
 		return "", nil
