@@ -81,6 +81,14 @@ const (
 	// proof of scan was not that of the code it issued under that id (or
 	// the code was issued before such proofs were kept).
 	ELookupUnproven ErrorCode = "lookup_unproven"
+	// EMetricsTokenRequired: GET /metrics on the public listener of a
+	// node that serves it there only to the bearer of its metrics token
+	// (metrics_token_file), without that token.
+	EMetricsTokenRequired ErrorCode = "metrics_token_required"
+	// EMetricsNotPublic: GET /metrics on the public listener of a node
+	// that serves it on a listener of its own (metrics_listen), or, with
+	// neither metrics_listen nor metrics_token_file, nowhere.
+	EMetricsNotPublic ErrorCode = "metrics_not_public"
 )
 
 // Error is an error meant for the client: its message is safe to show.

@@ -185,6 +185,8 @@ func TestCheckPassesOnACleanNodeAndChangesNothing(t *testing.T) {
 		"ok    privacy notice: version "+config.NoticeVersion+" not served yet: its text is recorded when the node first serves it\n",
 		"warn  trust list: none held and none pinned",
 		"ok    listen: 127.0.0.1:0: a free port is chosen at start\n",
+		"ok    metrics_listen: 127.0.0.1:0: a free port is chosen at start\n",
+		"ok    metrics: served on metrics_listen (127.0.0.1:0) only, without a token; listen answers /metrics 404\n",
 		"check passed: nothing would stop the node from starting (1 warning)\n")
 	if !regexp.MustCompile(`(?m)^ok    signing key: [A-Za-z0-9_-]{43} active; next rotation `).MatchString(out) {
 		t.Errorf("check said nothing of the active signing key:\n%s", out)
@@ -252,6 +254,8 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 			want: "listen 192.0.2.1:8080: no network interface of this machine has that address: set listen (HCNODE_LISTEN) to one of its addresses"},
 		{name: "metrics port in use", what: "metrics_listen", env: map[string]string{"HCNODE_METRICS_LISTEN": busy.Addr().String()},
 			want: busy.Addr().String() + ": the address is already in use by another program (another hcnode?): stop it, or set metrics_listen (HCNODE_METRICS_LISTEN)"},
+		{name: "metrics token missing", what: "metrics", env: map[string]string{"HCNODE_METRICS_LISTEN": "", "HCNODE_METRICS_TOKEN_FILE": "metrics.token"},
+			want: "metrics_token_file: " + filepath.Join(dir, "metrics.token") + " is missing: write a token into it"},
 		{name: "expired pinned trust list", what: "trust list",
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired, "HCNODE_TRUST_LIST_SHA256": expiredSum},
 			want: "is refused (expired: trust list v1 expired at "},
@@ -383,11 +387,13 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	}
 }
 
-// TestCheckWarnsOfMetricsOnThePublicListener: a config from before
-// metrics_listen (serve keeps /metrics on listen, and warns at start)
-// passes with a warning saying what to set.
-func TestCheckWarnsOfMetricsOnThePublicListener(t *testing.T) {
-	_, cfgPath := initCheckNode(t)
+// TestCheckReportsWhereMetricsAreServed: a config from before
+// metrics_listen, without metrics_token_file either (serve answers
+// /metrics 404 on listen, and warns at start), passes with a warning
+// saying what to set; with a metrics token instead, check says /metrics
+// is served on listen to its bearer only.
+func TestCheckReportsWhereMetricsAreServed(t *testing.T) {
+	dir, cfgPath := initCheckNode(t)
 	editConfig(t, cfgPath, func(b []byte) []byte {
 		line := regexp.MustCompile(`(?m)^metrics_listen: .*\n`)
 		if !line.Match(b) {
@@ -399,8 +405,21 @@ func TestCheckWarnsOfMetricsOnThePublicListener(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	requireSaid(t, out, "warn  metrics_listen: unset: /metrics is served on listen, to anyone who reaches the node; "+
-		"set metrics_listen (such as "+config.DefaultMetricsListen+")", "(2 warnings)")
+	requireSaid(t, out, "warn  metrics: served nowhere: neither metrics_listen nor metrics_token_file is set, and listen answers "+
+		"/metrics 404; set metrics_listen (such as "+config.DefaultMetricsListen+") to serve it on a listener of its own, or "+
+		"metrics_token_file to serve it on listen to a bearer token\n", "(2 warnings)")
+
+	token := filepath.Join(dir, config.DefaultMetricsTokenFile)
+	if err := config.WriteMetricsToken(token); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HCNODE_METRICS_TOKEN_FILE", config.DefaultMetricsTokenFile)
+	out, err = run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "ok    metrics: served on listen only with the bearer token in "+token+" (Prometheus: authorization: "+
+		"credentials_file); 401 metrics_token_required without it\n", "(1 warning)")
 }
 
 // TestCheckWarnsOfAnEmbeddedNATSWithoutAccounts: a config of an earlier

@@ -37,6 +37,9 @@ func newInitCmd() *cobra.Command {
                node.db: keep it out of long-lived backups (docs/privacy.md)
   hcnode.yaml  a config file to run the node with 'hcnode serve --config',
                /metrics on a loopback listener of its own (--metrics-listen)
+  metrics.token with --metrics-listen "": the bearer token (mode 0600) that
+               /metrics on --listen asks for (metrics_token_file); give
+               Prometheus the same (authorization: credentials_file)
   root.pub.jwk the province root public key, for the federation operators
 and the first admin account (--admin, default "admin"), whose token it
 prints once. An admin does every operator's work and also what reaches the
@@ -56,6 +59,9 @@ operators; it is copied to <data>/trustlist.json.`,
 			cfg.Name, cfg.DataDir, cfg.Listen, cfg.Federation = name, dataDir, listen, federation
 			cfg.NATS.Listen, cfg.PublicURL = natsListen, publicURL
 			cfg.MetricsListen = initMetricsListen(metricsListen, listen, cmd.Flags().Changed("metrics-listen"))
+			if cfg.MetricsListen == "" {
+				cfg.MetricsTokenFile = config.DefaultMetricsTokenFile
+			}
 			abs, err := filepath.Abs(dataDir)
 			if err != nil {
 				return err
@@ -138,7 +144,7 @@ operators; it is copied to <data>/trustlist.json.`,
 	cmd.Flags().StringVar(&publicURL, "public-url", "",
 		"the https:// address residents and scanners use (public_url), the base of wallet and scanner links; required unless --listen is a loopback address")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", config.DefaultMetricsListen,
-		`a listener of its own for /metrics (metrics_listen), which --listen then answers 404; "" serves /metrics on --listen to anyone who reaches it. `+
+		`a listener of its own for /metrics (metrics_listen), which --listen then answers 404; "" serves /metrics on --listen, only with the bearer token init writes to <data>/`+config.DefaultMetricsTokenFile+` (metrics_token_file). `+
 			"Unset, with --listen on port 0 (a free port), a free loopback port too")
 	cmd.Flags().StringVar(&federation, "federation", "demo", "federation id")
 	cmd.Flags().StringVar(&trustList, "trust-list", "", "the federation's first trust list, to pin")
@@ -167,7 +173,8 @@ func initMetricsListen(flag, listen string, given bool) string {
 // initMetricsWhere says where the node will serve /metrics.
 func initMetricsWhere(cfg config.Config) string {
 	if cfg.MetricsListen == "" {
-		return "/metrics on " + cfg.Listen + ", to anyone who reaches it (metrics_listen gives it a listener of its own)"
+		return "/metrics on " + cfg.Listen + ", only with the bearer token in " + cfg.MetricsTokenPath() +
+			" (metrics_token_file; Prometheus: authorization: credentials_file)"
 	}
 	return cfg.MetricsListen + " (metrics_listen) serves /metrics, and " + cfg.Listen + " does not"
 }

@@ -368,13 +368,13 @@ func TestHealthReadinessMetricsAndWellKnown(t *testing.T) {
 		}
 		return nil
 	})
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/.well-known/jwks.json": 200,
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 401, "/.well-known/jwks.json": 200,
 		"/.well-known/hcfed/keyset": 200, "/v1/privacy": 200, "/v1/federation": 200} {
 		if resp := n.call("GET", path, "", nil, nil); resp.StatusCode != want {
 			t.Errorf("%s: %d", path, resp.StatusCode)
 		}
 	}
-	resp := n.call("GET", "/metrics", "", nil, nil)
+	resp := n.call("GET", "/metrics", n.metricsToken, nil, nil)
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	for _, m := range []string{`hcfed_verifications_total{issuer="440000",reason="ok"} 1`, "hcfed_codes_issued_total", "hcfed_verify_duration_seconds", "hcfed_http_requests_total"} {
@@ -421,7 +421,7 @@ func TestNoPlaintextPersonalDataInDatabaseOrLogs(t *testing.T) {
 	del, _ := n.enrol("删除者", "310115198506078825")
 	n.call("DELETE", "/v1/subjects/"+del, n.operator, nil, nil)
 	var scraped bytes.Buffer
-	if _, err := scraped.ReadFrom(n.call("GET", "/metrics", "", nil, nil).Body); err != nil ||
+	if _, err := scraped.ReadFrom(n.call("GET", "/metrics", n.metricsToken, nil, nil).Body); err != nil ||
 		!bytes.Contains(scraped.Bytes(), []byte("hcfed_http_requests_total")) {
 		t.Fatalf("metrics: %v %.200s", err, scraped.Bytes())
 	}

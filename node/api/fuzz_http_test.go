@@ -131,4 +131,5 @@ var errorStatuses = map[string]int{
 	"method_not_allowed": 405, "conflict": 409, "limit_reached": 409, "too_large": 413,
 	"consent_required": 422, "field_not_collected": 422, "rate_limited": 429, "unavailable": 503,
 	"replica_stale": 503, "replica_unconfirmed": 403, "replica_signature": 403, "status_held": 409, "status_unconfirmed": 409, "lookup_not_scanned": 422, "lookup_unproven": 403,
+	"metrics_token_required": 401, "metrics_not_public": 404,
 }

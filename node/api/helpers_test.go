@@ -46,6 +46,10 @@ type testNode struct {
 	logs     *syncBuffer
 	operator string
 	scanner  string
+	// metricsToken is the bearer token /metrics asks for on the public
+	// listener: the test nodes have no metrics_listen, and a
+	// metrics_token_file that Init writes.
+	metricsToken string
 }
 
 func startNode(t testing.TB, province string, mutate ...func(*config.Config)) *testNode {
@@ -55,6 +59,7 @@ func startNode(t testing.TB, province string, mutate ...func(*config.Config)) *t
 	cfg.Listen = "127.0.0.1:0"
 	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Privacy.Collect = []string{"name", "id_number", "phone"}
+	cfg.MetricsTokenFile = config.DefaultMetricsTokenFile
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -64,6 +69,11 @@ func startNode(t testing.TB, province string, mutate ...func(*config.Config)) *t
 		t.Fatalf("init: %v", err)
 	}
 	tn := &testNode{t: t, cfg: cfg, clock: newClock(time.Now()), logs: &syncBuffer{}, operator: op}
+	if cfg.MetricsTokenFile != "" {
+		if tn.metricsToken, err = config.ReadMetricsToken(cfg.MetricsTokenPath()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tn.start()
 	sc, err := tn.d.Node.AddScanner(ctx, node.Principal{Role: node.RoleOperator}, "gate 1", "checkpoint")
 	if err != nil {

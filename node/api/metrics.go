@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,16 +19,39 @@ import (
 // metricsPath is where Prometheus reads a node's metrics.
 const metricsPath = "/metrics"
 
-// metricsRoute serves GET /metrics on the public listener, unless
-// metrics_listen names a listener of its own (MetricsServer): the public
-// one then answers it 404, as it does a path it does not know, so that
-// the per-province counts are not served to whoever reaches the node.
-func metricsRoute(e *echo.Echo, m *node.Metrics, settings config.Config) {
-	if settings.MetricsListen != "" {
-		e.GET(metricsPath, func(echo.Context) error { return echo.ErrNotFound })
-		return
+// metricsRoute serves GET /metrics on the public listener to the bearer
+// of token, the node's metrics token (metrics_token_file), and to no one
+// else (401 metrics_token_required). It answers 404 metrics_not_public
+// when metrics_listen names a listener of its own (MetricsServer), and
+// when neither that nor a token is configured: the per-province counts
+// (issuance, verifications by issuer and reason, refusals, peers) are
+// never served to whoever reaches the node.
+func metricsRoute(e *echo.Echo, m *node.Metrics, settings config.Config, token string) {
+	switch {
+	case settings.MetricsListen != "":
+		e.GET(metricsPath, func(echo.Context) error {
+			return node.Errorf(node.EMetricsNotPublic, "/metrics is served on the node's metrics listener (metrics_listen), not here")
+		})
+	case token == "":
+		e.GET(metricsPath, func(echo.Context) error {
+			return node.Errorf(node.EMetricsNotPublic, "/metrics is served nowhere: the node's config sets neither metrics_listen "+
+				"nor metrics_token_file")
+		})
+	default:
+		want := sha256.Sum256([]byte(token))
+		h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+		e.GET(metricsPath, func(c echo.Context) error {
+			got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+			sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+				return node.Errorf(node.EMetricsTokenRequired, "/metrics is served here only with the node's metrics token "+
+					"(metrics_token_file) as a bearer token")
+			}
+			h.ServeHTTP(c.Response(), c.Request())
+			return nil
+		})
 	}
-	e.GET(metricsPath, echo.WrapHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
 }
 
 // MetricsServer serves GET /metrics alone, in plain HTTP, on the

@@ -16,7 +16,7 @@ func TestHTTPServerErrorsStartAtZero(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, "440000")
 	var b bytes.Buffer
-	if _, err := b.ReadFrom(n.call("GET", "/metrics", "", nil, nil).Body); err != nil {
+	if _, err := b.ReadFrom(n.call("GET", "/metrics", n.metricsToken, nil, nil).Body); err != nil {
 		t.Fatal(err)
 	}
 	scraped := b.String()

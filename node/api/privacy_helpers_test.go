@@ -105,7 +105,7 @@ func (tn *testNode) auditCount(action string) int {
 // metric returns the /metrics line of series, or "".
 func (tn *testNode) metric(series string) string {
 	tn.t.Helper()
-	resp := tn.call("GET", "/metrics", "", nil, nil)
+	resp := tn.call("GET", "/metrics", tn.metricsToken, nil, nil)
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	for _, line := range strings.Split(b.String(), "\n") {

@@ -260,7 +260,7 @@ func TestRule06CodeIsNotDisclosedWithoutTheResident(t *testing.T) {
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/.well-known/hcfed/keyset",
 		"/.well-known/hcfed/trustlist", "/v1/privacy", "/v1/federation"} {
-		resp := n.call("GET", path, "", nil, nil)
+		resp := n.call("GET", path, map[bool]string{true: n.metricsToken}[path == "/metrics"], nil, nil)
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		for _, secret := range []string{residentName, residentID, residentTel, "张*", id, c.JTI} {

@@ -46,6 +46,10 @@ type Config struct {
 	// (/wallet#token=…). Never the Host header of a request: its sender
 	// chooses it, and would have the node hand out links to their site.
 	LinkBase string
+	// MetricsToken is the bearer token GET /metrics asks for on this
+	// listener (metrics_token_file's, read by the daemon); empty, and
+	// without metrics_listen, /metrics is served nowhere (metricsRoute).
+	MetricsToken string
 }
 
 // DefaultShutdownTimeout is how long Serve waits for running requests
@@ -89,7 +93,7 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET(readyzRoute, s.readyz)
-	metricsRoute(e, cfg.Node.Metrics(), cfg.Node.Settings())
+	metricsRoute(e, cfg.Node.Metrics(), cfg.Node.Settings(), cfg.MetricsToken)
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/.well-known/hcfed/keyset", s.keyset)
 	e.GET("/.well-known/hcfed/trustlist", s.trustList)

@@ -32,10 +32,12 @@ type VerifierConfig struct {
 	// Federation answers GET /v1/federation.
 	Federation      func() any
 	ShutdownTimeout time.Duration
+	// MetricsToken is as Config's.
+	MetricsToken string
 }
 
 // NewVerifier builds a verifier replica's routes: /healthz, /readyz,
-// /metrics (404 when metrics_listen serves it), GET /v1/federation and
+// /metrics (as metricsRoute says), GET /v1/federation and
 // POST /v1/verify. Every other route —
 // enrolment, issuing, status, operators, residents, pages — answers 403
 // role_verifier: it is served by the province's home node.
@@ -60,7 +62,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.GET(readyzRoute, func(c echo.Context) error {
 		return s.answerReady(c, readyCheck{"replica", v.Ready}, readyCheck{node.ReadyFederation, cfg.Ready})
 	})
-	metricsRoute(e, v.Metrics(), v.Settings())
+	metricsRoute(e, v.Metrics(), v.Settings(), cfg.MetricsToken)
 	e.GET("/v1/federation", func(c echo.Context) error {
 		if cfg.Federation == nil {
 			return node.Errorf(node.EUnavailable, "not connected to the federation yet")

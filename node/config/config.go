@@ -20,10 +20,17 @@ type Config struct {
 	Listen     string `yaml:"listen"`     // HTTP address
 	PublicURL  string `yaml:"public_url"` // how residents and peers reach this node
 	// MetricsListen is the address of a listener of its own for GET
-	// /metrics (plain HTTP), which the public listener then answers 404;
-	// empty serves /metrics on listen, as before the setting existed.
+	// /metrics (plain HTTP), which the public listener then answers 404
+	// (metrics_not_public); empty leaves /metrics to MetricsTokenFile.
 	// 'hcnode init' writes DefaultMetricsListen.
 	MetricsListen string `yaml:"metrics_listen"`
+	// MetricsTokenFile names a file (relative to data_dir unless
+	// absolute) holding a bearer token: without metrics_listen, the
+	// public listener serves /metrics only to a request that carries it
+	// (Prometheus: authorization: credentials_file). With neither set,
+	// /metrics is served nowhere. 'hcnode init --metrics-listen ""'
+	// writes DefaultMetricsTokenFile and the token.
+	MetricsTokenFile string `yaml:"metrics_token_file"`
 	// TLS makes the node serve HTTPS itself; empty serves plain HTTP, for
 	// a node behind a reverse proxy that terminates TLS.
 	TLS TLS `yaml:"tls"`
@@ -352,6 +359,15 @@ func (c *Config) KEKPath() string {
 		return c.KEKFile
 	}
 	return filepath.Join(c.DataDir, c.KEKFile)
+}
+
+// MetricsTokenPath resolves metrics_token_file against data_dir; "" when
+// it is unset.
+func (c *Config) MetricsTokenPath() string {
+	if c.MetricsTokenFile == "" || filepath.IsAbs(c.MetricsTokenFile) {
+		return c.MetricsTokenFile
+	}
+	return filepath.Join(c.DataDir, c.MetricsTokenFile)
 }
 
 // DBPath is the node's SQLite file.

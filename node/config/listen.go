@@ -1,5 +1,6 @@
 // Listeners: the addresses a node binds (listen, nats.listen,
-// metrics_listen) and the base of the links it hands out (public_url),
+// metrics_listen, and metrics_token_file, which guards /metrics on
+// listen instead) and the base of the links it hands out (public_url),
 // checked together because each rule involves another.
 
 package config
@@ -10,8 +11,8 @@ import (
 	"strconv"
 )
 
-// validateListeners checks listen, nats.listen, metrics_listen and
-// public_url.
+// validateListeners checks listen, nats.listen, metrics_listen (with
+// metrics_token_file) and public_url.
 func (c *Config) validateListeners(bad func(field, format string, a ...any)) {
 	listenAddr(bad, "listen", c.Listen, false)
 	if c.NATS.Embedded {
@@ -22,13 +23,18 @@ func (c *Config) validateListeners(bad func(field, format string, a ...any)) {
 		clash := func(key, addr string) {
 			if samePort(c.MetricsListen, addr) {
 				bad("metrics_listen", "%q takes the port of %s (%q): metrics need a listener of their own; give metrics_listen "+
-					"another port, such as %s, or remove it to serve /metrics on listen to anyone who reaches the node",
+					"another port, such as %s, or remove it and set metrics_token_file to serve /metrics on listen to a bearer token",
 					c.MetricsListen, key, addr, DefaultMetricsListen)
 			}
 		}
 		clash("listen", c.Listen)
 		if c.NATS.Embedded {
 			clash("nats.listen", c.NATS.Listen)
+		}
+		if c.MetricsTokenFile != "" {
+			bad("metrics_token_file", "%q is set with metrics_listen (%q), which serves /metrics without a token on a listener of its "+
+				"own while listen answers it 404: the token would guard nothing; remove metrics_token_file, or remove metrics_listen "+
+				"to serve /metrics on listen to the token's bearer only", c.MetricsTokenFile, c.MetricsListen)
 		}
 	}
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") ||

@@ -8,7 +8,8 @@ import (
 // metrics_listen gets a listener of its own: a bad address, or one that
 // takes the port of listen or of the embedded NATS server, is refused
 // at start naming the setting and what to do, not when the second bind
-// fails with the words of the socket layer.
+// fails with the words of the socket layer. metrics_token_file, which
+// guards /metrics on listen, is refused beside it: it would guard nothing.
 func TestMetricsListenIsRefusedWhenBadOrSharingAPort(t *testing.T) {
 	for name, tc := range map[string]struct {
 		change func(*Config)
@@ -24,7 +25,7 @@ func TestMetricsListenIsRefusedWhenBadOrSharingAPort(t *testing.T) {
 			`config: metrics_listen: "127.0.0.1:99999": the port must be a number within [0, 65535]`},
 		"listen's address": {func(c *Config) { c.MetricsListen = "127.0.0.1:8080" },
 			`config: metrics_listen: "127.0.0.1:8080" takes the port of listen ("127.0.0.1:8080"): metrics need a listener of their own; ` +
-				`give metrics_listen another port, such as 127.0.0.1:9464, or remove it to serve /metrics on listen to anyone who reaches the node`},
+				`give metrics_listen another port, such as 127.0.0.1:9464, or remove it and set metrics_token_file to serve /metrics on listen to a bearer token`},
 		"listen's port on every address": {func(c *Config) { c.MetricsListen = ":8080" },
 			`config: metrics_listen: ":8080" takes the port of listen ("127.0.0.1:8080")`},
 		"every address of listen": {func(c *Config) {
@@ -32,6 +33,10 @@ func TestMetricsListenIsRefusedWhenBadOrSharingAPort(t *testing.T) {
 		}, `config: metrics_listen: "127.0.0.1:9464" takes the port of listen ("0.0.0.0:9464")`},
 		"embedded nats": {func(c *Config) { c.MetricsListen = "127.0.0.1:4222" },
 			`config: metrics_listen: "127.0.0.1:4222" takes the port of nats.listen ("127.0.0.1:4222")`},
+		"a token instead": {func(c *Config) { c.MetricsListen, c.MetricsTokenFile = "", "metrics.token" }, ""},
+		"a token besides": {func(c *Config) { c.MetricsListen, c.MetricsTokenFile = DefaultMetricsListen, "metrics.token" },
+			`config: metrics_token_file: "metrics.token" is set with metrics_listen ("127.0.0.1:9464"), which serves /metrics ` +
+				`without a token on a listener of its own while listen answers it 404: the token would guard nothing`},
 		"external nats": {func(c *Config) {
 			c.NATS.Embedded, c.NATS.URLs, c.MetricsListen = false, []string{"nats://a:4222"}, "127.0.0.1:4222"
 		}, ""},

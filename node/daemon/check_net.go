@@ -69,12 +69,32 @@ func (c *checker) listen() {
 	c.bindOnce("listen", c.cfg.Listen, settingListen)
 	if c.cfg.MetricsListen != "" {
 		c.bindOnce("metrics_listen", c.cfg.MetricsListen, settingMetricsListen)
-	} else {
-		c.warn("metrics_listen", "unset: /metrics is served on listen, to anyone who reaches the node; set metrics_listen "+
-			"(such as "+config.DefaultMetricsListen+") to serve it on a listener of its own")
 	}
+	c.metrics()
 	if c.cfg.NATS.Embedded {
 		c.bindOnce("nats.listen", c.cfg.NATS.Listen, settingNATSListen)
+	}
+}
+
+// metrics says where /metrics is served, and to whom: on metrics_listen
+// without a token, on listen to the bearer of the metrics token (read as
+// a start reads it), or nowhere, which is a warning.
+func (c *checker) metrics() {
+	const what = "metrics"
+	switch {
+	case c.cfg.MetricsListen != "":
+		c.ok(what, "served on metrics_listen ("+c.cfg.MetricsListen+") only, without a token; listen answers /metrics 404")
+	case c.cfg.MetricsTokenFile != "":
+		if _, err := metricsToken(c.cfg); err != nil {
+			c.fail(what, err)
+			return
+		}
+		c.ok(what, "served on listen only with the bearer token in "+c.cfg.MetricsTokenPath()+
+			" (Prometheus: authorization: credentials_file); 401 metrics_token_required without it")
+	default:
+		c.warn(what, "served nowhere: neither metrics_listen nor metrics_token_file is set, and listen answers /metrics 404; "+
+			"set metrics_listen (such as "+config.DefaultMetricsListen+") to serve it on a listener of its own, or "+
+			"metrics_token_file to serve it on listen to a bearer token")
 	}
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,8 +30,9 @@ type Province struct {
 	ID     string
 	Name   string
 	Listen string // HTTP address; "127.0.0.1:0" for a free port
-	// MetricsListen is the province's metrics_listen; empty serves
-	// /metrics on Listen.
+	// MetricsListen is the province's metrics_listen; empty takes a free
+	// loopback port, as 'hcnode init' does for a node on a free port:
+	// without it, /metrics would be served nowhere.
 	MetricsListen string
 }
 
@@ -141,7 +143,7 @@ func StartCluster(ctx context.Context, cc ClusterConfig) (_ *Cluster, err error)
 	for _, p := range cc.Provinces {
 		cfg := config.Default(p.ID)
 		cfg.Name, cfg.Federation, cfg.DataDir, cfg.Listen = p.Name, cc.Federation, filepath.Join(cc.Dir, p.ID), p.Listen
-		cfg.MetricsListen = p.MetricsListen
+		cfg.MetricsListen = cmp.Or(p.MetricsListen, "127.0.0.1:0")
 		cfg.NATS.Embedded, cfg.NATS.URLs, cfg.NATS.Replicas = false, c.NATSURLs(), max(cc.Replicas, 1)
 		if c.accounts != "" {
 			cfg.NATS.Isolation = federation.IsolationAccounts

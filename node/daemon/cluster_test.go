@@ -368,7 +368,7 @@ func mustEnrol(t *testing.T, f *fedTest, i int) string {
 func waitMetric(t *testing.T, d *daemon.Daemon, series string) {
 	t.Helper()
 	err := poll(10*time.Second, 20*time.Millisecond, func() error {
-		resp, err := http.Get(d.URL + "/metrics")
+		resp, err := http.Get(d.MetricsURL)
 		if err != nil {
 			return err
 		}

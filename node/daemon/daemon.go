@@ -31,7 +31,8 @@ import (
 const DefaultAdmin = "admin"
 
 // Init prepares a new province's data directory: a KEK file (unless
-// $HCNODE_KEK is set), the database with fresh keys, and the first admin
+// $HCNODE_KEK is set), the metrics token when metrics_token_file names a
+// file that is not there, the database with fresh keys, and the first admin
 // account, named DefaultAdmin, with a token, which it returns (shown
 // once, stored hashed).
 func Init(ctx context.Context, cfg config.Config) (operatorToken string, err error) {
@@ -64,6 +65,13 @@ func InitAdmin(ctx context.Context, cfg config.Config, admin string) (operatorTo
 	kek, err := seal.LoadKEK(cfg.KEKPath())
 	if err != nil {
 		return "", err
+	}
+	if p := cfg.MetricsTokenPath(); p != "" {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			if err := config.WriteMetricsToken(p); err != nil {
+				return "", err
+			}
+		}
 	}
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
@@ -138,7 +146,8 @@ type Daemon struct {
 	API  *api.Server
 	URL  string
 	// MetricsURL is the node's metrics page: on metrics_listen, or URL's
-	// /metrics when that is unset.
+	// /metrics (which asks for the metrics token) when metrics_token_file
+	// is set instead; "" with neither.
 	MetricsURL string
 
 	fed    *fed
@@ -182,6 +191,10 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	// The HTTP listener is bound before anything else starts (the embedded
 	// NATS server, migrations, key generation), so a port in use is refused
 	// with nothing to undo.
+	mtoken, err := metricsToken(cfg)
+	if err != nil {
+		return nil, err
+	}
 	lock, l, scheme, certs, ml, err := bindFirst(cfg, opt, &cleanup)
 	if err != nil {
 		return nil, err
@@ -254,12 +267,12 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		shutdown = api.DefaultShutdownTimeout
 	}
 	srv := api.New(api.Config{Node: n, Logger: log, Ready: f.ready, Federation: f.view, TrustList: f.trustList,
-		ShutdownTimeout: shutdown, LinkBase: base})
+		ShutdownTimeout: shutdown, LinkBase: base, MetricsToken: mtoken})
 	n.Metrics().HTTPConnectionsMax.Set(float64(cfg.Limits.MaxConnections))
 	runCtx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{Node: n, DB: db, API: srv, URL: scheme + shownAddr(cfg.Listen, l), fed: f, log: log, cancel: cancel,
 		bound: shutdown + closeGrace, lock: lock, certs: certs}
-	d.MetricsURL = serveMetrics(runCtx, &d.wg, ml, cfg.MetricsListen, d.URL, n.Metrics(), shutdown, log)
+	d.MetricsURL = serveMetrics(runCtx, &d.wg, ml, cfg, d.URL, n.Metrics(), shutdown, log)
 	if certs != nil {
 		d.wg.Add(1)
 		go d.watchTLS(runCtx, cmp.Or(opt.TLSCheckEvery, 10*time.Second))

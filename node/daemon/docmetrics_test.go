@@ -85,9 +85,9 @@ func docSelectors(t *testing.T) []docSelector {
 	return out
 }
 
-// scrape reads GET url/metrics as metric families.
+// scrape reads the metrics page at url as metric families.
 func scrape(url string) (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(url + "/metrics")
+	resp, err := http.Get(url)
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +161,11 @@ func TestEveryMetricTheDocsNameIsExported(t *testing.T) {
 	}
 	var missing []string
 	err := poll(15*time.Second, 50*time.Millisecond, func() error {
-		node, err := scrape(f.c.Nodes[0].URL)
+		node, err := scrape(f.c.Nodes[0].MetricsURL)
 		if err != nil {
 			return err
 		}
-		replica, err := scrape(r.URL)
+		replica, err := scrape(r.MetricsURL)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func TestDeletedResidentLeavesNothingReadableAnywhereInTheFederation(t *testing.
 		t.Error("Beijing, which asked nothing, was sent an erasure")
 	}
 	waitFor(t, "the replica's outbox empty", func() error {
-		if _, m := httpDo(t, "GET", replica.URL+"/metrics", "", nil); !strings.Contains(m, "\nhcfed_replica_outbox 0\n") {
+		if _, m := httpDo(t, "GET", replica.MetricsURL, "", nil); !strings.Contains(m, "\nhcfed_replica_outbox 0\n") {
 			return errors.New("records still queued")
 		}
 		return nil

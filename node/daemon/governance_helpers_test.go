@@ -212,7 +212,7 @@ func metricValue(t *testing.T, d *daemon.Daemon, series string) float64 {
 // labels start with prefix, leaving out those containing except.
 func metricSum(t *testing.T, d *daemon.Daemon, prefix, except string) float64 {
 	t.Helper()
-	resp, err := http.Get(d.URL + "/metrics")
+	resp, err := http.Get(d.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

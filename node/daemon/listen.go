@@ -78,7 +78,8 @@ const (
 )
 
 // listenMetrics binds metrics_listen, or returns nil when it is unset
-// (/metrics is then served on the public listener).
+// (/metrics is then served on the public listener to the metrics token's
+// bearer, or nowhere).
 func listenMetrics(cfg config.Config) (net.Listener, error) {
 	if cfg.MetricsListen == "" {
 		return nil, nil
@@ -86,19 +87,36 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 	return bind(cfg.MetricsListen, settingMetricsListen)
 }
 
+// metricsToken reads the metrics token of metrics_token_file, or returns
+// "" when it is unset, so that a start refuses a missing or weak token
+// before it binds a port.
+func metricsToken(cfg config.Config) (string, error) {
+	if cfg.MetricsTokenFile == "" {
+		return "", nil
+	}
+	return config.ReadMetricsToken(cfg.MetricsTokenPath())
+}
+
 // serveMetrics serves m on ml, metrics_listen's listener, until ctx ends,
 // in a goroutine wg counts, and logs where /metrics is served: there, or,
-// when ml is nil, on the public listener whose URL is public. It returns
-// the URL of the metrics page.
-func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, configured, public string, m *node.Metrics,
+// when ml is nil, on the public listener whose URL is public to the
+// bearer of the metrics token (metrics_token_file), or nowhere. It
+// returns the URL of the metrics page, "" when there is none.
+func serveMetrics(ctx context.Context, wg *sync.WaitGroup, ml net.Listener, cfg config.Config, public string, m *node.Metrics,
 	shutdown time.Duration, log *slog.Logger) string {
-	if ml == nil {
+	switch {
+	case ml == nil && cfg.MetricsTokenFile != "":
 		u := public + "/metrics"
-		log.Warn("metrics are served on the public listener, to anyone who reaches the node; set metrics_listen "+
-			"(such as "+config.DefaultMetricsListen+") to serve them on a listener of their own", "metrics_url", u)
+		log.Info("metrics are served on the public listener, only with the bearer token of metrics_token_file",
+			"metrics_url", u, "metrics_token_file", cfg.MetricsTokenPath())
 		return u
+	case ml == nil:
+		log.Warn("metrics are served nowhere: the public listener answers /metrics 404 metrics_not_public; set metrics_listen " +
+			"(such as " + config.DefaultMetricsListen + ") to serve them on a listener of its own, or metrics_token_file to serve " +
+			"them on the public listener to a bearer token")
+		return ""
 	}
-	u := "http://" + shownAddr(configured, ml) + "/metrics"
+	u := "http://" + shownAddr(cfg.MetricsListen, ml) + "/metrics"
 	srv := api.NewMetricsServer(m, shutdown)
 	wg.Add(1)
 	go func() {

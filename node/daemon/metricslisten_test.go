@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,53 +80,112 @@ func TestMetricsAreServedOnlyOnMetricsListen(t *testing.T) {
 	}
 }
 
-// TestAConfigWithoutMetricsListenServesMetricsAsBefore: a config written
-// before metrics_listen existed keeps working — /metrics on the public
-// listener — and the start says so in a warning that names the setting.
-func TestAConfigWithoutMetricsListenServesMetricsAsBefore(t *testing.T) {
+// TestWithoutMetricsListenTheMetricsTokenGuardsMetricsOnListen: a
+// node without metrics_listen, with metrics_token_file (written by Init),
+// serves /metrics on its public listener only to a request carrying the
+// token: 401 metrics_token_required without it or with another; and the
+// start says so. Before, a node without metrics_listen served /metrics
+// there to anyone.
+func TestWithoutMetricsListenTheMetricsTokenGuardsMetricsOnListen(t *testing.T) {
 	t.Parallel()
-	d, logs := startStandalone(t, standaloneConfig(t))
-	if d.MetricsURL != d.URL+"/metrics" {
-		t.Errorf("MetricsURL %q, want %s/metrics", d.MetricsURL, d.URL)
-	}
-	if st, body := httpDo(t, "GET", d.URL+"/metrics", "", nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
-		t.Errorf("GET /metrics: HTTP %d %.200s, want 200 with the node's metrics", st, body)
-	}
-	if !strings.Contains(logs.String(), `"level":"WARN","msg":"metrics are served on the public listener, to anyone who reaches the node; set metrics_listen`) ||
-		!strings.Contains(logs.String(), `"metrics_url":"`+d.URL+`/metrics"`) {
-		t.Errorf("the start did not warn where metrics are served:\n%s", logs.String())
-	}
-}
-
-// TestAVerifierReplicaServesMetricsOnlyOnMetricsListen: a verifier
-// replica answers every route but its own with 403 role_verifier; with
-// metrics_listen set, its public /metrics is a 404 as at home, and its
-// metrics are on the metrics listener.
-func TestAVerifierReplicaServesMetricsOnlyOnMetricsListen(t *testing.T) {
-	t.Parallel()
-	cfg := config.Default("440000")
-	cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(t.TempDir(), "v1"), "127.0.0.1:0"
-	cfg.MetricsListen = "127.0.0.1:0"
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
-	cfg.Replica = config.Replica{Home: "http://127.0.0.1:1", Token: "rp_token", Refresh: time.Second, MaxStale: time.Minute,
-		SendEvery: time.Second}
-	v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+	cfg := standaloneConfig(t)
+	cfg.MetricsTokenFile = config.DefaultMetricsTokenFile
+	d, logs := startStandalone(t, cfg)
+	token, err := config.ReadMetricsToken(filepath.Join(cfg.DataDir, config.DefaultMetricsTokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { v.Close() })
-	if st, body := httpDo(t, "GET", v.URL+"/metrics", "", nil); st != 404 || strings.Contains(body, "hcfed_") {
-		t.Errorf("GET /metrics on the replica's public listener: HTTP %d %.200s, want 404", st, body)
+	if d.MetricsURL != d.URL+"/metrics" {
+		t.Errorf("MetricsURL %q, want %s/metrics", d.MetricsURL, d.URL)
 	}
-	if st, body := httpDo(t, "GET", v.MetricsURL, "", nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
-		t.Errorf("GET %s: HTTP %d %.200s, want 200 with the replica's metrics", v.MetricsURL, st, body)
+	for who, tok := range map[string]string{"no token": "", "another token": strings.Repeat("A", 44)} {
+		if st, body := httpDo(t, "GET", d.MetricsURL, tok, nil); st != 401 || !strings.Contains(body, `"code":"metrics_token_required"`) ||
+			strings.Contains(body, "hcfed_") {
+			t.Errorf("GET /metrics with %s: HTTP %d %.200s, want 401 metrics_token_required", who, st, body)
+		}
 	}
+	if st, body := httpDo(t, "GET", d.MetricsURL, token, nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
+		t.Errorf("GET /metrics with the token: HTTP %d %.200s, want 200 with the node's metrics", st, body)
+	}
+	if !strings.Contains(logs.String(), `"level":"INFO","msg":"metrics are served on the public listener, only with the bearer token of metrics_token_file","metrics_url":"`+d.URL+`/metrics"`) {
+		t.Errorf("the start did not log where metrics are served:\n%s", logs.String())
+	}
+}
+
+// TestWithNeitherMetricsListenNorATokenMetricsAreServedNowhere: a config
+// written before metrics_listen, with no metrics_token_file either, keeps
+// starting, and its public listener answers /metrics 404
+// metrics_not_public; the start warns, naming both settings.
+func TestWithNeitherMetricsListenNorATokenMetricsAreServedNowhere(t *testing.T) {
+	t.Parallel()
+	d, logs := startStandalone(t, standaloneConfig(t))
+	if d.MetricsURL != "" {
+		t.Errorf("MetricsURL %q, want none", d.MetricsURL)
+	}
+	if st, body := httpDo(t, "GET", d.URL+"/metrics", "", nil); st != 404 || !strings.Contains(body, `"code":"metrics_not_public"`) ||
+		strings.Contains(body, "hcfed_") {
+		t.Errorf("GET /metrics: HTTP %d %.200s, want 404 metrics_not_public", st, body)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"metrics are served nowhere: the public listener answers /metrics 404 `+
+		`metrics_not_public; set metrics_listen (such as 127.0.0.1:9464) to serve them on a listener of its own, or metrics_token_file`) {
+		t.Errorf("the start did not warn that metrics are served nowhere:\n%s", logs.String())
+	}
+}
+
+// TestAVerifierReplicaServesMetricsOnlyOnMetricsListenOrToItsToken: a
+// verifier replica answers every route but its own with 403
+// role_verifier; with metrics_listen set, its public /metrics is a 404
+// metrics_not_public as at home, and its metrics are on the metrics
+// listener; with metrics_token_file instead, its public /metrics asks
+// for the token, as at home.
+func TestAVerifierReplicaServesMetricsOnlyOnMetricsListenOrToItsToken(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, change func(*config.Config)) *daemon.Verifier {
+		cfg := config.Default("440000")
+		cfg.Role, cfg.DataDir, cfg.Listen = config.RoleVerifier, filepath.Join(t.TempDir(), "v1"), "127.0.0.1:0"
+		cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{"nats://127.0.0.1:1"}
+		cfg.Replica = config.Replica{Home: "http://127.0.0.1:1", Token: "rp_token", Refresh: time.Second, MaxStale: time.Minute,
+			SendEvery: time.Second}
+		change(&cfg)
+		v, err := daemon.StartVerifier(context.Background(), cfg, daemon.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	t.Run("metrics_listen", func(t *testing.T) {
+		t.Parallel()
+		v := start(t, func(c *config.Config) { c.MetricsListen = "127.0.0.1:0" })
+		if st, body := httpDo(t, "GET", v.URL+"/metrics", "", nil); st != 404 || !strings.Contains(body, `"code":"metrics_not_public"`) {
+			t.Errorf("GET /metrics on the replica's public listener: HTTP %d %.200s, want 404 metrics_not_public", st, body)
+		}
+		if st, body := httpDo(t, "GET", v.MetricsURL, "", nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
+			t.Errorf("GET %s: HTTP %d %.200s, want 200 with the replica's metrics", v.MetricsURL, st, body)
+		}
+	})
+	t.Run("metrics_token_file", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		v := start(t, func(c *config.Config) { c.MetricsTokenFile = filepath.Join(dir, writeToken(t, dir, "m.token", 0o600)) })
+		if v.MetricsURL != v.URL+"/metrics" {
+			t.Errorf("MetricsURL %q, want %s/metrics", v.MetricsURL, v.URL)
+		}
+		if st, body := httpDo(t, "GET", v.MetricsURL, "", nil); st != 401 || !strings.Contains(body, `"code":"metrics_token_required"`) {
+			t.Errorf("GET /metrics without the token: HTTP %d %.200s, want 401 metrics_token_required", st, body)
+		}
+		if st, body := httpDo(t, "GET", v.MetricsURL, strings.Repeat("t", 44), nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
+			t.Errorf("GET /metrics with the token: HTTP %d %.200s, want 200 with the replica's metrics", st, body)
+		}
+	})
 }
 
 // TestStartRefusesABadMetricsListenOrAPublicListenerWithoutPublicURL:
 // the config's refusals reach a start: metrics_listen on listen's port,
-// and a node others reach (listen not loopback) without public_url, are
-// refused naming the key and what to do, before anything is bound. A
+// a metrics token beside metrics_listen, missing or readable by every
+// user, and a node others reach (listen not loopback) without
+// public_url, are refused naming the key and what to do, before
+// anything is bound. A
 // listener given to Start that is not loopback is refused alike when
 // public_url is unset: the links would otherwise name an address only
 // the node knows or, before, the Host a request sent.
@@ -145,6 +205,12 @@ func TestStartRefusesABadMetricsListenOrAPublicListenerWithoutPublicURL(t *testi
 			`config: metrics_listen: "127.0.0.1" must be a host and port such as 127.0.0.1:8080`},
 		"public listen without public_url": {func(c *config.Config) { c.Listen = "0.0.0.0:0" },
 			`config: public_url: required when listen ("0.0.0.0:0") is not a loopback address`},
+		"metrics token and metrics_listen": {func(c *config.Config) { c.MetricsListen, c.MetricsTokenFile = "127.0.0.1:0", "metrics.token" },
+			`config: metrics_token_file: "metrics.token" is set with metrics_listen ("127.0.0.1:0")`},
+		"metrics token missing": {func(c *config.Config) { c.MetricsTokenFile = "none.token" },
+			"metrics_token_file: " + filepath.Join(cfg.DataDir, "none.token") + " is missing: write a token into it"},
+		"metrics token readable by all": {func(c *config.Config) { c.MetricsTokenFile = writeToken(t, cfg.DataDir, "open.token", 0o644) },
+			"metrics_token_file: " + filepath.Join(cfg.DataDir, "open.token") + " is readable by every user of this machine"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := cfg
@@ -172,6 +238,20 @@ func TestStartRefusesABadMetricsListenOrAPublicListenerWithoutPublicURL(t *testi
 	if want := "config: public_url: required when the node listens on " + l.Addr().String() + ", which is not a loopback address"; !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("refused with %q\nwant %s", err, want)
 	}
+}
+
+// writeToken writes a metrics token of 44 characters to dir/name with
+// mode, and returns its name.
+func writeToken(t *testing.T, dir, name string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(strings.Repeat("t", 44)), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 // TestListenersAreLoggedAsConfigured: a node told to listen on 0.0.0.0

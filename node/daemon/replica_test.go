@@ -288,9 +288,9 @@ func TestVerifierReplicasFollowHomeAndHoldNoPersonalData(t *testing.T) {
 			t.Errorf("%s %s at a replica: %d %s, want 403 %s", r.method, r.path, st, body, node.ERoleVerifier)
 		}
 	}
-	for _, path := range []string{"/healthz", "/metrics", "/v1/federation"} {
-		if st, body := httpDo(t, "GET", f.replicas[0].URL+path, "", nil); st != 200 {
-			t.Errorf("GET %s at a replica: %d %s", path, st, body)
+	for _, u := range []string{f.replicas[0].URL + "/healthz", f.replicas[0].MetricsURL, f.replicas[0].URL + "/v1/federation"} {
+		if st, body := httpDo(t, "GET", u, "", nil); st != 200 {
+			t.Errorf("GET %s at a replica: %d %s", u, st, body)
 		}
 	}
 
@@ -417,7 +417,7 @@ func TestVerifierReplicaRestartedWithoutNATSAnswersTrustStaleOnceItsLastSyncIsOl
 	// long (it refused every scanner when a 304 did not count).
 	clock.Advance(3 * replicaMaxStale)
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
-	if _, m := httpDo(t, "GET", rt.replicas[0].URL+"/metrics", "", nil); strings.Contains(m, "\nhcfed_replica_refresh_unchanged_total 0\n") ||
+	if _, m := httpDo(t, "GET", rt.replicas[0].MetricsURL, "", nil); strings.Contains(m, "\nhcfed_replica_refresh_unchanged_total 0\n") ||
 		!strings.Contains(m, "\nhcfed_replica_refresh_unchanged_total ") {
 		t.Error("no refresh answered 304 (hcfed_replica_refresh_unchanged_total)")
 	}
@@ -494,14 +494,14 @@ func TestVerifierReplicaDropsRecordsHomeRefusesAndKeepsSending(t *testing.T) {
 	r := rt.startReplica(0, "r1", daemon.Options{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
 	// Before the first scan, /v1/verify's server errors are at 0, so an
 	// increase() alert on them fires on the first burst.
-	if _, m := httpDo(t, "GET", r.URL+"/metrics", "", nil); !strings.Contains(m, `hcfed_http_requests_total{code="500",route="/v1/verify"} 0`) ||
+	if _, m := httpDo(t, "GET", r.MetricsURL, "", nil); !strings.Contains(m, `hcfed_http_requests_total{code="500",route="/v1/verify"} 0`) ||
 		!strings.Contains(m, `hcfed_http_requests_total{code="503",route="/v1/verify"} 0`) {
 		t.Errorf("the replica's /metrics before any scan has no 5xx series at 0 for /v1/verify:\n%s", m)
 	}
 	_, code := f.enrolAndIssue(0, "张三", "11010519491231002X")
 	rt.eventuallyAtReplicas(f.scanners[0], code, "ok", 15*time.Second)
 	waitFor(t, "the refused record dropped and the queue empty", func() error {
-		_, m := httpDo(t, "GET", r.URL+"/metrics", "", nil)
+		_, m := httpDo(t, "GET", r.MetricsURL, "", nil)
 		if strings.Contains(m, "\nhcfed_replica_records_refused_total 0\n") || !strings.Contains(m, "\nhcfed_replica_records_refused_total ") ||
 			!strings.Contains(m, "\nhcfed_replica_outbox 0\n") {
 			return fmt.Errorf("no record refused yet, or the queue not empty")
@@ -586,7 +586,7 @@ func TestVerifierReplicaOnAGrandfatheredEncKeyServesAndHoldsItsRecordsUntilConfi
 		t.Fatalf("replica list: %+v; want r1 grandfathered with its fingerprint", l.Replicas)
 	}
 	metric := func(name string) string {
-		_, m := httpDo(t, "GET", r.URL+"/metrics", "", nil)
+		_, m := httpDo(t, "GET", r.MetricsURL, "", nil)
 		_, after, _ := strings.Cut(m, "\n"+name+" ")
 		v, _, _ := strings.Cut(after, "\n")
 		return v

@@ -42,7 +42,7 @@ func (f *fedTest) verifyAge(i int, code string) (reason string, age int64) {
 // metricsOf is province i's /metrics page.
 func (f *fedTest) metricsOf(i int) string {
 	f.t.Helper()
-	resp, err := testClient.Get(f.c.Nodes[i].URL + "/metrics")
+	resp, err := testClient.Get(f.c.Nodes[i].MetricsURL)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -140,7 +140,7 @@ func peakRSS(b *testing.B) int64 {
 
 // scrapeMetric reads one unlabelled series from d's GET /metrics.
 func scrapeMetric(d *daemon.Daemon, series string) (float64, error) {
-	resp, err := http.Get(d.URL + "/metrics")
+	resp, err := http.Get(d.MetricsURL)
 	if err != nil {
 		return 0, err
 	}

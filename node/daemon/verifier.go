@@ -69,6 +69,10 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	}()
 	// Bound first, as Start does: a port in use is refused before a KEK
 	// or a database is made.
+	mtoken, err := metricsToken(cfg)
+	if err != nil {
+		return nil, err
+	}
 	lock, l, scheme, certs, ml, err := bindFirst(cfg, opt, &cleanup)
 	if err != nil {
 		return nil, err
@@ -108,9 +112,9 @@ func StartVerifier(ctx context.Context, cfg config.Config, opt Options) (_ *Veri
 	v := &Verifier{Replica: r, DB: db, URL: scheme + shownAddr(cfg.Listen, l), cfg: cfg, now: now, log: log, cancel: cancel,
 		lock: lock, certs: certs, bound: shutdown + closeGrace}
 	v.API = api.NewVerifier(api.VerifierConfig{Verifier: r, Logger: log, Ready: v.ready, Federation: v.view,
-		ShutdownTimeout: shutdown})
+		ShutdownTimeout: shutdown, MetricsToken: mtoken})
 	r.Metrics().HTTPConnectionsMax.Set(float64(cfg.Limits.MaxConnections))
-	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, cfg.MetricsListen, v.URL, r.Metrics(), shutdown, log)
+	v.MetricsURL = serveMetrics(runCtx, &v.wg, ml, cfg, v.URL, r.Metrics(), shutdown, log)
 	v.wg.Add(3)
 	go func() {
 		defer v.wg.Done()
