@@ -20,10 +20,7 @@ func TestReplicaKeysAreTrustedOnlyOnceAnAdminConfirmsThem(t *testing.T) {
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
 	added := addedReplica(t, n, "r1")
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := authenticatedReplica(t, rs, added.Token)
 	thief, own := newReplicaKeys(t), newReplicaKeys(t)
 	st, err := rs.Register(ctx, rp, thief.encJWK, thief.sigJWK)
 	if err != nil || st.Trusted || st.Fingerprint != thief.fp || st.Province != n.Province() || st.Name != "r1" {

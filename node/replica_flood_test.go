@@ -74,10 +74,7 @@ func TestAGrandfatheredReplicaKeepsSyncingWhileAThiefRegisters(t *testing.T) {
 	n := d.Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := authenticatedReplica(t, rs, added.Token)
 	thief := newReplicaKeys(t)
 	sync := func(what string) {
 		t.Helper()
@@ -213,10 +210,7 @@ func TestAGrandfatheredReplicaServesPastTheKeysAThiefRegistered(t *testing.T) {
 	n := d.Node
 	ctx := context.Background()
 	rs := n.Replicas()
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := authenticatedReplica(t, rs, added.Token)
 	for range store.MaxReplicaKeyCandidates {
 		thief := newReplicaKeys(t)
 		if _, err := rs.Register(ctx, rp, thief.encJWK, thief.sigJWK); err != nil {

@@ -59,6 +59,16 @@ func grandfatheredReplica(t *testing.T) (*daemon.Daemon, node.NewReplica, replic
 	return d, added, keys
 }
 
+// authenticatedReplica is the replica whose token is token.
+func authenticatedReplica(t *testing.T, rs *node.Replicas, token string) node.ReplicaPrincipal {
+	t.Helper()
+	rp, err := rs.Authenticate(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
 // A rolling upgrade used to take replicas out of service: home refused
 // the registration and the refreshes of a replica of the build before
 // fingerprints, and an upgraded replica until an admin confirmed it. The
@@ -165,12 +175,9 @@ func TestReplicaUpgradeGrandfathersNoOtherEncKey(t *testing.T) {
 	n := d.Node
 	ctx := context.Background()
 	rs, adm := n.Replicas(), admin(t, n)
-	rp, err := rs.Authenticate(ctx, added.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := authenticatedReplica(t, rs, added.Token)
 	thief := newReplicaKeys(t)
-	_, err = rs.Register(ctx, rp, thief.encJWK, nil)
+	_, err := rs.Register(ctx, rp, thief.encJWK, nil)
 	wantReplicaCode(t, "another enc key alone", err, node.EInvalid)
 	st, err := rs.Register(ctx, rp, thief.encJWK, thief.sigJWK)
 	if err != nil || st.Trusted || st.Grandfathered {
