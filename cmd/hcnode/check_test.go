@@ -257,7 +257,7 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired, "HCNODE_TRUST_LIST_SHA256": expiredSum},
 			want: "is refused (expired: trust list v1 expired at "},
 		{name: "pinned trust list of another federation", what: "trust list",
-			env: map[string]string{"HCNODE_TRUST_LIST_FILE": current, "HCNODE_TRUST_LIST_SHA256": currentSum, "HCNODE_FEDERATION": "hcfed-cn"},
+			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": current, "HCNODE_TRUST_LIST_SHA256": currentSum, "HCNODE_FEDERATION": "hcfed-cn"},
 			want: "is a trust list of federation demo, but this node's federation is hcfed-cn: set federation: demo in the config (HCNODE_FEDERATION)"},
 		{name: "pinned trust list missing", what: "trust list",
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired + ".missing", "HCNODE_TRUST_LIST_SHA256": expiredSum},
