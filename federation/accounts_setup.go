@@ -117,19 +117,19 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 		}
 	}()
 	for _, who := range append([]string{""}, members...) {
-		role := RoleAdmin
+		role, as := RoleAdmin, RoleAdmin+" "+who
 		if who == "" {
-			role = RoleOperator
+			role, as = RoleOperator, RoleOperator
 		}
 		c, err := Connect(ctx, ConnConfig{URLs: cfg.URLs, Federation: cfg.Federation, Province: who,
 			Name: "hcfed-setup", NKeySeedFile: filepath.Join(cfg.SeedDir, SeedFile(who, role)),
 			Isolation: IsolationAccounts, Members: members, Replicas: cfg.Replicas})
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", role, who, err)
+			return fmt.Errorf("%s: %w", as, err)
 		}
 		conns = append(conns, c)
 		if err := whilePlacing(ctx, setupAttemptWait, nil, c.ensureOwnAssets); err != nil {
-			return fmt.Errorf("%s %s: %w", role, who, err)
+			return fmt.Errorf("%s: %w", as, err)
 		}
 	}
 	var errs []error

@@ -122,3 +122,14 @@ func TestAccountsNewMemberGetsSourcedAndKeepsEveryonesSeeds(t *testing.T) {
 		t.Fatalf("WriteSeeds over other seeds: %v, want a refusal naming --force", err)
 	}
 }
+
+// TestSetupAccountsNamesWhoItConnectedAs: a setup that cannot connect says
+// as whom, "operator" or "admin <province>", with nothing dangling ("operator :").
+func TestSetupAccountsNamesWhoItConnectedAs(t *testing.T) {
+	t.Parallel()
+	err := SetupAccounts(testCtx(t), SetupConfig{URLs: []string{"nats://127.0.0.1:1"}, Federation: testFed,
+		Members: []string{gd, sh}, SeedDir: t.TempDir()})
+	if err == nil || !strings.HasPrefix(err.Error(), "operator: nats nkey seed: ") {
+		t.Fatalf("SetupAccounts without the operator's seed: %v, want it to begin %q", err, "operator: nats nkey seed: ")
+	}
+}

@@ -111,8 +111,9 @@ func newTrustState(ctx context.Context, db *store.DB, kek *seal.Key, cfg config.
 }
 
 // ReadPinnedTrustList reads the trust list file the config pins
-// (trust.list_file) and checks it has the pinned SHA-256, saying what
-// staff do when it cannot be read or does not match.
+// (trust.list_file) and checks it has the pinned SHA-256 and names the
+// config's federation, saying what staff do when it cannot be read or
+// does not match.
 func ReadPinnedTrustList(cfg config.Config) ([]byte, error) {
 	doc, err := os.ReadFile(cfg.Trust.ListFile)
 	if err != nil {
@@ -121,6 +122,15 @@ func ReadPinnedTrustList(cfg config.Config) ([]byte, error) {
 	}
 	if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != cfg.Trust.ListSHA256 {
 		return nil, fmt.Errorf("trust.list_file %s does not match trust.list_sha256: refusing to start with an unpinned trust list", cfg.Trust.ListFile)
+	}
+	// A list of another federation than the config's: the node would
+	// read and write another federation's subjects on NATS, and its
+	// user's permissions refuse them, which says nothing of the cause.
+	// 'hcnode init' writes federation: demo unless told --federation.
+	if p, err := trust.ParseTrustList(doc); err == nil && p.Federation != cfg.Federation {
+		return nil, fmt.Errorf("trust.list_file %s is a trust list of federation %s, but this node's federation is %s: "+
+			"set federation: %s in the config (HCNODE_FEDERATION), the federation id the operators gave you",
+			cfg.Trust.ListFile, p.Federation, cfg.Federation, p.Federation)
 	}
 	return doc, nil
 }

@@ -146,6 +146,9 @@ again.`,
 			if from == "" {
 				return errors.New("--from DIR is required: the directory holding the node.db copy")
 			}
+			if err := datadir.RequireOwner(cfg.DataDir, "restore"); err != nil {
+				return err
+			}
 			lock, err := datadir.Acquire(cfg.DataDir, "restore")
 			if err != nil {
 				return err

@@ -217,6 +217,7 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 	}
 	defer busy.Close()
 	expired, expiredSum := trustListFor(t, dir, time.Now().Add(-100*24*time.Hour), time.Now().Add(-24*time.Hour))
+	current, currentSum := trustListFor(t, dir, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
 	badCfg := filepath.Join(dir, "..", "bad.yaml")
 	cfgText, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -259,6 +260,9 @@ func TestCheckFailsAsServeRefuses(t *testing.T) {
 		{name: "expired pinned trust list", what: "trust list",
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired, "HCNODE_TRUST_LIST_SHA256": expiredSum},
 			want: "is refused (expired: trust list v1 expired at "},
+		{name: "pinned trust list of another federation", what: "trust list",
+			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": current, "HCNODE_TRUST_LIST_SHA256": currentSum, "HCNODE_FEDERATION": "hcfed-cn"},
+			want: "is a trust list of federation demo, but this node's federation is hcfed-cn: set federation: demo in the config (HCNODE_FEDERATION)"},
 		{name: "pinned trust list missing", what: "trust list",
 			env:  map[string]string{"HCNODE_TRUST_LIST_FILE": expired + ".missing", "HCNODE_TRUST_LIST_SHA256": expiredSum},
 			want: "cannot be read: put the trust list the federation operators gave you there"},

@@ -117,6 +117,14 @@ operators; it is copied to <data>/trustlist.json.`,
 			}
 			fmt.Fprintf(out, "  config:         %s\n  KEK:            %s\n", cfgPath, kek)
 			fmt.Fprintf(out, "  root key:       %s (give it to the federation operators)\n", daemon.RootJWKPath(cfg))
+			// The operators check the key they list against the one the
+			// province gave them by another channel: its key id is what
+			// 'hcnode trust propose', 'show' and 'diff' print.
+			if raw, err := os.ReadFile(daemon.RootJWKPath(cfg)); err == nil {
+				if _, kid, err := trust.ParsePublicJWK(raw); err == nil {
+					fmt.Fprintf(out, "  root key id:    %s (tell the operators by another channel: 'hcnode trust propose' and 'show' print it)\n", kid)
+				}
+			}
 			if cfg.NATS.ServerConf != "" {
 				fmt.Fprintf(out, "  embedded NATS:  %s, one account per province, NKey seeds beside it (0600)\n", cfg.NATS.ServerConf)
 			}

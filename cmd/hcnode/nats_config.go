@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hcfed/hcfed/federation"
@@ -86,7 +88,11 @@ every server holds the same accounts and users.`,
 			if err := os.WriteFile(conf, gen.Config, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "written. Next: start nats-server -c %s, then hcnode nats-setup --dir %s --trust-list %s\n", conf, out, listFile)
+			setup := fmt.Sprintf("hcnode nats-setup --dir %s --trust-list %s", out, listFile)
+			if u := clientURL(host, port); u != defaultNATSURL {
+				setup += " --nats " + u // its default would miss this server
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "written. Next: start nats-server -c %s, then %s\n", conf, setup)
 			return nil
 		},
 	}
@@ -106,6 +112,23 @@ every server holds the same accounts and users.`,
 	f.BoolVar(&force, "force", false, "replace the seeds already in --out (every node needs its new seed)")
 	f.BoolVar(&dryRun, "dry-run", false, "say what would be written, write nothing")
 	return cmd
+}
+
+// defaultNATSURL is where nats-setup and trust publish look for the
+// federation's NATS unless told --nats.
+const defaultNATSURL = "nats://127.0.0.1:4222"
+
+// clientURL is the URL a client on this machine reaches a server at that
+// nats-config wrote with --host and --port: an unspecified host (none, or
+// 0.0.0.0) by loopback, no port by NATS's own, 4222.
+func clientURL(host string, port int) string {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = 4222
+	}
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // explainNATSConfig says what nats-config writes, before it writes it.
@@ -180,7 +203,7 @@ the configuration 'hcnode nats-config' wrote, and again after adding a member.`,
 	f := cmd.Flags()
 	f.StringVar(&listFile, "trust-list", "", "the federation's trust list (required)")
 	f.StringVar(&dir, "dir", "", "directory holding operator.nk and <province>-admin.nk (required)")
-	f.StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
+	f.StringVar(&natsURL, "nats", defaultNATSURL, "NATS URL(s), comma-separated")
 	f.IntVar(&replicas, "replicas", 1, "JetStream replicas of every asset")
 	return cmd
 }

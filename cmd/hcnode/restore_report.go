@@ -31,21 +31,21 @@ func printRestoreReport(w io.Writer, s store.BackupSummary, unpair, done bool) {
 		holds = "would hold"
 	}
 	fmt.Fprintf(w, "The backup was taken at %s. Whatever was removed after it is valid again: the restored database %s, as then:\n", since, holds)
-	fmt.Fprintf(w, "  %d residents and %d wallet links (a link replaced after the backup is revoked again at the next start: the federation holds its revocation)\n",
-		s.Residents, s.ResidentLinks)
+	fmt.Fprintf(w, "  %s and %s (a link replaced after the backup is revoked again at the next start: the federation holds its revocation)\n",
+		count(s.Residents, "resident"), count(s.ResidentLinks, "wallet link"))
 	if unpair {
 		fmt.Fprintf(w, "  no scanner: the %d it holds %s removed (%s); register each device again (hcnode scanner add) and open its new link on it\n",
-			len(s.Scanners), map[bool]string{true: "are", false: "would be"}[done], idList(s.Scanners, "hcnode scanner list"))
+			len(s.Scanners), map[bool]string{true: noun(len(s.Scanners), "is", "are"), false: "would be"}[done], idList(s.Scanners, "hcnode scanner list"))
 	} else {
-		fmt.Fprintf(w, "  %d scanners: %s\n", len(s.Scanners), idList(s.Scanners, "hcnode scanner list"))
+		fmt.Fprintf(w, "  %s: %s\n", count(len(s.Scanners), "scanner"), idList(s.Scanners, "hcnode scanner list"))
 	}
-	fmt.Fprintf(w, "  %d verifier replicas: %s\n", len(s.Replicas), idList(s.Replicas, "hcnode replica list"))
-	fmt.Fprintf(w, "  %d enabled accounts: %s\n", len(s.Accounts), idList(s.Accounts, "hcnode account list"))
+	fmt.Fprintf(w, "  %s: %s\n", count(len(s.Replicas), "verifier replica", "verifier replicas"), idList(s.Replicas, "hcnode replica list"))
+	fmt.Fprintf(w, "  %s: %s\n", count(len(s.Accounts), "enabled account"), idList(s.Accounts, "hcnode account list"))
 	toks := make([]string, len(s.OperatorTokens))
 	for i, t := range s.OperatorTokens {
 		toks[i] = t.ID + " (account " + t.Account + ")"
 	}
-	fmt.Fprintf(w, "  %d unexpired operator tokens: %s\n", len(toks), idList(toks, "hcnode account list"))
+	fmt.Fprintf(w, "  %s: %s\n", count(len(toks), "unexpired operator token"), idList(toks, "hcnode account list"))
 	fmt.Fprintf(w, "Redo the removals made since %s, which only the node's log records (the audit log is restored with the database): search it for\n", since)
 	if !unpair {
 		fmt.Fprintf(w, "  \"msg\":%q, field scanner: hcnode scanner remove --yes SCANNER\n", node.LogScannerRemoved)

@@ -68,7 +68,7 @@ the federation holds.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma-separated")
+	f.StringVar(&natsURL, "nats", defaultNATSURL, "NATS URL(s), comma-separated")
 	f.StringVar(&user, "user", "", "NATS user (or $HCNODE_NATS_USER)")
 	f.StringVar(&password, "password", "", "NATS password (or $HCNODE_NATS_PASSWORD; the flag shows in ps)")
 	f.StringVar(&creds, "creds", "", "NATS credentials file")

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package datadir
+
+// RequireOwner is not implemented off Unix: hcnode's supported platforms
+// are Unix (see flock_other.go).
+func RequireOwner(dir, command string) error { return nil }
