@@ -13,6 +13,10 @@ import (
 // it: the server it is connected to, how often it reconnected, and the
 // replication health of the federation's JetStream assets. It is part of
 // GET /v1/federation and of the node's metrics.
+//
+// Connected, Server, URL, Cluster and Reconnects are the sync's
+// connection's when the services have their own (ConnConfig.ServicesConn):
+// the one the node's readiness needs. Services is then that other one.
 type ClusterInfo struct {
 	Connected bool `json:"connected"`
 	// Server is the name of the server the connection is on, URL its
@@ -23,11 +27,22 @@ type ClusterInfo struct {
 	Cluster string `json:"cluster"`
 	// Reconnects counts the connection's reconnections so far.
 	Reconnects uint64 `json:"reconnects"`
+	// Services is the services' own connection; nil without one.
+	Services *ServicesConnInfo `json:"services,omitempty"`
 	// Streams is the health of each federation asset, as its stream
 	// leader reports it.
 	Streams []StreamHealth `json:"streams"`
 	// At is when Streams was read.
 	At time.Time `json:"at"`
+}
+
+// ServicesConnInfo is the connection that carries the services and the
+// requests to other nodes, when it is not the sync's: whether it is up,
+// the name of its server ("" while down), and its reconnections so far.
+type ServicesConnInfo struct {
+	Connected  bool   `json:"connected"`
+	Server     string `json:"server"`
+	Reconnects uint64 `json:"reconnects"`
 }
 
 // StreamHealth is one JetStream asset's replication health.
@@ -122,6 +137,13 @@ func (c *Conn) ClusterInfo(ctx context.Context) ClusterInfo {
 	info := ClusterInfo{Connected: c.nc.IsConnected(), Reconnects: c.stats.reconnects.Load(), At: time.Now()}
 	if info.Connected {
 		info.Server, info.URL, info.Cluster = c.nc.ConnectedServerName(), withoutUser(c.nc.ConnectedUrl()), c.nc.ConnectedClusterName()
+	}
+	if c.separateServices() {
+		svc := &ServicesConnInfo{Connected: c.svc.IsConnected(), Reconnects: c.stats.svcReconnects.Load()}
+		if svc.Connected {
+			svc.Server = c.svc.ConnectedServerName()
+		}
+		info.Services = svc
 	}
 	assets := []struct{ asset, stream string }{
 		{AssetState, "KV_" + c.bucket}, {AssetRevocations, c.stream}, {AssetSnapshots, "OBJ_" + c.writeSnapBucket()}, // accounts mode: its own bucket

@@ -75,13 +75,31 @@ type ConnConfig struct {
 	// a check that reports what it found (hcnode check), never for a
 	// node, which keeps trying.
 	OnePass bool
+
+	// ServicesConn gives the services (ServeLookups, ServeReceipts,
+	// ServeSnapshotRequests, Serve) and the requests to other nodes
+	// (RequestLookup, RequestErasure, PublishReceipts, Request,
+	// RequestSnapshot) a NATS connection of their own, named
+	// <Name>-services, beside the sync's (JetStream: the revocation
+	// consumer, the state watchers, publishing), named <Name>-sync. Any
+	// member can send to the services' subjects and to the reply inbox of
+	// the requests; a flood faster than the link fills the server's
+	// max_pending for that connection (ServerMaxPending) and the server
+	// cuts it, which then leaves the sync running. A node sets it; a tool
+	// that only publishes does not.
+	ServicesConn bool
 }
 
 // Conn is a node's connection to its federation: core NATS plus
 // JetStream, reconnecting forever with backoff. It is safe for concurrent
 // use. Close it to stop every goroutine it started.
 type Conn struct {
+	// nc carries the sync: JetStream, whose replies no other member
+	// sees. svc carries the services and the requests to other nodes,
+	// whose subjects and reply inboxes any member can send to: nc itself
+	// unless ConnConfig.ServicesConn.
 	nc         *nats.Conn
+	svc        *nats.Conn
 	js         jetstream.JetStream
 	fed        string
 	province   string
@@ -104,9 +122,9 @@ type Conn struct {
 	wg     sync.WaitGroup
 	active atomic.Int64 // goroutines running, for tests
 	closed atomic.Bool
-	// ncClosed is closed once nats.go has run the connection's closed
-	// handler (which logs "nats connection closed").
-	ncClosed chan struct{}
+	// ncClosed and svcClosed are closed once nats.go has run the closed
+	// handler (which logs "nats connection closed") of nc and of svc.
+	ncClosed, svcClosed chan struct{}
 
 	mu        sync.Mutex
 	kv        jetstream.KeyValue    // nil until first needed
@@ -170,13 +188,52 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		stop()
 		return nil, err
 	}
-	connected := make(chan struct{}, 1)
-	closed := make(chan struct{})
-	c.ncClosed = closed
-	opts, err := c.options(cfg, connected, closed)
+	nc, closed, err := c.dial(ctx, cfg, linkSync)
 	if err != nil {
 		stop()
 		return nil, err
+	}
+	c.nc, c.ncClosed, c.svc, c.svcClosed = nc, closed, nc, closed
+	if cfg.ServicesConn {
+		// The first dial was the sync's: it is named so, and logs so.
+		svc, svcClosed, err := c.dial(ctx, cfg, linkServices)
+		if err != nil {
+			closeNC(nc, closed)
+			stop()
+			return nil, err
+		}
+		c.svc, c.svcClosed = svc, svcClosed
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.closeConns()
+		stop()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	c.js = js
+	return c, nil
+}
+
+// link says which of a Conn's NATS connections a dial makes.
+type link int
+
+const (
+	// linkSync is the sync's connection, which carries the services too
+	// unless ConnConfig.ServicesConn gives them their own.
+	linkSync link = iota
+	// linkServices is the services' own connection.
+	linkServices
+)
+
+// dial connects one of c's NATS connections for cfg and waits until it
+// is up, as Connect says. closed is closed once nats.go has run the
+// connection's closed handler.
+func (c *Conn) dial(ctx context.Context, cfg ConnConfig, which link) (nc *nats.Conn, closed chan struct{}, err error) {
+	connected := make(chan struct{}, 1)
+	closed = make(chan struct{})
+	opts, err := c.options(cfg, which, connected, closed)
+	if err != nil {
+		return nil, nil, err
 	}
 	dialTimeout := nats.DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -194,47 +251,61 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		// only as "no servers available": keep the dial's own error.
 		opts = append(opts, nats.RetryOnFailedConnect(false), nats.SetCustomDialer(&recordingDialer{last: &dialErr, timeout: dialTimeout}))
 	}
-	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+	nc, err = nats.Connect(strings.Join(cfg.URLs, ","), opts...)
 	if err != nil {
-		stop()
 		if cfg.OnePass {
-			return nil, connectError(cfg, cmp.Or(dialErr.get(), err), nil)
+			return nil, nil, connectError(cfg, cmp.Or(dialErr.get(), err), nil)
 		}
-		return nil, fmt.Errorf("nats connect: %w", err)
+		return nil, nil, fmt.Errorf("nats connect: %w", err)
 	}
 	if !nc.IsConnected() {
 		select {
 		case <-connected:
 		case <-closed:
-			stop()
-			return nil, connectError(cfg, cmp.Or(nc.LastError(), dialErr.get()), ctx.Err())
+			return nil, nil, connectError(cfg, cmp.Or(nc.LastError(), dialErr.get()), ctx.Err())
 		case <-ctx.Done():
 			last := cmp.Or(nc.LastError(), dialErr.get())
 			closeNC(nc, closed)
-			stop()
-			return nil, connectError(cfg, last, ctx.Err())
+			return nil, nil, connectError(cfg, last, ctx.Err())
 		}
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		closeNC(nc, closed)
-		stop()
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	c.nc, c.js = nc, js
-	log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
-	return c, nil
+	c.linkLog(cfg, which).Info("nats connected", "url", nc.ConnectedUrlRedacted())
+	return nc, closed, nil
 }
 
-// options builds the nats.go options for cfg. connected is signalled on
-// the first connection, closed is closed when the connection closes.
-func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- struct{}) ([]nats.Option, error) {
+// linkLog is c's logger for the connection which: it names the
+// connection ("sync" or "services") when there are two.
+func (c *Conn) linkLog(cfg ConnConfig, which link) *slog.Logger {
+	switch {
+	case which == linkServices:
+		return c.log.With("conn", "services")
+	case cfg.ServicesConn:
+		return c.log.With("conn", "sync")
+	}
+	return c.log
+}
+
+// options builds the nats.go options of c's connection which for cfg.
+// connected is signalled on the first connection, closed is closed when
+// the connection closes.
+func (c *Conn) options(cfg ConnConfig, which link, connected chan<- struct{}, closed chan<- struct{}) ([]nats.Option, error) {
 	name := cfg.Name
 	if name == "" {
 		name = "hcfed"
 		if cfg.Province != "" {
 			name += "-" + cfg.Province
 		}
+	}
+	switch {
+	case which == linkServices:
+		name += "-services"
+	case cfg.ServicesConn:
+		name += "-sync"
+	}
+	log := c.linkLog(cfg, which)
+	disconnects, reconnects := &c.stats.disconnects, &c.stats.reconnects
+	if which == linkServices {
+		disconnects, reconnects = &c.stats.svcDisconnects, &c.stats.svcReconnects
 	}
 	inbox := cfg.InboxPrefix
 	if inbox == "" && cfg.Province != "" {
@@ -254,14 +325,17 @@ func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- 
 			}
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			c.stats.disconnects.Add(1)
+			disconnects.Add(1)
 			if err != nil {
-				c.log.Warn("nats disconnected", "err", err)
+				log.Warn("nats disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			c.stats.reconnects.Add(1)
-			c.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			reconnects.Add(1)
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			if which == linkServices {
+				return // nats.go subscribes the services again; the sync goes on
+			}
 			c.mu.Lock()
 			close(c.reconnect)
 			c.reconnect = make(chan struct{})
@@ -269,9 +343,9 @@ func (c *Conn) options(cfg ConnConfig, connected chan<- struct{}, closed chan<- 
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			if err := nc.LastError(); IsAuthError(err) {
-				c.log.Error("nats connection closed: the server refused this connection's credentials", "err", err)
+				log.Error("nats connection closed: the server refused this connection's credentials", "err", err)
 			} else {
-				c.log.Info("nats connection closed")
+				log.Info("nats connection closed")
 			}
 			close(closed)
 		}),
@@ -330,12 +404,28 @@ func (c *Conn) Close() {
 	if !waitClosed(done, closeWait) {
 		c.log.Warn("nats goroutines still running at close; closing the connection under them", "running", c.active.Load())
 	}
+	c.svc.Close()
 	c.nc.Close()
 	if !waitClosed(done, closeWait) {
 		c.log.Error("nats goroutines did not stop; giving up on them", "running", c.active.Load())
 	}
-	if c.ncClosed != nil {
-		waitClosed(c.ncClosed, closeWait)
+	c.waitConnsClosed()
+}
+
+// closeConns closes c's connections and waits for their closed handlers.
+func (c *Conn) closeConns() {
+	c.svc.Close()
+	c.nc.Close()
+	c.waitConnsClosed()
+}
+
+// waitConnsClosed waits (up to closeWait each) for the closed handlers
+// of c's connections.
+func (c *Conn) waitConnsClosed() {
+	for _, ch := range []chan struct{}{c.svcClosed, c.ncClosed} {
+		if ch != nil {
+			waitClosed(ch, closeWait)
+		}
 	}
 }
 
@@ -370,8 +460,13 @@ func (c *Conn) Federation() string { return c.fed }
 // redacted, for messages.
 func (c *Conn) Server() string { return c.nc.ConnectedUrlRedacted() }
 
-// Connected reports whether the connection is up right now.
+// Connected reports whether the connection is up right now: the sync's,
+// when the services have their own (ConnConfig.ServicesConn).
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }
+
+// separateServices reports whether the services have a connection of
+// their own.
+func (c *Conn) separateServices() bool { return c.svc != c.nc }
 
 // epoch numbers the connection's life since its last reconnection, and
 // reports whether the connection is up: a value that changes whenever

@@ -97,10 +97,11 @@ const (
 	// account on each of its own streams.
 	DefaultAccountMaxConsumers = 512
 	// DefaultAccountMaxConnections is each account's limit on client
-	// connections: its node, its verifier replicas and the operators'
-	// admin tools. Summed over 35 accounts (8,960) it stays under the
-	// server's own limit (65,536), which every account shares: one
-	// province's flood cannot lock the others out.
+	// connections: its node and its verifier replicas (two each, the
+	// sync's and the services', ConnConfig.ServicesConn) and the
+	// operators' admin tools. Summed over 35 accounts (8,960) it stays
+	// under the server's own limit (65,536), which every account shares:
+	// one province's flood cannot lock the others out.
 	DefaultAccountMaxConnections = 256
 	// DefaultAccountMaxSubscriptions bounds the subscriptions of each
 	// connection of an account (nats-server applies an account's

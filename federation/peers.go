@@ -50,7 +50,8 @@ func (c *Conn) RequestErasure(ctx context.Context, asker string, raw []byte, acc
 }
 
 // requestPeer sends req of kind to peer's node and waits for a reply
-// accept takes; see RequestLookup.
+// accept takes; see RequestLookup. It goes on the services' connection,
+// as the reply inbox is open to every member.
 func (c *Conn) requestPeer(ctx context.Context, kind Kind, peer string, maxLen int, req []byte, accept func(reply []byte) error) ([]byte, error) {
 	if c.province == "" {
 		return nil, fmt.Errorf("%s: the connection speaks for no province", kind)
@@ -63,13 +64,13 @@ func (c *Conn) requestPeer(ctx context.Context, kind Kind, peer string, maxLen i
 	if len(req) > maxLen {
 		return nil, fmt.Errorf("%w: %s request is %d bytes, limit %d", ErrTooLarge, kind, len(req), maxLen)
 	}
-	inbox := c.nc.NewInbox()
-	sub, err := c.nc.SubscribeSync(inbox)
+	inbox := c.svc.NewInbox()
+	sub, err := c.svc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, t, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := c.nc.PublishRequest(subject, inbox, req); err != nil {
+	if err := c.svc.PublishRequest(subject, inbox, req); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, t, err)
 	}
 	var last error
@@ -120,7 +121,7 @@ func (c *Conn) PublishReceipts(ctx context.Context, home string, raw []byte) err
 	if len(raw) > maxReceiptLen {
 		return fmt.Errorf("%w: receipt is %d bytes, limit %d", ErrTooLarge, len(raw), maxReceiptLen)
 	}
-	if err := c.nc.Publish(subject, raw); err != nil {
+	if err := c.svc.Publish(subject, raw); err != nil {
 		return fmt.Errorf("receipts %s: %w", t, err)
 	}
 	return nil

@@ -13,7 +13,8 @@ const serveQueue = "hcfed"
 
 // Request sends data to whoever serves topic t and returns the first
 // reply, or an error when ctx ends first. Replies over MaxStateLen are
-// refused.
+// refused. It goes on the services' connection: any member that
+// subscribes to t learns its reply inbox and can flood it.
 func (c *Conn) Request(ctx context.Context, t Topic, data []byte) ([]byte, error) {
 	subject, err := t.Subject(c.fed)
 	if err != nil {
@@ -22,7 +23,7 @@ func (c *Conn) Request(ctx context.Context, t Topic, data []byte) ([]byte, error
 	if len(data) > c.maxState {
 		return nil, fmt.Errorf("%w: request to %s is %d bytes, limit %d", ErrTooLarge, t, len(data), c.maxState)
 	}
-	msg, err := c.nc.RequestWithContext(ctx, subject, data)
+	msg, err := c.svc.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		return nil, fmt.Errorf("request %s: %w", t, err)
 	}
@@ -73,13 +74,14 @@ func (c *Conn) Serve(ctx context.Context, t Topic, handler func(req []byte) []by
 	return nil
 }
 
-// flush waits until the server has processed everything sent so far, so
-// that a subscription is in place when Serve returns.
+// flush waits until the server has processed everything sent so far on
+// the services' connection, so that a subscription is in place when Serve
+// returns.
 func (c *Conn) flush(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
 		defer cancel()
 	}
-	return c.nc.FlushWithContext(ctx)
+	return c.svc.FlushWithContext(ctx)
 }

@@ -22,10 +22,12 @@ import (
 //
 // This bounds the node's memory and the backlog, not what the server
 // sends: a flood faster than the link between the server and the node
-// still fills the server's max_pending for the node's connection
-// (ServerMaxPending) and is cut, whatever the client drops once the bytes
-// have arrived. The node reconnects and its consumers resume where they
-// were, but nothing on the client can keep such a flood off the link.
+// still fills the server's max_pending for the connection
+// (ServerMaxPending) and the server cuts it, whatever the client drops
+// once the bytes have arrived. Nothing on the client can keep such a
+// flood off the link; a node gives its services a connection of their own
+// (ConnConfig.ServicesConn), so that the cut takes the services (which
+// nats.go subscribes again once it reconnects) and not the sync.
 const (
 	// servicePendingMsgs is how many requests one service subscription
 	// holds while its handler is busy: a request of each of the
@@ -148,11 +150,11 @@ func (c *Conn) serviceDrops() ServiceDrops {
 }
 
 // subscribeService subscribes handle to subject in the queue group of
-// every service, holding at most servicePendingMsgs and
-// servicePendingBytes unread, and waits until the server has the
-// subscription. Stop it with stopService.
+// every service, on the services' connection, holding at most
+// servicePendingMsgs and servicePendingBytes unread, and waits until the
+// server has the subscription. Stop it with stopService.
 func (c *Conn) subscribeService(ctx context.Context, svc service, subject string, handle nats.MsgHandler) (*nats.Subscription, error) {
-	sub, err := c.nc.QueueSubscribe(subject, serveQueue, handle)
+	sub, err := c.svc.QueueSubscribe(subject, serveQueue, handle)
 	if err != nil {
 		return nil, err
 	}

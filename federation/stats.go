@@ -46,8 +46,13 @@ type Stats struct {
 	Restarts uint64
 	// PermissionDenied counts operations the server refused.
 	PermissionDenied uint64
-	// Disconnects and Reconnects count connection losses and recoveries.
+	// Disconnects and Reconnects count connection losses and recoveries:
+	// the sync's connection's, when the services have their own
+	// (ConnConfig.ServicesConn).
 	Disconnects, Reconnects uint64
+	// ServicesDisconnects and ServicesReconnects count those of the
+	// services' own connection; zero without one.
+	ServicesDisconnects, ServicesReconnects uint64
 	// SourceStepdowns counts stepdowns of this account's aggregates that
 	// WatchSources asked for and the server granted (accounts mode).
 	SourceStepdowns uint64
@@ -67,6 +72,7 @@ type counters struct {
 	permissionDenied, disconnects, reconnects   atomic.Uint64
 	snapFetched, snapOversized, snapMalformed   atomic.Uint64
 	sourceStepdowns                             atomic.Uint64
+	svcDisconnects, svcReconnects               atomic.Uint64
 }
 
 // Stats returns a snapshot of c's counters.
@@ -89,6 +95,8 @@ func (c *Conn) Stats() Stats {
 		PermissionDenied:      s.permissionDenied.Load(),
 		Disconnects:           s.disconnects.Load(),
 		Reconnects:            s.reconnects.Load(),
+		ServicesDisconnects:   s.svcDisconnects.Load(),
+		ServicesReconnects:    s.svcReconnects.Load(),
 		SourceStepdowns:       s.sourceStepdowns.Load(),
 	}
 }

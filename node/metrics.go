@@ -176,9 +176,10 @@ func (m *Metrics) RegisterNATSCluster(info func() (federation.ClusterInfo, bool)
 
 var (
 	natsConnectedDesc = prometheus.NewDesc("hcfed_nats_connected",
-		"1 while the node's NATS connection is up.", nil, nil)
+		"1 while the node's NATS connection is up: conn=\"sync\" carries the revocation and state sync (readiness needs it), "+
+			"conn=\"services\" the lookups, receipts and snapshot requests other members send.", []string{"conn"}, nil)
 	natsReconnectsDesc = prometheus.NewDesc("hcfed_nats_reconnects_total",
-		"Reconnections of the node's NATS connection (to the same or another server of the cluster).", nil, nil)
+		"Reconnections of the node's NATS connection (to the same or another server of the cluster), by conn (sync, services).", []string{"conn"}, nil)
 	natsServerDesc = prometheus.NewDesc("hcfed_nats_connected_server_info",
 		"1 for the NATS server the node is connected to, by server and cluster name.", []string{"server", "cluster"}, nil)
 	jsReplicasDesc = prometheus.NewDesc("hcfed_jetstream_replicas",
@@ -187,6 +188,14 @@ var (
 		"Replicas of each federation asset up to date with its leader, the leader included; 0 when unreadable.", []string{"asset"}, nil)
 	jsAvailableDesc = prometheus.NewDesc("hcfed_jetstream_asset_available",
 		"1 while a federation asset has a leader and a quorum of current replicas (it accepts writes).", []string{"asset"}, nil)
+)
+
+// Values of hcfed_nats_connected's and hcfed_nats_reconnects_total's conn
+// label: a node's sync and services have a NATS connection each
+// (federation.ConnConfig.ServicesConn).
+const (
+	natsConnSync     = "sync"
+	natsConnServices = "services"
 )
 
 // natsCollector reads the cluster info on each scrape.
@@ -204,12 +213,22 @@ func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the current values.
 func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
 	info, ok := c.info()
-	connected := 0.0
-	if ok && info.Connected {
-		connected = 1
+	connected := func(conn string, up bool, reconnects uint64) {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(natsConnectedDesc, prometheus.GaugeValue, v, conn)
+		ch <- prometheus.MustNewConstMetric(natsReconnectsDesc, prometheus.CounterValue, float64(reconnects), conn)
 	}
-	ch <- prometheus.MustNewConstMetric(natsConnectedDesc, prometheus.GaugeValue, connected)
-	ch <- prometheus.MustNewConstMetric(natsReconnectsDesc, prometheus.CounterValue, float64(info.Reconnects))
+	connected(natsConnSync, ok && info.Connected, info.Reconnects)
+	if !ok || info.Services != nil {
+		svc := info.Services
+		if svc == nil {
+			svc = &federation.ServicesConnInfo{}
+		}
+		connected(natsConnServices, svc.Connected, svc.Reconnects)
+	}
 	if !ok {
 		return
 	}

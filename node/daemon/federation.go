@@ -310,10 +310,12 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 }
 
 // connConfig is how the node connects to the NATS servers at urls, with
-// the credentials and TLS settings of cfg.
+// the credentials and TLS settings of cfg: two connections, so that a
+// flood at its services that gets their connection cut leaves the sync
+// running (federation/services.go).
 func connConfig(cfg config.Config, urls []string, log *slog.Logger) federation.ConnConfig {
 	return federation.ConnConfig{URLs: urls, Federation: cfg.Federation, Province: cfg.Province,
-		Name: "hcnode-" + cfg.Province, CredsFile: cfg.NATS.CredsFile, NKeySeedFile: cfg.NATS.NKeySeed,
+		Name: "hcnode-" + cfg.Province, ServicesConn: true, CredsFile: cfg.NATS.CredsFile, NKeySeedFile: cfg.NATS.NKeySeed,
 		User: cfg.NATS.User, Password: cfg.NATS.Password, CAFile: cfg.NATS.CAFile, CertFile: cfg.NATS.CertFile,
 		KeyFile: cfg.NATS.KeyFile, Replicas: cfg.NATS.Replicas, Isolation: cfg.NATS.Isolation, Logger: log}
 }

@@ -158,9 +158,10 @@ func TestOnANATSClusterR3CodesVerifyAcrossProvincesAndRevocationsPropagate(t *te
 	}
 	var fv struct {
 		NATS struct {
-			Cluster string
-			Server  string
-			Streams []struct {
+			Cluster  string
+			Server   string
+			Services *struct{ Connected bool }
+			Streams  []struct {
 				Asset    string
 				Replicas int
 				Current  int
@@ -185,6 +186,15 @@ func TestOnANATSClusterR3CodesVerifyAcrossProvincesAndRevocationsPropagate(t *te
 	ct.waitMetric(ct.c.Nodes[1], `hcfed_jetstream_replicas_current{asset="revocations"}`, 3)
 	if got := metricValue(t, ct.c.Nodes[1], fmt.Sprintf(`hcfed_nats_connected_server_info{cluster=%q,server=%q}`, ct.nats.ClusterName(), fv.NATS.Server)); got != 1 {
 		t.Fatalf("hcfed_nats_connected_server_info = %v", got)
+	}
+	// The sync and the services have a connection each, both up.
+	if fv.NATS.Services == nil || !fv.NATS.Services.Connected {
+		t.Fatalf("GET /v1/federation nats.services = %+v, want connected", fv.NATS.Services)
+	}
+	for _, conn := range []string{"sync", "services"} {
+		if got := metricValue(t, ct.c.Nodes[1], fmt.Sprintf(`hcfed_nats_connected{conn=%q}`, conn)); got != 1 {
+			t.Fatalf("hcfed_nats_connected{conn=%q} = %v", conn, got)
+		}
 	}
 }
 
