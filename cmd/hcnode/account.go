@@ -26,9 +26,14 @@ changes (hcnode statuses, hcnode status), nothing else. Tokens expire after
 tokens.operator_lifetime (default 720h). Revoking a token or disabling an
 account takes effect on the node's next request. Disabling cannot be
 undone: without --yes, 'disable' says what it would do and changes
-nothing. NAME may also be an account id (ac_...). Names are never reused.`,
+nothing. NAME may also be an account id (ac_...). Names are never reused.
+
+These commands talk to the running node with an admin's or operator's
+token, but one: when no admin token is left, 'recover-admin' mints one
+offline, on the node's machine, with its config and KEK (break-glass).`,
 	}
-	ac.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountTokenCmd(), newAccountRevokeCmd(), newAccountDisableCmd())
+	ac.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountTokenCmd(), newAccountRevokeCmd(), newAccountDisableCmd(),
+		newAccountRecoverAdminCmd())
 	return ac
 }
 

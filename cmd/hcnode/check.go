@@ -24,9 +24,11 @@ directory, the database (opened read-only: its schema against this build,
 SQLite's quick_check), the key store keys.db (read-only, quick_check; a
 missing one is a FAIL when node.db holds residents, whose data keys it
 held, as serve refuses then too, and a warning otherwise), the pinned
-trust list and its expiry, the signing key's schedule, the TLS
-certificate, the listen addresses and the federation's NATS (an external
-server is reached with the node's credentials; an embedded one's
+trust list and its expiry, the signing key's schedule, the admin tokens
+(a warning within a week of the last one's expiry, or when none is valid:
+'hcnode account recover-admin' mints one offline), the TLS certificate,
+the listen addresses and the federation's NATS (an external server is
+reached with the node's credentials; an embedded one's
 configuration and seed, which init wrote into the data directory, are
 read); for a verifier replica (role: verifier), its config,
 replica.db and the fingerprint of its keys, its home node (one request

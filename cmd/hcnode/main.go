@@ -80,19 +80,43 @@ func argsAreUsage(c *cobra.Command) {
 	}
 }
 
-// version is the module version and VCS revision this binary was built
-// from, as the Go toolchain recorded them.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+// version names this build when the build line sets it:
+//
+//	go build -ldflags "-X main.version=v1.4.0" ./cmd/hcnode
+//
+// A build without VCS information (GOFLAGS=-buildvcs=false, a source
+// tarball) is told apart from another only by it.
+var version string
+
+// versionString is what 'hcnode --version' prints: version (or, unset,
+// the module version the Go toolchain recorded, "(devel)" for a build
+// from a checkout), the VCS revision and whether the tree was modified,
+// when the toolchain recorded them, and the Go version.
+func versionString() string {
+	bi, _ := debug.ReadBuildInfo() // nil without build information
+	return describeVersion(version, bi)
+}
+
+// describeVersion is versionString of set (version) and bi (nil when the
+// binary carries no build information).
+func describeVersion(set string, bi *debug.BuildInfo) string {
+	if bi == nil {
+		if set == "" {
+			return "unknown"
+		}
+		return set
 	}
-	v := bi.Main.Version
-	var rev, dirty string
+	v := set
+	if v == "" {
+		v = bi.Main.Version
+	}
+	var rev, when, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			when = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
 				dirty = "+dirty"
@@ -102,8 +126,13 @@ func version() string {
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev != "" {
+	switch {
+	case rev != "" && when != "":
+		v += " (" + rev + dirty + ", " + when + ")"
+	case rev != "":
 		v += " (" + rev + dirty + ")"
+	case set == "":
+		v += " (no VCS information: build with -ldflags \"-X main.version=...\" to name it)"
 	}
 	return v + " " + bi.GoVersion
 }
@@ -114,7 +143,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "A province node of the HCFed health-code federation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version(),
+		Version:       versionString(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(stdout)

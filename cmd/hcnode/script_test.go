@@ -45,7 +45,7 @@ func TestScripts(t *testing.T) {
 			"natsserver": cmdNATSServer,
 			"sha256":     cmdSHA256,
 			"expandenv":  cmdExpandEnv,
-			"startnode":  cmdStartNode, "jsonvar": cmdJSONVar,
+			"startnode":  cmdStartNode, "jsonvar": cmdJSONVar, "regexpvar": cmdRegexpVar,
 		},
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -52,4 +53,23 @@ func jsonPath(v any, path string) (string, error) {
 		return strconv.FormatFloat(t, 'f', -1, 64), nil
 	}
 	return "", fmt.Errorf("%s is not a string or number", path)
+}
+
+// cmdRegexpVar sets an environment variable to the first group of the
+// first match of REGEXP in FILE (or stdout/stderr of the last command),
+// for a scenario to use what a command printed as text, such as the
+// token recover-admin prints once.
+//
+//	regexpvar VAR FILE REGEXP
+func cmdRegexpVar(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: regexpvar VAR FILE REGEXP")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile(args[1]))
+	if len(m) < 2 {
+		ts.Fatalf("regexpvar: %s holds no match of %s with a group", args[1], args[2])
+	}
+	ts.Setenv(args[0], m[1])
 }

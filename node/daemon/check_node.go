@@ -67,6 +67,7 @@ func (c *checker) node(ctx context.Context) {
 	defer db.Close()
 	c.keyStore(ctx)
 	c.notice(ctx, db)
+	c.adminTokens(ctx, db)
 	if kek == nil {
 		return
 	}

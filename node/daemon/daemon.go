@@ -248,6 +248,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	f.registerServiceDropMetrics(n.Metrics().Registry)
 	f.registerSuspendedMetric(n.Metrics().Registry)
 	n.Metrics().RegisterNATSCluster(f.clusterInfo)
+	registerAdminTokenMetric(n.Metrics().Registry, db, now)
 	if err := f.restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring cached federation statements: %w", err)
 	}
@@ -298,6 +299,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 		f.run(runCtx)
 	}()
 	log.Info("node started", "url", d.URL, "province", cfg.Province, "nats", f.urls())
+	logAdminTokens(ctx, db, now(), log)
 	return d, nil
 }
 

@@ -156,6 +156,25 @@ func (db *DB) DisableAccount(ctx context.Context, id string, audit ...AuditEntry
 	return int(revoked), err
 }
 
+// AdminTokens says how long the province's admins can still reach it
+// through the API: when the last token of an enabled admin account
+// expires (zero when there is none, expired or not) and how many such
+// tokens are valid at now. Read on the read pool, so it runs on a
+// read-only store too ('hcnode check').
+func (db *DB) AdminTokens(ctx context.Context, now time.Time) (last time.Time, valid int, err error) {
+	var lastNanos sql.NullInt64
+	err = db.r.QueryRowContext(ctx, `SELECT MAX(t.expires), COUNT(CASE WHEN t.expires > ? THEN 1 END)
+		FROM accounts a JOIN tokens t ON t.account_id = a.id
+		WHERE a.role = 'admin' AND a.disabled = 0`, nanos(now)).Scan(&lastNanos, &valid)
+	if err != nil {
+		return time.Time{}, 0, wrap("admin tokens", err)
+	}
+	if lastNanos.Valid {
+		last = fromNanos(lastNanos.Int64)
+	}
+	return last, valid, nil
+}
+
 func scanAccount(r rowScanner) (Account, error) {
 	var a Account
 	var created int64

@@ -193,3 +193,43 @@ func TestMigrationLetsAccountsHaveTheFeedRole(t *testing.T) {
 		t.Fatal("a token of no account was stored: the foreign key to accounts is gone")
 	}
 }
+
+func TestAdminTokensCountOnlyEnabledAdminsTokens(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	if last, valid, err := db.AdminTokens(ctx, t0); err != nil || !last.IsZero() || valid != 0 {
+		t.Fatalf("no accounts: AdminTokens = %v, %d, %v; want zero, 0", last, valid, err)
+	}
+	late := accountToken("ac_a", 2)
+	late.Expires = t0.Add(48 * time.Hour)
+	if err := db.CreateAccount(ctx, Account{ID: "ac_a", Name: "a", Role: "admin", Created: t0}, accountToken("ac_a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddAccountToken(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	// An operator's later token and a disabled admin's do not count.
+	op := accountToken("ac_o", 1)
+	op.Expires = t0.Add(1000 * time.Hour)
+	if err := db.CreateAccount(ctx, Account{ID: "ac_o", Name: "o", Role: "operator", Created: t0}, op); err != nil {
+		t.Fatal(err)
+	}
+	gone := accountToken("ac_g", 1)
+	gone.Expires = t0.Add(1000 * time.Hour)
+	if err := db.CreateAccount(ctx, Account{ID: "ac_g", Name: "g", Role: "admin", Created: t0}, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DisableAccount(ctx, "ac_g"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at    time.Time
+		valid int
+	}{{t0, 2}, {t0.Add(2 * time.Hour), 1}, {t0.Add(49 * time.Hour), 0}} {
+		last, valid, err := db.AdminTokens(ctx, c.at)
+		if err != nil || !last.Equal(late.Expires) || valid != c.valid {
+			t.Errorf("AdminTokens at %v = %v, %d, %v; want %v, %d", c.at, last, valid, err, late.Expires, c.valid)
+		}
+	}
+}
