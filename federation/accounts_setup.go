@@ -94,6 +94,11 @@ type SetupConfig struct {
 	Members    []string
 	SeedDir    string // holds operator.nk and <p>-admin.nk
 	Replicas   int
+	// OnePass makes each connection fail at once when no server can be
+	// reached (ConnConfig.OnePass), for a command an operator runs
+	// against servers already up (hcnode nats-setup), rather than retry
+	// until ctx ends.
+	OnePass bool
 }
 
 // SetupAccounts creates or updates the JetStream assets of every account:
@@ -123,7 +128,7 @@ func SetupAccounts(ctx context.Context, cfg SetupConfig) error {
 		}
 		c, err := Connect(ctx, ConnConfig{URLs: cfg.URLs, Federation: cfg.Federation, Province: who,
 			Name: "hcfed-setup", NKeySeedFile: filepath.Join(cfg.SeedDir, SeedFile(who, role)),
-			Isolation: IsolationAccounts, Members: members, Replicas: cfg.Replicas})
+			Isolation: IsolationAccounts, Members: members, Replicas: cfg.Replicas, OnePass: cfg.OnePass})
 		if err != nil {
 			return fmt.Errorf("%s: %w", as, err)
 		}

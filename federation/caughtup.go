@@ -124,13 +124,14 @@ func (s *Sync) setCaughtUp(epoch uint64, cu *catchUp) {
 	now := s.now()
 	s.state.MarkSynced(now)
 	applied := s.stats.applied.Load() - cu.applied
+	took := now.Sub(cu.started).Round(time.Millisecond).String() // "103ms", as the other log lines say a duration
 	switch {
 	case s.caughtGen.Load() != cu.gen:
-		s.log.Info("federation sync caught up again on the new revocation stream", "applied", applied, "took", now.Sub(cu.started))
+		s.log.Info("federation sync caught up again on the new revocation stream", "applied", applied, "took", took)
 	case s.caughtIn.Load() != 0:
-		s.log.Info("federation sync caught up again after reconnecting", "applied", applied, "took", now.Sub(cu.started))
+		s.log.Info("federation sync caught up again after reconnecting", "applied", applied, "took", took)
 	default:
-		s.log.Info("federation sync caught up", "applied", applied, "took", now.Sub(cu.started))
+		s.log.Info("federation sync caught up", "applied", applied, "took", took)
 	}
 	s.caughtGen.Store(cu.gen)   // only followCatchUp writes it,
 	s.caughtIn.Store(epoch + 1) // and this

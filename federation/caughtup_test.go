@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,4 +218,27 @@ func lineWith(logs, s string) string {
 		}
 	}
 	return ""
+}
+
+// TestCaughtUpLogsHowLongItTookAsADuration: the JSON log of the first
+// catch-up gives took as a duration ("103ms"), as the node's other log
+// lines do, not a number of nanoseconds.
+func TestCaughtUpLogsHowLongItTookAsADuration(t *testing.T) {
+	f, s, _ := guangdongPublishing(t)
+	logs := &testkit.Buffer{}
+	u := f.newSync(connectReady(t, s, sh), sh, func(c *SyncConfig) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}).run(t)
+	u.waitReady(t)
+	line := lineWith(logs.String(), `"federation sync caught up"`)
+	var rec struct {
+		Took any `json:"took"`
+	}
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("caught-up log line %q: %v", line, err)
+	}
+	took, ok := rec.Took.(string)
+	if d, err := time.ParseDuration(took); !ok || err != nil || d < 0 {
+		t.Fatalf("took = %#v in %q, want a duration such as \"103ms\"", rec.Took, line)
+	}
 }

@@ -269,6 +269,14 @@ func (c *Conn) dial(ctx context.Context, cfg ConnConfig, which link) (nc *nats.C
 			return nil, nil, connectError(cfg, last, ctx.Err())
 		}
 	}
+	if cfg.Province != "" {
+		if err := probeInbox(nc, c.inbox, dialTimeout); err != nil {
+			closeNC(nc, closed)
+			e := connectError(cfg, err, nil)
+			e.Kind, e.Province, e.Inbox = ErrForeignCredentials, cfg.Province, c.inbox
+			return nil, nil, e
+		}
+	}
 	c.linkLog(cfg, which).Info("nats connected", "url", nc.ConnectedUrlRedacted())
 	return nc, closed, nil
 }
@@ -375,6 +383,39 @@ func (c *Conn) options(cfg ConnConfig, which link, connected chan<- struct{}, cl
 		opts = append(opts, nats.ClientCert(cfg.CertFile, cfg.KeyFile))
 	}
 	return opts, nil
+}
+
+// inboxProbe begins the subject probeInbox subscribes to, under the
+// connection's reply inbox.
+const inboxProbe = "hcfed_probe"
+
+// probeInbox subscribes to a subject of the reply inbox prefix inbox and
+// waits up to d for the server to take it: every user of a province (the
+// shipped configuration's and nats-config's: node, admin, verifier) may
+// subscribe to its own _INBOX_<province>.> only, so a refusal means the
+// connection's credentials are another province's (or another
+// federation's). It returns the server's refusal, or nil: also when the
+// server did not answer within d, which the connection's first request
+// will find out.
+func probeInbox(nc *nats.Conn, inbox string, d time.Duration) error {
+	subject := inbox + "." + inboxProbe + "." + nats.NewInbox()[len(nats.InboxPrefix):]
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		return nil
+	}
+	defer sub.Unsubscribe()
+	// The server answers the subscription (its -ERR) before the flush's
+	// PONG, and nats.go keeps the -ERR as the last error before it reads
+	// the PONG.
+	if nc.FlushTimeout(d) != nil {
+		return nil
+	}
+	if err := nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) {
+		if m := subDenied.FindStringSubmatch(err.Error()); m != nil && m[1] == subject {
+			return err
+		}
+	}
+	return nil
 }
 
 // reconnectDelay is the wait before nats.go's next pass over the server

@@ -21,8 +21,11 @@ type ConnectError struct {
 	Servers string
 	// As is who the connection presented itself as (ConnConfig.Identity).
 	As string
-	// Kind is ErrUnreachable or ErrAuthFailed.
+	// Kind is ErrUnreachable, ErrAuthFailed or ErrForeignCredentials.
 	Kind error
+	// Province and Inbox are, for ErrForeignCredentials, the province
+	// the connection spoke for and its reply inbox prefix.
+	Province, Inbox string
 	// Err is the last error nats.go reported, or the context's error if
 	// it reported none before the deadline.
 	Err error
@@ -35,6 +38,11 @@ type ConnectError struct {
 func (e *ConnectError) Error() string {
 	if errors.Is(e.Kind, ErrAuthFailed) {
 		return fmt.Sprintf("NATS server %s refused %s: wrong user, password or credentials (%v)", e.Servers, e.As, e.Err)
+	}
+	if errors.Is(e.Kind, ErrForeignCredentials) {
+		return fmt.Sprintf("NATS server %s accepted %s, but not as province %s's user: it refuses it the province's reply inbox %s.>, "+
+			"as it does another province's user; these are likely another province's credentials (such as its .nk seed): "+
+			"give the node those the federation operators made for %s", e.Servers, e.As, e.Province, e.Inbox, e.Province)
 	}
 	return fmt.Sprintf("NATS server %s not reachable: %v", e.Servers, e.Err)
 }

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,48 @@ func TestRefusedReplyInboxFailsOperationsAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("refusal took %s: it should not wait for the deadline", took)
+	}
+}
+
+// TestConnectWithAnotherProvincesCredentialsSaysSo: a node of Shanghai
+// given Guangdong's credentials is let in by the server, as Guangdong's
+// user: Connect finds it out at once (the server refuses the user
+// Shanghai's reply inbox) and says so, naming the province, in the
+// shipped single-account configuration and in accounts mode (the .nk
+// seeds of nats-config). Each province's own credentials still connect.
+func TestConnectWithAnotherProvincesCredentialsSaysSo(t *testing.T) {
+	demo, pw := startDemoConfig(t)
+	_, dir, conf := writeGenerated(t, []string{gd, sh}, AccountsOptions{Federation: testFed})
+	accounts := runServerWith(t, ServerConfig{ConfigFile: conf})
+	seed := func(p string) func(*ConnConfig) {
+		return func(c *ConnConfig) {
+			c.Isolation, c.NKeySeedFile = IsolationAccounts, filepath.Join(dir, SeedFile(p, RoleNode))
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		s        *Server
+		own, gds func(*ConnConfig)
+		as       string
+	}{
+		{"single account", demo, asUser(sh, pw[sh]), asUser(gd, pw[gd]), `user "440000"`},
+		{"accounts", accounts, seed(sh), seed(gd), "NKey seed file " + filepath.Join(dir, "440000.nk")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			connect(t, tc.s, sh, tc.own) // its own credentials connect
+			cfg := ConnConfig{URLs: []string{tc.s.ClientURL()}, Federation: testFed, Province: sh}
+			tc.gds(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := Connect(ctx, cfg)
+			if err == nil {
+				c.Close()
+				t.Fatal("connected as Shanghai with Guangdong's credentials")
+			}
+			want := "accepted " + tc.as + ", but not as province 310000's user: it refuses it the province's reply inbox _INBOX_310000.>"
+			if ctx.Err() != nil || !errors.Is(err, ErrForeignCredentials) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("%v (deadline: %v): want ErrForeignCredentials at once, saying %q", err, ctx.Err(), want)
+			}
+		})
 	}
 }

@@ -47,6 +47,12 @@ var (
 	// credentials: a wrong user or password, an unknown, expired or
 	// revoked credential.
 	ErrAuthFailed = errors.New("federation: NATS server refused the credentials")
+	// ErrForeignCredentials reports that the NATS server took the
+	// connection's credentials, but not as its province's user: it
+	// refuses the user the province's reply inbox (probeInbox), as it
+	// does another province's user (a seed such as 440000.nk given to
+	// 310000's node).
+	ErrForeignCredentials = errors.New("federation: NATS credentials not the province's")
 	// ErrNotStored reports a publish that JetStream acknowledged as a
 	// duplicate while the stream holds other bytes under that message id:
 	// the statement was not published.

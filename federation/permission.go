@@ -79,7 +79,11 @@ func (c *Conn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		// answered: every waiting operation fails now rather than at its
 		// timeout.
 		if m := subDenied.FindStringSubmatch(err.Error()); m != nil && c.inbox != "" && strings.HasPrefix(m[1], c.inbox+".") {
-			c.log.Error("nats refused this connection's reply inbox: its user may not receive replies there", "subject", m[1])
+			if strings.HasPrefix(m[1], c.inbox+"."+inboxProbe+".") {
+				return // Connect's own probe, which it reports (probeInbox)
+			}
+			c.log.Error("nats refused this connection's reply inbox: its user may not receive replies there "+
+				"(its credentials are likely another province's)", "subject", m[1])
 			c.deny(err, func(*denialWaiter) bool { return true })
 			return
 		}

@@ -114,13 +114,13 @@ says the same in the present tense and does it.`,
 			return err
 		}
 		w := cmd.OutOrStdout()
-		p := plan{w: w, yes: *yes}
+		p, err := startPlan(cmd.Context(), w, *yes, cl.mayAdmin("account.disable"))
+		if err != nil {
+			return err
+		}
 		if *yes {
 			p.head("Disabling account %s", args[0])
 		} else {
-			if err := cl.mayAdmin(cmd.Context(), "account.disable"); err != nil {
-				return err
-			}
 			acc, done, err := accountToDisable(cmd, cl, args[0])
 			if err != nil || done {
 				return err

@@ -42,14 +42,16 @@ before anyone types --yes. With --yes it says the same in the present tense
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
 		// With --yes, stdout is the node's JSON answer: the plan goes to
 		// stderr, and names no key (--yes does not look them up).
-		p := plan{w: cmd.OutOrStdout(), yes: *rotYes}
-		active, next := "the active key", "the next key"
+		w := cmd.OutOrStdout()
 		if *rotYes {
-			p.w = cmd.ErrOrStderr()
-		} else {
-			if err := rc.mayAdmin(cmd.Context(), "key.rotate"); err != nil {
-				return err
-			}
+			w = cmd.ErrOrStderr()
+		}
+		p, err := startPlan(cmd.Context(), w, *rotYes, rc.mayAdmin("key.rotate"))
+		if err != nil {
+			return err
+		}
+		active, next := "the active key", "the next key"
+		if !*rotYes {
 			var held struct {
 				Keys []node.KeyInfo `json:"keys"`
 			}
@@ -103,20 +105,22 @@ base64url): put it after '--', as in 'hcnode keys compromise -- -AbC…'.`}
 		}
 		// With --yes, stdout is the node's JSON answer: the plan goes to
 		// stderr.
-		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		w := cmd.OutOrStdout()
+		if *yes {
+			w = cmd.ErrOrStderr()
+		}
+		p, err := startPlan(cmd.Context(), w, *yes, cc.mayAdmin("key.compromise"))
+		if err != nil {
+			return err
+		}
 		// Whether the next key takes over: the dry run knows the key's
 		// state; --yes does not look it up.
 		takeover, cond := true, "if it is the active key, "
 		if *yes {
-			p.w = cmd.ErrOrStderr()
 			p.head("Marking key %s compromised", args[0])
 		} else {
-			// Explain what it would do to this key, and refuse a caller
-			// who is no admin, or a key the node does not have, before
-			// anyone types --yes.
-			if err := cc.mayAdmin(cmd.Context(), "key.compromise"); err != nil {
-				return err
-			}
+			// Explain what it would do to this key, and refuse a key the
+			// node does not have before anyone types --yes.
 			var held struct {
 				Keys []node.KeyInfo `json:"keys"`
 			}
@@ -169,10 +173,12 @@ before anyone types --yes. With --yes it says the same in the present tense
 	rkc := addAdminClientFlags(rekey)
 	rekeyYes := addYesFlag(rekey, "codes issued from now on use a new content key")
 	rekey.RunE = func(cmd *cobra.Command, _ []string) error {
-		p := plan{w: cmd.OutOrStdout(), yes: *rekeyYes}
+		w := cmd.OutOrStdout()
 		if *rekeyYes {
-			p.w = cmd.ErrOrStderr()
-		} else if err := rkc.mayAdmin(cmd.Context(), "key.content_rekey"); err != nil {
+			w = cmd.ErrOrStderr()
+		}
+		p, err := startPlan(cmd.Context(), w, *rekeyYes, rkc.mayAdmin("key.content_rekey"))
+		if err != nil {
 			return err
 		}
 		p.head("Starting new content keys")
@@ -255,9 +261,11 @@ and by its verifier replicas within their replica.refresh. It cannot be undone:
 the device works again only once registered anew ('hcnode scanner add'),
 with a new token and link opened on it.
 
-Without --yes it looks the scanner up, says what it would do and changes
-nothing; a scanner the node does not have is refused before anyone types
---yes. With --yes it says the same in the present tense and does it.`}
+It asks the node who the token is first, with --yes too: a token that is
+no operator's is refused before anything is printed. Without --yes it
+looks the scanner up, says what it would do and changes nothing; a scanner
+the node does not have is refused before anyone types --yes. With --yes it
+says the same in the present tense and does it.`}
 	rmc := addClientFlags(rm)
 	rmYes := addYesFlag(rm, "the scanner's token stops working for good")
 	rm.RunE = func(cmd *cobra.Command, args []string) error {
@@ -266,7 +274,10 @@ nothing; a scanner the node does not have is refused before anyone types
 			return err
 		}
 		w := cmd.OutOrStdout()
-		p := plan{w: w, yes: *rmYes}
+		p, err := startPlan(cmd.Context(), w, *rmYes, rmc.mayOperate())
+		if err != nil {
+			return err
+		}
 		if *rmYes {
 			p.head("Removing scanner %s", args[0])
 		} else {

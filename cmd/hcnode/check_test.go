@@ -391,6 +391,36 @@ func TestCheckReachesAnExternalNATS(t *testing.T) {
 	}
 }
 
+// TestCheckFailsWithAnotherProvincesNATSSeed: a node of Guangdong given
+// Shanghai's seed of 'hcnode nats-config' is let in by the server, as
+// Shanghai's user; check says so (serve would start, but not sync),
+// rather than "connected".
+func TestCheckFailsWithAnotherProvincesNATSSeed(t *testing.T) {
+	_, cfgPath := initCheckNode(t)
+	seeds := t.TempDir()
+	conf, err := federation.WriteAccountsConfig(seeds, []string{"310000", "440000"}, federation.AccountsOptions{Federation: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), Name: "check", ConfigFile: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	shanghai := filepath.Join(seeds, "310000.nk")
+	editConfig(t, cfgPath, func(b []byte) []byte {
+		return regexp.MustCompile(`(?m)^(    nkey_seed_file):.*$`).ReplaceAll(b, []byte(`$1: `+shanghai))
+	})
+	t.Setenv("HCNODE_NATS_EMBEDDED", "false")
+	t.Setenv("HCNODE_NATS_URLS", srv.ClientURL())
+	out, err := run(t, "check", "--config", cfgPath)
+	if err == nil {
+		t.Fatalf("check with another province's seed passed:\n%s", out)
+	}
+	requireSaid(t, out, "FAIL  nats: NATS server "+srv.ClientURL()+" accepted NKey seed file "+shanghai+
+		", but not as province 440000's user: it refuses it the province's reply inbox _INBOX_440000.>")
+}
+
 // TestCheckReportsWhereMetricsAreServed: a config from before
 // metrics_listen, without metrics_token_file either (serve answers
 // /metrics 404 on listen, and warns at start), passes with a warning

@@ -177,7 +177,9 @@ func newNATSSetupCmd() *cobra.Command {
 (DIR/<province>-admin.nk) and creates or updates the account's own state
 bucket, revocation stream and snapshot bucket, then its aggregates, sourced
 from every member the trust list names. Run it after the server starts with
-the configuration 'hcnode nats-config' wrote, and again after adding a member.`,
+the configuration 'hcnode nats-config' wrote, and again after adding a member.
+A server that cannot be reached (connection refused, no answer) fails at once;
+a cluster just started is waited for while it places the streams' replicas.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listFile == "" || dir == "" {
@@ -189,11 +191,16 @@ the configuration 'hcnode nats-config' wrote, and again after adding a member.`,
 			}
 			// A cluster just started may need a while to place replicas
 			// (SetupAccounts tries again for up to PlacementWait).
-			ctx, cancel := context.WithTimeout(cmd.Context(), defaultNATSTimeout+federation.PlacementWait)
+			// A server out of reach fails at once (OnePass), not at the
+			// end of that wait.
+			wait := defaultNATSTimeout + federation.PlacementWait
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
 			defer cancel()
-			fmt.Fprintf(cmd.OutOrStdout(), "setting up the accounts of federation %s (%s) on %s\n", fed, strings.Join(members, ", "), natsURL)
+			fmt.Fprintf(cmd.OutOrStdout(), "setting up the accounts of federation %s (%s) on %s, as the operators and each province's admin: "+
+				"a server out of reach fails at once; JetStream placing the streams' replicas is waited for, %s in all at most\n",
+				fed, strings.Join(members, ", "), natsURL, wait)
 			if err := federation.SetupAccounts(ctx, federation.SetupConfig{URLs: strings.Split(natsURL, ","),
-				Federation: fed, Members: members, SeedDir: dir, Replicas: replicas}); err != nil {
+				Federation: fed, Members: members, SeedDir: dir, Replicas: replicas, OnePass: true}); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "done: every account holds its own assets and the aggregates of all members")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -18,6 +19,19 @@ const notChanged = "Nothing was changed. Run again with --yes to do it."
 type plan struct {
 	w   io.Writer
 	yes bool
+}
+
+// startPlan begins the plan of a command that cannot be undone, to be
+// said on w: it first asks the node whether the caller may carry it out
+// (may, as mayAdmin), with --yes as without, so that a node out of reach
+// or a token the node would refuse is told so before any line of the plan
+// is printed or anything is done. Every command that shows a plan starts
+// it here.
+func startPlan(ctx context.Context, w io.Writer, yes bool, may callerCheck) (plan, error) {
+	if err := may(ctx); err != nil {
+		return plan{}, err
+	}
+	return plan{w: w, yes: yes}, nil
 }
 
 // form is would without --yes, doing with it.

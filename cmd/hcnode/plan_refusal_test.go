@@ -2,17 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestPlansRefuseWhatTheNodeWouldRefuse checks that a command run without
-// --yes asks the node who the caller is before it shows a plan: an
-// operator's token is told admin_required (and who can) by every admin's
-// command, a feed's token forbidden by every operator's command, and a
-// node out of reach or a missing token stop every plan; no plan is
-// printed for any of them. An operator still gets the plans that are
-// its to carry out.
+// TestPlansRefuseWhatTheNodeWouldRefuse checks that a command asks the
+// node who the caller is before it shows a plan, without --yes and with
+// it: an operator's token is told admin_required (and who can) by every
+// admin's command, a feed's token forbidden by every operator's command,
+// and a node out of reach or a missing token stop every plan; no line of
+// a plan is printed for any of them, on stdout or stderr. An operator
+// still gets the plans that are its to carry out.
 func TestPlansRefuseWhatTheNodeWouldRefuse(t *testing.T) {
 	n := startTestNode(t)
 	useNode(t, n)
@@ -37,12 +38,15 @@ func TestPlansRefuseWhatTheNodeWouldRefuse(t *testing.T) {
 		t.Helper()
 		t.Setenv("HCNODE_TOKEN", tok)
 		t.Setenv("HCNODE_URL", url)
-		out, _, err := runCLI(t, "", args...)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("hcnode %s: %v, want %q", strings.Join(args, " "), err, want)
-		}
-		if strings.Contains(out, "would:") {
-			t.Errorf("hcnode %s showed a plan the node would refuse:\n%s", strings.Join(args, " "), out)
+		for _, yes := range [][]string{nil, {"--yes"}} {
+			args := slices.Concat(args[:2], yes, args[2:]) // after the subcommand, before any "--"
+			out, errOut, err := runCLI(t, "", args...)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("hcnode %s: %v, want %q", strings.Join(args, " "), err, want)
+			}
+			if out != "" || errOut != "" {
+				t.Errorf("hcnode %s showed a plan the node would refuse:\n%s%s", strings.Join(args, " "), out, errOut)
+			}
 		}
 	}
 	for _, c := range []struct {
@@ -53,6 +57,8 @@ func TestPlansRefuseWhatTheNodeWouldRefuse(t *testing.T) {
 		{"admin_required: only an admin account may mark a signing key compromised", []string{"keys", "compromise", "--", keys.Keys[0].KID}},
 		{"admin_required: only an admin account may remove a verifier replica", []string{"replica", "remove", "gd-verify-1"}},
 		{"admin_required: only an admin account may start new content keys", []string{"keys", "rekey-content"}},
+		{"admin_required: only an admin account may rotate the province's signing keys", []string{"keys", "rotate"}},
+		{"admin_required: only an admin account may confirm a verifier replica's key", []string{"replica", "confirm", "gd-verify-1", strings.Repeat("A", 32)}},
 	} {
 		refused(operator, n.URL, c.want+": this token is an operator's (role operator); ask one of the province's admins", c.args...)
 	}

@@ -60,13 +60,13 @@ anyone types --yes. With --yes it says the same in the present tense and does it
 			return err
 		}
 		w := cmd.OutOrStdout()
-		p := plan{w: w, yes: *yes}
+		p, err := startPlan(cmd.Context(), w, *yes, rmc.mayAdmin("replica.remove"))
+		if err != nil {
+			return err
+		}
 		if *yes {
 			p.head("Removing replica %s", args[0])
 		} else {
-			if err := rmc.mayAdmin(cmd.Context(), "replica.remove"); err != nil {
-				return err
-			}
 			var held struct {
 				Replicas []node.ReplicaInfo `json:"replicas"`
 			}
@@ -119,13 +119,13 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 			return fmt.Errorf("%q is not a replica key fingerprint: 32 letters and digits in groups of four, as the replica prints it", args[1])
 		}
 		w := cmd.OutOrStdout()
-		p := plan{w: w, yes: *yesConfirm}
+		p, err := startPlan(cmd.Context(), w, *yesConfirm, cc.mayAdmin("replica.confirm"))
+		if err != nil {
+			return err
+		}
 		if *yesConfirm {
 			p.head("Confirming replica %s", args[0])
 		} else {
-			if err := cc.mayAdmin(cmd.Context(), "replica.confirm"); err != nil {
-				return err
-			}
 			var held struct {
 				Replicas []node.ReplicaInfo `json:"replicas"`
 			}

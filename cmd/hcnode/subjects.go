@@ -113,11 +113,9 @@ says the same in the present tense and does it.`}
 		if err != nil {
 			return err
 		}
-		p := plan{w: cmd.OutOrStdout(), yes: *yes}
-		if !*yes {
-			if err := mayDeleteSubject(cmd.Context(), dc, args[0]); err != nil {
-				return err
-			}
+		p, err := startPlan(cmd.Context(), cmd.OutOrStdout(), *yes, mayDeleteSubject(dc, args[0]))
+		if err != nil {
+			return err
 		}
 		p.head("Deleting resident %s", args[0])
 		p.step("revoke every live code of theirs, in every province", "revoking every live code of theirs, in every province")
@@ -163,11 +161,9 @@ up, so an id the node does not have is refused (not_found) only with
 		if err != nil {
 			return err
 		}
-		p := plan{w: cmd.OutOrStdout(), yes: *yes}
-		if !*yes {
-			if err := cl.mayOperate(cmd.Context()); err != nil {
-				return err
-			}
+		p, err := startPlan(cmd.Context(), cmd.OutOrStdout(), *yes, cl.mayOperate())
+		if err != nil {
+			return err
 		}
 		p.head("Withdrawing the paper codes of resident %s", args[0])
 		p.step("revoke every live paper code of theirs in every province: each is refused at its next scan",
@@ -227,10 +223,12 @@ does it.`,
 		if err != nil {
 			return err
 		}
-		p := plan{w: cmd.OutOrStdout(), yes: *yes}
+		w := cmd.OutOrStdout()
 		if *yes {
-			p.w = cmd.ErrOrStderr()
-		} else if err := cl.mayOperate(cmd.Context()); err != nil {
+			w = cmd.ErrOrStderr() // stdout is the new token
+		}
+		p, err := startPlan(cmd.Context(), w, *yes, cl.mayOperate())
+		if err != nil {
 			return err
 		}
 		p.head("Replacing the token of resident %s", args[0])
@@ -334,17 +332,18 @@ func newLookupsCmd() *cobra.Command {
 // audited and counted.
 const notLookedUp = "The resident was not looked up (a read of their record is audited): an id this node does not have is refused (not_found) with --yes, changing nothing."
 
-// mayDeleteSubject returns the refusal the node would give the client's
-// token for deleting resident id, said without --yes: an operator's
+// mayDeleteSubject is the check of deleting resident id: an operator's
 // token may, and a resident's for their own record; any other is
 // forbidden.
-func mayDeleteSubject(ctx context.Context, cl *client, id string) error {
-	w, err := cl.caller(ctx)
-	if err != nil {
-		return err
+func mayDeleteSubject(cl *client, id string) callerCheck {
+	return func(ctx context.Context) error {
+		w, err := cl.caller(ctx)
+		if err != nil {
+			return err
+		}
+		if w.Role == string(node.RoleResident) && w.SubjectID == id {
+			return nil
+		}
+		return node.RequireOperator(w.principal())
 	}
-	if w.Role == string(node.RoleResident) && w.SubjectID == id {
-		return nil
-	}
-	return node.RequireOperator(w.principal())
 }

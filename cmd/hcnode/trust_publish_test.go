@@ -162,3 +162,25 @@ func TestTrustPublishTwiceWithOneAccountPerProvincePublishesOnce(t *testing.T) {
 		t.Errorf("second publish, at once after the first, said:\n%s", out)
 	}
 }
+
+// TestNATSSetupFailsAtOnceWithoutAServer: nats-setup against a port
+// nothing listens on says at once what it does and how long it may wait,
+// and fails at once saying the server is not reachable and why; it waited
+// 45 s in silence.
+func TestNATSSetupFailsAtOnceWithoutAServer(t *testing.T) {
+	tl := signedTrustList(t)
+	dir := t.TempDir()
+	if out, err := run(t, "nats-config", "--trust-list", tl, "--out", dir); err != nil {
+		t.Fatalf("nats-config: %v\n%s", err, out)
+	}
+	start := time.Now()
+	out, err := run(t, "nats-setup", "--dir", dir, "--trust-list", tl, "--nats", "nats://127.0.0.1:1")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("nats-setup without a server took %s to fail", took.Round(time.Second))
+	}
+	if err == nil || !strings.Contains(err.Error(), "NATS server nats://127.0.0.1:1 not reachable") ||
+		!strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("nats-setup without a server: %v, want it not reachable, connection refused\n%s", err, out)
+	}
+	requireSaid(t, out, "on nats://127.0.0.1:1, as the operators and each province's admin: a server out of reach fails at once", "45s in all at most")
+}

@@ -137,9 +137,12 @@ func (c *checker) add(l Level, what, detail string) {
 func (c *checker) ok(what, detail string)   { c.add(LevelOK, what, detail) }
 func (c *checker) warn(what, detail string) { c.add(LevelWarn, what, detail) }
 
-// fail reports err, the error a start would stop with, on one line.
+// fail reports err, the error a start would stop with, on one line,
+// without the prefix the finding already says ("tls: tls: ..." read
+// twice).
 func (c *checker) fail(what string, err error) {
-	c.add(LevelFail, what, strings.ReplaceAll(err.Error(), "\n", "; "))
+	detail := strings.TrimPrefix(err.Error(), what+": ")
+	c.add(LevelFail, what, strings.ReplaceAll(detail, "\n", "; "))
 }
 
 // day formats t for a finding.

@@ -118,7 +118,9 @@ func (c *checker) bindOnce(what, addr, setting string) {
 // nats connects to the federation's external NATS, with the node's
 // credentials, once over its servers within the check's timeout, and
 // closes the connection. A server out of reach is a warning: the node
-// starts without it, verifies from its cache and retries.
+// starts without it, verifies from its cache and retries. Credentials the
+// server takes as another province's user (federation.Connect's probe of
+// the reply inbox) are a failure: the node would never sync with them.
 func (c *checker) nats(ctx context.Context) {
 	const what = "nats"
 	if c.cfg.NATS.Embedded {
@@ -140,6 +142,10 @@ func (c *checker) nats(ctx context.Context) {
 	cc := connConfig(c.cfg, c.cfg.NATS.URLs, slog.New(slog.DiscardHandler))
 	cc.OnePass = true
 	conn, err := federation.Connect(ctx, cc)
+	if errors.Is(err, federation.ErrForeignCredentials) {
+		c.fail(what, fmt.Errorf("%w: the node would start, but not sync with the federation until it has its own", err))
+		return
+	}
 	if err != nil {
 		c.warn(what, err.Error()+": the node starts all the same, verifies from what it cached and retries")
 		return

@@ -54,7 +54,7 @@ func TestCheckTLSCertificate(t *testing.T) {
 	}{
 		{"expires within two weeks", key, now, "warn  tls: the certificate in " + crt + " (127.0.0.1) expires at "},
 		{"expired", key, now.Add(2 * time.Hour), "FAIL  tls: the certificate in " + crt + " (127.0.0.1) expired at "},
-		{"key of another certificate", other, now, "FAIL  tls: tls: " + crt + " and " + other + ": tls: private key does not match public key"},
+		{"key of another certificate", other, now, "FAIL  tls: " + crt + " and " + other + ": tls: private key does not match public key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := daemon.Check(ctx, cfgFile(tc.key), daemon.CheckOptions{Now: func() time.Time { return tc.at }, NATSTimeout: time.Millisecond})

@@ -340,7 +340,7 @@ func (d *Daemon) Close() error {
 	case <-stopped:
 	case <-time.After(d.bound):
 		late = fmt.Errorf("shutdown: work still running after %s; closing the node anyway", d.bound)
-		d.log.Error("shutdown did not finish in time; closing the node anyway", "after", d.bound)
+		d.log.Error("shutdown did not finish in time; closing the node anyway", "after", d.bound.String())
 	}
 	d.Node.Close()
 	d.fed.close()

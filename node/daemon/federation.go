@@ -297,10 +297,14 @@ func (f *fed) connect(ctx context.Context) *federation.Conn {
 			return nil
 		}
 		d := connectBackoff.Delay(attempt)
-		if federation.IsAuthError(err) {
+		switch {
+		case errors.Is(err, federation.ErrForeignCredentials):
+			f.log.Error("NATS took this node's credentials as another province's user (check nats.nkey_seed_file, nats.creds_file "+
+				"or nats.user: they must be this province's); verifying from cache and retrying", "err", err, "retry_in", d.String())
+		case federation.IsAuthError(err):
 			f.log.Error("NATS refused this node's credentials (check nats.user and nats.password, or the creds file); verifying from cache and retrying",
 				"err", err, "retry_in", d.String())
-		} else {
+		default:
 			f.log.Warn("NATS not reachable; verifying from cache and retrying", "err", err, "retry_in", d.String())
 		}
 		if !backoff.Wait(ctx, d) {

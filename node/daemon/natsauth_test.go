@@ -73,3 +73,48 @@ func TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeLogsAnotherProvincesNATSCredentials starts Guangdong's node
+// with Shanghai's user and password of the shipped server configuration,
+// which the server takes: the node says at error level that these are
+// another province's credentials, rather than that its reply inbox was
+// refused or that the federation operator must set up the streams.
+func TestNodeLogsAnotherProvincesNATSCredentials(t *testing.T) {
+	pw := map[string]string{}
+	for _, user := range []string{"OPERATOR", "440000", "310000", "110000"} {
+		pw[user] = rand.Text()
+		t.Setenv("HCFED_NATS_"+user+"_PASSWORD", pw[user])
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(),
+		ConfigFile: "../../configs/nats-server.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	cfg := config.Default("440000")
+	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
+	cfg.NATS.User, cfg.NATS.Password = "310000", pw["310000"]
+	logs := &syncBuffer{}
+	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+
+	waitFor(t, "the logged refusal of another province's credentials", func() error {
+		for _, rec := range logs.lines(t) {
+			msg, _ := rec["msg"].(string)
+			if !strings.Contains(msg, "NATS took this node's credentials as another province's user") {
+				continue
+			}
+			if e, _ := rec["err"].(string); rec["level"] != "ERROR" || !strings.Contains(e, `accepted user "310000", but not as province 440000's user`) {
+				return fmt.Errorf("logged at %v with err %q", rec["level"], e)
+			}
+			return nil
+		}
+		return fmt.Errorf("not logged")
+	})
+	for _, rec := range logs.lines(t) {
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "reply inbox") || strings.Contains(msg, "streams missing") {
+			t.Errorf("another province's credentials logged as %q", msg)
+		}
+	}
+}
