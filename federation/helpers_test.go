@@ -111,6 +111,20 @@ func checkFor(t testing.TB, timeout, interval time.Duration, f func() error) {
 }
 
 // recorder collects what a handler is given, safe for concurrent use.
+// consumedSeqs consumes c's revocations from the first and records the
+// stream sequence of each.
+func consumedSeqs(t *testing.T, ctx context.Context, c *Conn) *recorder[uint64] {
+	t.Helper()
+	var revs recorder[uint64]
+	if err := c.ConsumeRevocations(ctx, 1, func(m RevocationMsg) error {
+		revs.add(m.StreamSeq)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &revs
+}
+
 type recorder[T any] struct {
 	mu  sync.Mutex
 	got []T

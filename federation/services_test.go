@@ -80,13 +80,7 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var revs recorder[uint64]
-	if err := gdc.ConsumeRevocations(ctx, 1, func(m RevocationMsg) error {
-		revs.add(m.StreamSeq)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	revs := consumedSeqs(t, ctx, gdc)
 
 	// The handler holds the first lookup; the subscription holds
 	// servicePendingMsgs more (one more if the first was not yet taken

@@ -49,13 +49,7 @@ func TestServicesConnCutLeavesTheSyncRunning(t *testing.T) {
 	if err := gdc.ServeLookups(ctx, func(asker string, req []byte) []byte { return []byte("answer") }); err != nil {
 		t.Fatal(err)
 	}
-	var revs recorder[uint64]
-	if err := gdc.ConsumeRevocations(ctx, 1, func(m RevocationMsg) error {
-		revs.add(m.StreamSeq)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	revs := consumedSeqs(t, ctx, gdc)
 	publishRev(t, shc, sh, 1, f.revocation(sh, 1))
 	revs.waitLen(t, 1)
 

@@ -20,22 +20,7 @@ import (
 // were refused (not that NATS is unreachable), with the delay before the
 // next attempt as a duration ("1.2s"), not nanoseconds.
 func TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay(t *testing.T) {
-	for _, user := range []string{"OPERATOR", "440000", "310000", "110000"} {
-		t.Setenv("HCFED_NATS_"+user+"_PASSWORD", rand.Text())
-	}
-	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(),
-		ConfigFile: "../../configs/nats-server.conf"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-
-	cfg := config.Default("440000")
-	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
-	cfg.NATS.User, cfg.NATS.Password = "440000", "not-the-password"
-	logs := &syncBuffer{}
-	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	logs := guangdongWithNATSUser(t, "440000", func(map[string]string) string { return "not-the-password" })
 
 	refusals := func() []map[string]any {
 		var out []map[string]any
@@ -80,24 +65,7 @@ func TestNodeLogsRefusedNATSCredentialsAsAnErrorWithItsDelay(t *testing.T) {
 // another province's credentials, rather than that its reply inbox was
 // refused or that the federation operator must set up the streams.
 func TestNodeLogsAnotherProvincesNATSCredentials(t *testing.T) {
-	pw := map[string]string{}
-	for _, user := range []string{"OPERATOR", "440000", "310000", "110000"} {
-		pw[user] = rand.Text()
-		t.Setenv("HCFED_NATS_"+user+"_PASSWORD", pw[user])
-	}
-	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(),
-		ConfigFile: "../../configs/nats-server.conf"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-
-	cfg := config.Default("440000")
-	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
-	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
-	cfg.NATS.User, cfg.NATS.Password = "310000", pw["310000"]
-	logs := &syncBuffer{}
-	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	logs := guangdongWithNATSUser(t, "310000", func(pw map[string]string) string { return pw["310000"] })
 
 	waitFor(t, "the logged refusal of another province's credentials", func() error {
 		for _, rec := range logs.lines(t) {
@@ -117,4 +85,31 @@ func TestNodeLogsAnotherProvincesNATSCredentials(t *testing.T) {
 			t.Errorf("another province's credentials logged as %q", msg)
 		}
 	}
+}
+
+// guangdongWithNATSUser starts a NATS server with the shipped
+// configuration, every user's password made up for the test, and
+// Guangdong's node on it as user with the password password picks from
+// those; it returns the node's JSON log.
+func guangdongWithNATSUser(t *testing.T, user string, password func(pw map[string]string) string) *syncBuffer {
+	t.Helper()
+	pw := map[string]string{}
+	for _, u := range []string{"OPERATOR", "440000", "310000", "110000"} {
+		pw[u] = rand.Text()
+		t.Setenv("HCFED_NATS_"+u+"_PASSWORD", pw[u])
+	}
+	srv, err := federation.StartServer(federation.ServerConfig{Port: -1, StoreDir: t.TempDir(),
+		ConfigFile: "../../configs/nats-server.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	cfg := config.Default("440000")
+	cfg.Name, cfg.DataDir = "Guangdong", filepath.Join(t.TempDir(), "gd")
+	cfg.NATS.Embedded, cfg.NATS.URLs = false, []string{srv.ClientURL()}
+	cfg.NATS.User, cfg.NATS.Password = user, password(pw)
+	logs := &syncBuffer{}
+	initAndStart(t, cfg, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	return logs
 }
