@@ -110,7 +110,7 @@ func (c *checker) database(ctx context.Context) *store.DB {
 	const what = "database"
 	db, err := store.OpenReadOnly(ctx, c.cfg.DBPath())
 	if err != nil {
-		c.fail(what, err)
+		c.fail(what, datadir.OwnerHint(err, c.cfg.DBPath()))
 		return nil
 	}
 	pending, err := db.Schema(ctx)
@@ -239,7 +239,7 @@ func (c *checker) storeFile(ctx context.Context, what, path string, check func(c
 	case qctx.Err() != nil && ctx.Err() == nil:
 		c.warn(what, fmt.Sprintf("%s: quick_check did not finish within %s: not checked", path, quickCheckTimeout))
 	default:
-		c.fail(what, err)
+		c.fail(what, datadir.OwnerHint(err, path))
 	}
 }
 

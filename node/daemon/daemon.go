@@ -216,7 +216,7 @@ func Start(ctx context.Context, cfg config.Config, opt Options) (_ *Daemon, err 
 	opened := time.Now()
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
-		return nil, err
+		return nil, datadir.OwnerHint(err, cfg.DBPath(), store.KeysPath(cfg.DBPath()))
 	}
 	cleanup.add(func() { db.Close() })
 	if from, to := db.Migrated(); from != to {
