@@ -82,11 +82,13 @@ type ConnConfig struct {
 	// RequestSnapshot) a NATS connection of their own, named
 	// <Name>-services, beside the sync's (JetStream: the revocation
 	// consumer, the state watchers, publishing), named <Name>-sync. Any
-	// member can send to the services' subjects and to the reply inbox of
-	// the requests; a flood faster than the link fills the server's
-	// max_pending for that connection (ServerMaxPending) and the server
-	// cuts it, which then leaves the sync running. A node sets it; a tool
-	// that only publishes does not.
+	// member can send to the services' subjects (and, under permissions
+	// without allow_responses, to the reply inbox of the requests); a
+	// flood faster than the link fills the server's max_pending for that
+	// connection (ServerMaxPending) and the server cuts it, which then
+	// leaves the sync running. A node sets it; a tool that only publishes
+	// does not. The service replies go out on the connection that received
+	// the requests, as the shipped configuration's allow_responses wants.
 	ServicesConn bool
 }
 

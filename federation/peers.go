@@ -18,9 +18,10 @@ import (
 // learns the sender from the subject; the payload is sealed to the
 // receiving node and signed by the sender, and the receiver checks that
 // the signer is the province the subject names. Any member can subscribe
-// to these subjects and can publish to another province's reply inbox, so
-// the transport gives no confidentiality and no authenticity: the sealing
-// and the signatures do.
+// to these subjects, and answer a request it received once
+// (allow_responses in the shipped configuration, which gives no member a
+// right on another's reply inbox), so the transport gives no
+// confidentiality and no authenticity: the sealing and the signatures do.
 
 // ErrNoResponders reports that no node of the province addressed is
 // listening. It wraps nats.ErrNoResponders too.

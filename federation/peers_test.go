@@ -147,8 +147,11 @@ func TestReceiptsReachTheHomeNodeWithTheSenderNamed(t *testing.T) {
 func TestDemoConfigAllowsLookupsAndReceipts(t *testing.T) {
 	s, pw := startDemoConfig(t)
 	ctx := testCtx(t)
-	gd := connect(t, s, "440000", asUser("440000", pw["440000"]))
-	sh := connect(t, s, "310000", asUser("310000", pw["310000"]))
+	// As nodes do: the services (and their replies) on a connection of
+	// their own, whose reply rights are those of what it received.
+	services := func(c *ConnConfig) { c.ServicesConn = true }
+	gd := connect(t, s, "440000", asUser("440000", pw["440000"]), services)
+	sh := connect(t, s, "310000", asUser("310000", pw["310000"]), services)
 	if err := gd.ServeLookups(ctx, func(asker string, req []byte) []byte { return []byte("to " + asker) }); err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +195,82 @@ func ackingErasures(receipts chan<- string) func(from string, raw []byte) []byte
 		}
 		receipts <- from
 		return nil
+	}
+}
+
+// TestDemoConfigClosesOtherProvincesInboxes checks the reply rights of
+// the shipped permissions: a province may not publish to another
+// province's reply inbox unasked, answers a request it received once,
+// and seeing another province's message with a reply subject (as a
+// JetStream publish has, naming the sync connection's shared inbox)
+// lets it send one message there, not a flood.
+func TestDemoConfigClosesOtherProvincesInboxes(t *testing.T) {
+	s, pw := startDemoConfig(t)
+	dial := func(user string) *nats.Conn {
+		nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(user, pw[user]), nats.CustomInboxPrefix("_INBOX_"+user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	sh, rogue := dial("310000"), dial("440000")
+	inbox, err := sh.SubscribeSync("_INBOX_310000.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, err := rogue.SubscribeSync("hcfed.demo.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nc := range []*nats.Conn{sh, rogue} {
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// received says how many messages reached 310000's inbox once the
+	// rogue's publications have been processed: the server queues each
+	// to 310000 before its PONG to the rogue, and 310000's PONG after.
+	received := func() int {
+		t.Helper()
+		if err := rogue.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := sh.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := inbox.Pending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	if err := rogue.Publish("_INBOX_310000.unasked", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := received(); n != 0 {
+		t.Fatalf("440000 reached 310000's inbox unasked: %d messages", n)
+	}
+	if err := rogue.LastError(); !errors.Is(err, nats.ErrPermissionViolation) {
+		t.Fatalf("440000 publishing to 310000's inbox: last error %v, want a permission violation", err)
+	}
+
+	// 310000 publishes on its own subject with its inbox as the reply,
+	// as a JetStream publish does; 440000 sees it and tries to flood.
+	if err := sh.PublishRequest("hcfed.demo.310000.revocation", "_INBOX_310000.js.1", []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := asked.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := m.Respond([]byte("flood")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := received(); n != 1 {
+		t.Fatalf("440000 answered 310000's message with %d messages, want 1", n)
 	}
 }
