@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -67,17 +68,11 @@ anyone types --yes. With --yes it says the same in the present tense and does it
 		if *yes {
 			p.head("Removing replica %s", args[0])
 		} else {
-			var held struct {
-				Replicas []node.ReplicaInfo `json:"replicas"`
-			}
-			if err := rmc.do(cmd.Context(), http.MethodGet, "/v1/replicas", nil, &held); err != nil {
+			r, err := heldReplica(cmd.Context(), rmc, args[0])
+			if err != nil {
 				return err
 			}
-			i := slices.IndexFunc(held.Replicas, func(r node.ReplicaInfo) bool { return r.ID == args[0] || strings.EqualFold(r.Name, args[0]) })
-			if i < 0 {
-				return fmt.Errorf("this node has no replica %s: 'hcnode replica list' shows its replicas", args[0])
-			}
-			p.head("Removing replica %s (%s)", held.Replicas[i].Name, held.Replicas[i].ID)
+			p.head("Removing replica %s (%s)", r.Name, r.ID)
 		}
 		p.step("refuse its token from its next request: it learns no scanner or content key again",
 			"refusing its token from its next request: it learns no scanner or content key again")
@@ -126,17 +121,10 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 		if *yesConfirm {
 			p.head("Confirming replica %s", args[0])
 		} else {
-			var held struct {
-				Replicas []node.ReplicaInfo `json:"replicas"`
-			}
-			if err := cc.do(cmd.Context(), http.MethodGet, "/v1/replicas", nil, &held); err != nil {
+			r, err := heldReplica(cmd.Context(), cc, args[0])
+			if err != nil {
 				return err
 			}
-			i := slices.IndexFunc(held.Replicas, func(r node.ReplicaInfo) bool { return r.ID == args[0] || strings.EqualFold(r.Name, args[0]) })
-			if i < 0 {
-				return fmt.Errorf("this node has no replica %s: 'hcnode replica list' shows its replicas", args[0])
-			}
-			r := held.Replicas[i]
 			p.head("Confirming replica %s (%s)", r.Name, r.ID)
 			// Home holds the keys registered unconfirmed (Registered) and
 			// the replica's last (Fingerprint).
@@ -188,4 +176,19 @@ have or a malformed fingerprint is refused before anyone types --yes.`}
 	}
 	rc.AddCommand(add, list, confirm, rm)
 	return rc
+}
+
+// heldReplica is the replica of id or name idOrName as the node lists it.
+func heldReplica(ctx context.Context, cl *client, idOrName string) (node.ReplicaInfo, error) {
+	var held struct {
+		Replicas []node.ReplicaInfo `json:"replicas"`
+	}
+	if err := cl.do(ctx, http.MethodGet, "/v1/replicas", nil, &held); err != nil {
+		return node.ReplicaInfo{}, err
+	}
+	i := slices.IndexFunc(held.Replicas, func(r node.ReplicaInfo) bool { return r.ID == idOrName || strings.EqualFold(r.Name, idOrName) })
+	if i < 0 {
+		return node.ReplicaInfo{}, fmt.Errorf("this node has no replica %s: 'hcnode replica list' shows its replicas", idOrName)
+	}
+	return held.Replicas[i], nil
 }
