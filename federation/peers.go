@@ -17,11 +17,12 @@ import (
 // so per-province publish permissions already allow them and the receiver
 // learns the sender from the subject; the payload is sealed to the
 // receiving node and signed by the sender, and the receiver checks that
-// the signer is the province the subject names. Any member can subscribe
-// to these subjects, and answer a request it received once
-// (allow_responses in the shipped configuration, which gives no member a
-// right on another's reply inbox), so the transport gives no
-// confidentiality and no authenticity: the sealing and the signatures do.
+// the signer is the province the subject names. The shipped
+// configurations let a member subscribe only to what is addressed to it,
+// and answer a request it received once (allow_responses, which gives no
+// member a right on another's reply inbox); a server without them lets
+// any member read and answer, so the transport gives no confidentiality
+// and no authenticity: the sealing and the signatures do.
 
 // ErrNoResponders reports that no node of the province addressed is
 // listening. It wraps nats.ErrNoResponders too.

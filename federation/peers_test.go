@@ -200,10 +200,8 @@ func ackingErasures(receipts chan<- string) func(from string, raw []byte) []byte
 
 // TestDemoConfigClosesOtherProvincesInboxes checks the reply rights of
 // the shipped permissions: a province may not publish to another
-// province's reply inbox unasked, answers a request it received once,
-// and seeing another province's message with a reply subject (as a
-// JetStream publish has, naming the sync connection's shared inbox)
-// lets it send one message there, not a flood.
+// province's reply inbox unasked, and answers a request it received (a
+// lookup addressed to it) once, not with a flood.
 func TestDemoConfigClosesOtherProvincesInboxes(t *testing.T) {
 	s, pw := startDemoConfig(t)
 	dial := func(user string) *nats.Conn {
@@ -219,7 +217,7 @@ func TestDemoConfigClosesOtherProvincesInboxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	asked, err := rogue.SubscribeSync("hcfed.demo.>")
+	asked, err := rogue.SubscribeSync("hcfed.demo.*.lookup.440000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +254,8 @@ func TestDemoConfigClosesOtherProvincesInboxes(t *testing.T) {
 		t.Fatalf("440000 publishing to 310000's inbox: last error %v, want a permission violation", err)
 	}
 
-	// 310000 publishes on its own subject with its inbox as the reply,
-	// as a JetStream publish does; 440000 sees it and tries to flood.
-	if err := sh.PublishRequest("hcfed.demo.310000.revocation", "_INBOX_310000.js.1", []byte("r")); err != nil {
+	// 310000 asks 440000; 440000 tries to flood the reply inbox.
+	if err := sh.PublishRequest("hcfed.demo.310000.lookup.440000", "_INBOX_310000.lookup.1", []byte("q")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := asked.NextMsg(5 * time.Second)
@@ -271,6 +268,54 @@ func TestDemoConfigClosesOtherProvincesInboxes(t *testing.T) {
 		}
 	}
 	if n := received(); n != 1 {
-		t.Fatalf("440000 answered 310000's message with %d messages, want 1", n)
+		t.Fatalf("440000 answered 310000's request with %d messages, want 1", n)
+	}
+}
+
+// TestDemoConfigHidesAnotherProvincesPublishes: a province's JetStream
+// publish carries the reply subject its ack comes back on, and
+// allow_responses lets whoever receives the message answer there once.
+// A member that could subscribe to another's revocation subject could
+// thus answer with a forged ack while the stream does not (down, or
+// being created again): the publisher would take its revocation for
+// stored and never publish it again. Under the shipped permissions a
+// province receives only what is addressed to it.
+func TestDemoConfigHidesAnotherProvincesPublishes(t *testing.T) {
+	s, pw := startDemoConfig(t)
+	ctx := testCtx(t)
+	op := connectReady(t, s, "", asUser("operator", pw["operator"]))
+	sh := connectReady(t, s, "310000", asUser("310000", pw["310000"]))
+	rogue, err := nats.Connect(s.ClientURL(), nats.UserInfo("440000", pw["440000"]), nats.CustomInboxPrefix("_INBOX_440000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rogue.Close)
+	subject, err := Topic{Kind: KindRevocations, Province: "310000"}.Subject(testFed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := make(chan struct{}, 16)
+	for _, s := range []string{subject} {
+		if _, err := rogue.Subscribe(s, func(m *nats.Msg) {
+			forged <- struct{}{}
+			_ = m.Respond([]byte(`{"stream":"` + streamName(testFed) + `","seq":1}`))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rogue.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.js.DeleteStream(ctx, streamName(testFed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.PublishRevocation(ctx, "310000", 1, []byte("rev 1")); !errors.Is(err, ErrStreamMissing) {
+		t.Errorf("310000 publishes a revocation with no stream while 440000 listens: %v, want ErrStreamMissing", err)
+	}
+	if len(forged) > 0 {
+		t.Errorf("440000 received 310000's revocation publish %d times", len(forged))
+	}
+	if err := rogue.LastError(); !errors.Is(err, nats.ErrPermissionViolation) {
+		t.Errorf("440000 subscribing to 310000's subjects: last error %v, want a permission violation", err)
 	}
 }

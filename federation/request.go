@@ -13,9 +13,10 @@ const serveQueue = "hcfed"
 
 // Request sends data to whoever serves topic t and returns the first
 // reply, or an error when ctx ends first. Replies over MaxStateLen are
-// refused. It goes on the services' connection: any member that
-// subscribes to t learns its reply inbox and can answer (once, under the
-// shipped configuration's allow_responses).
+// refused. It goes on the services' connection: any member that may
+// subscribe to t learns its reply inbox and can answer (once, under the
+// shipped configuration's allow_responses, which lets a province
+// subscribe only to what is addressed to it).
 func (c *Conn) Request(ctx context.Context, t Topic, data []byte) ([]byte, error) {
 	subject, err := t.Subject(c.fed)
 	if err != nil {
