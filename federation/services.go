@@ -41,7 +41,8 @@ const (
 	// servicePendingBytes bounds the bytes those requests hold: 32
 	// receipts of the largest size (trust.MaxReceiptLen), 256 lookups.
 	// Four services hold at most 16 MB, where nats.go's default let
-	// each hold 64.
+	// each hold 64 (24 MB if the senders' queues of lookups and receipts
+	// are full and a flood outruns their sorting too).
 	servicePendingBytes = 4 << 20
 	// serviceDropLogEvery is the least time between two log lines about
 	// one service's drops: nats.go reports a slow consumer each time its
