@@ -103,7 +103,9 @@ func (c *Conn) requestPeer(ctx context.Context, kind Kind, peer string, maxLen i
 // ServeLookups answers lookup requests addressed to this connection's
 // province with handler, which is told the asking province as named by
 // the subject; a nil reply sends nothing. Requests are handled one at a
-// time, in order. It stops when ctx ends or c is closed.
+// time, each asking province's in order, the provinces in turn, so that
+// one province's flood delays another's requests by no more than one of
+// its own each (senderqueues.go). It stops when ctx ends or c is closed.
 func (c *Conn) ServeLookups(ctx context.Context, handler func(asker string, req []byte) []byte) error {
 	return c.serveFrom(ctx, KindLookup, maxLookupLen, handler)
 }
@@ -131,18 +133,20 @@ func (c *Conn) PublishReceipts(ctx context.Context, home string, raw []byte) err
 
 // ServeReceipts passes each receipt (or erasure) addressed to this
 // connection's province to handler, with the sending province as named by
-// the subject, one at a time; a reply handler returns is sent to a
-// message that asks for one (an erasure's acknowledgement), and nil sends
-// nothing. It stops when ctx ends or c is closed.
+// the subject, one at a time, the sending provinces in turn as in
+// ServeLookups; a reply handler returns is sent to a message that asks
+// for one (an erasure's acknowledgement), and nil sends nothing. It
+// stops when ctx ends or c is closed.
 func (c *Conn) ServeReceipts(ctx context.Context, handler func(from string, raw []byte) []byte) error {
 	return c.serveFrom(ctx, KindReceipts, maxReceiptLen, handler)
 }
 
 // serveFrom subscribes to messages of kind addressed to this connection's
-// province from any other, in the queue group of Serve. Messages over
-// maxLen, or on a subject that does not parse, are dropped and counted,
-// and so are those beyond what the subscription holds while handler is
-// busy (services.go).
+// province from any other, in the queue group of Serve, and passes them
+// to handler one at a time, each sender in turn (senderqueues.go).
+// Messages over maxLen, or on a subject that does not parse, are dropped
+// and counted, and so are those beyond what their sender's queue, or the
+// subscription, holds while handler is busy (services.go).
 func (c *Conn) serveFrom(ctx context.Context, kind Kind, maxLen int, handler func(from string, data []byte) []byte) error {
 	if c.province == "" {
 		return fmt.Errorf("serve %s: the connection speaks for no province", kind)
@@ -152,30 +156,35 @@ func (c *Conn) serveFrom(ctx context.Context, kind Kind, maxLen int, handler fun
 	if kind == KindReceipts {
 		svc = serviceReceipts
 	}
+	queues := newSenderQueues(senderPendingMsgs, senderPendingBytes, servicePendingMsgs, servicePendingBytes)
 	sub, err := c.subscribeService(ctx, svc, subject, func(m *nats.Msg) {
 		t, err := ParseSubject(c.fed, m.Subject)
 		if err != nil || t.Kind != kind || t.Peer != c.province || t.Province == c.province || len(m.Data) > maxLen {
 			c.stats.requestsOversized.Add(1)
 			return
 		}
-		var reply []byte
-		if err := safely(func() error { reply = handler(t.Province, m.Data); return nil }); err != nil {
-			c.stats.handlerErrors.Add(1)
-			c.log.Error("handler failed", "kind", string(kind), "from", t.Province, "err", err)
-			return
-		}
-		if reply != nil && m.Reply != "" {
-			if err := m.Respond(reply); err != nil {
-				c.log.Warn("reply not sent", "kind", string(kind), "to", t.Province, "err", err)
-			}
+		if n, of := queues.push(t.Province, m); n > 0 {
+			c.senderDropped(svc, of, n)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", kind, err)
 	}
 	c.run(ctx, func(ctx context.Context) {
-		<-ctx.Done()
-		c.stopService(sub)
+		defer c.stopService(sub)
+		queues.serve(ctx, func(from string, m *nats.Msg) {
+			var reply []byte
+			if err := safely(func() error { reply = handler(from, m.Data); return nil }); err != nil {
+				c.stats.handlerErrors.Add(1)
+				c.log.Error("handler failed", "kind", string(kind), "from", from, "err", err)
+				return
+			}
+			if reply != nil && m.Reply != "" {
+				if err := m.Respond(reply); err != nil {
+					c.log.Warn("reply not sent", "kind", string(kind), "to", from, "err", err)
+				}
+			}
+		})
 	})
 	return nil
 }

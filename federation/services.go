@@ -18,7 +18,11 @@ import (
 // most servicePendingMsgs and servicePendingBytes instead: beyond them
 // nats.go drops the request (its asker times out), counted per service
 // (Stats.RequestsDropped) and logged at most once per serviceDropLogEvery,
-// while the connection and its other subscriptions go on.
+// while the connection and its other subscriptions go on. Lookups and
+// receipts, which name their sender, are moreover held in a queue per
+// sender (senderqueues.go), so that one member's flood drops only its
+// own; snapshot requests are acknowledged as they come, and Serve's
+// topics name no sender.
 //
 // This bounds the node's memory and the backlog, not what the server
 // sends: a flood faster than the link between the server and the node
@@ -30,13 +34,15 @@ import (
 // nats.go subscribes again once it reconnects) and not the sync.
 const (
 	// servicePendingMsgs is how many requests one service subscription
-	// holds while its handler is busy: a request of each of the
+	// holds while its handler is busy (for lookups and receipts, all
+	// their senders' queues together): a request of each of the
 	// federation's 35 provinces at once, and some more.
 	servicePendingMsgs = 128
 	// servicePendingBytes bounds the bytes those requests hold: 32
 	// receipts of the largest size (trust.MaxReceiptLen), 256 lookups.
 	// Four services hold at most 16 MB, where nats.go's default let
-	// each hold 64.
+	// each hold 64 (24 MB if the senders' queues of lookups and receipts
+	// are full and a flood outruns their sorting too).
 	servicePendingBytes = 4 << 20
 	// serviceDropLogEvery is the least time between two log lines about
 	// one service's drops: nats.go reports a slow consumer each time its
@@ -73,11 +79,13 @@ func (d ServiceDrops) Total() uint64 {
 }
 
 // serviceSubs tracks the connection's service subscriptions and what
-// nats.go dropped on each.
+// nats.go dropped on each, and what their senders' queues dropped
+// (senderqueues.go).
 type serviceSubs struct {
 	mu      sync.Mutex
 	live    map[*nats.Subscription]*serviceSub
 	retired [numServices]uint64 // drops of subscriptions since stopped
+	queued  [numServices]uint64 // drops of the senders' queues
 	logged  [numServices]time.Time
 }
 
@@ -120,10 +128,32 @@ func (s *serviceSubs) dropped() [numServices]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.retired
+	for i, n := range s.queued {
+		out[i] += n
+	}
 	for sub, e := range s.live {
 		out[e.svc] += e.read(sub)
 	}
 	return out
+}
+
+// due reports whether a log line about svc's drops is due at now, and
+// takes it if so. Callers hold s.mu.
+func (s *serviceSubs) due(svc service, now time.Time) bool {
+	if last := s.logged[svc]; !last.IsZero() && now.Sub(last) < serviceDropLogEvery {
+		return false
+	}
+	s.logged[svc] = now
+	return true
+}
+
+// queueDropped counts n requests of svc dropped by its senders' queues,
+// and reports whether a log line about it is due at now (and takes it).
+func (s *serviceSubs) queueDropped(svc service, n int, now time.Time) (logIt bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued[svc] += uint64(n)
+	return s.due(svc, now)
 }
 
 // overflowed reports whether sub is a service subscription and, if so,
@@ -135,11 +165,7 @@ func (s *serviceSubs) overflowed(sub *nats.Subscription, now time.Time) (svc ser
 	if e == nil {
 		return 0, false, false
 	}
-	if last := s.logged[e.svc]; !last.IsZero() && now.Sub(last) < serviceDropLogEvery {
-		return e.svc, true, false
-	}
-	s.logged[e.svc] = now
-	return e.svc, true, true
+	return e.svc, true, s.due(e.svc, now)
 }
 
 // serviceDrops is Stats.RequestsDropped.
@@ -191,4 +217,17 @@ func (c *Conn) serviceOverflow(sub *nats.Subscription) bool {
 			"queue_limit", servicePendingMsgs)
 	}
 	return ok
+}
+
+// senderDropped counts n requests of svc dropped by its senders' queues,
+// the last of them from province from, and logs it at most once per
+// serviceDropLogEvery per service, as serviceOverflow does. A province
+// code is no personal data; the metric has no label of it, so that its
+// cardinality stays that of the services.
+func (c *Conn) senderDropped(svc service, from string, n int) {
+	if c.services.queueDropped(svc, n, time.Now()) {
+		c.log.Warn("requests dropped: the sender's queue is full (a flood from it, or a slow handler); its askers time out",
+			"service", svc.String(), "from", from, "dropped_total", c.services.dropped()[svc],
+			"sender_queue_limit", senderPendingMsgs)
+	}
 }

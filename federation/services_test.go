@@ -1,9 +1,11 @@
 package federation
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,9 +53,9 @@ func flood(t *testing.T, s *Server, subject string, n int) {
 	}
 }
 
-// A flood of lookups while the handler is busy: the subscription holds
-// servicePendingMsgs of them and drops the rest, counted as the lookups'
-// and logged once; meanwhile the connection stays up and a revocation
+// A flood of lookups while the handler is busy: its sender's queue holds
+// senderPendingMsgs of them and drops the rest, counted as the lookups'
+// and logged once, naming the sender; meanwhile the connection stays up and a revocation
 // published during the flood arrives. Once the handler is free it works
 // through what was held, not the whole flood, and answers a genuine
 // lookup. A second flood, and a flood of receipts, log nothing more for
@@ -82,15 +84,15 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 	}
 	revs := consumedSeqs(t, ctx, gdc)
 
-	// The handler holds the first lookup; the subscription holds
-	// servicePendingMsgs more (one more if the first was not yet taken
+	// The handler holds the first lookup; sh's queue holds
+	// senderPendingMsgs more (one more if the first was not yet taken
 	// when they came) and drops the rest.
 	const n = 4 * servicePendingMsgs
 	lookups := "hcfed.demo." + sh + ".lookup." + gd
 	flood(t, s, lookups, n)
 	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
-		if d, c := gdc.Stats().RequestsDropped.Lookups, g.calls[serviceLookups].Load(); d < n-1-servicePendingMsgs || c != 1 {
-			return fmt.Errorf("lookups dropped %d, handled %d; want at least %d dropped, 1 handled", d, c, n-1-servicePendingMsgs)
+		if d, c := gdc.Stats().RequestsDropped.Lookups, g.calls[serviceLookups].Load(); d < n-1-senderPendingMsgs || c != 1 {
+			return fmt.Errorf("lookups dropped %d, handled %d; want at least %d dropped, 1 handled", d, c, n-1-senderPendingMsgs)
 		}
 		return nil
 	})
@@ -107,8 +109,8 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 		}
 		return nil
 	})
-	if c := g.calls[serviceLookups].Load(); c > 1+servicePendingMsgs+1 {
-		t.Fatalf("the handler was called %d times for a flood of %d: more than the subscription may hold", c, n)
+	if c := g.calls[serviceLookups].Load(); c > 1+senderPendingMsgs+1 {
+		t.Fatalf("the handler was called %d times for a flood of %d: more than its sender's queue may hold", c, n)
 	}
 	reply, err := shc.RequestLookup(ctx, gd, []byte("q"), func([]byte) error { return nil })
 	if err != nil || string(reply) != "answer" {
@@ -125,7 +127,7 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 	flood(t, s, "hcfed.demo."+sh+".receipts."+gd, n)
 	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
 		d := gdc.Stats().RequestsDropped
-		if d.Lookups < before+n-2-servicePendingMsgs || d.Receipts < n-1-servicePendingMsgs {
+		if d.Lookups < before+n-2-senderPendingMsgs || d.Receipts < n-1-senderPendingMsgs {
 			return fmt.Errorf("dropped %+v, %d lookups before", d, before)
 		}
 		if !strings.Contains(logs.String(), "service=receipts") {
@@ -133,10 +135,91 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 		}
 		return nil
 	})
-	if got := strings.Count(logs.String(), "service=lookups"); got != 1 {
-		t.Fatalf("%d log lines about dropped lookups, want 1:\n%s", got, logs.String())
+	if got := strings.Count(logs.String(), "service=lookups"); got != 1 || !strings.Contains(logs.String(), "from="+sh) {
+		t.Fatalf("%d log lines about dropped lookups, want 1, naming %s:\n%s", got, sh, logs.String())
 	}
 	if d := gdc.Stats().RequestsDropped; d.SnapshotRequests != 0 || d.Serve != 0 {
 		t.Fatalf("drops counted for services not flooded: %+v", d)
+	}
+}
+
+// A member that floods lookups while the handler is busy fills only its
+// own queue: another member's lookups, sent once the flood has reached
+// the node, are all answered when the handler is free, and only the
+// flooder's are dropped and counted.
+func TestServiceFloodOfOneSenderLeavesOthersServed(t *testing.T) {
+	t.Parallel()
+	s := runServer(t)
+	gdc := connect(t, s, gd, func(c *ConnConfig) { c.ServicesConn = true })
+	bjc := connect(t, s, bj)
+	ctx := testCtx(t)
+	var g floodGate
+	release := sync.OnceFunc(g.hold())
+	defer release()
+	var fromBJ atomic.Int64
+	if err := gdc.ServeLookups(ctx, func(asker string, req []byte) []byte {
+		if asker == bj {
+			fromBJ.Add(1)
+			return append([]byte("answer "), req...)
+		}
+		g.wait(serviceLookups)
+		return []byte("answer")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	delivered := func() uint64 { return gdc.svc.Stats().InMsgs }
+	base := delivered()
+
+	// sh floods; the handler holds its first lookup.
+	const n = 4 * servicePendingMsgs
+	flood(t, s, "hcfed.demo."+sh+".lookup."+gd, n)
+	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
+		if got := delivered(); got < base+n {
+			return fmt.Errorf("%d of the flood's %d lookups reached the node", got-base, n)
+		}
+		return nil
+	})
+
+	// bj asks a few while the flood is held; they reach the node before
+	// the handler is free.
+	const few = 5
+	type answer struct {
+		q, reply string
+		err      error
+	}
+	answers := make(chan answer, few)
+	for i := range few {
+		go func() {
+			q := fmt.Sprintf("q%d", i)
+			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			reply, err := bjc.RequestLookup(rctx, gd, []byte(q), func([]byte) error { return nil })
+			answers <- answer{q, string(reply), err}
+		}()
+	}
+	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
+		if got := delivered(); got < base+n+few {
+			return fmt.Errorf("%d of bj's %d lookups reached the node", got-base-n, few)
+		}
+		return nil
+	})
+	release()
+	for range few {
+		a := <-answers
+		if a.err != nil || a.reply != "answer "+a.q {
+			t.Errorf("bj's lookup %s during sh's flood = %q, %v; want it answered", a.q, a.reply, a.err)
+		}
+	}
+	if got := fromBJ.Load(); got != few {
+		t.Errorf("the handler saw %d of bj's %d lookups", got, few)
+	}
+	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
+		if d, c := gdc.Stats().RequestsDropped.Lookups, g.calls[serviceLookups].Load(); d+uint64(c) != n {
+			return fmt.Errorf("lookups dropped %d, sh's handled %d; want %d in all, all sh's", d, c, n)
+		}
+		return nil
+	})
+	if c := g.calls[serviceLookups].Load(); c > 1+senderPendingMsgs+1 {
+		t.Fatalf("the handler was called %d times for sh's flood of %d: more than its queue holds", c, n)
 	}
 }

@@ -143,7 +143,7 @@ func (f *fed) registerServiceDropMetrics(r *prometheus.Registry) {
 		{"snapshot_requests", func(d federation.ServiceDrops) uint64 { return d.SnapshotRequests }},
 	} {
 		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcfed_nats_requests_dropped_total",
-			Help:        "Requests from other members dropped unread because the service's queue was full (a flood, or a slow handler); each service logs at most once a minute.",
+			Help:        "Requests from other members dropped unread because the service's queue, or for lookups and receipts the sending member's, was full (a flood, or a slow handler); each service logs at most once a minute.",
 			ConstLabels: prometheus.Labels{"service": m.service}},
 			func() float64 {
 				if c := f.conn.Load(); c != nil {
