@@ -240,9 +240,7 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 	}
 	confirmCheckReplica(t, fp)
 	runCheckReplica(t, r, "ready", r.Ready)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeCheckReplica(t, cfg, db)
 	out = checkPasses(t, cfgPath, "a started replica")
 	requireSaid(t, out, "trusts its keys (fingerprint "+fp+")\n")
 	requireSaid(t, out, "ok    replica enc key: the KEK opens the enc key "+cfg.ReplicaDBPath()+" holds\n")
@@ -284,6 +282,27 @@ func newCheckReplica(t *testing.T, cfg config.Config) (*replica.Replica, *store.
 		t.Fatal(err)
 	}
 	return r, db
+}
+
+// closeCheckReplica closes the replica's database db as its stop does,
+// leaving no -wal or -shm beside it. Checks run in this process beside
+// the replica's connection, and SQLite's locks are the process's: the
+// first close may keep the -wal of what the replica wrote (the replica
+// records home's answers) when a check's read-only connection was open
+// beside it. The replica's next start removes it, as this second open
+// and close does; a check in a process of its own leaves none.
+func closeCheckReplica(t *testing.T, cfg config.Config, db *store.ReplicaDB) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.OpenReplica(t.Context(), cfg.ReplicaDBPath())
+	if err == nil {
+		err = again.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runCheckReplica runs r until until holds (nil), or fails the test

@@ -93,8 +93,8 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 		// content keys are set again only to drop those that expired.
 		r.unchanged.Inc()
 		r.state.SetContentKeys(r.last.cks, now)
-		r.noteHome(r.last.revocationSeq, r.last.keysetVersion, now)
 		r.noteRefreshed(ctx, now)
+		r.noteHome(r.last.revocationSeq, r.last.keysetVersion, now)
 		return nil
 	}
 	if s.Province != r.cfg.Province {
@@ -114,8 +114,8 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	r.state.SetContentKeys(cks, now)
 	r.scanners.Store(&set)
 	r.last = lastSync{tag: tag, cks: cks, revocationSeq: s.RevocationSeq, keysetVersion: s.KeysetVersion}
-	r.noteHome(s.RevocationSeq, s.KeysetVersion, now)
 	r.noteRefreshed(ctx, now)
+	r.noteHome(s.RevocationSeq, s.KeysetVersion, now)
 	return nil
 }
 
