@@ -54,9 +54,10 @@ const (
 	EReplicaSignature ErrorCode = "replica_signature"
 	// EReplicaKeysLimit: a verifier replica registered keys home does not
 	// hold while it holds store.MaxReplicaKeyCandidates others that no
-	// admin confirmed (a replica makes its keys once: someone else may
-	// hold its token). Keys of the fingerprint an admin confirms are
-	// taken whatever was registered before.
+	// admin confirmed, registered within limits.replica_keys_window (a
+	// replica makes its keys once: someone else may hold its token).
+	// Keys of the fingerprint an admin confirms are taken whatever was
+	// registered before.
 	EReplicaKeysLimit ErrorCode = "replica_keys_limit"
 	// EReadLimited: an operator account read residents' records faster
 	// than limits.operator_read_rate allows (reads.go); the reads resume

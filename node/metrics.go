@@ -157,11 +157,12 @@ func NewMetrics() *Metrics {
 	m.ReplicaKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcfed_replica_key_registrations_total",
 		Help: "Verifier replicas' registrations of their keys, by result: held (nothing written: keys home held, or a grandfathered replica's enc key past the bound), new " +
 			"(keys it did not hold, written and audited as replica.keys), refused (past the keys a replica may register " +
-			"unconfirmed, replica_keys_limit) and conflict (other keys than the confirmed ones). Alert on any refused " +
+			"unconfirmed, replica_keys_limit), conflict (other keys than the confirmed ones) and expired (held unconfirmed past " +
+			"limits.replica_keys_window, dropped: one per key set). Alert on any refused " +
 			"or conflict, or on new rising: a replica makes its keys once, so someone else may hold its token."},
 		[]string{"result"})
 	f(m.ReplicaKeys)
-	for _, res := range []string{replicaKeysHeld, replicaKeysNew, replicaKeysRefused, replicaKeysConflict} {
+	for _, res := range []string{replicaKeysHeld, replicaKeysNew, replicaKeysRefused, replicaKeysConflict, replicaKeysExpired} {
 		m.ReplicaKeys.WithLabelValues(res)
 	}
 	return m

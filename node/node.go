@@ -254,6 +254,9 @@ func (n *Node) Tick(ctx context.Context) error {
 			n.log.Warn("keys.db's WAL still holds frames of a shredded data key; retrying at the next tick", "err", err)
 		}
 	}
+	if err := n.replicas.tick(ctx, now); err != nil {
+		n.log.Warn("replica keys past limits.replica_keys_window could not be dropped; retrying at the next tick", "err", err)
+	}
 	if err := n.retention.tick(ctx, now); err != nil {
 		return err
 	}

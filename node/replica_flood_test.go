@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/node/store"
 	"github.com/hcfed/hcfed/trust"
 )
@@ -233,4 +235,71 @@ func TestAGrandfatheredReplicaServesPastTheKeysAThiefRegistered(t *testing.T) {
 	if _, _, err := rs.Sync(ctx, rp, ""); err != nil {
 		t.Fatalf("its sync once confirmed: %v", err)
 	}
+}
+
+// The bound of unconfirmed key sets had no time window: a replica-token
+// holder who filled it kept the replica's new keys out
+// (replica_keys_limit) until an admin acted. A set registered
+// limits.replica_keys_window ago no longer counts, and the tick drops it
+// (audited replica.keys_expired, counted expired); a flood within the
+// window is still refused, saying when a slot frees.
+func TestUnconfirmedReplicaKeysAreDroppedAfterTheWindow(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeWith(t, daemon.Options{Now: clock.Now})
+	n := d.Node
+	ctx := context.Background()
+	rs := n.Replicas()
+	rp := authenticatedReplica(t, rs, addedReplica(t, n, "r1").Token)
+	register := func(k replicaKeys) error {
+		_, err := rs.Register(ctx, rp, k.encJWK, k.sigJWK)
+		return err
+	}
+	filled := clock.Now()
+	var thieves []string
+	for range store.MaxReplicaKeyCandidates {
+		k := newReplicaKeys(t)
+		if err := register(k); err != nil {
+			t.Fatal(err)
+		}
+		thieves = append(thieves, k.fp)
+		clock.Add(time.Second)
+	}
+	own := newReplicaKeys(t)
+	window := n.Settings().Limits.ReplicaKeysWindow
+	clock.Add(window - time.Duration(len(thieves)+1)*time.Second)
+	err := register(own)
+	wantReplicaCode(t, "the replica's keys within the window", err, node.EReplicaKeysLimit)
+	if free := "dropped at " + filled.Add(window).UTC().Format(time.RFC3339); !strings.Contains(err.Error(), free) {
+		t.Errorf("the refusal does not say when a slot frees (%s): %v", free, err)
+	}
+
+	clock.Add(time.Second)
+	if err := register(own); err != nil {
+		t.Fatalf("the replica's keys once the first of the others left the window: %v", err)
+	}
+	clock.Add(time.Duration(len(thieves)) * time.Second) // all have
+	if err := n.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, err := rs.List(ctx, operator)
+	if err != nil || len(l) != 1 || len(l[0].Registered) != 1 || l[0].Registered[0] != own.fp ||
+		l[0].KeyChanges != store.MaxReplicaKeyCandidates+1 {
+		t.Fatalf("list after the tick: %+v %v; want the replica's keys alone registered", l, err)
+	}
+	if got := auditOf(t, d, "replica.keys_expired"); len(got) != 1 || got[0].Actor != "system" || got[0].Target != rp.ID ||
+		!strings.Contains(got[0].Detail, `"fingerprints":"`+strings.Join(thieves, " ")+`"`) {
+		t.Fatalf("drops audited: %+v; want one entry naming %v", got, thieves)
+	}
+	var m dto.Metric
+	if err := n.Metrics().ReplicaKeys.WithLabelValues("expired").Write(&m); err != nil || m.GetCounter().GetValue() != store.MaxReplicaKeyCandidates {
+		t.Fatalf("expired key sets counted: %v (%v), want %d", m.GetCounter().GetValue(), err, store.MaxReplicaKeyCandidates)
+	}
+
+	// Within the new window the bound holds again.
+	for range store.MaxReplicaKeyCandidates - 1 {
+		if err := register(newReplicaKeys(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantReplicaCode(t, "a flood within the window", register(newReplicaKeys(t)), node.EReplicaKeysLimit)
 }

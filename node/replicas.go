@@ -344,7 +344,8 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, si
 	if err != nil {
 		return ReplicaStatus{}, internal("register replica", err)
 	}
-	x, written, err := r.a.db.RegisterReplicaKeys(ctx, rp.ID, string(encCanon), string(sigCanon), fp, r.a.now(),
+	window := r.n.cfg.Limits.ReplicaKeysWindow
+	x, written, err := r.a.db.RegisterReplicaKeys(ctx, rp.ID, string(encCanon), string(sigCanon), fp, r.a.now(), window,
 		r.a.auditEntry(replicaActor(rp), "replica.keys", rp.ID, map[string]string{"fingerprint": fp}))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -356,11 +357,16 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, si
 			x.Name, x.KeyFP, fp, x.Name)
 	case errors.Is(err, store.ErrReplicaKeysLimit):
 		r.n.metrics.ReplicaKeys.WithLabelValues(replicaKeysRefused).Inc()
-		return ReplicaStatus{}, Errorf(EReplicaKeysLimit, "replica %s has registered %d other keys that no admin confirmed, the most home holds "+
-			"for a replica, and a replica makes its keys once: if these (fingerprint %s) are the replica's own, as 'hcnode check' prints on its "+
-			"machine, confirm them at home ('hcnode replica confirm %s %s', admin) and they are taken at its next registration; if the replica "+
-			"did not register the others, someone else holds its token: remove the replica and add it again",
-			x.Name, store.MaxReplicaKeyCandidates, fp, x.Name, fp)
+		free := "later"
+		if limit := (*store.ReplicaKeysLimitError)(nil); errors.As(err, &limit) {
+			free = "at " + limit.Free.UTC().Format(time.RFC3339)
+		}
+		return ReplicaStatus{}, Errorf(EReplicaKeysLimit, "replica %s has registered %d other keys in the last %s that no admin confirmed, "+
+			"the most home holds for a replica, and a replica makes its keys once: if these (fingerprint %s) are the replica's own, as "+
+			"'hcnode check' prints on its machine, confirm them at home ('hcnode replica confirm %s %s', admin) and they are taken at its "+
+			"next registration, or wait: the oldest of the others is dropped %s (limits.replica_keys_window); if the replica did not "+
+			"register the others, someone else holds its token: remove the replica and add it again",
+			x.Name, store.MaxReplicaKeyCandidates, shortDuration(window), fp, x.Name, fp, free)
 	case err != nil:
 		return ReplicaStatus{}, internal("register replica", err)
 	}
@@ -375,13 +381,38 @@ func (r *Replicas) Register(ctx context.Context, rp ReplicaPrincipal, encKey, si
 }
 
 // The results of a replica's key registration, as
-// hcfed_replica_key_registrations_total counts them.
+// hcfed_replica_key_registrations_total counts them: expired is a key
+// set held unconfirmed past limits.replica_keys_window, dropped (tick).
 const (
 	replicaKeysHeld     = "held"
 	replicaKeysNew      = "new"
 	replicaKeysRefused  = "refused"
 	replicaKeysConflict = "conflict"
+	replicaKeysExpired  = "expired"
 )
+
+// tick drops the key sets registered unconfirmed limits.replica_keys_window
+// ago or earlier (store.DropExpiredReplicaKeys; they no longer count
+// toward a replica's bound), so that the list shows the sets that count:
+// each replica's are audited (replica.keys_expired, by the system),
+// counted (expired) and logged. A replica whose keys are dropped
+// registers them again at its next refresh, as new keys.
+func (r *Replicas) tick(ctx context.Context, now time.Time) error {
+	window := r.n.cfg.Limits.ReplicaKeysWindow
+	dropped, err := r.a.db.DropExpiredReplicaKeys(ctx, now.Add(-window), func(id string, fps []string) store.AuditEntry {
+		return r.a.auditEntry("system", "replica.keys_expired", id, map[string]string{"fingerprints": strings.Join(fps, " "),
+			"window": shortDuration(window)})
+	})
+	if err != nil {
+		return err
+	}
+	for id, fps := range dropped {
+		r.n.metrics.ReplicaKeys.WithLabelValues(replicaKeysExpired).Add(float64(len(fps)))
+		r.n.log.Info("replica keys registered unconfirmed dropped after limits.replica_keys_window; their slots are free",
+			"replica", id, "fingerprints", fps, "window", shortDuration(window))
+	}
+	return nil
+}
 
 // countKeys counts a registration taken: of keys home did not hold
 // (written) or of keys it held.
@@ -391,6 +422,18 @@ func (r *Replicas) countKeys(written bool) {
 		res = replicaKeysNew
 	}
 	r.n.metrics.ReplicaKeys.WithLabelValues(res).Inc()
+}
+
+// shortDuration is d as "24h" or "1h30m" rather than "24h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // replicaActor is rp as the audit log names it.

@@ -39,7 +39,10 @@ SHA-256, the other copy's, the backup's id and the time it was taken):
 restore refuses a copy changed since, taken by another node, or a node.db
 and a keys.db of different backups. Keep each seal with its copy.
 
-The KEK is not copied: keep it in its own custody.`,
+The KEK is not copied: keep it in its own custody. Nor are the machine's
+other files (the config, the TLS key, the metrics token of
+metrics_token_file): a restore leaves them as they are, and a node
+restored on a new machine is given its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)

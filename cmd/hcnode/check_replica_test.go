@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/hcfed/hcfed/node"
+	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/replica"
 )
 
 // TestCheckAsksAVerifierReplicasHomeNode: check on a verifier replica's
@@ -87,5 +92,57 @@ func TestCheckFailsAVerifierReplicaWhoseHomeIsOfAnotherProvince(t *testing.T) {
 	want := "replica.home (" + home.URL + ") is the home node of province 440000, and this replica's province is 310000"
 	if err == nil || !strings.Contains(line, want) {
 		t.Fatalf("check said %q (%v), want a FAIL saying %q\n%s", line, err, want, out)
+	}
+}
+
+// TestCheckOnAReplicaSaysWhatHomeLastSaidOfItsKeys: check on a replica's
+// machine showed its keys' fingerprint alone, and whether home trusts
+// them only if home answered the check. It now names each key as home
+// lists it (the enc key is the key_id of 'hcnode replica list'), and
+// says what the replica last heard from home, kept in replica.db: not
+// trusted since when, with the command to run at home; trusted, and when
+// home last answered a refresh.
+func TestCheckOnAReplicaSaysWhatHomeLastSaidOfItsKeys(t *testing.T) {
+	dir, cfgPath, _ := initCheckReplica(t)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, db := newCheckReplica(t, cfg)
+	defer db.Close()
+	fp := r.Fingerprint()
+	out, _ := run(t, "check", "--config", cfgPath)
+	requireSaid(t, out, "ok    home's answer: none recorded for these keys yet: the replica records what home says of them once it runs\n")
+
+	heard := func(keys string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			v, ok, err := replica.ReadHomeView(ctx, cfg.ReplicaDBPath())
+			if err != nil || !ok || v.Keys != keys {
+				return fmt.Errorf("home's answer recorded: %+v %v %v", v, ok, err)
+			}
+			return nil
+		}
+	}
+	runCheckReplica(t, r, "home's answer is recorded", heard(replica.KeysUnconfirmed))
+	var held struct{ Replicas []node.ReplicaInfo }
+	if out, err := run(t, "replica", "list"); err != nil || json.Unmarshal([]byte(out), &held) != nil || len(held.Replicas) != 1 {
+		t.Fatalf("replica list: %v\n%s", err, out)
+	}
+	before := snapshot(t, dir)
+	out, _ = run(t, "check", "--config", cfgPath)
+	requireUnchanged(t, dir, before, "check")
+	requireSaid(t, out, "ok    replica keys: fingerprint "+fp+" (enc key "+held.Replicas[0].KeyID+", the key_id 'hcnode replica list' shows at home")
+	if !regexp.MustCompile(`(?m)^warn  home's answer: home has not trusted these keys since \S+Z \(under a minute ago\) \(unconfirmed\): ` +
+		`it sends replica gd-verify-1 no content key, and the replica refuses every scanner; at home, compare the fingerprint with this ` +
+		`one and run 'hcnode replica confirm gd-verify-1 ` + fp + `' \(admin\); home has answered no refresh of this replica's yet$`).MatchString(out) {
+		t.Fatalf("check of a replica home has not trusted:\n%s", out)
+	}
+
+	confirmCheckReplica(t, fp)
+	runCheckReplica(t, r, "ready", r.Ready)
+	out = checkPasses(t, cfgPath, "a confirmed replica")
+	if !regexp.MustCompile(`(?m)^ok    home's answer: home trusted these keys as replica gd-verify-1 since \S+Z \(under a minute ago\); ` +
+		`home last answered a refresh at \S+Z \(under a minute ago, to the minute\)$`).MatchString(out) {
+		t.Fatalf("check of a confirmed replica:\n%s", out)
 	}
 }

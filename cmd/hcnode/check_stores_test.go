@@ -228,46 +228,19 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 	requireSaid(t, out, "ok    KEK: "+kekPath+" not made yet: the first start makes it\n")
 
 	// The replica's first start: a KEK, and the enc key sealed under it.
-	if err := seal.WriteKEKFile(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := seal.LoadKEK(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.OpenReplica(t.Context(), cfg.ReplicaDBPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := replica.New(t.Context(), replica.Config{Settings: cfg, DB: db, KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, db := newCheckReplica(t, cfg)
 	// Until an admin confirms its keys at home, check prints their
 	// fingerprint and FAILs saying what to run there.
 	fp := r.Fingerprint()
 	out, err = run(t, "check", "--config", cfgPath)
-	requireSaid(t, out, "ok    replica keys: fingerprint "+fp+": ")
+	requireSaid(t, out, "ok    replica keys: fingerprint "+fp+" (enc key ")
 	if line := failLine(out, "home node"); err == nil || !strings.Contains(line, "replica_unconfirmed") ||
 		!strings.Contains(line, "'hcnode replica confirm gd-verify-1 "+fp+"'") {
 		t.Fatalf("check of a replica not confirmed: %v, want a FAIL naming the command\n%s", err, out)
 	}
-	if out, err := run(t, "replica", "confirm", "gd-verify-1", fp, "--yes"); err != nil ||
-		!strings.Contains(out, "home trusts its keys once it registers those of fingerprint "+fp) {
-		t.Fatalf("replica confirm: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	err = testkit.Poll(5*time.Second, 10*time.Millisecond, func() error { return r.Ready(ctx) })
-	cancel()
-	<-done
-	if err != nil {
-		t.Fatalf("the replica once confirmed: %v", err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	confirmCheckReplica(t, fp)
+	runCheckReplica(t, r, "ready", r.Ready)
+	closeCheckReplica(t, cfg, db)
 	out = checkPasses(t, cfgPath, "a started replica")
 	requireSaid(t, out, "trusts its keys (fingerprint "+fp+")\n")
 	requireSaid(t, out, "ok    replica enc key: the KEK opens the enc key "+cfg.ReplicaDBPath()+" holds\n")
@@ -285,4 +258,74 @@ func TestCheckOfAVerifierChecksItsKEKAsServeLoadsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireCheckFailsAsServe(t, dir, cfgPath, "replica enc key", "does not open with this KEK")
+}
+
+// newCheckReplica makes the verifier replica cfg describes, as its first
+// start does: a KEK, its database, its keys sealed under the KEK. The
+// caller closes the database (check on a running replica leaves it open).
+func newCheckReplica(t *testing.T, cfg config.Config) (*replica.Replica, *store.ReplicaDB) {
+	t.Helper()
+	if err := seal.WriteKEKFile(cfg.KEKPath()); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := seal.LoadKEK(cfg.KEKPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenReplica(t.Context(), cfg.ReplicaDBPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := replica.New(t.Context(), replica.Config{Settings: cfg, DB: db, KEK: kek})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return r, db
+}
+
+// closeCheckReplica closes the replica's database db as its stop does,
+// leaving no -wal or -shm beside it. Checks run in this process beside
+// the replica's connection, and SQLite's locks are the process's: the
+// first close may keep the -wal of what the replica wrote (the replica
+// records home's answers) when a check's read-only connection was open
+// beside it. The replica's next start removes it, as this second open
+// and close does; a check in a process of its own leaves none.
+func closeCheckReplica(t *testing.T, cfg config.Config, db *store.ReplicaDB) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.OpenReplica(t.Context(), cfg.ReplicaDBPath())
+	if err == nil {
+		err = again.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCheckReplica runs r until until holds (nil), or fails the test
+// after 5 seconds; it returns once r stopped.
+func runCheckReplica(t *testing.T, r *replica.Replica, what string, until func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	err := testkit.Poll(5*time.Second, 10*time.Millisecond, func() error { return until(ctx) })
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatalf("the replica, until %s: %v", what, err)
+	}
+}
+
+// confirmCheckReplica confirms fingerprint fp for gd-verify-1 at its
+// home (the client commands point there: initCheckReplica).
+func confirmCheckReplica(t *testing.T, fp string) {
+	t.Helper()
+	if out, err := run(t, "replica", "confirm", "gd-verify-1", fp, "--yes"); err != nil || !strings.Contains(out, "home trusts its keys") ||
+		!strings.Contains(out, "fingerprint "+fp) {
+		t.Fatalf("replica confirm: %v\n%s", err, out)
+	}
 }

@@ -425,7 +425,9 @@ func TestCheckFailsWithAnotherProvincesNATSSeed(t *testing.T) {
 // metrics_listen, without metrics_token_file either (serve answers
 // /metrics 404 on listen, and warns at start), passes with a warning
 // saying what to set; with a metrics token instead, check says /metrics
-// is served on listen to its bearer only.
+// is served on listen to its bearer only, where the token is, who may
+// read its file (a FAIL if every user may, as serve refuses it) and that
+// SIGHUP reads it again.
 func TestCheckReportsWhereMetricsAreServed(t *testing.T) {
 	dir, cfgPath := initCheckNode(t)
 	editConfig(t, cfgPath, func(b []byte) []byte {
@@ -452,8 +454,28 @@ func TestCheckReportsWhereMetricsAreServed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	requireSaid(t, out, "ok    metrics: served on listen only with the bearer token in "+token+" (Prometheus: authorization: "+
-		"credentials_file); 401 metrics_token_required without it\n", "(1 warning)")
+	requireSaid(t, out, "ok    metrics: served on listen only with the bearer token in "+token+" (mode 0600: only its owner reads it; "+
+		"Prometheus: authorization: credentials_file); 401 metrics_token_required without it; a token rotated in the file is taken "+
+		"on SIGHUP (systemctl reload hcnode)\n", "(1 warning)")
+
+	// Readable by the node's group (a Prometheus in it): said; by every
+	// user: a FAIL, as serve refuses it.
+	if err := os.Chmod(token, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	requireSaid(t, out, "ok    metrics: served on listen only with the bearer token in "+token+" (mode 0640: the node's group reads it "+
+		"too, as a Prometheus in that group may; chmod 600 it otherwise; ")
+	if err := os.Chmod(token, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--config", cfgPath)
+	if line := failLine(out, "metrics"); err == nil || !strings.Contains(line, token+" is readable by every user of this machine (mode -rw-r--r--): chmod 600 it") {
+		t.Fatalf("check of a metrics token every user reads: %v %q, want a FAIL\n%s", err, line, out)
+	}
 }
 
 // TestCheckWarnsOfAnEmbeddedNATSWithoutAccounts: a config of an earlier

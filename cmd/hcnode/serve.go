@@ -22,6 +22,10 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs a province node until SIGINT or SIGTERM, then shuts down within a
 bound. A second signal exits at once, without finishing the shutdown.
 
+SIGHUP (systemctl reload hcnode) reads the TLS certificate and key and the
+metrics token (metrics_token_file) again; a file that fails to load is
+logged, and the one in use is kept. Other settings take a restart.
+
 With role: verifier in the config it runs a verify-only replica of the
 province's home node (see 'hcnode replica').`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,7 +40,7 @@ province's home node (see 'hcnode replica').`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var d interface {
-				ReloadTLS() error
+				Reload() error
 				Close() error
 			}
 			if cfg.IsVerifier() {
@@ -54,7 +58,7 @@ province's home node (see 'hcnode replica').`,
 			for {
 				select {
 				case <-hup:
-					_ = d.ReloadTLS() // logged; the old certificate stays in use
+					_ = d.Reload() // logged; what failed to load stays as it was
 				case <-ctx.Done():
 					break wait
 				}

@@ -47,8 +47,9 @@ type Config struct {
 	// chooses it, and would have the node hand out links to their site.
 	LinkBase string
 	// MetricsToken is the bearer token GET /metrics asks for on this
-	// listener (metrics_token_file's, read by the daemon); empty, and
-	// without metrics_listen, /metrics is served nowhere (metricsRoute).
+	// listener (metrics_token_file's, read by the daemon, which replaces
+	// it on SIGHUP: Server.SetMetricsToken); empty, and without
+	// metrics_listen, /metrics is served nowhere (metricsRoute).
 	MetricsToken string
 }
 
@@ -70,6 +71,9 @@ type Server struct {
 	// maxConns is limits.max_connections, the cap of the listener Serve
 	// is given (see conns).
 	maxConns int
+	// mtoken is the token GET /metrics asks for (SetMetricsToken); nil
+	// when it asks for none.
+	mtoken *metricsToken
 }
 
 // New builds the routes.
@@ -93,7 +97,7 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET(readyzRoute, s.readyz)
-	metricsRoute(e, cfg.Node.Metrics(), cfg.Node.Settings(), cfg.MetricsToken)
+	s.mtoken = metricsRoute(e, cfg.Node.Metrics(), cfg.Node.Settings(), cfg.MetricsToken)
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/.well-known/hcfed/keyset", s.keyset)
 	e.GET("/.well-known/hcfed/trustlist", s.trustList)

@@ -62,7 +62,7 @@ func NewVerifier(cfg VerifierConfig) *Server {
 	e.GET(readyzRoute, func(c echo.Context) error {
 		return s.answerReady(c, readyCheck{"replica", v.Ready}, readyCheck{node.ReadyFederation, cfg.Ready})
 	})
-	metricsRoute(e, v.Metrics(), v.Settings(), cfg.MetricsToken)
+	s.mtoken = metricsRoute(e, v.Metrics(), v.Settings(), cfg.MetricsToken)
 	e.GET("/v1/federation", func(c echo.Context) error {
 		if cfg.Federation == nil {
 			return node.Errorf(node.EUnavailable, "not connected to the federation yet")

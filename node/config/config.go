@@ -284,7 +284,24 @@ type Limits struct {
 	// and memory. Default DefaultMaxConnections, within [1,
 	// MaxMaxConnections]. The metrics listener is not counted.
 	MaxConnections int `yaml:"max_connections"`
+	// ReplicaKeysWindow is how long a home node holds a verifier
+	// replica's key set that no admin confirmed toward the bound of
+	// store.MaxReplicaKeyCandidates a replica: past it the set is
+	// dropped, so that a replica-token holder who filled the bound does
+	// not keep refusing the replica's new keys (replica_keys_limit) until
+	// an admin acts. Default DefaultReplicaKeysWindow, within
+	// [MinReplicaKeysWindow, MaxReplicaKeysWindow].
+	ReplicaKeysWindow time.Duration `yaml:"replica_keys_window"`
 }
+
+// Bounds of limits.replica_keys_window. An hour is ample for an admin
+// to compare a fingerprint; past 30 days a filled bound would outlast
+// any operator's patience.
+const (
+	DefaultReplicaKeysWindow = 24 * time.Hour
+	MinReplicaKeysWindow     = time.Hour
+	MaxReplicaKeysWindow     = 30 * 24 * time.Hour
+)
 
 // Bounds of limits.max_connections. The default is well above a
 // province's scanners and desks at their busiest (each holds one or a
@@ -330,6 +347,7 @@ func Default(province string) Config {
 	c.Limits.BulkBytes, c.Limits.BulkLineBytes = 256<<20, 4<<10
 	c.Limits.OperatorReadRate, c.Limits.OperatorReadBurst = DefaultOperatorReadRate, DefaultOperatorReadBurst
 	c.Limits.MaxConnections = DefaultMaxConnections
+	c.Limits.ReplicaKeysWindow = DefaultReplicaKeysWindow
 	c.Privacy.NoticeVersion = NoticeVersion
 	c.Privacy.Purpose = "epidemic-prevention"
 	c.Privacy.Collect = []string{"name", "id_number"}

@@ -117,6 +117,7 @@ func (c *Config) Validate() error {
 	within(bad, "limits.bulk_bytes", c.Limits.BulkBytes, 1024, 16<<30)
 	within(bad, "limits.bulk_line_bytes", c.Limits.BulkLineBytes, 256, 64<<10)
 	within(bad, "limits.max_connections", c.Limits.MaxConnections, 1, MaxMaxConnections)
+	within(bad, "limits.replica_keys_window", c.Limits.ReplicaKeysWindow, MinReplicaKeysWindow, MaxReplicaKeysWindow)
 	if c.Limits.ScannerRate <= 0 || c.Limits.ScannerBurst < 1 {
 		bad("limits.scanner_rate", "%v per second and limits.scanner_burst %d must both be positive", c.Limits.ScannerRate, c.Limits.ScannerBurst)
 	}

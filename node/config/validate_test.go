@@ -21,6 +21,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 	low.Codes.MaxLive, low.NATS.Replicas = 0, 0
 	low.Limits.BodyBytes, low.Limits.BulkBytes, low.Limits.BulkLineBytes = 1023, 1023, 255
 	low.Limits.MaxConnections = 0
+	low.Limits.ReplicaKeysWindow = 59 * time.Minute
 	low.Tokens.OperatorLifetime = 59 * time.Minute
 	low.Privacy.Retention.Appeals = 0
 	low.Replica.Refresh, low.Replica.SendEvery = 99*time.Millisecond, 99*time.Millisecond
@@ -30,6 +31,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 	high.Codes.MaxLive, high.NATS.Replicas = MaxLiveCodes+1, MaxNATSReplicas+1
 	high.Limits.BodyBytes, high.Limits.BulkBytes, high.Limits.BulkLineBytes = 1<<20+1, 16<<30+1, 64<<10+1
 	high.Limits.MaxConnections = MaxMaxConnections + 1
+	high.Limits.ReplicaKeysWindow = MaxReplicaKeysWindow + time.Second
 	high.Tokens.OperatorLifetime = MaxOperatorLifetime + time.Second
 	high.Privacy.Retention.Appeals = MaxAppealRetention + time.Second
 	high.Replica.Refresh, high.Replica.SendEvery = time.Minute+time.Millisecond, time.Minute+time.Millisecond
@@ -46,6 +48,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 			"config: limits.bulk_bytes: 1023 must be within [1024, 17179869184]",
 			"config: limits.bulk_line_bytes: 255 must be within [256, 65536]",
 			"config: limits.max_connections: 0 must be within [1, 1048576]",
+			"config: limits.replica_keys_window: 59m0s must be within [1h0m0s, 720h0m0s]",
 			"config: tokens.operator_lifetime: 59m0s must be within [1h0m0s, 8760h0m0s]",
 			"config: replica.refresh: 99ms must be within [100ms, 1m0s]",
 			"config: replica.send_every: 99ms must be within [100ms, 1m0s]",
@@ -58,6 +61,7 @@ func TestOutOfRangeSettingsAreRefusedInTheseExactWords(t *testing.T) {
 			"config: limits.bulk_bytes: 17179869185 must be within [1024, 17179869184]",
 			"config: limits.bulk_line_bytes: 65537 must be within [256, 65536]",
 			"config: limits.max_connections: 1048577 must be within [1, 1048576]",
+			"config: limits.replica_keys_window: 720h0m1s must be within [1h0m0s, 720h0m0s]",
 			"config: tokens.operator_lifetime: 8760h0m1s must be within [1h0m0s, 8760h0m0s]",
 			"config: replica.refresh: 1m0.001s must be within [100ms, 1m0s]",
 			"config: replica.send_every: 1m0.001s must be within [100ms, 1m0s]",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -89,13 +90,28 @@ func (c *checker) metrics() {
 			c.fail(what, err)
 			return
 		}
-		c.ok(what, "served on listen only with the bearer token in "+c.cfg.MetricsTokenPath()+
-			" (Prometheus: authorization: credentials_file); 401 metrics_token_required without it")
+		c.ok(what, "served on listen only with the bearer token in "+c.cfg.MetricsTokenPath()+" ("+tokenFileMode(c.cfg.MetricsTokenPath())+
+			"; Prometheus: authorization: credentials_file); 401 metrics_token_required without it; a token rotated in the file "+
+			"is taken on SIGHUP (systemctl reload hcnode)")
 	default:
 		c.warn(what, "served nowhere: neither metrics_listen nor metrics_token_file is set, and listen answers /metrics 404; "+
 			"set metrics_listen (such as "+config.DefaultMetricsListen+") to serve it on a listener of its own, or "+
 			"metrics_token_file to serve it on listen to a bearer token")
 	}
+}
+
+// tokenFileMode says who may read the metrics token file at path, which
+// config.ReadMetricsToken has read: not every user (it refuses that).
+func tokenFileMode(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "mode unknown"
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o070 != 0 {
+		return fmt.Sprintf("mode %04o: the node's group reads it too, as a Prometheus in that group may; chmod 600 it otherwise", perm)
+	}
+	return fmt.Sprintf("mode %04o: only its owner reads it", perm)
 }
 
 func (c *checker) bindOnce(what, addr, setting string) {

@@ -199,13 +199,16 @@ func (c *checker) replicaKEK(ctx context.Context) {
 		c.ok("replica keys", "no signing key yet (a replica of an older build): the next start makes it and prints the keys' fingerprint")
 		return
 	}
-	fp, err := replica.Fingerprint(kek, held, sig)
+	keys, err := replica.ReadKeys(kek, held, sig)
 	if err != nil {
 		c.fail("replica keys", err)
 		return
 	}
+	fp := keys.Fingerprint
 	c.replicaFP = fp
-	c.ok("replica keys", "fingerprint "+fp+": home trusts them once an admin confirms it there ('hcnode replica confirm NAME "+fp+"')")
+	c.ok("replica keys", "fingerprint "+fp+" (enc key "+keys.EncKeyID+", the key_id 'hcnode replica list' shows at home; signing key "+
+		keys.SigKeyID+"): home trusts them once an admin has confirmed that fingerprint there ('hcnode replica confirm NAME "+fp+"')")
+	c.replicaHomeView(ctx)
 }
 
 // replicaHome asks the home node, as the replica would, whether it

@@ -401,6 +401,21 @@ func (d *Daemon) ReloadTLS() error {
 	return nil
 }
 
+// Reload reads again what a SIGHUP reloads ('hcnode serve'): the TLS
+// certificate (ReloadTLS) and the metrics token (ReloadMetricsToken).
+// Each that fails keeps the one in use and is logged; the errors are
+// joined.
+func (d *Daemon) Reload() error { return errors.Join(d.ReloadTLS(), d.ReloadMetricsToken()) }
+
+// ReloadMetricsToken reads metrics_token_file again: GET /metrics on the
+// public listener asks for the token it now holds from the next request
+// on, so that a rotated token works without a restart. A file missing,
+// empty or readable by every user keeps the token in use, logged and
+// returned. Without metrics_token_file it does nothing.
+func (d *Daemon) ReloadMetricsToken() error {
+	return reloadMetricsToken(d.Node.Settings(), d.API, d.log)
+}
+
 // watchTLS reloads the certificate when its files change.
 func (d *Daemon) watchTLS(ctx context.Context, every time.Duration) {
 	defer d.wg.Done()

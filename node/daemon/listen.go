@@ -97,6 +97,33 @@ func metricsToken(cfg config.Config) (string, error) {
 	return config.ReadMetricsToken(cfg.MetricsTokenPath())
 }
 
+// reloadMetricsToken reads metrics_token_file again, as a start reads
+// it, into srv, whose /metrics asks for it from the next request on (on
+// SIGHUP: Daemon.Reload). A file that is now missing, empty, weak or
+// readable by every user is logged and returned, and the token in use is
+// kept: a scrape keeps working until the file is fixed. Neither the log
+// nor the error holds a token. Without metrics_token_file (or with
+// metrics_listen) it does nothing.
+func reloadMetricsToken(cfg config.Config, srv *api.Server, log *slog.Logger) error {
+	if cfg.MetricsTokenFile == "" || cfg.MetricsListen != "" {
+		return nil
+	}
+	path := cfg.MetricsTokenPath()
+	tok, err := config.ReadMetricsToken(path)
+	changed := false
+	if err == nil {
+		changed, err = srv.SetMetricsToken(tok)
+	}
+	if err != nil {
+		log.Error("metrics token reload failed; keeping the one in use", "metrics_token_file", path, "err", err)
+		return err
+	}
+	if changed {
+		log.Info("metrics token reloaded: /metrics asks for the new one", "metrics_token_file", path)
+	}
+	return nil
+}
+
 // serveMetrics serves m on ml, metrics_listen's listener, until ctx ends,
 // in a goroutine wg counts, and logs where /metrics is served: there, or,
 // when ml is nil, on the public listener whose URL is public to the

@@ -137,7 +137,7 @@ func TestWithNeitherMetricsListenNorATokenMetricsAreServedNowhere(t *testing.T) 
 // role_verifier; with metrics_listen set, its public /metrics is a 404
 // metrics_not_public as at home, and its metrics are on the metrics
 // listener; with metrics_token_file instead, its public /metrics asks
-// for the token, as at home.
+// for the token, as at home, and for a rotated one once reloaded.
 func TestAVerifierReplicaServesMetricsOnlyOnMetricsListenOrToItsToken(t *testing.T) {
 	t.Parallel()
 	start := func(t *testing.T, change func(*config.Config)) *daemon.Verifier {
@@ -176,6 +176,17 @@ func TestAVerifierReplicaServesMetricsOnlyOnMetricsListenOrToItsToken(t *testing
 		}
 		if st, body := httpDo(t, "GET", v.MetricsURL, strings.Repeat("t", 44), nil); st != 200 || !strings.Contains(body, "hcfed_http_requests_total") {
 			t.Errorf("GET /metrics with the token: HTTP %d %.200s, want 200 with the replica's metrics", st, body)
+		}
+		// A token rotated in the file is asked for once reloaded (SIGHUP).
+		rotated := strings.Repeat("r", 44)
+		if err := os.WriteFile(filepath.Join(dir, "m.token"), []byte(rotated), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := httpDo(t, "GET", v.MetricsURL, rotated, nil); st != 200 {
+			t.Errorf("GET /metrics with the rotated token once reloaded: HTTP %d, want 200", st)
 		}
 	})
 }

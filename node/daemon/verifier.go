@@ -201,6 +201,13 @@ func (v *Verifier) ReloadTLS() error {
 	return nil
 }
 
+// Reload reads again what a SIGHUP reloads, as Daemon.Reload does.
+func (v *Verifier) Reload() error { return errors.Join(v.ReloadTLS(), v.ReloadMetricsToken()) }
+
+// ReloadMetricsToken reads metrics_token_file again, as
+// Daemon.ReloadMetricsToken does.
+func (v *Verifier) ReloadMetricsToken() error { return reloadMetricsToken(v.cfg, v.API, v.log) }
+
 // Close stops serving and following, and closes the database. Records
 // not yet sent stay queued for the next start.
 func (v *Verifier) Close() error {

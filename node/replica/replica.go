@@ -73,6 +73,10 @@ type Replica struct {
 	// last is what the last answer from home installed carried; only the
 	// refresh loop uses it.
 	last lastSync
+	// view is what home last said of the replica's keys, kept in
+	// replica.db for 'hcnode check' (homeview.go); only the refresh loop
+	// uses it after New.
+	view HomeView
 
 	// behindRevocations and behindKeyset are a revocation seq and a
 	// keyset version of this province that home reported and this replica
@@ -122,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Replica, error) {
 	if r.fp, err = trust.ReplicaFingerprint(&r.enc.PublicKey, &r.sig.PublicKey); err != nil {
 		return nil, err
 	}
+	r.loadHomeView(ctx)
 	// Logged before home has answered: what the replica may do until the
 	// confirmation depends on home (register logs which case it is).
 	r.log.Info("replica key fingerprint: compare it with the one home shows, and confirm it there once "+
@@ -157,19 +162,30 @@ func OpenEncKey(kek *seal.Key, held []byte) (*ecdsa.PrivateKey, error) {
 	return openKey(kek, held, encKeyAAD, "enc")
 }
 
-// Fingerprint is the fingerprint of the replica's keys as a start
-// computes it from encHeld and sigHeld (sealed under kek), for a
-// preflight to print.
-func Fingerprint(kek *seal.Key, encHeld, sigHeld []byte) (string, error) {
+// Keys names the replica's keys as home lists them ('hcnode replica
+// list'): the fingerprint of both, which an admin confirms, and each
+// key's thumbprint (the list's key_id is the enc key's).
+type Keys struct{ Fingerprint, EncKeyID, SigKeyID string }
+
+// ReadKeys names the replica's keys as a start computes them from
+// encHeld and sigHeld (sealed under kek), for a preflight to print.
+func ReadKeys(kek *seal.Key, encHeld, sigHeld []byte) (k Keys, err error) {
 	enc, err := OpenEncKey(kek, encHeld)
 	if err != nil {
-		return "", err
+		return Keys{}, err
 	}
 	sig, err := openKey(kek, sigHeld, sigKeyAAD, "signing")
 	if err != nil {
-		return "", err
+		return Keys{}, err
 	}
-	return trust.ReplicaFingerprint(&enc.PublicKey, &sig.PublicKey)
+	if k.Fingerprint, err = trust.ReplicaFingerprint(&enc.PublicKey, &sig.PublicKey); err != nil {
+		return Keys{}, err
+	}
+	if k.EncKeyID, err = trust.Thumbprint(&enc.PublicKey); err != nil {
+		return Keys{}, err
+	}
+	k.SigKeyID, err = trust.Thumbprint(&sig.PublicKey)
+	return k, err
 }
 
 func openKey(kek *seal.Key, held, aad []byte, what string) (*ecdsa.PrivateKey, error) {

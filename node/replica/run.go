@@ -82,6 +82,7 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	if he := (*HomeError)(nil); errors.As(err, &he) && he.Code == string(node.EReplicaUnconfirmed) {
 		*registered = false
 		r.setUnconfirmed("")
+		r.noteKeys(ctx, KeysUnconfirmed, "", r.now())
 	}
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
@@ -92,6 +93,7 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 		// content keys are set again only to drop those that expired.
 		r.unchanged.Inc()
 		r.state.SetContentKeys(r.last.cks, now)
+		r.noteRefreshed(ctx, now)
 		r.noteHome(r.last.revocationSeq, r.last.keysetVersion, now)
 		return nil
 	}
@@ -112,6 +114,7 @@ func (r *Replica) refresh(ctx context.Context, registered *bool) error {
 	r.state.SetContentKeys(cks, now)
 	r.scanners.Store(&set)
 	r.last = lastSync{tag: tag, cks: cks, revocationSeq: s.RevocationSeq, keysetVersion: s.KeysetVersion}
+	r.noteRefreshed(ctx, now)
 	r.noteHome(s.RevocationSeq, s.KeysetVersion, now)
 	return nil
 }
@@ -137,6 +140,7 @@ func (r *Replica) register(ctx context.Context) error {
 		// unconfirmed ones as it takes (replica_keys_limit): an admin
 		// confirms this one's, taken at the next registration.
 		r.setUnconfirmed("")
+		r.noteKeys(ctx, he.Code, "", r.now())
 	}
 	if err != nil {
 		return fmt.Errorf("register: %w", err)
@@ -150,6 +154,7 @@ func (r *Replica) register(ctx context.Context) error {
 		// serves; its records wait here until the fingerprint is
 		// confirmed (sendLoop retries them).
 		r.unconfirmed.Store(nil)
+		r.noteKeys(ctx, KeysGrandfathered, st.Name, r.now())
 		r.log.Warn("home serves this replica on the enc key it held before the upgrade, but its keys' fingerprint awaits "+
 			"confirmation: verification records are held here until an admin runs 'hcnode replica confirm "+
 			cmp.Or(st.Name, "NAME")+" "+r.fp+"' at home", "fingerprint", r.fp)
@@ -157,9 +162,11 @@ func (r *Replica) register(ctx context.Context) error {
 	}
 	if !st.Trusted {
 		r.setUnconfirmed(st.Name)
+		r.noteKeys(ctx, KeysUnconfirmed, st.Name, r.now())
 		return fmt.Errorf("register: %s", *r.unconfirmed.Load())
 	}
 	r.unconfirmed.Store(nil)
+	r.noteKeys(ctx, KeysTrusted, st.Name, r.now())
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -120,8 +122,20 @@ func (db *DB) RemoveReplica(ctx context.Context, idOrName string, audit ...Audit
 const MaxReplicaKeyCandidates = 4
 
 // ErrReplicaKeysLimit is RegisterReplicaKeys' refusal of keys past
-// MaxReplicaKeyCandidates.
+// MaxReplicaKeyCandidates, as a *ReplicaKeysLimitError.
 var ErrReplicaKeysLimit = errors.New("replica keys limit reached")
+
+// ReplicaKeysLimitError is RegisterReplicaKeys' refusal of keys past
+// MaxReplicaKeyCandidates held within the window: Free is when the
+// oldest of them leaves the window, and its slot is free again.
+type ReplicaKeysLimitError struct{ Free time.Time }
+
+func (e *ReplicaKeysLimitError) Error() string {
+	return ErrReplicaKeysLimit.Error() + " until " + e.Free.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrReplicaKeysLimit) hold.
+func (e *ReplicaKeysLimitError) Is(target error) bool { return target == ErrReplicaKeysLimit }
 
 // RegisterReplicaKeys records the public keys a replica registers, enc
 // and sig, of fingerprint fp, and returns the replica as it then is and
@@ -142,16 +156,24 @@ var ErrReplicaKeysLimit = errors.New("replica keys limit reached")
 // Keys home holds already (trusted, or held unconfirmed) write nothing,
 // not even LastSeen (Sync writes it). Keys of the confirmed fingerprint
 // are taken, and trusted, whatever else was registered. Other keys past
-// MaxReplicaKeyCandidates are ErrReplicaKeysLimit, with the replica as
-// held, but for a grandfathered replica's enc key, which writes nothing
-// (the replica keeps serving on it). Each registration of keys home did
-// not hold adds one to KeyChanges and appends audit, in the same
-// transaction. ErrNotFound for an unknown id.
-func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time, audit ...AuditEntry) (Replica, bool, error) {
+// MaxReplicaKeyCandidates registered less than window before seen are
+// *ReplicaKeysLimitError, with the replica as held, but for a
+// grandfathered replica's enc key, which writes nothing (the replica
+// keeps serving on it): keys held longer no longer count, and
+// DropExpiredReplicaKeys drops them, so that a token holder who filled
+// the bound keeps the replica's new keys out for window at most. Each
+// registration of keys home did not hold adds one to KeyChanges and
+// appends audit, in the same transaction. ErrNotFound for an unknown id.
+func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, seen time.Time, window time.Duration,
+	audit ...AuditEntry) (Replica, bool, error) {
 	const op = "register replica keys"
 	if err := checkAudit(audit); err != nil {
 		return Replica{}, false, err
 	}
+	if window <= 0 {
+		return Replica{}, false, invalid(op, "the window of unconfirmed keys must be positive")
+	}
+	since := seen.Add(-window)
 	// Most registrations are of keys home holds (a replica registers at
 	// every start, and at every refresh until trusted): decided on the
 	// read pool, without taking the writer.
@@ -159,7 +181,7 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 	if err != nil {
 		return Replica{}, false, err
 	}
-	if write, err := registration(ctx, db.r, held, enc, fp); err != nil || !write {
+	if write, err := registration(ctx, db.r, held, enc, fp, since, window); err != nil || !write {
 		return held, false, err
 	}
 	err = db.write(ctx, op, func(tx *sql.Tx) error {
@@ -167,7 +189,7 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 		if held, err = scanReplica(tx.QueryRowContext(ctx, `SELECT `+replicaColumns+` FROM replicas WHERE id = ?`, id)); err != nil {
 			return wrap("replica", err)
 		}
-		if write, err := registration(ctx, tx, held, enc, fp); err != nil || !write {
+		if write, err := registration(ctx, tx, held, enc, fp, since, window); err != nil || !write {
 			return err
 		}
 		if fp == held.Confirmed {
@@ -199,11 +221,14 @@ func (db *DB) RegisterReplicaKeys(ctx context.Context, id, enc, sig, fp string, 
 // registration decides, on q, what a registration of keys of enc key
 // enc and fingerprint fp for the replica held does: nothing (write
 // false, nil) for keys home holds, ErrConflict for others than the
-// trusted ones, ErrReplicaKeysLimit for others past
-// MaxReplicaKeyCandidates, but nothing for those of a grandfathered
-// replica's enc key (it keeps serving on it; its keys are trusted once
-// confirmed and registered again); else they are to be written.
-func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp string) (write bool, err error) {
+// trusted ones, *ReplicaKeysLimitError for others past
+// MaxReplicaKeyCandidates registered after since (keys registered then
+// or before no longer count; a window after the oldest of the others, a
+// slot is free), but
+// nothing for those of a grandfathered replica's enc key (it keeps
+// serving on it; its keys are trusted once confirmed and registered
+// again); else they are to be written.
+func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp string, since time.Time, window time.Duration) (write bool, err error) {
 	switch {
 	case held.Trusted() && held.KeyFP == fp:
 		return false, nil
@@ -213,8 +238,10 @@ func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp strin
 		return false, nil
 	}
 	var n, has int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(fp = ?), 0) FROM replica_keys WHERE replica_id = ?`, fp, held.ID).
-		Scan(&n, &has); err != nil {
+	var oldest int64
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(registered > ?1), 0), COALESCE(SUM(fp = ?2), 0),
+		COALESCE(MIN(CASE WHEN registered > ?1 THEN registered END), 0) FROM replica_keys WHERE replica_id = ?3`,
+		nanos(since), fp, held.ID).Scan(&n, &has, &oldest); err != nil {
 		return false, err
 	}
 	switch {
@@ -225,9 +252,61 @@ func registration(ctx context.Context, q rowQuerier, held Replica, enc, fp strin
 	case n >= MaxReplicaKeyCandidates && held.Grandfathered() && enc == held.PriorEncKey:
 		return false, nil
 	case n >= MaxReplicaKeyCandidates:
-		return false, ErrReplicaKeysLimit
+		return false, &ReplicaKeysLimitError{Free: fromNanos(oldest).Add(window)}
 	}
 	return true, nil
+}
+
+// DropExpiredReplicaKeys drops the keys registered for a replica at or
+// before cutoff that no admin confirmed (see RegisterReplicaKeys: they no
+// longer count toward its bound), and returns their fingerprints by
+// replica id, oldest first; nil if there were none. audit makes the
+// entry appended for each replica's, in the same transaction. It reads
+// first, on the read pool, and writes only when there is something to
+// drop: the node's tick calls it every minute.
+func (db *DB) DropExpiredReplicaKeys(ctx context.Context, cutoff time.Time, audit func(replicaID string, fps []string) AuditEntry) (map[string][]string, error) {
+	const op = "drop expired replica keys"
+	var due int
+	if err := db.readRow(ctx, `SELECT EXISTS (SELECT 1 FROM replica_keys WHERE registered <= ?)`, nanos(cutoff)).Scan(&due); err != nil {
+		return nil, wrap(op, err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
+	var dropped map[string][]string
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		dropped = make(map[string][]string)
+		type row struct {
+			id, fp string
+			at     int64
+		}
+		got, err := queryAll(ctx, tx, op, func(r rowScanner) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.fp, &x.at)
+			return x, err
+		}, `DELETE FROM replica_keys WHERE registered <= ? RETURNING replica_id, fp, registered`, nanos(cutoff))
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(got, func(a, b row) int {
+			return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.at, b.at), cmp.Compare(a.fp, b.fp))
+		})
+		var entries []AuditEntry
+		for i, x := range got {
+			dropped[x.id] = append(dropped[x.id], x.fp)
+			if i == len(got)-1 || got[i+1].id != x.id {
+				entries = append(entries, audit(x.id, dropped[x.id]))
+			}
+		}
+		if err := checkAudit(entries); err != nil {
+			return err
+		}
+		return appendAudit(sqlTx{ctx: ctx, tx: tx}, entries)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dropped, nil
 }
 
 // rowQuerier is *sql.DB or *sql.Tx.

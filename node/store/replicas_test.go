@@ -3,9 +3,14 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
+
+// testKeysWindow is the window of unconfirmed replica keys the tests
+// register in (limits.replica_keys_window's default).
+const testKeysWindow = 24 * time.Hour
 
 // A replica that registered its enc key with a build before fingerprints
 // kept serving through a rolling upgrade only if home kept trusting that
@@ -39,7 +44,7 @@ func TestMigrationGrandfathersTheReplicaEncKeysHeldBefore(t *testing.T) {
 	// trusted for sync. Keys of another enc key that a build before
 	// migration 0023 put in its place, the grandfathered one alone puts
 	// back.
-	x, _, err := db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"other"}`, `{"sig":1}`, "FP-OTHER", t0)
+	x, _, err := db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"other"}`, `{"sig":1}`, "FP-OTHER", t0, testKeysWindow)
 	if err != nil || !x.SyncTrusted() || x.EncKey != `{"kty":"EC","k":"a"}` || x.KeyChanges != 1 {
 		t.Fatalf("another enc key = %+v, %v; want the grandfathered one kept", x, err)
 	}
@@ -51,7 +56,7 @@ func TestMigrationGrandfathersTheReplicaEncKeysHeldBefore(t *testing.T) {
 	if err != nil || !written || !x.Grandfathered() || x.SigKey != "" || x.KeyFP != "" || x.KeyChanges != 2 {
 		t.Fatalf("the grandfathered enc key alone = %+v, %v", x, err)
 	}
-	if x, _, err = db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"a"}`, `{"sig":2}`, "FP-A", t0); err != nil || !x.Grandfathered() {
+	if x, _, err = db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"a"}`, `{"sig":2}`, "FP-A", t0, testKeysWindow); err != nil || !x.Grandfathered() {
 		t.Fatalf("the grandfathered enc key with a signing key = %+v, %v", x, err)
 	}
 	if x, err = db.ConfirmReplica(ctx, "a", "FP-A"); err != nil || !x.Trusted() || x.Grandfathered() || x.PriorEncKey != "" {
@@ -91,7 +96,7 @@ func TestReplicaKeyRegistrationsWriteOnlyKeysNotHeldAndAreBounded(t *testing.T) 
 	}
 	register := func(id string, i int) (Replica, bool, error) {
 		enc, sig, fp := key(i)
-		return db.RegisterReplicaKeys(ctx, id, enc, sig, fp, t0.Add(time.Duration(i)*time.Second),
+		return db.RegisterReplicaKeys(ctx, id, enc, sig, fp, t0.Add(time.Duration(i)*time.Second), testKeysWindow,
 			AuditEntry{Time: t0, Actor: "replica:" + id, Action: "replica.keys", Target: id})
 	}
 	unwritten := func(what string, fn func() error) {
@@ -169,5 +174,74 @@ func TestReplicaKeyRegistrationsWriteOnlyKeysNotHeldAndAreBounded(t *testing.T) 
 	}
 	if cands, err := db.ReplicaKeyCandidates(ctx); err != nil || len(cands) != 0 {
 		t.Fatalf("candidates once trusted = %v, %v", cands, err)
+	}
+}
+
+// The bound of unconfirmed keys had no time window: whoever filled it
+// with a replica's token kept the replica's new keys out
+// (ErrReplicaKeysLimit) until an admin acted. Keys registered a window
+// ago or earlier no longer count toward it (the refusal says when the
+// oldest leaves it), and DropExpiredReplicaKeys drops them, audited,
+// writing nothing when none is due.
+func TestUnconfirmedReplicaKeysFreeTheirSlotAfterTheWindow(t *testing.T) {
+	t.Parallel()
+	db, path := openTestDB(t)
+	ctx := t.Context()
+	if err := db.AddReplica(ctx, Replica{ID: "rp_a", Name: "a", TokenHash: []byte{1}, Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	const window = time.Hour
+	register := func(i int, at time.Time) (Replica, bool, error) {
+		return db.RegisterReplicaKeys(ctx, "rp_a", fmt.Sprintf(`{"enc":%d}`, i), fmt.Sprintf(`{"sig":%d}`, i), fmt.Sprintf("FP-%d", i), at,
+			window, AuditEntry{Time: at, Actor: "replica:rp_a", Action: "replica.keys", Target: "rp_a"})
+	}
+	for i := 1; i <= MaxReplicaKeyCandidates; i++ {
+		if _, _, err := register(i, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	free := t0.Add(time.Minute + window) // the first leaves the window
+	var limit *ReplicaKeysLimitError
+	if _, _, err := register(9, free.Add(-time.Nanosecond)); !errors.As(err, &limit) || !errors.Is(err, ErrReplicaKeysLimit) || !limit.Free.Equal(free) {
+		t.Fatalf("keys past the bound within the window: %v, want ErrReplicaKeysLimit free at %v", err, free)
+	}
+	if x, written, err := register(9, free); err != nil || !written || x.KeyFP != "FP-9" {
+		t.Fatalf("keys past the bound once the first left the window = %+v, %v, %v", x, written, err)
+	}
+	if _, _, err := register(10, free); !errors.Is(err, ErrReplicaKeysLimit) {
+		t.Fatalf("more keys in the same window: %v, want ErrReplicaKeysLimit", err)
+	}
+
+	drop := func(cutoff time.Time) (map[string][]string, error) {
+		return db.DropExpiredReplicaKeys(ctx, cutoff, func(id string, fps []string) AuditEntry {
+			return AuditEntry{Time: free, Actor: "system", Action: "replica.keys_expired", Target: id,
+				Detail: `{"fingerprints":"` + strings.Join(fps, " ") + `"}`}
+		})
+	}
+	raw := rawDB(t, path)
+	raw.SetMaxOpenConns(1)
+	var before, after int
+	if err := raw.QueryRow(`PRAGMA data_version`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := drop(t0); err != nil || got != nil {
+		t.Fatalf("drop with none due = %v, %v", got, err)
+	}
+	if err := raw.QueryRow(`PRAGMA data_version`).Scan(&after); err != nil || after != before {
+		t.Fatalf("drop with none due wrote to the database (%v)", err)
+	}
+	if got, err := drop(free.Add(time.Minute - window)); err != nil || len(got) != 1 || fmt.Sprint(got["rp_a"]) != "[FP-1 FP-2]" {
+		t.Fatalf("drop = %v, %v; want FP-1 and FP-2 of rp_a", got, err)
+	}
+	if cands, err := db.ReplicaKeyCandidates(ctx); err != nil || fmt.Sprint(cands["rp_a"]) != "[FP-3 FP-4 FP-9]" {
+		t.Fatalf("candidates after the drop = %v, %v", cands, err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'replica.keys_expired' AND target = 'rp_a'
+		AND detail = '{"fingerprints":"FP-1 FP-2"}'`); n != 1 {
+		t.Fatalf("%d drops audited, want 1", n)
+	}
+	// Keys dropped are new when registered again.
+	if x, written, err := register(1, free.Add(time.Minute)); err != nil || !written || x.KeyChanges != MaxReplicaKeyCandidates+2 {
+		t.Fatalf("dropped keys registered again = %+v, %v, %v", x, written, err)
 	}
 }
