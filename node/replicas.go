@@ -450,7 +450,8 @@ func (r *Replicas) registerEncOnly(ctx context.Context, rp ReplicaPrincipal, enc
 	if err != nil {
 		return ReplicaStatus{}, internal("register replica", err)
 	}
-	x, written, err := r.a.db.RegisterReplicaEncKey(ctx, rp.ID, string(canon), r.a.now())
+	x, written, err := r.a.db.RegisterReplicaEncKey(ctx, rp.ID, string(canon), r.a.now(),
+		r.a.auditEntry(replicaActor(rp), "replica.keys", rp.ID, map[string]string{"enc_key_only": "true"}))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ReplicaStatus{}, Errorf(EUnauthorized, "unknown replica token")

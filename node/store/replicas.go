@@ -344,7 +344,10 @@ func (db *DB) ReplicaKeyCandidates(ctx context.Context) (map[string][]string, er
 // put back without a signing key (the replica's next registration of
 // both keys, after its upgrade, adds its own), adding one to KeyChanges;
 // else nothing is written. ErrNotFound for an unknown id.
-func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen time.Time) (Replica, bool, error) {
+func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen time.Time, audit ...AuditEntry) (Replica, bool, error) {
+	if err := checkAudit(audit); err != nil {
+		return Replica{}, false, err
+	}
 	held, err := db.ReplicaByID(ctx, id)
 	if err != nil {
 		return Replica{}, false, err
@@ -364,10 +367,15 @@ func (db *DB) RegisterReplicaEncKey(ctx context.Context, id, enc string, seen ti
 		}
 		held.EncKey, held.SigKey, held.KeyFP = enc, "", ""
 		held.KeyChanges++
-		_, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = '', key_fp = '', key_changes = ? WHERE id = ?`,
-			enc, held.KeyChanges, id)
-		written = err == nil
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE replicas SET enc_key = ?, sig_key = '', key_fp = '', key_changes = ? WHERE id = ?`,
+			enc, held.KeyChanges, id); err != nil {
+			return err
+		}
+		if err := appendAudit(sqlTx{ctx: ctx, tx: tx}, audit); err != nil {
+			return err
+		}
+		written = true
+		return nil
 	})
 	return held, written && err == nil, err
 }

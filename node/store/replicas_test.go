@@ -52,9 +52,15 @@ func TestMigrationGrandfathersTheReplicaEncKeysHeldBefore(t *testing.T) {
 		t.Fatalf("another enc key alone: %v, want ErrConflict", err)
 	}
 	mustExec(t, rawDB(t, path), `UPDATE replicas SET enc_key = '{"kty":"EC","k":"other"}', sig_key = '{"sig":1}', key_fp = 'FP-OTHER' WHERE id = 'rp_a'`)
-	x, written, err := db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"a"}`, t0)
+	x, written, err := db.RegisterReplicaEncKey(ctx, "rp_a", `{"kty":"EC","k":"a"}`, t0,
+		AuditEntry{Time: t0, Actor: "replica:rp_a", Action: "replica.keys", Target: "rp_a"})
 	if err != nil || !written || !x.Grandfathered() || x.SigKey != "" || x.KeyFP != "" || x.KeyChanges != 2 {
 		t.Fatalf("the grandfathered enc key alone = %+v, %v", x, err)
+	}
+	// Like every change of the keys home holds, it is audited (it was
+	// not, as the one write of a build before signing keys).
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'replica.keys' AND target = 'rp_a'`); n != 1 {
+		t.Fatalf("%d enc-key-alone registrations audited, want 1", n)
 	}
 	if x, _, err = db.RegisterReplicaKeys(ctx, "rp_a", `{"kty":"EC","k":"a"}`, `{"sig":2}`, "FP-A", t0, testKeysWindow); err != nil || !x.Grandfathered() {
 		t.Fatalf("the grandfathered enc key with a signing key = %+v, %v", x, err)
