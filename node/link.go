@@ -49,8 +49,9 @@ type Link struct {
 	snapTime time.Time // when it was published
 	covered  atomic.Uint64
 
-	streamMu  sync.Mutex
-	streamErr error // why the revocation stream is missing and not recreated
+	streamMu     sync.Mutex
+	streamErr    error     // why the revocation stream is missing and not recreated
+	streamGoneAt time.Time // when the stream was first found missing; zero while it is there
 }
 
 // snapshotEvery bounds how often a snapshot of every live revocation is

@@ -118,11 +118,40 @@ func (l *Link) setAside(ctx context.Context, r store.Revocation, cause error) er
 	return nil
 }
 
+// streamGoneSettle is how long the revocation stream must have been
+// found missing before this node creates it again. nats-server takes a
+// stream being deleted out of its account before it moves the stream's
+// files away: a stream created under the same name in between had its
+// files moved away with the old one's, and refused every message from
+// then on ("critical write error"; its publishers time out), while it
+// exists, so nobody creates it again. Every node checks, so one whose
+// check fell inside the deletion broke the stream for the federation:
+// seen with nodes checking every 200 ms on a loaded machine. A deletion
+// takes milliseconds; waiting this long after first finding the stream
+// missing lets it finish.
+const streamGoneSettle = 2 * time.Second
+
 // recreateStream creates the federation's streams again after the
-// revocation stream went missing. If this node may not (its NATS
-// permissions allow no stream administration), Ready says so until an
-// operator has recreated it.
+// revocation stream went missing, once it has been missing for
+// streamGoneSettle (until then it only notes when it was found missing).
+// If this node may not (its NATS permissions allow no stream
+// administration), Ready says so until an operator has recreated it.
 func (l *Link) recreateStream(ctx context.Context) {
+	now := l.n.Now()
+	l.streamMu.Lock()
+	first := l.streamGoneAt.IsZero()
+	if first {
+		l.streamGoneAt = now
+	}
+	gone := now.Sub(l.streamGoneAt)
+	l.streamMu.Unlock()
+	if gone < streamGoneSettle {
+		if first {
+			l.log.Warn("revocation stream missing; creating it again if it is still missing after a deletion in progress could finish",
+				"wait", streamGoneSettle.String())
+		}
+		return
+	}
 	if err := l.conn.EnsureRevocationStream(ctx); err != nil {
 		l.setStreamErr(err)
 		l.log.Error("revocation stream missing and not recreated; revocations wait in the outbox", "err", err)
@@ -142,10 +171,16 @@ func (l *Link) checkStream(ctx context.Context) {
 	}
 }
 
+// setStreamErr records why the stream is missing and not recreated (nil:
+// it is there, or was just created) and, when nil, forgets that it was
+// found missing.
 func (l *Link) setStreamErr(err error) {
 	l.streamMu.Lock()
 	defer l.streamMu.Unlock()
 	l.streamErr = err
+	if err == nil {
+		l.streamGoneAt = time.Time{}
+	}
 }
 
 // Ready reports whether revocations are flowing to the federation: nil,

@@ -111,11 +111,20 @@ func TestKeysetChurnCostsAGrantToItsProvinceOnly(t *testing.T) {
 			}
 		}
 	}
-	// The churner's first keyset: each node grants to it.
+	// The churner's first keyset: each node grants to it. Each node's
+	// Link also publishes everything once as it starts (keyset, a grant to
+	// every member, then its heartbeat), in no set order with the grants
+	// that keysets cause: on a loaded machine that first publication came
+	// after the grant to the churner, into the puts counted below. The
+	// count starts once every node's heartbeat, the last put of it, is in.
 	enc := newKey(t)
 	c.publishKeyset(1, enc)
-	waitFor(t, "a grant to "+c.id+" from every node", func() error {
-		for _, k := range toChurner {
+	var first []string
+	for i := range f.c.Nodes {
+		first = append(first, f.c.Configs[i].Province+".heartbeat")
+	}
+	waitFor(t, "a grant to "+c.id+" and a first heartbeat from every node", func() error {
+		for _, k := range slices.Concat(toChurner, first) {
 			if _, _, err := c.conn.GetState(t.Context(), k); err != nil {
 				return fmt.Errorf("%s: %w", k, err)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hcfed/hcfed/node/config"
+	"github.com/hcfed/hcfed/node/daemon"
 	"github.com/hcfed/hcfed/trust"
 )
 
@@ -296,6 +297,52 @@ func TestDeletedRevocationStreamIsRecreatedAndRevocationsFlow(t *testing.T) {
 	if _, err := js.Stream(context.Background(), "HCFED_demo_REV"); err != nil {
 		t.Fatalf("the revocation stream was not recreated: %v", err)
 	}
+}
+
+// TestRevocationStreamFoundMissingIsCreatedAgainOnlyOnceItStayedMissing:
+// nats-server takes a stream being deleted out of its account before it
+// moves the stream's files away, and a stream created under the same name
+// in between lost its files with the old one's and refused every message
+// from then on. Each node created the stream again at the first check
+// that found it missing (every 200 ms in
+// TestRestoredNodeWhoseLaterStatementsLeftTheStreamNumbersAboveThePeers,
+// whose peers then never read the home node's next revocation). A node
+// now waits streamGoneSettle after first finding it missing.
+func TestRevocationStreamFoundMissingIsCreatedAgainOnlyOnceItStayedMissing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := &testClock{}
+	f := startFederationWith(t, daemon.ClusterConfig{Provinces: threeProvinces[:1], Now: clock.Now, Republish: 20 * time.Millisecond})
+	conn := operatorConn(t, f.c)
+	heartbeat := func() uint64 {
+		_, rev, err := conn.GetState(ctx, f.c.Configs[0].Province+".heartbeat")
+		if err != nil {
+			return 0
+		}
+		return rev
+	}
+	js := rawJetStream(t, f)
+	if err := js.DeleteStream(ctx, "HCFED_demo_REV"); err != nil {
+		t.Fatal(err)
+	}
+	// Every Republish tick checks the stream, then publishes a heartbeat:
+	// a second heartbeat after the deletion follows a check that found
+	// it missing.
+	after := heartbeat()
+	waitFor(t, "two heartbeats after the deletion", func() error {
+		if rev := heartbeat(); rev < after+2 {
+			return fmt.Errorf("heartbeat at revision %d, want %d", rev, after+2)
+		}
+		return nil
+	})
+	if _, err := js.Stream(ctx, "HCFED_demo_REV"); err == nil {
+		t.Fatal("the revocation stream was created again at once, while a deletion could still be moving its files away")
+	}
+	clock.Advance(2 * time.Second) // streamGoneSettle
+	waitFor(t, "the revocation stream created again", func() error {
+		_, err := js.Stream(ctx, "HCFED_demo_REV")
+		return err
+	})
 }
 
 // TestOutboxPendingMetricIsRightAfterRestart: revocations committed while
