@@ -157,7 +157,10 @@ func (rt *retention) subjects(ctx context.Context, now time.Time) (int, error) {
 		case errors.Is(err, store.ErrNotFound):
 			return nil // deleted meanwhile (by the resident, say): nothing left to retain
 		case err != nil:
-			return err
+			// Rolled back alone, or with its transaction: DeleteSubjects
+			// returns the first failure once every deletion is reported,
+			// those committed after it included.
+			return nil
 		}
 		rt.residents.revoked(ctx, rev)
 		erasings[d.ID].done()
