@@ -313,7 +313,7 @@ func (db *DB) deleteSubjectRows(p *prepTx, d SubjectDeletion, now time.Time, all
 		}
 	}
 	if d.Plan != nil {
-		if err := queueErasures(p.ctx, p.tx, d.ID, d.Plan); err != nil {
+		if err := queueErasures(p, d.ID, d.Plan); err != nil {
 			return nil, nil, err
 		}
 	}
