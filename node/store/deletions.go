@@ -184,15 +184,16 @@ func (db *DB) deleteSubjectsTx(ctx context.Context, now time.Time, allow func(st
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	p := newPrepTx(txCtx, tx)
 	start := time.Now()
+	// Dropped from the issuance cache now, and again by the shredding as
+	// it commits: no read after that can put a sealed key back. Once a
+	// transaction, not once a subject: each drop keeps every read under
+	// way from filling the cache.
+	db.issue.forget(deletionIDs(dels[:min(len(dels), db.deletionsPerTx)])...)
 	var shred []string // the subjects deleted, whose keys go
 	for i, d := range dels {
 		if i > 0 && (i >= db.deletionsPerTx || time.Since(start) >= db.deletionTxWork) {
 			break
 		}
-		// Dropped from the issuance cache now, and again by the
-		// shredding as it commits: no read after that can put a sealed
-		// key back.
-		db.issue.forget(d.ID)
 		if db.beforeDeletion != nil {
 			db.beforeDeletion(d.ID)
 		}
@@ -227,6 +228,15 @@ func (db *DB) deleteSubjectsTx(ctx context.Context, now time.Time, allow func(st
 		return failTx(outs, err), len(shred) > 0, err
 	}
 	return outs, len(shred) > 0, nil
+}
+
+// deletionIDs are the subjects of dels.
+func deletionIDs(dels []SubjectDeletion) []string {
+	out := make([]string, len(dels))
+	for i, d := range dels {
+		out[i] = d.ID
+	}
+	return out
 }
 
 // failTx gives err to each deletion of outs that was to commit with its
