@@ -47,11 +47,7 @@ func BenchmarkIssuanceDuringRetention(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		clock := &testClock{now: time.Now()}
-		d := startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
-			c.Codes.MaxLive = config.MaxLiveCodes
-			c.Privacy.Retention.Subjects = time.Hour
-		})
+		clock, d := startRetentionBench(b)
 		n := d.Node
 		// The first half enrolled at T, the second at T+30m; at T+61m the
 		// first is past its retention (T+1h) and the second is not.
@@ -85,6 +81,17 @@ func BenchmarkIssuanceDuringRetention(b *testing.B) {
 	b.ReportMetric(pass.rate()/base.rate(), "codes/s-ratio")
 	b.ReportMetric(float64(pass.quantile(0.99))/float64(base.quantile(0.99)), "p99-ratio")
 	b.ReportMetric(float64(pass.quantile(1))/float64(base.quantile(1)), "max-ratio")
+}
+
+// startRetentionBench starts a node for a retention benchmark, on a
+// clock of its own, with residents retained an hour and no bound on their
+// live codes.
+func startRetentionBench(b *testing.B) (*testClock, *daemon.Daemon) {
+	clock := &testClock{now: time.Now()}
+	return clock, startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
+		c.Codes.MaxLive = config.MaxLiveCodes
+		c.Privacy.Retention.Subjects = time.Hour
+	})
 }
 
 // seedResidents enrols residents first to first+count-1 and returns their ids.
@@ -205,11 +212,7 @@ func BenchmarkIssuanceDuringOutbreakRetention(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		clock := &testClock{now: time.Now()}
-		d := startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
-			c.Codes.MaxLive = config.MaxLiveCodes
-			c.Privacy.Retention.Subjects = time.Hour
-		})
+		clock, d := startRetentionBench(b)
 		n := d.Node
 		seedDue(b, d.DB, outbreakDue, clock.Now())
 		live := seedResidents(b, n, 0, outbreakLive)

@@ -186,19 +186,7 @@ func (b *batcher) run() {
 	defer close(b.stopped)
 	batch := make([]*request, 0, maxBatch)
 	for r := range b.queue {
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-b.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = b.topUp(append(batch[:0], r))
 		batch = b.linger(batch)
 		b.lastStart = time.Now()
 		b.paced = reservedIn(batch) >= 2
