@@ -4,6 +4,8 @@ package node_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,11 +47,7 @@ func BenchmarkIssuanceDuringRetention(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		clock := &testClock{now: time.Now()}
-		d := startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
-			c.Codes.MaxLive = config.MaxLiveCodes
-			c.Privacy.Retention.Subjects = time.Hour
-		})
+		clock, d := startRetentionBench(b)
 		n := d.Node
 		// The first half enrolled at T, the second at T+30m; at T+61m the
 		// first is past its retention (T+1h) and the second is not.
@@ -83,6 +81,17 @@ func BenchmarkIssuanceDuringRetention(b *testing.B) {
 	b.ReportMetric(pass.rate()/base.rate(), "codes/s-ratio")
 	b.ReportMetric(float64(pass.quantile(0.99))/float64(base.quantile(0.99)), "p99-ratio")
 	b.ReportMetric(float64(pass.quantile(1))/float64(base.quantile(1)), "max-ratio")
+}
+
+// startRetentionBench starts a node for a retention benchmark, on a
+// clock of its own, with residents retained an hour and no bound on their
+// live codes.
+func startRetentionBench(b *testing.B) (*testClock, *daemon.Daemon) {
+	clock := &testClock{now: time.Now()}
+	return clock, startNodeWith(b, daemon.Options{Now: clock.Now}, func(c *config.Config) {
+		c.Codes.MaxLive = config.MaxLiveCodes
+		c.Privacy.Retention.Subjects = time.Hour
+	})
 }
 
 // seedResidents enrols residents first to first+count-1 and returns their ids.
@@ -176,4 +185,100 @@ func issueWhile(b *testing.B, n *node.Node, ids []string, issuers int, during fu
 		s.lat = append(s.lat, l...)
 	}
 	return s
+}
+
+// BenchmarkIssuanceDuringOutbreakRetention is BenchmarkIssuanceDuringRetention
+// at an outbreak's scale (issue 12): outbreakDue residents whose retention
+// ends on the same day, as after a city set yellow at once through the
+// bulk path. They are seeded straight through the store (enrolling twenty
+// thousand takes longer than deleting them), with a consent and a
+// resident token each; the outbreakLive residents issuance runs for are
+// enrolled as usual. The pass phase calls Retain until it deletes no one,
+// so that it measures the deletion of them all whatever a pass's limit.
+// Besides BenchmarkIssuanceDuringRetention's figures it reports the cost
+// of a deletion (pass-us/deletion) and how many passes it took.
+//
+//	go test ./node -run '^$' -bench IssuanceDuringOutbreakRetention -benchtime 1x
+func BenchmarkIssuanceDuringOutbreakRetention(b *testing.B) {
+	const (
+		outbreakDue       = 20000
+		outbreakLive      = 1000
+		issuers           = 32
+		retentionBaseline = 2 * time.Second
+	)
+	var base, pass issuanceSample
+	var passTime time.Duration
+	passes := 0
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		clock, d := startRetentionBench(b)
+		n := d.Node
+		seedDue(b, d.DB, outbreakDue, clock.Now())
+		live := seedResidents(b, n, 0, outbreakLive)
+		clock.Add(time.Minute) // the seeded residents' retention has ended, the enrolled ones' has not
+		b.StartTimer()
+
+		base.add(issueWhile(b, n, live, issuers, func() { <-time.After(retentionBaseline) }))
+		deleted := 0
+		pass.add(issueWhile(b, n, live, issuers, func() {
+			start := time.Now()
+			defer func() { passTime += time.Since(start) }()
+			for {
+				r, err := n.Retain(context.Background())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				passes++
+				if r.Subjects == 0 {
+					return
+				}
+				deleted += r.Subjects
+			}
+		}))
+		if deleted != outbreakDue {
+			b.Fatalf("the passes deleted %d residents, want %d", deleted, outbreakDue)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(passTime.Milliseconds())/float64(b.N), "pass-ms")
+	b.ReportMetric(float64(passTime.Microseconds())/float64(b.N*outbreakDue), "pass-us/deletion")
+	b.ReportMetric(float64(passes)/float64(b.N), "passes")
+	base.report(b, "base-")
+	pass.report(b, "pass-")
+	b.ReportMetric(pass.rate()/base.rate(), "codes/s-ratio")
+	b.ReportMetric(float64(pass.quantile(0.99))/float64(base.quantile(0.99)), "p99-ratio")
+	b.ReportMetric(float64(pass.quantile(1))/float64(base.quantile(1)), "max-ratio")
+}
+
+// seedDue creates count green residents straight in db, each with a data
+// key, a consent and a resident token, whose retention ends at due.
+func seedDue(b *testing.B, db *store.DB, count int, due time.Time) {
+	b.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const workers = 8
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < count; i += workers {
+				id := fmt.Sprintf("due-%06d", i)
+				key := sha256.Sum256([]byte("key " + id))
+				tok := sha256.Sum256([]byte("token " + id))
+				err := db.CreateSubject(ctx,
+					store.Subject{ID: id, DataKey: key[:], NameCT: key[:], Status: "green",
+						StatusSince: due.Add(-time.Hour), Created: due.Add(-time.Hour), RetainUntil: due},
+					store.Consent{NoticeVersion: "2026-12", AcceptedAt: due.Add(-time.Hour), Fields: []string{"name"}},
+					store.Token{Hash: tok[:], Created: due.Add(-time.Hour)})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
 }

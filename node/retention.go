@@ -20,6 +20,10 @@ type Retention struct {
 	Appeals     int `json:"appeals"`
 	Audit       int `json:"audit"`
 	BasisKeys   int `json:"basis_keys"` // days whose lookups' legal bases were shredded (lookupbasis.go)
+	// SubjectsLeft says the pass ran out of its time for subjects
+	// (subjectsPassWork) with more perhaps past their retention: the
+	// node's next tick runs a pass again, not an hour later.
+	SubjectsLeft bool `json:"subjects_left,omitempty"`
 }
 
 // retention owns the retention pass (seed rule 8): what it deletes, by
@@ -39,27 +43,36 @@ type retention struct {
 	lookups   *lookups
 	residents *residents
 
-	// last is when tick last ran a pass; only Node.Tick reads and
-	// writes it (Node.Run's one goroutine).
+	// last is when tick last ran a pass that left no subject due; only
+	// Node.Tick reads and writes it (Node.Run's one goroutine).
 	last time.Time
+	// batch and work bound the deletion of subjects in one pass:
+	// store.MaxSubjectDeletions and subjectsPassWork, but for tests.
+	batch int
+	work  time.Duration
 }
 
 // newRetention builds the node's retention pass.
 func newRetention(db *store.DB, s config.Config, log *slog.Logger, m *Metrics, now func() time.Time,
 	l *lookups, r *residents) *retention {
-	return &retention{db: db, privacy: s.Privacy, log: log, metrics: m, now: now, lookups: l, residents: r}
+	return &retention{db: db, privacy: s.Privacy, log: log, metrics: m, now: now, lookups: l, residents: r,
+		batch: store.MaxSubjectDeletions, work: subjectsPassWork}
 }
 
 // tick runs a retention pass if retentionEvery has passed at now since
-// the last one tick ran (or none has).
+// the last one tick ran (or none has), or if that one left subjects past
+// their retention (Retention.SubjectsLeft).
 func (rt *retention) tick(ctx context.Context, now time.Time) error {
 	if now.Sub(rt.last) < retentionEvery {
 		return nil
 	}
-	if _, err := rt.pass(ctx); err != nil {
+	r, err := rt.pass(ctx)
+	if err != nil {
 		return err
 	}
-	rt.last = now
+	if !r.SubjectsLeft {
+		rt.last = now
+	}
 	return nil
 }
 
@@ -104,7 +117,7 @@ func (rt *retention) pass(ctx context.Context) (Retention, error) {
 	if r.Appeals, err = rt.appeals(ctx, now.Add(-rt.privacy.Retention.Appeals)); err != nil {
 		return r, err
 	}
-	if r.Subjects, err = rt.subjects(ctx, now); err != nil {
+	if r.Subjects, r.SubjectsLeft, err = rt.subjects(ctx, now); err != nil {
 		return r, err
 	}
 	if keep := rt.privacy.Retention.Audit; keep > 0 {
@@ -123,21 +136,50 @@ func (rt *retention) pass(ctx context.Context) (Retention, error) {
 	rt.metrics.Deleted.WithLabelValues("audit", "retention").Add(float64(r.Audit))
 	if r.Codes+r.Subjects+r.Revocations+r.Lookups+r.Appeals+r.Audit+r.BasisKeys > 0 {
 		rt.log.Info("retention", "codes", r.Codes, "subjects", r.Subjects, "revocations", r.Revocations,
-			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit, "basis_keys", r.BasisKeys)
+			"lookups", r.Lookups, "appeals", r.Appeals, "audit", r.Audit, "basis_keys", r.BasisKeys,
+			"subjects_left", r.SubjectsLeft)
 	}
 	return r, nil
 }
 
-// subjects deletes up to store.MaxSubjectDeletions subjects past
-// their retention at now, revoked and crypto-shredded exactly as when a
-// resident deletes their own record, in one batch: keys.db's WAL is
-// truncated once for the pass, not once per resident, so issuance waits
-// at the key gate once (store.DB.DeleteSubjects). It returns how many it
-// deleted.
-func (rt *retention) subjects(ctx context.Context, now time.Time) (int, error) {
-	ids, err := rt.db.SubjectsPastRetention(ctx, now, store.MaxSubjectDeletions)
+// subjectsPassWork bounds the time one retention pass spends deleting
+// subjects past their retention. An outbreak's residents, set yellow
+// together through the bulk path, reach the end of their retention
+// together: a pass deletes them batch after batch for up to this long,
+// and the node's next tick, a minute later, goes on (Retention.SubjectsLeft).
+// Node.Tick's other work (the key schedule, the refusal counts) waits
+// for the pass, so it is bounded; a pass of one batch an hour, as
+// before round 25, took 42 days over a million residents.
+const subjectsPassWork = 30 * time.Second
+
+// subjects deletes the subjects past their retention at now, revoked and
+// crypto-shredded exactly as when a resident deletes their own record, a
+// batch of up to rt.batch at a time (rt.subjectsBatch), until none is left
+// or rt.work has passed since it began. It returns how many it deleted,
+// and whether it stopped for time after a full batch: more may be due.
+func (rt *retention) subjects(ctx context.Context, now time.Time) (deleted int, more bool, err error) {
+	start := time.Now()
+	for {
+		n, full, err := rt.subjectsBatch(ctx, now)
+		deleted += n
+		if err != nil || !full {
+			return deleted, false, err
+		}
+		if time.Since(start) >= rt.work {
+			return deleted, true, nil
+		}
+	}
+}
+
+// subjectsBatch deletes up to rt.batch subjects past their retention at
+// now in one batch: keys.db's WAL is truncated once for the batch, not
+// once per resident, so issuance waits at the key gate once
+// (store.DB.DeleteSubjects). It returns how many it deleted and whether
+// the batch was full.
+func (rt *retention) subjectsBatch(ctx context.Context, now time.Time) (int, bool, error) {
+	ids, err := rt.db.SubjectsPastRetention(ctx, now, rt.batch)
 	if err != nil || len(ids) == 0 {
-		return 0, err
+		return 0, false, err
 	}
 	dels := make([]store.SubjectDeletion, len(ids))
 	erasings := make(map[string]*erasing, len(ids))
@@ -157,14 +199,17 @@ func (rt *retention) subjects(ctx context.Context, now time.Time) (int, error) {
 		case errors.Is(err, store.ErrNotFound):
 			return nil // deleted meanwhile (by the resident, say): nothing left to retain
 		case err != nil:
-			return err
+			// Rolled back alone, or with its transaction: DeleteSubjects
+			// returns the first failure once every deletion is reported,
+			// those committed after it included.
+			return nil
 		}
 		rt.residents.revoked(ctx, rev)
 		erasings[d.ID].done()
 		deleted++
 		return nil
 	})
-	return deleted, err
+	return deleted, len(ids) == rt.batch, err
 }
 
 // appealsDeletedAtOnce bounds one transaction of retention.appeals.

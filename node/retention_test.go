@@ -236,3 +236,46 @@ func TestResolvedAppealsAreDeletedAfterTheirRetentionAndTheAuditKeepsTheDecision
 		t.Errorf("no audit entry records the deleted appeal and its outcome")
 	}
 }
+
+// A pass deletes batch after batch of residents past their retention, as
+// an outbreak's residents reach it together; one that runs out of its
+// time leaves the rest to the node's next tick, a minute later, not an
+// hour. One batch an hour took 42 days over a million residents.
+func TestRetentionDeletesBatchAfterBatchAndTheNextTickGoesOn(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	d := startNodeAt(t, clock)
+	n := d.Node
+	ctx := context.Background()
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, enrol(t, n, i+1).ID)
+	}
+	clock.Add(n.Settings().Privacy.Retention.Subjects + time.Hour)
+	left := func() int {
+		k := 0
+		for _, id := range ids {
+			if _, err := n.SubjectRecord(ctx, operator, id); err == nil {
+				k++
+			}
+		}
+		return k
+	}
+
+	node.SetRetentionBatch(n, 2, 0) // each pass's time runs out after its first batch
+	for _, want := range []int{5, 3} {
+		if err := n.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if k := left(); k != want {
+			t.Fatalf("after a tick, %d residents past their retention left; want %d", k, want)
+		}
+		clock.Add(time.Minute)
+	}
+	node.SetRetentionBatch(n, 2, time.Hour)
+	if r, err := n.Retain(ctx); err != nil || r.Subjects != 3 || r.SubjectsLeft {
+		t.Fatalf("a pass with time for every batch: %+v, %v; want the last 3 deleted in two batches, none left", r, err)
+	}
+	if k := left(); k != 0 {
+		t.Fatalf("%d residents past their retention left; want none", k)
+	}
+}

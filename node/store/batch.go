@@ -186,19 +186,7 @@ func (b *batcher) run() {
 	defer close(b.stopped)
 	batch := make([]*request, 0, maxBatch)
 	for r := range b.queue {
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-b.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = b.topUp(append(batch[:0], r))
 		batch = b.linger(batch)
 		b.lastStart = time.Now()
 		b.paced = reservedIn(batch) >= 2
@@ -254,7 +242,18 @@ func (b *batcher) linger(batch []*request) []*request {
 
 // commit runs the live requests of batch in one transaction and answers
 // each of them.
+//
+// The writer is taken first, and the batch then topped up with what was
+// queued while it waited: another write may hold the writer for a few
+// milliseconds (a transaction of DeleteSubjects, up to deletionTxWork
+// and its two commits), and issuances queued meanwhile share this commit
+// instead of each waiting behind the next one. A batch formed before the
+// wait committed about 16 codes a turn beside a retention pass, while 32
+// callers waited.
 func (b *batcher) commit(batch []*request) {
+	// The batch is shared, so no caller's context may cancel it.
+	tx, beginErr := b.w.BeginTx(context.Background(), nil)
+	batch = b.topUp(batch)
 	live := batch[:0]
 	for _, r := range batch {
 		if r.state.CompareAndSwap(reqPending, reqTaken) {
@@ -262,11 +261,18 @@ func (b *batcher) commit(batch []*request) {
 		}
 	}
 	if len(live) == 0 {
+		if beginErr == nil {
+			tx.Rollback() //nolint:errcheck // nothing was written
+		}
 		return
 	}
 	b.commits.Add(1)
 	errs := make([]error, len(live))
-	if err := b.runTx(live, errs); err != nil {
+	err := fmt.Errorf("store: group commit: %w", beginErr)
+	if beginErr == nil {
+		err = b.runTx(tx, live, errs)
+	}
+	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
@@ -276,16 +282,29 @@ func (b *batcher) commit(batch []*request) {
 	}
 }
 
-// runTx runs every op in one transaction, recording each op's own error in
-// errs. It returns an error, meaning nothing was committed, when the
-// transaction itself failed or an op failed in a way that may have left the
-// transaction unusable.
-func (b *batcher) runTx(live []*request, errs []error) error {
-	// The batch is shared, so no caller's context may cancel it.
-	tx, err := b.w.BeginTx(context.Background(), nil)
-	if err != nil {
-		return fmt.Errorf("store: group commit: %w", err)
+// topUp adds to batch what is queued now, up to maxBatch, without
+// waiting. The queue closed, it adds nothing more: run ends once the
+// batch is committed.
+func (b *batcher) topUp(batch []*request) []*request {
+	for len(batch) < maxBatch {
+		select {
+		case r, ok := <-b.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
 	}
+	return batch
+}
+
+// runTx runs every op in tx, recording each op's own error in errs, and
+// commits it. It returns an error, meaning nothing was committed, when
+// the transaction itself failed or an op failed in a way that may have
+// left the transaction unusable.
+func (b *batcher) runTx(tx *sql.Tx, live []*request, errs []error) error {
 	bt := &batchTx{tx: tx, prep: b.prep, w: b.w, stmts: make(map[string]*sql.Stmt)}
 	defer bt.prepareFresh()
 	for i, r := range live {

@@ -223,6 +223,16 @@ func (p *prepTx) exec(query string, args ...any) (sql.Result, error) {
 	return st.ExecContext(p.ctx, args...)
 }
 
+// QueryContext runs query, prepared once in p's transaction, so that
+// queryAll can read through p; ctx is p's.
+func (p *prepTx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(p.ctx, args...)
+}
+
 func (p *prepTx) queryRow(query string, args ...any) (*sql.Row, error) {
 	st, err := p.stmt(query)
 	if err != nil {

@@ -124,15 +124,14 @@ func TestInsertCodeCancelledWhileQueuedIsNeverWritten(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
 	release := holdWriter(t, db)
-	commits := db.GroupCommits()
 
-	// "first" is taken by the writer, which then blocks on the held
-	// connection; "cancelled" waits in the queue behind it. The writer
-	// counts a commit once it has taken its batch, before it begins the
-	// transaction: until then "cancelled" could still join first's batch.
+	// "first" is received by the writer, which then blocks on the held
+	// connection; "cancelled" waits in the queue behind it, and is cancelled
+	// before the writer, free again, tops its batch up with it (commit):
+	// nothing is taken until the writer holds its transaction.
 	first := make(chan error, 1)
 	go func() { first <- db.InsertCode(context.Background(), testCode("first", "s1")) }()
-	waitFor(t, "writer to take the first call", func() bool { return db.GroupCommits() == commits+1 })
+	waitFor(t, "writer to receive the first call", func() bool { return len(db.batch.queue) == 0 && db.WriteBacklog() == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
 	go func() { cancelled <- db.InsertCode(ctx, testCode("cancelled", "s1")) }()
@@ -155,19 +154,40 @@ func TestInsertCodeCancelledAfterTakenReportsTheCommit(t *testing.T) {
 	enrol(t, db, "s1")
 	release := holdWriter(t, db)
 	commits := db.GroupCommits()
+	// The writer receives blocker and waits for the connection; "taken" is
+	// queued meanwhile, and joins blocker's batch once the writer has its
+	// transaction (commit tops the batch up). Blocker's op running means
+	// both are taken: marked so by the writer, not just received from the
+	// queue (a cancel before the mark withdraws the call).
+	running, unblock := make(chan struct{}), make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- db.batch.do(context.Background(), func(*batchTx) error {
+			close(running)
+			<-unblock
+			return nil
+		}, nil)
+	}()
+	waitFor(t, "writer to receive the blocker", func() bool { return len(db.batch.queue) == 0 && db.WriteBacklog() == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- db.InsertCode(ctx, testCode("taken", "s1")) }()
-	// Taken means marked so by the writer (counted as a commit), not just
-	// received from the queue: a cancel before the mark withdraws the call.
-	waitFor(t, "writer to take the call", func() bool { return db.GroupCommits() == commits+1 })
-	cancel()
+	waitFor(t, "the call queued behind it", func() bool { return len(db.batch.queue) == 1 })
 	release()
+	<-running
+	cancel()
+	close(unblock)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("InsertCode = %v, want nil: the row was committed", err)
 	}
 	if _, err := db.Code(context.Background(), "taken"); err != nil {
 		t.Fatalf("taken code not written: %v", err)
+	}
+	if n := db.GroupCommits() - commits; n != 1 {
+		t.Fatalf("%d commits; want 1: the call queued while the writer waited shares its batch", n)
 	}
 }
 

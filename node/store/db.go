@@ -48,10 +48,25 @@ type DB struct {
 	// left (Migrated).
 	migratedFrom, migratedTo int
 
+	// beforeDeletionTx, if not nil, is called before each transaction of
+	// a DeleteSubjects batch begins, with the first subject it will try:
+	// a test's way to change what the deletions will find. Nil outside
+	// tests.
+	beforeDeletionTx func(first string)
 	// beforeDeletion, if not nil, is called with each subject of a
-	// DeleteSubjects batch before its deletion begins: a test's way to
-	// change what the deletion will find. Nil outside tests.
+	// DeleteSubjects batch in its transaction, before its deletion
+	// begins; it must not write to the database (the transaction holds
+	// its one writer). Nil outside tests.
 	beforeDeletion func(id string)
+	// deletionCommitFault, if not nil, is an error a transaction of
+	// DeleteSubjects fails with once the key store has committed, instead
+	// of committing node.db: a test's way to make node.db fail after
+	// keys.db. Nil outside tests.
+	deletionCommitFault error
+	// deletionsPerTx and deletionTxWork bound one transaction of
+	// DeleteSubjects: the constants of those names, but for tests.
+	deletionsPerTx int
+	deletionTxWork time.Duration
 	// checkpointFault, if not nil, is an error checkpointKeys fails
 	// with: a test's way to make emptying keys.db's WAL fail. Nil
 	// outside tests.
@@ -116,7 +131,8 @@ func openDB(ctx context.Context, path, keysPath string) (*DB, error) {
 		k.Close()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, k: k, issue: newIssueCache(DefaultIssueCacheEntries), migratedFrom: from, migratedTo: to}
+	db := &DB{w: w, r: r, k: k, issue: newIssueCache(DefaultIssueCacheEntries), migratedFrom: from, migratedTo: to,
+		deletionsPerTx: deletionsPerTx, deletionTxWork: deletionTxWork}
 	db.batch = newBatcher(w, &db.prepared)
 	return db, nil
 }

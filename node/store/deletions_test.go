@@ -166,6 +166,7 @@ func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db, path := openTestDB(t)
+	db.deletionsPerTx = 2
 	const marker = "SEALED-KEY-MARKER-s2-0123456789"
 	var dels []SubjectDeletion
 	for _, id := range []string{"s0", "s1", "s2", "s3"} {
@@ -173,10 +174,11 @@ func TestDeleteSubjectsJudgesEachHoldInTheDeletionsTransaction(t *testing.T) {
 		enrolWithKey(t, db, path, id, m)
 		dels = append(dels, SubjectDeletion{ID: id})
 	}
-	// The operator sets s2 red while s1 is being deleted: after the batch
-	// began, before s2's turn.
-	db.beforeDeletion = func(id string) {
-		if id != "s1" {
+	// The operator sets s2 red once s0 and s1 are deleted, before the
+	// transaction that deletes s2 begins: after the batch began, before
+	// s2's turn.
+	db.beforeDeletionTx = func(id string) {
+		if id != "s2" {
 			return
 		}
 		if _, err := db.SetStatus(ctx, "s2", "red", t0); err != nil {
@@ -302,4 +304,234 @@ func TestDeleteSubjectsBesideIssuanceFinishes(t *testing.T) {
 	waitFor(t, "issuance after the deletions", func() bool { return issued.Load() > at })
 	stop()
 	wg.Wait()
+}
+
+// countTxs counts the transactions of db's DeleteSubjects batches.
+func countTxs(db *DB) *atomic.Int64 {
+	var n atomic.Int64
+	db.beforeDeletionTx = func(string) { n.Add(1) }
+	return &n
+}
+
+// Several subjects share one transaction, and each is still judged on
+// its own in it: the held one keeps its record, status and key, the
+// others go, keys and all, in the same transaction.
+func TestDeleteSubjectsHoldsOneAndDeletesTheOthersInOneTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	db.deletionTxWork = time.Minute // one transaction, however slow the machine
+	var dels []SubjectDeletion
+	for _, id := range []string{"s0", "s1", "s2", "s3", "s4"} {
+		enrolWithKey(t, db, path, id, "SEALED-KEY-MARKER-"+id+"-0123456789")
+		dels = append(dels, SubjectDeletion{ID: id, Audit: []AuditEntry{{Time: t0, Actor: "system", Action: "subject.retention_delete", Target: id}}})
+	}
+	if _, err := db.SetStatus(ctx, "s2", "yellow", t0); err != nil {
+		t.Fatal(err)
+	}
+	txs := countTxs(db)
+	got := deleteBatch(t, db, dels, func(string) {})
+	if want := "[s0 s1 s2:held s3 s4]"; fmt.Sprint(got) != want {
+		t.Fatalf("outcomes %v; want %v", got, want)
+	}
+	if n := txs.Load(); n != 1 {
+		t.Fatalf("%d transactions for a batch of 5; want 1", n)
+	}
+	keys := fileBytes(t, KeysPath(path))
+	for _, id := range []string{"s0", "s1", "s3", "s4"} {
+		if bytes.Contains(keys, []byte("SEALED-KEY-MARKER-"+id)) {
+			t.Errorf("%s was deleted but keys.db or its WAL holds its key", id)
+		}
+	}
+	if !bytes.Contains(keys, []byte("SEALED-KEY-MARKER-s2")) {
+		t.Error("the held subject's key was shredded with the others'")
+	}
+	if s, err := db.Subject(ctx, "s2"); err != nil || s.Status != "yellow" {
+		t.Fatalf("the held subject: %+v, %v; want its record, yellow", s, err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 1 {
+		t.Fatalf("%d subject rows left; want the held one", n)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'subject.retention_delete' AND target = 's2'`); n != 0 {
+		t.Fatalf("the held subject's deletion audited %d times; want none", n)
+	}
+}
+
+// A subject whose deletion fails part-way, its rows already deleted in
+// the transaction, is rolled back alone: it keeps its record, key, codes
+// and no audit entry of its deletion, while the subjects before and after
+// it in the same transaction are deleted, their revocations numbered on
+// as if it had not been tried. The batch reports each outcome and
+// returns the failure. A transaction a subject stopped at the failure,
+// and a failure that rolled back the whole transaction would have kept
+// the others.
+func TestDeleteSubjectsRollsBackAFailedSubjectAloneAndGoesOn(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	db.deletionTxWork = time.Minute
+	// The erasure plan's maker makes an erasure the outbox refuses, for
+	// s1 only: the one subject with a lookup answered.
+	plan := &ErasurePlan{Action: "lookup.answer", Limit: 10, Make: func(entries []AuditEntry, _ ErasuresPending) []Erasure {
+		return []Erasure{{Asker: "450000", Subject: entries[0].Target, Created: t0, Expires: t0}}
+	}}
+	if err := db.AppendAudit(ctx, AuditEntry{Time: t0, Actor: "450000", Action: "lookup.answer", Target: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	var dels []SubjectDeletion
+	for i, id := range []string{"s0", "s1", "s2"} {
+		enrolWithKey(t, db, path, id, "SEALED-KEY-MARKER-"+id+"-0123456789")
+		insertCode(t, db, testCode(jti(id, i), id))
+		dels = append(dels, SubjectDeletion{ID: id, Plan: plan, Audit: []AuditEntry{{Time: t0, Actor: "system", Action: "subject.retention_delete", Target: id}}})
+	}
+	txs := countTxs(db)
+	var got []string
+	var seqs []uint64
+	err := db.DeleteSubjects(ctx, t0, greenOnly, dels, func(d SubjectDeletion, rev *Revocation, err error) error {
+		switch {
+		case err != nil:
+			got = append(got, d.ID+":failed")
+		case rev == nil:
+			t.Errorf("%s deleted without revoking its live code", d.ID)
+		default:
+			got = append(got, d.ID)
+			seqs = append(seqs, rev.Seq)
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("DeleteSubjects = nil; want s1's failure")
+	}
+	if want := "[s0 s1:failed s2]"; fmt.Sprint(got) != want {
+		t.Fatalf("outcomes %v; want %v", got, want)
+	}
+	if fmt.Sprint(seqs) != "[1 2]" {
+		t.Errorf("revocation seqs %v; want [1 2]: s1's rolled back with it", seqs)
+	}
+	if n := txs.Load(); n != 1 {
+		t.Fatalf("%d transactions; want 1: this test checks a failure inside one", n)
+	}
+	if _, err := db.Subject(ctx, "s1"); err != nil {
+		t.Fatalf("the failed subject lost its record or key: %v", err)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM codes WHERE subject_id = 's1' AND revoked = 0`); n != 1 {
+		t.Errorf("the failed subject has %d live codes linked; want its 1", n)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'subject.retention_delete'`); n != 2 {
+		t.Errorf("%d deletions audited; want s0's and s2's", n)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 1 {
+		t.Errorf("%d subject rows left; want the failed one", n)
+	}
+	keys := fileBytes(t, KeysPath(path))
+	for id, kept := range map[string]bool{"s0": false, "s1": true, "s2": false} {
+		if bytes.Contains(keys, []byte("SEALED-KEY-MARKER-"+id)) != kept {
+			t.Errorf("%s's key in keys.db or its WAL: %v; want %v", id, !kept, kept)
+		}
+	}
+}
+
+// A transaction holds at most deletionsPerTx subjects, and takes none
+// past the first once deletionTxWork has passed: issuance's commits,
+// which wait for the same writer, wait behind a bounded transaction.
+func TestDeleteSubjectsBoundsEachTransaction(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		perTx int
+		work  time.Duration
+		want  int64
+	}{
+		{"by count", 3, time.Minute, 3},
+		{"by time", 64, 0, 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			db, _ := openTestDB(t)
+			db.deletionsPerTx, db.deletionTxWork = c.perTx, c.work
+			var dels []SubjectDeletion
+			for i := range 7 {
+				id := fmt.Sprint("s", i)
+				enrol(t, db, id)
+				dels = append(dels, SubjectDeletion{ID: id})
+			}
+			txs := countTxs(db)
+			if got := deleteBatch(t, db, dels, func(string) {}); len(got) != 7 {
+				t.Fatalf("outcomes %v; want 7 deleted", got)
+			}
+			if n := txs.Load(); n != c.want {
+				t.Fatalf("%d transactions for 7 deletions; want %d", n, c.want)
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 0 {
+				t.Fatalf("%d subjects left; want none", n)
+			}
+		})
+	}
+}
+
+// Should node.db fail to commit a transaction after keys.db committed its
+// shredding (a crash between the two commits leaves the same files),
+// every subject of that transaction is reported failed and the batch
+// stops there: those subjects have lost their keys, not their rows, and
+// read as not found; the next batch deletes their rows, each audited
+// once. The deletions of the transactions before it stand.
+func TestDeleteSubjectsWhoseCommitFailsAfterTheShreddingAreFinishedByTheNext(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	db.deletionsPerTx, db.deletionTxWork = 2, time.Minute
+	var dels []SubjectDeletion
+	for _, id := range []string{"s0", "s1", "s2", "s3", "s4"} {
+		enrolWithKey(t, db, path, id, "SEALED-KEY-MARKER-"+id+"-0123456789")
+		dels = append(dels, SubjectDeletion{ID: id, Audit: []AuditEntry{{Time: t0, Actor: "system", Action: "subject.retention_delete", Target: id}}})
+	}
+	fault := errors.New("injected: node.db's commit failed")
+	db.beforeDeletionTx = func(first string) {
+		if first == "s2" {
+			db.deletionCommitFault = fault
+		}
+	}
+	var got []string
+	err := db.DeleteSubjects(ctx, t0, greenOnly, dels, func(d SubjectDeletion, _ *Revocation, err error) error {
+		switch {
+		case errors.Is(err, fault):
+			got = append(got, d.ID+":failed")
+		case err != nil:
+			t.Errorf("%s: %v", d.ID, err)
+		default:
+			got = append(got, d.ID)
+		}
+		return nil
+	})
+	if !errors.Is(err, fault) {
+		t.Fatalf("DeleteSubjects = %v; want the injected failure", err)
+	}
+	if want := "[s0 s1 s2:failed s3:failed]"; fmt.Sprint(got) != want {
+		t.Fatalf("outcomes %v; want %v (s4 never tried)", got, want)
+	}
+	keys := fileBytes(t, KeysPath(path))
+	for id, kept := range map[string]bool{"s0": false, "s1": false, "s2": false, "s3": false, "s4": true} {
+		if bytes.Contains(keys, []byte("SEALED-KEY-MARKER-"+id)) != kept {
+			t.Errorf("%s's key in keys.db or its WAL: %v; want %v", id, !kept, kept)
+		}
+	}
+	for _, id := range []string{"s2", "s3"} {
+		if _, err := db.Subject(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s, its key shredded, its rows kept: Subject = %v; want ErrNotFound", id, err)
+		}
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 3 {
+		t.Fatalf("%d subject rows; want s2's, s3's and s4's", n)
+	}
+
+	db.deletionCommitFault, db.beforeDeletionTx = nil, nil
+	if got := deleteBatch(t, db, dels[2:], func(string) {}); fmt.Sprint(got) != "[s2 s3 s4]" {
+		t.Fatalf("the next batch: %v; want [s2 s3 s4]", got)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM subjects`); n != 0 {
+		t.Fatalf("%d subject rows left; want none", n)
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM audit WHERE action = 'subject.retention_delete'`); n != 5 {
+		t.Fatalf("%d deletions audited; want each of the 5 once", n)
+	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -50,15 +49,15 @@ func (db *DB) DeleteSubjectErasing(ctx context.Context, id string, now time.Time
 	return db.deleteSubject(ctx, id, now, allow, &plan, audit)
 }
 
-// queueErasures reads plan's audit entries about subject in tx and
-// inserts the erasures plan makes of them.
-func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *ErasurePlan) error {
-	entries, err := queryAll(ctx, tx, "erasures", scanAudit, `SELECT `+auditColumns+` FROM audit
+// queueErasures reads plan's audit entries about subject in p's
+// transaction and inserts the erasures plan makes of them.
+func queueErasures(p *prepTx, subject string, plan *ErasurePlan) error {
+	entries, err := queryAll(p.ctx, p, "erasures", scanAudit, `SELECT `+auditColumns+` FROM audit
 		WHERE action = ? AND target = ? ORDER BY seq DESC LIMIT ?`, plan.Action, subject, plan.Limit)
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	pending, err := erasuresPending(ctx, tx)
+	pending, err := erasuresPending(p)
 	if err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *Erasur
 		if len(e.Codes) == 0 || e.Asker == "" || !e.Expires.After(e.Created) {
 			return fmt.Errorf("erasure to %q: no code, or expiring before it was made", e.Asker)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (asker, codes, subject, actor, created, expires, next_try)
+		if _, err := p.exec(`INSERT INTO erasures (asker, codes, subject, actor, created, expires, next_try)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Asker, string(codes), e.Subject, e.Actor,
 			nanos(e.Created), nanos(e.Expires), nanos(e.Created)); err != nil {
 			return err
@@ -82,12 +81,12 @@ func queueErasures(ctx context.Context, tx *sql.Tx, subject string, plan *Erasur
 // erasuresPending counts the erasures in the outbox, by province (read
 // with erasures_by_asker alone: one row per province it holds erasures
 // to, a federation's members at most).
-func erasuresPending(ctx context.Context, tx *sql.Tx) (ErasuresPending, error) {
+func erasuresPending(tx *prepTx) (ErasuresPending, error) {
 	type count struct {
 		asker string
 		n     int
 	}
-	counts, err := queryAll(ctx, tx, "erasures pending", func(row rowScanner) (count, error) {
+	counts, err := queryAll(tx.ctx, tx, "erasures pending", func(row rowScanner) (count, error) {
 		var c count
 		return c, row.Scan(&c.asker, &c.n)
 	}, erasuresPendingSQL)

@@ -29,7 +29,7 @@ func TestDeleteSubjectIfRefusedShredsNothing(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := db.DeleteSubjectIf(ctx, "s1", t0, allowGreen, AuditEntry{Actor: "resident", Action: "subject.delete", Target: "s1"}); !errors.Is(err, held) {
+	if _, err := db.DeleteSubjectIf(ctx, "s1", t0, allowGreen, AuditEntry{Time: t0, Actor: "resident", Action: "subject.delete", Target: "s1"}); !errors.Is(err, held) {
 		t.Fatalf("deletion of a red subject = %v, want the refusal", err)
 	}
 	if seen != "red" {

@@ -228,68 +228,48 @@ func TestIssueCacheSweepsIdleEntries(t *testing.T) {
 	}
 }
 
-// shredRaceCtx is a context for DeleteSubject that plays an issuance read
-// racing the deletion — begun after the deletion dropped the cache entry,
-// reading the key before it is shredded — and then, with end, ends (a
-// client gone) once the shred has committed, so that the deletion fails
-// after it.
-type shredRaceCtx struct {
-	context.Context
-	db   *DB
-	id   string
-	gen0 uint64
-	end  bool
-
-	mu     sync.Mutex
-	read   bool // the racing read filled the cache
-	ended  bool
-	doneCh chan struct{}
-}
-
-func (c *shredRaceCtx) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended || c.db.issue.generation() == c.gen0 { // ended, or the deletion has not begun
-		return c.doneCh
-	}
-	_, err := c.db.subjectKey(context.Background(), c.id)
-	switch {
-	case err == nil && !c.read:
-		if _, err := c.db.SubjectForIssue(context.Background(), c.id, t0, 0); err == nil {
-			c.read = true
+// racingRead plays an issuance read of id racing its deletion: begun
+// after the deletion dropped the cache entry (beforeDeletion is called
+// after that), reading the key before it is shredded, and filling the
+// cache. It reports whether it did.
+func racingRead(t *testing.T, db *DB, id string) (read func() bool) {
+	t.Helper()
+	var mu sync.Mutex
+	done := false
+	db.beforeDeletion = func(got string) {
+		if got != id {
+			return
 		}
-	case errors.Is(err, ErrNotFound) && c.end:
-		c.ended = true
-		close(c.doneCh)
+		if _, err := db.SubjectForIssue(context.Background(), id, t0, 0); err != nil {
+			t.Errorf("the racing read: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done = db.issue.len() == 1
 	}
-	return c.doneCh
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return done
+	}
 }
 
-func (c *shredRaceCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return context.Canceled
-	}
-	return nil
-}
-
-// A deletion that fails after its key was shredded (its context ended
-// before the WAL's truncation) leaves no cached read of the subject: a
-// read that raced the shredding cannot keep the sealed key in memory, nor
-// let issuance sign and record codes for a subject whose key is gone.
+// A deletion that fails after its key was shredded (node.db failed to
+// commit after keys.db did) leaves no cached read of the subject: a read
+// that raced the shredding cannot keep the sealed key in memory, nor let
+// issuance sign and record codes for a subject whose key is gone.
 func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
 	db, _ := openTestDB(t)
 	enrol(t, db, "s1")
-	ctx := &shredRaceCtx{Context: context.Background(), db: db, id: "s1", gen0: db.issue.generation(), end: true, doneCh: make(chan struct{})}
-	if _, err := db.DeleteSubject(ctx, "s1", t0); err == nil {
-		t.Fatal("the deletion succeeded: this test checks nothing")
+	read := racingRead(t, db, "s1")
+	fault := errors.New("injected: node.db's commit failed")
+	db.deletionCommitFault = fault
+	if _, err := db.DeleteSubject(t.Context(), "s1", t0); !errors.Is(err, fault) {
+		t.Fatalf("DeleteSubject = %v; want the injected failure: this test checks nothing", err)
 	}
-	ctx.mu.Lock()
-	read, ended := ctx.read, ctx.ended
-	ctx.mu.Unlock()
-	if !read || !ended {
-		t.Fatalf("racing read %v, context ended after the shred %v: this test checks nothing", read, ended)
+	if !read() {
+		t.Fatal("no racing read filled the cache: this test checks nothing")
 	}
 	if _, err := db.subjectKey(context.Background(), "s1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the key was not shredded (%v): this test checks nothing", err)
@@ -305,8 +285,8 @@ func TestDeletionFailingAfterTheShredLeavesNoCachedKey(t *testing.T) {
 // A deletion waiting for node.db's write lock (another writer holds it)
 // has shredded nothing yet: the key is shredded in the deletion's own
 // transaction, so a status change committed meanwhile can still hold the
-// subject. A read that raced the deletion's start leaves no cached key
-// once the deletion is done.
+// subject. A read that raced the deletion leaves no cached key once the
+// deletion is done.
 func TestDeletionWaitingForTheWriteLockShredsNothingYet(t *testing.T) {
 	db, path := openTestDB(t)
 	enrol(t, db, "s1")
@@ -319,17 +299,15 @@ func TestDeletionWaitingForTheWriteLockShredsNothingYet(t *testing.T) {
 	if _, err := lock.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
 		t.Fatal(err)
 	}
-	ctx := &shredRaceCtx{Context: bg, db: db, id: "s1", gen0: db.issue.generation(), doneCh: make(chan struct{})}
+	read := racingRead(t, db, "s1")
+	beginning := make(chan struct{})
+	db.beforeDeletionTx = func(string) { close(beginning) }
 	deleted := make(chan error, 1)
 	go func() {
-		_, err := db.DeleteSubject(ctx, "s1", t0)
+		_, err := db.DeleteSubject(bg, "s1", t0)
 		deleted <- err
 	}()
-	testkit.WaitFor(t, 5*time.Second, time.Millisecond, "the racing read", testkit.Holds(func() bool {
-		ctx.mu.Lock()
-		defer ctx.mu.Unlock()
-		return ctx.read
-	}))
+	<-beginning
 	select {
 	case err := <-deleted:
 		t.Fatalf("the deletion ended (%v) while another writer held the database: this test checks nothing", err)
@@ -343,6 +321,9 @@ func TestDeletionWaitingForTheWriteLockShredsNothingYet(t *testing.T) {
 	}
 	if err := <-deleted; err != nil {
 		t.Fatal(err)
+	}
+	if !read() {
+		t.Fatal("no racing read filled the cache inside the deletion's transaction: this test checks nothing")
 	}
 	if n := db.issue.len(); n != 0 {
 		t.Errorf("%d cached subjects after the deletion, want none", n)
