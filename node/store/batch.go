@@ -268,8 +268,10 @@ func (b *batcher) commit(batch []*request) {
 	}
 	b.commits.Add(1)
 	errs := make([]error, len(live))
-	err := fmt.Errorf("store: group commit: %w", beginErr)
-	if beginErr == nil {
+	var err error
+	if beginErr != nil {
+		err = fmt.Errorf("store: group commit: %w", beginErr)
+	} else {
 		err = b.runTx(tx, live, errs)
 	}
 	if err != nil {
