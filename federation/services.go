@@ -86,8 +86,20 @@ type serviceSubs struct {
 	live    map[*nats.Subscription]*serviceSub
 	retired [numServices]uint64 // drops of subscriptions since stopped
 	queued  [numServices]uint64 // drops of the senders' queues
-	logged  [numServices]time.Time
+	// logged is when a drop of each service was last logged, by where
+	// it was dropped: a flood that outruns the sorting of requests by
+	// sender fills nats.go's queue first, and its line, which cannot
+	// name the sender, must not keep the senders' queues' line, which
+	// names it, from being logged.
+	logged [numDropSites][numServices]time.Time
 }
+
+// Where a service's request was dropped, each logged on its own.
+const (
+	dropSubscription = iota // nats.go's queue of the subscription
+	dropSenderQueue         // its sender's queue (senderqueues.go)
+	numDropSites
+)
 
 type serviceSub struct {
 	svc  service
@@ -137,13 +149,13 @@ func (s *serviceSubs) dropped() [numServices]uint64 {
 	return out
 }
 
-// due reports whether a log line about svc's drops is due at now, and
-// takes it if so. Callers hold s.mu.
-func (s *serviceSubs) due(svc service, now time.Time) bool {
-	if last := s.logged[svc]; !last.IsZero() && now.Sub(last) < serviceDropLogEvery {
+// due reports whether a log line about svc's drops at site is due at
+// now, and takes it if so. Callers hold s.mu.
+func (s *serviceSubs) due(site int, svc service, now time.Time) bool {
+	if last := s.logged[site][svc]; !last.IsZero() && now.Sub(last) < serviceDropLogEvery {
 		return false
 	}
-	s.logged[svc] = now
+	s.logged[site][svc] = now
 	return true
 }
 
@@ -153,7 +165,7 @@ func (s *serviceSubs) queueDropped(svc service, n int, now time.Time) (logIt boo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queued[svc] += uint64(n)
-	return s.due(svc, now)
+	return s.due(dropSenderQueue, svc, now)
 }
 
 // overflowed reports whether sub is a service subscription and, if so,
@@ -165,7 +177,7 @@ func (s *serviceSubs) overflowed(sub *nats.Subscription, now time.Time) (svc ser
 	if e == nil {
 		return 0, false, false
 	}
-	return e.svc, true, s.due(e.svc, now)
+	return e.svc, true, s.due(dropSubscription, e.svc, now)
 }
 
 // serviceDrops is Stats.RequestsDropped.
@@ -204,8 +216,8 @@ func (c *Conn) stopService(sub *nats.Subscription) {
 	_ = sub.Drain()
 }
 
-// serviceOverflow logs, at most once per serviceDropLogEvery per service,
-// that sub (if a service subscription) dropped requests, and reports
+// serviceOverflow logs, at most once per serviceDropLogEvery per service
+// (apart from the senders' queues' line, senderDropped), that sub (if a service subscription) dropped requests, and reports
 // whether sub was one. nats.go calls the error handler with
 // ErrSlowConsumer when a subscription's queue fills, and again each time
 // it fills anew.
@@ -221,7 +233,7 @@ func (c *Conn) serviceOverflow(sub *nats.Subscription) bool {
 
 // senderDropped counts n requests of svc dropped by its senders' queues,
 // the last of them from province from, and logs it at most once per
-// serviceDropLogEvery per service, as serviceOverflow does. A province
+// serviceDropLogEvery per service, apart from serviceOverflow's line. A province
 // code is no personal data; the metric has no label of it, so that its
 // cardinality stays that of the services.
 func (c *Conn) senderDropped(svc service, from string, n int) {

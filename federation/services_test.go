@@ -135,8 +135,14 @@ func TestServiceFloodDropsBeyondItsQueue(t *testing.T) {
 		}
 		return nil
 	})
-	if got := strings.Count(logs.String(), "service=lookups"); got != 1 || !strings.Contains(logs.String(), "from="+sh) {
-		t.Fatalf("%d log lines about dropped lookups, want 1, naming %s:\n%s", got, sh, logs.String())
+	// One line for the senders' queues, naming the flooder, and at most
+	// one for nats.go's queue, which a flood outrunning the sorting
+	// fills first (it cannot name the sender); each once a minute.
+	if got := strings.Count(logs.String(), "service=lookups from="+sh); got != 1 {
+		t.Fatalf("%d log lines about lookups dropped by the sender's queue, want 1, naming %s:\n%s", got, sh, logs.String())
+	}
+	if got := strings.Count(logs.String(), "service=lookups subject="); got > 1 {
+		t.Fatalf("%d log lines about lookups dropped by the subscription's queue, want at most 1:\n%s", got, logs.String())
 	}
 	if d := gdc.Stats().RequestsDropped; d.SnapshotRequests != 0 || d.Serve != 0 {
 		t.Fatalf("drops counted for services not flooded: %+v", d)
